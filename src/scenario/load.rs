@@ -1,0 +1,125 @@
+//! Reading a scenario file: YAML parsing with located errors, then validation.
+//!
+//! Every problem carries the file, line and column it refers to, and all
+//! problems of a file are reported together.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Location;
+
+use super::Scenario;
+use super::raw::RawScenario;
+use super::validate;
+
+/// One thing wrong with a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    /// Where in the document, e.g. `flows[0].steps[3]`; empty for syntax errors.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+impl ScenarioError {
+    /// The problems found, if the file was read.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ScenarioError::Invalid(p) => p,
+            ScenarioError::Read { .. } => &[],
+        }
+    }
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let mut out = format!(
+        "invalid scenario ({} problem{})",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str("\n  ");
+        out.push_str(&p.to_string());
+    }
+    out
+}
+
+/// Loads and validates a scenario file.
+///
+/// # Errors
+/// The file cannot be read, or it has syntax or validation problems.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Read { path: path.to_owned(), source })?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let mut scenario = load_str(&text, &path.display().to_string(), base_dir)?;
+    scenario.file = Some(path.to_owned());
+    Ok(scenario)
+}
+
+/// Validates scenario text; `origin` names it in messages, `base_dir` resolves feed files.
+///
+/// # Errors
+/// Syntax or validation problems.
+pub fn load_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+    let options = serde_saphyr::options! {};
+    let raw: RawScenario = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| position(&l));
+        ScenarioError::Invalid(vec![Problem {
+            file: origin.to_owned(),
+            line,
+            column,
+            path: String::new(),
+            message: syntax_message(&e),
+        }])
+    })?;
+    validate::validate(raw, origin, base_dir, &|name| std::env::var(name).ok()).map_err(ScenarioError::Invalid)
+}
+
+/// Line and column of a YAML node (1-based; unknown → 1:1).
+pub(crate) fn position(location: &Location) -> (u64, u64) {
+    if *location == Location::UNKNOWN {
+        (1, 1)
+    } else {
+        (location.line(), location.column())
+    }
+}
+
+/// The parser's message on one line, without its own location prefix or
+/// hints addressed to programmers.
+fn syntax_message(e: &serde_saphyr::Error) -> String {
+    let rendered = e.to_string();
+    let mut msg = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML").trim();
+    msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    if let Some(rest) = msg.strip_prefix("line ") {
+        if let Some((_, after)) = rest.split_once(": ") {
+            msg = after;
+        }
+    }
+    let msg = msg.split(", set DuplicateKeyPolicy").next().unwrap_or(msg);
+    if msg.starts_with("duplicate mapping key") {
+        return format!("{msg} (each key may appear once)");
+    }
+    msg.to_owned()
+}

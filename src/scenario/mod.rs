@@ -1,0 +1,291 @@
+//! The validated scenario: what to send, in which order, under which load.
+//!
+//! Layout: `raw` mirrors the YAML, `load` reads and parses a file with
+//! located errors, `validate` turns the raw form into the model below
+//! (collecting every problem), `template` parses `{{ … }}` strings, `matcher`
+//! evaluates `expect`/`until`/`capture` paths. Nothing here does HTTP; the
+//! engine executes the model through the client.
+
+pub mod load;
+pub mod matcher;
+pub mod raw;
+pub mod template;
+pub mod validate;
+
+mod feed;
+mod think;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::api::{Method, Operation};
+pub use feed::{Feed, FeedMode};
+pub use load::{ScenarioError, load_file, load_str};
+pub use matcher::{BodyCheck, Matcher};
+use template::{Template, ValueTemplate, VarId};
+pub use think::Think;
+
+/// A credential or token value: printed as `***` by `Debug` and `Display` so it
+/// cannot leak into logs, reports or error messages by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The real value, for building request headers only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A scenario ready to run.
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub file: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub target: TargetSpec,
+    pub vars: VarTable,
+    pub feeds: Vec<Feed>,
+    pub load: Workload,
+    pub flows: Vec<Flow>,
+    /// Display names of all steps, indexed by `Step::id`.
+    pub step_names: Vec<(String, String)>,
+    /// Route keys (`"GET /chats/{chatId}"`), indexed by `RequestSpec::route`.
+    pub routes: Vec<RouteInfo>,
+    /// Close chats that iterations left open when the run ends.
+    pub cleanup: bool,
+}
+
+/// A route as metrics and schema checks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteInfo {
+    pub key: String,
+    pub operation: Option<&'static Operation>,
+}
+
+/// Target settings from the file (the command line may override them).
+#[derive(Debug, Clone, Default)]
+pub struct TargetSpec {
+    /// `None` means the bundled mock.
+    pub base_url: Option<String>,
+    pub app_id: Option<Secret>,
+    pub secret: Option<Secret>,
+    pub domain_key: Option<Secret>,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+/// Variable names and their starting values; slot `i` is `VarId(i)`.
+#[derive(Debug, Clone, Default)]
+pub struct VarTable {
+    pub names: Vec<String>,
+    /// Starting value of each slot; `None` for captured variables.
+    pub initial: Vec<Option<Value>>,
+    /// Slots that a feed fills at the start of each iteration: (slot, feed, column).
+    pub feed_slots: Vec<(VarId, usize, usize)>,
+}
+
+impl VarTable {
+    /// The slot of `name`, if declared.
+    pub fn get(&self, name: &str) -> Option<VarId> {
+        self.names.iter().position(|n| n == name).map(|i| VarId(i as u32))
+    }
+
+    /// The slot of `name`, declared on first use.
+    pub fn intern(&mut self, name: &str, initial: Option<Value>) -> VarId {
+        if let Some(id) = self.get(name) {
+            return id;
+        }
+        self.names.push(name.to_owned());
+        self.initial.push(initial);
+        VarId((self.names.len() - 1) as u32)
+    }
+
+    /// The name of a slot.
+    pub fn name(&self, id: VarId) -> &str {
+        &self.names[id.0 as usize]
+    }
+}
+
+/// The workload model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Workload {
+    /// A fixed (or ramped) number of virtual users, each looping over iterations.
+    Closed {
+        vus: u32,
+        duration: Option<Duration>,
+        iterations: Option<u64>,
+        stages: Vec<Stage>,
+        graceful_stop: Duration,
+    },
+    /// Iterations started at a target rate, whatever the response times.
+    Open {
+        rate_per_sec: f64,
+        duration: Option<Duration>,
+        stages: Vec<Stage>,
+        max_vus: u32,
+        backlog: u32,
+        graceful_stop: Duration,
+    },
+}
+
+impl Workload {
+    /// Planned run length, when known.
+    pub fn planned_duration(&self) -> Option<Duration> {
+        let (duration, stages) = match self {
+            Workload::Closed { duration, stages, .. } | Workload::Open { duration, stages, .. } => {
+                (duration, stages)
+            }
+        };
+        if !stages.is_empty() {
+            return Some(stages.iter().map(|s| s.duration).sum());
+        }
+        *duration
+    }
+
+    /// Time in-flight iterations get to finish once the run stops.
+    pub fn graceful_stop(&self) -> Duration {
+        match self {
+            Workload::Closed { graceful_stop, .. } | Workload::Open { graceful_stop, .. } => *graceful_stop,
+        }
+    }
+}
+
+/// Reach `target` VUs (closed) or arrivals/s (open) linearly over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// A weighted list of steps; each iteration runs one flow.
+#[derive(Debug)]
+pub struct Flow {
+    pub name: String,
+    pub weight: u32,
+    pub steps: Vec<Step>,
+}
+
+/// What to do when a step fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Record the failure and go on with the next step.
+    Continue,
+    /// Record the failure and end this iteration (the default: later steps
+    /// usually depend on what this one should have produced).
+    AbortIteration,
+}
+
+/// One step of a flow.
+#[derive(Debug)]
+pub struct Step {
+    /// Index into `Scenario::step_names` and the metrics' step table.
+    pub id: u32,
+    pub name: String,
+    pub action: StepAction,
+    pub think: Option<Think>,
+    pub repeat: u32,
+    pub on_error: OnError,
+}
+
+/// What a step does.
+#[derive(Debug)]
+pub enum StepAction {
+    Request(Box<RequestSpec>),
+    WaitUntil(Box<WaitSpec>),
+    /// Only a think time.
+    Pause,
+}
+
+/// Which credentials a request carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    /// App ID + secret.
+    Secret,
+    /// App ID only (what real clients send on public routes).
+    AppId,
+    /// App ID + domain key.
+    DomainKey,
+    /// App ID + a user's session token.
+    Token(Template),
+    /// No credentials at all.
+    None,
+}
+
+/// How a request affects the chats the run must clean up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatEffect {
+    None,
+    Opens,
+    Closes,
+}
+
+/// A request with every part still a template.
+#[derive(Debug)]
+pub struct RequestSpec {
+    pub route: u32,
+    pub method: Method,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<ValueTemplate>,
+    pub auth: Auth,
+    pub expect: Expectation,
+    pub captures: Vec<Capture>,
+    pub chat_effect: ChatEffect,
+}
+
+/// Acceptable statuses (empty: any 2xx) and body checks.
+#[derive(Debug, Clone, Default)]
+pub struct Expectation {
+    pub statuses: Vec<u16>,
+    pub body: Vec<BodyCheck>,
+}
+
+impl Expectation {
+    /// Whether `status` is acceptable.
+    pub fn status_ok(&self, status: u16) -> bool {
+        if self.statuses.is_empty() {
+            (200..300).contains(&status)
+        } else {
+            self.statuses.contains(&status)
+        }
+    }
+}
+
+/// Store the value at `pointer` of the response body into `var`.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub var: VarId,
+    pub pointer: String,
+    /// A missing value stores `null` instead of failing the step.
+    pub optional: bool,
+}
+
+/// Repeat a request until `until` holds or `timeout` passes.
+#[derive(Debug)]
+pub struct WaitSpec {
+    pub request: RequestSpec,
+    pub until: Expectation,
+    pub timeout: Duration,
+    pub interval: Duration,
+}

@@ -1,0 +1,372 @@
+//! The scenario file exactly as written: a serde mirror of the YAML format
+//! with no logic, no defaults and no conversions.
+//!
+//! Every struct denies unknown fields, because a typo in a load test silently
+//! changes what is measured. Nodes that later checks must point at are wrapped
+//! in [`Spanned`] so problems carry a line and column. `validate.rs` turns this
+//! into the typed model.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub target: Option<Spanned<RawTarget>>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub feeds: BTreeMap<String, Spanned<RawFeed>>,
+    pub load: Spanned<RawLoad>,
+    #[serde(default)]
+    pub flows: Option<Vec<Spanned<RawFlow>>>,
+    /// Shorthand for a single flow.
+    #[serde(default)]
+    pub steps: Option<Vec<Spanned<RawStep>>>,
+    #[serde(default)]
+    pub cleanup: Option<bool>,
+}
+
+/// Where requests go and with which credentials.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub base_url: Option<String>,
+    pub region: Option<String>,
+    pub version: Option<String>,
+    pub app_id: Option<String>,
+    pub secret: Option<String>,
+    pub domain_key: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub timeout: Option<Spanned<DurationText>>,
+    pub room: Option<Value>,
+    pub lang: Option<String>,
+}
+
+/// A CSV data feed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub file: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// The workload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub model: Option<String>,
+    pub vus: Option<u32>,
+    pub duration: Option<Spanned<DurationText>>,
+    pub iterations: Option<u64>,
+    pub stages: Option<Vec<Spanned<RawStage>>>,
+    pub arrival_rate: Option<f64>,
+    pub max_vus: Option<u32>,
+    pub backlog: Option<u32>,
+    pub graceful_stop: Option<Spanned<DurationText>>,
+}
+
+/// One ramp stage: reach `target` (VUs or arrivals per second) over `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub duration: DurationText,
+    pub target: f64,
+}
+
+/// A weighted list of steps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    pub name: Option<String>,
+    pub weight: Option<u32>,
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+/// One step: exactly one step type key plus the common keys.
+///
+/// Step types are optional fields rather than an enum so that a misspelt type
+/// is an "unknown field, expected one of …" error at its own line.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub get_settings: Option<Option<RawEmpty>>,
+    #[serde(default, deserialize_with = "present")]
+    pub check_agents: Option<Option<RawRoomQuery>>,
+    #[serde(default, deserialize_with = "present")]
+    pub agents_online: Option<Option<RawRoomQuery>>,
+    #[serde(default, deserialize_with = "present")]
+    pub create_user: Option<Option<RawCreateUser>>,
+    #[serde(default, deserialize_with = "present")]
+    pub get_user: Option<Option<RawUserRef>>,
+    #[serde(default, deserialize_with = "present")]
+    pub create_chat: Option<Option<RawCreateChat>>,
+    #[serde(default, deserialize_with = "present")]
+    pub get_chat: Option<Option<RawChatRef>>,
+    #[serde(default, deserialize_with = "present")]
+    pub assign: Option<Option<RawAssign>>,
+    #[serde(default, deserialize_with = "present")]
+    pub send_message: Option<Option<RawSendMessage>>,
+    #[serde(default, deserialize_with = "present")]
+    pub get_messages: Option<Option<RawChatRef>>,
+    #[serde(default, deserialize_with = "present")]
+    pub queue_position: Option<Option<RawChatRef>>,
+    #[serde(default, deserialize_with = "present")]
+    pub queue_status: Option<Option<RawEmpty>>,
+    #[serde(default, deserialize_with = "present")]
+    pub close_chat: Option<Option<RawCloseChat>>,
+    #[serde(default, deserialize_with = "present")]
+    pub mark_read: Option<Option<RawMarkRead>>,
+    pub request: Option<RawRequest>,
+    pub wait_until: Option<Box<RawWaitUntil>>,
+    pub think: Option<Spanned<RawThink>>,
+    pub repeat: Option<u32>,
+    pub on_error: Option<String>,
+    pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+}
+
+/// A step type that takes no parameters (`get_settings:` or `get_settings: {}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmpty {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoomQuery {
+    pub room: Option<Value>,
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCreateUser {
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub contact: Option<String>,
+    pub extra_info: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserRef {
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCreateChat {
+    pub room: Option<Value>,
+    pub creator: Option<String>,
+    pub lang: Option<String>,
+    pub source: Option<Value>,
+    pub external_id: Option<String>,
+    pub history: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChatRef {
+    pub chat: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssign {
+    pub chat: Option<String>,
+    pub algorithm: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSendMessage {
+    pub chat: Option<String>,
+    pub sender: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCloseChat {
+    pub chat: Option<String>,
+    /// The closing user; `null` closes as the system.
+    #[serde(default, deserialize_with = "present")]
+    pub user: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarkRead {
+    pub message: Option<String>,
+    pub user: Option<String>,
+}
+
+/// The generic step that reaches any route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    pub auth: Option<String>,
+}
+
+/// Poll a step until a condition holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaitUntil {
+    pub step: Spanned<RawStep>,
+    pub until: RawExpect,
+    pub timeout: Spanned<DurationText>,
+    pub interval: Option<Spanned<DurationText>>,
+}
+
+/// Expected status and body fields.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<RawStatus>,
+    #[serde(default)]
+    pub body: BTreeMap<String, Value>,
+}
+
+/// One status code or a list of acceptable ones.
+#[derive(Debug, Clone)]
+pub struct RawStatus(pub Vec<u16>);
+
+impl<'de> Deserialize<'de> for RawStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawStatus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status code (e.g. 201) or a list of them")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawStatus, E> {
+                status(v).map(|s| RawStatus(vec![s]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawStatus, E> {
+                self.visit_u64(u64::try_from(v).map_err(|_| E::custom("status codes are positive"))?)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawStatus, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<u64>()? {
+                    out.push(status(v)?);
+                }
+                Ok(RawStatus(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn status<E: de::Error>(v: u64) -> Result<u16, E> {
+    match u16::try_from(v) {
+        Ok(s @ 100..=599) => Ok(s),
+        _ => Err(E::custom(format!("{v} is not an HTTP status code (expected 100 to 599)"))),
+    }
+}
+
+/// A duration as written: `"250ms"`, `"2s"`, `"1m30s"`, or a number of seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationText(pub String);
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DurationText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 250ms, 2s, 1m30s, or a number of seconds")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
+                Ok(DurationText(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationText, E> {
+                Ok(DurationText(format!("{v}s")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationText, E> {
+                Ok(DurationText(format!("{v}s")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationText, E> {
+                Ok(DurationText(format!("{}ms", (v * 1000.0).round())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Think time: a fixed duration, or a distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawThink {
+    Fixed(DurationText),
+    Distribution(RawDistribution),
+}
+
+/// `{dist: uniform, min: 1s, max: 3s}` and friends.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDistribution {
+    pub dist: String,
+    pub min: Option<DurationText>,
+    pub max: Option<DurationText>,
+    pub mean: Option<DurationText>,
+    pub stddev: Option<DurationText>,
+    pub median: Option<DurationText>,
+    pub sigma: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for RawThink {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawThink;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration (e.g. 2s) or a distribution such as {dist: uniform, min: 1s, max: 3s}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThink, E> {
+                Ok(RawThink::Fixed(DurationText(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawThink, E> {
+                Ok(RawThink::Fixed(DurationText(format!("{v}s"))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawThink, E> {
+                Ok(RawThink::Fixed(DurationText(format!("{}ms", (v * 1000.0).round()))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThink, A::Error> {
+                RawDistribution::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawThink::Distribution)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Distinguishes `key:` (present, null) from an absent key.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -1,0 +1,364 @@
+//! Raw YAML mirror → validated [`Scenario`], collecting every problem with its
+//! file, line and column instead of stopping at the first.
+//!
+//! Settings: target (with `${ENV}` references), variables, feeds and the
+//! workload. Steps are turned into requests in `steps.rs`.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_saphyr::{Location, Spanned};
+
+use super::load::{Problem, position};
+use super::raw::{DurationText, RawLoad, RawScenario, RawTarget, RawThink};
+use super::{Feed, FeedMode, Scenario, Secret, Stage, TargetSpec, Think, VarTable, Workload};
+
+#[path = "steps.rs"]
+mod steps;
+
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time in-flight iterations get after the run stops.
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
+/// Default cap on concurrent iterations in the open model.
+pub const DEFAULT_MAX_VUS: u32 = 1000;
+
+/// Shared state of one validation pass.
+pub(super) struct Validator<'a> {
+    origin: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) problems: Vec<Problem>,
+    pub(super) vars: VarTable,
+    pub(super) routes: Vec<super::RouteInfo>,
+    pub(super) step_names: Vec<(String, String)>,
+    pub(super) used_names: HashSet<String>,
+}
+
+impl Validator<'_> {
+    pub(super) fn problem(&mut self, at: &Location, path: &str, message: impl Into<String>) {
+        let (line, column) = position(at);
+        self.problems.push(Problem {
+            file: self.origin.to_owned(),
+            line,
+            column,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    pub(super) fn duration(&mut self, text: &DurationText, at: &Location, path: &str) -> Option<Duration> {
+        match parse_duration(&text.0) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                self.problem(at, path, msg);
+                None
+            }
+        }
+    }
+
+    /// Expands `${VAR}` and `${VAR:-default}` from the environment.
+    fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                self.problem(at, path, "unclosed `${`: expected `${NAME}` or `${NAME:-default}`");
+                return out;
+            };
+            let inner = &after[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            match ((self.env)(name), default) {
+                (Some(value), _) if !value.is_empty() => out.push_str(&value),
+                (_, Some(d)) => out.push_str(d),
+                _ => self.problem(
+                    at,
+                    path,
+                    format!("environment variable `{name}` is not set (write `${{{name}:-default}}` to give a default)"),
+                ),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Parses `250ms`, `2s`, `1m30s`, `1h`.
+///
+/// # Errors
+/// Text that is not a duration, with what was expected.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid duration `{text}` ({e}): expected e.g. 250ms, 2s, 1m30s"))
+}
+
+/// Validates a parsed file. `env` looks environment variables up.
+///
+/// # Errors
+/// Every problem found.
+pub fn validate(
+    raw: RawScenario,
+    origin: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Scenario, Vec<Problem>> {
+    let mut v = Validator {
+        origin,
+        env,
+        problems: Vec::new(),
+        vars: VarTable::default(),
+        routes: Vec::new(),
+        step_names: Vec::new(),
+        used_names: HashSet::new(),
+    };
+    let target = validate_target(&mut v, raw.target.as_ref());
+    declare_variables(&mut v, &raw);
+    let feeds = load_feeds(&mut v, &raw, base_dir);
+    let load = validate_load(&mut v, &raw.load);
+    if let (Some(Workload::Closed { vus, stages, .. }), false) = (&load, feeds.is_empty()) {
+        let peak = stages.iter().map(|s| s.target.ceil() as u32).max().unwrap_or(0).max(*vus);
+        for feed in feeds.iter().filter(|f| f.mode == FeedMode::Unique && (f.rows.len() as u32) < peak) {
+            let at = raw.feeds[&feed.name].referenced;
+            let message = format!(
+                "feed `{}` is `unique` but has {} rows for up to {peak} virtual users",
+                feed.name,
+                feed.rows.len()
+            );
+            v.problem(&at, &format!("feeds.{}", feed.name), message);
+        }
+    }
+    let flows = steps::validate_flows(&mut v, &raw);
+    match (v.problems.is_empty(), load) {
+        (true, Some(load)) => Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            file: None,
+            seed: raw.seed,
+            target,
+            vars: v.vars,
+            feeds,
+            load,
+            flows,
+            step_names: v.step_names,
+            routes: v.routes,
+            cleanup: raw.cleanup.unwrap_or(true),
+        }),
+        _ => Err(v.problems),
+    }
+}
+
+fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> TargetSpec {
+    let default = RawTarget::default();
+    let (t, at) = match raw {
+        Some(s) => (&s.value, s.referenced),
+        None => (&default, Location::UNKNOWN),
+    };
+    let field = |v: &mut Validator<'_>, value: &Option<String>, name: &str, env_name: &str| {
+        let path = format!("target.{name}");
+        value
+            .as_deref()
+            .map(|text| v.expand_env(text, &at, &path))
+            .or_else(|| (v.env)(env_name))
+            .filter(|s| !s.is_empty())
+    };
+    let base_url = field(v, &t.base_url, "base_url", "CHATLOAD_BASE_URL");
+    let region = field(v, &t.region, "region", "CHATLOAD_REGION");
+    let version = field(v, &t.version, "version", "CHATLOAD_API_VERSION");
+    let base_url = match (base_url, region) {
+        (Some(url), _) => Some(url),
+        (None, Some(region)) => match region_url(&region, version.as_deref().unwrap_or("v1")) {
+            Ok(url) => Some(url),
+            Err(msg) => {
+                v.problem(&at, "target.region", msg);
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let app_id = field(v, &t.app_id, "app_id", "CHATLOAD_APP_ID").map(Secret::new);
+    let secret = field(v, &t.secret, "secret", "CHATLOAD_SECRET").map(Secret::new);
+    let domain_key = field(v, &t.domain_key, "domain_key", "CHATLOAD_DOMAIN_KEY").map(Secret::new);
+    let headers = t
+        .headers
+        .iter()
+        .map(|(k, val)| (k.clone(), v.expand_env(val, &at, &format!("target.headers.{k}"))))
+        .collect();
+    let timeout = t
+        .timeout
+        .as_ref()
+        .and_then(|s| v.duration(&s.value, &s.referenced, "target.timeout"))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    TargetSpec { base_url, app_id, secret, domain_key, headers, timeout }
+}
+
+/// `https://agentchat-{region}.inbenta.chat:8000/{version}`.
+///
+/// # Errors
+/// A region other than `eu` or `us`.
+pub fn region_url(region: &str, version: &str) -> Result<String, String> {
+    match region {
+        "eu" | "us" => Ok(format!("https://agentchat-{region}.inbenta.chat:8000/{version}")),
+        other => Err(format!("unknown region `{other}`: expected eu or us")),
+    }
+}
+
+fn declare_variables(v: &mut Validator<'_>, raw: &RawScenario) {
+    let (target, at) = match &raw.target {
+        Some(s) => (Some(&s.value), s.referenced),
+        None => (None, Location::UNKNOWN),
+    };
+    let room = target.and_then(|t| t.room.clone()).unwrap_or(Value::from(1));
+    v.vars.intern("room", Some(room));
+    if let Some(lang) = target.and_then(|t| t.lang.clone()) {
+        v.vars.intern("lang", Some(Value::String(lang)));
+    }
+    for (name, value) in &raw.variables {
+        let value = match value {
+            Value::String(s) => Value::String(v.expand_env(s, &at, &format!("variables.{name}"))),
+            other => other.clone(),
+        };
+        if !is_identifier(name) {
+            v.problem(&at, &format!("variables.{name}"), "variable names are letters, digits and `_`");
+        }
+        v.vars.intern(name, Some(value));
+    }
+}
+
+pub(super) fn is_identifier(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn load_feeds(v: &mut Validator<'_>, raw: &RawScenario, base_dir: &Path) -> Vec<Feed> {
+    let mut feeds = Vec::new();
+    for (name, spanned) in &raw.feeds {
+        let path = format!("feeds.{name}");
+        let at = spanned.referenced;
+        let mode = spanned.value.mode.as_deref().unwrap_or("sequential");
+        let Some(mode) = FeedMode::parse(mode) else {
+            v.problem(&at, &path, format!("unknown feed mode `{mode}`: expected sequential, random or unique"));
+            continue;
+        };
+        match Feed::load(name, &base_dir.join(&spanned.value.file), mode) {
+            Ok(feed) => {
+                for (column, header) in feed.columns.iter().enumerate() {
+                    let id = v.vars.intern(&format!("feed.{name}.{header}"), None);
+                    v.vars.feed_slots.push((id, feeds.len(), column));
+                }
+                feeds.push(feed);
+            }
+            Err(msg) => v.problem(&at, &path, msg),
+        }
+    }
+    feeds
+}
+
+fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Workload> {
+    let at = raw.referenced;
+    let l = &raw.value;
+    let duration = l.duration.as_ref().and_then(|d| v.duration(&d.value, &d.referenced, "load.duration"));
+    let graceful_stop = l
+        .graceful_stop
+        .as_ref()
+        .and_then(|d| v.duration(&d.value, &d.referenced, "load.graceful_stop"))
+        .unwrap_or(DEFAULT_GRACEFUL_STOP);
+    let mut stages = Vec::new();
+    for (i, s) in l.stages.iter().flatten().enumerate() {
+        let path = format!("load.stages[{i}]");
+        if let Some(d) = v.duration(&s.value.duration, &s.referenced, &path) {
+            if !(s.value.target.is_finite() && s.value.target >= 0.0) {
+                v.problem(&s.referenced, &path, "target must be a number >= 0");
+            }
+            stages.push(Stage { duration: d, target: s.value.target });
+        }
+    }
+    let model = match l.model.as_deref() {
+        Some("closed") => "closed",
+        Some("open") => "open",
+        None if l.arrival_rate.is_some() => "open",
+        None => "closed",
+        Some(other) => {
+            v.problem(&at, "load.model", format!("unknown model `{other}`: expected closed or open"));
+            return None;
+        }
+    };
+    let has_stages = l.stages.is_some();
+    if model == "closed" {
+        for (field, set) in [("arrival_rate", l.arrival_rate.is_some()), ("max_vus", l.max_vus.is_some()), ("backlog", l.backlog.is_some())] {
+            if set {
+                v.problem(&at, &format!("load.{field}"), format!("`{field}` belongs to the open model (set `model: open`)"));
+            }
+        }
+        if duration.is_none() && l.iterations.is_none() && !has_stages {
+            v.problem(&at, "load", "the closed model needs `duration`, `iterations` or `stages`");
+        }
+        let vus = l.vus.unwrap_or(if has_stages { 0 } else { 1 });
+        if vus == 0 && !has_stages {
+            v.problem(&at, "load.vus", "vus must be at least 1");
+        }
+        Some(Workload::Closed { vus, duration, iterations: l.iterations, stages, graceful_stop })
+    } else {
+        for (field, set) in [("vus", l.vus.is_some()), ("iterations", l.iterations.is_some())] {
+            if set {
+                v.problem(&at, &format!("load.{field}"), format!("`{field}` belongs to the closed model; the open model uses arrival_rate and max_vus"));
+            }
+        }
+        let rate = l.arrival_rate.unwrap_or(0.0);
+        if !(rate.is_finite() && rate >= 0.0) || (rate == 0.0 && !has_stages) {
+            v.problem(&at, "load.arrival_rate", "the open model needs arrival_rate > 0 (iterations per second) or stages");
+        }
+        if duration.is_none() && !has_stages {
+            v.problem(&at, "load", "the open model needs `duration` or `stages`");
+        }
+        let max_vus = l.max_vus.unwrap_or(DEFAULT_MAX_VUS);
+        if max_vus == 0 {
+            v.problem(&at, "load.max_vus", "max_vus must be at least 1");
+        }
+        Some(Workload::Open {
+            rate_per_sec: rate,
+            duration,
+            stages,
+            max_vus,
+            backlog: l.backlog.unwrap_or(max_vus),
+            graceful_stop,
+        })
+    }
+}
+
+pub(super) fn validate_think(v: &mut Validator<'_>, raw: &Spanned<RawThink>, path: &str) -> Option<Think> {
+    let at = raw.referenced;
+    match &raw.value {
+        RawThink::Fixed(d) => v.duration(d, &at, path).map(Think::Fixed),
+        RawThink::Distribution(dist) => {
+            let need = |v: &mut Validator<'_>, value: &Option<DurationText>, name: &str| match value {
+                Some(d) => v.duration(d, &at, path),
+                None => {
+                    v.problem(&at, path, format!("`{}` distribution needs `{name}`", dist.dist));
+                    None
+                }
+            };
+            match dist.dist.as_str() {
+                "uniform" => Some(Think::Uniform { min: need(v, &dist.min, "min")?, max: need(v, &dist.max, "max")? }),
+                "normal" => Some(Think::Normal { mean: need(v, &dist.mean, "mean")?, stddev: need(v, &dist.stddev, "stddev")? }),
+                "lognormal" => {
+                    let median = need(v, &dist.median, "median")?;
+                    Some(Think::LogNormal { median, sigma: dist.sigma.unwrap_or(0.5) })
+                }
+                other => {
+                    v.problem(&at, path, format!("unknown distribution `{other}`: expected uniform, normal or lognormal"));
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
