@@ -1,0 +1,141 @@
+//! Command-line interface: clap derive types only, no logic.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, shown in `--help` and the README.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    the run finished and every check and threshold passed
+  1    the run finished but a threshold, check or conformance case failed
+  2    usage error or invalid scenario (nothing was run)
+  3    the run itself failed (target unreachable, report not writable, ...)
+  130  interrupted twice (the report is still written, marked interrupted)";
+
+/// Load testing and conformance checking for the Inbenta Agent Chat API.
+#[derive(Debug, Parser)]
+#[command(name = "chatload", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario (against the bundled mock unless a target is given).
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate(ValidateArgs),
+    /// Start the bundled mock of the Agent Chat API.
+    Mock(MockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (YAML).
+    pub scenario: PathBuf,
+
+    /// Base URL of a real instance, e.g. https://agentchat-eu.inbenta.chat:8000/v1.
+    #[arg(long, env = "CHATLOAD_TARGET", conflicts_with = "region")]
+    pub target: Option<String>,
+
+    /// Region of a real instance: builds https://agentchat-{region}.inbenta.chat:8000/{version}.
+    #[arg(long, value_parser = ["eu", "us"])]
+    pub region: Option<String>,
+
+    /// API version used with --region.
+    #[arg(long, default_value = "v1", requires = "region")]
+    pub api_version: String,
+
+    /// Virtual users (closed model; with the open model: max_vus). Makes the load constant.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub vus: Option<u32>,
+
+    /// Iterations per second (switches to the open model). Makes the load constant.
+    #[arg(long)]
+    pub rate: Option<f64>,
+
+    /// Run length, e.g. 30s or 5m. Makes the load constant.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Total iterations (closed model).
+    #[arg(long)]
+    pub iterations: Option<u64>,
+
+    /// Where to write the JSON report [default: reports/<scenario>-<timestamp>.json].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Seed for every random choice (think times, flows, fake data, mock faults).
+    #[arg(long, env = "CHATLOAD_SEED")]
+    pub seed: Option<u64>,
+
+    /// Run only part K of N of the load (e.g. 2/4); merge the reports afterwards.
+    #[arg(long)]
+    pub shard: Option<String>,
+
+    /// Configuration of the bundled mock (when no target is given).
+    #[arg(long)]
+    pub mock_config: Option<PathBuf>,
+
+    /// Leave chats that iterations left open instead of closing them at the end.
+    #[arg(long)]
+    pub no_cleanup: bool,
+
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Mock configuration file (YAML); without it, the documented default world.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    /// Seed for the mock's randomness.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent_and_documents_exit_codes() {
+        Cli::command().debug_assert();
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:") && help.contains("130"), "{help}");
+    }
+
+    #[test]
+    fn target_and_region_conflict() {
+        let r = Cli::try_parse_from(["chatload", "run", "s.yaml", "--target", "http://x/v1", "--region", "eu"]);
+        assert!(r.is_err());
+        let ok = Cli::try_parse_from(["chatload", "run", "s.yaml", "--region", "us", "--vus", "5", "--duration", "10s"]).unwrap();
+        let Command::Run(args) = ok.command else { panic!("run") };
+        assert_eq!(args.vus, Some(5));
+        assert_eq!(args.duration, Some(Duration::from_secs(10)));
+    }
+}

@@ -1,0 +1,47 @@
+//! Closes the chats that iterations left open, so a failed run against a
+//! shared environment leaves nothing behind. Runs after the load, outside the
+//! metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::api::Method;
+use crate::client::{ApiClient, ApiRequest, AuthHeaders};
+
+/// What the clean-up did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CleanupSummary {
+    pub attempted: u64,
+    pub closed: u64,
+    pub failed: u64,
+}
+
+/// Closes each chat "as the system" (no `userId`), at most 16 at a time, each
+/// bounded by `deadline`. A chat that is already closed (409) counts as closed.
+pub async fn close_chats(client: Arc<ApiClient>, chats: Vec<String>, deadline: Duration) -> CleanupSummary {
+    let mut summary = CleanupSummary { attempted: chats.len() as u64, ..CleanupSummary::default() };
+    let mut tasks = JoinSet::new();
+    let mut pending = chats.into_iter();
+    loop {
+        while tasks.len() < 16 {
+            let Some(chat) = pending.next() else { break };
+            let client = client.clone();
+            tasks.spawn(async move {
+                let path = format!("/chats/{chat}");
+                let req = ApiRequest { method: Method::Delete, path: &path, query: &[], headers: &[], body: None, auth: AuthHeaders::Secret };
+                matches!(
+                    tokio::time::timeout(deadline, client.send(req)).await,
+                    Ok(Ok(resp)) if (200..300).contains(&resp.status) || resp.status == 409
+                )
+            });
+        }
+        match tasks.join_next().await {
+            Some(Ok(true)) => summary.closed += 1,
+            Some(_) => summary.failed += 1,
+            None => break,
+        }
+    }
+    summary
+}

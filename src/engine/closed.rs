@@ -1,0 +1,72 @@
+//! Closed workload: a number of virtual users that follows the plan's ramp,
+//! each looping over iterations until told to stop.
+//!
+//! Ramp-down stops the most recently started users after their current
+//! iteration, as k6's ramping-vus does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::session::Session;
+use super::virtual_user::Runner;
+use crate::plan::ClosedPlan;
+
+/// How often the controller compares running VUs with the plan.
+const CONTROL_TICK: Duration = Duration::from_millis(50);
+
+/// Drives the closed model until the plan ends, the iteration budget is spent
+/// or `stop` is cancelled. VU tasks are spawned on `tracker`.
+pub async fn run(runner: Arc<Runner>, plan: ClosedPlan, seed: u64, vu_offset: u64, stop: CancellationToken, tracker: TaskTracker) {
+    let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
+    let mut running: Vec<CancellationToken> = Vec::new();
+    let mut next_vu = vu_offset;
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(CONTROL_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        let elapsed = start.elapsed();
+        if plan.ramp.total().is_some_and(|total| elapsed >= total) {
+            break;
+        }
+        let spent = budget.as_ref().is_some_and(|b| b.load(Ordering::Relaxed) == 0);
+        if spent && tracker.is_empty() {
+            break;
+        }
+        let want = plan.vus_at(elapsed) as usize;
+        while running.len() < want && !spent {
+            next_vu += 1;
+            let vu_stop = stop.child_token();
+            running.push(vu_stop.clone());
+            let session = Session::new(&runner.scenario, next_vu, seed);
+            tracker.spawn(vu_loop(runner.clone(), session, vu_stop, budget.clone()));
+        }
+        while running.len() > want {
+            if let Some(token) = running.pop() {
+                token.cancel();
+            }
+        }
+    }
+    stop.cancel();
+}
+
+async fn vu_loop(runner: Arc<Runner>, mut session: Session, stop: CancellationToken, budget: Option<Arc<AtomicU64>>) {
+    let live = runner.hub.live();
+    live.vu_started();
+    while !stop.is_cancelled() && !runner.abort.is_cancelled() {
+        if let Some(b) = &budget {
+            if b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
+                break;
+            }
+        }
+        runner.run_iteration(&mut session, None).await;
+    }
+    live.vu_stopped();
+}

@@ -1,0 +1,59 @@
+//! Open workload: iterations start at the plan's arrival times whatever the
+//! target's response times, as wrk2 and k6's arrival-rate executors do.
+//!
+//! At most `max_vus` iterations run at once. An arrival that finds every VU
+//! busy waits in a bounded backlog and is measured from its intended start
+//! (coordinated-omission correction); one that finds the backlog full is
+//! counted as dropped.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::session::Session;
+use super::virtual_user::Runner;
+use crate::plan::OpenPlan;
+
+/// Schedules arrivals until the plan ends or `stop` is cancelled.
+pub async fn run(runner: Arc<Runner>, plan: OpenPlan, seed: u64, vu_offset: u64, stop: CancellationToken, tracker: TaskTracker) {
+    let vus = Arc::new(Semaphore::new(plan.max_vus as usize));
+    let in_system = Arc::new(Semaphore::new((plan.max_vus + plan.backlog) as usize));
+    let idle: Arc<Mutex<Vec<Session>>> = Arc::new(Mutex::new(Vec::new()));
+    let created = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let start = tokio::time::Instant::now();
+    for n in 0.. {
+        let Some(offset) = plan.arrival(n) else { break };
+        let intended = start + offset;
+        tokio::select! {
+            () = tokio::time::sleep_until(intended) => {}
+            () = stop.cancelled() => break,
+        }
+        let Ok(slot) = in_system.clone().try_acquire_owned() else {
+            runner.hub.record_dropped();
+            continue;
+        };
+        let (runner, vus, idle, created) = (runner.clone(), vus.clone(), idle.clone(), created.clone());
+        tracker.spawn(async move {
+            let _slot = slot;
+            let permit = tokio::select! {
+                p = vus.acquire_owned() => p,
+                () = runner.abort.cancelled() => return,
+            };
+            let Ok(_permit) = permit else { return };
+            let pooled = idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            let mut session = pooled.unwrap_or_else(|| {
+                let vu = vu_offset + created.fetch_add(1, Ordering::Relaxed) + 1;
+                Session::new(&runner.scenario, vu, seed)
+            });
+            let live = runner.hub.live();
+            live.vu_started();
+            runner.run_iteration(&mut session, Some(intended.into_std())).await;
+            live.vu_stopped();
+            idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(session);
+        });
+    }
+    stop.cancel();
+}

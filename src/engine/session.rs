@@ -1,0 +1,73 @@
+//! A virtual user's own state: its variables, its random numbers, the chats
+//! it has open. Never shared, so reading and writing it takes no lock.
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use serde_json::Value;
+
+use crate::scenario::Scenario;
+use crate::scenario::template::{RenderContext, VarId};
+
+/// One virtual user.
+#[derive(Debug)]
+pub struct Session {
+    /// From 1.
+    pub vu: u64,
+    /// Iterations this VU has started, from 0.
+    pub iteration: u64,
+    pub vars: Vec<Option<Value>>,
+    pub rng: SmallRng,
+    /// Chats created and not yet closed in the current iteration.
+    pub open_chats: Vec<String>,
+}
+
+impl Session {
+    /// A fresh VU; its random numbers derive from the run seed and its number,
+    /// so a run with the same seed makes the same choices.
+    pub fn new(scenario: &Scenario, vu: u64, seed: u64) -> Session {
+        Session {
+            vu,
+            iteration: 0,
+            vars: scenario.vars.initial.clone(),
+            rng: SmallRng::seed_from_u64(seed ^ vu.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            open_chats: Vec::new(),
+        }
+    }
+
+    /// Resets captured variables and fills feed columns for a new iteration.
+    /// Returns false when a feed has no row for this VU.
+    pub fn begin_iteration(&mut self, scenario: &Scenario) -> bool {
+        for (slot, initial) in self.vars.iter_mut().zip(&scenario.vars.initial) {
+            if slot.as_ref() != initial.as_ref() {
+                slot.clone_from(initial);
+            }
+        }
+        for (index, feed) in scenario.feeds.iter().enumerate() {
+            let Some(row) = feed.pick(self.vu, &mut self.rng) else { return false };
+            for &(slot, _, column) in scenario.vars.feed_slots.iter().filter(|(_, f, _)| *f == index) {
+                self.vars[slot.0 as usize] = row.get(column).cloned();
+            }
+        }
+        true
+    }
+
+    /// Stores a captured value.
+    pub fn set(&mut self, id: VarId, value: Value) {
+        self.vars[id.0 as usize] = Some(value);
+    }
+}
+
+impl RenderContext for Session {
+    fn var(&self, id: VarId) -> Option<&Value> {
+        self.vars.get(id.0 as usize).and_then(Option::as_ref)
+    }
+    fn vu(&self) -> u64 {
+        self.vu
+    }
+    fn iteration(&self) -> u64 {
+        self.iteration
+    }
+    fn rng(&mut self) -> &mut SmallRng {
+        &mut self.rng
+    }
+}

@@ -1,0 +1,331 @@
+//! One iteration of one virtual user: pick a flow, run its steps in order,
+//! render each request from the session, check and capture what comes back,
+//! and record every request, step and the whole iteration.
+//!
+//! Failures are data (a [`FailureKind`]), never errors that stop the run.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::session::Session;
+use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
+use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::scenario::template::UnsetVariable;
+use crate::scenario::{Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction};
+
+/// Everything a virtual user needs, shared by all of them.
+#[derive(Debug)]
+pub struct Runner {
+    pub scenario: Arc<Scenario>,
+    pub client: Arc<ApiClient>,
+    pub hub: Arc<MetricsHub>,
+    /// Hard stop: in-flight requests and pauses end at once.
+    pub abort: CancellationToken,
+    /// Chats iterations left open; closed when the run ends. Touched only when
+    /// an iteration ends with a chat still open, never per request.
+    pub leftovers: Mutex<Vec<String>>,
+    flow_weights: Vec<u32>,
+}
+
+/// How one step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepResult {
+    Ok,
+    Failed,
+    Aborted,
+}
+
+/// One request's outcome, before step bookkeeping.
+struct Exchange {
+    failure: Option<FailureKind>,
+    status: Option<u16>,
+    body: Option<Value>,
+    latency: Duration,
+}
+
+impl Runner {
+    /// Prepares the shared state for a run.
+    pub fn new(scenario: Arc<Scenario>, client: Arc<ApiClient>, hub: Arc<MetricsHub>, abort: CancellationToken) -> Runner {
+        let flow_weights = scenario.flows.iter().map(|f| f.weight.max(1)).collect();
+        Runner { scenario, client, hub, abort, leftovers: Mutex::new(Vec::new()), flow_weights }
+    }
+
+    fn pick_flow(&self, rng: &mut impl Rng) -> &Flow {
+        let total: u32 = self.flow_weights.iter().sum();
+        let mut x = rng.random_range(0..total.max(1));
+        for (flow, w) in self.scenario.flows.iter().zip(&self.flow_weights) {
+            if x < *w {
+                return flow;
+            }
+            x -= w;
+        }
+        &self.scenario.flows[0]
+    }
+
+    /// Runs one iteration. `intended_start` is when the open model meant it
+    /// to begin; latency is also measured from there (coordinated omission).
+    pub async fn run_iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
+        let started = Instant::now();
+        let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
+        let has_row = session.begin_iteration(&self.scenario);
+        let mut ok = has_row;
+        let mut aborted = false;
+        if has_row {
+            let flow = self.pick_flow(&mut session.rng);
+            'steps: for step in &flow.steps {
+                for _ in 0..step.repeat {
+                    match self.run_step(step, session, lag).await {
+                        StepResult::Ok => {}
+                        StepResult::Failed => {
+                            ok = false;
+                            if step.on_error == OnError::AbortIteration {
+                                break 'steps;
+                            }
+                        }
+                        StepResult::Aborted => {
+                            aborted = true;
+                            break 'steps;
+                        }
+                    }
+                    if let Some(think) = &step.think {
+                        let pause = think.sample(&mut session.rng);
+                        if !self.sleep(pause).await {
+                            aborted = true;
+                            break 'steps;
+                        }
+                    }
+                }
+            }
+        }
+        session.iteration += 1;
+        if !session.open_chats.is_empty() {
+            let mut leftovers = self.leftovers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            leftovers.append(&mut session.open_chats);
+        }
+        if !aborted {
+            let done = Instant::now();
+            self.hub.record_iteration(ok, micros(done - started), micros(done - started + lag));
+        }
+    }
+
+    /// Sleeps unless the run is aborted; false when aborted.
+    async fn sleep(&self, pause: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(pause) => true,
+            () = self.abort.cancelled() => false,
+        }
+    }
+
+    async fn run_step(&self, step: &Step, session: &mut Session, lag: Duration) -> StepResult {
+        let begun = Instant::now();
+        let failure = match &step.action {
+            StepAction::Pause => return StepResult::Ok,
+            StepAction::Request(spec) => {
+                let needs_body = !spec.expect.body.is_empty() || !spec.captures.is_empty() || spec.chat_effect != ChatEffect::None;
+                let Some(ex) = self.exchange(spec, session, needs_body).await else { return StepResult::Aborted };
+                let failure = ex.failure.or_else(|| self.conclude(spec, &spec.expect, session, &ex));
+                self.record_request(spec, &ex, failure, lag);
+                failure
+            }
+            StepAction::WaitUntil(wait) => {
+                let deadline = begun + wait.timeout;
+                loop {
+                    let Some(ex) = self.exchange(&wait.request, session, true).await else { return StepResult::Aborted };
+                    let failure = ex.failure.or_else(|| status_failure(&wait.request.expect, ex.status));
+                    self.record_request(&wait.request, &ex, failure, lag);
+                    if failure.is_none() {
+                        let until_ok = ex.status.is_some_and(|s| wait.until.statuses.is_empty() || wait.until.statuses.contains(&s))
+                            && ex.body.as_ref().is_some_and(|b| wait.until.body.iter().all(|c| c.holds(b)));
+                        if until_ok {
+                            break self.conclude(&wait.request, &wait.request.expect, session, &ex);
+                        }
+                    }
+                    if Instant::now() + wait.interval > deadline {
+                        break Some(failure.unwrap_or(FailureKind::Expectation));
+                    }
+                    if !self.sleep(wait.interval).await {
+                        return StepResult::Aborted;
+                    }
+                }
+            }
+        };
+        let duration = micros(begun.elapsed());
+        self.hub.record_step(&StepSample {
+            step: StepId(step.id),
+            ok: failure.is_none(),
+            failure,
+            duration_us: duration,
+            corrected_us: duration + micros(lag),
+        });
+        if failure.is_none() { StepResult::Ok } else { StepResult::Failed }
+    }
+
+    fn record_request(&self, spec: &RequestSpec, ex: &Exchange, failure: Option<FailureKind>, lag: Duration) {
+        if ex.status.is_none() && ex.failure == Some(FailureKind::Capture) {
+            return; // nothing was sent
+        }
+        let latency_us = micros(ex.latency);
+        self.hub.record_request(&RequestSample {
+            route: RouteId(spec.route),
+            status: ex.status,
+            failure,
+            latency_us,
+            corrected_us: latency_us + micros(lag),
+        });
+    }
+
+    /// Renders and sends one request. `None` when the run was aborted meanwhile.
+    async fn exchange(&self, spec: &RequestSpec, session: &mut Session, needs_body: bool) -> Option<Exchange> {
+        let rendered = match render(spec, session) {
+            Ok(r) => r,
+            Err(UnsetVariable(_)) => {
+                return Some(Exchange { failure: Some(FailureKind::Capture), status: None, body: None, latency: Duration::ZERO });
+            }
+        };
+        let token;
+        let auth = match &spec.auth {
+            Auth::Secret => AuthHeaders::Secret,
+            Auth::AppId => AuthHeaders::AppId,
+            Auth::DomainKey => AuthHeaders::DomainKey,
+            Auth::None => AuthHeaders::None,
+            Auth::Token(t) => {
+                token = t.render(session).unwrap_or_default();
+                AuthHeaders::Token(&token)
+            }
+        };
+        let request = ApiRequest {
+            method: spec.method,
+            path: &rendered.path,
+            query: &rendered.query,
+            headers: &rendered.headers,
+            body: rendered.body,
+            auth,
+        };
+        let sent = Instant::now();
+        let response = tokio::select! {
+            r = self.client.send(request) => r,
+            () = self.abort.cancelled() => return None,
+        };
+        let latency = sent.elapsed();
+        Some(match response {
+            Ok(resp) => {
+                let body = if needs_body && !resp.body.is_empty() { serde_json::from_slice(&resp.body).ok() } else { None };
+                Exchange { failure: None, status: Some(resp.status), body, latency }
+            }
+            Err(e) => Exchange {
+                failure: Some(match e {
+                    ClientError::Connect => FailureKind::Connect,
+                    ClientError::Timeout => FailureKind::Timeout,
+                    ClientError::Other => FailureKind::Other,
+                }),
+                status: None,
+                body: None,
+                latency,
+            },
+        })
+    }
+
+    /// Status, body checks, captures and chat bookkeeping of a response that arrived.
+    fn conclude(&self, spec: &RequestSpec, expect: &Expectation, session: &mut Session, ex: &Exchange) -> Option<FailureKind> {
+        if let Some(f) = status_failure(expect, ex.status) {
+            return Some(f);
+        }
+        let needs_json = !expect.body.is_empty() || !spec.captures.is_empty();
+        let Some(body) = &ex.body else {
+            return needs_json.then_some(FailureKind::Decode);
+        };
+        if !expect.body.iter().all(|c| c.holds(body)) {
+            return Some(FailureKind::Expectation);
+        }
+        for capture in &spec.captures {
+            match body.pointer(&capture.pointer) {
+                Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
+                _ if capture.optional => session.set(capture.var, Value::Null),
+                _ => return Some(FailureKind::Capture),
+            }
+        }
+        match spec.chat_effect {
+            ChatEffect::Opens => {
+                if let Some(id) = body.pointer("/chat/id").and_then(Value::as_str) {
+                    session.open_chats.push(id.to_owned());
+                }
+            }
+            ChatEffect::Closes => {
+                if let Some(id) = body.pointer("/chat/id").and_then(Value::as_str) {
+                    session.open_chats.retain(|c| c != id);
+                }
+            }
+            ChatEffect::None => {}
+        }
+        None
+    }
+}
+
+fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKind> {
+    match status {
+        Some(s) if expect.status_ok(s) => None,
+        Some(_) => Some(FailureKind::Status),
+        None => Some(FailureKind::Other),
+    }
+}
+
+struct Rendered {
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVariable> {
+    let raw_path = spec.path.render(session)?;
+    let path = encode_path(&raw_path);
+    let mut query = Vec::with_capacity(spec.query.len());
+    for (k, t) in &spec.query {
+        query.push((k.clone(), t.render(session)?));
+    }
+    let mut headers = Vec::with_capacity(spec.headers.len());
+    for (k, t) in &spec.headers {
+        headers.push((k.clone(), t.render(session)?));
+    }
+    let body = match &spec.body {
+        Some(b) => Some(serde_json::to_vec(&b.render(session)?).unwrap_or_default()),
+        None => None,
+    };
+    Ok(Rendered { path, query, headers, body })
+}
+
+/// Percent-encodes characters that cannot appear in a path segment, keeping `/`.
+fn encode_path(path: &str) -> String {
+    if path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=%".contains(&b)) {
+        return path.to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whole microseconds, saturating.
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_path;
+
+    #[test]
+    fn paths_are_encoded_only_where_needed() {
+        assert_eq!(encode_path("/chats/c-1/messages"), "/chats/c-1/messages");
+        assert_eq!(encode_path("/users/a b?"), "/users/a%20b%3F");
+    }
+}
