@@ -1,0 +1,2 @@
+//! Run reports: the [`RunReport`] wire model, built from [`crate::metrics::RunMetrics`], and its
+//! renderers.
