@@ -8,5 +8,26 @@
 //!
 //! - [`api`]: the catalogue of operations (method, path, credential class).
 //! - [`scenario`]: YAML scenario files → a validated model with located errors.
+//! - [`plan`]: load plans as arithmetic: VUs over time, arrival times, shards.
+//! - [`engine`]: virtual users running a plan (closed and open models), shutdown.
+//! - [`client`]: one shared HTTP client with the API's credential headers.
+//! - [`metrics`]: HDR latency histograms per step, route and iteration, recorded
+//!   through a sharded [`metrics::MetricsHub`] (no lock shared by all workers).
+//! - [`report`]: the [`report::RunReport`] wire model and its renderers (no I/O).
+//! - [`progress`]: live progress fed once per second by [`metrics::TickSnapshot`].
+//! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
+//!   only these touch the terminal, the environment and exit codes.
+//!
+//! Data flow: engine ─► `MetricsHub::record_*` ─► `tick` ─► `progress`;
+//! `MetricsHub::finish` ─► `report::build` ─► `report::{json, terminal}::render`.
+
 pub mod api;
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod engine;
+pub mod metrics;
+pub mod plan;
+pub mod progress;
+pub mod report;
 pub mod scenario;

@@ -1,0 +1,584 @@
+//! [`MetricsHub`]: the recorder shared by every virtual user, sharded per worker thread.
+//!
+//! Virtual users call `record_*` after each request, step and iteration; one ticker task calls
+//! [`MetricsHub::tick`] about once per second and [`MetricsHub::finish`] once at the end. Live
+//! counters for the progress display are plain relaxed atomics ([`LiveCounters`]).
+//!
+//! Why shards and not one recorder per virtual user: 10,000 virtual users with their own
+//! histogram sets would need gigabytes; one set per worker thread costs a few MB each and keeps
+//! the hot path free of shared locks, because each thread sticks to its own shard.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::timeline::{compact_histogram, second_label};
+use super::{
+    LatencyStats, MetricsLayout, RequestSample, RunMetrics, StepSample, TimelinePoint,
+    new_latency_histogram,
+};
+
+/// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
+/// (tests run several hubs in one process). Holds ids only, no run state.
+static NEXT_HUB_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// `(hub id, slot)` of the shard this thread last recorded into.
+    static SHARD_SLOT: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Counters read by the progress display; relaxed atomics, updated on every record.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Finished requests.
+    pub requests: AtomicU64,
+    /// Failed requests.
+    pub errors: AtomicU64,
+    /// Finished iterations.
+    pub iterations: AtomicU64,
+    /// Failed iterations.
+    pub iteration_errors: AtomicU64,
+    /// Open-model arrivals dropped because no virtual user was free.
+    pub dropped: AtomicU64,
+    /// Virtual users currently running (a gauge: see [`LiveCounters::vu_started`]).
+    pub active_vus: AtomicU64,
+}
+
+impl LiveCounters {
+    /// Counts a virtual user that started.
+    pub fn vu_started(&self) {
+        self.active_vus.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a virtual user that stopped (never goes below zero).
+    pub fn vu_stopped(&self) {
+        // fetch_update instead of fetch_sub: an unbalanced call must not wrap to u64::MAX.
+        let _ = self
+            .active_vus
+            .fetch_update(Relaxed, Relaxed, |active| active.checked_sub(1));
+    }
+}
+
+/// What the progress display shows after a tick.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TickSnapshot {
+    /// Time since run start.
+    pub elapsed: Duration,
+    /// Requests finished so far.
+    pub requests_total: u64,
+    /// Failed requests so far.
+    pub errors_total: u64,
+    /// Requests finished since the previous tick.
+    pub interval_requests: u64,
+    /// `interval_requests` per second of the interval.
+    pub interval_rps: f64,
+    /// p99 raw latency of the interval's requests, if there were any.
+    pub interval_p99_us: Option<u64>,
+    /// Iterations finished so far.
+    pub iterations_total: u64,
+    /// Dropped arrivals so far.
+    pub dropped_total: u64,
+    /// Virtual users running now.
+    pub active_vus: u64,
+}
+
+/// Shared by all virtual users (`Arc<MetricsHub>`); see the module docs for the sharding scheme.
+#[derive(Debug)]
+pub struct MetricsHub {
+    layout: Arc<MetricsLayout>,
+    /// One per worker thread; locked by its thread on every record and by the ticker once a second.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// Identifies this hub in the threads' cached shard slots.
+    hub_id: u64,
+    /// Next slot handed to a thread that records into this hub for the first time.
+    next_slot: AtomicUsize,
+    live: LiveCounters,
+    /// Only the ticker and `finish` lock this; recording never touches it.
+    ticker: Mutex<Ticker>,
+}
+
+/// Keeps each shard's mutex on its own cache lines, so threads on neighbouring shards do not
+/// bounce one line between cores.
+#[derive(Debug)]
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
+#[derive(Debug)]
+struct Shard {
+    steps: Vec<LatencyStats>,
+    routes: Vec<LatencyStats>,
+    iteration: LatencyStats,
+    interval: Interval,
+}
+
+/// Requests finished since the last tick.
+#[derive(Debug)]
+struct Interval {
+    requests: u64,
+    errors: u64,
+    latency_us: Histogram<u64>,
+}
+
+#[derive(Debug)]
+struct Ticker {
+    timeline: Vec<TimelinePoint>,
+    last_elapsed: Duration,
+    last_second: Option<u64>,
+    /// Reused to sum the shards' interval histograms, so a tick allocates only the compact point.
+    scratch: Histogram<u64>,
+}
+
+impl Shard {
+    fn new(layout: &MetricsLayout) -> Self {
+        Self {
+            steps: (0..layout.steps.len())
+                .map(|_| LatencyStats::new())
+                .collect(),
+            routes: (0..layout.routes.len())
+                .map(|_| LatencyStats::new())
+                .collect(),
+            iteration: LatencyStats::new(),
+            interval: Interval {
+                requests: 0,
+                errors: 0,
+                latency_us: new_latency_histogram(),
+            },
+        }
+    }
+}
+
+/// Locks `mutex`, ignoring poisoning: a panic while recording leaves at worst one sample
+/// half-counted, which is better than losing the whole run's metrics.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MetricsHub {
+    /// A hub for the steps and routes of `layout`, with `shards` shards (use the number of worker
+    /// threads; 0 is treated as 1).
+    pub fn new(layout: Arc<MetricsLayout>, shards: usize) -> Self {
+        let shards = (0..shards.max(1))
+            .map(|_| CachePadded(Mutex::new(Shard::new(&layout))))
+            .collect();
+        Self {
+            layout,
+            shards,
+            hub_id: NEXT_HUB_ID.fetch_add(1, Relaxed),
+            next_slot: AtomicUsize::new(0),
+            live: LiveCounters::default(),
+            ticker: Mutex::new(Ticker {
+                timeline: Vec::new(),
+                last_elapsed: Duration::ZERO,
+                last_second: None,
+                scratch: new_latency_histogram(),
+            }),
+        }
+    }
+
+    /// The layout the hub was built for.
+    pub fn layout(&self) -> &Arc<MetricsLayout> {
+        &self.layout
+    }
+
+    /// Live counters for progress and for the engine's active-VU gauge.
+    pub fn live(&self) -> &LiveCounters {
+        &self.live
+    }
+
+    /// Records one finished request: per-route stats, the current interval and live counters.
+    pub fn record_request(&self, sample: &RequestSample) {
+        let is_error = sample.failure.is_some();
+        {
+            let mut shard = self.shard();
+            let route = sample.route.0 as usize;
+            debug_assert!(route < shard.routes.len(), "RouteId {route} not in layout");
+            if let Some(stats) = shard.routes.get_mut(route) {
+                stats.record(
+                    sample.status,
+                    sample.failure,
+                    false,
+                    sample.latency_us,
+                    sample.corrected_us,
+                );
+            }
+            let interval = &mut shard.interval;
+            interval.requests += 1;
+            interval.errors += u64::from(is_error);
+            interval
+                .latency_us
+                .saturating_record(sample.latency_us.min(super::LATENCY_MAX_US));
+        }
+        self.live.requests.fetch_add(1, Relaxed);
+        if is_error {
+            self.live.errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records one finished step into its per-step stats.
+    pub fn record_step(&self, sample: &StepSample) {
+        let mut shard = self.shard();
+        let step = sample.step.0 as usize;
+        debug_assert!(step < shard.steps.len(), "StepId {step} not in layout");
+        if let Some(stats) = shard.steps.get_mut(step) {
+            stats.record(
+                None,
+                sample.failure,
+                !sample.ok,
+                sample.duration_us,
+                sample.corrected_us,
+            );
+        }
+    }
+
+    /// Records one finished iteration (the whole lifecycle).
+    pub fn record_iteration(&self, ok: bool, latency_us: u64, corrected_us: u64) {
+        self.shard()
+            .iteration
+            .record(None, None, !ok, latency_us, corrected_us);
+        self.live.iterations.fetch_add(1, Relaxed);
+        if !ok {
+            self.live.iteration_errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts an open-model arrival that found no free virtual user.
+    pub fn record_dropped(&self) {
+        self.live.dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Called by one ticker task about once per second (`elapsed` = time since run start): moves
+    /// every shard's interval data into a new [`TimelinePoint`] and returns a snapshot for the
+    /// progress display.
+    pub fn tick(&self, elapsed: Duration) -> TickSnapshot {
+        let mut ticker = lock(&self.ticker);
+        let (requests, p99) = self.drain_interval(&mut ticker, elapsed);
+        let seconds = elapsed.saturating_sub(ticker.last_elapsed).as_secs_f64();
+        ticker.last_elapsed = elapsed;
+        TickSnapshot {
+            elapsed,
+            requests_total: self.live.requests.load(Relaxed),
+            errors_total: self.live.errors.load(Relaxed),
+            interval_requests: requests,
+            interval_rps: if seconds > 0.0 {
+                requests as f64 / seconds
+            } else {
+                0.0
+            },
+            interval_p99_us: p99,
+            iterations_total: self.live.iterations.load(Relaxed),
+            dropped_total: self.live.dropped.load(Relaxed),
+            active_vus: self.live.active_vus.load(Relaxed),
+        }
+    }
+
+    /// Final merge across shards; call once, after all virtual users finished. Flushes the last
+    /// partial interval into the timeline (unless it saw no requests) and hands the timeline over,
+    /// so a second call returns an empty timeline.
+    pub fn finish(&self, elapsed: Duration) -> RunMetrics {
+        let mut ticker = lock(&self.ticker);
+        let has_partial_interval = self
+            .shards
+            .iter()
+            .any(|shard| lock(&shard.0).interval.requests > 0);
+        if has_partial_interval {
+            self.drain_interval(&mut ticker, elapsed);
+        }
+        ticker.last_elapsed = elapsed;
+
+        let mut steps: Vec<LatencyStats> = (0..self.layout.steps.len())
+            .map(|_| LatencyStats::new())
+            .collect();
+        let mut routes: Vec<LatencyStats> = (0..self.layout.routes.len())
+            .map(|_| LatencyStats::new())
+            .collect();
+        let mut iteration = LatencyStats::new();
+        for shard in self.shards.iter() {
+            let shard = lock(&shard.0);
+            for (total, part) in steps.iter_mut().zip(&shard.steps) {
+                total.merge(part);
+            }
+            for (total, part) in routes.iter_mut().zip(&shard.routes) {
+                total.merge(part);
+            }
+            iteration.merge(&shard.iteration);
+        }
+        RunMetrics {
+            layout: Arc::clone(&self.layout),
+            steps,
+            routes,
+            iteration,
+            timeline: std::mem::take(&mut ticker.timeline),
+            dropped: self.live.dropped.load(Relaxed),
+            elapsed,
+        }
+    }
+
+    /// Moves every shard's interval into a timeline point; returns (requests, p99 latency).
+    fn drain_interval(&self, ticker: &mut Ticker, elapsed: Duration) -> (u64, Option<u64>) {
+        let (mut requests, mut errors) = (0, 0);
+        for shard in self.shards.iter() {
+            let mut shard = lock(&shard.0);
+            let interval = &mut shard.interval;
+            requests += interval.requests;
+            errors += interval.errors;
+            ticker
+                .scratch
+                .add(&interval.latency_us)
+                .expect("shard and scratch histograms share one configuration");
+            interval.requests = 0;
+            interval.errors = 0;
+            interval.latency_us.reset();
+        }
+        let p99 = (!ticker.scratch.is_empty()).then(|| ticker.scratch.value_at_quantile(0.99));
+        let second = second_label(elapsed, ticker.last_second);
+        ticker.last_second = Some(second);
+        let latency_us = compact_histogram(&ticker.scratch);
+        ticker.scratch.reset();
+        ticker.timeline.push(TimelinePoint {
+            second,
+            requests,
+            errors,
+            latency_us,
+        });
+        (requests, p99)
+    }
+
+    /// The shard of the calling thread: assigned round-robin on the thread's first record into
+    /// this hub, then reused.
+    fn shard(&self) -> MutexGuard<'_, Shard> {
+        let slot = SHARD_SLOT.with(|cached| {
+            let (hub_id, slot) = cached.get();
+            if hub_id == self.hub_id {
+                slot
+            } else {
+                let slot = self.next_slot.fetch_add(1, Relaxed);
+                cached.set((self.hub_id, slot));
+                slot
+            }
+        });
+        lock(&self.shards[slot % self.shards.len()].0)
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{FailureKind, RouteId, StepId, StepInfo};
+
+    fn layout() -> Arc<MetricsLayout> {
+        Arc::new(MetricsLayout {
+            steps: vec![
+                StepInfo {
+                    name: "create_user".to_owned(),
+                    flow: "main".to_owned(),
+                },
+                StepInfo {
+                    name: "create_chat".to_owned(),
+                    flow: "main".to_owned(),
+                },
+            ],
+            routes: vec!["POST /users".to_owned(), "POST /chats".to_owned()],
+        })
+    }
+
+    fn request(route: u32, status: u16, latency_us: u64) -> RequestSample {
+        RequestSample {
+            route: RouteId(route),
+            status: Some(status),
+            failure: (status >= 500).then_some(FailureKind::Status),
+            latency_us,
+            corrected_us: latency_us * 2,
+        }
+    }
+
+    #[test]
+    fn threads_recording_into_shards_sum_to_what_was_recorded() {
+        let hub = MetricsHub::new(layout(), 4);
+        let mut expected = LatencyStats::new();
+        for thread in 0..6u64 {
+            for value in 1..=1_000u64 {
+                let status = if value % 100 == 0 { 503 } else { 200 };
+                let sample = request((value % 2) as u32, status, value * (thread + 1));
+                expected.record(
+                    sample.status,
+                    sample.failure,
+                    false,
+                    sample.latency_us,
+                    sample.corrected_us,
+                );
+            }
+        }
+        std::thread::scope(|scope| {
+            for thread in 0..6u64 {
+                let hub = &hub;
+                scope.spawn(move || {
+                    for value in 1..=1_000u64 {
+                        let status = if value % 100 == 0 { 503 } else { 200 };
+                        hub.record_request(&request(
+                            (value % 2) as u32,
+                            status,
+                            value * (thread + 1),
+                        ));
+                        if value % 10 == 0 {
+                            hub.record_iteration(value % 20 == 0, value, value);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(hub.live().requests.load(Relaxed), 6_000);
+        assert_eq!(hub.live().errors.load(Relaxed), 60);
+        assert_eq!(hub.live().iterations.load(Relaxed), 600);
+        assert_eq!(hub.live().iteration_errors.load(Relaxed), 300);
+
+        let metrics = hub.finish(Duration::from_secs(3));
+        let mut merged = LatencyStats::new();
+        for route in &metrics.routes {
+            assert_eq!(route.count, 3_000);
+            merged.merge(route);
+        }
+        assert_eq!(merged.count, expected.count);
+        assert_eq!(merged.errors, expected.errors);
+        assert_eq!(merged.status_count(503), 60);
+        assert_eq!(merged.status_count(200), 5_940);
+        assert_eq!(merged.failure_count(FailureKind::Status), 60);
+        assert_eq!(merged.latency_us, expected.latency_us);
+        assert_eq!(merged.corrected_us, expected.corrected_us);
+        assert_eq!(metrics.iteration.count, 600);
+        assert_eq!(metrics.iteration.errors, 300);
+        assert_eq!(metrics.total_requests(), 6_000);
+        assert_eq!(metrics.total_errors(), 60);
+    }
+
+    #[test]
+    fn histograms_merged_across_shards_equal_one_histogram_of_all_values() {
+        let hub = MetricsHub::new(layout(), 3);
+        let mut single = new_latency_histogram();
+        std::thread::scope(|scope| {
+            for thread in 0..3u64 {
+                let hub = &hub;
+                scope.spawn(move || {
+                    for value in (thread * 5_000 + 1)..=((thread + 1) * 5_000) {
+                        hub.record_request(&request(0, 200, value * 13));
+                    }
+                });
+            }
+        });
+        for value in 1..=15_000u64 {
+            single.saturating_record(value * 13);
+        }
+        let metrics = hub.finish(Duration::from_secs(1));
+        let route = &metrics.routes[0];
+        assert_eq!(route.latency_us, single);
+        for quantile in [0.5, 0.9, 0.99, 0.999, 0.9999] {
+            assert_eq!(
+                route.latency_us.value_at_quantile(quantile),
+                single.value_at_quantile(quantile)
+            );
+        }
+    }
+
+    #[test]
+    fn tick_moves_interval_data_into_the_timeline_and_totals_match_after_finish() {
+        let hub = MetricsHub::new(layout(), 2);
+        for value in 1..=100 {
+            hub.record_request(&request(0, 200, value * 10));
+        }
+        hub.record_request(&request(1, 500, 50_000));
+        let first = hub.tick(Duration::from_millis(1_000));
+        assert_eq!(first.interval_requests, 101);
+        assert_eq!(first.requests_total, 101);
+        assert_eq!(first.errors_total, 1);
+        assert!((first.interval_rps - 101.0).abs() < 1e-9);
+        let p99 = first.interval_p99_us.expect("requests were recorded");
+        assert!((990..=1_001).contains(&p99), "p99 {p99}");
+
+        let empty = hub.tick(Duration::from_millis(2_000));
+        assert_eq!(empty.interval_requests, 0);
+        assert_eq!(empty.interval_p99_us, None);
+        assert_eq!(empty.requests_total, 101);
+
+        for _ in 0..7 {
+            hub.record_request(&request(1, 201, 300));
+        }
+        hub.record_dropped();
+        hub.record_step(&StepSample {
+            step: StepId(1),
+            ok: false,
+            failure: Some(FailureKind::Capture),
+            duration_us: 800,
+            corrected_us: 900,
+        });
+        let metrics = hub.finish(Duration::from_millis(2_400));
+
+        let seconds: Vec<u64> = metrics.timeline.iter().map(|point| point.second).collect();
+        assert_eq!(seconds, vec![1, 2, 3]);
+        let timeline_requests: u64 = metrics.timeline.iter().map(|point| point.requests).sum();
+        let timeline_errors: u64 = metrics.timeline.iter().map(|point| point.errors).sum();
+        assert_eq!(timeline_requests, metrics.total_requests());
+        assert_eq!(timeline_requests, 108);
+        assert_eq!(timeline_errors, 1);
+        assert_eq!(metrics.timeline[0].latency_us.len(), 101);
+        assert!(metrics.timeline[1].latency_us.is_empty());
+        assert_eq!(metrics.timeline[2].latency_us.len(), 7);
+        assert_eq!(metrics.routes[1].status_count(201), 7);
+        assert_eq!(metrics.routes[1].status_count(500), 1);
+        assert_eq!(metrics.steps[1].count, 1);
+        assert_eq!(metrics.steps[1].errors, 1);
+        assert_eq!(metrics.steps[1].failure_count(FailureKind::Capture), 1);
+        assert_eq!(metrics.steps[0].count, 0);
+        assert_eq!(metrics.dropped, 1);
+        assert_eq!(metrics.elapsed, Duration::from_millis(2_400));
+    }
+
+    #[test]
+    fn finish_without_a_partial_interval_adds_no_empty_point() {
+        let hub = MetricsHub::new(layout(), 1);
+        hub.record_request(&request(0, 200, 10));
+        hub.tick(Duration::from_secs(1));
+        let metrics = hub.finish(Duration::from_millis(1_100));
+        assert_eq!(metrics.timeline.len(), 1);
+    }
+
+    #[test]
+    fn active_vu_gauge_goes_up_and_down_but_not_below_zero() {
+        let hub = MetricsHub::new(layout(), 0);
+        assert_eq!(hub.shard_count(), 1);
+        hub.live().vu_started();
+        hub.live().vu_started();
+        hub.live().vu_stopped();
+        assert_eq!(hub.tick(Duration::from_secs(1)).active_vus, 1);
+        hub.live().vu_stopped();
+        hub.live().vu_stopped();
+        assert_eq!(hub.live().active_vus.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn each_thread_sticks_to_one_shard_round_robin() {
+        let hub = MetricsHub::new(layout(), 2);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let hub = &hub;
+                scope.spawn(move || {
+                    for _ in 0..10 {
+                        hub.record_request(&request(0, 200, 5));
+                    }
+                });
+            }
+        });
+        let counts: Vec<u64> = hub
+            .shards
+            .iter()
+            .map(|shard| lock(&shard.0).routes[0].count)
+            .collect();
+        assert_eq!(counts, vec![10, 10]);
+    }
+}

@@ -1,0 +1,238 @@
+//! Live progress of a run on stderr, fed by [`TickSnapshot`]s from the once-per-second ticker.
+//!
+//! Three modes ([`detect_mode`]): an indicatif bar on a terminal, a plain line every
+//! [`PLAIN_INTERVAL`] when stderr is not a terminal (CI logs), nothing with `--quiet`. Nothing here
+//! runs on the request hot path: the ticker calls [`Progress::update`] once a second with numbers
+//! the metrics hub already computed. Log lines go through [`Progress::println`] so they never tear
+//! the bar.
+
+use std::io::IsTerminal as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::metrics::TickSnapshot;
+use crate::report::terminal::format_us;
+
+/// Time between two plain progress lines.
+pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// An indicatif bar (or spinner when the run has no planned duration) on stderr.
+    Bar,
+    /// A plain line on stderr every [`PLAIN_INTERVAL`] (CI, redirected output).
+    Plain,
+    /// No progress output (`--quiet`).
+    Hidden,
+}
+
+/// `Hidden` with `quiet`, `Bar` when stderr is a terminal, `Plain` otherwise.
+pub fn detect_mode(quiet: bool) -> ProgressMode {
+    if quiet {
+        ProgressMode::Hidden
+    } else if std::io::stderr().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Plain
+    }
+}
+
+/// The progress display of one run.
+#[derive(Debug)]
+pub struct Progress {
+    mode: ProgressMode,
+    /// Present in `Bar` mode only.
+    bar: Option<ProgressBar>,
+    planned: Option<Duration>,
+    scenario: String,
+    /// Elapsed milliseconds at the last plain line (`u64::MAX` before the first one).
+    last_plain_ms: AtomicU64,
+}
+
+impl Progress {
+    /// A display for a run of `scenario`, expected to last `planned` (None: unknown, e.g. a fixed
+    /// number of iterations; the bar becomes a spinner).
+    pub fn new(mode: ProgressMode, planned: Option<Duration>, scenario: &str) -> Self {
+        let bar = (mode == ProgressMode::Bar).then(|| new_bar(planned, scenario));
+        Self {
+            mode,
+            bar,
+            planned,
+            scenario: scenario.to_owned(),
+            last_plain_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// The mode this display was created with.
+    pub fn mode(&self) -> ProgressMode {
+        self.mode
+    }
+
+    /// Shows the latest tick: elapsed of planned, active VUs, req/s, errors and running p99.
+    pub fn update(&self, snap: &TickSnapshot) {
+        match self.mode {
+            ProgressMode::Hidden => {}
+            ProgressMode::Bar => {
+                if let Some(bar) = &self.bar {
+                    if self.planned.is_some() {
+                        bar.set_position(snap.elapsed.as_secs());
+                    }
+                    bar.set_message(status_message(snap));
+                }
+            }
+            ProgressMode::Plain => {
+                if let Some(line) = self.plain_line_due(snap) {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+
+    /// Prints a log line without tearing the bar (above it in `Bar` mode, plain stderr otherwise).
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Stops the display, leaving the bar's last state on screen.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+
+    /// The plain line for `snap` if [`PLAIN_INTERVAL`] passed since the last one.
+    fn plain_line_due(&self, snap: &TickSnapshot) -> Option<String> {
+        let now_ms = u64::try_from(snap.elapsed.as_millis()).unwrap_or(u64::MAX - 1);
+        let last = self.last_plain_ms.load(Relaxed);
+        // Allow half a second of ticker jitter, so 5 s ticks are not skipped at 4.99 s.
+        let due = last == u64::MAX
+            || now_ms.saturating_sub(last) + 500 >= PLAIN_INTERVAL.as_millis() as u64;
+        if !due {
+            return None;
+        }
+        self.last_plain_ms.store(now_ms, Relaxed);
+        Some(plain_line(&self.scenario, self.planned, snap))
+    }
+}
+
+fn new_bar(planned: Option<Duration>, scenario: &str) -> ProgressBar {
+    let (bar, template) = match planned {
+        Some(planned) => (
+            ProgressBar::with_draw_target(
+                Some(planned.as_secs().max(1)),
+                ProgressDrawTarget::stderr(),
+            ),
+            "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len}s  {msg}",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} {prefix:.bold} [{elapsed}]  {msg}",
+        ),
+    };
+    // The templates are constants; a typo would show up in every interactive run and in tests.
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(scenario.to_owned());
+    if planned.is_none() {
+        bar.enable_steady_tick(Duration::from_millis(200));
+    }
+    bar
+}
+
+/// "VUs 12 | 340 req/s | 0 err | p99 12.3 ms".
+fn status_message(snap: &TickSnapshot) -> String {
+    let p99 = snap
+        .interval_p99_us
+        .map_or_else(|| "-".to_owned(), format_us);
+    let mut message = format!(
+        "VUs {} | {:.0} req/s | {} err | p99 {p99}",
+        snap.active_vus, snap.interval_rps, snap.errors_total
+    );
+    if snap.dropped_total > 0 {
+        message.push_str(&format!(" | {} dropped", snap.dropped_total));
+    }
+    message
+}
+
+fn plain_line(scenario: &str, planned: Option<Duration>, snap: &TickSnapshot) -> String {
+    let elapsed = snap.elapsed.as_secs();
+    let of = planned.map_or_else(String::new, |planned| format!("/{}s", planned.as_secs()));
+    format!(
+        "[{scenario} {elapsed}s{of}] {} | {} requests, {} iterations",
+        status_message(snap),
+        snap.requests_total,
+        snap.iterations_total
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(elapsed_ms: u64) -> TickSnapshot {
+        TickSnapshot {
+            elapsed: Duration::from_millis(elapsed_ms),
+            requests_total: 1_000,
+            errors_total: 3,
+            interval_requests: 340,
+            interval_rps: 340.4,
+            interval_p99_us: Some(12_345),
+            iterations_total: 140,
+            dropped_total: 0,
+            active_vus: 12,
+        }
+    }
+
+    #[test]
+    fn status_message_has_vus_rate_errors_and_p99() {
+        assert_eq!(
+            status_message(&snap(1_000)),
+            "VUs 12 | 340 req/s | 3 err | p99 12.3 ms"
+        );
+        let mut dropped = snap(1_000);
+        dropped.dropped_total = 4;
+        dropped.interval_p99_us = None;
+        assert_eq!(
+            status_message(&dropped),
+            "VUs 12 | 340 req/s | 3 err | p99 - | 4 dropped"
+        );
+    }
+
+    #[test]
+    fn plain_mode_prints_the_first_tick_then_every_five_seconds() {
+        let progress = Progress::new(ProgressMode::Plain, Some(Duration::from_secs(60)), "smoke");
+        let printed: Vec<u64> = (1..=12u64)
+            .map(|second| second * 1_000 + if second % 2 == 0 { 7 } else { 0 } - 3)
+            .filter(|&ms| progress.plain_line_due(&snap(ms)).is_some())
+            .map(|ms| (ms + 500) / 1_000)
+            .collect();
+        assert_eq!(printed, vec![1, 6, 11]);
+        let line = plain_line("smoke", Some(Duration::from_secs(60)), &snap(6_000));
+        assert!(
+            line.starts_with("[smoke 6s/60s] VUs 12 | 340 req/s"),
+            "{line}"
+        );
+        assert!(line.ends_with("1000 requests, 140 iterations"), "{line}");
+    }
+
+    #[test]
+    fn hidden_and_bar_modes_accept_updates_and_finish() {
+        for mode in [ProgressMode::Hidden, ProgressMode::Bar] {
+            for planned in [Some(Duration::from_secs(10)), None] {
+                let progress = Progress::new(mode, planned, "lifecycle");
+                assert_eq!(progress.mode(), mode);
+                progress.update(&snap(2_000));
+                progress.finish();
+            }
+        }
+        assert_eq!(detect_mode(true), ProgressMode::Hidden);
+        assert_ne!(detect_mode(false), ProgressMode::Hidden);
+    }
+}

@@ -1,0 +1,328 @@
+//! [`build`]: turns merged [`RunMetrics`] into the [`RunReport`] wire model.
+//!
+//! All arithmetic on the measurements (rates, percentiles, totals) happens here once, so every
+//! renderer shows the same numbers.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::{
+    Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals,
+    encode_histogram,
+};
+use crate::metrics::{FailureKind, LatencyStats, RunMetrics};
+
+/// Builds the report of a run from its merged metrics and metadata.
+pub fn build(metrics: &RunMetrics, meta: RunMeta) -> RunReport {
+    let seconds = metrics.elapsed.as_secs_f64();
+    let layout = &metrics.layout;
+
+    let steps = metrics
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, stats)| {
+            let info = layout.steps.get(index);
+            let name = info.map_or_else(|| format!("step {index}"), |info| info.name.clone());
+            let mut report = stats_report(name, stats, seconds);
+            report.flow = info.map(|info| info.flow.clone());
+            report
+        })
+        .collect();
+
+    let routes: Vec<StatsReport> = metrics
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(index, stats)| {
+            let name = layout
+                .routes
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| format!("route {index}"));
+            let mut report = stats_report(name.clone(), stats, seconds);
+            report.route = Some(name);
+            report
+        })
+        .collect();
+
+    let mut status_codes = BTreeMap::new();
+    let mut errors_by_kind = BTreeMap::new();
+    for stats in &metrics.routes {
+        add_statuses(&mut status_codes, stats);
+        add_failures(&mut errors_by_kind, stats);
+    }
+
+    let requests = metrics.total_requests();
+    let errors = metrics.total_errors();
+    let totals = Totals {
+        requests,
+        errors,
+        error_rate: ratio(errors, requests),
+        requests_per_sec: per_second(requests, seconds),
+        iterations: metrics.iteration.count,
+        iteration_errors: metrics.iteration.errors,
+        dropped_iterations: metrics.dropped,
+    };
+
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        meta,
+        totals,
+        steps,
+        routes,
+        iteration: stats_report("iteration".to_owned(), &metrics.iteration, seconds),
+        timeline: metrics
+            .timeline
+            .iter()
+            .map(|point| {
+                let latency = percentiles(&point.latency_us);
+                TimelineReport {
+                    second: point.second,
+                    requests: point.requests,
+                    errors: point.errors,
+                    p50_us: latency.p50_us,
+                    p90_us: latency.p90_us,
+                    p99_us: latency.p99_us,
+                    max_us: latency.max_us,
+                    histogram: encode_histogram(&point.latency_us),
+                }
+            })
+            .collect(),
+        status_codes,
+        errors_by_kind,
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// Percentiles of `histogram` in its own unit (µs for every chatload histogram); all zero when
+/// it is empty.
+pub fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
+    if histogram.is_empty() {
+        return Percentiles::default();
+    }
+    Percentiles {
+        min_us: histogram.min(),
+        mean_us: histogram.mean(),
+        p50_us: histogram.value_at_quantile(0.5),
+        p90_us: histogram.value_at_quantile(0.9),
+        p95_us: histogram.value_at_quantile(0.95),
+        p99_us: histogram.value_at_quantile(0.99),
+        p99_9_us: histogram.value_at_quantile(0.999),
+        p99_99_us: histogram.value_at_quantile(0.9999),
+        max_us: histogram.max(),
+    }
+}
+
+fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport {
+    let mut statuses = BTreeMap::new();
+    add_statuses(&mut statuses, stats);
+    let mut failures = BTreeMap::new();
+    add_failures(&mut failures, stats);
+    StatsReport {
+        name,
+        flow: None,
+        route: None,
+        count: stats.count,
+        errors: stats.errors,
+        error_rate: stats.error_rate(),
+        rps: per_second(stats.count, seconds),
+        statuses,
+        failures,
+        saturated: stats.saturated,
+        latency: percentiles(&stats.latency_us),
+        corrected: percentiles(&stats.corrected_us),
+        histogram: encode_histogram(&stats.latency_us),
+        corrected_histogram: encode_histogram(&stats.corrected_us),
+    }
+}
+
+fn add_statuses(into: &mut BTreeMap<String, u64>, stats: &LatencyStats) {
+    for &(code, count) in &stats.statuses {
+        *into.entry(code.to_string()).or_insert(0) += count;
+    }
+}
+
+fn add_failures(into: &mut BTreeMap<String, u64>, stats: &LatencyStats) {
+    for kind in FailureKind::ALL {
+        let count = stats.failure_count(kind);
+        if count > 0 {
+            *into.entry(kind.as_str().to_owned()).or_insert(0) += count;
+        }
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// A small but complete report (two flows, failures, an open-model stall) for renderer tests.
+#[cfg(test)]
+pub(crate) fn sample_report() -> RunReport {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::metrics::{
+        MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
+    };
+
+    let layout = Arc::new(MetricsLayout {
+        steps: [
+            "create_user",
+            "create_chat",
+            "wait_until_active",
+            "close_chat",
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(index, name)| StepInfo {
+            name: name.to_owned(),
+            flow: if index < 3 { "lifecycle" } else { "cleanup" }.to_owned(),
+        })
+        .collect(),
+        routes: vec![
+            "POST /users".to_owned(),
+            "POST /chats".to_owned(),
+            "GET /chats/{chatId}".to_owned(),
+        ],
+    });
+    let hub = MetricsHub::new(layout, 2);
+    for iteration in 0..200u64 {
+        for step in 0..4u32 {
+            let latency_us = 800 + iteration * 10 + u64::from(step) * 1_000;
+            // A stall every 50 iterations: the open model's corrected latency grows far beyond raw.
+            let corrected_us = if iteration % 50 == 49 {
+                latency_us + 2_000_000
+            } else {
+                latency_us
+            };
+            let failure = (step == 1 && iteration % 40 == 0).then_some(FailureKind::Status);
+            let route = step.min(2);
+            hub.record_request(&RequestSample {
+                route: RouteId(route),
+                status: Some(if failure.is_some() { 503 } else { 200 }),
+                failure,
+                latency_us,
+                corrected_us,
+            });
+            hub.record_step(&StepSample {
+                step: StepId(step),
+                ok: failure.is_none(),
+                failure,
+                duration_us: latency_us,
+                corrected_us,
+            });
+        }
+        hub.record_iteration(iteration % 40 != 0, 9_000 + iteration, 9_000 + iteration);
+        if iteration % 100 == 99 {
+            hub.tick(Duration::from_secs((iteration + 1) / 100));
+        }
+    }
+    hub.record_dropped();
+    let metrics = hub.finish(Duration::from_secs(2));
+    build(&metrics, sample_meta())
+}
+
+#[cfg(test)]
+pub(crate) fn sample_meta() -> RunMeta {
+    RunMeta {
+        scenario: "chat-lifecycle".to_owned(),
+        scenario_file: Some("scenarios/chat-lifecycle.yaml".to_owned()),
+        target: "http://127.0.0.1:40123".to_owned(),
+        target_kind: "bundled-mock".to_owned(),
+        chatload_version: "0.1.0".to_owned(),
+        started_at: "2026-11-24T17:00:00Z".to_owned(),
+        ended_at: "2026-11-24T17:00:02Z".to_owned(),
+        duration_secs: 2.0,
+        load: serde_json::json!({ "arrival_rate": 100, "duration": "2s", "max_vus": 50 }),
+        seed: 42,
+        interrupted: false,
+        shard: None,
+        merged_from: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::decode_histogram;
+
+    #[test]
+    fn build_carries_counts_names_and_exact_histograms() {
+        let report = sample_report();
+        assert_eq!(report.schema_version, SCHEMA_VERSION);
+        assert_eq!(report.totals.requests, 800);
+        assert_eq!(report.totals.errors, 5);
+        assert!((report.totals.requests_per_sec - 400.0).abs() < 1e-9);
+        assert!((report.totals.error_rate - 5.0 / 800.0).abs() < 1e-12);
+        assert_eq!(report.totals.iterations, 200);
+        assert_eq!(report.totals.iteration_errors, 5);
+        assert_eq!(report.totals.dropped_iterations, 1);
+
+        let names: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "create_user",
+                "create_chat",
+                "wait_until_active",
+                "close_chat"
+            ]
+        );
+        assert_eq!(report.steps[3].flow.as_deref(), Some("cleanup"));
+        assert_eq!(report.steps[1].failures.get("status"), Some(&5));
+        assert_eq!(
+            report.routes[2].route.as_deref(),
+            Some("GET /chats/{chatId}")
+        );
+        assert_eq!(report.routes[2].count, 400);
+        assert_eq!(report.routes[1].statuses.get("503"), Some(&5));
+        assert_eq!(report.status_codes.get("200"), Some(&795));
+        assert_eq!(report.status_codes.get("503"), Some(&5));
+        assert_eq!(report.errors_by_kind.get("status"), Some(&5));
+        assert_eq!(report.errors_by_kind.len(), 1);
+        assert_eq!(report.iteration.name, "iteration");
+
+        let step = &report.steps[0];
+        let decoded = decode_histogram(&step.histogram).expect("decodes");
+        assert_eq!(decoded.len(), step.count);
+        assert_eq!(decoded.value_at_quantile(0.99), step.latency.p99_us);
+        assert!(step.corrected.p99_us > 2_000_000);
+        assert!(step.latency.p99_us < 10_000);
+
+        let timeline_requests: u64 = report.timeline.iter().map(|t| t.requests).sum();
+        assert_eq!(timeline_requests, report.totals.requests);
+        assert!(report.timeline.iter().all(|t| t.p50_us <= t.p99_us));
+    }
+
+    #[test]
+    fn empty_run_has_zero_rates_and_no_nan() {
+        let metrics = RunMetrics {
+            layout: std::sync::Arc::default(),
+            steps: Vec::new(),
+            routes: Vec::new(),
+            iteration: LatencyStats::new(),
+            timeline: Vec::new(),
+            dropped: 0,
+            elapsed: std::time::Duration::ZERO,
+        };
+        let report = build(&metrics, sample_meta());
+        assert_eq!(report.totals.requests_per_sec, 0.0);
+        assert_eq!(report.totals.error_rate, 0.0);
+        assert_eq!(report.iteration.latency, Percentiles::default());
+        assert!(report.iteration.error_rate.is_finite());
+    }
+}

@@ -1,0 +1,110 @@
+//! JSON renderer: the report as pretty-printed JSON, the format of `reports/*.json`.
+
+use super::{ReportError, RunReport};
+
+/// Renders `report` as pretty-printed JSON (UTF-8, trailing newline).
+///
+/// # Errors
+///
+/// [`ReportError::Serialize`] if serialization fails (non-finite floats are written as `null`
+/// by serde_json, so in practice this does not happen).
+pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(report).map_err(|source| ReportError::Serialize { source })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build::sample_report;
+    use crate::report::{ReportError, SCHEMA_JSON};
+
+    fn validator() -> jsonschema::Validator {
+        let schema: serde_json::Value =
+            serde_json::from_str(SCHEMA_JSON).expect("report.schema.json is JSON");
+        jsonschema::draft202012::new(&schema).expect("report.schema.json is a valid schema")
+    }
+
+    fn schema_errors(
+        validator: &jsonschema::Validator,
+        instance: &serde_json::Value,
+    ) -> Vec<String> {
+        validator
+            .iter_errors(instance)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect()
+    }
+
+    #[test]
+    fn rendered_report_round_trips_and_validates_against_the_schema() {
+        let mut report = sample_report();
+        report
+            .extra
+            .insert("thresholds".to_owned(), serde_json::json!([{ "ok": true }]));
+        let bytes = render(&report).expect("renders");
+        assert!(bytes.ends_with(b"}\n"));
+
+        let instance: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        let errors = schema_errors(&validator(), &instance);
+        assert!(errors.is_empty(), "schema violations: {errors:#?}");
+
+        let parsed = RunReport::from_json(&bytes).expect("reads back");
+        assert_eq!(parsed, report);
+    }
+
+    #[test]
+    fn schema_rejects_a_report_with_a_missing_or_misspelled_field() {
+        let report = sample_report();
+        let mut instance = serde_json::to_value(&report).expect("serializes");
+        let totals = instance["totals"]
+            .as_object_mut()
+            .expect("totals is an object");
+        let requests = totals.remove("requests").expect("has requests");
+        totals.insert("request".to_owned(), requests);
+        assert!(!schema_errors(&validator(), &instance).is_empty());
+    }
+
+    #[test]
+    fn from_json_explains_what_is_wrong() {
+        let wrong_version = br#"{ "schema_version": 7 }"#;
+        let error = RunReport::from_json(wrong_version).expect_err("version 7");
+        assert!(
+            matches!(
+                error,
+                ReportError::UnsupportedSchemaVersion {
+                    found: 7,
+                    supported: 1
+                }
+            ),
+            "{error}"
+        );
+
+        let error = RunReport::from_json(b"{\n  \"meta\": {} }").expect_err("no version");
+        let message = error.to_string();
+        assert!(message.contains("schema_version"), "{message}");
+
+        let mut truncated = render(&sample_report()).expect("renders");
+        truncated.truncate(truncated.len() / 2);
+        let message = RunReport::from_json(&truncated)
+            .expect_err("truncated")
+            .to_string();
+        assert!(message.contains("line"), "{message}");
+    }
+
+    #[test]
+    fn reports_without_optional_sections_still_parse() {
+        let mut instance = serde_json::to_value(sample_report()).expect("serializes");
+        let object = instance.as_object_mut().expect("object");
+        object.remove("extra");
+        object["meta"]
+            .as_object_mut()
+            .expect("meta is an object")
+            .remove("merged_from");
+        let bytes = serde_json::to_vec(&instance).expect("serializes");
+        let report = RunReport::from_json(&bytes).expect("parses");
+        assert!(report.extra.is_empty());
+        assert!(report.meta.merged_from.is_empty());
+    }
+}

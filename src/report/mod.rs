@@ -1,0 +1,63 @@
+//! Run reports: the [`RunReport`] wire model, built from [`crate::metrics::RunMetrics`] by
+//! [`build`], and its renderers ([`json`], [`terminal`]).
+//!
+//! Renderers do no I/O: they return bytes or a string and the caller (the app layer) decides
+//! where they go. Reports are read back with [`RunReport::from_json`] by later features (merge,
+//! compare, HTML), which is why every histogram travels exactly encoded
+//! ([`encode_histogram`] / [`decode_histogram`]). The published JSON Schema of the report is
+//! [`SCHEMA_JSON`] (`src/report/report.schema.json`).
+
+mod build;
+mod codec;
+pub mod json;
+mod model;
+pub mod terminal;
+
+pub use build::{build, percentiles};
+pub use codec::{decode_histogram, encode_histogram};
+pub use model::{
+    Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals,
+};
+
+/// JSON Schema (draft 2020-12) of the report [`json::render`] writes.
+pub const SCHEMA_JSON: &str = include_str!("report.schema.json");
+
+/// Why a report could not be rendered, read or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Serializing the report to JSON failed.
+    #[error("cannot serialize the report to JSON: {source}")]
+    Serialize {
+        /// The underlying serde error.
+        source: serde_json::Error,
+    },
+    /// The input is not a chatload JSON report.
+    #[error("not a chatload JSON report: {source}")]
+    Parse {
+        /// The underlying serde error (carries line and column).
+        source: serde_json::Error,
+    },
+    /// The report was written in a format version this build does not read.
+    #[error(
+        "report has schema_version {found}, this chatload reads version {supported}; \
+         use a chatload release that matches the report"
+    )]
+    UnsupportedSchemaVersion {
+        /// Version found in the report.
+        found: u32,
+        /// Version this build reads and writes.
+        supported: u32,
+    },
+    /// A histogram field is not valid base64.
+    #[error("histogram is not valid base64: {source}")]
+    HistogramBase64 {
+        /// The underlying base64 error.
+        source: base64::DecodeError,
+    },
+    /// A histogram field does not hold an HdrHistogram V2 histogram.
+    #[error("cannot decode histogram (expected HdrHistogram V2, deflate-compressed): {source}")]
+    HistogramDecode {
+        /// The underlying decoder error.
+        source: hdrhistogram::serialization::DeserializeError,
+    },
+}

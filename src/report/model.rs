@@ -1,0 +1,205 @@
+//! Wire types of the JSON run report (`schema_version` 1), published as `report.schema.json`.
+//!
+//! These types are written at the end of a run and read back later (merge, compare, HTML), so they
+//! are `Serialize + Deserialize`, keys are snake_case, and additions for later features go into
+//! [`RunReport::extra`] or new `#[serde(default)]` fields rather than changing existing ones.
+//! Every histogram is carried exactly (HdrHistogram V2, deflate-compressed, base64), so reports
+//! can be merged into exact percentiles; the percentile fields are there for people and charts.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ReportError;
+
+/// Version of the report format written by this build; readers reject other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run (or several merged runs): metadata, totals, per-step, per-route and per-iteration
+/// statistics, and the per-second timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Always [`SCHEMA_VERSION`] when written by this build.
+    pub schema_version: u32,
+    /// What ran, where and when.
+    pub meta: RunMeta,
+    /// Whole-run counts and rates.
+    pub totals: Totals,
+    /// One entry per scenario step, in scenario order.
+    pub steps: Vec<StatsReport>,
+    /// One entry per route (method + path template), in first-use order.
+    pub routes: Vec<StatsReport>,
+    /// Whole iterations (the lifecycle latency).
+    pub iteration: StatsReport,
+    /// One entry per second of the run.
+    pub timeline: Vec<TimelineReport>,
+    /// Responses per HTTP status code over all requests (keys are the codes as strings).
+    pub status_codes: BTreeMap<String, u64>,
+    /// Failed requests per failure kind (`connect`, `timeout`, ...); step-level failures such as a
+    /// timed-out `wait_until` are in the step's own `failures`.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Sections added by later features (thresholds, schema violations, webhooks), keyed by name.
+    #[serde(default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Run metadata. Never contains credentials.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// Scenario `name`.
+    pub scenario: String,
+    /// Path of the scenario file, if it came from one.
+    #[serde(default)]
+    pub scenario_file: Option<String>,
+    /// Base URL of the target, without credentials.
+    pub target: String,
+    /// `"bundled-mock"` or `"remote"`.
+    pub target_kind: String,
+    /// Version of chatload that wrote the report.
+    pub chatload_version: String,
+    /// Start of the run, RFC 3339.
+    pub started_at: String,
+    /// End of the run, RFC 3339.
+    pub ended_at: String,
+    /// Measured duration in seconds.
+    pub duration_secs: f64,
+    /// Load profile as given (closed or open model, stages), without secrets.
+    pub load: serde_json::Value,
+    /// Seed of the run's random choices.
+    pub seed: u64,
+    /// Whether the run was stopped early (Ctrl-C, SIGTERM) and is partial.
+    pub interrupted: bool,
+    /// Name of this shard when the run was split across machines.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// Reports merged into this one (empty for a single run).
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+}
+
+/// Whole-run counts and rates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Requests sent.
+    pub requests: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// `errors / requests` (0 when no request was sent).
+    pub error_rate: f64,
+    /// `requests / duration`.
+    pub requests_per_sec: f64,
+    /// Finished iterations.
+    pub iterations: u64,
+    /// Failed iterations.
+    pub iteration_errors: u64,
+    /// Open-model arrivals that found no free virtual user.
+    pub dropped_iterations: u64,
+}
+
+/// Statistics of one step, route or the whole iteration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// Step name, route ("POST /chats") or "iteration".
+    pub name: String,
+    /// Flow of a step; `None` for routes and the iteration.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Route (method + path template) of a route entry; `None` for steps and the iteration.
+    #[serde(default)]
+    pub route: Option<String>,
+    /// Samples recorded.
+    pub count: u64,
+    /// Failed samples.
+    pub errors: u64,
+    /// `errors / count` (0 when nothing was recorded).
+    pub error_rate: f64,
+    /// `count / run duration`.
+    pub rps: f64,
+    /// Responses per HTTP status code (keys are the codes as strings); empty for steps.
+    pub statuses: BTreeMap<String, u64>,
+    /// Failures per kind; only kinds that occurred.
+    pub failures: BTreeMap<String, u64>,
+    /// Samples above the histogram range (one hour) that were clamped to it.
+    #[serde(default)]
+    pub saturated: u64,
+    /// Latency from the actual send.
+    pub latency: Percentiles,
+    /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the
+    /// closed model).
+    pub corrected: Percentiles,
+    /// The raw latency histogram: HdrHistogram V2, deflate-compressed, base64 (standard).
+    pub histogram: String,
+    /// The corrected latency histogram, encoded like `histogram`.
+    pub corrected_histogram: String,
+}
+
+/// Percentiles of a latency histogram, in microseconds (all 0 when empty).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Smallest value.
+    pub min_us: u64,
+    /// Arithmetic mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 95th percentile.
+    pub p95_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p99_9_us: u64,
+    /// 99.99th percentile.
+    pub p99_99_us: u64,
+    /// Largest value.
+    pub max_us: u64,
+}
+
+/// Requests, errors and latency of one second of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineReport {
+    /// Whole seconds since run start at the end of this interval (the first second is 1).
+    pub second: u64,
+    /// Requests finished in this second.
+    pub requests: u64,
+    /// Failed requests finished in this second.
+    pub errors: u64,
+    /// Median raw latency, µs (0 without requests).
+    pub p50_us: u64,
+    /// 90th percentile raw latency, µs.
+    pub p90_us: u64,
+    /// 99th percentile raw latency, µs.
+    pub p99_us: u64,
+    /// Largest raw latency, µs.
+    pub max_us: u64,
+    /// This second's raw latency histogram (2 significant digits), encoded like
+    /// [`StatsReport::histogram`].
+    pub histogram: String,
+}
+
+/// Just enough of a report to check its version before parsing the rest.
+#[derive(Deserialize)]
+struct VersionProbe {
+    schema_version: u32,
+}
+
+impl RunReport {
+    /// Parses a JSON report written by this or an earlier compatible build.
+    ///
+    /// # Errors
+    ///
+    /// [`ReportError::Parse`] if the bytes are not a report (with line and column), and
+    /// [`ReportError::UnsupportedSchemaVersion`] if it was written in another format version.
+    pub fn from_json(bytes: &[u8]) -> Result<RunReport, ReportError> {
+        let probe: VersionProbe =
+            serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })?;
+        if probe.schema_version != SCHEMA_VERSION {
+            return Err(ReportError::UnsupportedSchemaVersion {
+                found: probe.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })
+    }
+}

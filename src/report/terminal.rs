@@ -1,0 +1,446 @@
+//! Terminal renderer: the end-of-run summary people read after `chatload run`.
+//!
+//! Header (scenario, target, duration, interrupted), totals, a per-step table with the
+//! whole-iteration row, a per-route table, then status-code and failure-kind counts. Latencies
+//! are shown in human units with 3 significant digits ([`format_us`]); columns are aligned by
+//! character count, and colour (ANSI) is applied after padding so it never breaks alignment.
+//! Returns a string; the caller prints it.
+
+use std::fmt::Write as _;
+
+use super::{Percentiles, RunReport, StatsReport};
+
+/// Corrected p99 must exceed raw p99 by this factor (and [`CORRECTED_MIN_GAP_US`]) before the
+/// summary shows a "p99 (corr.)" column.
+const CORRECTED_MIN_RATIO: f64 = 1.10;
+/// Absolute gap, in µs, below which a corrected/raw difference is noise.
+const CORRECTED_MIN_GAP_US: u64 = 100;
+
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+/// Renders the end-of-run summary of `report`; `color` adds ANSI styling.
+pub fn render(report: &RunReport, color: bool) -> String {
+    let paint = Paint { color };
+    let mut out = String::new();
+    let meta = &report.meta;
+    let totals = &report.totals;
+
+    let file = meta
+        .scenario_file
+        .as_deref()
+        .map(|file| format!(" ({file})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint.bold(&format!("scenario   {}{file}", meta.scenario))
+    );
+    let _ = writeln!(out, "target     {} ({})", meta.target, meta.target_kind);
+    let interrupted = if meta.interrupted {
+        format!("  {}", paint.alert("INTERRUPTED: partial results"))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "duration   {}{interrupted}",
+        format_secs(meta.duration_secs)
+    );
+    let _ = writeln!(
+        out,
+        "requests   {} total, {} req/s, {} errors ({})",
+        totals.requests,
+        format_rate(totals.requests_per_sec),
+        paint.alert_if(totals.errors > 0, &totals.errors.to_string()),
+        format_percent(totals.error_rate),
+    );
+    let _ = writeln!(
+        out,
+        "iterations {} total, {} failed, {} dropped",
+        totals.iterations,
+        paint.alert_if(
+            totals.iteration_errors > 0,
+            &totals.iteration_errors.to_string()
+        ),
+        paint.alert_if(
+            totals.dropped_iterations > 0,
+            &totals.dropped_iterations.to_string()
+        ),
+    );
+    let saturated: u64 = report.steps.iter().map(|s| s.saturated).sum::<u64>()
+        + report.routes.iter().map(|s| s.saturated).sum::<u64>();
+    if saturated > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.alert(&format!(
+                "warning    {saturated} samples above 1 h were clamped to 1 h"
+            ))
+        );
+    }
+
+    let all = report
+        .steps
+        .iter()
+        .chain(&report.routes)
+        .chain(std::iter::once(&report.iteration));
+    let show_corrected = all
+        .clone()
+        .any(|s| corrected_differs(&s.latency, &s.corrected));
+
+    let mut flows: Vec<&str> = report
+        .steps
+        .iter()
+        .filter_map(|s| s.flow.as_deref())
+        .collect();
+    flows.dedup();
+    let show_flow = flows.len() > 1;
+
+    out.push('\n');
+    let _ = writeln!(out, "{}", paint.bold("Steps"));
+    let mut steps = Table::new("step", show_flow, show_corrected);
+    for step in &report.steps {
+        steps.row(step, step.flow.as_deref());
+    }
+    steps.separator();
+    steps.row(
+        &StatsReport {
+            name: "whole iteration".to_owned(),
+            ..report.iteration.clone()
+        },
+        None,
+    );
+    steps.render(&mut out, paint);
+
+    if !report.routes.is_empty() {
+        out.push('\n');
+        let _ = writeln!(out, "{}", paint.bold("Routes"));
+        let mut routes = Table::new("route", false, show_corrected);
+        for route in &report.routes {
+            routes.row(route, None);
+        }
+        routes.render(&mut out, paint);
+    }
+
+    out.push('\n');
+    let statuses: Vec<String> = report
+        .status_codes
+        .iter()
+        .map(|(code, count)| {
+            let text = format!("{code} × {count}");
+            paint.alert_if(!code.starts_with('2') && !code.starts_with('3'), &text)
+        })
+        .collect();
+    let _ = writeln!(out, "status codes    {}", join_or_none(&statuses));
+    let kinds: Vec<String> = report
+        .errors_by_kind
+        .iter()
+        .map(|(kind, count)| paint.alert(&format!("{kind} × {count}")))
+        .collect();
+    let _ = writeln!(out, "errors by kind  {}", join_or_none(&kinds));
+    out
+}
+
+/// Formats microseconds with 3 significant digits in µs, ms or s ("850 µs", "12.3 ms", "1.23 s").
+pub fn format_us(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 999_500 {
+        format!("{} ms", three_digits(us as f64 / 1_000.0))
+    } else {
+        format!("{} s", three_digits(us as f64 / 1_000_000.0))
+    }
+}
+
+/// Formats a value with 3 significant digits (no exponent; values ≥ 1000 keep their integer part).
+fn three_digits(value: f64) -> String {
+    // Round first, so 9.996 becomes "10.0" rather than "10.00".
+    let decimals = |v: f64| {
+        if v < 10.0 {
+            2
+        } else if v < 100.0 {
+            1
+        } else {
+            0
+        }
+    };
+    let rounded = format!("{value:.prec$}", prec = decimals(value));
+    let reparsed: f64 = rounded.parse().unwrap_or(value);
+    format!("{reparsed:.prec$}", prec = decimals(reparsed))
+}
+
+fn format_secs(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else {
+        let whole = secs.round() as u64;
+        format!("{}m {:02}s ({secs:.1} s)", whole / 60, whole % 60)
+    }
+}
+
+fn format_rate(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}")
+    } else {
+        format!("{rate:.1}")
+    }
+}
+
+fn format_percent(rate: f64) -> String {
+    format!("{:.2}%", rate * 100.0)
+}
+
+fn join_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn corrected_differs(raw: &Percentiles, corrected: &Percentiles) -> bool {
+    corrected.p99_us >= raw.p99_us.saturating_add(CORRECTED_MIN_GAP_US)
+        && corrected.p99_us as f64 >= raw.p99_us as f64 * CORRECTED_MIN_RATIO
+}
+
+#[derive(Clone, Copy)]
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn bold(self, text: &str) -> String {
+        self.wrap(BOLD, text)
+    }
+    fn alert(self, text: &str) -> String {
+        self.wrap(RED, text)
+    }
+    fn alert_if(self, condition: bool, text: &str) -> String {
+        if condition {
+            self.alert(text)
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// A cell's text and whether it is highlighted (applied after padding).
+struct Cell {
+    text: String,
+    style: Option<&'static str>,
+}
+
+/// Rows of a stats table; `None` is a separator line.
+struct Table {
+    headers: Vec<&'static str>,
+    show_flow: bool,
+    show_corrected: bool,
+    rows: Vec<Option<Vec<Cell>>>,
+}
+
+impl Table {
+    fn new(first: &'static str, show_flow: bool, show_corrected: bool) -> Self {
+        let mut headers = vec![first];
+        if show_flow {
+            headers.push("flow");
+        }
+        headers.extend([
+            "count", "errors", "req/s", "p50", "p90", "p99", "p99.9", "max",
+        ]);
+        if show_corrected {
+            headers.push("p99 (corr.)");
+        }
+        Self {
+            headers,
+            show_flow,
+            show_corrected,
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, stats: &StatsReport, flow: Option<&str>) {
+        let plain = |text: String| Cell { text, style: None };
+        let mut cells = vec![plain(stats.name.clone())];
+        if self.show_flow {
+            cells.push(plain(flow.unwrap_or("").to_owned()));
+        }
+        cells.push(plain(stats.count.to_string()));
+        cells.push(Cell {
+            text: stats.errors.to_string(),
+            style: (stats.errors > 0).then_some(RED),
+        });
+        cells.push(plain(format_rate(stats.rps)));
+        let latency = &stats.latency;
+        for us in [
+            latency.p50_us,
+            latency.p90_us,
+            latency.p99_us,
+            latency.p99_9_us,
+            latency.max_us,
+        ] {
+            cells.push(plain(if stats.count == 0 {
+                "-".to_owned()
+            } else {
+                format_us(us)
+            }));
+        }
+        if self.show_corrected {
+            let differs = corrected_differs(latency, &stats.corrected);
+            cells.push(Cell {
+                text: if stats.count == 0 {
+                    "-".to_owned()
+                } else {
+                    format_us(stats.corrected.p99_us)
+                },
+                style: differs.then_some(YELLOW),
+            });
+        }
+        self.rows.push(Some(cells));
+    }
+
+    fn separator(&mut self) {
+        self.rows.push(None);
+    }
+
+    fn render(&self, out: &mut String, paint: Paint) {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for cells in self.rows.iter().flatten() {
+            for (width, cell) in widths.iter_mut().zip(cells) {
+                *width = (*width).max(cell.text.chars().count());
+            }
+        }
+        // The first column (and the flow column) is text: left-aligned; numbers right-aligned.
+        let text_columns = if self.show_flow { 2 } else { 1 };
+        let line = |cells: Vec<(String, Option<&'static str>)>| {
+            let mut text = String::from(" ");
+            for (index, ((cell, style), width)) in cells.into_iter().zip(&widths).enumerate() {
+                let padded = if index < text_columns {
+                    format!(" {cell:<width$}")
+                } else {
+                    format!("  {cell:>width$}")
+                };
+                match style {
+                    Some(code) if paint.color => text.push_str(&format!("{code}{padded}{RESET}")),
+                    _ => text.push_str(&padded),
+                }
+            }
+            text.trim_end().to_owned()
+        };
+        let header = line(
+            self.headers
+                .iter()
+                .map(|h| ((*h).to_owned(), Some(BOLD)))
+                .collect(),
+        );
+        let _ = writeln!(out, "{header}");
+        // Same width as a row: one leading space, then " " or "  " before each column.
+        let row_width = widths.iter().sum::<usize>() + 2 * widths.len() - text_columns + 1;
+        for row in &self.rows {
+            match row {
+                Some(cells) => {
+                    let row = line(cells.iter().map(|c| (c.text.clone(), c.style)).collect());
+                    let _ = writeln!(out, "{row}");
+                }
+                None => {
+                    let _ = writeln!(out, "  {}", "─".repeat(row_width.saturating_sub(2)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build::sample_report;
+
+    #[test]
+    fn format_us_uses_three_significant_digits_and_human_units() {
+        assert_eq!(format_us(0), "0 µs");
+        assert_eq!(format_us(850), "850 µs");
+        assert_eq!(format_us(1_234), "1.23 ms");
+        assert_eq!(format_us(12_345), "12.3 ms");
+        assert_eq!(format_us(123_456), "123 ms");
+        assert_eq!(format_us(999_999), "1.00 s");
+        assert_eq!(format_us(999_400), "999 ms");
+        assert_eq!(format_us(9_996), "10.0 ms");
+        assert_eq!(format_us(1_500_000), "1.50 s");
+        assert_eq!(format_us(3_600_000_000), "3600 s");
+    }
+
+    #[test]
+    fn summary_names_every_step_and_route_with_aligned_columns() {
+        let report = sample_report();
+        let text = render(&report, false);
+        assert!(!text.contains('\x1b'), "no colour when disabled");
+        for needle in [
+            "scenario   chat-lifecycle (scenarios/chat-lifecycle.yaml)",
+            "target     http://127.0.0.1:40123 (bundled-mock)",
+            "requests   800 total, 400 req/s, 5 errors (0.62%)",
+            "iterations 200 total, 5 failed, 1 dropped",
+            "whole iteration",
+            "GET /chats/{chatId}",
+            "status codes    200 × 795, 503 × 5",
+            "errors by kind  status × 5",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        for step in &report.steps {
+            assert!(text.contains(&step.name), "missing step {}", step.name);
+        }
+
+        // Columns line up: each header's right edge equals the right edge of the values below it.
+        let lines: Vec<&str> = text.lines().collect();
+        let header_at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("step"))
+            .expect("steps header");
+        let header = lines[header_at];
+        assert!(header.contains("flow"), "two flows: a flow column\n{text}");
+        assert!(
+            header.contains("p99 (corr.)"),
+            "stall: corrected column\n{text}"
+        );
+        let p99_end = header.find("p99.9").expect("p99.9 column") + "p99.9".len();
+        let create_user = lines[header_at + 1];
+        assert!(create_user.trim_start().starts_with("create_user"));
+        let widths: Vec<usize> = lines[header_at..header_at + 7]
+            .iter()
+            .map(|l| l.chars().count())
+            .collect();
+        assert!(
+            widths.windows(2).all(|w| w[0] == w[1]),
+            "same width rows: {widths:?}\n{text}"
+        );
+        let p99_9 = format_us(report.steps[0].latency.p99_9_us);
+        let char_end = create_user[..create_user.find(&p99_9).expect("p99.9 value")]
+            .chars()
+            .count()
+            + p99_9.chars().count();
+        assert_eq!(char_end, header[..p99_end].chars().count(), "\n{text}");
+    }
+
+    #[test]
+    fn closed_model_without_correction_hides_the_corrected_column_and_flags_interrupts() {
+        let mut report = sample_report();
+        for stats in report.steps.iter_mut().chain(&mut report.routes) {
+            stats.corrected = stats.latency;
+        }
+        report.iteration.corrected = report.iteration.latency;
+        report.meta.interrupted = true;
+        let text = render(&report, true);
+        assert!(!text.contains("corr."), "\n{text}");
+        assert!(text.contains("INTERRUPTED"));
+        assert!(text.contains(RED), "errors are highlighted");
+    }
+}
