@@ -32,6 +32,7 @@ fn app_json(app: &AppHandle, store: &AppStore) -> Value {
 async fn apps_validate(
     PublicApi(api): PublicApi,
     PathId(app_id): PathId,
+    _params: Params,
 ) -> Result<Response, ApiError> {
     let app = api
         .state
@@ -49,7 +50,7 @@ async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Result<Response
     Ok(ok(&json!({ "apps": apps })))
 }
 
-async fn apps_get(SecretApi(api): SecretApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn apps_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     let app = api
         .state
         .app(&id)
@@ -113,7 +114,7 @@ fn settings_json(store: &AppStore, full: bool) -> Value {
     }})
 }
 
-async fn settings_get(PublicApi(api): PublicApi) -> Response {
+async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> Response {
     let full = api.credential == Credential::Secret;
     ok(&settings_json(&api.app.lock(), full))
 }
@@ -147,7 +148,7 @@ async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Result<Re
     })
 }
 
-async fn id_get(SecretApi(api): SecretApi) -> Result<Response, ApiError> {
+async fn id_get(SecretApi(api): SecretApi, _params: Params) -> Result<Response, ApiError> {
     let id = api.state.with_store(&api.app, |s| Ok(s.random_hex(12)))?;
     Ok(ok(&json!({ "id": id })))
 }

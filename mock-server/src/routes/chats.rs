@@ -85,7 +85,7 @@ async fn chats_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
     Ok(ok(&Wrap("chats", views)))
 }
 
-async fn chats_get(SecretApi(api): SecretApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn chats_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     chat_response(&api.app.lock(), StatusCode::OK, &id)
 }
 
@@ -140,6 +140,7 @@ async fn chats_assign(
 async fn chats_to_inbox(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
+    _params: Params,
 ) -> Result<Response, ApiError> {
     api.state.with_store(&api.app, |s| {
         let agent = s.chat_to_inbox(&id)?;
@@ -150,6 +151,7 @@ async fn chats_to_inbox(
 async fn chats_users(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
+    _params: Params,
 ) -> Result<Response, ApiError> {
     let store = api.app.lock();
     let chat = store.chat(&id)?;

@@ -49,12 +49,12 @@ async fn invitations_reject(SecretApi(api): SecretApi, params: Params) -> Result
     Ok(super::success())
 }
 
-async fn queues_status(SecretApi(api): SecretApi) -> Response {
+async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
     let queues = api.app.lock().queues_status();
     ok(&json!({ "queues": queues }))
 }
 
-async fn queues_update(SecretApi(api): SecretApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn queues_update(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     let store = api.app.lock();
     let chat = store.chat(&id)?;
     let position = store.queue_position(chat);

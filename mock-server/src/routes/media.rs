@@ -105,7 +105,7 @@ async fn media_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
 }
 
 /// Returns the stored bytes with their content type (not JSON).
-async fn media_get(UserApi(api, who): UserApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn media_get(UserApi(api, who): UserApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     let (content_type, bytes) = {
         let store = api.app.lock();
         let media = store.media(&id)?;

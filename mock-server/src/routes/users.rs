@@ -49,7 +49,7 @@ async fn users_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
     Ok(ok(&Wrap("users", users)))
 }
 
-async fn users_get(UserApi(api, who): UserApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn users_get(UserApi(api, who): UserApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     let store = api.app.lock();
     let user = store.user(&id)?;
     who.check(|me| me == id)?;

@@ -35,7 +35,7 @@ async fn webhooks_list(SecretApi(api): SecretApi, params: Params) -> Result<Resp
     Ok(ok(&Wrap("webhooks", hooks)))
 }
 
-async fn webhooks_get(SecretApi(api): SecretApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn webhooks_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     let store = api.app.lock();
     Ok(ok(&Wrap("webhook", WebhookView::new(store.webhook(&id)?, false))))
 }
@@ -64,7 +64,7 @@ async fn webhooks_update(
     })
 }
 
-async fn webhooks_delete(SecretApi(api): SecretApi, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn webhooks_delete(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
     api.state.with_store(&api.app, |s| s.delete_webhook(&id))?;
     Ok(success())
 }
