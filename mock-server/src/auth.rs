@@ -112,9 +112,9 @@ impl FromRequestParts<AppState> for SecretApi {
         match api.credential {
             Credential::Secret => Ok(SecretApi(api)),
             Credential::AppIdOnly => Err(ApiError::Unauthorized("Missing x-hyper-secret")),
-            Credential::DomainKey | Credential::Token(_) => Err(ApiError::forbidden(
-                "This route requires the app secret",
-            )),
+            Credential::DomainKey | Credential::Token(_) => {
+                Err(ApiError::forbidden("This route requires the app secret"))
+            }
         }
     }
 }
@@ -172,7 +172,9 @@ impl FromRequestParts<AppState> for UserApi {
             Credential::Secret => Who::Secret,
             Credential::Token(token) => Who::User(api.app.lock().user_of_token(token)?.to_owned()),
             Credential::AppIdOnly => {
-                return Err(ApiError::Unauthorized("Missing x-hyper-secret or x-hyper-token"));
+                return Err(ApiError::Unauthorized(
+                    "Missing x-hyper-secret or x-hyper-token",
+                ));
             }
             Credential::DomainKey => {
                 return Err(ApiError::forbidden(

@@ -85,22 +85,19 @@ impl Params {
         }
     }
 
-    fn from_query(&self, name: &str) -> Option<Raw<'_>> {
+    fn query_value(&self, name: &str) -> Option<Raw<'_>> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| Raw::Query(v))
     }
 
-    fn from_body_map(&self, name: &str) -> Option<Raw<'_>> {
-        self.body
-            .get(name)
-            .filter(|v| !v.is_null())
-            .map(Raw::Body)
+    fn body_value(&self, name: &str) -> Option<Raw<'_>> {
+        self.body.get(name).filter(|v| !v.is_null()).map(Raw::Body)
     }
 
     fn raw(&self, name: &str) -> Option<Raw<'_>> {
-        self.from_query(name).or_else(|| self.from_body_map(name))
+        self.query_value(name).or_else(|| self.body_value(name))
     }
 
     fn string_of(name: &str, raw: Option<Raw<'_>>) -> Result<Option<String>, ApiError> {
@@ -127,7 +124,7 @@ impl Params {
     ///
     /// 400 when the body value is not a string.
     pub fn str_body_first(&self, name: &str) -> Result<Option<String>, ApiError> {
-        let raw = self.from_body_map(name).or_else(|| self.from_query(name));
+        let raw = self.body_value(name).or_else(|| self.query_value(name));
         Self::string_of(name, raw)
     }
 
@@ -153,7 +150,9 @@ impl Params {
         let Some(raw) = self.raw(name) else {
             return Ok(None);
         };
-        parse_u32(raw).map(Some).ok_or_else(|| type_error(name, "a non-negative integer"))
+        parse_u32(raw)
+            .map(Some)
+            .ok_or_else(|| type_error(name, "a non-negative integer"))
     }
 
     /// A required [`Self::u32`].
@@ -179,7 +178,9 @@ impl Params {
             Some(Raw::Body(Value::String(s))) => s.trim().parse().ok(),
             Some(Raw::Body(_)) => None,
         };
-        parsed.map(Some).ok_or_else(|| type_error(name, "an integer"))
+        parsed
+            .map(Some)
+            .ok_or_else(|| type_error(name, "an integer"))
     }
 
     /// An optional boolean (`true`/`false`, `1`/`0`).
@@ -199,7 +200,9 @@ impl Params {
             Some(Raw::Body(Value::Number(n))) => n.as_u64().filter(|v| *v <= 1).map(|v| v == 1),
             Some(Raw::Body(_)) => None,
         };
-        parsed.map(Some).ok_or_else(|| type_error(name, "a boolean"))
+        parsed
+            .map(Some)
+            .ok_or_else(|| type_error(name, "a boolean"))
     }
 
     /// A list of room-like ids: comma-separated string, number, or array.
@@ -211,10 +214,12 @@ impl Params {
         let err = || type_error(name, "a list of non-negative integers");
         match self.raw(name) {
             None => Ok(None),
-            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => split(text(raw).unwrap_or(""))
-                .map(|p| p.parse::<u32>().map_err(|_| err()))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
+            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => {
+                split(text(raw).unwrap_or(""))
+                    .map(|p| p.parse::<u32>().map_err(|_| err()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            }
             Some(Raw::Body(Value::Array(items))) => items
                 .iter()
                 .map(|v| parse_u32(Raw::Body(v)).ok_or_else(err))
@@ -233,9 +238,7 @@ impl Params {
         match self.raw(name) {
             None => Ok(None),
             Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => Ok(Some(
-                split(text(raw).unwrap_or(""))
-                    .map(str::to_owned)
-                    .collect(),
+                split(text(raw).unwrap_or("")).map(str::to_owned).collect(),
             )),
             Some(Raw::Body(Value::Array(items))) => items
                 .iter()
@@ -256,7 +259,7 @@ impl Params {
     ///
     /// 400 when present and not an object.
     pub fn object(&self, name: &str) -> Result<Option<Value>, ApiError> {
-        match self.from_body_map(name) {
+        match self.body_value(name) {
             None => Ok(None),
             Some(Raw::Body(v @ Value::Object(_))) => Ok(Some(v.clone())),
             Some(_) => Err(type_error(name, "an object")),
@@ -269,7 +272,7 @@ impl Params {
     ///
     /// 400 when present and not an array.
     pub fn array(&self, name: &str) -> Result<Option<Vec<Value>>, ApiError> {
-        match self.from_body_map(name) {
+        match self.body_value(name) {
             None => Ok(None),
             Some(Raw::Body(Value::Array(items))) => Ok(Some(items.clone())),
             Some(_) => Err(type_error(name, "an array")),

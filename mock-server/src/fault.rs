@@ -204,11 +204,9 @@ pub fn break_body(body: &[u8]) -> Option<Vec<u8>> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let broken = match value {
         serde_json::Value::Object(mut map) => {
-            let with_id = map.iter().find_map(|(key, v)| {
-                v.get("id")
-                    .filter(|id| id.is_string())
-                    .map(|_| key.clone())
-            });
+            let with_id = map
+                .iter()
+                .find_map(|(key, v)| v.get("id").filter(|id| id.is_string()).map(|_| key.clone()));
             if let Some(key) = with_id {
                 if let Some(obj) = map.get_mut(&key).and_then(|v| v.as_object_mut()) {
                     obj.insert("id".to_owned(), serde_json::Value::from(0));
@@ -277,6 +275,12 @@ mod tests {
             chat.error.map(|e| e.status()),
             Some(StatusCode::SERVICE_UNAVAILABLE)
         );
-        assert!(faults.decide(Operation::GetId).expect("entry").error.is_none());
+        assert!(
+            faults
+                .decide(Operation::GetId)
+                .expect("entry")
+                .error
+                .is_none()
+        );
     }
 }

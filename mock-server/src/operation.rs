@@ -118,7 +118,58 @@ pub const OPERATION_COUNT: usize = 50;
 
 impl Operation {
     /// Every operation, in catalogue order (`ALL[op.index()] == op`).
-    pub const ALL: [Operation; OPERATION_COUNT] = [Operation::ValidateApp, Operation::ListApps, Operation::GetApp, Operation::CreateApp, Operation::UpdateApp, Operation::GetAgentsAvailable, Operation::GetAgentsOnline, Operation::AgentLogin, Operation::AgentLogout, Operation::ListAgents, Operation::GetAgent, Operation::CreateAgent, Operation::UpdateAgent, Operation::GetSettings, Operation::UpdateSettings, Operation::CreateUser, Operation::ListUsers, Operation::GetUser, Operation::UpdateUser, Operation::PostUserActivity, Operation::CreateChat, Operation::ListChats, Operation::GetChat, Operation::UpdateChat, Operation::CloseChat, Operation::AssignChat, Operation::ListChatMessages, Operation::SendChatMessage, Operation::GetChatHistory, Operation::ImportChatHistory, Operation::ChatToInbox, Operation::ListChatUsers, Operation::JoinChat, Operation::LeaveChat, Operation::MarkMessageRead, Operation::CreateInvitation, Operation::AcceptInvitation, Operation::RejectInvitation, Operation::UploadMedia, Operation::ListMedia, Operation::GetMedia, Operation::GetQueuesStatus, Operation::GetQueueUpdate, Operation::GetId, Operation::ListWebhooks, Operation::GetWebhook, Operation::CreateWebhook, Operation::UpdateWebhook, Operation::DeleteWebhook, Operation::GetSurvey];
+    pub const ALL: [Operation; OPERATION_COUNT] = [
+        Operation::ValidateApp,
+        Operation::ListApps,
+        Operation::GetApp,
+        Operation::CreateApp,
+        Operation::UpdateApp,
+        Operation::GetAgentsAvailable,
+        Operation::GetAgentsOnline,
+        Operation::AgentLogin,
+        Operation::AgentLogout,
+        Operation::ListAgents,
+        Operation::GetAgent,
+        Operation::CreateAgent,
+        Operation::UpdateAgent,
+        Operation::GetSettings,
+        Operation::UpdateSettings,
+        Operation::CreateUser,
+        Operation::ListUsers,
+        Operation::GetUser,
+        Operation::UpdateUser,
+        Operation::PostUserActivity,
+        Operation::CreateChat,
+        Operation::ListChats,
+        Operation::GetChat,
+        Operation::UpdateChat,
+        Operation::CloseChat,
+        Operation::AssignChat,
+        Operation::ListChatMessages,
+        Operation::SendChatMessage,
+        Operation::GetChatHistory,
+        Operation::ImportChatHistory,
+        Operation::ChatToInbox,
+        Operation::ListChatUsers,
+        Operation::JoinChat,
+        Operation::LeaveChat,
+        Operation::MarkMessageRead,
+        Operation::CreateInvitation,
+        Operation::AcceptInvitation,
+        Operation::RejectInvitation,
+        Operation::UploadMedia,
+        Operation::ListMedia,
+        Operation::GetMedia,
+        Operation::GetQueuesStatus,
+        Operation::GetQueueUpdate,
+        Operation::GetId,
+        Operation::ListWebhooks,
+        Operation::GetWebhook,
+        Operation::CreateWebhook,
+        Operation::UpdateWebhook,
+        Operation::DeleteWebhook,
+        Operation::GetSurvey,
+    ];
 
     /// The OpenAPI `operationId`, used as the key in stats and fault tables.
     pub fn name(self) -> &'static str {
@@ -310,7 +361,11 @@ impl Operation {
     pub fn is_created(self) -> bool {
         matches!(
             self,
-            Operation::CreateUser | Operation::CreateChat | Operation::SendChatMessage | Operation::UploadMedia | Operation::CreateWebhook
+            Operation::CreateUser
+                | Operation::CreateChat
+                | Operation::SendChatMessage
+                | Operation::UploadMedia
+                | Operation::CreateWebhook
         )
     }
 }

@@ -56,8 +56,7 @@ impl AppState {
             .iter()
             .enumerate()
             .map(|(i, app)| {
-                let handle =
-                    AppHandle::new(app, &config, i as u64, Arc::clone(&seq), hook.clone());
+                let handle = AppHandle::new(app, &config, i as u64, Arc::clone(&seq), hook.clone());
                 (app.id.clone(), Arc::new(handle))
             })
             .collect();

@@ -28,7 +28,9 @@ async fn latency_fault_is_visible_and_scoped_to_its_route() {
     assert!(start.elapsed() < Duration::from_millis(150));
     let faults = mock.admin_get("/faults").await;
     assert_eq!(faults["routes"]["getId"]["latency"]["ms"], 150.0);
-    mock.admin_send(Method::DELETE, "/faults", None).await.expect(200);
+    mock.admin_send(Method::DELETE, "/faults", None)
+        .await
+        .expect(200);
     let start = Instant::now();
     demo.get("/id").await.expect(200);
     assert!(start.elapsed() < Duration::from_millis(150));
@@ -46,7 +48,9 @@ async fn error_rate_answers_429_with_retry_after_and_skips_the_handler() {
     .await
     .expect(200);
     let (user, _) = demo.create_user("x").await;
-    let reply = demo.post("/chats", json!({"creator": user, "room": 1})).await;
+    let reply = demo
+        .post("/chats", json!({"creator": user, "room": 1}))
+        .await;
     reply.assert_error(429);
     assert_eq!(reply.headers["retry-after"], "3");
     assert_eq!(mock.app_state(DEMO_APP).await["chats"]["waiting"], 0);
@@ -59,9 +63,13 @@ async fn error_rate_answers_429_with_retry_after_and_skips_the_handler() {
     .expect(200);
     demo.get("/settings").await.assert_error(503);
     mock.admin_get("/health").await;
-    mock.admin_send(Method::PUT, "/faults", Some(json!({"routes": {"noSuchOp": {}}})))
-        .await
-        .assert_error(400);
+    mock.admin_send(
+        Method::PUT,
+        "/faults",
+        Some(json!({"routes": {"noSuchOp": {}}})),
+    )
+    .await
+    .assert_error(400);
     mock.admin_send(Method::PUT, "/faults", Some(json!({"stal_ms": 1})))
         .await
         .assert_error(400);
@@ -109,14 +117,18 @@ async fn stats_count_each_operation_and_reset() {
     demo.create_user("b").await;
     demo.get("/settings").await.expect(200);
     demo.get("/no/such/route").await.assert_error(404);
-    demo.send(Method::PATCH, "/settings", None).await.assert_error(405);
+    demo.send(Method::PATCH, "/settings", None)
+        .await
+        .assert_error(405);
     let stats = mock.admin_get("/stats").await;
     assert_eq!(stats["routes"]["createUser"], 2);
     assert_eq!(stats["routes"]["getSettings"], 1);
     assert_eq!(stats["routes"]["unmatched"], 2);
     assert_eq!(stats["total"], 5);
     assert_eq!(stats["routes"].as_object().map(|r| r.len()), Some(51));
-    mock.admin_send(Method::POST, "/stats/reset", None).await.expect(200);
+    mock.admin_send(Method::POST, "/stats/reset", None)
+        .await
+        .expect(200);
     assert_eq!(mock.admin_get("/stats").await["total"], 0);
 }
 
@@ -124,11 +136,16 @@ async fn stats_count_each_operation_and_reset() {
 async fn faults_replay_with_the_same_seed() {
     let mut outcomes = Vec::new();
     for _ in 0..2 {
-        let mut config = MockConfig::default();
-        config.seed = 1234;
+        let mut config = MockConfig {
+            seed: 1234,
+            ..MockConfig::default()
+        };
         config.faults.routes.insert(
             "getSettings".to_owned(),
-            chatload_mock::RouteFault { error_rate: 0.5, ..Default::default() },
+            chatload_mock::RouteFault {
+                error_rate: 0.5,
+                ..Default::default()
+            },
         );
         let mock = start_mock_with(config).await;
         let demo = mock.demo();
@@ -153,7 +170,10 @@ async fn example_config_loads_and_serves_its_world() {
     assert_eq!(agents["agents"].as_array().map(Vec::len), Some(5));
     let maria = shop
         .with(Cred::AppIdOnly)
-        .post("/agents/login", json!({"email": "maria@shop.example", "password": "maria-password"}))
+        .post(
+            "/agents/login",
+            json!({"email": "maria@shop.example", "password": "maria-password"}),
+        )
         .await
         .expect(200);
     assert_eq!(maria["agent"]["nickname"], "Mari");
@@ -162,9 +182,21 @@ async fn example_config_loads_and_serves_its_world() {
     let chat = queue.create_chat(&user, 1).await;
     let id = chat["id"].as_str().expect("id");
     // simulate: false — the invitation waits for an external agent.
-    assert_eq!(queue.get(&format!("/chats/{id}")).await.expect(200)["chat"]["status"], "waiting");
-    queue.post("/invitations/accept", json!({"chatId": id, "userId": "a-1"})).await.expect(200);
-    assert_eq!(queue.get(&format!("/chats/{id}")).await.expect(200)["chat"]["status"], "active");
+    assert_eq!(
+        queue.get(&format!("/chats/{id}")).await.expect(200)["chat"]["status"],
+        "waiting"
+    );
+    queue
+        .post(
+            "/invitations/accept",
+            json!({"chatId": id, "userId": "a-1"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        queue.get(&format!("/chats/{id}")).await.expect(200)["chat"]["status"],
+        "active"
+    );
 }
 
 #[tokio::test]

@@ -1,14 +1,14 @@
-//! Every route over real HTTP: happy path, auth failures, bad input.
-//!
-//! Happy paths are grouped by resource; the auth and bad-input tests walk
-//! the whole operation catalogue so a new route cannot slip through.
+//! Every route over real HTTP: auth failures and malformed input for the
+//! whole operation catalogue (so a new route cannot slip through), then the
+//! happy paths of apps, agents, settings and users. Chat-scoped routes are
+//! in `chat_routes.rs`.
 
 mod common;
 
 use chatload_mock::Operation;
 use common::*;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Routes any App ID may call (reference §2.3).
 const PUBLIC: &[&str] = &[
@@ -34,7 +34,9 @@ fn path_of(op: Operation) -> String {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
         out.push_str("nope-1");
         rest = &rest[end..];
     }
@@ -54,7 +56,10 @@ async fn every_route_rejects_missing_app_id_and_secret_routes_reject_weaker_cred
         let path = path_of(op);
         let method = method_of(op);
         let name = op.name();
-        let none = demo.with(Cred::Nothing).send(method.clone(), &path, None).await;
+        let none = demo
+            .with(Cred::Nothing)
+            .send(method.clone(), &path, None)
+            .await;
         assert_eq!(none.status, 401, "{name} without app id");
         none.assert_error(401);
         let unknown = mock
@@ -74,7 +79,10 @@ async fn every_route_rejects_missing_app_id_and_secret_routes_reject_weaker_cred
         if PUBLIC.contains(&name) {
             continue;
         }
-        let app_only = demo.with(Cred::AppIdOnly).send(method.clone(), &path, None).await;
+        let app_only = demo
+            .with(Cred::AppIdOnly)
+            .send(method.clone(), &path, None)
+            .await;
         app_only.assert_error(401);
         let key = demo
             .with(Cred::Key(DEMO_KEY.into()))
@@ -83,7 +91,10 @@ async fn every_route_rejects_missing_app_id_and_secret_routes_reject_weaker_cred
         key.assert_error(403);
         if !USER.contains(&name) {
             let (_, token) = demo.create_user(&format!("t-{name}")).await;
-            let with_token = demo.with(Cred::Token(token)).send(method, &path, None).await;
+            let with_token = demo
+                .with(Cred::Token(token))
+                .send(method, &path, None)
+                .await;
             with_token.assert_error(403);
         }
     }
@@ -102,7 +113,11 @@ async fn every_route_answers_malformed_json_with_400_envelope() {
             .await
             .expect("request");
         let reply = reply(resp).await;
-        let expected = if op == Operation::UploadMedia { 415 } else { 400 };
+        let expected = if op == Operation::UploadMedia {
+            415
+        } else {
+            400
+        };
         assert_eq!(reply.status, expected, "{}", op.name());
         reply.assert_error(expected);
     }
@@ -113,7 +128,9 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
     let mock = start_mock().await;
     let demo = mock.demo();
     demo.get("/nothing/here").await.assert_error(404);
-    demo.send(Method::PATCH, "/chats", None).await.assert_error(405);
+    demo.send(Method::PATCH, "/chats", None)
+        .await
+        .assert_error(405);
     let text = demo
         .request(Method::POST, "/users")
         .header("content-type", "text/plain")
@@ -140,9 +157,15 @@ async fn apps_routes() {
     demo.get("/apps/nope").await.assert_error(404);
     let created = demo.post("/apps", json!({"name": "New"})).await.expect(200);
     let new_id = created["app"]["id"].as_str().expect("id").to_owned();
-    let new_secret = created["app"]["secret"].as_str().expect("secret").to_owned();
+    let new_secret = created["app"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
     let fresh = mock.client(&new_id, Cred::Secret(new_secret));
-    assert_eq!(fresh.get("/settings").await.expect(200)["settings"]["queue"]["active"], false);
+    assert_eq!(
+        fresh.get("/settings").await.expect(200)["settings"]["queue"]["active"],
+        false
+    );
     demo.post("/apps", json!({})).await.assert_error(400);
     let updated = demo
         .put(&format!("/apps/{new_id}"), json!({"name": "Renamed"}))
@@ -156,14 +179,23 @@ async fn agents_routes() {
     let mock = start_mock().await;
     let demo = mock.demo();
     let public = demo.with(Cred::AppIdOnly);
-    let available = public.get("/agents/available?roomIds=1,2,99").await.expect(200);
+    let available = public
+        .get("/agents/available?roomIds=1,2,99")
+        .await
+        .expect(200);
     assert_eq!(available, json!({"agents": {"1": 4, "2": 4, "99": 0}}));
     public.get("/agents/available").await.assert_error(400);
-    public.get("/agents/available?roomIds=x").await.assert_error(400);
+    public
+        .get("/agents/available?roomIds=x")
+        .await
+        .assert_error(400);
     let online = public.get("/agents/online?roomId=1").await.expect(200);
     assert_eq!(online, json!({"agentsOnline": true}));
     assert_eq!(
-        public.get("/agents/online?roomId=1&lang=fr").await.expect(200)["agentsOnline"],
+        public
+            .get("/agents/online?roomId=1&lang=fr")
+            .await
+            .expect(200)["agentsOnline"],
         false
     );
     public.get("/agents/online").await.assert_error(400);
@@ -172,43 +204,80 @@ async fn agents_routes() {
     let agents = list["agents"].as_array().expect("agents");
     assert_eq!(agents.len(), 4);
     let agent = &agents[0];
-    for field in ["providerId", "nickname", "status", "rooms", "langs", "capacity", "activeChats", "freeSlots"] {
+    for field in [
+        "providerId",
+        "nickname",
+        "status",
+        "rooms",
+        "langs",
+        "capacity",
+        "activeChats",
+        "freeSlots",
+    ] {
         assert!(agent.get(field).is_some(), "agent lacks {field}: {agent}");
     }
     assert_eq!(agent["freeSlots"], 3);
     demo.get("/agents?status=sleepy").await.assert_error(400);
-    assert_eq!(demo.get("/agents/a-1").await.expect(200)["agent"]["id"], "a-1");
+    assert_eq!(
+        demo.get("/agents/a-1").await.expect(200)["agent"]["id"],
+        "a-1"
+    );
     demo.get("/agents/u-404").await.assert_error(404);
 
     let created = demo
-        .post("/agents", json!({"name": "Zoe", "rooms": [1], "capacity": 2, "langs": ["en", "fr"]}))
+        .post(
+            "/agents",
+            json!({"name": "Zoe", "rooms": [1], "capacity": 2, "langs": ["en", "fr"]}),
+        )
         .await
         .expect(200);
     let zoe = created["agent"]["id"].as_str().expect("id").to_owned();
     assert_eq!(created["agent"]["capacity"], 2);
-    demo.post("/agents", json!({"rooms": [1]})).await.assert_error(400);
-    demo.post("/agents", json!({"name": "X", "rooms": [42]})).await.assert_error(404);
+    demo.post("/agents", json!({"rooms": [1]}))
+        .await
+        .assert_error(400);
+    demo.post("/agents", json!({"name": "X", "rooms": [42]}))
+        .await
+        .assert_error(404);
     let away = demo
         .put(&format!("/agents/{zoe}"), json!({"status": "away"}))
         .await
         .expect(200);
     assert_eq!(away["agent"]["status"], "away");
-    demo.put("/agents/a-1", json!({"capacity": "lots"})).await.assert_error(400);
+    demo.put("/agents/a-1", json!({"capacity": "lots"}))
+        .await
+        .assert_error(400);
 
-    demo.post("/agents/logout", json!({"agentId": "a-1"})).await.expect(200);
-    assert_eq!(demo.get("/agents/a-1").await.expect(200)["agent"]["status"], "offline");
-    demo.post("/agents/logout", json!({})).await.assert_error(400);
+    demo.post("/agents/logout", json!({"agentId": "a-1"}))
+        .await
+        .expect(200);
+    assert_eq!(
+        demo.get("/agents/a-1").await.expect(200)["agent"]["status"],
+        "offline"
+    );
+    demo.post("/agents/logout", json!({}))
+        .await
+        .assert_error(400);
     let login = public
-        .post("/agents/login", json!({"email": "a-1@demo-app.local", "password": "agent-password"}))
+        .post(
+            "/agents/login",
+            json!({"email": "a-1@demo-app.local", "password": "agent-password"}),
+        )
         .await
         .expect(200);
     assert_eq!(login["agent"]["status"], "online");
     assert!(login["session"]["token"].is_string());
     public
-        .post("/agents/login", json!({"email": "a-1@demo-app.local", "password": "bad"}))
+        .post(
+            "/agents/login",
+            json!({"email": "a-1@demo-app.local", "password": "bad"}),
+        )
         .await
         .assert_error(401);
-    public.post("/agents/login", json!({})).await.assert_error(400);
+    public
+        .post("/agents/login", json!({}))
+        .await
+        .assert_error(400);
 }
 
 #[tokio::test]
@@ -220,20 +289,34 @@ async fn settings_full_and_reduced_views() {
     assert!(full["settings"]["allowedFileTypes"].is_array());
     for cred in [Cred::AppIdOnly, Cred::Key(DEMO_KEY.into())] {
         let reduced = demo.with(cred).get("/settings").await.expect(200);
-        let keys: Vec<&String> = reduced["settings"].as_object().expect("obj").keys().collect();
+        let keys: Vec<&String> = reduced["settings"]
+            .as_object()
+            .expect("obj")
+            .keys()
+            .collect();
         assert_eq!(keys, ["languages", "queue"]);
     }
-    demo.with(Cred::Key("bad".into())).get("/settings").await.assert_error(401);
+    demo.with(Cred::Key("bad".into()))
+        .get("/settings")
+        .await
+        .assert_error(401);
     let queue = mock.queue_app().get("/settings").await.expect(200);
     assert_eq!(queue["settings"]["queue"]["active"], true);
     let updated = demo
-        .put("/settings", json!({"queue": {"active": true}, "assignAlgorithm": "random"}))
+        .put(
+            "/settings",
+            json!({"queue": {"active": true}, "assignAlgorithm": "random"}),
+        )
         .await
         .expect(200);
     assert_eq!(updated["settings"]["queue"]["active"], true);
     assert_eq!(updated["settings"]["assignAlgorithm"], "random");
-    demo.put("/settings", json!({"queue": {"active": "yes"}})).await.assert_error(400);
-    demo.put("/settings", json!({"assignAlgorithm": "coin"})).await.assert_error(400);
+    demo.put("/settings", json!({"queue": {"active": "yes"}}))
+        .await
+        .assert_error(400);
+    demo.put("/settings", json!({"assignAlgorithm": "coin"}))
+        .await
+        .assert_error(400);
     demo.with(Cred::Key(DEMO_KEY.into()))
         .put("/settings", json!({}))
         .await
@@ -246,29 +329,52 @@ async fn users_routes() {
     let demo = mock.demo();
     let public = demo.with(Cred::AppIdOnly);
     let created = public
-        .post("/users", json!({"name": "Bob", "externalId": "ext-1", "contact": "bob@example.com",
-                               "extraInfo": {"plan": "gold"}}))
+        .post(
+            "/users",
+            json!({"name": "Bob", "externalId": "ext-1", "contact": "bob@example.com",
+                               "extraInfo": {"plan": "gold"}}),
+        )
         .await
         .expect(201);
     let user = &created["user"];
     let id = user["id"].as_str().expect("id").to_owned();
-    let token = created["session"]["token"].as_str().expect("token").to_owned();
+    let token = created["session"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     assert_eq!(user["chats"], json!([]));
     assert!(user["createdAt"].is_u64());
     assert!(user.get("providerId").is_none());
-    let dup = public.post("/users", json!({"name": "Bob", "externalId": "ext-1"})).await;
+    let dup = public
+        .post("/users", json!({"name": "Bob", "externalId": "ext-1"}))
+        .await;
     dup.assert_error(409);
     assert_eq!(dup.body["error"]["message"], "User already exists");
-    public.post("/users", json!({"name": ""})).await.assert_error(400);
-    public.post("/users", json!({"name": 5})).await.assert_error(400);
+    public
+        .post("/users", json!({"name": ""}))
+        .await
+        .assert_error(400);
+    public
+        .post("/users", json!({"name": 5}))
+        .await
+        .assert_error(400);
 
     let found = demo.get("/users?externalId=ext-1").await.expect(200);
     assert_eq!(found["users"][0]["id"], id.as_str());
-    assert_eq!(demo.get("/users?externalId=none").await.expect(200), json!({"users": []}));
+    assert_eq!(
+        demo.get("/users?externalId=none").await.expect(200),
+        json!({"users": []})
+    );
     demo.get("/users?limit=x").await.assert_error(400);
 
-    assert_eq!(demo.get(&format!("/users/{id}")).await.expect(200)["user"]["name"], "Bob");
-    let own = demo.with(Cred::Token(token.clone())).get(&format!("/users/{id}")).await;
+    assert_eq!(
+        demo.get(&format!("/users/{id}")).await.expect(200)["user"]["name"],
+        "Bob"
+    );
+    let own = demo
+        .with(Cred::Token(token.clone()))
+        .get(&format!("/users/{id}"))
+        .await;
     assert_eq!(own.expect(200)["user"]["id"], id.as_str());
     let (other, _) = demo.create_user("Eve").await;
     demo.with(Cred::Token(token.clone()))
@@ -282,11 +388,16 @@ async fn users_routes() {
     demo.get("/users/u-999").await.assert_error(404);
 
     let updated = demo
-        .put(&format!("/users/{id}"), json!({"name": "Robert", "externalId": "ext-1"}))
+        .put(
+            &format!("/users/{id}"),
+            json!({"name": "Robert", "externalId": "ext-1"}),
+        )
         .await
         .expect(200);
     assert_eq!(updated["user"]["name"], "Robert");
-    demo.post("/users", json!({"name": "C", "externalId": "ext-2"})).await.expect(201);
+    demo.post("/users", json!({"name": "C", "externalId": "ext-2"}))
+        .await
+        .expect(201);
     demo.put(&format!("/users/{id}"), json!({"externalId": "ext-2"}))
         .await
         .assert_error(409);
@@ -302,325 +413,3 @@ async fn users_routes() {
         .assert_error(404);
 }
 
-async fn active_chat(demo: &AppClient) -> (String, String, String, Value) {
-    let (user, token) = demo.create_user("Ann").await;
-    let chat = demo.create_chat(&user, 1).await;
-    let id = chat["id"].as_str().expect("id").to_owned();
-    demo.get(&format!("/chats/{id}/assign")).await.expect(200);
-    let chat = demo.wait_chat_status(&id, "active").await;
-    (user, token, id, chat)
-}
-
-#[tokio::test]
-async fn chats_routes() {
-    let mock = start_mock().await;
-    let demo = mock.demo();
-    let (user, _) = demo.create_user("Ann").await;
-    let chat = demo
-        .post("/chats", json!({"creator": user, "room": "1", "source": "3", "lang": "en",
-                               "history": [{"sender": "assistant", "message": "hi", "created": 1}]}))
-        .await
-        .expect(201)["chat"]
-        .clone();
-    for (field, expected) in [("room", json!(1)), ("source", json!(3)), ("status", json!("waiting")),
-                              ("inQueue", json!(false)), ("agent", Value::Null), ("closedAt", Value::Null),
-                              ("closedBy", Value::Null), ("queuePosition", Value::Null), ("externalId", Value::Null)] {
-        assert_eq!(chat[field], expected, "{field} in {chat}");
-    }
-    let id = chat["id"].as_str().expect("id").to_owned();
-    let second = demo.post("/chats", json!({"creator": user, "room": 1})).await;
-    second.assert_error(409);
-    assert_eq!(second.body["error"]["message"], "User already has a chat");
-    demo.post("/chats", json!({"room": 1})).await.assert_error(400);
-    demo.post("/chats", json!({"creator": "u-404", "room": 1})).await.assert_error(404);
-    demo.post("/chats", json!({"creator": user, "room": 77})).await.assert_error(404);
-    demo.post("/chats", json!({"creator": user, "room": "one"})).await.assert_error(400);
-
-    assert_eq!(demo.get(&format!("/users/{user}")).await.expect(200)["user"]["chats"], json!([id]));
-    let listed = demo.get("/chats?status=waiting").await.expect(200);
-    assert_eq!(listed["chats"][0]["id"], id.as_str());
-    demo.get("/chats?status=bogus").await.assert_error(400);
-    demo.get("/chats/c-404").await.assert_error(404);
-
-    let updated = demo
-        .put(&format!("/chats/{id}"), json!({"externalId": "crm-9"}))
-        .await
-        .expect(200);
-    assert_eq!(updated["chat"]["externalId"], "crm-9");
-    demo.put(&format!("/chats/{id}"), json!({"room": 9})).await.assert_error(404);
-
-    let assigned = demo.get(&format!("/chats/{id}/assign")).await.expect(200);
-    let agent = assigned["agent"]["id"].as_str().expect("agent").to_owned();
-    demo.get(&format!("/chats/{id}/assign?algorithm=coin")).await.assert_error(400);
-    let active = demo.wait_chat_status(&id, "active").await;
-    assert_eq!(active["agent"], agent.as_str());
-    assert!(active["users"].as_array().expect("users").contains(&json!(agent)));
-
-    let users = demo.get(&format!("/chats/{id}/users")).await.expect(200);
-    assert_eq!(users["users"].as_array().map(Vec::len), Some(2));
-    demo.get("/chats/c-404/users").await.assert_error(404);
-
-    let (guest, _) = demo.create_user("Guest").await;
-    demo.post(&format!("/chats/{id}/join"), json!({"userId": guest})).await.expect(200);
-    demo.post(&format!("/chats/{id}/join"), json!({})).await.assert_error(400);
-    demo.put(&format!("/chats/{id}/leave"), json!({"userId": guest})).await.expect(200);
-    demo.put(&format!("/chats/{id}/leave"), json!({"userId": guest}))
-        .await
-        .assert_error(403);
-
-    let inbox = demo.post(&format!("/chats/{id}/toinbox"), json!({})).await.expect(200);
-    let next = inbox["agent"]["id"].as_str().expect("new agent").to_owned();
-    assert_ne!(next, agent);
-    demo.post("/chats/c-404/toinbox", json!({})).await.assert_error(404);
-    demo.wait_chat_status(&id, "active").await;
-
-    let closed = demo
-        .delete(&format!("/chats/{id}"), Some(json!({"userId": user})))
-        .await
-        .expect(200);
-    assert_eq!(closed["chat"]["status"], "closed");
-    assert_eq!(closed["chat"]["closedBy"], user.as_str());
-    assert!(closed["chat"]["closedAt"].is_u64());
-    demo.delete(&format!("/chats/{id}"), None).await.assert_error(409);
-    demo.get(&format!("/chats/{id}/assign")).await.assert_error(409);
-    assert!(is_idle(&mock.app_state(DEMO_APP).await));
-}
-
-#[tokio::test]
-async fn messages_and_history_routes() {
-    let mock = start_mock().await;
-    let demo = mock.demo();
-    let (user, token, id, chat) = active_chat(&demo).await;
-    let agent = chat["agent"].as_str().expect("agent").to_owned();
-    let sent = demo
-        .post(&format!("/chats/{id}/messages"), json!({"chatId": id, "sender": user, "message": "hello"}))
-        .await
-        .expect(201);
-    let message = &sent["message"];
-    assert_eq!(message["chat"], id.as_str());
-    assert_eq!(message["sender"], user.as_str());
-    assert_eq!(message["type"], "text");
-    assert_eq!(message["message"], "hello");
-    let message_id = message["id"].as_str().expect("id").to_owned();
-    demo.post(&format!("/chats/{id}/messages"), json!({"sender": user}))
-        .await
-        .assert_error(400);
-    let (stranger, stranger_token) = demo.create_user("Stranger").await;
-    demo.post(&format!("/chats/{id}/messages"), json!({"sender": stranger, "message": "x"}))
-        .await
-        .assert_error(403);
-
-    // The simulated agent replies after its think time.
-    let path = format!("/chats/{id}/messages");
-    let replied = wait_until(std::time::Duration::from_secs(3), || async {
-        let list = demo.get(&path).await.expect(200);
-        list["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["sender"] == agent.as_str()))
-    })
-    .await;
-    assert!(replied, "agent never replied");
-    let own = demo.with(Cred::Token(token.clone())).get(&path).await.expect(200);
-    assert!(own["messages"].as_array().is_some_and(|m| m.len() >= 2));
-    demo.with(Cred::Token(stranger_token.clone())).get(&path).await.assert_error(403);
-    demo.get("/chats/c-404/messages").await.assert_error(404);
-
-    let read = demo
-        .put(&format!("/messages/{message_id}/read"), json!({"userId": agent}))
-        .await
-        .expect(200);
-    assert_eq!(read["user"]["id"], agent.as_str());
-    assert_eq!(read["message"]["id"], message_id.as_str());
-    assert_eq!(read["message"]["read"], true);
-    demo.put("/messages/m-404/read", json!({"userId": agent})).await.assert_error(404);
-    demo.put(&format!("/messages/{message_id}/read"), json!({})).await.assert_error(400);
-
-    let imported = demo
-        .post(&format!("/chats/{id}/history"),
-              json!({"history": [{"sender": "assistant", "message": "bot said", "created": 1}]}))
-        .await
-        .expect(200);
-    assert!(imported["history"].as_array().is_some_and(|h| !h.is_empty()));
-    demo.post(&format!("/chats/{id}/history"), json!({"history": [{"message": 1}]}))
-        .await
-        .assert_error(400);
-    let history = demo
-        .with(Cred::Token(token))
-        .get(&format!("/chats/{id}/history?format=json"))
-        .await
-        .expect(200);
-    assert_eq!(history["history"][0]["message"], "bot said");
-    let csv = demo
-        .request(Method::GET, &format!("/chats/{id}/history?format=csv"))
-        .send()
-        .await
-        .expect("csv");
-    assert!(csv.headers()["content-type"].to_str().expect("ct").starts_with("text/csv"));
-    assert!(csv.text().await.expect("text").starts_with("created,sender,type,message"));
-    demo.get(&format!("/chats/{id}/history?format=xml")).await.assert_error(400);
-    demo.with(Cred::Token(stranger_token))
-        .get(&format!("/chats/{id}/history"))
-        .await
-        .assert_error(403);
-
-    demo.delete(&format!("/chats/{id}"), None).await.expect(200);
-    demo.post(&format!("/chats/{id}/messages"), json!({"sender": user, "message": "late"}))
-        .await
-        .assert_error(409);
-}
-
-#[tokio::test]
-async fn invitations_routes_with_external_agents() {
-    let mut config = chatload_mock::MockConfig::default();
-    config.simulation.simulate = false;
-    let mock = start_mock_with(config).await;
-    let demo = mock.demo();
-    let (user, _) = demo.create_user("Ann").await;
-    let chat = demo.create_chat(&user, 1).await;
-    let id = chat["id"].as_str().expect("id").to_owned();
-    let agent = demo.get(&format!("/chats/{id}/assign")).await.expect(200)["agent"]["id"]
-        .as_str()
-        .expect("agent")
-        .to_owned();
-    let state = mock.app_state(DEMO_APP).await;
-    assert_eq!(state["invitationsPending"], 1);
-    demo.post("/invitations/accept", json!({"chatId": id, "userId": "a-8"}))
-        .await
-        .assert_error(409);
-    demo.post("/invitations/reject", json!({"chatId": id, "userId": agent})).await.expect(200);
-    let events = mock.admin_get("/events?trigger=invitations:new").await;
-    let invited: Vec<&Value> = events["events"].as_array().expect("events").iter().collect();
-    assert_eq!(invited.len(), 2, "invitation moved on: {events}");
-    let next = invited[1]["data"]["userId"].as_str().expect("next").to_owned();
-    assert_ne!(next, agent);
-    demo.post("/invitations/accept", json!({"chatId": id, "userId": next})).await.expect(200);
-    assert_eq!(demo.get(&format!("/chats/{id}")).await.expect(200)["chat"]["status"], "active");
-    demo.post("/invitations/accept", json!({"chatId": id})).await.assert_error(400);
-
-    let (guest, _) = demo.create_user("Guest").await;
-    let invited = demo.post("/invitations", json!({"chatId": id, "userId": guest})).await.expect(200);
-    assert_eq!(invited["success"], true);
-    demo.post("/invitations", json!({"chatId": id, "userId": guest})).await.assert_error(409);
-    demo.post("/invitations", json!({"chatId": "c-404", "userId": guest})).await.assert_error(404);
-    demo.post("/invitations/accept", json!({"chatId": id, "userId": guest})).await.expect(200);
-    demo.delete(&format!("/chats/{id}"), None).await.expect(200);
-    assert!(is_idle(&mock.app_state(DEMO_APP).await));
-}
-
-#[tokio::test]
-async fn media_routes() {
-    let mock = start_mock().await;
-    let demo = mock.demo();
-    let (user, token, id, _) = active_chat(&demo).await;
-    let upload = |name: &'static str, mime: &'static str, bytes: Vec<u8>, client: AppClient, sender: String| {
-        let chat = id.clone();
-        async move {
-            let part = reqwest::multipart::Part::bytes(bytes).file_name(name).mime_str(mime).expect("mime");
-            let form = reqwest::multipart::Form::new()
-                .text("chatId", chat)
-                .text("senderId", sender)
-                .part("media", part);
-            reply(client.request(Method::POST, "/media").multipart(form).send().await.expect("upload")).await
-        }
-    };
-    let ok = upload("cat.png", "image/png", b"PNGDATA".to_vec(), demo.clone(), user.clone()).await;
-    let media = ok.expect(201)["media"].clone();
-    let media_id = media["id"].as_str().expect("id").to_owned();
-    assert_eq!(media["type"], "image/png");
-    assert_eq!(media["size"], 7);
-    let by_token =
-        upload("doc.pdf", "application/pdf", b"%PDF".to_vec(), demo.with(Cred::Token(token.clone())), user.clone()).await;
-    by_token.expect(201);
-    let denied = upload("run.exe", "application/x-msdownload", b"MZ".to_vec(), demo.clone(), user.clone()).await;
-    denied.assert_error(403);
-    assert_eq!(denied.body["error"]["message"], "File type is not allowed");
-    let (stranger, stranger_token) = demo.create_user("Stranger").await;
-    upload("a.png", "image/png", b"x".to_vec(), demo.with(Cred::Token(stranger_token.clone())), stranger)
-        .await
-        .assert_error(403);
-    let big = upload("big.png", "image/png", vec![0; 11 * 1024 * 1024], demo.clone(), user.clone()).await;
-    big.assert_error(413);
-    let missing = demo
-        .request(Method::POST, "/media")
-        .multipart(reqwest::multipart::Form::new().text("chatId", id.clone()))
-        .send()
-        .await
-        .expect("send");
-    reply(missing).await.assert_error(400);
-
-    let list = demo.get(&format!("/media?chatId={id}")).await.expect(200);
-    assert_eq!(list["media"].as_array().map(Vec::len), Some(2));
-    let messages = demo.get(&format!("/chats/{id}/messages")).await.expect(200);
-    assert!(messages["messages"].as_array().expect("m").iter().any(|m| m["type"] == "media"
-        && m["message"]["url"] == format!("/media/{media_id}")));
-
-    let download = demo.request(Method::GET, &format!("/media/{media_id}")).send().await.expect("get");
-    assert_eq!(download.headers()["content-type"], "image/png");
-    assert_eq!(download.bytes().await.expect("bytes").as_ref(), b"PNGDATA");
-    let query_auth = mock
-        .http
-        .get(format!("{}/media/{media_id}?appId=demo-app&secret=demo-secret", mock.server.base_url()))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(query_auth.status(), 200);
-    demo.with(Cred::Token(token)).request(Method::GET, &format!("/media/{media_id}")).send().await
-        .map(|r| assert_eq!(r.status(), 200))
-        .expect("token download");
-    demo.with(Cred::Token(stranger_token)).get(&format!("/media/{media_id}")).await.assert_error(403);
-    demo.get("/media/md-404").await.assert_error(404);
-}
-
-#[tokio::test]
-async fn queues_id_webhooks_and_surveys_routes() {
-    let mock = start_mock().await;
-    let queue = mock.queue_app();
-    let status = queue.get("/queues/status").await.expect(200);
-    let rooms = status["queues"].as_array().expect("queues");
-    assert_eq!(rooms.len(), 2);
-    assert_eq!(rooms[0], json!({"room": 1, "size": 0, "agentsOnline": 4, "estimatedWaitTime": 0}));
-    let (user, _) = queue.create_user("Q").await;
-    let chat = queue.create_chat(&user, 1).await;
-    let id = chat["id"].as_str().expect("id");
-    let update = queue.get(&format!("/queues/update/{id}")).await.expect(200);
-    assert_eq!(update["chatId"], id);
-    assert_eq!(update["userId"], user.as_str());
-    assert!(update["data"]["queuePosition"].is_u64());
-    queue.get("/queues/update/c-404").await.assert_error(404);
-
-    let demo = mock.demo();
-    let a = demo.get("/id").await.expect(200)["id"].as_str().expect("id").to_owned();
-    let b = demo.get("/id/").await.expect(200)["id"].as_str().expect("id").to_owned();
-    assert_ne!(a, b);
-
-    let hook = demo
-        .post("/webhooks", json!({"events": ["chats:close", "messages:new"], "target": "https://example.com/hook"}))
-        .await
-        .expect(201)["webhook"]
-        .clone();
-    let hook_id = hook["id"].as_str().expect("id").to_owned();
-    assert!(hook["secret"].as_str().is_some_and(|s| s.len() >= 16));
-    demo.post("/webhooks", json!({"events": ["nope"], "target": "https://x"})).await.assert_error(400);
-    demo.post("/webhooks", json!({"events": ["chats:close"], "target": "ftp://x"})).await.assert_error(400);
-    let listed = demo.get("/webhooks").await.expect(200);
-    assert_eq!(listed["webhooks"][0]["id"], hook_id.as_str());
-    assert!(listed["webhooks"][0].get("secret").is_none());
-    assert_eq!(demo.get(&format!("/webhooks/{hook_id}")).await.expect(200)["webhook"]["target"], "https://example.com/hook");
-    let changed = demo
-        .put(&format!("/webhooks/{hook_id}"), json!({"events": "chats:create,users:join"}))
-        .await
-        .expect(200);
-    assert_eq!(changed["webhook"]["events"], json!(["chats:create", "users:join"]));
-    demo.put("/webhooks/w-404", json!({})).await.assert_error(404);
-    demo.delete(&format!("/webhooks/{hook_id}"), None).await.expect(200);
-    demo.get(&format!("/webhooks/{hook_id}")).await.assert_error(404);
-    demo.delete(&format!("/webhooks/{hook_id}"), None).await.assert_error(404);
-
-    let survey = demo.get("/surveys/5?sourceType=ticket&sourceId=T1").await.expect(200);
-    assert_eq!(survey["survey"]["url"], "http://127.0.0.1/surveys/5?sourceType=ticket&sourceId=T1");
-    let body_params = demo
-        .send(Method::GET, "/surveys/6", Some(json!({"sourceType": "ticket", "sourceId": "T 2"})))
-        .await
-        .expect(200);
-    assert_eq!(body_params["survey"]["url"], "http://127.0.0.1/surveys/6?sourceType=ticket&sourceId=T%202");
-    demo.get("/surveys/abc").await.assert_error(404);
-    demo.get("/surveys/0").await.assert_error(404);
-}

@@ -94,7 +94,11 @@ async fn agents_list(SecretApi(api): SecretApi, params: Params) -> Result<Respon
     Ok(ok(&Wrap("agents", agents)))
 }
 
-async fn agents_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn agents_get(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let store = api.app.lock();
     Ok(ok(&Wrap("agent", UserView::from(store.agent(&id)?))))
 }

@@ -19,7 +19,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(Op::ValidateApp.path(), get(apps_validate))
         .route(Op::ListApps.path(), get(apps_list).post(apps_create))
         .route(Op::GetApp.path(), get(apps_get).put(apps_update))
-        .route(Op::GetSettings.path(), get(settings_get).put(settings_update))
+        .route(
+            Op::GetSettings.path(),
+            get(settings_get).put(settings_update),
+        )
         .route(Op::GetId.path(), get(id_get))
         .route(Op::GetSurvey.path(), get(surveys_get))
 }
@@ -50,7 +53,11 @@ async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Result<Response
     Ok(ok(&json!({ "apps": apps })))
 }
 
-async fn apps_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn apps_get(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let app = api
         .state
         .app(&id)

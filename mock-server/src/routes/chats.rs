@@ -85,7 +85,11 @@ async fn chats_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
     Ok(ok(&Wrap("chats", views)))
 }
 
-async fn chats_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn chats_get(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     chat_response(&api.app.lock(), StatusCode::OK, &id)
 }
 
@@ -170,7 +174,8 @@ async fn chats_join(
     params: Params,
 ) -> Result<Response, ApiError> {
     let user = params.required_str("userId")?;
-    api.state.with_store(&api.app, |s| s.join_chat(&id, &user))?;
+    api.state
+        .with_store(&api.app, |s| s.join_chat(&id, &user))?;
     Ok(success())
 }
 
@@ -180,6 +185,7 @@ async fn chats_leave(
     params: Params,
 ) -> Result<Response, ApiError> {
     let user = params.required_str("userId")?;
-    api.state.with_store(&api.app, |s| s.leave_chat(&id, &user))?;
+    api.state
+        .with_store(&api.app, |s| s.leave_chat(&id, &user))?;
     Ok(success())
 }

@@ -21,10 +21,16 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 fn ids(params: &Params) -> Result<(String, String), ApiError> {
-    Ok((params.required_str("chatId")?, params.required_str("userId")?))
+    Ok((
+        params.required_str("chatId")?,
+        params.required_str("userId")?,
+    ))
 }
 
-async fn invitations_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+async fn invitations_create(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let (chat, user) = ids(&params)?;
     api.state.with_store(&api.app, |s| {
         let id = s.create_invitation(&chat, &user)?;
@@ -35,14 +41,20 @@ async fn invitations_create(SecretApi(api): SecretApi, params: Params) -> Result
     })
 }
 
-async fn invitations_accept(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+async fn invitations_accept(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let (chat, user) = ids(&params)?;
     api.state
         .with_store(&api.app, |s| s.accept_invitation(&chat, &user))?;
     Ok(super::success())
 }
 
-async fn invitations_reject(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+async fn invitations_reject(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let (chat, user) = ids(&params)?;
     api.state
         .with_store(&api.app, |s| s.reject_invitation(&chat, &user))?;
@@ -54,7 +66,11 @@ async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
     ok(&json!({ "queues": queues }))
 }
 
-async fn queues_update(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn queues_update(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let store = api.app.lock();
     let chat = store.chat(&id)?;
     let position = store.queue_position(chat);

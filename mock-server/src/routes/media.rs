@@ -89,7 +89,10 @@ async fn media_upload(UserApi(api, who): UserApi, form: Form) -> Result<Response
         s.chat(&chat_id)?;
         who.check(|me| me == sender_id && s.is_participant(&chat_id, me))?;
         let media = s.upload_media(&chat_id, &sender_id, name, content_type, bytes)?;
-        Ok(json(StatusCode::CREATED, &Wrap("media", MediaView::from(media))))
+        Ok(json(
+            StatusCode::CREATED,
+            &Wrap("media", MediaView::from(media)),
+        ))
     })
 }
 
@@ -105,7 +108,11 @@ async fn media_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
 }
 
 /// Returns the stored bytes with their content type (not JSON).
-async fn media_get(UserApi(api, who): UserApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn media_get(
+    UserApi(api, who): UserApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let (content_type, bytes) = {
         let store = api.app.lock();
         let media = store.media(&id)?;

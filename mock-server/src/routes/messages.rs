@@ -53,7 +53,9 @@ async fn messages_send(
     let sender = params.required_str("sender")?;
     let kind = params.str("type")?.unwrap_or_else(|| "text".to_owned());
     if !MESSAGE_TYPES.contains(&kind.as_str()) {
-        return Err(ApiError::bad_request("`type` must be text, object or system"));
+        return Err(ApiError::bad_request(
+            "`type` must be text, object or system",
+        ));
     }
     if let Some(chat_id) = params.str("chatId")?
         && chat_id != id
@@ -125,7 +127,8 @@ async fn history_import(
         .ok_or_else(|| ApiError::bad_request("`history` is required"))?;
     let valid = entries.iter().all(|e| {
         e.get("sender").is_some_and(Value::is_string)
-            && e.get("message").is_some_and(|m| m.is_string() || m.is_object())
+            && e.get("message")
+                .is_some_and(|m| m.is_string() || m.is_object())
     });
     if !valid {
         return Err(ApiError::bad_request(

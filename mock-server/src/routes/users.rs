@@ -49,7 +49,11 @@ async fn users_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
     Ok(ok(&Wrap("users", users)))
 }
 
-async fn users_get(UserApi(api, who): UserApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn users_get(
+    UserApi(api, who): UserApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let store = api.app.lock();
     let user = store.user(&id)?;
     who.check(|me| me == id)?;
@@ -83,7 +87,8 @@ async fn users_activity(
         ));
     }
     let chat_id = params.str("chatId")?;
-    api.state
-        .with_store(&api.app, |s| s.user_activity(&id, chat_id.as_deref(), &kind))?;
+    api.state.with_store(&api.app, |s| {
+        s.user_activity(&id, chat_id.as_deref(), &kind)
+    })?;
     Ok(success())
 }

@@ -35,9 +35,16 @@ async fn webhooks_list(SecretApi(api): SecretApi, params: Params) -> Result<Resp
     Ok(ok(&Wrap("webhooks", hooks)))
 }
 
-async fn webhooks_get(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn webhooks_get(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let store = api.app.lock();
-    Ok(ok(&Wrap("webhook", WebhookView::new(store.webhook(&id)?, false))))
+    Ok(ok(&Wrap(
+        "webhook",
+        WebhookView::new(store.webhook(&id)?, false),
+    )))
 }
 
 async fn webhooks_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
@@ -47,7 +54,10 @@ async fn webhooks_create(SecretApi(api): SecretApi, params: Params) -> Result<Re
     let target = params.required_str("target")?;
     api.state.with_store(&api.app, |s| {
         let hook = s.create_webhook(events, target)?;
-        Ok(json(StatusCode::CREATED, &Wrap("webhook", WebhookView::new(hook, true))))
+        Ok(json(
+            StatusCode::CREATED,
+            &Wrap("webhook", WebhookView::new(hook, true)),
+        ))
     })
 }
 
@@ -64,7 +74,11 @@ async fn webhooks_update(
     })
 }
 
-async fn webhooks_delete(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Result<Response, ApiError> {
+async fn webhooks_delete(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
     api.state.with_store(&api.app, |s| s.delete_webhook(&id))?;
     Ok(success())
 }

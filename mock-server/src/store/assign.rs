@@ -57,9 +57,7 @@ impl AppStore {
                     .users
                     .get(id)
                     .and_then(|u| u.agent.as_ref())
-                    .is_some_and(|a| {
-                        a.home_rooms.contains(&chat.room) || a.serves(chat.room, None)
-                    })
+                    .is_some_and(|a| a.home_rooms.contains(&chat.room) || a.serves(chat.room, None))
         })
     }
 
@@ -477,7 +475,9 @@ mod tests {
     fn queue_is_fifo_and_dispatches_on_close() {
         let mut s = store(true);
         // 4 agents × 3 slots in room 1: the 13th chat waits in the queue.
-        let chats: Vec<String> = (0..14).map(|n| user_chat(&mut s, &format!("u{n}"), 1)).collect();
+        let chats: Vec<String> = (0..14)
+            .map(|n| user_chat(&mut s, &format!("u{n}"), 1))
+            .collect();
         for timer in s.take_timers() {
             s.run_timer(&timer.action);
         }

@@ -412,7 +412,11 @@ impl AppStore {
     /// # Errors
     ///
     /// 404 unknown message/user, 403 reader not in the chat.
-    pub fn mark_read(&mut self, message_id: &str, user_id: &str) -> Result<(String, usize), ApiError> {
+    pub fn mark_read(
+        &mut self,
+        message_id: &str,
+        user_id: &str,
+    ) -> Result<(String, usize), ApiError> {
         self.user(user_id)?;
         let chat_id = self
             .message_chat
@@ -503,7 +507,8 @@ mod tests {
     fn second_open_chat_is_a_conflict() {
         let mut s = store(false);
         let (user, _) = s.create_user("bob", None, None, None).expect("user");
-        s.create_chat(&user, 1, 3, None, None, Vec::new()).expect("first");
+        s.create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect("first");
         let err = s
             .create_chat(&user, 1, 3, None, None, Vec::new())
             .expect_err("second");
@@ -514,7 +519,9 @@ mod tests {
     fn message_to_closed_chat_is_a_conflict() {
         let mut s = store(false);
         let (user, _) = s.create_user("bob", None, None, None).expect("user");
-        let chat = s.create_chat(&user, 1, 3, None, None, Vec::new()).expect("chat");
+        let chat = s
+            .create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect("chat");
         s.close_chat(&chat, Some(&user)).expect("close");
         let err = s
             .send_message(&chat, &user, "text", "hi".into())
@@ -529,8 +536,12 @@ mod tests {
         s.closed_chat_cap = 2;
         let mut ids = Vec::new();
         for n in 0..3 {
-            let (user, _) = s.create_user(&format!("u{n}"), None, None, None).expect("u");
-            let chat = s.create_chat(&user, 1, 3, None, None, Vec::new()).expect("c");
+            let (user, _) = s
+                .create_user(&format!("u{n}"), None, None, None)
+                .expect("u");
+            let chat = s
+                .create_chat(&user, 1, 3, None, None, Vec::new())
+                .expect("c");
             s.send_message(&chat, &user, "text", "x".into()).expect("m");
             s.close_chat(&chat, None).expect("close");
             ids.push(chat);

@@ -1,30 +1,11 @@
 //! Directory-style rules: users, agents, settings, media, webhooks, the
 //! app's own description, and the `/__mock/state` summary.
 
-use super::{AgentInfo, AppStore, ChatStatus, Media, User, Webhook, now_s};
+use super::{AgentInfo, AppStore, ChatStatus, Media, User, now_s};
 use crate::config::{AgentStatus, Algorithm};
 use crate::error::ApiError;
 use crate::event::trigger;
 use serde_json::json;
-
-/// Webhook event names a registration may list (reference §5.1 plus the
-/// `invitations:new` and `users:join` aliases).
-pub const WEBHOOK_EVENTS: &[&str] = &[
-    "chats:create",
-    "chats:join",
-    "chats:leave",
-    "chats:close",
-    "chats:assign",
-    "forever:alone",
-    "invitations:accept",
-    "invitations:new",
-    "messages:new",
-    "messages:read",
-    "queues:update",
-    "system:info",
-    "users:activity",
-    "users:join",
-];
 
 /// Agent fields of `POST /agents` and `PUT /agents/{agentId}`.
 #[derive(Debug, Default)]
@@ -188,7 +169,8 @@ impl AppStore {
             .filter_map(|id| self.users.get(id))
             .filter(|u| {
                 u.agent.as_ref().is_some_and(|a| {
-                    status.is_none_or(|s| a.status == s) && room.is_none_or(|r| a.rooms.contains(&r))
+                    status.is_none_or(|s| a.status == s)
+                        && room.is_none_or(|r| a.rooms.contains(&r))
                 })
             })
             .collect()
@@ -253,7 +235,9 @@ impl AppStore {
             AgentInfo {
                 provider_id: "mock".to_owned(),
                 email,
-                password: fields.password.unwrap_or_else(|| "agent-password".to_owned()),
+                password: fields
+                    .password
+                    .unwrap_or_else(|| "agent-password".to_owned()),
                 status: fields.status.unwrap_or(AgentStatus::Online),
                 home_rooms: rooms.clone(),
                 rooms: rooms.clone(),
@@ -342,7 +326,9 @@ impl AppStore {
                 .map(|u| u.id.clone())
                 .ok_or(BAD)?,
             (None, None) => {
-                return Err(ApiError::bad_request("`email` and `password`, or `agentId`, are required"));
+                return Err(ApiError::bad_request(
+                    "`email` and `password`, or `agentId`, are required",
+                ));
             }
         };
         let token = self.random_hex(16);
@@ -486,77 +472,8 @@ impl AppStore {
             .values()
             .filter(|m| chat_id.is_none_or(|c| m.chat_id == c))
             .collect();
-        out.sort_unstable_by_key(|m| id_number(&m.id));
+        out.sort_unstable_by_key(|m| super::webhook::id_number(&m.id));
         out
-    }
-
-    /// `POST /webhooks`.
-    ///
-    /// # Errors
-    ///
-    /// 400 empty or unknown event names, or a target that is not an
-    /// http(s) URL.
-    pub fn create_webhook(&mut self, events: Vec<String>, target: String) -> Result<&Webhook, ApiError> {
-        validate_webhook(&events, &target)?;
-        let id = self.next_id("w");
-        let secret = self.random_hex(16);
-        let key = self.counter;
-        self.webhooks.insert(key, Webhook { id, events, target, secret });
-        self.webhooks
-            .get(&key)
-            .ok_or_else(|| ApiError::not_found("Webhook not found"))
-    }
-
-    /// A webhook.
-    ///
-    /// # Errors
-    ///
-    /// 404 when unknown.
-    pub fn webhook(&self, id: &str) -> Result<&Webhook, ApiError> {
-        self.webhooks
-            .get(&id_number(id))
-            .filter(|w| w.id == id)
-            .ok_or_else(|| ApiError::not_found("Webhook not found"))
-    }
-
-    /// All webhooks, in creation order.
-    pub fn list_webhooks(&self) -> Vec<&Webhook> {
-        self.webhooks.values().collect()
-    }
-
-    /// `PUT /webhooks/{webhookId}`.
-    ///
-    /// # Errors
-    ///
-    /// 404 unknown, 400 invalid values.
-    pub fn update_webhook(
-        &mut self,
-        id: &str,
-        events: Option<Vec<String>>,
-        target: Option<String>,
-    ) -> Result<&Webhook, ApiError> {
-        let current = self.webhook(id)?;
-        let events = events.unwrap_or_else(|| current.events.clone());
-        let target = target.unwrap_or_else(|| current.target.clone());
-        validate_webhook(&events, &target)?;
-        let hook = self
-            .webhooks
-            .get_mut(&id_number(id))
-            .ok_or_else(|| ApiError::not_found("Webhook not found"))?;
-        hook.events = events;
-        hook.target = target;
-        Ok(hook)
-    }
-
-    /// `DELETE /webhooks/{webhookId}`.
-    ///
-    /// # Errors
-    ///
-    /// 404 when unknown.
-    pub fn delete_webhook(&mut self, id: &str) -> Result<(), ApiError> {
-        self.webhook(id)?;
-        self.webhooks.remove(&id_number(id));
-        Ok(())
     }
 
     /// App name and region.
@@ -607,24 +524,4 @@ impl AppStore {
             "events": self.events.total(),
         })
     }
-}
-
-/// The numeric part of an id like `w-12` (0 when absent).
-fn id_number(id: &str) -> u64 {
-    id.rsplit_once('-')
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(0)
-}
-
-fn validate_webhook(events: &[String], target: &str) -> Result<(), ApiError> {
-    if events.is_empty() {
-        return Err(ApiError::bad_request("`events` must not be empty"));
-    }
-    if let Some(bad) = events.iter().find(|e| !WEBHOOK_EVENTS.contains(&e.as_str())) {
-        return Err(ApiError::bad_request(format!("Unknown event {bad:?}")));
-    }
-    if !(target.starts_with("http://") || target.starts_with("https://")) {
-        return Err(ApiError::bad_request("`target` must be an http(s) URL"));
-    }
-    Ok(())
 }

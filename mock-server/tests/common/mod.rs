@@ -74,8 +74,17 @@ impl Reply {
     /// Asserts the error envelope with `code` = `status`.
     pub fn assert_error(&self, status: u16) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.body["error"]["code"], json!(status), "body: {}", self.body);
-        assert!(self.body["error"]["message"].is_string(), "body: {}", self.body);
+        assert_eq!(
+            self.body["error"]["code"],
+            json!(status),
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"].is_string(),
+            "body: {}",
+            self.body
+        );
     }
 
     /// Asserts `status` and returns the body.
