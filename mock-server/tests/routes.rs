@@ -413,3 +413,100 @@ async fn users_routes() {
         .assert_error(404);
 }
 
+/// Field names the routes read, each given wrong-typed and edge values.
+const FIELDS: &[&str] = &[
+    "name",
+    "externalId",
+    "contact",
+    "extraInfo",
+    "creator",
+    "room",
+    "roomId",
+    "roomIds",
+    "source",
+    "lang",
+    "langs",
+    "history",
+    "chatId",
+    "userId",
+    "sender",
+    "message",
+    "type",
+    "status",
+    "rooms",
+    "capacity",
+    "events",
+    "target",
+    "email",
+    "password",
+    "agentId",
+    "queue",
+    "assignAlgorithm",
+    "languages",
+    "allowedFileTypes",
+    "limit",
+    "offset",
+    "format",
+    "algorithm",
+    "sourceType",
+    "sourceId",
+    "nickname",
+    "region",
+    "id",
+    "queueMode",
+    "inactivityTimeout",
+];
+
+#[tokio::test]
+async fn odd_bodies_never_produce_a_server_error() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let (user, token) = demo.create_user("fuzz").await;
+    let chat = demo.create_chat(&user, 1).await;
+    let chat_id = chat["id"].as_str().expect("id").to_owned();
+    let odd_values = [
+        json!(null),
+        json!(-1),
+        json!(1.5),
+        json!(u64::MAX),
+        json!("1"),
+        json!(""),
+        json!("\u{0}\u{ffff}%%"),
+        json!([]),
+        json!([[1], {"a": 1}]),
+        json!({"active": "x"}),
+        json!(true),
+    ];
+    let mut bodies = vec![json!(null), json!([]), json!("text"), json!(7)];
+    for value in &odd_values {
+        let body: serde_json::Map<String, serde_json::Value> = FIELDS
+            .iter()
+            .map(|f| ((*f).to_owned(), value.clone()))
+            .collect();
+        bodies.push(serde_json::Value::Object(body));
+    }
+    let clients = [demo.clone(), demo.with(Cred::Token(token))];
+    for op in Operation::ALL {
+        let path = path_of(op).replace("nope-1", &chat_id);
+        for client in &clients {
+            for body in &bodies {
+                let reply = client.send(method_of(op), &path, Some(body.clone())).await;
+                assert!(
+                    reply.status.as_u16() < 500,
+                    "{} {body} → {}: {}",
+                    op.name(),
+                    reply.status,
+                    reply.body
+                );
+            }
+            let query = format!("{path}?limit=-1&offset=x&roomIds=1,,x&userId=%FF&format=csv");
+            let reply = client.send(method_of(op), &query, None).await;
+            assert!(
+                reply.status.as_u16() < 500,
+                "{} query → {}",
+                op.name(),
+                reply.status
+            );
+        }
+    }
+}

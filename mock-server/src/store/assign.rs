@@ -326,6 +326,12 @@ impl AppStore {
         };
         if let Some(index) = r.queue.iter().position(|id| id == chat_id) {
             r.queue.remove(index);
+            let user = self.chats.get(chat_id).map(|c| c.creator.clone());
+            self.emit(
+                trigger::QUEUES_UPDATE,
+                json!({"chatId": chat_id, "userId": user,
+                       "data": {"queuePosition": 0, "estimatedWaitTime": 0}}),
+            );
             self.emit_positions(room, index);
         }
     }

@@ -97,7 +97,10 @@ pub struct AppStore {
     media: HashMap<String, Media>,
     webhooks: BTreeMap<u64, Webhook>,
     recent_durations_ms: VecDeque<u64>,
+    /// Creation order across every kind of object.
     counter: u64,
+    /// Per-prefix id counters (`u`, `c`, `m`, …): ids are `u-1`, `c-1`, ….
+    id_counters: HashMap<&'static str, u64>,
     tick: u64,
     rng: StdRng,
     events: EventLog,
@@ -161,6 +164,7 @@ impl AppStore {
             webhooks: BTreeMap::new(),
             recent_durations_ms: VecDeque::new(),
             counter: 0,
+            id_counters: HashMap::new(),
             tick: 0,
             rng: StdRng::seed_from_u64(global.seed.wrapping_add(app_index.wrapping_mul(7919))),
             events: EventLog::new(app_id, global.event_buffer, seq, hook),
@@ -221,9 +225,12 @@ impl AppStore {
         std::mem::take(&mut self.timers)
     }
 
-    fn next_id(&mut self, prefix: &str) -> String {
+    /// The next id of a kind, e.g. `c-3`; also advances the creation order.
+    fn next_id(&mut self, prefix: &'static str) -> String {
         self.counter += 1;
-        format!("{prefix}-{}", self.counter)
+        let n = self.id_counters.entry(prefix).or_insert(0);
+        *n += 1;
+        format!("{prefix}-{n}")
     }
 
     fn next_tick(&mut self) -> u64 {

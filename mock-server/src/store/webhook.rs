@@ -38,7 +38,7 @@ impl AppStore {
         validate_webhook(&events, &target)?;
         let id = self.next_id("w");
         let secret = self.random_hex(16);
-        let key = self.counter;
+        let key = id_number(&id);
         self.webhooks.insert(
             key,
             Webhook {
