@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -371,7 +371,7 @@ impl MockConfig {
                 origin: origin.to_owned(),
                 line,
                 column,
-                message: err.to_string(),
+                message: short_message(&err.to_string()),
             }
         })?;
         config.validate().map_err(|message| ConfigError::Invalid {
@@ -434,6 +434,20 @@ impl MockConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// The first line of a serde-saphyr message, without its own `error:` and
+/// `line L column C:` prefixes (the location is reported separately).
+fn short_message(full: &str) -> String {
+    let first = full.lines().next().unwrap_or(full).trim();
+    let first = first.strip_prefix("error:").unwrap_or(first).trim();
+    match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((location, message)) if location.contains("column") => message.to_owned(),
+        _ => first.to_owned(),
     }
 }
 
