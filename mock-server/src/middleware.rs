@@ -74,6 +74,11 @@ pub async fn api_layer(State(state): State<AppState>, req: Request, next: Next) 
     response
 }
 
+/// Turns non-JSON error responses of the admin routes into the envelope.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    ensure_json_error(next.run(req).await)
+}
+
 fn is_json(response: &Response) -> bool {
     response
         .headers()

@@ -63,6 +63,9 @@ async fn error_rate_answers_429_with_retry_after_and_skips_the_handler() {
     .expect(200);
     demo.get("/settings").await.assert_error(503);
     mock.admin_get("/health").await;
+    mock.admin_send(Method::POST, "/health", None)
+        .await
+        .assert_error(405);
     mock.admin_send(
         Method::PUT,
         "/faults",

@@ -15,7 +15,7 @@ mod messages;
 mod users;
 mod webhooks;
 
-use crate::middleware::{api_layer, normalize_path, not_found};
+use crate::middleware::{api_layer, json_errors, normalize_path, not_found};
 use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
             api_layer,
         ));
     let inner = api
-        .merge(admin::routes())
+        .merge(admin::routes().layer(axum::middleware::from_fn(json_errors)))
         .fallback(not_found)
         .with_state(state);
     // An outer router whose only service rewrites the path and hands the

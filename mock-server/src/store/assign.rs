@@ -45,19 +45,24 @@ impl AppStore {
             .collect()
     }
 
-    /// Whether any agent of the chat's room could ever take it (ignoring
-    /// status and slots): false means waiting is pointless.
+    /// Whether any agent of the chat's room who speaks its language could
+    /// ever take it (ignoring status and slots): false means waiting is
+    /// pointless.
     fn anyone_could_take(&self, chat_id: &str) -> bool {
         let Some(chat) = self.chats.get(chat_id) else {
             return false;
         };
+        let lang = chat.lang.as_deref();
         self.agent_order.iter().any(|id| {
             !chat.rejected_by.contains(id)
                 && self
                     .users
                     .get(id)
                     .and_then(|u| u.agent.as_ref())
-                    .is_some_and(|a| a.home_rooms.contains(&chat.room) || a.serves(chat.room, None))
+                    .is_some_and(|a| {
+                        (a.home_rooms.contains(&chat.room) || a.rooms.contains(&chat.room))
+                            && lang.is_none_or(|l| a.langs.iter().any(|x| x == l))
+                    })
         })
     }
 

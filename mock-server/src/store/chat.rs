@@ -161,6 +161,10 @@ impl AppStore {
         }
         let was_agent = chat.agent.as_deref() == Some(user_id);
         let rooms = self.remove_participant(chat_id, user_id);
+        if was_agent {
+            // An agent who walked out is not offered the chat again.
+            self.chat_mut(chat_id)?.rejected_by.push(user_id.to_owned());
+        }
         self.emit(
             trigger::CHATS_LEAVE,
             json!({"chatId": chat_id, "userId": user_id}),
