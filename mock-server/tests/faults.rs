@@ -221,3 +221,52 @@ async fn shutdown_stops_the_server() {
     assert!(fresh.get(&url).send().await.is_err());
     drop(http);
 }
+
+#[tokio::test]
+async fn serve_runs_until_its_shutdown_future_completes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(chatload_mock::serve(
+        listener,
+        MockConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("http://{addr}/__mock/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    drop(http);
+    stop.send(()).expect("server still running");
+    let result = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("stops in time")
+        .expect("task");
+    assert!(result.is_ok());
+}
+
+#[tokio::test]
+async fn router_serves_in_process_without_a_socket() {
+    use tower::ServiceExt;
+    let app = chatload_mock::router(chatload_mock::AppState::new(MockConfig::default()));
+    let request = axum::http::Request::builder()
+        .uri("/v1/agents/online/?roomId=2")
+        .header("X-Hyper-AppId", "demo-app")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 200);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(&body[..], br#"{"agentsOnline":true}"#);
+}

@@ -431,3 +431,26 @@ async fn a_thousand_concurrent_lifecycles_leave_consistent_state() {
     assert_eq!(stats["routes"]["createChat"], 1000);
     assert_eq!(stats["routes"]["closeChat"], 1000);
 }
+
+#[tokio::test]
+async fn unanswered_invitations_expire_and_move_on() {
+    let mut config = chatload_mock::MockConfig::default();
+    config.simulation.simulate = false;
+    config.simulation.invitation_timeout_ms = 30;
+    let mock = start_mock_with(config).await;
+    let demo = mock.demo();
+    let (user, _) = demo.create_user("patient").await;
+    let chat = demo.create_chat(&user, 1).await;
+    let id = chat["id"].as_str().expect("id").to_owned();
+    let first = demo.get(&format!("/chats/{id}/assign")).await.expect(200)["agent"]["id"].clone();
+    let moved = wait_until(Duration::from_secs(3), || async {
+        let events = mock.admin_get("/events?trigger=invitations:new").await;
+        events["events"].as_array().is_some_and(|e| e.len() >= 2)
+    })
+    .await;
+    assert!(moved, "the invitation never moved on");
+    let events = mock.admin_get("/events?trigger=invitations:new").await;
+    assert_ne!(events["events"][1]["data"]["userId"], first);
+    demo.delete(&format!("/chats/{id}"), None).await.expect(200);
+    assert!(is_idle(&mock.app_state(DEMO_APP).await));
+}

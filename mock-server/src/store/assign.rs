@@ -471,6 +471,36 @@ mod tests {
     }
 
     #[test]
+    fn random_assignment_replays_with_the_same_seed() {
+        let picks = || {
+            let mut s = store(false);
+            (0..6)
+                .map(|n| {
+                    let chat = user_chat(&mut s, &format!("u{n}"), 1);
+                    s.assign(&chat, Some(Algorithm::Random))
+                        .expect("ok")
+                        .expect("agent")
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(picks(), picks());
+    }
+
+    #[test]
+    fn round_robin_cycles_through_the_room() {
+        let mut s = store(false);
+        let picked: Vec<String> = (0..5)
+            .map(|n| {
+                let chat = user_chat(&mut s, &format!("u{n}"), 1);
+                s.assign(&chat, Some(Algorithm::RoundRobin))
+                    .expect("ok")
+                    .expect("agent")
+            })
+            .collect();
+        assert_eq!(picked, ["a-1", "a-2", "a-3", "a-4", "a-1"]);
+    }
+
+    #[test]
     fn reject_moves_on_and_never_reinvites() {
         let mut s = store(false);
         let chat = user_chat(&mut s, "u", 1);
