@@ -13,7 +13,8 @@ use std::borrow::Cow;
 /// An API failure; the variant decides the HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
-    /// 400: malformed body, missing or mistyped parameter.
+    /// 400: malformed body or query, wrong content type, body too large
+    /// for a JSON route, missing or mistyped parameter.
     #[error("{0}")]
     BadRequest(Cow<'static, str>),
     /// 401: missing or invalid credentials.
@@ -35,9 +36,6 @@ pub enum ApiError {
     /// 413: body or file too large.
     #[error("{0}")]
     PayloadTooLarge(Cow<'static, str>),
-    /// 415: body sent with a content type the route does not take.
-    #[error("{0}")]
-    UnsupportedMediaType(Cow<'static, str>),
     /// An injected fault (`/__mock/faults`) with its status and optional
     /// `Retry-After` seconds.
     #[error("Injected fault")]
@@ -84,7 +82,6 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Injected { status, .. } => *status,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

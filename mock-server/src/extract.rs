@@ -44,7 +44,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("Request body is too large".into())
+                ApiError::bad_request("Request body is too large")
             } else {
                 ApiError::bad_request("Could not read the request body")
             }
@@ -61,8 +61,8 @@ fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<Map<String, Va
     if let Some(ct) = content_type
         && !ct.contains("json")
     {
-        return Err(ApiError::UnsupportedMediaType(
-            "Content-Type must be application/json".into(),
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/json",
         ));
     }
     match serde_json::from_slice::<Value>(bytes) {
@@ -345,9 +345,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         Multipart::from_request(req, state)
             .await
             .map(Form)
-            .map_err(|_| {
-                ApiError::UnsupportedMediaType("Content-Type must be multipart/form-data".into())
-            })
+            .map_err(|_| ApiError::bad_request("Content-Type must be multipart/form-data"))
     }
 }
 
@@ -377,7 +375,7 @@ mod tests {
         assert!(parse_body(b"[1]", Some("application/json")).is_err());
         assert_eq!(
             parse_body(b"{}", Some("text/plain")).map_err(|e| e.status()),
-            Err(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            Err(StatusCode::BAD_REQUEST)
         );
     }
 

@@ -41,7 +41,8 @@ async fn apps_validate(
         .state
         .app(&app_id)
         .ok_or_else(|| ApiError::not_found("App not found"))?;
-    Ok(ok(&json!({"valid": true, "app": {"id": &*app.id}})))
+    let body = app_json(&app, &app.lock());
+    Ok(ok(&json!({"valid": true, "app": body})))
 }
 
 async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {

@@ -60,7 +60,7 @@ impl AppStore {
             closed_by: None,
             activated_at_ms: None,
             messages: Vec::new(),
-            history,
+            history: normalize_history(history),
             rejected_by: Vec::new(),
             algorithm: self.settings.assign_algorithm,
             media: Vec::new(),
@@ -201,15 +201,15 @@ impl AppStore {
         self.assign(chat_id, None)
     }
 
-    /// `PUT /chats/{chatId}`.
+    /// `PUT /chats/{chatId}`; a queued chat moved to another room joins
+    /// the tail of that room's queue. Closed chats may be updated too (the
+    /// spec declares no conflict for this route).
     ///
     /// # Errors
     ///
-    /// 404 unknown chat or room, 409 closed.
+    /// 404 unknown chat or room.
     pub fn update_chat(&mut self, chat_id: &str, update: ChatUpdate) -> Result<(), ApiError> {
-        if self.chat(chat_id)?.status == ChatStatus::Closed {
-            return Err(ApiError::conflict("Chat is closed"));
-        }
+        self.chat(chat_id)?;
         if let Some(room) = update.room
             && !self.has_room(room)
         {
@@ -457,6 +457,7 @@ impl AppStore {
         chat_id: &str,
         entries: Vec<serde_json::Value>,
     ) -> Result<(), ApiError> {
+        let entries = normalize_history(entries);
         self.chat_mut(chat_id)?.history.extend(entries);
         Ok(())
     }
@@ -500,6 +501,22 @@ impl AppStore {
     pub fn default_algorithm(&self) -> Algorithm {
         self.settings.assign_algorithm
     }
+}
+
+/// Gives every imported history entry a `type` (default `text`) and a
+/// `created` time (default now), so exported history is uniform.
+fn normalize_history(entries: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let now = now_s();
+    entries
+        .into_iter()
+        .map(|mut entry| {
+            if let Some(obj) = entry.as_object_mut() {
+                obj.entry("type").or_insert_with(|| "text".into());
+                obj.entry("created").or_insert_with(|| now.into());
+            }
+            entry
+        })
+        .collect()
 }
 
 #[cfg(test)]
