@@ -153,6 +153,9 @@ async fn apps_routes() {
     let app = demo.get("/apps/demo-queue-app").await.expect(200);
     assert_eq!(app["app"]["id"], "demo-queue-app");
     demo.get("/apps/nope").await.assert_error(404);
+    demo.post("/apps", json!({"name": "X", "region": "mars"}))
+        .await
+        .assert_error(400);
     let created = demo.post("/apps", json!({"name": "New"})).await.expect(200);
     let new_id = created["app"]["id"].as_str().expect("id").to_owned();
     let new_secret = created["app"]["secret"]
@@ -400,15 +403,29 @@ async fn users_routes() {
         .await
         .assert_error(409);
 
-    demo.post(&format!("/users/{id}/activity"), json!({"type": "writing"}))
+    let chat = demo.create_chat(&id, 1).await;
+    let chat_id = chat["id"].as_str().expect("chat id");
+    let activity = format!("/users/{id}/activity");
+    demo.post(&activity, json!({"chatId": chat_id, "type": "writing"}))
         .await
         .expect(200);
-    demo.post(&format!("/users/{id}/activity"), json!({"type": "dancing"}))
+    demo.post(&activity, json!({"chatId": chat_id, "type": "dancing"}))
         .await
         .assert_error(400);
-    demo.post("/users/u-999/activity", json!({"type": "writing"}))
+    demo.post(&activity, json!({"type": "writing"}))
+        .await
+        .assert_error(400);
+    demo.post(&activity, json!({"chatId": "c-404", "type": "writing"}))
         .await
         .assert_error(404);
+    demo.post(
+        "/users/u-999/activity",
+        json!({"chatId": chat_id, "type": "writing"}),
+    )
+    .await
+    .assert_error(404);
+    let events = mock.admin_get("/events?trigger=users:activity").await;
+    assert_eq!(events["events"][0]["data"]["type"], "writing");
 }
 
 /// Field names the routes read, each given wrong-typed and edge values.

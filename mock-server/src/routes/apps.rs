@@ -27,6 +27,18 @@ pub(super) fn routes() -> Router<AppState> {
         .route(Op::GetSurvey.path(), get(surveys_get))
 }
 
+/// Regions an app may be in.
+const REGIONS: &[&str] = &["eu", "us"];
+
+fn region_param(params: &Params) -> Result<Option<String>, ApiError> {
+    match params.str("region")? {
+        Some(r) if !REGIONS.contains(&r.as_str()) => {
+            Err(ApiError::bad_request("`region` must be eu or us"))
+        }
+        other => Ok(other),
+    }
+}
+
 fn app_json(app: &AppHandle, store: &AppStore) -> Value {
     let (name, region) = store.app_info();
     json!({"id": &*app.id, "name": name, "region": region, "domains": []})
@@ -69,7 +81,7 @@ async fn apps_get(
 
 async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
     let name = params.required_str("name")?;
-    let region = params.str("region")?.unwrap_or_else(|| "eu".to_owned());
+    let region = region_param(&params)?.unwrap_or_else(|| "eu".to_owned());
     let queue_mode = params.bool("queueMode")?.unwrap_or(false);
     let (id, secret, key) = api.state.with_store(&api.app, |s| {
         Ok((
@@ -100,7 +112,7 @@ async fn apps_update(
         .app(&id)
         .ok_or_else(|| ApiError::not_found("App not found"))?;
     let name = params.str("name")?;
-    let region = params.str("region")?;
+    let region = region_param(&params)?;
     let mut store = app.lock();
     store.update_app(name, region);
     let body = app_json(&app, &store);

@@ -86,9 +86,8 @@ async fn users_activity(
             "`type` must be writing, not-writing, stop-writing or away",
         ));
     }
-    let chat_id = params.str("chatId")?;
-    api.state.with_store(&api.app, |s| {
-        s.user_activity(&id, chat_id.as_deref(), &kind)
-    })?;
+    let chat_id = params.required_str("chatId")?;
+    api.state
+        .with_store(&api.app, |s| s.user_activity(&id, Some(&chat_id), &kind))?;
     Ok(success())
 }
