@@ -112,6 +112,27 @@ pub struct MockServer {
 ///
 /// An invalid config (`InvalidInput`) or a bind error.
 pub async fn spawn(config: MockConfig) -> std::io::Result<MockServer> {
+    spawn_inner(config, None).await
+}
+
+/// Like [`spawn`], with an [`EventHook`] that receives every internal
+/// event (the attachment point for webhook delivery). The hook is called
+/// with an app's store locked: it must only enqueue.
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or a bind error.
+pub async fn spawn_with_hook(
+    config: MockConfig,
+    hook: std::sync::Arc<dyn EventHook>,
+) -> std::io::Result<MockServer> {
+    spawn_inner(config, Some(hook)).await
+}
+
+async fn spawn_inner(
+    config: MockConfig,
+    hook: Option<std::sync::Arc<dyn EventHook>>,
+) -> std::io::Result<MockServer> {
     config
         .validate()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -121,7 +142,7 @@ pub async fn spawn(config: MockConfig) -> std::io::Result<MockServer> {
     let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
-    let state = AppState::with_hook(config, None, cancel.clone());
+    let state = AppState::with_hook(config, hook, cancel.clone());
     let stop = cancel.clone();
     let task = tokio::spawn(serve_state(listener, state.clone(), async move {
         stop.cancelled().await;

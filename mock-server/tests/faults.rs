@@ -16,24 +16,24 @@ async fn latency_fault_is_visible_and_scoped_to_its_route() {
     mock.admin_send(
         Method::PUT,
         "/faults",
-        Some(json!({"routes": {"getId": {"latency": {"dist": "fixed", "ms": 150}}}})),
+        Some(json!({"routes": {"getId": {"latency": {"dist": "fixed", "ms": 300}}}})),
     )
     .await
     .expect(200);
     let start = Instant::now();
     demo.get("/id").await.expect(200);
-    assert!(start.elapsed() >= Duration::from_millis(150));
+    assert!(start.elapsed() >= Duration::from_millis(300));
     let start = Instant::now();
     demo.get("/settings").await.expect(200);
-    assert!(start.elapsed() < Duration::from_millis(150));
+    assert!(start.elapsed() < Duration::from_millis(300));
     let faults = mock.admin_get("/faults").await;
-    assert_eq!(faults["routes"]["getId"]["latency"]["ms"], 150.0);
+    assert_eq!(faults["routes"]["getId"]["latency"]["ms"], 300.0);
     mock.admin_send(Method::DELETE, "/faults", None)
         .await
         .expect(200);
     let start = Instant::now();
     demo.get("/id").await.expect(200);
-    assert!(start.elapsed() < Duration::from_millis(150));
+    assert!(start.elapsed() < Duration::from_millis(300));
 }
 
 #[tokio::test]
@@ -102,14 +102,14 @@ async fn break_schema_returns_a_body_with_wrong_types() {
 #[tokio::test]
 async fn stall_holds_every_api_response_but_not_admin() {
     let mut config = MockConfig::default();
-    config.faults.stall_ms = 120;
+    config.faults.stall_ms = 250;
     let mock = start_mock_with(config).await;
     let start = Instant::now();
     mock.demo().get("/settings").await.expect(200);
-    assert!(start.elapsed() >= Duration::from_millis(120));
+    assert!(start.elapsed() >= Duration::from_millis(250));
     let start = Instant::now();
     mock.admin_get("/health").await;
-    assert!(start.elapsed() < Duration::from_millis(120));
+    assert!(start.elapsed() < Duration::from_millis(250));
 }
 
 #[tokio::test]
@@ -269,4 +269,33 @@ async fn router_serves_in_process_without_a_socket() {
         .expect("body")
         .to_bytes();
     assert_eq!(&body[..], br#"{"agentsOnline":true}"#);
+}
+
+#[derive(Debug, Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl chatload_mock::EventHook for Recorder {
+    fn on_event(&self, event: &chatload_mock::MockEvent) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.push(format!("{}:{}", event.app_id, event.trigger));
+        }
+    }
+}
+
+#[tokio::test]
+async fn event_hook_receives_every_event() {
+    let recorder = std::sync::Arc::new(Recorder::default());
+    let server = chatload_mock::spawn_with_hook(MockConfig::default(), recorder.clone())
+        .await
+        .expect("spawn");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = Mock {
+        server,
+        http: reqwest::Client::new(),
+    };
+    let demo = mock.demo();
+    let (user, _) = demo.create_user("hooked").await;
+    demo.create_chat(&user, 2).await;
+    let seen = recorder.0.lock().expect("lock").clone();
+    assert_eq!(seen, ["demo-app:chats:create"]);
 }
