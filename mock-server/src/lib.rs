@@ -1,1 +1,196 @@
+//! chatload-mock: a stateful mock of the Inbenta Agent Chat API.
+//!
+//! It serves the 50 routes of `shared/api/agent-chat-api.md` under `/v1`
+//! with real state (apps, agents, users, chats, queues, invitations,
+//! messages, media, webhook registrations), simulated agents, the
+//! reference's auth rules and error envelope, plus an admin API under
+//! `/__mock` for request counts, fault injection and state inspection.
+//!
+//! Layout:
+//!
+//! ```text
+//! config     MockConfig (YAML, Default = documented demo world)
+//! operation  the 50 operations: operationId, method, path
+//! routes/    one file per resource + admin; router() assembles them
+//! auth       PublicApi / UserApi / SecretApi extractors (reference §2.3)
+//! extract    Params (query, then JSON body), PathId, Form — JSON rejections
+//! middleware trailing-slash normalisation, counting, faults, JSON errors
+//! state      AppState: app registry, faults, stats, shutdown token
+//! store/     AppStore per app (one mutex each) with the lifecycle rules
+//! sim        simulated agents' timers (tokio tasks)
+//! event      internal events ring buffer + hook point for webhooks
+//! fault      fault config/table and the schema-breaking rewrite
+//! stats      lock-free per-operation counters
+//! dist       delay distributions
+//! error      ApiError → {"error":{"code","message"}}
+//! ```
+//!
+//! Request flow: `normalize_path` → axum routing → `api_layer` (count,
+//! faults) → auth extractor → `Params` → handler → `AppState::with_store`
+//! (lock one app, run one rule, unlock) → timers scheduled → JSON response.
 
+pub mod auth;
+pub mod config;
+pub mod dist;
+pub mod error;
+pub mod event;
+pub mod extract;
+pub mod fault;
+pub mod middleware;
+pub mod operation;
+pub mod routes;
+pub mod sim;
+pub mod state;
+pub mod stats;
+pub mod store;
+
+pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};
+pub use error::ApiError;
+pub use event::{EventHook, MockEvent};
+pub use fault::{FaultsConfig, RouteFault};
+pub use operation::Operation;
+pub use routes::router;
+pub use state::AppState;
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long [`MockServer::shutdown`] waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves the mock on `listener` until `shutdown` completes, then drains
+/// in-flight requests (graceful shutdown) and stops simulated agents.
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or an I/O error of the server.
+pub async fn serve(
+    listener: TcpListener,
+    config: MockConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let cancel = CancellationToken::new();
+    let state = AppState::with_hook(config, None, cancel.clone());
+    let result = serve_state(listener, state, shutdown).await;
+    cancel.cancel();
+    result
+}
+
+async fn serve_state(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A mock running in the background of this process. Dropping it shuts
+/// the server down.
+#[derive(Debug)]
+pub struct MockServer {
+    addr: SocketAddr,
+    state: AppState,
+    /// Cancelling it stops the server (graceful) and every simulated-agent
+    /// timer.
+    cancel: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts the mock on `config.bind` (default `127.0.0.1:0`, any free port).
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or a bind error.
+pub async fn spawn(config: MockConfig) -> std::io::Result<MockServer> {
+    spawn_inner(config, None).await
+}
+
+/// Like [`spawn`], with an [`EventHook`] that receives every internal
+/// event (the attachment point for webhook delivery). The hook is called
+/// with an app's store locked: it must only enqueue.
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or a bind error.
+pub async fn spawn_with_hook(
+    config: MockConfig,
+    hook: std::sync::Arc<dyn EventHook>,
+) -> std::io::Result<MockServer> {
+    spawn_inner(config, Some(hook)).await
+}
+
+async fn spawn_inner(
+    config: MockConfig,
+    hook: Option<std::sync::Arc<dyn EventHook>>,
+) -> std::io::Result<MockServer> {
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let bind = config
+        .bind
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let cancel = CancellationToken::new();
+    let state = AppState::with_hook(config, hook, cancel.clone());
+    let stop = cancel.clone();
+    let task = tokio::spawn(serve_state(listener, state.clone(), async move {
+        stop.cancelled().await;
+    }));
+    Ok(MockServer {
+        addr,
+        state,
+        cancel,
+        task: Some(task),
+    })
+}
+
+impl MockServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/__mock`.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/__mock", self.addr)
+    }
+
+    /// The server's shared state (for in-process inspection).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, waits up to 5 s for in-flight requests, then stops.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

@@ -1,1 +1,95 @@
-fn main() {}
+//! `chatload-mock` binary: parse flags, load the config, serve until
+//! Ctrl-C or SIGTERM.
+
+use anyhow::Context;
+use chatload_mock::MockConfig;
+use clap::Parser;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Stateful mock of the Inbenta Agent Chat API (local use only).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// YAML config (default: the built-in demo world).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Seed for every random choice (overrides the config's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = match &cli.config {
+        Some(path) => MockConfig::from_yaml_file(path)?,
+        None => MockConfig::default(),
+    };
+    if let Some(seed) = cli.seed {
+        config.seed = seed;
+    }
+    let addr = SocketAddr::new(cli.bind, cli.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        base_url = %format!("http://{local}/v1"),
+        admin_url = %format!("http://{local}/__mock"),
+        apps = config.apps.len(),
+        seed = config.seed,
+        "chatload-mock listening"
+    );
+    chatload_mock::serve(listener, config, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("chatload-mock stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,187 @@
+//! Authentication extractors for the three route classes of reference §2.3.
+//!
+//! * [`PublicApi`]: App ID alone, or with a valid domain key, token or
+//!   secret (the six public routes).
+//! * [`UserApi`]: the secret, or a user's token (`Who::User`); the handler
+//!   then checks the user may see the resource (403 otherwise).
+//! * [`SecretApi`]: the secret only. None sent → 401; a domain key or token
+//!   sent instead → 403.
+//!
+//! For every class: missing/unknown `x-hyper-appId` → 401, and any invalid
+//! credential that was sent (wrong secret, domain key or token) → 401.
+//! Header names are case-insensitive (`HeaderMap`). `GET /media/{mediaId}`
+//! also takes `?appId=&secret=`. Credentials never appear in messages.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::AppHandle;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::Method;
+use axum::http::request::Parts;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const APP_ID: &str = "x-hyper-appid";
+const SECRET: &str = "x-hyper-secret";
+const TOKEN: &str = "x-hyper-token";
+const KEY: &str = "x-hyper-key";
+
+/// The credential a request presented (already checked, except tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// App ID only.
+    AppIdOnly,
+    /// The correct secret.
+    Secret,
+    /// The correct domain key.
+    DomainKey,
+    /// A user token (not yet resolved).
+    Token(String),
+}
+
+/// A request's app and credential.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Shared server state.
+    pub state: AppState,
+    /// The app named by `x-hyper-appId`.
+    pub app: Arc<AppHandle>,
+    /// What it presented.
+    pub credential: Credential,
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+impl FromRequestParts<AppState> for Api {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Only the media download takes credentials in the query string.
+        let query: HashMap<String, String> =
+            if parts.method == Method::GET && parts.uri.path().starts_with("/v1/media/") {
+                Query::try_from_uri(&parts.uri).map_or_else(|_| HashMap::new(), |q| q.0)
+            } else {
+                HashMap::new()
+            };
+        let app_id = header(parts, APP_ID)
+            .or_else(|| query.get("appId").map(String::as_str))
+            .ok_or(ApiError::Unauthorized("Missing x-hyper-appId"))?;
+        let app = state
+            .app(app_id)
+            .ok_or(ApiError::Unauthorized("Unknown app id"))?;
+        let secret = header(parts, SECRET).or_else(|| query.get("secret").map(String::as_str));
+        let credential = if let Some(secret) = secret {
+            if secret != app.secret {
+                return Err(ApiError::Unauthorized("Invalid secret"));
+            }
+            Credential::Secret
+        } else if let Some(token) = header(parts, TOKEN) {
+            Credential::Token(token.to_owned())
+        } else if let Some(key) = header(parts, KEY) {
+            if app.domain_key.as_deref() != Some(key) {
+                return Err(ApiError::Unauthorized("Invalid domain key"));
+            }
+            Credential::DomainKey
+        } else {
+            Credential::AppIdOnly
+        };
+        Ok(Api {
+            state: state.clone(),
+            app,
+            credential,
+        })
+    }
+}
+
+/// Secret-only routes.
+#[derive(Debug, Clone)]
+pub struct SecretApi(pub Api);
+
+impl FromRequestParts<AppState> for SecretApi {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let api = Api::from_request_parts(parts, state).await?;
+        match api.credential {
+            Credential::Secret => Ok(SecretApi(api)),
+            Credential::AppIdOnly => Err(ApiError::Unauthorized("Missing x-hyper-secret")),
+            Credential::DomainKey | Credential::Token(_) => {
+                Err(ApiError::forbidden("This route requires the app secret"))
+            }
+        }
+    }
+}
+
+/// Public routes.
+#[derive(Debug, Clone)]
+pub struct PublicApi(pub Api);
+
+impl FromRequestParts<AppState> for PublicApi {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let api = Api::from_request_parts(parts, state).await?;
+        if let Credential::Token(token) = &api.credential {
+            api.app.lock().user_of_token(token)?;
+        }
+        Ok(PublicApi(api))
+    }
+}
+
+/// Who is acting on a user-scoped route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// The app secret: may see everything.
+    Secret,
+    /// The user owning the token.
+    User(String),
+}
+
+impl Who {
+    /// 403 unless the secret was given or `allowed(user_id)` holds.
+    ///
+    /// # Errors
+    ///
+    /// 403 when the token's user may not see the resource.
+    pub fn check(&self, allowed: impl FnOnce(&str) -> bool) -> Result<(), ApiError> {
+        match self {
+            Who::Secret => Ok(()),
+            Who::User(id) if allowed(id) => Ok(()),
+            Who::User(_) => Err(ApiError::forbidden("Not allowed for this user")),
+        }
+    }
+}
+
+/// User-token routes.
+#[derive(Debug, Clone)]
+pub struct UserApi(pub Api, pub Who);
+
+impl FromRequestParts<AppState> for UserApi {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let api = Api::from_request_parts(parts, state).await?;
+        let who = match &api.credential {
+            Credential::Secret => Who::Secret,
+            Credential::Token(token) => Who::User(api.app.lock().user_of_token(token)?.to_owned()),
+            Credential::AppIdOnly => {
+                return Err(ApiError::Unauthorized(
+                    "Missing x-hyper-secret or x-hyper-token",
+                ));
+            }
+            Credential::DomainKey => {
+                return Err(ApiError::forbidden(
+                    "This route requires the app secret or a user token",
+                ));
+            }
+        };
+        Ok(UserApi(api, who))
+    }
+}

@@ -1,0 +1,389 @@
+//! Request extractors whose rejections are `ApiError`s: `Params` (query
+//! first, then the JSON body, on every method), `PathId`, and `Form`
+//! (multipart).
+//!
+//! axum's own rejections answer plain text; these wrappers make sure every
+//! malformed input gets the JSON error envelope instead.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde_json::{Map, Value};
+
+/// Parameters from the query string and an optional JSON object body.
+#[derive(Debug, Default)]
+pub struct Params {
+    query: Vec<(String, String)>,
+    body: Map<String, Value>,
+}
+
+/// One raw parameter value.
+#[derive(Debug, Clone, Copy)]
+enum Raw<'a> {
+    Query(&'a str),
+    Body(&'a Value),
+}
+
+/// Default and maximum page size of list routes.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest accepted `limit` (larger values are clamped).
+pub const MAX_LIMIT: usize = 500;
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+            .map_err(|_| ApiError::bad_request("Malformed query string"))?
+            .0;
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::bad_request("Request body is too large")
+            } else {
+                ApiError::bad_request("Could not read the request body")
+            }
+        })?;
+        let body = parse_body(&bytes, content_type.as_deref())?;
+        Ok(Params { query, body })
+    }
+}
+
+fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    if let Some(ct) = content_type
+        && !ct.contains("json")
+    {
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/json",
+        ));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("Request body must be a JSON object")),
+        Err(err) => Err(ApiError::bad_request(format!("Malformed JSON body: {err}"))),
+    }
+}
+
+fn type_error(name: &str, what: &str) -> ApiError {
+    ApiError::bad_request(format!("`{name}` must be {what}"))
+}
+
+impl Params {
+    /// Params from a JSON object (for tests and internal use).
+    pub fn from_body(body: Map<String, Value>) -> Params {
+        Params {
+            query: Vec::new(),
+            body,
+        }
+    }
+
+    fn query_value(&self, name: &str) -> Option<Raw<'_>> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Raw::Query(v))
+    }
+
+    fn body_value(&self, name: &str) -> Option<Raw<'_>> {
+        self.body.get(name).filter(|v| !v.is_null()).map(Raw::Body)
+    }
+
+    fn raw(&self, name: &str) -> Option<Raw<'_>> {
+        self.query_value(name).or_else(|| self.body_value(name))
+    }
+
+    fn string_of(name: &str, raw: Option<Raw<'_>>) -> Result<Option<String>, ApiError> {
+        match raw {
+            None => Ok(None),
+            Some(Raw::Query(s)) => Ok(Some(s.to_owned())),
+            Some(Raw::Body(Value::String(s))) => Ok(Some(s.clone())),
+            Some(Raw::Body(_)) => Err(type_error(name, "a string")),
+        }
+    }
+
+    /// An optional string (query first, then body).
+    ///
+    /// # Errors
+    ///
+    /// 400 when the body value is not a string.
+    pub fn str(&self, name: &str) -> Result<Option<String>, ApiError> {
+        Self::string_of(name, self.raw(name))
+    }
+
+    /// An optional string read from the body first, then the query.
+    ///
+    /// # Errors
+    ///
+    /// 400 when the body value is not a string.
+    pub fn str_body_first(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let raw = self.body_value(name).or_else(|| self.query_value(name));
+        Self::string_of(name, raw)
+    }
+
+    /// A required non-empty string.
+    ///
+    /// # Errors
+    ///
+    /// 400 when missing, empty or not a string.
+    pub fn required_str(&self, name: &str) -> Result<String, ApiError> {
+        match self.str(name)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            _ => Err(ApiError::bad_request(format!("`{name}` is required"))),
+        }
+    }
+
+    /// An optional non-negative integer up to `u32::MAX`, given as a number
+    /// or a numeric string (e.g. room ids: `1` or `"1"`).
+    ///
+    /// # Errors
+    ///
+    /// 400 otherwise.
+    pub fn u32(&self, name: &str) -> Result<Option<u32>, ApiError> {
+        let Some(raw) = self.raw(name) else {
+            return Ok(None);
+        };
+        parse_u32(raw)
+            .map(Some)
+            .ok_or_else(|| type_error(name, "a non-negative integer"))
+    }
+
+    /// A required [`Self::u32`].
+    ///
+    /// # Errors
+    ///
+    /// 400 when missing or invalid.
+    pub fn required_u32(&self, name: &str) -> Result<u32, ApiError> {
+        self.u32(name)?
+            .ok_or_else(|| ApiError::bad_request(format!("`{name}` is required")))
+    }
+
+    /// An optional integer, number or numeric string.
+    ///
+    /// # Errors
+    ///
+    /// 400 otherwise.
+    pub fn i64(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        let parsed = match self.raw(name) {
+            None => return Ok(None),
+            Some(Raw::Query(s)) => s.trim().parse().ok(),
+            Some(Raw::Body(Value::Number(n))) => n.as_i64(),
+            Some(Raw::Body(Value::String(s))) => s.trim().parse().ok(),
+            Some(Raw::Body(_)) => None,
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| type_error(name, "an integer"))
+    }
+
+    /// An optional boolean (`true`/`false`, `1`/`0`).
+    ///
+    /// # Errors
+    ///
+    /// 400 otherwise.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        let parsed = match self.raw(name) {
+            None => return Ok(None),
+            Some(Raw::Body(Value::Bool(b))) => Some(*b),
+            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => match text(raw) {
+                Some("true" | "1") => Some(true),
+                Some("false" | "0") => Some(false),
+                _ => None,
+            },
+            Some(Raw::Body(Value::Number(n))) => n.as_u64().filter(|v| *v <= 1).map(|v| v == 1),
+            Some(Raw::Body(_)) => None,
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| type_error(name, "a boolean"))
+    }
+
+    /// A list of room-like ids: comma-separated string, number, or array.
+    ///
+    /// # Errors
+    ///
+    /// 400 when an element is not a non-negative integer.
+    pub fn u32_list(&self, name: &str) -> Result<Option<Vec<u32>>, ApiError> {
+        let err = || type_error(name, "a list of non-negative integers");
+        match self.raw(name) {
+            None => Ok(None),
+            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => {
+                split(text(raw).unwrap_or(""))
+                    .map(|p| p.parse::<u32>().map_err(|_| err()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            }
+            Some(Raw::Body(Value::Array(items))) => items
+                .iter()
+                .map(|v| parse_u32(Raw::Body(v)).ok_or_else(err))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(raw) => parse_u32(raw).map(|v| Some(vec![v])).ok_or_else(err),
+        }
+    }
+
+    /// A list of strings: comma-separated string or array of strings.
+    ///
+    /// # Errors
+    ///
+    /// 400 when an element is not a string.
+    pub fn str_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => Ok(Some(
+                split(text(raw).unwrap_or("")).map(str::to_owned).collect(),
+            )),
+            Some(Raw::Body(Value::Array(items))) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| type_error(name, "a list of strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(Raw::Body(_)) => Err(type_error(name, "a list of strings")),
+        }
+    }
+
+    /// An optional JSON object from the body.
+    ///
+    /// # Errors
+    ///
+    /// 400 when present and not an object.
+    pub fn object(&self, name: &str) -> Result<Option<Value>, ApiError> {
+        match self.body_value(name) {
+            None => Ok(None),
+            Some(Raw::Body(v @ Value::Object(_))) => Ok(Some(v.clone())),
+            Some(_) => Err(type_error(name, "an object")),
+        }
+    }
+
+    /// An optional JSON array from the body.
+    ///
+    /// # Errors
+    ///
+    /// 400 when present and not an array.
+    pub fn array(&self, name: &str) -> Result<Option<Vec<Value>>, ApiError> {
+        match self.body_value(name) {
+            None => Ok(None),
+            Some(Raw::Body(Value::Array(items))) => Ok(Some(items.clone())),
+            Some(_) => Err(type_error(name, "an array")),
+        }
+    }
+
+    /// An optional raw body value (any JSON type).
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.body.get(name).filter(|v| !v.is_null())
+    }
+
+    /// `(offset, limit)`: `limit` defaults to 50 and is clamped to 500.
+    ///
+    /// # Errors
+    ///
+    /// 400 when not non-negative integers.
+    pub fn page(&self) -> Result<(usize, usize), ApiError> {
+        let offset = self.u32("offset")?.unwrap_or(0) as usize;
+        let limit = self
+            .u32("limit")?
+            .map_or(DEFAULT_LIMIT, |l| (l as usize).min(MAX_LIMIT));
+        Ok((offset, limit))
+    }
+}
+
+/// The text of a query value or a JSON string.
+fn text(raw: Raw<'_>) -> Option<&str> {
+    match raw {
+        Raw::Query(s) => Some(s),
+        Raw::Body(Value::String(s)) => Some(s),
+        Raw::Body(_) => None,
+    }
+}
+
+fn split(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty())
+}
+
+fn parse_u32(raw: Raw<'_>) -> Option<u32> {
+    match raw {
+        Raw::Query(_) | Raw::Body(Value::String(_)) => text(raw)?.trim().parse().ok(),
+        Raw::Body(Value::Number(n)) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
+        Raw::Body(_) => None,
+    }
+}
+
+/// The single path parameter of a route (e.g. `{chatId}`).
+#[derive(Debug)]
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|_| ApiError::bad_request("Invalid path parameter"))
+    }
+}
+
+/// A `multipart/form-data` body.
+#[derive(Debug)]
+pub struct Form(pub Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Multipart::from_request(req, state)
+            .await
+            .map(Form)
+            .map_err(|_| ApiError::bad_request("Content-Type must be multipart/form-data"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(body: Value) -> Params {
+        match body {
+            Value::Object(map) => Params::from_body(map),
+            _ => Params::default(),
+        }
+    }
+
+    #[test]
+    fn room_accepts_number_or_string() {
+        assert_eq!(params(json!({"room": 1})).u32("room"), Ok(Some(1)));
+        assert_eq!(params(json!({"room": "2"})).u32("room"), Ok(Some(2)));
+        assert!(params(json!({"room": "x"})).u32("room").is_err());
+        assert!(params(json!({"room": -1})).u32("room").is_err());
+    }
+
+    #[test]
+    fn malformed_json_and_non_objects_are_bad_requests() {
+        assert!(parse_body(b"{", None).is_err());
+        assert!(parse_body(b"[1]", Some("application/json")).is_err());
+        assert_eq!(
+            parse_body(b"{}", Some("text/plain")).map_err(|e| e.status()),
+            Err(StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn body_first_prefers_the_body() {
+        let mut p = params(json!({"userId": "u-body"}));
+        p.query.push(("userId".to_owned(), "u-query".to_owned()));
+        assert_eq!(p.str_body_first("userId"), Ok(Some("u-body".to_owned())));
+        assert_eq!(p.str("userId"), Ok(Some("u-query".to_owned())));
+    }
+}

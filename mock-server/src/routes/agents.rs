@@ -1,0 +1,140 @@
+//! Agents: availability, login/logout and agent CRUD (reference §4.2).
+
+use super::{ok, success};
+use crate::auth::{PublicApi, SecretApi};
+use crate::config::AgentStatus;
+use crate::error::ApiError;
+use crate::extract::{Params, PathId};
+use crate::operation::Operation as Op;
+use crate::state::AppState;
+use crate::store::AgentUpdate;
+use crate::store::view::{UserView, Wrap};
+use axum::Router;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(Op::GetAgentsAvailable.path(), get(agents_available))
+        .route(Op::GetAgentsOnline.path(), get(agents_online))
+        .route(Op::AgentLogin.path(), post(agents_login))
+        .route(Op::AgentLogout.path(), post(agents_logout))
+        .route(Op::ListAgents.path(), get(agents_list).post(agents_create))
+        .route(Op::GetAgent.path(), get(agents_get).put(agents_update))
+}
+
+async fn agents_available(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+    let rooms = params
+        .u32_list("roomIds")?
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::bad_request("`roomIds` is required"))?;
+    let langs = params.str_list("langs")?.unwrap_or_default();
+    let store = api.app.lock();
+    let counts: serde_json::Map<String, serde_json::Value> = rooms
+        .iter()
+        .map(|room| {
+            let n = if store.has_room(*room) {
+                store.available_agents(*room, &langs)
+            } else {
+                0
+            };
+            (room.to_string(), n.into())
+        })
+        .collect();
+    drop(store);
+    Ok(ok(&json!({ "agents": counts })))
+}
+
+async fn agents_online(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+    let room = params.required_u32("roomId")?;
+    let lang = params.str("lang")?;
+    let online = api.app.lock().any_agent_online(room, lang.as_deref());
+    Ok(ok(&json!({ "agentsOnline": online })))
+}
+
+async fn agents_login(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+    let email = params.str("email")?;
+    let password = params.str("password")?;
+    let agent_id = params.str("agentId")?;
+    api.state.with_store(&api.app, |s| {
+        let (id, token) =
+            s.agent_login(email.as_deref(), password.as_deref(), agent_id.as_deref())?;
+        let agent = UserView::from(s.agent(&id)?);
+        Ok(ok(&json!({"agent": agent, "session": {"token": token}})))
+    })
+}
+
+async fn agents_logout(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+    let agent_id = params.required_str("agentId")?;
+    let rooms = params.u32_list("rooms")?;
+    api.state
+        .with_store(&api.app, |s| s.agent_logout(&agent_id, rooms))?;
+    Ok(success())
+}
+
+fn status_param(params: &Params) -> Result<Option<AgentStatus>, ApiError> {
+    match params.str("status")? {
+        None => Ok(None),
+        Some(s) => AgentStatus::parse(&s)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("`status` must be online, away or offline")),
+    }
+}
+
+async fn agents_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+    let status = status_param(&params)?;
+    let room = params.u32("room")?;
+    let page = params.page()?;
+    let store = api.app.lock();
+    let agents: Vec<UserView<'_>> = super::page(store.list_agents(status, room), page)
+        .into_iter()
+        .map(UserView::from)
+        .collect();
+    Ok(ok(&Wrap("agents", agents)))
+}
+
+async fn agents_get(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
+    let store = api.app.lock();
+    Ok(ok(&Wrap("agent", UserView::from(store.agent(&id)?))))
+}
+
+fn agent_fields(params: &Params) -> Result<AgentUpdate, ApiError> {
+    Ok(AgentUpdate {
+        name: params.str("name")?,
+        nickname: params.str("nickname")?,
+        email: params.str("email")?,
+        password: params.str("password")?,
+        status: status_param(params)?,
+        rooms: params.u32_list("rooms")?,
+        langs: params.str_list("langs")?,
+        capacity: params.u32("capacity")?,
+    })
+}
+
+async fn agents_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+    let fields = agent_fields(&params)?;
+    if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(ApiError::bad_request("`name` is required"));
+    }
+    api.state.with_store(&api.app, |s| {
+        let id = s.create_agent(fields)?;
+        Ok(ok(&Wrap("agent", UserView::from(s.agent(&id)?))))
+    })
+}
+
+async fn agents_update(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let fields = agent_fields(&params)?;
+    api.state.with_store(&api.app, |s| {
+        s.update_agent(&id, fields)?;
+        Ok(ok(&Wrap("agent", UserView::from(s.agent(&id)?))))
+    })
+}

@@ -1,0 +1,209 @@
+//! Apps, settings, ids and surveys (reference §4.1, §4.3, §4.10, §4.12).
+
+use super::{json, ok};
+use crate::auth::{Credential, PublicApi, SecretApi};
+use crate::config::{Algorithm, AppConfig};
+use crate::error::ApiError;
+use crate::extract::{Params, PathId};
+use crate::operation::Operation as Op;
+use crate::state::AppState;
+use crate::store::{AppHandle, AppStore, SettingsUpdate};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(Op::ValidateApp.path(), get(apps_validate))
+        .route(Op::ListApps.path(), get(apps_list).post(apps_create))
+        .route(Op::GetApp.path(), get(apps_get).put(apps_update))
+        .route(
+            Op::GetSettings.path(),
+            get(settings_get).put(settings_update),
+        )
+        .route(Op::GetId.path(), get(id_get))
+        .route(Op::GetSurvey.path(), get(surveys_get))
+}
+
+/// Regions an app may be in.
+const REGIONS: &[&str] = &["eu", "us"];
+
+fn region_param(params: &Params) -> Result<Option<String>, ApiError> {
+    match params.str("region")? {
+        Some(r) if !REGIONS.contains(&r.as_str()) => {
+            Err(ApiError::bad_request("`region` must be eu or us"))
+        }
+        other => Ok(other),
+    }
+}
+
+fn app_json(app: &AppHandle, store: &AppStore) -> Value {
+    let (name, region) = store.app_info();
+    json!({"id": &*app.id, "name": name, "region": region, "domains": []})
+}
+
+async fn apps_validate(
+    PublicApi(api): PublicApi,
+    PathId(app_id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
+    let app = api
+        .state
+        .app(&app_id)
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let body = app_json(&app, &app.lock());
+    Ok(ok(&json!({"valid": true, "app": body})))
+}
+
+async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+    let page = params.page()?;
+    let apps: Vec<Value> = super::page(api.state.apps(), page)
+        .iter()
+        .map(|app| app_json(app, &app.lock()))
+        .collect();
+    Ok(ok(&json!({ "apps": apps })))
+}
+
+async fn apps_get(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
+    let app = api
+        .state
+        .app(&id)
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let body = app_json(&app, &app.lock());
+    Ok(ok(&json!({ "app": body })))
+}
+
+async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+    let name = params.required_str("name")?;
+    let region = region_param(&params)?.unwrap_or_else(|| "eu".to_owned());
+    let queue_mode = params.bool("queueMode")?.unwrap_or(false);
+    let (id, secret, key) = api.state.with_store(&api.app, |s| {
+        Ok((
+            params
+                .str("id")?
+                .unwrap_or_else(|| format!("app-{}", s.random_hex(4))),
+            s.random_hex(16),
+            s.random_hex(16),
+        ))
+    })?;
+    let mut config = AppConfig::demo(&id, &secret, &key, queue_mode);
+    config.name = Some(name);
+    config.region = region;
+    let app = api.state.add_app(&config)?;
+    let mut body = app_json(&app, &app.lock());
+    body["secret"] = secret.into();
+    body["domainKey"] = key.into();
+    Ok(json(StatusCode::OK, &json!({ "app": body })))
+}
+
+async fn apps_update(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let app = api
+        .state
+        .app(&id)
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let name = params.str("name")?;
+    let region = region_param(&params)?;
+    let mut store = app.lock();
+    store.update_app(name, region);
+    let body = app_json(&app, &store);
+    Ok(ok(&json!({ "app": body })))
+}
+
+fn settings_json(store: &AppStore, full: bool) -> Value {
+    let s = store.settings();
+    if !full {
+        return json!({"settings": {"queue": {"active": s.queue_active}, "languages": s.languages}});
+    }
+    json!({"settings": {
+        "queue": {"active": s.queue_active},
+        "languages": s.languages,
+        "allowedFileTypes": s.allowed_file_types,
+        "maxFileSize": s.max_file_size,
+        "assignAlgorithm": s.assign_algorithm.as_str(),
+        "inactivityTimeout": s.inactivity_timeout,
+    }})
+}
+
+async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> Response {
+    let full = api.credential == Credential::Secret;
+    ok(&settings_json(&api.app.lock(), full))
+}
+
+async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+    let queue_active = match params.value("queue") {
+        None => None,
+        Some(Value::Object(queue)) => match queue.get("active") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(ApiError::bad_request("`queue.active` must be a boolean")),
+        },
+        Some(_) => return Err(ApiError::bad_request("`queue` must be an object")),
+    };
+    let assign_algorithm = match params.str("assignAlgorithm")? {
+        Some(name) => Some(
+            Algorithm::parse(&name).ok_or_else(|| ApiError::bad_request("Unknown algorithm"))?,
+        ),
+        None => None,
+    };
+    let update = SettingsUpdate {
+        queue_active,
+        languages: params.str_list("languages")?,
+        allowed_file_types: params.str_list("allowedFileTypes")?,
+        assign_algorithm,
+        inactivity_timeout: params.u32("inactivityTimeout")?.map(u64::from),
+    };
+    api.state.with_store(&api.app, |s| {
+        s.update_settings(update);
+        Ok(ok(&settings_json(s, true)))
+    })
+}
+
+async fn id_get(SecretApi(api): SecretApi, _params: Params) -> Result<Response, ApiError> {
+    let id = api.state.with_store(&api.app, |s| Ok(s.random_hex(12)))?;
+    Ok(ok(&json!({ "id": id })))
+}
+
+/// Any positive integer survey id exists; its URL echoes the source.
+async fn surveys_get(
+    SecretApi(_api): SecretApi,
+    PathId(id): PathId,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let number: u64 = id
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::not_found("Survey not found"))?;
+    let source_type = params.str("sourceType")?.unwrap_or_default();
+    let source_id = params.str("sourceId")?.unwrap_or_default();
+    let url = format!(
+        "http://127.0.0.1/surveys/{number}?sourceType={}&sourceId={}",
+        encode(&source_type),
+        encode(&source_id)
+    );
+    Ok(ok(&json!({"survey": {"url": url}})))
+}
+
+/// Percent-encodes everything but unreserved URL characters.
+fn encode(value: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}

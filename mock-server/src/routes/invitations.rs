@@ -1,0 +1,83 @@
+//! Invitations and queues (reference §4.7, §4.9).
+
+use super::ok;
+use crate::auth::SecretApi;
+use crate::error::ApiError;
+use crate::extract::{Params, PathId};
+use crate::operation::Operation as Op;
+use crate::state::AppState;
+use axum::Router;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(Op::CreateInvitation.path(), post(invitations_create))
+        .route(Op::AcceptInvitation.path(), post(invitations_accept))
+        .route(Op::RejectInvitation.path(), post(invitations_reject))
+        .route(Op::GetQueuesStatus.path(), get(queues_status))
+        .route(Op::GetQueueUpdate.path(), get(queues_update))
+}
+
+fn ids(params: &Params) -> Result<(String, String), ApiError> {
+    Ok((
+        params.required_str("chatId")?,
+        params.required_str("userId")?,
+    ))
+}
+
+async fn invitations_create(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (chat, user) = ids(&params)?;
+    api.state.with_store(&api.app, |s| {
+        let id = s.create_invitation(&chat, &user)?;
+        Ok(ok(&json!({"success": true, "invitation": {
+            "id": id, "chatId": chat, "userId": user, "status": "pending",
+            "createdAt": crate::store::now_s(),
+        }})))
+    })
+}
+
+async fn invitations_accept(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (chat, user) = ids(&params)?;
+    api.state
+        .with_store(&api.app, |s| s.accept_invitation(&chat, &user))?;
+    Ok(super::success())
+}
+
+async fn invitations_reject(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (chat, user) = ids(&params)?;
+    api.state
+        .with_store(&api.app, |s| s.reject_invitation(&chat, &user))?;
+    Ok(super::success())
+}
+
+async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
+    let queues = api.app.lock().queues_status();
+    ok(&json!({ "queues": queues }))
+}
+
+async fn queues_update(
+    SecretApi(api): SecretApi,
+    PathId(id): PathId,
+    _params: Params,
+) -> Result<Response, ApiError> {
+    let store = api.app.lock();
+    let chat = store.chat(&id)?;
+    let position = store.queue_position(chat);
+    let wait = store.estimated_wait_s(chat.room, position);
+    Ok(ok(&json!({
+        "chatId": chat.id,
+        "userId": chat.creator,
+        "data": {"queuePosition": position, "estimatedWaitTime": wait},
+    })))
+}

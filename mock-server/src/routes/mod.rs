@@ -1,0 +1,82 @@
+//! The HTTP surface: the 50 API routes under `/v1` (one file per
+//! resource, each with `routes()`), the `/__mock` admin routes, and the
+//! [`router`] that assembles them around the shared [`AppState`].
+//!
+//! Handlers are thin: extract auth and parameters, run one store rule under
+//! the app lock via `AppState::with_store`, build the response.
+
+mod admin;
+mod agents;
+mod apps;
+mod chats;
+mod invitations;
+mod media;
+mod messages;
+mod users;
+mod webhooks;
+
+use crate::middleware::{api_layer, json_errors, normalize_path, not_found};
+use crate::state::AppState;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The complete mock application: API routes (counted, fault-injectable),
+/// admin routes, JSON 404 fallback, and trailing-slash normalisation
+/// applied before routing (`/x/` is served as `/x`).
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(apps::routes())
+        .merge(agents::routes())
+        .merge(users::routes())
+        .merge(chats::routes())
+        .merge(messages::routes())
+        .merge(invitations::routes())
+        .merge(media::routes(state.config().max_media_bytes))
+        .merge(webhooks::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api_layer,
+        ));
+    let inner = api
+        .merge(admin::routes().layer(axum::middleware::from_fn(json_errors)))
+        .fallback(not_found)
+        .with_state(state);
+    // An outer router whose only service rewrites the path and hands the
+    // request to the real one: normalisation must happen before routing.
+    let normalized = tower::ServiceBuilder::new()
+        .map_request(normalize_path)
+        .service(inner);
+    Router::new().fallback_service(normalized)
+}
+
+/// A JSON response with `status`.
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(_) => crate::error::ApiError::Internal.into_response(),
+    }
+}
+
+/// `200 OK` JSON.
+pub(crate) fn ok<T: Serialize>(value: &T) -> Response {
+    json(StatusCode::OK, value)
+}
+
+/// `{"success": true}`.
+pub(crate) fn success() -> Response {
+    ok(&serde_json::json!({"success": true}))
+}
+
+/// Applies `(offset, limit)` to an iterator.
+pub(crate) fn page<T>(items: impl IntoIterator<Item = T>, page: (usize, usize)) -> Vec<T> {
+    items.into_iter().skip(page.0).take(page.1).collect()
+}

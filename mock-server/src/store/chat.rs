@@ -1,0 +1,574 @@
+//! Chat lifecycle rules: create, join/leave, messages, history, close, and
+//! the bounded retention of closed chats.
+
+use super::{AppStore, Chat, ChatStatus, Message, Timer, TimerAction, now_s};
+use crate::config::Algorithm;
+use crate::error::ApiError;
+use crate::event::trigger;
+use serde_json::json;
+
+/// Fields of `PUT /chats/{chatId}`.
+#[derive(Debug, Default)]
+pub struct ChatUpdate {
+    /// New room.
+    pub room: Option<u32>,
+    /// New language.
+    pub lang: Option<String>,
+    /// New external id.
+    pub external_id: Option<String>,
+    /// New source.
+    pub source: Option<i64>,
+}
+
+impl AppStore {
+    /// `POST /chats`: a waiting chat; queued at once in queue mode.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown creator or room, 409 `User already has a chat`.
+    pub fn create_chat(
+        &mut self,
+        creator: &str,
+        room: u32,
+        source: i64,
+        lang: Option<String>,
+        external_id: Option<String>,
+        history: Vec<serde_json::Value>,
+    ) -> Result<String, ApiError> {
+        let user = self.user(creator)?;
+        if !self.has_room(room) {
+            return Err(ApiError::not_found("Room not found"));
+        }
+        if user.agent.is_none() && !user.chats.is_empty() {
+            return Err(ApiError::conflict("User already has a chat"));
+        }
+        let id = self.next_id("c");
+        let chat = Chat {
+            id: id.clone(),
+            seq: self.counter,
+            creator: creator.to_owned(),
+            room,
+            status: ChatStatus::Waiting,
+            in_queue: false,
+            source,
+            lang,
+            external_id,
+            users: vec![creator.to_owned()],
+            agent: None,
+            created_at: now_s(),
+            closed_at: None,
+            closed_by: None,
+            activated_at_ms: None,
+            messages: Vec::new(),
+            history: normalize_history(history),
+            rejected_by: Vec::new(),
+            algorithm: self.settings.assign_algorithm,
+            media: Vec::new(),
+        };
+        self.chats.insert(id.clone(), chat);
+        if let Some(user) = self.users.get_mut(creator) {
+            user.chats.push(id.clone());
+        }
+        self.emit(
+            trigger::CHATS_CREATE,
+            json!({"chatId": id, "creator": creator, "room": room}),
+        );
+        if self.settings.queue_active {
+            self.enqueue(&id, false);
+            self.dispatch_room(room);
+        }
+        Ok(id)
+    }
+
+    /// Adds a participant (after an accepted invitation or a join). An
+    /// agent takes a slot; the first agent of a waiting chat activates it.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat/user, 409 closed chat.
+    pub(super) fn add_participant(&mut self, chat_id: &str, user_id: &str) -> Result<(), ApiError> {
+        let is_agent = self.user(user_id)?.agent.is_some();
+        let chat = self.chat(chat_id)?;
+        if chat.status == ChatStatus::Closed {
+            return Err(ApiError::conflict("Chat is closed"));
+        }
+        if chat.users.iter().any(|u| u == user_id) {
+            return Ok(());
+        }
+        self.chat_mut(chat_id)?.users.push(user_id.to_owned());
+        if let Some(user) = self.users.get_mut(user_id) {
+            user.chats.push(chat_id.to_owned());
+            if let Some(agent) = user.agent.as_mut() {
+                agent.active += 1;
+            }
+        }
+        if is_agent {
+            self.remove_from_queue(chat_id);
+            self.activate(chat_id, user_id);
+        }
+        self.emit(
+            trigger::CHATS_JOIN,
+            json!({"chatId": chat_id, "userId": user_id}),
+        );
+        Ok(())
+    }
+
+    /// `POST /chats/{chatId}/join`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::add_participant`].
+    pub fn join_chat(&mut self, chat_id: &str, user_id: &str) -> Result<(), ApiError> {
+        self.add_participant(chat_id, user_id)
+    }
+
+    /// Removes a participant; frees an agent's slot. If the chat's agent
+    /// leaves an active chat, it goes back to `waiting` (and, in queue mode,
+    /// to the head of its queue).
+    fn remove_participant(&mut self, chat_id: &str, user_id: &str) -> Vec<u32> {
+        let mut rooms = Vec::new();
+        if let Some(user) = self.users.get_mut(user_id) {
+            user.chats.retain(|c| c != chat_id);
+            if let Some(agent) = user.agent.as_mut() {
+                agent.active = agent.active.saturating_sub(1);
+                rooms = agent.rooms.clone();
+            }
+        }
+        if let Some(chat) = self.chats.get_mut(chat_id) {
+            chat.users.retain(|u| u != user_id);
+            if chat.agent.as_deref() == Some(user_id) && chat.status == ChatStatus::Active {
+                chat.agent = None;
+                chat.status = ChatStatus::Waiting;
+                chat.activated_at_ms = None;
+            }
+        }
+        rooms
+    }
+
+    /// `PUT /chats/{chatId}/leave`.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat/user, 409 closed, 403 not a participant.
+    pub fn leave_chat(&mut self, chat_id: &str, user_id: &str) -> Result<(), ApiError> {
+        self.user(user_id)?;
+        let chat = self.chat(chat_id)?;
+        if chat.status == ChatStatus::Closed {
+            return Err(ApiError::conflict("Chat is closed"));
+        }
+        if !chat.users.iter().any(|u| u == user_id) {
+            return Err(ApiError::forbidden("User is not in the chat"));
+        }
+        let was_agent = chat.agent.as_deref() == Some(user_id);
+        let rooms = self.remove_participant(chat_id, user_id);
+        if was_agent {
+            // An agent who walked out is not offered the chat again.
+            self.chat_mut(chat_id)?.rejected_by.push(user_id.to_owned());
+        }
+        self.emit(
+            trigger::CHATS_LEAVE,
+            json!({"chatId": chat_id, "userId": user_id}),
+        );
+        if was_agent && self.settings.queue_active {
+            self.enqueue(chat_id, true);
+        }
+        self.dispatch_rooms(&rooms);
+        Ok(())
+    }
+
+    /// `POST /chats/{chatId}/toinbox`: the current agent is released and
+    /// another one is looked for (never the previous one).
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat, 409 closed.
+    pub fn chat_to_inbox(&mut self, chat_id: &str) -> Result<Option<String>, ApiError> {
+        let chat = self.chat(chat_id)?;
+        if chat.status == ChatStatus::Closed {
+            return Err(ApiError::conflict("Chat is closed"));
+        }
+        if let Some(agent) = chat.agent.clone() {
+            let rooms = self.remove_participant(chat_id, &agent);
+            self.chat_mut(chat_id)?.rejected_by.push(agent.clone());
+            self.emit(
+                trigger::CHATS_LEAVE,
+                json!({"chatId": chat_id, "userId": agent}),
+            );
+            let found = self.assign(chat_id, None)?;
+            self.dispatch_rooms(&rooms);
+            return Ok(found);
+        }
+        self.assign(chat_id, None)
+    }
+
+    /// `PUT /chats/{chatId}`; a queued chat moved to another room joins
+    /// the tail of that room's queue. Closed chats may be updated too (the
+    /// spec declares no conflict for this route).
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat or room.
+    pub fn update_chat(&mut self, chat_id: &str, update: ChatUpdate) -> Result<(), ApiError> {
+        self.chat(chat_id)?;
+        if let Some(room) = update.room
+            && !self.has_room(room)
+        {
+            return Err(ApiError::not_found("Room not found"));
+        }
+        let requeue = update.room.is_some() && self.chat(chat_id)?.in_queue;
+        if requeue {
+            self.remove_from_queue(chat_id);
+        }
+        let chat = self.chat_mut(chat_id)?;
+        if let Some(room) = update.room {
+            chat.room = room;
+        }
+        if update.lang.is_some() {
+            chat.lang = update.lang;
+        }
+        if update.external_id.is_some() {
+            chat.external_id = update.external_id;
+        }
+        if let Some(source) = update.source {
+            chat.source = source;
+        }
+        if requeue {
+            self.enqueue(chat_id, false);
+            if let Some(room) = update.room {
+                self.dispatch_room(room);
+            }
+        }
+        Ok(())
+    }
+
+    /// `DELETE /chats/{chatId}`: closes by `user_id` or by the system.
+    /// Cancels pending invitations (freeing reserved slots), leaves the
+    /// queue, frees every agent's slot, then lets queues take the freed
+    /// slots.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat/user, 409 already closed, 403 user not in the chat.
+    pub fn close_chat(&mut self, chat_id: &str, user_id: Option<&str>) -> Result<(), ApiError> {
+        if let Some(user) = user_id {
+            self.user(user)?;
+        }
+        let chat = self.chat(chat_id)?;
+        if chat.status == ChatStatus::Closed {
+            return Err(ApiError::conflict("Chat is already closed"));
+        }
+        if let Some(user) = user_id
+            && !self.is_participant(chat_id, user)
+        {
+            return Err(ApiError::forbidden("User is not in the chat"));
+        }
+        let participants = chat.users.clone();
+        let mut rooms = Vec::new();
+        let pending: Vec<String> = self
+            .invitations
+            .values()
+            .filter(|i| i.chat_id == chat_id)
+            .map(|i| i.id.clone())
+            .collect();
+        for id in pending {
+            if let Some(inv) = self.invitations.remove(&id)
+                && let Some(agent) = self.agent_mut(&inv.user_id)
+                && inv.reserved
+            {
+                agent.reserved = agent.reserved.saturating_sub(1);
+                rooms.extend(agent.rooms.iter().copied());
+            }
+        }
+        self.remove_from_queue(chat_id);
+        self.record_duration(chat_id);
+        for user in &participants {
+            if let Some(u) = self.users.get_mut(user) {
+                u.chats.retain(|c| c != chat_id);
+                if let Some(agent) = u.agent.as_mut() {
+                    agent.active = agent.active.saturating_sub(1);
+                    rooms.extend(agent.rooms.iter().copied());
+                }
+            }
+        }
+        if let Some(creator) = self.chats.get(chat_id).map(|c| c.creator.clone())
+            && let Some(u) = self.users.get_mut(&creator)
+        {
+            u.chats.retain(|c| c != chat_id);
+        }
+        let closer = user_id.unwrap_or("system").to_owned();
+        let chat = self.chat_mut(chat_id)?;
+        chat.status = ChatStatus::Closed;
+        chat.closed_at = Some(now_s());
+        chat.closed_by = Some(closer.clone());
+        self.emit(
+            trigger::CHATS_CLOSE,
+            json!({"chatId": chat_id, "userId": closer}),
+        );
+        rooms.sort_unstable();
+        rooms.dedup();
+        self.dispatch_rooms(&rooms);
+        self.closed_order.push_back(chat_id.to_owned());
+        self.evict_closed();
+        Ok(())
+    }
+
+    /// Drops the oldest closed chats (and their messages and media) beyond
+    /// the configured cap.
+    fn evict_closed(&mut self) {
+        while self.closed_order.len() > self.closed_chat_cap {
+            let Some(id) = self.closed_order.pop_front() else {
+                return;
+            };
+            if let Some(chat) = self.chats.remove(&id) {
+                for message in &chat.messages {
+                    self.message_chat.remove(&message.id);
+                }
+                for media in &chat.media {
+                    self.media.remove(media);
+                }
+            }
+        }
+    }
+
+    /// Appends a message and emits `messages:new`; returns its index.
+    pub(super) fn push_message(
+        &mut self,
+        chat_id: &str,
+        sender: &str,
+        kind: &str,
+        message: serde_json::Value,
+    ) -> Result<usize, ApiError> {
+        let id = self.next_id("m");
+        let message = Message {
+            id: id.clone(),
+            chat: chat_id.to_owned(),
+            sender: sender.to_owned(),
+            kind: kind.to_owned(),
+            message,
+            created: now_s(),
+            read_by: Vec::new(),
+        };
+        let data = json!({"message": super::view::MessageView::from(&message)});
+        let chat = self.chat_mut(chat_id)?;
+        chat.messages.push(message);
+        let index = chat.messages.len() - 1;
+        self.message_chat.insert(id, chat_id.to_owned());
+        self.emit(trigger::MESSAGES_NEW, data);
+        Ok(index)
+    }
+
+    /// `POST /chats/{chatId}/messages`. A user's message in an active chat
+    /// schedules the simulated agent's reply when replies are on.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat/sender, 409 closed, 403 sender not in the chat.
+    pub fn send_message(
+        &mut self,
+        chat_id: &str,
+        sender: &str,
+        kind: &str,
+        message: serde_json::Value,
+    ) -> Result<&Message, ApiError> {
+        let chat = self.chat(chat_id)?;
+        if chat.status == ChatStatus::Closed {
+            return Err(ApiError::conflict("Chat is closed"));
+        }
+        let is_agent = self.user(sender)?.agent.is_some();
+        if !self.is_participant(chat_id, sender) {
+            return Err(ApiError::forbidden("Sender is not in the chat"));
+        }
+        let index = self.push_message(chat_id, sender, kind, message)?;
+        let chat = self.chat(chat_id)?;
+        if !is_agent
+            && self.sim.simulate
+            && self.sim.replies
+            && chat.status == ChatStatus::Active
+            && let Some(agent) = chat.agent.clone()
+        {
+            let message_id = chat.messages[index].id.clone();
+            let delay = self.sim.reply_delay.sample(&mut self.rng);
+            self.timers.push(Timer {
+                delay,
+                action: TimerAction::Reply {
+                    chat_id: chat_id.to_owned(),
+                    agent_id: agent,
+                    message_id,
+                },
+            });
+        }
+        Ok(&self.chat(chat_id)?.messages[index])
+    }
+
+    /// The simulated agent's reply, if the chat is still active with it.
+    pub(super) fn agent_reply(&mut self, chat_id: &str, agent_id: &str, message_id: &str) {
+        let still_there = self.chats.get(chat_id).is_some_and(|c| {
+            c.status == ChatStatus::Active && c.agent.as_deref() == Some(agent_id)
+        });
+        if still_there {
+            let text = format!("Agent reply to {message_id}");
+            let _ = self.push_message(chat_id, agent_id, "text", text.into());
+        }
+    }
+
+    /// `PUT /messages/{messageId}/read`; returns the chat id and index.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown message/user, 403 reader not in the chat.
+    pub fn mark_read(
+        &mut self,
+        message_id: &str,
+        user_id: &str,
+    ) -> Result<(String, usize), ApiError> {
+        self.user(user_id)?;
+        let chat_id = self
+            .message_chat
+            .get(message_id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("Message not found"))?;
+        if !self.is_participant(&chat_id, user_id) {
+            return Err(ApiError::forbidden("User is not in the chat"));
+        }
+        let chat = self.chat_mut(&chat_id)?;
+        let index = chat
+            .messages
+            .iter()
+            .position(|m| m.id == message_id)
+            .ok_or_else(|| ApiError::not_found("Message not found"))?;
+        let message = &mut chat.messages[index];
+        if !message.read_by.iter().any(|u| u == user_id) {
+            message.read_by.push(user_id.to_owned());
+        }
+        self.emit(
+            trigger::MESSAGES_READ,
+            json!({"chatId": chat_id, "messageId": message_id, "userId": user_id}),
+        );
+        Ok((chat_id, index))
+    }
+
+    /// `POST /chats/{chatId}/history`: appends imported entries.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat.
+    pub fn import_history(
+        &mut self,
+        chat_id: &str,
+        entries: Vec<serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        let entries = normalize_history(entries);
+        self.chat_mut(chat_id)?.history.extend(entries);
+        Ok(())
+    }
+
+    /// The chat's history: imported entries, then its messages, as
+    /// `{sender, message, created, type}` objects.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown chat.
+    pub fn history(&self, chat_id: &str) -> Result<Vec<serde_json::Value>, ApiError> {
+        let chat = self.chat(chat_id)?;
+        let mut out = chat.history.clone();
+        out.extend(chat.messages.iter().map(|m| {
+            json!({"sender": m.sender, "message": m.message, "created": m.created, "type": m.kind})
+        }));
+        Ok(out)
+    }
+
+    /// Chats matching the filters, in creation order.
+    pub fn list_chats(
+        &self,
+        status: Option<&str>,
+        room: Option<u32>,
+        creator: Option<&str>,
+        external_id: Option<&str>,
+    ) -> Vec<&Chat> {
+        let mut chats: Vec<&Chat> = self
+            .chats
+            .values()
+            .filter(|c| status.is_none_or(|s| c.status.as_str() == s))
+            .filter(|c| room.is_none_or(|r| c.room == r))
+            .filter(|c| creator.is_none_or(|u| c.creator == u))
+            .filter(|c| external_id.is_none_or(|e| c.external_id.as_deref() == Some(e)))
+            .collect();
+        chats.sort_unstable_by_key(|c| c.seq);
+        chats
+    }
+
+    /// Default algorithm for new assignments.
+    pub fn default_algorithm(&self) -> Algorithm {
+        self.settings.assign_algorithm
+    }
+}
+
+/// Gives every imported history entry a `type` (default `text`) and a
+/// `created` time (default now), so exported history is uniform.
+fn normalize_history(entries: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let now = now_s();
+    entries
+        .into_iter()
+        .map(|mut entry| {
+            if let Some(obj) = entry.as_object_mut() {
+                obj.entry("type").or_insert_with(|| "text".into());
+                obj.entry("created").or_insert_with(|| now.into());
+            }
+            entry
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::store;
+    use super::*;
+
+    #[test]
+    fn second_open_chat_is_a_conflict() {
+        let mut s = store(false);
+        let (user, _) = s.create_user("bob", None, None, None).expect("user");
+        s.create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect("first");
+        let err = s
+            .create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect_err("second");
+        assert_eq!(err, ApiError::conflict("User already has a chat"));
+    }
+
+    #[test]
+    fn message_to_closed_chat_is_a_conflict() {
+        let mut s = store(false);
+        let (user, _) = s.create_user("bob", None, None, None).expect("user");
+        let chat = s
+            .create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect("chat");
+        s.close_chat(&chat, Some(&user)).expect("close");
+        let err = s
+            .send_message(&chat, &user, "text", "hi".into())
+            .expect_err("closed");
+        assert_eq!(err.status(), axum::http::StatusCode::CONFLICT);
+        assert!(s.user(&user).expect("u").chats.is_empty());
+    }
+
+    #[test]
+    fn closed_chats_beyond_cap_are_evicted() {
+        let mut s = store(false);
+        s.closed_chat_cap = 2;
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let (user, _) = s
+                .create_user(&format!("u{n}"), None, None, None)
+                .expect("u");
+            let chat = s
+                .create_chat(&user, 1, 3, None, None, Vec::new())
+                .expect("c");
+            s.send_message(&chat, &user, "text", "x".into()).expect("m");
+            s.close_chat(&chat, None).expect("close");
+            ids.push(chat);
+        }
+        assert!(s.chat(&ids[0]).is_err());
+        assert!(s.chat(&ids[2]).is_ok());
+        assert_eq!(s.message_chat.len(), 2);
+    }
+}
