@@ -204,10 +204,19 @@ mod tests {
     fn literal_segments_prefer_the_most_specific_route() {
         use PathSegment::{Dynamic, Literal};
         let get = |segs: &[PathSegment<'_>]| match_route(Method::Get, segs).map(|o| o.id);
-        assert_eq!(get(&[Literal("agents"), Literal("available")]), Some("getAgentsAvailable"));
+        assert_eq!(
+            get(&[Literal("agents"), Literal("available")]),
+            Some("getAgentsAvailable")
+        );
         assert_eq!(get(&[Literal("agents"), Literal("a-7")]), Some("getAgent"));
-        assert_eq!(get(&[Literal("chats"), Dynamic, Literal("assign")]), Some("assignChat"));
-        assert_eq!(get(&[Literal("queues"), Literal("update"), Dynamic]), Some("getQueueUpdate"));
+        assert_eq!(
+            get(&[Literal("chats"), Dynamic, Literal("assign")]),
+            Some("assignChat")
+        );
+        assert_eq!(
+            get(&[Literal("queues"), Literal("update"), Dynamic]),
+            Some("getQueueUpdate")
+        );
         assert_eq!(get(&[Literal("nowhere")]), None);
         assert_eq!(get(&[Dynamic, Literal("assign")]), None);
     }

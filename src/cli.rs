@@ -126,15 +126,39 @@ mod tests {
     fn cli_definition_is_consistent_and_documents_exit_codes() {
         Cli::command().debug_assert();
         let help = Cli::command().render_long_help().to_string();
-        assert!(help.contains("Exit codes:") && help.contains("130"), "{help}");
+        assert!(
+            help.contains("Exit codes:") && help.contains("130"),
+            "{help}"
+        );
     }
 
     #[test]
     fn target_and_region_conflict() {
-        let r = Cli::try_parse_from(["chatload", "run", "s.yaml", "--target", "http://x/v1", "--region", "eu"]);
+        let r = Cli::try_parse_from([
+            "chatload",
+            "run",
+            "s.yaml",
+            "--target",
+            "http://x/v1",
+            "--region",
+            "eu",
+        ]);
         assert!(r.is_err());
-        let ok = Cli::try_parse_from(["chatload", "run", "s.yaml", "--region", "us", "--vus", "5", "--duration", "10s"]).unwrap();
-        let Command::Run(args) = ok.command else { panic!("run") };
+        let ok = Cli::try_parse_from([
+            "chatload",
+            "run",
+            "s.yaml",
+            "--region",
+            "us",
+            "--vus",
+            "5",
+            "--duration",
+            "10s",
+        ])
+        .unwrap();
+        let Command::Run(args) = ok.command else {
+            panic!("run")
+        };
         assert_eq!(args.vus, Some(5));
         assert_eq!(args.duration, Some(Duration::from_secs(10)));
     }

@@ -31,7 +31,10 @@ impl Shard {
         if k == 0 || n == 0 || k > n {
             return Err(bad());
         }
-        Ok(Shard { index: k - 1, count: n })
+        Ok(Shard {
+            index: k - 1,
+            count: n,
+        })
     }
 
     /// This shard's part of `total` units: the remainder goes to the first shards.
@@ -42,7 +45,15 @@ impl Shard {
 
     /// How many of `total` units the shards before this one take.
     pub fn offset_of(&self, total: u64) -> u64 {
-        (0..self.index).map(|i| Shard { index: i, count: self.count }.part_of(total)).sum()
+        (0..self.index)
+            .map(|i| {
+                Shard {
+                    index: i,
+                    count: self.count,
+                }
+                .part_of(total)
+            })
+            .sum()
     }
 }
 
@@ -137,7 +148,12 @@ impl ClosedPlan {
 
     /// The most VUs the plan ever asks for.
     pub fn peak_vus(&self) -> u32 {
-        self.ramp.segments.iter().map(|(_, l)| *l).fold(self.ramp.start, f64::max).round() as u32
+        self.ramp
+            .segments
+            .iter()
+            .map(|(_, l)| *l)
+            .fold(self.ramp.start, f64::max)
+            .round() as u32
     }
 }
 
@@ -171,17 +187,39 @@ impl LoadPlan {
     /// Builds the plan for `shard` of `workload`.
     pub fn new(workload: &Workload, shard: Shard) -> LoadPlan {
         match workload {
-            Workload::Closed { vus, duration, iterations, stages, .. } => {
+            Workload::Closed {
+                vus,
+                duration,
+                iterations,
+                stages,
+                ..
+            } => {
                 let share = |level: f64| shard.part_of(level.round().max(0.0) as u64) as f64;
-                let stages: Vec<Stage> = stages.iter().map(|s| Stage { duration: s.duration, target: share(s.target) }).collect();
-                let peak = stages.iter().map(|s| s.target.round() as u64).fold(u64::from(*vus), u64::max);
+                let stages: Vec<Stage> = stages
+                    .iter()
+                    .map(|s| Stage {
+                        duration: s.duration,
+                        target: share(s.target),
+                    })
+                    .collect();
+                let peak = stages
+                    .iter()
+                    .map(|s| s.target.round() as u64)
+                    .fold(u64::from(*vus), u64::max);
                 LoadPlan::Closed(ClosedPlan {
                     ramp: Ramp::new(share(f64::from(*vus)), &stages, *duration),
                     iterations: iterations.map(|i| shard.part_of(i)),
                     vu_offset: shard.offset_of(peak),
                 })
             }
-            Workload::Open { rate_per_sec, duration, stages, max_vus, backlog, .. } => LoadPlan::Open(OpenPlan {
+            Workload::Open {
+                rate_per_sec,
+                duration,
+                stages,
+                max_vus,
+                backlog,
+                ..
+            } => LoadPlan::Open(OpenPlan {
                 ramp: Ramp::new(*rate_per_sec, stages, *duration),
                 max_vus: (shard.part_of(u64::from(*max_vus)) as u32).max(1),
                 backlog: shard.part_of(u64::from(*backlog)) as u32,
@@ -210,7 +248,13 @@ mod tests {
 
     #[test]
     fn constant_rate_arrivals_are_evenly_spaced() {
-        let plan = OpenPlan { ramp: Ramp::new(10.0, &[], Some(secs(2.0))), max_vus: 5, backlog: 5, shard: Shard::WHOLE, vu_offset: 0 };
+        let plan = OpenPlan {
+            ramp: Ramp::new(10.0, &[], Some(secs(2.0))),
+            max_vus: 5,
+            backlog: 5,
+            shard: Shard::WHOLE,
+            vu_offset: 0,
+        };
         assert_eq!(plan.arrival(0), Some(Duration::ZERO));
         assert_eq!(plan.arrival(1), Some(secs(0.1)));
         assert_eq!(plan.arrival(19), Some(secs(1.9)));
@@ -220,9 +264,20 @@ mod tests {
     #[test]
     fn ramping_rate_integrates_exactly() {
         // 0 → 10/s over 2 s = 10 arrivals, then 10/s for 1 s = 10 more.
-        let stages = [Stage { duration: secs(2.0), target: 10.0 }, Stage { duration: secs(1.0), target: 10.0 }];
+        let stages = [
+            Stage {
+                duration: secs(2.0),
+                target: 10.0,
+            },
+            Stage {
+                duration: secs(1.0),
+                target: 10.0,
+            },
+        ];
         let ramp = Ramp::new(0.0, &stages, None);
-        let n = (0..).take_while(|i| ramp.time_of(f64::from(*i)).is_some()).count();
+        let n = (0..)
+            .take_while(|i| ramp.time_of(f64::from(*i)).is_some())
+            .count();
         assert_eq!(n, 20);
         // A(t) = 2.5 t² on the ramp, so arrival 10 is at t = 2 s, arrival 2.5 at 1 s.
         assert!((ramp.time_of(2.5).unwrap().as_secs_f64() - 1.0).abs() < 1e-9);
@@ -243,21 +298,36 @@ mod tests {
         };
         let mut all: Vec<Duration> = Vec::new();
         for k in 0..3 {
-            let LoadPlan::Open(plan) = LoadPlan::new(&workload, Shard { index: k, count: 3 }) else { unreachable!() };
+            let LoadPlan::Open(plan) = LoadPlan::new(&workload, Shard { index: k, count: 3 })
+            else {
+                unreachable!()
+            };
             all.extend((0..).map_while(|i| plan.arrival(i)));
         }
         all.sort();
-        let LoadPlan::Open(whole) = LoadPlan::new(&workload, Shard::WHOLE) else { unreachable!() };
+        let LoadPlan::Open(whole) = LoadPlan::new(&workload, Shard::WHOLE) else {
+            unreachable!()
+        };
         let expected: Vec<Duration> = (0..).map_while(|i| whole.arrival(i)).collect();
         assert_eq!(all, expected);
         assert_eq!(expected.len(), 30);
 
         let shard = Shard::parse("3/4").unwrap();
         assert_eq!(shard, Shard { index: 2, count: 4 });
-        let parts: u64 = (0..4).map(|i| Shard { index: i, count: 4 }.part_of(10)).sum();
+        let parts: u64 = (0..4)
+            .map(|i| Shard { index: i, count: 4 }.part_of(10))
+            .sum();
         assert_eq!(parts, 10);
-        assert_eq!(Shard { index: 2, count: 4 }.offset_of(10), 6, "3 + 3 before the third shard");
-        assert!(Shard::parse("5/4").is_err() && Shard::parse("0/1").is_err() && Shard::parse("x").is_err());
+        assert_eq!(
+            Shard { index: 2, count: 4 }.offset_of(10),
+            6,
+            "3 + 3 before the third shard"
+        );
+        assert!(
+            Shard::parse("5/4").is_err()
+                && Shard::parse("0/1").is_err()
+                && Shard::parse("x").is_err()
+        );
     }
 
     #[test]
@@ -266,10 +336,21 @@ mod tests {
             vus: 0,
             duration: None,
             iterations: None,
-            stages: vec![Stage { duration: secs(10.0), target: 20.0 }, Stage { duration: secs(5.0), target: 0.0 }],
+            stages: vec![
+                Stage {
+                    duration: secs(10.0),
+                    target: 20.0,
+                },
+                Stage {
+                    duration: secs(5.0),
+                    target: 0.0,
+                },
+            ],
             graceful_stop: secs(1.0),
         };
-        let LoadPlan::Closed(p) = LoadPlan::new(&w, Shard::WHOLE) else { unreachable!() };
+        let LoadPlan::Closed(p) = LoadPlan::new(&w, Shard::WHOLE) else {
+            unreachable!()
+        };
         assert_eq!(p.vus_at(secs(0.0)), 0);
         assert_eq!(p.vus_at(secs(5.0)), 10);
         assert_eq!(p.vus_at(secs(12.5)), 10);

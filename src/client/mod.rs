@@ -119,7 +119,8 @@ fn sensitive(value: &Option<String>, name: &str) -> Result<Option<HeaderValue>, 
     value
         .as_deref()
         .map(|v| {
-            let mut h = HeaderValue::from_str(v).map_err(|_| ClientBuildError::Header(name.to_owned()))?;
+            let mut h =
+                HeaderValue::from_str(v).map_err(|_| ClientBuildError::Header(name.to_owned()))?;
             h.set_sensitive(true);
             Ok(h)
         })
@@ -135,13 +136,18 @@ impl ApiClient {
         // reqwest's rustls needs a process-wide crypto provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let base = config.base_url.trim_end_matches('/').to_owned();
-        if reqwest::Url::parse(&base).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+        if reqwest::Url::parse(&base)
+            .map(|u| !matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(true)
+        {
             return Err(ClientBuildError::BaseUrl(base));
         }
         let mut extra = HeaderMap::new();
         for (name, value) in &config.extra_headers {
-            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ClientBuildError::Header(name.clone()))?;
-            let v = HeaderValue::from_str(value).map_err(|_| ClientBuildError::Header(name.clone()))?;
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ClientBuildError::Header(name.clone()))?;
+            let v =
+                HeaderValue::from_str(value).map_err(|_| ClientBuildError::Header(name.clone()))?;
             extra.insert(n, v);
         }
         let http = reqwest::Client::builder()

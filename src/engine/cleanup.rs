@@ -20,8 +20,15 @@ pub struct CleanupSummary {
 
 /// Closes each chat "as the system" (no `userId`), at most 16 at a time, each
 /// bounded by `deadline`. A chat that is already closed (409) counts as closed.
-pub async fn close_chats(client: Arc<ApiClient>, chats: Vec<String>, deadline: Duration) -> CleanupSummary {
-    let mut summary = CleanupSummary { attempted: chats.len() as u64, ..CleanupSummary::default() };
+pub async fn close_chats(
+    client: Arc<ApiClient>,
+    chats: Vec<String>,
+    deadline: Duration,
+) -> CleanupSummary {
+    let mut summary = CleanupSummary {
+        attempted: chats.len() as u64,
+        ..CleanupSummary::default()
+    };
     let mut tasks = JoinSet::new();
     let mut pending = chats.into_iter();
     loop {
@@ -30,7 +37,14 @@ pub async fn close_chats(client: Arc<ApiClient>, chats: Vec<String>, deadline: D
             let client = client.clone();
             tasks.spawn(async move {
                 let path = format!("/chats/{chat}");
-                let req = ApiRequest { method: Method::Delete, path: &path, query: &[], headers: &[], body: None, auth: AuthHeaders::Secret };
+                let req = ApiRequest {
+                    method: Method::Delete,
+                    path: &path,
+                    query: &[],
+                    headers: &[],
+                    body: None,
+                    auth: AuthHeaders::Secret,
+                };
                 matches!(
                     tokio::time::timeout(deadline, client.send(req)).await,
                     Ok(Ok(resp)) if (200..300).contains(&resp.status) || resp.status == 409

@@ -20,7 +20,14 @@ const CONTROL_TICK: Duration = Duration::from_millis(50);
 
 /// Drives the closed model until the plan ends, the iteration budget is spent
 /// or `stop` is cancelled. VU tasks are spawned on `tracker`.
-pub async fn run(runner: Arc<Runner>, plan: ClosedPlan, seed: u64, vu_offset: u64, stop: CancellationToken, tracker: TaskTracker) {
+pub async fn run(
+    runner: Arc<Runner>,
+    plan: ClosedPlan,
+    seed: u64,
+    vu_offset: u64,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
     let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
     let mut running: Vec<CancellationToken> = Vec::new();
     let mut next_vu = vu_offset;
@@ -36,7 +43,9 @@ pub async fn run(runner: Arc<Runner>, plan: ClosedPlan, seed: u64, vu_offset: u6
         if plan.ramp.total().is_some_and(|total| elapsed >= total) {
             break;
         }
-        let spent = budget.as_ref().is_some_and(|b| b.load(Ordering::Relaxed) == 0);
+        let spent = budget
+            .as_ref()
+            .is_some_and(|b| b.load(Ordering::Relaxed) == 0);
         if spent && tracker.is_empty() {
             break;
         }
@@ -57,12 +66,19 @@ pub async fn run(runner: Arc<Runner>, plan: ClosedPlan, seed: u64, vu_offset: u6
     stop.cancel();
 }
 
-async fn vu_loop(runner: Arc<Runner>, mut session: Session, stop: CancellationToken, budget: Option<Arc<AtomicU64>>) {
+async fn vu_loop(
+    runner: Arc<Runner>,
+    mut session: Session,
+    stop: CancellationToken,
+    budget: Option<Arc<AtomicU64>>,
+) {
     let live = runner.hub.live();
     live.vu_started();
     while !stop.is_cancelled() && !runner.abort.is_cancelled() {
         if let Some(b) = &budget {
-            if b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
+            if b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+            {
                 break;
             }
         }

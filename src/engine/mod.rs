@@ -35,13 +35,39 @@ pub struct RunOutcome {
 }
 
 /// Drives `plan` to completion.
-pub async fn run(runner: Arc<Runner>, plan: &LoadPlan, graceful_stop: Duration, seed: u64, interrupt: CancellationToken) -> RunOutcome {
+pub async fn run(
+    runner: Arc<Runner>,
+    plan: &LoadPlan,
+    graceful_stop: Duration,
+    seed: u64,
+    interrupt: CancellationToken,
+) -> RunOutcome {
     let started = Instant::now();
     let stop = interrupt.child_token();
     let tracker = TaskTracker::new();
     match plan {
-        LoadPlan::Closed(p) => closed::run(runner.clone(), p.clone(), seed, p.vu_offset, stop.clone(), tracker.clone()).await,
-        LoadPlan::Open(p) => open::run(runner.clone(), p.clone(), seed, p.vu_offset, stop.clone(), tracker.clone()).await,
+        LoadPlan::Closed(p) => {
+            closed::run(
+                runner.clone(),
+                p.clone(),
+                seed,
+                p.vu_offset,
+                stop.clone(),
+                tracker.clone(),
+            )
+            .await
+        }
+        LoadPlan::Open(p) => {
+            open::run(
+                runner.clone(),
+                p.clone(),
+                seed,
+                p.vu_offset,
+                stop.clone(),
+                tracker.clone(),
+            )
+            .await
+        }
     }
     tracker.close();
     tokio::select! {
@@ -54,5 +80,9 @@ pub async fn run(runner: Arc<Runner>, plan: &LoadPlan, graceful_stop: Duration, 
         // Aborted tasks return at their next await; this only bounds a pathological one.
         let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
     }
-    RunOutcome { interrupted: interrupt.is_cancelled(), aborted, elapsed: started.elapsed() }
+    RunOutcome {
+        interrupted: interrupt.is_cancelled(),
+        aborted,
+        elapsed: started.elapsed(),
+    }
 }

@@ -18,7 +18,14 @@ use super::virtual_user::Runner;
 use crate::plan::OpenPlan;
 
 /// Schedules arrivals until the plan ends or `stop` is cancelled.
-pub async fn run(runner: Arc<Runner>, plan: OpenPlan, seed: u64, vu_offset: u64, stop: CancellationToken, tracker: TaskTracker) {
+pub async fn run(
+    runner: Arc<Runner>,
+    plan: OpenPlan,
+    seed: u64,
+    vu_offset: u64,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
     let vus = Arc::new(Semaphore::new(plan.max_vus as usize));
     let in_system = Arc::new(Semaphore::new((plan.max_vus + plan.backlog) as usize));
     let idle: Arc<Mutex<Vec<Session>>> = Arc::new(Mutex::new(Vec::new()));
@@ -35,7 +42,8 @@ pub async fn run(runner: Arc<Runner>, plan: OpenPlan, seed: u64, vu_offset: u64,
             runner.hub.record_dropped();
             continue;
         };
-        let (runner, vus, idle, created) = (runner.clone(), vus.clone(), idle.clone(), created.clone());
+        let (runner, vus, idle, created) =
+            (runner.clone(), vus.clone(), idle.clone(), created.clone());
         tracker.spawn(async move {
             let _slot = slot;
             let permit = tokio::select! {
@@ -43,16 +51,23 @@ pub async fn run(runner: Arc<Runner>, plan: OpenPlan, seed: u64, vu_offset: u64,
                 () = runner.abort.cancelled() => return,
             };
             let Ok(_permit) = permit else { return };
-            let pooled = idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            let pooled = idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop();
             let mut session = pooled.unwrap_or_else(|| {
                 let vu = vu_offset + created.fetch_add(1, Ordering::Relaxed) + 1;
                 Session::new(&runner.scenario, vu, seed)
             });
             let live = runner.hub.live();
             live.vu_started();
-            runner.run_iteration(&mut session, Some(intended.into_std())).await;
+            runner
+                .run_iteration(&mut session, Some(intended.into_std()))
+                .await;
             live.vu_stopped();
-            idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(session);
+            idle.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(session);
         });
     }
     stop.cancel();

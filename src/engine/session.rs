@@ -43,8 +43,15 @@ impl Session {
             }
         }
         for (index, feed) in scenario.feeds.iter().enumerate() {
-            let Some(row) = feed.pick(self.vu, &mut self.rng) else { return false };
-            for &(slot, _, column) in scenario.vars.feed_slots.iter().filter(|(_, f, _)| *f == index) {
+            let Some(row) = feed.pick(self.vu, &mut self.rng) else {
+                return false;
+            };
+            for &(slot, _, column) in scenario
+                .vars
+                .feed_slots
+                .iter()
+                .filter(|(_, f, _)| *f == index)
+            {
                 self.vars[slot.0 as usize] = row.get(column).cloned();
             }
         }

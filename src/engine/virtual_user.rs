@@ -15,7 +15,9 @@ use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
 use crate::scenario::template::UnsetVariable;
-use crate::scenario::{Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction};
+use crate::scenario::{
+    Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
+};
 
 /// Everything a virtual user needs, shared by all of them.
 #[derive(Debug)]
@@ -49,9 +51,21 @@ struct Exchange {
 
 impl Runner {
     /// Prepares the shared state for a run.
-    pub fn new(scenario: Arc<Scenario>, client: Arc<ApiClient>, hub: Arc<MetricsHub>, abort: CancellationToken) -> Runner {
+    pub fn new(
+        scenario: Arc<Scenario>,
+        client: Arc<ApiClient>,
+        hub: Arc<MetricsHub>,
+        abort: CancellationToken,
+    ) -> Runner {
         let flow_weights = scenario.flows.iter().map(|f| f.weight.max(1)).collect();
-        Runner { scenario, client, hub, abort, leftovers: Mutex::new(Vec::new()), flow_weights }
+        Runner {
+            scenario,
+            client,
+            hub,
+            abort,
+            leftovers: Mutex::new(Vec::new()),
+            flow_weights,
+        }
     }
 
     fn pick_flow(&self, rng: &mut impl Rng) -> &Flow {
@@ -103,12 +117,16 @@ impl Runner {
         }
         session.iteration += 1;
         if !session.open_chats.is_empty() {
-            let mut leftovers = self.leftovers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut leftovers = self
+                .leftovers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             leftovers.append(&mut session.open_chats);
         }
         if !aborted {
             let done = Instant::now();
-            self.hub.record_iteration(ok, micros(done - started), micros(done - started + lag));
+            self.hub
+                .record_iteration(ok, micros(done - started), micros(done - started + lag));
         }
     }
 
@@ -125,21 +143,35 @@ impl Runner {
         let failure = match &step.action {
             StepAction::Pause => return StepResult::Ok,
             StepAction::Request(spec) => {
-                let needs_body = !spec.expect.body.is_empty() || !spec.captures.is_empty() || spec.chat_effect != ChatEffect::None;
-                let Some(ex) = self.exchange(spec, session, needs_body).await else { return StepResult::Aborted };
-                let failure = ex.failure.or_else(|| self.conclude(spec, &spec.expect, session, &ex));
+                let needs_body = !spec.expect.body.is_empty()
+                    || !spec.captures.is_empty()
+                    || spec.chat_effect != ChatEffect::None;
+                let Some(ex) = self.exchange(spec, session, needs_body).await else {
+                    return StepResult::Aborted;
+                };
+                let failure = ex
+                    .failure
+                    .or_else(|| self.conclude(spec, &spec.expect, session, &ex));
                 self.record_request(spec, &ex, failure, lag);
                 failure
             }
             StepAction::WaitUntil(wait) => {
                 let deadline = begun + wait.timeout;
                 loop {
-                    let Some(ex) = self.exchange(&wait.request, session, true).await else { return StepResult::Aborted };
-                    let failure = ex.failure.or_else(|| status_failure(&wait.request.expect, ex.status));
+                    let Some(ex) = self.exchange(&wait.request, session, true).await else {
+                        return StepResult::Aborted;
+                    };
+                    let failure = ex
+                        .failure
+                        .or_else(|| status_failure(&wait.request.expect, ex.status));
                     self.record_request(&wait.request, &ex, failure, lag);
                     if failure.is_none() {
-                        let until_ok = ex.status.is_some_and(|s| wait.until.statuses.is_empty() || wait.until.statuses.contains(&s))
-                            && ex.body.as_ref().is_some_and(|b| wait.until.body.iter().all(|c| c.holds(b)));
+                        let until_ok = ex.status.is_some_and(|s| {
+                            wait.until.statuses.is_empty() || wait.until.statuses.contains(&s)
+                        }) && ex
+                            .body
+                            .as_ref()
+                            .is_some_and(|b| wait.until.body.iter().all(|c| c.holds(b)));
                         if until_ok {
                             break self.conclude(&wait.request, &wait.request.expect, session, &ex);
                         }
@@ -161,10 +193,20 @@ impl Runner {
             duration_us: duration,
             corrected_us: duration + micros(lag),
         });
-        if failure.is_none() { StepResult::Ok } else { StepResult::Failed }
+        if failure.is_none() {
+            StepResult::Ok
+        } else {
+            StepResult::Failed
+        }
     }
 
-    fn record_request(&self, spec: &RequestSpec, ex: &Exchange, failure: Option<FailureKind>, lag: Duration) {
+    fn record_request(
+        &self,
+        spec: &RequestSpec,
+        ex: &Exchange,
+        failure: Option<FailureKind>,
+        lag: Duration,
+    ) {
         if ex.status.is_none() && ex.failure == Some(FailureKind::Capture) {
             return; // nothing was sent
         }
@@ -179,11 +221,21 @@ impl Runner {
     }
 
     /// Renders and sends one request. `None` when the run was aborted meanwhile.
-    async fn exchange(&self, spec: &RequestSpec, session: &mut Session, needs_body: bool) -> Option<Exchange> {
+    async fn exchange(
+        &self,
+        spec: &RequestSpec,
+        session: &mut Session,
+        needs_body: bool,
+    ) -> Option<Exchange> {
         let rendered = match render(spec, session) {
             Ok(r) => r,
             Err(UnsetVariable(_)) => {
-                return Some(Exchange { failure: Some(FailureKind::Capture), status: None, body: None, latency: Duration::ZERO });
+                return Some(Exchange {
+                    failure: Some(FailureKind::Capture),
+                    status: None,
+                    body: None,
+                    latency: Duration::ZERO,
+                });
             }
         };
         let token;
@@ -213,8 +265,17 @@ impl Runner {
         let latency = sent.elapsed();
         Some(match response {
             Ok(resp) => {
-                let body = if needs_body && !resp.body.is_empty() { serde_json::from_slice(&resp.body).ok() } else { None };
-                Exchange { failure: None, status: Some(resp.status), body, latency }
+                let body = if needs_body && !resp.body.is_empty() {
+                    serde_json::from_slice(&resp.body).ok()
+                } else {
+                    None
+                };
+                Exchange {
+                    failure: None,
+                    status: Some(resp.status),
+                    body,
+                    latency,
+                }
             }
             Err(e) => Exchange {
                 failure: Some(match e {
@@ -230,7 +291,13 @@ impl Runner {
     }
 
     /// Status, body checks, captures and chat bookkeeping of a response that arrived.
-    fn conclude(&self, spec: &RequestSpec, expect: &Expectation, session: &mut Session, ex: &Exchange) -> Option<FailureKind> {
+    fn conclude(
+        &self,
+        spec: &RequestSpec,
+        expect: &Expectation,
+        session: &mut Session,
+        ex: &Exchange,
+    ) -> Option<FailureKind> {
         if let Some(f) = status_failure(expect, ex.status) {
             return Some(f);
         }
@@ -295,12 +362,20 @@ fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVa
         Some(b) => Some(serde_json::to_vec(&b.render(session)?).unwrap_or_default()),
         None => None,
     };
-    Ok(Rendered { path, query, headers, body })
+    Ok(Rendered {
+        path,
+        query,
+        headers,
+        body,
+    })
 }
 
 /// Percent-encodes characters that cannot appear in a path segment, keeping `/`.
 fn encode_path(path: &str) -> String {
-    if path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=%".contains(&b)) {
+    if path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=%".contains(&b))
+    {
         return path.to_owned();
     }
     let mut out = String::with_capacity(path.len() + 8);

@@ -37,7 +37,10 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("cannot read scenario file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}", render_problems(.0))]
     Invalid(Vec<Problem>),
 }
@@ -70,8 +73,10 @@ fn render_problems(problems: &[Problem]) -> String {
 /// # Errors
 /// The file cannot be read, or it has syntax or validation problems.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let mut scenario = load_str(&text, &path.display().to_string(), base_dir)?;
     scenario.file = Some(path.to_owned());
@@ -94,7 +99,8 @@ pub fn load_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, S
             message: syntax_message(&e),
         }])
     })?;
-    validate::validate(raw, origin, base_dir, &|name| std::env::var(name).ok()).map_err(ScenarioError::Invalid)
+    validate::validate(raw, origin, base_dir, &|name| std::env::var(name).ok())
+        .map_err(ScenarioError::Invalid)
 }
 
 /// Line and column of a YAML node (1-based; unknown → 1:1).
@@ -110,7 +116,11 @@ pub(crate) fn position(location: &Location) -> (u64, u64) {
 /// hints addressed to programmers.
 fn syntax_message(e: &serde_saphyr::Error) -> String {
     let rendered = e.to_string();
-    let mut msg = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML").trim();
+    let mut msg = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid YAML")
+        .trim();
     msg = msg.strip_prefix("error: ").unwrap_or(msg);
     if let Some(rest) = msg.strip_prefix("line ") {
         if let Some((_, after)) = rest.split_once(": ") {

@@ -47,10 +47,16 @@ impl Matcher {
             return Ok(Matcher::Eq(spec.clone()));
         };
         if map.len() != 1 {
-            return Err("expected one operator: eq, ne, gt, gte, lt, lte, exists, in or contains".to_owned());
+            return Err(
+                "expected one operator: eq, ne, gt, gte, lt, lte, exists, in or contains"
+                    .to_owned(),
+            );
         }
         let (op, arg) = map.iter().next().expect("map has exactly one entry");
-        let number = || arg.as_f64().ok_or_else(|| format!("`{op}` expects a number"));
+        let number = || {
+            arg.as_f64()
+                .ok_or_else(|| format!("`{op}` expects a number"))
+        };
         Ok(match op.as_str() {
             "eq" => Matcher::Eq(arg.clone()),
             "ne" => Matcher::Ne(arg.clone()),
@@ -60,7 +66,11 @@ impl Matcher {
             "lte" => Matcher::Lte(number()?),
             "exists" => Matcher::Exists(arg.as_bool().ok_or("`exists` expects true or false")?),
             "in" => Matcher::OneOf(arg.as_array().cloned().ok_or("`in` expects a list")?),
-            "contains" => Matcher::Contains(arg.as_str().map(str::to_owned).ok_or("`contains` expects a string")?),
+            "contains" => Matcher::Contains(
+                arg.as_str()
+                    .map(str::to_owned)
+                    .ok_or("`contains` expects a string")?,
+            ),
             other => {
                 return Err(format!(
                     "unknown operator `{other}`: expected eq, ne, gt, gte, lt, lte, exists, in or contains"
@@ -105,7 +115,10 @@ fn loosely_equal(a: &Value, b: &Value) -> bool {
 pub fn to_pointer(path: &str) -> Result<String, String> {
     let path = path.trim();
     if path.is_empty() {
-        return Err("empty path: expected a JSON pointer like /chat/id or a dotted path like chat.id".to_owned());
+        return Err(
+            "empty path: expected a JSON pointer like /chat/id or a dotted path like chat.id"
+                .to_owned(),
+        );
     }
     if path.starts_with('/') {
         return Ok(path.to_owned());
@@ -134,12 +147,14 @@ mod tests {
     #[test]
     fn matchers_evaluate_against_bodies() {
         let body = json!({"chat": {"status": "active", "inQueue": false}, "agents": {"1": 3}});
-        let check = |path: &str, spec: Value| BodyCheck {
-            pointer: to_pointer(path).unwrap(),
-            path: path.to_owned(),
-            matcher: Matcher::parse(&spec).unwrap(),
-        }
-        .holds(&body);
+        let check = |path: &str, spec: Value| {
+            BodyCheck {
+                pointer: to_pointer(path).unwrap(),
+                path: path.to_owned(),
+                matcher: Matcher::parse(&spec).unwrap(),
+            }
+            .holds(&body)
+        };
         assert!(check("chat.status", json!("active")));
         assert!(!check("chat.status", json!("closed")));
         assert!(check("agents.1", json!({"gte": 1})));
@@ -154,7 +169,10 @@ mod tests {
     #[test]
     fn unknown_operators_name_the_valid_ones() {
         let err = Matcher::parse(&json!({"greater": 1})).unwrap_err();
-        assert!(err.contains("unknown operator `greater`") && err.contains("gte"), "{err}");
+        assert!(
+            err.contains("unknown operator `greater`") && err.contains("gte"),
+            "{err}"
+        );
         assert!(Matcher::parse(&json!({"gt": "x"})).is_err());
     }
 }

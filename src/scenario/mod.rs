@@ -107,7 +107,10 @@ pub struct VarTable {
 impl VarTable {
     /// The slot of `name`, if declared.
     pub fn get(&self, name: &str) -> Option<VarId> {
-        self.names.iter().position(|n| n == name).map(|i| VarId(i as u32))
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| VarId(i as u32))
     }
 
     /// The slot of `name`, declared on first use.
@@ -152,9 +155,12 @@ impl Workload {
     /// Planned run length, when known.
     pub fn planned_duration(&self) -> Option<Duration> {
         let (duration, stages) = match self {
-            Workload::Closed { duration, stages, .. } | Workload::Open { duration, stages, .. } => {
-                (duration, stages)
+            Workload::Closed {
+                duration, stages, ..
             }
+            | Workload::Open {
+                duration, stages, ..
+            } => (duration, stages),
         };
         if !stages.is_empty() {
             return Some(stages.iter().map(|s| s.duration).sum());
@@ -165,7 +171,9 @@ impl Workload {
     /// Time in-flight iterations get to finish once the run stops.
     pub fn graceful_stop(&self) -> Duration {
         match self {
-            Workload::Closed { graceful_stop, .. } | Workload::Open { graceful_stop, .. } => *graceful_stop,
+            Workload::Closed { graceful_stop, .. } | Workload::Open { graceful_stop, .. } => {
+                *graceful_stop
+            }
         }
     }
 }

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -267,7 +267,9 @@ impl<'de> Deserialize<'de> for RawStatus {
                 status(v).map(|s| RawStatus(vec![s]))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawStatus, E> {
-                self.visit_u64(u64::try_from(v).map_err(|_| E::custom("status codes are positive"))?)
+                self.visit_u64(
+                    u64::try_from(v).map_err(|_| E::custom("status codes are positive"))?,
+                )
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawStatus, A::Error> {
                 let mut out = Vec::new();
@@ -284,7 +286,9 @@ impl<'de> Deserialize<'de> for RawStatus {
 fn status<E: de::Error>(v: u64) -> Result<u16, E> {
     match u16::try_from(v) {
         Ok(s @ 100..=599) => Ok(s),
-        _ => Err(E::custom(format!("{v} is not an HTTP status code (expected 100 to 599)"))),
+        _ => Err(E::custom(format!(
+            "{v} is not an HTTP status code (expected 100 to 599)"
+        ))),
     }
 }
 
@@ -352,10 +356,14 @@ impl<'de> Deserialize<'de> for RawThink {
                 Ok(RawThink::Fixed(DurationText(format!("{v}s"))))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawThink, E> {
-                Ok(RawThink::Fixed(DurationText(format!("{}ms", (v * 1000.0).round()))))
+                Ok(RawThink::Fixed(DurationText(format!(
+                    "{}ms",
+                    (v * 1000.0).round()
+                ))))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThink, A::Error> {
-                RawDistribution::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawThink::Distribution)
+                RawDistribution::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawThink::Distribution)
             }
         }
         d.deserialize_any(V)

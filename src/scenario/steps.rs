@@ -13,7 +13,8 @@ use crate::scenario::matcher::{BodyCheck, Matcher, to_pointer};
 use crate::scenario::raw::{RawExpect, RawRequest, RawScenario, RawStep};
 use crate::scenario::template::{Template, ValueTemplate};
 use crate::scenario::{
-    Auth, Capture, ChatEffect, Expectation, Flow, OnError, RequestSpec, RouteInfo, Step, StepAction, WaitSpec,
+    Auth, Capture, ChatEffect, Expectation, Flow, OnError, RequestSpec, RouteInfo, Step,
+    StepAction, WaitSpec,
 };
 
 /// Where a step sits, for messages and names.
@@ -37,34 +38,69 @@ struct Draft {
 
 impl Draft {
     fn new(op: &'static str, path: impl Into<String>) -> Draft {
-        Draft { op, path: path.into(), query: Vec::new(), body: None, auto_captures: Vec::new(), chat_effect: ChatEffect::None }
+        Draft {
+            op,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            auto_captures: Vec::new(),
+            chat_effect: ChatEffect::None,
+        }
     }
 }
 
 pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Flow> {
     let mut flows = Vec::new();
     match (&raw.flows, &raw.steps) {
-        (Some(_), Some(_)) => v.problem(&raw.load.referenced, "steps", "give either `flows` or `steps`, not both"),
-        (None, None) => v.problem(&raw.load.referenced, "flows", "no steps: add `steps:` or `flows:`"),
+        (Some(_), Some(_)) => v.problem(
+            &raw.load.referenced,
+            "steps",
+            "give either `flows` or `steps`, not both",
+        ),
+        (None, None) => v.problem(
+            &raw.load.referenced,
+            "flows",
+            "no steps: add `steps:` or `flows:`",
+        ),
         (None, Some(steps)) => flows.push(validate_flow(v, &raw.name, 1, steps, "steps")),
         (Some(list), None) => {
             if list.is_empty() {
                 v.problem(&raw.load.referenced, "flows", "`flows` is empty");
             }
             for (i, f) in list.iter().enumerate() {
-                let name = f.value.name.clone().unwrap_or_else(|| format!("flow{}", i + 1));
+                let name = f
+                    .value
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("flow{}", i + 1));
                 let weight = f.value.weight.unwrap_or(1);
                 if weight == 0 {
-                    v.problem(&f.referenced, &format!("flows[{i}].weight"), "weight must be at least 1");
+                    v.problem(
+                        &f.referenced,
+                        &format!("flows[{i}].weight"),
+                        "weight must be at least 1",
+                    );
                 }
-                flows.push(validate_flow(v, &name, weight, &f.value.steps, &format!("flows[{i}].steps")));
+                flows.push(validate_flow(
+                    v,
+                    &name,
+                    weight,
+                    &f.value.steps,
+                    &format!("flows[{i}].steps"),
+                ));
             }
         }
     }
     flows
 }
 
-fn validate_flow(v: &mut Validator<'_>, name: &str, weight: u32, raw: &[Spanned<RawStep>], path: &str) -> Flow {
+fn validate_flow(
+    v: &mut Validator<'_>,
+    name: &str,
+    weight: u32,
+    raw: &[Spanned<RawStep>],
+    path: &str,
+) -> Flow {
     // Variables set before the first step: scenario variables and feed columns.
     let mut defined: HashSet<String> = v
         .vars
@@ -76,7 +112,11 @@ fn validate_flow(v: &mut Validator<'_>, name: &str, weight: u32, raw: &[Spanned<
         .collect();
     let mut steps = Vec::new();
     for (i, s) in raw.iter().enumerate() {
-        let cx = StepCx { at: s.referenced, path: format!("{path}[{i}]"), flow: name };
+        let cx = StepCx {
+            at: s.referenced,
+            path: format!("{path}[{i}]"),
+            flow: name,
+        };
         if let Some(step) = validate_step(v, &s.value, &cx, &mut defined) {
             steps.push(step);
         }
@@ -84,46 +124,85 @@ fn validate_flow(v: &mut Validator<'_>, name: &str, weight: u32, raw: &[Spanned<
     if raw.is_empty() {
         v.problem(&Location::UNKNOWN, path, "a flow needs at least one step");
     }
-    Flow { name: name.to_owned(), weight, steps }
+    Flow {
+        name: name.to_owned(),
+        weight,
+        steps,
+    }
 }
 
-fn validate_step(v: &mut Validator<'_>, raw: &RawStep, cx: &StepCx<'_>, defined: &mut HashSet<String>) -> Option<Step> {
+fn validate_step(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    cx: &StepCx<'_>,
+    defined: &mut HashSet<String>,
+) -> Option<Step> {
     let kinds = step_kinds(raw);
     let (kind, action) = match kinds.as_slice() {
         [] if raw.think.is_some() => ("think", StepAction::Pause),
         [] => {
-            v.problem(&cx.at, &cx.path, format!("no step type: expected one of {}", STEP_TYPES.join(", ")));
+            v.problem(
+                &cx.at,
+                &cx.path,
+                format!("no step type: expected one of {}", STEP_TYPES.join(", ")),
+            );
             return None;
         }
         [kind] => (*kind, build_action(v, raw, kind, cx, defined)?),
         many => {
-            v.problem(&cx.at, &cx.path, format!("one step type per step, found {}", many.join(" and ")));
+            v.problem(
+                &cx.at,
+                &cx.path,
+                format!("one step type per step, found {}", many.join(" and ")),
+            );
             return None;
         }
     };
-    let think = raw.think.as_ref().and_then(|t| super::validate_think(v, t, &format!("{}.think", cx.path)));
+    let think = raw
+        .think
+        .as_ref()
+        .and_then(|t| super::validate_think(v, t, &format!("{}.think", cx.path)));
     let repeat = raw.repeat.unwrap_or(1);
     if repeat == 0 {
-        v.problem(&cx.at, &format!("{}.repeat", cx.path), "repeat must be at least 1");
+        v.problem(
+            &cx.at,
+            &format!("{}.repeat", cx.path),
+            "repeat must be at least 1",
+        );
     }
     let on_error = match raw.on_error.as_deref() {
         None | Some("abort_iteration") => OnError::AbortIteration,
         Some("continue") => OnError::Continue,
         Some(other) => {
-            v.problem(&cx.at, &format!("{}.on_error", cx.path), format!("unknown on_error `{other}`: expected continue or abort_iteration"));
+            v.problem(
+                &cx.at,
+                &format!("{}.on_error", cx.path),
+                format!("unknown on_error `{other}`: expected continue or abort_iteration"),
+            );
             OnError::AbortIteration
         }
     };
     let name = step_name(v, raw.name.as_deref(), kind, cx);
     let id = v.step_names.len() as u32;
     v.step_names.push((name.clone(), cx.flow.to_owned()));
-    Some(Step { id, name, action, think, repeat, on_error })
+    Some(Step {
+        id,
+        name,
+        action,
+        think,
+        repeat,
+        on_error,
+    })
 }
 
 fn step_name(v: &mut Validator<'_>, given: Option<&str>, kind: &str, cx: &StepCx<'_>) -> String {
     if let Some(name) = given {
         if !v.used_names.insert(name.to_owned()) {
-            v.problem(&cx.at, &format!("{}.name", cx.path), format!("step name `{name}` is used twice: names identify metrics and thresholds"));
+            v.problem(
+                &cx.at,
+                &format!("{}.name", cx.path),
+                format!("step name `{name}` is used twice: names identify metrics and thresholds"),
+            );
         }
         return name.to_owned();
     }
@@ -139,74 +218,180 @@ fn step_name(v: &mut Validator<'_>, given: Option<&str>, kind: &str, cx: &StepCx
 
 /// Every step type, for messages.
 pub const STEP_TYPES: &[&str] = &[
-    "get_settings", "check_agents", "agents_online", "create_user", "get_user", "create_chat", "get_chat",
-    "assign", "send_message", "get_messages", "queue_position", "queue_status", "close_chat", "mark_read",
-    "request", "wait_until",
+    "get_settings",
+    "check_agents",
+    "agents_online",
+    "create_user",
+    "get_user",
+    "create_chat",
+    "get_chat",
+    "assign",
+    "send_message",
+    "get_messages",
+    "queue_position",
+    "queue_status",
+    "close_chat",
+    "mark_read",
+    "request",
+    "wait_until",
 ];
 
 fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
     let flags = [
-        raw.get_settings.is_some(), raw.check_agents.is_some(), raw.agents_online.is_some(),
-        raw.create_user.is_some(), raw.get_user.is_some(), raw.create_chat.is_some(), raw.get_chat.is_some(),
-        raw.assign.is_some(), raw.send_message.is_some(), raw.get_messages.is_some(),
-        raw.queue_position.is_some(), raw.queue_status.is_some(), raw.close_chat.is_some(),
-        raw.mark_read.is_some(), raw.request.is_some(), raw.wait_until.is_some(),
+        raw.get_settings.is_some(),
+        raw.check_agents.is_some(),
+        raw.agents_online.is_some(),
+        raw.create_user.is_some(),
+        raw.get_user.is_some(),
+        raw.create_chat.is_some(),
+        raw.get_chat.is_some(),
+        raw.assign.is_some(),
+        raw.send_message.is_some(),
+        raw.get_messages.is_some(),
+        raw.queue_position.is_some(),
+        raw.queue_status.is_some(),
+        raw.close_chat.is_some(),
+        raw.mark_read.is_some(),
+        raw.request.is_some(),
+        raw.wait_until.is_some(),
     ];
-    STEP_TYPES.iter().zip(flags).filter(|(_, set)| *set).map(|(k, _)| *k).collect()
+    STEP_TYPES
+        .iter()
+        .zip(flags)
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect()
 }
 
-fn build_action(v: &mut Validator<'_>, raw: &RawStep, kind: &str, cx: &StepCx<'_>, defined: &mut HashSet<String>) -> Option<StepAction> {
+fn build_action(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    kind: &str,
+    cx: &StepCx<'_>,
+    defined: &mut HashSet<String>,
+) -> Option<StepAction> {
     if let Some(wait) = &raw.wait_until {
-        let inner_cx = StepCx { at: wait.step.referenced, path: format!("{}.wait_until.step", cx.path), flow: cx.flow };
+        let inner_cx = StepCx {
+            at: wait.step.referenced,
+            path: format!("{}.wait_until.step", cx.path),
+            flow: cx.flow,
+        };
         let inner = &wait.step.value;
         let inner_kinds = step_kinds(inner);
         let [inner_kind] = inner_kinds.as_slice() else {
-            v.problem(&inner_cx.at, &inner_cx.path, "wait_until.step needs exactly one request step type");
+            v.problem(
+                &inner_cx.at,
+                &inner_cx.path,
+                "wait_until.step needs exactly one request step type",
+            );
             return None;
         };
         if *inner_kind == "wait_until" {
-            v.problem(&inner_cx.at, &inner_cx.path, "wait_until cannot wait on another wait_until");
+            v.problem(
+                &inner_cx.at,
+                &inner_cx.path,
+                "wait_until cannot wait on another wait_until",
+            );
             return None;
         }
         let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
-        let until = expectation(v, Some(&wait.until), &cx.at, &format!("{}.wait_until.until", cx.path));
-        let timeout = v.duration(&wait.timeout.value, &wait.timeout.referenced, &format!("{}.wait_until.timeout", cx.path))?;
+        let until = expectation(
+            v,
+            Some(&wait.until),
+            &cx.at,
+            &format!("{}.wait_until.until", cx.path),
+        );
+        let timeout = v.duration(
+            &wait.timeout.value,
+            &wait.timeout.referenced,
+            &format!("{}.wait_until.timeout", cx.path),
+        )?;
         let interval = match &wait.interval {
-            Some(i) => v.duration(&i.value, &i.referenced, &format!("{}.wait_until.interval", cx.path))?,
+            Some(i) => v.duration(
+                &i.value,
+                &i.referenced,
+                &format!("{}.wait_until.interval", cx.path),
+            )?,
             None => std::time::Duration::from_millis(250),
         };
         if raw.expect.is_some() || !raw.capture.is_empty() {
-            v.problem(&cx.at, &cx.path, "put `expect` and `capture` on wait_until.step, not beside wait_until");
+            v.problem(
+                &cx.at,
+                &cx.path,
+                "put `expect` and `capture` on wait_until.step, not beside wait_until",
+            );
         }
-        return Some(StepAction::WaitUntil(Box::new(WaitSpec { request, until, timeout, interval })));
+        return Some(StepAction::WaitUntil(Box::new(WaitSpec {
+            request,
+            until,
+            timeout,
+            interval,
+        })));
     }
     build_request(v, raw, kind, cx, defined).map(|r| StepAction::Request(Box::new(r)))
 }
 
-fn build_request(v: &mut Validator<'_>, raw: &RawStep, kind: &str, cx: &StepCx<'_>, defined: &mut HashSet<String>) -> Option<RequestSpec> {
+fn build_request(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    kind: &str,
+    cx: &StepCx<'_>,
+    defined: &mut HashSet<String>,
+) -> Option<RequestSpec> {
     let spec = if let Some(request) = &raw.request {
         generic_request(v, request, cx, defined)?
     } else {
         let draft = typed_draft(raw, kind)?;
         let op = api::operation(draft.op).expect("typed steps name catalogue operations");
-        let auth = if op.auth == AuthClass::Public { Auth::AppId } else { Auth::Secret };
-        let mut spec = finish_request(v, cx, defined, op.method, &draft.path, draft.query, Vec::new(), draft.body, auth)?;
+        let auth = if op.auth == AuthClass::Public {
+            Auth::AppId
+        } else {
+            Auth::Secret
+        };
+        let mut spec = finish_request(
+            v,
+            cx,
+            defined,
+            op.method,
+            &draft.path,
+            draft.query,
+            Vec::new(),
+            draft.body,
+            auth,
+        )?;
         spec.route = route_id(v, op.route_key(), Some(op));
         spec.chat_effect = draft.chat_effect;
         for (var, pointer, optional) in draft.auto_captures {
-            spec.captures.push(Capture { var: v.vars.intern(var, None), pointer: pointer.to_owned(), optional });
+            spec.captures.push(Capture {
+                var: v.vars.intern(var, None),
+                pointer: pointer.to_owned(),
+                optional,
+            });
         }
         spec
     };
     let mut spec = spec;
-    spec.expect = expectation(v, raw.expect.as_ref(), &cx.at, &format!("{}.expect", cx.path));
+    spec.expect = expectation(
+        v,
+        raw.expect.as_ref(),
+        &cx.at,
+        &format!("{}.expect", cx.path),
+    );
     for (var, path) in &raw.capture {
         if !super::is_identifier(var) {
-            v.problem(&cx.at, &format!("{}.capture.{var}", cx.path), "capture names are letters, digits and `_`");
+            v.problem(
+                &cx.at,
+                &format!("{}.capture.{var}", cx.path),
+                "capture names are letters, digits and `_`",
+            );
             continue;
         }
         match to_pointer(path) {
-            Ok(pointer) => spec.captures.push(Capture { var: v.vars.intern(var, None), pointer, optional: false }),
+            Ok(pointer) => spec.captures.push(Capture {
+                var: v.vars.intern(var, None),
+                pointer,
+                optional: false,
+            }),
             Err(msg) => v.problem(&cx.at, &format!("{}.capture.{var}", cx.path), msg),
         }
     }
@@ -221,7 +406,10 @@ fn opt_json(value: Option<&String>, default: &str) -> Value {
 }
 
 fn chat_path(chat: Option<&String>, suffix: &str) -> String {
-    format!("/chats/{}{suffix}", chat.map_or("{{ chat_id }}", String::as_str))
+    format!(
+        "/chats/{}{suffix}",
+        chat.map_or("{{ chat_id }}", String::as_str)
+    )
 }
 
 fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
@@ -229,10 +417,21 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
         "get_settings" => Draft::new("getSettings", "/settings"),
         "queue_status" => Draft::new("getQueuesStatus", "/queues/status"),
         "check_agents" | "agents_online" => {
-            let q = raw.check_agents.as_ref().or(raw.agents_online.as_ref())?.as_ref();
-            let room = q.and_then(|q| q.room.clone()).unwrap_or(json!("{{ room }}"));
+            let q = raw
+                .check_agents
+                .as_ref()
+                .or(raw.agents_online.as_ref())?
+                .as_ref();
+            let room = q
+                .and_then(|q| q.room.clone())
+                .unwrap_or(json!("{{ room }}"));
             let (op, path, room_key, lang_key) = if kind == "check_agents" {
-                ("getAgentsAvailable", "/agents/available", "roomIds", "langs")
+                (
+                    "getAgentsAvailable",
+                    "/agents/available",
+                    "roomIds",
+                    "langs",
+                )
             } else {
                 ("getAgentsOnline", "/agents/online", "roomId", "lang")
             };
@@ -246,7 +445,10 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
         "create_user" => {
             let p = raw.create_user.as_ref()?.as_ref();
             let mut body = Map::new();
-            body.insert("name".into(), opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"));
+            body.insert(
+                "name".into(),
+                opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"),
+            );
             if let Some(x) = p.and_then(|p| p.external_id.clone()) {
                 body.insert("externalId".into(), Value::String(x));
             }
@@ -258,19 +460,35 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             }
             let mut d = Draft::new("createUser", "/users");
             d.body = Some(Value::Object(body));
-            d.auto_captures = vec![("user_id", "/user/id", false), ("user_token", "/session/token", true)];
+            d.auto_captures = vec![
+                ("user_id", "/user/id", false),
+                ("user_token", "/session/token", true),
+            ];
             d
         }
         "get_user" => {
             let user = raw.get_user.as_ref()?.as_ref().and_then(|p| p.user.clone());
-            Draft::new("getUser", format!("/users/{}", user.as_deref().unwrap_or("{{ user_id }}")))
+            Draft::new(
+                "getUser",
+                format!("/users/{}", user.as_deref().unwrap_or("{{ user_id }}")),
+            )
         }
         "create_chat" => {
             let p = raw.create_chat.as_ref()?.as_ref();
             let mut body = Map::new();
-            body.insert("room".into(), p.and_then(|p| p.room.clone()).unwrap_or(json!("{{ room }}")));
-            body.insert("creator".into(), opt_json(p.and_then(|p| p.creator.as_ref()), "{{ user_id }}"));
-            body.insert("source".into(), p.and_then(|p| p.source.clone()).unwrap_or(json!(3)));
+            body.insert(
+                "room".into(),
+                p.and_then(|p| p.room.clone())
+                    .unwrap_or(json!("{{ room }}")),
+            );
+            body.insert(
+                "creator".into(),
+                opt_json(p.and_then(|p| p.creator.as_ref()), "{{ user_id }}"),
+            );
+            body.insert(
+                "source".into(),
+                p.and_then(|p| p.source.clone()).unwrap_or(json!(3)),
+            );
             if let Some(lang) = p.and_then(|p| p.lang.clone()) {
                 body.insert("lang".into(), Value::String(lang));
             }
@@ -286,17 +504,46 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             d.chat_effect = ChatEffect::Opens;
             d
         }
-        "get_chat" => Draft::new("getChat", chat_path(raw.get_chat.as_ref()?.as_ref().and_then(|p| p.chat.as_ref()), "")),
-        "get_messages" => {
-            Draft::new("listChatMessages", chat_path(raw.get_messages.as_ref()?.as_ref().and_then(|p| p.chat.as_ref()), "/messages"))
-        }
+        "get_chat" => Draft::new(
+            "getChat",
+            chat_path(
+                raw.get_chat
+                    .as_ref()?
+                    .as_ref()
+                    .and_then(|p| p.chat.as_ref()),
+                "",
+            ),
+        ),
+        "get_messages" => Draft::new(
+            "listChatMessages",
+            chat_path(
+                raw.get_messages
+                    .as_ref()?
+                    .as_ref()
+                    .and_then(|p| p.chat.as_ref()),
+                "/messages",
+            ),
+        ),
         "queue_position" => {
-            let chat = raw.queue_position.as_ref()?.as_ref().and_then(|p| p.chat.clone());
-            Draft::new("getQueueUpdate", format!("/queues/update/{}", chat.as_deref().unwrap_or("{{ chat_id }}")))
+            let chat = raw
+                .queue_position
+                .as_ref()?
+                .as_ref()
+                .and_then(|p| p.chat.clone());
+            Draft::new(
+                "getQueueUpdate",
+                format!(
+                    "/queues/update/{}",
+                    chat.as_deref().unwrap_or("{{ chat_id }}")
+                ),
+            )
         }
         "assign" => {
             let p = raw.assign.as_ref()?.as_ref();
-            let mut d = Draft::new("assignChat", chat_path(p.and_then(|p| p.chat.as_ref()), "/assign"));
+            let mut d = Draft::new(
+                "assignChat",
+                chat_path(p.and_then(|p| p.chat.as_ref()), "/assign"),
+            );
             if let Some(alg) = p.and_then(|p| p.algorithm.clone()) {
                 d.query.push(("algorithm".into(), Value::String(alg)));
             }
@@ -305,7 +552,9 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
         }
         "send_message" => {
             let p = raw.send_message.as_ref()?.as_ref();
-            let chat = p.and_then(|p| p.chat.clone()).unwrap_or_else(|| "{{ chat_id }}".to_owned());
+            let chat = p
+                .and_then(|p| p.chat.clone())
+                .unwrap_or_else(|| "{{ chat_id }}".to_owned());
             let mut d = Draft::new("sendChatMessage", format!("/chats/{chat}/messages"));
             d.body = Some(json!({
                 "chatId": chat,
@@ -328,9 +577,13 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
         }
         "mark_read" => {
             let p = raw.mark_read.as_ref()?.as_ref();
-            let message = p.and_then(|p| p.message.clone()).unwrap_or_else(|| "{{ message_id }}".to_owned());
+            let message = p
+                .and_then(|p| p.message.clone())
+                .unwrap_or_else(|| "{{ message_id }}".to_owned());
             let mut d = Draft::new("markMessageRead", format!("/messages/{message}/read"));
-            d.body = Some(json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }));
+            d.body = Some(
+                json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }),
+            );
             d
         }
         _ => return None,
@@ -339,13 +592,29 @@ fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
     Some(d)
 }
 
-fn generic_request(v: &mut Validator<'_>, r: &RawRequest, cx: &StepCx<'_>, defined: &HashSet<String>) -> Option<RequestSpec> {
+fn generic_request(
+    v: &mut Validator<'_>,
+    r: &RawRequest,
+    cx: &StepCx<'_>,
+    defined: &HashSet<String>,
+) -> Option<RequestSpec> {
     let Some(method) = Method::parse(&r.method) else {
-        v.problem(&cx.at, &format!("{}.request.method", cx.path), format!("unknown method `{}`: expected GET, POST, PUT or DELETE", r.method));
+        v.problem(
+            &cx.at,
+            &format!("{}.request.method", cx.path),
+            format!(
+                "unknown method `{}`: expected GET, POST, PUT or DELETE",
+                r.method
+            ),
+        );
         return None;
     };
     if !r.path.starts_with('/') {
-        v.problem(&cx.at, &format!("{}.request.path", cx.path), "path must start with `/` (it is relative to the base URL, e.g. /chats/{{ chat_id }})");
+        v.problem(
+            &cx.at,
+            &format!("{}.request.path", cx.path),
+            "path must start with `/` (it is relative to the base URL, e.g. /chats/{{ chat_id }})",
+        );
         return None;
     }
     let segments: Vec<PathSegment<'_>> = r
@@ -355,7 +624,13 @@ fn generic_request(v: &mut Validator<'_>, r: &RawRequest, cx: &StepCx<'_>, defin
         .unwrap_or("")
         .trim_matches('/')
         .split('/')
-        .map(|s| if s.contains("{{") { PathSegment::Dynamic } else { PathSegment::Literal(s) })
+        .map(|s| {
+            if s.contains("{{") {
+                PathSegment::Dynamic
+            } else {
+                PathSegment::Literal(s)
+            }
+        })
         .collect();
     let op = api::match_route(method, &segments);
     let auth = match r.auth.as_deref() {
@@ -369,14 +644,41 @@ fn generic_request(v: &mut Validator<'_>, r: &RawRequest, cx: &StepCx<'_>, defin
         Some("none") => Auth::None,
         Some("token") => Auth::Token(Template::literal("")),
         Some(other) => {
-            v.problem(&cx.at, &format!("{}.request.auth", cx.path), format!("unknown auth `{other}`: expected secret, app_id, domain_key, token or none"));
+            v.problem(
+                &cx.at,
+                &format!("{}.request.auth", cx.path),
+                format!(
+                    "unknown auth `{other}`: expected secret, app_id, domain_key, token or none"
+                ),
+            );
             return None;
         }
     };
-    let query = r.query.iter().map(|(k, val)| (k.clone(), val.clone())).collect();
-    let headers = r.headers.iter().map(|(k, val)| (k.clone(), val.clone())).collect();
-    let mut spec = finish_request(v, cx, defined, method, &r.path, query, headers, r.body.clone(), auth)?;
-    let key = op.map_or_else(|| format!("{method} {}", template_shape(&r.path)), |o| o.route_key());
+    let query = r
+        .query
+        .iter()
+        .map(|(k, val)| (k.clone(), val.clone()))
+        .collect();
+    let headers = r
+        .headers
+        .iter()
+        .map(|(k, val)| (k.clone(), val.clone()))
+        .collect();
+    let mut spec = finish_request(
+        v,
+        cx,
+        defined,
+        method,
+        &r.path,
+        query,
+        headers,
+        r.body.clone(),
+        auth,
+    )?;
+    let key = op.map_or_else(
+        || format!("{method} {}", template_shape(&r.path)),
+        |o| o.route_key(),
+    );
     spec.route = route_id(v, key, op);
     spec.chat_effect = match op.map(|o| o.id) {
         Some("createChat") => ChatEffect::Opens,
@@ -392,7 +694,9 @@ fn template_shape(path: &str) -> String {
     let mut rest = path;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find("}}").map_or(rest.len(), |e| start + e + 2);
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
         out.push('{');
         out.push_str(rest[start + 2..end.saturating_sub(2).max(start + 2)].trim());
         out.push('}');
@@ -425,9 +729,17 @@ fn finish_request(
     let before = v.problems.len();
     let vars = &v.vars;
     let mut errors = Vec::new();
-    let resolve = |name: &str| if defined.contains(name) { vars.get(name) } else { None };
+    let resolve = |name: &str| {
+        if defined.contains(name) {
+            vars.get(name)
+        } else {
+            None
+        }
+    };
     let parse = |text: &str, field: &str, errors: &mut Vec<(String, String)>| {
-        Template::parse(text, &mut |n| resolve(n)).map_err(|e| errors.push((field.to_owned(), e.to_string()))).ok()
+        Template::parse(text, &mut |n| resolve(n))
+            .map_err(|e| errors.push((field.to_owned(), e.to_string())))
+            .ok()
     };
     let path_t = parse(path, "path", &mut errors);
     let query_t: Vec<(String, Template)> = query
@@ -442,10 +754,14 @@ fn finish_request(
         .collect();
     let headers_t: Vec<(String, Template)> = headers
         .iter()
-        .filter_map(|(k, val)| parse(val, &format!("headers.{k}"), &mut errors).map(|t| (k.clone(), t)))
+        .filter_map(|(k, val)| {
+            parse(val, &format!("headers.{k}"), &mut errors).map(|t| (k.clone(), t))
+        })
         .collect();
     let body_t = body.as_ref().and_then(|b| {
-        ValueTemplate::parse(b, &mut |n| resolve(n)).map_err(|(p, e)| errors.push((format!("body{p}"), e.to_string()))).ok()
+        ValueTemplate::parse(b, &mut |n| resolve(n))
+            .map_err(|(p, e)| errors.push((format!("body{p}"), e.to_string())))
+            .ok()
     });
     let auth = match auth {
         Auth::Token(_) => match parse("{{ user_token }}", "auth", &mut errors) {
@@ -474,8 +790,15 @@ fn finish_request(
     })
 }
 
-fn expectation(v: &mut Validator<'_>, raw: Option<&RawExpect>, at: &Location, path: &str) -> Expectation {
-    let Some(raw) = raw else { return Expectation::default() };
+fn expectation(
+    v: &mut Validator<'_>,
+    raw: Option<&RawExpect>,
+    at: &Location,
+    path: &str,
+) -> Expectation {
+    let Some(raw) = raw else {
+        return Expectation::default();
+    };
     let mut body = Vec::new();
     for (p, spec) in &raw.body {
         let pointer = match to_pointer(p) {
@@ -486,9 +809,16 @@ fn expectation(v: &mut Validator<'_>, raw: Option<&RawExpect>, at: &Location, pa
             }
         };
         match Matcher::parse(spec) {
-            Ok(matcher) => body.push(BodyCheck { pointer, path: p.clone(), matcher }),
+            Ok(matcher) => body.push(BodyCheck {
+                pointer,
+                path: p.clone(),
+                matcher,
+            }),
             Err(msg) => v.problem(at, &format!("{path}.body.{p}"), msg),
         }
     }
-    Expectation { statuses: raw.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(), body }
+    Expectation {
+        statuses: raw.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        body,
+    }
 }

@@ -65,7 +65,9 @@ pub enum TemplateError {
     Unclosed,
     #[error("empty `{{{{ }}}}` in template (expected a variable name)")]
     Empty,
-    #[error("unknown variable `{0}`: no scenario variable, feed column or earlier capture has that name")]
+    #[error(
+        "unknown variable `{0}`: no scenario variable, feed column or earlier capture has that name"
+    )]
     UnknownVariable(String),
     #[error("invalid `{0}`: expected random_int(LOW, HIGH) with integers LOW <= HIGH")]
     BadRandomInt(String),
@@ -89,8 +91,22 @@ const FIRST_NAMES: &[&str] = &[
     "Radia", "John", "Sophie", "Tim", "Hedy", "Linus",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen",
-    "Wirth", "Perlman", "McCarthy", "Wilson", "Berners-Lee", "Lamarr", "Torvalds",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Hamilton",
+    "Thompson",
+    "Allen",
+    "Wirth",
+    "Perlman",
+    "McCarthy",
+    "Wilson",
+    "Berners-Lee",
+    "Lamarr",
+    "Torvalds",
 ];
 
 impl Template {
@@ -144,7 +160,9 @@ impl Template {
 
     /// True when the template has no expression at all.
     pub fn is_literal(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Literal(_)))
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
     }
 
     /// When the whole template is one expression, its typed value (so `{{ room }}`
@@ -167,7 +185,11 @@ impl Template {
     ///
     /// # Errors
     /// A variable that no step has set yet.
-    pub fn render_into(&self, cx: &mut dyn RenderContext, out: &mut String) -> Result<(), UnsetVariable> {
+    pub fn render_into(
+        &self,
+        cx: &mut dyn RenderContext,
+        out: &mut String,
+    ) -> Result<(), UnsetVariable> {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.push_str(text),
@@ -210,7 +232,10 @@ fn parse_expr(
     if let Some(b) = builtin {
         return Ok(Expr::Builtin(b));
     }
-    if let Some(args) = expr.strip_prefix("random_int(").and_then(|a| a.strip_suffix(')')) {
+    if let Some(args) = expr
+        .strip_prefix("random_int(")
+        .and_then(|a| a.strip_suffix(')'))
+    {
         let bad = || TemplateError::BadRandomInt(expr.to_owned());
         let (low, high) = args.split_once(',').ok_or_else(bad)?;
         let low: i64 = low.trim().parse().map_err(|_| bad())?;
@@ -233,7 +258,11 @@ fn eval(expr: &Expr, cx: &mut dyn RenderContext) -> Result<Value, UnsetVariable>
             Builtin::Iteration => Value::from(cx.iteration()),
             Builtin::Uuid => {
                 let bytes: [u8; 16] = cx.rng().random();
-                Value::String(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
+                Value::String(
+                    uuid::Builder::from_random_bytes(bytes)
+                        .into_uuid()
+                        .to_string(),
+                )
             }
             Builtin::Timestamp => Value::from(unix_time().as_secs()),
             Builtin::TimestampMs => Value::from(unix_time().as_millis() as u64),
@@ -317,7 +346,9 @@ impl ValueTemplate {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| ValueTemplate::parse(v, resolve).map_err(|(p, e)| (format!("[{i}]{p}"), e)))
+                    .map(|(i, v)| {
+                        ValueTemplate::parse(v, resolve).map_err(|(p, e)| (format!("[{i}]{p}"), e))
+                    })
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(map) => ValueTemplate::Object(
@@ -358,7 +389,10 @@ impl ValueTemplate {
             ValueTemplate::Literal(v) => v.clone(),
             ValueTemplate::Text(t) => t.render_value(cx)?,
             ValueTemplate::Array(items) => Value::Array(
-                items.iter().map(|i| i.render(cx)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|i| i.render(cx))
+                    .collect::<Result<_, _>>()?,
             ),
             ValueTemplate::Object(fields) => {
                 let mut map = serde_json::Map::with_capacity(fields.len());
@@ -413,20 +447,39 @@ mod tests {
 
     #[test]
     fn renders_literals_variables_and_builtins() {
-        let t = Template::parse("/chats/{{ chat_id }}/x{{vu}}-{{ iteration }}", &mut resolver).unwrap();
+        let t = Template::parse(
+            "/chats/{{ chat_id }}/x{{vu}}-{{ iteration }}",
+            &mut resolver,
+        )
+        .unwrap();
         assert_eq!(t.render(&mut cx()).unwrap(), "/chats/c-9/x7-3");
         let n = Template::parse("{{ random_int(5, 5) }}", &mut resolver).unwrap();
         assert_eq!(n.render_value(&mut cx()).unwrap(), Value::from(5));
-        let email = Template::parse("{{ fake.email }}", &mut resolver).unwrap().render(&mut cx()).unwrap();
-        assert!(email.ends_with("@example.com") && email.contains('.'), "{email}");
-        let id = Template::parse("{{ uuid }}", &mut resolver).unwrap().render(&mut cx()).unwrap();
+        let email = Template::parse("{{ fake.email }}", &mut resolver)
+            .unwrap()
+            .render(&mut cx())
+            .unwrap();
+        assert!(
+            email.ends_with("@example.com") && email.contains('.'),
+            "{email}"
+        );
+        let id = Template::parse("{{ uuid }}", &mut resolver)
+            .unwrap()
+            .render(&mut cx())
+            .unwrap();
         assert!(uuid::Uuid::parse_str(&id).is_ok());
     }
 
     #[test]
     fn parse_errors_say_what_was_expected() {
-        assert_eq!(Template::parse("{{ chat_id", &mut resolver), Err(TemplateError::Unclosed));
-        assert_eq!(Template::parse("a {{ }}", &mut resolver), Err(TemplateError::Empty));
+        assert_eq!(
+            Template::parse("{{ chat_id", &mut resolver),
+            Err(TemplateError::Unclosed)
+        );
+        assert_eq!(
+            Template::parse("a {{ }}", &mut resolver),
+            Err(TemplateError::Empty)
+        );
         assert_eq!(
             Template::parse("{{ nope }}", &mut resolver),
             Err(TemplateError::UnknownVariable("nope".to_owned()))
@@ -443,7 +496,10 @@ mod tests {
         let t = ValueTemplate::parse(&body, &mut resolver).unwrap();
         assert_eq!(t.vars(), vec![VarId(1), VarId(1)]);
         let out = t.render(&mut cx()).unwrap();
-        assert_eq!(out, serde_json::json!({"room": 2, "label": "room 2", "n": 3}));
+        assert_eq!(
+            out,
+            serde_json::json!({"room": 2, "label": "room 2", "n": 3})
+        );
     }
 
     #[test]

@@ -48,7 +48,12 @@ impl Validator<'_> {
         });
     }
 
-    pub(super) fn duration(&mut self, text: &DurationText, at: &Location, path: &str) -> Option<Duration> {
+    pub(super) fn duration(
+        &mut self,
+        text: &DurationText,
+        at: &Location,
+        path: &str,
+    ) -> Option<Duration> {
         match parse_duration(&text.0) {
             Ok(d) => Some(d),
             Err(msg) => {
@@ -66,7 +71,11 @@ impl Validator<'_> {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
-                self.problem(at, path, "unclosed `${`: expected `${NAME}` or `${NAME:-default}`");
+                self.problem(
+                    at,
+                    path,
+                    "unclosed `${`: expected `${NAME}` or `${NAME:-default}`",
+                );
                 return out;
             };
             let inner = &after[..end];
@@ -123,8 +132,16 @@ pub fn validate(
     let feeds = load_feeds(&mut v, &raw, base_dir);
     let load = validate_load(&mut v, &raw.load);
     if let (Some(Workload::Closed { vus, stages, .. }), false) = (&load, feeds.is_empty()) {
-        let peak = stages.iter().map(|s| s.target.ceil() as u32).max().unwrap_or(0).max(*vus);
-        for feed in feeds.iter().filter(|f| f.mode == FeedMode::Unique && (f.rows.len() as u32) < peak) {
+        let peak = stages
+            .iter()
+            .map(|s| s.target.ceil() as u32)
+            .max()
+            .unwrap_or(0)
+            .max(*vus);
+        for feed in feeds
+            .iter()
+            .filter(|f| f.mode == FeedMode::Unique && (f.rows.len() as u32) < peak)
+        {
             let at = raw.feeds[&feed.name].referenced;
             let message = format!(
                 "feed `{}` is `unique` but has {} rows for up to {peak} virtual users",
@@ -188,14 +205,26 @@ fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> T
     let headers = t
         .headers
         .iter()
-        .map(|(k, val)| (k.clone(), v.expand_env(val, &at, &format!("target.headers.{k}"))))
+        .map(|(k, val)| {
+            (
+                k.clone(),
+                v.expand_env(val, &at, &format!("target.headers.{k}")),
+            )
+        })
         .collect();
     let timeout = t
         .timeout
         .as_ref()
         .and_then(|s| v.duration(&s.value, &s.referenced, "target.timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
-    TargetSpec { base_url, app_id, secret, domain_key, headers, timeout }
+    TargetSpec {
+        base_url,
+        app_id,
+        secret,
+        domain_key,
+        headers,
+        timeout,
+    }
 }
 
 /// `https://agentchat-{region}.inbenta.chat:8000/{version}`.
@@ -204,7 +233,9 @@ fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> T
 /// A region other than `eu` or `us`.
 pub fn region_url(region: &str, version: &str) -> Result<String, String> {
     match region {
-        "eu" | "us" => Ok(format!("https://agentchat-{region}.inbenta.chat:8000/{version}")),
+        "eu" | "us" => Ok(format!(
+            "https://agentchat-{region}.inbenta.chat:8000/{version}"
+        )),
         other => Err(format!("unknown region `{other}`: expected eu or us")),
     }
 }
@@ -214,7 +245,9 @@ fn declare_variables(v: &mut Validator<'_>, raw: &RawScenario) {
         Some(s) => (Some(&s.value), s.referenced),
         None => (None, Location::UNKNOWN),
     };
-    let room = target.and_then(|t| t.room.clone()).unwrap_or(Value::from(1));
+    let room = target
+        .and_then(|t| t.room.clone())
+        .unwrap_or(Value::from(1));
     v.vars.intern("room", Some(room));
     if let Some(lang) = target.and_then(|t| t.lang.clone()) {
         v.vars.intern("lang", Some(Value::String(lang)));
@@ -225,7 +258,11 @@ fn declare_variables(v: &mut Validator<'_>, raw: &RawScenario) {
             other => other.clone(),
         };
         if !is_identifier(name) {
-            v.problem(&at, &format!("variables.{name}"), "variable names are letters, digits and `_`");
+            v.problem(
+                &at,
+                &format!("variables.{name}"),
+                "variable names are letters, digits and `_`",
+            );
         }
         v.vars.intern(name, Some(value));
     }
@@ -242,7 +279,11 @@ fn load_feeds(v: &mut Validator<'_>, raw: &RawScenario, base_dir: &Path) -> Vec<
         let at = spanned.referenced;
         let mode = spanned.value.mode.as_deref().unwrap_or("sequential");
         let Some(mode) = FeedMode::parse(mode) else {
-            v.problem(&at, &path, format!("unknown feed mode `{mode}`: expected sequential, random or unique"));
+            v.problem(
+                &at,
+                &path,
+                format!("unknown feed mode `{mode}`: expected sequential, random or unique"),
+            );
             continue;
         };
         match Feed::load(name, &base_dir.join(&spanned.value.file), mode) {
@@ -262,7 +303,10 @@ fn load_feeds(v: &mut Validator<'_>, raw: &RawScenario, base_dir: &Path) -> Vec<
 fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Workload> {
     let at = raw.referenced;
     let l = &raw.value;
-    let duration = l.duration.as_ref().and_then(|d| v.duration(&d.value, &d.referenced, "load.duration"));
+    let duration = l
+        .duration
+        .as_ref()
+        .and_then(|d| v.duration(&d.value, &d.referenced, "load.duration"));
     let graceful_stop = l
         .graceful_stop
         .as_ref()
@@ -275,7 +319,10 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
             if !(s.value.target.is_finite() && s.value.target >= 0.0) {
                 v.problem(&s.referenced, &path, "target must be a number >= 0");
             }
-            stages.push(Stage { duration: d, target: s.value.target });
+            stages.push(Stage {
+                duration: d,
+                target: s.value.target,
+            });
         }
     }
     let model = match l.model.as_deref() {
@@ -284,34 +331,63 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
         None if l.arrival_rate.is_some() => "open",
         None => "closed",
         Some(other) => {
-            v.problem(&at, "load.model", format!("unknown model `{other}`: expected closed or open"));
+            v.problem(
+                &at,
+                "load.model",
+                format!("unknown model `{other}`: expected closed or open"),
+            );
             return None;
         }
     };
     let has_stages = l.stages.is_some();
     if model == "closed" {
-        for (field, set) in [("arrival_rate", l.arrival_rate.is_some()), ("max_vus", l.max_vus.is_some()), ("backlog", l.backlog.is_some())] {
+        for (field, set) in [
+            ("arrival_rate", l.arrival_rate.is_some()),
+            ("max_vus", l.max_vus.is_some()),
+            ("backlog", l.backlog.is_some()),
+        ] {
             if set {
-                v.problem(&at, &format!("load.{field}"), format!("`{field}` belongs to the open model (set `model: open`)"));
+                v.problem(
+                    &at,
+                    &format!("load.{field}"),
+                    format!("`{field}` belongs to the open model (set `model: open`)"),
+                );
             }
         }
         if duration.is_none() && l.iterations.is_none() && !has_stages {
-            v.problem(&at, "load", "the closed model needs `duration`, `iterations` or `stages`");
+            v.problem(
+                &at,
+                "load",
+                "the closed model needs `duration`, `iterations` or `stages`",
+            );
         }
         let vus = l.vus.unwrap_or(if has_stages { 0 } else { 1 });
         if vus == 0 && !has_stages {
             v.problem(&at, "load.vus", "vus must be at least 1");
         }
-        Some(Workload::Closed { vus, duration, iterations: l.iterations, stages, graceful_stop })
+        Some(Workload::Closed {
+            vus,
+            duration,
+            iterations: l.iterations,
+            stages,
+            graceful_stop,
+        })
     } else {
-        for (field, set) in [("vus", l.vus.is_some()), ("iterations", l.iterations.is_some())] {
+        for (field, set) in [
+            ("vus", l.vus.is_some()),
+            ("iterations", l.iterations.is_some()),
+        ] {
             if set {
                 v.problem(&at, &format!("load.{field}"), format!("`{field}` belongs to the closed model; the open model uses arrival_rate and max_vus"));
             }
         }
         let rate = l.arrival_rate.unwrap_or(0.0);
         if !(rate.is_finite() && rate >= 0.0) || (rate == 0.0 && !has_stages) {
-            v.problem(&at, "load.arrival_rate", "the open model needs arrival_rate > 0 (iterations per second) or stages");
+            v.problem(
+                &at,
+                "load.arrival_rate",
+                "the open model needs arrival_rate > 0 (iterations per second) or stages",
+            );
         }
         if duration.is_none() && !has_stages {
             v.problem(&at, "load", "the open model needs `duration` or `stages`");
@@ -331,27 +407,51 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
     }
 }
 
-pub(super) fn validate_think(v: &mut Validator<'_>, raw: &Spanned<RawThink>, path: &str) -> Option<Think> {
+pub(super) fn validate_think(
+    v: &mut Validator<'_>,
+    raw: &Spanned<RawThink>,
+    path: &str,
+) -> Option<Think> {
     let at = raw.referenced;
     match &raw.value {
         RawThink::Fixed(d) => v.duration(d, &at, path).map(Think::Fixed),
         RawThink::Distribution(dist) => {
-            let need = |v: &mut Validator<'_>, value: &Option<DurationText>, name: &str| match value {
+            let need = |v: &mut Validator<'_>, value: &Option<DurationText>, name: &str| match value
+            {
                 Some(d) => v.duration(d, &at, path),
                 None => {
-                    v.problem(&at, path, format!("`{}` distribution needs `{name}`", dist.dist));
+                    v.problem(
+                        &at,
+                        path,
+                        format!("`{}` distribution needs `{name}`", dist.dist),
+                    );
                     None
                 }
             };
             match dist.dist.as_str() {
-                "uniform" => Some(Think::Uniform { min: need(v, &dist.min, "min")?, max: need(v, &dist.max, "max")? }),
-                "normal" => Some(Think::Normal { mean: need(v, &dist.mean, "mean")?, stddev: need(v, &dist.stddev, "stddev")? }),
+                "uniform" => Some(Think::Uniform {
+                    min: need(v, &dist.min, "min")?,
+                    max: need(v, &dist.max, "max")?,
+                }),
+                "normal" => Some(Think::Normal {
+                    mean: need(v, &dist.mean, "mean")?,
+                    stddev: need(v, &dist.stddev, "stddev")?,
+                }),
                 "lognormal" => {
                     let median = need(v, &dist.median, "median")?;
-                    Some(Think::LogNormal { median, sigma: dist.sigma.unwrap_or(0.5) })
+                    Some(Think::LogNormal {
+                        median,
+                        sigma: dist.sigma.unwrap_or(0.5),
+                    })
                 }
                 other => {
-                    v.problem(&at, path, format!("unknown distribution `{other}`: expected uniform, normal or lognormal"));
+                    v.problem(
+                        &at,
+                        path,
+                        format!(
+                            "unknown distribution `{other}`: expected uniform, normal or lognormal"
+                        ),
+                    );
                     None
                 }
             }

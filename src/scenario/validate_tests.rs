@@ -47,16 +47,32 @@ fn a_lifecycle_scenario_validates_with_defaults() {
     assert!(matches!(s.load, Workload::Closed { vus: 3, .. }));
     let steps = &s.flows[0].steps;
     let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["check_agents", "create_user", "create_chat", "assign", "wait_until", "send_message", "close_chat"]);
+    assert_eq!(
+        names,
+        [
+            "check_agents",
+            "create_user",
+            "create_chat",
+            "assign",
+            "wait_until",
+            "send_message",
+            "close_chat"
+        ]
+    );
     assert_eq!(steps[5].repeat, 2);
     assert_eq!(steps[5].on_error, OnError::Continue);
-    let StepAction::Request(create_chat) = &steps[2].action else { panic!("request") };
+    let StepAction::Request(create_chat) = &steps[2].action else {
+        panic!("request")
+    };
     assert_eq!(create_chat.chat_effect, ChatEffect::Opens);
     assert_eq!(s.routes[create_chat.route as usize].key, "POST /chats");
     assert!(matches!(steps[4].action, StepAction::WaitUntil(_)));
     let keys: Vec<&str> = s.routes.iter().map(|r| r.key.as_str()).collect();
     assert!(keys.contains(&"GET /chats/{chatId}/assign"), "{keys:?}");
-    assert_eq!(s.vars.initial[s.vars.get("room").unwrap().0 as usize], Some(serde_json::json!(2)));
+    assert_eq!(
+        s.vars.initial[s.vars.get("room").unwrap().0 as usize],
+        Some(serde_json::json!(2))
+    );
 }
 
 #[test]
@@ -65,7 +81,11 @@ fn misspelt_step_type_is_located_and_lists_the_valid_ones() {
     let p = problems(yaml);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("s.yaml:4:"), "{}", p[0]);
-    assert!(p[0].contains("craete_user") && p[0].contains("create_user"), "{}", p[0]);
+    assert!(
+        p[0].contains("craete_user") && p[0].contains("create_user"),
+        "{}",
+        p[0]
+    );
 }
 
 #[test]
@@ -81,21 +101,35 @@ fn variable_used_before_capture_is_reported_at_its_step() {
 fn bad_durations_and_models_name_what_was_expected() {
     let yaml = "name: x\nload:\n  vus: 1\n  duration: soon\nsteps:\n  - get_settings:\n";
     let p = problems(yaml);
-    assert!(p.iter().any(|m| m.starts_with("s.yaml:4:") && m.contains("invalid duration `soon`") && m.contains("expected e.g. 250ms")), "{p:?}");
-    let p = problems("name: x\nload: {model: half-open, duration: 1s}\nsteps:\n  - get_settings:\n");
+    assert!(
+        p.iter().any(|m| m.starts_with("s.yaml:4:")
+            && m.contains("invalid duration `soon`")
+            && m.contains("expected e.g. 250ms")),
+        "{p:?}"
+    );
+    let p =
+        problems("name: x\nload: {model: half-open, duration: 1s}\nsteps:\n  - get_settings:\n");
     assert!(p[0].contains("expected closed or open"), "{p:?}");
     let p = problems("name: x\nload: {arrival_rate: 5}\nsteps:\n  - get_settings:\n");
-    assert!(p[0].contains("open model needs `duration` or `stages`"), "{p:?}");
+    assert!(
+        p[0].contains("open model needs `duration` or `stages`"),
+        "{p:?}"
+    );
 }
 
 #[test]
 fn unknown_fields_and_duplicate_keys_are_syntax_errors_with_positions() {
-    let p = problems("name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    retries: 3\n");
+    let p = problems(
+        "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    retries: 3\n",
+    );
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("s.yaml:5:"), "{}", p[0]);
     assert!(p[0].contains("retries"), "{}", p[0]);
     let p = problems("name: x\nname: y\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n");
-    assert!(p[0].starts_with("s.yaml:2:") && p[0].to_lowercase().contains("duplicate"), "{p:?}");
+    assert!(
+        p[0].starts_with("s.yaml:2:") && p[0].to_lowercase().contains("duplicate"),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -105,10 +139,17 @@ fn environment_references_resolve_or_fail_without_leaking_values() {
     let env = |name: &str| (name == "CHATLOAD_TEST_SECRET").then(|| "s3cr3t".to_owned());
     let s = super::validate(raw, "s.yaml", Path::new("."), &env).unwrap();
     assert_eq!(s.target.secret.as_ref().unwrap().expose(), "s3cr3t");
-    assert_eq!(format!("{:?}", s.target), format!("{:?}", s.target).replace("s3cr3t", "?"), "Debug must not print the secret");
+    assert_eq!(
+        format!("{:?}", s.target),
+        format!("{:?}", s.target).replace("s3cr3t", "?"),
+        "Debug must not print the secret"
+    );
     let raw = serde_saphyr::from_str(yaml).unwrap();
     let err = super::validate(raw, "s.yaml", Path::new("."), &|_| None).unwrap_err();
-    assert!(err[0].message.contains("`CHATLOAD_TEST_SECRET` is not set"), "{err:?}");
+    assert!(
+        err[0].message.contains("`CHATLOAD_TEST_SECRET` is not set"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -126,9 +167,24 @@ steps:
   - request: {method: GET, path: "/agents/online", query: {roomId: 1}, auth: app_id}
 "#;
     let s = load_str(yaml, "s.yaml", Path::new(".")).unwrap();
-    assert!(matches!(s.load, Workload::Open { max_vus: 5, backlog: 5, .. }));
+    assert!(matches!(
+        s.load,
+        Workload::Open {
+            max_vus: 5,
+            backlog: 5,
+            ..
+        }
+    ));
     let keys: Vec<&str> = s.routes.iter().map(|r| r.key.as_str()).collect();
-    assert_eq!(keys, ["POST /users", "GET /users/{userId}", "POST /custom/thing", "GET /agents/online"]);
+    assert_eq!(
+        keys,
+        [
+            "POST /users",
+            "GET /users/{userId}",
+            "POST /custom/thing",
+            "GET /agents/online"
+        ]
+    );
     assert_eq!(s.routes[1].operation.map(|o| o.id), Some("getUser"));
     assert!(s.routes[2].operation.is_none());
 }
@@ -136,7 +192,14 @@ steps:
 #[test]
 #[ignore = "prints messages for eyeballing"]
 fn show_messages() {
-    for y in ["name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - craete_user: {}\n", "name: x\nname: y\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n", "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    retries: 3\n", "name: x\nload: {vus: [1], duration: 1s}\nsteps: []\n"] {
-        for p in problems(y) { println!("{p}"); }
+    for y in [
+        "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - craete_user: {}\n",
+        "name: x\nname: y\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n",
+        "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    retries: 3\n",
+        "name: x\nload: {vus: [1], duration: 1s}\nsteps: []\n",
+    ] {
+        for p in problems(y) {
+            println!("{p}");
+        }
     }
 }

@@ -1,0 +1,585 @@
+//! The pipeline behind each command, readable top to bottom: load and
+//! validate the scenario, pick the target (the bundled mock by default), run
+//! the plan with live progress, clean up, write the report, choose the exit
+//! code.
+//!
+//! Only this module and `main.rs` touch the terminal, the environment,
+//! signals and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, anyhow};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, MockArgs, RunArgs, ValidateArgs};
+use crate::client::{ApiClient, ClientConfig, Credentials};
+use crate::engine::{self, Runner};
+use crate::metrics::{FailureKind, MetricsHub, MetricsLayout, StepInfo};
+use crate::plan::{LoadPlan, Shard};
+use crate::progress::{Progress, detect_mode};
+use crate::report::{self, RunMeta, RunReport};
+use crate::scenario::{self, Scenario, Stage, Workload};
+
+/// Credentials of the bundled mock's default world (local use only).
+pub const MOCK_APP_ID: &str = "demo-app";
+pub const MOCK_SECRET: &str = "demo-secret";
+pub const MOCK_DOMAIN_KEY: &str = "demo-domain-key";
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Passed = 0,
+    Failed = 1,
+    Usage = 2,
+    RunFailed = 3,
+    Interrupted = 130,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct AppError {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+fn usage(error: impl Into<anyhow::Error>) -> AppError {
+    AppError {
+        exit: Exit::Usage,
+        error: error.into(),
+    }
+}
+
+fn run_failed(error: impl Into<anyhow::Error>) -> AppError {
+    AppError {
+        exit: Exit::RunFailed,
+        error: error.into(),
+    }
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Usage problems (exit 2) and run failures (exit 3).
+pub async fn run(cli: Cli) -> Result<Exit, AppError> {
+    match cli.command {
+        Command::Run(args) => run_scenario(args).await,
+        Command::Validate(args) => validate(&args),
+        Command::Mock(args) => serve_mock(args).await,
+    }
+}
+
+fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
+    let mut failed = Vec::new();
+    for path in &args.scenarios {
+        match scenario::load_file(path) {
+            Ok(s) => {
+                let steps: usize = s.flows.iter().map(|f| f.steps.len()).sum();
+                println!(
+                    "{}: ok ({} flow(s), {steps} step(s))",
+                    path.display(),
+                    s.flows.len()
+                );
+            }
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
+    }
+    if failed.is_empty() {
+        Ok(Exit::Passed)
+    } else {
+        Err(usage(anyhow!(failed.join("\n"))))
+    }
+}
+
+async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
+    let mut config = match &args.config {
+        Some(path) => {
+            chatload_mock::MockConfig::from_yaml_file(path).map_err(|e| usage(anyhow!("{e}")))?
+        }
+        None => chatload_mock::MockConfig::default(),
+    };
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    let addr = std::net::SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+        .map_err(run_failed)?;
+    let local = listener.local_addr().map_err(run_failed)?;
+    eprintln!(
+        "chatload mock listening on http://{local}/v1 (admin: http://{local}/__mock); Ctrl-C stops it"
+    );
+    chatload_mock::serve(listener, config, shutdown_signal())
+        .await
+        .map_err(run_failed)?;
+    Ok(Exit::Passed)
+}
+
+/// Resolves when Ctrl-C or SIGTERM arrives.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Applies `--vus`, `--rate`, `--duration`, `--iterations` to the scenario's workload.
+///
+/// # Errors
+/// Overrides that leave no bounded plan.
+pub fn apply_overrides(load: &Workload, args: &RunArgs) -> Result<Workload, String> {
+    let constant = args.vus.is_some() || args.rate.is_some() || args.duration.is_some();
+    let peak = |level: f64, stages: &[Stage]| stages.iter().map(|s| s.target).fold(level, f64::max);
+    let mut out = load.clone();
+    if let (
+        Some(rate),
+        Workload::Closed {
+            vus,
+            duration,
+            stages,
+            graceful_stop,
+            ..
+        },
+    ) = (args.rate, load)
+    {
+        out = Workload::Open {
+            rate_per_sec: rate,
+            duration: args
+                .duration
+                .or(*duration)
+                .or_else(|| load.planned_duration()),
+            stages: Vec::new(),
+            max_vus: args.vus.unwrap_or_else(|| {
+                (peak(f64::from(*vus), stages) as u32).max(scenario::validate::DEFAULT_MAX_VUS)
+            }),
+            backlog: args.vus.unwrap_or(scenario::validate::DEFAULT_MAX_VUS),
+            graceful_stop: *graceful_stop,
+        };
+        let _ = stages;
+    } else if constant {
+        let planned = load.planned_duration();
+        match &mut out {
+            Workload::Closed {
+                vus,
+                duration,
+                stages,
+                iterations,
+                ..
+            } => {
+                *vus = args
+                    .vus
+                    .unwrap_or_else(|| (peak(f64::from(*vus), stages).round() as u32).max(1));
+                *duration = args.duration.or(*duration).or(planned);
+                stages.clear();
+                if args.iterations.is_some() {
+                    *iterations = args.iterations;
+                }
+            }
+            Workload::Open {
+                rate_per_sec,
+                duration,
+                stages,
+                max_vus,
+                backlog,
+                ..
+            } => {
+                *rate_per_sec = args.rate.unwrap_or_else(|| peak(*rate_per_sec, stages));
+                *duration = args.duration.or(*duration).or(planned);
+                stages.clear();
+                if let Some(v) = args.vus {
+                    *max_vus = v;
+                    *backlog = v;
+                }
+            }
+        }
+    } else if let (Some(n), Workload::Closed { iterations, .. }) = (args.iterations, &mut out) {
+        *iterations = Some(n);
+    }
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err("--rate must be a positive number of iterations per second".to_owned());
+        }
+    }
+    match &out {
+        Workload::Closed {
+            duration: None,
+            iterations: None,
+            stages,
+            ..
+        } if stages.is_empty() => {
+            Err("the load has no end: give --duration or --iterations".to_owned())
+        }
+        Workload::Open {
+            duration: None,
+            stages,
+            ..
+        } if stages.is_empty() => Err("the load has no end: give --duration".to_owned()),
+        Workload::Open { .. } if args.iterations.is_some() => {
+            Err("--iterations belongs to the closed model".to_owned())
+        }
+        _ => Ok(out),
+    }
+}
+
+/// Where the report goes when `--out` is not given.
+pub fn default_report_path(scenario: &str, at: SystemTime) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let slug: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    PathBuf::from("reports").join(format!("{slug}-{stamp}.json"))
+}
+
+/// The resolved target: where to send requests and with what.
+struct Target {
+    base_url: String,
+    kind: &'static str,
+    credentials: Credentials,
+    _mock: Option<chatload_mock::MockServer>,
+}
+
+async fn resolve_target(args: &RunArgs, scenario: &Scenario) -> Result<Target, AppError> {
+    let cli_url = match (&args.target, &args.region) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(region)) => Some(
+            scenario::validate::region_url(region, &args.api_version)
+                .map_err(|e| usage(anyhow!(e)))?,
+        ),
+        (None, None) => None,
+    };
+    let spec = &scenario.target;
+    let expose = |s: &Option<scenario::Secret>| s.as_ref().map(|v| v.expose().to_owned());
+    match cli_url.or_else(|| spec.base_url.clone()) {
+        Some(base_url) => {
+            let credentials = Credentials {
+                app_id: expose(&spec.app_id),
+                secret: expose(&spec.secret),
+                domain_key: expose(&spec.domain_key),
+            };
+            if credentials.app_id.is_none() {
+                return Err(usage(anyhow!(
+                    "no App ID for {base_url}: set CHATLOAD_APP_ID (and CHATLOAD_SECRET) or target.app_id in the scenario"
+                )));
+            }
+            Ok(Target {
+                base_url,
+                kind: "remote",
+                credentials,
+                _mock: None,
+            })
+        }
+        None => {
+            let mut config = match &args.mock_config {
+                Some(path) => chatload_mock::MockConfig::from_yaml_file(path)
+                    .map_err(|e| usage(anyhow!("{e}")))?,
+                None => chatload_mock::MockConfig::default(),
+            };
+            if let Some(seed) = args.seed {
+                config.seed = seed;
+            }
+            let server = chatload_mock::spawn(config)
+                .await
+                .context("cannot start the bundled mock")
+                .map_err(run_failed)?;
+            let credentials = Credentials {
+                app_id: expose(&spec.app_id).or_else(|| Some(MOCK_APP_ID.to_owned())),
+                secret: expose(&spec.secret).or_else(|| Some(MOCK_SECRET.to_owned())),
+                domain_key: expose(&spec.domain_key).or_else(|| Some(MOCK_DOMAIN_KEY.to_owned())),
+            };
+            Ok(Target {
+                base_url: server.base_url(),
+                kind: "bundled-mock",
+                credentials,
+                _mock: Some(server),
+            })
+        }
+    }
+}
+
+fn layout_of(scenario: &Scenario) -> MetricsLayout {
+    MetricsLayout {
+        steps: scenario
+            .step_names
+            .iter()
+            .map(|(name, flow)| StepInfo {
+                name: name.clone(),
+                flow: flow.clone(),
+            })
+            .collect(),
+        routes: scenario.routes.iter().map(|r| r.key.clone()).collect(),
+    }
+}
+
+/// The load profile for the report (no secrets: only the workload).
+fn load_json(w: &Workload, shard: Shard) -> serde_json::Value {
+    let stages = |s: &[Stage]| {
+        s.iter().map(|s| serde_json::json!({"duration_secs": s.duration.as_secs_f64(), "target": s.target})).collect::<Vec<_>>()
+    };
+    let mut v = match w {
+        Workload::Closed {
+            vus,
+            duration,
+            iterations,
+            stages: st,
+            graceful_stop,
+        } => serde_json::json!({
+            "model": "closed", "vus": vus, "duration_secs": duration.map(|d| d.as_secs_f64()),
+            "iterations": iterations, "stages": stages(st), "graceful_stop_secs": graceful_stop.as_secs_f64(),
+        }),
+        Workload::Open {
+            rate_per_sec,
+            duration,
+            stages: st,
+            max_vus,
+            backlog,
+            graceful_stop,
+        } => serde_json::json!({
+            "model": "open", "arrival_rate": rate_per_sec, "duration_secs": duration.map(|d| d.as_secs_f64()),
+            "stages": stages(st), "max_vus": max_vus, "backlog": backlog, "graceful_stop_secs": graceful_stop.as_secs_f64(),
+        }),
+    };
+    if shard != Shard::WHOLE {
+        v["shard"] = serde_json::Value::String(shard.to_string());
+    }
+    v
+}
+
+async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
+    let mut scenario = scenario::load_file(&args.scenario).map_err(usage)?;
+    scenario.load = apply_overrides(&scenario.load, &args).map_err(|e| usage(anyhow!(e)))?;
+    if args.no_cleanup {
+        scenario.cleanup = false;
+    }
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text).map_err(|e| usage(anyhow!(e)))?,
+        None => Shard::WHOLE,
+    };
+    let seed = args.seed.or(scenario.seed).unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(42, |d| d.as_nanos() as u64)
+    });
+    let started_at = SystemTime::now();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_report_path(&scenario.name, started_at));
+    let report_file = create_report_file(&out).map_err(run_failed)?;
+
+    let target = resolve_target(&args, &scenario).await?;
+    let plan = LoadPlan::new(&scenario.load, shard);
+    let pool_size = match &plan {
+        LoadPlan::Closed(p) => p.peak_vus() as usize,
+        LoadPlan::Open(p) => p.max_vus as usize,
+    };
+    let client = ApiClient::new(&ClientConfig {
+        base_url: target.base_url.clone(),
+        credentials: target.credentials.clone(),
+        extra_headers: scenario.target.headers.clone(),
+        timeout: scenario.target.timeout,
+        pool_size,
+    })
+    .map_err(usage)?;
+    let client = Arc::new(client);
+    let shards = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
+    let hub = Arc::new(MetricsHub::new(Arc::new(layout_of(&scenario)), shards));
+    let abort = CancellationToken::new();
+    let scenario = Arc::new(scenario);
+    let runner = Arc::new(Runner::new(
+        scenario.clone(),
+        client.clone(),
+        hub.clone(),
+        abort.clone(),
+    ));
+
+    let progress = Arc::new(Progress::new(
+        detect_mode(args.quiet),
+        plan.total(),
+        &scenario.name,
+    ));
+    let interrupt = CancellationToken::new();
+    let hard_abort = Arc::new(AtomicBool::new(false));
+    let signals = tokio::spawn(watch_signals(
+        interrupt.clone(),
+        abort.clone(),
+        hard_abort.clone(),
+        progress.clone(),
+    ));
+    let run_start = Instant::now();
+    let ticking = CancellationToken::new();
+    let ticker = tokio::spawn(tick_progress(
+        hub.clone(),
+        progress.clone(),
+        run_start,
+        ticking.clone(),
+    ));
+
+    let outcome = engine::run(
+        runner.clone(),
+        &plan,
+        scenario.load.graceful_stop(),
+        seed,
+        interrupt.clone(),
+    )
+    .await;
+    ticking.cancel();
+    let _ = ticker.await;
+    progress.finish();
+
+    let leftovers = std::mem::take(
+        &mut *runner
+            .leftovers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let cleanup =
+        if scenario.cleanup && !leftovers.is_empty() && !hard_abort.load(Ordering::Relaxed) {
+            progress.println(&format!("closing {} chat(s) left open...", leftovers.len()));
+            Some(engine::close_chats(client.clone(), leftovers, Duration::from_secs(5)).await)
+        } else {
+            None
+        };
+    signals.abort();
+
+    let metrics = hub.finish(outcome.elapsed);
+    let meta = RunMeta {
+        scenario: scenario.name.clone(),
+        scenario_file: Some(args.scenario.display().to_string()),
+        target: target.base_url.clone(),
+        target_kind: target.kind.to_owned(),
+        chatload_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        duration_secs: outcome.elapsed.as_secs_f64(),
+        load: load_json(&scenario.load, shard),
+        seed,
+        interrupted: outcome.interrupted,
+        shard: (shard != Shard::WHOLE).then(|| shard.to_string()),
+        merged_from: Vec::new(),
+    };
+    let mut report = report::build(&metrics, meta);
+    if let Some(c) = cleanup {
+        report.extra.insert(
+            "cleanup".to_owned(),
+            serde_json::to_value(c).unwrap_or_default(),
+        );
+    }
+    report.extra.insert(
+        "aborted_in_flight".to_owned(),
+        serde_json::Value::Bool(outcome.aborted),
+    );
+    write_report(report_file, &out, &report).map_err(run_failed)?;
+    println!(
+        "{}",
+        report::terminal::render(
+            &report,
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+        )
+    );
+    println!("report: {}", out.display());
+    drop(target);
+
+    Ok(verdict(&report, hard_abort.load(Ordering::Relaxed)))
+}
+
+/// The exit code a finished run earns.
+pub fn verdict(report: &RunReport, hard_abort: bool) -> Exit {
+    if hard_abort {
+        return Exit::Interrupted;
+    }
+    let connect_errors = report
+        .errors_by_kind
+        .get(FailureKind::Connect.as_str())
+        .copied()
+        .unwrap_or(0);
+    if report.totals.requests > 0 && connect_errors == report.totals.requests {
+        return Exit::RunFailed;
+    }
+    let step_failures: u64 = report.steps.iter().map(|s| s.errors).sum();
+    if step_failures > 0 || report.totals.iteration_errors > 0 {
+        Exit::Failed
+    } else {
+        Exit::Passed
+    }
+}
+
+/// Creates the report file before the run, so an unwritable path fails fast.
+fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+    }
+    std::fs::File::create(path)
+        .with_context(|| format!("cannot create report file {}", path.display()))
+}
+
+fn write_report(mut file: std::fs::File, path: &Path, report: &RunReport) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let bytes = report::json::render(report).context("cannot serialize the report")?;
+    file.write_all(&bytes)
+        .and_then(|()| file.flush())
+        .with_context(|| format!("cannot write report {}", path.display()))
+}
+
+async fn tick_progress(
+    hub: Arc<MetricsHub>,
+    progress: Arc<Progress>,
+    start: Instant,
+    done: CancellationToken,
+) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    loop {
+        tokio::select! {
+            _ = tick.tick() => progress.update(&hub.tick(start.elapsed())),
+            () = done.cancelled() => return,
+        }
+    }
+}
+
+/// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight ones.
+async fn watch_signals(
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+    hard: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+) {
+    shutdown_signal().await;
+    interrupt.cancel();
+    progress
+        .println("interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)");
+    shutdown_signal().await;
+    hard.store(true, Ordering::Relaxed);
+    abort.cancel();
+    progress.println("aborting in-flight iterations; writing the report");
+}
