@@ -1,1 +1,11 @@
+//! chatload's end-to-end tests: one binary (ripgrep's layout), each module a
+//! feature. Every test starts its own bundled mock on 127.0.0.1:0 and runs the
+//! harness over real HTTP; loads are tiny and bounded.
+//!
+//! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
+//! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
+//! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 
+mod cli;
+mod common;
+mod run;

@@ -1,0 +1,140 @@
+//! The `chatload` binary as a user runs it.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::write_scenario;
+
+fn chatload() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chatload"))
+}
+
+#[test]
+fn validate_reports_file_line_column_and_exits_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "bad.yaml",
+        "name: bad\nload:\n  vus: 2\n  duration: 5 parsecs\nsteps:\n  - create_user:\n  - send_message:\n",
+    );
+    let out = chatload().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    assert!(stderr.contains(&format!("{file}:4:")), "{stderr}");
+    assert!(stderr.contains("invalid duration `5 parsecs`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:7:5: steps[1]")) && stderr.contains("`chat_id`"),
+        "{stderr}"
+    );
+
+    let good =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/chat-lifecycle.yaml");
+    let out = chatload().arg("validate").arg(&good).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_remote_target_without_credentials_is_a_usage_error_that_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload()
+        .args([
+            "run",
+            "--quiet",
+            "--target",
+            "http://127.0.0.1:9/v1",
+            "--out",
+        ])
+        .arg(dir.path().join("r.json"))
+        .arg(&path)
+        .env_remove("CHATLOAD_APP_ID")
+        .env("CHATLOAD_SECRET", "very-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CHATLOAD_APP_ID"), "{stderr}");
+    assert!(!stderr.contains("very-secret-value"));
+}
+
+#[test]
+fn an_unreachable_target_exits_three_and_keeps_secrets_out_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, iterations: 3}\nsteps:\n  - get_settings:\n    on_error: continue\n",
+    );
+    let report = dir.path().join("r.json");
+    let out = chatload()
+        .args([
+            "run",
+            "--quiet",
+            "--target",
+            "http://127.0.0.1:9/v1",
+            "--out",
+        ])
+        .arg(&report)
+        .arg(&path)
+        .env("CHATLOAD_APP_ID", "some-app")
+        .env("CHATLOAD_SECRET", "very-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("\"connect\""), "{text}");
+    assert!(!text.contains("very-secret-value") && !text.contains("some-app"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_the_run_and_still_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "long.yaml",
+        "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n",
+    );
+    let report = dir.path().join("r.json");
+    let mut child = chatload()
+        .args(["run", "--quiet", "--out"])
+        .arg(&report)
+        .arg(&path)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped promptly"
+    );
+    assert_eq!(status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["meta"]["interrupted"], true);
+    assert!(
+        json["totals"]["requests"].as_u64().unwrap() > 5,
+        "{}",
+        json["totals"]
+    );
+}

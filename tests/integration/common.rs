@@ -1,0 +1,76 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+
+use chatload::app::{self, Exit};
+use chatload::cli::Cli;
+use chatload::report::RunReport;
+use chatload_mock::{MockConfig, MockServer};
+use clap::Parser;
+
+/// Starts a bundled mock, optionally with a YAML configuration.
+pub async fn start_mock(config_yaml: Option<&str>) -> MockServer {
+    let config = match config_yaml {
+        Some(y) => MockConfig::from_yaml_str(y, "test-mock.yaml").expect("valid mock config"),
+        None => MockConfig::default(),
+    };
+    chatload_mock::spawn(config).await.expect("mock starts")
+}
+
+/// Writes a scenario into `dir` and returns its path.
+pub fn write_scenario(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).expect("write scenario");
+    path
+}
+
+/// Runs `chatload run SCENARIO ARGS... --out DIR/report.json` in process and
+/// returns the exit code and the parsed report.
+pub async fn run_scenario(dir: &Path, scenario: &Path, args: &[&str]) -> (Exit, RunReport) {
+    let out = dir.join(format!(
+        "report-{}.json",
+        scenario.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
+    ));
+    let mut argv: Vec<String> = vec![
+        "chatload".into(),
+        "run".into(),
+        scenario.display().to_string(),
+        "--quiet".into(),
+    ];
+    argv.extend(args.iter().map(|s| (*s).to_owned()));
+    argv.extend(["--out".to_owned(), out.display().to_string()]);
+    let cli = Cli::try_parse_from(&argv).expect("valid command line");
+    let exit = match app::run(cli).await {
+        Ok(exit) => exit,
+        Err(e) => panic!("run failed ({:?}): {:#}", e.exit, e.error),
+    };
+    let bytes = std::fs::read(&out).expect("report written");
+    (exit, RunReport::from_json(&bytes).expect("report parses"))
+}
+
+/// GETs an admin route of the mock as JSON.
+pub async fn admin(mock: &MockServer, path: &str) -> serde_json::Value {
+    reqwest::get(format!("{}{path}", mock.admin_url()))
+        .await
+        .expect("admin reachable")
+        .json()
+        .await
+        .expect("admin answers JSON")
+}
+
+/// The step named `name` in a report.
+pub fn step<'a>(report: &'a RunReport, name: &str) -> &'a chatload::report::StatsReport {
+    report
+        .steps
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no step {name}"))
+}
+
+/// A scenario `target:` block pointing at a mock's demo app.
+pub fn target_block(mock: &MockServer) -> String {
+    format!(
+        "target:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\n",
+        mock.base_url()
+    )
+}

@@ -1,0 +1,222 @@
+//! Runs against the bundled mock, asserting on the JSON report.
+
+use chatload::app::Exit;
+
+use crate::common::{admin, run_scenario, start_mock, step, target_block, write_scenario};
+
+const LIFECYCLE_STEPS: &str = r#"
+steps:
+  - check_agents:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_until:
+      step: {get_chat: {}}
+      until: {body: {chat.status: active}}
+      timeout: 5s
+      interval: 20ms
+    name: wait_active
+  - send_message:
+      message: "hello from {{ vu }}"
+  - get_messages:
+    expect:
+      body: {messages.0.chat: {exists: true}}
+  - close_chat:
+    expect:
+      body: {chat.status: closed}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_and_captured_ids_flow_between_steps() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: flow\n{}load: {{vus: 3, iterations: 12}}\n{LIFECYCLE_STEPS}",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "flow.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    assert_eq!(report.totals.iterations, 12);
+    assert_eq!(report.totals.errors, 0);
+    for name in [
+        "create_user",
+        "create_chat",
+        "assign",
+        "wait_active",
+        "send_message",
+        "close_chat",
+    ] {
+        assert_eq!(step(&report, name).count, 12, "{name}");
+    }
+    // The mock saw each captured chat id used: 12 chats created, 12 closed, none left open.
+    let stats = admin(&mock, "/stats").await;
+    assert_eq!(stats["routes"]["createChat"], 12);
+    assert_eq!(stats["routes"]["closeChat"], 12);
+    assert_eq!(stats["routes"]["sendChatMessage"], 12);
+    let state = admin(&mock, "/state").await;
+    let text = state.to_string();
+    assert!(
+        !text.contains("\"usedSlots\":1") && !text.contains("\"usedSlots\":2"),
+        "slots still used: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_scenarios_run_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for (file, args) in [
+        (
+            "chat-lifecycle.yaml",
+            &["--duration", "2s", "--vus", "4"][..],
+        ),
+        ("queue-mode.yaml", &["--duration", "2s", "--vus", "6"][..]),
+        ("smoke.yaml", &[][..]),
+    ] {
+        let (exit, report) = run_scenario(dir.path(), &root.join(file), args).await;
+        assert_eq!(
+            report.totals.errors, 0,
+            "{file}: {:?}",
+            report.errors_by_kind
+        );
+        assert!(report.totals.iterations > 0, "{file}");
+        assert_eq!(exit, Exit::Passed, "{file}");
+        assert_eq!(report.meta.target_kind, "bundled-mock");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_latency_shows_in_the_percentiles() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 40}\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: slow\n{}load: {{vus: 2, iterations: 20}}\nsteps:\n  - get_settings:\n  - get_id_fast:\n",
+        target_block(&mock)
+    );
+    let yaml = yaml.replace(
+        "  - get_id_fast:\n",
+        "  - request: {method: GET, path: /id}\n    name: fast\n",
+    );
+    let path = write_scenario(dir.path(), "slow.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let slow = &step(&report, "get_settings").latency;
+    assert!(
+        slow.p50_us >= 40_000 && slow.p50_us < 60_000,
+        "p50 {} µs",
+        slow.p50_us
+    );
+    assert!(slow.max_us < 150_000, "max {} µs", slow.max_us);
+    let fast = &step(&report, "fast").latency;
+    assert!(
+        fast.p50_us < 20_000,
+        "unfaulted route p50 {} µs",
+        fast.p50_us
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_stall_raises_corrected_latency_far_above_raw() {
+    let mock = start_mock(Some("faults:\n  stall_ms: 100\n")).await;
+    let dir = tempfile::tempdir().unwrap();
+    // One VU can finish 10 iterations/s; 30 arrive each second and wait in the backlog.
+    let yaml = format!(
+        "name: stall\n{}load: {{arrival_rate: 30, duration: 2s, max_vus: 1, backlog: 200, graceful_stop: 20s}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "stall.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let s = step(&report, "get_settings");
+    assert!(
+        s.latency.p99_us < 300_000,
+        "raw p99 {} µs",
+        s.latency.p99_us
+    );
+    assert!(
+        s.corrected.p99_us > 3 * s.latency.p99_us,
+        "corrected p99 {} µs vs raw {} µs",
+        s.corrected.p99_us,
+        s.latency.p99_us
+    );
+    assert_eq!(report.totals.dropped_iterations, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_delivers_the_planned_rate_and_counts_drops() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: rate\n{}load: {{arrival_rate: 50, duration: 2s, max_vus: 20}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "rate.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(
+        report.totals.iterations, 100,
+        "exactly rate × duration arrivals"
+    );
+    assert_eq!(report.totals.dropped_iterations, 0);
+
+    // A stalled target with no backlog: arrivals that find the only VU busy are dropped.
+    let stalled = start_mock(Some("faults:\n  stall_ms: 300\n")).await;
+    let yaml = format!(
+        "name: drops\n{}load: {{arrival_rate: 20, duration: 1s, max_vus: 1, backlog: 0}}\nsteps:\n  - get_settings:\n",
+        target_block(&stalled)
+    );
+    let path = write_scenario(dir.path(), "drops.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert!(
+        report.totals.dropped_iterations >= 15,
+        "dropped {}",
+        report.totals.dropped_iterations
+    );
+    assert_eq!(
+        report.totals.iterations + report.totals.dropped_iterations,
+        20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_the_planned_vus_busy() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 4 VUs, each iteration ≈ 200 ms of think time: about 4 × 2 s / 0.2 s = 40 iterations.
+    let yaml = format!(
+        "name: closed\n{}load: {{vus: 4, duration: 2s}}\nsteps:\n  - get_settings:\n    think: 200ms\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "closed.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let n = report.totals.iterations;
+    assert!((32..=48).contains(&n), "iterations {n}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The expectation on assign fails, the iteration aborts with its chat open; clean-up closes it.
+    let yaml = format!(
+        "name: leftovers\n{}load: {{vus: 2, iterations: 4}}\nsteps:\n  - create_user:\n  - create_chat:\n  - assign:\n    expect: {{status: 418}}\n  - close_chat:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "leftovers.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Failed);
+    assert_eq!(step(&report, "assign").errors, 4);
+    assert_eq!(report.errors_by_kind.get("status"), Some(&4));
+    assert_eq!(
+        step(&report, "close_chat").count,
+        0,
+        "aborted iterations skip later steps"
+    );
+    assert_eq!(report.extra["cleanup"]["closed"], 4);
+    let stats = admin(&mock, "/stats").await;
+    assert_eq!(
+        stats["routes"]["closeChat"], 4,
+        "clean-up closed every chat left open"
+    );
+}
