@@ -22,6 +22,7 @@ use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};
 use crate::report::{self, RunMeta, RunReport};
 use crate::scenario::{self, Scenario, Stage, Workload};
+use crate::schema::{SchemaMode, SchemaRegistry};
 
 /// Credentials of the bundled mock's default world (local use only).
 pub const MOCK_APP_ID: &str = "demo-app";
@@ -65,7 +66,7 @@ fn run_failed(error: impl Into<anyhow::Error>) -> AppError {
 /// Usage problems (exit 2) and run failures (exit 3).
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     match cli.command {
-        Command::Run(args) => run_scenario(args).await,
+        Command::Run(args) => run_scenario(*args).await,
         Command::Validate(args) => validate(&args),
         Command::Mock(args) => serve_mock(args).await,
     }
@@ -210,10 +211,10 @@ pub fn apply_overrides(load: &Workload, args: &RunArgs) -> Result<Workload, Stri
     } else if let (Some(n), Workload::Closed { iterations, .. }) = (args.iterations, &mut out) {
         *iterations = Some(n);
     }
-    if let Some(rate) = args.rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err("--rate must be a positive number of iterations per second".to_owned());
-        }
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err("--rate must be a positive number of iterations per second".to_owned());
     }
     match &out {
         Workload::Closed {
@@ -413,12 +414,24 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let hub = Arc::new(MetricsHub::new(Arc::new(layout_of(&scenario)), shards));
     let abort = CancellationToken::new();
     let scenario = Arc::new(scenario);
-    let runner = Arc::new(Runner::new(
-        scenario.clone(),
-        client.clone(),
-        hub.clone(),
-        abort.clone(),
-    ));
+    let schema_mode = SchemaMode::parse(&args.schema).map_err(|e| usage(anyhow!(e)))?;
+    let mut runner = Runner::new(scenario.clone(), client.clone(), hub.clone(), abort.clone());
+    let ratio = match schema_mode {
+        SchemaMode::All => 1.0,
+        SchemaMode::Sample(r) => r,
+        SchemaMode::Off => 0.0,
+    };
+    if ratio > 0.0 {
+        let route_ops: Vec<Option<&str>> = scenario
+            .routes
+            .iter()
+            .map(|r| r.operation.map(|o| o.id))
+            .collect();
+        let ids: Vec<&str> = route_ops.iter().flatten().copied().collect();
+        let registry = SchemaRegistry::load(Some(&ids)).map_err(run_failed)?;
+        runner = runner.with_schemas(registry.into_routes(&route_ops), ratio);
+    }
+    let runner = Arc::new(runner);
 
     let progress = Arc::new(Progress::new(
         detect_mode(args.quiet),
@@ -496,6 +509,14 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         "aborted_in_flight".to_owned(),
         serde_json::Value::Bool(outcome.aborted),
     );
+    report.extra.insert(
+        "schema".to_owned(),
+        serde_json::json!({
+            "mode": args.schema,
+            "violations": runner.violations.total(),
+            "routes": runner.violations.snapshot(),
+        }),
+    );
     write_report(report_file, &out, &report).map_err(run_failed)?;
     println!(
         "{}",
@@ -504,6 +525,17 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             std::io::IsTerminal::is_terminal(&std::io::stdout())
         )
     );
+    for (route, v) in runner.violations.snapshot() {
+        println!("schema violations on {route}: {}", v.count);
+        for sample in &v.samples {
+            let path = if sample.path.is_empty() {
+                "(body)"
+            } else {
+                sample.path.as_str()
+            };
+            println!("  status {} at {path}: {}", sample.status, sample.reason);
+        }
+    }
     println!("report: {}", out.display());
     drop(target);
 

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario (against the bundled mock unless a target is given).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
     /// Start the bundled mock of the Agent Chat API.
@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// Leave chats that iterations left open instead of closing them at the end.
     #[arg(long)]
     pub no_cleanup: bool,
+
+    /// Check responses against the OpenAPI schemas: all, off, or sample=RATIO (e.g. sample=0.1).
+    #[arg(long, default_value = "all")]
+    pub schema: String,
 
     /// No progress display.
     #[arg(long, short)]

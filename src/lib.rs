@@ -13,6 +13,7 @@
 //! - [`client`]: one shared HTTP client with the API's credential headers.
 //! - [`metrics`]: HDR latency histograms per step, route and iteration, recorded
 //!   through a sharded [`metrics::MetricsHub`] (no lock shared by all workers).
+//! - [`schema`]: response checks against the embedded OpenAPI document.
 //! - [`report`]: the [`report::RunReport`] wire model and its renderers (no I/O).
 //! - [`progress`]: live progress fed once per second by [`metrics::TickSnapshot`].
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
@@ -31,3 +32,4 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod schema;

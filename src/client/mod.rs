@@ -190,10 +190,10 @@ impl ApiClient {
         if !req.query.is_empty() {
             builder = builder.query(req.query);
         }
-        if let Some(app_id) = &self.app_id {
-            if req.auth != AuthHeaders::None {
-                builder = builder.header(APP_ID, app_id.clone());
-            }
+        if let Some(app_id) = &self.app_id
+            && req.auth != AuthHeaders::None
+        {
+            builder = builder.header(APP_ID, app_id.clone());
         }
         builder = match req.auth {
             AuthHeaders::Secret => match &self.secret {

@@ -75,12 +75,11 @@ async fn vu_loop(
     let live = runner.hub.live();
     live.vu_started();
     while !stop.is_cancelled() && !runner.abort.is_cancelled() {
-        if let Some(b) = &budget {
-            if b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        if let Some(b) = &budget
+            && b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
                 .is_err()
-            {
-                break;
-            }
+        {
+            break;
         }
         runner.run_iteration(&mut session, None).await;
     }

@@ -18,6 +18,7 @@ use crate::scenario::template::UnsetVariable;
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
 };
+use crate::schema::{OperationSchemas, ViolationLog};
 
 /// Everything a virtual user needs, shared by all of them.
 #[derive(Debug)]
@@ -30,6 +31,11 @@ pub struct Runner {
     /// Chats iterations left open; closed when the run ends. Touched only when
     /// an iteration ends with a chat still open, never per request.
     pub leftovers: Mutex<Vec<String>>,
+    /// Response schemas by route id, and the share of responses to check.
+    schemas: Vec<Option<OperationSchemas>>,
+    schema_ratio: f64,
+    /// Schema violations, locked only when one happens.
+    pub violations: ViolationLog,
     flow_weights: Vec<u32>,
 }
 
@@ -44,6 +50,8 @@ enum StepResult {
 /// One request's outcome, before step bookkeeping.
 struct Exchange {
     failure: Option<FailureKind>,
+    /// The response broke its schema (counted after status and checks).
+    schema_failed: bool,
     status: Option<u16>,
     body: Option<Value>,
     latency: Duration,
@@ -64,8 +72,19 @@ impl Runner {
             hub,
             abort,
             leftovers: Mutex::new(Vec::new()),
+            schemas: Vec::new(),
+            schema_ratio: 0.0,
+            violations: ViolationLog::default(),
             flow_weights,
         }
+    }
+
+    /// Checks responses against `schemas` (indexed by route id), a share
+    /// `ratio` of them chosen at random (1.0 = every response).
+    pub fn with_schemas(mut self, schemas: Vec<Option<OperationSchemas>>, ratio: f64) -> Runner {
+        self.schemas = schemas;
+        self.schema_ratio = ratio;
+        self
     }
 
     fn pick_flow(&self, rng: &mut impl Rng) -> &Flow {
@@ -151,7 +170,8 @@ impl Runner {
                 };
                 let failure = ex
                     .failure
-                    .or_else(|| self.conclude(spec, &spec.expect, session, &ex));
+                    .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
+                    .or(ex.schema_failed.then_some(FailureKind::Schema));
                 self.record_request(spec, &ex, failure, lag);
                 failure
             }
@@ -163,7 +183,8 @@ impl Runner {
                     };
                     let failure = ex
                         .failure
-                        .or_else(|| status_failure(&wait.request.expect, ex.status));
+                        .or_else(|| status_failure(&wait.request.expect, ex.status))
+                        .or(ex.schema_failed.then_some(FailureKind::Schema));
                     self.record_request(&wait.request, &ex, failure, lag);
                     if failure.is_none() {
                         let until_ok = ex.status.is_some_and(|s| {
@@ -232,6 +253,7 @@ impl Runner {
             Err(UnsetVariable(_)) => {
                 return Some(Exchange {
                     failure: Some(FailureKind::Capture),
+                    schema_failed: false,
                     status: None,
                     body: None,
                     latency: Duration::ZERO,
@@ -265,19 +287,37 @@ impl Runner {
         let latency = sent.elapsed();
         Some(match response {
             Ok(resp) => {
-                let body = if needs_body && !resp.body.is_empty() {
-                    serde_json::from_slice(&resp.body).ok()
-                } else {
-                    None
-                };
+                let schema = self
+                    .schemas
+                    .get(spec.route as usize)
+                    .and_then(Option::as_ref)
+                    .filter(|_| {
+                        self.schema_ratio >= 1.0
+                            || (self.schema_ratio > 0.0
+                                && session.rng.random_bool(self.schema_ratio))
+                    });
+                let body: Option<Value> =
+                    if (needs_body || schema.is_some()) && !resp.body.is_empty() {
+                        serde_json::from_slice(&resp.body).ok()
+                    } else {
+                        None
+                    };
+                let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
+                let schema_failed = violation.is_some_and(|v| {
+                    self.violations
+                        .record(&self.scenario.routes[spec.route as usize].key, v);
+                    true
+                });
                 Exchange {
                     failure: None,
+                    schema_failed,
                     status: Some(resp.status),
                     body,
                     latency,
                 }
             }
             Err(e) => Exchange {
+                schema_failed: false,
                 failure: Some(match e {
                     ClientError::Connect => FailureKind::Connect,
                     ClientError::Timeout => FailureKind::Timeout,

@@ -122,10 +122,10 @@ fn syntax_message(e: &serde_saphyr::Error) -> String {
         .unwrap_or("invalid YAML")
         .trim();
     msg = msg.strip_prefix("error: ").unwrap_or(msg);
-    if let Some(rest) = msg.strip_prefix("line ") {
-        if let Some((_, after)) = rest.split_once(": ") {
-            msg = after;
-        }
+    if let Some(rest) = msg.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+    {
+        msg = after;
     }
     let msg = msg.split(", set DuplicateKeyPolicy").next().unwrap_or(msg);
     if msg.starts_with("duplicate mapping key") {

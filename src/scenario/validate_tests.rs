@@ -188,18 +188,3 @@ steps:
     assert_eq!(s.routes[1].operation.map(|o| o.id), Some("getUser"));
     assert!(s.routes[2].operation.is_none());
 }
-
-#[test]
-#[ignore = "prints messages for eyeballing"]
-fn show_messages() {
-    for y in [
-        "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - craete_user: {}\n",
-        "name: x\nname: y\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n",
-        "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    retries: 3\n",
-        "name: x\nload: {vus: [1], duration: 1s}\nsteps: []\n",
-    ] {
-        for p in problems(y) {
-            println!("{p}");
-        }
-    }
-}

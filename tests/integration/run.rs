@@ -220,3 +220,35 @@ async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
         "clean-up closed every chat left open"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    createChat:\n      break_schema: true\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: broken\n{}load: {{vus: 1, iterations: 3}}\nsteps:\n  - create_user:\n  - create_chat:\n    capture: {{raw_id: chat.id}}\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "broken.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Failed);
+    assert_eq!(step(&report, "create_chat").errors, 3);
+    assert_eq!(report.errors_by_kind.get("schema"), Some(&3));
+    let schema = &report.extra["schema"];
+    assert_eq!(schema["violations"], 3);
+    let sample = &schema["routes"]["POST /chats"]["samples"][0];
+    assert_eq!(sample["path"], "/chat/id", "{schema}");
+    assert_eq!(
+        step(&report, "get_settings").errors,
+        0,
+        "other routes stay clean"
+    );
+
+    // The same run with checks off passes: the body is still valid JSON with a chat id.
+    let (exit, report) = run_scenario(dir.path(), &path, &["--schema", "off"]).await;
+    assert_eq!(exit, Exit::Passed);
+    assert_eq!(report.extra["schema"]["violations"], 0);
+}

@@ -1,0 +1,393 @@
+//! Response schema checks from `spec/agent-chat.openapi.yaml`, the project's
+//! single description of the API (embedded in the binary).
+//!
+//! Validators are compiled once per (operation, status) before a run; during
+//! the run a response is checked against the schema its operation declares
+//! for its status, and a status the operation does not declare is a violation
+//! too. Violations are counted per route; a few samples are kept with the
+//! JSON path and the reason, instance values masked so no token or secret
+//! from a response body can reach a report.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The embedded OpenAPI document.
+pub const SPEC_YAML: &str = include_str!("../spec/agent-chat.openapi.yaml");
+
+/// Samples kept per route.
+const SAMPLES_PER_ROUTE: usize = 5;
+
+/// Why the spec could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("the embedded OpenAPI document does not parse: {0}")]
+    Parse(String),
+    #[error("the OpenAPI document has no usable schema for {operation} {status}: {reason}")]
+    Compile {
+        operation: String,
+        status: String,
+        reason: String,
+    },
+}
+
+/// How much to check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SchemaMode {
+    All,
+    /// Check this fraction of responses (0..=1), chosen at random.
+    Sample(f64),
+    Off,
+}
+
+impl SchemaMode {
+    /// Parses `all`, `off` or `sample=RATIO`.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(text: &str) -> Result<SchemaMode, String> {
+        match text {
+            "all" => Ok(SchemaMode::All),
+            "off" => Ok(SchemaMode::Off),
+            other => other
+                .strip_prefix("sample=")
+                .and_then(|r| r.parse::<f64>().ok())
+                .filter(|r| (0.0..=1.0).contains(r))
+                .map(SchemaMode::Sample)
+                .ok_or_else(|| format!("invalid --schema `{other}`: expected all, off or sample=RATIO with RATIO in 0..1")),
+        }
+    }
+}
+
+/// What the spec says about one response.
+#[derive(Debug)]
+pub enum Declared {
+    /// A JSON body with this schema.
+    Json(Box<jsonschema::Validator>),
+    /// Declared, but not JSON (a media download, CSV): nothing to check.
+    Opaque,
+}
+
+/// The response schemas of one operation, by status.
+#[derive(Debug, Default)]
+pub struct OperationSchemas {
+    statuses: Vec<(u16, Declared)>,
+}
+
+/// One problem with one response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub status: u16,
+    /// JSON pointer into the body (`/chat/id`), empty for the whole body.
+    pub path: String,
+    pub reason: String,
+}
+
+impl OperationSchemas {
+    /// Checks a response; `body` is the parsed JSON, if the body was JSON.
+    pub fn check(&self, status: u16, body: Option<&Value>) -> Option<Violation> {
+        let Some((_, declared)) = self.statuses.iter().find(|(s, _)| *s == status) else {
+            let declared: Vec<String> = self.statuses.iter().map(|(s, _)| s.to_string()).collect();
+            return Some(Violation {
+                status,
+                path: String::new(),
+                reason: format!(
+                    "status {status} is not declared for this operation (declared: {})",
+                    declared.join(", ")
+                ),
+            });
+        };
+        let Declared::Json(validator) = declared else {
+            return None;
+        };
+        let Some(body) = body else {
+            return Some(Violation {
+                status,
+                path: String::new(),
+                reason: "the body is not JSON".to_owned(),
+            });
+        };
+        validator.iter_errors(body).next().map(|e| Violation {
+            status,
+            path: e.instance_path().to_string(),
+            reason: e.masked().to_string(),
+        })
+    }
+
+    /// Statuses the operation declares.
+    pub fn statuses(&self) -> impl Iterator<Item = u16> + '_ {
+        self.statuses.iter().map(|(s, _)| *s)
+    }
+}
+
+/// Every operation's response schemas, compiled.
+#[derive(Debug)]
+pub struct SchemaRegistry {
+    operations: BTreeMap<String, OperationSchemas>,
+}
+
+impl SchemaRegistry {
+    /// Compiles the embedded spec, only for `operation_ids` (all when `None`).
+    ///
+    /// # Errors
+    /// A spec that does not parse or a schema that does not compile.
+    pub fn load(operation_ids: Option<&[&str]>) -> Result<SchemaRegistry, SchemaError> {
+        let spec: Value =
+            serde_saphyr::from_str(SPEC_YAML).map_err(|e| SchemaError::Parse(e.to_string()))?;
+        let components = spec.get("components").cloned().unwrap_or(Value::Null);
+        let mut operations = BTreeMap::new();
+        for (_, item) in spec
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            for (_, op) in item.as_object().into_iter().flatten() {
+                let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                    continue;
+                };
+                if operation_ids.is_some_and(|ids| !ids.contains(&id)) {
+                    continue;
+                }
+                let mut schemas = OperationSchemas::default();
+                for (status, response) in op
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Ok(code) = status.parse::<u16>() else {
+                        continue;
+                    };
+                    let response = resolve(&spec, response);
+                    let declared = match response.pointer("/content/application~1json/schema") {
+                        Some(schema) => {
+                            Declared::Json(Box::new(compile(&components, schema).map_err(
+                                |reason| SchemaError::Compile {
+                                    operation: id.to_owned(),
+                                    status: status.clone(),
+                                    reason,
+                                },
+                            )?))
+                        }
+                        None => Declared::Opaque,
+                    };
+                    schemas.statuses.push((code, declared));
+                }
+                operations.insert(id.to_owned(), schemas);
+            }
+        }
+        Ok(SchemaRegistry { operations })
+    }
+
+    /// The schemas of an operation.
+    pub fn operation(&self, id: &str) -> Option<&OperationSchemas> {
+        self.operations.get(id)
+    }
+
+    /// Moves the schemas out, one entry per route (`None` for a route that
+    /// is no operation of the API, or whose operation was not compiled).
+    pub fn into_routes(
+        mut self,
+        route_operations: &[Option<&str>],
+    ) -> Vec<Option<OperationSchemas>> {
+        route_operations
+            .iter()
+            .map(|id| id.and_then(|id| self.operations.remove(id)))
+            .collect()
+    }
+
+    /// How many operations were compiled.
+    pub fn len(&self) -> usize {
+        self.operations.len()
+    }
+
+    /// True when nothing was compiled.
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+}
+
+/// Follows a `$ref` to `#/components/responses/…`.
+fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
+    match node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
+        Some(pointer) => spec.pointer(pointer).unwrap_or(node),
+        None => node,
+    }
+}
+
+/// A schema whose `#/components/...` references resolve: the components ride
+/// along at the root (an unknown keyword to JSON Schema, reachable by pointer).
+fn compile(components: &Value, schema: &Value) -> Result<jsonschema::Validator, String> {
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": components,
+        "allOf": [schema],
+    });
+    jsonschema::options()
+        .should_validate_formats(false)
+        .build(&root)
+        .map_err(|e| e.to_string())
+}
+
+/// Violations seen during a run, per route. Locked only when a violation
+/// happens, never on the normal path.
+#[derive(Debug, Default)]
+pub struct ViolationLog {
+    routes: Mutex<BTreeMap<String, RouteViolations>>,
+}
+
+/// One route's violations.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RouteViolations {
+    pub count: u64,
+    pub samples: Vec<Violation>,
+}
+
+impl ViolationLog {
+    /// Records a violation on `route`.
+    pub fn record(&self, route: &str, violation: Violation) {
+        let mut routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = routes.entry(route.to_owned()).or_default();
+        entry.count += 1;
+        if entry.samples.len() < SAMPLES_PER_ROUTE && !entry.samples.contains(&violation) {
+            entry.samples.push(violation);
+        }
+    }
+
+    /// Everything recorded, by route.
+    pub fn snapshot(&self) -> BTreeMap<String, RouteViolations> {
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Total violations.
+    pub fn total(&self) -> u64 {
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|r| r.count)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_catalogue_operation_has_schemas_in_the_spec() {
+        let registry = SchemaRegistry::load(None).unwrap();
+        assert_eq!(registry.len(), crate::api::OPERATIONS.len());
+        for op in crate::api::OPERATIONS {
+            let schemas = registry
+                .operation(op.id)
+                .unwrap_or_else(|| panic!("{} missing from the spec", op.id));
+            assert!(
+                schemas.statuses().any(|s| (200..300).contains(&s)),
+                "{} declares no success",
+                op.id
+            );
+            assert!(
+                schemas.statuses().any(|s| s == 401),
+                "{} declares no 401",
+                op.id
+            );
+        }
+    }
+
+    #[test]
+    fn catalogue_methods_and_paths_match_the_spec() {
+        let spec: Value = serde_saphyr::from_str(SPEC_YAML).unwrap();
+        for op in crate::api::OPERATIONS {
+            let item = &spec["paths"][op.path];
+            let method = op.method.as_str().to_ascii_lowercase();
+            assert_eq!(
+                item[&method]["operationId"],
+                json!(op.id),
+                "{} {}",
+                op.method,
+                op.path
+            );
+        }
+    }
+
+    #[test]
+    fn checks_catch_wrong_types_missing_fields_and_undeclared_statuses() {
+        let registry = SchemaRegistry::load(Some(&["createChat", "getMedia"])).unwrap();
+        assert_eq!(registry.len(), 2);
+        let create = registry.operation("createChat").unwrap();
+        let good = json!({"chat": {"id": "c-1", "creator": "u-1", "room": 1, "status": "waiting", "inQueue": false,
+            "source": 3, "lang": null, "externalId": null, "users": ["u-1"], "agent": null, "createdAt": 1,
+            "closedAt": null, "closedBy": null, "queuePosition": null}});
+        assert_eq!(create.check(201, Some(&good)), None);
+        let mut broken = good.clone();
+        broken["chat"]["id"] = json!(0);
+        let v = create.check(201, Some(&broken)).unwrap();
+        assert_eq!(v.path, "/chat/id");
+        assert!(v.reason.contains("string"), "{}", v.reason);
+        let v = create
+            .check(201, Some(&json!({"chat": {"id": "c"}})))
+            .unwrap();
+        assert!(
+            v.reason.contains("required") || v.reason.contains("missing"),
+            "{}",
+            v.reason
+        );
+        let v = create.check(418, None).unwrap();
+        assert!(v.reason.contains("not declared"), "{}", v.reason);
+        let error = json!({"error": {"code": 409, "message": "User already has a chat"}});
+        assert_eq!(create.check(409, Some(&error)), None);
+        assert!(create.check(201, None).is_some(), "a JSON body is required");
+        assert_eq!(
+            registry.operation("getMedia").unwrap().check(200, None),
+            None,
+            "binary bodies are not checked"
+        );
+    }
+
+    #[test]
+    fn violation_reasons_do_not_echo_body_values() {
+        let registry = SchemaRegistry::load(Some(&["createUser"])).unwrap();
+        let body = json!({"user": {"id": "u-1", "name": "x", "chats": [], "createdAt": 1}, "session": {"token": 12345678}});
+        let v = registry
+            .operation("createUser")
+            .unwrap()
+            .check(201, Some(&body))
+            .unwrap();
+        assert!(!v.reason.contains("12345678"), "{}", v.reason);
+        let log = ViolationLog::default();
+        for _ in 0..10 {
+            log.record("POST /users", v.clone());
+        }
+        assert_eq!(log.total(), 10);
+        assert_eq!(
+            log.snapshot()["POST /users"].samples.len(),
+            1,
+            "identical samples kept once"
+        );
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(SchemaMode::parse("all"), Ok(SchemaMode::All));
+        assert_eq!(
+            SchemaMode::parse("sample=0.25"),
+            Ok(SchemaMode::Sample(0.25))
+        );
+        assert!(SchemaMode::parse("sample=2").is_err() && SchemaMode::parse("some").is_err());
+    }
+}
