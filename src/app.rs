@@ -23,6 +23,7 @@ use crate::progress::{Progress, detect_mode};
 use crate::report::{self, RunMeta, RunReport};
 use crate::scenario::{self, Scenario, Stage, Workload};
 use crate::schema::{SchemaMode, SchemaRegistry};
+use crate::verdict::{self, LiveFigures};
 
 /// Credentials of the bundled mock's default world (local use only).
 pub const MOCK_APP_ID: &str = "demo-app";
@@ -377,6 +378,12 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     if args.no_cleanup {
         scenario.cleanup = false;
     }
+    for expr in &args.thresholds {
+        let t = scenario
+            .parse_threshold(expr, false)
+            .map_err(|e| usage(anyhow!("--threshold {e}")))?;
+        scenario.thresholds.push(t);
+    }
     let shard = match &args.shard {
         Some(text) => Shard::parse(text).map_err(|e| usage(anyhow!(e)))?,
         None => Shard::WHOLE,
@@ -392,6 +399,12 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         .clone()
         .unwrap_or_else(|| default_report_path(&scenario.name, started_at));
     let report_file = create_report_file(&out).map_err(run_failed)?;
+    let junit_file = args
+        .junit
+        .as_deref()
+        .map(create_report_file)
+        .transpose()
+        .map_err(run_failed)?;
 
     let target = resolve_target(&args, &scenario).await?;
     let plan = LoadPlan::new(&scenario.load, shard);
@@ -449,10 +462,11 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let run_start = Instant::now();
     let ticking = CancellationToken::new();
     let ticker = tokio::spawn(tick_progress(
-        hub.clone(),
+        runner.clone(),
         progress.clone(),
         run_start,
         ticking.clone(),
+        interrupt.clone(),
     ));
 
     let outcome = engine::run(
@@ -517,7 +531,16 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             "routes": runner.violations.snapshot(),
         }),
     );
+    let results = verdict::evaluate(&scenario.thresholds, &report);
+    report.extra.insert(
+        "thresholds".to_owned(),
+        serde_json::to_value(&results).unwrap_or_default(),
+    );
     write_report(report_file, &out, &report).map_err(run_failed)?;
+    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
+        let xml = report::junit::render(&report, &results).map_err(run_failed)?;
+        write_bytes(file, path, &xml).map_err(run_failed)?;
+    }
     println!(
         "{}",
         report::terminal::render(
@@ -536,30 +559,36 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             println!("  status {} at {path}: {}", sample.status, sample.reason);
         }
     }
+    for r in &results {
+        let mark = if r.passed { "ok  " } else { "FAIL" };
+        println!("threshold {mark} {}  ({})", r.threshold, r.message);
+    }
     println!("report: {}", out.display());
     drop(target);
 
-    Ok(verdict(&report, hard_abort.load(Ordering::Relaxed)))
+    let passed = verdict::passed(&report, &results, !scenario.thresholds.is_empty());
+    Ok(exit_code(
+        &report,
+        passed,
+        hard_abort.load(Ordering::Relaxed),
+    ))
 }
 
 /// The exit code a finished run earns.
-pub fn verdict(report: &RunReport, hard_abort: bool) -> Exit {
-    if hard_abort {
-        return Exit::Interrupted;
-    }
+pub fn exit_code(report: &RunReport, passed: bool, hard_abort: bool) -> Exit {
     let connect_errors = report
         .errors_by_kind
         .get(FailureKind::Connect.as_str())
         .copied()
         .unwrap_or(0);
-    if report.totals.requests > 0 && connect_errors == report.totals.requests {
-        return Exit::RunFailed;
-    }
-    let step_failures: u64 = report.steps.iter().map(|s| s.errors).sum();
-    if step_failures > 0 || report.totals.iteration_errors > 0 {
-        Exit::Failed
-    } else {
+    if hard_abort {
+        Exit::Interrupted
+    } else if report.totals.requests > 0 && connect_errors == report.totals.requests {
+        Exit::RunFailed
+    } else if passed {
         Exit::Passed
+    } else {
+        Exit::Failed
     }
 }
 
@@ -573,19 +602,24 @@ fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("cannot create report file {}", path.display()))
 }
 
-fn write_report(mut file: std::fs::File, path: &Path, report: &RunReport) -> anyhow::Result<()> {
-    use std::io::Write as _;
+fn write_report(file: std::fs::File, path: &Path, report: &RunReport) -> anyhow::Result<()> {
     let bytes = report::json::render(report).context("cannot serialize the report")?;
+    write_bytes(file, path, &bytes)
+}
+
+fn write_bytes(mut file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
     file.write_all(&bytes)
         .and_then(|()| file.flush())
         .with_context(|| format!("cannot write report {}", path.display()))
 }
 
 async fn tick_progress(
-    hub: Arc<MetricsHub>,
+    runner: Arc<Runner>,
     progress: Arc<Progress>,
     start: Instant,
     done: CancellationToken,
+    interrupt: CancellationToken,
 ) {
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(1),
@@ -593,8 +627,24 @@ async fn tick_progress(
     );
     loop {
         tokio::select! {
-            _ = tick.tick() => progress.update(&hub.tick(start.elapsed())),
+            _ = tick.tick() => {}
             () = done.cancelled() => return,
+        }
+        let snap = runner.hub.tick(start.elapsed());
+        progress.update(&snap);
+        let live = LiveFigures {
+            requests: snap.requests_total,
+            errors: snap.errors_total,
+            dropped: snap.dropped_total,
+            schema_violations: runner.violations.total(),
+        };
+        if let Some(t) = verdict::live_failure(&runner.scenario.thresholds, &live) {
+            if !interrupt.is_cancelled() {
+                progress.println(&format!(
+                    "threshold `{t}` failed: stopping the run (abort_on_fail)"
+                ));
+                interrupt.cancel();
+            }
         }
     }
 }

@@ -86,6 +86,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_cleanup: bool,
 
+    /// A threshold the run must meet, e.g. "create_chat.p99 < 300ms" (repeatable; adds to the scenario's).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+
+    /// Also write a JUnit XML report (one test case per threshold, step and route schema check).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
     /// Check responses against the OpenAPI schemas: all, off, or sample=RATIO (e.g. sample=0.1).
     #[arg(long, default_value = "all")]
     pub schema: String,

@@ -16,6 +16,7 @@
 //! - [`schema`]: response checks against the embedded OpenAPI document.
 //! - [`report`]: the [`report::RunReport`] wire model and its renderers (no I/O).
 //! - [`progress`]: live progress fed once per second by [`metrics::TickSnapshot`].
+//! - [`verdict`]: thresholds evaluated on a report, and the pass/fail rule.
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
 //!   only these touch the terminal, the environment and exit codes.
 //!
@@ -33,3 +34,4 @@ pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod schema;
+pub mod verdict;

@@ -10,13 +10,15 @@
 mod build;
 mod codec;
 pub mod json;
+pub mod junit;
 mod model;
 pub mod terminal;
 
 pub use build::{build, percentiles};
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
-    Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals,
+    Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, ThresholdResult, TimelineReport,
+    Totals,
 };
 
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.
@@ -25,6 +27,9 @@ pub const SCHEMA_JSON: &str = include_str!("report.schema.json");
 /// Why a report could not be rendered, read or decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// Serializing the JUnit XML failed.
+    #[error("cannot write JUnit XML: {0}")]
+    Junit(String),
     /// Serializing the report to JSON failed.
     #[error("cannot serialize the report to JSON: {source}")]
     Serialize {

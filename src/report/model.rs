@@ -203,3 +203,14 @@ impl RunReport {
         serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })
     }
 }
+
+/// One threshold's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub threshold: String,
+    pub passed: bool,
+    /// The measured value in the threshold's unit (µs, fraction or plain), if any data existed.
+    pub actual: Option<f64>,
+    /// `"p99 was 412 ms, limit < 300 ms"`.
+    pub message: String,
+}

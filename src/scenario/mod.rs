@@ -10,6 +10,7 @@ pub mod load;
 pub mod matcher;
 pub mod raw;
 pub mod template;
+pub mod threshold;
 pub mod validate;
 
 mod feed;
@@ -73,6 +74,33 @@ pub struct Scenario {
     pub routes: Vec<RouteInfo>,
     /// Close chats that iterations left open when the run ends.
     pub cleanup: bool,
+    /// Service levels the run must meet.
+    pub thresholds: Vec<threshold::Threshold>,
+}
+
+impl Scenario {
+    /// Parses a threshold written on the command line against this scenario.
+    ///
+    /// # Errors
+    /// Unknown metrics, steps or routes.
+    pub fn parse_threshold(
+        &self,
+        expr: &str,
+        abort_on_fail: bool,
+    ) -> Result<threshold::Threshold, String> {
+        let steps: Vec<&str> = self.step_names.iter().map(|(n, _)| n.as_str()).collect();
+        let t = threshold::parse(expr, &steps, abort_on_fail)?;
+        if let threshold::Subject::Route(route) = &t.subject {
+            if !self.routes.iter().any(|r| &r.key == route) {
+                let known: Vec<&str> = self.routes.iter().map(|r| r.key.as_str()).collect();
+                return Err(format!(
+                    "unknown route `{route}` in `{expr}`: the scenario's routes are {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(t)
+    }
 }
 
 /// A route as metrics and schema checks see it.

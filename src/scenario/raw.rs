@@ -37,6 +37,44 @@ pub struct RawScenario {
     pub steps: Option<Vec<Spanned<RawStep>>>,
     #[serde(default)]
     pub cleanup: Option<bool>,
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<RawThresholdEntry>>,
+}
+
+/// `"create_chat.p99 < 300ms"` or `{threshold: "errors.rate < 1%", abort_on_fail: true}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreshold {
+    pub threshold: String,
+    #[serde(default)]
+    pub abort_on_fail: bool,
+}
+
+/// Accepts both forms of [`RawThreshold`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawThresholdEntry(pub RawThreshold);
+
+impl<'de> Deserialize<'de> for RawThresholdEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawThresholdEntry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a threshold such as \"create_chat.p99 < 300ms\" or {threshold: ..., abort_on_fail: true}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThresholdEntry, E> {
+                Ok(RawThresholdEntry(RawThreshold {
+                    threshold: v.to_owned(),
+                    abort_on_fail: false,
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThresholdEntry, A::Error> {
+                RawThreshold::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawThresholdEntry)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Where requests go and with which credentials.

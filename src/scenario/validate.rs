@@ -153,20 +153,34 @@ pub fn validate(
     }
     let flows = steps::validate_flows(&mut v, &raw);
     match (v.problems.is_empty(), load) {
-        (true, Some(load)) => Ok(Scenario {
-            name: raw.name,
-            description: raw.description,
-            file: None,
-            seed: raw.seed,
-            target,
-            vars: v.vars,
-            feeds,
-            load,
-            flows,
-            step_names: v.step_names,
-            routes: v.routes,
-            cleanup: raw.cleanup.unwrap_or(true),
-        }),
+        (true, Some(load)) => {
+            let mut scenario = Scenario {
+                name: raw.name,
+                description: raw.description,
+                file: None,
+                seed: raw.seed,
+                target,
+                vars: std::mem::take(&mut v.vars),
+                feeds,
+                load,
+                flows,
+                step_names: std::mem::take(&mut v.step_names),
+                routes: std::mem::take(&mut v.routes),
+                cleanup: raw.cleanup.unwrap_or(true),
+                thresholds: Vec::new(),
+            };
+            for (i, t) in raw.thresholds.iter().enumerate() {
+                match scenario.parse_threshold(&t.value.0.threshold, t.value.0.abort_on_fail) {
+                    Ok(parsed) => scenario.thresholds.push(parsed),
+                    Err(msg) => v.problem(&t.referenced, &format!("thresholds[{i}]"), msg),
+                }
+            }
+            if v.problems.is_empty() {
+                Ok(scenario)
+            } else {
+                Err(v.problems)
+            }
+        }
         _ => Err(v.problems),
     }
 }

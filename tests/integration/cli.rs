@@ -167,3 +167,47 @@ fn every_shipped_scenario_validates() {
         files.len()
     );
 }
+
+#[test]
+fn an_unknown_threshold_metric_exits_two_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "t.yaml",
+        "name: t\nload: {vus: 1, iterations: 1}\nthresholds:\n  - create_chat.p98 < 1s\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload()
+        .args(["run", "--quiet"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:4:", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown metric `create_chat.p98`"),
+        "{stderr}"
+    );
+    let good = write_scenario(
+        dir.path(),
+        "g.yaml",
+        "name: g\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("r.json"))
+        .args(["--threshold", "requests.latency < 1s"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--threshold") && stderr.contains("unknown"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("r.json").exists(), "nothing ran");
+}

@@ -252,3 +252,92 @@ async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
     assert_eq!(exit, Exit::Passed);
     assert_eq!(report.extra["schema"]["violations"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_decide_the_exit_code_and_junit_names_what_failed() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 30}\n    createChat:\n      break_schema: true\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: slo\n{}load: {{vus: 1, iterations: 4}}\nthresholds:\n  - get_settings.p99 < 10ms\n  - iteration.count >= 4\nsteps:\n  - get_settings:\n  - create_user:\n  - create_chat:\n    on_error: continue\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "slo.yaml", &yaml);
+    let junit = dir.path().join("junit.xml");
+    let (exit, report) = run_scenario(
+        dir.path(),
+        &path,
+        &[
+            "--junit",
+            junit.to_str().unwrap(),
+            "--threshold",
+            "schema_violations == 0",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Failed);
+    let results = report.extra["thresholds"].as_array().unwrap();
+    let by_name = |n: &str| {
+        results
+            .iter()
+            .find(|r| r["threshold"] == n)
+            .unwrap_or_else(|| panic!("{n}: {results:?}"))
+    };
+    assert_eq!(by_name("get_settings.p99 < 10ms")["passed"], false);
+    assert!(
+        by_name("get_settings.p99 < 10ms")["actual"]
+            .as_f64()
+            .unwrap()
+            >= 30_000.0
+    );
+    assert_eq!(by_name("iteration.count >= 4")["passed"], true);
+    assert_eq!(by_name("schema_violations == 0")["passed"], false);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("threshold: get_settings.p99 &lt; 10ms")
+            || xml.contains("threshold: get_settings.p99 < 10ms"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("schema: POST /chats") && xml.contains("/chat/id"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("failures=\"") && !xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+
+    // Generous thresholds on a healthy target pass, even though nothing else changed.
+    let healthy = start_mock(None).await;
+    let yaml = format!(
+        "name: slo-ok\n{}load: {{vus: 1, iterations: 4}}\nthresholds:\n  - get_settings.p99 < 5s\n  - errors.rate < 1%\n  - schema_violations == 0\nsteps:\n  - get_settings:\n  - create_user:\n",
+        target_block(&healthy)
+    );
+    let path = write_scenario(dir.path(), "slo-ok.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{}", report.extra["thresholds"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_on_fail_stops_the_run_early() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: abort\n{}load: {{vus: 2, duration: 30s, graceful_stop: 1s}}\nthresholds:\n  - {{threshold: errors.rate < 10%, abort_on_fail: true}}\nsteps:\n  - get_settings:\n    think: 20ms\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "abort.yaml", &yaml);
+    let started = std::time::Instant::now();
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stopped early"
+    );
+    assert_eq!(exit, Exit::Failed);
+    assert!(report.meta.interrupted);
+}

@@ -1,0 +1,360 @@
+//! Thresholds: service levels a run must meet, such as
+//! `create_chat.p99 < 300ms`, `iteration.p95 < 2s`, `errors.rate < 1%`,
+//! `schema_violations == 0`.
+//!
+//! Parsed and checked against the scenario's step names when the scenario is
+//! validated, so an unknown metric is an error before anything runs, never a
+//! silent pass. Evaluation against a report lives in `verdict`.
+
+use std::fmt;
+
+/// What a threshold measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// A step by name.
+    Step(String),
+    /// A route (`"POST /chats"`).
+    Route(String),
+    /// The whole iteration (lifecycle).
+    Iteration,
+    /// Whole-run figures.
+    Run(RunMetric),
+}
+
+/// Whole-run metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMetric {
+    ErrorRate,
+    ErrorCount,
+    RequestCount,
+    RequestRate,
+    IterationCount,
+    IterationErrorRate,
+    DroppedIterations,
+    SchemaViolations,
+    CheckRate,
+    ChecksFailed,
+}
+
+/// Per-step, per-route and per-iteration metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StatMetric {
+    /// A latency quantile (0..=1), raw or corrected.
+    Quantile {
+        q: f64,
+        corrected: bool,
+    },
+    Min,
+    Max,
+    Mean,
+    Count,
+    Errors,
+    ErrorRate,
+    Rps,
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    /// Whether `actual OP limit` holds.
+    pub fn holds(self, actual: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => actual < limit,
+            Op::Le => actual <= limit,
+            Op::Gt => actual > limit,
+            Op::Ge => actual >= limit,
+            Op::Eq => (actual - limit).abs() < 1e-9,
+            Op::Ne => (actual - limit).abs() >= 1e-9,
+        }
+    }
+
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        }
+    }
+}
+
+/// The unit a value is compared in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Latencies, compared in microseconds.
+    Micros,
+    /// Fractions (rates), written as `1%` or `0.01`.
+    Ratio,
+    /// Counts and requests per second.
+    Plain,
+}
+
+/// One parsed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The text as written (for reports and JUnit).
+    pub expr: String,
+    pub subject: Subject,
+    pub stat: Option<StatMetric>,
+    pub op: Op,
+    /// The limit in the metric's unit (µs for latencies, a fraction for rates).
+    pub limit: f64,
+    pub unit: Unit,
+    /// Stop the run as soon as this fails (whole-run counters only).
+    pub abort_on_fail: bool,
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expr)
+    }
+}
+
+const OPS: [(&str, Op); 6] = [
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("==", Op::Eq),
+    ("!=", Op::Ne),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+];
+
+/// Every metric name, for messages.
+pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC or route(METHOD /path).METRIC with METRIC one of \
+p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corrected), min, max, mean, count, errors, \
+error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
+dropped_iterations, schema_violations, checks.rate, checks.failed";
+
+/// Parses `SUBJECT.METRIC OP VALUE`; `steps` are the scenario's step names.
+///
+/// # Errors
+/// Unknown metrics, steps or operators, or a value in the wrong unit, with what was expected.
+pub fn parse(expr: &str, steps: &[&str], abort_on_fail: bool) -> Result<Threshold, String> {
+    let text = expr.trim();
+    let (lhs, op, rhs) = OPS
+        .iter()
+        .find_map(|(sym, op)| text.split_once(sym).map(|(l, r)| (l.trim(), *op, r.trim())))
+        .ok_or_else(|| format!("`{text}`: expected a comparison such as `create_chat.p99 < 300ms` (operators < <= > >= == !=)"))?;
+    let (subject, stat, unit) = parse_metric(lhs, steps)?;
+    let limit = parse_value(rhs, unit).map_err(|e| format!("`{text}`: {e}"))?;
+    if abort_on_fail && !matches!(subject, Subject::Run(_)) {
+        return Err(format!(
+            "`{text}`: abort_on_fail works on whole-run metrics (errors.rate, schema_violations, ...), which are known while the run goes on"
+        ));
+    }
+    Ok(Threshold {
+        expr: text.to_owned(),
+        subject,
+        stat,
+        op,
+        limit,
+        unit,
+        abort_on_fail,
+    })
+}
+
+fn parse_metric(lhs: &str, steps: &[&str]) -> Result<(Subject, Option<StatMetric>, Unit), String> {
+    let run = |m| {
+        Ok((
+            Subject::Run(m),
+            None,
+            if matches!(
+                m,
+                RunMetric::ErrorRate | RunMetric::IterationErrorRate | RunMetric::CheckRate
+            ) {
+                Unit::Ratio
+            } else {
+                Unit::Plain
+            },
+        ))
+    };
+    match lhs {
+        "errors.rate" => return run(RunMetric::ErrorRate),
+        "errors.count" | "errors" => return run(RunMetric::ErrorCount),
+        "requests.count" | "requests" => return run(RunMetric::RequestCount),
+        "requests.rate" => return run(RunMetric::RequestRate),
+        "iterations.count" | "iterations" => return run(RunMetric::IterationCount),
+        "iterations.error_rate" => return run(RunMetric::IterationErrorRate),
+        "dropped_iterations" => return run(RunMetric::DroppedIterations),
+        "schema_violations" => return run(RunMetric::SchemaViolations),
+        "checks.rate" => return run(RunMetric::CheckRate),
+        "checks.failed" => return run(RunMetric::ChecksFailed),
+        _ => {}
+    }
+    let (subject, metric) = if let Some(rest) = lhs.strip_prefix("route(") {
+        let (route, metric) = rest
+            .split_once(").")
+            .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+        (Subject::Route(route.trim().to_owned()), metric)
+    } else {
+        // Step names may contain dots: the metric is what follows the last one that
+        // parses as a metric ("p99.9" itself contains a dot).
+        let split = lhs
+            .char_indices()
+            .filter(|(_, c)| *c == '.')
+            .map(|(i, _)| (&lhs[..i], &lhs[i + 1..]))
+            .find(|(_, m)| parse_stat(m).is_some())
+            .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+        let subject = match split.0 {
+            "iteration" => Subject::Iteration,
+            name if steps.contains(&name) => Subject::Step(name.to_owned()),
+            name => {
+                return Err(format!(
+                    "unknown step `{name}` in `{lhs}`: steps are {}",
+                    steps.join(", ")
+                ));
+            }
+        };
+        (subject, split.1)
+    };
+    let stat =
+        parse_stat(metric).ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+    let unit = match stat {
+        StatMetric::Count | StatMetric::Errors | StatMetric::Rps => Unit::Plain,
+        StatMetric::ErrorRate => Unit::Ratio,
+        _ => Unit::Micros,
+    };
+    Ok((subject, Some(stat), unit))
+}
+
+fn parse_stat(name: &str) -> Option<StatMetric> {
+    let (base, corrected) = match name.strip_suffix("_corrected") {
+        Some(b) => (b, true),
+        None => (name, false),
+    };
+    let q = match base {
+        "p50" | "median" => 0.5,
+        "p90" => 0.9,
+        "p95" => 0.95,
+        "p99" => 0.99,
+        "p99.9" => 0.999,
+        "p99.99" => 0.9999,
+        _ if corrected => return None,
+        "min" => return Some(StatMetric::Min),
+        "max" => return Some(StatMetric::Max),
+        "mean" | "avg" => return Some(StatMetric::Mean),
+        "count" => return Some(StatMetric::Count),
+        "errors" => return Some(StatMetric::Errors),
+        "error_rate" => return Some(StatMetric::ErrorRate),
+        "rps" => return Some(StatMetric::Rps),
+        _ => return None,
+    };
+    Some(StatMetric::Quantile { q, corrected })
+}
+
+fn parse_value(text: &str, unit: Unit) -> Result<f64, String> {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(text.len());
+    let (num, suffix) = text.split_at(number_end);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    let suffix = suffix.trim();
+    match (unit, suffix) {
+        (Unit::Micros, "us" | "µs") => Ok(value),
+        (Unit::Micros, "ms") => Ok(value * 1e3),
+        (Unit::Micros, "s") => Ok(value * 1e6),
+        (Unit::Micros, "m" | "min") => Ok(value * 60e6),
+        (Unit::Micros, _) => Err(format!(
+            "a latency needs a unit: `{text}` should be like 300ms, 2s, 500us"
+        )),
+        (Unit::Ratio, "%") => Ok(value / 100.0),
+        (Unit::Ratio, "") if (0.0..=1.0).contains(&value) => Ok(value),
+        (Unit::Ratio, _) => Err(format!(
+            "a rate is a percentage (1%) or a fraction (0.01), not `{text}`"
+        )),
+        (Unit::Plain, "") => Ok(value),
+        (Unit::Plain, _) => Err(format!("a count takes no unit, not `{text}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEPS: &[&str] = &["create_chat", "wait.active"];
+
+    #[test]
+    fn parses_steps_routes_iteration_and_run_metrics() {
+        let t = parse("create_chat.p99 < 300ms", STEPS, false).unwrap();
+        assert_eq!(t.subject, Subject::Step("create_chat".into()));
+        assert_eq!(
+            t.stat,
+            Some(StatMetric::Quantile {
+                q: 0.99,
+                corrected: false
+            })
+        );
+        assert_eq!((t.op, t.limit), (Op::Lt, 300_000.0));
+        let t = parse("iteration.p95_corrected <= 2s", STEPS, false).unwrap();
+        assert_eq!(
+            t.stat,
+            Some(StatMetric::Quantile {
+                q: 0.95,
+                corrected: true
+            })
+        );
+        assert_eq!(t.limit, 2_000_000.0);
+        let t = parse("route(POST /chats).p99.9 < 1s", STEPS, false).unwrap();
+        assert_eq!(t.subject, Subject::Route("POST /chats".into()));
+        assert_eq!(
+            t.stat,
+            Some(StatMetric::Quantile {
+                q: 0.999,
+                corrected: false
+            })
+        );
+        assert_eq!(parse("errors.rate < 1%", STEPS, true).unwrap().limit, 0.01);
+        assert_eq!(
+            parse("schema_violations == 0", STEPS, false)
+                .unwrap()
+                .subject,
+            Subject::Run(RunMetric::SchemaViolations)
+        );
+        assert_eq!(
+            parse("wait.active.max < 5s", STEPS, false).unwrap().subject,
+            Subject::Step("wait.active".into())
+        );
+    }
+
+    #[test]
+    fn unknown_names_and_units_are_errors_that_say_what_was_expected() {
+        let e = parse("create_chat.p98 < 1s", STEPS, false).unwrap_err();
+        assert!(e.contains("unknown metric") && e.contains("p99"), "{e}");
+        let e = parse("create_caht.p99 < 1s", STEPS, false).unwrap_err();
+        assert!(
+            e.contains("unknown step `create_caht`") && e.contains("create_chat"),
+            "{e}"
+        );
+        assert!(parse("errs.rate < 1%", STEPS, false).is_err());
+        assert!(
+            parse("create_chat.p99 < 300", STEPS, false)
+                .unwrap_err()
+                .contains("needs a unit")
+        );
+        assert!(parse("errors.rate < 5", STEPS, false).is_err());
+        assert!(
+            parse("create_chat.p99 300ms", STEPS, false)
+                .unwrap_err()
+                .contains("comparison")
+        );
+        assert!(
+            parse("create_chat.p99 < 1s", STEPS, true)
+                .unwrap_err()
+                .contains("abort_on_fail")
+        );
+    }
+}
