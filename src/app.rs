@@ -609,7 +609,7 @@ fn write_report(file: std::fs::File, path: &Path, report: &RunReport) -> anyhow:
 
 fn write_bytes(mut file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
-    file.write_all(&bytes)
+    file.write_all(bytes)
         .and_then(|()| file.flush())
         .with_context(|| format!("cannot write report {}", path.display()))
 }
@@ -638,13 +638,13 @@ async fn tick_progress(
             dropped: snap.dropped_total,
             schema_violations: runner.violations.total(),
         };
-        if let Some(t) = verdict::live_failure(&runner.scenario.thresholds, &live) {
-            if !interrupt.is_cancelled() {
-                progress.println(&format!(
-                    "threshold `{t}` failed: stopping the run (abort_on_fail)"
-                ));
-                interrupt.cancel();
-            }
+        if let Some(t) = verdict::live_failure(&runner.scenario.thresholds, &live)
+            && !interrupt.is_cancelled()
+        {
+            progress.println(&format!(
+                "threshold `{t}` failed: stopping the run (abort_on_fail)"
+            ));
+            interrupt.cancel();
         }
     }
 }

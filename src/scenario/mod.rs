@@ -90,14 +90,14 @@ impl Scenario {
     ) -> Result<threshold::Threshold, String> {
         let steps: Vec<&str> = self.step_names.iter().map(|(n, _)| n.as_str()).collect();
         let t = threshold::parse(expr, &steps, abort_on_fail)?;
-        if let threshold::Subject::Route(route) = &t.subject {
-            if !self.routes.iter().any(|r| &r.key == route) {
-                let known: Vec<&str> = self.routes.iter().map(|r| r.key.as_str()).collect();
-                return Err(format!(
-                    "unknown route `{route}` in `{expr}`: the scenario's routes are {}",
-                    known.join(", ")
-                ));
-            }
+        if let threshold::Subject::Route(route) = &t.subject
+            && !self.routes.iter().any(|r| &r.key == route)
+        {
+            let known: Vec<&str> = self.routes.iter().map(|r| r.key.as_str()).collect();
+            return Err(format!(
+                "unknown route `{route}` in `{expr}`: the scenario's routes are {}",
+                known.join(", ")
+            ));
         }
         Ok(t)
     }
