@@ -14,8 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, anyhow};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, MockArgs, RunArgs, ValidateArgs};
+use crate::cli::{Cli, Command, ConformArgs, MockArgs, RunArgs, ValidateArgs};
 use crate::client::{ApiClient, ClientConfig, Credentials};
+use crate::conform::{self, Checker, ConformTarget};
 use crate::engine::{self, Runner};
 use crate::metrics::{FailureKind, MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{LoadPlan, Shard};
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     match cli.command {
         Command::Run(args) => run_scenario(*args).await,
         Command::Validate(args) => validate(&args),
+        Command::Conform(args) => conform(args).await,
         Command::Mock(args) => serve_mock(args).await,
     }
 }
@@ -93,6 +95,111 @@ fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     } else {
         Err(usage(anyhow!(failed.join("\n"))))
     }
+}
+
+async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_report_path("conform", SystemTime::now()));
+    let out_file = create_report_file(&out).map_err(run_failed)?;
+    let junit_file = args
+        .junit
+        .as_deref()
+        .map(create_report_file)
+        .transpose()
+        .map_err(run_failed)?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let remote = match (&args.target, &args.region) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(region)) => Some(
+            scenario::validate::region_url(region, &args.api_version)
+                .map_err(|e| usage(anyhow!(e)))?,
+        ),
+        (None, None) => None,
+    };
+    let mut mock = None;
+    let target = match remote {
+        Some(base_url) => {
+            let (Some(app_id), Some(secret)) = (env("CHATLOAD_APP_ID"), env("CHATLOAD_SECRET"))
+            else {
+                return Err(usage(anyhow!(
+                    "conform against {base_url} needs CHATLOAD_APP_ID and CHATLOAD_SECRET"
+                )));
+            };
+            ConformTarget {
+                base_url,
+                app_id,
+                secret,
+                domain_key: env("CHATLOAD_DOMAIN_KEY"),
+                room: args.room,
+            }
+        }
+        None => {
+            // Simulated agents off: the suite accepts the invitation itself, deterministically.
+            let mut config = chatload_mock::MockConfig::default();
+            config.simulation.simulate = false;
+            let server = chatload_mock::spawn(config)
+                .await
+                .context("cannot start the bundled mock")
+                .map_err(run_failed)?;
+            let base_url = server.base_url();
+            mock = Some(server);
+            ConformTarget {
+                base_url,
+                app_id: MOCK_APP_ID.to_owned(),
+                secret: MOCK_SECRET.to_owned(),
+                domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
+                room: args.room,
+            }
+        }
+    };
+    let checker = Checker::new(target).map_err(run_failed)?;
+    let report = conform::run_suite(checker).await;
+    drop(mock);
+    for check in &report.checks {
+        let mark = if check.passed { "ok  " } else { "FAIL" };
+        let status = check
+            .status
+            .map_or_else(|| "---".to_owned(), |s| s.to_string());
+        let detail = if check.message.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", check.message)
+        };
+        println!(
+            "{mark} {status} {:<22} {}{detail}",
+            check.operation, check.name
+        );
+    }
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    println!(
+        "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
+        report.checks.len(),
+        report.operations_exercised,
+        report.operations_in_spec,
+        report.coverage * 100.0,
+        if report.not_exercised.is_empty() {
+            String::new()
+        } else {
+            format!("; not exercised: {}", report.not_exercised.join(", "))
+        }
+    );
+    let json = serde_json::to_vec_pretty(&report).map_err(run_failed)?;
+    write_bytes(out_file, &out, &json).map_err(run_failed)?;
+    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
+        write_bytes(file, path, &conform::junit(&report).map_err(run_failed)?)
+            .map_err(run_failed)?;
+    }
+    println!("report: {}", out.display());
+    if report.checks.iter().all(|c| c.status.is_none()) {
+        return Err(run_failed(anyhow!("the target did not answer any request")));
+    }
+    Ok(if report.passed() && report.not_exercised.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
 }
 
 async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {

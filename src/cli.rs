@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario (against the bundled mock unless a target is given).
     Run(Box<RunArgs>),
+    /// Call every operation of the API once, with negative cases, and check each answer's status and schema.
+    Conform(ConformArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
     /// Start the bundled mock of the Agent Chat API.
@@ -101,6 +103,33 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConformArgs {
+    /// Base URL of a real instance (default: the bundled mock, started in-process).
+    #[arg(long, env = "CHATLOAD_TARGET", conflicts_with = "region")]
+    pub target: Option<String>,
+
+    /// Region of a real instance.
+    #[arg(long, value_parser = ["eu", "us"])]
+    pub region: Option<String>,
+
+    /// API version used with --region.
+    #[arg(long, default_value = "v1", requires = "region")]
+    pub api_version: String,
+
+    /// The room chats are opened in.
+    #[arg(long, default_value_t = 1)]
+    pub room: u64,
+
+    /// Where to write the JSON result [default: reports/conform-<timestamp>.json].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Also write JUnit XML: one test case per check, plus coverage.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@
 //! - [`schema`]: response checks against the embedded OpenAPI document.
 //! - [`report`]: the [`report::RunReport`] wire model and its renderers (no I/O).
 //! - [`progress`]: live progress fed once per second by [`metrics::TickSnapshot`].
+//! - [`conform`]: the built-in conformance suite over every operation.
 //! - [`verdict`]: thresholds evaluated on a report, and the pass/fail rule.
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
 //!   only these touch the terminal, the environment and exit codes.
@@ -27,6 +28,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod conform;
 pub mod engine;
 pub mod metrics;
 pub mod plan;

@@ -211,3 +211,85 @@ fn an_unknown_threshold_metric_exits_two_with_a_clear_message() {
     );
     assert!(!dir.path().join("r.json").exists(), "nothing ran");
 }
+
+#[test]
+fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
+    let run = chatload()
+        .arg("conform")
+        .arg("--out")
+        .arg(&out)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("coverage 50/50 operations (100%)"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(report["operations_exercised"], 50);
+    let checks = report["checks"].as_array().unwrap();
+    assert!(
+        checks.len() > 60,
+        "negative cases included: {}",
+        checks.len()
+    );
+    for negative in [
+        "second open chat for one user → 409",
+        "message to a closed chat → 409",
+        "get chat without credentials → 401",
+        "domain key on a secret-only route → 403",
+    ] {
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["name"] == negative && c["passed"] == true),
+            "{negative}"
+        );
+    }
+    assert_eq!(report["cleanup"]["webhooks_deleted"], 1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("coverage: every operation of the spec") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn conform_fails_and_names_the_check_when_the_target_breaks_its_schema() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = chatload_mock::MockConfig::from_yaml_str(
+        "faults:\n  routes:\n    getChat:\n      break_schema: true\n",
+        "m.yaml",
+    )
+    .unwrap();
+    let mock = rt.block_on(chatload_mock::spawn(config)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = chatload()
+        .args(["conform", "--target", &mock.base_url(), "--out"])
+        .arg(dir.path().join("c.json"))
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .env("CHATLOAD_DOMAIN_KEY", "demo-domain-key")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("getChat") && l.contains("/chat/id")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("demo-secret"));
+    drop(mock);
+}
