@@ -293,3 +293,31 @@ fn conform_fails_and_names_the_check_when_the_target_breaks_its_schema() {
     assert!(!stdout.contains("demo-secret"));
     drop(mock);
 }
+
+#[test]
+fn the_ci_scenarios_pass_against_the_bundled_mock_and_write_junit() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["lifecycle-slo", "queue-slo"] {
+        let junit = dir.path().join(format!("{name}.xml"));
+        let run = chatload()
+            .args(["run", "--quiet", "--seed", "42", "--out"])
+            .arg(dir.path().join(format!("{name}.json")))
+            .arg("--junit")
+            .arg(&junit)
+            .arg(root.join(format!("{name}.yaml")))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(run.status.code(), Some(0), "{name}: {stdout}");
+        assert!(
+            stdout.contains("threshold ok") && !stdout.contains("threshold FAIL"),
+            "{stdout}"
+        );
+        assert!(
+            std::fs::read_to_string(&junit)
+                .unwrap()
+                .contains("failures=\"0\"")
+        );
+    }
+}
