@@ -14,7 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, anyhow};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ConformArgs, MockArgs, RunArgs, ValidateArgs};
+use crate::cli::{
+    Cli, Command, CompareArgs, ConformArgs, MergeArgs, MockArgs, ReportArgs, RunArgs, ValidateArgs,
+};
 use crate::client::{ApiClient, ClientConfig, Credentials};
 use crate::conform::{self, Checker, ConformTarget};
 use crate::engine::{self, Runner};
@@ -71,6 +73,9 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::Run(args) => run_scenario(*args).await,
         Command::Validate(args) => validate(&args),
         Command::Conform(args) => conform(args).await,
+        Command::Report(args) => rerender(&args),
+        Command::Merge(args) => merge_reports(&args),
+        Command::Compare(args) => compare_reports(&args),
         Command::Mock(args) => serve_mock(args).await,
     }
 }
@@ -95,6 +100,98 @@ fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     } else {
         Err(usage(anyhow!(failed.join("\n"))))
     }
+}
+
+fn read_report(path: &Path) -> Result<RunReport, AppError> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read report {}", path.display()))
+        .map_err(usage)?;
+    RunReport::from_json(&bytes)
+        .with_context(|| format!("{} is not a chatload report", path.display()))
+        .map_err(usage)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let file = create_report_file(path).map_err(run_failed)?;
+    write_bytes(file, path, bytes).map_err(run_failed)
+}
+
+/// Extra renderings of a report, shared by `run` and `report`.
+fn write_renderings(report: &RunReport, csv: Option<&Path>) -> Result<(), AppError> {
+    if let Some(path) = csv {
+        write_file(
+            path,
+            &report::csv_export::render(report).map_err(run_failed)?,
+        )?;
+        println!("csv: {}", path.display());
+    }
+    Ok(())
+}
+
+fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
+    let report = read_report(&args.report)?;
+    println!(
+        "{}",
+        report::terminal::render(
+            &report,
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+        )
+    );
+    write_renderings(&report, args.csv.as_deref())?;
+    Ok(Exit::Passed)
+}
+
+fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
+    let reports = args
+        .reports
+        .iter()
+        .map(|p| read_report(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = args
+        .reports
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let merged = report::merge::merge(&reports, &names).map_err(usage)?;
+    write_file(
+        &args.out,
+        &report::json::render(&merged).map_err(run_failed)?,
+    )?;
+    println!(
+        "{}",
+        report::terminal::render(
+            &merged,
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+        )
+    );
+    println!(
+        "merged {} reports into {}",
+        reports.len(),
+        args.out.display()
+    );
+    Ok(Exit::Passed)
+}
+
+fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
+    let rules = args
+        .fail_if
+        .iter()
+        .map(|r| report::compare::Rule::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(anyhow!(e)))?;
+    let (base, new) = (read_report(&args.base)?, read_report(&args.new)?);
+    let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
+    let comparison = report::compare::compare(&base, &new, &rules, noise);
+    print!("{}", report::compare::render_terminal(&comparison));
+    if let Some(path) = &args.html {
+        write_file(path, report::compare::render_html(&comparison).as_bytes())?;
+        println!("html: {}", path.display());
+    }
+    Ok(if comparison.regressions().next().is_some() {
+        Exit::Failed
+    } else {
+        Exit::Passed
+    })
 }
 
 async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
@@ -666,6 +763,7 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             println!("  status {} at {path}: {}", sample.status, sample.reason);
         }
     }
+    write_renderings(&report, args.csv.as_deref())?;
     for r in &results {
         let mark = if r.passed { "ok  " } else { "FAIL" };
         println!("threshold {mark} {}  ({})", r.threshold, r.message);

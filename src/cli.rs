@@ -31,6 +31,12 @@ pub enum Command {
     Conform(ConformArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
+    /// Re-render a saved JSON report (terminal summary, HTML, CSV).
+    Report(ReportArgs),
+    /// Merge reports of several shards or machines into one, with exact percentiles.
+    Merge(MergeArgs),
+    /// Compare two runs per step and percentile; exit 1 on a regression beyond the rules.
+    Compare(CompareArgs),
     /// Start the bundled mock of the Agent Chat API.
     Mock(MockArgs),
 }
@@ -96,6 +102,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Also write per-step statistics as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
     /// Check responses against the OpenAPI schemas: all, off, or sample=RATIO (e.g. sample=0.1).
     #[arg(long, default_value = "all")]
     pub schema: String,
@@ -130,6 +140,52 @@ pub struct ConformArgs {
     /// Also write JUnit XML: one test case per check, plus coverage.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A JSON report written by `chatload run` or `chatload merge`.
+    pub report: PathBuf,
+
+    /// Write a self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write per-step statistics as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports to merge (same scenario).
+    #[arg(required = true, num_args = 2..)]
+    pub reports: Vec<PathBuf>,
+
+    /// The merged report.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline report.
+    pub base: PathBuf,
+
+    /// The report to judge.
+    pub new: PathBuf,
+
+    /// A regression rule, e.g. "p99 > +10%" or "p50 > +5ms" (repeatable).
+    #[arg(long = "fail-if", value_name = "RULE")]
+    pub fail_if: Vec<String>,
+
+    /// Changes smaller than this never count as regressions.
+    #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+    pub noise_floor: Duration,
+
+    /// Also write the comparison as HTML.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,12 +9,17 @@
 
 mod build;
 mod codec;
+pub mod compare;
+pub mod csv_export;
 pub mod json;
 pub mod junit;
+pub mod merge;
 mod model;
 pub mod terminal;
 
 pub use build::{build, percentiles};
+#[cfg(test)]
+pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_sample_report};
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
     Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, ThresholdResult, TimelineReport,
@@ -27,6 +32,12 @@ pub const SCHEMA_JSON: &str = include_str!("report.schema.json");
 /// Why a report could not be rendered, read or decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// CSV encoding failed.
+    #[error("cannot write CSV: {0}")]
+    Csv(String),
+    /// Reports that cannot be merged.
+    #[error("{0}")]
+    Merge(String),
     /// Serializing the JUnit XML failed.
     #[error("cannot write JUnit XML: {0}")]
     Junit(String),

@@ -4,8 +4,10 @@
 //!
 //! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
+//! - `reports`: shards, merge, compare, CSV.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 
 mod cli;
 mod common;
+mod reports;
 mod run;

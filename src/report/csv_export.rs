@@ -1,0 +1,80 @@
+//! Per-step, per-route and whole-iteration statistics as CSV, for
+//! spreadsheets. Latencies in milliseconds with microsecond precision.
+
+use super::{ReportError, RunReport, StatsReport};
+
+/// Renders the CSV (header row first).
+///
+/// # Errors
+/// CSV encoding failure.
+pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "kind",
+        "name",
+        "flow",
+        "count",
+        "errors",
+        "error_rate",
+        "rps",
+        "min_ms",
+        "mean_ms",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "p99_9_ms",
+        "p99_99_ms",
+        "max_ms",
+        "p99_corrected_ms",
+    ];
+    let csv_err = |e: csv::Error| ReportError::Csv(e.to_string());
+    w.write_record(header).map_err(csv_err)?;
+    let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+    let mut row = |kind: &str, s: &StatsReport| {
+        let p = &s.latency;
+        w.write_record([
+            kind.to_owned(),
+            s.name.clone(),
+            s.flow.clone().unwrap_or_default(),
+            s.count.to_string(),
+            s.errors.to_string(),
+            format!("{:.6}", s.error_rate),
+            format!("{:.3}", s.rps),
+            ms(p.min_us),
+            format!("{:.3}", p.mean_us / 1000.0),
+            ms(p.p50_us),
+            ms(p.p90_us),
+            ms(p.p95_us),
+            ms(p.p99_us),
+            ms(p.p99_9_us),
+            ms(p.p99_99_us),
+            ms(p.max_us),
+            ms(s.corrected.p99_us),
+        ])
+    };
+    for s in &report.steps {
+        row("step", s).map_err(csv_err)?;
+    }
+    row("iteration", &report.iteration).map_err(csv_err)?;
+    for s in &report.routes {
+        row("route", s).map_err(csv_err)?;
+    }
+    w.into_inner().map_err(|e| ReportError::Csv(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_row_per_step_route_and_the_iteration() {
+        let report = crate::report::build_sample_report();
+        let bytes = super::render(&report).unwrap();
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), report.steps.len() + report.routes.len() + 1);
+        assert_eq!(&rows[0][1], report.steps[0].name.as_str());
+        let p99: f64 = rows[0][12].parse().unwrap();
+        assert!((p99 - report.steps[0].latency.p99_us as f64 / 1000.0).abs() < 0.001);
+        assert!(rows.iter().any(|r| &r[0] == "iteration"));
+    }
+}

@@ -1,0 +1,339 @@
+//! Exact merging of reports from several machines or shards: histograms are
+//! decoded and added, counters summed, and every percentile recomputed from
+//! the merged histograms — never an average of percentiles.
+//!
+//! Shards run side by side, so the merged duration is the longest shard's and
+//! rates are recomputed over it.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use super::{
+    ReportError, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals, decode_histogram,
+    encode_histogram, percentiles,
+};
+use crate::metrics::{merge_histogram, new_latency_histogram};
+
+/// Merges `reports` (named `sources`, for `meta.merged_from`) into one.
+///
+/// # Errors
+/// No report, reports of different scenarios, or a histogram that does not decode.
+pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, ReportError> {
+    let first = reports
+        .first()
+        .ok_or_else(|| ReportError::Merge("no report to merge".to_owned()))?;
+    if let Some(other) = reports
+        .iter()
+        .find(|r| r.meta.scenario != first.meta.scenario)
+    {
+        return Err(ReportError::Merge(format!(
+            "cannot merge reports of different scenarios (`{}` and `{}`)",
+            first.meta.scenario, other.meta.scenario
+        )));
+    }
+    let seconds = reports
+        .iter()
+        .map(|r| r.meta.duration_secs)
+        .fold(0.0, f64::max);
+    let mut meta = first.meta.clone();
+    meta.duration_secs = seconds;
+    meta.started_at = reports
+        .iter()
+        .map(|r| r.meta.started_at.clone())
+        .min()
+        .unwrap_or_default();
+    meta.ended_at = reports
+        .iter()
+        .map(|r| r.meta.ended_at.clone())
+        .max()
+        .unwrap_or_default();
+    meta.interrupted = reports.iter().any(|r| r.meta.interrupted);
+    meta.shard = None;
+    meta.merged_from = sources.to_vec();
+
+    let steps = merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?;
+    let routes = merge_lists(reports.iter().map(|r| r.routes.as_slice()), seconds)?;
+    let iteration = merge_stats(
+        &reports.iter().map(|r| &r.iteration).collect::<Vec<_>>(),
+        seconds,
+    )?;
+
+    let sum = |f: fn(&Totals) -> u64| reports.iter().map(|r| f(&r.totals)).sum::<u64>();
+    let (requests, errors) = (sum(|t| t.requests), sum(|t| t.errors));
+    let totals = Totals {
+        requests,
+        errors,
+        error_rate: ratio(errors, requests),
+        requests_per_sec: per_second(requests, seconds),
+        iterations: sum(|t| t.iterations),
+        iteration_errors: sum(|t| t.iteration_errors),
+        dropped_iterations: sum(|t| t.dropped_iterations),
+    };
+    Ok(RunReport {
+        schema_version: SCHEMA_VERSION,
+        meta,
+        totals,
+        steps,
+        routes,
+        iteration,
+        timeline: merge_timeline(reports)?,
+        status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
+        errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
+        extra: merge_extra(reports),
+    })
+}
+
+fn add_maps<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for map in maps {
+        for (k, v) in map {
+            *out.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    out
+}
+
+/// Merges lists of stats by name, in order of first appearance.
+fn merge_lists<'a>(
+    lists: impl Iterator<Item = &'a [StatsReport]>,
+    seconds: f64,
+) -> Result<Vec<StatsReport>, ReportError> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut groups: BTreeMap<&str, Vec<&StatsReport>> = BTreeMap::new();
+    for list in lists {
+        for s in list {
+            if !groups.contains_key(s.name.as_str()) {
+                order.push(&s.name);
+            }
+            groups.entry(&s.name).or_default().push(s);
+        }
+    }
+    order
+        .iter()
+        .map(|name| merge_stats(&groups[name], seconds))
+        .collect()
+}
+
+fn add_encoded(into: &mut Histogram<u64>, encoded: &str) -> Result<(), ReportError> {
+    merge_histogram(into, &decode_histogram(encoded)?);
+    Ok(())
+}
+
+fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, ReportError> {
+    let mut latency = new_latency_histogram();
+    let mut corrected = new_latency_histogram();
+    for p in parts {
+        add_encoded(&mut latency, &p.histogram)?;
+        add_encoded(&mut corrected, &p.corrected_histogram)?;
+    }
+    let first = parts[0];
+    let count = parts.iter().map(|p| p.count).sum();
+    let errors = parts.iter().map(|p| p.errors).sum();
+    Ok(StatsReport {
+        name: first.name.clone(),
+        flow: first.flow.clone(),
+        route: first.route.clone(),
+        count,
+        errors,
+        error_rate: ratio(errors, count),
+        rps: per_second(count, seconds),
+        statuses: add_maps(parts.iter().map(|p| &p.statuses)),
+        failures: add_maps(parts.iter().map(|p| &p.failures)),
+        saturated: parts.iter().map(|p| p.saturated).sum(),
+        latency: percentiles(&latency),
+        corrected: percentiles(&corrected),
+        histogram: encode_histogram(&latency),
+        corrected_histogram: encode_histogram(&corrected),
+    })
+}
+
+fn merge_timeline(reports: &[RunReport]) -> Result<Vec<TimelineReport>, ReportError> {
+    let mut seconds: BTreeMap<u64, (u64, u64, Option<Histogram<u64>>)> = BTreeMap::new();
+    for point in reports.iter().flat_map(|r| &r.timeline) {
+        let entry = seconds.entry(point.second).or_insert((0, 0, None));
+        entry.0 += point.requests;
+        entry.1 += point.errors;
+        let h = decode_histogram(&point.histogram)?;
+        match &mut entry.2 {
+            Some(acc) => merge_histogram(acc, &h),
+            None => entry.2 = Some(h),
+        }
+    }
+    Ok(seconds
+        .into_iter()
+        .map(|(second, (requests, errors, h))| {
+            let h = h.unwrap_or_else(new_latency_histogram);
+            let p = percentiles(&h);
+            TimelineReport {
+                second,
+                requests,
+                errors,
+                p50_us: p.p50_us,
+                p90_us: p.p90_us,
+                p99_us: p.p99_us,
+                max_us: p.max_us,
+                histogram: encode_histogram(&h),
+            }
+        })
+        .collect())
+}
+
+/// Sums the sections later features add: schema violations and clean-up.
+/// Threshold results are not merged: they are re-evaluated on the merged report.
+fn merge_extra(reports: &[RunReport]) -> serde_json::Map<String, Value> {
+    let mut extra = serde_json::Map::new();
+    let mut violations = 0;
+    let mut routes: BTreeMap<String, (u64, Vec<Value>)> = BTreeMap::new();
+    let mut cleanup: BTreeMap<String, u64> = BTreeMap::new();
+    for r in reports {
+        if let Some(schema) = r.extra.get("schema") {
+            violations += schema
+                .get("violations")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            for (route, v) in schema
+                .get("routes")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let entry = routes.entry(route.clone()).or_default();
+                entry.0 += v.get("count").and_then(Value::as_u64).unwrap_or(0);
+                for sample in v
+                    .get("samples")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if entry.1.len() < 5 && !entry.1.contains(sample) {
+                        entry.1.push(sample.clone());
+                    }
+                }
+            }
+        }
+        for (k, v) in r
+            .extra
+            .get("cleanup")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            *cleanup.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
+        }
+    }
+    let mode = reports
+        .iter()
+        .find_map(|r| r.extra.get("schema").and_then(|s| s.get("mode")).cloned());
+    if mode.is_some() || violations > 0 {
+        let routes: serde_json::Map<String, Value> = routes
+            .into_iter()
+            .map(|(k, (count, samples))| (k, json!({"count": count, "samples": samples})))
+            .collect();
+        extra.insert(
+            "schema".to_owned(),
+            json!({"mode": mode, "violations": violations, "routes": routes}),
+        );
+    }
+    if !cleanup.is_empty() {
+        extra.insert("cleanup".to_owned(), json!(cleanup));
+    }
+    extra
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::{
+        MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
+    };
+    use crate::report::build;
+
+    fn run(values: &[u64]) -> RunReport {
+        let layout = Arc::new(MetricsLayout {
+            steps: vec![StepInfo {
+                name: "create_chat".into(),
+                flow: "f".into(),
+            }],
+            routes: vec!["POST /chats".into()],
+        });
+        let hub = MetricsHub::new(layout, 2);
+        for &v in values {
+            hub.record_request(&RequestSample {
+                route: RouteId(0),
+                status: Some(201),
+                failure: None,
+                latency_us: v,
+                corrected_us: v,
+            });
+            hub.record_step(&StepSample {
+                step: StepId(0),
+                ok: true,
+                failure: None,
+                duration_us: v,
+                corrected_us: v,
+            });
+            hub.record_iteration(true, v, v);
+        }
+        hub.tick(Duration::from_secs(1));
+        build(
+            &hub.finish(Duration::from_secs(2)),
+            crate::report::build_sample_meta(),
+        )
+    }
+
+    #[test]
+    fn merging_gives_the_percentiles_of_one_run_recording_everything() {
+        let a: Vec<u64> = (1..=5000).map(|i| i * 3).collect();
+        let b: Vec<u64> = (1..=3000).map(|i| 20_000 + i * 11).collect();
+        let all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        let merged = merge(&[run(&a), run(&b)], &["a.json".into(), "b.json".into()]).unwrap();
+        let single = run(&all);
+        assert_eq!(merged.steps[0].latency, single.steps[0].latency);
+        assert_eq!(merged.routes[0].latency, single.routes[0].latency);
+        assert_eq!(merged.iteration.latency, single.iteration.latency);
+        assert_eq!(merged.totals.requests, 8000);
+        assert_eq!(merged.steps[0].count, 8000);
+        assert_eq!(merged.status_codes["201"], 8000);
+        assert_eq!(merged.meta.merged_from, ["a.json", "b.json"]);
+        let t: u64 = merged.timeline.iter().map(|p| p.requests).sum();
+        assert_eq!(t, 8000);
+        // And the merged report is still a valid report.
+        let schema: Value = serde_json::from_str(crate::report::SCHEMA_JSON).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        assert!(v.is_valid(&serde_json::to_value(&merged).unwrap()));
+    }
+
+    #[test]
+    fn different_scenarios_do_not_merge() {
+        let a = run(&[1, 2, 3]);
+        let mut b = run(&[4]);
+        b.meta.scenario = "other".into();
+        assert!(
+            merge(&[a, b], &[])
+                .unwrap_err()
+                .to_string()
+                .contains("different scenarios")
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Shards, merging, comparison and CSV as a user chains them.
+
+use std::process::Command;
+
+use chatload::app::Exit;
+
+use crate::common::{run_scenario, start_mock, target_block, write_scenario};
+
+fn chatload() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chatload"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: sharded\n{}load: {{vus: 2, iterations: 20}}\nsteps:\n  - get_settings:\n  - create_user:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "sharded.yaml", &yaml);
+    let mut files = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let (exit, report) = run_scenario(dir.path(), &path, &["--shard", shard]).await;
+        assert_eq!(exit, Exit::Passed);
+        assert_eq!(
+            report.totals.iterations, 10,
+            "each shard runs half the iterations"
+        );
+        assert_eq!(report.meta.shard.as_deref(), Some(shard));
+        let file = dir.path().join(format!("shard{}.json", files.len() + 1));
+        std::fs::copy(dir.path().join("report-sharded.json"), &file).unwrap();
+        files.push(file);
+    }
+    let merged = dir.path().join("merged.json");
+    let out = chatload()
+        .arg("merge")
+        .args(&files)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(m["totals"]["iterations"], 20);
+    assert_eq!(m["steps"][0]["count"], 20);
+    assert_eq!(m["meta"]["merged_from"].as_array().unwrap().len(), 2);
+
+    let same = chatload()
+        .arg("compare")
+        .arg(&files[0])
+        .arg(&files[0])
+        .args(["--fail-if", "p50 > +10%"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+
+    let slow = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 30}\n",
+    ))
+    .await;
+    let yaml = format!(
+        "name: sharded\n{}load: {{vus: 2, iterations: 10}}\nsteps:\n  - get_settings:\n  - create_user:\n",
+        target_block(&slow)
+    );
+    let slow_path = write_scenario(dir.path(), "slow.yaml", &yaml);
+    let (_, _) = run_scenario(
+        dir.path(),
+        &slow_path,
+        &["--csv", dir.path().join("slow.csv").to_str().unwrap()],
+    )
+    .await;
+    let html = dir.path().join("cmp.html");
+    let cmp = chatload()
+        .arg("compare")
+        .arg(&files[0])
+        .arg(dir.path().join("report-slow.json"))
+        .args(["--fail-if", "p50 > +10%", "--html"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&cmp.stdout);
+    assert_eq!(cmp.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("get_settings") && l.contains("p50") && l.contains("REGRESSION")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.contains("create_user") && l.contains("REGRESSION")),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("REGRESSION")
+            || std::fs::read_to_string(&html)
+                .unwrap()
+                .contains("class=\"bad\"")
+    );
+    let csv = std::fs::read_to_string(dir.path().join("slow.csv")).unwrap();
+    assert!(
+        csv.starts_with("kind,name,flow,count") && csv.contains("step,get_settings"),
+        "{csv}"
+    );
+}
