@@ -321,3 +321,43 @@ fn the_ci_scenarios_pass_against_the_bundled_mock_and_write_junit() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long think times: after the first SIGINT the iterations would keep going for a minute.
+    let path = write_scenario(
+        dir.path(),
+        "slow.yaml",
+        "name: slow\nload: {vus: 3, duration: 60s, graceful_stop: 60s}\nsteps:\n  - get_settings:\n    think: 30s\n",
+    );
+    let report = dir.path().join("r.json");
+    let mut child = chatload()
+        .args(["run", "--quiet", "--out"])
+        .arg(&report)
+        .arg(&path)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let int = || {
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(int().success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(int().success());
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "aborted promptly"
+    );
+    assert_eq!(status.code(), Some(130));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["meta"]["interrupted"], true);
+    assert_eq!(json["extra"]["aborted_in_flight"], true);
+    assert_eq!(json["totals"]["requests"], 3);
+}
