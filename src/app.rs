@@ -102,6 +102,31 @@ fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     }
 }
 
+/// The base URL given by `--target` or `--region`, if any.
+fn remote_url(t: &crate::cli::TargetArgs) -> Result<Option<String>, AppError> {
+    match (&t.target, &t.region) {
+        (Some(url), _) => Ok(Some(url.clone())),
+        (None, Some(region)) => scenario::validate::region_url(region, &t.api_version)
+            .map(Some)
+            .map_err(|e| usage(anyhow!(e))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Creates the report file and the optional JUnit file before any work, so
+/// an unwritable path fails fast and loses nothing.
+fn open_outputs(
+    out: &Path,
+    junit: Option<&Path>,
+) -> Result<(std::fs::File, Option<std::fs::File>), AppError> {
+    let report = create_report_file(out).map_err(run_failed)?;
+    let junit = junit
+        .map(create_report_file)
+        .transpose()
+        .map_err(run_failed)?;
+    Ok((report, junit))
+}
+
 fn read_report(path: &Path) -> Result<RunReport, AppError> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read report {}", path.display()))
@@ -199,22 +224,9 @@ async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
         .out
         .clone()
         .unwrap_or_else(|| default_report_path("conform", SystemTime::now()));
-    let out_file = create_report_file(&out).map_err(run_failed)?;
-    let junit_file = args
-        .junit
-        .as_deref()
-        .map(create_report_file)
-        .transpose()
-        .map_err(run_failed)?;
+    let (out_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let remote = match (&args.target, &args.region) {
-        (Some(url), _) => Some(url.clone()),
-        (None, Some(region)) => Some(
-            scenario::validate::region_url(region, &args.api_version)
-                .map_err(|e| usage(anyhow!(e)))?,
-        ),
-        (None, None) => None,
-    };
+    let remote = remote_url(&args.target)?;
     let mut mock = None;
     let target = match remote {
         Some(base_url) => {
@@ -471,14 +483,7 @@ struct Target {
 }
 
 async fn resolve_target(args: &RunArgs, scenario: &Scenario) -> Result<Target, AppError> {
-    let cli_url = match (&args.target, &args.region) {
-        (Some(url), _) => Some(url.clone()),
-        (None, Some(region)) => Some(
-            scenario::validate::region_url(region, &args.api_version)
-                .map_err(|e| usage(anyhow!(e)))?,
-        ),
-        (None, None) => None,
-    };
+    let cli_url = remote_url(&args.target)?;
     let spec = &scenario.target;
     let expose = |s: &Option<scenario::Secret>| s.as_ref().map(|v| v.expose().to_owned());
     match cli_url.or_else(|| spec.base_url.clone()) {
@@ -602,13 +607,7 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         .out
         .clone()
         .unwrap_or_else(|| default_report_path(&scenario.name, started_at));
-    let report_file = create_report_file(&out).map_err(run_failed)?;
-    let junit_file = args
-        .junit
-        .as_deref()
-        .map(create_report_file)
-        .transpose()
-        .map_err(run_failed)?;
+    let (report_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
 
     let target = resolve_target(&args, &scenario).await?;
     let plan = LoadPlan::new(&scenario.load, shard);

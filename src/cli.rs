@@ -41,12 +41,10 @@ pub enum Command {
     Mock(MockArgs),
 }
 
+/// Where requests go when not to the bundled mock.
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The scenario file (YAML).
-    pub scenario: PathBuf,
-
-    /// Base URL of a real instance, e.g. https://agentchat-eu.inbenta.chat:8000/v1.
+pub struct TargetArgs {
+    /// Base URL of a real instance, e.g. https://agentchat-eu.inbenta.chat:8000/v1 (default: the bundled mock).
     #[arg(long, env = "CHATLOAD_TARGET", conflicts_with = "region")]
     pub target: Option<String>,
 
@@ -57,6 +55,15 @@ pub struct RunArgs {
     /// API version used with --region.
     #[arg(long, default_value = "v1", requires = "region")]
     pub api_version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (YAML).
+    pub scenario: PathBuf,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Virtual users (closed model; with the open model: max_vus). Makes the load constant.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -117,17 +124,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ConformArgs {
-    /// Base URL of a real instance (default: the bundled mock, started in-process).
-    #[arg(long, env = "CHATLOAD_TARGET", conflicts_with = "region")]
-    pub target: Option<String>,
-
-    /// Region of a real instance.
-    #[arg(long, value_parser = ["eu", "us"])]
-    pub region: Option<String>,
-
-    /// API version used with --region.
-    #[arg(long, default_value = "v1", requires = "region")]
-    pub api_version: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// The room chats are opened in.
     #[arg(long, default_value_t = 1)]
@@ -257,6 +255,7 @@ mod tests {
             panic!("run")
         };
         assert_eq!(args.vus, Some(5));
+        assert_eq!(args.target.region.as_deref(), Some("us"));
         assert_eq!(args.duration, Some(Duration::from_secs(10)));
     }
 }

@@ -153,7 +153,7 @@ fn add_failures(into: &mut BTreeMap<String, u64>, stats: &LatencyStats) {
     }
 }
 
-fn ratio(part: u64, whole: u64) -> f64 {
+pub(super) fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {
@@ -161,7 +161,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn per_second(count: u64, seconds: f64) -> f64 {
+pub(super) fn per_second(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         count as f64 / seconds
     } else {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use super::build::{per_second, ratio};
 use super::{
     ReportError, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals, decode_histogram,
     encode_histogram, percentiles,
@@ -240,22 +241,6 @@ fn merge_extra(reports: &[RunReport]) -> serde_json::Map<String, Value> {
         extra.insert("cleanup".to_owned(), json!(cleanup));
     }
     extra
-}
-
-fn ratio(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-fn per_second(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]
