@@ -56,7 +56,10 @@ fn escape(segment: &str) -> String {
 
 /// The spec document as JSON.
 pub fn spec_document() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/agent-chat.openapi.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../spec/agent-chat.openapi.yaml"
+    );
     let text = std::fs::read_to_string(path).expect("read the spec");
     serde_saphyr::from_str::<Value>(&text).expect("spec parses")
 }
@@ -91,10 +94,7 @@ impl SpecValidator {
                         }
                         // Inline: its pointer, fragment-encoded.
                         None => (
-                            format!(
-                                "/paths/{}/{method}/responses/{status}",
-                                escape(template)
-                            ),
+                            format!("/paths/{}/{method}/responses/{status}", escape(template)),
                             response,
                         ),
                     };
@@ -106,9 +106,8 @@ impl SpecValidator {
                         .and_then(|c| c.get("application/json"))
                         .and_then(|j| j.get("schema"))
                         .map(|_| {
-                            let target = format!(
-                                "{SPEC_URI}#{pointer}/content/application~1json/schema"
-                            );
+                            let target =
+                                format!("{SPEC_URI}#{pointer}/content/application~1json/schema");
                             options
                                 .build(&json!({ "$ref": target }))
                                 .unwrap_or_else(|e| panic!("compile {id} {status}: {e}"))
