@@ -35,6 +35,9 @@ fn spec_has_fifty_operations_and_maps_paths_to_them() {
         );
     }
     assert_eq!(spec.operation_for("PATCH", "/chats"), None);
+    // A literal route owns its path for every method.
+    assert_eq!(spec.operation_for("GET", "/agents/login"), None);
+    assert_eq!(spec.operation_for("GET", "/chats//assign"), None);
     assert_eq!(spec.operation_for("GET", "/nothing/here"), None);
     assert_eq!(spec.operation_for("GET", "/chats/c-1/assign/x"), None);
 }
@@ -469,8 +472,8 @@ async fn every_spec_operation_is_exercised() {
     let missing: Vec<&String> = all.iter().filter(|op| !seen.contains_key(*op)).collect();
     assert!(
         missing.is_empty(),
-        "{} of {} spec operations were exercised by no test; missing: {missing:?}",
-        all.len() - missing.len(),
+        "{} of {} spec operations were exercised by no test: {missing:?}",
+        missing.len(),
         all.len()
     );
     let unknown: BTreeSet<&String> = seen.keys().filter(|op| !all.contains(*op)).collect();

@@ -160,27 +160,31 @@ impl SpecValidator {
     }
 
     /// The operationId for `method` and a path relative to `/v1` (query
-    /// and trailing slash ignored). With several matching templates the
-    /// one with the most literal segments wins (`/chats/close` before
-    /// `/chats/{chatId}`).
+    /// and trailing slash ignored). Like a router, the path picks its route
+    /// first: the template(s) with the most literal segments win
+    /// (`/agents/login` before `/agents/{agentId}`), and only then the
+    /// method, so `GET /agents/login` is no operation (a 405), not `getAgent`.
     pub fn operation_for(&self, method: &str, path: &str) -> Option<&str> {
         let path = path.split('?').next().unwrap_or_default();
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let method = method.to_ascii_lowercase();
-        self.ops
+        let literals = |op: &Op| op.segments.iter().filter(|s| s.is_some()).count();
+        let matching: Vec<&Op> = self
+            .ops
             .iter()
-            .filter(|op| op.method == method && op.segments.len() == parts.len())
             .filter(|op| {
-                op.segments
-                    .iter()
-                    .zip(&parts)
-                    .all(|(seg, part)| seg.as_deref().is_none_or(|lit| lit == *part))
-                    && op.segments.iter().zip(&parts).all(|(seg, part)| {
+                op.segments.len() == parts.len()
+                    && op.segments.iter().zip(&parts).all(|(seg, part)| match seg {
+                        Some(lit) => lit == part,
                         // A parameter never matches an empty segment.
-                        seg.is_some() || !part.is_empty()
+                        None => !part.is_empty(),
                     })
             })
-            .max_by_key(|op| op.segments.iter().filter(|s| s.is_some()).count())
+            .collect();
+        let best = matching.iter().map(|op| literals(op)).max()?;
+        matching
+            .into_iter()
+            .find(|op| literals(op) == best && op.method == method)
             .map(|op| op.id.as_str())
     }
 
