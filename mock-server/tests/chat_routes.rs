@@ -231,22 +231,16 @@ async fn messages_and_history_routes() {
         .expect(200);
     assert_eq!(history["history"][0]["message"], "bot said");
     let csv = demo
-        .request(Method::GET, &format!("/chats/{id}/history?format=csv"))
-        .send()
-        .await
-        .expect("csv");
+        .exec(demo.request(Method::GET, &format!("/chats/{id}/history?format=csv")))
+        .await;
+    assert_eq!(csv.status, 200);
     assert!(
-        csv.headers()["content-type"]
+        csv.headers["content-type"]
             .to_str()
             .expect("ct")
             .starts_with("text/csv")
     );
-    assert!(
-        csv.text()
-            .await
-            .expect("text")
-            .starts_with("created,sender,type,message")
-    );
+    assert!(csv.raw.starts_with(b"created,sender,type,message"));
     demo.get(&format!("/chats/{id}/history?format=xml"))
         .await
         .assert_error(400);
@@ -356,15 +350,9 @@ async fn media_routes() {
                 .text("chatId", chat)
                 .text("senderId", sender)
                 .part("media", part);
-            reply(
-                client
-                    .request(Method::POST, "/media")
-                    .multipart(form)
-                    .send()
-                    .await
-                    .expect("upload"),
-            )
-            .await
+            client
+                .exec(client.request(Method::POST, "/media").multipart(form))
+                .await
         }
     };
     let ok = upload(
@@ -417,13 +405,12 @@ async fn media_routes() {
     )
     .await;
     big.assert_error(413);
-    let missing = demo
-        .request(Method::POST, "/media")
-        .multipart(reqwest::multipart::Form::new().text("chatId", id.clone()))
-        .send()
-        .await
-        .expect("send");
-    reply(missing).await.assert_error(400);
+    demo.exec(
+        demo.request(Method::POST, "/media")
+            .multipart(reqwest::multipart::Form::new().text("chatId", id.clone())),
+    )
+    .await
+    .assert_error(400);
 
     let list = demo.get(&format!("/media?chatId={id}")).await.expect(200);
     assert_eq!(list["media"].as_array().map(Vec::len), Some(2));
@@ -436,29 +423,25 @@ async fn media_routes() {
             .any(|m| m["type"] == "media" && m["message"]["url"] == format!("/media/{media_id}"))
     );
 
-    let download = demo
-        .request(Method::GET, &format!("/media/{media_id}"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(download.headers()["content-type"], "image/png");
-    assert_eq!(download.bytes().await.expect("bytes").as_ref(), b"PNGDATA");
-    let query_auth = mock
-        .http
-        .get(format!(
+    let download = demo.get(&format!("/media/{media_id}")).await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.headers["content-type"], "image/png");
+    assert_eq!(download.raw.as_ref(), b"PNGDATA");
+    let query_auth = exec_checked(
+        &mock.http,
+        mock.http.get(format!(
             "{}/media/{media_id}?appId=demo-app&secret=demo-secret",
             mock.server.base_url()
-        ))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(query_auth.status(), 200);
-    demo.with(Cred::Token(token))
-        .request(Method::GET, &format!("/media/{media_id}"))
-        .send()
-        .await
-        .map(|r| assert_eq!(r.status(), 200))
-        .expect("token download");
+        )),
+    )
+    .await;
+    assert_eq!(query_auth.status, 200);
+    assert_eq!(query_auth.raw.as_ref(), b"PNGDATA");
+    let by_token = demo
+        .with(Cred::Token(token))
+        .get(&format!("/media/{media_id}"))
+        .await;
+    assert_eq!(by_token.status, 200);
     demo.with(Cred::Token(stranger_token))
         .get(&format!("/media/{media_id}"))
         .await

@@ -92,10 +92,17 @@ async fn break_schema_returns_a_body_with_wrong_types() {
     )
     .await
     .expect(200);
-    let user = demo.post("/users", json!({"name": "b"})).await.expect(201);
+    // The broken bodies would fail the spec check, which is the point:
+    // send unchecked and assert that the spec validator catches them.
+    let raw = demo.unchecked();
+    let spec = common::spec::SpecValidator::get();
+    let user = raw.post("/users", json!({"name": "b"})).await.expect(201);
     assert_eq!(user["user"]["id"], 0);
-    let online = demo.get("/agents/online?roomId=1").await.expect(200);
+    assert!(spec.validate("createUser", 201, &user).is_err(), "{user}");
+    let online = raw.get("/agents/online?roomId=1").await.expect(200);
     assert_eq!(online["agentsOnline"], "broken-schema");
+    assert!(spec.validate("getAgentsOnline", 200, &online).is_err());
+    // Routes without the fault still answer valid bodies (checked client).
     demo.get("/agents/available?roomIds=1").await.expect(200);
 }
 

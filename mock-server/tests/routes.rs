@@ -105,14 +105,13 @@ async fn every_route_answers_malformed_json_with_400_envelope() {
     let mock = start_mock().await;
     let demo = mock.demo();
     for op in Operation::ALL {
-        let resp = demo
-            .request(method_of(op), &path_of(op))
-            .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .expect("request");
-        let reply = reply(resp).await;
+        let reply = demo
+            .exec(
+                demo.request(method_of(op), &path_of(op))
+                    .header("content-type", "application/json")
+                    .body("{not json"),
+            )
+            .await;
         // uploadMedia rejects the JSON content type, the others its syntax.
         assert_eq!(reply.status, 400, "{}", op.name());
         reply.assert_error(400);
@@ -127,14 +126,13 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
     demo.send(Method::PATCH, "/chats", None)
         .await
         .assert_error(405);
-    let text = demo
-        .request(Method::POST, "/users")
-        .header("content-type", "text/plain")
-        .body("name=bob")
-        .send()
-        .await
-        .expect("request");
-    reply(text).await.assert_error(400);
+    demo.exec(
+        demo.request(Method::POST, "/users")
+            .header("content-type", "text/plain")
+            .body("name=bob"),
+    )
+    .await
+    .assert_error(400);
 }
 
 #[tokio::test]

@@ -11,7 +11,13 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::json;
+
+/// `POST /users` answer: `{"user": {...}, "session": {"token": "..."}}`.
+#[derive(serde::Serialize)]
+struct Created<'a> {
+    user: UserView<'a>,
+    session: Wrap<&'a String>,
+}
 
 /// Activity types accepted by `POST /users/{userId}/activity`.
 const ACTIVITY_TYPES: &[&str] = &["writing", "not-writing", "stop-writing", "away"];
@@ -30,10 +36,13 @@ async fn users_create(PublicApi(api): PublicApi, params: Params) -> Result<Respo
     let extra_info = params.object("extraInfo")?;
     api.state.with_store(&api.app, |s| {
         let (id, token) = s.create_user(&name, external_id, contact, extra_info)?;
-        let user = UserView::from(s.user(&id)?);
+        // Serialized straight from the view: no intermediate `Value` tree.
         Ok(json(
             StatusCode::CREATED,
-            &json!({"user": user, "session": {"token": token}}),
+            &Created {
+                user: UserView::from(s.user(&id)?),
+                session: Wrap("token", &token),
+            },
         ))
     })
 }

@@ -5,6 +5,8 @@
 //! every helper.
 #![allow(dead_code)]
 
+pub mod spec;
+
 use chatload_mock::{MockConfig, MockServer, spawn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -53,21 +55,27 @@ pub enum Cred {
     Token(String),
 }
 
-/// Talks to one app of the mock.
+/// Talks to one app of the mock. Every response it gets is checked against
+/// the OpenAPI document (status declared, body valid for the operation the
+/// request maps to) and its operation recorded as exercised, unless the
+/// client was made with [`AppClient::unchecked`].
 #[derive(Clone)]
 pub struct AppClient {
     pub http: reqwest::Client,
     pub base: String,
     pub app_id: String,
     pub cred: Cred,
+    pub checked: bool,
 }
 
-/// A response: status, headers, JSON body (`Null` when not JSON).
+/// A response: status, headers, JSON body (`Null` when not JSON) and the
+/// raw bytes (for CSV and media downloads).
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    pub raw: bytes::Bytes,
 }
 
 impl Reply {
@@ -101,6 +109,7 @@ impl Mock {
             base: self.server.base_url(),
             app_id: app_id.to_owned(),
             cred,
+            checked: true,
         }
     }
 
@@ -138,16 +147,44 @@ impl Mock {
     }
 }
 
+/// Reads a response without checking it against the spec (admin routes).
 pub async fn reply(resp: reqwest::Response) -> Reply {
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let raw = resp.bytes().await.expect("body");
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     Reply {
         status,
         headers,
         body,
+        raw,
     }
+}
+
+/// Sends `req` and checks the response against the spec for the operation
+/// that its method and URL (under `/v1`) map to; panics on a violation.
+pub async fn exec_checked(http: &reqwest::Client, req: reqwest::RequestBuilder) -> Reply {
+    let req = req.build().expect("request builds");
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .url()
+        .path()
+        .strip_prefix("/v1")
+        .unwrap_or(req.url().path())
+        .to_owned();
+    let reply = reply(http.execute(req).await.expect("request")).await;
+    let content_type = reply
+        .headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    spec::check(
+        &method,
+        &path,
+        reply.status.as_u16(),
+        content_type,
+        &reply.raw,
+    );
+    reply
 }
 
 impl AppClient {
@@ -155,6 +192,25 @@ impl AppClient {
         AppClient {
             cred,
             ..self.clone()
+        }
+    }
+
+    /// The same client without spec checks, for responses a test breaks
+    /// on purpose (`break_schema` faults).
+    pub fn unchecked(&self) -> AppClient {
+        AppClient {
+            checked: false,
+            ..self.clone()
+        }
+    }
+
+    /// Sends a request built with [`AppClient::request`] (multipart, raw
+    /// bodies, odd headers), checked against the spec like [`AppClient::send`].
+    pub async fn exec(&self, req: reqwest::RequestBuilder) -> Reply {
+        if self.checked {
+            exec_checked(&self.http, req).await
+        } else {
+            reply(req.send().await.expect("request")).await
         }
     }
 
@@ -177,7 +233,7 @@ impl AppClient {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        reply(req.send().await.expect("request")).await
+        self.exec(req).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
