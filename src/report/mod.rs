@@ -9,6 +9,7 @@
 
 mod build;
 mod codec;
+pub mod html;
 pub mod json;
 pub mod junit;
 mod model;
