@@ -471,7 +471,7 @@ fn cards(out: &mut String, report: &RunReport, thresholds: Option<&[ThresholdRes
         "checks",
         &group(passed),
         &format!(
-            "step runs passed, {} failed; {clean_steps} of {} steps clean",
+            "passed · {} failed · {clean_steps}/{} steps clean",
             group(failed),
             report.steps.len()
         ),
@@ -928,7 +928,7 @@ impl Frame {
     fn open(&self, out: &mut String, label: &str) {
         w!(
             out,
-            "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" \
+            "<div class=\"chartbox\"><svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" \
              aria-label=\"{}\">\n",
             self.width,
             self.height,
@@ -1208,7 +1208,7 @@ fn percentile_chart(out: &mut String, series: &[Series], decades: u32) {
         }
         out.push_str("</g>\n");
     }
-    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    out.push_str("</svg></div>\n<ul class=\"legend\">\n");
     for s in series {
         let swatch = if s.dashed {
             format!(
@@ -1346,7 +1346,7 @@ fn latency_timeline_chart(out: &mut String, report: &RunReport) {
             t.requests
         )
     });
-    out.push_str("</svg>\n");
+    out.push_str("</svg></div>\n");
     legend(out, &[(BLUE, "p50 (median)"), (ORANGE, "p99")]);
 }
 
@@ -1400,7 +1400,7 @@ fn throughput_chart(out: &mut String, report: &RunReport) {
             t.second, t.requests, t.errors
         )
     });
-    out.push_str("</svg>\n");
+    out.push_str("</svg></div>\n");
     let total_errors: u64 = timeline.iter().map(|t| t.errors).sum();
     let errors_label = if total_errors == 0 {
         "errors / s (none)".to_owned()
@@ -1500,7 +1500,7 @@ fn bar_chart(out: &mut String, bars: &[(String, u64, &str)], what: &str, empty: 
             format_percent(share)
         );
     }
-    out.push_str("</svg>\n");
+    out.push_str("</svg></div>\n");
 }
 
 fn status_color(code: &str) -> &'static str {
@@ -1728,10 +1728,11 @@ dl.meta dd{margin:0;font-weight:600}
 .stat .value{font-size:24px;font-weight:700;font-variant-numeric:tabular-nums;white-space:nowrap}
 .stat .sub{color:var(--muted);font-size:12px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:14px 16px;margin:0 0 16px;min-width:0}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(460px,100%),1fr));gap:16px}
 .hint{color:var(--muted);font-size:12.5px;margin:0 0 8px}
 .card .hint:last-child{margin:8px 0 0}
-svg.chart{display:block;width:100%;height:auto}
+.chartbox{overflow-x:auto}
+svg.chart{display:block;width:100%;min-width:540px;height:auto}
 svg.chart text{font-family:inherit;fill:#444}
 svg.chart .tick{font-size:12px}
 svg.chart .cat{font-size:13px;font-weight:600;fill:#1f2328}
