@@ -142,7 +142,15 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
 }
 
 /// Extra renderings of a report, shared by `run` and `report`.
-fn write_renderings(report: &RunReport, csv: Option<&Path>) -> Result<(), AppError> {
+fn write_renderings(
+    report: &RunReport,
+    csv: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<(), AppError> {
+    if let Some(path) = html {
+        write_file(path, &report::html::render(report).map_err(run_failed)?)?;
+        println!("html: {}", path.display());
+    }
     if let Some(path) = csv {
         write_file(
             path,
@@ -162,7 +170,7 @@ fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
             std::io::IsTerminal::is_terminal(&std::io::stdout())
         )
     );
-    write_renderings(&report, args.csv.as_deref())?;
+    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
     Ok(Exit::Passed)
 }
 
@@ -762,7 +770,7 @@ async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             println!("  status {} at {path}: {}", sample.status, sample.reason);
         }
     }
-    write_renderings(&report, args.csv.as_deref())?;
+    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
     for r in &results {
         let mark = if r.passed { "ok  " } else { "FAIL" };
         println!("threshold {mark} {}  ({})", r.threshold, r.message);

@@ -113,6 +113,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
+    /// Also write a self-contained HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Check responses against the OpenAPI schemas: all, off, or sample=RATIO (e.g. sample=0.1).
     #[arg(long, default_value = "all")]
     pub schema: String,

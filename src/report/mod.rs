@@ -11,6 +11,7 @@ mod build;
 mod codec;
 pub mod compare;
 pub mod csv_export;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod merge;

@@ -117,3 +117,46 @@ async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
         "{csv}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_and_report_write_a_self_contained_html_report() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: html\n{}load: {{vus: 2, iterations: 6}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "html.yaml", &yaml);
+    let html = dir.path().join("run.html");
+    let (exit, _) = run_scenario(dir.path(), &path, &["--html", html.to_str().unwrap()]).await;
+    assert_eq!(exit, Exit::Passed);
+    let page = std::fs::read_to_string(&html).unwrap();
+    for step in ["create_user", "create_chat", "close_chat"] {
+        assert!(page.contains(step), "{step} missing");
+    }
+    for external in ["src=\"http", "href=\"http", "url(http", "@import", "<link"] {
+        assert!(
+            !page.contains(external),
+            "{external} loads something from outside"
+        );
+    }
+    let again = dir.path().join("again.html");
+    let out = chatload()
+        .arg("report")
+        .arg(dir.path().join("report-html.json"))
+        .arg("--html")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&again)
+            .unwrap()
+            .contains("chatload-data")
+    );
+}
