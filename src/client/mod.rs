@@ -8,7 +8,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use crate::api::Method;
 
@@ -102,13 +106,32 @@ pub enum ClientBuildError {
 /// The shared client. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    http: Transport,
     base_url: String,
+    timeout: Duration,
     app_id: Option<HeaderValue>,
     secret: Option<HeaderValue>,
     domain_key: Option<HeaderValue>,
     extra: HeaderMap,
 }
+
+/// How requests travel.
+///
+/// Plain `http://` targets (the bundled mock, local test environments) go
+/// through hyper's pooled HTTP/1.1 client directly: per request that skips
+/// reqwest's URL parsing and IDNA host processing, its proxy matching and the
+/// clones of its connector and client, which together cost about as much
+/// CPU as the HTTP exchange itself on loopback. `https://` targets keep
+/// reqwest for TLS.
+#[derive(Debug)]
+enum Transport {
+    Plain(HyperClient<HttpConnector, Full<Bytes>>),
+    Tls(reqwest::Client),
+}
+
+const USER_AGENT_VALUE: HeaderValue =
+    HeaderValue::from_static(concat!("chatload/", env!("CARGO_PKG_VERSION")));
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
 const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
@@ -150,16 +173,32 @@ impl ApiClient {
                 HeaderValue::from_str(value).map_err(|_| ClientBuildError::Header(name.clone()))?;
             extra.insert(n, v);
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.pool_size.max(1))
-            .tcp_nodelay(true)
-            .user_agent(concat!("chatload/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let connect_timeout = config.timeout.min(Duration::from_secs(10));
+        let http = if base.starts_with("http://") {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_connect_timeout(Some(connect_timeout));
+            Transport::Plain(
+                HyperClient::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_max_idle_per_host(config.pool_size.max(1))
+                    .build(connector),
+            )
+        } else {
+            Transport::Tls(
+                reqwest::Client::builder()
+                    .timeout(config.timeout)
+                    .connect_timeout(connect_timeout)
+                    .pool_max_idle_per_host(config.pool_size.max(1))
+                    .tcp_nodelay(true)
+                    .user_agent(concat!("chatload/", env!("CARGO_PKG_VERSION")))
+                    .build()?,
+            )
+        };
         Ok(ApiClient {
             http,
             base_url: base,
+            timeout: config.timeout,
             app_id: sensitive(&config.credentials.app_id, "x-hyper-appId")?,
             secret: sensitive(&config.credentials.secret, "x-hyper-secret")?,
             domain_key: sensitive(&config.credentials.domain_key, "x-hyper-key")?,
@@ -177,6 +216,116 @@ impl ApiClient {
     /// # Errors
     /// No response: connection refused, timeout, or a transport failure.
     pub async fn send(&self, req: ApiRequest<'_>) -> Result<ApiResponse, ClientError> {
+        match &self.http {
+            Transport::Plain(client) => self.send_plain(client, req).await,
+            Transport::Tls(client) => self.send_tls(client, req).await,
+        }
+    }
+
+    /// The credential headers `auth` asks for, in order.
+    fn auth_headers(&self, auth: AuthHeaders<'_>, mut put: impl FnMut(HeaderName, HeaderValue)) {
+        if let Some(app_id) = &self.app_id {
+            if auth != AuthHeaders::None {
+                put(APP_ID, app_id.clone());
+            }
+        }
+        match auth {
+            AuthHeaders::Secret => {
+                if let Some(s) = &self.secret {
+                    put(SECRET, s.clone());
+                }
+            }
+            AuthHeaders::DomainKey => {
+                if let Some(k) = &self.domain_key {
+                    put(DOMAIN_KEY, k.clone());
+                }
+            }
+            AuthHeaders::Token(token) => {
+                if let Ok(mut v) = HeaderValue::from_str(token) {
+                    v.set_sensitive(true);
+                    put(TOKEN, v);
+                }
+            }
+            AuthHeaders::AppId | AuthHeaders::None => {}
+        }
+    }
+
+    async fn send_plain(
+        &self,
+        client: &HyperClient<HttpConnector, Full<Bytes>>,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
+        let mut url = String::with_capacity(self.base_url.len() + req.path.len() + 16);
+        url.push_str(&self.base_url);
+        url.push_str(req.path);
+        if !req.query.is_empty() {
+            url.push(if req.path.contains('?') { '&' } else { '?' });
+            let start = url.len();
+            form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
+        }
+        let uri = hyper::Uri::try_from(url).map_err(|_| ClientError::Other)?;
+        let method = match req.method {
+            Method::Get => hyper::Method::GET,
+            Method::Post => hyper::Method::POST,
+            Method::Put => hyper::Method::PUT,
+            Method::Delete => hyper::Method::DELETE,
+        };
+        let mut headers = if self.extra.is_empty() {
+            HeaderMap::with_capacity(6)
+        } else {
+            self.extra.clone()
+        };
+        headers.insert(USER_AGENT, USER_AGENT_VALUE);
+        self.auth_headers(req.auth, |n, v| {
+            headers.insert(n, v);
+        });
+        for (name, value) in req.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        let body = match req.body {
+            Some(body) => {
+                headers.insert(CONTENT_TYPE, JSON);
+                Full::new(Bytes::from(body))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let mut request = hyper::Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        let exchange = async {
+            let response = client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    ClientError::Connect
+                } else {
+                    ClientError::Other
+                }
+            })?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| ClientError::Other)?
+                .to_bytes();
+            Ok(ApiResponse { status, body })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    async fn send_tls(
+        &self,
+        http: &reqwest::Client,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
         let mut url = String::with_capacity(self.base_url.len() + req.path.len());
         url.push_str(&self.base_url);
         url.push_str(req.path);
@@ -186,38 +335,23 @@ impl ApiClient {
             Method::Put => reqwest::Method::PUT,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = self.http.request(method, url).headers(self.extra.clone());
+        let mut builder = http.request(method, url);
+        if !self.extra.is_empty() {
+            builder = builder.headers(self.extra.clone());
+        }
         if !req.query.is_empty() {
             builder = builder.query(req.query);
         }
-        if let Some(app_id) = &self.app_id {
-            if req.auth != AuthHeaders::None {
-                builder = builder.header(APP_ID, app_id.clone());
-            }
-        }
-        builder = match req.auth {
-            AuthHeaders::Secret => match &self.secret {
-                Some(s) => builder.header(SECRET, s.clone()),
-                None => builder,
-            },
-            AuthHeaders::DomainKey => match &self.domain_key {
-                Some(k) => builder.header(DOMAIN_KEY, k.clone()),
-                None => builder,
-            },
-            AuthHeaders::Token(token) => match HeaderValue::from_str(token) {
-                Ok(mut v) => {
-                    v.set_sensitive(true);
-                    builder.header(TOKEN, v)
-                }
-                Err(_) => builder,
-            },
-            AuthHeaders::AppId | AuthHeaders::None => builder,
-        };
+        let mut auth = HeaderMap::with_capacity(2);
+        self.auth_headers(req.auth, |n, v| {
+            auth.insert(n, v);
+        });
+        builder = builder.headers(auth);
         for (name, value) in req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = req.body {
-            builder = builder.header(CONTENT_TYPE, "application/json").body(body);
+            builder = builder.header(CONTENT_TYPE, JSON).body(body);
         }
         let response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
