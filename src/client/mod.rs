@@ -144,6 +144,7 @@ pub struct ApiClient {
 /// CPU as the HTTP exchange itself on loopback. `https://` targets keep
 /// reqwest for TLS.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per run, never moved on the hot path
 enum Transport {
     Plain(HyperClient<HttpConnector, Full<Bytes>>),
     Tls(reqwest::Client),
@@ -260,10 +261,10 @@ impl ApiClient {
 
     /// The credential headers `auth` asks for, in order.
     fn auth_headers(&self, auth: AuthHeaders<'_>, mut put: impl FnMut(HeaderName, HeaderValue)) {
-        if let Some(app_id) = &self.app_id {
-            if auth != AuthHeaders::None {
-                put(APP_ID, app_id.clone());
-            }
+        if let Some(app_id) = &self.app_id
+            && auth != AuthHeaders::None
+        {
+            put(APP_ID, app_id.clone());
         }
         match auth {
             AuthHeaders::Secret => {
