@@ -8,7 +8,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use crate::api::Method;
 
@@ -99,16 +105,54 @@ pub enum ClientBuildError {
     Http(#[from] reqwest::Error),
 }
 
+/// A virtual user's own keep-alive connection, for [`ApiClient::send_on`].
+///
+/// In the closed model a virtual user is one client with one connection, as
+/// in oha or wrk: owning it skips the shared pool's lock, its hashing of the
+/// origin and its checkout futures on every request. Empty until the first
+/// request; reconnects when the server closed it.
+#[derive(Debug, Default)]
+pub struct ConnSlot {
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
 /// The shared client. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    http: Transport,
     base_url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    /// `host:port` of a plain-HTTP base URL, what [`ConnSlot`]s connect to.
+    authority: String,
+    /// The `Host` header for [`ConnSlot`] requests.
+    host: Option<HeaderValue>,
+    /// The base URL's path (e.g. `/v1`): origin-form requests start with it.
+    path_prefix: String,
     app_id: Option<HeaderValue>,
     secret: Option<HeaderValue>,
     domain_key: Option<HeaderValue>,
     extra: HeaderMap,
 }
+
+/// How requests travel.
+///
+/// Plain `http://` targets (the bundled mock, local test environments) go
+/// through hyper's pooled HTTP/1.1 client directly: per request that skips
+/// reqwest's URL parsing and IDNA host processing, its proxy matching and the
+/// clones of its connector and client, which together cost about as much
+/// CPU as the HTTP exchange itself on loopback. `https://` targets keep
+/// reqwest for TLS.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per run, never moved on the hot path
+enum Transport {
+    Plain(HyperClient<HttpConnector, Full<Bytes>>),
+    Tls(reqwest::Client),
+}
+
+const USER_AGENT_VALUE: HeaderValue =
+    HeaderValue::from_static(concat!("chatload/", env!("CARGO_PKG_VERSION")));
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
 const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
@@ -150,16 +194,48 @@ impl ApiClient {
                 HeaderValue::from_str(value).map_err(|_| ClientBuildError::Header(name.clone()))?;
             extra.insert(n, v);
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.pool_size.max(1))
-            .tcp_nodelay(true)
-            .user_agent(concat!("chatload/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let connect_timeout = config.timeout.min(Duration::from_secs(10));
+        let parsed =
+            reqwest::Url::parse(&base).map_err(|_| ClientBuildError::BaseUrl(base.clone()))?;
+        let authority = match (parsed.host_str(), parsed.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            _ => return Err(ClientBuildError::BaseUrl(base)),
+        };
+        let host = HeaderValue::from_str(&match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_owned(),
+        })
+        .ok();
+        let path_prefix = parsed.path().trim_end_matches('/').to_owned();
+        let http = if base.starts_with("http://") {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_connect_timeout(Some(connect_timeout));
+            Transport::Plain(
+                HyperClient::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_max_idle_per_host(config.pool_size.max(1))
+                    .build(connector),
+            )
+        } else {
+            Transport::Tls(
+                reqwest::Client::builder()
+                    .timeout(config.timeout)
+                    .connect_timeout(connect_timeout)
+                    .pool_max_idle_per_host(config.pool_size.max(1))
+                    .tcp_nodelay(true)
+                    .user_agent(concat!("chatload/", env!("CARGO_PKG_VERSION")))
+                    .build()?,
+            )
+        };
         Ok(ApiClient {
             http,
             base_url: base,
+            timeout: config.timeout,
+            connect_timeout,
+            authority,
+            host,
+            path_prefix,
             app_id: sensitive(&config.credentials.app_id, "x-hyper-appId")?,
             secret: sensitive(&config.credentials.secret, "x-hyper-secret")?,
             domain_key: sensitive(&config.credentials.domain_key, "x-hyper-key")?,
@@ -177,6 +253,229 @@ impl ApiClient {
     /// # Errors
     /// No response: connection refused, timeout, or a transport failure.
     pub async fn send(&self, req: ApiRequest<'_>) -> Result<ApiResponse, ClientError> {
+        match &self.http {
+            Transport::Plain(client) => self.send_plain(client, req).await,
+            Transport::Tls(client) => self.send_tls(client, req).await,
+        }
+    }
+
+    /// The credential headers `auth` asks for, in order.
+    fn auth_headers(&self, auth: AuthHeaders<'_>, mut put: impl FnMut(HeaderName, HeaderValue)) {
+        if let Some(app_id) = &self.app_id
+            && auth != AuthHeaders::None
+        {
+            put(APP_ID, app_id.clone());
+        }
+        match auth {
+            AuthHeaders::Secret => {
+                if let Some(s) = &self.secret {
+                    put(SECRET, s.clone());
+                }
+            }
+            AuthHeaders::DomainKey => {
+                if let Some(k) = &self.domain_key {
+                    put(DOMAIN_KEY, k.clone());
+                }
+            }
+            AuthHeaders::Token(token) => {
+                if let Ok(mut v) = HeaderValue::from_str(token) {
+                    v.set_sensitive(true);
+                    put(TOKEN, v);
+                }
+            }
+            AuthHeaders::AppId | AuthHeaders::None => {}
+        }
+    }
+
+    async fn send_plain(
+        &self,
+        client: &HyperClient<HttpConnector, Full<Bytes>>,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
+        let mut url = String::with_capacity(self.base_url.len() + req.path.len() + 16);
+        url.push_str(&self.base_url);
+        url.push_str(req.path);
+        if !req.query.is_empty() {
+            url.push(if req.path.contains('?') { '&' } else { '?' });
+            let start = url.len();
+            form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
+        }
+        let request = self.hyper_request(url, None, req)?;
+        let exchange = async {
+            let response = client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    ClientError::Connect
+                } else {
+                    ClientError::Other
+                }
+            })?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| ClientError::Other)?
+                .to_bytes();
+            Ok(ApiResponse { status, body })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    /// A hyper request for `url` (absolute for the pool, origin-form for a
+    /// [`ConnSlot`], which then needs `host`).
+    fn hyper_request(
+        &self,
+        url: String,
+        host: Option<&HeaderValue>,
+        req: ApiRequest<'_>,
+    ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
+        let uri = hyper::Uri::try_from(url).map_err(|_| ClientError::Other)?;
+        let method = match req.method {
+            Method::Get => hyper::Method::GET,
+            Method::Post => hyper::Method::POST,
+            Method::Put => hyper::Method::PUT,
+            Method::Delete => hyper::Method::DELETE,
+        };
+        let mut headers = if self.extra.is_empty() {
+            HeaderMap::with_capacity(6)
+        } else {
+            self.extra.clone()
+        };
+        if let Some(host) = host {
+            headers.insert(HOST, host.clone());
+        }
+        headers.insert(USER_AGENT, USER_AGENT_VALUE);
+        self.auth_headers(req.auth, |n, v| {
+            headers.insert(n, v);
+        });
+        for (name, value) in req.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        let body = match req.body {
+            Some(body) => {
+                headers.insert(CONTENT_TYPE, JSON);
+                Full::new(Bytes::from(body))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let mut request = hyper::Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    /// Sends one request on the virtual user's own connection `slot`
+    /// (plain-HTTP targets; `https://` goes through the shared pool) and
+    /// reads the whole body. A request that found the kept-alive connection
+    /// closed before it was sent is retried once on a new connection, as the
+    /// pool does.
+    ///
+    /// # Errors
+    /// No response: connection refused, timeout, or a transport failure.
+    pub async fn send_on(
+        &self,
+        slot: &mut ConnSlot,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
+        let Transport::Plain(_) = &self.http else {
+            return self.send(req).await;
+        };
+        let Some(host) = &self.host else {
+            return self.send(req).await;
+        };
+        let mut url = String::with_capacity(self.path_prefix.len() + req.path.len() + 16);
+        url.push_str(&self.path_prefix);
+        url.push_str(req.path);
+        if !req.query.is_empty() {
+            url.push(if req.path.contains('?') { '&' } else { '?' });
+            let start = url.len();
+            form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
+        }
+        let mut request = self.hyper_request(url, Some(host), req)?;
+        let exchange = async {
+            let mut retried = false;
+            loop {
+                let reused = match &slot.sender {
+                    Some(s) if !s.is_closed() => true,
+                    _ => {
+                        slot.sender = Some(self.connect().await?);
+                        false
+                    }
+                };
+                let Some(sender) = slot.sender.as_mut() else {
+                    return Err(ClientError::Other);
+                };
+                if sender.ready().await.is_err() {
+                    slot.sender = None;
+                    if reused && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(ClientError::Connect);
+                }
+                match sender.try_send_request(request).await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let body = response
+                            .into_body()
+                            .collect()
+                            .await
+                            .map_err(|_| ClientError::Other)?
+                            .to_bytes();
+                        return Ok(ApiResponse { status, body });
+                    }
+                    Err(mut e) => {
+                        slot.sender = None;
+                        match e.take_message() {
+                            Some(unsent) if reused && !retried => {
+                                retried = true;
+                                request = unsent;
+                            }
+                            _ => return Err(ClientError::Other),
+                        }
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    /// A new HTTP/1.1 connection to the plain-HTTP target, its driver spawned.
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let stream = tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::TcpStream::connect(self.authority.as_str()),
+        )
+        .await
+        .map_err(|_| ClientError::Connect)?
+        .map_err(|_| ClientError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| ClientError::Connect)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    async fn send_tls(
+        &self,
+        http: &reqwest::Client,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
         let mut url = String::with_capacity(self.base_url.len() + req.path.len());
         url.push_str(&self.base_url);
         url.push_str(req.path);
@@ -186,38 +485,23 @@ impl ApiClient {
             Method::Put => reqwest::Method::PUT,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = self.http.request(method, url).headers(self.extra.clone());
+        let mut builder = http.request(method, url);
+        if !self.extra.is_empty() {
+            builder = builder.headers(self.extra.clone());
+        }
         if !req.query.is_empty() {
             builder = builder.query(req.query);
         }
-        if let Some(app_id) = &self.app_id
-            && req.auth != AuthHeaders::None
-        {
-            builder = builder.header(APP_ID, app_id.clone());
-        }
-        builder = match req.auth {
-            AuthHeaders::Secret => match &self.secret {
-                Some(s) => builder.header(SECRET, s.clone()),
-                None => builder,
-            },
-            AuthHeaders::DomainKey => match &self.domain_key {
-                Some(k) => builder.header(DOMAIN_KEY, k.clone()),
-                None => builder,
-            },
-            AuthHeaders::Token(token) => match HeaderValue::from_str(token) {
-                Ok(mut v) => {
-                    v.set_sensitive(true);
-                    builder.header(TOKEN, v)
-                }
-                Err(_) => builder,
-            },
-            AuthHeaders::AppId | AuthHeaders::None => builder,
-        };
+        let mut auth = HeaderMap::with_capacity(2);
+        self.auth_headers(req.auth, |n, v| {
+            auth.insert(n, v);
+        });
+        builder = builder.headers(auth);
         for (name, value) in req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = req.body {
-            builder = builder.header(CONTENT_TYPE, "application/json").body(body);
+            builder = builder.header(CONTENT_TYPE, JSON).body(body);
         }
         let response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();

@@ -27,6 +27,7 @@ pub async fn run(
     vu_offset: u64,
     stop: CancellationToken,
     tracker: TaskTracker,
+    threads: &[tokio::runtime::Handle],
 ) {
     let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
     let mut running: Vec<CancellationToken> = Vec::new();
@@ -55,7 +56,11 @@ pub async fn run(
             let vu_stop = stop.child_token();
             running.push(vu_stop.clone());
             let session = Session::new(&runner.scenario, next_vu, seed);
-            tracker.spawn(vu_loop(runner.clone(), session, vu_stop, budget.clone()));
+            let vu = vu_loop(runner.clone(), session, vu_stop, budget.clone());
+            match threads.get(next_vu as usize % threads.len().max(1)) {
+                Some(handle) => tracker.spawn_on(vu, handle),
+                None => tracker.spawn(vu),
+            };
         }
         while running.len() > want {
             if let Some(token) = running.pop() {

@@ -45,6 +45,11 @@ pub async fn run(
     let started = Instant::now();
     let stop = interrupt.child_token();
     let tracker = TaskTracker::new();
+    let vu_threads = VuThreads::start(
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .max(1),
+    );
     match plan {
         LoadPlan::Closed(p) => {
             closed::run(
@@ -54,6 +59,7 @@ pub async fn run(
                 p.vu_offset,
                 stop.clone(),
                 tracker.clone(),
+                vu_threads.as_ref().map_or(&[], |t| t.handles.as_slice()),
             )
             .await
         }
@@ -80,9 +86,60 @@ pub async fn run(
         // Aborted tasks return at their next await; this only bounds a pathological one.
         let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
     }
+    drop(vu_threads);
     RunOutcome {
         interrupted: interrupt.is_cancelled(),
         aborted,
         elapsed: started.elapsed(),
+    }
+}
+
+/// The threads the closed model's virtual users run on: one current-thread
+/// tokio runtime per core, as oha and wrk do. A virtual user, its connection's
+/// driver task and its timers then live on one thread, so a response wakes a
+/// task on the same thread instead of going through the multi-thread
+/// scheduler's stealing and parking; on the 2-core box that was worth about
+/// 8% more requests per second on a single route. The threads stop when this
+/// is dropped (after the run's tasks have ended or been aborted).
+struct VuThreads {
+    handles: Vec<tokio::runtime::Handle>,
+    stop: CancellationToken,
+}
+
+impl VuThreads {
+    /// `None` when a thread or runtime cannot be created: the caller then
+    /// spawns on the ambient runtime.
+    fn start(count: usize) -> Option<VuThreads> {
+        let stop = CancellationToken::new();
+        let mut threads = VuThreads {
+            handles: Vec::with_capacity(count),
+            stop: stop.clone(),
+        };
+        for i in 0..count {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("chatload-vu-{i}"))
+                .spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    if tx.send(rt.handle().clone()).is_ok() {
+                        rt.block_on(stop.cancelled());
+                    }
+                })
+                .ok()?;
+            threads.handles.push(rx.recv().ok()?);
+        }
+        Some(threads)
+    }
+}
+
+impl Drop for VuThreads {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }

@@ -5,6 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::Value;
 
+use crate::client::ConnSlot;
 use crate::scenario::Scenario;
 use crate::scenario::template::{RenderContext, VarId};
 
@@ -19,6 +20,8 @@ pub struct Session {
     pub rng: SmallRng,
     /// Chats created and not yet closed in the current iteration.
     pub open_chats: Vec<String>,
+    /// This VU's own keep-alive connection to a plain-HTTP target.
+    pub conn: ConnSlot,
 }
 
 impl Session {
@@ -31,6 +34,7 @@ impl Session {
             vars: scenario.vars.initial.clone(),
             rng: SmallRng::seed_from_u64(seed ^ vu.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             open_chats: Vec::new(),
+            conn: ConnSlot::default(),
         }
     }
 

@@ -281,7 +281,7 @@ impl Runner {
         };
         let sent = Instant::now();
         let response = tokio::select! {
-            r = self.client.send(request) => r,
+            r = self.client.send_on(&mut session.conn, request) => r,
             () = self.abort.cancelled() => return None,
         };
         let latency = sent.elapsed();
