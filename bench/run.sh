@@ -15,6 +15,7 @@
 #
 # Usage: bench/run.sh            (from the workspace root)
 # Env:   CHATLOAD, CHATLOAD_MOCK  binaries (default $CARGO_TARGET_DIR/release/...)
+#        CHATLOAD_ARGS  extra chatload run arguments, e.g. "--schema off"
 #        OHA, DRILL               tools (default: found on PATH)
 #        PORT (18480) CONNS (50) DURATION (10) LC_CONC (50) LC_ITERS (20000)
 #        ROUNDS (2: each pair runs twice, in alternating order)
@@ -119,7 +120,7 @@ single_oha() {
 single_chatload() {
     local name=chatload-single-$1
     run_timed "$name" "$CHATLOAD" run bench/single-route.yaml --target "$BASE" \
-        --vus "$CONNS" --duration "${DURATION}s" --quiet --out "$OUT/$name.json"
+        --vus "$CONNS" --duration "${DURATION}s" --quiet ${CHATLOAD_ARGS:-} --out "$OUT/$name.json"
     row "single-route r$1" chatload "$(jq '.totals.requests' "$OUT/$name.json")" \
         "$(jq '.totals.errors' "$OUT/$name.json")" "$(jq '.meta.duration_secs' "$OUT/$name.json")" - "$name"
 }
@@ -149,7 +150,7 @@ lifecycle_drill() {
 lifecycle_chatload() {
     local name=chatload-lifecycle-$1
     run_timed "$name" "$CHATLOAD" run bench/lifecycle-7.yaml --target "$BASE" \
-        --vus "$LC_CONC" --iterations "$LC_ITERS" --quiet --out "$OUT/$name.json"
+        --vus "$LC_CONC" --iterations "$LC_ITERS" --quiet ${CHATLOAD_ARGS:-} --out "$OUT/$name.json"
     row "lifecycle-7 r$1" chatload "$(jq '.totals.requests' "$OUT/$name.json")" \
         "$(jq '.totals.errors' "$OUT/$name.json")" "$(wall_of "$name")" \
         "$(jq '.totals.iterations' "$OUT/$name.json")" "$name"
