@@ -45,6 +45,17 @@ pub async fn run_scenario(dir: &Path, scenario: &Path, args: &[&str]) -> (Exit, 
         Err(e) => panic!("run failed ({:?}): {:#}", e.exit, e.error),
     };
     let bytes = std::fs::read(&out).expect("report written");
+    // Every report a test sees must match the published report schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(chatload::report::SCHEMA_JSON).expect("schema is JSON");
+    let instance: serde_json::Value = serde_json::from_slice(&bytes).expect("report is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    if let Some(e) = validator.iter_errors(&instance).next() {
+        panic!(
+            "report does not match report.schema.json at {}: {e}",
+            e.instance_path()
+        );
+    }
     (exit, RunReport::from_json(&bytes).expect("report parses"))
 }
 
