@@ -1,368 +1,7 @@
-//! The pipeline behind each command, readable top to bottom: load and
-//! validate the scenario, pick the target (the bundled mock by default), run
-//! the plan with live progress, clean up, write the report, choose the exit
-//! code.
-//!
-//! Only this module and `main.rs` touch the terminal, the environment,
-//! signals and exit codes.
+//! `chatload run`: scenario → overrides → target → plan → engine → clean-up
+//! → report → verdict, with live progress and signal handling.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
-
-use anyhow::{Context, anyhow};
-use tokio_util::sync::CancellationToken;
-
-use crate::cli::{
-    Cli, Command, CompareArgs, ConformArgs, MergeArgs, MockArgs, ReportArgs, RunArgs, ValidateArgs,
-};
-use crate::client::{ApiClient, ClientConfig, Credentials};
-use crate::conform::{self, Checker, ConformTarget};
-use crate::engine::{self, Runner};
-use crate::metrics::{FailureKind, MetricsHub, MetricsLayout, StepInfo};
-use crate::plan::{LoadPlan, Shard};
-use crate::progress::{Progress, detect_mode};
-use crate::report::{self, RunMeta, RunReport};
-use crate::scenario::{self, Scenario, Stage, Workload};
-use crate::schema::{SchemaMode, SchemaRegistry};
-use crate::verdict::{self, LiveFigures};
-
-/// Credentials of the bundled mock's default world (local use only).
-pub const MOCK_APP_ID: &str = "demo-app";
-pub const MOCK_SECRET: &str = "demo-secret";
-pub const MOCK_DOMAIN_KEY: &str = "demo-domain-key";
-
-/// The documented exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Passed = 0,
-    Failed = 1,
-    Usage = 2,
-    RunFailed = 3,
-    Interrupted = 130,
-}
-
-/// An error with the exit code it maps to.
-#[derive(Debug)]
-pub struct AppError {
-    pub exit: Exit,
-    pub error: anyhow::Error,
-}
-
-fn usage(error: impl Into<anyhow::Error>) -> AppError {
-    AppError {
-        exit: Exit::Usage,
-        error: error.into(),
-    }
-}
-
-fn run_failed(error: impl Into<anyhow::Error>) -> AppError {
-    AppError {
-        exit: Exit::RunFailed,
-        error: error.into(),
-    }
-}
-
-/// Runs a parsed command line.
-///
-/// # Errors
-/// Usage problems (exit 2) and run failures (exit 3).
-pub async fn run(cli: Cli) -> Result<Exit, AppError> {
-    match cli.command {
-        Command::Run(args) => run_scenario(*args).await,
-        Command::Validate(args) => validate(&args),
-        Command::Conform(args) => conform(args).await,
-        Command::Report(args) => rerender(&args),
-        Command::Merge(args) => merge_reports(&args),
-        Command::Compare(args) => compare_reports(&args),
-        Command::Mock(args) => serve_mock(args).await,
-    }
-}
-
-fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
-    let mut failed = Vec::new();
-    for path in &args.scenarios {
-        match scenario::load_file(path) {
-            Ok(s) => {
-                let steps: usize = s.flows.iter().map(|f| f.steps.len()).sum();
-                println!(
-                    "{}: ok ({} flow(s), {steps} step(s))",
-                    path.display(),
-                    s.flows.len()
-                );
-            }
-            Err(e) => failed.push(format!("{}: {e}", path.display())),
-        }
-    }
-    if failed.is_empty() {
-        Ok(Exit::Passed)
-    } else {
-        Err(usage(anyhow!(failed.join("\n"))))
-    }
-}
-
-/// The base URL given by `--target` or `--region`, if any.
-fn remote_url(t: &crate::cli::TargetArgs) -> Result<Option<String>, AppError> {
-    match (&t.target, &t.region) {
-        (Some(url), _) => Ok(Some(url.clone())),
-        (None, Some(region)) => scenario::validate::region_url(region, &t.api_version)
-            .map(Some)
-            .map_err(|e| usage(anyhow!(e))),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Creates the report file and the optional JUnit file before any work, so
-/// an unwritable path fails fast and loses nothing.
-fn open_outputs(
-    out: &Path,
-    junit: Option<&Path>,
-) -> Result<(std::fs::File, Option<std::fs::File>), AppError> {
-    let report = create_report_file(out).map_err(run_failed)?;
-    let junit = junit
-        .map(create_report_file)
-        .transpose()
-        .map_err(run_failed)?;
-    Ok((report, junit))
-}
-
-fn read_report(path: &Path) -> Result<RunReport, AppError> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read report {}", path.display()))
-        .map_err(usage)?;
-    RunReport::from_json(&bytes)
-        .with_context(|| format!("{} is not a chatload report", path.display()))
-        .map_err(usage)
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let file = create_report_file(path).map_err(run_failed)?;
-    write_bytes(file, path, bytes).map_err(run_failed)
-}
-
-/// Extra renderings of a report, shared by `run` and `report`.
-fn write_renderings(
-    report: &RunReport,
-    csv: Option<&Path>,
-    html: Option<&Path>,
-) -> Result<(), AppError> {
-    if let Some(path) = html {
-        write_file(path, &report::html::render(report).map_err(run_failed)?)?;
-        println!("html: {}", path.display());
-    }
-    if let Some(path) = csv {
-        write_file(
-            path,
-            &report::csv_export::render(report).map_err(run_failed)?,
-        )?;
-        println!("csv: {}", path.display());
-    }
-    Ok(())
-}
-
-fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
-    let report = read_report(&args.report)?;
-    println!(
-        "{}",
-        report::terminal::render(
-            &report,
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-        )
-    );
-    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
-    Ok(Exit::Passed)
-}
-
-fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
-    let reports = args
-        .reports
-        .iter()
-        .map(|p| read_report(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let names: Vec<String> = args
-        .reports
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    let merged = report::merge::merge(&reports, &names).map_err(usage)?;
-    write_file(
-        &args.out,
-        &report::json::render(&merged).map_err(run_failed)?,
-    )?;
-    println!(
-        "{}",
-        report::terminal::render(
-            &merged,
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-        )
-    );
-    println!(
-        "merged {} reports into {}",
-        reports.len(),
-        args.out.display()
-    );
-    Ok(Exit::Passed)
-}
-
-fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
-    let rules = args
-        .fail_if
-        .iter()
-        .map(|r| report::compare::Rule::parse(r))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| usage(anyhow!(e)))?;
-    let (base, new) = (read_report(&args.base)?, read_report(&args.new)?);
-    let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
-    let comparison = report::compare::compare(&base, &new, &rules, noise);
-    print!("{}", report::compare::render_terminal(&comparison));
-    if let Some(path) = &args.html {
-        write_file(path, report::compare::render_html(&comparison).as_bytes())?;
-        println!("html: {}", path.display());
-    }
-    Ok(if comparison.regressions().next().is_some() {
-        Exit::Failed
-    } else {
-        Exit::Passed
-    })
-}
-
-async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_report_path("conform", SystemTime::now()));
-    let (out_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let remote = remote_url(&args.target)?;
-    let mut mock = None;
-    let target = match remote {
-        Some(base_url) => {
-            let (Some(app_id), Some(secret)) = (env("CHATLOAD_APP_ID"), env("CHATLOAD_SECRET"))
-            else {
-                return Err(usage(anyhow!(
-                    "conform against {base_url} needs CHATLOAD_APP_ID and CHATLOAD_SECRET"
-                )));
-            };
-            ConformTarget {
-                base_url,
-                app_id,
-                secret,
-                domain_key: env("CHATLOAD_DOMAIN_KEY"),
-                room: args.room,
-            }
-        }
-        None => {
-            // Simulated agents off: the suite accepts the invitation itself, deterministically.
-            let mut config = chatload_mock::MockConfig::default();
-            config.simulation.simulate = false;
-            let server = chatload_mock::spawn(config)
-                .await
-                .context("cannot start the bundled mock")
-                .map_err(run_failed)?;
-            let base_url = server.base_url();
-            mock = Some(server);
-            ConformTarget {
-                base_url,
-                app_id: MOCK_APP_ID.to_owned(),
-                secret: MOCK_SECRET.to_owned(),
-                domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
-                room: args.room,
-            }
-        }
-    };
-    let checker = Checker::new(target).map_err(run_failed)?;
-    let report = conform::run_suite(checker).await;
-    drop(mock);
-    for check in &report.checks {
-        let mark = if check.passed { "ok  " } else { "FAIL" };
-        let status = check
-            .status
-            .map_or_else(|| "---".to_owned(), |s| s.to_string());
-        let detail = if check.message.is_empty() {
-            String::new()
-        } else {
-            format!("  {}", check.message)
-        };
-        println!(
-            "{mark} {status} {:<22} {}{detail}",
-            check.operation, check.name
-        );
-    }
-    let failed = report.checks.iter().filter(|c| !c.passed).count();
-    println!(
-        "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
-        report.checks.len(),
-        report.operations_exercised,
-        report.operations_in_spec,
-        report.coverage * 100.0,
-        if report.not_exercised.is_empty() {
-            String::new()
-        } else {
-            format!("; not exercised: {}", report.not_exercised.join(", "))
-        }
-    );
-    let json = serde_json::to_vec_pretty(&report).map_err(run_failed)?;
-    write_bytes(out_file, &out, &json).map_err(run_failed)?;
-    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
-        write_bytes(file, path, &conform::junit(&report).map_err(run_failed)?)
-            .map_err(run_failed)?;
-    }
-    println!("report: {}", out.display());
-    if report.checks.iter().all(|c| c.status.is_none()) {
-        return Err(run_failed(anyhow!("the target did not answer any request")));
-    }
-    Ok(if report.passed() && report.not_exercised.is_empty() {
-        Exit::Passed
-    } else {
-        Exit::Failed
-    })
-}
-
-async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
-    let mut config = match &args.config {
-        Some(path) => {
-            chatload_mock::MockConfig::from_yaml_file(path).map_err(|e| usage(anyhow!("{e}")))?
-        }
-        None => chatload_mock::MockConfig::default(),
-    };
-    if let Some(seed) = args.seed {
-        config.seed = seed;
-    }
-    let addr = std::net::SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))
-        .map_err(run_failed)?;
-    let local = listener.local_addr().map_err(run_failed)?;
-    eprintln!(
-        "chatload mock listening on http://{local}/v1 (admin: http://{local}/__mock); Ctrl-C stops it"
-    );
-    chatload_mock::serve(listener, config, shutdown_signal())
-        .await
-        .map_err(run_failed)?;
-    Ok(Exit::Passed)
-}
-
-/// Resolves when Ctrl-C or SIGTERM arrives.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+use super::*;
 
 /// Applies `--vus`, `--rate`, `--duration`, `--iterations` to the scenario's workload.
 ///
@@ -483,14 +122,17 @@ pub fn default_report_path(scenario: &str, at: SystemTime) -> PathBuf {
 }
 
 /// The resolved target: where to send requests and with what.
-struct Target {
+pub(super) struct Target {
     base_url: String,
     kind: &'static str,
     credentials: Credentials,
     _mock: Option<chatload_mock::MockServer>,
 }
 
-async fn resolve_target(args: &RunArgs, scenario: &Scenario) -> Result<Target, AppError> {
+pub(super) async fn resolve_target(
+    args: &RunArgs,
+    scenario: &Scenario,
+) -> Result<Target, AppError> {
     let cli_url = remote_url(&args.target)?;
     let spec = &scenario.target;
     let expose = |s: &Option<scenario::Secret>| s.as_ref().map(|v| v.expose().to_owned());
@@ -541,7 +183,7 @@ async fn resolve_target(args: &RunArgs, scenario: &Scenario) -> Result<Target, A
     }
 }
 
-fn layout_of(scenario: &Scenario) -> MetricsLayout {
+pub(super) fn layout_of(scenario: &Scenario) -> MetricsLayout {
     MetricsLayout {
         steps: scenario
             .step_names
@@ -556,7 +198,7 @@ fn layout_of(scenario: &Scenario) -> MetricsLayout {
 }
 
 /// The load profile for the report (no secrets: only the workload).
-fn load_json(w: &Workload, shard: Shard) -> serde_json::Value {
+pub(super) fn load_json(w: &Workload, shard: Shard) -> serde_json::Value {
     let stages = |s: &[Stage]| {
         s.iter().map(|s| serde_json::json!({"duration_secs": s.duration.as_secs_f64(), "target": s.target})).collect::<Vec<_>>()
     };
@@ -589,7 +231,7 @@ fn load_json(w: &Workload, shard: Shard) -> serde_json::Value {
     v
 }
 
-async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
+pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let mut scenario = scenario::load_file(&args.scenario).map_err(usage)?;
     scenario.load = apply_overrides(&scenario.load, &args).map_err(|e| usage(anyhow!(e)))?;
     if args.no_cleanup {
@@ -804,29 +446,7 @@ pub fn exit_code(report: &RunReport, passed: bool, hard_abort: bool) -> Exit {
     }
 }
 
-/// Creates the report file before the run, so an unwritable path fails fast.
-fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
-    }
-    std::fs::File::create(path)
-        .with_context(|| format!("cannot create report file {}", path.display()))
-}
-
-fn write_report(file: std::fs::File, path: &Path, report: &RunReport) -> anyhow::Result<()> {
-    let bytes = report::json::render(report).context("cannot serialize the report")?;
-    write_bytes(file, path, &bytes)
-}
-
-fn write_bytes(mut file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    file.write_all(bytes)
-        .and_then(|()| file.flush())
-        .with_context(|| format!("cannot write report {}", path.display()))
-}
-
-async fn tick_progress(
+pub(super) async fn tick_progress(
     runner: Arc<Runner>,
     progress: Arc<Progress>,
     start: Instant,
@@ -862,7 +482,7 @@ async fn tick_progress(
 }
 
 /// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight ones.
-async fn watch_signals(
+pub(super) async fn watch_signals(
     interrupt: CancellationToken,
     abort: CancellationToken,
     hard: Arc<AtomicBool>,

@@ -1,0 +1,116 @@
+//! The small commands: validate, report, merge, compare and the standalone mock.
+
+use super::*;
+
+pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
+    let mut failed = Vec::new();
+    for path in &args.scenarios {
+        match scenario::load_file(path) {
+            Ok(s) => {
+                let steps: usize = s.flows.iter().map(|f| f.steps.len()).sum();
+                println!(
+                    "{}: ok ({} flow(s), {steps} step(s))",
+                    path.display(),
+                    s.flows.len()
+                );
+            }
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
+    }
+    if failed.is_empty() {
+        Ok(Exit::Passed)
+    } else {
+        Err(usage(anyhow!(failed.join("\n"))))
+    }
+}
+
+pub(super) fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
+    let report = read_report(&args.report)?;
+    println!(
+        "{}",
+        report::terminal::render(
+            &report,
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+        )
+    );
+    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
+    Ok(Exit::Passed)
+}
+
+pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
+    let reports = args
+        .reports
+        .iter()
+        .map(|p| read_report(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = args
+        .reports
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let merged = report::merge::merge(&reports, &names).map_err(usage)?;
+    write_file(
+        &args.out,
+        &report::json::render(&merged).map_err(run_failed)?,
+    )?;
+    println!(
+        "{}",
+        report::terminal::render(
+            &merged,
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+        )
+    );
+    println!(
+        "merged {} reports into {}",
+        reports.len(),
+        args.out.display()
+    );
+    Ok(Exit::Passed)
+}
+
+pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
+    let rules = args
+        .fail_if
+        .iter()
+        .map(|r| report::compare::Rule::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(anyhow!(e)))?;
+    let (base, new) = (read_report(&args.base)?, read_report(&args.new)?);
+    let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
+    let comparison = report::compare::compare(&base, &new, &rules, noise);
+    print!("{}", report::compare::render_terminal(&comparison));
+    if let Some(path) = &args.html {
+        write_file(path, report::compare::render_html(&comparison).as_bytes())?;
+        println!("html: {}", path.display());
+    }
+    Ok(if comparison.regressions().next().is_some() {
+        Exit::Failed
+    } else {
+        Exit::Passed
+    })
+}
+
+pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
+    let mut config = match &args.config {
+        Some(path) => {
+            chatload_mock::MockConfig::from_yaml_file(path).map_err(|e| usage(anyhow!("{e}")))?
+        }
+        None => chatload_mock::MockConfig::default(),
+    };
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    let addr = std::net::SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+        .map_err(run_failed)?;
+    let local = listener.local_addr().map_err(run_failed)?;
+    eprintln!(
+        "chatload mock listening on http://{local}/v1 (admin: http://{local}/__mock); Ctrl-C stops it"
+    );
+    chatload_mock::serve(listener, config, shutdown_signal())
+        .await
+        .map_err(run_failed)?;
+    Ok(Exit::Passed)
+}

@@ -1,0 +1,101 @@
+//! `chatload conform`: picks the target (the bundled mock with simulated agents
+//! off, or a real instance with credentials from the environment), runs the
+//! suite, prints and writes the results.
+
+use super::*;
+
+pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_report_path("conform", SystemTime::now()));
+    let (out_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let remote = remote_url(&args.target)?;
+    let mut mock = None;
+    let target = match remote {
+        Some(base_url) => {
+            let (Some(app_id), Some(secret)) = (env("CHATLOAD_APP_ID"), env("CHATLOAD_SECRET"))
+            else {
+                return Err(usage(anyhow!(
+                    "conform against {base_url} needs CHATLOAD_APP_ID and CHATLOAD_SECRET"
+                )));
+            };
+            ConformTarget {
+                base_url,
+                app_id,
+                secret,
+                domain_key: env("CHATLOAD_DOMAIN_KEY"),
+                room: args.room,
+            }
+        }
+        None => {
+            // Simulated agents off: the suite accepts the invitation itself, deterministically.
+            let mut config = chatload_mock::MockConfig::default();
+            config.simulation.simulate = false;
+            let server = chatload_mock::spawn(config)
+                .await
+                .context("cannot start the bundled mock")
+                .map_err(run_failed)?;
+            let base_url = server.base_url();
+            mock = Some(server);
+            ConformTarget {
+                base_url,
+                app_id: MOCK_APP_ID.to_owned(),
+                secret: MOCK_SECRET.to_owned(),
+                domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
+                room: args.room,
+            }
+        }
+    };
+    let checker = Checker::new(target).map_err(run_failed)?;
+    let report = crate::conform::run_suite(checker).await;
+    drop(mock);
+    for check in &report.checks {
+        let mark = if check.passed { "ok  " } else { "FAIL" };
+        let status = check
+            .status
+            .map_or_else(|| "---".to_owned(), |s| s.to_string());
+        let detail = if check.message.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", check.message)
+        };
+        println!(
+            "{mark} {status} {:<22} {}{detail}",
+            check.operation, check.name
+        );
+    }
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    println!(
+        "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
+        report.checks.len(),
+        report.operations_exercised,
+        report.operations_in_spec,
+        report.coverage * 100.0,
+        if report.not_exercised.is_empty() {
+            String::new()
+        } else {
+            format!("; not exercised: {}", report.not_exercised.join(", "))
+        }
+    );
+    let json = serde_json::to_vec_pretty(&report).map_err(run_failed)?;
+    write_bytes(out_file, &out, &json).map_err(run_failed)?;
+    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
+        write_bytes(
+            file,
+            path,
+            &crate::conform::junit(&report).map_err(run_failed)?,
+        )
+        .map_err(run_failed)?;
+    }
+    println!("report: {}", out.display());
+    if report.checks.iter().all(|c| c.status.is_none()) {
+        return Err(run_failed(anyhow!("the target did not answer any request")));
+    }
+    Ok(if report.passed() && report.not_exercised.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
+}

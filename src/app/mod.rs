@@ -1,0 +1,190 @@
+//! The pipeline behind each command, readable top to bottom: load and
+//! validate the scenario, pick the target (the bundled mock by default), run
+//! the plan with live progress, clean up, write the report, choose the exit
+//! code.
+//!
+//! Only this module and `main.rs` touch the terminal, the environment,
+//! signals and exit codes. `run.rs` is the load run, `conform_cmd.rs` the
+//! conformance suite, `commands.rs` the small commands (validate, report,
+//! merge, compare, mock); this file holds what they share.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, anyhow};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{
+    Cli, Command, CompareArgs, ConformArgs, MergeArgs, MockArgs, ReportArgs, RunArgs, ValidateArgs,
+};
+use crate::client::{ApiClient, ClientConfig, Credentials};
+use crate::conform::{Checker, ConformTarget};
+use crate::engine::{self, Runner};
+use crate::metrics::{FailureKind, MetricsHub, MetricsLayout, StepInfo};
+use crate::plan::{LoadPlan, Shard};
+use crate::progress::{Progress, detect_mode};
+use crate::report::{self, RunMeta, RunReport};
+use crate::scenario::{self, Scenario, Stage, Workload};
+use crate::schema::{SchemaMode, SchemaRegistry};
+use crate::verdict::{self, LiveFigures};
+
+mod commands;
+mod conform_cmd;
+mod run;
+
+pub use run::{apply_overrides, default_report_path, exit_code};
+
+/// Credentials of the bundled mock's default world (local use only).
+pub const MOCK_APP_ID: &str = "demo-app";
+pub const MOCK_SECRET: &str = "demo-secret";
+pub const MOCK_DOMAIN_KEY: &str = "demo-domain-key";
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Passed = 0,
+    Failed = 1,
+    Usage = 2,
+    RunFailed = 3,
+    Interrupted = 130,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct AppError {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+fn usage(error: impl Into<anyhow::Error>) -> AppError {
+    AppError {
+        exit: Exit::Usage,
+        error: error.into(),
+    }
+}
+
+fn run_failed(error: impl Into<anyhow::Error>) -> AppError {
+    AppError {
+        exit: Exit::RunFailed,
+        error: error.into(),
+    }
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Usage problems (exit 2) and run failures (exit 3).
+pub async fn run(cli: Cli) -> Result<Exit, AppError> {
+    match cli.command {
+        Command::Run(args) => run::run_scenario(*args).await,
+        Command::Validate(args) => commands::validate(&args),
+        Command::Conform(args) => conform_cmd::conform(args).await,
+        Command::Report(args) => commands::rerender(&args),
+        Command::Merge(args) => commands::merge_reports(&args),
+        Command::Compare(args) => commands::compare_reports(&args),
+        Command::Mock(args) => commands::serve_mock(args).await,
+    }
+}
+
+/// The base URL given by `--target` or `--region`, if any.
+fn remote_url(t: &crate::cli::TargetArgs) -> Result<Option<String>, AppError> {
+    match (&t.target, &t.region) {
+        (Some(url), _) => Ok(Some(url.clone())),
+        (None, Some(region)) => scenario::validate::region_url(region, &t.api_version)
+            .map(Some)
+            .map_err(|e| usage(anyhow!(e))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Creates the report file and the optional JUnit file before any work, so
+/// an unwritable path fails fast and loses nothing.
+fn open_outputs(
+    out: &Path,
+    junit: Option<&Path>,
+) -> Result<(std::fs::File, Option<std::fs::File>), AppError> {
+    let report = create_report_file(out).map_err(run_failed)?;
+    let junit = junit
+        .map(create_report_file)
+        .transpose()
+        .map_err(run_failed)?;
+    Ok((report, junit))
+}
+
+fn read_report(path: &Path) -> Result<RunReport, AppError> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read report {}", path.display()))
+        .map_err(usage)?;
+    RunReport::from_json(&bytes)
+        .with_context(|| format!("{} is not a chatload report", path.display()))
+        .map_err(usage)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let file = create_report_file(path).map_err(run_failed)?;
+    write_bytes(file, path, bytes).map_err(run_failed)
+}
+
+/// Extra renderings of a report, shared by `run` and `report`.
+fn write_renderings(
+    report: &RunReport,
+    csv: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<(), AppError> {
+    if let Some(path) = html {
+        write_file(path, &report::html::render(report).map_err(run_failed)?)?;
+        println!("html: {}", path.display());
+    }
+    if let Some(path) = csv {
+        write_file(
+            path,
+            &report::csv_export::render(report).map_err(run_failed)?,
+        )?;
+        println!("csv: {}", path.display());
+    }
+    Ok(())
+}
+
+/// Resolves when Ctrl-C or SIGTERM arrives.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Creates the report file before the run, so an unwritable path fails fast.
+fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+    }
+    std::fs::File::create(path)
+        .with_context(|| format!("cannot create report file {}", path.display()))
+}
+
+fn write_report(file: std::fs::File, path: &Path, report: &RunReport) -> anyhow::Result<()> {
+    let bytes = report::json::render(report).context("cannot serialize the report")?;
+    write_bytes(file, path, &bytes)
+}
+
+fn write_bytes(mut file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .with_context(|| format!("cannot write report {}", path.display()))
+}

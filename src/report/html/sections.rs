@@ -1,0 +1,584 @@
+//! The HTML report's text sections: header and badges, summary cards, the
+//! thresholds, step and route tables, schema violations, clean-up and run
+//! metadata. Every string from the report is escaped.
+
+use std::fmt::Write as _;
+
+use super::*;
+
+pub(super) fn header(out: &mut String, report: &RunReport, thresholds: Option<&[ThresholdResult]>) {
+    let meta = &report.meta;
+    out.push_str("<header>\n<div class=\"title\">\n");
+    w!(
+        out,
+        "<h1><span class=\"muted\">chatload report</span> {}</h1>\n",
+        esc(&meta.scenario)
+    );
+    if meta.interrupted {
+        out.push_str(
+            "<span class=\"badge bad\" title=\"The run was stopped early; results are partial\">\
+             INTERRUPTED</span>\n",
+        );
+    }
+    if let Some(results) = thresholds.filter(|t| !t.is_empty()) {
+        let failed = results.iter().filter(|t| !t.passed).count();
+        if failed > 0 {
+            w!(
+                out,
+                "<span class=\"badge bad\">{failed} THRESHOLD{} FAILED</span>\n",
+                if failed == 1 { "" } else { "S" }
+            );
+        } else {
+            out.push_str("<span class=\"badge good\">THRESHOLDS PASSED</span>\n");
+        }
+    }
+    if let Some(shard) = &meta.shard {
+        w!(out, "<span class=\"badge\">shard {}</span>\n", esc(shard));
+    }
+    if !meta.merged_from.is_empty() {
+        w!(
+            out,
+            "<span class=\"badge\">merged from {} reports</span>\n",
+            meta.merged_from.len()
+        );
+    }
+    out.push_str("</div>\n<dl class=\"meta\">\n");
+    let mut item = |key: &str, value: String| {
+        w!(out, "<div><dt>{key}</dt><dd>{value}</dd></div>\n");
+    };
+    item(
+        "target",
+        format!(
+            "{} <span class=\"muted\">({})</span>",
+            esc(&base_url(&meta.target)),
+            esc(&meta.target_kind)
+        ),
+    );
+    item("started", esc(&pretty_time(&meta.started_at)));
+    item("ended", esc(&pretty_time(&meta.ended_at)));
+    item("duration", esc(&format_secs(meta.duration_secs)));
+    item("load", esc(&describe_load(&meta.load)));
+    item("seed", meta.seed.to_string());
+    item("chatload", esc(&meta.chatload_version));
+    if let Some(file) = &meta.scenario_file {
+        item("scenario file", esc(file));
+    }
+    if let Some(shard) = &meta.shard {
+        item("shard", esc(shard));
+    }
+    if !meta.merged_from.is_empty() {
+        let names: Vec<String> = meta.merged_from.iter().map(|m| esc(m)).collect();
+        item("merged from", names.join(", "));
+    }
+    out.push_str("</dl>\n</header>\n");
+
+    let saturated: u64 = report
+        .steps
+        .iter()
+        .chain(&report.routes)
+        .map(|s| s.saturated)
+        .sum();
+    if meta.interrupted {
+        out.push_str(
+            "<p class=\"warn\">This run was interrupted (Ctrl-C or SIGTERM): the figures cover \
+             only the part that ran.</p>\n",
+        );
+    }
+    if saturated > 0 {
+        w!(
+            out,
+            "<p class=\"warn\">{saturated} samples above 1 h were clamped to 1 h.</p>\n"
+        );
+    }
+}
+
+pub(super) fn cards(out: &mut String, report: &RunReport, thresholds: Option<&[ThresholdResult]>) {
+    let t = &report.totals;
+    let passed: u64 = report
+        .steps
+        .iter()
+        .map(|s| s.count - s.errors.min(s.count))
+        .sum();
+    let failed: u64 = report.steps.iter().map(|s| s.errors).sum();
+    let clean_steps = report.steps.iter().filter(|s| s.errors == 0).count();
+    let schema = report.extra.get("schema");
+    let violations = schema
+        .and_then(|s| s.get("violations"))
+        .and_then(Value::as_u64);
+    let mode = schema
+        .and_then(|s| s.get("mode"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+
+    out.push_str("<section class=\"cards\">\n");
+    card(out, "requests", &group(t.requests), "sent", Tone::Plain);
+    card(
+        out,
+        "throughput",
+        &format_rate(t.requests_per_sec),
+        "requests / s",
+        Tone::Plain,
+    );
+    card(
+        out,
+        "errors",
+        &group(t.errors),
+        &format!("{} of requests", format_percent(t.error_rate)),
+        Tone::bad_if(t.errors > 0),
+    );
+    card(
+        out,
+        "iterations",
+        &group(t.iterations),
+        &format!("{} failed", group(t.iteration_errors)),
+        Tone::bad_if(t.iteration_errors > 0),
+    );
+    card(
+        out,
+        "dropped",
+        &group(t.dropped_iterations),
+        "arrivals without a free VU",
+        if t.dropped_iterations > 0 {
+            Tone::Warn
+        } else {
+            Tone::Plain
+        },
+    );
+    card(
+        out,
+        "checks",
+        &group(passed),
+        &format!(
+            "passed · {} failed · {clean_steps}/{} steps clean",
+            group(failed),
+            report.steps.len()
+        ),
+        Tone::bad_if(failed > 0),
+    );
+    match violations {
+        Some(n) => card(
+            out,
+            "schema violations",
+            &group(n),
+            &format!("mode: {}", esc(mode)),
+            Tone::bad_if(n > 0),
+        ),
+        None => card(out, "schema violations", "–", "not checked", Tone::Plain),
+    }
+    match thresholds.filter(|t| !t.is_empty()) {
+        Some(results) => {
+            let ok = results.iter().filter(|t| t.passed).count();
+            let bad = results.len() - ok;
+            card(
+                out,
+                "thresholds",
+                &format!("{ok} / {}", results.len()),
+                &format!("passed; {bad} failed"),
+                Tone::bad_if(bad > 0),
+            );
+        }
+        None => card(out, "thresholds", "–", "none defined", Tone::Plain),
+    }
+    out.push_str("</section>\n");
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Tone {
+    Plain,
+    Good,
+    Warn,
+    Bad,
+}
+
+impl Tone {
+    pub(super) fn bad_if(bad: bool) -> Tone {
+        if bad { Tone::Bad } else { Tone::Good }
+    }
+
+    pub(super) fn class(self) -> &'static str {
+        match self {
+            Tone::Plain => "",
+            Tone::Good => " good",
+            Tone::Warn => " warn-card",
+            Tone::Bad => " bad",
+        }
+    }
+}
+
+/// `value` and `sub` are already HTML.
+pub(super) fn card(out: &mut String, label: &str, value: &str, sub: &str, tone: Tone) {
+    w!(
+        out,
+        "<div class=\"stat{}\"><div class=\"label\">{label}</div>\
+         <div class=\"value\">{value}</div><div class=\"sub\">{sub}</div></div>\n",
+        tone.class()
+    );
+}
+
+pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
+    out.push_str("<section class=\"card\">\n<h2>Thresholds</h2>\n<table>\n<thead><tr>");
+    out.push_str("<th>result</th><th>threshold</th><th>measured</th><th>required</th>");
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for t in results {
+        let (measured, required) = match t
+            .message
+            .strip_prefix("measured ")
+            .and_then(|m| m.split_once(", required "))
+        {
+            Some((measured, required)) => (esc(measured), esc(required)),
+            None => (esc(&t.message), "–".to_owned()),
+        };
+        let verdict = if t.passed {
+            "<span class=\"pill good\">passed</span>"
+        } else {
+            "<span class=\"pill bad\">FAILED</span>"
+        };
+        w!(
+            out,
+            "<tr class=\"{}\"><td>{verdict}</td><td><code>{}</code></td><td class=\"num\">{measured}</td>\
+             <td class=\"num\">{required}</td></tr>\n",
+            if t.passed { "ok" } else { "failed" },
+            esc(&t.threshold)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+pub(super) fn corrected_differs(raw: &Percentiles, corrected: &Percentiles) -> bool {
+    corrected.p99_us as f64 > raw.p99_us as f64 * CORRECTED_MIN_RATIO
+        && corrected.p99_us.saturating_sub(raw.p99_us) > CORRECTED_MIN_GAP_US
+}
+
+/// A per-step or per-route statistics table; `color` gives each row's swatch (the chart colour).
+pub(super) fn stats_table(
+    out: &mut String,
+    first: &str,
+    rows: &[(&StatsReport, Option<&str>, Option<&str>)],
+    show_flow: bool,
+    show_statuses: bool,
+) {
+    let show_corrected = rows
+        .iter()
+        .any(|(s, _, _)| corrected_differs(&s.latency, &s.corrected));
+    out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
+    w!(out, "<th>{first}</th>");
+    if show_flow {
+        out.push_str("<th>flow</th>");
+    }
+    out.push_str(
+        "<th class=\"num\">count</th><th class=\"num\">errors</th><th class=\"num\">req/s</th>\
+         <th class=\"num\">p50</th><th class=\"num\">p90</th><th class=\"num\">p99</th>\
+         <th class=\"num\">p99.9</th><th class=\"num\">max</th>",
+    );
+    if show_corrected {
+        out.push_str(
+            "<th class=\"num\" title=\"p99 from the intended start (coordinated omission \
+             corrected)\">p99 corrected</th>",
+        );
+    }
+    if show_statuses {
+        out.push_str("<th>statuses</th>");
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for (s, color, flow) in rows {
+        let swatch = color
+            .map(|c| format!("<span class=\"swatch\" style=\"background:{c}\"></span>"))
+            .unwrap_or_default();
+        let row_class = if s.name == "whole iteration" {
+            " class=\"total\""
+        } else {
+            ""
+        };
+        w!(out, "<tr{row_class}><td>{swatch}{}</td>", esc(&s.name));
+        if show_flow {
+            w!(out, "<td>{}</td>", esc(flow.unwrap_or("")));
+        }
+        let errors = if s.errors > 0 {
+            let kinds: Vec<String> = s
+                .failures
+                .iter()
+                .map(|(k, n)| format!("{} × {n}", esc(k)))
+                .collect();
+            format!(
+                "<span class=\"badtext\" title=\"{}\">{} ({})</span>",
+                kinds.join(", "),
+                group(s.errors),
+                format_percent(s.error_rate)
+            )
+        } else {
+            "0".to_owned()
+        };
+        let l = &s.latency;
+        w!(
+            out,
+            "<td class=\"num\">{}</td><td class=\"num\">{errors}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            group(s.count),
+            format_rate(s.rps),
+            lat(s.count, l.p50_us),
+            lat(s.count, l.p90_us),
+            lat(s.count, l.p99_us),
+            lat(s.count, l.p99_9_us),
+            lat(s.count, l.max_us),
+        );
+        if show_corrected {
+            if corrected_differs(&s.latency, &s.corrected) {
+                w!(
+                    out,
+                    "<td class=\"num warntext\">{}</td>",
+                    format_us(s.corrected.p99_us)
+                );
+            } else {
+                out.push_str("<td class=\"num muted\">same</td>");
+            }
+        }
+        if show_statuses {
+            let codes: Vec<String> = s
+                .statuses
+                .iter()
+                .map(|(code, n)| {
+                    format!(
+                        "<span style=\"color:{}\">{}</span>&nbsp;×&nbsp;{}",
+                        status_text_color(code),
+                        esc(code),
+                        group(*n)
+                    )
+                })
+                .collect();
+            w!(out, "<td>{}</td>", codes.join(", "));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table></div>\n");
+}
+
+pub(super) fn lat(count: u64, us: u64) -> String {
+    if count == 0 {
+        "–".to_owned()
+    } else {
+        format_us(us)
+    }
+}
+
+pub(super) fn steps_table(out: &mut String, report: &RunReport) {
+    out.push_str("<section class=\"card\">\n<h2>Steps</h2>\n");
+    let mut flows: Vec<&str> = report
+        .steps
+        .iter()
+        .filter_map(|s| s.flow.as_deref())
+        .collect();
+    flows.dedup();
+    let whole = StatsReport {
+        name: "whole iteration".to_owned(),
+        ..report.iteration.clone()
+    };
+    let mut rows: Vec<(&StatsReport, Option<&str>, Option<&str>)> = report
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s, Some(PALETTE[i % PALETTE.len()]), s.flow.as_deref()))
+        .collect();
+    rows.push((&whole, Some(ITERATION_COLOR), None));
+    stats_table(out, "step", &rows, flows.len() > 1, false);
+    out.push_str(
+        "<p class=\"hint\">Latency is measured from the actual send. Errors: hover for the \
+         failure kinds.</p>\n</section>\n",
+    );
+}
+
+pub(super) fn routes_table(out: &mut String, report: &RunReport) {
+    if report.routes.is_empty() {
+        return;
+    }
+    out.push_str("<section class=\"card\">\n<h2>Routes</h2>\n");
+    let rows: Vec<(&StatsReport, Option<&str>, Option<&str>)> =
+        report.routes.iter().map(|r| (r, None, None)).collect();
+    stats_table(out, "route", &rows, false, true);
+    out.push_str("</section>\n");
+}
+
+pub(super) fn schema_section(out: &mut String, report: &RunReport) {
+    let Some(schema) = report.extra.get("schema") else {
+        return;
+    };
+    let total = schema
+        .get("violations")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let mode = schema.get("mode").and_then(Value::as_str).unwrap_or("?");
+    out.push_str("<section class=\"card\">\n<h2>Schema violations</h2>\n");
+    let routes = schema.get("routes").and_then(Value::as_object);
+    match routes.filter(|r| !r.is_empty()) {
+        None => w!(
+            out,
+            "<p class=\"goodtext\">No response broke the OpenAPI schema \
+             (checked: <code>{}</code>).</p>\n",
+            esc(mode)
+        ),
+        Some(routes) => {
+            w!(
+                out,
+                "<p>{} responses broke the OpenAPI schema (checked: <code>{}</code>). Samples:</p>\n",
+                group(total),
+                esc(mode)
+            );
+            out.push_str(
+                "<div class=\"scroll\"><table>\n<thead><tr><th>route</th>\
+                 <th class=\"num\">violations</th><th class=\"num\">status</th><th>path</th>\
+                 <th>reason</th></tr></thead>\n<tbody>\n",
+            );
+            for (route, entry) in routes {
+                let count = entry.get("count").and_then(Value::as_u64).unwrap_or(0);
+                let samples: Vec<&Value> = entry
+                    .get("samples")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default();
+                let span = samples.len().max(1);
+                w!(
+                    out,
+                    "<tr><td rowspan=\"{span}\"><code>{}</code></td>\
+                     <td class=\"num badtext\" rowspan=\"{span}\">{}</td>",
+                    esc(route),
+                    group(count)
+                );
+                if samples.is_empty() {
+                    out.push_str("<td></td><td></td><td></td></tr>\n");
+                }
+                for (i, sample) in samples.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str("<tr>");
+                    }
+                    let status = sample
+                        .get("status")
+                        .map(|s| s.to_string())
+                        .unwrap_or_default();
+                    let text =
+                        |k: &str| esc(sample.get(k).and_then(Value::as_str).unwrap_or_default());
+                    w!(
+                        out,
+                        "<td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                        esc(&status),
+                        text("path"),
+                        text("reason")
+                    );
+                }
+            }
+            out.push_str("</tbody>\n</table></div>\n");
+        }
+    }
+    out.push_str("</section>\n");
+}
+
+pub(super) fn cleanup_section(out: &mut String, report: &RunReport) {
+    let Some(cleanup) = report.extra.get("cleanup") else {
+        return;
+    };
+    out.push_str("<section class=\"card\">\n<h2>Clean-up</h2>\n");
+    out.push_str(
+        "<p class=\"hint\">Chats that iterations left open, closed after the load \
+         (outside the metrics).</p>\n",
+    );
+    key_values(out, cleanup);
+    out.push_str("</section>\n");
+}
+
+pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
+    let meta = &report.meta;
+    out.push_str("<section class=\"card\">\n<h2>Run metadata</h2>\n<dl class=\"kv\">\n");
+    let mut row = |k: &str, v: String| w!(out, "<dt>{k}</dt><dd>{v}</dd>\n");
+    row("scenario", esc(&meta.scenario));
+    if let Some(file) = &meta.scenario_file {
+        row("scenario file", format!("<code>{}</code>", esc(file)));
+    }
+    row(
+        "target",
+        format!("<code>{}</code>", esc(&base_url(&meta.target))),
+    );
+    row("target kind", esc(&meta.target_kind));
+    row("started at", esc(&meta.started_at));
+    row("ended at", esc(&meta.ended_at));
+    row(
+        "duration",
+        format!(
+            "{} ({:.3} s)",
+            esc(&format_secs(meta.duration_secs)),
+            meta.duration_secs
+        ),
+    );
+    row("seed", meta.seed.to_string());
+    row(
+        "interrupted",
+        if meta.interrupted { "yes" } else { "no" }.to_owned(),
+    );
+    row(
+        "shard",
+        meta.shard
+            .as_deref()
+            .map(esc)
+            .unwrap_or_else(|| "–".to_owned()),
+    );
+    if !meta.merged_from.is_empty() {
+        let items: Vec<String> = meta
+            .merged_from
+            .iter()
+            .map(|m| format!("<li><code>{}</code></li>", esc(m)))
+            .collect();
+        row("merged from", format!("<ul>{}</ul>", items.join("")));
+    }
+    row("chatload version", esc(&meta.chatload_version));
+    row("report schema", report.schema_version.to_string());
+    row(
+        "load profile",
+        format!(
+            "{}<pre>{}</pre>",
+            esc(&describe_load(&meta.load)),
+            esc(&serde_json::to_string_pretty(&meta.load).unwrap_or_default())
+        ),
+    );
+    for (key, value) in &report.extra {
+        if matches!(key.as_str(), "thresholds" | "schema" | "cleanup") {
+            continue;
+        }
+        let shown = match value {
+            Value::String(s) => esc(s),
+            Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+            Value::Number(n) => n.to_string(),
+            other => format!(
+                "<pre>{}</pre>",
+                esc(&serde_json::to_string_pretty(other).unwrap_or_default())
+            ),
+        };
+        row(&esc(&key.replace('_', " ")), shown);
+    }
+    out.push_str("</dl>\n</section>\n");
+}
+
+pub(super) fn key_values(out: &mut String, value: &Value) {
+    match value.as_object() {
+        Some(map) => {
+            out.push_str("<dl class=\"kv\">\n");
+            for (k, v) in map {
+                let shown = match v {
+                    Value::String(s) => esc(s),
+                    other => esc(&other.to_string()),
+                };
+                w!(
+                    out,
+                    "<dt>{}</dt><dd>{shown}</dd>\n",
+                    esc(&k.replace('_', " "))
+                );
+            }
+            out.push_str("</dl>\n");
+        }
+        None => w!(
+            out,
+            "<pre>{}</pre>\n",
+            esc(&serde_json::to_string_pretty(value).unwrap_or_default())
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charts

@@ -1,0 +1,333 @@
+//! Tests of the HTML report: well-formed, self-contained, escaped, carrying the plotted data.
+
+use super::*;
+use crate::metrics::new_latency_histogram;
+use crate::report::build::sample_report;
+use crate::report::encode_histogram;
+
+const NASTY: &str = "<img src=x onerror=\"alert(1)\">&'step'</script>";
+
+fn html_of(report: &RunReport) -> String {
+    String::from_utf8(render(report).expect("renders")).expect("UTF-8")
+}
+
+/// The sample report with the sections later features add, and a step name full of HTML.
+fn full_report() -> RunReport {
+    let mut report = sample_report();
+    report.steps[2].name = NASTY.to_owned();
+    report.extra.insert(
+        "thresholds".to_owned(),
+        json!([
+            {"threshold": "step:create_user p99 < 5s", "passed": true,
+             "actual": 2800.0, "message": "measured 2.80 ms, required < 5.00 s"},
+            {"threshold": "run:error_rate < 0.1%", "passed": false,
+             "actual": 0.0062, "message": "measured 0.620%, required < 0.100%"},
+        ]),
+    );
+    report.extra.insert(
+        "schema".to_owned(),
+        json!({"mode": "all", "violations": 3, "routes": {
+            "POST /chats": {"count": 3, "samples": [
+                {"status": 201, "path": "/chatId", "reason": "\"chatId\" is a required property"},
+            ]},
+        }}),
+    );
+    report.extra.insert(
+        "cleanup".to_owned(),
+        json!({"attempted": 4, "closed": 3, "failed": 1}),
+    );
+    report
+}
+
+/// Content of the `<script type="application/json" id="chatload-data">` element.
+fn data_of(html: &str) -> Value {
+    let open = "<script type=\"application/json\" id=\"chatload-data\">";
+    let start = html.find(open).expect("data script") + open.len();
+    let end = start + html[start..].find("</script>").expect("closed");
+    serde_json::from_str(&html[start..end]).expect("data is JSON")
+}
+
+/// A strict-enough HTML check for what this renderer writes: every non-void element is
+/// closed in order, `<script>` and `<style>` contents are skipped.
+fn assert_balanced(html: &str) {
+    const VOID: [&str; 6] = ["meta", "br", "hr", "img", "input", "link"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at..];
+        let end = rest.find('>').expect("tag closed by >");
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{name}> closes nothing"));
+            assert_eq!(open, name.trim(), "</{name}> closes <{open}>");
+            continue;
+        }
+        let name = tag
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .expect("name")
+            .to_ascii_lowercase();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty(),
+            "bad tag <{tag}>"
+        );
+        if name == "script" || name == "style" {
+            let close = format!("</{name}>");
+            let skip = rest.find(&close).expect("raw text element closed");
+            rest = &rest[skip + close.len()..];
+            continue;
+        }
+        if tag.ends_with('/') || VOID.contains(&name.as_str()) {
+            continue;
+        }
+        stack.push(name);
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+}
+
+#[test]
+fn page_is_one_well_formed_html_document() {
+    let html = html_of(&full_report());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<html").count(), 1);
+    assert_eq!(html.matches("</html>").count(), 1);
+    assert_eq!(html.matches("<body").count(), 1);
+    let svgs = html.matches("<svg").count();
+    assert_eq!(svgs, html.matches("</svg>").count());
+    assert!(
+        svgs >= 5,
+        "percentile, 2 timelines, status codes, errors: {svgs}"
+    );
+    assert_balanced(&html);
+}
+
+#[test]
+fn page_loads_nothing_from_anywhere() {
+    let report = full_report();
+    let html = html_of(&report);
+    for needle in [
+        "src=\"",
+        "src='",
+        "href=\"",
+        "href='",
+        "url(",
+        "@import",
+        "<link",
+        "<img",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<base",
+        "@font-face",
+    ] {
+        assert!(!html.contains(needle), "found {needle:?}");
+    }
+    // The only script is inert data.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(html.contains("<script type=\"application/json\""));
+    // The only URL on the page is the target, shown as text.
+    let without_target = html.replace(&esc(&report.meta.target), "");
+    assert!(!without_target.contains("http://"));
+    assert!(!without_target.contains("https://"));
+}
+
+#[test]
+fn every_step_is_plotted_in_the_embedded_data_and_listed_in_the_tables() {
+    let report = full_report();
+    let html = html_of(&report);
+    let data = data_of(&html);
+    let series = data["percentile_distribution"]["series"]
+        .as_array()
+        .expect("series");
+    let names: Vec<&str> = series.iter().filter_map(|s| s["name"].as_str()).collect();
+    let mut expected: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
+    expected.push("whole iteration");
+    assert_eq!(names, expected);
+    for (step, plotted) in report.steps.iter().zip(series) {
+        let histogram = decode_histogram(&step.histogram).expect("decodes");
+        let points = plotted["points"].as_array().expect("points");
+        assert!(points.len() > 20, "{}: {} points", step.name, points.len());
+        assert_eq!(points[0]["percentile"], 0.0);
+        assert_eq!(points[0]["latency_us"], histogram.value_at_quantile(0.0));
+        let last = points.last().expect("a point");
+        assert_eq!(last["latency_us"], histogram.max());
+        assert_eq!(last["x"].as_f64(), Some(step.count as f64));
+        let values: Vec<u64> = points
+            .iter()
+            .filter_map(|p| p["latency_us"].as_u64())
+            .collect();
+        assert!(values.windows(2).all(|w| w[0] <= w[1]), "{}", step.name);
+        let p90 = points
+            .iter()
+            .find(|p| p["percentile"] == 90.0)
+            .expect("a 90% point");
+        assert_eq!(p90["latency_us"], histogram.value_at_quantile(0.9));
+        assert_eq!(p90["x"], 10.0);
+        // Listed in the steps table, escaped.
+        assert!(html.contains(&format!("</span>{}</td>", esc(&step.name))));
+    }
+    for route in &report.routes {
+        assert!(html.contains(&format!("<td>{}</td>", esc(&route.name))));
+    }
+    assert_eq!(
+        data["timeline"].as_array().map(Vec::len),
+        Some(report.timeline.len())
+    );
+    assert_eq!(data["percentile_distribution"]["x_max_percentile"], 99.9);
+    assert_eq!(data["status_codes"]["503"], 5);
+}
+
+#[test]
+fn failing_threshold_is_shown_failed() {
+    let html = html_of(&full_report());
+    let row = html
+        .split("<tr")
+        .find(|row| row.contains("run:error_rate &lt; 0.1%"))
+        .expect("threshold row");
+    assert!(row.starts_with(" class=\"failed\""), "{row}");
+    assert!(row.contains("FAILED"), "{row}");
+    assert!(
+        row.contains("0.620%") && row.contains("&lt; 0.100%"),
+        "{row}"
+    );
+    let passed = html
+        .split("<tr")
+        .find(|row| row.contains("step:create_user p99"))
+        .expect("threshold row");
+    assert!(passed.contains(">passed<"), "{passed}");
+    assert!(html.contains("1 THRESHOLD FAILED"));
+    assert!(html.contains("<div class=\"value\">1 / 2</div>"));
+}
+
+#[test]
+fn report_text_is_escaped_everywhere() {
+    let html = html_of(&full_report());
+    assert!(!html.contains(NASTY));
+    assert!(!html.contains("<img"));
+    assert!(html.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;step&#39;"));
+    // In the data block the name is JSON-escaped but round-trips exactly.
+    let data = data_of(&html);
+    assert_eq!(data["percentile_distribution"]["series"][2]["name"], NASTY);
+    assert_eq!(html.matches("</script>").count(), 1);
+    assert_balanced(&html);
+}
+
+#[test]
+fn schema_violations_cleanup_and_corrected_latency_are_shown() {
+    let html = html_of(&full_report());
+    assert!(html.contains("<code>POST /chats</code>"));
+    assert!(html.contains("<code>/chatId</code>"));
+    assert!(html.contains("&quot;chatId&quot; is a required property"));
+    assert!(html.contains("<dt>closed</dt><dd>3</dd>"));
+    // The sample report's open-model stalls make corrected p99 differ.
+    assert!(html.contains("p99 corrected"));
+    assert!(html.contains("class=\"num warntext\""));
+}
+
+#[test]
+fn interrupted_shard_and_merged_runs_are_flagged() {
+    let mut report = sample_report();
+    report.meta.interrupted = true;
+    report.meta.shard = Some("2/3".to_owned());
+    report.meta.merged_from = vec!["a.json".to_owned(), "b.json".to_owned()];
+    report.meta.target = "https://user:secret@api.example.com/v1?key=abc".to_owned();
+    let html = html_of(&report);
+    assert!(html.contains(">INTERRUPTED</span>"));
+    assert!(html.contains("shard 2/3"));
+    assert!(html.contains("merged from 2 reports"));
+    assert!(html.contains("https://api.example.com/v1"));
+    assert!(!html.contains("secret") && !html.contains("key=abc"));
+    assert!(!sample_report().meta.interrupted);
+    assert!(!html_of(&sample_report()).contains(">INTERRUPTED<"));
+}
+
+#[test]
+fn a_run_without_samples_still_renders() {
+    let mut report = sample_report();
+    let empty = encode_histogram(&new_latency_histogram());
+    for stats in report
+        .steps
+        .iter_mut()
+        .chain(report.routes.iter_mut())
+        .chain(std::iter::once(&mut report.iteration))
+    {
+        stats.count = 0;
+        stats.errors = 0;
+        stats.histogram = empty.clone();
+        stats.corrected_histogram = empty.clone();
+        stats.latency = Percentiles::default();
+        stats.corrected = Percentiles::default();
+    }
+    report.timeline.clear();
+    report.status_codes.clear();
+    report.errors_by_kind.clear();
+    let html = html_of(&report);
+    assert_balanced(&html);
+    assert!(html.contains("No latency was recorded."));
+    let data = data_of(&html);
+    assert_eq!(
+        data["percentile_distribution"]["series"][0]["points"],
+        json!([])
+    );
+}
+
+#[test]
+fn a_corrupt_histogram_is_an_error() {
+    let mut report = sample_report();
+    report.steps[0].histogram = "***".to_owned();
+    assert!(matches!(
+        render(&report),
+        Err(ReportError::HistogramBase64 { .. })
+    ));
+}
+
+#[test]
+fn axes_use_round_numbers() {
+    let log = ValueAxis::auto(0.41, 950.0);
+    assert!(log.log);
+    assert_eq!((log.lo, log.hi), (0.2, 1000.0));
+    assert_eq!(log.ticks.first(), Some(&0.2));
+    assert_eq!(log.ticks.last(), Some(&1000.0));
+    let linear = ValueAxis::auto(1.0, 11.3);
+    assert!(!linear.log);
+    assert_eq!(linear.hi, 15.0);
+    assert_eq!(linear.ticks, vec![0.0, 5.0, 10.0, 15.0]);
+    assert_eq!(tick_label(0.2), "0.2");
+    assert_eq!(tick_label(1000.0), "1000");
+    let (ticks, title) = time_ticks(600.0);
+    assert_eq!(title, "time since start (min:s)");
+    assert_eq!(ticks[1].1, "2:00");
+}
+
+#[test]
+fn text_helpers() {
+    assert_eq!(group(1_276), "1,276");
+    assert_eq!(group(999), "999");
+    assert_eq!(group(1_000_000), "1,000,000");
+    assert_eq!(format_secs(8.629), "8.63 s");
+    assert_eq!(format_secs(125.0), "2 min 05 s");
+    assert_eq!(
+        pretty_time("2026-11-24T18:40:07.412Z"),
+        "2026-11-24 18:40:07.412 UTC"
+    );
+    assert_eq!(
+        base_url("http://127.0.0.1:45461/v1"),
+        "http://127.0.0.1:45461/v1"
+    );
+    assert_eq!(
+        describe_load(&json!({"model": "closed", "vus": 10, "duration_secs": 8.0,
+            "iterations": null, "stages": [], "graceful_stop_secs": 5.0})),
+        "closed model · 10 VUs · for 8 s · graceful stop 5 s"
+    );
+    assert_eq!(
+        describe_load(&json!({"model": "open", "arrival_rate": 50, "max_vus": 100,
+            "stages": [{"duration_secs": 30.0, "target": 100}]})),
+        "open model · 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s"
+    );
+}
