@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
+use super::typed_steps::typed_draft;
 use crate::api::{self, AuthClass, Method, PathSegment};
 use crate::scenario::matcher::{BodyCheck, Matcher, to_pointer};
 use crate::scenario::raw::{RawExpect, RawRequest, RawScenario, RawStep};
@@ -22,31 +23,6 @@ struct StepCx<'a> {
     at: Location,
     path: String,
     flow: &'a str,
-}
-
-/// A typed step resolved to an operation and its parts (still as JSON with
-/// template strings), before template parsing.
-struct Draft {
-    op: &'static str,
-    path: String,
-    query: Vec<(String, Value)>,
-    body: Option<Value>,
-    /// (variable, JSON pointer, optional)
-    auto_captures: Vec<(&'static str, &'static str, bool)>,
-    chat_effect: ChatEffect,
-}
-
-impl Draft {
-    fn new(op: &'static str, path: impl Into<String>) -> Draft {
-        Draft {
-            op,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-            auto_captures: Vec::new(),
-            chat_effect: ChatEffect::None,
-        }
-    }
 }
 
 pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Flow> {
@@ -399,197 +375,6 @@ fn build_request(
         defined.insert(v.vars.name(c.var).to_owned());
     }
     Some(spec)
-}
-
-fn opt_json(value: Option<&String>, default: &str) -> Value {
-    Value::String(value.cloned().unwrap_or_else(|| default.to_owned()))
-}
-
-fn chat_path(chat: Option<&String>, suffix: &str) -> String {
-    format!(
-        "/chats/{}{suffix}",
-        chat.map_or("{{ chat_id }}", String::as_str)
-    )
-}
-
-fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
-    let mut d = match kind {
-        "get_settings" => Draft::new("getSettings", "/settings"),
-        "queue_status" => Draft::new("getQueuesStatus", "/queues/status"),
-        "check_agents" | "agents_online" => {
-            let q = raw
-                .check_agents
-                .as_ref()
-                .or(raw.agents_online.as_ref())?
-                .as_ref();
-            let room = q
-                .and_then(|q| q.room.clone())
-                .unwrap_or(json!("{{ room }}"));
-            let (op, path, room_key, lang_key) = if kind == "check_agents" {
-                (
-                    "getAgentsAvailable",
-                    "/agents/available",
-                    "roomIds",
-                    "langs",
-                )
-            } else {
-                ("getAgentsOnline", "/agents/online", "roomId", "lang")
-            };
-            let mut d = Draft::new(op, path);
-            d.query.push((room_key.to_owned(), room));
-            if let Some(lang) = q.and_then(|q| q.lang.clone()) {
-                d.query.push((lang_key.to_owned(), Value::String(lang)));
-            }
-            d
-        }
-        "create_user" => {
-            let p = raw.create_user.as_ref()?.as_ref();
-            let mut body = Map::new();
-            body.insert(
-                "name".into(),
-                opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"),
-            );
-            if let Some(x) = p.and_then(|p| p.external_id.clone()) {
-                body.insert("externalId".into(), Value::String(x));
-            }
-            if let Some(x) = p.and_then(|p| p.contact.clone()) {
-                body.insert("contact".into(), Value::String(x));
-            }
-            if let Some(x) = p.and_then(|p| p.extra_info.clone()) {
-                body.insert("extraInfo".into(), x);
-            }
-            let mut d = Draft::new("createUser", "/users");
-            d.body = Some(Value::Object(body));
-            d.auto_captures = vec![
-                ("user_id", "/user/id", false),
-                ("user_token", "/session/token", true),
-            ];
-            d
-        }
-        "get_user" => {
-            let user = raw.get_user.as_ref()?.as_ref().and_then(|p| p.user.clone());
-            Draft::new(
-                "getUser",
-                format!("/users/{}", user.as_deref().unwrap_or("{{ user_id }}")),
-            )
-        }
-        "create_chat" => {
-            let p = raw.create_chat.as_ref()?.as_ref();
-            let mut body = Map::new();
-            body.insert(
-                "room".into(),
-                p.and_then(|p| p.room.clone())
-                    .unwrap_or(json!("{{ room }}")),
-            );
-            body.insert(
-                "creator".into(),
-                opt_json(p.and_then(|p| p.creator.as_ref()), "{{ user_id }}"),
-            );
-            body.insert(
-                "source".into(),
-                p.and_then(|p| p.source.clone()).unwrap_or(json!(3)),
-            );
-            if let Some(lang) = p.and_then(|p| p.lang.clone()) {
-                body.insert("lang".into(), Value::String(lang));
-            }
-            if let Some(x) = p.and_then(|p| p.external_id.clone()) {
-                body.insert("externalId".into(), Value::String(x));
-            }
-            if let Some(x) = p.and_then(|p| p.history.clone()) {
-                body.insert("history".into(), x);
-            }
-            let mut d = Draft::new("createChat", "/chats");
-            d.body = Some(Value::Object(body));
-            d.auto_captures = vec![("chat_id", "/chat/id", false)];
-            d.chat_effect = ChatEffect::Opens;
-            d
-        }
-        "get_chat" => Draft::new(
-            "getChat",
-            chat_path(
-                raw.get_chat
-                    .as_ref()?
-                    .as_ref()
-                    .and_then(|p| p.chat.as_ref()),
-                "",
-            ),
-        ),
-        "get_messages" => Draft::new(
-            "listChatMessages",
-            chat_path(
-                raw.get_messages
-                    .as_ref()?
-                    .as_ref()
-                    .and_then(|p| p.chat.as_ref()),
-                "/messages",
-            ),
-        ),
-        "queue_position" => {
-            let chat = raw
-                .queue_position
-                .as_ref()?
-                .as_ref()
-                .and_then(|p| p.chat.clone());
-            Draft::new(
-                "getQueueUpdate",
-                format!(
-                    "/queues/update/{}",
-                    chat.as_deref().unwrap_or("{{ chat_id }}")
-                ),
-            )
-        }
-        "assign" => {
-            let p = raw.assign.as_ref()?.as_ref();
-            let mut d = Draft::new(
-                "assignChat",
-                chat_path(p.and_then(|p| p.chat.as_ref()), "/assign"),
-            );
-            if let Some(alg) = p.and_then(|p| p.algorithm.clone()) {
-                d.query.push(("algorithm".into(), Value::String(alg)));
-            }
-            d.auto_captures = vec![("agent_id", "/agent/id", true)];
-            d
-        }
-        "send_message" => {
-            let p = raw.send_message.as_ref()?.as_ref();
-            let chat = p
-                .and_then(|p| p.chat.clone())
-                .unwrap_or_else(|| "{{ chat_id }}".to_owned());
-            let mut d = Draft::new("sendChatMessage", format!("/chats/{chat}/messages"));
-            d.body = Some(json!({
-                "chatId": chat,
-                "sender": opt_json(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
-                "message": opt_json(p.and_then(|p| p.message.as_ref()), "Hello from chatload (VU {{ vu }}, iteration {{ iteration }})"),
-            }));
-            d.auto_captures = vec![("message_id", "/message/id", true)];
-            d
-        }
-        "close_chat" => {
-            let p = raw.close_chat.as_ref()?.as_ref();
-            let mut d = Draft::new("closeChat", chat_path(p.and_then(|p| p.chat.as_ref()), ""));
-            match p.and_then(|p| p.user.clone()) {
-                Some(None) => {}
-                Some(Some(user)) => d.body = Some(json!({ "userId": user })),
-                None => d.body = Some(json!({ "userId": "{{ user_id }}" })),
-            }
-            d.chat_effect = ChatEffect::Closes;
-            d
-        }
-        "mark_read" => {
-            let p = raw.mark_read.as_ref()?.as_ref();
-            let message = p
-                .and_then(|p| p.message.clone())
-                .unwrap_or_else(|| "{{ message_id }}".to_owned());
-            let mut d = Draft::new("markMessageRead", format!("/messages/{message}/read"));
-            d.body = Some(
-                json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }),
-            );
-            d
-        }
-        _ => return None,
-    };
-    d.path = d.path.replace("{{chat_id}}", "{{ chat_id }}");
-    Some(d)
 }
 
 fn generic_request(

@@ -17,6 +17,8 @@ use super::{Feed, FeedMode, Scenario, Secret, Stage, TargetSpec, Think, VarTable
 
 #[path = "steps.rs"]
 mod steps;
+#[path = "typed_steps.rs"]
+mod typed_steps;
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

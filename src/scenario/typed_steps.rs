@@ -1,0 +1,224 @@
+//! The typed Agent Chat steps (`create_chat`, `send_message`, …): each one
+//! resolved to its operation with the defaults, parameters and automatic
+//! captures the scenario guide documents.
+
+use serde_json::{Map, Value, json};
+
+use crate::scenario::ChatEffect;
+use crate::scenario::raw::RawStep;
+
+/// A typed step resolved to an operation and its parts (still as JSON with
+/// template strings), before template parsing.
+pub(super) struct Draft {
+    pub(super) op: &'static str,
+    pub(super) path: String,
+    pub(super) query: Vec<(String, Value)>,
+    pub(super) body: Option<Value>,
+    /// (variable, JSON pointer, optional)
+    pub(super) auto_captures: Vec<(&'static str, &'static str, bool)>,
+    pub(super) chat_effect: ChatEffect,
+}
+
+impl Draft {
+    pub(super) fn new(op: &'static str, path: impl Into<String>) -> Draft {
+        Draft {
+            op,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            auto_captures: Vec::new(),
+            chat_effect: ChatEffect::None,
+        }
+    }
+}
+
+fn opt_json(value: Option<&String>, default: &str) -> Value {
+    Value::String(value.cloned().unwrap_or_else(|| default.to_owned()))
+}
+
+fn chat_path(chat: Option<&String>, suffix: &str) -> String {
+    format!(
+        "/chats/{}{suffix}",
+        chat.map_or("{{ chat_id }}", String::as_str)
+    )
+}
+
+pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
+    let mut d = match kind {
+        "get_settings" => Draft::new("getSettings", "/settings"),
+        "queue_status" => Draft::new("getQueuesStatus", "/queues/status"),
+        "check_agents" | "agents_online" => {
+            let q = raw
+                .check_agents
+                .as_ref()
+                .or(raw.agents_online.as_ref())?
+                .as_ref();
+            let room = q
+                .and_then(|q| q.room.clone())
+                .unwrap_or(json!("{{ room }}"));
+            let (op, path, room_key, lang_key) = if kind == "check_agents" {
+                (
+                    "getAgentsAvailable",
+                    "/agents/available",
+                    "roomIds",
+                    "langs",
+                )
+            } else {
+                ("getAgentsOnline", "/agents/online", "roomId", "lang")
+            };
+            let mut d = Draft::new(op, path);
+            d.query.push((room_key.to_owned(), room));
+            if let Some(lang) = q.and_then(|q| q.lang.clone()) {
+                d.query.push((lang_key.to_owned(), Value::String(lang)));
+            }
+            d
+        }
+        "create_user" => {
+            let p = raw.create_user.as_ref()?.as_ref();
+            let mut body = Map::new();
+            body.insert(
+                "name".into(),
+                opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"),
+            );
+            if let Some(x) = p.and_then(|p| p.external_id.clone()) {
+                body.insert("externalId".into(), Value::String(x));
+            }
+            if let Some(x) = p.and_then(|p| p.contact.clone()) {
+                body.insert("contact".into(), Value::String(x));
+            }
+            if let Some(x) = p.and_then(|p| p.extra_info.clone()) {
+                body.insert("extraInfo".into(), x);
+            }
+            let mut d = Draft::new("createUser", "/users");
+            d.body = Some(Value::Object(body));
+            d.auto_captures = vec![
+                ("user_id", "/user/id", false),
+                ("user_token", "/session/token", true),
+            ];
+            d
+        }
+        "get_user" => {
+            let user = raw.get_user.as_ref()?.as_ref().and_then(|p| p.user.clone());
+            Draft::new(
+                "getUser",
+                format!("/users/{}", user.as_deref().unwrap_or("{{ user_id }}")),
+            )
+        }
+        "create_chat" => {
+            let p = raw.create_chat.as_ref()?.as_ref();
+            let mut body = Map::new();
+            body.insert(
+                "room".into(),
+                p.and_then(|p| p.room.clone())
+                    .unwrap_or(json!("{{ room }}")),
+            );
+            body.insert(
+                "creator".into(),
+                opt_json(p.and_then(|p| p.creator.as_ref()), "{{ user_id }}"),
+            );
+            body.insert(
+                "source".into(),
+                p.and_then(|p| p.source.clone()).unwrap_or(json!(3)),
+            );
+            if let Some(lang) = p.and_then(|p| p.lang.clone()) {
+                body.insert("lang".into(), Value::String(lang));
+            }
+            if let Some(x) = p.and_then(|p| p.external_id.clone()) {
+                body.insert("externalId".into(), Value::String(x));
+            }
+            if let Some(x) = p.and_then(|p| p.history.clone()) {
+                body.insert("history".into(), x);
+            }
+            let mut d = Draft::new("createChat", "/chats");
+            d.body = Some(Value::Object(body));
+            d.auto_captures = vec![("chat_id", "/chat/id", false)];
+            d.chat_effect = ChatEffect::Opens;
+            d
+        }
+        "get_chat" => Draft::new(
+            "getChat",
+            chat_path(
+                raw.get_chat
+                    .as_ref()?
+                    .as_ref()
+                    .and_then(|p| p.chat.as_ref()),
+                "",
+            ),
+        ),
+        "get_messages" => Draft::new(
+            "listChatMessages",
+            chat_path(
+                raw.get_messages
+                    .as_ref()?
+                    .as_ref()
+                    .and_then(|p| p.chat.as_ref()),
+                "/messages",
+            ),
+        ),
+        "queue_position" => {
+            let chat = raw
+                .queue_position
+                .as_ref()?
+                .as_ref()
+                .and_then(|p| p.chat.clone());
+            Draft::new(
+                "getQueueUpdate",
+                format!(
+                    "/queues/update/{}",
+                    chat.as_deref().unwrap_or("{{ chat_id }}")
+                ),
+            )
+        }
+        "assign" => {
+            let p = raw.assign.as_ref()?.as_ref();
+            let mut d = Draft::new(
+                "assignChat",
+                chat_path(p.and_then(|p| p.chat.as_ref()), "/assign"),
+            );
+            if let Some(alg) = p.and_then(|p| p.algorithm.clone()) {
+                d.query.push(("algorithm".into(), Value::String(alg)));
+            }
+            d.auto_captures = vec![("agent_id", "/agent/id", true)];
+            d
+        }
+        "send_message" => {
+            let p = raw.send_message.as_ref()?.as_ref();
+            let chat = p
+                .and_then(|p| p.chat.clone())
+                .unwrap_or_else(|| "{{ chat_id }}".to_owned());
+            let mut d = Draft::new("sendChatMessage", format!("/chats/{chat}/messages"));
+            d.body = Some(json!({
+                "chatId": chat,
+                "sender": opt_json(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
+                "message": opt_json(p.and_then(|p| p.message.as_ref()), "Hello from chatload (VU {{ vu }}, iteration {{ iteration }})"),
+            }));
+            d.auto_captures = vec![("message_id", "/message/id", true)];
+            d
+        }
+        "close_chat" => {
+            let p = raw.close_chat.as_ref()?.as_ref();
+            let mut d = Draft::new("closeChat", chat_path(p.and_then(|p| p.chat.as_ref()), ""));
+            match p.and_then(|p| p.user.clone()) {
+                Some(None) => {}
+                Some(Some(user)) => d.body = Some(json!({ "userId": user })),
+                None => d.body = Some(json!({ "userId": "{{ user_id }}" })),
+            }
+            d.chat_effect = ChatEffect::Closes;
+            d
+        }
+        "mark_read" => {
+            let p = raw.mark_read.as_ref()?.as_ref();
+            let message = p
+                .and_then(|p| p.message.clone())
+                .unwrap_or_else(|| "{{ message_id }}".to_owned());
+            let mut d = Draft::new("markMessageRead", format!("/messages/{message}/read"));
+            d.body = Some(
+                json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }),
+            );
+            d
+        }
+        _ => return None,
+    };
+    d.path = d.path.replace("{{chat_id}}", "{{ chat_id }}");
+    Some(d)
+}
