@@ -1,4 +1,4 @@
-//! The conformance tour: every operation in an order that makes each call
+//! The conformance tour (a deliberate catalogue, hence its length): every operation in an order that makes each call
 //! meaningful, plus the negative cases (no credentials, a domain key on a
 //! secret-only route, unknown ids, invalid bodies, a message to a closed
 //! chat, a second open chat for one user).
