@@ -1,13 +1,10 @@
 //! The `chatload` binary as a user runs it.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::write_scenario;
-
-fn chatload() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chatload"))
-}
+use crate::common::{chatload, write_scenario};
+#[cfg(unix)]
+use crate::common::{interrupt, spawn_run};
 
 #[test]
 fn validate_reports_file_line_column_and_exits_two() {
@@ -105,25 +102,11 @@ fn an_unreachable_target_exits_three_and_keeps_secrets_out_of_the_report() {
 #[test]
 fn sigint_stops_the_run_and_still_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_scenario(
-        dir.path(),
-        "long.yaml",
-        "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n",
-    );
-    let report = dir.path().join("r.json");
-    let mut child = chatload()
-        .args(["run", "--quiet", "--out"])
-        .arg(&report)
-        .arg(&path)
-        .spawn()
-        .unwrap();
+    let yaml = "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n";
+    let (mut child, report) = spawn_run(dir.path(), "long.yaml", yaml);
     std::thread::sleep(Duration::from_millis(1500));
     let started = Instant::now();
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    interrupt(&child);
     let status = child.wait().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -327,28 +310,12 @@ fn the_ci_scenarios_pass_against_the_bundled_mock_and_write_junit() {
 fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
     // Long think times: after the first SIGINT the iterations would keep going for a minute.
-    let path = write_scenario(
-        dir.path(),
-        "slow.yaml",
-        "name: slow\nload: {vus: 3, duration: 60s, graceful_stop: 60s}\nsteps:\n  - get_settings:\n    think: 30s\n",
-    );
-    let report = dir.path().join("r.json");
-    let mut child = chatload()
-        .args(["run", "--quiet", "--out"])
-        .arg(&report)
-        .arg(&path)
-        .spawn()
-        .unwrap();
+    let yaml = "name: slow\nload: {vus: 3, duration: 60s, graceful_stop: 60s}\nsteps:\n  - get_settings:\n    think: 30s\n";
+    let (mut child, report) = spawn_run(dir.path(), "slow.yaml", yaml);
     std::thread::sleep(Duration::from_millis(1500));
-    let int = || {
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-    };
-    assert!(int().success());
+    interrupt(&child);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(int().success());
+    interrupt(&child);
     let started = Instant::now();
     let status = child.wait().unwrap();
     assert!(

@@ -8,6 +8,35 @@ use chatload::report::RunReport;
 use chatload_mock::{MockConfig, MockServer};
 use clap::Parser;
 
+/// The `chatload` binary built for these tests.
+pub fn chatload() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chatload"))
+}
+
+/// Starts `chatload run` on a scenario written into `dir`; returns the
+/// process and the path its report will be written to.
+pub fn spawn_run(dir: &Path, name: &str, yaml: &str) -> (std::process::Child, PathBuf) {
+    let path = write_scenario(dir, name, yaml);
+    let report = dir.join("r.json");
+    let child = chatload()
+        .args(["run", "--quiet", "--out"])
+        .arg(&report)
+        .arg(&path)
+        .spawn()
+        .expect("chatload starts");
+    (child, report)
+}
+
+/// Sends SIGINT to a child process, as Ctrl-C would.
+#[cfg(unix)]
+pub fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "SIGINT delivered");
+}
+
 /// Starts a bundled mock, optionally with a YAML configuration.
 pub async fn start_mock(config_yaml: Option<&str>) -> MockServer {
     let config = match config_yaml {

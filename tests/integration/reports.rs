@@ -1,14 +1,8 @@
 //! Shards, merging, comparison and CSV as a user chains them.
 
-use std::process::Command;
-
 use chatload::app::Exit;
 
-use crate::common::{run_scenario, start_mock, target_block, write_scenario};
-
-fn chatload() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chatload"))
-}
+use crate::common::{chatload, run_scenario, start_mock, target_block, write_scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
