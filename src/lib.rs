@@ -37,3 +37,4 @@ pub mod report;
 pub mod scenario;
 pub mod schema;
 pub mod verdict;
+pub mod webhook;
