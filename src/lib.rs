@@ -18,12 +18,17 @@
 //! - [`progress`]: live progress fed once per second by [`metrics::TickSnapshot`].
 //! - [`conform`]: the built-in conformance suite over every operation.
 //! - [`verdict`]: thresholds evaluated on a report, and the pass/fail rule.
+//! - [`webhook`]: the webhook receiver and the router that hands events to
+//!   virtual users and agent actors.
+//! - [`agents`]: agent actors (a scenario's `agents:` population) working
+//!   chats through the API's agent-side routes, driven by webhook events.
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
 //!   only these touch the terminal, the environment and exit codes.
 //!
 //! Data flow: engine ─► `MetricsHub::record_*` ─► `tick` ─► `progress`;
 //! `MetricsHub::finish` ─► `report::build` ─► `report::{json, terminal}::render`.
 
+pub mod agents;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -6,6 +6,7 @@
 //! evaluates `expect`/`until`/`capture` paths. Nothing here does HTTP; the
 //! engine executes the model through the client.
 
+pub mod agents;
 pub mod load;
 pub mod matcher;
 pub mod raw;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::{Method, Operation};
+pub use agents::{AgentAction, AgentBreaks, AgentMetric, AgentsSpec};
 pub use feed::{Feed, FeedMode};
 pub use load::{ScenarioError, load_file, load_str};
 pub use matcher::{BodyCheck, Matcher};
@@ -76,6 +78,8 @@ pub struct Scenario {
     pub cleanup: bool,
     /// Service levels the run must meet.
     pub thresholds: Vec<threshold::Threshold>,
+    /// Agent actors, when the scenario declares them.
+    pub agents: Option<AgentsSpec>,
 }
 
 impl Scenario {

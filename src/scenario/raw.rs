@@ -39,6 +39,63 @@ pub struct RawScenario {
     pub cleanup: Option<bool>,
     #[serde(default)]
     pub thresholds: Vec<Spanned<RawThresholdEntry>>,
+    /// Agent actors (see `scenario/agents.rs`).
+    #[serde(default)]
+    pub agents: Option<Spanned<RawAgents>>,
+}
+
+/// The `agents:` section: a population of agent actors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgents {
+    pub count: Option<Spanned<i64>>,
+    pub ids: Option<Spanned<Vec<String>>>,
+    pub rooms: Option<Spanned<Vec<Value>>>,
+    pub capacity: Option<Spanned<i64>>,
+    pub langs: Option<Spanned<Vec<String>>>,
+    pub accept_delay: Option<Spanned<RawThink>>,
+    pub reject_probability: Option<Spanned<f64>>,
+    pub reply_think: Option<Spanned<RawThink>>,
+    pub reply: Option<Spanned<String>>,
+    pub leave_after: Option<Spanned<i64>>,
+    pub breaks: Option<Spanned<RawBreaks>>,
+    pub mock_agents: Option<Spanned<RawOnOff>>,
+}
+
+/// `breaks: {every: 60s, duration: 10s}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaks {
+    pub every: DurationText,
+    pub duration: DurationText,
+}
+
+/// `on`/`off` (also `true`/`false`): YAML 1.1 readers take a bare `off` for
+/// a boolean and YAML 1.2 readers for a string, so both are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawOnOff(pub bool);
+
+impl<'de> Deserialize<'de> for RawOnOff {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawOnOff;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("on or off")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawOnOff, E> {
+                Ok(RawOnOff(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawOnOff, E> {
+                match v {
+                    "on" | "true" => Ok(RawOnOff(true)),
+                    "off" | "false" => Ok(RawOnOff(false)),
+                    other => Err(E::custom(format!("`{other}`: expected on or off"))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `"create_chat.p99 < 300ms"` or `{threshold: "errors.rate < 1%", abort_on_fail: true}`.

@@ -38,7 +38,19 @@ pub(super) struct Validator<'a> {
     pub(super) used_names: HashSet<String>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    pub(super) fn new(origin: &'a str, env: &'a dyn Fn(&str) -> Option<String>) -> Validator<'a> {
+        Validator {
+            origin,
+            env,
+            problems: Vec::new(),
+            vars: VarTable::default(),
+            routes: Vec::new(),
+            step_names: Vec::new(),
+            used_names: HashSet::new(),
+        }
+    }
+
     pub(super) fn problem(&mut self, at: &Location, path: &str, message: impl Into<String>) {
         let (line, column) = position(at);
         self.problems.push(Problem {
@@ -120,15 +132,7 @@ pub fn validate(
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Scenario, Vec<Problem>> {
-    let mut v = Validator {
-        origin,
-        env,
-        problems: Vec::new(),
-        vars: VarTable::default(),
-        routes: Vec::new(),
-        step_names: Vec::new(),
-        used_names: HashSet::new(),
-    };
+    let mut v = Validator::new(origin, env);
     let target = validate_target(&mut v, raw.target.as_ref());
     declare_variables(&mut v, &raw);
     let feeds = load_feeds(&mut v, &raw, base_dir);
@@ -154,6 +158,11 @@ pub fn validate(
         }
     }
     let flows = steps::validate_flows(&mut v, &raw);
+    let has_webhooks = super::agents::webhooks_declared(&raw);
+    let mut agents = super::agents::validate_agents(&mut v, raw.agents.as_ref(), has_webhooks);
+    if let Some(a) = agents.as_mut() {
+        a.register_metrics(&mut v.step_names, &mut v.routes);
+    }
     match (v.problems.is_empty(), load) {
         (true, Some(load)) => {
             let mut scenario = Scenario {
@@ -170,6 +179,7 @@ pub fn validate(
                 routes: std::mem::take(&mut v.routes),
                 cleanup: raw.cleanup.unwrap_or(true),
                 thresholds: Vec::new(),
+                agents,
             };
             for (i, t) in raw.thresholds.iter().enumerate() {
                 match scenario.parse_threshold(&t.value.0.threshold, t.value.0.abort_on_fail) {

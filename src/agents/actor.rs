@@ -1,0 +1,323 @@
+//! One agent actor: a tokio task that reads its inbox (invitations naming
+//! its agent, events of the chats it holds) and answers through the API.
+//!
+//! Delays are what a person takes (accept delay, think time before each
+//! reply), so every answer runs as its own small task: an agent with three
+//! chats answers them concurrently, as people do, instead of one after
+//! the other. Decisions that touch capacity are taken at once on the pool's
+//! state ([`Shared`]), before any delay, so a burst of invitations cannot
+//! overbook an agent. Each task draws its random numbers from its own RNG
+//! seeded by the actor's, so a seeded run replays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, RngCore, SeedableRng};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::calls::{AgentApi, CallError};
+use super::state::{Counters, Invitation, Message, Phase, Shared};
+use crate::scenario::agents::render_reply;
+use crate::scenario::{AgentAction, AgentBreaks, AgentsSpec};
+use crate::webhook::WebhookEvent;
+
+/// How long a stopping actor lets in-flight answers finish before it logs out.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What an actor needs; shared by its answer tasks.
+#[derive(Debug)]
+pub(crate) struct ActorCx {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) api: AgentApi,
+    pub(crate) spec: Arc<AgentsSpec>,
+    /// Stops the actor: no new answers, pauses end, then logout.
+    pub(crate) cancel: CancellationToken,
+}
+
+impl ActorCx {
+    fn agent_id(&self) -> &str {
+        &self.shared.members[self.index].agent_id
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.shared.members[self.index].counters
+    }
+
+    /// Sleeps unless stopped; false when stopped.
+    async fn pause(&self, d: Duration) -> bool {
+        if d.is_zero() {
+            return !self.cancel.is_cancelled();
+        }
+        tokio::select! {
+            () = tokio::time::sleep(d) => true,
+            () = self.cancel.cancelled() => false,
+        }
+    }
+
+    async fn call(&self, action: AgentAction, path: &str, body: &Value) -> Result<Value, CallError> {
+        let result = self.api.call(action, path, body).await;
+        if let Err(e) = &result {
+            Counters::add(&self.counters().errors);
+            tracing::debug!(agent = self.agent_id(), "{e}");
+        }
+        result
+    }
+}
+
+/// Registers a new agent (when `id` is `None`) and logs it in; returns the
+/// agent id. `tag` keeps registered e-mails unique per run.
+pub(crate) async fn log_in(
+    api: &AgentApi,
+    spec: &AgentsSpec,
+    index: usize,
+    id: Option<&str>,
+    tag: &str,
+) -> Result<String, CallError> {
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => {
+            let n = index + 1;
+            let mut body = json!({
+                "name": format!("chatload agent {n}"),
+                "email": format!("chatload-{tag}-{n}@example.invalid"),
+                "rooms": spec.rooms,
+                "capacity": spec.capacity,
+            });
+            if !spec.langs.is_empty() {
+                body["langs"] = json!(spec.langs);
+            }
+            let created = api.call(AgentAction::Register, "/agents", &body).await?;
+            created
+                .pointer("/agent/id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| CallError {
+                    action: AgentAction::Register,
+                    status: None,
+                    detail: "the response names no agent.id".to_owned(),
+                })?
+        }
+    };
+    api.call(AgentAction::Login, "/agents/login", &json!({ "agentId": id }))
+        .await?;
+    Ok(id)
+}
+
+/// Logs `agent_id` out; true when the API confirmed.
+pub(crate) async fn log_out(api: &AgentApi, agent_id: &str) -> bool {
+    api.call(
+        AgentAction::Logout,
+        "/agents/logout",
+        &json!({ "agentId": agent_id }),
+    )
+    .await
+    .is_ok()
+}
+
+/// Runs the actor until it is cancelled, then lets answers finish (at most
+/// [`STOP_GRACE`]) and logs out. Returns whether the logout succeeded.
+pub(crate) async fn run(cx: Arc<ActorCx>, seed: u64) -> bool {
+    let inbox = Arc::clone(&cx.shared.members[cx.index].inbox);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut tasks = JoinSet::new();
+    if let Some(breaks) = cx.spec.breaks {
+        tasks.spawn(take_breaks(Arc::clone(&cx), breaks));
+    }
+    loop {
+        let event = tokio::select! {
+            () = cx.cancel.cancelled() => break,
+            e = inbox.wait_for(|_| true, Duration::from_secs(60)) => e,
+        };
+        while tasks.try_join_next().is_some() {}
+        if let Some(event) = event {
+            handle(&cx, &event, &mut rng, &mut tasks);
+        }
+    }
+    let drained = tokio::time::timeout(STOP_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tasks.shutdown().await;
+    }
+    let logged_out = log_out(&cx.api, cx.agent_id()).await;
+    if !logged_out {
+        Counters::add(&cx.counters().errors);
+    }
+    logged_out
+}
+
+fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &mut JoinSet<()>) {
+    let Some(chat) = event.chat_id.clone() else {
+        return;
+    };
+    let me = cx.agent_id();
+    match event.trigger.as_str() {
+        "invitations:new" if event.user_id.as_deref() == Some(me) => {
+            let p = cx.spec.reject_probability;
+            let reject = p > 0.0 && rng.random_bool(p);
+            let decision = cx.shared.on_invitation(cx.index, &chat, reject);
+            if decision == Invitation::Ignore {
+                return;
+            }
+            Counters::add(&cx.counters().invitations);
+            let delay = match decision {
+                // A full or absent agent declines at once: the API can offer
+                // the chat to someone else instead of waiting for an expiry.
+                Invitation::RejectFull | Invitation::RejectAway => Duration::ZERO,
+                _ => cx.spec.accept_delay.sample(rng),
+            };
+            tasks.spawn(answer(Arc::clone(cx), chat, decision, delay, rng.next_u64()));
+        }
+        "messages:new" => {
+            let sender = event
+                .data
+                .pointer("/message/sender")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            // Never answer an agent of the pool (ourselves included): two
+            // actors in one chat would otherwise talk to each other forever.
+            if cx.shared.members.iter().any(|m| m.agent_id == sender) {
+                return;
+            }
+            if let Message::Reply(n) = cx.shared.on_message(cx.index, &chat, cx.spec.leave_after) {
+                let think = cx.spec.reply_think.sample(rng);
+                tasks.spawn(reply(Arc::clone(cx), chat, n, think));
+            }
+        }
+        "chats:close" => release(cx, &chat),
+        "chats:leave" if event.user_id.as_deref() == Some(me) => release(cx, &chat),
+        _ => {}
+    }
+}
+
+/// Frees the slot of a chat that ended; one handled chat if it was active.
+fn release(cx: &ActorCx, chat: &str) {
+    if cx.shared.release(cx.index, chat) == Some(Phase::Active) {
+        Counters::add(&cx.counters().chats_handled);
+    }
+}
+
+/// Answers an invitation after `delay`; an accepted chat then gets replies
+/// for the user messages that arrived while accepting.
+async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Duration, seed: u64) {
+    let body = json!({ "chatId": chat, "userId": cx.agent_id() });
+    if !cx.pause(delay).await {
+        cx.shared.release(cx.index, &chat);
+        return;
+    }
+    if decision != Invitation::Accept {
+        if cx
+            .call(AgentAction::Reject, "/invitations/reject", &body)
+            .await
+            .is_ok()
+        {
+            Counters::add(&cx.counters().rejected);
+            if decision == Invitation::RejectFull {
+                Counters::add(&cx.counters().rejected_full);
+            }
+        }
+        return;
+    }
+    // Closed while we waited: nothing to accept any more.
+    if !cx.shared.holds(cx.index, &chat, Phase::Accepting) {
+        return;
+    }
+    if cx
+        .call(AgentAction::Accept, "/invitations/accept", &body)
+        .await
+        .is_err()
+    {
+        cx.shared.release(cx.index, &chat);
+        return;
+    }
+    Counters::add(&cx.counters().accepted);
+    let pending = cx.shared.activate(cx.index, &chat).unwrap_or(0);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    for _ in 0..pending {
+        match cx.shared.on_message(cx.index, &chat, cx.spec.leave_after) {
+            Message::Reply(n) => {
+                let think = cx.spec.reply_think.sample(&mut rng);
+                reply(Arc::clone(&cx), chat.clone(), n, think).await;
+            }
+            Message::Deferred | Message::Ignore => break,
+        }
+    }
+}
+
+/// Sends reply number `n` after `think`; leaves the chat after the
+/// `leave_after`-th reply.
+async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
+    if !cx.pause(think).await || !cx.shared.holds(cx.index, &chat, Phase::Active) {
+        return;
+    }
+    let me = cx.agent_id();
+    let body = json!({
+        "sender": me,
+        "message": render_reply(&cx.spec.reply, me, &chat, n),
+    });
+    let path = format!("/chats/{}/messages", segment(&chat));
+    if cx.call(AgentAction::Reply, &path, &body).await.is_err() {
+        return;
+    }
+    Counters::add(&cx.counters().replies);
+    if cx.spec.leave_after == Some(n) {
+        let path = format!("/chats/{}/leave", segment(&chat));
+        let left = cx
+            .call(AgentAction::Leave, &path, &json!({ "userId": me }))
+            .await;
+        if left.is_ok() {
+            Counters::add(&cx.counters().left);
+            release(&cx, &chat);
+        }
+    }
+}
+
+/// Every `every`, status `away` for `duration`, then `online` again.
+async fn take_breaks(cx: Arc<ActorCx>, breaks: AgentBreaks) {
+    let path = format!("/agents/{}", segment(cx.agent_id()));
+    loop {
+        if !cx.pause(breaks.every).await {
+            return;
+        }
+        cx.shared.set_available(cx.index, false);
+        Counters::add(&cx.counters().breaks);
+        let _ = cx
+            .call(AgentAction::Status, &path, &json!({ "status": "away" }))
+            .await;
+        if !cx.pause(breaks.duration).await {
+            return;
+        }
+        let _ = cx
+            .call(AgentAction::Status, &path, &json!({ "status": "online" }))
+            .await;
+        cx.shared.set_available(cx.index, true);
+    }
+}
+
+/// An id as one path segment: ids are normally `[A-Za-z0-9_-]`, anything
+/// else is percent-encoded so it cannot change the route.
+pub(crate) fn segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_cannot_escape_their_path_segment() {
+        assert_eq!(super::segment("c-12"), "c-12");
+        assert_eq!(super::segment("../x?y"), "%2E%2E%2Fx%3Fy");
+    }
+}

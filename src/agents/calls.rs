@@ -1,0 +1,165 @@
+//! The API calls an actor makes, each sent through the run's shared
+//! [`ApiClient`] and recorded into the run's [`MetricsHub`] like a flow step:
+//! the route's histogram and status counts, and a step named after the
+//! action (`agent:accept`, …) whose duration is the request's latency.
+//!
+//! Why a step per action and not only the route: `POST /chats/{chatId}/messages`
+//! is also what virtual users call, so only the step separates the agents'
+//! replies from the users' messages in the report and in thresholds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
+use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::scenario::{AgentAction, AgentMetric};
+
+/// Longest error message kept from a response (they end up in reports).
+const MAX_MESSAGE: usize = 200;
+
+/// Why a call failed. Holds the API's own error message, never a header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{action} failed: {detail}", action = .action.step_name())]
+pub struct CallError {
+    pub action: AgentAction,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// `HTTP 409: No pending invitation…` or the transport failure.
+    pub detail: String,
+}
+
+/// Sends agent calls and records them.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentApi {
+    client: Arc<ApiClient>,
+    hub: Option<Arc<MetricsHub>>,
+    metrics: [Option<AgentMetric>; AgentAction::COUNT],
+}
+
+impl AgentApi {
+    pub(crate) fn new(
+        client: Arc<ApiClient>,
+        hub: Option<Arc<MetricsHub>>,
+        metrics: [Option<AgentMetric>; AgentAction::COUNT],
+    ) -> AgentApi {
+        AgentApi {
+            client,
+            hub,
+            metrics,
+        }
+    }
+
+    /// Sends `body` to the action's operation; `path` is the operation's
+    /// path with its parameter filled in. Returns the response body.
+    pub(crate) async fn call(
+        &self,
+        action: AgentAction,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, CallError> {
+        let op = action.operation();
+        let request = ApiRequest {
+            method: op.method,
+            path,
+            query: &[],
+            headers: &[],
+            body: Some(serde_json::to_vec(body).unwrap_or_default()),
+            // Agent routes need the secret (login also accepts it).
+            auth: AuthHeaders::Secret,
+        };
+        let sent = Instant::now();
+        let response = self.client.send(request).await;
+        let latency = sent.elapsed();
+        let (status, failure, result) = match response {
+            Ok(r) if (200..300).contains(&r.status) => (
+                Some(r.status),
+                None,
+                Ok(serde_json::from_slice(&r.body).unwrap_or(Value::Null)),
+            ),
+            Ok(r) => (
+                Some(r.status),
+                Some(FailureKind::Status),
+                Err(CallError {
+                    action,
+                    status: Some(r.status),
+                    detail: format!("HTTP {}: {}", r.status, api_message(&r.body)),
+                }),
+            ),
+            Err(e) => (
+                None,
+                Some(transport_kind(e)),
+                Err(CallError {
+                    action,
+                    status: None,
+                    detail: e.to_string(),
+                }),
+            ),
+        };
+        self.record(action, status, failure, latency);
+        result
+    }
+
+    fn record(
+        &self,
+        action: AgentAction,
+        status: Option<u16>,
+        failure: Option<FailureKind>,
+        latency: Duration,
+    ) {
+        let (Some(hub), Some(metric)) = (&self.hub, self.metrics[action as usize]) else {
+            return;
+        };
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        hub.record_request(&RequestSample {
+            route: RouteId(metric.route),
+            status,
+            failure,
+            latency_us: us,
+            corrected_us: us,
+        });
+        hub.record_step(&StepSample {
+            step: StepId(metric.step),
+            ok: failure.is_none(),
+            failure,
+            duration_us: us,
+            corrected_us: us,
+        });
+    }
+}
+
+fn transport_kind(e: ClientError) -> FailureKind {
+    match e {
+        ClientError::Connect => FailureKind::Connect,
+        ClientError::Timeout => FailureKind::Timeout,
+        ClientError::Other => FailureKind::Other,
+    }
+}
+
+/// `error.message` of the API's error envelope, shortened; `-` without one.
+fn api_message(body: &[u8]) -> String {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "-".to_owned());
+    message.chars().take(MAX_MESSAGE).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_details_keep_only_the_api_message() {
+        assert_eq!(
+            api_message(br#"{"error":{"code":409,"message":"No pending invitation"}}"#),
+            "No pending invitation"
+        );
+        assert_eq!(api_message(b"<html>"), "-");
+        assert_eq!(api_message(&[b'x'; 10]), "-");
+        let long = format!(r#"{{"error":{{"message":"{}"}}}}"#, "y".repeat(500));
+        assert_eq!(api_message(long.as_bytes()).len(), MAX_MESSAGE);
+        assert_eq!(transport_kind(ClientError::Timeout), FailureKind::Timeout);
+    }
+}

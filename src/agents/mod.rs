@@ -1,0 +1,300 @@
+//! Agent actors: a scenario's `agents:` population, logged in through the
+//! API, answering invitations and user messages the way people at an agent
+//! desk do, so a load test against a real test instance has agents on the
+//! other side (and, against the bundled mock, the mock's own simulated agents
+//! can be switched off: see [`prepare_target`]).
+//!
+//! - [`AgentPool`]: starts the actors (register if needed, log in, subscribe
+//!   each agent id in the [`EventRouter`]), answers `chats:assign` through
+//!   [`AgentPool::assign_responder`], and stops them ([`AgentPool::stop`]
+//!   logs every agent out and returns an [`AgentSummary`]).
+//! - `actor`: one task per agent: invitations → accept (after the accept
+//!   delay) or reject, user messages → a reply after the think time,
+//!   `chats:close` → the slot is free, optional leave and breaks.
+//! - `state`: who holds which chat, per-agent load, and the two hooks the
+//!   webhook side calls (an event observer, the assign responder).
+//! - `calls`: each API call, recorded in the run's metrics under a step
+//!   `agent:<action>` and its route.
+//! - `target`: [`prepare_target`], the mock's `PUT /__mock/simulation` switch.
+//!
+//! Events reach an actor two ways: the router's user subscription (events
+//! that name the agent: `invitations:new`) and an observer for the chats the
+//! pool holds (`messages:new`, whose `userId` is the sender, and
+//! `chats:close`). Chat subscriptions are left to the virtual users: the
+//! router keeps one inbox per chat.
+
+mod actor;
+mod calls;
+mod state;
+mod target;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+pub use actor::STOP_GRACE;
+pub use calls::CallError;
+pub use state::PROMISE_TTL;
+pub use target::{MockSwitch, prepare_target};
+
+use crate::client::ApiClient;
+use crate::metrics::MetricsHub;
+use crate::scenario::AgentsSpec;
+use crate::webhook::receiver::AssignResponder;
+use crate::webhook::{EventRouter, Inbox};
+use actor::ActorCx;
+use calls::AgentApi;
+use state::{Assigner, ChatEvents, Counters, Member, Shared};
+
+/// Logins run at most this many at a time (a large pool must not open
+/// hundreds of connections at once before the run even starts).
+const LOGIN_CONCURRENCY: usize = 16;
+
+/// Why the agents could not be started or the target prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Registration or login of one actor failed; the others were logged out.
+    #[error("agent actor {number} could not start: {source}", number = .index + 1)]
+    Start {
+        index: usize,
+        #[source]
+        source: CallError,
+    },
+    /// `PUT /__mock/simulation` answered something other than success or 404.
+    #[error("cannot switch the mock's simulated agents off: {0}")]
+    MockSwitch(String),
+}
+
+/// Counts of one actor, or of the whole pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AgentCounts {
+    /// `invitations:new` events answered (duplicates not counted).
+    pub invitations: u64,
+    pub accepted: u64,
+    /// Rejections the API confirmed, whatever the reason.
+    pub rejected: u64,
+    /// Of `rejected`: because every slot was taken.
+    pub rejected_full: u64,
+    pub replies: u64,
+    /// Chats that were active and ended (closed, or left by the agent).
+    pub chats_handled: u64,
+    /// Chats left after `leave_after` replies.
+    pub left: u64,
+    pub breaks: u64,
+    /// `chats:assign` answers naming this agent.
+    pub assigned: u64,
+    /// Failed API calls (any action, logout included).
+    pub errors: u64,
+}
+
+impl AgentCounts {
+    fn read(c: &Counters) -> AgentCounts {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        AgentCounts {
+            invitations: r(&c.invitations),
+            accepted: r(&c.accepted),
+            rejected: r(&c.rejected),
+            rejected_full: r(&c.rejected_full),
+            replies: r(&c.replies),
+            chats_handled: r(&c.chats_handled),
+            left: r(&c.left),
+            breaks: r(&c.breaks),
+            assigned: r(&c.assigned),
+            errors: r(&c.errors),
+        }
+    }
+
+    fn add(&mut self, o: &AgentCounts) {
+        self.invitations += o.invitations;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.rejected_full += o.rejected_full;
+        self.replies += o.replies;
+        self.chats_handled += o.chats_handled;
+        self.left += o.left;
+        self.breaks += o.breaks;
+        self.assigned += o.assigned;
+        self.errors += o.errors;
+    }
+}
+
+/// One actor at the end of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActorSummary {
+    pub agent_id: String,
+    #[serde(flatten)]
+    pub counts: AgentCounts,
+    /// Chats still held when the pool stopped.
+    pub active_at_stop: u32,
+    pub logged_out: bool,
+}
+
+/// What the pool did, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AgentSummary {
+    pub totals: AgentCounts,
+    pub actors: Vec<ActorSummary>,
+}
+
+/// The running actors.
+#[derive(Debug)]
+pub struct AgentPool {
+    shared: Arc<Shared>,
+    router: Arc<EventRouter>,
+    cancel: CancellationToken,
+    actors: Vec<JoinHandle<bool>>,
+}
+
+impl AgentPool {
+    /// Registers (without `spec.ids`) and logs in every actor, subscribes
+    /// their agent ids in `router`, and starts them. Returns once all are
+    /// logged in, so the load can start with agents ready. API calls are
+    /// recorded in `hub` when the spec's metrics were registered in its
+    /// layout (`AgentsSpec::register_metrics`). `cancel` (the run's hard
+    /// stop) also stops the actors; `seed` makes their choices replay.
+    ///
+    /// # Errors
+    /// An actor that could not register or log in; those already logged in
+    /// are logged out again.
+    pub async fn start(
+        spec: &AgentsSpec,
+        client: Arc<ApiClient>,
+        router: Arc<EventRouter>,
+        hub: Option<Arc<MetricsHub>>,
+        seed: u64,
+        cancel: &CancellationToken,
+    ) -> Result<AgentPool, AgentError> {
+        let api = AgentApi::new(client, hub, spec.metrics);
+        let spec = Arc::new(spec.clone());
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0xA6E7_5EED);
+        let tag = format!("{:08x}", rng.next_u32());
+        let ids = log_in_all(&api, &spec, &tag).await?;
+        let members: Vec<Member> = ids
+            .into_iter()
+            .map(|agent_id| Member {
+                agent_id,
+                inbox: Inbox::new(),
+                counters: Counters::default(),
+            })
+            .collect();
+        let shared = Arc::new(Shared::new(members, spec.capacity));
+        router.add_observer(Arc::new(ChatEvents(Arc::clone(&shared))));
+        for m in &shared.members {
+            router.subscribe_user(&m.agent_id, &m.inbox);
+        }
+        let cancel = cancel.child_token();
+        let actors = (0..shared.members.len())
+            .map(|index| {
+                let cx = Arc::new(ActorCx {
+                    index,
+                    shared: Arc::clone(&shared),
+                    api: api.clone(),
+                    spec: Arc::clone(&spec),
+                    cancel: cancel.clone(),
+                });
+                tokio::spawn(actor::run(cx, rng.next_u64()))
+            })
+            .collect();
+        Ok(AgentPool {
+            shared,
+            router,
+            cancel,
+            actors,
+        })
+    }
+
+    /// The agent ids of the actors, in actor order.
+    pub fn agent_ids(&self) -> Vec<String> {
+        self.shared
+            .members
+            .iter()
+            .map(|m| m.agent_id.clone())
+            .collect()
+    }
+
+    /// Chats each actor holds (or was promised by `chats:assign`), in actor order.
+    pub fn loads(&self) -> Vec<u32> {
+        self.shared.loads()
+    }
+
+    /// Answers `chats:assign` with the least loaded actor that has a free
+    /// slot (`None` when all are full): give it to
+    /// `WebhookReceiver::set_assign_responder`.
+    pub fn assign_responder(&self) -> Arc<dyn AssignResponder> {
+        Arc::new(Assigner(Arc::clone(&self.shared)))
+    }
+
+    /// Stops every actor: no new answers, in-flight ones get
+    /// [`STOP_GRACE`], then each agent logs out. Returns the counts.
+    pub async fn stop(self) -> AgentSummary {
+        self.cancel.cancel();
+        let loads = self.shared.loads();
+        let mut logged_out = Vec::with_capacity(self.actors.len());
+        for handle in self.actors {
+            logged_out.push(handle.await.unwrap_or(false));
+        }
+        let mut summary = AgentSummary::default();
+        for (i, m) in self.shared.members.iter().enumerate() {
+            self.router.unsubscribe_user(&m.agent_id);
+            let counts = AgentCounts::read(&m.counters);
+            summary.totals.add(&counts);
+            summary.actors.push(ActorSummary {
+                agent_id: m.agent_id.clone(),
+                counts,
+                active_at_stop: loads.get(i).copied().unwrap_or(0),
+                logged_out: logged_out.get(i).copied().unwrap_or(false),
+            });
+        }
+        summary
+    }
+}
+
+/// Logs every actor in, [`LOGIN_CONCURRENCY`] at a time; ids in actor order.
+async fn log_in_all(api: &AgentApi, spec: &Arc<AgentsSpec>, tag: &str) -> Result<Vec<String>, AgentError> {
+    let gate = Arc::new(Semaphore::new(LOGIN_CONCURRENCY));
+    let mut set = JoinSet::new();
+    for index in 0..spec.count as usize {
+        let (api, spec, gate, tag) = (api.clone(), Arc::clone(spec), Arc::clone(&gate), tag.to_owned());
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let id = spec.ids.get(index).map(String::as_str);
+            (index, actor::log_in(&api, &spec, index, id, &tag).await)
+        });
+    }
+    let mut ids = vec![String::new(); spec.count as usize];
+    let mut failure = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((index, Ok(id))) => ids[index] = id,
+            Ok((index, Err(source))) => {
+                failure.get_or_insert(AgentError::Start { index, source });
+            }
+            Err(_) => {}
+        }
+    }
+    if failure.is_none()
+        && let Some(index) = ids.iter().position(String::is_empty)
+    {
+        failure = Some(AgentError::Start {
+            index,
+            source: CallError {
+                action: crate::scenario::AgentAction::Login,
+                status: None,
+                detail: "the login task panicked".to_owned(),
+            },
+        });
+    }
+    if let Some(error) = failure {
+        for id in ids.iter().filter(|id| !id.is_empty()) {
+            actor::log_out(api, id).await;
+        }
+        return Err(error);
+    }
+    Ok(ids)
+}
