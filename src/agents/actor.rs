@@ -58,7 +58,12 @@ impl ActorCx {
         }
     }
 
-    async fn call(&self, action: AgentAction, path: &str, body: &Value) -> Result<Value, CallError> {
+    async fn call(
+        &self,
+        action: AgentAction,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, CallError> {
         let result = self.api.call(action, path, body).await;
         if let Err(e) = &result {
             Counters::add(&self.counters().errors);
@@ -102,8 +107,12 @@ pub(crate) async fn log_in(
                 })?
         }
     };
-    api.call(AgentAction::Login, "/agents/login", &json!({ "agentId": id }))
-        .await?;
+    api.call(
+        AgentAction::Login,
+        "/agents/login",
+        &json!({ "agentId": id }),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -171,7 +180,13 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
                 Invitation::RejectFull | Invitation::RejectAway => Duration::ZERO,
                 _ => cx.spec.accept_delay.sample(rng),
             };
-            tasks.spawn(answer(Arc::clone(cx), chat, decision, delay, rng.next_u64()));
+            tasks.spawn(answer(
+                Arc::clone(cx),
+                chat,
+                decision,
+                delay,
+                rng.next_u64(),
+            ));
         }
         "messages:new" => {
             let sender = event

@@ -256,11 +256,20 @@ impl AgentPool {
 }
 
 /// Logs every actor in, [`LOGIN_CONCURRENCY`] at a time; ids in actor order.
-async fn log_in_all(api: &AgentApi, spec: &Arc<AgentsSpec>, tag: &str) -> Result<Vec<String>, AgentError> {
+async fn log_in_all(
+    api: &AgentApi,
+    spec: &Arc<AgentsSpec>,
+    tag: &str,
+) -> Result<Vec<String>, AgentError> {
     let gate = Arc::new(Semaphore::new(LOGIN_CONCURRENCY));
     let mut set = JoinSet::new();
     for index in 0..spec.count as usize {
-        let (api, spec, gate, tag) = (api.clone(), Arc::clone(spec), Arc::clone(&gate), tag.to_owned());
+        let (api, spec, gate, tag) = (
+            api.clone(),
+            Arc::clone(spec),
+            Arc::clone(&gate),
+            tag.to_owned(),
+        );
         set.spawn(async move {
             let _permit = gate.acquire_owned().await;
             let id = spec.ids.get(index).map(String::as_str);

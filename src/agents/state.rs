@@ -240,7 +240,9 @@ impl Shared {
         if let Some(chat) = chat
             && !st.chats.contains_key(chat)
         {
-            if let Some((before, _)) = st.promised.insert(chat.to_owned(), (chosen, Instant::now()))
+            if let Some((before, _)) = st
+                .promised
+                .insert(chat.to_owned(), (chosen, Instant::now()))
             {
                 st.load[before] = st.load[before].saturating_sub(1);
             }

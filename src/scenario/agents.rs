@@ -238,7 +238,11 @@ pub(super) fn validate_agents(
     }
     let mut spec = AgentsSpec::default();
     match &a.count {
-        None => v.problem(&at, "agents.count", "`count` is required (number of agent actors)"),
+        None => v.problem(
+            &at,
+            "agents.count",
+            "`count` is required (number of agent actors)",
+        ),
         Some(c) if c.value < 1 || c.value > i64::from(MAX_AGENTS) => v.problem(
             &c.referenced,
             "agents.count",
@@ -265,7 +269,11 @@ pub(super) fn validate_agents(
     }
     if let Some(langs) = &a.langs {
         if langs.value.iter().any(|l| l.trim().is_empty()) {
-            v.problem(&langs.referenced, "agents.langs", "languages are non-empty codes, e.g. en");
+            v.problem(
+                &langs.referenced,
+                "agents.langs",
+                "languages are non-empty codes, e.g. en",
+            );
         }
         spec.langs.clone_from(&langs.value);
     }
@@ -373,7 +381,11 @@ fn check_rooms(v: &mut Validator<'_>, rooms: &Spanned<Vec<Value>>) -> Vec<u32> {
         }
     }
     if rooms.value.is_empty() {
-        v.problem(&rooms.referenced, "agents.rooms", "rooms must list at least one room");
+        v.problem(
+            &rooms.referenced,
+            "agents.rooms",
+            "rooms must list at least one room",
+        );
     }
     out
 }

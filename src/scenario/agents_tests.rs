@@ -20,8 +20,11 @@ fn problems(agents: &str) -> Vec<String> {
     }
 }
 
+/// A spec and the step table (name, flow) it registered.
+type Validated = (AgentsSpec, Vec<(String, String)>);
+
 /// Validates the `agents:` section of `yaml` as if `webhooks:` were declared.
-fn with_webhooks(agents: &str) -> Result<(AgentsSpec, Vec<(String, String)>), Vec<String>> {
+fn with_webhooks(agents: &str) -> Result<Validated, Vec<String>> {
     let yaml = format!("{HEAD}{agents}");
     let raw: RawScenario = serde_saphyr::from_str(&yaml).expect("yaml parses");
     let env = |_: &str| None;
@@ -166,7 +169,10 @@ fn bad_values_are_each_reported_at_their_line() {
         "s.yaml:14:11: agents.breaks: `every` and `duration` must both be longer than zero",
     ];
     for e in expect {
-        assert!(err.iter().any(|p| p.starts_with(e)), "missing {e:?} in {err:#?}");
+        assert!(
+            err.iter().any(|p| p.starts_with(e)),
+            "missing {e:?} in {err:#?}"
+        );
     }
     assert_eq!(err.len(), expect.len(), "{err:#?}");
 }
@@ -190,7 +196,9 @@ fn ids_must_match_count_and_count_is_required() {
 fn unknown_fields_and_bad_switches_are_syntax_errors_with_positions() {
     let found = problems("agents:\n  count: 1\n  capacty: 3\n");
     assert!(
-        found.iter().any(|p| p.starts_with("s.yaml:7:3") && p.contains("capacty")),
+        found
+            .iter()
+            .any(|p| p.starts_with("s.yaml:7:3") && p.contains("capacty")),
         "{found:?}"
     );
     let found = problems("agents:\n  count: 1\n  mock_agents: sometimes\n");
@@ -202,7 +210,9 @@ fn unknown_fields_and_bad_switches_are_syntax_errors_with_positions() {
     );
     let found = problems("agents:\n  count: 1\n  breaks: {every: 1m}\n");
     assert!(
-        found.iter().any(|p| p.starts_with("s.yaml:7:") && p.contains("duration")),
+        found
+            .iter()
+            .any(|p| p.starts_with("s.yaml:7:") && p.contains("duration")),
         "{found:?}"
     );
 }
@@ -227,7 +237,12 @@ fn agent_step_names_are_reserved() {
 #[test]
 fn replies_render_their_placeholders() {
     assert_eq!(
-        render_reply("{{agent_id}} in {{ chat_id }}: #{{reply_number}}", "a-1", "c-2", 3),
+        render_reply(
+            "{{agent_id}} in {{ chat_id }}: #{{reply_number}}",
+            "a-1",
+            "c-2",
+            3
+        ),
         "a-1 in c-2: #3"
     );
     assert_eq!(render_reply("plain", "a", "c", 1), "plain");

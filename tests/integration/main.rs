@@ -6,7 +6,9 @@
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
+//! - `agents`: agent actors against the mock with its simulated agents off.
 
+mod agents;
 mod cli;
 mod common;
 mod reports;

@@ -1,0 +1,558 @@
+//! Agent actors against the real mock (port 0, simulated agents off).
+//!
+//! The mock does not deliver webhooks yet, so each test plugs an
+//! `EventHook` into it that does what the webhook receiver does: wrap the
+//! mock's event in the `{trigger, appId, data, created_at}` envelope, parse
+//! it as the receiver would and dispatch it into the `EventRouter`. The
+//! actors make their real API calls to the mock; the test plays the end
+//! user over HTTP and checks the outcome through the API.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatload::agents::{AgentPool, MockSwitch, prepare_target};
+use chatload::client::{ApiClient, ClientConfig, Credentials};
+use chatload::metrics::{MetricsHub, MetricsLayout, StepInfo};
+use chatload::scenario::{AgentsSpec, Think};
+use chatload::webhook::{EventRouter, WebhookEvent};
+use chatload_mock::{EventHook, MockConfig, MockEvent, MockServer};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const APP: &str = "agent-app";
+const SECRET: &str = "agent-secret";
+
+/// No generated agents: only those the actors register, plus `big`
+/// (5 slots, offline until an actor logs in as it). Invitations never
+/// expire on their own.
+const MOCK: &str = r#"
+seed: 7
+simulation: {simulate: false, invitation_timeout_ms: 0}
+apps:
+  - id: agent-app
+    secret: agent-secret
+    rooms: [1]
+    agents_per_room: 0
+    agents:
+      - {id: big, rooms: [1], capacity: 5, status: offline}
+"#;
+
+/// Forwards the mock's events to the router, as the receiver would.
+#[derive(Debug)]
+struct Deliver(mpsc::UnboundedSender<MockEvent>);
+
+impl EventHook for Deliver {
+    fn on_event(&self, event: &MockEvent) {
+        // Called under the mock's store lock: only enqueue.
+        let _ = self.0.send(event.clone());
+    }
+}
+
+fn envelope(e: &MockEvent) -> WebhookEvent {
+    let body =
+        json!({"trigger": e.trigger, "appId": &*e.app_id, "data": e.data, "created_at": e.at});
+    WebhookEvent::parse(body.to_string().as_bytes(), Instant::now()).expect("an envelope")
+}
+
+struct World {
+    mock: MockServer,
+    router: Arc<EventRouter>,
+    client: Arc<ApiClient>,
+    http: reqwest::Client,
+}
+
+async fn world() -> World {
+    let config = MockConfig::from_yaml_str(MOCK, "agents-mock.yaml").expect("mock config");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mock = chatload_mock::spawn_with_hook(config, Arc::new(Deliver(tx)))
+        .await
+        .expect("mock starts");
+    let router = EventRouter::new();
+    let r = Arc::clone(&router);
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            r.dispatch(envelope(&e));
+        }
+    });
+    let client = ApiClient::new(&ClientConfig {
+        base_url: mock.base_url(),
+        credentials: Credentials {
+            app_id: Some(APP.to_owned()),
+            secret: Some(SECRET.to_owned()),
+            domain_key: None,
+        },
+        extra_headers: Vec::new(),
+        timeout: Duration::from_secs(10),
+        pool_size: 8,
+    })
+    .expect("client");
+    World {
+        mock,
+        router,
+        client: Arc::new(client),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl World {
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.mock.base_url()))
+            .header("x-hyper-appId", APP)
+            .header("x-hyper-secret", SECRET);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("mock reachable");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.api(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// A user with a waiting chat in room 1, then `assign`: returns
+    /// (user, chat, agent the mock invited).
+    async fn user_chat_assigned(&self, name: &str) -> (String, String, Value) {
+        let (_, user) = self
+            .api(reqwest::Method::POST, "/users", Some(json!({"name": name})))
+            .await;
+        let user = user["user"]["id"].as_str().expect("user id").to_owned();
+        let (_, chat) = self
+            .api(
+                reqwest::Method::POST,
+                "/chats",
+                Some(json!({"room": 1, "creator": user})),
+            )
+            .await;
+        let chat = chat["chat"]["id"].as_str().expect("chat id").to_owned();
+        let assigned = self.get(&format!("/chats/{chat}/assign")).await;
+        (user, chat, assigned["agent"]["id"].clone())
+    }
+
+    async fn chat_status(&self, chat: &str) -> String {
+        self.get(&format!("/chats/{chat}")).await["chat"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Polls until the chat has `status`; the time it took.
+    async fn wait_status(&self, chat: &str, status: &str) -> Duration {
+        let start = Instant::now();
+        while self.chat_status(chat).await != status {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "chat {chat} never became {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        start.elapsed()
+    }
+
+    async fn messages_from(&self, chat: &str, sender: &str) -> Vec<String> {
+        self.get(&format!("/chats/{chat}/messages")).await["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m["sender"] == sender)
+            .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+/// A hub whose layout holds the spec's agent steps and routes.
+fn hub_for(spec: &mut AgentsSpec) -> Arc<MetricsHub> {
+    let (mut steps, mut routes) = (Vec::new(), Vec::new());
+    spec.register_metrics(&mut steps, &mut routes);
+    let layout = MetricsLayout {
+        steps: steps
+            .into_iter()
+            .map(|(name, flow)| StepInfo { name, flow })
+            .collect(),
+        routes: routes.into_iter().map(|r| r.key).collect(),
+    };
+    Arc::new(MetricsHub::new(Arc::new(layout), 1))
+}
+
+/// (count, errors) of a step in the hub.
+fn step_counts(hub: &MetricsHub, name: &str) -> (u64, u64) {
+    let m = hub.finish(Duration::from_secs(1));
+    let i = m
+        .layout
+        .steps
+        .iter()
+        .position(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no step {name}"));
+    (m.steps[i].count, m.steps[i].errors)
+}
+
+fn ms(n: u64) -> Think {
+    Think::Fixed(Duration::from_millis(n))
+}
+
+async fn start(w: &World, spec: &AgentsSpec, hub: Option<Arc<MetricsHub>>) -> AgentPool {
+    AgentPool::start(
+        spec,
+        Arc::clone(&w.client),
+        Arc::clone(&w.router),
+        hub,
+        7,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("agents log in")
+}
+
+#[tokio::test]
+async fn actor_accepts_an_invitation_through_the_api_after_its_delay() {
+    let w = world().await;
+    let mut spec = AgentsSpec {
+        accept_delay: ms(300),
+        ..AgentsSpec::default()
+    };
+    let hub = hub_for(&mut spec);
+    let pool = start(&w, &spec, Some(Arc::clone(&hub))).await;
+    let agent = pool.agent_ids()[0].clone();
+    let registered = w.get(&format!("/agents/{agent}")).await;
+    assert_eq!(registered["agent"]["status"], "online", "{registered}");
+
+    let (_, chat, invited) = w.user_chat_assigned("Ann").await;
+    assert_eq!(
+        invited,
+        agent.as_str(),
+        "the only agent in room 1 is the actor"
+    );
+    let waited = w.wait_status(&chat, "active").await;
+    assert!(
+        waited >= Duration::from_millis(250),
+        "accepted after {waited:?}, before the 300ms accept delay"
+    );
+    let active = w.get(&format!("/chats/{chat}")).await;
+    assert_eq!(active["chat"]["agent"], agent.as_str());
+
+    let summary = pool.stop().await;
+    assert_eq!(summary.totals.invitations, 1);
+    assert_eq!(summary.totals.accepted, 1);
+    assert_eq!(summary.totals.errors, 0);
+    assert_eq!(summary.actors[0].active_at_stop, 1);
+    assert_eq!(step_counts(&hub, "agent:register"), (1, 0));
+    assert_eq!(step_counts(&hub, "agent:accept"), (1, 0));
+}
+
+#[tokio::test]
+async fn a_user_message_gets_one_reply_after_the_think_time_then_the_agent_leaves() {
+    let w = world().await;
+    let spec = AgentsSpec {
+        reply_think: ms(300),
+        reply: "re #{{reply_number}} from {{agent_id}} in {{chat_id}}".to_owned(),
+        leave_after: Some(1),
+        ..AgentsSpec::default()
+    };
+    let pool = start(&w, &spec, None).await;
+    let agent = pool.agent_ids()[0].clone();
+    let (user, chat, _) = w.user_chat_assigned("Bob").await;
+    w.wait_status(&chat, "active").await;
+
+    let sent = Instant::now();
+    let (status, _) = w
+        .api(
+            reqwest::Method::POST,
+            &format!("/chats/{chat}/messages"),
+            Some(json!({"sender": user, "message": "hello?"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let replies = loop {
+        let replies = w.messages_from(&chat, &agent).await;
+        if !replies.is_empty() {
+            break replies;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(10), "no reply");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = sent.elapsed();
+    assert!(took >= Duration::from_millis(250), "replied after {took:?}");
+    assert_eq!(replies, [format!("re #1 from {agent} in {chat}")]);
+    // leave_after: 1 → the agent leaves, the chat waits for another agent.
+    w.wait_status(&chat, "waiting").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        w.messages_from(&chat, &agent).await.len(),
+        1,
+        "one reply only"
+    );
+
+    let summary = pool.stop().await;
+    assert_eq!(summary.totals.replies, 1);
+    assert_eq!(summary.totals.left, 1);
+    assert_eq!(summary.totals.chats_handled, 1);
+    assert_eq!(summary.actors[0].active_at_stop, 0);
+    assert_eq!(summary.totals.errors, 0);
+}
+
+#[tokio::test]
+async fn capacity_three_rejects_a_fourth_invitation_and_a_close_frees_a_slot() {
+    let w = world().await;
+    // `big` has 5 slots on the mock, so the mock does offer a 4th chat;
+    // the actor's own capacity of 3 must turn it down.
+    let spec = AgentsSpec {
+        ids: vec!["big".to_owned()],
+        capacity: 3,
+        ..AgentsSpec::default()
+    };
+    let pool = start(&w, &spec, None).await;
+    let mut chats = Vec::new();
+    for name in ["u1", "u2", "u3", "u4"] {
+        let (user, chat, invited) = w.user_chat_assigned(name).await;
+        assert_eq!(invited, "big");
+        chats.push((user, chat));
+    }
+    for (_, chat) in &chats[..3] {
+        w.wait_status(chat, "active").await;
+    }
+    // Rejected: nobody else can take it, so the mock records forever:alone.
+    let fourth = chats[3].1.clone();
+    let start_wait = Instant::now();
+    loop {
+        let events = w.mock_events("forever:alone").await;
+        if events
+            .iter()
+            .any(|e| e["data"]["chatId"] == fourth.as_str())
+        {
+            break;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(10),
+            "4th never rejected"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(w.chat_status(&fourth).await, "waiting");
+    assert_eq!(pool.loads(), [3]);
+
+    // The user closes chat 1: chats:close frees the slot, a 5th is accepted.
+    let (user, chat) = &chats[0];
+    let (status, _) = w
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/chats/{chat}"),
+            Some(json!({"userId": user})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let freed = Instant::now();
+    while pool.loads() != [2] {
+        assert!(
+            freed.elapsed() < Duration::from_secs(10),
+            "slot never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (_, fifth, _) = w.user_chat_assigned("u5").await;
+    w.wait_status(&fifth, "active").await;
+
+    let summary = pool.stop().await;
+    assert_eq!(summary.totals.invitations, 5);
+    assert_eq!(summary.totals.accepted, 4);
+    assert_eq!(summary.totals.rejected, 1);
+    assert_eq!(summary.totals.rejected_full, 1);
+    assert_eq!(summary.totals.chats_handled, 1);
+    assert_eq!(summary.totals.errors, 0);
+}
+
+#[tokio::test]
+async fn reject_probability_one_rejects_through_the_api() {
+    let w = world().await;
+    let mut spec = AgentsSpec {
+        reject_probability: 1.0,
+        ..AgentsSpec::default()
+    };
+    let hub = hub_for(&mut spec);
+    let pool = start(&w, &spec, Some(Arc::clone(&hub))).await;
+    let (_, chat, _) = w.user_chat_assigned("Cy").await;
+    let t = Instant::now();
+    while w.mock_events("forever:alone").await.is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "never rejected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(w.chat_status(&chat).await, "waiting");
+    let summary = pool.stop().await;
+    assert_eq!((summary.totals.rejected, summary.totals.accepted), (1, 0));
+    assert_eq!(summary.totals.rejected_full, 0);
+    assert_eq!(step_counts(&hub, "agent:reject"), (1, 0));
+}
+
+#[tokio::test]
+async fn a_redelivered_invitation_is_answered_once() {
+    let w = world().await;
+    let pool = start(&w, &AgentsSpec::default(), None).await;
+    let agent = pool.agent_ids()[0].clone();
+    let (_, chat, _) = w.user_chat_assigned("Di").await;
+    w.wait_status(&chat, "active").await;
+    // What a duplicated delivery looks like to the receiver.
+    let again = json!({"trigger": "invitations:new", "appId": APP,
+                       "data": {"chatId": chat, "userId": agent}, "created_at": 1});
+    w.router.dispatch(
+        WebhookEvent::parse(again.to_string().as_bytes(), Instant::now()).expect("envelope"),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let summary = pool.stop().await;
+    assert_eq!(summary.totals.invitations, 1);
+    assert_eq!(summary.totals.errors, 0, "no second accept (a 409)");
+}
+
+#[tokio::test]
+async fn stop_logs_every_agent_out_and_the_assign_responder_uses_the_pool() {
+    let w = world().await;
+    let mut spec = AgentsSpec {
+        count: 2,
+        ..AgentsSpec::default()
+    };
+    let hub = hub_for(&mut spec);
+    let pool = start(&w, &spec, Some(Arc::clone(&hub))).await;
+    let ids = pool.agent_ids();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    let (_, chat, invited) = w.user_chat_assigned("Eve").await;
+    w.wait_status(&chat, "active").await;
+    // `chats:assign` as the API would send it: the pool names the actor
+    // that holds no chat.
+    let assign = json!({"trigger": "chats:assign", "appId": APP,
+                        "data": {"agents": [], "chat": {"id": "c-99"}}, "created_at": 1});
+    let event = WebhookEvent::parse(assign.to_string().as_bytes(), Instant::now()).expect("env");
+    let other = ids
+        .iter()
+        .find(|id| **id != invited)
+        .expect("the free actor");
+    assert_eq!(pool.assign_responder().choose(&event).as_ref(), Some(other));
+
+    let summary = pool.stop().await;
+    assert!(summary.actors.iter().all(|a| a.logged_out), "{summary:?}");
+    for id in &ids {
+        let agent = w.get(&format!("/agents/{id}")).await;
+        assert_eq!(agent["agent"]["status"], "offline", "{agent}");
+    }
+    assert_eq!(step_counts(&hub, "agent:logout"), (2, 0));
+    assert_eq!(step_counts(&hub, "agent:login"), (2, 0));
+}
+
+#[tokio::test]
+async fn a_failed_login_is_an_error_naming_the_actor() {
+    let w = world().await;
+    let spec = AgentsSpec {
+        count: 2,
+        ids: vec!["big".to_owned(), "nobody".to_owned()],
+        ..AgentsSpec::default()
+    };
+    let err = AgentPool::start(
+        &spec,
+        Arc::clone(&w.client),
+        Arc::clone(&w.router),
+        None,
+        7,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect_err("`nobody` cannot log in");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("agent actor 2 could not start: agent:login failed: HTTP 401"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET));
+    // `big` was logged in, then out again.
+    let stats = reqwest::get(format!("{}/stats", w.mock.admin_url()))
+        .await
+        .expect("admin")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(stats["routes"]["agentLogin"], 2, "{stats}");
+    assert_eq!(stats["routes"]["agentLogout"], 1, "{stats}");
+    let big = w.get("/agents/big").await;
+    assert_eq!(big["agent"]["status"], "offline");
+}
+
+impl World {
+    async fn mock_events(&self, trigger: &str) -> Vec<Value> {
+        let url = format!("{}/events?trigger={trigger}", self.mock.admin_url());
+        let body: Value = reqwest::get(url)
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        body["events"].as_array().cloned().expect("an events list")
+    }
+}
+
+/// A stand-in target recording the switch request and answering `status`.
+async fn switch_stub(status: u16) -> (String, Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
+    use axum::routing::put;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let app = axum::Router::new().route(
+        "/__mock/simulation",
+        put(
+            move |uri: axum::http::Uri, body: axum::Json<Value>| async move {
+                s.lock()
+                    .expect("lock")
+                    .push((uri.path().to_owned(), body.0));
+                axum::http::StatusCode::from_u16(status).expect("status")
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test]
+async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance() {
+    let off = AgentsSpec::default();
+    let (base, seen) = switch_stub(200).await;
+    assert_eq!(
+        prepare_target(&off, &base, APP).await.expect("switched"),
+        MockSwitch::SwitchedOff
+    );
+    assert_eq!(
+        seen.lock().expect("lock").as_slice(),
+        [(
+            "/__mock/simulation".to_owned(),
+            json!({"appId": APP, "agents": false})
+        )]
+    );
+    let on = AgentsSpec {
+        mock_agents: true,
+        ..AgentsSpec::default()
+    };
+    assert_eq!(
+        prepare_target(&on, &base, APP).await.expect("kept"),
+        MockSwitch::Kept
+    );
+    assert_eq!(
+        seen.lock().expect("lock").len(),
+        1,
+        "mock_agents: on sends nothing"
+    );
+
+    let (real, _) = switch_stub(404).await;
+    assert_eq!(
+        prepare_target(&off, &real, APP)
+            .await
+            .expect("a warning only"),
+        MockSwitch::NotAMock
+    );
+    let (broken, _) = switch_stub(500).await;
+    let err = prepare_target(&off, &broken, APP).await.expect_err("500");
+    assert!(err.to_string().contains("HTTP 500") && !err.to_string().contains(APP));
+}
