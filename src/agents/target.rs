@@ -38,7 +38,8 @@ pub enum MockSwitch {
 /// URL (`http://host:port/v1`).
 ///
 /// # Errors
-/// The target could not be reached, or answered neither success nor 404.
+/// The target could not be reached, answered neither success nor 404, or
+/// is a mock without the app.
 pub async fn prepare_target(
     spec: &AgentsSpec,
     base_url: &str,
@@ -54,21 +55,39 @@ pub async fn prepare_target(
         .timeout(SWITCH_TIMEOUT)
         .build()
         .map_err(|e| AgentError::MockSwitch(e.without_url().to_string()))?;
-    let response = client
-        .put(&url)
-        .json(&json!({ "appId": app_id, "agents": false }))
-        .send()
-        .await
-        .map_err(|e| AgentError::MockSwitch(format!("PUT {url}: {}", e.without_url())))?;
-    match response.status().as_u16() {
-        200..=299 => Ok(MockSwitch::SwitchedOff),
+    // Ask first: only the mock has the route, and its answer lists the apps,
+    // so a real instance (404) and a wrong app id (not listed) are told apart.
+    let fail = |e: reqwest::Error| AgentError::MockSwitch(format!("{url}: {}", e.without_url()));
+    let listed = client.get(&url).send().await.map_err(fail)?;
+    match listed.status().as_u16() {
+        200..=299 => {}
         404 => {
             tracing::warn!(
                 "{url} answered 404: not the bundled mock (or a mock without the switch); \
                  the target's own agents keep taking chats alongside the agent actors"
             );
-            Ok(MockSwitch::NotAMock)
+            return Ok(MockSwitch::NotAMock);
         }
+        status => {
+            return Err(AgentError::MockSwitch(format!(
+                "GET {url} answered HTTP {status}"
+            )));
+        }
+    }
+    let apps: serde_json::Value = listed.json().await.map_err(fail)?;
+    if apps.pointer("/apps").and_then(|a| a.get(app_id)).is_none() {
+        return Err(AgentError::MockSwitch(
+            "the mock has no app with the scenario's app_id".to_owned(),
+        ));
+    }
+    let response = client
+        .put(&url)
+        .json(&json!({ "appId": app_id, "agents": false }))
+        .send()
+        .await
+        .map_err(fail)?;
+    match response.status().as_u16() {
+        200..=299 => Ok(MockSwitch::SwitchedOff),
         status => Err(AgentError::MockSwitch(format!(
             "PUT {url} answered HTTP {status}"
         ))),

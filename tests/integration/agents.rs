@@ -492,21 +492,24 @@ impl World {
     }
 }
 
-/// A stand-in target recording the switch request and answering `status`.
-async fn switch_stub(status: u16) -> (String, Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
-    use axum::routing::put;
+/// A stand-in target: `GET /__mock/simulation` answers `status` with
+/// `apps` listed, `PUT` records its body and answers 200.
+async fn switch_stub(status: u16) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::http::StatusCode;
+    use axum::routing::get;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
+    let listed = json!({"apps": {APP: {"agents": true, "simulate": true}}});
     let app = axum::Router::new().route(
         "/__mock/simulation",
-        put(
-            move |uri: axum::http::Uri, body: axum::Json<Value>| async move {
-                s.lock()
-                    .expect("lock")
-                    .push((uri.path().to_owned(), body.0));
-                axum::http::StatusCode::from_u16(status).expect("status")
-            },
-        ),
+        get(move || async move {
+            let code = StatusCode::from_u16(status).expect("status");
+            (code, axum::Json(listed))
+        })
+        .put(move |body: axum::Json<Value>| async move {
+            s.lock().expect("lock").push(body.0);
+            StatusCode::OK
+        }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -526,11 +529,12 @@ async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance()
     );
     assert_eq!(
         seen.lock().expect("lock").as_slice(),
-        [(
-            "/__mock/simulation".to_owned(),
-            json!({"appId": APP, "agents": false})
-        )]
+        [json!({"appId": APP, "agents": false})]
     );
+    let err = prepare_target(&off, &base, "other-app")
+        .await
+        .expect_err("unknown app");
+    assert!(err.to_string().contains("no app") && !err.to_string().contains("other-app"));
     let on = AgentsSpec {
         mock_agents: true,
         ..AgentsSpec::default()
@@ -545,12 +549,16 @@ async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance()
         "mock_agents: on sends nothing"
     );
 
-    let (real, _) = switch_stub(404).await;
+    let (real, seen) = switch_stub(404).await;
     assert_eq!(
         prepare_target(&off, &real, APP)
             .await
             .expect("a warning only"),
         MockSwitch::NotAMock
+    );
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "no PUT to a real instance"
     );
     let (broken, _) = switch_stub(500).await;
     let err = prepare_target(&off, &broken, APP).await.expect_err("500");
