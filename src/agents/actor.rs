@@ -292,13 +292,18 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
     }
 }
 
-/// Every `every`, status `away` for `duration`, then `online` again.
+/// Every `every`, status `away` for `duration`, then `online` again. The
+/// first break is staggered by actor (actor `i` of `n` after
+/// `every × (i + 1) / n`), so the pool never goes away all at once.
 async fn take_breaks(cx: Arc<ActorCx>, breaks: AgentBreaks) {
     let path = format!("/agents/{}", segment(cx.agent_id()));
+    let n = cx.shared.members.len().max(1) as f64;
+    let mut wait = breaks.every.mul_f64((cx.index as f64 + 1.0) / n);
     loop {
-        if !cx.pause(breaks.every).await {
+        if !cx.pause(wait).await {
             return;
         }
+        wait = breaks.every;
         cx.shared.set_available(cx.index, false);
         Counters::add(&cx.counters().breaks);
         let _ = cx

@@ -389,6 +389,35 @@ async fn reject_probability_one_rejects_through_the_api() {
 }
 
 #[tokio::test]
+async fn breaks_set_the_agent_away_then_online_through_the_api() {
+    let w = world().await;
+    let mut spec = AgentsSpec {
+        breaks: Some(chatload::scenario::AgentBreaks {
+            every: Duration::from_millis(400),
+            duration: Duration::from_millis(400),
+        }),
+        ..AgentsSpec::default()
+    };
+    let hub = hub_for(&mut spec);
+    let pool = start(&w, &spec, Some(Arc::clone(&hub))).await;
+    let path = format!("/agents/{}", pool.agent_ids()[0]);
+    let t = Instant::now();
+    let mut seen = Vec::new();
+    // online until 400ms, away until 800ms, online until the next break at 1200ms.
+    while t.elapsed() < Duration::from_millis(1000) {
+        let status = w.get(&path).await["agent"]["status"].clone();
+        if seen.last() != Some(&status) {
+            seen.push(status);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, [json!("online"), json!("away"), json!("online")]);
+    let summary = pool.stop().await;
+    assert_eq!(summary.totals.breaks, 1);
+    assert_eq!(step_counts(&hub, "agent:status"), (2, 0));
+}
+
+#[tokio::test]
 async fn a_redelivered_invitation_is_answered_once() {
     let w = world().await;
     let pool = start(&w, &AgentsSpec::default(), None).await;
