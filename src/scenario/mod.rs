@@ -12,6 +12,7 @@ pub mod raw;
 pub mod template;
 pub mod threshold;
 pub mod validate;
+pub mod webhooks;
 
 mod feed;
 mod think;
@@ -76,6 +77,8 @@ pub struct Scenario {
     pub cleanup: bool,
     /// Service levels the run must meet.
     pub thresholds: Vec<threshold::Threshold>,
+    /// The run's webhook receiver, when the scenario has a `webhooks:` section.
+    pub webhooks: Option<webhooks::WebhookSpec>,
 }
 
 impl Scenario {
@@ -248,6 +251,8 @@ pub struct Step {
 pub enum StepAction {
     Request(Box<RequestSpec>),
     WaitUntil(Box<WaitSpec>),
+    /// Wait for a webhook event about the VU's chat.
+    WaitEvent(Box<webhooks::WaitEventSpec>),
     /// Only a think time.
     Pause,
 }

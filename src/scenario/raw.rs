@@ -39,6 +39,9 @@ pub struct RawScenario {
     pub cleanup: Option<bool>,
     #[serde(default)]
     pub thresholds: Vec<Spanned<RawThresholdEntry>>,
+    /// `webhooks:` (bare `webhooks:` means every default).
+    #[serde(default, deserialize_with = "present")]
+    pub webhooks: Option<Option<Spanned<RawWebhooks>>>,
 }
 
 /// `"create_chat.p99 < 300ms"` or `{threshold: "errors.rate < 1%", abort_on_fail: true}`.
@@ -173,6 +176,7 @@ pub struct RawStep {
     pub mark_read: Option<Option<RawMarkRead>>,
     pub request: Option<RawRequest>,
     pub wait_until: Option<Box<RawWaitUntil>>,
+    pub wait_event: Option<Box<RawWaitEvent>>,
     pub think: Option<Spanned<RawThink>>,
     pub repeat: Option<u32>,
     pub on_error: Option<String>,
@@ -415,4 +419,33 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// `webhooks:`: receive the API's webhooks during the run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    pub bind: Option<String>,
+    pub public_url: Option<String>,
+    pub register: Option<bool>,
+    pub secret: Option<String>,
+    pub verify: Option<bool>,
+    pub events: Option<Vec<Spanned<String>>>,
+    pub late_after: Option<Spanned<DurationText>>,
+    pub settle: Option<Spanned<DurationText>>,
+    pub queue_sampling: Option<bool>,
+}
+
+/// Wait for a webhook event about the VU's chat.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaitEvent {
+    pub event: Spanned<String>,
+    pub timeout: Spanned<DurationText>,
+    pub chat: Option<String>,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    pub on_timeout: Option<String>,
 }

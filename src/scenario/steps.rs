@@ -210,6 +210,7 @@ pub const STEP_TYPES: &[&str] = &[
     "mark_read",
     "request",
     "wait_until",
+    "wait_event",
 ];
 
 fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
@@ -230,6 +231,7 @@ fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
         raw.mark_read.is_some(),
         raw.request.is_some(),
         raw.wait_until.is_some(),
+        raw.wait_event.is_some(),
     ];
     STEP_TYPES
         .iter()
@@ -246,6 +248,27 @@ fn build_action(
     cx: &StepCx<'_>,
     defined: &mut HashSet<String>,
 ) -> Option<StepAction> {
+    if let Some(wait) = &raw.wait_event {
+        if raw.expect.is_some() || !raw.capture.is_empty() {
+            v.problem(
+                &cx.at,
+                &cx.path,
+                "put `where` and `capture` inside wait_event, not beside it",
+            );
+        }
+        let hooks = v.webhooks.clone();
+        let has_section = v.has_webhooks;
+        return crate::scenario::webhooks::validate_wait_event(
+            v,
+            wait,
+            &cx.at,
+            &cx.path,
+            hooks.as_ref(),
+            has_section,
+            defined,
+        )
+        .map(|w| StepAction::WaitEvent(Box::new(w)));
+    }
     if let Some(wait) = &raw.wait_until {
         let inner_cx = StepCx {
             at: wait.step.referenced,
@@ -262,11 +285,11 @@ fn build_action(
             );
             return None;
         };
-        if *inner_kind == "wait_until" {
+        if matches!(*inner_kind, "wait_until" | "wait_event") {
             v.problem(
                 &inner_cx.at,
                 &inner_cx.path,
-                "wait_until cannot wait on another wait_until",
+                format!("wait_until polls a request step, not a {inner_kind}"),
             );
             return None;
         }

@@ -36,6 +36,10 @@ pub(super) struct Validator<'a> {
     pub(super) routes: Vec<super::RouteInfo>,
     pub(super) step_names: Vec<(String, String)>,
     pub(super) used_names: HashSet<String>,
+    /// The validated `webhooks:` section, for `wait_event` steps.
+    pub(super) webhooks: Option<super::webhooks::WebhookSpec>,
+    /// Whether the file has a `webhooks:` section (valid or not).
+    pub(super) has_webhooks: bool,
 }
 
 impl Validator<'_> {
@@ -66,7 +70,7 @@ impl Validator<'_> {
     }
 
     /// Expands `${VAR}` and `${VAR:-default}` from the environment.
-    fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
+    pub(super) fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -128,8 +132,11 @@ pub fn validate(
         routes: Vec::new(),
         step_names: Vec::new(),
         used_names: HashSet::new(),
+        webhooks: None,
+        has_webhooks: raw.webhooks.is_some(),
     };
     let target = validate_target(&mut v, raw.target.as_ref());
+    v.webhooks = super::webhooks::validate_webhooks(&mut v, raw.webhooks.as_ref());
     declare_variables(&mut v, &raw);
     let feeds = load_feeds(&mut v, &raw, base_dir);
     let load = validate_load(&mut v, &raw.load);
@@ -170,6 +177,7 @@ pub fn validate(
                 routes: std::mem::take(&mut v.routes),
                 cleanup: raw.cleanup.unwrap_or(true),
                 thresholds: Vec::new(),
+                webhooks: v.webhooks.take(),
             };
             for (i, t) in raw.thresholds.iter().enumerate() {
                 match scenario.parse_threshold(&t.value.0.threshold, t.value.0.abort_on_fail) {

@@ -6,8 +6,11 @@
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
+//! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
+//!   test delivers the mock's events).
 
 mod cli;
 mod common;
 mod reports;
 mod run;
+mod webhooks;
