@@ -136,3 +136,62 @@ fn a_report_with_the_section_matches_the_published_schema() {
     .expect("reads back");
     assert_eq!(back.webhooks, report.webhooks);
 }
+
+#[test]
+fn thresholds_on_webhook_metrics_evaluate_against_the_section() {
+    use crate::scenario::threshold::parse;
+    let mut report = crate::report::build_sample_report();
+    let check = |report: &crate::report::RunReport, expr: &str| {
+        let t = parse(expr, &[], false).expect("parses");
+        crate::verdict::evaluate(&[t], report).remove(0)
+    };
+    // Without the section there is no data: a failure, never a silent pass.
+    let none = check(&report, "events.missing == 0");
+    assert!(!none.passed);
+    assert!(none.message.contains("no data"), "{}", none.message);
+
+    report.webhooks = Some(build(&sample_input(4)));
+    for (expr, passes) in [
+        ("time_to_assign.p95 < 500ms", true),
+        ("time_to_assign.p50 < 250ms", false),
+        ("time_in_queue.max <= 201ms", true),
+        ("event(chats:join).p99 < 500ms", true),
+        ("event(users:join).count == 4", true),
+        ("event(chats:join).p99 < 100ms", false),
+        ("events.duplicate == 0", false),
+        ("events.duplicate == 1", true),
+        ("events.invalid_signatures == 0", false),
+        ("events.missing == 0", true),
+        ("events.out_of_order == 0", true),
+        ("queue.abandoned == 0", true),
+        ("queue.queued == 4", true),
+    ] {
+        let result = check(&report, expr);
+        assert_eq!(result.passed, passes, "{expr}: {}", result.message);
+    }
+    // Nothing measured for chat_duration: no data, so it fails.
+    let empty = check(&report, "chat_duration.p99 < 60m");
+    assert!(!empty.passed && empty.actual.is_none(), "{}", empty.message);
+}
+
+#[test]
+fn the_summary_shows_counts_service_levels_and_the_little_check() {
+    let mut report = crate::report::build_sample_report();
+    report.webhooks = Some(build(&sample_input(4)));
+    let text = crate::report::terminal::render(&report, false);
+    for needle in [
+        "Webhooks",
+        "duplicate 1",
+        "invalid signatures 2",
+        "chats:join",
+        "time_to_assign",
+        "300 ms",
+        "queue: 4 queued, 0 abandoned",
+        "Little's law: L measured 1.50",
+        "DISAGREE",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in\n{text}");
+    }
+    assert!(!crate::report::terminal::render(&crate::report::build_sample_report(), false)
+        .contains("Webhooks"));
+}

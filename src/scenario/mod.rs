@@ -93,6 +93,21 @@ impl Scenario {
     ) -> Result<threshold::Threshold, String> {
         let steps: Vec<&str> = self.step_names.iter().map(|(n, _)| n.as_str()).collect();
         let t = threshold::parse(expr, &steps, abort_on_fail)?;
+        if t.subject.needs_webhooks() {
+            let Some(hooks) = &self.webhooks else {
+                return Err(format!(
+                    "`{expr}` is measured from webhook events: add a `webhooks:` section"
+                ));
+            };
+            if let threshold::Subject::Event(event) = &t.subject
+                && !hooks.subscribes(event)
+            {
+                return Err(format!(
+                    "`{event}` in `{expr}` is not in webhooks.events ({})",
+                    hooks.events.join(", ")
+                ));
+            }
+        }
         if let threshold::Subject::Route(route) = &t.subject
             && !self.routes.iter().any(|r| &r.key == route)
         {

@@ -508,3 +508,27 @@ mod tests {
         assert_eq!(hooks.public_url.as_deref(), Some("https://hooks.example.com/in"));
     }
 }
+
+#[cfg(test)]
+mod threshold_tests {
+    use std::path::Path;
+
+    use crate::scenario::load_str;
+
+    #[test]
+    fn webhook_thresholds_need_the_section_and_a_subscribed_event() {
+        let base = "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n";
+        let with = |extra: &str| {
+            load_str(&format!("{base}{extra}"), "s.yaml", Path::new("."))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let err = with("thresholds: [time_to_assign.p95 < 5s]\n").expect_err("no section");
+        assert!(err.contains("add a `webhooks:` section"), "{err}");
+        with("webhooks:\nthresholds: [time_to_assign.p95 < 5s, events.missing == 0, event(chats:join).p99 < 500ms]\n")
+            .expect("valid");
+        let err = with("webhooks: {events: [chats:create]}\nthresholds: [\"event(chats:join).p99 < 1s\"]\n")
+            .expect_err("not subscribed");
+        assert!(err.contains("not in webhooks.events"), "{err}");
+    }
+}

@@ -98,6 +98,13 @@ async fn wait_event_consumes_early_events_and_time_to_assign_matches_the_accept_
     let yaml = format!(
         r#"name: hooks
 {}load: {{vus: 2, iterations: 6}}
+thresholds:
+  - time_to_assign.p95 < 5s
+  - time_to_first_agent_reply.count == 6
+  - event(chats:join).p99 < 2s
+  - events.missing == 0
+  - events.duplicate == 0
+  - events.invalid_signatures == 0
 steps:
   - create_user:
   - create_chat:
@@ -123,7 +130,10 @@ steps:
     );
     let path = write_scenario(dir.path(), "hooks.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
-    assert_eq!(exit, Exit::Passed, "{:#?}", report.steps);
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.extra.get("thresholds"));
+    let results = report.extra["thresholds"].as_array().expect("results");
+    assert_eq!(results.len(), 6);
+    assert!(results.iter().all(|r| r["passed"] == true), "{results:#?}");
     for name in ["wait_create", "wait_join", "wait_reply", "wait_close"] {
         assert_eq!(step(&report, name).count, 6, "{name}");
         assert_eq!(step(&report, name).errors, 0, "{name}");
