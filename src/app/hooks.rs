@@ -86,10 +86,16 @@ impl RunHooks {
 
     /// The engine's side: routing to VU inboxes and lifecycle tracking.
     pub(super) fn engine_hooks(&self, scenario: &Scenario) -> Arc<EngineHooks> {
+        let url = self
+            .spec
+            .public_url
+            .clone()
+            .unwrap_or_else(|| self.running.local_url());
         Arc::new(EngineHooks::new(
             scenario,
             Arc::clone(&self.router),
             Arc::clone(&self.tracker),
+            &url,
         ))
     }
 

@@ -14,6 +14,8 @@ use serde_json::Value;
 
 use super::session::Session;
 use crate::scenario::Scenario;
+use crate::scenario::template::VarId;
+use crate::scenario::webhooks::URL_VARIABLE;
 use crate::webhook::{EventRouter, EventTracker, Inbox, Lifecycle};
 
 /// Webhook state shared by every virtual user of a run.
@@ -23,6 +25,8 @@ pub struct EngineHooks {
     pub tracker: Arc<EventTracker>,
     /// The lifecycle operation of each route id, computed once.
     lifecycle: Vec<Option<Lifecycle>>,
+    /// `{{ webhook_url }}` and the receiver's URL, known only once it is bound.
+    url: Option<(VarId, Value)>,
 }
 
 /// One virtual user's webhook state.
@@ -42,11 +46,13 @@ impl EventSession {
 }
 
 impl EngineHooks {
-    /// Hooks for `scenario`'s routes, routing with `router` and measuring with `tracker`.
+    /// Hooks for `scenario`'s routes, routing with `router` and measuring
+    /// with `tracker`; `url` is what `{{ webhook_url }}` renders to.
     pub fn new(
         scenario: &Scenario,
         router: Arc<EventRouter>,
         tracker: Arc<EventTracker>,
+        url: &str,
     ) -> EngineHooks {
         let lifecycle = scenario
             .routes
@@ -57,6 +63,10 @@ impl EngineHooks {
             router,
             tracker,
             lifecycle,
+            url: scenario
+                .vars
+                .get(URL_VARIABLE)
+                .map(|id| (id, Value::String(url.to_owned()))),
         }
     }
 
@@ -145,6 +155,9 @@ impl EngineHooks {
 
     /// Gives the VU an inbox on its first iteration and empties it on the next ones.
     pub(super) fn begin_iteration(&self, session: &mut Session) {
+        if let Some((id, url)) = &self.url {
+            session.set(*id, url.clone());
+        }
         match &session.events {
             Some(events) => events.inbox.clear(),
             None => {

@@ -57,6 +57,9 @@ pub const DEFAULT_EVENTS: &[&str] = &[
     "users:activity",
 ];
 
+/// The template variable holding the receiver's URL (`{{ webhook_url }}`).
+pub const URL_VARIABLE: &str = "webhook_url";
+
 /// Default receiver address: loopback, any free port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:0";
 /// Default `late_after`.
@@ -239,6 +242,12 @@ pub(super) fn validate_webhooks(
     if v.problems.len() > before {
         return None;
     }
+    // The URL the webhook is registered with, for steps that register one
+    // themselves; the engine sets the real value when the receiver is bound.
+    v.vars.intern(
+        URL_VARIABLE,
+        Some(serde_json::Value::String(format!("http://{bind_text}/hooks"))),
+    );
     Some(WebhookSpec {
         bind: bind?,
         public_url,

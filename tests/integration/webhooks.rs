@@ -255,7 +255,13 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
     assert_eq!(exit, Exit::Passed);
     let hooks = report.webhooks.as_ref().expect("section");
     assert!(hooks.registered);
+    assert_eq!(hooks.receiver.handshakes, 1, "the mock's X-Hook-Secret handshake");
     assert_eq!(hooks.subscribed, ["chats:create", "chats:close"]);
+    // The mock delivered both subscribed events of both chats, signed with
+    // the secret the registration returned.
+    assert_eq!(hooks.counts.received, 4, "{:?}", hooks.counts);
+    assert_eq!(hooks.counts.invalid_signatures, 0);
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
     let stats = admin(&mock, "/stats").await;
     assert_eq!(stats["routes"]["createWebhook"], 1);
     assert_eq!(stats["routes"]["deleteWebhook"], 1);
@@ -273,4 +279,79 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
     // The report never carries the webhook's or the app's secret.
     let text = serde_json::to_string(&report).expect("json");
     assert!(!text.contains("demo-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_delivering_mock_time_to_assign_matches_its_accept_delay() {
+    let mock = crate::common::start_mock(Some(FIXED_ACCEPT)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"name: mock-delivery
+target:
+  base_url: {}
+  app_id: demo-app
+  secret: demo-secret
+webhooks:
+  settle: 500ms
+load: {{vus: 3, iterations: 9}}
+thresholds:
+  - time_to_assign.p95 < 2s
+  - events.missing == 0
+  - events.invalid_signatures == 0
+steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_event:
+      event: chats:join
+      timeout: 5s
+      capture: {{agent: data.userId}}
+    name: wait_join
+  - send_message:
+  - wait_event:
+      event: messages:new
+      timeout: 5s
+      where: {{data.message.sender: "{{{{ agent }}}}"}}
+    name: wait_reply
+  - close_chat:
+"#,
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "delivery.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.extra.get("thresholds"));
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert!(hooks.registered);
+    assert_eq!(hooks.receiver.handshakes, 1);
+    let assign = &hooks.lifecycle.time_to_assign;
+    assert_eq!(assign.count, 9);
+    let p50_ms = assign.latency.p50_us / 1_000;
+    assert!(
+        (200..=400).contains(&p50_ms),
+        "time_to_assign p50 {p50_ms} ms, the mock's accept delay is 300 ms"
+    );
+    assert_eq!(step(&report, "wait_reply").errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mocks_seeded_drops_and_duplicates_are_counted() {
+    let config = format!(
+        "seed: 11\n{FIXED_ACCEPT}webhooks:\n  faults: {{drop: 0.3, duplicate: 0.3}}\n"
+    );
+    let mock = crate::common::start_mock(Some(&config)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: faults\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{settle: 500ms}}\nload: {{vus: 2, iterations: 10}}\nsteps:\n  - create_user:\n  - create_chat:\n  - send_message:\n  - close_chat:\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "faults.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let hooks = report.webhooks.as_ref().expect("section");
+    // 10 chats × (create, message, close) expected: about 30% of them dropped.
+    assert!(hooks.counts.missing > 0, "{:?}", hooks.counts);
+    assert!(hooks.counts.duplicate > 0, "{:?}", hooks.counts);
+    let expected = 30;
+    assert!(hooks.counts.missing < expected, "{:?}", hooks.counts);
+    let by_event: u64 = hooks.missing_by_event.values().sum();
+    assert_eq!(by_event, hooks.counts.missing);
 }
