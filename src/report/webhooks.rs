@@ -367,4 +367,4 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
 
 #[cfg(test)]
 #[path = "webhooks_tests.rs"]
-mod tests;
+pub(crate) mod tests;

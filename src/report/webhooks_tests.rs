@@ -195,3 +195,25 @@ fn the_summary_shows_counts_service_levels_and_the_little_check() {
     assert!(!crate::report::terminal::render(&crate::report::build_sample_report(), false)
         .contains("Webhooks"));
 }
+
+#[test]
+fn compare_flags_a_lifecycle_regression_and_shows_event_delays() {
+    use crate::report::compare::{Rule, compare};
+    let mut base = crate::report::build_sample_report();
+    base.webhooks = Some(build(&sample_input(4)));
+    let mut new = base.clone();
+    let hooks = new.webhooks.as_mut().expect("section");
+    hooks.lifecycle.time_to_assign.latency.p99_us *= 2;
+    let rule = Rule::parse("p99 > +10%").expect("rule");
+    let c = compare(&base, &new, &[rule], 1_000);
+    let broken: Vec<(&str, &str)> = c
+        .regressions()
+        .map(|r| (r.scope, r.name.as_str()))
+        .collect();
+    assert_eq!(broken, [("lifecycle", "time_to_assign")]);
+    assert!(c.rows.iter().any(|r| r.scope == "event" && r.name == "chats:join"));
+    // Nothing measured in either run: no row rather than a 0 → 0 comparison.
+    assert!(!c.rows.iter().any(|r| r.name == "chat_duration"));
+    let same = compare(&base, &base, &[Rule::parse("p99 > +10%").expect("rule")], 1_000);
+    assert_eq!(same.regressions().count(), 0);
+}
