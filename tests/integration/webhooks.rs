@@ -355,3 +355,27 @@ async fn the_mocks_seeded_drops_and_duplicates_are_counted() {
     let by_event: u64 = hooks.missing_by_event.values().sum();
     assert_eq!(by_event, hooks.counts.missing);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn littles_law_holds_for_a_closed_queue_with_one_agent_slot() {
+    // One agent with one slot and three users: one chat served, about two
+    // waiting at any time, so L ≈ 2 and λW must say the same.
+    let config = "simulation:\n  accept_delay: {dist: fixed, ms: 50}\n  replies: false\napps:\n  - id: q-app\n    secret: q-secret\n    queue_mode: true\n    rooms: [1]\n    agents_per_room: 1\n    capacity: 1\n";
+    let mock = crate::common::start_mock(Some(config)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: little\ntarget:\n  base_url: {}\n  app_id: q-app\n  secret: q-secret\nwebhooks: {{settle: 300ms}}\nload: {{vus: 3, duration: 6s}}\nsteps:\n  - create_user:\n  - create_chat:\n  - wait_event: {{event: chats:join, timeout: 20s}}\n    name: wait_join\n    think: 300ms\n  - close_chat:\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "little.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    let queue = &report.webhooks.as_ref().expect("section").queue;
+    let little = queue.little.expect("queues:update subscribed: the queue was sampled");
+    assert!(little.samples >= 4, "{little:?}");
+    assert!(queue.queued >= 8, "{queue:?}");
+    assert!((little.lambda_per_sec - queue.queued as f64 / little.run_secs).abs() < 1e-9);
+    assert!((little.l_predicted - little.lambda_per_sec * little.w_secs).abs() < 1e-9);
+    assert!(little.l_measured > 1.0, "{little:?}");
+    assert!(!little.disagrees, "{little:?}");
+}
