@@ -97,9 +97,7 @@ fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
             t.op.as_str(),
             show(t.limit, t.unit)
         ),
-        None if t.subject.needs_webhooks() => {
-            "no data: no webhook event measured this".to_owned()
-        }
+        None if t.subject.needs_webhooks() => "no data: no webhook event measured this".to_owned(),
         None => "no data: the step or route never ran".to_owned(),
     };
     ThresholdResult {

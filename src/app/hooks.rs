@@ -50,7 +50,10 @@ impl RunHooks {
     ///
     /// # Errors
     /// The address cannot be bound, or the API refuses the registration.
-    pub(super) async fn start(spec: &WebhookSpec, client: &ApiClient) -> Result<RunHooks, AppError> {
+    pub(super) async fn start(
+        spec: &WebhookSpec,
+        client: &ApiClient,
+    ) -> Result<RunHooks, AppError> {
         let router = EventRouter::new();
         let tracker = EventTracker::new(&spec.events, spec.late_after);
         router.add_observer(tracker.clone());
@@ -140,7 +143,11 @@ impl RunHooks {
         let summary = self.tracker.finish();
         let little = samples.map(|s| LittleInput {
             samples: s.count,
-            mean_queue_size: if s.count == 0 { 0.0 } else { s.sum / s.count as f64 },
+            mean_queue_size: if s.count == 0 {
+                0.0
+            } else {
+                s.sum / s.count as f64
+            },
             run_secs,
         });
         let input = WebhookInput {

@@ -118,7 +118,10 @@ impl EngineHooks {
         if !status.is_some_and(|s| (200..300).contains(&s)) {
             return;
         }
-        let text = |pointer: &str| body.and_then(|b| b.pointer(pointer)).and_then(Value::as_str);
+        let text = |pointer: &str| {
+            body.and_then(|b| b.pointer(pointer))
+                .and_then(Value::as_str)
+        };
         match op {
             Lifecycle::CreateChat => {
                 let Some(chat) = text("/chat/id") else { return };
@@ -139,7 +142,8 @@ impl EngineHooks {
                     .as_ref()
                     .and_then(EventSession::last_chat)
                     .map(|(c, _)| c.as_str());
-                if let (Some(id), Some(chat)) = (text("/message/id"), text("/message/chat").or(last))
+                if let (Some(id), Some(chat)) =
+                    (text("/message/id"), text("/message/chat").or(last))
                 {
                     self.tracker.message_sent(chat, id, sent);
                 }

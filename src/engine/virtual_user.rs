@@ -191,7 +191,10 @@ impl Runner {
                 let needs_body = !spec.expect.body.is_empty()
                     || !spec.captures.is_empty()
                     || spec.chat_effect != ChatEffect::None
-                    || self.hooks.as_ref().is_some_and(|h| h.needs_body(spec.route));
+                    || self
+                        .hooks
+                        .as_ref()
+                        .is_some_and(|h| h.needs_body(spec.route));
                 let Some(ex) = self.exchange(spec, session, needs_body).await else {
                     return StepResult::Aborted;
                 };

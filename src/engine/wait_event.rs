@@ -33,7 +33,11 @@ fn envelope(e: &WebhookEvent) -> Value {
 }
 
 impl Runner {
-    pub(super) async fn wait_event(&self, spec: &WaitEventSpec, session: &mut Session) -> WaitResult {
+    pub(super) async fn wait_event(
+        &self,
+        spec: &WaitEventSpec,
+        session: &mut Session,
+    ) -> WaitResult {
         // Validation refuses wait_event without `webhooks:`, so both exist.
         let (Some(hooks), Some(events)) = (&self.hooks, &session.events) else {
             return WaitResult::Done(Some(FailureKind::Other));

@@ -181,7 +181,10 @@ fn compare_webhooks(
         [
             ("time_to_assign", w.lifecycle.time_to_assign.clone()),
             ("time_in_queue", w.queue.time_in_queue.clone()),
-            ("time_to_first_agent_reply", w.lifecycle.time_to_first_agent_reply.clone()),
+            (
+                "time_to_first_agent_reply",
+                w.lifecycle.time_to_first_agent_reply.clone(),
+            ),
             ("chat_duration", w.lifecycle.chat_duration.clone()),
         ]
     };

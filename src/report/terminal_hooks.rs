@@ -3,12 +3,18 @@
 
 use std::fmt::Write as _;
 
-use crate::report::webhooks::{LatencySummary, WebhookReport};
 use super::{Paint, format_us};
+use crate::report::webhooks::{LatencySummary, WebhookReport};
 
 fn latency_row(out: &mut String, name: &str, s: &LatencySummary) {
     let p = &s.latency;
-    let cell = |us: u64| if s.count == 0 { "-".to_owned() } else { format_us(us) };
+    let cell = |us: u64| {
+        if s.count == 0 {
+            "-".to_owned()
+        } else {
+            format_us(us)
+        }
+    };
     let _ = writeln!(
         out,
         "  {name:<28} {:>7} {:>10} {:>10} {:>10} {:>10}",
@@ -25,7 +31,11 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
     let c = &w.counts;
     out.push('\n');
     let _ = writeln!(out, "{}", paint.bold("Webhooks"));
-    let registered = if w.registered { "registered by the run" } else { "registered beforehand" };
+    let registered = if w.registered {
+        "registered by the run"
+    } else {
+        "registered beforehand"
+    };
     let _ = writeln!(
         out,
         "  {registered}, {} handshake(s), {} event(s) received, {} arrived before their chat was known",
@@ -62,9 +72,17 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
     for e in &w.events {
         latency_row(out, &e.event, &e.delay);
     }
-    let _ = writeln!(out, "  {}", paint.bold(&format!("lifecycle ({} chats)", w.lifecycle.chats)));
+    let _ = writeln!(
+        out,
+        "  {}",
+        paint.bold(&format!("lifecycle ({} chats)", w.lifecycle.chats))
+    );
     latency_row(out, "time_to_assign", &w.lifecycle.time_to_assign);
-    latency_row(out, "time_to_first_agent_reply", &w.lifecycle.time_to_first_agent_reply);
+    latency_row(
+        out,
+        "time_to_first_agent_reply",
+        &w.lifecycle.time_to_first_agent_reply,
+    );
     latency_row(out, "chat_duration", &w.lifecycle.chat_duration);
     latency_row(out, "time_in_queue", &w.queue.time_in_queue);
     let q = &w.queue;

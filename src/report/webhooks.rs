@@ -182,8 +182,18 @@ fn positions(h: &Histogram<u64>) -> PositionSummary {
 }
 
 /// L, λ, W and the verdict of the check.
-pub fn little(l_measured: f64, entered: u64, w_secs: f64, run_secs: f64, samples: u64) -> LittleReport {
-    let lambda = if run_secs > 0.0 { entered as f64 / run_secs } else { 0.0 };
+pub fn little(
+    l_measured: f64,
+    entered: u64,
+    w_secs: f64,
+    run_secs: f64,
+    samples: u64,
+) -> LittleReport {
+    let lambda = if run_secs > 0.0 {
+        entered as f64 / run_secs
+    } else {
+        0.0
+    };
     let predicted = lambda * w_secs;
     let larger = l_measured.max(predicted);
     let gap = if larger > 0.0 {
@@ -300,7 +310,12 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
     }
     let mut events = Vec::new();
     for name in names {
-        let same = || parts.iter().flat_map(|p| &p.events).filter(|e| e.event == name);
+        let same = || {
+            parts
+                .iter()
+                .flat_map(|p| &p.events)
+                .filter(|e| e.event == name)
+        };
         events.push(EventStats {
             event: name.to_owned(),
             count: same().map(|e| e.count).sum(),
@@ -313,16 +328,29 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
     }
     let time_in_queue = merge_summaries(parts.iter().map(|p| &p.queue.time_in_queue))?;
     let queued = sum(|p| p.queue.queued);
-    let littles: Vec<&LittleReport> = parts.iter().filter_map(|p| p.queue.little.as_ref()).collect();
+    let littles: Vec<&LittleReport> = parts
+        .iter()
+        .filter_map(|p| p.queue.little.as_ref())
+        .collect();
     let little = (!littles.is_empty()).then(|| {
         let samples: u64 = littles.iter().map(|l| l.samples).sum();
         let l = if samples == 0 {
             0.0
         } else {
-            littles.iter().map(|l| l.l_measured * l.samples as f64).sum::<f64>() / samples as f64
+            littles
+                .iter()
+                .map(|l| l.l_measured * l.samples as f64)
+                .sum::<f64>()
+                / samples as f64
         };
         let run_secs = littles.iter().map(|l| l.run_secs).fold(0.0, f64::max);
-        little(l, queued, time_in_queue.latency.mean_us / 1e6, run_secs, samples)
+        little(
+            l,
+            queued,
+            time_in_queue.latency.mean_us / 1e6,
+            run_secs,
+            samples,
+        )
     });
     Ok(Some(WebhookReport {
         registered: parts.iter().any(|p| p.registered),

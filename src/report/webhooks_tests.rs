@@ -27,8 +27,8 @@ pub(crate) fn sample_input(chats: u64) -> WebhookInput {
         ] {
             let body = serde_json::json!({"trigger": trigger, "appId": "a",
                 "data": {"chatId": chat, "userId": user}, "created_at": 1});
-            let event = WebhookEvent::parse(body.to_string().as_bytes(), t0 + at * ms)
-                .expect("envelope");
+            let event =
+                WebhookEvent::parse(body.to_string().as_bytes(), t0 + at * ms).expect("envelope");
             let event = Arc::new(event);
             tracker.on_event(&event);
             if i == 0 && trigger == "chats:join" {
@@ -105,12 +105,18 @@ fn merging_adds_counts_and_histograms_exactly() {
     let b = build(&sample_input(5));
     let merged = merge(&[&a, &b]).expect("merges").expect("some");
     let single = build(&sample_input(8));
-    assert_eq!(merged.counts, EventCounts {
-        duplicate: 2,
-        invalid_signatures: 4,
-        ..single.counts
-    });
-    assert_eq!(merged.lifecycle.time_to_assign, single.lifecycle.time_to_assign);
+    assert_eq!(
+        merged.counts,
+        EventCounts {
+            duplicate: 2,
+            invalid_signatures: 4,
+            ..single.counts
+        }
+    );
+    assert_eq!(
+        merged.lifecycle.time_to_assign,
+        single.lifecycle.time_to_assign
+    );
     assert_eq!(merged.queue.time_in_queue, single.queue.time_in_queue);
     assert_eq!(merged.queue.queued, 8);
     let little = merged.queue.little.expect("sampled");
@@ -192,8 +198,10 @@ fn the_summary_shows_counts_service_levels_and_the_little_check() {
     ] {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");
     }
-    assert!(!crate::report::terminal::render(&crate::report::build_sample_report(), false)
-        .contains("Webhooks"));
+    assert!(
+        !crate::report::terminal::render(&crate::report::build_sample_report(), false)
+            .contains("Webhooks")
+    );
 }
 
 #[test]
@@ -211,9 +219,18 @@ fn compare_flags_a_lifecycle_regression_and_shows_event_delays() {
         .map(|r| (r.scope, r.name.as_str()))
         .collect();
     assert_eq!(broken, [("lifecycle", "time_to_assign")]);
-    assert!(c.rows.iter().any(|r| r.scope == "event" && r.name == "chats:join"));
+    assert!(
+        c.rows
+            .iter()
+            .any(|r| r.scope == "event" && r.name == "chats:join")
+    );
     // Nothing measured in either run: no row rather than a 0 → 0 comparison.
     assert!(!c.rows.iter().any(|r| r.name == "chat_duration"));
-    let same = compare(&base, &base, &[Rule::parse("p99 > +10%").expect("rule")], 1_000);
+    let same = compare(
+        &base,
+        &base,
+        &[Rule::parse("p99 > +10%").expect("rule")],
+        1_000,
+    );
     assert_eq!(same.regressions().count(), 0);
 }

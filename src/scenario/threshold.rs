@@ -47,7 +47,10 @@ impl LifecycleMetric {
     pub const ALL: [(LifecycleMetric, &'static str); 4] = [
         (LifecycleMetric::TimeToAssign, "time_to_assign"),
         (LifecycleMetric::TimeInQueue, "time_in_queue"),
-        (LifecycleMetric::TimeToFirstAgentReply, "time_to_first_agent_reply"),
+        (
+            LifecycleMetric::TimeToFirstAgentReply,
+            "time_to_first_agent_reply",
+        ),
         (LifecycleMetric::ChatDuration, "chat_duration"),
     ];
 }
@@ -451,10 +454,16 @@ mod tests {
         assert!(t.subject.needs_webhooks());
         for (expr, metric) in [
             ("time_in_queue.mean < 2s", LifecycleMetric::TimeInQueue),
-            ("time_to_first_agent_reply.p99.9 <= 10s", LifecycleMetric::TimeToFirstAgentReply),
+            (
+                "time_to_first_agent_reply.p99.9 <= 10s",
+                LifecycleMetric::TimeToFirstAgentReply,
+            ),
             ("chat_duration.max < 5m", LifecycleMetric::ChatDuration),
         ] {
-            assert_eq!(parse(expr, STEPS, false).unwrap().subject, Subject::Lifecycle(metric));
+            assert_eq!(
+                parse(expr, STEPS, false).unwrap().subject,
+                Subject::Lifecycle(metric)
+            );
         }
         let t = parse("event(chats:join).p99 < 500ms", STEPS, false).unwrap();
         assert_eq!(t.subject, Subject::Event("chats:join".into()));
@@ -466,14 +475,25 @@ mod tests {
             ("events.duplicate == 0", RunMetric::EventsDuplicate),
             ("events.late < 5", RunMetric::EventsLate),
             ("events.out_of_order == 0", RunMetric::EventsOutOfOrder),
-            ("events.invalid_signatures == 0", RunMetric::EventsInvalidSignatures),
+            (
+                "events.invalid_signatures == 0",
+                RunMetric::EventsInvalidSignatures,
+            ),
             ("queue.abandoned <= 3", RunMetric::QueueAbandoned),
         ] {
             let t = parse(expr, STEPS, false).unwrap();
-            assert_eq!((t.subject.clone(), t.unit), (Subject::Run(metric), Unit::Plain));
+            assert_eq!(
+                (t.subject.clone(), t.unit),
+                (Subject::Run(metric), Unit::Plain)
+            );
             assert!(t.subject.needs_webhooks());
         }
-        assert!(!parse("errors.rate < 1%", STEPS, false).unwrap().subject.needs_webhooks());
+        assert!(
+            !parse("errors.rate < 1%", STEPS, false)
+                .unwrap()
+                .subject
+                .needs_webhooks()
+        );
         for bad in [
             "time_to_assign.error_rate < 1%",
             "time_to_assign.p99_corrected < 1s",

@@ -213,14 +213,22 @@ pub(super) fn validate_webhooks(
         None => events.extend(DEFAULT_EVENTS.iter().map(|e| (*e).to_owned())),
         Some(list) => {
             if list.is_empty() {
-                v.problem(&at, "webhooks.events", "`events` is empty: leave it out to subscribe to every event");
+                v.problem(
+                    &at,
+                    "webhooks.events",
+                    "`events` is empty: leave it out to subscribe to every event",
+                );
             }
             for (i, e) in list.iter().enumerate() {
                 if !EVENT_NAMES.contains(&e.value.as_str()) {
                     v.problem(
                         &e.referenced,
                         &format!("webhooks.events[{i}]"),
-                        format!("unknown event `{}`: expected one of {}", e.value, EVENT_NAMES.join(", ")),
+                        format!(
+                            "unknown event `{}`: expected one of {}",
+                            e.value,
+                            EVENT_NAMES.join(", ")
+                        ),
                     );
                 } else if !events.contains(&e.value) {
                     events.push(e.value.clone());
@@ -246,7 +254,9 @@ pub(super) fn validate_webhooks(
     // themselves; the engine sets the real value when the receiver is bound.
     v.vars.intern(
         URL_VARIABLE,
-        Some(serde_json::Value::String(format!("http://{bind_text}/hooks"))),
+        Some(serde_json::Value::String(format!(
+            "http://{bind_text}/hooks"
+        ))),
     );
     Some(WebhookSpec {
         bind: bind?,
@@ -481,7 +491,10 @@ mod tests {
     fn wait_event_needs_the_section_a_subscribed_event_and_its_keys() {
         let without = format!("{BASE}steps:\n  - wait_event: {{event: chats:join, timeout: 1s}}\n");
         let all = load(&without).expect_err("invalid").join("\n");
-        assert!(all.contains("wait_event needs a `webhooks:` section"), "{all}");
+        assert!(
+            all.contains("wait_event needs a `webhooks:` section"),
+            "{all}"
+        );
 
         let narrow = format!(
             "{BASE}webhooks: {{events: [chats:create]}}\nsteps:\n  - wait_event: {{event: chats:close, timeout: 1s}}\n  - wait_event: {{event: chats:nope, timeout: 1s}}\n  - wait_event: {{event: chats:create, timeout: later, on_timeout: cry}}\n"
@@ -495,7 +508,8 @@ mod tests {
         ] {
             assert!(all.contains(needle), "missing `{needle}` in\n{all}");
         }
-        let no_timeout = format!("{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:create}}\n");
+        let no_timeout =
+            format!("{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:create}}\n");
         let all = load(&no_timeout).expect_err("invalid").join("\n");
         assert!(all.contains("missing field `timeout`"), "{all}");
         let unset = format!(
@@ -514,7 +528,10 @@ mod tests {
         let hooks = s.webhooks.expect("section");
         assert_eq!(hooks.secret.as_ref().map(Secret::expose), Some("s3cr3t"));
         assert!(!format!("{hooks:?}").contains("s3cr3t"));
-        assert_eq!(hooks.public_url.as_deref(), Some("https://hooks.example.com/in"));
+        assert_eq!(
+            hooks.public_url.as_deref(),
+            Some("https://hooks.example.com/in")
+        );
     }
 }
 
@@ -536,8 +553,10 @@ mod threshold_tests {
         assert!(err.contains("add a `webhooks:` section"), "{err}");
         with("webhooks:\nthresholds: [time_to_assign.p95 < 5s, events.missing == 0, event(chats:join).p99 < 500ms]\n")
             .expect("valid");
-        let err = with("webhooks: {events: [chats:create]}\nthresholds: [\"event(chats:join).p99 < 1s\"]\n")
-            .expect_err("not subscribed");
+        let err = with(
+            "webhooks: {events: [chats:create]}\nthresholds: [\"event(chats:join).p99 < 1s\"]\n",
+        )
+        .expect_err("not subscribed");
         assert!(err.contains("not in webhooks.events"), "{err}");
     }
 }

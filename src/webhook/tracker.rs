@@ -79,7 +79,8 @@ impl Default for EventLatency {
 impl EventLatency {
     fn record(&mut self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.histogram.saturating_record(us.clamp(1, LATENCY_MAX_US));
+        self.histogram
+            .saturating_record(us.clamp(1, LATENCY_MAX_US));
     }
 }
 
@@ -317,7 +318,9 @@ impl EventTracker {
             .iter()
             .position(|(m, _)| m == id)
             .map(|i| facts.own_unmatched.swap_remove(i));
-        facts.sent_messages.push((id.to_owned(), sent, early.is_some()));
+        facts
+            .sent_messages
+            .push((id.to_owned(), sent, early.is_some()));
         if let Some((_, arrived)) = early {
             let mut m = lock(&self.measures);
             self.latency(&mut m, "messages:new", arrived, Some(sent));
@@ -349,7 +352,8 @@ impl EventTracker {
             && !facts.queue_done
         {
             facts.queue_done = true;
-            m.time_in_queue.record(at.saturating_duration_since(entered));
+            m.time_in_queue
+                .record(at.saturating_duration_since(entered));
         }
     }
 
@@ -435,7 +439,8 @@ impl EventTracker {
                     if facts.min_position.is_some_and(|min| position > min) {
                         m.out_of_order += 1;
                     }
-                    facts.min_position = Some(facts.min_position.map_or(position, |p| p.min(position)));
+                    facts.min_position =
+                        Some(facts.min_position.map_or(position, |p| p.min(position)));
                     m.positions.saturating_record(position.min(LATENCY_MAX_US));
                     if facts.queue_entered.is_none() && !facts.queue_done {
                         facts.queue_entered = Some(arrived);
@@ -463,7 +468,8 @@ impl EventTracker {
             && let Some(entered) = facts.queue_entered
         {
             facts.queue_done = true;
-            m.time_in_queue.record(arrived.saturating_duration_since(entered));
+            m.time_in_queue
+                .record(arrived.saturating_duration_since(entered));
         }
         if matches!(trigger, "chats:join" | "users:join") && !from_creator && !facts.joined {
             facts.joined = true;

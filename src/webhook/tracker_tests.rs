@@ -201,5 +201,8 @@ fn an_abandonment_ends_the_time_in_queue() {
     let s = tracker.finish();
     assert_eq!(s.abandoned, 1);
     assert_eq!(s.time_in_queue.histogram.len(), 1);
-    assert_eq!(s.time_in_queue.histogram.value_at_quantile(0.5) / 1_000, 700);
+    assert_eq!(
+        s.time_in_queue.histogram.value_at_quantile(0.5) / 1_000,
+        700
+    );
 }

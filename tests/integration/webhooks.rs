@@ -50,7 +50,11 @@ async fn relayed_mock(config_yaml: &str, port: u16, faults: Faults) -> MockServe
     let mock = chatload_mock::spawn_with_hook(config, Arc::new(Relay(tx)))
         .await
         .expect("mock starts");
-    tokio::spawn(deliver(rx, format!("http://127.0.0.1:{port}/hooks"), faults));
+    tokio::spawn(deliver(
+        rx,
+        format!("http://127.0.0.1:{port}/hooks"),
+        faults,
+    ));
     mock
 }
 
@@ -187,7 +191,11 @@ async fn a_timeout_fails_the_step_and_abandon_closes_the_chat_and_counts_it() {
     assert_eq!(exit, Exit::Passed, "giving up is not an error");
     assert_eq!(step(&report, "wait_join").count, 4);
     assert_eq!(step(&report, "wait_join").errors, 0);
-    assert_eq!(step(&report, "send_message").count, 0, "the iteration ended");
+    assert_eq!(
+        step(&report, "send_message").count,
+        0,
+        "the iteration ended"
+    );
     let hooks = report.webhooks.as_ref().expect("section");
     assert_eq!(hooks.queue.abandoned, 4);
     assert!(
@@ -208,9 +216,20 @@ async fn a_timeout_fails_the_step_and_abandon_closes_the_chat_and_counts_it() {
     let (exit, report) = run_scenario(dir.path(), &path, &["--no-cleanup"]).await;
     assert_eq!(exit, Exit::Failed);
     let wait = step(&report, "wait_join");
-    assert_eq!(wait.failures.get("timeout"), Some(&2), "{:?}", wait.failures);
-    assert!(wait.latency.min_us >= 300_000, "the step's latency is the wait");
-    assert_eq!(report.webhooks.as_ref().expect("section").queue.abandoned, 0);
+    assert_eq!(
+        wait.failures.get("timeout"),
+        Some(&2),
+        "{:?}",
+        wait.failures
+    );
+    assert!(
+        wait.latency.min_us >= 300_000,
+        "the step's latency is the wait"
+    );
+    assert_eq!(
+        report.webhooks.as_ref().expect("section").queue.abandoned,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +247,11 @@ async fn forged_signatures_are_counted_and_never_routed_and_duplicates_are_count
     );
     let path = write_scenario(dir.path(), "forged.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
-    assert_eq!(exit, Exit::Failed, "the forged joins must not satisfy the wait");
+    assert_eq!(
+        exit,
+        Exit::Failed,
+        "the forged joins must not satisfy the wait"
+    );
     assert_eq!(step(&report, "wait_join").failures.get("timeout"), Some(&2));
     let hooks = report.webhooks.as_ref().expect("section");
     // Two chats, each join delivered twice with a forged signature.
@@ -255,7 +278,10 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
     assert_eq!(exit, Exit::Passed);
     let hooks = report.webhooks.as_ref().expect("section");
     assert!(hooks.registered);
-    assert_eq!(hooks.receiver.handshakes, 1, "the mock's X-Hook-Secret handshake");
+    assert_eq!(
+        hooks.receiver.handshakes, 1,
+        "the mock's X-Hook-Secret handshake"
+    );
     assert_eq!(hooks.subscribed, ["chats:create", "chats:close"]);
     // The mock delivered both subscribed events of both chats, signed with
     // the secret the registration returned.
@@ -335,9 +361,8 @@ steps:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mocks_seeded_drops_and_duplicates_are_counted() {
-    let config = format!(
-        "seed: 11\n{FIXED_ACCEPT}webhooks:\n  faults: {{drop: 0.3, duplicate: 0.3}}\n"
-    );
+    let config =
+        format!("seed: 11\n{FIXED_ACCEPT}webhooks:\n  faults: {{drop: 0.3, duplicate: 0.3}}\n");
     let mock = crate::common::start_mock(Some(&config)).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -371,7 +396,9 @@ async fn littles_law_holds_for_a_closed_queue_with_one_agent_slot() {
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Passed);
     let queue = &report.webhooks.as_ref().expect("section").queue;
-    let little = queue.little.expect("queues:update subscribed: the queue was sampled");
+    let little = queue
+        .little
+        .expect("queues:update subscribed: the queue was sampled");
     assert!(little.samples >= 4, "{little:?}");
     assert!(queue.queued >= 8, "{queue:?}");
     assert!((little.lambda_per_sec - queue.queued as f64 / little.run_secs).abs() < 1e-9);

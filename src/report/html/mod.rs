@@ -34,9 +34,9 @@ macro_rules! w {
 
 mod charts;
 mod sections;
-mod webhooks;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use charts::*;
 use sections::*;

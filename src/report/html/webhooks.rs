@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::{
-    BLUE, GREEN, GREY, ORANGE, PALETTE, RED, ReportError, Series, StatsReport, TEAL,
-    axis_decades, bar_chart, esc, format_us, one_series, percentile_chart,
+    BLUE, GREEN, GREY, ORANGE, PALETTE, RED, ReportError, Series, StatsReport, TEAL, axis_decades,
+    bar_chart, esc, format_us, one_series, percentile_chart,
 };
 use crate::report::decode_histogram;
 use crate::report::webhooks::{LatencySummary, WebhookReport};
@@ -41,7 +41,10 @@ fn chart_stats(name: &str, s: &LatencySummary) -> StatsReport {
     }
 }
 
-fn series_of(rows: &[(&str, &LatencySummary)], colors: &[&'static str]) -> Result<Vec<Series>, ReportError> {
+fn series_of(
+    rows: &[(&str, &LatencySummary)],
+    colors: &[&'static str],
+) -> Result<Vec<Series>, ReportError> {
     rows.iter()
         .enumerate()
         .map(|(i, (name, s))| {
@@ -61,7 +64,10 @@ fn lifecycle_rows(w: &WebhookReport) -> Vec<(&'static str, &LatencySummary)> {
     vec![
         ("time_to_assign", &w.lifecycle.time_to_assign),
         ("time_in_queue", &w.queue.time_in_queue),
-        ("time_to_first_agent_reply", &w.lifecycle.time_to_first_agent_reply),
+        (
+            "time_to_first_agent_reply",
+            &w.lifecycle.time_to_first_agent_reply,
+        ),
         ("chat_duration", &w.lifecycle.chat_duration),
     ]
 }
@@ -97,7 +103,10 @@ fn latency_table(out: &mut String, first: &str, rows: &[(&str, &LatencySummary)]
 }
 
 /// Renders the section (nothing without webhooks) and returns its chart data.
-pub(super) fn section(out: &mut String, w: Option<&WebhookReport>) -> Result<Option<Value>, ReportError> {
+pub(super) fn section(
+    out: &mut String,
+    w: Option<&WebhookReport>,
+) -> Result<Option<Value>, ReportError> {
     let Some(w) = w else { return Ok(None) };
     let c = &w.counts;
     out.push_str("<section class=\"card\" id=\"webhooks\">\n<h2>Webhook events</h2>\n");
@@ -107,7 +116,11 @@ pub(super) fn section(out: &mut String, w: Option<&WebhookReport>) -> Result<Opt
          arrived {} ms after the run; late: more than {} ms after their cause \
          (definitions in docs/webhooks.md).</p>\n",
         c.received,
-        if w.registered { "webhook registered by the run" } else { "webhook registered beforehand" },
+        if w.registered {
+            "webhook registered by the run"
+        } else {
+            "webhook registered beforehand"
+        },
         w.receiver.handshakes,
         w.settle_ms,
         w.late_after_ms
@@ -125,7 +138,12 @@ pub(super) fn section(out: &mut String, w: Option<&WebhookReport>) -> Result<Opt
     .into_iter()
     .map(|(k, n)| (k.to_owned(), n, bad(n)))
     .collect();
-    bar_chart(out, &bars, "events", "No event was missing, duplicated, late, out of order, forged or unrouted.");
+    bar_chart(
+        out,
+        &bars,
+        "events",
+        "No event was missing, duplicated, late, out of order, forged or unrouted.",
+    );
     out.push_str("</section>\n");
 
     let lifecycle = lifecycle_rows(w);
@@ -141,8 +159,11 @@ pub(super) fn section(out: &mut String, w: Option<&WebhookReport>) -> Result<Opt
     latency_table(out, "service level", &lifecycle);
     out.push_str("</section>\n");
 
-    let events: Vec<(&str, &LatencySummary)> =
-        w.events.iter().map(|e| (e.event.as_str(), &e.delay)).collect();
+    let events: Vec<(&str, &LatencySummary)> = w
+        .events
+        .iter()
+        .map(|e| (e.event.as_str(), &e.delay))
+        .collect();
     let event_series = series_of(&events, &PALETTE)?;
     out.push_str("<section class=\"card\">\n<h2>Event delay from its cause</h2>\n");
     percentile_chart(out, &event_series, axis_decades(&event_series));
@@ -212,7 +233,10 @@ mod tests {
         let mut report = crate::report::build_sample_report();
         let plain = String::from_utf8(crate::report::html::render(&report).expect("renders"))
             .expect("utf-8");
-        assert!(!plain.contains("Webhook events"), "no section without webhooks");
+        assert!(
+            !plain.contains("Webhook events"),
+            "no section without webhooks"
+        );
 
         report.webhooks = Some(build(&sample_input(4)));
         let html = String::from_utf8(crate::report::html::render(&report).expect("renders"))
@@ -228,7 +252,8 @@ mod tests {
         ] {
             assert!(html.contains(needle), "missing {needle}");
         }
-        let start = html.find("id=\"chatload-data\">").expect("data") + "id=\"chatload-data\">".len();
+        let start =
+            html.find("id=\"chatload-data\">").expect("data") + "id=\"chatload-data\">".len();
         let end = start + html[start..].find("</script>").expect("end");
         let data: serde_json::Value = serde_json::from_str(&html[start..end]).expect("json");
         let hooks = &data["webhooks"];
