@@ -35,7 +35,6 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
 ];
 
 /// A validated registration waiting for its handshake.
-#[derive(Debug)]
 pub struct PendingWebhook {
     /// Id drawn for it.
     pub id: String,
@@ -45,6 +44,17 @@ pub struct PendingWebhook {
     pub target: String,
     /// HMAC secret (also the handshake's `X-Hook-Secret`).
     pub secret: String,
+}
+
+impl std::fmt::Debug for PendingWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("PendingWebhook")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppStore {
