@@ -249,25 +249,9 @@ fn build_action(
     defined: &mut HashSet<String>,
 ) -> Option<StepAction> {
     if let Some(wait) = &raw.wait_event {
-        if raw.expect.is_some() || !raw.capture.is_empty() {
-            v.problem(
-                &cx.at,
-                &cx.path,
-                "put `where` and `capture` inside wait_event, not beside it",
-            );
-        }
-        let hooks = v.webhooks.clone();
-        let has_section = v.has_webhooks;
-        return crate::scenario::webhooks::validate_wait_event(
-            v,
-            wait,
-            &cx.at,
-            &cx.path,
-            hooks.as_ref(),
-            has_section,
-            defined,
-        )
-        .map(|w| StepAction::WaitEvent(Box::new(w)));
+        return crate::scenario::webhooks::wait_event_action(
+            v, raw, wait, &cx.at, &cx.path, defined,
+        );
     }
     if let Some(wait) = &raw.wait_until {
         let inner_cx = StepCx {

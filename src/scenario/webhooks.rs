@@ -14,10 +14,10 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::matcher::{BodyCheck, Matcher, to_pointer};
-use super::raw::{RawWaitEvent, RawWebhooks};
+use super::raw::{RawStep, RawWaitEvent, RawWebhooks};
 use super::template::Template;
 use super::validate::Validator;
-use super::{Capture, Secret};
+use super::{Capture, Secret, StepAction};
 
 /// Event names a registration may list: reference §5.1, plus
 /// `invitations:new` (seen in real integrations) and `users:join` (the seed's
@@ -269,6 +269,28 @@ pub(super) fn validate_webhooks(
         settle,
         queue_sampling,
     })
+}
+
+/// The action of a step whose type is `wait_event` (`raw` is the whole step).
+pub(super) fn wait_event_action(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    wait: &RawWaitEvent,
+    at: &Location,
+    path: &str,
+    defined: &mut HashSet<String>,
+) -> Option<StepAction> {
+    if raw.expect.is_some() || !raw.capture.is_empty() {
+        v.problem(
+            at,
+            path,
+            "put `where` and `capture` inside wait_event, not beside it",
+        );
+    }
+    let hooks = v.webhooks.clone();
+    let has_section = v.has_webhooks;
+    validate_wait_event(v, wait, at, path, hooks.as_ref(), has_section, defined)
+        .map(|w| StepAction::WaitEvent(Box::new(w)))
 }
 
 /// Validates a `wait_event` step. `hooks` is the validated `webhooks:` section;

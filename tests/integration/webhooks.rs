@@ -406,3 +406,22 @@ async fn littles_law_holds_for_a_closed_queue_with_one_agent_slot() {
     assert!(little.l_measured > 1.0, "{little:?}");
     assert!(!little.disagrees, "{little:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_created_by_a_generic_request_is_subscribed_too() {
+    let mock = crate::common::start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: generic\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 200ms}}\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - request:\n      method: POST\n      path: /chats\n      body: {{room: 1, creator: \"{{{{ user_id }}}}\"}}\n    capture: {{chat: chat.id}}\n    name: open_chat\n  - wait_event: {{event: chats:create, timeout: 2s, capture: {{created: data.chatId}}}}\n    name: wait_create\n  - request: {{method: DELETE, path: \"/chats/{{{{ created }}}}\"}}\n    name: close\n  - wait_event: {{event: chats:close, timeout: 2s, chat: \"{{{{ chat }}}}\"}}\n    name: wait_close\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "generic.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.steps);
+    assert_eq!(step(&report, "wait_create").errors, 0);
+    assert_eq!(step(&report, "wait_close").errors, 0);
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert_eq!(hooks.lifecycle.chats, 2);
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
+    assert_eq!(hooks.lifecycle.chat_duration.count, 2);
+}
