@@ -135,6 +135,10 @@ pub struct ConformArgs {
     #[arg(long, default_value_t = 1)]
     pub room: u64,
 
+    /// Webhook target to register [default: a receiver chatload starts on 127.0.0.1]. It must answer the X-Hook-Secret handshake; set it when the instance cannot reach this machine.
+    #[arg(long, value_name = "URL")]
+    pub hook_url: Option<String>,
+
     /// Where to write the JSON result [default: reports/conform-<timestamp>.json].
     #[arg(long)]
     pub out: Option<PathBuf>,

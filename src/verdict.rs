@@ -4,8 +4,12 @@
 //! Works on a [`RunReport`], so a merged report from several shards is
 //! judged exactly like a single run.
 
+use crate::report::webhooks::{LatencySummary, WebhookReport};
 use crate::report::{Percentiles, RunReport, StatsReport, ThresholdResult};
-use crate::scenario::threshold::{RunMetric, StatMetric, Subject, Threshold, Unit};
+use crate::scenario::threshold::{
+    LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
+};
+use crate::scenario::webhooks::same_event;
 
 /// Evaluates every threshold.
 pub fn evaluate(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdResult> {
@@ -27,8 +31,60 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Option<f64> {
             .find(|s| &s.name == route || s.route.as_ref() == Some(route))
             .and_then(stats),
         Subject::Iteration => stats(&report.iteration),
+        Subject::Run(m) if m.is_webhook() => report.webhooks.as_ref().map(|w| webhook_count(*m, w)),
         Subject::Run(m) => Some(run_value(*m, report)),
+        Subject::Lifecycle(m) => {
+            let w = report.webhooks.as_ref()?;
+            let summary = match m {
+                LifecycleMetric::TimeToAssign => &w.lifecycle.time_to_assign,
+                LifecycleMetric::TimeInQueue => &w.queue.time_in_queue,
+                LifecycleMetric::TimeToFirstAgentReply => &w.lifecycle.time_to_first_agent_reply,
+                LifecycleMetric::ChatDuration => &w.lifecycle.chat_duration,
+            };
+            t.stat.and_then(|s| latency_value(summary, s))
+        }
+        Subject::Event(name) => {
+            let w = report.webhooks.as_ref()?;
+            let event = w.events.iter().find(|e| same_event(&e.event, name))?;
+            match t.stat? {
+                StatMetric::Count => Some(event.count as f64),
+                s => latency_value(&event.delay, s),
+            }
+        }
     }
+}
+
+/// A webhook latency's value; `None` when nothing was measured (so a
+/// threshold on it fails with "no data" instead of passing on zeros).
+fn latency_value(s: &LatencySummary, m: StatMetric) -> Option<f64> {
+    let p = &s.latency;
+    match m {
+        StatMetric::Count => Some(s.count as f64),
+        _ if s.count == 0 => None,
+        StatMetric::Quantile { q, .. } => Some(quantile(p, q)),
+        StatMetric::Min => Some(p.min_us as f64),
+        StatMetric::Max => Some(p.max_us as f64),
+        StatMetric::Mean => Some(p.mean_us),
+        StatMetric::Errors | StatMetric::ErrorRate | StatMetric::Rps => None,
+    }
+}
+
+fn webhook_count(m: RunMetric, w: &WebhookReport) -> f64 {
+    let c = &w.counts;
+    let n = match m {
+        RunMetric::EventsReceived => c.received,
+        RunMetric::EventsMissing => c.missing,
+        RunMetric::EventsDuplicate => c.duplicate,
+        RunMetric::EventsLate => c.late,
+        RunMetric::EventsOutOfOrder => c.out_of_order,
+        RunMetric::EventsInvalidSignatures => c.invalid_signatures,
+        RunMetric::EventsMalformed => c.malformed,
+        RunMetric::EventsUnrouted => c.unrouted,
+        RunMetric::QueueQueued => w.queue.queued,
+        RunMetric::QueueAbandoned => w.queue.abandoned,
+        _ => 0,
+    };
+    n as f64
 }
 
 fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
@@ -41,6 +97,7 @@ fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
             t.op.as_str(),
             show(t.limit, t.unit)
         ),
+        None if t.subject.needs_webhooks() => "no data: no webhook event measured this".to_owned(),
         None => "no data: the step or route never ran".to_owned(),
     };
     ThresholdResult {
@@ -115,6 +172,8 @@ fn run_value(m: RunMetric, r: &RunReport) -> f64 {
         RunMetric::CheckRate if steps == 0 => 1.0,
         RunMetric::CheckRate => 1.0 - failed as f64 / steps as f64,
         RunMetric::ChecksFailed => failed as f64,
+        // Webhook counters are read from the webhooks section (`measure`).
+        _ => 0.0,
     }
 }
 

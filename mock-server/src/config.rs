@@ -1,5 +1,6 @@
 //! `MockConfig`: the mock's world (apps, rooms, agents), simulated agents,
-//! faults and limits, loaded from YAML or built from `Default`.
+//! faults, outgoing webhooks and limits, loaded from YAML or built from
+//! `Default`.
 //!
 //! Pure data plus validation; no I/O besides reading the file in
 //! [`MockConfig::from_yaml_file`]. `Default` is the documented default world
@@ -8,6 +9,7 @@
 
 use crate::dist::Dist;
 use crate::fault::FaultsConfig;
+use crate::webhook::WebhooksConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -66,6 +68,8 @@ pub struct MockConfig {
     pub simulation: SimulationConfig,
     /// Latency and fault injection, changeable at run time.
     pub faults: FaultsConfig,
+    /// Outgoing webhooks: handshake, delivery queue, retries, faults.
+    pub webhooks: WebhooksConfig,
     /// The apps; when given, they replace the default world's apps.
     pub apps: Vec<AppConfig>,
 }
@@ -80,6 +84,7 @@ impl Default for MockConfig {
             event_buffer: 1_000,
             simulation: SimulationConfig::default(),
             faults: FaultsConfig::default(),
+            webhooks: WebhooksConfig::default(),
             apps: vec![
                 AppConfig::demo("demo-app", "demo-secret", "demo-domain-key", false),
                 AppConfig::demo(
@@ -405,6 +410,7 @@ impl MockConfig {
         }
         self.simulation.validate("simulation")?;
         self.faults.validate()?;
+        self.webhooks.validate()?;
         let mut app_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {
             let at = format!("apps[{i}]");

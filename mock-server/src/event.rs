@@ -1,12 +1,13 @@
 //! Internal events (`chats:create`, `invitations:new`, `queues:update`, …):
-//! the hook point for webhook delivery.
+//! what the webhooks deliver.
 //!
 //! Store rules record a [`MockEvent`] into their app's [`EventLog`] (a ring
 //! buffer inside the app store, so recording takes no extra lock) and hand
-//! it to an optional [`EventHook`]. Nothing delivers events to webhooks yet
-//! (a later issue plugs an `EventHook` that does); `GET /__mock/events`
-//! reads the ring buffers so tests can assert what was emitted. Recording
-//! never blocks: the buffer drops its oldest entry when full.
+//! it to an optional [`EventHook`]. The store also fans each event out to
+//! the app's webhooks (`store::webhook`, `webhook`) before recording it.
+//! `GET /__mock/events` reads the ring buffers so tests can assert what was
+//! emitted. Recording never blocks: the buffer drops its oldest entry when
+//! full.
 
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -38,6 +39,12 @@ pub mod trigger {
     pub const FOREVER_ALONE: &str = "forever:alone";
     /// A user is writing / stopped writing / dropped out.
     pub const USERS_ACTIVITY: &str = "users:activity";
+    /// A system event: a ticket was created when a chat closed.
+    pub const SYSTEM_INFO: &str = "system:info";
+    /// A chat looks for an agent (a synchronous webhook, recorded when asked).
+    pub const CHATS_ASSIGN: &str = "chats:assign";
+    /// Alias of `chats:join`, delivered alongside it to webhooks that list it.
+    pub const USERS_JOIN: &str = "users:join";
 }
 
 /// One internal event.
@@ -98,13 +105,23 @@ impl EventLog {
 
     /// Records one event.
     pub fn emit(&mut self, trigger: &'static str, data: serde_json::Value, now: u64) {
-        let event = MockEvent {
+        let event = self.make(trigger, data, now);
+        self.push(event);
+    }
+
+    /// Builds the next event (numbered) without recording it.
+    pub fn make(&self, trigger: &'static str, data: serde_json::Value, now: u64) -> MockEvent {
+        MockEvent {
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             trigger,
             app_id: Arc::clone(&self.app_id),
             data,
             at: now,
-        };
+        }
+    }
+
+    /// Records an event built by [`Self::make`]: hook, then ring buffer.
+    pub fn push(&mut self, event: MockEvent) {
         if let Some(hook) = &self.hook {
             hook.on_event(&event);
         }

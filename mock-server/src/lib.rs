@@ -2,7 +2,8 @@
 //!
 //! It serves the 50 routes of `shared/api/agent-chat-api.md` under `/v1`
 //! with real state (apps, agents, users, chats, queues, invitations,
-//! messages, media, webhook registrations), simulated agents, the
+//! messages, media, webhook registrations), simulated agents, outgoing
+//! webhooks (handshake, signed deliveries, `chats:assign` decisions), the
 //! reference's auth rules and error envelope, plus an admin API under
 //! `/__mock` for request counts, fault injection and state inspection.
 //!
@@ -18,7 +19,8 @@
 //! state      AppState: app registry, faults, stats, shutdown token
 //! store/     AppStore per app (one mutex each) with the lifecycle rules
 //! sim        simulated agents' timers (tokio tasks)
-//! event      internal events ring buffer + hook point for webhooks
+//! event      internal events ring buffer + hook point
+//! webhook/   outgoing webhooks: queue, workers, handshake, chats:assign
 //! fault      fault config/table and the schema-breaking rewrite
 //! stats      lock-free per-operation counters
 //! dist       delay distributions
@@ -27,7 +29,9 @@
 //!
 //! Request flow: `normalize_path` → axum routing → `api_layer` (count,
 //! faults) → auth extractor → `Params` → handler → `AppState::with_store`
-//! (lock one app, run one rule, unlock) → timers scheduled → JSON response.
+//! (lock one app, run one rule — events go to the webhook queue with a
+//! `try_send` — unlock) → timers and `chats:assign` decisions handed over
+//! → JSON response.
 
 pub mod auth;
 pub mod config;
@@ -43,6 +47,7 @@ pub mod sim;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod webhook;
 
 pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};
 pub use error::ApiError;
@@ -51,6 +56,7 @@ pub use fault::{FaultsConfig, RouteFault};
 pub use operation::Operation;
 pub use routes::router;
 pub use state::AppState;
+pub use webhook::{WebhookFaultsConfig, WebhooksConfig};
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

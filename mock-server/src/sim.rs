@@ -7,29 +7,29 @@
 //! tolerate a changed world (chat closed, invitation gone). Timers stop when
 //! the server's cancellation token fires.
 
+use crate::state::AppState;
 use crate::store::{AppHandle, Timer};
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 /// Spawns one task per timer. Must be called inside a tokio runtime and
 /// never with the app lock held.
-pub fn schedule(cancel: &CancellationToken, app: &Arc<AppHandle>, timers: Vec<Timer>) {
+pub fn schedule(state: &AppState, app: &Arc<AppHandle>, timers: Vec<Timer>) {
     for timer in timers {
         let app = Arc::clone(app);
-        let cancel = cancel.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(timer.delay) => {}
-                () = cancel.cancelled() => return,
+                () = state.cancel_token().cancelled() => return,
             }
-            let next = {
+            let (timers, decisions) = {
                 let mut store = app.lock();
                 store.run_timer(&timer.action);
-                store.take_timers()
+                (store.take_timers(), store.take_decisions())
             };
-            if !next.is_empty() {
-                schedule(&cancel, &app, next);
-            }
+            // A declined invitation may have moved on to a `chats:assign`
+            // decision; it is asked like any other.
+            state.hand_over(&app, timers, decisions);
         });
     }
 }

@@ -1,5 +1,7 @@
 //! `AppState`: what every handler shares — the app registry, faults,
-//! request counters and the shutdown token.
+//! request counters, the webhook hub and the shutdown token — and the one
+//! place where a store rule's deferred work (simulated-agent timers,
+//! `chats:assign` decisions) is handed over after the lock is released.
 //!
 //! The configured apps live in an immutable map (no lock to find an app);
 //! apps created at run time through `POST /apps` go into a separate map
@@ -12,10 +14,12 @@ use crate::event::EventHook;
 use crate::fault::Faults;
 use crate::sim;
 use crate::stats::RouteStats;
-use crate::store::{AppHandle, AppStore};
+use crate::store::{AppHandle, AppStore, AssignDecision, Timer};
+use crate::webhook::WebhookHub;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Shared state of one mock server.
@@ -34,7 +38,9 @@ struct Shared {
     stats: RouteStats,
     seq: Arc<AtomicU64>,
     hook: Option<Arc<dyn EventHook>>,
-    /// Cancelled at shutdown: simulated-agent timers stop with the server.
+    webhooks: WebhookHub,
+    /// Cancelled at shutdown: simulated-agent timers and webhook workers
+    /// stop with the server.
     cancel: CancellationToken,
 }
 
@@ -51,12 +57,20 @@ impl AppState {
         cancel: CancellationToken,
     ) -> AppState {
         let seq = Arc::new(AtomicU64::new(1));
+        let webhooks = WebhookHub::new(&config.webhooks, cancel.clone());
         let apps: HashMap<String, Arc<AppHandle>> = config
             .apps
             .iter()
             .enumerate()
             .map(|(i, app)| {
-                let handle = AppHandle::new(app, &config, i as u64, Arc::clone(&seq), hook.clone());
+                let handle = AppHandle::new(
+                    app,
+                    &config,
+                    i as u64,
+                    Arc::clone(&seq),
+                    hook.clone(),
+                    &webhooks,
+                );
                 (app.id.clone(), Arc::new(handle))
             })
             .collect();
@@ -71,6 +85,7 @@ impl AppState {
                 stats: RouteStats::default(),
                 seq,
                 hook,
+                webhooks,
                 cancel,
             }),
         }
@@ -135,6 +150,7 @@ impl AppState {
             index,
             Arc::clone(&self.inner.seq),
             self.inner.hook.clone(),
+            &self.inner.webhooks,
         ));
         created.push(Arc::clone(&handle));
         Ok(handle)
@@ -155,8 +171,14 @@ impl AppState {
         &self.inner.cancel
     }
 
-    /// Runs one store rule under `app`'s lock, then schedules any timers it
-    /// created, after unlocking.
+    /// Outgoing webhooks: handshake, deliveries, decisions, counters.
+    pub fn webhooks(&self) -> &WebhookHub {
+        &self.inner.webhooks
+    }
+
+    /// Runs one store rule under `app`'s lock, then, after unlocking,
+    /// schedules the timers it created and starts its `chats:assign`
+    /// decisions.
     ///
     /// # Errors
     ///
@@ -166,14 +188,68 @@ impl AppState {
         app: &Arc<AppHandle>,
         rule: impl FnOnce(&mut AppStore) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
-        let (result, timers) = {
+        let (result, timers, decisions) = {
             let mut store = app.lock();
             let result = rule(&mut store);
-            (result, store.take_timers())
+            (result, store.take_timers(), store.take_decisions())
         };
-        if !timers.is_empty() {
-            sim::schedule(&self.inner.cancel, app, timers);
-        }
+        self.hand_over(app, timers, decisions);
         result
+    }
+
+    /// Schedules timers and spawns decisions taken from `app`'s store.
+    /// Must be called inside a tokio runtime, with the lock released.
+    pub(crate) fn hand_over(
+        &self,
+        app: &Arc<AppHandle>,
+        timers: Vec<Timer>,
+        decisions: Vec<AssignDecision>,
+    ) {
+        if !timers.is_empty() {
+            sim::schedule(self, app, timers);
+        }
+        for decision in decisions {
+            tokio::spawn(self.clone().decide(Arc::clone(app), decision));
+        }
+    }
+
+    /// Asks the decision's webhook (store unlocked), applies the answer
+    /// (store locked), counts it and wakes requests waiting for it.
+    async fn decide(self, app: Arc<AppHandle>, decision: AssignDecision) {
+        let answer = self
+            .inner
+            .webhooks
+            .ask_assign(&decision.endpoint, decision.body.clone())
+            .await;
+        let (honoured, timers, decisions) = {
+            let mut store = app.lock();
+            let honoured = store.resolve_decision(&decision, answer.as_deref());
+            (honoured, store.take_timers(), store.take_decisions())
+        };
+        self.inner
+            .webhooks
+            .count_assign(&decision.endpoint, honoured);
+        self.hand_over(&app, timers, decisions);
+        app.decided().notify_waiters();
+    }
+
+    /// Waits (unlocked) until `chat_id` no longer waits for a `chats:assign`
+    /// decision, at most the decision limit plus a second.
+    pub async fn wait_decided(&self, app: &AppHandle, chat_id: &str) {
+        let limit = Duration::from_millis(self.inner.config.webhooks.assign_timeout_ms);
+        let deadline = Instant::now() + limit + Duration::from_secs(1);
+        loop {
+            let notified = app.decided().notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up in between is kept.
+            notified.as_mut().enable();
+            if !app.lock().is_deciding(chat_id) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
+                return;
+            }
+        }
     }
 }

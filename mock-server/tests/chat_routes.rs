@@ -480,8 +480,12 @@ async fn queues_id_webhooks_and_surveys_routes() {
         .to_owned();
     assert_ne!(a, b);
 
+    let receiver = common::receiver::Receiver::start().await;
     let hook = demo
-        .post("/webhooks", json!({"events": ["chats:close", "messages:new"], "target": "https://example.com/hook"}))
+        .post(
+            "/webhooks",
+            json!({"events": ["chats:close", "messages:new"], "target": receiver.url}),
+        )
         .await
         .expect(201)["webhook"]
         .clone();
@@ -504,7 +508,7 @@ async fn queues_id_webhooks_and_surveys_routes() {
     assert!(listed["webhooks"][0].get("secret").is_none());
     assert_eq!(
         demo.get(&format!("/webhooks/{hook_id}")).await.expect(200)["webhook"]["target"],
-        "https://example.com/hook"
+        receiver.url
     );
     let changed = demo
         .put(

@@ -400,10 +400,11 @@ async fn tour() {
     // Ids, webhooks, surveys.
     demo.get("/id").await.expect(200);
     keyed.get("/id").await.assert_error(403);
+    let receiver = common::receiver::Receiver::start().await;
     let hook = demo
         .post(
             "/webhooks",
-            json!({"events": ["chats:close"], "target": "https://example.com/h"}),
+            json!({"events": ["chats:close"], "target": receiver.url}),
         )
         .await
         .expect(201);

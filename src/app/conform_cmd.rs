@@ -1,6 +1,7 @@
 //! `chatload conform`: picks the target (the bundled mock with simulated agents
-//! off, or a real instance with credentials from the environment), runs the
-//! suite, prints and writes the results.
+//! off, or a real instance with credentials from the environment) and the
+//! webhook target (`--hook-url`, or a local receiver), runs the suite, prints
+//! and writes the results.
 
 use super::*;
 
@@ -12,6 +13,19 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let (out_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let remote = remote_url(&args.target)?;
+    // The receiver is kept alive until the suite is done: the registered
+    // webhook points at it.
+    let (receiver, hook_url) = match args.hook_url.clone() {
+        Some(url) => (None, url),
+        None => {
+            let receiver = crate::conform::HookReceiver::start()
+                .await
+                .context("cannot start the local webhook receiver")
+                .map_err(run_failed)?;
+            let url = receiver.url().to_owned();
+            (Some(receiver), url)
+        }
+    };
     let mut mock = None;
     let target = match remote {
         Some(base_url) => {
@@ -27,6 +41,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
                 secret,
                 domain_key: env("CHATLOAD_DOMAIN_KEY"),
                 room: args.room,
+                hook_url,
             }
         }
         None => {
@@ -45,12 +60,14 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
                 secret: MOCK_SECRET.to_owned(),
                 domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
                 room: args.room,
+                hook_url,
             }
         }
     };
     let checker = Checker::new(target).map_err(run_failed)?;
     let report = crate::conform::run_suite(checker).await;
     drop(mock);
+    drop(receiver);
     for check in &report.checks {
         let mark = if check.passed { "ok  " } else { "FAIL" };
         let status = check

@@ -32,6 +32,7 @@ use crate::verdict::{self, LiveFigures};
 
 mod commands;
 mod conform_cmd;
+mod hooks;
 mod run;
 
 pub use run::{apply_overrides, default_report_path, exit_code};

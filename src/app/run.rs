@@ -297,6 +297,13 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         let registry = SchemaRegistry::load(Some(&ids)).map_err(run_failed)?;
         runner = runner.with_schemas(registry.into_routes(&route_ops), ratio);
     }
+    // Registered as late as possible: nothing between here and the run can fail.
+    let mut run_hooks = None;
+    if let Some(spec) = &scenario.webhooks {
+        let started = super::hooks::RunHooks::start(spec, &client).await?;
+        runner = runner.with_hooks(started.engine_hooks(&scenario));
+        run_hooks = Some(started);
+    }
     let runner = Arc::new(runner);
 
     let progress = Arc::new(Progress::new(
@@ -322,6 +329,9 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         interrupt.clone(),
     ));
 
+    if let Some(h) = &mut run_hooks {
+        h.start_sampling(client.clone());
+    }
     let outcome = engine::run(
         runner.clone(),
         &plan,
@@ -347,6 +357,17 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         } else {
             None
         };
+    let webhook_input = match run_hooks {
+        Some(h) => {
+            let hard = hard_abort.load(Ordering::Relaxed);
+            let (input, warning) = h.finish(&client, outcome.elapsed.as_secs_f64(), hard).await;
+            if let Some(w) = warning {
+                progress.println(&w);
+            }
+            Some(input)
+        }
+        None => None,
+    };
     signals.abort();
 
     let metrics = hub.finish(outcome.elapsed);
@@ -366,6 +387,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         merged_from: Vec::new(),
     };
     let mut report = report::build(&metrics, meta);
+    report.webhooks = webhook_input.as_ref().map(report::webhooks::build);
     if let Some(c) = cleanup {
         report.extra.insert(
             "cleanup".to_owned(),

@@ -6,8 +6,11 @@
 //! It cleans up after itself (closes the chats it opened, deletes the webhook
 //! it registered) so it can run against a shared real instance. It uses its
 //! own small HTTP helper rather than the load client: no hot path here, and
-//! it needs multipart uploads and arbitrary credential mixes.
+//! it needs multipart uploads and arbitrary credential mixes. The webhook it
+//! registers must pass the target's `X-Hook-Secret` handshake: `receiver`
+//! is a minimal local one for that.
 
+mod receiver;
 mod suite;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +20,7 @@ use serde_json::Value;
 
 use crate::schema::SchemaRegistry;
 
+pub use receiver::HookReceiver;
 pub use suite::run_suite;
 
 /// Credentials the suite may use.
@@ -28,6 +32,8 @@ pub struct ConformTarget {
     pub domain_key: Option<String>,
     /// The room chats are opened in.
     pub room: u64,
+    /// The webhook target the suite registers; it must answer the handshake.
+    pub hook_url: String,
 }
 
 impl std::fmt::Debug for ConformTarget {
@@ -35,6 +41,7 @@ impl std::fmt::Debug for ConformTarget {
         f.debug_struct("ConformTarget")
             .field("base_url", &self.base_url)
             .field("room", &self.room)
+            .field("hook_url", &self.hook_url)
             .finish_non_exhaustive()
     }
 }

@@ -56,6 +56,7 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
     let app = c.target().app_id.clone();
     let room = c.target().room;
     let has_domain_key = c.target().domain_key.is_some();
+    let hook_url = c.target().hook_url.clone();
     let tag = format!(
         "{:x}",
         std::time::SystemTime::now()
@@ -735,9 +736,7 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
                 "/webhooks".into(),
                 &[200, 201],
             )
-            .body(json!({
-                "events": ["chats:close"], "target": "http://127.0.0.1:9/chatload-conform"
-            })),
+            .body(json!({"events": ["chats:close"], "target": hook_url})),
         )
         .await;
     let hook_id = s(hook.as_ref(), "/webhook/id").unwrap_or_else(|| "no-webhook".to_owned());

@@ -8,6 +8,7 @@
 
 mod cleanup;
 mod closed;
+mod hooks;
 mod open;
 mod session;
 mod virtual_user;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cleanup::{CleanupSummary, close_chats};
+pub use hooks::{EngineHooks, EventSession};
 pub use session::Session;
 pub use virtual_user::{Runner, micros};
 

@@ -22,6 +22,8 @@ pub struct Session {
     pub open_chats: Vec<String>,
     /// This VU's own keep-alive connection to a plain-HTTP target.
     pub conn: ConnSlot,
+    /// Webhook inbox and subscribed chats (runs with `webhooks:` only).
+    pub events: Option<super::EventSession>,
 }
 
 impl Session {
@@ -35,6 +37,7 @@ impl Session {
             rng: SmallRng::seed_from_u64(seed ^ vu.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             open_chats: Vec::new(),
             conn: ConnSlot::default(),
+            events: None,
         }
     }
 

@@ -11,6 +11,7 @@ use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::hooks::EngineHooks;
 use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
@@ -19,6 +20,10 @@ use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
 };
 use crate::schema::{OperationSchemas, ViolationLog};
+
+#[path = "wait_event.rs"]
+mod wait_event;
+use wait_event::WaitResult;
 
 /// Everything a virtual user needs, shared by all of them.
 #[derive(Debug)]
@@ -37,6 +42,9 @@ pub struct Runner {
     /// Schema violations, locked only when one happens.
     pub violations: ViolationLog,
     flow_weights: Vec<u32>,
+    /// Webhook routing and tracking; `None` without a `webhooks:` section,
+    /// which keeps the request loop to one branch on it.
+    hooks: Option<Arc<EngineHooks>>,
 }
 
 /// How one step went.
@@ -45,6 +53,9 @@ enum StepResult {
     Ok,
     Failed,
     Aborted,
+    /// The user gave up (`wait_event` with `on_timeout: abandon`): the
+    /// iteration ends, without error.
+    Abandoned,
 }
 
 /// One request's outcome, before step bookkeeping.
@@ -55,6 +66,7 @@ struct Exchange {
     status: Option<u16>,
     body: Option<Value>,
     latency: Duration,
+    sent: Instant,
 }
 
 impl Runner {
@@ -76,7 +88,14 @@ impl Runner {
             schema_ratio: 0.0,
             violations: ViolationLog::default(),
             flow_weights,
+            hooks: None,
         }
+    }
+
+    /// Routes webhook events to the VUs and reports lifecycle operations.
+    pub fn with_hooks(mut self, hooks: Arc<EngineHooks>) -> Runner {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// Checks responses against `schemas` (indexed by route id), a share
@@ -107,6 +126,9 @@ impl Runner {
         let has_row = session.begin_iteration(&self.scenario);
         let mut ok = has_row;
         let mut aborted = false;
+        if let Some(hooks) = &self.hooks {
+            hooks.begin_iteration(session);
+        }
         if has_row {
             let flow = self.pick_flow(&mut session.rng);
             'steps: for step in &flow.steps {
@@ -123,6 +145,7 @@ impl Runner {
                             aborted = true;
                             break 'steps;
                         }
+                        StepResult::Abandoned => break 'steps,
                     }
                     if let Some(think) = &step.think {
                         let pause = think.sample(&mut session.rng);
@@ -135,6 +158,9 @@ impl Runner {
             }
         }
         session.iteration += 1;
+        if let Some(hooks) = &self.hooks {
+            hooks.end_iteration(session);
+        }
         if !session.open_chats.is_empty() {
             let mut leftovers = self
                 .leftovers
@@ -164,7 +190,11 @@ impl Runner {
             StepAction::Request(spec) => {
                 let needs_body = !spec.expect.body.is_empty()
                     || !spec.captures.is_empty()
-                    || spec.chat_effect != ChatEffect::None;
+                    || spec.chat_effect != ChatEffect::None
+                    || self
+                        .hooks
+                        .as_ref()
+                        .is_some_and(|h| h.needs_body(spec.route));
                 let Some(ex) = self.exchange(spec, session, needs_body).await else {
                     return StepResult::Aborted;
                 };
@@ -173,8 +203,26 @@ impl Runner {
                     .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
                     .or(ex.schema_failed.then_some(FailureKind::Schema));
                 self.record_request(spec, &ex, failure, lag);
+                if let Some(hooks) = &self.hooks {
+                    hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
+                }
                 failure
             }
+            StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
+                WaitResult::Done(failure) => failure,
+                WaitResult::Aborted => return StepResult::Aborted,
+                WaitResult::Abandoned => {
+                    let waited = micros(begun.elapsed());
+                    self.hub.record_step(&StepSample {
+                        step: StepId(step.id),
+                        ok: true,
+                        failure: None,
+                        duration_us: waited,
+                        corrected_us: waited + micros(lag),
+                    });
+                    return StepResult::Abandoned;
+                }
+            },
             StepAction::WaitUntil(wait) => {
                 let deadline = begun + wait.timeout;
                 loop {
@@ -257,6 +305,7 @@ impl Runner {
                     status: None,
                     body: None,
                     latency: Duration::ZERO,
+                    sent: Instant::now(),
                 });
             }
         };
@@ -280,6 +329,9 @@ impl Runner {
             auth,
         };
         let sent = Instant::now();
+        if let Some(hooks) = &self.hooks {
+            hooks.on_send(spec.route, &rendered.path, session, sent);
+        }
         let response = tokio::select! {
             r = self.client.send_on(&mut session.conn, request) => r,
             () = self.abort.cancelled() => return None,
@@ -314,6 +366,7 @@ impl Runner {
                     status: Some(resp.status),
                     body,
                     latency,
+                    sent,
                 }
             }
             Err(e) => Exchange {
@@ -326,6 +379,7 @@ impl Runner {
                 status: None,
                 body: None,
                 latency,
+                sent,
             },
         })
     }

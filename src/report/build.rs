@@ -93,6 +93,7 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta) -> RunReport {
         status_codes,
         errors_by_kind,
         extra: serde_json::Map::new(),
+        webhooks: None,
     }
 }
 

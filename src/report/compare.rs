@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::webhooks::WebhookReport;
 use super::{Percentiles, RunReport, StatsReport, terminal::format_us};
 
 /// Percentiles compared (and usable in rules).
@@ -62,7 +63,7 @@ impl Rule {
 /// One compared figure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompareRow {
-    /// `step`, `route` or `iteration`.
+    /// `step`, `route`, `iteration`, or with webhooks `lifecycle` and `event`.
     pub scope: &'static str,
     pub name: String,
     pub metric: &'static str,
@@ -113,9 +114,9 @@ pub fn compare(
 ) -> Comparison {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
-    let mut pair = |scope: &'static str, b: &StatsReport, n: &StatsReport| {
+    let mut pair_latency = |scope: &'static str, name: &str, b: &Percentiles, n: &Percentiles| {
         for metric in METRICS {
-            let (base_us, new_us) = (value(&b.latency, metric), value(&n.latency, metric));
+            let (base_us, new_us) = (value(b, metric), value(n, metric));
             let delta = new_us as i64 - base_us as i64;
             let pct = (base_us > 0).then(|| delta as f64 / base_us as f64);
             let broken = rules
@@ -129,7 +130,7 @@ pub fn compare(
                 .collect();
             rows.push(CompareRow {
                 scope,
-                name: n.name.clone(),
+                name: name.to_owned(),
                 metric,
                 base_us,
                 new_us,
@@ -138,6 +139,9 @@ pub fn compare(
                 broken,
             });
         }
+    };
+    let mut pair = |scope: &'static str, b: &StatsReport, n: &StatsReport| {
+        pair_latency(scope, &n.name, &b.latency, &n.latency);
     };
     for (scope, bl, nl) in [
         ("step", &base.steps, &new.steps),
@@ -154,12 +158,49 @@ pub fn compare(
         }
     }
     pair("iteration", &base.iteration, &new.iteration);
+    if let (Some(bw), Some(nw)) = (&base.webhooks, &new.webhooks) {
+        compare_webhooks(bw, nw, &mut pair_latency, &mut unmatched);
+    }
     Comparison {
         base: base.meta.started_at.clone(),
         new: new.meta.started_at.clone(),
         noise_floor_us,
         rows,
         unmatched,
+    }
+}
+
+/// The lifecycle service levels and each event's delay, where both runs measured them.
+fn compare_webhooks(
+    base: &WebhookReport,
+    new: &WebhookReport,
+    pair: &mut impl FnMut(&'static str, &str, &Percentiles, &Percentiles),
+    unmatched: &mut Vec<String>,
+) {
+    let levels = |w: &WebhookReport| {
+        [
+            ("time_to_assign", w.lifecycle.time_to_assign.clone()),
+            ("time_in_queue", w.queue.time_in_queue.clone()),
+            (
+                "time_to_first_agent_reply",
+                w.lifecycle.time_to_first_agent_reply.clone(),
+            ),
+            ("chat_duration", w.lifecycle.chat_duration.clone()),
+        ]
+    };
+    for ((name, b), (_, n)) in levels(base).into_iter().zip(levels(new)) {
+        if b.count > 0 && n.count > 0 {
+            pair("lifecycle", name, &b.latency, &n.latency);
+        }
+    }
+    for n in &new.events {
+        match base.events.iter().find(|b| b.event == n.event) {
+            Some(b) if b.delay.count > 0 && n.delay.count > 0 => {
+                pair("event", &n.event, &b.delay.latency, &n.delay.latency);
+            }
+            Some(_) => {}
+            None => unmatched.push(format!("event `{}` only in the new run", n.event)),
+        }
     }
 }
 

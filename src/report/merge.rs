@@ -83,6 +83,12 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
         extra: merge_extra(reports),
+        webhooks: super::webhooks::merge(
+            &reports
+                .iter()
+                .filter_map(|r| r.webhooks.as_ref())
+                .collect::<Vec<_>>(),
+        )?,
     })
 }
 

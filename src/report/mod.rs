@@ -17,6 +17,7 @@ pub mod junit;
 pub mod merge;
 mod model;
 pub mod terminal;
+pub mod webhooks;
 
 pub use build::{build, percentiles};
 #[cfg(test)]

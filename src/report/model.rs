@@ -41,6 +41,10 @@ pub struct RunReport {
     /// Sections added by later features (thresholds, schema violations, webhooks), keyed by name.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Webhook events and the chat lifecycle's service levels (runs with a
+    /// `webhooks:` section only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<super::webhooks::WebhookReport>,
 }
 
 /// Run metadata. Never contains credentials.

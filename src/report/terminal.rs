@@ -10,6 +10,9 @@ use std::fmt::Write as _;
 
 use super::{Percentiles, RunReport, StatsReport};
 
+#[path = "terminal_hooks.rs"]
+mod hooks;
+
 /// Corrected p99 must exceed raw p99 by this factor (and [`CORRECTED_MIN_GAP_US`]) before the
 /// summary shows a "p99 (corr.)" column.
 const CORRECTED_MIN_RATIO: f64 = 1.10;
@@ -141,6 +144,9 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .map(|(kind, count)| paint.alert(&format!("{kind} × {count}")))
         .collect();
     let _ = writeln!(out, "errors by kind  {}", join_or_none(&kinds));
+    if let Some(w) = &report.webhooks {
+        hooks::render(&mut out, w, paint);
+    }
     out
 }
 

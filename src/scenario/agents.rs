@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
-use super::raw::{RawAgents, RawScenario};
+use super::raw::RawAgents;
 use super::validate::{Validator, validate_think};
 use super::{RouteInfo, Think};
 use crate::api;
@@ -194,16 +194,6 @@ impl AgentAction {
         // The catalogue is a constant table; a test pins every id above.
         api::operation(id).unwrap_or(&api::OPERATIONS[0])
     }
-}
-
-/// MERGE(harness-webhooks): whether the scenario declares a `webhooks:`
-/// section. That section is added on the `harness-webhooks` branch; until it
-/// is merged no scenario has one, so `agents:` is always reported as needing
-/// it (true: without a receiver no event reaches the actors). The merger
-/// replaces the body with `raw.webhooks.is_some()`.
-pub(super) fn webhooks_declared(raw: &RawScenario) -> bool {
-    let _ = raw;
-    false
 }
 
 /// Validates `agents:`; `has_webhooks` says whether the scenario receives

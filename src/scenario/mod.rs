@@ -13,6 +13,7 @@ pub mod raw;
 pub mod template;
 pub mod threshold;
 pub mod validate;
+pub mod webhooks;
 
 mod feed;
 mod think;
@@ -80,6 +81,8 @@ pub struct Scenario {
     pub thresholds: Vec<threshold::Threshold>,
     /// Agent actors, when the scenario declares them.
     pub agents: Option<AgentsSpec>,
+    /// The run's webhook receiver, when the scenario has a `webhooks:` section.
+    pub webhooks: Option<webhooks::WebhookSpec>,
 }
 
 impl Scenario {
@@ -94,6 +97,21 @@ impl Scenario {
     ) -> Result<threshold::Threshold, String> {
         let steps: Vec<&str> = self.step_names.iter().map(|(n, _)| n.as_str()).collect();
         let t = threshold::parse(expr, &steps, abort_on_fail)?;
+        if t.subject.needs_webhooks() {
+            let Some(hooks) = &self.webhooks else {
+                return Err(format!(
+                    "`{expr}` is measured from webhook events: add a `webhooks:` section"
+                ));
+            };
+            if let threshold::Subject::Event(event) = &t.subject
+                && !hooks.subscribes(event)
+            {
+                return Err(format!(
+                    "`{event}` in `{expr}` is not in webhooks.events ({})",
+                    hooks.events.join(", ")
+                ));
+            }
+        }
         if let threshold::Subject::Route(route) = &t.subject
             && !self.routes.iter().any(|r| &r.key == route)
         {
@@ -252,6 +270,8 @@ pub struct Step {
 pub enum StepAction {
     Request(Box<RequestSpec>),
     WaitUntil(Box<WaitSpec>),
+    /// Wait for a webhook event about the VU's chat.
+    WaitEvent(Box<webhooks::WaitEventSpec>),
     /// Only a think time.
     Pause,
 }

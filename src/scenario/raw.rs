@@ -42,6 +42,9 @@ pub struct RawScenario {
     /// Agent actors (see `scenario/agents.rs`).
     #[serde(default)]
     pub agents: Option<Spanned<RawAgents>>,
+    /// `webhooks:` (bare `webhooks:` means every default).
+    #[serde(default, deserialize_with = "present")]
+    pub webhooks: Option<Option<Spanned<RawWebhooks>>>,
 }
 
 /// The `agents:` section: a population of agent actors.
@@ -230,6 +233,7 @@ pub struct RawStep {
     pub mark_read: Option<Option<RawMarkRead>>,
     pub request: Option<RawRequest>,
     pub wait_until: Option<Box<RawWaitUntil>>,
+    pub wait_event: Option<Box<RawWaitEvent>>,
     pub think: Option<Spanned<RawThink>>,
     pub repeat: Option<u32>,
     pub on_error: Option<String>,
@@ -472,4 +476,33 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// `webhooks:`: receive the API's webhooks during the run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    pub bind: Option<String>,
+    pub public_url: Option<String>,
+    pub register: Option<bool>,
+    pub secret: Option<String>,
+    pub verify: Option<bool>,
+    pub events: Option<Vec<Spanned<String>>>,
+    pub late_after: Option<Spanned<DurationText>>,
+    pub settle: Option<Spanned<DurationText>>,
+    pub queue_sampling: Option<bool>,
+}
+
+/// Wait for a webhook event about the VU's chat.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaitEvent {
+    pub event: Spanned<String>,
+    pub timeout: Spanned<DurationText>,
+    pub chat: Option<String>,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    pub on_timeout: Option<String>,
 }

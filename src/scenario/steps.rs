@@ -210,6 +210,7 @@ pub const STEP_TYPES: &[&str] = &[
     "mark_read",
     "request",
     "wait_until",
+    "wait_event",
 ];
 
 fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
@@ -230,6 +231,7 @@ fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
         raw.mark_read.is_some(),
         raw.request.is_some(),
         raw.wait_until.is_some(),
+        raw.wait_event.is_some(),
     ];
     STEP_TYPES
         .iter()
@@ -246,6 +248,11 @@ fn build_action(
     cx: &StepCx<'_>,
     defined: &mut HashSet<String>,
 ) -> Option<StepAction> {
+    if let Some(wait) = &raw.wait_event {
+        return crate::scenario::webhooks::wait_event_action(
+            v, raw, wait, &cx.at, &cx.path, defined,
+        );
+    }
     if let Some(wait) = &raw.wait_until {
         let inner_cx = StepCx {
             at: wait.step.referenced,
@@ -262,11 +269,11 @@ fn build_action(
             );
             return None;
         };
-        if *inner_kind == "wait_until" {
+        if matches!(*inner_kind, "wait_until" | "wait_event") {
             v.problem(
                 &inner_cx.at,
                 &inner_cx.path,
-                "wait_until cannot wait on another wait_until",
+                format!("wait_until polls a request step, not a {inner_kind}"),
             );
             return None;
         }

@@ -19,6 +19,40 @@ pub enum Subject {
     Iteration,
     /// Whole-run figures.
     Run(RunMetric),
+    /// A chat lifecycle service level measured from webhook events.
+    Lifecycle(LifecycleMetric),
+    /// One webhook event's delay from its cause (`event(chats:join)`).
+    Event(String),
+}
+
+impl Subject {
+    /// Whether the metric is measured from webhook events (needs `webhooks:`).
+    pub fn needs_webhooks(&self) -> bool {
+        matches!(self, Subject::Lifecycle(_) | Subject::Event(_))
+            || matches!(self, Subject::Run(m) if m.is_webhook())
+    }
+}
+
+/// The chat lifecycle's service levels (docs/webhooks.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleMetric {
+    TimeToAssign,
+    TimeInQueue,
+    TimeToFirstAgentReply,
+    ChatDuration,
+}
+
+impl LifecycleMetric {
+    /// Every lifecycle metric with its name in thresholds and reports.
+    pub const ALL: [(LifecycleMetric, &'static str); 4] = [
+        (LifecycleMetric::TimeToAssign, "time_to_assign"),
+        (LifecycleMetric::TimeInQueue, "time_in_queue"),
+        (
+            LifecycleMetric::TimeToFirstAgentReply,
+            "time_to_first_agent_reply",
+        ),
+        (LifecycleMetric::ChatDuration, "chat_duration"),
+    ];
 }
 
 /// Whole-run metrics.
@@ -34,6 +68,35 @@ pub enum RunMetric {
     SchemaViolations,
     CheckRate,
     ChecksFailed,
+    EventsReceived,
+    EventsMissing,
+    EventsDuplicate,
+    EventsLate,
+    EventsOutOfOrder,
+    EventsInvalidSignatures,
+    EventsMalformed,
+    EventsUnrouted,
+    QueueQueued,
+    QueueAbandoned,
+}
+
+impl RunMetric {
+    /// Counted from webhook events (needs `webhooks:`).
+    pub fn is_webhook(self) -> bool {
+        matches!(
+            self,
+            RunMetric::EventsReceived
+                | RunMetric::EventsMissing
+                | RunMetric::EventsDuplicate
+                | RunMetric::EventsLate
+                | RunMetric::EventsOutOfOrder
+                | RunMetric::EventsInvalidSignatures
+                | RunMetric::EventsMalformed
+                | RunMetric::EventsUnrouted
+                | RunMetric::QueueQueued
+                | RunMetric::QueueAbandoned
+        )
+    }
 }
 
 /// Per-step, per-route and per-iteration metrics.
@@ -135,7 +198,9 @@ const OPS: [(&str, Op); 6] = [
 pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC or route(METHOD /path).METRIC with METRIC one of \
 p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corrected), min, max, mean, count, errors, \
 error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
-dropped_iterations, schema_violations, checks.rate, checks.failed";
+dropped_iterations, schema_violations, checks.rate, checks.failed; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
+time_to_first_agent_reply.METRIC, chat_duration.METRIC, event(NAME).METRIC, events.received, events.missing, events.duplicate, \
+events.late, events.out_of_order, events.invalid_signatures, events.malformed, events.unrouted, queue.queued, queue.abandoned";
 
 /// Parses `SUBJECT.METRIC OP VALUE`; `steps` are the scenario's step names.
 ///
@@ -191,7 +256,20 @@ fn parse_metric(lhs: &str, steps: &[&str]) -> Result<(Subject, Option<StatMetric
         "schema_violations" => return run(RunMetric::SchemaViolations),
         "checks.rate" => return run(RunMetric::CheckRate),
         "checks.failed" => return run(RunMetric::ChecksFailed),
+        "events.received" => return run(RunMetric::EventsReceived),
+        "events.missing" => return run(RunMetric::EventsMissing),
+        "events.duplicate" => return run(RunMetric::EventsDuplicate),
+        "events.late" => return run(RunMetric::EventsLate),
+        "events.out_of_order" => return run(RunMetric::EventsOutOfOrder),
+        "events.invalid_signatures" => return run(RunMetric::EventsInvalidSignatures),
+        "events.malformed" => return run(RunMetric::EventsMalformed),
+        "events.unrouted" => return run(RunMetric::EventsUnrouted),
+        "queue.queued" => return run(RunMetric::QueueQueued),
+        "queue.abandoned" => return run(RunMetric::QueueAbandoned),
         _ => {}
+    }
+    if let Some(found) = webhook_latency(lhs)? {
+        return Ok(found);
     }
     let (subject, metric) = if let Some(rest) = lhs.strip_prefix("route(") {
         let (route, metric) = rest
@@ -227,6 +305,44 @@ fn parse_metric(lhs: &str, steps: &[&str]) -> Result<(Subject, Option<StatMetric
         _ => Unit::Micros,
     };
     Ok((subject, Some(stat), unit))
+}
+
+/// `time_to_assign.p95`, `event(chats:join).p99`: latencies measured from
+/// webhook events, which have no errors or rates (nor a corrected variant).
+fn webhook_latency(lhs: &str) -> Result<Option<(Subject, Option<StatMetric>, Unit)>, String> {
+    let (subject, metric) = if let Some(rest) = lhs.strip_prefix("event(") {
+        let (event, metric) = rest
+            .split_once(").")
+            .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+        (Subject::Event(event.trim().to_owned()), metric)
+    } else {
+        let Some((subject, metric)) = LifecycleMetric::ALL.iter().find_map(|(m, name)| {
+            lhs.strip_prefix(name)
+                .and_then(|r| r.strip_prefix('.'))
+                .map(|metric| (Subject::Lifecycle(*m), metric))
+        }) else {
+            return Ok(None);
+        };
+        (subject, metric)
+    };
+    let stat = match parse_stat(metric) {
+        Some(StatMetric::Quantile {
+            corrected: true, ..
+        })
+        | Some(StatMetric::Errors | StatMetric::ErrorRate | StatMetric::Rps)
+        | None => {
+            return Err(format!(
+                "unknown metric `{lhs}`: webhook latencies take p50, p90, p95, p99, p99.9, p99.99, min, max, mean or count"
+            ));
+        }
+        Some(stat) => stat,
+    };
+    let unit = if stat == StatMetric::Count {
+        Unit::Plain
+    } else {
+        Unit::Micros
+    };
+    Ok(Some((subject, Some(stat), unit)))
 }
 
 fn parse_stat(name: &str) -> Option<StatMetric> {
@@ -328,6 +444,65 @@ mod tests {
             parse("wait.active.max < 5s", STEPS, false).unwrap().subject,
             Subject::Step("wait.active".into())
         );
+    }
+
+    #[test]
+    fn webhook_metrics_parse_with_their_units() {
+        let t = parse("time_to_assign.p95 < 5s", STEPS, false).unwrap();
+        assert_eq!(t.subject, Subject::Lifecycle(LifecycleMetric::TimeToAssign));
+        assert_eq!((t.limit, t.unit), (5e6, Unit::Micros));
+        assert!(t.subject.needs_webhooks());
+        for (expr, metric) in [
+            ("time_in_queue.mean < 2s", LifecycleMetric::TimeInQueue),
+            (
+                "time_to_first_agent_reply.p99.9 <= 10s",
+                LifecycleMetric::TimeToFirstAgentReply,
+            ),
+            ("chat_duration.max < 5m", LifecycleMetric::ChatDuration),
+        ] {
+            assert_eq!(
+                parse(expr, STEPS, false).unwrap().subject,
+                Subject::Lifecycle(metric)
+            );
+        }
+        let t = parse("event(chats:join).p99 < 500ms", STEPS, false).unwrap();
+        assert_eq!(t.subject, Subject::Event("chats:join".into()));
+        assert_eq!(t.limit, 500_000.0);
+        let t = parse("event(messages:new).count >= 10", STEPS, false).unwrap();
+        assert_eq!((t.stat, t.unit), (Some(StatMetric::Count), Unit::Plain));
+        for (expr, metric) in [
+            ("events.missing == 0", RunMetric::EventsMissing),
+            ("events.duplicate == 0", RunMetric::EventsDuplicate),
+            ("events.late < 5", RunMetric::EventsLate),
+            ("events.out_of_order == 0", RunMetric::EventsOutOfOrder),
+            (
+                "events.invalid_signatures == 0",
+                RunMetric::EventsInvalidSignatures,
+            ),
+            ("queue.abandoned <= 3", RunMetric::QueueAbandoned),
+        ] {
+            let t = parse(expr, STEPS, false).unwrap();
+            assert_eq!(
+                (t.subject.clone(), t.unit),
+                (Subject::Run(metric), Unit::Plain)
+            );
+            assert!(t.subject.needs_webhooks());
+        }
+        assert!(
+            !parse("errors.rate < 1%", STEPS, false)
+                .unwrap()
+                .subject
+                .needs_webhooks()
+        );
+        for bad in [
+            "time_to_assign.error_rate < 1%",
+            "time_to_assign.p99_corrected < 1s",
+            "time_to_assign.p98 < 1s",
+            "event(chats:join.p99 < 1s",
+            "time_to_assign.p95 < 5",
+        ] {
+            assert!(parse(bad, STEPS, false).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub(super) struct Validator<'a> {
     pub(super) routes: Vec<super::RouteInfo>,
     pub(super) step_names: Vec<(String, String)>,
     pub(super) used_names: HashSet<String>,
+    /// The validated `webhooks:` section, for `wait_event` steps.
+    pub(super) webhooks: Option<super::webhooks::WebhookSpec>,
+    /// Whether the file has a `webhooks:` section (valid or not).
+    pub(super) has_webhooks: bool,
 }
 
 impl<'a> Validator<'a> {
@@ -48,6 +52,8 @@ impl<'a> Validator<'a> {
             routes: Vec::new(),
             step_names: Vec::new(),
             used_names: HashSet::new(),
+            webhooks: None,
+            has_webhooks: false,
         }
     }
 
@@ -78,7 +84,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Expands `${VAR}` and `${VAR:-default}` from the environment.
-    fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
+    pub(super) fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -133,7 +139,9 @@ pub fn validate(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Scenario, Vec<Problem>> {
     let mut v = Validator::new(origin, env);
+    v.has_webhooks = raw.webhooks.is_some();
     let target = validate_target(&mut v, raw.target.as_ref());
+    v.webhooks = super::webhooks::validate_webhooks(&mut v, raw.webhooks.as_ref());
     declare_variables(&mut v, &raw);
     let feeds = load_feeds(&mut v, &raw, base_dir);
     let load = validate_load(&mut v, &raw.load);
@@ -158,7 +166,7 @@ pub fn validate(
         }
     }
     let flows = steps::validate_flows(&mut v, &raw);
-    let has_webhooks = super::agents::webhooks_declared(&raw);
+    let has_webhooks = raw.webhooks.is_some();
     let mut agents = super::agents::validate_agents(&mut v, raw.agents.as_ref(), has_webhooks);
     if let Some(a) = agents.as_mut() {
         a.register_metrics(&mut v.step_names, &mut v.routes);
@@ -180,6 +188,7 @@ pub fn validate(
                 cleanup: raw.cleanup.unwrap_or(true),
                 thresholds: Vec::new(),
                 agents,
+                webhooks: v.webhooks.take(),
             };
             for (i, t) in raw.thresholds.iter().enumerate() {
                 match scenario.parse_threshold(&t.value.0.threshold, t.value.0.abort_on_fail) {

@@ -8,13 +8,17 @@
 //! - [`router`]: routes each event to the inboxes subscribed to its chat or
 //!   user (a virtual user's chat, an agent actor's agent id) and to the
 //!   observers that measure it.
+//! - [`tracker`]: the observer that measures events against the lifecycle
+//!   operations the engine reports (latency per event, missing, duplicate,
+//!   late, out of order, queue and lifecycle service levels).
 //!
-//! Nothing here knows scenarios or metrics: the engine subscribes inboxes and
-//! registers observers.
+//! The receiver and router know nothing of scenarios or metrics: the engine
+//! subscribes inboxes and registers observers.
 
 pub mod receiver;
 pub mod router;
 pub mod signature;
+pub mod tracker;
 
 use std::time::Instant;
 
@@ -22,6 +26,7 @@ use serde_json::Value;
 
 pub use receiver::{ReceiverCounters, ReceiverSnapshot, RunningReceiver, WebhookReceiver};
 pub use router::{EventObserver, EventRouter, Inbox};
+pub use tracker::{EventSummary, EventTracker, Lifecycle};
 
 /// One verified event as received.
 #[derive(Debug, Clone)]

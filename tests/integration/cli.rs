@@ -248,6 +248,25 @@ fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
 }
 
 #[test]
+fn conform_registers_the_hook_url_it_is_given() {
+    // Nothing answers the handshake on port 9: the mock refuses the webhook.
+    let dir = tempfile::tempdir().unwrap();
+    let run = chatload()
+        .args(["conform", "--hook-url", "http://127.0.0.1:9/hook", "--out"])
+        .arg(dir.path().join("c.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("register webhook")
+            && l.contains("handshake failed")),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn conform_fails_and_names_the_check_when_the_target_breaks_its_schema() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let config = chatload_mock::MockConfig::from_yaml_str(

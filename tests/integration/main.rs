@@ -7,9 +7,12 @@
 //! - `reports`: shards, merge, compare, CSV.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `agents`: agent actors against the mock with its simulated agents off.
+//! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
+//!   test delivers the mock's events).
 
 mod agents;
 mod cli;
 mod common;
 mod reports;
 mod run;
+mod webhooks;

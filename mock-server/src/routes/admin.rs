@@ -1,5 +1,6 @@
-//! The `/__mock` admin API: request counts, faults, state summary, health
-//! and recent internal events. Not part of the Agent Chat API, not behind
+//! The `/__mock` admin API: request counts, faults, state summary, health,
+//! recent internal events, webhook counters and delivery faults, and the
+//! switch of simulated agents. Not part of the Agent Chat API, not behind
 //! API auth, not counted, never fault-injected.
 
 use super::ok;
@@ -8,6 +9,7 @@ use crate::event::MockEvent;
 use crate::extract::Params;
 use crate::fault::FaultsConfig;
 use crate::state::AppState;
+use crate::webhook::WebhookFaultsConfig;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -29,6 +31,17 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/__mock/state", get(state_get))
         .route("/__mock/events", get(events_get))
+        .route("/__mock/webhooks", get(webhooks_get))
+        .route(
+            "/__mock/webhooks/faults",
+            get(webhook_faults_get)
+                .put(webhook_faults_put)
+                .delete(webhook_faults_delete),
+        )
+        .route(
+            "/__mock/simulation",
+            get(simulation_get).put(simulation_put),
+        )
 }
 
 async fn health() -> Response {
@@ -91,4 +104,91 @@ async fn events_get(State(state): State<AppState>, params: Params) -> Result<Res
     events.sort_unstable_by_key(|e| e.seq);
     let skip = events.len().saturating_sub(limit);
     Ok(ok(&json!({ "events": &events[skip..] })))
+}
+
+/// Webhook counters per app and webhook, plus totals, queue length, the
+/// configuration and the current delivery faults.
+async fn webhooks_get(State(state): State<AppState>) -> Response {
+    let registered: Vec<_> = state
+        .apps()
+        .iter()
+        .map(|app| {
+            (
+                std::sync::Arc::clone(&app.id),
+                app.lock().webhook_summaries(),
+            )
+        })
+        .collect();
+    ok(&state.webhooks().stats_json(&registered))
+}
+
+async fn webhook_faults_get(State(state): State<AppState>) -> Response {
+    ok(&*state.webhooks().faults())
+}
+
+/// Replaces the delivery faults; body as the config's `webhooks.faults`
+/// (every key optional).
+async fn webhook_faults_put(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let faults: WebhookFaultsConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid webhook faults: {e}")))?;
+    faults.validate().map_err(ApiError::bad_request)?;
+    state.webhooks().set_faults(faults);
+    Ok(ok(&*state.webhooks().faults()))
+}
+
+async fn webhook_faults_delete(State(state): State<AppState>) -> Response {
+    state.webhooks().set_faults(WebhookFaultsConfig::default());
+    ok(&*state.webhooks().faults())
+}
+
+/// `{"apps": {"<appId>": {"agents": bool, "simulate": bool}}}`.
+fn simulation_json(state: &AppState) -> Response {
+    let apps: serde_json::Map<String, serde_json::Value> = state
+        .apps()
+        .iter()
+        .map(|app| {
+            let store = app.lock();
+            (
+                app.id.to_string(),
+                json!({"agents": store.simulated_agents_on(),
+                       "simulate": store.simulation().simulate}),
+            )
+        })
+        .collect();
+    ok(&json!({ "apps": apps }))
+}
+
+async fn simulation_get(State(state): State<AppState>) -> Response {
+    simulation_json(&state)
+}
+
+/// `{"appId"?: "<id>", "agents": bool}`: switches the configured
+/// (simulated) agents of one app, or of every app, off or back on.
+async fn simulation_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Switch {
+        app_id: Option<String>,
+        agents: bool,
+    }
+    let switch: Switch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid simulation switch: {e}")))?;
+    let apps = match &switch.app_id {
+        Some(id) => vec![
+            state
+                .app(id)
+                .ok_or_else(|| ApiError::not_found("App not found"))?,
+        ],
+        None => state.apps(),
+    };
+    for app in &apps {
+        state.with_store(app, |s| {
+            s.set_simulated_agents(switch.agents);
+            Ok(())
+        })?;
+    }
+    Ok(simulation_json(&state))
 }

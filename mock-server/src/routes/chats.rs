@@ -135,10 +135,40 @@ async fn chats_assign(
         })?),
         None => None,
     };
-    api.state.with_store(&api.app, |s| {
+    let answer = api.state.with_store(&api.app, |s| {
         let agent = s.assign(&id, algorithm)?;
-        agent_response(s, agent)
-    })
+        answer_unless_deciding(s, &id, agent)
+    })?;
+    decided(&api, &id, answer).await
+}
+
+/// The `{agent}` answer of assign and toinbox, or `None` while a
+/// `chats:assign` webhook decides (the common case answers under the same
+/// lock as the rule).
+fn answer_unless_deciding(
+    store: &AppStore,
+    chat_id: &str,
+    agent: Option<String>,
+) -> Result<Option<Response>, ApiError> {
+    if agent.is_none() && store.is_deciding(chat_id) {
+        return Ok(None);
+    }
+    agent_response(store, agent).map(Some)
+}
+
+/// `answer`, or the outcome of the pending decision, waited for unlocked.
+async fn decided(
+    api: &crate::auth::Api,
+    chat_id: &str,
+    answer: Option<Response>,
+) -> Result<Response, ApiError> {
+    if let Some(response) = answer {
+        return Ok(response);
+    }
+    api.state.wait_decided(&api.app, chat_id).await;
+    let store = api.app.lock();
+    let agent = store.assigned_agent(chat_id);
+    agent_response(&store, agent)
 }
 
 async fn chats_to_inbox(
@@ -146,10 +176,11 @@ async fn chats_to_inbox(
     PathId(id): PathId,
     _params: Params,
 ) -> Result<Response, ApiError> {
-    api.state.with_store(&api.app, |s| {
+    let answer = api.state.with_store(&api.app, |s| {
         let agent = s.chat_to_inbox(&id)?;
-        agent_response(s, agent)
-    })
+        answer_unless_deciding(s, &id, agent)
+    })?;
+    decided(&api, &id, answer).await
 }
 
 async fn chats_users(

@@ -1,5 +1,8 @@
-//! Webhook registrations (reference §4.11): state only; delivery is a
-//! later issue (see `event`).
+//! Webhook registrations (reference §4.11). `POST` and a `PUT` that changes
+//! the target run the `X-Hook-Secret` handshake (§5.3) with the store
+//! unlocked: validate and draw the secret under the lock, unlock, call the
+//! target, lock again to activate. A failed handshake answers 400 and
+//! registers nothing. Delivery itself is `crate::webhook`.
 
 use super::{json, ok, success};
 use crate::auth::SecretApi;
@@ -52,13 +55,33 @@ async fn webhooks_create(SecretApi(api): SecretApi, params: Params) -> Result<Re
         .str_list("events")?
         .ok_or_else(|| ApiError::bad_request("`events` is required"))?;
     let target = params.required_str("target")?;
+    let pending = api
+        .state
+        .with_store(&api.app, |s| s.prepare_webhook(events, target))?;
+    handshake(&api.state, &api.app.id, &pending.target, &pending.secret).await?;
     api.state.with_store(&api.app, |s| {
-        let hook = s.create_webhook(events, target)?;
+        let hook = s.insert_webhook(pending);
         Ok(json(
             StatusCode::CREATED,
             &Wrap("webhook", WebhookView::new(hook, true)),
         ))
     })
+}
+
+/// The handshake, unless switched off (`webhooks.handshake: false`).
+async fn handshake(
+    state: &AppState,
+    app_id: &str,
+    target: &str,
+    secret: &str,
+) -> Result<(), ApiError> {
+    let hub = state.webhooks();
+    if !hub.config().handshake {
+        return Ok(());
+    }
+    hub.handshake(app_id, target, secret)
+        .await
+        .map_err(|why| ApiError::bad_request(format!("Webhook handshake failed: {why}")))
 }
 
 async fn webhooks_update(
@@ -68,6 +91,12 @@ async fn webhooks_update(
 ) -> Result<Response, ApiError> {
     let events = params.str_list("events")?;
     let target = params.str("target")?;
+    let retarget = api.state.with_store(&api.app, |s| {
+        s.check_webhook_update(&id, events.as_deref(), target.as_deref())
+    })?;
+    if let Some((new_target, secret)) = retarget {
+        handshake(&api.state, &api.app.id, &new_target, &secret).await?;
+    }
     api.state.with_store(&api.app, |s| {
         let hook = s.update_webhook(&id, events, target)?;
         Ok(ok(&Wrap("webhook", WebhookView::new(hook, false))))

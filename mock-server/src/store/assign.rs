@@ -5,9 +5,10 @@
 //! chat's slot, rejecting/expiring frees it and moves the invitation on to
 //! the next agent (never one who already declined this chat). In queue mode
 //! a freed slot dispatches the head of the room's FIFO
-//! ([`AppStore::dispatch_room`]).
+//! ([`AppStore::dispatch_room`]). Each of the three searches first offers
+//! the choice to a `chats:assign` webhook when there is one (`decision`).
 
-use super::{AppStore, ChatStatus, Invitation, Timer, TimerAction, now_ms, now_s};
+use super::{AppStore, ChatStatus, Invitation, SeekOrigin, Timer, TimerAction, now_ms, now_s};
 use crate::config::{AgentStatus, Algorithm};
 use crate::error::ApiError;
 use crate::event::trigger;
@@ -23,7 +24,7 @@ impl AppStore {
     /// Eligible agents for a chat, in agent order: online, in the chat's
     /// room, speaking its language, with a free slot, not already declined
     /// and not already in the chat.
-    fn candidates(&self, chat_id: &str) -> Vec<usize> {
+    pub(super) fn candidates(&self, chat_id: &str) -> Vec<usize> {
         let Some(chat) = self.chats.get(chat_id) else {
             return Vec::new();
         };
@@ -48,7 +49,7 @@ impl AppStore {
     /// Whether any agent of the chat's room who speaks its language could
     /// ever take it (ignoring status and slots): false means waiting is
     /// pointless.
-    fn anyone_could_take(&self, chat_id: &str) -> bool {
+    pub(super) fn anyone_could_take(&self, chat_id: &str) -> bool {
         let Some(chat) = self.chats.get(chat_id) else {
             return false;
         };
@@ -66,7 +67,7 @@ impl AppStore {
         })
     }
 
-    fn pick_agent(&mut self, chat_id: &str, algorithm: Algorithm) -> Option<String> {
+    pub(super) fn pick_agent(&mut self, chat_id: &str, algorithm: Algorithm) -> Option<String> {
         let candidates = self.candidates(chat_id);
         if candidates.is_empty() {
             return None;
@@ -153,7 +154,9 @@ impl AppStore {
 
     /// `GET /chats/{chatId}/assign`: invites an agent picked by `algorithm`
     /// (the app setting when `None`). Returns the invited (or already
-    /// assigned) agent's id, or `None` after a `forever:alone` event.
+    /// assigned) agent's id, or `None` after a `forever:alone` event, or
+    /// `None` while a `chats:assign` webhook decides (see
+    /// [`Self::is_deciding`]; the answer is then [`Self::assigned_agent`]).
     ///
     /// # Errors
     ///
@@ -172,8 +175,14 @@ impl AppStore {
         if let Some(invitation) = self.pending_agent_invitation(chat_id) {
             return Ok(Some(invitation.user_id.clone()));
         }
+        if chat.deciding.is_some() {
+            return Ok(None);
+        }
         let algorithm = algorithm.unwrap_or(self.settings.assign_algorithm);
         self.chat_mut(chat_id)?.algorithm = algorithm;
+        if self.ask_assign_webhook(chat_id, SeekOrigin::Assign) {
+            return Ok(None);
+        }
         match self.pick_agent(chat_id, algorithm) {
             Some(agent) => {
                 self.remove_from_queue(chat_id);
@@ -233,9 +242,13 @@ impl AppStore {
     }
 
     /// Runs a simulated agent's or expiry timer. Stale timers (invitation
-    /// gone, chat closed) do nothing.
+    /// gone, chat closed) do nothing, and so do simulated answers and
+    /// replies once simulated agents were switched off.
     pub fn run_timer(&mut self, action: &TimerAction) {
+        let simulating = self.sim.simulate;
         match action {
+            TimerAction::Accept(_) | TimerAction::Reject(_) | TimerAction::Reply { .. }
+                if !simulating => {}
             TimerAction::Accept(id) => {
                 if let Some(inv) = self.invitations.get(id) {
                     let (chat, user) = (inv.chat_id.clone(), inv.user_id.clone());
@@ -279,7 +292,10 @@ impl AppStore {
     /// After a declined invitation: invite the next agent, else requeue (in
     /// queue mode, at the head, while someone could still take it), else
     /// `forever:alone`.
-    fn move_on(&mut self, chat_id: &str) {
+    pub(super) fn move_on(&mut self, chat_id: &str) {
+        if self.ask_assign_webhook(chat_id, SeekOrigin::MoveOn) {
+            return;
+        }
         let algorithm = self
             .chats
             .get(chat_id)
@@ -380,6 +396,10 @@ impl AppStore {
             let Some(head) = self.rooms.get(&room).and_then(|r| r.queue.front()).cloned() else {
                 return;
             };
+            // FIFO: nobody overtakes a head whose decision is pending.
+            if self.is_deciding(&head) || self.ask_assign_webhook(&head, SeekOrigin::Dispatch) {
+                return;
+            }
             let algorithm = self
                 .chats
                 .get(&head)

@@ -1,5 +1,5 @@
-//! Chat lifecycle rules: create, join/leave, messages, history, close, and
-//! the bounded retention of closed chats.
+//! Chat lifecycle rules: create, join/leave, messages, history, close (with
+//! its `system:info` ticket), and the bounded retention of closed chats.
 
 use super::{AppStore, Chat, ChatStatus, Message, Timer, TimerAction, now_s};
 use crate::config::Algorithm;
@@ -64,6 +64,7 @@ impl AppStore {
             rejected_by: Vec::new(),
             algorithm: self.settings.assign_algorithm,
             media: Vec::new(),
+            deciding: None,
         };
         self.chats.insert(id.clone(), chat);
         if let Some(user) = self.users.get_mut(creator) {
@@ -215,11 +216,14 @@ impl AppStore {
         {
             return Err(ApiError::not_found("Room not found"));
         }
+        let old_room = self.chat(chat_id)?.room;
         let requeue = update.room.is_some() && self.chat(chat_id)?.in_queue;
         if requeue {
             self.remove_from_queue(chat_id);
         }
         let chat = self.chat_mut(chat_id)?;
+        // A pending `chats:assign` decision was about the old room.
+        let dropped_decision = update.room.is_some() && chat.deciding.take().is_some();
         if let Some(room) = update.room {
             chat.room = room;
         }
@@ -237,6 +241,9 @@ impl AppStore {
             if let Some(room) = update.room {
                 self.dispatch_room(room);
             }
+        }
+        if dropped_decision {
+            self.dispatch_room(old_room);
         }
         Ok(())
     }
@@ -263,6 +270,7 @@ impl AppStore {
             return Err(ApiError::forbidden("User is not in the chat"));
         }
         let participants = chat.users.clone();
+        let was_queued = chat.in_queue;
         let mut rooms = Vec::new();
         let pending: Vec<String> = self
             .invitations
@@ -296,13 +304,28 @@ impl AppStore {
             u.chats.retain(|c| c != chat_id);
         }
         let closer = user_id.unwrap_or("system").to_owned();
+        let reason = match user_id {
+            None => "system",
+            Some(user) if self.users.get(user).is_some_and(|u| u.agent.is_some()) => "agent",
+            Some(_) if was_queued => "queue-exit",
+            Some(_) => "user",
+        };
         let chat = self.chat_mut(chat_id)?;
         chat.status = ChatStatus::Closed;
         chat.closed_at = Some(now_s());
         chat.closed_by = Some(closer.clone());
+        chat.deciding = None;
         self.emit(
             trigger::CHATS_CLOSE,
-            json!({"chatId": chat_id, "userId": closer}),
+            json!({"chatId": chat_id, "userId": closer, "extraData": {"reason": reason}}),
+        );
+        // Every closed chat becomes a ticket; its id is also a valid
+        // `GET /surveys/{surveyId}` (any positive integer is).
+        self.tickets += 1;
+        let ticket = self.tickets.to_string();
+        self.emit(
+            trigger::SYSTEM_INFO,
+            json!({"chatId": chat_id, "data": {"ticketId": ticket}}),
         );
         rooms.sort_unstable();
         rooms.dedup();

@@ -1,5 +1,5 @@
-//! Directory-style rules: users, agents, settings, media, webhooks, the
-//! app's own description, and the `/__mock/state` summary.
+//! Directory-style rules: users, agents, settings, media, the app's own
+//! description, and the `/__mock/state` summary.
 
 use super::{AgentInfo, AppStore, ChatStatus, Media, User, now_s};
 use crate::config::{AgentStatus, Algorithm};
@@ -246,6 +246,8 @@ impl AppStore {
                 active: 0,
                 reserved: 0,
                 idle_since: 0,
+                simulated: false,
+                paused_status: None,
             },
         );
         self.dispatch_rooms(&rooms);

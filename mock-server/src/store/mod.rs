@@ -6,20 +6,27 @@
 //! so a std mutex beats an async one. Rules are methods returning
 //! `Result<_, ApiError>` (unit-testable without HTTP), split by concern:
 //! `chat` (chat lifecycle and messages), `assign` (assignment, invitations,
-//! queue), `directory` (users, agents, settings, media, webhooks), `view`
-//! (JSON shapes of §7). Rules that start a timer (simulated agents) push a
-//! [`Timer`] that the caller hands to `sim` after unlocking.
+//! queue), `decision` (the `chats:assign` webhook's say in assignment),
+//! `directory` (users, agents, settings, media), `webhook` (registrations
+//! and the fan-out of events to them), `simulation` (the run-time switch of
+//! simulated agents), `view` (JSON shapes of §7). Rules never do I/O: one
+//! that starts a timer (simulated agents) pushes a [`Timer`], one that needs
+//! a webhook's answer pushes an [`AssignDecision`]; the caller hands both
+//! over after unlocking (`AppState::with_store`).
 
 mod assign;
 mod chat;
+mod decision;
 mod directory;
 mod model;
+mod simulation;
 pub mod view;
 mod webhook;
 
 use crate::config::{AgentStatus, AppConfig, MockConfig, SimulationConfig};
 use crate::error::ApiError;
 use crate::event::{EventHook, EventLog};
+use crate::webhook::WebhookHub;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -31,7 +38,7 @@ pub use assign::QUEUE_EVENT_WINDOW;
 pub use chat::ChatUpdate;
 pub use directory::{AgentUpdate, SettingsUpdate};
 pub use model::*;
-pub use webhook::WEBHOOK_EVENTS;
+pub use webhook::{PendingWebhook, WEBHOOK_EVENTS};
 
 /// Default mean chat duration for wait estimates before any chat closed.
 const DEFAULT_CHAT_DURATION_MS: u64 = 60_000;
@@ -48,6 +55,9 @@ pub struct AppHandle {
     /// Domain key, if any.
     pub domain_key: Option<String>,
     store: Mutex<AppStore>,
+    /// Woken whenever a `chats:assign` decision of this app is resolved
+    /// (requests that answer with its outcome wait on it, unlocked).
+    decided: tokio::sync::Notify,
 }
 
 impl AppHandle {
@@ -58,15 +68,22 @@ impl AppHandle {
         app_index: u64,
         seq: Arc<AtomicU64>,
         hook: Option<Arc<dyn EventHook>>,
+        hub: &WebhookHub,
     ) -> AppHandle {
         let id: Arc<str> = Arc::from(app.id.as_str());
-        let store = AppStore::new(app, global, app_index, Arc::clone(&id), seq, hook);
+        let store = AppStore::new(app, global, app_index, Arc::clone(&id), seq, hook, hub);
         AppHandle {
             id,
             secret: app.secret.clone(),
             domain_key: app.domain_key.clone(),
             store: Mutex::new(store),
+            decided: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Notified after each resolved `chats:assign` decision.
+    pub fn decided(&self) -> &tokio::sync::Notify {
+        &self.decided
     }
 
     /// Locks the store. A poisoned lock (a panic elsewhere) is recovered:
@@ -105,6 +122,19 @@ pub struct AppStore {
     rng: StdRng,
     events: EventLog,
     timers: Vec<Timer>,
+    /// Delivery queue, client and counters of every webhook.
+    hub: WebhookHub,
+    /// `chats:assign` questions for the caller to ask after unlocking.
+    decisions: Vec<AssignDecision>,
+    decision_seq: u64,
+    /// Seeds each webhook's fault RNG (with its id number).
+    hook_seed: u64,
+    /// Ticket ids of `system:info` (also valid survey ids).
+    tickets: u64,
+    /// Whether simulated agents run (`PUT /__mock/simulation`); the
+    /// configured `simulation.simulate` is restored when switched back on.
+    configured_simulate: bool,
+    agents_switched_off: bool,
 }
 
 /// Unix seconds now.
@@ -129,7 +159,12 @@ impl AppStore {
         app_id: Arc<str>,
         seq: Arc<AtomicU64>,
         hook: Option<Arc<dyn EventHook>>,
+        hub: &WebhookHub,
     ) -> AppStore {
+        let sim = app
+            .simulation
+            .clone()
+            .unwrap_or_else(|| global.simulation.clone());
         let mut store = AppStore {
             app_id: Arc::clone(&app_id),
             name: app.name.clone().unwrap_or_else(|| app.id.clone()),
@@ -146,10 +181,9 @@ impl AppStore {
                 assign_algorithm: app.assign_algorithm,
                 inactivity_timeout: 600,
             },
-            sim: app
-                .simulation
-                .clone()
-                .unwrap_or_else(|| global.simulation.clone()),
+            configured_simulate: sim.simulate,
+            agents_switched_off: false,
+            sim,
             closed_chat_cap: global.closed_chat_cap,
             rooms: app.rooms.iter().map(|r| (*r, Room::default())).collect(),
             users: HashMap::new(),
@@ -169,6 +203,11 @@ impl AppStore {
             rng: StdRng::seed_from_u64(global.seed.wrapping_add(app_index.wrapping_mul(7919))),
             events: EventLog::new(app_id, global.event_buffer, seq, hook),
             timers: Vec::new(),
+            hub: hub.clone(),
+            decisions: Vec::new(),
+            decision_seq: 0,
+            hook_seed: global.seed ^ 0x9e37_79b9_7f4a_7c15 ^ app_index.wrapping_mul(7919),
+            tickets: 0,
         };
         for agent in app.all_agents() {
             let email = agent
@@ -194,6 +233,8 @@ impl AppStore {
                     active: 0,
                     reserved: 0,
                     idle_since: 0,
+                    simulated: true,
+                    paused_status: None,
                 },
             );
         }
@@ -225,6 +266,12 @@ impl AppStore {
         std::mem::take(&mut self.timers)
     }
 
+    /// `chats:assign` decisions created by the last rule calls; the caller
+    /// asks the webhook after unlocking and resolves each one.
+    pub fn take_decisions(&mut self) -> Vec<AssignDecision> {
+        std::mem::take(&mut self.decisions)
+    }
+
     /// The next id of a kind, e.g. `c-3`; also advances the creation order.
     fn next_id(&mut self, prefix: &'static str) -> String {
         self.counter += 1;
@@ -249,8 +296,14 @@ impl AppStore {
         out
     }
 
+    /// Records an event and, when the app has webhooks, queues it for
+    /// them. An app without webhooks pays one `is_empty` check.
     fn emit(&mut self, trigger: &'static str, data: serde_json::Value) {
-        self.events.emit(trigger, data, now_s());
+        let event = self.events.make(trigger, data, now_s());
+        if !self.webhooks.is_empty() {
+            self.fan_out(&event);
+        }
+        self.events.push(event);
     }
 
     fn insert_agent(
@@ -403,6 +456,7 @@ pub(crate) mod test_support {
     pub fn store(queue: bool) -> AppStore {
         let config = MockConfig::default();
         let app = &config.apps[usize::from(queue)];
+        let hub = WebhookHub::new(&config.webhooks, tokio_util::sync::CancellationToken::new());
         AppStore::new(
             app,
             &config,
@@ -410,6 +464,7 @@ pub(crate) mod test_support {
             app.id.as_str().into(),
             Arc::default(),
             None,
+            &hub,
         )
     }
 }

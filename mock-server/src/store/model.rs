@@ -1,11 +1,15 @@
 //! The store's data types: users and agents, chats and messages,
-//! invitations, media, webhooks, rooms, settings, timers.
+//! invitations, media, webhooks, rooms, settings, timers and pending
+//! `chats:assign` decisions.
 //!
 //! Plain data with a few derived helpers; the rules that change them live
 //! in the sibling modules.
 
 use crate::config::{AgentStatus, Algorithm};
+use crate::webhook::Endpoint;
+use rand::rngs::StdRng;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Chat status (reference §8.1).
@@ -55,6 +59,12 @@ pub struct AgentInfo {
     pub reserved: u32,
     /// Tick of the last invitation; lower = idle for longer.
     pub idle_since: u64,
+    /// A configured agent, driven by the simulation (not one created
+    /// through `POST /agents`).
+    pub simulated: bool,
+    /// The status to restore when simulated agents are switched back on
+    /// (`PUT /__mock/simulation`); set while they are switched off.
+    pub paused_status: Option<AgentStatus>,
 }
 
 impl AgentInfo {
@@ -161,6 +171,9 @@ pub struct Chat {
     pub algorithm: Algorithm,
     /// Media uploaded into it.
     pub media: Vec<String>,
+    /// The `chats:assign` decision this chat waits for, if any; nothing
+    /// else assigns it meanwhile.
+    pub deciding: Option<u64>,
 }
 
 /// Invitation status (only pending ones are stored).
@@ -195,17 +208,63 @@ pub struct Media {
     pub sender_id: String,
 }
 
-/// A webhook registration (state only; delivery is a later issue).
-#[derive(Debug, Clone)]
+/// A webhook registration. Target and secret live in its [`Endpoint`],
+/// which deliveries share after the store is unlocked.
 pub struct Webhook {
     /// Id.
     pub id: String,
     /// Event names.
     pub events: Vec<String>,
-    /// Target URL.
-    pub target: String,
-    /// HMAC secret.
-    pub secret: String,
+    /// Target, secret and counters.
+    pub endpoint: Arc<Endpoint>,
+    /// Draws this webhook's delivery faults (seeded per webhook, so its
+    /// faults depend only on its own sequence of events).
+    pub rng: StdRng,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The endpoint's Debug leaves the secret out.
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhook {
+    /// Whether it lists `trigger`.
+    pub fn subscribes(&self, trigger: &str) -> bool {
+        self.events.iter().any(|e| e == trigger)
+    }
+}
+
+/// Where a chat's agent search started; decides what happens when the
+/// decision finds nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekOrigin {
+    /// `GET /chats/{id}/assign` or `toinbox`: `forever:alone`.
+    Assign,
+    /// An invitation was declined or expired: requeue or `forever:alone`.
+    MoveOn,
+    /// The head of a room queue: stays queued while someone could take it.
+    Dispatch,
+}
+
+/// A `chats:assign` question to ask a webhook once the store is unlocked.
+#[derive(Debug)]
+pub struct AssignDecision {
+    /// Matches the chat's `deciding`.
+    pub id: u64,
+    /// The chat looking for an agent.
+    pub chat_id: String,
+    /// Where it started.
+    pub origin: SeekOrigin,
+    /// The webhook asked.
+    pub endpoint: Arc<Endpoint>,
+    /// The envelope (serialized under the lock: it holds the Chat view).
+    pub body: bytes::Bytes,
 }
 
 /// A room and its FIFO queue.

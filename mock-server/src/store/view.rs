@@ -202,8 +202,8 @@ impl<'a> WebhookView<'a> {
         WebhookView {
             id: &w.id,
             events: &w.events,
-            target: &w.target,
-            secret: with_secret.then_some(w.secret.as_str()),
+            target: &w.endpoint.target,
+            secret: with_secret.then_some(w.endpoint.secret()),
         }
     }
 }

@@ -1,8 +1,19 @@
-//! Webhook registrations: CRUD state only. Delivery of events to the
-//! targets is a later issue (see `event::EventHook`).
+//! Webhook registrations and the fan-out of events to them.
+//!
+//! Registration is split in two so that the handshake (an HTTP call to the
+//! target) happens with the store unlocked: [`AppStore::prepare_webhook`]
+//! validates and draws the id and secret, the route performs the handshake,
+//! then [`AppStore::insert_webhook`] activates it. [`AppStore::fan_out`]
+//! turns each event into one queued delivery per subscribed webhook (plus
+//! the `users:join` alias of `chats:join`); the HTTP side is `webhook`.
 
 use super::{AppStore, Webhook};
 use crate::error::ApiError;
+use crate::event::{MockEvent, trigger};
+use crate::webhook::{Delivery, FaultPlan, WebhookSummary};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::sync::Arc;
 
 /// Webhook event names a registration may list (reference §5.1 plus the
 /// `invitations:new` and `users:join` aliases).
@@ -23,34 +34,81 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "users:join",
 ];
 
+/// A validated registration waiting for its handshake.
+pub struct PendingWebhook {
+    /// Id drawn for it.
+    pub id: String,
+    /// Event names.
+    pub events: Vec<String>,
+    /// Target URL.
+    pub target: String,
+    /// HMAC secret (also the handshake's `X-Hook-Secret`).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for PendingWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("PendingWebhook")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AppStore {
-    /// `POST /webhooks`.
+    /// `POST /webhooks`, first half: validates and draws the id and secret.
     ///
     /// # Errors
     ///
     /// 400 empty or unknown event names, or a target that is not an
     /// http(s) URL.
+    pub fn prepare_webhook(
+        &mut self,
+        events: Vec<String>,
+        target: String,
+    ) -> Result<PendingWebhook, ApiError> {
+        validate_webhook(&events, &target)?;
+        let id = self.next_id("w");
+        let secret = self.random_hex(16);
+        Ok(PendingWebhook {
+            id,
+            events,
+            target,
+            secret,
+        })
+    }
+
+    /// `POST /webhooks`, second half: the webhook becomes active.
+    pub fn insert_webhook(&mut self, pending: PendingWebhook) -> &Webhook {
+        let key = id_number(&pending.id);
+        let endpoint =
+            self.hub
+                .endpoint(&self.app_id, &pending.id, &pending.target, &pending.secret);
+        let seed = self
+            .hook_seed
+            .wrapping_add(key.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        self.webhooks.entry(key).or_insert(Webhook {
+            id: pending.id,
+            events: pending.events,
+            endpoint,
+            rng: StdRng::seed_from_u64(seed),
+        })
+    }
+
+    /// `POST /webhooks` without a handshake (both halves at once).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::prepare_webhook`].
     pub fn create_webhook(
         &mut self,
         events: Vec<String>,
         target: String,
     ) -> Result<&Webhook, ApiError> {
-        validate_webhook(&events, &target)?;
-        let id = self.next_id("w");
-        let secret = self.random_hex(16);
-        let key = id_number(&id);
-        self.webhooks.insert(
-            key,
-            Webhook {
-                id,
-                events,
-                target,
-                secret,
-            },
-        );
-        self.webhooks
-            .get(&key)
-            .ok_or_else(|| ApiError::not_found("Webhook not found"))
+        let pending = self.prepare_webhook(events, target)?;
+        Ok(self.insert_webhook(pending))
     }
 
     /// A webhook.
@@ -70,7 +128,29 @@ impl AppStore {
         self.webhooks.values().collect()
     }
 
-    /// `PUT /webhooks/{webhookId}`.
+    /// `PUT /webhooks/{webhookId}`, first half: validates the change and,
+    /// when the target changes, returns `(new target, secret)` for the
+    /// handshake.
+    ///
+    /// # Errors
+    ///
+    /// 404 unknown, 400 invalid values.
+    pub fn check_webhook_update(
+        &self,
+        id: &str,
+        events: Option<&[String]>,
+        target: Option<&str>,
+    ) -> Result<Option<(String, String)>, ApiError> {
+        let current = self.webhook(id)?;
+        let events = events.unwrap_or(&current.events);
+        let new_target = target.unwrap_or(&current.endpoint.target);
+        validate_webhook(events, new_target)?;
+        Ok((new_target != current.endpoint.target)
+            .then(|| (new_target.to_owned(), current.endpoint.secret().to_owned())))
+    }
+
+    /// `PUT /webhooks/{webhookId}`. A new target gets a new endpoint
+    /// (deliveries already queued still go to the old one).
     ///
     /// # Errors
     ///
@@ -81,16 +161,21 @@ impl AppStore {
         events: Option<Vec<String>>,
         target: Option<String>,
     ) -> Result<&Webhook, ApiError> {
-        let current = self.webhook(id)?;
-        let events = events.unwrap_or_else(|| current.events.clone());
-        let target = target.unwrap_or_else(|| current.target.clone());
-        validate_webhook(&events, &target)?;
+        self.check_webhook_update(id, events.as_deref(), target.as_deref())?;
+        let (hub, app_id) = (&self.hub, &self.app_id);
         let hook = self
             .webhooks
             .get_mut(&id_number(id))
             .ok_or_else(|| ApiError::not_found("Webhook not found"))?;
-        hook.events = events;
-        hook.target = target;
+        if let Some(events) = events {
+            hook.events = events;
+        }
+        if let Some(target) = target
+            && target != hook.endpoint.target
+        {
+            let secret = hook.endpoint.secret().to_owned();
+            hook.endpoint = hub.endpoint(app_id, &hook.id, &target, &secret);
+        }
         Ok(hook)
     }
 
@@ -103,6 +188,55 @@ impl AppStore {
         self.webhook(id)?;
         self.webhooks.remove(&id_number(id));
         Ok(())
+    }
+
+    /// Queues `event` for every webhook that lists its trigger, and a
+    /// `users:join` copy of each `chats:join` for those that list the alias.
+    /// Faults are drawn here, under the lock, from each webhook's own RNG.
+    pub(super) fn fan_out(&mut self, event: &MockEvent) {
+        let alias = (event.trigger == trigger::CHATS_JOIN).then_some(trigger::USERS_JOIN);
+        let faults = self.hub.active_faults();
+        let mut shared: Option<Arc<MockEvent>> = None;
+        for hook in self.webhooks.values_mut() {
+            for name in std::iter::once(event.trigger).chain(alias) {
+                if !hook.subscribes(name) {
+                    continue;
+                }
+                let plan = faults
+                    .as_deref()
+                    .map(|f| FaultPlan::draw(f, &mut hook.rng))
+                    .unwrap_or_default();
+                let event = shared.get_or_insert_with(|| Arc::new(event.clone()));
+                self.hub.enqueue(Delivery {
+                    endpoint: Arc::clone(&hook.endpoint),
+                    event: Arc::clone(event),
+                    trigger: name,
+                    plan,
+                });
+            }
+        }
+    }
+
+    /// The first webhook that decides `chats:assign`, if any.
+    pub(super) fn assign_webhook(&self) -> Option<&Webhook> {
+        if self.webhooks.is_empty() {
+            return None;
+        }
+        self.webhooks
+            .values()
+            .find(|w| w.subscribes(trigger::CHATS_ASSIGN))
+    }
+
+    /// Every registration, for the admin stats.
+    pub fn webhook_summaries(&self) -> Vec<WebhookSummary> {
+        self.webhooks
+            .values()
+            .map(|w| WebhookSummary {
+                id: w.id.clone(),
+                target: w.endpoint.target.clone(),
+                events: w.events.clone(),
+            })
+            .collect()
     }
 }
 
@@ -127,4 +261,30 @@ fn validate_webhook(events: &[String], target: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("`target` must be an http(s) URL"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::store;
+
+    #[test]
+    fn chats_join_reaches_users_join_subscribers_too() {
+        let mut s = store(false);
+        let hook = s
+            .create_webhook(
+                vec!["chats:join".to_owned(), "users:join".to_owned()],
+                "http://127.0.0.1:9/".to_owned(),
+            )
+            .expect("webhook")
+            .endpoint
+            .clone();
+        let (user, _) = s.create_user("u", None, None, None).expect("user");
+        let chat = s
+            .create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect("chat");
+        s.join_chat(&chat, "a-1").expect("join");
+        // One chats:join event, delivered under both names.
+        let enqueued = hook.counters.get(crate::webhook::stats::Counter::Enqueued);
+        assert_eq!(enqueued, 2);
+    }
 }

@@ -5,6 +5,7 @@
 //! every helper.
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod spec;
 
 use chatload_mock::{MockConfig, MockServer, spawn};
@@ -285,6 +286,41 @@ impl AppClient {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+/// Registers a webhook; returns `(id, secret)`.
+pub async fn register_webhook(
+    client: &AppClient,
+    events: &[&str],
+    target: &str,
+) -> (String, String) {
+    let body = client
+        .post("/webhooks", json!({"events": events, "target": target}))
+        .await
+        .expect(201);
+    let hook = &body["webhook"];
+    (
+        hook["id"].as_str().expect("id").to_owned(),
+        hook["secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+/// Lower-case hex HMAC-SHA256 of `body` keyed with `secret`, computed here
+/// with the `hmac` crate, independently of the mock's own code.
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `GET /__mock/webhooks` counters of one webhook.
+pub async fn hook_stats(mock: &Mock, app_id: &str, webhook_id: &str) -> Value {
+    mock.admin_get("/webhooks").await["apps"][app_id]["webhooks"][webhook_id].clone()
 }
 
 /// Polls `check` every 5 ms until it returns true or `timeout` passes.

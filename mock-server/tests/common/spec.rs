@@ -304,3 +304,63 @@ pub fn check(method: &str, path: &str, status: u16, content_type: Option<&str>, 
         );
     }
 }
+
+/// Compiled request-body validators of the spec's `webhooks` section, by
+/// event name (`chats:create`, …, `chats:assign`).
+pub struct WebhookValidators {
+    by_trigger: BTreeMap<String, Validator>,
+}
+
+impl WebhookValidators {
+    /// The validators shared by every test of this binary.
+    pub fn get() -> &'static WebhookValidators {
+        static HOOKS: OnceLock<WebhookValidators> = OnceLock::new();
+        HOOKS.get_or_init(|| {
+            let spec = spec_document();
+            let registry = Registry::new()
+                .add(SPEC_URI, Resource::from_contents(spec.clone()))
+                .expect("register spec")
+                .prepare()
+                .expect("prepare registry");
+            let options = jsonschema::options().with_registry(&registry);
+            let by_trigger = spec["webhooks"]
+                .as_object()
+                .expect("webhooks section")
+                .keys()
+                .map(|trigger| {
+                    let target = format!(
+                        "{SPEC_URI}#/webhooks/{}/post/requestBody/content/application~1json/schema",
+                        escape(trigger)
+                    );
+                    let validator = options
+                        .build(&json!({ "$ref": target }))
+                        .unwrap_or_else(|e| panic!("compile webhook {trigger}: {e}"));
+                    (trigger.clone(), validator)
+                })
+                .collect();
+            WebhookValidators { by_trigger }
+        })
+    }
+
+    /// Event names the spec describes.
+    pub fn triggers(&self) -> BTreeSet<String> {
+        self.by_trigger.keys().cloned().collect()
+    }
+
+    /// Checks one webhook POST body against its trigger's schema.
+    pub fn validate(&self, trigger: &str, body: &Value) -> Result<(), Vec<String>> {
+        let validator = self
+            .by_trigger
+            .get(trigger)
+            .ok_or_else(|| vec![format!("no webhook {trigger:?} in the spec")])?;
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{trigger} at {}: {e}", e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

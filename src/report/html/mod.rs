@@ -8,7 +8,8 @@
 //! cards, thresholds, the latency percentile distribution per step on HdrHistogram's log "nines"
 //! axis (computed from the decoded histograms, not from the rounded percentile fields), p50/p99
 //! latency over time, requests and errors per second, status codes and errors by kind, the
-//! per-step and per-route tables, schema violations, clean-up and the run metadata.
+//! webhook events and the chat lifecycle's service levels (runs with `webhooks:`), the per-step
+//! and per-route tables, schema violations, clean-up and the run metadata.
 //!
 //! The plotted numbers are embedded as JSON in `<script type="application/json"
 //! id="chatload-data">` (per-series percentile points, the timeline, status codes), so tests and
@@ -35,6 +36,7 @@ mod charts;
 mod sections;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use charts::*;
 use sections::*;
@@ -156,6 +158,7 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     bar_chart(&mut out, &kinds, "failed requests", "No request failed.");
     out.push_str("</section>\n</div>\n");
 
+    let webhook_data = webhooks::section(&mut out, report.webhooks.as_ref())?;
     steps_table(&mut out, report);
     routes_table(&mut out, report);
     schema_section(&mut out, report);
@@ -170,7 +173,11 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         esc(&report.meta.chatload_version)
     );
     out.push_str("<script type=\"application/json\" id=\"chatload-data\">");
-    out.push_str(&script_json(&chart_data(report, &series, decades))?);
+    let mut data = chart_data(report, &series, decades);
+    if let Some(hooks) = webhook_data {
+        data["webhooks"] = hooks;
+    }
+    out.push_str(&script_json(&data)?);
     out.push_str("</script>\n</body>\n</html>\n");
     Ok(out.into_bytes())
 }

@@ -1,0 +1,449 @@
+//! Outgoing webhooks (reference §5): the handshake at registration, the
+//! asynchronous delivery of events, the synchronous `chats:assign` decision,
+//! seeded delivery faults and their counters.
+//!
+//! [`WebhookHub`] is shared by every app of a server. Store rules never do
+//! I/O: under the app lock they only build a [`Delivery`] and hand it to
+//! [`WebhookHub::enqueue`], a `try_send` into one bounded queue (a full
+//! queue drops and counts, it never waits). A small pool of tokio workers,
+//! started on first use, drains the queue with one shared HTTP client
+//! (`deliver`). The handshake and `chats:assign` calls (`call`) run in the
+//! request's or a spawned task, always with the store unlocked.
+//!
+//! Registrations themselves (ids, events, targets, secrets) live in the
+//! store (`store::webhook`); each holds an [`Endpoint`], the part that
+//! deliveries need after the lock is released.
+
+mod call;
+pub mod config;
+mod deliver;
+pub mod sign;
+pub mod stats;
+
+pub use config::{WebhookFaultsConfig, WebhooksConfig};
+
+use crate::event::MockEvent;
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+use stats::{Counter, HandshakeCounts, HookCounters};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Where one registration's deliveries go: shared by the store's
+/// registration, queued deliveries and the workers.
+pub struct Endpoint {
+    /// App the webhook belongs to.
+    pub app_id: Arc<str>,
+    /// Webhook id, e.g. `w-1`.
+    pub webhook_id: String,
+    /// Target URL.
+    pub target: String,
+    secret: String,
+    /// This webhook's counters (they outlive target changes and deletion).
+    pub counters: Arc<HookCounters>,
+    /// The delivery held back by a reorder fault, if any.
+    held: Mutex<Option<deliver::Held>>,
+    /// Tells a held delivery's flush timer whether it is still the one held.
+    hold_generation: AtomicU64,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the secret: it signs every event.
+        f.debug_struct("Endpoint")
+            .field("app_id", &self.app_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// The HMAC secret (returned only by `POST /webhooks`).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+/// The faults drawn for one delivery, at enqueue time, from the webhook's
+/// own seeded RNG (so the outcome depends only on that webhook's sequence
+/// of events, not on worker scheduling).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FaultPlan {
+    /// Not sent at all.
+    pub drop: bool,
+    /// Sent twice.
+    pub duplicate: bool,
+    /// Sent this much later.
+    pub delay: Option<Duration>,
+    /// Held until the next delivery to the same webhook has been sent.
+    pub reorder: bool,
+}
+
+impl FaultPlan {
+    /// Draws one plan. Always draws the four probabilities in the same
+    /// order, so one delivery's outcome never shifts the next one's draws.
+    pub fn draw(faults: &WebhookFaultsConfig, rng: &mut StdRng) -> FaultPlan {
+        let hit = |rng: &mut StdRng, p: f64| rng.random::<f64>() < p;
+        let drop = hit(rng, faults.drop);
+        let duplicate = hit(rng, faults.duplicate);
+        let delayed = hit(rng, faults.delay);
+        let reorder = hit(rng, faults.reorder);
+        let delay = delayed.then(|| faults.delay_dist.sample(rng));
+        FaultPlan {
+            drop,
+            duplicate: duplicate && !drop,
+            delay: delay.filter(|_| !drop),
+            // A delayed delivery is already out of order; one fault at a time.
+            reorder: reorder && !drop && delay.is_none(),
+        }
+    }
+}
+
+/// One event for one webhook.
+#[derive(Debug)]
+pub struct Delivery {
+    /// Where it goes.
+    pub endpoint: Arc<Endpoint>,
+    /// The event (shared by every webhook it goes to).
+    pub event: Arc<MockEvent>,
+    /// The envelope's trigger: the event's, or `users:join` for the alias.
+    pub trigger: &'static str,
+    /// Injected faults.
+    pub plan: FaultPlan,
+}
+
+/// A live registration as the admin stats show it.
+#[derive(Debug, Clone)]
+pub struct WebhookSummary {
+    /// Webhook id.
+    pub id: String,
+    /// Target URL.
+    pub target: String,
+    /// Subscribed events.
+    pub events: Vec<String>,
+}
+
+/// Handshake counts and per-webhook counters of one app.
+#[derive(Debug, Default)]
+struct AppHooks {
+    handshakes: HandshakeCounts,
+    /// `(webhook id, counters)` in registration order.
+    webhooks: Vec<(String, Arc<HookCounters>)>,
+}
+
+/// The webhook machinery of one server (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct WebhookHub {
+    inner: Arc<HubInner>,
+}
+
+#[derive(Debug)]
+struct HubInner {
+    config: WebhooksConfig,
+    /// Current faults; swapped whole by `PUT /__mock/webhooks/faults`.
+    faults: RwLock<Arc<WebhookFaultsConfig>>,
+    /// Fast-path switch: false → no fault table read, no RNG draw.
+    faults_active: AtomicBool,
+    tx: mpsc::Sender<Delivery>,
+    /// Taken by the first `enqueue` inside a runtime, which starts the workers.
+    rx: Mutex<Option<mpsc::Receiver<Delivery>>>,
+    started: AtomicBool,
+    /// Built on first use (after installing the TLS provider reqwest needs).
+    client: OnceLock<Option<reqwest::Client>>,
+    /// Cancelled at server shutdown: workers, retries and timers stop.
+    cancel: CancellationToken,
+    registry: Mutex<Vec<(Arc<str>, AppHooks)>>,
+}
+
+impl WebhookHub {
+    /// A hub for `config`; no task starts until the first delivery.
+    pub fn new(config: &WebhooksConfig, cancel: CancellationToken) -> WebhookHub {
+        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        WebhookHub {
+            inner: Arc::new(HubInner {
+                faults_active: AtomicBool::new(config.faults.is_active()),
+                faults: RwLock::new(Arc::new(config.faults.clone())),
+                config: config.clone(),
+                tx,
+                rx: Mutex::new(Some(rx)),
+                started: AtomicBool::new(false),
+                client: OnceLock::new(),
+                cancel,
+                registry: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The configuration the server started with (faults: see [`Self::faults`]).
+    pub fn config(&self) -> &WebhooksConfig {
+        &self.inner.config
+    }
+
+    /// The current delivery faults.
+    pub fn faults(&self) -> Arc<WebhookFaultsConfig> {
+        Arc::clone(
+            &self
+                .inner
+                .faults
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// The current faults when any is active (one atomic load otherwise).
+    pub fn active_faults(&self) -> Option<Arc<WebhookFaultsConfig>> {
+        self.inner
+            .faults_active
+            .load(Ordering::Relaxed)
+            .then(|| self.faults())
+    }
+
+    /// Replaces the delivery faults; `faults` must be valid.
+    pub fn set_faults(&self, faults: WebhookFaultsConfig) {
+        let active = faults.is_active();
+        *self
+            .inner
+            .faults
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(faults);
+        self.inner.faults_active.store(active, Ordering::Relaxed);
+    }
+
+    /// The endpoint of a (new or re-targeted) registration; its counters
+    /// are kept per (app, webhook id) across target changes.
+    pub fn endpoint(
+        &self,
+        app_id: &Arc<str>,
+        webhook_id: &str,
+        target: &str,
+        secret: &str,
+    ) -> Arc<Endpoint> {
+        let counters = {
+            let mut registry = self.registry();
+            let app = app_entry(&mut registry, app_id);
+            match app.webhooks.iter().find(|(id, _)| id == webhook_id) {
+                Some((_, counters)) => Arc::clone(counters),
+                None => {
+                    let counters = Arc::new(HookCounters::default());
+                    app.webhooks
+                        .push((webhook_id.to_owned(), Arc::clone(&counters)));
+                    counters
+                }
+            }
+        };
+        Arc::new(Endpoint {
+            app_id: Arc::clone(app_id),
+            webhook_id: webhook_id.to_owned(),
+            target: target.to_owned(),
+            secret: secret.to_owned(),
+            counters,
+            held: Mutex::new(None),
+            hold_generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Queues a delivery without waiting: a full queue drops it and counts
+    /// it. Safe to call with an app's store locked.
+    pub fn enqueue(&self, delivery: Delivery) {
+        self.ensure_workers();
+        let counters = Arc::clone(&delivery.endpoint.counters);
+        match self.inner.tx.try_send(delivery) {
+            Ok(()) => counters.bump(Counter::Enqueued),
+            Err(_) => counters.bump(Counter::DroppedQueueFull),
+        }
+    }
+
+    /// Deliveries waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.inner.tx.max_capacity() - self.inner.tx.capacity()
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<str>, AppHooks)>> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn count_handshake(&self, app_id: &str, ok: bool) {
+        let mut registry = self.registry();
+        let app = app_entry(&mut registry, &Arc::from(app_id));
+        if ok {
+            app.handshakes.ok += 1;
+        } else {
+            app.handshakes.failed += 1;
+        }
+    }
+
+    /// The shared HTTP client, built on first use.
+    fn client(&self) -> Option<&reqwest::Client> {
+        self.inner
+            .client
+            .get_or_init(|| {
+                // reqwest is built without a default TLS provider (as in the
+                // harness); installing ring twice is an Err we can ignore.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    // Targets are the integrator's receivers, never a proxy.
+                    .no_proxy()
+                    .connect_timeout(self.inner.config.timeout())
+                    .pool_max_idle_per_host(64)
+                    .build()
+                    .map_err(|e| tracing::warn!("webhook client unavailable: {e}"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Starts the workers once, from inside a tokio runtime (outside one,
+    /// e.g. in store unit tests, deliveries just stay queued).
+    fn ensure_workers(&self) {
+        if self.inner.started.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Some(rx) = self
+            .inner
+            .rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        self.inner.started.store(true, Ordering::Release);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..self.inner.config.workers {
+            runtime.spawn(deliver::worker(self.clone(), Arc::clone(&rx)));
+        }
+    }
+
+    /// The cancellation token of the server.
+    fn cancel(&self) -> &CancellationToken {
+        &self.inner.cancel
+    }
+
+    /// `GET /__mock/webhooks` body. `registered` lists, per app, the live
+    /// registrations.
+    pub fn stats_json(&self, registered: &[(Arc<str>, Vec<WebhookSummary>)]) -> Value {
+        let totals = HookCounters::default();
+        let mut handshakes = HandshakeCounts::default();
+        let registry = self.registry();
+        let mut apps = serde_json::Map::new();
+        for (app_id, hooks) in registry.iter() {
+            handshakes.ok += hooks.handshakes.ok;
+            handshakes.failed += hooks.handshakes.failed;
+            let live = registered
+                .iter()
+                .find(|(id, _)| id == app_id)
+                .map(|(_, hooks)| hooks.as_slice())
+                .unwrap_or_default();
+            let mut webhooks = serde_json::Map::new();
+            for (id, counters) in &hooks.webhooks {
+                totals.add(counters);
+                let mut entry = counters.to_json();
+                let registration = live.iter().find(|hook| hook.id == *id);
+                entry["registered"] = registration.is_some().into();
+                if let Some(hook) = registration {
+                    entry["target"] = hook.target.as_str().into();
+                    entry["events"] = json!(hook.events);
+                }
+                webhooks.insert(id.clone(), entry);
+            }
+            apps.insert(
+                app_id.to_string(),
+                json!({"handshakes": hooks.handshakes.to_json(), "webhooks": webhooks}),
+            );
+        }
+        let mut total = totals.to_json();
+        total["handshakes"] = handshakes.to_json();
+        json!({
+            "config": self.inner.config,
+            "faults": *self.faults(),
+            "queued": self.queued(),
+            "totals": total,
+            "apps": apps,
+        })
+    }
+}
+
+fn app_entry<'a>(
+    registry: &'a mut Vec<(Arc<str>, AppHooks)>,
+    app_id: &Arc<str>,
+) -> &'a mut AppHooks {
+    let index = match registry.iter().position(|(id, _)| id == app_id) {
+        Some(index) => index,
+        None => {
+            registry.push((Arc::clone(app_id), AppHooks::default()));
+            registry.len() - 1
+        }
+    };
+    &mut registry[index].1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn fault_plans_replay_with_the_same_seed() {
+        let faults = WebhookFaultsConfig {
+            drop: 0.2,
+            duplicate: 0.2,
+            reorder: 0.2,
+            ..WebhookFaultsConfig::default()
+        };
+        let plans = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..50)
+                .map(|_| FaultPlan::draw(&faults, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(plans(7), plans(7));
+        assert_ne!(plans(7), plans(8));
+        assert!(plans(7).iter().any(|p| p.drop));
+        assert!(
+            plans(7)
+                .iter()
+                .all(|p| !(p.drop && (p.duplicate || p.reorder)))
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let config = WebhooksConfig {
+            queue_capacity: 1,
+            ..WebhooksConfig::default()
+        };
+        // No runtime: the workers never start, so the queue stays full.
+        let hub = WebhookHub::new(&config, CancellationToken::new());
+        let endpoint = hub.endpoint(&Arc::from("app"), "w-1", "http://127.0.0.1:9/", "s");
+        for seq in 0..3 {
+            hub.enqueue(Delivery {
+                endpoint: Arc::clone(&endpoint),
+                event: Arc::new(MockEvent {
+                    seq,
+                    trigger: "chats:create",
+                    app_id: Arc::from("app"),
+                    data: Value::Null,
+                    at: 0,
+                }),
+                trigger: "chats:create",
+                plan: FaultPlan::default(),
+            });
+        }
+        assert_eq!(endpoint.counters.get(Counter::Enqueued), 1);
+        assert_eq!(endpoint.counters.get(Counter::DroppedQueueFull), 2);
+        assert_eq!(hub.queued(), 1);
+    }
+}

@@ -1,0 +1,145 @@
+//! The `wait_event` step: wait for a webhook event about the VU's chat,
+//! check it, capture from it, and on timeout fail or give up (close the chat
+//! as the user and count a queue abandonment).
+//!
+//! Events that arrived before the step started count: the inbox keeps them
+//! until a wait consumes them (each event satisfies one wait).
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::Runner;
+use crate::api::Method;
+use crate::client::{ApiRequest, AuthHeaders};
+use crate::engine::session::Session;
+use crate::metrics::FailureKind;
+use crate::scenario::webhooks::{OnTimeout, WaitEventSpec, same_event};
+use crate::webhook::{Lifecycle, WebhookEvent};
+
+/// How a `wait_event` ended.
+pub(super) enum WaitResult {
+    /// The event came (`None`) or the step failed.
+    Done(Option<FailureKind>),
+    /// The user gave up: the iteration ends without error.
+    Abandoned,
+    /// The run was aborted meanwhile.
+    Aborted,
+}
+
+/// The envelope as `where` and `capture` see it.
+fn envelope(e: &WebhookEvent) -> Value {
+    json!({"trigger": e.trigger, "appId": e.app_id, "data": e.data, "created_at": e.created_at})
+}
+
+impl Runner {
+    pub(super) async fn wait_event(
+        &self,
+        spec: &WaitEventSpec,
+        session: &mut Session,
+    ) -> WaitResult {
+        // Validation refuses wait_event without `webhooks:`, so both exist.
+        let (Some(hooks), Some(events)) = (&self.hooks, &session.events) else {
+            return WaitResult::Done(Some(FailureKind::Other));
+        };
+        let chat = match &spec.chat {
+            None => match events.last_chat() {
+                Some((chat, _)) => chat.clone(),
+                None => return WaitResult::Done(Some(FailureKind::Capture)),
+            },
+            Some(template) => {
+                let Ok(chat) = template.render(session) else {
+                    return WaitResult::Done(Some(FailureKind::Capture));
+                };
+                let events = session.events.as_mut().expect("checked above");
+                if !events.chats.iter().any(|(c, _)| *c == chat) {
+                    // A chat this VU did not create here (another user's, an
+                    // earlier one): route it to this inbox until the iteration ends.
+                    hooks.router.subscribe_chat(&chat, &events.inbox);
+                    events.chats.insert(0, (chat.clone(), String::new()));
+                }
+                chat
+            }
+        };
+        let mut rendered = Vec::with_capacity(spec.templated.len());
+        for check in &spec.templated {
+            let Ok(value) = check.template.render(session) else {
+                return WaitResult::Done(Some(FailureKind::Capture));
+            };
+            rendered.push(check.with_value(value));
+        }
+        let events = session.events.as_ref().expect("checked above");
+        let inbox = events.inbox.clone();
+        let matches = |e: &WebhookEvent| {
+            e.chat_id.as_deref() == Some(chat.as_str())
+                && same_event(&e.trigger, &spec.event)
+                && (spec.filter.is_empty() && rendered.is_empty() || {
+                    let body = envelope(e);
+                    spec.filter.iter().chain(&rendered).all(|c| c.holds(&body))
+                })
+        };
+        let got = tokio::select! {
+            got = inbox.wait_for(matches, spec.timeout) => got,
+            () = self.abort.cancelled() => return WaitResult::Aborted,
+        };
+        match (got, spec.on_timeout) {
+            (Some(event), _) => {
+                let body = envelope(&event);
+                for capture in &spec.captures {
+                    match body.pointer(&capture.pointer) {
+                        Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
+                        _ => return WaitResult::Done(Some(FailureKind::Capture)),
+                    }
+                }
+                WaitResult::Done(None)
+            }
+            (None, OnTimeout::Fail) => WaitResult::Done(Some(FailureKind::Timeout)),
+            (None, OnTimeout::Abandon) => {
+                let creator = events
+                    .chats
+                    .iter()
+                    .find(|(c, _)| *c == chat)
+                    .map(|(_, u)| u.clone())
+                    .filter(|u| !u.is_empty());
+                if self.abandon(&chat, creator.as_deref(), session).await {
+                    WaitResult::Abandoned
+                } else {
+                    WaitResult::Aborted
+                }
+            }
+        }
+    }
+
+    /// Closes `chat` on behalf of `creator` (as the system when unknown) and
+    /// counts the abandonment. False when the run was aborted meanwhile.
+    async fn abandon(&self, chat: &str, creator: Option<&str>, session: &mut Session) -> bool {
+        let Some(hooks) = &self.hooks else {
+            return true;
+        };
+        let now = Instant::now();
+        hooks.tracker.abandoned(chat, now);
+        hooks.tracker.request_sent(Lifecycle::Close, chat, now);
+        let path = format!("/chats/{chat}");
+        let body = creator.map(|u| json!({"userId": u}).to_string().into_bytes());
+        let request = ApiRequest {
+            method: Method::Delete,
+            path: &path,
+            query: &[],
+            headers: &[],
+            body,
+            auth: AuthHeaders::Secret,
+        };
+        let response = tokio::select! {
+            r = self.client.send_on(&mut session.conn, request) => r,
+            () = self.abort.cancelled() => return false,
+        };
+        // Closed (or already closed): nothing is left for the clean-up.
+        if let Ok(r) = response
+            && ((200..300).contains(&r.status) || r.status == 409)
+        {
+            hooks.tracker.close_answered(chat, Instant::now());
+            session.open_chats.retain(|c| c != chat);
+        }
+        true
+    }
+}

@@ -1,0 +1,270 @@
+//! The HTML report's webhook section: event counters as bars, the lifecycle
+//! service levels and the delay of each event on HdrHistogram's nines axis
+//! (the same chart as the steps), a table of both, the queue and the
+//! Little's law check. Plotted numbers also go into the embedded JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::{
+    BLUE, GREEN, GREY, ORANGE, PALETTE, RED, ReportError, Series, StatsReport, TEAL, axis_decades,
+    bar_chart, esc, format_us, one_series, percentile_chart,
+};
+use crate::report::decode_histogram;
+use crate::report::webhooks::{LatencySummary, WebhookReport};
+
+macro_rules! w {
+    ($($arg:tt)*) => {{
+        let _ = write!($($arg)*);
+    }};
+}
+
+/// A stats row carrying only what the percentile chart reads.
+fn chart_stats(name: &str, s: &LatencySummary) -> StatsReport {
+    StatsReport {
+        name: name.to_owned(),
+        flow: None,
+        route: None,
+        count: s.count,
+        errors: 0,
+        error_rate: 0.0,
+        rps: 0.0,
+        statuses: BTreeMap::new(),
+        failures: BTreeMap::new(),
+        saturated: 0,
+        latency: s.latency,
+        corrected: s.latency,
+        histogram: s.histogram.clone(),
+        corrected_histogram: s.histogram.clone(),
+    }
+}
+
+fn series_of(
+    rows: &[(&str, &LatencySummary)],
+    colors: &[&'static str],
+) -> Result<Vec<Series>, ReportError> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, (name, s))| {
+            let histogram = decode_histogram(&s.histogram)?;
+            Ok(one_series(
+                &chart_stats(name, s),
+                "webhook",
+                colors[i % colors.len()],
+                false,
+                &histogram,
+            ))
+        })
+        .collect()
+}
+
+fn lifecycle_rows(w: &WebhookReport) -> Vec<(&'static str, &LatencySummary)> {
+    vec![
+        ("time_to_assign", &w.lifecycle.time_to_assign),
+        ("time_in_queue", &w.queue.time_in_queue),
+        (
+            "time_to_first_agent_reply",
+            &w.lifecycle.time_to_first_agent_reply,
+        ),
+        ("chat_duration", &w.lifecycle.chat_duration),
+    ]
+}
+
+fn latency_table(out: &mut String, first: &str, rows: &[(&str, &LatencySummary)]) {
+    w!(
+        out,
+        "<table>\n<thead><tr><th>{first}</th><th class=\"num\">count</th><th class=\"num\">p50</th>\
+         <th class=\"num\">p90</th><th class=\"num\">p99</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n"
+    );
+    for (name, s) in rows {
+        let cell = |us: u64| {
+            if s.count == 0 {
+                "–".to_owned()
+            } else {
+                format_us(us)
+            }
+        };
+        let p = &s.latency;
+        w!(
+            out,
+            "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+            esc(name),
+            s.count,
+            cell(p.p50_us),
+            cell(p.p90_us),
+            cell(p.p99_us),
+            cell(p.max_us)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+/// Renders the section (nothing without webhooks) and returns its chart data.
+pub(super) fn section(
+    out: &mut String,
+    w: Option<&WebhookReport>,
+) -> Result<Option<Value>, ReportError> {
+    let Some(w) = w else { return Ok(None) };
+    let c = &w.counts;
+    out.push_str("<section class=\"card\" id=\"webhooks\">\n<h2>Webhook events</h2>\n");
+    w!(
+        out,
+        "<p class=\"hint\">{} events received ({}), {} handshake(s). Missing: expected but not \
+         arrived {} ms after the run; late: more than {} ms after their cause \
+         (definitions in docs/webhooks.md).</p>\n",
+        c.received,
+        if w.registered {
+            "webhook registered by the run"
+        } else {
+            "webhook registered beforehand"
+        },
+        w.receiver.handshakes,
+        w.settle_ms,
+        w.late_after_ms
+    );
+    let bad = |n: u64| if n > 0 { RED } else { GREY };
+    let bars: Vec<(String, u64, &str)> = [
+        ("missing", c.missing),
+        ("duplicate", c.duplicate),
+        ("late", c.late),
+        ("out of order", c.out_of_order),
+        ("invalid signatures", c.invalid_signatures),
+        ("malformed", c.malformed),
+        ("unrouted", c.unrouted),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n, bad(n)))
+    .collect();
+    bar_chart(
+        out,
+        &bars,
+        "events",
+        "No event was missing, duplicated, late, out of order, forged or unrouted.",
+    );
+    out.push_str("</section>\n");
+
+    let lifecycle = lifecycle_rows(w);
+    let lifecycle_series = series_of(&lifecycle, &[BLUE, ORANGE, GREEN, TEAL])?;
+    out.push_str("<section class=\"card\">\n<h2>Chat lifecycle service levels</h2>\n");
+    w!(
+        out,
+        "<p class=\"hint\">From POST /chats (or entering the queue) to the agent's join, the first \
+         agent message, the close; {} chats.</p>\n",
+        w.lifecycle.chats
+    );
+    percentile_chart(out, &lifecycle_series, axis_decades(&lifecycle_series));
+    latency_table(out, "service level", &lifecycle);
+    out.push_str("</section>\n");
+
+    let events: Vec<(&str, &LatencySummary)> = w
+        .events
+        .iter()
+        .map(|e| (e.event.as_str(), &e.delay))
+        .collect();
+    let event_series = series_of(&events, &PALETTE)?;
+    out.push_str("<section class=\"card\">\n<h2>Event delay from its cause</h2>\n");
+    percentile_chart(out, &event_series, axis_decades(&event_series));
+    latency_table(out, "event", &events);
+    out.push_str("</section>\n");
+
+    let q = &w.queue;
+    out.push_str("<section class=\"card\">\n<h2>Queue</h2>\n<dl class=\"kv\">\n");
+    w!(
+        out,
+        "<dt>queued</dt><dd>{}</dd><dt>abandoned</dt><dd>{}</dd>\
+         <dt>positions seen</dt><dd>{} (max {}, mean {:.1})</dd>\n",
+        q.queued,
+        q.abandoned,
+        q.positions.count,
+        q.positions.max,
+        q.positions.mean
+    );
+    if let Some(l) = &q.little {
+        let verdict = if l.disagrees {
+            "<span class=\"pill bad\">disagree</span>"
+        } else {
+            "<span class=\"pill good\">agree</span>"
+        };
+        w!(
+            out,
+            "<dt>Little's law</dt><dd>{verdict} L measured {:.2} ({} samples of GET /queues/status) \
+             against &lambda;W = {:.3}/s &times; {:.2} s = {:.2} ({:.0}% apart)</dd>\n",
+            l.l_measured,
+            l.samples,
+            l.lambda_per_sec,
+            l.w_secs,
+            l.l_predicted,
+            l.relative_gap * 100.0
+        );
+    }
+    out.push_str("</dl>\n</section>\n");
+
+    let points = |s: &[Series]| -> Vec<Value> {
+        s.iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "count": s.count,
+                    "points": s.points.iter().map(|(q, _, us)| json!({
+                        "percentile": (q * 100.0 * 1e6).round() / 1e6,
+                        "latency_us": us,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect()
+    };
+    Ok(Some(json!({
+        "counts": c,
+        "lifecycle": points(&lifecycle_series),
+        "events": points(&event_series),
+        "queue": {"queued": q.queued, "abandoned": q.abandoned, "little": q.little},
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::webhooks::{build, tests::sample_input};
+
+    #[test]
+    fn the_section_charts_lifecycle_and_events_and_embeds_their_data() {
+        let mut report = crate::report::build_sample_report();
+        let plain = String::from_utf8(crate::report::html::render(&report).expect("renders"))
+            .expect("utf-8");
+        assert!(
+            !plain.contains("Webhook events"),
+            "no section without webhooks"
+        );
+
+        report.webhooks = Some(build(&sample_input(4)));
+        let html = String::from_utf8(crate::report::html::render(&report).expect("renders"))
+            .expect("utf-8");
+        for needle in [
+            "<h2>Webhook events</h2>",
+            "<h2>Chat lifecycle service levels</h2>",
+            "<h2>Event delay from its cause</h2>",
+            "<code>time_to_assign</code>",
+            "<code>chats:join</code>",
+            "Little's law",
+            "pill bad\">disagree",
+        ] {
+            assert!(html.contains(needle), "missing {needle}");
+        }
+        let start =
+            html.find("id=\"chatload-data\">").expect("data") + "id=\"chatload-data\">".len();
+        let end = start + html[start..].find("</script>").expect("end");
+        let data: serde_json::Value = serde_json::from_str(&html[start..end]).expect("json");
+        let hooks = &data["webhooks"];
+        assert_eq!(hooks["counts"]["duplicate"], 1);
+        assert_eq!(hooks["lifecycle"][0]["name"], "time_to_assign");
+        assert_eq!(hooks["lifecycle"][0]["count"], 4);
+        let points = hooks["lifecycle"][0]["points"].as_array().expect("points");
+        assert!(!points.is_empty());
+        let last = points.last().expect("a point");
+        let us = last["latency_us"].as_u64().expect("µs");
+        assert!((299_000..=301_000).contains(&us), "{us}");
+        assert!(hooks["events"].as_array().expect("events").len() >= 3);
+    }
+}

@@ -1,0 +1,110 @@
+//! The summary's webhook part: event counts, delay per event, the lifecycle
+//! service levels, the queue and the Little's law check.
+
+use std::fmt::Write as _;
+
+use super::{Paint, format_us};
+use crate::report::webhooks::{LatencySummary, WebhookReport};
+
+fn latency_row(out: &mut String, name: &str, s: &LatencySummary) {
+    let p = &s.latency;
+    let cell = |us: u64| {
+        if s.count == 0 {
+            "-".to_owned()
+        } else {
+            format_us(us)
+        }
+    };
+    let _ = writeln!(
+        out,
+        "  {name:<28} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        s.count,
+        cell(p.p50_us),
+        cell(p.p90_us),
+        cell(p.p99_us),
+        cell(p.max_us),
+    );
+}
+
+/// Appends the webhook section of the summary.
+pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
+    let c = &w.counts;
+    out.push('\n');
+    let _ = writeln!(out, "{}", paint.bold("Webhooks"));
+    let registered = if w.registered {
+        "registered by the run"
+    } else {
+        "registered beforehand"
+    };
+    let _ = writeln!(
+        out,
+        "  {registered}, {} handshake(s), {} event(s) received, {} arrived before their chat was known",
+        w.receiver.handshakes, c.received, w.receiver.parked
+    );
+    let missing: Vec<String> = w
+        .missing_by_event
+        .iter()
+        .map(|(k, v)| format!("{k} × {v}"))
+        .collect();
+    let missing = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", missing.join(", "))
+    };
+    let flag = |n: u64| paint.alert_if(n > 0, &n.to_string());
+    let _ = writeln!(
+        out,
+        "  missing {}{missing}, duplicate {}, late (> {} ms) {}, out of order {}, invalid signatures {}, malformed {}, unrouted {}",
+        flag(c.missing),
+        flag(c.duplicate),
+        w.late_after_ms,
+        flag(c.late),
+        flag(c.out_of_order),
+        flag(c.invalid_signatures),
+        flag(c.malformed),
+        c.unrouted,
+    );
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "delay from cause", "count", "p50", "p90", "p99", "max"
+    );
+    for e in &w.events {
+        latency_row(out, &e.event, &e.delay);
+    }
+    let _ = writeln!(
+        out,
+        "  {}",
+        paint.bold(&format!("lifecycle ({} chats)", w.lifecycle.chats))
+    );
+    latency_row(out, "time_to_assign", &w.lifecycle.time_to_assign);
+    latency_row(
+        out,
+        "time_to_first_agent_reply",
+        &w.lifecycle.time_to_first_agent_reply,
+    );
+    latency_row(out, "chat_duration", &w.lifecycle.chat_duration);
+    latency_row(out, "time_in_queue", &w.queue.time_in_queue);
+    let q = &w.queue;
+    let _ = writeln!(
+        out,
+        "  queue: {} queued, {} abandoned, positions seen {} (max {}, mean {:.1})",
+        q.queued,
+        paint.alert_if(q.abandoned > 0, &q.abandoned.to_string()),
+        q.positions.count,
+        q.positions.max,
+        q.positions.mean,
+    );
+    if let Some(l) = &q.little {
+        let verdict = if l.disagrees {
+            paint.alert(&format!("DISAGREE ({:.0}% apart)", l.relative_gap * 100.0))
+        } else {
+            format!("agree ({:.0}% apart)", l.relative_gap * 100.0)
+        };
+        let _ = writeln!(
+            out,
+            "  Little's law: L measured {:.2} ({} samples), λ {:.3}/s × W {:.2} s = {:.2}: {verdict}",
+            l.l_measured, l.samples, l.lambda_per_sec, l.w_secs, l.l_predicted
+        );
+    }
+}

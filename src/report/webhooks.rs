@@ -1,0 +1,398 @@
+//! The report's `webhooks` section: what the receiver saw, event latency per
+//! event name (arrival − cause), missing / duplicate / late / out-of-order
+//! counts, the lifecycle service levels, the queue and the Little's law
+//! check. Built once from the tracker's [`EventSummary`]; merged exactly
+//! (histograms added, percentiles recomputed) like the rest of the report.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::{Percentiles, ReportError, decode_histogram, encode_histogram, percentiles};
+use crate::metrics::{merge_histogram, new_latency_histogram};
+use crate::webhook::{EventSummary, ReceiverSnapshot};
+
+/// A disagreement between L and λW larger than this share (of the larger
+/// one) is flagged, when the larger one is at least [`LITTLE_MIN_L`].
+pub const LITTLE_TOLERANCE: f64 = 0.30;
+/// Below this queue length the check is too noisy to flag anything.
+pub const LITTLE_MIN_L: f64 = 1.0;
+
+/// Everything the run hands over to build the section.
+#[derive(Debug, Clone)]
+pub struct WebhookInput {
+    pub registered: bool,
+    pub events: Vec<String>,
+    pub late_after: Duration,
+    pub settle: Duration,
+    pub verify: bool,
+    pub receiver: ReceiverSnapshot,
+    /// Events that arrived before their chat was subscribed (router count).
+    pub parked: u64,
+    pub summary: EventSummary,
+    pub little: Option<LittleInput>,
+}
+
+/// Queue samples for the Little's law check.
+#[derive(Debug, Clone, Copy)]
+pub struct LittleInput {
+    pub samples: u64,
+    /// Time-averaged total queue size (sum over rooms).
+    pub mean_queue_size: f64,
+    pub run_secs: f64,
+}
+
+/// The `webhooks` section of a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookReport {
+    /// Whether this run registered the webhook (and deleted it afterwards).
+    pub registered: bool,
+    /// Subscribed event names.
+    pub subscribed: Vec<String>,
+    pub late_after_ms: u64,
+    pub settle_ms: u64,
+    pub verify: bool,
+    pub receiver: ReceiverCounts,
+    pub counts: EventCounts,
+    /// Missing events per event name.
+    pub missing_by_event: BTreeMap<String, u64>,
+    /// Per event name: count and arrival − cause.
+    pub events: Vec<EventStats>,
+    pub lifecycle: LifecycleReport,
+    pub queue: QueueReport,
+}
+
+/// What the receiver answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverCounts {
+    pub handshakes: u64,
+    /// Events with a valid signature (or any, without verification).
+    pub events: u64,
+    /// Arrived before their chat's inbox was subscribed (then handed over).
+    pub parked: u64,
+}
+
+/// Event counters (`events.*` thresholds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventCounts {
+    /// First copies of verified events.
+    pub received: u64,
+    pub missing: u64,
+    pub duplicate: u64,
+    pub late: u64,
+    pub out_of_order: u64,
+    pub invalid_signatures: u64,
+    pub malformed: u64,
+    /// Events about no chat this run created.
+    pub unrouted: u64,
+}
+
+/// A count and a latency histogram (µs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Samples in the histogram.
+    pub count: u64,
+    pub latency: Percentiles,
+    /// HdrHistogram V2, deflate, base64 (like every report histogram).
+    pub histogram: String,
+}
+
+/// One event name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventStats {
+    pub event: String,
+    /// Events received (first copies).
+    pub count: u64,
+    /// Arrival − cause, for the events whose cause was known.
+    pub delay: LatencySummary,
+}
+
+/// The chat lifecycle's service levels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleReport {
+    /// Chats the run created.
+    pub chats: u64,
+    pub time_to_assign: LatencySummary,
+    pub time_to_first_agent_reply: LatencySummary,
+    pub chat_duration: LatencySummary,
+}
+
+/// The queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueReport {
+    /// Chats that entered a queue.
+    pub queued: u64,
+    /// Users who gave up waiting.
+    pub abandoned: u64,
+    pub time_in_queue: LatencySummary,
+    pub positions: PositionSummary,
+    /// Little's law self-check, when the queue was sampled.
+    #[serde(default)]
+    pub little: Option<LittleReport>,
+}
+
+/// Queue positions seen in `queues:update`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PositionSummary {
+    pub count: u64,
+    pub max: u64,
+    pub mean: f64,
+    /// The positions as a histogram (plain numbers), encoded like the others.
+    pub histogram: String,
+}
+
+/// L (measured) against λ·W (predicted).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LittleReport {
+    /// `GET /queues/status` samples taken.
+    pub samples: u64,
+    /// Time-averaged queue size (sum over rooms).
+    pub l_measured: f64,
+    /// Chats that entered the queue per second of run.
+    pub lambda_per_sec: f64,
+    /// Mean time in queue, seconds (abandoned chats included).
+    pub w_secs: f64,
+    /// λ·W.
+    pub l_predicted: f64,
+    /// |L − λW| / max(L, λW) (0 when both are 0).
+    pub relative_gap: f64,
+    /// The gap is above the tolerance while max(L, λW) ≥ 1.
+    pub disagrees: bool,
+    /// Run duration the rate is over, seconds.
+    pub run_secs: f64,
+}
+
+fn summary(h: &Histogram<u64>) -> LatencySummary {
+    LatencySummary {
+        count: h.len(),
+        latency: percentiles(h),
+        histogram: encode_histogram(h),
+    }
+}
+
+fn positions(h: &Histogram<u64>) -> PositionSummary {
+    PositionSummary {
+        count: h.len(),
+        max: if h.is_empty() { 0 } else { h.max() },
+        mean: if h.is_empty() { 0.0 } else { h.mean() },
+        histogram: encode_histogram(h),
+    }
+}
+
+/// L, λ, W and the verdict of the check.
+pub fn little(
+    l_measured: f64,
+    entered: u64,
+    w_secs: f64,
+    run_secs: f64,
+    samples: u64,
+) -> LittleReport {
+    let lambda = if run_secs > 0.0 {
+        entered as f64 / run_secs
+    } else {
+        0.0
+    };
+    let predicted = lambda * w_secs;
+    let larger = l_measured.max(predicted);
+    let gap = if larger > 0.0 {
+        (l_measured - predicted).abs() / larger
+    } else {
+        0.0
+    };
+    LittleReport {
+        samples,
+        l_measured,
+        lambda_per_sec: lambda,
+        w_secs,
+        l_predicted: predicted,
+        relative_gap: gap,
+        disagrees: larger >= LITTLE_MIN_L && gap > LITTLE_TOLERANCE,
+        run_secs,
+    }
+}
+
+/// Builds the section.
+pub fn build(input: &WebhookInput) -> WebhookReport {
+    let s = &input.summary;
+    let missing: u64 = s.missing.values().sum();
+    let received = s.events.iter().map(|(_, e)| e.count).sum();
+    let time_in_queue = summary(&s.time_in_queue.histogram);
+    let little = input.little.map(|l| {
+        little(
+            l.mean_queue_size,
+            s.queued,
+            time_in_queue.latency.mean_us / 1e6,
+            l.run_secs,
+            l.samples,
+        )
+    });
+    WebhookReport {
+        registered: input.registered,
+        subscribed: input.events.clone(),
+        late_after_ms: input.late_after.as_millis() as u64,
+        settle_ms: input.settle.as_millis() as u64,
+        verify: input.verify,
+        receiver: ReceiverCounts {
+            handshakes: input.receiver.handshakes,
+            events: input.receiver.events,
+            parked: input.parked,
+        },
+        counts: EventCounts {
+            received,
+            missing,
+            duplicate: s.duplicate,
+            late: s.late,
+            out_of_order: s.out_of_order,
+            invalid_signatures: input.receiver.invalid_signatures,
+            malformed: input.receiver.malformed,
+            unrouted: s.unrouted,
+        },
+        missing_by_event: s.missing.clone(),
+        events: s
+            .events
+            .iter()
+            .map(|(name, e)| EventStats {
+                event: name.clone(),
+                count: e.count,
+                delay: summary(&e.histogram),
+            })
+            .collect(),
+        lifecycle: LifecycleReport {
+            chats: s.chats,
+            time_to_assign: summary(&s.time_to_assign.histogram),
+            time_to_first_agent_reply: summary(&s.time_to_first_agent_reply.histogram),
+            chat_duration: summary(&s.chat_duration.histogram),
+        },
+        queue: QueueReport {
+            queued: s.queued,
+            abandoned: s.abandoned,
+            time_in_queue,
+            positions: positions(&s.positions),
+            little,
+        },
+    }
+}
+
+fn merge_summaries<'a>(
+    parts: impl Iterator<Item = &'a LatencySummary>,
+) -> Result<LatencySummary, ReportError> {
+    let mut h = new_latency_histogram();
+    for p in parts {
+        merge_histogram(&mut h, &decode_histogram(&p.histogram)?);
+    }
+    Ok(summary(&h))
+}
+
+/// Merges the sections of shard reports: counters summed, histograms added.
+/// Every shard samples the same queue, so L is the sample-weighted mean of
+/// the shards' L; λ counts every shard's entries over the longest run.
+///
+/// # Errors
+/// A histogram that does not decode.
+pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportError> {
+    let Some(first) = parts.first() else {
+        return Ok(None);
+    };
+    let sum = |f: fn(&WebhookReport) -> u64| parts.iter().map(|p| f(p)).sum::<u64>();
+    let mut missing_by_event = BTreeMap::new();
+    for p in parts {
+        for (k, v) in &p.missing_by_event {
+            *missing_by_event.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for e in parts.iter().flat_map(|p| &p.events) {
+        if !names.contains(&e.event.as_str()) {
+            names.push(&e.event);
+        }
+    }
+    let mut events = Vec::new();
+    for name in names {
+        let same = || {
+            parts
+                .iter()
+                .flat_map(|p| &p.events)
+                .filter(|e| e.event == name)
+        };
+        events.push(EventStats {
+            event: name.to_owned(),
+            count: same().map(|e| e.count).sum(),
+            delay: merge_summaries(same().map(|e| &e.delay))?,
+        });
+    }
+    let mut pos = new_latency_histogram();
+    for p in parts {
+        merge_histogram(&mut pos, &decode_histogram(&p.queue.positions.histogram)?);
+    }
+    let time_in_queue = merge_summaries(parts.iter().map(|p| &p.queue.time_in_queue))?;
+    let queued = sum(|p| p.queue.queued);
+    let littles: Vec<&LittleReport> = parts
+        .iter()
+        .filter_map(|p| p.queue.little.as_ref())
+        .collect();
+    let little = (!littles.is_empty()).then(|| {
+        let samples: u64 = littles.iter().map(|l| l.samples).sum();
+        let l = if samples == 0 {
+            0.0
+        } else {
+            littles
+                .iter()
+                .map(|l| l.l_measured * l.samples as f64)
+                .sum::<f64>()
+                / samples as f64
+        };
+        let run_secs = littles.iter().map(|l| l.run_secs).fold(0.0, f64::max);
+        little(
+            l,
+            queued,
+            time_in_queue.latency.mean_us / 1e6,
+            run_secs,
+            samples,
+        )
+    });
+    Ok(Some(WebhookReport {
+        registered: parts.iter().any(|p| p.registered),
+        subscribed: first.subscribed.clone(),
+        late_after_ms: first.late_after_ms,
+        settle_ms: first.settle_ms,
+        verify: first.verify,
+        receiver: ReceiverCounts {
+            handshakes: sum(|p| p.receiver.handshakes),
+            events: sum(|p| p.receiver.events),
+            parked: sum(|p| p.receiver.parked),
+        },
+        counts: EventCounts {
+            received: sum(|p| p.counts.received),
+            missing: sum(|p| p.counts.missing),
+            duplicate: sum(|p| p.counts.duplicate),
+            late: sum(|p| p.counts.late),
+            out_of_order: sum(|p| p.counts.out_of_order),
+            invalid_signatures: sum(|p| p.counts.invalid_signatures),
+            malformed: sum(|p| p.counts.malformed),
+            unrouted: sum(|p| p.counts.unrouted),
+        },
+        missing_by_event,
+        events,
+        lifecycle: LifecycleReport {
+            chats: sum(|p| p.lifecycle.chats),
+            time_to_assign: merge_summaries(parts.iter().map(|p| &p.lifecycle.time_to_assign))?,
+            time_to_first_agent_reply: merge_summaries(
+                parts.iter().map(|p| &p.lifecycle.time_to_first_agent_reply),
+            )?,
+            chat_duration: merge_summaries(parts.iter().map(|p| &p.lifecycle.chat_duration))?,
+        },
+        queue: QueueReport {
+            queued,
+            abandoned: sum(|p| p.queue.abandoned),
+            time_in_queue,
+            positions: positions(&pos),
+            little,
+        },
+    }))
+}
+
+#[cfg(test)]
+#[path = "webhooks_tests.rs"]
+pub(crate) mod tests;

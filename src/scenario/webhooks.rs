@@ -1,0 +1,584 @@
+//! The `webhooks:` section and the `wait_event` step: the validated model and
+//! its validation.
+//!
+//! `webhooks:` says where the run's webhook receiver listens, whether the run
+//! registers the webhook itself (and removes it afterwards), which events it
+//! subscribes to and how late an event may be. `wait_event` makes a virtual
+//! user wait for one of those events about its chat. Nothing here receives
+//! anything: `app` starts the receiver and `engine` waits on inboxes.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_saphyr::{Location, Spanned};
+
+use super::matcher::{BodyCheck, Matcher, to_pointer};
+use super::raw::{RawStep, RawWaitEvent, RawWebhooks};
+use super::template::Template;
+use super::validate::Validator;
+use super::{Capture, Secret, StepAction};
+
+/// Event names a registration may list: reference §5.1, plus
+/// `invitations:new` (seen in real integrations) and `users:join` (the seed's
+/// alias of `chats:join`).
+pub const EVENT_NAMES: &[&str] = &[
+    "chats:create",
+    "chats:join",
+    "chats:leave",
+    "chats:close",
+    "chats:assign",
+    "forever:alone",
+    "invitations:accept",
+    "invitations:new",
+    "messages:new",
+    "messages:read",
+    "queues:update",
+    "system:info",
+    "users:activity",
+    "users:join",
+];
+
+/// Subscribed when `events` is not given: every event except the synchronous
+/// `chats:assign` (answering it would take the assignment away from the API)
+/// and the `users:join` alias (it would double every `chats:join`).
+pub const DEFAULT_EVENTS: &[&str] = &[
+    "chats:create",
+    "chats:join",
+    "chats:leave",
+    "chats:close",
+    "forever:alone",
+    "invitations:accept",
+    "invitations:new",
+    "messages:new",
+    "messages:read",
+    "queues:update",
+    "system:info",
+    "users:activity",
+];
+
+/// The template variable holding the receiver's URL (`{{ webhook_url }}`).
+pub const URL_VARIABLE: &str = "webhook_url";
+
+/// Default receiver address: loopback, any free port.
+pub const DEFAULT_BIND: &str = "127.0.0.1:0";
+/// Default `late_after`.
+pub const DEFAULT_LATE_AFTER: Duration = Duration::from_secs(2);
+/// Default `settle`.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
+
+/// The validated `webhooks:` section.
+#[derive(Debug, Clone)]
+pub struct WebhookSpec {
+    /// Where the receiver listens.
+    pub bind: SocketAddr,
+    /// URL to register instead of `http://<bound address>/hooks`.
+    pub public_url: Option<String>,
+    /// Register before the run and delete afterwards (else: already registered).
+    pub register: bool,
+    /// The webhook's secret when the run does not register it.
+    pub secret: Option<Secret>,
+    /// Verify `X-Hook-Signature` (unsigned or forged events are counted, not routed).
+    pub verify: bool,
+    /// Subscribed event names.
+    pub events: Vec<String>,
+    /// An event later than this after its cause is counted late.
+    pub late_after: Duration,
+    /// After the run, how long to wait for stragglers before counting missing events.
+    pub settle: Duration,
+    /// Sample `GET /queues/status` every second for the Little's law check.
+    pub queue_sampling: bool,
+}
+
+impl WebhookSpec {
+    /// Whether `event` is subscribed (`users:join` and `chats:join` stand for each other).
+    pub fn subscribes(&self, event: &str) -> bool {
+        self.events.iter().any(|e| same_event(e, event))
+    }
+}
+
+/// `chats:join` and its alias `users:join` are one event for waiting and measuring.
+pub fn same_event(a: &str, b: &str) -> bool {
+    a == b || (is_join(a) && is_join(b))
+}
+
+fn is_join(name: &str) -> bool {
+    name == "chats:join" || name == "users:join"
+}
+
+/// What a `wait_event` step does when its timeout passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// The step fails with kind `timeout`.
+    Fail,
+    /// The user gives up: close the chat, count an abandonment, end the
+    /// iteration without error.
+    Abandon,
+}
+
+/// A `wait_event` step.
+#[derive(Debug)]
+pub struct WaitEventSpec {
+    /// The awaited event name.
+    pub event: String,
+    pub timeout: Duration,
+    /// The chat; `None`: the chat this VU created last in this iteration.
+    pub chat: Option<Template>,
+    /// Checks over the envelope `{trigger, appId, data, created_at}`.
+    pub filter: Vec<BodyCheck>,
+    /// Checks whose expected value is a template (`"{{ agent }}"`,
+    /// `{ne: "{{ user_id }}"}`), rendered when the wait starts.
+    pub templated: Vec<TemplatedCheck>,
+    /// Values of the envelope to store.
+    pub captures: Vec<Capture>,
+    pub on_timeout: OnTimeout,
+}
+
+/// An equality (or `ne`) check against a rendered template.
+#[derive(Debug)]
+pub struct TemplatedCheck {
+    pub pointer: String,
+    pub path: String,
+    pub template: Template,
+    /// `ne` instead of equality.
+    pub negate: bool,
+}
+
+impl TemplatedCheck {
+    /// The check with its template rendered to `value`.
+    pub fn with_value(&self, value: String) -> BodyCheck {
+        let value = serde_json::Value::String(value);
+        BodyCheck {
+            pointer: self.pointer.clone(),
+            path: self.path.clone(),
+            matcher: if self.negate {
+                Matcher::Ne(value)
+            } else {
+                Matcher::Eq(value)
+            },
+        }
+    }
+}
+
+/// Validates `webhooks:`; `None` without the section (or when it is invalid).
+pub(super) fn validate_webhooks(
+    v: &mut Validator<'_>,
+    raw: Option<&Option<Spanned<RawWebhooks>>>,
+) -> Option<WebhookSpec> {
+    let default = RawWebhooks::default();
+    let (w, at) = match raw? {
+        Some(s) => (&s.value, s.referenced),
+        None => (&default, Location::UNKNOWN),
+    };
+    let before = v.problems.len();
+    let bind_text = w.bind.as_deref().unwrap_or(DEFAULT_BIND);
+    let bind = bind_text.parse::<SocketAddr>().ok();
+    if bind.is_none() {
+        v.problem(
+            &at,
+            "webhooks.bind",
+            format!("`{bind_text}` is not an address: expected IP:PORT such as 127.0.0.1:0 or 0.0.0.0:8080"),
+        );
+    }
+    let public_url = w
+        .public_url
+        .as_deref()
+        .map(|u| v.expand_env(u, &at, "webhooks.public_url"));
+    if let Some(url) = &public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        v.problem(
+            &at,
+            "webhooks.public_url",
+            format!("`{url}` is not an http(s) URL"),
+        );
+    }
+    let register = w.register.unwrap_or(true);
+    let verify = w.verify.unwrap_or(true);
+    let secret = w
+        .secret
+        .as_deref()
+        .map(|s| v.expand_env(s, &at, "webhooks.secret"))
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
+    if !register && verify && secret.is_none() {
+        v.problem(
+            &at,
+            "webhooks.secret",
+            "with `register: false` the run cannot learn the webhook's secret: give `secret` (e.g. ${HOOK_SECRET}) or set `verify: false`",
+        );
+    }
+    let mut events = Vec::new();
+    match &w.events {
+        None => events.extend(DEFAULT_EVENTS.iter().map(|e| (*e).to_owned())),
+        Some(list) => {
+            if list.is_empty() {
+                v.problem(
+                    &at,
+                    "webhooks.events",
+                    "`events` is empty: leave it out to subscribe to every event",
+                );
+            }
+            for (i, e) in list.iter().enumerate() {
+                if !EVENT_NAMES.contains(&e.value.as_str()) {
+                    v.problem(
+                        &e.referenced,
+                        &format!("webhooks.events[{i}]"),
+                        format!(
+                            "unknown event `{}`: expected one of {}",
+                            e.value,
+                            EVENT_NAMES.join(", ")
+                        ),
+                    );
+                } else if !events.contains(&e.value) {
+                    events.push(e.value.clone());
+                }
+            }
+        }
+    }
+    let mut duration = |field: &Option<Spanned<super::raw::DurationText>>, name: &str, default| {
+        field
+            .as_ref()
+            .and_then(|d| v.duration(&d.value, &d.referenced, &format!("webhooks.{name}")))
+            .unwrap_or(default)
+    };
+    let late_after = duration(&w.late_after, "late_after", DEFAULT_LATE_AFTER);
+    let settle = duration(&w.settle, "settle", DEFAULT_SETTLE);
+    let queue_sampling = w
+        .queue_sampling
+        .unwrap_or_else(|| events.iter().any(|e| e == "queues:update"));
+    if v.problems.len() > before {
+        return None;
+    }
+    // The URL the webhook is registered with, for steps that register one
+    // themselves; the engine sets the real value when the receiver is bound.
+    v.vars.intern(
+        URL_VARIABLE,
+        Some(serde_json::Value::String(format!(
+            "http://{bind_text}/hooks"
+        ))),
+    );
+    Some(WebhookSpec {
+        bind: bind?,
+        public_url,
+        register,
+        secret,
+        verify,
+        events,
+        late_after,
+        settle,
+        queue_sampling,
+    })
+}
+
+/// The action of a step whose type is `wait_event` (`raw` is the whole step).
+pub(super) fn wait_event_action(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    wait: &RawWaitEvent,
+    at: &Location,
+    path: &str,
+    defined: &mut HashSet<String>,
+) -> Option<StepAction> {
+    if raw.expect.is_some() || !raw.capture.is_empty() {
+        v.problem(
+            at,
+            path,
+            "put `where` and `capture` inside wait_event, not beside it",
+        );
+    }
+    let hooks = v.webhooks.clone();
+    let has_section = v.has_webhooks;
+    validate_wait_event(v, wait, at, path, hooks.as_ref(), has_section, defined)
+        .map(|w| StepAction::WaitEvent(Box::new(w)))
+}
+
+/// Validates a `wait_event` step. `hooks` is the validated `webhooks:` section;
+/// `defined` the variables set before this step (captures are added to it).
+pub(super) fn validate_wait_event(
+    v: &mut Validator<'_>,
+    raw: &RawWaitEvent,
+    at: &Location,
+    path: &str,
+    hooks: Option<&WebhookSpec>,
+    has_section: bool,
+    defined: &mut HashSet<String>,
+) -> Option<WaitEventSpec> {
+    let before = v.problems.len();
+    let event = raw.event.value.as_str();
+    if !has_section {
+        v.problem(
+            at,
+            &format!("{path}.wait_event"),
+            "wait_event needs a `webhooks:` section (the run must receive the API's events)",
+        );
+    }
+    if !EVENT_NAMES.contains(&event) {
+        v.problem(
+            &raw.event.referenced,
+            &format!("{path}.wait_event.event"),
+            format!(
+                "unknown event `{event}`: expected one of {}",
+                EVENT_NAMES.join(", ")
+            ),
+        );
+    } else if let Some(h) = hooks
+        && !h.subscribes(event)
+    {
+        v.problem(
+            &raw.event.referenced,
+            &format!("{path}.wait_event.event"),
+            format!(
+                "`{event}` is not in webhooks.events ({}): it would never arrive",
+                h.events.join(", ")
+            ),
+        );
+    }
+    let timeout = v.duration(
+        &raw.timeout.value,
+        &raw.timeout.referenced,
+        &format!("{path}.wait_event.timeout"),
+    );
+    let on_timeout = match raw.on_timeout.as_deref() {
+        None | Some("fail") => OnTimeout::Fail,
+        Some("abandon") => OnTimeout::Abandon,
+        Some(other) => {
+            v.problem(
+                at,
+                &format!("{path}.wait_event.on_timeout"),
+                format!("unknown on_timeout `{other}`: expected fail or abandon"),
+            );
+            OnTimeout::Fail
+        }
+    };
+    let chat = raw.chat.as_deref().and_then(|text| {
+        let vars = &v.vars;
+        let parsed = Template::parse(text, &mut |n| {
+            if defined.contains(n) {
+                vars.get(n)
+            } else {
+                None
+            }
+        });
+        match parsed {
+            Ok(t) => Some(t),
+            Err(e) => {
+                v.problem(at, &format!("{path}.wait_event.chat"), e.to_string());
+                None
+            }
+        }
+    });
+    let mut filter = Vec::new();
+    let mut templated = Vec::new();
+    for (p, spec) in &raw.filter {
+        let checked = to_pointer(p).and_then(|pointer| {
+            Matcher::parse(spec).map(|matcher| BodyCheck {
+                pointer,
+                path: p.clone(),
+                matcher,
+            })
+        });
+        let check = match checked {
+            Ok(check) => check,
+            Err(msg) => {
+                v.problem(at, &format!("{path}.wait_event.where.{p}"), msg);
+                continue;
+            }
+        };
+        let (text, negate) = match &check.matcher {
+            Matcher::Eq(serde_json::Value::String(t)) if t.contains("{{") => (t, false),
+            Matcher::Ne(serde_json::Value::String(t)) if t.contains("{{") => (t, true),
+            _ => {
+                filter.push(check);
+                continue;
+            }
+        };
+        let vars = &v.vars;
+        let parsed = Template::parse(text, &mut |n| {
+            if defined.contains(n) {
+                vars.get(n)
+            } else {
+                None
+            }
+        });
+        match parsed {
+            Ok(template) => templated.push(TemplatedCheck {
+                pointer: check.pointer.clone(),
+                path: check.path.clone(),
+                template,
+                negate,
+            }),
+            Err(e) => v.problem(at, &format!("{path}.wait_event.where.{p}"), e.to_string()),
+        }
+    }
+    let mut captures = Vec::new();
+    for (var, p) in &raw.capture {
+        if !super::validate::is_identifier(var) {
+            v.problem(
+                at,
+                &format!("{path}.wait_event.capture.{var}"),
+                "capture names are letters, digits and `_`",
+            );
+            continue;
+        }
+        match to_pointer(p) {
+            Ok(pointer) => captures.push(Capture {
+                var: v.vars.intern(var, None),
+                pointer,
+                optional: false,
+            }),
+            Err(msg) => v.problem(at, &format!("{path}.wait_event.capture.{var}"), msg),
+        }
+    }
+    for c in &captures {
+        defined.insert(v.vars.name(c.var).to_owned());
+    }
+    if v.problems.len() > before {
+        return None;
+    }
+    Some(WaitEventSpec {
+        event: event.to_owned(),
+        timeout: timeout?,
+        chat,
+        filter,
+        templated,
+        captures,
+        on_timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::{StepAction, load_str};
+
+    fn load(yaml: &str) -> Result<crate::scenario::Scenario, Vec<String>> {
+        load_str(yaml, "s.yaml", Path::new("."))
+            .map_err(|e| e.problems().iter().map(ToString::to_string).collect())
+    }
+
+    const BASE: &str = "name: s\nload: {vus: 1, iterations: 1}\n";
+
+    #[test]
+    fn a_bare_section_takes_every_default_and_wait_event_validates() {
+        let yaml = format!(
+            "{BASE}webhooks:\nsteps:\n  - create_user:\n  - create_chat:\n  - wait_event:\n      event: users:join\n      timeout: 30s\n      where: {{data.userId: {{exists: true}}}}\n      capture: {{agent: data.userId}}\n      on_timeout: abandon\n    name: wait_join\n  - send_message: {{sender: \"{{{{ agent }}}}\"}}\n"
+        );
+        let s = load(&yaml).expect("valid");
+        let hooks = s.webhooks.as_ref().expect("section");
+        assert_eq!(hooks.bind.to_string(), "127.0.0.1:0");
+        assert!(hooks.register && hooks.verify && hooks.queue_sampling);
+        assert_eq!(hooks.events.len(), DEFAULT_EVENTS.len());
+        assert!(!hooks.subscribes("chats:assign"));
+        assert!(hooks.subscribes("users:join"), "alias of chats:join");
+        assert_eq!(hooks.late_after, DEFAULT_LATE_AFTER);
+        let step = &s.flows[0].steps[2];
+        assert_eq!(step.name, "wait_join");
+        let StepAction::WaitEvent(wait) = &step.action else {
+            panic!("not a wait_event: {:?}", step.action)
+        };
+        assert_eq!(wait.event, "users:join");
+        assert_eq!(wait.timeout, Duration::from_secs(30));
+        assert_eq!(wait.on_timeout, OnTimeout::Abandon);
+        assert!(wait.chat.is_none());
+        assert_eq!(wait.filter[0].pointer, "/data/userId");
+        assert_eq!(wait.captures[0].pointer, "/data/userId");
+    }
+
+    #[test]
+    fn every_problem_is_located_and_says_what_was_expected() {
+        let yaml = format!(
+            "{BASE}webhooks:\n  bind: nowhere\n  register: false\n  events: [chats:create, chats:explode]\n  late_after: soon\n  colour: red\nsteps:\n  - wait_event: {{event: chats:join, timeout: 1s}}\n"
+        );
+        let problems = load(&yaml).expect_err("invalid");
+        let all = problems.join("\n");
+        assert!(all.contains("unknown field `colour`"), "{all}");
+        // Unknown fields stop the parse; the rest is checked once they are gone.
+        let yaml = yaml.replace("  colour: red\n", "");
+        let all = load(&yaml).expect_err("invalid").join("\n");
+        for needle in [
+            "webhooks.bind: `nowhere` is not an address",
+            "webhooks.secret: with `register: false`",
+            "webhooks.events[1]: unknown event `chats:explode`",
+            "webhooks.late_after: invalid duration `soon`",
+        ] {
+            assert!(all.contains(needle), "missing `{needle}` in\n{all}");
+        }
+        assert!(all.contains("s.yaml:"), "located: {all}");
+    }
+
+    #[test]
+    fn wait_event_needs_the_section_a_subscribed_event_and_its_keys() {
+        let without = format!("{BASE}steps:\n  - wait_event: {{event: chats:join, timeout: 1s}}\n");
+        let all = load(&without).expect_err("invalid").join("\n");
+        assert!(
+            all.contains("wait_event needs a `webhooks:` section"),
+            "{all}"
+        );
+
+        let narrow = format!(
+            "{BASE}webhooks: {{events: [chats:create]}}\nsteps:\n  - wait_event: {{event: chats:close, timeout: 1s}}\n  - wait_event: {{event: chats:nope, timeout: 1s}}\n  - wait_event: {{event: chats:create, timeout: later, on_timeout: cry}}\n"
+        );
+        let all = load(&narrow).expect_err("invalid").join("\n");
+        for needle in [
+            "`chats:close` is not in webhooks.events",
+            "unknown event `chats:nope`",
+            "invalid duration `later`",
+            "unknown on_timeout `cry`",
+        ] {
+            assert!(all.contains(needle), "missing `{needle}` in\n{all}");
+        }
+        let no_timeout =
+            format!("{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:create}}\n");
+        let all = load(&no_timeout).expect_err("invalid").join("\n");
+        assert!(all.contains("missing field `timeout`"), "{all}");
+        let unset = format!(
+            "{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:join, timeout: 1s, chat: \"{{{{ later }}}}\"}}\n"
+        );
+        let all = load(&unset).expect_err("invalid").join("\n");
+        assert!(all.contains("unknown variable `later`"), "{all}");
+    }
+
+    #[test]
+    fn secret_with_register_false_comes_from_the_environment_and_stays_hidden() {
+        let yaml = format!(
+            "{BASE}webhooks:\n  register: false\n  secret: ${{CHATLOAD_TEST_HOOK_SECRET:-s3cr3t}}\n  public_url: https://hooks.example.com/in\nsteps:\n  - get_settings:\n"
+        );
+        let s = load(&yaml).expect("valid");
+        let hooks = s.webhooks.expect("section");
+        assert_eq!(hooks.secret.as_ref().map(Secret::expose), Some("s3cr3t"));
+        assert!(!format!("{hooks:?}").contains("s3cr3t"));
+        assert_eq!(
+            hooks.public_url.as_deref(),
+            Some("https://hooks.example.com/in")
+        );
+    }
+}
+
+#[cfg(test)]
+mod threshold_tests {
+    use std::path::Path;
+
+    use crate::scenario::load_str;
+
+    #[test]
+    fn webhook_thresholds_need_the_section_and_a_subscribed_event() {
+        let base = "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n";
+        let with = |extra: &str| {
+            load_str(&format!("{base}{extra}"), "s.yaml", Path::new("."))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let err = with("thresholds: [time_to_assign.p95 < 5s]\n").expect_err("no section");
+        assert!(err.contains("add a `webhooks:` section"), "{err}");
+        with("webhooks:\nthresholds: [time_to_assign.p95 < 5s, events.missing == 0, event(chats:join).p99 < 500ms]\n")
+            .expect("valid");
+        let err = with(
+            "webhooks: {events: [chats:create]}\nthresholds: [\"event(chats:join).p99 < 1s\"]\n",
+        )
+        .expect_err("not subscribed");
+        assert!(err.contains("not in webhooks.events"), "{err}");
+    }
+}

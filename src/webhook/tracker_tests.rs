@@ -1,0 +1,208 @@
+//! Tests of the event tracker: every counter and service level on hand-made
+//! events with controlled arrival instants.
+
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn all_events() -> Vec<String> {
+    crate::scenario::webhooks::DEFAULT_EVENTS
+        .iter()
+        .map(|e| (*e).to_owned())
+        .collect()
+}
+
+fn event(trigger: &str, data: serde_json::Value, arrived: Instant) -> Arc<WebhookEvent> {
+    let body = serde_json::json!({"trigger": trigger, "appId": "a", "data": data, "created_at": 1});
+    Arc::new(WebhookEvent::parse(body.to_string().as_bytes(), arrived).expect("envelope"))
+}
+
+fn join(chat: &str, user: &str, arrived: Instant) -> Arc<WebhookEvent> {
+    event(
+        "chats:join",
+        serde_json::json!({"chatId": chat, "userId": user}),
+        arrived,
+    )
+}
+
+fn message(chat: &str, id: &str, sender: &str, arrived: Instant) -> Arc<WebhookEvent> {
+    event(
+        "messages:new",
+        serde_json::json!({"message": {"id": id, "chat": chat, "sender": sender, "type": "text", "message": "hi"}}),
+        arrived,
+    )
+}
+
+fn count_of(summary: &EventSummary, name: &str) -> u64 {
+    summary
+        .events
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, e)| e.count)
+}
+
+#[test]
+fn a_redelivered_event_is_counted_duplicate_and_measured_once() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    tracker.chat_created("c-1", "u-1", false, t0);
+    let first = join("c-1", "a-1", t0 + 100 * MS);
+    // Same body, later arrival: the API delivered it again.
+    let again = join("c-1", "a-1", t0 + 900 * MS);
+    tracker.on_event(&first);
+    tracker.on_event(&again);
+    let s = tracker.finish();
+    assert_eq!(s.duplicate, 1);
+    assert_eq!(count_of(&s, "chats:join"), 1);
+    assert_eq!(s.time_to_assign.histogram.len(), 1);
+    assert_eq!(s.out_of_order, 0);
+}
+
+#[test]
+fn an_earlier_stage_after_a_later_one_and_a_growing_queue_position_are_out_of_order() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    tracker.chat_created("c-1", "u-1", true, t0);
+    tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
+    // invitations:new belongs before chats:join.
+    tracker.on_event(&event(
+        "invitations:new",
+        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
+        t0 + 20 * MS,
+    ));
+    assert_eq!(tracker.finish().out_of_order, 1);
+
+    tracker.chat_created("c-2", "u-2", true, t0);
+    // Identical bodies would be duplicates, so the late position is a new one.
+    for (position, at) in [(3, 5), (2, 6), (4, 7), (1, 8)] {
+        tracker.on_event(&event(
+            "queues:update",
+            serde_json::json!({"chatId": "c-2", "userId": "u-2", "data": {"queuePosition": position}}),
+            t0 + at * MS,
+        ));
+    }
+    let s = tracker.finish();
+    assert_eq!(s.out_of_order, 2, "c-1's one, and position 4 after 2");
+    assert_eq!(s.positions.len(), 4);
+    assert_eq!(s.positions.max(), 4);
+    assert_eq!(s.queued, 2, "both chats were created in the queue");
+}
+
+#[test]
+fn events_before_the_creation_response_are_measured_from_the_send() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    // chats:create arrives 5 ms after the send, before the response is read.
+    tracker.on_event(&event(
+        "chats:create",
+        serde_json::json!({"chatId": "c-1", "creator": "u-1", "room": 1}),
+        t0 + 5 * MS,
+    ));
+    tracker.chat_created("c-1", "u-1", false, t0);
+    let s = tracker.finish();
+    let (_, create) = &s.events[0];
+    assert_eq!(create.count, 1);
+    let us = create.histogram.value_at_quantile(0.5);
+    assert!((4_900..=5_100).contains(&us), "{us} µs");
+    assert!(s.missing.is_empty(), "{:?}", s.missing);
+    assert_eq!(s.unrouted, 0);
+}
+
+#[test]
+fn expected_events_that_never_came_are_missing_and_late_ones_late() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_millis(200));
+    tracker.chat_created("c-1", "u-1", false, t0);
+    tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 10 * MS);
+    tracker.message_sent("c-1", "m-1", t0 + 10 * MS);
+    tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 20 * MS);
+    tracker.message_sent("c-1", "m-2", t0 + 20 * MS);
+    tracker.on_event(&message("c-1", "m-1", "u-1", t0 + 500 * MS));
+    tracker.request_sent(Lifecycle::Close, "c-1", t0 + 600 * MS);
+    let s = tracker.finish();
+    assert_eq!(s.missing.get("chats:create"), Some(&1));
+    assert_eq!(s.missing.get("messages:new"), Some(&1), "m-2 never came");
+    assert_eq!(s.missing.get("chats:close"), Some(&1));
+    assert_eq!(s.late, 1, "m-1 took 490 ms, more than 200 ms");
+    // A chat only an event names is not this run's.
+    tracker.on_event(&join("c-other", "a-1", t0));
+    assert_eq!(tracker.finish().unrouted, 1);
+}
+
+#[test]
+fn own_message_before_its_id_is_known_is_matched_when_the_response_names_it() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    tracker.chat_created("c-1", "u-1", false, t0);
+    tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 100 * MS);
+    tracker.on_event(&message("c-1", "m-1", "u-1", t0 + 103 * MS));
+    tracker.message_sent("c-1", "m-1", t0 + 100 * MS);
+    let s = tracker.finish();
+    let (_, messages) = s
+        .events
+        .iter()
+        .find(|(n, _)| n == "messages:new")
+        .expect("messages:new");
+    assert_eq!(messages.histogram.len(), 1);
+    let us = messages.histogram.value_at_quantile(0.5);
+    assert!((2_900..=3_100).contains(&us), "{us} µs");
+    assert_eq!(s.missing.get("messages:new"), None, "m-1 was matched");
+}
+
+#[test]
+fn lifecycle_service_levels_follow_their_definitions() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    tracker.chat_created("c-1", "u-1", true, t0);
+    tracker.on_event(&event(
+        "invitations:new",
+        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
+        t0 + 250 * MS,
+    ));
+    tracker.on_event(&join("c-1", "a-1", t0 + 300 * MS));
+    tracker.on_event(&message("c-1", "m-9", "a-1", t0 + 450 * MS));
+    tracker.request_sent(Lifecycle::Close, "c-1", t0 + 900 * MS);
+    tracker.on_event(&event(
+        "chats:close",
+        serde_json::json!({"chatId": "c-1", "userId": "u-1"}),
+        t0 + 1_000 * MS,
+    ));
+    let s = tracker.finish();
+    let p50 = |e: &EventLatency| e.histogram.value_at_quantile(0.5) / 1_000;
+    assert_eq!(p50(&s.time_in_queue), 250);
+    assert_eq!(p50(&s.time_to_assign), 300);
+    assert_eq!(p50(&s.time_to_first_agent_reply), 450);
+    assert_eq!(p50(&s.chat_duration), 1_000);
+    assert_eq!(s.missing.get("chats:close"), None, "it came");
+    // chats:close is measured from the close call: 100 ms.
+    let (_, close) = s
+        .events
+        .iter()
+        .find(|(n, _)| n == "chats:close")
+        .expect("close");
+    assert_eq!(close.histogram.value_at_quantile(0.5) / 1_000, 100);
+    assert_eq!(s.out_of_order, 0);
+    // Only chats:create was never sent in this test.
+    assert_eq!(s.missing.keys().collect::<Vec<_>>(), ["chats:create"]);
+}
+
+#[test]
+fn an_abandonment_ends_the_time_in_queue() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    tracker.chat_created("c-1", "u-1", true, t0);
+    tracker.abandoned("c-1", t0 + 700 * MS);
+    // A late invitation does not count the queue time twice.
+    tracker.on_event(&event(
+        "invitations:new",
+        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
+        t0 + 800 * MS,
+    ));
+    let s = tracker.finish();
+    assert_eq!(s.abandoned, 1);
+    assert_eq!(s.time_in_queue.histogram.len(), 1);
+    assert_eq!(
+        s.time_in_queue.histogram.value_at_quantile(0.5) / 1_000,
+        700
+    );
+}

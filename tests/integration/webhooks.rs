@@ -1,0 +1,427 @@
+//! Webhooks end to end: the run's receiver, `wait_event`, the event tracker
+//! and the report's `webhooks` section.
+//!
+//! The bundled mock records its internal events but (until its delivery
+//! lands) does not post them, so most tests put a relay in the test: an
+//! `EventHook` on the mock that posts every event, signed like the API, to
+//! the run's receiver, with optional faults (duplicates, forged copies).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use chatload::app::Exit;
+use chatload::webhook::signature::sign;
+use chatload_mock::{EventHook, MockConfig, MockEvent, MockServer};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::common::{admin, run_scenario, step, write_scenario};
+
+/// What the relay does besides delivering each event once, signed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Faults {
+    /// Deliver every event twice.
+    duplicate: bool,
+    /// Deliver this event with a forged signature instead of the real one.
+    forge: Option<&'static str>,
+}
+
+#[derive(Debug)]
+struct Relay(UnboundedSender<MockEvent>);
+
+impl EventHook for Relay {
+    fn on_event(&self, event: &MockEvent) {
+        // Called with the app's store locked: only enqueue.
+        let _ = self.0.send(event.clone());
+    }
+}
+
+const SECRET: &str = "relay-secret";
+
+/// A free loopback port for the receiver (the relay must know it up front).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A mock whose events are posted to `http://127.0.0.1:{port}/hooks`.
+async fn relayed_mock(config_yaml: &str, port: u16, faults: Faults) -> MockServer {
+    let config = MockConfig::from_yaml_str(config_yaml, "relay.yaml").expect("mock config");
+    let (tx, rx) = unbounded_channel();
+    let mock = chatload_mock::spawn_with_hook(config, Arc::new(Relay(tx)))
+        .await
+        .expect("mock starts");
+    tokio::spawn(deliver(
+        rx,
+        format!("http://127.0.0.1:{port}/hooks"),
+        faults,
+    ));
+    mock
+}
+
+async fn deliver(mut rx: UnboundedReceiver<MockEvent>, url: String, faults: Faults) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    while let Some(e) = rx.recv().await {
+        let body = serde_json::json!({
+            "trigger": e.trigger, "appId": &*e.app_id, "data": e.data, "created_at": e.at,
+        })
+        .to_string();
+        let key: &[u8] = if faults.forge == Some(e.trigger) {
+            b"not-the-secret"
+        } else {
+            SECRET.as_bytes()
+        };
+        let copies = if faults.duplicate { 2 } else { 1 };
+        for _ in 0..copies {
+            let _ = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-hook-signature", sign(key, body.as_bytes()))
+                .body(body.clone())
+                .send()
+                .await;
+        }
+    }
+}
+
+/// `target:` plus a `webhooks:` section for the relay on `port`.
+fn header(mock: &MockServer, port: u16, extra: &str) -> String {
+    format!(
+        "target:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks:\n  bind: 127.0.0.1:{port}\n  register: false\n  secret: {SECRET}\n  settle: 300ms\n{extra}",
+        mock.base_url()
+    )
+}
+
+const FIXED_ACCEPT: &str = "simulation:\n  accept_delay: {dist: fixed, ms: 300}\n  reply_delay: {dist: fixed, ms: 50}\n  replies: true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_event_consumes_early_events_and_time_to_assign_matches_the_accept_delay() {
+    let port = free_port();
+    let mock = relayed_mock(FIXED_ACCEPT, port, Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"name: hooks
+{}load: {{vus: 2, iterations: 6}}
+thresholds:
+  - time_to_assign.p95 < 5s
+  - time_to_first_agent_reply.count == 6
+  - event(chats:join).p99 < 2s
+  - events.missing == 0
+  - events.duplicate == 0
+  - events.invalid_signatures == 0
+steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_event:
+      event: chats:join
+      timeout: 5s
+      capture: {{agent: data.userId}}
+    name: wait_join
+  - send_message:
+  - wait_event:
+      event: messages:new
+      timeout: 5s
+      where: {{data.message.sender: "{{{{ agent }}}}"}}
+    name: wait_reply
+  - close_chat:
+  - wait_event: {{event: chats:close, timeout: 2s}}
+    name: wait_close
+  - wait_event: {{event: chats:create, timeout: 2s}}
+    name: wait_create
+"#,
+        header(&mock, port, "")
+    );
+    let path = write_scenario(dir.path(), "hooks.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.extra.get("thresholds"));
+    let results = report.extra["thresholds"].as_array().expect("results");
+    assert_eq!(results.len(), 6);
+    assert!(results.iter().all(|r| r["passed"] == true), "{results:#?}");
+    for name in ["wait_create", "wait_join", "wait_reply", "wait_close"] {
+        assert_eq!(step(&report, name).count, 6, "{name}");
+        assert_eq!(step(&report, name).errors, 0, "{name}");
+    }
+    // chats:create came long before its wait, which found it in the inbox.
+    assert!(
+        step(&report, "wait_create").latency.max_us < 50_000,
+        "{:?}",
+        step(&report, "wait_create").latency
+    );
+    let hooks = report.webhooks.as_ref().expect("webhooks section");
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
+    assert_eq!(hooks.counts.duplicate, 0);
+    assert_eq!(hooks.counts.invalid_signatures, 0);
+    assert_eq!(hooks.lifecycle.chats, 6);
+    let assign = &hooks.lifecycle.time_to_assign;
+    assert_eq!(assign.count, 6);
+    let p50_ms = assign.latency.p50_us / 1_000;
+    assert!(
+        (200..=400).contains(&p50_ms),
+        "time_to_assign p50 {p50_ms} ms, configured accept delay 300 ms"
+    );
+    assert_eq!(hooks.lifecycle.time_to_first_agent_reply.count, 6);
+    assert_eq!(hooks.lifecycle.chat_duration.count, 6);
+    let join = hooks
+        .events
+        .iter()
+        .find(|e| e.event == "chats:join")
+        .expect("chats:join measured");
+    assert_eq!(join.count, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_fails_the_step_and_abandon_closes_the_chat_and_counts_it() {
+    let port = free_port();
+    // Nobody accepts: the join never comes.
+    let mock = relayed_mock("simulation: {simulate: false}\n", port, Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let steps = |on_timeout: &str| {
+        format!(
+            "steps:\n  - create_user:\n  - create_chat:\n  - assign:\n  - wait_event: {{event: chats:join, timeout: 300ms, on_timeout: {on_timeout}}}\n    name: wait_join\n  - send_message:\n"
+        )
+    };
+    let abandon = format!(
+        "name: abandon\n{}load: {{vus: 2, iterations: 4}}\n{}",
+        header(&mock, port, ""),
+        steps("abandon")
+    );
+    let path = write_scenario(dir.path(), "abandon.yaml", &abandon);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "giving up is not an error");
+    assert_eq!(step(&report, "wait_join").count, 4);
+    assert_eq!(step(&report, "wait_join").errors, 0);
+    assert_eq!(
+        step(&report, "send_message").count,
+        0,
+        "the iteration ended"
+    );
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert_eq!(hooks.queue.abandoned, 4);
+    assert!(
+        report.extra.get("cleanup").is_none(),
+        "abandoned chats were closed by the user, not left to the clean-up"
+    );
+    let closes = admin(&mock, "/events?trigger=chats:close&limit=100").await;
+    let closes = closes["events"].as_array().expect("events").len();
+    assert_eq!(closes, 4, "one close per abandoned chat");
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
+
+    let fail = format!(
+        "name: fail\n{}load: {{vus: 1, iterations: 2}}\n{}",
+        header(&mock, port, ""),
+        steps("fail")
+    );
+    let path = write_scenario(dir.path(), "fail.yaml", &fail);
+    let (exit, report) = run_scenario(dir.path(), &path, &["--no-cleanup"]).await;
+    assert_eq!(exit, Exit::Failed);
+    let wait = step(&report, "wait_join");
+    assert_eq!(
+        wait.failures.get("timeout"),
+        Some(&2),
+        "{:?}",
+        wait.failures
+    );
+    assert!(
+        wait.latency.min_us >= 300_000,
+        "the step's latency is the wait"
+    );
+    assert_eq!(
+        report.webhooks.as_ref().expect("section").queue.abandoned,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_signatures_are_counted_and_never_routed_and_duplicates_are_counted() {
+    let port = free_port();
+    let faults = Faults {
+        duplicate: true,
+        forge: Some("chats:join"),
+    };
+    let mock = relayed_mock(FIXED_ACCEPT, port, faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: forged\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - create_chat:\n  - assign:\n  - wait_event: {{event: chats:join, timeout: 1s}}\n    name: wait_join\n    on_error: continue\n  - close_chat:\n",
+        header(&mock, port, "")
+    );
+    let path = write_scenario(dir.path(), "forged.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(
+        exit,
+        Exit::Failed,
+        "the forged joins must not satisfy the wait"
+    );
+    assert_eq!(step(&report, "wait_join").failures.get("timeout"), Some(&2));
+    let hooks = report.webhooks.as_ref().expect("section");
+    // Two chats, each join delivered twice with a forged signature.
+    assert_eq!(hooks.counts.invalid_signatures, 4);
+    assert!(
+        !hooks.events.iter().any(|e| e.event == "chats:join"),
+        "a forged event is never measured"
+    );
+    // Every genuine event came twice.
+    assert_eq!(hooks.counts.duplicate, hooks.counts.received);
+    assert!(hooks.counts.received >= 6, "{:?}", hooks.counts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
+    let mock = crate::common::start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: register\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks:\n  events: [chats:create, chats:close]\n  settle: 100ms\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "register.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert!(hooks.registered);
+    assert_eq!(
+        hooks.receiver.handshakes, 1,
+        "the mock's X-Hook-Secret handshake"
+    );
+    assert_eq!(hooks.subscribed, ["chats:create", "chats:close"]);
+    // The mock delivered both subscribed events of both chats, signed with
+    // the secret the registration returned.
+    assert_eq!(hooks.counts.received, 4, "{:?}", hooks.counts);
+    assert_eq!(hooks.counts.invalid_signatures, 0);
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
+    let stats = admin(&mock, "/stats").await;
+    assert_eq!(stats["routes"]["createWebhook"], 1);
+    assert_eq!(stats["routes"]["deleteWebhook"], 1);
+    let left: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/webhooks", mock.base_url()))
+        .header("x-hyper-appId", "demo-app")
+        .header("x-hyper-secret", "demo-secret")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(left["webhooks"], serde_json::json!([]), "{left}");
+    // The report never carries the webhook's or the app's secret.
+    let text = serde_json::to_string(&report).expect("json");
+    assert!(!text.contains("demo-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_delivering_mock_time_to_assign_matches_its_accept_delay() {
+    let mock = crate::common::start_mock(Some(FIXED_ACCEPT)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"name: mock-delivery
+target:
+  base_url: {}
+  app_id: demo-app
+  secret: demo-secret
+webhooks:
+  settle: 500ms
+load: {{vus: 3, iterations: 9}}
+thresholds:
+  - time_to_assign.p95 < 2s
+  - events.missing == 0
+  - events.invalid_signatures == 0
+steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_event:
+      event: chats:join
+      timeout: 5s
+      capture: {{agent: data.userId}}
+    name: wait_join
+  - send_message:
+  - wait_event:
+      event: messages:new
+      timeout: 5s
+      where: {{data.message.sender: "{{{{ agent }}}}"}}
+    name: wait_reply
+  - close_chat:
+"#,
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "delivery.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.extra.get("thresholds"));
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert!(hooks.registered);
+    assert_eq!(hooks.receiver.handshakes, 1);
+    let assign = &hooks.lifecycle.time_to_assign;
+    assert_eq!(assign.count, 9);
+    let p50_ms = assign.latency.p50_us / 1_000;
+    assert!(
+        (200..=400).contains(&p50_ms),
+        "time_to_assign p50 {p50_ms} ms, the mock's accept delay is 300 ms"
+    );
+    assert_eq!(step(&report, "wait_reply").errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mocks_seeded_drops_and_duplicates_are_counted() {
+    let config =
+        format!("seed: 11\n{FIXED_ACCEPT}webhooks:\n  faults: {{drop: 0.3, duplicate: 0.3}}\n");
+    let mock = crate::common::start_mock(Some(&config)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: faults\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{settle: 500ms}}\nload: {{vus: 2, iterations: 10}}\nsteps:\n  - create_user:\n  - create_chat:\n  - send_message:\n  - close_chat:\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "faults.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let hooks = report.webhooks.as_ref().expect("section");
+    // 10 chats × (create, message, close) expected: about 30% of them dropped.
+    assert!(hooks.counts.missing > 0, "{:?}", hooks.counts);
+    assert!(hooks.counts.duplicate > 0, "{:?}", hooks.counts);
+    let expected = 30;
+    assert!(hooks.counts.missing < expected, "{:?}", hooks.counts);
+    let by_event: u64 = hooks.missing_by_event.values().sum();
+    assert_eq!(by_event, hooks.counts.missing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn littles_law_holds_for_a_closed_queue_with_one_agent_slot() {
+    // One agent with one slot and three users: one chat served, about two
+    // waiting at any time, so L ≈ 2 and λW must say the same.
+    let config = "simulation:\n  accept_delay: {dist: fixed, ms: 50}\n  replies: false\napps:\n  - id: q-app\n    secret: q-secret\n    queue_mode: true\n    rooms: [1]\n    agents_per_room: 1\n    capacity: 1\n";
+    let mock = crate::common::start_mock(Some(config)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: little\ntarget:\n  base_url: {}\n  app_id: q-app\n  secret: q-secret\nwebhooks: {{settle: 300ms}}\nload: {{vus: 3, duration: 6s}}\nsteps:\n  - create_user:\n  - create_chat:\n  - wait_event: {{event: chats:join, timeout: 20s}}\n    name: wait_join\n    think: 300ms\n  - close_chat:\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "little.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    let queue = &report.webhooks.as_ref().expect("section").queue;
+    let little = queue
+        .little
+        .expect("queues:update subscribed: the queue was sampled");
+    assert!(little.samples >= 4, "{little:?}");
+    assert!(queue.queued >= 8, "{queue:?}");
+    assert!((little.lambda_per_sec - queue.queued as f64 / little.run_secs).abs() < 1e-9);
+    assert!((little.l_predicted - little.lambda_per_sec * little.w_secs).abs() < 1e-9);
+    assert!(little.l_measured > 1.0, "{little:?}");
+    assert!(!little.disagrees, "{little:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_created_by_a_generic_request_is_subscribed_too() {
+    let mock = crate::common::start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: generic\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 200ms}}\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - request:\n      method: POST\n      path: /chats\n      body: {{room: 1, creator: \"{{{{ user_id }}}}\"}}\n    capture: {{chat: chat.id}}\n    name: open_chat\n  - wait_event: {{event: chats:create, timeout: 2s, capture: {{created: data.chatId}}}}\n    name: wait_create\n  - request: {{method: DELETE, path: \"/chats/{{{{ created }}}}\"}}\n    name: close\n  - wait_event: {{event: chats:close, timeout: 2s, chat: \"{{{{ chat }}}}\"}}\n    name: wait_close\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "generic.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.steps);
+    assert_eq!(step(&report, "wait_create").errors, 0);
+    assert_eq!(step(&report, "wait_close").errors, 0);
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert_eq!(hooks.lifecycle.chats, 2);
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
+    assert_eq!(hooks.lifecycle.chat_duration.count, 2);
+}
