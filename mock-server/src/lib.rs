@@ -122,8 +122,9 @@ pub async fn spawn(config: MockConfig) -> std::io::Result<MockServer> {
 }
 
 /// Like [`spawn`], with an [`EventHook`] that receives every internal
-/// event (the attachment point for webhook delivery). The hook is called
-/// with an app's store locked: it must only enqueue.
+/// event in process (webhooks registered through the API are delivered
+/// either way). The hook is called with an app's store locked: it must only
+/// enqueue.
 ///
 /// # Errors
 ///
