@@ -87,6 +87,16 @@ impl RunHooks {
         Ok(hooks)
     }
 
+    /// The router events go through (agent actors subscribe to it).
+    pub(super) fn router(&self) -> &Arc<EventRouter> {
+        &self.router
+    }
+
+    /// The receiver (agent actors answer `chats:assign` through it).
+    pub(super) fn receiver(&self) -> &WebhookReceiver {
+        &self.running.receiver
+    }
+
     /// The engine's side: routing to VU inboxes and lifecycle tracking.
     pub(super) fn engine_hooks(&self, scenario: &Scenario) -> Arc<EngineHooks> {
         let url = self

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, anyhow};
 use tokio_util::sync::CancellationToken;
 
+use crate::agents::{self, AgentPool};
 use crate::cli::{
     Cli, Command, CompareArgs, ConformArgs, MergeArgs, MockArgs, ReportArgs, RunArgs, ValidateArgs,
 };

@@ -297,12 +297,47 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         let registry = SchemaRegistry::load(Some(&ids)).map_err(run_failed)?;
         runner = runner.with_schemas(registry.into_routes(&route_ops), ratio);
     }
-    // Registered as late as possible: nothing between here and the run can fail.
+    // Against the bundled mock, agent actors replace its simulated agents:
+    // switched off before the webhook exists, so no simulated agent takes a chat.
+    if let Some(spec) = &scenario.agents {
+        let app_id = target.credentials.app_id.as_deref().unwrap_or_default();
+        agents::prepare_target(spec, &target.base_url, app_id)
+            .await
+            .map_err(run_failed)?;
+    }
+    // Registered as late as possible: nothing between here and the run can
+    // fail but the agents' logins, which delete the webhook again on failure.
     let mut run_hooks = None;
     if let Some(spec) = &scenario.webhooks {
         let started = super::hooks::RunHooks::start(spec, &client).await?;
         runner = runner.with_hooks(started.engine_hooks(&scenario));
         run_hooks = Some(started);
+    }
+    let mut agent_pool = None;
+    if let (Some(spec), Some(hooks)) = (&scenario.agents, &run_hooks) {
+        match AgentPool::start(
+            spec,
+            client.clone(),
+            Arc::clone(hooks.router()),
+            Some(hub.clone()),
+            seed,
+            &abort,
+        )
+        .await
+        {
+            Ok(pool) => {
+                hooks
+                    .receiver()
+                    .set_assign_responder(pool.assign_responder());
+                agent_pool = Some(pool);
+            }
+            Err(e) => {
+                if let Some(h) = run_hooks.take() {
+                    let _ = h.finish(&client, 0.0, true).await;
+                }
+                return Err(run_failed(anyhow::Error::new(e)));
+            }
+        }
     }
     let runner = Arc::new(runner);
 
@@ -357,6 +392,12 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         } else {
             None
         };
+    // Agents stop after the clean-up (they answer the chats it closes) and
+    // before the webhook is deleted (their last events still arrive).
+    let agent_summary = match agent_pool {
+        Some(pool) => Some(pool.stop().await),
+        None => None,
+    };
     let webhook_input = match run_hooks {
         Some(h) => {
             let hard = hard_abort.load(Ordering::Relaxed);
@@ -388,6 +429,12 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     };
     let mut report = report::build(&metrics, meta);
     report.webhooks = webhook_input.as_ref().map(report::webhooks::build);
+    if let Some(a) = agent_summary {
+        report.extra.insert(
+            "agents".to_owned(),
+            serde_json::to_value(a).unwrap_or_default(),
+        );
+    }
     if let Some(c) = cleanup {
         report.extra.insert(
             "cleanup".to_owned(),

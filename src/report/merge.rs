@@ -187,14 +187,35 @@ fn merge_timeline(reports: &[RunReport]) -> Result<Vec<TimelineReport>, ReportEr
         .collect())
 }
 
-/// Sums the sections later features add: schema violations and clean-up.
+/// Sums the sections later features add: schema violations, clean-up and
+/// agent actors (totals added, each shard's actors listed).
 /// Threshold results are not merged: they are re-evaluated on the merged report.
 fn merge_extra(reports: &[RunReport]) -> serde_json::Map<String, Value> {
     let mut extra = serde_json::Map::new();
     let mut violations = 0;
     let mut routes: BTreeMap<String, (u64, Vec<Value>)> = BTreeMap::new();
     let mut cleanup: BTreeMap<String, u64> = BTreeMap::new();
+    let mut agent_totals: BTreeMap<String, u64> = BTreeMap::new();
+    let mut actors: Vec<Value> = Vec::new();
     for r in reports {
+        if let Some(agents) = r.extra.get("agents") {
+            for (k, v) in agents
+                .get("totals")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                *agent_totals.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
+            }
+            actors.extend(
+                agents
+                    .get("actors")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+        }
         if let Some(schema) = r.extra.get("schema") {
             violations += schema
                 .get("violations")
@@ -245,6 +266,12 @@ fn merge_extra(reports: &[RunReport]) -> serde_json::Map<String, Value> {
     }
     if !cleanup.is_empty() {
         extra.insert("cleanup".to_owned(), json!(cleanup));
+    }
+    if !agent_totals.is_empty() || !actors.is_empty() {
+        extra.insert(
+            "agents".to_owned(),
+            json!({"totals": agent_totals, "actors": actors}),
+        );
     }
     extra
 }

@@ -147,6 +147,29 @@ pub fn render(report: &RunReport, color: bool) -> String {
     if let Some(w) = &report.webhooks {
         hooks::render(&mut out, w, paint);
     }
+    if let Some(t) = report.extra.get("agents").and_then(|a| a.get("totals")) {
+        let n = |k: &str| t.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let actors = report.extra["agents"]
+            .get("actors")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len);
+        let errors = n("errors");
+        let errors = if errors > 0 {
+            paint.alert(&format!("{errors} errors"))
+        } else {
+            "0 errors".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "agent actors    {actors}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {errors}",
+            n("invitations"),
+            n("accepted"),
+            n("rejected"),
+            n("rejected_full"),
+            n("replies"),
+            n("chats_handled"),
+        );
+    }
     out
 }
 

@@ -6,11 +6,13 @@
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
-//! - `agents`: agent actors against the mock with its simulated agents off.
+//! - `agents`: agent actors against the mock with its simulated agents off;
+//!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
 //!   test delivers the mock's events).
 
 mod agents;
+mod agents_e2e;
 mod cli;
 mod common;
 mod reports;

@@ -72,6 +72,7 @@ async fn shipped_scenarios_run_without_errors() {
             &["--duration", "2s", "--vus", "4"][..],
         ),
         ("queue-mode.yaml", &["--duration", "2s", "--vus", "6"][..]),
+        ("agent-actors.yaml", &["--duration", "2s", "--vus", "4"][..]),
         ("smoke.yaml", &[][..]),
     ] {
         let (exit, report) = run_scenario(dir.path(), &root.join(file), args).await;
