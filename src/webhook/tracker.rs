@@ -323,7 +323,7 @@ impl EventTracker {
             .push((id.to_owned(), sent, early.is_some()));
         if let Some((_, arrived)) = early {
             let mut m = lock(&self.measures);
-            self.latency(&mut m, "messages:new", arrived, Some(sent));
+            self.latency(&mut m, "messages:new", arrived, Some(sent), true);
         }
     }
 
@@ -358,13 +358,41 @@ impl EventTracker {
     }
 
     /// Records `arrived − cause` for `trigger` (when the cause is known).
-    fn latency(&self, m: &mut Measures, trigger: &str, arrived: Instant, cause: Option<Instant>) {
+    /// Only a `direct` event (its cause is the VU's own call, nothing waits
+    /// in between) can be late: a join that waited for an agent or the queue
+    /// is slow by nature, not late in delivery.
+    fn latency(
+        &self,
+        m: &mut Measures,
+        trigger: &str,
+        arrived: Instant,
+        cause: Option<Instant>,
+        direct: bool,
+    ) {
         let Some(cause) = cause else { return };
         let d = arrived.saturating_duration_since(cause);
-        if d > self.late_after {
+        if direct && d > self.late_after {
             m.late += 1;
         }
         m.event(trigger).record(d);
+    }
+
+    /// Whether `event` follows the VU's own call directly: `chats:create`;
+    /// an invitation or `chats:assign` right after an assign call on a chat
+    /// that never queued; the VU's own `messages:new`; `messages:read`,
+    /// `chats:leave` and `chats:close` after the VU's call. Everything else
+    /// waits on an agent, the queue or the server's timing.
+    fn direct(facts: &ChatFacts, event: &WebhookEvent) -> bool {
+        match event.trigger.as_str() {
+            "chats:create" => true,
+            "invitations:new" | "chats:assign" => {
+                facts.assign_sent.is_some() && facts.queue_entered.is_none()
+            }
+            "messages:new" => event.user_id.as_deref() == Some(facts.creator.as_str()),
+            "messages:read" => facts.read_sent.is_some(),
+            "chats:leave" | "chats:close" => facts.close_sent.is_some(),
+            _ => false,
+        }
     }
 
     /// The instant an event is measured from (reference §5.1 causes):
@@ -410,7 +438,8 @@ impl EventTracker {
                 facts.own_unmatched.push((id.to_owned(), arrived));
             }
         }
-        self.latency(m, trigger, arrived, cause);
+        let direct = Self::direct(facts, event);
+        self.latency(m, trigger, arrived, cause, direct);
         if let Some(s) = stage(trigger) {
             if s < facts.stage {
                 m.out_of_order += 1;

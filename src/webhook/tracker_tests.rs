@@ -206,3 +206,22 @@ fn an_abandonment_ends_the_time_in_queue() {
         700
     );
 }
+
+#[test]
+fn events_that_wait_on_an_agent_or_the_queue_are_measured_but_never_late() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_millis(200));
+    tracker.chat_created("c-1", "u-1", true, t0);
+    // Queued for 3 s, then an agent joins and replies.
+    tracker.on_event(&join("c-1", "a-1", t0 + 3_000 * MS));
+    tracker.on_event(&message("c-1", "m-9", "a-1", t0 + 3_500 * MS));
+    let s = tracker.finish();
+    assert_eq!(s.late, 0, "a slow join or reply is not a late delivery");
+    let (_, join) = s
+        .events
+        .iter()
+        .find(|(name, _)| name == "chats:join")
+        .expect("chats:join measured");
+    assert_eq!(join.count, 1);
+    assert!(join.histogram.value_at_quantile(0.5) >= 2_990_000);
+}
