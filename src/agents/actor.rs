@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::calls::{AgentApi, CallError};
+use super::calls::{self, AgentApi, CallError};
 use super::state::{Counters, Invitation, Message, Phase, Shared};
 use crate::scenario::agents::render_reply;
 use crate::scenario::{AgentAction, AgentBreaks, AgentsSpec};
@@ -66,7 +66,11 @@ impl ActorCx {
     ) -> Result<Value, CallError> {
         let result = self.api.call(action, path, body).await;
         if let Err(e) = &result {
-            Counters::add(&self.counters().errors);
+            if calls::overtaken(e.action, e.status) {
+                Counters::add(&self.counters().overtaken);
+            } else {
+                Counters::add(&self.counters().errors);
+            }
             tracing::debug!(agent = self.agent_id(), "{e}");
         }
         result

@@ -80,7 +80,7 @@ impl AgentApi {
             ),
             Ok(r) => (
                 Some(r.status),
-                Some(FailureKind::Status),
+                (!overtaken(action, Some(r.status))).then_some(FailureKind::Status),
                 Err(CallError {
                     action,
                     status: Some(r.status),
@@ -129,6 +129,20 @@ impl AgentApi {
     }
 }
 
+/// Whether a failed call was overtaken by the conversation rather than
+/// refused by the API: a `409` to an accept, reject, reply or leave means
+/// the user closed the chat (or the invitation moved on) while the agent
+/// was thinking, which people at an agent desk meet every day. Such calls
+/// keep their status in the route's counts but are not step failures, and
+/// the pool counts them apart from errors.
+pub(crate) fn overtaken(action: AgentAction, status: Option<u16>) -> bool {
+    status == Some(409)
+        && matches!(
+            action,
+            AgentAction::Accept | AgentAction::Reject | AgentAction::Reply | AgentAction::Leave
+        )
+}
+
 fn transport_kind(e: ClientError) -> FailureKind {
     match e {
         ClientError::Connect => FailureKind::Connect,
@@ -161,5 +175,14 @@ mod tests {
         let long = format!(r#"{{"error":{{"message":"{}"}}}}"#, "y".repeat(500));
         assert_eq!(api_message(long.as_bytes()).len(), MAX_MESSAGE);
         assert_eq!(transport_kind(ClientError::Timeout), FailureKind::Timeout);
+    }
+
+    #[test]
+    fn only_a_conflict_on_a_conversation_action_is_overtaken() {
+        assert!(overtaken(AgentAction::Reply, Some(409)));
+        assert!(overtaken(AgentAction::Accept, Some(409)));
+        assert!(!overtaken(AgentAction::Reply, Some(500)));
+        assert!(!overtaken(AgentAction::Reply, None));
+        assert!(!overtaken(AgentAction::Login, Some(409)));
     }
 }

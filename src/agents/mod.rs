@@ -89,8 +89,11 @@ pub struct AgentCounts {
     pub breaks: u64,
     /// `chats:assign` answers naming this agent.
     pub assigned: u64,
-    /// Failed API calls (any action, logout included).
+    /// Failed API calls (any action, logout included), overtaken ones aside.
     pub errors: u64,
+    /// Accepts, rejects, replies and leaves answered `409` because the chat
+    /// closed or the invitation moved on meanwhile (not failures).
+    pub overtaken: u64,
 }
 
 impl AgentCounts {
@@ -107,6 +110,7 @@ impl AgentCounts {
             breaks: r(&c.breaks),
             assigned: r(&c.assigned),
             errors: r(&c.errors),
+            overtaken: r(&c.overtaken),
         }
     }
 
@@ -121,6 +125,7 @@ impl AgentCounts {
         self.breaks += o.breaks;
         self.assigned += o.assigned;
         self.errors += o.errors;
+        self.overtaken += o.overtaken;
     }
 }
 

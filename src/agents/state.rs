@@ -95,6 +95,7 @@ pub(crate) struct Counters {
     pub(crate) breaks: AtomicU64,
     pub(crate) assigned: AtomicU64,
     pub(crate) errors: AtomicU64,
+    pub(crate) overtaken: AtomicU64,
 }
 
 impl Counters {

@@ -202,3 +202,48 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
     assert!(seen.events >= 4, "{seen:?}");
     running.stop().await;
 }
+
+/// A scenario run with actors whose replies are overtaken by the user
+/// closing the chat: the `409`s are counted as overtaken, not as failures,
+/// so the run passes without thresholds (a reply that fails otherwise is a
+/// failure: see `calls::overtaken`'s unit test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_overtaken_by_a_close_are_counted_not_failed() {
+    let mock = crate::common::start_mock(None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Without `chats:close` the actors never hear of the close, so every
+    // reply (400 ms after the message, while the user pauses 800 ms after
+    // closing) lands on a closed chat: the race, made deterministic.
+    let body = r#"webhooks:
+  settle: 1s
+  events: [chats:create, invitations:new, invitations:accept, chats:join, messages:new]
+agents:
+  count: 2
+  ids: [a-1, a-2]
+  reply_think: 400ms
+load: {vus: 1, iterations: 3}
+steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_event: {event: chats:join, timeout: 5s}
+  - send_message: {message: hi}
+  - close_chat:
+    think: 800ms
+"#;
+    let yaml = format!(
+        "name: overtaken\n{target}  room: 1\n{body}",
+        target = crate::common::target_block(&mock),
+    );
+    let path = crate::common::write_scenario(dir.path(), "overtaken.yaml", &yaml);
+    let (exit, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
+    let totals = &report.extra["agents"]["totals"];
+    assert_eq!(totals["accepted"], 3, "{totals}");
+    assert_eq!(totals["errors"], 0, "{totals}");
+    assert_eq!(
+        totals["overtaken"], 3,
+        "each reply met a closed chat: {totals}"
+    );
+    assert_eq!(report.totals.errors, 0, "{:?}", report.errors_by_kind);
+    assert_eq!(exit, chatload::app::Exit::Passed);
+}
