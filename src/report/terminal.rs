@@ -161,13 +161,14 @@ pub fn render(report: &RunReport, color: bool) -> String {
         };
         let _ = writeln!(
             out,
-            "agent actors    {actors}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {errors}",
+            "agent actors    {actors}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {errors}",
             n("invitations"),
             n("accepted"),
             n("rejected"),
             n("rejected_full"),
             n("replies"),
             n("chats_handled"),
+            n("overtaken"),
         );
     }
     out
