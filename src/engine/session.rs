@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::client::ConnSlot;
 use crate::scenario::Scenario;
 use crate::scenario::template::{RenderContext, VarId};
+use crate::schema::ValidBodyMemo;
 
 /// One virtual user.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub struct Session {
     pub open_chats: Vec<String>,
     /// This VU's own keep-alive connection to a plain-HTTP target.
     pub conn: ConnSlot,
+    /// The last body that passed its schema check, not checked again.
+    pub valid_body: ValidBodyMemo,
 }
 
 impl Session {
@@ -35,6 +38,7 @@ impl Session {
             rng: SmallRng::seed_from_u64(seed ^ vu.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             open_chats: Vec::new(),
             conn: ConnSlot::default(),
+            valid_body: ValidBodyMemo::default(),
         }
     }
 

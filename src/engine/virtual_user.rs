@@ -296,6 +296,13 @@ impl Runner {
                             || (self.schema_ratio > 0.0
                                 && session.rng.random_bool(self.schema_ratio))
                     });
+                // A body byte-identical to the last one that passed on this
+                // route and status passes again (see ValidBodyMemo).
+                let schema = schema.filter(|_| {
+                    !session
+                        .valid_body
+                        .holds(spec.route, resp.status, &resp.body)
+                });
                 let body: Option<Value> =
                     if (needs_body || schema.is_some()) && !resp.body.is_empty() {
                         serde_json::from_slice(&resp.body).ok()
@@ -303,6 +310,11 @@ impl Runner {
                         None
                     };
                 let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
+                if schema.is_some() && violation.is_none() {
+                    session
+                        .valid_body
+                        .remember(spec.route, resp.status, &resp.body);
+                }
                 let schema_failed = violation.is_some_and(|v| {
                     self.violations
                         .record(&self.scenario.routes[spec.route as usize].key, v);
