@@ -4,8 +4,9 @@
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
-use crate::client::ConnSlot;
+use crate::client::{ConnSlot, PreparedRequest};
 use crate::scenario::Scenario;
 use crate::scenario::template::{RenderContext, VarId};
 use crate::schema::ValidBodyMemo;
@@ -25,12 +26,17 @@ pub struct Session {
     pub conn: ConnSlot,
     /// The last body that passed its schema check, not checked again.
     pub valid_body: ValidBodyMemo,
+    /// This VU's view of the run's abort (a child token, so watching it
+    /// touches no state shared with other VUs). Taken while an iteration runs.
+    pub abort: Option<CancellationToken>,
+    /// Requests of template-free steps, built on first use, by step id.
+    pub prepared: Vec<Option<PreparedRequest>>,
 }
 
 impl Session {
     /// A fresh VU; its random numbers derive from the run seed and its number,
     /// so a run with the same seed makes the same choices.
-    pub fn new(scenario: &Scenario, vu: u64, seed: u64) -> Session {
+    pub fn new(scenario: &Scenario, vu: u64, seed: u64, abort: CancellationToken) -> Session {
         Session {
             vu,
             iteration: 0,
@@ -39,6 +45,8 @@ impl Session {
             open_chats: Vec::new(),
             conn: ConnSlot::default(),
             valid_body: ValidBodyMemo::default(),
+            abort: Some(abort),
+            prepared: Vec::new(),
         }
     }
 

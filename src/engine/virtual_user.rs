@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
-use crate::scenario::template::UnsetVariable;
+use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
 };
@@ -37,6 +37,9 @@ pub struct Runner {
     /// Schema violations, locked only when one happens.
     pub violations: ViolationLog,
     flow_weights: Vec<u32>,
+    /// By step id: the step's request has no template anywhere, so each VU
+    /// builds it once (see `ApiClient::prepare`) instead of on every send.
+    fixed_requests: Vec<bool>,
 }
 
 /// How one step went.
@@ -44,7 +47,6 @@ pub struct Runner {
 enum StepResult {
     Ok,
     Failed,
-    Aborted,
 }
 
 /// One request's outcome, before step bookkeeping.
@@ -66,6 +68,21 @@ impl Runner {
         abort: CancellationToken,
     ) -> Runner {
         let flow_weights = scenario.flows.iter().map(|f| f.weight.max(1)).collect();
+        let mut fixed_requests = Vec::new();
+        if client.uses_slots() {
+            for step in scenario.flows.iter().flat_map(|f| &f.steps) {
+                let spec = match &step.action {
+                    StepAction::Request(spec) => spec,
+                    StepAction::WaitUntil(wait) => &wait.request,
+                    StepAction::Pause => continue,
+                };
+                let id = step.id as usize;
+                if fixed_requests.len() <= id {
+                    fixed_requests.resize(id + 1, false);
+                }
+                fixed_requests[id] = is_fixed(spec);
+            }
+        }
         Runner {
             scenario,
             client,
@@ -76,6 +93,7 @@ impl Runner {
             schema_ratio: 0.0,
             violations: ViolationLog::default(),
             flow_weights,
+            fixed_requests,
         }
     }
 
@@ -99,19 +117,60 @@ impl Runner {
         &self.scenario.flows[0]
     }
 
+    /// A virtual user's session, its abort signal a child of the run's.
+    pub fn session(&self, vu: u64, seed: u64) -> Session {
+        Session::new(&self.scenario, vu, seed, self.abort.child_token())
+    }
+
     /// Runs one iteration. `intended_start` is when the open model meant it
     /// to begin; latency is also measured from there (coordinated omission).
+    ///
+    /// An abort ends requests and pauses in flight at once: the iteration, its
+    /// unfinished step and the request in flight are then not recorded. The
+    /// abort is watched once per iteration, through the session's own child
+    /// token: a future per request (or per pause) on the run's one shared
+    /// token cost a lock and a waiter-list update on a cache line that every
+    /// worker thread wrote to.
     pub async fn run_iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
+        let abort = session
+            .abort
+            .take()
+            .unwrap_or_else(|| self.abort.child_token());
+        let completed = tokio::select! {
+            biased;
+            () = self.iteration(session, intended_start) => true,
+            () = abort.cancelled() => false,
+        };
+        session.abort = Some(abort);
+        if !completed {
+            session.iteration += 1;
+            self.keep_open_chats(session);
+        }
+    }
+
+    /// True once the run is aborted (checked on the session's own token).
+    pub fn is_aborted(&self, session: &Session) -> bool {
+        session.abort.as_ref().map_or_else(
+            || self.abort.is_cancelled(),
+            CancellationToken::is_cancelled,
+        )
+    }
+
+    async fn iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
         let started = Instant::now();
         let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
         let has_row = session.begin_iteration(&self.scenario);
         let mut ok = has_row;
-        let mut aborted = false;
+        // The clock is read once between two steps: the end of one is the
+        // start of the next (and the first starts with the iteration).
+        let mut now = started;
         if has_row {
             let flow = self.pick_flow(&mut session.rng);
             'steps: for step in &flow.steps {
                 for _ in 0..step.repeat {
-                    match self.run_step(step, session, lag).await {
+                    let (result, end) = self.run_step(step, session, lag, now).await;
+                    now = end;
+                    match result {
                         StepResult::Ok => {}
                         StepResult::Failed => {
                             ok = false;
@@ -119,22 +178,28 @@ impl Runner {
                                 break 'steps;
                             }
                         }
-                        StepResult::Aborted => {
-                            aborted = true;
-                            break 'steps;
-                        }
                     }
                     if let Some(think) = &step.think {
                         let pause = think.sample(&mut session.rng);
-                        if !self.sleep(pause).await {
-                            aborted = true;
-                            break 'steps;
-                        }
+                        tokio::time::sleep(pause).await;
+                        now = Instant::now();
                     }
                 }
             }
         }
         session.iteration += 1;
+        self.keep_open_chats(session);
+        let took = micros(now - started);
+        let corrected = if lag.is_zero() {
+            took
+        } else {
+            micros(now - started + lag)
+        };
+        self.hub.record_iteration(ok, took, corrected);
+    }
+
+    /// Hands chats the iteration left open to the end-of-run cleanup.
+    fn keep_open_chats(&self, session: &mut Session) {
         if !session.open_chats.is_empty() {
             let mut leftovers = self
                 .leftovers
@@ -142,32 +207,23 @@ impl Runner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             leftovers.append(&mut session.open_chats);
         }
-        if !aborted {
-            let done = Instant::now();
-            self.hub
-                .record_iteration(ok, micros(done - started), micros(done - started + lag));
-        }
     }
 
-    /// Sleeps unless the run is aborted; false when aborted.
-    async fn sleep(&self, pause: Duration) -> bool {
-        tokio::select! {
-            () = tokio::time::sleep(pause) => true,
-            () = self.abort.cancelled() => false,
-        }
-    }
-
-    async fn run_step(&self, step: &Step, session: &mut Session, lag: Duration) -> StepResult {
-        let begun = Instant::now();
+    /// Runs one step that begins at `begun`; how it went and when it ended.
+    async fn run_step(
+        &self,
+        step: &Step,
+        session: &mut Session,
+        lag: Duration,
+        begun: Instant,
+    ) -> (StepResult, Instant) {
         let failure = match &step.action {
-            StepAction::Pause => return StepResult::Ok,
+            StepAction::Pause => return (StepResult::Ok, begun),
             StepAction::Request(spec) => {
                 let needs_body = !spec.expect.body.is_empty()
                     || !spec.captures.is_empty()
                     || spec.chat_effect != ChatEffect::None;
-                let Some(ex) = self.exchange(spec, session, needs_body).await else {
-                    return StepResult::Aborted;
-                };
+                let ex = self.exchange(step.id, spec, session, needs_body).await;
                 let failure = ex
                     .failure
                     .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
@@ -178,9 +234,7 @@ impl Runner {
             StepAction::WaitUntil(wait) => {
                 let deadline = begun + wait.timeout;
                 loop {
-                    let Some(ex) = self.exchange(&wait.request, session, true).await else {
-                        return StepResult::Aborted;
-                    };
+                    let ex = self.exchange(step.id, &wait.request, session, true).await;
                     let failure = ex
                         .failure
                         .or_else(|| status_failure(&wait.request.expect, ex.status))
@@ -200,13 +254,12 @@ impl Runner {
                     if Instant::now() + wait.interval > deadline {
                         break Some(failure.unwrap_or(FailureKind::Expectation));
                     }
-                    if !self.sleep(wait.interval).await {
-                        return StepResult::Aborted;
-                    }
+                    tokio::time::sleep(wait.interval).await;
                 }
             }
         };
-        let duration = micros(begun.elapsed());
+        let end = Instant::now();
+        let duration = micros(end - begun);
         self.hub.record_step(&StepSample {
             step: StepId(step.id),
             ok: failure.is_none(),
@@ -214,11 +267,12 @@ impl Runner {
             duration_us: duration,
             corrected_us: duration + micros(lag),
         });
-        if failure.is_none() {
+        let result = if failure.is_none() {
             StepResult::Ok
         } else {
             StepResult::Failed
-        }
+        };
+        (result, end)
     }
 
     fn record_request(
@@ -241,51 +295,39 @@ impl Runner {
         });
     }
 
-    /// Renders and sends one request. `None` when the run was aborted meanwhile.
+    /// Sends the request of step `step` (rendered from the session, or built
+    /// once per VU when it has no template) and checks what comes back.
     async fn exchange(
         &self,
+        step: u32,
         spec: &RequestSpec,
         session: &mut Session,
         needs_body: bool,
-    ) -> Option<Exchange> {
-        let rendered = match render(spec, session) {
-            Ok(r) => r,
-            Err(UnsetVariable(_)) => {
-                return Some(Exchange {
-                    failure: Some(FailureKind::Capture),
-                    schema_failed: false,
-                    status: None,
-                    body: None,
-                    latency: Duration::ZERO,
-                });
-            }
-        };
-        let token;
-        let auth = match &spec.auth {
-            Auth::Secret => AuthHeaders::Secret,
-            Auth::AppId => AuthHeaders::AppId,
-            Auth::DomainKey => AuthHeaders::DomainKey,
-            Auth::None => AuthHeaders::None,
-            Auth::Token(t) => {
-                token = t.render(session).unwrap_or_default();
-                AuthHeaders::Token(&token)
-            }
-        };
-        let request = ApiRequest {
-            method: spec.method,
-            path: &rendered.path,
-            query: &rendered.query,
-            headers: &rendered.headers,
-            body: rendered.body,
-            auth,
-        };
-        let sent = Instant::now();
-        let response = tokio::select! {
-            r = self.client.send_on(&mut session.conn, request) => r,
-            () = self.abort.cancelled() => return None,
-        };
+    ) -> Exchange {
+        let sent;
+        self.prepare(step, spec, session);
+        let response =
+            if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
+                sent = Instant::now();
+                self.client
+                    .send_prepared(&mut session.conn, prepared, sent)
+                    .await
+            } else {
+                let Ok(mut rendered) = render(spec, session) else {
+                    return Exchange {
+                        failure: Some(FailureKind::Capture),
+                        schema_failed: false,
+                        status: None,
+                        body: None,
+                        latency: Duration::ZERO,
+                    };
+                };
+                let request = rendered.request(spec);
+                sent = Instant::now();
+                self.client.send_on(&mut session.conn, request, sent).await
+            };
         let latency = sent.elapsed();
-        Some(match response {
+        match response {
             Ok(resp) => {
                 let schema = self
                     .schemas
@@ -339,7 +381,26 @@ impl Runner {
                 body: None,
                 latency,
             },
-        })
+        }
+    }
+
+    /// Builds the request of a template-free step on this VU's first use of
+    /// it, into `session.prepared`. Nothing for a step with templates, or a
+    /// request that cannot be prepared (it then goes the rendered way, which
+    /// reports the error).
+    fn prepare(&self, step: u32, spec: &RequestSpec, session: &mut Session) {
+        let id = step as usize;
+        if !self.fixed_requests.get(id).copied().unwrap_or(false)
+            || session.prepared.get(id).is_some_and(Option::is_some)
+        {
+            return;
+        }
+        if session.prepared.len() <= id {
+            session.prepared.resize_with(id + 1, || None);
+        }
+        session.prepared[id] = render(spec, session)
+            .ok()
+            .and_then(|mut rendered| self.client.prepare(rendered.request(spec)));
     }
 
     /// Status, body checks, captures and chat bookkeeping of a response that arrived.
@@ -392,11 +453,46 @@ fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKi
     }
 }
 
+/// True when no part of the request depends on the session: it renders the
+/// same every time.
+fn is_fixed(spec: &RequestSpec) -> bool {
+    spec.path.is_literal()
+        && spec.query.iter().all(|(_, t)| t.is_literal())
+        && spec.headers.iter().all(|(_, t)| t.is_literal())
+        && spec.body.as_ref().is_none_or(ValueTemplate::is_literal)
+        && match &spec.auth {
+            Auth::Token(t) => t.is_literal(),
+            _ => true,
+        }
+}
+
 struct Rendered {
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
+    /// The rendered token of `Auth::Token`.
+    token: String,
+}
+
+impl Rendered {
+    /// The request to send (moves the body out).
+    fn request(&mut self, spec: &RequestSpec) -> ApiRequest<'_> {
+        ApiRequest {
+            method: spec.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: self.body.take(),
+            auth: match &spec.auth {
+                Auth::Secret => AuthHeaders::Secret,
+                Auth::AppId => AuthHeaders::AppId,
+                Auth::DomainKey => AuthHeaders::DomainKey,
+                Auth::None => AuthHeaders::None,
+                Auth::Token(_) => AuthHeaders::Token(&self.token),
+            },
+        }
+    }
 }
 
 fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVariable> {
@@ -414,11 +510,17 @@ fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVa
         Some(b) => Some(serde_json::to_vec(&b.render(session)?).unwrap_or_default()),
         None => None,
     };
+    // A token that cannot be rendered is sent empty (and is refused).
+    let token = match &spec.auth {
+        Auth::Token(t) => t.render(session).unwrap_or_default(),
+        _ => String::new(),
+    };
     Ok(Rendered {
         path,
         query,
         headers,
         body,
+        token,
     })
 }
 
