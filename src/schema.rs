@@ -109,6 +109,11 @@ impl OperationSchemas {
                 reason: "the body is not JSON".to_owned(),
             });
         };
+        // The boolean check allocates nothing; errors (with their paths) are
+        // collected only for a body that fails it.
+        if validator.is_valid(body) {
+            return None;
+        }
         validator.iter_errors(body).next().map(|e| Violation {
             status,
             path: e.instance_path().to_string(),
@@ -119,6 +124,43 @@ impl OperationSchemas {
     /// Statuses the operation declares.
     pub fn statuses(&self) -> impl Iterator<Item = u16> + '_ {
         self.statuses.iter().map(|(s, _)| *s)
+    }
+}
+
+/// The last response body a virtual user saw pass its route's schema check.
+///
+/// The check is a pure function of the route's schemas, the status and the
+/// body's bytes, so a byte-identical body on the same route and status passes
+/// again: it needs neither parsing nor checking. That is the common case of
+/// a route whose response does not change (settings, polling). Exact byte
+/// comparison, no hash, so no collision can let a different body through.
+/// One entry of at most [`ValidBodyMemo::MAX_BODY`] bytes per virtual user.
+#[derive(Debug, Default)]
+pub struct ValidBodyMemo {
+    key: Option<(u32, u16)>,
+    body: Vec<u8>,
+}
+
+impl ValidBodyMemo {
+    /// Larger bodies are not remembered (bounds memory per virtual user).
+    pub const MAX_BODY: usize = 2048;
+
+    /// True when `body` on `route` with `status` is the body last remembered.
+    pub fn holds(&self, route: u32, status: u16, body: &[u8]) -> bool {
+        self.key == Some((route, status)) && self.body == body
+    }
+
+    /// Remembers a body that passed the check.
+    pub fn remember(&mut self, route: u32, status: u16, body: &[u8]) {
+        if body.len() > Self::MAX_BODY {
+            self.key = None;
+            return;
+        }
+        if !self.holds(route, status, body) {
+            self.body.clear();
+            self.body.extend_from_slice(body);
+            self.key = Some((route, status));
+        }
     }
 }
 
@@ -379,6 +421,23 @@ mod tests {
             1,
             "identical samples kept once"
         );
+    }
+
+    #[test]
+    fn the_memo_holds_only_the_same_bytes_on_the_same_route_and_status() {
+        let mut memo = ValidBodyMemo::default();
+        assert!(!memo.holds(0, 200, b""), "empty memo holds nothing");
+        memo.remember(3, 200, b"{\"a\":1}");
+        assert!(memo.holds(3, 200, b"{\"a\":1}"));
+        assert!(!memo.holds(3, 200, b"{\"a\":2}"));
+        assert!(!memo.holds(3, 201, b"{\"a\":1}"));
+        assert!(!memo.holds(4, 200, b"{\"a\":1}"));
+        memo.remember(4, 200, b"{}");
+        assert!(!memo.holds(3, 200, b"{\"a\":1}"), "one entry: the last one");
+        assert!(memo.holds(4, 200, b"{}"));
+        let big = vec![b' '; ValidBodyMemo::MAX_BODY + 1];
+        memo.remember(4, 200, &big);
+        assert!(!memo.holds(4, 200, &big) && !memo.holds(4, 200, b"{}"));
     }
 
     #[test]

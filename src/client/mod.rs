@@ -5,10 +5,14 @@
 //! fully rendered [`ApiRequest`]. Credential header values are marked
 //! sensitive and never formatted into errors.
 
-use std::time::Duration;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
+use hyper::body::Body as _;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -64,6 +68,17 @@ pub struct ApiRequest<'a> {
     pub auth: AuthHeaders<'a>,
 }
 
+/// A request built once by [`ApiClient::prepare`], sent many times with
+/// [`ApiClient::send_prepared`]; cloning its parts costs a few reference
+/// counts instead of URL parsing and a header map built from scratch.
+#[derive(Debug)]
+pub struct PreparedRequest {
+    method: hyper::Method,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
 /// What came back.
 #[derive(Debug)]
 pub struct ApiResponse {
@@ -114,6 +129,45 @@ pub enum ClientBuildError {
 #[derive(Debug, Default)]
 pub struct ConnSlot {
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The request timeout's timer, kept from request to request (see
+    /// [`ConnSlot::within`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ConnSlot {
+    /// Runs `fut` until `deadline`; `Err(Timeout)` if it is not done by then.
+    ///
+    /// A `tokio::time::timeout` per request registers a timer entry in the
+    /// runtime's wheel and removes it again (a lock each time, a clock read,
+    /// a handle clone) although on a healthy target it never fires. Instead
+    /// the slot keeps one timer armed at an earlier request's deadline. The
+    /// deadlines of one slot never decrease (send time + the same timeout),
+    /// so that timer can only fire early: it is then re-armed at the current
+    /// deadline, which happens once per timeout period, not per request.
+    async fn within<T>(
+        timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+        deadline: Instant,
+        mut fut: Pin<&mut impl Future<Output = Result<T, ClientError>>>,
+    ) -> Result<T, ClientError> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = match timer {
+            Some(t) if t.deadline() <= deadline => t,
+            slot => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            while timer.as_mut().poll(cx).is_ready() {
+                if tokio::time::Instant::now() >= deadline {
+                    return Poll::Ready(Err(ClientError::Timeout));
+                }
+                timer.as_mut().reset(deadline);
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 /// The shared client. Cheap to share behind an `Arc`.
@@ -373,25 +427,18 @@ impl ApiClient {
         Ok(request)
     }
 
-    /// Sends one request on the virtual user's own connection `slot`
-    /// (plain-HTTP targets; `https://` goes through the shared pool) and
-    /// reads the whole body. A request that found the kept-alive connection
-    /// closed before it was sent is retried once on a new connection, as the
-    /// pool does.
-    ///
-    /// # Errors
-    /// No response: connection refused, timeout, or a transport failure.
-    pub async fn send_on(
+    /// Whether plain-HTTP requests go over [`ConnSlot`]s, and so whether
+    /// [`ApiClient::prepare`] builds anything.
+    pub fn uses_slots(&self) -> bool {
+        matches!(self.http, Transport::Plain(_)) && self.host.is_some()
+    }
+
+    /// The origin-form hyper request a [`ConnSlot`] sends for `req`.
+    fn slot_request(
         &self,
-        slot: &mut ConnSlot,
+        host: &HeaderValue,
         req: ApiRequest<'_>,
-    ) -> Result<ApiResponse, ClientError> {
-        let Transport::Plain(_) = &self.http else {
-            return self.send(req).await;
-        };
-        let Some(host) = &self.host else {
-            return self.send(req).await;
-        };
+    ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
         let mut url = String::with_capacity(self.path_prefix.len() + req.path.len() + 16);
         url.push_str(&self.path_prefix);
         url.push_str(req.path);
@@ -400,22 +447,103 @@ impl ApiClient {
             let start = url.len();
             form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
         }
-        let mut request = self.hyper_request(url, Some(host), req)?;
-        let exchange = async {
+        self.hyper_request(url, Some(host), req)
+    }
+
+    /// Builds once what [`ApiClient::send_on`] would build for `req` on every
+    /// call, for a request whose every part is fixed (no template). `None`
+    /// when requests do not go over [`ConnSlot`]s, or when `req` cannot be
+    /// built (then `send_on` reports the error).
+    ///
+    /// Each virtual user prepares its own copy: its header values and URI are
+    /// then reference-counted in memory no other thread touches.
+    pub fn prepare(&self, req: ApiRequest<'_>) -> Option<PreparedRequest> {
+        let host = self.host.as_ref().filter(|_| self.uses_slots())?;
+        let body = req.body.clone().map_or_else(Bytes::new, Bytes::from);
+        let (mut parts, _) = self.slot_request(host, req).ok()?.into_parts();
+        for value in parts.headers.values_mut() {
+            let mut own = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+            own.set_sensitive(value.is_sensitive());
+            *value = own;
+        }
+        Some(PreparedRequest {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Sends a [`PreparedRequest`] on `slot`, as [`ApiClient::send_on`] would
+    /// have sent the request it was prepared from.
+    ///
+    /// # Errors
+    /// No response: connection refused, timeout, or a transport failure.
+    pub async fn send_prepared(
+        &self,
+        slot: &mut ConnSlot,
+        prepared: &PreparedRequest,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        let mut request = hyper::Request::new(Full::new(prepared.body.clone()));
+        *request.method_mut() = prepared.method.clone();
+        *request.uri_mut() = prepared.uri.clone();
+        *request.headers_mut() = prepared.headers.clone();
+        self.send_request_on(slot, request, sent).await
+    }
+
+    /// Sends one request on the virtual user's own connection `slot`
+    /// (plain-HTTP targets; `https://` goes through the shared pool) and
+    /// reads the whole body.
+    ///
+    /// # Errors
+    /// No response: connection refused, timeout, or a transport failure.
+    pub async fn send_on(
+        &self,
+        slot: &mut ConnSlot,
+        req: ApiRequest<'_>,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        let (Transport::Plain(_), Some(host)) = (&self.http, &self.host) else {
+            // Boxed: the pool's and reqwest's futures are several KB, and
+            // inline they would make every slot request's future that large,
+            // copied each time it is created.
+            return Box::pin(self.send(req)).await;
+        };
+        let request = self.slot_request(host, req)?;
+        self.send_request_on(slot, request, sent).await
+    }
+
+    /// The exchange on `slot`, within the timeout from `sent`. A request that
+    /// found the kept-alive connection closed before it was sent is retried
+    /// once on a new connection, as the pool does.
+    async fn send_request_on(
+        &self,
+        slot: &mut ConnSlot,
+        mut request: hyper::Request<Full<Bytes>>,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        let ConnSlot {
+            sender: conn,
+            timer,
+        } = slot;
+        let exchange = pin!(async {
             let mut retried = false;
             loop {
-                let reused = match &slot.sender {
+                let reused = match conn {
                     Some(s) if !s.is_closed() => true,
                     _ => {
-                        slot.sender = Some(self.connect().await?);
+                        // Boxed: once per connection, and it would make every
+                        // request's future larger.
+                        *conn = Some(Box::pin(self.connect()).await?);
                         false
                     }
                 };
-                let Some(sender) = slot.sender.as_mut() else {
+                let Some(sender) = conn.as_mut() else {
                     return Err(ClientError::Other);
                 };
                 if sender.ready().await.is_err() {
-                    slot.sender = None;
+                    *conn = None;
                     if reused && !retried {
                         retried = true;
                         continue;
@@ -425,16 +553,11 @@ impl ApiClient {
                 match sender.try_send_request(request).await {
                     Ok(response) => {
                         let status = response.status().as_u16();
-                        let body = response
-                            .into_body()
-                            .collect()
-                            .await
-                            .map_err(|_| ClientError::Other)?
-                            .to_bytes();
+                        let body = read_body(response.into_body()).await?;
                         return Ok(ApiResponse { status, body });
                     }
                     Err(mut e) => {
-                        slot.sender = None;
+                        *conn = None;
                         match e.take_message() {
                             Some(unsent) if reused && !retried => {
                                 retried = true;
@@ -445,10 +568,10 @@ impl ApiClient {
                     }
                 }
             }
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout),
+        });
+        match sent.checked_add(self.timeout) {
+            Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
+            None => exchange.await, // a timeout beyond what Instant can express
         }
     }
 
@@ -510,6 +633,37 @@ impl ApiClient {
     }
 }
 
+/// The whole body of a response. Stops as soon as the body says it is
+/// complete (its `Content-Length` reached), without waiting for one more
+/// empty frame; a body in one frame (the usual case) is returned without a
+/// copy or a buffer list.
+async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, ClientError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let Ok(data) = frame.map_err(|_| ClientError::Other)?.into_data() else {
+            continue; // trailers
+        };
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(head);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if joined.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(joined)
+    })
+}
+
 fn classify(e: reqwest::Error) -> ClientError {
     if e.is_timeout() {
         ClientError::Timeout
@@ -517,5 +671,160 @@ fn classify(e: reqwest::Error) -> ClientError {
         ClientError::Connect
     } else {
         ClientError::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::{
+        ApiClient, ApiRequest, AuthHeaders, ClientConfig, ClientError, ConnSlot, Credentials,
+    };
+    use crate::api::Method;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn client(base_url: &str) -> ApiClient {
+        ApiClient::new(&ClientConfig {
+            base_url: base_url.to_owned(),
+            credentials: Credentials {
+                app_id: Some("app".to_owned()),
+                secret: Some("s3cret".to_owned()),
+                domain_key: None,
+            },
+            extra_headers: vec![("x-run".to_owned(), "r1".to_owned())],
+            timeout: Duration::from_secs(5),
+            pool_size: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_prepared_request_is_the_request_send_on_builds() {
+        let client = client("http://127.0.0.1:9/v1");
+        assert!(client.uses_slots());
+        let query = [("page".to_owned(), "2 3".to_owned())];
+        let headers = [("x-extra".to_owned(), "v".to_owned())];
+        let request = || ApiRequest {
+            method: Method::Post,
+            path: "/chats/c-1/messages",
+            query: &query,
+            headers: &headers,
+            body: Some(br#"{"a":1}"#.to_vec()),
+            auth: AuthHeaders::Secret,
+        };
+        let host = client.host.clone().unwrap();
+        let (built, _) = client.slot_request(&host, request()).unwrap().into_parts();
+        let prepared = client.prepare(request()).unwrap();
+        assert_eq!(prepared.method, built.method);
+        assert_eq!(prepared.uri, built.uri);
+        assert_eq!(prepared.uri, "/v1/chats/c-1/messages?page=2+3");
+        assert_eq!(prepared.headers, built.headers);
+        for (name, value) in &built.headers {
+            assert_eq!(
+                prepared.headers[name].is_sensitive(),
+                value.is_sensitive(),
+                "{name}"
+            );
+        }
+        assert!(prepared.headers["x-hyper-secret"].is_sensitive());
+        assert_eq!(prepared.body, r#"{"a":1}"#);
+        let tls = ApiClient::new(&ClientConfig {
+            base_url: "https://example.invalid/v1".to_owned(),
+            credentials: Credentials::default(),
+            extra_headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            pool_size: 1,
+        })
+        .unwrap();
+        assert!(!tls.uses_slots() && tls.prepare(request()).is_none());
+    }
+
+    #[test]
+    fn a_body_in_several_chunks_is_read_whole_and_the_connection_kept() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                for reply in [
+                    &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"[..],
+                    b"6\r\n world\r\n0\r\n\r\n",
+                    b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}",
+                ] {
+                    if reply.starts_with(b"HTTP") {
+                        let _ = socket.read(&mut buf).await.unwrap();
+                    }
+                    socket.write_all(reply).await.unwrap();
+                    socket.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+            let client = client(&format!("http://{addr}/v1"));
+            let mut slot = ConnSlot::default();
+            let request = || ApiRequest {
+                method: Method::Get,
+                path: "/settings",
+                query: &[],
+                headers: &[],
+                body: None,
+                auth: AuthHeaders::AppId,
+            };
+            let first = client
+                .send_on(&mut slot, request(), Instant::now())
+                .await
+                .unwrap();
+            assert_eq!((first.status, &first.body[..]), (200, &b"hello world"[..]));
+            // Same connection: the server accepts only one.
+            let second = client
+                .send_on(&mut slot, request(), Instant::now())
+                .await
+                .unwrap();
+            assert_eq!((second.status, &second.body[..]), (201, &b"{}"[..]));
+        });
+    }
+
+    #[test]
+    fn the_kept_timer_times_out_at_each_requests_own_deadline() {
+        rt().block_on(async {
+            let mut timer = None;
+            let ms = Duration::from_millis;
+            // Done in time: the value comes back; the timer stays armed.
+            let start = Instant::now();
+            let out = ConnSlot::within(&mut timer, start + ms(40), pin!(async { Ok(1) })).await;
+            assert_eq!(out, Ok(1));
+            // Let that first deadline pass: the armed timer fires early for the
+            // next request, which must still get its whole time.
+            tokio::time::sleep(ms(60)).await;
+            let start = Instant::now();
+            let out = ConnSlot::within(
+                &mut timer,
+                start + ms(80),
+                pin!(async {
+                    tokio::time::sleep(ms(30)).await;
+                    Ok(2)
+                }),
+            )
+            .await;
+            assert_eq!(out, Ok(2));
+            // Too slow: a timeout, not before the deadline.
+            let start = Instant::now();
+            let out: Result<(), ClientError> =
+                ConnSlot::within(&mut timer, start + ms(50), pin!(std::future::pending())).await;
+            assert_eq!(out, Err(ClientError::Timeout));
+            let waited = start.elapsed();
+            assert!(waited >= ms(50), "timed out after {waited:?}");
+            assert!(waited < ms(1000), "timed out after {waited:?}");
+        });
     }
 }

@@ -55,7 +55,7 @@ pub async fn run(
             next_vu += 1;
             let vu_stop = stop.child_token();
             running.push(vu_stop.clone());
-            let session = Session::new(&runner.scenario, next_vu, seed);
+            let session = runner.session(next_vu, seed);
             let vu = vu_loop(runner.clone(), session, vu_stop, budget.clone());
             match threads.get(next_vu as usize % threads.len().max(1)) {
                 Some(handle) => tracker.spawn_on(vu, handle),
@@ -79,7 +79,7 @@ async fn vu_loop(
 ) {
     let live = runner.hub.live();
     live.vu_started();
-    while !stop.is_cancelled() && !runner.abort.is_cancelled() {
+    while !stop.is_cancelled() && !runner.is_aborted(&session) {
         if let Some(b) = &budget
             && b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
                 .is_err()

@@ -74,6 +74,12 @@ impl EngineHooks {
         self.lifecycle.get(route as usize).copied().flatten()
     }
 
+    /// Whether requests of `route` are chat lifecycle operations the
+    /// tracker hears of.
+    pub(super) fn tracks(&self, route: u32) -> bool {
+        self.lifecycle(route).is_some()
+    }
+
     /// Whether responses of `route` must be parsed (chat and message ids).
     pub(super) fn needs_body(&self, route: u32) -> bool {
         matches!(

@@ -57,7 +57,7 @@ pub async fn run(
                 .pop();
             let mut session = pooled.unwrap_or_else(|| {
                 let vu = vu_offset + created.fetch_add(1, Ordering::Relaxed) + 1;
-                Session::new(&runner.scenario, vu, seed)
+                runner.session(vu, seed)
             });
             let live = runner.hub.live();
             live.vu_started();

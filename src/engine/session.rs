@@ -4,10 +4,12 @@
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
-use crate::client::ConnSlot;
+use crate::client::{ConnSlot, PreparedRequest};
 use crate::scenario::Scenario;
 use crate::scenario::template::{RenderContext, VarId};
+use crate::schema::ValidBodyMemo;
 
 /// One virtual user.
 #[derive(Debug)]
@@ -22,6 +24,13 @@ pub struct Session {
     pub open_chats: Vec<String>,
     /// This VU's own keep-alive connection to a plain-HTTP target.
     pub conn: ConnSlot,
+    /// The last body that passed its schema check, not checked again.
+    pub valid_body: ValidBodyMemo,
+    /// This VU's view of the run's abort (a child token, so watching it
+    /// touches no state shared with other VUs). Taken while an iteration runs.
+    pub abort: Option<CancellationToken>,
+    /// Requests of template-free steps, built on first use, by step id.
+    pub prepared: Vec<Option<PreparedRequest>>,
     /// Webhook inbox and subscribed chats (runs with `webhooks:` only).
     pub events: Option<super::EventSession>,
 }
@@ -29,7 +38,7 @@ pub struct Session {
 impl Session {
     /// A fresh VU; its random numbers derive from the run seed and its number,
     /// so a run with the same seed makes the same choices.
-    pub fn new(scenario: &Scenario, vu: u64, seed: u64) -> Session {
+    pub fn new(scenario: &Scenario, vu: u64, seed: u64, abort: CancellationToken) -> Session {
         Session {
             vu,
             iteration: 0,
@@ -37,6 +46,9 @@ impl Session {
             rng: SmallRng::seed_from_u64(seed ^ vu.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             open_chats: Vec::new(),
             conn: ConnSlot::default(),
+            valid_body: ValidBodyMemo::default(),
+            abort: Some(abort),
+            prepared: Vec::new(),
             events: None,
         }
     }

@@ -15,7 +15,7 @@ use super::hooks::EngineHooks;
 use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
-use crate::scenario::template::UnsetVariable;
+use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
 };
@@ -42,6 +42,9 @@ pub struct Runner {
     /// Schema violations, locked only when one happens.
     pub violations: ViolationLog,
     flow_weights: Vec<u32>,
+    /// By step id: the step's request has no template anywhere, so each VU
+    /// builds it once (see `ApiClient::prepare`) instead of on every send.
+    fixed_requests: Vec<bool>,
     /// Webhook routing and tracking; `None` without a `webhooks:` section,
     /// which keeps the request loop to one branch on it.
     hooks: Option<Arc<EngineHooks>>,
@@ -52,6 +55,7 @@ pub struct Runner {
 enum StepResult {
     Ok,
     Failed,
+    /// The run was aborted while the step waited for an event.
     Aborted,
     /// The user gave up (`wait_event` with `on_timeout: abandon`): the
     /// iteration ends, without error.
@@ -78,6 +82,21 @@ impl Runner {
         abort: CancellationToken,
     ) -> Runner {
         let flow_weights = scenario.flows.iter().map(|f| f.weight.max(1)).collect();
+        let mut fixed_requests = Vec::new();
+        if client.uses_slots() {
+            for step in scenario.flows.iter().flat_map(|f| &f.steps) {
+                let spec = match &step.action {
+                    StepAction::Request(spec) => spec,
+                    StepAction::WaitUntil(wait) => &wait.request,
+                    StepAction::Pause | StepAction::WaitEvent(_) => continue,
+                };
+                let id = step.id as usize;
+                if fixed_requests.len() <= id {
+                    fixed_requests.resize(id + 1, false);
+                }
+                fixed_requests[id] = is_fixed(spec);
+            }
+        }
         Runner {
             scenario,
             client,
@@ -88,6 +107,7 @@ impl Runner {
             schema_ratio: 0.0,
             violations: ViolationLog::default(),
             flow_weights,
+            fixed_requests,
             hooks: None,
         }
     }
@@ -118,9 +138,46 @@ impl Runner {
         &self.scenario.flows[0]
     }
 
+    /// A virtual user's session, its abort signal a child of the run's.
+    pub fn session(&self, vu: u64, seed: u64) -> Session {
+        Session::new(&self.scenario, vu, seed, self.abort.child_token())
+    }
+
     /// Runs one iteration. `intended_start` is when the open model meant it
     /// to begin; latency is also measured from there (coordinated omission).
+    ///
+    /// An abort ends requests and pauses in flight at once: the iteration, its
+    /// unfinished step and the request in flight are then not recorded. The
+    /// abort is watched once per iteration, through the session's own child
+    /// token: a future per request (or per pause) on the run's one shared
+    /// token cost a lock and a waiter-list update on a cache line that every
+    /// worker thread wrote to.
     pub async fn run_iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
+        let abort = session
+            .abort
+            .take()
+            .unwrap_or_else(|| self.abort.child_token());
+        let completed = tokio::select! {
+            biased;
+            () = self.iteration(session, intended_start) => true,
+            () = abort.cancelled() => false,
+        };
+        session.abort = Some(abort);
+        if !completed {
+            session.iteration += 1;
+            self.end_iteration(session);
+        }
+    }
+
+    /// True once the run is aborted (checked on the session's own token).
+    pub fn is_aborted(&self, session: &Session) -> bool {
+        session.abort.as_ref().map_or_else(
+            || self.abort.is_cancelled(),
+            CancellationToken::is_cancelled,
+        )
+    }
+
+    async fn iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
         let started = Instant::now();
         let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
         let has_row = session.begin_iteration(&self.scenario);
@@ -129,11 +186,16 @@ impl Runner {
         if let Some(hooks) = &self.hooks {
             hooks.begin_iteration(session);
         }
+        // The clock is read once between two steps: the end of one is the
+        // start of the next (and the first starts with the iteration).
+        let mut now = started;
         if has_row {
             let flow = self.pick_flow(&mut session.rng);
             'steps: for step in &flow.steps {
                 for _ in 0..step.repeat {
-                    match self.run_step(step, session, lag).await {
+                    let (result, end) = self.run_step(step, session, lag, now).await;
+                    now = end;
+                    match result {
                         StepResult::Ok => {}
                         StepResult::Failed => {
                             ok = false;
@@ -149,15 +211,29 @@ impl Runner {
                     }
                     if let Some(think) = &step.think {
                         let pause = think.sample(&mut session.rng);
-                        if !self.sleep(pause).await {
-                            aborted = true;
-                            break 'steps;
-                        }
+                        tokio::time::sleep(pause).await;
+                        now = Instant::now();
                     }
                 }
             }
         }
         session.iteration += 1;
+        self.end_iteration(session);
+        if aborted {
+            return;
+        }
+        let took = micros(now - started);
+        let corrected = if lag.is_zero() {
+            took
+        } else {
+            micros(now - started + lag)
+        };
+        self.hub.record_iteration(ok, took, corrected);
+    }
+
+    /// Ends the iteration's webhook subscriptions, then hands chats it left
+    /// open to the end-of-run cleanup.
+    fn end_iteration(&self, session: &mut Session) {
         if let Some(hooks) = &self.hooks {
             hooks.end_iteration(session);
         }
@@ -168,25 +244,18 @@ impl Runner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             leftovers.append(&mut session.open_chats);
         }
-        if !aborted {
-            let done = Instant::now();
-            self.hub
-                .record_iteration(ok, micros(done - started), micros(done - started + lag));
-        }
     }
 
-    /// Sleeps unless the run is aborted; false when aborted.
-    async fn sleep(&self, pause: Duration) -> bool {
-        tokio::select! {
-            () = tokio::time::sleep(pause) => true,
-            () = self.abort.cancelled() => false,
-        }
-    }
-
-    async fn run_step(&self, step: &Step, session: &mut Session, lag: Duration) -> StepResult {
-        let begun = Instant::now();
+    /// Runs one step that begins at `begun`; how it went and when it ended.
+    async fn run_step(
+        &self,
+        step: &Step,
+        session: &mut Session,
+        lag: Duration,
+        begun: Instant,
+    ) -> (StepResult, Instant) {
         let failure = match &step.action {
-            StepAction::Pause => return StepResult::Ok,
+            StepAction::Pause => return (StepResult::Ok, begun),
             StepAction::Request(spec) => {
                 let needs_body = !spec.expect.body.is_empty()
                     || !spec.captures.is_empty()
@@ -195,9 +264,7 @@ impl Runner {
                         .hooks
                         .as_ref()
                         .is_some_and(|h| h.needs_body(spec.route));
-                let Some(ex) = self.exchange(spec, session, needs_body).await else {
-                    return StepResult::Aborted;
-                };
+                let ex = self.exchange(step.id, spec, session, needs_body).await;
                 let failure = ex
                     .failure
                     .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
@@ -210,9 +277,10 @@ impl Runner {
             }
             StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
                 WaitResult::Done(failure) => failure,
-                WaitResult::Aborted => return StepResult::Aborted,
+                WaitResult::Aborted => return (StepResult::Aborted, Instant::now()),
                 WaitResult::Abandoned => {
-                    let waited = micros(begun.elapsed());
+                    let end = Instant::now();
+                    let waited = micros(end - begun);
                     self.hub.record_step(&StepSample {
                         step: StepId(step.id),
                         ok: true,
@@ -220,15 +288,13 @@ impl Runner {
                         duration_us: waited,
                         corrected_us: waited + micros(lag),
                     });
-                    return StepResult::Abandoned;
+                    return (StepResult::Abandoned, end);
                 }
             },
             StepAction::WaitUntil(wait) => {
                 let deadline = begun + wait.timeout;
                 loop {
-                    let Some(ex) = self.exchange(&wait.request, session, true).await else {
-                        return StepResult::Aborted;
-                    };
+                    let ex = self.exchange(step.id, &wait.request, session, true).await;
                     let failure = ex
                         .failure
                         .or_else(|| status_failure(&wait.request.expect, ex.status))
@@ -248,13 +314,12 @@ impl Runner {
                     if Instant::now() + wait.interval > deadline {
                         break Some(failure.unwrap_or(FailureKind::Expectation));
                     }
-                    if !self.sleep(wait.interval).await {
-                        return StepResult::Aborted;
-                    }
+                    tokio::time::sleep(wait.interval).await;
                 }
             }
         };
-        let duration = micros(begun.elapsed());
+        let end = Instant::now();
+        let duration = micros(end - begun);
         self.hub.record_step(&StepSample {
             step: StepId(step.id),
             ok: failure.is_none(),
@@ -262,11 +327,12 @@ impl Runner {
             duration_us: duration,
             corrected_us: duration + micros(lag),
         });
-        if failure.is_none() {
+        let result = if failure.is_none() {
             StepResult::Ok
         } else {
             StepResult::Failed
-        }
+        };
+        (result, end)
     }
 
     fn record_request(
@@ -289,55 +355,43 @@ impl Runner {
         });
     }
 
-    /// Renders and sends one request. `None` when the run was aborted meanwhile.
+    /// Sends the request of step `step` (rendered from the session, or built
+    /// once per VU when it has no template) and checks what comes back.
     async fn exchange(
         &self,
+        step: u32,
         spec: &RequestSpec,
         session: &mut Session,
         needs_body: bool,
-    ) -> Option<Exchange> {
-        let rendered = match render(spec, session) {
-            Ok(r) => r,
-            Err(UnsetVariable(_)) => {
-                return Some(Exchange {
-                    failure: Some(FailureKind::Capture),
-                    schema_failed: false,
-                    status: None,
-                    body: None,
-                    latency: Duration::ZERO,
-                    sent: Instant::now(),
-                });
-            }
-        };
-        let token;
-        let auth = match &spec.auth {
-            Auth::Secret => AuthHeaders::Secret,
-            Auth::AppId => AuthHeaders::AppId,
-            Auth::DomainKey => AuthHeaders::DomainKey,
-            Auth::None => AuthHeaders::None,
-            Auth::Token(t) => {
-                token = t.render(session).unwrap_or_default();
-                AuthHeaders::Token(&token)
-            }
-        };
-        let request = ApiRequest {
-            method: spec.method,
-            path: &rendered.path,
-            query: &rendered.query,
-            headers: &rendered.headers,
-            body: rendered.body,
-            auth,
-        };
-        let sent = Instant::now();
-        if let Some(hooks) = &self.hooks {
-            hooks.on_send(spec.route, &rendered.path, session, sent);
-        }
-        let response = tokio::select! {
-            r = self.client.send_on(&mut session.conn, request) => r,
-            () = self.abort.cancelled() => return None,
-        };
+    ) -> Exchange {
+        let sent;
+        self.prepare(step, spec, session);
+        let response =
+            if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
+                sent = Instant::now();
+                self.client
+                    .send_prepared(&mut session.conn, prepared, sent)
+                    .await
+            } else {
+                let Ok(mut rendered) = render(spec, session) else {
+                    return Exchange {
+                        failure: Some(FailureKind::Capture),
+                        schema_failed: false,
+                        status: None,
+                        body: None,
+                        latency: Duration::ZERO,
+                        sent: Instant::now(),
+                    };
+                };
+                sent = Instant::now();
+                if let Some(hooks) = &self.hooks {
+                    hooks.on_send(spec.route, &rendered.path, session, sent);
+                }
+                let request = rendered.request(spec);
+                self.client.send_on(&mut session.conn, request, sent).await
+            };
         let latency = sent.elapsed();
-        Some(match response {
+        match response {
             Ok(resp) => {
                 let schema = self
                     .schemas
@@ -348,6 +402,13 @@ impl Runner {
                             || (self.schema_ratio > 0.0
                                 && session.rng.random_bool(self.schema_ratio))
                     });
+                // A body byte-identical to the last one that passed on this
+                // route and status passes again (see ValidBodyMemo).
+                let schema = schema.filter(|_| {
+                    !session
+                        .valid_body
+                        .holds(spec.route, resp.status, &resp.body)
+                });
                 let body: Option<Value> =
                     if (needs_body || schema.is_some()) && !resp.body.is_empty() {
                         serde_json::from_slice(&resp.body).ok()
@@ -355,6 +416,11 @@ impl Runner {
                         None
                     };
                 let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
+                if schema.is_some() && violation.is_none() {
+                    session
+                        .valid_body
+                        .remember(spec.route, resp.status, &resp.body);
+                }
                 let schema_failed = violation.is_some_and(|v| {
                     self.violations
                         .record(&self.scenario.routes[spec.route as usize].key, v);
@@ -381,7 +447,29 @@ impl Runner {
                 latency,
                 sent,
             },
-        })
+        }
+    }
+
+    /// Builds the request of a template-free step on this VU's first use of
+    /// it, into `session.prepared`. Nothing for a step with templates, or a
+    /// request that cannot be prepared (it then goes the rendered way, which
+    /// reports the error).
+    fn prepare(&self, step: u32, spec: &RequestSpec, session: &mut Session) {
+        let id = step as usize;
+        if !self.fixed_requests.get(id).copied().unwrap_or(false)
+            || session.prepared.get(id).is_some_and(Option::is_some)
+            // Lifecycle requests are reported to the webhook tracker with
+            // their rendered path, so they always take the rendered way.
+            || self.hooks.as_ref().is_some_and(|h| h.tracks(spec.route))
+        {
+            return;
+        }
+        if session.prepared.len() <= id {
+            session.prepared.resize_with(id + 1, || None);
+        }
+        session.prepared[id] = render(spec, session)
+            .ok()
+            .and_then(|mut rendered| self.client.prepare(rendered.request(spec)));
     }
 
     /// Status, body checks, captures and chat bookkeeping of a response that arrived.
@@ -434,11 +522,46 @@ fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKi
     }
 }
 
+/// True when no part of the request depends on the session: it renders the
+/// same every time.
+fn is_fixed(spec: &RequestSpec) -> bool {
+    spec.path.is_literal()
+        && spec.query.iter().all(|(_, t)| t.is_literal())
+        && spec.headers.iter().all(|(_, t)| t.is_literal())
+        && spec.body.as_ref().is_none_or(ValueTemplate::is_literal)
+        && match &spec.auth {
+            Auth::Token(t) => t.is_literal(),
+            _ => true,
+        }
+}
+
 struct Rendered {
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
+    /// The rendered token of `Auth::Token`.
+    token: String,
+}
+
+impl Rendered {
+    /// The request to send (moves the body out).
+    fn request(&mut self, spec: &RequestSpec) -> ApiRequest<'_> {
+        ApiRequest {
+            method: spec.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: self.body.take(),
+            auth: match &spec.auth {
+                Auth::Secret => AuthHeaders::Secret,
+                Auth::AppId => AuthHeaders::AppId,
+                Auth::DomainKey => AuthHeaders::DomainKey,
+                Auth::None => AuthHeaders::None,
+                Auth::Token(_) => AuthHeaders::Token(&self.token),
+            },
+        }
+    }
 }
 
 fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVariable> {
@@ -456,11 +579,17 @@ fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVa
         Some(b) => Some(serde_json::to_vec(&b.render(session)?).unwrap_or_default()),
         None => None,
     };
+    // A token that cannot be rendered is sent empty (and is refused).
+    let token = match &spec.auth {
+        Auth::Token(t) => t.render(session).unwrap_or_default(),
+        _ => String::new(),
+    };
     Ok(Rendered {
         path,
         query,
         headers,
         body,
+        token,
     })
 }
 

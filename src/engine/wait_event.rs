@@ -130,7 +130,7 @@ impl Runner {
             auth: AuthHeaders::Secret,
         };
         let response = tokio::select! {
-            r = self.client.send_on(&mut session.conn, request) => r,
+            r = self.client.send_on(&mut session.conn, request, Instant::now()) => r,
             () = self.abort.cancelled() => return false,
         };
         // Closed (or already closed): nothing is left for the clean-up.

@@ -380,6 +380,16 @@ impl ValueTemplate {
         }
     }
 
+    /// True when the value has no expression anywhere: it always renders the same.
+    pub fn is_literal(&self) -> bool {
+        match self {
+            ValueTemplate::Literal(_) => true,
+            ValueTemplate::Text(t) => t.is_literal(),
+            ValueTemplate::Array(items) => items.iter().all(ValueTemplate::is_literal),
+            ValueTemplate::Object(fields) => fields.iter().all(|(_, v)| v.is_literal()),
+        }
+    }
+
     /// Renders to a JSON value.
     ///
     /// # Errors
