@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::scenario::matcher::pointer;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
@@ -422,7 +423,7 @@ impl Runner {
             return Some(FailureKind::Expectation);
         }
         for capture in &spec.captures {
-            match body.pointer(&capture.pointer) {
+            match pointer(body, &capture.pointer) {
                 Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
                 _ if capture.optional => session.set(capture.var, Value::Null),
                 _ => return Some(FailureKind::Capture),
@@ -430,12 +431,12 @@ impl Runner {
         }
         match spec.chat_effect {
             ChatEffect::Opens => {
-                if let Some(id) = body.pointer("/chat/id").and_then(Value::as_str) {
+                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
                     session.open_chats.push(id.to_owned());
                 }
             }
             ChatEffect::Closes => {
-                if let Some(id) = body.pointer("/chat/id").and_then(Value::as_str) {
+                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
                     session.open_chats.retain(|c| c != id);
                 }
             }
