@@ -585,7 +585,12 @@ impl ApiClient {
         .map_err(|_| ClientError::Connect)?
         .map_err(|_| ClientError::Connect)?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        // One write(2) of one buffer: head and a small JSON body are copied
+        // together, instead of hyper's queue of buffers sent with writev(2),
+        // whose bookkeeping costs more than the copy at these sizes.
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|_| ClientError::Connect)?;
         tokio::spawn(async move {
