@@ -4,7 +4,9 @@
 //!
 //! Failures are data (a [`FailureKind`]), never errors that stop the run.
 
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -137,10 +139,19 @@ impl Runner {
             .abort
             .take()
             .unwrap_or_else(|| self.abort.child_token());
-        let completed = tokio::select! {
-            biased;
-            () = self.iteration(session, intended_start) => true,
-            () = abort.cancelled() => false,
+        let completed = {
+            // Pinned where it is built: select! would move the iteration's
+            // future (about 2 KB) into its own state first.
+            let mut iteration = pin!(self.iteration(session, intended_start));
+            let mut aborted = pin!(abort.cancelled());
+            std::future::poll_fn(|cx| {
+                if iteration.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(true)
+                } else {
+                    aborted.as_mut().poll(cx).map(|()| false)
+                }
+            })
+            .await
         };
         session.abort = Some(abort);
         if !completed {
