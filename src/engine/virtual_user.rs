@@ -4,7 +4,9 @@
 //!
 //! Failures are data (a [`FailureKind`]), never errors that stop the run.
 
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -15,6 +17,7 @@ use super::hooks::EngineHooks;
 use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::scenario::matcher::pointer;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
@@ -157,10 +160,19 @@ impl Runner {
             .abort
             .take()
             .unwrap_or_else(|| self.abort.child_token());
-        let completed = tokio::select! {
-            biased;
-            () = self.iteration(session, intended_start) => true,
-            () = abort.cancelled() => false,
+        let completed = {
+            // Pinned where it is built: select! would move the iteration's
+            // future (about 2 KB) into its own state first.
+            let mut iteration = pin!(self.iteration(session, intended_start));
+            let mut aborted = pin!(abort.cancelled());
+            std::future::poll_fn(|cx| {
+                if iteration.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(true)
+                } else {
+                    aborted.as_mut().poll(cx).map(|()| false)
+                }
+            })
+            .await
         };
         session.abort = Some(abort);
         if !completed {
@@ -491,7 +503,7 @@ impl Runner {
             return Some(FailureKind::Expectation);
         }
         for capture in &spec.captures {
-            match body.pointer(&capture.pointer) {
+            match pointer(body, &capture.pointer) {
                 Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
                 _ if capture.optional => session.set(capture.var, Value::Null),
                 _ => return Some(FailureKind::Capture),
@@ -499,12 +511,12 @@ impl Runner {
         }
         match spec.chat_effect {
             ChatEffect::Opens => {
-                if let Some(id) = body.pointer("/chat/id").and_then(Value::as_str) {
+                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
                     session.open_chats.push(id.to_owned());
                 }
             }
             ChatEffect::Closes => {
-                if let Some(id) = body.pointer("/chat/id").and_then(Value::as_str) {
+                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
                     session.open_chats.retain(|c| c != id);
                 }
             }
