@@ -51,7 +51,7 @@ pub mod webhook;
 
 pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};
 pub use error::ApiError;
-pub use event::{EventHook, MockEvent};
+pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
 pub use operation::Operation;
 pub use routes::router;
