@@ -15,7 +15,7 @@ mod messages;
 mod users;
 mod webhooks;
 
-use crate::middleware::{api_layer, json_errors, normalize_path, not_found};
+use crate::middleware::{ApiLayer, json_errors, normalize_path, not_found};
 use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,10 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invitations::routes())
         .merge(media::routes(state.config().max_media_bytes))
         .merge(webhooks::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            api_layer,
-        ));
+        .layer(ApiLayer::new(state.clone()));
     let inner = api
         .merge(admin::routes().layer(axum::middleware::from_fn(json_errors)))
         .fallback(not_found)
