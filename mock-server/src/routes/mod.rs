@@ -18,6 +18,7 @@ mod webhooks;
 use crate::middleware::{ApiLayer, json_errors, normalize_path, not_found};
 use crate::state::AppState;
 use axum::Router;
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -50,9 +51,12 @@ pub fn router(state: AppState) -> Router {
 
 /// A JSON response with `status`.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
+    // Most bodies (a chat, a user, a message) fit without regrowing.
+    let mut bytes = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut bytes, value) {
+        Ok(()) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
