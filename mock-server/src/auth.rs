@@ -16,15 +16,17 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::AppHandle;
 use axum::extract::{FromRequestParts, Query};
-use axum::http::Method;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, Method};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const APP_ID: &str = "x-hyper-appid";
-const SECRET: &str = "x-hyper-secret";
-const TOKEN: &str = "x-hyper-token";
-const KEY: &str = "x-hyper-key";
+// Header names as `HeaderName`s: a lookup by `&str` parses and validates
+// the name on every request.
+const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
+const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
+const TOKEN: HeaderName = HeaderName::from_static("x-hyper-token");
+const KEY: HeaderName = HeaderName::from_static("x-hyper-key");
 
 /// The credential a request presented (already checked, except tokens).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +52,7 @@ pub struct Api {
     pub credential: Credential,
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+fn header<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {
     parts
         .headers
         .get(name)
@@ -70,21 +72,21 @@ impl FromRequestParts<AppState> for Api {
             } else {
                 HashMap::new()
             };
-        let app_id = header(parts, APP_ID)
+        let app_id = header(parts, &APP_ID)
             .or_else(|| query.get("appId").map(String::as_str))
             .ok_or(ApiError::Unauthorized("Missing x-hyper-appId"))?;
         let app = state
             .app(app_id)
             .ok_or(ApiError::Unauthorized("Unknown app id"))?;
-        let secret = header(parts, SECRET).or_else(|| query.get("secret").map(String::as_str));
+        let secret = header(parts, &SECRET).or_else(|| query.get("secret").map(String::as_str));
         let credential = if let Some(secret) = secret {
             if secret != app.secret {
                 return Err(ApiError::Unauthorized("Invalid secret"));
             }
             Credential::Secret
-        } else if let Some(token) = header(parts, TOKEN) {
+        } else if let Some(token) = header(parts, &TOKEN) {
             Credential::Token(token.to_owned())
-        } else if let Some(key) = header(parts, KEY) {
+        } else if let Some(key) = header(parts, &KEY) {
             if app.domain_key.as_deref() != Some(key) {
                 return Err(ApiError::Unauthorized("Invalid domain key"));
             }

@@ -3,13 +3,16 @@
 //!
 //! Store rules record a [`MockEvent`] into their app's [`EventLog`] (a ring
 //! buffer inside the app store, so recording takes no extra lock) and hand
-//! it to an optional [`EventHook`]. The store also fans each event out to
+//! it to an optional [`EventHook`]. The payload is typed ([`EventData`]):
+//! it is turned into JSON only when someone reads it (`/__mock/events`, a
+//! webhook delivery), not under the app lock for every event. The store also fans each event out to
 //! the app's webhooks (`store::webhook`, `webhook`) before recording it.
 //! `GET /__mock/events` reads the ring buffers so tests can assert what was
 //! emitted. Recording never blocks: the buffer drops its oldest entry when
 //! full.
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -58,9 +61,251 @@ pub struct MockEvent {
     #[serde(rename = "appId", serialize_with = "serialize_arc_str")]
     pub app_id: Arc<str>,
     /// Event payload, as the reference's §5.4 `data`.
-    pub data: serde_json::Value,
+    pub data: EventData,
     /// Unix seconds.
     pub at: u64,
+}
+
+/// An event's `data`, kept typed until it is serialized. Every variant
+/// serializes its keys in sorted order, exactly as the `serde_json::Value`
+/// object the mock used to build for it (`serde_json` keeps object keys in
+/// a `BTreeMap`), so the bytes of `/__mock/events` and of webhook bodies
+/// are unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventData {
+    /// `{"chatId"}` (`forever:alone`).
+    Chat {
+        /// Chat id.
+        chat_id: String,
+    },
+    /// `{"chatId", "userId"}` (`invitations:new`, `invitations:accept`,
+    /// `chats:join`, `chats:leave`).
+    ChatUser {
+        /// Chat id.
+        chat_id: String,
+        /// User or agent id.
+        user_id: String,
+    },
+    /// `{"chatId", "creator", "room"}` (`chats:create`).
+    ChatCreated {
+        /// Chat id.
+        chat_id: String,
+        /// Creator's user id.
+        creator: String,
+        /// Room id.
+        room: u32,
+    },
+    /// `{"chatId", "extraData": {"reason"}, "userId"}` (`chats:close`).
+    ChatClosed {
+        /// Chat id.
+        chat_id: String,
+        /// Who closed it (`system` for the system).
+        user_id: String,
+        /// `user`, `agent`, `queue-exit` or `system`.
+        reason: &'static str,
+    },
+    /// `{"chatId", "data": {"ticketId": "<n>"}}` (`system:info`); the
+    /// ticket id is a string on the wire.
+    Ticket {
+        /// Chat id.
+        chat_id: String,
+        /// Ticket number.
+        ticket_id: u64,
+    },
+    /// `{"chatId", "data": {"estimatedWaitTime", "queuePosition"},
+    /// "userId"}` (`queues:update`); `userId` is null when unknown.
+    QueuePosition {
+        /// Chat id.
+        chat_id: String,
+        /// The chat's creator.
+        user_id: Option<String>,
+        /// 1-based position, 0 when it left the queue.
+        position: u64,
+        /// Estimated wait in seconds.
+        wait: u64,
+    },
+    /// `{"message": Message}` (`messages:new`), the message as created.
+    Message(Box<NewMessage>),
+    /// `{"chatId", "messageId", "userId"}` (`messages:read`).
+    MessageRead {
+        /// Chat id.
+        chat_id: String,
+        /// Message id.
+        message_id: String,
+        /// Reader.
+        user_id: String,
+    },
+    /// `{"chatId", "type", "userId"}` (`users:activity`); `chatId` may be
+    /// null.
+    Activity {
+        /// Chat id.
+        chat_id: Option<String>,
+        /// Activity type.
+        kind: String,
+        /// User id.
+        user_id: String,
+    },
+    /// Any other payload, already JSON (`chats:assign`).
+    Json(serde_json::Value),
+}
+
+/// A new message as `messages:new` carries it: unread, with no readers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// Message id.
+    pub id: String,
+    /// Chat id.
+    pub chat: String,
+    /// Sender id.
+    pub sender: String,
+    /// `text`, `media`, `object` or `system`.
+    pub kind: String,
+    /// Text, or a MediaRef object.
+    pub message: serde_json::Value,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+impl EventData {
+    /// The payload as a JSON value.
+    pub fn to_value(&self) -> serde_json::Value {
+        // Every variant serializes to an object with string keys.
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// `{"<key>": value}` with one entry.
+struct One<'a, T: ?Sized>(&'static str, &'a T);
+
+impl<T: Serialize + ?Sized> Serialize for One<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
+}
+
+/// A number serialized as a JSON string (`ticketId`).
+struct AsString(u64);
+
+impl Serialize for AsString {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// `{"estimatedWaitTime", "queuePosition"}`.
+struct QueueData {
+    position: u64,
+    wait: u64,
+}
+
+impl Serialize for QueueData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("estimatedWaitTime", &self.wait)?;
+        map.serialize_entry("queuePosition", &self.position)?;
+        map.end()
+    }
+}
+
+impl Serialize for NewMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Sorted keys, as the `Value` of a `MessageView` had them.
+        let mut map = serializer.serialize_map(Some(8))?;
+        map.serialize_entry("chat", &self.chat)?;
+        map.serialize_entry("created", &self.created)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("message", &self.message)?;
+        map.serialize_entry("read", &false)?;
+        map.serialize_entry("readBy", &[] as &[&str])?;
+        map.serialize_entry("sender", &self.sender)?;
+        map.serialize_entry("type", &self.kind)?;
+        map.end()
+    }
+}
+
+impl Serialize for EventData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Keys in sorted order (see the type's docs).
+        match self {
+            EventData::Chat { chat_id } => One("chatId", chat_id).serialize(serializer),
+            EventData::ChatUser { chat_id, user_id } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("chatId", chat_id)?;
+                map.serialize_entry("userId", user_id)?;
+                map.end()
+            }
+            EventData::ChatCreated {
+                chat_id,
+                creator,
+                room,
+            } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("chatId", chat_id)?;
+                map.serialize_entry("creator", creator)?;
+                map.serialize_entry("room", room)?;
+                map.end()
+            }
+            EventData::ChatClosed {
+                chat_id,
+                user_id,
+                reason,
+            } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("chatId", chat_id)?;
+                map.serialize_entry("extraData", &One("reason", reason))?;
+                map.serialize_entry("userId", user_id)?;
+                map.end()
+            }
+            EventData::Ticket { chat_id, ticket_id } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("chatId", chat_id)?;
+                map.serialize_entry("data", &One("ticketId", &AsString(*ticket_id)))?;
+                map.end()
+            }
+            EventData::QueuePosition {
+                chat_id,
+                user_id,
+                position,
+                wait,
+            } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("chatId", chat_id)?;
+                let data = QueueData {
+                    position: *position,
+                    wait: *wait,
+                };
+                map.serialize_entry("data", &data)?;
+                map.serialize_entry("userId", user_id)?;
+                map.end()
+            }
+            EventData::Message(message) => One("message", &**message).serialize(serializer),
+            EventData::MessageRead {
+                chat_id,
+                message_id,
+                user_id,
+            } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("chatId", chat_id)?;
+                map.serialize_entry("messageId", message_id)?;
+                map.serialize_entry("userId", user_id)?;
+                map.end()
+            }
+            EventData::Activity {
+                chat_id,
+                kind,
+                user_id,
+            } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("chatId", chat_id)?;
+                map.serialize_entry("type", kind)?;
+                map.serialize_entry("userId", user_id)?;
+                map.end()
+            }
+            EventData::Json(value) => value.serialize(serializer),
+        }
+    }
 }
 
 fn serialize_arc_str<S: serde::Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
@@ -104,13 +349,13 @@ impl EventLog {
     }
 
     /// Records one event.
-    pub fn emit(&mut self, trigger: &'static str, data: serde_json::Value, now: u64) {
+    pub fn emit(&mut self, trigger: &'static str, data: EventData, now: u64) {
         let event = self.make(trigger, data, now);
         self.push(event);
     }
 
     /// Builds the next event (numbered) without recording it.
-    pub fn make(&self, trigger: &'static str, data: serde_json::Value, now: u64) -> MockEvent {
+    pub fn make(&self, trigger: &'static str, data: EventData, now: u64) -> MockEvent {
         MockEvent {
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             trigger,
@@ -155,11 +400,114 @@ mod tests {
     fn ring_keeps_the_last_events() {
         let mut log = EventLog::new("a".into(), 2, Arc::default(), None);
         for _ in 0..3 {
-            log.emit(trigger::CHATS_CREATE, serde_json::Value::Null, 0);
+            log.emit(
+                trigger::CHATS_CREATE,
+                EventData::Json(serde_json::Value::Null),
+                0,
+            );
         }
         let last = log.last(10);
         assert_eq!(last.len(), 2);
         assert_eq!(last[0].seq, 1);
         assert_eq!(log.total(), 3);
+    }
+
+    fn same_bytes(data: EventData, value: serde_json::Value) {
+        let typed = serde_json::to_string(&data).expect("typed");
+        let built = serde_json::to_string(&value).expect("value");
+        assert_eq!(typed, built);
+        assert_eq!(data.to_value(), value);
+    }
+
+    /// Each variant serializes to the very bytes of the `json!` object the
+    /// store used to build (keys sorted by `serde_json`'s `BTreeMap`).
+    #[test]
+    fn typed_data_serializes_like_the_json_objects_it_replaces() {
+        use serde_json::json;
+        let s = |v: &str| v.to_owned();
+        same_bytes(
+            EventData::Chat { chat_id: s("c-1") },
+            json!({"chatId": "c-1"}),
+        );
+        same_bytes(
+            EventData::ChatUser {
+                chat_id: s("c-1"),
+                user_id: s("a-\"quoted\""),
+            },
+            json!({"chatId": "c-1", "userId": "a-\"quoted\""}),
+        );
+        same_bytes(
+            EventData::ChatCreated {
+                chat_id: s("c-1"),
+                creator: s("u-1"),
+                room: 4_000_000_000,
+            },
+            json!({"chatId": "c-1", "creator": "u-1", "room": 4_000_000_000_u32}),
+        );
+        same_bytes(
+            EventData::ChatClosed {
+                chat_id: s("c-1"),
+                user_id: s("system"),
+                reason: "queue-exit",
+            },
+            json!({"chatId": "c-1", "userId": "system", "extraData": {"reason": "queue-exit"}}),
+        );
+        same_bytes(
+            EventData::Ticket {
+                chat_id: s("c-1"),
+                ticket_id: 17,
+            },
+            json!({"chatId": "c-1", "data": {"ticketId": "17"}}),
+        );
+        for user in [Some(s("u-1")), None] {
+            same_bytes(
+                EventData::QueuePosition {
+                    chat_id: s("c-1"),
+                    user_id: user.clone(),
+                    position: 3,
+                    wait: 90,
+                },
+                json!({"chatId": "c-1", "userId": user,
+                       "data": {"queuePosition": 3, "estimatedWaitTime": 90}}),
+            );
+        }
+        for message in [
+            json!("héllo\n"),
+            json!({"url": "/media/f-1", "type": "image/png"}),
+        ] {
+            same_bytes(
+                EventData::Message(Box::new(NewMessage {
+                    id: s("m-1"),
+                    chat: s("c-1"),
+                    sender: s("u-1"),
+                    kind: s("text"),
+                    message: message.clone(),
+                    created: 1_700_000_000,
+                })),
+                json!({"message": {"id": "m-1", "chat": "c-1", "sender": "u-1", "type": "text",
+                                   "message": message, "created": 1_700_000_000_u64,
+                                   "read": false, "readBy": []}}),
+            );
+        }
+        same_bytes(
+            EventData::MessageRead {
+                chat_id: s("c-1"),
+                message_id: s("m-1"),
+                user_id: s("u-1"),
+            },
+            json!({"chatId": "c-1", "messageId": "m-1", "userId": "u-1"}),
+        );
+        for chat in [Some(s("c-1")), None] {
+            same_bytes(
+                EventData::Activity {
+                    chat_id: chat.clone(),
+                    kind: s("writing"),
+                    user_id: s("u-1"),
+                },
+                json!({"chatId": chat, "userId": "u-1", "type": "writing"}),
+            );
+        }
+        let assign = json!({"agents": [], "chat": {"id": "c-1"}});
+        same_bytes(EventData::Json(assign.clone()), assign);
     }
 }

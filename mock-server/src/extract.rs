@@ -6,7 +6,7 @@
 //! malformed input gets the JSON error envelope instead.
 
 use crate::error::ApiError;
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -35,13 +35,26 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
-            .map_err(|_| ApiError::bad_request("Malformed query string"))?
-            .0;
-        let content_type = req
+        let query = match req.uri().query() {
+            Some(_) => {
+                Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+                    .map_err(|_| ApiError::bad_request("Malformed query string"))?
+                    .0
+            }
+            None => Vec::new(),
+        };
+        // A request known to have no body (most GETs) is not buffered: an
+        // empty body gives no parameters whatever its content type.
+        if req.body().size_hint().exact() == Some(0) {
+            return Ok(Params {
+                query,
+                body: Map::new(),
+            });
+        }
+        let json = req
             .headers()
             .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
+            .map(|v| mentions_json(v.to_str().unwrap_or("?")));
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::bad_request("Request body is too large")
@@ -49,18 +62,31 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 ApiError::bad_request("Could not read the request body")
             }
         })?;
-        let body = parse_body(&bytes, content_type.as_deref())?;
+        let body = parse_json_body(&bytes, json)?;
         Ok(Params { query, body })
     }
 }
 
+/// Whether a content type names JSON (`json` anywhere, any case).
+fn mentions_json(content_type: &str) -> bool {
+    content_type
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"json"))
+}
+
+#[cfg(test)]
 fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<Map<String, Value>, ApiError> {
+    parse_json_body(bytes, content_type.map(mentions_json))
+}
+
+/// The body's JSON object; `json` tells whether the content type (when
+/// sent) names JSON.
+fn parse_json_body(bytes: &[u8], json: Option<bool>) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    if let Some(ct) = content_type
-        && !ct.contains("json")
-    {
+    if json == Some(false) {
         return Err(ApiError::bad_request(
             "Content-Type must be application/json",
         ));
@@ -377,6 +403,9 @@ mod tests {
             parse_body(b"{}", Some("text/plain")).map_err(|e| e.status()),
             Err(StatusCode::BAD_REQUEST)
         );
+        assert!(parse_body(b"{}", Some("Application/JSON; charset=utf-8")).is_ok());
+        assert!(parse_body(b"{}", Some("application/vnd.api+Json")).is_ok());
+        assert!(parse_body(b" ", Some("text/plain")).is_ok());
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! error      ApiError → {"error":{"code","message"}}
 //! ```
 //!
-//! Request flow: `normalize_path` → axum routing → `api_layer` (count,
+//! Request flow: `normalize_path` → axum routing → `ApiLayer` (count,
 //! faults) → auth extractor → `Params` → handler → `AppState::with_store`
 //! (lock one app, run one rule — events go to the webhook queue with a
 //! `try_send` — unlock) → timers and `chats:assign` decisions handed over
@@ -51,7 +51,7 @@ pub mod webhook;
 
 pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};
 pub use error::ApiError;
-pub use event::{EventHook, MockEvent};
+pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
 pub use operation::Operation;
 pub use routes::router;

@@ -2,12 +2,13 @@
 //! per-operation counting, fault injection, JSON-only error bodies and a
 //! last-resort panic guard.
 //!
-//! [`api_layer`] runs after routing (it reads `MatchedPath` to find the
+//! [`ApiLayer`] runs after routing (it reads `MatchedPath` to find the
 //! operation). It must stay cheap: one atomic increment, one atomic load
-//! when no faults are set, and a header check on the response.
+//! when no faults are set, and a header check on the response; no
+//! allocation.
 
 use crate::error::{ApiError, error_response};
-use crate::fault::break_body;
+use crate::fault::{FaultDecision, break_body};
 use crate::operation::Operation;
 use crate::state::AppState;
 use axum::body::Body;
@@ -15,10 +16,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use pin_project_lite::pin_project;
+use std::convert::Infallible;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use tower::{Layer, Service};
 
 /// Largest response body `break_schema` rewrites.
 const MAX_BREAK_BODY: usize = 16 * 1024 * 1024;
@@ -40,38 +44,163 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-/// Counts the request under its operation, applies injected faults, and
-/// turns any non-JSON error response (axum's 405, a rejection we missed)
-/// into the JSON envelope.
-pub async fn api_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let op = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|path| Operation::from_route(req.method(), path.as_str()));
-    state.stats().record(op);
-    let decision = op.and_then(|op| state.faults().decide(op));
-    let mut break_schema = false;
-    if let Some(decision) = decision {
-        if !decision.delay.is_zero() {
-            tokio::time::sleep(decision.delay).await;
-        }
-        if let Some(error) = decision.error {
-            return error.into_response();
-        }
-        break_schema = decision.break_schema;
+/// The layer of the API routes: counts each request under its operation,
+/// applies injected faults, turns any non-JSON error response (axum's 405,
+/// a rejection we missed) into the JSON envelope, and answers 500 when a
+/// handler panics.
+///
+/// A hand-written service rather than `axum::middleware::from_fn`: without
+/// faults (the usual case) a request costs no allocation here, where
+/// `from_fn` clones the inner route and boxes two futures per request.
+#[derive(Debug, Clone)]
+pub struct ApiLayer {
+    state: AppState,
+}
+
+impl ApiLayer {
+    /// The layer for `state`'s counters and faults.
+    pub fn new(state: AppState) -> ApiLayer {
+        ApiLayer { state }
     }
-    let response = match (CatchUnwind(Box::pin(next.run(req)))).await {
-        Ok(response) => response,
-        Err(()) => {
-            tracing::error!(operation = op.map(Operation::name), "handler panicked");
-            return ApiError::Internal.into_response();
+}
+
+impl<S> Layer<S> for ApiLayer {
+    type Service = ApiService<S>;
+
+    fn layer(&self, inner: S) -> ApiService<S> {
+        ApiService {
+            inner,
+            state: self.state.clone(),
         }
+    }
+}
+
+/// See [`ApiLayer`].
+#[derive(Debug, Clone)]
+pub struct ApiService<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for ApiService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ApiFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> ApiFuture<S::Future> {
+        let op = req
+            .extensions()
+            .get::<MatchedPath>()
+            .and_then(|path| Operation::from_route(req.method(), path.as_str()));
+        self.state.stats().record(op);
+        let Some(decision) = op.and_then(|op| self.state.faults().decide(op)) else {
+            return ApiFuture::handler(self.inner.call(req), op);
+        };
+        if decision.delay.is_zero() {
+            if let Some(error) = decision.error {
+                return ApiFuture::Ready {
+                    response: Some(error.into_response()),
+                };
+            }
+            if !decision.break_schema {
+                return ApiFuture::handler(self.inner.call(req), op);
+            }
+        }
+        // Faults: delay, then an error or the handler (maybe rewritten).
+        // `self.inner` was made ready by `poll_ready`: it goes into the
+        // future and a clone stays behind (tower's usual swap).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ApiFuture::Faulty {
+            future: Box::pin(faulty(inner, req, op, decision)),
+        }
+    }
+}
+
+/// A request with injected faults (never on the fault-free path).
+async fn faulty<S>(
+    mut inner: S,
+    req: Request,
+    op: Option<Operation>,
+    decision: FaultDecision,
+) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    if !decision.delay.is_zero() {
+        tokio::time::sleep(decision.delay).await;
+    }
+    if let Some(error) = decision.error {
+        return error.into_response();
+    }
+    let response = match ApiFuture::handler(inner.call(req), op).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     };
-    let response = ensure_json_error(response);
-    if break_schema && response.status().is_success() {
+    if decision.break_schema && response.status().is_success() {
         return rewrite_broken(response).await;
     }
     response
+}
+
+pin_project! {
+    /// The future of [`ApiService`].
+    #[project = ApiFutureProj]
+    pub enum ApiFuture<F> {
+        /// The handler runs; a panic while polling it becomes a 500.
+        Handler {
+            #[pin]
+            inner: F,
+            op: Option<Operation>,
+        },
+        /// An injected error, answered without running the handler.
+        Ready { response: Option<Response> },
+        /// Injected delay or schema breaking (boxed: rare).
+        Faulty {
+            future: Pin<Box<dyn Future<Output = Response> + Send>>,
+        },
+    }
+}
+
+impl<F> ApiFuture<F> {
+    fn handler(inner: F, op: Option<Operation>) -> ApiFuture<F> {
+        ApiFuture::Handler { inner, op }
+    }
+}
+
+impl<F> Future for ApiFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ApiFutureProj::Handler { inner, op } => {
+                match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(Ok(response))) => Poll::Ready(Ok(ensure_json_error(response))),
+                    Ok(Poll::Ready(Err(never))) => match never {},
+                    Err(_) => {
+                        tracing::error!(operation = op.map(Operation::name), "handler panicked");
+                        Poll::Ready(Ok(ApiError::Internal.into_response()))
+                    }
+                }
+            }
+            ApiFutureProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| ApiError::Internal.into_response()))),
+            ApiFutureProj::Faulty { future } => future.as_mut().poll(cx).map(Ok),
+        }
+    }
 }
 
 /// Turns non-JSON error responses of the admin routes into the envelope.
@@ -126,22 +255,6 @@ pub async fn not_found(State(state): State<AppState>) -> Response {
     ApiError::not_found("Route not found").into_response()
 }
 
-/// Polls a future, turning a panic into `Err(())`.
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, ()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_) => Poll::Ready(Err(())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +268,31 @@ mod tests {
         assert_eq!(normalize_path(req).uri(), "/v1/users?externalId=x");
         let root = Request::builder().uri("/").body(Body::empty()).expect("r");
         assert_eq!(normalize_path(root).uri(), "/");
+    }
+
+    /// A panicking handler answers the 500 envelope, and is counted.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_json() {
+        use tower::ServiceExt;
+        let state = AppState::new(crate::MockConfig::default());
+        let app = axum::Router::new()
+            .route(
+                Operation::ListUsers.path(),
+                axum::routing::get(|| async {
+                    if true {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(ApiLayer::new(state.clone()));
+        let req = Request::builder()
+            .uri("/v1/users")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(req).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(is_json(&response));
+        assert_eq!(state.stats().to_json()["routes"]["listUsers"], 1);
     }
 }

@@ -7,6 +7,8 @@
 //! counted and fault-injectable.
 
 use axum::http::Method;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// One API operation, named after its OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -350,11 +352,11 @@ impl Operation {
     }
 
     /// The operation served at a matched path template with this method.
+    /// Called for every request: one hash lookup, not a scan of the
+    /// catalogue.
     pub fn from_route(method: &Method, matched_path: &str) -> Option<Operation> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|op| op.path() == matched_path && op.method() == *method)
+        let slot = method_slot(method)?;
+        ROUTES.get(matched_path)?[slot]
     }
 
     /// Whether a success answers `201 Created` (otherwise `200 OK`).
@@ -370,6 +372,28 @@ impl Operation {
     }
 }
 
+/// The methods the catalogue uses, as indexes into [`ROUTES`]' entries.
+fn method_slot(method: &Method) -> Option<usize> {
+    match *method {
+        Method::GET => Some(0),
+        Method::POST => Some(1),
+        Method::PUT => Some(2),
+        Method::DELETE => Some(3),
+        _ => None,
+    }
+}
+
+/// Path template → operation per method slot, built from the catalogue.
+static ROUTES: LazyLock<HashMap<&'static str, [Option<Operation>; 4]>> = LazyLock::new(|| {
+    let mut routes: HashMap<&'static str, [Option<Operation>; 4]> = HashMap::new();
+    for op in Operation::ALL {
+        if let Some(slot) = method_slot(&op.method()) {
+            routes.entry(op.path()).or_default()[slot] = Some(op);
+        }
+    }
+    routes
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +404,32 @@ mod tests {
             assert_eq!(op.index(), i);
             assert_eq!(Operation::from_name(op.name()), Some(*op));
             assert_eq!(Operation::from_route(&op.method(), op.path()), Some(*op));
+        }
+    }
+
+    #[test]
+    fn from_route_agrees_with_a_scan_of_the_catalogue() {
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::HEAD,
+        ];
+        let paths =
+            Operation::ALL
+                .iter()
+                .map(|op| op.path())
+                .chain(["/v1/nope", "/__mock/stats", ""]);
+        for path in paths {
+            for method in &methods {
+                let scan = Operation::ALL
+                    .iter()
+                    .copied()
+                    .find(|op| op.path() == path && op.method() == *method);
+                assert_eq!(Operation::from_route(method, path), scan, "{method} {path}");
+            }
         }
     }
 }

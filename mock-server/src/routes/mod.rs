@@ -15,9 +15,10 @@ mod messages;
 mod users;
 mod webhooks;
 
-use crate::middleware::{api_layer, json_errors, normalize_path, not_found};
+use crate::middleware::{ApiLayer, json_errors, normalize_path, not_found};
 use crate::state::AppState;
 use axum::Router;
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -35,10 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invitations::routes())
         .merge(media::routes(state.config().max_media_bytes))
         .merge(webhooks::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            api_layer,
-        ));
+        .layer(ApiLayer::new(state.clone()));
     let inner = api
         .merge(admin::routes().layer(axum::middleware::from_fn(json_errors)))
         .fallback(not_found)
@@ -53,9 +51,12 @@ pub fn router(state: AppState) -> Router {
 
 /// A JSON response with `status`.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
+    // Most bodies (a chat, a user, a message) fit without regrowing.
+    let mut bytes = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut bytes, value) {
+        Ok(()) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

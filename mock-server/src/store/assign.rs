@@ -11,7 +11,7 @@
 use super::{AppStore, ChatStatus, Invitation, SeekOrigin, Timer, TimerAction, now_ms, now_s};
 use crate::config::{AgentStatus, Algorithm};
 use crate::error::ApiError;
-use crate::event::trigger;
+use crate::event::{EventData, trigger};
 use rand::Rng;
 use serde_json::json;
 use std::cmp::Reverse;
@@ -125,7 +125,10 @@ impl AppStore {
         );
         self.emit(
             trigger::INVITATIONS_NEW,
-            json!({"chatId": chat_id, "userId": user_id}),
+            EventData::ChatUser {
+                chat_id: chat_id.to_owned(),
+                user_id: user_id.to_owned(),
+            },
         );
         if reserved && self.sim.simulate {
             let delay = self.sim.accept_delay.sample(&mut self.rng);
@@ -190,7 +193,7 @@ impl AppStore {
                 Ok(Some(agent))
             }
             None => {
-                self.emit(trigger::FOREVER_ALONE, json!({"chatId": chat_id}));
+                self.forever_alone(chat_id);
                 Ok(None)
             }
         }
@@ -225,7 +228,10 @@ impl AppStore {
         }
         self.emit(
             trigger::INVITATIONS_ACCEPT,
-            json!({"chatId": chat_id, "userId": user_id}),
+            EventData::ChatUser {
+                chat_id: chat_id.to_owned(),
+                user_id: user_id.to_owned(),
+            },
         );
         self.add_participant(chat_id, user_id)
     }
@@ -305,7 +311,7 @@ impl AppStore {
         } else if self.settings.queue_active && self.anyone_could_take(chat_id) {
             self.enqueue(chat_id, true);
         } else {
-            self.emit(trigger::FOREVER_ALONE, json!({"chatId": chat_id}));
+            self.forever_alone(chat_id);
         }
     }
 
@@ -350,8 +356,12 @@ impl AppStore {
             let user = self.chats.get(chat_id).map(|c| c.creator.clone());
             self.emit(
                 trigger::QUEUES_UPDATE,
-                json!({"chatId": chat_id, "userId": user,
-                       "data": {"queuePosition": 0, "estimatedWaitTime": 0}}),
+                EventData::QueuePosition {
+                    chat_id: chat_id.to_owned(),
+                    user_id: user,
+                    position: 0,
+                    wait: 0,
+                },
             );
             self.emit_positions(room, index);
         }
@@ -375,8 +385,12 @@ impl AppStore {
             let user = self.chats.get(&chat_id).map(|c| c.creator.clone());
             self.emit(
                 trigger::QUEUES_UPDATE,
-                json!({"chatId": chat_id, "userId": user,
-                       "data": {"queuePosition": position, "estimatedWaitTime": wait}}),
+                EventData::QueuePosition {
+                    chat_id,
+                    user_id: user,
+                    position,
+                    wait,
+                },
             );
         }
     }
@@ -409,7 +423,7 @@ impl AppStore {
                 self.invite(&head, &agent);
             } else if !self.anyone_could_take(&head) {
                 self.remove_from_queue(&head);
-                self.emit(trigger::FOREVER_ALONE, json!({"chatId": head}));
+                self.emit(trigger::FOREVER_ALONE, EventData::Chat { chat_id: head });
             } else {
                 return;
             }

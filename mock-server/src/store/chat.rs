@@ -4,7 +4,7 @@
 use super::{AppStore, Chat, ChatStatus, Message, Timer, TimerAction, now_s};
 use crate::config::Algorithm;
 use crate::error::ApiError;
-use crate::event::trigger;
+use crate::event::{EventData, NewMessage, trigger};
 use serde_json::json;
 
 /// Fields of `PUT /chats/{chatId}`.
@@ -72,7 +72,11 @@ impl AppStore {
         }
         self.emit(
             trigger::CHATS_CREATE,
-            json!({"chatId": id, "creator": creator, "room": room}),
+            EventData::ChatCreated {
+                chat_id: id.clone(),
+                creator: creator.to_owned(),
+                room,
+            },
         );
         if self.settings.queue_active {
             self.enqueue(&id, false);
@@ -109,7 +113,10 @@ impl AppStore {
         }
         self.emit(
             trigger::CHATS_JOIN,
-            json!({"chatId": chat_id, "userId": user_id}),
+            EventData::ChatUser {
+                chat_id: chat_id.to_owned(),
+                user_id: user_id.to_owned(),
+            },
         );
         Ok(())
     }
@@ -168,7 +175,10 @@ impl AppStore {
         }
         self.emit(
             trigger::CHATS_LEAVE,
-            json!({"chatId": chat_id, "userId": user_id}),
+            EventData::ChatUser {
+                chat_id: chat_id.to_owned(),
+                user_id: user_id.to_owned(),
+            },
         );
         if was_agent && self.settings.queue_active {
             self.enqueue(chat_id, true);
@@ -193,7 +203,10 @@ impl AppStore {
             self.chat_mut(chat_id)?.rejected_by.push(agent.clone());
             self.emit(
                 trigger::CHATS_LEAVE,
-                json!({"chatId": chat_id, "userId": agent}),
+                EventData::ChatUser {
+                    chat_id: chat_id.to_owned(),
+                    user_id: agent,
+                },
             );
             let found = self.assign(chat_id, None)?;
             self.dispatch_rooms(&rooms);
@@ -317,15 +330,21 @@ impl AppStore {
         chat.deciding = None;
         self.emit(
             trigger::CHATS_CLOSE,
-            json!({"chatId": chat_id, "userId": closer, "extraData": {"reason": reason}}),
+            EventData::ChatClosed {
+                chat_id: chat_id.to_owned(),
+                user_id: closer,
+                reason,
+            },
         );
         // Every closed chat becomes a ticket; its id is also a valid
         // `GET /surveys/{surveyId}` (any positive integer is).
         self.tickets += 1;
-        let ticket = self.tickets.to_string();
         self.emit(
             trigger::SYSTEM_INFO,
-            json!({"chatId": chat_id, "data": {"ticketId": ticket}}),
+            EventData::Ticket {
+                chat_id: chat_id.to_owned(),
+                ticket_id: self.tickets,
+            },
         );
         rooms.sort_unstable();
         rooms.dedup();
@@ -371,7 +390,14 @@ impl AppStore {
             created: now_s(),
             read_by: Vec::new(),
         };
-        let data = json!({"message": super::view::MessageView::from(&message)});
+        let data = EventData::Message(Box::new(NewMessage {
+            id: message.id.clone(),
+            chat: message.chat.clone(),
+            sender: message.sender.clone(),
+            kind: message.kind.clone(),
+            message: message.message.clone(),
+            created: message.created,
+        }));
         let chat = self.chat_mut(chat_id)?;
         chat.messages.push(message);
         let index = chat.messages.len() - 1;
@@ -465,7 +491,11 @@ impl AppStore {
         }
         self.emit(
             trigger::MESSAGES_READ,
-            json!({"chatId": chat_id, "messageId": message_id, "userId": user_id}),
+            EventData::MessageRead {
+                chat_id: chat_id.clone(),
+                message_id: message_id.to_owned(),
+                user_id: user_id.to_owned(),
+            },
         );
         Ok((chat_id, index))
     }
@@ -546,6 +576,31 @@ fn normalize_history(entries: Vec<serde_json::Value>) -> Vec<serde_json::Value> 
 mod tests {
     use super::super::test_support::store;
     use super::*;
+
+    /// `messages:new` carries the message exactly as its view serialized
+    /// into a JSON value (sorted keys), for text and object messages.
+    #[test]
+    fn messages_new_data_is_the_message_view_as_json() {
+        let mut s = store(false);
+        let (user, _) = s.create_user("bob", None, None, None).expect("user");
+        let chat = s
+            .create_chat(&user, 1, 3, None, None, Vec::new())
+            .expect("chat");
+        for body in [
+            json!("hi \"there\""),
+            json!({"url": "/media/f-1", "type": "a/b"}),
+        ] {
+            let kind = if body.is_string() { "text" } else { "media" };
+            let message = s.send_message(&chat, &user, kind, body).expect("sent");
+            let expected = json!({"message": super::super::view::MessageView::from(message)});
+            let event = s.events().last(1).pop().expect("event");
+            assert_eq!(event.trigger, trigger::MESSAGES_NEW);
+            assert_eq!(
+                serde_json::to_string(&event.data).expect("typed"),
+                serde_json::to_string(&expected).expect("value")
+            );
+        }
+    }
 
     #[test]
     fn second_open_chat_is_a_conflict() {

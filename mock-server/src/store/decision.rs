@@ -12,7 +12,7 @@
 
 use super::view::{ChatView, UserView};
 use super::{AppStore, AssignDecision, ChatStatus, SeekOrigin, now_s};
-use crate::event::trigger;
+use crate::event::{EventData, trigger};
 use crate::webhook::sign;
 use serde_json::json;
 use std::sync::Arc;
@@ -69,7 +69,8 @@ impl AppStore {
         }
         // Recorded for `GET /__mock/events`, never queued: the question is
         // asked synchronously by the caller.
-        self.events.emit(trigger::CHATS_ASSIGN, data, now);
+        self.events
+            .emit(trigger::CHATS_ASSIGN, EventData::Json(data), now);
         self.decisions.push(AssignDecision {
             id,
             chat_id: chat_id.to_owned(),
@@ -124,19 +125,19 @@ impl AppStore {
     fn nobody_found(&mut self, chat_id: &str, origin: SeekOrigin) {
         match origin {
             SeekOrigin::Assign => {
-                self.emit(trigger::FOREVER_ALONE, json!({"chatId": chat_id}));
+                self.forever_alone(chat_id);
             }
             SeekOrigin::MoveOn => {
                 if self.settings.queue_active && self.anyone_could_take(chat_id) {
                     self.enqueue(chat_id, true);
                 } else {
-                    self.emit(trigger::FOREVER_ALONE, json!({"chatId": chat_id}));
+                    self.forever_alone(chat_id);
                 }
             }
             SeekOrigin::Dispatch => {
                 if !self.anyone_could_take(chat_id) {
                     self.remove_from_queue(chat_id);
-                    self.emit(trigger::FOREVER_ALONE, json!({"chatId": chat_id}));
+                    self.forever_alone(chat_id);
                 }
             }
         }

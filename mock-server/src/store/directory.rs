@@ -4,7 +4,7 @@
 use super::{AgentInfo, AppStore, ChatStatus, Media, User, now_s};
 use crate::config::{AgentStatus, Algorithm};
 use crate::error::ApiError;
-use crate::event::trigger;
+use crate::event::{EventData, trigger};
 use serde_json::json;
 
 /// Agent fields of `POST /agents` and `PUT /agents/{agentId}`.
@@ -157,7 +157,11 @@ impl AppStore {
         }
         self.emit(
             trigger::USERS_ACTIVITY,
-            json!({"chatId": chat_id, "userId": user_id, "type": kind}),
+            EventData::Activity {
+                chat_id: chat_id.map(str::to_owned),
+                kind: kind.to_owned(),
+                user_id: user_id.to_owned(),
+            },
         );
         Ok(())
     }

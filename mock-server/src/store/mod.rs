@@ -25,7 +25,7 @@ mod webhook;
 
 use crate::config::{AgentStatus, AppConfig, MockConfig, SimulationConfig};
 use crate::error::ApiError;
-use crate::event::{EventHook, EventLog};
+use crate::event::{EventData, EventHook, EventLog};
 use crate::webhook::WebhookHub;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -298,12 +298,20 @@ impl AppStore {
 
     /// Records an event and, when the app has webhooks, queues it for
     /// them. An app without webhooks pays one `is_empty` check.
-    fn emit(&mut self, trigger: &'static str, data: serde_json::Value) {
+    fn emit(&mut self, trigger: &'static str, data: EventData) {
         let event = self.events.make(trigger, data, now_s());
         if !self.webhooks.is_empty() {
             self.fan_out(&event);
         }
         self.events.push(event);
+    }
+
+    /// `forever:alone` for a chat nobody can take.
+    fn forever_alone(&mut self, chat_id: &str) {
+        let data = EventData::Chat {
+            chat_id: chat_id.to_owned(),
+        };
+        self.emit(crate::event::trigger::FOREVER_ALONE, data);
     }
 
     fn insert_agent(

@@ -435,7 +435,7 @@ mod tests {
                     seq,
                     trigger: "chats:create",
                     app_id: Arc::from("app"),
-                    data: Value::Null,
+                    data: crate::event::EventData::Json(Value::Null),
                     at: 0,
                 }),
                 trigger: "chats:create",

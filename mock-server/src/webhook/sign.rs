@@ -15,23 +15,31 @@ pub const SIGNATURE_HEADER: &str = "x-hook-signature";
 
 /// The envelope, serialized straight from borrowed parts.
 #[derive(Debug, Serialize)]
-struct Envelope<'a> {
+struct Envelope<'a, D: ?Sized> {
     trigger: &'a str,
     #[serde(rename = "appId")]
     app_id: &'a str,
-    data: &'a serde_json::Value,
+    data: &'a D,
     created_at: u64,
 }
 
-/// The body bytes of one event POST.
-pub fn envelope(trigger: &str, app_id: &str, data: &serde_json::Value, created_at: u64) -> Bytes {
+/// The body bytes of one event POST; `data` is an event's [`EventData`]
+/// (or the `chats:assign` question's JSON).
+///
+/// [`EventData`]: crate::event::EventData
+pub fn envelope<D: Serialize + ?Sized>(
+    trigger: &str,
+    app_id: &str,
+    data: &D,
+    created_at: u64,
+) -> Bytes {
     let envelope = Envelope {
         trigger,
         app_id,
         data,
         created_at,
     };
-    // A `Value` with string keys always serializes.
+    // Event data (objects with string keys) always serializes.
     Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
 }
 
