@@ -12,7 +12,7 @@
 //! ```text
 //! config     MockConfig (YAML, Default = documented demo world)
 //! operation  the 50 operations: operationId, method, path
-//! routes/    one file per resource + admin; router() assembles them
+//! routes/    one file per resource + admin; app() / router() assemble them
 //! auth       PublicApi / UserApi / SecretApi extractors (reference §2.3)
 //! extract    Params (query, then JSON body), PathId, Form — JSON rejections
 //! middleware trailing-slash normalisation, counting, faults, JSON errors
@@ -54,7 +54,7 @@ pub use error::ApiError;
 pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
 pub use operation::Operation;
-pub use routes::router;
+pub use routes::{App, app, router};
 pub use state::AppState;
 pub use webhook::{WebhookFaultsConfig, WebhooksConfig};
 
@@ -94,7 +94,7 @@ async fn serve_state(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

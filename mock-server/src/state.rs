@@ -31,7 +31,8 @@ pub struct AppState {
 #[derive(Debug)]
 struct Shared {
     config: MockConfig,
-    apps: HashMap<String, Arc<AppHandle>>,
+    /// Looked up on every request (foldhash: cheaper than SipHash).
+    apps: HashMap<String, Arc<AppHandle>, foldhash::fast::RandomState>,
     app_order: Vec<String>,
     created_apps: RwLock<Vec<Arc<AppHandle>>>,
     faults: Faults,
@@ -58,7 +59,7 @@ impl AppState {
     ) -> AppState {
         let seq = Arc::new(AtomicU64::new(1));
         let webhooks = WebhookHub::new(&config.webhooks, cancel.clone());
-        let apps: HashMap<String, Arc<AppHandle>> = config
+        let apps: HashMap<String, Arc<AppHandle>, foldhash::fast::RandomState> = config
             .apps
             .iter()
             .enumerate()

@@ -19,14 +19,29 @@ use crate::middleware::{ApiLayer, json_errors, normalize_path, not_found};
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tower::util::MapRequest;
+
+/// The mock application as a plain service: [`normalize_path`] in front of
+/// the router, as axum documents for rewriting a request before routing.
+pub type App = MapRequest<Router, fn(Request) -> Request>;
 
 /// The complete mock application: API routes (counted, fault-injectable),
 /// admin routes, JSON 404 fallback, and trailing-slash normalisation
-/// applied before routing (`/x/` is served as `/x`).
+/// applied before routing (`/x/` is served as `/x`). The same service as
+/// [`app`], wrapped in a `Router` (for `Router`-based composition and
+/// tests).
 pub fn router(state: AppState) -> Router {
+    Router::new().fallback_service(app(state))
+}
+
+/// What the server runs: the routes of [`router`] behind the path
+/// normalisation, without an outer `Router` (which costs a second routing
+/// pass, a cloned boxed service and a boxed future per request).
+pub fn app(state: AppState) -> App {
     let api = Router::new()
         .merge(apps::routes())
         .merge(agents::routes())
@@ -41,12 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes().layer(axum::middleware::from_fn(json_errors)))
         .fallback(not_found)
         .with_state(state);
-    // An outer router whose only service rewrites the path and hands the
-    // request to the real one: normalisation must happen before routing.
-    let normalized = tower::ServiceBuilder::new()
-        .map_request(normalize_path)
-        .service(inner);
-    Router::new().fallback_service(normalized)
+    // Normalisation must happen before routing.
+    MapRequest::new(inner, normalize_path as fn(Request) -> Request)
 }
 
 /// A JSON response with `status`.

@@ -35,7 +35,7 @@ impl AppStore {
             .filter(|(_, id)| {
                 self.users
                     .get(*id)
-                    .and_then(|u| u.agent.as_ref())
+                    .and_then(|u| u.agent.as_deref())
                     .is_some_and(|a| {
                         a.status == AgentStatus::Online
                             && a.serves(chat.room, chat.lang.as_deref())
@@ -59,7 +59,7 @@ impl AppStore {
                 && self
                     .users
                     .get(id)
-                    .and_then(|u| u.agent.as_ref())
+                    .and_then(|u| u.agent.as_deref())
                     .is_some_and(|a| {
                         (a.home_rooms.contains(&chat.room) || a.rooms.contains(&chat.room))
                             && lang.is_none_or(|l| a.langs.iter().any(|x| x == l))
@@ -78,7 +78,7 @@ impl AppStore {
                 let agent = self
                     .users
                     .get(&self.agent_order[**i])
-                    .and_then(|u| u.agent.as_ref());
+                    .and_then(|u| u.agent.as_deref());
                 (
                     agent.map_or(0, |a| a.free_slots()),
                     Reverse(agent.map_or(0, |a| a.idle_since)),

@@ -103,7 +103,7 @@ impl AppStore {
         self.chat_mut(chat_id)?.users.push(user_id.to_owned());
         if let Some(user) = self.users.get_mut(user_id) {
             user.chats.push(chat_id.to_owned());
-            if let Some(agent) = user.agent.as_mut() {
+            if let Some(agent) = user.agent.as_deref_mut() {
                 agent.active += 1;
             }
         }
@@ -137,7 +137,7 @@ impl AppStore {
         let mut rooms = Vec::new();
         if let Some(user) = self.users.get_mut(user_id) {
             user.chats.retain(|c| c != chat_id);
-            if let Some(agent) = user.agent.as_mut() {
+            if let Some(agent) = user.agent.as_deref_mut() {
                 agent.active = agent.active.saturating_sub(1);
                 rooms = agent.rooms.clone();
             }
@@ -305,7 +305,7 @@ impl AppStore {
         for user in &participants {
             if let Some(u) = self.users.get_mut(user) {
                 u.chats.retain(|c| c != chat_id);
-                if let Some(agent) = u.agent.as_mut() {
+                if let Some(agent) = u.agent.as_deref_mut() {
                     agent.active = agent.active.saturating_sub(1);
                     rooms.extend(agent.rooms.iter().copied());
                 }

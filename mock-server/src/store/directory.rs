@@ -172,7 +172,7 @@ impl AppStore {
             .iter()
             .filter_map(|id| self.users.get(id))
             .filter(|u| {
-                u.agent.as_ref().is_some_and(|a| {
+                u.agent.as_deref().is_some_and(|a| {
                     status.is_none_or(|s| a.status == s)
                         && room.is_none_or(|r| a.rooms.contains(&r))
                 })
@@ -277,7 +277,7 @@ impl AppStore {
         if fields.nickname.is_some() {
             user.nickname = fields.nickname;
         }
-        let Some(agent) = user.agent.as_mut() else {
+        let Some(agent) = user.agent.as_deref_mut() else {
             return Err(ApiError::not_found("Agent not found"));
         };
         if let Some(email) = fields.email {
@@ -323,7 +323,7 @@ impl AppStore {
                 .agent_order
                 .iter()
                 .filter_map(|id| self.users.get(id))
-                .find(|u| u.agent.as_ref().is_some_and(|a| a.email == email))
+                .find(|u| u.agent.as_deref().is_some_and(|a| a.email == email))
                 .filter(|u| {
                     u.agent
                         .as_ref()
@@ -502,7 +502,7 @@ impl AppStore {
         let agents: Vec<_> = self
             .agent_order
             .iter()
-            .filter_map(|id| self.users.get(id).map(|u| (id, u.agent.as_ref())))
+            .filter_map(|id| self.users.get(id).map(|u| (id, u.agent.as_deref())))
             .filter_map(|(id, a)| a.map(|a| (id, a)))
             .map(|(id, a)| {
                 json!({"id": id, "status": a.status.as_str(), "rooms": a.rooms,

@@ -30,6 +30,10 @@ use crate::webhook::WebhookHub;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// The store's hash maps: foldhash instead of SipHash, whose cost showed in
+/// every rule (ids are short keys, hashed several times per request).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -103,21 +107,22 @@ pub struct AppStore {
     sim: SimulationConfig,
     closed_chat_cap: usize,
     rooms: BTreeMap<u32, Room>,
-    users: HashMap<String, User>,
+    users: Map<String, User>,
     agent_order: Vec<String>,
-    external_ids: HashMap<String, String>,
-    tokens: HashMap<String, String>,
-    chats: HashMap<String, Chat>,
+    external_ids: Map<String, String>,
+    tokens: Map<String, String>,
+    chats: Map<String, Chat>,
     closed_order: VecDeque<String>,
-    message_chat: HashMap<String, String>,
-    invitations: HashMap<String, Invitation>,
-    media: HashMap<String, Media>,
+    message_chat: Map<String, String>,
+    invitations: Map<String, Invitation>,
+    media: Map<String, Media>,
     webhooks: BTreeMap<u64, Webhook>,
     recent_durations_ms: VecDeque<u64>,
     /// Creation order across every kind of object.
     counter: u64,
     /// Per-prefix id counters (`u`, `c`, `m`, …): ids are `u-1`, `c-1`, ….
-    id_counters: HashMap<&'static str, u64>,
+    /// A handful of prefixes: a short list beats hashing the prefix.
+    id_counters: Vec<(&'static str, u64)>,
     tick: u64,
     rng: StdRng,
     events: EventLog,
@@ -186,19 +191,19 @@ impl AppStore {
             sim,
             closed_chat_cap: global.closed_chat_cap,
             rooms: app.rooms.iter().map(|r| (*r, Room::default())).collect(),
-            users: HashMap::new(),
+            users: Map::default(),
             agent_order: Vec::new(),
-            external_ids: HashMap::new(),
-            tokens: HashMap::new(),
-            chats: HashMap::new(),
+            external_ids: Map::default(),
+            tokens: Map::default(),
+            chats: Map::default(),
             closed_order: VecDeque::new(),
-            message_chat: HashMap::new(),
-            invitations: HashMap::new(),
-            media: HashMap::new(),
+            message_chat: Map::default(),
+            invitations: Map::default(),
+            media: Map::default(),
             webhooks: BTreeMap::new(),
             recent_durations_ms: VecDeque::new(),
             counter: 0,
-            id_counters: HashMap::new(),
+            id_counters: Vec::new(),
             tick: 0,
             rng: StdRng::seed_from_u64(global.seed.wrapping_add(app_index.wrapping_mul(7919))),
             events: EventLog::new(app_id, global.event_buffer, seq, hook),
@@ -275,7 +280,14 @@ impl AppStore {
     /// The next id of a kind, e.g. `c-3`; also advances the creation order.
     fn next_id(&mut self, prefix: &'static str) -> String {
         self.counter += 1;
-        let n = self.id_counters.entry(prefix).or_insert(0);
+        let n = match self.id_counters.iter_mut().find(|(p, _)| *p == prefix) {
+            Some((_, n)) => n,
+            None => {
+                self.id_counters.push((prefix, 0));
+                let last = self.id_counters.len() - 1;
+                &mut self.id_counters[last].1
+            }
+        };
         *n += 1;
         format!("{prefix}-{n}")
     }
@@ -331,7 +343,7 @@ impl AppStore {
             nickname,
             created_at: now_s(),
             chats: Vec::new(),
-            agent: Some(info),
+            agent: Some(Box::new(info)),
             seq: self.counter,
         };
         self.agent_order.push(id.clone());
@@ -379,7 +391,7 @@ impl AppStore {
     }
 
     fn agent_mut(&mut self, id: &str) -> Option<&mut AgentInfo> {
-        self.users.get_mut(id).and_then(|u| u.agent.as_mut())
+        self.users.get_mut(id).and_then(|u| u.agent.as_deref_mut())
     }
 
     /// Whether `user_id` is a participant (or the creator) of `chat_id`.
@@ -427,7 +439,7 @@ impl AppStore {
     ) -> impl Iterator<Item = &'a AgentInfo> + 'a {
         self.agent_order
             .iter()
-            .filter_map(|id| self.users.get(id).and_then(|u| u.agent.as_ref()))
+            .filter_map(|id| self.users.get(id).and_then(|u| u.agent.as_deref()))
             .filter(move |a| a.status == AgentStatus::Online && a.serves(room, lang))
     }
 

@@ -103,8 +103,9 @@ pub struct User {
     pub created_at: u64,
     /// Open chats.
     pub chats: Vec<String>,
-    /// Present for agents.
-    pub agent: Option<AgentInfo>,
+    /// Present for agents (boxed: users are mostly end users, kept for
+    /// the server's lifetime, and the map of them stays half as large).
+    pub agent: Option<Box<AgentInfo>>,
     /// Creation order.
     pub seq: u64,
 }

@@ -26,7 +26,7 @@ impl AppStore {
         if on {
             self.sim.simulate = self.configured_simulate;
             for user in self.users.values_mut() {
-                if let Some(agent) = user.agent.as_mut()
+                if let Some(agent) = user.agent.as_deref_mut()
                     && let Some(status) = agent.paused_status.take()
                 {
                     agent.status = status;
@@ -38,7 +38,7 @@ impl AppStore {
         }
         self.sim.simulate = false;
         for user in self.users.values_mut() {
-            if let Some(agent) = user.agent.as_mut()
+            if let Some(agent) = user.agent.as_deref_mut()
                 && agent.simulated
             {
                 agent.paused_status = Some(agent.status);
@@ -72,7 +72,7 @@ impl AppStore {
     fn is_simulated_agent(&self, user_id: &str) -> bool {
         self.users
             .get(user_id)
-            .and_then(|u| u.agent.as_ref())
+            .and_then(|u| u.agent.as_deref())
             .is_some_and(|a| a.simulated)
     }
 

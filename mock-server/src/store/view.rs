@@ -100,7 +100,7 @@ pub struct UserView<'a> {
 
 impl<'a> From<&'a User> for UserView<'a> {
     fn from(user: &'a User) -> Self {
-        let agent = user.agent.as_ref().map(|a| AgentPart {
+        let agent = user.agent.as_deref().map(|a| AgentPart {
             provider_id: &a.provider_id,
             nickname: user.nickname.as_deref().unwrap_or(&user.name),
             status: a.status.as_str(),
