@@ -315,10 +315,9 @@ impl Runner {
                     if failure.is_none() {
                         let until_ok = ex.status.is_some_and(|s| {
                             wait.until.statuses.is_empty() || wait.until.statuses.contains(&s)
-                        }) && ex
-                            .body
-                            .as_ref()
-                            .is_some_and(|b| wait.until.body.iter().all(|c| c.holds(b)));
+                        }) && ex.body.as_ref().is_some_and(|b| {
+                            wait.until.body.iter().all(|c| c.holds(b, &mut *session))
+                        });
                         if until_ok {
                             break self.conclude(&wait.request, &wait.request.expect, session, &ex);
                         }
@@ -499,7 +498,7 @@ impl Runner {
         let Some(body) = &ex.body else {
             return needs_json.then_some(FailureKind::Decode);
         };
-        if !expect.body.iter().all(|c| c.holds(body)) {
+        if !expect.body.iter().all(|c| c.holds(body, &mut *session)) {
             return Some(FailureKind::Expectation);
         }
         for capture in &spec.captures {

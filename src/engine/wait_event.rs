@@ -61,21 +61,30 @@ impl Runner {
                 chat
             }
         };
-        let mut rendered = Vec::with_capacity(spec.templated.len());
-        for check in &spec.templated {
-            let Ok(value) = check.template.render(session) else {
-                return WaitResult::Done(Some(FailureKind::Capture));
-            };
-            rendered.push(check.with_value(value));
+        // Templated operands are rendered once, when the wait starts.
+        let mut operands = Vec::new();
+        if spec.filter.iter().any(|c| c.operand.is_some()) {
+            for check in &spec.filter {
+                operands.push(match &check.operand {
+                    Some(t) => match t.render(session) {
+                        Ok(value) => Some(value),
+                        Err(_) => return WaitResult::Done(Some(FailureKind::Capture)),
+                    },
+                    None => None,
+                });
+            }
         }
         let events = session.events.as_ref().expect("checked above");
         let inbox = events.inbox.clone();
         let matches = |e: &WebhookEvent| {
             e.chat_id.as_deref() == Some(chat.as_str())
                 && same_event(&e.trigger, &spec.event)
-                && (spec.filter.is_empty() && rendered.is_empty() || {
+                && (spec.filter.is_empty() || {
                     let body = envelope(e);
-                    spec.filter.iter().chain(&rendered).all(|c| c.holds(&body))
+                    spec.filter
+                        .iter()
+                        .enumerate()
+                        .all(|(i, c)| c.holds_with(&body, operands.get(i).and_then(Option::as_ref)))
                 })
         };
         let got = tokio::select! {

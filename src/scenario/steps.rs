@@ -10,9 +10,9 @@ use serde_saphyr::{Location, Spanned};
 use super::Validator;
 use super::typed_steps::typed_draft;
 use crate::api::{self, AuthClass, Method, PathSegment};
-use crate::scenario::matcher::{BodyCheck, Matcher, to_pointer};
+use crate::scenario::matcher::to_pointer;
 use crate::scenario::raw::{RawExpect, RawRequest, RawScenario, RawStep};
-use crate::scenario::template::{Template, ValueTemplate};
+use crate::scenario::template::Template;
 use crate::scenario::{
     Auth, Capture, ChatEffect, Expectation, Flow, OnError, RequestSpec, RouteInfo, Step,
     StepAction, WaitSpec,
@@ -100,6 +100,7 @@ fn validate_flow(
     if raw.is_empty() {
         v.problem(&Location::UNKNOWN, path, "a flow needs at least one step");
     }
+    v.explain_early_uses(name);
     Flow {
         name: name.to_owned(),
         weight,
@@ -277,13 +278,15 @@ fn build_action(
             );
             return None;
         }
-        let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
+        // `until` is checked before the polled step's captures are stored.
         let until = expectation(
             v,
             Some(&wait.until),
             &cx.at,
             &format!("{}.wait_until.until", cx.path),
+            defined,
         );
+        let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
         let timeout = v.duration(
             &wait.timeout.value,
             &wait.timeout.referenced,
@@ -321,45 +324,20 @@ fn build_request(
     cx: &StepCx<'_>,
     defined: &mut HashSet<String>,
 ) -> Option<RequestSpec> {
-    let spec = if let Some(request) = &raw.request {
-        generic_request(v, request, cx, defined)?
-    } else {
-        let draft = typed_draft(raw, kind)?;
-        let op = api::operation(draft.op).expect("typed steps name catalogue operations");
-        let auth = if op.auth == AuthClass::Public {
-            Auth::AppId
-        } else {
-            Auth::Secret
-        };
-        let mut spec = finish_request(
-            v,
-            cx,
-            defined,
-            op.method,
-            &draft.path,
-            draft.query,
-            Vec::new(),
-            draft.body,
-            auth,
-        )?;
-        spec.route = route_id(v, op.route_key(), Some(op));
-        spec.chat_effect = draft.chat_effect;
-        for (var, pointer, optional) in draft.auto_captures {
-            spec.captures.push(Capture {
-                var: v.vars.intern(var, None),
-                pointer: pointer.to_owned(),
-                optional,
-            });
-        }
-        spec
+    let spec = match &raw.request {
+        Some(request) => generic_request(v, request, cx, defined),
+        None => typed_request(v, raw, kind, cx, defined),
     };
-    let mut spec = spec;
-    spec.expect = expectation(
+    // Checked even when the request is not, so every problem shows at once;
+    // evaluated before the step's own captures are stored.
+    let expect = expectation(
         v,
         raw.expect.as_ref(),
         &cx.at,
         &format!("{}.expect", cx.path),
+        defined,
     );
+    let mut captures = Vec::new();
     for (var, path) in &raw.capture {
         if !super::is_identifier(var) {
             v.problem(
@@ -370,7 +348,7 @@ fn build_request(
             continue;
         }
         match to_pointer(path) {
-            Ok(pointer) => spec.captures.push(Capture {
+            Ok(pointer) => captures.push(Capture {
                 var: v.vars.intern(var, None),
                 pointer,
                 optional: false,
@@ -378,8 +356,62 @@ fn build_request(
             Err(msg) => v.problem(&cx.at, &format!("{}.capture.{var}", cx.path), msg),
         }
     }
-    for c in &spec.captures {
-        defined.insert(v.vars.name(c.var).to_owned());
+    // What the step captures counts as set afterwards even when the step is
+    // invalid, so one mistake does not echo through every later step.
+    let mut names: Vec<String> = captures
+        .iter()
+        .map(|c| v.vars.name(c.var).to_owned())
+        .collect();
+    if raw.request.is_none()
+        && let Some(draft) = typed_draft(raw, kind)
+    {
+        names.extend(draft.auto_captures.iter().map(|(n, _, _)| (*n).to_owned()));
+    }
+    for name in names {
+        v.vars.intern(&name, None);
+        v.note_capture(&name, &cx.path);
+        defined.insert(name);
+    }
+    let mut spec = spec?;
+    spec.expect = expect;
+    spec.captures.extend(captures);
+    Some(spec)
+}
+
+/// A typed step (`create_chat`, …) as a request with its automatic captures.
+fn typed_request(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    kind: &str,
+    cx: &StepCx<'_>,
+    defined: &HashSet<String>,
+) -> Option<RequestSpec> {
+    let draft = typed_draft(raw, kind)?;
+    let op = api::operation(draft.op).expect("typed steps name catalogue operations");
+    let auth = if op.auth == AuthClass::Public {
+        Auth::AppId
+    } else {
+        Auth::Secret
+    };
+    let mut spec = finish_request(
+        v,
+        cx,
+        defined,
+        op.method,
+        &draft.path,
+        draft.query,
+        Vec::new(),
+        draft.body,
+        auth,
+    )?;
+    spec.route = route_id(v, op.route_key(), Some(op));
+    spec.chat_effect = draft.chat_effect;
+    for (var, pointer, optional) in draft.auto_captures {
+        spec.captures.push(Capture {
+            var: v.vars.intern(var, None),
+            pointer: pointer.to_owned(),
+            optional,
+        });
     }
     Some(spec)
 }
@@ -401,7 +433,9 @@ fn generic_request(
         );
         return None;
     };
-    if !r.path.starts_with('/') {
+    let expanded = v.expand_env(&r.path, &cx.at, &format!("{}.request.path", cx.path));
+    let r_path = expanded.as_str();
+    if !r_path.starts_with('/') {
         v.problem(
             &cx.at,
             &format!("{}.request.path", cx.path),
@@ -461,14 +495,14 @@ fn generic_request(
         cx,
         defined,
         method,
-        &r.path,
+        r_path,
         query,
         headers,
         r.body.clone(),
         auth,
     )?;
     let key = op.map_or_else(
-        || format!("{method} {}", template_shape(&r.path)),
+        || format!("{method} {}", template_shape(r_path)),
         |o| o.route_key(),
     );
     spec.route = route_id(v, key, op);
@@ -519,52 +553,35 @@ fn finish_request(
     auth: Auth,
 ) -> Option<RequestSpec> {
     let before = v.problems.len();
-    let vars = &v.vars;
-    let mut errors = Vec::new();
-    let resolve = |name: &str| {
-        if defined.contains(name) {
-            vars.get(name)
-        } else {
-            None
+    let at = cx.at;
+    let place = |field: &str| format!("{}.{field}", cx.path);
+    let path_t = v.step_template(path, &at, &place("path"), defined);
+    let mut query_t = Vec::with_capacity(query.len());
+    for (k, val) in &query {
+        let text = match val {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if let Some(t) = v.step_template(&text, &at, &place(&format!("query.{k}")), defined) {
+            query_t.push((k.clone(), t));
         }
-    };
-    let parse = |text: &str, field: &str, errors: &mut Vec<(String, String)>| {
-        Template::parse(text, &mut |n| resolve(n))
-            .map_err(|e| errors.push((field.to_owned(), e.to_string())))
-            .ok()
-    };
-    let path_t = parse(path, "path", &mut errors);
-    let query_t: Vec<(String, Template)> = query
-        .iter()
-        .filter_map(|(k, val)| {
-            let text = match val {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            parse(&text, &format!("query.{k}"), &mut errors).map(|t| (k.clone(), t))
-        })
-        .collect();
-    let headers_t: Vec<(String, Template)> = headers
-        .iter()
-        .filter_map(|(k, val)| {
-            parse(val, &format!("headers.{k}"), &mut errors).map(|t| (k.clone(), t))
-        })
-        .collect();
-    let body_t = body.as_ref().and_then(|b| {
-        ValueTemplate::parse(b, &mut |n| resolve(n))
-            .map_err(|(p, e)| errors.push((format!("body{p}"), e.to_string())))
-            .ok()
-    });
+    }
+    let mut headers_t = Vec::with_capacity(headers.len());
+    for (k, val) in &headers {
+        if let Some(t) = v.step_template(val, &at, &place(&format!("headers.{k}")), defined) {
+            headers_t.push((k.clone(), t));
+        }
+    }
+    let body_t = body
+        .as_ref()
+        .and_then(|b| v.step_value_template(b, &at, &place("body"), defined));
     let auth = match auth {
-        Auth::Token(_) => match parse("{{ user_token }}", "auth", &mut errors) {
+        Auth::Token(_) => match v.step_template("{{ user_token }}", &at, &place("auth"), defined) {
             Some(t) => Auth::Token(t),
             None => Auth::Secret,
         },
         other => other,
     };
-    for (field, message) in errors {
-        v.problem(&cx.at, &format!("{}.{field}", cx.path), message);
-    }
     if v.problems.len() > before {
         return None;
     }
@@ -582,31 +599,23 @@ fn finish_request(
     })
 }
 
+/// `expect` or `until`; `defined` holds the variables set before the step
+/// (its own captures are stored only after these checks).
 fn expectation(
     v: &mut Validator<'_>,
     raw: Option<&RawExpect>,
     at: &Location,
     path: &str,
+    defined: &HashSet<String>,
 ) -> Expectation {
     let Some(raw) = raw else {
         return Expectation::default();
     };
     let mut body = Vec::new();
+    let body_path = format!("{path}.body");
     for (p, spec) in &raw.body {
-        let pointer = match to_pointer(p) {
-            Ok(ptr) => ptr,
-            Err(msg) => {
-                v.problem(at, &format!("{path}.body"), msg);
-                continue;
-            }
-        };
-        match Matcher::parse(spec) {
-            Ok(matcher) => body.push(BodyCheck {
-                pointer,
-                path: p.clone(),
-                matcher,
-            }),
-            Err(msg) => v.problem(at, &format!("{path}.body.{p}"), msg),
+        if let Some(check) = v.body_check(p, spec, at, &body_path, defined) {
+            body.push(check);
         }
     }
     Expectation {

@@ -15,6 +15,8 @@ use super::load::{Problem, position};
 use super::raw::{DurationText, RawLoad, RawScenario, RawTarget, RawThink};
 use super::{Feed, FeedMode, Scenario, Secret, Stage, TargetSpec, Think, VarTable, Workload};
 
+#[path = "step_templates.rs"]
+mod step_templates;
 #[path = "steps.rs"]
 mod steps;
 #[path = "typed_steps.rs"]
@@ -40,6 +42,10 @@ pub(super) struct Validator<'a> {
     pub(super) webhooks: Option<super::webhooks::WebhookSpec>,
     /// Whether the file has a `webhooks:` section (valid or not).
     pub(super) has_webhooks: bool,
+    /// Unknown-variable problems of the current flow: (problem index, name).
+    pub(super) unknown_vars: Vec<(usize, String)>,
+    /// Variables captured in the current flow, with the first step capturing each.
+    pub(super) captured_at: Vec<(String, String)>,
 }
 
 impl<'a> Validator<'a> {
@@ -54,6 +60,8 @@ impl<'a> Validator<'a> {
             used_names: HashSet::new(),
             webhooks: None,
             has_webhooks: false,
+            unknown_vars: Vec::new(),
+            captured_at: Vec::new(),
         }
     }
 
@@ -83,11 +91,21 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Expands `${VAR}` and `${VAR:-default}` from the environment.
+    /// Expands `${VAR}` and `${VAR:-default}` from the environment; `$${`
+    /// stands for a literal `${`.
     pub(super) fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
+        if !text.contains("${") {
+            return text.to_owned();
+        }
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
+            if rest[..start].ends_with('$') {
+                out.push_str(&rest[..start - 1]);
+                out.push_str("${");
+                rest = &rest[start + 2..];
+                continue;
+            }
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
@@ -497,3 +515,7 @@ pub(super) fn validate_think(
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "step_templates_tests.rs"]
+mod step_templates_tests;

@@ -94,7 +94,11 @@ fn variable_used_before_capture_is_reported_at_its_step() {
     let p = problems(yaml);
     assert_eq!(p.len(), 2, "{p:?}");
     assert!(p[0].starts_with("s.yaml:5:5: steps[1].path:"), "{}", p[0]);
-    assert!(p[0].contains("unknown variable `chat_id`"), "{}", p[0]);
+    assert!(
+        p[0].contains("`chat_id` is used before it is captured: steps[2] captures it"),
+        "{}",
+        p[0]
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::matcher::{BodyCheck, Matcher, to_pointer};
+use super::matcher::{BodyCheck, to_pointer};
 use super::raw::{RawStep, RawWaitEvent, RawWebhooks};
 use super::template::Template;
 use super::validate::Validator;
@@ -124,40 +124,13 @@ pub struct WaitEventSpec {
     pub timeout: Duration,
     /// The chat; `None`: the chat this VU created last in this iteration.
     pub chat: Option<Template>,
-    /// Checks over the envelope `{trigger, appId, data, created_at}`.
+    /// Checks over the envelope `{trigger, appId, data, created_at}`; an
+    /// operand with a template (`{ne: "{{ user_id }}"}`) is rendered once
+    /// when the wait starts.
     pub filter: Vec<BodyCheck>,
-    /// Checks whose expected value is a template (`"{{ agent }}"`,
-    /// `{ne: "{{ user_id }}"}`), rendered when the wait starts.
-    pub templated: Vec<TemplatedCheck>,
     /// Values of the envelope to store.
     pub captures: Vec<Capture>,
     pub on_timeout: OnTimeout,
-}
-
-/// An equality (or `ne`) check against a rendered template.
-#[derive(Debug)]
-pub struct TemplatedCheck {
-    pub pointer: String,
-    pub path: String,
-    pub template: Template,
-    /// `ne` instead of equality.
-    pub negate: bool,
-}
-
-impl TemplatedCheck {
-    /// The check with its template rendered to `value`.
-    pub fn with_value(&self, value: String) -> BodyCheck {
-        let value = serde_json::Value::String(value);
-        BodyCheck {
-            pointer: self.pointer.clone(),
-            path: self.path.clone(),
-            matcher: if self.negate {
-                Matcher::Ne(value)
-            } else {
-                Matcher::Eq(value)
-            },
-        }
-    }
 }
 
 /// Validates `webhooks:`; `None` without the section (or when it is invalid).
@@ -351,66 +324,16 @@ pub(super) fn validate_wait_event(
             OnTimeout::Fail
         }
     };
-    let chat = raw.chat.as_deref().and_then(|text| {
-        let vars = &v.vars;
-        let parsed = Template::parse(text, &mut |n| {
-            if defined.contains(n) {
-                vars.get(n)
-            } else {
-                None
-            }
-        });
-        match parsed {
-            Ok(t) => Some(t),
-            Err(e) => {
-                v.problem(at, &format!("{path}.wait_event.chat"), e.to_string());
-                None
-            }
-        }
-    });
-    let mut filter = Vec::new();
-    let mut templated = Vec::new();
-    for (p, spec) in &raw.filter {
-        let checked = to_pointer(p).and_then(|pointer| {
-            Matcher::parse(spec).map(|matcher| BodyCheck {
-                pointer,
-                path: p.clone(),
-                matcher,
-            })
-        });
-        let check = match checked {
-            Ok(check) => check,
-            Err(msg) => {
-                v.problem(at, &format!("{path}.wait_event.where.{p}"), msg);
-                continue;
-            }
-        };
-        let (text, negate) = match &check.matcher {
-            Matcher::Eq(serde_json::Value::String(t)) if t.contains("{{") => (t, false),
-            Matcher::Ne(serde_json::Value::String(t)) if t.contains("{{") => (t, true),
-            _ => {
-                filter.push(check);
-                continue;
-            }
-        };
-        let vars = &v.vars;
-        let parsed = Template::parse(text, &mut |n| {
-            if defined.contains(n) {
-                vars.get(n)
-            } else {
-                None
-            }
-        });
-        match parsed {
-            Ok(template) => templated.push(TemplatedCheck {
-                pointer: check.pointer.clone(),
-                path: check.path.clone(),
-                template,
-                negate,
-            }),
-            Err(e) => v.problem(at, &format!("{path}.wait_event.where.{p}"), e.to_string()),
-        }
-    }
+    let chat = raw
+        .chat
+        .as_deref()
+        .and_then(|text| v.step_template(text, at, &format!("{path}.wait_event.chat"), defined));
+    let where_path = format!("{path}.wait_event.where");
+    let filter = raw
+        .filter
+        .iter()
+        .filter_map(|(p, spec)| v.body_check(p, spec, at, &where_path, defined))
+        .collect();
     let mut captures = Vec::new();
     for (var, p) in &raw.capture {
         if !super::validate::is_identifier(var) {
@@ -431,7 +354,9 @@ pub(super) fn validate_wait_event(
         }
     }
     for c in &captures {
-        defined.insert(v.vars.name(c.var).to_owned());
+        let name = v.vars.name(c.var).to_owned();
+        v.note_capture(&name, path);
+        defined.insert(name);
     }
     if v.problems.len() > before {
         return None;
@@ -441,7 +366,6 @@ pub(super) fn validate_wait_event(
         timeout: timeout?,
         chat,
         filter,
-        templated,
         captures,
         on_timeout,
     })

@@ -17,4 +17,5 @@ mod cli;
 mod common;
 mod reports;
 mod run;
+mod templates;
 mod webhooks;

@@ -1,0 +1,172 @@
+//! One way to read every string a step holds: `${VAR}` expanded from the
+//! environment (as in `target:`), then `{{ }}` parsed against the variables
+//! set before that point of the flow. Used for request parts, typed step
+//! parameters, `expect`/`until` operands and `wait_event` filters alike, so
+//! they share one set of rules and messages.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use serde_saphyr::Location;
+
+use super::Validator;
+use crate::scenario::matcher::{BodyCheck, Matcher, MatcherError, to_pointer};
+use crate::scenario::template::{Template, TemplateError, ValueTemplate};
+
+impl Validator<'_> {
+    /// Expands `${VAR}` and parses `{{ }}` in `text`; `defined` holds the
+    /// variables set at this point. Reports a problem and returns `None` on error.
+    pub(in crate::scenario) fn step_template(
+        &mut self,
+        text: &str,
+        at: &Location,
+        path: &str,
+        defined: &HashSet<String>,
+    ) -> Option<Template> {
+        let text = self.expand_env(text, at, path);
+        let vars = &self.vars;
+        let parsed = Template::parse(&text, &mut |n| {
+            defined.contains(n).then(|| vars.get(n)).flatten()
+        });
+        parsed.map_err(|e| self.template_problem(at, path, &e)).ok()
+    }
+
+    /// As [`Self::step_template`], over every string inside a JSON value.
+    pub(in crate::scenario) fn step_value_template(
+        &mut self,
+        value: &Value,
+        at: &Location,
+        path: &str,
+        defined: &HashSet<String>,
+    ) -> Option<ValueTemplate> {
+        let value = self.expand_env_value(value, at, path);
+        let vars = &self.vars;
+        let parsed = ValueTemplate::parse(&value, &mut |n| {
+            defined.contains(n).then(|| vars.get(n)).flatten()
+        });
+        parsed
+            .map_err(|(inner, e)| self.template_problem(at, &format!("{path}{inner}"), &e))
+            .ok()
+    }
+
+    /// A body check (`expect.body`, `until.body`, `wait_event.where`) whose
+    /// operand may hold templates and `${VAR}`.
+    pub(in crate::scenario) fn body_check(
+        &mut self,
+        key: &str,
+        spec: &Value,
+        at: &Location,
+        path: &str,
+        defined: &HashSet<String>,
+    ) -> Option<BodyCheck> {
+        let place = format!("{path}.{key}");
+        let pointer = match to_pointer(key) {
+            Ok(p) => p,
+            Err(msg) => {
+                self.problem(at, path, msg);
+                return None;
+            }
+        };
+        let spec = self.expand_env_value(spec, at, &place);
+        let vars = &self.vars;
+        let parsed = Matcher::parse_templated(&spec, &mut |n| {
+            defined.contains(n).then(|| vars.get(n)).flatten()
+        });
+        match parsed {
+            Ok((matcher, operand)) => Some(BodyCheck {
+                pointer,
+                path: key.to_owned(),
+                matcher,
+                operand,
+            }),
+            Err(MatcherError::Shape(msg)) => {
+                self.problem(at, &place, msg);
+                None
+            }
+            Err(MatcherError::Template(e)) => {
+                self.template_problem(at, &place, &e);
+                None
+            }
+        }
+    }
+
+    /// Reports a template error; an unknown variable is remembered so the
+    /// flow can say later whether a step captures it after this point.
+    pub(in crate::scenario) fn template_problem(
+        &mut self,
+        at: &Location,
+        path: &str,
+        e: &TemplateError,
+    ) {
+        if let TemplateError::UnknownVariable(name) = e {
+            self.unknown_vars.push((self.problems.len(), name.clone()));
+        }
+        self.problem(at, path, e.to_string());
+    }
+
+    /// Records that the step at `place` captures `name` (for messages about
+    /// variables used before they are captured).
+    pub(in crate::scenario) fn note_capture(&mut self, name: &str, place: &str) {
+        let place = place.split(".wait_until").next().unwrap_or(place);
+        if !self.captured_at.iter().any(|(n, _)| n == name) {
+            self.captured_at.push((name.to_owned(), place.to_owned()));
+        }
+    }
+
+    /// Rewrites "unknown variable" problems raised in this flow (from problem
+    /// `since` on) whose variable a step of the flow captures: the variable
+    /// exists, it is only used too early. Clears the flow's records.
+    pub(in crate::scenario) fn explain_early_uses(&mut self, flow: &str) {
+        for (index, name) in std::mem::take(&mut self.unknown_vars) {
+            let Some((_, place)) = self.captured_at.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            let problem = &mut self.problems[index];
+            let same_step = problem.path.starts_with(&format!("{place}."));
+            problem.message = if same_step {
+                format!(
+                    "`{name}` is used before it is captured: this step captures it, but a step's own captures are stored only after its request is sent and its `expect` checked; use it in a later step of flow `{flow}`"
+                )
+            } else {
+                format!(
+                    "`{name}` is used before it is captured: {place} captures it, later in flow `{flow}`; move the use after that step"
+                )
+            };
+        }
+        self.captured_at.clear();
+    }
+
+    /// `${VAR}` expanded in every string of `value`.
+    fn expand_env_value(&mut self, value: &Value, at: &Location, path: &str) -> Value {
+        match value {
+            Value::String(s) if s.contains("${") => Value::String(self.expand_env(s, at, path)),
+            Value::Array(items) if items.iter().any(has_env) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.expand_env_value(item, at, &format!("{path}[{i}]")))
+                    .collect(),
+            ),
+            Value::Object(map) if map.values().any(has_env) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            self.expand_env_value(v, at, &format!("{path}.{k}")),
+                        )
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+fn has_env(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains("${"),
+        Value::Array(items) => items.iter().any(has_env),
+        Value::Object(map) => map.values().any(has_env),
+        _ => false,
+    }
+}

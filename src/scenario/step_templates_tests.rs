@@ -1,0 +1,105 @@
+//! Templates in checks and step parameters: the same rules and located
+//! errors as request templates, and `${VAR}` expanded as in `target:`.
+
+use std::path::Path;
+
+use crate::scenario::{Scenario, StepAction};
+
+fn validate(yaml: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Scenario, Vec<String>> {
+    let raw = serde_saphyr::from_str(yaml).expect("YAML parses");
+    super::validate(raw, "s.yaml", Path::new("."), env)
+        .map_err(|p| p.iter().map(ToString::to_string).collect())
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+const HEAD: &str = "name: x\nload: {vus: 1, iterations: 1}\n";
+
+#[test]
+fn an_expect_cannot_read_its_own_steps_captures() {
+    let yaml = format!(
+        "{HEAD}steps:\n  - create_user:\n    expect: {{body: {{user.id: {{ne: \"{{{{ user_id }}}}\"}}}}}}\n  - get_user:\n    expect: {{body: {{user.id: \"{{{{ user_id }}}}\"}}}}\n"
+    );
+    let p = validate(&yaml, &no_env).unwrap_err();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("s.yaml:4:5: steps[0].expect.body.user.id: `user_id` is used before it is captured: this step captures it"),
+        "{}",
+        p[0]
+    );
+}
+
+#[test]
+fn templates_in_until_and_where_are_checked_in_flow_order() {
+    let yaml = format!(
+        "{HEAD}steps:\n  - create_user:\n  - wait_until:\n      step: {{get_user: {{}}}}\n      until: {{body: {{user.id: \"{{{{ later }}}}\"}}}}\n      timeout: 1s\n  - get_user:\n    capture: {{later: user.id}}\n  - get_user:\n    expect: {{body: {{user.name: {{contains: \"{{{{ nope }}}}\"}}}}}}\n"
+    );
+    let p = validate(&yaml, &no_env).unwrap_err();
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].starts_with("s.yaml:5:5: steps[1].wait_until.until.body.user.id: `later` is used before it is captured: steps[2] captures it, later in flow `x`"),
+        "{}",
+        p[0]
+    );
+    assert!(
+        p[1].starts_with("s.yaml:11:5: steps[3].expect.body.user.name: unknown variable `nope`"),
+        "{}",
+        p[1]
+    );
+}
+
+#[test]
+fn checks_against_captures_keep_their_operand_as_a_template() {
+    let yaml = format!(
+        "{HEAD}steps:\n  - create_user:\n  - get_user:\n    expect: {{body: {{user.id: {{ne: \"{{{{ user_id }}}}\"}}, user.name: {{exists: true}}}}}}\n"
+    );
+    let s = validate(&yaml, &no_env).expect("valid");
+    let StepAction::Request(spec) = &s.flows[0].steps[1].action else {
+        panic!("a request");
+    };
+    let templated: Vec<bool> = spec
+        .expect
+        .body
+        .iter()
+        .map(|c| c.operand.is_some())
+        .collect();
+    assert_eq!(
+        templated,
+        [true, false],
+        "only the templated operand renders"
+    );
+}
+
+#[test]
+fn env_references_in_step_parameters_expand_at_validation_or_fail() {
+    let yaml = format!(
+        "{HEAD}steps:\n  - create_user: {{name: \"${{USER_NAME}}\", external_id: \"$${{literal}}\"}}\n  - request:\n      method: GET\n      path: /users/${{USER_ID:-u-1}}\n      headers: {{x-team: \"${{TEAM}}\"}}\n    expect: {{body: {{user.name: \"${{USER_NAME}}\"}}}}\n"
+    );
+    let env = |n: &str| match n {
+        "USER_NAME" => Some("Grace".to_owned()),
+        "TEAM" => Some("qa".to_owned()),
+        _ => None,
+    };
+    let s = validate(&yaml, &env).expect("valid");
+    let StepAction::Request(spec) = &s.flows[0].steps[1].action else {
+        panic!("a request");
+    };
+    assert_eq!(s.routes[spec.route as usize].key, "GET /users/{userId}");
+    assert_eq!(
+        format!("{:?}", spec.headers[0].1),
+        format!("{:?}", crate::scenario::template::Template::literal("qa"))
+    );
+    let p = validate(&yaml, &no_env).unwrap_err();
+    assert!(
+        p.iter().any(|m| m.starts_with(
+            "s.yaml:4:5: steps[0].body.name: environment variable `USER_NAME` is not set"
+        )),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|m| m.contains("steps[1].expect.body.user.name: environment variable `USER_NAME`")),
+        "{p:?}"
+    );
+}
