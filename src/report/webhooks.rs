@@ -87,6 +87,14 @@ pub struct EventCounts {
     pub malformed: u64,
     /// Events about no chat this run created.
     pub unrouted: u64,
+    /// Events the run expected (the denominator of `missing`; 0 in reports
+    /// written before it was counted).
+    #[serde(default)]
+    pub expected: u64,
+    /// Events a VU's own call caused directly, with a measured delay (the
+    /// denominator of `late`; 0 in reports written before it was counted).
+    #[serde(default)]
+    pub direct: u64,
 }
 
 /// A count and a latency histogram (µs).
@@ -248,6 +256,8 @@ pub fn build(input: &WebhookInput) -> WebhookReport {
             invalid_signatures: input.receiver.invalid_signatures,
             malformed: input.receiver.malformed,
             unrouted: s.unrouted,
+            expected: s.expected,
+            direct: s.direct,
         },
         missing_by_event: s.missing.clone(),
         events: s
@@ -372,6 +382,8 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
             invalid_signatures: sum(|p| p.counts.invalid_signatures),
             malformed: sum(|p| p.counts.malformed),
             unrouted: sum(|p| p.counts.unrouted),
+            expected: sum(|p| p.counts.expected),
+            direct: sum(|p| p.counts.direct),
         },
         missing_by_event,
         events,

@@ -100,6 +100,17 @@ fn little_flags_only_real_disagreements() {
 }
 
 #[test]
+fn the_denominators_of_missing_and_late_are_counted() {
+    // 4 chats: each expects its chats:create (subscribed by default), whose
+    // delay is caused directly by the VU's POST /chats; invitations and joins
+    // wait on an agent, so they can never be late.
+    let report = build(&sample_input(4));
+    assert_eq!(report.counts.expected, 4);
+    assert_eq!(report.counts.direct, 4);
+    assert_eq!(report.counts.missing, 0);
+}
+
+#[test]
 fn merging_adds_counts_and_histograms_exactly() {
     let a = build(&sample_input(3));
     let b = build(&sample_input(5));

@@ -95,6 +95,13 @@ pub struct EventSummary {
     pub duplicate: u64,
     /// Events later than `late_after` after their cause.
     pub late: u64,
+    /// Events a VU's own call caused directly, with a measured delay: the
+    /// ones that can be `late` (its denominator).
+    pub direct: u64,
+    /// Events the run expected (`chats:create` per chat, `chats:close` per
+    /// chat the VU closed, `messages:new` per message sent; subscribed ones
+    /// only): the denominator of `missing`.
+    pub expected: u64,
     /// Events of an earlier lifecycle stage after a later one, or a queue
     /// position larger than one already seen.
     pub out_of_order: u64,
@@ -170,6 +177,7 @@ struct Measures {
     events: Vec<(String, EventLatency)>,
     duplicate: u64,
     late: u64,
+    direct: u64,
     out_of_order: u64,
     unattributed: u64,
     time_to_assign: EventLatency,
@@ -187,6 +195,7 @@ impl Default for Measures {
             events: Vec::new(),
             duplicate: 0,
             late: 0,
+            direct: 0,
             out_of_order: 0,
             unattributed: 0,
             time_to_assign: EventLatency::default(),
@@ -371,8 +380,11 @@ impl EventTracker {
     ) {
         let Some(cause) = cause else { return };
         let d = arrived.saturating_duration_since(cause);
-        if direct && d > self.late_after {
-            m.late += 1;
+        if direct {
+            m.direct += 1;
+            if d > self.late_after {
+                m.late += 1;
+            }
         }
         m.event(trigger).record(d);
     }
@@ -511,6 +523,7 @@ impl EventTracker {
         let mut missing: BTreeMap<String, u64> = BTreeMap::new();
         let mut unrouted = 0;
         let mut chats = 0;
+        let mut expected = 0;
         let mut add = |name: &str, n: u64| {
             if n > 0 {
                 *missing.entry(name.to_owned()).or_insert(0) += n;
@@ -526,6 +539,13 @@ impl EventTracker {
             unrouted += shard.early_len as u64;
             for facts in shard.chats.values() {
                 chats += 1;
+                expected += u64::from(create)
+                    + u64::from(close && facts.closed_by_vu)
+                    + if message {
+                        facts.sent_messages.len() as u64
+                    } else {
+                        0
+                    };
                 add("chats:create", u64::from(create && !facts.got_create));
                 add(
                     "chats:close",
@@ -541,6 +561,8 @@ impl EventTracker {
             missing,
             duplicate: m.duplicate,
             late: m.late,
+            direct: m.direct,
+            expected,
             out_of_order: m.out_of_order,
             unrouted: unrouted + m.unattributed,
             chats,

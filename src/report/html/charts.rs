@@ -205,12 +205,20 @@ pub(super) fn round_125(value: f64, up: bool) -> f64 {
     }
 }
 
-/// Shortest exact-looking label: "0", "0.2", "1.5", "20", "1000".
+/// Shortest exact-looking label: "0", "0.2", "1.5", "20", "1000", "0.0001". Only zero is
+/// labelled "0": a small tick of a log axis keeps its significant digits (a fixed three decimals
+/// printed 1 µs on a seconds axis as "0").
 pub(super) fn tick_label(value: f64) -> String {
-    if value == 0.0 {
+    if value == 0.0 || !value.is_finite() {
         return "0".to_owned();
     }
-    let text = format!("{value:.3}");
+    // Two significant digits below 1 (ticks are 1-2-5 or 0.05 steps), three decimals above.
+    let decimals = if value.abs() >= 1.0 {
+        3
+    } else {
+        (2 - value.abs().log10().floor() as i32).clamp(3, 15) as usize
+    };
+    let text = format!("{value:.decimals$}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     text.to_owned()
 }
@@ -552,18 +560,71 @@ pub(super) fn legend(out: &mut String, items: &[(&str, &str)]) {
     out.push_str("</ul>\n");
 }
 
-/// Horizontal bars with the label on the left and count and share on the right.
-pub(super) fn bar_chart(out: &mut String, bars: &[(String, u64, &str)], what: &str, empty: &str) {
+/// One bar: label, count, colour and the count it is a share of, with that count's noun.
+pub(super) struct Bar {
+    pub(super) label: String,
+    pub(super) n: u64,
+    pub(super) color: &'static str,
+    /// `None`: no honest denominator is known, the bar shows the count alone.
+    pub(super) of: Option<(u64, &'static str)>,
+}
+
+/// Horizontal bars with the label on the left and count and share of the bars' total on the
+/// right (the bars partition `what`: status codes of responses, kinds of failures).
+pub(super) fn bar_chart(
+    out: &mut String,
+    bars: &[(String, u64, &'static str)],
+    what: &str,
+    empty: &str,
+) {
     let total: u64 = bars.iter().map(|b| b.1).sum();
-    if bars.is_empty() || total == 0 {
+    let bars: Vec<Bar> = bars
+        .iter()
+        .map(|(label, n, color)| Bar {
+            label: label.clone(),
+            n: *n,
+            color,
+            of: None,
+        })
+        .collect();
+    bars_of(out, &bars, what, empty, Some(total));
+}
+
+/// Horizontal bars whose share is each bar's own denominator (`Bar::of`), for counters that do
+/// not partition one whole (webhook anomalies: missing of expected, duplicate of deliveries…).
+pub(super) fn ratio_bar_chart(out: &mut String, bars: &[Bar], what: &str, empty: &str) {
+    bars_of(out, bars, what, empty, None);
+}
+
+/// The share text of one bar: "2.00% of 150" against its own denominator, "40.0%" against the
+/// chart's total, or nothing when the denominator is unknown or zero.
+fn share_text(bar: &Bar, total: Option<u64>) -> (String, String) {
+    match (bar.of, total) {
+        (Some((of, noun)), _) if of > 0 => {
+            let pct = format_percent(bar.n as f64 / of as f64);
+            (
+                format!(" ({pct} of {})", group(of)),
+                format!(" of {} {noun} ({pct})", group(of)),
+            )
+        }
+        (None, Some(total)) if total > 0 => {
+            let pct = format_percent(bar.n as f64 / total as f64);
+            (format!(" ({pct})"), format!(" ({pct})"))
+        }
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn bars_of(out: &mut String, bars: &[Bar], what: &str, empty: &str, total: Option<u64>) {
+    if bars.iter().all(|b| b.n == 0) {
         w!(out, "<p class=\"nodata goodtext\">{}</p>\n", esc(empty));
         return;
     }
-    let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
+    let max = bars.iter().map(|b| b.n).max().unwrap_or(1).max(1) as f64;
     let row = 30.0;
     let label_w = bars
         .iter()
-        .map(|b| b.0.chars().count())
+        .map(|b| b.label.chars().count())
         .max()
         .unwrap_or(3)
         .clamp(3, 28) as f64
@@ -573,35 +634,34 @@ pub(super) fn bar_chart(out: &mut String, bars: &[(String, u64, &str)], what: &s
         width: 620.0,
         height: row * bars.len() as f64 + 24.0,
         left: label_w,
-        right: 130.0,
+        right: 150.0,
         top: 12.0,
         bottom: 12.0,
     };
     frame.open(out, &format!("{what} by category"));
-    for (i, (label, n, color)) in bars.iter().enumerate() {
+    for (i, bar) in bars.iter().enumerate() {
         let y = frame.top + i as f64 * row;
-        let width = (frame.x(*n as f64 / max) - frame.x(0.0)).max(2.0);
-        let share = *n as f64 / total as f64;
+        let width = (frame.x(bar.n as f64 / max) - frame.x(0.0)).max(2.0);
+        let (text, title) = share_text(bar, total);
         w!(
             out,
             "<g><text class=\"cat\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
              <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"{:.1}\" rx=\"3\" \
-             fill=\"{color}\"/>\
-             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{} ({})</text>\
-             <title>{}: {} {what} ({})</title></g>\n",
+             fill=\"{}\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{}{text}</text>\
+             <title>{}: {} {what}{title}</title></g>\n",
             frame.x(0.0) - 8.0,
             y + row / 2.0 + 4.0,
-            esc(label),
+            esc(&bar.label),
             frame.x(0.0),
             y + 5.0,
             row - 10.0,
+            bar.color,
             frame.x(0.0) + width + 6.0,
             y + row / 2.0 + 4.0,
-            group(*n),
-            format_percent(share),
-            esc(label),
-            group(*n),
-            format_percent(share)
+            group(bar.n),
+            esc(&bar.label),
+            group(bar.n),
         );
     }
     out.push_str("</svg></div>\n");

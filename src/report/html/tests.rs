@@ -300,6 +300,24 @@ fn axes_use_round_numbers() {
     assert_eq!(linear.ticks, vec![0.0, 5.0, 10.0, 15.0]);
     assert_eq!(tick_label(0.2), "0.2");
     assert_eq!(tick_label(1000.0), "1000");
+    assert_eq!(tick_label(0.0), "0");
+}
+
+#[test]
+fn a_log_axis_has_no_zero_tick() {
+    // 1 µs to 30 s on a seconds axis: six decades below 0.001 s.
+    let axis = ValueAxis::auto(0.000_001, 30.0);
+    assert!(axis.log);
+    let labels: Vec<String> = axis.ticks.iter().map(|v| tick_label(*v)).collect();
+    assert!(!labels.iter().any(|l| l == "0"), "{labels:?}");
+    assert_eq!(labels.first().map(String::as_str), Some("0.000001"));
+    assert_eq!(tick_label(0.000_2), "0.0002");
+    assert_eq!(tick_label(0.005), "0.005");
+    assert_eq!(tick_label(0.25), "0.25");
+}
+
+#[test]
+fn time_axis_in_minutes() {
     let (ticks, title) = time_ticks(600.0);
     assert_eq!(title, "time since start (min:s)");
     assert_eq!(ticks[1].1, "2:00");

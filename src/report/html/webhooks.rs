@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::{
-    BLUE, GREEN, GREY, ORANGE, PALETTE, RED, ReportError, Series, StatsReport, TEAL, axis_decades,
-    bar_chart, esc, format_us, one_series, percentile_chart,
+    BLUE, Bar, GREEN, GREY, ORANGE, PALETTE, RED, ReportError, Series, StatsReport, TEAL,
+    axis_decades, esc, format_us, one_series, percentile_chart, ratio_bar_chart,
 };
 use crate::report::decode_histogram;
 use crate::report::webhooks::{LatencySummary, WebhookReport};
@@ -102,6 +102,33 @@ fn latency_table(out: &mut String, first: &str, rows: &[(&str, &LatencySummary)]
     out.push_str("</tbody>\n</table>\n");
 }
 
+/// The anomaly counters as bars, each a share of what it is counted among (docs/webhooks.md):
+/// missing of the expected events, late of the events a VU's call caused directly, out of order
+/// of the events received, duplicate and unrouted of the verified deliveries, invalid signatures
+/// and malformed of every delivery. The counters overlap, so no shared total would be honest.
+fn anomaly_bars(w: &WebhookReport) -> Vec<Bar> {
+    let c = &w.counts;
+    let verified = w.receiver.events;
+    let deliveries = verified + c.invalid_signatures + c.malformed;
+    [
+        ("missing", c.missing, c.expected, "expected events"),
+        ("duplicate", c.duplicate, verified, "verified deliveries"),
+        ("late", c.late, c.direct, "events a VU's call caused directly"),
+        ("out of order", c.out_of_order, c.received, "events received"),
+        ("invalid signatures", c.invalid_signatures, deliveries, "deliveries"),
+        ("malformed", c.malformed, deliveries, "deliveries"),
+        ("unrouted", c.unrouted, verified, "verified deliveries"),
+    ]
+    .into_iter()
+    .map(|(label, n, of, noun)| Bar {
+        label: label.to_owned(),
+        n,
+        color: if n > 0 { RED } else { GREY },
+        of: Some((of, noun)),
+    })
+    .collect()
+}
+
 /// Renders the section (nothing without webhooks) and returns its chart data.
 pub(super) fn section(
     out: &mut String,
@@ -125,22 +152,9 @@ pub(super) fn section(
         w.settle_ms,
         w.late_after_ms
     );
-    let bad = |n: u64| if n > 0 { RED } else { GREY };
-    let bars: Vec<(String, u64, &str)> = [
-        ("missing", c.missing),
-        ("duplicate", c.duplicate),
-        ("late", c.late),
-        ("out of order", c.out_of_order),
-        ("invalid signatures", c.invalid_signatures),
-        ("malformed", c.malformed),
-        ("unrouted", c.unrouted),
-    ]
-    .into_iter()
-    .map(|(k, n)| (k.to_owned(), n, bad(n)))
-    .collect();
-    bar_chart(
+    ratio_bar_chart(
         out,
-        &bars,
+        &anomaly_bars(w),
         "events",
         "No event was missing, duplicated, late, out of order, forged or unrouted.",
     );
@@ -226,7 +240,55 @@ pub(super) fn section(
 
 #[cfg(test)]
 mod tests {
+    use super::anomaly_bars;
     use crate::report::webhooks::{build, tests::sample_input};
+
+    #[test]
+    fn each_anomaly_is_a_share_of_what_it_is_counted_among() {
+        let mut report = crate::report::build_sample_report();
+        let mut w = build(&sample_input(4));
+        w.receiver.events = 200;
+        w.counts.received = 190;
+        w.counts.expected = 150;
+        w.counts.direct = 40;
+        w.counts.missing = 3;
+        w.counts.duplicate = 10;
+        w.counts.late = 4;
+        w.counts.out_of_order = 19;
+        w.counts.invalid_signatures = 50;
+        w.counts.malformed = 0;
+        w.counts.unrouted = 0;
+        let of: Vec<(String, u64, u64)> = anomaly_bars(&w)
+            .into_iter()
+            .map(|b| (b.label, b.n, b.of.expect("a denominator").0))
+            .collect();
+        let expect = |label: &str, n: u64, of: u64| (label.to_owned(), n, of);
+        assert_eq!(
+            of,
+            vec![
+                expect("missing", 3, 150),
+                expect("duplicate", 10, 200),
+                expect("late", 4, 40),
+                expect("out of order", 19, 190),
+                expect("invalid signatures", 50, 250),
+                expect("malformed", 0, 250),
+                expect("unrouted", 0, 200),
+            ]
+        );
+        report.webhooks = Some(w);
+        let html = String::from_utf8(crate::report::html::render(&report).expect("renders"))
+            .expect("utf-8");
+        // 3 missing of 150 expected is 2%, not 3 of the 86 anomalies (3.49%).
+        for shown in [
+            "3 (2.00% of 150)",
+            "10 (5.00% of 200)",
+            "4 (10.0% of 40)",
+            "19 (10.0% of 190)",
+            "50 (20.0% of 250)",
+        ] {
+            assert!(html.contains(shown), "missing {shown}");
+        }
+    }
 
     #[test]
     fn the_section_charts_lifecycle_and_events_and_embeds_their_data() {
