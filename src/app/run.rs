@@ -188,9 +188,11 @@ pub(super) fn layout_of(scenario: &Scenario) -> MetricsLayout {
         steps: scenario
             .step_names
             .iter()
-            .map(|(name, flow)| StepInfo {
+            .enumerate()
+            .map(|(id, (name, flow))| StepInfo {
                 name: name.clone(),
                 flow: flow.clone(),
+                pause: scenario.is_pause(id),
             })
             .collect(),
         routes: scenario.routes.iter().map(|r| r.key.clone()).collect(),

@@ -379,10 +379,12 @@ mod tests {
                 StepInfo {
                     name: "create_user".to_owned(),
                     flow: "main".to_owned(),
+                    pause: false,
                 },
                 StepInfo {
                     name: "create_chat".to_owned(),
                     flow: "main".to_owned(),
+                    pause: false,
                 },
             ],
             routes: vec!["POST /users".to_owned(), "POST /chats".to_owned()],

@@ -59,12 +59,15 @@ pub struct StepId(pub u32);
 pub struct RouteId(pub u32);
 
 /// Human names of one step, carried into the report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StepInfo {
     /// The step's `name` from the scenario.
     pub name: String,
     /// The flow the step belongs to.
     pub flow: String,
+    /// A pause-only step (`- think: 2s`): it sends nothing, records nothing, and is left out of
+    /// the report's step tables (a count of 0 would read as a step that never ran).
+    pub pause: bool,
 }
 
 /// What the metrics are keyed by: every step and every route of the run, indexed by

@@ -18,10 +18,12 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta) -> RunReport {
     let seconds = metrics.elapsed.as_secs_f64();
     let layout = &metrics.layout;
 
+    // Pause-only steps record nothing: left out, rather than shown as steps that never ran.
     let steps = metrics
         .steps
         .iter()
         .enumerate()
+        .filter(|(index, _)| !layout.steps.get(*index).is_some_and(|info| info.pause))
         .map(|(index, stats)| {
             let info = layout.steps.get(index);
             let name = info.map_or_else(|| format!("step {index}"), |info| info.name.clone());
@@ -192,6 +194,7 @@ pub(crate) fn sample_report() -> RunReport {
         .map(|(index, name)| StepInfo {
             name: name.to_owned(),
             flow: if index < 3 { "lifecycle" } else { "cleanup" }.to_owned(),
+            pause: false,
         })
         .collect(),
         routes: vec![

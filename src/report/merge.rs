@@ -292,6 +292,7 @@ mod tests {
             steps: vec![StepInfo {
                 name: "create_chat".into(),
                 flow: "f".into(),
+                pause: false,
             }],
             routes: vec!["POST /chats".into()],
         });

@@ -86,6 +86,14 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether step `id` is a pause (`- think: 2s` alone): it sends nothing and has no metrics.
+    pub fn is_pause(&self, id: usize) -> bool {
+        self.flows
+            .iter()
+            .flat_map(|f| &f.steps)
+            .any(|s| s.id as usize == id && matches!(s.action, StepAction::Pause))
+    }
+
     /// Parses a threshold written on the command line against this scenario.
     ///
     /// # Errors
@@ -97,6 +105,14 @@ impl Scenario {
     ) -> Result<threshold::Threshold, String> {
         let steps: Vec<&str> = self.step_names.iter().map(|(n, _)| n.as_str()).collect();
         let t = threshold::parse(expr, &steps, abort_on_fail)?;
+        if let threshold::Subject::Step(name) = &t.subject
+            && let Some(id) = self.step_names.iter().position(|(n, _)| n == name)
+            && self.is_pause(id)
+        {
+            return Err(format!(
+                "step `{name}` in `{expr}` is a pause (only `think`): it sends nothing and has no metrics to judge"
+            ));
+        }
         if t.subject.needs_webhooks() {
             let Some(hooks) = &self.webhooks else {
                 return Err(format!(

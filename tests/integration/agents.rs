@@ -173,7 +173,11 @@ fn hub_for(spec: &mut AgentsSpec) -> Arc<MetricsHub> {
     let layout = MetricsLayout {
         steps: steps
             .into_iter()
-            .map(|(name, flow)| StepInfo { name, flow })
+            .map(|(name, flow)| StepInfo {
+                name,
+                flow,
+                pause: false,
+            })
             .collect(),
         routes: routes.into_iter().map(|r| r.key).collect(),
     };

@@ -154,3 +154,59 @@ async fn run_and_report_write_a_self_contained_html_report() {
             .contains("chatload-data")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_steps_are_not_reported_as_steps_that_never_ran() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: pauses\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - get_settings:\n  - think: 5ms\n    name: breather\n  - create_user:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "pauses.yaml", &yaml);
+    let (csv, html) = (dir.path().join("p.csv"), dir.path().join("p.html"));
+    let (exit, report) = run_scenario(
+        dir.path(),
+        &path,
+        &[
+            "--csv",
+            csv.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Passed);
+    let names: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["get_settings", "create_user"]);
+    assert!(report.steps.iter().all(|s| s.count == 2));
+    let summary = chatload()
+        .arg("report")
+        .arg(dir.path().join("report-pauses.json"))
+        .output()
+        .unwrap();
+    for (what, text) in [
+        (
+            "summary",
+            String::from_utf8_lossy(&summary.stdout).into_owned(),
+        ),
+        ("csv", std::fs::read_to_string(&csv).unwrap()),
+        ("html", std::fs::read_to_string(&html).unwrap()),
+    ] {
+        assert!(text.contains("create_user"), "{what}: {text}");
+        assert!(!text.contains("breather"), "{what} shows the pause: {text}");
+    }
+    let bad = write_scenario(
+        dir.path(),
+        "bad.yaml",
+        &format!("{yaml}thresholds:\n  - breather.p99 < 1s\n"),
+    );
+    let out = chatload().arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("`breather` in `breather.p99 < 1s` is a pause"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

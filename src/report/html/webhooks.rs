@@ -113,9 +113,24 @@ fn anomaly_bars(w: &WebhookReport) -> Vec<Bar> {
     [
         ("missing", c.missing, c.expected, "expected events"),
         ("duplicate", c.duplicate, verified, "verified deliveries"),
-        ("late", c.late, c.direct, "events a VU's call caused directly"),
-        ("out of order", c.out_of_order, c.received, "events received"),
-        ("invalid signatures", c.invalid_signatures, deliveries, "deliveries"),
+        (
+            "late",
+            c.late,
+            c.direct,
+            "events a VU's call caused directly",
+        ),
+        (
+            "out of order",
+            c.out_of_order,
+            c.received,
+            "events received",
+        ),
+        (
+            "invalid signatures",
+            c.invalid_signatures,
+            deliveries,
+            "deliveries",
+        ),
         ("malformed", c.malformed, deliveries, "deliveries"),
         ("unrouted", c.unrouted, verified, "verified deliveries"),
     ]
