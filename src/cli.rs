@@ -35,7 +35,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Merge reports of several shards or machines into one, with exact percentiles.
     Merge(MergeArgs),
-    /// Compare two runs per step and percentile; exit 1 on a regression beyond the rules.
+    /// Compare two runs per step and percentile; exit 1 on a regression beyond the rules (or a
+    /// rule that could not be judged), 2 on a malformed rule or one naming nothing in the reports.
     Compare(CompareArgs),
     /// Start the bundled mock of the Agent Chat API.
     Mock(MockArgs),
@@ -181,7 +182,8 @@ pub struct CompareArgs {
     /// The report to judge.
     pub new: PathBuf,
 
-    /// A regression rule, e.g. "p99 > +10%" or "p50 > +5ms" (repeatable).
+    /// A regression rule, e.g. "p99 > +10%", "p50 > +5ms", "create_chat.p99 > +20%",
+    /// "route(POST /chats).p95 > +10%", "iteration[chat].p99 > +20%" (repeatable).
     #[arg(long = "fail-if", value_name = "RULE")]
     pub fail_if: Vec<String>,
 

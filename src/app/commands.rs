@@ -76,6 +76,7 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(anyhow!(e)))?;
     let (base, new) = (read_report(&args.base)?, read_report(&args.new)?);
+    report::compare::check_rules(&rules, &base, &new).map_err(|e| usage(anyhow!(e)))?;
     let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
     let comparison = report::compare::compare(&base, &new, &rules, noise);
     print!("{}", report::compare::render_terminal(&comparison));
@@ -83,7 +84,7 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
         write_file(path, report::compare::render_html(&comparison).as_bytes())?;
         println!("html: {}", path.display());
     }
-    Ok(if comparison.regressions().next().is_some() {
+    Ok(if comparison.failed() {
         Exit::Failed
     } else {
         Exit::Passed

@@ -227,13 +227,13 @@ fn compare_flags_a_lifecycle_regression_and_shows_event_delays() {
     let c = compare(&base, &new, &[rule], 1_000);
     let broken: Vec<(&str, &str)> = c
         .regressions()
-        .map(|r| (r.scope, r.name.as_str()))
+        .map(|r| (r.scope.as_str(), r.name.as_str()))
         .collect();
     assert_eq!(broken, [("lifecycle", "time_to_assign")]);
     assert!(
         c.rows
             .iter()
-            .any(|r| r.scope == "event" && r.name == "chats:join")
+            .any(|r| r.scope.as_str() == "event" && r.name == "chats:join")
     );
     // Nothing measured in either run: no row rather than a 0 → 0 comparison.
     assert!(!c.rows.iter().any(|r| r.name == "chat_duration"));

@@ -210,3 +210,53 @@ async fn pause_steps_are_not_reported_as_steps_that_never_ran() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_warns_about_different_scenarios_and_judges_scoped_rules() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for (name, vus) in [("alpha", 1), ("beta", 2)] {
+        let yaml = format!(
+            "name: {name}\n{}load: {{vus: {vus}, iterations: 2}}\nsteps:\n  - get_settings:\n",
+            target_block(&mock)
+        );
+        let path = write_scenario(dir.path(), &format!("{name}.yaml"), &yaml);
+        let (exit, _) = run_scenario(dir.path(), &path, &[]).await;
+        assert_eq!(exit, Exit::Passed);
+        reports.push(dir.path().join(format!("report-{name}.json")));
+    }
+    let compare = |rule: &str| {
+        chatload()
+            .arg("compare")
+            .args(&reports)
+            .args(["--fail-if", rule, "--noise-floor", "1h"])
+            .output()
+            .unwrap()
+    };
+    let out = compare("get_settings.p99 > +10%");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout
+            .contains("warning: the reports are of different scenarios (base `alpha`, new `beta`)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: the reports ran different load profiles"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("PASSED: 0 regression(s) against 1 rule(s)"),
+        "{stdout}"
+    );
+    let unknown = compare("create_chat.p99 > +10%");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("neither report has `create_chat`"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

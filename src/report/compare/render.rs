@@ -1,0 +1,177 @@
+//! The comparison as a terminal table and as a self-contained HTML page, both
+//! ending with the same summary: the regressions, the rules that could not be
+//! judged, and the outcome.
+
+use std::fmt::Write as _;
+
+use super::{CompareRow, Comparison};
+use crate::report::terminal::format_us;
+
+fn pct(p: Option<f64>) -> String {
+    p.map_or_else(|| "n/a".to_owned(), |p| format!("{:+.1}%", p * 100.0))
+}
+
+fn signed_us(d: i64) -> String {
+    let sign = if d < 0 { "-" } else { "+" };
+    format!("{sign}{}", format_us(d.unsigned_abs()))
+}
+
+/// One regression in words: "step create_chat p99: 100 ms → 130 ms (+30.0%), breaks `p99 > +10%`".
+fn regression_line(r: &CompareRow) -> String {
+    format!(
+        "{} {} {}: {} → {} ({}), breaks {}",
+        r.scope.as_str(),
+        r.name,
+        r.metric,
+        format_us(r.base_us),
+        format_us(r.new_us),
+        pct(r.delta_pct),
+        r.broken
+            .iter()
+            .map(|b| format!("`{b}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The summary lines: regressions, unjudged rules, and the outcome (the last line).
+pub fn summary_lines(c: &Comparison) -> Vec<String> {
+    let mut lines = Vec::new();
+    let regressions: Vec<&CompareRow> = c.regressions().collect();
+    if !regressions.is_empty() {
+        lines.push(format!("{} regression(s):", regressions.len()));
+        lines.extend(
+            regressions
+                .iter()
+                .map(|r| format!("  {}", regression_line(r))),
+        );
+    }
+    if !c.unjudged.is_empty() {
+        lines.push(format!("{} rule(s) could not be judged:", c.unjudged.len()));
+        lines.extend(c.unjudged.iter().map(|u| format!("  {u}")));
+    }
+    let outcome = if c.rules.is_empty() {
+        "no rule given (--fail-if): nothing judged, 0 regression(s)".to_owned()
+    } else if c.failed() {
+        format!(
+            "FAILED: {} regression(s), {} rule(s) not judged, against {} rule(s)",
+            regressions.len(),
+            c.unjudged.len(),
+            c.rules.len()
+        )
+    } else {
+        format!("PASSED: 0 regression(s) against {} rule(s)", c.rules.len())
+    };
+    lines.push(outcome);
+    lines
+}
+
+/// The comparison as a terminal table.
+pub fn render_terminal(c: &Comparison) -> String {
+    let mut out = String::new();
+    for w in &c.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "base {}  vs  new {}  (noise floor {})\n",
+        c.base,
+        c.new,
+        format_us(c.noise_floor_us)
+    );
+    let width = c
+        .rows
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "  {:<9} {:<width$} {:>6} {:>10} {:>10} {:>11} {:>8}",
+        "scope", "name", "metric", "base", "new", "delta", "delta%"
+    );
+    for r in &c.rows {
+        let mark = if r.broken.is_empty() {
+            ""
+        } else {
+            "  REGRESSION"
+        };
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<width$} {:>6} {:>10} {:>10} {:>11} {:>8}{mark}",
+            r.scope.as_str(),
+            r.name,
+            r.metric,
+            format_us(r.base_us),
+            format_us(r.new_us),
+            signed_us(r.delta_us),
+            pct(r.delta_pct)
+        );
+    }
+    for u in &c.unmatched {
+        let _ = writeln!(out, "  note: {u}");
+    }
+    out.push('\n');
+    for line in summary_lines(c) {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The comparison as a self-contained HTML page (no external resources).
+pub fn render_html(c: &Comparison) -> String {
+    let mut rows = String::new();
+    for r in &c.rows {
+        let class = if !r.broken.is_empty() {
+            "bad"
+        } else if r.delta_us < 0 && r.delta_us.unsigned_abs() > c.noise_floor_us {
+            "good"
+        } else {
+            ""
+        };
+        let _ = write!(
+            rows,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r.scope.as_str(),
+            escape(&r.name),
+            r.metric,
+            format_us(r.base_us),
+            format_us(r.new_us),
+            signed_us(r.delta_us),
+            pct(r.delta_pct),
+            escape(&r.broken.join(", "))
+        );
+    }
+    let paragraphs = |items: &[String], class: &str| -> String {
+        items
+            .iter()
+            .map(|w| format!("<p class=\"{class}\">{}</p>", escape(w)))
+            .collect()
+    };
+    let warnings: Vec<String> = c.warnings.iter().map(|w| format!("warning: {w}")).collect();
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chatload comparison</title><style>\
+body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2933}}\
+table{{border-collapse:collapse;font-size:14px}}td,th{{padding:4px 10px;border-bottom:1px solid #e4e7eb;text-align:right}}\
+td:nth-child(-n+3),th:nth-child(-n+3){{text-align:left}}tr.bad{{background:#fde8e8}}tr.good{{background:#e3f9e5}}\
+p.warn{{background:#fff4d6;padding:6px 10px}}p.summary{{margin:2px 0;white-space:pre-wrap}}\
+</style></head><body><h1>chatload comparison</h1>{}<p>Base run started {}; new run started {}; noise floor {}; {} regression(s).</p>\
+<table><thead><tr><th>scope</th><th>name</th><th>metric</th><th>base</th><th>new</th><th>delta</th><th>delta %</th><th>broken rule</th></tr></thead><tbody>{rows}</tbody></table>\
+<p>{}</p><h2>Summary</h2>{}</body></html>",
+        paragraphs(&warnings, "warn"),
+        escape(&c.base),
+        escape(&c.new),
+        format_us(c.noise_floor_us),
+        c.regressions().count(),
+        escape(&c.unmatched.join("; ")),
+        paragraphs(&summary_lines(c), "summary"),
+    )
+}

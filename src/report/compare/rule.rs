@@ -1,0 +1,250 @@
+//! Regression rules of `chatload compare`: `[SCOPE.]METRIC > +LIMIT`.
+//!
+//! Without a scope a rule applies to every compared row (each step, route,
+//! the whole iteration, each flow's iteration, the lifecycle service levels
+//! and event delays). A scope narrows it, written as in thresholds:
+//! `create_chat.p99 > +20%` (a step, or any row of that name),
+//! `"POST /chats".p95 > +10%` (a quoted name, for names with spaces),
+//! `route(POST /chats).p95`, `iteration.p99`, `iteration[chat].p99`,
+//! `event(chats:join).p99`, `time_to_assign.p95`.
+
+use super::{CompareRow, METRICS, RowScope};
+
+/// Which rows a rule judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleScope {
+    /// Every compared row.
+    All,
+    /// A step, route, lifecycle service level or event named exactly so.
+    Named(String),
+    /// `route(METHOD /path)`.
+    Route(String),
+    /// `event(NAME)`.
+    Event(String),
+    /// `iteration`: the whole iteration over all flows.
+    Iteration,
+    /// `iteration[FLOW]`: the iterations of one flow.
+    Flow(String),
+}
+
+impl RuleScope {
+    /// Whether `row` is one this scope judges.
+    pub fn matches(&self, row: &CompareRow) -> bool {
+        match self {
+            RuleScope::All => true,
+            RuleScope::Named(name) => {
+                row.name == *name
+                    && matches!(
+                        row.scope,
+                        RowScope::Step | RowScope::Route | RowScope::Lifecycle | RowScope::Event
+                    )
+            }
+            RuleScope::Route(name) => row.scope == RowScope::Route && row.name == *name,
+            RuleScope::Event(name) => row.scope == RowScope::Event && row.name == *name,
+            RuleScope::Iteration => row.scope == RowScope::Iteration,
+            RuleScope::Flow(name) => row.scope == RowScope::Flow && row.name == *name,
+        }
+    }
+
+    /// The scope in words: "step, route or service level `x`", "flow `chat`".
+    pub fn describe(&self) -> String {
+        match self {
+            RuleScope::All => "every row".to_owned(),
+            RuleScope::Named(n) => format!("`{n}`"),
+            RuleScope::Route(n) => format!("route `{n}`"),
+            RuleScope::Event(n) => format!("event `{n}`"),
+            RuleScope::Iteration => "the whole iteration".to_owned(),
+            RuleScope::Flow(n) => format!("the iterations of flow `{n}`"),
+        }
+    }
+}
+
+/// A regression rule: `[SCOPE.]METRIC > +N%` or `[SCOPE.]METRIC > +DURATION`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub text: String,
+    pub scope: RuleScope,
+    pub metric: String,
+    /// Allowed relative growth (0.1 = 10%).
+    pub relative: Option<f64>,
+    /// Allowed absolute growth in µs.
+    pub absolute_us: Option<f64>,
+}
+
+impl Rule {
+    /// Parses `p99 > +10%`, `p50 > +5ms`, `max > 1s`, `create_chat.p99 > +20%`,
+    /// `"POST /chats".p95 > +10%`, `iteration[chat].p99 > +20%`.
+    ///
+    /// # Errors
+    /// An unknown metric, a malformed scope or limit, with what was expected.
+    pub fn parse(text: &str) -> Result<Rule, String> {
+        let bad = |why: &str| {
+            format!(
+                "invalid rule `{text}`: {why}; expected [SCOPE.]METRIC > +N% or [SCOPE.]METRIC > +DURATION, \
+                 e.g. \"p99 > +10%\", \"create_chat.p99 > +20%\", \"route(POST /chats).p95 > +5ms\", \
+                 \"iteration[chat].p99 > +20%\", with METRIC one of {}",
+                METRICS.join(", ")
+            )
+        };
+        let (lhs, limit) = text
+            .split_once('>')
+            .ok_or_else(|| bad("no `>` comparison"))?;
+        let (scope, metric) = parse_lhs(lhs.trim()).map_err(|why| bad(&why))?;
+        let limit = limit.trim().trim_start_matches('+');
+        let (relative, absolute_us) = if let Some(pct) = limit.strip_suffix('%') {
+            let pct: f64 = pct
+                .trim()
+                .parse()
+                .map_err(|_| bad("the limit is not a number"))?;
+            (Some(pct / 100.0), None)
+        } else {
+            let d = humantime::parse_duration(limit)
+                .map_err(|_| bad("the limit is neither a percentage nor a duration"))?;
+            (None, Some(d.as_secs_f64() * 1e6))
+        };
+        Ok(Rule {
+            text: text.trim().to_owned(),
+            scope,
+            metric: metric.to_owned(),
+            relative,
+            absolute_us,
+        })
+    }
+
+    /// Whether a change of `delta_us` (`pct` of the base, `None` when the base is 0) breaks this
+    /// rule; changes within the noise floor never do.
+    pub fn broken_by(&self, delta_us: i64, pct: Option<f64>, noise_floor_us: u64) -> bool {
+        if delta_us <= noise_floor_us as i64 {
+            return false;
+        }
+        self.relative.is_some_and(|lim| pct.is_none_or(|p| p > lim))
+            || self.absolute_us.is_some_and(|lim| delta_us as f64 > lim)
+    }
+}
+
+/// Splits `SCOPE.METRIC` (or a bare `METRIC`).
+fn parse_lhs(lhs: &str) -> Result<(RuleScope, &str), String> {
+    if let Some(metric) = METRICS.iter().find(|m| **m == lhs) {
+        return Ok((RuleScope::All, metric));
+    }
+    let metric_after =
+        |rest: &str, scope: RuleScope| -> Result<(RuleScope, &'static str), String> {
+            let metric = rest
+                .strip_prefix('.')
+                .ok_or_else(|| format!("expected `.METRIC` after {}", scope.describe()))?;
+            let metric = METRICS
+                .iter()
+                .find(|m| **m == metric)
+                .ok_or_else(|| format!("unknown metric `{metric}`"))?;
+            Ok((scope, metric))
+        };
+    for quote in ['"', '\''] {
+        if let Some(rest) = lhs.strip_prefix(quote) {
+            let (name, rest) = rest
+                .split_once(quote)
+                .ok_or_else(|| format!("unclosed {quote} in `{lhs}`"))?;
+            return metric_after(rest, RuleScope::Named(name.to_owned()));
+        }
+    }
+    for (prefix, close, make) in [
+        ("route(", ')', RuleScope::Route as fn(String) -> RuleScope),
+        ("event(", ')', RuleScope::Event),
+        ("iteration[", ']', RuleScope::Flow),
+    ] {
+        if let Some(rest) = lhs.strip_prefix(prefix) {
+            let (name, rest) = rest
+                .split_once(close)
+                .ok_or_else(|| format!("`{prefix}` without its closing `{close}`"))?;
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("an empty name in `{lhs}`"));
+            }
+            return metric_after(rest, make(name.to_owned()));
+        }
+    }
+    // Names may contain dots: the metric follows the first dot after which a metric stands
+    // ("p99.9" itself contains one).
+    let (name, metric) = lhs
+        .char_indices()
+        .filter(|(_, c)| *c == '.')
+        .map(|(i, _)| (&lhs[..i], &lhs[i + 1..]))
+        .find_map(|(name, m)| METRICS.iter().find(|x| **x == m).map(|m| (name, *m)))
+        .ok_or_else(|| format!("unknown metric in `{lhs}`"))?;
+    let scope = match name.trim() {
+        "" => return Err(format!("an empty name in `{lhs}`")),
+        "iteration" => RuleScope::Iteration,
+        name => RuleScope::Named(name.to_owned()),
+    };
+    Ok((scope, metric))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unscoped_rules_parse_or_say_what_was_expected() {
+        let r = Rule::parse("p99 > +10%").unwrap();
+        assert_eq!((r.scope, r.relative), (RuleScope::All, Some(0.1)));
+        assert_eq!(Rule::parse("max > 1s").unwrap().absolute_us, Some(1e6));
+        assert_eq!(Rule::parse("p99.9 > +5%").unwrap().metric, "p99.9");
+        assert!(Rule::parse("p98 > 10%").unwrap_err().contains("p99.9"));
+        assert!(Rule::parse("p99 < 10%").is_err());
+        assert!(Rule::parse("p99 > fast").unwrap_err().contains("neither"));
+    }
+
+    #[test]
+    fn rules_scoped_to_a_step_route_flow_or_event() {
+        let scoped = |text: &str| {
+            let r = Rule::parse(text).unwrap();
+            (r.scope, r.metric)
+        };
+        let named = |n: &str| RuleScope::Named(n.to_owned());
+        assert_eq!(
+            scoped("create_chat.p99 > +20%"),
+            (named("create_chat"), "p99".into())
+        );
+        assert_eq!(
+            scoped("wait.active.p99.9 > +20%"),
+            (named("wait.active"), "p99.9".into())
+        );
+        assert_eq!(
+            scoped("\"POST /chats\".p95 > +10%"),
+            (named("POST /chats"), "p95".into())
+        );
+        assert_eq!(
+            scoped("'GET /chats/{chatId}'.max > +1s"),
+            (named("GET /chats/{chatId}"), "max".into())
+        );
+        assert_eq!(
+            scoped("route(POST /chats).p50 > +5ms"),
+            (RuleScope::Route("POST /chats".into()), "p50".into())
+        );
+        assert_eq!(
+            scoped("iteration.p99 > +20%"),
+            (RuleScope::Iteration, "p99".into())
+        );
+        assert_eq!(
+            scoped("iteration[chat].p99 > +20%"),
+            (RuleScope::Flow("chat".into()), "p99".into())
+        );
+        assert_eq!(
+            scoped("event(chats:join).p90 > +20%"),
+            (RuleScope::Event("chats:join".into()), "p90".into())
+        );
+        assert_eq!(
+            scoped("time_to_assign.p95 > +10%"),
+            (named("time_to_assign"), "p95".into())
+        );
+        for bad in [
+            "create_chat.p98 > +20%",
+            "\"POST /chats.p95 > +10%",
+            "iteration[chat.p99 > +20%",
+            "iteration[].p99 > +20%",
+            "route(POST /chats)p95 > +10%",
+            ".p99 > +10%",
+        ] {
+            assert!(Rule::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
