@@ -10,10 +10,13 @@ use clap::{Args, Parser, Subcommand};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    the run finished and every check and threshold passed
-  1    the run finished but a threshold, check or conformance case failed
-  2    usage error or invalid scenario (nothing was run)
-  3    the run itself failed (target unreachable, report not writable, ...)
-  130  interrupted twice (the report is still written, marked interrupted)";
+  1    the run finished but a threshold, check or conformance case failed, or
+       the load was not delivered (iterations or requests cut off, arrivals
+       dropped, planned iterations never started) and no threshold tolerates it
+  2    usage error, invalid scenario or unwritable output path (nothing was run)
+  3    the run itself failed (target unreachable: nothing ever connected, ...)
+  130  interrupted by SIGINT or SIGTERM, first or second (the report is still
+       written, marked interrupted)";
 
 /// Load testing and conformance checking for the Inbenta Agent Chat API.
 #[derive(Debug, Parser)]

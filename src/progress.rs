@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::engine::micros;
 use crate::metrics::TickSnapshot;
 use crate::report::terminal::format_us;
 
@@ -146,7 +147,8 @@ fn new_bar(planned: Option<Duration>, scenario: &str) -> ProgressBar {
     bar
 }
 
-/// "VUs 12 | 340 req/s | 0 err | p99 12.3 ms".
+/// "VUs 12 | 340 req/s | 0 err | p99 12.3 ms | 3 in flight, oldest 2.10 s": a
+/// stalled target shows as requests in flight whose oldest keeps ageing.
 fn status_message(snap: &TickSnapshot) -> String {
     let p99 = snap
         .interval_p99_us
@@ -157,6 +159,12 @@ fn status_message(snap: &TickSnapshot) -> String {
     );
     if snap.dropped_total > 0 {
         message.push_str(&format!(" | {} dropped", snap.dropped_total));
+    }
+    if snap.in_flight > 0 {
+        let oldest = snap.oldest_in_flight.map_or_else(String::new, |d| {
+            format!(", oldest {}", format_us(micros(d)))
+        });
+        message.push_str(&format!(" | {} in flight{oldest}", snap.in_flight));
     }
     message
 }
@@ -187,6 +195,8 @@ mod tests {
             iterations_total: 140,
             dropped_total: 0,
             active_vus: 12,
+            in_flight: 0,
+            oldest_in_flight: None,
         }
     }
 
@@ -202,6 +212,13 @@ mod tests {
         assert_eq!(
             status_message(&dropped),
             "VUs 12 | 340 req/s | 3 err | p99 - | 4 dropped"
+        );
+        let mut stalled = snap(1_000);
+        stalled.in_flight = 3;
+        stalled.oldest_in_flight = Some(Duration::from_millis(2_100));
+        assert_eq!(
+            status_message(&stalled),
+            "VUs 12 | 340 req/s | 3 err | p99 12.3 ms | 3 in flight, oldest 2.10 s"
         );
     }
 

@@ -11,9 +11,64 @@ use crate::scenario::threshold::{
 };
 use crate::scenario::webhooks::same_event;
 
-/// Evaluates every threshold.
+/// Evaluates every threshold, then the accounting rules (see [`accounting`]).
 pub fn evaluate(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdResult> {
-    thresholds.iter().map(|t| evaluate_one(t, report)).collect()
+    let mut results: Vec<ThresholdResult> =
+        thresholds.iter().map(|t| evaluate_one(t, report)).collect();
+    results.extend(accounting(thresholds, report));
+    results
+}
+
+/// Load the plan asked for and did not deliver, each a rule that fails the
+/// run unless a threshold on its metric says how much is tolerated: cut-off
+/// iterations and requests, dropped arrivals, planned iterations that never
+/// started. One result per rule that applies (none on a clean run).
+pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdResult> {
+    let t = &report.totals;
+    let rules = [
+        (
+            RunMetric::CutOffIterations,
+            "cut_off_iterations",
+            t.cut_off_iterations,
+            "iterations were still running when the run was aborted (graceful_stop over, or a second interrupt)",
+        ),
+        (
+            RunMetric::CutOffRequests,
+            "cut_off_requests",
+            t.cut_off_requests,
+            "requests were sent and never answered before the run was aborted",
+        ),
+        (
+            RunMetric::DroppedIterations,
+            "dropped_iterations",
+            t.dropped_iterations,
+            "planned arrivals never ran: every virtual user was busy and the backlog was full, or the run ended first",
+        ),
+        (
+            RunMetric::UnstartedIterations,
+            "unstarted_iterations",
+            t.unstarted_iterations,
+            "planned iterations never started: the load ended short of its plan",
+        ),
+    ];
+    rules
+        .into_iter()
+        .filter(|(metric, _, count, _)| {
+            *count > 0
+                && !thresholds
+                    .iter()
+                    .any(|t| t.subject == Subject::Run(*metric))
+        })
+        .map(|(_, name, count, why)| ThresholdResult {
+            threshold: format!("{name} == 0"),
+            passed: false,
+            actual: Some(count as f64),
+            message: format!(
+                "{count} {why}; a threshold such as `{name} < {}` tolerates them",
+                count + 1
+            ),
+        })
+        .collect()
 }
 
 /// The measured value a threshold compares, if the report has it.
@@ -168,6 +223,9 @@ fn run_value(m: RunMetric, r: &RunReport) -> f64 {
             r.totals.iteration_errors as f64 / r.totals.iterations as f64
         }
         RunMetric::DroppedIterations => r.totals.dropped_iterations as f64,
+        RunMetric::CutOffIterations => r.totals.cut_off_iterations as f64,
+        RunMetric::CutOffRequests => r.totals.cut_off_requests as f64,
+        RunMetric::UnstartedIterations => r.totals.unstarted_iterations as f64,
         RunMetric::SchemaViolations => schema_violations(r) as f64,
         RunMetric::CheckRate if steps == 0 => 1.0,
         RunMetric::CheckRate => 1.0 - failed as f64 / steps as f64,
@@ -201,11 +259,10 @@ pub fn live_failure<'a>(thresholds: &'a [Threshold], live: &LiveFigures) -> Opti
     })
 }
 
-/// Whether the run passed: with thresholds, they decide; without, every step must have passed.
+/// Whether the run passed: every result of [`evaluate`] (thresholds and
+/// accounting rules) passed and, without thresholds, every step passed too.
 pub fn passed(report: &RunReport, results: &[ThresholdResult], has_thresholds: bool) -> bool {
-    if has_thresholds {
-        results.iter().all(|r| r.passed)
-    } else {
-        report.steps.iter().all(|s| s.errors == 0) && report.totals.iteration_errors == 0
-    }
+    results.iter().all(|r| r.passed)
+        && (has_thresholds
+            || (report.steps.iter().all(|s| s.errors == 0) && report.totals.iteration_errors == 0))
 }

@@ -6,11 +6,13 @@
 use super::*;
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_report_path("conform", SystemTime::now()));
-    let (out_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
+    let outputs = open_outputs(
+        args.out.as_deref(),
+        default_report_path("conform", None, SystemTime::now()),
+        args.junit.as_deref(),
+        &[],
+    )?;
+    let (out, out_file, junit_file) = (outputs.path, outputs.report, outputs.junit);
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let remote = remote_url(&args.target)?;
     // The receiver is kept alive until the suite is done: the registered

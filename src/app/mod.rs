@@ -101,18 +101,71 @@ fn remote_url(t: &crate::cli::TargetArgs) -> Result<Option<String>, AppError> {
     }
 }
 
-/// Creates the report file and the optional JUnit file before any work, so
-/// an unwritable path fails fast and loses nothing.
+/// The files a run writes, created before any work.
+struct Outputs {
+    /// Where the JSON report goes (`--out`, or a fresh default name).
+    path: PathBuf,
+    report: std::fs::File,
+    junit: Option<std::fs::File>,
+}
+
+/// Creates the report file and the optional JUnit file, and checks that the
+/// HTML and CSV files in `later` can be created, before any work: an
+/// unwritable path is a usage error (exit 2) and loses nothing. Without
+/// `explicit` (`--out`), the report goes to `default`, a name that is never
+/// an existing file (see [`create_new_report_file`]).
 fn open_outputs(
-    out: &Path,
+    explicit: Option<&Path>,
+    default: PathBuf,
     junit: Option<&Path>,
-) -> Result<(std::fs::File, Option<std::fs::File>), AppError> {
-    let report = create_report_file(out).map_err(run_failed)?;
-    let junit = junit
-        .map(create_report_file)
-        .transpose()
-        .map_err(run_failed)?;
-    Ok((report, junit))
+    later: &[Option<&Path>],
+) -> Result<Outputs, AppError> {
+    let (path, report) = match explicit {
+        Some(path) => (path.to_owned(), create_report_file(path).map_err(usage)?),
+        None => create_new_report_file(default).map_err(usage)?,
+    };
+    let junit = junit.map(create_report_file).transpose().map_err(usage)?;
+    for path in later.iter().flatten() {
+        create_report_file(path).map_err(usage)?;
+    }
+    Ok(Outputs {
+        path,
+        report,
+        junit,
+    })
+}
+
+/// Creates `path`, or `<stem>-2.json`, `<stem>-3.json`, ... when it exists:
+/// a default report name never overwrites a file.
+fn create_new_report_file(path: PathBuf) -> anyhow::Result<(PathBuf, std::fs::File)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+    }
+    let stem = path.with_extension("");
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            path.clone()
+        } else {
+            PathBuf::from(format!("{}-{n}.json", stem.display()))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(file) => return Ok((candidate, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("cannot create report file {}", candidate.display()));
+            }
+        }
+    }
+    Err(anyhow!(
+        "cannot create report file {}: too many files of that name",
+        path.display()
+    ))
 }
 
 fn read_report(path: &Path) -> Result<RunReport, AppError> {
@@ -189,4 +242,36 @@ fn write_bytes(mut file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Re
     file.write_all(bytes)
         .and_then(|()| file.flush())
         .with_context(|| format!("cannot write report {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Shard;
+
+    #[test]
+    fn default_report_names_carry_the_shard_and_a_unique_part() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let whole = default_report_path("My Run", None, at);
+        let shard = default_report_path("My Run", Some(Shard { index: 1, count: 3 }), at);
+        assert_ne!(whole, shard);
+        let name = shard.display().to_string();
+        assert!(name.contains("my-run-shard-2-of-3-"), "{name}");
+        assert!(
+            name.ends_with(&format!("-{}.json", std::process::id())),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn a_default_report_name_never_overwrites_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, "keep me").unwrap();
+        let (first, _) = create_new_report_file(path.clone()).unwrap();
+        let (second, _) = create_new_report_file(path.clone()).unwrap();
+        assert_eq!(first, dir.path().join("run-2.json"));
+        assert_eq!(second, dir.path().join("run-3.json"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+    }
 }

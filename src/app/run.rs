@@ -101,8 +101,11 @@ pub fn apply_overrides(load: &Workload, args: &RunArgs) -> Result<Workload, Stri
     }
 }
 
-/// Where the report goes when `--out` is not given.
-pub fn default_report_path(scenario: &str, at: SystemTime) -> PathBuf {
+/// Where the report goes when `--out` is not given:
+/// `reports/<scenario>[-shard-K-of-N]-<UTC time>-<process id>.json`, so
+/// shards and runs started in the same second on one machine never share a
+/// name (and the file is created with `create_new`, never overwritten).
+pub fn default_report_path(scenario: &str, shard: Option<Shard>, at: SystemTime) -> PathBuf {
     let stamp: String = humantime::format_rfc3339_seconds(at)
         .to_string()
         .chars()
@@ -118,7 +121,11 @@ pub fn default_report_path(scenario: &str, at: SystemTime) -> PathBuf {
             }
         })
         .collect();
-    PathBuf::from("reports").join(format!("{slug}-{stamp}.json"))
+    let shard = shard.map_or_else(String::new, |s| {
+        format!("-shard-{}-of-{}", s.index + 1, s.count)
+    });
+    let pid = std::process::id();
+    PathBuf::from("reports").join(format!("{slug}{shard}-{stamp}-{pid}.json"))
 }
 
 /// The resolved target: where to send requests and with what.
@@ -255,11 +262,17 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             .map_or(42, |d| d.as_nanos() as u64)
     });
     let started_at = SystemTime::now();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_report_path(&scenario.name, started_at));
-    let (report_file, junit_file) = open_outputs(&out, args.junit.as_deref())?;
+    let outputs = open_outputs(
+        args.out.as_deref(),
+        default_report_path(
+            &scenario.name,
+            (shard != Shard::WHOLE).then_some(shard),
+            started_at,
+        ),
+        args.junit.as_deref(),
+        &[args.html.as_deref(), args.csv.as_deref()],
+    )?;
+    let (out, report_file, junit_file) = (outputs.path, outputs.report, outputs.junit);
 
     let target = resolve_target(&args, &scenario).await?;
     let plan = LoadPlan::new(&scenario.load, shard);
@@ -350,10 +363,11 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     ));
     let interrupt = CancellationToken::new();
     let hard_abort = Arc::new(AtomicBool::new(false));
+    let signalled = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(watch_signals(
         interrupt.clone(),
         abort.clone(),
-        hard_abort.clone(),
+        [signalled.clone(), hard_abort.clone()],
         progress.clone(),
     ));
     let run_start = Instant::now();
@@ -423,13 +437,14 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         duration_secs: outcome.elapsed.as_secs_f64(),
+        load_secs: outcome.load_elapsed.as_secs_f64(),
         load: load_json(&scenario.load, shard),
         seed,
         interrupted: outcome.interrupted,
         shard: (shard != Shard::WHOLE).then(|| shard.to_string()),
         merged_from: Vec::new(),
     };
-    let mut report = report::build(&metrics, meta);
+    let mut report = report::build(&metrics, meta, outcome.planned_iterations);
     report.webhooks = webhook_input.as_ref().map(report::webhooks::build);
     if let Some(a) = agent_summary {
         report.extra.insert(
@@ -489,26 +504,35 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         println!("threshold {mark} {}  ({})", r.threshold, r.message);
     }
     println!("report: {}", out.display());
-    drop(target);
 
     let passed = verdict::passed(&report, &results, !scenario.thresholds.is_empty());
-    Ok(exit_code(
-        &report,
-        passed,
-        hard_abort.load(Ordering::Relaxed),
-    ))
+    let exit = exit_code(&report, passed, signalled.load(Ordering::Relaxed));
+    if exit == Exit::RunFailed {
+        eprintln!(
+            "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
+            target.base_url,
+            connect_errors(&report)
+        );
+    }
+    drop(target);
+    Ok(exit)
 }
 
-/// The exit code a finished run earns.
-pub fn exit_code(report: &RunReport, passed: bool, hard_abort: bool) -> Exit {
-    let connect_errors = report
+fn connect_errors(report: &RunReport) -> u64 {
+    report
         .errors_by_kind
         .get(FailureKind::Connect.as_str())
         .copied()
-        .unwrap_or(0);
-    if hard_abort {
+        .unwrap_or(0)
+}
+
+/// The exit code a finished run earns: 130 when a signal cut it short
+/// (first or second), 3 when every request failed to connect, else the
+/// verdict.
+pub fn exit_code(report: &RunReport, passed: bool, signalled: bool) -> Exit {
+    if signalled {
         Exit::Interrupted
-    } else if report.totals.requests > 0 && connect_errors == report.totals.requests {
+    } else if report.totals.requests > 0 && connect_errors(report) == report.totals.requests {
         Exit::RunFailed
     } else if passed {
         Exit::Passed
@@ -533,8 +557,19 @@ pub(super) async fn tick_progress(
             _ = tick.tick() => {}
             () = done.cancelled() => return,
         }
-        let snap = runner.hub.tick(start.elapsed());
+        let mut snap = runner.hub.tick(start.elapsed());
+        let in_flight = runner.in_flight.snapshot(Instant::now());
+        snap.in_flight = in_flight.requests;
+        snap.oldest_in_flight = in_flight.oldest;
         progress.update(&snap);
+        if runner.is_unreachable() && !runner.abort.is_cancelled() {
+            progress.println(&format!(
+                "no connection to the target after {} attempts in a row: stopping the run",
+                engine::GIVE_UP_AFTER
+            ));
+            interrupt.cancel();
+            runner.abort.cancel();
+        }
         let live = LiveFigures {
             requests: snap.requests_total,
             errors: snap.errors_total,
@@ -552,14 +587,16 @@ pub(super) async fn tick_progress(
     }
 }
 
-/// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight ones.
+/// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight
+/// ones. `[signalled, hard]` are set at the first and the second signal.
 pub(super) async fn watch_signals(
     interrupt: CancellationToken,
     abort: CancellationToken,
-    hard: Arc<AtomicBool>,
+    [signalled, hard]: [Arc<AtomicBool>; 2],
     progress: Arc<Progress>,
 ) {
     shutdown_signal().await;
+    signalled.store(true, Ordering::Relaxed);
     interrupt.cancel();
     progress
         .println("interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)");

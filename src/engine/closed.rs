@@ -19,7 +19,8 @@ use crate::plan::ClosedPlan;
 const CONTROL_TICK: Duration = Duration::from_millis(50);
 
 /// Drives the closed model until the plan ends, the iteration budget is spent
-/// or `stop` is cancelled. VU tasks are spawned on `tracker`.
+/// or `stop` is cancelled. VU tasks are spawned on `tracker`. Returns the
+/// planned number of iterations, when the plan fixes one.
 pub async fn run(
     runner: Arc<Runner>,
     plan: ClosedPlan,
@@ -28,7 +29,7 @@ pub async fn run(
     stop: CancellationToken,
     tracker: TaskTracker,
     threads: &[tokio::runtime::Handle],
-) {
+) -> Option<u64> {
     let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
     let mut running: Vec<CancellationToken> = Vec::new();
     let mut next_vu = vu_offset;
@@ -69,6 +70,7 @@ pub async fn run(
         }
     }
     stop.cancel();
+    plan.iterations
 }
 
 async fn vu_loop(

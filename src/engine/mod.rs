@@ -9,6 +9,7 @@
 mod cleanup;
 mod closed;
 mod hooks;
+mod in_flight;
 mod open;
 mod session;
 mod virtual_user;
@@ -21,8 +22,9 @@ use tokio_util::task::TaskTracker;
 
 pub use cleanup::{CleanupSummary, close_chats};
 pub use hooks::{EngineHooks, EventSession};
+pub use in_flight::InFlightSnapshot;
 pub use session::Session;
-pub use virtual_user::{Runner, micros};
+pub use virtual_user::{GIVE_UP_AFTER, Runner, connect_backoff, micros, next_poll};
 
 use crate::plan::LoadPlan;
 
@@ -33,7 +35,14 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// In-flight iterations were cut off (grace period over, or a second interrupt).
     pub aborted: bool,
+    /// From the start until the end of the drain (`graceful_stop`).
     pub elapsed: Duration,
+    /// The load phase: from the start until the plan stopped starting
+    /// iterations (its end, its iteration budget spent, or a stop).
+    pub load_elapsed: Duration,
+    /// Iterations the plan asked for, when it fixes a number: the closed
+    /// model's `iterations`, the open model's arrivals.
+    pub planned_iterations: Option<u64>,
 }
 
 /// Drives `plan` to completion.
@@ -52,7 +61,7 @@ pub async fn run(
             .map_or(2, |n| n.get())
             .max(1),
     );
-    match plan {
+    let planned_iterations = match plan {
         LoadPlan::Closed(p) => {
             closed::run(
                 runner.clone(),
@@ -76,7 +85,8 @@ pub async fn run(
             )
             .await
         }
-    }
+    };
+    let load_elapsed = started.elapsed();
     tracker.close();
     tokio::select! {
         () = tracker.wait() => {}
@@ -93,6 +103,8 @@ pub async fn run(
         interrupted: interrupt.is_cancelled(),
         aborted,
         elapsed: started.elapsed(),
+        load_elapsed,
+        planned_iterations,
     }
 }
 

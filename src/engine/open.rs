@@ -17,7 +17,9 @@ use super::session::Session;
 use super::virtual_user::Runner;
 use crate::plan::OpenPlan;
 
-/// Schedules arrivals until the plan ends or `stop` is cancelled.
+/// Schedules arrivals until the plan ends or `stop` is cancelled; returns
+/// the number of arrivals the plan has (all of them, also those a stop left
+/// unscheduled).
 pub async fn run(
     runner: Arc<Runner>,
     plan: OpenPlan,
@@ -25,19 +27,20 @@ pub async fn run(
     vu_offset: u64,
     stop: CancellationToken,
     tracker: TaskTracker,
-) {
+) -> Option<u64> {
     let vus = Arc::new(Semaphore::new(plan.max_vus as usize));
     let in_system = Arc::new(Semaphore::new((plan.max_vus + plan.backlog) as usize));
     let idle: Arc<Mutex<Vec<Session>>> = Arc::new(Mutex::new(Vec::new()));
     let created = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = tokio::time::Instant::now();
-    for n in 0.. {
-        let Some(offset) = plan.arrival(n) else { break };
+    let mut n = 0;
+    while let Some(offset) = plan.arrival(n) {
         let intended = start + offset;
         tokio::select! {
             () = tokio::time::sleep_until(intended) => {}
             () = stop.cancelled() => break,
         }
+        n += 1;
         let Ok(slot) = in_system.clone().try_acquire_owned() else {
             runner.hub.record_dropped();
             continue;
@@ -47,10 +50,14 @@ pub async fn run(
         tracker.spawn(async move {
             let _slot = slot;
             let permit = tokio::select! {
-                p = vus.acquire_owned() => p,
-                () = runner.abort.cancelled() => return,
+                p = vus.acquire_owned() => p.ok(),
+                () = runner.abort.cancelled() => None,
             };
-            let Ok(_permit) = permit else { return };
+            let Some(_permit) = permit else {
+                // Still in the backlog when the run ended: it never ran.
+                runner.hub.record_dropped();
+                return;
+            };
             let pooled = idle
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -71,4 +78,9 @@ pub async fn run(
         });
     }
     stop.cancel();
+    // Arrivals a stop left unscheduled still belong to the plan.
+    while plan.arrival(n).is_some() {
+        n += 1;
+    }
+    Some(n)
 }

@@ -1,11 +1,14 @@
 //! A virtual user's own state: its variables, its random numbers, the chats
 //! it has open. Never shared, so reading and writing it takes no lock.
 
+use std::sync::Arc;
+
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::in_flight::Stamp;
 use crate::client::{ConnSlot, PreparedRequest};
 use crate::scenario::Scenario;
 use crate::scenario::template::{RenderContext, VarId};
@@ -33,12 +36,22 @@ pub struct Session {
     pub prepared: Vec<Option<PreparedRequest>>,
     /// Webhook inbox and subscribed chats (runs with `webhooks:` only).
     pub events: Option<super::EventSession>,
+    /// When this VU's request in flight was sent (see `InFlight`).
+    pub in_flight: Arc<Stamp>,
+    /// Connection errors in a row on this VU, for its back-off.
+    pub connect_errors: u32,
 }
 
 impl Session {
     /// A fresh VU; its random numbers derive from the run seed and its number,
     /// so a run with the same seed makes the same choices.
-    pub fn new(scenario: &Scenario, vu: u64, seed: u64, abort: CancellationToken) -> Session {
+    pub fn new(
+        scenario: &Scenario,
+        vu: u64,
+        seed: u64,
+        abort: CancellationToken,
+        in_flight: Arc<Stamp>,
+    ) -> Session {
         Session {
             vu,
             iteration: 0,
@@ -50,6 +63,8 @@ impl Session {
             abort: Some(abort),
             prepared: Vec::new(),
             events: None,
+            in_flight,
+            connect_errors: 0,
         }
     }
 

@@ -5,6 +5,7 @@
 //! Failures are data (a [`FailureKind`]), never errors that stop the run.
 
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::hooks::EngineHooks;
+use super::in_flight::InFlight;
 use super::session::Session;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
@@ -51,6 +53,38 @@ pub struct Runner {
     /// Webhook routing and tracking; `None` without a `webhooks:` section,
     /// which keeps the request loop to one branch on it.
     hooks: Option<Arc<EngineHooks>>,
+    /// Every VU's request in flight, for progress and cut-off counts.
+    pub in_flight: InFlight,
+    /// Some request got a response (written once, read on connect errors only).
+    ever_connected: AtomicBool,
+    /// Nothing ever connected and a VU gave up after [`GIVE_UP_AFTER`]
+    /// connection errors in a row: the target is unreachable.
+    unreachable: AtomicBool,
+}
+
+/// First wait after a connection error; doubles with each one in a row.
+const BACKOFF_FIRST: Duration = Duration::from_millis(10);
+/// Longest wait between two connection attempts of one VU.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Connection errors in a row (on one VU, with no request ever answered)
+/// after which the target counts as unreachable: about 1.3 s of trying.
+pub const GIVE_UP_AFTER: u32 = 8;
+
+/// How long a VU waits before its next request after `errors` connection
+/// errors in a row: 10 ms, doubling, at most 1 s.
+pub fn connect_backoff(errors: u32) -> Duration {
+    if errors == 0 {
+        return Duration::ZERO;
+    }
+    let factor = 1u32 << errors.saturating_sub(1).min(16);
+    BACKOFF_FIRST.saturating_mul(factor).min(BACKOFF_MAX)
+}
+
+/// How long a `wait_until` waits before its next poll at `now`, or `None`
+/// when `deadline` has passed: the last poll happens at the deadline, never
+/// a whole interval before it.
+pub fn next_poll(now: Instant, deadline: Instant, interval: Duration) -> Option<Duration> {
+    (now < deadline).then(|| interval.min(deadline - now))
 }
 
 /// How one step went.
@@ -112,6 +146,9 @@ impl Runner {
             flow_weights,
             fixed_requests,
             hooks: None,
+            in_flight: InFlight::default(),
+            ever_connected: AtomicBool::new(false),
+            unreachable: AtomicBool::new(false),
         }
     }
 
@@ -143,14 +180,26 @@ impl Runner {
 
     /// A virtual user's session, its abort signal a child of the run's.
     pub fn session(&self, vu: u64, seed: u64) -> Session {
-        Session::new(&self.scenario, vu, seed, self.abort.child_token())
+        Session::new(
+            &self.scenario,
+            vu,
+            seed,
+            self.abort.child_token(),
+            self.in_flight.register(),
+        )
+    }
+
+    /// True when nothing ever connected and a VU gave up trying.
+    pub fn is_unreachable(&self) -> bool {
+        self.unreachable.load(Relaxed)
     }
 
     /// Runs one iteration. `intended_start` is when the open model meant it
     /// to begin; latency is also measured from there (coordinated omission).
     ///
     /// An abort ends requests and pauses in flight at once: the iteration, its
-    /// unfinished step and the request in flight are then not recorded. The
+    /// unfinished step and the request in flight are then counted as cut off,
+    /// not recorded as finished or failed. The
     /// abort is watched once per iteration, through the session's own child
     /// token: a future per request (or per pause) on the run's one shared
     /// token cost a lock and a waiter-list update on a cache line that every
@@ -160,6 +209,7 @@ impl Runner {
             .abort
             .take()
             .unwrap_or_else(|| self.abort.child_token());
+        self.hub.record_iteration_started();
         let completed = {
             // Pinned where it is built: select! would move the iteration's
             // future (about 2 KB) into its own state first.
@@ -176,6 +226,7 @@ impl Runner {
         };
         session.abort = Some(abort);
         if !completed {
+            self.hub.record_cut_off(session.in_flight.take());
             session.iteration += 1;
             self.end_iteration(session);
         }
@@ -232,6 +283,7 @@ impl Runner {
         session.iteration += 1;
         self.end_iteration(session);
         if aborted {
+            self.hub.record_cut_off(false);
             return;
         }
         let took = micros(now - started);
@@ -322,10 +374,10 @@ impl Runner {
                             break self.conclude(&wait.request, &wait.request.expect, session, &ex);
                         }
                     }
-                    if Instant::now() + wait.interval > deadline {
+                    let Some(pause) = next_poll(Instant::now(), deadline, wait.interval) else {
                         break Some(failure.unwrap_or(FailureKind::Expectation));
-                    }
-                    tokio::time::sleep(wait.interval).await;
+                    };
+                    tokio::time::sleep(pause).await;
                 }
             }
         };
@@ -376,10 +428,14 @@ impl Runner {
         needs_body: bool,
     ) -> Exchange {
         let sent;
+        if session.connect_errors > 0 {
+            tokio::time::sleep(connect_backoff(session.connect_errors)).await;
+        }
         self.prepare(step, spec, session);
         let response =
             if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
                 sent = Instant::now();
+                self.in_flight.begin(&session.in_flight, sent);
                 self.client
                     .send_prepared(&mut session.conn, prepared, sent)
                     .await
@@ -399,9 +455,12 @@ impl Runner {
                     hooks.on_send(spec.route, &rendered.path, session, sent);
                 }
                 let request = rendered.request(spec);
+                self.in_flight.begin(&session.in_flight, sent);
                 self.client.send_on(&mut session.conn, request, sent).await
             };
         let latency = sent.elapsed();
+        session.in_flight.clear();
+        self.note_connection(session, matches!(response, Err(ClientError::Connect)));
         match response {
             Ok(resp) => {
                 let schema = self
@@ -458,6 +517,22 @@ impl Runner {
                 latency,
                 sent,
             },
+        }
+    }
+
+    /// Keeps the VU's run of connection errors for its back-off, and flags
+    /// the target unreachable when nothing ever connected and this VU gave up.
+    fn note_connection(&self, session: &mut Session, connect_failed: bool) {
+        if !connect_failed {
+            session.connect_errors = 0;
+            if !self.ever_connected.load(Relaxed) {
+                self.ever_connected.store(true, Relaxed);
+            }
+            return;
+        }
+        session.connect_errors = session.connect_errors.saturating_add(1);
+        if session.connect_errors >= GIVE_UP_AFTER && !self.ever_connected.load(Relaxed) {
+            self.unreachable.store(true, Relaxed);
         }
     }
 

@@ -43,6 +43,12 @@ pub struct LiveCounters {
     pub iteration_errors: AtomicU64,
     /// Open-model arrivals dropped because no virtual user was free.
     pub dropped: AtomicU64,
+    /// Iterations started (each ends completed, failed or cut off).
+    pub iterations_started: AtomicU64,
+    /// Iterations still running when the run was aborted (grace period over, second signal).
+    pub cut_off_iterations: AtomicU64,
+    /// Requests in flight when the run was aborted: sent, never answered.
+    pub cut_off_requests: AtomicU64,
     /// Virtual users currently running (a gauge: see [`LiveCounters::vu_started`]).
     pub active_vus: AtomicU64,
 }
@@ -83,6 +89,10 @@ pub struct TickSnapshot {
     pub dropped_total: u64,
     /// Virtual users running now.
     pub active_vus: u64,
+    /// Requests sent and not answered yet (filled in by the engine, see `InFlight`).
+    pub in_flight: u64,
+    /// How long the oldest request in flight has waited so far.
+    pub oldest_in_flight: Option<Duration>,
 }
 
 /// Shared by all virtual users (`Arc<MetricsHub>`); see the module docs for the sharding scheme.
@@ -249,6 +259,20 @@ impl MetricsHub {
         self.live.dropped.fetch_add(1, Relaxed);
     }
 
+    /// Counts an iteration that starts (once per iteration, never per request).
+    pub fn record_iteration_started(&self) {
+        self.live.iterations_started.fetch_add(1, Relaxed);
+    }
+
+    /// Counts an iteration cut off by the run's abort, and its request in
+    /// flight if it had one. Happens only when a run is aborted.
+    pub fn record_cut_off(&self, request_in_flight: bool) {
+        self.live.cut_off_iterations.fetch_add(1, Relaxed);
+        if request_in_flight {
+            self.live.cut_off_requests.fetch_add(1, Relaxed);
+        }
+    }
+
     /// Called by one ticker task about once per second (`elapsed` = time since run start): moves
     /// every shard's interval data into a new [`TimelinePoint`] and returns a snapshot for the
     /// progress display.
@@ -271,6 +295,8 @@ impl MetricsHub {
             iterations_total: self.live.iterations.load(Relaxed),
             dropped_total: self.live.dropped.load(Relaxed),
             active_vus: self.live.active_vus.load(Relaxed),
+            in_flight: 0,
+            oldest_in_flight: None,
         }
     }
 
@@ -312,6 +338,9 @@ impl MetricsHub {
             iteration,
             timeline: std::mem::take(&mut ticker.timeline),
             dropped: self.live.dropped.load(Relaxed),
+            iterations_started: self.live.iterations_started.load(Relaxed),
+            cut_off_iterations: self.live.cut_off_iterations.load(Relaxed),
+            cut_off_requests: self.live.cut_off_requests.load(Relaxed),
             elapsed,
         }
     }

@@ -126,6 +126,12 @@ pub struct RunMetrics {
     pub timeline: Vec<TimelinePoint>,
     /// Open-model arrivals that found no free virtual user.
     pub dropped: u64,
+    /// Iterations started: each is finished (in `iteration`) or cut off.
+    pub iterations_started: u64,
+    /// Iterations still running when the run was aborted.
+    pub cut_off_iterations: u64,
+    /// Requests in flight when the run was aborted.
+    pub cut_off_requests: u64,
     /// Time from run start to `finish`.
     pub elapsed: Duration,
 }

@@ -14,8 +14,16 @@ use super::{
 use crate::metrics::{FailureKind, LatencyStats, RunMetrics};
 
 /// Builds the report of a run from its merged metrics and metadata.
-pub fn build(metrics: &RunMetrics, meta: RunMeta) -> RunReport {
-    let seconds = metrics.elapsed.as_secs_f64();
+///
+/// Rates are over the load phase (`meta.load_secs`) when it is known, else
+/// over `metrics.elapsed`. `planned_iterations` is what the plan asked for,
+/// when it fixes a number.
+pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64>) -> RunReport {
+    let seconds = if meta.load_secs > 0.0 {
+        meta.load_secs
+    } else {
+        metrics.elapsed.as_secs_f64()
+    };
     let layout = &metrics.layout;
 
     // Pause-only steps record nothing: left out, rather than shown as steps that never ran.
@@ -66,6 +74,13 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta) -> RunReport {
         iterations: metrics.iteration.count,
         iteration_errors: metrics.iteration.errors,
         dropped_iterations: metrics.dropped,
+        iterations_started: metrics.iterations_started,
+        cut_off_iterations: metrics.cut_off_iterations,
+        cut_off_requests: metrics.cut_off_requests,
+        planned_iterations,
+        unstarted_iterations: planned_iterations.map_or(0, |planned| {
+            planned.saturating_sub(metrics.iterations_started + metrics.dropped)
+        }),
     };
 
     RunReport {
@@ -237,7 +252,7 @@ pub(crate) fn sample_report() -> RunReport {
     }
     hub.record_dropped();
     let metrics = hub.finish(Duration::from_secs(2));
-    build(&metrics, sample_meta())
+    build(&metrics, sample_meta(), None)
 }
 
 #[cfg(test)]
@@ -251,6 +266,7 @@ pub(crate) fn sample_meta() -> RunMeta {
         started_at: "2026-11-24T17:00:00Z".to_owned(),
         ended_at: "2026-11-24T17:00:02Z".to_owned(),
         duration_secs: 2.0,
+        load_secs: 0.0,
         load: serde_json::json!({ "arrival_rate": 100, "duration": "2s", "max_vus": 50 }),
         seed: 42,
         interrupted: false,
@@ -321,9 +337,12 @@ mod tests {
             iteration: LatencyStats::new(),
             timeline: Vec::new(),
             dropped: 0,
+            iterations_started: 0,
+            cut_off_iterations: 0,
+            cut_off_requests: 0,
             elapsed: std::time::Duration::ZERO,
         };
-        let report = build(&metrics, sample_meta());
+        let report = build(&metrics, sample_meta(), None);
         assert_eq!(report.totals.requests_per_sec, 0.0);
         assert_eq!(report.totals.error_rate, 0.0);
         assert_eq!(report.iteration.latency, Percentiles::default());

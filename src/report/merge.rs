@@ -34,12 +34,24 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
             first.meta.scenario, other.meta.scenario
         )));
     }
-    let seconds = reports
+    let wall_secs = reports
         .iter()
         .map(|r| r.meta.duration_secs)
         .fold(0.0, f64::max);
+    // Rates over the longest load phase (the shards ran side by side).
+    let seconds = reports
+        .iter()
+        .map(|r| {
+            if r.meta.load_secs > 0.0 {
+                r.meta.load_secs
+            } else {
+                r.meta.duration_secs
+            }
+        })
+        .fold(0.0, f64::max);
     let mut meta = first.meta.clone();
-    meta.duration_secs = seconds;
+    meta.duration_secs = wall_secs;
+    meta.load_secs = seconds;
     meta.started_at = reports
         .iter()
         .map(|r| r.meta.started_at.clone())
@@ -71,6 +83,14 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         iterations: sum(|t| t.iterations),
         iteration_errors: sum(|t| t.iteration_errors),
         dropped_iterations: sum(|t| t.dropped_iterations),
+        iterations_started: sum(|t| t.iterations_started),
+        cut_off_iterations: sum(|t| t.cut_off_iterations),
+        cut_off_requests: sum(|t| t.cut_off_requests),
+        planned_iterations: reports
+            .iter()
+            .map(|r| r.totals.planned_iterations)
+            .sum::<Option<u64>>(),
+        unstarted_iterations: sum(|t| t.unstarted_iterations),
     };
     Ok(RunReport {
         schema_version: SCHEMA_VERSION,
@@ -318,6 +338,7 @@ mod tests {
         build(
             &hub.finish(Duration::from_secs(2)),
             crate::report::build_sample_meta(),
+            None,
         )
     }
 

@@ -65,8 +65,17 @@ pub struct RunMeta {
     pub started_at: String,
     /// End of the run, RFC 3339.
     pub ended_at: String,
-    /// Measured duration in seconds.
+    /// Wall-clock duration of the run in seconds, from the first iteration
+    /// to the end of the drain (`graceful_stop`); the clean-up, webhook
+    /// settle and agent logout afterwards are not in it.
     pub duration_secs: f64,
+    /// Length of the load phase in seconds: from the first iteration until the
+    /// plan stopped starting new ones (its duration ended, its iterations were
+    /// all done, or it was stopped). Every rate (`requests_per_sec`, `rps`) is
+    /// over this time. 0 in reports written before it existed (rates were
+    /// then over `duration_secs`).
+    #[serde(default)]
+    pub load_secs: f64,
     /// Load profile as given (closed or open model, stages), without secrets.
     pub load: serde_json::Value,
     /// Seed of the run's random choices.
@@ -96,8 +105,41 @@ pub struct Totals {
     pub iterations: u64,
     /// Failed iterations.
     pub iteration_errors: u64,
-    /// Open-model arrivals that found no free virtual user.
+    /// Open-model arrivals that never ran: no free virtual user and a full
+    /// backlog, or still waiting in the backlog when the run ended.
     pub dropped_iterations: u64,
+    /// Iterations started. Each ends completed (`iterations - iteration_errors`),
+    /// failed (`iteration_errors`) or cut off (`cut_off_iterations`).
+    #[serde(default)]
+    pub iterations_started: u64,
+    /// Iterations still running when the run was aborted (`graceful_stop`
+    /// over, or a second interrupt); counted neither as finished nor failed.
+    #[serde(default)]
+    pub cut_off_iterations: u64,
+    /// Requests sent and still unanswered when the run was aborted; not in `requests`.
+    #[serde(default)]
+    pub cut_off_requests: u64,
+    /// Iterations the plan asked for, when it fixes a number (closed model
+    /// with `iterations`, open model: its arrivals); `None` otherwise.
+    #[serde(default)]
+    pub planned_iterations: Option<u64>,
+    /// Planned iterations that never started and were not dropped (the
+    /// duration ran out before `iterations` did, or the run was stopped).
+    #[serde(default)]
+    pub unstarted_iterations: u64,
+}
+
+impl Totals {
+    /// Iterations started (also for reports written before the field existed).
+    pub fn started(&self) -> u64 {
+        self.iterations_started
+            .max(self.iterations + self.cut_off_iterations)
+    }
+
+    /// Iterations that ran to their end without a failure.
+    pub fn completed(&self) -> u64 {
+        self.iterations.saturating_sub(self.iteration_errors)
+    }
 }
 
 /// Statistics of one step, route or the whole iteration.

@@ -47,14 +47,27 @@ pub fn render(report: &RunReport, color: bool) -> String {
     } else {
         String::new()
     };
+    let load = if meta.load_secs > 0.0 && meta.duration_secs - meta.load_secs >= 0.05 {
+        format!(
+            " (load {}, then drain; rates are over the load)",
+            format_secs(meta.load_secs)
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "duration   {}{interrupted}",
+        "duration   {}{load}{interrupted}",
         format_secs(meta.duration_secs)
     );
+    let cut_requests = if totals.cut_off_requests > 0 {
+        paint.alert(&format!(", {} cut off", totals.cut_off_requests))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "requests   {} total, {} req/s, {} errors ({})",
+        "requests   {} total, {} req/s, {} errors ({}){cut_requests}",
         totals.requests,
         format_rate(totals.requests_per_sec),
         paint.alert_if(totals.errors > 0, &totals.errors.to_string()),
@@ -62,17 +75,32 @@ pub fn render(report: &RunReport, color: bool) -> String {
     );
     let _ = writeln!(
         out,
-        "iterations {} total, {} failed, {} dropped",
-        totals.iterations,
+        "iterations {} started: {} completed, {} failed, {} cut off; {} dropped",
+        totals.started(),
+        totals.completed(),
         paint.alert_if(
             totals.iteration_errors > 0,
             &totals.iteration_errors.to_string()
+        ),
+        paint.alert_if(
+            totals.cut_off_iterations > 0,
+            &totals.cut_off_iterations.to_string()
         ),
         paint.alert_if(
             totals.dropped_iterations > 0,
             &totals.dropped_iterations.to_string()
         ),
     );
+    if let Some(planned) = totals.planned_iterations {
+        let _ = writeln!(
+            out,
+            "plan       {planned} iterations, {} never started",
+            paint.alert_if(
+                totals.unstarted_iterations > 0,
+                &totals.unstarted_iterations.to_string()
+            ),
+        );
+    }
     let saturated: u64 = report.steps.iter().map(|s| s.saturated).sum::<u64>()
         + report.routes.iter().map(|s| s.saturated).sum::<u64>();
     if saturated > 0 {
@@ -417,7 +445,7 @@ mod tests {
             "scenario   chat-lifecycle (scenarios/chat-lifecycle.yaml)",
             "target     http://127.0.0.1:40123 (bundled-mock)",
             "requests   800 total, 400 req/s, 5 errors (0.62%)",
-            "iterations 200 total, 5 failed, 1 dropped",
+            "iterations 200 started: 195 completed, 5 failed, 0 cut off; 1 dropped",
             "whole iteration",
             "GET /chats/{chatId}",
             "status codes    200 × 795, 503 × 5",

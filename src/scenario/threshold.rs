@@ -65,6 +65,9 @@ pub enum RunMetric {
     IterationCount,
     IterationErrorRate,
     DroppedIterations,
+    CutOffIterations,
+    CutOffRequests,
+    UnstartedIterations,
     SchemaViolations,
     CheckRate,
     ChecksFailed,
@@ -198,7 +201,7 @@ const OPS: [(&str, Op); 6] = [
 pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC or route(METHOD /path).METRIC with METRIC one of \
 p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corrected), min, max, mean, count, errors, \
 error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
-dropped_iterations, schema_violations, checks.rate, checks.failed; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
+dropped_iterations, cut_off_iterations, cut_off_requests, unstarted_iterations, schema_violations, checks.rate, checks.failed; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
 time_to_first_agent_reply.METRIC, chat_duration.METRIC, event(NAME).METRIC, events.received, events.missing, events.duplicate, \
 events.late, events.out_of_order, events.invalid_signatures, events.malformed, events.unrouted, queue.queued, queue.abandoned";
 
@@ -253,6 +256,9 @@ fn parse_metric(lhs: &str, steps: &[&str]) -> Result<(Subject, Option<StatMetric
         "iterations.count" | "iterations" => return run(RunMetric::IterationCount),
         "iterations.error_rate" => return run(RunMetric::IterationErrorRate),
         "dropped_iterations" => return run(RunMetric::DroppedIterations),
+        "cut_off_iterations" => return run(RunMetric::CutOffIterations),
+        "cut_off_requests" => return run(RunMetric::CutOffRequests),
+        "unstarted_iterations" => return run(RunMetric::UnstartedIterations),
         "schema_violations" => return run(RunMetric::SchemaViolations),
         "checks.rate" => return run(RunMetric::CheckRate),
         "checks.failed" => return run(RunMetric::ChecksFailed),

@@ -112,7 +112,8 @@ fn sigint_stops_the_run_and_still_writes_the_report() {
         started.elapsed() < Duration::from_secs(10),
         "stopped promptly"
     );
-    assert_eq!(status.code(), Some(0));
+    // See: issue 10 point 9 — an interrupted run exited 0.
+    assert_eq!(status.code(), Some(130));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["meta"]["interrupted"], true);
     assert!(
@@ -346,4 +347,8 @@ fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_re
     assert_eq!(json["meta"]["interrupted"], true);
     assert_eq!(json["extra"]["aborted_in_flight"], true);
     assert_eq!(json["totals"]["requests"], 3);
+    // The three iterations were in their think time: cut off, no request in flight.
+    assert_eq!(json["totals"]["cut_off_iterations"], 3);
+    assert_eq!(json["totals"]["cut_off_requests"], 0);
+    assert_eq!(json["totals"]["iterations_started"], 3);
 }

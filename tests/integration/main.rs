@@ -2,6 +2,8 @@
 //! feature. Every test starts its own bundled mock on 127.0.0.1:0 and runs the
 //! harness over real HTTP; loads are tiny and bounded.
 //!
+//! - `accounting`: every started iteration counted; cut-off, dropped and
+//!   short-of-plan loads fail the run; signals and exit codes.
 //! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
@@ -11,6 +13,7 @@
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
 //!   test delivers the mock's events).
 
+mod accounting;
 mod agents;
 mod agents_e2e;
 mod cli;

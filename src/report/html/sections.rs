@@ -129,10 +129,27 @@ pub(super) fn cards(out: &mut String, report: &RunReport, thresholds: Option<&[T
     card(
         out,
         "iterations",
-        &group(t.iterations),
-        &format!("{} failed", group(t.iteration_errors)),
-        Tone::bad_if(t.iteration_errors > 0),
+        &group(t.started()),
+        &format!(
+            "started · {} completed · {} failed · {} cut off",
+            group(t.completed()),
+            group(t.iteration_errors),
+            group(t.cut_off_iterations)
+        ),
+        Tone::bad_if(t.iteration_errors > 0 || t.cut_off_iterations > 0),
     );
+    if t.cut_off_requests > 0 || t.unstarted_iterations > 0 {
+        card(
+            out,
+            "cut short",
+            &group(t.cut_off_requests),
+            &format!(
+                "requests unanswered at the abort · {} planned iterations never started",
+                group(t.unstarted_iterations)
+            ),
+            Tone::Bad,
+        );
+    }
     card(
         out,
         "dropped",

@@ -1,0 +1,229 @@
+//! Every started iteration accounted for (issue 10, points 8 and 9): a load
+//! cut short, dropped or short of its plan fails the run unless a threshold
+//! tolerates it.
+
+use std::time::{Duration, Instant};
+
+use chatload::app::Exit;
+
+use crate::common::{
+    chatload, run_scenario, spawn_run, start_mock, step, target_block, write_scenario,
+};
+
+/// A target that answers the first request of each iteration and stalls on
+/// the second: every iteration is still running when `graceful_stop` ends.
+const STALL_ON_SECOND_STEP: &str =
+    "faults:\n  routes:\n    getId:\n      latency: {dist: fixed, ms: 60000}\n";
+
+fn stalled_yaml(mock: &chatload_mock::MockServer, extra: &str) -> String {
+    format!(
+        "name: stalled\n{}load: {{vus: 2, duration: 500ms, graceful_stop: 300ms}}\nsteps:\n  - get_settings:\n  - request: {{method: GET, path: /id}}\n    name: stalls\n{extra}",
+        target_block(mock)
+    )
+}
+
+// See: issue 10 point 8 — a target that stops answering mid-run passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_stops_answering_fails_the_run_with_cut_off_counts() {
+    let mock = start_mock(Some(STALL_ON_SECOND_STEP)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), "stalled.yaml", &stalled_yaml(&mock, ""));
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let t = &report.totals;
+    assert_eq!(exit, Exit::Failed, "{t:?}");
+    assert_eq!(t.cut_off_iterations, 2, "{t:?}");
+    assert_eq!(t.cut_off_requests, 2, "{t:?}");
+    assert_eq!(t.iterations_started, t.iterations + t.cut_off_iterations);
+    assert_eq!(step(&report, "get_settings").count, 2);
+    let results = report.extra["thresholds"].to_string();
+    assert!(results.contains("cut_off_iterations == 0"), "{results}");
+    assert!(results.contains("cut_off_requests == 0"), "{results}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_on_cut_off_counts_tolerate_them() {
+    let mock = start_mock(Some(STALL_ON_SECOND_STEP)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "thresholds:\n  - cut_off_iterations < 5\n  - cut_off_requests < 5\n";
+    let path = write_scenario(dir.path(), "tolerant.yaml", &stalled_yaml(&mock, extra));
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(report.totals.cut_off_iterations, 2);
+    assert_eq!(exit, Exit::Passed, "{}", report.extra["thresholds"]);
+}
+
+// See: issue 10 point 8 — 4,756 of 5,320 planned arrivals dropped and exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_arrivals_fail_the_run_unless_a_threshold_tolerates_them() {
+    let mock = start_mock(Some("faults:\n  stall_ms: 300\n")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |thresholds: &str| {
+        format!(
+            "name: drops\n{}load: {{arrival_rate: 20, duration: 500ms, max_vus: 1, backlog: 0}}\nsteps:\n  - get_settings:\n{thresholds}",
+            target_block(&mock)
+        )
+    };
+    // A threshold about something else does not make the drops acceptable.
+    let path = write_scenario(
+        dir.path(),
+        "drops.yaml",
+        &yaml("thresholds:\n  - errors.rate < 1%\n"),
+    );
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let t = &report.totals;
+    assert!(t.dropped_iterations > 0, "{t:?}");
+    assert_eq!(t.planned_iterations, Some(10));
+    assert_eq!(t.iterations_started + t.dropped_iterations, 10, "{t:?}");
+    assert_eq!(exit, Exit::Failed);
+    assert!(
+        report.extra["thresholds"]
+            .to_string()
+            .contains("dropped_iterations == 0")
+    );
+
+    let path = write_scenario(
+        dir.path(),
+        "tolerated.yaml",
+        &yaml("thresholds:\n  - dropped_iterations < 10\n"),
+    );
+    let (exit, _) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+}
+
+// See: issue 10 point 8 — a delivered load short of plan passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iterations_short_of_plan_fail_the_run() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 100}\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // 1 VU, 100 ms an iteration, 400 ms of load: 1000 iterations cannot happen.
+    let yaml = format!(
+        "name: short\n{}load: {{vus: 1, iterations: 1000, duration: 400ms}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "short.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let t = &report.totals;
+    assert_eq!(t.planned_iterations, Some(1000));
+    assert_eq!(t.unstarted_iterations, 1000 - t.iterations_started, "{t:?}");
+    assert!(t.unstarted_iterations > 900, "{t:?}");
+    assert_eq!(t.cut_off_iterations, 0, "{t:?}");
+    assert_eq!(exit, Exit::Failed);
+    assert!(
+        report.extra["thresholds"]
+            .to_string()
+            .contains("unstarted_iterations == 0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_run_accounts_for_every_iteration_and_passes() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: healthy\n{}load: {{vus: 3, iterations: 30}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "healthy.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let t = &report.totals;
+    assert_eq!(exit, Exit::Passed, "{}", report.extra["thresholds"]);
+    assert_eq!(
+        (t.iterations_started, t.iterations, t.cut_off_iterations),
+        (30, 30, 0)
+    );
+    assert_eq!(t.unstarted_iterations, 0);
+    assert_eq!(step(&report, "create_chat").count, 30);
+}
+
+// See: issue 10 point 9 — SIGTERM (as a CI runner or `timeout` sends) is an interrupt too.
+#[cfg(unix)]
+#[test]
+fn sigterm_exits_130_and_writes_the_report_marked_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n";
+    let (mut child, report) = spawn_run(dir.path(), "long.yaml", yaml);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["meta"]["interrupted"], true);
+}
+
+// See: issue 10 point 9 — a dead target gave exit 1 after a tight loop of
+// connection errors (66,000 a second).
+#[test]
+fn a_dead_target_exits_three_early_without_hammering_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on the port of a listener that was just dropped.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = write_scenario(
+        dir.path(),
+        "dead.yaml",
+        "name: dead\nload: {vus: 2, duration: 60s}\nsteps:\n  - get_settings:\n    on_error: continue\n",
+    );
+    let report = dir.path().join("r.json");
+    let started = Instant::now();
+    let out = chatload()
+        .args(["run", "--quiet", "--target"])
+        .arg(format!("http://127.0.0.1:{port}/v1"))
+        .arg("--out")
+        .arg(&report)
+        .arg(&path)
+        .env("CHATLOAD_APP_ID", "some-app")
+        .env("CHATLOAD_SECRET", "some-secret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    // It stopped on its own, long before the planned minute.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let attempts = json["totals"]["requests"].as_u64().unwrap();
+    // Two VUs backing off from 10 ms to 1 s: a few dozen attempts at most.
+    assert!((2..=60).contains(&attempts), "{attempts} attempts");
+}
+
+// See: issue 10 point 9 — an unwritable --out was exit 3, --html found after the run.
+#[test]
+fn unwritable_outputs_are_usage_errors_found_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let good = dir.path().join("r.json");
+    for flag in ["--out", "--junit", "--html", "--csv"] {
+        let mut cmd = chatload();
+        // A dead target: had the run started, it would exit 3, not 2.
+        cmd.args(["run", "--quiet", "--target", "http://127.0.0.1:9/v1"])
+            .env("CHATLOAD_APP_ID", "some-app")
+            .env("CHATLOAD_SECRET", "some-secret");
+        if flag != "--out" {
+            cmd.arg("--out").arg(&good);
+        }
+        let out = cmd
+            .arg(flag)
+            .arg(blocker.join("x.out"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains("cannot create"), "{flag}: {stderr}");
+    }
+}
