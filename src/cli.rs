@@ -128,6 +128,12 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Log each failing exchange as it happens (step, check, method, path, status, request
+    /// headers with credentials masked, response body excerpt) on stderr; also on with
+    /// CHATLOAD_LOG=debug.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,7 +22,7 @@ use crate::cli::{
 };
 use crate::client::{ApiClient, ClientConfig, Credentials};
 use crate::conform::{Checker, ConformTarget};
-use crate::engine::{self, Runner};
+use crate::engine::{self, FailureLog, Runner};
 use crate::metrics::{FailureKind, MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};

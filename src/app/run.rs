@@ -296,7 +296,17 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let abort = CancellationToken::new();
     let scenario = Arc::new(scenario);
     let schema_mode = SchemaMode::parse(&args.schema).map_err(|e| usage(anyhow!(e)))?;
+    let progress = Arc::new(Progress::new(
+        detect_mode(args.quiet),
+        plan.total(),
+        &scenario.name,
+    ));
     let mut runner = Runner::new(scenario.clone(), client.clone(), hub.clone(), abort.clone());
+    if args.verbose || tracing::enabled!(tracing::Level::DEBUG) {
+        // Through the progress display, so log lines never tear the bar.
+        let log = progress.clone();
+        runner = runner.with_failure_log(FailureLog::new(move |entry| log.println(entry)));
+    }
     let ratio = match schema_mode {
         SchemaMode::All => 1.0,
         SchemaMode::Sample(r) => r,
@@ -356,11 +366,6 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     }
     let runner = Arc::new(runner);
 
-    let progress = Arc::new(Progress::new(
-        detect_mode(args.quiet),
-        plan.total(),
-        &scenario.name,
-    ));
     let interrupt = CancellationToken::new();
     let hard_abort = Arc::new(AtomicBool::new(false));
     let signalled = Arc::new(AtomicBool::new(false));
@@ -520,7 +525,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
 
 fn connect_errors(report: &RunReport) -> u64 {
     report
-        .errors_by_kind
+        .request_errors_by_kind
         .get(FailureKind::Connect.as_str())
         .copied()
         .unwrap_or(0)

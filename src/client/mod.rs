@@ -297,6 +297,15 @@ impl ApiClient {
         })
     }
 
+    /// The secret and domain key this client sends, so failure reports can mask them.
+    pub fn secret_values(&self) -> Vec<String> {
+        [&self.secret, &self.domain_key]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
     /// The base URL requests are sent to.
     pub fn base_url(&self) -> &str {
         &self.base_url

@@ -8,10 +8,13 @@
 
 mod cleanup;
 mod closed;
+mod explain;
 mod hooks;
 mod in_flight;
+mod mask;
 mod open;
 mod session;
+mod verbose;
 mod virtual_user;
 
 use std::sync::Arc;
@@ -23,7 +26,9 @@ use tokio_util::task::TaskTracker;
 pub use cleanup::{CleanupSummary, close_chats};
 pub use hooks::{EngineHooks, EventSession};
 pub use in_flight::InFlightSnapshot;
+pub use mask::{MASKED, is_sensitive_name};
 pub use session::Session;
+pub use verbose::FailureLog;
 pub use virtual_user::{GIVE_UP_AFTER, Runner, connect_backoff, micros, next_poll};
 
 use crate::plan::LoadPlan;

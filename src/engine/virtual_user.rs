@@ -10,21 +10,27 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::explain::{Explainer, Response};
 use super::hooks::EngineHooks;
 use super::in_flight::InFlight;
+use super::mask::Masker;
 use super::session::Session;
+use super::verbose::{self, FailureLog};
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
-use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::metrics::{
+    FailureKind, FailureSample, MetricsHub, RequestSample, RouteId, StepId, StepSample,
+};
 use crate::scenario::matcher::pointer;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
 };
-use crate::schema::{OperationSchemas, ViolationLog};
+use crate::schema::{OperationSchemas, Violation, ViolationLog};
 
 #[path = "wait_event.rs"]
 mod wait_event;
@@ -60,6 +66,10 @@ pub struct Runner {
     /// Nothing ever connected and a VU gave up after [`GIVE_UP_AFTER`]
     /// connection errors in a row: the target is unreachable.
     unreachable: AtomicBool,
+    /// Keeps credentials and tokens out of failure samples and logs.
+    masker: Masker,
+    /// Where `--verbose` writes failing exchanges; `None` without it.
+    failure_log: Option<FailureLog>,
 }
 
 /// First wait after a connection error; doubles with each one in a row.
@@ -108,6 +118,39 @@ struct Exchange {
     body: Option<Value>,
     latency: Duration,
     sent: Instant,
+    /// The response body as received (moved, not copied), to explain a failure.
+    raw: Bytes,
+    /// The rendered path (empty for a prepared, template-free request).
+    path: String,
+    /// The schema violation, kept only when there is one.
+    violation: Option<Violation>,
+}
+
+impl Exchange {
+    /// A request that was never sent (a template read an unset variable).
+    fn unsent() -> Exchange {
+        Exchange {
+            failure: Some(FailureKind::Capture),
+            schema_failed: false,
+            status: None,
+            body: None,
+            latency: Duration::ZERO,
+            sent: Instant::now(),
+            raw: Bytes::new(),
+            path: String::new(),
+            violation: None,
+        }
+    }
+
+    /// What came back, for explaining a failure.
+    fn response(&self) -> Response<'_> {
+        Response {
+            status: self.status,
+            body: self.body.as_ref(),
+            raw: &self.raw,
+            violation: self.violation.as_ref(),
+        }
+    }
 }
 
 impl Runner {
@@ -119,6 +162,11 @@ impl Runner {
         abort: CancellationToken,
     ) -> Runner {
         let flow_weights = scenario.flows.iter().map(|f| f.weight.max(1)).collect();
+        let mut secrets = client.secret_values();
+        if let Some(secret) = scenario.webhooks.as_ref().and_then(|w| w.secret.as_ref()) {
+            secrets.push(secret.expose().to_owned());
+        }
+        let masker = Masker::new(secrets, &scenario);
         let mut fixed_requests = Vec::new();
         if client.uses_slots() {
             for step in scenario.flows.iter().flat_map(|f| &f.steps) {
@@ -149,7 +197,15 @@ impl Runner {
             in_flight: InFlight::default(),
             ever_connected: AtomicBool::new(false),
             unreachable: AtomicBool::new(false),
+            masker,
+            failure_log: None,
         }
+    }
+
+    /// Logs every failing exchange to `log` as it happens (`--verbose`).
+    pub fn with_failure_log(mut self, log: FailureLog) -> Runner {
+        self.failure_log = Some(log);
+        self
     }
 
     /// Routes webhook events to the VUs and reports lifecycle operations.
@@ -334,13 +390,23 @@ impl Runner {
                     .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
                     .or(ex.schema_failed.then_some(FailureKind::Schema));
                 self.record_request(spec, &ex, failure, lag);
+                if let Some(kind) = failure {
+                    self.step_failed(step, kind, session, Some((spec, &ex)), |x| {
+                        x.request(spec, &spec.expect, kind, ex.response())
+                    });
+                }
                 if let Some(hooks) = &self.hooks {
                     hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
                 }
                 failure
             }
             StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
-                WaitResult::Done(failure) => failure,
+                WaitResult::Done(failure) => {
+                    if let Some(kind) = failure {
+                        self.step_failed(step, kind, session, None, |x| x.wait_event(wait, kind));
+                    }
+                    failure
+                }
                 WaitResult::Aborted => return (StepResult::Aborted, Instant::now()),
                 WaitResult::Abandoned => {
                     let end = Instant::now();
@@ -371,10 +437,68 @@ impl Runner {
                             wait.until.body.iter().all(|c| c.holds(b, &mut *session))
                         });
                         if until_ok {
-                            break self.conclude(&wait.request, &wait.request.expect, session, &ex);
+                            let failure =
+                                self.conclude(&wait.request, &wait.request.expect, session, &ex);
+                            if let Some(kind) = failure {
+                                self.step_failed(
+                                    step,
+                                    kind,
+                                    session,
+                                    Some((&wait.request, &ex)),
+                                    |x| {
+                                        x.request(
+                                            &wait.request,
+                                            &wait.request.expect,
+                                            kind,
+                                            ex.response(),
+                                        )
+                                    },
+                                );
+                            }
+                            break failure;
                         }
                     }
-                    let Some(pause) = next_poll(Instant::now(), deadline, wait.interval) else {
+                    let next = next_poll(Instant::now(), deadline, wait.interval);
+                    let at_deadline = next.is_none();
+                    match failure {
+                        Some(kind) if at_deadline => {
+                            self.step_failed(
+                                step,
+                                kind,
+                                session,
+                                Some((&wait.request, &ex)),
+                                |x| {
+                                    x.request(
+                                        &wait.request,
+                                        &wait.request.expect,
+                                        kind,
+                                        ex.response(),
+                                    )
+                                },
+                            );
+                        }
+                        // A failing poll that will be retried: logged, not a step failure.
+                        Some(kind) => self.log_failure(
+                            step,
+                            kind,
+                            session,
+                            Some((&wait.request, &ex)),
+                            &|x| {
+                                x.request(&wait.request, &wait.request.expect, kind, ex.response())
+                            },
+                        ),
+                        None if at_deadline => {
+                            self.step_failed(
+                                step,
+                                FailureKind::Expectation,
+                                session,
+                                Some((&wait.request, &ex)),
+                                |x| x.wait_until(wait, ex.response()),
+                            );
+                        }
+                        None => {}
+                    }
+                    let Some(pause) = next else {
                         break Some(failure.unwrap_or(FailureKind::Expectation));
                     };
                     tokio::time::sleep(pause).await;
@@ -396,6 +520,63 @@ impl Runner {
             StepResult::Failed
         };
         (result, end)
+    }
+
+    fn explainer<'a>(&'a self, session: &'a Session) -> Explainer<'a> {
+        Explainer {
+            scenario: &self.scenario,
+            masker: &self.masker,
+            session,
+            timeout: self.scenario.target.timeout,
+        }
+    }
+
+    /// Keeps a sample of why `step` failed with `kind` (built by `why` only while the hub still
+    /// wants samples of it) and logs the failure with `--verbose`.
+    fn step_failed(
+        &self,
+        step: &Step,
+        kind: FailureKind,
+        session: &Session,
+        exchange: Option<(&RequestSpec, &Exchange)>,
+        why: impl Fn(&Explainer<'_>) -> FailureSample,
+    ) {
+        let explainer = self.explainer(session);
+        self.hub
+            .record_step_failure(StepId(step.id), kind, || why(&explainer));
+        self.log_failure(step, kind, session, exchange, &why);
+    }
+
+    /// With `--verbose`: one log entry for a failure and its exchange, secrets masked.
+    fn log_failure(
+        &self,
+        step: &Step,
+        kind: FailureKind,
+        session: &Session,
+        exchange: Option<(&RequestSpec, &Exchange)>,
+        why: &dyn Fn(&Explainer<'_>) -> FailureSample,
+    ) {
+        let Some(log) = &self.failure_log else {
+            return;
+        };
+        let sample = why(&self.explainer(session));
+        let exchange = exchange.map(|(spec, ex)| verbose::ExchangeLog {
+            method: spec.method,
+            path: if ex.path.is_empty() {
+                verbose::peek_render(&spec.path, session)
+            } else {
+                ex.path.clone()
+            },
+            status: ex.status,
+            headers: verbose::request_headers(spec, &self.scenario, &self.masker, session),
+            body: self.masker.body(Some(session), &ex.raw),
+        });
+        log.write(&verbose::failure_text(
+            &step.name,
+            kind,
+            &sample,
+            exchange.as_ref(),
+        ));
     }
 
     fn record_request(
@@ -431,6 +612,7 @@ impl Runner {
         if session.connect_errors > 0 {
             tokio::time::sleep(connect_backoff(session.connect_errors)).await;
         }
+        let mut path = String::new();
         self.prepare(step, spec, session);
         let response =
             if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
@@ -441,14 +623,7 @@ impl Runner {
                     .await
             } else {
                 let Ok(mut rendered) = render(spec, session) else {
-                    return Exchange {
-                        failure: Some(FailureKind::Capture),
-                        schema_failed: false,
-                        status: None,
-                        body: None,
-                        latency: Duration::ZERO,
-                        sent: Instant::now(),
-                    };
+                    return Exchange::unsent();
                 };
                 sent = Instant::now();
                 if let Some(hooks) = &self.hooks {
@@ -456,7 +631,9 @@ impl Runner {
                 }
                 let request = rendered.request(spec);
                 self.in_flight.begin(&session.in_flight, sent);
-                self.client.send_on(&mut session.conn, request, sent).await
+                let response = self.client.send_on(&mut session.conn, request, sent).await;
+                path = std::mem::take(&mut rendered.path);
+                response
             };
         let latency = sent.elapsed();
         session.in_flight.clear();
@@ -491,6 +668,8 @@ impl Runner {
                         .valid_body
                         .remember(spec.route, resp.status, &resp.body);
                 }
+                // Cloned only when the response broke its schema (a failure).
+                let kept = violation.clone();
                 let schema_failed = violation.is_some_and(|v| {
                     self.violations
                         .record(&self.scenario.routes[spec.route as usize].key, v);
@@ -503,6 +682,9 @@ impl Runner {
                     body,
                     latency,
                     sent,
+                    raw: resp.body,
+                    path,
+                    violation: kept,
                 }
             }
             Err(e) => Exchange {
@@ -516,6 +698,9 @@ impl Runner {
                 body: None,
                 latency,
                 sent,
+                raw: Bytes::new(),
+                path,
+                violation: None,
             },
         }
     }

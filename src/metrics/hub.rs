@@ -17,8 +17,8 @@ use hdrhistogram::Histogram;
 
 use super::timeline::{compact_histogram, second_label};
 use super::{
-    LatencyStats, MetricsLayout, RequestSample, RunMetrics, StepSample, TimelinePoint,
-    new_latency_histogram,
+    FailureKind, FailureSample, LatencyStats, MetricsLayout, RequestSample, RunMetrics,
+    SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
 };
 
 /// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
@@ -106,6 +106,8 @@ pub struct MetricsHub {
     /// Next slot handed to a thread that records into this hub for the first time.
     next_slot: AtomicUsize,
     live: LiveCounters,
+    /// Explained step failures; touched only when a step fails.
+    samples: SampleStore,
     /// Only the ticker and `finish` lock this; recording never touches it.
     ticker: Mutex<Ticker>,
 }
@@ -173,12 +175,14 @@ impl MetricsHub {
         let shards = (0..shards.max(1))
             .map(|_| CachePadded(Mutex::new(Shard::new(&layout))))
             .collect();
+        let samples = SampleStore::new(layout.steps.len());
         Self {
             layout,
             shards,
             hub_id: NEXT_HUB_ID.fetch_add(1, Relaxed),
             next_slot: AtomicUsize::new(0),
             live: LiveCounters::default(),
+            samples,
             ticker: Mutex::new(Ticker {
                 timeline: Vec::new(),
                 last_elapsed: Duration::ZERO,
@@ -241,6 +245,18 @@ impl MetricsHub {
                 sample.corrected_us,
             );
         }
+    }
+
+    /// Explains a failed step (recorded with [`MetricsHub::record_step`]) of `kind`: `explain`
+    /// runs only while that step and kind have fewer than [`super::SAMPLES_PER_KIND`] samples,
+    /// so later failures cost one atomic add.
+    pub fn record_step_failure(
+        &self,
+        step: StepId,
+        kind: FailureKind,
+        explain: impl FnOnce() -> FailureSample,
+    ) {
+        self.samples.record(step, kind, explain);
     }
 
     /// Records one finished iteration (the whole lifecycle).
@@ -341,6 +357,7 @@ impl MetricsHub {
             iterations_started: self.live.iterations_started.load(Relaxed),
             cut_off_iterations: self.live.cut_off_iterations.load(Relaxed),
             cut_off_requests: self.live.cut_off_requests.load(Relaxed),
+            failure_samples: self.samples.snapshot(),
             elapsed,
         }
     }

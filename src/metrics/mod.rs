@@ -1,5 +1,6 @@
 //! Latency and error metrics of a run: HDR histograms per step, per route and per whole iteration,
-//! status-code and failure-kind counts, and a per-second timeline.
+//! status-code and failure-kind counts, a per-second timeline, and the first few explained
+//! failures per step and failure kind ([`SampleStore`]).
 //!
 //! The engine records finished requests, steps and iterations into one shared
 //! [`MetricsHub`]; a ticker task calls [`MetricsHub::tick`] about once per second for the progress
@@ -24,6 +25,7 @@
 
 mod failure;
 mod hub;
+mod samples;
 mod stats;
 mod timeline;
 
@@ -34,6 +36,7 @@ use hdrhistogram::Histogram;
 
 pub use failure::FailureKind;
 pub use hub::{LiveCounters, MetricsHub, TickSnapshot};
+pub use samples::{FailureSample, KindSamples, SAMPLES_PER_KIND, SampleStore};
 pub use stats::{LatencyStats, STATUS_CAPACITY, merge_histogram};
 pub use timeline::{TIMELINE_SIGNIFICANT_DIGITS, TimelinePoint};
 
@@ -132,6 +135,8 @@ pub struct RunMetrics {
     pub cut_off_iterations: u64,
     /// Requests in flight when the run was aborted.
     pub cut_off_requests: u64,
+    /// Why steps failed: the first samples per step and failure kind, with their counts.
+    pub failure_samples: Vec<KindSamples>,
     /// Time from run start to `finish`.
     pub elapsed: Duration,
 }

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::{
-    Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals,
-    encode_histogram,
+    FailureSampleReport, FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
+    StatsReport, TimelineReport, Totals, encode_histogram,
 };
-use crate::metrics::{FailureKind, LatencyStats, RunMetrics};
+use crate::metrics::{FailureKind, FailureSample, LatencyStats, MetricsLayout, RunMetrics};
 
 /// Builds the report of a run from its merged metrics and metadata.
 ///
@@ -58,9 +58,13 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         .collect();
 
     let mut status_codes = BTreeMap::new();
-    let mut errors_by_kind = BTreeMap::new();
+    let mut request_errors_by_kind = BTreeMap::new();
     for stats in &metrics.routes {
         add_statuses(&mut status_codes, stats);
+        add_failures(&mut request_errors_by_kind, stats);
+    }
+    let mut errors_by_kind = BTreeMap::new();
+    for stats in &metrics.steps {
         add_failures(&mut errors_by_kind, stats);
     }
 
@@ -109,8 +113,42 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             .collect(),
         status_codes,
         errors_by_kind,
+        request_errors_by_kind,
+        failure_samples: failure_samples(metrics, layout),
         extra: serde_json::Map::new(),
         webhooks: None,
+    }
+}
+
+fn failure_samples(metrics: &RunMetrics, layout: &MetricsLayout) -> Vec<FailureSamples> {
+    metrics
+        .failure_samples
+        .iter()
+        .map(|slot| {
+            let info = layout.steps.get(slot.step.0 as usize);
+            FailureSamples {
+                step: info.map_or_else(|| format!("step {}", slot.step.0), |i| i.name.clone()),
+                flow: info.map(|i| i.flow.clone()),
+                kind: slot.kind.as_str().to_owned(),
+                count: slot.count,
+                more: slot.count.saturating_sub(slot.samples.len() as u64),
+                samples: slot.samples.iter().map(to_sample_report).collect(),
+            }
+        })
+        .collect()
+}
+
+fn to_sample_report(sample: &FailureSample) -> FailureSampleReport {
+    FailureSampleReport {
+        check: sample.check.clone(),
+        path: sample.path.clone(),
+        expected: sample.expected.clone(),
+        actual: sample.actual.clone(),
+        status: sample.status,
+        api_message: sample.api_message.clone(),
+        route: sample.route.clone(),
+        iteration: sample.iteration,
+        vu: sample.vu,
     }
 }
 
@@ -244,6 +282,19 @@ pub(crate) fn sample_report() -> RunReport {
                 duration_us: latency_us,
                 corrected_us,
             });
+            if let Some(kind) = failure {
+                hub.record_step_failure(StepId(step), kind, || FailureSample {
+                    check: "status in [201]".to_owned(),
+                    expected: Some("201".to_owned()),
+                    actual: Some("503".to_owned()),
+                    status: Some(503),
+                    api_message: Some("Service <unavailable>".to_owned()),
+                    route: Some("POST /chats".to_owned()),
+                    iteration,
+                    vu: 1,
+                    ..FailureSample::default()
+                });
+            }
         }
         hub.record_iteration(iteration % 40 != 0, 9_000 + iteration, 9_000 + iteration);
         if iteration % 100 == 99 {
@@ -340,6 +391,7 @@ mod tests {
             iterations_started: 0,
             cut_off_iterations: 0,
             cut_off_requests: 0,
+            failure_samples: Vec::new(),
             elapsed: std::time::Duration::ZERO,
         };
         let report = build(&metrics, sample_meta(), None);

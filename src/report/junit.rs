@@ -43,6 +43,13 @@ pub fn render(report: &RunReport, thresholds: &[ThresholdResult]) -> Result<Vec<
                 .iter()
                 .map(|(k, n)| format!("{k} × {n}"))
                 .collect();
+            // The failure text says why: every sampled failure of this step, by kind.
+            let why: Vec<String> = report
+                .failure_samples
+                .iter()
+                .filter(|e| e.step == step.name && e.flow == step.flow)
+                .map(super::failures::block)
+                .collect();
             failed(
                 format!(
                     "{} of {} failed ({})",
@@ -50,7 +57,7 @@ pub fn render(report: &RunReport, thresholds: &[ThresholdResult]) -> Result<Vec<
                     step.count,
                     kinds.join(", ")
                 ),
-                String::new(),
+                why.join("\n"),
             )
         };
         let mut case = TestCase::new(format!("step: {}", step.name), status);

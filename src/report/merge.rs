@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::build::{per_second, ratio};
 use super::{
-    ReportError, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals, decode_histogram,
-    encode_histogram, percentiles,
+    FailureSamples, ReportError, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals,
+    decode_histogram, encode_histogram, percentiles,
 };
-use crate::metrics::{merge_histogram, new_latency_histogram};
+use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
 
 /// Merges `reports` (named `sources`, for `meta.merged_from`) into one.
 ///
@@ -102,6 +102,8 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         timeline: merge_timeline(reports)?,
         status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
+        request_errors_by_kind: add_maps(reports.iter().map(|r| &r.request_errors_by_kind)),
+        failure_samples: merge_failure_samples(reports),
         extra: merge_extra(reports),
         webhooks: super::webhooks::merge(
             &reports
@@ -110,6 +112,36 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
                 .collect::<Vec<_>>(),
         )?,
     })
+}
+
+/// Failure samples by (step, flow, kind), in order of first appearance: counts summed, the first
+/// [`SAMPLES_PER_KIND`] samples kept in shard order, `more` recomputed from both.
+fn merge_failure_samples(reports: &[RunReport]) -> Vec<FailureSamples> {
+    let mut merged: Vec<FailureSamples> = Vec::new();
+    for entry in reports.iter().flat_map(|r| &r.failure_samples) {
+        let found = merged
+            .iter_mut()
+            .find(|m| m.step == entry.step && m.flow == entry.flow && m.kind == entry.kind);
+        let target = match found {
+            Some(target) => {
+                target.count += entry.count;
+                target
+            }
+            None => {
+                merged.push(FailureSamples {
+                    samples: Vec::new(),
+                    ..entry.clone()
+                });
+                merged.last_mut().expect("pushed just above")
+            }
+        };
+        let room = SAMPLES_PER_KIND.saturating_sub(target.samples.len());
+        target
+            .samples
+            .extend(entry.samples.iter().take(room).cloned());
+        target.more = target.count.saturating_sub(target.samples.len() as u64);
+    }
+    merged
 }
 
 fn add_maps<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeMap<String, u64> {

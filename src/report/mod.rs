@@ -11,6 +11,7 @@ mod build;
 mod codec;
 pub mod compare;
 pub mod csv_export;
+pub mod failures;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -24,8 +25,8 @@ pub use build::{build, percentiles};
 pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_sample_report};
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
-    Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, ThresholdResult, TimelineReport,
-    Totals,
+    FailureSampleReport, FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
+    StatsReport, ThresholdResult, TimelineReport, Totals,
 };
 
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.

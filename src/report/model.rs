@@ -35,9 +35,19 @@ pub struct RunReport {
     pub timeline: Vec<TimelineReport>,
     /// Responses per HTTP status code over all requests (keys are the codes as strings).
     pub status_codes: BTreeMap<String, u64>,
-    /// Failed requests per failure kind (`connect`, `timeout`, ...); step-level failures such as a
-    /// timed-out `wait_until` are in the step's own `failures`.
+    /// Failed steps per failure kind (`connect`, `timeout`, `expectation`, ...): every failed
+    /// step counts once, `wait_until` and `wait_event` timeouts included. The sum over steps of
+    /// their `failures`.
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Failed requests per failure kind (the sum over routes of their `failures`). Differs from
+    /// `errors_by_kind` where a step is not one request: each poll of a `wait_until`, no request
+    /// for a `wait_event`.
+    #[serde(default)]
+    pub request_errors_by_kind: BTreeMap<String, u64>,
+    /// Why steps failed: per step and failure kind, the first few failures explained, in step
+    /// then kind order. Values that could be secrets are `MASKED`.
+    #[serde(default)]
+    pub failure_samples: Vec<FailureSamples>,
     /// Sections added by later features (thresholds, schema violations, webhooks), keyed by name.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -222,6 +232,56 @@ pub struct TimelineReport {
     /// This second's raw latency histogram (2 significant digits), encoded like
     /// [`StatsReport::histogram`].
     pub histogram: String,
+}
+
+/// The first failures of one step and failure kind, explained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailureSamples {
+    /// Step name.
+    pub step: String,
+    /// The step's flow.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Failure kind (`status`, `expectation`, `capture`, ...).
+    pub kind: String,
+    /// Failures of this kind on this step.
+    pub count: u64,
+    /// Failures not sampled: `count` minus the number of `samples`.
+    pub more: u64,
+    /// The first failures (at most 5 per step and kind), in the order they happened.
+    pub samples: Vec<FailureSampleReport>,
+}
+
+/// One explained failure.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureSampleReport {
+    /// The check that did not hold, as the scenario states it (`status in [200]`,
+    /// `body /user/id ne "u-1"`, `capture user_id`, `schema`, `timeout after 30s`,
+    /// `wait_event chats:join not received in 10s`).
+    pub check: String,
+    /// JSON pointer into the response body, if the check looked at one.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// What the check wanted.
+    #[serde(default)]
+    pub expected: Option<String>,
+    /// What came back, cut to 200 characters; `MASKED` where it could be a secret.
+    #[serde(default)]
+    pub actual: Option<String>,
+    /// HTTP status of the response, if one arrived.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The API's own error message (`error.message` of its error body), if any.
+    #[serde(default)]
+    pub api_message: Option<String>,
+    /// Method and route template of the request (`POST /chats/{chatId}/close`); absent for a
+    /// step that sends no request (`wait_event`).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// The virtual user's iteration, from 0.
+    pub iteration: u64,
+    /// The virtual user, from 1.
+    pub vu: u64,
 }
 
 /// Just enough of a report to check its version before parsing the rest.

@@ -1,14 +1,15 @@
 //! Terminal renderer: the end-of-run summary people read after `chatload run`.
 //!
 //! Header (scenario, target, duration, interrupted), totals, a per-step table with the
-//! whole-iteration row, a per-route table, then status-code and failure-kind counts. Latencies
+//! whole-iteration row, a per-route table, then status-code and failed-step-kind counts and the
+//! "Why it failed" block (the first failures of each step and kind, explained). Latencies
 //! are shown in human units with 3 significant digits ([`format_us`]); columns are aligned by
 //! character count, and colour (ANSI) is applied after padding so it never breaks alignment.
 //! Returns a string; the caller prints it.
 
 use std::fmt::Write as _;
 
-use super::{Percentiles, RunReport, StatsReport};
+use super::{Percentiles, RunReport, StatsReport, failures};
 
 #[path = "terminal_hooks.rs"]
 mod hooks;
@@ -172,6 +173,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .map(|(kind, count)| paint.alert(&format!("{kind} × {count}")))
         .collect();
     let _ = writeln!(out, "errors by kind  {}", join_or_none(&kinds));
+    why_it_failed(&mut out, report, show_flow, paint);
     if let Some(w) = &report.webhooks {
         hooks::render(&mut out, w, paint);
     }
@@ -200,6 +202,27 @@ pub fn render(report: &RunReport, color: bool) -> String {
         );
     }
     out
+}
+
+/// The "Why it failed" block: per step and failure kind, the sampled failures explained.
+fn why_it_failed(out: &mut String, report: &RunReport, show_flow: bool, paint: Paint) {
+    if report.failure_samples.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", paint.bold("Why it failed"));
+    for entry in &report.failure_samples {
+        let _ = writeln!(
+            out,
+            "  {}",
+            paint.alert(&failures::heading(entry, show_flow))
+        );
+        for sample in &entry.samples {
+            let _ = writeln!(out, "    {}", failures::describe(sample));
+        }
+        if let Some(more) = failures::more(entry) {
+            let _ = writeln!(out, "    {more}");
+        }
+    }
 }
 
 /// Formats microseconds with 3 significant digits in µs, ms or s ("850 µs", "12.3 ms", "1.23 s").

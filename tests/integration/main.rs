@@ -7,6 +7,7 @@
 //! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
+//! - `failures`: why steps failed (samples in every output, bounded, secrets masked).
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
@@ -18,6 +19,7 @@ mod agents;
 mod agents_e2e;
 mod cli;
 mod common;
+mod failures;
 mod reports;
 mod run;
 mod templates;

@@ -7,7 +7,8 @@
 //! Contents, top to bottom: header (scenario, target, times, load profile, badges), summary
 //! cards, thresholds, the latency percentile distribution per step on HdrHistogram's log "nines"
 //! axis (computed from the decoded histograms, not from the rounded percentile fields), p50/p99
-//! latency over time, requests and errors per second, status codes and errors by kind, the
+//! latency over time, requests and errors per second, status codes and failed steps by kind,
+//! "Why it failed" (the first failures of each step and kind, explained), the
 //! webhook events and the chat lifecycle's service levels (runs with `webhooks:`), the per-step
 //! and per-route tables, schema violations, clean-up and the run metadata.
 //!
@@ -33,6 +34,7 @@ macro_rules! w {
 }
 
 mod charts;
+mod failures;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -155,8 +157,9 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         .iter()
         .map(|(kind, n)| (kind.clone(), *n, RED))
         .collect();
-    bar_chart(&mut out, &kinds, "failed requests", "No request failed.");
+    bar_chart(&mut out, &kinds, "failed steps", "No step failed.");
     out.push_str("</section>\n</div>\n");
+    failures::section(&mut out, report);
 
     let webhook_data = webhooks::section(&mut out, report.webhooks.as_ref())?;
     steps_table(&mut out, report);

@@ -1,0 +1,416 @@
+//! Turns a failed step into a [`FailureSample`]: which check did not hold, at which JSON path,
+//! what was expected and what came back, the status and the API's own error message.
+//!
+//! Runs only for failures the metrics hub still wants a sample of (the first few per step and
+//! kind), and for `--verbose` log lines, so it may allocate and format freely. Everything that
+//! leaves here went through the [`Masker`].
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::mask::Masker;
+use super::session::Session;
+use super::verbose::Peek;
+use crate::metrics::{FailureKind, FailureSample};
+use crate::scenario::matcher::{BodyCheck, Matcher, pointer};
+use crate::scenario::template::{RenderContext, VarId};
+use crate::scenario::webhooks::WaitEventSpec;
+use crate::scenario::{Auth, Expectation, RequestSpec, Scenario, WaitSpec};
+use crate::schema::Violation;
+
+/// What the failing exchange brought back.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Response<'a> {
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// The body parsed as JSON, when the engine parsed it.
+    pub body: Option<&'a Value>,
+    /// The raw body bytes.
+    pub raw: &'a [u8],
+    /// The schema violation, for a `schema` failure.
+    pub violation: Option<&'a Violation>,
+}
+
+/// The scenario, masker and session a failure is explained in.
+#[derive(Clone, Copy)]
+pub(super) struct Explainer<'a> {
+    pub scenario: &'a Scenario,
+    pub masker: &'a Masker,
+    pub session: &'a Session,
+    /// The client's request timeout, for `timeout` failures.
+    pub timeout: Duration,
+}
+
+impl Explainer<'_> {
+    /// A sample with the session's VU, iteration and the request's route filled in.
+    fn base(&self, route: Option<u32>, status: Option<u16>) -> FailureSample {
+        FailureSample {
+            route: route.and_then(|r| self.scenario.routes.get(r as usize).map(|r| r.key.clone())),
+            status,
+            iteration: self.session.iteration,
+            vu: self.session.vu,
+            ..FailureSample::default()
+        }
+    }
+
+    fn mask(&self, name: Option<&str>, text: &str) -> String {
+        self.masker.value(Some(self.session), name, text)
+    }
+
+    /// Why a request step (or the request of a `wait_until`) failed with `kind`.
+    pub fn request(
+        &self,
+        spec: &RequestSpec,
+        expect: &Expectation,
+        kind: FailureKind,
+        response: Response<'_>,
+    ) -> FailureSample {
+        let mut sample = self.base(Some(spec.route), response.status);
+        let parsed;
+        let body = match response.body {
+            Some(body) => Some(body),
+            None => {
+                parsed = serde_json::from_slice::<Value>(response.raw).ok();
+                parsed.as_ref()
+            }
+        };
+        sample.api_message = body.and_then(api_message).map(|m| self.mask(None, m));
+        match kind {
+            FailureKind::Status => self.status(&mut sample, expect, response.status),
+            FailureKind::Expectation => match body {
+                Some(body) => match expect
+                    .body
+                    .iter()
+                    .find(|c| !c.holds(body, &mut self.peek()))
+                {
+                    Some(check) => self.body_check(&mut sample, check, body),
+                    None => sample.check = "expect".to_owned(),
+                },
+                None => sample.check = "expect: response body is not JSON".to_owned(),
+            },
+            FailureKind::Capture => self.capture(&mut sample, spec, body),
+            FailureKind::Schema => {
+                sample.check = "schema".to_owned();
+                if let Some(v) = response.violation {
+                    sample.path = Some(if v.path.is_empty() {
+                        "(body)".to_owned()
+                    } else {
+                        v.path.clone()
+                    });
+                    sample.expected = Some("matches the spec's response schema".to_owned());
+                    sample.actual = Some(self.mask(Some(&v.path), &v.reason));
+                }
+            }
+            FailureKind::Decode => {
+                sample.check = "response body is JSON".to_owned();
+                sample.actual = Some(self.masker.body(Some(self.session), response.raw));
+            }
+            FailureKind::Timeout => {
+                sample.check =
+                    format!("timeout after {}", humantime::format_duration(self.timeout));
+            }
+            FailureKind::Connect => {
+                sample.check = "connect to the target".to_owned();
+                sample.actual = Some("connection failed".to_owned());
+            }
+            FailureKind::Other => {
+                sample.check = "request".to_owned();
+                sample.actual = Some("failed before a response arrived".to_owned());
+            }
+        }
+        sample
+    }
+
+    fn status(&self, sample: &mut FailureSample, expect: &Expectation, status: Option<u16>) {
+        sample.check = status_check(expect);
+        sample.expected = Some(expected_statuses(expect));
+        sample.actual = status.map(|s| s.to_string());
+    }
+
+    fn body_check(&self, sample: &mut FailureSample, check: &BodyCheck, body: &Value) {
+        let path = check.pointer.as_str();
+        let (op, expected) = self.operand(check);
+        // The operand comes from the scenario: masked when it is (or renders to) a secret, not
+        // for the path it is compared at (`exists: false` at /session/token hides nothing).
+        let expected = self.mask(None, &expected);
+        sample.check = format!("body {path} {op} {expected}");
+        sample.path = Some(path.to_owned());
+        sample.expected = Some(format!("{op} {expected}"));
+        sample.actual = Some(match pointer(body, path) {
+            Some(value) => self.mask(Some(path), &value.to_string()),
+            None => "(absent)".to_owned(),
+        });
+    }
+
+    fn capture(&self, sample: &mut FailureSample, spec: &RequestSpec, body: Option<&Value>) {
+        if sample.status.is_none() {
+            // Nothing was sent: a template of the request read a variable not set yet.
+            let unset = request_vars(spec)
+                .into_iter()
+                .find(|id| self.session.var(*id).is_none());
+            sample.check = match unset {
+                Some(id) => format!(
+                    "render request: variable `{}` is not set (an earlier capture failed or was skipped)",
+                    self.var_name(id)
+                ),
+                None => "render request".to_owned(),
+            };
+            return;
+        }
+        let missing = spec.captures.iter().find(|c| {
+            !c.optional
+                && body
+                    .and_then(|b| pointer(b, &c.pointer))
+                    .is_none_or(Value::is_null)
+        });
+        let Some(capture) = missing else {
+            sample.check = "capture".to_owned();
+            return;
+        };
+        sample.check = format!("capture {}", self.var_name(capture.var));
+        sample.path = Some(capture.pointer.clone());
+        sample.expected = Some("a value".to_owned());
+        sample.actual = Some(match body.and_then(|b| pointer(b, &capture.pointer)) {
+            Some(Value::Null) => "null".to_owned(),
+            Some(value) => self.mask(Some(&capture.pointer), &value.to_string()),
+            None if body.is_none() => "(no JSON body)".to_owned(),
+            None => "(absent)".to_owned(),
+        });
+    }
+
+    /// Why a `wait_until` whose every response passed its `expect` never saw `until` hold.
+    pub fn wait_until(&self, wait: &WaitSpec, response: Response<'_>) -> FailureSample {
+        let mut sample = self.base(Some(wait.request.route), response.status);
+        sample.api_message = response
+            .body
+            .and_then(api_message)
+            .map(|m| self.mask(None, m));
+        let mut conditions = Vec::new();
+        if !wait.until.statuses.is_empty() {
+            conditions.push(status_check(&wait.until));
+        }
+        for check in &wait.until.body {
+            let (op, expected) = self.operand(check);
+            let expected = self.mask(None, &expected);
+            conditions.push(format!("body {} {op} {expected}", check.pointer));
+        }
+        sample.check = format!(
+            "wait_until {} not met by deadline ({})",
+            conditions.join(", "),
+            humantime::format_duration(wait.timeout)
+        );
+        let status_missed = response
+            .status
+            .is_some_and(|s| !wait.until.statuses.is_empty() && !wait.until.statuses.contains(&s));
+        let failing = response.body.and_then(|b| {
+            let failing = wait
+                .until
+                .body
+                .iter()
+                .find(|c| !c.holds(b, &mut self.peek()));
+            failing.map(|c| (c, b))
+        });
+        if status_missed {
+            sample.expected = Some(expected_statuses(&wait.until));
+            sample.actual = response.status.map(|s| s.to_string());
+        } else if let Some((check, body)) = failing {
+            let mut detail = FailureSample::default();
+            self.body_check(&mut detail, check, body);
+            (sample.path, sample.expected, sample.actual) =
+                (detail.path, detail.expected, detail.actual);
+        } else if response.body.is_none() && !wait.until.body.is_empty() {
+            sample.actual = Some("(no JSON body)".to_owned());
+        }
+        sample
+    }
+
+    /// Why a `wait_event` step failed with `kind`.
+    pub fn wait_event(&self, spec: &WaitEventSpec, kind: FailureKind) -> FailureSample {
+        let mut sample = self.base(None, None);
+        let event = &spec.event;
+        sample.check = match kind {
+            FailureKind::Timeout => format!(
+                "wait_event {event} not received in {}",
+                humantime::format_duration(spec.timeout)
+            ),
+            FailureKind::Capture => self.wait_event_capture(spec),
+            FailureKind::Other => format!("wait_event {event}: the run has no webhooks"),
+            other => format!("wait_event {event}: {other}"),
+        };
+        if kind == FailureKind::Timeout {
+            sample.expected = Some(format!("a {event} event"));
+            sample.actual = Some("none".to_owned());
+        }
+        sample
+    }
+
+    fn wait_event_capture(&self, spec: &WaitEventSpec) -> String {
+        let event = &spec.event;
+        let has_chat = self
+            .session
+            .events
+            .as_ref()
+            .is_some_and(|e| e.last_chat().is_some());
+        if spec.chat.is_none() && !has_chat {
+            return format!("wait_event {event}: no chat was created in this iteration to wait on");
+        }
+        let unset = spec
+            .chat
+            .iter()
+            .flat_map(|t| t.vars())
+            .chain(
+                spec.filter
+                    .iter()
+                    .flat_map(|c| c.operand.iter().flat_map(|o| o.vars())),
+            )
+            .find(|id| self.session.var(*id).is_none());
+        if let Some(id) = unset {
+            return format!(
+                "wait_event {event}: variable `{}` is not set (an earlier capture failed)",
+                self.var_name(id)
+            );
+        }
+        let names: Vec<String> = spec
+            .captures
+            .iter()
+            .map(|c| format!("{} at {}", self.var_name(c.var), c.pointer))
+            .collect();
+        format!(
+            "wait_event {event}: capture {} not in the event",
+            names.join(", ")
+        )
+    }
+
+    /// Renders templates from the session without advancing its random numbers.
+    fn peek(&self) -> Peek<'_> {
+        Peek::new(self.session)
+    }
+
+    /// The check's operator and operand as text; a templated operand rendered from the session
+    /// as the check saw it.
+    fn operand(&self, check: &BodyCheck) -> (&'static str, String) {
+        let (op, literal) = matcher_parts(&check.matcher);
+        match &check.operand {
+            None => (op, literal),
+            Some(template) => match template.render(&mut self.peek()) {
+                Ok(value) => (op, value.to_string()),
+                Err(unset) => (
+                    op,
+                    format!("{{{{ {} }}}} (not set)", self.var_name(unset.0)),
+                ),
+            },
+        }
+    }
+
+    fn var_name(&self, id: VarId) -> &str {
+        self.scenario
+            .vars
+            .names
+            .get(id.0 as usize)
+            .map_or("?", String::as_str)
+    }
+}
+
+/// `status in [200, 201]`, or `status 2xx` when the step accepts any success.
+fn status_check(expect: &Expectation) -> String {
+    if expect.statuses.is_empty() {
+        "status 2xx".to_owned()
+    } else {
+        format!("status in [{}]", expected_statuses_list(expect))
+    }
+}
+
+fn expected_statuses(expect: &Expectation) -> String {
+    if expect.statuses.is_empty() {
+        "2xx".to_owned()
+    } else {
+        expected_statuses_list(expect)
+    }
+}
+
+fn expected_statuses_list(expect: &Expectation) -> String {
+    let mut out = String::new();
+    for (index, status) in expect.statuses.iter().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{status}");
+    }
+    out
+}
+
+/// The operator's name and its operand as text (`("ne", "\"u-1\"")`).
+pub(super) fn matcher_parts(matcher: &Matcher) -> (&'static str, String) {
+    match matcher {
+        Matcher::Eq(v) => ("eq", v.to_string()),
+        Matcher::Ne(v) => ("ne", v.to_string()),
+        Matcher::Gt(n) => ("gt", n.to_string()),
+        Matcher::Gte(n) => ("gte", n.to_string()),
+        Matcher::Lt(n) => ("lt", n.to_string()),
+        Matcher::Lte(n) => ("lte", n.to_string()),
+        Matcher::Exists(b) => ("exists", b.to_string()),
+        Matcher::OneOf(list) => ("in", Value::Array(list.clone()).to_string()),
+        Matcher::Contains(s) => ("contains", Value::String(s.clone()).to_string()),
+    }
+}
+
+/// The API's own error message: `error.message` of its error envelope (or a top-level
+/// `message`).
+pub(super) fn api_message(body: &Value) -> Option<&str> {
+    body.pointer("/error/message")
+        .or_else(|| body.get("message"))
+        .and_then(Value::as_str)
+}
+
+/// Every variable a request's templates read.
+fn request_vars(spec: &RequestSpec) -> Vec<VarId> {
+    let mut vars: Vec<VarId> = spec.path.vars().collect();
+    vars.extend(spec.query.iter().flat_map(|(_, t)| t.vars()));
+    vars.extend(spec.headers.iter().flat_map(|(_, t)| t.vars()));
+    if let Some(body) = &spec.body {
+        vars.extend(body.vars());
+    }
+    if let Auth::Token(t) = &spec.auth {
+        vars.extend(t.vars());
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn matcher_parts_name_the_operator_and_operand() {
+        assert_eq!(
+            matcher_parts(&Matcher::Ne(json!("u-1"))),
+            ("ne", "\"u-1\"".to_owned())
+        );
+        assert_eq!(matcher_parts(&Matcher::Gte(1.0)), ("gte", "1".to_owned()));
+        assert_eq!(
+            matcher_parts(&Matcher::OneOf(vec![json!("a"), json!(2)])),
+            ("in", "[\"a\",2]".to_owned())
+        );
+    }
+
+    #[test]
+    fn api_message_reads_the_error_envelope() {
+        let body = json!({"error": {"code": 409, "message": "User already has a chat"}});
+        assert_eq!(api_message(&body), Some("User already has a chat"));
+        assert_eq!(api_message(&json!({"message": "nope"})), Some("nope"));
+        assert_eq!(api_message(&json!({"chat": {}})), None);
+    }
+
+    #[test]
+    fn status_checks_read_as_the_scenario_states_them() {
+        let expect = Expectation {
+            statuses: vec![200, 201],
+            body: Vec::new(),
+        };
+        assert_eq!(status_check(&expect), "status in [200, 201]");
+        assert_eq!(status_check(&Expectation::default()), "status 2xx");
+    }
+}

@@ -1,0 +1,66 @@
+//! The HTML report's "Why it failed" section: per step and failure kind, the first failures with
+//! route, status, check, path, expected and actual values, the API's message, VU and iteration.
+//! Every string is escaped (values come from responses).
+
+use std::fmt::Write as _;
+
+use super::{RunReport, esc, group};
+
+/// Writes the section; nothing when no step failed.
+pub(super) fn section(out: &mut String, report: &RunReport) {
+    if report.failure_samples.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section class=\"card\" id=\"why-it-failed\">\n<h2>Why it failed</h2>\n\
+         <p class=\"hint\">The first failures of each step and kind; X
+         tokens are shown as MASKED.</p>\n",
+    );
+    for entry in &report.failure_samples {
+        let flow = entry
+            .flow
+            .as_deref()
+            .map(|f| format!(" <span class=\"hint\">({})</span>", esc(f)))
+            .unwrap_or_default();
+        w!(
+            out,
+            "<h3><code>{}</code>{flow} · {} <span class=\"badtext\">× {}</span></h3>\n",
+            esc(&entry.step),
+            esc(&entry.kind),
+            group(entry.count)
+        );
+        out.push_str(
+            "<div class=\"scroll\"><table>\n<thead><tr><th>route</th>\
+             <th class=\"num\">status</th><th>check</th><th>path</th><th>expected</th>\
+             <th>actual</th><th>API message</th><th class=\"num\">vu</th>\
+             <th class=\"num\">iteration</th></tr></thead>\n<tbody>\n",
+        );
+        for s in &entry.samples {
+            let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or(""));
+            w!(
+                out,
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td><code>{}</code></td>\
+                 <td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td>\
+                 <td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                opt(&s.route),
+                s.status.map(|c| c.to_string()).unwrap_or_default(),
+                esc(&s.check),
+                opt(&s.path),
+                opt(&s.expected),
+                opt(&s.actual),
+                opt(&s.api_message),
+                s.vu,
+                s.iteration
+            );
+        }
+        out.push_str("</tbody>\n</table></div>\n");
+        if entry.more > 0 {
+            w!(
+                out,
+                "<p class=\"hint\">… and {} more.</p>\n",
+                group(entry.more)
+            );
+        }
+    }
+    out.push_str("</section>\n");
+}
