@@ -397,6 +397,44 @@ mod tests {
     }
 
     #[test]
+    fn failure_samples_keep_the_first_five_across_shards_and_add_up_the_counts() {
+        use crate::report::{FailureSampleReport, FailureSamples};
+        let entry = |vu: u64, count: u64, kept: u64| FailureSamples {
+            step: "create_chat".into(),
+            flow: Some("f".into()),
+            kind: "status".into(),
+            count,
+            more: count - kept,
+            samples: (0..kept)
+                .map(|iteration| FailureSampleReport {
+                    check: "status in [201]".into(),
+                    vu,
+                    iteration,
+                    ..FailureSampleReport::default()
+                })
+                .collect(),
+        };
+        let (mut a, mut b, mut c) = (run(&[1]), run(&[2]), run(&[3]));
+        a.failure_samples = vec![entry(1, 3, 3)];
+        b.failure_samples = vec![entry(2, 40, 5)];
+        c.failure_samples = vec![FailureSamples {
+            kind: "timeout".into(),
+            ..entry(3, 1, 1)
+        }];
+        let merged = merge(&[a, b, c], &[]).unwrap();
+        assert_eq!(merged.failure_samples.len(), 2);
+        let status = &merged.failure_samples[0];
+        assert_eq!((status.count, status.more), (43, 38));
+        let vus: Vec<u64> = status.samples.iter().map(|s| s.vu).collect();
+        assert_eq!(vus, [1, 1, 1, 2, 2], "shard order, first five");
+        let timeout = &merged.failure_samples[1];
+        assert_eq!(
+            (timeout.kind.as_str(), timeout.count, timeout.more),
+            ("timeout", 1, 0)
+        );
+    }
+
+    #[test]
     fn different_scenarios_do_not_merge() {
         let a = run(&[1, 2, 3]);
         let mut b = run(&[4]);

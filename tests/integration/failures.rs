@@ -34,20 +34,24 @@ impl Outputs {
     }
 }
 
-/// Runs the binary on `yaml` with `--verbose` and every report format.
-async fn run_binary(dir: &Path, yaml: &str) -> Outputs {
+/// Runs the binary on `yaml` with every report format and `logging`: `--verbose`, or
+/// `CHATLOAD_LOG=debug` in its place.
+async fn run_binary(dir: &Path, yaml: &str, logging: Logging) -> Outputs {
     let scenario = write_scenario(dir, "s.yaml", yaml);
     let (json, html, junit) = (dir.join("r.json"), dir.join("r.html"), dir.join("r.xml"));
     let mut command = chatload();
     command
-        .args(["run", "--quiet", "--verbose", "--out"])
+        .args(["run", "--quiet", "--out"])
         .arg(&json)
         .arg("--html")
         .arg(&html)
         .arg("--junit")
         .arg(&junit)
-        .arg(&scenario)
-        .env_remove("CHATLOAD_LOG");
+        .arg(&scenario);
+    match logging {
+        Logging::Verbose => command.arg("--verbose").env_remove("CHATLOAD_LOG"),
+        Logging::DebugEnv => command.env("CHATLOAD_LOG", "debug"),
+    };
     // The mock runs on this runtime: wait for the child off its worker threads.
     let out = tokio::task::spawn_blocking(move || command.output().expect("chatload runs"))
         .await
@@ -61,6 +65,12 @@ async fn run_binary(dir: &Path, yaml: &str) -> Outputs {
         html: read(&html),
         junit: read(&junit),
     }
+}
+
+#[derive(Clone, Copy)]
+enum Logging {
+    Verbose,
+    DebugEnv,
 }
 
 fn samples<'a>(report: &'a RunReport, step: &str, kind: &str) -> &'a FailureSamples {
@@ -90,7 +100,7 @@ async fn a_failed_run_names_path_expected_actual_and_api_message_everywhere() {
          - get_settings:\n    expect: {{status: 200}}\n",
         target_block(&mock)
     );
-    let out = run_binary(dir.path(), &yaml).await;
+    let out = run_binary(dir.path(), &yaml, Logging::Verbose).await;
     assert_eq!(out.exit, Some(1), "{}", out.stderr);
 
     let report = out.report();
@@ -153,7 +163,8 @@ async fn secrets_and_tokens_never_appear_in_any_output() {
     // demo-secret is the target's secret: the first step makes the API echo it in a failing
     // value. `api_token` is named like a credential: its value is masked wherever it appears.
     // The third step fails a check on the session token itself; the fifth sends the captured
-    // user token where the API echoes it under a harmless name.
+    // user token where the API echoes it under a harmless name; the sixth compares a name with
+    // the captured token (the expected value is the token).
     let yaml = format!(
         "name: leaky\n{}variables: {{api_token: tok-1234567890}}\n\
          load: {{vus: 1, iterations: 1}}\nsteps:\n  \
@@ -165,10 +176,12 @@ async fn secrets_and_tokens_never_appear_in_any_output() {
          expect: {{body: {{session.token: {{exists: false}}}}}}\n  \
          - create_user: {{}}\n    name: fourth\n  \
          - create_user:\n      external_id: '{{{{ user_token }}}}'\n    name: fifth\n    \
-         expect: {{body: {{user.externalId: not the token}}}}\n",
+         on_error: continue\n    expect: {{body: {{user.externalId: not the token}}}}\n  \
+         - get_user: {{}}\n    name: sixth\n    \
+         expect: {{body: {{user.name: '{{{{ user_token }}}}'}}}}\n",
         target_block(&mock)
     );
-    let out = run_binary(dir.path(), &yaml).await;
+    let out = run_binary(dir.path(), &yaml, Logging::Verbose).await;
     assert_eq!(out.exit, Some(1), "{}", out.stderr);
     let report = out.report();
 
@@ -186,6 +199,14 @@ async fn secrets_and_tokens_never_appear_in_any_output() {
             "{step}: {sample:?}"
         );
     }
+    let against_token = &samples(&report, "sixth", "expectation").samples[0];
+    assert_eq!(against_token.check, "body /user/name eq MASKED");
+    assert_eq!(against_token.expected.as_deref(), Some("eq MASKED"));
+    assert_ne!(
+        against_token.actual.as_deref(),
+        Some("MASKED"),
+        "a name is no secret"
+    );
     let samples_json = serde_json::to_string(&report.failure_samples).unwrap();
     for (name, text) in out.all() {
         assert!(
@@ -279,4 +300,30 @@ async fn a_wait_until_timeout_counts_in_errors_by_kind_and_says_what_it_saw() {
         "{sample:?}"
     );
     assert_eq!(sample.route.as_deref(), Some("GET /chats/{chatId}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatload_log_debug_logs_failing_exchanges_with_credentials_masked() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: debug\n{}load: {{vus: 1, iterations: 1}}\nsteps:\n  - create_user:\n  \
+         - create_chat:\n    expect: {{status: 418}}\n",
+        target_block(&mock)
+    );
+    let out = run_binary(dir.path(), &yaml, Logging::DebugEnv).await;
+    assert_eq!(out.exit, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("failed: step create_chat (status)")
+            && out.stderr.contains("POST /chats -> 201")
+            && out.stderr.contains("x-hyper-secret: MASKED"),
+        "{}",
+        out.stderr
+    );
+    for (name, text) in out.all() {
+        assert!(
+            !text.contains("demo-secret"),
+            "{name} leaks the secret:\n{text}"
+        );
+    }
 }

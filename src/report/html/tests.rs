@@ -219,6 +219,25 @@ fn report_text_is_escaped_everywhere() {
 }
 
 #[test]
+fn why_it_failed_lists_the_samples_escaped() {
+    let html = html_of(&sample_report());
+    let section = html
+        .split("id=\"why-it-failed\"")
+        .nth(1)
+        .expect("a why-it-failed section");
+    assert!(
+        section.contains("<code>status in [201]</code>"),
+        "{section}"
+    );
+    assert!(section.contains("Service &lt;unavailable&gt;"), "{section}");
+    assert!(!html.contains("Service <unavailable>"));
+    assert_balanced(&html);
+    let mut clean = sample_report();
+    clean.failure_samples.clear();
+    assert!(!html_of(&clean).contains("why-it-failed"));
+}
+
+#[test]
 fn schema_violations_cleanup_and_corrected_latency_are_shown() {
     let html = html_of(&full_report());
     assert!(html.contains("<code>POST /chats</code>"));
