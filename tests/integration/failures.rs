@@ -97,7 +97,8 @@ async fn a_failed_run_names_path_expected_actual_and_api_message_everywhere() {
         "name: explained\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  \
          - create_user: {{name: Ada Lovelace}}\n    on_error: continue\n    \
          expect: {{body: {{user.name: Grace Hopper}}}}\n  \
-         - get_settings:\n    expect: {{status: 200}}\n",
+         - get_settings:\n    expect: {{status: 200}}\n    on_error: continue\n  \
+         - create_user: {{}}\n    name: grab\n    capture: {{nothing: user.nothing}}\n",
         target_block(&mock)
     );
     let out = run_binary(dir.path(), &yaml, Logging::Verbose).await;
@@ -122,6 +123,11 @@ async fn a_failed_run_names_path_expected_actual_and_api_message_everywhere() {
     assert_eq!(sample.actual.as_deref(), Some("503"));
     assert_eq!(sample.api_message.as_deref(), Some("Injected fault"));
     assert_eq!(sample.route.as_deref(), Some("GET /settings"));
+
+    let capture = &samples(&report, "grab", "capture").samples[0];
+    assert_eq!(capture.check, "capture nothing");
+    assert_eq!(capture.path.as_deref(), Some("/user/nothing"));
+    assert_eq!(capture.actual.as_deref(), Some("(absent)"));
 
     for (name, text) in [
         ("terminal", &out.stdout),

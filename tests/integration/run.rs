@@ -242,6 +242,14 @@ async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
     assert_eq!(schema["violations"], 3);
     let sample = &schema["routes"]["POST /chats"]["samples"][0];
     assert_eq!(sample["path"], "/chat/id", "{schema}");
+    let why = report
+        .failure_samples
+        .iter()
+        .find(|e| e.step == "create_chat" && e.kind == "schema")
+        .expect("samples of the schema failures");
+    assert_eq!(why.samples[0].check, "schema");
+    assert_eq!(why.samples[0].path.as_deref(), Some("/chat/id"));
+    assert!(why.samples[0].actual.is_some(), "{why:?}");
     assert_eq!(
         step(&report, "get_settings").errors,
         0,

@@ -226,6 +226,20 @@ async fn a_timeout_fails_the_step_and_abandon_closes_the_chat_and_counts_it() {
         wait.latency.min_us >= 300_000,
         "the step's latency is the wait"
     );
+    // A wait_event timeout is a failed step in `errors by kind`, and says why.
+    assert_eq!(report.errors_by_kind.get("timeout"), Some(&2));
+    assert_eq!(report.request_errors_by_kind.get("timeout"), None);
+    let why = report
+        .failure_samples
+        .iter()
+        .find(|e| e.step == "wait_join" && e.kind == "timeout")
+        .expect("samples of the timeout");
+    assert_eq!(why.samples.len(), 2);
+    assert_eq!(
+        why.samples[0].check,
+        "wait_event chats:join not received in 300ms"
+    );
+    assert_eq!(why.samples[0].route, None);
     assert_eq!(
         report.webhooks.as_ref().expect("section").queue.abandoned,
         0
