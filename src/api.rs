@@ -183,6 +183,48 @@ pub fn match_route(method: Method, segments: &[PathSegment<'_>]) -> Option<&'sta
     best.map(|(op, _)| op)
 }
 
+/// The operation whose method and path look most like a request that
+/// matches none (for "did you mean" messages): smallest edit distance between
+/// `METHOD /path` texts, with every parameter written `{}`.
+pub fn closest(method: Method, segments: &[PathSegment<'_>]) -> &'static Operation {
+    let mut wanted = format!("{method} ");
+    for s in segments {
+        wanted.push('/');
+        wanted.push_str(match s {
+            PathSegment::Literal(lit) => lit,
+            PathSegment::Dynamic => "{}",
+        });
+    }
+    let shape = |op: &Operation| {
+        let mut out = format!("{} ", op.method);
+        for t in op.path.trim_matches('/').split('/') {
+            out.push('/');
+            out.push_str(if t.starts_with('{') { "{}" } else { t });
+        }
+        out
+    };
+    OPERATIONS
+        .iter()
+        .min_by_key(|op| edit_distance(&wanted, &shape(op)))
+        .expect("the catalogue is not empty")
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

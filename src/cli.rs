@@ -69,20 +69,20 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// Virtual users (closed model; with the open model: max_vus). Makes the load constant.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Virtual users, 1 to 100,000 (closed model; with the open model: max_vus). Makes the load constant.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_vus)]
     pub vus: Option<u32>,
 
-    /// Iterations per second (switches to the open model). Makes the load constant.
-    #[arg(long)]
+    /// Iterations per second, more than 0 and at most 1,000,000 (switches to the open model). Makes the load constant.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_rate)]
     pub rate: Option<f64>,
 
-    /// Run length, e.g. 30s or 5m. Makes the load constant.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Run length, e.g. 30s or 5m (more than 0, at most 7 days). Makes the load constant.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_run_duration)]
     pub duration: Option<Duration>,
 
-    /// Total iterations (closed model).
-    #[arg(long)]
+    /// Total iterations, 1 to 1,000,000,000 (closed model).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_iterations)]
     pub iterations: Option<u64>,
 
     /// Where to write the JSON report [default: reports/<scenario>-<timestamp>.json].
@@ -229,6 +229,51 @@ pub struct MockArgs {
     /// Seed for the mock's randomness.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+/// `--duration`: a positive duration within the scenario limits.
+fn parse_run_duration(text: &str) -> Result<Duration, String> {
+    match crate::scenario::limits::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!(
+            "the run length must be a positive duration like 30s, not `{text}`"
+        )),
+        Err(_) if text.trim().starts_with('-') => Err(format!(
+            "the run length must be a positive duration like 30s, not `{text}`"
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// A whole number typed on the command line, in the scenario limits.
+fn parse_whole(text: &str, what: &str, max: u64) -> Result<u64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number: {what} is a whole number like 10"))?;
+    crate::scenario::limits::whole(value, what, 1, max)
+}
+
+fn parse_vus(text: &str) -> Result<u32, String> {
+    parse_whole(text, "--vus", crate::scenario::limits::MAX_VUS).map(|n| n as u32)
+}
+
+fn parse_iterations(text: &str) -> Result<u64, String> {
+    parse_whole(
+        text,
+        "--iterations",
+        crate::scenario::limits::MAX_ITERATIONS,
+    )
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| {
+        format!("`{text}` is not a number: --rate is iterations per second, like 50")
+    })?;
+    if value == 0.0 {
+        return Err("--rate must be more than 0 iterations per second".to_owned());
+    }
+    crate::scenario::limits::rate(value, "--rate")
 }
 
 #[cfg(test)]

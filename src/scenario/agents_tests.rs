@@ -162,7 +162,7 @@ fn bad_values_are_each_reported_at_their_line() {
         "s.yaml:7:8: agents.ids: agent id `a-1` appears twice",
         "s.yaml:9:10: agents.rooms: room `\"x\"` is not a room id",
         "s.yaml:8:13: agents.capacity: capacity must be at least 1",
-        "s.yaml:10:17: agents.accept_delay: invalid duration `soon`",
+        "s.yaml:10:17: agents.accept_delay: `soon` is not a duration",
         "s.yaml:11:23: agents.reject_probability: reject_probability must be between 0 and 1",
         "s.yaml:12:10: agents.reply: unknown placeholder `{{name}}` in reply",
         "s.yaml:13:16: agents.leave_after: leave_after must be at least 1",

@@ -10,6 +10,7 @@ use serde_saphyr::Location;
 
 use super::Scenario;
 use super::raw::RawScenario;
+use super::syntax;
 use super::validate;
 
 /// One thing wrong with a scenario file.
@@ -89,18 +90,46 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Syntax or validation problems.
 pub fn load_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
     let options = serde_saphyr::options! {};
-    let raw: RawScenario = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| position(&l));
-        ScenarioError::Invalid(vec![Problem {
-            file: origin.to_owned(),
-            line,
-            column,
-            path: String::new(),
-            message: syntax_message(&e),
-        }])
-    })?;
-    validate::validate(raw, origin, base_dir, &|name| std::env::var(name).ok())
-        .map_err(ScenarioError::Invalid)
+    let raw: RawScenario = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| ScenarioError::Invalid(syntax_problems(&e, text, origin)))?;
+    validate::validate(raw, origin, base_dir, &|name| std::env::var(name).ok()).map_err(
+        |mut problems| {
+            // In the order of the file, as a reader goes through it.
+            problems.sort_by_key(|p| (p.line, p.column));
+            ScenarioError::Invalid(problems)
+        },
+    )
+}
+
+/// What is wrong with a file the parser refused: every unquoted `{{ }}` (the
+/// usual cause, and the parser stops at the first), else the parser's own
+/// error in plain words; each with its place in the document.
+fn syntax_problems(e: &serde_saphyr::Error, text: &str, origin: &str) -> Vec<Problem> {
+    let problem = |line, column, message| Problem {
+        file: origin.to_owned(),
+        line,
+        column,
+        path: syntax::place_at(text, line, column),
+        message,
+    };
+    let unquoted = syntax::unquoted_templates(text);
+    if !unquoted.is_empty() {
+        return unquoted
+            .into_iter()
+            .map(|(line, column, found)| {
+                problem(
+                    line,
+                    column,
+                    format!(
+                        "unquoted `{found}`: YAML reads `{{{{ }}}}` outside quotes as a nested mapping; quote it: \"{found}\""
+                    ),
+                )
+            })
+            .collect();
+    }
+    let (line, column) = e.location().map_or((1, 1), |l| position(&l));
+    let message = syntax::plain_message(&syntax_message(e), text, line, column);
+    vec![problem(line, column, message)]
 }
 
 /// Line and column of a YAML node (1-based; unknown → 1:1).

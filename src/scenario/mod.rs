@@ -7,6 +7,7 @@
 //! engine executes the model through the client.
 
 pub mod agents;
+pub mod limits;
 pub mod load;
 pub mod matcher;
 pub mod raw;
@@ -16,6 +17,7 @@ pub mod validate;
 pub mod webhooks;
 
 mod feed;
+mod syntax;
 mod think;
 
 use std::fmt;
@@ -103,18 +105,42 @@ impl Scenario {
         expr: &str,
         abort_on_fail: bool,
     ) -> Result<threshold::Threshold, String> {
-        let steps: Vec<&str> = self.step_names.iter().map(|(n, _)| n.as_str()).collect();
+        check_threshold(
+            expr,
+            abort_on_fail,
+            &self.step_names,
+            &self.routes,
+            self.webhooks.as_ref(),
+            &|id| self.is_pause(id),
+        )
+    }
+}
+
+/// Parses a threshold against a scenario's steps, routes and webhooks.
+///
+/// # Errors
+/// Unknown metrics, steps or routes; limits out of range.
+pub(crate) fn check_threshold(
+    expr: &str,
+    abort_on_fail: bool,
+    step_names: &[(String, String)],
+    routes: &[RouteInfo],
+    webhooks: Option<&webhooks::WebhookSpec>,
+    is_pause: &dyn Fn(usize) -> bool,
+) -> Result<threshold::Threshold, String> {
+    {
+        let steps: Vec<&str> = step_names.iter().map(|(n, _)| n.as_str()).collect();
         let t = threshold::parse(expr, &steps, abort_on_fail)?;
         if let threshold::Subject::Step(name) = &t.subject
-            && let Some(id) = self.step_names.iter().position(|(n, _)| n == name)
-            && self.is_pause(id)
+            && let Some(id) = step_names.iter().position(|(n, _)| n == name)
+            && is_pause(id)
         {
             return Err(format!(
                 "step `{name}` in `{expr}` is a pause (only `think`): it sends nothing and has no metrics to judge"
             ));
         }
         if t.subject.needs_webhooks() {
-            let Some(hooks) = &self.webhooks else {
+            let Some(hooks) = webhooks else {
                 return Err(format!(
                     "`{expr}` is measured from webhook events: add a `webhooks:` section"
                 ));
@@ -129,9 +155,9 @@ impl Scenario {
             }
         }
         if let threshold::Subject::Route(route) = &t.subject
-            && !self.routes.iter().any(|r| &r.key == route)
+            && !routes.iter().any(|r| &r.key == route)
         {
-            let known: Vec<&str> = self.routes.iter().map(|r| r.key.as_str()).collect();
+            let known: Vec<&str> = routes.iter().map(|r| r.key.as_str()).collect();
             return Err(format!(
                 "unknown route `{route}` in `{expr}`: the scenario's routes are {}",
                 known.join(", ")

@@ -168,13 +168,13 @@ pub struct RawFeed {
 #[serde(deny_unknown_fields)]
 pub struct RawLoad {
     pub model: Option<String>,
-    pub vus: Option<u32>,
+    pub vus: Option<Spanned<RawNumber>>,
     pub duration: Option<Spanned<DurationText>>,
-    pub iterations: Option<u64>,
+    pub iterations: Option<Spanned<RawNumber>>,
     pub stages: Option<Vec<Spanned<RawStage>>>,
-    pub arrival_rate: Option<f64>,
-    pub max_vus: Option<u32>,
-    pub backlog: Option<u32>,
+    pub arrival_rate: Option<Spanned<RawNumber>>,
+    pub max_vus: Option<Spanned<RawNumber>>,
+    pub backlog: Option<Spanned<RawNumber>>,
     pub graceful_stop: Option<Spanned<DurationText>>,
 }
 
@@ -191,7 +191,7 @@ pub struct RawStage {
 #[serde(deny_unknown_fields)]
 pub struct RawFlow {
     pub name: Option<String>,
-    pub weight: Option<u32>,
+    pub weight: Option<Spanned<RawNumber>>,
     pub steps: Vec<Spanned<RawStep>>,
 }
 
@@ -235,7 +235,7 @@ pub struct RawStep {
     pub wait_until: Option<Box<RawWaitUntil>>,
     pub wait_event: Option<Box<RawWaitEvent>>,
     pub think: Option<Spanned<RawThink>>,
-    pub repeat: Option<u32>,
+    pub repeat: Option<Spanned<RawNumber>>,
     pub on_error: Option<String>,
     pub expect: Option<RawExpect>,
     #[serde(default)]
@@ -388,6 +388,36 @@ fn status<E: de::Error>(v: u64) -> Result<u16, E> {
         _ => Err(E::custom(format!(
             "{v} is not an HTTP status code (expected 100 to 599)"
         ))),
+    }
+}
+
+/// A number as written (whole or not, any sign): range and wholeness are
+/// checked by validation, which can then say what is allowed in plain words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawNumber(pub f64);
+
+impl<'de> Deserialize<'de> for RawNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawNumber;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawNumber, E> {
+                Ok(RawNumber(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawNumber, E> {
+                Ok(RawNumber(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawNumber, E> {
+                Ok(RawNumber(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawNumber, E> {
+                Err(E::custom(format!("expected a number, found `{v}`")))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -10,8 +10,9 @@ use serde_saphyr::{Location, Spanned};
 use super::Validator;
 use super::typed_steps::typed_draft;
 use crate::api::{self, AuthClass, Method, PathSegment};
+use crate::scenario::limits::{MAX_REPEAT, MAX_WEIGHT};
 use crate::scenario::matcher::to_pointer;
-use crate::scenario::raw::{RawExpect, RawRequest, RawScenario, RawStep};
+use crate::scenario::raw::{RawExpect, RawFlow, RawRequest, RawScenario, RawStep};
 use crate::scenario::template::Template;
 use crate::scenario::{
     Auth, Capture, ChatEffect, Expectation, Flow, OnError, RequestSpec, RouteInfo, Step,
@@ -43,20 +44,17 @@ pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Fl
             if list.is_empty() {
                 v.problem(&raw.load.referenced, "flows", "`flows` is empty");
             }
+            let mut seen = HashSet::new();
             for (i, f) in list.iter().enumerate() {
-                let name = f
-                    .value
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("flow{}", i + 1));
-                let weight = f.value.weight.unwrap_or(1);
-                if weight == 0 {
-                    v.problem(
-                        &f.referenced,
+                let name = flow_name(v, f, i, &mut seen);
+                let weight = v
+                    .whole(
+                        f.value.weight.as_ref(),
                         &format!("flows[{i}].weight"),
-                        "weight must be at least 1",
-                    );
-                }
+                        1,
+                        MAX_WEIGHT,
+                    )
+                    .unwrap_or(1) as u32;
                 flows.push(validate_flow(
                     v,
                     &name,
@@ -68,6 +66,36 @@ pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Fl
         }
     }
     flows
+}
+
+/// A flow's name (default `flowN`); empty and repeated names are problems,
+/// since names identify flows in reports and thresholds.
+fn flow_name(
+    v: &mut Validator<'_>,
+    f: &Spanned<RawFlow>,
+    i: usize,
+    seen: &mut HashSet<String>,
+) -> String {
+    let name = f
+        .value
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("flow{}", i + 1));
+    let path = format!("flows[{i}].name");
+    if name.trim().is_empty() {
+        v.problem(
+            &f.referenced,
+            &path,
+            "the flow name is empty: give it a name or leave `name` out",
+        );
+    } else if !seen.insert(name.clone()) {
+        v.problem(
+            &f.referenced,
+            &path,
+            format!("flow name `{name}` is used twice: each flow needs its own name"),
+        );
+    }
+    name
 }
 
 fn validate_flow(
@@ -139,14 +167,14 @@ fn validate_step(
         .think
         .as_ref()
         .and_then(|t| super::validate_think(v, t, &format!("{}.think", cx.path)));
-    let repeat = raw.repeat.unwrap_or(1);
-    if repeat == 0 {
-        v.problem(
-            &cx.at,
+    let repeat = v
+        .whole(
+            raw.repeat.as_ref(),
             &format!("{}.repeat", cx.path),
-            "repeat must be at least 1",
-        );
-    }
+            1,
+            MAX_REPEAT,
+        )
+        .unwrap_or(1) as u32;
     let on_error = match raw.on_error.as_deref() {
         None | Some("abort_iteration") => OnError::AbortIteration,
         Some("continue") => OnError::Continue,
@@ -174,7 +202,13 @@ fn validate_step(
 
 fn step_name(v: &mut Validator<'_>, given: Option<&str>, kind: &str, cx: &StepCx<'_>) -> String {
     if let Some(name) = given {
-        if !v.used_names.insert(name.to_owned()) {
+        if name.trim().is_empty() {
+            v.problem(
+                &cx.at,
+                &format!("{}.name", cx.path),
+                "the step name is empty: give it a name or leave `name` out",
+            );
+        } else if !v.used_names.insert(name.to_owned()) {
             v.problem(
                 &cx.at,
                 &format!("{}.name", cx.path),
@@ -287,13 +321,13 @@ fn build_action(
             defined,
         );
         let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
-        let timeout = v.duration(
+        let timeout = v.positive_duration(
             &wait.timeout.value,
             &wait.timeout.referenced,
             &format!("{}.wait_until.timeout", cx.path),
         )?;
         let interval = match &wait.interval {
-            Some(i) => v.duration(
+            Some(i) => v.positive_duration(
                 &i.value,
                 &i.referenced,
                 &format!("{}.wait_until.interval", cx.path),
@@ -459,6 +493,19 @@ fn generic_request(
         })
         .collect();
     let op = api::match_route(method, &segments);
+    if op.is_none() {
+        let near = api::closest(method, &segments);
+        v.problem(
+            &cx.at,
+            &format!("{}.request.path", cx.path),
+            format!(
+                "`{method} {}` matches no operation of the API spec; the closest is `{}` ({})",
+                template_shape(r_path),
+                near.route_key(),
+                near.id
+            ),
+        );
+    }
     let auth = match r.auth.as_deref() {
         None => match op.map(|o| o.auth) {
             Some(AuthClass::Public) => Auth::AppId,

@@ -385,6 +385,13 @@ fn parse_value(text: &str, unit: Unit) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;
     let suffix = suffix.trim();
+    if !value.is_finite() || value < 0.0 {
+        return Err(match unit {
+            Unit::Micros => format!("a latency cannot be negative: `{text}`"),
+            Unit::Ratio => format!("a rate is from 0% to 100%, not `{text}`"),
+            Unit::Plain => format!("a count or rate cannot be negative: `{text}`"),
+        });
+    }
     match (unit, suffix) {
         (Unit::Micros, "us" | "µs") => Ok(value),
         (Unit::Micros, "ms") => Ok(value * 1e3),
@@ -393,7 +400,8 @@ fn parse_value(text: &str, unit: Unit) -> Result<f64, String> {
         (Unit::Micros, _) => Err(format!(
             "a latency needs a unit: `{text}` should be like 300ms, 2s, 500us"
         )),
-        (Unit::Ratio, "%") => Ok(value / 100.0),
+        (Unit::Ratio, "%") if value <= 100.0 => Ok(value / 100.0),
+        (Unit::Ratio, "%") => Err(format!("a rate is from 0% to 100%, not `{text}`")),
         (Unit::Ratio, "") if (0.0..=1.0).contains(&value) => Ok(value),
         (Unit::Ratio, _) => Err(format!(
             "a rate is a percentage (1%) or a fraction (0.01), not `{text}`"
@@ -408,6 +416,23 @@ mod tests {
     use super::*;
 
     const STEPS: &[&str] = &["create_chat", "wait.active"];
+
+    #[test]
+    fn rates_outside_0_to_100_percent_and_negative_bounds_are_refused() {
+        let err = |e: &str| parse(e, STEPS, false).unwrap_err();
+        assert_eq!(
+            err("errors.rate < 150%"),
+            "`errors.rate < 150%`: a rate is from 0% to 100%, not `150%`"
+        );
+        assert!(err("errors.rate < 1.5").contains("a rate is a percentage"));
+        assert!(err("create_chat.error_rate < -1%").contains("from 0% to 100%"));
+        assert_eq!(
+            err("create_chat.p99 < -5ms"),
+            "`create_chat.p99 < -5ms`: a latency cannot be negative: `-5ms`"
+        );
+        assert!(err("errors.count < -1").contains("cannot be negative"));
+        assert!(parse("errors.rate <= 100%", STEPS, false).is_ok());
+    }
 
     #[test]
     fn parses_steps_routes_iteration_and_run_metrics() {

@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
+use super::limits::{self, MAX_BACKLOG, MAX_ITERATIONS, MAX_VUS};
 use super::load::{Problem, position};
-use super::raw::{DurationText, RawLoad, RawScenario, RawTarget, RawThink};
+use super::raw::{DurationText, RawLoad, RawNumber, RawScenario, RawTarget, RawThink};
 use super::{Feed, FeedMode, Scenario, Secret, Stage, TargetSpec, Think, VarTable, Workload};
 
 #[path = "step_templates.rs"]
@@ -91,6 +92,41 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A duration that must be more than zero (timeouts, intervals, run length).
+    pub(in crate::scenario) fn positive_duration(
+        &mut self,
+        text: &DurationText,
+        at: &Location,
+        path: &str,
+    ) -> Option<Duration> {
+        match limits::parse_positive_duration(&text.0) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                self.problem(at, path, msg);
+                None
+            }
+        }
+    }
+
+    /// A whole number in `min..=max` written at `raw` (absent: `None`).
+    pub(in crate::scenario) fn whole(
+        &mut self,
+        raw: Option<&Spanned<RawNumber>>,
+        path: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        let raw = raw?;
+        let what = path.rsplit('.').next().unwrap_or(path);
+        match limits::whole(raw.value.0, what, min, max) {
+            Ok(n) => Some(n),
+            Err(msg) => {
+                self.problem(&raw.referenced, path, msg);
+                None
+            }
+        }
+    }
+
     /// Expands `${VAR}` and `${VAR:-default}` from the environment; `$${`
     /// stands for a literal `${`.
     pub(super) fn expand_env(&mut self, text: &str, at: &Location, path: &str) -> String {
@@ -137,14 +173,7 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// Parses `250ms`, `2s`, `1m30s`, `1h`.
-///
-/// # Errors
-/// Text that is not a duration, with what was expected.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("invalid duration `{text}` ({e}): expected e.g. 250ms, 2s, 1m30s"))
-}
+pub use super::limits::parse_duration;
 
 /// Validates a parsed file. `env` looks environment variables up.
 ///
@@ -189,37 +218,44 @@ pub fn validate(
     if let Some(a) = agents.as_mut() {
         a.register_metrics(&mut v.step_names, &mut v.routes);
     }
-    match (v.problems.is_empty(), load) {
-        (true, Some(load)) => {
-            let mut scenario = Scenario {
-                name: raw.name,
-                description: raw.description,
-                file: None,
-                seed: raw.seed,
-                target,
-                vars: std::mem::take(&mut v.vars),
-                feeds,
-                load,
-                flows,
-                step_names: std::mem::take(&mut v.step_names),
-                routes: std::mem::take(&mut v.routes),
-                cleanup: raw.cleanup.unwrap_or(true),
-                thresholds: Vec::new(),
-                agents,
-                webhooks: v.webhooks.take(),
-            };
-            for (i, t) in raw.thresholds.iter().enumerate() {
-                match scenario.parse_threshold(&t.value.0.threshold, t.value.0.abort_on_fail) {
-                    Ok(parsed) => scenario.thresholds.push(parsed),
-                    Err(msg) => v.problem(&t.referenced, &format!("thresholds[{i}]"), msg),
-                }
-            }
-            if v.problems.is_empty() {
-                Ok(scenario)
-            } else {
-                Err(v.problems)
-            }
+    let mut thresholds = Vec::new();
+    for (i, t) in raw.thresholds.iter().enumerate() {
+        let parsed = super::check_threshold(
+            &t.value.0.threshold,
+            t.value.0.abort_on_fail,
+            &v.step_names,
+            &v.routes,
+            v.webhooks.as_ref(),
+            &|id| {
+                flows
+                    .iter()
+                    .flat_map(|f| &f.steps)
+                    .any(|s| s.id as usize == id && matches!(s.action, super::StepAction::Pause))
+            },
+        );
+        match parsed {
+            Ok(parsed) => thresholds.push(parsed),
+            Err(msg) => v.problem(&t.referenced, &format!("thresholds[{i}]"), msg),
         }
+    }
+    match (v.problems.is_empty(), load) {
+        (true, Some(load)) => Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            file: None,
+            seed: raw.seed,
+            target,
+            vars: std::mem::take(&mut v.vars),
+            feeds,
+            load,
+            flows,
+            step_names: std::mem::take(&mut v.step_names),
+            routes: std::mem::take(&mut v.routes),
+            cleanup: raw.cleanup.unwrap_or(true),
+            thresholds,
+            agents,
+            webhooks: v.webhooks.take(),
+        }),
         _ => Err(v.problems),
     }
 }
@@ -268,7 +304,7 @@ fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> T
     let timeout = t
         .timeout
         .as_ref()
-        .and_then(|s| v.duration(&s.value, &s.referenced, "target.timeout"))
+        .and_then(|s| v.positive_duration(&s.value, &s.referenced, "target.timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
     TargetSpec {
         base_url,
@@ -359,25 +395,12 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
     let duration = l
         .duration
         .as_ref()
-        .and_then(|d| v.duration(&d.value, &d.referenced, "load.duration"));
+        .and_then(|d| v.positive_duration(&d.value, &d.referenced, "load.duration"));
     let graceful_stop = l
         .graceful_stop
         .as_ref()
         .and_then(|d| v.duration(&d.value, &d.referenced, "load.graceful_stop"))
         .unwrap_or(DEFAULT_GRACEFUL_STOP);
-    let mut stages = Vec::new();
-    for (i, s) in l.stages.iter().flatten().enumerate() {
-        let path = format!("load.stages[{i}]");
-        if let Some(d) = v.duration(&s.value.duration, &s.referenced, &path) {
-            if !(s.value.target.is_finite() && s.value.target >= 0.0) {
-                v.problem(&s.referenced, &path, "target must be a number >= 0");
-            }
-            stages.push(Stage {
-                duration: d,
-                target: s.value.target,
-            });
-        }
-    }
     let model = match l.model.as_deref() {
         Some("closed") => "closed",
         Some("open") => "open",
@@ -392,6 +415,7 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
             return None;
         }
     };
+    let stages = validate_stages(v, l, model == "open");
     let has_stages = l.stages.is_some();
     if model == "closed" {
         for (field, set) in [
@@ -407,21 +431,22 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
                 );
             }
         }
-        if duration.is_none() && l.iterations.is_none() && !has_stages {
+        if l.duration.is_none() && l.iterations.is_none() && !has_stages {
             v.problem(
                 &at,
                 "load",
                 "the closed model needs `duration`, `iterations` or `stages`",
             );
         }
-        let vus = l.vus.unwrap_or(if has_stages { 0 } else { 1 });
-        if vus == 0 && !has_stages {
-            v.problem(&at, "load.vus", "vus must be at least 1");
-        }
+        let min_vus = u64::from(!has_stages);
+        let vus = v
+            .whole(l.vus.as_ref(), "load.vus", min_vus, MAX_VUS)
+            .unwrap_or(min_vus) as u32;
+        let iterations = v.whole(l.iterations.as_ref(), "load.iterations", 1, MAX_ITERATIONS);
         Some(Workload::Closed {
             vus,
             duration,
-            iterations: l.iterations,
+            iterations,
             stages,
             graceful_stop,
         })
@@ -434,30 +459,71 @@ fn validate_load(v: &mut Validator<'_>, raw: &Spanned<RawLoad>) -> Option<Worklo
                 v.problem(&at, &format!("load.{field}"), format!("`{field}` belongs to the closed model; the open model uses arrival_rate and max_vus"));
             }
         }
-        let rate = l.arrival_rate.unwrap_or(0.0);
-        if !(rate.is_finite() && rate >= 0.0) || (rate == 0.0 && !has_stages) {
+        let rate = match &l.arrival_rate {
+            Some(r) => match limits::rate(r.value.0, "arrival_rate") {
+                Ok(rate) => rate,
+                Err(msg) => {
+                    v.problem(&r.referenced, "load.arrival_rate", msg);
+                    1.0
+                }
+            },
+            None => 0.0,
+        };
+        if rate == 0.0 && !has_stages {
             v.problem(
                 &at,
                 "load.arrival_rate",
                 "the open model needs arrival_rate > 0 (iterations per second) or stages",
             );
         }
-        if duration.is_none() && !has_stages {
+        if l.duration.is_none() && !has_stages {
             v.problem(&at, "load", "the open model needs `duration` or `stages`");
         }
-        let max_vus = l.max_vus.unwrap_or(DEFAULT_MAX_VUS);
-        if max_vus == 0 {
-            v.problem(&at, "load.max_vus", "max_vus must be at least 1");
-        }
+        let max_vus = v
+            .whole(l.max_vus.as_ref(), "load.max_vus", 1, MAX_VUS)
+            .map_or(DEFAULT_MAX_VUS, |n| n as u32);
+        let backlog = v
+            .whole(l.backlog.as_ref(), "load.backlog", 0, MAX_BACKLOG)
+            .map_or(max_vus, |n| n as u32);
         Some(Workload::Open {
             rate_per_sec: rate,
             duration,
             stages,
             max_vus,
-            backlog: l.backlog.unwrap_or(max_vus),
+            backlog,
             graceful_stop,
         })
     }
+}
+
+/// Ramp stages: each target is VUs (closed) or arrivals per second (open),
+/// within the same bounds as `vus` and `arrival_rate`.
+fn validate_stages(v: &mut Validator<'_>, l: &RawLoad, open: bool) -> Vec<Stage> {
+    let mut stages = Vec::new();
+    for (i, s) in l.stages.iter().flatten().enumerate() {
+        let path = format!("load.stages[{i}]");
+        let Some(d) = v.duration(
+            &s.value.duration,
+            &s.referenced,
+            &format!("{path}.duration"),
+        ) else {
+            continue;
+        };
+        let target = s.value.target;
+        let checked = if open {
+            limits::rate(target, "target").map(|_| ())
+        } else {
+            limits::whole(target, "target", 0, MAX_VUS).map(|_| ())
+        };
+        if let Err(msg) = checked {
+            v.problem(&s.referenced, &format!("{path}.target"), msg);
+        }
+        stages.push(Stage {
+            duration: d,
+            target,
+        });
+    }
+    stages
 }
 
 pub(super) fn validate_think(
@@ -482,20 +548,40 @@ pub(super) fn validate_think(
                 }
             };
             match dist.dist.as_str() {
-                "uniform" => Some(Think::Uniform {
-                    min: need(v, &dist.min, "min")?,
-                    max: need(v, &dist.max, "max")?,
-                }),
+                "uniform" => {
+                    let min = need(v, &dist.min, "min");
+                    let max = need(v, &dist.max, "max");
+                    let (min, max) = (min?, max?);
+                    if min > max {
+                        v.problem(
+                            &at,
+                            path,
+                            format!(
+                                "uniform think time has min {} > max {}: min must not exceed max",
+                                humantime::format_duration(min),
+                                humantime::format_duration(max)
+                            ),
+                        );
+                        return None;
+                    }
+                    Some(Think::Uniform { min, max })
+                }
                 "normal" => Some(Think::Normal {
                     mean: need(v, &dist.mean, "mean")?,
                     stddev: need(v, &dist.stddev, "stddev")?,
                 }),
                 "lognormal" => {
                     let median = need(v, &dist.median, "median")?;
-                    Some(Think::LogNormal {
-                        median,
-                        sigma: dist.sigma.unwrap_or(0.5),
-                    })
+                    let sigma = dist.sigma.unwrap_or(0.5);
+                    if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) {
+                        v.problem(
+                            &at,
+                            path,
+                            format!("lognormal sigma must be from 0 to 10, not {sigma}"),
+                        );
+                        return None;
+                    }
+                    Some(Think::LogNormal { median, sigma })
                 }
                 other => {
                     v.problem(
@@ -519,3 +605,7 @@ mod tests;
 #[cfg(test)]
 #[path = "step_templates_tests.rs"]
 mod step_templates_tests;
+
+#[cfg(test)]
+#[path = "validate_limits_tests.rs"]
+mod validate_limits_tests;

@@ -307,7 +307,7 @@ pub(super) fn validate_wait_event(
             ),
         );
     }
-    let timeout = v.duration(
+    let timeout = v.positive_duration(
         &raw.timeout.value,
         &raw.timeout.referenced,
         &format!("{path}.wait_event.timeout"),
@@ -426,7 +426,7 @@ mod tests {
             "webhooks.bind: `nowhere` is not an address",
             "webhooks.secret: with `register: false`",
             "webhooks.events[1]: unknown event `chats:explode`",
-            "webhooks.late_after: invalid duration `soon`",
+            "webhooks.late_after: `soon` is not a duration",
         ] {
             assert!(all.contains(needle), "missing `{needle}` in\n{all}");
         }
@@ -449,7 +449,7 @@ mod tests {
         for needle in [
             "`chats:close` is not in webhooks.events",
             "unknown event `chats:nope`",
-            "invalid duration `later`",
+            "`later` is not a duration",
             "unknown on_timeout `cry`",
         ] {
             assert!(all.contains(needle), "missing `{needle}` in\n{all}");
@@ -457,7 +457,10 @@ mod tests {
         let no_timeout =
             format!("{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:create}}\n");
         let all = load(&no_timeout).expect_err("invalid").join("\n");
-        assert!(all.contains("missing field `timeout`"), "{all}");
+        assert!(
+            all.contains("steps[0].wait_event: `timeout` is required here"),
+            "{all}"
+        );
         let unset = format!(
             "{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:join, timeout: 1s, chat: \"{{{{ later }}}}\"}}\n"
         );

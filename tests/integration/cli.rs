@@ -19,7 +19,7 @@ fn validate_reports_file_line_column_and_exits_two() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let file = path.display().to_string();
     assert!(stderr.contains(&format!("{file}:4:")), "{stderr}");
-    assert!(stderr.contains("invalid duration `5 parsecs`"), "{stderr}");
+    assert!(stderr.contains("`5 parsecs` is not a duration"), "{stderr}");
     assert!(
         stderr.contains(&format!("{file}:7:5: steps[1]")) && stderr.contains("`chat_id`"),
         "{stderr}"

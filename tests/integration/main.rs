@@ -23,4 +23,5 @@ mod failures;
 mod reports;
 mod run;
 mod templates;
+mod validation;
 mod webhooks;
