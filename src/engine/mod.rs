@@ -92,6 +92,7 @@ pub async fn run(
         }
     };
     let load_elapsed = started.elapsed();
+    runner.hub.mark_load_end();
     tracker.close();
     tokio::select! {
         () = tracker.wait() => {}

@@ -890,7 +890,44 @@ pub fn micros(d: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::encode_path;
+    use super::{Duration, Instant, connect_backoff, encode_path, next_poll};
+
+    /// When a `wait_until` polls, with requests that take no time.
+    fn poll_times(timeout: Duration, interval: Duration) -> Vec<Duration> {
+        let begun = Instant::now();
+        let deadline = begun + timeout;
+        let mut now = begun;
+        let mut polls = Vec::new();
+        loop {
+            polls.push(now - begun);
+            let Some(pause) = next_poll(now, deadline, interval) else {
+                return polls;
+            };
+            now += pause;
+        }
+    }
+
+    // See: issue 10 point 6 — `wait_until` gave up when the next interval
+    // would pass the deadline, so a condition met in the last interval was missed.
+    #[test]
+    fn wait_until_makes_its_last_check_at_the_deadline() {
+        let ms = Duration::from_millis;
+        assert_eq!(poll_times(ms(1000), ms(600)), vec![ms(0), ms(600), ms(1000)]);
+        assert_eq!(
+            poll_times(ms(900), ms(300)),
+            vec![ms(0), ms(300), ms(600), ms(900)]
+        );
+        assert_eq!(poll_times(ms(100), ms(250)), vec![ms(0), ms(100)]);
+    }
+
+    #[test]
+    fn connection_errors_back_off_from_10ms_doubling_to_1s() {
+        let waits: Vec<u64> = (0..10)
+            .map(|n| connect_backoff(n).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, vec![0, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(connect_backoff(u32::MAX), Duration::from_secs(1));
+    }
 
     #[test]
     fn paths_are_encoded_only_where_needed() {

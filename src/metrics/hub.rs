@@ -17,8 +17,8 @@ use hdrhistogram::Histogram;
 
 use super::timeline::{compact_histogram, second_label};
 use super::{
-    FailureKind, FailureSample, LatencyStats, MetricsLayout, RequestSample, RunMetrics,
-    SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
+    FailureKind, FailureSample, LatencyStats, LoadCounts, MetricsLayout, RequestSample,
+    RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
 };
 
 /// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
@@ -110,6 +110,8 @@ pub struct MetricsHub {
     samples: SampleStore,
     /// Only the ticker and `finish` lock this; recording never touches it.
     ticker: Mutex<Ticker>,
+    /// Counts when the load phase ended (see [`MetricsHub::mark_load_end`]).
+    load_counts: Mutex<Option<LoadCounts>>,
 }
 
 /// Keeps each shard's mutex on its own cache lines, so threads on neighbouring shards do not
@@ -189,7 +191,31 @@ impl MetricsHub {
                 last_second: None,
                 scratch: new_latency_histogram(),
             }),
+            load_counts: Mutex::new(None),
         }
+    }
+
+    /// Notes the counts at the end of the load phase (once; later calls are
+    /// ignored), so rates can be over the load alone, not the drain after it.
+    pub fn mark_load_end(&self) {
+        let mut counts = LoadCounts {
+            requests: 0,
+            steps: vec![0; self.layout.steps.len()],
+            routes: vec![0; self.layout.routes.len()],
+            iterations: 0,
+        };
+        for shard in self.shards.iter() {
+            let shard = lock(&shard.0);
+            for (total, part) in counts.steps.iter_mut().zip(&shard.steps) {
+                *total += part.count;
+            }
+            for (total, part) in counts.routes.iter_mut().zip(&shard.routes) {
+                *total += part.count;
+            }
+            counts.iterations += shard.iteration.count;
+        }
+        counts.requests = counts.routes.iter().sum();
+        lock(&self.load_counts).get_or_insert(counts);
     }
 
     /// The layout the hub was built for.
@@ -358,6 +384,7 @@ impl MetricsHub {
             cut_off_iterations: self.live.cut_off_iterations.load(Relaxed),
             cut_off_requests: self.live.cut_off_requests.load(Relaxed),
             failure_samples: self.samples.snapshot(),
+            load_counts: lock(&self.load_counts).clone(),
             elapsed,
         }
     }

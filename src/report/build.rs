@@ -11,7 +11,9 @@ use super::{
     FailureSampleReport, FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
     StatsReport, TimelineReport, Totals, encode_histogram,
 };
-use crate::metrics::{FailureKind, FailureSample, LatencyStats, MetricsLayout, RunMetrics};
+use crate::metrics::{
+    FailureKind, FailureSample, LatencyStats, LoadCounts, MetricsLayout, RunMetrics,
+};
 
 /// Builds the report of a run from its merged metrics and metadata.
 ///
@@ -36,6 +38,7 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             let info = layout.steps.get(index);
             let name = info.map_or_else(|| format!("step {index}"), |info| info.name.clone());
             let mut report = stats_report(name, stats, seconds);
+            report.rps = load_rate(metrics, |c| c.steps.get(index), stats.count, seconds);
             report.flow = info.map(|info| info.flow.clone());
             report
         })
@@ -52,6 +55,7 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
                 .cloned()
                 .unwrap_or_else(|| format!("route {index}"));
             let mut report = stats_report(name.clone(), stats, seconds);
+            report.rps = load_rate(metrics, |c| c.routes.get(index), stats.count, seconds);
             report.route = Some(name);
             report
         })
@@ -74,7 +78,7 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         requests,
         errors,
         error_rate: ratio(errors, requests),
-        requests_per_sec: per_second(requests, seconds),
+        requests_per_sec: load_rate(metrics, |c| Some(&c.requests), requests, seconds),
         iterations: metrics.iteration.count,
         iteration_errors: metrics.iteration.errors,
         dropped_iterations: metrics.dropped,
@@ -93,7 +97,15 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         totals,
         steps,
         routes,
-        iteration: stats_report("iteration".to_owned(), &metrics.iteration, seconds),
+        iteration: StatsReport {
+            rps: load_rate(
+                metrics,
+                |c| Some(&c.iterations),
+                metrics.iteration.count,
+                seconds,
+            ),
+            ..stats_report("iteration".to_owned(), &metrics.iteration, seconds)
+        },
         timeline: metrics
             .timeline
             .iter()
@@ -169,6 +181,23 @@ pub fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
         p99_99_us: histogram.value_at_quantile(0.9999),
         max_us: histogram.max(),
     }
+}
+
+/// A rate over the load phase: what `pick` finds in the counts at its end
+/// (`total` when they were not marked) per second of it.
+fn load_rate(
+    metrics: &RunMetrics,
+    pick: impl Fn(&LoadCounts) -> Option<&u64>,
+    total: u64,
+    seconds: f64,
+) -> f64 {
+    let count = metrics
+        .load_counts
+        .as_ref()
+        .and_then(pick)
+        .copied()
+        .unwrap_or(total);
+    per_second(count, seconds)
 }
 
 fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport {
@@ -392,6 +421,7 @@ mod tests {
             cut_off_iterations: 0,
             cut_off_requests: 0,
             failure_samples: Vec::new(),
+            load_counts: None,
             elapsed: std::time::Duration::ZERO,
         };
         let report = build(&metrics, sample_meta(), None);

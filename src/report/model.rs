@@ -109,7 +109,8 @@ pub struct Totals {
     pub errors: u64,
     /// `errors / requests` (0 when no request was sent).
     pub error_rate: f64,
-    /// `requests / duration`.
+    /// Requests finished during the load phase per second of it
+    /// (`meta.load_secs`); the drain after it (`graceful_stop`) is not in the rate.
     pub requests_per_sec: f64,
     /// Finished iterations.
     pub iterations: u64,
@@ -169,7 +170,7 @@ pub struct StatsReport {
     pub errors: u64,
     /// `errors / count` (0 when nothing was recorded).
     pub error_rate: f64,
-    /// `count / run duration`.
+    /// Samples finished during the load phase per second of it (`meta.load_secs`).
     pub rps: f64,
     /// Responses per HTTP status code (keys are the codes as strings); empty for steps.
     pub statuses: BTreeMap<String, u64>,

@@ -227,3 +227,33 @@ fn unwritable_outputs_are_usage_errors_found_before_the_run() {
         assert!(stderr.contains("cannot create"), "{flag}: {stderr}");
     }
 }
+
+// See: issue 10 point 6 — rates were over the wall time, drain included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_are_over_the_load_phase_not_the_drain() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getId:\n      latency: {dist: fixed, ms: 900}\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // One iteration: a fast request inside the 400 ms load, a slow one that
+    // ends in the drain (graceful_stop) about 500 ms later.
+    let yaml = format!(
+        "name: drain\n{}load: {{vus: 1, duration: 400ms, graceful_stop: 5s}}\nsteps:\n  - get_settings:\n  - request: {{method: GET, path: /id}}\n    name: slow\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "drain.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    let (meta, t) = (&report.meta, &report.totals);
+    assert_eq!((t.requests, t.iterations), (2, 1));
+    assert!(meta.load_secs < meta.duration_secs, "{meta:?}");
+    // One request finished during the load phase: the rate is 1 / load.
+    let expected = 1.0 / meta.load_secs;
+    assert!(
+        (t.requests_per_sec - expected).abs() < 1e-9,
+        "{} req/s, expected {expected}",
+        t.requests_per_sec
+    );
+    assert!((step(&report, "slow").rps).abs() < 1e-9);
+}
