@@ -21,6 +21,7 @@ use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
 use super::verbose::{self, FailureLog};
+use crate::api::Method;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{
     FailureKind, FailureSample, MetricsHub, RequestSample, RouteId, StepId, StepSample,
@@ -71,6 +72,9 @@ pub struct Runner {
     /// Where `--verbose` writes failing exchanges; `None` without it.
     failure_log: Option<FailureLog>,
 }
+
+/// How long closing an aborted iteration's chat may take.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// First wait after a connection error; doubles with each one in a row.
 const BACKOFF_FIRST: Duration = Duration::from_millis(10);
@@ -302,6 +306,7 @@ impl Runner {
         let has_row = session.begin_iteration(&self.scenario);
         let mut ok = has_row;
         let mut aborted = false;
+        let mut gave_up = false;
         if let Some(hooks) = &self.hooks {
             hooks.begin_iteration(session);
         }
@@ -319,6 +324,7 @@ impl Runner {
                         StepResult::Failed => {
                             ok = false;
                             if step.on_error == OnError::AbortIteration {
+                                gave_up = true;
                                 break 'steps;
                             }
                         }
@@ -336,6 +342,9 @@ impl Runner {
                 }
             }
         }
+        if gave_up && !session.open_chats.is_empty() {
+            self.close_own_chats(session).await;
+        }
         session.iteration += 1;
         self.end_iteration(session);
         if aborted {
@@ -351,6 +360,38 @@ impl Runner {
         self.hub.record_iteration(ok, took, corrected);
     }
 
+    /// Closes the chats of an iteration that gave up on a failed step, at
+    /// once: left open until the end of the run, each would hold an agent
+    /// slot and push later iterations into unrelated timeouts. Outside the
+    /// metrics, like the end-of-run clean-up (and not done with
+    /// `--no-cleanup`); a chat that cannot be closed is left to that one.
+    async fn close_own_chats(&self, session: &mut Session) {
+        if !self.scenario.cleanup {
+            return;
+        }
+        for chat in session.open_chats.clone() {
+            if let Some(hooks) = &self.hooks {
+                hooks.tracker.cleaning_up(&chat);
+            }
+            let path = format!("/chats/{chat}");
+            let request = ApiRequest {
+                method: Method::Delete,
+                path: &path,
+                query: &[],
+                headers: &[],
+                body: None,
+                auth: AuthHeaders::Secret,
+            };
+            let closed = matches!(
+                tokio::time::timeout(CLOSE_DEADLINE, self.client.send(request)).await,
+                Ok(Ok(r)) if (200..300).contains(&r.status) || r.status == 409
+            );
+            if closed {
+                session.open_chats.retain(|c| c != &chat);
+            }
+        }
+    }
+
     /// Ends the iteration's webhook subscriptions, then hands chats it left
     /// open to the end-of-run cleanup.
     fn end_iteration(&self, session: &mut Session) {
@@ -358,6 +399,11 @@ impl Runner {
             hooks.end_iteration(session);
         }
         if !session.open_chats.is_empty() {
+            if let Some(hooks) = &self.hooks {
+                for chat in &session.open_chats {
+                    hooks.tracker.cleaning_up(chat);
+                }
+            }
             let mut leftovers = self
                 .leftovers
                 .lock()
@@ -912,7 +958,10 @@ mod tests {
     #[test]
     fn wait_until_makes_its_last_check_at_the_deadline() {
         let ms = Duration::from_millis;
-        assert_eq!(poll_times(ms(1000), ms(600)), vec![ms(0), ms(600), ms(1000)]);
+        assert_eq!(
+            poll_times(ms(1000), ms(600)),
+            vec![ms(0), ms(600), ms(1000)]
+        );
         assert_eq!(
             poll_times(ms(900), ms(300)),
             vec![ms(0), ms(300), ms(600), ms(900)]

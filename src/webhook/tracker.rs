@@ -170,6 +170,9 @@ struct ChatFacts {
     joined: bool,
     replied: bool,
     duration_done: bool,
+    /// Handed to a clean-up (its iteration aborted, or the end of the run):
+    /// its events are counted but measure nothing.
+    cleanup: bool,
 }
 
 #[derive(Debug)]
@@ -284,6 +287,7 @@ impl EventTracker {
             joined: false,
             replied: false,
             duration_done: false,
+            cleanup: false,
         };
         let early = shard.early.remove(chat).unwrap_or_default();
         shard.early_len -= early.len();
@@ -336,12 +340,22 @@ impl EventTracker {
         }
     }
 
+    /// `chat` is handed to a clean-up that closes it (its iteration aborted,
+    /// or the run ended with it open): from now on its events are counted
+    /// but measured in no delay and no service level, so a close the flow
+    /// never asked for does not stretch `chat_duration`.
+    pub fn cleaning_up(&self, chat: &str) {
+        if let Some(facts) = lock(self.shard(chat)).chats.get_mut(chat) {
+            facts.cleanup = true;
+        }
+    }
+
     /// The close call about `chat` was answered at `at`.
     pub fn close_answered(&self, chat: &str, at: Instant) {
         let mut shard = lock(self.shard(chat));
         if let Some(facts) = shard.chats.get_mut(chat) {
             facts.close_answered.get_or_insert(at);
-            if !self.subscribes("chats:close") && !facts.duration_done {
+            if !self.subscribes("chats:close") && !facts.duration_done && !facts.cleanup {
                 facts.duration_done = true;
                 let created = facts.created;
                 lock(&self.measures)
@@ -443,6 +457,11 @@ impl EventTracker {
         let trigger = event.trigger.as_str();
         let arrived = event.arrived;
         m.event(trigger).count += 1;
+        if facts.cleanup {
+            facts.got_create |= trigger == "chats:create";
+            facts.got_close |= trigger == "chats:close";
+            return;
+        }
         let cause = Self::cause(facts, event);
         if trigger == "messages:new" && cause.is_none() {
             // The creator's own message, before the send's response named it.

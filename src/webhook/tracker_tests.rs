@@ -225,3 +225,33 @@ fn events_that_wait_on_an_agent_or_the_queue_are_measured_but_never_late() {
     assert_eq!(join.count, 1);
     assert!(join.histogram.value_at_quantile(0.5) >= 2_990_000);
 }
+
+// See: issue 10 point 6 — chats closed by the clean-up stretched chat_duration
+// and the close event's delay.
+#[test]
+fn events_of_a_chat_handed_to_the_clean_up_are_counted_but_measure_nothing() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    tracker.chat_created("c-1", "u-1", false, t0);
+    tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
+    tracker.cleaning_up("c-1");
+    let close = event(
+        "chats:close",
+        serde_json::json!({"chatId": "c-1", "userId": "u-1"}),
+        t0 + 30_000 * MS,
+    );
+    tracker.on_event(&close);
+    tracker.close_answered("c-1", t0 + 30_000 * MS);
+    let s = tracker.finish();
+    assert_eq!(count_of(&s, "chats:close"), 1);
+    let close_delays = s
+        .events
+        .iter()
+        .find(|(n, _)| n == "chats:close")
+        .map_or(0, |(_, e)| e.histogram.len());
+    assert_eq!(close_delays, 0);
+    assert_eq!(s.chat_duration.histogram.len(), 0);
+    assert_eq!(s.late, 0);
+    // The join before the hand-over is still measured.
+    assert_eq!(s.time_to_assign.histogram.len(), 1);
+}

@@ -257,3 +257,46 @@ async fn rates_are_over_the_load_phase_not_the_drain() {
     );
     assert!((step(&report, "slow").rps).abs() < 1e-9);
 }
+
+// See: issue 10 point 6 — an aborted iteration held its agent slot until the
+// end of the run, so the next iterations timed out waiting for an agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_iteration_closes_its_chat_at_once_and_frees_the_agent() {
+    // One agent with one slot: a chat left open blocks every later one.
+    let mock = start_mock(Some(
+        "apps:\n  - id: one-app\n    secret: one-secret\n    rooms: [1]\n    agents_per_room: 1\n    capacity: 1\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"name: one-slot
+target:
+  base_url: {}
+  app_id: one-app
+  secret: one-secret
+  room: 1
+load: {{vus: 1, iterations: 3}}
+steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_until:
+      step: {{get_chat: {{}}}}
+      until: {{body: {{chat.status: active}}}}
+      timeout: 3s
+      interval: 20ms
+    name: wait_active
+  - get_settings:
+    expect: {{status: 418}}
+  - close_chat:
+"#,
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "one-slot.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Failed);
+    let wait = step(&report, "wait_active");
+    assert_eq!((wait.count, wait.errors), (3, 0), "{:?}", wait.failures);
+    assert_eq!(step(&report, "get_settings").errors, 3);
+    assert_eq!(report.totals.iteration_errors, 3);
+}

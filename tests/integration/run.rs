@@ -199,7 +199,8 @@ async fn closed_model_keeps_the_planned_vus_busy() {
 async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
     let mock = start_mock(None).await;
     let dir = tempfile::tempdir().unwrap();
-    // The expectation on assign fails, the iteration aborts with its chat open; clean-up closes it.
+    // The expectation on assign fails, the iteration aborts with its chat
+    // open and closes it at once, not in the end-of-run clean-up.
     let yaml = format!(
         "name: leftovers\n{}load: {{vus: 2, iterations: 4}}\nsteps:\n  - create_user:\n  - create_chat:\n  - assign:\n    expect: {{status: 418}}\n  - close_chat:\n",
         target_block(&mock)
@@ -214,12 +215,23 @@ async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
         0,
         "aborted iterations skip later steps"
     );
-    assert_eq!(report.extra["cleanup"]["closed"], 4);
+    assert!(report.extra.get("cleanup").is_none(), "{:?}", report.extra);
     let stats = admin(&mock, "/stats").await;
     assert_eq!(
         stats["routes"]["closeChat"], 4,
-        "clean-up closed every chat left open"
+        "every aborted iteration closed its chat"
     );
+
+    // A flow that leaves its chat open: the end-of-run clean-up closes it.
+    let yaml = format!(
+        "name: leftovers\n{}load: {{vus: 2, iterations: 4}}\nsteps:\n  - create_user:\n  - create_chat:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "open-ended.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    assert_eq!(report.extra["cleanup"]["closed"], 4);
+    assert_eq!(admin(&mock, "/stats").await["routes"]["closeChat"], 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
