@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::session::Session;
-use super::virtual_user::Runner;
+use super::virtual_user::{Runner, micros};
+use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
 use crate::plan::OpenPlan;
 
 /// Schedules arrivals until the plan ends or `stop` is cancelled; returns
@@ -33,6 +34,9 @@ pub async fn run(
     let idle: Arc<Mutex<Vec<Session>>> = Arc::new(Mutex::new(Vec::new()));
     let created = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = tokio::time::Instant::now();
+    // The generator's own lag: when it got to an arrival minus when the
+    // arrival was due (timer and scheduler delay, not the backlog).
+    let mut lag_us = new_latency_histogram();
     let mut n = 0;
     while let Some(offset) = plan.arrival(n) {
         let intended = start + offset;
@@ -40,6 +44,8 @@ pub async fn run(
             () = tokio::time::sleep_until(intended) => {}
             () = stop.cancelled() => break,
         }
+        let lag = micros(tokio::time::Instant::now().saturating_duration_since(intended));
+        lag_us.saturating_record(lag.clamp(1, LATENCY_MAX_US));
         n += 1;
         let Ok(slot) = in_system.clone().try_acquire_owned() else {
             runner.hub.record_dropped();
@@ -78,6 +84,7 @@ pub async fn run(
         });
     }
     stop.cancel();
+    runner.hub.set_scheduling_lag(lag_us);
     // Arrivals a stop left unscheduled still belong to the plan.
     while plan.arrival(n).is_some() {
         n += 1;

@@ -112,6 +112,8 @@ pub struct MetricsHub {
     ticker: Mutex<Ticker>,
     /// Counts when the load phase ended (see [`MetricsHub::mark_load_end`]).
     load_counts: Mutex<Option<LoadCounts>>,
+    /// The open-model generator's own lag, µs, handed over once at its end.
+    scheduling_lag: Mutex<Option<Histogram<u64>>>,
 }
 
 /// Keeps each shard's mutex on its own cache lines, so threads on neighbouring shards do not
@@ -192,7 +194,14 @@ impl MetricsHub {
                 scratch: new_latency_histogram(),
             }),
             load_counts: Mutex::new(None),
+            scheduling_lag: Mutex::new(None),
         }
+    }
+
+    /// The open-model generator's own lag per arrival, µs (set once, at the
+    /// end of the arrivals).
+    pub fn set_scheduling_lag(&self, lag_us: Histogram<u64>) {
+        *lock(&self.scheduling_lag) = Some(lag_us);
     }
 
     /// Notes the counts at the end of the load phase (once; later calls are
@@ -385,6 +394,7 @@ impl MetricsHub {
             cut_off_requests: self.live.cut_off_requests.load(Relaxed),
             failure_samples: self.samples.snapshot(),
             load_counts: lock(&self.load_counts).clone(),
+            scheduling_lag_us: lock(&self.scheduling_lag).clone(),
             elapsed,
         }
     }

@@ -139,6 +139,8 @@ pub struct RunMetrics {
     pub failure_samples: Vec<KindSamples>,
     /// Counts at the end of the load phase, if it was marked.
     pub load_counts: Option<LoadCounts>,
+    /// Open model: how late the generator itself got to each arrival, µs.
+    pub scheduling_lag_us: Option<Histogram<u64>>,
     /// Time from run start to `finish`.
     pub elapsed: Duration,
 }

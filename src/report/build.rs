@@ -89,6 +89,11 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         unstarted_iterations: planned_iterations.map_or(0, |planned| {
             planned.saturating_sub(metrics.iterations_started + metrics.dropped)
         }),
+        scheduling_lag: metrics
+            .scheduling_lag_us
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(percentiles),
     };
 
     RunReport {
@@ -422,6 +427,7 @@ mod tests {
             cut_off_requests: 0,
             failure_samples: Vec::new(),
             load_counts: None,
+            scheduling_lag_us: None,
             elapsed: std::time::Duration::ZERO,
         };
         let report = build(&metrics, sample_meta(), None);

@@ -91,6 +91,11 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
             .map(|r| r.totals.planned_iterations)
             .sum::<Option<u64>>(),
         unstarted_iterations: sum(|t| t.unstarted_iterations),
+        // The shards' generators lagged independently: the worst one.
+        scheduling_lag: reports
+            .iter()
+            .filter_map(|r| r.totals.scheduling_lag)
+            .max_by_key(|p| p.p99_us),
     };
     Ok(RunReport {
         schema_version: SCHEMA_VERSION,

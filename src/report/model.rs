@@ -138,6 +138,13 @@ pub struct Totals {
     /// duration ran out before `iterations` did, or the run was stopped).
     #[serde(default)]
     pub unstarted_iterations: u64,
+    /// Open model: how late the arrival generator itself got to each
+    /// arrival (timer and scheduler delay on the load machine), µs. The
+    /// corrected latency's excess over the raw one is this plus the time
+    /// arrivals waited in the backlog for a free virtual user; a large value
+    /// here means the load machine, not the target, delayed the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_lag: Option<Percentiles>,
 }
 
 impl Totals {

@@ -92,6 +92,15 @@ pub fn render(report: &RunReport, color: bool) -> String {
             &totals.dropped_iterations.to_string()
         ),
     );
+    if let Some(lag) = &totals.scheduling_lag {
+        let _ = writeln!(
+            out,
+            "generator  lag p50 {}, p99 {}, max {} (the load machine's own delay in starting arrivals; the rest of corrected − raw is backlog wait)",
+            format_us(lag.p50_us),
+            format_us(lag.p99_us),
+            format_us(lag.max_us),
+        );
+    }
     if let Some(planned) = totals.planned_iterations {
         let _ = writeln!(
             out,

@@ -300,3 +300,28 @@ steps:
     assert_eq!(step(&report, "get_settings").errors, 3);
     assert_eq!(report.totals.iteration_errors, 3);
 }
+
+// See: issue 10 point 6 — a corrected p99 above the raw one did not say
+// whether the backlog or the generator caused it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_model_reports_its_generators_own_lag() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: lag\n{}load: {{arrival_rate: 40, duration: 500ms}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "lag.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    let lag = report.totals.scheduling_lag.expect("open model lag");
+    assert!(lag.min_us >= 1 && lag.max_us >= lag.p50_us, "{lag:?}");
+
+    let yaml = format!(
+        "name: closed\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "closed.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert!(report.totals.scheduling_lag.is_none());
+}
