@@ -17,8 +17,8 @@ use hdrhistogram::Histogram;
 
 use super::timeline::{compact_histogram, second_label};
 use super::{
-    FailureKind, FailureSample, LatencyStats, LoadCounts, MetricsLayout, RequestSample,
-    RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
+    FailureKind, FailureSample, LatencyStats, LoadCounts, MetricsLayout, RequestSample, RunMetrics,
+    SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
 };
 
 /// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
