@@ -347,7 +347,7 @@ pub struct RawWaitUntil {
 pub struct RawExpect {
     pub status: Option<RawStatus>,
     #[serde(default)]
-    pub body: BTreeMap<String, Value>,
+    pub body: BTreeMap<String, Spanned<Value>>,
 }
 
 /// One status code or a list of acceptable ones.
@@ -531,7 +531,7 @@ pub struct RawWaitEvent {
     pub timeout: Spanned<DurationText>,
     pub chat: Option<String>,
     #[serde(default, rename = "where")]
-    pub filter: BTreeMap<String, Value>,
+    pub filter: BTreeMap<String, Spanned<Value>>,
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
     pub on_timeout: Option<String>,

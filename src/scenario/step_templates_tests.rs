@@ -25,7 +25,7 @@ fn an_expect_cannot_read_its_own_steps_captures() {
     let p = validate(&yaml, &no_env).unwrap_err();
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(
-        p[0].starts_with("s.yaml:4:5: steps[0].expect.body.user.id: `user_id` is used before it is captured: this step captures it"),
+        p[0].starts_with("s.yaml:5:30: steps[0].expect.body.user.id: `user_id` is used before it is captured: this step captures it"),
         "{}",
         p[0]
     );
@@ -39,12 +39,12 @@ fn templates_in_until_and_where_are_checked_in_flow_order() {
     let p = validate(&yaml, &no_env).unwrap_err();
     assert_eq!(p.len(), 2, "{p:?}");
     assert!(
-        p[0].starts_with("s.yaml:5:5: steps[1].wait_until.until.body.user.id: `later` is used before it is captured: steps[2] captures it, later in flow `x`"),
+        p[0].starts_with("s.yaml:7:31: steps[1].wait_until.until.body.user.id: `later` is used before it is captured: steps[2] captures it, later in flow `x`"),
         "{}",
         p[0]
     );
     assert!(
-        p[1].starts_with("s.yaml:11:5: steps[3].expect.body.user.name: unknown variable `nope`"),
+        p[1].starts_with("s.yaml:12:32: steps[3].expect.body.user.name: unknown variable `nope`"),
         "{}",
         p[1]
     );

@@ -661,12 +661,22 @@ fn expectation(
     let mut body = Vec::new();
     let body_path = format!("{path}.body");
     for (p, spec) in &raw.body {
-        if let Some(check) = v.body_check(p, spec, at, &body_path, defined) {
+        let at = known_or(&spec.referenced, at);
+        if let Some(check) = v.body_check(p, &spec.value, &at, &body_path, defined) {
             body.push(check);
         }
     }
     Expectation {
         statuses: raw.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         body,
+    }
+}
+
+/// `at` unless it is unknown, else `fallback`.
+pub(super) fn known_or(at: &Location, fallback: &Location) -> Location {
+    if *at == Location::UNKNOWN {
+        *fallback
+    } else {
+        *at
     }
 }

@@ -332,7 +332,14 @@ pub(super) fn validate_wait_event(
     let filter = raw
         .filter
         .iter()
-        .filter_map(|(p, spec)| v.body_check(p, spec, at, &where_path, defined))
+        .filter_map(|(p, spec)| {
+            let at = if spec.referenced == Location::UNKNOWN {
+                *at
+            } else {
+                spec.referenced
+            };
+            v.body_check(p, &spec.value, &at, &where_path, defined)
+        })
         .collect();
     let mut captures = Vec::new();
     for (var, p) in &raw.capture {

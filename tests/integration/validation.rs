@@ -23,7 +23,7 @@ fn validate_prints_every_problem_of_a_file() {
             "{file}:12:9: flows[0].steps[2].request.path: `GET /userz` matches no operation of the API spec; the closest is `GET /users`"
         ),
         format!("{file}:13:5: flows[1].name: flow name `main` is used twice"),
-        format!("{file}:15:9: flows[1].steps[0].expect.body.x: unknown variable `chat_id`"),
+        format!("{file}:16:28: flows[1].steps[0].expect.body.x: unknown variable `chat_id`"),
         format!(
             "{file}:18:5: thresholds[0]: `errors.rate < 150%`: a rate is from 0% to 100%, not `150%`"
         ),
