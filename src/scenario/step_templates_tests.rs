@@ -87,6 +87,14 @@ fn env_references_in_step_parameters_expand_at_validation_or_fail() {
         panic!("a request");
     };
     assert_eq!(s.routes[spec.route as usize].key, "GET /users/{userId}");
+    let StepAction::Request(create) = &s.flows[0].steps[0].action else {
+        panic!("a request");
+    };
+    let body = format!("{:?}", create.body);
+    assert!(
+        body.contains("\"Grace\"") && body.contains("\"${literal}\""),
+        "`${{VAR}}` expanded, `$${{` kept as `${{`: {body}"
+    );
     assert_eq!(
         format!("{:?}", spec.headers[0].1),
         format!("{:?}", crate::scenario::template::Template::literal("qa"))
