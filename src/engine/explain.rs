@@ -6,6 +6,8 @@
 //! leaves here went through the [`Masker`].
 
 use std::fmt::Write as _;
+#[cfg(test)]
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -232,7 +234,8 @@ impl Explainer<'_> {
         let event = &spec.event;
         sample.check = match kind {
             FailureKind::Timeout => format!(
-                "wait_event {event} not received in {}",
+                "wait_event {event}{} not received in {}",
+                self.where_text(spec),
                 humantime::format_duration(spec.timeout)
             ),
             FailureKind::Capture => self.wait_event_capture(spec),
@@ -244,6 +247,23 @@ impl Explainer<'_> {
             sample.actual = Some("none".to_owned());
         }
         sample
+    }
+
+    /// ` where data.userId ne "u-1"`: the `where` conditions the event had to meet, if any.
+    fn where_text(&self, spec: &WaitEventSpec) -> String {
+        let conditions: Vec<String> = spec
+            .filter
+            .iter()
+            .map(|check| {
+                let (op, expected) = self.operand(check);
+                format!("{} {op} {}", check.pointer, self.mask(None, &expected))
+            })
+            .collect();
+        if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" where {}", conditions.join(", "))
+        }
     }
 
     fn wait_event_capture(&self, spec: &WaitEventSpec) -> String {
@@ -382,6 +402,121 @@ fn request_vars(spec: &RequestSpec) -> Vec<VarId> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use crate::scenario::StepAction;
+
+    const YAML: &str = "name: t\nload: {vus: 1, iterations: 1}\nsteps:\n  - create_user:\n  \
+        - get_user:\n    expect: {body: {user.id: {ne: '{{ user_id }}'}, user.name: '{{ user_token }}'}}\n";
+
+    fn set(scenario: &Scenario, session: &mut Session, name: &str, value: Value) {
+        let index = scenario
+            .vars
+            .names
+            .iter()
+            .position(|n| n == name)
+            .expect("known variable");
+        session.set(VarId(index as u32), value);
+    }
+
+    fn get_user(scenario: &Scenario) -> &RequestSpec {
+        match &scenario.flows[0].steps[1].action {
+            StepAction::Request(spec) => spec,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_templated_operand_is_shown_as_the_check_saw_it_and_a_token_is_masked() {
+        let scenario = crate::scenario::load_str(YAML, "t.yaml", Path::new(".")).expect("valid");
+        let mut session = Session::new(
+            &scenario,
+            3,
+            42,
+            CancellationToken::new(),
+            Default::default(),
+        );
+        session.iteration = 7;
+        set(&scenario, &mut session, "user_id", json!("u-1"));
+        set(&scenario, &mut session, "user_token", json!("tok-5ecret"));
+        let masker = Masker::new(Vec::new(), &scenario);
+        let explainer = Explainer {
+            scenario: &scenario,
+            masker: &masker,
+            session: &session,
+            timeout: Duration::from_secs(30),
+        };
+        let spec = get_user(&scenario);
+        let body = json!({"user": {"id": "u-1", "name": "Ada"}});
+        let response = Response {
+            status: Some(200),
+            body: Some(&body),
+            raw: b"",
+            violation: None,
+        };
+        let sample = explainer.request(spec, &spec.expect, FailureKind::Expectation, response);
+        assert_eq!(sample.check, "body /user/id ne \"u-1\"");
+        assert_eq!(sample.expected.as_deref(), Some("ne \"u-1\""));
+        assert_eq!(sample.actual.as_deref(), Some("\"u-1\""));
+        assert_eq!(sample.route.as_deref(), Some("GET /users/{userId}"));
+        assert_eq!(
+            (sample.vu, sample.iteration, sample.status),
+            (3, 7, Some(200))
+        );
+
+        let body = json!({"user": {"id": "u-2", "name": "Ada"}});
+        let response = Response {
+            body: Some(&body),
+            ..response
+        };
+        let sample = explainer.request(spec, &spec.expect, FailureKind::Expectation, response);
+        assert_eq!(
+            sample.check, "body /user/name eq MASKED",
+            "the operand is the token"
+        );
+        assert_eq!(sample.actual.as_deref(), Some("\"Ada\""));
+    }
+
+    #[test]
+    fn a_status_failure_carries_the_api_message_from_the_raw_body() {
+        let scenario = crate::scenario::load_str(YAML, "t.yaml", Path::new(".")).expect("valid");
+        let session = Session::new(
+            &scenario,
+            1,
+            42,
+            CancellationToken::new(),
+            Default::default(),
+        );
+        let masker = Masker::new(vec!["s3cret-value".to_owned()], &scenario);
+        let explainer = Explainer {
+            scenario: &scenario,
+            masker: &masker,
+            session: &session,
+            timeout: Duration::from_secs(30),
+        };
+        let raw = br#"{"error":{"code":404,"message":"User not found"}}"#;
+        let response = Response {
+            status: Some(404),
+            body: None,
+            raw,
+            violation: None,
+        };
+        let spec = get_user(&scenario);
+        let sample = explainer.request(spec, &spec.expect, FailureKind::Status, response);
+        assert_eq!(sample.check, "status 2xx");
+        assert_eq!(sample.actual.as_deref(), Some("404"));
+        assert_eq!(sample.api_message.as_deref(), Some("User not found"));
+        let raw = br#"{"error":{"message":"bad secret s3cret-value"}}"#;
+        let sample = explainer.request(
+            spec,
+            &spec.expect,
+            FailureKind::Status,
+            Response { raw, ..response },
+        );
+        assert_eq!(sample.api_message.as_deref(), Some("MASKED"));
+        let sample = explainer.request(spec, &spec.expect, FailureKind::Timeout, response);
+        assert_eq!(sample.check, "timeout after 30s");
+    }
 
     #[test]
     fn matcher_parts_name_the_operator_and_operand() {
