@@ -9,6 +9,7 @@
 mod cleanup;
 mod closed;
 mod explain;
+mod failed;
 mod hooks;
 mod in_flight;
 mod mask;

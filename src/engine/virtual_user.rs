@@ -15,17 +15,15 @@ use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::explain::{Explainer, Response};
+use super::explain::Response;
 use super::hooks::EngineHooks;
 use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
-use super::verbose::{self, FailureLog};
+use super::verbose::FailureLog;
 use crate::api::Method;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
-use crate::metrics::{
-    FailureKind, FailureSample, MetricsHub, RequestSample, RouteId, StepId, StepSample,
-};
+use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
 use crate::scenario::matcher::pointer;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
@@ -68,9 +66,9 @@ pub struct Runner {
     /// connection errors in a row: the target is unreachable.
     unreachable: AtomicBool,
     /// Keeps credentials and tokens out of failure samples and logs.
-    masker: Masker,
+    pub(super) masker: Masker,
     /// Where `--verbose` writes failing exchanges; `None` without it.
-    failure_log: Option<FailureLog>,
+    pub(super) failure_log: Option<FailureLog>,
 }
 
 /// How long closing an aborted iteration's chat may take.
@@ -114,18 +112,18 @@ enum StepResult {
 }
 
 /// One request's outcome, before step bookkeeping.
-struct Exchange {
+pub(super) struct Exchange {
     failure: Option<FailureKind>,
     /// The response broke its schema (counted after status and checks).
     schema_failed: bool,
-    status: Option<u16>,
+    pub(super) status: Option<u16>,
     body: Option<Value>,
     latency: Duration,
     sent: Instant,
     /// The response body as received (moved, not copied), to explain a failure.
-    raw: Bytes,
+    pub(super) raw: Bytes,
     /// The rendered path (empty for a prepared, template-free request).
-    path: String,
+    pub(super) path: String,
     /// The schema violation, kept only when there is one.
     violation: Option<Violation>,
 }
@@ -147,7 +145,7 @@ impl Exchange {
     }
 
     /// What came back, for explaining a failure.
-    fn response(&self) -> Response<'_> {
+    pub(super) fn response(&self) -> Response<'_> {
         Response {
             status: self.status,
             body: self.body.as_ref(),
@@ -437,9 +435,7 @@ impl Runner {
                     .or(ex.schema_failed.then_some(FailureKind::Schema));
                 self.record_request(spec, &ex, failure, lag);
                 if let Some(kind) = failure {
-                    self.step_failed(step, kind, session, Some((spec, &ex)), |x| {
-                        x.request(spec, &spec.expect, kind, ex.response())
-                    });
+                    self.request_failed(step, spec, kind, session, &ex);
                 }
                 if let Some(hooks) = &self.hooks {
                     hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
@@ -486,64 +482,14 @@ impl Runner {
                             let failure =
                                 self.conclude(&wait.request, &wait.request.expect, session, &ex);
                             if let Some(kind) = failure {
-                                self.step_failed(
-                                    step,
-                                    kind,
-                                    session,
-                                    Some((&wait.request, &ex)),
-                                    |x| {
-                                        x.request(
-                                            &wait.request,
-                                            &wait.request.expect,
-                                            kind,
-                                            ex.response(),
-                                        )
-                                    },
-                                );
+                                self.request_failed(step, &wait.request, kind, session, &ex);
                             }
                             break failure;
                         }
                     }
                     let next = next_poll(Instant::now(), deadline, wait.interval);
                     let at_deadline = next.is_none();
-                    match failure {
-                        Some(kind) if at_deadline => {
-                            self.step_failed(
-                                step,
-                                kind,
-                                session,
-                                Some((&wait.request, &ex)),
-                                |x| {
-                                    x.request(
-                                        &wait.request,
-                                        &wait.request.expect,
-                                        kind,
-                                        ex.response(),
-                                    )
-                                },
-                            );
-                        }
-                        // A failing poll that will be retried: logged, not a step failure.
-                        Some(kind) => self.log_failure(
-                            step,
-                            kind,
-                            session,
-                            Some((&wait.request, &ex)),
-                            &|x| {
-                                x.request(&wait.request, &wait.request.expect, kind, ex.response())
-                            },
-                        ),
-                        None if at_deadline => {
-                            self.step_failed(
-                                step,
-                                FailureKind::Expectation,
-                                session,
-                                Some((&wait.request, &ex)),
-                                |x| x.wait_until(wait, ex.response()),
-                            );
-                        }
-                        None => {}
-                    }
+                    self.poll_failed(step, wait, failure, at_deadline, session, &ex);
                     let Some(pause) = next else {
                         break Some(failure.unwrap_or(FailureKind::Expectation));
                     };
@@ -566,63 +512,6 @@ impl Runner {
             StepResult::Failed
         };
         (result, end)
-    }
-
-    fn explainer<'a>(&'a self, session: &'a Session) -> Explainer<'a> {
-        Explainer {
-            scenario: &self.scenario,
-            masker: &self.masker,
-            session,
-            timeout: self.scenario.target.timeout,
-        }
-    }
-
-    /// Keeps a sample of why `step` failed with `kind` (built by `why` only while the hub still
-    /// wants samples of it) and logs the failure with `--verbose`.
-    fn step_failed(
-        &self,
-        step: &Step,
-        kind: FailureKind,
-        session: &Session,
-        exchange: Option<(&RequestSpec, &Exchange)>,
-        why: impl Fn(&Explainer<'_>) -> FailureSample,
-    ) {
-        let explainer = self.explainer(session);
-        self.hub
-            .record_step_failure(StepId(step.id), kind, || why(&explainer));
-        self.log_failure(step, kind, session, exchange, &why);
-    }
-
-    /// With `--verbose`: one log entry for a failure and its exchange, secrets masked.
-    fn log_failure(
-        &self,
-        step: &Step,
-        kind: FailureKind,
-        session: &Session,
-        exchange: Option<(&RequestSpec, &Exchange)>,
-        why: &dyn Fn(&Explainer<'_>) -> FailureSample,
-    ) {
-        let Some(log) = &self.failure_log else {
-            return;
-        };
-        let sample = why(&self.explainer(session));
-        let exchange = exchange.map(|(spec, ex)| verbose::ExchangeLog {
-            method: spec.method,
-            path: if ex.path.is_empty() {
-                verbose::peek_render(&spec.path, session)
-            } else {
-                ex.path.clone()
-            },
-            status: ex.status,
-            headers: verbose::request_headers(spec, &self.scenario, &self.masker, session),
-            body: self.masker.body(Some(session), &ex.raw),
-        });
-        log.write(&verbose::failure_text(
-            &step.name,
-            kind,
-            &sample,
-            exchange.as_ref(),
-        ));
     }
 
     fn record_request(
