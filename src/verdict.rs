@@ -1,29 +1,144 @@
-//! The verdict of a run: thresholds evaluated against the report, and the
-//! rule that turns them into an exit code.
+//! The verdict of a run, computed in one place: [`judge`] evaluates the
+//! thresholds against the report and applies the run rules; the exit code,
+//! the terminal summary, the JSON, the HTML and the JUnit file all show the
+//! [`Verdict`] it returns, so they can never disagree.
+//!
+//! The rule (documented in `docs/scenario-format.md`, "thresholds"):
+//! - a threshold passes when its metric has data and meets the limit, fails
+//!   when it misses it, and is **no data** when nothing was measured (a step
+//!   that never ran, a rate over zero requests): no data fails the run unless
+//!   the threshold says `allow_empty: true`;
+//! - with thresholds, they decide (failing steps are informational), except
+//!   that a run in which every finished iteration failed fails unless a
+//!   threshold on `iterations.error_rate` says how many may fail;
+//! - without thresholds, every step must pass and no iteration may fail;
+//! - either way a run that sent no request fails ("no request was sent"),
+//!   a run whose every request failed to connect has an unreachable target
+//!   (exit 3), a run stopped by a signal fails (exit 130), and load the plan
+//!   asked for and did not deliver fails ([`accounting`]).
 //!
 //! Works on a [`RunReport`], so a merged report from several shards is
-//! judged exactly like a single run.
+//! judged exactly like a single run, and a saved report exactly as it was.
 
+use crate::metrics::FailureKind;
+use crate::report::format::format_us;
 use crate::report::webhooks::{LatencySummary, WebhookReport};
-use crate::report::{Percentiles, RunReport, StatsReport, ThresholdResult};
+use crate::report::{
+    DecidedBy, Percentiles, RunReport, StatsReport, ThresholdDef, ThresholdResult, ThresholdStatus,
+    Verdict,
+};
 use crate::scenario::threshold::{
-    LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
+    self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
 };
 use crate::scenario::webhooks::same_event;
 
-/// Evaluates every threshold, then the accounting rules (see [`accounting`]).
+/// Judges a run: every threshold, then the run rules (module docs).
+pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
+    let results = evaluate(thresholds, report);
+    let mut reasons = Vec::new();
+    let totals = &report.totals;
+    let connect_errors = report
+        .request_errors_by_kind
+        .get(FailureKind::Connect.as_str())
+        .copied()
+        .unwrap_or(0);
+    let target_unreachable = totals.requests > 0 && connect_errors == totals.requests;
+    if totals.requests == 0 {
+        reasons.push("no request was sent".to_owned());
+    } else if target_unreachable {
+        reasons.push(format!(
+            "the target was unreachable: all {} request(s) failed to connect",
+            totals.requests
+        ));
+    }
+    if report.meta.stopped_by_signal {
+        reasons.push(
+            "the run was stopped by a signal (SIGINT or SIGTERM): results are partial".to_owned(),
+        );
+    }
+    reasons.extend(accounting(thresholds, report));
+    let decided_by = if thresholds.is_empty() {
+        step_reasons(report, &mut reasons);
+        DecidedBy::Steps
+    } else {
+        for r in results.iter().filter(|r| !r.passed) {
+            reasons.push(format!("threshold `{}`: {}", r.threshold, r.message));
+        }
+        let tolerated = thresholds
+            .iter()
+            .any(|t| t.subject == Subject::Run(RunMetric::IterationErrorRate));
+        if !tolerated && totals.iterations > 0 && totals.iteration_errors == totals.iterations {
+            reasons.push(format!(
+                "every iteration failed ({} of {}); a threshold on iterations.error_rate \
+                 would say how many may",
+                totals.iteration_errors, totals.iterations
+            ));
+        }
+        DecidedBy::Thresholds
+    };
+    Verdict {
+        passed: reasons.is_empty(),
+        decided_by,
+        thresholds: results,
+        reasons,
+        target_unreachable,
+        interrupted: report.meta.stopped_by_signal,
+    }
+}
+
+/// Judges a saved or merged report by the thresholds stored in it.
+///
+/// # Errors
+/// A stored threshold that does not parse (a report edited by hand, or
+/// written by a build that knew a metric this one does not).
+pub fn judge_report(report: &RunReport) -> Result<Verdict, String> {
+    let thresholds = report
+        .thresholds
+        .iter()
+        .map(threshold::parse_recorded)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(judge(&thresholds, report))
+}
+
+/// The definitions of `thresholds` as the report stores them.
+pub fn definitions(thresholds: &[Threshold]) -> Vec<ThresholdDef> {
+    thresholds
+        .iter()
+        .map(|t| ThresholdDef {
+            threshold: t.expr.clone(),
+            abort_on_fail: t.abort_on_fail,
+            allow_empty: t.allow_empty,
+        })
+        .collect()
+}
+
+/// Without thresholds: every failing step and the failed iterations.
+fn step_reasons(report: &RunReport, reasons: &mut Vec<String>) {
+    for s in report.steps.iter().filter(|s| s.errors > 0) {
+        reasons.push(format!(
+            "step `{}`: {} of {} failed",
+            s.name, s.errors, s.count
+        ));
+    }
+    let t = &report.totals;
+    if t.iteration_errors > 0 {
+        reasons.push(format!(
+            "{} of {} iteration(s) failed",
+            t.iteration_errors, t.iterations
+        ));
+    }
+}
+
+/// Evaluates every threshold.
 pub fn evaluate(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdResult> {
-    let mut results: Vec<ThresholdResult> =
-        thresholds.iter().map(|t| evaluate_one(t, report)).collect();
-    results.extend(accounting(thresholds, report));
-    results
+    thresholds.iter().map(|t| evaluate_one(t, report)).collect()
 }
 
 /// Load the plan asked for and did not deliver, each a rule that fails the
 /// run unless a threshold on its metric says how much is tolerated: cut-off
 /// iterations and requests, dropped arrivals, planned iterations that never
-/// started. One result per rule that applies (none on a clean run).
-pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdResult> {
+/// started. One reason per rule that fails (none on a clean run).
+pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<String> {
     let t = &report.totals;
     let rules = [
         (
@@ -59,54 +174,82 @@ pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<Threshold
                     .iter()
                     .any(|t| t.subject == Subject::Run(*metric))
         })
-        .map(|(_, name, count, why)| ThresholdResult {
-            threshold: format!("{name} == 0"),
-            passed: false,
-            actual: Some(count as f64),
-            message: format!(
-                "{count} {why}; a threshold such as `{name} < {}` tolerates them",
+        .map(|(_, name, count, why)| {
+            format!(
+                "{name} == 0 is required: {count} {why}; a threshold such as `{name} < {}` \
+                 tolerates them",
                 count + 1
-            ),
+            )
         })
         .collect()
 }
 
-/// The measured value a threshold compares, if the report has it.
-pub fn measure(t: &Threshold, report: &RunReport) -> Option<f64> {
-    let stats = |s: &StatsReport| t.stat.map(|m| stat_value(s, m));
+/// The measured value a threshold compares, or why there is none.
+///
+/// # Errors
+/// "No data", saying what was missing.
+pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
+    let stats = |s: &StatsReport, what: String| match t.stat {
+        Some(_) if s.count == 0 => Err(what),
+        Some(m) => stat_value(s, m).ok_or(what),
+        None => Err(what),
+    };
     match &t.subject {
-        Subject::Step(name) => report
-            .steps
-            .iter()
-            .find(|s| &s.name == name)
-            .and_then(stats),
-        Subject::Route(route) => report
-            .routes
-            .iter()
-            .find(|s| &s.name == route || s.route.as_ref() == Some(route))
-            .and_then(stats),
-        Subject::Iteration => stats(&report.iteration),
-        Subject::Run(m) if m.is_webhook() => report.webhooks.as_ref().map(|w| webhook_count(*m, w)),
-        Subject::Run(m) => Some(run_value(*m, report)),
+        Subject::Step(name) => {
+            let never = format!("step `{name}` never ran");
+            match report.steps.iter().find(|s| &s.name == name) {
+                Some(s) => stats(s, never),
+                None => Err(never),
+            }
+        }
+        Subject::Route(route) => {
+            let never = format!("route `{route}` was never requested");
+            match report
+                .routes
+                .iter()
+                .find(|s| &s.name == route || s.route.as_ref() == Some(route))
+            {
+                Some(s) => stats(s, never),
+                None => Err(never),
+            }
+        }
+        Subject::Iteration => stats(&report.iteration, "no iteration finished".to_owned()),
+        Subject::Run(m) if m.is_webhook() => {
+            let w = report.webhooks.as_ref().ok_or_else(no_webhooks)?;
+            webhook_count(*m, w)
+        }
+        Subject::Run(m) => run_value(*m, report),
         Subject::Lifecycle(m) => {
-            let w = report.webhooks.as_ref()?;
+            let w = report.webhooks.as_ref().ok_or_else(no_webhooks)?;
             let summary = match m {
                 LifecycleMetric::TimeToAssign => &w.lifecycle.time_to_assign,
                 LifecycleMetric::TimeInQueue => &w.queue.time_in_queue,
                 LifecycleMetric::TimeToFirstAgentReply => &w.lifecycle.time_to_first_agent_reply,
                 LifecycleMetric::ChatDuration => &w.lifecycle.chat_duration,
             };
-            t.stat.and_then(|s| latency_value(summary, s))
+            t.stat
+                .and_then(|s| latency_value(summary, s))
+                .ok_or_else(|| "no webhook event measured this".to_owned())
         }
         Subject::Event(name) => {
-            let w = report.webhooks.as_ref()?;
-            let event = w.events.iter().find(|e| same_event(&e.event, name))?;
-            match t.stat? {
-                StatMetric::Count => Some(event.count as f64),
-                s => latency_value(&event.delay, s),
+            let w = report.webhooks.as_ref().ok_or_else(no_webhooks)?;
+            let missing = || format!("no `{name}` event was received");
+            let event = w
+                .events
+                .iter()
+                .find(|e| same_event(&e.event, name))
+                .ok_or_else(missing)?;
+            match t.stat {
+                Some(StatMetric::Count) if event.count > 0 => Ok(event.count as f64),
+                Some(s) => latency_value(&event.delay, s).ok_or_else(missing),
+                None => Err(missing()),
             }
         }
     }
+}
+
+fn no_webhooks() -> String {
+    "the report has no webhook section".to_owned()
 }
 
 /// A webhook latency's value; `None` when nothing was measured (so a
@@ -114,8 +257,8 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Option<f64> {
 fn latency_value(s: &LatencySummary, m: StatMetric) -> Option<f64> {
     let p = &s.latency;
     match m {
-        StatMetric::Count => Some(s.count as f64),
         _ if s.count == 0 => None,
+        StatMetric::Count => Some(s.count as f64),
         StatMetric::Quantile { q, .. } => Some(quantile(p, q)),
         StatMetric::Min => Some(p.min_us as f64),
         StatMetric::Max => Some(p.max_us as f64),
@@ -124,8 +267,13 @@ fn latency_value(s: &LatencySummary, m: StatMetric) -> Option<f64> {
     }
 }
 
-fn webhook_count(m: RunMetric, w: &WebhookReport) -> f64 {
+/// A webhook counter; no data when no webhook event arrived at all (a
+/// receiver that heard nothing has not shown that events were in order).
+fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
     let c = &w.counts;
+    if c.received + c.invalid_signatures + c.malformed + c.unrouted == 0 {
+        return Err("no webhook event was received".to_owned());
+    }
     let n = match m {
         RunMetric::EventsReceived => c.received,
         RunMetric::EventsMissing => c.missing,
@@ -139,33 +287,45 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> f64 {
         RunMetric::QueueAbandoned => w.queue.abandoned,
         _ => 0,
     };
-    n as f64
+    Ok(n as f64)
 }
 
 fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
-    let actual = measure(t, report);
-    let passed = actual.is_some_and(|a| t.op.holds(a, t.limit));
-    let message = match actual {
-        Some(a) => format!(
-            "measured {}, required {} {}",
-            show(a, t.unit),
-            t.op.as_str(),
-            show(t.limit, t.unit)
+    let measured = measure(t, report);
+    let (status, message) = match &measured {
+        Ok(a) => {
+            let status = if t.op.holds(*a, t.limit) {
+                ThresholdStatus::Pass
+            } else {
+                ThresholdStatus::Fail
+            };
+            let message = format!(
+                "measured {}, required {} {}",
+                show(*a, t.unit),
+                t.op.as_str(),
+                show(t.limit, t.unit)
+            );
+            (status, message)
+        }
+        Err(why) if t.allow_empty => (
+            ThresholdStatus::NoData,
+            format!("no data: {why} (allowed by allow_empty)"),
         ),
-        None if t.subject.needs_webhooks() => "no data: no webhook event measured this".to_owned(),
-        None => "no data: the step or route never ran".to_owned(),
+        Err(why) => (ThresholdStatus::NoData, format!("no data: {why}")),
     };
     ThresholdResult {
         threshold: t.expr.clone(),
-        passed,
-        actual,
+        status,
+        passed: status == ThresholdStatus::Pass
+            || (status == ThresholdStatus::NoData && t.allow_empty),
+        actual: measured.ok(),
         message,
     }
 }
 
 fn show(value: f64, unit: Unit) -> String {
     match unit {
-        Unit::Micros => crate::report::terminal::format_us(value.round().max(0.0) as u64),
+        Unit::Micros => format_us(value.round().max(0.0) as u64),
         Unit::Ratio => format!("{:.3}%", value * 100.0),
         Unit::Plain if value.fract() == 0.0 => format!("{value:.0}"),
         Unit::Plain => format!("{value:.2}"),
@@ -184,8 +344,9 @@ fn quantile(p: &Percentiles, q: f64) -> f64 {
     v as f64
 }
 
-fn stat_value(s: &StatsReport, m: StatMetric) -> f64 {
-    match m {
+/// A step's, route's or the iteration's value (called with `count > 0` only).
+fn stat_value(s: &StatsReport, m: StatMetric) -> Option<f64> {
+    Some(match m {
         StatMetric::Quantile { q, corrected } => {
             quantile(if corrected { &s.corrected } else { &s.latency }, q)
         }
@@ -196,42 +357,43 @@ fn stat_value(s: &StatsReport, m: StatMetric) -> f64 {
         StatMetric::Errors => s.errors as f64,
         StatMetric::ErrorRate => s.error_rate,
         StatMetric::Rps => s.rps,
-    }
+    })
 }
 
-/// Schema violations recorded in the report's `extra.schema` section.
+/// Schema violations recorded in the report.
 pub fn schema_violations(report: &RunReport) -> u64 {
-    report
-        .extra
-        .get("schema")
-        .and_then(|s| s.get("violations"))
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0)
+    report.schema.as_ref().map_or(0, |s| s.violations)
 }
 
-fn run_value(m: RunMetric, r: &RunReport) -> f64 {
+/// A whole-run figure; ratios over an empty population (and failure counts
+/// of it) are no data, never 0 or 100%.
+fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
     let steps: u64 = r.steps.iter().map(|s| s.count).sum();
     let failed: u64 = r.steps.iter().map(|s| s.errors).sum();
+    let t = &r.totals;
+    let none = |why: &str| Err(why.to_owned());
     match m {
-        RunMetric::ErrorRate => r.totals.error_rate,
-        RunMetric::ErrorCount => r.totals.errors as f64,
-        RunMetric::RequestCount => r.totals.requests as f64,
-        RunMetric::RequestRate => r.totals.requests_per_sec,
-        RunMetric::IterationCount => r.totals.iterations as f64,
-        RunMetric::IterationErrorRate if r.totals.iterations == 0 => 0.0,
-        RunMetric::IterationErrorRate => {
-            r.totals.iteration_errors as f64 / r.totals.iterations as f64
+        RunMetric::ErrorRate | RunMetric::ErrorCount if t.requests == 0 => {
+            none("no request was sent")
         }
-        RunMetric::DroppedIterations => r.totals.dropped_iterations as f64,
-        RunMetric::CutOffIterations => r.totals.cut_off_iterations as f64,
-        RunMetric::CutOffRequests => r.totals.cut_off_requests as f64,
-        RunMetric::UnstartedIterations => r.totals.unstarted_iterations as f64,
-        RunMetric::SchemaViolations => schema_violations(r) as f64,
-        RunMetric::CheckRate if steps == 0 => 1.0,
-        RunMetric::CheckRate => 1.0 - failed as f64 / steps as f64,
-        RunMetric::ChecksFailed => failed as f64,
+        RunMetric::ErrorRate => Ok(t.error_rate),
+        RunMetric::ErrorCount => Ok(t.errors as f64),
+        RunMetric::RequestCount => Ok(t.requests as f64),
+        RunMetric::RequestRate if t.requests == 0 => none("no request was sent"),
+        RunMetric::RequestRate => Ok(t.requests_per_sec),
+        RunMetric::IterationCount => Ok(t.iterations as f64),
+        RunMetric::IterationErrorRate if t.iterations == 0 => none("no iteration finished"),
+        RunMetric::IterationErrorRate => Ok(t.iteration_errors as f64 / t.iterations as f64),
+        RunMetric::DroppedIterations => Ok(t.dropped_iterations as f64),
+        RunMetric::CutOffIterations => Ok(t.cut_off_iterations as f64),
+        RunMetric::CutOffRequests => Ok(t.cut_off_requests as f64),
+        RunMetric::UnstartedIterations => Ok(t.unstarted_iterations as f64),
+        RunMetric::SchemaViolations => Ok(schema_violations(r) as f64),
+        RunMetric::CheckRate | RunMetric::ChecksFailed if steps == 0 => none("no step ran"),
+        RunMetric::CheckRate => Ok(1.0 - failed as f64 / steps as f64),
+        RunMetric::ChecksFailed => Ok(failed as f64),
         // Webhook counters are read from the webhooks section (`measure`).
-        _ => 0.0,
+        _ => none("not a whole-run figure"),
     }
 }
 
@@ -259,10 +421,5 @@ pub fn live_failure<'a>(thresholds: &'a [Threshold], live: &LiveFigures) -> Opti
     })
 }
 
-/// Whether the run passed: every result of [`evaluate`] (thresholds and
-/// accounting rules) passed and, without thresholds, every step passed too.
-pub fn passed(report: &RunReport, results: &[ThresholdResult], has_thresholds: bool) -> bool {
-    results.iter().all(|r| r.passed)
-        && (has_thresholds
-            || (report.steps.iter().all(|s| s.errors == 0) && report.totals.iteration_errors == 0))
-}
+#[cfg(test)]
+mod tests;

@@ -33,7 +33,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
-use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -71,30 +70,7 @@ pub enum AgentError {
     MockSwitch(String),
 }
 
-/// Counts of one actor, or of the whole pool.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AgentCounts {
-    /// `invitations:new` events answered (duplicates not counted).
-    pub invitations: u64,
-    pub accepted: u64,
-    /// Rejections the API confirmed, whatever the reason.
-    pub rejected: u64,
-    /// Of `rejected`: because every slot was taken.
-    pub rejected_full: u64,
-    pub replies: u64,
-    /// Chats that were active and ended (closed, or left by the agent).
-    pub chats_handled: u64,
-    /// Chats left after `leave_after` replies.
-    pub left: u64,
-    pub breaks: u64,
-    /// `chats:assign` answers naming this agent.
-    pub assigned: u64,
-    /// Failed API calls (any action, logout included), overtaken ones aside.
-    pub errors: u64,
-    /// Accepts, rejects, replies and leaves answered `409` because the chat
-    /// closed or the invitation moved on meanwhile (not failures).
-    pub overtaken: u64,
-}
+pub use crate::report::{ActorSummary, AgentCounts, AgentSummary};
 
 impl AgentCounts {
     fn read(c: &Counters) -> AgentCounts {
@@ -113,38 +89,6 @@ impl AgentCounts {
             overtaken: r(&c.overtaken),
         }
     }
-
-    fn add(&mut self, o: &AgentCounts) {
-        self.invitations += o.invitations;
-        self.accepted += o.accepted;
-        self.rejected += o.rejected;
-        self.rejected_full += o.rejected_full;
-        self.replies += o.replies;
-        self.chats_handled += o.chats_handled;
-        self.left += o.left;
-        self.breaks += o.breaks;
-        self.assigned += o.assigned;
-        self.errors += o.errors;
-        self.overtaken += o.overtaken;
-    }
-}
-
-/// One actor at the end of the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActorSummary {
-    pub agent_id: String,
-    #[serde(flatten)]
-    pub counts: AgentCounts,
-    /// Chats still held when the pool stopped.
-    pub active_at_stop: u32,
-    pub logged_out: bool,
-}
-
-/// What the pool did, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AgentSummary {
-    pub totals: AgentCounts,
-    pub actors: Vec<ActorSummary>,
 }
 
 /// The running actors.

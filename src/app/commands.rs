@@ -24,17 +24,16 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     }
 }
 
+/// Re-renders a saved report and judges it again the way the run did (same
+/// function, same stored thresholds, same data), exiting with the same code.
 pub(super) fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
-    let report = read_report(&args.report)?;
-    println!(
-        "{}",
-        report::terminal::render(
-            &report,
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-        )
-    );
+    let mut report = read_report(&args.report)?;
+    let verdict = rejudge(&mut report)?;
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    println!("{}", report::terminal::render(&report, color));
     write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
-    Ok(Exit::Passed)
+    print!("{}", report::terminal::render_verdict(&verdict, color));
+    Ok(verdict_exit(&verdict))
 }
 
 pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
@@ -48,24 +47,21 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let merged = report::merge::merge(&reports, &names).map_err(usage)?;
+    let mut merged = report::merge::merge(&reports, &names).map_err(usage)?;
+    let verdict = rejudge(&mut merged)?;
     write_file(
         &args.out,
         &report::json::render(&merged).map_err(run_failed)?,
     )?;
-    println!(
-        "{}",
-        report::terminal::render(
-            &merged,
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-        )
-    );
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    println!("{}", report::terminal::render(&merged, color));
+    print!("{}", report::terminal::render_verdict(&verdict, color));
     println!(
         "merged {} reports into {}",
         reports.len(),
         args.out.display()
     );
-    Ok(Exit::Passed)
+    Ok(verdict_exit(&verdict))
 }
 
 pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {

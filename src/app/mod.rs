@@ -23,10 +23,13 @@ use crate::cli::{
 use crate::client::{ApiClient, ClientConfig, Credentials};
 use crate::conform::{Checker, ConformTarget};
 use crate::engine::{self, FailureLog, Runner};
-use crate::metrics::{FailureKind, MetricsHub, MetricsLayout, StepInfo};
+use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};
-use crate::report::{self, RunMeta, RunReport};
+use crate::report::{
+    self, CleanupReport, LoadModel, LoadProfile, RouteViolations, RunMeta, RunReport, SchemaReport,
+    StageReport, Verdict, ViolationSample,
+};
 use crate::scenario::{self, Scenario, Stage, Workload};
 use crate::schema::{SchemaMode, SchemaRegistry};
 use crate::verdict::{self, LiveFigures};
@@ -36,7 +39,7 @@ mod conform_cmd;
 mod hooks;
 mod run;
 
-pub use run::{apply_overrides, default_report_path, exit_code};
+pub use run::{apply_overrides, default_report_path};
 
 /// Credentials of the bundled mock's default world (local use only).
 pub const MOCK_APP_ID: &str = "demo-app";
@@ -175,6 +178,33 @@ fn read_report(path: &Path) -> Result<RunReport, AppError> {
     RunReport::from_json(&bytes)
         .with_context(|| format!("{} is not a chatload report", path.display()))
         .map_err(usage)
+}
+
+/// The exit code of a verdict, the same for `run`, `report` and `merge`: 130
+/// when a signal stopped the run, 3 when the target was unreachable, else 0
+/// or 1.
+pub fn verdict_exit(verdict: &Verdict) -> Exit {
+    if verdict.interrupted {
+        Exit::Interrupted
+    } else if verdict.target_unreachable {
+        Exit::RunFailed
+    } else if verdict.passed {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    }
+}
+
+/// Judges a saved or merged report again by its stored thresholds and
+/// stores the verdict in it.
+fn rejudge(report: &mut RunReport) -> Result<Verdict, AppError> {
+    let verdict = verdict::judge_report(report).map_err(|e| {
+        usage(anyhow!(
+            "a threshold stored in the report does not parse: {e}"
+        ))
+    })?;
+    report.verdict = Some(verdict.clone());
+    Ok(verdict)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {

@@ -207,21 +207,32 @@ pub(super) fn layout_of(scenario: &Scenario) -> MetricsLayout {
 }
 
 /// The load profile for the report (no secrets: only the workload).
-pub(super) fn load_json(w: &Workload, shard: Shard) -> serde_json::Value {
+/// The load profile as run, for `meta.load`.
+pub(super) fn load_profile(w: &Workload, shard: Shard, timeout: Duration) -> LoadProfile {
     let stages = |s: &[Stage]| {
-        s.iter().map(|s| serde_json::json!({"duration_secs": s.duration.as_secs_f64(), "target": s.target})).collect::<Vec<_>>()
+        s.iter()
+            .map(|s| StageReport {
+                duration_secs: s.duration.as_secs_f64(),
+                target: s.target,
+            })
+            .collect::<Vec<_>>()
     };
-    let mut v = match w {
+    let mut profile = match w {
         Workload::Closed {
             vus,
             duration,
             iterations,
             stages: st,
             graceful_stop,
-        } => serde_json::json!({
-            "model": "closed", "vus": vus, "duration_secs": duration.map(|d| d.as_secs_f64()),
-            "iterations": iterations, "stages": stages(st), "graceful_stop_secs": graceful_stop.as_secs_f64(),
-        }),
+        } => LoadProfile {
+            model: LoadModel::Closed,
+            vus: Some(*vus),
+            duration_secs: duration.map(|d| d.as_secs_f64()),
+            iterations: iterations.map(u64::from),
+            stages: stages(st),
+            graceful_stop_secs: graceful_stop.as_secs_f64(),
+            ..LoadProfile::default()
+        },
         Workload::Open {
             rate_per_sec,
             duration,
@@ -229,15 +240,20 @@ pub(super) fn load_json(w: &Workload, shard: Shard) -> serde_json::Value {
             max_vus,
             backlog,
             graceful_stop,
-        } => serde_json::json!({
-            "model": "open", "arrival_rate": rate_per_sec, "duration_secs": duration.map(|d| d.as_secs_f64()),
-            "stages": stages(st), "max_vus": max_vus, "backlog": backlog, "graceful_stop_secs": graceful_stop.as_secs_f64(),
-        }),
+        } => LoadProfile {
+            model: LoadModel::Open,
+            arrival_rate: Some(*rate_per_sec),
+            duration_secs: duration.map(|d| d.as_secs_f64()),
+            stages: stages(st),
+            max_vus: Some(*max_vus),
+            backlog: Some(*backlog),
+            graceful_stop_secs: graceful_stop.as_secs_f64(),
+            ..LoadProfile::default()
+        },
     };
-    if shard != Shard::WHOLE {
-        v["shard"] = serde_json::Value::String(shard.to_string());
-    }
-    v
+    profile.shard = (shard != Shard::WHOLE).then(|| shard.to_string());
+    profile.request_timeout_secs = Some(timeout.as_secs_f64());
+    profile
 }
 
 pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
@@ -443,106 +459,75 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         duration_secs: outcome.elapsed.as_secs_f64(),
         load_secs: outcome.load_elapsed.as_secs_f64(),
-        load: load_json(&scenario.load, shard),
+        load: load_profile(&scenario.load, shard, scenario.target.timeout),
         seed,
         interrupted: outcome.interrupted,
+        stopped_by_signal: signalled.load(Ordering::Relaxed),
         shard: (shard != Shard::WHOLE).then(|| shard.to_string()),
         merged_from: Vec::new(),
     };
     let mut report = report::build(&metrics, meta, outcome.planned_iterations);
     report.webhooks = webhook_input.as_ref().map(report::webhooks::build);
-    if let Some(a) = agent_summary {
-        report.extra.insert(
-            "agents".to_owned(),
-            serde_json::to_value(a).unwrap_or_default(),
-        );
-    }
-    if let Some(c) = cleanup {
-        report.extra.insert(
-            "cleanup".to_owned(),
-            serde_json::to_value(c).unwrap_or_default(),
-        );
-    }
-    report.extra.insert(
-        "aborted_in_flight".to_owned(),
-        serde_json::Value::Bool(outcome.aborted),
-    );
-    report.extra.insert(
-        "schema".to_owned(),
-        serde_json::json!({
-            "mode": args.schema,
-            "violations": runner.violations.total(),
-            "routes": runner.violations.snapshot(),
-        }),
-    );
-    let results = verdict::evaluate(&scenario.thresholds, &report);
-    report.extra.insert(
-        "thresholds".to_owned(),
-        serde_json::to_value(&results).unwrap_or_default(),
-    );
+    report.agents = agent_summary;
+    report.cleanup = cleanup.map(|c| CleanupReport {
+        attempted: c.attempted,
+        closed: c.closed,
+        failed: c.failed,
+    });
+    report.aborted_in_flight = outcome.aborted;
+    report.schema = Some(schema_report(&args.schema, &runner.violations));
+    report.thresholds = verdict::definitions(&scenario.thresholds);
+    let verdict = verdict::judge(&scenario.thresholds, &report);
+    report.verdict = Some(verdict.clone());
     write_report(report_file, &out, &report).map_err(run_failed)?;
     if let (Some(file), Some(path)) = (junit_file, &args.junit) {
-        let xml = report::junit::render(&report, &results).map_err(run_failed)?;
+        let xml = report::junit::render(&report, &verdict).map_err(run_failed)?;
         write_bytes(file, path, &xml).map_err(run_failed)?;
     }
-    println!(
-        "{}",
-        report::terminal::render(
-            &report,
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-        )
-    );
-    for (route, v) in runner.violations.snapshot() {
-        println!("schema violations on {route}: {}", v.count);
-        for sample in &v.samples {
-            let path = if sample.path.is_empty() {
-                "(body)"
-            } else {
-                sample.path.as_str()
-            };
-            println!("  status {} at {path}: {}", sample.status, sample.reason);
-        }
-    }
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    println!("{}", report::terminal::render(&report, color));
     write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
-    for r in &results {
-        let mark = if r.passed { "ok  " } else { "FAIL" };
-        println!("threshold {mark} {}  ({})", r.threshold, r.message);
-    }
+    print!("{}", report::terminal::render_verdict(&verdict, color));
     println!("report: {}", out.display());
-
-    let passed = verdict::passed(&report, &results, !scenario.thresholds.is_empty());
-    let exit = exit_code(&report, passed, signalled.load(Ordering::Relaxed));
-    if exit == Exit::RunFailed {
+    let exit = verdict_exit(&verdict);
+    if verdict.target_unreachable {
         eprintln!(
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
-            target.base_url,
-            connect_errors(&report)
+            target.base_url, report.totals.errors
         );
     }
     drop(target);
     Ok(exit)
 }
 
-fn connect_errors(report: &RunReport) -> u64 {
-    report
-        .request_errors_by_kind
-        .get(FailureKind::Connect.as_str())
-        .copied()
-        .unwrap_or(0)
-}
-
-/// The exit code a finished run earns: 130 when a signal cut it short
-/// (first or second), 3 when every request failed to connect, else the
-/// verdict.
-pub fn exit_code(report: &RunReport, passed: bool, signalled: bool) -> Exit {
-    if signalled {
-        Exit::Interrupted
-    } else if report.totals.requests > 0 && connect_errors(report) == report.totals.requests {
-        Exit::RunFailed
-    } else if passed {
-        Exit::Passed
-    } else {
-        Exit::Failed
+/// The schema section: the mode as given and every violation recorded.
+fn schema_report(mode: &str, log: &crate::schema::ViolationLog) -> SchemaReport {
+    let routes = log
+        .snapshot()
+        .into_iter()
+        .map(|(route, v)| {
+            let samples = v
+                .samples
+                .into_iter()
+                .map(|s| ViolationSample {
+                    status: s.status,
+                    path: s.path,
+                    reason: s.reason,
+                })
+                .collect();
+            (
+                route,
+                RouteViolations {
+                    count: v.count,
+                    samples,
+                },
+            )
+        })
+        .collect();
+    SchemaReport {
+        mode: mode.to_owned(),
+        violations: log.total(),
+        routes,
     }
 }
 

@@ -132,7 +132,12 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         errors_by_kind,
         request_errors_by_kind,
         failure_samples: failure_samples(metrics, layout),
-        extra: serde_json::Map::new(),
+        thresholds: Vec::new(),
+        verdict: None,
+        schema: None,
+        cleanup: None,
+        agents: None,
+        aborted_in_flight: false,
         webhooks: None,
     }
 }
@@ -352,9 +357,19 @@ pub(crate) fn sample_meta() -> RunMeta {
         ended_at: "2026-11-24T17:00:02Z".to_owned(),
         duration_secs: 2.0,
         load_secs: 0.0,
-        load: serde_json::json!({ "arrival_rate": 100, "duration": "2s", "max_vus": 50 }),
+        load: crate::report::LoadProfile {
+            model: crate::report::LoadModel::Open,
+            arrival_rate: Some(100.0),
+            duration_secs: Some(2.0),
+            max_vus: Some(50),
+            backlog: Some(50),
+            graceful_stop_secs: 5.0,
+            request_timeout_secs: Some(30.0),
+            ..crate::report::LoadProfile::default()
+        },
         seed: 42,
         interrupted: false,
+        stopped_by_signal: false,
         shard: None,
         merged_from: Vec::new(),
     }

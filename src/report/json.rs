@@ -40,9 +40,18 @@ mod tests {
     #[test]
     fn rendered_report_round_trips_and_validates_against_the_schema() {
         let mut report = sample_report();
-        report
-            .extra
-            .insert("thresholds".to_owned(), serde_json::json!([{ "ok": true }]));
+        report.thresholds = vec![crate::report::ThresholdDef {
+            threshold: "errors.rate < 1%".to_owned(),
+            abort_on_fail: true,
+            allow_empty: false,
+        }];
+        report.verdict = Some(crate::report::Verdict::default());
+        report.schema = Some(crate::report::SchemaReport::default());
+        report.cleanup = Some(crate::report::CleanupReport::default());
+        report.agents = Some(crate::report::AgentSummary {
+            actors: vec![crate::report::ActorSummary::default()],
+            ..crate::report::AgentSummary::default()
+        });
         let bytes = render(&report).expect("renders");
         assert!(bytes.ends_with(b"}\n"));
 
@@ -75,7 +84,7 @@ mod tests {
                 error,
                 ReportError::UnsupportedSchemaVersion {
                     found: 7,
-                    supported: 1
+                    supported: 2
                 }
             ),
             "{error}"
@@ -97,14 +106,16 @@ mod tests {
     fn reports_without_optional_sections_still_parse() {
         let mut instance = serde_json::to_value(sample_report()).expect("serializes");
         let object = instance.as_object_mut().expect("object");
-        object.remove("extra");
+        for key in ["thresholds", "aborted_in_flight"] {
+            object.remove(key);
+        }
         object["meta"]
             .as_object_mut()
             .expect("meta is an object")
             .remove("merged_from");
         let bytes = serde_json::to_vec(&instance).expect("serializes");
         let report = RunReport::from_json(&bytes).expect("parses");
-        assert!(report.extra.is_empty());
+        assert!(report.thresholds.is_empty());
         assert!(report.meta.merged_from.is_empty());
     }
 }

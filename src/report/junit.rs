@@ -1,10 +1,17 @@
-//! JUnit XML for CI dashboards: one test suite per run, one test case per
-//! threshold, per step and per route's schema check, the failing figure or
-//! schema violation in the message. Returns bytes; does no I/O.
+//! JUnit XML for CI dashboards, derived from the run's [`Verdict`] so it
+//! always agrees with the exit code: the suite has failures exactly when the
+//! run failed.
+//!
+//! One test case for the verdict itself (failing with every reason), one per
+//! threshold (a threshold with no data fails unless `allow_empty`), one per
+//! step and one per route's schema check. When thresholds decide, failing
+//! steps and schema violations are informational: their test cases pass and
+//! carry the figures in `<system-out>`; without thresholds they are failures.
+//! Returns bytes; does no I/O.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{ReportError, RunReport, ThresholdResult};
+use super::{DecidedBy, ReportError, RunReport, StatsReport, ThresholdStatus, Verdict};
 
 fn failed(message: String, description: String) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -15,99 +22,90 @@ fn failed(message: String, description: String) -> TestCaseStatus {
     status
 }
 
+/// A test case that fails with `problem` when `fails`, else passes and
+/// reports `problem` (if any) as information.
+fn case(name: String, class: &str, problem: Option<(String, String)>, fails: bool) -> TestCase {
+    let (status, info) = match problem {
+        Some((message, description)) if fails => (failed(message, description), None),
+        Some((message, description)) => (
+            TestCaseStatus::success(),
+            Some(format!(
+                "informational (thresholds decide): {message}\n{description}"
+            )),
+        ),
+        None => (TestCaseStatus::success(), None),
+    };
+    let mut case = TestCase::new(name, status);
+    case.set_classname(class);
+    if let Some(info) = info {
+        case.set_system_out(info.trim_end().to_owned());
+    }
+    case
+}
+
 /// Renders the run as JUnit XML.
 ///
 /// # Errors
 /// XML serialization failure.
-pub fn render(report: &RunReport, thresholds: &[ThresholdResult]) -> Result<Vec<u8>, ReportError> {
+pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportError> {
     let mut suite = TestSuite::new(format!("chatload: {}", report.meta.scenario));
     suite.set_time(std::time::Duration::from_secs_f64(
         report.meta.duration_secs.max(0.0),
     ));
-    for t in thresholds {
-        let status = if t.passed {
-            TestCaseStatus::success()
-        } else {
-            failed(t.message.clone(), String::new())
-        };
-        let mut case = TestCase::new(format!("threshold: {}", t.threshold), status);
-        case.set_classname("thresholds");
-        suite.add_test_case(case);
+    let problem = (!verdict.passed).then(|| {
+        (
+            format!("the run failed: {}", verdict.reasons.join("; ")),
+            verdict.reasons.join("\n"),
+        )
+    });
+    suite.add_test_case(case("verdict".to_owned(), "run", problem, true));
+    for t in &verdict.thresholds {
+        let mut c = case(
+            format!("threshold: {}", t.threshold),
+            "thresholds",
+            (!t.passed).then(|| (t.message.clone(), String::new())),
+            true,
+        );
+        if t.status == ThresholdStatus::NoData && t.passed {
+            c.set_system_out(t.message.clone());
+        }
+        suite.add_test_case(c);
     }
+    let steps_decide = verdict.decided_by == DecidedBy::Steps;
     for step in &report.steps {
-        let status = if step.errors == 0 {
-            TestCaseStatus::success()
-        } else {
-            let kinds: Vec<String> = step
-                .failures
-                .iter()
-                .map(|(k, n)| format!("{k} × {n}"))
-                .collect();
-            // The failure text says why: every sampled failure of this step, by kind.
-            let why: Vec<String> = report
-                .failure_samples
-                .iter()
-                .filter(|e| e.step == step.name && e.flow == step.flow)
-                .map(super::failures::block)
-                .collect();
-            failed(
-                format!(
-                    "{} of {} failed ({})",
-                    step.errors,
-                    step.count,
-                    kinds.join(", ")
-                ),
-                why.join("\n"),
-            )
-        };
-        let mut case = TestCase::new(format!("step: {}", step.name), status);
-        case.set_classname("steps");
-        suite.add_test_case(case);
+        suite.add_test_case(case(
+            format!("step: {}", step.name),
+            "steps",
+            step_problem(report, step),
+            steps_decide,
+        ));
     }
-    let schema = report.extra.get("schema");
     for route in &report.routes {
-        let entry = schema
-            .and_then(|s| s.get("routes"))
-            .and_then(|r| r.get(&route.name));
-        let status = match entry {
-            Some(v) => {
-                let count = v
-                    .get("count")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0);
+        let problem = report
+            .schema
+            .as_ref()
+            .and_then(|s| s.routes.get(&route.name))
+            .map(|v| {
                 let samples: Vec<String> = v
-                    .get("samples")
-                    .and_then(serde_json::Value::as_array)
-                    .into_iter()
-                    .flatten()
+                    .samples
+                    .iter()
                     .map(|s| {
-                        let path = s
-                            .get("path")
-                            .and_then(serde_json::Value::as_str)
-                            .unwrap_or("");
-                        format!(
-                            "status {} at {}: {}",
-                            s.get("status")
-                                .and_then(serde_json::Value::as_u64)
-                                .unwrap_or(0),
-                            if path.is_empty() { "(body)" } else { path },
-                            s.get("reason")
-                                .and_then(serde_json::Value::as_str)
-                                .unwrap_or("")
-                        )
+                        let path = if s.path.is_empty() { "(body)" } else { &s.path };
+                        format!("status {} at {path}: {}", s.status, s.reason)
                     })
                     .collect();
                 let first = samples.first().cloned().unwrap_or_default();
-                failed(
-                    format!("{count} schema violation(s) on {}: {first}", route.name),
+                (
+                    format!("{} schema violation(s) on {}: {first}", v.count, route.name),
                     samples.join("\n"),
                 )
-            }
-            None => TestCaseStatus::success(),
-        };
-        let mut case = TestCase::new(format!("schema: {}", route.name), status);
-        case.set_classname("schema");
-        suite.add_test_case(case);
+            });
+        suite.add_test_case(case(
+            format!("schema: {}", route.name),
+            "schema",
+            problem,
+            steps_decide,
+        ));
     }
     let mut junit = Report::new("chatload");
     junit.add_test_suite(suite);
@@ -115,4 +113,30 @@ pub fn render(report: &RunReport, thresholds: &[ThresholdResult]) -> Result<Vec<
         .to_string()
         .map(String::into_bytes)
         .map_err(|e| ReportError::Junit(e.to_string()))
+}
+
+fn step_problem(report: &RunReport, step: &StatsReport) -> Option<(String, String)> {
+    (step.errors > 0).then(|| {
+        let kinds: Vec<String> = step
+            .failures
+            .iter()
+            .map(|(k, n)| format!("{k} × {n}"))
+            .collect();
+        // The failure text says why: every sampled failure of this step, by kind.
+        let why: Vec<String> = report
+            .failure_samples
+            .iter()
+            .filter(|e| e.step == step.name && e.flow == step.flow)
+            .map(super::failures::block)
+            .collect();
+        (
+            format!(
+                "{} of {} failed ({})",
+                step.errors,
+                step.count,
+                kinds.join(", ")
+            ),
+            why.join("\n"),
+        )
+    })
 }

@@ -3,37 +3,35 @@
 //! the merged histograms — never an average of percentiles.
 //!
 //! Shards run side by side, so the merged duration is the longest shard's and
-//! rates are recomputed over it.
+//! rates are recomputed over it. A set of reports is checked first
+//! ([`check_set`]): one scenario, one set of thresholds, and either every
+//! shard of one run exactly once (same seed, same shard count, no duplicate,
+//! no gap) or only unsharded runs, merged as runs side by side.
+//!
+//! The merged report carries the thresholds but no verdict: the caller
+//! judges it again on the merged data (`verdict::judge_report`).
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
 
 use super::build::{per_second, ratio};
 use super::{
-    FailureSamples, ReportError, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport, Totals,
-    decode_histogram, encode_histogram, percentiles,
+    AgentSummary, CleanupReport, FailureSamples, ReportError, RunReport, SCHEMA_VERSION,
+    SchemaReport, StatsReport, TimelineReport, Totals, decode_histogram, encode_histogram,
+    percentiles,
 };
 use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
 
 /// Merges `reports` (named `sources`, for `meta.merged_from`) into one.
 ///
 /// # Errors
-/// No report, reports of different scenarios, or a histogram that does not decode.
+/// No report, a set [`check_set`] rejects, or a histogram that does not decode.
 pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, ReportError> {
     let first = reports
         .first()
         .ok_or_else(|| ReportError::Merge("no report to merge".to_owned()))?;
-    if let Some(other) = reports
-        .iter()
-        .find(|r| r.meta.scenario != first.meta.scenario)
-    {
-        return Err(ReportError::Merge(format!(
-            "cannot merge reports of different scenarios (`{}` and `{}`)",
-            first.meta.scenario, other.meta.scenario
-        )));
-    }
+    check_set(reports, sources).map_err(ReportError::Merge)?;
     let wall_secs = reports
         .iter()
         .map(|r| r.meta.duration_secs)
@@ -63,7 +61,9 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         .max()
         .unwrap_or_default();
     meta.interrupted = reports.iter().any(|r| r.meta.interrupted);
+    meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
     meta.shard = None;
+    meta.load.shard = None;
     meta.merged_from = sources.to_vec();
 
     let steps = merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?;
@@ -109,7 +109,12 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
         request_errors_by_kind: add_maps(reports.iter().map(|r| &r.request_errors_by_kind)),
         failure_samples: merge_failure_samples(reports),
-        extra: merge_extra(reports),
+        thresholds: first.thresholds.clone(),
+        verdict: None,
+        schema: merge_schema(reports),
+        cleanup: merge_cleanup(reports),
+        agents: merge_agents(reports),
+        aborted_in_flight: reports.iter().any(|r| r.aborted_in_flight),
         webhooks: super::webhooks::merge(
             &reports
                 .iter()
@@ -244,93 +249,178 @@ fn merge_timeline(reports: &[RunReport]) -> Result<Vec<TimelineReport>, ReportEr
         .collect())
 }
 
-/// Sums the sections later features add: schema violations, clean-up and
-/// agent actors (totals added, each shard's actors listed).
-/// Threshold results are not merged: they are re-evaluated on the merged report.
-fn merge_extra(reports: &[RunReport]) -> serde_json::Map<String, Value> {
-    let mut extra = serde_json::Map::new();
-    let mut violations = 0;
-    let mut routes: BTreeMap<String, (u64, Vec<Value>)> = BTreeMap::new();
-    let mut cleanup: BTreeMap<String, u64> = BTreeMap::new();
-    let mut agent_totals: BTreeMap<String, u64> = BTreeMap::new();
-    let mut actors: Vec<Value> = Vec::new();
-    for r in reports {
-        if let Some(agents) = r.extra.get("agents") {
-            for (k, v) in agents
-                .get("totals")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                *agent_totals.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
-            }
-            actors.extend(
-                agents
-                    .get("actors")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
-            );
+/// The name of report `i` in messages.
+fn name(sources: &[String], i: usize) -> String {
+    sources
+        .get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("report {}", i + 1))
+}
+
+/// `"2/3"` as (2, 3).
+fn shard_of(r: &RunReport) -> Option<Result<(u32, u32), String>> {
+    let text = r.meta.shard.as_deref()?;
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)))
+        .filter(|&(k, n)| k >= 1 && k <= n);
+    Some(parsed.ok_or_else(|| format!("shard `{text}` is not K/N")))
+}
+
+/// Whether `reports` may be merged into one run, naming the problem if not.
+///
+/// # Errors
+/// Different scenarios or thresholds; sharded and unsharded reports mixed;
+/// shards with different seeds or shard counts, a shard twice, or a shard
+/// missing; the same unsharded run twice.
+pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+    let Some(first) = reports.first() else {
+        return Err("no report to merge".to_owned());
+    };
+    for (i, r) in reports.iter().enumerate().skip(1) {
+        if r.meta.scenario != first.meta.scenario {
+            return Err(format!(
+                "cannot merge reports of different scenarios (`{}` in {}, `{}` in {})",
+                first.meta.scenario,
+                name(sources, 0),
+                r.meta.scenario,
+                name(sources, i)
+            ));
         }
-        if let Some(schema) = r.extra.get("schema") {
-            violations += schema
-                .get("violations")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            for (route, v) in schema
-                .get("routes")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                let entry = routes.entry(route.clone()).or_default();
-                entry.0 += v.get("count").and_then(Value::as_u64).unwrap_or(0);
-                for sample in v
-                    .get("samples")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if entry.1.len() < 5 && !entry.1.contains(sample) {
-                        entry.1.push(sample.clone());
-                    }
+        if r.thresholds != first.thresholds {
+            return Err(format!(
+                "{} and {} were run with different thresholds; the merged run could not be judged",
+                name(sources, 0),
+                name(sources, i)
+            ));
+        }
+    }
+    let shards: Vec<Option<(u32, u32)>> = reports
+        .iter()
+        .map(|r| shard_of(r).transpose())
+        .collect::<Result<_, _>>()?;
+    match (shards.iter().flatten().count(), reports.len()) {
+        (0, _) => check_repeats(reports, sources),
+        (n, total) if n == total => check_shards(reports, sources, &shards),
+        _ => Err(
+            "cannot merge shard reports with unsharded ones: merge the shards of one run, \
+             or whole runs side by side"
+                .to_owned(),
+        ),
+    }
+}
+
+fn check_shards(
+    reports: &[RunReport],
+    sources: &[String],
+    shards: &[Option<(u32, u32)>],
+) -> Result<(), String> {
+    let seed = reports[0].meta.seed;
+    if let Some(i) = reports.iter().position(|r| r.meta.seed != seed) {
+        return Err(format!(
+            "shards of one run share a seed, but {} has seed {seed} and {} has seed {}: \
+             run every shard with the same --seed",
+            name(sources, 0),
+            name(sources, i),
+            reports[i].meta.seed
+        ));
+    }
+    let count = shards[0].map_or(0, |s| s.1);
+    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
+    for (i, (k, n)) in shards.iter().flatten().enumerate() {
+        if *n != count {
+            return Err(format!(
+                "mismatched shard counts: {} is shard {}/{count}, {} is shard {k}/{n}",
+                name(sources, 0),
+                shards[0].map_or(0, |s| s.0),
+                name(sources, i)
+            ));
+        }
+        if let Some(j) = seen.insert(*k, i) {
+            return Err(format!(
+                "duplicate shard {k}/{n}: {} and {}",
+                name(sources, j),
+                name(sources, i)
+            ));
+        }
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|k| !seen.contains_key(k))
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "incomplete shard set: shard {} missing (merge every shard of the run)",
+            missing.join(", ")
+        ))
+    }
+}
+
+/// Unsharded runs merge as runs side by side; the same run twice does not.
+fn check_repeats(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+    for (i, r) in reports.iter().enumerate() {
+        if let Some(j) = reports[..i]
+            .iter()
+            .position(|o| o.meta.seed == r.meta.seed && o.meta.started_at == r.meta.started_at)
+        {
+            return Err(format!(
+                "{} and {} are the same run (same seed and start time)",
+                name(sources, j),
+                name(sources, i)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Schema violations added per route, the first five samples kept.
+fn merge_schema(reports: &[RunReport]) -> Option<SchemaReport> {
+    let mut merged: Option<SchemaReport> = None;
+    for s in reports.iter().filter_map(|r| r.schema.as_ref()) {
+        let m = merged.get_or_insert_with(|| SchemaReport {
+            mode: s.mode.clone(),
+            ..SchemaReport::default()
+        });
+        m.violations += s.violations;
+        for (route, v) in &s.routes {
+            let entry = m.routes.entry(route.clone()).or_default();
+            entry.count += v.count;
+            for sample in &v.samples {
+                if entry.samples.len() < 5 && !entry.samples.contains(sample) {
+                    entry.samples.push(sample.clone());
                 }
             }
         }
-        for (k, v) in r
-            .extra
-            .get("cleanup")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            *cleanup.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
-        }
     }
-    let mode = reports
+    merged
+}
+
+fn merge_cleanup(reports: &[RunReport]) -> Option<CleanupReport> {
+    reports
         .iter()
-        .find_map(|r| r.extra.get("schema").and_then(|s| s.get("mode")).cloned());
-    if mode.is_some() || violations > 0 {
-        let routes: serde_json::Map<String, Value> = routes
-            .into_iter()
-            .map(|(k, (count, samples))| (k, json!({"count": count, "samples": samples})))
-            .collect();
-        extra.insert(
-            "schema".to_owned(),
-            json!({"mode": mode, "violations": violations, "routes": routes}),
-        );
-    }
-    if !cleanup.is_empty() {
-        extra.insert("cleanup".to_owned(), json!(cleanup));
-    }
-    if !agent_totals.is_empty() || !actors.is_empty() {
-        extra.insert(
-            "agents".to_owned(),
-            json!({"totals": agent_totals, "actors": actors}),
-        );
-    }
-    extra
+        .filter_map(|r| r.cleanup.as_ref())
+        .fold(None, |acc: Option<CleanupReport>, c| {
+            let mut acc = acc.unwrap_or_default();
+            acc.attempted += c.attempted;
+            acc.closed += c.closed;
+            acc.failed += c.failed;
+            Some(acc)
+        })
+}
+
+/// Agent totals added, each shard's actors listed.
+fn merge_agents(reports: &[RunReport]) -> Option<AgentSummary> {
+    reports
+        .iter()
+        .filter_map(|r| r.agents.as_ref())
+        .fold(None, |acc: Option<AgentSummary>, a| {
+            let mut acc = acc.unwrap_or_default();
+            acc.totals.add(&a.totals);
+            acc.actors.extend(a.actors.iter().cloned());
+            Some(acc)
+        })
 }
 
 #[cfg(test)]
@@ -372,11 +462,12 @@ mod tests {
             hub.record_iteration(true, v, v);
         }
         hub.tick(Duration::from_secs(1));
-        build(
-            &hub.finish(Duration::from_secs(2)),
-            crate::report::build_sample_meta(),
-            None,
-        )
+        // Each report its own run: a distinct start time (the same run twice does not merge).
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut meta = crate::report::build_sample_meta();
+        meta.started_at = format!("2026-01-01T00:{:02}:{:02}Z", n / 60 % 60, n % 60);
+        build(&hub.finish(Duration::from_secs(2)), meta, None)
     }
 
     #[test]
@@ -396,9 +487,49 @@ mod tests {
         let t: u64 = merged.timeline.iter().map(|p| p.requests).sum();
         assert_eq!(t, 8000);
         // And the merged report is still a valid report.
-        let schema: Value = serde_json::from_str(crate::report::SCHEMA_JSON).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(crate::report::SCHEMA_JSON).unwrap();
         let v = jsonschema::validator_for(&schema).unwrap();
         assert!(v.is_valid(&serde_json::to_value(&merged).unwrap()));
+    }
+
+    fn shard(k: u32, n: u32, seed: u64) -> RunReport {
+        let mut r = run(&[1, 2, 3]);
+        r.meta.shard = Some(format!("{k}/{n}"));
+        r.meta.seed = seed;
+        r
+    }
+
+    fn rejected(reports: &[RunReport]) -> String {
+        let names: Vec<String> = (1..=reports.len()).map(|i| format!("s{i}.json")).collect();
+        merge(reports, &names).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_shard_set_with_a_duplicate_a_gap_or_a_mismatch_is_rejected_by_name() {
+        let e = rejected(&[shard(1, 2, 7), shard(1, 2, 7)]);
+        assert!(
+            e.contains("duplicate shard 1/2: s1.json and s2.json"),
+            "{e}"
+        );
+        let e = rejected(&[shard(1, 3, 7), shard(3, 3, 7)]);
+        assert!(e.contains("shard 2/3 missing"), "{e}");
+        let e = rejected(&[shard(1, 2, 7), shard(2, 3, 7)]);
+        assert!(e.contains("mismatched shard counts"), "{e}");
+        let e = rejected(&[shard(1, 2, 7), shard(2, 2, 8)]);
+        assert!(e.contains("seed 7") && e.contains("seed 8"), "{e}");
+        let e = rejected(&[shard(1, 2, 7), run(&[4])]);
+        assert!(e.contains("unsharded"), "{e}");
+        let once = run(&[4]);
+        let e = rejected(&[once.clone(), once]);
+        assert!(e.contains("same run"), "{e}");
+        let mut other = shard(2, 2, 7);
+        other.thresholds = vec![crate::report::ThresholdDef {
+            threshold: "errors.rate < 1%".to_owned(),
+            ..Default::default()
+        }];
+        let e = rejected(&[shard(1, 2, 7), other]);
+        assert!(e.contains("different thresholds"), "{e}");
+        assert!(merge(&[shard(2, 2, 7), shard(1, 2, 7)], &[]).is_ok());
     }
 
     #[test]

@@ -12,12 +12,15 @@ mod codec;
 pub mod compare;
 pub mod csv_export;
 pub mod failures;
+pub mod format;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod merge;
 mod model;
+pub mod sections;
 pub mod terminal;
+mod upgrade;
 pub mod webhooks;
 
 pub use build::{build, percentiles};
@@ -26,7 +29,12 @@ pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
     FailureSampleReport, FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
-    StatsReport, ThresholdResult, TimelineReport, Totals,
+    StatsReport, TimelineReport, Totals,
+};
+pub use sections::{
+    ActorSummary, AgentCounts, AgentSummary, CleanupReport, DecidedBy, LoadModel, LoadProfile,
+    RouteViolations, SchemaReport, StageReport, ThresholdDef, ThresholdResult, ThresholdStatus,
+    Verdict, ViolationSample,
 };
 
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.

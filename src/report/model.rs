@@ -1,8 +1,9 @@
-//! Wire types of the JSON run report (`schema_version` 1), published as `report.schema.json`.
+//! Wire types of the JSON run report (`schema_version` 2), published as `report.schema.json`.
 //!
 //! These types are written at the end of a run and read back later (merge, compare, HTML), so they
 //! are `Serialize + Deserialize`, keys are snake_case, and additions for later features go into
-//! [`RunReport::extra`] or new `#[serde(default)]` fields rather than changing existing ones.
+//! new typed `#[serde(default)]` fields or sections ([`super::sections`]) rather than changing
+//! existing ones. Version-1 reports are upgraded on read ([`super::upgrade`]).
 //! Every histogram is carried exactly (HdrHistogram V2, deflate-compressed, base64), so reports
 //! can be merged into exact percentiles; the percentile fields are there for people and charts.
 
@@ -11,9 +12,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::ReportError;
+use super::sections::{
+    AgentSummary, CleanupReport, LoadProfile, SchemaReport, ThresholdDef, Verdict,
+};
 
-/// Version of the report format written by this build; readers reject other versions.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the report format written by this build; readers upgrade version 1 and reject
+/// others.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One run (or several merged runs): metadata, totals, per-step, per-route and per-iteration
 /// statistics, and the per-second timeline.
@@ -48,9 +53,26 @@ pub struct RunReport {
     /// then kind order. Values that could be secrets are `MASKED`.
     #[serde(default)]
     pub failure_samples: Vec<FailureSamples>,
-    /// Sections added by later features (thresholds, schema violations, webhooks), keyed by name.
+    /// The thresholds as written (scenario and `--threshold`), so `merge` and `report` judge
+    /// the same way the run did.
     #[serde(default)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub thresholds: Vec<ThresholdDef>,
+    /// The verdict (`verdict::judge`); `None` only in reports upgraded from version 1 until
+    /// they are judged again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Response-schema checking (absent when nothing was checked and nothing recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaReport>,
+    /// The end-of-run clean-up of chats left open (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupReport>,
+    /// Agent actors (runs with an `agents:` section only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<AgentSummary>,
+    /// Whether in-flight iterations were aborted at the end of `graceful_stop`.
+    #[serde(default)]
+    pub aborted_in_flight: bool,
     /// Webhook events and the chat lifecycle's service levels (runs with a
     /// `webhooks:` section only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,12 +108,16 @@ pub struct RunMeta {
     /// then over `duration_secs`).
     #[serde(default)]
     pub load_secs: f64,
-    /// Load profile as given (closed or open model, stages), without secrets.
-    pub load: serde_json::Value,
+    /// Load profile as run (closed or open model, stages, request timeout), without secrets.
+    pub load: LoadProfile,
     /// Seed of the run's random choices.
     pub seed: u64,
-    /// Whether the run was stopped early (Ctrl-C, SIGTERM) and is partial.
+    /// Whether the run was stopped early (Ctrl-C, SIGTERM, `abort_on_fail`, an unreachable
+    /// target) and is partial.
     pub interrupted: bool,
+    /// Whether a signal (SIGINT, SIGTERM) stopped it (its verdict exits 130).
+    #[serde(default)]
+    pub stopped_by_signal: bool,
     /// Name of this shard when the run was split across machines.
     #[serde(default)]
     pub shard: Option<String>,
@@ -308,23 +334,15 @@ impl RunReport {
     pub fn from_json(bytes: &[u8]) -> Result<RunReport, ReportError> {
         let probe: VersionProbe =
             serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })?;
-        if probe.schema_version != SCHEMA_VERSION {
-            return Err(ReportError::UnsupportedSchemaVersion {
-                found: probe.schema_version,
+        match probe.schema_version {
+            SCHEMA_VERSION => {
+                serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })
+            }
+            1 => super::upgrade::from_v1(bytes),
+            found => Err(ReportError::UnsupportedSchemaVersion {
+                found,
                 supported: SCHEMA_VERSION,
-            });
+            }),
         }
-        serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })
     }
-}
-
-/// One threshold's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    pub threshold: String,
-    pub passed: bool,
-    /// The measured value in the threshold's unit (µs, fraction or plain), if any data existed.
-    pub actual: Option<f64>,
-    /// `"p99 was 412 ms, limit < 300 ms"`.
-    pub message: String,
 }

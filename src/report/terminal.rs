@@ -9,7 +9,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Percentiles, RunReport, StatsReport, failures};
+pub use super::format::format_us;
+use super::format::{format_percent, format_rate, format_secs};
+use super::{DecidedBy, Percentiles, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
 #[path = "terminal_hooks.rs"]
 mod hooks;
@@ -186,30 +188,27 @@ pub fn render(report: &RunReport, color: bool) -> String {
     if let Some(w) = &report.webhooks {
         hooks::render(&mut out, w, paint);
     }
-    if let Some(t) = report.extra.get("agents").and_then(|a| a.get("totals")) {
-        let n = |k: &str| t.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-        let actors = report.extra["agents"]
-            .get("actors")
-            .and_then(serde_json::Value::as_array)
-            .map_or(0, Vec::len);
-        let errors = n("errors");
-        let errors = if errors > 0 {
-            paint.alert(&format!("{errors} errors"))
+    if let Some(agents) = &report.agents {
+        let t = &agents.totals;
+        let errors = if t.errors > 0 {
+            paint.alert(&format!("{} errors", t.errors))
         } else {
             "0 errors".to_owned()
         };
         let _ = writeln!(
             out,
-            "agent actors    {actors}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {errors}",
-            n("invitations"),
-            n("accepted"),
-            n("rejected"),
-            n("rejected_full"),
-            n("replies"),
-            n("chats_handled"),
-            n("overtaken"),
+            "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {errors}",
+            agents.actors.len(),
+            t.invitations,
+            t.accepted,
+            t.rejected,
+            t.rejected_full,
+            t.replies,
+            t.chats_handled,
+            t.overtaken,
         );
     }
+    schema_violations(&mut out, report);
     out
 }
 
@@ -234,53 +233,52 @@ fn why_it_failed(out: &mut String, report: &RunReport, show_flow: bool, paint: P
     }
 }
 
-/// Formats microseconds with 3 significant digits in µs, ms or s ("850 µs", "12.3 ms", "1.23 s").
-pub fn format_us(us: u64) -> String {
-    if us < 1_000 {
-        format!("{us} µs")
-    } else if us < 999_500 {
-        format!("{} ms", three_digits(us as f64 / 1_000.0))
-    } else {
-        format!("{} s", three_digits(us as f64 / 1_000_000.0))
-    }
-}
-
-/// Formats a value with 3 significant digits (no exponent; values ≥ 1000 keep their integer part).
-fn three_digits(value: f64) -> String {
-    // Round first, so 9.996 becomes "10.0" rather than "10.00".
-    let decimals = |v: f64| {
-        if v < 10.0 {
-            2
-        } else if v < 100.0 {
-            1
-        } else {
-            0
+/// Each route's schema violations with their samples.
+fn schema_violations(out: &mut String, report: &RunReport) {
+    for (route, v) in report.schema.iter().flat_map(|s| &s.routes) {
+        let _ = writeln!(out, "schema violations on {route}: {}", v.count);
+        for sample in &v.samples {
+            let path = if sample.path.is_empty() {
+                "(body)"
+            } else {
+                sample.path.as_str()
+            };
+            let _ = writeln!(
+                out,
+                "  status {} at {path}: {}",
+                sample.status, sample.reason
+            );
         }
+    }
+}
+
+/// The verdict's lines: each threshold (`ok`, `FAIL` or `NO DATA`), then
+/// `PASSED` or `FAILED` with every reason. Ends with a newline.
+pub fn render_verdict(verdict: &Verdict, color: bool) -> String {
+    let paint = Paint { color };
+    let mut out = String::new();
+    for r in &verdict.thresholds {
+        let mark = match (r.status, r.passed) {
+            (ThresholdStatus::Pass, _) => "ok     ".to_owned(),
+            (ThresholdStatus::Fail, _) => paint.alert("FAIL   "),
+            (ThresholdStatus::NoData, true) => "no data".to_owned(),
+            (ThresholdStatus::NoData, false) => paint.alert("NO DATA"),
+        };
+        let _ = writeln!(out, "threshold {mark} {}  ({})", r.threshold, r.message);
+    }
+    let by = match verdict.decided_by {
+        DecidedBy::Thresholds => "thresholds decide",
+        DecidedBy::Steps => "no thresholds: every step must pass",
     };
-    let rounded = format!("{value:.prec$}", prec = decimals(value));
-    let reparsed: f64 = rounded.parse().unwrap_or(value);
-    format!("{reparsed:.prec$}", prec = decimals(reparsed))
-}
-
-fn format_secs(secs: f64) -> String {
-    if secs < 60.0 {
-        format!("{secs:.1} s")
+    if verdict.passed {
+        let _ = writeln!(out, "verdict    {} ({by})", paint.bold("PASSED"));
     } else {
-        let whole = secs.round() as u64;
-        format!("{}m {:02}s ({secs:.1} s)", whole / 60, whole % 60)
+        let _ = writeln!(out, "verdict    {} ({by})", paint.alert("FAILED"));
+        for reason in &verdict.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
     }
-}
-
-fn format_rate(rate: f64) -> String {
-    if rate >= 100.0 {
-        format!("{rate:.0}")
-    } else {
-        format!("{rate:.1}")
-    }
-}
-
-fn format_percent(rate: f64) -> String {
-    format!("{:.2}%", rate * 100.0)
+    out
 }
 
 fn join_or_none(items: &[String]) -> String {
@@ -453,20 +451,6 @@ impl Table {
 mod tests {
     use super::*;
     use crate::report::build::sample_report;
-
-    #[test]
-    fn format_us_uses_three_significant_digits_and_human_units() {
-        assert_eq!(format_us(0), "0 µs");
-        assert_eq!(format_us(850), "850 µs");
-        assert_eq!(format_us(1_234), "1.23 ms");
-        assert_eq!(format_us(12_345), "12.3 ms");
-        assert_eq!(format_us(123_456), "123 ms");
-        assert_eq!(format_us(999_999), "1.00 s");
-        assert_eq!(format_us(999_400), "999 ms");
-        assert_eq!(format_us(9_996), "10.0 ms");
-        assert_eq!(format_us(1_500_000), "1.50 s");
-        assert_eq!(format_us(3_600_000_000), "3600 s");
-    }
 
     #[test]
     fn summary_names_every_step_and_route_with_aligned_columns() {

@@ -101,13 +101,17 @@ impl<'de> Deserialize<'de> for RawOnOff {
     }
 }
 
-/// `"create_chat.p99 < 300ms"` or `{threshold: "errors.rate < 1%", abort_on_fail: true}`.
+/// `"create_chat.p99 < 300ms"` or
+/// `{threshold: "errors.rate < 1%", abort_on_fail: true, allow_empty: true}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawThreshold {
     pub threshold: String,
     #[serde(default)]
     pub abort_on_fail: bool,
+    /// Pass rather than fail when the metric has no data.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// Accepts both forms of [`RawThreshold`].
@@ -120,12 +124,13 @@ impl<'de> Deserialize<'de> for RawThresholdEntry {
         impl<'de> Visitor<'de> for V {
             type Value = RawThresholdEntry;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a threshold such as \"create_chat.p99 < 300ms\" or {threshold: ..., abort_on_fail: true}")
+                f.write_str("a threshold such as \"create_chat.p99 < 300ms\" or {threshold: ..., abort_on_fail: true, allow_empty: true}")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThresholdEntry, E> {
                 Ok(RawThresholdEntry(RawThreshold {
                     threshold: v.to_owned(),
                     abort_on_fail: false,
+                    allow_empty: false,
                 }))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThresholdEntry, A::Error> {

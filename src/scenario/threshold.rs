@@ -180,6 +180,8 @@ pub struct Threshold {
     pub unit: Unit,
     /// Stop the run as soon as this fails (whole-run counters only).
     pub abort_on_fail: bool,
+    /// Pass (rather than fail) when the metric has no data.
+    pub allow_empty: bool,
 }
 
 impl fmt::Display for Threshold {
@@ -210,6 +212,26 @@ events.late, events.out_of_order, events.invalid_signatures, events.malformed, e
 /// # Errors
 /// Unknown metrics, steps or operators, or a value in the wrong unit, with what was expected.
 pub fn parse(expr: &str, steps: &[&str], abort_on_fail: bool) -> Result<Threshold, String> {
+    parse_with(expr, Some(steps), abort_on_fail)
+}
+
+/// Parses a threshold stored in a report (`merge`, `report`): any name is a
+/// step, since the scenario that checked it is not at hand.
+///
+/// # Errors
+/// An expression that does not parse.
+pub fn parse_recorded(def: &crate::report::ThresholdDef) -> Result<Threshold, String> {
+    let mut t = parse_with(&def.threshold, None, false)?;
+    t.abort_on_fail = def.abort_on_fail;
+    t.allow_empty = def.allow_empty;
+    Ok(t)
+}
+
+fn parse_with(
+    expr: &str,
+    steps: Option<&[&str]>,
+    abort_on_fail: bool,
+) -> Result<Threshold, String> {
     let text = expr.trim();
     let (lhs, op, rhs) = OPS
         .iter()
@@ -230,10 +252,14 @@ pub fn parse(expr: &str, steps: &[&str], abort_on_fail: bool) -> Result<Threshol
         limit,
         unit,
         abort_on_fail,
+        allow_empty: false,
     })
 }
 
-fn parse_metric(lhs: &str, steps: &[&str]) -> Result<(Subject, Option<StatMetric>, Unit), String> {
+fn parse_metric(
+    lhs: &str,
+    steps: Option<&[&str]>,
+) -> Result<(Subject, Option<StatMetric>, Unit), String> {
     let run = |m| {
         Ok((
             Subject::Run(m),
@@ -293,11 +319,11 @@ fn parse_metric(lhs: &str, steps: &[&str]) -> Result<(Subject, Option<StatMetric
             .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
         let subject = match split.0 {
             "iteration" => Subject::Iteration,
-            name if steps.contains(&name) => Subject::Step(name.to_owned()),
+            name if steps.is_none_or(|s| s.contains(&name)) => Subject::Step(name.to_owned()),
             name => {
                 return Err(format!(
                     "unknown step `{name}` in `{lhs}`: steps are {}",
-                    steps.join(", ")
+                    steps.unwrap_or_default().join(", ")
                 ));
             }
         };

@@ -234,7 +234,10 @@ pub fn validate(
             },
         );
         match parsed {
-            Ok(parsed) => thresholds.push(parsed),
+            Ok(mut parsed) => {
+                parsed.allow_empty = t.value.0.allow_empty;
+                thresholds.push(parsed);
+            }
             Err(msg) => v.problem(&t.referenced, &format!("thresholds[{i}]"), msg),
         }
     }

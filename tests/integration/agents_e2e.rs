@@ -237,7 +237,8 @@ steps:
     );
     let path = crate::common::write_scenario(dir.path(), "overtaken.yaml", &yaml);
     let (exit, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
-    let totals = &report.extra["agents"]["totals"];
+    let json = serde_json::to_value(&report).unwrap();
+    let totals = &json["agents"]["totals"];
     assert_eq!(totals["accepted"], 3, "{totals}");
     assert_eq!(totals["errors"], 0, "{totals}");
     assert_eq!(

@@ -345,7 +345,7 @@ fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_re
     assert_eq!(status.code(), Some(130));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["meta"]["interrupted"], true);
-    assert_eq!(json["extra"]["aborted_in_flight"], true);
+    assert_eq!(json["aborted_in_flight"], true);
     assert_eq!(json["totals"]["requests"], 3);
     // The three iterations were in their think time: cut off, no request in flight.
     assert_eq!(json["totals"]["cut_off_iterations"], 3);

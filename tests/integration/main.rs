@@ -11,6 +11,8 @@
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
+//! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
+//!   JUnit agreeing with the exit code, version-1 reports.
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
 //!   test delivers the mock's events).
 
@@ -24,4 +26,5 @@ mod reports;
 mod run;
 mod templates;
 mod validation;
+mod verdict;
 mod webhooks;

@@ -215,7 +215,7 @@ async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
         0,
         "aborted iterations skip later steps"
     );
-    assert!(report.extra.get("cleanup").is_none(), "{:?}", report.extra);
+    assert!(report.cleanup.is_none(), "{:?}", report.cleanup);
     let stats = admin(&mock, "/stats").await;
     assert_eq!(
         stats["routes"]["closeChat"], 4,
@@ -230,7 +230,7 @@ async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
     let path = write_scenario(dir.path(), "open-ended.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Passed);
-    assert_eq!(report.extra["cleanup"]["closed"], 4);
+    assert_eq!(report.cleanup.as_ref().map(|c| c.closed), Some(4));
     assert_eq!(admin(&mock, "/stats").await["routes"]["closeChat"], 8);
 }
 
@@ -250,7 +250,8 @@ async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
     assert_eq!(exit, Exit::Failed);
     assert_eq!(step(&report, "create_chat").errors, 3);
     assert_eq!(report.errors_by_kind.get("schema"), Some(&3));
-    let schema = &report.extra["schema"];
+    let json = serde_json::to_value(&report).unwrap();
+    let schema = &json["schema"];
     assert_eq!(schema["violations"], 3);
     let sample = &schema["routes"]["POST /chats"]["samples"][0];
     assert_eq!(sample["path"], "/chat/id", "{schema}");
@@ -271,7 +272,7 @@ async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
     // The same run with checks off passes: the body is still valid JSON with a chat id.
     let (exit, report) = run_scenario(dir.path(), &path, &["--schema", "off"]).await;
     assert_eq!(exit, Exit::Passed);
-    assert_eq!(report.extra["schema"]["violations"], 0);
+    assert_eq!(report.schema.as_ref().map(|s| s.violations), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,7 +300,8 @@ async fn thresholds_decide_the_exit_code_and_junit_names_what_failed() {
     )
     .await;
     assert_eq!(exit, Exit::Failed);
-    let results = report.extra["thresholds"].as_array().unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    let results = json["verdict"]["thresholds"].as_array().unwrap();
     let by_name = |n: &str| {
         results
             .iter()
@@ -338,7 +340,7 @@ async fn thresholds_decide_the_exit_code_and_junit_names_what_failed() {
     );
     let path = write_scenario(dir.path(), "slo-ok.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
-    assert_eq!(exit, Exit::Passed, "{}", report.extra["thresholds"]);
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.verdict);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

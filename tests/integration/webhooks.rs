@@ -134,8 +134,9 @@ steps:
     );
     let path = write_scenario(dir.path(), "hooks.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
-    assert_eq!(exit, Exit::Passed, "{:#?}", report.extra.get("thresholds"));
-    let results = report.extra["thresholds"].as_array().expect("results");
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.verdict);
+    let json = serde_json::to_value(&report).unwrap();
+    let results = json["verdict"]["thresholds"].as_array().expect("results");
     assert_eq!(results.len(), 6);
     assert!(results.iter().all(|r| r["passed"] == true), "{results:#?}");
     for name in ["wait_create", "wait_join", "wait_reply", "wait_close"] {
@@ -199,7 +200,7 @@ async fn a_timeout_fails_the_step_and_abandon_closes_the_chat_and_counts_it() {
     let hooks = report.webhooks.as_ref().expect("section");
     assert_eq!(hooks.queue.abandoned, 4);
     assert!(
-        report.extra.get("cleanup").is_none(),
+        report.cleanup.is_none(),
         "abandoned chats were closed by the user, not left to the clean-up"
     );
     let closes = admin(&mock, "/events?trigger=chats:close&limit=100").await;
@@ -359,7 +360,7 @@ steps:
     );
     let path = write_scenario(dir.path(), "delivery.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
-    assert_eq!(exit, Exit::Passed, "{:#?}", report.extra.get("thresholds"));
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.verdict);
     let hooks = report.webhooks.as_ref().expect("section");
     assert!(hooks.registered);
     assert_eq!(hooks.receiver.handshakes, 1);

@@ -198,10 +198,16 @@ fn warnings(base: &RunReport, new: &RunReport) -> Vec<String> {
         out.push(format!(
             "the reports ran different load profiles (base {}, new {}): latencies under \
              different loads are not like for like",
-            base.meta.load, new.meta.load
+            json_of(&base.meta.load),
+            json_of(&new.meta.load)
         ));
     }
     out
+}
+
+/// A load profile as compact JSON, for messages.
+fn json_of(load: &super::LoadProfile) -> String {
+    serde_json::to_string(load).unwrap_or_default()
 }
 
 /// Builds rows and applies the rules.
@@ -543,7 +549,11 @@ mod tests {
         assert!(compare(&base, &base, &[], 1_000).warnings.is_empty());
         let mut other = base.clone();
         other.meta.scenario = "another".into();
-        other.meta.load = serde_json::json!({"model": "open", "arrival_rate": 5});
+        other.meta.load = crate::report::LoadProfile {
+            model: crate::report::LoadModel::Open,
+            arrival_rate: Some(5.0),
+            ..crate::report::LoadProfile::default()
+        };
         let c = compare(&base, &other, &[], 1_000);
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         let text = render_terminal(&c);

@@ -23,8 +23,11 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::terminal::format_us;
-use super::{Percentiles, ReportError, RunReport, StatsReport, ThresholdResult, decode_histogram};
+use super::format::format_us;
+use super::{
+    LoadModel, LoadProfile, Percentiles, ReportError, RunReport, StatsReport, ThresholdResult,
+    ThresholdStatus, Verdict, decode_histogram,
+};
 
 /// `let _ = write!(...)`: writing into a `String` cannot fail.
 macro_rules! w {
@@ -101,7 +104,7 @@ const MAX_HOVER_SECONDS: usize = 900;
 pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     let series = percentile_series(report)?;
     let decades = axis_decades(&series);
-    let thresholds = thresholds(report);
+    let verdict = report.verdict.as_ref();
 
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -115,10 +118,10 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n<main>\n");
 
-    header(&mut out, report, thresholds.as_deref());
-    cards(&mut out, report, thresholds.as_deref());
-    if let Some(results) = thresholds.as_deref().filter(|t| !t.is_empty()) {
-        thresholds_table(&mut out, results);
+    header(&mut out, report, verdict);
+    cards(&mut out, report, verdict);
+    if let Some(v) = verdict.filter(|v| !v.thresholds.is_empty()) {
+        thresholds_table(&mut out, &v.thresholds);
     }
 
     out.push_str("<section class=\"card\">\n<h2>Latency percentile distribution</h2>\n");
@@ -285,13 +288,6 @@ fn axis_decades(series: &[Series]) -> u32 {
     (most.log10().ceil() as u32).clamp(MIN_DECADES, MAX_DECADES)
 }
 
-fn thresholds(report: &RunReport) -> Option<Vec<ThresholdResult>> {
-    report
-        .extra
-        .get("thresholds")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-}
-
 fn chart_data(report: &RunReport, series: &[Series], decades: u32) -> Value {
     let round = |v: f64| (v * 1e6).round() / 1e6;
     let series: Vec<Value> = series
@@ -422,87 +418,55 @@ fn group(n: u64) -> String {
     out
 }
 
-/// One line describing `meta.load` ("closed model · 10 VUs · 8 s · graceful stop 5 s"); keys it
-/// does not know are shown as `key=value`.
-fn describe_load(load: &Value) -> String {
-    let Some(map) = load.as_object() else {
-        return load.to_string();
-    };
-    let num = |k: &str| map.get(k).and_then(Value::as_f64);
+/// One line describing `meta.load` ("closed model · 10 VUs · for 8 s · graceful stop 5 s").
+fn describe_load(load: &LoadProfile) -> String {
     let trim = |v: f64| tick_label(v);
-    let mut parts = Vec::new();
-    let model = map.get("model").and_then(Value::as_str);
-    if let Some(model) = model {
-        parts.push(format!("{model} model"));
+    let open = load.model == LoadModel::Open;
+    let mut parts = vec![if open { "open model" } else { "closed model" }.to_owned()];
+    if let Some(v) = load.vus {
+        parts.push(format!("{v} VUs"));
     }
-    if let Some(v) = num("vus") {
-        parts.push(format!("{} VUs", trim(v)));
-    }
-    if let Some(v) = num("arrival_rate") {
+    if let Some(v) = load.arrival_rate {
         parts.push(format!("{} arrivals/s", trim(v)));
     }
-    if let Some(v) = num("max_vus") {
-        parts.push(format!("max {} VUs", trim(v)));
+    if let Some(v) = load.max_vus {
+        parts.push(format!("max {v} VUs"));
     }
-    if let Some(v) = num("iterations") {
-        parts.push(format!("{} iterations", trim(v)));
+    if let Some(v) = load.iterations {
+        parts.push(format!("{v} iterations"));
     }
-    if let Some(v) = num("duration_secs") {
+    if let Some(v) = load.duration_secs {
         parts.push(format!("for {}", format_secs(v)));
     }
-    if let Some(stages) = map.get("stages").and_then(Value::as_array)
-        && !stages.is_empty()
-    {
-        let target_unit = if model == Some("open") { "/s" } else { " VUs" };
-        let list: Vec<String> = stages
+    if !load.stages.is_empty() {
+        let target_unit = if open { "/s" } else { " VUs" };
+        let list: Vec<String> = load
+            .stages
             .iter()
             .map(|s| {
-                let d = s
-                    .get("duration_secs")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
-                let t = s.get("target").and_then(Value::as_f64).unwrap_or(0.0);
-                format!("{} → {}{target_unit}", format_secs(d), trim(t))
+                format!(
+                    "{} → {}{target_unit}",
+                    format_secs(s.duration_secs),
+                    trim(s.target)
+                )
             })
             .collect();
         parts.push(format!("stages: {}", list.join(", ")));
     }
-    if let Some(v) = num("backlog") {
-        parts.push(format!("backlog {}", trim(v)));
+    if let Some(v) = load.backlog {
+        parts.push(format!("backlog {v}"));
     }
-    if let Some(v) = num("graceful_stop_secs") {
-        parts.push(format!("graceful stop {}", format_secs(v)));
+    parts.push(format!(
+        "graceful stop {}",
+        format_secs(load.graceful_stop_secs)
+    ));
+    if let Some(v) = load.request_timeout_secs {
+        parts.push(format!("request timeout {}", format_secs(v)));
     }
-    const KNOWN: [&str; 10] = [
-        "model",
-        "vus",
-        "arrival_rate",
-        "max_vus",
-        "iterations",
-        "duration_secs",
-        "stages",
-        "backlog",
-        "graceful_stop_secs",
-        "shard",
-    ];
-    for (k, v) in map {
-        if KNOWN.contains(&k.as_str()) || v.is_null() {
-            continue;
-        }
-        let shown = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        parts.push(format!("{k}={shown}"));
-    }
-    if let Some(shard) = map.get("shard").and_then(Value::as_str) {
+    if let Some(shard) = &load.shard {
         parts.push(format!("shard {shard}"));
     }
-    if parts.is_empty() {
-        "–".to_owned()
-    } else {
-        parts.join(" · ")
-    }
+    parts.join(" · ")
 }
 
 const CSS: &str = r#"
@@ -568,6 +532,8 @@ tr.failed td{background:#fff5f4}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700}
 .pill.good{background:#dafbe1;color:var(--good)}
 .pill.bad{background:var(--bad);color:#fff}
+.pill.nodata{background:#fff8c5;color:var(--warn);border:1px dashed var(--warn)}
+.pill.bad.nodata{background:var(--bad);color:#fff;border:1px dashed #fff}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0}
 dl.kv dt{color:var(--muted)}
 dl.kv dd{margin:0}

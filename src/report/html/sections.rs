@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::*;
 
-pub(super) fn header(out: &mut String, report: &RunReport, thresholds: Option<&[ThresholdResult]>) {
+pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
     let meta = &report.meta;
     out.push_str("<header>\n<div class=\"title\">\n");
     w!(
@@ -20,16 +20,19 @@ pub(super) fn header(out: &mut String, report: &RunReport, thresholds: Option<&[
              INTERRUPTED</span>\n",
         );
     }
-    if let Some(results) = thresholds.filter(|t| !t.is_empty()) {
-        let failed = results.iter().filter(|t| !t.passed).count();
+    if let Some(v) = verdict {
+        if v.passed {
+            out.push_str("<span class=\"badge good verdict\">PASSED</span>\n");
+        } else {
+            out.push_str("<span class=\"badge bad verdict\">FAILED</span>\n");
+        }
+        let failed = v.thresholds.iter().filter(|t| !t.passed).count();
         if failed > 0 {
             w!(
                 out,
                 "<span class=\"badge bad\">{failed} THRESHOLD{} FAILED</span>\n",
                 if failed == 1 { "" } else { "S" }
             );
-        } else {
-            out.push_str("<span class=\"badge good\">THRESHOLDS PASSED</span>\n");
         }
     }
     if let Some(shard) = &meta.shard {
@@ -90,9 +93,16 @@ pub(super) fn header(out: &mut String, report: &RunReport, thresholds: Option<&[
             "<p class=\"warn\">{saturated} samples above 1 h were clamped to 1 h.</p>\n"
         );
     }
+    if let Some(v) = verdict.filter(|v| !v.passed) {
+        out.push_str("<div class=\"warn verdict-reasons\"><p>The run failed:</p>\n<ul>\n");
+        for reason in &v.reasons {
+            w!(out, "<li>{}</li>\n", esc(reason));
+        }
+        out.push_str("</ul></div>\n");
+    }
 }
 
-pub(super) fn cards(out: &mut String, report: &RunReport, thresholds: Option<&[ThresholdResult]>) {
+pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
     let t = &report.totals;
     let passed: u64 = report
         .steps
@@ -101,14 +111,8 @@ pub(super) fn cards(out: &mut String, report: &RunReport, thresholds: Option<&[T
         .sum();
     let failed: u64 = report.steps.iter().map(|s| s.errors).sum();
     let clean_steps = report.steps.iter().filter(|s| s.errors == 0).count();
-    let schema = report.extra.get("schema");
-    let violations = schema
-        .and_then(|s| s.get("violations"))
-        .and_then(Value::as_u64);
-    let mode = schema
-        .and_then(|s| s.get("mode"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let violations = report.schema.as_ref().map(|s| s.violations);
+    let mode = report.schema.as_ref().map_or("", |s| s.mode.as_str());
 
     out.push_str("<section class=\"cards\">\n");
     card(out, "requests", &group(t.requests), "sent", Tone::Plain);
@@ -182,15 +186,22 @@ pub(super) fn cards(out: &mut String, report: &RunReport, thresholds: Option<&[T
         ),
         None => card(out, "schema violations", "–", "not checked", Tone::Plain),
     }
-    match thresholds.filter(|t| !t.is_empty()) {
+    match verdict
+        .map(|v| v.thresholds.as_slice())
+        .filter(|t| !t.is_empty())
+    {
         Some(results) => {
-            let ok = results.iter().filter(|t| t.passed).count();
-            let bad = results.len() - ok;
+            let count = |s: ThresholdStatus| results.iter().filter(|t| t.status == s).count();
+            let bad = results.iter().filter(|t| !t.passed).count();
             card(
                 out,
                 "thresholds",
-                &format!("{ok} / {}", results.len()),
-                &format!("passed; {bad} failed"),
+                &format!("{} / {}", count(ThresholdStatus::Pass), results.len()),
+                &format!(
+                    "passed; {} failed; {} no data",
+                    count(ThresholdStatus::Fail),
+                    count(ThresholdStatus::NoData)
+                ),
                 Tone::bad_if(bad > 0),
             );
         }
@@ -245,10 +256,13 @@ pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
             Some((measured, required)) => (esc(measured), esc(required)),
             None => (esc(&t.message), "–".to_owned()),
         };
-        let verdict = if t.passed {
-            "<span class=\"pill good\">passed</span>"
-        } else {
-            "<span class=\"pill bad\">FAILED</span>"
+        let verdict = match (t.status, t.passed) {
+            (ThresholdStatus::Pass, _) => "<span class=\"pill good\">passed</span>",
+            (ThresholdStatus::Fail, _) => "<span class=\"pill bad\">FAILED</span>",
+            (ThresholdStatus::NoData, true) => {
+                "<span class=\"pill nodata\">no data (allowed)</span>"
+            }
+            (ThresholdStatus::NoData, false) => "<span class=\"pill bad nodata\">NO DATA</span>",
         };
         w!(
             out,
@@ -416,80 +430,66 @@ pub(super) fn routes_table(out: &mut String, report: &RunReport) {
 }
 
 pub(super) fn schema_section(out: &mut String, report: &RunReport) {
-    let Some(schema) = report.extra.get("schema") else {
+    let Some(schema) = &report.schema else {
         return;
     };
-    let total = schema
-        .get("violations")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let mode = schema.get("mode").and_then(Value::as_str).unwrap_or("?");
+    let mode = if schema.mode.is_empty() {
+        "?"
+    } else {
+        schema.mode.as_str()
+    };
     out.push_str("<section class=\"card\">\n<h2>Schema violations</h2>\n");
-    let routes = schema.get("routes").and_then(Value::as_object);
-    match routes.filter(|r| !r.is_empty()) {
-        None => w!(
+    if schema.routes.is_empty() {
+        w!(
             out,
             "<p class=\"goodtext\">No response broke the OpenAPI schema \
              (checked: <code>{}</code>).</p>\n",
             esc(mode)
-        ),
-        Some(routes) => {
+        );
+        out.push_str("</section>\n");
+        return;
+    }
+    w!(
+        out,
+        "<p>{} responses broke the OpenAPI schema (checked: <code>{}</code>). Samples:</p>\n",
+        group(schema.violations),
+        esc(mode)
+    );
+    out.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th>route</th>\
+         <th class=\"num\">violations</th><th class=\"num\">status</th><th>path</th>\
+         <th>reason</th></tr></thead>\n<tbody>\n",
+    );
+    for (route, entry) in &schema.routes {
+        let span = entry.samples.len().max(1);
+        w!(
+            out,
+            "<tr><td rowspan=\"{span}\"><code>{}</code></td>\
+             <td class=\"num badtext\" rowspan=\"{span}\">{}</td>",
+            esc(route),
+            group(entry.count)
+        );
+        if entry.samples.is_empty() {
+            out.push_str("<td></td><td></td><td></td></tr>\n");
+        }
+        for (i, sample) in entry.samples.iter().enumerate() {
+            if i > 0 {
+                out.push_str("<tr>");
+            }
             w!(
                 out,
-                "<p>{} responses broke the OpenAPI schema (checked: <code>{}</code>). Samples:</p>\n",
-                group(total),
-                esc(mode)
+                "<td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                sample.status,
+                esc(&sample.path),
+                esc(&sample.reason)
             );
-            out.push_str(
-                "<div class=\"scroll\"><table>\n<thead><tr><th>route</th>\
-                 <th class=\"num\">violations</th><th class=\"num\">status</th><th>path</th>\
-                 <th>reason</th></tr></thead>\n<tbody>\n",
-            );
-            for (route, entry) in routes {
-                let count = entry.get("count").and_then(Value::as_u64).unwrap_or(0);
-                let samples: Vec<&Value> = entry
-                    .get("samples")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().collect())
-                    .unwrap_or_default();
-                let span = samples.len().max(1);
-                w!(
-                    out,
-                    "<tr><td rowspan=\"{span}\"><code>{}</code></td>\
-                     <td class=\"num badtext\" rowspan=\"{span}\">{}</td>",
-                    esc(route),
-                    group(count)
-                );
-                if samples.is_empty() {
-                    out.push_str("<td></td><td></td><td></td></tr>\n");
-                }
-                for (i, sample) in samples.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str("<tr>");
-                    }
-                    let status = sample
-                        .get("status")
-                        .map(|s| s.to_string())
-                        .unwrap_or_default();
-                    let text =
-                        |k: &str| esc(sample.get(k).and_then(Value::as_str).unwrap_or_default());
-                    w!(
-                        out,
-                        "<td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
-                        esc(&status),
-                        text("path"),
-                        text("reason")
-                    );
-                }
-            }
-            out.push_str("</tbody>\n</table></div>\n");
         }
     }
-    out.push_str("</section>\n");
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 pub(super) fn cleanup_section(out: &mut String, report: &RunReport) {
-    let Some(cleanup) = report.extra.get("cleanup") else {
+    let Some(cleanup) = &report.cleanup else {
         return;
     };
     out.push_str("<section class=\"card\">\n<h2>Clean-up</h2>\n");
@@ -497,7 +497,7 @@ pub(super) fn cleanup_section(out: &mut String, report: &RunReport) {
         "<p class=\"hint\">Chats that iterations left open, closed after the load \
          (outside the metrics).</p>\n",
     );
-    key_values(out, cleanup);
+    key_values(out, &serde_json::to_value(cleanup).unwrap_or_default());
     out.push_str("</section>\n");
 }
 
@@ -554,20 +554,23 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
             esc(&serde_json::to_string_pretty(&meta.load).unwrap_or_default())
         ),
     );
-    for (key, value) in &report.extra {
-        if matches!(key.as_str(), "thresholds" | "schema" | "cleanup") {
-            continue;
+    row(
+        "aborted in flight",
+        if report.aborted_in_flight {
+            "yes"
+        } else {
+            "no"
         }
-        let shown = match value {
-            Value::String(s) => esc(s),
-            Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-            Value::Number(n) => n.to_string(),
-            other => format!(
+        .to_owned(),
+    );
+    if let Some(agents) = &report.agents {
+        row(
+            "agents",
+            format!(
                 "<pre>{}</pre>",
-                esc(&serde_json::to_string_pretty(other).unwrap_or_default())
+                esc(&serde_json::to_string_pretty(agents).unwrap_or_default())
             ),
-        };
-        row(&esc(&key.replace('_', " ")), shown);
+        );
     }
     out.push_str("</dl>\n</section>\n");
 }

@@ -15,27 +15,58 @@ fn html_of(report: &RunReport) -> String {
 fn full_report() -> RunReport {
     let mut report = sample_report();
     report.steps[2].name = NASTY.to_owned();
-    report.extra.insert(
-        "thresholds".to_owned(),
-        json!([
-            {"threshold": "step:create_user p99 < 5s", "passed": true,
-             "actual": 2800.0, "message": "measured 2.80 ms, required < 5.00 s"},
-            {"threshold": "run:error_rate < 0.1%", "passed": false,
-             "actual": 0.0062, "message": "measured 0.620%, required < 0.100%"},
-        ]),
+    report.verdict = Some(Verdict {
+        passed: false,
+        decided_by: crate::report::DecidedBy::Thresholds,
+        thresholds: vec![
+            ThresholdResult {
+                threshold: "step:create_user p99 < 5s".to_owned(),
+                status: ThresholdStatus::Pass,
+                passed: true,
+                actual: Some(2800.0),
+                message: "measured 2.80 ms, required < 5.00 s".to_owned(),
+            },
+            ThresholdResult {
+                threshold: "run:error_rate < 0.1%".to_owned(),
+                status: ThresholdStatus::Fail,
+                passed: false,
+                actual: Some(0.0062),
+                message: "measured 0.620%, required < 0.100%".to_owned(),
+            },
+            ThresholdResult {
+                threshold: "never.p99 < 1s".to_owned(),
+                status: ThresholdStatus::NoData,
+                passed: true,
+                actual: None,
+                message: "no data: step `never` never ran (allowed by allow_empty)".to_owned(),
+            },
+        ],
+        reasons: vec!["threshold `run:error_rate < 0.1%`: measured 0.620%".to_owned()],
+        target_unreachable: false,
+        interrupted: false,
+    });
+    let mut routes = std::collections::BTreeMap::new();
+    routes.insert(
+        "POST /chats".to_owned(),
+        crate::report::RouteViolations {
+            count: 3,
+            samples: vec![crate::report::ViolationSample {
+                status: 201,
+                path: "/chatId".to_owned(),
+                reason: "\"chatId\" is a required property".to_owned(),
+            }],
+        },
     );
-    report.extra.insert(
-        "schema".to_owned(),
-        json!({"mode": "all", "violations": 3, "routes": {
-            "POST /chats": {"count": 3, "samples": [
-                {"status": 201, "path": "/chatId", "reason": "\"chatId\" is a required property"},
-            ]},
-        }}),
-    );
-    report.extra.insert(
-        "cleanup".to_owned(),
-        json!({"attempted": 4, "closed": 3, "failed": 1}),
-    );
+    report.schema = Some(crate::report::SchemaReport {
+        mode: "all".to_owned(),
+        violations: 3,
+        routes,
+    });
+    report.cleanup = Some(crate::report::CleanupReport {
+        attempted: 4,
+        closed: 3,
+        failed: 1,
+    });
     report
 }
 
@@ -186,8 +217,11 @@ fn every_step_is_plotted_in_the_embedded_data_and_listed_in_the_tables() {
 #[test]
 fn failing_threshold_is_shown_failed() {
     let html = html_of(&full_report());
+    assert!(html.contains(">FAILED</span>"), "the verdict badge");
+    assert!(html.contains("The run failed:"));
     let row = html
         .split("<tr")
+        .skip(1)
         .find(|row| row.contains("run:error_rate &lt; 0.1%"))
         .expect("threshold row");
     assert!(row.starts_with(" class=\"failed\""), "{row}");
@@ -202,7 +236,7 @@ fn failing_threshold_is_shown_failed() {
         .expect("threshold row");
     assert!(passed.contains(">passed<"), "{passed}");
     assert!(html.contains("1 THRESHOLD FAILED"));
-    assert!(html.contains("<div class=\"value\">1 / 2</div>"));
+    assert!(html.contains("<div class=\"value\">1 / 3</div>"));
 }
 
 #[test]
@@ -235,6 +269,19 @@ fn why_it_failed_lists_the_samples_escaped() {
     let mut clean = sample_report();
     clean.failure_samples.clear();
     assert!(!html_of(&clean).contains("why-it-failed"));
+}
+
+#[test]
+fn no_data_is_shown_distinctly_from_a_failure() {
+    let html = html_of(&full_report());
+    let row = html
+        .split("<tr")
+        .skip(1)
+        .find(|row| row.contains("never.p99"))
+        .expect("threshold row");
+    assert!(row.contains("no data (allowed)"), "{row}");
+    assert!(!row.contains("FAILED"), "{row}");
+    assert!(html.contains("passed; 1 failed; 1 no data"));
 }
 
 #[test]
@@ -358,13 +405,27 @@ fn text_helpers() {
         "http://127.0.0.1:45461/v1"
     );
     assert_eq!(
-        describe_load(&json!({"model": "closed", "vus": 10, "duration_secs": 8.0,
-            "iterations": null, "stages": [], "graceful_stop_secs": 5.0})),
+        describe_load(&LoadProfile {
+            vus: Some(10),
+            duration_secs: Some(8.0),
+            graceful_stop_secs: 5.0,
+            ..LoadProfile::default()
+        }),
         "closed model · 10 VUs · for 8 s · graceful stop 5 s"
     );
     assert_eq!(
-        describe_load(&json!({"model": "open", "arrival_rate": 50, "max_vus": 100,
-            "stages": [{"duration_secs": 30.0, "target": 100}]})),
-        "open model · 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s"
+        describe_load(&LoadProfile {
+            model: LoadModel::Open,
+            arrival_rate: Some(50.0),
+            max_vus: Some(100),
+            stages: vec![crate::report::StageReport {
+                duration_secs: 30.0,
+                target: 100.0
+            }],
+            graceful_stop_secs: 30.0,
+            request_timeout_secs: Some(10.0),
+            ..LoadProfile::default()
+        }),
+        "open model · 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s · graceful stop 30 s · request timeout 10 s"
     );
 }

@@ -1,0 +1,256 @@
+//! Typed sections of the run report that later stages of a run add to it: the load profile as
+//! run, the thresholds as written and the verdict, schema violations, the end-of-run clean-up
+//! and the agent actors.
+//!
+//! Every section is `#[serde(default)]`-friendly: a field added later must default, so reports
+//! written before it still parse. No stage writes data a renderer has to parse back by name.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The load model of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadModel {
+    /// A fixed number of virtual users looping over the flow.
+    #[default]
+    Closed,
+    /// Arrivals at a rate, independent of responses.
+    Open,
+}
+
+/// One stage of a ramping load.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// How long the stage lasts, in seconds.
+    pub duration_secs: f64,
+    /// VUs (closed model) or arrivals per second (open model) reached at the end of the stage.
+    pub target: f64,
+}
+
+/// The load profile as run (after command-line overrides), without secrets.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadProfile {
+    /// `closed` or `open`.
+    pub model: LoadModel,
+    /// Virtual users (closed model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u32>,
+    /// Arrivals per second (open model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
+    /// Planned load duration in seconds, if bounded by time.
+    pub duration_secs: Option<f64>,
+    /// Planned iterations (closed model), if bounded by count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u64>,
+    /// Ramping stages, in order (empty for a constant load).
+    pub stages: Vec<StageReport>,
+    /// How long in-flight iterations may finish after the load phase, in seconds.
+    pub graceful_stop_secs: f64,
+    /// Most virtual users the open model may use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_vus: Option<u32>,
+    /// Arrivals the open model may queue while every VU is busy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<u32>,
+    /// This run's shard (`"2/3"`), when the load was split across machines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// The request timeout the client used, in seconds (`None` in reports older than v2).
+    pub request_timeout_secs: Option<f64>,
+}
+
+/// A threshold as written in the scenario or on the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThresholdDef {
+    /// The expression (`create_chat.p99 < 300ms`).
+    pub threshold: String,
+    /// Stop the run as soon as it fails.
+    pub abort_on_fail: bool,
+    /// Pass (rather than fail) when its metric has no data.
+    pub allow_empty: bool,
+}
+
+/// The outcome of one threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdStatus {
+    /// The measured value meets the limit.
+    Pass,
+    /// The measured value misses the limit.
+    Fail,
+    /// Nothing was measured (the step never ran, a rate over zero requests, ...).
+    NoData,
+}
+
+impl ThresholdStatus {
+    /// How people read it: `pass`, `FAIL`, `no data`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ThresholdStatus::Pass => "pass",
+            ThresholdStatus::Fail => "FAIL",
+            ThresholdStatus::NoData => "no data",
+        }
+    }
+}
+
+/// One threshold's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// The expression as written.
+    pub threshold: String,
+    /// Pass, fail or no data.
+    pub status: ThresholdStatus,
+    /// Whether this threshold lets the run pass: `status == pass`, or no data with
+    /// `allow_empty: true`.
+    pub passed: bool,
+    /// The measured value in the threshold's unit (µs, fraction or plain), if any data existed.
+    pub actual: Option<f64>,
+    /// `"measured 412 ms, required < 300 ms"` or `"no data: ..."`.
+    pub message: String,
+}
+
+/// What decided the verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// The scenario's thresholds (failing steps are informational).
+    Thresholds,
+    /// No thresholds: every step must pass and no iteration may fail.
+    #[default]
+    Steps,
+}
+
+/// The verdict of a run: computed by `verdict::judge` only, and the one source of the exit
+/// code, the summary's last lines, the HTML badge and the JUnit failures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Verdict {
+    /// Whether the run passed.
+    pub passed: bool,
+    /// Thresholds or, without any, the steps.
+    pub decided_by: DecidedBy,
+    /// Every threshold's outcome, in the order written.
+    pub thresholds: Vec<ThresholdResult>,
+    /// Why the run failed, one sentence each (empty when it passed).
+    pub reasons: Vec<String>,
+    /// Every request failed to connect: the target was unreachable (exit 3, not 1).
+    pub target_unreachable: bool,
+    /// A signal (SIGINT, SIGTERM) stopped the run (exit 130).
+    pub interrupted: bool,
+}
+
+/// One response that broke its schema.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViolationSample {
+    /// HTTP status of the response.
+    pub status: u16,
+    /// JSON pointer into the body (`/chat/id`), empty for the whole body.
+    pub path: String,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// One route's schema violations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteViolations {
+    /// Violations counted.
+    pub count: u64,
+    /// The first few, as examples.
+    pub samples: Vec<ViolationSample>,
+}
+
+/// Response-schema checking of the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchemaReport {
+    /// `all`, `off` or `sample=RATIO`, as given with `--schema`.
+    pub mode: String,
+    /// Violations over all routes.
+    pub violations: u64,
+    /// Violations per route (routes without any are absent).
+    pub routes: BTreeMap<String, RouteViolations>,
+}
+
+/// Chats the end-of-run clean-up closed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CleanupReport {
+    /// Chats left open by iterations that did not finish.
+    pub attempted: u64,
+    /// Closed (or already closed).
+    pub closed: u64,
+    /// Could not be closed.
+    pub failed: u64,
+}
+
+/// Counts of one agent actor, or of the whole pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentCounts {
+    /// `invitations:new` events answered (duplicates not counted).
+    pub invitations: u64,
+    pub accepted: u64,
+    /// Rejections the API confirmed, whatever the reason.
+    pub rejected: u64,
+    /// Of `rejected`: because every slot was taken.
+    pub rejected_full: u64,
+    pub replies: u64,
+    /// Chats that were active and ended (closed, or left by the agent).
+    pub chats_handled: u64,
+    /// Chats left after `leave_after` replies.
+    pub left: u64,
+    pub breaks: u64,
+    /// `chats:assign` answers naming this agent.
+    pub assigned: u64,
+    /// Failed API calls (any action, logout included), overtaken ones aside.
+    pub errors: u64,
+    /// Accepts, rejects, replies and leaves answered `409` because the chat
+    /// closed or the invitation moved on meanwhile (not failures).
+    pub overtaken: u64,
+}
+
+impl AgentCounts {
+    /// Adds `o` to these counts.
+    pub fn add(&mut self, o: &AgentCounts) {
+        self.invitations += o.invitations;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.rejected_full += o.rejected_full;
+        self.replies += o.replies;
+        self.chats_handled += o.chats_handled;
+        self.left += o.left;
+        self.breaks += o.breaks;
+        self.assigned += o.assigned;
+        self.errors += o.errors;
+        self.overtaken += o.overtaken;
+    }
+}
+
+/// One agent actor at the end of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActorSummary {
+    pub agent_id: String,
+    #[serde(flatten)]
+    pub counts: AgentCounts,
+    /// Chats still held when the pool stopped.
+    pub active_at_stop: u32,
+    pub logged_out: bool,
+}
+
+/// What the agent actors did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentSummary {
+    /// Counts over every actor (and every shard, when merged).
+    pub totals: AgentCounts,
+    /// Each actor.
+    pub actors: Vec<ActorSummary>,
+}

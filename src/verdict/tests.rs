@@ -1,0 +1,185 @@
+//! The verdict rule on hand-built reports: no data, allow_empty, empty
+//! populations, runs that sent nothing and runs where everything failed.
+
+use super::*;
+use crate::report::build_sample_report;
+
+/// The sample report without its dropped arrival (an accounting failure of its own).
+fn sample() -> RunReport {
+    let mut report = build_sample_report();
+    report.totals.dropped_iterations = 0;
+    report
+}
+
+fn parse(expr: &str) -> Threshold {
+    let steps = [
+        "create_user",
+        "create_chat",
+        "wait_until_active",
+        "close_chat",
+        "never",
+    ];
+    threshold::parse(expr, &steps, false).expect("threshold parses")
+}
+
+fn allow_empty(expr: &str) -> Threshold {
+    Threshold {
+        allow_empty: true,
+        ..parse(expr)
+    }
+}
+
+/// The sample report with a step that never ran.
+fn with_idle_step() -> RunReport {
+    let mut report = sample();
+    let mut idle = report.steps[0].clone();
+    idle.name = "never".to_owned();
+    idle.count = 0;
+    idle.errors = 0;
+    idle.error_rate = 0.0;
+    idle.latency = Percentiles::default();
+    report.steps.push(idle);
+    report
+}
+
+#[test]
+fn a_threshold_on_a_step_that_never_ran_is_no_data_and_fails() {
+    let report = with_idle_step();
+    for expr in ["never.p99 < 1s", "never.errors == 0", "never.count < 10"] {
+        let v = judge(&[parse(expr)], &report);
+        assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{expr}");
+        assert!(!v.thresholds[0].passed);
+        assert_eq!(v.thresholds[0].actual, None);
+        assert!(!v.passed, "{expr}: {v:?}");
+        assert!(v.reasons[0].contains("never ran"), "{:?}", v.reasons);
+    }
+}
+
+#[test]
+fn allow_empty_lets_no_data_pass_but_still_shows_it() {
+    let report = with_idle_step();
+    let v = judge(&[allow_empty("never.p99 < 1s")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData);
+    assert!(v.thresholds[0].passed);
+    assert!(v.thresholds[0].message.contains("allow_empty"));
+    // The sample run has failed iterations, but not all: thresholds decide.
+    assert!(v.passed, "{v:?}");
+    // allow_empty does not excuse a measured value that misses the limit.
+    let v = judge(&[allow_empty("create_user.p99 < 1us")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Fail);
+    assert!(!v.passed);
+}
+
+#[test]
+fn ratios_over_an_empty_population_are_no_data_not_zero() {
+    let mut report = sample();
+    report.totals.requests = 0;
+    report.totals.errors = 0;
+    report.totals.error_rate = 0.0;
+    report.totals.iterations = 0;
+    report.totals.iteration_errors = 0;
+    for s in &mut report.steps {
+        s.count = 0;
+        s.errors = 0;
+    }
+    let thresholds: Vec<Threshold> = [
+        "errors.rate < 1%",
+        "errors.count == 0",
+        "iterations.error_rate < 1%",
+        "checks.rate == 1",
+        "checks.failed == 0",
+    ]
+    .into_iter()
+    .map(parse)
+    .collect();
+    let v = judge(&thresholds, &report);
+    for r in &v.thresholds {
+        assert_eq!(r.status, ThresholdStatus::NoData, "{r:?}");
+    }
+    assert!(!v.passed);
+    assert!(
+        v.reasons.iter().any(|r| r == "no request was sent"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_run_that_sent_nothing_fails_with_or_without_thresholds() {
+    let mut report = sample();
+    report.steps.clear();
+    report.routes.clear();
+    report.totals.requests = 0;
+    report.totals.errors = 0;
+    report.totals.iterations = 0;
+    report.totals.iteration_errors = 0;
+    let v = judge(&[], &report);
+    assert_eq!(v.decided_by, DecidedBy::Steps);
+    assert!(!v.passed);
+    assert_eq!(v.reasons, ["no request was sent"]);
+    assert!(!v.target_unreachable);
+    let v = judge(&[allow_empty("requests.count >= 0")], &report);
+    assert!(!v.passed, "no request is never a pass: {v:?}");
+}
+
+#[test]
+fn every_request_failing_to_connect_means_an_unreachable_target() {
+    let mut report = sample();
+    report
+        .request_errors_by_kind
+        .insert("connect".to_owned(), report.totals.requests);
+    let v = judge(&[], &report);
+    assert!(v.target_unreachable);
+    assert!(!v.passed);
+}
+
+#[test]
+fn an_all_failed_run_fails_even_when_thresholds_only_cover_latency() {
+    let mut report = sample();
+    report.totals.iteration_errors = report.totals.iterations;
+    let latency = parse("create_user.p99 < 10s");
+    let v = judge(std::slice::from_ref(&latency), &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Pass);
+    assert!(!v.passed);
+    assert!(v.reasons[0].contains("every iteration failed"), "{v:?}");
+    // A threshold on iterations.error_rate says how many may fail.
+    let v = judge(&[latency, parse("iterations.error_rate <= 100%")], &report);
+    assert!(v.passed, "{v:?}");
+}
+
+#[test]
+fn without_thresholds_every_step_must_pass_and_failing_ones_are_named() {
+    let report = sample();
+    let v = judge(&[], &report);
+    assert!(!v.passed);
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.starts_with("step `create_chat`")),
+        "{v:?}"
+    );
+    assert!(v.reasons.iter().any(|r| r.contains("iteration(s) failed")));
+}
+
+#[test]
+fn a_stored_threshold_is_judged_like_the_original() {
+    let mut report = with_idle_step();
+    let original = vec![parse("create_user.p99 < 1s"), allow_empty("never.p99 < 1s")];
+    report.thresholds = definitions(&original);
+    let again = judge_report(&report).expect("stored thresholds parse");
+    assert_eq!(again, judge(&original, &report));
+    assert!(again.passed);
+}
+
+#[test]
+fn undelivered_load_and_a_signal_fail_the_run_with_their_reasons() {
+    let mut report = sample();
+    report.totals.cut_off_iterations = 2;
+    let v = judge(&[parse("create_user.p99 < 10s")], &report);
+    assert!(!v.passed);
+    assert!(v.reasons[0].starts_with("cut_off_iterations == 0"), "{v:?}");
+    let v = judge(&[parse("cut_off_iterations < 5")], &report);
+    assert!(v.passed, "{v:?}");
+    report.meta.stopped_by_signal = true;
+    let v = judge(&[parse("cut_off_iterations < 5")], &report);
+    assert!(!v.passed && v.interrupted, "{v:?}");
+}

@@ -1,0 +1,304 @@
+//! The verdict end to end: no vacuous pass, one verdict for run, report and
+//! merge, and JUnit that agrees with the exit code.
+
+use std::path::{Path, PathBuf};
+
+use chatload::app::Exit;
+use chatload::report::{RunReport, ThresholdStatus};
+
+use crate::common::{chatload, run_scenario, start_mock, target_block, write_scenario};
+
+/// Failures counted by a JUnit file (the `<testsuites failures="N">` total).
+fn junit_failures(path: &Path) -> u64 {
+    let xml = std::fs::read_to_string(path).expect("junit written");
+    let at = xml.find("failures=\"").expect("failures attribute") + "failures=\"".len();
+    let end = at + xml[at..].find('"').expect("closed");
+    xml[at..end].parse().expect("a count")
+}
+
+/// Asserts the JUnit file has failures exactly when the run did not pass.
+fn assert_junit_agrees(exit: Exit, junit: &Path) {
+    let failures = junit_failures(junit);
+    assert_eq!(
+        failures == 0,
+        exit == Exit::Passed,
+        "exit {exit:?} but {failures} JUnit failure(s): {}",
+        std::fs::read_to_string(junit).expect("junit readable")
+    );
+}
+
+fn status_of(report: &RunReport, threshold: &str) -> ThresholdStatus {
+    let verdict = report.verdict.as_ref().expect("a judged report");
+    verdict
+        .thresholds
+        .iter()
+        .find(|t| t.threshold == threshold)
+        .unwrap_or_else(|| panic!("{threshold}: {verdict:?}"))
+        .status
+}
+
+/// Two flows, one iteration: exactly one flow's step never runs.
+fn two_flows(target: &str, allow_empty: bool) -> String {
+    let t = |expr: &str| {
+        if allow_empty {
+            format!("  - {{threshold: \"{expr}\", allow_empty: true}}\n")
+        } else {
+            format!("  - {expr}\n")
+        }
+    };
+    format!(
+        "name: two-flows\n{target}load: {{vus: 1, iterations: 1}}\nthresholds:\n{}{}flows:\n  \
+         - name: a\n    steps:\n      - get_settings:\n        name: a_settings\n  \
+         - name: b\n    steps:\n      - request: {{method: GET, path: /agents}}\n        name: b_agents\n",
+        t("a_settings.p99 < 10s"),
+        t("b_agents.p99 < 10s"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_on_a_step_that_never_runs_fails_with_no_data_unless_allowed() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let args = ["--junit", junit.to_str().unwrap()];
+    let path = write_scenario(
+        dir.path(),
+        "flows.yaml",
+        &two_flows(&target_block(&mock), false),
+    );
+    let (exit, report) = run_scenario(dir.path(), &path, &args).await;
+    assert_eq!(exit, Exit::Failed, "{:#?}", report.verdict);
+    let statuses = [
+        status_of(&report, "a_settings.p99 < 10s"),
+        status_of(&report, "b_agents.p99 < 10s"),
+    ];
+    assert!(statuses.contains(&ThresholdStatus::Pass), "{statuses:?}");
+    assert!(statuses.contains(&ThresholdStatus::NoData), "{statuses:?}");
+    let reasons = &report.verdict.as_ref().unwrap().reasons;
+    assert!(
+        reasons.iter().any(|r| r.contains("never ran")),
+        "{reasons:?}"
+    );
+    assert_junit_agrees(exit, &junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("no data: step"), "{xml}");
+
+    let path = write_scenario(
+        dir.path(),
+        "flows.yaml",
+        &two_flows(&target_block(&mock), true),
+    );
+    let (exit, report) = run_scenario(dir.path(), &path, &args).await;
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.verdict);
+    assert!(report.thresholds.iter().all(|t| t.allow_empty));
+    assert_junit_agrees(exit, &junit);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_sends_no_request_exits_non_zero() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // `--duration 0s` is now a usage error; a flow of pauses sends nothing either.
+    let yaml = format!(
+        "name: nothing\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - think: 1ms\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "nothing.yaml", &yaml);
+    let junit = dir.path().join("junit.xml");
+    let (exit, report) =
+        run_scenario(dir.path(), &path, &["--junit", junit.to_str().unwrap()]).await;
+    assert_eq!(report.totals.requests, 0);
+    assert_eq!(exit, Exit::Failed);
+    let verdict = report.verdict.as_ref().unwrap();
+    assert!(!verdict.passed);
+    assert!(
+        verdict.reasons.iter().any(|r| r == "no request was sent"),
+        "{verdict:?}"
+    );
+    assert_junit_agrees(exit, &junit);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_all_failed_run_fails_although_its_thresholds_only_cover_latency() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let args = ["--junit", junit.to_str().unwrap()];
+    let scenario = |extra: &str| {
+        format!(
+            "name: all-failed\n{}load: {{vus: 1, iterations: 3}}\nthresholds:\n  \
+             - create_user.p99 < 10s\n{extra}steps:\n  - create_user:\n  - get_settings:\n",
+            target_block(&mock)
+        )
+    };
+    let path = write_scenario(dir.path(), "failed.yaml", &scenario(""));
+    let (exit, report) = run_scenario(dir.path(), &path, &args).await;
+    assert_eq!(report.totals.iteration_errors, 3);
+    assert_eq!(
+        status_of(&report, "create_user.p99 < 10s"),
+        ThresholdStatus::Pass
+    );
+    assert_eq!(exit, Exit::Failed);
+    let reasons = &report.verdict.as_ref().unwrap().reasons;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("every iteration failed (3 of 3)")),
+        "{reasons:?}"
+    );
+    assert_junit_agrees(exit, &junit);
+
+    // A threshold on iterations.error_rate says how many may fail: then
+    // thresholds decide alone and the failing step is informational.
+    let path = write_scenario(
+        dir.path(),
+        "failed.yaml",
+        &scenario("  - iterations.error_rate <= 100%\n"),
+    );
+    let (exit, _) = run_scenario(dir.path(), &path, &args).await;
+    assert_eq!(exit, Exit::Passed);
+    assert_junit_agrees(exit, &junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("informational (thresholds decide): 3 of 3 failed"),
+        "{xml}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_thresholds_a_failing_step_fails_the_run_and_junit() {
+    let mock = start_mock(Some(
+        "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let yaml = format!(
+        "name: steps\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "steps.yaml", &yaml);
+    let (exit, _) = run_scenario(dir.path(), &path, &["--junit", junit.to_str().unwrap()]).await;
+    assert_eq!(exit, Exit::Failed);
+    assert_junit_agrees(exit, &junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("step: get_settings"), "{xml}");
+}
+
+/// Runs shard `k` of a scenario and keeps its report as `shardK.json`.
+async fn run_shard(dir: &Path, scenario: &Path, shard: &str) -> (Exit, PathBuf) {
+    let (exit, _) = run_scenario(dir, scenario, &["--shard", shard, "--seed", "7"]).await;
+    let stem = scenario
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a file name");
+    let file = dir.join(format!("shard{}.json", shard.replace('/', "of")));
+    std::fs::copy(dir.join(format!("report-{stem}.json")), &file).expect("report copied");
+    (exit, file)
+}
+
+fn merge(files: &[&Path], out: &Path) -> std::process::Output {
+    chatload()
+        .arg("merge")
+        .args(files)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("chatload merge runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_judges_the_thresholds_on_the_merged_run_and_rejects_a_duplicate_shard() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: sharded\n{}load: {{vus: 2, iterations: 4}}\nthresholds:\n  - iterations.count >= 4\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "sharded.yaml", &yaml);
+    let (exit1, one) = run_shard(dir.path(), &path, "1/2").await;
+    let (exit2, two) = run_shard(dir.path(), &path, "2/2").await;
+    assert_eq!(
+        (exit1, exit2),
+        (Exit::Failed, Exit::Failed),
+        "each shard ran 2 of 4"
+    );
+
+    let merged = dir.path().join("merged.json");
+    let out = merge(&[&one, &two], &merged);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("verdict    PASSED"), "{stdout}");
+    let report = RunReport::from_json(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(report.totals.iterations, 4);
+    assert!(report.verdict.as_ref().unwrap().passed);
+    // `report` on the merged file gives the same verdict and exit code.
+    let again = chatload().arg("report").arg(&merged).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    // And on a failed shard, the same as that shard's run.
+    let again = chatload().arg("report").arg(&one).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("verdict    FAILED"));
+
+    let out = merge(&[&one, &one], &dir.path().join("dup.json"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("duplicate shard 1/2"), "{stderr}");
+}
+
+#[test]
+fn version_1_reports_are_read_by_report_merge_and_compare() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let agents = fixtures.join("report-v1-agents.json");
+    let out = chatload().arg("report").arg(&agents).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("threshold ok      events.missing == 0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("agent actors    4:"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let merged = dir.path().join("merged.json");
+    let shards = [
+        fixtures.join("report-v1-shard1of2.json"),
+        fixtures.join("report-v1-shard2of2.json"),
+    ];
+    let out = merge(&[&shards[0], &shards[1]], &merged);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = RunReport::from_json(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(report.schema_version, chatload::report::SCHEMA_VERSION);
+    assert_eq!(report.thresholds.len(), 6);
+    assert_eq!(report.meta.merged_from.len(), 2);
+
+    let out = chatload()
+        .arg("compare")
+        .arg(&shards[0])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
