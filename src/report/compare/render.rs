@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{CompareRow, Comparison};
-use crate::report::terminal::format_us;
+use crate::report::format::format_us;
 
 fn pct(p: Option<f64>) -> String {
     p.map_or_else(|| "n/a".to_owned(), |p| format!("{:+.1}%", p * 100.0))
