@@ -517,4 +517,47 @@ mod tests {
         assert!(text.contains("INTERRUPTED"));
         assert!(text.contains(RED), "errors are highlighted");
     }
+
+    #[test]
+    fn the_verdict_shows_no_data_apart_from_a_failure_and_lists_every_reason() {
+        use crate::report::ThresholdResult;
+        let result = |threshold: &str, status, passed| ThresholdResult {
+            threshold: threshold.to_owned(),
+            status,
+            passed,
+            actual: None,
+            message: "m".to_owned(),
+        };
+        let verdict = Verdict {
+            passed: false,
+            decided_by: DecidedBy::Thresholds,
+            thresholds: vec![
+                result("a.p99 < 1s", ThresholdStatus::Pass, true),
+                result("b.p99 < 1s", ThresholdStatus::Fail, false),
+                result("c.p99 < 1s", ThresholdStatus::NoData, false),
+                result("d.p99 < 1s", ThresholdStatus::NoData, true),
+            ],
+            reasons: vec!["first".to_owned(), "second".to_owned()],
+            ..Verdict::default()
+        };
+        let text = render_verdict(&verdict, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "threshold ok      a.p99 < 1s  (m)");
+        assert_eq!(lines[1], "threshold FAIL    b.p99 < 1s  (m)");
+        assert_eq!(lines[2], "threshold NO DATA c.p99 < 1s  (m)");
+        assert_eq!(lines[3], "threshold no data d.p99 < 1s  (m)");
+        assert_eq!(lines[4], "verdict    FAILED (thresholds decide)");
+        assert_eq!(&lines[5..], ["  - first", "  - second"]);
+        let passed = render_verdict(
+            &Verdict {
+                passed: true,
+                ..Verdict::default()
+            },
+            false,
+        );
+        assert_eq!(
+            passed,
+            "verdict    PASSED (no thresholds: every step must pass)\n"
+        );
+    }
 }
