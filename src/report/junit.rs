@@ -140,3 +140,54 @@ fn step_problem(report: &RunReport, step: &StatsReport) -> Option<(String, Strin
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build_sample_report;
+    use crate::scenario::threshold;
+
+    fn xml(thresholds: &[&str]) -> String {
+        let report = build_sample_report();
+        let parsed: Vec<_> = thresholds
+            .iter()
+            .map(|t| threshold::parse(t, &["create_chat"], false).expect("valid threshold"))
+            .collect();
+        let verdict = crate::verdict::judge(&parsed, &report);
+        String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8")
+    }
+
+    /// The XML of the test case named `name`.
+    fn case_of<'a>(xml: &'a str, name: &str) -> &'a str {
+        let start = xml
+            .find(&format!("name=\"{name}\""))
+            .unwrap_or_else(|| panic!("no case {name}: {xml}"));
+        let end = xml[start..].find("</testcase>").expect("closed") + start;
+        &xml[start..end]
+    }
+
+    #[test]
+    fn a_failing_step_says_why_in_its_failure_or_in_system_out_when_thresholds_decide() {
+        let steps_decide = xml(&[]);
+        let case = case_of(&steps_decide, "step: create_chat");
+        assert!(case.contains("<failure"), "{case}");
+        assert!(
+            case.contains("create_chat (lifecycle) · status × 5"),
+            "{case}"
+        );
+        assert!(
+            case.contains("POST /chats → 503: status in [201]"),
+            "{case}"
+        );
+        assert!(case.contains("Service &lt;unavailable&gt;"), "{case}");
+
+        let thresholds_decide = xml(&["iteration.p99 < 100s"]);
+        let case = case_of(&thresholds_decide, "step: create_chat");
+        assert!(!case.contains("<failure"), "{case}");
+        assert!(case.contains("<system-out>"), "{case}");
+        assert!(
+            case.contains("POST /chats → 503: status in [201]"),
+            "{case}"
+        );
+    }
+}
