@@ -203,6 +203,7 @@ pub(super) fn layout_of(scenario: &Scenario) -> MetricsLayout {
             })
             .collect(),
         routes: scenario.routes.iter().map(|r| r.key.clone()).collect(),
+        flows: scenario.flows.iter().map(|f| f.name.clone()).collect(),
     }
 }
 

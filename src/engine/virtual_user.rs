@@ -23,7 +23,7 @@ use super::session::Session;
 use super::verbose::FailureLog;
 use crate::api::Method;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
-use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::metrics::{FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample};
 use crate::scenario::matcher::pointer;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
@@ -224,16 +224,23 @@ impl Runner {
         self
     }
 
-    fn pick_flow(&self, rng: &mut impl Rng) -> &Flow {
+    /// Picks a flow by weight; its index is its [`FlowId`] in the metrics.
+    fn pick_flow(&self, rng: &mut impl Rng) -> (FlowId, &Flow) {
         let total: u32 = self.flow_weights.iter().sum();
         let mut x = rng.random_range(0..total.max(1));
-        for (flow, w) in self.scenario.flows.iter().zip(&self.flow_weights) {
+        for (i, (flow, w)) in self
+            .scenario
+            .flows
+            .iter()
+            .zip(&self.flow_weights)
+            .enumerate()
+        {
             if x < *w {
-                return flow;
+                return (FlowId(i as u32), flow);
             }
             x -= w;
         }
-        &self.scenario.flows[0]
+        (FlowId(0), &self.scenario.flows[0])
     }
 
     /// A virtual user's session, its abort signal a child of the run's.
@@ -311,8 +318,10 @@ impl Runner {
         // The clock is read once between two steps: the end of one is the
         // start of the next (and the first starts with the iteration).
         let mut now = started;
+        let mut picked = None;
         if has_row {
-            let flow = self.pick_flow(&mut session.rng);
+            let (id, flow) = self.pick_flow(&mut session.rng);
+            picked = Some(id);
             'steps: for step in &flow.steps {
                 for _ in 0..step.repeat {
                     let (result, end) = self.run_step(step, session, lag, now).await;
@@ -355,7 +364,7 @@ impl Runner {
         } else {
             micros(now - started + lag)
         };
-        self.hub.record_iteration(ok, took, corrected);
+        self.hub.record_flow_iteration(picked, ok, took, corrected);
     }
 
     /// Closes the chats of an iteration that gave up on a failed step, at

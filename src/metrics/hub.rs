@@ -17,8 +17,8 @@ use hdrhistogram::Histogram;
 
 use super::timeline::{compact_histogram, second_label};
 use super::{
-    FailureKind, FailureSample, LatencyStats, LoadCounts, MetricsLayout, RequestSample, RunMetrics,
-    SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
+    FailureKind, FailureSample, FlowId, LatencyStats, LoadCounts, MetricsLayout, RequestSample,
+    RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
 };
 
 /// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
@@ -127,6 +127,7 @@ struct Shard {
     steps: Vec<LatencyStats>,
     routes: Vec<LatencyStats>,
     iteration: LatencyStats,
+    flows: Vec<LatencyStats>,
     interval: Interval,
 }
 
@@ -157,6 +158,9 @@ impl Shard {
                 .map(|_| LatencyStats::new())
                 .collect(),
             iteration: LatencyStats::new(),
+            flows: (0..layout.flows.len())
+                .map(|_| LatencyStats::new())
+                .collect(),
             interval: Interval {
                 requests: 0,
                 errors: 0,
@@ -212,6 +216,7 @@ impl MetricsHub {
             steps: vec![0; self.layout.steps.len()],
             routes: vec![0; self.layout.routes.len()],
             iterations: 0,
+            flows: vec![0; self.layout.flows.len()],
         };
         for shard in self.shards.iter() {
             let shard = lock(&shard.0);
@@ -222,6 +227,9 @@ impl MetricsHub {
                 *total += part.count;
             }
             counts.iterations += shard.iteration.count;
+            for (total, part) in counts.flows.iter_mut().zip(&shard.flows) {
+                *total += part.count;
+            }
         }
         counts.requests = counts.routes.iter().sum();
         lock(&self.load_counts).get_or_insert(counts);
@@ -296,9 +304,27 @@ impl MetricsHub {
 
     /// Records one finished iteration (the whole lifecycle).
     pub fn record_iteration(&self, ok: bool, latency_us: u64, corrected_us: u64) {
-        self.shard()
-            .iteration
-            .record(None, None, !ok, latency_us, corrected_us);
+        self.record_flow_iteration(None, ok, latency_us, corrected_us);
+    }
+
+    /// Records one finished iteration of `flow` (`None`: no flow was picked, e.g. no feed row):
+    /// into the whole-iteration stats and the flow's own, under one shard lock.
+    pub fn record_flow_iteration(
+        &self,
+        flow: Option<FlowId>,
+        ok: bool,
+        latency_us: u64,
+        corrected_us: u64,
+    ) {
+        {
+            let mut shard = self.shard();
+            shard
+                .iteration
+                .record(None, None, !ok, latency_us, corrected_us);
+            if let Some(stats) = flow.and_then(|f| shard.flows.get_mut(f.0 as usize)) {
+                stats.record(None, None, !ok, latency_us, corrected_us);
+            }
+        }
         self.live.iterations.fetch_add(1, Relaxed);
         if !ok {
             self.live.iteration_errors.fetch_add(1, Relaxed);
@@ -372,6 +398,9 @@ impl MetricsHub {
             .map(|_| LatencyStats::new())
             .collect();
         let mut iteration = LatencyStats::new();
+        let mut flows: Vec<LatencyStats> = (0..self.layout.flows.len())
+            .map(|_| LatencyStats::new())
+            .collect();
         for shard in self.shards.iter() {
             let shard = lock(&shard.0);
             for (total, part) in steps.iter_mut().zip(&shard.steps) {
@@ -381,12 +410,16 @@ impl MetricsHub {
                 total.merge(part);
             }
             iteration.merge(&shard.iteration);
+            for (total, part) in flows.iter_mut().zip(&shard.flows) {
+                total.merge(part);
+            }
         }
         RunMetrics {
             layout: Arc::clone(&self.layout),
             steps,
             routes,
             iteration,
+            flows,
             timeline: std::mem::take(&mut ticker.timeline),
             dropped: self.live.dropped.load(Relaxed),
             iterations_started: self.live.iterations_started.load(Relaxed),
@@ -471,6 +504,7 @@ mod tests {
                 },
             ],
             routes: vec!["POST /users".to_owned(), "POST /chats".to_owned()],
+            flows: vec!["chat".to_owned(), "browse".to_owned()],
         })
     }
 
@@ -622,6 +656,24 @@ mod tests {
         assert_eq!(metrics.steps[0].count, 0);
         assert_eq!(metrics.dropped, 1);
         assert_eq!(metrics.elapsed, Duration::from_millis(2_400));
+    }
+
+    #[test]
+    fn iterations_are_recorded_per_flow_and_as_a_whole() {
+        let hub = MetricsHub::new(layout(), 2);
+        for v in [400_000, 410_000, 420_000] {
+            hub.record_flow_iteration(Some(FlowId(0)), true, v, v);
+        }
+        hub.record_flow_iteration(Some(FlowId(1)), false, 1_000, 1_000);
+        hub.record_flow_iteration(None, false, 5, 5);
+        let metrics = hub.finish(Duration::from_secs(1));
+        assert_eq!(metrics.iteration.count, 5);
+        assert_eq!(metrics.iteration.errors, 2);
+        let (chat, browse) = (&metrics.flows[0], &metrics.flows[1]);
+        assert_eq!((chat.count, chat.errors), (3, 0));
+        assert_eq!((browse.count, browse.errors), (1, 1));
+        assert!(chat.latency_us.min() >= 399_000);
+        assert!(browse.latency_us.max() <= 1_001);
     }
 
     #[test]

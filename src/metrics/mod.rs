@@ -18,8 +18,8 @@
 //!   counted in [`LatencyStats::saturated`]; status codes live in a pre-reserved small vector
 //!   scanned linearly; failure kinds index a fixed array.
 //! - Memory is per shard, never per virtual user: a histogram of this range is about 188 KB, so a
-//!   shard costs about `(2 × (steps + routes + 1) + 1) × 188 KB` (≈ 10 MB for 12 steps and 12
-//!   routes), whatever the number of virtual users.
+//!   shard costs about `(2 × (steps + routes + flows + 1) + 1) × 188 KB` (≈ 10 MB for 12 steps,
+//!   12 routes and one flow), whatever the number of virtual users.
 //! - Timeline points keep a compact 2-significant-digit histogram sized to that second's largest
 //!   value (typically 5–15 KB), so an hour of timeline costs tens of MB, not hundreds.
 
@@ -57,6 +57,10 @@ pub fn new_latency_histogram() -> Histogram<u64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StepId(pub u32);
 
+/// Index of a flow in [`MetricsLayout::flows`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowId(pub u32);
+
 /// Index of a route in [`MetricsLayout::routes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RouteId(pub u32);
@@ -81,6 +85,8 @@ pub struct MetricsLayout {
     pub steps: Vec<StepInfo>,
     /// Routes as "METHOD /path/{template}" (e.g. "GET /chats/{chatId}") in `RouteId` order.
     pub routes: Vec<String>,
+    /// Flow names in `FlowId` order (each flow's iterations get their own histogram).
+    pub flows: Vec<String>,
 }
 
 /// One finished HTTP request.
@@ -125,6 +131,8 @@ pub struct RunMetrics {
     pub routes: Vec<LatencyStats>,
     /// Whole iterations (the lifecycle latency).
     pub iteration: LatencyStats,
+    /// Iterations per flow, in `FlowId` order (each also counted in `iteration`).
+    pub flows: Vec<LatencyStats>,
     /// One point per tick, in time order.
     pub timeline: Vec<TimelinePoint>,
     /// Open-model arrivals that found no free virtual user.
@@ -157,6 +165,8 @@ pub struct LoadCounts {
     pub routes: Vec<u64>,
     /// Finished iterations.
     pub iterations: u64,
+    /// Finished iterations per flow, in `FlowId` order.
+    pub flows: Vec<u64>,
 }
 
 impl RunMetrics {

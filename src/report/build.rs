@@ -111,6 +111,22 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             ),
             ..stats_report("iteration".to_owned(), &metrics.iteration, seconds)
         },
+        flow_iterations: metrics
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(index, stats)| {
+                let name = layout
+                    .flows
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_else(|| format!("flow {index}"));
+                let mut report = stats_report(name.clone(), stats, seconds);
+                report.rps = load_rate(metrics, |c| c.flows.get(index), stats.count, seconds);
+                report.flow = Some(name);
+                report
+            })
+            .collect(),
         timeline: metrics
             .timeline
             .iter()
@@ -271,7 +287,7 @@ pub(crate) fn sample_report() -> RunReport {
     use std::time::Duration;
 
     use crate::metrics::{
-        MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
+        FlowId, MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
     };
 
     let layout = Arc::new(MetricsLayout {
@@ -294,6 +310,7 @@ pub(crate) fn sample_report() -> RunReport {
             "POST /chats".to_owned(),
             "GET /chats/{chatId}".to_owned(),
         ],
+        flows: vec!["lifecycle".to_owned(), "cleanup".to_owned()],
     });
     let hub = MetricsHub::new(layout, 2);
     for iteration in 0..200u64 {
@@ -335,7 +352,13 @@ pub(crate) fn sample_report() -> RunReport {
                 });
             }
         }
-        hub.record_iteration(iteration % 40 != 0, 9_000 + iteration, 9_000 + iteration);
+        let flow = FlowId(u32::from(iteration % 4 == 3));
+        hub.record_flow_iteration(
+            Some(flow),
+            iteration % 40 != 0,
+            9_000 + iteration,
+            9_000 + iteration,
+        );
         if iteration % 100 == 99 {
             hub.tick(Duration::from_secs((iteration + 1) / 100));
         }
@@ -435,6 +458,7 @@ mod tests {
             steps: Vec::new(),
             routes: Vec::new(),
             iteration: LatencyStats::new(),
+            flows: Vec::new(),
             timeline: Vec::new(),
             dropped: 0,
             iterations_started: 0,

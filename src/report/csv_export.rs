@@ -1,4 +1,4 @@
-//! Per-step, per-route and whole-iteration statistics as CSV, for
+//! Per-step, per-route, whole-iteration and per-flow iteration statistics as CSV, for
 //! spreadsheets. Latencies in milliseconds with microsecond precision.
 
 use super::{ReportError, RunReport, StatsReport};
@@ -57,6 +57,10 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         row("step", s).map_err(csv_err)?;
     }
     row("iteration", &report.iteration).map_err(csv_err)?;
+    // Each flow's iterations (kind `flow_iteration`, name and flow the flow's name).
+    for s in &report.flow_iterations {
+        row("flow_iteration", s).map_err(csv_err)?;
+    }
     for s in &report.routes {
         row("route", s).map_err(csv_err)?;
     }

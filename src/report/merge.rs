@@ -72,6 +72,10 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         &reports.iter().map(|r| &r.iteration).collect::<Vec<_>>(),
         seconds,
     )?;
+    let flow_iterations = merge_lists(
+        reports.iter().map(|r| r.flow_iterations.as_slice()),
+        seconds,
+    )?;
 
     let sum = |f: fn(&Totals) -> u64| reports.iter().map(|r| f(&r.totals)).sum::<u64>();
     let (requests, errors) = (sum(|t| t.requests), sum(|t| t.errors));
@@ -104,6 +108,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         steps,
         routes,
         iteration,
+        flow_iterations,
         timeline: merge_timeline(reports)?,
         status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
@@ -442,6 +447,7 @@ mod tests {
                 pause: false,
             }],
             routes: vec!["POST /chats".into()],
+            flows: Vec::new(),
         });
         let hub = MetricsHub::new(layout, 2);
         for &v in values {

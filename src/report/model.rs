@@ -36,6 +36,11 @@ pub struct RunReport {
     pub routes: Vec<StatsReport>,
     /// Whole iterations (the lifecycle latency).
     pub iteration: StatsReport,
+    /// Iterations per flow, in scenario order (`name` and `flow` are the flow's name); each is
+    /// also counted in `iteration`. Thresholds: `iteration[FLOW].p95`. Empty in reports written
+    /// before it existed.
+    #[serde(default)]
+    pub flow_iterations: Vec<StatsReport>,
     /// One entry per second of the run.
     pub timeline: Vec<TimelineReport>,
     /// Responses per HTTP status code over all requests (keys are the codes as strings).

@@ -125,11 +125,18 @@ pub fn render(report: &RunReport, color: bool) -> String {
         );
     }
 
+    // One flow's iterations are the whole iteration: shown per flow only with two or more.
+    let flow_iterations: &[StatsReport] = if report.flow_iterations.len() > 1 {
+        &report.flow_iterations
+    } else {
+        &[]
+    };
     let all = report
         .steps
         .iter()
         .chain(&report.routes)
-        .chain(std::iter::once(&report.iteration));
+        .chain(std::iter::once(&report.iteration))
+        .chain(flow_iterations);
     let show_corrected = all
         .clone()
         .any(|s| corrected_differs(&s.latency, &s.corrected));
@@ -140,7 +147,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .filter_map(|s| s.flow.as_deref())
         .collect();
     flows.dedup();
-    let show_flow = flows.len() > 1;
+    let show_flow = flows.len() > 1 || !flow_iterations.is_empty();
 
     out.push('\n');
     let _ = writeln!(out, "{}", paint.bold("Steps"));
@@ -156,6 +163,15 @@ pub fn render(report: &RunReport, color: bool) -> String {
         },
         None,
     );
+    for flow in flow_iterations {
+        steps.row(
+            &StatsReport {
+                name: format!("iteration[{}]", flow.name),
+                ..flow.clone()
+            },
+            Some(&flow.name),
+        );
+    }
     steps.render(&mut out, paint);
 
     if !report.routes.is_empty() {
@@ -451,6 +467,24 @@ impl Table {
 mod tests {
     use super::*;
     use crate::report::build::sample_report;
+
+    #[test]
+    fn iterations_are_shown_per_flow_only_with_two_flows_or_more() {
+        let mut report = sample_report();
+        let text = render(&report, false);
+        let line = |name: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} row in\n{text}"))
+                .to_owned()
+        };
+        for flow in &report.flow_iterations {
+            let row = line(&format!("iteration[{}]", flow.name));
+            assert!(row.contains(&flow.count.to_string()), "{row}");
+        }
+        report.flow_iterations.truncate(1);
+        assert!(!render(&report, false).contains("iteration["));
+    }
 
     #[test]
     fn summary_names_every_step_and_route_with_aligned_columns() {

@@ -180,6 +180,7 @@ fn hub_for(spec: &mut AgentsSpec) -> Arc<MetricsHub> {
             })
             .collect(),
         routes: routes.into_iter().map(|r| r.key).collect(),
+        flows: Vec::new(),
     };
     Arc::new(MetricsHub::new(Arc::new(layout), 1))
 }

@@ -133,8 +133,7 @@ fn names_of(report: &RunReport) -> Vec<(RowScope, String)> {
 
 /// The per-flow iteration entries of a report (none in reports without them).
 fn flow_iterations(report: &RunReport) -> impl Iterator<Item = &StatsReport> {
-    let _ = report;
-    std::iter::empty()
+    report.flow_iterations.iter()
 }
 
 /// Checks that every scoped rule names something one of the reports knows.
@@ -302,7 +301,12 @@ pub fn compare(
         flow_iterations(base).collect(),
         flow_iterations(new).collect(),
     );
-    rows.pair_lists(RowScope::Flow, &b_flows, &n_flows);
+    // One flow's iterations are the whole iteration: compared only with two flows or more, or
+    // when a rule asks for a flow.
+    let flow_rule = rules.iter().any(|r| matches!(r.scope, RuleScope::Flow(_)));
+    if flow_rule || b_flows.len() > 1 || n_flows.len() > 1 {
+        rows.pair_lists(RowScope::Flow, &b_flows, &n_flows);
+    }
     if let (Some(bw), Some(nw)) = (&base.webhooks, &new.webhooks) {
         compare_webhooks(bw, nw, &mut rows);
     }

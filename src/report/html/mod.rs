@@ -228,6 +228,16 @@ fn percentile_series(report: &RunReport) -> Result<Vec<Series>, ReportError> {
     );
     whole.name = "whole iteration".to_owned();
     series.push(whole);
+    for (i, flow) in flow_iteration_rows(report).iter().enumerate() {
+        let histogram = decode_histogram(&flow.histogram)?;
+        series.push(one_series(
+            flow,
+            "flow",
+            PALETTE[(report.steps.len() + i) % PALETTE.len()],
+            true,
+            &histogram,
+        ));
+    }
     Ok(series)
 }
 

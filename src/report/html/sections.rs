@@ -392,6 +392,22 @@ pub(super) fn lat(count: u64, us: u64) -> String {
     }
 }
 
+/// Each flow's iterations as `iteration[FLOW]` rows, when there are two flows or more (one flow's
+/// iterations are the whole iteration).
+pub(super) fn flow_iteration_rows(report: &RunReport) -> Vec<StatsReport> {
+    if report.flow_iterations.len() < 2 {
+        return Vec::new();
+    }
+    report
+        .flow_iterations
+        .iter()
+        .map(|f| StatsReport {
+            name: format!("iteration[{}]", f.name),
+            ..f.clone()
+        })
+        .collect()
+}
+
 pub(super) fn steps_table(out: &mut String, report: &RunReport) {
     out.push_str("<section class=\"card\">\n<h2>Steps</h2>\n");
     let mut flows: Vec<&str> = report
@@ -411,7 +427,18 @@ pub(super) fn steps_table(out: &mut String, report: &RunReport) {
         .map(|(i, s)| (s, Some(PALETTE[i % PALETTE.len()]), s.flow.as_deref()))
         .collect();
     rows.push((&whole, Some(ITERATION_COLOR), None));
-    stats_table(out, "step", &rows, flows.len() > 1, false);
+    let per_flow = flow_iteration_rows(report);
+    for (i, s) in per_flow.iter().enumerate() {
+        let color = PALETTE[(report.steps.len() + i) % PALETTE.len()];
+        rows.push((s, Some(color), s.flow.as_deref()));
+    }
+    stats_table(
+        out,
+        "step",
+        &rows,
+        flows.len() > 1 || !per_flow.is_empty(),
+        false,
+    );
     out.push_str(
         "<p class=\"hint\">Latency is measured from the actual send. Errors: hover for the \
          failure kinds.</p>\n</section>\n",

@@ -178,7 +178,11 @@ fn every_step_is_plotted_in_the_embedded_data_and_listed_in_the_tables() {
         .expect("series");
     let names: Vec<&str> = series.iter().filter_map(|s| s["name"].as_str()).collect();
     let mut expected: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
-    expected.push("whole iteration");
+    expected.extend([
+        "whole iteration",
+        "iteration[lifecycle]",
+        "iteration[cleanup]",
+    ]);
     assert_eq!(names, expected);
     for (step, plotted) in report.steps.iter().zip(series) {
         let histogram = decode_histogram(&step.histogram).expect("decodes");
@@ -212,6 +216,19 @@ fn every_step_is_plotted_in_the_embedded_data_and_listed_in_the_tables() {
     );
     assert_eq!(data["percentile_distribution"]["x_max_percentile"], 99.9);
     assert_eq!(data["status_codes"]["503"], 5);
+}
+
+#[test]
+fn iterations_are_plotted_and_listed_per_flow_only_with_two_flows_or_more() {
+    let mut report = sample_report();
+    let html = html_of(&report);
+    for flow in &report.flow_iterations {
+        let row = format!("</span>iteration[{}]</td><td>{}</td>", flow.name, flow.name);
+        assert!(html.contains(&row), "missing {row}");
+    }
+    report.flow_iterations.truncate(1);
+    let html = html_of(&report);
+    assert!(!html.contains("iteration["));
 }
 
 #[test]
@@ -322,6 +339,7 @@ fn a_run_without_samples_still_renders() {
         .iter_mut()
         .chain(report.routes.iter_mut())
         .chain(std::iter::once(&mut report.iteration))
+        .chain(report.flow_iterations.iter_mut())
     {
         stats.count = 0;
         stats.errors = 0;
