@@ -214,6 +214,13 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
             }
         }
         Subject::Iteration => stats(&report.iteration, "no iteration finished".to_owned()),
+        Subject::FlowIteration(flow) => {
+            let never = format!("no iteration of flow `{flow}` finished");
+            match report.flow_iterations.iter().find(|s| &s.name == flow) {
+                Some(s) => stats(s, never),
+                None => Err(never),
+            }
+        }
         Subject::Run(m) if m.is_webhook() => {
             let w = report.webhooks.as_ref().ok_or_else(no_webhooks)?;
             webhook_count(*m, w)

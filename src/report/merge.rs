@@ -588,4 +588,43 @@ mod tests {
                 .contains("different scenarios")
         );
     }
+
+    /// A run of two flows: `chat` iterations take `values`, `browse` ones 1 ms.
+    fn two_flow_run(values: &[u64]) -> RunReport {
+        let layout = Arc::new(MetricsLayout {
+            flows: vec!["chat".into(), "browse".into()],
+            ..MetricsLayout::default()
+        });
+        let hub = MetricsHub::new(layout, 2);
+        for &v in values {
+            hub.record_flow_iteration(Some(crate::metrics::FlowId(0)), true, v, v);
+            hub.record_flow_iteration(Some(crate::metrics::FlowId(1)), v % 7 != 0, 1_000, 1_000);
+        }
+        build(
+            &hub.finish(Duration::from_secs(2)),
+            crate::report::build_sample_meta(),
+            None,
+        )
+    }
+
+    #[test]
+    fn flow_iterations_merge_exactly() {
+        let a: Vec<u64> = (1..=2000).map(|i| 300_000 + i * 37).collect();
+        let b: Vec<u64> = (1..=1500).map(|i| 350_000 + i * 91).collect();
+        let all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        let merged = merge(
+            &[two_flow_run(&a), two_flow_run(&b)],
+            &["a.json".into(), "b.json".into()],
+        )
+        .unwrap();
+        let single = two_flow_run(&all);
+        assert_eq!(merged.flow_iterations.len(), 2);
+        for (m, s) in merged.flow_iterations.iter().zip(&single.flow_iterations) {
+            assert_eq!(
+                (&m.name, m.count, m.errors, m.latency),
+                (&s.name, s.count, s.errors, s.latency)
+            );
+        }
+        assert_eq!(merged.iteration.latency, single.iteration.latency);
+    }
 }

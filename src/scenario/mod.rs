@@ -154,6 +154,15 @@ pub(crate) fn check_threshold(
                 ));
             }
         }
+        if let threshold::Subject::FlowIteration(flow) = &t.subject
+            && !self.flows.iter().any(|f| &f.name == flow)
+        {
+            let known: Vec<&str> = self.flows.iter().map(|f| f.name.as_str()).collect();
+            return Err(format!(
+                "unknown flow `{flow}` in `{expr}`: the scenario's flows are {}",
+                known.join(", ")
+            ));
+        }
         if let threshold::Subject::Route(route) = &t.subject
             && !routes.iter().any(|r| &r.key == route)
         {

@@ -17,6 +17,8 @@ pub enum Subject {
     Route(String),
     /// The whole iteration (lifecycle).
     Iteration,
+    /// The iterations of one flow (`iteration[chat]`).
+    FlowIteration(String),
     /// Whole-run figures.
     Run(RunMetric),
     /// A chat lifecycle service level measured from webhook events.
@@ -200,7 +202,7 @@ const OPS: [(&str, Op); 6] = [
 ];
 
 /// Every metric name, for messages.
-pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC or route(METHOD /path).METRIC with METRIC one of \
+pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC, iteration[FLOW].METRIC or route(METHOD /path).METRIC with METRIC one of \
 p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corrected), min, max, mean, count, errors, \
 error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
 dropped_iterations, cut_off_iterations, cut_off_requests, unstarted_iterations, schema_violations, checks.rate, checks.failed; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
@@ -308,6 +310,18 @@ fn parse_metric(
             .split_once(").")
             .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
         (Subject::Route(route.trim().to_owned()), metric)
+    } else if let Some(rest) = lhs.strip_prefix("iteration[") {
+        // The flow is checked against the scenario's flows where they are known.
+        let (flow, metric) = rest
+            .split_once("].")
+            .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+        let flow = flow.trim();
+        if flow.is_empty() {
+            return Err(format!(
+                "`{lhs}` names no flow: write iteration[FLOW].METRIC with a flow's name"
+            ));
+        }
+        (Subject::FlowIteration(flow.to_owned()), metric)
     } else {
         // Step names may contain dots: the metric is what follows the last one that
         // parses as a metric ("p99.9" itself contains a dot).
@@ -481,6 +495,21 @@ mod tests {
             })
         );
         assert_eq!(t.limit, 2_000_000.0);
+        let t = parse("iteration[chat].p95 < 500ms", STEPS, false).unwrap();
+        assert_eq!(t.subject, Subject::FlowIteration("chat".into()));
+        assert_eq!(
+            (t.stat, t.limit),
+            (
+                Some(StatMetric::Quantile {
+                    q: 0.95,
+                    corrected: false
+                }),
+                500_000.0
+            )
+        );
+        assert!(parse("iteration[].p95 < 1s", STEPS, false).is_err());
+        assert!(parse("iteration[chat.p95 < 1s", STEPS, false).is_err());
+        assert!(parse("iteration[chat].p98 < 1s", STEPS, false).is_err());
         let t = parse("route(POST /chats).p99.9 < 1s", STEPS, false).unwrap();
         assert_eq!(t.subject, Subject::Route("POST /chats".into()));
         assert_eq!(

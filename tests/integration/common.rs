@@ -114,3 +114,21 @@ pub fn target_block(mock: &MockServer) -> String {
         mock.base_url()
     )
 }
+
+/// Each threshold's text and whether it passed, in the report's order.
+pub fn threshold_results(report: &RunReport) -> Vec<(String, bool)> {
+    report.extra["thresholds"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .map(|r| {
+                    (
+                        r["threshold"].as_str().unwrap_or_default().to_owned(),
+                        r["passed"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

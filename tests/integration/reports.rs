@@ -263,3 +263,58 @@ async fn compare_warns_about_different_scenarios_and_judges_scoped_rules() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_flow_is_judged_on_its_own_iterations() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // `browse` is one quick request; `chat` holds every iteration for at least
+    // 400 ms (a pause, not a latency the machine's load could change).
+    let yaml = format!(
+        "name: two-flows\nseed: 7\n{}load: {{vus: 2, iterations: 8}}\nthresholds:\n  - iteration[browse].p95 < 300ms\n  - iteration[chat].p95 < 300ms\nflows:\n  - name: browse\n    steps:\n      - get_settings:\n  - name: chat\n    steps:\n      - create_user:\n      - think: 400ms\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "two-flows.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Failed, "the chat flow's threshold fails");
+    let flows: Vec<(&str, u64)> = report
+        .flow_iterations
+        .iter()
+        .map(|f| (f.name.as_str(), f.count))
+        .collect();
+    assert_eq!(flows.len(), 2, "{flows:?}");
+    assert_eq!(flows[0].0, "browse");
+    assert_eq!(flows[1].0, "chat");
+    assert!(
+        flows.iter().all(|(_, n)| *n > 0),
+        "both flows ran: {flows:?}"
+    );
+    assert_eq!(flows[0].1 + flows[1].1, report.totals.iterations);
+    let chat = &report.flow_iterations[1];
+    assert!(chat.latency.min_us >= 400_000, "{:?}", chat.latency);
+    let results = crate::common::threshold_results(&report);
+    assert_eq!(
+        results,
+        [
+            ("iteration[browse].p95 < 300ms".to_owned(), true),
+            ("iteration[chat].p95 < 300ms".to_owned(), false),
+        ]
+    );
+
+    // An unknown flow is a located validation error.
+    let bad = write_scenario(
+        dir.path(),
+        "bad.yaml",
+        &yaml.replace("iteration[chat].p95", "iteration[chta].p95"),
+    );
+    let out = chatload().arg("validate").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml:")
+            && stderr.contains("thresholds[1]")
+            && stderr.contains("unknown flow `chta`")
+            && stderr.contains("browse, chat"),
+        "{stderr}"
+    );
+}

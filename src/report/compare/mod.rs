@@ -484,6 +484,29 @@ mod tests {
     }
 
     #[test]
+    fn a_flow_rule_judges_only_that_flows_iterations() {
+        let base = report_with_p99(100_000);
+        assert_eq!(base.flow_iterations.len(), 2, "the sample has two flows");
+        let mut new = base.clone();
+        new.flow_iterations[1].latency.p99_us *= 3;
+        let slow = new.flow_iterations[1].name.clone();
+        let fast = new.flow_iterations[0].name.clone();
+        let rules = [
+            Rule::parse(&format!("iteration[{fast}].p99 > +20%")).unwrap(),
+            Rule::parse("iteration.p99 > +20%").unwrap(),
+        ];
+        check_rules(&rules, &base, &new).unwrap();
+        assert!(!compare(&base, &new, &rules, 1_000).failed());
+        let rules = [Rule::parse(&format!("iteration[{slow}].p99 > +20%")).unwrap()];
+        let c = compare(&base, &new, &rules, 1_000);
+        let hit: Vec<(RowScope, &str)> = c
+            .regressions()
+            .map(|r| (r.scope, r.name.as_str()))
+            .collect();
+        assert_eq!(hit, [(RowScope::Flow, slow.as_str())]);
+    }
+
+    #[test]
     fn a_rule_naming_nothing_is_refused_and_one_with_no_data_fails() {
         let base = report_with_p99(100_000);
         let err = check_rules(
