@@ -111,7 +111,7 @@ impl Scenario {
             &self.step_names,
             &self.routes,
             self.webhooks.as_ref(),
-            &|id| self.is_pause(id),
+            &self.flows,
         )
     }
 }
@@ -126,8 +126,14 @@ pub(crate) fn check_threshold(
     step_names: &[(String, String)],
     routes: &[RouteInfo],
     webhooks: Option<&webhooks::WebhookSpec>,
-    is_pause: &dyn Fn(usize) -> bool,
+    flows: &[Flow],
 ) -> Result<threshold::Threshold, String> {
+    let is_pause = |id: usize| {
+        flows
+            .iter()
+            .flat_map(|f| &f.steps)
+            .any(|s| s.id as usize == id && matches!(s.action, StepAction::Pause))
+    };
     {
         let steps: Vec<&str> = step_names.iter().map(|(n, _)| n.as_str()).collect();
         let t = threshold::parse(expr, &steps, abort_on_fail)?;
@@ -155,9 +161,9 @@ pub(crate) fn check_threshold(
             }
         }
         if let threshold::Subject::FlowIteration(flow) = &t.subject
-            && !self.flows.iter().any(|f| &f.name == flow)
+            && !flows.iter().any(|f| &f.name == flow)
         {
-            let known: Vec<&str> = self.flows.iter().map(|f| f.name.as_str()).collect();
+            let known: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
             return Err(format!(
                 "unknown flow `{flow}` in `{expr}`: the scenario's flows are {}",
                 known.join(", ")

@@ -226,12 +226,7 @@ pub fn validate(
             &v.step_names,
             &v.routes,
             v.webhooks.as_ref(),
-            &|id| {
-                flows
-                    .iter()
-                    .flat_map(|f| &f.steps)
-                    .any(|s| s.id as usize == id && matches!(s.action, super::StepAction::Pause))
-            },
+            &flows,
         );
         match parsed {
             Ok(mut parsed) => {
