@@ -70,12 +70,22 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn one_row_per_step_route_and_the_iteration() {
+    fn one_row_per_step_route_the_iteration_and_each_flow() {
         let report = crate::report::build_sample_report();
         let bytes = super::render(&report).unwrap();
         let mut r = csv::Reader::from_reader(bytes.as_slice());
         let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
-        assert_eq!(rows.len(), report.steps.len() + report.routes.len() + 1);
+        let flows = report.flow_iterations.len();
+        assert_eq!(flows, 2);
+        assert_eq!(
+            rows.len(),
+            report.steps.len() + report.routes.len() + 1 + flows
+        );
+        for f in &report.flow_iterations {
+            assert!(rows.iter().any(|r| &r[0] == "flow_iteration"
+                && &r[1] == f.name.as_str()
+                && r[3] == f.count.to_string()));
+        }
         assert_eq!(&rows[0][1], report.steps[0].name.as_str());
         let p99: f64 = rows[0][12].parse().unwrap();
         assert!((p99 - report.steps[0].latency.p99_us as f64 / 1000.0).abs() < 0.001);
