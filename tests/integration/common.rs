@@ -117,17 +117,13 @@ pub fn target_block(mock: &MockServer) -> String {
 
 /// Each threshold's text and whether it passed, in the report's order.
 pub fn threshold_results(report: &RunReport) -> Vec<(String, bool)> {
-    report.extra["thresholds"]
-        .as_array()
-        .map(|results| {
-            results
+    report
+        .verdict
+        .as_ref()
+        .map(|v| {
+            v.thresholds
                 .iter()
-                .map(|r| {
-                    (
-                        r["threshold"].as_str().unwrap_or_default().to_owned(),
-                        r["passed"].as_bool().unwrap_or(false),
-                    )
-                })
+                .map(|r| (r.threshold.clone(), r.passed))
                 .collect()
         })
         .unwrap_or_default()
