@@ -600,11 +600,10 @@ mod tests {
             hub.record_flow_iteration(Some(crate::metrics::FlowId(0)), true, v, v);
             hub.record_flow_iteration(Some(crate::metrics::FlowId(1)), v % 7 != 0, 1_000, 1_000);
         }
-        build(
-            &hub.finish(Duration::from_secs(2)),
-            crate::report::build_sample_meta(),
-            None,
-        )
+        // Each report its own run (the same run twice does not merge).
+        let mut meta = crate::report::build_sample_meta();
+        meta.started_at = format!("2026-02-01T00:00:{:02}Z", values.len() % 60);
+        build(&hub.finish(Duration::from_secs(2)), meta, None)
     }
 
     #[test]
