@@ -78,8 +78,9 @@ impl Progress {
             ProgressMode::Hidden => {}
             ProgressMode::Bar => {
                 if let Some(bar) = &self.bar {
-                    if self.planned.is_some() {
-                        bar.set_position(snap.elapsed.as_secs());
+                    if let Some(planned) = self.planned {
+                        // Never past the plan: the drain after it is in the message.
+                        bar.set_position(snap.elapsed.min(planned).as_secs());
                     }
                     bar.set_message(status_message(snap));
                 }
@@ -150,6 +151,18 @@ fn new_bar(planned: Option<Duration>, scenario: &str) -> ProgressBar {
 /// "VUs 12 | 340 req/s | 0 err | p99 12.3 ms | 3 in flight, oldest 2.10 s": a
 /// stalled target shows as requests in flight whose oldest keeps ageing.
 fn status_message(snap: &TickSnapshot) -> String {
+    let mut message = String::new();
+    if snap.draining {
+        message.push_str(&format!(
+            "stopping: waiting for {} iteration(s) still running (graceful_stop) | ",
+            snap.active_vus
+        ));
+    }
+    message.push_str(&load_message(snap));
+    message
+}
+
+fn load_message(snap: &TickSnapshot) -> String {
     let p99 = snap
         .interval_p99_us
         .map_or_else(|| "-".to_owned(), format_us);
@@ -170,7 +183,9 @@ fn status_message(snap: &TickSnapshot) -> String {
 }
 
 fn plain_line(scenario: &str, planned: Option<Duration>, snap: &TickSnapshot) -> String {
-    let elapsed = snap.elapsed.as_secs();
+    let elapsed = planned
+        .map_or(snap.elapsed, |p| snap.elapsed.min(p))
+        .as_secs();
     let of = planned.map_or_else(String::new, |planned| format!("/{}s", planned.as_secs()));
     format!(
         "[{scenario} {elapsed}s{of}] {} | {} requests, {} iterations",
@@ -197,6 +212,7 @@ mod tests {
             active_vus: 12,
             in_flight: 0,
             oldest_in_flight: None,
+            draining: false,
         }
     }
 
@@ -237,6 +253,22 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("1000 requests, 140 iterations"), "{line}");
+    }
+
+    // See: issue 10 point 10 — the bar showed elapsed past planned and said
+    // nothing of what it waited for after the load.
+    #[test]
+    fn after_the_load_elapsed_stays_at_planned_and_the_line_says_it_is_stopping() {
+        let mut draining = snap(13_000);
+        draining.draining = true;
+        draining.active_vus = 3;
+        let line = plain_line("smoke", Some(Duration::from_secs(10)), &draining);
+        assert!(
+            line.starts_with(
+                "[smoke 10s/10s] stopping: waiting for 3 iteration(s) still running (graceful_stop) | VUs 3"
+            ),
+            "{line}"
+        );
     }
 
     #[test]

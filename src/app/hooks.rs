@@ -92,6 +92,11 @@ impl RunHooks {
         &self.router
     }
 
+    /// How long the end of the run waits for the last events (`webhooks.settle`).
+    pub(super) fn settle(&self) -> Duration {
+        self.spec.settle
+    }
+
     /// The receiver (agent actors answer `chats:assign` through it).
     pub(super) fn receiver(&self) -> &WebhookReceiver {
         &self.running.receiver

@@ -53,6 +53,10 @@ pub fn apply_overrides(load: &Workload, args: &RunArgs) -> Result<Workload, Stri
                 stages.clear();
                 if args.iterations.is_some() {
                     *iterations = args.iterations;
+                } else if args.duration.is_some() {
+                    // A constant load for that long: the scenario's
+                    // iteration count no longer ends it early.
+                    *iterations = None;
                 }
             }
             Workload::Open {
@@ -433,12 +437,21 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     // Agents stop after the clean-up (they answer the chats it closes) and
     // before the webhook is deleted (their last events still arrive).
     let agent_summary = match agent_pool {
-        Some(pool) => Some(pool.stop().await),
+        Some(pool) => {
+            progress.println("logging the agent actors out...");
+            Some(pool.stop().await)
+        }
         None => None,
     };
     let webhook_input = match run_hooks {
         Some(h) => {
             let hard = hard_abort.load(Ordering::Relaxed);
+            if !hard && !h.settle().is_zero() {
+                progress.println(&format!(
+                    "waiting {} (webhooks.settle) for the last webhook events, then deleting the webhook...",
+                    humantime::format_duration(h.settle())
+                ));
+            }
             let (input, warning) = h.finish(&client, outcome.elapsed.as_secs_f64(), hard).await;
             if let Some(w) = warning {
                 progress.println(&w);

@@ -93,6 +93,9 @@ pub struct TickSnapshot {
     pub in_flight: u64,
     /// How long the oldest request in flight has waited so far.
     pub oldest_in_flight: Option<Duration>,
+    /// The load phase is over: the run waits for iterations still running
+    /// (`graceful_stop`).
+    pub draining: bool,
 }
 
 /// Shared by all virtual users (`Arc<MetricsHub>`); see the module docs for the sharding scheme.
@@ -374,6 +377,7 @@ impl MetricsHub {
             active_vus: self.live.active_vus.load(Relaxed),
             in_flight: 0,
             oldest_in_flight: None,
+            draining: lock(&self.load_counts).is_some(),
         }
     }
 

@@ -325,3 +325,22 @@ async fn the_open_model_reports_its_generators_own_lag() {
     let (_, report) = run_scenario(dir.path(), &path, &[]).await;
     assert!(report.totals.scheduling_lag.is_none());
 }
+
+// See: issue 10 point 10 — `--duration` kept the scenario's `iterations`, so
+// "makes the load constant" ended after 3 iterations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_on_the_command_line_replaces_the_scenarios_iterations() {
+    let mock = start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: constant\n{}load: {{vus: 2, iterations: 3}}\nsteps:\n  - get_settings:\n    think: 50ms\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "constant.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &["--duration", "600ms"]).await;
+    assert_eq!(exit, Exit::Passed);
+    assert_eq!(report.totals.planned_iterations, None);
+    // 2 VUs × 600 ms / about 50 ms an iteration: far more than 3.
+    assert!(report.totals.iterations > 6, "{:?}", report.totals);
+    assert_eq!(report.meta.load.iterations, None);
+}
