@@ -9,7 +9,7 @@
 //! carry the figures in `<system-out>`; without thresholds they are failures.
 //! Returns bytes; does no I/O.
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{DecidedBy, ReportError, RunReport, StatsReport, ThresholdStatus, Verdict};
 
@@ -43,6 +43,23 @@ fn case(name: String, class: &str, problem: Option<(String, String)>, fails: boo
     case
 }
 
+/// Every started iteration's end (completed, failed, cut off), cut-off
+/// requests, dropped and unstarted iterations, as suite properties.
+fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
+    let t = &report.totals;
+    for (name, value) in [
+        ("iterations_started", t.started()),
+        ("iterations_completed", t.completed()),
+        ("iterations_failed", t.iteration_errors),
+        ("cut_off_iterations", t.cut_off_iterations),
+        ("cut_off_requests", t.cut_off_requests),
+        ("dropped_iterations", t.dropped_iterations),
+        ("unstarted_iterations", t.unstarted_iterations),
+    ] {
+        suite.add_property(Property::new(name, value.to_string()));
+    }
+}
+
 /// Renders the run as JUnit XML.
 ///
 /// # Errors
@@ -59,6 +76,7 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
         )
     });
     suite.add_test_case(case("verdict".to_owned(), "run", problem, true));
+    add_accounting(&mut suite, report);
     for t in &verdict.thresholds {
         let mut c = case(
             format!("threshold: {}", t.threshold),

@@ -28,7 +28,9 @@ async fn a_target_that_stops_answering_fails_the_run_with_cut_off_counts() {
     let mock = start_mock(Some(STALL_ON_SECOND_STEP)).await;
     let dir = tempfile::tempdir().unwrap();
     let path = write_scenario(dir.path(), "stalled.yaml", &stalled_yaml(&mock, ""));
-    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let junit = dir.path().join("junit.xml");
+    let junit_arg = junit.display().to_string();
+    let (exit, report) = run_scenario(dir.path(), &path, &["--junit", &junit_arg]).await;
     let t = &report.totals;
     assert_eq!(exit, Exit::Failed, "{t:?}");
     assert_eq!(t.cut_off_iterations, 2, "{t:?}");
@@ -38,6 +40,14 @@ async fn a_target_that_stops_answering_fails_the_run_with_cut_off_counts() {
     let results = serde_json::to_string(&report.verdict).unwrap();
     assert!(results.contains("cut_off_iterations == 0"), "{results}");
     assert!(results.contains("cut_off_requests == 0"), "{results}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for property in [
+        r#"name="iterations_started" value="2""#,
+        r#"name="cut_off_iterations" value="2""#,
+        r#"name="cut_off_requests" value="2""#,
+    ] {
+        assert!(xml.contains(property), "{property} in {xml}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
