@@ -154,10 +154,10 @@ impl Explainer<'_> {
                 .find(|id| self.session.var(*id).is_none());
             sample.check = match unset {
                 Some(id) => format!(
-                    "render request: variable `{}` is not set (an earlier capture failed or was skipped)",
+                    "not sent: variable `{}` is not set (an earlier capture failed or was skipped)",
                     self.var_name(id)
                 ),
-                None => "render request".to_owned(),
+                None => "not sent: a template could not be rendered".to_owned(),
             };
             return;
         }

@@ -34,11 +34,9 @@ pub fn describe(sample: &FailureSampleReport) -> String {
     let mut out = String::new();
     if let Some(route) = &sample.route {
         out.push_str(route);
-        match sample.status {
-            Some(status) => {
-                let _ = write!(out, " → {status}");
-            }
-            None => out.push_str(" → no response"),
+        // No status: nothing came back (the check says why: connect, timeout, not sent).
+        if let Some(status) = sample.status {
+            let _ = write!(out, " → {status}");
         }
         out.push_str(": ");
     }
@@ -143,6 +141,16 @@ mod tests {
         assert_eq!(
             describe(&sample),
             "wait_event chats:join not received in 10s; API: \"x\" (vu 0, iteration 0)"
+        );
+        let unsent = FailureSampleReport {
+            check: "not sent: variable `user_id` is not set".to_owned(),
+            route: Some("POST /chats".to_owned()),
+            vu: 2,
+            ..FailureSampleReport::default()
+        };
+        assert_eq!(
+            describe(&unsent),
+            "POST /chats: not sent: variable `user_id` is not set (vu 2, iteration 0)"
         );
     }
 }
