@@ -6,7 +6,11 @@ use std::fmt::Write as _;
 use super::{Paint, format_us};
 use crate::report::webhooks::{LatencySummary, WebhookReport};
 
-fn latency_row(out: &mut String, name: &str, s: &LatencySummary) {
+/// One row: `received` is the events that arrived (blank for the lifecycle
+/// levels, which are measurements only); `measured` the samples behind the
+/// percentiles. They differ for events of chats handed to a clean-up, which
+/// are counted but never measured.
+fn latency_row(out: &mut String, name: &str, received: Option<u64>, s: &LatencySummary) {
     let p = &s.latency;
     let cell = |us: u64| {
         if s.count == 0 {
@@ -15,9 +19,10 @@ fn latency_row(out: &mut String, name: &str, s: &LatencySummary) {
             format_us(us)
         }
     };
+    let received = received.map_or(String::new(), |n| n.to_string());
     let _ = writeln!(
         out,
-        "  {name:<28} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "  {name:<28} {received:>8} {:>8} {:>10} {:>10} {:>10} {:>10}",
         s.count,
         cell(p.p50_us),
         cell(p.p90_us),
@@ -66,25 +71,26 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
     );
     let _ = writeln!(
         out,
-        "  {:<28} {:>7} {:>10} {:>10} {:>10} {:>10}",
-        "delay from cause", "count", "p50", "p90", "p99", "max"
+        "  {:<28} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "delay from cause", "received", "measured", "p50", "p90", "p99", "max"
     );
     for e in &w.events {
-        latency_row(out, &e.event, &e.delay);
+        latency_row(out, &e.event, Some(e.count), &e.delay);
     }
     let _ = writeln!(
         out,
         "  {}",
         paint.bold(&format!("lifecycle ({} chats)", w.lifecycle.chats))
     );
-    latency_row(out, "time_to_assign", &w.lifecycle.time_to_assign);
+    latency_row(out, "time_to_assign", None, &w.lifecycle.time_to_assign);
     latency_row(
         out,
         "time_to_first_agent_reply",
+        None,
         &w.lifecycle.time_to_first_agent_reply,
     );
-    latency_row(out, "chat_duration", &w.lifecycle.chat_duration);
-    latency_row(out, "time_in_queue", &w.queue.time_in_queue);
+    latency_row(out, "chat_duration", None, &w.lifecycle.chat_duration);
+    latency_row(out, "time_in_queue", None, &w.queue.time_in_queue);
     let q = &w.queue;
     let _ = writeln!(
         out,

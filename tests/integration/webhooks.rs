@@ -440,3 +440,38 @@ async fn a_chat_created_by_a_generic_request_is_subscribed_too() {
     assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
     assert_eq!(hooks.lifecycle.chat_duration.count, 2);
 }
+
+/// A chat the flow never closed is closed by a clean-up: its `chats:close`
+/// arrives and is counted, but measured in no delay. The summary must not
+/// show that event with a count of 0, which reads as "never arrived".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_shows_events_received_apart_from_events_measured() {
+    let mock = crate::common::start_mock(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: cleanup-close\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 500ms}}\nload: {{vus: 1, iterations: 1}}\nthresholds:\n  - iterations.error_rate <= 100%\nsteps:\n  - create_user:\n  - create_chat:\n  - get_chat:\n    expect: {{status: 500}}\n",
+        mock.base_url()
+    );
+    let path = write_scenario(dir.path(), "cleanup-close.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let hooks = report.webhooks.as_ref().expect("section");
+    let close = hooks
+        .events
+        .iter()
+        .find(|e| e.event == "chats:close")
+        .expect("chats:close in the report");
+    assert_eq!((close.count, close.delay.count), (1, 0), "{close:?}");
+    let text = chatload::report::terminal::render(&report, false);
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("delay from cause"))
+        .expect("event table header");
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(&columns[3..5], ["received", "measured"], "{header}");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("chats:close "))
+        .expect("chats:close row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[1..3], ["1", "0"], "{row}");
+}
