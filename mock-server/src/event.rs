@@ -172,6 +172,26 @@ impl EventData {
         // Every variant serializes to an object with string keys.
         serde_json::to_value(self).unwrap_or_default()
     }
+
+    /// The chat the event is about, if any (webhook delivery keeps the
+    /// events of one chat in order).
+    pub fn chat_id(&self) -> Option<&str> {
+        match self {
+            EventData::Chat { chat_id }
+            | EventData::ChatUser { chat_id, .. }
+            | EventData::ChatCreated { chat_id, .. }
+            | EventData::ChatClosed { chat_id, .. }
+            | EventData::Ticket { chat_id, .. }
+            | EventData::QueuePosition { chat_id, .. }
+            | EventData::MessageRead { chat_id, .. } => Some(chat_id),
+            EventData::Message(message) => Some(&message.chat),
+            EventData::Activity { chat_id, .. } => chat_id.as_deref(),
+            EventData::Json(value) => value
+                .get("chatId")
+                .or_else(|| value.pointer("/chat/id"))
+                .and_then(serde_json::Value::as_str),
+        }
+    }
 }
 
 /// `{"<key>": value}` with one entry.

@@ -1,5 +1,5 @@
 //! Seeded webhook delivery faults over real HTTP: drop, duplicate and
-//! reorder are seen by the receiver, counted by `GET /__mock/webhooks`,
+//! reorder (within one chat) are seen by the receiver, counted by `GET /__mock/webhooks`,
 //! and replay exactly with the same seed, whether set in the config or at
 //! run time through `PUT /__mock/webhooks/faults`; delay sends late.
 
@@ -13,15 +13,16 @@ use std::time::{Duration, Instant};
 
 const FAULTS: &str = "{drop: 0.15, duplicate: 0.15, reorder: 0.15, reorder_max_hold_ms: 5000}";
 
-/// What one receiver saw: chat numbers in arrival order, plus the counters.
+/// What one receiver saw: message numbers in arrival order, plus the counters.
 #[derive(Debug, PartialEq)]
 struct Outcome {
     arrivals: Vec<u64>,
     counters: Value,
 }
 
-/// 40 chats (one `chats:create` each) with faults on, then one more with
-/// faults off, which flushes a delivery still held for reordering.
+/// 40 messages in one chat (one `messages:new` each) with faults on, then
+/// one more with faults off, which flushes a delivery still held for
+/// reordering (a reorder swaps a delivery with the next one of its chat).
 async fn run(seed: u64, faults_in_config: bool) -> Outcome {
     let faults = if faults_in_config {
         format!("webhooks:\n  workers: 1\n  faults: {FAULTS}\n")
@@ -42,15 +43,24 @@ async fn run(seed: u64, faults_in_config: bool) -> Outcome {
     }
     let demo = mock.demo();
     let receiver = Receiver::start().await;
-    let (id, _) = register_webhook(&demo, &["chats:create"], &receiver.url).await;
+    let (id, _) = register_webhook(&demo, &["messages:new"], &receiver.url).await;
+    let (user, _) = demo.create_user("talker").await;
+    let chat = demo.create_chat(&user, 1).await["id"]
+        .as_str()
+        .expect("chat id")
+        .to_owned();
     for n in 0..=40 {
         if n == 40 {
             mock.admin_send(Method::DELETE, "/webhooks/faults", None)
                 .await
                 .expect(200);
         }
-        let (user, _) = demo.create_user(&format!("u{n}")).await;
-        demo.create_chat(&user, 1).await;
+        demo.post(
+            &format!("/chats/{chat}/messages"),
+            json!({"sender": user, "message": n.to_string()}),
+        )
+        .await
+        .expect(201);
     }
     // Every delivery is either dropped or arrives (twice when duplicated).
     let counters = wait_settled(&mock, &id, &receiver).await;
@@ -58,8 +68,8 @@ async fn run(seed: u64, faults_in_config: bool) -> Outcome {
         .events()
         .iter()
         .map(|e| {
-            let chat = e.json["data"]["chatId"].as_str().expect("chatId");
-            chat.trim_start_matches("c-").parse().expect("number")
+            let text = e.json["data"]["message"]["message"].as_str().expect("text");
+            text.parse().expect("number")
         })
         .collect();
     // The target's port differs between runs; the counts must not.
@@ -111,7 +121,11 @@ async fn seeded_faults_are_observed_counted_and_replayed() {
             distinct.push(*chat);
         }
     }
-    assert_eq!(41 - distinct.len() as u64, drops, "missing chats = drops");
+    assert_eq!(
+        41 - distinct.len() as u64,
+        drops,
+        "missing messages = drops"
+    );
     assert_eq!(
         first.arrivals.len() - distinct.len(),
         dups as usize,

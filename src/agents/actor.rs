@@ -178,6 +178,13 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
                 return;
             }
             Counters::add(&cx.counters().invitations);
+            if decision == Invitation::RejectFull {
+                // The API invited us, so it sees a free slot: a chat we hold
+                // may have ended without its event having reached us yet.
+                let seed = rng.next_u64();
+                tasks.spawn(recheck_then_answer(Arc::clone(cx), chat, reject, seed));
+                return;
+            }
             let delay = match decision {
                 // A full or absent agent declines at once: the API can offer
                 // the chat to someone else instead of waiting for an expiry.
@@ -219,6 +226,40 @@ fn release(cx: &ActorCx, chat: &str) {
     if cx.shared.release(cx.index, chat) == Some(Phase::Active) {
         Counters::add(&cx.counters().chats_handled);
     }
+}
+
+/// Every slot is taken by our own books: asks the API about each chat we
+/// hold (`GET /chats/{chatId}`), frees those it says are closed, then
+/// decides on the invitation again and answers it. Slots are freed from
+/// what the API says, not from the order events happen to arrive in (the
+/// new chat's invitation may overtake an old chat's `chats:close`).
+async fn recheck_then_answer(cx: Arc<ActorCx>, chat: String, reject: bool, seed: u64) {
+    for held in cx.shared.held_by(cx.index) {
+        let path = format!("/chats/{}", segment(&held));
+        let Ok(answer) = cx.call(AgentAction::Check, &path, &Value::Null).await else {
+            continue;
+        };
+        if answer.pointer("/chat/status").and_then(Value::as_str) != Some("closed") {
+            continue;
+        }
+        if let Some(phase) = cx.shared.release(cx.index, &held) {
+            Counters::add(&cx.counters().reclaimed);
+            if phase == Phase::Active {
+                Counters::add(&cx.counters().chats_handled);
+            }
+        }
+    }
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let decision = match cx.shared.on_invitation(cx.index, &chat, reject) {
+        // Taken meanwhile by a redelivered invitation's own answer.
+        Invitation::Ignore => return,
+        decision => decision,
+    };
+    let delay = match decision {
+        Invitation::Accept | Invitation::RejectChosen => cx.spec.accept_delay.sample(&mut rng),
+        _ => Duration::ZERO,
+    };
+    answer(cx, chat, decision, delay, rng.next_u64()).await;
 }
 
 /// Answers an invitation after `delay`; an accepted chat then gets replies

@@ -65,7 +65,8 @@ impl AgentApi {
             path,
             query: &[],
             headers: &[],
-            body: Some(serde_json::to_vec(body).unwrap_or_default()),
+            // A `GET` (the chat check) sends no body; `Null` stands for none.
+            body: (!body.is_null()).then(|| serde_json::to_vec(body).unwrap_or_default()),
             // Agent routes need the secret (login also accepts it).
             auth: AuthHeaders::Secret,
         };

@@ -87,6 +87,7 @@ impl AgentCounts {
             assigned: r(&c.assigned),
             errors: r(&c.errors),
             overtaken: r(&c.overtaken),
+            reclaimed: r(&c.reclaimed),
         }
     }
 }

@@ -96,6 +96,9 @@ pub(crate) struct Counters {
     pub(crate) assigned: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) overtaken: AtomicU64,
+    /// Slots freed because the API said the chat had ended before its
+    /// `chats:close` / `chats:leave` event reached the actor.
+    pub(crate) reclaimed: AtomicU64,
 }
 
 impl Counters {
@@ -192,6 +195,16 @@ impl Shared {
         let held = st.chats.remove(chat)?;
         st.load[actor] = st.load[actor].saturating_sub(1);
         Some(held.phase)
+    }
+
+    /// The chats `actor` holds (accepting or active).
+    pub(crate) fn held_by(&self, actor: usize) -> Vec<String> {
+        self.lock()
+            .chats
+            .iter()
+            .filter(|(_, h)| h.actor == actor)
+            .map(|(chat, _)| chat.clone())
+            .collect()
     }
 
     /// A user message in `chat`: reply (numbered), defer, or ignore.

@@ -214,6 +214,10 @@ pub struct AgentCounts {
     /// Accepts, rejects, replies and leaves answered `409` because the chat
     /// closed or the invitation moved on meanwhile (not failures).
     pub overtaken: u64,
+    /// Slots freed because `GET /chats/{chatId}` said the chat had ended
+    /// before its `chats:close` reached the actor (checked when an
+    /// invitation finds every slot taken).
+    pub reclaimed: u64,
 }
 
 impl AgentCounts {
@@ -230,6 +234,7 @@ impl AgentCounts {
         self.assigned += o.assigned;
         self.errors += o.errors;
         self.overtaken += o.overtaken;
+        self.reclaimed += o.reclaimed;
     }
 }
 

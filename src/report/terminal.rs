@@ -213,7 +213,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
         };
         let _ = writeln!(
             out,
-            "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {errors}",
+            "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {} reclaimed, {errors}",
             agents.actors.len(),
             t.invitations,
             t.accepted,
@@ -222,6 +222,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
             t.replies,
             t.chats_handled,
             t.overtaken,
+            t.reclaimed,
         );
     }
     schema_violations(&mut out, report);

@@ -69,6 +69,10 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
         flag(c.malformed),
         c.unrouted,
     );
+    if !w.out_of_order_pairs.is_empty() {
+        let pairs: Vec<String> = w.out_of_order_pairs.iter().map(|p| p.label()).collect();
+        let _ = writeln!(out, "  out of order: {}", paint.alert(&pairs.join(", ")));
+    }
     let _ = writeln!(
         out,
         "  {:<28} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10}",

@@ -58,6 +58,9 @@ pub struct WebhookReport {
     pub counts: EventCounts,
     /// Missing events per event name.
     pub missing_by_event: BTreeMap<String, u64>,
+    /// `counts.out_of_order` by pair of events, most frequent first.
+    #[serde(default)]
+    pub out_of_order_pairs: Vec<OutOfOrderPair>,
     /// Per event name: count and arrival − cause.
     pub events: Vec<EventStats>,
     pub lifecycle: LifecycleReport,
@@ -95,6 +98,48 @@ pub struct EventCounts {
     /// denominator of `late`; 0 in reports written before it was counted).
     #[serde(default)]
     pub direct: u64,
+}
+
+/// Events of one chat that arrived in the wrong order: `first` arrived
+/// before `then` although the chat's lifecycle emits `then` first (e.g.
+/// `chats:close` before `chats:join`); `queues:update` before
+/// `queues:update` is a queue position larger than one already seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfOrderPair {
+    /// The event that arrived first (of a later lifecycle stage).
+    pub first: String,
+    /// The event that arrived after it (of an earlier stage).
+    pub then: String,
+    /// Times this happened.
+    pub count: u64,
+}
+
+impl OutOfOrderPair {
+    /// `chats:close before chats:join × 3`.
+    pub fn label(&self) -> String {
+        format!("{} before {} × {}", self.first, self.then, self.count)
+    }
+}
+
+/// Pairs from `(first, then) → count`, most frequent first (then by name).
+fn sorted_pairs<'a>(
+    pairs: impl IntoIterator<Item = ((&'a str, &'a str), u64)>,
+) -> Vec<OutOfOrderPair> {
+    let mut merged: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for (key, count) in pairs {
+        *merged.entry(key).or_insert(0) += count;
+    }
+    let mut out: Vec<OutOfOrderPair> = merged
+        .into_iter()
+        .map(|((first, then), count)| OutOfOrderPair {
+            first: first.to_owned(),
+            then: then.to_owned(),
+            count,
+        })
+        .collect();
+    // Stable: equal counts keep the name order of the map.
+    out.sort_by_key(|p| std::cmp::Reverse(p.count));
+    out
 }
 
 /// A count and a latency histogram (µs).
@@ -260,6 +305,7 @@ pub fn build(input: &WebhookInput) -> WebhookReport {
             direct: s.direct,
         },
         missing_by_event: s.missing.clone(),
+        out_of_order_pairs: sorted_pairs(s.out_of_order_pairs.iter().map(|(k, v)| (*k, *v))),
         events: s
             .events
             .iter()
@@ -386,6 +432,11 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
             direct: sum(|p| p.counts.direct),
         },
         missing_by_event,
+        out_of_order_pairs: sorted_pairs(parts.iter().flat_map(|p| {
+            p.out_of_order_pairs
+                .iter()
+                .map(|pair| ((pair.first.as_str(), pair.then.as_str()), pair.count))
+        })),
         events,
         lifecycle: LifecycleReport {
             chats: sum(|p| p.lifecycle.chats),

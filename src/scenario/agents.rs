@@ -150,10 +150,12 @@ pub enum AgentAction {
     Leave,
     Status,
     Logout,
+    /// `GET /chats/{chatId}`: asks the API whether a held chat has ended.
+    Check,
 }
 
 impl AgentAction {
-    pub const ALL: [AgentAction; 8] = [
+    pub const ALL: [AgentAction; 9] = [
         AgentAction::Register,
         AgentAction::Login,
         AgentAction::Accept,
@@ -162,6 +164,7 @@ impl AgentAction {
         AgentAction::Leave,
         AgentAction::Status,
         AgentAction::Logout,
+        AgentAction::Check,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -176,6 +179,7 @@ impl AgentAction {
             AgentAction::Leave => "agent:leave",
             AgentAction::Status => "agent:status",
             AgentAction::Logout => "agent:logout",
+            AgentAction::Check => "agent:check",
         }
     }
 
@@ -190,6 +194,7 @@ impl AgentAction {
             AgentAction::Leave => "leaveChat",
             AgentAction::Status => "updateAgent",
             AgentAction::Logout => "agentLogout",
+            AgentAction::Check => "getChat",
         };
         // The catalogue is a constant table; a test pins every id above.
         api::operation(id).unwrap_or(&api::OPERATIONS[0])

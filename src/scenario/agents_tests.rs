@@ -86,7 +86,8 @@ fn full_section_validates_with_every_field() {
             "agent:reply",
             "agent:leave",
             "agent:status",
-            "agent:logout"
+            "agent:logout",
+            "agent:check"
         ]
     );
     assert!(steps.iter().all(|(_, flow)| flow == AGENTS_FLOW));

@@ -105,6 +105,9 @@ pub struct EventSummary {
     /// Events of an earlier lifecycle stage after a later one, or a queue
     /// position larger than one already seen.
     pub out_of_order: u64,
+    /// `out_of_order` by pair: (the later-stage event that arrived first,
+    /// the earlier-stage event that arrived after it) → count.
+    pub out_of_order_pairs: BTreeMap<(&'static str, &'static str), u64>,
     /// Events about no chat this run created.
     pub unrouted: u64,
     /// Chats created by the run.
@@ -164,6 +167,8 @@ struct ChatFacts {
     got_create: bool,
     got_close: bool,
     stage: u8,
+    /// The event that reached `stage`.
+    stage_event: &'static str,
     min_position: Option<u64>,
     queue_entered: Option<Instant>,
     queue_done: bool,
@@ -182,6 +187,7 @@ struct Measures {
     late: u64,
     direct: u64,
     out_of_order: u64,
+    out_of_order_pairs: BTreeMap<(&'static str, &'static str), u64>,
     unattributed: u64,
     time_to_assign: EventLatency,
     time_in_queue: EventLatency,
@@ -200,6 +206,7 @@ impl Default for Measures {
             late: 0,
             direct: 0,
             out_of_order: 0,
+            out_of_order_pairs: BTreeMap::new(),
             unattributed: 0,
             time_to_assign: EventLatency::default(),
             time_in_queue: EventLatency::default(),
@@ -225,17 +232,39 @@ impl Measures {
     }
 }
 
-/// Lifecycle stage of an event, for the out-of-order check.
-fn stage(trigger: &str) -> Option<u8> {
-    Some(match trigger {
-        "chats:create" => 1,
-        "invitations:new" | "chats:assign" => 2,
-        "invitations:accept" | "chats:join" | "users:join" => 3,
-        "messages:new" | "messages:read" => 4,
-        "chats:leave" | "chats:close" => 5,
-        _ => return None,
-    })
+/// Lifecycle stage of an event, for the out-of-order check, with the
+/// event's name as a `'static` (so naming a pair never allocates).
+fn stage(trigger: &str) -> Option<(u8, &'static str)> {
+    const STAGES: [(&str, u8); 10] = [
+        ("chats:create", 1),
+        ("invitations:new", 2),
+        ("chats:assign", 2),
+        ("invitations:accept", 3),
+        ("chats:join", 3),
+        ("users:join", 3),
+        ("messages:new", 4),
+        ("messages:read", 4),
+        ("chats:leave", 5),
+        ("chats:close", 5),
+    ];
+    STAGES
+        .iter()
+        .find(|(name, _)| *name == trigger)
+        .map(|&(name, stage)| (stage, name))
 }
+
+impl Measures {
+    /// One out-of-order arrival: `then` arrived after `first`, although
+    /// the API emits it before.
+    fn out_of_order(&mut self, first: &'static str, then: &'static str) {
+        self.out_of_order += 1;
+        *self.out_of_order_pairs.entry((first, then)).or_insert(0) += 1;
+    }
+}
+
+/// A queue position larger than one already seen is a `queues:update`
+/// pair.
+const QUEUE_UPDATE: &str = "queues:update";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -281,6 +310,7 @@ impl EventTracker {
             got_create: false,
             got_close: false,
             stage: 0,
+            stage_event: "",
             min_position: None,
             queue_entered: in_queue.then_some(sent),
             queue_done: false,
@@ -471,11 +501,12 @@ impl EventTracker {
         }
         let direct = Self::direct(facts, event);
         self.latency(m, trigger, arrived, cause, direct);
-        if let Some(s) = stage(trigger) {
+        if let Some((s, name)) = stage(trigger) {
             if s < facts.stage {
-                m.out_of_order += 1;
+                m.out_of_order(facts.stage_event, name);
             } else {
                 facts.stage = s;
+                facts.stage_event = name;
             }
         }
         let from_creator = event.user_id.as_deref() == Some(facts.creator.as_str());
@@ -497,7 +528,7 @@ impl EventTracker {
                     .unwrap_or(0);
                 if position > 0 {
                     if facts.min_position.is_some_and(|min| position > min) {
-                        m.out_of_order += 1;
+                        m.out_of_order(QUEUE_UPDATE, QUEUE_UPDATE);
                     }
                     facts.min_position =
                         Some(facts.min_position.map_or(position, |p| p.min(position)));
@@ -583,6 +614,7 @@ impl EventTracker {
             direct: m.direct,
             expected,
             out_of_order: m.out_of_order,
+            out_of_order_pairs: m.out_of_order_pairs.clone(),
             unrouted: unrouted + m.unattributed,
             chats,
             time_to_assign: m.time_to_assign.clone(),

@@ -83,6 +83,14 @@ fn an_earlier_stage_after_a_later_one_and_a_growing_queue_position_are_out_of_or
     }
     let s = tracker.finish();
     assert_eq!(s.out_of_order, 2, "c-1's one, and position 4 after 2");
+    let pairs: Vec<_> = s.out_of_order_pairs.into_iter().collect();
+    assert_eq!(
+        pairs,
+        [
+            (("chats:join", "invitations:new"), 1),
+            (("queues:update", "queues:update"), 1)
+        ]
+    );
     assert_eq!(s.positions.len(), 4);
     assert_eq!(s.positions.max(), 4);
     assert_eq!(s.queued, 2, "both chats were created in the queue");

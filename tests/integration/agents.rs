@@ -58,6 +58,8 @@ fn envelope(e: &MockEvent) -> WebhookEvent {
 struct World {
     mock: MockServer,
     router: Arc<EventRouter>,
+    /// Event names the relay stops forwarding (a lost or late webhook).
+    withheld: Arc<std::sync::Mutex<Vec<&'static str>>>,
     client: Arc<ApiClient>,
     http: reqwest::Client,
 }
@@ -70,9 +72,13 @@ async fn world() -> World {
         .expect("mock starts");
     let router = EventRouter::new();
     let r = Arc::clone(&router);
+    let withheld = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let skip = Arc::clone(&withheld);
     tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            r.dispatch(envelope(&e));
+            if !skip.lock().expect("withheld").contains(&e.trigger) {
+                r.dispatch(envelope(&e));
+            }
         }
     });
     let client = ApiClient::new(&ClientConfig {
@@ -90,6 +96,7 @@ async fn world() -> World {
     World {
         mock,
         router,
+        withheld,
         client: Arc::new(client),
         http: reqwest::Client::new(),
     }
@@ -369,6 +376,46 @@ async fn capacity_three_rejects_a_fourth_invitation_and_a_close_frees_a_slot() {
     assert_eq!(summary.totals.rejected_full, 1);
     assert_eq!(summary.totals.chats_handled, 1);
     assert_eq!(summary.totals.errors, 0);
+}
+
+/// The API, not the order events arrive in, frees a slot: the close of
+/// the first chat never reaches the actor (as when the next chat's
+/// invitation overtakes it), yet the invitation to a second chat finds the
+/// slot free once `GET /chats/{chatId}` says the first one is closed.
+#[tokio::test]
+async fn a_full_actor_asks_the_api_and_takes_a_chat_whose_close_it_never_heard_of() {
+    let w = world().await;
+    let mut spec = AgentsSpec {
+        ids: vec!["big".to_owned()],
+        capacity: 1,
+        ..AgentsSpec::default()
+    };
+    let hub = hub_for(&mut spec);
+    let pool = start(&w, &spec, Some(Arc::clone(&hub))).await;
+    let (user, first, _) = w.user_chat_assigned("Di").await;
+    w.wait_status(&first, "active").await;
+    w.withheld.lock().expect("withheld").push("chats:close");
+    let (status, _) = w
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/chats/{first}"),
+            Some(json!({"userId": user})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(pool.loads(), [1], "the actor has not heard of the close");
+
+    let (_, second, invited) = w.user_chat_assigned("Ed").await;
+    assert_eq!(invited, "big", "the mock sees big's free slots");
+    w.wait_status(&second, "active").await;
+
+    let summary = pool.stop().await;
+    assert_eq!(summary.totals.rejected_full, 0, "{summary:?}");
+    assert_eq!(summary.totals.reclaimed, 1);
+    assert_eq!(summary.totals.accepted, 2);
+    assert_eq!(summary.totals.chats_handled, 1);
+    assert_eq!(summary.totals.errors, 0);
+    assert_eq!(step_counts(&hub, "agent:check"), (1, 0));
 }
 
 #[tokio::test]

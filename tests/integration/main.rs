@@ -27,4 +27,5 @@ mod run;
 mod templates;
 mod validation;
 mod verdict;
+mod webhook_order;
 mod webhooks;

@@ -4,10 +4,12 @@
 //!
 //! [`WebhookHub`] is shared by every app of a server. Store rules never do
 //! I/O: under the app lock they only build a [`Delivery`] and hand it to
-//! [`WebhookHub::enqueue`], a `try_send` into one bounded queue (a full
-//! queue drops and counts, it never waits). A small pool of tokio workers,
-//! started on first use, drains the queue with one shared HTTP client
-//! (`deliver`). The handshake and `chats:assign` calls (`call`) run in the
+//! [`WebhookHub::enqueue`], which never waits: it counts the delivery
+//! against one bound shared by all apps (`queue_capacity`; a full queue
+//! drops and counts) and sends it to the worker that owns its chat. A small
+//! pool of tokio workers, started on first use, each drains its own shard
+//! with one shared HTTP client (`deliver`): the events of one chat go out
+//! in order, different chats in parallel. The handshake and `chats:assign` calls (`call`) run in the
 //! request's or a spawned task, always with the store unlocked.
 //!
 //! Registrations themselves (ids, events, targets, secrets) live in the
@@ -28,7 +30,8 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use stats::{Counter, HandshakeCounts, HookCounters};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -46,10 +49,6 @@ pub struct Endpoint {
     secret: String,
     /// This webhook's counters (they outlive target changes and deletion).
     pub counters: Arc<HookCounters>,
-    /// The delivery held back by a reorder fault, if any.
-    held: Mutex<Option<deliver::Held>>,
-    /// Tells a held delivery's flush timer whether it is still the one held.
-    hold_generation: AtomicU64,
 }
 
 impl fmt::Debug for Endpoint {
@@ -81,7 +80,8 @@ pub struct FaultPlan {
     pub duplicate: bool,
     /// Sent this much later.
     pub delay: Option<Duration>,
-    /// Held until the next delivery to the same webhook has been sent.
+    /// Held until the next delivery of the same chat to the same webhook
+    /// has been sent.
     pub reorder: bool,
 }
 
@@ -150,9 +150,14 @@ struct HubInner {
     faults: RwLock<Arc<WebhookFaultsConfig>>,
     /// Fast-path switch: false → no fault table read, no RNG draw.
     faults_active: AtomicBool,
-    tx: mpsc::Sender<Delivery>,
+    /// One shard per worker; a chat's deliveries always go to the same one.
+    shards: Vec<mpsc::UnboundedSender<deliver::Queued>>,
     /// Taken by the first `enqueue` inside a runtime, which starts the workers.
-    rx: Mutex<Option<mpsc::Receiver<Delivery>>>,
+    receivers: Mutex<Vec<mpsc::UnboundedReceiver<deliver::Queued>>>,
+    /// Deliveries accepted and not yet started (bounded by `queue_capacity`).
+    queued: AtomicUsize,
+    /// Hashes chat ids into lanes (fixed: a chat's shard never changes).
+    lanes: foldhash::fast::FixedState,
     started: AtomicBool,
     /// Built on first use (after installing the TLS provider reqwest needs).
     client: OnceLock<Option<reqwest::Client>>,
@@ -164,14 +169,18 @@ struct HubInner {
 impl WebhookHub {
     /// A hub for `config`; no task starts until the first delivery.
     pub fn new(config: &WebhooksConfig, cancel: CancellationToken) -> WebhookHub {
-        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let (shards, receivers) = (0..config.workers.max(1))
+            .map(|_| mpsc::unbounded_channel())
+            .unzip();
         WebhookHub {
             inner: Arc::new(HubInner {
                 faults_active: AtomicBool::new(config.faults.is_active()),
                 faults: RwLock::new(Arc::new(config.faults.clone())),
                 config: config.clone(),
-                tx,
-                rx: Mutex::new(Some(rx)),
+                shards,
+                receivers: Mutex::new(receivers),
+                queued: AtomicUsize::new(0),
+                lanes: foldhash::fast::FixedState::with_seed(0),
                 started: AtomicBool::new(false),
                 client: OnceLock::new(),
                 cancel,
@@ -243,25 +252,44 @@ impl WebhookHub {
             target: target.to_owned(),
             secret: secret.to_owned(),
             counters,
-            held: Mutex::new(None),
-            hold_generation: AtomicU64::new(0),
         })
     }
 
     /// Queues a delivery without waiting: a full queue drops it and counts
-    /// it. Safe to call with an app's store locked.
+    /// it. Its chat (or, for an event about no chat, its app) picks the
+    /// worker, so one chat's deliveries keep their order. Safe to call with
+    /// an app's store locked.
     pub fn enqueue(&self, delivery: Delivery) {
         self.ensure_workers();
-        let counters = Arc::clone(&delivery.endpoint.counters);
-        match self.inner.tx.try_send(delivery) {
-            Ok(()) => counters.bump(Counter::Enqueued),
-            Err(_) => counters.bump(Counter::DroppedQueueFull),
+        let inner = &*self.inner;
+        let counters = &delivery.endpoint.counters;
+        if inner.queued.fetch_add(1, Ordering::Relaxed) >= inner.config.queue_capacity {
+            inner.queued.fetch_sub(1, Ordering::Relaxed);
+            counters.bump(Counter::DroppedQueueFull);
+            return;
+        }
+        counters.bump(Counter::Enqueued);
+        let key = delivery
+            .event
+            .data
+            .chat_id()
+            .unwrap_or(&delivery.event.app_id);
+        let lane = inner.lanes.hash_one(key);
+        let shard = &inner.shards[(lane % inner.shards.len() as u64) as usize];
+        if shard.send(deliver::Queued { delivery, lane }).is_err() {
+            // Only after shutdown (the worker is gone): nothing is waiting.
+            inner.queued.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    /// Deliveries waiting in the queue.
+    /// Deliveries waiting in the queue (not yet started by a worker).
     pub fn queued(&self) -> usize {
-        self.inner.tx.max_capacity() - self.inner.tx.capacity()
+        self.inner.queued.load(Ordering::Relaxed)
+    }
+
+    /// A worker started a delivery: it no longer counts against the queue.
+    fn dequeued(&self) {
+        self.inner.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<str>, AppHooks)>> {
@@ -311,19 +339,19 @@ impl WebhookHub {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let Some(rx) = self
-            .inner
-            .rx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        else {
+        let receivers = std::mem::take(
+            &mut *self
+                .inner
+                .receivers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if receivers.is_empty() {
             return;
-        };
+        }
         self.inner.started.store(true, Ordering::Release);
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..self.inner.config.workers {
-            runtime.spawn(deliver::worker(self.clone(), Arc::clone(&rx)));
+        for rx in receivers {
+            runtime.spawn(deliver::Worker::new(self.clone(), rx).run());
         }
     }
 

@@ -144,6 +144,27 @@ fn anomaly_bars(w: &WebhookReport) -> Vec<Bar> {
     .collect()
 }
 
+/// Which events of a chat arrived before one the API emits earlier.
+fn out_of_order_pairs(out: &mut String, w: &WebhookReport) {
+    if w.out_of_order_pairs.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3>Out of order</h3>\n<table class=\"out-of-order\">\n<thead><tr><th>arrived first</th>\
+         <th>before</th><th>times</th></tr></thead>\n<tbody>\n",
+    );
+    for p in &w.out_of_order_pairs {
+        w!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&p.first),
+            esc(&p.then),
+            p.count
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
 /// Renders the section (nothing without webhooks) and returns its chart data.
 pub(super) fn section(
     out: &mut String,
@@ -173,6 +194,7 @@ pub(super) fn section(
         "events",
         "No event was missing, duplicated, late, out of order, forged or unrouted.",
     );
+    out_of_order_pairs(out, w);
     out.push_str("</section>\n");
 
     let lifecycle = lifecycle_rows(w);
