@@ -35,21 +35,7 @@ pub async fn close_chats(
         while tasks.len() < 16 {
             let Some(chat) = pending.next() else { break };
             let client = client.clone();
-            tasks.spawn(async move {
-                let path = format!("/chats/{chat}");
-                let req = ApiRequest {
-                    method: Method::Delete,
-                    path: &path,
-                    query: &[],
-                    headers: &[],
-                    body: None,
-                    auth: AuthHeaders::Secret,
-                };
-                matches!(
-                    tokio::time::timeout(deadline, client.send(req)).await,
-                    Ok(Ok(resp)) if (200..300).contains(&resp.status) || resp.status == 409
-                )
-            });
+            tasks.spawn(async move { close_chat(&client, &chat, deadline).await });
         }
         match tasks.join_next().await {
             Some(Ok(true)) => summary.closed += 1,
@@ -58,4 +44,22 @@ pub async fn close_chats(
         }
     }
     summary
+}
+
+/// Closes one chat "as the system" (`DELETE /chats/{chatId}`, no `userId`),
+/// bounded by `deadline`; true when it is closed (a 409 means it already was).
+pub async fn close_chat(client: &ApiClient, chat: &str, deadline: Duration) -> bool {
+    let path = format!("/chats/{chat}");
+    let request = ApiRequest {
+        method: Method::Delete,
+        path: &path,
+        query: &[],
+        headers: &[],
+        body: None,
+        auth: AuthHeaders::Secret,
+    };
+    matches!(
+        tokio::time::timeout(deadline, client.send(request)).await,
+        Ok(Ok(resp)) if (200..300).contains(&resp.status) || resp.status == 409
+    )
 }

@@ -21,7 +21,6 @@ use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
 use super::verbose::FailureLog;
-use crate::api::Method;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample};
 use crate::scenario::matcher::pointer;
@@ -380,19 +379,7 @@ impl Runner {
             if let Some(hooks) = &self.hooks {
                 hooks.tracker.cleaning_up(&chat);
             }
-            let path = format!("/chats/{chat}");
-            let request = ApiRequest {
-                method: Method::Delete,
-                path: &path,
-                query: &[],
-                headers: &[],
-                body: None,
-                auth: AuthHeaders::Secret,
-            };
-            let closed = matches!(
-                tokio::time::timeout(CLOSE_DEADLINE, self.client.send(request)).await,
-                Ok(Ok(r)) if (200..300).contains(&r.status) || r.status == 409
-            );
+            let closed = super::cleanup::close_chat(&self.client, &chat, CLOSE_DEADLINE).await;
             if closed {
                 session.open_chats.retain(|c| c != &chat);
             }
