@@ -30,7 +30,6 @@ use crate::scenario::{
 };
 use crate::schema::{OperationSchemas, Violation, ViolationLog};
 
-#[path = "wait_event.rs"]
 mod wait_event;
 use wait_event::WaitResult;
 

@@ -13,7 +13,6 @@ pub use super::format::format_us;
 use super::format::{format_percent, format_rate, format_secs};
 use super::{DecidedBy, Percentiles, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
-#[path = "terminal_hooks.rs"]
 mod hooks;
 
 /// Corrected p99 must exceed raw p99 by this factor (and [`CORRECTED_MIN_GAP_US`]) before the

@@ -457,5 +457,4 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
 }
 
 #[cfg(test)]
-#[path = "webhooks_tests.rs"]
 pub(crate) mod tests;

@@ -439,5 +439,4 @@ pub fn render_reply(text: &str, agent_id: &str, chat_id: &str, reply_number: u32
 }
 
 #[cfg(test)]
-#[path = "agents_tests.rs"]
 mod tests;

@@ -16,11 +16,8 @@ use super::load::{Problem, position};
 use super::raw::{DurationText, RawLoad, RawNumber, RawScenario, RawTarget, RawThink};
 use super::{Feed, FeedMode, Scenario, Secret, Stage, TargetSpec, Think, VarTable, Workload};
 
-#[path = "step_templates.rs"]
 mod step_templates;
-#[path = "steps.rs"]
 mod steps;
-#[path = "typed_steps.rs"]
 mod typed_steps;
 
 /// Default per-request timeout.
@@ -597,13 +594,10 @@ pub(super) fn validate_think(
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "step_templates_tests.rs"]
 mod step_templates_tests;
 
 #[cfg(test)]
-#[path = "validate_limits_tests.rs"]
 mod validate_limits_tests;

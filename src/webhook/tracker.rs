@@ -670,5 +670,4 @@ impl EventObserver for EventTracker {
 }
 
 #[cfg(test)]
-#[path = "tracker_tests.rs"]
 mod tests;
