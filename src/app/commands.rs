@@ -1,6 +1,13 @@
 //! The small commands: validate, report, merge, compare and the standalone mock.
 
-use super::*;
+use anyhow::{Context, anyhow};
+
+use super::{
+    AppError, Exit, read_report, rejudge, run_failed, shutdown_signal, usage, verdict_exit,
+    write_file, write_renderings,
+};
+use crate::cli::{CompareArgs, MergeArgs, MockArgs, ReportArgs, ValidateArgs};
+use crate::{report, scenario};
 
 pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     let mut failed = Vec::new();

@@ -3,7 +3,16 @@
 //! webhook target (`--hook-url`, or a local receiver), runs the suite, prints
 //! and writes the results.
 
-use super::*;
+use std::time::SystemTime;
+
+use anyhow::{Context, anyhow};
+
+use super::{
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, default_report_path, open_outputs,
+    remote_url, run_failed, usage, write_bytes,
+};
+use crate::cli::ConformArgs;
+use crate::conform::{Checker, ConformTarget};
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let outputs = open_outputs(

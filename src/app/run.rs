@@ -1,7 +1,32 @@
 //! `chatload run`: scenario → overrides → target → plan → engine → clean-up
 //! → report → verdict, with live progress and signal handling.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, anyhow};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, open_outputs, remote_url,
+    run_failed, shutdown_signal, usage, verdict_exit, write_bytes, write_renderings, write_report,
+};
+use crate::agents::{self, AgentPool};
+use crate::cli::RunArgs;
+use crate::client::{ApiClient, ClientConfig, Credentials};
+use crate::engine::{self, FailureLog, Runner};
+use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
+use crate::plan::{LoadPlan, Shard};
+use crate::progress::{Progress, detect_mode};
+use crate::report::{
+    self, CleanupReport, LoadModel, LoadProfile, RouteViolations, RunMeta, SchemaReport,
+    StageReport, ViolationSample,
+};
+use crate::scenario::{self, Scenario, Stage, Workload};
+use crate::schema::{SchemaMode, SchemaRegistry};
+use crate::verdict::{self, LiveFigures};
 
 /// Applies `--vus`, `--rate`, `--duration`, `--iterations` to the scenario's workload.
 ///

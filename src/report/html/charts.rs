@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::*;
+use super::{
+    BLUE, GREEN, GREY, MAX_HOVER_SECONDS, NINES, ORANGE, RED, RunReport, Series, TEAL,
+    format_percent, format_us, group,
+};
 
 /// Plot geometry in SVG user units; the SVG scales to its container through `viewBox`.
 #[derive(Clone, Copy)]

@@ -43,8 +43,14 @@ mod sections;
 mod tests;
 mod webhooks;
 
-use charts::*;
-use sections::*;
+use charts::{
+    Bar, bar_chart, esc, latency_timeline_chart, percentile_chart, ratio_bar_chart, status_color,
+    status_text_color, throughput_chart, tick_label,
+};
+use sections::{
+    cards, cleanup_section, flow_iteration_rows, header, metadata_section, routes_table,
+    schema_section, steps_table, thresholds_table,
+};
 
 /// Series colours (Tableau 10): distinguishable, colour-blind friendlier than primaries.
 const PALETTE: [&str; 10] = [

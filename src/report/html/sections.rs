@@ -4,7 +4,13 @@
 
 use std::fmt::Write as _;
 
-use super::*;
+use serde_json::Value;
+
+use super::{
+    CORRECTED_MIN_GAP_US, CORRECTED_MIN_RATIO, ITERATION_COLOR, PALETTE, Percentiles, RunReport,
+    StatsReport, ThresholdResult, ThresholdStatus, Verdict, base_url, describe_load, esc,
+    format_percent, format_rate, format_secs, format_us, group, pretty_time, status_text_color,
+};
 
 pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
     let meta = &report.meta;

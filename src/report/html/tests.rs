@@ -1,5 +1,6 @@
 //! Tests of the HTML report: well-formed, self-contained, escaped, carrying the plotted data.
 
+use super::charts::{ValueAxis, time_ticks};
 use super::*;
 use crate::metrics::new_latency_histogram;
 use crate::report::build::sample_report;
