@@ -158,12 +158,13 @@ pub fn check_rules(rules: &[Rule], base: &RunReport, new: &RunReport) -> Result<
         });
         if !hits {
             let list = |scope: RowScope| {
-                let mut names: Vec<&str> = known
-                    .iter()
-                    .filter(|(s, _)| *s == scope)
-                    .map(|(_, n)| n.as_str())
-                    .collect();
-                names.dedup();
+                // Each name once, in first-seen order (both reports usually share them).
+                let mut names: Vec<&str> = Vec::new();
+                for (_, name) in known.iter().filter(|(s, _)| *s == scope) {
+                    if !names.contains(&name.as_str()) {
+                        names.push(name);
+                    }
+                }
                 if names.is_empty() {
                     "none".to_owned()
                 } else {
@@ -517,6 +518,13 @@ mod tests {
         .unwrap_err();
         assert!(
             err.contains("creat_chat") && err.contains("steps:"),
+            "{err}"
+        );
+        // Both reports have the same steps: each is listed once, not once per report.
+        let first = base.steps[0].name.as_str();
+        assert_eq!(
+            err.matches(&format!("{first},")).count() + err.matches(&format!("{first};")).count(),
+            1,
             "{err}"
         );
         assert!(
