@@ -21,6 +21,9 @@
 //! sim        simulated agents' timers (tokio tasks)
 //! event      internal events ring buffer + hook point
 //! webhook/   outgoing webhooks: queue, workers, handshake, chats:assign
+//! testing    (feature `testing`) start on port 0, app and admin clients,
+//!            demo credentials, event envelopes, polling: the mock's and
+//!            the harness's tests share it
 //! fault      fault config/table and the schema-breaking rewrite
 //! stats      lock-free per-operation counters
 //! dist       delay distributions
@@ -47,6 +50,8 @@ pub mod sim;
 pub mod state;
 pub mod stats;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};

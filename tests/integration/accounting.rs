@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use chatload::app::Exit;
 
-use crate::common::{
-    chatload, run_scenario, spawn_run, start_mock, step, target_block, write_scenario,
-};
+use crate::common::{chatload, run_scenario, spawn_run, step, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// A target that answers the first request of each iteration and stalls on
 /// the second: every iteration is still running when `graceful_stop` ends.
@@ -25,7 +24,7 @@ fn stalled_yaml(mock: &chatload_mock::MockServer, extra: &str) -> String {
 // See: issue 10 point 8 — a target that stops answering mid-run passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_stops_answering_fails_the_run_with_cut_off_counts() {
-    let mock = start_mock(Some(STALL_ON_SECOND_STEP)).await;
+    let mock = start_mock_yaml(STALL_ON_SECOND_STEP).await;
     let dir = tempfile::tempdir().unwrap();
     let path = write_scenario(dir.path(), "stalled.yaml", &stalled_yaml(&mock, ""));
     let junit = dir.path().join("junit.xml");
@@ -52,7 +51,7 @@ async fn a_target_that_stops_answering_fails_the_run_with_cut_off_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_on_cut_off_counts_tolerate_them() {
-    let mock = start_mock(Some(STALL_ON_SECOND_STEP)).await;
+    let mock = start_mock_yaml(STALL_ON_SECOND_STEP).await;
     let dir = tempfile::tempdir().unwrap();
     let extra = "thresholds:\n  - cut_off_iterations < 5\n  - cut_off_requests < 5\n";
     let path = write_scenario(dir.path(), "tolerant.yaml", &stalled_yaml(&mock, extra));
@@ -64,7 +63,7 @@ async fn thresholds_on_cut_off_counts_tolerate_them() {
 // See: issue 10 point 8 — 4,756 of 5,320 planned arrivals dropped and exit 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_arrivals_fail_the_run_unless_a_threshold_tolerates_them() {
-    let mock = start_mock(Some("faults:\n  stall_ms: 300\n")).await;
+    let mock = start_mock_yaml("faults:\n  stall_ms: 300\n").await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = |thresholds: &str| {
         format!(
@@ -102,9 +101,9 @@ async fn dropped_arrivals_fail_the_run_unless_a_threshold_tolerates_them() {
 // See: issue 10 point 8 — a delivered load short of plan passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iterations_short_of_plan_fail_the_run() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 100}\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     // 1 VU, 100 ms an iteration, 400 ms of load: 1000 iterations cannot happen.
@@ -129,7 +128,7 @@ async fn iterations_short_of_plan_fail_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_run_accounts_for_every_iteration_and_passes() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: healthy\n{}load: {{vus: 3, iterations: 30}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
@@ -241,10 +240,9 @@ fn unwritable_outputs_are_usage_errors_found_before_the_run() {
 // See: issue 10 point 6 — rates were over the wall time, drain included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rates_are_over_the_load_phase_not_the_drain() {
-    let mock = start_mock(Some(
-        "faults:\n  routes:\n    getId:\n      latency: {dist: fixed, ms: 900}\n",
-    ))
-    .await;
+    let mock =
+        start_mock_yaml("faults:\n  routes:\n    getId:\n      latency: {dist: fixed, ms: 900}\n")
+            .await;
     let dir = tempfile::tempdir().unwrap();
     // One iteration: a fast request inside the 400 ms load, a slow one that
     // ends in the drain (graceful_stop) about 500 ms later.
@@ -273,9 +271,9 @@ async fn rates_are_over_the_load_phase_not_the_drain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aborted_iteration_closes_its_chat_at_once_and_frees_the_agent() {
     // One agent with one slot: a chat left open blocks every later one.
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "apps:\n  - id: one-app\n    secret: one-secret\n    rooms: [1]\n    agents_per_room: 1\n    capacity: 1\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -315,7 +313,7 @@ steps:
 // whether the backlog or the generator caused it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_model_reports_its_generators_own_lag() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: lag\n{}load: {{arrival_rate: 40, duration: 500ms}}\nsteps:\n  - get_settings:\n",
@@ -340,7 +338,7 @@ async fn the_open_model_reports_its_generators_own_lag() {
 // "makes the load constant" ended after 3 iterations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duration_on_the_command_line_replaces_the_scenarios_iterations() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: constant\n{}load: {{vus: 2, iterations: 3}}\nsteps:\n  - get_settings:\n    think: 50ms\n",

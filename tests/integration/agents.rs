@@ -1,9 +1,10 @@
 //! Agent actors against the real mock (port 0, simulated agents off).
 //!
-//! The mock does not deliver webhooks yet, so each test plugs an
-//! `EventHook` into it that does what the webhook receiver does: wrap the
-//! mock's event in the `{trigger, appId, data, created_at}` envelope, parse
-//! it as the receiver would and dispatch it into the `EventRouter`. The
+//! Each test takes the mock's events in process
+//! (`testing::start_mock_relayed`) and does what the webhook receiver does:
+//! wrap each in the `{trigger, appId, data, created_at}` envelope, parse it
+//! as the receiver would and dispatch it into the `EventRouter` (or withhold
+//! it, as a lost webhook). The
 //! actors make their real API calls to the mock; the test plays the end
 //! user over HTTP and checks the outcome through the API.
 
@@ -15,9 +16,11 @@ use chatload::client::{ApiClient, ClientConfig, Credentials};
 use chatload::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use chatload::scenario::{AgentsSpec, Think};
 use chatload::webhook::{EventRouter, WebhookEvent};
-use chatload_mock::{EventHook, MockConfig, MockEvent, MockServer};
+use chatload_mock::MockConfig;
+use chatload_mock::testing::{
+    AppClient, Cred, Mock, envelope, envelope_of, poll, start_mock_relayed,
+};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const APP: &str = "agent-app";
@@ -38,38 +41,23 @@ apps:
       - {id: big, rooms: [1], capacity: 5, status: offline}
 "#;
 
-/// Forwards the mock's events to the router, as the receiver would.
-#[derive(Debug)]
-struct Deliver(mpsc::UnboundedSender<MockEvent>);
-
-impl EventHook for Deliver {
-    fn on_event(&self, event: &MockEvent) {
-        // Called under the mock's store lock: only enqueue.
-        let _ = self.0.send(event.clone());
-    }
-}
-
-fn envelope(e: &MockEvent) -> WebhookEvent {
-    let body =
-        json!({"trigger": e.trigger, "appId": &*e.app_id, "data": e.data, "created_at": e.at});
-    WebhookEvent::parse(body.to_string().as_bytes(), Instant::now()).expect("an envelope")
+fn parse(body: &[u8]) -> WebhookEvent {
+    WebhookEvent::parse(body, Instant::now()).expect("an envelope")
 }
 
 struct World {
-    mock: MockServer,
+    mock: Mock,
     router: Arc<EventRouter>,
     /// Event names the relay stops forwarding (a lost or late webhook).
     withheld: Arc<std::sync::Mutex<Vec<&'static str>>>,
     client: Arc<ApiClient>,
-    http: reqwest::Client,
+    /// The test's own client, playing the end user.
+    app: AppClient,
 }
 
 async fn world() -> World {
     let config = MockConfig::from_yaml_str(MOCK, "agents-mock.yaml").expect("mock config");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mock = chatload_mock::spawn_with_hook(config, Arc::new(Deliver(tx)))
-        .await
-        .expect("mock starts");
+    let (mock, mut rx) = start_mock_relayed(config).await;
     let router = EventRouter::new();
     let r = Arc::clone(&router);
     let withheld = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -77,7 +65,7 @@ async fn world() -> World {
     tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
             if !skip.lock().expect("withheld").contains(&e.trigger) {
-                r.dispatch(envelope(&e));
+                r.dispatch(parse(&envelope(&e)));
             }
         }
     });
@@ -93,51 +81,27 @@ async fn world() -> World {
         pool_size: 8,
     })
     .expect("client");
+    let app = mock.client(APP, Cred::Secret(SECRET.to_owned()));
     World {
         mock,
         router,
         withheld,
         client: Arc::new(client),
-        http: reqwest::Client::new(),
+        app,
     }
 }
 
 impl World {
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.mock.base_url()))
-            .header("x-hyper-appId", APP)
-            .header("x-hyper-secret", SECRET);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("mock reachable");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
     async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.api(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        self.app.get(path).await.expect(200)
     }
 
     /// A user with a waiting chat in room 1, then `assign`: returns
     /// (user, chat, agent the mock invited).
     async fn user_chat_assigned(&self, name: &str) -> (String, String, Value) {
-        let (_, user) = self
-            .api(reqwest::Method::POST, "/users", Some(json!({"name": name})))
-            .await;
-        let user = user["user"]["id"].as_str().expect("user id").to_owned();
-        let (_, chat) = self
-            .api(
-                reqwest::Method::POST,
-                "/chats",
-                Some(json!({"room": 1, "creator": user})),
-            )
-            .await;
-        let chat = chat["chat"]["id"].as_str().expect("chat id").to_owned();
+        let (user, _) = self.app.create_user(name).await;
+        let chat = self.app.create_chat(&user, 1).await;
+        let chat = chat["id"].as_str().expect("chat id").to_owned();
         let assigned = self.get(&format!("/chats/{chat}/assign")).await;
         (user, chat, assigned["agent"]["id"].clone())
     }
@@ -152,13 +116,7 @@ impl World {
     /// Polls until the chat has `status`; the time it took.
     async fn wait_status(&self, chat: &str, status: &str) -> Duration {
         let start = Instant::now();
-        while self.chat_status(chat).await != status {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "chat {chat} never became {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        self.app.wait_chat_status(chat, status).await;
         start.elapsed()
     }
 
@@ -272,22 +230,18 @@ async fn a_user_message_gets_one_reply_after_the_think_time_then_the_agent_leave
     w.wait_status(&chat, "active").await;
 
     let sent = Instant::now();
-    let (status, _) = w
-        .api(
-            reqwest::Method::POST,
+    w.app
+        .post(
             &format!("/chats/{chat}/messages"),
-            Some(json!({"sender": user, "message": "hello?"})),
+            json!({"sender": user, "message": "hello?"}),
         )
-        .await;
-    assert_eq!(status, 201);
-    let replies = loop {
+        .await
+        .expect(201);
+    let replies = poll("a reply", || async {
         let replies = w.messages_from(&chat, &agent).await;
-        if !replies.is_empty() {
-            break replies;
-        }
-        assert!(sent.elapsed() < Duration::from_secs(10), "no reply");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        (!replies.is_empty()).then_some(replies)
+    })
+    .await;
     let took = sent.elapsed();
     assert!(took >= Duration::from_millis(250), "replied after {took:?}");
     assert_eq!(replies, [format!("re #1 from {agent} in {chat}")]);
@@ -330,42 +284,27 @@ async fn capacity_three_rejects_a_fourth_invitation_and_a_close_frees_a_slot() {
     }
     // Rejected: nobody else can take it, so the mock records forever:alone.
     let fourth = chats[3].1.clone();
-    let start_wait = Instant::now();
-    loop {
-        let events = w.mock_events("forever:alone").await;
-        if events
+    poll("the 4th rejected", || async {
+        let events = w.mock.events("forever:alone").await;
+        let rejected = events
             .iter()
-            .any(|e| e["data"]["chatId"] == fourth.as_str())
-        {
-            break;
-        }
-        assert!(
-            start_wait.elapsed() < Duration::from_secs(10),
-            "4th never rejected"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+            .any(|e| e["data"]["chatId"] == fourth.as_str());
+        rejected.then_some(())
+    })
+    .await;
     assert_eq!(w.chat_status(&fourth).await, "waiting");
     assert_eq!(pool.loads(), [3]);
 
     // The user closes chat 1: chats:close frees the slot, a 5th is accepted.
     let (user, chat) = &chats[0];
-    let (status, _) = w
-        .api(
-            reqwest::Method::DELETE,
-            &format!("/chats/{chat}"),
-            Some(json!({"userId": user})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let freed = Instant::now();
-    while pool.loads() != [2] {
-        assert!(
-            freed.elapsed() < Duration::from_secs(10),
-            "slot never freed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    w.app
+        .delete(&format!("/chats/{chat}"), Some(json!({"userId": user})))
+        .await
+        .expect(200);
+    poll("a slot freed", || async {
+        (pool.loads() == [2]).then_some(())
+    })
+    .await;
     let (_, fifth, _) = w.user_chat_assigned("u5").await;
     w.wait_status(&fifth, "active").await;
 
@@ -395,14 +334,10 @@ async fn a_full_actor_asks_the_api_and_takes_a_chat_whose_close_it_never_heard_o
     let (user, first, _) = w.user_chat_assigned("Di").await;
     w.wait_status(&first, "active").await;
     w.withheld.lock().expect("withheld").push("chats:close");
-    let (status, _) = w
-        .api(
-            reqwest::Method::DELETE,
-            &format!("/chats/{first}"),
-            Some(json!({"userId": user})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    w.app
+        .delete(&format!("/chats/{first}"), Some(json!({"userId": user})))
+        .await
+        .expect(200);
     assert_eq!(pool.loads(), [1], "the actor has not heard of the close");
 
     let (_, second, invited) = w.user_chat_assigned("Ed").await;
@@ -428,11 +363,11 @@ async fn reject_probability_one_rejects_through_the_api() {
     let hub = hub_for(&mut spec);
     let pool = start(&w, &spec, Some(Arc::clone(&hub))).await;
     let (_, chat, _) = w.user_chat_assigned("Cy").await;
-    let t = Instant::now();
-    while w.mock_events("forever:alone").await.is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(10), "never rejected");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll("a rejection", || async {
+        let events = w.mock.events("forever:alone").await;
+        (!events.is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(w.chat_status(&chat).await, "waiting");
     let summary = pool.stop().await;
     assert_eq!((summary.totals.rejected, summary.totals.accepted), (1, 0));
@@ -477,11 +412,9 @@ async fn a_redelivered_invitation_is_answered_once() {
     let (_, chat, _) = w.user_chat_assigned("Di").await;
     w.wait_status(&chat, "active").await;
     // What a duplicated delivery looks like to the receiver.
-    let again = json!({"trigger": "invitations:new", "appId": APP,
-                       "data": {"chatId": chat, "userId": agent}, "created_at": 1});
-    w.router.dispatch(
-        WebhookEvent::parse(again.to_string().as_bytes(), Instant::now()).expect("envelope"),
-    );
+    let again = json!({"chatId": chat, "userId": agent});
+    w.router
+        .dispatch(parse(&envelope_of("invitations:new", APP, &again, 1)));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let summary = pool.stop().await;
     assert_eq!(summary.totals.invitations, 1);
@@ -504,9 +437,8 @@ async fn stop_logs_every_agent_out_and_the_assign_responder_uses_the_pool() {
     w.wait_status(&chat, "active").await;
     // `chats:assign` as the API would send it: the pool names the actor
     // that holds no chat.
-    let assign = json!({"trigger": "chats:assign", "appId": APP,
-                        "data": {"agents": [], "chat": {"id": "c-99"}}, "created_at": 1});
-    let event = WebhookEvent::parse(assign.to_string().as_bytes(), Instant::now()).expect("env");
+    let question = json!({"agents": [], "chat": {"id": "c-99"}});
+    let event = parse(&envelope_of("chats:assign", APP, &question, 1));
     let other = ids
         .iter()
         .find(|id| **id != invited)
@@ -548,29 +480,11 @@ async fn a_failed_login_is_an_error_naming_the_actor() {
     );
     assert!(!text.contains(SECRET));
     // `big` was logged in, then out again.
-    let stats = reqwest::get(format!("{}/stats", w.mock.admin_url()))
-        .await
-        .expect("admin")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let stats = w.mock.admin_get("/stats").await;
     assert_eq!(stats["routes"]["agentLogin"], 2, "{stats}");
     assert_eq!(stats["routes"]["agentLogout"], 1, "{stats}");
     let big = w.get("/agents/big").await;
     assert_eq!(big["agent"]["status"], "offline");
-}
-
-impl World {
-    async fn mock_events(&self, trigger: &str) -> Vec<Value> {
-        let url = format!("{}/events?trigger={trigger}", self.mock.admin_url());
-        let body: Value = reqwest::get(url)
-            .await
-            .expect("admin")
-            .json()
-            .await
-            .expect("json");
-        body["events"].as_array().cloned().expect("an events list")
-    }
 }
 
 /// A stand-in target: `GET /__mock/simulation` answers `status` with

@@ -3,60 +3,20 @@
 //! the harness's `WebhookReceiver`, the pool answering `chats:assign`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatload::agents::{AgentPool, MockSwitch, prepare_target};
 use chatload::client::{ApiClient, ClientConfig, Credentials};
 use chatload::scenario::{AgentsSpec, Think};
 use chatload::webhook::{EventRouter, WebhookReceiver};
-use chatload_mock::MockConfig;
-use serde_json::{Value, json};
+use chatload_mock::testing::{DEMO_APP, DEMO_SECRET, poll, start_mock};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
-
-const APP: &str = "demo-app";
-const SECRET: &str = "demo-secret";
-
-async fn call(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut req = reqwest::Client::new()
-        .request(method.clone(), format!("{base}{path}"))
-        .header("x-hyper-appId", APP)
-        .header("x-hyper-secret", SECRET);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("mock reachable");
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{method} {path}: {status} {body}");
-    body
-}
-
-/// Polls `probe` every 10 ms until it returns `Some`, for at most 10 s.
-async fn until<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
-    // reqwest is built without a default TLS provider (run alone, nothing
-    // else in this process has installed one yet).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mock = chatload_mock::spawn(MockConfig::default())
-        .await
-        .expect("mock starts");
+    let mock = start_mock().await;
+    let demo = mock.demo();
     let base = mock.base_url();
     let router = EventRouter::new();
     let receiver = WebhookReceiver::new(Arc::clone(&router), true);
@@ -71,14 +31,8 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
         "chats:leave",
         "chats:assign",
     ];
-    let hook = call(
-        &base,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(json!({"events": events, "target": running.local_url()})),
-    )
-    .await;
-    receiver.add_secret(hook["webhook"]["secret"].as_str().expect("secret"));
+    let (_, secret) = demo.register_webhook(&events, &running.local_url()).await;
+    receiver.add_secret(&secret);
 
     let spec = AgentsSpec {
         count: 2,
@@ -89,16 +43,18 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
         ..AgentsSpec::default()
     };
     assert_eq!(
-        prepare_target(&spec, &base, APP).await.expect("switch"),
+        prepare_target(&spec, &base, DEMO_APP)
+            .await
+            .expect("switch"),
         MockSwitch::SwitchedOff
     );
-    let simulated = call(&base, reqwest::Method::GET, "/agents/a-1", None).await;
+    let simulated = demo.get("/agents/a-1").await.success();
     assert_eq!(simulated["agent"]["status"], "offline", "{simulated}");
     let client = ApiClient::new(&ClientConfig {
         base_url: base.clone(),
         credentials: Credentials {
-            app_id: Some(APP.to_owned()),
-            secret: Some(SECRET.to_owned()),
+            app_id: Some(DEMO_APP.to_owned()),
+            secret: Some(DEMO_SECRET.to_owned()),
             domain_key: None,
         },
         extra_headers: Vec::new(),
@@ -119,53 +75,23 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
     receiver.set_assign_responder(pool.assign_responder());
     let ids = pool.agent_ids();
 
-    let user = call(
-        &base,
-        reqwest::Method::POST,
-        "/users",
-        Some(json!({"name": "Fay"})),
-    )
-    .await;
-    let user = user["user"]["id"].as_str().expect("user").to_owned();
-    let chat = call(
-        &base,
-        reqwest::Method::POST,
-        "/chats",
-        Some(json!({"room": 1, "creator": user})),
-    )
-    .await;
-    let chat = chat["chat"]["id"].as_str().expect("chat").to_owned();
-    call(
-        &base,
-        reqwest::Method::GET,
-        &format!("/chats/{chat}/assign"),
-        None,
-    )
-    .await;
-    let agent = until("chat active", || async {
-        let c = call(&base, reqwest::Method::GET, &format!("/chats/{chat}"), None).await;
-        (c["chat"]["status"] == "active").then(|| c["chat"]["agent"].as_str().map(str::to_owned))
-    })
-    .await
-    .expect("an agent");
+    let (user, _) = demo.create_user("Fay").await;
+    let chat = demo.create_chat(&user, 1).await;
+    let chat = chat["id"].as_str().expect("chat").to_owned();
+    demo.get(&format!("/chats/{chat}/assign")).await.success();
+    let active = demo.wait_chat_status(&chat, "active").await;
+    let agent = active["agent"].as_str().expect("an agent").to_owned();
     // The simulated agents a-1…a-4 of room 1 are off: an actor took it.
     assert!(ids.contains(&agent), "{agent} is not one of {ids:?}");
 
-    call(
-        &base,
-        reqwest::Method::POST,
+    demo.post(
         &format!("/chats/{chat}/messages"),
-        Some(json!({"sender": user, "message": "anyone?"})),
+        json!({"sender": user, "message": "anyone?"}),
     )
-    .await;
-    let reply = until("agent reply", || async {
-        let m = call(
-            &base,
-            reqwest::Method::GET,
-            &format!("/chats/{chat}/messages"),
-            None,
-        )
-        .await;
+    .await
+    .success();
+    let reply = poll("an agent reply", || async {
+        let m = demo.get(&format!("/chats/{chat}/messages")).await.success();
         m["messages"]
             .as_array()?
             .iter()
@@ -175,14 +101,10 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
     .await;
     assert_eq!(reply, format!("agent {agent} here").as_str());
 
-    call(
-        &base,
-        reqwest::Method::DELETE,
-        &format!("/chats/{chat}"),
-        Some(json!({"userId": user})),
-    )
-    .await;
-    until("slot freed", || async {
+    demo.delete(&format!("/chats/{chat}"), Some(json!({"userId": user})))
+        .await
+        .success();
+    poll("a slot freed", || async {
         pool.loads().iter().all(|l| *l == 0).then_some(())
     })
     .await;
@@ -209,7 +131,7 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
 /// failure: see `calls::overtaken`'s unit test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_overtaken_by_a_close_are_counted_not_failed() {
-    let mock = crate::common::start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     // Without `chats:close` the actors never hear of the close, so every
     // reply (400 ms after the message, while the user pauses 800 ms after

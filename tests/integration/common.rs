@@ -1,11 +1,14 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers of the end-to-end tests beyond the shared
+//! `chatload_mock::testing` (start a mock, its clients, credentials,
+//! polling): run the CLI, write scenarios, read reports.
 
 use std::path::{Path, PathBuf};
 
 use chatload::app::{self, Exit};
 use chatload::cli::Cli;
 use chatload::report::RunReport;
-use chatload_mock::{MockConfig, MockServer};
+use chatload_mock::MockServer;
+use chatload_mock::testing::{DEMO_APP, DEMO_SECRET};
 use clap::Parser;
 
 /// The `chatload` binary built for these tests.
@@ -35,15 +38,6 @@ pub fn interrupt(child: &std::process::Child) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "SIGINT delivered");
-}
-
-/// Starts a bundled mock, optionally with a YAML configuration.
-pub async fn start_mock(config_yaml: Option<&str>) -> MockServer {
-    let config = match config_yaml {
-        Some(y) => MockConfig::from_yaml_str(y, "test-mock.yaml").expect("valid mock config"),
-        None => MockConfig::default(),
-    };
-    chatload_mock::spawn(config).await.expect("mock starts")
 }
 
 /// Writes a scenario into `dir` and returns its path.
@@ -88,16 +82,6 @@ pub async fn run_scenario(dir: &Path, scenario: &Path, args: &[&str]) -> (Exit, 
     (exit, RunReport::from_json(&bytes).expect("report parses"))
 }
 
-/// GETs an admin route of the mock as JSON.
-pub async fn admin(mock: &MockServer, path: &str) -> serde_json::Value {
-    reqwest::get(format!("{}{path}", mock.admin_url()))
-        .await
-        .expect("admin reachable")
-        .json()
-        .await
-        .expect("admin answers JSON")
-}
-
 /// The step named `name` in a report.
 pub fn step<'a>(report: &'a RunReport, name: &str) -> &'a chatload::report::StatsReport {
     report
@@ -110,7 +94,7 @@ pub fn step<'a>(report: &'a RunReport, name: &str) -> &'a chatload::report::Stat
 /// A scenario `target:` block pointing at a mock's demo app.
 pub fn target_block(mock: &MockServer) -> String {
     format!(
-        "target:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\n",
+        "target:\n  base_url: {}\n  app_id: {DEMO_APP}\n  secret: {DEMO_SECRET}\n",
         mock.base_url()
     )
 }

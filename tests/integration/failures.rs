@@ -6,7 +6,8 @@ use std::path::Path;
 
 use chatload::report::{FailureSamples, RunReport};
 
-use crate::common::{chatload, run_scenario, start_mock, target_block, write_scenario};
+use crate::common::{chatload, run_scenario, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// What `chatload run --verbose` wrote: stdout, stderr, the JSON report, HTML and JUnit.
 struct Outputs {
@@ -88,9 +89,9 @@ fn samples<'a>(report: &'a RunReport, step: &str, kind: &str) -> &'a FailureSamp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_run_names_path_expected_actual_and_api_message_everywhere() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -164,7 +165,7 @@ async fn a_failed_run_names_path_expected_actual_and_api_message_everywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_and_tokens_never_appear_in_any_output() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     // demo-secret is the target's secret: the first step makes the API echo it in a failing
     // value. `api_token` is named like a credential: its value is masked wherever it appears.
@@ -256,7 +257,7 @@ fn has_hex_run(text: &str, len: usize) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_failures_keep_five_samples_and_count_ninety_five_more() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: storm\n{}load: {{vus: 2, iterations: 100}}\nsteps:\n  \
@@ -276,7 +277,7 @@ async fn a_hundred_failures_keep_five_samples_and_count_ninety_five_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_until_timeout_counts_in_errors_by_kind_and_says_what_it_saw() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: never\n{}load: {{vus: 1, iterations: 1}}\nsteps:\n  - create_user:\n  \
@@ -310,7 +311,7 @@ async fn a_wait_until_timeout_counts_in_errors_by_kind_and_says_what_it_saw() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatload_log_debug_logs_failing_exchanges_with_credentials_masked() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: debug\n{}load: {{vus: 1, iterations: 1}}\nsteps:\n  - create_user:\n  \

@@ -2,11 +2,12 @@
 
 use chatload::app::Exit;
 
-use crate::common::{chatload, run_scenario, start_mock, target_block, write_scenario};
+use crate::common::{chatload, run_scenario, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: sharded\n{}load: {{vus: 2, iterations: 20}}\nsteps:\n  - get_settings:\n  - create_user:\n",
@@ -60,9 +61,9 @@ async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
         String::from_utf8_lossy(&same.stdout)
     );
 
-    let slow = start_mock(Some(
+    let slow = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 30}\n",
-    ))
+    )
     .await;
     let yaml = format!(
         "name: sharded\n{}load: {{vus: 2, iterations: 10}}\nsteps:\n  - get_settings:\n  - create_user:\n",
@@ -117,7 +118,7 @@ async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_and_report_write_a_self_contained_html_report() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: html\n{}load: {{vus: 2, iterations: 6}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
@@ -160,7 +161,7 @@ async fn run_and_report_write_a_self_contained_html_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_steps_are_not_reported_as_steps_that_never_ran() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: pauses\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - get_settings:\n  - think: 5ms\n    name: breather\n  - create_user:\n",
@@ -216,7 +217,7 @@ async fn pause_steps_are_not_reported_as_steps_that_never_ran() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_warns_about_different_scenarios_and_judges_scoped_rules() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut reports = Vec::new();
     for (name, vus) in [("alpha", 1), ("beta", 2)] {
@@ -266,7 +267,7 @@ async fn compare_warns_about_different_scenarios_and_judges_scoped_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_flow_is_judged_on_its_own_iterations() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     // `browse` is one quick request; `chat` holds every iteration for at least
     // 400 ms (a pause, not a latency the machine's load could change).

@@ -2,7 +2,8 @@
 
 use chatload::app::Exit;
 
-use crate::common::{admin, run_scenario, start_mock, step, target_block, write_scenario};
+use crate::common::{run_scenario, step, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 const LIFECYCLE_STEPS: &str = r#"
 steps:
@@ -28,7 +29,7 @@ steps:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_and_captured_ids_flow_between_steps() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: flow\n{}load: {{vus: 3, iterations: 12}}\n{LIFECYCLE_STEPS}",
@@ -50,11 +51,11 @@ async fn counts_and_captured_ids_flow_between_steps() {
         assert_eq!(step(&report, name).count, 12, "{name}");
     }
     // The mock saw each captured chat id used: 12 chats created, 12 closed, none left open.
-    let stats = admin(&mock, "/stats").await;
+    let stats = mock.admin_get("/stats").await;
     assert_eq!(stats["routes"]["createChat"], 12);
     assert_eq!(stats["routes"]["closeChat"], 12);
     assert_eq!(stats["routes"]["sendChatMessage"], 12);
-    let state = admin(&mock, "/state").await;
+    let state = mock.admin_get("/state").await;
     let text = state.to_string();
     assert!(
         !text.contains("\"usedSlots\":1") && !text.contains("\"usedSlots\":2"),
@@ -89,9 +90,9 @@ async fn shipped_scenarios_run_without_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_latency_shows_in_the_percentiles() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 40}\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -121,7 +122,7 @@ async fn injected_latency_shows_in_the_percentiles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_stall_raises_corrected_latency_far_above_raw() {
-    let mock = start_mock(Some("faults:\n  stall_ms: 100\n")).await;
+    let mock = start_mock_yaml("faults:\n  stall_ms: 100\n").await;
     let dir = tempfile::tempdir().unwrap();
     // One VU can finish 10 iterations/s; 30 arrive each second and wait in the backlog.
     let yaml = format!(
@@ -147,7 +148,7 @@ async fn open_model_stall_raises_corrected_latency_far_above_raw() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_delivers_the_planned_rate_and_counts_drops() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: rate\n{}load: {{arrival_rate: 50, duration: 2s, max_vus: 20}}\nsteps:\n  - get_settings:\n",
@@ -162,7 +163,7 @@ async fn open_model_delivers_the_planned_rate_and_counts_drops() {
     assert_eq!(report.totals.dropped_iterations, 0);
 
     // A stalled target with no backlog: arrivals that find the only VU busy are dropped.
-    let stalled = start_mock(Some("faults:\n  stall_ms: 300\n")).await;
+    let stalled = start_mock_yaml("faults:\n  stall_ms: 300\n").await;
     let yaml = format!(
         "name: drops\n{}load: {{arrival_rate: 20, duration: 1s, max_vus: 1, backlog: 0}}\nsteps:\n  - get_settings:\n",
         target_block(&stalled)
@@ -182,7 +183,7 @@ async fn open_model_delivers_the_planned_rate_and_counts_drops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_model_keeps_the_planned_vus_busy() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     // 4 VUs, each iteration ≈ 200 ms of think time: about 4 × 2 s / 0.2 s = 40 iterations.
     let yaml = format!(
@@ -197,7 +198,7 @@ async fn closed_model_keeps_the_planned_vus_busy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     // The expectation on assign fails, the iteration aborts with its chat
     // open and closes it at once, not in the end-of-run clean-up.
@@ -216,7 +217,7 @@ async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
         "aborted iterations skip later steps"
     );
     assert!(report.cleanup.is_none(), "{:?}", report.cleanup);
-    let stats = admin(&mock, "/stats").await;
+    let stats = mock.admin_get("/stats").await;
     assert_eq!(
         stats["routes"]["closeChat"], 4,
         "every aborted iteration closed its chat"
@@ -231,15 +232,13 @@ async fn failed_expectations_exit_one_and_leftover_chats_are_closed() {
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Passed);
     assert_eq!(report.cleanup.as_ref().map(|c| c.closed), Some(4));
-    assert_eq!(admin(&mock, "/stats").await["routes"]["closeChat"], 8);
+    assert_eq!(mock.admin_get("/stats").await["routes"]["closeChat"], 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
-    let mock = start_mock(Some(
-        "faults:\n  routes:\n    createChat:\n      break_schema: true\n",
-    ))
-    .await;
+    let mock =
+        start_mock_yaml("faults:\n  routes:\n    createChat:\n      break_schema: true\n").await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: broken\n{}load: {{vus: 1, iterations: 3}}\nsteps:\n  - create_user:\n  - create_chat:\n    capture: {{raw_id: chat.id}}\n  - get_settings:\n",
@@ -277,9 +276,9 @@ async fn a_schema_breaking_mock_fails_the_run_and_names_route_and_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_decide_the_exit_code_and_junit_names_what_failed() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 30}\n    createChat:\n      break_schema: true\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -333,7 +332,7 @@ async fn thresholds_decide_the_exit_code_and_junit_names_what_failed() {
     );
 
     // Generous thresholds on a healthy target pass, even though nothing else changed.
-    let healthy = start_mock(None).await;
+    let healthy = start_mock().await;
     let yaml = format!(
         "name: slo-ok\n{}load: {{vus: 1, iterations: 4}}\nthresholds:\n  - get_settings.p99 < 5s\n  - errors.rate < 1%\n  - schema_violations == 0\nsteps:\n  - get_settings:\n  - create_user:\n",
         target_block(&healthy)
@@ -345,9 +344,9 @@ async fn thresholds_decide_the_exit_code_and_junit_names_what_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_on_fail_stops_the_run_early() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(

@@ -3,11 +3,12 @@
 
 use chatload::app::Exit;
 
-use crate::common::{run_scenario, start_mock, step, target_block, write_scenario};
+use crate::common::{run_scenario, step, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ne_check_against_a_capture_fails_the_run() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     // The user read back is the one created: `ne` its own id must fail.
     let yaml = format!(
@@ -23,7 +24,7 @@ async fn a_ne_check_against_a_capture_fails_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eq_check_against_a_capture_passes() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"name: eq
@@ -54,7 +55,7 @@ variables:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_templated_wait_until_matches() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"name: until
@@ -83,7 +84,7 @@ steps:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_templated_wait_event_where_matches_the_captured_agent() {
     let config = "simulation:\n  accept_delay: {dist: fixed, ms: 50}\n  reply_delay: {dist: fixed, ms: 20}\n  replies: true\n";
-    let mock = start_mock(Some(config)).await;
+    let mock = start_mock_yaml(config).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"name: where

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use chatload::app::Exit;
 use chatload::report::{RunReport, ThresholdStatus};
 
-use crate::common::{chatload, run_scenario, start_mock, target_block, write_scenario};
+use crate::common::{chatload, run_scenario, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// Failures counted by a JUnit file (the `<testsuites failures="N">` total).
 fn junit_failures(path: &Path) -> u64 {
@@ -57,7 +58,7 @@ fn two_flows(target: &str, allow_empty: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_threshold_on_a_step_that_never_runs_fails_with_no_data_unless_allowed() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let args = ["--junit", junit.to_str().unwrap()];
@@ -96,7 +97,7 @@ async fn a_threshold_on_a_step_that_never_runs_fails_with_no_data_unless_allowed
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_sends_no_request_exits_non_zero() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     // `--duration 0s` is now a usage error; a flow of pauses sends nothing either.
     let yaml = format!(
@@ -120,9 +121,9 @@ async fn a_run_that_sends_no_request_exits_non_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_all_failed_run_fails_although_its_thresholds_only_cover_latency() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
@@ -170,9 +171,9 @@ async fn an_all_failed_run_fails_although_its_thresholds_only_cover_latency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_thresholds_a_failing_step_fails_the_run_and_junit() {
-    let mock = start_mock(Some(
+    let mock = start_mock_yaml(
         "faults:\n  routes:\n    getSettings:\n      error_rate: 1.0\n      status: 503\n",
-    ))
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
@@ -212,7 +213,7 @@ fn merge(files: &[&Path], out: &Path) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_judges_the_thresholds_on_the_merged_run_and_rejects_a_duplicate_shard() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: sharded\n{}load: {{vus: 2, iterations: 4}}\nthresholds:\n  - iterations.count >= 4\nsteps:\n  - get_settings:\n",

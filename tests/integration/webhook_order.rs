@@ -3,7 +3,8 @@
 //! `events.out_of_order == 0` holds, and agent actors never turn a chat
 //! away as "full" while their pool has a free slot.
 
-use crate::common::{run_scenario, start_mock, target_block, write_scenario};
+use crate::common::{run_scenario, target_block, write_scenario};
+use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// 8 VUs, each holding at most one chat at a time, on 4 agent actors with
 /// 2 slots each: exactly as many slots as chats, so any "full" rejection is
@@ -32,7 +33,7 @@ steps:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_fault_run_with_actors_on_every_slot_is_in_order_and_never_full() {
-    let mock = start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let yaml = format!(
         "name: order\n{target}  room: 1\n{AGENTS_ON_EVERY_SLOT}",
@@ -53,7 +54,7 @@ const REORDERING_MOCK: &str = "webhooks:\n  faults: {reorder: 0.5, reorder_max_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reorder_fault_reorders_and_the_report_names_the_pairs() {
-    let mock = start_mock(Some(REORDERING_MOCK)).await;
+    let mock = start_mock_yaml(REORDERING_MOCK).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let body = r#"webhooks:
   settle: 1s

@@ -1,20 +1,20 @@
 //! Webhooks end to end: the run's receiver, `wait_event`, the event tracker
 //! and the report's `webhooks` section.
 //!
-//! The bundled mock records its internal events but (until its delivery
-//! lands) does not post them, so most tests put a relay in the test: an
-//! `EventHook` on the mock that posts every event, signed like the API, to
-//! the run's receiver, with optional faults (duplicates, forged copies).
+//! Most tests put a relay in the test instead of the mock's own delivery:
+//! the mock's events (`testing::start_mock_relayed`), posted signed like the
+//! API to the run's receiver, with faults the mock cannot make (duplicates,
+//! forged signatures).
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use chatload::app::Exit;
 use chatload::webhook::signature::sign;
-use chatload_mock::{EventHook, MockConfig, MockEvent, MockServer};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use chatload_mock::testing::{Mock, envelope, start_mock, start_mock_relayed, start_mock_yaml};
+use chatload_mock::{MockConfig, MockEvent, MockServer};
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::common::{admin, run_scenario, step, write_scenario};
+use crate::common::{run_scenario, step, write_scenario};
 
 /// What the relay does besides delivering each event once, signed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -23,16 +23,6 @@ struct Faults {
     duplicate: bool,
     /// Deliver this event with a forged signature instead of the real one.
     forge: Option<&'static str>,
-}
-
-#[derive(Debug)]
-struct Relay(UnboundedSender<MockEvent>);
-
-impl EventHook for Relay {
-    fn on_event(&self, event: &MockEvent) {
-        // Called with the app's store locked: only enqueue.
-        let _ = self.0.send(event.clone());
-    }
 }
 
 const SECRET: &str = "relay-secret";
@@ -44,12 +34,9 @@ fn free_port() -> u16 {
 }
 
 /// A mock whose events are posted to `http://127.0.0.1:{port}/hooks`.
-async fn relayed_mock(config_yaml: &str, port: u16, faults: Faults) -> MockServer {
+async fn relayed_mock(config_yaml: &str, port: u16, faults: Faults) -> Mock {
     let config = MockConfig::from_yaml_str(config_yaml, "relay.yaml").expect("mock config");
-    let (tx, rx) = unbounded_channel();
-    let mock = chatload_mock::spawn_with_hook(config, Arc::new(Relay(tx)))
-        .await
-        .expect("mock starts");
+    let (mock, rx) = start_mock_relayed(config).await;
     tokio::spawn(deliver(
         rx,
         format!("http://127.0.0.1:{port}/hooks"),
@@ -59,13 +46,9 @@ async fn relayed_mock(config_yaml: &str, port: u16, faults: Faults) -> MockServe
 }
 
 async fn deliver(mut rx: UnboundedReceiver<MockEvent>, url: String, faults: Faults) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     while let Some(e) = rx.recv().await {
-        let body = serde_json::json!({
-            "trigger": e.trigger, "appId": &*e.app_id, "data": e.data, "created_at": e.at,
-        })
-        .to_string();
+        let body = envelope(&e);
         let key: &[u8] = if faults.forge == Some(e.trigger) {
             b"not-the-secret"
         } else {
@@ -76,7 +59,7 @@ async fn deliver(mut rx: UnboundedReceiver<MockEvent>, url: String, faults: Faul
             let _ = client
                 .post(&url)
                 .header("content-type", "application/json")
-                .header("x-hook-signature", sign(key, body.as_bytes()))
+                .header("x-hook-signature", sign(key, &body))
                 .body(body.clone())
                 .send()
                 .await;
@@ -203,7 +186,9 @@ async fn a_timeout_fails_the_step_and_abandon_closes_the_chat_and_counts_it() {
         report.cleanup.is_none(),
         "abandoned chats were closed by the user, not left to the clean-up"
     );
-    let closes = admin(&mock, "/events?trigger=chats:close&limit=100").await;
+    let closes = mock
+        .admin_get("/events?trigger=chats:close&limit=100")
+        .await;
     let closes = closes["events"].as_array().expect("events").len();
     assert_eq!(closes, 4, "one close per abandoned chat");
     assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
@@ -282,7 +267,7 @@ async fn forged_signatures_are_counted_and_never_routed_and_duplicates_are_count
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
-    let mock = crate::common::start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: register\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks:\n  events: [chats:create, chats:close]\n  settle: 100ms\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
@@ -303,19 +288,10 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
     assert_eq!(hooks.counts.received, 4, "{:?}", hooks.counts);
     assert_eq!(hooks.counts.invalid_signatures, 0);
     assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
-    let stats = admin(&mock, "/stats").await;
+    let stats = mock.admin_get("/stats").await;
     assert_eq!(stats["routes"]["createWebhook"], 1);
     assert_eq!(stats["routes"]["deleteWebhook"], 1);
-    let left: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/webhooks", mock.base_url()))
-        .header("x-hyper-appId", "demo-app")
-        .header("x-hyper-secret", "demo-secret")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let left = mock.demo().get("/webhooks").await.expect(200);
     assert_eq!(left["webhooks"], serde_json::json!([]), "{left}");
     // The report never carries the webhook's or the app's secret.
     let text = serde_json::to_string(&report).expect("json");
@@ -324,7 +300,7 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn against_the_delivering_mock_time_to_assign_matches_its_accept_delay() {
-    let mock = crate::common::start_mock(Some(FIXED_ACCEPT)).await;
+    let mock = start_mock_yaml(FIXED_ACCEPT).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"name: mock-delivery
@@ -378,7 +354,7 @@ steps:
 async fn the_mocks_seeded_drops_and_duplicates_are_counted() {
     let config =
         format!("seed: 11\n{FIXED_ACCEPT}webhooks:\n  faults: {{drop: 0.3, duplicate: 0.3}}\n");
-    let mock = crate::common::start_mock(Some(&config)).await;
+    let mock = start_mock_yaml(&config).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: faults\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{settle: 500ms}}\nload: {{vus: 2, iterations: 10}}\nsteps:\n  - create_user:\n  - create_chat:\n  - send_message:\n  - close_chat:\n",
@@ -401,7 +377,7 @@ async fn littles_law_holds_for_a_closed_queue_with_one_agent_slot() {
     // One agent with one slot and three users: one chat served, about two
     // waiting at any time, so L ≈ 2 and λW must say the same.
     let config = "simulation:\n  accept_delay: {dist: fixed, ms: 50}\n  replies: false\napps:\n  - id: q-app\n    secret: q-secret\n    queue_mode: true\n    rooms: [1]\n    agents_per_room: 1\n    capacity: 1\n";
-    let mock = crate::common::start_mock(Some(config)).await;
+    let mock = start_mock_yaml(config).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: little\ntarget:\n  base_url: {}\n  app_id: q-app\n  secret: q-secret\nwebhooks: {{settle: 300ms}}\nload: {{vus: 3, duration: 6s}}\nsteps:\n  - create_user:\n  - create_chat:\n  - wait_event: {{event: chats:join, timeout: 20s}}\n    name: wait_join\n    think: 300ms\n  - close_chat:\n",
@@ -424,7 +400,7 @@ async fn littles_law_holds_for_a_closed_queue_with_one_agent_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_created_by_a_generic_request_is_subscribed_too() {
-    let mock = crate::common::start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: generic\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 200ms}}\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - request:\n      method: POST\n      path: /chats\n      body: {{room: 1, creator: \"{{{{ user_id }}}}\"}}\n    capture: {{chat: chat.id}}\n    name: open_chat\n  - wait_event: {{event: chats:create, timeout: 2s, capture: {{created: data.chatId}}}}\n    name: wait_create\n  - request: {{method: DELETE, path: \"/chats/{{{{ created }}}}\"}}\n    name: close\n  - wait_event: {{event: chats:close, timeout: 2s, chat: \"{{{{ chat }}}}\"}}\n    name: wait_close\n",
@@ -446,7 +422,7 @@ async fn a_chat_created_by_a_generic_request_is_subscribed_too() {
 /// show that event with a count of 0, which reads as "never arrived".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summary_shows_events_received_apart_from_events_measured() {
-    let mock = crate::common::start_mock(None).await;
+    let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: cleanup-close\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 500ms}}\nload: {{vus: 1, iterations: 1}}\nthresholds:\n  - iterations.error_rate <= 100%\nsteps:\n  - create_user:\n  - create_chat:\n  - get_chat:\n    expect: {{status: 500}}\n",

@@ -2,9 +2,8 @@
 //! invitations, media, queues, ids, webhooks and surveys — happy paths,
 //! auth failures and bad input.
 
-mod common;
-
-use common::*;
+use crate::common::{is_idle, start_mock, start_mock_with};
+use chatload_mock::testing::{AppClient, Cred, DEMO_APP, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -427,14 +426,12 @@ async fn media_routes() {
     assert_eq!(download.status, 200);
     assert_eq!(download.headers["content-type"], "image/png");
     assert_eq!(download.raw.as_ref(), b"PNGDATA");
-    let query_auth = exec_checked(
-        &mock.http,
-        mock.http.get(format!(
+    let query_auth = demo
+        .exec(mock.http.get(format!(
             "{}/media/{media_id}?appId=demo-app&secret=demo-secret",
             mock.server.base_url()
-        )),
-    )
-    .await;
+        )))
+        .await;
     assert_eq!(query_auth.status, 200);
     assert_eq!(query_auth.raw.as_ref(), b"PNGDATA");
     let by_token = demo
@@ -480,7 +477,7 @@ async fn queues_id_webhooks_and_surveys_routes() {
         .to_owned();
     assert_ne!(a, b);
 
-    let receiver = common::receiver::Receiver::start().await;
+    let receiver = crate::common::receiver::Receiver::start().await;
     let hook = demo
         .post(
             "/webhooks",

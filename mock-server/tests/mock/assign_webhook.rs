@@ -4,11 +4,10 @@
 //! run-time switch of simulated agents (`PUT /__mock/simulation`) that lets
 //! API-driven agents take the chats.
 
-mod common;
-
-use common::receiver::{AssignReply, Receiver};
-use common::spec::WebhookValidators;
-use common::*;
+use crate::common::receiver::{AssignReply, Receiver};
+use crate::common::spec::WebhookValidators;
+use crate::common::{hmac_hex, start_mock_with};
+use chatload_mock::testing::{Cred, DEMO_APP, Mock, QUEUE_APP, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -31,7 +30,9 @@ async fn the_webhook_answer_picks_the_agent() {
     let demo = mock.demo();
     let receiver = Receiver::start().await;
     receiver.answer_assign(AssignReply::Agent("a-3".to_owned()));
-    let (id, secret) = register_webhook(&demo, &["chats:assign"], &receiver.url).await;
+    let (id, secret) = demo
+        .register_webhook(&["chats:assign"], &receiver.url)
+        .await;
     let (user, _) = demo.create_user("U").await;
     let chat = demo.create_chat(&user, 1).await;
     let chat_id = chat["id"].as_str().expect("id");
@@ -78,7 +79,7 @@ async fn the_webhook_answer_picks_the_agent() {
         demo.wait_chat_status(chat_id, "active").await["agent"],
         "a-3"
     );
-    let stats = hook_stats(&mock, DEMO_APP, &id).await;
+    let stats = mock.hook_stats(DEMO_APP, &id).await;
     assert_eq!(
         stats["assign"],
         json!({"asked": 1, "honoured": 1, "fallback": 0})
@@ -94,7 +95,9 @@ async fn an_unusable_answer_falls_back_to_the_algorithm() {
     let mock = manual_mock("webhooks:\n  assign_timeout_ms: 300\n").await;
     let demo = mock.demo();
     let receiver = Receiver::start().await;
-    let (id, _) = register_webhook(&demo, &["chats:assign"], &receiver.url).await;
+    let (id, _) = demo
+        .register_webhook(&["chats:assign"], &receiver.url)
+        .await;
     // The algorithm (most free slots, then longest idle) picks a-1, a-2,
     // a-3, a-4, a-1; the eligible agents named by the 500 and the late
     // answer are ones it would not pick.
@@ -142,7 +145,7 @@ async fn an_unusable_answer_falls_back_to_the_algorithm() {
             "{what}: asked once, never retried"
         );
     }
-    let stats = hook_stats(&mock, DEMO_APP, &id).await;
+    let stats = mock.hook_stats(DEMO_APP, &id).await;
     assert_eq!(
         stats["assign"],
         json!({"asked": 5, "honoured": 0, "fallback": 5})
@@ -155,7 +158,8 @@ async fn a_declined_invitation_and_the_queue_ask_the_webhook_too() {
     let demo = mock.demo();
     let receiver = Receiver::start().await;
     receiver.answer_assign(AssignReply::Agent("a-2".to_owned()));
-    register_webhook(&demo, &["chats:assign"], &receiver.url).await;
+    demo.register_webhook(&["chats:assign"], &receiver.url)
+        .await;
     let (user, _) = demo.create_user("U").await;
     let chat = demo.create_chat(&user, 1).await;
     let chat_id = chat["id"].as_str().expect("id");
@@ -186,7 +190,9 @@ async fn a_declined_invitation_and_the_queue_ask_the_webhook_too() {
     // Queue mode: the head of the queue is offered through the webhook.
     let queue = mock.queue_app();
     receiver.answer_assign(AssignReply::Agent("a-4".to_owned()));
-    register_webhook(&queue, &["chats:assign"], &receiver.url).await;
+    queue
+        .register_webhook(&["chats:assign"], &receiver.url)
+        .await;
     let (queued_user, _) = queue.create_user("Q").await;
     let queued = queue.create_chat(&queued_user, 1).await;
     let queued_id = queued["id"].as_str().expect("id");

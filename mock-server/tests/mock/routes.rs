@@ -3,10 +3,9 @@
 //! happy paths of apps, agents, settings and users. Chat-scoped routes are
 //! in `chat_routes.rs`.
 
-mod common;
-
+use crate::common::start_mock;
 use chatload_mock::Operation;
-use common::*;
+use chatload_mock::testing::{Cred, DEMO_KEY, DEMO_SECRET};
 use reqwest::Method;
 use serde_json::json;
 

@@ -5,11 +5,10 @@
 //! Each test starts a mock and a recording receiver (`common::receiver`),
 //! both on port 0, and polls with a deadline instead of sleeping.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::spec::WebhookValidators;
-use common::*;
+use crate::common::receiver::Receiver;
+use crate::common::spec::WebhookValidators;
+use crate::common::{hmac_hex, start_mock, start_mock_with};
+use chatload_mock::testing::{DEMO_APP, QUEUE_APP, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -22,7 +21,10 @@ fn config(yaml: &str) -> chatload_mock::MockConfig {
 async fn registration_runs_the_handshake_and_answers_the_secret() {
     let mock = start_mock().await;
     let receiver = Receiver::start().await;
-    let (id, secret) = register_webhook(&mock.demo(), &["chats:create"], &receiver.url).await;
+    let (id, secret) = mock
+        .demo()
+        .register_webhook(&["chats:create"], &receiver.url)
+        .await;
     let handshakes = receiver.handshakes();
     assert_eq!(handshakes.len(), 1);
     assert_eq!(handshakes[0].header("x-hook-secret"), Some(secret.as_str()));
@@ -111,7 +113,7 @@ async fn a_target_that_does_not_echo_the_secret_is_refused_with_400() {
 
     // A re-target to a refusing receiver fails and keeps the old target.
     let good = Receiver::start().await;
-    let (id, _) = register_webhook(&demo, &["chats:create"], &good.url).await;
+    let (id, _) = demo.register_webhook(&["chats:create"], &good.url).await;
     demo.put(&format!("/webhooks/{id}"), json!({"target": receiver.url}))
         .await
         .assert_error(400);
@@ -129,8 +131,10 @@ async fn a_target_that_does_not_echo_the_secret_is_refused_with_400() {
 #[tokio::test]
 async fn the_handshake_can_be_switched_off() {
     let mock = start_mock_with(config("webhooks:\n  handshake: false\n")).await;
-    let (id, _) =
-        register_webhook(&mock.demo(), &["chats:create"], "http://127.0.0.1:9/hook").await;
+    let (id, _) = mock
+        .demo()
+        .register_webhook(&["chats:create"], "http://127.0.0.1:9/hook")
+        .await;
     assert!(id.starts_with("w-"));
 }
 
@@ -151,7 +155,7 @@ async fn every_event_type_is_delivered_signed_and_valid_against_the_spec() {
     let queue = mock.queue_app();
     let events = async_events();
     let names: Vec<&str> = events.iter().map(String::as_str).collect();
-    let (_, secret) = register_webhook(&queue, &names, &receiver.url).await;
+    let (_, secret) = queue.register_webhook(&names, &receiver.url).await;
     let started_s = chatload_mock::store::now_s();
 
     // Queue mode: create → queued → invited → accepted by a simulated agent.
@@ -334,8 +338,10 @@ async fn users_join_subscribers_get_the_alias_only() {
     let mock = start_mock_with(config("simulation:\n  simulate: false\n")).await;
     let demo = mock.demo();
     let (chats_join, users_join) = (Receiver::start().await, Receiver::start().await);
-    register_webhook(&demo, &["chats:join"], &chats_join.url).await;
-    register_webhook(&demo, &["users:join"], &users_join.url).await;
+    demo.register_webhook(&["chats:join"], &chats_join.url)
+        .await;
+    demo.register_webhook(&["users:join"], &users_join.url)
+        .await;
     let (user, _) = demo.create_user("U").await;
     let chat = demo.create_chat(&user, 1).await;
     let chat_id = chat["id"].as_str().expect("id");
@@ -369,7 +375,9 @@ async fn a_delivery_answered_500_is_retried_with_the_same_body() {
     .await;
     let demo = mock.demo();
     let receiver = Receiver::start().await;
-    let (id, secret) = register_webhook(&demo, &["chats:create"], &receiver.url).await;
+    let (id, secret) = demo
+        .register_webhook(&["chats:create"], &receiver.url)
+        .await;
     receiver.fail_next(1);
     let (user, _) = demo.create_user("U").await;
     demo.create_chat(&user, 1).await;
@@ -381,11 +389,11 @@ async fn a_delivery_answered_500_is_retried_with_the_same_body() {
     );
     assert!(
         wait_until(Duration::from_secs(5), || async {
-            hook_stats(&mock, DEMO_APP, &id).await["delivered"] == 1
+            mock.hook_stats(DEMO_APP, &id).await["delivered"] == 1
         })
         .await
     );
-    let stats = hook_stats(&mock, DEMO_APP, &id).await;
+    let stats = mock.hook_stats(DEMO_APP, &id).await;
     assert_eq!(stats["failedAttempts"], 1);
     assert_eq!(stats["retried"], 1);
     assert_eq!(stats["failed"], 0);
@@ -401,7 +409,9 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     let demo = mock.demo();
     let receiver = Receiver::start().await;
     let gate = receiver.hold_events();
-    let (id, _) = register_webhook(&demo, &["chats:create"], &receiver.url).await;
+    let (id, _) = demo
+        .register_webhook(&["chats:create"], &receiver.url)
+        .await;
     let (first, _) = demo.create_user("first").await;
     demo.create_chat(&first, 1).await;
     // The only worker is now stuck in that POST: the queue holds two more.
@@ -417,7 +427,7 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
             "the API waited for the queue"
         );
     }
-    let stats = hook_stats(&mock, DEMO_APP, &id).await;
+    let stats = mock.hook_stats(DEMO_APP, &id).await;
     assert_eq!(stats["enqueued"], 3);
     assert_eq!(stats["droppedQueueFull"], 7);
     assert_eq!(
@@ -430,7 +440,7 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
         .await;
     assert!(
         wait_until(Duration::from_secs(5), || async {
-            hook_stats(&mock, DEMO_APP, &id).await["delivered"] == 3
+            mock.hook_stats(DEMO_APP, &id).await["delivered"] == 3
         })
         .await
     );

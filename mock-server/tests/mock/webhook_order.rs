@@ -4,11 +4,9 @@
 //! number of workers, retries, drops and delays; only a `reorder` fault
 //! swaps two deliveries, and only within their chat.
 
-mod common;
-
+use crate::common::receiver::Receiver;
 use chatload_mock::event::{EventData, MockEvent};
 use chatload_mock::webhook::{Delivery, FaultPlan, WebhookHub, WebhooksConfig};
-use common::receiver::Receiver;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,10 +5,9 @@
 //! `code` = status; and every answer of a spec operation is one the spec
 //! declares, with a valid body.
 
-mod common;
-
-use common::spec::SpecValidator;
-use common::*;
+use crate::common::spec::SpecValidator;
+use crate::common::start_mock;
+use chatload_mock::testing::{DEMO_APP, DEMO_KEY, DEMO_SECRET, QUEUE_APP, QUEUE_SECRET, reply};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::header::{HeaderName, HeaderValue};

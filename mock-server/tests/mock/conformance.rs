@@ -4,10 +4,9 @@
 //! each, through the spec-checking client. `every_spec_operation_is_exercised`
 //! fails, listing them, when an operation of the spec got no response.
 
-mod common;
-
-use common::spec::{SpecValidator, exercised};
-use common::*;
+use crate::common::spec::{SpecValidator, exercised};
+use crate::common::{start_mock, start_mock_with};
+use chatload_mock::testing::{AppClient, Cred, DEMO_KEY};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -400,7 +399,7 @@ async fn tour() {
     // Ids, webhooks, surveys.
     demo.get("/id").await.expect(200);
     keyed.get("/id").await.assert_error(403);
-    let receiver = common::receiver::Receiver::start().await;
+    let receiver = crate::common::receiver::Receiver::start().await;
     let hook = demo
         .post(
             "/webhooks",

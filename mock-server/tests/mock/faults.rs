@@ -1,9 +1,8 @@
 //! Fault injection and the admin API over HTTP, plus the example config.
 
-mod common;
-
+use crate::common::{spec, start_mock, start_mock_with};
 use chatload_mock::MockConfig;
-use common::*;
+use chatload_mock::testing::{Cred, DEMO_APP, Mock};
 use reqwest::Method;
 use serde_json::json;
 use std::path::Path;
@@ -95,7 +94,7 @@ async fn break_schema_returns_a_body_with_wrong_types() {
     // The broken bodies would fail the spec check, which is the point:
     // send unchecked and assert that the spec validator catches them.
     let raw = demo.unchecked();
-    let spec = common::spec::SpecValidator::get();
+    let spec = spec::SpecValidator::get();
     let user = raw.post("/users", json!({"name": "b"})).await.expect(201);
     assert_eq!(user["user"]["id"], 0);
     assert!(spec.validate("createUser", 201, &user).is_err(), "{user}");
@@ -224,7 +223,7 @@ async fn shutdown_stops_the_server() {
     let mock = start_mock().await;
     let url = format!("{}/health", mock.server.admin_url());
     assert!(mock.http.get(&url).send().await.is_ok());
-    let Mock { server, http } = mock;
+    let Mock { server, http, .. } = mock;
     server.shutdown().await;
     let fresh = reqwest::Client::new();
     assert!(fresh.get(&url).send().await.is_err());
@@ -297,11 +296,7 @@ async fn event_hook_receives_every_event() {
     let server = chatload_mock::spawn_with_hook(MockConfig::default(), recorder.clone())
         .await
         .expect("spawn");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mock = Mock {
-        server,
-        http: reqwest::Client::new(),
-    };
+    let mock = Mock::new(server).checked_by(spec::check);
     let demo = mock.demo();
     let (user, _) = demo.create_user("hooked").await;
     demo.create_chat(&user, 2).await;

@@ -1,9 +1,8 @@
 //! End-to-end behaviour over HTTP: the seed's two flows, assignment,
 //! queue order, request normalisation, and many concurrent lifecycles.
 
-mod common;
-
-use common::*;
+use crate::common::{is_idle, start_mock, start_mock_with};
+use chatload_mock::testing::{Cred, DEMO_APP, DEMO_SECRET, QUEUE_APP, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;

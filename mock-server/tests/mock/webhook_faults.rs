@@ -3,10 +3,9 @@
 //! and replay exactly with the same seed, whether set in the config or at
 //! run time through `PUT /__mock/webhooks/faults`; delay sends late.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::*;
+use crate::common::receiver::Receiver;
+use crate::common::{start_mock, start_mock_with};
+use chatload_mock::testing::{DEMO_APP, Mock};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -43,7 +42,9 @@ async fn run(seed: u64, faults_in_config: bool) -> Outcome {
     }
     let demo = mock.demo();
     let receiver = Receiver::start().await;
-    let (id, _) = register_webhook(&demo, &["messages:new"], &receiver.url).await;
+    let (id, _) = demo
+        .register_webhook(&["messages:new"], &receiver.url)
+        .await;
     let (user, _) = demo.create_user("talker").await;
     let chat = demo.create_chat(&user, 1).await["id"]
         .as_str()
@@ -81,7 +82,7 @@ async fn run(seed: u64, faults_in_config: bool) -> Outcome {
 async fn wait_settled(mock: &Mock, id: &str, receiver: &Receiver) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let stats = hook_stats(mock, DEMO_APP, id).await;
+        let stats = mock.hook_stats(DEMO_APP, id).await;
         let expected = stats["enqueued"].as_u64().unwrap_or(0)
             - stats["faults"]["drop"].as_u64().unwrap_or(0)
             + stats["faults"]["duplicate"].as_u64().unwrap_or(0);
@@ -163,7 +164,9 @@ async fn a_delayed_delivery_arrives_late() {
     assert_eq!(faults["delay"], 1.0);
     let demo = mock.demo();
     let receiver = Receiver::start().await;
-    let (id, _) = register_webhook(&demo, &["chats:create"], &receiver.url).await;
+    let (id, _) = demo
+        .register_webhook(&["chats:create"], &receiver.url)
+        .await;
     let (user, _) = demo.create_user("late").await;
     let sent = Instant::now();
     demo.create_chat(&user, 1).await;
@@ -175,7 +178,7 @@ async fn a_delayed_delivery_arrives_late() {
         "{:?}",
         sent.elapsed()
     );
-    assert_eq!(hook_stats(&mock, DEMO_APP, &id).await["faults"]["delay"], 1);
+    assert_eq!(mock.hook_stats(DEMO_APP, &id).await["faults"]["delay"], 1);
 }
 
 #[tokio::test]

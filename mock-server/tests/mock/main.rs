@@ -1,0 +1,25 @@
+//! The mock's tests: one binary, each module a feature, every test on its
+//! own mock started on port 0 (`chatload_mock::testing`), most of them over
+//! real HTTP with every response checked against the OpenAPI document.
+//!
+//! - `common`: the spec-checking start, the OpenAPI oracle (`spec`), a
+//!   recording webhook receiver (`receiver`).
+//! - `routes`, `chat_routes`: every route's happy path, auth failures and bad input.
+//! - `flows`: the seed's two flows, assignment, FIFO queue, many concurrent lifecycles.
+//! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
+//! - `conformance`: the spec checker itself, and every spec operation exercised.
+//! - `fuzz_routes`: property test, arbitrary requests at every route.
+//! - `webhooks`, `webhook_faults`, `webhook_order`, `assign_webhook`: outgoing
+//!   webhooks, their faults and order, and the `chats:assign` question.
+
+mod assign_webhook;
+mod chat_routes;
+mod common;
+mod conformance;
+mod faults;
+mod flows;
+mod fuzz_routes;
+mod routes;
+mod webhook_faults;
+mod webhook_order;
+mod webhooks;
