@@ -22,7 +22,7 @@
 
 use crate::metrics::FailureKind;
 use crate::report::format::format_us;
-use crate::report::webhooks::{LatencySummary, WebhookReport};
+use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
     DecidedBy, Percentiles, RunReport, StatsReport, ThresholdDef, ThresholdResult, ThresholdStatus,
     Verdict,
@@ -30,7 +30,7 @@ use crate::report::{
 use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
 };
-use crate::scenario::webhooks::same_event;
+use crate::scenario::webhook::same_event;
 
 /// Judges a run: every threshold, then the run rules (module docs).
 pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {

@@ -19,7 +19,7 @@ use crate::verdict;
 
 mod commands;
 mod conform_cmd;
-mod hooks;
+mod webhook;
 mod run;
 
 pub use run::{apply_overrides, default_report_path};

@@ -380,7 +380,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     // fail but the agents' logins, which delete the webhook again on failure.
     let mut run_hooks = None;
     if let Some(spec) = &scenario.webhooks {
-        let started = super::hooks::RunHooks::start(spec, &client).await?;
+        let started = super::webhook::RunHooks::start(spec, &client).await?;
         runner = runner.with_hooks(started.engine_hooks(&scenario));
         run_hooks = Some(started);
     }
@@ -506,7 +506,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         merged_from: Vec::new(),
     };
     let mut report = report::build(&metrics, meta, outcome.planned_iterations);
-    report.webhooks = webhook_input.as_ref().map(report::webhooks::build);
+    report.webhooks = webhook_input.as_ref().map(report::webhook::build);
     report.agents = agent_summary;
     report.cleanup = cleanup.map(|c| CleanupReport {
         attempted: c.attempted,

@@ -18,7 +18,7 @@ use super::verbose::Peek;
 use crate::metrics::{FailureKind, FailureSample};
 use crate::scenario::matcher::{BodyCheck, Matcher, pointer};
 use crate::scenario::template::{RenderContext, VarId};
-use crate::scenario::webhooks::WaitEventSpec;
+use crate::scenario::webhook::WaitEventSpec;
 use crate::scenario::{Auth, Expectation, RequestSpec, Scenario, WaitSpec};
 use crate::schema::Violation;
 

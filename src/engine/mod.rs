@@ -10,7 +10,7 @@ mod cleanup;
 mod closed;
 mod explain;
 mod failed;
-mod hooks;
+mod webhook;
 mod in_flight;
 mod mask;
 mod open;
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cleanup::{CleanupSummary, close_chats};
-pub use hooks::{EngineHooks, EventSession};
+pub use webhook::{EngineHooks, EventSession};
 pub use in_flight::InFlightSnapshot;
 pub use mask::{MASKED, is_sensitive_name};
 pub use session::Session;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::explain::Response;
-use super::hooks::EngineHooks;
+use super::webhook::EngineHooks;
 use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;

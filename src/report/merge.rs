@@ -120,7 +120,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         cleanup: merge_cleanup(reports),
         agents: merge_agents(reports),
         aborted_in_flight: reports.iter().any(|r| r.aborted_in_flight),
-        webhooks: super::webhooks::merge(
+        webhooks: super::webhook::merge(
             &reports
                 .iter()
                 .filter_map(|r| r.webhooks.as_ref())

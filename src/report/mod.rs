@@ -21,7 +21,7 @@ mod model;
 pub mod sections;
 pub mod terminal;
 mod upgrade;
-pub mod webhooks;
+pub mod webhook;
 
 pub use build::{build, percentiles};
 #[cfg(test)]

@@ -81,7 +81,7 @@ pub struct RunReport {
     /// Webhook events and the chat lifecycle's service levels (runs with a
     /// `webhooks:` section only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhooks: Option<super::webhooks::WebhookReport>,
+    pub webhooks: Option<super::webhook::WebhookReport>,
 }
 
 /// Run metadata. Never contains credentials.

@@ -13,7 +13,7 @@ pub use super::format::format_us;
 use super::format::{format_percent, format_rate, format_secs};
 use super::{DecidedBy, Percentiles, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
-mod hooks;
+mod webhook;
 
 /// Corrected p99 must exceed raw p99 by this factor (and [`CORRECTED_MIN_GAP_US`]) before the
 /// summary shows a "p99 (corr.)" column.
@@ -201,7 +201,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
     let _ = writeln!(out, "errors by kind  {}", join_or_none(&kinds));
     why_it_failed(&mut out, report, show_flow, paint);
     if let Some(w) = &report.webhooks {
-        hooks::render(&mut out, w, paint);
+        webhook::render(&mut out, w, paint);
     }
     if let Some(agents) = &report.agents {
         let t = &agents.totals;

@@ -14,7 +14,7 @@ pub mod raw;
 pub mod template;
 pub mod threshold;
 pub mod validate;
-pub mod webhooks;
+pub mod webhook;
 
 mod feed;
 mod syntax;
@@ -84,7 +84,7 @@ pub struct Scenario {
     /// Agent actors, when the scenario declares them.
     pub agents: Option<AgentsSpec>,
     /// The run's webhook receiver, when the scenario has a `webhooks:` section.
-    pub webhooks: Option<webhooks::WebhookSpec>,
+    pub webhooks: Option<webhook::WebhookSpec>,
 }
 
 impl Scenario {
@@ -125,7 +125,7 @@ pub(crate) fn check_threshold(
     abort_on_fail: bool,
     step_names: &[(String, String)],
     routes: &[RouteInfo],
-    webhooks: Option<&webhooks::WebhookSpec>,
+    webhooks: Option<&webhook::WebhookSpec>,
     flows: &[Flow],
 ) -> Result<threshold::Threshold, String> {
     let is_pause = |id: usize| {
@@ -328,7 +328,7 @@ pub enum StepAction {
     Request(Box<RequestSpec>),
     WaitUntil(Box<WaitSpec>),
     /// Wait for a webhook event about the VU's chat.
-    WaitEvent(Box<webhooks::WaitEventSpec>),
+    WaitEvent(Box<webhook::WaitEventSpec>),
     /// Only a think time.
     Pause,
 }

@@ -37,7 +37,7 @@ pub(super) struct Validator<'a> {
     pub(super) step_names: Vec<(String, String)>,
     pub(super) used_names: HashSet<String>,
     /// The validated `webhooks:` section, for `wait_event` steps.
-    pub(super) webhooks: Option<super::webhooks::WebhookSpec>,
+    pub(super) webhooks: Option<super::webhook::WebhookSpec>,
     /// Whether the file has a `webhooks:` section (valid or not).
     pub(super) has_webhooks: bool,
     /// Unknown-variable problems of the current flow: (problem index, name).
@@ -185,7 +185,7 @@ pub fn validate(
     let mut v = Validator::new(origin, env);
     v.has_webhooks = raw.webhooks.is_some();
     let target = validate_target(&mut v, raw.target.as_ref());
-    v.webhooks = super::webhooks::validate_webhooks(&mut v, raw.webhooks.as_ref());
+    v.webhooks = super::webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
     declare_variables(&mut v, &raw);
     let feeds = load_feeds(&mut v, &raw, base_dir);
     let load = validate_load(&mut v, &raw.load);

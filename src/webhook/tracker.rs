@@ -25,7 +25,7 @@ use hdrhistogram::Histogram;
 
 use super::{EventObserver, WebhookEvent};
 use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
-use crate::scenario::webhooks::same_event;
+use crate::scenario::webhook::same_event;
 
 /// Chat fact shards: enough that a few hundred VUs seldom share one.
 const SHARDS: usize = 16;

@@ -14,7 +14,7 @@ use crate::api::Method;
 use crate::client::{ApiRequest, AuthHeaders};
 use crate::engine::session::Session;
 use crate::metrics::FailureKind;
-use crate::scenario::webhooks::{OnTimeout, WaitEventSpec, same_event};
+use crate::scenario::webhook::{OnTimeout, WaitEventSpec, same_event};
 use crate::webhook::{Lifecycle, WebhookEvent};
 
 /// How a `wait_event` ended.

@@ -16,7 +16,7 @@ use serde::Serialize;
 pub use render::{render_html, render_terminal};
 pub use rule::{Rule, RuleScope};
 
-use super::webhooks::WebhookReport;
+use super::webhook::WebhookReport;
 use super::{Percentiles, RunReport, StatsReport};
 
 /// Percentiles compared (and usable in rules).
@@ -337,7 +337,7 @@ pub fn compare(
 
 fn lifecycle_levels(
     w: &WebhookReport,
-) -> impl Iterator<Item = (&'static str, &super::webhooks::LatencySummary)> {
+) -> impl Iterator<Item = (&'static str, &super::webhook::LatencySummary)> {
     [
         ("time_to_assign", &w.lifecycle.time_to_assign),
         ("time_in_queue", &w.queue.time_in_queue),

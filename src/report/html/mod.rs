@@ -41,7 +41,7 @@ mod failures;
 mod sections;
 #[cfg(test)]
 mod tests;
-mod webhooks;
+mod webhook;
 
 use charts::{
     Bar, bar_chart, esc, latency_timeline_chart, percentile_chart, ratio_bar_chart, status_color,
@@ -170,7 +170,7 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     out.push_str("</section>\n</div>\n");
     failures::section(&mut out, report);
 
-    let webhook_data = webhooks::section(&mut out, report.webhooks.as_ref())?;
+    let webhook_data = webhook::section(&mut out, report.webhooks.as_ref())?;
     steps_table(&mut out, report);
     routes_table(&mut out, report);
     schema_section(&mut out, report);

@@ -284,7 +284,7 @@ fn build_action(
     defined: &mut HashSet<String>,
 ) -> Option<StepAction> {
     if let Some(wait) = &raw.wait_event {
-        return crate::scenario::webhooks::wait_event_action(
+        return crate::scenario::webhook::wait_event_action(
             v, raw, wait, &cx.at, &cx.path, defined,
         );
     }

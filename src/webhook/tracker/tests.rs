@@ -6,7 +6,7 @@ use super::*;
 const MS: Duration = Duration::from_millis(1);
 
 fn all_events() -> Vec<String> {
-    crate::scenario::webhooks::DEFAULT_EVENTS
+    crate::scenario::webhook::DEFAULT_EVENTS
         .iter()
         .map(|e| (*e).to_owned())
         .collect()

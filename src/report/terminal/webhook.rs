@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Paint, format_us};
-use crate::report::webhooks::{LatencySummary, WebhookReport};
+use crate::report::webhook::{LatencySummary, WebhookReport};
 
 /// One row: `received` is the events that arrived (blank for the lifecycle
 /// levels, which are measurements only); `measured` the samples behind the

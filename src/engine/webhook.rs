@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::session::Session;
 use crate::scenario::Scenario;
 use crate::scenario::template::VarId;
-use crate::scenario::webhooks::URL_VARIABLE;
+use crate::scenario::webhook::URL_VARIABLE;
 use crate::webhook::{EventRouter, EventTracker, Inbox, Lifecycle};
 
 /// Webhook state shared by every virtual user of a run.

@@ -11,7 +11,7 @@ use crate::webhook::{EventObserver, EventTracker, WebhookEvent};
 /// queued for 200 ms; one duplicate.
 pub(crate) fn sample_input(chats: u64) -> WebhookInput {
     let t0 = Instant::now();
-    let events: Vec<String> = crate::scenario::webhooks::DEFAULT_EVENTS
+    let events: Vec<String> = crate::scenario::webhook::DEFAULT_EVENTS
         .iter()
         .map(|e| (*e).to_owned())
         .collect();

@@ -18,9 +18,9 @@ use super::{AppError, run_failed};
 use crate::api::Method;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders};
 use crate::engine::EngineHooks;
-use crate::report::webhooks::{LittleInput, WebhookInput};
+use crate::report::webhook::{LittleInput, WebhookInput};
 use crate::scenario::Scenario;
-use crate::scenario::webhooks::WebhookSpec;
+use crate::scenario::webhook::WebhookSpec;
 use crate::webhook::{EventRouter, EventTracker, RunningReceiver, WebhookReceiver};
 
 /// How long registration and deletion may take.

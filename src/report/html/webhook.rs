@@ -13,7 +13,7 @@ use super::{
     axis_decades, esc, format_us, one_series, percentile_chart, ratio_bar_chart,
 };
 use crate::report::decode_histogram;
-use crate::report::webhooks::{LatencySummary, WebhookReport};
+use crate::report::webhook::{LatencySummary, WebhookReport};
 
 macro_rules! w {
     ($($arg:tt)*) => {{
@@ -278,7 +278,7 @@ pub(super) fn section(
 #[cfg(test)]
 mod tests {
     use super::anomaly_bars;
-    use crate::report::webhooks::{build, tests::sample_input};
+    use crate::report::webhook::{build, tests::sample_input};
 
     #[test]
     fn each_anomaly_is_a_share_of_what_it_is_counted_among() {
