@@ -18,8 +18,11 @@
 //! - [`progress`]: live progress fed once per second by [`metrics::TickSnapshot`].
 //! - [`conform`]: the built-in conformance suite over every operation.
 //! - [`verdict`]: thresholds evaluated on a report, and the pass/fail rule.
-//! - [`webhook`]: the webhook receiver and the router that hands events to
-//!   virtual users and agent actors.
+//! - [`webhook`]: webhook transport: the receiver, its signature check, the
+//!   router that hands events to virtual users and agent actors, and the
+//!   session (register, handshake, delete) a run starts and finishes.
+//! - [`lifecycle`]: service levels measured from those events (delay per
+//!   event, missing, late, out of order; time to assign, queue, duration).
 //! - [`agents`]: agent actors (a scenario's `agents:` population) working
 //!   chats through the API's agent-side routes, driven by webhook events.
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
@@ -35,6 +38,7 @@ pub mod cli;
 pub mod client;
 pub mod conform;
 pub mod engine;
+pub mod lifecycle;
 pub mod metrics;
 pub mod plan;
 pub mod progress;

@@ -19,8 +19,8 @@ use crate::verdict;
 
 mod commands;
 mod conform_cmd;
-mod webhook;
 mod run;
+mod webhook;
 
 pub use run::{apply_overrides, default_report_path};
 

@@ -7,10 +7,9 @@
 //! it registered) so it can run against a shared real instance. It uses its
 //! own small HTTP helper rather than the load client: no hot path here, and
 //! it needs multipart uploads and arbitrary credential mixes. The webhook it
-//! registers must pass the target's `X-Hook-Secret` handshake: `receiver`
-//! is a minimal local one for that.
+//! registers must pass the target's `X-Hook-Secret` handshake: the app
+//! starts the run's webhook receiver (`crate::webhook`) for that.
 
-mod receiver;
 mod suite;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +19,6 @@ use serde_json::Value;
 
 use crate::schema::SchemaRegistry;
 
-pub use receiver::HookReceiver;
 pub use suite::run_suite;
 
 /// Credentials the suite may use.

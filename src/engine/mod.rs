@@ -10,13 +10,13 @@ mod cleanup;
 mod closed;
 mod explain;
 mod failed;
-mod webhook;
 mod in_flight;
 mod mask;
 mod open;
 mod session;
 mod verbose;
 mod virtual_user;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,12 +25,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cleanup::{CleanupSummary, close_chats};
-pub use webhook::{EngineHooks, EventSession};
 pub use in_flight::InFlightSnapshot;
 pub use mask::{MASKED, is_sensitive_name};
 pub use session::Session;
 pub use verbose::FailureLog;
 pub use virtual_user::{GIVE_UP_AFTER, Runner, connect_backoff, micros, next_poll};
+pub use webhook::{EngineHooks, EventSession};
 
 use crate::plan::LoadPlan;
 

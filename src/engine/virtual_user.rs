@@ -16,11 +16,11 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::explain::Response;
-use super::webhook::EngineHooks;
 use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
 use super::verbose::FailureLog;
+use super::webhook::EngineHooks;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample};
 use crate::scenario::matcher::pointer;

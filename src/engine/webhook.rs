@@ -13,10 +13,11 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::session::Session;
+use crate::lifecycle::{EventTracker, Lifecycle};
 use crate::scenario::Scenario;
 use crate::scenario::template::VarId;
 use crate::scenario::webhook::URL_VARIABLE;
-use crate::webhook::{EventRouter, EventTracker, Inbox, Lifecycle};
+use crate::webhook::{EventRouter, Inbox};
 
 /// Webhook state shared by every virtual user of a run.
 #[derive(Debug)]

@@ -11,8 +11,9 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::{Percentiles, ReportError, decode_histogram, encode_histogram, percentiles};
+use crate::lifecycle::EventSummary;
 use crate::metrics::{merge_histogram, new_latency_histogram};
-use crate::webhook::{EventSummary, ReceiverSnapshot};
+use crate::webhook::ReceiverSnapshot;
 
 /// A disagreement between L and λW larger than this share (of the larger
 /// one) is flagged, when the larger one is at least [`LITTLE_MIN_L`].

@@ -5,20 +5,20 @@
 //! - [`signature`]: the HMAC scheme, in one place.
 //! - [`receiver`]: the axum server; counts what it receives (handshakes,
 //!   events, invalid signatures, malformed bodies).
+//! - [`session`]: one run's receiver and registration, started and
+//!   finished once (register with the handshake, delete at the end).
 //! - [`router`]: routes each event to the inboxes subscribed to its chat or
 //!   user (a virtual user's chat, an agent actor's agent id) and to the
-//!   observers that measure it.
-//! - [`tracker`]: the observer that measures events against the lifecycle
-//!   operations the engine reports (latency per event, missing, duplicate,
-//!   late, out of order, queue and lifecycle service levels).
+//!   observers that measure it (`crate::lifecycle`'s tracker).
 //!
-//! The receiver and router know nothing of scenarios or metrics: the engine
-//! subscribes inboxes and registers observers.
+//! Transport only: nothing here knows of scenarios or metrics; the engine
+//! subscribes inboxes and `crate::lifecycle` registers the observer that
+//! measures.
 
 pub mod receiver;
 pub mod router;
+pub mod session;
 pub mod signature;
-pub mod tracker;
 
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use receiver::{ReceiverCounters, ReceiverSnapshot, RunningReceiver, WebhookReceiver};
 pub use router::{EventObserver, EventRouter, Inbox};
-pub use tracker::{EventSummary, EventTracker, Lifecycle};
+pub use session::{SessionConfig, SessionError, SessionStats, WebhookSession};
 
 /// One verified event as received.
 #[derive(Debug, Clone)]

@@ -337,6 +337,32 @@ mod tests {
         running.stop().await;
     }
 
+    /// What `chatload conform` relies on: without verification (it never
+    /// learns the secret) the handshake is echoed and envelopes are
+    /// answered 200 without a secret header, signed or not.
+    #[tokio::test]
+    async fn unverified_receiver_echoes_the_handshake_and_accepts_unsigned_events() {
+        let receiver = WebhookReceiver::new(EventRouter::new(), false);
+        let running = receiver
+            .start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let url = running.local_url();
+        let shake = post(&url, &[("X-Hook-Secret", "abc")], "{}").await;
+        assert_eq!(shake.status(), 200);
+        assert_eq!(shake.headers()["x-hook-secret"], "abc");
+        let body =
+            r#"{"trigger":"chats:close","appId":"a","data":{"chatId":"c-1"},"created_at":1}"#;
+        let event = post(&url, &[], body).await;
+        assert_eq!(event.status(), 200);
+        assert!(event.headers().get("x-hook-secret").is_none());
+        assert_eq!(
+            (receiver.counters().handshakes, receiver.counters().events),
+            (1, 1)
+        );
+        running.stop().await;
+    }
+
     #[derive(Debug)]
     struct Always(&'static str);
     impl AssignResponder for Always {

@@ -13,9 +13,10 @@ use super::Runner;
 use crate::api::Method;
 use crate::client::{ApiRequest, AuthHeaders};
 use crate::engine::session::Session;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::FailureKind;
 use crate::scenario::webhook::{OnTimeout, WaitEventSpec, same_event};
-use crate::webhook::{Lifecycle, WebhookEvent};
+use crate::webhook::WebhookEvent;
 
 /// How a `wait_event` ended.
 pub(super) enum WaitResult {

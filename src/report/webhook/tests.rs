@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::*;
-use crate::webhook::{EventObserver, EventTracker, WebhookEvent};
+use crate::lifecycle::EventTracker;
+use crate::webhook::{EventObserver, WebhookEvent};
 
 /// A section from a tracker that saw `chats` chats joined after 300 ms and
 /// queued for 200 ms; one duplicate.

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{EventObserver, WebhookEvent};
 use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
 use crate::scenario::webhook::same_event;
+use crate::webhook::{EventObserver, WebhookEvent};
 
 /// Chat fact shards: enough that a few hundred VUs seldom share one.
 const SHARDS: usize = 16;
