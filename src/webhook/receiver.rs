@@ -285,15 +285,19 @@ mod tests {
         request.send().await.expect("receiver answers")
     }
 
+    async fn serve(receiver: &WebhookReceiver) -> RunningReceiver {
+        receiver
+            .start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind")
+    }
+
     #[tokio::test]
     async fn handshake_echo_signed_events_routed_forgeries_counted() {
         let router = EventRouter::new();
         let receiver = WebhookReceiver::new(Arc::clone(&router), true);
         receiver.add_secret("s3cret");
-        let running = receiver
-            .start("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let running = serve(&receiver).await;
         let url = running.local_url();
 
         let shake = post(&url, &[("X-Hook-Secret", "abc123")], "{}").await;
@@ -343,10 +347,7 @@ mod tests {
     #[tokio::test]
     async fn unverified_receiver_echoes_the_handshake_and_accepts_unsigned_events() {
         let receiver = WebhookReceiver::new(EventRouter::new(), false);
-        let running = receiver
-            .start("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let running = serve(&receiver).await;
         let url = running.local_url();
         let shake = post(&url, &[("X-Hook-Secret", "abc")], "{}").await;
         assert_eq!(shake.status(), 200);
@@ -374,10 +375,7 @@ mod tests {
     #[tokio::test]
     async fn chats_assign_is_answered_by_the_responder() {
         let receiver = WebhookReceiver::new(EventRouter::new(), false);
-        let running = receiver
-            .start("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let running = serve(&receiver).await;
         let body = r#"{"trigger":"chats:assign","appId":"a","data":{"agents":[{"id":"a-3"}],"chat":{"id":"c-1"}},"created_at":1}"#;
         let none = post(&running.local_url(), &[], body).await;
         assert_eq!(none.text().await.expect("body"), "{}");

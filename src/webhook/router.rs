@@ -254,7 +254,7 @@ impl Routes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn event(trigger: &str, chat: &str, user: &str) -> WebhookEvent {
@@ -264,8 +264,9 @@ mod tests {
         WebhookEvent::parse(body.as_bytes(), Instant::now()).expect("envelope")
     }
 
+    /// An observer counting the events it sees.
     #[derive(Debug, Default)]
-    struct Count(AtomicU64);
+    pub(crate) struct Count(pub(crate) AtomicU64);
     impl EventObserver for Count {
         fn on_event(&self, _: &Arc<WebhookEvent>) {
             self.0.fetch_add(1, Ordering::Relaxed);

@@ -260,13 +260,19 @@ async fn delete(client: &ApiClient, id: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::client::{ClientConfig, Credentials};
-    use crate::webhook::{Inbox, WebhookEvent, signature};
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use crate::webhook::router::tests::Count;
+    use crate::webhook::{Inbox, signature};
+    use std::sync::atomic::Ordering;
 
     const MOCK_SECRET: &str = "demo-secret";
 
-    fn client_for(mock: &chatload_mock::MockServer) -> ApiClient {
-        ApiClient::new(&ClientConfig {
+    /// The bundled mock (webhook delivery and handshake on) and a client
+    /// with its demo credentials.
+    async fn mock_and_client() -> (chatload_mock::MockServer, ApiClient) {
+        let mock = chatload_mock::spawn(chatload_mock::MockConfig::default())
+            .await
+            .expect("mock");
+        let client = ApiClient::new(&ClientConfig {
             base_url: mock.base_url(),
             credentials: Credentials {
                 app_id: Some("demo-app".to_owned()),
@@ -277,7 +283,8 @@ mod tests {
             timeout: Duration::from_secs(5),
             pool_size: 1,
         })
-        .expect("client")
+        .expect("client");
+        (mock, client)
     }
 
     fn config(events: &[String]) -> SessionConfig<'_> {
@@ -319,20 +326,9 @@ mod tests {
             .collect()
     }
 
-    #[derive(Debug, Default)]
-    struct Count(AtomicU64);
-    impl EventObserver for Count {
-        fn on_event(&self, _: &Arc<WebhookEvent>) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     #[tokio::test]
     async fn start_registers_through_the_handshake_and_finish_deletes_the_webhook() {
-        let mock = chatload_mock::spawn(chatload_mock::MockConfig::default())
-            .await
-            .expect("mock");
-        let client = client_for(&mock);
+        let (_mock, client) = mock_and_client().await;
         let events = vec!["chats:create".to_owned()];
         let seen = Arc::new(Count::default());
         let session = WebhookSession::start(&config(&events), &client, vec![seen.clone()])
@@ -377,10 +373,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_registration_names_the_status_and_no_secret() {
-        let mock = chatload_mock::spawn(chatload_mock::MockConfig::default())
-            .await
-            .expect("mock");
-        let client = client_for(&mock);
+        let (_mock, client) = mock_and_client().await;
         let events = vec!["chats:create".to_owned()];
         let config = SessionConfig {
             // Nothing answers the handshake there.
@@ -402,10 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_registered_webhook_is_verified_with_the_given_secret_and_left_alone() {
-        let mock = chatload_mock::spawn(chatload_mock::MockConfig::default())
-            .await
-            .expect("mock");
-        let client = client_for(&mock);
+        let (_mock, client) = mock_and_client().await;
         let events = vec!["chats:create".to_owned()];
         let config = SessionConfig {
             register: false,
