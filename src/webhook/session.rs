@@ -262,22 +262,19 @@ mod tests {
     use crate::client::{ClientConfig, Credentials};
     use crate::webhook::router::tests::Count;
     use crate::webhook::{Inbox, signature};
+    use chatload_mock::testing::{Cred, DEMO_APP, DEMO_KEY, DEMO_SECRET, Mock, start_mock};
     use std::sync::atomic::Ordering;
 
-    const MOCK_SECRET: &str = "demo-secret";
-
-    /// The bundled mock (webhook delivery and handshake on) and a client
-    /// with its demo credentials.
-    async fn mock_and_client() -> (chatload_mock::MockServer, ApiClient) {
-        let mock = chatload_mock::spawn(chatload_mock::MockConfig::default())
-            .await
-            .expect("mock");
+    /// The bundled mock (webhook delivery and handshake on) and the run's
+    /// client with its demo credentials.
+    async fn mock_and_client() -> (Mock, ApiClient) {
+        let mock = start_mock().await;
         let client = ApiClient::new(&ClientConfig {
             base_url: mock.base_url(),
             credentials: Credentials {
-                app_id: Some("demo-app".to_owned()),
-                secret: Some(MOCK_SECRET.to_owned()),
-                domain_key: Some("demo-domain-key".to_owned()),
+                app_id: Some(DEMO_APP.to_owned()),
+                secret: Some(DEMO_SECRET.to_owned()),
+                domain_key: Some(DEMO_KEY.to_owned()),
             },
             extra_headers: Vec::new(),
             timeout: Duration::from_secs(5),
@@ -298,26 +295,9 @@ mod tests {
         }
     }
 
-    async fn call(client: &ApiClient, method: Method, path: &str, body: Option<Value>) -> Value {
-        let request = ApiRequest {
-            method,
-            path,
-            query: &[],
-            headers: &[],
-            body: body.map(|b| b.to_string().into_bytes()),
-            auth: if path == "/users" {
-                AuthHeaders::AppId
-            } else {
-                AuthHeaders::Secret
-            },
-        };
-        let response = client.send(request).await.expect("answer");
-        serde_json::from_slice(&response.body).expect("json")
-    }
-
-    /// The targets of the webhooks the app has registered.
-    async fn targets(client: &ApiClient) -> Vec<String> {
-        let list = call(client, Method::Get, "/webhooks", None).await;
+    /// The targets of the webhooks the demo app has registered.
+    async fn targets(mock: &Mock) -> Vec<String> {
+        let list = mock.demo().get("/webhooks").await.success();
         list["webhooks"]
             .as_array()
             .expect("webhooks")
@@ -328,33 +308,34 @@ mod tests {
 
     #[tokio::test]
     async fn start_registers_through_the_handshake_and_finish_deletes_the_webhook() {
-        let (_mock, client) = mock_and_client().await;
+        let (mock, client) = mock_and_client().await;
         let events = vec!["chats:create".to_owned()];
         let seen = Arc::new(Count::default());
         let session = WebhookSession::start(&config(&events), &client, vec![seen.clone()])
             .await
             .expect("starts");
         assert!(session.url().ends_with("/hooks"), "{}", session.url());
-        assert_eq!(targets(&client).await, vec![session.url().to_owned()]);
+        assert_eq!(targets(&mock).await, vec![session.url().to_owned()]);
 
         // An event the API posts verifies with the secret the registration returned.
-        let user = call(
-            &client,
-            Method::Post,
-            "/users",
-            Some(json!({"name": "Session", "externalId": "session-1"})),
-        )
-        .await;
-        let creator = user["user"]["id"].as_str().expect("user id");
-        let chat = call(
-            &client,
-            Method::Post,
-            "/chats",
-            Some(json!({"room": 1, "creator": creator, "source": 3, "lang": "en"})),
-        )
-        .await;
-        let chat = chat["chat"]["id"].as_str().expect("chat id");
+        let user = mock
+            .client(DEMO_APP, Cred::AppIdOnly)
+            .post(
+                "/users",
+                json!({"name": "Session", "externalId": "session-1"}),
+            )
+            .await
+            .success();
+        let chat = mock
+            .demo()
+            .post(
+                "/chats",
+                json!({"room": 1, "creator": user["user"]["id"], "source": 3, "lang": "en"}),
+            )
+            .await
+            .success();
         let inbox = Inbox::new();
+        let chat = chat["chat"]["id"].as_str().expect("chat id");
         session.router().subscribe_chat(chat, &inbox);
         let created = inbox
             .wait_for(|e| e.trigger == "chats:create", Duration::from_secs(30))
@@ -368,12 +349,12 @@ mod tests {
         assert_eq!(stats.receiver.invalid_signatures, 0);
         assert!(stats.receiver.events >= 1, "{stats:?}");
         assert_eq!(seen.0.load(Ordering::Relaxed), stats.receiver.events);
-        assert!(targets(&client).await.is_empty(), "deleted at the end");
+        assert!(targets(&mock).await.is_empty(), "deleted at the end");
     }
 
     #[tokio::test]
     async fn a_refused_registration_names_the_status_and_no_secret() {
-        let (_mock, client) = mock_and_client().await;
+        let (mock, client) = mock_and_client().await;
         let events = vec!["chats:create".to_owned()];
         let config = SessionConfig {
             // Nothing answers the handshake there.
@@ -389,13 +370,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("http://127.0.0.1:9/hooks"), "{text}");
-        assert!(!text.contains(MOCK_SECRET), "{text}");
-        assert!(targets(&client).await.is_empty());
+        assert!(!text.contains(DEMO_SECRET), "{text}");
+        assert!(targets(&mock).await.is_empty());
     }
 
     #[tokio::test]
     async fn a_registered_webhook_is_verified_with_the_given_secret_and_left_alone() {
-        let (_mock, client) = mock_and_client().await;
+        let (mock, client) = mock_and_client().await;
         let events = vec!["chats:create".to_owned()];
         let config = SessionConfig {
             register: false,
@@ -405,11 +386,11 @@ mod tests {
         let session = WebhookSession::start(&config, &client, Vec::new())
             .await
             .expect("starts");
-        assert!(targets(&client).await.is_empty(), "nothing registered");
+        assert!(targets(&mock).await.is_empty(), "nothing registered");
         let body = r#"{"trigger":"chats:create","appId":"demo-app","data":{"chatId":"c-1"},"created_at":1}"#;
-        let http = reqwest::Client::new();
         for key in [&b"s3cret"[..], b"forged"] {
-            let answer = http
+            let answer = mock
+                .http
                 .post(session.url())
                 .header("x-hook-signature", signature::sign(key, body.as_bytes()))
                 .body(body)
