@@ -12,7 +12,7 @@ use super::{AppError, run_failed};
 use crate::client::ApiClient;
 use crate::engine::EngineHooks;
 use crate::lifecycle::{EventTracker, QueueSampler};
-use crate::report::webhook::{LittleInput, WebhookInput};
+use crate::report::webhook::{LittleInput, ReceiverCounts, WebhookInput};
 use crate::scenario::Scenario;
 use crate::scenario::webhook::WebhookSpec;
 use crate::webhook::{EventRouter, SessionConfig, WebhookReceiver, WebhookSession};
@@ -118,8 +118,13 @@ impl RunHooks {
             late_after: self.spec.late_after,
             settle: self.spec.settle,
             verify: self.spec.verify,
-            receiver: stats.receiver,
-            parked: stats.parked,
+            receiver: ReceiverCounts {
+                handshakes: stats.receiver.handshakes,
+                events: stats.receiver.events,
+                parked: stats.parked,
+            },
+            invalid_signatures: stats.receiver.invalid_signatures,
+            malformed: stats.receiver.malformed,
             summary: self.tracker.finish(),
             little: samples.map(|s| LittleInput {
                 samples: s.count,

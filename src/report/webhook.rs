@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::{Percentiles, ReportError, decode_histogram, encode_histogram, percentiles};
 use crate::lifecycle::EventSummary;
 use crate::metrics::{merge_histogram, new_latency_histogram};
-use crate::webhook::ReceiverSnapshot;
 
 /// A disagreement between L and λW larger than this share (of the larger
 /// one) is flagged, when the larger one is at least [`LITTLE_MIN_L`].
@@ -29,9 +28,13 @@ pub struct WebhookInput {
     pub late_after: Duration,
     pub settle: Duration,
     pub verify: bool,
-    pub receiver: ReceiverSnapshot,
-    /// Events that arrived before their chat was subscribed (router count).
-    pub parked: u64,
+    /// Handshakes and verified events answered, and events parked before
+    /// their chat was subscribed (router count).
+    pub receiver: ReceiverCounts,
+    /// Events whose signature was missing or wrong (not routed).
+    pub invalid_signatures: u64,
+    /// Signed bodies that were not an event envelope (not routed).
+    pub malformed: u64,
     pub summary: EventSummary,
     pub little: Option<LittleInput>,
 }
@@ -288,19 +291,15 @@ pub fn build(input: &WebhookInput) -> WebhookReport {
         late_after_ms: input.late_after.as_millis() as u64,
         settle_ms: input.settle.as_millis() as u64,
         verify: input.verify,
-        receiver: ReceiverCounts {
-            handshakes: input.receiver.handshakes,
-            events: input.receiver.events,
-            parked: input.parked,
-        },
+        receiver: input.receiver,
         counts: EventCounts {
             received,
             missing,
             duplicate: s.duplicate,
             late: s.late,
             out_of_order: s.out_of_order,
-            invalid_signatures: input.receiver.invalid_signatures,
-            malformed: input.receiver.malformed,
+            invalid_signatures: input.invalid_signatures,
+            malformed: input.malformed,
             unrouted: s.unrouted,
             expected: s.expected,
             direct: s.direct,

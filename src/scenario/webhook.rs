@@ -72,19 +72,22 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
 pub struct WebhookSpec {
     /// Where the receiver listens.
     pub bind: SocketAddr,
-    /// URL to register instead of `http://<bound address>/hooks`.
+    /// URL to register instead of `http://<bound address>/hooks`, when the
+    /// API reaches this machine through a tunnel or proxy.
     pub public_url: Option<String>,
     /// Register before the run and delete afterwards (else: already registered).
     pub register: bool,
     /// The webhook's secret when the run does not register it.
     pub secret: Option<Secret>,
-    /// Verify `X-Hook-Signature` (unsigned or forged events are counted, not routed).
+    /// Verify `X-Hook-Signature` (unsigned or forged events are counted,
+    /// not routed).
     pub verify: bool,
     /// Subscribed event names.
     pub events: Vec<String>,
     /// An event later than this after its cause is counted late.
     pub late_after: Duration,
-    /// After the run, how long to wait for stragglers before counting missing events.
+    /// After the run, how long to wait for stragglers before counting
+    /// missing events.
     pub settle: Duration,
     /// Sample `GET /queues/status` every second for the Little's law check.
     pub queue_sampling: bool,
@@ -392,6 +395,14 @@ mod tests {
 
     const BASE: &str = "name: s\nload: {vus: 1, iterations: 1}\n";
 
+    /// Asserts that `yaml` is invalid and its problems mention each of `needles`.
+    fn assert_problems(yaml: &str, needles: &[&str]) {
+        let all = load(yaml).expect_err("invalid").join("\n");
+        for needle in needles {
+            assert!(all.contains(needle), "missing `{needle}` in\n{all}");
+        }
+    }
+
     #[test]
     fn a_bare_section_takes_every_default_and_wait_event_validates() {
         let yaml = format!(
@@ -423,56 +434,48 @@ mod tests {
         let yaml = format!(
             "{BASE}webhooks:\n  bind: nowhere\n  register: false\n  events: [chats:create, chats:explode]\n  late_after: soon\n  colour: red\nsteps:\n  - wait_event: {{event: chats:join, timeout: 1s}}\n"
         );
-        let problems = load(&yaml).expect_err("invalid");
-        let all = problems.join("\n");
-        assert!(all.contains("unknown field `colour`"), "{all}");
+        assert_problems(&yaml, &["unknown field `colour`"]);
         // Unknown fields stop the parse; the rest is checked once they are gone.
         let yaml = yaml.replace("  colour: red\n", "");
-        let all = load(&yaml).expect_err("invalid").join("\n");
-        for needle in [
-            "webhooks.bind: `nowhere` is not an address",
-            "webhooks.secret: with `register: false`",
-            "webhooks.events[1]: unknown event `chats:explode`",
-            "webhooks.late_after: `soon` is not a duration",
-        ] {
-            assert!(all.contains(needle), "missing `{needle}` in\n{all}");
-        }
-        assert!(all.contains("s.yaml:"), "located: {all}");
+        assert_problems(
+            &yaml,
+            &[
+                "webhooks.bind: `nowhere` is not an address",
+                "webhooks.secret: with `register: false`",
+                "webhooks.events[1]: unknown event `chats:explode`",
+                "webhooks.late_after: `soon` is not a duration",
+                "s.yaml:",
+            ],
+        );
     }
 
     #[test]
     fn wait_event_needs_the_section_a_subscribed_event_and_its_keys() {
         let without = format!("{BASE}steps:\n  - wait_event: {{event: chats:join, timeout: 1s}}\n");
-        let all = load(&without).expect_err("invalid").join("\n");
-        assert!(
-            all.contains("wait_event needs a `webhooks:` section"),
-            "{all}"
-        );
+        assert_problems(&without, &["wait_event needs a `webhooks:` section"]);
 
         let narrow = format!(
             "{BASE}webhooks: {{events: [chats:create]}}\nsteps:\n  - wait_event: {{event: chats:close, timeout: 1s}}\n  - wait_event: {{event: chats:nope, timeout: 1s}}\n  - wait_event: {{event: chats:create, timeout: later, on_timeout: cry}}\n"
         );
-        let all = load(&narrow).expect_err("invalid").join("\n");
-        for needle in [
-            "`chats:close` is not in webhooks.events",
-            "unknown event `chats:nope`",
-            "`later` is not a duration",
-            "unknown on_timeout `cry`",
-        ] {
-            assert!(all.contains(needle), "missing `{needle}` in\n{all}");
-        }
+        assert_problems(
+            &narrow,
+            &[
+                "`chats:close` is not in webhooks.events",
+                "unknown event `chats:nope`",
+                "`later` is not a duration",
+                "unknown on_timeout `cry`",
+            ],
+        );
         let no_timeout =
             format!("{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:create}}\n");
-        let all = load(&no_timeout).expect_err("invalid").join("\n");
-        assert!(
-            all.contains("steps[0].wait_event: `timeout` is required here"),
-            "{all}"
+        assert_problems(
+            &no_timeout,
+            &["steps[0].wait_event: `timeout` is required here"],
         );
         let unset = format!(
             "{BASE}webhooks:\nsteps:\n  - wait_event: {{event: chats:join, timeout: 1s, chat: \"{{{{ later }}}}\"}}\n"
         );
-        let all = load(&unset).expect_err("invalid").join("\n");
-        assert!(all.contains("unknown variable `later`"), "{all}");
+        assert_problems(&unset, &["unknown variable `later`"]);
     }
 
     #[test]

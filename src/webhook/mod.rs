@@ -31,17 +31,21 @@ pub use session::{SessionConfig, SessionError, SessionStats, WebhookSession};
 /// One verified event as received.
 #[derive(Debug, Clone)]
 pub struct WebhookEvent {
-    /// Event name, e.g. `chats:join`.
+    /// Event name, e.g. `chats:join` (the names a registration may list
+    /// are the spec's webhook events).
     pub trigger: String,
     /// `appId` of the envelope.
     pub app_id: String,
-    /// The event's `data` object.
+    /// The event's `data` object, whose shape depends on `trigger`
+    /// (`wait_event` filters and captures read it).
     pub data: Value,
     /// `created_at` of the envelope (Unix seconds, as the API sends it).
     pub created_at: u64,
-    /// When the receiver read the event.
+    /// When the receiver read the event: every delay `crate::lifecycle`
+    /// measures ends here.
     pub arrived: Instant,
-    /// The chat the event is about, when it names one.
+    /// The chat the event is about, when it names one (see `chat_of` for
+    /// where each event shape keeps it).
     pub chat_id: Option<String>,
     /// The user (end user or agent) the event names, when it names one.
     pub user_id: Option<String>,

@@ -137,27 +137,26 @@ impl EventRouter {
 
     /// Routes events about `chat_id` to `inbox` (and hands over the parked ones).
     pub fn subscribe_chat(&self, chat_id: &str, inbox: &Arc<Inbox>) {
-        let parked = {
-            let mut routes = self.lock();
-            routes.chats.insert(chat_id.to_owned(), Arc::clone(inbox));
-            routes.unpark(|e| e.chat_id.as_deref() == Some(chat_id))
-        };
-        for event in parked {
-            inbox.push(event);
-        }
+        self.subscribe(Key::Chat, chat_id, inbox);
     }
 
     /// Stops routing events about `chat_id`.
     pub fn unsubscribe_chat(&self, chat_id: &str) {
-        self.lock().chats.remove(chat_id);
+        self.lock().map(Key::Chat).remove(chat_id);
     }
 
     /// Routes events naming `user_id` (e.g. an agent's invitations) to `inbox`.
     pub fn subscribe_user(&self, user_id: &str, inbox: &Arc<Inbox>) {
+        self.subscribe(Key::User, user_id, inbox);
+    }
+
+    /// Routes events whose `key` is `id` to `inbox`, handing over the
+    /// parked ones (outside the lock: pushing wakes waiters).
+    fn subscribe(&self, key: Key, id: &str, inbox: &Arc<Inbox>) {
         let parked = {
             let mut routes = self.lock();
-            routes.users.insert(user_id.to_owned(), Arc::clone(inbox));
-            routes.unpark(|e| e.user_id.as_deref() == Some(user_id))
+            routes.map(key).insert(id.to_owned(), Arc::clone(inbox));
+            routes.unpark(|e| key.of(e) == Some(id))
         };
         for event in parked {
             inbox.push(event);
@@ -166,7 +165,7 @@ impl EventRouter {
 
     /// Stops routing events naming `user_id`.
     pub fn unsubscribe_user(&self, user_id: &str) {
-        self.lock().users.remove(user_id);
+        self.lock().map(Key::User).remove(user_id);
     }
 
     /// Shows `event` to the observers, then delivers it to the chat's and the
@@ -220,7 +219,31 @@ impl EventRouter {
     }
 }
 
+/// What an event is routed by.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Chat,
+    User,
+}
+
+impl Key {
+    /// The chat or user `event` names, if it names one.
+    fn of(self, event: &WebhookEvent) -> Option<&str> {
+        match self {
+            Key::Chat => event.chat_id.as_deref(),
+            Key::User => event.user_id.as_deref(),
+        }
+    }
+}
+
 impl Routes {
+    fn map(&mut self, key: Key) -> &mut HashMap<String, Arc<Inbox>> {
+        match key {
+            Key::Chat => &mut self.chats,
+            Key::User => &mut self.users,
+        }
+    }
+
     fn park(&mut self, event: Arc<WebhookEvent>) {
         let now = event.arrived;
         while self

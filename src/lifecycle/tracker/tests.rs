@@ -12,6 +12,15 @@ fn all_events() -> Vec<String> {
         .collect()
 }
 
+/// A tracker expecting every default event, late after `late_after`, that
+/// knows one chat `c-1` by `u-1` created at the returned instant.
+fn tracked_chat(in_queue: bool, late_after: Duration) -> (Instant, Arc<EventTracker>) {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), late_after);
+    tracker.chat_created("c-1", "u-1", in_queue, t0);
+    (t0, tracker)
+}
+
 fn event(trigger: &str, data: serde_json::Value, arrived: Instant) -> Arc<WebhookEvent> {
     let body = serde_json::json!({"trigger": trigger, "appId": "a", "data": data, "created_at": 1});
     Arc::new(WebhookEvent::parse(body.to_string().as_bytes(), arrived).expect("envelope"))
@@ -43,9 +52,7 @@ fn count_of(summary: &EventSummary, name: &str) -> u64 {
 
 #[test]
 fn a_redelivered_event_is_counted_duplicate_and_measured_once() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
-    tracker.chat_created("c-1", "u-1", false, t0);
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
     let first = join("c-1", "a-1", t0 + 100 * MS);
     // Same body, later arrival: the API delivered it again.
     let again = join("c-1", "a-1", t0 + 900 * MS);
@@ -60,9 +67,7 @@ fn a_redelivered_event_is_counted_duplicate_and_measured_once() {
 
 #[test]
 fn an_earlier_stage_after_a_later_one_and_a_growing_queue_position_are_out_of_order() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
-    tracker.chat_created("c-1", "u-1", true, t0);
+    let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
     tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
     // invitations:new belongs before chats:join.
     tracker.on_event(&event(
@@ -118,9 +123,7 @@ fn events_before_the_creation_response_are_measured_from_the_send() {
 
 #[test]
 fn expected_events_that_never_came_are_missing_and_late_ones_late() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_millis(200));
-    tracker.chat_created("c-1", "u-1", false, t0);
+    let (t0, tracker) = tracked_chat(false, Duration::from_millis(200));
     tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 10 * MS);
     tracker.message_sent("c-1", "m-1", t0 + 10 * MS);
     tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 20 * MS);
@@ -139,9 +142,7 @@ fn expected_events_that_never_came_are_missing_and_late_ones_late() {
 
 #[test]
 fn own_message_before_its_id_is_known_is_matched_when_the_response_names_it() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
-    tracker.chat_created("c-1", "u-1", false, t0);
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
     tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 100 * MS);
     tracker.on_event(&message("c-1", "m-1", "u-1", t0 + 103 * MS));
     tracker.message_sent("c-1", "m-1", t0 + 100 * MS);
@@ -159,9 +160,7 @@ fn own_message_before_its_id_is_known_is_matched_when_the_response_names_it() {
 
 #[test]
 fn lifecycle_service_levels_follow_their_definitions() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
-    tracker.chat_created("c-1", "u-1", true, t0);
+    let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
     tracker.on_event(&event(
         "invitations:new",
         serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
@@ -196,9 +195,7 @@ fn lifecycle_service_levels_follow_their_definitions() {
 
 #[test]
 fn an_abandonment_ends_the_time_in_queue() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
-    tracker.chat_created("c-1", "u-1", true, t0);
+    let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
     tracker.abandoned("c-1", t0 + 700 * MS);
     // A late invitation does not count the queue time twice.
     tracker.on_event(&event(
@@ -217,9 +214,7 @@ fn an_abandonment_ends_the_time_in_queue() {
 
 #[test]
 fn events_that_wait_on_an_agent_or_the_queue_are_measured_but_never_late() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_millis(200));
-    tracker.chat_created("c-1", "u-1", true, t0);
+    let (t0, tracker) = tracked_chat(true, Duration::from_millis(200));
     // Queued for 3 s, then an agent joins and replies.
     tracker.on_event(&join("c-1", "a-1", t0 + 3_000 * MS));
     tracker.on_event(&message("c-1", "m-9", "a-1", t0 + 3_500 * MS));
@@ -238,9 +233,7 @@ fn events_that_wait_on_an_agent_or_the_queue_are_measured_but_never_late() {
 // and the close event's delay.
 #[test]
 fn events_of_a_chat_handed_to_the_clean_up_are_counted_but_measure_nothing() {
-    let t0 = Instant::now();
-    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
-    tracker.chat_created("c-1", "u-1", false, t0);
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
     tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
     tracker.cleaning_up("c-1");
     let close = event(

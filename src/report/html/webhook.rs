@@ -278,7 +278,18 @@ pub(super) fn section(
 #[cfg(test)]
 mod tests {
     use super::anomaly_bars;
+    use crate::report::RunReport;
     use crate::report::webhook::{build, tests::sample_input};
+
+    /// The page for `report`, asserting it shows each of `needles`.
+    fn page_showing(report: &RunReport, needles: &[&str]) -> String {
+        let html = String::from_utf8(crate::report::html::render(report).expect("renders"))
+            .expect("utf-8");
+        for needle in needles {
+            assert!(html.contains(needle), "missing {needle}");
+        }
+        html
+    }
 
     #[test]
     fn each_anomaly_is_a_share_of_what_it_is_counted_among() {
@@ -313,44 +324,41 @@ mod tests {
             ]
         );
         report.webhooks = Some(w);
-        let html = String::from_utf8(crate::report::html::render(&report).expect("renders"))
-            .expect("utf-8");
         // 3 missing of 150 expected is 2%, not 3 of the 86 anomalies (3.49%).
-        for shown in [
-            "3 (2.00% of 150)",
-            "10 (5.00% of 200)",
-            "4 (10.0% of 40)",
-            "19 (10.0% of 190)",
-            "50 (20.0% of 250)",
-        ] {
-            assert!(html.contains(shown), "missing {shown}");
-        }
+        page_showing(
+            &report,
+            &[
+                "3 (2.00% of 150)",
+                "10 (5.00% of 200)",
+                "4 (10.0% of 40)",
+                "19 (10.0% of 190)",
+                "50 (20.0% of 250)",
+            ],
+        );
     }
 
     #[test]
     fn the_section_charts_lifecycle_and_events_and_embeds_their_data() {
         let mut report = crate::report::build_sample_report();
-        let plain = String::from_utf8(crate::report::html::render(&report).expect("renders"))
-            .expect("utf-8");
+        let plain = page_showing(&report, &[]);
         assert!(
             !plain.contains("Webhook events"),
             "no section without webhooks"
         );
 
         report.webhooks = Some(build(&sample_input(4)));
-        let html = String::from_utf8(crate::report::html::render(&report).expect("renders"))
-            .expect("utf-8");
-        for needle in [
-            "<h2>Webhook events</h2>",
-            "<h2>Chat lifecycle service levels</h2>",
-            "<h2>Event delay from its cause</h2>",
-            "<code>time_to_assign</code>",
-            "<code>chats:join</code>",
-            "Little's law",
-            "pill bad\">disagree",
-        ] {
-            assert!(html.contains(needle), "missing {needle}");
-        }
+        let html = page_showing(
+            &report,
+            &[
+                "<h2>Webhook events</h2>",
+                "<h2>Chat lifecycle service levels</h2>",
+                "<h2>Event delay from its cause</h2>",
+                "<code>time_to_assign</code>",
+                "<code>chats:join</code>",
+                "Little's law",
+                "pill bad\">disagree",
+            ],
+        );
         let start =
             html.find("id=\"chatload-data\">").expect("data") + "id=\"chatload-data\">".len();
         let end = start + html[start..].find("</script>").expect("end");
