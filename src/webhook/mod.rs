@@ -142,6 +142,41 @@ mod tests {
         assert_ne!(assign.digest, message.digest);
     }
 
+    /// The slice boundary: transport code (every file under `src/webhook/`)
+    /// uses no scenario, metrics, measurement, engine or report module.
+    #[test]
+    fn transport_uses_no_scenario_metrics_or_measurement() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("readable") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/webhook"),
+            &mut files,
+        );
+        assert!(files.len() >= 5, "{files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("readable");
+            let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            for line in code {
+                for layer in ["scenario", "metrics", "lifecycle", "engine", "report"] {
+                    assert!(
+                        !line.contains(&format!("crate::{layer}")),
+                        "{}: {line}",
+                        file.display()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn rejects_bodies_that_are_not_envelopes() {
         let now = Instant::now();
