@@ -2,8 +2,8 @@
 //! [`WebhookSession`] (receiver, registration, deletion) with the lifecycle
 //! tracker as its observer and, when enabled, the queue sampler for the
 //! Little's law check; at the end, the figures the report's `webhooks`
-//! section is built from. `run.rs` calls [`RunWebhooks::start`] and
-//! [`RunWebhooks::finish`] once each.
+//! section is built from. `run.rs` calls [`RunHooks::start`] and
+//! [`RunHooks::finish`] once each.
 
 use std::sync::Arc;
 use std::time::Duration;

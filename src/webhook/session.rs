@@ -383,6 +383,7 @@ mod tests {
             secret: Some("s3cret"),
             ..config(&events)
         };
+        assert!(!format!("{config:?}").contains("s3cret"), "{config:?}");
         let session = WebhookSession::start(&config, &client, Vec::new())
             .await
             .expect("starts");
