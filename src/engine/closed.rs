@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -33,7 +33,9 @@ pub async fn run(
     let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
     let mut running: Vec<CancellationToken> = Vec::new();
     let mut next_vu = vu_offset;
-    let start = Instant::now();
+    // tokio's clock (the same as std's outside tests), so that paused
+    // time drives the ramp in the engine's tests.
+    let start = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(CONTROL_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -1,0 +1,362 @@
+//! The engine's scheduling and shutdown on tokio's paused time: when the
+//! open model starts each arrival, how late it got to them (scheduling
+//! lag), its cap on running iterations, backlog and drops; the closed
+//! model's ramp and iteration budget; the graceful stop and the cut-off
+//! accounting of an abort; an interrupt.
+//!
+//! No sockets: each scenario is one pause step (`- think: …`), which sends
+//! nothing and "takes" exactly its think time on the paused clock, so an
+//! iteration lasts a known time. The client points at a port nobody
+//! listens on and is never used. Time only moves when every task waits
+//! (auto-advance), so each expected count below is exact; samples are
+//! taken between two events, never on one.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Runner, closed, open, run};
+use crate::client::{ApiClient, ClientConfig, Credentials};
+use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
+use crate::plan::{ClosedPlan, LoadPlan, OpenPlan, Shard};
+use crate::scenario::load::load_str;
+
+const SEED: u64 = 7;
+
+/// A runner for a scenario with `load:` and one step that thinks `think`.
+fn runner(load: &str, think: &str) -> Arc<Runner> {
+    let yaml = format!(
+        "name: engine\ntarget: {{base_url: 'http://127.0.0.1:9/v1', app_id: app, secret: s}}\n\
+         load: {load}\nsteps:\n  - think: {think}\n"
+    );
+    let scenario = load_str(&yaml, "engine.yaml", Path::new(".")).expect("a valid scenario");
+    let (step, flow) = scenario.step_names[0].clone();
+    let layout = MetricsLayout {
+        steps: vec![StepInfo {
+            name: step,
+            flow: flow.clone(),
+            pause: true,
+        }],
+        routes: Vec::new(),
+        flows: vec![flow],
+    };
+    let hub = Arc::new(MetricsHub::new(Arc::new(layout), 1));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = ApiClient::new(&ClientConfig {
+        base_url: "http://127.0.0.1:9/v1".to_owned(),
+        credentials: Credentials {
+            app_id: Some("app".to_owned()),
+            secret: Some("s".to_owned()),
+            domain_key: None,
+        },
+        extra_headers: Vec::new(),
+        timeout: Duration::from_secs(1),
+        pool_size: 1,
+    })
+    .expect("a client");
+    let scenario = Arc::new(scenario);
+    Arc::new(Runner::new(
+        scenario,
+        Arc::new(client),
+        hub,
+        CancellationToken::new(),
+    ))
+}
+
+fn plan(runner: &Runner) -> LoadPlan {
+    LoadPlan::new(&runner.scenario.load, Shard::WHOLE)
+}
+
+fn open_plan(runner: &Runner) -> OpenPlan {
+    match plan(runner) {
+        LoadPlan::Open(p) => p,
+        LoadPlan::Closed(_) => panic!("an open plan"),
+    }
+}
+
+fn closed_plan(runner: &Runner) -> ClosedPlan {
+    match plan(runner) {
+        LoadPlan::Closed(p) => p,
+        LoadPlan::Open(_) => panic!("a closed plan"),
+    }
+}
+
+/// (started, running, dropped, finished, cut off) iterations so far.
+fn counts(runner: &Runner) -> (u64, u64, u64, u64, u64) {
+    let live = runner.hub.live();
+    (
+        live.iterations_started.load(Relaxed),
+        live.active_vus.load(Relaxed),
+        live.dropped.load(Relaxed),
+        live.iterations.load(Relaxed),
+        live.cut_off_iterations.load(Relaxed),
+    )
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Starts the open model's generator in its own task; returns the task
+/// and the tracker its iterations run on.
+fn spawn_open(runner: &Arc<Runner>) -> (tokio::task::JoinHandle<Option<u64>>, TaskTracker) {
+    let tracker = TaskTracker::new();
+    let task = tokio::spawn(open::run(
+        runner.clone(),
+        open_plan(runner),
+        SEED,
+        0,
+        CancellationToken::new(),
+        tracker.clone(),
+    ));
+    (task, tracker)
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_model_starts_arrival_i_at_t0_plus_i_over_rate() {
+    let runner = runner("{arrival_rate: 10, duration: 1s, max_vus: 50}", "20ms");
+    let t0 = Instant::now();
+    let (task, tracker) = spawn_open(&runner);
+    for i in 0..10 {
+        // Arrival i is due at i × 100 ms: not started 1 ms before, started 1 ms after.
+        if i > 0 {
+            sleep_until(t0 + ms(i * 100 - 1)).await;
+            assert_eq!(counts(&runner).0, i, "started before {} ms", i * 100);
+        }
+        sleep_until(t0 + ms(i * 100 + 1)).await;
+        assert_eq!(counts(&runner).0, i + 1, "started by {} ms", i * 100 + 1);
+    }
+    assert_eq!(task.await.expect("generator"), Some(10));
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(counts(&runner), (10, 0, 0, 10, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_model_measures_scheduling_lag_from_each_arrivals_intended_start() {
+    let runner = runner("{arrival_rate: 10, duration: 1s, max_vus: 50}", "1ms");
+    let (task, tracker) = spawn_open(&runner);
+    // Arrival 0 is on time; then the clock jumps from 50 ms to 350 ms in
+    // one step, as a stalled generator would see it: arrivals 1, 2 and 3
+    // (due at 100, 200, 300 ms) start 250, 150 and 50 ms late.
+    tokio::time::sleep(ms(50)).await;
+    tokio::time::advance(ms(300)).await;
+    assert_eq!(task.await.expect("generator"), Some(10));
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(counts(&runner).0, 10, "no arrival skipped to catch up");
+    let lag = runner
+        .hub
+        .finish(ms(1000))
+        .scheduling_lag_us
+        .expect("the open model records its lag");
+    let mut lags: Vec<u64> = Vec::new();
+    for v in lag.iter_recorded() {
+        for _ in 0..v.count_at_value() {
+            lags.push(v.value_iterated_to());
+        }
+    }
+    // On time is recorded as 1 µs (the histogram's floor).
+    let expected = [1, 1, 1, 1, 1, 1, 1, 50_000, 150_000, 250_000];
+    assert_eq!(lags.len(), expected.len(), "{lags:?}");
+    for (got, want) in lags.iter().zip(expected) {
+        assert!(
+            lag.equivalent(*got, want),
+            "lags {lags:?}, expected {expected:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_model_runs_at_most_max_vus_queues_the_backlog_and_drops_the_rest() {
+    // 10 arrivals 100 ms apart, each iteration 1 s, 2 VUs, 3 may wait.
+    let runner = runner(
+        "{arrival_rate: 10, duration: 1s, max_vus: 2, backlog: 3}",
+        "1s",
+    );
+    let t0 = Instant::now();
+    let (task, tracker) = spawn_open(&runner);
+    let mut peak = 0;
+    for step in 0..160 {
+        sleep_until(t0 + ms(step * 25 + 5)).await;
+        peak = peak.max(counts(&runner).1);
+    }
+    assert_eq!(peak, 2, "never more than max_vus iterations at once");
+    assert_eq!(task.await.expect("generator"), Some(10));
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(counts(&runner), (5, 0, 5, 5, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backlogged_arrival_starts_when_a_vu_frees() {
+    let runner = runner(
+        "{arrival_rate: 10, duration: 1s, max_vus: 2, backlog: 3}",
+        "1s",
+    );
+    let t0 = Instant::now();
+    let (_task, tracker) = spawn_open(&runner);
+    // Arrivals 0 and 1 run; 2, 3, 4 wait; 5 to 9 find the backlog full.
+    sleep_until(t0 + ms(950)).await;
+    assert_eq!(counts(&runner), (2, 2, 5, 0, 0));
+    // The VUs free at 1000 and 1100 ms and take arrivals 2 and 3 at once.
+    sleep_until(t0 + ms(1050)).await;
+    assert_eq!(counts(&runner), (3, 2, 5, 1, 0));
+    sleep_until(t0 + ms(1150)).await;
+    assert_eq!(counts(&runner), (4, 2, 5, 2, 0));
+    // Arrival 4 waited until 2000 ms.
+    sleep_until(t0 + ms(1999)).await;
+    assert_eq!(counts(&runner).0, 4);
+    sleep_until(t0 + ms(2001)).await;
+    assert_eq!(counts(&runner).0, 5);
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(Instant::now() - t0, ms(3000), "the last one ran 2 s to 3 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_graceful_stop_lets_short_iterations_finish() {
+    let runner = runner(
+        "{arrival_rate: 10, duration: 300ms, max_vus: 10, graceful_stop: 1s}",
+        "500ms",
+    );
+    let outcome = run(
+        runner.clone(),
+        &plan(&runner),
+        runner.scenario.load.graceful_stop(),
+        SEED,
+        CancellationToken::new(),
+    )
+    .await;
+    // Arrivals at 0, 100, 200 ms; the last iteration ends at 700 ms.
+    assert!(!outcome.aborted && !outcome.interrupted, "{outcome:?}");
+    assert_eq!(outcome.load_elapsed, ms(200));
+    assert_eq!(outcome.elapsed, ms(700));
+    assert_eq!(outcome.planned_iterations, Some(3));
+    assert_eq!(counts(&runner), (3, 0, 0, 3, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_graceful_stop_running_iterations_are_cut_off_and_counted() {
+    let runner = runner(
+        "{arrival_rate: 10, duration: 300ms, max_vus: 10, graceful_stop: 1s}",
+        "10s",
+    );
+    let outcome = run(
+        runner.clone(),
+        &plan(&runner),
+        runner.scenario.load.graceful_stop(),
+        SEED,
+        CancellationToken::new(),
+    )
+    .await;
+    // The load ends with the last arrival (200 ms); 1 s later the three
+    // iterations, 10 s long, are still running: aborted, each cut off.
+    assert!(outcome.aborted && !outcome.interrupted, "{outcome:?}");
+    assert_eq!(outcome.load_elapsed, ms(200));
+    assert_eq!(outcome.elapsed, ms(1200));
+    assert_eq!(counts(&runner), (3, 0, 0, 0, 3));
+    let metrics = runner.hub.finish(outcome.elapsed);
+    assert_eq!(metrics.cut_off_iterations, 3);
+    assert_eq!(
+        metrics.cut_off_requests, 0,
+        "a pause has no request in flight"
+    );
+    assert_eq!(
+        metrics.iteration.count, 0,
+        "a cut-off iteration is not finished"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_stops_new_arrivals_and_the_unscheduled_still_count_as_planned() {
+    let runner = runner(
+        "{arrival_rate: 10, duration: 1s, max_vus: 10, graceful_stop: 1s}",
+        "50ms",
+    );
+    let interrupt = CancellationToken::new();
+    let stop = interrupt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(350)).await;
+        stop.cancel();
+    });
+    let outcome = run(
+        runner.clone(),
+        &plan(&runner),
+        runner.scenario.load.graceful_stop(),
+        SEED,
+        interrupt,
+    )
+    .await;
+    assert!(outcome.interrupted && !outcome.aborted, "{outcome:?}");
+    assert_eq!(outcome.load_elapsed, ms(350));
+    assert_eq!(
+        outcome.elapsed,
+        ms(350),
+        "the last iteration ended at 350 ms"
+    );
+    assert_eq!(outcome.planned_iterations, Some(10));
+    assert_eq!(counts(&runner), (4, 0, 0, 4, 0), "arrivals 0 to 300 ms ran");
+}
+
+/// Starts the closed model's controller in its own task, its VUs on this
+/// (paused) runtime.
+fn spawn_closed(runner: &Arc<Runner>) -> (tokio::task::JoinHandle<Option<u64>>, TaskTracker) {
+    let tracker = TaskTracker::new();
+    let (runner, vus) = (runner.clone(), tracker.clone());
+    let task = tokio::spawn(async move {
+        let plan = closed_plan(&runner);
+        closed::run(runner, plan, SEED, 0, CancellationToken::new(), vus, &[]).await
+    });
+    (task, tracker)
+}
+
+#[tokio::test(start_paused = true)]
+async fn closed_model_follows_its_ramp_up_and_down() {
+    // 0 → 4 VUs over 1 s, 4 for 1 s, 4 → 0 over 1 s; iterations of 100 ms.
+    let runner = runner(
+        "{vus: 0, stages: [{duration: 1s, target: 4}, {duration: 1s, target: 4}, {duration: 1s, target: 0}]}",
+        "100ms",
+    );
+    let t0 = Instant::now();
+    let (task, tracker) = spawn_closed(&runner);
+    // The controller looks every 50 ms and starts round(level) VUs; a VU
+    // told to stop ends its iteration first (at most 100 ms).
+    for (at, vus) in [
+        (20, 0),
+        (170, 1),
+        (520, 2),
+        (770, 3),
+        (1520, 4),
+        (2590, 2),
+        (3500, 0),
+    ] {
+        sleep_until(t0 + ms(at)).await;
+        assert_eq!(counts(&runner).1, vus, "VUs at {at} ms");
+    }
+    assert_eq!(task.await.expect("controller"), None);
+    tracker.close();
+    tracker.wait().await;
+    let (started, running, _, finished, cut_off) = counts(&runner);
+    assert_eq!((running, cut_off), (0, 0));
+    assert_eq!(started, finished);
+}
+
+#[tokio::test(start_paused = true)]
+async fn closed_model_spends_exactly_its_iteration_budget() {
+    let runner = runner("{vus: 3, iterations: 7}", "100ms");
+    let t0 = Instant::now();
+    let (task, tracker) = spawn_closed(&runner);
+    // 3 VUs, 7 iterations of 100 ms: two full rounds, then one VU alone.
+    sleep_until(t0 + ms(250)).await;
+    assert_eq!(counts(&runner), (7, 1, 0, 6, 0));
+    assert_eq!(task.await.expect("controller"), Some(7));
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(counts(&runner), (7, 0, 0, 7, 0));
+}
