@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Runner, closed, open, run};
+use super::{RunOutcome, Runner, closed, open, run};
 use crate::client::{ApiClient, ClientConfig, Credentials};
 use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{ClosedPlan, LoadPlan, OpenPlan, Shard};
@@ -219,20 +219,26 @@ async fn a_backlogged_arrival_starts_when_a_vu_frees() {
     assert_eq!(Instant::now() - t0, ms(3000), "the last one ran 2 s to 3 s");
 }
 
+/// The whole run, as the app drives it: load, then the graceful stop.
+async fn run_whole(runner: &Arc<Runner>, interrupt: CancellationToken) -> RunOutcome {
+    let graceful_stop = runner.scenario.load.graceful_stop();
+    run(
+        runner.clone(),
+        &plan(runner),
+        graceful_stop,
+        SEED,
+        interrupt,
+    )
+    .await
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_graceful_stop_lets_short_iterations_finish() {
     let runner = runner(
         "{arrival_rate: 10, duration: 300ms, max_vus: 10, graceful_stop: 1s}",
         "500ms",
     );
-    let outcome = run(
-        runner.clone(),
-        &plan(&runner),
-        runner.scenario.load.graceful_stop(),
-        SEED,
-        CancellationToken::new(),
-    )
-    .await;
+    let outcome = run_whole(&runner, CancellationToken::new()).await;
     // Arrivals at 0, 100, 200 ms; the last iteration ends at 700 ms.
     assert!(!outcome.aborted && !outcome.interrupted, "{outcome:?}");
     assert_eq!(outcome.load_elapsed, ms(200));
@@ -247,14 +253,7 @@ async fn past_the_graceful_stop_running_iterations_are_cut_off_and_counted() {
         "{arrival_rate: 10, duration: 300ms, max_vus: 10, graceful_stop: 1s}",
         "10s",
     );
-    let outcome = run(
-        runner.clone(),
-        &plan(&runner),
-        runner.scenario.load.graceful_stop(),
-        SEED,
-        CancellationToken::new(),
-    )
-    .await;
+    let outcome = run_whole(&runner, CancellationToken::new()).await;
     // The load ends with the last arrival (200 ms); 1 s later the three
     // iterations, 10 s long, are still running: aborted, each cut off.
     assert!(outcome.aborted && !outcome.interrupted, "{outcome:?}");
@@ -285,14 +284,7 @@ async fn an_interrupt_stops_new_arrivals_and_the_unscheduled_still_count_as_plan
         tokio::time::sleep(ms(350)).await;
         stop.cancel();
     });
-    let outcome = run(
-        runner.clone(),
-        &plan(&runner),
-        runner.scenario.load.graceful_stop(),
-        SEED,
-        interrupt,
-    )
-    .await;
+    let outcome = run_whole(&runner, interrupt).await;
     assert!(outcome.interrupted && !outcome.aborted, "{outcome:?}");
     assert_eq!(outcome.load_elapsed, ms(350));
     assert_eq!(
