@@ -46,7 +46,7 @@ fn runner(load: &str, think: &str) -> Arc<Runner> {
         flows: vec![flow],
     };
     let hub = Arc::new(MetricsHub::new(Arc::new(layout), 1));
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    chatload_mock::testing::install_crypto();
     let client = ApiClient::new(&ClientConfig {
         base_url: "http://127.0.0.1:9/v1".to_owned(),
         credentials: Credentials {

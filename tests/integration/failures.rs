@@ -7,7 +7,7 @@ use std::path::Path;
 use chatload::report::{FailureSamples, RunReport};
 
 use crate::common::{chatload, run_scenario, target_block, write_scenario};
-use chatload_mock::testing::{start_mock, start_mock_yaml};
+use chatload_mock::testing::{DEMO_SECRET, start_mock, start_mock_yaml};
 
 /// What `chatload run --verbose` wrote: stdout, stderr, the JSON report, HTML and JUnit.
 struct Outputs {
@@ -217,7 +217,7 @@ async fn secrets_and_tokens_never_appear_in_any_output() {
     let samples_json = serde_json::to_string(&report.failure_samples).unwrap();
     for (name, text) in out.all() {
         assert!(
-            !text.contains("demo-secret"),
+            !text.contains(DEMO_SECRET),
             "{name} leaks the secret:\n{text}"
         );
         assert!(
@@ -329,7 +329,7 @@ async fn chatload_log_debug_logs_failing_exchanges_with_credentials_masked() {
     );
     for (name, text) in out.all() {
         assert!(
-            !text.contains("demo-secret"),
+            !text.contains(DEMO_SECRET),
             "{name} leaks the secret:\n{text}"
         );
     }

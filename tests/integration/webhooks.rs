@@ -10,11 +10,13 @@ use std::net::TcpListener;
 
 use chatload::app::Exit;
 use chatload::webhook::signature::sign;
-use chatload_mock::testing::{Mock, envelope, start_mock, start_mock_relayed, start_mock_yaml};
+use chatload_mock::testing::{
+    DEMO_SECRET, Mock, envelope, start_mock, start_mock_relayed, start_mock_yaml,
+};
 use chatload_mock::{MockConfig, MockEvent, MockServer};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::common::{run_scenario, step, write_scenario};
+use crate::common::{run_scenario, step, target_block, write_scenario};
 
 /// What the relay does besides delivering each event once, signed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,8 +72,8 @@ async fn deliver(mut rx: UnboundedReceiver<MockEvent>, url: String, faults: Faul
 /// `target:` plus a `webhooks:` section for the relay on `port`.
 fn header(mock: &MockServer, port: u16, extra: &str) -> String {
     format!(
-        "target:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks:\n  bind: 127.0.0.1:{port}\n  register: false\n  secret: {SECRET}\n  settle: 300ms\n{extra}",
-        mock.base_url()
+        "{}webhooks:\n  bind: 127.0.0.1:{port}\n  register: false\n  secret: {SECRET}\n  settle: 300ms\n{extra}",
+        target_block(mock)
     )
 }
 
@@ -270,8 +272,8 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
     let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "name: register\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks:\n  events: [chats:create, chats:close]\n  settle: 100ms\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
-        mock.base_url()
+        "name: register\n{}webhooks:\n  events: [chats:create, chats:close]\n  settle: 100ms\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
+        target_block(&mock)
     );
     let path = write_scenario(dir.path(), "register.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
@@ -295,7 +297,7 @@ async fn the_run_registers_its_webhook_and_deletes_it_afterwards() {
     assert_eq!(left["webhooks"], serde_json::json!([]), "{left}");
     // The report never carries the webhook's or the app's secret.
     let text = serde_json::to_string(&report).expect("json");
-    assert!(!text.contains("demo-secret"));
+    assert!(!text.contains(DEMO_SECRET));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,11 +306,7 @@ async fn against_the_delivering_mock_time_to_assign_matches_its_accept_delay() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"name: mock-delivery
-target:
-  base_url: {}
-  app_id: demo-app
-  secret: demo-secret
-webhooks:
+{}webhooks:
   settle: 500ms
 load: {{vus: 3, iterations: 9}}
 thresholds:
@@ -332,7 +330,7 @@ steps:
     name: wait_reply
   - close_chat:
 "#,
-        mock.base_url()
+        target_block(&mock)
     );
     let path = write_scenario(dir.path(), "delivery.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
@@ -357,8 +355,8 @@ async fn the_mocks_seeded_drops_and_duplicates_are_counted() {
     let mock = start_mock_yaml(&config).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "name: faults\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{settle: 500ms}}\nload: {{vus: 2, iterations: 10}}\nsteps:\n  - create_user:\n  - create_chat:\n  - send_message:\n  - close_chat:\n",
-        mock.base_url()
+        "name: faults\n{}webhooks: {{settle: 500ms}}\nload: {{vus: 2, iterations: 10}}\nsteps:\n  - create_user:\n  - create_chat:\n  - send_message:\n  - close_chat:\n",
+        target_block(&mock)
     );
     let path = write_scenario(dir.path(), "faults.yaml", &yaml);
     let (_, report) = run_scenario(dir.path(), &path, &[]).await;
@@ -403,8 +401,8 @@ async fn a_chat_created_by_a_generic_request_is_subscribed_too() {
     let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "name: generic\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 200ms}}\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - request:\n      method: POST\n      path: /chats\n      body: {{room: 1, creator: \"{{{{ user_id }}}}\"}}\n    capture: {{chat: chat.id}}\n    name: open_chat\n  - wait_event: {{event: chats:create, timeout: 2s, capture: {{created: data.chatId}}}}\n    name: wait_create\n  - request: {{method: DELETE, path: \"/chats/{{{{ created }}}}\"}}\n    name: close\n  - wait_event: {{event: chats:close, timeout: 2s, chat: \"{{{{ chat }}}}\"}}\n    name: wait_close\n",
-        mock.base_url()
+        "name: generic\n{}webhooks: {{events: [chats:create, chats:close], settle: 200ms}}\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - request:\n      method: POST\n      path: /chats\n      body: {{room: 1, creator: \"{{{{ user_id }}}}\"}}\n    capture: {{chat: chat.id}}\n    name: open_chat\n  - wait_event: {{event: chats:create, timeout: 2s, capture: {{created: data.chatId}}}}\n    name: wait_create\n  - request: {{method: DELETE, path: \"/chats/{{{{ created }}}}\"}}\n    name: close\n  - wait_event: {{event: chats:close, timeout: 2s, chat: \"{{{{ chat }}}}\"}}\n    name: wait_close\n",
+        target_block(&mock)
     );
     let path = write_scenario(dir.path(), "generic.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
@@ -425,8 +423,8 @@ async fn the_summary_shows_events_received_apart_from_events_measured() {
     let mock = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "name: cleanup-close\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\nwebhooks: {{events: [chats:create, chats:close], settle: 500ms}}\nload: {{vus: 1, iterations: 1}}\nthresholds:\n  - iterations.error_rate <= 100%\nsteps:\n  - create_user:\n  - create_chat:\n  - get_chat:\n    expect: {{status: 500}}\n",
-        mock.base_url()
+        "name: cleanup-close\n{}webhooks: {{events: [chats:create, chats:close], settle: 500ms}}\nload: {{vus: 1, iterations: 1}}\nthresholds:\n  - iterations.error_rate <= 100%\nsteps:\n  - create_user:\n  - create_chat:\n  - get_chat:\n    expect: {{status: 500}}\n",
+        target_block(&mock)
     );
     let path = write_scenario(dir.path(), "cleanup-close.yaml", &yaml);
     let (_, report) = run_scenario(dir.path(), &path, &[]).await;
