@@ -61,6 +61,26 @@ pub struct TargetArgs {
     pub api_version: String,
 }
 
+/// How chatload talks TLS to an https:// target, and whether the bundled mock serves HTTPS.
+#[derive(Debug, Args)]
+pub struct TlsClientArgs {
+    /// Trust this CA certificate (PEM) for an https:// target, besides the built-in web roots (overrides target.ca_cert).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the target's certificate at all (a warning says so; for test setups only).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// HTTP version over TLS: 1.1, 2, or auto (ALPN: the server picks) [default: target.http, else auto].
+    #[arg(long, value_name = "VERSION", value_parser = crate::client::HttpVersion::parse)]
+    pub http: Option<crate::client::HttpVersion>,
+
+    /// The bundled mock serves HTTPS with a certificate generated for the run, which chatload trusts.
+    #[arg(long, conflicts_with_all = ["target", "region"])]
+    pub mock_tls: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The scenario file (YAML).
@@ -68,6 +88,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 
     /// Virtual users, 1 to 100,000 (closed model; with the open model: max_vus). Makes the load constant.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_vus)]
@@ -140,6 +163,9 @@ pub struct RunArgs {
 pub struct ConformArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 
     /// The room chats are opened in.
     #[arg(long, default_value_t = 1)]
@@ -229,6 +255,9 @@ pub struct MockArgs {
     /// Seed for the mock's randomness.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    #[command(flatten)]
+    pub tls: chatload_mock::tls::TlsArgs,
 }
 
 /// `--duration`: a positive duration within the scenario limits.

@@ -9,6 +9,7 @@
 
 use crate::dist::Dist;
 use crate::fault::FaultsConfig;
+use crate::tls::TlsConfig;
 use crate::webhook::WebhooksConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -72,6 +73,9 @@ pub struct MockConfig {
     pub webhooks: WebhooksConfig,
     /// The apps; when given, they replace the default world's apps.
     pub apps: Vec<AppConfig>,
+    /// HTTPS instead of HTTP when present (`tls: {}` generates a
+    /// certificate for localhost); see [`TlsConfig`].
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for MockConfig {
@@ -94,6 +98,7 @@ impl Default for MockConfig {
                     true,
                 ),
             ],
+            tls: None,
         }
     }
 }
@@ -386,7 +391,8 @@ impl MockConfig {
         Ok(config)
     }
 
-    /// Reads, parses and validates a YAML file.
+    /// Reads, parses and validates a YAML file. Relative `tls:` paths are
+    /// relative to the file's directory.
     ///
     /// # Errors
     ///
@@ -396,7 +402,11 @@ impl MockConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_yaml_str(&text, &path.display().to_string())
+        let mut config = Self::from_yaml_str(&text, &path.display().to_string())?;
+        if let (Some(tls), Some(dir)) = (&mut config.tls, path.parent()) {
+            tls.resolve_paths(dir);
+        }
+        Ok(config)
     }
 
     /// Checks cross-field rules; the message names the offending item.
@@ -411,6 +421,9 @@ impl MockConfig {
         self.simulation.validate("simulation")?;
         self.faults.validate()?;
         self.webhooks.validate()?;
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
         let mut app_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {
             let at = format!("apps[{i}]");

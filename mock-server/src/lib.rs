@@ -26,6 +26,7 @@
 //!            the harness's tests share it
 //! fault      fault config/table and the schema-breaking rewrite
 //! stats      lock-free per-operation counters
+//! tls        HTTPS: certificate (given or generated), rustls acceptor
 //! dist       delay distributions
 //! error      ApiError → {"error":{"code","message"}}
 //! ```
@@ -52,6 +53,7 @@ pub mod stats;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 pub mod webhook;
 
 pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};
@@ -61,11 +63,14 @@ pub use fault::{FaultsConfig, RouteFault};
 pub use operation::Operation;
 pub use routes::{App, app, router};
 pub use state::AppState;
+pub use tls::{TlsConfig, TlsCounts};
 pub use webhook::{WebhookFaultsConfig, WebhooksConfig};
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
+use tls::{TlsIdentity, TlsListener, TlsStats};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -74,31 +79,72 @@ use tokio_util::sync::CancellationToken;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves the mock on `listener` until `shutdown` completes, then drains
-/// in-flight requests (graceful shutdown) and stops simulated agents.
+/// in-flight requests (graceful shutdown) and stops simulated agents. With
+/// `config.tls` it serves HTTPS (the certificate is loaded or generated
+/// first, and its CA written to `tls.ca_out`).
 ///
 /// # Errors
 ///
-/// An invalid config (`InvalidInput`) or an I/O error of the server.
+/// An invalid config or TLS setting (`InvalidInput`) or an I/O error of the server.
 pub async fn serve(
     listener: TcpListener,
     config: MockConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    config
-        .validate()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    config.validate().map_err(invalid_input)?;
+    let tls = load_tls(&config)?;
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, None, cancel.clone());
-    let result = serve_state(listener, state, shutdown).await;
+    let result = match tls {
+        None => serve_state(listener, state, shutdown).await,
+        Some(tls) => {
+            let served = TlsListener::start(listener, &tls.identity, tls.stats.clone())?;
+            let result = serve_state(served, state, shutdown).await;
+            let counts = tls.stats.counts();
+            tracing::info!(
+                h2 = counts.h2,
+                http1 = counts.http1,
+                failed = counts.failed,
+                "TLS handshakes"
+            );
+            result
+        }
+    };
     cancel.cancel();
     result
 }
 
-async fn serve_state(
-    listener: TcpListener,
+fn invalid_input(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+}
+
+/// The server's TLS side, when `config.tls` asks for HTTPS.
+#[derive(Debug)]
+struct MockTls {
+    identity: TlsIdentity,
+    /// Handshakes per negotiated protocol, shared with the accept loop.
+    stats: Arc<TlsStats>,
+}
+
+fn load_tls(config: &MockConfig) -> std::io::Result<Option<MockTls>> {
+    let Some(tls) = &config.tls else {
+        return Ok(None);
+    };
+    Ok(Some(MockTls {
+        identity: tls.load().map_err(invalid_input)?,
+        stats: Arc::default(),
+    }))
+}
+
+async fn serve_state<L>(
+    listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -115,6 +161,8 @@ pub struct MockServer {
     /// timer.
     cancel: CancellationToken,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Set when serving HTTPS.
+    tls: Option<MockTls>,
 }
 
 /// Starts the mock on `config.bind` (default `127.0.0.1:0`, any free port).
@@ -145,9 +193,8 @@ async fn spawn_inner(
     config: MockConfig,
     hook: Option<std::sync::Arc<dyn EventHook>>,
 ) -> std::io::Result<MockServer> {
-    config
-        .validate()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    config.validate().map_err(invalid_input)?;
+    let tls = load_tls(&config)?;
     let bind = config
         .bind
         .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
@@ -156,14 +203,22 @@ async fn spawn_inner(
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, hook, cancel.clone());
     let stop = cancel.clone();
-    let task = tokio::spawn(serve_state(listener, state.clone(), async move {
+    let stopped = async move {
         stop.cancelled().await;
-    }));
+    };
+    let task = match &tls {
+        None => tokio::spawn(serve_state(listener, state.clone(), stopped)),
+        Some(tls) => {
+            let served = TlsListener::start(listener, &tls.identity, tls.stats.clone())?;
+            tokio::spawn(serve_state(served, state.clone(), stopped))
+        }
+    };
     Ok(MockServer {
         addr,
         state,
         cancel,
         task: Some(task),
+        tls,
     })
 }
 
@@ -173,14 +228,29 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/v1`.
+    /// `http://127.0.0.1:PORT/v1` (`https://` when serving TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("{}://{}/v1", self.scheme(), self.addr)
     }
 
-    /// `http://127.0.0.1:PORT/__mock`.
+    /// `http://127.0.0.1:PORT/__mock` (`https://` when serving TLS).
     pub fn admin_url(&self) -> String {
-        format!("http://{}/__mock", self.addr)
+        format!("{}://{}/__mock", self.scheme(), self.addr)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The generated CA certificate (PEM) a client must trust; `None` for
+    /// plain HTTP or a certificate read from files.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(|t| t.identity.ca_pem())
+    }
+
+    /// TLS handshakes so far, by negotiated protocol; `None` for plain HTTP.
+    pub fn tls_counts(&self) -> Option<TlsCounts> {
+        self.tls.as_ref().map(|t| t.stats.counts())
     }
 
     /// The server's shared state (for in-process inspection).

@@ -24,6 +24,8 @@ struct Cli {
     /// Seed for every random choice (overrides the config's `seed`).
     #[arg(long)]
     seed: Option<u64>,
+    #[command(flatten)]
+    tls: chatload_mock::tls::TlsArgs,
 }
 
 #[tokio::main]
@@ -53,14 +55,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(seed) = cli.seed {
         config.seed = seed;
     }
+    cli.tls.apply(&mut config.tls);
     let addr = SocketAddr::new(cli.bind, cli.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
-        base_url = %format!("http://{local}/v1"),
-        admin_url = %format!("http://{local}/__mock"),
+        base_url = %format!("{scheme}://{local}/v1"),
+        admin_url = %format!("{scheme}://{local}/__mock"),
+        ca_cert = ?config.tls.as_ref().and_then(|t| t.ca_out.as_deref()),
         apps = config.apps.len(),
         seed = config.seed,
         "chatload-mock listening"

@@ -44,6 +44,7 @@ pub async fn prepare_target(
     spec: &AgentsSpec,
     base_url: &str,
     app_id: &str,
+    tls: &crate::client::TlsOptions,
 ) -> Result<MockSwitch, AgentError> {
     if spec.mock_agents {
         return Ok(MockSwitch::Kept);
@@ -51,7 +52,8 @@ pub async fn prepare_target(
     let url = admin_url(base_url)
         .ok_or_else(|| AgentError::MockSwitch(format!("`{base_url}` is not an http(s) URL")))?;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
+    let client = tls
+        .configure(reqwest::Client::builder())
         .timeout(SWITCH_TIMEOUT)
         .build()
         .map_err(|e| AgentError::MockSwitch(e.without_url().to_string()))?;

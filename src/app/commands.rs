@@ -104,15 +104,29 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    args.tls.apply(&mut config.tls);
     let addr = std::net::SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
         .map_err(run_failed)?;
     let local = listener.local_addr().map_err(run_failed)?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     eprintln!(
-        "chatload mock listening on http://{local}/v1 (admin: http://{local}/__mock); Ctrl-C stops it"
+        "chatload mock listening on {scheme}://{local}/v1 (admin: {scheme}://{local}/__mock); Ctrl-C stops it"
     );
+    if let Some(path) = config.tls.as_ref().and_then(|t| t.ca_out.as_ref()) {
+        eprintln!(
+            "its CA certificate goes to {}: chatload run --ca-cert {} --target {scheme}://localhost:{}/v1 ...",
+            path.display(),
+            path.display(),
+            local.port()
+        );
+    }
     chatload_mock::serve(listener, config, shutdown_signal())
         .await
         .map_err(run_failed)?;

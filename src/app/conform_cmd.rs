@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use anyhow::{Context, anyhow};
 
 use super::{
-    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, default_report_path, open_outputs,
-    remote_url, run_failed, usage, write_bytes,
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, default_report_path,
+    mock_tls_config, open_outputs, remote_url, run_failed, tls_options, usage, write_bytes,
 };
 use crate::cli::ConformArgs;
 use crate::conform::{Checker, ConformTarget};
@@ -64,17 +64,20 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
                 domain_key: env("CHATLOAD_DOMAIN_KEY"),
                 room: args.room,
                 hook_url,
+                tls: tls_options(&args.tls, None, None)?,
             }
         }
         None => {
             // Simulated agents off: the suite accepts the invitation itself, deterministically.
             let mut config = chatload_mock::MockConfig::default();
             config.simulation.simulate = false;
+            mock_tls_config(&mut config, &args.tls);
             let server = chatload_mock::spawn(config)
                 .await
                 .context("cannot start the bundled mock")
                 .map_err(run_failed)?;
             let base_url = server.base_url();
+            let tls = tls_options(&args.tls, None, server.ca_pem())?;
             mock = Some(server);
             ConformTarget {
                 base_url,
@@ -83,6 +86,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
                 domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
                 room: args.room,
                 hook_url,
+                tls,
             }
         }
     };

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 
 use crate::cli::{Cli, Command};
+use crate::client::{CaCert, TlsOptions};
 use crate::report::{self, RunReport, Verdict};
 use crate::scenario;
 use crate::verdict;
@@ -84,6 +85,53 @@ fn remote_url(t: &crate::cli::TargetArgs) -> Result<Option<String>, AppError> {
             .map(Some)
             .map_err(|e| usage(anyhow!(e))),
         (None, None) => Ok(None),
+    }
+}
+
+/// The TLS settings for the target: the command line over the scenario's
+/// `target:` (`spec`); with the bundled mock serving HTTPS, its generated CA
+/// (`mock_ca`). Warns here, once per command, when certificate verification
+/// is off.
+///
+/// # Errors
+/// An unreadable CA file or one without a certificate (usage, exit 2).
+fn tls_options(
+    args: &crate::cli::TlsClientArgs,
+    spec: Option<&scenario::TargetSpec>,
+    mock_ca: Option<&str>,
+) -> Result<TlsOptions, AppError> {
+    let ca_path = args
+        .ca_cert
+        .as_deref()
+        .or_else(|| spec.and_then(|s| s.ca_cert.as_deref()));
+    let extra_ca = match (mock_ca, ca_path) {
+        (Some(pem), _) => Some(
+            CaCert::from_pem("the bundled mock's generated CA", pem.as_bytes())
+                .map_err(|e| run_failed(anyhow!(e)))?,
+        ),
+        (None, Some(path)) => Some(CaCert::read(path).map_err(|e| usage(anyhow!(e)))?),
+        (None, None) => None,
+    };
+    let insecure = args.insecure || spec.is_some_and(|s| s.insecure);
+    if insecure {
+        eprintln!(
+            "warning: TLS certificate verification is off (--insecure / target.insecure): any \
+             certificate is accepted, so nothing proves the answers come from the target; \
+             trust a private CA with --ca-cert FILE instead"
+        );
+    }
+    Ok(TlsOptions {
+        extra_ca,
+        insecure,
+        http: args.http.or(spec.map(|s| s.http)).unwrap_or_default(),
+    })
+}
+
+/// The bundled mock's configuration with `--mock-tls`: HTTPS with a
+/// certificate generated for this run (its CA is kept in memory).
+fn mock_tls_config(config: &mut chatload_mock::MockConfig, args: &crate::cli::TlsClientArgs) {
+    if args.mock_tls {
+        config.tls = Some(chatload_mock::TlsConfig::default());
     }
 }
 

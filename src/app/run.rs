@@ -10,12 +10,13 @@ use anyhow::{Context, anyhow};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, open_outputs, remote_url,
-    run_failed, shutdown_signal, usage, verdict_exit, write_bytes, write_renderings, write_report,
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, mock_tls_config, open_outputs,
+    remote_url, run_failed, shutdown_signal, tls_options, usage, verdict_exit, write_bytes,
+    write_renderings, write_report,
 };
 use crate::agents::{self, AgentPool};
 use crate::cli::RunArgs;
-use crate::client::{ApiClient, ClientConfig, Credentials};
+use crate::client::{ApiClient, ClientConfig, Credentials, TlsOptions};
 use crate::engine::{self, FailureLog, Runner};
 use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{LoadPlan, Shard};
@@ -162,6 +163,8 @@ pub(super) struct Target {
     base_url: String,
     kind: &'static str,
     credentials: Credentials,
+    /// Trust and HTTP version for an https:// target (or the mock's TLS).
+    tls: TlsOptions,
     _mock: Option<chatload_mock::MockServer>,
 }
 
@@ -184,10 +187,16 @@ pub(super) async fn resolve_target(
                     "no App ID for {base_url}: set CHATLOAD_APP_ID (and CHATLOAD_SECRET) or target.app_id in the scenario"
                 )));
             }
+            if args.tls.mock_tls {
+                return Err(usage(anyhow!(
+                    "--mock-tls is for the bundled mock, but the scenario targets {base_url}"
+                )));
+            }
             Ok(Target {
                 base_url,
                 kind: "remote",
                 credentials,
+                tls: tls_options(&args.tls, Some(spec), None)?,
                 _mock: None,
             })
         }
@@ -200,6 +209,7 @@ pub(super) async fn resolve_target(
             if let Some(seed) = args.seed {
                 config.seed = seed;
             }
+            mock_tls_config(&mut config, &args.tls);
             let server = chatload_mock::spawn(config)
                 .await
                 .context("cannot start the bundled mock")
@@ -213,6 +223,7 @@ pub(super) async fn resolve_target(
                 base_url: server.base_url(),
                 kind: "bundled-mock",
                 credentials,
+                tls: tls_options(&args.tls, Some(spec), server.ca_pem())?,
                 _mock: Some(server),
             })
         }
@@ -326,13 +337,16 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         LoadPlan::Closed(p) => p.peak_vus() as usize,
         LoadPlan::Open(p) => p.max_vus as usize,
     };
-    let client = ApiClient::new(&ClientConfig {
-        base_url: target.base_url.clone(),
-        credentials: target.credentials.clone(),
-        extra_headers: scenario.target.headers.clone(),
-        timeout: scenario.target.timeout,
-        pool_size,
-    })
+    let client = ApiClient::with_tls(
+        &ClientConfig {
+            base_url: target.base_url.clone(),
+            credentials: target.credentials.clone(),
+            extra_headers: scenario.target.headers.clone(),
+            timeout: scenario.target.timeout,
+            pool_size,
+        },
+        target.tls.clone(),
+    )
     .map_err(usage)?;
     let client = Arc::new(client);
     let shards = std::thread::available_parallelism()
@@ -372,7 +386,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     // switched off before the webhook exists, so no simulated agent takes a chat.
     if let Some(spec) = &scenario.agents {
         let app_id = target.credentials.app_id.as_deref().unwrap_or_default();
-        agents::prepare_target(spec, &target.base_url, app_id)
+        agents::prepare_target(spec, &target.base_url, app_id, &target.tls)
             .await
             .map_err(run_failed)?;
     }
@@ -534,6 +548,14 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
             target.base_url, report.totals.errors
         );
+    }
+    if let Some(tls) = client.tls_failure() {
+        let level = if verdict.target_unreachable {
+            "error"
+        } else {
+            "warning"
+        };
+        eprintln!("{level}: {tls}");
     }
     drop(target);
     Ok(exit)

@@ -22,6 +22,9 @@ use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, US
 
 use crate::api::Method;
 
+mod tls;
+pub use tls::{CaCert, HttpVersion, TlsOptions};
+
 /// Credentials for one app. Values are only ever put into headers.
 #[derive(Clone, Default)]
 pub struct Credentials {
@@ -118,6 +121,8 @@ pub enum ClientBuildError {
     BaseUrl(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("HTTP/2 is chosen by TLS (ALPN): `http: 2` needs an https:// target, not `{0}`")]
+    Http2NeedsTls(String),
 }
 
 /// A virtual user's own keep-alive connection, for [`ApiClient::send_on`].
@@ -187,6 +192,9 @@ pub struct ApiClient {
     secret: Option<HeaderValue>,
     domain_key: Option<HeaderValue>,
     extra: HeaderMap,
+    tls: TlsOptions,
+    /// The first failed TLS handshake, described (set once, on failure only).
+    tls_failure: std::sync::OnceLock<String>,
 }
 
 /// How requests travel.
@@ -226,11 +234,21 @@ fn sensitive(value: &Option<String>, name: &str) -> Result<Option<HeaderValue>, 
 }
 
 impl ApiClient {
-    /// Builds the client and its connection pool.
+    /// Builds the client and its connection pool, with the default TLS
+    /// settings (web roots, ALPN choosing the HTTP version).
     ///
     /// # Errors
     /// A malformed base URL or header.
     pub fn new(config: &ClientConfig) -> Result<ApiClient, ClientBuildError> {
+        ApiClient::with_tls(config, TlsOptions::default())
+    }
+
+    /// Builds the client and its connection pool; `tls` sets the trusted CA,
+    /// verification and HTTP version of an `https://` target.
+    ///
+    /// # Errors
+    /// A malformed base URL or header, or `http: 2` with a plain-HTTP target.
+    pub fn with_tls(config: &ClientConfig, tls: TlsOptions) -> Result<ApiClient, ClientBuildError> {
         // reqwest's rustls needs a process-wide crypto provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let base = config.base_url.trim_end_matches('/').to_owned();
@@ -262,6 +280,9 @@ impl ApiClient {
         .ok();
         let path_prefix = parsed.path().trim_end_matches('/').to_owned();
         let http = if base.starts_with("http://") {
+            if tls.http == HttpVersion::Http2 {
+                return Err(ClientBuildError::Http2NeedsTls(base));
+            }
             let mut connector = HttpConnector::new();
             connector.set_nodelay(true);
             connector.set_connect_timeout(Some(connect_timeout));
@@ -273,7 +294,7 @@ impl ApiClient {
             )
         } else {
             Transport::Tls(
-                reqwest::Client::builder()
+                tls.configure(reqwest::Client::builder())
                     .timeout(config.timeout)
                     .connect_timeout(connect_timeout)
                     .pool_max_idle_per_host(config.pool_size.max(1))
@@ -294,6 +315,8 @@ impl ApiClient {
             secret: sensitive(&config.credentials.secret, "x-hyper-secret")?,
             domain_key: sensitive(&config.credentials.domain_key, "x-hyper-key")?,
             extra,
+            tls,
+            tls_failure: std::sync::OnceLock::new(),
         })
     }
 
@@ -309,6 +332,29 @@ impl ApiClient {
     /// The base URL requests are sent to.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The first failed TLS handshake with the target, described with what
+    /// to do about it (e.g. an unknown CA: `--ca-cert`); `None` if none failed.
+    pub fn tls_failure(&self) -> Option<&str> {
+        self.tls_failure.get().map(String::as_str)
+    }
+
+    /// Sorts a reqwest failure into a kind; a TLS failure is a connect
+    /// failure whose description is kept for [`ApiClient::tls_failure`].
+    fn classify(&self, e: reqwest::Error) -> ClientError {
+        if e.is_timeout() {
+            return ClientError::Timeout;
+        }
+        if !e.is_connect() {
+            return ClientError::Other;
+        }
+        if self.tls_failure.get().is_none()
+            && let Some(text) = self.tls.describe_failure(&e)
+        {
+            let _ = self.tls_failure.set(text);
+        }
+        ClientError::Connect
     }
 
     /// Sends one request and reads the whole body.
@@ -642,9 +688,9 @@ impl ApiClient {
         if let Some(body) = req.body {
             builder = builder.header(CONTENT_TYPE, JSON).body(body);
         }
-        let response = builder.send().await.map_err(classify)?;
+        let response = builder.send().await.map_err(|e| self.classify(e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(classify)?;
+        let body = response.bytes().await.map_err(|e| self.classify(e))?;
         Ok(ApiResponse { status, body })
     }
 }
@@ -678,16 +724,6 @@ async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, ClientError
     } else {
         Bytes::from(joined)
     })
-}
-
-fn classify(e: reqwest::Error) -> ClientError {
-    if e.is_timeout() {
-        ClientError::Timeout
-    } else if e.is_connect() {
-        ClientError::Connect
-    } else {
-        ClientError::Other
-    }
 }
 
 #[cfg(test)]

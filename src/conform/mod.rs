@@ -32,6 +32,8 @@ pub struct ConformTarget {
     pub room: u64,
     /// The webhook target the suite registers; it must answer the handshake.
     pub hook_url: String,
+    /// Trust and HTTP version for an https:// target.
+    pub tls: crate::client::TlsOptions,
 }
 
 impl std::fmt::Debug for ConformTarget {
@@ -123,7 +125,9 @@ impl Checker {
     pub fn new(target: ConformTarget) -> anyhow::Result<Checker> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Checker {
-            http: reqwest::Client::builder()
+            http: target
+                .tls
+                .configure(reqwest::Client::builder())
                 .timeout(std::time::Duration::from_secs(15))
                 .build()?,
             target,
@@ -211,13 +215,16 @@ impl Checker {
             }
             Err(e) => {
                 let kind = if e.is_connect() {
-                    "cannot connect"
+                    match self.target.tls.describe_failure(&e) {
+                        Some(tls) => format!("cannot connect: {tls}"),
+                        None => "cannot connect".to_owned(),
+                    }
                 } else if e.is_timeout() {
-                    "timed out"
+                    "timed out".to_owned()
                 } else {
-                    "request failed"
+                    "request failed".to_owned()
                 };
-                self.record(name, op, expect, None, false, kind.to_owned());
+                self.record(name, op, expect, None, false, kind);
                 return None;
             }
         };

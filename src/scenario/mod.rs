@@ -27,6 +27,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::{Method, Operation};
+// The one HTTP word a scenario holds (`target.http`); the client owns its meaning.
+pub use crate::client::HttpVersion;
 pub use agents::{AgentAction, AgentBreaks, AgentMetric, AgentsSpec};
 pub use feed::{Feed, FeedMode};
 pub use load::{ScenarioError, load_file, load_str};
@@ -199,6 +201,13 @@ pub struct TargetSpec {
     pub domain_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
     pub timeout: Duration,
+    /// An extra CA certificate file (PEM) to trust for an https:// target,
+    /// relative paths resolved against the scenario's directory.
+    pub ca_cert: Option<PathBuf>,
+    /// No certificate verification (only when the file says so; warned about).
+    pub insecure: bool,
+    /// The HTTP version over TLS.
+    pub http: HttpVersion,
 }
 
 /// Variable names and their starting values; slot `i` is `VarId(i)`.

@@ -157,6 +157,10 @@ pub struct RawTarget {
     pub timeout: Option<Spanned<DurationText>>,
     pub room: Option<Value>,
     pub lang: Option<String>,
+    pub ca_cert: Option<String>,
+    pub insecure: Option<bool>,
+    /// `1.1`, `2` or `auto`, as a number or a string.
+    pub http: Option<Value>,
 }
 
 /// A CSV data feed.

@@ -5,7 +5,7 @@
 //! workload. Steps are turned into requests in `steps.rs`.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,7 +14,9 @@ use serde_saphyr::{Location, Spanned};
 use super::limits::{self, MAX_BACKLOG, MAX_ITERATIONS, MAX_VUS};
 use super::load::{Problem, position};
 use super::raw::{DurationText, RawLoad, RawNumber, RawScenario, RawTarget, RawThink};
-use super::{Feed, FeedMode, Scenario, Secret, Stage, TargetSpec, Think, VarTable, Workload};
+use super::{
+    Feed, FeedMode, HttpVersion, Scenario, Secret, Stage, TargetSpec, Think, VarTable, Workload,
+};
 
 mod step_templates;
 mod steps;
@@ -184,7 +186,7 @@ pub fn validate(
 ) -> Result<Scenario, Vec<Problem>> {
     let mut v = Validator::new(origin, env);
     v.has_webhooks = raw.webhooks.is_some();
-    let target = validate_target(&mut v, raw.target.as_ref());
+    let target = validate_target(&mut v, raw.target.as_ref(), base_dir);
     v.webhooks = super::webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
     declare_variables(&mut v, &raw);
     let feeds = load_feeds(&mut v, &raw, base_dir);
@@ -255,7 +257,11 @@ pub fn validate(
     }
 }
 
-fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> TargetSpec {
+fn validate_target(
+    v: &mut Validator<'_>,
+    raw: Option<&Spanned<RawTarget>>,
+    base_dir: &Path,
+) -> TargetSpec {
     let default = RawTarget::default();
     let (t, at) = match raw {
         Some(s) => (&s.value, s.referenced),
@@ -301,6 +307,7 @@ fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> T
         .as_ref()
         .and_then(|s| v.positive_duration(&s.value, &s.referenced, "target.timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
+    let (ca_cert, http) = validate_tls(v, t, &at, base_dir);
     TargetSpec {
         base_url,
         app_id,
@@ -308,7 +315,46 @@ fn validate_target(v: &mut Validator<'_>, raw: Option<&Spanned<RawTarget>>) -> T
         domain_key,
         headers,
         timeout,
+        ca_cert,
+        insecure: t.insecure.unwrap_or(false),
+        http,
     }
+}
+
+/// `target.ca_cert` (an existing file, relative to the scenario) and `target.http`.
+fn validate_tls(
+    v: &mut Validator<'_>,
+    t: &RawTarget,
+    at: &Location,
+    base_dir: &Path,
+) -> (Option<PathBuf>, HttpVersion) {
+    let ca_cert = t.ca_cert.as_deref().and_then(|text| {
+        let path = base_dir.join(v.expand_env(text, at, "target.ca_cert"));
+        if path.is_file() {
+            Some(path)
+        } else {
+            v.problem(
+                at,
+                "target.ca_cert",
+                format!("no CA certificate file at {}", path.display()),
+            );
+            None
+        }
+    });
+    let http = match &t.http {
+        None => HttpVersion::Auto,
+        Some(value) => {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            HttpVersion::parse(&text).unwrap_or_else(|e| {
+                v.problem(at, "target.http", e);
+                HttpVersion::Auto
+            })
+        }
+    };
+    (ca_cert, http)
 }
 
 /// `https://agentchat-{region}.inbenta.chat:8000/{version}`.

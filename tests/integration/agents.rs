@@ -519,14 +519,16 @@ async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance()
     let off = AgentsSpec::default();
     let (base, seen) = switch_stub(200).await;
     assert_eq!(
-        prepare_target(&off, &base, APP).await.expect("switched"),
+        prepare_target(&off, &base, APP, &Default::default())
+            .await
+            .expect("switched"),
         MockSwitch::SwitchedOff
     );
     assert_eq!(
         seen.lock().expect("lock").as_slice(),
         [json!({"appId": APP, "agents": false})]
     );
-    let err = prepare_target(&off, &base, "other-app")
+    let err = prepare_target(&off, &base, "other-app", &Default::default())
         .await
         .expect_err("unknown app");
     assert!(err.to_string().contains("no app") && !err.to_string().contains("other-app"));
@@ -535,7 +537,9 @@ async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance()
         ..AgentsSpec::default()
     };
     assert_eq!(
-        prepare_target(&on, &base, APP).await.expect("kept"),
+        prepare_target(&on, &base, APP, &Default::default())
+            .await
+            .expect("kept"),
         MockSwitch::Kept
     );
     assert_eq!(
@@ -546,7 +550,7 @@ async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance()
 
     let (real, seen) = switch_stub(404).await;
     assert_eq!(
-        prepare_target(&off, &real, APP)
+        prepare_target(&off, &real, APP, &Default::default())
             .await
             .expect("a warning only"),
         MockSwitch::NotAMock
@@ -556,6 +560,8 @@ async fn prepare_target_switches_mock_agents_off_and_tolerates_a_real_instance()
         "no PUT to a real instance"
     );
     let (broken, _) = switch_stub(500).await;
-    let err = prepare_target(&off, &broken, APP).await.expect_err("500");
+    let err = prepare_target(&off, &broken, APP, &Default::default())
+        .await
+        .expect_err("500");
     assert!(err.to_string().contains("HTTP 500") && !err.to_string().contains(APP));
 }

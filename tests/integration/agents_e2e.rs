@@ -43,7 +43,7 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
         ..AgentsSpec::default()
     };
     assert_eq!(
-        prepare_target(&spec, &base, DEMO_APP)
+        prepare_target(&spec, &base, DEMO_APP, &Default::default())
             .await
             .expect("switch"),
         MockSwitch::SwitchedOff

@@ -13,6 +13,8 @@
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
 //!   JUnit agreeing with the exit code, version-1 reports.
+//! - `tls`: HTTPS end to end: the TLS mock, `--ca-cert`, HTTP/1.1 and
+//!   HTTP/2, a wrong CA, `--insecure`, `--mock-tls`.
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
 //!   test delivers the mock's events).
 
@@ -25,6 +27,7 @@ mod failures;
 mod reports;
 mod run;
 mod templates;
+mod tls;
 mod validation;
 mod verdict;
 mod webhook_order;

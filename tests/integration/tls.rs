@@ -1,0 +1,258 @@
+//! HTTPS end to end (issue 12, point 1): the mock serving TLS with a
+//! generated certificate, chatload trusting its CA (`--ca-cert`,
+//! `target.ca_cert`), HTTP/1.1 and HTTP/2 by ALPN, a wrong or missing CA
+//! failing with the certificate problem named, `--insecure` with its
+//! warning, and the bundled mock over TLS (`--mock-tls`).
+
+use std::path::{Path, PathBuf};
+
+use chatload::app::{self, Exit};
+use chatload::cli::Cli;
+use chatload_mock::{MockConfig, MockServer, TlsConfig};
+use clap::Parser;
+
+use crate::common::{chatload, run_scenario, write_scenario};
+
+/// A mock serving HTTPS with a certificate generated for localhost.
+async fn start_tls_mock() -> MockServer {
+    let config = MockConfig {
+        tls: Some(TlsConfig::default()),
+        ..MockConfig::default()
+    };
+    chatload_mock::spawn(config).await.expect("TLS mock starts")
+}
+
+/// `https://localhost:PORT/v1`: the certificate's DNS name, not the IP.
+fn localhost_url(mock: &MockServer) -> String {
+    format!("https://localhost:{}/v1", mock.addr().port())
+}
+
+/// Writes the mock's generated CA into `dir`.
+fn write_ca(dir: &Path, mock: &MockServer) -> PathBuf {
+    let path = dir.join("mock-ca.pem");
+    std::fs::write(&path, mock.ca_pem().expect("a generated CA")).expect("write CA");
+    path
+}
+
+/// The shipped lifecycle scenario with the mock's demo credentials added to
+/// its `target:` (a remote target takes no default credentials).
+fn lifecycle_with_credentials(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/chat-lifecycle.yaml");
+    let yaml = std::fs::read_to_string(shipped).expect("shipped scenario");
+    let with_credentials = yaml.replacen(
+        "target:\n",
+        "target:\n  app_id: demo-app\n  secret: demo-secret\n  domain_key: demo-domain-key\n",
+        1,
+    );
+    assert_ne!(with_credentials, yaml, "the scenario has a target: block");
+    write_scenario(dir, "lifecycle.yaml", &with_credentials)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lifecycle_runs_over_https_with_http1_and_with_http2() {
+    let mock = start_tls_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_ca(dir.path(), &mock);
+    let scenario = lifecycle_with_credentials(dir.path());
+    let url = localhost_url(&mock);
+    for version in ["1.1", "2"] {
+        let before = mock.tls_counts().expect("serving TLS");
+        let (exit, report) = run_scenario(
+            dir.path(),
+            &scenario,
+            &[
+                "--target",
+                &url,
+                "--ca-cert",
+                &ca.display().to_string(),
+                "--http",
+                version,
+                "--vus",
+                "2",
+                "--iterations",
+                "2",
+            ],
+        )
+        .await;
+        assert_eq!(
+            exit,
+            Exit::Passed,
+            "HTTP/{version}: {:?}",
+            report.errors_by_kind
+        );
+        assert_eq!(report.totals.errors, 0, "HTTP/{version}");
+        assert_eq!(report.totals.iterations, 2, "HTTP/{version}");
+        assert!(report.meta.target.starts_with("https://localhost:"));
+        // The protocol actually spoken: the mock counts handshakes by ALPN.
+        let after = mock.tls_counts().expect("serving TLS");
+        let (h2, http1) = (after.h2 - before.h2, after.http1 - before.http1);
+        match version {
+            "1.1" => assert!(
+                http1 > 0 && h2 == 0,
+                "HTTP/1.1 run: {after:?} after {before:?}"
+            ),
+            _ => assert!(
+                h2 > 0 && http1 == 0,
+                "HTTP/2 run: {after:?} after {before:?}"
+            ),
+        }
+        assert_eq!(after.failed, before.failed, "no handshake failed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_cert_in_the_scenario_is_read_relative_to_the_scenario_file() {
+    let mock = start_tls_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("scenarios");
+    std::fs::create_dir(&sub).unwrap();
+    write_ca(&sub, &mock);
+    let yaml = format!(
+        "name: tls-scenario\ntarget:\n  base_url: {}\n  app_id: demo-app\n  secret: demo-secret\n  \
+         ca_cert: mock-ca.pem\n  http: 2\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - get_settings:\n",
+        localhost_url(&mock)
+    );
+    let scenario = write_scenario(&sub, "s.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &scenario, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(report.totals.requests, 2);
+    let counts = mock.tls_counts().unwrap();
+    assert!(counts.h2 > 0 && counts.http1 == 0, "{counts:?}");
+}
+
+/// `chatload run` as a user runs it, against a mock in this process.
+fn run_binary(dir: &Path, url: &str, extra: &[&str]) -> std::process::Output {
+    let scenario = write_scenario(
+        dir,
+        "one.yaml",
+        "name: one\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    chatload()
+        .args(["run", "--quiet", "--target", url, "--out"])
+        .arg(dir.join("r.json"))
+        .args(extra)
+        .arg(&scenario)
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .output()
+        .expect("chatload runs")
+}
+
+#[test]
+fn a_missing_or_wrong_ca_fails_as_unreachable_and_names_the_certificate_problem() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt.block_on(start_tls_mock());
+    let dir = tempfile::tempdir().unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    let other = chatload_mock::tls::generate_for_localhost().unwrap();
+    std::fs::write(&other_ca, other.ca_pem).unwrap();
+    let url = localhost_url(&mock);
+    let other_ca = other_ca.display().to_string();
+    for (case, extra) in [
+        ("no CA", &[][..]),
+        ("another CA", &["--ca-cert", &other_ca][..]),
+    ] {
+        let out = run_binary(dir.path(), &url, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{case}: {stderr}");
+        assert!(
+            stderr.contains("the target is unreachable"),
+            "{case}: {stderr}"
+        );
+        assert!(
+            stderr.contains("TLS handshake failed: invalid peer certificate"),
+            "{case}: {stderr}"
+        );
+        assert!(stderr.contains("--ca-cert"), "{case}: {stderr}");
+    }
+    assert!(
+        mock.tls_counts().unwrap().failed >= 2,
+        "the mock saw the refusals"
+    );
+    drop(mock);
+}
+
+#[test]
+fn insecure_accepts_the_unknown_certificate_and_warns_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt.block_on(start_tls_mock());
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_binary(dir.path(), &localhost_url(&mock), &["--insecure"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("TLS certificate verification is off")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    drop(mock);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundled_mock_serves_https_with_mock_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 2, iterations: 4}\nsteps:\n  - get_settings:\n  - create_user:\n      name: Ann\n",
+    );
+    let (exit, report) = run_scenario(dir.path(), &scenario, &["--mock-tls", "--http", "2"]).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert!(report.meta.target.starts_with("https://127.0.0.1:"));
+    assert_eq!(report.meta.target_kind, "bundled-mock");
+    assert_eq!(report.totals.requests, 8);
+}
+
+#[tokio::test]
+async fn http2_without_tls_and_an_unreadable_ca_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let missing = dir.path().join("missing.pem").display().to_string();
+    for (args, expected) in [
+        (&["--http", "2"][..], "needs an https:// target"),
+        (
+            &["--ca-cert", &missing][..],
+            "cannot read the CA certificate",
+        ),
+    ] {
+        let mut argv = vec!["chatload", "run", "--quiet"];
+        argv.extend_from_slice(args);
+        let path = scenario.display().to_string();
+        argv.push(&path);
+        let cli = Cli::try_parse_from(&argv).expect("parses");
+        let err = app::run(cli).await.expect_err("refused");
+        assert_eq!(err.exit, Exit::Usage, "{args:?}");
+        assert!(
+            format!("{:#}", err.error).contains(expected),
+            "{args:?}: {:#}",
+            err.error
+        );
+    }
+}
+
+#[test]
+fn validate_checks_ca_cert_and_http_in_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "bad.yaml",
+        "name: bad\ntarget:\n  ca_cert: nowhere.pem\n  http: 3\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload().arg("validate").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("target.ca_cert") && stderr.contains("nowhere.pem"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("target.http") && stderr.contains("1.1, 2 or auto"),
+        "{stderr}"
+    );
+}
