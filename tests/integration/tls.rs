@@ -256,3 +256,31 @@ fn validate_checks_ca_cert_and_http_in_the_target() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conform_passes_over_https_against_the_bundled_mock_with_mock_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("conform.json");
+    let argv = [
+        "chatload",
+        "conform",
+        "--mock-tls",
+        "--http",
+        "1.1",
+        "--out",
+    ];
+    let mut argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
+    argv.push(out.display().to_string());
+    let cli = Cli::try_parse_from(&argv).expect("parses");
+    let exit = app::run(cli).await.expect("conform runs");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(exit, Exit::Passed, "{report}");
+    assert_eq!(report["operations_exercised"], 50);
+    assert!(
+        report["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://")),
+        "{}",
+        report["target"]
+    );
+}
