@@ -29,7 +29,7 @@ mod state;
 mod target;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
@@ -74,21 +74,9 @@ pub use crate::report::{ActorSummary, AgentCounts, AgentSummary};
 
 impl AgentCounts {
     fn read(c: &Counters) -> AgentCounts {
-        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        AgentCounts {
-            invitations: r(&c.invitations),
-            accepted: r(&c.accepted),
-            rejected: r(&c.rejected),
-            rejected_full: r(&c.rejected_full),
-            replies: r(&c.replies),
-            chats_handled: r(&c.chats_handled),
-            left: r(&c.left),
-            breaks: r(&c.breaks),
-            assigned: r(&c.assigned),
-            errors: r(&c.errors),
-            overtaken: r(&c.overtaken),
-            reclaimed: r(&c.reclaimed),
-        }
+        let mut counts = AgentCounts::default();
+        counts.zip_each(c, |n, a| *n = a.load(Ordering::Relaxed));
+        counts
     }
 }
 

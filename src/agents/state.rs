@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::report::AgentCounts;
 use crate::webhook::receiver::AssignResponder;
 use crate::webhook::{EventObserver, Inbox, WebhookEvent};
 
@@ -83,25 +84,10 @@ pub(crate) struct Member {
 }
 
 /// Per-actor counters (relaxed atomics: read once at the end).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) invitations: AtomicU64,
-    pub(crate) accepted: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) rejected_full: AtomicU64,
-    pub(crate) replies: AtomicU64,
-    pub(crate) chats_handled: AtomicU64,
-    pub(crate) left: AtomicU64,
-    pub(crate) breaks: AtomicU64,
-    pub(crate) assigned: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) overtaken: AtomicU64,
-    /// Slots freed because the API said the chat had ended before its
-    /// `chats:close` / `chats:leave` event reached the actor.
-    pub(crate) reclaimed: AtomicU64,
-}
+pub(crate) type Counters = AgentCounts<AtomicU64>;
 
 impl Counters {
+    /// Counts one more of `counter`.
     pub(crate) fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -401,14 +401,7 @@ impl ApiClient {
         client: &HyperClient<HttpConnector, Full<Bytes>>,
         req: ApiRequest<'_>,
     ) -> Result<ApiResponse, ClientError> {
-        let mut url = String::with_capacity(self.base_url.len() + req.path.len() + 16);
-        url.push_str(&self.base_url);
-        url.push_str(req.path);
-        if !req.query.is_empty() {
-            url.push(if req.path.contains('?') { '&' } else { '?' });
-            let start = url.len();
-            form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
-        }
+        let url = join_url(&self.base_url, &req);
         let request = self.hyper_request(url, None, req)?;
         let exchange = async {
             let response = client.request(request).await.map_err(|e| {
@@ -494,14 +487,7 @@ impl ApiClient {
         host: &HeaderValue,
         req: ApiRequest<'_>,
     ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
-        let mut url = String::with_capacity(self.path_prefix.len() + req.path.len() + 16);
-        url.push_str(&self.path_prefix);
-        url.push_str(req.path);
-        if !req.query.is_empty() {
-            url.push(if req.path.contains('?') { '&' } else { '?' });
-            let start = url.len();
-            form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
-        }
+        let url = join_url(&self.path_prefix, &req);
         self.hyper_request(url, Some(host), req)
     }
 
@@ -724,6 +710,20 @@ async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, ClientError
     } else {
         Bytes::from(joined)
     })
+}
+
+/// `prefix` (a base URL or a path prefix), then the request's path and its query, encoded: one
+/// allocation, sized for the common case.
+fn join_url(prefix: &str, req: &ApiRequest<'_>) -> String {
+    let mut url = String::with_capacity(prefix.len() + req.path.len() + 16);
+    url.push_str(prefix);
+    url.push_str(req.path);
+    if !req.query.is_empty() {
+        url.push(if req.path.contains('?') { '&' } else { '?' });
+        let start = url.len();
+        form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
+    }
+    url
 }
 
 #[cfg(test)]

@@ -10,33 +10,39 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
+use serde::{Deserialize, Serialize};
+
 use super::{FailureKind, StepId};
 
 /// Samples kept per step and failure kind; the rest are only counted.
 pub const SAMPLES_PER_KIND: usize = 5;
 
 /// One explained failure of a step. Every text is masked and truncated by the engine.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Recorded here and written as is into the report (`failure_samples[].samples[]`); an absent
+/// `Option` reads as `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureSample {
     /// The check that did not hold, as the scenario states it (`status in [200]`,
-    /// `body /user/id ne "u-1"`, `capture user_id`, `schema`, `timeout after 30s`).
+    /// `body /user/id ne "u-1"`, `capture user_id`, `schema`, `timeout after 30s`,
+    /// `wait_event chats:join not received in 10s`).
     pub check: String,
-    /// JSON pointer into the response body the check looked at, if any.
+    /// JSON pointer into the response body, if the check looked at one.
     pub path: Option<String>,
     /// What the check wanted.
     pub expected: Option<String>,
-    /// What the response held (`MASKED` where it could be a secret).
+    /// What came back, cut to 200 characters; `MASKED` where it could be a secret.
     pub actual: Option<String>,
     /// HTTP status of the response, if one arrived.
     pub status: Option<u16>,
-    /// The API's own error message (`error.message` of its error envelope), if the body had one.
+    /// The API's own error message (`error.message` of its error body), if any.
     pub api_message: Option<String>,
-    /// Method and route template of the request (`POST /chats/{chatId}/close`); `None` for a
-    /// step that sends nothing (`wait_event`).
+    /// Method and route template of the request (`POST /chats/{chatId}/close`); absent for a
+    /// step that sends no request (`wait_event`).
     pub route: Option<String>,
-    /// The virtual user's iteration (from 0).
+    /// The virtual user's iteration, from 0.
     pub iteration: u64,
-    /// The virtual user (from 1).
+    /// The virtual user, from 1.
     pub vu: u64,
 }
 

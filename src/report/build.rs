@@ -8,12 +8,10 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::{
-    FailureSampleReport, FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
-    StatsReport, TimelineReport, Totals, encode_histogram,
+    FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport,
+    Totals, encode_histogram,
 };
-use crate::metrics::{
-    FailureKind, FailureSample, LatencyStats, LoadCounts, MetricsLayout, RunMetrics,
-};
+use crate::metrics::{FailureKind, LatencyStats, LoadCounts, MetricsLayout, RunMetrics};
 
 /// Builds the report of a run from its merged metrics and metadata.
 ///
@@ -170,24 +168,10 @@ fn failure_samples(metrics: &RunMetrics, layout: &MetricsLayout) -> Vec<FailureS
                 kind: slot.kind.as_str().to_owned(),
                 count: slot.count,
                 more: slot.count.saturating_sub(slot.samples.len() as u64),
-                samples: slot.samples.iter().map(to_sample_report).collect(),
+                samples: slot.samples.clone(),
             }
         })
         .collect()
-}
-
-fn to_sample_report(sample: &FailureSample) -> FailureSampleReport {
-    FailureSampleReport {
-        check: sample.check.clone(),
-        path: sample.path.clone(),
-        expected: sample.expected.clone(),
-        actual: sample.actual.clone(),
-        status: sample.status,
-        api_message: sample.api_message.clone(),
-        route: sample.route.clone(),
-        iteration: sample.iteration,
-        vu: sample.vu,
-    }
 }
 
 /// Percentiles of `histogram` in its own unit (µs for every chatload histogram); all zero when
@@ -287,7 +271,8 @@ pub(crate) fn sample_report() -> RunReport {
     use std::time::Duration;
 
     use crate::metrics::{
-        FlowId, MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
+        FailureSample, FlowId, MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo,
+        StepSample,
     };
 
     let layout = Arc::new(MetricsLayout {

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{FailureSampleReport, FailureSamples};
+use super::{FailureSample, FailureSamples};
 
 /// `create_chat (lifecycle) · status × 12`: the step, its flow (with `show_flow`: when the
 /// scenario has several) and how often it failed this way.
@@ -30,7 +30,7 @@ pub fn heading(entry: &FailureSamples, show_flow: bool) -> String {
 ///
 /// `POST /chats → 409: status in [201]; expected 201, actual 409; API: "User already has a chat"
 /// (vu 3, iteration 0)`
-pub fn describe(sample: &FailureSampleReport) -> String {
+pub fn describe(sample: &FailureSample) -> String {
     let mut out = String::new();
     if let Some(route) = &sample.route {
         out.push_str(route);
@@ -107,7 +107,7 @@ mod tests {
             kind: "expectation".to_owned(),
             count: 7,
             more: 6,
-            samples: vec![FailureSampleReport {
+            samples: vec![FailureSample {
                 check: "body /user/id ne \"u-1\"".to_owned(),
                 path: Some("/user/id".to_owned()),
                 expected: Some("ne \"u-1\"".to_owned()),
@@ -133,20 +133,20 @@ mod tests {
 
     #[test]
     fn a_step_without_request_shows_no_route() {
-        let sample = FailureSampleReport {
+        let sample = FailureSample {
             check: "wait_event chats:join not received in 10s".to_owned(),
             api_message: Some("x".to_owned()),
-            ..FailureSampleReport::default()
+            ..FailureSample::default()
         };
         assert_eq!(
             describe(&sample),
             "wait_event chats:join not received in 10s; API: \"x\" (vu 0, iteration 0)"
         );
-        let unsent = FailureSampleReport {
+        let unsent = FailureSample {
             check: "not sent: variable `user_id` is not set".to_owned(),
             route: Some("POST /chats".to_owned()),
             vu: 2,
-            ..FailureSampleReport::default()
+            ..FailureSample::default()
         };
         assert_eq!(
             describe(&unsent),

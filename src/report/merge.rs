@@ -117,8 +117,8 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         thresholds: first.thresholds.clone(),
         verdict: None,
         schema: merge_schema(reports),
-        cleanup: merge_cleanup(reports),
-        agents: merge_agents(reports),
+        cleanup: merge_sections(reports, |r| r.cleanup.as_ref(), CleanupReport::add),
+        agents: merge_sections(reports, |r| r.agents.as_ref(), AgentSummary::add),
         aborted_in_flight: reports.iter().any(|r| r.aborted_in_flight),
         webhooks: super::webhook::merge(
             &reports
@@ -402,30 +402,18 @@ fn merge_schema(reports: &[RunReport]) -> Option<SchemaReport> {
     merged
 }
 
-fn merge_cleanup(reports: &[RunReport]) -> Option<CleanupReport> {
-    reports
-        .iter()
-        .filter_map(|r| r.cleanup.as_ref())
-        .fold(None, |acc: Option<CleanupReport>, c| {
-            let mut acc = acc.unwrap_or_default();
-            acc.attempted += c.attempted;
-            acc.closed += c.closed;
-            acc.failed += c.failed;
-            Some(acc)
-        })
-}
-
-/// Agent totals added, each shard's actors listed.
-fn merge_agents(reports: &[RunReport]) -> Option<AgentSummary> {
-    reports
-        .iter()
-        .filter_map(|r| r.agents.as_ref())
-        .fold(None, |acc: Option<AgentSummary>, a| {
-            let mut acc = acc.unwrap_or_default();
-            acc.totals.add(&a.totals);
-            acc.actors.extend(a.actors.iter().cloned());
-            Some(acc)
-        })
+/// The sections `section` picks out of the reports, added up with `add`; `None` when no report
+/// has one.
+fn merge_sections<'a, T: Default + 'a>(
+    reports: &'a [RunReport],
+    section: impl Fn(&'a RunReport) -> Option<&'a T>,
+    add: impl Fn(&mut T, &T),
+) -> Option<T> {
+    let mut parts = reports.iter().filter_map(section).peekable();
+    parts.peek()?;
+    let mut sum = T::default();
+    parts.for_each(|part| add(&mut sum, part));
+    Some(sum)
 }
 
 #[cfg(test)]
@@ -540,7 +528,7 @@ mod tests {
 
     #[test]
     fn failure_samples_keep_the_first_five_across_shards_and_add_up_the_counts() {
-        use crate::report::{FailureSampleReport, FailureSamples};
+        use crate::report::{FailureSample, FailureSamples};
         let entry = |vu: u64, count: u64, kept: u64| FailureSamples {
             step: "create_chat".into(),
             flow: Some("f".into()),
@@ -548,11 +536,11 @@ mod tests {
             count,
             more: count - kept,
             samples: (0..kept)
-                .map(|iteration| FailureSampleReport {
+                .map(|iteration| FailureSample {
                     check: "status in [201]".into(),
                     vu,
                     iteration,
-                    ..FailureSampleReport::default()
+                    ..FailureSample::default()
                 })
                 .collect(),
         };

@@ -23,13 +23,15 @@ pub mod terminal;
 mod upgrade;
 pub mod webhook;
 
+/// Failure samples go into the report as recorded.
+pub use crate::metrics::FailureSample;
 pub use build::{build, percentiles};
 #[cfg(test)]
 pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_sample_report};
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
-    FailureSampleReport, FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
-    StatsReport, TimelineReport, Totals,
+    FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport,
+    Totals,
 };
 pub use sections::{
     ActorSummary, AgentCounts, AgentSummary, CleanupReport, DecidedBy, LoadModel, LoadProfile,

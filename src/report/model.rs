@@ -15,6 +15,7 @@ use super::ReportError;
 use super::sections::{
     AgentSummary, CleanupReport, LoadProfile, SchemaReport, ThresholdDef, Verdict,
 };
+use crate::metrics::FailureSample;
 
 /// Version of the report format written by this build; readers upgrade version 1 and reject
 /// others.
@@ -288,39 +289,7 @@ pub struct FailureSamples {
     /// Failures not sampled: `count` minus the number of `samples`.
     pub more: u64,
     /// The first failures (at most 5 per step and kind), in the order they happened.
-    pub samples: Vec<FailureSampleReport>,
-}
-
-/// One explained failure.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailureSampleReport {
-    /// The check that did not hold, as the scenario states it (`status in [200]`,
-    /// `body /user/id ne "u-1"`, `capture user_id`, `schema`, `timeout after 30s`,
-    /// `wait_event chats:join not received in 10s`).
-    pub check: String,
-    /// JSON pointer into the response body, if the check looked at one.
-    #[serde(default)]
-    pub path: Option<String>,
-    /// What the check wanted.
-    #[serde(default)]
-    pub expected: Option<String>,
-    /// What came back, cut to 200 characters; `MASKED` where it could be a secret.
-    #[serde(default)]
-    pub actual: Option<String>,
-    /// HTTP status of the response, if one arrived.
-    #[serde(default)]
-    pub status: Option<u16>,
-    /// The API's own error message (`error.message` of its error body), if any.
-    #[serde(default)]
-    pub api_message: Option<String>,
-    /// Method and route template of the request (`POST /chats/{chatId}/close`); absent for a
-    /// step that sends no request (`wait_event`).
-    #[serde(default)]
-    pub route: Option<String>,
-    /// The virtual user's iteration, from 0.
-    pub iteration: u64,
-    /// The virtual user, from 1.
-    pub vu: u64,
+    pub samples: Vec<FailureSample>,
 }
 
 /// Just enough of a report to check its version before parsing the rest.

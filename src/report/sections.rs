@@ -190,51 +190,71 @@ pub struct CleanupReport {
     pub failed: u64,
 }
 
+impl CleanupReport {
+    /// Adds `o` to these counts.
+    pub fn add(&mut self, o: &CleanupReport) {
+        self.attempted += o.attempted;
+        self.closed += o.closed;
+        self.failed += o.failed;
+    }
+}
+
 /// Counts of one agent actor, or of the whole pool.
+///
+/// `C` is `u64` in the report; the running actors count in relaxed `AtomicU64`s
+/// (`agents::state::Counters`) and are read into numbers once, at the end.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct AgentCounts {
+pub struct AgentCounts<C = u64> {
     /// `invitations:new` events answered (duplicates not counted).
-    pub invitations: u64,
-    pub accepted: u64,
+    pub invitations: C,
+    pub accepted: C,
     /// Rejections the API confirmed, whatever the reason.
-    pub rejected: u64,
+    pub rejected: C,
     /// Of `rejected`: because every slot was taken.
-    pub rejected_full: u64,
-    pub replies: u64,
+    pub rejected_full: C,
+    pub replies: C,
     /// Chats that were active and ended (closed, or left by the agent).
-    pub chats_handled: u64,
+    pub chats_handled: C,
     /// Chats left after `leave_after` replies.
-    pub left: u64,
-    pub breaks: u64,
+    pub left: C,
+    pub breaks: C,
     /// `chats:assign` answers naming this agent.
-    pub assigned: u64,
+    pub assigned: C,
     /// Failed API calls (any action, logout included), overtaken ones aside.
-    pub errors: u64,
+    pub errors: C,
     /// Accepts, rejects, replies and leaves answered `409` because the chat
     /// closed or the invitation moved on meanwhile (not failures).
-    pub overtaken: u64,
+    pub overtaken: C,
     /// Slots freed because `GET /chats/{chatId}` said the chat had ended
     /// before its `chats:close` reached the actor (checked when an
     /// invitation finds every slot taken).
-    pub reclaimed: u64,
+    pub reclaimed: C,
+}
+
+impl<C> AgentCounts<C> {
+    /// Calls `f` on each counter with the same counter of `other`: with the struct, the
+    /// only place that lists the counters.
+    pub fn zip_each<D>(&mut self, other: &AgentCounts<D>, mut f: impl FnMut(&mut C, &D)) {
+        f(&mut self.invitations, &other.invitations);
+        f(&mut self.accepted, &other.accepted);
+        f(&mut self.rejected, &other.rejected);
+        f(&mut self.rejected_full, &other.rejected_full);
+        f(&mut self.replies, &other.replies);
+        f(&mut self.chats_handled, &other.chats_handled);
+        f(&mut self.left, &other.left);
+        f(&mut self.breaks, &other.breaks);
+        f(&mut self.assigned, &other.assigned);
+        f(&mut self.errors, &other.errors);
+        f(&mut self.overtaken, &other.overtaken);
+        f(&mut self.reclaimed, &other.reclaimed);
+    }
 }
 
 impl AgentCounts {
     /// Adds `o` to these counts.
     pub fn add(&mut self, o: &AgentCounts) {
-        self.invitations += o.invitations;
-        self.accepted += o.accepted;
-        self.rejected += o.rejected;
-        self.rejected_full += o.rejected_full;
-        self.replies += o.replies;
-        self.chats_handled += o.chats_handled;
-        self.left += o.left;
-        self.breaks += o.breaks;
-        self.assigned += o.assigned;
-        self.errors += o.errors;
-        self.overtaken += o.overtaken;
-        self.reclaimed += o.reclaimed;
+        self.zip_each(o, |a, b| *a += b);
     }
 }
 
@@ -258,4 +278,12 @@ pub struct AgentSummary {
     pub totals: AgentCounts,
     /// Each actor.
     pub actors: Vec<ActorSummary>,
+}
+
+impl AgentSummary {
+    /// Adds `o`'s totals to these and lists its actors after these.
+    pub fn add(&mut self, o: &AgentSummary) {
+        self.totals.add(&o.totals);
+        self.actors.extend(o.actors.iter().cloned());
+    }
 }

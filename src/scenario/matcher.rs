@@ -10,7 +10,9 @@
 
 use serde_json::Value;
 
-use super::template::{RenderContext, TemplateError, ValueTemplate, VarId, push_value};
+use super::template::{
+    RenderContext, TemplateError, ValueTemplate, VarId, any_string_contains, push_value,
+};
 
 /// A condition on one value of the response body.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +128,7 @@ impl Matcher {
             }
             other => ("eq", other),
         };
-        if op == "exists" || !has_template(arg) {
+        if op == "exists" || !any_string_contains(arg, "{{") {
             return Matcher::parse(spec)
                 .map(|m| (m, None))
                 .map_err(MatcherError::Shape);
@@ -279,16 +281,6 @@ impl std::fmt::Display for MatcherError {
             MatcherError::Shape(msg) => f.write_str(msg),
             MatcherError::Template(e) => write!(f, "{e}"),
         }
-    }
-}
-
-/// Whether any string inside `value` holds `{{`.
-fn has_template(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains("{{"),
-        Value::Array(items) => items.iter().any(has_template),
-        Value::Object(map) => map.values().any(has_template),
-        _ => false,
     }
 }
 

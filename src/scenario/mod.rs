@@ -92,10 +92,7 @@ pub struct Scenario {
 impl Scenario {
     /// Whether step `id` is a pause (`- think: 2s` alone): it sends nothing and has no metrics.
     pub fn is_pause(&self, id: usize) -> bool {
-        self.flows
-            .iter()
-            .flat_map(|f| &f.steps)
-            .any(|s| s.id as usize == id && matches!(s.action, StepAction::Pause))
+        is_pause(&self.flows, id)
     }
 
     /// Parses a threshold written on the command line against this scenario.
@@ -130,58 +127,66 @@ pub(crate) fn check_threshold(
     webhooks: Option<&webhook::WebhookSpec>,
     flows: &[Flow],
 ) -> Result<threshold::Threshold, String> {
-    let is_pause = |id: usize| {
-        flows
-            .iter()
-            .flat_map(|f| &f.steps)
-            .any(|s| s.id as usize == id && matches!(s.action, StepAction::Pause))
-    };
+    let steps: Vec<&str> = step_names.iter().map(|(n, _)| n.as_str()).collect();
+    let t = threshold::parse(expr, &steps, abort_on_fail)?;
+    if let threshold::Subject::Step(name) = &t.subject
+        && let Some(id) = step_names.iter().position(|(n, _)| n == name)
+        && is_pause(flows, id)
     {
-        let steps: Vec<&str> = step_names.iter().map(|(n, _)| n.as_str()).collect();
-        let t = threshold::parse(expr, &steps, abort_on_fail)?;
-        if let threshold::Subject::Step(name) = &t.subject
-            && let Some(id) = step_names.iter().position(|(n, _)| n == name)
-            && is_pause(id)
-        {
-            return Err(format!(
-                "step `{name}` in `{expr}` is a pause (only `think`): it sends nothing and has no metrics to judge"
-            ));
-        }
-        if t.subject.needs_webhooks() {
-            let Some(hooks) = webhooks else {
-                return Err(format!(
-                    "`{expr}` is measured from webhook events: add a `webhooks:` section"
-                ));
-            };
-            if let threshold::Subject::Event(event) = &t.subject
-                && !hooks.subscribes(event)
-            {
-                return Err(format!(
-                    "`{event}` in `{expr}` is not in webhooks.events ({})",
-                    hooks.events.join(", ")
-                ));
-            }
-        }
-        if let threshold::Subject::FlowIteration(flow) = &t.subject
-            && !flows.iter().any(|f| &f.name == flow)
-        {
-            let known: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
-            return Err(format!(
-                "unknown flow `{flow}` in `{expr}`: the scenario's flows are {}",
-                known.join(", ")
-            ));
-        }
-        if let threshold::Subject::Route(route) = &t.subject
-            && !routes.iter().any(|r| &r.key == route)
-        {
-            let known: Vec<&str> = routes.iter().map(|r| r.key.as_str()).collect();
-            return Err(format!(
-                "unknown route `{route}` in `{expr}`: the scenario's routes are {}",
-                known.join(", ")
-            ));
-        }
-        Ok(t)
+        return Err(format!(
+            "step `{name}` in `{expr}` is a pause (only `think`): it sends nothing and has no metrics to judge"
+        ));
     }
+    if t.subject.needs_webhooks() {
+        let Some(hooks) = webhooks else {
+            return Err(format!(
+                "`{expr}` is measured from webhook events: add a `webhooks:` section"
+            ));
+        };
+        if let threshold::Subject::Event(event) = &t.subject
+            && !hooks.subscribes(event)
+        {
+            return Err(format!(
+                "`{event}` in `{expr}` is not in webhooks.events ({})",
+                hooks.events.join(", ")
+            ));
+        }
+    }
+    match &t.subject {
+        threshold::Subject::FlowIteration(flow) => {
+            must_be_known("flow", flow, expr, flows.iter().map(|f| f.name.as_str()))?;
+        }
+        threshold::Subject::Route(route) => {
+            must_be_known("route", route, expr, routes.iter().map(|r| r.key.as_str()))?;
+        }
+        _ => {}
+    }
+    Ok(t)
+}
+
+/// Whether step `id` of `flows` is a pause (`- think: 2s` alone).
+fn is_pause(flows: &[Flow], id: usize) -> bool {
+    flows
+        .iter()
+        .flat_map(|f| &f.steps)
+        .any(|s| s.id as usize == id && matches!(s.action, StepAction::Pause))
+}
+
+/// `Err` naming every known `kind` (flow, route) when `name` is not one of them.
+fn must_be_known<'a>(
+    kind: &str,
+    name: &str,
+    expr: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(), String> {
+    if known.clone().any(|k| k == name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = known.collect();
+    Err(format!(
+        "unknown {kind} `{name}` in `{expr}`: the scenario's {kind}s are {}",
+        known.join(", ")
+    ))
 }
 
 /// A route as metrics and schema checks see it.

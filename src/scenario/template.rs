@@ -315,6 +315,17 @@ pub fn push_value(out: &mut String, value: &Value) {
     }
 }
 
+/// Whether any string inside `value`, at any depth, contains `pattern`
+/// (`{{` for a template, `${` for an environment variable).
+pub(crate) fn any_string_contains(value: &Value, pattern: &str) -> bool {
+    match value {
+        Value::String(s) => s.contains(pattern),
+        Value::Array(items) => items.iter().any(|v| any_string_contains(v, pattern)),
+        Value::Object(map) => map.values().any(|v| any_string_contains(v, pattern)),
+        _ => false,
+    }
+}
+
 /// A JSON value whose strings are templates.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValueTemplate {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::matcher::{BodyCheck, to_pointer};
+use super::matcher::BodyCheck;
 use super::raw::{RawStep, RawWaitEvent, RawWebhooks};
 use super::template::Template;
 use super::validate::Validator;
@@ -344,25 +344,7 @@ pub(super) fn validate_wait_event(
             v.body_check(p, &spec.value, &at, &where_path, defined)
         })
         .collect();
-    let mut captures = Vec::new();
-    for (var, p) in &raw.capture {
-        if !super::validate::is_identifier(var) {
-            v.problem(
-                at,
-                &format!("{path}.wait_event.capture.{var}"),
-                "capture names are letters, digits and `_`",
-            );
-            continue;
-        }
-        match to_pointer(p) {
-            Ok(pointer) => captures.push(Capture {
-                var: v.vars.intern(var, None),
-                pointer,
-                optional: false,
-            }),
-            Err(msg) => v.problem(at, &format!("{path}.wait_event.capture.{var}"), msg),
-        }
-    }
+    let captures = v.captures(&raw.capture, at, &format!("{path}.wait_event.capture"));
     for c in &captures {
         let name = v.vars.name(c.var).to_owned();
         v.note_capture(&name, path);

@@ -4,14 +4,15 @@
 //! parameters, `expect`/`until` operands and `wait_event` filters alike, so
 //! they share one set of rules and messages.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 use serde_saphyr::Location;
 
 use super::Validator;
+use crate::scenario::Capture;
 use crate::scenario::matcher::{BodyCheck, Matcher, MatcherError, to_pointer};
-use crate::scenario::template::{Template, TemplateError, ValueTemplate};
+use crate::scenario::template::{Template, TemplateError, ValueTemplate, any_string_contains};
 
 impl Validator<'_> {
     /// Expands `${VAR}` and parses `{{ }}` in `text`; `defined` holds the
@@ -47,6 +48,36 @@ impl Validator<'_> {
         parsed
             .map_err(|(inner, e)| self.template_problem(at, &format!("{path}{inner}"), &e))
             .ok()
+    }
+
+    /// A `capture:` map (variable → path into the response body or event), each name and path
+    /// checked; `path` is where the map sits (`steps[2].capture`).
+    pub(in crate::scenario) fn captures(
+        &mut self,
+        map: &BTreeMap<String, String>,
+        at: &Location,
+        path: &str,
+    ) -> Vec<Capture> {
+        map.iter()
+            .filter_map(|(var, field)| {
+                let here = format!("{path}.{var}");
+                if !super::is_identifier(var) {
+                    self.problem(at, &here, "capture names are letters, digits and `_`");
+                    return None;
+                }
+                match to_pointer(field) {
+                    Ok(pointer) => Some(Capture {
+                        var: self.vars.intern(var, None),
+                        pointer,
+                        optional: false,
+                    }),
+                    Err(msg) => {
+                        self.problem(at, &here, msg);
+                        None
+                    }
+                }
+            })
+            .collect()
     }
 
     /// A body check (`expect.body`, `until.body`, `wait_event.where`) whose
@@ -138,16 +169,19 @@ impl Validator<'_> {
 
     /// `${VAR}` expanded in every string of `value`.
     fn expand_env_value(&mut self, value: &Value, at: &Location, path: &str) -> Value {
+        if !any_string_contains(value, "${") {
+            return value.clone();
+        }
         match value {
-            Value::String(s) if s.contains("${") => Value::String(self.expand_env(s, at, path)),
-            Value::Array(items) if items.iter().any(has_env) => Value::Array(
+            Value::String(s) => Value::String(self.expand_env(s, at, path)),
+            Value::Array(items) => Value::Array(
                 items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| self.expand_env_value(item, at, &format!("{path}[{i}]")))
                     .collect(),
             ),
-            Value::Object(map) if map.values().any(has_env) => Value::Object(
+            Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| {
                         (
@@ -159,14 +193,5 @@ impl Validator<'_> {
             ),
             other => other.clone(),
         }
-    }
-}
-
-fn has_env(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains("${"),
-        Value::Array(items) => items.iter().any(has_env),
-        Value::Object(map) => map.values().any(has_env),
-        _ => false,
     }
 }

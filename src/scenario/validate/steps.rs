@@ -11,7 +11,6 @@ use super::Validator;
 use super::typed_steps::typed_draft;
 use crate::api::{self, AuthClass, Method, PathSegment};
 use crate::scenario::limits::{MAX_REPEAT, MAX_WEIGHT};
-use crate::scenario::matcher::to_pointer;
 use crate::scenario::raw::{RawExpect, RawFlow, RawRequest, RawScenario, RawStep};
 use crate::scenario::template::Template;
 use crate::scenario::{
@@ -371,25 +370,7 @@ fn build_request(
         &format!("{}.expect", cx.path),
         defined,
     );
-    let mut captures = Vec::new();
-    for (var, path) in &raw.capture {
-        if !super::is_identifier(var) {
-            v.problem(
-                &cx.at,
-                &format!("{}.capture.{var}", cx.path),
-                "capture names are letters, digits and `_`",
-            );
-            continue;
-        }
-        match to_pointer(path) {
-            Ok(pointer) => captures.push(Capture {
-                var: v.vars.intern(var, None),
-                pointer,
-                optional: false,
-            }),
-            Err(msg) => v.problem(&cx.at, &format!("{}.capture.{var}", cx.path), msg),
-        }
-    }
+    let captures = v.captures(&raw.capture, &cx.at, &format!("{}.capture", cx.path));
     // What the step captures counts as set afterwards even when the step is
     // invalid, so one mistake does not echo through every later step.
     let mut names: Vec<String> = captures
