@@ -18,6 +18,8 @@ pub mod webhook;
 
 mod feed;
 mod syntax;
+#[cfg(test)]
+pub(crate) mod testing;
 mod think;
 
 use std::fmt;

@@ -644,6 +644,3 @@ mod tests;
 
 #[cfg(test)]
 mod step_templates_tests;
-
-#[cfg(test)]
-mod validate_limits_tests;

@@ -1,24 +1,12 @@
 //! `agents:` validation: accepted forms, defaults, metrics registration, and
 //! that every problem is located.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::scenario::load_str;
 use crate::scenario::raw::RawScenario;
 
 const HEAD: &str = "name: a\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n";
-
-/// Problems of a whole file, as `load_str` reports them (on this branch
-/// always including the missing `webhooks:` section).
-fn problems(agents: &str) -> Vec<String> {
-    let yaml = format!("{HEAD}{agents}");
-    match load_str(&yaml, "s.yaml", Path::new(".")) {
-        Ok(_) => Vec::new(),
-        Err(e) => e.problems().iter().map(ToString::to_string).collect(),
-    }
-}
 
 /// A spec and the step table (name, flow) it registered.
 type Validated = (AgentsSpec, Vec<(String, String)>);
@@ -127,94 +115,6 @@ fn every_agent_action_names_a_catalogue_operation() {
     assert_eq!(
         AgentAction::Leave.operation().route_key(),
         "PUT /chats/{chatId}/leave"
-    );
-}
-
-#[test]
-fn agents_without_webhooks_is_a_located_problem() {
-    let found = problems("agents:\n  count: 2\n");
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(
-        found[0].starts_with("s.yaml:6:3: agents: agent actors need a `webhooks:` section"),
-        "{found:?}"
-    );
-}
-
-#[test]
-fn bad_values_are_each_reported_at_their_line() {
-    let err = with_webhooks(
-        r#"agents:
-  count: 0
-  ids: [a-1, a-1, ""]
-  capacity: 0
-  rooms: [x]
-  accept_delay: soon
-  reject_probability: 1.5
-  reply: "hi {{name}}"
-  leave_after: 0
-  breaks: {every: 0s, duration: 5s}
-"#,
-    )
-    .expect_err("invalid");
-    let expect = [
-        "s.yaml:6:10: agents.count: count must be between 1 and 10000",
-        "s.yaml:7:8: agents.ids: 3 ids for 0 agents",
-        "s.yaml:7:8: agents.ids: agent ids must not be empty",
-        "s.yaml:7:8: agents.ids: agent id `a-1` appears twice",
-        "s.yaml:9:10: agents.rooms: room `\"x\"` is not a room id",
-        "s.yaml:8:13: agents.capacity: capacity must be at least 1",
-        "s.yaml:10:17: agents.accept_delay: `soon` is not a duration",
-        "s.yaml:11:23: agents.reject_probability: reject_probability must be between 0 and 1",
-        "s.yaml:12:10: agents.reply: unknown placeholder `{{name}}` in reply",
-        "s.yaml:13:16: agents.leave_after: leave_after must be at least 1",
-        "s.yaml:14:11: agents.breaks: `every` and `duration` must both be longer than zero",
-    ];
-    for e in expect {
-        assert!(
-            err.iter().any(|p| p.starts_with(e)),
-            "missing {e:?} in {err:#?}"
-        );
-    }
-    assert_eq!(err.len(), expect.len(), "{err:#?}");
-}
-
-#[test]
-fn ids_must_match_count_and_count_is_required() {
-    let err = with_webhooks("agents:\n  count: 3\n  ids: [a-1, a-2]\n").expect_err("invalid");
-    assert_eq!(err.len(), 1);
-    assert!(
-        err[0].starts_with("s.yaml:7:8: agents.ids: 2 ids for 3 agents"),
-        "{err:?}"
-    );
-    let err = with_webhooks("agents:\n  rooms: [1]\n").expect_err("invalid");
-    assert!(
-        err[0].starts_with("s.yaml:6:3: agents.count: `count` is required"),
-        "{err:?}"
-    );
-}
-
-#[test]
-fn unknown_fields_and_bad_switches_are_syntax_errors_with_positions() {
-    let found = problems("agents:\n  count: 1\n  capacty: 3\n");
-    assert!(
-        found
-            .iter()
-            .any(|p| p.starts_with("s.yaml:7:3") && p.contains("capacty")),
-        "{found:?}"
-    );
-    let found = problems("agents:\n  count: 1\n  mock_agents: sometimes\n");
-    assert!(
-        found
-            .iter()
-            .any(|p| p.starts_with("s.yaml:7:") && p.contains("expected on or off")),
-        "{found:?}"
-    );
-    let found = problems("agents:\n  count: 1\n  breaks: {every: 1m}\n");
-    assert!(
-        found
-            .iter()
-            .any(|p| p.starts_with("s.yaml:7:") && p.contains("duration")),
-        "{found:?}"
     );
 }
 

@@ -18,39 +18,6 @@ fn no_env(_: &str) -> Option<String> {
 const HEAD: &str = "name: x\nload: {vus: 1, iterations: 1}\n";
 
 #[test]
-fn an_expect_cannot_read_its_own_steps_captures() {
-    let yaml = format!(
-        "{HEAD}steps:\n  - create_user:\n    expect: {{body: {{user.id: {{ne: \"{{{{ user_id }}}}\"}}}}}}\n  - get_user:\n    expect: {{body: {{user.id: \"{{{{ user_id }}}}\"}}}}\n"
-    );
-    let p = validate(&yaml, &no_env).unwrap_err();
-    assert_eq!(p.len(), 1, "{p:?}");
-    assert!(
-        p[0].starts_with("s.yaml:5:30: steps[0].expect.body.user.id: `user_id` is used before it is captured: this step captures it"),
-        "{}",
-        p[0]
-    );
-}
-
-#[test]
-fn templates_in_until_and_where_are_checked_in_flow_order() {
-    let yaml = format!(
-        "{HEAD}steps:\n  - create_user:\n  - wait_until:\n      step: {{get_user: {{}}}}\n      until: {{body: {{user.id: \"{{{{ later }}}}\"}}}}\n      timeout: 1s\n  - get_user:\n    capture: {{later: user.id}}\n  - get_user:\n    expect: {{body: {{user.name: {{contains: \"{{{{ nope }}}}\"}}}}}}\n"
-    );
-    let p = validate(&yaml, &no_env).unwrap_err();
-    assert_eq!(p.len(), 2, "{p:?}");
-    assert!(
-        p[0].starts_with("s.yaml:7:31: steps[1].wait_until.until.body.user.id: `later` is used before it is captured: steps[2] captures it, later in flow `x`"),
-        "{}",
-        p[0]
-    );
-    assert!(
-        p[1].starts_with("s.yaml:12:32: steps[3].expect.body.user.name: unknown variable `nope`"),
-        "{}",
-        p[1]
-    );
-}
-
-#[test]
 fn checks_against_captures_keep_their_operand_as_a_template() {
     let yaml = format!(
         "{HEAD}steps:\n  - create_user:\n  - get_user:\n    expect: {{body: {{user.id: {{ne: \"{{{{ user_id }}}}\"}}, user.name: {{exists: true}}}}}}\n"

@@ -5,13 +5,6 @@ use std::path::Path;
 
 use crate::scenario::{ChatEffect, OnError, StepAction, Workload, load_str};
 
-fn problems(yaml: &str) -> Vec<String> {
-    match load_str(yaml, "s.yaml", Path::new(".")) {
-        Ok(_) => Vec::new(),
-        Err(e) => e.problems().iter().map(ToString::to_string).collect(),
-    }
-}
-
 const LIFECYCLE: &str = r#"
 name: lifecycle
 target:
@@ -72,67 +65,6 @@ fn a_lifecycle_scenario_validates_with_defaults() {
     assert_eq!(
         s.vars.initial[s.vars.get("room").unwrap().0 as usize],
         Some(serde_json::json!(2))
-    );
-}
-
-#[test]
-fn misspelt_step_type_is_located_and_lists_the_valid_ones() {
-    let yaml = "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - craete_user: {}\n";
-    let p = problems(yaml);
-    assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].starts_with("s.yaml:4:"), "{}", p[0]);
-    assert!(
-        p[0].contains("craete_user") && p[0].contains("create_user"),
-        "{}",
-        p[0]
-    );
-}
-
-#[test]
-fn variable_used_before_capture_is_reported_at_its_step() {
-    let yaml = "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - create_user: {}\n  - send_message: {}\n  - create_chat: {}\n";
-    let p = problems(yaml);
-    assert_eq!(p.len(), 2, "{p:?}");
-    assert!(p[0].starts_with("s.yaml:5:5: steps[1].path:"), "{}", p[0]);
-    assert!(
-        p[0].contains("`chat_id` is used before it is captured: steps[2] captures it"),
-        "{}",
-        p[0]
-    );
-}
-
-#[test]
-fn bad_durations_and_models_name_what_was_expected() {
-    let yaml = "name: x\nload:\n  vus: 1\n  duration: soon\nsteps:\n  - get_settings:\n";
-    let p = problems(yaml);
-    assert!(
-        p.iter().any(|m| m.starts_with("s.yaml:4:")
-            && m.contains("`soon` is not a duration")
-            && m.contains("like 250ms")),
-        "{p:?}"
-    );
-    let p =
-        problems("name: x\nload: {model: half-open, duration: 1s}\nsteps:\n  - get_settings:\n");
-    assert!(p[0].contains("expected closed or open"), "{p:?}");
-    let p = problems("name: x\nload: {arrival_rate: 5}\nsteps:\n  - get_settings:\n");
-    assert!(
-        p[0].contains("open model needs `duration` or `stages`"),
-        "{p:?}"
-    );
-}
-
-#[test]
-fn unknown_fields_and_duplicate_keys_are_syntax_errors_with_positions() {
-    let p = problems(
-        "name: x\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    retries: 3\n",
-    );
-    assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].starts_with("s.yaml:5:"), "{}", p[0]);
-    assert!(p[0].contains("retries"), "{}", p[0]);
-    let p = problems("name: x\nname: y\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n");
-    assert!(
-        p[0].starts_with("s.yaml:2:") && p[0].to_lowercase().contains("duplicate"),
-        "{p:?}"
     );
 }
 
