@@ -42,22 +42,13 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         })
         .collect();
 
-    let routes: Vec<StatsReport> = metrics
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(index, stats)| {
-            let name = layout
-                .routes
-                .get(index)
-                .cloned()
-                .unwrap_or_else(|| format!("route {index}"));
-            let mut report = stats_report(name.clone(), stats, seconds);
-            report.rps = load_rate(metrics, |c| c.routes.get(index), stats.count, seconds);
-            report.route = Some(name);
-            report
-        })
-        .collect();
+    let routes = keyed_reports(
+        metrics,
+        (&metrics.routes, &layout.routes, "route"),
+        |c| &c.routes,
+        |r| &mut r.route,
+        seconds,
+    );
 
     let mut status_codes = BTreeMap::new();
     let mut request_errors_by_kind = BTreeMap::new();
@@ -109,22 +100,13 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             ),
             ..stats_report("iteration".to_owned(), &metrics.iteration, seconds)
         },
-        flow_iterations: metrics
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(index, stats)| {
-                let name = layout
-                    .flows
-                    .get(index)
-                    .cloned()
-                    .unwrap_or_else(|| format!("flow {index}"));
-                let mut report = stats_report(name.clone(), stats, seconds);
-                report.rps = load_rate(metrics, |c| c.flows.get(index), stats.count, seconds);
-                report.flow = Some(name);
-                report
-            })
-            .collect(),
+        flow_iterations: keyed_reports(
+            metrics,
+            (&metrics.flows, &layout.flows, "flow"),
+            |c| &c.flows,
+            |r| &mut r.flow,
+            seconds,
+        ),
         timeline: metrics
             .timeline
             .iter()
@@ -154,6 +136,31 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         aborted_in_flight: false,
         webhooks: None,
     }
+}
+
+/// One report per route or per flow: `(stats, names, kind)` gives each its name (`{kind}
+/// {index}` past the end of `names`), `counts` its count at the end of the load phase, and
+/// `key` the field that keeps the name in the wire model (`route`, `flow`).
+fn keyed_reports(
+    metrics: &RunMetrics,
+    (all, names, kind): (&[LatencyStats], &[String], &str),
+    counts: fn(&LoadCounts) -> &Vec<u64>,
+    key: fn(&mut StatsReport) -> &mut Option<String>,
+    seconds: f64,
+) -> Vec<StatsReport> {
+    all.iter()
+        .enumerate()
+        .map(|(index, stats)| {
+            let name = names
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| format!("{kind} {index}"));
+            let mut report = stats_report(name.clone(), stats, seconds);
+            report.rps = load_rate(metrics, |c| counts(c).get(index), stats.count, seconds);
+            *key(&mut report) = Some(name);
+            report
+        })
+        .collect()
 }
 
 fn failure_samples(metrics: &RunMetrics, layout: &MetricsLayout) -> Vec<FailureSamples> {

@@ -439,6 +439,13 @@ mod tests {
         );
     }
 
+    /// The rows `c` found regressed: scope, name and metric.
+    fn regressed(c: &Comparison) -> Vec<(RowScope, &str, &str)> {
+        c.regressions()
+            .map(|r| (r.scope, r.name.as_str(), r.metric))
+            .collect()
+    }
+
     /// The sample report with one step slower at p99 and every other row unchanged.
     fn with_slower_step(step: usize, p99_us: u64) -> RunReport {
         let mut r = report_with_p99(100_000);
@@ -466,22 +473,14 @@ mod tests {
 
         let rules = [Rule::parse(&format!("{slow}.p99 > +20%")).unwrap()];
         let c = compare(&base, &new, &rules, 1_000);
-        let hit: Vec<(&str, &str)> = c
-            .regressions()
-            .map(|r| (r.name.as_str(), r.metric))
-            .collect();
-        assert_eq!(hit, [(slow.as_str(), "p99")]);
+        assert_eq!(regressed(&c), [(RowScope::Step, slow.as_str(), "p99")]);
 
         let route = base.routes[0].name.clone();
         let quoted = Rule::parse(&format!("\"{route}\".p99 > +20%")).unwrap();
         let mut slower_route = base.clone();
         slower_route.routes[0].latency.p99_us *= 2;
         let c = compare(&base, &slower_route, &[quoted], 1_000);
-        let hit: Vec<(RowScope, &str)> = c
-            .regressions()
-            .map(|r| (r.scope, r.name.as_str()))
-            .collect();
-        assert_eq!(hit, [(RowScope::Route, route.as_str())]);
+        assert_eq!(regressed(&c), [(RowScope::Route, route.as_str(), "p99")]);
     }
 
     #[test]
@@ -500,11 +499,7 @@ mod tests {
         assert!(!compare(&base, &new, &rules, 1_000).failed());
         let rules = [Rule::parse(&format!("iteration[{slow}].p99 > +20%")).unwrap()];
         let c = compare(&base, &new, &rules, 1_000);
-        let hit: Vec<(RowScope, &str)> = c
-            .regressions()
-            .map(|r| (r.scope, r.name.as_str()))
-            .collect();
-        assert_eq!(hit, [(RowScope::Flow, slow.as_str())]);
+        assert_eq!(regressed(&c), [(RowScope::Flow, slow.as_str(), "p99")]);
     }
 
     #[test]

@@ -200,42 +200,35 @@ mod tests {
             (r.scope, r.metric)
         };
         let named = |n: &str| RuleScope::Named(n.to_owned());
-        assert_eq!(
-            scoped("create_chat.p99 > +20%"),
-            (named("create_chat"), "p99".into())
-        );
-        assert_eq!(
-            scoped("wait.active.p99.9 > +20%"),
-            (named("wait.active"), "p99.9".into())
-        );
-        assert_eq!(
-            scoped("\"POST /chats\".p95 > +10%"),
-            (named("POST /chats"), "p95".into())
-        );
-        assert_eq!(
-            scoped("'GET /chats/{chatId}'.max > +1s"),
-            (named("GET /chats/{chatId}"), "max".into())
-        );
-        assert_eq!(
-            scoped("route(POST /chats).p50 > +5ms"),
-            (RuleScope::Route("POST /chats".into()), "p50".into())
-        );
-        assert_eq!(
-            scoped("iteration.p99 > +20%"),
-            (RuleScope::Iteration, "p99".into())
-        );
-        assert_eq!(
-            scoped("iteration[chat].p99 > +20%"),
-            (RuleScope::Flow("chat".into()), "p99".into())
-        );
-        assert_eq!(
-            scoped("event(chats:join).p90 > +20%"),
-            (RuleScope::Event("chats:join".into()), "p90".into())
-        );
-        assert_eq!(
-            scoped("time_to_assign.p95 > +10%"),
-            (named("time_to_assign"), "p95".into())
-        );
+        for (text, scope, metric) in [
+            ("create_chat.p99 > +20%", named("create_chat"), "p99"),
+            ("wait.active.p99.9 > +20%", named("wait.active"), "p99.9"),
+            ("\"POST /chats\".p95 > +10%", named("POST /chats"), "p95"),
+            (
+                "'GET /chats/{chatId}'.max > +1s",
+                named("GET /chats/{chatId}"),
+                "max",
+            ),
+            (
+                "route(POST /chats).p50 > +5ms",
+                RuleScope::Route("POST /chats".into()),
+                "p50",
+            ),
+            ("iteration.p99 > +20%", RuleScope::Iteration, "p99"),
+            (
+                "iteration[chat].p99 > +20%",
+                RuleScope::Flow("chat".into()),
+                "p99",
+            ),
+            (
+                "event(chats:join).p90 > +20%",
+                RuleScope::Event("chats:join".into()),
+                "p90",
+            ),
+            ("time_to_assign.p95 > +10%", named("time_to_assign"), "p95"),
+        ] {
+            assert_eq!(scoped(text), (scope, metric.into()), "{text}");
+        }
         for bad in [
             "create_chat.p98 > +20%",
             "\"POST /chats.p95 > +10%",

@@ -79,6 +79,14 @@ fn data_of(html: &str) -> Value {
     serde_json::from_str(&html[start..end]).expect("data is JSON")
 }
 
+/// The table row of `html` that holds `text`, from just after its `<tr`.
+fn row_with<'a>(html: &'a str, text: &str) -> &'a str {
+    html.split("<tr")
+        .skip(1)
+        .find(|row| row.contains(text))
+        .unwrap_or_else(|| panic!("no table row holds `{text}`"))
+}
+
 /// A strict-enough HTML check for what this renderer writes: every non-void element is
 /// closed in order, `<script>` and `<style>` contents are skipped.
 fn assert_balanced(html: &str) {
@@ -237,21 +245,14 @@ fn failing_threshold_is_shown_failed() {
     let html = html_of(&full_report());
     assert!(html.contains(">FAILED</span>"), "the verdict badge");
     assert!(html.contains("The run failed:"));
-    let row = html
-        .split("<tr")
-        .skip(1)
-        .find(|row| row.contains("run:error_rate &lt; 0.1%"))
-        .expect("threshold row");
+    let row = row_with(&html, "run:error_rate &lt; 0.1%");
     assert!(row.starts_with(" class=\"failed\""), "{row}");
     assert!(row.contains("FAILED"), "{row}");
     assert!(
         row.contains("0.620%") && row.contains("&lt; 0.100%"),
         "{row}"
     );
-    let passed = html
-        .split("<tr")
-        .find(|row| row.contains("step:create_user p99"))
-        .expect("threshold row");
+    let passed = row_with(&html, "step:create_user p99");
     assert!(passed.contains(">passed<"), "{passed}");
     assert!(html.contains("1 THRESHOLD FAILED"));
     assert!(html.contains("<div class=\"value\">1 / 3</div>"));
@@ -292,11 +293,7 @@ fn why_it_failed_lists_the_samples_escaped() {
 #[test]
 fn no_data_is_shown_distinctly_from_a_failure() {
     let html = html_of(&full_report());
-    let row = html
-        .split("<tr")
-        .skip(1)
-        .find(|row| row.contains("never.p99"))
-        .expect("threshold row");
+    let row = row_with(&html, "never.p99");
     assert!(row.contains("no data (allowed)"), "{row}");
     assert!(!row.contains("FAILED"), "{row}");
     assert!(html.contains("passed; 1 failed; 1 no data"));
@@ -410,11 +407,12 @@ fn time_axis_in_minutes() {
 
 #[test]
 fn text_helpers() {
-    assert_eq!(group(1_276), "1,276");
-    assert_eq!(group(999), "999");
-    assert_eq!(group(1_000_000), "1,000,000");
-    assert_eq!(format_secs(8.629), "8.63 s");
-    assert_eq!(format_secs(125.0), "2 min 05 s");
+    for (n, text) in [(1_276, "1,276"), (999, "999"), (1_000_000, "1,000,000")] {
+        assert_eq!(group(n), text);
+    }
+    for (secs, text) in [(8.629, "8.63 s"), (125.0, "2 min 05 s")] {
+        assert_eq!(format_secs(secs), text);
+    }
     assert_eq!(
         pretty_time("2026-11-24T18:40:07.412Z"),
         "2026-11-24 18:40:07.412 UTC"
