@@ -1,7 +1,56 @@
-//! The one place numbers become text for people: latencies, durations, rates and percentages.
+//! The one place report figures become text for people: latencies, durations, rates,
+//! percentages and counts, the HTML escaper, and the rule for when a corrected latency is worth
+//! showing.
 //!
 //! Shared by every renderer (terminal, HTML, compare), by the live progress line and by the
-//! verdict's messages, so a figure reads the same everywhere. Pure functions, no I/O.
+//! verdict's messages, so a figure reads the same everywhere and two renderers cannot disagree
+//! on what they show. Two styles of the same figures: the terminal's (`format_secs`,
+//! `format_rate`, `format_percent`: fixed decimals that line up in a table) and the HTML page's
+//! (`format_secs_rounded`, `format_rate_grouped`, `format_percent_adaptive`: rounded for reading).
+//! Pure functions, no I/O.
+
+use super::{Percentiles, RunReport};
+
+/// Corrected p99 must exceed raw p99 by more than this factor (and by more than
+/// [`CORRECTED_MIN_GAP_US`]) before a renderer shows it beside the raw one.
+pub const CORRECTED_MIN_RATIO_PERCENT: u64 = 110;
+/// Absolute gap, in µs, up to which a corrected/raw difference is noise.
+pub const CORRECTED_MIN_GAP_US: u64 = 100;
+
+/// True when the corrected p99 exceeds the raw p99 by more than 10% and by more than 100 µs:
+/// then the backlog (open model) changed what users saw, and renderers show the corrected
+/// figure. One rule for the terminal and the HTML page, so they never disagree.
+pub fn corrected_differs(raw: &Percentiles, corrected: &Percentiles) -> bool {
+    // Integer arithmetic: `raw * 1.10` in floating point lands on either side of the boundary.
+    let (raw, corrected) = (u128::from(raw.p99_us), u128::from(corrected.p99_us));
+    corrected * 100 > raw * u128::from(CORRECTED_MIN_RATIO_PERCENT)
+        && corrected > raw + u128::from(CORRECTED_MIN_GAP_US)
+}
+
+/// True when the step and iteration tables need a flow column: the steps belong to two flows or
+/// more, or the report has per-flow iteration rows (only with two flows or more).
+pub fn shows_flow_column(report: &RunReport) -> bool {
+    let mut flows = report.steps.iter().filter_map(|s| s.flow.as_deref());
+    let first = flows.next();
+    report.flow_iterations.len() > 1 || flows.any(|f| Some(f) != first)
+}
+
+/// Escapes text for HTML element content and quoted attribute values (either quote):
+/// `& < > " '`.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Formats microseconds with 3 significant digits in µs, ms or s ("850 µs", "12.3 ms", "1.23 s").
 pub fn format_us(us: u64) -> String {
@@ -31,6 +80,18 @@ fn three_digits(value: f64) -> String {
     format!("{reparsed:.prec$}", prec = decimals(reparsed))
 }
 
+/// A latency change with its sign: "+12.3 ms", "-850 µs".
+pub fn format_signed_us(delta_us: i64) -> String {
+    let sign = if delta_us < 0 { "-" } else { "+" };
+    format!("{sign}{}", format_us(delta_us.unsigned_abs()))
+}
+
+/// A relative change with its sign and one decimal ("+30.0%"), "n/a" when there is none
+/// (nothing to compare against).
+pub fn format_signed_percent(fraction: Option<f64>) -> String {
+    fraction.map_or_else(|| "n/a".to_owned(), |p| format!("{:+.1}%", p * 100.0))
+}
+
 /// Formats a duration in seconds ("12.3 s", "2m 05s (125.0 s)").
 pub fn format_secs(secs: f64) -> String {
     if secs < 60.0 {
@@ -55,6 +116,62 @@ pub fn format_percent(rate: f64) -> String {
     format!("{:.2}%", rate * 100.0)
 }
 
+/// A duration for reading: "8.63 s", "2 min 05 s", "1 h 02 min"; "–" when not a duration.
+pub fn format_secs_rounded(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "–".to_owned();
+    }
+    if secs < 60.0 {
+        let text = format!("{secs:.2}");
+        return format!("{} s", text.trim_end_matches('0').trim_end_matches('.'));
+    }
+    let whole = secs.round() as u64;
+    if whole < 3600 {
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else {
+        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
+    }
+}
+
+/// A per-second rate for reading: grouped whole numbers from 100 up ("1,276"), one decimal
+/// from 10, two below.
+pub fn format_rate_grouped(rate: f64) -> String {
+    if rate >= 100.0 {
+        group_thousands(rate.round() as u64)
+    } else if rate >= 10.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
+    }
+}
+
+/// A fraction as a percentage for reading: "0%", "<0.01%", "1.25%", "12.5%".
+pub fn format_percent_adaptive(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if p == 0.0 {
+        "0%".to_owned()
+    } else if p < 0.01 {
+        "<0.01%".to_owned()
+    } else if p < 10.0 {
+        format!("{p:.2}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// Thousands separated by commas: "1,276".
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +188,47 @@ mod tests {
         assert_eq!(format_us(9_996), "10.0 ms");
         assert_eq!(format_us(1_500_000), "1.50 s");
         assert_eq!(format_us(3_600_000_000), "3600 s");
+    }
+
+    #[test]
+    fn reading_style_rounds_and_groups() {
+        assert_eq!(group_thousands(1_276), "1,276");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1_000_000), "1,000,000");
+        assert_eq!(format_secs_rounded(8.629), "8.63 s");
+        assert_eq!(format_secs_rounded(125.0), "2 min 05 s");
+    }
+
+    #[test]
+    fn escape_html_escapes_both_quotes() {
+        assert_eq!(
+            escape_html(r#"<a href="x" title='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+
+    fn p99(us: u64) -> Percentiles {
+        Percentiles {
+            p99_us: us,
+            ..Percentiles::default()
+        }
+    }
+
+    /// The terminal showed a corrected p99 exactly 100 µs above the raw one, the HTML page did
+    /// not: both now follow the documented rule, "more than 10% and more than 100 µs".
+    #[test]
+    fn corrected_differs_needs_more_than_ten_percent_and_more_than_100_us() {
+        // 100 µs and 20% above: the gap is not more than 100 µs.
+        assert!(!corrected_differs(&p99(500), &p99(600)));
+        assert!(corrected_differs(&p99(500), &p99(601)));
+        // 200 µs and exactly 10% above: the ratio is not more than 10%.
+        assert!(!corrected_differs(&p99(2_000), &p99(2_200)));
+        assert!(corrected_differs(&p99(2_000), &p99(2_201)));
+        // Equal, lower, or empty: nothing to show.
+        assert!(!corrected_differs(&p99(2_000), &p99(2_000)));
+        assert!(!corrected_differs(&p99(2_000), &p99(1_000)));
+        assert!(!corrected_differs(&p99(0), &p99(100)));
+        assert!(corrected_differs(&p99(0), &p99(101)));
+        assert!(corrected_differs(&p99(u64::MAX / 2), &p99(u64::MAX)));
     }
 }

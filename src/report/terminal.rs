@@ -10,16 +10,12 @@
 use std::fmt::Write as _;
 
 pub use super::format::format_us;
-use super::format::{format_percent, format_rate, format_secs};
-use super::{DecidedBy, Percentiles, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
+use super::format::{
+    corrected_differs, format_percent, format_rate, format_secs, shows_flow_column,
+};
+use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
 mod webhook;
-
-/// Corrected p99 must exceed raw p99 by this factor (and [`CORRECTED_MIN_GAP_US`]) before the
-/// summary shows a "p99 (corr.)" column.
-const CORRECTED_MIN_RATIO: f64 = 1.10;
-/// Absolute gap, in µs, below which a corrected/raw difference is noise.
-const CORRECTED_MIN_GAP_US: u64 = 100;
 
 const BOLD: &str = "\x1b[1m";
 const RED: &str = "\x1b[31m";
@@ -140,13 +136,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .clone()
         .any(|s| corrected_differs(&s.latency, &s.corrected));
 
-    let mut flows: Vec<&str> = report
-        .steps
-        .iter()
-        .filter_map(|s| s.flow.as_deref())
-        .collect();
-    flows.dedup();
-    let show_flow = flows.len() > 1 || !flow_iterations.is_empty();
+    let show_flow = shows_flow_column(report);
 
     out.push('\n');
     let _ = writeln!(out, "{}", paint.bold("Steps"));
@@ -303,11 +293,6 @@ fn join_or_none(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
-}
-
-fn corrected_differs(raw: &Percentiles, corrected: &Percentiles) -> bool {
-    corrected.p99_us >= raw.p99_us.saturating_add(CORRECTED_MIN_GAP_US)
-        && corrected.p99_us as f64 >= raw.p99_us as f64 * CORRECTED_MIN_RATIO
 }
 
 #[derive(Clone, Copy)]

@@ -5,15 +5,15 @@
 use std::fmt::Write as _;
 
 use super::{CompareRow, Comparison};
-use crate::report::format::format_us;
+use crate::report::format::{escape_html, format_signed_percent, format_signed_us, format_us};
 
-fn pct(p: Option<f64>) -> String {
-    p.map_or_else(|| "n/a".to_owned(), |p| format!("{:+.1}%", p * 100.0))
-}
-
-fn signed_us(d: i64) -> String {
-    let sign = if d < 0 { "-" } else { "+" };
-    format!("{sign}{}", format_us(d.unsigned_abs()))
+/// The marker after a row that breaks a rule.
+fn regression_mark(r: &CompareRow) -> &'static str {
+    if r.broken.is_empty() {
+        ""
+    } else {
+        "  REGRESSION"
+    }
 }
 
 /// One regression in words: "step create_chat p99: 100 ms → 130 ms (+30.0%), breaks `p99 > +10%`".
@@ -25,7 +25,7 @@ fn regression_line(r: &CompareRow) -> String {
         r.metric,
         format_us(r.base_us),
         format_us(r.new_us),
-        pct(r.delta_pct),
+        format_signed_percent(r.delta_pct),
         r.broken
             .iter()
             .map(|b| format!("`{b}`"))
@@ -92,21 +92,17 @@ pub fn render_terminal(c: &Comparison) -> String {
         "scope", "name", "metric", "base", "new", "delta", "delta%"
     );
     for r in &c.rows {
-        let mark = if r.broken.is_empty() {
-            ""
-        } else {
-            "  REGRESSION"
-        };
         let _ = writeln!(
             out,
-            "  {:<9} {:<width$} {:>6} {:>10} {:>10} {:>11} {:>8}{mark}",
+            "  {:<9} {:<width$} {:>6} {:>10} {:>10} {:>11} {:>8}{}",
             r.scope.as_str(),
             r.name,
             r.metric,
             format_us(r.base_us),
             format_us(r.new_us),
-            signed_us(r.delta_us),
-            pct(r.delta_pct)
+            format_signed_us(r.delta_us),
+            format_signed_percent(r.delta_pct),
+            regression_mark(r)
         );
     }
     for u in &c.unmatched {
@@ -117,13 +113,6 @@ pub fn render_terminal(c: &Comparison) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The comparison as a self-contained HTML page (no external resources).
@@ -141,19 +130,19 @@ pub fn render_html(c: &Comparison) -> String {
             rows,
             "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r.scope.as_str(),
-            escape(&r.name),
+            escape_html(&r.name),
             r.metric,
             format_us(r.base_us),
             format_us(r.new_us),
-            signed_us(r.delta_us),
-            pct(r.delta_pct),
-            escape(&r.broken.join(", "))
+            format_signed_us(r.delta_us),
+            format_signed_percent(r.delta_pct),
+            escape_html(&r.broken.join(", "))
         );
     }
     let paragraphs = |items: &[String], class: &str| -> String {
         items
             .iter()
-            .map(|w| format!("<p class=\"{class}\">{}</p>", escape(w)))
+            .map(|w| format!("<p class=\"{class}\">{}</p>", escape_html(w)))
             .collect()
     };
     let warnings: Vec<String> = c.warnings.iter().map(|w| format!("warning: {w}")).collect();
@@ -167,11 +156,27 @@ p.warn{{background:#fff4d6;padding:6px 10px}}p.summary{{margin:2px 0;white-space
 <table><thead><tr><th>scope</th><th>name</th><th>metric</th><th>base</th><th>new</th><th>delta</th><th>delta %</th><th>broken rule</th></tr></thead><tbody>{rows}</tbody></table>\
 <p>{}</p><h2>Summary</h2>{}</body></html>",
         paragraphs(&warnings, "warn"),
-        escape(&c.base),
-        escape(&c.new),
+        escape_html(&c.base),
+        escape_html(&c.new),
         format_us(c.noise_floor_us),
         c.regressions().count(),
-        escape(&c.unmatched.join("; ")),
+        escape_html(&c.unmatched.join("; ")),
         paragraphs(&summary_lines(c), "summary"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_html;
+    use crate::report::compare::compare;
+
+    /// The comparison page had its own escaper, which left `'` as it was.
+    #[test]
+    fn the_comparison_page_escapes_single_quotes() {
+        let mut report = crate::report::build_sample_report();
+        report.steps[0].name = "it's <b>".to_owned();
+        let html = render_html(&compare(&report, &report, &[], 1_000));
+        assert!(html.contains("it&#39;s &lt;b&gt;"), "{html}");
+        assert!(!html.contains("it's"), "{html}");
+    }
 }

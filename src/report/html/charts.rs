@@ -4,10 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    BLUE, GREEN, GREY, MAX_HOVER_SECONDS, NINES, ORANGE, RED, RunReport, Series, TEAL,
-    format_percent, format_us, group,
-};
+use super::{BLUE, GREEN, GREY, MAX_HOVER_SECONDS, NINES, ORANGE, RED, RunReport, Series, TEAL};
+use crate::report::format::{escape_html, format_percent_adaptive, format_us, group_thousands};
 
 /// Plot geometry in SVG user units; the SVG scales to its container through `viewBox`.
 #[derive(Clone, Copy)]
@@ -36,7 +34,7 @@ impl Frame {
              aria-label=\"{}\">\n",
             self.width,
             self.height,
-            esc(label)
+            escape_html(label)
         );
     }
 
@@ -51,7 +49,7 @@ impl Frame {
                 self.y(0.0),
                 self.y(1.0),
                 self.y(0.0) + 16.0,
-                esc(label)
+                escape_html(label)
             );
         }
         w!(
@@ -64,7 +62,7 @@ impl Frame {
             self.y(0.0),
             self.x(0.5),
             self.height - 6.0,
-            esc(title)
+            escape_html(title)
         );
     }
 
@@ -93,7 +91,7 @@ impl Frame {
             self.y(0.0),
             self.x(0.0),
             self.y(1.0),
-            esc(title)
+            escape_html(title)
         );
     }
 }
@@ -302,7 +300,7 @@ pub(super) fn percentile_chart(out: &mut String, series: &[Series], decades: u32
              stroke-width=\"{width}\" stroke-linejoin=\"round\"{dash}/>\
              <path class=\"hit\" d=\"{d_attr}\"><title>{}</title></path>\n",
             s.color,
-            esc(&s.name)
+            escape_html(&s.name)
         );
         for (label, x_log, us) in &s.marks {
             if *x_log > d + 1e-9 {
@@ -314,7 +312,7 @@ pub(super) fn percentile_chart(out: &mut String, series: &[Series], decades: u32
                 "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3.2\" fill=\"{}\"><title>{}: {label} {}\
                  </title></circle>\n",
                 s.color,
-                esc(&s.name),
+                escape_html(&s.name),
                 format_us(*us)
             );
         }
@@ -340,13 +338,13 @@ pub(super) fn percentile_chart(out: &mut String, series: &[Series], decades: u32
                 "p50 {} · p99 {} · n={}",
                 format_us(s.latency.p50_us),
                 format_us(s.latency.p99_us),
-                group(s.count)
+                group_thousands(s.count)
             )
         };
         w!(
             out,
             "<li>{swatch}<b>{}</b> <span class=\"muted\">{detail}</span></li>\n",
-            esc(&s.name)
+            escape_html(&s.name)
         );
     }
     out.push_str("</ul>\n");
@@ -546,7 +544,7 @@ pub(super) fn hover_bands(
             frame.y(1.0),
             (x1 - x0).max(0.5),
             frame.y(0.0) - frame.y(1.0),
-            esc(&text(t))
+            escape_html(&text(t))
         );
     }
 }
@@ -557,7 +555,7 @@ pub(super) fn legend(out: &mut String, items: &[(&str, &str)]) {
         w!(
             out,
             "<li><span class=\"swatch\" style=\"background:{color}\"></span>{}</li>\n",
-            esc(label)
+            escape_html(label)
         );
     }
     out.push_str("</ul>\n");
@@ -604,14 +602,14 @@ pub(super) fn ratio_bar_chart(out: &mut String, bars: &[Bar], what: &str, empty:
 fn share_text(bar: &Bar, total: Option<u64>) -> (String, String) {
     match (bar.of, total) {
         (Some((of, noun)), _) if of > 0 => {
-            let pct = format_percent(bar.n as f64 / of as f64);
+            let pct = format_percent_adaptive(bar.n as f64 / of as f64);
             (
-                format!(" ({pct} of {})", group(of)),
-                format!(" of {} {noun} ({pct})", group(of)),
+                format!(" ({pct} of {})", group_thousands(of)),
+                format!(" of {} {noun} ({pct})", group_thousands(of)),
             )
         }
         (None, Some(total)) if total > 0 => {
-            let pct = format_percent(bar.n as f64 / total as f64);
+            let pct = format_percent_adaptive(bar.n as f64 / total as f64);
             (format!(" ({pct})"), format!(" ({pct})"))
         }
         _ => (String::new(), String::new()),
@@ -620,7 +618,11 @@ fn share_text(bar: &Bar, total: Option<u64>) -> (String, String) {
 
 fn bars_of(out: &mut String, bars: &[Bar], what: &str, empty: &str, total: Option<u64>) {
     if bars.iter().all(|b| b.n == 0) {
-        w!(out, "<p class=\"nodata goodtext\">{}</p>\n", esc(empty));
+        w!(
+            out,
+            "<p class=\"nodata goodtext\">{}</p>\n",
+            escape_html(empty)
+        );
         return;
     }
     let max = bars.iter().map(|b| b.n).max().unwrap_or(1).max(1) as f64;
@@ -655,16 +657,16 @@ fn bars_of(out: &mut String, bars: &[Bar], what: &str, empty: &str, total: Optio
              <title>{}: {} {what}{title}</title></g>\n",
             frame.x(0.0) - 8.0,
             y + row / 2.0 + 4.0,
-            esc(&bar.label),
+            escape_html(&bar.label),
             frame.x(0.0),
             y + 5.0,
             row - 10.0,
             bar.color,
             frame.x(0.0) + width + 6.0,
             y + row / 2.0 + 4.0,
-            group(bar.n),
-            esc(&bar.label),
-            group(bar.n),
+            group_thousands(bar.n),
+            escape_html(&bar.label),
+            group_thousands(bar.n),
         );
     }
     out.push_str("</svg></div>\n");
@@ -686,23 +688,4 @@ pub(super) fn status_text_color(code: &str) -> &'static str {
         Some('4') => "#b35c00",
         _ => "#c0392b",
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Text
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::{RunReport, esc, group};
+use super::RunReport;
+use crate::report::format::{escape_html, group_thousands};
 
 /// Writes the section; nothing when no step failed.
 pub(super) fn section(out: &mut String, report: &RunReport) {
@@ -20,14 +21,14 @@ pub(super) fn section(out: &mut String, report: &RunReport) {
         let flow = entry
             .flow
             .as_deref()
-            .map(|f| format!(" <span class=\"hint\">({})</span>", esc(f)))
+            .map(|f| format!(" <span class=\"hint\">({})</span>", escape_html(f)))
             .unwrap_or_default();
         w!(
             out,
             "<h3><code>{}</code>{flow} · {} <span class=\"badtext\">× {}</span></h3>\n",
-            esc(&entry.step),
-            esc(&entry.kind),
-            group(entry.count)
+            escape_html(&entry.step),
+            escape_html(&entry.kind),
+            group_thousands(entry.count)
         );
         out.push_str(
             "<div class=\"scroll\"><table>\n<thead><tr><th>route</th>\
@@ -36,7 +37,7 @@ pub(super) fn section(out: &mut String, report: &RunReport) {
              <th class=\"num\">iteration</th></tr></thead>\n<tbody>\n",
         );
         for s in &entry.samples {
-            let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or(""));
+            let opt = |v: &Option<String>| escape_html(v.as_deref().unwrap_or(""));
             w!(
                 out,
                 "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td><code>{}</code></td>\
@@ -44,7 +45,7 @@ pub(super) fn section(out: &mut String, report: &RunReport) {
                  <td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
                 opt(&s.route),
                 s.status.map(|c| c.to_string()).unwrap_or_default(),
-                esc(&s.check),
+                escape_html(&s.check),
                 opt(&s.path),
                 opt(&s.expected),
                 opt(&s.actual),
@@ -58,7 +59,7 @@ pub(super) fn section(out: &mut String, report: &RunReport) {
             w!(
                 out,
                 "<p class=\"hint\">… and {} more.</p>\n",
-                group(entry.more)
+                group_thousands(entry.more)
             );
         }
     }

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::format::format_us;
+use super::format::{escape_html, format_secs_rounded};
 use super::{
     LoadModel, LoadProfile, Percentiles, ReportError, RunReport, StatsReport, ThresholdResult,
     ThresholdStatus, Verdict, decode_histogram,
@@ -44,7 +44,7 @@ mod tests;
 mod webhook;
 
 use charts::{
-    Bar, bar_chart, esc, latency_timeline_chart, percentile_chart, ratio_bar_chart, status_color,
+    Bar, bar_chart, latency_timeline_chart, percentile_chart, ratio_bar_chart, status_color,
     status_text_color, throughput_chart, tick_label,
 };
 use sections::{
@@ -92,11 +92,6 @@ const MARKED: [(f64, &str); 6] = [
     (0.99999, "p99.999"),
 ];
 
-/// Same rule as the terminal summary: corrected p99 is shown when it exceeds raw p99 by 10% and
-/// 100 µs.
-const CORRECTED_MIN_RATIO: f64 = 1.10;
-const CORRECTED_MIN_GAP_US: u64 = 100;
-
 /// Timelines longer than this get no per-second hover areas (they would only bloat the file).
 const MAX_HOVER_SECONDS: usize = 900;
 
@@ -118,7 +113,7 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     w!(
         out,
         "<title>chatload report: {}</title>\n",
-        esc(&report.meta.scenario)
+        escape_html(&report.meta.scenario)
     );
     out.push_str("<style>");
     out.push_str(CSS);
@@ -182,7 +177,7 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         "<footer>Written by chatload {} from the JSON report. This page loads nothing from the \
          network; hover a chart for exact values. Plotted data: \
          <code>#chatload-data</code>.</footer>\n</main>\n",
-        esc(&report.meta.chatload_version)
+        escape_html(&report.meta.chatload_version)
     );
     out.push_str("<script type=\"application/json\" id=\"chatload-data\">");
     let mut data = chart_data(report, &series, decades);
@@ -381,59 +376,6 @@ fn pretty_time(rfc3339: &str) -> String {
     }
 }
 
-/// "8.63 s", "2 min 05 s", "1 h 02 min".
-fn format_secs(secs: f64) -> String {
-    if !secs.is_finite() || secs < 0.0 {
-        return "–".to_owned();
-    }
-    if secs < 60.0 {
-        let text = format!("{secs:.2}");
-        return format!("{} s", text.trim_end_matches('0').trim_end_matches('.'));
-    }
-    let whole = secs.round() as u64;
-    if whole < 3600 {
-        format!("{} min {:02} s", whole / 60, whole % 60)
-    } else {
-        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
-    }
-}
-
-fn format_rate(rate: f64) -> String {
-    if rate >= 100.0 {
-        group(rate.round() as u64)
-    } else if rate >= 10.0 {
-        format!("{rate:.1}")
-    } else {
-        format!("{rate:.2}")
-    }
-}
-
-fn format_percent(fraction: f64) -> String {
-    let p = fraction * 100.0;
-    if p == 0.0 {
-        "0%".to_owned()
-    } else if p < 0.01 {
-        "<0.01%".to_owned()
-    } else if p < 10.0 {
-        format!("{p:.2}%")
-    } else {
-        format!("{p:.1}%")
-    }
-}
-
-/// Thousands separated by commas: 1,276.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// One line describing `meta.load` ("closed model · 10 VUs · for 8 s · graceful stop 5 s").
 fn describe_load(load: &LoadProfile) -> String {
     let trim = |v: f64| tick_label(v);
@@ -452,7 +394,7 @@ fn describe_load(load: &LoadProfile) -> String {
         parts.push(format!("{v} iterations"));
     }
     if let Some(v) = load.duration_secs {
-        parts.push(format!("for {}", format_secs(v)));
+        parts.push(format!("for {}", format_secs_rounded(v)));
     }
     if !load.stages.is_empty() {
         let target_unit = if open { "/s" } else { " VUs" };
@@ -462,7 +404,7 @@ fn describe_load(load: &LoadProfile) -> String {
             .map(|s| {
                 format!(
                     "{} → {}{target_unit}",
-                    format_secs(s.duration_secs),
+                    format_secs_rounded(s.duration_secs),
                     trim(s.target)
                 )
             })
@@ -474,10 +416,10 @@ fn describe_load(load: &LoadProfile) -> String {
     }
     parts.push(format!(
         "graceful stop {}",
-        format_secs(load.graceful_stop_secs)
+        format_secs_rounded(load.graceful_stop_secs)
     ));
     if let Some(v) = load.request_timeout_secs {
-        parts.push(format!("request timeout {}", format_secs(v)));
+        parts.push(format!("request timeout {}", format_secs_rounded(v)));
     }
     if let Some(shard) = &load.shard {
         parts.push(format!("shard {shard}"));

@@ -7,9 +7,12 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::{
-    CORRECTED_MIN_GAP_US, CORRECTED_MIN_RATIO, ITERATION_COLOR, PALETTE, Percentiles, RunReport,
-    StatsReport, ThresholdResult, ThresholdStatus, Verdict, base_url, describe_load, esc,
-    format_percent, format_rate, format_secs, format_us, group, pretty_time, status_text_color,
+    ITERATION_COLOR, PALETTE, RunReport, StatsReport, ThresholdResult, ThresholdStatus, Verdict,
+    base_url, describe_load, pretty_time, status_text_color,
+};
+use crate::report::format::{
+    corrected_differs, escape_html, format_percent_adaptive, format_rate_grouped,
+    format_secs_rounded, format_us, group_thousands, shows_flow_column,
 };
 
 pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
@@ -18,7 +21,7 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
     w!(
         out,
         "<h1><span class=\"muted\">chatload report</span> {}</h1>\n",
-        esc(&meta.scenario)
+        escape_html(&meta.scenario)
     );
     if meta.interrupted {
         out.push_str(
@@ -42,7 +45,11 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
         }
     }
     if let Some(shard) = &meta.shard {
-        w!(out, "<span class=\"badge\">shard {}</span>\n", esc(shard));
+        w!(
+            out,
+            "<span class=\"badge\">shard {}</span>\n",
+            escape_html(shard)
+        );
     }
     if !meta.merged_from.is_empty() {
         w!(
@@ -59,24 +66,27 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
         "target",
         format!(
             "{} <span class=\"muted\">({})</span>",
-            esc(&base_url(&meta.target)),
-            esc(&meta.target_kind)
+            escape_html(&base_url(&meta.target)),
+            escape_html(&meta.target_kind)
         ),
     );
-    item("started", esc(&pretty_time(&meta.started_at)));
-    item("ended", esc(&pretty_time(&meta.ended_at)));
-    item("duration", esc(&format_secs(meta.duration_secs)));
-    item("load", esc(&describe_load(&meta.load)));
+    item("started", escape_html(&pretty_time(&meta.started_at)));
+    item("ended", escape_html(&pretty_time(&meta.ended_at)));
+    item(
+        "duration",
+        escape_html(&format_secs_rounded(meta.duration_secs)),
+    );
+    item("load", escape_html(&describe_load(&meta.load)));
     item("seed", meta.seed.to_string());
-    item("chatload", esc(&meta.chatload_version));
+    item("chatload", escape_html(&meta.chatload_version));
     if let Some(file) = &meta.scenario_file {
-        item("scenario file", esc(file));
+        item("scenario file", escape_html(file));
     }
     if let Some(shard) = &meta.shard {
-        item("shard", esc(shard));
+        item("shard", escape_html(shard));
     }
     if !meta.merged_from.is_empty() {
-        let names: Vec<String> = meta.merged_from.iter().map(|m| esc(m)).collect();
+        let names: Vec<String> = meta.merged_from.iter().map(|m| escape_html(m)).collect();
         item("merged from", names.join(", "));
     }
     out.push_str("</dl>\n</header>\n");
@@ -102,7 +112,7 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
     if let Some(v) = verdict.filter(|v| !v.passed) {
         out.push_str("<div class=\"warn verdict-reasons\"><p>The run failed:</p>\n<ul>\n");
         for reason in &v.reasons {
-            w!(out, "<li>{}</li>\n", esc(reason));
+            w!(out, "<li>{}</li>\n", escape_html(reason));
         }
         out.push_str("</ul></div>\n");
     }
@@ -121,30 +131,36 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
     let mode = report.schema.as_ref().map_or("", |s| s.mode.as_str());
 
     out.push_str("<section class=\"cards\">\n");
-    card(out, "requests", &group(t.requests), "sent", Tone::Plain);
+    card(
+        out,
+        "requests",
+        &group_thousands(t.requests),
+        "sent",
+        Tone::Plain,
+    );
     card(
         out,
         "throughput",
-        &format_rate(t.requests_per_sec),
+        &format_rate_grouped(t.requests_per_sec),
         "requests / s",
         Tone::Plain,
     );
     card(
         out,
         "errors",
-        &group(t.errors),
-        &format!("{} of requests", format_percent(t.error_rate)),
+        &group_thousands(t.errors),
+        &format!("{} of requests", format_percent_adaptive(t.error_rate)),
         Tone::bad_if(t.errors > 0),
     );
     card(
         out,
         "iterations",
-        &group(t.started()),
+        &group_thousands(t.started()),
         &format!(
             "started · {} completed · {} failed · {} cut off",
-            group(t.completed()),
-            group(t.iteration_errors),
-            group(t.cut_off_iterations)
+            group_thousands(t.completed()),
+            group_thousands(t.iteration_errors),
+            group_thousands(t.cut_off_iterations)
         ),
         Tone::bad_if(t.iteration_errors > 0 || t.cut_off_iterations > 0),
     );
@@ -152,10 +168,10 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
         card(
             out,
             "cut short",
-            &group(t.cut_off_requests),
+            &group_thousands(t.cut_off_requests),
             &format!(
                 "requests unanswered at the abort · {} planned iterations never started",
-                group(t.unstarted_iterations)
+                group_thousands(t.unstarted_iterations)
             ),
             Tone::Bad,
         );
@@ -163,7 +179,7 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
     card(
         out,
         "dropped",
-        &group(t.dropped_iterations),
+        &group_thousands(t.dropped_iterations),
         "arrivals without a free VU",
         if t.dropped_iterations > 0 {
             Tone::Warn
@@ -174,10 +190,10 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
     card(
         out,
         "checks",
-        &group(passed),
+        &group_thousands(passed),
         &format!(
             "passed · {} failed · {clean_steps}/{} steps clean",
-            group(failed),
+            group_thousands(failed),
             report.steps.len()
         ),
         Tone::bad_if(failed > 0),
@@ -186,8 +202,8 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
         Some(n) => card(
             out,
             "schema violations",
-            &group(n),
-            &format!("mode: {}", esc(mode)),
+            &group_thousands(n),
+            &format!("mode: {}", escape_html(mode)),
             Tone::bad_if(n > 0),
         ),
         None => card(out, "schema violations", "–", "not checked", Tone::Plain),
@@ -259,8 +275,8 @@ pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
             .strip_prefix("measured ")
             .and_then(|m| m.split_once(", required "))
         {
-            Some((measured, required)) => (esc(measured), esc(required)),
-            None => (esc(&t.message), "–".to_owned()),
+            Some((measured, required)) => (escape_html(measured), escape_html(required)),
+            None => (escape_html(&t.message), "–".to_owned()),
         };
         let verdict = match (t.status, t.passed) {
             (ThresholdStatus::Pass, _) => "<span class=\"pill good\">passed</span>",
@@ -275,15 +291,10 @@ pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
             "<tr class=\"{}\"><td>{verdict}</td><td><code>{}</code></td><td class=\"num\">{measured}</td>\
              <td class=\"num\">{required}</td></tr>\n",
             if t.passed { "ok" } else { "failed" },
-            esc(&t.threshold)
+            escape_html(&t.threshold)
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-pub(super) fn corrected_differs(raw: &Percentiles, corrected: &Percentiles) -> bool {
-    corrected.p99_us as f64 > raw.p99_us as f64 * CORRECTED_MIN_RATIO
-        && corrected.p99_us.saturating_sub(raw.p99_us) > CORRECTED_MIN_GAP_US
 }
 
 /// A per-step or per-route statistics table; `color` gives each row's swatch (the chart colour).
@@ -326,21 +337,25 @@ pub(super) fn stats_table(
         } else {
             ""
         };
-        w!(out, "<tr{row_class}><td>{swatch}{}</td>", esc(&s.name));
+        w!(
+            out,
+            "<tr{row_class}><td>{swatch}{}</td>",
+            escape_html(&s.name)
+        );
         if show_flow {
-            w!(out, "<td>{}</td>", esc(flow.unwrap_or("")));
+            w!(out, "<td>{}</td>", escape_html(flow.unwrap_or("")));
         }
         let errors = if s.errors > 0 {
             let kinds: Vec<String> = s
                 .failures
                 .iter()
-                .map(|(k, n)| format!("{} × {n}", esc(k)))
+                .map(|(k, n)| format!("{} × {n}", escape_html(k)))
                 .collect();
             format!(
                 "<span class=\"badtext\" title=\"{}\">{} ({})</span>",
                 kinds.join(", "),
-                group(s.errors),
-                format_percent(s.error_rate)
+                group_thousands(s.errors),
+                format_percent_adaptive(s.error_rate)
             )
         } else {
             "0".to_owned()
@@ -351,8 +366,8 @@ pub(super) fn stats_table(
             "<td class=\"num\">{}</td><td class=\"num\">{errors}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td>",
-            group(s.count),
-            format_rate(s.rps),
+            group_thousands(s.count),
+            format_rate_grouped(s.rps),
             lat(s.count, l.p50_us),
             lat(s.count, l.p90_us),
             lat(s.count, l.p99_us),
@@ -378,8 +393,8 @@ pub(super) fn stats_table(
                     format!(
                         "<span style=\"color:{}\">{}</span>&nbsp;×&nbsp;{}",
                         status_text_color(code),
-                        esc(code),
-                        group(*n)
+                        escape_html(code),
+                        group_thousands(*n)
                     )
                 })
                 .collect();
@@ -416,12 +431,6 @@ pub(super) fn flow_iteration_rows(report: &RunReport) -> Vec<StatsReport> {
 
 pub(super) fn steps_table(out: &mut String, report: &RunReport) {
     out.push_str("<section class=\"card\">\n<h2>Steps</h2>\n");
-    let mut flows: Vec<&str> = report
-        .steps
-        .iter()
-        .filter_map(|s| s.flow.as_deref())
-        .collect();
-    flows.dedup();
     let whole = StatsReport {
         name: "whole iteration".to_owned(),
         ..report.iteration.clone()
@@ -438,13 +447,7 @@ pub(super) fn steps_table(out: &mut String, report: &RunReport) {
         let color = PALETTE[(report.steps.len() + i) % PALETTE.len()];
         rows.push((s, Some(color), s.flow.as_deref()));
     }
-    stats_table(
-        out,
-        "step",
-        &rows,
-        flows.len() > 1 || !per_flow.is_empty(),
-        false,
-    );
+    stats_table(out, "step", &rows, shows_flow_column(report), false);
     out.push_str(
         "<p class=\"hint\">Latency is measured from the actual send. Errors: hover for the \
          failure kinds.</p>\n</section>\n",
@@ -477,7 +480,7 @@ pub(super) fn schema_section(out: &mut String, report: &RunReport) {
             out,
             "<p class=\"goodtext\">No response broke the OpenAPI schema \
              (checked: <code>{}</code>).</p>\n",
-            esc(mode)
+            escape_html(mode)
         );
         out.push_str("</section>\n");
         return;
@@ -485,8 +488,8 @@ pub(super) fn schema_section(out: &mut String, report: &RunReport) {
     w!(
         out,
         "<p>{} responses broke the OpenAPI schema (checked: <code>{}</code>). Samples:</p>\n",
-        group(schema.violations),
-        esc(mode)
+        group_thousands(schema.violations),
+        escape_html(mode)
     );
     out.push_str(
         "<div class=\"scroll\"><table>\n<thead><tr><th>route</th>\
@@ -499,8 +502,8 @@ pub(super) fn schema_section(out: &mut String, report: &RunReport) {
             out,
             "<tr><td rowspan=\"{span}\"><code>{}</code></td>\
              <td class=\"num badtext\" rowspan=\"{span}\">{}</td>",
-            esc(route),
-            group(entry.count)
+            escape_html(route),
+            group_thousands(entry.count)
         );
         if entry.samples.is_empty() {
             out.push_str("<td></td><td></td><td></td></tr>\n");
@@ -513,8 +516,8 @@ pub(super) fn schema_section(out: &mut String, report: &RunReport) {
                 out,
                 "<td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
                 sample.status,
-                esc(&sample.path),
-                esc(&sample.reason)
+                escape_html(&sample.path),
+                escape_html(&sample.reason)
             );
         }
     }
@@ -538,22 +541,25 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
     let meta = &report.meta;
     out.push_str("<section class=\"card\">\n<h2>Run metadata</h2>\n<dl class=\"kv\">\n");
     let mut row = |k: &str, v: String| w!(out, "<dt>{k}</dt><dd>{v}</dd>\n");
-    row("scenario", esc(&meta.scenario));
+    row("scenario", escape_html(&meta.scenario));
     if let Some(file) = &meta.scenario_file {
-        row("scenario file", format!("<code>{}</code>", esc(file)));
+        row(
+            "scenario file",
+            format!("<code>{}</code>", escape_html(file)),
+        );
     }
     row(
         "target",
-        format!("<code>{}</code>", esc(&base_url(&meta.target))),
+        format!("<code>{}</code>", escape_html(&base_url(&meta.target))),
     );
-    row("target kind", esc(&meta.target_kind));
-    row("started at", esc(&meta.started_at));
-    row("ended at", esc(&meta.ended_at));
+    row("target kind", escape_html(&meta.target_kind));
+    row("started at", escape_html(&meta.started_at));
+    row("ended at", escape_html(&meta.ended_at));
     row(
         "duration",
         format!(
             "{} ({:.3} s)",
-            esc(&format_secs(meta.duration_secs)),
+            escape_html(&format_secs_rounded(meta.duration_secs)),
             meta.duration_secs
         ),
     );
@@ -566,25 +572,25 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
         "shard",
         meta.shard
             .as_deref()
-            .map(esc)
+            .map(escape_html)
             .unwrap_or_else(|| "–".to_owned()),
     );
     if !meta.merged_from.is_empty() {
         let items: Vec<String> = meta
             .merged_from
             .iter()
-            .map(|m| format!("<li><code>{}</code></li>", esc(m)))
+            .map(|m| format!("<li><code>{}</code></li>", escape_html(m)))
             .collect();
         row("merged from", format!("<ul>{}</ul>", items.join("")));
     }
-    row("chatload version", esc(&meta.chatload_version));
+    row("chatload version", escape_html(&meta.chatload_version));
     row("report schema", report.schema_version.to_string());
     row(
         "load profile",
         format!(
             "{}<pre>{}</pre>",
-            esc(&describe_load(&meta.load)),
-            esc(&serde_json::to_string_pretty(&meta.load).unwrap_or_default())
+            escape_html(&describe_load(&meta.load)),
+            escape_html(&serde_json::to_string_pretty(&meta.load).unwrap_or_default())
         ),
     );
     row(
@@ -601,7 +607,7 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
             "agents",
             format!(
                 "<pre>{}</pre>",
-                esc(&serde_json::to_string_pretty(agents).unwrap_or_default())
+                escape_html(&serde_json::to_string_pretty(agents).unwrap_or_default())
             ),
         );
     }
@@ -614,13 +620,13 @@ pub(super) fn key_values(out: &mut String, value: &Value) {
             out.push_str("<dl class=\"kv\">\n");
             for (k, v) in map {
                 let shown = match v {
-                    Value::String(s) => esc(s),
-                    other => esc(&other.to_string()),
+                    Value::String(s) => escape_html(s),
+                    other => escape_html(&other.to_string()),
                 };
                 w!(
                     out,
                     "<dt>{}</dt><dd>{shown}</dd>\n",
-                    esc(&k.replace('_', " "))
+                    escape_html(&k.replace('_', " "))
                 );
             }
             out.push_str("</dl>\n");
@@ -628,7 +634,7 @@ pub(super) fn key_values(out: &mut String, value: &Value) {
         None => w!(
             out,
             "<pre>{}</pre>\n",
-            esc(&serde_json::to_string_pretty(value).unwrap_or_default())
+            escape_html(&serde_json::to_string_pretty(value).unwrap_or_default())
         ),
     }
 }

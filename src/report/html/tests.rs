@@ -172,7 +172,7 @@ fn page_loads_nothing_from_anywhere() {
     assert_eq!(html.matches("<script").count(), 1);
     assert!(html.contains("<script type=\"application/json\""));
     // The only URL on the page is the target, shown as text.
-    let without_target = html.replace(&esc(&report.meta.target), "");
+    let without_target = html.replace(&escape_html(&report.meta.target), "");
     assert!(!without_target.contains("http://"));
     assert!(!without_target.contains("https://"));
 }
@@ -214,10 +214,10 @@ fn every_step_is_plotted_in_the_embedded_data_and_listed_in_the_tables() {
         assert_eq!(p90["latency_us"], histogram.value_at_quantile(0.9));
         assert_eq!(p90["x"], 10.0);
         // Listed in the steps table, escaped.
-        assert!(html.contains(&format!("</span>{}</td>", esc(&step.name))));
+        assert!(html.contains(&format!("</span>{}</td>", escape_html(&step.name))));
     }
     for route in &report.routes {
-        assert!(html.contains(&format!("<td>{}</td>", esc(&route.name))));
+        assert!(html.contains(&format!("<td>{}</td>", escape_html(&route.name))));
     }
     assert_eq!(
         data["timeline"].as_array().map(Vec::len),
@@ -407,12 +407,6 @@ fn time_axis_in_minutes() {
 
 #[test]
 fn text_helpers() {
-    for (n, text) in [(1_276, "1,276"), (999, "999"), (1_000_000, "1,000,000")] {
-        assert_eq!(group(n), text);
-    }
-    for (secs, text) in [(8.629, "8.63 s"), (125.0, "2 min 05 s")] {
-        assert_eq!(format_secs(secs), text);
-    }
     assert_eq!(
         pretty_time("2026-11-24T18:40:07.412Z"),
         "2026-11-24 18:40:07.412 UTC"

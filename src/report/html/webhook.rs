@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 
 use super::{
     BLUE, Bar, GREEN, GREY, ORANGE, PALETTE, RED, ReportError, Series, StatsReport, TEAL,
-    axis_decades, esc, format_us, one_series, percentile_chart, ratio_bar_chart,
+    axis_decades, one_series, percentile_chart, ratio_bar_chart,
 };
 use crate::report::decode_histogram;
+use crate::report::format::{escape_html, format_us};
 use crate::report::webhook::{LatencySummary, WebhookReport};
 
 macro_rules! w {
@@ -91,7 +92,7 @@ fn latency_table(out: &mut String, first: &str, rows: &[(&str, &LatencySummary)]
             out,
             "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-            esc(name),
+            escape_html(name),
             s.count,
             cell(p.p50_us),
             cell(p.p90_us),
@@ -157,8 +158,8 @@ fn out_of_order_pairs(out: &mut String, w: &WebhookReport) {
         w!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            esc(&p.first),
-            esc(&p.then),
+            escape_html(&p.first),
+            escape_html(&p.then),
             p.count
         );
     }
