@@ -25,6 +25,8 @@
 //!   event, missing, late, out of order; time to assign, queue, duration).
 //! - [`agents`]: agent actors (a scenario's `agents:` population) working
 //!   chats through the API's agent-side routes, driven by webhook events.
+//! - [`config`]: `chatload run`'s command line applied to a scenario (load
+//!   overrides, thresholds, shard, seed, schema mode).
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
 //!   only these touch the terminal, the environment and exit codes.
 //!
@@ -36,6 +38,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod conform;
 pub mod engine;
 pub mod lifecycle;

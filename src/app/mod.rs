@@ -4,9 +4,11 @@
 //! code.
 //!
 //! Only this module and `main.rs` touch the terminal, the environment,
-//! signals and exit codes. `run.rs` is the load run, `conform_cmd.rs` the
-//! conformance suite, `commands.rs` the small commands (validate, report,
-//! merge, compare, mock); this file holds what they share.
+//! signals and exit codes. `run.rs` is the load run as stages (with
+//! `target.rs`, the target stage, and `live.rs`, progress ticks and signals,
+//! beside it), `conform_cmd.rs` the conformance suite, `commands.rs` the small
+//! commands (validate, report, merge, compare, mock); this file holds what
+//! they share.
 
 use std::path::{Path, PathBuf};
 
@@ -20,10 +22,12 @@ use crate::verdict;
 
 mod commands;
 mod conform_cmd;
+mod live;
 mod run;
+mod target;
 mod webhook;
 
-pub use run::{apply_overrides, default_report_path};
+pub use run::default_report_path;
 
 /// Credentials of the bundled mock's default world (local use only).
 pub const MOCK_APP_ID: &str = "demo-app";

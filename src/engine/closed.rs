@@ -25,14 +25,13 @@ pub async fn run(
     runner: Arc<Runner>,
     plan: ClosedPlan,
     seed: u64,
-    vu_offset: u64,
     stop: CancellationToken,
     tracker: TaskTracker,
     threads: &[tokio::runtime::Handle],
 ) -> Option<u64> {
     let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
     let mut running: Vec<CancellationToken> = Vec::new();
-    let mut next_vu = vu_offset;
+    let mut next_vu = plan.vu_offset;
     // tokio's clock (the same as std's outside tests), so that paused
     // time drives the ramp in the engine's tests.
     let start = tokio::time::Instant::now();

@@ -21,6 +21,7 @@ mod webhook;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,9 +37,10 @@ pub use virtual_user::{GIVE_UP_AFTER, Runner, connect_backoff, micros, next_poll
 pub use webhook::{EngineHooks, EventSession};
 
 use crate::plan::LoadPlan;
+use crate::schema::RouteViolations;
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a run ended and what it leaves to the stages after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
     /// Stopped early by an interrupt.
     pub interrupted: bool,
@@ -52,6 +54,10 @@ pub struct RunOutcome {
     /// Iterations the plan asked for, when it fixes a number: the closed
     /// model's `iterations`, the open model's arrivals.
     pub planned_iterations: Option<u64>,
+    /// Chats that iterations left open, for the clean-up to close.
+    pub open_chats: Vec<String>,
+    /// Responses that broke the API's schema, by route.
+    pub schema_violations: BTreeMap<String, RouteViolations>,
 }
 
 /// Drives `plan` to completion.
@@ -72,30 +78,13 @@ pub async fn run(
             .map_or(2, |n| n.get())
             .max(1),
     );
+    let threads = vu_threads
+        .as_ref()
+        .map_or(&[][..], |t| t.handles.as_slice());
+    let (vus, stop_vus, tasks) = (runner.clone(), stop.clone(), tracker.clone());
     let planned_iterations = match plan {
-        LoadPlan::Closed(p) => {
-            closed::run(
-                runner.clone(),
-                p.clone(),
-                seed,
-                p.vu_offset,
-                stop.clone(),
-                tracker.clone(),
-                vu_threads.as_ref().map_or(&[], |t| t.handles.as_slice()),
-            )
-            .await
-        }
-        LoadPlan::Open(p) => {
-            open::run(
-                runner.clone(),
-                p.clone(),
-                seed,
-                p.vu_offset,
-                stop.clone(),
-                tracker.clone(),
-            )
-            .await
-        }
+        LoadPlan::Closed(p) => closed::run(vus, p.clone(), seed, stop_vus, tasks, threads).await,
+        LoadPlan::Open(p) => open::run(vus, p.clone(), seed, stop_vus, tasks).await,
     };
     let load_elapsed = started.elapsed();
     runner.hub.mark_load_end();
@@ -117,6 +106,8 @@ pub async fn run(
         elapsed: started.elapsed(),
         load_elapsed,
         planned_iterations,
+        open_chats: runner.take_leftovers(),
+        schema_violations: runner.violations_by_route(),
     }
 }
 

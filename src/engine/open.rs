@@ -25,10 +25,10 @@ pub async fn run(
     runner: Arc<Runner>,
     plan: OpenPlan,
     seed: u64,
-    vu_offset: u64,
     stop: CancellationToken,
     tracker: TaskTracker,
 ) -> Option<u64> {
+    let vu_offset = plan.vu_offset;
     let vus = Arc::new(Semaphore::new(plan.max_vus as usize));
     let in_system = Arc::new(Semaphore::new((plan.max_vus + plan.backlog) as usize));
     let idle: Arc<Mutex<Vec<Session>>> = Arc::new(Mutex::new(Vec::new()));

@@ -110,7 +110,6 @@ fn spawn_open(runner: &Arc<Runner>) -> (tokio::task::JoinHandle<Option<u64>>, Ta
         runner.clone(),
         open_plan(runner),
         SEED,
-        0,
         CancellationToken::new(),
         tracker.clone(),
     ));
@@ -292,7 +291,7 @@ fn spawn_closed(runner: &Arc<Runner>) -> (tokio::task::JoinHandle<Option<u64>>, 
     let (runner, vus) = (runner.clone(), tracker.clone());
     let task = tokio::spawn(async move {
         let plan = closed_plan(&runner);
-        closed::run(runner, plan, SEED, 0, CancellationToken::new(), vus, &[]).await
+        closed::run(runner, plan, SEED, CancellationToken::new(), vus, &[]).await
     });
     (task, tracker)
 }

@@ -4,9 +4,10 @@
 //!
 //! Failures are data (a [`FailureKind`]), never errors that stop the run.
 
+use std::collections::BTreeMap;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -22,13 +23,18 @@ use super::session::Session;
 use super::verbose::FailureLog;
 use super::webhook::EngineHooks;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
-use crate::metrics::{FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::metrics::{
+    FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
+};
 use crate::scenario::matcher::pointer;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
 };
-use crate::schema::{OperationSchemas, Violation, ViolationLog};
+use crate::schema::{
+    OperationSchemas, RouteViolations, SchemaError, SchemaMode, SchemaRegistry, Violation,
+    ViolationLog,
+};
 
 mod wait_event;
 use wait_event::WaitResult;
@@ -36,19 +42,20 @@ use wait_event::WaitResult;
 /// Everything a virtual user needs, shared by all of them.
 #[derive(Debug)]
 pub struct Runner {
-    pub scenario: Arc<Scenario>,
-    pub client: Arc<ApiClient>,
-    pub hub: Arc<MetricsHub>,
+    pub(super) scenario: Arc<Scenario>,
+    pub(super) client: Arc<ApiClient>,
+    pub(super) hub: Arc<MetricsHub>,
     /// Hard stop: in-flight requests and pauses end at once.
-    pub abort: CancellationToken,
-    /// Chats iterations left open; closed when the run ends. Touched only when
-    /// an iteration ends with a chat still open, never per request.
-    pub leftovers: Mutex<Vec<String>>,
+    pub(super) abort: CancellationToken,
+    /// Chats iterations left open; handed over in [`super::RunOutcome`] for
+    /// the clean-up. Touched only when an iteration ends with a chat still
+    /// open, never per request.
+    leftovers: Mutex<Vec<String>>,
     /// Response schemas by route id, and the share of responses to check.
     schemas: Vec<Option<OperationSchemas>>,
     schema_ratio: f64,
     /// Schema violations, locked only when one happens.
-    pub violations: ViolationLog,
+    violations: ViolationLog,
     flow_weights: Vec<u32>,
     /// By step id: the step's request has no template anywhere, so each VU
     /// builds it once (see `ApiClient::prepare`) instead of on every send.
@@ -57,7 +64,7 @@ pub struct Runner {
     /// which keeps the request loop to one branch on it.
     hooks: Option<Arc<EngineHooks>>,
     /// Every VU's request in flight, for progress and cut-off counts.
-    pub in_flight: InFlight,
+    pub(super) in_flight: InFlight,
     /// Some request got a response (written once, read on connect errors only).
     ever_connected: AtomicBool,
     /// Nothing ever connected and a VU gave up after [`GIVE_UP_AFTER`]
@@ -214,12 +221,60 @@ impl Runner {
         self
     }
 
-    /// Checks responses against `schemas` (indexed by route id), a share
-    /// `ratio` of them chosen at random (1.0 = every response).
-    pub fn with_schemas(mut self, schemas: Vec<Option<OperationSchemas>>, ratio: f64) -> Runner {
-        self.schemas = schemas;
-        self.schema_ratio = ratio;
-        self
+    /// Checks responses against the API's schemas for each route's operation:
+    /// all of them, a random share, or none (`--schema`).
+    ///
+    /// # Errors
+    /// The embedded API description does not compile to schemas.
+    pub fn with_schema_checks(mut self, mode: SchemaMode) -> Result<Runner, SchemaError> {
+        let ratio = match mode {
+            SchemaMode::All => 1.0,
+            SchemaMode::Sample(r) => r,
+            SchemaMode::Off => 0.0,
+        };
+        if ratio > 0.0 {
+            let route_ops: Vec<Option<&str>> = self
+                .scenario
+                .routes
+                .iter()
+                .map(|r| r.operation.map(|o| o.id))
+                .collect();
+            let ids: Vec<&str> = route_ops.iter().flatten().copied().collect();
+            let registry = SchemaRegistry::load(Some(&ids))?;
+            self.schemas = registry.into_routes(&route_ops);
+            self.schema_ratio = ratio;
+        }
+        Ok(self)
+    }
+
+    /// The live figures for progress: the metrics since the last tick and the
+    /// requests in flight now. `elapsed` is the time since the run started.
+    pub fn tick(&self, elapsed: Duration) -> TickSnapshot {
+        let mut snap = self.hub.tick(elapsed);
+        let in_flight = self.in_flight.snapshot(Instant::now());
+        snap.in_flight = in_flight.requests;
+        snap.oldest_in_flight = in_flight.oldest;
+        snap
+    }
+
+    /// Schema violations so far (for `abort_on_fail` thresholds).
+    pub fn schema_violations(&self) -> u64 {
+        self.violations.total()
+    }
+
+    /// The chats iterations left open, handed over once the run has ended.
+    pub(super) fn take_leftovers(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .leftovers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Every schema violation recorded, by route.
+    pub(super) fn violations_by_route(&self) -> BTreeMap<String, RouteViolations> {
+        self.violations.snapshot()
     }
 
     /// Picks a flow by weight; its index is its [`FlowId`] in the metrics.

@@ -1,0 +1,170 @@
+//! The live side of a run: the once-a-second progress tick (which also stops a
+//! run whose target is unreachable or whose `abort_on_fail` threshold failed)
+//! and the Ctrl-C/SIGTERM watch (first signal: stop starting iterations;
+//! second: abort the ones in flight).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::shutdown_signal;
+use crate::engine::{self, Runner};
+use crate::progress::Progress;
+use crate::scenario::Scenario;
+use crate::verdict::{self, LiveFigures};
+
+/// The progress tick, running until [`Ticker::stop`].
+pub(super) struct Ticker {
+    done: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Ticker {
+    /// Starts ticking once a second from now. Cancels `interrupt` (and `abort`,
+    /// when the target is unreachable) to stop the run early.
+    pub(super) fn start(
+        runner: Arc<Runner>,
+        scenario: Arc<Scenario>,
+        progress: Arc<Progress>,
+        abort: CancellationToken,
+        interrupt: &CancellationToken,
+    ) -> Ticker {
+        let done = CancellationToken::new();
+        let tick = Tick {
+            runner,
+            scenario,
+            progress,
+            abort,
+            interrupt: interrupt.clone(),
+            start: Instant::now(),
+        };
+        let task = tokio::spawn(tick.run(done.clone()));
+        Ticker { done, task }
+    }
+
+    /// Stops ticking and waits for the last tick to end.
+    pub(super) async fn stop(self) {
+        self.done.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// What each tick reads and may stop.
+struct Tick {
+    runner: Arc<Runner>,
+    scenario: Arc<Scenario>,
+    progress: Arc<Progress>,
+    abort: CancellationToken,
+    interrupt: CancellationToken,
+    start: Instant,
+}
+
+impl Tick {
+    async fn run(self, done: CancellationToken) {
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = done.cancelled() => return,
+            }
+            self.once();
+        }
+    }
+
+    /// One tick: show the figures, stop the run when it cannot go on.
+    fn once(&self) {
+        let snap = self.runner.tick(self.start.elapsed());
+        self.progress.update(&snap);
+        if self.runner.is_unreachable() && !self.abort.is_cancelled() {
+            self.progress.println(&format!(
+                "no connection to the target after {} attempts in a row: stopping the run",
+                engine::GIVE_UP_AFTER
+            ));
+            self.interrupt.cancel();
+            self.abort.cancel();
+        }
+        let live = LiveFigures {
+            requests: snap.requests_total,
+            errors: snap.errors_total,
+            dropped: snap.dropped_total,
+            schema_violations: self.runner.schema_violations(),
+        };
+        if let Some(t) = verdict::live_failure(&self.scenario.thresholds, &live)
+            && !self.interrupt.is_cancelled()
+        {
+            self.progress.println(&format!(
+                "threshold `{t}` failed: stopping the run (abort_on_fail)"
+            ));
+            self.interrupt.cancel();
+        }
+    }
+}
+
+/// The Ctrl-C/SIGTERM watch, from the start of the run until [`SignalWatch::stop`].
+pub(super) struct SignalWatch {
+    /// Set at the first signal.
+    signalled: Arc<AtomicBool>,
+    /// Set at the second signal: in-flight work was aborted, skip what can wait.
+    hard: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl SignalWatch {
+    /// First Ctrl-C/SIGTERM: cancels `interrupt` (no new iterations). Second:
+    /// cancels `abort` (in-flight iterations end at once).
+    pub(super) fn start(
+        interrupt: &CancellationToken,
+        abort: &CancellationToken,
+        progress: &Arc<Progress>,
+    ) -> SignalWatch {
+        let signalled = Arc::new(AtomicBool::new(false));
+        let hard = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(watch_signals(
+            interrupt.clone(),
+            abort.clone(),
+            [signalled.clone(), hard.clone()],
+            progress.clone(),
+        ));
+        SignalWatch {
+            signalled,
+            hard,
+            task,
+        }
+    }
+
+    /// A second signal came: abort, and skip the clean-up's waits.
+    pub(super) fn is_hard_abort(&self) -> bool {
+        self.hard.load(Ordering::Relaxed)
+    }
+
+    /// Stops watching; true when a signal stopped the run.
+    pub(super) fn stop(self) -> bool {
+        self.task.abort();
+        self.signalled.load(Ordering::Relaxed)
+    }
+}
+
+/// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight
+/// ones. `[signalled, hard]` are set at the first and the second signal.
+async fn watch_signals(
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+    [signalled, hard]: [Arc<AtomicBool>; 2],
+    progress: Arc<Progress>,
+) {
+    shutdown_signal().await;
+    signalled.store(true, Ordering::Relaxed);
+    interrupt.cancel();
+    progress
+        .println("interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)");
+    shutdown_signal().await;
+    hard.store(true, Ordering::Relaxed);
+    abort.cancel();
+    progress.println("aborting in-flight iterations; writing the report");
+}

@@ -1,0 +1,93 @@
+//! The target stage of `chatload run`: the API the run talks to and the
+//! credentials it uses. `--target`/`--region` or the scenario's `target.base_url`
+//! name a remote API (which needs an App ID); otherwise the bundled mock starts
+//! on a free local port and lives as long as the [`Target`].
+
+use anyhow::{Context, anyhow};
+
+use super::{
+    AppError, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, mock_tls_config, remote_url, run_failed,
+    tls_options, usage,
+};
+use crate::cli::RunArgs;
+use crate::client::{Credentials, TlsOptions};
+use crate::scenario::{Scenario, Secret};
+
+/// The resolved target: where to send requests and with what.
+pub(super) struct Target {
+    pub(super) base_url: String,
+    /// `remote` or `bundled-mock`, for the report.
+    pub(super) kind: &'static str,
+    pub(super) credentials: Credentials,
+    /// Trust and HTTP version for an https:// target (or the mock's TLS).
+    pub(super) tls: TlsOptions,
+    /// The bundled mock, stopped when the target is dropped.
+    _mock: Option<chatload_mock::MockServer>,
+}
+
+/// Picks the target: the command line's, else the scenario's, else the bundled mock.
+///
+/// # Errors
+/// A remote target without an App ID, or an unreadable `--mock-config` (usage);
+/// a bundled mock that cannot start (run failed).
+pub(super) async fn resolve_target(
+    args: &RunArgs,
+    scenario: &Scenario,
+) -> Result<Target, AppError> {
+    let cli_url = remote_url(&args.target)?;
+    let spec = &scenario.target;
+    let expose = |s: &Option<Secret>| s.as_ref().map(|v| v.expose().to_owned());
+    match cli_url.or_else(|| spec.base_url.clone()) {
+        Some(base_url) => {
+            let credentials = Credentials {
+                app_id: expose(&spec.app_id),
+                secret: expose(&spec.secret),
+                domain_key: expose(&spec.domain_key),
+            };
+            if credentials.app_id.is_none() {
+                return Err(usage(anyhow!(
+                    "no App ID for {base_url}: set CHATLOAD_APP_ID (and CHATLOAD_SECRET) or target.app_id in the scenario"
+                )));
+            }
+            if args.tls.mock_tls {
+                return Err(usage(anyhow!(
+                    "--mock-tls is for the bundled mock, but the scenario targets {base_url}"
+                )));
+            }
+            Ok(Target {
+                base_url,
+                kind: "remote",
+                credentials,
+                tls: tls_options(&args.tls, Some(spec), None)?,
+                _mock: None,
+            })
+        }
+        None => {
+            let mut config = match &args.mock_config {
+                Some(path) => chatload_mock::MockConfig::from_yaml_file(path)
+                    .map_err(|e| usage(anyhow!("{e}")))?,
+                None => chatload_mock::MockConfig::default(),
+            };
+            if let Some(seed) = args.seed {
+                config.seed = seed;
+            }
+            mock_tls_config(&mut config, &args.tls);
+            let server = chatload_mock::spawn(config)
+                .await
+                .context("cannot start the bundled mock")
+                .map_err(run_failed)?;
+            let credentials = Credentials {
+                app_id: expose(&spec.app_id).or_else(|| Some(MOCK_APP_ID.to_owned())),
+                secret: expose(&spec.secret).or_else(|| Some(MOCK_SECRET.to_owned())),
+                domain_key: expose(&spec.domain_key).or_else(|| Some(MOCK_DOMAIN_KEY.to_owned())),
+            };
+            Ok(Target {
+                base_url: server.base_url(),
+                kind: "bundled-mock",
+                credentials,
+                tls: tls_options(&args.tls, Some(spec), server.ca_pem())?,
+                _mock: Some(server),
+            })
+        }
+    }
+}
