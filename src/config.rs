@@ -180,18 +180,22 @@ fn held_constant(load: &Workload, args: &RunArgs) -> Workload {
             rate_per_sec,
             duration,
             stages,
-            max_vus,
-            backlog,
             ..
         } => {
             *rate_per_sec = args.rate.unwrap_or_else(|| peak(*rate_per_sec, stages));
             *duration = args.duration.or(*duration).or(planned);
             stages.clear();
-            if let Some(v) = args.vus {
-                *max_vus = v;
-                *backlog = v;
-            }
         }
+    }
+    if let (
+        Some(v),
+        Workload::Open {
+            max_vus, backlog, ..
+        },
+    ) = (args.vus, &mut out)
+    {
+        *max_vus = v;
+        *backlog = v;
     }
     out
 }
