@@ -339,8 +339,11 @@ mod tests {
             apply_overrides(&endless, &run_args(&["--vus", "3"])),
             Err("the load has no end: give --duration or --iterations".to_owned())
         );
+        // The command line already refuses it; a config built in code must too.
+        let mut zero_rate = run_args(&[]);
+        zero_rate.rate = Some(0.0);
         assert_eq!(
-            apply_overrides(&closed_ramp(), &run_args(&["--rate", "0"])),
+            apply_overrides(&closed_ramp(), &zero_rate),
             Err("--rate must be a positive number of iterations per second".to_owned())
         );
     }

@@ -34,7 +34,6 @@ use crate::report::{
     StageReport, ViolationSample,
 };
 use crate::scenario::{Scenario, Stage, Workload};
-use crate::schema;
 use crate::verdict;
 
 /// Runs a scenario from its command line to its exit code.
@@ -393,7 +392,7 @@ fn build_report(
         failed: c.failed,
     });
     report.aborted_in_flight = outcome.aborted;
-    report.schema = Some(schema_report(&args.schema, outcome.schema_violations));
+    report.schema = Some(schema_report(&args.schema, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
     report
 }
@@ -448,35 +447,30 @@ fn load_profile(w: &Workload, shard: Shard, timeout: Duration) -> LoadProfile {
 }
 
 /// The schema section: the mode as given and every violation recorded.
-fn schema_report(
-    mode: &str,
-    violations: std::collections::BTreeMap<String, schema::RouteViolations>,
-) -> SchemaReport {
-    let total = violations.values().map(|v| v.count).sum();
-    let routes = violations
-        .into_iter()
+fn schema_report(mode: &str, outcome: &RunOutcome) -> SchemaReport {
+    let routes = outcome
+        .schema_violations
+        .iter()
         .map(|(route, v)| {
             let samples = v
                 .samples
-                .into_iter()
+                .iter()
                 .map(|s| ViolationSample {
                     status: s.status,
-                    path: s.path,
-                    reason: s.reason,
+                    path: s.path.clone(),
+                    reason: s.reason.clone(),
                 })
                 .collect();
-            (
-                route,
-                RouteViolations {
-                    count: v.count,
-                    samples,
-                },
-            )
+            let violations = RouteViolations {
+                count: v.count,
+                samples,
+            };
+            (route.clone(), violations)
         })
         .collect();
     SchemaReport {
         mode: mode.to_owned(),
-        violations: total,
+        violations: outcome.schema_violations.values().map(|v| v.count).sum(),
         routes,
     }
 }

@@ -92,17 +92,16 @@ pub fn render_terminal(c: &Comparison) -> String {
         "scope", "name", "metric", "base", "new", "delta", "delta%"
     );
     for r in &c.rows {
-        let _ = writeln!(
-            out,
-            "  {:<9} {:<width$} {:>6} {:>10} {:>10} {:>11} {:>8}{}",
-            r.scope.as_str(),
-            r.name,
-            r.metric,
-            format_us(r.base_us),
-            format_us(r.new_us),
+        let (scope, name, metric) = (r.scope.as_str(), &r.name, r.metric);
+        let (base, new) = (format_us(r.base_us), format_us(r.new_us));
+        let (delta, pct) = (
             format_signed_us(r.delta_us),
             format_signed_percent(r.delta_pct),
-            regression_mark(r)
+        );
+        let mark = regression_mark(r);
+        let _ = writeln!(
+            out,
+            "  {scope:<9} {name:<width$} {metric:>6} {base:>10} {new:>10} {delta:>11} {pct:>8}{mark}"
         );
     }
     for u in &c.unmatched {
