@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use super::webhook::RunHooks;
 use super::live::{SignalWatch, Ticker};
 use super::target::{Target, resolve_target};
+use super::webhook::RunHooks;
 use super::{
     AppError, Exit, Outputs, open_outputs, run_failed, usage, verdict_exit, write_bytes,
     write_renderings, write_report,
