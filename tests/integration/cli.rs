@@ -196,6 +196,28 @@ fn an_unknown_threshold_metric_exits_two_with_a_clear_message() {
     assert!(!dir.path().join("r.json").exists(), "nothing ran");
 }
 
+/// `--schema` was parsed after the report file was created and the bundled mock started, so a
+/// typo left an empty report behind; the config layer now refuses it with the other flags.
+#[test]
+fn a_malformed_schema_mode_is_a_usage_error_before_any_file_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "g.yaml",
+        "name: g\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload()
+        .args(["run", "--quiet", "--schema", "sometimes", "--out"])
+        .arg(dir.path().join("r.json"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sometimes"), "{stderr}");
+    assert!(!dir.path().join("r.json").exists(), "nothing ran, nothing written");
+}
+
 #[test]
 fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
     let dir = tempfile::tempdir().unwrap();
