@@ -9,9 +9,8 @@
 
 use std::fmt::Write as _;
 
-pub use super::format::format_us;
 use super::format::{
-    corrected_differs, format_percent, format_rate, format_secs, shows_flow_column,
+    corrected_differs, format_percent, format_rate, format_secs, format_us, shows_flow_column,
 };
 use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 

@@ -215,7 +215,10 @@ fn a_malformed_schema_mode_is_a_usage_error_before_any_file_is_created() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sometimes"), "{stderr}");
-    assert!(!dir.path().join("r.json").exists(), "nothing ran, nothing written");
+    assert!(
+        !dir.path().join("r.json").exists(),
+        "nothing ran, nothing written"
+    );
 }
 
 #[test]

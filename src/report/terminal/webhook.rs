@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Paint, format_us};
+use super::Paint;
+use crate::report::format::format_us;
 use crate::report::webhook::{LatencySummary, WebhookReport};
 
 /// One row: `received` is the events that arrived (blank for the lifecycle
