@@ -376,7 +376,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
         let route_ops: Vec<Option<&str>> = scenario
             .routes
             .iter()
-            .map(|r| r.operation.map(|o| o.id))
+            .map(|r| r.operation.map(|o| o.id()))
             .collect();
         let ids: Vec<&str> = route_ops.iter().flatten().copied().collect();
         let registry = SchemaRegistry::load(Some(&ids)).map_err(run_failed)?;
