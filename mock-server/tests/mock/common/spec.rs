@@ -39,11 +39,6 @@ impl std::fmt::Debug for SpecValidator {
     }
 }
 
-/// The spec document as JSON.
-pub fn spec_document() -> &'static Value {
-    spec::document()
-}
-
 impl SpecValidator {
     /// Compiles a validator per (operationId, status), with the one
     /// loader and compiler of `chatload-api`.
