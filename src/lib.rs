@@ -6,7 +6,8 @@
 //! api ─► scenario ─► plan ─► engine (virtual users) ─► client ─► metrics ─► report
 //! ```
 //!
-//! - [`api`]: the catalogue of operations (method, path, credential class).
+//! - [`api`]: the operations, events and headers of the API, generated from
+//!   the spec by the `chatload-api` crate (shared with the mock).
 //! - [`scenario`]: YAML scenario files → a validated model with located errors.
 //! - [`plan`]: load plans as arithmetic: VUs over time, arrival times, shards.
 //! - [`engine`]: virtual users running a plan (closed and open models), shutdown.

@@ -1,5 +1,7 @@
 //! Response schema checks from `spec/agent-chat.openapi.yaml`, the project's
-//! single description of the API (embedded in the binary).
+//! single description of the API (embedded in the binary; loaded and
+//! compiled by `chatload-api`, the same loader and compiler the mock's
+//! tests use).
 //!
 //! Validators are compiled once per (operation, status) before a run; during
 //! the run a response is checked against the schema its operation declares
@@ -11,11 +13,11 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use chatload_api::{schema, spec};
 use serde::Serialize;
 use serde_json::Value;
 
-/// The embedded OpenAPI document.
-pub const SPEC_YAML: &str = include_str!("../spec/agent-chat.openapi.yaml");
+use crate::api::Operation;
 
 /// Samples kept per route.
 const SAMPLES_PER_ROUTE: usize = 5;
@@ -23,8 +25,6 @@ const SAMPLES_PER_ROUTE: usize = 5;
 /// Why the spec could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("the embedded OpenAPI document does not parse: {0}")]
-    Parse(String),
     #[error("the OpenAPI document has no usable schema for {operation} {status}: {reason}")]
     Compile {
         operation: String,
@@ -171,55 +171,34 @@ pub struct SchemaRegistry {
 }
 
 impl SchemaRegistry {
-    /// Compiles the embedded spec, only for `operation_ids` (all when `None`).
+    /// Compiles the embedded spec's response schemas (with `chatload-api`'s
+    /// one loader and compiler), only for `operation_ids` (all when `None`).
     ///
     /// # Errors
-    /// A spec that does not parse or a schema that does not compile.
+    /// A schema that does not compile.
     pub fn load(operation_ids: Option<&[&str]>) -> Result<SchemaRegistry, SchemaError> {
-        let spec: Value =
-            serde_saphyr::from_str(SPEC_YAML).map_err(|e| SchemaError::Parse(e.to_string()))?;
-        let components = spec.get("components").cloned().unwrap_or(Value::Null);
         let mut operations = BTreeMap::new();
-        for (_, item) in spec
-            .get("paths")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            for (_, op) in item.as_object().into_iter().flatten() {
-                let Some(id) = op.get("operationId").and_then(Value::as_str) else {
-                    continue;
-                };
-                if operation_ids.is_some_and(|ids| !ids.contains(&id)) {
-                    continue;
-                }
-                let mut schemas = OperationSchemas::default();
-                for (status, response) in op
-                    .get("responses")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    let Ok(code) = status.parse::<u16>() else {
-                        continue;
-                    };
-                    let response = resolve(&spec, response);
-                    let declared = match response.pointer("/content/application~1json/schema") {
-                        Some(schema) => {
-                            Declared::Json(Box::new(compile(&components, schema).map_err(
-                                |reason| SchemaError::Compile {
-                                    operation: id.to_owned(),
-                                    status: status.clone(),
-                                    reason,
-                                },
-                            )?))
-                        }
+        for op in Operation::ALL {
+            let id = op.id();
+            if operation_ids.is_some_and(|ids| !ids.contains(&id)) {
+                continue;
+            }
+            let mut schemas = OperationSchemas::default();
+            for response in spec::responses(op) {
+                let declared =
+                    match &response.json_schema {
+                        Some(pointer) => Declared::Json(Box::new(
+                            schema::compile(pointer).map_err(|reason| SchemaError::Compile {
+                                operation: id.to_owned(),
+                                status: response.status.to_string(),
+                                reason,
+                            })?,
+                        )),
                         None => Declared::Opaque,
                     };
-                    schemas.statuses.push((code, declared));
-                }
-                operations.insert(id.to_owned(), schemas);
+                schemas.statuses.push((response.status, declared));
             }
+            operations.insert(id.to_owned(), schemas);
         }
         Ok(SchemaRegistry { operations })
     }
@@ -250,32 +229,6 @@ impl SchemaRegistry {
     pub fn is_empty(&self) -> bool {
         self.operations.is_empty()
     }
-}
-
-/// Follows a `$ref` to `#/components/responses/…`.
-fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
-    match node
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix('#'))
-    {
-        Some(pointer) => spec.pointer(pointer).unwrap_or(node),
-        None => node,
-    }
-}
-
-/// A schema whose `#/components/...` references resolve: the components ride
-/// along at the root (an unknown keyword to JSON Schema, reachable by pointer).
-fn compile(components: &Value, schema: &Value) -> Result<jsonschema::Validator, String> {
-    let root = serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "components": components,
-        "allOf": [schema],
-    });
-    jsonschema::options()
-        .should_validate_formats(false)
-        .build(&root)
-        .map_err(|e| e.to_string())
 }
 
 /// Violations seen during a run, per route. Locked only when a violation
@@ -331,39 +284,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn every_catalogue_operation_has_schemas_in_the_spec() {
+    fn every_operation_has_schemas_with_its_success_and_a_401() {
         let registry = SchemaRegistry::load(None).unwrap();
-        assert_eq!(registry.len(), crate::api::OPERATIONS.len());
-        for op in crate::api::OPERATIONS {
+        assert_eq!(registry.len(), Operation::ALL.len());
+        for op in Operation::ALL {
             let schemas = registry
-                .operation(op.id)
-                .unwrap_or_else(|| panic!("{} missing from the spec", op.id));
+                .operation(op.id())
+                .unwrap_or_else(|| panic!("{op} missing from the spec"));
             assert!(
-                schemas.statuses().any(|s| (200..300).contains(&s)),
-                "{} declares no success",
-                op.id
+                schemas.statuses().any(|s| s == op.success_status()),
+                "{op} declares no success"
             );
-            assert!(
-                schemas.statuses().any(|s| s == 401),
-                "{} declares no 401",
-                op.id
-            );
-        }
-    }
-
-    #[test]
-    fn catalogue_methods_and_paths_match_the_spec() {
-        let spec: Value = serde_saphyr::from_str(SPEC_YAML).unwrap();
-        for op in crate::api::OPERATIONS {
-            let item = &spec["paths"][op.path];
-            let method = op.method.as_str().to_ascii_lowercase();
-            assert_eq!(
-                item[&method]["operationId"],
-                json!(op.id),
-                "{} {}",
-                op.method,
-                op.path
-            );
+            assert!(schemas.statuses().any(|s| s == 401), "{op} declares no 401");
         }
     }
 

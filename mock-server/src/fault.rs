@@ -66,7 +66,7 @@ impl FaultsConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (name, fault) in &self.routes {
             let at = format!("faults.routes.{name}");
-            if name != "*" && Operation::from_name(name).is_none() {
+            if name != "*" && Operation::from_id(name).is_none() {
                 return Err(format!("{at}: unknown operationId"));
             }
             if let Some(dist) = &fault.latency {
@@ -136,7 +136,7 @@ impl Faults {
             .map(|op| {
                 config
                     .routes
-                    .get(op.name())
+                    .get(op.id())
                     .or_else(|| config.routes.get("*"))
                     .cloned()
             })

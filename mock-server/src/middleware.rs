@@ -9,7 +9,7 @@
 
 use crate::error::{ApiError, error_response};
 use crate::fault::{FaultDecision, break_body};
-use crate::operation::Operation;
+use crate::operation::{self, Operation};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -99,7 +99,7 @@ where
         let op = req
             .extensions()
             .get::<MatchedPath>()
-            .and_then(|path| Operation::from_route(req.method(), path.as_str()));
+            .and_then(|path| operation::served(req.method(), path.as_str()));
         self.state.stats().record(op);
         let Some(decision) = op.and_then(|op| self.state.faults().decide(op)) else {
             return ApiFuture::handler(self.inner.call(req), op);
@@ -190,7 +190,7 @@ where
                     Ok(Poll::Ready(Ok(response))) => Poll::Ready(Ok(ensure_json_error(response))),
                     Ok(Poll::Ready(Err(never))) => match never {},
                     Err(_) => {
-                        tracing::error!(operation = op.map(Operation::name), "handler panicked");
+                        tracing::error!(operation = op.map(Operation::id), "handler panicked");
                         Poll::Ready(Ok(ApiError::Internal.into_response()))
                     }
                 }
@@ -277,7 +277,7 @@ mod tests {
         let state = AppState::new(crate::MockConfig::default());
         let app = axum::Router::new()
             .route(
-                Operation::ListUsers.path(),
+                Operation::ListUsers.full_path(),
                 axum::routing::get(|| async {
                     if true {
                         panic!("handler bug");

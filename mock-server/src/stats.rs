@@ -42,7 +42,7 @@ impl RouteStats {
         for op in Operation::ALL {
             let n = self.counts[op.index()].load(Ordering::Relaxed);
             total += n;
-            routes.insert(op.name().to_owned(), n.into());
+            routes.insert(op.id().to_owned(), n.into());
         }
         let unmatched = self.counts[OPERATION_COUNT].load(Ordering::Relaxed);
         routes.insert("unmatched".to_owned(), unmatched.into());

@@ -61,10 +61,10 @@ impl ActorCx {
     async fn call(
         &self,
         action: AgentAction,
-        path: &str,
+        params: &[&str],
         body: &Value,
     ) -> Result<Value, CallError> {
-        let result = self.api.call(action, path, body).await;
+        let result = self.api.call(action, params, body).await;
         if let Err(e) = &result {
             if calls::overtaken(e.action, e.status) {
                 Counters::add(&self.counters().overtaken);
@@ -99,7 +99,7 @@ pub(crate) async fn log_in(
             if !spec.langs.is_empty() {
                 body["langs"] = json!(spec.langs);
             }
-            let created = api.call(AgentAction::Register, "/agents", &body).await?;
+            let created = api.call(AgentAction::Register, &[], &body).await?;
             created
                 .pointer("/agent/id")
                 .and_then(Value::as_str)
@@ -111,24 +111,16 @@ pub(crate) async fn log_in(
                 })?
         }
     };
-    api.call(
-        AgentAction::Login,
-        "/agents/login",
-        &json!({ "agentId": id }),
-    )
-    .await?;
+    api.call(AgentAction::Login, &[], &json!({ "agentId": id }))
+        .await?;
     Ok(id)
 }
 
 /// Logs `agent_id` out; true when the API confirmed.
 pub(crate) async fn log_out(api: &AgentApi, agent_id: &str) -> bool {
-    api.call(
-        AgentAction::Logout,
-        "/agents/logout",
-        &json!({ "agentId": agent_id }),
-    )
-    .await
-    .is_ok()
+    api.call(AgentAction::Logout, &[], &json!({ "agentId": agent_id }))
+        .await
+        .is_ok()
 }
 
 /// Runs the actor until it is cancelled, then lets answers finish (at most
@@ -235,8 +227,10 @@ fn release(cx: &ActorCx, chat: &str) {
 /// new chat's invitation may overtake an old chat's `chats:close`).
 async fn recheck_then_answer(cx: Arc<ActorCx>, chat: String, reject: bool, seed: u64) {
     for held in cx.shared.held_by(cx.index) {
-        let path = format!("/chats/{}", segment(&held));
-        let Ok(answer) = cx.call(AgentAction::Check, &path, &Value::Null).await else {
+        let Ok(answer) = cx
+            .call(AgentAction::Check, &[&segment(&held)], &Value::Null)
+            .await
+        else {
             continue;
         };
         if answer.pointer("/chat/status").and_then(Value::as_str) != Some("closed") {
@@ -271,11 +265,7 @@ async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Dur
         return;
     }
     if decision != Invitation::Accept {
-        if cx
-            .call(AgentAction::Reject, "/invitations/reject", &body)
-            .await
-            .is_ok()
-        {
+        if cx.call(AgentAction::Reject, &[], &body).await.is_ok() {
             Counters::add(&cx.counters().rejected);
             if decision == Invitation::RejectFull {
                 Counters::add(&cx.counters().rejected_full);
@@ -287,11 +277,7 @@ async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Dur
     if !cx.shared.holds(cx.index, &chat, Phase::Accepting) {
         return;
     }
-    if cx
-        .call(AgentAction::Accept, "/invitations/accept", &body)
-        .await
-        .is_err()
-    {
+    if cx.call(AgentAction::Accept, &[], &body).await.is_err() {
         cx.shared.release(cx.index, &chat);
         return;
     }
@@ -320,15 +306,22 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
         "sender": me,
         "message": render_reply(&cx.spec.reply, me, &chat, n),
     });
-    let path = format!("/chats/{}/messages", segment(&chat));
-    if cx.call(AgentAction::Reply, &path, &body).await.is_err() {
+    let chat_segment = segment(&chat);
+    if cx
+        .call(AgentAction::Reply, &[&chat_segment], &body)
+        .await
+        .is_err()
+    {
         return;
     }
     Counters::add(&cx.counters().replies);
     if cx.spec.leave_after == Some(n) {
-        let path = format!("/chats/{}/leave", segment(&chat));
         let left = cx
-            .call(AgentAction::Leave, &path, &json!({ "userId": me }))
+            .call(
+                AgentAction::Leave,
+                &[&chat_segment],
+                &json!({ "userId": me }),
+            )
             .await;
         if left.is_ok() {
             Counters::add(&cx.counters().left);
@@ -341,7 +334,7 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
 /// first break is staggered by actor (actor `i` of `n` after
 /// `every × (i + 1) / n`), so the pool never goes away all at once.
 async fn take_breaks(cx: Arc<ActorCx>, breaks: AgentBreaks) {
-    let path = format!("/agents/{}", segment(cx.agent_id()));
+    let me = segment(cx.agent_id());
     let n = cx.shared.members.len().max(1) as f64;
     let mut wait = breaks.every.mul_f64((cx.index as f64 + 1.0) / n);
     loop {
@@ -352,13 +345,13 @@ async fn take_breaks(cx: Arc<ActorCx>, breaks: AgentBreaks) {
         cx.shared.set_available(cx.index, false);
         Counters::add(&cx.counters().breaks);
         let _ = cx
-            .call(AgentAction::Status, &path, &json!({ "status": "away" }))
+            .call(AgentAction::Status, &[&me], &json!({ "status": "away" }))
             .await;
         if !cx.pause(breaks.duration).await {
             return;
         }
         let _ = cx
-            .call(AgentAction::Status, &path, &json!({ "status": "online" }))
+            .call(AgentAction::Status, &[&me], &json!({ "status": "online" }))
             .await;
         cx.shared.set_available(cx.index, true);
     }

@@ -51,18 +51,20 @@ impl AgentApi {
         }
     }
 
-    /// Sends `body` to the action's operation; `path` is the operation's
-    /// path with its parameter filled in. Returns the response body.
+    /// Sends `body` to the action's operation, at its path with `params`
+    /// (already percent-encoded, in the template's order). Returns the
+    /// response body.
     pub(crate) async fn call(
         &self,
         action: AgentAction,
-        path: &str,
+        params: &[&str],
         body: &Value,
     ) -> Result<Value, CallError> {
         let op = action.operation();
+        let path = op.path_with(params);
         let request = ApiRequest {
-            method: op.method,
-            path,
+            method: op.method(),
+            path: &path,
             query: &[],
             headers: &[],
             // A `GET` (the chat check) sends no body; `Null` stands for none.

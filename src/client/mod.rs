@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
-use crate::api::Method;
+use crate::api::{Method, Operation};
 
 mod tls;
 pub use tls::{CaCert, HttpVersion, TlsOptions};
@@ -69,6 +69,22 @@ pub struct ApiRequest<'a> {
     /// JSON body bytes.
     pub body: Option<Vec<u8>>,
     pub auth: AuthHeaders<'a>,
+}
+
+impl<'a> ApiRequest<'a> {
+    /// A request to `op` sent with the app secret: `path` is its template
+    /// filled by [`Operation::path_with`], so method and path both come from
+    /// the operation; no query or extra headers.
+    pub fn secret(op: Operation, path: &'a str, body: Option<Vec<u8>>) -> ApiRequest<'a> {
+        ApiRequest {
+            method: op.method(),
+            path,
+            query: &[],
+            headers: &[],
+            body,
+            auth: AuthHeaders::Secret,
+        }
+    }
 }
 
 /// A request built once by [`ApiClient::prepare`], sent many times with

@@ -282,7 +282,7 @@ impl Checker {
 
     /// The final report.
     pub fn into_report(self, cleanup: BTreeMap<String, u64>) -> ConformReport {
-        let all: Vec<&str> = crate::api::OPERATIONS.iter().map(|o| o.id).collect();
+        let all: Vec<&str> = crate::api::Operation::ALL.iter().map(|o| o.id()).collect();
         let not_exercised: Vec<String> = all
             .iter()
             .filter(|id| !self.exercised.contains(*id))

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::api::Method;
-use crate::client::{ApiClient, ApiRequest, AuthHeaders};
+use crate::api::Operation;
+use crate::client::{ApiClient, ApiRequest};
 
 /// What the clean-up did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -49,15 +49,8 @@ pub async fn close_chats(
 /// Closes one chat "as the system" (`DELETE /chats/{chatId}`, no `userId`),
 /// bounded by `deadline`; true when it is closed (a 409 means it already was).
 pub async fn close_chat(client: &ApiClient, chat: &str, deadline: Duration) -> bool {
-    let path = format!("/chats/{chat}");
-    let request = ApiRequest {
-        method: Method::Delete,
-        path: &path,
-        query: &[],
-        headers: &[],
-        body: None,
-        auth: AuthHeaders::Secret,
-    };
+    let path = Operation::CloseChat.path_with(&[chat]);
+    let request = ApiRequest::secret(Operation::CloseChat, &path, None);
     matches!(
         tokio::time::timeout(deadline, client.send(request)).await,
         Ok(Ok(resp)) if (200..300).contains(&resp.status) || resp.status == 409

@@ -237,7 +237,7 @@ impl Runner {
                 .scenario
                 .routes
                 .iter()
-                .map(|r| r.operation.map(|o| o.id))
+                .map(|r| r.operation.map(|o| o.id()))
                 .collect();
             let ids: Vec<&str> = route_ops.iter().flatten().copied().collect();
             let registry = SchemaRegistry::load(Some(&ids))?;

@@ -8,8 +8,8 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Method;
-use crate::client::{ApiClient, ApiRequest, AuthHeaders};
+use crate::api::Operation;
+use crate::client::{ApiClient, ApiRequest};
 
 /// What the sampler saw: samples taken and the sum of their sizes.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -54,6 +54,7 @@ impl QueueSampler {
 /// Samples the total queue size (sum over rooms) once a second until stopped.
 async fn sample_queues(client: Arc<ApiClient>, stop: CancellationToken) -> QueueSamples {
     let mut samples = QueueSamples::default();
+    let queues_path = &Operation::GetQueuesStatus.path_with(&[]);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -62,14 +63,7 @@ async fn sample_queues(client: Arc<ApiClient>, stop: CancellationToken) -> Queue
             () = stop.cancelled() => return samples,
         }
         let started = Instant::now();
-        let request = ApiRequest {
-            method: Method::Get,
-            path: "/queues/status",
-            query: &[],
-            headers: &[],
-            body: None,
-            auth: AuthHeaders::Secret,
-        };
+        let request = ApiRequest::secret(Operation::GetQueuesStatus, queues_path, None);
         let answer = tokio::select! {
             r = client.send(request) => r,
             () = stop.cancelled() => return samples,

@@ -100,7 +100,7 @@ impl AgentsSpec {
                 continue;
             }
             let op = action.operation();
-            let key = op.route_key();
+            let key = op.route_key().to_owned();
             let route = match routes.iter().position(|r| r.key == key) {
                 Some(i) => i,
                 None => {
@@ -184,20 +184,19 @@ impl AgentAction {
     }
 
     /// The operation the action calls.
-    pub fn operation(self) -> &'static api::Operation {
-        let id = match self {
-            AgentAction::Register => "createAgent",
-            AgentAction::Login => "agentLogin",
-            AgentAction::Accept => "acceptInvitation",
-            AgentAction::Reject => "rejectInvitation",
-            AgentAction::Reply => "sendChatMessage",
-            AgentAction::Leave => "leaveChat",
-            AgentAction::Status => "updateAgent",
-            AgentAction::Logout => "agentLogout",
-            AgentAction::Check => "getChat",
-        };
-        // The catalogue is a constant table; a test pins every id above.
-        api::operation(id).unwrap_or(&api::OPERATIONS[0])
+    pub fn operation(self) -> api::Operation {
+        use api::Operation as Op;
+        match self {
+            AgentAction::Register => Op::CreateAgent,
+            AgentAction::Login => Op::AgentLogin,
+            AgentAction::Accept => Op::AcceptInvitation,
+            AgentAction::Reject => Op::RejectInvitation,
+            AgentAction::Reply => Op::SendChatMessage,
+            AgentAction::Leave => Op::LeaveChat,
+            AgentAction::Status => Op::UpdateAgent,
+            AgentAction::Logout => Op::AgentLogout,
+            AgentAction::Check => Op::GetChat,
+        }
     }
 }
 

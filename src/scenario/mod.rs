@@ -195,7 +195,7 @@ fn must_be_known<'a>(
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteInfo {
     pub key: String,
-    pub operation: Option<&'static Operation>,
+    pub operation: Option<Operation>,
 }
 
 /// Target settings from the file (the command line may override them).

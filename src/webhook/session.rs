@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::receiver::{ReceiverSnapshot, RunningReceiver, WebhookReceiver};
 use super::router::{EventObserver, EventRouter};
-use crate::api::Method;
-use crate::client::{ApiClient, ApiRequest, ApiResponse, AuthHeaders};
+use crate::api::Operation;
+use crate::client::{ApiClient, ApiRequest, ApiResponse};
 
 /// How long registration and deletion may take.
 pub const API_DEADLINE: Duration = Duration::from_secs(10);
@@ -195,21 +195,16 @@ impl WebhookSession {
     }
 }
 
-/// Sends one secret-authenticated request to the API, bounded by [`API_DEADLINE`].
+/// Sends `op` (at its path with `params`) with the app secret, bounded by
+/// [`API_DEADLINE`].
 async fn send(
     client: &ApiClient,
-    method: Method,
-    path: &str,
+    op: Operation,
+    params: &[&str],
     body: Option<Vec<u8>>,
 ) -> Result<Result<ApiResponse, crate::client::ClientError>, tokio::time::error::Elapsed> {
-    let request = ApiRequest {
-        method,
-        path,
-        query: &[],
-        headers: &[],
-        body,
-        auth: AuthHeaders::Secret,
-    };
+    let path = op.path_with(params);
+    let request = ApiRequest::secret(op, &path, body);
     tokio::time::timeout(API_DEADLINE, client.send(request)).await
 }
 
@@ -220,10 +215,15 @@ async fn register(
     target: &str,
 ) -> Result<(String, String), SessionError> {
     let body = json!({"events": events, "target": target}).to_string();
-    let response = send(client, Method::Post, "/webhooks", Some(body.into_bytes()))
-        .await
-        .map_err(|_| SessionError::RegisterTimedOut)?
-        .map_err(SessionError::RegisterFailed)?;
+    let response = send(
+        client,
+        Operation::CreateWebhook,
+        &[],
+        Some(body.into_bytes()),
+    )
+    .await
+    .map_err(|_| SessionError::RegisterTimedOut)?
+    .map_err(SessionError::RegisterFailed)?;
     let parsed: Option<Value> = serde_json::from_slice(&response.body).ok();
     let text = |p: &str| {
         parsed
@@ -248,7 +248,7 @@ async fn register(
 
 /// `DELETE /webhooks/{id}`; a 404 means it is gone already.
 async fn delete(client: &ApiClient, id: &str) -> Result<(), String> {
-    match send(client, Method::Delete, &format!("/webhooks/{id}"), None).await {
+    match send(client, Operation::DeleteWebhook, &[id], None).await {
         Ok(Ok(r)) if (200..300).contains(&r.status) || r.status == 404 => Ok(()),
         Ok(Ok(r)) => Err(format!("status {}", r.status)),
         Ok(Err(e)) => Err(e.to_string()),

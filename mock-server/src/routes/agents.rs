@@ -5,26 +5,15 @@ use crate::auth::{PublicApi, SecretApi};
 use crate::config::AgentStatus;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
 use crate::store::AgentUpdate;
 use crate::store::view::{UserView, Wrap};
-use axum::Router;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde_json::json;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(Op::GetAgentsAvailable.path(), get(agents_available))
-        .route(Op::GetAgentsOnline.path(), get(agents_online))
-        .route(Op::AgentLogin.path(), post(agents_login))
-        .route(Op::AgentLogout.path(), post(agents_logout))
-        .route(Op::ListAgents.path(), get(agents_list).post(agents_create))
-        .route(Op::GetAgent.path(), get(agents_get).put(agents_update))
-}
-
-async fn agents_available(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn agents_available(
+    PublicApi(api): PublicApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let rooms = params
         .u32_list("roomIds")?
         .filter(|r| !r.is_empty())
@@ -46,14 +35,20 @@ async fn agents_available(PublicApi(api): PublicApi, params: Params) -> Result<R
     Ok(ok(&json!({ "agents": counts })))
 }
 
-async fn agents_online(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn agents_online(
+    PublicApi(api): PublicApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let room = params.required_u32("roomId")?;
     let lang = params.str("lang")?;
     let online = api.app.lock().any_agent_online(room, lang.as_deref());
     Ok(ok(&json!({ "agentsOnline": online })))
 }
 
-async fn agents_login(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn agents_login(
+    PublicApi(api): PublicApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let email = params.str("email")?;
     let password = params.str("password")?;
     let agent_id = params.str("agentId")?;
@@ -65,7 +60,10 @@ async fn agents_login(PublicApi(api): PublicApi, params: Params) -> Result<Respo
     })
 }
 
-async fn agents_logout(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn agents_logout(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let agent_id = params.required_str("agentId")?;
     let rooms = params.u32_list("rooms")?;
     api.state
@@ -82,7 +80,10 @@ fn status_param(params: &Params) -> Result<Option<AgentStatus>, ApiError> {
     }
 }
 
-async fn agents_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn agents_list(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let status = status_param(&params)?;
     let room = params.u32("room")?;
     let page = params.page()?;
@@ -94,7 +95,7 @@ async fn agents_list(SecretApi(api): SecretApi, params: Params) -> Result<Respon
     Ok(ok(&Wrap("agents", agents)))
 }
 
-async fn agents_get(
+pub(super) async fn agents_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
@@ -116,7 +117,10 @@ fn agent_fields(params: &Params) -> Result<AgentUpdate, ApiError> {
     })
 }
 
-async fn agents_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn agents_create(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let fields = agent_fields(&params)?;
     if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(ApiError::bad_request("`name` is required"));
@@ -127,7 +131,7 @@ async fn agents_create(SecretApi(api): SecretApi, params: Params) -> Result<Resp
     })
 }
 
-async fn agents_update(
+pub(super) async fn agents_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,

@@ -5,27 +5,10 @@ use crate::auth::{Credential, PublicApi, SecretApi};
 use crate::config::{Algorithm, AppConfig};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
 use crate::store::{AppHandle, AppStore, SettingsUpdate};
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(Op::ValidateApp.path(), get(apps_validate))
-        .route(Op::ListApps.path(), get(apps_list).post(apps_create))
-        .route(Op::GetApp.path(), get(apps_get).put(apps_update))
-        .route(
-            Op::GetSettings.path(),
-            get(settings_get).put(settings_update),
-        )
-        .route(Op::GetId.path(), get(id_get))
-        .route(Op::GetSurvey.path(), get(surveys_get))
-}
 
 /// Regions an app may be in.
 const REGIONS: &[&str] = &["eu", "us"];
@@ -44,7 +27,7 @@ fn app_json(app: &AppHandle, store: &AppStore) -> Value {
     json!({"id": &*app.id, "name": name, "region": region, "domains": []})
 }
 
-async fn apps_validate(
+pub(super) async fn apps_validate(
     PublicApi(api): PublicApi,
     PathId(app_id): PathId,
     _params: Params,
@@ -57,7 +40,10 @@ async fn apps_validate(
     Ok(ok(&json!({"valid": true, "app": body})))
 }
 
-async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn apps_list(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let page = params.page()?;
     let apps: Vec<Value> = super::page(api.state.apps(), page)
         .iter()
@@ -66,7 +52,7 @@ async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Result<Response
     Ok(ok(&json!({ "apps": apps })))
 }
 
-async fn apps_get(
+pub(super) async fn apps_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
@@ -79,7 +65,10 @@ async fn apps_get(
     Ok(ok(&json!({ "app": body })))
 }
 
-async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn apps_create(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let name = params.required_str("name")?;
     let region = region_param(&params)?.unwrap_or_else(|| "eu".to_owned());
     let queue_mode = params.bool("queueMode")?.unwrap_or(false);
@@ -102,7 +91,7 @@ async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Result<Respon
     Ok(json(StatusCode::OK, &json!({ "app": body })))
 }
 
-async fn apps_update(
+pub(super) async fn apps_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -134,12 +123,15 @@ fn settings_json(store: &AppStore, full: bool) -> Value {
     }})
 }
 
-async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> Response {
+pub(super) async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> Response {
     let full = api.credential == Credential::Secret;
     ok(&settings_json(&api.app.lock(), full))
 }
 
-async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn settings_update(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let queue_active = match params.value("queue") {
         None => None,
         Some(Value::Object(queue)) => match queue.get("active") {
@@ -168,13 +160,16 @@ async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Result<Re
     })
 }
 
-async fn id_get(SecretApi(api): SecretApi, _params: Params) -> Result<Response, ApiError> {
+pub(super) async fn id_get(
+    SecretApi(api): SecretApi,
+    _params: Params,
+) -> Result<Response, ApiError> {
     let id = api.state.with_store(&api.app, |s| Ok(s.random_hex(12)))?;
     Ok(ok(&json!({ "id": id })))
 }
 
 /// Any positive integer survey id exists; its URL echoes the source.
-async fn surveys_get(
+pub(super) async fn surveys_get(
     SecretApi(_api): SecretApi,
     PathId(id): PathId,
     params: Params,

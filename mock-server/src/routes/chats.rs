@@ -5,31 +5,13 @@ use crate::auth::SecretApi;
 use crate::config::Algorithm;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
 use crate::store::view::{ChatView, UserView, Wrap};
 use crate::store::{AppStore, ChatUpdate};
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 
 /// Statuses accepted by the `status` filter of `GET /chats`.
 const STATUSES: &[&str] = &["waiting", "active", "closed"];
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(Op::CreateChat.path(), post(chats_create).get(chats_list))
-        .route(
-            Op::GetChat.path(),
-            get(chats_get).put(chats_update).delete(chats_close),
-        )
-        .route(Op::AssignChat.path(), get(chats_assign))
-        .route(Op::ChatToInbox.path(), post(chats_to_inbox))
-        .route(Op::ListChatUsers.path(), get(chats_users))
-        .route(Op::JoinChat.path(), post(chats_join))
-        .route(Op::LeaveChat.path(), put(chats_leave))
-}
 
 fn chat_response(store: &AppStore, status: StatusCode, id: &str) -> Result<Response, ApiError> {
     let chat = store.chat(id)?;
@@ -44,7 +26,10 @@ fn agent_response(store: &AppStore, agent: Option<String>) -> Result<Response, A
     Ok(ok(&Wrap("agent", view)))
 }
 
-async fn chats_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn chats_create(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let creator = params.required_str("creator")?;
     let room = params.required_u32("room")?;
     let source = params.i64("source")?.unwrap_or(3);
@@ -60,7 +45,10 @@ async fn chats_create(SecretApi(api): SecretApi, params: Params) -> Result<Respo
     })
 }
 
-async fn chats_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn chats_list(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let status = params.str("status")?;
     if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(ApiError::bad_request(
@@ -85,7 +73,7 @@ async fn chats_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
     Ok(ok(&Wrap("chats", views)))
 }
 
-async fn chats_get(
+pub(super) async fn chats_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
@@ -93,7 +81,7 @@ async fn chats_get(
     chat_response(&api.app.lock(), StatusCode::OK, &id)
 }
 
-async fn chats_update(
+pub(super) async fn chats_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -112,7 +100,7 @@ async fn chats_update(
 
 /// `userId` may come in the body (seed) or the query (PHP client); the
 /// body wins when both are given.
-async fn chats_close(
+pub(super) async fn chats_close(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -124,7 +112,7 @@ async fn chats_close(
     })
 }
 
-async fn chats_assign(
+pub(super) async fn chats_assign(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -171,7 +159,7 @@ async fn decided(
     agent_response(&store, agent)
 }
 
-async fn chats_to_inbox(
+pub(super) async fn chats_to_inbox(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
@@ -183,7 +171,7 @@ async fn chats_to_inbox(
     decided(&api, &id, answer).await
 }
 
-async fn chats_users(
+pub(super) async fn chats_users(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
@@ -199,7 +187,7 @@ async fn chats_users(
     Ok(ok(&Wrap("users", users)))
 }
 
-async fn chats_join(
+pub(super) async fn chats_join(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -210,7 +198,7 @@ async fn chats_join(
     Ok(success())
 }
 
-async fn chats_leave(
+pub(super) async fn chats_leave(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,

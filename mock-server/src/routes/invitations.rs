@@ -4,21 +4,8 @@ use super::ok;
 use crate::auth::SecretApi;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
-use axum::Router;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde_json::json;
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(Op::CreateInvitation.path(), post(invitations_create))
-        .route(Op::AcceptInvitation.path(), post(invitations_accept))
-        .route(Op::RejectInvitation.path(), post(invitations_reject))
-        .route(Op::GetQueuesStatus.path(), get(queues_status))
-        .route(Op::GetQueueUpdate.path(), get(queues_update))
-}
 
 fn ids(params: &Params) -> Result<(String, String), ApiError> {
     Ok((
@@ -27,7 +14,7 @@ fn ids(params: &Params) -> Result<(String, String), ApiError> {
     ))
 }
 
-async fn invitations_create(
+pub(super) async fn invitations_create(
     SecretApi(api): SecretApi,
     params: Params,
 ) -> Result<Response, ApiError> {
@@ -41,7 +28,7 @@ async fn invitations_create(
     })
 }
 
-async fn invitations_accept(
+pub(super) async fn invitations_accept(
     SecretApi(api): SecretApi,
     params: Params,
 ) -> Result<Response, ApiError> {
@@ -51,7 +38,7 @@ async fn invitations_accept(
     Ok(super::success())
 }
 
-async fn invitations_reject(
+pub(super) async fn invitations_reject(
     SecretApi(api): SecretApi,
     params: Params,
 ) -> Result<Response, ApiError> {
@@ -61,12 +48,12 @@ async fn invitations_reject(
     Ok(super::success())
 }
 
-async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
+pub(super) async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
     let queues = api.app.lock().queues_status();
     ok(&json!({ "queues": queues }))
 }
 
-async fn queues_update(
+pub(super) async fn queues_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,

@@ -4,29 +4,13 @@ use super::{json, ok};
 use crate::auth::{SecretApi, UserApi};
 use crate::error::ApiError;
 use crate::extract::{Form, Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
 use crate::store::view::{MediaView, Wrap};
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::extract::multipart::MultipartError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 /// Room for multipart framing and the text fields around the file.
-const MULTIPART_OVERHEAD: usize = 64 * 1024;
-
-pub(super) fn routes(max_media_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            Op::UploadMedia.path(),
-            get(media_list)
-                .post(media_upload)
-                .layer(DefaultBodyLimit::max(max_media_bytes + MULTIPART_OVERHEAD)),
-        )
-        .route(Op::GetMedia.path(), get(media_get))
-}
+pub(super) const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 fn multipart_error(err: &MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -72,7 +56,10 @@ async fn read_upload(Form(mut form): Form) -> Result<Upload, ApiError> {
     Ok(upload)
 }
 
-async fn media_upload(UserApi(api, who): UserApi, form: Form) -> Result<Response, ApiError> {
+pub(super) async fn media_upload(
+    UserApi(api, who): UserApi,
+    form: Form,
+) -> Result<Response, ApiError> {
     let upload = read_upload(form).await?;
     let chat_id = upload
         .chat_id
@@ -96,7 +83,10 @@ async fn media_upload(UserApi(api, who): UserApi, form: Form) -> Result<Response
     })
 }
 
-async fn media_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn media_list(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let chat_id = params.str("chatId")?;
     let page = params.page()?;
     let store = api.app.lock();
@@ -108,7 +98,7 @@ async fn media_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
 }
 
 /// Returns the stored bytes with their content type (not JSON).
-async fn media_get(
+pub(super) async fn media_get(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     _params: Params,

@@ -4,32 +4,15 @@ use super::{json, ok};
 use crate::auth::{SecretApi, UserApi};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
 use crate::store::view::{MessageView, UserView, Wrap};
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 /// Message types a client may send.
 const MESSAGE_TYPES: &[&str] = &["text", "object", "system"];
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            Op::ListChatMessages.path(),
-            get(messages_list).post(messages_send),
-        )
-        .route(
-            Op::GetChatHistory.path(),
-            get(history_get).post(history_import),
-        )
-        .route(Op::MarkMessageRead.path(), put(messages_read))
-}
-
-async fn messages_list(
+pub(super) async fn messages_list(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     params: Params,
@@ -45,7 +28,7 @@ async fn messages_list(
     Ok(ok(&Wrap("messages", messages)))
 }
 
-async fn messages_send(
+pub(super) async fn messages_send(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -79,7 +62,7 @@ async fn messages_send(
     })
 }
 
-async fn history_get(
+pub(super) async fn history_get(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     params: Params,
@@ -117,7 +100,7 @@ fn csv_response(entries: &[Value]) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
 }
 
-async fn history_import(
+pub(super) async fn history_import(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -141,7 +124,7 @@ async fn history_import(
     })
 }
 
-async fn messages_read(
+pub(super) async fn messages_read(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,

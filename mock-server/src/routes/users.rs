@@ -4,13 +4,9 @@ use super::{json, ok, success};
 use crate::auth::{PublicApi, SecretApi, UserApi};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
-use crate::state::AppState;
 use crate::store::view::{UserView, Wrap};
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 
 /// `POST /users` answer: `{"user": {...}, "session": {"token": "..."}}`.
 #[derive(serde::Serialize)]
@@ -22,14 +18,10 @@ struct Created<'a> {
 /// Activity types accepted by `POST /users/{userId}/activity`.
 const ACTIVITY_TYPES: &[&str] = &["writing", "not-writing", "stop-writing", "away"];
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(Op::CreateUser.path(), post(users_create).get(users_list))
-        .route(Op::GetUser.path(), get(users_get).put(users_update))
-        .route(Op::PostUserActivity.path(), post(users_activity))
-}
-
-async fn users_create(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn users_create(
+    PublicApi(api): PublicApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let name = params.required_str("name")?;
     let external_id = params.str("externalId")?;
     let contact = params.str("contact")?;
@@ -47,7 +39,10 @@ async fn users_create(PublicApi(api): PublicApi, params: Params) -> Result<Respo
     })
 }
 
-async fn users_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn users_list(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let external_id = params.str("externalId")?;
     let page = params.page()?;
     let store = api.app.lock();
@@ -58,7 +53,7 @@ async fn users_list(SecretApi(api): SecretApi, params: Params) -> Result<Respons
     Ok(ok(&Wrap("users", users)))
 }
 
-async fn users_get(
+pub(super) async fn users_get(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     _params: Params,
@@ -69,7 +64,7 @@ async fn users_get(
     Ok(ok(&Wrap("user", UserView::from(user))))
 }
 
-async fn users_update(
+pub(super) async fn users_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -84,7 +79,7 @@ async fn users_update(
     })
 }
 
-async fn users_activity(
+pub(super) async fn users_activity(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,

@@ -8,27 +8,15 @@ use super::{json, ok, success};
 use crate::auth::SecretApi;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::operation::Operation as Op;
 use crate::state::AppState;
 use crate::store::view::{WebhookView, Wrap};
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(Op::ListWebhooks.path(), get(webhooks_list))
-        .route(Op::CreateWebhook.path(), post(webhooks_create))
-        .route(
-            Op::GetWebhook.path(),
-            get(webhooks_get)
-                .put(webhooks_update)
-                .delete(webhooks_delete),
-        )
-}
-
-async fn webhooks_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn webhooks_list(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let page = params.page()?;
     let store = api.app.lock();
     let hooks: Vec<WebhookView<'_>> = super::page(store.list_webhooks(), page)
@@ -38,7 +26,7 @@ async fn webhooks_list(SecretApi(api): SecretApi, params: Params) -> Result<Resp
     Ok(ok(&Wrap("webhooks", hooks)))
 }
 
-async fn webhooks_get(
+pub(super) async fn webhooks_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
@@ -50,7 +38,10 @@ async fn webhooks_get(
     )))
 }
 
-async fn webhooks_create(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+pub(super) async fn webhooks_create(
+    SecretApi(api): SecretApi,
+    params: Params,
+) -> Result<Response, ApiError> {
     let events = params
         .str_list("events")?
         .ok_or_else(|| ApiError::bad_request("`events` is required"))?;
@@ -84,7 +75,7 @@ async fn handshake(
         .map_err(|why| ApiError::bad_request(format!("Webhook handshake failed: {why}")))
 }
 
-async fn webhooks_update(
+pub(super) async fn webhooks_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
@@ -103,7 +94,7 @@ async fn webhooks_update(
     })
 }
 
-async fn webhooks_delete(
+pub(super) async fn webhooks_delete(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,

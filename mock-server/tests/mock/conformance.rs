@@ -481,10 +481,27 @@ async fn every_spec_operation_is_exercised() {
         unknown.is_empty(),
         "recorded operations not in the spec: {unknown:?}"
     );
+    // The success each operation answered is the one its spec declares
+    // (the generated vocabulary's `success_status`), and the only 2xx.
+    let wrong_success: Vec<String> = seen
+        .iter()
+        .filter_map(|(op, statuses)| {
+            let want = chatload_api::Operation::from_id(op)?.success_status();
+            statuses
+                .iter()
+                .any(|s| (200..300).contains(s) && *s != want)
+                .then(|| format!("{op} {statuses:?}, spec: {want}"))
+        })
+        .collect();
+    assert!(
+        wrong_success.is_empty(),
+        "operations answering another success than the spec's: {wrong_success:?}"
+    );
     let lacking: Vec<String> = seen
         .iter()
-        .filter(|(_, statuses)| {
-            !statuses.iter().any(|s| (200..300).contains(s))
+        .filter(|(op, statuses)| {
+            let success = chatload_api::Operation::from_id(op).map(|o| o.success_status());
+            !success.is_some_and(|s| statuses.contains(&s))
                 || !statuses.iter().any(|s| (400..500).contains(s))
         })
         .map(|(op, statuses)| format!("{op} {statuses:?}"))

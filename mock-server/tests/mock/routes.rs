@@ -4,32 +4,15 @@
 //! in `chat_routes.rs`.
 
 use crate::common::start_mock;
+use chatload_api::AuthClass;
 use chatload_mock::Operation;
 use chatload_mock::testing::{Cred, DEMO_KEY, DEMO_SECRET};
 use reqwest::Method;
 use serde_json::json;
 
-/// Routes any App ID may call (reference §2.3).
-const PUBLIC: &[&str] = &[
-    "getAgentsAvailable",
-    "getAgentsOnline",
-    "agentLogin",
-    "validateApp",
-    "getSettings",
-    "createUser",
-];
-/// Routes that also take a user token.
-const USER: &[&str] = &[
-    "getMedia",
-    "getChatHistory",
-    "getUser",
-    "listChatMessages",
-    "uploadMedia",
-];
-
 fn path_of(op: Operation) -> String {
     let mut out = String::new();
-    let template = op.path().trim_start_matches("/v1");
+    let template = op.path();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
@@ -47,56 +30,82 @@ fn method_of(op: Operation) -> Method {
     Method::from_bytes(op.method().as_str().as_bytes()).expect("method")
 }
 
+/// Each operation's credential class as the spec's `x-auth` says, against
+/// what its handler does: every route refuses a missing App ID and a wrong
+/// secret; a `secret` route refuses the App ID alone (401), a domain key
+/// and a user token (403); a `user` route refuses the App ID alone and a
+/// domain key but takes a token; a `public` route takes the App ID alone.
+/// A handler with a weaker or stronger extractor than the spec fails here.
 #[tokio::test]
-async fn every_route_rejects_missing_app_id_and_secret_routes_reject_weaker_credentials() {
+async fn every_route_enforces_the_auth_class_the_spec_gives_it() {
     let mock = start_mock().await;
     let demo = mock.demo();
+    let (_, token) = demo.create_user("auth-class").await;
     for op in Operation::ALL {
         let path = path_of(op);
         let method = method_of(op);
-        let name = op.name();
-        let none = demo
-            .with(Cred::Nothing)
-            .send(method.clone(), &path, None)
-            .await;
+        let name = op.id();
+        let send = |cred: Cred| {
+            let (method, path) = (method.clone(), path.clone());
+            let client = demo.with(cred);
+            async move { client.send(method, &path, None).await }
+        };
+        let none = send(Cred::Nothing).await;
         assert_eq!(none.status, 401, "{name} without app id");
         none.assert_error(401);
-        let unknown = mock
-            .client("no-such-app", Cred::Secret(DEMO_SECRET.into()))
+        mock.client("no-such-app", Cred::Secret(DEMO_SECRET.into()))
             .send(method.clone(), &path, None)
-            .await;
-        unknown.assert_error(401);
-        let wrong = demo
-            .with(Cred::Secret("wrong".into()))
-            .send(method.clone(), &path, None)
-            .await;
+            .await
+            .assert_error(401);
+        let wrong = send(Cred::Secret("wrong".into())).await;
         wrong.assert_error(401);
         assert!(
             !wrong.body.to_string().contains("wrong"),
             "{name} leaks the secret"
         );
-        if PUBLIC.contains(&name) {
-            continue;
-        }
-        let app_only = demo
-            .with(Cred::AppIdOnly)
-            .send(method.clone(), &path, None)
-            .await;
-        app_only.assert_error(401);
-        let key = demo
-            .with(Cred::Key(DEMO_KEY.into()))
-            .send(method.clone(), &path, None)
-            .await;
-        key.assert_error(403);
-        if !USER.contains(&name) {
-            let (_, token) = demo.create_user(&format!("t-{name}")).await;
-            let with_token = demo
-                .with(Cred::Token(token))
-                .send(method, &path, None)
-                .await;
-            with_token.assert_error(403);
+        let app_only = send(Cred::AppIdOnly).await;
+        let key = send(Cred::Key(DEMO_KEY.into())).await;
+        let with_token = send(Cred::Token(token.clone())).await;
+        let refused = |status: reqwest::StatusCode| status == 401 || status == 403;
+        match op.auth() {
+            AuthClass::Public => {
+                assert!(
+                    !refused(app_only.status),
+                    "{name} is public: {}",
+                    app_only.body
+                );
+                assert!(!refused(key.status), "{name} is public: {}", key.body);
+            }
+            AuthClass::User => {
+                app_only.assert_error(401);
+                key.assert_error(403);
+                assert!(
+                    with_token.status != 401 && !class_refusal(&with_token.body),
+                    "{name} takes a user token: {} {}",
+                    with_token.status,
+                    with_token.body
+                );
+            }
+            AuthClass::Secret => {
+                app_only.assert_error(401);
+                key.assert_error(403);
+                with_token.assert_error(403);
+                assert!(
+                    class_refusal(&with_token.body),
+                    "{name}: {}",
+                    with_token.body
+                );
+            }
         }
     }
+}
+
+/// The 403 a route answers to a credential of the wrong class (not the 403
+/// of a user who may not see a resource).
+fn class_refusal(body: &serde_json::Value) -> bool {
+    body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("requires the app secret"))
 }
 
 #[tokio::test]
@@ -112,7 +121,7 @@ async fn every_route_answers_malformed_json_with_400_envelope() {
             )
             .await;
         // uploadMedia rejects the JSON content type, the others its syntax.
-        assert_eq!(reply.status, 400, "{}", op.name());
+        assert_eq!(reply.status, 400, "{}", op.id());
         reply.assert_error(400);
     }
 }
@@ -506,7 +515,7 @@ async fn odd_bodies_never_produce_a_server_error() {
                 assert!(
                     reply.status.as_u16() < 500,
                     "{} {body} → {}: {}",
-                    op.name(),
+                    op.id(),
                     reply.status,
                     reply.body
                 );
@@ -516,7 +525,7 @@ async fn odd_bodies_never_produce_a_server_error() {
             assert!(
                 reply.status.as_u16() < 500,
                 "{} query → {}",
-                op.name(),
+                op.id(),
                 reply.status
             );
         }

@@ -10,8 +10,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::Runner;
-use crate::api::Method;
-use crate::client::{ApiRequest, AuthHeaders};
+use crate::api::Operation;
+use crate::client::ApiRequest;
 use crate::engine::session::Session;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::FailureKind;
@@ -129,16 +129,9 @@ impl Runner {
         let now = Instant::now();
         hooks.tracker.abandoned(chat, now);
         hooks.tracker.request_sent(Lifecycle::Close, chat, now);
-        let path = format!("/chats/{chat}");
+        let path = Operation::CloseChat.path_with(&[chat]);
         let body = creator.map(|u| json!({"userId": u}).to_string().into_bytes());
-        let request = ApiRequest {
-            method: Method::Delete,
-            path: &path,
-            query: &[],
-            headers: &[],
-            body,
-            auth: AuthHeaders::Secret,
-        };
+        let request = ApiRequest::secret(Operation::CloseChat, &path, body);
         let response = tokio::select! {
             r = self.client.send_on(&mut session.conn, request, Instant::now()) => r,
             () = self.abort.cancelled() => return false,

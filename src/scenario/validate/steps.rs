@@ -9,7 +9,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
 use super::typed_steps::typed_draft;
-use crate::api::{self, AuthClass, Method, PathSegment};
+use crate::api::{AuthClass, Method, Operation, PathSegment};
 use crate::scenario::limits::{MAX_REPEAT, MAX_WEIGHT};
 use crate::scenario::raw::{RawExpect, RawFlow, RawRequest, RawScenario, RawStep};
 use crate::scenario::template::Template;
@@ -402,8 +402,8 @@ fn typed_request(
     defined: &HashSet<String>,
 ) -> Option<RequestSpec> {
     let draft = typed_draft(raw, kind)?;
-    let op = api::operation(draft.op).expect("typed steps name catalogue operations");
-    let auth = if op.auth == AuthClass::Public {
+    let op = draft.op;
+    let auth = if op.auth() == AuthClass::Public {
         Auth::AppId
     } else {
         Auth::Secret
@@ -412,14 +412,14 @@ fn typed_request(
         v,
         cx,
         defined,
-        op.method,
+        op.method(),
         &draft.path,
         draft.query,
         Vec::new(),
         draft.body,
         auth,
     )?;
-    spec.route = route_id(v, op.route_key(), Some(op));
+    spec.route = route_id(v, op.route_key().to_owned(), Some(op));
     spec.chat_effect = draft.chat_effect;
     for (var, pointer, optional) in draft.auto_captures {
         spec.captures.push(Capture {
@@ -473,9 +473,9 @@ fn generic_request(
             }
         })
         .collect();
-    let op = api::match_route(method, &segments);
+    let op = Operation::from_segments(method, &segments);
     if op.is_none() {
-        let near = api::closest(method, &segments);
+        let near = Operation::closest(method, &segments);
         v.problem(
             &cx.at,
             &format!("{}.request.path", cx.path),
@@ -483,12 +483,12 @@ fn generic_request(
                 "`{method} {}` matches no operation of the API spec; the closest is `{}` ({})",
                 template_shape(r_path),
                 near.route_key(),
-                near.id
+                near.id()
             ),
         );
     }
     let auth = match r.auth.as_deref() {
-        None => match op.map(|o| o.auth) {
+        None => match op.map(Operation::auth) {
             Some(AuthClass::Public) => Auth::AppId,
             _ => Auth::Secret,
         },
@@ -531,12 +531,12 @@ fn generic_request(
     )?;
     let key = op.map_or_else(
         || format!("{method} {}", template_shape(r_path)),
-        |o| o.route_key(),
+        |o| o.route_key().to_owned(),
     );
     spec.route = route_id(v, key, op);
-    spec.chat_effect = match op.map(|o| o.id) {
-        Some("createChat") => ChatEffect::Opens,
-        Some("closeChat") => ChatEffect::Closes,
+    spec.chat_effect = match op {
+        Some(Operation::CreateChat) => ChatEffect::Opens,
+        Some(Operation::CloseChat) => ChatEffect::Closes,
         _ => ChatEffect::None,
     };
     Some(spec)
@@ -560,7 +560,7 @@ fn template_shape(path: &str) -> String {
     out
 }
 
-fn route_id(v: &mut Validator<'_>, key: String, op: Option<&'static api::Operation>) -> u32 {
+fn route_id(v: &mut Validator<'_>, key: String, op: Option<Operation>) -> u32 {
     if let Some(i) = v.routes.iter().position(|r| r.key == key) {
         return i as u32;
     }

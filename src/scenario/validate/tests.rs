@@ -121,6 +121,6 @@ steps:
             "GET /agents/online"
         ]
     );
-    assert_eq!(s.routes[1].operation.map(|o| o.id), Some("getUser"));
-    assert_eq!(s.routes[2].operation.map(|o| o.id), Some("getId"));
+    assert_eq!(s.routes[1].operation.map(|o| o.id()), Some("getUser"));
+    assert_eq!(s.routes[2].operation.map(|o| o.id()), Some("getId"));
 }

@@ -4,13 +4,14 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::api::Operation;
 use crate::scenario::ChatEffect;
 use crate::scenario::raw::RawStep;
 
 /// A typed step resolved to an operation and its parts (still as JSON with
 /// template strings), before template parsing.
 pub(super) struct Draft {
-    pub(super) op: &'static str,
+    pub(super) op: Operation,
     pub(super) path: String,
     pub(super) query: Vec<(String, Value)>,
     pub(super) body: Option<Value>,
@@ -20,10 +21,11 @@ pub(super) struct Draft {
 }
 
 impl Draft {
-    pub(super) fn new(op: &'static str, path: impl Into<String>) -> Draft {
+    /// `op` at its path with `params` (in the template's order).
+    pub(super) fn new(op: Operation, params: &[&str]) -> Draft {
         Draft {
             op,
-            path: path.into(),
+            path: op.path_with(params),
             query: Vec::new(),
             body: None,
             auto_captures: Vec::new(),
@@ -36,17 +38,15 @@ fn opt_json(value: Option<&String>, default: &str) -> Value {
     Value::String(value.cloned().unwrap_or_else(|| default.to_owned()))
 }
 
-fn chat_path(chat: Option<&String>, suffix: &str) -> String {
-    format!(
-        "/chats/{}{suffix}",
-        chat.map_or("{{ chat_id }}", String::as_str)
-    )
+/// The chat a step names, or the captured `{{ chat_id }}`.
+fn chat_of(chat: Option<&String>) -> &str {
+    chat.map_or("{{ chat_id }}", String::as_str)
 }
 
 pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
     let mut d = match kind {
-        "get_settings" => Draft::new("getSettings", "/settings"),
-        "queue_status" => Draft::new("getQueuesStatus", "/queues/status"),
+        "get_settings" => Draft::new(Operation::GetSettings, &[]),
+        "queue_status" => Draft::new(Operation::GetQueuesStatus, &[]),
         "check_agents" | "agents_online" => {
             let q = raw
                 .check_agents
@@ -56,17 +56,12 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             let room = q
                 .and_then(|q| q.room.clone())
                 .unwrap_or(json!("{{ room }}"));
-            let (op, path, room_key, lang_key) = if kind == "check_agents" {
-                (
-                    "getAgentsAvailable",
-                    "/agents/available",
-                    "roomIds",
-                    "langs",
-                )
+            let (op, room_key, lang_key) = if kind == "check_agents" {
+                (Operation::GetAgentsAvailable, "roomIds", "langs")
             } else {
-                ("getAgentsOnline", "/agents/online", "roomId", "lang")
+                (Operation::GetAgentsOnline, "roomId", "lang")
             };
-            let mut d = Draft::new(op, path);
+            let mut d = Draft::new(op, &[]);
             d.query.push((room_key.to_owned(), room));
             if let Some(lang) = q.and_then(|q| q.lang.clone()) {
                 d.query.push((lang_key.to_owned(), Value::String(lang)));
@@ -89,7 +84,7 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             if let Some(x) = p.and_then(|p| p.extra_info.clone()) {
                 body.insert("extraInfo".into(), x);
             }
-            let mut d = Draft::new("createUser", "/users");
+            let mut d = Draft::new(Operation::CreateUser, &[]);
             d.body = Some(Value::Object(body));
             d.auto_captures = vec![
                 ("user_id", "/user/id", false),
@@ -100,8 +95,8 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
         "get_user" => {
             let user = raw.get_user.as_ref()?.as_ref().and_then(|p| p.user.clone());
             Draft::new(
-                "getUser",
-                format!("/users/{}", user.as_deref().unwrap_or("{{ user_id }}")),
+                Operation::GetUser,
+                &[user.as_deref().unwrap_or("{{ user_id }}")],
             )
         }
         "create_chat" => {
@@ -129,31 +124,29 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             if let Some(x) = p.and_then(|p| p.history.clone()) {
                 body.insert("history".into(), x);
             }
-            let mut d = Draft::new("createChat", "/chats");
+            let mut d = Draft::new(Operation::CreateChat, &[]);
             d.body = Some(Value::Object(body));
             d.auto_captures = vec![("chat_id", "/chat/id", false)];
             d.chat_effect = ChatEffect::Opens;
             d
         }
         "get_chat" => Draft::new(
-            "getChat",
-            chat_path(
+            Operation::GetChat,
+            &[chat_of(
                 raw.get_chat
                     .as_ref()?
                     .as_ref()
                     .and_then(|p| p.chat.as_ref()),
-                "",
-            ),
+            )],
         ),
         "get_messages" => Draft::new(
-            "listChatMessages",
-            chat_path(
+            Operation::ListChatMessages,
+            &[chat_of(
                 raw.get_messages
                     .as_ref()?
                     .as_ref()
                     .and_then(|p| p.chat.as_ref()),
-                "/messages",
-            ),
+            )],
         ),
         "queue_position" => {
             let chat = raw
@@ -162,18 +155,15 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
                 .as_ref()
                 .and_then(|p| p.chat.clone());
             Draft::new(
-                "getQueueUpdate",
-                format!(
-                    "/queues/update/{}",
-                    chat.as_deref().unwrap_or("{{ chat_id }}")
-                ),
+                Operation::GetQueueUpdate,
+                &[chat.as_deref().unwrap_or("{{ chat_id }}")],
             )
         }
         "assign" => {
             let p = raw.assign.as_ref()?.as_ref();
             let mut d = Draft::new(
-                "assignChat",
-                chat_path(p.and_then(|p| p.chat.as_ref()), "/assign"),
+                Operation::AssignChat,
+                &[chat_of(p.and_then(|p| p.chat.as_ref()))],
             );
             if let Some(alg) = p.and_then(|p| p.algorithm.clone()) {
                 d.query.push(("algorithm".into(), Value::String(alg)));
@@ -186,7 +176,7 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             let chat = p
                 .and_then(|p| p.chat.clone())
                 .unwrap_or_else(|| "{{ chat_id }}".to_owned());
-            let mut d = Draft::new("sendChatMessage", format!("/chats/{chat}/messages"));
+            let mut d = Draft::new(Operation::SendChatMessage, &[&chat]);
             d.body = Some(json!({
                 "chatId": chat,
                 "sender": opt_json(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
@@ -197,7 +187,10 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
         }
         "close_chat" => {
             let p = raw.close_chat.as_ref()?.as_ref();
-            let mut d = Draft::new("closeChat", chat_path(p.and_then(|p| p.chat.as_ref()), ""));
+            let mut d = Draft::new(
+                Operation::CloseChat,
+                &[chat_of(p.and_then(|p| p.chat.as_ref()))],
+            );
             match p.and_then(|p| p.user.clone()) {
                 Some(None) => {}
                 Some(Some(user)) => d.body = Some(json!({ "userId": user })),
@@ -211,7 +204,7 @@ pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
             let message = p
                 .and_then(|p| p.message.clone())
                 .unwrap_or_else(|| "{{ message_id }}".to_owned());
-            let mut d = Draft::new("markMessageRead", format!("/messages/{message}/read"));
+            let mut d = Draft::new(Operation::MarkMessageRead, &[&message]);
             d.body = Some(
                 json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }),
             );

@@ -2,20 +2,17 @@
 //! validates each response against the schema declared for its
 //! (operationId, status), and records which operations the tests exercised.
 //!
-//! Validators are compiled once per test binary (`SpecValidator::get()`).
-//! The whole document is registered as one 2020-12 resource under
-//! `urn:chatload:spec`, so each validator is just
-//! `{"$ref": "urn:chatload:spec#/paths/.../schema"}` and the schemas' local
-//! `#/components/...` refs resolve inside that resource.
+//! Validators are compiled once per test binary (`SpecValidator::get()`),
+//! by `chatload-api`'s one spec loader and schema compiler (the harness's
+//! runtime checks use the same); requests map to operations with its one
+//! matcher.
 
-use jsonschema::{Registry, Resource, Validator};
-use serde_json::{Value, json};
+use chatload_api::{Method as ApiMethod, Operation, schema, spec};
+use jsonschema::Validator;
+use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
-
-const SPEC_URI: &str = "urn:chatload:spec";
-const METHODS: &[&str] = &["get", "post", "put", "delete", "patch"];
 
 /// What one declared response of one operation accepts.
 struct Declared {
@@ -25,12 +22,9 @@ struct Declared {
     json: Option<Validator>,
 }
 
-/// One operation: method, path template split in segments, responses.
+/// One operation's declared responses.
 struct Op {
-    id: String,
-    method: String,
-    /// `None` for a `{param}` segment.
-    segments: Vec<Option<String>>,
+    id: &'static str,
     responses: BTreeMap<u16, Declared>,
 }
 
@@ -45,88 +39,35 @@ impl std::fmt::Debug for SpecValidator {
     }
 }
 
-/// Escapes one JSON-pointer segment for use in a URI fragment (`{` and
-/// `}` of path templates are not allowed there unencoded).
-fn escape(segment: &str) -> String {
-    segment
-        .replace('~', "~0")
-        .replace('/', "~1")
-        .replace('{', "%7B")
-        .replace('}', "%7D")
-}
-
-/// The spec document as JSON.
-pub fn spec_document() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../spec/agent-chat.openapi.yaml"
-    );
-    let text = std::fs::read_to_string(path).expect("read the spec");
-    serde_saphyr::from_str::<Value>(&text).expect("spec parses")
-}
-
 impl SpecValidator {
-    /// Loads the spec and compiles a validator per (operationId, status).
+    /// Compiles a validator per (operationId, status), with the one
+    /// loader and compiler of `chatload-api`.
     pub fn load() -> SpecValidator {
-        let spec = spec_document();
-        let registry = Registry::new()
-            .add(SPEC_URI, Resource::from_contents(spec.clone()))
-            .expect("register spec")
-            .prepare()
-            .expect("prepare registry");
-        let options = jsonschema::options().with_registry(&registry);
-        let mut ops = Vec::new();
-        let paths = spec["paths"].as_object().expect("paths");
-        for (template, item) in paths {
-            for method in METHODS {
-                let Some(op) = item.get(*method) else {
-                    continue;
-                };
-                let id = op["operationId"].as_str().expect("operationId").to_owned();
-                let mut responses = BTreeMap::new();
-                for (status, response) in op["responses"].as_object().expect("responses") {
-                    let status: u16 = status.parse().expect("numeric status");
-                    // Follow a response-level `$ref` to its component.
-                    let (pointer, response) = match response.get("$ref").and_then(Value::as_str) {
-                        Some(r) => {
-                            let p = r.trim_start_matches('#').to_owned();
-                            let resolved = spec.pointer(&p).expect("response $ref resolves");
-                            (p, resolved)
-                        }
-                        // Inline: its pointer, fragment-encoded.
-                        None => (
-                            format!("/paths/{}/{method}/responses/{status}", escape(template)),
-                            response,
-                        ),
-                    };
-                    let content = response.get("content").and_then(Value::as_object);
-                    let media: Vec<String> = content
-                        .map(|c| c.keys().cloned().collect())
-                        .unwrap_or_default();
-                    let json = content
-                        .and_then(|c| c.get("application/json"))
-                        .and_then(|j| j.get("schema"))
-                        .map(|_| {
-                            let target =
-                                format!("{SPEC_URI}#{pointer}/content/application~1json/schema");
-                            options
-                                .build(&json!({ "$ref": target }))
-                                .unwrap_or_else(|e| panic!("compile {id} {status}: {e}"))
+        let ops = Operation::ALL
+            .into_iter()
+            .map(|op| {
+                let responses = spec::responses(op)
+                    .into_iter()
+                    .map(|r| {
+                        let json = r.json_schema.as_deref().map(|pointer| {
+                            schema::compile(pointer)
+                                .unwrap_or_else(|e| panic!("compile {op} {}: {e}", r.status))
                         });
-                    responses.insert(status, Declared { media, json });
-                }
-                ops.push(Op {
-                    id,
-                    method: (*method).to_owned(),
-                    segments: template
-                        .trim_matches('/')
-                        .split('/')
-                        .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
-                        .collect(),
+                        (
+                            r.status,
+                            Declared {
+                                media: r.media,
+                                json,
+                            },
+                        )
+                    })
+                    .collect();
+                Op {
+                    id: op.id(),
                     responses,
-                });
-            }
-        }
+                }
+            })
+            .collect();
         SpecValidator { ops }
     }
 
@@ -138,55 +79,34 @@ impl SpecValidator {
 
     /// Every operationId of the spec.
     pub fn operation_ids(&self) -> BTreeSet<String> {
-        self.ops.iter().map(|op| op.id.clone()).collect()
+        self.ops.iter().map(|op| op.id.to_owned()).collect()
     }
 
-    /// `(method, path template)` of every operation, e.g. `("POST", "/chats/{chatId}/messages")`.
+    /// `(operationId, METHOD, path template with `{}` parameters)` of every
+    /// operation, e.g. `("sendChatMessage", "POST", "/chats/{}/messages")`.
     pub fn templates(&self) -> Vec<(String, String, String)> {
-        self.ops
-            .iter()
+        Operation::ALL
+            .into_iter()
             .map(|op| {
                 let path: Vec<&str> = op
-                    .segments
-                    .iter()
-                    .map(|s| s.as_deref().unwrap_or("{}"))
+                    .path()
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { "{}" } else { s })
                     .collect();
                 (
-                    op.id.clone(),
-                    op.method.to_uppercase(),
-                    format!("/{}", path.join("/")),
+                    op.id().to_owned(),
+                    op.method().as_str().to_owned(),
+                    path.join("/"),
                 )
             })
             .collect()
     }
 
-    /// The operationId for `method` and a path relative to `/v1` (query
-    /// and trailing slash ignored). Like a router, the path picks its route
-    /// first: the template(s) with the most literal segments win
-    /// (`/agents/login` before `/agents/{agentId}`), and only then the
-    /// method, so `GET /agents/login` is no operation (a 405), not `getAgent`.
-    pub fn operation_for(&self, method: &str, path: &str) -> Option<&str> {
-        let path = path.split('?').next().unwrap_or_default();
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let method = method.to_ascii_lowercase();
-        let literals = |op: &Op| op.segments.iter().filter(|s| s.is_some()).count();
-        let matching: Vec<&Op> = self
-            .ops
-            .iter()
-            .filter(|op| {
-                op.segments.len() == parts.len()
-                    && op.segments.iter().zip(&parts).all(|(seg, part)| match seg {
-                        Some(lit) => lit == part,
-                        // A parameter never matches an empty segment.
-                        None => !part.is_empty(),
-                    })
-            })
-            .collect();
-        let best = matching.iter().map(|op| literals(op)).max()?;
-        matching
-            .into_iter()
-            .find(|op| literals(op) == best && op.method == method)
-            .map(|op| op.id.as_str())
+    /// The operationId for `method` and a path relative to `/v1`:
+    /// `chatload-api`'s one matcher (the path picks its route first, then
+    /// the method, so `GET /agents/login` is no operation, a 405).
+    pub fn operation_for(&self, method: &str, path: &str) -> Option<&'static str> {
+        Operation::from_route(ApiMethod::parse(method)?, path).map(Operation::id)
     }
 
     /// Checks a response of `op_id`: the status must be declared; a JSON
@@ -315,26 +235,14 @@ impl WebhookValidators {
     pub fn get() -> &'static WebhookValidators {
         static HOOKS: OnceLock<WebhookValidators> = OnceLock::new();
         HOOKS.get_or_init(|| {
-            let spec = spec_document();
-            let registry = Registry::new()
-                .add(SPEC_URI, Resource::from_contents(spec.clone()))
-                .expect("register spec")
-                .prepare()
-                .expect("prepare registry");
-            let options = jsonschema::options().with_registry(&registry);
-            let by_trigger = spec["webhooks"]
-                .as_object()
-                .expect("webhooks section")
-                .keys()
+            let by_trigger = chatload_api::events::ALL
+                .iter()
                 .map(|trigger| {
-                    let target = format!(
-                        "{SPEC_URI}#/webhooks/{}/post/requestBody/content/application~1json/schema",
-                        escape(trigger)
-                    );
-                    let validator = options
-                        .build(&json!({ "$ref": target }))
+                    let pointer = spec::webhook_body_schema(trigger)
+                        .unwrap_or_else(|| panic!("no body schema for webhook {trigger}"));
+                    let validator = schema::compile(&pointer)
                         .unwrap_or_else(|e| panic!("compile webhook {trigger}: {e}"));
-                    (trigger.clone(), validator)
+                    ((*trigger).to_owned(), validator)
                 })
                 .collect();
             WebhookValidators { by_trigger }
