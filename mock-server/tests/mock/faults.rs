@@ -20,9 +20,9 @@ async fn latency_fault_is_visible_and_scoped_to_its_route() {
     .await
     .expect(200);
     const HALF_FAULT: Duration = Duration::from_millis(150);
-    let start = Instant::now();
-    demo.get("/id").await.expect(200);
-    let slow = start.elapsed();
+    // The fastest of three too: the client's first request pays set-up
+    // costs (measured once: ~600 ms against a 300 ms fault).
+    let slow = fastest_of_three(|| async { demo.get("/id").await.expect(200) }).await;
     assert!(slow >= Duration::from_millis(300), "{slow:?}");
     // Other routes (and the route once the fault is gone) answer at least
     // half the injected 300 ms faster than the faulted request: a relation
@@ -136,9 +136,9 @@ async fn stall_holds_every_api_response_but_not_admin() {
     let mut config = MockConfig::default();
     config.faults.stall_ms = 250;
     let mock = start_mock_with(config).await;
-    let start = Instant::now();
-    mock.demo().get("/settings").await.expect(200);
-    let stalled = start.elapsed();
+    // The fastest of three: the client's first request pays set-up costs.
+    let demo = mock.demo();
+    let stalled = fastest_of_three(|| async { demo.get("/settings").await.expect(200) }).await;
     assert!(stalled >= Duration::from_millis(250), "{stalled:?}");
     // The admin API answers at least half the 250 ms stall faster than the
     // stalled request (the fastest of three: a relation between the test's
