@@ -106,18 +106,22 @@ async fn injected_latency_shows_in_the_percentiles() {
     let path = write_scenario(dir.path(), "slow.yaml", &yaml);
     let (_, report) = run_scenario(dir.path(), &path, &[]).await;
     let slow = &step(&report, "get_settings").latency;
-    assert!(
-        slow.p50_us >= 40_000 && slow.p50_us < 60_000,
-        "p50 {} µs",
-        slow.p50_us
-    );
-    assert!(slow.max_us < 150_000, "max {} µs", slow.max_us);
+    // The injected 40 ms is a floor no request of the route can beat.
+    assert!(slow.min_us >= 40_000, "min {} µs", slow.min_us);
+    // No wall-clock upper bound that a loaded 2-core CI could break: the
+    // injected route is compared with the run's own un-injected route, which
+    // shares every other cost. Scoped to its route, the fault puts (at least
+    // half of) its 40 ms between the two medians; leaked onto `/id`, both pay it.
     let fast = &step(&report, "fast").latency;
     assert!(
-        fast.p50_us < 20_000,
-        "unfaulted route p50 {} µs",
-        fast.p50_us
+        fast.p50_us + 20_000 <= slow.p50_us,
+        "unfaulted route p50 {} µs vs faulted p50 {} µs",
+        fast.p50_us,
+        slow.p50_us
     );
+    // Fixed means fixed, not a multiple: 10x the delay is a bound a slow
+    // machine cannot reach at the median.
+    assert!(slow.p50_us < 400_000, "p50 {} µs", slow.p50_us);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
