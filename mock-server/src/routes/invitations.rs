@@ -1,6 +1,6 @@
 //! Invitations and queues (reference §4.7, §4.9).
 
-use super::ok;
+use super::{Reply, ok, success};
 use crate::auth::SecretApi;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
@@ -27,12 +27,9 @@ fn ids(params: &Params) -> Result<(String, String), ApiError> {
     ))
 }
 
-async fn invitations_create(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn invitations_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let (chat, user) = ids(&params)?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let id = s.create_invitation(&chat, &user)?;
         Ok(ok(&json!({"success": true, "invitation": {
             "id": id, "chatId": chat, "userId": user, "status": "pending",
@@ -41,24 +38,16 @@ async fn invitations_create(
     })
 }
 
-async fn invitations_accept(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn invitations_accept(SecretApi(api): SecretApi, params: Params) -> Reply {
     let (chat, user) = ids(&params)?;
-    api.state
-        .with_store(&api.app, |s| s.accept_invitation(&chat, &user))?;
-    Ok(super::success())
+    api.with_store(|s| s.accept_invitation(&chat, &user))?;
+    Ok(success())
 }
 
-async fn invitations_reject(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn invitations_reject(SecretApi(api): SecretApi, params: Params) -> Reply {
     let (chat, user) = ids(&params)?;
-    api.state
-        .with_store(&api.app, |s| s.reject_invitation(&chat, &user))?;
-    Ok(super::success())
+    api.with_store(|s| s.reject_invitation(&chat, &user))?;
+    Ok(success())
 }
 
 async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
@@ -66,11 +55,7 @@ async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
     ok(&json!({ "queues": queues }))
 }
 
-async fn queues_update(
-    SecretApi(api): SecretApi,
-    PathId(id): PathId,
-    _params: Params,
-) -> Result<Response, ApiError> {
+async fn queues_update(SecretApi(api): SecretApi, PathId(id): PathId, _params: Params) -> Reply {
     let store = api.app.lock();
     let chat = store.chat(&id)?;
     let position = store.queue_position(chat);

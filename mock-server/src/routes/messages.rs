@@ -1,14 +1,15 @@
 //! Messages and history (reference §4.5 messages/history, §4.6).
 
-use super::{json, ok};
-use crate::auth::{SecretApi, UserApi};
+use super::{Reply, created, list, ok};
+use crate::auth::{SecretApi, UserApi, Who};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
 use crate::operation::Operation as Op;
 use crate::state::AppState;
 use crate::store::view::{MessageView, UserView, Wrap};
+use crate::store::{AppStore, Chat};
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::{Value, json};
@@ -29,27 +30,22 @@ pub(super) fn routes() -> Router<AppState> {
         .route(Op::MarkMessageRead.path(), put(messages_read))
 }
 
-async fn messages_list(
-    UserApi(api, who): UserApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let page = params.page()?;
-    let store = api.app.lock();
-    let chat = store.chat(&id)?;
-    who.check(|me| store.is_participant(&id, me))?;
-    let messages: Vec<MessageView<'_>> = super::page(&chat.messages, page)
-        .into_iter()
-        .map(MessageView::from)
-        .collect();
-    Ok(ok(&Wrap("messages", messages)))
+/// The chat `id`, if the caller may read it: 404 unknown, 403 for a user
+/// token whose user is not in it.
+fn readable_chat<'s>(store: &'s AppStore, who: &Who, id: &str) -> Result<&'s Chat, ApiError> {
+    let chat = store.chat(id)?;
+    who.check(|me| store.is_participant(id, me))?;
+    Ok(chat)
 }
 
-async fn messages_send(
-    SecretApi(api): SecretApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn messages_list(UserApi(api, who): UserApi, PathId(id): PathId, params: Params) -> Reply {
+    let page = params.page()?;
+    let store = api.app.lock();
+    let chat = readable_chat(&store, &who, &id)?;
+    Ok(list("messages", &chat.messages, page, MessageView::from))
+}
+
+async fn messages_send(SecretApi(api): SecretApi, PathId(id): PathId, params: Params) -> Reply {
     let sender = params.required_str("sender")?;
     let kind = params.str("type")?.unwrap_or_else(|| "text".to_owned());
     if !MESSAGE_TYPES.contains(&kind.as_str()) {
@@ -70,29 +66,21 @@ async fn messages_send(
             _ => return Err(ApiError::bad_request("`message` is required")),
         },
     };
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let message = s.send_message(&id, &sender, &kind, message)?;
-        Ok(json(
-            StatusCode::CREATED,
-            &Wrap("message", MessageView::from(message)),
-        ))
+        Ok(created(&Wrap("message", MessageView::from(message))))
     })
 }
 
-async fn history_get(
-    UserApi(api, who): UserApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn history_get(UserApi(api, who): UserApi, PathId(id): PathId, params: Params) -> Reply {
     let format = params.str("format")?.unwrap_or_else(|| "json".to_owned());
     let entries = {
         let store = api.app.lock();
-        store.chat(&id)?;
-        who.check(|me| store.is_participant(&id, me))?;
+        readable_chat(&store, &who, &id)?;
         store.history(&id)?
     };
     match format.as_str() {
-        "json" => Ok(ok(&json!({ "history": entries }))),
+        "json" => Ok(ok(&Wrap("history", entries))),
         "csv" => Ok(csv_response(&entries)),
         _ => Err(ApiError::bad_request("`format` must be json or csv")),
     }
@@ -117,11 +105,7 @@ fn csv_response(entries: &[Value]) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
 }
 
-async fn history_import(
-    SecretApi(api): SecretApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn history_import(SecretApi(api): SecretApi, PathId(id): PathId, params: Params) -> Reply {
     let entries = params
         .array("history")?
         .ok_or_else(|| ApiError::bad_request("`history` is required"))?;
@@ -135,19 +119,15 @@ async fn history_import(
             "`history` entries need a string `sender` and a `message`",
         ));
     }
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.import_history(&id, entries)?;
-        Ok(ok(&json!({ "history": s.history(&id)? })))
+        Ok(ok(&Wrap("history", s.history(&id)?)))
     })
 }
 
-async fn messages_read(
-    SecretApi(api): SecretApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn messages_read(SecretApi(api): SecretApi, PathId(id): PathId, params: Params) -> Reply {
     let user = params.required_str("userId")?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let (chat_id, index) = s.mark_read(&id, &user)?;
         let message = &s.chat(&chat_id)?.messages[index];
         Ok(ok(&json!({

@@ -1,6 +1,6 @@
 //! Users: sign-up, lookup, update and activity (reference §4.4).
 
-use super::{json, ok, success};
+use super::{Reply, created, list, ok, success};
 use crate::auth::{PublicApi, SecretApi, UserApi};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
@@ -8,8 +8,6 @@ use crate::operation::Operation as Op;
 use crate::state::AppState;
 use crate::store::view::{UserView, Wrap};
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::{get, post};
 
 /// `POST /users` answer: `{"user": {...}, "session": {"token": "..."}}`.
@@ -29,66 +27,48 @@ pub(super) fn routes() -> Router<AppState> {
         .route(Op::PostUserActivity.path(), post(users_activity))
 }
 
-async fn users_create(PublicApi(api): PublicApi, params: Params) -> Result<Response, ApiError> {
+async fn users_create(PublicApi(api): PublicApi, params: Params) -> Reply {
     let name = params.required_str("name")?;
     let external_id = params.str("externalId")?;
     let contact = params.str("contact")?;
     let extra_info = params.object("extraInfo")?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let (id, token) = s.create_user(&name, external_id, contact, extra_info)?;
         // Serialized straight from the view: no intermediate `Value` tree.
-        Ok(json(
-            StatusCode::CREATED,
-            &Created {
-                user: UserView::from(s.user(&id)?),
-                session: Wrap("token", &token),
-            },
-        ))
+        Ok(created(&Created {
+            user: UserView::from(s.user(&id)?),
+            session: Wrap("token", &token),
+        }))
     })
 }
 
-async fn users_list(SecretApi(api): SecretApi, params: Params) -> Result<Response, ApiError> {
+async fn users_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let external_id = params.str("externalId")?;
     let page = params.page()?;
     let store = api.app.lock();
-    let users: Vec<UserView<'_>> = super::page(store.list_users(external_id.as_deref()), page)
-        .into_iter()
-        .map(UserView::from)
-        .collect();
-    Ok(ok(&Wrap("users", users)))
+    let users = store.list_users(external_id.as_deref());
+    Ok(list("users", users, page, UserView::from))
 }
 
-async fn users_get(
-    UserApi(api, who): UserApi,
-    PathId(id): PathId,
-    _params: Params,
-) -> Result<Response, ApiError> {
+async fn users_get(UserApi(api, who): UserApi, PathId(id): PathId, _params: Params) -> Reply {
     let store = api.app.lock();
     let user = store.user(&id)?;
     who.check(|me| me == id)?;
     Ok(ok(&Wrap("user", UserView::from(user))))
 }
 
-async fn users_update(
-    SecretApi(api): SecretApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn users_update(SecretApi(api): SecretApi, PathId(id): PathId, params: Params) -> Reply {
     let name = params.str("name")?.filter(|n| !n.trim().is_empty());
     let external_id = params.str("externalId")?;
     let contact = params.str("contact")?;
     let extra_info = params.object("extraInfo")?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.update_user(&id, name, external_id, contact, extra_info)?;
         Ok(ok(&Wrap("user", UserView::from(s.user(&id)?))))
     })
 }
 
-async fn users_activity(
-    SecretApi(api): SecretApi,
-    PathId(id): PathId,
-    params: Params,
-) -> Result<Response, ApiError> {
+async fn users_activity(SecretApi(api): SecretApi, PathId(id): PathId, params: Params) -> Reply {
     let kind = params.required_str("type")?;
     if !ACTIVITY_TYPES.contains(&kind.as_str()) {
         return Err(ApiError::bad_request(
@@ -96,7 +76,6 @@ async fn users_activity(
         ));
     }
     let chat_id = params.required_str("chatId")?;
-    api.state
-        .with_store(&api.app, |s| s.user_activity(&id, Some(&chat_id), &kind))?;
+    api.with_store(|s| s.user_activity(&id, Some(&chat_id), &kind))?;
     Ok(success())
 }
