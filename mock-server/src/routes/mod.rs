@@ -3,8 +3,8 @@
 //! [`router`] that assembles them around the shared [`AppState`].
 //!
 //! Handlers are thin: extract auth and parameters, run one store rule under
-//! the app lock via `Api::with_store`, build the response ([`ok`],
-//! [`created`], [`list`], [`success`]).
+//! the app lock via `Api::with_store`, build the response (`ok`,
+//! `created`, `list`, `success`).
 
 mod admin;
 mod agents;
