@@ -259,7 +259,7 @@ fn validate_webhook(events: &[String], target: &str) -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::store;
+    use super::super::test_support::{store, user_chat};
 
     /// The registration, its endpoint and a pending registration can be
     /// debug-printed whole: none of them shows the secret.
@@ -288,10 +288,7 @@ mod tests {
             .expect("webhook")
             .endpoint
             .clone();
-        let (user, _) = s.create_user("u", None, None, None).expect("user");
-        let chat = s
-            .create_chat(&user, 1, 3, None, None, Vec::new())
-            .expect("chat");
+        let chat = user_chat(&mut s, "u", 1);
         s.join_chat(&chat, "a-1").expect("join");
         // One chats:join event, delivered under both names.
         let enqueued = hook.counters.get(crate::webhook::stats::Counter::Enqueued);
