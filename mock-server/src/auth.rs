@@ -14,7 +14,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::AppHandle;
+use crate::store::{AppHandle, AppStore};
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, Method};
@@ -50,6 +50,21 @@ pub struct Api {
     pub app: Arc<AppHandle>,
     /// What it presented.
     pub credential: Credential,
+}
+
+impl Api {
+    /// Runs one store rule under the app's lock, then hands its deferred
+    /// work over unlocked ([`AppState::with_store`]).
+    ///
+    /// # Errors
+    ///
+    /// The rule's.
+    pub fn with_store<R>(
+        &self,
+        rule: impl FnOnce(&mut AppStore) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        self.state.with_store(&self.app, rule)
+    }
 }
 
 fn header<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {

@@ -194,6 +194,16 @@ impl EventData {
     }
 }
 
+/// Serializes `key => value` entries, in the order given, as one JSON
+/// object: the keys are listed sorted (see [`EventData`]).
+macro_rules! object {
+    ($serializer:expr, $($key:literal => $value:expr),+ $(,)?) => {{
+        let mut map = $serializer.serialize_map(Some([$($key),+].len()))?;
+        $(map.serialize_entry($key, $value)?;)+
+        map.end()
+    }};
+}
+
 /// `{"<key>": value}` with one entry.
 struct One<'a, T: ?Sized>(&'static str, &'a T);
 
@@ -222,108 +232,73 @@ struct QueueData {
 
 impl Serialize for QueueData {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("estimatedWaitTime", &self.wait)?;
-        map.serialize_entry("queuePosition", &self.position)?;
-        map.end()
+        object!(serializer, "estimatedWaitTime" => &self.wait, "queuePosition" => &self.position)
     }
 }
 
 impl Serialize for NewMessage {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Sorted keys, as the `Value` of a `MessageView` had them.
-        let mut map = serializer.serialize_map(Some(8))?;
-        map.serialize_entry("chat", &self.chat)?;
-        map.serialize_entry("created", &self.created)?;
-        map.serialize_entry("id", &self.id)?;
-        map.serialize_entry("message", &self.message)?;
-        map.serialize_entry("read", &false)?;
-        map.serialize_entry("readBy", &[] as &[&str])?;
-        map.serialize_entry("sender", &self.sender)?;
-        map.serialize_entry("type", &self.kind)?;
-        map.end()
+        object!(serializer,
+            "chat" => &self.chat,
+            "created" => &self.created,
+            "id" => &self.id,
+            "message" => &self.message,
+            "read" => &false,
+            "readBy" => &[] as &[&str],
+            "sender" => &self.sender,
+            "type" => &self.kind,
+        )
     }
 }
 
 impl Serialize for EventData {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Keys in sorted order (see the type's docs).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            EventData::Chat { chat_id } => One("chatId", chat_id).serialize(serializer),
+            EventData::Chat { chat_id } => object!(s, "chatId" => chat_id),
             EventData::ChatUser { chat_id, user_id } => {
-                let mut map = serializer.serialize_map(Some(2))?;
-                map.serialize_entry("chatId", chat_id)?;
-                map.serialize_entry("userId", user_id)?;
-                map.end()
+                object!(s, "chatId" => chat_id, "userId" => user_id)
             }
             EventData::ChatCreated {
                 chat_id,
                 creator,
                 room,
-            } => {
-                let mut map = serializer.serialize_map(Some(3))?;
-                map.serialize_entry("chatId", chat_id)?;
-                map.serialize_entry("creator", creator)?;
-                map.serialize_entry("room", room)?;
-                map.end()
-            }
+            } => object!(s, "chatId" => chat_id, "creator" => creator, "room" => room),
             EventData::ChatClosed {
                 chat_id,
                 user_id,
                 reason,
-            } => {
-                let mut map = serializer.serialize_map(Some(3))?;
-                map.serialize_entry("chatId", chat_id)?;
-                map.serialize_entry("extraData", &One("reason", reason))?;
-                map.serialize_entry("userId", user_id)?;
-                map.end()
-            }
-            EventData::Ticket { chat_id, ticket_id } => {
-                let mut map = serializer.serialize_map(Some(2))?;
-                map.serialize_entry("chatId", chat_id)?;
-                map.serialize_entry("data", &One("ticketId", &AsString(*ticket_id)))?;
-                map.end()
-            }
+            } => object!(s,
+                "chatId" => chat_id,
+                "extraData" => &One("reason", reason),
+                "userId" => user_id,
+            ),
+            EventData::Ticket { chat_id, ticket_id } => object!(s,
+                "chatId" => chat_id,
+                "data" => &One("ticketId", &AsString(*ticket_id)),
+            ),
             EventData::QueuePosition {
                 chat_id,
                 user_id,
                 position,
                 wait,
-            } => {
-                let mut map = serializer.serialize_map(Some(3))?;
-                map.serialize_entry("chatId", chat_id)?;
-                let data = QueueData {
-                    position: *position,
-                    wait: *wait,
-                };
-                map.serialize_entry("data", &data)?;
-                map.serialize_entry("userId", user_id)?;
-                map.end()
-            }
-            EventData::Message(message) => One("message", &**message).serialize(serializer),
+            } => object!(s,
+                "chatId" => chat_id,
+                "data" => &QueueData { position: *position, wait: *wait },
+                "userId" => user_id,
+            ),
+            EventData::Message(message) => object!(s, "message" => &**message),
             EventData::MessageRead {
                 chat_id,
                 message_id,
                 user_id,
-            } => {
-                let mut map = serializer.serialize_map(Some(3))?;
-                map.serialize_entry("chatId", chat_id)?;
-                map.serialize_entry("messageId", message_id)?;
-                map.serialize_entry("userId", user_id)?;
-                map.end()
-            }
+            } => object!(s, "chatId" => chat_id, "messageId" => message_id, "userId" => user_id),
             EventData::Activity {
                 chat_id,
                 kind,
                 user_id,
-            } => {
-                let mut map = serializer.serialize_map(Some(3))?;
-                map.serialize_entry("chatId", chat_id)?;
-                map.serialize_entry("type", kind)?;
-                map.serialize_entry("userId", user_id)?;
-                map.end()
-            }
-            EventData::Json(value) => value.serialize(serializer),
+            } => object!(s, "chatId" => chat_id, "type" => kind, "userId" => user_id),
+            EventData::Json(value) => value.serialize(s),
         }
     }
 }

@@ -1,19 +1,15 @@
 //! Agents: availability, login/logout and agent CRUD (reference §4.2).
 
-use super::{ok, success};
+use super::{Reply, list, ok, success};
 use crate::auth::{PublicApi, SecretApi};
 use crate::config::AgentStatus;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
-use crate::store::AgentUpdate;
 use crate::store::view::{UserView, Wrap};
-use axum::response::Response;
+use crate::store::{AgentUpdate, AppStore};
 use serde_json::json;
 
-pub(super) async fn agents_available(
-    PublicApi(api): PublicApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn agents_available(PublicApi(api): PublicApi, params: Params) -> Reply {
     let rooms = params
         .u32_list("roomIds")?
         .filter(|r| !r.is_empty())
@@ -35,24 +31,18 @@ pub(super) async fn agents_available(
     Ok(ok(&json!({ "agents": counts })))
 }
 
-pub(super) async fn agents_online(
-    PublicApi(api): PublicApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn agents_online(PublicApi(api): PublicApi, params: Params) -> Reply {
     let room = params.required_u32("roomId")?;
     let lang = params.str("lang")?;
     let online = api.app.lock().any_agent_online(room, lang.as_deref());
     Ok(ok(&json!({ "agentsOnline": online })))
 }
 
-pub(super) async fn agents_login(
-    PublicApi(api): PublicApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn agents_login(PublicApi(api): PublicApi, params: Params) -> Reply {
     let email = params.str("email")?;
     let password = params.str("password")?;
     let agent_id = params.str("agentId")?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let (id, token) =
             s.agent_login(email.as_deref(), password.as_deref(), agent_id.as_deref())?;
         let agent = UserView::from(s.agent(&id)?);
@@ -60,14 +50,10 @@ pub(super) async fn agents_login(
     })
 }
 
-pub(super) async fn agents_logout(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn agents_logout(SecretApi(api): SecretApi, params: Params) -> Reply {
     let agent_id = params.required_str("agentId")?;
     let rooms = params.u32_list("rooms")?;
-    api.state
-        .with_store(&api.app, |s| s.agent_logout(&agent_id, rooms))?;
+    api.with_store(|s| s.agent_logout(&agent_id, rooms))?;
     Ok(success())
 }
 
@@ -80,28 +66,30 @@ fn status_param(params: &Params) -> Result<Option<AgentStatus>, ApiError> {
     }
 }
 
-pub(super) async fn agents_list(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn agents_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let status = status_param(&params)?;
     let room = params.u32("room")?;
     let page = params.page()?;
     let store = api.app.lock();
-    let agents: Vec<UserView<'_>> = super::page(store.list_agents(status, room), page)
-        .into_iter()
-        .map(UserView::from)
-        .collect();
-    Ok(ok(&Wrap("agents", agents)))
+    Ok(list(
+        "agents",
+        store.list_agents(status, room),
+        page,
+        UserView::from,
+    ))
+}
+
+/// `{"agent": UserView}` of agent `id`.
+fn agent_response(store: &AppStore, id: &str) -> Reply {
+    Ok(ok(&Wrap("agent", UserView::from(store.agent(id)?))))
 }
 
 pub(super) async fn agents_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
-    let store = api.app.lock();
-    Ok(ok(&Wrap("agent", UserView::from(store.agent(&id)?))))
+) -> Reply {
+    agent_response(&api.app.lock(), &id)
 }
 
 fn agent_fields(params: &Params) -> Result<AgentUpdate, ApiError> {
@@ -117,17 +105,14 @@ fn agent_fields(params: &Params) -> Result<AgentUpdate, ApiError> {
     })
 }
 
-pub(super) async fn agents_create(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn agents_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let fields = agent_fields(&params)?;
     if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(ApiError::bad_request("`name` is required"));
     }
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let id = s.create_agent(fields)?;
-        Ok(ok(&Wrap("agent", UserView::from(s.agent(&id)?))))
+        agent_response(s, &id)
     })
 }
 
@@ -135,10 +120,10 @@ pub(super) async fn agents_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let fields = agent_fields(&params)?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.update_agent(&id, fields)?;
-        Ok(ok(&Wrap("agent", UserView::from(s.agent(&id)?))))
+        agent_response(s, &id)
     })
 }

@@ -1,14 +1,15 @@
 //! Apps, settings, ids and surveys (reference §4.1, §4.3, §4.10, §4.12).
 
-use super::{json, ok};
-use crate::auth::{Credential, PublicApi, SecretApi};
+use super::{Reply, list, ok};
+use crate::auth::{Api, Credential, PublicApi, SecretApi};
 use crate::config::{Algorithm, AppConfig};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
+use crate::store::view::Wrap;
 use crate::store::{AppHandle, AppStore, SettingsUpdate};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Regions an app may be in.
 const REGIONS: &[&str] = &["eu", "us"];
@@ -27,52 +28,45 @@ fn app_json(app: &AppHandle, store: &AppStore) -> Value {
     json!({"id": &*app.id, "name": name, "region": region, "domains": []})
 }
 
+/// The app a path names (any app, not only the caller's).
+fn app_by_id(api: &Api, id: &str) -> Result<Arc<AppHandle>, ApiError> {
+    api.state
+        .app(id)
+        .ok_or_else(|| ApiError::not_found("App not found"))
+}
+
 pub(super) async fn apps_validate(
     PublicApi(api): PublicApi,
-    PathId(app_id): PathId,
+    PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
-    let app = api
-        .state
-        .app(&app_id)
-        .ok_or_else(|| ApiError::not_found("App not found"))?;
+) -> Reply {
+    let app = app_by_id(&api, &id)?;
     let body = app_json(&app, &app.lock());
     Ok(ok(&json!({"valid": true, "app": body})))
 }
 
-pub(super) async fn apps_list(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let page = params.page()?;
-    let apps: Vec<Value> = super::page(api.state.apps(), page)
-        .iter()
-        .map(|app| app_json(app, &app.lock()))
-        .collect();
-    Ok(ok(&json!({ "apps": apps })))
+    Ok(list("apps", api.state.apps(), page, |app| {
+        app_json(&app, &app.lock())
+    }))
 }
 
 pub(super) async fn apps_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
-    let app = api
-        .state
-        .app(&id)
-        .ok_or_else(|| ApiError::not_found("App not found"))?;
+) -> Reply {
+    let app = app_by_id(&api, &id)?;
     let body = app_json(&app, &app.lock());
-    Ok(ok(&json!({ "app": body })))
+    Ok(ok(&Wrap("app", body)))
 }
 
-pub(super) async fn apps_create(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let name = params.required_str("name")?;
     let region = region_param(&params)?.unwrap_or_else(|| "eu".to_owned());
     let queue_mode = params.bool("queueMode")?.unwrap_or(false);
-    let (id, secret, key) = api.state.with_store(&api.app, |s| {
+    let (id, secret, key) = api.with_store(|s| {
         Ok((
             params
                 .str("id")?
@@ -88,24 +82,20 @@ pub(super) async fn apps_create(
     let mut body = app_json(&app, &app.lock());
     body["secret"] = secret.into();
     body["domainKey"] = key.into();
-    Ok(json(StatusCode::OK, &json!({ "app": body })))
+    Ok(ok(&Wrap("app", body)))
 }
 
 pub(super) async fn apps_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
-    let app = api
-        .state
-        .app(&id)
-        .ok_or_else(|| ApiError::not_found("App not found"))?;
+) -> Reply {
+    let app = app_by_id(&api, &id)?;
     let name = params.str("name")?;
     let region = region_param(&params)?;
     let mut store = app.lock();
     store.update_app(name, region);
-    let body = app_json(&app, &store);
-    Ok(ok(&json!({ "app": body })))
+    Ok(ok(&Wrap("app", app_json(&app, &store))))
 }
 
 fn settings_json(store: &AppStore, full: bool) -> Value {
@@ -128,10 +118,7 @@ pub(super) async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> 
     ok(&settings_json(&api.app.lock(), full))
 }
 
-pub(super) async fn settings_update(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Reply {
     let queue_active = match params.value("queue") {
         None => None,
         Some(Value::Object(queue)) => match queue.get("active") {
@@ -154,18 +141,15 @@ pub(super) async fn settings_update(
         assign_algorithm,
         inactivity_timeout: params.u32("inactivityTimeout")?.map(u64::from),
     };
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.update_settings(update);
         Ok(ok(&settings_json(s, true)))
     })
 }
 
-pub(super) async fn id_get(
-    SecretApi(api): SecretApi,
-    _params: Params,
-) -> Result<Response, ApiError> {
-    let id = api.state.with_store(&api.app, |s| Ok(s.random_hex(12)))?;
-    Ok(ok(&json!({ "id": id })))
+pub(super) async fn id_get(SecretApi(api): SecretApi, _params: Params) -> Reply {
+    let id = api.with_store(|s| Ok(s.random_hex(12)))?;
+    Ok(ok(&Wrap("id", id)))
 }
 
 /// Any positive integer survey id exists; its URL echoes the source.
@@ -173,7 +157,7 @@ pub(super) async fn surveys_get(
     SecretApi(_api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let number: u64 = id
         .parse()
         .ok()

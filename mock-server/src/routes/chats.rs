@@ -1,35 +1,22 @@
 //! Chats: create, read, update, close, assign, participants (reference §4.5).
 
-use super::{json, ok, success};
-use crate::auth::SecretApi;
+use super::{Reply, created, list, ok, success};
+use crate::auth::{Api, SecretApi};
 use crate::config::Algorithm;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
 use crate::store::view::{ChatView, UserView, Wrap};
 use crate::store::{AppStore, ChatUpdate};
-use axum::http::StatusCode;
-use axum::response::Response;
 
 /// Statuses accepted by the `status` filter of `GET /chats`.
 const STATUSES: &[&str] = &["waiting", "active", "closed"];
 
-fn chat_response(store: &AppStore, status: StatusCode, id: &str) -> Result<Response, ApiError> {
-    let chat = store.chat(id)?;
-    Ok(json(status, &Wrap("chat", ChatView::new(store, chat))))
+/// `{"chat": ChatView}` of chat `id`.
+fn chat_body<'s>(store: &'s AppStore, id: &str) -> Result<Wrap<ChatView<'s>>, ApiError> {
+    Ok(Wrap("chat", ChatView::new(store, store.chat(id)?)))
 }
 
-fn agent_response(store: &AppStore, agent: Option<String>) -> Result<Response, ApiError> {
-    let view = match &agent {
-        Some(id) => Some(UserView::from(store.user(id)?)),
-        None => None,
-    };
-    Ok(ok(&Wrap("agent", view)))
-}
-
-pub(super) async fn chats_create(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn chats_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let creator = params.required_str("creator")?;
     let room = params.required_u32("room")?;
     let source = params.i64("source")?.unwrap_or(3);
@@ -39,16 +26,13 @@ pub(super) async fn chats_create(
     if history.iter().any(|e| !e.is_object()) {
         return Err(ApiError::bad_request("`history` entries must be objects"));
     }
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let id = s.create_chat(&creator, room, source, lang, external_id, history)?;
-        chat_response(s, StatusCode::CREATED, &id)
+        Ok(created(&chat_body(s, &id)?))
     })
 }
 
-pub(super) async fn chats_list(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn chats_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let status = params.str("status")?;
     if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(ApiError::bad_request(
@@ -66,35 +50,31 @@ pub(super) async fn chats_list(
         creator.as_deref(),
         external_id.as_deref(),
     );
-    let views: Vec<ChatView<'_>> = super::page(chats, page)
-        .into_iter()
-        .map(|c| ChatView::new(&store, c))
-        .collect();
-    Ok(ok(&Wrap("chats", views)))
+    Ok(list("chats", chats, page, |c| ChatView::new(&store, c)))
 }
 
 pub(super) async fn chats_get(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
-    chat_response(&api.app.lock(), StatusCode::OK, &id)
+) -> Reply {
+    Ok(ok(&chat_body(&api.app.lock(), &id)?))
 }
 
 pub(super) async fn chats_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let update = ChatUpdate {
         room: params.u32("room")?,
         lang: params.str("lang")?,
         external_id: params.str("externalId")?,
         source: params.i64("source")?,
     };
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.update_chat(&id, update)?;
-        chat_response(s, StatusCode::OK, &id)
+        Ok(ok(&chat_body(s, &id)?))
     })
 }
 
@@ -104,11 +84,11 @@ pub(super) async fn chats_close(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let user = params.str_body_first("userId")?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.close_chat(&id, user.as_deref())?;
-        chat_response(s, StatusCode::OK, &id)
+        Ok(ok(&chat_body(s, &id)?))
     })
 }
 
@@ -116,66 +96,60 @@ pub(super) async fn chats_assign(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let algorithm = match params.str("algorithm")? {
         Some(name) => Some(Algorithm::parse(&name).ok_or_else(|| {
             ApiError::bad_request("`algorithm` must be most-free-slots, round-robin or random")
         })?),
         None => None,
     };
-    let answer = api.state.with_store(&api.app, |s| {
-        let agent = s.assign(&id, algorithm)?;
-        answer_unless_deciding(s, &id, agent)
-    })?;
-    decided(&api, &id, answer).await
-}
-
-/// The `{agent}` answer of assign and toinbox, or `None` while a
-/// `chats:assign` webhook decides (the common case answers under the same
-/// lock as the rule).
-fn answer_unless_deciding(
-    store: &AppStore,
-    chat_id: &str,
-    agent: Option<String>,
-) -> Result<Option<Response>, ApiError> {
-    if agent.is_none() && store.is_deciding(chat_id) {
-        return Ok(None);
-    }
-    agent_response(store, agent).map(Some)
-}
-
-/// `answer`, or the outcome of the pending decision, waited for unlocked.
-async fn decided(
-    api: &crate::auth::Api,
-    chat_id: &str,
-    answer: Option<Response>,
-) -> Result<Response, ApiError> {
-    if let Some(response) = answer {
-        return Ok(response);
-    }
-    api.state.wait_decided(&api.app, chat_id).await;
-    let store = api.app.lock();
-    let agent = store.assigned_agent(chat_id);
-    agent_response(&store, agent)
+    agent_answer(&api, &id, |s| s.assign(&id, algorithm)).await
 }
 
 pub(super) async fn chats_to_inbox(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
-    let answer = api.state.with_store(&api.app, |s| {
-        let agent = s.chat_to_inbox(&id)?;
-        answer_unless_deciding(s, &id, agent)
+) -> Reply {
+    agent_answer(&api, &id, |s| s.chat_to_inbox(&id)).await
+}
+
+/// The `{"agent"}` answer of assign and toinbox: the agent `rule` found
+/// (answered under the same lock, the common case), or, while a
+/// `chats:assign` webhook decides, the decision's outcome, waited for
+/// unlocked.
+async fn agent_answer(
+    api: &Api,
+    chat_id: &str,
+    rule: impl FnOnce(&mut AppStore) -> Result<Option<String>, ApiError>,
+) -> Reply {
+    let answer = api.with_store(|s| {
+        let agent = rule(s)?;
+        if agent.is_none() && s.is_deciding(chat_id) {
+            return Ok(None);
+        }
+        agent_response(s, agent.as_deref()).map(Some)
     })?;
-    decided(&api, &id, answer).await
+    if let Some(response) = answer {
+        return Ok(response);
+    }
+    api.state.wait_decided(&api.app, chat_id).await;
+    let store = api.app.lock();
+    agent_response(&store, store.assigned_agent(chat_id).as_deref())
+}
+
+fn agent_response(store: &AppStore, agent: Option<&str>) -> Reply {
+    let view = agent
+        .map(|id| store.user(id).map(UserView::from))
+        .transpose()?;
+    Ok(ok(&Wrap("agent", view)))
 }
 
 pub(super) async fn chats_users(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let store = api.app.lock();
     let chat = store.chat(&id)?;
     let users: Vec<UserView<'_>> = chat
@@ -191,10 +165,9 @@ pub(super) async fn chats_join(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let user = params.required_str("userId")?;
-    api.state
-        .with_store(&api.app, |s| s.join_chat(&id, &user))?;
+    api.with_store(|s| s.join_chat(&id, &user))?;
     Ok(success())
 }
 
@@ -202,9 +175,8 @@ pub(super) async fn chats_leave(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let user = params.required_str("userId")?;
-    api.state
-        .with_store(&api.app, |s| s.leave_chat(&id, &user))?;
+    api.with_store(|s| s.leave_chat(&id, &user))?;
     Ok(success())
 }

@@ -1,6 +1,6 @@
 //! Invitations and queues (reference §4.7, §4.9).
 
-use super::ok;
+use super::{Reply, ok, success};
 use crate::auth::SecretApi;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
@@ -14,12 +14,9 @@ fn ids(params: &Params) -> Result<(String, String), ApiError> {
     ))
 }
 
-pub(super) async fn invitations_create(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn invitations_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let (chat, user) = ids(&params)?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let id = s.create_invitation(&chat, &user)?;
         Ok(ok(&json!({"success": true, "invitation": {
             "id": id, "chatId": chat, "userId": user, "status": "pending",
@@ -28,24 +25,16 @@ pub(super) async fn invitations_create(
     })
 }
 
-pub(super) async fn invitations_accept(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn invitations_accept(SecretApi(api): SecretApi, params: Params) -> Reply {
     let (chat, user) = ids(&params)?;
-    api.state
-        .with_store(&api.app, |s| s.accept_invitation(&chat, &user))?;
-    Ok(super::success())
+    api.with_store(|s| s.accept_invitation(&chat, &user))?;
+    Ok(success())
 }
 
-pub(super) async fn invitations_reject(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn invitations_reject(SecretApi(api): SecretApi, params: Params) -> Reply {
     let (chat, user) = ids(&params)?;
-    api.state
-        .with_store(&api.app, |s| s.reject_invitation(&chat, &user))?;
-    Ok(super::success())
+    api.with_store(|s| s.reject_invitation(&chat, &user))?;
+    Ok(success())
 }
 
 pub(super) async fn queues_status(SecretApi(api): SecretApi, _params: Params) -> Response {
@@ -57,7 +46,7 @@ pub(super) async fn queues_update(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let store = api.app.lock();
     let chat = store.chat(&id)?;
     let position = store.queue_position(chat);

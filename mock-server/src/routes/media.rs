@@ -1,13 +1,13 @@
 //! Media upload, listing and download (reference §4.8).
 
-use super::{json, ok};
+use super::{Reply, created, list};
 use crate::auth::{SecretApi, UserApi};
 use crate::error::ApiError;
 use crate::extract::{Form, Params, PathId};
 use crate::store::view::{MediaView, Wrap};
 use axum::extract::multipart::MultipartError;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 
 /// Room for multipart framing and the text fields around the file.
 pub(super) const MULTIPART_OVERHEAD: usize = 64 * 1024;
@@ -56,10 +56,7 @@ async fn read_upload(Form(mut form): Form) -> Result<Upload, ApiError> {
     Ok(upload)
 }
 
-pub(super) async fn media_upload(
-    UserApi(api, who): UserApi,
-    form: Form,
-) -> Result<Response, ApiError> {
+pub(super) async fn media_upload(UserApi(api, who): UserApi, form: Form) -> Reply {
     let upload = read_upload(form).await?;
     let chat_id = upload
         .chat_id
@@ -72,29 +69,20 @@ pub(super) async fn media_upload(
     let (name, content_type, bytes) = upload
         .file
         .ok_or_else(|| ApiError::bad_request("`media` file is required"))?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.chat(&chat_id)?;
         who.check(|me| me == sender_id && s.is_participant(&chat_id, me))?;
         let media = s.upload_media(&chat_id, &sender_id, name, content_type, bytes)?;
-        Ok(json(
-            StatusCode::CREATED,
-            &Wrap("media", MediaView::from(media)),
-        ))
+        Ok(created(&Wrap("media", MediaView::from(media))))
     })
 }
 
-pub(super) async fn media_list(
-    SecretApi(api): SecretApi,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub(super) async fn media_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let chat_id = params.str("chatId")?;
     let page = params.page()?;
     let store = api.app.lock();
-    let media: Vec<MediaView<'_>> = super::page(store.list_media(chat_id.as_deref()), page)
-        .into_iter()
-        .map(MediaView::from)
-        .collect();
-    Ok(ok(&Wrap("media", media)))
+    let media = store.list_media(chat_id.as_deref());
+    Ok(list("media", media, page, MediaView::from))
 }
 
 /// Returns the stored bytes with their content type (not JSON).
@@ -102,7 +90,7 @@ pub(super) async fn media_get(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     _params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let (content_type, bytes) = {
         let store = api.app.lock();
         let media = store.media(&id)?;

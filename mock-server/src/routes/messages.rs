@@ -1,38 +1,42 @@
 //! Messages and history (reference §4.5 messages/history, §4.6).
 
-use super::{json, ok};
-use crate::auth::{SecretApi, UserApi};
+use super::{Reply, created, list, ok};
+use crate::auth::{SecretApi, UserApi, Who};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
 use crate::store::view::{MessageView, UserView, Wrap};
-use axum::http::{StatusCode, header};
+use crate::store::{AppStore, Chat};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// Message types a client may send.
 const MESSAGE_TYPES: &[&str] = &["text", "object", "system"];
 
+/// The chat `id`, if the caller may read it: 404 unknown, 403 for a user
+/// token whose user is not in it.
+fn readable_chat<'s>(store: &'s AppStore, who: &Who, id: &str) -> Result<&'s Chat, ApiError> {
+    let chat = store.chat(id)?;
+    who.check(|me| store.is_participant(id, me))?;
+    Ok(chat)
+}
+
 pub(super) async fn messages_list(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let page = params.page()?;
     let store = api.app.lock();
-    let chat = store.chat(&id)?;
-    who.check(|me| store.is_participant(&id, me))?;
-    let messages: Vec<MessageView<'_>> = super::page(&chat.messages, page)
-        .into_iter()
-        .map(MessageView::from)
-        .collect();
-    Ok(ok(&Wrap("messages", messages)))
+    let chat = readable_chat(&store, &who, &id)?;
+    Ok(list("messages", &chat.messages, page, MessageView::from))
 }
 
 pub(super) async fn messages_send(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let sender = params.required_str("sender")?;
     let kind = params.str("type")?.unwrap_or_else(|| "text".to_owned());
     if !MESSAGE_TYPES.contains(&kind.as_str()) {
@@ -53,12 +57,9 @@ pub(super) async fn messages_send(
             _ => return Err(ApiError::bad_request("`message` is required")),
         },
     };
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let message = s.send_message(&id, &sender, &kind, message)?;
-        Ok(json(
-            StatusCode::CREATED,
-            &Wrap("message", MessageView::from(message)),
-        ))
+        Ok(created(&Wrap("message", MessageView::from(message))))
     })
 }
 
@@ -66,16 +67,15 @@ pub(super) async fn history_get(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let format = params.str("format")?.unwrap_or_else(|| "json".to_owned());
     let entries = {
         let store = api.app.lock();
-        store.chat(&id)?;
-        who.check(|me| store.is_participant(&id, me))?;
+        readable_chat(&store, &who, &id)?;
         store.history(&id)?
     };
     match format.as_str() {
-        "json" => Ok(ok(&json!({ "history": entries }))),
+        "json" => Ok(ok(&Wrap("history", entries))),
         "csv" => Ok(csv_response(&entries)),
         _ => Err(ApiError::bad_request("`format` must be json or csv")),
     }
@@ -104,7 +104,7 @@ pub(super) async fn history_import(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let entries = params
         .array("history")?
         .ok_or_else(|| ApiError::bad_request("`history` is required"))?;
@@ -118,9 +118,9 @@ pub(super) async fn history_import(
             "`history` entries need a string `sender` and a `message`",
         ));
     }
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         s.import_history(&id, entries)?;
-        Ok(ok(&json!({ "history": s.history(&id)? })))
+        Ok(ok(&Wrap("history", s.history(&id)?)))
     })
 }
 
@@ -128,9 +128,9 @@ pub(super) async fn messages_read(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Reply {
     let user = params.required_str("userId")?;
-    api.state.with_store(&api.app, |s| {
+    api.with_store(|s| {
         let (chat_id, index) = s.mark_read(&id, &user)?;
         let message = &s.chat(&chat_id)?.messages[index];
         Ok(ok(&json!({

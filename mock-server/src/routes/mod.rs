@@ -4,7 +4,8 @@
 //! them around the shared [`AppState`].
 //!
 //! Handlers are thin: extract auth and parameters, run one store rule under
-//! the app lock via `AppState::with_store`, build the response.
+//! the app lock via `Api::with_store`, build the response (`ok`,
+//! `created`, `list`, `success`).
 
 mod admin;
 mod agents;
@@ -18,6 +19,7 @@ mod webhooks;
 
 use crate::middleware::{ApiLayer, json_errors, normalize_path, not_found};
 use crate::state::AppState;
+use crate::store::view::Wrap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -147,6 +149,9 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
     }
 }
 
+/// What an API handler answers: a response, or the JSON error envelope.
+pub(crate) type Reply = Result<Response, crate::error::ApiError>;
+
 /// A JSON response with `status`.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     // Most bodies (a chat, a user, a message) fit without regrowing.
@@ -170,12 +175,29 @@ pub(crate) fn ok<T: Serialize>(value: &T) -> Response {
     json(StatusCode::OK, value)
 }
 
+/// `201 Created` JSON.
+pub(crate) fn created<T: Serialize>(value: &T) -> Response {
+    json(StatusCode::CREATED, value)
+}
+
 /// `{"success": true}`.
 pub(crate) fn success() -> Response {
     ok(&serde_json::json!({"success": true}))
 }
 
-/// Applies `(offset, limit)` to an iterator.
-pub(crate) fn page<T>(items: impl IntoIterator<Item = T>, page: (usize, usize)) -> Vec<T> {
-    items.into_iter().skip(page.0).take(page.1).collect()
+/// A list route's `200 {"<key>": [...]}`: the `(offset, limit)` page of
+/// `items`, each shown through `view`.
+pub(crate) fn list<T, V: Serialize>(
+    key: &'static str,
+    items: impl IntoIterator<Item = T>,
+    page: (usize, usize),
+    view: impl FnMut(T) -> V,
+) -> Response {
+    let views: Vec<V> = items
+        .into_iter()
+        .skip(page.0)
+        .take(page.1)
+        .map(view)
+        .collect();
+    ok(&Wrap(key, views))
 }

@@ -483,14 +483,8 @@ impl AppStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::store;
+    use super::super::test_support::{store, user_chat};
     use super::*;
-
-    fn user_chat(s: &mut AppStore, name: &str, room: u32) -> String {
-        let user = s.create_user(name, None, None, None).expect("user").0;
-        s.create_chat(&user, room, 3, None, None, Vec::new())
-            .expect("chat")
-    }
 
     #[test]
     fn most_free_slots_spreads_over_agents() {

@@ -574,7 +574,7 @@ fn normalize_history(entries: Vec<serde_json::Value>) -> Vec<serde_json::Value> 
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::store;
+    use super::super::test_support::{store, user_and_chat};
     use super::*;
 
     /// `messages:new` carries the message exactly as its view serialized
@@ -582,10 +582,7 @@ mod tests {
     #[test]
     fn messages_new_data_is_the_message_view_as_json() {
         let mut s = store(false);
-        let (user, _) = s.create_user("bob", None, None, None).expect("user");
-        let chat = s
-            .create_chat(&user, 1, 3, None, None, Vec::new())
-            .expect("chat");
+        let (user, chat) = user_and_chat(&mut s, "bob", 1);
         for body in [
             json!("hi \"there\""),
             json!({"url": "/media/f-1", "type": "a/b"}),
@@ -605,9 +602,7 @@ mod tests {
     #[test]
     fn second_open_chat_is_a_conflict() {
         let mut s = store(false);
-        let (user, _) = s.create_user("bob", None, None, None).expect("user");
-        s.create_chat(&user, 1, 3, None, None, Vec::new())
-            .expect("first");
+        let (user, _) = user_and_chat(&mut s, "bob", 1);
         let err = s
             .create_chat(&user, 1, 3, None, None, Vec::new())
             .expect_err("second");
@@ -617,10 +612,7 @@ mod tests {
     #[test]
     fn message_to_closed_chat_is_a_conflict() {
         let mut s = store(false);
-        let (user, _) = s.create_user("bob", None, None, None).expect("user");
-        let chat = s
-            .create_chat(&user, 1, 3, None, None, Vec::new())
-            .expect("chat");
+        let (user, chat) = user_and_chat(&mut s, "bob", 1);
         s.close_chat(&chat, Some(&user)).expect("close");
         let err = s
             .send_message(&chat, &user, "text", "hi".into())
@@ -635,12 +627,7 @@ mod tests {
         s.closed_chat_cap = 2;
         let mut ids = Vec::new();
         for n in 0..3 {
-            let (user, _) = s
-                .create_user(&format!("u{n}"), None, None, None)
-                .expect("u");
-            let chat = s
-                .create_chat(&user, 1, 3, None, None, Vec::new())
-                .expect("c");
+            let (user, chat) = user_and_chat(&mut s, &format!("u{n}"), 1);
             s.send_message(&chat, &user, "text", "x".into()).expect("m");
             s.close_chat(&chat, None).expect("close");
             ids.push(chat);

@@ -146,7 +146,7 @@ impl AppStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::store;
+    use super::super::test_support::{store, user_chat};
     use super::*;
 
     fn with_assign_hook(queue: bool) -> AppStore {
@@ -159,19 +159,20 @@ mod tests {
         s
     }
 
-    fn user_chat(s: &mut AppStore, name: &str, room: u32) -> String {
-        let user = s.create_user(name, None, None, None).expect("user").0;
-        s.create_chat(&user, room, 3, None, None, Vec::new())
-            .expect("chat")
-    }
-
-    #[test]
-    fn an_eligible_answer_is_honoured() {
+    /// A chat of room 1 whose assignment waits for the `chats:assign`
+    /// webhook: the store, the chat and the decision to resolve.
+    fn deciding_chat() -> (AppStore, String, AssignDecision) {
         let mut s = with_assign_hook(false);
         let chat = user_chat(&mut s, "u", 1);
         assert_eq!(s.assign(&chat, None).expect("ok"), None);
         assert!(s.is_deciding(&chat));
         let decision = s.take_decisions().pop().expect("a decision");
+        (s, chat, decision)
+    }
+
+    #[test]
+    fn an_eligible_answer_is_honoured() {
+        let (mut s, chat, decision) = deciding_chat();
         let body: serde_json::Value = serde_json::from_slice(&decision.body).expect("json");
         assert_eq!(body["trigger"], "chats:assign");
         assert_eq!(body["data"]["agents"].as_array().map(Vec::len), Some(4));
@@ -181,10 +182,7 @@ mod tests {
 
     #[test]
     fn an_ineligible_answer_falls_back_to_the_algorithm() {
-        let mut s = with_assign_hook(false);
-        let chat = user_chat(&mut s, "u", 1);
-        s.assign(&chat, None).expect("ok");
-        let decision = s.take_decisions().pop().expect("a decision");
+        let (mut s, chat, decision) = deciding_chat();
         // a-5 works in room 2 only.
         assert!(!s.resolve_decision(&decision, Some("a-5")));
         assert_eq!(s.assigned_agent(&chat).as_deref(), Some("a-1"));
@@ -192,10 +190,7 @@ mod tests {
 
     #[test]
     fn a_chat_closed_while_deciding_is_left_alone() {
-        let mut s = with_assign_hook(false);
-        let chat = user_chat(&mut s, "u", 1);
-        s.assign(&chat, None).expect("ok");
-        let decision = s.take_decisions().pop().expect("a decision");
+        let (mut s, chat, decision) = deciding_chat();
         s.close_chat(&chat, None).expect("close");
         assert!(!s.resolve_decision(&decision, Some("a-1")));
         assert!(s.invitations.is_empty());

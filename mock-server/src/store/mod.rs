@@ -487,4 +487,18 @@ pub(crate) mod test_support {
             &hub,
         )
     }
+
+    /// A new end user `name` with an open chat in `room`: `(user, chat)`.
+    pub fn user_and_chat(s: &mut AppStore, name: &str, room: u32) -> (String, String) {
+        let (user, _) = s.create_user(name, None, None, None).expect("user");
+        let chat = s
+            .create_chat(&user, room, 3, None, None, Vec::new())
+            .expect("chat");
+        (user, chat)
+    }
+
+    /// The chat of a new end user `name` in `room`.
+    pub fn user_chat(s: &mut AppStore, name: &str, room: u32) -> String {
+        user_and_chat(s, name, room).1
+    }
 }

@@ -211,6 +211,7 @@ pub struct Media {
 
 /// A webhook registration. Target and secret live in its [`Endpoint`],
 /// which deliveries share after the store is unlocked.
+#[derive(Debug)]
 pub struct Webhook {
     /// Id.
     pub id: String,
@@ -221,17 +222,6 @@ pub struct Webhook {
     /// Draws this webhook's delivery faults (seeded per webhook, so its
     /// faults depend only on its own sequence of events).
     pub rng: StdRng,
-}
-
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The endpoint's Debug leaves the secret out.
-        f.debug_struct("Webhook")
-            .field("id", &self.id)
-            .field("events", &self.events)
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Webhook {

@@ -99,16 +99,13 @@ impl AppStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::store;
+    use super::super::test_support::{store, user_chat};
     use super::*;
 
     #[test]
     fn switching_off_hands_waiting_chats_to_api_agents() {
         let mut s = store(false);
-        let user = s.create_user("u", None, None, None).expect("user").0;
-        let chat = s
-            .create_chat(&user, 1, 3, None, None, Vec::new())
-            .expect("chat");
+        let chat = user_chat(&mut s, "u", 1);
         assert_eq!(s.assign(&chat, None).expect("ok").as_deref(), Some("a-1"));
         let api_agent = s
             .create_agent(crate::store::AgentUpdate {

@@ -10,6 +10,7 @@
 use super::{AppStore, Webhook};
 use crate::error::ApiError;
 use crate::event::{MockEvent, trigger};
+use crate::webhook::sign::Secret;
 use crate::webhook::{Delivery, FaultPlan, WebhookSummary};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -35,6 +36,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
 ];
 
 /// A validated registration waiting for its handshake.
+#[derive(Debug)]
 pub struct PendingWebhook {
     /// Id drawn for it.
     pub id: String,
@@ -43,18 +45,7 @@ pub struct PendingWebhook {
     /// Target URL.
     pub target: String,
     /// HMAC secret (also the handshake's `X-Hook-Secret`).
-    pub secret: String,
-}
-
-impl std::fmt::Debug for PendingWebhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secret.
-        f.debug_struct("PendingWebhook")
-            .field("id", &self.id)
-            .field("events", &self.events)
-            .field("target", &self.target)
-            .finish_non_exhaustive()
-    }
+    pub secret: Secret,
 }
 
 impl AppStore {
@@ -71,7 +62,7 @@ impl AppStore {
     ) -> Result<PendingWebhook, ApiError> {
         validate_webhook(&events, &target)?;
         let id = self.next_id("w");
-        let secret = self.random_hex(16);
+        let secret = Secret::new(self.random_hex(16));
         Ok(PendingWebhook {
             id,
             events,
@@ -83,9 +74,12 @@ impl AppStore {
     /// `POST /webhooks`, second half: the webhook becomes active.
     pub fn insert_webhook(&mut self, pending: PendingWebhook) -> &Webhook {
         let key = id_number(&pending.id);
-        let endpoint =
-            self.hub
-                .endpoint(&self.app_id, &pending.id, &pending.target, &pending.secret);
+        let endpoint = self.hub.endpoint(
+            &self.app_id,
+            &pending.id,
+            &pending.target,
+            pending.secret.expose(),
+        );
         let seed = self
             .hook_seed
             .wrapping_add(key.wrapping_mul(0x2545_f491_4f6c_dd1d));
@@ -265,7 +259,23 @@ fn validate_webhook(events: &[String], target: &str) -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::store;
+    use super::super::test_support::{store, user_chat};
+
+    /// The registration, its endpoint and a pending registration can be
+    /// debug-printed whole: none of them shows the secret.
+    #[test]
+    fn debug_output_never_shows_a_webhook_secret() {
+        let mut s = store(false);
+        let target = "http://127.0.0.1:9/".to_owned();
+        let pending = s
+            .prepare_webhook(vec!["chats:create".to_owned()], target)
+            .expect("valid");
+        let secret = pending.secret.expose().to_owned();
+        assert!(!format!("{pending:?}").contains(&secret));
+        let hook = s.insert_webhook(pending);
+        assert_eq!(hook.endpoint.secret(), secret);
+        assert!(!format!("{hook:?}").contains(&secret));
+    }
 
     #[test]
     fn chats_join_reaches_users_join_subscribers_too() {
@@ -278,10 +288,7 @@ mod tests {
             .expect("webhook")
             .endpoint
             .clone();
-        let (user, _) = s.create_user("u", None, None, None).expect("user");
-        let chat = s
-            .create_chat(&user, 1, 3, None, None, Vec::new())
-            .expect("chat");
+        let chat = user_chat(&mut s, "u", 1);
         s.join_chat(&chat, "a-1").expect("join");
         // One chats:join event, delivered under both names.
         let enqueued = hook.counters.get(crate::webhook::stats::Counter::Enqueued);

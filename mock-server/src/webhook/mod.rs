@@ -28,8 +28,8 @@ use crate::event::MockEvent;
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
+use sign::Secret;
 use stats::{Counter, HandshakeCounts, HookCounters};
-use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Where one registration's deliveries go: shared by the store's
 /// registration, queued deliveries and the workers.
+#[derive(Debug)]
 pub struct Endpoint {
     /// App the webhook belongs to.
     pub app_id: Arc<str>,
@@ -46,26 +47,16 @@ pub struct Endpoint {
     pub webhook_id: String,
     /// Target URL.
     pub target: String,
-    secret: String,
+    /// Signs every event (never shown by `Debug`).
+    secret: Secret,
     /// This webhook's counters (they outlive target changes and deletion).
     pub counters: Arc<HookCounters>,
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the secret: it signs every event.
-        f.debug_struct("Endpoint")
-            .field("app_id", &self.app_id)
-            .field("webhook_id", &self.webhook_id)
-            .field("target", &self.target)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Endpoint {
     /// The HMAC secret (returned only by `POST /webhooks`).
     pub fn secret(&self) -> &str {
-        &self.secret
+        self.secret.expose()
     }
 }
 
@@ -250,7 +241,7 @@ impl WebhookHub {
             app_id: Arc::clone(app_id),
             webhook_id: webhook_id.to_owned(),
             target: target.to_owned(),
-            secret: secret.to_owned(),
+            secret: Secret::new(secret),
             counters,
         })
     }

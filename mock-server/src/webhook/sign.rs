@@ -43,6 +43,30 @@ pub fn envelope<D: Serialize + ?Sized>(
     Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
 }
 
+/// A webhook's HMAC secret. Its `Debug` never shows the value, so the
+/// registrations, endpoints and deliveries that hold one can derive theirs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself: for signing, the handshake, and `POST /webhooks`'
+    /// answer only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// Lower-case hex HMAC-SHA256 of `body` keyed with `secret`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
