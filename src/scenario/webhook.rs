@@ -19,43 +19,16 @@ use super::template::Template;
 use super::validate::Validator;
 use super::{Capture, Secret, StepAction};
 
-/// Event names a registration may list: reference §5.1, plus
-/// `invitations:new` (seen in real integrations) and `users:join` (the seed's
-/// alias of `chats:join`).
-pub const EVENT_NAMES: &[&str] = &[
-    "chats:create",
-    "chats:join",
-    "chats:leave",
-    "chats:close",
-    "chats:assign",
-    "forever:alone",
-    "invitations:accept",
-    "invitations:new",
-    "messages:new",
-    "messages:read",
-    "queues:update",
-    "system:info",
-    "users:activity",
-    "users:join",
-];
+/// Event names a registration may list: the spec's `webhooks:` (reference
+/// §5.1, plus `invitations:new` and the `users:join` alias of `chats:join`),
+/// from the generated vocabulary.
+pub const EVENT_NAMES: &[&str] = chatload_api::events::ALL;
 
 /// Subscribed when `events` is not given: every event except the synchronous
 /// `chats:assign` (answering it would take the assignment away from the API)
-/// and the `users:join` alias (it would double every `chats:join`).
-pub const DEFAULT_EVENTS: &[&str] = &[
-    "chats:create",
-    "chats:join",
-    "chats:leave",
-    "chats:close",
-    "forever:alone",
-    "invitations:accept",
-    "invitations:new",
-    "messages:new",
-    "messages:read",
-    "queues:update",
-    "system:info",
-    "users:activity",
-];
+/// and the `users:join` alias (it would double every `chats:join`); the spec
+/// marks both `x-default-subscription: false`.
+pub const DEFAULT_EVENTS: &[&str] = chatload_api::events::DEFAULT_SUBSCRIPTION;
 
 /// The template variable holding the receiver's URL (`{{ webhook_url }}`).
 pub const URL_VARIABLE: &str = "webhook_url";

@@ -16,24 +16,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
 
-/// Webhook event names a registration may list (reference §5.1 plus the
-/// `invitations:new` and `users:join` aliases).
-pub const WEBHOOK_EVENTS: &[&str] = &[
-    "chats:create",
-    "chats:join",
-    "chats:leave",
-    "chats:close",
-    "chats:assign",
-    "forever:alone",
-    "invitations:accept",
-    "invitations:new",
-    "messages:new",
-    "messages:read",
-    "queues:update",
-    "system:info",
-    "users:activity",
-    "users:join",
-];
+/// Webhook event names a registration may list: the spec's `webhooks:`
+/// (reference §5.1 plus the `invitations:new` and `users:join` aliases),
+/// from the generated vocabulary.
+pub const WEBHOOK_EVENTS: &[&str] = chatload_api::events::ALL;
 
 /// A validated registration waiting for its handshake.
 #[derive(Debug)]
