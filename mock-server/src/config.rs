@@ -9,6 +9,7 @@
 
 use crate::dist::Dist;
 use crate::fault::FaultsConfig;
+use crate::server::ConnectionsConfig;
 use crate::tls::TlsConfig;
 use crate::webhook::WebhooksConfig;
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,9 @@ pub struct MockConfig {
     /// HTTPS instead of HTTP when present (`tls: {}` generates a
     /// certificate for localhost); see [`TlsConfig`].
     pub tls: Option<TlsConfig>,
+    /// Connection timeouts, limit and shutdown deadline; see
+    /// [`ConnectionsConfig`].
+    pub connections: ConnectionsConfig,
 }
 
 impl Default for MockConfig {
@@ -99,6 +103,7 @@ impl Default for MockConfig {
                 ),
             ],
             tls: None,
+            connections: ConnectionsConfig::default(),
         }
     }
 }
@@ -421,6 +426,7 @@ impl MockConfig {
         self.simulation.validate("simulation")?;
         self.faults.validate()?;
         self.webhooks.validate()?;
+        self.connections.validate()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
         }

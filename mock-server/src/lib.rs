@@ -26,7 +26,9 @@
 //!            the harness's tests share it
 //! fault      fault config/table and the schema-breaking rewrite
 //! stats      lock-free per-operation counters
-//! tls        HTTPS: certificate (given or generated), rustls acceptor
+//! server     accept loop: header-read/idle timeouts, connection limit,
+//!            graceful shutdown with a deadline (plain HTTP and TLS)
+//! tls        HTTPS: certificate (given or generated), rustls handshake
 //! dist       delay distributions
 //! error      ApiError → {"error":{"code","message"}}
 //! ```
@@ -47,6 +49,7 @@ pub mod fault;
 pub mod middleware;
 pub mod operation;
 pub mod routes;
+pub mod server;
 pub mod sim;
 pub mod state;
 pub mod stats;
@@ -62,26 +65,31 @@ pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
 pub use operation::Operation;
 pub use routes::{App, app, router};
+pub use server::{ConnCounts, ConnectionsConfig};
 pub use state::AppState;
 pub use tls::{TlsConfig, TlsCounts};
 pub use webhook::{WebhookFaultsConfig, WebhooksConfig};
 
+use server::ConnStats;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tls::{TlsIdentity, TlsListener, TlsStats};
+use tls::{TlsIdentity, TlsStats};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// How long [`MockServer::shutdown`] waits for in-flight requests.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How much longer than `connections.shutdown_grace_ms`
+/// [`MockServer::shutdown`] waits for the server task before aborting it.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
 
 /// Serves the mock on `listener` until `shutdown` completes, then drains
-/// in-flight requests (graceful shutdown) and stops simulated agents. With
+/// in-flight requests (graceful shutdown, at most
+/// `connections.shutdown_grace_ms`) and stops simulated agents. With
 /// `config.tls` it serves HTTPS (the certificate is loaded or generated
-/// first, and its CA written to `tls.ca_out`).
+/// first, and its CA written to `tls.ca_out`). Connections are bounded by
+/// `config.connections` (see [`server`]).
 ///
 /// # Errors
 ///
@@ -95,21 +103,24 @@ pub async fn serve(
     let tls = load_tls(&config)?;
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, None, cancel.clone());
-    let result = match tls {
-        None => serve_state(listener, state, shutdown).await,
-        Some(tls) => {
-            let served = TlsListener::start(listener, &tls.identity, tls.stats.clone())?;
-            let result = serve_state(served, state, shutdown).await;
-            let counts = tls.stats.counts();
-            tracing::info!(
-                h2 = counts.h2,
-                http1 = counts.http1,
-                failed = counts.failed,
-                "TLS handshakes"
-            );
-            result
-        }
-    };
+    let conns = Arc::<ConnStats>::default();
+    let result = serve_state(listener, state, tls.as_ref(), conns.clone(), shutdown).await;
+    if let Some(tls) = &tls {
+        let counts = tls.stats.counts();
+        tracing::info!(
+            h2 = counts.h2,
+            http1 = counts.http1,
+            failed = counts.failed,
+            "TLS handshakes"
+        );
+    }
+    let counts = conns.counts();
+    tracing::info!(
+        accepted = counts.accepted,
+        refused = counts.refused,
+        idle_closed = counts.idle_closed,
+        "connections"
+    );
     cancel.cancel();
     result
 }
@@ -136,19 +147,16 @@ fn load_tls(config: &MockConfig) -> std::io::Result<Option<MockTls>> {
     }))
 }
 
-async fn serve_state<L>(
-    listener: L,
+fn serve_state(
+    listener: TcpListener,
     state: AppState,
+    tls: Option<&MockTls>,
+    conns: Arc<ConnStats>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+    let tls = tls.map(|t| (t.identity.acceptor(), t.stats.clone()));
+    let limits = state.config().connections.clone();
+    server::run(listener, app(state), tls, limits, conns, shutdown)
 }
 
 /// A mock running in the background of this process. Dropping it shuts
@@ -161,6 +169,8 @@ pub struct MockServer {
     /// timer.
     cancel: CancellationToken,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Connections accepted, refused, closed idle.
+    conns: Arc<ConnStats>,
     /// Set when serving HTTPS.
     tls: Option<MockTls>,
 }
@@ -206,18 +216,21 @@ async fn spawn_inner(
     let stopped = async move {
         stop.cancelled().await;
     };
-    let task = match &tls {
-        None => tokio::spawn(serve_state(listener, state.clone(), stopped)),
-        Some(tls) => {
-            let served = TlsListener::start(listener, &tls.identity, tls.stats.clone())?;
-            tokio::spawn(serve_state(served, state.clone(), stopped))
-        }
-    };
+    let conns = Arc::<ConnStats>::default();
+    let served = serve_state(
+        listener,
+        state.clone(),
+        tls.as_ref(),
+        conns.clone(),
+        stopped,
+    );
+    let task = tokio::spawn(served);
     Ok(MockServer {
         addr,
         state,
         cancel,
         task: Some(task),
+        conns,
         tls,
     })
 }
@@ -253,18 +266,23 @@ impl MockServer {
         self.tls.as_ref().map(|t| t.stats.counts())
     }
 
+    /// Connections so far: accepted, refused past the limit, closed idle.
+    pub fn conn_counts(&self) -> ConnCounts {
+        self.conns.counts()
+    }
+
     /// The server's shared state (for in-process inspection).
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
-    /// Stops accepting, waits up to 5 s for in-flight requests, then stops.
+    /// Stops accepting, waits up to `connections.shutdown_grace_ms` for
+    /// in-flight requests, then stops.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
+        let limit = self.state.config().connections.shutdown_grace() + SHUTDOWN_MARGIN;
         if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-                .await
-                .is_err()
+            && tokio::time::timeout(limit, &mut task).await.is_err()
         {
             task.abort();
         }

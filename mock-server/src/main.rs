@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.seed = seed;
     }
     cli.tls.apply(&mut config.tls);
+    let shutdown = shutdown_signal();
     let addr = SocketAddr::new(cli.bind, cli.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -74,31 +75,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         seed = config.seed,
         "chatload-mock listening"
     );
-    chatload_mock::serve(listener, config, shutdown_signal())
+    chatload_mock::serve(listener, config, shutdown)
         .await
         .context("serving")?;
     tracing::info!("chatload-mock stopped");
     Ok(())
 }
 
-/// Completes on Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on Ctrl-C or (on Unix) SIGTERM. The handlers
+/// are installed here, before the mock announces its address, so a signal
+/// sent right after start-up stops it gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

@@ -1,16 +1,16 @@
 //! HTTPS for the mock: the `tls:` settings, the server certificate (read
 //! from PEM files, or a CA and a certificate for `localhost` generated at
-//! start), and [`TlsListener`], the rustls acceptor that `serve` hands to
-//! `axum::serve` in place of the plain `TcpListener`.
+//! start), and [`handshake`], which `server` runs on each accepted
+//! connection (in the connection's own task, so a slow or failing one never
+//! holds up the accept loop; bounded by the header-read timeout).
 //!
-//! ALPN offers `h2` and `http/1.1`; axum's connection builder then speaks
-//! whichever the client picked. Handshakes run in their own tasks, so a slow
-//! or failing one never holds up the accept loop. The plain-HTTP path does
-//! not go through this module at all.
+//! ALPN offers `h2` and `http/1.1`; the connection builder then speaks
+//! whichever the client picked. The plain-HTTP path does not go through this
+//! module at all.
 //!
-//! Talks to: `config` (holds [`TlsConfig`]), `lib.rs` (`serve`, `MockServer`).
+//! Talks to: `config` (holds [`TlsConfig`]), `lib.rs` (`serve`,
+//! `MockServer`), `server` (the accept loop).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,20 +19,12 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 /// Names the generated certificate is valid for.
 pub const GENERATED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-
-/// A handshake not finished by then is dropped (and counted as failed).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Handshaken connections waiting for axum's accept loop.
-const ACCEPT_BACKLOG: usize = 1024;
 
 /// The `tls:` section of the mock's configuration (`--tls` and its flags on
 /// the command line). Present means HTTPS.
@@ -196,6 +188,11 @@ pub struct TlsIdentity {
 }
 
 impl TlsIdentity {
+    /// The acceptor that runs handshakes with this identity.
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.server.clone())
+    }
+
     /// The generated CA certificate (PEM) clients must trust; `None` when
     /// the certificate was read from files.
     pub fn ca_pem(&self) -> Option<&str> {
@@ -308,101 +305,34 @@ impl TlsStats {
     }
 }
 
-/// TLS connections for `axum::serve`: a task accepts TCP connections and
-/// spawns one handshake task each; finished handshakes queue here.
-/// Dropping the listener (axum does at shutdown) stops accepting.
-#[derive(Debug)]
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-    /// The accept loop; aborted on drop, which closes the socket.
-    acceptor: JoinHandle<()>,
-}
-
-impl TlsListener {
-    /// Starts accepting on `listener` with `identity`, counting into `stats`.
-    ///
-    /// # Errors
-    /// The listener's address cannot be read.
-    pub fn start(
-        listener: TcpListener,
-        identity: &TlsIdentity,
-        stats: Arc<TlsStats>,
-    ) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        let (tx, incoming) = mpsc::channel(ACCEPT_BACKLOG);
-        let acceptor = TlsAcceptor::from(identity.server.clone());
-        let acceptor = tokio::spawn(accept_loop(listener, acceptor, stats, tx));
-        Ok(TlsListener {
-            incoming,
-            local,
-            acceptor,
-        })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.acceptor.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(conn) => conn,
-            // The accept loop only ends when aborted, i.e. never while
-            // `self` (which aborts it) is alive: wait for shutdown.
-            None => std::future::pending().await,
+/// The TLS handshake of one accepted connection, bounded by `timeout`,
+/// counted in `stats` by negotiated protocol (or as failed); `None` when it
+/// failed or timed out.
+pub(crate) async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    stats: &TlsStats,
+    timeout: Duration,
+) -> Option<TlsStream<TcpStream>> {
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => {
+            let counter = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => &stats.h2,
+                _ => &stats.http1,
+            };
+            stats.count(counter);
+            Some(tls)
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    stats: Arc<TlsStats>,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                // Out of file descriptors and the like: back off, as axum does.
-                tracing::debug!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, stats, ready) = (acceptor.clone(), stats.clone(), ready.clone());
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    let counter = match tls.get_ref().1.alpn_protocol() {
-                        Some(b"h2") => &stats.h2,
-                        _ => &stats.http1,
-                    };
-                    stats.count(counter);
-                    let _ = ready.send((tls, peer)).await;
-                }
-                Ok(Err(e)) => {
-                    stats.count(&stats.failed);
-                    tracing::debug!(%peer, "TLS handshake failed: {e}");
-                }
-                Err(_) => {
-                    stats.count(&stats.failed);
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                }
-            }
-        });
+        Ok(Err(e)) => {
+            stats.count(&stats.failed);
+            tracing::debug!("TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            stats.count(&stats.failed);
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
     }
 }
 

@@ -206,8 +206,12 @@ async fn example_config_loads_and_serves_its_world() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mock.example.yaml");
     let config = MockConfig::from_yaml_file(&path).expect("example config is valid");
     assert_eq!(config.seed, 7);
-    // The example spells out every webhooks key with its default value.
+    // The example spells out every webhooks and connections key with its default value.
     assert_eq!(config.webhooks, chatload_mock::WebhooksConfig::default());
+    assert_eq!(
+        config.connections,
+        chatload_mock::ConnectionsConfig::default()
+    );
     let mock = start_mock_with(config).await;
     let shop = mock.client("shop-app", Cred::Secret("shop-secret".into()));
     let agents = shop.get("/agents").await.expect(200);

@@ -9,6 +9,8 @@
 //! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
 //! - `conformance`: the spec checker itself, and every spec operation exercised.
 //! - `fuzz_routes`: property test, arbitrary requests at every route.
+//! - `hostage`: connection limit, header-read and idle timeouts, SIGTERM
+//!   with a half-sent request (the binary).
 //! - `webhooks`, `webhook_faults`, `webhook_order`, `assign_webhook`: outgoing
 //!   webhooks, their faults and order, and the `chats:assign` question.
 
@@ -19,6 +21,7 @@ mod conformance;
 mod faults;
 mod flows;
 mod fuzz_routes;
+mod hostage;
 mod routes;
 mod webhook_faults;
 mod webhook_order;

@@ -1,0 +1,208 @@
+//! A mock that cannot be held hostage (issue 13, point 4): the connection
+//! limit with its `503` (plain and TLS), the header-read and idle timeouts,
+//! and the binary stopping on SIGTERM with a half-sent request pending.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chatload_mock::testing::install_crypto;
+use chatload_mock::{ConnectionsConfig, MockConfig, MockServer, TlsConfig};
+
+/// A mock with `connections` (and HTTPS when `tls`).
+async fn spawn(connections: ConnectionsConfig, tls: bool) -> MockServer {
+    let config = MockConfig {
+        connections,
+        tls: tls.then(TlsConfig::default),
+        ..MockConfig::default()
+    };
+    chatload_mock::spawn(config).await.expect("mock starts")
+}
+
+/// A client with its own connection pool (trusting the mock's CA, if any).
+fn client(mock: &MockServer) -> reqwest::Client {
+    install_crypto();
+    let mut builder = reqwest::Client::builder().pool_max_idle_per_host(1);
+    if let Some(ca) = mock.ca_pem() {
+        let ca = reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA PEM");
+        builder = builder
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca);
+    }
+    builder.build().expect("client")
+}
+
+/// `/__mock/health` over `localhost` (the generated certificate's name).
+fn health_url(mock: &MockServer) -> String {
+    let scheme = if mock.ca_pem().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://localhost:{}/__mock/health", mock.addr().port())
+}
+
+/// With one connection allowed and held by a first client, a second
+/// client's request is answered `503` with the JSON envelope, and counted.
+async fn second_connection_is_refused(tls: bool) {
+    let limits = ConnectionsConfig {
+        max_connections: 1,
+        ..ConnectionsConfig::default()
+    };
+    let mock = spawn(limits, tls).await;
+    let url = health_url(&mock);
+    let (first, second) = (client(&mock), client(&mock));
+    let held = first.get(&url).send().await.expect("first connection");
+    assert_eq!(held.status(), 200);
+    let refused = second
+        .get(&url)
+        .send()
+        .await
+        .expect("an answer, not a reset");
+    assert_eq!(refused.status(), 503);
+    let body: serde_json::Value = refused.json().await.expect("JSON body");
+    assert_eq!(body["error"]["code"], 503);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("connection limit"), "{message}");
+    assert!(mock.conn_counts().refused >= 1, "{:?}", mock.conn_counts());
+    // The held connection still works.
+    assert_eq!(first.get(&url).send().await.expect("held").status(), 200);
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused_with_503() {
+    second_connection_is_refused(false).await;
+}
+
+#[tokio::test]
+async fn tls_connections_past_the_limit_are_refused_with_503() {
+    second_connection_is_refused(true).await;
+}
+
+/// Reads until the server closes the connection (or `limit` passes).
+fn closed_by_server(stream: &mut TcpStream, limit: Duration) -> bool {
+    stream.set_read_timeout(Some(limit)).expect("timeout");
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_half_sent_request_head_is_cut_off_by_the_header_read_timeout() {
+    let limits = ConnectionsConfig {
+        header_read_timeout_ms: 100,
+        ..ConnectionsConfig::default()
+    };
+    let mock = spawn(limits, false).await;
+    let addr = mock.addr();
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: x\r\nX-Slow")
+            .expect("write");
+        // 50x the timeout: only a server that never times out gets here.
+        closed_by_server(&mut stream, Duration::from_secs(5))
+    })
+    .await
+    .expect("task");
+    assert!(closed, "the server kept a half-sent head open");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_by_the_idle_timeout() {
+    let limits = ConnectionsConfig {
+        idle_timeout_ms: 100,
+        ..ConnectionsConfig::default()
+    };
+    let mock = spawn(limits, false).await;
+    let addr = mock.addr();
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        // One answered request, then silence: the connection idles out
+        // (the header-read timeout, 10 s by default, is not what closes it).
+        closed_by_server(&mut stream, Duration::from_secs(5))
+    })
+    .await
+    .expect("task");
+    assert!(closed, "the server kept an idle connection open");
+    assert_eq!(mock.conn_counts().idle_closed, 1);
+}
+
+/// The `chatload-mock` binary on port 0 with `yaml` as its config; returns
+/// the child and the address it logged.
+fn start_binary(dir: &std::path::Path, yaml: &str) -> (std::process::Child, SocketAddr) {
+    let config = dir.join("mock.yaml");
+    std::fs::write(&config, yaml).expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatload-mock"))
+        .args(["--port", "0", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chatload-mock");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the mock logs its address before anything else")
+            .expect("stderr line");
+        if let Some(rest) = line.split("http://").nth(1) {
+            let addr = rest.split('/').next().expect("host:port");
+            break addr.parse().expect("a socket address");
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[test]
+#[cfg(unix)]
+fn sigterm_stops_the_mock_with_a_half_sent_request_pending() {
+    let dir = std::env::temp_dir().join(format!("chatload-mock-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // A header-read timeout far beyond the test: only the shutdown
+    // deadline can end the half-sent request.
+    let yaml = "connections:\n  header_read_timeout_ms: 600000\n  shutdown_grace_ms: 200\n";
+    let (mut child, addr) = start_binary(&dir, yaml);
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"POST /v1/chats HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .expect("half a request");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let signalled = Instant::now();
+    // 100x the 200 ms deadline: a mock held hostage never exits.
+    let exited = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if signalled.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(stream);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    let status = exited.expect("the mock still ran 20 s after SIGTERM");
+    assert!(status.success(), "{status}");
+}
