@@ -487,6 +487,10 @@ impl SimulationConfig {
         if !(0.0..=1.0).contains(&self.reject_probability) {
             return Err(format!("{at}.reject_probability must be within 0..1"));
         }
+        crate::dist::check_ms(
+            &format!("{at}.invitation_timeout_ms"),
+            self.invitation_timeout_ms,
+        )?;
         Ok(())
     }
 }

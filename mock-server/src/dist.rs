@@ -9,8 +9,21 @@ use rand_distr::{Distribution, LogNormal, Normal};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Upper bound of any sampled delay, so a typo cannot hang a run.
-const MAX_DELAY_MS: f64 = 600_000.0;
+/// Upper bound of any delay or duration in the configuration and the admin
+/// API (10 minutes): larger values are rejected (400 from the admin API), so
+/// a typo or a fuzzer cannot hang every request.
+pub const MAX_DELAY_MS: u64 = 600_000;
+
+/// Checks a duration in milliseconds against [`MAX_DELAY_MS`].
+///
+/// # Errors
+/// The message names `key` and the bound.
+pub fn check_ms(key: &str, ms: u64) -> Result<(), String> {
+    if ms > MAX_DELAY_MS {
+        return Err(format!("{key} must be at most {MAX_DELAY_MS} ms"));
+    }
+    Ok(())
+}
 
 /// A delay distribution in milliseconds; YAML/JSON tag `dist`.
 ///
@@ -22,8 +35,8 @@ const MAX_DELAY_MS: f64 = 600_000.0;
 /// ```
 ///
 /// `lognormal` is given by the mean and standard deviation of the delay
-/// itself (not of its logarithm). Negative samples are clamped to 0, and
-/// every sample to at most 600 000 ms.
+/// itself (not of its logarithm). Parameters above 600 000 ms are invalid;
+/// negative samples are clamped to 0, and every sample to at most 600 000 ms.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Dist {
@@ -83,6 +96,11 @@ impl Dist {
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err("delay parameters must be finite and >= 0".to_owned());
         }
+        if all.iter().any(|v| *v > MAX_DELAY_MS as f64) {
+            return Err(format!(
+                "delay parameters must be at most {MAX_DELAY_MS} ms"
+            ));
+        }
         if let Dist::Lognormal { mean_ms, .. } = *self
             && mean_ms <= 0.0
         {
@@ -127,7 +145,7 @@ impl Dist {
             }
         };
         let ms = if ms.is_finite() {
-            ms.clamp(0.0, MAX_DELAY_MS)
+            ms.clamp(0.0, MAX_DELAY_MS as f64)
         } else {
             0.0
         };

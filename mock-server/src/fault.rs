@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+/// The largest `retry_after_s` (one day).
+pub const MAX_RETRY_AFTER_S: u64 = 86_400;
+
 /// The `faults` section of the config and the body of `PUT /__mock/faults`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,6 +67,7 @@ impl FaultsConfig {
     ///
     /// A message naming the offending route.
     pub fn validate(&self) -> Result<(), String> {
+        crate::dist::check_ms("faults.stall_ms", self.stall_ms)?;
         for (name, fault) in &self.routes {
             let at = format!("faults.routes.{name}");
             if name != "*" && Operation::from_id(name).is_none() {
@@ -77,6 +81,11 @@ impl FaultsConfig {
             }
             if !(400..=599).contains(&fault.status) {
                 return Err(format!("{at}.status must be within 400..=599"));
+            }
+            if fault.retry_after_s > MAX_RETRY_AFTER_S {
+                return Err(format!(
+                    "{at}.retry_after_s must be at most {MAX_RETRY_AFTER_S}"
+                ));
             }
         }
         Ok(())

@@ -93,6 +93,9 @@ impl ConnectionsConfig {
             if value == 0 {
                 return Err(format!("connections.{key} must be at least 1"));
             }
+            if key.ends_with("_ms") {
+                crate::dist::check_ms(&format!("connections.{key}"), value)?;
+            }
         }
         Ok(())
     }

@@ -85,7 +85,10 @@ pub(super) async fn media_list(SecretApi(api): SecretApi, params: Params) -> Rep
     Ok(list("media", media, page, MediaView::from))
 }
 
-/// Returns the stored bytes with their content type (not JSON).
+/// Returns the stored bytes (not JSON) with a safe content type (see
+/// [`safe_content_type`]), `X-Content-Type-Options: nosniff` and
+/// `Content-Disposition: attachment`, so a browser neither sniffs nor
+/// renders an upload as a page.
 pub(super) async fn media_get(
     UserApi(api, who): UserApi,
     PathId(id): PathId,
@@ -95,9 +98,78 @@ pub(super) async fn media_get(
         let store = api.app.lock();
         let media = store.media(&id)?;
         who.check(|me| store.is_participant(&media.chat_id, me))?;
-        (media.content_type.clone(), media.bytes.clone())
+        (safe_content_type(&media.content_type), media.bytes.clone())
     };
-    let content_type = HeaderValue::from_str(&content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        ),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// Types served as stored: none of them is rendered as an active document
+/// (no HTML, SVG, XML or script).
+const SAFE_TYPES: [&str; 18] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "audio/mpeg",
+    "audio/aac",
+    "audio/wav",
+    "audio/ogg",
+    "audio/mp4",
+    "audio/x-ms-wma",
+    "video/mp4",
+    "video/x-msvideo",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+];
+
+/// The uploader's content type when it is one of [`SAFE_TYPES`] (its
+/// parameters dropped; compared without case), else
+/// `application/octet-stream`: an upload declared `text/html` (or
+/// `image/svg+xml`) is never served as such.
+fn safe_content_type(stored: &str) -> &'static str {
+    let essence = stored.split(';').next().unwrap_or_default().trim();
+    SAFE_TYPES
+        .iter()
+        .find(|safe| safe.eq_ignore_ascii_case(essence))
+        .copied()
+        .unwrap_or("application/octet-stream")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_content_type;
+
+    #[test]
+    fn only_passive_types_are_served_as_uploaded() {
+        assert_eq!(safe_content_type("image/PNG"), "image/png");
+        assert_eq!(safe_content_type("text/plain; charset=utf-8"), "text/plain");
+        for active in [
+            "text/html",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/javascript",
+            "",
+        ] {
+            assert_eq!(
+                safe_content_type(active),
+                "application/octet-stream",
+                "{active}"
+            );
+        }
+    }
 }

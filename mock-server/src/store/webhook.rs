@@ -47,6 +47,7 @@ impl AppStore {
         target: String,
     ) -> Result<PendingWebhook, ApiError> {
         validate_webhook(&events, &target)?;
+        self.check_destination(&target)?;
         let id = self.next_id("w");
         let secret = Secret::new(self.random_hex(16));
         Ok(PendingWebhook {
@@ -91,6 +92,17 @@ impl AppStore {
         Ok(self.insert_webhook(pending))
     }
 
+    /// 400 unless `target`'s host is in `webhooks.allowed_hosts` (the
+    /// mock never connects to any other host).
+    fn check_destination(&self, target: &str) -> Result<(), ApiError> {
+        if self.hub.config().allows(target) {
+            return Ok(());
+        }
+        Err(ApiError::bad_request(
+            "`target` is not an allowed webhook destination (the mock's webhooks.allowed_hosts; loopback only by default)",
+        ))
+    }
+
     /// A webhook.
     ///
     /// # Errors
@@ -125,6 +137,7 @@ impl AppStore {
         let events = events.unwrap_or(&current.events);
         let new_target = target.unwrap_or(&current.endpoint.target);
         validate_webhook(events, new_target)?;
+        self.check_destination(new_target)?;
         Ok((new_target != current.endpoint.target)
             .then(|| (new_target.to_owned(), current.endpoint.secret().to_owned())))
     }

@@ -4,7 +4,7 @@
 //!
 //! Pure data plus validation, like the rest of `config`.
 
-use crate::dist::Dist;
+use crate::dist::{Dist, check_ms};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -32,6 +32,12 @@ pub struct WebhooksConfig {
     pub assign_timeout_ms: u64,
     /// Seeded delivery faults, changeable at run time.
     pub faults: WebhookFaultsConfig,
+    /// Hosts a webhook may be registered to (`POST`/`PUT /webhooks`); any
+    /// other target answers 400 and is never contacted. An entry is a host
+    /// name or IP address as written in the target URL (compared without
+    /// case; names are not resolved), `loopback` (the default: `localhost`,
+    /// `*.localhost`, `127.0.0.0/8`, `::1`) or `*` (any host).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for WebhooksConfig {
@@ -45,9 +51,13 @@ impl Default for WebhooksConfig {
             retry_backoff_ms: vec![200, 1_000],
             assign_timeout_ms: 5_000,
             faults: WebhookFaultsConfig::default(),
+            allowed_hosts: vec![LOOPBACK.to_owned()],
         }
     }
 }
+
+/// The `allowed_hosts` entry for every loopback destination.
+pub const LOOPBACK: &str = "loopback";
 
 impl WebhooksConfig {
     /// Checks the values; the message names the key.
@@ -65,12 +75,36 @@ impl WebhooksConfig {
         if self.timeout_ms == 0 || self.assign_timeout_ms == 0 {
             return Err("webhooks.timeout_ms and assign_timeout_ms must be > 0".to_owned());
         }
+        check_ms("webhooks.timeout_ms", self.timeout_ms)?;
+        check_ms("webhooks.assign_timeout_ms", self.assign_timeout_ms)?;
+        for ms in &self.retry_backoff_ms {
+            check_ms("webhooks.retry_backoff_ms", *ms)?;
+        }
         if self.max_attempts == 0 {
             return Err("webhooks.max_attempts must be >= 1".to_owned());
+        }
+        if self.allowed_hosts.iter().any(|h| h.trim().is_empty()) {
+            return Err("webhooks.allowed_hosts: an entry is empty".to_owned());
         }
         self.faults
             .validate()
             .map_err(|e| format!("webhooks.faults.{e}"))
+    }
+
+    /// Whether `target` (an http(s) URL) points at an allowed host.
+    pub fn allows(&self, target: &str) -> bool {
+        let Ok(url) = reqwest::Url::parse(target) else {
+            return false;
+        };
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.allowed_hosts.iter().any(|entry| match entry.as_str() {
+            "*" => true,
+            LOOPBACK => is_loopback(&host),
+            other => other.trim_matches(['[', ']']).eq_ignore_ascii_case(&host),
+        })
     }
 
     /// Limit of one attempt.
@@ -88,6 +122,18 @@ impl WebhooksConfig {
             .copied()
             .unwrap_or(0);
         Duration::from_millis(ms)
+    }
+}
+
+/// `localhost`, `*.localhost` or a loopback IP address (a URL's host,
+/// lower case, without brackets).
+fn is_loopback(host: &str) -> bool {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.');
+            name == "localhost" || name.ends_with(".localhost")
+        }
     }
 }
 
@@ -145,6 +191,7 @@ impl WebhookFaultsConfig {
                 return Err(format!("{name} must be within 0..1"));
             }
         }
+        check_ms("reorder_max_hold_ms", self.reorder_max_hold_ms)?;
         self.delay_dist
             .validate()
             .map_err(|e| format!("delay_dist: {e}"))
@@ -166,6 +213,41 @@ mod tests {
         assert_eq!(config.backoff(1), Duration::from_millis(200));
         assert_eq!(config.backoff(2), Duration::from_millis(1_000));
         assert_eq!(config.backoff(5), Duration::from_millis(1_000));
+    }
+
+    #[test]
+    fn only_loopback_targets_are_allowed_by_default() {
+        let config = WebhooksConfig::default();
+        for ok in [
+            "http://127.0.0.1:9/x",
+            "http://127.8.0.1/",
+            "https://localhost:8443/h",
+            "http://app.localhost/",
+            "http://[::1]:80/",
+        ] {
+            assert!(config.allows(ok), "{ok}");
+        }
+        for refused in [
+            "http://10.0.0.1/",
+            "http://example.com/",
+            "http://localhost.example.com/",
+            "http://169.254.169.254/latest",
+            "not a url",
+        ] {
+            assert!(!config.allows(refused), "{refused}");
+        }
+        let listed = WebhooksConfig {
+            allowed_hosts: vec!["Hooks.Example.com".to_owned(), "[fd00::1]".to_owned()],
+            ..WebhooksConfig::default()
+        };
+        assert!(listed.allows("https://hooks.example.com/in"));
+        assert!(listed.allows("http://[fd00::1]:8080/"));
+        assert!(!listed.allows("http://127.0.0.1/"));
+        let any = WebhooksConfig {
+            allowed_hosts: vec!["*".to_owned()],
+            ..WebhooksConfig::default()
+        };
+        assert!(any.allows("http://example.com/"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A mock that cannot be held hostage (issue 13, point 4): the connection
 //! limit with its `503` (plain and TLS), the header-read and idle timeouts,
-//! and the binary stopping on SIGTERM with a half-sent request pending.
+//! the binary stopping on SIGTERM with a half-sent request pending, absurd
+//! admin values refused, webhooks only to allowed hosts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use chatload_mock::testing::install_crypto;
 use chatload_mock::{ConnectionsConfig, MockConfig, MockServer, TlsConfig};
+use reqwest::Method;
+use serde_json::json;
 
 /// A mock with `connections` (and HTTPS when `tls`).
 async fn spawn(connections: ConnectionsConfig, tls: bool) -> MockServer {
@@ -205,4 +208,100 @@ fn sigterm_stops_the_mock_with_a_half_sent_request_pending() {
     std::fs::remove_dir_all(&dir).expect("clean up");
     let status = exited.expect("the mock still ran 20 s after SIGTERM");
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn absurd_admin_values_are_rejected_with_400() {
+    let mock = crate::common::start_mock().await;
+    let absurd = [
+        ("/faults", json!({"stall_ms": u64::MAX})),
+        ("/faults", json!({"stall_ms": 600_001})),
+        (
+            "/faults",
+            json!({"routes": {"getId": {"latency": {"dist": "fixed", "ms": 1e300}}}}),
+        ),
+        (
+            "/faults",
+            json!({"routes": {"*": {"retry_after_s": u64::MAX}}}),
+        ),
+        ("/webhooks/faults", json!({"reorder_max_hold_ms": u64::MAX})),
+        (
+            "/webhooks/faults",
+            json!({"delay": 1.0, "delay_dist": {"dist": "uniform", "min_ms": 0, "max_ms": 1e12}}),
+        ),
+    ];
+    for (path, body) in absurd {
+        let reply = mock.admin_send(Method::PUT, path, Some(body.clone())).await;
+        assert_eq!(reply.status, 400, "{path} {body}: {:?}", reply.body);
+        let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("at most"), "{path} {body}: {message}");
+    }
+    // Nothing of it was applied: requests are not held.
+    let faults = mock.admin_get("/faults").await;
+    assert_eq!(faults["stall_ms"], 0, "{faults}");
+    // The bound itself is accepted.
+    mock.admin_send(Method::PUT, "/faults", Some(json!({"stall_ms": 600_000})))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn a_webhook_to_a_host_not_allowed_is_refused_and_never_contacted() {
+    let mock = crate::common::start_mock().await;
+    let demo = mock.demo();
+    for target in [
+        "http://example.com/hook",
+        "http://10.1.2.3:8080/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost.example.com/hook",
+    ] {
+        let reply = demo
+            .post(
+                "/webhooks",
+                json!({"events": ["chats:create"], "target": target}),
+            )
+            .await;
+        reply.assert_error(400);
+        let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("allowed"), "{target}: {message}");
+    }
+    assert_eq!(
+        demo.get("/webhooks").await.expect(200)["webhooks"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn an_upload_is_served_with_a_safe_type_and_nosniff() {
+    let mock = crate::common::start_mock().await;
+    let demo = mock.demo();
+    let (user, _) = demo.create_user("uploader").await;
+    let chat = demo.create_chat(&user, 1).await;
+    let chat_id = chat["id"].as_str().expect("chat id").to_owned();
+    let mut served = Vec::new();
+    for (name, mime) in [("page.png", "text/html"), ("cat.png", "image/png")] {
+        let part = reqwest::multipart::Part::bytes(b"<script>alert(1)</script>".to_vec())
+            .file_name(name)
+            .mime_str(mime)
+            .expect("mime");
+        let form = reqwest::multipart::Form::new()
+            .text("chatId", chat_id.clone())
+            .text("senderId", user.clone())
+            .part("media", part);
+        let uploaded = demo
+            .exec(demo.request(Method::POST, "/media").multipart(form))
+            .await
+            .expect(201);
+        let id = uploaded["media"]["id"]
+            .as_str()
+            .expect("media id")
+            .to_owned();
+        let download = demo.get(&format!("/media/{id}")).await;
+        assert_eq!(download.status, 200);
+        assert_eq!(download.headers["x-content-type-options"], "nosniff");
+        assert_eq!(download.headers["content-disposition"], "attachment");
+        served.push(download.headers["content-type"].clone());
+    }
+    // The uploader's `text/html` is never served; a passive type is kept.
+    assert_eq!(served, ["application/octet-stream", "image/png"]);
 }
