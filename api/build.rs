@@ -36,6 +36,7 @@ struct Op {
     query: Vec<String>,
     auth: &'static str,
     success: u16,
+    body_required: bool,
 }
 
 fn operations(spec: &Value, out: &mut String) {
@@ -74,7 +75,7 @@ fn operations(spec: &Value, out: &mut String) {
             out,
             "    OperationInfo {{ id: {id:?}, method: Method::{method}, path: {path:?}, full_path: {full:?}, \
              route_key: {key:?}, path_params: &{params:?}, query_params: &{query:?}, \
-             auth: AuthClass::{auth}, success_status: {success} }},",
+             auth: AuthClass::{auth}, success_status: {success}, body_required: {body} }},",
             id = op.id,
             path = op.path,
             full = format!("{base}{}", op.path),
@@ -83,6 +84,7 @@ fn operations(spec: &Value, out: &mut String) {
             query = op.query,
             auth = op.auth,
             success = op.success,
+            body = op.body_required,
         );
     }
     out.push_str("];\n\n");
@@ -142,6 +144,9 @@ fn read_operation(spec: &Value, path: &str, method: &'static str, op: &Value) ->
             _ => {}
         }
     }
+    let body_required = resolve(spec, &op["requestBody"])["required"]
+        .as_bool()
+        .unwrap_or(false);
     Op {
         id: id.to_owned(),
         method,
@@ -150,6 +155,7 @@ fn read_operation(spec: &Value, path: &str, method: &'static str, op: &Value) ->
         query,
         auth,
         success,
+        body_required,
     }
 }
 

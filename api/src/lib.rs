@@ -103,6 +103,7 @@ struct OperationInfo {
     query_params: &'static [&'static str],
     auth: AuthClass,
     success_status: u16,
+    body_required: bool,
 }
 
 impl Operation {
@@ -154,6 +155,12 @@ impl Operation {
     /// The status of its success response (the one 2xx it declares).
     pub fn success_status(self) -> u16 {
         self.info().success_status
+    }
+
+    /// Whether its request body is `required` (a request without one is a
+    /// client error).
+    pub fn body_required(self) -> bool {
+        self.info().body_required
     }
 
     /// Position in [`Operation::ALL`], to index per-operation arrays.

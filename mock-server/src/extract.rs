@@ -28,7 +28,7 @@ enum Raw<'a> {
 
 /// Default and maximum page size of list routes.
 pub const DEFAULT_LIMIT: usize = 50;
-/// Largest accepted `limit` (larger values are clamped).
+/// Largest accepted `limit` (larger values answer 400).
 pub const MAX_LIMIT: usize = 500;
 
 impl<S: Send + Sync> FromRequest<S> for Params {
@@ -44,8 +44,13 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             None => Vec::new(),
         };
         // A request known to have no body (most GETs) is not buffered: an
-        // empty body gives no parameters whatever its content type.
+        // empty body gives no parameters whatever its content type, and is
+        // a 400 where the spec requires a body (after auth, which the
+        // handler's extractors check first).
         if req.body().size_hint().exact() == Some(0) {
+            if body_required(&req) {
+                return Err(ApiError::bad_request("A request body is required"));
+            }
             return Ok(Params {
                 query,
                 body: Map::new(),
@@ -65,6 +70,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let body = parse_json_body(&bytes, json)?;
         Ok(Params { query, body })
     }
+}
+
+/// Whether the request's operation declares its body `required`.
+fn body_required(req: &Request) -> bool {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|path| crate::operation::served(req.method(), path.as_str()))
+        .is_some_and(chatload_api::Operation::body_required)
 }
 
 /// Whether a content type names JSON (`json` anywhere, any case).
@@ -118,8 +131,10 @@ impl Params {
             .map(|(_, v)| Raw::Query(v))
     }
 
+    /// A body field, `null` included: the spec declares no nullable
+    /// request field, so every typed reader rejects `null` with 400.
     fn body_value(&self, name: &str) -> Option<Raw<'_>> {
-        self.body.get(name).filter(|v| !v.is_null()).map(Raw::Body)
+        self.body.get(name).map(Raw::Body)
     }
 
     fn raw(&self, name: &str) -> Option<Raw<'_>> {
@@ -200,7 +215,7 @@ impl Params {
         let parsed = match self.raw(name) {
             None => return Ok(None),
             Some(Raw::Query(s)) => s.trim().parse().ok(),
-            Some(Raw::Body(Value::Number(n))) => n.as_i64(),
+            Some(Raw::Body(Value::Number(n))) => integral(n),
             Some(Raw::Body(Value::String(s))) => s.trim().parse().ok(),
             Some(Raw::Body(_)) => None,
         };
@@ -310,16 +325,19 @@ impl Params {
         self.body.get(name).filter(|v| !v.is_null())
     }
 
-    /// `(offset, limit)`: `limit` defaults to 50 and is clamped to 500.
+    /// `(offset, limit)`: `limit` defaults to 50, `offset` to 0.
     ///
     /// # Errors
     ///
-    /// 400 when not non-negative integers.
+    /// 400 when `offset` is not an integer within `0..=2^32-1` or `limit`
+    /// not one within `1..=500` (the spec's bounds: rejected, not clamped).
     pub fn page(&self) -> Result<(usize, usize), ApiError> {
         let offset = self.u32("offset")?.unwrap_or(0) as usize;
-        let limit = self
-            .u32("limit")?
-            .map_or(DEFAULT_LIMIT, |l| (l as usize).min(MAX_LIMIT));
+        let limit = match self.u32("limit")? {
+            None => DEFAULT_LIMIT,
+            Some(l) if (1..=MAX_LIMIT).contains(&(l as usize)) => l as usize,
+            Some(_) => return Err(type_error("limit", "an integer within 1..=500")),
+        };
         Ok((offset, limit))
     }
 }
@@ -340,9 +358,19 @@ fn split(s: &str) -> impl Iterator<Item = &str> {
 fn parse_u32(raw: Raw<'_>) -> Option<u32> {
     match raw {
         Raw::Query(_) | Raw::Body(Value::String(_)) => text(raw)?.trim().parse().ok(),
-        Raw::Body(Value::Number(n)) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
+        Raw::Body(Value::Number(n)) => integral(n).and_then(|v| u32::try_from(v).ok()),
         Raw::Body(_) => None,
     }
+}
+
+/// A JSON number with no fractional part (`12400` or `12400.0`, both
+/// integers to JSON Schema) as an `i64`.
+fn integral(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (i64::MIN as f64..i64::MAX as f64).contains(f))
+            .map(|f| f as i64)
+    })
 }
 
 /// The single path parameter of a route (e.g. `{chatId}`).
@@ -406,6 +434,30 @@ mod tests {
         assert!(parse_body(b"{}", Some("Application/JSON; charset=utf-8")).is_ok());
         assert!(parse_body(b"{}", Some("application/vnd.api+Json")).is_ok());
         assert!(parse_body(b" ", Some("text/plain")).is_ok());
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_null_is_no_value() {
+        assert_eq!(
+            params(json!({"room": 12400.0})).u32("room"),
+            Ok(Some(12400))
+        );
+        assert!(params(json!({"room": 1.5})).u32("room").is_err());
+        assert_eq!(params(json!({"t": 7.0})).i64("t"), Ok(Some(7)));
+        assert!(params(json!({"name": null})).str("name").is_err());
+        assert!(params(json!({"room": null})).u32("room").is_err());
+    }
+
+    #[test]
+    fn limit_outside_its_bounds_is_rejected_not_clamped() {
+        let page = |limit: u64| params(json!({"limit": limit})).page();
+        assert_eq!(page(500), Ok((0, 500)));
+        assert!(page(501).is_err());
+        assert!(page(0).is_err());
+        assert_eq!(
+            params(json!({"offset": 4_294_967_295_u64})).page(),
+            Ok((4_294_967_295, 50))
+        );
     }
 
     #[test]

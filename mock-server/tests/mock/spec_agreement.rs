@@ -1,0 +1,62 @@
+//! The spec and the mock agree on request validation (issue 13, point 5):
+//! the cases the Schemathesis probe found, each answered the way the spec
+//! says (bounds rejected, not clamped; integral floats are integers; `null`
+//! is not a value; a required body is required).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::start_mock;
+
+#[tokio::test]
+async fn limit_outside_the_spec_bounds_is_rejected_not_clamped() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    demo.get("/users?limit=501").await.assert_error(400);
+    demo.get("/users?limit=0").await.assert_error(400);
+    demo.get("/users?limit=500").await.expect(200);
+    // The spec's offset maximum (2^32-1) is accepted (an empty page).
+    let page = demo.get("/users?offset=4294967295").await.expect(200);
+    assert_eq!(page["users"], json!([]));
+}
+
+#[tokio::test]
+async fn an_integral_float_is_an_integer_and_null_is_rejected() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let (user, _) = demo.create_user("floaty").await;
+    demo.post("/chats", json!({"creator": user, "room": 1.0}))
+        .await
+        .expect(201);
+    demo.post("/users", json!({"name": null}))
+        .await
+        .assert_error(400);
+    demo.put(&format!("/users/{user}"), json!({"externalId": null}))
+        .await
+        .assert_error(400);
+}
+
+#[tokio::test]
+async fn a_put_without_its_required_body_is_a_400_after_auth() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let (user, _) = demo.create_user("bodiless").await;
+    let reply = demo
+        .send(Method::PUT, &format!("/users/{user}"), None)
+        .await;
+    reply.assert_error(400);
+    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("body is required"), "{message}");
+    demo.send(Method::PUT, "/settings", None)
+        .await
+        .assert_error(400);
+    // An empty object is a body: nothing to change, 200.
+    demo.put(&format!("/users/{user}"), json!({}))
+        .await
+        .expect(200);
+    // Auth is still checked first.
+    demo.with(chatload_mock::testing::Cred::Nothing)
+        .send(Method::PUT, "/settings", None)
+        .await
+        .assert_error(401);
+}
