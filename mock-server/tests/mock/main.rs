@@ -5,6 +5,7 @@
 //! - `common`: the spec-checking start, the OpenAPI oracle (`spec`), a
 //!   recording webhook receiver (`receiver`).
 //! - `routes`, `chat_routes`: every route's happy path, auth failures and bad input.
+//! - `schemathesis`: Schemathesis against the mock, every phase and check, 0 failures.
 //! - `spec_agreement`: request validation as the spec says (bounds, floats, null, bodies).
 //! - `flows`: the seed's two flows, assignment, FIFO queue, many concurrent lifecycles.
 //! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
@@ -24,6 +25,7 @@ mod flows;
 mod fuzz_routes;
 mod hostage;
 mod routes;
+mod schemathesis;
 mod spec_agreement;
 mod webhook_faults;
 mod webhook_order;
