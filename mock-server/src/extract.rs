@@ -141,11 +141,16 @@ impl Params {
         self.query_value(name).or_else(|| self.body_value(name))
     }
 
+    /// A string value; empty is a 400 (every request string of the spec
+    /// has `minLength: 1`).
     fn string_of(name: &str, raw: Option<Raw<'_>>) -> Result<Option<String>, ApiError> {
         match raw {
             None => Ok(None),
-            Some(Raw::Query(s)) => Ok(Some(s.to_owned())),
-            Some(Raw::Body(Value::String(s))) => Ok(Some(s.clone())),
+            Some(Raw::Query(s)) if !s.is_empty() => Ok(Some(s.to_owned())),
+            Some(Raw::Body(Value::String(s))) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(Raw::Query(_) | Raw::Body(Value::String(_))) => {
+                Err(type_error(name, "a non-empty string"))
+            }
             Some(Raw::Body(_)) => Err(type_error(name, "a string")),
         }
     }
@@ -175,10 +180,8 @@ impl Params {
     ///
     /// 400 when missing, empty or not a string.
     pub fn required_str(&self, name: &str) -> Result<String, ApiError> {
-        match self.str(name)? {
-            Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(ApiError::bad_request(format!("`{name}` is required"))),
-        }
+        self.str(name)?
+            .ok_or_else(|| ApiError::bad_request(format!("`{name}` is required")))
     }
 
     /// An optional non-negative integer up to `u32::MAX`, given as a number
@@ -246,47 +249,50 @@ impl Params {
             .ok_or_else(|| type_error(name, "a boolean"))
     }
 
-    /// A list of room-like ids: comma-separated string, number, or array.
+    /// A list of room-like ids: comma-separated in the query, an array in
+    /// the body (as the spec declares it).
     ///
     /// # Errors
     ///
-    /// 400 when an element is not a non-negative integer.
+    /// 400 when an element is not a non-negative integer, or a body value
+    /// is not an array.
     pub fn u32_list(&self, name: &str) -> Result<Option<Vec<u32>>, ApiError> {
         let err = || type_error(name, "a list of non-negative integers");
         match self.raw(name) {
             None => Ok(None),
-            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => {
-                split(text(raw).unwrap_or(""))
-                    .map(|p| p.parse::<u32>().map_err(|_| err()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some)
-            }
+            Some(raw @ Raw::Query(_)) => split(text(raw).unwrap_or(""))
+                .map(|p| p.parse::<u32>().map_err(|_| err()))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
             Some(Raw::Body(Value::Array(items))) => items
                 .iter()
                 .map(|v| parse_u32(Raw::Body(v)).ok_or_else(err))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(raw) => parse_u32(raw).map(|v| Some(vec![v])).ok_or_else(err),
+            Some(Raw::Body(_)) => Err(err()),
         }
     }
 
-    /// A list of strings: comma-separated string or array of strings.
+    /// A list of strings: comma-separated in the query, an array of
+    /// non-empty strings in the body (as the spec declares it).
     ///
     /// # Errors
     ///
-    /// 400 when an element is not a string.
+    /// 400 when an element is not a non-empty string, or a body value is
+    /// not an array.
     pub fn str_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
         match self.raw(name) {
             None => Ok(None),
-            Some(raw @ (Raw::Query(_) | Raw::Body(Value::String(_)))) => Ok(Some(
+            Some(raw @ Raw::Query(_)) => Ok(Some(
                 split(text(raw).unwrap_or("")).map(str::to_owned).collect(),
             )),
             Some(Raw::Body(Value::Array(items))) => items
                 .iter()
                 .map(|v| {
                     v.as_str()
+                        .filter(|s| !s.is_empty())
                         .map(str::to_owned)
-                        .ok_or_else(|| type_error(name, "a list of strings"))
+                        .ok_or_else(|| type_error(name, "a list of non-empty strings"))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),

@@ -66,6 +66,8 @@ pub(super) async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Re
     let name = params.required_str("name")?;
     let region = region_param(&params)?.unwrap_or_else(|| "eu".to_owned());
     let queue_mode = params.bool("queueMode")?.unwrap_or(false);
+    // Validated as the spec declares them (a list of strings), not stored.
+    params.str_list("domains")?;
     let (id, secret, key) = api.with_store(|s| {
         Ok((
             params
@@ -93,6 +95,7 @@ pub(super) async fn apps_update(
     let app = app_by_id(&api, &id)?;
     let name = params.str("name")?;
     let region = region_param(&params)?;
+    params.str_list("domains")?;
     let mut store = app.lock();
     store.update_app(name, region);
     Ok(ok(&Wrap("app", app_json(&app, &store))))

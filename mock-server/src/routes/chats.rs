@@ -23,9 +23,7 @@ pub(super) async fn chats_create(SecretApi(api): SecretApi, params: Params) -> R
     let lang = params.str("lang")?;
     let external_id = params.str("externalId")?;
     let history = params.array("history")?.unwrap_or_default();
-    if history.iter().any(|e| !e.is_object()) {
-        return Err(ApiError::bad_request("`history` entries must be objects"));
-    }
+    super::messages::check_history(&history)?;
     api.with_store(|s| {
         let id = s.create_chat(&creator, room, source, lang, external_id, history)?;
         Ok(created(&chat_body(s, &id)?))

@@ -79,9 +79,13 @@ pub(super) async fn media_upload(UserApi(api, who): UserApi, form: Form) -> Repl
 
 pub(super) async fn media_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let chat_id = params.str("chatId")?;
+    let sender_id = params.str("senderId")?;
     let page = params.page()?;
     let store = api.app.lock();
-    let media = store.list_media(chat_id.as_deref());
+    let mut media = store.list_media(chat_id.as_deref());
+    if let Some(sender) = &sender_id {
+        media.retain(|m| m.sender_id == *sender);
+    }
     Ok(list("media", media, page, MediaView::from))
 }
 

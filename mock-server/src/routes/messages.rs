@@ -44,17 +44,15 @@ pub(super) async fn messages_send(
             "`type` must be text, object or system",
         ));
     }
-    if let Some(chat_id) = params.str("chatId")?
-        && chat_id != id
-    {
-        return Err(ApiError::bad_request("`chatId` does not match the path"));
-    }
+    // The body's `chatId` (the PHP client sends it) is checked for its
+    // type only: the path names the chat (the reference is silent).
+    params.str("chatId")?;
     let message = match params.value("message") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Value::String(s.clone()),
+        Some(Value::String(s)) if !s.is_empty() => Value::String(s.clone()),
         Some(v @ Value::Object(_)) if kind != "text" => v.clone(),
         _ => match params.str("message")? {
-            Some(s) if !s.trim().is_empty() => Value::String(s),
-            _ => return Err(ApiError::bad_request("`message` is required")),
+            Some(s) => Value::String(s),
+            None => return Err(ApiError::bad_request("`message` is required")),
         },
     };
     api.with_store(|s| {
@@ -100,6 +98,46 @@ fn csv_response(entries: &[Value]) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
 }
 
+/// History entry types the spec's `HistoryEntry` allows.
+const HISTORY_TYPES: &[&str] = &["text", "object", "media", "system"];
+
+/// Checks imported history entries against the spec's `HistoryEntry`
+/// (`POST /chats` and `POST /chats/{chatId}/history`), so that nothing the
+/// export would echo breaks the response schema: a non-empty string
+/// `sender`, a string or object `message`, an integer `created` >= 0, and a
+/// `type` (if any) of [`HISTORY_TYPES`].
+///
+/// # Errors
+/// 400 naming the first bad entry.
+pub(super) fn check_history(entries: &[Value]) -> Result<(), ApiError> {
+    let valid = |e: &Value| {
+        let sender = e.get("sender").and_then(Value::as_str);
+        let message = e.get("message");
+        let created = e.get("created").and_then(Value::as_u64);
+        let kind = e.get("type");
+        sender.is_some_and(|s| !s.is_empty())
+            && message.is_some_and(|m| m.as_str().is_some_and(|s| !s.is_empty()) || is_media_ref(m))
+            && created.is_some()
+            && kind.is_none_or(|k| k.as_str().is_some_and(|k| HISTORY_TYPES.contains(&k)))
+    };
+    match entries.iter().position(|e| !valid(e)) {
+        None => Ok(()),
+        Some(i) => Err(ApiError::bad_request(format!(
+            "`history[{i}]` needs a non-empty string `sender`, a `message`, an integer `created` >= 0 and a `type` of text, object, media or system"
+        ))),
+    }
+}
+
+/// A MediaRef: an object with string `url` and `type`, and if present a
+/// string `name` and an integer `size` >= 0.
+fn is_media_ref(m: &Value) -> bool {
+    m.is_object()
+        && m.get("url").is_some_and(Value::is_string)
+        && m.get("type").is_some_and(Value::is_string)
+        && m.get("name").is_none_or(Value::is_string)
+        && m.get("size").is_none_or(|s| s.as_u64().is_some())
+}
+
 pub(super) async fn history_import(
     SecretApi(api): SecretApi,
     PathId(id): PathId,
@@ -108,16 +146,7 @@ pub(super) async fn history_import(
     let entries = params
         .array("history")?
         .ok_or_else(|| ApiError::bad_request("`history` is required"))?;
-    let valid = entries.iter().all(|e| {
-        e.get("sender").is_some_and(Value::is_string)
-            && e.get("message")
-                .is_some_and(|m| m.is_string() || m.is_object())
-    });
-    if !valid {
-        return Err(ApiError::bad_request(
-            "`history` entries need a string `sender` and a `message`",
-        ));
-    }
+    check_history(&entries)?;
     api.with_store(|s| {
         s.import_history(&id, entries)?;
         Ok(ok(&Wrap("history", s.history(&id)?)))

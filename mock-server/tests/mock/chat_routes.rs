@@ -510,10 +510,17 @@ async fn queues_id_webhooks_and_surveys_routes() {
     let changed = demo
         .put(
             &format!("/webhooks/{hook_id}"),
-            json!({"events": "chats:create,users:join"}),
+            json!({"events": ["chats:create", "users:join"]}),
         )
         .await
         .expect(200);
+    // The spec declares an array: a comma-separated string is for the query only.
+    demo.put(
+        &format!("/webhooks/{hook_id}"),
+        json!({"events": "chats:create,users:join"}),
+    )
+    .await
+    .assert_error(400);
     assert_eq!(
         changed["webhook"]["events"],
         json!(["chats:create", "users:join"])

@@ -272,7 +272,7 @@ async fn tour() {
     let history = format!("/chats/{chat_id}/history");
     demo.post(
         &history,
-        json!({"history": [{"sender": "assistant", "message": "hi"}]}),
+        json!({"history": [{"sender": "assistant", "message": "hi", "created": 1}]}),
     )
     .await
     .expect(200);

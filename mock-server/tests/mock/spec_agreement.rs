@@ -60,3 +60,29 @@ async fn a_put_without_its_required_body_is_a_400_after_auth() {
         .await
         .assert_error(401);
 }
+
+#[tokio::test]
+async fn imported_history_is_checked_so_its_echo_keeps_the_schema() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let (user, _) = demo.create_user("historian").await;
+    let chat = demo.create_chat(&user, 1).await;
+    let path = format!("/chats/{}/history", chat["id"].as_str().expect("id"));
+    let entry = |kind: &str| json!({"sender": user, "message": "hi", "created": 1, "type": kind});
+    demo.post(&path, json!({"history": [entry("AAA")]}))
+        .await
+        .assert_error(400);
+    demo.post(
+        &path,
+        json!({"history": [{"sender": user, "message": "hi"}]}),
+    )
+    .await
+    .assert_error(400);
+    // A media entry (as the export writes one) round-trips; the checked
+    // client validates the echoed history against the spec.
+    let media = json!({"sender": user, "created": 2, "type": "media",
+                       "message": {"url": "/media/md-1", "type": "image/png"}});
+    demo.post(&path, json!({"history": [entry("text"), media]}))
+        .await
+        .expect(200);
+}
