@@ -69,14 +69,14 @@ fn status_param(params: &Params) -> Result<Option<AgentStatus>, ApiError> {
 pub(super) async fn agents_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let status = status_param(&params)?;
     let room = params.u32("room")?;
+    let lang = params.str("lang")?;
     let page = params.page()?;
     let store = api.app.lock();
-    Ok(list(
-        "agents",
-        store.list_agents(status, room),
-        page,
-        UserView::from,
-    ))
+    let mut agents = store.list_agents(status, room);
+    if let Some(lang) = &lang {
+        agents.retain(|a| a.agent.as_ref().is_some_and(|x| x.langs.contains(lang)));
+    }
+    Ok(list("agents", agents, page, UserView::from))
 }
 
 /// `{"agent": UserView}` of agent `id`.
@@ -93,6 +93,9 @@ pub(super) async fn agents_get(
 }
 
 fn agent_fields(params: &Params) -> Result<AgentUpdate, ApiError> {
+    // Checked as the spec declares it (a non-empty string), not stored:
+    // the mock's agents have no provider ID of their own.
+    params.str("providerId")?;
     Ok(AgentUpdate {
         name: params.str("name")?,
         nickname: params.str("nickname")?,
@@ -107,7 +110,7 @@ fn agent_fields(params: &Params) -> Result<AgentUpdate, ApiError> {
 
 pub(super) async fn agents_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let fields = agent_fields(&params)?;
-    if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+    if fields.name.is_none() {
         return Err(ApiError::bad_request("`name` is required"));
     }
     api.with_store(|s| {

@@ -113,7 +113,7 @@ pub(super) fn check_history(entries: &[Value]) -> Result<(), ApiError> {
     let valid = |e: &Value| {
         let sender = e.get("sender").and_then(Value::as_str);
         let message = e.get("message");
-        let created = e.get("created").and_then(Value::as_u64);
+        let created = e.get("created").filter(|c| non_negative_integer(c));
         let kind = e.get("type");
         sender.is_some_and(|s| !s.is_empty())
             && message.is_some_and(|m| m.as_str().is_some_and(|s| !s.is_empty()) || is_media_ref(m))
@@ -135,7 +135,14 @@ fn is_media_ref(m: &Value) -> bool {
         && m.get("url").is_some_and(Value::is_string)
         && m.get("type").is_some_and(Value::is_string)
         && m.get("name").is_none_or(Value::is_string)
-        && m.get("size").is_none_or(|s| s.as_u64().is_some())
+        && m.get("size").is_none_or(non_negative_integer)
+}
+
+/// An integer >= 0, `7.0` included (JSON Schema's `integer`).
+fn non_negative_integer(v: &Value) -> bool {
+    v.as_u64().is_some()
+        || v.as_f64()
+            .is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= i64::MAX as f64)
 }
 
 pub(super) async fn history_import(

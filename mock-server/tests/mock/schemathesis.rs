@@ -48,7 +48,10 @@ async fn schemathesis_finds_no_failure_in_any_phase() {
     };
     let mock = chatload_mock::testing::start_mock().await;
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/agent-chat.openapi.yaml");
+    // Its working directory too: Schemathesis keeps a crash cache
+    // (`.schemathesis/`) there, which must not land in the source tree.
     let report = std::env::temp_dir().join(format!("chatload-st-{}", std::process::id()));
+    std::fs::create_dir_all(&report).expect("report dir");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mock/schemathesis.toml");
     let child = tokio::process::Command::new(&binary)
         .arg("--config-file")
@@ -65,6 +68,7 @@ async fn schemathesis_finds_no_failure_in_any_phase() {
         .args(["--request-timeout", "10"])
         .arg("--report-dir")
         .arg(&report)
+        .current_dir(&report)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
