@@ -331,14 +331,7 @@ async fn tour() {
 
     // Media.
     let upload = |client: &AppClient, name: &'static str, mime: &'static str| {
-        let part = reqwest::multipart::Part::bytes(b"DATA".to_vec())
-            .file_name(name)
-            .mime_str(mime)
-            .expect("mime");
-        let form = reqwest::multipart::Form::new()
-            .text("chatId", chat_id.clone())
-            .text("senderId", user.clone())
-            .part("media", part);
+        let form = crate::common::media_form(&chat_id, &user, name, mime, b"DATA");
         client.request(Method::POST, "/media").multipart(form)
     };
     let media = demo

@@ -96,6 +96,19 @@ fn closed_by_server(stream: &mut TcpStream, limit: Duration) -> bool {
     }
 }
 
+/// Sends `bytes` on a fresh connection to `mock`, then waits (at most 5 s,
+/// 50x the 100 ms timeouts used) for the server to close it.
+async fn closes_after(mock: &MockServer, bytes: &'static [u8]) -> bool {
+    let addr = mock.addr();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.write_all(bytes).expect("write");
+        closed_by_server(&mut stream, Duration::from_secs(5))
+    })
+    .await
+    .expect("task")
+}
+
 #[tokio::test]
 async fn a_half_sent_request_head_is_cut_off_by_the_header_read_timeout() {
     let limits = ConnectionsConfig {
@@ -103,17 +116,7 @@ async fn a_half_sent_request_head_is_cut_off_by_the_header_read_timeout() {
         ..ConnectionsConfig::default()
     };
     let mock = spawn(limits, false).await;
-    let addr = mock.addr();
-    let closed = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: x\r\nX-Slow")
-            .expect("write");
-        // 50x the timeout: only a server that never times out gets here.
-        closed_by_server(&mut stream, Duration::from_secs(5))
-    })
-    .await
-    .expect("task");
+    let closed = closes_after(&mock, b"GET /__mock/health HTTP/1.1\r\nHost: x\r\nX-Slow").await;
     assert!(closed, "the server kept a half-sent head open");
 }
 
@@ -124,18 +127,9 @@ async fn a_silent_connection_is_closed_by_the_idle_timeout() {
         ..ConnectionsConfig::default()
     };
     let mock = spawn(limits, false).await;
-    let addr = mock.addr();
-    let closed = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("write");
-        // One answered request, then silence: the connection idles out
-        // (the header-read timeout, 10 s by default, is not what closes it).
-        closed_by_server(&mut stream, Duration::from_secs(5))
-    })
-    .await
-    .expect("task");
+    // One answered request, then silence: the connection idles out (the
+    // header-read timeout, 10 s by default, is not what closes it).
+    let closed = closes_after(&mock, b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(closed, "the server kept an idle connection open");
     assert_eq!(mock.conn_counts().idle_closed, 1);
 }
@@ -280,14 +274,8 @@ async fn an_upload_is_served_with_a_safe_type_and_nosniff() {
     let chat_id = chat["id"].as_str().expect("chat id").to_owned();
     let mut served = Vec::new();
     for (name, mime) in [("page.png", "text/html"), ("cat.png", "image/png")] {
-        let part = reqwest::multipart::Part::bytes(b"<script>alert(1)</script>".to_vec())
-            .file_name(name)
-            .mime_str(mime)
-            .expect("mime");
-        let form = reqwest::multipart::Form::new()
-            .text("chatId", chat_id.clone())
-            .text("senderId", user.clone())
-            .part("media", part);
+        let form =
+            crate::common::media_form(&chat_id, &user, name, mime, b"<script>alert(1)</script>");
         let uploaded = demo
             .exec(demo.request(Method::POST, "/media").multipart(form))
             .await

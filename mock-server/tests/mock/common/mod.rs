@@ -22,6 +22,25 @@ pub async fn start_mock_with(config: MockConfig) -> Mock {
         .checked_by(spec::check)
 }
 
+/// The `POST /media` form: `chatId`, `senderId` and the file `media`
+/// (`bytes` named `name`, of type `mime`).
+pub fn media_form(
+    chat_id: &str,
+    sender_id: &str,
+    name: &'static str,
+    mime: &str,
+    bytes: &'static [u8],
+) -> reqwest::multipart::Form {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name)
+        .mime_str(mime)
+        .expect("mime");
+    reqwest::multipart::Form::new()
+        .text("chatId", chat_id.to_owned())
+        .text("senderId", sender_id.to_owned())
+        .part("media", part)
+}
+
 /// Lower-case hex HMAC-SHA256 of `body` keyed with `secret`, computed here
 /// with the `hmac` crate, independently of the mock's own code.
 pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
