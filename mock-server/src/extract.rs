@@ -326,9 +326,10 @@ impl Params {
         }
     }
 
-    /// An optional raw body value (any JSON type).
+    /// An optional raw body value (any JSON type, `null` included: the
+    /// caller rejects what it cannot use).
     pub fn value(&self, name: &str) -> Option<&Value> {
-        self.body.get(name).filter(|v| !v.is_null())
+        self.body.get(name)
     }
 
     /// `(offset, limit)`: `limit` defaults to 50, `offset` to 0.

@@ -124,11 +124,16 @@ pub(super) async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> 
 pub(super) async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Reply {
     let queue_active = match params.value("queue") {
         None => None,
-        Some(Value::Object(queue)) => match queue.get("active") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => return Err(ApiError::bad_request("`queue.active` must be a boolean")),
-        },
+        Some(Value::Object(queue)) => {
+            // `maxSize` is checked as the spec declares it (an integer
+            // within 0..=2^32-1), not stored: the queue bound is the mock's own.
+            Params::from_body(queue.clone()).u32("maxSize")?;
+            match queue.get("active") {
+                None => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => return Err(ApiError::bad_request("`queue.active` must be a boolean")),
+            }
+        }
         Some(_) => return Err(ApiError::bad_request("`queue` must be an object")),
     };
     let assign_algorithm = match params.str("assignAlgorithm")? {
