@@ -66,9 +66,11 @@ pub use state::AppState;
 pub use tls::{TlsConfig, TlsCounts};
 pub use webhook::{WebhookFaultsConfig, WebhooksConfig};
 
+use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tls::{TlsIdentity, TlsListener, TlsStats};
 use tokio::net::TcpListener;
@@ -163,6 +165,9 @@ pub struct MockServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// Set when serving HTTPS.
     tls: Option<MockTls>,
+    /// Connections handed to the HTTP server (after the TLS handshake when
+    /// serving HTTPS).
+    connections: Arc<AtomicU64>,
 }
 
 /// Starts the mock on `config.bind` (default `127.0.0.1:0`, any free port).
@@ -189,16 +194,33 @@ pub async fn spawn_with_hook(
     spawn_inner(config, Some(hook)).await
 }
 
+/// Like [`spawn`], serving on a listener the caller bound (e.g. inside
+/// another network namespace); `config.bind` is then ignored.
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or the listener's address unreadable.
+pub async fn spawn_on(listener: TcpListener, config: MockConfig) -> std::io::Result<MockServer> {
+    start(listener, config, None)
+}
+
 async fn spawn_inner(
+    config: MockConfig,
+    hook: Option<std::sync::Arc<dyn EventHook>>,
+) -> std::io::Result<MockServer> {
+    let bind = config
+        .bind
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    start(TcpListener::bind(bind).await?, config, hook)
+}
+
+fn start(
+    listener: TcpListener,
     config: MockConfig,
     hook: Option<std::sync::Arc<dyn EventHook>>,
 ) -> std::io::Result<MockServer> {
     config.validate().map_err(invalid_input)?;
     let tls = load_tls(&config)?;
-    let bind = config
-        .bind
-        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, hook, cancel.clone());
@@ -206,11 +228,20 @@ async fn spawn_inner(
     let stopped = async move {
         stop.cancelled().await;
     };
+    let connections = Arc::new(AtomicU64::new(0));
     let task = match &tls {
-        None => tokio::spawn(serve_state(listener, state.clone(), stopped)),
+        None => tokio::spawn(serve_state(
+            listener.tap_io(counting(&connections)),
+            state.clone(),
+            stopped,
+        )),
         Some(tls) => {
             let served = TlsListener::start(listener, &tls.identity, tls.stats.clone())?;
-            tokio::spawn(serve_state(served, state.clone(), stopped))
+            tokio::spawn(serve_state(
+                served.tap_io(counting(&connections)),
+                state.clone(),
+                stopped,
+            ))
         }
     };
     Ok(MockServer {
@@ -219,7 +250,16 @@ async fn spawn_inner(
         cancel,
         task: Some(task),
         tls,
+        connections,
     })
+}
+
+/// Counts each connection the HTTP server is handed into `counter`.
+fn counting<Io>(counter: &Arc<AtomicU64>) -> impl FnMut(&mut Io) + Send + 'static {
+    let counter = counter.clone();
+    move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl MockServer {
@@ -251,6 +291,12 @@ impl MockServer {
     /// TLS handshakes so far, by negotiated protocol; `None` for plain HTTP.
     pub fn tls_counts(&self) -> Option<TlsCounts> {
         self.tls.as_ref().map(|t| t.stats.counts())
+    }
+
+    /// Connections accepted so far (after their TLS handshake when serving
+    /// HTTPS): how a test sees whether clients reuse keep-alive connections.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// The server's shared state (for in-process inspection).

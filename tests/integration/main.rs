@@ -13,6 +13,9 @@
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
 //!   JUnit agreeing with the exit code, version-1 reports.
+//! - `network`: a real network (root only): the mock in a network
+//!   namespace behind a veth pair, delayed by `tc netem` or a relay;
+//!   latency, keep-alive reuse, coordinated omission, timeouts.
 //! - `tls`: HTTPS end to end: the TLS mock, `--ca-cert`, HTTP/1.1 and
 //!   HTTP/2, a wrong CA, `--insecure`, `--mock-tls`.
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
@@ -24,6 +27,7 @@ mod agents_e2e;
 mod cli;
 mod common;
 mod failures;
+mod network;
 mod reports;
 mod run;
 mod templates;
