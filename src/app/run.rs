@@ -22,7 +22,7 @@ use super::{
 };
 use crate::agents::{self, AgentPool, AgentSummary};
 use crate::cli::RunArgs;
-use crate::client::{ApiClient, ClientConfig};
+use crate::client::{ApiClient, ClientConfig, HttpUsed};
 use crate::config::RunConfig;
 use crate::engine::{self, CleanupSummary, FailureLog, RunOutcome, Runner};
 use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
@@ -30,8 +30,8 @@ use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};
 use crate::report::webhook::WebhookInput;
 use crate::report::{
-    self, CleanupReport, LoadModel, LoadProfile, RouteViolations, RunMeta, RunReport, SchemaReport,
-    StageReport, ViolationSample,
+    self, CleanupReport, HttpProtocol, LoadModel, LoadProfile, RouteViolations, RunMeta, RunReport,
+    SchemaReport, StageReport, ViolationSample,
 };
 use crate::scenario::{Scenario, Stage, Workload};
 use crate::verdict;
@@ -371,6 +371,7 @@ fn build_report(
         scenario_file: Some(args.scenario.display().to_string()),
         target: target.base_url.clone(),
         target_kind: target.kind.to_owned(),
+        http_versions: http_versions(run.client.http_used()),
         chatload_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
@@ -395,6 +396,17 @@ fn build_report(
     report.schema = Some(schema_report(&args.schema, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
     report
+}
+
+/// The versions `used` names, for `meta.http_versions`.
+fn http_versions(used: HttpUsed) -> Vec<HttpProtocol> {
+    [
+        (used.http1, HttpProtocol::Http1),
+        (used.http2, HttpProtocol::Http2),
+    ]
+    .into_iter()
+    .filter_map(|(seen, version)| seen.then_some(version))
+    .collect()
 }
 
 /// The load profile as run, for `meta.load` (no secrets: only the workload).

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -211,7 +212,20 @@ pub struct ApiClient {
     tls: TlsOptions,
     /// The first failed TLS handshake, described (set once, on failure only).
     tls_failure: std::sync::OnceLock<String>,
+    /// The HTTP versions responses came over, as [`HttpUsed`] bits.
+    versions: AtomicU8,
 }
+
+/// The HTTP versions a client's responses came over (ALPN's choice over
+/// TLS): what the run actually spoke, not what it asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpUsed {
+    pub http1: bool,
+    pub http2: bool,
+}
+
+const USED_HTTP1: u8 = 1;
+const USED_HTTP2: u8 = 2;
 
 /// How requests travel.
 ///
@@ -333,7 +347,30 @@ impl ApiClient {
             extra,
             tls,
             tls_failure: std::sync::OnceLock::new(),
+            versions: AtomicU8::new(0),
         })
+    }
+
+    /// The HTTP versions responses have come over so far.
+    pub fn http_used(&self) -> HttpUsed {
+        let bits = self.versions.load(Ordering::Relaxed);
+        HttpUsed {
+            http1: bits & USED_HTTP1 != 0,
+            http2: bits & USED_HTTP2 != 0,
+        }
+    }
+
+    /// Notes the version a response came over. A read of a shared,
+    /// read-mostly byte per response; it is written once per version seen.
+    fn note_version(&self, version: hyper::Version) {
+        let bit = match version {
+            hyper::Version::HTTP_2 => USED_HTTP2,
+            hyper::Version::HTTP_11 | hyper::Version::HTTP_10 => USED_HTTP1,
+            _ => return,
+        };
+        if self.versions.load(Ordering::Relaxed) & bit == 0 {
+            self.versions.fetch_or(bit, Ordering::Relaxed);
+        }
     }
 
     /// The secret and domain key this client sends, so failure reports can mask them.
@@ -427,6 +464,7 @@ impl ApiClient {
                     ClientError::Other
                 }
             })?;
+            self.note_version(response.version());
             let status = response.status().as_u16();
             let body = response
                 .into_body()
@@ -611,6 +649,7 @@ impl ApiClient {
                 }
                 match sender.try_send_request(request).await {
                     Ok(response) => {
+                        self.note_version(response.version());
                         let status = response.status().as_u16();
                         let body = read_body(response.into_body()).await?;
                         return Ok(ApiResponse { status, body });
@@ -691,6 +730,7 @@ impl ApiClient {
             builder = builder.header(CONTENT_TYPE, JSON).body(body);
         }
         let response = builder.send().await.map_err(|e| self.classify(e))?;
+        self.note_version(response.version());
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.classify(e))?;
         Ok(ApiResponse { status, body })

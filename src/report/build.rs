@@ -367,6 +367,7 @@ pub(crate) fn sample_meta() -> RunMeta {
         scenario_file: Some("scenarios/chat-lifecycle.yaml".to_owned()),
         target: "http://127.0.0.1:40123".to_owned(),
         target_kind: "bundled-mock".to_owned(),
+        http_versions: Vec::new(),
         chatload_version: "0.1.0".to_owned(),
         started_at: "2026-11-24T17:00:00Z".to_owned(),
         ended_at: "2026-11-24T17:00:02Z".to_owned(),

@@ -9,7 +9,14 @@
 //! (`format_secs_rounded`, `format_rate_grouped`, `format_percent_adaptive`: rounded for reading).
 //! Pure functions, no I/O.
 
-use super::{Percentiles, RunReport};
+use super::{HttpProtocol, Percentiles, RunReport};
+
+/// The HTTP versions of `meta.http_versions` as one line (`HTTP/1.1, HTTP/2`);
+/// `None` when empty (no response arrived, or an older report).
+pub fn format_http_versions(versions: &[HttpProtocol]) -> Option<String> {
+    let names: Vec<&str> = versions.iter().map(|v| v.as_str()).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
 
 /// Corrected p99 must exceed raw p99 by more than this factor (and by more than
 /// [`CORRECTED_MIN_GAP_US`]) before a renderer shows it beside the raw one.

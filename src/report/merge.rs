@@ -65,6 +65,13 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
     meta.shard = None;
     meta.load.shard = None;
     meta.merged_from = sources.to_vec();
+    let mut versions: Vec<_> = reports
+        .iter()
+        .flat_map(|r| r.meta.http_versions.iter().copied())
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    meta.http_versions = versions;
 
     let steps = merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?;
     let routes = merge_lists(reports.iter().map(|r| r.routes.as_slice()), seconds)?;
@@ -478,6 +485,13 @@ mod tests {
         assert_eq!(merged.steps[0].count, 8000);
         assert_eq!(merged.status_codes["201"], 8000);
         assert_eq!(merged.meta.merged_from, ["a.json", "b.json"]);
+        // The versions any shard spoke, once each, in order.
+        use crate::report::HttpProtocol::{Http1, Http2};
+        let (mut a2, mut b1) = (run(&a), run(&b));
+        a2.meta.http_versions = vec![Http2];
+        b1.meta.http_versions = vec![Http1, Http2];
+        let both = merge(&[a2, b1], &[]).unwrap();
+        assert_eq!(both.meta.http_versions, [Http1, Http2]);
         let t: u64 = merged.timeline.iter().map(|p| p.requests).sum();
         assert_eq!(t, 8000);
         // And the merged report is still a valid report.

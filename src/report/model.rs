@@ -85,6 +85,25 @@ pub struct RunReport {
     pub webhooks: Option<super::webhook::WebhookReport>,
 }
 
+/// An HTTP version spoken with the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum HttpProtocol {
+    #[serde(rename = "HTTP/1.1")]
+    Http1,
+    #[serde(rename = "HTTP/2")]
+    Http2,
+}
+
+impl HttpProtocol {
+    /// As written in the report and the terminal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpProtocol::Http1 => "HTTP/1.1",
+            HttpProtocol::Http2 => "HTTP/2",
+        }
+    }
+}
+
 /// Run metadata. Never contains credentials.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {
@@ -97,6 +116,11 @@ pub struct RunMeta {
     pub target: String,
     /// `"bundled-mock"` or `"remote"`.
     pub target_kind: String,
+    /// The HTTP versions the target's responses actually came over (over
+    /// TLS, what ALPN chose; `--http auto` may give both), in order. Empty
+    /// when no response arrived, and in reports written before it existed.
+    #[serde(default)]
+    pub http_versions: Vec<HttpProtocol>,
     /// Version of chatload that wrote the report.
     pub chatload_version: String,
     /// Start of the run, RFC 3339.

@@ -10,7 +10,8 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    corrected_differs, format_percent, format_rate, format_secs, format_us, shows_flow_column,
+    corrected_differs, format_http_versions, format_percent, format_rate, format_secs, format_us,
+    shows_flow_column,
 };
 use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
@@ -39,6 +40,9 @@ pub fn render(report: &RunReport, color: bool) -> String {
         paint.bold(&format!("scenario   {}{file}", meta.scenario))
     );
     let _ = writeln!(out, "target     {} ({})", meta.target, meta.target_kind);
+    if let Some(versions) = format_http_versions(&meta.http_versions) {
+        let _ = writeln!(out, "protocol   {versions}");
+    }
     let interrupted = if meta.interrupted {
         format!("  {}", paint.alert("INTERRUPTED: partial results"))
     } else {
@@ -450,7 +454,17 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::HttpProtocol;
     use crate::report::build::sample_report;
+
+    #[test]
+    fn the_protocol_line_names_the_http_versions_spoken_and_is_absent_without_any() {
+        let mut report = sample_report();
+        assert!(!render(&report, false).contains("protocol"));
+        report.meta.http_versions = vec![HttpProtocol::Http1, HttpProtocol::Http2];
+        let text = render(&report, false);
+        assert!(text.contains("\nprotocol   HTTP/1.1, HTTP/2\n"), "{text}");
+    }
 
     #[test]
     fn iterations_are_shown_per_flow_only_with_two_flows_or_more() {

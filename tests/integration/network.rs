@@ -18,6 +18,7 @@ mod relay;
 use std::time::Duration;
 
 use chatload::app::Exit;
+use chatload::report::HttpProtocol;
 use chatload_mock::testing::{DEMO_APP, DEMO_SECRET};
 use chatload_mock::{MockConfig, MockServer};
 
@@ -141,6 +142,7 @@ async fn latencies_include_the_delay_and_keep_alive_connections_are_reused() {
     let path = write_scenario(dir.path(), "far.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(report.meta.http_versions, [HttpProtocol::Http1]);
     let latency = &step(&report, "get_settings").latency;
     let round_trip = us(net.one_way_floor() * 2);
     // A request on a reused connection pays one round trip at least.

@@ -11,8 +11,8 @@ use super::{
     base_url, describe_load, pretty_time, status_text_color,
 };
 use crate::report::format::{
-    corrected_differs, escape_html, format_percent_adaptive, format_rate_grouped,
-    format_secs_rounded, format_us, group_thousands, shows_flow_column,
+    corrected_differs, escape_html, format_http_versions, format_percent_adaptive,
+    format_rate_grouped, format_secs_rounded, format_us, group_thousands, shows_flow_column,
 };
 
 pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
@@ -553,6 +553,9 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
         format!("<code>{}</code>", escape_html(&base_url(&meta.target))),
     );
     row("target kind", escape_html(&meta.target_kind));
+    if let Some(versions) = format_http_versions(&meta.http_versions) {
+        row("protocol", escape_html(&versions));
+    }
     row("started at", escape_html(&meta.started_at));
     row("ended at", escape_html(&meta.ended_at));
     row(
