@@ -109,28 +109,24 @@ async fn the_lifecycle_runs_over_https_with_http1_and_with_http2() {
 
 /// A user's own CA and a certificate for `localhost` signed by it, written
 /// as PEM into `dir`: `(cert chain, key, CA)`.
-fn own_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+fn own_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "a user's own CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-        .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
+    let key = rcgen::KeyPair::generate()?;
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&key, &ca)?;
     let paths = (
         dir.join("server.pem"),
         dir.join("server.key"),
         dir.join("ca.pem"),
     );
-    std::fs::write(&paths.0, format!("{}{}", cert.pem(), ca.pem())).unwrap();
-    std::fs::write(&paths.1, key.serialize_pem()).unwrap();
-    std::fs::write(&paths.2, ca.pem()).unwrap();
-    paths
+    std::fs::write(&paths.0, format!("{}{}", cert.pem(), ca.pem()))?;
+    std::fs::write(&paths.1, key.serialize_pem())?;
+    std::fs::write(&paths.2, ca.pem())?;
+    Ok(paths)
 }
 
 /// A `chatload mock` process, killed on drop.
@@ -172,7 +168,7 @@ fn spawn_mock_process(args: &[&std::ffi::OsStr]) -> (MockProcess, u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatload_mock_serves_a_users_own_certificate_with_http1_and_http2() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key, ca) = own_certificate(dir.path());
+    let (cert, key, ca) = own_certificate(dir.path()).expect("a certificate of our own");
     let (_mock, port) = spawn_mock_process(&[
         "--tls-cert".as_ref(),
         cert.as_os_str(),
