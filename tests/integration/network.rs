@@ -18,7 +18,7 @@ mod relay;
 use std::time::Duration;
 
 use chatload::app::Exit;
-use chatload::report::HttpProtocol;
+use chatload::report::{HttpProtocol, RunReport};
 use chatload_mock::testing::{DEMO_APP, DEMO_SECRET};
 use chatload_mock::{MockConfig, MockServer};
 
@@ -105,14 +105,6 @@ impl Network {
             None => ONE_WAY - JITTER,
         }
     }
-
-    /// A scenario `target:` block for the demo app through the delay.
-    fn target(&self, extra: &str) -> String {
-        format!(
-            "target:\n  base_url: {}\n  app_id: {DEMO_APP}\n  secret: {DEMO_SECRET}\n{extra}",
-            self.base_url()
-        )
-    }
 }
 
 /// Says why the test did not run; fails when `CHATLOAD_REQUIRE_NETNS` is set.
@@ -125,6 +117,18 @@ fn skip(why: &str) -> Option<Network> {
     None
 }
 
+/// Runs `get_settings` under `load` (a YAML flow mapping) against
+/// `base_url` as the demo app, with `target_extra` added to `target:`.
+async fn run_settings(base_url: &str, target_extra: &str, load: &str) -> (Exit, RunReport) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let yaml = format!(
+        "name: network\ntarget:\n  base_url: {base_url}\n  app_id: {DEMO_APP}\n  secret: {DEMO_SECRET}\n\
+         {target_extra}load: {load}\nsteps:\n  - get_settings:\n"
+    );
+    let path = write_scenario(dir.path(), "network.yaml", &yaml);
+    run_scenario(dir.path(), &path, &[]).await
+}
+
 fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).expect("a test-sized duration")
 }
@@ -134,13 +138,7 @@ async fn latencies_include_the_delay_and_keep_alive_connections_are_reused() {
     let Some(net) = Network::start(MockConfig::default()).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "name: far\n{}load: {{vus: 2, iterations: 10}}\nsteps:\n  - get_settings:\n",
-        net.target("")
-    );
-    let path = write_scenario(dir.path(), "far.yaml", &yaml);
-    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let (exit, report) = run_settings(&net.base_url(), "", "{vus: 2, iterations: 10}").await;
     assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
     assert_eq!(report.meta.http_versions, [HttpProtocol::Http1]);
     let latency = &step(&report, "get_settings").latency;
@@ -179,15 +177,10 @@ async fn coordinated_omission_correction_shows_a_stall_behind_the_delay() {
     let Some(net) = Network::start(config).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     // One VU finishes an iteration per stall + round trip (> 100 ms); 20
     // arrive each second and wait in the backlog.
-    let yaml = format!(
-        "name: stall\n{}load: {{arrival_rate: 20, duration: 500ms, max_vus: 1, backlog: 100, graceful_stop: 20s}}\nsteps:\n  - get_settings:\n",
-        net.target("")
-    );
-    let path = write_scenario(dir.path(), "stall.yaml", &yaml);
-    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let load = "{arrival_rate: 20, duration: 500ms, max_vus: 1, backlog: 100, graceful_stop: 20s}";
+    let (_, report) = run_settings(&net.base_url(), "", load).await;
     let s = step(&report, "get_settings");
     assert_eq!(s.errors, 0, "{:?}", report.errors_by_kind);
     let floor = 60_000 + us(net.one_way_floor() * 2);
@@ -212,13 +205,12 @@ async fn timeouts_fire_at_their_configured_value_before_the_delayed_response() {
     let Some(net) = Network::start(MockConfig::default()).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "name: impatient\n{}load: {{vus: 1, iterations: 3}}\nsteps:\n  - get_settings:\n",
-        net.target("  timeout: 10ms\n")
-    );
-    let path = write_scenario(dir.path(), "impatient.yaml", &yaml);
-    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let (exit, report) = run_settings(
+        &net.base_url(),
+        "  timeout: 10ms\n",
+        "{vus: 1, iterations: 3}",
+    )
+    .await;
     assert_eq!(exit, Exit::Failed);
     assert_eq!(
         report.errors_by_kind.get("timeout"),
@@ -255,14 +247,8 @@ async fn connections_reset_by_the_network_are_replaced_and_every_request_account
     };
     let upstream = net.relay.as_ref().map_or(net.mock.addr(), Relay::addr);
     let resetting = Relay::start(upstream, resets).await.expect("relay starts");
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "name: resets\ntarget:\n  base_url: http://{}/v1\n  app_id: {DEMO_APP}\n  secret: {DEMO_SECRET}\n\
-         load: {{vus: 2, iterations: 8}}\nsteps:\n  - get_settings:\n",
-        resetting.addr()
-    );
-    let path = write_scenario(dir.path(), "resets.yaml", &yaml);
-    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let url = format!("http://{}/v1", resetting.addr());
+    let (_, report) = run_settings(&url, "", "{vus: 2, iterations: 8}").await;
     assert_eq!(report.totals.requests, 8, "every request counted");
     let answered = report.totals.requests - report.totals.errors;
     assert!(answered > 0, "{:?}", report.errors_by_kind);
