@@ -9,6 +9,9 @@
 //! with `CHATLOAD_REQUIRE_NETNS=1` set, a skip fails instead (for machines
 //! that must run them). The namespace is deleted on drop, panics included.
 //!
+//! One test runs anywhere: keep-alive reuse on loopback, counted by the
+//! mock as the namespace tests count it.
+//!
 //! Assertions relate the run's numbers to the configured delay (the
 //! network can only add time), never to a wall-clock ceiling.
 
@@ -266,4 +269,21 @@ async fn connections_reset_by_the_network_are_replaced_and_every_request_account
             report.errors_by_kind
         );
     }
+}
+
+/// Keep-alive reuse on loopback, where every machine can check it: the
+/// mock's connection count is what the namespace tests rely on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_virtual_user_keeps_one_connection_on_loopback_too() {
+    let mock = chatload_mock::spawn(MockConfig::default())
+        .await
+        .expect("mock starts");
+    let (exit, report) = run_settings(&mock.base_url(), "", "{vus: 3, iterations: 30}").await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(report.totals.requests, 30);
+    let connections = mock.connections();
+    assert!(
+        (1..=3).contains(&connections),
+        "{connections} connections for 3 VUs"
+    );
 }
