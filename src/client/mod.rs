@@ -67,8 +67,11 @@ pub struct ApiRequest<'a> {
     pub path: &'a str,
     pub query: &'a [(String, String)],
     pub headers: &'a [(String, String)],
-    /// JSON body bytes.
-    pub body: Option<Vec<u8>>,
+    /// Body bytes: JSON unless `content_type` says otherwise.
+    pub body: Option<Bytes>,
+    /// The body's `Content-Type` when it is not JSON (a multipart form's,
+    /// with its boundary); shared bytes, so no copy per request.
+    pub content_type: Option<Bytes>,
     pub auth: AuthHeaders<'a>,
 }
 
@@ -82,7 +85,8 @@ impl<'a> ApiRequest<'a> {
             path,
             query: &[],
             headers: &[],
-            body,
+            body: body.map(Bytes::from),
+            content_type: None,
             auth: AuthHeaders::Secret,
         }
     }
@@ -99,11 +103,21 @@ pub struct PreparedRequest {
     body: Bytes,
 }
 
+impl PreparedRequest {
+    /// Bytes of its body.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+}
+
 /// What came back.
 #[derive(Debug)]
 pub struct ApiResponse {
     pub status: u16,
     pub body: Bytes,
+    /// The response's `Content-Type` (a reference-counted view of the
+    /// received header, no copy).
+    pub content_type: Option<HeaderValue>,
 }
 
 /// Why no response arrived.
@@ -466,13 +480,18 @@ impl ApiClient {
             })?;
             self.note_version(response.version());
             let status = response.status().as_u16();
+            let content_type = response.headers().get(CONTENT_TYPE).cloned();
             let body = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|_| ClientError::Other)?
                 .to_bytes();
-            Ok(ApiResponse { status, body })
+            Ok(ApiResponse {
+                status,
+                body,
+                content_type,
+            })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -517,8 +536,8 @@ impl ApiClient {
         }
         let body = match req.body {
             Some(body) => {
-                headers.insert(CONTENT_TYPE, JSON);
-                Full::new(Bytes::from(body))
+                headers.insert(CONTENT_TYPE, content_type(req.content_type)?);
+                Full::new(body)
             }
             None => Full::new(Bytes::new()),
         };
@@ -554,7 +573,7 @@ impl ApiClient {
     /// then reference-counted in memory no other thread touches.
     pub fn prepare(&self, req: ApiRequest<'_>) -> Option<PreparedRequest> {
         let host = self.host.as_ref().filter(|_| self.uses_slots())?;
-        let body = req.body.clone().map_or_else(Bytes::new, Bytes::from);
+        let body = req.body.clone().unwrap_or_default();
         let (parts, _) = self.slot_request(host, req).ok()?.into_parts();
         // Sized to its headers (it is kept per VU), values copied.
         let mut headers = HeaderMap::with_capacity(parts.headers.len());
@@ -651,8 +670,13 @@ impl ApiClient {
                     Ok(response) => {
                         self.note_version(response.version());
                         let status = response.status().as_u16();
+                        let content_type = response.headers().get(CONTENT_TYPE).cloned();
                         let body = read_body(response.into_body()).await?;
-                        return Ok(ApiResponse { status, body });
+                        return Ok(ApiResponse {
+                            status,
+                            body,
+                            content_type,
+                        });
                     }
                     Err(mut e) => {
                         *conn = None;
@@ -727,13 +751,29 @@ impl ApiClient {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = req.body {
-            builder = builder.header(CONTENT_TYPE, JSON).body(body);
+            builder = builder
+                .header(CONTENT_TYPE, content_type(req.content_type)?)
+                .body(body);
         }
         let response = builder.send().await.map_err(|e| self.classify(e))?;
         self.note_version(response.version());
         let status = response.status().as_u16();
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
         let body = response.bytes().await.map_err(|e| self.classify(e))?;
-        Ok(ApiResponse { status, body })
+        Ok(ApiResponse {
+            status,
+            body,
+            content_type,
+        })
+    }
+}
+
+/// The `Content-Type` of a request body: JSON, or the given value (taken
+/// over without a copy: `Bytes` is shared, only checked).
+fn content_type(given: Option<Bytes>) -> Result<HeaderValue, ClientError> {
+    match given {
+        None => Ok(JSON),
+        Some(value) => HeaderValue::from_maybe_shared(value).map_err(|_| ClientError::Other),
     }
 }
 
@@ -827,7 +867,8 @@ mod tests {
             path: "/chats/c-1/messages",
             query: &query,
             headers: &headers,
-            body: Some(br#"{"a":1}"#.to_vec()),
+            body: Some(bytes::Bytes::from_static(br#"{"a":1}"#)),
+            content_type: None,
             auth: AuthHeaders::Secret,
         };
         let host = client.host.clone().unwrap();
@@ -886,6 +927,7 @@ mod tests {
                 query: &[],
                 headers: &[],
                 body: None,
+                content_type: None,
                 auth: AuthHeaders::AppId,
             };
             let first = client

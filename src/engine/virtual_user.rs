@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::Rng;
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +28,7 @@ use crate::metrics::{
     FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
 };
 use crate::scenario::matcher::pointer;
+use crate::scenario::media::MultipartSpec;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
@@ -127,6 +129,10 @@ pub(super) struct Exchange {
     sent: Instant,
     /// The response body as received (moved, not copied), to explain a failure.
     pub(super) raw: Bytes,
+    /// The response's `Content-Type`, for a download's checks.
+    content_type: Option<HeaderValue>,
+    /// Request body bytes sent.
+    sent_bytes: u64,
     /// The rendered path (empty for a prepared, template-free request).
     pub(super) path: String,
     /// The schema violation, kept only when there is one.
@@ -144,6 +150,8 @@ impl Exchange {
             latency: Duration::ZERO,
             sent: Instant::now(),
             raw: Bytes::new(),
+            content_type: None,
+            sent_bytes: 0,
             path: String::new(),
             violation: None,
         }
@@ -155,6 +163,7 @@ impl Exchange {
             status: self.status,
             body: self.body.as_ref(),
             raw: &self.raw,
+            content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
             violation: self.violation.as_ref(),
         }
     }
@@ -581,6 +590,8 @@ impl Runner {
             failure,
             latency_us,
             corrected_us: latency_us + micros(lag),
+            bytes_sent: ex.sent_bytes,
+            bytes_received: ex.raw.len() as u64,
         });
     }
 
@@ -598,9 +609,11 @@ impl Runner {
             tokio::time::sleep(connect_backoff(session.connect_errors)).await;
         }
         let mut path = String::new();
+        let sent_bytes;
         self.prepare(step, spec, session);
         let response =
             if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
+                sent_bytes = prepared.body_len() as u64;
                 sent = Instant::now();
                 self.in_flight.begin(&session.in_flight, sent);
                 self.client
@@ -615,6 +628,7 @@ impl Runner {
                     hooks.on_send(spec.route, &rendered.path, session, sent);
                 }
                 let request = rendered.request(spec);
+                sent_bytes = request.body.as_ref().map_or(0, |b| b.len() as u64);
                 self.in_flight.begin(&session.in_flight, sent);
                 let response = self.client.send_on(&mut session.conn, request, sent).await;
                 path = std::mem::take(&mut rendered.path);
@@ -668,6 +682,8 @@ impl Runner {
                     latency,
                     sent,
                     raw: resp.body,
+                    content_type: resp.content_type,
+                    sent_bytes,
                     path,
                     violation: kept,
                 }
@@ -684,6 +700,8 @@ impl Runner {
                 latency,
                 sent,
                 raw: Bytes::new(),
+                content_type: None,
+                sent_bytes,
                 path,
                 violation: None,
             },
@@ -739,6 +757,12 @@ impl Runner {
         if let Some(f) = status_failure(expect, ex.status) {
             return Some(f);
         }
+        if let Some(check) = &expect.media {
+            let content_type = ex.content_type.as_ref().and_then(|t| t.to_str().ok());
+            if check.mismatch(ex.raw.len(), content_type).is_some() {
+                return Some(FailureKind::Expectation);
+            }
+        }
         let needs_json = !expect.body.is_empty() || !spec.captures.is_empty();
         let Some(body) = &ex.body else {
             return needs_json.then_some(FailureKind::Decode);
@@ -785,6 +809,10 @@ fn is_fixed(spec: &RequestSpec) -> bool {
         && spec.query.iter().all(|(_, t)| t.is_literal())
         && spec.headers.iter().all(|(_, t)| t.is_literal())
         && spec.body.as_ref().is_none_or(ValueTemplate::is_literal)
+        && spec
+            .multipart
+            .as_ref()
+            .is_none_or(MultipartSpec::is_literal)
         && match &spec.auth {
             Auth::Token(t) => t.is_literal(),
             _ => true,
@@ -795,7 +823,7 @@ struct Rendered {
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
+    body: Option<Bytes>,
     /// The rendered token of `Auth::Token`.
     token: String,
 }
@@ -809,6 +837,7 @@ impl Rendered {
             query: &self.query,
             headers: &self.headers,
             body: self.body.take(),
+            content_type: spec.multipart.as_ref().map(|m| m.content_type.clone()),
             auth: match &spec.auth {
                 Auth::Secret => AuthHeaders::Secret,
                 Auth::AppId => AuthHeaders::AppId,
@@ -831,9 +860,12 @@ fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVa
     for (k, t) in &spec.headers {
         headers.push((k.clone(), t.render(session)?));
     }
-    let body = match &spec.body {
-        Some(b) => Some(serde_json::to_vec(&b.render(session)?).unwrap_or_default()),
-        None => None,
+    let body = match (&spec.multipart, &spec.body) {
+        (Some(form), _) => Some(form.render(session)?),
+        (None, Some(b)) => Some(Bytes::from(
+            serde_json::to_vec(&b.render(session)?).unwrap_or_default(),
+        )),
+        (None, None) => None,
     };
     // A token that cannot be rendered is sent empty (and is refused).
     let token = match &spec.auth {

@@ -263,6 +263,7 @@ impl MetricsHub {
                     sample.latency_us,
                     sample.corrected_us,
                 );
+                stats.record_bytes(sample.bytes_sent, sample.bytes_received);
             }
             let interval = &mut shard.interval;
             interval.requests += 1;
@@ -519,6 +520,8 @@ mod tests {
             failure: (status >= 500).then_some(FailureKind::Status),
             latency_us,
             corrected_us: latency_us * 2,
+            bytes_sent: 0,
+            bytes_received: 0,
         }
     }
 

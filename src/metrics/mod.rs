@@ -102,6 +102,10 @@ pub struct RequestSample {
     pub latency_us: u64,
     /// Latency from the intended start (coordinated-omission corrected), in microseconds.
     pub corrected_us: u64,
+    /// Request body bytes sent (HTTP head and framing not counted).
+    pub bytes_sent: u64,
+    /// Response body bytes received (HTTP head and framing not counted).
+    pub bytes_received: u64,
 }
 
 /// One finished step (for a plain request step: that request; for a `wait_until` step: the whole

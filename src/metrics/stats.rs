@@ -31,6 +31,10 @@ pub struct LatencyStats {
     pub failures: [u64; FailureKind::COUNT],
     /// Samples whose raw or corrected latency exceeded [`LATENCY_MAX_US`] and were clamped to it.
     pub saturated: u64,
+    /// Request body bytes sent (routes only; 0 for steps and iterations).
+    pub bytes_sent: u64,
+    /// Response body bytes received (routes only; 0 for steps and iterations).
+    pub bytes_received: u64,
 }
 
 impl Default for LatencyStats {
@@ -51,6 +55,8 @@ impl LatencyStats {
             statuses: Vec::with_capacity(STATUS_CAPACITY),
             failures: [0; FailureKind::COUNT],
             saturated: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
         }
     }
 
@@ -98,6 +104,14 @@ impl LatencyStats {
             *mine += theirs;
         }
         self.saturated += other.saturated;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+    }
+
+    /// Counts the body bytes of one request: two additions, nothing allocated.
+    pub fn record_bytes(&mut self, sent: u64, received: u64) {
+        self.bytes_sent = self.bytes_sent.saturating_add(sent);
+        self.bytes_received = self.bytes_received.saturating_add(received);
     }
 
     /// Count recorded for status `code`.

@@ -233,6 +233,8 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         statuses,
         failures,
         saturated: stats.saturated,
+        bytes_sent: stats.bytes_sent,
+        bytes_received: stats.bytes_received,
         latency: percentiles(&stats.latency_us),
         corrected: percentiles(&stats.corrected_us),
         histogram: encode_histogram(&stats.latency_us),
@@ -322,6 +324,8 @@ pub(crate) fn sample_report() -> RunReport {
                 failure,
                 latency_us,
                 corrected_us,
+                bytes_sent: 0,
+                bytes_received: 0,
             });
             hub.record_step(&StepSample {
                 step: StepId(step),

@@ -166,6 +166,21 @@ pub fn format_percent_adaptive(fraction: f64) -> String {
     }
 }
 
+/// A byte count in binary units: "512 B", "10.0 KiB", "1.5 MiB", "2.0 GiB".
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// Thousands separated by commas: "1,276".
 pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();

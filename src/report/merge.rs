@@ -223,6 +223,8 @@ fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, Repo
         statuses: add_maps(parts.iter().map(|p| &p.statuses)),
         failures: add_maps(parts.iter().map(|p| &p.failures)),
         saturated: parts.iter().map(|p| p.saturated).sum(),
+        bytes_sent: parts.iter().map(|p| p.bytes_sent).sum(),
+        bytes_received: parts.iter().map(|p| p.bytes_received).sum(),
         latency: percentiles(&latency),
         corrected: percentiles(&corrected),
         histogram: encode_histogram(&latency),
@@ -452,6 +454,8 @@ mod tests {
                 failure: None,
                 latency_us: v,
                 corrected_us: v,
+                bytes_sent: 0,
+                bytes_received: 0,
             });
             hub.record_step(&StepSample {
                 step: StepId(0),

@@ -242,6 +242,12 @@ pub struct StatsReport {
     /// Samples above the histogram range (one hour) that were clamped to it.
     #[serde(default)]
     pub saturated: u64,
+    /// Request body bytes sent (routes only; HTTP heads and framing not counted).
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Response body bytes received (routes only; HTTP heads and framing not counted).
+    #[serde(default)]
+    pub bytes_received: u64,
     /// Latency from the actual send.
     pub latency: Percentiles,
     /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the

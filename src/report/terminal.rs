@@ -10,8 +10,8 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    corrected_differs, format_http_versions, format_percent, format_rate, format_secs, format_us,
-    shows_flow_column,
+    corrected_differs, format_bytes, format_http_versions, format_percent, format_rate,
+    format_secs, format_us, shows_flow_column,
 };
 use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
@@ -170,6 +170,13 @@ pub fn render(report: &RunReport, color: bool) -> String {
         out.push('\n');
         let _ = writeln!(out, "{}", paint.bold("Routes"));
         let mut routes = Table::new("route", false, show_corrected);
+        if report
+            .routes
+            .iter()
+            .any(|r| r.bytes_sent + r.bytes_received > 0)
+        {
+            routes.show_bytes();
+        }
         for route in &report.routes {
             routes.row(route, None);
         }
@@ -337,6 +344,8 @@ struct Table {
     headers: Vec<&'static str>,
     show_flow: bool,
     show_corrected: bool,
+    /// Body bytes sent and received (routes).
+    show_bytes: bool,
     rows: Vec<Option<Vec<Cell>>>,
 }
 
@@ -356,8 +365,15 @@ impl Table {
             headers,
             show_flow,
             show_corrected,
+            show_bytes: false,
             rows: Vec::new(),
         }
+    }
+
+    /// Adds the `sent` and `received` body-byte columns (call before any row).
+    fn show_bytes(&mut self) {
+        self.show_bytes = true;
+        self.headers.extend(["sent", "received"]);
     }
 
     fn row(&mut self, stats: &StatsReport, flow: Option<&str>) {
@@ -396,6 +412,10 @@ impl Table {
                 },
                 style: differs.then_some(YELLOW),
             });
+        }
+        if self.show_bytes {
+            cells.push(plain(format_bytes(stats.bytes_sent)));
+            cells.push(plain(format_bytes(stats.bytes_received)));
         }
         self.rows.push(Some(cells));
     }

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod limits;
 pub mod load;
 pub mod matcher;
+pub mod media;
 pub mod raw;
 pub mod template;
 pub mod threshold;
@@ -381,6 +382,8 @@ pub struct RequestSpec {
     pub query: Vec<(String, Template)>,
     pub headers: Vec<(String, Template)>,
     pub body: Option<ValueTemplate>,
+    /// A `multipart/form-data` body instead of JSON (`multipart:`, `upload_media`).
+    pub multipart: Option<media::MultipartSpec>,
     pub auth: Auth,
     pub expect: Expectation,
     pub captures: Vec<Capture>,
@@ -392,6 +395,8 @@ pub struct RequestSpec {
 pub struct Expectation {
     pub statuses: Vec<u16>,
     pub body: Vec<BodyCheck>,
+    /// Size and type of a download (`download_media`).
+    pub media: Option<media::MediaCheck>,
 }
 
 impl Expectation {

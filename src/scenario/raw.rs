@@ -240,6 +240,10 @@ pub struct RawStep {
     pub close_chat: Option<Option<RawCloseChat>>,
     #[serde(default, deserialize_with = "present")]
     pub mark_read: Option<Option<RawMarkRead>>,
+    #[serde(default, deserialize_with = "present")]
+    pub upload_media: Option<Option<super::media::RawUploadMedia>>,
+    #[serde(default, deserialize_with = "present")]
+    pub download_media: Option<Option<super::media::RawDownloadMedia>>,
     pub request: Option<RawRequest>,
     pub wait_until: Option<Box<RawWaitUntil>>,
     pub wait_event: Option<Box<RawWaitEvent>>,
@@ -337,6 +341,8 @@ pub struct RawRequest {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub body: Option<Value>,
+    /// A `multipart/form-data` body (fields and files) instead of `body`.
+    pub multipart: Option<super::media::RawMultipart>,
     pub auth: Option<String>,
 }
 

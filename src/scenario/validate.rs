@@ -46,6 +46,8 @@ pub(super) struct Validator<'a> {
     pub(super) unknown_vars: Vec<(usize, String)>,
     /// Variables captured in the current flow, with the first step capturing each.
     pub(super) captured_at: Vec<(String, String)>,
+    /// The scenario file's directory: relative file paths start here.
+    pub(super) base_dir: std::path::PathBuf,
 }
 
 impl<'a> Validator<'a> {
@@ -62,6 +64,7 @@ impl<'a> Validator<'a> {
             has_webhooks: false,
             unknown_vars: Vec::new(),
             captured_at: Vec::new(),
+            base_dir: std::path::PathBuf::new(),
         }
     }
 
@@ -185,6 +188,7 @@ pub fn validate(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Scenario, Vec<Problem>> {
     let mut v = Validator::new(origin, env);
+    v.base_dir = base_dir.to_owned();
     v.has_webhooks = raw.webhooks.is_some();
     let target = validate_target(&mut v, raw.target.as_ref(), base_dir);
     v.webhooks = super::webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());

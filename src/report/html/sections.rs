@@ -11,7 +11,7 @@ use super::{
     base_url, describe_load, pretty_time, status_text_color,
 };
 use crate::report::format::{
-    corrected_differs, escape_html, format_http_versions, format_percent_adaptive,
+    corrected_differs, escape_html, format_bytes, format_http_versions, format_percent_adaptive,
     format_rate_grouped, format_secs_rounded, format_us, group_thousands, shows_flow_column,
 };
 
@@ -324,6 +324,15 @@ pub(super) fn stats_table(
              corrected)\">p99 corrected</th>",
         );
     }
+    let show_bytes = rows
+        .iter()
+        .any(|(s, _, _)| s.bytes_sent + s.bytes_received > 0);
+    if show_bytes {
+        out.push_str(
+            "<th class=\"num\" title=\"request body bytes\">sent</th>\
+             <th class=\"num\" title=\"response body bytes\">received</th>",
+        );
+    }
     if show_statuses {
         out.push_str("<th>statuses</th>");
     }
@@ -384,6 +393,14 @@ pub(super) fn stats_table(
             } else {
                 out.push_str("<td class=\"num muted\">same</td>");
             }
+        }
+        if show_bytes {
+            w!(
+                out,
+                "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+                format_bytes(s.bytes_sent),
+                format_bytes(s.bytes_received)
+            );
         }
         if show_statuses {
             let codes: Vec<String> = s

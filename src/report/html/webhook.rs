@@ -35,6 +35,8 @@ fn chart_stats(name: &str, s: &LatencySummary) -> StatsReport {
         statuses: BTreeMap::new(),
         failures: BTreeMap::new(),
         saturated: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
         latency: s.latency,
         corrected: s.latency,
         histogram: s.histogram.clone(),
