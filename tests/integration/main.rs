@@ -7,6 +7,8 @@
 //! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
+//! - `media`: multipart uploads, downloads checked for size and type, the
+//!   API's refusals, body bytes per route, `smoke.yaml` covering 50/50.
 //! - `failures`: why steps failed (samples in every output, bounded, secrets masked).
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `agents`: agent actors against the mock with its simulated agents off;
@@ -27,6 +29,7 @@ mod agents_e2e;
 mod cli;
 mod common;
 mod failures;
+mod media;
 mod network;
 mod reports;
 mod run;
