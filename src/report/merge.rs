@@ -454,8 +454,8 @@ mod tests {
                 failure: None,
                 latency_us: v,
                 corrected_us: v,
-                bytes_sent: 0,
-                bytes_received: 0,
+                bytes_sent: v,
+                bytes_received: 2 * v,
             });
             hub.record_step(&StepSample {
                 step: StepId(0),
@@ -484,6 +484,13 @@ mod tests {
         let single = run(&all);
         assert_eq!(merged.steps[0].latency, single.steps[0].latency);
         assert_eq!(merged.routes[0].latency, single.routes[0].latency);
+        // Body bytes add up like counts.
+        let sent: u64 = all.iter().sum();
+        assert_eq!(single.routes[0].bytes_sent, sent);
+        assert_eq!(
+            (merged.routes[0].bytes_sent, merged.routes[0].bytes_received),
+            (sent, 2 * sent)
+        );
         assert_eq!(merged.iteration.latency, single.iteration.latency);
         assert_eq!(merged.totals.requests, 8000);
         assert_eq!(merged.steps[0].count, 8000);
