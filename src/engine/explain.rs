@@ -422,6 +422,9 @@ fn request_vars(spec: &RequestSpec) -> Vec<VarId> {
     if let Some(body) = &spec.body {
         vars.extend(body.vars());
     }
+    if let Some(form) = &spec.multipart {
+        vars.extend(form.vars());
+    }
     if let Auth::Token(t) = &spec.auth {
         vars.extend(t.vars());
     }

@@ -17,7 +17,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Location;
 
-use super::template::{RenderContext, Template, UnsetVariable};
+use super::template::{RenderContext, Template, UnsetVariable, VarId};
 use super::validate::Validator;
 
 /// Largest file a form may carry (read or generated): 100 MiB.
@@ -151,6 +151,14 @@ impl MultipartSpec {
     /// Whether the body is the same on every request (no template in it).
     pub fn is_literal(&self) -> bool {
         self.pieces.iter().all(|p| matches!(p, Piece::Fixed(_)))
+    }
+
+    /// The variables its text fields read.
+    pub fn vars(&self) -> impl Iterator<Item = VarId> + '_ {
+        self.pieces.iter().flat_map(|p| match p {
+            Piece::Field(t) => t.vars().collect(),
+            Piece::Fixed(_) => Vec::new(),
+        })
     }
 
     /// The body for one request: the shared bytes themselves when nothing is

@@ -539,16 +539,11 @@ fn generic_request(
         );
         return None;
     }
-    let multipart = match &r.multipart {
-        Some(form) => Some(multipart_spec(
-            v,
-            form,
-            &cx.at,
-            &format!("{}.request.multipart", cx.path),
-            defined,
-        )?),
-        None => None,
-    };
+    // Checked before the rest, which is checked even when the form is not.
+    let multipart = r.multipart.as_ref().map(|form| {
+        let place = format!("{}.request.multipart", cx.path);
+        multipart_spec(v, form, &cx.at, &place, defined)
+    });
     let mut spec = finish_request(
         v,
         cx,
@@ -560,7 +555,10 @@ fn generic_request(
         r.body.clone(),
         auth,
     )?;
-    spec.multipart = multipart;
+    spec.multipart = match multipart {
+        Some(form) => Some(form?),
+        None => None,
+    };
     let key = op.map_or_else(
         || format!("{method} {}", template_shape(r_path)),
         |o| o.route_key().to_owned(),
