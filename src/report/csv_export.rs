@@ -1,5 +1,6 @@
 //! Per-step, per-route, whole-iteration and per-flow iteration statistics as CSV, for
-//! spreadsheets. Latencies in milliseconds with microsecond precision.
+//! spreadsheets. Latencies in milliseconds with microsecond precision; body bytes sent and
+//! received (routes; 0 elsewhere).
 
 use super::{ReportError, RunReport, StatsReport};
 
@@ -27,6 +28,8 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         "p99_99_ms",
         "max_ms",
         "p99_corrected_ms",
+        "bytes_sent",
+        "bytes_received",
     ];
     let csv_err = |e: csv::Error| ReportError::Csv(e.to_string());
     w.write_record(header).map_err(csv_err)?;
@@ -51,6 +54,8 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
             ms(p.p99_99_us),
             ms(p.max_us),
             ms(s.corrected.p99_us),
+            s.bytes_sent.to_string(),
+            s.bytes_received.to_string(),
         ])
     };
     for s in &report.steps {

@@ -62,6 +62,20 @@ async fn uploaded_media_downloads_with_its_size_and_type_and_bytes_are_counted()
     assert!(post.bytes_received > 0);
     let text = chatload::report::terminal::render(&report, false);
     assert!(text.contains("received"), "{text}");
+    let csv = chatload::report::csv_export::render(&report).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",bytes_sent,bytes_received")
+    );
+    let get_row = format!(",{},{}", 0, 2 * (10_240 + 18));
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("route,GET /media/{mediaId},") && l.ends_with(&get_row)),
+        "{csv}"
+    );
     let html = chatload::report::html::render(&report).unwrap();
     assert!(String::from_utf8_lossy(&html).contains(">received</th>"));
 }
