@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
-use serde_saphyr::Location;
+use serde_saphyr::{Location, Spanned};
 
 use super::template::{RenderContext, Template, UnsetVariable, VarId};
 use super::validate::Validator;
@@ -26,7 +26,7 @@ pub const MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
 /// `multipart:` a form's parts in the order written: a string is a text
 /// field, a mapping with `file` or `generate` a file.
 #[derive(Debug, Default)]
-pub struct RawMultipart(pub Vec<(String, RawPart)>);
+pub struct RawMultipart(pub Vec<(String, Spanned<RawPart>)>);
 
 /// One part of a form as written.
 #[derive(Debug)]
@@ -120,7 +120,7 @@ impl<'de> Deserialize<'de> for RawMultipart {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMultipart, A::Error> {
                 let mut parts = Vec::new();
-                while let Some((name, part)) = map.next_entry::<String, RawPart>()? {
+                while let Some((name, part)) = map.next_entry::<String, Spanned<RawPart>>()? {
                     parts.push((name, part));
                 }
                 Ok(RawMultipart(parts))
@@ -202,11 +202,15 @@ struct FilePart {
 }
 
 /// A form's parts checked and laid out; `None` after reporting problems.
+///
+/// `place` names a field in messages (`steps[2].request.multipart.chatId`);
+/// problems point at the field's own line when the file gives one, else at `at`.
 pub(super) fn multipart_spec(
     v: &mut Validator<'_>,
     raw: &RawMultipart,
     at: &Location,
     path: &str,
+    place: &dyn Fn(&str) -> String,
     defined: &HashSet<String>,
 ) -> Option<MultipartSpec> {
     let before = v.problems.len();
@@ -219,7 +223,13 @@ pub(super) fn multipart_spec(
     }
     let mut parts = Vec::with_capacity(raw.0.len());
     for (name, part) in &raw.0 {
-        let place = format!("{path}.{name}");
+        let place = place(name);
+        let at = &if part.referenced == Location::UNKNOWN {
+            *at
+        } else {
+            part.referenced
+        };
+        let part = &part.value;
         if name.is_empty() || name.contains(['"', '\r', '\n']) {
             v.problem(
                 at,

@@ -137,7 +137,9 @@ fn multipart_problems_are_located_and_say_what_is_expected() {
                 \x20     body: {a: 1}\n      multipart: {chatId: c}\n\
                 \x20 - upload_media: {file: missing.png}\n\
                 \x20 - upload_media: {generate: {size: 3 apples, type: image/png}}\n\
-                \x20 - download_media: {size: lots}\n";
+                \x20 - download_media: {size: lots}\n\
+                \x20 - request:\n      method: POST\n      path: /media\n      multipart:\n\
+                \x20       chatId: c-1\n        media: {generate: {size: 1KiB}, file: x.png}\n";
     let path = write_scenario(dir.path(), "bad.yaml", yaml);
     let out = crate::common::chatload()
         .arg("validate")
@@ -151,11 +153,15 @@ fn multipart_problems_are_located_and_say_what_is_expected() {
         format!(
             "{file}:4:5: steps[0].request.multipart: give either `body` (JSON) or `multipart` (a form), not both"
         ),
-        format!("{file}:9:5: steps[1].upload_media.media.file: cannot read file"),
+        format!("{file}:9:5: steps[1].upload_media.file: cannot read file"),
         format!(
-            "{file}:10:5: steps[2].upload_media.media.generate.size: `3 apples`: expected a size such as"
+            "{file}:10:5: steps[2].upload_media.generate.size: `3 apples`: expected a size such as"
         ),
         format!("{file}:11:5: steps[3].download_media.size: `lots`: expected a size such as"),
+        // A form's own field is located at its line.
+        format!(
+            "{file}:17:16: steps[4].request.multipart.media: a file part needs exactly one of `file` (a path) or `generate` (size and type)"
+        ),
     ] {
         assert!(stderr.contains(&wanted), "missing `{wanted}` in\n{stderr}");
     }

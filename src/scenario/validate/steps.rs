@@ -430,8 +430,14 @@ fn typed_request(
     spec.route = route_id(v, op.route_key().to_owned(), Some(op));
     spec.chat_effect = draft.chat_effect;
     if let Some(form) = &draft.multipart {
-        let place = format!("{}.{kind}", cx.path);
-        spec.multipart = Some(multipart_spec(v, form, &cx.at, &place, defined)?);
+        // The typed step's keys: `chat`, `sender`, and the file's beside them.
+        let path = format!("{}.{kind}", cx.path);
+        let place = |field: &str| match field {
+            "chatId" => format!("{path}.chat"),
+            "senderId" => format!("{path}.sender"),
+            _ => path.clone(),
+        };
+        spec.multipart = Some(multipart_spec(v, form, &cx.at, &path, &place, defined)?);
     }
     spec.expect.media = draft.download.map(|d| download_check(v, d, cx));
     for (var, pointer, optional) in draft.auto_captures {
@@ -541,8 +547,9 @@ fn generic_request(
     }
     // Checked before the rest, which is checked even when the form is not.
     let multipart = r.multipart.as_ref().map(|form| {
-        let place = format!("{}.request.multipart", cx.path);
-        multipart_spec(v, form, &cx.at, &place, defined)
+        let path = format!("{}.request.multipart", cx.path);
+        let place = |field: &str| format!("{path}.{field}");
+        multipart_spec(v, form, &cx.at, &path, &place, defined)
     });
     let mut spec = finish_request(
         v,

@@ -8,6 +8,7 @@ use crate::api::Operation;
 use crate::scenario::ChatEffect;
 use crate::scenario::media::{RawDownloadMedia, RawFile, RawGenerate, RawMultipart, RawPart};
 use crate::scenario::raw::RawStep;
+use serde_saphyr::{Location, Spanned};
 
 /// A typed step resolved to an operation and its parts (still as JSON with
 /// template strings), before template parsing.
@@ -45,8 +46,11 @@ impl Draft<'_> {
 /// from the VU's chat and user with 1 KiB of generated PNG.
 fn upload_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
     let p = raw.upload_media.as_ref()?.as_ref();
+    let unplaced = |part| Spanned::new(part, Location::UNKNOWN, Location::UNKNOWN);
     let text = |v: Option<&String>, default: &str| {
-        RawPart::Text(v.cloned().unwrap_or_else(|| default.to_owned()))
+        unplaced(RawPart::Text(
+            v.cloned().unwrap_or_else(|| default.to_owned()),
+        ))
     };
     let generate = match p {
         Some(p) if p.file.is_some() || p.generate.is_some() => p.generate.clone(),
@@ -71,7 +75,7 @@ fn upload_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
             "senderId".to_owned(),
             text(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
         ),
-        ("media".to_owned(), RawPart::File(file)),
+        ("media".to_owned(), unplaced(RawPart::File(file))),
     ]));
     // Optional, like `message_id`: an upload the scenario expects to be
     // refused (403, 413) has no id to capture.
