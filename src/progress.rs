@@ -87,7 +87,7 @@ impl Progress {
             }
             ProgressMode::Plain => {
                 if let Some(line) = self.plain_line_due(snap) {
-                    eprintln!("{line}");
+                    crate::errln!("{line}");
                 }
             }
         }
@@ -96,8 +96,8 @@ impl Progress {
     /// Prints a log line without tearing the bar (above it in `Bar` mode, plain stderr otherwise).
     pub fn println(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.suspend(|| crate::errln!("{line}")),
+            None => crate::errln!("{line}"),
         }
     }
 

@@ -505,14 +505,15 @@ fn deliver(
         write_bytes(file, path, &xml).map_err(run_failed)?;
     }
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    println!("{}", report::terminal::render(&report, color));
+    crate::outln!("{}", report::terminal::render(&report, color));
     write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
-    print!("{}", report::terminal::render_verdict(&verdict, color));
-    println!("report: {}", outputs.path.display());
+    crate::redact::print(&report::terminal::render_verdict(&verdict, color));
+    crate::outln!("report: {}", outputs.path.display());
     if verdict.target_unreachable {
-        eprintln!(
+        crate::errln!(
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
-            target.base_url, report.totals.errors
+            target.base_url,
+            report.totals.errors
         );
     }
     if let Some(tls) = run.client.tls_failure() {
@@ -521,7 +522,7 @@ fn deliver(
         } else {
             "warning"
         };
-        eprintln!("{level}: {tls}");
+        crate::errln!("{level}: {tls}");
     }
     Ok(verdict_exit(&verdict))
 }

@@ -347,6 +347,17 @@ impl ApiClient {
                     .build()?,
             )
         };
+        // Known from here on, so every output masks them (src/redact.rs).
+        let secrets = [&config.credentials.secret, &config.credentials.domain_key];
+        secrets
+            .into_iter()
+            .flatten()
+            .for_each(|s| crate::redact::register(s));
+        config
+            .extra_headers
+            .iter()
+            .filter(|(name, _)| crate::engine::is_sensitive_name(name))
+            .for_each(|(_, value)| crate::redact::register(value));
         Ok(ApiClient {
             http,
             base_url: base,

@@ -10,6 +10,8 @@
 //! - `media`: multipart uploads, downloads checked for size and type, the
 //!   API's refusals, body bytes per route, `smoke.yaml` covering 50/50.
 //! - `failures`: why steps failed (samples in every output, bounded, secrets masked).
+//! - `hostile`: a server reflecting credentials; no secret in any output
+//!   of `run` or `conform`.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
@@ -29,6 +31,7 @@ mod agents_e2e;
 mod cli;
 mod common;
 mod failures;
+mod hostile;
 mod media;
 mod network;
 mod reports;
