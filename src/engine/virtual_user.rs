@@ -89,6 +89,17 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// after which the target counts as unreachable: about 1.3 s of trying.
 pub const GIVE_UP_AFTER: u32 = 8;
 
+/// How a request ended at the transport level, for the back-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Answered,
+    /// No connection could be made.
+    NoConnection,
+    /// Connected, but the connection ended before an answer.
+    Dropped,
+    TimedOut,
+}
+
 /// How long a VU waits before its next request after `errors` connection
 /// errors in a row: 10 ms, doubling, at most 1 s.
 pub fn connect_backoff(errors: u32) -> Duration {
@@ -636,7 +647,13 @@ impl Runner {
             };
         let latency = sent.elapsed();
         session.in_flight.clear();
-        self.note_connection(session, matches!(response, Err(ClientError::Connect)));
+        let outcome = match &response {
+            Ok(_) => Transport::Answered,
+            Err(ClientError::Connect) => Transport::NoConnection,
+            Err(ClientError::Other) => Transport::Dropped,
+            Err(ClientError::Timeout) => Transport::TimedOut,
+        };
+        self.note_connection(session, outcome);
         match response {
             Ok(resp) => {
                 let schema = self
@@ -708,11 +725,18 @@ impl Runner {
         }
     }
 
-    /// Keeps the VU's run of connection errors for its back-off, and flags
-    /// the target unreachable when nothing ever connected and this VU gave up.
-    fn note_connection(&self, session: &mut Session, connect_failed: bool) {
-        if !connect_failed {
-            session.connect_errors = 0;
+    /// Keeps the VU's run of transport errors for its back-off (reset by an
+    /// answer or a timeout, which waited already), and flags the target
+    /// unreachable when nothing ever connected and this VU gave up. A
+    /// connection dropped before the answer (a target that accepts and
+    /// closes) backs off too, but counts as connected.
+    fn note_connection(&self, session: &mut Session, outcome: Transport) {
+        if outcome != Transport::NoConnection {
+            session.connect_errors = if outcome == Transport::Dropped {
+                session.connect_errors.saturating_add(1)
+            } else {
+                0
+            };
             if !self.ever_connected.load(Relaxed) {
                 self.ever_connected.store(true, Relaxed);
             }

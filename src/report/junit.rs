@@ -60,6 +60,25 @@ fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
     }
 }
 
+/// The clean-up's counts as suite properties, and a test case carrying its
+/// summary and the ids left open. It passes: the clean-up runs after the
+/// load and never decides the verdict (so JUnit agrees with the exit code).
+fn add_cleanup(suite: &mut TestSuite, report: &RunReport) {
+    let Some(c) = &report.cleanup else { return };
+    for (name, value) in [
+        ("cleanup_attempted", c.attempted),
+        ("cleanup_closed", c.closed),
+        ("cleanup_failed", c.failed),
+        ("cleanup_left_open", c.left_open),
+    ] {
+        suite.add_property(Property::new(name, value.to_string()));
+    }
+    let mut case = TestCase::new("clean-up", TestCaseStatus::success());
+    case.set_classname("run");
+    case.set_system_out(c.summary());
+    suite.add_test_case(case);
+}
+
 /// Renders the run as JUnit XML.
 ///
 /// # Errors
@@ -77,6 +96,7 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
     });
     suite.add_test_case(case("verdict".to_owned(), "run", problem, true));
     add_accounting(&mut suite, report);
+    add_cleanup(&mut suite, report);
     for t in &verdict.thresholds {
         let mut c = case(
             format!("threshold: {}", t.threshold),

@@ -33,10 +33,11 @@ pub use model::{
     FailureSamples, HttpProtocol, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport,
     TimelineReport, Totals,
 };
+pub use sections::MAX_LEFT_OPEN_IDS;
 pub use sections::{
-    ActorSummary, AgentCounts, AgentSummary, CleanupReport, DecidedBy, LoadModel, LoadProfile,
-    RouteViolations, SchemaReport, StageReport, ThresholdDef, ThresholdResult, ThresholdStatus,
-    Verdict, ViolationSample,
+    ActorSummary, AgentCounts, AgentSummary, CleanupReport, CleanupStopReason, DecidedBy,
+    LoadModel, LoadProfile, RouteViolations, SchemaReport, StageReport, ThresholdDef,
+    ThresholdResult, ThresholdStatus, Verdict, ViolationSample,
 };
 
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.

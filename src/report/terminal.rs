@@ -224,6 +224,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
             t.reclaimed,
         );
     }
+    if let Some(c) = &report.cleanup {
+        let line = c.summary();
+        let line = paint.alert_if(c.left_open > 0, &line);
+        let _ = writeln!(out, "clean-up        {line}");
+    }
     schema_violations(&mut out, report);
     out
 }

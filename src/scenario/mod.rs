@@ -84,6 +84,8 @@ pub struct Scenario {
     pub routes: Vec<RouteInfo>,
     /// Close chats that iterations left open when the run ends.
     pub cleanup: bool,
+    /// Time limit of that clean-up; `None`: the load's `graceful_stop`.
+    pub cleanup_timeout: Option<Duration>,
     /// Service levels the run must meet.
     pub thresholds: Vec<threshold::Threshold>,
     /// Agent actors, when the scenario declares them.
@@ -93,6 +95,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// How long the end-of-run clean-up may take: `cleanup_timeout`, else the
+    /// load's `graceful_stop`.
+    pub fn cleanup_limit(&self) -> Duration {
+        self.cleanup_timeout
+            .unwrap_or_else(|| self.load.graceful_stop())
+    }
+
     /// Whether step `id` is a pause (`- think: 2s` alone): it sends nothing and has no metrics.
     pub fn is_pause(&self, id: usize) -> bool {
         is_pause(&self.flows, id)

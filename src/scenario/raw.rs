@@ -37,6 +37,9 @@ pub struct RawScenario {
     pub steps: Option<Vec<Spanned<RawStep>>>,
     #[serde(default)]
     pub cleanup: Option<bool>,
+    /// Time limit of the end-of-run clean-up (default: `load.graceful_stop`).
+    #[serde(default)]
+    pub cleanup_timeout: Option<Spanned<DurationText>>,
     #[serde(default)]
     pub thresholds: Vec<Spanned<RawThresholdEntry>>,
     /// Agent actors (see `scenario/agents.rs`).

@@ -253,6 +253,10 @@ pub fn validate(
             step_names: std::mem::take(&mut v.step_names),
             routes: std::mem::take(&mut v.routes),
             cleanup: raw.cleanup.unwrap_or(true),
+            cleanup_timeout: raw
+                .cleanup_timeout
+                .as_ref()
+                .and_then(|d| v.duration(&d.value, &d.referenced, "cleanup_timeout")),
             thresholds,
             agents,
             webhooks: v.webhooks.take(),

@@ -3,13 +3,12 @@
 //! walked for the secrets: 0 occurrences in the terminal, the logs and every
 //! file `run` and `conform` write.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::common::{chatload, write_scenario};
+use crate::common::{chatload, serve_in_thread, write_scenario};
 
 const SECRET: &str = "hostile-secret-4f8a9c";
 const DOMAIN_KEY: &str = "hostile-domain-key-77e1";
@@ -46,27 +45,6 @@ async fn reflect(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         response.headers_mut().insert("x-echo", v);
     }
     response
-}
-
-/// Starts the reflecting server on 127.0.0.1:0 in its own thread.
-fn start_hostile() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime for the hostile server");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind 127.0.0.1:0");
-            let addr = listener.local_addr().expect("bound address");
-            tx.send(addr).expect("the test waits for the address");
-            let app = axum::Router::new().fallback(reflect);
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("the hostile server starts")
 }
 
 /// Every file under `dir`, and the process's stdout and stderr, must hold
@@ -112,7 +90,7 @@ fn hostile_command(dir: &Path) -> std::process::Command {
 
 #[test]
 fn a_run_against_a_reflecting_server_writes_no_secret_anywhere() {
-    let addr = start_hostile();
+    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -142,7 +120,7 @@ fn a_run_against_a_reflecting_server_writes_no_secret_anywhere() {
 
 #[test]
 fn a_webhook_registration_error_echoing_the_secret_is_masked() {
-    let addr = start_hostile();
+    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -166,7 +144,7 @@ fn a_webhook_registration_error_echoing_the_secret_is_masked() {
 
 #[test]
 fn conform_against_a_reflecting_server_writes_no_secret_anywhere() {
-    let addr = start_hostile();
+    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();

@@ -10,6 +10,8 @@
 //! - `media`: multipart uploads, downloads checked for size and type, the
 //!   API's refusals, body bytes per route, `smoke.yaml` covering 50/50.
 //! - `failures`: why steps failed (samples in every output, bounded, secrets masked).
+//! - `cleanup`: the end-of-run clean-up against a target that never closes
+//!   a chat: its time limit, a second signal, the chats left open by id.
 //! - `hostile`: a server reflecting credentials; no secret in any output
 //!   of `run` or `conform`.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
@@ -28,6 +30,7 @@
 mod accounting;
 mod agents;
 mod agents_e2e;
+mod cleanup;
 mod cli;
 mod common;
 mod failures;

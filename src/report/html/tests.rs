@@ -67,6 +67,10 @@ fn full_report() -> RunReport {
         attempted: 4,
         closed: 3,
         failed: 1,
+        left_open: 1,
+        left_open_ids: vec!["chat-9".to_owned()],
+        stopped: Some(crate::report::CleanupStopReason::TimeLimit),
+        limit_secs: 3.0,
     });
     report
 }
