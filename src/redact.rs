@@ -106,17 +106,7 @@ fn forms(secret: &str) -> Vec<String> {
     if let Ok(json) = serde_json::to_string(secret) {
         out.push(json[1..json.len() - 1].to_owned());
     }
-    let mut html = String::with_capacity(secret.len());
-    for c in secret.chars() {
-        match c {
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#39;"),
-            c => html.push(c),
-        }
-    }
+    let html = crate::report::format::escape_html(secret);
     out.push(html.replace("&#39;", "&apos;"));
     out.push(html);
     out.push(secret.replace('"', "\"\""));

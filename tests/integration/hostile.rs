@@ -78,85 +78,63 @@ fn assert_no_secret(dir: &Path, out: &std::process::Output) {
     );
 }
 
-fn hostile_command(dir: &Path) -> std::process::Command {
+/// Runs chatload (`args`, then each `(flag, file)` of `outputs` with the
+/// file in a fresh output directory) against a fresh reflecting server at
+/// `{url}`, with the hostile credentials; asserts no secret in any output
+/// and returns the exit code.
+fn run_against_reflector(
+    args: &[&str],
+    outputs: &[(&str, &str)],
+    scenario: Option<&str>,
+) -> Option<i32> {
+    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).expect("output dir");
     let mut cmd = chatload();
-    cmd.current_dir(dir)
+    cmd.current_dir(dir.path())
         .env("CHATLOAD_APP_ID", "hostile-app")
         .env("CHATLOAD_SECRET", SECRET)
         .env("CHATLOAD_DOMAIN_KEY", DOMAIN_KEY)
-        .env("CHATLOAD_LOG", "debug");
-    cmd
+        .env("CHATLOAD_LOG", "debug")
+        .args(args)
+        .args(["--target", &format!("http://{addr}/v1")]);
+    for (flag, file) in outputs {
+        cmd.arg(flag).arg(out_dir.join(file));
+    }
+    if let Some(yaml) = scenario {
+        cmd.arg(write_scenario(dir.path(), "s.yaml", yaml));
+    }
+    let out = cmd.output().expect("chatload runs");
+    assert_no_secret(&out_dir, &out);
+    out.status.code()
 }
 
 #[test]
 fn a_run_against_a_reflecting_server_writes_no_secret_anywhere() {
-    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "s.yaml",
-        "name: hostile\nload: {vus: 1, iterations: 2}\nsteps:\n  - create_user:\n  \
-         - create_chat:\n    on_error: continue\n  - get_settings:\n    on_error: continue\n",
-    );
-    let out = hostile_command(dir.path())
-        .args(["run", "--quiet", "--verbose", "--target"])
-        .arg(format!("http://{addr}/v1"))
-        .arg("--out")
-        .arg(out_dir.join("r.json"))
-        .arg("--junit")
-        .arg(out_dir.join("r.xml"))
-        .arg("--html")
-        .arg(out_dir.join("r.html"))
-        .arg("--csv")
-        .arg(out_dir.join("r.csv"))
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert_no_secret(&out_dir, &out);
+    let scenario = "name: hostile\nload: {vus: 1, iterations: 2}\nsteps:\n  - create_user:\n  \
+         - create_chat:\n    on_error: continue\n  - get_settings:\n    on_error: continue\n";
+    let outputs = [
+        ("--out", "r.json"),
+        ("--junit", "r.xml"),
+        ("--html", "r.html"),
+        ("--csv", "r.csv"),
+    ];
+    let exit = run_against_reflector(&["run", "--quiet", "--verbose"], &outputs, Some(scenario));
+    assert_eq!(exit, Some(1));
 }
 
 #[test]
 fn a_webhook_registration_error_echoing_the_secret_is_masked() {
-    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "s.yaml",
-        "name: hostile\nload: {vus: 1, iterations: 1}\nwebhooks:\n  bind: 127.0.0.1:0\n  \
-         settle: 0s\nsteps:\n  - get_settings:\n",
-    );
-    let out = hostile_command(dir.path())
-        .args(["run", "--quiet", "--target"])
-        .arg(format!("http://{addr}/v1"))
-        .arg("--out")
-        .arg(out_dir.join("r.json"))
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert_no_secret(&out_dir, &out);
+    let scenario = "name: hostile\nload: {vus: 1, iterations: 1}\nwebhooks:\n  bind: 127.0.0.1:0\n  \
+         settle: 0s\nsteps:\n  - get_settings:\n";
+    let exit = run_against_reflector(&["run", "--quiet"], &[("--out", "r.json")], Some(scenario));
+    assert_eq!(exit, Some(3));
 }
 
 #[test]
 fn conform_against_a_reflecting_server_writes_no_secret_anywhere() {
-    let addr = serve_in_thread(axum::Router::new().fallback(reflect));
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let out = hostile_command(dir.path())
-        .args(["conform", "--target"])
-        .arg(format!("http://{addr}/v1"))
-        .args(["--hook-url", "http://127.0.0.1:9/hook", "--out"])
-        .arg(out_dir.join("c.json"))
-        .arg("--junit")
-        .arg(out_dir.join("c.xml"))
-        .output()
-        .unwrap();
-    assert!(out.status.code().is_some(), "{out:?}");
-    assert_no_secret(&out_dir, &out);
+    let args = ["conform", "--hook-url", "http://127.0.0.1:9/hook"];
+    let exit = run_against_reflector(&args, &[("--out", "c.json"), ("--junit", "c.xml")], None);
+    assert!(exit.is_some());
 }
