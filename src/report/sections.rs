@@ -341,3 +341,53 @@ impl AgentSummary {
         self.actors.extend(o.actors.iter().cloned());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleanup(ids: &[&str], stopped: Option<CleanupStopReason>) -> CleanupReport {
+        CleanupReport {
+            attempted: ids.len() as u64 + 1,
+            closed: 1,
+            failed: 0,
+            left_open: ids.len() as u64,
+            left_open_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            stopped,
+            limit_secs: 2.0,
+        }
+    }
+
+    #[test]
+    fn merged_clean_ups_add_counts_and_keep_every_id_left_open() {
+        let mut merged = cleanup(&["a"], None);
+        merged.add(&cleanup(&["b", "c"], Some(CleanupStopReason::Signal)));
+        assert_eq!(
+            (merged.attempted, merged.closed, merged.left_open),
+            (5, 2, 3)
+        );
+        assert_eq!(merged.left_open_ids, ["a", "b", "c"]);
+        assert_eq!(merged.stopped, Some(CleanupStopReason::Signal));
+        assert_eq!(
+            merged.summary(),
+            "5 chat(s) left open by the load: 2 closed, 0 failed, 3 still open \
+             (stopped by a second signal): a, b, c"
+        );
+    }
+
+    #[test]
+    fn ids_past_the_cap_are_counted_not_listed() {
+        let many: Vec<String> = (0..MAX_LEFT_OPEN_IDS).map(|i| format!("c{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let mut merged = cleanup(&many, Some(CleanupStopReason::TimeLimit));
+        merged.add(&cleanup(&["x", "y"], None));
+        assert_eq!(merged.left_open_ids.len(), MAX_LEFT_OPEN_IDS);
+        assert_eq!(merged.left_open, MAX_LEFT_OPEN_IDS as u64 + 2);
+        assert!(
+            merged.summary().ends_with(" and 2 more"),
+            "{}",
+            merged.summary()
+        );
+        assert!(merged.summary().contains("(stopped at its 2s time limit)"));
+    }
+}
