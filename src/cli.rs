@@ -261,6 +261,11 @@ pub struct MockArgs {
     #[arg(long)]
     pub seed: Option<u64>,
 
+    /// Per-app rate limit, RPS[:BURST] (e.g. 50:10): requests beyond it get
+    /// 429 with `Retry-After` (overrides the config's `rate_limit`).
+    #[arg(long, value_name = "RPS[:BURST]", value_parser = chatload_mock::RateLimitConfig::parse)]
+    pub rate_limit: Option<chatload_mock::RateLimitConfig>,
+
     #[command(flatten)]
     pub tls: chatload_mock::tls::TlsArgs,
 }

@@ -76,6 +76,9 @@ pub struct MockConfig {
     /// HTTPS instead of HTTP when present (`tls: {}` generates a
     /// certificate for localhost); see [`TlsConfig`].
     pub tls: Option<TlsConfig>,
+    /// A per-app request rate limit (token bucket) answering 429 with
+    /// `Retry-After`; off when absent. See [`crate::limit`].
+    pub rate_limit: Option<crate::limit::RateLimitConfig>,
 }
 
 impl Default for MockConfig {
@@ -99,6 +102,7 @@ impl Default for MockConfig {
                 ),
             ],
             tls: None,
+            rate_limit: None,
         }
     }
 }
@@ -423,6 +427,9 @@ impl MockConfig {
         self.webhooks.validate()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.validate()?;
         }
         let mut app_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {

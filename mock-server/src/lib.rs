@@ -25,6 +25,7 @@
 //!            demo credentials, event envelopes, polling: the mock's and
 //!            the harness's tests share it
 //! fault      fault config/table and the schema-breaking rewrite
+//! limit      per-app token-bucket rate limit (429 + Retry-After)
 //! stats      lock-free per-operation counters
 //! tls        HTTPS: certificate (given or generated), rustls acceptor
 //! dist       delay distributions
@@ -32,7 +33,7 @@
 //! ```
 //!
 //! Request flow: `normalize_path` → axum routing → `ApiLayer` (count,
-//! faults) → auth extractor → `Params` → handler → `AppState::with_store`
+//! rate limit, faults) → auth extractor → `Params` → handler → `AppState::with_store`
 //! (lock one app, run one rule — events go to the webhook queue with a
 //! `try_send` — unlock) → timers and `chats:assign` decisions handed over
 //! → JSON response.
@@ -44,6 +45,7 @@ pub mod error;
 pub mod event;
 pub mod extract;
 pub mod fault;
+pub mod limit;
 pub mod middleware;
 pub mod operation;
 pub mod routes;
@@ -60,6 +62,7 @@ pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConf
 pub use error::ApiError;
 pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
+pub use limit::RateLimitConfig;
 pub use operation::Operation;
 pub use routes::{App, app, router};
 pub use state::AppState;

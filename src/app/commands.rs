@@ -104,6 +104,9 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    if let Some(limit) = args.rate_limit {
+        config.rate_limit = Some(limit);
+    }
     args.tls.apply(&mut config.tls);
     let addr = std::net::SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)

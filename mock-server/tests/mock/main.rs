@@ -7,6 +7,7 @@
 //! - `routes`, `chat_routes`: every route's happy path, auth failures and bad input.
 //! - `flows`: the seed's two flows, assignment, FIFO queue, many concurrent lifecycles.
 //! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
+//! - `rate_limit`: the per-app token bucket (429 + `Retry-After`) and its admin API.
 //! - `conformance`: the spec checker itself, and every spec operation exercised.
 //! - `fuzz_routes`: property test, arbitrary requests at every route.
 //! - `webhooks`, `webhook_faults`, `webhook_order`, `assign_webhook`: outgoing
@@ -19,6 +20,7 @@ mod conformance;
 mod faults;
 mod flows;
 mod fuzz_routes;
+mod rate_limit;
 mod routes;
 mod webhook_faults;
 mod webhook_order;
