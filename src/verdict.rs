@@ -399,6 +399,16 @@ fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
         RunMetric::CheckRate | RunMetric::ChecksFailed if steps == 0 => none("no step ran"),
         RunMetric::CheckRate => Ok(1.0 - failed as f64 / steps as f64),
         RunMetric::ChecksFailed => Ok(failed as f64),
+        RunMetric::ThrottledRate | RunMetric::ThrottledCount if t.requests == 0 => {
+            none("no request was sent")
+        }
+        RunMetric::ThrottledRate | RunMetric::ThrottledCount => match &r.throttle {
+            None => {
+                none("the report has no throttle section (written before throttling was counted)")
+            }
+            Some(th) if m == RunMetric::ThrottledRate => Ok(th.rate),
+            Some(th) => Ok(th.throttled as f64),
+        },
         // Webhook counters are read from the webhooks section (`measure`).
         _ => none("not a whole-run figure"),
     }

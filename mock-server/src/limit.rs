@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(RateLimitConfig::parse("2.5").map(|c| c.burst), Ok(1));
         for bad in ["", "x", "0", "5:0", "5:x", "-1"] {
             let err = RateLimitConfig::parse(bad).expect_err(bad);
-            assert!(err.contains("rate_limit") || err.contains("RPS[:BURST]"), "{err}");
+            assert!(
+                err.contains("rate_limit") || err.contains("RPS[:BURST]"),
+                "{err}"
+            );
         }
     }
 

@@ -133,6 +133,7 @@ impl AgentApi {
             corrected_us: us,
             bytes_sent,
             bytes_received,
+            throttled: status == Some(429),
         });
         hub.record_step(&StepSample {
             step: StepId(metric.step),

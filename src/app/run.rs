@@ -400,6 +400,13 @@ fn build_report(
     report.aborted_in_flight = outcome.aborted;
     report.schema = Some(schema_report(&args.schema, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
+    if let Some(throttle) = report.throttle.as_mut() {
+        scenario
+            .rate_limit
+            .mode
+            .as_str()
+            .clone_into(&mut throttle.policy);
+    }
     report
 }
 

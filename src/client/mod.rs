@@ -23,6 +23,7 @@ use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, US
 
 use crate::api::{Method, Operation};
 
+pub mod retry_after;
 mod tls;
 pub use tls::{CaCert, HttpVersion, TlsOptions};
 
@@ -118,6 +119,9 @@ pub struct ApiResponse {
     /// The response's `Content-Type` (a reference-counted view of the
     /// received header, no copy).
     pub content_type: Option<HeaderValue>,
+    /// `Retry-After` of a 429 or 503 as a wait from receipt
+    /// ([`retry_after::from_headers`]); `None` for any other status.
+    pub retry_after: Option<Duration>,
 }
 
 /// Why no response arrived.
@@ -492,6 +496,7 @@ impl ApiClient {
             self.note_version(response.version());
             let status = response.status().as_u16();
             let content_type = response.headers().get(CONTENT_TYPE).cloned();
+            let retry_after = retry_after::from_headers(status, response.headers());
             let body = response
                 .into_body()
                 .collect()
@@ -502,6 +507,7 @@ impl ApiClient {
                 status,
                 body,
                 content_type,
+                retry_after,
             })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
@@ -682,11 +688,13 @@ impl ApiClient {
                         self.note_version(response.version());
                         let status = response.status().as_u16();
                         let content_type = response.headers().get(CONTENT_TYPE).cloned();
+                        let retry_after = retry_after::from_headers(status, response.headers());
                         let body = read_body(response.into_body()).await?;
                         return Ok(ApiResponse {
                             status,
                             body,
                             content_type,
+                            retry_after,
                         });
                     }
                     Err(mut e) => {
@@ -770,11 +778,13 @@ impl ApiClient {
         self.note_version(response.version());
         let status = response.status().as_u16();
         let content_type = response.headers().get(CONTENT_TYPE).cloned();
+        let retry_after = retry_after::from_headers(status, response.headers());
         let body = response.bytes().await.map_err(|e| self.classify(e))?;
         Ok(ApiResponse {
             status,
             body,
             content_type,
+            retry_after,
         })
     }
 }

@@ -121,6 +121,14 @@ impl Explainer<'_> {
                 sample.check = "connect to the target".to_owned();
                 sample.actual = Some("connection failed".to_owned());
             }
+            FailureKind::Throttled => {
+                sample.check = "rate_limit".to_owned();
+                sample.expected =
+                    Some("not throttled, or throttled within the policy's re-sends".to_owned());
+                sample.actual = response
+                    .status
+                    .map(|s| format!("{s} throttled (policy gave up)"));
+            }
             FailureKind::Other => {
                 sample.check = "request".to_owned();
                 sample.actual = Some("failed before a response arrived".to_owned());

@@ -14,6 +14,7 @@ mod in_flight;
 mod mask;
 mod open;
 mod session;
+pub mod throttle;
 mod verbose;
 mod virtual_user;
 mod webhook;

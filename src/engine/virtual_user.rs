@@ -21,6 +21,7 @@ use super::explain::Response;
 use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
+use super::throttle::is_throttled;
 use super::verbose::FailureLog;
 use super::webhook::EngineHooks;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
@@ -38,6 +39,7 @@ use crate::schema::{
     ViolationLog,
 };
 
+mod throttle;
 mod wait_event;
 use wait_event::WaitResult;
 
@@ -148,6 +150,10 @@ pub(super) struct Exchange {
     pub(super) path: String,
     /// The schema violation, kept only when there is one.
     violation: Option<Violation>,
+    /// The target throttled the request (429, or 503 with `Retry-After`).
+    throttled: bool,
+    /// The throttled response's `Retry-After`, as a wait.
+    retry_after: Option<Duration>,
 }
 
 impl Exchange {
@@ -165,6 +171,8 @@ impl Exchange {
             sent_bytes: 0,
             path: String::new(),
             violation: None,
+            throttled: false,
+            retry_after: None,
         }
     }
 
@@ -463,6 +471,9 @@ impl Runner {
     /// Ends the iteration's webhook subscriptions, then hands chats it left
     /// open to the end-of-run cleanup.
     fn end_iteration(&self, session: &mut Session) {
+        if std::mem::take(&mut session.throttled) {
+            self.hub.record_throttled_iteration();
+        }
         if let Some(hooks) = &self.hooks {
             hooks.end_iteration(session);
         }
@@ -498,7 +509,9 @@ impl Runner {
                         .hooks
                         .as_ref()
                         .is_some_and(|h| h.needs_body(spec.route));
-                let ex = self.exchange(step.id, spec, session, needs_body).await;
+                let ex = self
+                    .exchange_throttled(step.id, spec, session, needs_body, lag)
+                    .await;
                 let failure = ex
                     .failure
                     .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
@@ -536,7 +549,9 @@ impl Runner {
             StepAction::WaitUntil(wait) => {
                 let deadline = begun + wait.timeout;
                 loop {
-                    let ex = self.exchange(step.id, &wait.request, session, true).await;
+                    let ex = self
+                        .exchange_throttled(step.id, &wait.request, session, true, lag)
+                        .await;
                     let failure = ex
                         .failure
                         .or_else(|| status_failure(&wait.request.expect, ex.status))
@@ -603,6 +618,7 @@ impl Runner {
             corrected_us: latency_us + micros(lag),
             bytes_sent: ex.sent_bytes,
             bytes_received: ex.raw.len() as u64,
+            throttled: ex.throttled,
         });
     }
 
@@ -703,6 +719,8 @@ impl Runner {
                     sent_bytes,
                     path,
                     violation: kept,
+                    throttled: is_throttled(resp.status, resp.retry_after),
+                    retry_after: resp.retry_after,
                 }
             }
             Err(e) => Exchange {
@@ -721,6 +739,8 @@ impl Runner {
                 sent_bytes,
                 path,
                 violation: None,
+                throttled: false,
+                retry_after: None,
             },
         }
     }

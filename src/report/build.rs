@@ -135,6 +135,7 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         agents: None,
         aborted_in_flight: false,
         webhooks: None,
+        throttle: Some(super::throttle::build(metrics, requests)),
     }
 }
 
@@ -235,6 +236,7 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         saturated: stats.saturated,
         bytes_sent: stats.bytes_sent,
         bytes_received: stats.bytes_received,
+        throttle: (&stats.throttle).into(),
         latency: percentiles(&stats.latency_us),
         corrected: percentiles(&stats.corrected_us),
         histogram: encode_histogram(&stats.latency_us),
@@ -326,6 +328,7 @@ pub(crate) fn sample_report() -> RunReport {
                 corrected_us,
                 bytes_sent: 0,
                 bytes_received: 0,
+                throttled: false,
             });
             hub.record_step(&StepSample {
                 step: StepId(step),
@@ -461,6 +464,7 @@ mod tests {
             iterations_started: 0,
             cut_off_iterations: 0,
             cut_off_requests: 0,
+            throttled_iterations: 0,
             failure_samples: Vec::new(),
             load_counts: None,
             scheduling_lag_us: None,

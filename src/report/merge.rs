@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::build::{per_second, ratio};
+use super::throttle::ThrottleStats;
 use super::{
     AgentSummary, CleanupReport, FailureSamples, ReportError, RunReport, SCHEMA_VERSION,
     SchemaReport, StatsReport, TimelineReport, Totals, decode_histogram, encode_histogram,
@@ -108,6 +109,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
             .filter_map(|r| r.totals.scheduling_lag)
             .max_by_key(|p| p.p99_us),
     };
+    let throttle = super::throttle::merge(reports, totals.requests);
     Ok(RunReport {
         schema_version: SCHEMA_VERSION,
         meta,
@@ -133,6 +135,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
                 .filter_map(|r| r.webhooks.as_ref())
                 .collect::<Vec<_>>(),
         )?,
+        throttle,
     })
 }
 
@@ -225,6 +228,12 @@ fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, Repo
         saturated: parts.iter().map(|p| p.saturated).sum(),
         bytes_sent: parts.iter().map(|p| p.bytes_sent).sum(),
         bytes_received: parts.iter().map(|p| p.bytes_received).sum(),
+        throttle: parts
+            .iter()
+            .fold(Default::default(), |mut sum: ThrottleStats, p| {
+                sum.add(&p.throttle);
+                sum
+            }),
         latency: percentiles(&latency),
         corrected: percentiles(&corrected),
         histogram: encode_histogram(&latency),
@@ -456,6 +465,7 @@ mod tests {
                 corrected_us: v,
                 bytes_sent: v,
                 bytes_received: 2 * v,
+                throttled: false,
             });
             hub.record_step(&StepSample {
                 step: StepId(0),

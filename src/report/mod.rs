@@ -20,6 +20,7 @@ pub mod merge;
 mod model;
 pub mod sections;
 pub mod terminal;
+pub mod throttle;
 mod upgrade;
 pub mod webhook;
 

@@ -83,6 +83,11 @@ pub struct RunReport {
     /// `webhooks:` section only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<super::webhook::WebhookReport>,
+    /// Throttled responses (429, or 503 with `Retry-After`) and what the
+    /// `rate_limit` policy did about them; absent only in reports written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<super::throttle::ThrottleReport>,
 }
 
 /// An HTTP version spoken with the target.
@@ -248,6 +253,13 @@ pub struct StatsReport {
     /// Response body bytes received (routes only; HTTP heads and framing not counted).
     #[serde(default)]
     pub bytes_received: u64,
+    /// Routes: throttled responses, re-sends and time waited (absent when
+    /// none; always absent for steps and iterations).
+    #[serde(
+        default,
+        skip_serializing_if = "super::throttle::ThrottleStats::is_empty"
+    )]
+    pub throttle: super::throttle::ThrottleStats,
     /// Latency from the actual send.
     pub latency: Percentiles,
     /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod load;
 pub mod matcher;
 pub mod media;
+pub mod rate_limit;
 pub mod raw;
 pub mod template;
 pub mod threshold;
@@ -92,6 +93,8 @@ pub struct Scenario {
     pub agents: Option<AgentsSpec>,
     /// The run's webhook receiver, when the scenario has a `webhooks:` section.
     pub webhooks: Option<webhook::WebhookSpec>,
+    /// What a virtual user does when the target throttles it (`rate_limit:`).
+    pub rate_limit: rate_limit::RateLimitPolicy,
 }
 
 impl Scenario {

@@ -48,6 +48,9 @@ pub struct RawScenario {
     /// `webhooks:` (bare `webhooks:` means every default).
     #[serde(default, deserialize_with = "present")]
     pub webhooks: Option<Option<Spanned<RawWebhooks>>>,
+    /// `rate_limit:` (see `scenario/rate_limit.rs`).
+    #[serde(default)]
+    pub rate_limit: Option<Spanned<super::rate_limit::RawRateLimit>>,
 }
 
 /// The `agents:` section: a population of agent actors.

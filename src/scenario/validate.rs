@@ -221,6 +221,7 @@ pub fn validate(
     if let Some(a) = agents.as_mut() {
         a.register_metrics(&mut v.step_names, &mut v.routes);
     }
+    let rate_limit = super::rate_limit::validate_rate_limit(&mut v, raw.rate_limit.as_ref());
     let mut thresholds = Vec::new();
     for (i, t) in raw.thresholds.iter().enumerate() {
         let parsed = super::check_threshold(
@@ -260,6 +261,7 @@ pub fn validate(
             thresholds,
             agents,
             webhooks: v.webhooks.take(),
+            rate_limit,
         }),
         _ => Err(v.problems),
     }

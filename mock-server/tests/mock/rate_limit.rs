@@ -8,10 +8,7 @@ use serde_json::json;
 
 /// A limit whose bucket refills so slowly (one token per 10 s) that no
 /// token comes back while a test runs: what it asserts never depends on timing.
-const SLOW: RateLimitConfig = RateLimitConfig {
-    rps: 0.1,
-    burst: 2,
-};
+const SLOW: RateLimitConfig = RateLimitConfig { rps: 0.1, burst: 2 };
 
 #[tokio::test]
 async fn an_app_past_its_burst_gets_429_with_retry_after_and_json_while_others_do_not() {
@@ -50,7 +47,11 @@ async fn the_admin_api_sets_and_lifts_the_limit_and_refuses_bad_values() {
         .expect(200);
     demo.get("/id").await.expect(200);
     demo.get("/id").await.assert_error(429);
-    for bad in [json!({"rps": 0}), json!({"rps": 1, "burst": 0}), json!({"rate": 1})] {
+    for bad in [
+        json!({"rps": 0}),
+        json!({"rps": 1, "burst": 0}),
+        json!({"rate": 1}),
+    ] {
         mock.admin_send(Method::PUT, "/rate-limit", Some(bad))
             .await
             .assert_error(400);
@@ -65,8 +66,8 @@ async fn the_admin_api_sets_and_lifts_the_limit_and_refuses_bad_values() {
 
 #[test]
 fn the_config_section_is_read_and_checked() {
-    let config = MockConfig::from_yaml_str("rate_limit: {rps: 50, burst: 10}\n", "m.yaml")
-        .expect("valid");
+    let config =
+        MockConfig::from_yaml_str("rate_limit: {rps: 50, burst: 10}\n", "m.yaml").expect("valid");
     assert_eq!(
         config.rate_limit,
         Some(RateLimitConfig {
@@ -74,7 +75,7 @@ fn the_config_section_is_read_and_checked() {
             burst: 10
         })
     );
-    let err = MockConfig::from_yaml_str("rate_limit: {rps: -1}\n", "m.yaml")
-        .expect_err("negative rate");
+    let err =
+        MockConfig::from_yaml_str("rate_limit: {rps: -1}\n", "m.yaml").expect_err("negative rate");
     assert!(err.to_string().contains("rate_limit.rps"), "{err}");
 }

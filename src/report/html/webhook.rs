@@ -37,6 +37,7 @@ fn chart_stats(name: &str, s: &LatencySummary) -> StatsReport {
         saturated: 0,
         bytes_sent: 0,
         bytes_received: 0,
+        throttle: Default::default(),
         latency: s.latency,
         corrected: s.latency,
         histogram: s.histogram.clone(),

@@ -1,0 +1,146 @@
+//! Throttling as its own fact in the report: how many responses the target
+//! throttled (429, or 503 with `Retry-After`), per route and in total, and
+//! what the scenario's `rate_limit` policy did about them (re-sends, time
+//! waited, requests given up on). Never folded into errors: a run that
+//! hammers through 429s measures the limiter, and the report says so.
+//!
+//! Built from the metrics once ([`build`]), merged exactly across shards
+//! ([`merge`]: sums, the longest wait, the rate recomputed).
+
+use serde::{Deserialize, Serialize};
+
+use super::RunReport;
+use super::build::ratio;
+use crate::metrics::{FailureKind, RunMetrics, ThrottleCounts};
+
+/// Throttling of one route (`routes[].throttle`); absent when it never was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleStats {
+    /// Throttled responses.
+    pub throttled: u64,
+    /// Requests sent again after a throttled response.
+    pub retries: u64,
+    /// Time waited before those re-sends, µs.
+    pub wait_us: u64,
+    /// Longest single wait, µs.
+    pub max_wait_us: u64,
+}
+
+impl ThrottleStats {
+    /// Nothing was throttled and nothing waited (skipped when written).
+    pub fn is_empty(&self) -> bool {
+        *self == ThrottleStats::default()
+    }
+
+    /// Adds `other`.
+    pub fn add(&mut self, other: &ThrottleStats) {
+        self.throttled += other.throttled;
+        self.retries += other.retries;
+        self.wait_us += other.wait_us;
+        self.max_wait_us = self.max_wait_us.max(other.max_wait_us);
+    }
+}
+
+impl From<&ThrottleCounts> for ThrottleStats {
+    fn from(c: &ThrottleCounts) -> Self {
+        ThrottleStats {
+            throttled: c.throttled,
+            retries: c.retries,
+            wait_us: c.wait_us,
+            max_wait_us: c.max_wait_us,
+        }
+    }
+}
+
+/// The run's throttling (`throttle` section; absent only in reports written
+/// before it existed, where thresholds on it have no data).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThrottleReport {
+    /// The scenario's `rate_limit` policy: `fail`, `respect` or `retry`
+    /// (`mixed` when merged runs differ).
+    pub policy: String,
+    /// Throttled responses over all routes (each also in `totals.requests`).
+    pub throttled: u64,
+    /// `throttled / totals.requests` (0 when no request was sent).
+    pub rate: f64,
+    /// Throttled requests the policy gave up on: counted as failures of
+    /// kind `throttled` (with `fail`, every throttled response).
+    pub gave_up: u64,
+    /// Requests sent again after a throttled response.
+    pub retries: u64,
+    /// Time virtual users waited before those re-sends, µs (not in any
+    /// request's latency; in the step's and iteration's).
+    pub wait_us: u64,
+    /// Longest single wait, µs.
+    pub max_wait_us: u64,
+    /// Iterations that met throttling. In the open model, compare with
+    /// `totals.planned_iterations` and `dropped_iterations`: waits hold a
+    /// virtual user, so throttling delays or drops later arrivals.
+    pub iterations: u64,
+}
+
+/// The throttle section of a run's metrics (policy `fail` until the caller
+/// says otherwise).
+pub fn build(metrics: &RunMetrics, requests: u64) -> ThrottleReport {
+    let mut sum = ThrottleStats::default();
+    let mut gave_up = 0;
+    for route in &metrics.routes {
+        sum.add(&ThrottleStats::from(&route.throttle));
+        gave_up += route.failure_count(FailureKind::Throttled);
+    }
+    ThrottleReport {
+        policy: "fail".to_owned(),
+        throttled: sum.throttled,
+        rate: ratio(sum.throttled, requests),
+        gave_up,
+        retries: sum.retries,
+        wait_us: sum.wait_us,
+        max_wait_us: sum.max_wait_us,
+        iterations: metrics.throttled_iterations,
+    }
+}
+
+/// The merged throttle section of `reports` (`requests`: the merged total);
+/// `None` when none of them has one.
+pub fn merge(reports: &[RunReport], requests: u64) -> Option<ThrottleReport> {
+    let mut parts = reports
+        .iter()
+        .filter_map(|r| r.throttle.as_ref())
+        .peekable();
+    let policy = parts.peek()?.policy.clone();
+    let mut out = ThrottleReport {
+        policy,
+        ..ThrottleReport::default()
+    };
+    for part in parts {
+        if part.policy != out.policy {
+            "mixed".clone_into(&mut out.policy);
+        }
+        out.throttled += part.throttled;
+        out.gave_up += part.gave_up;
+        out.retries += part.retries;
+        out.wait_us += part.wait_us;
+        out.max_wait_us = out.max_wait_us.max(part.max_wait_us);
+        out.iterations += part.iterations;
+    }
+    out.rate = ratio(out.throttled, requests);
+    Some(out)
+}
+
+/// One line for people: `None` when nothing was throttled.
+pub fn summary(t: &ThrottleReport) -> Option<String> {
+    if t.throttled == 0 && t.retries == 0 {
+        return None;
+    }
+    Some(format!(
+        "throttled {} ({:.2}% of requests, policy {}): {} re-sent after waiting {} in total (longest {}), {} given up as failures, {} iterations affected",
+        t.throttled,
+        t.rate * 100.0,
+        t.policy,
+        t.retries,
+        super::format::format_us(t.wait_us),
+        super::format::format_us(t.max_wait_us),
+        t.gave_up,
+        t.iterations,
+    ))
+}
