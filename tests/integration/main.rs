@@ -22,6 +22,8 @@
 //! - `network`: a real network (root only): the mock in a network
 //!   namespace behind a veth pair, delayed by `tc netem` or a relay;
 //!   latency, keep-alive reuse, coordinated omission, timeouts.
+//! - `rate_limit`: the mock's token bucket against the `rate_limit`
+//!   policies (`fail`, `respect`, `retry`); throttled counts and waits.
 //! - `tls`: HTTPS end to end: the TLS mock, `--ca-cert`, HTTP/1.1 and
 //!   HTTP/2, a wrong CA, `--insecure`, `--mock-tls`.
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
@@ -37,6 +39,7 @@ mod failures;
 mod hostile;
 mod media;
 mod network;
+mod rate_limit;
 mod reports;
 mod run;
 mod templates;
