@@ -74,6 +74,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
         paint.alert_if(totals.errors > 0, &totals.errors.to_string()),
         format_percent(totals.error_rate),
     );
+    if let Some(line) = report.throttle.as_ref().and_then(super::throttle::summary) {
+        let _ = writeln!(out, "{}", paint.alert(&line));
+        let routes = super::throttle::by_route(report);
+        let _ = writeln!(out, "           by route: {}", routes.join(", "));
+    }
     let _ = writeln!(
         out,
         "iterations {} started: {} completed, {} failed, {} cut off; {} dropped",
@@ -507,6 +512,36 @@ mod tests {
         }
         report.flow_iterations.truncate(1);
         assert!(!render(&report, false).contains("iteration["));
+    }
+
+    #[test]
+    fn throttling_gets_its_own_lines_and_none_without_it() {
+        let mut report = sample_report();
+        assert!(!render(&report, false).contains("throttled"));
+        report.routes[0].throttle = crate::report::throttle::ThrottleStats {
+            throttled: 4,
+            retries: 3,
+            wait_us: 3_000_000,
+            max_wait_us: 1_000_000,
+        };
+        report.throttle = Some(crate::report::throttle::ThrottleReport {
+            policy: "respect".to_owned(),
+            throttled: 4,
+            rate: 0.005,
+            gave_up: 1,
+            retries: 3,
+            wait_us: 3_000_000,
+            max_wait_us: 1_000_000,
+            iterations: 4,
+        });
+        let text = render(&report, false);
+        let route = &report.routes[0].name;
+        for needle in [
+            "throttled  4 (0.50% of requests, policy respect): 3 re-sent after waiting 3.00 s in total (longest 1.00 s), 1 given up as failures, 4 iterations affected".to_owned(),
+            format!("by route: {route} × 4 (3 re-sent, waited 3.00 s)"),
+        ] {
+            assert!(text.contains(&needle), "missing {needle:?} in\n{text}");
+        }
     }
 
     #[test]

@@ -127,13 +127,35 @@ pub fn merge(reports: &[RunReport], requests: u64) -> Option<ThrottleReport> {
     Some(out)
 }
 
+/// `"GET /settings × 20 (waited 3.00 s)"` per throttled route, in report order.
+pub fn by_route(report: &RunReport) -> Vec<String> {
+    report
+        .routes
+        .iter()
+        .filter(|r| !r.throttle.is_empty())
+        .map(|r| {
+            let t = &r.throttle;
+            let waited = if t.retries > 0 {
+                format!(
+                    " ({} re-sent, waited {})",
+                    t.retries,
+                    super::format::format_us(t.wait_us)
+                )
+            } else {
+                String::new()
+            };
+            format!("{} × {}{waited}", r.name, t.throttled)
+        })
+        .collect()
+}
+
 /// One line for people: `None` when nothing was throttled.
 pub fn summary(t: &ThrottleReport) -> Option<String> {
     if t.throttled == 0 && t.retries == 0 {
         return None;
     }
     Some(format!(
-        "throttled {} ({:.2}% of requests, policy {}): {} re-sent after waiting {} in total (longest {}), {} given up as failures, {} iterations affected",
+        "throttled  {} ({:.2}% of requests, policy {}): {} re-sent after waiting {} in total (longest {}), {} given up as failures, {} iterations affected",
         t.throttled,
         t.rate * 100.0,
         t.policy,
