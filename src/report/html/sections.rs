@@ -152,6 +152,7 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
         &format!("{} of requests", format_percent_adaptive(t.error_rate)),
         Tone::bad_if(t.errors > 0),
     );
+    throttle_card(out, report);
     card(
         out,
         "iterations",
@@ -230,6 +231,38 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
         None => card(out, "thresholds", "–", "none defined", Tone::Plain),
     }
     out.push_str("</section>\n");
+}
+
+/// Throttled responses, apart from errors: how many, the policy, what it
+/// waited, and per route (absent for reports written before it existed).
+fn throttle_card(out: &mut String, report: &RunReport) {
+    let Some(th) = &report.throttle else {
+        return;
+    };
+    let routes = crate::report::throttle::by_route(report);
+    let routes = if routes.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", escape_html(&routes.join(", ")))
+    };
+    card(
+        out,
+        "throttled",
+        &group_thousands(th.throttled),
+        &format!(
+            "{} of requests · policy {} · {} re-sent after {} waiting · {} given up{routes}",
+            format_percent_adaptive(th.rate),
+            escape_html(&th.policy),
+            group_thousands(th.retries),
+            crate::report::format::format_us(th.wait_us),
+            group_thousands(th.gave_up),
+        ),
+        if th.throttled > 0 {
+            Tone::Warn
+        } else {
+            Tone::Good
+        },
+    );
 }
 
 #[derive(Clone, Copy)]
