@@ -44,7 +44,8 @@ fn case(name: String, class: &str, problem: Option<(String, String)>, fails: boo
 }
 
 /// Every started iteration's end (completed, failed, cut off), cut-off
-/// requests, dropped and unstarted iterations, as suite properties.
+/// requests, dropped and unstarted iterations, and throttling (policy,
+/// throttled, given up, re-sends, time waited), as suite properties.
 fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
     let t = &report.totals;
     for (name, value) in [
@@ -57,6 +58,17 @@ fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
         ("unstarted_iterations", t.unstarted_iterations),
     ] {
         suite.add_property(Property::new(name, value.to_string()));
+    }
+    if let Some(th) = &report.throttle {
+        suite.add_property(Property::new("rate_limit_policy", th.policy.as_str()));
+        for (name, value) in [
+            ("throttled", th.throttled),
+            ("throttled_given_up", th.gave_up),
+            ("throttle_retries", th.retries),
+            ("throttle_wait_us", th.wait_us),
+        ] {
+            suite.add_property(Property::new(name, value.to_string()));
+        }
     }
 }
 
@@ -202,6 +214,20 @@ mod tests {
             .unwrap_or_else(|| panic!("no case {name}: {xml}"));
         let end = xml[start..].find("</testcase>").expect("closed") + start;
         &xml[start..end]
+    }
+
+    #[test]
+    fn throttling_is_a_suite_property_and_its_threshold_a_test_case() {
+        let xml = xml(&["throttled.count == 0"]);
+        // build_sample_report comes from metrics: a throttle section, nothing throttled.
+        for property in [
+            "name=\"rate_limit_policy\" value=\"fail\"",
+            "name=\"throttled\" value=\"0\"",
+            "name=\"throttle_wait_us\" value=\"0\"",
+        ] {
+            assert!(xml.contains(property), "missing {property}: {xml}");
+        }
+        assert!(!case_of(&xml, "threshold: throttled.count == 0").contains("<failure"));
     }
 
     #[test]
