@@ -149,6 +149,31 @@ pub fn by_route(report: &RunReport) -> Vec<String> {
         .collect()
 }
 
+/// A `compare` warning when either run was throttled: latencies measured
+/// through a limiter (or its waits) are not like for like with a run that
+/// was not throttled, or was throttled differently.
+pub fn compare_warning(base: &RunReport, new: &RunReport) -> Option<String> {
+    let (b, n) = (base.throttle.as_ref(), new.throttle.as_ref());
+    let count = |t: Option<&ThrottleReport>| t.map_or(0, |t| t.throttled);
+    if count(b) == 0 && count(n) == 0 {
+        return None;
+    }
+    let describe = |t: Option<&ThrottleReport>| match t {
+        Some(t) => format!(
+            "{} throttled ({:.2}%, policy {})",
+            t.throttled,
+            t.rate * 100.0,
+            t.policy
+        ),
+        None => "throttling not recorded".to_owned(),
+    };
+    Some(format!(
+        "the target throttled the runs (base {}, new {}): latencies measured through a rate limiter are not like for like",
+        describe(b),
+        describe(n)
+    ))
+}
+
 /// One line for people: `None` when nothing was throttled.
 pub fn summary(t: &ThrottleReport) -> Option<String> {
     if t.throttled == 0 && t.retries == 0 {
@@ -165,4 +190,65 @@ pub fn summary(t: &ThrottleReport) -> Option<String> {
         t.gave_up,
         t.iterations,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build::sample_report;
+
+    fn throttled(report: &mut RunReport, policy: &str, throttled: u64, requests: u64) {
+        report.totals.requests = requests;
+        report.throttle = Some(ThrottleReport {
+            policy: policy.to_owned(),
+            throttled,
+            rate: ratio(throttled, requests),
+            gave_up: throttled / 2,
+            retries: throttled - throttled / 2,
+            wait_us: 1_000 * throttled,
+            max_wait_us: throttled,
+            iterations: throttled,
+        });
+    }
+
+    #[test]
+    fn merging_sums_counts_keeps_the_longest_wait_and_recomputes_the_rate() {
+        let (mut a, mut b) = (sample_report(), sample_report());
+        throttled(&mut a, "respect", 10, 100);
+        throttled(&mut b, "respect", 30, 300);
+        let merged = merge(&[a.clone(), b.clone()], 400).expect("both have one");
+        assert_eq!(merged.policy, "respect");
+        assert_eq!(
+            (
+                merged.throttled,
+                merged.gave_up,
+                merged.retries,
+                merged.wait_us
+            ),
+            (40, 20, 20, 40_000)
+        );
+        assert_eq!(merged.max_wait_us, 30);
+        assert!((merged.rate - 0.1).abs() < 1e-12);
+        throttled(&mut b, "fail", 30, 300);
+        assert_eq!(merge(&[a, b], 400).expect("merged").policy, "mixed");
+        let mut old = sample_report();
+        old.throttle = None;
+        assert_eq!(merge(&[old], 1), None);
+    }
+
+    #[test]
+    fn compare_warns_only_when_a_run_was_throttled() {
+        let (mut base, mut new) = (sample_report(), sample_report());
+        throttled(&mut base, "fail", 0, 100);
+        throttled(&mut new, "fail", 0, 100);
+        assert_eq!(compare_warning(&base, &new), None);
+        throttled(&mut new, "fail", 25, 100);
+        let warning = compare_warning(&base, &new).expect("new was throttled");
+        assert!(
+            warning.contains(
+                "base 0 throttled (0.00%, policy fail), new 25 throttled (25.00%, policy fail)"
+            ),
+            "{warning}"
+        );
+    }
 }

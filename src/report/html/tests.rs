@@ -464,7 +464,10 @@ fn throttling_has_its_own_card_with_policy_waits_and_routes() {
         ..Default::default()
     });
     let html = html_of(&report);
-    assert!(html.contains("<div class=\"label\">throttled</div>"), "{html}");
+    assert!(
+        html.contains("<div class=\"label\">throttled</div>"),
+        "{html}"
+    );
     assert!(html.contains("policy respect · 7 re-sent after 7.00 s waiting"));
     assert!(html.contains(&format!("{} × 7", escape_html(&report.routes[0].name))));
     report.throttle = None;
