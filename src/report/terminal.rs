@@ -518,22 +518,7 @@ mod tests {
     fn throttling_gets_its_own_lines_and_none_without_it() {
         let mut report = sample_report();
         assert!(!render(&report, false).contains("throttled"));
-        report.routes[0].throttle = crate::report::throttle::ThrottleStats {
-            throttled: 4,
-            retries: 3,
-            wait_us: 3_000_000,
-            max_wait_us: 1_000_000,
-        };
-        report.throttle = Some(crate::report::throttle::ThrottleReport {
-            policy: "respect".to_owned(),
-            throttled: 4,
-            rate: 0.005,
-            gave_up: 1,
-            retries: 3,
-            wait_us: 3_000_000,
-            max_wait_us: 1_000_000,
-            iterations: 4,
-        });
+        crate::report::throttle::throttle_sample(&mut report, "respect", 4);
         let text = render(&report, false);
         let route = &report.routes[0].name;
         for needle in [

@@ -192,6 +192,30 @@ pub fn summary(t: &ThrottleReport) -> Option<String> {
     ))
 }
 
+/// Marks `report` (the renderers' sample) as throttled `throttled` times
+/// (at least 1) on its first route: one given up, the rest re-sent after
+/// waiting 1 s each.
+#[cfg(test)]
+pub(crate) fn throttle_sample(report: &mut RunReport, policy: &str, throttled: u64) {
+    let route = ThrottleStats {
+        throttled,
+        retries: throttled - 1,
+        wait_us: (throttled - 1) * 1_000_000,
+        max_wait_us: 1_000_000,
+    };
+    report.routes[0].throttle = route;
+    report.throttle = Some(ThrottleReport {
+        policy: policy.to_owned(),
+        throttled,
+        rate: ratio(throttled, report.totals.requests),
+        gave_up: 1,
+        retries: route.retries,
+        wait_us: route.wait_us,
+        max_wait_us: route.max_wait_us,
+        iterations: throttled,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -448,27 +448,13 @@ fn text_helpers() {
 #[test]
 fn throttling_has_its_own_card_with_policy_waits_and_routes() {
     let mut report = sample_report();
-    report.routes[0].throttle = crate::report::throttle::ThrottleStats {
-        throttled: 7,
-        retries: 7,
-        wait_us: 7_000_000,
-        max_wait_us: 1_000_000,
-    };
-    report.throttle = Some(crate::report::throttle::ThrottleReport {
-        policy: "respect".to_owned(),
-        throttled: 7,
-        rate: 0.01,
-        retries: 7,
-        wait_us: 7_000_000,
-        max_wait_us: 1_000_000,
-        ..Default::default()
-    });
+    crate::report::throttle::throttle_sample(&mut report, "respect", 7);
     let html = html_of(&report);
     assert!(
         html.contains("<div class=\"label\">throttled</div>"),
         "{html}"
     );
-    assert!(html.contains("policy respect · 7 re-sent after 7.00 s waiting"));
+    assert!(html.contains("policy respect · 6 re-sent after 6.00 s waiting"));
     assert!(html.contains(&format!("{} × 7", escape_html(&report.routes[0].name))));
     report.throttle = None;
     assert!(!html_of(&report).contains("<div class=\"label\">throttled</div>"));
