@@ -74,7 +74,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
         paint.alert_if(totals.errors > 0, &totals.errors.to_string()),
         format_percent(totals.error_rate),
     );
-    if let Some(line) = report.throttle.as_ref().and_then(super::throttle::summary) {
+    if let Some(line) = super::throttle::summary(report) {
         let _ = writeln!(out, "{}", paint.alert(&line));
         let routes = super::throttle::by_route(report);
         let _ = writeln!(out, "           by route: {}", routes.join(", "));

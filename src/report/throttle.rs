@@ -174,13 +174,23 @@ pub fn compare_warning(base: &RunReport, new: &RunReport) -> Option<String> {
     ))
 }
 
-/// One line for people: `None` when nothing was throttled.
-pub fn summary(t: &ThrottleReport) -> Option<String> {
+/// One line for people: `None` when nothing was throttled. When the plan
+/// fixed a number of iterations (the open model's arrivals), the affected
+/// iterations are shown against it, with the arrivals dropped.
+pub fn summary(report: &RunReport) -> Option<String> {
+    let t = report.throttle.as_ref()?;
     if t.throttled == 0 && t.retries == 0 {
         return None;
     }
+    let affected = match report.totals.planned_iterations {
+        Some(planned) => format!(
+            "{} of {planned} planned iterations affected ({} dropped)",
+            t.iterations, report.totals.dropped_iterations
+        ),
+        None => format!("{} iterations affected", t.iterations),
+    };
     Some(format!(
-        "throttled  {} ({:.2}% of requests, policy {}): {} re-sent after waiting {} in total (longest {}), {} given up as failures, {} iterations affected",
+        "throttled  {} ({:.2}% of requests, policy {}): {} re-sent after waiting {} in total (longest {}), {} given up as failures, {affected}",
         t.throttled,
         t.rate * 100.0,
         t.policy,
@@ -188,7 +198,6 @@ pub fn summary(t: &ThrottleReport) -> Option<String> {
         super::format::format_us(t.wait_us),
         super::format::format_us(t.max_wait_us),
         t.gave_up,
-        t.iterations,
     ))
 }
 

@@ -116,3 +116,37 @@ async fn retry_resends_within_its_budget_and_gives_up_after_it() {
         t.gave_up
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_throttling_is_reported_against_the_planned_arrivals() {
+    // Burst 2 at 10/s: the 4th arrival (150 ms in) is throttled with
+    // Retry-After 1 s, which the only VU respects while arrivals keep coming.
+    let mock = start_mock_yaml("rate_limit: {rps: 10, burst: 2}\n").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "name: open\n{}load: {{arrival_rate: 20, duration: 1s, max_vus: 1, backlog: 0}}\n\
+         rate_limit: {{policy: respect}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "open.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let t = throttle(&report);
+    assert!(t.iterations >= 1 && t.retries >= 1, "{t:?}");
+    let planned = report
+        .totals
+        .planned_iterations
+        .expect("open model plans arrivals");
+    assert!(
+        report.totals.dropped_iterations > 0,
+        "a respecting VU is not free: {:?}",
+        report.totals
+    );
+    let line = chatload::report::throttle::summary(&report).expect("throttled");
+    assert!(
+        line.contains(&format!(
+            "{} of {planned} planned iterations affected ({} dropped)",
+            t.iterations, report.totals.dropped_iterations
+        )),
+        "{line}"
+    );
+}
