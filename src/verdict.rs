@@ -421,6 +421,7 @@ pub struct LiveFigures {
     pub errors: u64,
     pub dropped: u64,
     pub schema_violations: u64,
+    pub throttled: u64,
 }
 
 /// The first `abort_on_fail` threshold that already fails, if any.
@@ -432,6 +433,9 @@ pub fn live_failure<'a>(thresholds: &'a [Threshold], live: &LiveFigures) -> Opti
             Subject::Run(RunMetric::ErrorCount) => live.errors as f64,
             Subject::Run(RunMetric::DroppedIterations) => live.dropped as f64,
             Subject::Run(RunMetric::SchemaViolations) => live.schema_violations as f64,
+            Subject::Run(RunMetric::ThrottledRate) if live.requests == 0 => return false,
+            Subject::Run(RunMetric::ThrottledRate) => live.throttled as f64 / live.requests as f64,
+            Subject::Run(RunMetric::ThrottledCount) => live.throttled as f64,
             _ => return false,
         };
         !t.op.holds(value, t.limit)

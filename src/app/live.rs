@@ -93,6 +93,7 @@ impl Tick {
             requests: snap.requests_total,
             errors: snap.errors_total,
             dropped: snap.dropped_total,
+            throttled: snap.throttled_total,
             schema_violations: self.runner.schema_violations(),
         };
         if let Some(t) = verdict::live_failure(&self.scenario.thresholds, &live)

@@ -91,6 +91,8 @@ pub struct TickSnapshot {
     pub iterations_total: u64,
     /// Dropped arrivals so far.
     pub dropped_total: u64,
+    /// Throttled responses so far.
+    pub throttled_total: u64,
     /// Virtual users running now.
     pub active_vus: u64,
     /// Requests sent and not answered yet (filled in by the engine, see `InFlight`).
@@ -397,6 +399,7 @@ impl MetricsHub {
             interval_p99_us: p99,
             iterations_total: self.live.iterations.load(Relaxed),
             dropped_total: self.live.dropped.load(Relaxed),
+            throttled_total: self.live.throttled.load(Relaxed),
             active_vus: self.live.active_vus.load(Relaxed),
             in_flight: 0,
             oldest_in_flight: None,

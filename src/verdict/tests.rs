@@ -212,3 +212,27 @@ fn throttled_thresholds_judge_the_throttle_section_and_lack_of_it_is_no_data() {
     assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData);
     assert!(!v.passed);
 }
+
+#[test]
+fn abort_on_fail_watches_throttling_while_the_run_goes_on() {
+    let watch = |expr: &str| threshold::parse(expr, &[], true).expect("whole-run threshold");
+    let thresholds = [watch("throttled.rate < 10%"), watch("throttled.count <= 5")];
+    let mut live = LiveFigures::default();
+    assert!(
+        live_failure(&thresholds, &live).is_none(),
+        "no request yet: no data, no abort"
+    );
+    live.requests = 100;
+    live.throttled = 5;
+    assert!(live_failure(&thresholds, &live).is_none());
+    live.throttled = 6;
+    assert_eq!(
+        live_failure(&thresholds, &live).map(|t| t.expr.as_str()),
+        Some("throttled.count <= 5")
+    );
+    live.throttled = 10;
+    assert_eq!(
+        live_failure(&thresholds, &live).map(|t| t.expr.as_str()),
+        Some("throttled.rate < 10%")
+    );
+}
