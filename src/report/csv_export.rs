@@ -28,11 +28,11 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         "p99_99_ms",
         "max_ms",
         "p99_corrected_ms",
-        "bytes_sent",
-        "bytes_received",
         "throttled",
         "throttle_retries",
         "throttle_wait_ms",
+        "bytes_sent",
+        "bytes_received",
     ];
     let csv_err = |e: csv::Error| ReportError::Csv(e.to_string());
     w.write_record(header).map_err(csv_err)?;
@@ -57,11 +57,11 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
             ms(p.p99_99_us),
             ms(p.max_us),
             ms(s.corrected.p99_us),
-            s.bytes_sent.to_string(),
-            s.bytes_received.to_string(),
             s.throttle.throttled.to_string(),
             s.throttle.retries.to_string(),
             ms(s.throttle.wait_us),
+            s.bytes_sent.to_string(),
+            s.bytes_received.to_string(),
         ])
     };
     for s in &report.steps {
