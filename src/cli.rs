@@ -128,6 +128,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_cleanup: bool,
 
+    /// Time limit of the end-of-run clean-up, e.g. 30s (default: the scenario's
+    /// `cleanup_timeout`, else `load.graceful_stop`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub cleanup_timeout: Option<Duration>,
+
     /// A threshold the run must meet, e.g. "create_chat.p99 < 300ms" (repeatable; adds to the scenario's).
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
@@ -255,6 +260,11 @@ pub struct MockArgs {
     /// Seed for the mock's randomness.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Per-app rate limit, RPS[:BURST] (e.g. 50:10): requests beyond it get
+    /// 429 with `Retry-After` (overrides the config's `rate_limit`).
+    #[arg(long, value_name = "RPS[:BURST]", value_parser = chatload_mock::RateLimitConfig::parse)]
+    pub rate_limit: Option<chatload_mock::RateLimitConfig>,
 
     #[command(flatten)]
     pub tls: chatload_mock::tls::TlsArgs,

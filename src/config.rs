@@ -69,6 +69,9 @@ impl RunConfig {
         if args.no_cleanup {
             scenario.cleanup = false;
         }
+        if args.cleanup_timeout.is_some() {
+            scenario.cleanup_timeout = args.cleanup_timeout;
+        }
         for expr in &args.thresholds {
             let threshold = scenario
                 .parse_threshold(expr, false)

@@ -28,6 +28,8 @@
 //!   chats through the API's agent-side routes, driven by webhook events.
 //! - [`config`]: `chatload run`'s command line applied to a scenario (load
 //!   overrides, thresholds, shard, seed, schema mode).
+//! - [`redact`]: the one way out: every byte printed or written passes its
+//!   [`redact::Redactor`], which masks every known secret.
 //! - [`cli`] and [`app`]: the command line and the pipeline that ties it together;
 //!   only these touch the terminal, the environment and exit codes.
 //!
@@ -46,6 +48,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod plan;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod schema;

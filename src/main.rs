@@ -12,7 +12,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("CHATLOAD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(chatload::redact::LogWriter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -20,14 +20,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            chatload::errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(3);
         }
     };
     match runtime.block_on(chatload::app::run(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            chatload::errln!("error: {:#}", e.error);
             ExitCode::from(e.exit as u8)
         }
     }

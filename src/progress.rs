@@ -87,7 +87,7 @@ impl Progress {
             }
             ProgressMode::Plain => {
                 if let Some(line) = self.plain_line_due(snap) {
-                    eprintln!("{line}");
+                    crate::errln!("{line}");
                 }
             }
         }
@@ -96,8 +96,8 @@ impl Progress {
     /// Prints a log line without tearing the bar (above it in `Bar` mode, plain stderr otherwise).
     pub fn println(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.suspend(|| crate::errln!("{line}")),
+            None => crate::errln!("{line}"),
         }
     }
 
@@ -173,6 +173,9 @@ fn load_message(snap: &TickSnapshot) -> String {
     if snap.dropped_total > 0 {
         message.push_str(&format!(" | {} dropped", snap.dropped_total));
     }
+    if snap.throttled_total > 0 {
+        message.push_str(&format!(" | {} throttled", snap.throttled_total));
+    }
     if snap.in_flight > 0 {
         let oldest = snap.oldest_in_flight.map_or_else(String::new, |d| {
             format!(", oldest {}", format_us(micros(d)))
@@ -209,6 +212,7 @@ mod tests {
             interval_p99_us: Some(12_345),
             iterations_total: 140,
             dropped_total: 0,
+            throttled_total: 0,
             active_vus: 12,
             in_flight: 0,
             oldest_in_flight: None,
@@ -228,6 +232,11 @@ mod tests {
         assert_eq!(
             status_message(&dropped),
             "VUs 12 | 340 req/s | 3 err | p99 - | 4 dropped"
+        );
+        dropped.throttled_total = 9;
+        assert_eq!(
+            status_message(&dropped),
+            "VUs 12 | 340 req/s | 3 err | p99 - | 4 dropped | 9 throttled"
         );
         let mut stalled = snap(1_000);
         stalled.in_flight = 3;

@@ -399,6 +399,16 @@ fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
         RunMetric::CheckRate | RunMetric::ChecksFailed if steps == 0 => none("no step ran"),
         RunMetric::CheckRate => Ok(1.0 - failed as f64 / steps as f64),
         RunMetric::ChecksFailed => Ok(failed as f64),
+        RunMetric::ThrottledRate | RunMetric::ThrottledCount if t.requests == 0 => {
+            none("no request was sent")
+        }
+        RunMetric::ThrottledRate | RunMetric::ThrottledCount => match &r.throttle {
+            None => {
+                none("the report has no throttle section (written before throttling was counted)")
+            }
+            Some(th) if m == RunMetric::ThrottledRate => Ok(th.rate),
+            Some(th) => Ok(th.throttled as f64),
+        },
         // Webhook counters are read from the webhooks section (`measure`).
         _ => none("not a whole-run figure"),
     }
@@ -411,6 +421,7 @@ pub struct LiveFigures {
     pub errors: u64,
     pub dropped: u64,
     pub schema_violations: u64,
+    pub throttled: u64,
 }
 
 /// The first `abort_on_fail` threshold that already fails, if any.
@@ -422,6 +433,9 @@ pub fn live_failure<'a>(thresholds: &'a [Threshold], live: &LiveFigures) -> Opti
             Subject::Run(RunMetric::ErrorCount) => live.errors as f64,
             Subject::Run(RunMetric::DroppedIterations) => live.dropped as f64,
             Subject::Run(RunMetric::SchemaViolations) => live.schema_violations as f64,
+            Subject::Run(RunMetric::ThrottledRate) if live.requests == 0 => return false,
+            Subject::Run(RunMetric::ThrottledRate) => live.throttled as f64 / live.requests as f64,
+            Subject::Run(RunMetric::ThrottledCount) => live.throttled as f64,
             _ => return false,
         };
         !t.op.holds(value, t.limit)

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 // Header names as `HeaderName`s: a lookup by `&str` parses and validates
 // the name on every request.
-const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
+pub(crate) const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
 const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
 const TOKEN: HeaderName = HeaderName::from_static("x-hyper-token");
 const KEY: HeaderName = HeaderName::from_static("x-hyper-key");

@@ -80,6 +80,9 @@ pub struct MockConfig {
     /// Connection timeouts, limit and shutdown deadline; see
     /// [`ConnectionsConfig`].
     pub connections: ConnectionsConfig,
+    /// A per-app request rate limit (token bucket) answering 429 with
+    /// `Retry-After`; off when absent. See [`crate::limit`].
+    pub rate_limit: Option<crate::limit::RateLimitConfig>,
 }
 
 impl Default for MockConfig {
@@ -104,6 +107,7 @@ impl Default for MockConfig {
             ],
             tls: None,
             connections: ConnectionsConfig::default(),
+            rate_limit: None,
         }
     }
 }
@@ -429,6 +433,9 @@ impl MockConfig {
         self.connections.validate()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.validate()?;
         }
         let mut app_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {

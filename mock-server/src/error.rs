@@ -45,6 +45,13 @@ pub enum ApiError {
         /// `Retry-After` header value in seconds, if any.
         retry_after_s: Option<u64>,
     },
+    /// 429 from the app's rate limit (`crate::limit`), with `Retry-After`
+    /// seconds.
+    #[error("Too many requests: rate limit exceeded, retry after {retry_after_s}s")]
+    RateLimited {
+        /// `Retry-After` header value in seconds.
+        retry_after_s: u64,
+    },
     /// 500: a bug in the mock (a caught panic). Never produced by any input
     /// on purpose.
     #[error("Internal mock error")]
@@ -83,6 +90,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Injected { status, .. } => *status,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,6 +115,9 @@ impl IntoResponse for ApiError {
         if let ApiError::Injected {
             retry_after_s: Some(seconds),
             ..
+        }
+        | ApiError::RateLimited {
+            retry_after_s: seconds,
         } = self
         {
             response

@@ -25,6 +25,7 @@
 //!            demo credentials, event envelopes, polling: the mock's and
 //!            the harness's tests share it
 //! fault      fault config/table and the schema-breaking rewrite
+//! limit      per-app token-bucket rate limit (429 + Retry-After)
 //! stats      lock-free per-operation counters
 //! server     accept loop: header-read/idle timeouts, connection limit,
 //!            graceful shutdown with a deadline (plain HTTP and TLS)
@@ -34,7 +35,7 @@
 //! ```
 //!
 //! Request flow: `normalize_path` → axum routing → `ApiLayer` (count,
-//! faults) → auth extractor → `Params` → handler → `AppState::with_store`
+//! rate limit, faults) → auth extractor → `Params` → handler → `AppState::with_store`
 //! (lock one app, run one rule — events go to the webhook queue with a
 //! `try_send` — unlock) → timers and `chats:assign` decisions handed over
 //! → JSON response.
@@ -46,6 +47,7 @@ pub mod error;
 pub mod event;
 pub mod extract;
 pub mod fault;
+pub mod limit;
 pub mod middleware;
 pub mod operation;
 pub mod routes;
@@ -63,6 +65,7 @@ pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConf
 pub use error::ApiError;
 pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
+pub use limit::RateLimitConfig;
 pub use operation::Operation;
 pub use routes::{App, app, router};
 pub use server::{ConnCounts, ConnectionsConfig};
@@ -199,16 +202,33 @@ pub async fn spawn_with_hook(
     spawn_inner(config, Some(hook)).await
 }
 
+/// Like [`spawn`], serving on a listener the caller bound (e.g. inside
+/// another network namespace); `config.bind` is then ignored.
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or the listener's address unreadable.
+pub async fn spawn_on(listener: TcpListener, config: MockConfig) -> std::io::Result<MockServer> {
+    start(listener, config, None)
+}
+
 async fn spawn_inner(
+    config: MockConfig,
+    hook: Option<std::sync::Arc<dyn EventHook>>,
+) -> std::io::Result<MockServer> {
+    let bind = config
+        .bind
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    start(TcpListener::bind(bind).await?, config, hook)
+}
+
+fn start(
+    listener: TcpListener,
     config: MockConfig,
     hook: Option<std::sync::Arc<dyn EventHook>>,
 ) -> std::io::Result<MockServer> {
     config.validate().map_err(invalid_input)?;
     let tls = load_tls(&config)?;
-    let bind = config
-        .bind
-        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, hook, cancel.clone());
@@ -235,6 +255,7 @@ async fn spawn_inner(
     })
 }
 
+/// Counts each connection the HTTP server is handed into `counter`.
 impl MockServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
@@ -269,6 +290,12 @@ impl MockServer {
     /// Connections so far: accepted, refused past the limit, closed idle.
     pub fn conn_counts(&self) -> ConnCounts {
         self.conns.counts()
+    }
+
+    /// Connections accepted so far (within the connection limit): how a
+    /// test sees whether clients reuse keep-alive connections.
+    pub fn connections(&self) -> u64 {
+        self.conns.counts().accepted
     }
 
     /// The server's shared state (for in-process inspection).

@@ -24,6 +24,11 @@ struct Cli {
     /// Seed for every random choice (overrides the config's `seed`).
     #[arg(long)]
     seed: Option<u64>,
+    /// Per-app rate limit, RPS[:BURST] (e.g. 50:10): each app's requests
+    /// beyond it get 429 with `Retry-After` (overrides the config's
+    /// `rate_limit`).
+    #[arg(long, value_name = "RPS[:BURST]", value_parser = chatload_mock::RateLimitConfig::parse)]
+    rate_limit: Option<chatload_mock::RateLimitConfig>,
     #[command(flatten)]
     tls: chatload_mock::tls::TlsArgs,
 }
@@ -54,6 +59,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     if let Some(seed) = cli.seed {
         config.seed = seed;
+    }
+    if let Some(limit) = cli.rate_limit {
+        config.rate_limit = Some(limit);
     }
     cli.tls.apply(&mut config.tls);
     let shutdown = shutdown_signal();

@@ -1,5 +1,5 @@
 //! Request plumbing around the API routes: trailing-slash normalisation,
-//! per-operation counting, fault injection, JSON-only error bodies and a
+//! per-operation counting, the per-app rate limit, fault injection, JSON-only error bodies and a
 //! last-resort panic guard.
 //!
 //! [`ApiLayer`] runs after routing (it reads `MatchedPath` to find the
@@ -101,6 +101,14 @@ where
             .get::<MatchedPath>()
             .and_then(|path| operation::served(req.method(), path.as_str()));
         self.state.stats().record(op);
+        if op.is_some()
+            && self.state.rate_limits().is_active()
+            && let Err(retry_after_s) = self.take_token(&req)
+        {
+            return ApiFuture::Ready {
+                response: Some(ApiError::RateLimited { retry_after_s }.into_response()),
+            };
+        }
         let Some(decision) = op.and_then(|op| self.state.faults().decide(op)) else {
             return ApiFuture::handler(self.inner.call(req), op);
         };
@@ -121,6 +129,24 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         ApiFuture::Faulty {
             future: Box::pin(faulty(inner, req, op, decision)),
+        }
+    }
+}
+
+impl<S> ApiService<S> {
+    /// Takes a token from the bucket of the request's app (by its
+    /// `x-hyper-appId` header); `Err(retry_after_s)` when it is empty. A
+    /// request without a known app is let through (authentication answers
+    /// it).
+    fn take_token(&self, req: &Request) -> Result<(), u64> {
+        let app = req
+            .headers()
+            .get(&crate::auth::APP_ID)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|id| self.state.app(id));
+        match app {
+            Some(app) => self.state.rate_limits().check(&app.limiter),
+            None => Ok(()),
         }
     }
 }

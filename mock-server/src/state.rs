@@ -12,6 +12,7 @@ use crate::config::MockConfig;
 use crate::error::ApiError;
 use crate::event::EventHook;
 use crate::fault::Faults;
+use crate::limit::{RateLimitConfig, RateLimits};
 use crate::sim;
 use crate::stats::RouteStats;
 use crate::store::{AppHandle, AppStore, AssignDecision, Timer};
@@ -36,6 +37,8 @@ struct Shared {
     app_order: Vec<String>,
     created_apps: RwLock<Vec<Arc<AppHandle>>>,
     faults: Faults,
+    /// The rate limit's switch and setting (buckets are per app).
+    limits: RateLimits,
     stats: RouteStats,
     seq: Arc<AtomicU64>,
     hook: Option<Arc<dyn EventHook>>,
@@ -79,6 +82,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Shared {
                 faults: Faults::new(config.faults.clone(), config.seed),
+                limits: RateLimits::new(config.rate_limit),
                 config,
                 apps,
                 app_order,
@@ -153,8 +157,23 @@ impl AppState {
             self.inner.hook.clone(),
             &self.inner.webhooks,
         ));
+        handle.limiter.set(self.inner.limits.get());
         created.push(Arc::clone(&handle));
         Ok(handle)
+    }
+
+    /// The rate limit's switch, setting and refusal count.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.inner.limits
+    }
+
+    /// Sets (or with `None` lifts) the rate limit of every app: each gets
+    /// its own full bucket of `config`.
+    pub fn set_rate_limit(&self, config: Option<RateLimitConfig>) {
+        for app in self.apps() {
+            app.limiter.set(config);
+        }
+        self.inner.limits.set(config);
     }
 
     /// Fault injection state.

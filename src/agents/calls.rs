@@ -68,13 +68,16 @@ impl AgentApi {
             query: &[],
             headers: &[],
             // A `GET` (the chat check) sends no body; `Null` stands for none.
-            body: (!body.is_null()).then(|| serde_json::to_vec(body).unwrap_or_default()),
+            body: (!body.is_null()).then(|| serde_json::to_vec(body).unwrap_or_default().into()),
+            content_type: None,
             // Agent routes need the secret (login also accepts it).
             auth: AuthHeaders::Secret,
         };
+        let sent_bytes = request.body.as_ref().map_or(0, |b| b.len() as u64);
         let sent = Instant::now();
         let response = self.client.send(request).await;
         let latency = sent.elapsed();
+        let received_bytes = response.as_ref().map_or(0, |r| r.body.len() as u64);
         let (status, failure, result) = match response {
             Ok(r) if (200..300).contains(&r.status) => (
                 Some(r.status),
@@ -100,7 +103,13 @@ impl AgentApi {
                 }),
             ),
         };
-        self.record(action, status, failure, latency);
+        self.record(
+            action,
+            status,
+            failure,
+            latency,
+            (sent_bytes, received_bytes),
+        );
         result
     }
 
@@ -110,6 +119,7 @@ impl AgentApi {
         status: Option<u16>,
         failure: Option<FailureKind>,
         latency: Duration,
+        (bytes_sent, bytes_received): (u64, u64),
     ) {
         let (Some(hub), Some(metric)) = (&self.hub, self.metrics[action as usize]) else {
             return;
@@ -121,6 +131,9 @@ impl AgentApi {
             failure,
             latency_us: us,
             corrected_us: us,
+            bytes_sent,
+            bytes_received,
+            throttled: status == Some(429),
         });
         hub.record_step(&StepSample {
             step: StepId(metric.step),

@@ -15,7 +15,7 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
         match scenario::load_file(path) {
             Ok(s) => {
                 let steps: usize = s.flows.iter().map(|f| f.steps.len()).sum();
-                println!(
+                crate::outln!(
                     "{}: ok ({} flow(s), {steps} step(s))",
                     path.display(),
                     s.flows.len()
@@ -37,9 +37,9 @@ pub(super) fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
     let mut report = read_report(&args.report)?;
     let verdict = rejudge(&mut report)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    println!("{}", report::terminal::render(&report, color));
+    crate::outln!("{}", report::terminal::render(&report, color));
     write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
-    print!("{}", report::terminal::render_verdict(&verdict, color));
+    crate::redact::print(&report::terminal::render_verdict(&verdict, color));
     Ok(verdict_exit(&verdict))
 }
 
@@ -61,9 +61,9 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
         &report::json::render(&merged).map_err(run_failed)?,
     )?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    println!("{}", report::terminal::render(&merged, color));
-    print!("{}", report::terminal::render_verdict(&verdict, color));
-    println!(
+    crate::outln!("{}", report::terminal::render(&merged, color));
+    crate::redact::print(&report::terminal::render_verdict(&verdict, color));
+    crate::outln!(
         "merged {} reports into {}",
         reports.len(),
         args.out.display()
@@ -82,10 +82,10 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
     report::compare::check_rules(&rules, &base, &new).map_err(|e| usage(anyhow!(e)))?;
     let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
     let comparison = report::compare::compare(&base, &new, &rules, noise);
-    print!("{}", report::compare::render_terminal(&comparison));
+    crate::redact::print(&report::compare::render_terminal(&comparison));
     if let Some(path) = &args.html {
         write_file(path, report::compare::render_html(&comparison).as_bytes())?;
-        println!("html: {}", path.display());
+        crate::outln!("html: {}", path.display());
     }
     Ok(if comparison.failed() {
         Exit::Failed
@@ -104,6 +104,9 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    if let Some(limit) = args.rate_limit {
+        config.rate_limit = Some(limit);
+    }
     args.tls.apply(&mut config.tls);
     let addr = std::net::SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -116,11 +119,11 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
     } else {
         "http"
     };
-    eprintln!(
+    crate::errln!(
         "chatload mock listening on {scheme}://{local}/v1 (admin: {scheme}://{local}/__mock); Ctrl-C stops it"
     );
     if let Some(path) = config.tls.as_ref().and_then(|t| t.ca_out.as_ref()) {
-        eprintln!(
+        crate::errln!(
             "its CA certificate goes to {}: chatload run --ca-cert {} --target {scheme}://localhost:{}/v1 ...",
             path.display(),
             path.display(),

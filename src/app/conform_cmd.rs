@@ -106,13 +106,14 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
         } else {
             format!("  {}", check.message)
         };
-        println!(
+        crate::outln!(
             "{mark} {status} {:<22} {}{detail}",
-            check.operation, check.name
+            check.operation,
+            check.name
         );
     }
     let failed = report.checks.iter().filter(|c| !c.passed).count();
-    println!(
+    crate::outln!(
         "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
         report.checks.len(),
         report.operations_exercised,
@@ -134,7 +135,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
         )
         .map_err(run_failed)?;
     }
-    println!("report: {}", out.display());
+    crate::outln!("report: {}", out.display());
     if report.checks.iter().all(|c| c.status.is_none()) {
         return Err(run_failed(anyhow!("the target did not answer any request")));
     }

@@ -93,6 +93,7 @@ impl Tick {
             requests: snap.requests_total,
             errors: snap.errors_total,
             dropped: snap.dropped_total,
+            throttled: snap.throttled_total,
             schema_violations: self.runner.schema_violations(),
         };
         if let Some(t) = verdict::live_failure(&self.scenario.thresholds, &live)
@@ -112,6 +113,8 @@ pub(super) struct SignalWatch {
     signalled: Arc<AtomicBool>,
     /// Set at the second signal: in-flight work was aborted, skip what can wait.
     hard: Arc<AtomicBool>,
+    /// Cancelled at the second signal (stops the clean-up).
+    second: CancellationToken,
     task: JoinHandle<()>,
 }
 
@@ -125,17 +128,24 @@ impl SignalWatch {
     ) -> SignalWatch {
         let signalled = Arc::new(AtomicBool::new(false));
         let hard = Arc::new(AtomicBool::new(false));
+        let second = CancellationToken::new();
         let task = tokio::spawn(watch_signals(
             interrupt.clone(),
-            abort.clone(),
+            [abort.clone(), second.clone()],
             [signalled.clone(), hard.clone()],
             progress.clone(),
         ));
         SignalWatch {
             signalled,
             hard,
+            second,
             task,
         }
+    }
+
+    /// Cancelled when the second signal comes.
+    pub(super) fn second_signal(&self) -> &CancellationToken {
+        &self.second
     }
 
     /// A second signal came: abort, and skip the clean-up's waits.
@@ -154,7 +164,7 @@ impl SignalWatch {
 /// ones. `[signalled, hard]` are set at the first and the second signal.
 async fn watch_signals(
     interrupt: CancellationToken,
-    abort: CancellationToken,
+    [abort, second]: [CancellationToken; 2],
     [signalled, hard]: [Arc<AtomicBool>; 2],
     progress: Arc<Progress>,
 ) {
@@ -166,5 +176,6 @@ async fn watch_signals(
     shutdown_signal().await;
     hard.store(true, Ordering::Relaxed);
     abort.cancel();
+    second.cancel();
     progress.println("aborting in-flight iterations; writing the report");
 }

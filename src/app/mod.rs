@@ -118,7 +118,7 @@ fn tls_options(
     };
     let insecure = args.insecure || spec.is_some_and(|s| s.insecure);
     if insecure {
-        eprintln!(
+        crate::errln!(
             "warning: TLS certificate verification is off (--insecure / target.insecure): any \
              certificate is accepted, so nothing proves the answers come from the target; \
              trust a private CA with --ca-cert FILE instead"
@@ -255,14 +255,14 @@ fn write_renderings(
 ) -> Result<(), AppError> {
     if let Some(path) = html {
         write_file(path, &report::html::render(report).map_err(run_failed)?)?;
-        println!("html: {}", path.display());
+        crate::outln!("html: {}", path.display());
     }
     if let Some(path) = csv {
         write_file(
             path,
             &report::csv_export::render(report).map_err(run_failed)?,
         )?;
-        println!("csv: {}", path.display());
+        crate::outln!("csv: {}", path.display());
     }
     Ok(())
 }
@@ -302,10 +302,9 @@ fn write_report(file: std::fs::File, path: &Path, report: &RunReport) -> anyhow:
     write_bytes(file, path, &bytes)
 }
 
-fn write_bytes(mut file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    file.write_all(bytes)
-        .and_then(|()| file.flush())
+/// Writes a report file through the one redaction step ([`crate::redact`]).
+fn write_bytes(file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::redact::write_file(file, bytes)
         .with_context(|| format!("cannot write report {}", path.display()))
 }
 

@@ -22,16 +22,16 @@ use super::{
 };
 use crate::agents::{self, AgentPool, AgentSummary};
 use crate::cli::RunArgs;
-use crate::client::{ApiClient, ClientConfig};
+use crate::client::{ApiClient, ClientConfig, HttpUsed};
 use crate::config::RunConfig;
-use crate::engine::{self, CleanupSummary, FailureLog, RunOutcome, Runner};
+use crate::engine::{self, CleanupStop, CleanupSummary, FailureLog, RunOutcome, Runner};
 use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};
 use crate::report::webhook::WebhookInput;
 use crate::report::{
-    self, CleanupReport, LoadModel, LoadProfile, RouteViolations, RunMeta, RunReport, SchemaReport,
-    StageReport, ViolationSample,
+    self, CleanupReport, CleanupStopReason, HttpProtocol, LoadModel, LoadProfile, RouteViolations,
+    RunMeta, RunReport, SchemaReport, StageReport, ViolationSample,
 };
 use crate::scenario::{Scenario, Stage, Workload};
 use crate::verdict;
@@ -300,10 +300,19 @@ struct CleanedUp {
 /// session.
 async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalWatch) -> CleanedUp {
     let leftovers = std::mem::take(&mut outcome.open_chats);
-    let cleanup = if run.scenario.cleanup && !leftovers.is_empty() && !signals.is_hard_abort() {
-        let message = format!("closing {} chat(s) left open...", leftovers.len());
-        run.progress.println(&message);
-        Some(engine::close_chats(run.client.clone(), leftovers, Duration::from_secs(5)).await)
+    let cleanup = if run.scenario.cleanup && !leftovers.is_empty() {
+        let limit = run.scenario.cleanup_limit();
+        if !signals.is_hard_abort() {
+            run.progress.println(&format!(
+                "closing {} chat(s) left open (at most {} at once, for at most {}; Ctrl-C \
+                 again to stop)...",
+                leftovers.len(),
+                engine::CLEANUP_CONCURRENCY,
+                humantime::format_duration(limit)
+            ));
+        }
+        let stop = signals.second_signal();
+        Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
     } else {
         None
     };
@@ -371,6 +380,7 @@ fn build_report(
         scenario_file: Some(args.scenario.display().to_string()),
         target: target.base_url.clone(),
         target_kind: target.kind.to_owned(),
+        http_versions: http_versions(run.client.http_used()),
         chatload_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
@@ -386,15 +396,48 @@ fn build_report(
     let mut report = report::build(&metrics, meta, outcome.planned_iterations);
     report.webhooks = after.webhooks.as_ref().map(report::webhook::build);
     report.agents = after.agents;
-    report.cleanup = after.cleanup.map(|c| CleanupReport {
-        attempted: c.attempted,
-        closed: c.closed,
-        failed: c.failed,
-    });
+    report.cleanup = after.cleanup.map(cleanup_report);
     report.aborted_in_flight = outcome.aborted;
     report.schema = Some(schema_report(&args.schema, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
+    if let Some(throttle) = report.throttle.as_mut() {
+        scenario
+            .rate_limit
+            .mode
+            .as_str()
+            .clone_into(&mut throttle.policy);
+    }
     report
+}
+
+/// The versions `used` names, for `meta.http_versions`.
+fn http_versions(used: HttpUsed) -> Vec<HttpProtocol> {
+    [
+        (used.http1, HttpProtocol::Http1),
+        (used.http2, HttpProtocol::Http2),
+    ]
+    .into_iter()
+    .filter_map(|(seen, version)| seen.then_some(version))
+    .collect()
+}
+
+/// The clean-up section: counts, why it stopped, the ids still open.
+fn cleanup_report(c: CleanupSummary) -> CleanupReport {
+    let left_open = c.left_open.len() as u64;
+    let mut ids = c.left_open;
+    ids.truncate(report::MAX_LEFT_OPEN_IDS);
+    CleanupReport {
+        attempted: c.attempted,
+        closed: c.closed,
+        failed: c.failed,
+        left_open,
+        left_open_ids: ids,
+        stopped: c.stopped.map(|s| match s {
+            CleanupStop::TimeLimit => CleanupStopReason::TimeLimit,
+            CleanupStop::Signal => CleanupStopReason::Signal,
+        }),
+        limit_secs: c.limit.as_secs_f64(),
+    }
 }
 
 /// The load profile as run, for `meta.load` (no secrets: only the workload).
@@ -493,14 +536,15 @@ fn deliver(
         write_bytes(file, path, &xml).map_err(run_failed)?;
     }
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    println!("{}", report::terminal::render(&report, color));
+    crate::outln!("{}", report::terminal::render(&report, color));
     write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
-    print!("{}", report::terminal::render_verdict(&verdict, color));
-    println!("report: {}", outputs.path.display());
+    crate::redact::print(&report::terminal::render_verdict(&verdict, color));
+    crate::outln!("report: {}", outputs.path.display());
     if verdict.target_unreachable {
-        eprintln!(
+        crate::errln!(
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
-            target.base_url, report.totals.errors
+            target.base_url,
+            report.totals.errors
         );
     }
     if let Some(tls) = run.client.tls_failure() {
@@ -509,7 +553,7 @@ fn deliver(
         } else {
             "warning"
         };
-        eprintln!("{level}: {tls}");
+        crate::errln!("{level}: {tls}");
     }
     Ok(verdict_exit(&verdict))
 }

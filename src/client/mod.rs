@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, US
 
 use crate::api::{Method, Operation};
 
+pub mod retry_after;
 mod tls;
 pub use tls::{CaCert, HttpVersion, TlsOptions};
 
@@ -66,8 +68,11 @@ pub struct ApiRequest<'a> {
     pub path: &'a str,
     pub query: &'a [(String, String)],
     pub headers: &'a [(String, String)],
-    /// JSON body bytes.
-    pub body: Option<Vec<u8>>,
+    /// Body bytes: JSON unless `content_type` says otherwise.
+    pub body: Option<Bytes>,
+    /// The body's `Content-Type` when it is not JSON (a multipart form's,
+    /// with its boundary); shared bytes, so no copy per request.
+    pub content_type: Option<Bytes>,
     pub auth: AuthHeaders<'a>,
 }
 
@@ -81,7 +86,8 @@ impl<'a> ApiRequest<'a> {
             path,
             query: &[],
             headers: &[],
-            body,
+            body: body.map(Bytes::from),
+            content_type: None,
             auth: AuthHeaders::Secret,
         }
     }
@@ -98,11 +104,24 @@ pub struct PreparedRequest {
     body: Bytes,
 }
 
+impl PreparedRequest {
+    /// Bytes of its body.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+}
+
 /// What came back.
 #[derive(Debug)]
 pub struct ApiResponse {
     pub status: u16,
     pub body: Bytes,
+    /// The response's `Content-Type` (a reference-counted view of the
+    /// received header, no copy).
+    pub content_type: Option<HeaderValue>,
+    /// `Retry-After` of a 429 or 503 as a wait from receipt
+    /// ([`retry_after::from_headers`]); `None` for any other status.
+    pub retry_after: Option<Duration>,
 }
 
 /// Why no response arrived.
@@ -211,7 +230,20 @@ pub struct ApiClient {
     tls: TlsOptions,
     /// The first failed TLS handshake, described (set once, on failure only).
     tls_failure: std::sync::OnceLock<String>,
+    /// The HTTP versions responses came over, as [`HttpUsed`] bits.
+    versions: AtomicU8,
 }
+
+/// The HTTP versions a client's responses came over (ALPN's choice over
+/// TLS): what the run actually spoke, not what it asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpUsed {
+    pub http1: bool,
+    pub http2: bool,
+}
+
+const USED_HTTP1: u8 = 1;
+const USED_HTTP2: u8 = 2;
 
 /// How requests travel.
 ///
@@ -319,6 +351,17 @@ impl ApiClient {
                     .build()?,
             )
         };
+        // Known from here on, so every output masks them (src/redact.rs).
+        let secrets = [&config.credentials.secret, &config.credentials.domain_key];
+        secrets
+            .into_iter()
+            .flatten()
+            .for_each(|s| crate::redact::register(s));
+        config
+            .extra_headers
+            .iter()
+            .filter(|(name, _)| crate::engine::is_sensitive_name(name))
+            .for_each(|(_, value)| crate::redact::register(value));
         Ok(ApiClient {
             http,
             base_url: base,
@@ -333,7 +376,30 @@ impl ApiClient {
             extra,
             tls,
             tls_failure: std::sync::OnceLock::new(),
+            versions: AtomicU8::new(0),
         })
+    }
+
+    /// The HTTP versions responses have come over so far.
+    pub fn http_used(&self) -> HttpUsed {
+        let bits = self.versions.load(Ordering::Relaxed);
+        HttpUsed {
+            http1: bits & USED_HTTP1 != 0,
+            http2: bits & USED_HTTP2 != 0,
+        }
+    }
+
+    /// Notes the version a response came over. A read of a shared,
+    /// read-mostly byte per response; it is written once per version seen.
+    fn note_version(&self, version: hyper::Version) {
+        let bit = match version {
+            hyper::Version::HTTP_2 => USED_HTTP2,
+            hyper::Version::HTTP_11 | hyper::Version::HTTP_10 => USED_HTTP1,
+            _ => return,
+        };
+        if self.versions.load(Ordering::Relaxed) & bit == 0 {
+            self.versions.fetch_or(bit, Ordering::Relaxed);
+        }
     }
 
     /// The secret and domain key this client sends, so failure reports can mask them.
@@ -427,14 +493,22 @@ impl ApiClient {
                     ClientError::Other
                 }
             })?;
+            self.note_version(response.version());
             let status = response.status().as_u16();
+            let content_type = response.headers().get(CONTENT_TYPE).cloned();
+            let retry_after = retry_after::from_headers(status, response.headers());
             let body = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|_| ClientError::Other)?
                 .to_bytes();
-            Ok(ApiResponse { status, body })
+            Ok(ApiResponse {
+                status,
+                body,
+                content_type,
+                retry_after,
+            })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -479,8 +553,8 @@ impl ApiClient {
         }
         let body = match req.body {
             Some(body) => {
-                headers.insert(CONTENT_TYPE, JSON);
-                Full::new(Bytes::from(body))
+                headers.insert(CONTENT_TYPE, content_type(req.content_type)?);
+                Full::new(body)
             }
             None => Full::new(Bytes::new()),
         };
@@ -516,7 +590,7 @@ impl ApiClient {
     /// then reference-counted in memory no other thread touches.
     pub fn prepare(&self, req: ApiRequest<'_>) -> Option<PreparedRequest> {
         let host = self.host.as_ref().filter(|_| self.uses_slots())?;
-        let body = req.body.clone().map_or_else(Bytes::new, Bytes::from);
+        let body = req.body.clone().unwrap_or_default();
         let (parts, _) = self.slot_request(host, req).ok()?.into_parts();
         // Sized to its headers (it is kept per VU), values copied.
         let mut headers = HeaderMap::with_capacity(parts.headers.len());
@@ -611,9 +685,17 @@ impl ApiClient {
                 }
                 match sender.try_send_request(request).await {
                     Ok(response) => {
+                        self.note_version(response.version());
                         let status = response.status().as_u16();
+                        let content_type = response.headers().get(CONTENT_TYPE).cloned();
+                        let retry_after = retry_after::from_headers(status, response.headers());
                         let body = read_body(response.into_body()).await?;
-                        return Ok(ApiResponse { status, body });
+                        return Ok(ApiResponse {
+                            status,
+                            body,
+                            content_type,
+                            retry_after,
+                        });
                     }
                     Err(mut e) => {
                         *conn = None;
@@ -688,12 +770,31 @@ impl ApiClient {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = req.body {
-            builder = builder.header(CONTENT_TYPE, JSON).body(body);
+            builder = builder
+                .header(CONTENT_TYPE, content_type(req.content_type)?)
+                .body(body);
         }
         let response = builder.send().await.map_err(|e| self.classify(e))?;
+        self.note_version(response.version());
         let status = response.status().as_u16();
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
+        let retry_after = retry_after::from_headers(status, response.headers());
         let body = response.bytes().await.map_err(|e| self.classify(e))?;
-        Ok(ApiResponse { status, body })
+        Ok(ApiResponse {
+            status,
+            body,
+            content_type,
+            retry_after,
+        })
+    }
+}
+
+/// The `Content-Type` of a request body: JSON, or the given value (taken
+/// over without a copy: `Bytes` is shared, only checked).
+fn content_type(given: Option<Bytes>) -> Result<HeaderValue, ClientError> {
+    match given {
+        None => Ok(JSON),
+        Some(value) => HeaderValue::from_maybe_shared(value).map_err(|_| ClientError::Other),
     }
 }
 
@@ -787,7 +888,8 @@ mod tests {
             path: "/chats/c-1/messages",
             query: &query,
             headers: &headers,
-            body: Some(br#"{"a":1}"#.to_vec()),
+            body: Some(bytes::Bytes::from_static(br#"{"a":1}"#)),
+            content_type: None,
             auth: AuthHeaders::Secret,
         };
         let host = client.host.clone().unwrap();
@@ -846,6 +948,7 @@ mod tests {
                 query: &[],
                 headers: &[],
                 body: None,
+                content_type: None,
                 auth: AuthHeaders::AppId,
             };
             let first = client

@@ -124,6 +124,11 @@ impl Checker {
     /// The embedded spec does not compile, or the HTTP client cannot be built.
     pub fn new(target: ConformTarget) -> anyhow::Result<Checker> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Masked in every output from here on, even when the target echoes them (src/redact.rs).
+        crate::redact::register(&target.secret);
+        if let Some(key) = &target.domain_key {
+            crate::redact::register(key);
+        }
         Ok(Checker {
             http: target
                 .tls

@@ -299,6 +299,7 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
         .await;
     let user = s(signup.as_ref(), "/user/id").unwrap_or_default();
     let token = s(signup.as_ref(), "/session/token").unwrap_or_default();
+    crate::redact::register(&token);
     c.call(
         call(
             "duplicate externalId → 409",

@@ -17,6 +17,7 @@ use super::session::Session;
 use super::verbose::Peek;
 use crate::metrics::{FailureKind, FailureSample};
 use crate::scenario::matcher::{BodyCheck, Matcher, pointer};
+use crate::scenario::media::MediaMismatch;
 use crate::scenario::template::{RenderContext, VarId};
 use crate::scenario::webhook::WaitEventSpec;
 use crate::scenario::{Auth, Expectation, RequestSpec, Scenario, WaitSpec};
@@ -31,6 +32,8 @@ pub(super) struct Response<'a> {
     pub body: Option<&'a Value>,
     /// The raw body bytes.
     pub raw: &'a [u8],
+    /// The response's `Content-Type`, when it had a readable one.
+    pub content_type: Option<&'a str>,
     /// The schema violation, for a `schema` failure.
     pub violation: Option<&'a Violation>,
 }
@@ -81,6 +84,7 @@ impl Explainer<'_> {
         sample.api_message = body.and_then(api_message).map(|m| self.mask(None, m));
         match kind {
             FailureKind::Status => self.status(&mut sample, expect, response.status),
+            FailureKind::Expectation if self.media(&mut sample, expect, response) => {}
             FailureKind::Expectation => match body {
                 Some(body) => match expect
                     .body
@@ -117,12 +121,46 @@ impl Explainer<'_> {
                 sample.check = "connect to the target".to_owned();
                 sample.actual = Some("connection failed".to_owned());
             }
+            FailureKind::Throttled => {
+                sample.check = "rate_limit".to_owned();
+                sample.expected =
+                    Some("not throttled, or throttled within the policy's re-sends".to_owned());
+                sample.actual = response
+                    .status
+                    .map(|s| format!("{s} throttled (policy gave up)"));
+            }
             FailureKind::Other => {
                 sample.check = "request".to_owned();
                 sample.actual = Some("failed before a response arrived".to_owned());
             }
         }
         sample
+    }
+
+    /// Fills in a download's failed size or type check; false when that is not what failed.
+    fn media(
+        &self,
+        sample: &mut FailureSample,
+        expect: &Expectation,
+        response: Response<'_>,
+    ) -> bool {
+        let Some(check) = &expect.media else {
+            return false;
+        };
+        match check.mismatch(response.raw.len(), response.content_type) {
+            Some(MediaMismatch::Size) => {
+                sample.check = "download size".to_owned();
+                sample.expected = check.size.map(|s| format!("{s} bytes"));
+                sample.actual = Some(format!("{} bytes", response.raw.len()));
+            }
+            Some(MediaMismatch::Type) => {
+                sample.check = "download content type".to_owned();
+                sample.expected = check.content_type.clone();
+                sample.actual = Some(response.content_type.unwrap_or("(none)").to_owned());
+            }
+            None => return false,
+        }
+        true
     }
 
     fn status(&self, sample: &mut FailureSample, expect: &Expectation, status: Option<u16>) {
@@ -392,6 +430,9 @@ fn request_vars(spec: &RequestSpec) -> Vec<VarId> {
     if let Some(body) = &spec.body {
         vars.extend(body.vars());
     }
+    if let Some(form) = &spec.multipart {
+        vars.extend(form.vars());
+    }
     if let Auth::Token(t) = &spec.auth {
         vars.extend(t.vars());
     }
@@ -452,6 +493,7 @@ mod tests {
             status: Some(200),
             body: Some(&body),
             raw: b"",
+            content_type: None,
             violation: None,
         };
         let sample = explainer.request(spec, &spec.expect, FailureKind::Expectation, response);
@@ -499,6 +541,7 @@ mod tests {
             status: Some(404),
             body: None,
             raw,
+            content_type: None,
             violation: None,
         };
         let spec = get_user(&scenario);
@@ -544,6 +587,7 @@ mod tests {
         let expect = Expectation {
             statuses: vec![200, 201],
             body: Vec::new(),
+            media: None,
         };
         assert_eq!(status_check(&expect), "status in [200, 201]");
         assert_eq!(status_check(&Expectation::default()), "status 2xx");

@@ -5,7 +5,8 @@
 //! configured secret, domain key and webhook secret, or the current value of a variable that holds
 //! a token (a variable named like a credential, one captured from a credential-like path such as
 //! `session.token`, or one a request sends as its token).
-//! Used on the failure path only; nothing here runs for a successful request.
+//! Used on the failure path only; nothing here runs for a successful request. The captured
+//! tokens it meets are also registered with [`crate::redact`], the output boundary.
 
 use serde_json::Value;
 
@@ -95,6 +96,9 @@ impl Masker {
                     .get(id.0 as usize)
                     .and_then(Option::as_ref)
                     .and_then(Value::as_str)
+                    // A token seen on the failure path is masked in every output from now
+                    // on (src/redact.rs), wherever else it turns up.
+                    .inspect(|token| crate::redact::register(token))
             })
         });
         self.secrets.iter().map(String::as_str).chain(captured)

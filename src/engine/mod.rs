@@ -14,6 +14,7 @@ mod in_flight;
 mod mask;
 mod open;
 mod session;
+pub mod throttle;
 mod verbose;
 mod virtual_user;
 mod webhook;
@@ -28,7 +29,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use cleanup::{CleanupSummary, close_chats};
+pub use cleanup::{CLEANUP_CONCURRENCY, CleanupStop, CleanupSummary, close_chats};
 pub use in_flight::InFlightSnapshot;
 pub use mask::{MASKED, is_sensitive_name};
 pub use session::Session;

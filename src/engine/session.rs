@@ -40,6 +40,9 @@ pub struct Session {
     pub in_flight: Arc<Stamp>,
     /// Connection errors in a row on this VU, for its back-off.
     pub connect_errors: u32,
+    /// The current iteration met a throttled response (counted once per
+    /// iteration when it ends).
+    pub throttled: bool,
 }
 
 impl Session {
@@ -65,6 +68,7 @@ impl Session {
             events: None,
             in_flight,
             connect_errors: 0,
+            throttled: false,
         }
     }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::Rng;
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +21,7 @@ use super::explain::Response;
 use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
+use super::throttle::is_throttled;
 use super::verbose::FailureLog;
 use super::webhook::EngineHooks;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
@@ -27,6 +29,7 @@ use crate::metrics::{
     FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
 };
 use crate::scenario::matcher::pointer;
+use crate::scenario::media::MultipartSpec;
 use crate::scenario::template::{UnsetVariable, ValueTemplate};
 use crate::scenario::{
     Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
@@ -36,6 +39,7 @@ use crate::schema::{
     ViolationLog,
 };
 
+mod throttle;
 mod wait_event;
 use wait_event::WaitResult;
 
@@ -87,6 +91,17 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// after which the target counts as unreachable: about 1.3 s of trying.
 pub const GIVE_UP_AFTER: u32 = 8;
 
+/// How a request ended at the transport level, for the back-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Answered,
+    /// No connection could be made.
+    NoConnection,
+    /// Connected, but the connection ended before an answer.
+    Dropped,
+    TimedOut,
+}
+
 /// How long a VU waits before its next request after `errors` connection
 /// errors in a row: 10 ms, doubling, at most 1 s.
 pub fn connect_backoff(errors: u32) -> Duration {
@@ -127,10 +142,18 @@ pub(super) struct Exchange {
     sent: Instant,
     /// The response body as received (moved, not copied), to explain a failure.
     pub(super) raw: Bytes,
+    /// The response's `Content-Type`, for a download's checks.
+    content_type: Option<HeaderValue>,
+    /// Request body bytes sent.
+    sent_bytes: u64,
     /// The rendered path (empty for a prepared, template-free request).
     pub(super) path: String,
     /// The schema violation, kept only when there is one.
     violation: Option<Violation>,
+    /// The target throttled the request (429, or 503 with `Retry-After`).
+    throttled: bool,
+    /// The throttled response's `Retry-After`, as a wait.
+    retry_after: Option<Duration>,
 }
 
 impl Exchange {
@@ -144,8 +167,12 @@ impl Exchange {
             latency: Duration::ZERO,
             sent: Instant::now(),
             raw: Bytes::new(),
+            content_type: None,
+            sent_bytes: 0,
             path: String::new(),
             violation: None,
+            throttled: false,
+            retry_after: None,
         }
     }
 
@@ -155,6 +182,7 @@ impl Exchange {
             status: self.status,
             body: self.body.as_ref(),
             raw: &self.raw,
+            content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
             violation: self.violation.as_ref(),
         }
     }
@@ -443,6 +471,9 @@ impl Runner {
     /// Ends the iteration's webhook subscriptions, then hands chats it left
     /// open to the end-of-run cleanup.
     fn end_iteration(&self, session: &mut Session) {
+        if std::mem::take(&mut session.throttled) {
+            self.hub.record_throttled_iteration();
+        }
         if let Some(hooks) = &self.hooks {
             hooks.end_iteration(session);
         }
@@ -478,7 +509,9 @@ impl Runner {
                         .hooks
                         .as_ref()
                         .is_some_and(|h| h.needs_body(spec.route));
-                let ex = self.exchange(step.id, spec, session, needs_body).await;
+                let ex = self
+                    .exchange_throttled(step.id, spec, session, needs_body, lag)
+                    .await;
                 let failure = ex
                     .failure
                     .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
@@ -516,7 +549,9 @@ impl Runner {
             StepAction::WaitUntil(wait) => {
                 let deadline = begun + wait.timeout;
                 loop {
-                    let ex = self.exchange(step.id, &wait.request, session, true).await;
+                    let ex = self
+                        .exchange_throttled(step.id, &wait.request, session, true, lag)
+                        .await;
                     let failure = ex
                         .failure
                         .or_else(|| status_failure(&wait.request.expect, ex.status))
@@ -581,6 +616,9 @@ impl Runner {
             failure,
             latency_us,
             corrected_us: latency_us + micros(lag),
+            bytes_sent: ex.sent_bytes,
+            bytes_received: ex.raw.len() as u64,
+            throttled: ex.throttled,
         });
     }
 
@@ -598,9 +636,11 @@ impl Runner {
             tokio::time::sleep(connect_backoff(session.connect_errors)).await;
         }
         let mut path = String::new();
+        let sent_bytes;
         self.prepare(step, spec, session);
         let response =
             if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
+                sent_bytes = prepared.body_len() as u64;
                 sent = Instant::now();
                 self.in_flight.begin(&session.in_flight, sent);
                 self.client
@@ -615,6 +655,7 @@ impl Runner {
                     hooks.on_send(spec.route, &rendered.path, session, sent);
                 }
                 let request = rendered.request(spec);
+                sent_bytes = request.body.as_ref().map_or(0, |b| b.len() as u64);
                 self.in_flight.begin(&session.in_flight, sent);
                 let response = self.client.send_on(&mut session.conn, request, sent).await;
                 path = std::mem::take(&mut rendered.path);
@@ -622,7 +663,13 @@ impl Runner {
             };
         let latency = sent.elapsed();
         session.in_flight.clear();
-        self.note_connection(session, matches!(response, Err(ClientError::Connect)));
+        let outcome = match &response {
+            Ok(_) => Transport::Answered,
+            Err(ClientError::Connect) => Transport::NoConnection,
+            Err(ClientError::Other) => Transport::Dropped,
+            Err(ClientError::Timeout) => Transport::TimedOut,
+        };
+        self.note_connection(session, outcome);
         match response {
             Ok(resp) => {
                 let schema = self
@@ -668,8 +715,12 @@ impl Runner {
                     latency,
                     sent,
                     raw: resp.body,
+                    content_type: resp.content_type,
+                    sent_bytes,
                     path,
                     violation: kept,
+                    throttled: is_throttled(resp.status, resp.retry_after),
+                    retry_after: resp.retry_after,
                 }
             }
             Err(e) => Exchange {
@@ -684,17 +735,28 @@ impl Runner {
                 latency,
                 sent,
                 raw: Bytes::new(),
+                content_type: None,
+                sent_bytes,
                 path,
                 violation: None,
+                throttled: false,
+                retry_after: None,
             },
         }
     }
 
-    /// Keeps the VU's run of connection errors for its back-off, and flags
-    /// the target unreachable when nothing ever connected and this VU gave up.
-    fn note_connection(&self, session: &mut Session, connect_failed: bool) {
-        if !connect_failed {
-            session.connect_errors = 0;
+    /// Keeps the VU's run of transport errors for its back-off (reset by an
+    /// answer or a timeout, which waited already), and flags the target
+    /// unreachable when nothing ever connected and this VU gave up. A
+    /// connection dropped before the answer (a target that accepts and
+    /// closes) backs off too, but counts as connected.
+    fn note_connection(&self, session: &mut Session, outcome: Transport) {
+        if outcome != Transport::NoConnection {
+            session.connect_errors = if outcome == Transport::Dropped {
+                session.connect_errors.saturating_add(1)
+            } else {
+                0
+            };
             if !self.ever_connected.load(Relaxed) {
                 self.ever_connected.store(true, Relaxed);
             }
@@ -738,6 +800,12 @@ impl Runner {
     ) -> Option<FailureKind> {
         if let Some(f) = status_failure(expect, ex.status) {
             return Some(f);
+        }
+        if let Some(check) = &expect.media {
+            let content_type = ex.content_type.as_ref().and_then(|t| t.to_str().ok());
+            if check.mismatch(ex.raw.len(), content_type).is_some() {
+                return Some(FailureKind::Expectation);
+            }
         }
         let needs_json = !expect.body.is_empty() || !spec.captures.is_empty();
         let Some(body) = &ex.body else {
@@ -785,6 +853,10 @@ fn is_fixed(spec: &RequestSpec) -> bool {
         && spec.query.iter().all(|(_, t)| t.is_literal())
         && spec.headers.iter().all(|(_, t)| t.is_literal())
         && spec.body.as_ref().is_none_or(ValueTemplate::is_literal)
+        && spec
+            .multipart
+            .as_ref()
+            .is_none_or(MultipartSpec::is_literal)
         && match &spec.auth {
             Auth::Token(t) => t.is_literal(),
             _ => true,
@@ -795,7 +867,7 @@ struct Rendered {
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
+    body: Option<Bytes>,
     /// The rendered token of `Auth::Token`.
     token: String,
 }
@@ -809,6 +881,7 @@ impl Rendered {
             query: &self.query,
             headers: &self.headers,
             body: self.body.take(),
+            content_type: spec.multipart.as_ref().map(|m| m.content_type.clone()),
             auth: match &spec.auth {
                 Auth::Secret => AuthHeaders::Secret,
                 Auth::AppId => AuthHeaders::AppId,
@@ -831,9 +904,12 @@ fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVa
     for (k, t) in &spec.headers {
         headers.push((k.clone(), t.render(session)?));
     }
-    let body = match &spec.body {
-        Some(b) => Some(serde_json::to_vec(&b.render(session)?).unwrap_or_default()),
-        None => None,
+    let body = match (&spec.multipart, &spec.body) {
+        (Some(form), _) => Some(form.render(session)?),
+        (None, Some(b)) => Some(Bytes::from(
+            serde_json::to_vec(&b.render(session)?).unwrap_or_default(),
+        )),
+        (None, None) => None,
     };
     // A token that cannot be rendered is sent empty (and is refused).
     let token = match &spec.auth {

@@ -21,13 +21,17 @@ pub enum FailureKind {
     Capture,
     /// The response did not match the route's JSON Schema.
     Schema,
+    /// The target throttled the request (429, or 503 with `Retry-After`)
+    /// and the scenario's `rate_limit` policy gave up on it (`fail`, or its
+    /// re-sends were spent).
+    Throttled,
     /// Anything else (a bug or an unclassified transport error).
     Other,
 }
 
 impl FailureKind {
     /// Every kind, in index order.
-    pub const ALL: [FailureKind; 8] = [
+    pub const ALL: [FailureKind; 9] = [
         FailureKind::Connect,
         FailureKind::Timeout,
         FailureKind::Status,
@@ -35,6 +39,7 @@ impl FailureKind {
         FailureKind::Decode,
         FailureKind::Capture,
         FailureKind::Schema,
+        FailureKind::Throttled,
         FailureKind::Other,
     ];
 
@@ -51,6 +56,7 @@ impl FailureKind {
             FailureKind::Decode => "decode",
             FailureKind::Capture => "capture",
             FailureKind::Schema => "schema",
+            FailureKind::Throttled => "throttled",
             FailureKind::Other => "other",
         }
     }
@@ -82,7 +88,7 @@ mod tests {
             assert_eq!(kind.index(), position);
             assert_eq!(FailureKind::from_name(kind.as_str()), Some(kind));
         }
-        assert_eq!(FailureKind::COUNT, 8);
+        assert_eq!(FailureKind::COUNT, 9);
         assert_eq!(FailureKind::from_name("nope"), None);
         assert_eq!(FailureKind::Expectation.to_string(), "expectation");
     }

@@ -18,7 +18,7 @@ use hdrhistogram::Histogram;
 use super::timeline::{compact_histogram, second_label};
 use super::{
     FailureKind, FailureSample, FlowId, LatencyStats, LoadCounts, MetricsLayout, RequestSample,
-    RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
+    RouteId, RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
 };
 
 /// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
@@ -51,6 +51,10 @@ pub struct LiveCounters {
     pub cut_off_requests: AtomicU64,
     /// Virtual users currently running (a gauge: see [`LiveCounters::vu_started`]).
     pub active_vus: AtomicU64,
+    /// Throttled responses (429, or 503 with `Retry-After`).
+    pub throttled: AtomicU64,
+    /// Iterations that met throttling.
+    pub throttled_iterations: AtomicU64,
 }
 
 impl LiveCounters {
@@ -87,6 +91,8 @@ pub struct TickSnapshot {
     pub iterations_total: u64,
     /// Dropped arrivals so far.
     pub dropped_total: u64,
+    /// Throttled responses so far.
+    pub throttled_total: u64,
     /// Virtual users running now.
     pub active_vus: u64,
     /// Requests sent and not answered yet (filled in by the engine, see `InFlight`).
@@ -263,6 +269,8 @@ impl MetricsHub {
                     sample.latency_us,
                     sample.corrected_us,
                 );
+                stats.record_bytes(sample.bytes_sent, sample.bytes_received);
+                stats.throttle.throttled += u64::from(sample.throttled);
             }
             let interval = &mut shard.interval;
             interval.requests += 1;
@@ -275,6 +283,23 @@ impl MetricsHub {
         if is_error {
             self.live.errors.fetch_add(1, Relaxed);
         }
+        if sample.throttled {
+            self.live.throttled.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records a wait of `wait_us` before re-sending a throttled request
+    /// on `route` (only ever on the throttled path).
+    pub fn record_throttle_wait(&self, route: RouteId, wait_us: u64) {
+        let mut shard = self.shard();
+        if let Some(stats) = shard.routes.get_mut(route.0 as usize) {
+            stats.throttle.add_wait(wait_us);
+        }
+    }
+
+    /// Counts an iteration that met throttling.
+    pub fn record_throttled_iteration(&self) {
+        self.live.throttled_iterations.fetch_add(1, Relaxed);
     }
 
     /// Records one finished step into its per-step stats.
@@ -374,6 +399,7 @@ impl MetricsHub {
             interval_p99_us: p99,
             iterations_total: self.live.iterations.load(Relaxed),
             dropped_total: self.live.dropped.load(Relaxed),
+            throttled_total: self.live.throttled.load(Relaxed),
             active_vus: self.live.active_vus.load(Relaxed),
             in_flight: 0,
             oldest_in_flight: None,
@@ -429,6 +455,7 @@ impl MetricsHub {
             iterations_started: self.live.iterations_started.load(Relaxed),
             cut_off_iterations: self.live.cut_off_iterations.load(Relaxed),
             cut_off_requests: self.live.cut_off_requests.load(Relaxed),
+            throttled_iterations: self.live.throttled_iterations.load(Relaxed),
             failure_samples: self.samples.snapshot(),
             load_counts: lock(&self.load_counts).clone(),
             scheduling_lag_us: lock(&self.scheduling_lag).clone(),
@@ -519,6 +546,9 @@ mod tests {
             failure: (status >= 500).then_some(FailureKind::Status),
             latency_us,
             corrected_us: latency_us * 2,
+            bytes_sent: 0,
+            bytes_received: 0,
+            throttled: false,
         }
     }
 

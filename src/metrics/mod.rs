@@ -37,7 +37,7 @@ use hdrhistogram::Histogram;
 pub use failure::FailureKind;
 pub use hub::{LiveCounters, MetricsHub, TickSnapshot};
 pub use samples::{FailureSample, KindSamples, SAMPLES_PER_KIND, SampleStore};
-pub use stats::{LatencyStats, STATUS_CAPACITY, merge_histogram};
+pub use stats::{LatencyStats, STATUS_CAPACITY, ThrottleCounts, merge_histogram};
 pub use timeline::{TIMELINE_SIGNIFICANT_DIGITS, TimelinePoint};
 
 /// Highest latency a histogram tracks, in microseconds (one hour). Larger values are clamped to it
@@ -102,6 +102,13 @@ pub struct RequestSample {
     pub latency_us: u64,
     /// Latency from the intended start (coordinated-omission corrected), in microseconds.
     pub corrected_us: u64,
+    /// Request body bytes sent (HTTP head and framing not counted).
+    pub bytes_sent: u64,
+    /// Response body bytes received (HTTP head and framing not counted).
+    pub bytes_received: u64,
+    /// The target throttled it (429, or 503 with `Retry-After`); counted
+    /// apart whatever `failure` says.
+    pub throttled: bool,
 }
 
 /// One finished step (for a plain request step: that request; for a `wait_until` step: the whole
@@ -143,6 +150,8 @@ pub struct RunMetrics {
     pub cut_off_iterations: u64,
     /// Requests in flight when the run was aborted.
     pub cut_off_requests: u64,
+    /// Iterations that met throttling (a throttled response in any step).
+    pub throttled_iterations: u64,
     /// Why steps failed: the first samples per step and failure kind, with their counts.
     pub failure_samples: Vec<KindSamples>,
     /// Counts at the end of the load phase, if it was marked.

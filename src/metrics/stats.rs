@@ -31,6 +31,43 @@ pub struct LatencyStats {
     pub failures: [u64; FailureKind::COUNT],
     /// Samples whose raw or corrected latency exceeded [`LATENCY_MAX_US`] and were clamped to it.
     pub saturated: u64,
+    /// Request body bytes sent (routes only; 0 for steps and iterations).
+    pub bytes_sent: u64,
+    /// Response body bytes received (routes only; 0 for steps and iterations).
+    pub bytes_received: u64,
+    /// Throttled responses and what the `rate_limit` policy did about them.
+    pub throttle: ThrottleCounts,
+}
+
+/// Throttling of one route (or all of them): counted apart from errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThrottleCounts {
+    /// Responses that were throttled (429, or 503 with `Retry-After`),
+    /// whether or not the policy then failed the step.
+    pub throttled: u64,
+    /// Requests sent again after a throttled response (`respect`, `retry`).
+    pub retries: u64,
+    /// Time spent waiting before those re-sends, µs.
+    pub wait_us: u64,
+    /// Longest single wait, µs.
+    pub max_wait_us: u64,
+}
+
+impl ThrottleCounts {
+    /// Adds `other` (sums; the longest wait of both).
+    pub fn merge(&mut self, other: &ThrottleCounts) {
+        self.throttled += other.throttled;
+        self.retries += other.retries;
+        self.wait_us += other.wait_us;
+        self.max_wait_us = self.max_wait_us.max(other.max_wait_us);
+    }
+
+    /// Counts one wait of `wait_us` before a re-send.
+    pub fn add_wait(&mut self, wait_us: u64) {
+        self.retries += 1;
+        self.wait_us = self.wait_us.saturating_add(wait_us);
+        self.max_wait_us = self.max_wait_us.max(wait_us);
+    }
 }
 
 impl Default for LatencyStats {
@@ -51,6 +88,9 @@ impl LatencyStats {
             statuses: Vec::with_capacity(STATUS_CAPACITY),
             failures: [0; FailureKind::COUNT],
             saturated: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            throttle: ThrottleCounts::default(),
         }
     }
 
@@ -98,6 +138,15 @@ impl LatencyStats {
             *mine += theirs;
         }
         self.saturated += other.saturated;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.throttle.merge(&other.throttle);
+    }
+
+    /// Counts the body bytes of one request: two additions, nothing allocated.
+    pub fn record_bytes(&mut self, sent: u64, received: u64) {
+        self.bytes_sent = self.bytes_sent.saturating_add(sent);
+        self.bytes_received = self.bytes_received.saturating_add(received);
     }
 
     /// Count recorded for status `code`.
@@ -131,6 +180,7 @@ impl LatencyStats {
         self.statuses.clear();
         self.failures = [0; FailureKind::COUNT];
         self.saturated = 0;
+        self.throttle = ThrottleCounts::default();
     }
 
     fn add_status(&mut self, code: u16, count: u64) {
@@ -231,6 +281,27 @@ mod tests {
                 both.latency_us.value_at_quantile(quantile)
             );
         }
+    }
+
+    #[test]
+    fn merge_adds_throttle_counts_and_keeps_the_longest_wait() {
+        let mut left = LatencyStats::new();
+        left.throttle.throttled = 3;
+        left.throttle.add_wait(1_000);
+        let mut right = LatencyStats::new();
+        right.throttle.throttled = 2;
+        right.throttle.add_wait(5_000);
+        right.throttle.add_wait(2_000);
+        left.merge(&right);
+        assert_eq!(
+            left.throttle,
+            ThrottleCounts {
+                throttled: 5,
+                retries: 3,
+                wait_us: 8_000,
+                max_wait_us: 5_000,
+            }
+        );
     }
 
     #[test]

@@ -135,6 +135,7 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         agents: None,
         aborted_in_flight: false,
         webhooks: None,
+        throttle: Some(super::throttle::build(metrics, requests)),
     }
 }
 
@@ -233,6 +234,9 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         statuses,
         failures,
         saturated: stats.saturated,
+        bytes_sent: stats.bytes_sent,
+        bytes_received: stats.bytes_received,
+        throttle: (&stats.throttle).into(),
         latency: percentiles(&stats.latency_us),
         corrected: percentiles(&stats.corrected_us),
         histogram: encode_histogram(&stats.latency_us),
@@ -322,6 +326,9 @@ pub(crate) fn sample_report() -> RunReport {
                 failure,
                 latency_us,
                 corrected_us,
+                bytes_sent: 0,
+                bytes_received: 0,
+                throttled: false,
             });
             hub.record_step(&StepSample {
                 step: StepId(step),
@@ -367,6 +374,7 @@ pub(crate) fn sample_meta() -> RunMeta {
         scenario_file: Some("scenarios/chat-lifecycle.yaml".to_owned()),
         target: "http://127.0.0.1:40123".to_owned(),
         target_kind: "bundled-mock".to_owned(),
+        http_versions: Vec::new(),
         chatload_version: "0.1.0".to_owned(),
         started_at: "2026-11-24T17:00:00Z".to_owned(),
         ended_at: "2026-11-24T17:00:02Z".to_owned(),
@@ -456,6 +464,7 @@ mod tests {
             iterations_started: 0,
             cut_off_iterations: 0,
             cut_off_requests: 0,
+            throttled_iterations: 0,
             failure_samples: Vec::new(),
             load_counts: None,
             scheduling_lag_us: None,

@@ -1,5 +1,6 @@
 //! Per-step, per-route, whole-iteration and per-flow iteration statistics as CSV, for
-//! spreadsheets. Latencies in milliseconds with microsecond precision.
+//! spreadsheets. Latencies in milliseconds with microsecond precision; body bytes sent and
+//! received (routes; 0 elsewhere).
 
 use super::{ReportError, RunReport, StatsReport};
 
@@ -27,6 +28,11 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         "p99_99_ms",
         "max_ms",
         "p99_corrected_ms",
+        "throttled",
+        "throttle_retries",
+        "throttle_wait_ms",
+        "bytes_sent",
+        "bytes_received",
     ];
     let csv_err = |e: csv::Error| ReportError::Csv(e.to_string());
     w.write_record(header).map_err(csv_err)?;
@@ -51,6 +57,11 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
             ms(p.p99_99_us),
             ms(p.max_us),
             ms(s.corrected.p99_us),
+            s.throttle.throttled.to_string(),
+            s.throttle.retries.to_string(),
+            ms(s.throttle.wait_us),
+            s.bytes_sent.to_string(),
+            s.bytes_received.to_string(),
         ])
     };
     for s in &report.steps {
@@ -90,5 +101,25 @@ mod tests {
         let p99: f64 = rows[0][12].parse().unwrap();
         assert!((p99 - report.steps[0].latency.p99_us as f64 / 1000.0).abs() < 0.001);
         assert!(rows.iter().any(|r| &r[0] == "iteration"));
+    }
+
+    #[test]
+    fn routes_carry_their_throttling_in_the_last_columns() {
+        let mut report = crate::report::build::sample_report();
+        crate::report::throttle::throttle_sample(&mut report, "respect", 3);
+        let bytes = super::render(&report).unwrap();
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let header = r.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let route = rows
+            .iter()
+            .find(|row| &row[0] == "route" && &row[1] == report.routes[0].name.as_str())
+            .unwrap();
+        assert_eq!(&route[at("throttled")], "3");
+        assert_eq!(&route[at("throttle_retries")], "2");
+        assert_eq!(&route[at("throttle_wait_ms")], "2000.000");
+        let step = rows.iter().find(|row| &row[0] == "step").unwrap();
+        assert_eq!(&step[at("throttled")], "0");
     }
 }

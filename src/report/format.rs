@@ -9,7 +9,14 @@
 //! (`format_secs_rounded`, `format_rate_grouped`, `format_percent_adaptive`: rounded for reading).
 //! Pure functions, no I/O.
 
-use super::{Percentiles, RunReport};
+use super::{HttpProtocol, Percentiles, RunReport};
+
+/// The HTTP versions of `meta.http_versions` as one line (`HTTP/1.1, HTTP/2`);
+/// `None` when empty (no response arrived, or an older report).
+pub fn format_http_versions(versions: &[HttpProtocol]) -> Option<String> {
+    let names: Vec<&str> = versions.iter().map(|v| v.as_str()).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
 
 /// Corrected p99 must exceed raw p99 by more than this factor (and by more than
 /// [`CORRECTED_MIN_GAP_US`]) before a renderer shows it beside the raw one.
@@ -157,6 +164,21 @@ pub fn format_percent_adaptive(fraction: f64) -> String {
     } else {
         format!("{p:.1}%")
     }
+}
+
+/// A byte count in binary units: "512 B", "10.0 KiB", "1.5 MiB", "2.0 GiB".
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Thousands separated by commas: "1,276".

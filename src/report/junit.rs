@@ -44,7 +44,8 @@ fn case(name: String, class: &str, problem: Option<(String, String)>, fails: boo
 }
 
 /// Every started iteration's end (completed, failed, cut off), cut-off
-/// requests, dropped and unstarted iterations, as suite properties.
+/// requests, dropped and unstarted iterations, and throttling (policy,
+/// throttled, given up, re-sends, time waited), as suite properties.
 fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
     let t = &report.totals;
     for (name, value) in [
@@ -58,6 +59,36 @@ fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
     ] {
         suite.add_property(Property::new(name, value.to_string()));
     }
+    if let Some(th) = &report.throttle {
+        suite.add_property(Property::new("rate_limit_policy", th.policy.as_str()));
+        for (name, value) in [
+            ("throttled", th.throttled),
+            ("throttled_given_up", th.gave_up),
+            ("throttle_retries", th.retries),
+            ("throttle_wait_us", th.wait_us),
+        ] {
+            suite.add_property(Property::new(name, value.to_string()));
+        }
+    }
+}
+
+/// The clean-up's counts as suite properties, and a test case carrying its
+/// summary and the ids left open. It passes: the clean-up runs after the
+/// load and never decides the verdict (so JUnit agrees with the exit code).
+fn add_cleanup(suite: &mut TestSuite, report: &RunReport) {
+    let Some(c) = &report.cleanup else { return };
+    for (name, value) in [
+        ("cleanup_attempted", c.attempted),
+        ("cleanup_closed", c.closed),
+        ("cleanup_failed", c.failed),
+        ("cleanup_left_open", c.left_open),
+    ] {
+        suite.add_property(Property::new(name, value.to_string()));
+    }
+    let mut case = TestCase::new("clean-up", TestCaseStatus::success());
+    case.set_classname("run");
+    case.set_system_out(c.summary());
+    suite.add_test_case(case);
 }
 
 /// Renders the run as JUnit XML.
@@ -77,6 +108,7 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
     });
     suite.add_test_case(case("verdict".to_owned(), "run", problem, true));
     add_accounting(&mut suite, report);
+    add_cleanup(&mut suite, report);
     for t in &verdict.thresholds {
         let mut c = case(
             format!("threshold: {}", t.threshold),
@@ -182,6 +214,20 @@ mod tests {
             .unwrap_or_else(|| panic!("no case {name}: {xml}"));
         let end = xml[start..].find("</testcase>").expect("closed") + start;
         &xml[start..end]
+    }
+
+    #[test]
+    fn throttling_is_a_suite_property_and_its_threshold_a_test_case() {
+        let xml = xml(&["throttled.count == 0"]);
+        // build_sample_report comes from metrics: a throttle section, nothing throttled.
+        for property in [
+            "name=\"rate_limit_policy\" value=\"fail\"",
+            "name=\"throttled\" value=\"0\"",
+            "name=\"throttle_wait_us\" value=\"0\"",
+        ] {
+            assert!(xml.contains(property), "missing {property}: {xml}");
+        }
+        assert!(!case_of(&xml, "threshold: throttled.count == 0").contains("<failure"));
     }
 
     #[test]

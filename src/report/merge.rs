@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::build::{per_second, ratio};
+use super::throttle::ThrottleStats;
 use super::{
     AgentSummary, CleanupReport, FailureSamples, ReportError, RunReport, SCHEMA_VERSION,
     SchemaReport, StatsReport, TimelineReport, Totals, decode_histogram, encode_histogram,
@@ -65,6 +66,13 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
     meta.shard = None;
     meta.load.shard = None;
     meta.merged_from = sources.to_vec();
+    let mut versions: Vec<_> = reports
+        .iter()
+        .flat_map(|r| r.meta.http_versions.iter().copied())
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    meta.http_versions = versions;
 
     let steps = merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?;
     let routes = merge_lists(reports.iter().map(|r| r.routes.as_slice()), seconds)?;
@@ -101,6 +109,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
             .filter_map(|r| r.totals.scheduling_lag)
             .max_by_key(|p| p.p99_us),
     };
+    let throttle = super::throttle::merge(reports, totals.requests);
     Ok(RunReport {
         schema_version: SCHEMA_VERSION,
         meta,
@@ -126,6 +135,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
                 .filter_map(|r| r.webhooks.as_ref())
                 .collect::<Vec<_>>(),
         )?,
+        throttle,
     })
 }
 
@@ -216,6 +226,14 @@ fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, Repo
         statuses: add_maps(parts.iter().map(|p| &p.statuses)),
         failures: add_maps(parts.iter().map(|p| &p.failures)),
         saturated: parts.iter().map(|p| p.saturated).sum(),
+        bytes_sent: parts.iter().map(|p| p.bytes_sent).sum(),
+        bytes_received: parts.iter().map(|p| p.bytes_received).sum(),
+        throttle: parts
+            .iter()
+            .fold(Default::default(), |mut sum: ThrottleStats, p| {
+                sum.add(&p.throttle);
+                sum
+            }),
         latency: percentiles(&latency),
         corrected: percentiles(&corrected),
         histogram: encode_histogram(&latency),
@@ -445,6 +463,9 @@ mod tests {
                 failure: None,
                 latency_us: v,
                 corrected_us: v,
+                bytes_sent: v,
+                bytes_received: 2 * v,
+                throttled: false,
             });
             hub.record_step(&StepSample {
                 step: StepId(0),
@@ -473,11 +494,25 @@ mod tests {
         let single = run(&all);
         assert_eq!(merged.steps[0].latency, single.steps[0].latency);
         assert_eq!(merged.routes[0].latency, single.routes[0].latency);
+        // Body bytes add up like counts.
+        let sent: u64 = all.iter().sum();
+        assert_eq!(single.routes[0].bytes_sent, sent);
+        assert_eq!(
+            (merged.routes[0].bytes_sent, merged.routes[0].bytes_received),
+            (sent, 2 * sent)
+        );
         assert_eq!(merged.iteration.latency, single.iteration.latency);
         assert_eq!(merged.totals.requests, 8000);
         assert_eq!(merged.steps[0].count, 8000);
         assert_eq!(merged.status_codes["201"], 8000);
         assert_eq!(merged.meta.merged_from, ["a.json", "b.json"]);
+        // The versions any shard spoke, once each, in order.
+        use crate::report::HttpProtocol::{Http1, Http2};
+        let (mut a2, mut b1) = (run(&a), run(&b));
+        a2.meta.http_versions = vec![Http2];
+        b1.meta.http_versions = vec![Http1, Http2];
+        let both = merge(&[a2, b1], &[]).unwrap();
+        assert_eq!(both.meta.http_versions, [Http1, Http2]);
         let t: u64 = merged.timeline.iter().map(|p| p.requests).sum();
         assert_eq!(t, 8000);
         // And the merged report is still a valid report.

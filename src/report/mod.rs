@@ -20,6 +20,7 @@ pub mod merge;
 mod model;
 pub mod sections;
 pub mod terminal;
+pub mod throttle;
 mod upgrade;
 pub mod webhook;
 
@@ -30,13 +31,14 @@ pub use build::{build, percentiles};
 pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_sample_report};
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
-    FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport,
-    Totals,
+    FailureSamples, HttpProtocol, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport,
+    TimelineReport, Totals,
 };
+pub use sections::MAX_LEFT_OPEN_IDS;
 pub use sections::{
-    ActorSummary, AgentCounts, AgentSummary, CleanupReport, DecidedBy, LoadModel, LoadProfile,
-    RouteViolations, SchemaReport, StageReport, ThresholdDef, ThresholdResult, ThresholdStatus,
-    Verdict, ViolationSample,
+    ActorSummary, AgentCounts, AgentSummary, CleanupReport, CleanupStopReason, DecidedBy,
+    LoadModel, LoadProfile, RouteViolations, SchemaReport, StageReport, ThresholdDef,
+    ThresholdResult, ThresholdStatus, Verdict, ViolationSample,
 };
 
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.

@@ -83,6 +83,30 @@ pub struct RunReport {
     /// `webhooks:` section only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<super::webhook::WebhookReport>,
+    /// Throttled responses (429, or 503 with `Retry-After`) and what the
+    /// `rate_limit` policy did about them; absent only in reports written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<super::throttle::ThrottleReport>,
+}
+
+/// An HTTP version spoken with the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum HttpProtocol {
+    #[serde(rename = "HTTP/1.1")]
+    Http1,
+    #[serde(rename = "HTTP/2")]
+    Http2,
+}
+
+impl HttpProtocol {
+    /// As written in the report and the terminal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpProtocol::Http1 => "HTTP/1.1",
+            HttpProtocol::Http2 => "HTTP/2",
+        }
+    }
 }
 
 /// Run metadata. Never contains credentials.
@@ -97,6 +121,11 @@ pub struct RunMeta {
     pub target: String,
     /// `"bundled-mock"` or `"remote"`.
     pub target_kind: String,
+    /// The HTTP versions the target's responses actually came over (over
+    /// TLS, what ALPN chose; `--http auto` may give both), in order. Empty
+    /// when no response arrived, and in reports written before it existed.
+    #[serde(default)]
+    pub http_versions: Vec<HttpProtocol>,
     /// Version of chatload that wrote the report.
     pub chatload_version: String,
     /// Start of the run, RFC 3339.
@@ -218,6 +247,19 @@ pub struct StatsReport {
     /// Samples above the histogram range (one hour) that were clamped to it.
     #[serde(default)]
     pub saturated: u64,
+    /// Request body bytes sent (routes only; HTTP heads and framing not counted).
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Response body bytes received (routes only; HTTP heads and framing not counted).
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// Routes: throttled responses, re-sends and time waited (absent when
+    /// none; always absent for steps and iterations).
+    #[serde(
+        default,
+        skip_serializing_if = "super::throttle::ThrottleStats::is_empty"
+    )]
+    pub throttle: super::throttle::ThrottleStats,
     /// Latency from the actual send.
     pub latency: Percentiles,
     /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the

@@ -178,24 +178,78 @@ pub struct SchemaReport {
     pub routes: BTreeMap<String, RouteViolations>,
 }
 
-/// Chats the end-of-run clean-up closed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// At most this many ids of chats left open are kept in a report (`left_open` counts all).
+pub const MAX_LEFT_OPEN_IDS: usize = 1000;
+
+/// Why the clean-up ended before it tried every chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanupStopReason {
+    /// Its time limit (`cleanup_timeout`, else `graceful_stop`) ran out.
+    TimeLimit,
+    /// A second Ctrl-C/SIGTERM.
+    Signal,
+}
+
+/// The end-of-run clean-up: chats iterations left open, and what became of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CleanupReport {
-    /// Chats left open by iterations that did not finish.
+    /// Chats left open by iterations that did not finish (all to be closed).
     pub attempted: u64,
     /// Closed (or already closed).
     pub closed: u64,
-    /// Could not be closed.
+    /// Close requests that failed.
     pub failed: u64,
+    /// Chats still open after the clean-up: failed, cut off, or never tried.
+    pub left_open: u64,
+    /// Their ids, sorted (at most [`MAX_LEFT_OPEN_IDS`]).
+    pub left_open_ids: Vec<String>,
+    /// Set when the clean-up ended before it tried every chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<CleanupStopReason>,
+    /// Its time limit, in seconds.
+    pub limit_secs: f64,
 }
 
 impl CleanupReport {
-    /// Adds `o` to these counts.
+    /// Adds `o` to these counts (ids appended, up to the cap; the first stop reason kept).
     pub fn add(&mut self, o: &CleanupReport) {
         self.attempted += o.attempted;
         self.closed += o.closed;
         self.failed += o.failed;
+        self.left_open += o.left_open;
+        let room = MAX_LEFT_OPEN_IDS.saturating_sub(self.left_open_ids.len());
+        self.left_open_ids
+            .extend(o.left_open_ids.iter().take(room).cloned());
+        self.stopped = self.stopped.or(o.stopped);
+        self.limit_secs = self.limit_secs.max(o.limit_secs);
+    }
+
+    /// One line for the terminal and JUnit: the counts, why it stopped, the ids left open.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{} chat(s) left open by the load: {} closed, {} failed, {} still open",
+            self.attempted, self.closed, self.failed, self.left_open
+        );
+        match self.stopped {
+            Some(CleanupStopReason::TimeLimit) => line.push_str(&format!(
+                " (stopped at its {}s time limit)",
+                self.limit_secs
+            )),
+            Some(CleanupStopReason::Signal) => line.push_str(" (stopped by a second signal)"),
+            None => {}
+        }
+        if !self.left_open_ids.is_empty() {
+            let more = self
+                .left_open
+                .saturating_sub(self.left_open_ids.len() as u64);
+            line.push_str(&format!(": {}", self.left_open_ids.join(", ")));
+            if more > 0 {
+                line.push_str(&format!(" and {more} more"));
+            }
+        }
+        line
     }
 }
 
@@ -285,5 +339,55 @@ impl AgentSummary {
     pub fn add(&mut self, o: &AgentSummary) {
         self.totals.add(&o.totals);
         self.actors.extend(o.actors.iter().cloned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleanup(ids: &[&str], stopped: Option<CleanupStopReason>) -> CleanupReport {
+        CleanupReport {
+            attempted: ids.len() as u64 + 1,
+            closed: 1,
+            failed: 0,
+            left_open: ids.len() as u64,
+            left_open_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            stopped,
+            limit_secs: 2.0,
+        }
+    }
+
+    #[test]
+    fn merged_clean_ups_add_counts_and_keep_every_id_left_open() {
+        let mut merged = cleanup(&["a"], None);
+        merged.add(&cleanup(&["b", "c"], Some(CleanupStopReason::Signal)));
+        assert_eq!(
+            (merged.attempted, merged.closed, merged.left_open),
+            (5, 2, 3)
+        );
+        assert_eq!(merged.left_open_ids, ["a", "b", "c"]);
+        assert_eq!(merged.stopped, Some(CleanupStopReason::Signal));
+        assert_eq!(
+            merged.summary(),
+            "5 chat(s) left open by the load: 2 closed, 0 failed, 3 still open \
+             (stopped by a second signal): a, b, c"
+        );
+    }
+
+    #[test]
+    fn ids_past_the_cap_are_counted_not_listed() {
+        let many: Vec<String> = (0..MAX_LEFT_OPEN_IDS).map(|i| format!("c{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let mut merged = cleanup(&many, Some(CleanupStopReason::TimeLimit));
+        merged.add(&cleanup(&["x", "y"], None));
+        assert_eq!(merged.left_open_ids.len(), MAX_LEFT_OPEN_IDS);
+        assert_eq!(merged.left_open, MAX_LEFT_OPEN_IDS as u64 + 2);
+        assert!(
+            merged.summary().ends_with(" and 2 more"),
+            "{}",
+            merged.summary()
+        );
+        assert!(merged.summary().contains("(stopped at its 2s time limit)"));
     }
 }

@@ -10,7 +10,8 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    corrected_differs, format_percent, format_rate, format_secs, format_us, shows_flow_column,
+    corrected_differs, format_bytes, format_http_versions, format_percent, format_rate,
+    format_secs, format_us, shows_flow_column,
 };
 use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
@@ -39,6 +40,9 @@ pub fn render(report: &RunReport, color: bool) -> String {
         paint.bold(&format!("scenario   {}{file}", meta.scenario))
     );
     let _ = writeln!(out, "target     {} ({})", meta.target, meta.target_kind);
+    if let Some(versions) = format_http_versions(&meta.http_versions) {
+        let _ = writeln!(out, "protocol   {versions}");
+    }
     let interrupted = if meta.interrupted {
         format!("  {}", paint.alert("INTERRUPTED: partial results"))
     } else {
@@ -70,6 +74,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
         paint.alert_if(totals.errors > 0, &totals.errors.to_string()),
         format_percent(totals.error_rate),
     );
+    if let Some(line) = super::throttle::summary(report) {
+        let _ = writeln!(out, "{}", paint.alert(&line));
+        let routes = super::throttle::by_route(report);
+        let _ = writeln!(out, "           by route: {}", routes.join(", "));
+    }
     let _ = writeln!(
         out,
         "iterations {} started: {} completed, {} failed, {} cut off; {} dropped",
@@ -166,6 +175,13 @@ pub fn render(report: &RunReport, color: bool) -> String {
         out.push('\n');
         let _ = writeln!(out, "{}", paint.bold("Routes"));
         let mut routes = Table::new("route", false, show_corrected);
+        if report
+            .routes
+            .iter()
+            .any(|r| r.bytes_sent + r.bytes_received > 0)
+        {
+            routes.show_bytes();
+        }
         for route in &report.routes {
             routes.row(route, None);
         }
@@ -212,6 +228,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
             t.overtaken,
             t.reclaimed,
         );
+    }
+    if let Some(c) = &report.cleanup {
+        let line = c.summary();
+        let line = paint.alert_if(c.left_open > 0, &line);
+        let _ = writeln!(out, "clean-up        {line}");
     }
     schema_violations(&mut out, report);
     out
@@ -333,6 +354,8 @@ struct Table {
     headers: Vec<&'static str>,
     show_flow: bool,
     show_corrected: bool,
+    /// Body bytes sent and received (routes).
+    show_bytes: bool,
     rows: Vec<Option<Vec<Cell>>>,
 }
 
@@ -352,8 +375,15 @@ impl Table {
             headers,
             show_flow,
             show_corrected,
+            show_bytes: false,
             rows: Vec::new(),
         }
+    }
+
+    /// Adds the `sent` and `received` body-byte columns (call before any row).
+    fn show_bytes(&mut self) {
+        self.show_bytes = true;
+        self.headers.extend(["sent", "received"]);
     }
 
     fn row(&mut self, stats: &StatsReport, flow: Option<&str>) {
@@ -392,6 +422,10 @@ impl Table {
                 },
                 style: differs.then_some(YELLOW),
             });
+        }
+        if self.show_bytes {
+            cells.push(plain(format_bytes(stats.bytes_sent)));
+            cells.push(plain(format_bytes(stats.bytes_received)));
         }
         self.rows.push(Some(cells));
     }
@@ -450,7 +484,17 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::HttpProtocol;
     use crate::report::build::sample_report;
+
+    #[test]
+    fn the_protocol_line_names_the_http_versions_spoken_and_is_absent_without_any() {
+        let mut report = sample_report();
+        assert!(!render(&report, false).contains("protocol"));
+        report.meta.http_versions = vec![HttpProtocol::Http1, HttpProtocol::Http2];
+        let text = render(&report, false);
+        assert!(text.contains("\nprotocol   HTTP/1.1, HTTP/2\n"), "{text}");
+    }
 
     #[test]
     fn iterations_are_shown_per_flow_only_with_two_flows_or_more() {
@@ -468,6 +512,21 @@ mod tests {
         }
         report.flow_iterations.truncate(1);
         assert!(!render(&report, false).contains("iteration["));
+    }
+
+    #[test]
+    fn throttling_gets_its_own_lines_and_none_without_it() {
+        let mut report = sample_report();
+        assert!(!render(&report, false).contains("throttled"));
+        crate::report::throttle::throttle_sample(&mut report, "respect", 4);
+        let text = render(&report, false);
+        let route = &report.routes[0].name;
+        for needle in [
+            "throttled  4 (0.50% of requests, policy respect): 3 re-sent after waiting 3.00 s in total (longest 1.00 s), 1 given up as failures, 4 iterations affected".to_owned(),
+            format!("by route: {route} × 4 (3 re-sent, waited 3.00 s)"),
+        ] {
+            assert!(text.contains(&needle), "missing {needle:?} in\n{text}");
+        }
     }
 
     #[test]

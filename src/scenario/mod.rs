@@ -10,6 +10,8 @@ pub mod agents;
 pub mod limits;
 pub mod load;
 pub mod matcher;
+pub mod media;
+pub mod rate_limit;
 pub mod raw;
 pub mod template;
 pub mod threshold;
@@ -83,15 +85,26 @@ pub struct Scenario {
     pub routes: Vec<RouteInfo>,
     /// Close chats that iterations left open when the run ends.
     pub cleanup: bool,
+    /// Time limit of that clean-up; `None`: the load's `graceful_stop`.
+    pub cleanup_timeout: Option<Duration>,
     /// Service levels the run must meet.
     pub thresholds: Vec<threshold::Threshold>,
     /// Agent actors, when the scenario declares them.
     pub agents: Option<AgentsSpec>,
     /// The run's webhook receiver, when the scenario has a `webhooks:` section.
     pub webhooks: Option<webhook::WebhookSpec>,
+    /// What a virtual user does when the target throttles it (`rate_limit:`).
+    pub rate_limit: rate_limit::RateLimitPolicy,
 }
 
 impl Scenario {
+    /// How long the end-of-run clean-up may take: `cleanup_timeout`, else the
+    /// load's `graceful_stop`.
+    pub fn cleanup_limit(&self) -> Duration {
+        self.cleanup_timeout
+            .unwrap_or_else(|| self.load.graceful_stop())
+    }
+
     /// Whether step `id` is a pause (`- think: 2s` alone): it sends nothing and has no metrics.
     pub fn is_pause(&self, id: usize) -> bool {
         is_pause(&self.flows, id)
@@ -381,6 +394,8 @@ pub struct RequestSpec {
     pub query: Vec<(String, Template)>,
     pub headers: Vec<(String, Template)>,
     pub body: Option<ValueTemplate>,
+    /// A `multipart/form-data` body instead of JSON (`multipart:`, `upload_media`).
+    pub multipart: Option<media::MultipartSpec>,
     pub auth: Auth,
     pub expect: Expectation,
     pub captures: Vec<Capture>,
@@ -392,6 +407,8 @@ pub struct RequestSpec {
 pub struct Expectation {
     pub statuses: Vec<u16>,
     pub body: Vec<BodyCheck>,
+    /// Size and type of a download (`download_media`).
+    pub media: Option<media::MediaCheck>,
 }
 
 impl Expectation {

@@ -37,6 +37,9 @@ pub struct RawScenario {
     pub steps: Option<Vec<Spanned<RawStep>>>,
     #[serde(default)]
     pub cleanup: Option<bool>,
+    /// Time limit of the end-of-run clean-up (default: `load.graceful_stop`).
+    #[serde(default)]
+    pub cleanup_timeout: Option<Spanned<DurationText>>,
     #[serde(default)]
     pub thresholds: Vec<Spanned<RawThresholdEntry>>,
     /// Agent actors (see `scenario/agents.rs`).
@@ -45,6 +48,9 @@ pub struct RawScenario {
     /// `webhooks:` (bare `webhooks:` means every default).
     #[serde(default, deserialize_with = "present")]
     pub webhooks: Option<Option<Spanned<RawWebhooks>>>,
+    /// `rate_limit:` (see `scenario/rate_limit.rs`).
+    #[serde(default)]
+    pub rate_limit: Option<Spanned<super::rate_limit::RawRateLimit>>,
 }
 
 /// The `agents:` section: a population of agent actors.
@@ -240,6 +246,10 @@ pub struct RawStep {
     pub close_chat: Option<Option<RawCloseChat>>,
     #[serde(default, deserialize_with = "present")]
     pub mark_read: Option<Option<RawMarkRead>>,
+    #[serde(default, deserialize_with = "present")]
+    pub upload_media: Option<Option<super::media::RawUploadMedia>>,
+    #[serde(default, deserialize_with = "present")]
+    pub download_media: Option<Option<super::media::RawDownloadMedia>>,
     pub request: Option<RawRequest>,
     pub wait_until: Option<Box<RawWaitUntil>>,
     pub wait_event: Option<Box<RawWaitEvent>>,
@@ -337,6 +347,8 @@ pub struct RawRequest {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub body: Option<Value>,
+    /// A `multipart/form-data` body (fields and files) instead of `body`.
+    pub multipart: Option<super::media::RawMultipart>,
     pub auth: Option<String>,
 }
 

@@ -83,6 +83,10 @@ pub enum RunMetric {
     EventsUnrouted,
     QueueQueued,
     QueueAbandoned,
+    /// Throttled responses / requests (`throttled.rate`).
+    ThrottledRate,
+    /// Throttled responses (`throttled.count`).
+    ThrottledCount,
 }
 
 impl RunMetric {
@@ -205,7 +209,7 @@ const OPS: [(&str, Op); 6] = [
 pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC, iteration[FLOW].METRIC or route(METHOD /path).METRIC with METRIC one of \
 p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corrected), min, max, mean, count, errors, \
 error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
-dropped_iterations, cut_off_iterations, cut_off_requests, unstarted_iterations, schema_violations, checks.rate, checks.failed; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
+dropped_iterations, cut_off_iterations, cut_off_requests, unstarted_iterations, schema_violations, checks.rate, checks.failed, throttled.rate, throttled.count; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
 time_to_first_agent_reply.METRIC, chat_duration.METRIC, event(NAME).METRIC, events.received, events.missing, events.duplicate, \
 events.late, events.out_of_order, events.invalid_signatures, events.malformed, events.unrouted, queue.queued, queue.abandoned";
 
@@ -268,7 +272,10 @@ fn parse_metric(
             None,
             if matches!(
                 m,
-                RunMetric::ErrorRate | RunMetric::IterationErrorRate | RunMetric::CheckRate
+                RunMetric::ErrorRate
+                    | RunMetric::IterationErrorRate
+                    | RunMetric::CheckRate
+                    | RunMetric::ThrottledRate
             ) {
                 Unit::Ratio
             } else {
@@ -290,6 +297,8 @@ fn parse_metric(
         "schema_violations" => return run(RunMetric::SchemaViolations),
         "checks.rate" => return run(RunMetric::CheckRate),
         "checks.failed" => return run(RunMetric::ChecksFailed),
+        "throttled.rate" => return run(RunMetric::ThrottledRate),
+        "throttled.count" | "throttled" => return run(RunMetric::ThrottledCount),
         "events.received" => return run(RunMetric::EventsReceived),
         "events.missing" => return run(RunMetric::EventsMissing),
         "events.duplicate" => return run(RunMetric::EventsDuplicate),

@@ -46,6 +46,8 @@ pub(super) struct Validator<'a> {
     pub(super) unknown_vars: Vec<(usize, String)>,
     /// Variables captured in the current flow, with the first step capturing each.
     pub(super) captured_at: Vec<(String, String)>,
+    /// The scenario file's directory: relative file paths start here.
+    pub(super) base_dir: std::path::PathBuf,
 }
 
 impl<'a> Validator<'a> {
@@ -62,6 +64,7 @@ impl<'a> Validator<'a> {
             has_webhooks: false,
             unknown_vars: Vec::new(),
             captured_at: Vec::new(),
+            base_dir: std::path::PathBuf::new(),
         }
     }
 
@@ -185,6 +188,7 @@ pub fn validate(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Scenario, Vec<Problem>> {
     let mut v = Validator::new(origin, env);
+    v.base_dir = base_dir.to_owned();
     v.has_webhooks = raw.webhooks.is_some();
     let target = validate_target(&mut v, raw.target.as_ref(), base_dir);
     v.webhooks = super::webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
@@ -217,6 +221,7 @@ pub fn validate(
     if let Some(a) = agents.as_mut() {
         a.register_metrics(&mut v.step_names, &mut v.routes);
     }
+    let rate_limit = super::rate_limit::validate_rate_limit(&mut v, raw.rate_limit.as_ref());
     let mut thresholds = Vec::new();
     for (i, t) in raw.thresholds.iter().enumerate() {
         let parsed = super::check_threshold(
@@ -249,9 +254,14 @@ pub fn validate(
             step_names: std::mem::take(&mut v.step_names),
             routes: std::mem::take(&mut v.routes),
             cleanup: raw.cleanup.unwrap_or(true),
+            cleanup_timeout: raw
+                .cleanup_timeout
+                .as_ref()
+                .and_then(|d| v.duration(&d.value, &d.referenced, "cleanup_timeout")),
             thresholds,
             agents,
             webhooks: v.webhooks.take(),
+            rate_limit,
         }),
         _ => Err(v.problems),
     }

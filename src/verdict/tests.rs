@@ -183,3 +183,56 @@ fn undelivered_load_and_a_signal_fail_the_run_with_their_reasons() {
     let v = judge(&[parse("cut_off_iterations < 5")], &report);
     assert!(!v.passed && v.interrupted, "{v:?}");
 }
+
+#[test]
+fn throttled_thresholds_judge_the_throttle_section_and_lack_of_it_is_no_data() {
+    let mut report = sample();
+    report.throttle = Some(crate::report::throttle::ThrottleReport {
+        policy: "fail".to_owned(),
+        throttled: 5,
+        rate: 5.0 / report.totals.requests as f64,
+        ..Default::default()
+    });
+    let v = judge(&[parse("throttled.count == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Fail);
+    assert_eq!(v.thresholds[0].actual, Some(5.0));
+    assert!(!v.passed);
+    let v = judge(&[parse("throttled.rate < 100%")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Pass, "{v:?}");
+    // A report without the section (written before it existed) has no data.
+    report.throttle = None;
+    let v = judge(&[parse("throttled.rate < 1%")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData);
+    assert!(v.thresholds[0].message.contains("throttle"), "{v:?}");
+    assert!(!v.passed);
+    // No request at all is no data too, section or not.
+    report.throttle = Some(Default::default());
+    report.totals.requests = 0;
+    let v = judge(&[parse("throttled.count == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData);
+    assert!(!v.passed);
+}
+
+#[test]
+fn abort_on_fail_watches_throttling_while_the_run_goes_on() {
+    let watch = |expr: &str| threshold::parse(expr, &[], true).expect("whole-run threshold");
+    let thresholds = [watch("throttled.rate < 10%"), watch("throttled.count <= 5")];
+    let mut live = LiveFigures::default();
+    assert!(
+        live_failure(&thresholds, &live).is_none(),
+        "no request yet: no data, no abort"
+    );
+    live.requests = 100;
+    live.throttled = 5;
+    assert!(live_failure(&thresholds, &live).is_none());
+    live.throttled = 6;
+    assert_eq!(
+        live_failure(&thresholds, &live).map(|t| t.expr.as_str()),
+        Some("throttled.count <= 5")
+    );
+    live.throttled = 10;
+    assert_eq!(
+        live_failure(&thresholds, &live).map(|t| t.expr.as_str()),
+        Some("throttled.rate < 10%")
+    );
+}

@@ -113,6 +113,7 @@ impl WebhookReceiver {
 
     /// Accepts signatures made with `secret` from now on.
     pub fn add_secret(&self, secret: &str) {
+        crate::redact::register(secret);
         self.shared
             .secrets
             .write()

@@ -112,3 +112,36 @@ pub fn threshold_results(report: &RunReport) -> Vec<(String, bool)> {
         })
         .unwrap_or_default()
 }
+
+/// Serves `app` on 127.0.0.1:0 from its own thread and runtime (for a
+/// hand-made target: a hostile or stalled server); lives until the test
+/// process ends.
+pub fn serve_in_thread(app: axum::Router) -> std::net::SocketAddr {
+    serve_in_thread_until(app, std::future::pending())
+}
+
+/// [`serve_in_thread`] until `shutdown` resolves; the listener then closes.
+pub fn serve_in_thread_until(
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the test server");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            let addr = listener.local_addr().expect("bound address");
+            tx.send(addr).expect("the test waits for the address");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .expect("serve");
+        });
+    });
+    rx.recv().expect("the test server starts")
+}

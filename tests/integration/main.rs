@@ -7,12 +7,23 @@
 //! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
+//! - `media`: multipart uploads, downloads checked for size and type, the
+//!   API's refusals, body bytes per route, `smoke.yaml` covering 50/50.
 //! - `failures`: why steps failed (samples in every output, bounded, secrets masked).
+//! - `cleanup`: the end-of-run clean-up against a target that never closes
+//!   a chat: its time limit, a second signal, the chats left open by id.
+//! - `hostile`: a server reflecting credentials; no secret in any output
+//!   of `run` or `conform`.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
 //!   JUnit agreeing with the exit code, version-1 reports.
+//! - `network`: a real network (root only): the mock in a network
+//!   namespace behind a veth pair, delayed by `tc netem` or a relay;
+//!   latency, keep-alive reuse, coordinated omission, timeouts.
+//! - `rate_limit`: the mock's token bucket against the `rate_limit`
+//!   policies (`fail`, `respect`, `retry`); throttled counts and waits.
 //! - `tls`: HTTPS end to end: the TLS mock, `--ca-cert`, HTTP/1.1 and
 //!   HTTP/2, a wrong CA, `--insecure`, `--mock-tls`.
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
@@ -21,9 +32,14 @@
 mod accounting;
 mod agents;
 mod agents_e2e;
+mod cleanup;
 mod cli;
 mod common;
 mod failures;
+mod hostile;
+mod media;
+mod network;
+mod rate_limit;
 mod reports;
 mod run;
 mod templates;

@@ -38,6 +38,10 @@ async fn counts_and_captured_ids_flow_between_steps() {
     let path = write_scenario(dir.path(), "flow.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Passed);
+    assert_eq!(
+        report.meta.http_versions,
+        [chatload::report::HttpProtocol::Http1]
+    );
     assert_eq!(report.totals.iterations, 12);
     assert_eq!(report.totals.errors, 0);
     for name in [

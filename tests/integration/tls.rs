@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chatload::app::{self, Exit};
 use chatload::cli::Cli;
+use chatload::report::HttpProtocol;
 use chatload_mock::{MockConfig, MockServer, TlsConfig};
 use clap::Parser;
 
@@ -83,6 +84,12 @@ async fn the_lifecycle_runs_over_https_with_http1_and_with_http2() {
         assert_eq!(report.totals.errors, 0, "HTTP/{version}");
         assert_eq!(report.totals.iterations, 2, "HTTP/{version}");
         assert!(report.meta.target.starts_with("https://localhost:"));
+        // The report names the protocol the responses came over.
+        let spoken = match version {
+            "1.1" => HttpProtocol::Http1,
+            _ => HttpProtocol::Http2,
+        };
+        assert_eq!(report.meta.http_versions, [spoken], "HTTP/{version}");
         // The protocol actually spoken: the mock counts handshakes by ALPN.
         let after = mock.tls_counts().expect("serving TLS");
         let (h2, http1) = (after.h2 - before.h2, after.http1 - before.http1);
@@ -97,6 +104,95 @@ async fn the_lifecycle_runs_over_https_with_http1_and_with_http2() {
             ),
         }
         assert_eq!(after.failed, before.failed, "no handshake failed");
+    }
+}
+
+/// A user's own CA and a certificate for `localhost` signed by it, written
+/// as PEM into `dir`: `(cert chain, key, CA)`.
+fn own_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "a user's own CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
+    let key = rcgen::KeyPair::generate()?;
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&key, &ca)?;
+    let paths = (
+        dir.join("server.pem"),
+        dir.join("server.key"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&paths.0, format!("{}{}", cert.pem(), ca.pem()))?;
+    std::fs::write(&paths.1, key.serialize_pem())?;
+    std::fs::write(&paths.2, ca.pem())?;
+    Ok(paths)
+}
+
+/// A `chatload mock` process, killed on drop.
+struct MockProcess(std::process::Child);
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `chatload mock --port 0 ARGS` and returns it with the port it
+/// announced on stderr.
+fn spawn_mock_process(args: &[&std::ffi::OsStr]) -> (MockProcess, u16) {
+    use std::io::BufRead as _;
+    let mut child = chatload()
+        .args(["mock", "--port", "0"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chatload mock starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let process = MockProcess(child);
+    let mut stderr = std::io::BufReader::new(stderr);
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("reads stderr");
+    // Keep draining: a closed pipe would fail the mock's later log lines.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let port = line
+        .split("://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no address announced: {line}"));
+    (process, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatload_mock_serves_a_users_own_certificate_with_http1_and_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = own_certificate(dir.path()).expect("a certificate of our own");
+    let (_mock, port) = spawn_mock_process(&[
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    let scenario = write_scenario(
+        dir.path(),
+        "own.yaml",
+        "name: own\ntarget:\n  app_id: demo-app\n  secret: demo-secret\nload: {vus: 1, iterations: 2}\nsteps:\n  - get_settings:\n",
+    );
+    let url = format!("https://localhost:{port}/v1");
+    let ca = ca.display().to_string();
+    for (version, spoken) in [("1.1", HttpProtocol::Http1), ("2", HttpProtocol::Http2)] {
+        let args = ["--target", &url, "--ca-cert", &ca, "--http", version];
+        let (exit, report) = run_scenario(dir.path(), &scenario, &args).await;
+        assert_eq!(
+            exit,
+            Exit::Passed,
+            "HTTP/{version}: {:?}",
+            report.errors_by_kind
+        );
+        assert_eq!(report.totals.requests, 2, "HTTP/{version}");
+        assert_eq!(report.meta.http_versions, [spoken], "HTTP/{version}");
     }
 }
 
@@ -202,6 +298,7 @@ async fn the_bundled_mock_serves_https_with_mock_tls() {
     assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
     assert!(report.meta.target.starts_with("https://127.0.0.1:"));
     assert_eq!(report.meta.target_kind, "bundled-mock");
+    assert_eq!(report.meta.http_versions, [HttpProtocol::Http2]);
     assert_eq!(report.totals.requests, 8);
 }
 

@@ -1,4 +1,4 @@
-//! The `/__mock` admin API: request counts, faults, state summary, health,
+//! The `/__mock` admin API: request counts, faults, the rate limit, state summary, health,
 //! recent internal events, webhook counters and delivery faults, and the
 //! switch of simulated agents. Not part of the Agent Chat API, not behind
 //! API auth, not counted, never fault-injected.
@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::event::MockEvent;
 use crate::extract::Params;
 use crate::fault::FaultsConfig;
+use crate::limit::RateLimitConfig;
 use crate::state::AppState;
 use crate::webhook::WebhookFaultsConfig;
 use axum::Router;
@@ -37,6 +38,12 @@ pub(super) fn routes() -> Router<AppState> {
             get(webhook_faults_get)
                 .put(webhook_faults_put)
                 .delete(webhook_faults_delete),
+        )
+        .route(
+            "/__mock/rate-limit",
+            get(rate_limit_get)
+                .put(rate_limit_put)
+                .delete(rate_limit_delete),
         )
         .route(
             "/__mock/simulation",
@@ -73,6 +80,27 @@ async fn faults_put(State(state): State<AppState>, body: Bytes) -> Result<Respon
 async fn faults_delete(State(state): State<AppState>) -> Response {
     state.faults().set(FaultsConfig::default());
     ok(&state.faults().get())
+}
+
+/// The rate limit (`null` when off) and how many requests it refused.
+async fn rate_limit_get(State(state): State<AppState>) -> Response {
+    let limits = state.rate_limits();
+    ok(&json!({"rate_limit": limits.get(), "refused": limits.refused()}))
+}
+
+/// Sets every app's rate limit; body `{"rps": 50, "burst": 10}`.
+async fn rate_limit_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let config: RateLimitConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid rate limit: {e}")))?;
+    config.validate().map_err(ApiError::bad_request)?;
+    state.set_rate_limit(Some(config));
+    Ok(rate_limit_get(State(state)).await)
+}
+
+/// Lifts the rate limit.
+async fn rate_limit_delete(State(state): State<AppState>) -> Response {
+    state.set_rate_limit(None);
+    rate_limit_get(State(state)).await
 }
 
 /// Per app: agents with used slots, queue lengths, chat counts, pending

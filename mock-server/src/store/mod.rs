@@ -62,6 +62,8 @@ pub struct AppHandle {
     /// Woken whenever a `chats:assign` decision of this app is resolved
     /// (requests that answer with its outcome wait on it, unlocked).
     decided: tokio::sync::Notify,
+    /// This app's request rate limit (unlimited unless configured).
+    pub limiter: crate::limit::TokenBucket,
 }
 
 impl AppHandle {
@@ -82,6 +84,7 @@ impl AppHandle {
             domain_key: app.domain_key.clone(),
             store: Mutex::new(store),
             decided: tokio::sync::Notify::new(),
+            limiter: crate::limit::TokenBucket::new(global.rate_limit),
         }
     }
 

@@ -9,6 +9,7 @@
 //! - `spec_agreement`: request validation as the spec says (bounds, floats, null, bodies).
 //! - `flows`: the seed's two flows, assignment, FIFO queue, many concurrent lifecycles.
 //! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
+//! - `rate_limit`: the per-app token bucket (429 + `Retry-After`) and its admin API.
 //! - `conformance`: the spec checker itself, and every spec operation exercised.
 //! - `fuzz_routes`: property test, arbitrary requests at every route.
 //! - `hostage`: connection limit, header-read and idle timeouts, SIGTERM
@@ -24,6 +25,7 @@ mod faults;
 mod flows;
 mod fuzz_routes;
 mod hostage;
+mod rate_limit;
 mod routes;
 mod schemathesis;
 mod spec_agreement;

@@ -202,6 +202,7 @@ fn warnings(base: &RunReport, new: &RunReport) -> Vec<String> {
             json_of(&new.meta.load)
         ));
     }
+    out.extend(super::throttle::compare_warning(base, new));
     out
 }
 

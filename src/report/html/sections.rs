@@ -11,8 +11,8 @@ use super::{
     base_url, describe_load, pretty_time, status_text_color,
 };
 use crate::report::format::{
-    corrected_differs, escape_html, format_percent_adaptive, format_rate_grouped,
-    format_secs_rounded, format_us, group_thousands, shows_flow_column,
+    corrected_differs, escape_html, format_bytes, format_http_versions, format_percent_adaptive,
+    format_rate_grouped, format_secs_rounded, format_us, group_thousands, shows_flow_column,
 };
 
 pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
@@ -152,6 +152,7 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
         &format!("{} of requests", format_percent_adaptive(t.error_rate)),
         Tone::bad_if(t.errors > 0),
     );
+    throttle_card(out, report);
     card(
         out,
         "iterations",
@@ -230,6 +231,38 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
         None => card(out, "thresholds", "–", "none defined", Tone::Plain),
     }
     out.push_str("</section>\n");
+}
+
+/// Throttled responses, apart from errors: how many, the policy, what it
+/// waited, and per route (absent for reports written before it existed).
+fn throttle_card(out: &mut String, report: &RunReport) {
+    let Some(th) = &report.throttle else {
+        return;
+    };
+    let routes = crate::report::throttle::by_route(report);
+    let routes = if routes.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", escape_html(&routes.join(", ")))
+    };
+    card(
+        out,
+        "throttled",
+        &group_thousands(th.throttled),
+        &format!(
+            "{} of requests · policy {} · {} re-sent after {} waiting · {} given up{routes}",
+            format_percent_adaptive(th.rate),
+            escape_html(&th.policy),
+            group_thousands(th.retries),
+            crate::report::format::format_us(th.wait_us),
+            group_thousands(th.gave_up),
+        ),
+        if th.throttled > 0 {
+            Tone::Warn
+        } else {
+            Tone::Good
+        },
+    );
 }
 
 #[derive(Clone, Copy)]
@@ -324,6 +357,15 @@ pub(super) fn stats_table(
              corrected)\">p99 corrected</th>",
         );
     }
+    let show_bytes = rows
+        .iter()
+        .any(|(s, _, _)| s.bytes_sent + s.bytes_received > 0);
+    if show_bytes {
+        out.push_str(
+            "<th class=\"num\" title=\"request body bytes\">sent</th>\
+             <th class=\"num\" title=\"response body bytes\">received</th>",
+        );
+    }
     if show_statuses {
         out.push_str("<th>statuses</th>");
     }
@@ -384,6 +426,14 @@ pub(super) fn stats_table(
             } else {
                 out.push_str("<td class=\"num muted\">same</td>");
             }
+        }
+        if show_bytes {
+            w!(
+                out,
+                "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+                format_bytes(s.bytes_sent),
+                format_bytes(s.bytes_received)
+            );
         }
         if show_statuses {
             let codes: Vec<String> = s
@@ -553,6 +603,9 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
         format!("<code>{}</code>", escape_html(&base_url(&meta.target))),
     );
     row("target kind", escape_html(&meta.target_kind));
+    if let Some(versions) = format_http_versions(&meta.http_versions) {
+        row("protocol", escape_html(&versions));
+    }
     row("started at", escape_html(&meta.started_at));
     row("ended at", escape_html(&meta.ended_at));
     row(

@@ -67,6 +67,10 @@ fn full_report() -> RunReport {
         attempted: 4,
         closed: 3,
         failed: 1,
+        left_open: 1,
+        left_open_ids: vec!["chat-9".to_owned()],
+        stopped: Some(crate::report::CleanupStopReason::TimeLimit),
+        limit_secs: 3.0,
     });
     report
 }
@@ -439,4 +443,19 @@ fn text_helpers() {
         }),
         "open model · 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s · graceful stop 30 s · request timeout 10 s"
     );
+}
+
+#[test]
+fn throttling_has_its_own_card_with_policy_waits_and_routes() {
+    let mut report = sample_report();
+    crate::report::throttle::throttle_sample(&mut report, "respect", 7);
+    let html = html_of(&report);
+    assert!(
+        html.contains("<div class=\"label\">throttled</div>"),
+        "{html}"
+    );
+    assert!(html.contains("policy respect · 6 re-sent after 6.00 s waiting"));
+    assert!(html.contains(&format!("{} × 7", escape_html(&report.routes[0].name))));
+    report.throttle = None;
+    assert!(!html_of(&report).contains("<div class=\"label\">throttled</div>"));
 }

@@ -11,6 +11,7 @@ use super::Validator;
 use super::typed_steps::typed_draft;
 use crate::api::{AuthClass, Method, Operation, PathSegment};
 use crate::scenario::limits::{MAX_REPEAT, MAX_WEIGHT};
+use crate::scenario::media::{MediaCheck, RawDownloadMedia, multipart_spec, parse_size};
 use crate::scenario::raw::{RawExpect, RawFlow, RawRequest, RawScenario, RawStep};
 use crate::scenario::template::Template;
 use crate::scenario::{
@@ -242,6 +243,8 @@ pub const STEP_TYPES: &[&str] = &[
     "queue_status",
     "close_chat",
     "mark_read",
+    "upload_media",
+    "download_media",
     "request",
     "wait_until",
     "wait_event",
@@ -263,6 +266,8 @@ fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
         raw.queue_status.is_some(),
         raw.close_chat.is_some(),
         raw.mark_read.is_some(),
+        raw.upload_media.is_some(),
+        raw.download_media.is_some(),
         raw.request.is_some(),
         raw.wait_until.is_some(),
         raw.wait_event.is_some(),
@@ -388,7 +393,10 @@ fn build_request(
         defined.insert(name);
     }
     let mut spec = spec?;
+    // A typed step's own checks (a download's size and type) stay.
+    let media = spec.expect.media.take();
     spec.expect = expect;
+    spec.expect.media = media;
     spec.captures.extend(captures);
     Some(spec)
 }
@@ -421,6 +429,17 @@ fn typed_request(
     )?;
     spec.route = route_id(v, op.route_key().to_owned(), Some(op));
     spec.chat_effect = draft.chat_effect;
+    if let Some(form) = &draft.multipart {
+        // The typed step's keys: `chat`, `sender`, and the file's beside them.
+        let path = format!("{}.{kind}", cx.path);
+        let place = |field: &str| match field {
+            "chatId" => format!("{path}.chat"),
+            "senderId" => format!("{path}.sender"),
+            _ => path.clone(),
+        };
+        spec.multipart = Some(multipart_spec(v, form, &cx.at, &path, &place, defined)?);
+    }
+    spec.expect.media = draft.download.map(|d| download_check(v, d, cx));
     for (var, pointer, optional) in draft.auto_captures {
         spec.captures.push(Capture {
             var: v.vars.intern(var, None),
@@ -518,6 +537,20 @@ fn generic_request(
         .iter()
         .map(|(k, val)| (k.clone(), val.clone()))
         .collect();
+    if r.body.is_some() && r.multipart.is_some() {
+        v.problem(
+            &cx.at,
+            &format!("{}.request.multipart", cx.path),
+            "give either `body` (JSON) or `multipart` (a form), not both",
+        );
+        return None;
+    }
+    // Checked before the rest, which is checked even when the form is not.
+    let multipart = r.multipart.as_ref().map(|form| {
+        let path = format!("{}.request.multipart", cx.path);
+        let place = |field: &str| format!("{path}.{field}");
+        multipart_spec(v, form, &cx.at, &path, &place, defined)
+    });
     let mut spec = finish_request(
         v,
         cx,
@@ -529,6 +562,10 @@ fn generic_request(
         r.body.clone(),
         auth,
     )?;
+    spec.multipart = match multipart {
+        Some(form) => Some(form?),
+        None => None,
+    };
     let key = op.map_or_else(
         || format!("{method} {}", template_shape(r_path)),
         |o| o.route_key().to_owned(),
@@ -540,6 +577,22 @@ fn generic_request(
         _ => ChatEffect::None,
     };
     Some(spec)
+}
+
+/// What `download_media` checks: its `size` and `type`, when given.
+fn download_check(v: &mut Validator<'_>, raw: &RawDownloadMedia, cx: &StepCx<'_>) -> MediaCheck {
+    let size = raw.size.as_ref().and_then(|s| {
+        parse_size(s)
+            .map_err(|e| {
+                let place = format!("{}.download_media.size", cx.path);
+                v.problem(&cx.at, &place, e);
+            })
+            .ok()
+    });
+    MediaCheck {
+        size,
+        content_type: raw.content_type.clone(),
+    }
 }
 
 /// `/chats/{{ chat_id }}` → `/chats/{chat_id}`, a stable route key for unmatched paths.
@@ -620,6 +673,7 @@ fn finish_request(
         query: query_t,
         headers: headers_t,
         body: body_t,
+        multipart: None,
         auth,
         expect: Expectation::default(),
         captures: Vec::new(),
@@ -650,6 +704,7 @@ fn expectation(
     Expectation {
         statuses: raw.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         body,
+        media: None,
     }
 }
 

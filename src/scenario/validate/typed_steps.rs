@@ -6,11 +6,13 @@ use serde_json::{Map, Value, json};
 
 use crate::api::Operation;
 use crate::scenario::ChatEffect;
+use crate::scenario::media::{RawDownloadMedia, RawFile, RawGenerate, RawMultipart, RawPart};
 use crate::scenario::raw::RawStep;
+use serde_saphyr::{Location, Spanned};
 
 /// A typed step resolved to an operation and its parts (still as JSON with
 /// template strings), before template parsing.
-pub(super) struct Draft {
+pub(super) struct Draft<'a> {
     pub(super) op: Operation,
     pub(super) path: String,
     pub(super) query: Vec<(String, Value)>,
@@ -18,11 +20,15 @@ pub(super) struct Draft {
     /// (variable, JSON pointer, optional)
     pub(super) auto_captures: Vec<(&'static str, &'static str, bool)>,
     pub(super) chat_effect: ChatEffect,
+    /// A form body (`upload_media`) instead of JSON.
+    pub(super) multipart: Option<RawMultipart>,
+    /// What a download must bring back (`download_media`).
+    pub(super) download: Option<&'a RawDownloadMedia>,
 }
 
-impl Draft {
+impl Draft<'_> {
     /// `op` at its path with `params` (in the template's order).
-    pub(super) fn new(op: Operation, params: &[&str]) -> Draft {
+    pub(super) fn new<'a>(op: Operation, params: &[&str]) -> Draft<'a> {
         Draft {
             op,
             path: op.path_with(params),
@@ -30,8 +36,62 @@ impl Draft {
             body: None,
             auto_captures: Vec::new(),
             chat_effect: ChatEffect::None,
+            multipart: None,
+            download: None,
         }
     }
+}
+
+/// `upload_media`: the API's form (`chatId`, `senderId`, `media`), by default
+/// from the VU's chat and user with 1 KiB of generated PNG.
+fn upload_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.upload_media.as_ref()?.as_ref();
+    let unplaced = |part| Spanned::new(part, Location::UNKNOWN, Location::UNKNOWN);
+    let text = |v: Option<&String>, default: &str| {
+        unplaced(RawPart::Text(
+            v.cloned().unwrap_or_else(|| default.to_owned()),
+        ))
+    };
+    let generate = match p {
+        Some(p) if p.file.is_some() || p.generate.is_some() => p.generate.clone(),
+        _ => Some(RawGenerate {
+            size: json!("1KiB"),
+            content_type: Some("image/png".to_owned()),
+        }),
+    };
+    let file = RawFile {
+        file: p.and_then(|p| p.file.clone()),
+        generate,
+        content_type: p.and_then(|p| p.content_type.clone()),
+        name: p.and_then(|p| p.name.clone()),
+    };
+    let mut d = Draft::new(Operation::UploadMedia, &[]);
+    d.multipart = Some(RawMultipart(vec![
+        (
+            "chatId".to_owned(),
+            text(p.and_then(|p| p.chat.as_ref()), "{{ chat_id }}"),
+        ),
+        (
+            "senderId".to_owned(),
+            text(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
+        ),
+        ("media".to_owned(), unplaced(RawPart::File(file))),
+    ]));
+    // Optional, like `message_id`: an upload the scenario expects to be
+    // refused (403, 413) has no id to capture.
+    d.auto_captures = vec![("media_id", "/media/id", true)];
+    Some(d)
+}
+
+/// `download_media`: `GET /media/{{ media_id }}` unless another is named.
+fn download_draft(raw: &RawStep) -> Option<Draft<'_>> {
+    let p = raw.download_media.as_ref()?.as_ref();
+    let media = p
+        .and_then(|p| p.media.as_deref())
+        .unwrap_or("{{ media_id }}");
+    let mut d = Draft::new(Operation::GetMedia, &[media]);
+    d.download = p;
+    Some(d)
 }
 
 fn opt_json(value: Option<&String>, default: &str) -> Value {
@@ -43,8 +103,10 @@ fn chat_of(chat: Option<&String>) -> &str {
     chat.map_or("{{ chat_id }}", String::as_str)
 }
 
-pub(super) fn typed_draft(raw: &RawStep, kind: &str) -> Option<Draft> {
+pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>> {
     let mut d = match kind {
+        "upload_media" => upload_draft(raw)?,
+        "download_media" => download_draft(raw)?,
         "get_settings" => Draft::new(Operation::GetSettings, &[]),
         "queue_status" => Draft::new(Operation::GetQueuesStatus, &[]),
         "check_agents" | "agents_online" => {

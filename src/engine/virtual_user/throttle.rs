@@ -1,0 +1,53 @@
+//! A request under the scenario's `rate_limit` policy: send it, and while
+//! the target throttles it, count that, wait as the policy says and send
+//! it again, or give up with [`FailureKind::Throttled`].
+//!
+//! Only throttled responses take any path here beyond one comparison, so
+//! the request loop's success path is unchanged (no allocation).
+
+use std::time::{Duration, Instant};
+
+use super::{Exchange, Runner, micros};
+use crate::engine::session::Session;
+use crate::engine::throttle::next_wait;
+use crate::metrics::{FailureKind, RouteId};
+use crate::scenario::RequestSpec;
+
+impl Runner {
+    /// [`Runner::exchange`] under the `rate_limit` policy. Each throttled
+    /// answer that is sent again is recorded here (a throttled request, not
+    /// an error); the one returned is recorded by the caller, and carries
+    /// [`FailureKind::Throttled`] when the policy gave up on it. A step
+    /// whose `expect` accepts the throttled status takes it as an answer.
+    pub(super) async fn exchange_throttled(
+        &self,
+        step: u32,
+        spec: &RequestSpec,
+        session: &mut Session,
+        needs_body: bool,
+        lag: Duration,
+    ) -> Exchange {
+        let mut attempt = 0;
+        loop {
+            let mut ex = self.exchange(step, spec, session, needs_body).await;
+            let Some(status) = ex.status.filter(|_| ex.throttled) else {
+                return ex;
+            };
+            session.throttled = true;
+            if spec.expect.status_ok(status) {
+                return ex;
+            }
+            let policy = &self.scenario.rate_limit;
+            let Some(wait) = next_wait(policy, attempt, ex.retry_after, &mut session.rng) else {
+                ex.failure = ex.failure.or(Some(FailureKind::Throttled));
+                return ex;
+            };
+            self.record_request(spec, &ex, None, lag);
+            let slept = Instant::now();
+            tokio::time::sleep(wait).await;
+            let waited = micros(slept.elapsed());
+            self.hub.record_throttle_wait(RouteId(spec.route), waited);
+            attempt += 1;
+        }
+    }
+}

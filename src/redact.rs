@@ -1,0 +1,296 @@
+//! The one redaction step between chatload and the outside world.
+//!
+//! Every byte chatload prints or writes (the terminal summary, messages and
+//! errors, tracing logs, the JSON, HTML, CSV and JUnit reports, `conform`'s
+//! outputs) leaves through this module: [`outln!`](crate::outln) and
+//! [`errln!`](crate::errln) for the terminal, [`write_file`] for files,
+//! [`LogWriter`] for `tracing`. On the way out, every known secret is
+//! replaced by [`MASK`] wherever it appears, including inside text a
+//! server sent back (an error message echoing `x-hyper-secret`, say).
+//!
+//! Known secrets are [`register`]ed once, where chatload learns them: the
+//! configured secret and domain key when a client is built, webhook secrets
+//! when a webhook is registered, captured tokens when a failure is explained
+//! (the failure path) and when `conform` or an agent actor logs in. Each is
+//! also registered in the forms the renderers escape it to (JSON, HTML/XML,
+//! CSV), so an escaped copy cannot slip through.
+//!
+//! The matching is one Aho-Corasick pass over the output for all secrets at
+//! once, built lazily after a registration; nothing here runs per request.
+//! A source-scanning test (`tests::no_output_bypasses_the_redactor`) fails
+//! when code outside this module prints or creates a file directly.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// What replaces a secret in output (the same word as the failure-path masker's).
+pub const MASK: &str = crate::engine::MASKED;
+
+/// Secrets shorter than this are not masked inside other text: a 2-character
+/// "secret" would otherwise garble every line (the failure-path masker still
+/// masks a value equal to one).
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// At most this many secrets are kept (captured tokens of a long run with
+/// many failures): past the cap new ones are not added, so memory and the
+/// automaton's rebuild (after each new secret, at the next output) stay
+/// bounded. Tokens past the cap are still masked in failure samples and
+/// `--verbose` lines by the engine's per-user masker.
+const MAX_SECRETS: usize = 4096;
+
+/// A set of secrets and the automaton that finds them all in one pass.
+#[derive(Debug, Default)]
+pub struct Redactor {
+    automaton: Option<AhoCorasick>,
+}
+
+impl Redactor {
+    /// A redactor for `secrets` and their escaped forms (each at least
+    /// [`MIN_SECRET_LEN`] bytes long; shorter ones are skipped).
+    pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Self {
+        let mut needles: Vec<String> = secrets
+            .into_iter()
+            .flat_map(|s| forms(s.as_ref()))
+            .collect();
+        needles.sort_unstable();
+        needles.dedup();
+        Self::from_needles(&needles)
+    }
+
+    fn from_needles(needles: &[String]) -> Self {
+        if needles.is_empty() {
+            return Self::default();
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(needles)
+            .ok();
+        Self { automaton }
+    }
+
+    /// `bytes` with every secret replaced by [`MASK`] (borrowed when there is none).
+    pub fn redact<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        match &self.automaton {
+            Some(ac) if ac.is_match(bytes) => {
+                let mut out = Vec::with_capacity(bytes.len());
+                ac.replace_all_with_bytes(bytes, &mut out, |_, _, dst| {
+                    dst.extend_from_slice(MASK.as_bytes());
+                    true
+                });
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(bytes),
+        }
+    }
+
+    /// `text` with every secret replaced by [`MASK`].
+    pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.redact(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
+
+/// A secret and the forms the renderers may escape it to: JSON string
+/// escaping, HTML/XML entities, CSV's doubled quotes.
+fn forms(secret: &str) -> Vec<String> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Vec::new();
+    }
+    let mut out = vec![secret.to_owned()];
+    if let Ok(json) = serde_json::to_string(secret) {
+        out.push(json[1..json.len() - 1].to_owned());
+    }
+    let html = crate::report::format::escape_html(secret);
+    out.push(html.replace("&#39;", "&apos;"));
+    out.push(html);
+    out.push(secret.replace('"', "\"\""));
+    out.retain(|f| !f.is_empty());
+    out.dedup();
+    out
+}
+
+/// The process-wide set of known secrets.
+#[derive(Default)]
+struct Registry {
+    known: HashSet<String>,
+    needles: Vec<String>,
+    /// Rebuilt lazily after a registration.
+    current: Option<Arc<Redactor>>,
+}
+
+fn registry() -> &'static RwLock<Registry> {
+    static REGISTRY: OnceLock<RwLock<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(RwLock::default)
+}
+
+/// Adds `secret` to the secrets masked in every output from now on. Cheap
+/// when it is known already; ignored when shorter than [`MIN_SECRET_LEN`].
+pub fn register(secret: &str) {
+    if secret.len() < MIN_SECRET_LEN {
+        return;
+    }
+    let known = |r: &Registry| r.known.contains(secret) || r.known.len() >= MAX_SECRETS;
+    if registry().read().map(|r| known(&r)).unwrap_or(false) {
+        return;
+    }
+    let mut r = registry().write().unwrap_or_else(|e| e.into_inner());
+    if !known(&r) {
+        r.known.insert(secret.to_owned());
+        r.needles.extend(forms(secret));
+        r.current = None;
+    }
+}
+
+/// The redactor for every secret registered so far.
+pub fn current() -> Arc<Redactor> {
+    if let Some(current) = registry()
+        .read()
+        .ok()
+        .and_then(|r| r.current.as_ref().map(Arc::clone))
+    {
+        return current;
+    }
+    let mut r = registry().write().unwrap_or_else(|e| e.into_inner());
+    if r.current.is_none() {
+        r.needles.sort_unstable();
+        r.needles.dedup();
+        r.current = Some(Arc::new(Redactor::from_needles(&r.needles)));
+    }
+    r.current.as_ref().map(Arc::clone).unwrap_or_default()
+}
+
+/// `text` with every registered secret masked.
+pub fn redact_str(text: &str) -> String {
+    current().redact_str(text).into_owned()
+}
+
+/// Where an [`Output`] goes.
+#[derive(Debug)]
+enum Sink {
+    Stdout,
+    Stderr,
+    File(std::fs::File),
+}
+
+/// The one writer of everything chatload prints or writes: it collects what
+/// it is given and, at [`flush`](Write::flush) (or drop), writes it with
+/// every registered secret masked. Collecting first means a secret split
+/// across two writes is still found.
+#[derive(Debug)]
+pub struct Output {
+    sink: Sink,
+    buf: Vec<u8>,
+}
+
+impl Output {
+    pub fn stdout() -> Self {
+        Self::to(Sink::Stdout)
+    }
+
+    pub fn stderr() -> Self {
+        Self::to(Sink::Stderr)
+    }
+
+    pub fn file(file: std::fs::File) -> Self {
+        Self::to(Sink::File(file))
+    }
+
+    fn to(sink: Sink) -> Self {
+        Self {
+            sink,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let redactor = current();
+        let bytes = redactor.redact(&self.buf);
+        let written = match &mut self.sink {
+            Sink::Stdout => write_locked(&mut io::stdout().lock(), &bytes),
+            Sink::Stderr => write_locked(&mut io::stderr().lock(), &bytes),
+            Sink::File(file) => write_locked(file, &bytes),
+        };
+        self.buf.clear();
+        written
+    }
+}
+
+fn write_locked(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    w.write_all(bytes)?;
+    w.flush()
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Writes `bytes` to `file`, every registered secret masked.
+///
+/// # Errors
+/// The write failed.
+pub fn write_file(file: std::fs::File, bytes: &[u8]) -> io::Result<()> {
+    let mut out = Output::file(file);
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// Prints `args` and a newline to stdout (`to_stderr`: stderr), masked.
+/// Use [`outln!`](crate::outln) and [`errln!`](crate::errln).
+pub fn print_line(to_stderr: bool, args: std::fmt::Arguments<'_>) {
+    let mut out = if to_stderr {
+        Output::stderr()
+    } else {
+        Output::stdout()
+    };
+    let _ = writeln!(out, "{args}");
+}
+
+/// Prints `text` to stdout without a newline, masked.
+pub fn print(text: &str) {
+    let _ = Output::stdout().write_all(text.as_bytes());
+}
+
+/// `tracing`'s writer: each log line goes to stderr masked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = Output;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        Output::stderr()
+    }
+}
+
+/// `println!` through the redactor.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::redact::print_line(false, format_args!($($arg)*)) };
+}
+
+/// `eprintln!` through the redactor.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::redact::print_line(true, format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests;

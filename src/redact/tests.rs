@@ -1,0 +1,93 @@
+use super::*;
+
+#[test]
+fn every_secret_and_its_escaped_forms_are_masked_in_one_pass() {
+    let r = Redactor::new(["s3cr3t-value", "tok\"&<en>", "ab"]);
+    let text = "a s3cr3t-value, json tok\\\"&<en>, html tok&quot;&amp;&lt;en&gt;, \
+                csv tok\"\"&<en>, raw tok\"&<en>; short ab stays";
+    let out = r.redact_str(text);
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(!out.contains("tok"), "{out}");
+    assert_eq!(out.matches(MASK).count(), 5, "{out}");
+    assert!(out.ends_with("short ab stays"), "{out}");
+}
+
+#[test]
+fn text_without_a_secret_is_borrowed_unchanged() {
+    let r = Redactor::new(["s3cr3t-value"]);
+    assert!(matches!(r.redact(b"nothing here"), Cow::Borrowed(_)));
+    assert!(matches!(
+        Redactor::default().redact(b"s3cr3t-value"),
+        Cow::Borrowed(_)
+    ));
+}
+
+#[test]
+fn registered_secrets_are_masked_by_every_output_from_then_on() {
+    let secret = "registered-in-a-unit-test-9f2c";
+    assert_eq!(
+        redact_str(&format!("x {secret} y")),
+        format!("x {secret} y")
+    );
+    register(secret);
+    register(secret);
+    assert_eq!(redact_str(&format!("x {secret} y")), format!("x {MASK} y"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let mut out = Output::file(std::fs::File::create(&path).unwrap());
+    // A secret split across two writes is still found.
+    out.write_all(&secret.as_bytes()[..5]).unwrap();
+    out.write_all(&secret.as_bytes()[5..]).unwrap();
+    drop(out);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), MASK);
+}
+
+/// The guard that keeps the redactor the one way out: no code in `src/`
+/// other than this module prints or opens a file for writing directly
+/// (test modules may write fixtures).
+#[test]
+fn no_output_bypasses_the_redactor() {
+    const FORBIDDEN: &[&str] = &[
+        "println!",
+        "print!(",
+        "eprint!(",
+        "eprintln!",
+        "fs::write(",
+        "stdout().write",
+        "stderr().write",
+        ".write_all(",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("redact") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("redact.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                if let Some(bad) = FORBIDDEN.iter().find(|f| line.contains(*f)) {
+                    offenders.push(format!("{}:{}: {bad}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "output that bypasses src/redact.rs (use outln!/errln!/redact::write_file):\n{}",
+        offenders.join("\n")
+    );
+}
