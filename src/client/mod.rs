@@ -519,12 +519,7 @@ impl ApiClient {
         req: ApiRequest<'_>,
     ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
         let uri = hyper::Uri::try_from(url).map_err(|_| ClientError::Other)?;
-        let method = match req.method {
-            Method::Get => hyper::Method::GET,
-            Method::Post => hyper::Method::POST,
-            Method::Put => hyper::Method::PUT,
-            Method::Delete => hyper::Method::DELETE,
-        };
+        let method = http_method(req.method);
         let mut headers = if self.extra.is_empty() {
             HeaderMap::with_capacity(6)
         } else {
@@ -740,12 +735,7 @@ impl ApiClient {
         let mut url = String::with_capacity(self.base_url.len() + req.path.len());
         url.push_str(&self.base_url);
         url.push_str(req.path);
-        let method = match req.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Delete => reqwest::Method::DELETE,
-        };
+        let method = http_method(req.method);
         let mut builder = http.request(method, url);
         if !self.extra.is_empty() {
             builder = builder.headers(self.extra.clone());
@@ -831,6 +821,16 @@ fn join_url(prefix: &str, req: &ApiRequest<'_>) -> String {
         form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
     }
     url
+}
+
+/// The `http` crate's method (hyper's and reqwest's type) for an API method.
+pub fn http_method(method: Method) -> hyper::Method {
+    match method {
+        Method::Get => hyper::Method::GET,
+        Method::Post => hyper::Method::POST,
+        Method::Put => hyper::Method::PUT,
+        Method::Delete => hyper::Method::DELETE,
+    }
 }
 
 #[cfg(test)]
