@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
-use crate::api::{Method, Operation};
+use crate::api::{Method, Operation, headers};
 
 mod tls;
 pub use tls::{CaCert, HttpVersion, TlsOptions};
@@ -260,10 +260,10 @@ const USER_AGENT_VALUE: HeaderValue =
     HeaderValue::from_static(concat!("chatload/", env!("CARGO_PKG_VERSION")));
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
-const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
-const DOMAIN_KEY: HeaderName = HeaderName::from_static("x-hyper-key");
-const TOKEN: HeaderName = HeaderName::from_static("x-hyper-token");
+const APP_ID: HeaderName = HeaderName::from_static(headers::lower::APP_ID);
+const SECRET: HeaderName = HeaderName::from_static(headers::lower::SECRET);
+const DOMAIN_KEY: HeaderName = HeaderName::from_static(headers::lower::DOMAIN_KEY);
+const TOKEN: HeaderName = HeaderName::from_static(headers::lower::USER_TOKEN);
 
 fn sensitive(value: &Option<String>, name: &str) -> Result<Option<HeaderValue>, ClientBuildError> {
     value
@@ -366,9 +366,9 @@ impl ApiClient {
             authority,
             host,
             path_prefix,
-            app_id: sensitive(&config.credentials.app_id, "x-hyper-appId")?,
-            secret: sensitive(&config.credentials.secret, "x-hyper-secret")?,
-            domain_key: sensitive(&config.credentials.domain_key, "x-hyper-key")?,
+            app_id: sensitive(&config.credentials.app_id, headers::APP_ID)?,
+            secret: sensitive(&config.credentials.secret, headers::SECRET)?,
+            domain_key: sensitive(&config.credentials.domain_key, headers::DOMAIN_KEY)?,
             extra,
             tls,
             tls_failure: std::sync::OnceLock::new(),
