@@ -493,7 +493,7 @@ async fn wait_active(c: &mut Checker, chat: &str) {
     while Instant::now() < deadline {
         let before = c.results.len();
         let body = c
-            .call(Call::new("wait for the agent", Operation::GetChat, &[&chat]))
+            .call(Call::new("wait for the agent", Operation::GetChat, &[chat]))
             .await;
         c.results.truncate(before);
         if s(body.as_ref(), "/chat/status").as_deref() == Some("active") {

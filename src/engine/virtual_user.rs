@@ -257,7 +257,7 @@ impl Runner {
                 .scenario
                 .routes
                 .iter()
-                .map(|r| r.operation.map(|o| o.id()))
+                .map(|r| Some(r.operation.id()))
                 .collect();
             let ids: Vec<&str> = route_ops.iter().flatten().copied().collect();
             let registry = SchemaRegistry::load(Some(&ids))?;
@@ -856,7 +856,7 @@ impl Rendered {
     /// The request to send (moves the body out).
     fn request(&mut self, spec: &RequestSpec) -> ApiRequest<'_> {
         ApiRequest {
-            method: spec.method,
+            method: spec.op.method(),
             path: &self.path,
             query: &self.query,
             headers: &self.headers,

@@ -58,7 +58,7 @@ impl EngineHooks {
         let lifecycle = scenario
             .routes
             .iter()
-            .map(|r| r.operation.and_then(|op| Lifecycle::of_operation(op.id())))
+            .map(|r| Lifecycle::of_operation(r.operation.id()))
             .collect();
         EngineHooks {
             router,
