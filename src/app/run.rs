@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{SignalWatch, Ticker};
 use super::target::{Target, resolve_target};
-use super::webhook::RunHooks;
+use super::webhook::WebhookRun;
 use super::{
     AppError, Exit, Outputs, open_outputs, run_failed, usage, verdict_exit, write_bytes,
     write_renderings, write_report,
@@ -108,7 +108,7 @@ struct ReadyRun {
     abort: CancellationToken,
     progress: Arc<Progress>,
     /// The webhook session (`webhooks:`); the clean-up finishes it.
-    webhooks: Option<RunHooks>,
+    webhooks: Option<WebhookRun>,
     /// The agent actors (`agents:`); the clean-up stops them.
     agents: Option<AgentPool>,
 }
@@ -154,7 +154,7 @@ async fn set_up(
     }
     let webhooks = start_webhooks(&scenario, &client).await?;
     if let Some(hooks) = &webhooks {
-        runner = runner.with_hooks(hooks.engine_hooks(&scenario));
+        runner = runner.with_event_hub(hooks.event_hub(&scenario));
     }
     let mut run = ReadyRun {
         scenario,
@@ -218,9 +218,9 @@ fn layout_of(scenario: &Scenario) -> MetricsLayout {
 async fn start_webhooks(
     scenario: &Scenario,
     client: &ApiClient,
-) -> Result<Option<RunHooks>, AppError> {
+) -> Result<Option<WebhookRun>, AppError> {
     match &scenario.webhooks {
-        Some(spec) => Ok(Some(RunHooks::start(spec, client).await?)),
+        Some(spec) => Ok(Some(WebhookRun::start(spec, client).await?)),
         None => Ok(None),
     }
 }
@@ -342,7 +342,7 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
 /// Ends the webhook session: waits `webhooks.settle` for the last events
 /// (not after a hard abort), deletes the webhook, stops the receiver.
 async fn finish_webhooks(
-    hooks: RunHooks,
+    hooks: WebhookRun,
     run: &ReadyRun,
     elapsed: Duration,
     hard_abort: bool,

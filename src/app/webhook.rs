@@ -2,24 +2,25 @@
 //! [`WebhookSession`] (receiver, registration, deletion) with the lifecycle
 //! tracker as its observer and, when enabled, the queue sampler for the
 //! Little's law check; at the end, the figures the report's `webhooks`
-//! section is built from. `run.rs` calls [`RunHooks::start`] and
-//! [`RunHooks::finish`] once each.
+//! section is built from. `run.rs` calls [`WebhookRun::start`] and
+//! [`WebhookRun::finish`] once each.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{AppError, run_failed};
 use crate::client::ApiClient;
-use crate::engine::EngineHooks;
+use crate::engine::EventHub;
 use crate::lifecycle::{EventTracker, QueueSampler};
 use crate::report::webhook::{LittleInput, ReceiverCounts, WebhookInput};
 use crate::scenario::Scenario;
 use crate::scenario::webhook::WebhookSpec;
 use crate::webhook::{EventRouter, SessionConfig, WebhookReceiver, WebhookSession};
 
-/// The webhook side of one run.
+/// The webhook side of one run: the session (receiver + registration), the
+/// lifecycle tracker and the queue sampler, started and finished once.
 #[derive(Debug)]
-pub(super) struct RunHooks {
+pub(super) struct WebhookRun {
     spec: WebhookSpec,
     session: WebhookSession,
     tracker: Arc<EventTracker>,
@@ -38,7 +39,7 @@ fn session_config(spec: &WebhookSpec) -> SessionConfig<'_> {
     }
 }
 
-impl RunHooks {
+impl WebhookRun {
     /// Starts the session (receiver, registration unless `register: false`)
     /// with a lifecycle tracker observing every event.
     ///
@@ -47,12 +48,12 @@ impl RunHooks {
     pub(super) async fn start(
         spec: &WebhookSpec,
         client: &ApiClient,
-    ) -> Result<RunHooks, AppError> {
+    ) -> Result<WebhookRun, AppError> {
         let tracker = EventTracker::new(&spec.events, spec.late_after);
         let session = WebhookSession::start(&session_config(spec), client, vec![tracker.clone()])
             .await
             .map_err(run_failed)?;
-        Ok(RunHooks {
+        Ok(WebhookRun {
             spec: spec.clone(),
             session,
             tracker,
@@ -76,8 +77,8 @@ impl RunHooks {
     }
 
     /// The engine's side: routing to VU inboxes and lifecycle tracking.
-    pub(super) fn engine_hooks(&self, scenario: &Scenario) -> Arc<EngineHooks> {
-        Arc::new(EngineHooks::new(
+    pub(super) fn event_hub(&self, scenario: &Scenario) -> Arc<EventHub> {
+        Arc::new(EventHub::new(
             scenario,
             Arc::clone(self.session.router()),
             Arc::clone(&self.tracker),

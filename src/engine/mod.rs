@@ -34,7 +34,7 @@ pub use mask::{MASKED, is_sensitive_name};
 pub use session::Session;
 pub use verbose::FailureLog;
 pub use virtual_user::{GIVE_UP_AFTER, Runner, connect_backoff, micros, next_poll};
-pub use webhook::{EngineHooks, EventSession};
+pub use webhook::{EventHub, EventSession};
 
 use crate::plan::LoadPlan;
 use crate::schema::RouteViolations;

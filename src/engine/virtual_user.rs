@@ -22,7 +22,7 @@ use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
 use super::verbose::FailureLog;
-use super::webhook::EngineHooks;
+use super::webhook::EventHub;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{
     FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
@@ -64,7 +64,7 @@ pub struct Runner {
     fixed_requests: Vec<bool>,
     /// Webhook routing and tracking; `None` without a `webhooks:` section,
     /// which keeps the request loop to one branch on it.
-    hooks: Option<Arc<EngineHooks>>,
+    hooks: Option<Arc<EventHub>>,
     /// Every VU's request in flight, for progress and cut-off counts.
     pub(super) in_flight: InFlight,
     /// Some request got a response (written once, read on connect errors only).
@@ -236,7 +236,7 @@ impl Runner {
     }
 
     /// Routes webhook events to the VUs and reports lifecycle operations.
-    pub fn with_hooks(mut self, hooks: Arc<EngineHooks>) -> Runner {
+    pub fn with_event_hub(mut self, hooks: Arc<EventHub>) -> Runner {
         self.hooks = Some(hooks);
         self
     }
