@@ -52,5 +52,6 @@ pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod schema;
+pub mod text;
 pub mod verdict;
 pub mod webhook;

@@ -21,7 +21,6 @@
 //! judged exactly like a single run, and a saved report exactly as it was.
 
 use crate::metrics::FailureKind;
-use crate::report::format::format_us;
 use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
     DecidedBy, Percentiles, RunReport, StatsReport, ThresholdDef, ThresholdResult, ThresholdStatus,
@@ -31,6 +30,7 @@ use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
 };
 use crate::scenario::webhook::same_event;
+use crate::text::format_us;
 
 /// Judges a run: every threshold, then the run rules (module docs).
 pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
