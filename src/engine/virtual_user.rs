@@ -9,7 +9,9 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use rand::Rng;
@@ -137,7 +139,9 @@ pub(super) struct Exchange {
     pub(super) status: Option<u16>,
     body: Option<Value>,
     latency: Duration,
-    sent: Instant,
+    /// Request-level times read the wall clock the client measures with;
+    /// iteration and step times read tokio's (pausable in tests).
+    sent: std::time::Instant,
     /// The response body as received (moved, not copied), to explain a failure.
     pub(super) raw: Bytes,
     /// The response's `Content-Type`, for a download's checks.
@@ -159,7 +163,7 @@ impl Exchange {
             status: None,
             body: None,
             latency: Duration::ZERO,
-            sent: Instant::now(),
+            sent: std::time::Instant::now(),
             raw: Bytes::new(),
             content_type: None,
             sent_bytes: 0,
@@ -271,7 +275,7 @@ impl Runner {
     /// requests in flight now. `elapsed` is the time since the run started.
     pub fn tick(&self, elapsed: Duration) -> TickSnapshot {
         let mut snap = self.hub.tick(elapsed);
-        let in_flight = self.in_flight.snapshot(Instant::now());
+        let in_flight = self.in_flight.snapshot(std::time::Instant::now());
         snap.in_flight = in_flight.requests;
         snap.oldest_in_flight = in_flight.oldest;
         snap
@@ -625,7 +629,7 @@ impl Runner {
         let response =
             if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
                 sent_bytes = prepared.body_len() as u64;
-                sent = Instant::now();
+                sent = std::time::Instant::now();
                 self.in_flight.begin(&session.in_flight, sent);
                 self.client
                     .send_prepared(&mut session.conn, prepared, sent)
@@ -634,7 +638,7 @@ impl Runner {
                 let Ok(mut rendered) = render(spec, session) else {
                     return Exchange::unsent();
                 };
-                sent = Instant::now();
+                sent = std::time::Instant::now();
                 if let Some(hooks) = &self.hooks {
                     hooks.on_send(spec.route, &rendered.path, session, sent);
                 }
