@@ -356,7 +356,7 @@ impl ApiClient {
         config
             .extra_headers
             .iter()
-            .filter(|(name, _)| crate::engine::is_sensitive_name(name))
+            .filter(|(name, _)| crate::redact::is_sensitive_name(name))
             .for_each(|(_, value)| crate::redact::register(value));
         Ok(ApiClient {
             http,

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::api::events;
+use crate::api::same_event;
 use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
-use crate::scenario::webhook::same_event;
 use crate::webhook::{EventObserver, WebhookEvent};
 
 /// Chat fact shards: enough that a few hundred VUs seldom share one.
