@@ -8,8 +8,8 @@
 //! 7  app                                   the pipeline: CLI → exit code
 //! 6  agents      progress      verdict
 //! 5  engine      report        config
-//! 4  plan        lifecycle     cli
-//! 3  scenario    webhook       conform
+//! 4  plan        lifecycle     cli       conform
+//! 3  scenario    webhook
 //! 2  client      schema
 //! 1  redact
 //! 0  api         metrics       text
@@ -32,11 +32,12 @@
 //! - Layer 3: [`scenario`], YAML scenario files → a validated model with
 //!   located errors (every request resolved to an operation);
 //!   [`webhook`], webhook transport only (receiver, signature, router,
-//!   the session that registers and deletes); [`conform`], the built-in
-//!   conformance suite over every operation.
+//!   the session that registers and deletes).
 //! - Layer 4: [`plan`], load plans as arithmetic (VUs over time, arrival
 //!   times, shards); [`lifecycle`], service levels measured from webhook
-//!   events; [`cli`], the command line's types.
+//!   events, and the run's webhook side ([`lifecycle::WebhookRun`]);
+//!   [`cli`], the command line's types; [`conform`], the built-in
+//!   conformance suite over every operation, on the run's webhook receiver.
 //! - Layer 5: [`engine`], virtual users running a plan (closed and open
 //!   models), shutdown and clean-up; [`report`], the [`report::RunReport`]
 //!   wire model and its renderers (no I/O); [`config`], `chatload run`'s

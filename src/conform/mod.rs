@@ -13,14 +13,30 @@
 mod suite;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::{AuthClass, Operation, headers};
 use crate::schema::SchemaRegistry;
+use crate::webhook::{EventRouter, RunningReceiver, WebhookReceiver};
 
 pub use suite::run_suite;
+
+/// The suite's webhook receiver on 127.0.0.1 (the run's receiver, from
+/// `crate::webhook`; a remote instance needs `--hook-url` instead),
+/// answering the `X-Hook-Secret` handshake the registration triggers. The
+/// suite never learns the webhook's secret from the receiver's side, so
+/// events are accepted unverified (and counted only).
+///
+/// # Errors
+/// The port cannot be bound.
+pub async fn start_receiver() -> std::io::Result<RunningReceiver> {
+    WebhookReceiver::new(EventRouter::new(), false)
+        .start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+}
 
 /// Credentials the suite may use.
 #[derive(Clone)]

@@ -271,6 +271,11 @@ impl Runner {
         Ok(self)
     }
 
+    /// The run's metrics hub.
+    pub fn hub(&self) -> &Arc<MetricsHub> {
+        &self.hub
+    }
+
     /// The live figures for progress: the metrics since the last tick and the
     /// requests in flight now. `elapsed` is the time since the run started.
     pub fn tick(&self, elapsed: Duration) -> TickSnapshot {
