@@ -167,16 +167,21 @@ mod tests {
 
     #[test]
     fn format_us_uses_three_significant_digits_and_human_units() {
-        assert_eq!(format_us(0), "0 µs");
-        assert_eq!(format_us(850), "850 µs");
-        assert_eq!(format_us(1_234), "1.23 ms");
-        assert_eq!(format_us(12_345), "12.3 ms");
-        assert_eq!(format_us(123_456), "123 ms");
-        assert_eq!(format_us(999_999), "1.00 s");
-        assert_eq!(format_us(999_400), "999 ms");
-        assert_eq!(format_us(9_996), "10.0 ms");
-        assert_eq!(format_us(1_500_000), "1.50 s");
-        assert_eq!(format_us(3_600_000_000), "3600 s");
+        let cases = [
+            (0, "0 µs"),
+            (850, "850 µs"),
+            (1_234, "1.23 ms"),
+            (12_345, "12.3 ms"),
+            (123_456, "123 ms"),
+            (999_999, "1.00 s"),
+            (999_400, "999 ms"),
+            (9_996, "10.0 ms"),
+            (1_500_000, "1.50 s"),
+            (3_600_000_000, "3600 s"),
+        ];
+        for (us, text) in cases {
+            assert_eq!(format_us(us), text, "{us} µs");
+        }
     }
 
     #[test]

@@ -361,15 +361,7 @@ async fn take_breaks(cx: Arc<ActorCx>, breaks: AgentBreaks) {
 /// An id as one path segment: ids are normally `[A-Za-z0-9_-]`, anything
 /// else is percent-encoded so it cannot change the route.
 pub(crate) fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::client::percent_encode(id, b"-_~")
 }
 
 #[cfg(test)]

@@ -823,6 +823,20 @@ fn join_url(prefix: &str, req: &ApiRequest<'_>) -> String {
     url
 }
 
+/// `text` with every byte that is not ASCII alphanumeric or in `keep`
+/// percent-encoded (`%2F`).
+pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The `http` crate's method (hyper's and reqwest's type) for an API method.
 pub fn http_method(method: Method) -> hyper::Method {
     match method {

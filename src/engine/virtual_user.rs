@@ -922,15 +922,7 @@ fn encode_path(path: &str) -> String {
     {
         return path.to_owned();
     }
-    let mut out = String::with_capacity(path.len() + 8);
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::client::percent_encode(path, b"/-._~:@!$&'()*+,;=")
 }
 
 /// Whole microseconds, saturating.
