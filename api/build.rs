@@ -202,6 +202,7 @@ fn headers(spec: &Value, out: &mut String) {
     let schemes = spec["components"]["securitySchemes"]
         .as_object()
         .expect("spec has securitySchemes");
+    let mut lower = String::new();
     for (scheme, item) in schemes {
         if item["in"].as_str() != Some("header") {
             continue;
@@ -209,10 +210,15 @@ fn headers(spec: &Value, out: &mut String) {
         let name = item["name"]
             .as_str()
             .unwrap_or_else(|| panic!("security scheme {scheme}: no name"));
+        let konst = screaming(scheme);
         let _ = writeln!(
             out,
-            "    /// Security scheme `{scheme}`.\n    pub const {}: &str = {name:?};",
-            screaming(scheme)
+            "    /// Security scheme `{scheme}`.\n    pub const {konst}: &str = {name:?};"
+        );
+        let _ = writeln!(
+            lower,
+            "        /// Security scheme `{scheme}`.\n        pub const {konst}: &str = {:?};",
+            name.to_ascii_lowercase()
         );
     }
     let mut hook_headers: Vec<String> = Vec::new();
@@ -241,8 +247,18 @@ fn headers(spec: &Value, out: &mut String) {
             out,
             "    /// Webhook header.\n    pub const {konst}: &str = {name:?};"
         );
+        let _ = writeln!(
+            lower,
+            "        /// Webhook header.\n        pub const {konst}: &str = {:?};",
+            name.to_ascii_lowercase()
+        );
     }
-    out.push_str("}\n\n");
+    out.push_str(
+        "    /// The same names in lower case, as HTTP/2 sends them and as\n    \
+         /// `HeaderName::from_static` takes them.\n    pub mod lower {\n",
+    );
+    out.push_str(&lower);
+    out.push_str("    }\n}\n\n");
 }
 
 fn servers(spec: &Value, out: &mut String) {

@@ -9,3 +9,13 @@ pub use chatload_api::{
     AuthClass, BASE_PATH, Method, OPERATION_COUNT, Operation, PathSegment, events, headers,
     region_url,
 };
+
+/// `chats:join` and its alias `users:join` (the spec: "delivered alongside
+/// it") are one event for waiting and measuring.
+pub fn same_event(a: &str, b: &str) -> bool {
+    a == b || (is_join(a) && is_join(b))
+}
+
+fn is_join(name: &str) -> bool {
+    name == events::CHATS_JOIN || name == events::USERS_JOIN
+}

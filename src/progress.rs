@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::micros;
 use crate::metrics::TickSnapshot;
-use crate::report::format::format_us;
+use crate::text::format_us;
 
 /// Time between two plain progress lines.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);

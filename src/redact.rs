@@ -27,8 +27,27 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+/// Name fragments that mark a key, path segment, header or variable as a credential.
+const SENSITIVE_NAMES: &[&str] = &[
+    "token",
+    "secret",
+    "key",
+    "password",
+    "passwd",
+    "authorization",
+    "cookie",
+    "credential",
+];
+
+/// True when `name` (a JSON key, pointer, header or variable name) looks like it holds a
+/// credential.
+pub fn is_sensitive_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE_NAMES.iter().any(|s| lower.contains(s))
+}
+
 /// What replaces a secret in output (the same word as the failure-path masker's).
-pub const MASK: &str = crate::engine::MASKED;
+pub const MASK: &str = "MASKED";
 
 /// Secrets shorter than this are not masked inside other text: a 2-character
 /// "secret" would otherwise garble every line (the failure-path masker still
@@ -106,7 +125,7 @@ fn forms(secret: &str) -> Vec<String> {
     if let Ok(json) = serde_json::to_string(secret) {
         out.push(json[1..json.len() - 1].to_owned());
     }
-    let html = crate::report::format::escape_html(secret);
+    let html = crate::text::escape_html(secret);
     out.push(html.replace("&#39;", "&apos;"));
     out.push(html);
     out.push(secret.replace('"', "\"\""));

@@ -20,8 +20,8 @@
 //! Works on a [`RunReport`], so a merged report from several shards is
 //! judged exactly like a single run, and a saved report exactly as it was.
 
+use crate::api::same_event;
 use crate::metrics::FailureKind;
-use crate::report::format::format_us;
 use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
     DecidedBy, Percentiles, RunReport, StatsReport, ThresholdDef, ThresholdResult, ThresholdStatus,
@@ -30,7 +30,7 @@ use crate::report::{
 use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
 };
-use crate::scenario::webhook::same_event;
+use crate::text::format_us;
 
 /// Judges a run: every threshold, then the run rules (module docs).
 pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
@@ -95,7 +95,7 @@ pub fn judge_report(report: &RunReport) -> Result<Verdict, String> {
     let thresholds = report
         .thresholds
         .iter()
-        .map(threshold::parse_recorded)
+        .map(|d| threshold::parse_recorded(&d.threshold, d.abort_on_fail, d.allow_empty))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(judge(&thresholds, report))
 }

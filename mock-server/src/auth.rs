@@ -18,15 +18,16 @@ use crate::store::{AppHandle, AppStore};
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, Method};
+use chatload_api::headers;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 // Header names as `HeaderName`s: a lookup by `&str` parses and validates
 // the name on every request.
-pub(crate) const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
-const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
-const TOKEN: HeaderName = HeaderName::from_static("x-hyper-token");
-const KEY: HeaderName = HeaderName::from_static("x-hyper-key");
+pub(crate) const APP_ID: HeaderName = HeaderName::from_static(headers::lower::APP_ID);
+const SECRET: HeaderName = HeaderName::from_static(headers::lower::SECRET);
+const TOKEN: HeaderName = HeaderName::from_static(headers::lower::USER_TOKEN);
+const KEY: HeaderName = HeaderName::from_static(headers::lower::DOMAIN_KEY);
 
 /// The credential a request presented (already checked, except tokens).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,37 +18,9 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Event names, as in the reference §5.1.
-pub mod trigger {
-    /// A chat was created.
-    pub const CHATS_CREATE: &str = "chats:create";
-    /// An invitation was sent to an agent or user.
-    pub const INVITATIONS_NEW: &str = "invitations:new";
-    /// An invitation was accepted.
-    pub const INVITATIONS_ACCEPT: &str = "invitations:accept";
-    /// A user or agent joined a chat.
-    pub const CHATS_JOIN: &str = "chats:join";
-    /// A user or agent left a chat.
-    pub const CHATS_LEAVE: &str = "chats:leave";
-    /// A message was sent.
-    pub const MESSAGES_NEW: &str = "messages:new";
-    /// A message was read.
-    pub const MESSAGES_READ: &str = "messages:read";
-    /// A chat was closed.
-    pub const CHATS_CLOSE: &str = "chats:close";
-    /// A queued chat's position changed.
-    pub const QUEUES_UPDATE: &str = "queues:update";
-    /// No agent is left to invite.
-    pub const FOREVER_ALONE: &str = "forever:alone";
-    /// A user is writing / stopped writing / dropped out.
-    pub const USERS_ACTIVITY: &str = "users:activity";
-    /// A system event: a ticket was created when a chat closed.
-    pub const SYSTEM_INFO: &str = "system:info";
-    /// A chat looks for an agent (a synchronous webhook, recorded when asked).
-    pub const CHATS_ASSIGN: &str = "chats:assign";
-    /// Alias of `chats:join`, delivered alongside it to webhooks that list it.
-    pub const USERS_JOIN: &str = "users:join";
-}
+/// Event names, as in the reference §5.1: the constants generated from the
+/// spec's `webhooks` (`chatload_api::events`).
+pub use chatload_api::events as trigger;
 
 /// One internal event.
 #[derive(Debug, Clone, Serialize)]

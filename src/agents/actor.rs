@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::calls::{self, AgentApi, CallError};
 use super::state::{Counters, Invitation, Message, Phase, Shared};
+use crate::api::events;
 use crate::scenario::agents::render_reply;
 use crate::scenario::{AgentAction, AgentBreaks, AgentsSpec};
 use crate::webhook::WebhookEvent;
@@ -162,7 +163,7 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
     };
     let me = cx.agent_id();
     match event.trigger.as_str() {
-        "invitations:new" if event.user_id.as_deref() == Some(me) => {
+        events::INVITATIONS_NEW if event.user_id.as_deref() == Some(me) => {
             let p = cx.spec.reject_probability;
             let reject = p > 0.0 && rng.random_bool(p);
             let decision = cx.shared.on_invitation(cx.index, &chat, reject);
@@ -191,7 +192,7 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
                 rng.next_u64(),
             ));
         }
-        "messages:new" => {
+        events::MESSAGES_NEW => {
             let sender = event
                 .data
                 .pointer("/message/sender")
@@ -207,8 +208,8 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
                 tasks.spawn(reply(Arc::clone(cx), chat, n, think));
             }
         }
-        "chats:close" => release(cx, &chat),
-        "chats:leave" if event.user_id.as_deref() == Some(me) => release(cx, &chat),
+        events::CHATS_CLOSE => release(cx, &chat),
+        events::CHATS_LEAVE if event.user_id.as_deref() == Some(me) => release(cx, &chat),
         _ => {}
     }
 }
@@ -360,15 +361,7 @@ async fn take_breaks(cx: Arc<ActorCx>, breaks: AgentBreaks) {
 /// An id as one path segment: ids are normally `[A-Za-z0-9_-]`, anything
 /// else is percent-encoded so it cannot change the route.
 pub(crate) fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::client::percent_encode(id, b"-_~")
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! webhook target (`--hook-url`, or a local receiver), runs the suite, prints
 //! and writes the results.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::SystemTime;
 
 use anyhow::{Context, anyhow};
@@ -14,19 +13,6 @@ use super::{
 };
 use crate::cli::ConformArgs;
 use crate::conform::{Checker, ConformTarget};
-use crate::webhook::{EventRouter, RunningReceiver, WebhookReceiver};
-
-/// The run's webhook receiver on 127.0.0.1 (a remote instance needs
-/// `--hook-url` instead), answering the `X-Hook-Secret` handshake the
-/// registration triggers. The suite never learns the webhook's secret from
-/// the receiver's side, so events are accepted unverified (and counted only).
-async fn start_receiver() -> Result<RunningReceiver, AppError> {
-    WebhookReceiver::new(EventRouter::new(), false)
-        .start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .context("cannot start the local webhook receiver")
-        .map_err(run_failed)
-}
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let outputs = open_outputs(
@@ -43,7 +29,10 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let (receiver, hook_url) = match args.hook_url.clone() {
         Some(url) => (None, url),
         None => {
-            let receiver = start_receiver().await?;
+            let receiver = crate::conform::start_receiver()
+                .await
+                .context("cannot start the local webhook receiver")
+                .map_err(run_failed)?;
             let url = receiver.local_url();
             (Some(receiver), url)
         }

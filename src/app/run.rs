@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{SignalWatch, Ticker};
 use super::target::{Target, resolve_target};
-use super::webhook::RunHooks;
+use super::webhook::{self, WebhookRun};
 use super::{
     AppError, Exit, Outputs, open_outputs, run_failed, usage, verdict_exit, write_bytes,
     write_renderings, write_report,
@@ -25,7 +25,6 @@ use crate::cli::RunArgs;
 use crate::client::{ApiClient, ClientConfig, HttpUsed};
 use crate::config::RunConfig;
 use crate::engine::{self, CleanupStop, CleanupSummary, FailureLog, RunOutcome, Runner};
-use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};
 use crate::report::webhook::WebhookInput;
@@ -101,14 +100,13 @@ struct ReadyRun {
     shard: Shard,
     seed: u64,
     client: Arc<ApiClient>,
-    hub: Arc<MetricsHub>,
     runner: Arc<Runner>,
     /// Hard stop: ends requests in flight (second signal, grace period over,
     /// target unreachable).
     abort: CancellationToken,
     progress: Arc<Progress>,
     /// The webhook session (`webhooks:`); the clean-up finishes it.
-    webhooks: Option<RunHooks>,
+    webhooks: Option<WebhookRun>,
     /// The agent actors (`agents:`); the clean-up stops them.
     agents: Option<AgentPool>,
 }
@@ -125,10 +123,7 @@ async fn set_up(
     let shards = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
-    let hub = Arc::new(MetricsHub::new(
-        Arc::new(layout_of(&config.scenario)),
-        shards,
-    ));
+    let hub = engine::metrics_hub(&config.scenario, shards);
     let abort = CancellationToken::new();
     let scenario = Arc::new(config.scenario);
     let progress = Arc::new(Progress::new(
@@ -136,7 +131,7 @@ async fn set_up(
         plan.total(),
         &scenario.name,
     ));
-    let mut runner = Runner::new(scenario.clone(), client.clone(), hub.clone(), abort.clone())
+    let mut runner = Runner::new(scenario.clone(), client.clone(), hub, abort.clone())
         .with_schema_checks(config.schema_mode)
         .map_err(run_failed)?;
     if args.verbose || tracing::enabled!(tracing::Level::DEBUG) {
@@ -154,14 +149,13 @@ async fn set_up(
     }
     let webhooks = start_webhooks(&scenario, &client).await?;
     if let Some(hooks) = &webhooks {
-        runner = runner.with_hooks(hooks.engine_hooks(&scenario));
+        runner = runner.with_event_hub(webhook::event_hub(hooks, &scenario));
     }
     let mut run = ReadyRun {
         scenario,
         shard: config.shard,
         seed: config.seed,
         client,
-        hub,
         runner: Arc::new(runner),
         abort,
         progress,
@@ -195,32 +189,15 @@ fn new_client(
     .map_err(usage)
 }
 
-fn layout_of(scenario: &Scenario) -> MetricsLayout {
-    MetricsLayout {
-        steps: scenario
-            .step_names
-            .iter()
-            .enumerate()
-            .map(|(id, (name, flow))| StepInfo {
-                name: name.clone(),
-                flow: flow.clone(),
-                pause: scenario.is_pause(id),
-            })
-            .collect(),
-        routes: scenario.routes.iter().map(|r| r.key.clone()).collect(),
-        flows: scenario.flows.iter().map(|f| f.name.clone()).collect(),
-    }
-}
-
 /// Starts the webhook session (`webhooks:`): registered as late as possible,
 /// since nothing after it can fail but the agents' logins, which finish it
 /// again on failure.
 async fn start_webhooks(
     scenario: &Scenario,
     client: &ApiClient,
-) -> Result<Option<RunHooks>, AppError> {
+) -> Result<Option<WebhookRun>, AppError> {
     match &scenario.webhooks {
-        Some(spec) => Ok(Some(RunHooks::start(spec, client).await?)),
+        Some(spec) => Ok(Some(webhook::start(spec, client).await?)),
         None => Ok(None),
     }
 }
@@ -235,7 +212,7 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
         spec,
         run.client.clone(),
         Arc::clone(hooks.router()),
-        Some(run.hub.clone()),
+        Some(run.runner.hub().clone()),
         run.seed,
         &run.abort,
     )
@@ -250,7 +227,7 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
         }
         Err(e) => {
             if let Some(hooks) = run.webhooks.take() {
-                let _ = hooks.finish(&run.client, 0.0, true).await;
+                let _ = webhook::finish(hooks, &run.client, 0.0, true).await;
             }
             Err(run_failed(anyhow::Error::new(e)))
         }
@@ -342,7 +319,7 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
 /// Ends the webhook session: waits `webhooks.settle` for the last events
 /// (not after a hard abort), deletes the webhook, stops the receiver.
 async fn finish_webhooks(
-    hooks: RunHooks,
+    hooks: WebhookRun,
     run: &ReadyRun,
     elapsed: Duration,
     hard_abort: bool,
@@ -353,9 +330,8 @@ async fn finish_webhooks(
             humantime::format_duration(hooks.settle())
         ));
     }
-    let (input, warning) = hooks
-        .finish(&run.client, elapsed.as_secs_f64(), hard_abort)
-        .await;
+    let (input, warning) =
+        webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), hard_abort).await;
     if let Some(w) = warning {
         run.progress.println(&w);
     }
@@ -372,7 +348,7 @@ fn build_report(
     outcome: RunOutcome,
     after: CleanedUp,
 ) -> RunReport {
-    let metrics = run.hub.finish(outcome.elapsed);
+    let metrics = run.runner.hub().finish(outcome.elapsed);
     let scenario = &run.scenario;
     let shard = (run.shard != Shard::WHOLE).then(|| run.shard.to_string());
     let meta = RunMeta {

@@ -1,137 +1,71 @@
-//! The run's webhook stage (`webhooks:` in the scenario): one
-//! [`WebhookSession`] (receiver, registration, deletion) with the lifecycle
-//! tracker as its observer and, when enabled, the queue sampler for the
-//! Little's law check; at the end, the figures the report's `webhooks`
-//! section is built from. `run.rs` calls [`RunHooks::start`] and
-//! [`RunHooks::finish`] once each.
+//! The run's webhook stage (`webhooks:` in the scenario) as the pipeline
+//! sees it: [`start`] the [`WebhookRun`] (`crate::lifecycle`), hand the
+//! engine its [`EventHub`], and at the end turn the [`WebhookOutcome`] into
+//! the report's `webhooks` input. `run.rs` calls [`start`] and [`finish`]
+//! once each.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::{AppError, run_failed};
 use crate::client::ApiClient;
-use crate::engine::EngineHooks;
-use crate::lifecycle::{EventTracker, QueueSampler};
+use crate::engine::EventHub;
+use crate::lifecycle::WebhookOutcome;
+pub(super) use crate::lifecycle::WebhookRun;
 use crate::report::webhook::{LittleInput, ReceiverCounts, WebhookInput};
 use crate::scenario::Scenario;
 use crate::scenario::webhook::WebhookSpec;
-use crate::webhook::{EventRouter, SessionConfig, WebhookReceiver, WebhookSession};
 
-/// The webhook side of one run.
-#[derive(Debug)]
-pub(super) struct RunHooks {
-    spec: WebhookSpec,
-    session: WebhookSession,
-    tracker: Arc<EventTracker>,
-    sampler: Option<QueueSampler>,
+/// Starts the webhook side of the run.
+///
+/// # Errors
+/// The address cannot be bound, or the API refuses the registration.
+pub(super) async fn start(spec: &WebhookSpec, client: &ApiClient) -> Result<WebhookRun, AppError> {
+    WebhookRun::start(spec, client).await.map_err(run_failed)
 }
 
-/// The transport settings of `webhooks:`.
-fn session_config(spec: &WebhookSpec) -> SessionConfig<'_> {
-    SessionConfig {
-        bind: spec.bind,
-        public_url: spec.public_url.as_deref(),
-        register: spec.register,
-        secret: spec.secret.as_ref().map(|s| s.expose()),
+/// The engine's side: routing to VU inboxes and lifecycle tracking.
+pub(super) fn event_hub(run: &WebhookRun, scenario: &Scenario) -> Arc<EventHub> {
+    Arc::new(EventHub::new(
+        scenario,
+        Arc::clone(run.router()),
+        Arc::clone(run.tracker()),
+        run.url(),
+    ))
+}
+
+/// Finishes the webhook side and returns what the report needs, with a
+/// warning when the deletion failed. `run_secs` is the load's duration.
+pub(super) async fn finish(
+    run: WebhookRun,
+    client: &ApiClient,
+    run_secs: f64,
+    hard_abort: bool,
+) -> (WebhookInput, Option<String>) {
+    let WebhookOutcome {
+        spec,
+        stats,
+        summary,
+        samples,
+    } = run.finish(client, hard_abort).await;
+    let input = WebhookInput {
+        registered: stats.registered,
+        events: spec.events,
+        late_after: spec.late_after,
+        settle: spec.settle,
         verify: spec.verify,
-        events: &spec.events,
-    }
-}
-
-impl RunHooks {
-    /// Starts the session (receiver, registration unless `register: false`)
-    /// with a lifecycle tracker observing every event.
-    ///
-    /// # Errors
-    /// The address cannot be bound, or the API refuses the registration.
-    pub(super) async fn start(
-        spec: &WebhookSpec,
-        client: &ApiClient,
-    ) -> Result<RunHooks, AppError> {
-        let tracker = EventTracker::new(&spec.events, spec.late_after);
-        let session = WebhookSession::start(&session_config(spec), client, vec![tracker.clone()])
-            .await
-            .map_err(run_failed)?;
-        Ok(RunHooks {
-            spec: spec.clone(),
-            session,
-            tracker,
-            sampler: None,
-        })
-    }
-
-    /// The router events go through (agent actors subscribe to it).
-    pub(super) fn router(&self) -> &Arc<EventRouter> {
-        self.session.router()
-    }
-
-    /// How long the end of the run waits for the last events (`webhooks.settle`).
-    pub(super) fn settle(&self) -> Duration {
-        self.spec.settle
-    }
-
-    /// The receiver (agent actors answer `chats:assign` through it).
-    pub(super) fn receiver(&self) -> &WebhookReceiver {
-        self.session.receiver()
-    }
-
-    /// The engine's side: routing to VU inboxes and lifecycle tracking.
-    pub(super) fn engine_hooks(&self, scenario: &Scenario) -> Arc<EngineHooks> {
-        Arc::new(EngineHooks::new(
-            scenario,
-            Arc::clone(self.session.router()),
-            Arc::clone(&self.tracker),
-            self.session.url(),
-        ))
-    }
-
-    /// Starts sampling `GET /queues/status` once a second (when enabled).
-    pub(super) fn start_sampling(&mut self, client: Arc<ApiClient>) {
-        if self.spec.queue_sampling {
-            self.sampler = Some(QueueSampler::start(client));
-        }
-    }
-
-    /// Stops sampling, finishes the session (waits `settle` for stragglers,
-    /// not after a hard abort; deletes the webhook this run registered) and
-    /// returns what the report needs, with a warning when the deletion
-    /// failed. `run_secs` is the load's duration.
-    pub(super) async fn finish(
-        self,
-        client: &ApiClient,
-        run_secs: f64,
-        hard_abort: bool,
-    ) -> (WebhookInput, Option<String>) {
-        let samples = match self.sampler {
-            Some(sampler) => sampler.stop().await,
-            None => None,
-        };
-        let settle = if hard_abort {
-            Duration::ZERO
-        } else {
-            self.spec.settle
-        };
-        let stats = self.session.finish(client, settle).await;
-        let input = WebhookInput {
-            registered: stats.registered,
-            events: self.spec.events,
-            late_after: self.spec.late_after,
-            settle: self.spec.settle,
-            verify: self.spec.verify,
-            receiver: ReceiverCounts {
-                handshakes: stats.receiver.handshakes,
-                events: stats.receiver.events,
-                parked: stats.parked,
-            },
-            invalid_signatures: stats.receiver.invalid_signatures,
-            malformed: stats.receiver.malformed,
-            summary: self.tracker.finish(),
-            little: samples.map(|s| LittleInput {
-                samples: s.count,
-                mean_queue_size: s.mean(),
-                run_secs,
-            }),
-        };
-        (input, stats.delete_warning)
-    }
+        receiver: ReceiverCounts {
+            handshakes: stats.receiver.handshakes,
+            events: stats.receiver.events,
+            parked: stats.parked,
+        },
+        invalid_signatures: stats.receiver.invalid_signatures,
+        malformed: stats.receiver.malformed,
+        summary,
+        little: samples.map(|s| LittleInput {
+            samples: s.count,
+            mean_queue_size: s.mean(),
+            run_secs,
+        }),
+    };
+    (input, stats.delete_warning)
 }

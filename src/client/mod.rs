@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
-use crate::api::{Method, Operation};
+use crate::api::{Method, Operation, headers};
 
 pub mod retry_after;
 mod tls;
@@ -264,10 +264,10 @@ const USER_AGENT_VALUE: HeaderValue =
     HeaderValue::from_static(concat!("chatload/", env!("CARGO_PKG_VERSION")));
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-const APP_ID: HeaderName = HeaderName::from_static("x-hyper-appid");
-const SECRET: HeaderName = HeaderName::from_static("x-hyper-secret");
-const DOMAIN_KEY: HeaderName = HeaderName::from_static("x-hyper-key");
-const TOKEN: HeaderName = HeaderName::from_static("x-hyper-token");
+const APP_ID: HeaderName = HeaderName::from_static(headers::lower::APP_ID);
+const SECRET: HeaderName = HeaderName::from_static(headers::lower::SECRET);
+const DOMAIN_KEY: HeaderName = HeaderName::from_static(headers::lower::DOMAIN_KEY);
+const TOKEN: HeaderName = HeaderName::from_static(headers::lower::USER_TOKEN);
 
 fn sensitive(value: &Option<String>, name: &str) -> Result<Option<HeaderValue>, ClientBuildError> {
     value
@@ -360,7 +360,7 @@ impl ApiClient {
         config
             .extra_headers
             .iter()
-            .filter(|(name, _)| crate::engine::is_sensitive_name(name))
+            .filter(|(name, _)| crate::redact::is_sensitive_name(name))
             .for_each(|(_, value)| crate::redact::register(value));
         Ok(ApiClient {
             http,
@@ -370,9 +370,9 @@ impl ApiClient {
             authority,
             host,
             path_prefix,
-            app_id: sensitive(&config.credentials.app_id, "x-hyper-appId")?,
-            secret: sensitive(&config.credentials.secret, "x-hyper-secret")?,
-            domain_key: sensitive(&config.credentials.domain_key, "x-hyper-key")?,
+            app_id: sensitive(&config.credentials.app_id, headers::APP_ID)?,
+            secret: sensitive(&config.credentials.secret, headers::SECRET)?,
+            domain_key: sensitive(&config.credentials.domain_key, headers::DOMAIN_KEY)?,
             extra,
             tls,
             tls_failure: std::sync::OnceLock::new(),
@@ -525,12 +525,7 @@ impl ApiClient {
         req: ApiRequest<'_>,
     ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
         let uri = hyper::Uri::try_from(url).map_err(|_| ClientError::Other)?;
-        let method = match req.method {
-            Method::Get => hyper::Method::GET,
-            Method::Post => hyper::Method::POST,
-            Method::Put => hyper::Method::PUT,
-            Method::Delete => hyper::Method::DELETE,
-        };
+        let method = http_method(req.method);
         let mut headers = if self.extra.is_empty() {
             HeaderMap::with_capacity(6)
         } else {
@@ -748,12 +743,7 @@ impl ApiClient {
         let mut url = String::with_capacity(self.base_url.len() + req.path.len());
         url.push_str(&self.base_url);
         url.push_str(req.path);
-        let method = match req.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Delete => reqwest::Method::DELETE,
-        };
+        let method = http_method(req.method);
         let mut builder = http.request(method, url);
         if !self.extra.is_empty() {
             builder = builder.headers(self.extra.clone());
@@ -841,6 +831,30 @@ fn join_url(prefix: &str, req: &ApiRequest<'_>) -> String {
         form_urlencoded::Serializer::for_suffix(&mut url, start).extend_pairs(req.query);
     }
     url
+}
+
+/// `text` with every byte that is not ASCII alphanumeric or in `keep`
+/// percent-encoded (`%2F`).
+pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `http` crate's method (hyper's and reqwest's type) for an API method.
+pub fn http_method(method: Method) -> hyper::Method {
+    match method {
+        Method::Get => hyper::Method::GET,
+        Method::Post => hyper::Method::POST,
+        Method::Put => hyper::Method::PUT,
+        Method::Delete => hyper::Method::DELETE,
+    }
 }
 
 #[cfg(test)]

@@ -13,13 +13,30 @@
 mod suite;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::api::{AuthClass, Operation, headers};
 use crate::schema::SchemaRegistry;
+use crate::webhook::{EventRouter, RunningReceiver, WebhookReceiver};
 
 pub use suite::run_suite;
+
+/// The suite's webhook receiver on 127.0.0.1 (the run's receiver, from
+/// `crate::webhook`; a remote instance needs `--hook-url` instead),
+/// answering the `X-Hook-Secret` handshake the registration triggers. The
+/// suite never learns the webhook's secret from the receiver's side, so
+/// events are accepted unverified (and counted only).
+///
+/// # Errors
+/// The port cannot be bound.
+pub async fn start_receiver() -> std::io::Result<RunningReceiver> {
+    WebhookReceiver::new(EventRouter::new(), false)
+        .start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+}
 
 /// Credentials the suite may use.
 #[derive(Clone)]
@@ -56,6 +73,18 @@ pub enum Creds<'a> {
     Nothing,
 }
 
+impl Creds<'_> {
+    /// The weakest credentials `op`'s auth class (`x-auth`) accepts: the
+    /// App ID alone for public operations, the secret otherwise (it is
+    /// accepted by every class; a user token needs a user).
+    pub fn for_op(op: Operation) -> Creds<'static> {
+        match op.auth() {
+            AuthClass::Public => Creds::AppOnly,
+            AuthClass::User | AuthClass::Secret => Creds::Secret,
+        }
+    }
+}
+
 /// One check's outcome.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CheckResult {
@@ -86,17 +115,60 @@ impl ConformReport {
     }
 }
 
-/// One request of the suite.
+/// One request of the suite: an [`Operation`] and its path parameters. The
+/// method and path come from the operation, the default credentials from its
+/// auth class ([`Creds::for_op`]) and the default expected status from its
+/// success status; negative cases override them.
 #[derive(Debug)]
 pub struct Call<'a> {
     pub name: &'a str,
-    pub op: &'static str,
-    pub method: reqwest::Method,
-    pub path: String,
+    pub op: Operation,
+    pub params: Vec<String>,
     pub query: Vec<(&'a str, String)>,
     pub body: Option<Value>,
     pub creds: Creds<'a>,
-    pub expect: &'a [u16],
+    pub expect: Vec<u16>,
+}
+
+impl<'a> Call<'a> {
+    /// `op` with `params` (one per path parameter, in template order), the
+    /// weakest credentials its auth class accepts, expecting its success status.
+    pub fn new(name: &'a str, op: Operation, params: &[&str]) -> Call<'a> {
+        Call {
+            name,
+            op,
+            params: params.iter().map(|p| (*p).to_owned()).collect(),
+            query: Vec::new(),
+            body: None,
+            creds: Creds::for_op(op),
+            expect: vec![op.success_status()],
+        }
+    }
+    /// With a JSON body.
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+    /// With a query parameter.
+    pub fn query(mut self, k: &'a str, v: impl Into<String>) -> Self {
+        self.query.push((k, v.into()));
+        self
+    }
+    /// With other credentials than the auth class's default.
+    pub fn creds(mut self, creds: Creds<'a>) -> Self {
+        self.creds = creds;
+        self
+    }
+    /// Expecting exactly `statuses` (a negative case).
+    pub fn expect(mut self, statuses: &[u16]) -> Self {
+        self.expect = statuses.to_vec();
+        self
+    }
+    /// Also accepting `status` besides the expected ones.
+    pub fn or(mut self, status: u16) -> Self {
+        self.expect.push(status);
+        self
+    }
 }
 
 /// Runs calls, checks them, and keeps the tally.
@@ -105,7 +177,7 @@ pub struct Checker {
     target: ConformTarget,
     registry: SchemaRegistry,
     pub results: Vec<CheckResult>,
-    pub exercised: BTreeSet<&'static str>,
+    pub exercised: BTreeSet<Operation>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -147,24 +219,25 @@ impl Checker {
         &self.target
     }
 
-    fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        creds: Creds<'_>,
-    ) -> reqwest::RequestBuilder {
-        let url = format!("{}{path}", self.target.base_url.trim_end_matches('/'));
-        let mut b = self.http.request(method, url);
+    fn request(&self, op: Operation, params: &[&str], creds: Creds<'_>) -> reqwest::RequestBuilder {
+        let url = format!(
+            "{}{}",
+            self.target.base_url.trim_end_matches('/'),
+            op.path_with(params)
+        );
+        let mut b = self
+            .http
+            .request(crate::client::http_method(op.method()), url);
         if creds != Creds::Nothing {
-            b = b.header("x-hyper-appId", &self.target.app_id);
+            b = b.header(headers::APP_ID, &self.target.app_id);
         }
         match creds {
-            Creds::Secret => b.header("x-hyper-secret", &self.target.secret),
+            Creds::Secret => b.header(headers::SECRET, &self.target.secret),
             Creds::DomainKey => b.header(
-                "x-hyper-key",
+                headers::DOMAIN_KEY,
                 self.target.domain_key.as_deref().unwrap_or(""),
             ),
-            Creds::Token(t) => b.header("x-hyper-token", t),
+            Creds::Token(t) => b.header(headers::USER_TOKEN, t),
             Creds::AppOnly | Creds::Nothing => b,
         }
     }
@@ -172,24 +245,29 @@ impl Checker {
     /// Sends a JSON call, checks status and schema, records the result, and
     /// returns the body when the status was one of the expected ones.
     pub async fn call(&mut self, c: Call<'_>) -> Option<Value> {
-        let mut b = self.request(c.method.clone(), &c.path, c.creds);
+        let params: Vec<&str> = c.params.iter().map(String::as_str).collect();
+        let mut b = self.request(c.op, &params, c.creds);
         if !c.query.is_empty() {
             b = b.query(&c.query);
         }
         if let Some(body) = &c.body {
             b = b.json(body);
         }
-        self.finish(c.name, c.op, c.expect, b).await
+        self.finish(c.name, c.op, &c.expect, b).await
     }
 
-    /// Sends a multipart upload (`POST /media`).
+    /// Sends a multipart upload (`uploadMedia`); `expect` as for [`Call`]
+    /// (`None`: its success status).
     pub async fn upload(
         &mut self,
         name: &str,
         fields: &[(&str, String)],
         file: (&str, &str, Vec<u8>),
-        expect: &[u16],
+        expect: Option<&[u16]>,
     ) -> Option<Value> {
+        let op = Operation::UploadMedia;
+        let success = [op.success_status()];
+        let expect = expect.unwrap_or(&success);
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in fields {
             form = form.text((*k).to_owned(), v.clone());
@@ -199,16 +277,14 @@ impl Checker {
             .mime_str(file.1)
             .ok()?;
         form = form.part("media", part);
-        let b = self
-            .request(reqwest::Method::POST, "/media", Creds::Secret)
-            .multipart(form);
-        self.finish(name, "uploadMedia", expect, b).await
+        let b = self.request(op, &[], Creds::for_op(op)).multipart(form);
+        self.finish(name, op, expect, b).await
     }
 
     async fn finish(
         &mut self,
         name: &str,
-        op: &'static str,
+        op: Operation,
         expect: &[u16],
         b: reqwest::RequestBuilder,
     ) -> Option<Value> {
@@ -229,7 +305,7 @@ impl Checker {
                 } else {
                     "request failed".to_owned()
                 };
-                self.record(name, op, expect, None, false, kind);
+                self.record(name, op.id(), expect, None, false, kind);
                 return None;
             }
         };
@@ -237,7 +313,7 @@ impl Checker {
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         let schema = self
             .registry
-            .operation(op)
+            .operation(op.id())
             .and_then(|s| s.check(status_code, body.as_ref()));
         let (passed, message) = match (expect.contains(&status_code), schema) {
             (false, _) => {
@@ -262,7 +338,7 @@ impl Checker {
             }
             (true, None) => (true, String::new()),
         };
-        self.record(name, op, expect, status, passed, message);
+        self.record(name, op.id(), expect, status, passed, message);
         passed.then_some(body.unwrap_or(Value::Null))
     }
 
@@ -287,11 +363,11 @@ impl Checker {
 
     /// The final report.
     pub fn into_report(self, cleanup: BTreeMap<String, u64>) -> ConformReport {
-        let all: Vec<&str> = crate::api::Operation::ALL.iter().map(|o| o.id()).collect();
+        let all = Operation::ALL;
         let not_exercised: Vec<String> = all
             .iter()
-            .filter(|id| !self.exercised.contains(*id))
-            .map(|s| (*s).to_owned())
+            .filter(|op| !self.exercised.contains(*op))
+            .map(|op| op.id().to_owned())
             .collect();
         let exercised = all.len() - not_exercised.len();
         ConformReport {

@@ -6,49 +6,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{Call, Checker, ConformReport, Creds};
+use crate::api::{Operation, events};
 
 fn s(v: Option<&Value>, pointer: &str) -> Option<String> {
     v.and_then(|b| b.pointer(pointer))
         .and_then(Value::as_str)
         .map(str::to_owned)
-}
-
-fn call<'a>(
-    name: &'a str,
-    op: &'static str,
-    method: Method,
-    path: String,
-    expect: &'a [u16],
-) -> Call<'a> {
-    Call {
-        name,
-        op,
-        method,
-        path,
-        query: Vec::new(),
-        body: None,
-        creds: Creds::Secret,
-        expect,
-    }
-}
-
-impl<'a> Call<'a> {
-    fn body(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-    fn query(mut self, k: &'a str, v: impl Into<String>) -> Self {
-        self.query.push((k, v.into()));
-        self
-    }
-    fn creds(mut self, creds: Creds<'a>) -> Self {
-        self.creds = creds;
-        self
-    }
 }
 
 /// Runs the whole tour and cleans up.
@@ -67,147 +33,74 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
     let mut cleanup = BTreeMap::new();
 
     // Apps.
+    c.call(Call::new("validate app", Operation::ValidateApp, &[&app]))
+        .await;
     c.call(
-        call(
-            "validate app",
-            "validateApp",
-            Method::GET,
-            format!("/apps/{app}/validate"),
-            &[200],
-        )
-        .creds(Creds::AppOnly),
-    )
-    .await;
-    c.call(
-        call(
+        Call::new(
             "validate unknown app → 404",
-            "validateApp",
-            Method::GET,
-            "/apps/no-such-app-0/validate".into(),
-            &[404],
+            Operation::ValidateApp,
+            &["no-such-app-0"],
         )
-        .creds(Creds::AppOnly),
+        .expect(&[404]),
     )
     .await;
-    c.call(call(
-        "list apps",
-        "listApps",
-        Method::GET,
-        "/apps".into(),
-        &[200],
-    ))
-    .await;
-    c.call(call(
-        "get app",
-        "getApp",
-        Method::GET,
-        format!("/apps/{app}"),
-        &[200],
-    ))
-    .await;
+    c.call(Call::new("list apps", Operation::ListApps, &[]))
+        .await;
+    c.call(Call::new("get app", Operation::GetApp, &[&app]))
+        .await;
     let new_app = c
         .call(
-            call(
-                "create app",
-                "createApp",
-                Method::POST,
-                "/apps".into(),
-                &[200, 201],
-            )
-            .body(json!({"name": format!("conform {tag}"), "region": "eu"})),
+            Call::new("create app", Operation::CreateApp, &[])
+                .body(json!({"name": format!("conform {tag}"), "region": "eu"})),
         )
         .await;
     if let Some(id) = s(new_app.as_ref(), "/app/id") {
         c.call(
-            call(
-                "update app",
-                "updateApp",
-                Method::PUT,
-                format!("/apps/{id}"),
-                &[200],
-            )
-            .body(json!({"name": "conform renamed"})),
+            Call::new("update app", Operation::UpdateApp, &[&id])
+                .body(json!({"name": "conform renamed"})),
         )
         .await;
     }
 
     // Settings and agents.
+    c.call(Call::new(
+        "settings, public view",
+        Operation::GetSettings,
+        &[],
+    ))
+    .await;
     c.call(
-        call(
-            "settings, public view",
-            "getSettings",
-            Method::GET,
-            "/settings".into(),
-            &[200],
-        )
-        .creds(Creds::AppOnly),
+        Call::new("settings without App ID → 401", Operation::GetSettings, &[])
+            .expect(&[401])
+            .creds(Creds::Nothing),
     )
     .await;
     c.call(
-        call(
-            "settings without App ID → 401",
-            "getSettings",
-            Method::GET,
-            "/settings".into(),
-            &[401],
-        )
-        .creds(Creds::Nothing),
+        Call::new("update settings", Operation::UpdateSettings, &[])
+            .body(json!({"assignAlgorithm": "most-free-slots"})),
     )
     .await;
     c.call(
-        call(
-            "update settings",
-            "updateSettings",
-            Method::PUT,
-            "/settings".into(),
-            &[200],
-        )
-        .body(json!({"assignAlgorithm": "most-free-slots"})),
+        Call::new("agents available", Operation::GetAgentsAvailable, &[])
+            .query("roomIds", room.to_string()),
     )
     .await;
     c.call(
-        call(
-            "agents available",
-            "getAgentsAvailable",
-            Method::GET,
-            "/agents/available".into(),
-            &[200],
-        )
-        .creds(Creds::AppOnly)
-        .query("roomIds", room.to_string()),
-    )
-    .await;
-    c.call(
-        call(
+        Call::new(
             "agents available without roomIds → 400",
-            "getAgentsAvailable",
-            Method::GET,
-            "/agents/available".into(),
-            &[400],
+            Operation::GetAgentsAvailable,
+            &[],
         )
-        .creds(Creds::AppOnly),
+        .expect(&[400]),
     )
     .await;
     c.call(
-        call(
-            "agents online",
-            "getAgentsOnline",
-            Method::GET,
-            "/agents/online".into(),
-            &[200],
-        )
-        .creds(Creds::AppOnly)
-        .query("roomId", room.to_string()),
+        Call::new("agents online", Operation::GetAgentsOnline, &[])
+            .query("roomId", room.to_string()),
     )
     .await;
     let agents = c
-        .call(call(
-            "list agents",
-            "listAgents",
-            Method::GET,
-            "/agents".into(),
-            &[200],
-        ))
+        .call(Call::new("list agents", Operation::ListAgents, &[]))
         .await;
     let agent_ids: Vec<String> = agents
         .as_ref()
@@ -225,58 +118,38 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
             .cloned()
             .unwrap_or_else(|| "a-1".to_owned())
     };
-    c.call(call(
-        "get agent",
-        "getAgent",
-        Method::GET,
-        format!("/agents/{}", agent(0)),
-        &[200],
-    ))
+    c.call(Call::new("get agent", Operation::GetAgent, &[&agent(0)]))
+        .await;
+    c.call(
+        Call::new(
+            "get unknown agent → 404",
+            Operation::GetAgent,
+            &["no-such-agent-0"],
+        )
+        .expect(&[404]),
+    )
     .await;
-    c.call(call(
-        "get unknown agent → 404",
-        "getAgent",
-        Method::GET,
-        "/agents/no-such-agent-0".into(),
-        &[404],
-    ))
-    .await;
-    let created = c.call(call("create agent", "createAgent", Method::POST, "/agents".into(), &[200, 201]).body(json!({
-        "name": "Conformance Agent", "email": format!("conform-{tag}@example.com"), "rooms": [room], "capacity": 1
-    }))).await;
+    let agent_body = json!({
+        "name": "Conformance Agent",
+        "email": format!("conform-{tag}@example.com"),
+        "rooms": [room],
+        "capacity": 1
+    });
+    let created = c
+        .call(Call::new("create agent", Operation::CreateAgent, &[]).body(agent_body))
+        .await;
     let new_agent = s(created.as_ref(), "/agent/id").unwrap_or_else(|| agent(0));
     c.call(
-        call(
-            "update agent",
-            "updateAgent",
-            Method::PUT,
-            format!("/agents/{new_agent}"),
-            &[200],
-        )
-        .body(json!({"capacity": 1})),
+        Call::new("update agent", Operation::UpdateAgent, &[&new_agent])
+            .body(json!({"capacity": 1})),
     )
     .await;
     c.call(
-        call(
-            "agent login",
-            "agentLogin",
-            Method::POST,
-            "/agents/login".into(),
-            &[200],
-        )
-        .creds(Creds::AppOnly)
-        .body(json!({"agentId": new_agent})),
+        Call::new("agent login", Operation::AgentLogin, &[]).body(json!({"agentId": new_agent})),
     )
     .await;
     c.call(
-        call(
-            "agent logout",
-            "agentLogout",
-            Method::POST,
-            "/agents/logout".into(),
-            &[200],
-        )
-        .body(json!({"agentId": new_agent})),
+        Call::new("agent logout", Operation::AgentLogout, &[]).body(json!({"agentId": new_agent})),
     )
     .await;
 
@@ -284,15 +157,7 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
     let external = format!("conform-{tag}");
     let signup = c
         .call(
-            call(
-                "create user",
-                "createUser",
-                Method::POST,
-                "/users".into(),
-                &[200, 201],
-            )
-            .creds(Creds::AppOnly)
-            .body(json!({
+            Call::new("create user", Operation::CreateUser, &[]).body(json!({
                 "name": "Conformance User", "externalId": external, "contact": "conform@example.com"
             })),
         )
@@ -301,367 +166,204 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
     let token = s(signup.as_ref(), "/session/token").unwrap_or_default();
     crate::redact::register(&token);
     c.call(
-        call(
-            "duplicate externalId → 409",
-            "createUser",
-            Method::POST,
-            "/users".into(),
-            &[409],
-        )
-        .creds(Creds::AppOnly)
-        .body(json!({"name": "Again", "externalId": external})),
+        Call::new("duplicate externalId → 409", Operation::CreateUser, &[])
+            .expect(&[409])
+            .body(json!({"name": "Again", "externalId": external})),
     )
     .await;
     c.call(
-        call(
-            "user without name → 400",
-            "createUser",
-            Method::POST,
-            "/users".into(),
-            &[400],
-        )
-        .creds(Creds::AppOnly)
-        .body(json!({"contact": "x"})),
+        Call::new("user without name → 400", Operation::CreateUser, &[])
+            .expect(&[400])
+            .body(json!({"contact": "x"})),
     )
     .await;
     c.call(
-        call(
-            "find user by externalId",
-            "listUsers",
-            Method::GET,
-            "/users".into(),
-            &[200],
-        )
-        .query("externalId", external.clone()),
+        Call::new("find user by externalId", Operation::ListUsers, &[])
+            .query("externalId", external.clone()),
     )
     .await;
-    c.call(call(
-        "get user",
-        "getUser",
-        Method::GET,
-        format!("/users/{user}"),
-        &[200],
-    ))
-    .await;
+    c.call(Call::new("get user", Operation::GetUser, &[&user]))
+        .await;
     c.call(
-        call(
-            "get own user with token",
-            "getUser",
-            Method::GET,
-            format!("/users/{user}"),
-            &[200],
-        )
-        .creds(Creds::Token(&token)),
+        Call::new("get own user with token", Operation::GetUser, &[&user])
+            .creds(Creds::Token(&token)),
     )
     .await;
-    c.call(call(
-        "get unknown user → 404",
-        "getUser",
-        Method::GET,
-        "/users/no-such-user-0".into(),
-        &[404],
-    ))
+    c.call(
+        Call::new(
+            "get unknown user → 404",
+            Operation::GetUser,
+            &["no-such-user-0"],
+        )
+        .expect(&[404]),
+    )
     .await;
     c.call(
-        call(
-            "update user",
-            "updateUser",
-            Method::PUT,
-            format!("/users/{user}"),
-            &[200],
-        )
-        .body(json!({"contact": "conform2@example.com"})),
+        Call::new("update user", Operation::UpdateUser, &[&user])
+            .body(json!({"contact": "conform2@example.com"})),
     )
     .await;
 
     // Chats.
     let chat_body = json!({"room": room, "creator": user, "source": 3, "lang": "en"});
     let opened = c
-        .call(
-            call(
-                "create chat",
-                "createChat",
-                Method::POST,
-                "/chats".into(),
-                &[200, 201],
-            )
-            .body(chat_body.clone()),
-        )
+        .call(Call::new("create chat", Operation::CreateChat, &[]).body(chat_body.clone()))
         .await;
     let chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
     if opened.is_some() {
         open_chats.push(chat.clone());
     }
     c.call(
-        call(
+        Call::new(
             "second open chat for one user → 409",
-            "createChat",
-            Method::POST,
-            "/chats".into(),
-            &[409],
+            Operation::CreateChat,
+            &[],
         )
+        .expect(&[409])
         .body(chat_body),
     )
     .await;
     c.call(
-        call(
-            "chat without creator → 400",
-            "createChat",
-            Method::POST,
-            "/chats".into(),
-            &[400],
-        )
-        .body(json!({"room": room})),
+        Call::new("chat without creator → 400", Operation::CreateChat, &[])
+            .expect(&[400])
+            .body(json!({"room": room})),
     )
     .await;
     c.call(
-        call(
+        Call::new(
             "get chat without credentials → 401",
-            "getChat",
-            Method::GET,
-            format!("/chats/{chat}"),
-            &[401],
+            Operation::GetChat,
+            &[&chat],
         )
+        .expect(&[401])
         .creds(Creds::Nothing),
     )
     .await;
     if has_domain_key {
         c.call(
-            call(
+            Call::new(
                 "domain key on a secret-only route → 403",
-                "listChats",
-                Method::GET,
-                "/chats".into(),
-                &[403],
+                Operation::ListChats,
+                &[],
             )
+            .expect(&[403])
             .creds(Creds::DomainKey),
         )
         .await;
     }
-    c.call(call(
-        "get unknown chat → 404",
-        "getChat",
-        Method::GET,
-        "/chats/no-such-chat-0".into(),
-        &[404],
-    ))
-    .await;
     c.call(
-        call(
-            "user activity",
-            "postUserActivity",
-            Method::POST,
-            format!("/users/{user}/activity"),
-            &[200],
+        Call::new(
+            "get unknown chat → 404",
+            Operation::GetChat,
+            &["no-such-chat-0"],
         )
-        .body(json!({"chatId": chat, "type": "writing"})),
+        .expect(&[404]),
     )
     .await;
     c.call(
-        call(
-            "list chats",
-            "listChats",
-            Method::GET,
-            "/chats".into(),
-            &[200],
-        )
-        .query("creator", user.clone()),
+        Call::new("user activity", Operation::PostUserActivity, &[&user])
+            .body(json!({"chatId": chat, "type": "writing"})),
     )
     .await;
-    c.call(call(
-        "get chat",
-        "getChat",
-        Method::GET,
-        format!("/chats/{chat}"),
-        &[200],
-    ))
-    .await;
-    c.call(
-        call(
-            "update chat",
-            "updateChat",
-            Method::PUT,
-            format!("/chats/{chat}"),
-            &[200],
-        )
-        .body(json!({"lang": "en"})),
-    )
-    .await;
+    c.call(Call::new("list chats", Operation::ListChats, &[]).query("creator", user.clone()))
+        .await;
+    c.call(Call::new("get chat", Operation::GetChat, &[&chat]))
+        .await;
+    c.call(Call::new("update chat", Operation::UpdateChat, &[&chat]).body(json!({"lang": "en"})))
+        .await;
     let assigned = c
-        .call(call(
-            "assign",
-            "assignChat",
-            Method::GET,
-            format!("/chats/{chat}/assign"),
-            &[200],
-        ))
+        .call(Call::new("assign", Operation::AssignChat, &[&chat]))
         .await;
     let invited = s(assigned.as_ref(), "/agent/id");
     if let Some(agent_id) = &invited {
         c.call(
-            call(
-                "accept invitation",
-                "acceptInvitation",
-                Method::POST,
-                "/invitations/accept".into(),
-                &[200, 409],
-            )
-            .body(json!({"chatId": chat, "userId": agent_id})),
+            Call::new("accept invitation", Operation::AcceptInvitation, &[])
+                .or(409)
+                .body(json!({"chatId": chat, "userId": agent_id})),
         )
         .await;
         wait_active(&mut c, &chat).await;
     }
     let sent = c
         .call(
-            call(
-                "send message",
-                "sendChatMessage",
-                Method::POST,
-                format!("/chats/{chat}/messages"),
-                &[200, 201],
-            )
-            .body(json!({
+            Call::new("send message", Operation::SendChatMessage, &[&chat]).body(json!({
                 "chatId": chat, "sender": user, "message": "conformance check"
             })),
         )
         .await;
     let message = s(sent.as_ref(), "/message/id").unwrap_or_else(|| "no-message".to_owned());
     c.call(
-        call(
+        Call::new(
             "message without text → 400",
-            "sendChatMessage",
-            Method::POST,
-            format!("/chats/{chat}/messages"),
-            &[400],
+            Operation::SendChatMessage,
+            &[&chat],
         )
+        .expect(&[400])
         .body(json!({"chatId": chat, "sender": user})),
     )
     .await;
-    c.call(call(
+    c.call(Call::new(
         "list messages",
-        "listChatMessages",
-        Method::GET,
-        format!("/chats/{chat}/messages"),
-        &[200],
+        Operation::ListChatMessages,
+        &[&chat],
     ))
     .await;
     c.call(
-        call(
+        Call::new(
             "list messages with the participant's token",
-            "listChatMessages",
-            Method::GET,
-            format!("/chats/{chat}/messages"),
-            &[200],
+            Operation::ListChatMessages,
+            &[&chat],
         )
         .creds(Creds::Token(&token)),
     )
     .await;
     c.call(
-        call(
-            "mark message read",
-            "markMessageRead",
-            Method::PUT,
-            format!("/messages/{message}/read"),
-            &[200],
-        )
-        .body(json!({"userId": user})),
+        Call::new("mark message read", Operation::MarkMessageRead, &[&message])
+            .body(json!({"userId": user})),
     )
     .await;
     c.call(
-        call(
-            "export history",
-            "getChatHistory",
-            Method::GET,
-            format!("/chats/{chat}/history"),
-            &[200],
-        )
-        .query("format", "json"),
+        Call::new("export history", Operation::GetChatHistory, &[&chat]).query("format", "json"),
     )
     .await;
     c.call(
-        call(
-            "import history",
-            "importChatHistory",
-            Method::POST,
-            format!("/chats/{chat}/history"),
-            &[200],
-        )
-        .body(json!({
+        Call::new("import history", Operation::ImportChatHistory, &[&chat]).body(json!({
             "history": [{"sender": user, "message": "imported turn", "created": 1_700_000_000}]
         })),
     )
     .await;
-    c.call(call(
-        "chat users",
-        "listChatUsers",
-        Method::GET,
-        format!("/chats/{chat}/users"),
-        &[200],
-    ))
-    .await;
+    c.call(Call::new("chat users", Operation::ListChatUsers, &[&chat]))
+        .await;
     let other = agent(1);
-    c.call(
-        call(
-            "join chat",
-            "joinChat",
-            Method::POST,
-            format!("/chats/{chat}/join"),
-            &[200],
-        )
-        .body(json!({"userId": other})),
-    )
-    .await;
-    c.call(
-        call(
-            "leave chat",
-            "leaveChat",
-            Method::PUT,
-            format!("/chats/{chat}/leave"),
-            &[200],
-        )
-        .body(json!({"userId": other})),
-    )
-    .await;
+    c.call(Call::new("join chat", Operation::JoinChat, &[&chat]).body(json!({"userId": other})))
+        .await;
+    c.call(Call::new("leave chat", Operation::LeaveChat, &[&chat]).body(json!({"userId": other})))
+        .await;
     let third = agent(2);
     c.call(
-        call(
-            "invite agent",
-            "createInvitation",
-            Method::POST,
-            "/invitations".into(),
-            &[200, 201],
-        )
-        .body(json!({"chatId": chat, "userId": third})),
+        Call::new("invite agent", Operation::CreateInvitation, &[])
+            .body(json!({"chatId": chat, "userId": third})),
     )
     .await;
     c.call(
-        call(
-            "reject invitation",
-            "rejectInvitation",
-            Method::POST,
-            "/invitations/reject".into(),
-            &[200],
-        )
-        .body(json!({"chatId": chat, "userId": third})),
+        Call::new("reject invitation", Operation::RejectInvitation, &[])
+            .body(json!({"chatId": chat, "userId": third})),
     )
     .await;
     c.call(
-        call(
+        Call::new(
             "reject with no pending invitation → 409",
-            "rejectInvitation",
-            Method::POST,
-            "/invitations/reject".into(),
-            &[409],
+            Operation::RejectInvitation,
+            &[],
         )
+        .expect(&[409])
         .body(json!({"chatId": chat, "userId": third})),
     )
     .await;
-    c.call(call(
+    c.call(Call::new(
         "back to the inbox",
-        "chatToInbox",
-        Method::POST,
-        format!("/chats/{chat}/toinbox"),
-        &[200],
+        Operation::ChatToInbox,
+        &[&chat],
     ))
     .await;
 
@@ -673,180 +375,111 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
             "upload media",
             &fields,
             ("conform.png", "image/png", png),
-            &[200, 201],
+            None,
         )
         .await;
     c.upload(
         "upload a forbidden file type → 403",
         &fields,
         ("conform.exe", "application/x-msdownload", vec![0x4d, 0x5a]),
-        &[403],
+        Some(&[403]),
     )
     .await;
-    c.call(call(
-        "list media",
-        "listMedia",
-        Method::GET,
-        "/media".into(),
-        &[200],
-    ))
-    .await;
+    c.call(Call::new("list media", Operation::ListMedia, &[]))
+        .await;
     let media_id = s(media.as_ref(), "/media/id").unwrap_or_else(|| "no-media".to_owned());
-    c.call(call(
+    c.call(Call::new(
         "download media",
-        "getMedia",
-        Method::GET,
-        format!("/media/{media_id}"),
-        &[200],
-    ))
-    .await;
-    c.call(call(
-        "download unknown media → 404",
-        "getMedia",
-        Method::GET,
-        "/media/no-such-media-0".into(),
-        &[404],
-    ))
-    .await;
-
-    // Queues, ids, webhooks, surveys.
-    c.call(call(
-        "queues status",
-        "getQueuesStatus",
-        Method::GET,
-        "/queues/status".into(),
-        &[200],
-    ))
-    .await;
-    c.call(call(
-        "queue update",
-        "getQueueUpdate",
-        Method::GET,
-        format!("/queues/update/{chat}"),
-        &[200],
-    ))
-    .await;
-    c.call(call("new id", "getId", Method::GET, "/id".into(), &[200]))
-        .await;
-    let hook = c
-        .call(
-            call(
-                "register webhook",
-                "createWebhook",
-                Method::POST,
-                "/webhooks".into(),
-                &[200, 201],
-            )
-            .body(json!({"events": ["chats:close"], "target": hook_url})),
-        )
-        .await;
-    let hook_id = s(hook.as_ref(), "/webhook/id").unwrap_or_else(|| "no-webhook".to_owned());
-    c.call(call(
-        "list webhooks",
-        "listWebhooks",
-        Method::GET,
-        "/webhooks".into(),
-        &[200],
-    ))
-    .await;
-    c.call(call(
-        "get webhook",
-        "getWebhook",
-        Method::GET,
-        format!("/webhooks/{hook_id}"),
-        &[200],
+        Operation::GetMedia,
+        &[&media_id],
     ))
     .await;
     c.call(
-        call(
-            "update webhook",
-            "updateWebhook",
-            Method::PUT,
-            format!("/webhooks/{hook_id}"),
-            &[200],
+        Call::new(
+            "download unknown media → 404",
+            Operation::GetMedia,
+            &["no-such-media-0"],
         )
-        .body(json!({"events": ["chats:close", "messages:new"]})),
+        .expect(&[404]),
+    )
+    .await;
+
+    // Queues, ids, webhooks, surveys.
+    c.call(Call::new("queues status", Operation::GetQueuesStatus, &[]))
+        .await;
+    c.call(Call::new(
+        "queue update",
+        Operation::GetQueueUpdate,
+        &[&chat],
+    ))
+    .await;
+    c.call(Call::new("new id", Operation::GetId, &[])).await;
+    let hook = c
+        .call(
+            Call::new("register webhook", Operation::CreateWebhook, &[])
+                .body(json!({"events": [events::CHATS_CLOSE], "target": hook_url})),
+        )
+        .await;
+    let hook_id = s(hook.as_ref(), "/webhook/id").unwrap_or_else(|| "no-webhook".to_owned());
+    c.call(Call::new("list webhooks", Operation::ListWebhooks, &[]))
+        .await;
+    c.call(Call::new("get webhook", Operation::GetWebhook, &[&hook_id]))
+        .await;
+    c.call(
+        Call::new("update webhook", Operation::UpdateWebhook, &[&hook_id])
+            .body(json!({"events": [events::CHATS_CLOSE, events::MESSAGES_NEW]})),
     )
     .await;
     let deleted = c
-        .call(call(
+        .call(Call::new(
             "delete webhook",
-            "deleteWebhook",
-            Method::DELETE,
-            format!("/webhooks/{hook_id}"),
-            &[200],
+            Operation::DeleteWebhook,
+            &[&hook_id],
         ))
         .await;
     cleanup.insert("webhooks_deleted".to_owned(), u64::from(deleted.is_some()));
     c.call(
-        call(
-            "survey",
-            "getSurvey",
-            Method::GET,
-            "/surveys/5".into(),
-            &[200],
-        )
-        .query("sourceType", "ticket")
-        .query("sourceId", "T1"),
+        Call::new("survey", Operation::GetSurvey, &["5"])
+            .query("sourceType", "ticket")
+            .query("sourceId", "T1"),
     )
     .await;
-    c.call(call(
-        "unknown survey → 404",
-        "getSurvey",
-        Method::GET,
-        "/surveys/not-a-survey".into(),
-        &[404],
-    ))
+    c.call(
+        Call::new(
+            "unknown survey → 404",
+            Operation::GetSurvey,
+            &["not-a-survey"],
+        )
+        .expect(&[404]),
+    )
     .await;
 
     // Closing.
     let closed = c
-        .call(
-            call(
-                "close chat",
-                "closeChat",
-                Method::DELETE,
-                format!("/chats/{chat}"),
-                &[200],
-            )
-            .body(json!({"userId": user})),
-        )
+        .call(Call::new("close chat", Operation::CloseChat, &[&chat]).body(json!({"userId": user})))
         .await;
     if closed.is_some() {
         open_chats.retain(|id| id != &chat);
     }
     c.call(
-        call(
+        Call::new(
             "message to a closed chat → 409",
-            "sendChatMessage",
-            Method::POST,
-            format!("/chats/{chat}/messages"),
-            &[409],
+            Operation::SendChatMessage,
+            &[&chat],
         )
+        .expect(&[409])
         .body(json!({
             "chatId": chat, "sender": user, "message": "too late"
         })),
     )
     .await;
-    c.call(call(
-        "close a closed chat → 409",
-        "closeChat",
-        Method::DELETE,
-        format!("/chats/{chat}"),
-        &[409],
-    ))
-    .await;
+    c.call(Call::new("close a closed chat → 409", Operation::CloseChat, &[&chat]).expect(&[409]))
+        .await;
 
     let mut closed_count = 0;
     for id in open_chats {
         let r = c
-            .call(call(
-                "clean-up: close chat",
-                "closeChat",
-                Method::DELETE,
-                format!("/chats/{id}"),
-                &[200, 409],
-            ))
+            .call(Call::new("clean-up: close chat", Operation::CloseChat, &[&id]).or(409))
             .await;
         closed_count += u64::from(r.is_some());
     }
@@ -860,13 +493,7 @@ async fn wait_active(c: &mut Checker, chat: &str) {
     while Instant::now() < deadline {
         let before = c.results.len();
         let body = c
-            .call(call(
-                "wait for the agent",
-                "getChat",
-                Method::GET,
-                format!("/chats/{chat}"),
-                &[200],
-            ))
+            .call(Call::new("wait for the agent", Operation::GetChat, &[chat]))
             .await;
         c.results.truncate(before);
         if s(body.as_ref(), "/chat/status").as_deref() == Some("active") {

@@ -49,7 +49,7 @@ impl Runner {
         };
         let sample = why(&self.explainer(session));
         let exchange = exchange.map(|(spec, ex)| verbose::ExchangeLog {
-            method: spec.method,
+            method: spec.op.method(),
             path: if ex.path.is_empty() {
                 verbose::peek_render(&spec.path, session)
             } else {

@@ -15,7 +15,7 @@ use crate::scenario::template::VarId;
 use crate::scenario::{Auth, Capture, Scenario, StepAction};
 
 /// What replaces a masked value.
-pub const MASKED: &str = "MASKED";
+pub const MASKED: &str = crate::redact::MASK;
 
 /// Longest text kept in a sample or log line, in characters; longer text is cut with `…`.
 pub const MAX_TEXT_CHARS: usize = 200;
@@ -24,24 +24,7 @@ pub const MAX_TEXT_CHARS: usize = 200;
 /// "secret" would otherwise mask every text that happens to contain those characters.
 const MIN_SUBSTRING_SECRET: usize = 4;
 
-/// Name fragments that mark a key, path segment, header or variable as a credential.
-const SENSITIVE_NAMES: &[&str] = &[
-    "token",
-    "secret",
-    "key",
-    "password",
-    "passwd",
-    "authorization",
-    "cookie",
-    "credential",
-];
-
-/// True when `name` (a JSON key, pointer, header or variable name) looks like it holds a
-/// credential.
-pub fn is_sensitive_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SENSITIVE_NAMES.iter().any(|s| lower.contains(s))
-}
+pub use crate::redact::is_sensitive_name;
 
 /// The run's secrets and the variables that hold tokens.
 #[derive(Debug, Default)]

@@ -19,6 +19,30 @@ mod verbose;
 mod virtual_user;
 mod webhook;
 
+/// The run's metrics hub, laid out for `scenario`: one slot per step (pause
+/// steps marked), route and flow, in the ids the validated scenario gave
+/// them, sharded `shards` ways.
+pub fn metrics_hub(scenario: &Scenario, shards: usize) -> Arc<MetricsHub> {
+    Arc::new(MetricsHub::new(Arc::new(metrics_layout(scenario)), shards))
+}
+
+fn metrics_layout(scenario: &Scenario) -> MetricsLayout {
+    MetricsLayout {
+        steps: scenario
+            .step_names
+            .iter()
+            .enumerate()
+            .map(|(id, (name, flow))| StepInfo {
+                name: name.clone(),
+                flow: flow.clone(),
+                pause: scenario.is_pause(id),
+            })
+            .collect(),
+        routes: scenario.routes.iter().map(|r| r.key.clone()).collect(),
+        flows: scenario.flows.iter().map(|f| f.name.clone()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -35,9 +59,11 @@ pub use mask::{MASKED, is_sensitive_name};
 pub use session::Session;
 pub use verbose::FailureLog;
 pub use virtual_user::{GIVE_UP_AFTER, Runner, connect_backoff, micros, next_poll};
-pub use webhook::{EngineHooks, EventSession};
+pub use webhook::{EventHub, EventSession};
 
+use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
 use crate::plan::LoadPlan;
+use crate::scenario::Scenario;
 use crate::schema::RouteViolations;
 
 /// How a run ended and what it leaves to the stages after it.

@@ -74,9 +74,7 @@ pub async fn run(
             });
             let live = runner.hub.live();
             live.vu_started();
-            runner
-                .run_iteration(&mut session, Some(intended.into_std()))
-                .await;
+            runner.run_iteration(&mut session, Some(intended)).await;
             live.vu_stopped();
             idle.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)

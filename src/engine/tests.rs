@@ -2,7 +2,7 @@
 //! open model starts each arrival, how late it got to them (scheduling
 //! lag), its cap on running iterations, backlog and drops; the closed
 //! model's ramp and iteration budget; the graceful stop and the cut-off
-//! accounting of an abort; an interrupt.
+//! accounting of an abort; an interrupt; coordinated-omission correction.
 //!
 //! No sockets: each scenario is one pause step (`- think: …`), which sends
 //! nothing and "takes" exactly its think time on the paused clock, so an
@@ -205,6 +205,50 @@ async fn open_model_runs_at_most_max_vus_queues_the_backlog_and_drops_the_rest()
     tracker.close();
     tracker.wait().await;
     assert_eq!(counts(&runner), (5, 0, 5, 5, 0));
+}
+
+/// Every value a histogram recorded, once per count, in order.
+fn recorded(h: &hdrhistogram::Histogram<u64>) -> Vec<u64> {
+    let mut out = Vec::new();
+    for v in h.iter_recorded() {
+        out.extend(std::iter::repeat_n(
+            v.value_iterated_to(),
+            v.count_at_value() as usize,
+        ));
+    }
+    out
+}
+
+/// Coordinated omission: one VU stalled 250 ms per iteration while the plan
+/// wants one every 100 ms, so arrival i waits 150·i ms in the backlog. The
+/// raw figures only see 250 ms iterations; the corrected ones count from
+/// each arrival's intended start and record the missed intervals.
+#[tokio::test(start_paused = true)]
+async fn corrected_latency_counts_from_the_intended_start_of_a_stalled_backlog() {
+    let runner = runner(
+        "{arrival_rate: 10, duration: 500ms, max_vus: 1, backlog: 10}",
+        "250ms",
+    );
+    let (task, tracker) = spawn_open(&runner);
+    assert_eq!(task.await.expect("generator"), Some(5));
+    tracker.close();
+    tracker.wait().await;
+    let metrics = runner.hub.finish(ms(1250));
+    let stats = &metrics.iteration;
+    let raw = recorded(&stats.latency_us);
+    assert_eq!(raw.len(), 5, "{raw:?}");
+    for got in &raw {
+        assert!(stats.latency_us.equivalent(*got, 250_000), "raw {raw:?}");
+    }
+    let expected = [250_000, 400_000, 550_000, 700_000, 850_000];
+    let corrected = recorded(&stats.corrected_us);
+    assert_eq!(corrected.len(), expected.len(), "{corrected:?}");
+    for (got, want) in corrected.iter().zip(expected) {
+        assert!(
+            stats.corrected_us.equivalent(*got, want),
+            "corrected {corrected:?}, expected {expected:?}"
+        );
+    }
 }
 
 /// The whole run, as the app drives it: load, then the graceful stop.

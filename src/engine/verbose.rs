@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::mask::{MASKED, Masker};
 use super::session::Session;
 use crate::api::Method;
+use crate::api::headers::lower;
 use crate::metrics::{FailureKind, FailureSample};
 use crate::scenario::template::{RenderContext, Template, VarId};
 use crate::scenario::{Auth, RequestSpec, Scenario};
@@ -101,10 +102,10 @@ pub(super) fn request_headers(
     session: &Session,
 ) -> Vec<(String, String)> {
     let credentials: &[&str] = match spec.auth {
-        Auth::Secret => &["x-hyper-appid", "x-hyper-secret"],
-        Auth::AppId => &["x-hyper-appid"],
-        Auth::DomainKey => &["x-hyper-appid", "x-hyper-key"],
-        Auth::Token(_) => &["x-hyper-appid", "x-hyper-token"],
+        Auth::Secret => &[lower::APP_ID, lower::SECRET],
+        Auth::AppId => &[lower::APP_ID],
+        Auth::DomainKey => &[lower::APP_ID, lower::DOMAIN_KEY],
+        Auth::Token(_) => &[lower::APP_ID, lower::USER_TOKEN],
         Auth::None => &[],
     };
     let mut headers: Vec<(String, String)> = credentials

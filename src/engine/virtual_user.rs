@@ -9,7 +9,9 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use rand::Rng;
@@ -23,7 +25,7 @@ use super::mask::Masker;
 use super::session::Session;
 use super::throttle::is_throttled;
 use super::verbose::FailureLog;
-use super::webhook::EngineHooks;
+use super::webhook::EventHub;
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
 use crate::metrics::{
     FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
@@ -66,7 +68,7 @@ pub struct Runner {
     fixed_requests: Vec<bool>,
     /// Webhook routing and tracking; `None` without a `webhooks:` section,
     /// which keeps the request loop to one branch on it.
-    hooks: Option<Arc<EngineHooks>>,
+    hooks: Option<Arc<EventHub>>,
     /// Every VU's request in flight, for progress and cut-off counts.
     pub(super) in_flight: InFlight,
     /// Some request got a response (written once, read on connect errors only).
@@ -139,7 +141,9 @@ pub(super) struct Exchange {
     pub(super) status: Option<u16>,
     body: Option<Value>,
     latency: Duration,
-    sent: Instant,
+    /// Request-level times read the wall clock the client measures with;
+    /// iteration and step times read tokio's (pausable in tests).
+    sent: std::time::Instant,
     /// The response body as received (moved, not copied), to explain a failure.
     pub(super) raw: Bytes,
     /// The response's `Content-Type`, for a download's checks.
@@ -165,7 +169,7 @@ impl Exchange {
             status: None,
             body: None,
             latency: Duration::ZERO,
-            sent: Instant::now(),
+            sent: std::time::Instant::now(),
             raw: Bytes::new(),
             content_type: None,
             sent_bytes: 0,
@@ -244,7 +248,7 @@ impl Runner {
     }
 
     /// Routes webhook events to the VUs and reports lifecycle operations.
-    pub fn with_hooks(mut self, hooks: Arc<EngineHooks>) -> Runner {
+    pub fn with_event_hub(mut self, hooks: Arc<EventHub>) -> Runner {
         self.hooks = Some(hooks);
         self
     }
@@ -265,7 +269,7 @@ impl Runner {
                 .scenario
                 .routes
                 .iter()
-                .map(|r| r.operation.map(|o| o.id()))
+                .map(|r| Some(r.operation.id()))
                 .collect();
             let ids: Vec<&str> = route_ops.iter().flatten().copied().collect();
             let registry = SchemaRegistry::load(Some(&ids))?;
@@ -275,11 +279,16 @@ impl Runner {
         Ok(self)
     }
 
+    /// The run's metrics hub.
+    pub fn hub(&self) -> &Arc<MetricsHub> {
+        &self.hub
+    }
+
     /// The live figures for progress: the metrics since the last tick and the
     /// requests in flight now. `elapsed` is the time since the run started.
     pub fn tick(&self, elapsed: Duration) -> TickSnapshot {
         let mut snap = self.hub.tick(elapsed);
-        let in_flight = self.in_flight.snapshot(Instant::now());
+        let in_flight = self.in_flight.snapshot(std::time::Instant::now());
         snap.in_flight = in_flight.requests;
         snap.oldest_in_flight = in_flight.oldest;
         snap
@@ -641,7 +650,7 @@ impl Runner {
         let response =
             if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
                 sent_bytes = prepared.body_len() as u64;
-                sent = Instant::now();
+                sent = std::time::Instant::now();
                 self.in_flight.begin(&session.in_flight, sent);
                 self.client
                     .send_prepared(&mut session.conn, prepared, sent)
@@ -650,7 +659,7 @@ impl Runner {
                 let Ok(mut rendered) = render(spec, session) else {
                     return Exchange::unsent();
                 };
-                sent = Instant::now();
+                sent = std::time::Instant::now();
                 if let Some(hooks) = &self.hooks {
                     hooks.on_send(spec.route, &rendered.path, session, sent);
                 }
@@ -876,7 +885,7 @@ impl Rendered {
     /// The request to send (moves the body out).
     fn request(&mut self, spec: &RequestSpec) -> ApiRequest<'_> {
         ApiRequest {
-            method: spec.method,
+            method: spec.op.method(),
             path: &self.path,
             query: &self.query,
             headers: &self.headers,
@@ -933,15 +942,7 @@ fn encode_path(path: &str) -> String {
     {
         return path.to_owned();
     }
-    let mut out = String::with_capacity(path.len() + 8);
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::client::percent_encode(path, b"/-._~:@!$&'()*+,;=")
 }
 
 /// Whole microseconds, saturating.

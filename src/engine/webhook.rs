@@ -19,9 +19,10 @@ use crate::scenario::template::VarId;
 use crate::scenario::webhook::URL_VARIABLE;
 use crate::webhook::{EventRouter, Inbox};
 
-/// Webhook state shared by every virtual user of a run.
+/// The run's webhook events as every virtual user sees them: the router
+/// that hands them out, the lifecycle tracker, each route's lifecycle step.
 #[derive(Debug)]
-pub struct EngineHooks {
+pub struct EventHub {
     pub router: Arc<EventRouter>,
     pub tracker: Arc<EventTracker>,
     /// The lifecycle operation of each route id, computed once.
@@ -46,7 +47,7 @@ impl EventSession {
     }
 }
 
-impl EngineHooks {
+impl EventHub {
     /// Hooks for `scenario`'s routes, routing with `router` and measuring
     /// with `tracker`; `url` is what `{{ webhook_url }}` renders to.
     pub fn new(
@@ -54,13 +55,13 @@ impl EngineHooks {
         router: Arc<EventRouter>,
         tracker: Arc<EventTracker>,
         url: &str,
-    ) -> EngineHooks {
+    ) -> EventHub {
         let lifecycle = scenario
             .routes
             .iter()
-            .map(|r| r.operation.and_then(|op| Lifecycle::of_operation(op.id())))
+            .map(|r| Lifecycle::of_operation(r.operation.id()))
             .collect();
-        EngineHooks {
+        EventHub {
             router,
             tracker,
             lifecycle,

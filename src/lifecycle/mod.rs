@@ -8,13 +8,17 @@
 //!   (`crate::webhook`) that the engine feeds with the lifecycle operations
 //!   it sends (`crate::engine`'s webhook hooks).
 //! - [`queue`]: samples `GET /queues/status` for the Little's law check.
+//! - [`session`]: the [`WebhookRun`], the webhook side of one run that the
+//!   app starts and finishes (transport session + tracker + sampler).
 //!
 //! Measurement only: `crate::webhook` carries the events here, and the
 //! report (`crate::report::webhook`) turns the [`EventSummary`] into the
 //! run record's `webhooks` section.
 
 pub mod queue;
+pub mod session;
 pub mod tracker;
 
 pub use queue::{QueueSampler, QueueSamples};
+pub use session::{WebhookOutcome, WebhookRun};
 pub use tracker::{EventLatency, EventSummary, EventTracker, Lifecycle};

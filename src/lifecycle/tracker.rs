@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::api::events;
+use crate::api::same_event;
 use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
-use crate::scenario::webhook::same_event;
 use crate::webhook::{EventObserver, WebhookEvent};
 
 /// Chat fact shards: enough that a few hundred VUs seldom share one.
@@ -236,16 +237,16 @@ impl Measures {
 /// event's name as a `'static` (so naming a pair never allocates).
 fn stage(trigger: &str) -> Option<(u8, &'static str)> {
     const STAGES: [(&str, u8); 10] = [
-        ("chats:create", 1),
-        ("invitations:new", 2),
-        ("chats:assign", 2),
-        ("invitations:accept", 3),
-        ("chats:join", 3),
-        ("users:join", 3),
-        ("messages:new", 4),
-        ("messages:read", 4),
-        ("chats:leave", 5),
-        ("chats:close", 5),
+        (events::CHATS_CREATE, 1),
+        (events::INVITATIONS_NEW, 2),
+        (events::CHATS_ASSIGN, 2),
+        (events::INVITATIONS_ACCEPT, 3),
+        (events::CHATS_JOIN, 3),
+        (events::USERS_JOIN, 3),
+        (events::MESSAGES_NEW, 4),
+        (events::MESSAGES_READ, 4),
+        (events::CHATS_LEAVE, 5),
+        (events::CHATS_CLOSE, 5),
     ];
     STAGES
         .iter()
@@ -261,10 +262,6 @@ impl Measures {
         *self.out_of_order_pairs.entry((first, then)).or_insert(0) += 1;
     }
 }
-
-/// A queue position larger than one already seen is a `queues:update`
-/// pair.
-const QUEUE_UPDATE: &str = "queues:update";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -366,7 +363,7 @@ impl EventTracker {
             .push((id.to_owned(), sent, early.is_some()));
         if let Some((_, arrived)) = early {
             let mut m = lock(&self.measures);
-            self.latency(&mut m, "messages:new", arrived, Some(sent), true);
+            self.latency(&mut m, events::MESSAGES_NEW, arrived, Some(sent), true);
         }
     }
 
@@ -385,7 +382,7 @@ impl EventTracker {
         let mut shard = lock(self.shard(chat));
         if let Some(facts) = shard.chats.get_mut(chat) {
             facts.close_answered.get_or_insert(at);
-            if !self.subscribes("chats:close") && !facts.duration_done && !facts.cleanup {
+            if !self.subscribes(events::CHATS_CLOSE) && !facts.duration_done && !facts.cleanup {
                 facts.duration_done = true;
                 let created = facts.created;
                 lock(&self.measures)
@@ -440,13 +437,13 @@ impl EventTracker {
     /// waits on an agent, the queue or the server's timing.
     fn direct(facts: &ChatFacts, event: &WebhookEvent) -> bool {
         match event.trigger.as_str() {
-            "chats:create" => true,
-            "invitations:new" | "chats:assign" => {
+            events::CHATS_CREATE => true,
+            events::INVITATIONS_NEW | events::CHATS_ASSIGN => {
                 facts.assign_sent.is_some() && facts.queue_entered.is_none()
             }
-            "messages:new" => event.user_id.as_deref() == Some(facts.creator.as_str()),
-            "messages:read" => facts.read_sent.is_some(),
-            "chats:leave" | "chats:close" => facts.close_sent.is_some(),
+            events::MESSAGES_NEW => event.user_id.as_deref() == Some(facts.creator.as_str()),
+            events::MESSAGES_READ => facts.read_sent.is_some(),
+            events::CHATS_LEAVE | events::CHATS_CLOSE => facts.close_sent.is_some(),
             _ => false,
         }
     }
@@ -461,10 +458,13 @@ impl EventTracker {
     fn cause(facts: &ChatFacts, event: &WebhookEvent) -> Option<Instant> {
         let latest_of = |a: Instant, b: Option<Instant>| b.map_or(a, |b| a.max(b));
         match event.trigger.as_str() {
-            "chats:create" => Some(facts.created),
-            "invitations:new" | "chats:assign" | "invitations:accept" | "chats:join"
-            | "users:join" => Some(latest_of(facts.created, facts.assign_sent)),
-            "messages:new" => {
+            events::CHATS_CREATE => Some(facts.created),
+            events::INVITATIONS_NEW
+            | events::CHATS_ASSIGN
+            | events::INVITATIONS_ACCEPT
+            | events::CHATS_JOIN
+            | events::USERS_JOIN => Some(latest_of(facts.created, facts.assign_sent)),
+            events::MESSAGES_NEW => {
                 if event.user_id.as_deref() == Some(facts.creator.as_str()) {
                     let id = event.data.pointer("/message/id")?.as_str()?;
                     facts
@@ -476,8 +476,10 @@ impl EventTracker {
                     Some(facts.last_message_sent.unwrap_or(facts.last_request))
                 }
             }
-            "messages:read" => facts.read_sent.or(Some(facts.last_request)),
-            "chats:leave" | "chats:close" => facts.close_sent.or(Some(facts.last_request)),
+            events::MESSAGES_READ => facts.read_sent.or(Some(facts.last_request)),
+            events::CHATS_LEAVE | events::CHATS_CLOSE => {
+                facts.close_sent.or(Some(facts.last_request))
+            }
             _ => Some(facts.last_request),
         }
     }
@@ -488,12 +490,12 @@ impl EventTracker {
         let arrived = event.arrived;
         m.event(trigger).count += 1;
         if facts.cleanup {
-            facts.got_create |= trigger == "chats:create";
-            facts.got_close |= trigger == "chats:close";
+            facts.got_create |= trigger == events::CHATS_CREATE;
+            facts.got_close |= trigger == events::CHATS_CLOSE;
             return;
         }
         let cause = Self::cause(facts, event);
-        if trigger == "messages:new" && cause.is_none() {
+        if trigger == events::MESSAGES_NEW && cause.is_none() {
             // The creator's own message, before the send's response named it.
             if let Some(id) = event.data.pointer("/message/id").and_then(|v| v.as_str()) {
                 facts.own_unmatched.push((id.to_owned(), arrived));
@@ -512,15 +514,15 @@ impl EventTracker {
         let from_creator = event.user_id.as_deref() == Some(facts.creator.as_str());
         let since_created = arrived.saturating_duration_since(facts.created);
         match trigger {
-            "chats:create" => facts.got_create = true,
-            "chats:close" => {
+            events::CHATS_CREATE => facts.got_create = true,
+            events::CHATS_CLOSE => {
                 facts.got_close = true;
                 if !facts.duration_done {
                     facts.duration_done = true;
                     m.chat_duration.record(since_created);
                 }
             }
-            "queues:update" => {
+            events::QUEUES_UPDATE => {
                 let position = event
                     .data
                     .pointer("/data/queuePosition")
@@ -528,7 +530,7 @@ impl EventTracker {
                     .unwrap_or(0);
                 if position > 0 {
                     if facts.min_position.is_some_and(|min| position > min) {
-                        m.out_of_order(QUEUE_UPDATE, QUEUE_UPDATE);
+                        m.out_of_order(events::QUEUES_UPDATE, events::QUEUES_UPDATE);
                     }
                     facts.min_position =
                         Some(facts.min_position.map_or(position, |p| p.min(position)));
@@ -539,11 +541,11 @@ impl EventTracker {
                     }
                 }
             }
-            "messages:new" if !from_creator && !facts.replied => {
+            events::MESSAGES_NEW if !from_creator && !facts.replied => {
                 facts.replied = true;
                 m.time_to_first_agent_reply.record(since_created);
             }
-            "messages:new" => {
+            events::MESSAGES_NEW => {
                 if let Some(id) = event.data.pointer("/message/id").and_then(|v| v.as_str())
                     && let Some(sent) = facts.sent_messages.iter_mut().find(|(m, _, _)| m == id)
                 {
@@ -552,8 +554,8 @@ impl EventTracker {
             }
             _ => {}
         }
-        let leaves_queue = matches!(trigger, "invitations:new")
-            || (matches!(trigger, "chats:join" | "users:join") && !from_creator);
+        let leaves_queue = matches!(trigger, events::INVITATIONS_NEW)
+            || (matches!(trigger, events::CHATS_JOIN | events::USERS_JOIN) && !from_creator);
         if leaves_queue
             && !facts.queue_done
             && let Some(entered) = facts.queue_entered
@@ -562,7 +564,10 @@ impl EventTracker {
             m.time_in_queue
                 .record(arrived.saturating_duration_since(entered));
         }
-        if matches!(trigger, "chats:join" | "users:join") && !from_creator && !facts.joined {
+        if matches!(trigger, events::CHATS_JOIN | events::USERS_JOIN)
+            && !from_creator
+            && !facts.joined
+        {
             facts.joined = true;
             m.time_to_assign.record(since_created);
         }
@@ -580,9 +585,9 @@ impl EventTracker {
             }
         };
         let (create, close, message) = (
-            self.subscribes("chats:create"),
-            self.subscribes("chats:close"),
-            self.subscribes("messages:new"),
+            self.subscribes(events::CHATS_CREATE),
+            self.subscribes(events::CHATS_CLOSE),
+            self.subscribes(events::MESSAGES_NEW),
         );
         for shard in &self.shards {
             let shard = lock(shard);
@@ -596,13 +601,13 @@ impl EventTracker {
                     } else {
                         0
                     };
-                add("chats:create", u64::from(create && !facts.got_create));
+                add(events::CHATS_CREATE, u64::from(create && !facts.got_create));
                 add(
-                    "chats:close",
+                    events::CHATS_CLOSE,
                     u64::from(close && facts.closed_by_vu && !facts.got_close),
                 );
                 let unseen = facts.sent_messages.iter().filter(|m| !m.2).count() as u64;
-                add("messages:new", if message { unseen } else { 0 });
+                add(events::MESSAGES_NEW, if message { unseen } else { 0 });
             }
         }
         let m = lock(&self.measures);

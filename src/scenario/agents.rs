@@ -104,10 +104,7 @@ impl AgentsSpec {
             let route = match routes.iter().position(|r| r.key == key) {
                 Some(i) => i,
                 None => {
-                    routes.push(RouteInfo {
-                        key,
-                        operation: Some(op),
-                    });
+                    routes.push(RouteInfo { key, operation: op });
                     routes.len() - 1
                 }
             };

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::text::group_thousands;
+
 /// Most virtual users (`vus`, `max_vus`, a closed-model stage target).
 pub const MAX_VUS: u64 = 100_000;
 /// Highest arrival rate, iterations per second (open model).
@@ -70,7 +72,7 @@ pub fn whole(value: f64, what: &str, min: u64, max: u64) -> Result<u64, String> 
     if value < min as f64 || value > max as f64 {
         return Err(format!(
             "{what} must be from {min} to {}, not {shown}",
-            group(max)
+            group_thousands(max)
         ));
     }
     Ok(value as u64)
@@ -96,19 +98,6 @@ fn format_number(value: f64) -> String {
     } else {
         format!("{value}")
     }
-}
-
-/// `1000000` → `1,000,000`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::api::{Method, Operation};
+use crate::api::Operation;
 // The one HTTP word a scenario holds (`target.http`); the client owns its meaning.
 pub use crate::client::HttpVersion;
 pub use agents::{AgentAction, AgentBreaks, AgentMetric, AgentsSpec};
@@ -204,11 +204,12 @@ fn must_be_known<'a>(
     ))
 }
 
-/// A route as metrics and schema checks see it.
+/// A route as metrics and schema checks see it: the operation every
+/// request step resolves to at validation, and its key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteInfo {
     pub key: String,
-    pub operation: Option<Operation>,
+    pub operation: Operation,
 }
 
 /// Target settings from the file (the command line may override them).
@@ -389,7 +390,10 @@ pub enum ChatEffect {
 #[derive(Debug)]
 pub struct RequestSpec {
     pub route: u32,
-    pub method: Method,
+    /// The operation, resolved once at validation (typed steps name it, a
+    /// generic `request` is matched by method and path); the method comes
+    /// from it.
+    pub op: Operation,
     pub path: Template,
     pub query: Vec<(String, Template)>,
     pub headers: Vec<(String, Template)>,

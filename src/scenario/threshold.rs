@@ -226,10 +226,14 @@ pub fn parse(expr: &str, steps: &[&str], abort_on_fail: bool) -> Result<Threshol
 ///
 /// # Errors
 /// An expression that does not parse.
-pub fn parse_recorded(def: &crate::report::ThresholdDef) -> Result<Threshold, String> {
-    let mut t = parse_with(&def.threshold, None, false)?;
-    t.abort_on_fail = def.abort_on_fail;
-    t.allow_empty = def.allow_empty;
+pub fn parse_recorded(
+    expr: &str,
+    abort_on_fail: bool,
+    allow_empty: bool,
+) -> Result<Threshold, String> {
+    let mut t = parse_with(expr, None, false)?;
+    t.abort_on_fail = abort_on_fail;
+    t.allow_empty = allow_empty;
     Ok(t)
 }
 

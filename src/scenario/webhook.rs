@@ -18,6 +18,7 @@ use super::raw::{RawStep, RawWaitEvent, RawWebhooks};
 use super::template::Template;
 use super::validate::Validator;
 use super::{Capture, Secret, StepAction};
+use crate::api::{events, same_event};
 
 /// Event names a registration may list: the spec's `webhooks:` (reference
 /// §5.1, plus `invitations:new` and the `users:join` alias of `chats:join`),
@@ -71,15 +72,6 @@ impl WebhookSpec {
     pub fn subscribes(&self, event: &str) -> bool {
         self.events.iter().any(|e| same_event(e, event))
     }
-}
-
-/// `chats:join` and its alias `users:join` are one event for waiting and measuring.
-pub fn same_event(a: &str, b: &str) -> bool {
-    a == b || (is_join(a) && is_join(b))
-}
-
-fn is_join(name: &str) -> bool {
-    name == "chats:join" || name == "users:join"
 }
 
 /// What a `wait_event` step does when its timeout passes.
@@ -195,7 +187,7 @@ pub(super) fn validate_webhooks(
     let settle = duration(&w.settle, "settle", DEFAULT_SETTLE);
     let queue_sampling = w
         .queue_sampling
-        .unwrap_or_else(|| events.iter().any(|e| e == "queues:update"));
+        .unwrap_or_else(|| events.iter().any(|e| e == events::QUEUES_UPDATE));
     if v.problems.len() > before {
         return None;
     }

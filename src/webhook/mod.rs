@@ -146,18 +146,8 @@ mod tests {
     /// uses no scenario, metrics, measurement, engine or report module.
     #[test]
     fn transport_uses_no_scenario_metrics_or_measurement() {
-        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for entry in std::fs::read_dir(dir).expect("readable") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    rust_files(&path, out);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    out.push(path);
-                }
-            }
-        }
         let mut files = Vec::new();
-        rust_files(
+        crate::tests::rust_files(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/webhook"),
             &mut files,
         );

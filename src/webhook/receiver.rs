@@ -26,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::EventRouter;
 use super::{WebhookEvent, signature};
+use crate::api::events;
+use crate::api::headers::lower::{HOOK_SECRET, HOOK_SIGNATURE};
 
 /// Answers the synchronous `chats:assign` webhook: the agent id to assign,
 /// or `None` to let the API use its own algorithm.
@@ -198,12 +200,10 @@ async fn receive(
 ) -> Response {
     let arrived = Instant::now();
     let shared = &receiver.shared;
-    if let Some(secret) = headers.get("x-hook-secret") {
+    if let Some(secret) = headers.get(HOOK_SECRET) {
         shared.counters.handshakes.fetch_add(1, Ordering::Relaxed);
         let mut response = (StatusCode::OK, "{}").into_response();
-        response
-            .headers_mut()
-            .insert("x-hook-secret", secret.clone());
+        response.headers_mut().insert(HOOK_SECRET, secret.clone());
         response.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -222,7 +222,7 @@ async fn receive(
         return error(StatusCode::BAD_REQUEST, "not a webhook envelope");
     };
     shared.counters.events.fetch_add(1, Ordering::Relaxed);
-    let answer = if event.trigger == "chats:assign" {
+    let answer = if event.trigger == events::CHATS_ASSIGN {
         let responder = shared
             .assign
             .read()
@@ -239,10 +239,7 @@ async fn receive(
 }
 
 fn signed(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> bool {
-    let Some(sig) = headers
-        .get("x-hook-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(sig) = headers.get(HOOK_SIGNATURE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     shared

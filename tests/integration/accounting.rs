@@ -2,7 +2,7 @@
 //! cut short, dropped or short of its plan fails the run unless a threshold
 //! tolerates it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatload::app::Exit;
 
@@ -182,7 +182,6 @@ fn a_dead_target_exits_three_early_without_hammering_it() {
         "name: dead\nload: {vus: 2, duration: 60s}\nsteps:\n  - get_settings:\n    on_error: continue\n",
     );
     let report = dir.path().join("r.json");
-    let started = Instant::now();
     let out = chatload()
         .args(["run", "--quiet", "--target"])
         .arg(format!("http://127.0.0.1:{port}/v1"))
@@ -196,9 +195,10 @@ fn a_dead_target_exits_three_early_without_hammering_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("unreachable"), "{stderr}");
-    // It stopped on its own, long before the planned minute.
-    assert!(started.elapsed() < Duration::from_secs(30));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    // It stopped on its own, long before the planned minute.
+    let total = json["meta"]["duration_secs"].as_f64().unwrap();
+    assert!(total < 60.0 / 2.0, "the run lasted {total} s of its 60 s");
     let attempts = json["totals"]["requests"].as_u64().unwrap();
     // Two VUs backing off from 10 ms to 1 s: a few dozen attempts at most.
     assert!((2..=60).contains(&attempts), "{attempts} attempts");

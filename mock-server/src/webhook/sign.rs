@@ -9,9 +9,9 @@ use serde::Serialize;
 use sha2::Sha256;
 
 /// Header carrying the handshake secret (request and echoed response).
-pub const SECRET_HEADER: &str = "x-hook-secret";
+pub const SECRET_HEADER: &str = chatload_api::headers::lower::HOOK_SECRET;
 /// Header carrying the body's HMAC.
-pub const SIGNATURE_HEADER: &str = "x-hook-signature";
+pub const SIGNATURE_HEADER: &str = chatload_api::headers::lower::HOOK_SIGNATURE;
 
 /// The envelope, serialized straight from borrowed parts.
 #[derive(Debug, Serialize)]

@@ -11,11 +11,12 @@ use serde_json::{Value, json};
 
 use super::Runner;
 use crate::api::Operation;
+use crate::api::same_event;
 use crate::client::ApiRequest;
 use crate::engine::session::Session;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::FailureKind;
-use crate::scenario::webhook::{OnTimeout, WaitEventSpec, same_event};
+use crate::scenario::webhook::{OnTimeout, WaitEventSpec};
 use crate::webhook::WebhookEvent;
 
 /// How a `wait_event` ended.

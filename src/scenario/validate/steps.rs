@@ -420,14 +420,14 @@ fn typed_request(
         v,
         cx,
         defined,
-        op.method(),
+        Some(op),
         &draft.path,
         draft.query,
         Vec::new(),
         draft.body,
         auth,
     )?;
-    spec.route = route_id(v, op.route_key().to_owned(), Some(op));
+    spec.route = route_id(v, op);
     spec.chat_effect = draft.chat_effect;
     if let Some(form) = &draft.multipart {
         // The typed step's keys: `chat`, `sender`, and the file's beside them.
@@ -477,35 +477,7 @@ fn generic_request(
         );
         return None;
     }
-    let segments: Vec<PathSegment<'_>> = r
-        .path
-        .split('?')
-        .next()
-        .unwrap_or("")
-        .trim_matches('/')
-        .split('/')
-        .map(|s| {
-            if s.contains("{{") {
-                PathSegment::Dynamic
-            } else {
-                PathSegment::Literal(s)
-            }
-        })
-        .collect();
-    let op = Operation::from_segments(method, &segments);
-    if op.is_none() {
-        let near = Operation::closest(method, &segments);
-        v.problem(
-            &cx.at,
-            &format!("{}.request.path", cx.path),
-            format!(
-                "`{method} {}` matches no operation of the API spec; the closest is `{}` ({})",
-                template_shape(r_path),
-                near.route_key(),
-                near.id()
-            ),
-        );
-    }
+    let op = resolve_operation(v, method, r_path, cx);
     let auth = match r.auth.as_deref() {
         None => match op.map(Operation::auth) {
             Some(AuthClass::Public) => Auth::AppId,
@@ -555,7 +527,7 @@ fn generic_request(
         v,
         cx,
         defined,
-        method,
+        op,
         r_path,
         query,
         headers,
@@ -566,14 +538,10 @@ fn generic_request(
         Some(form) => Some(form?),
         None => None,
     };
-    let key = op.map_or_else(
-        || format!("{method} {}", template_shape(r_path)),
-        |o| o.route_key().to_owned(),
-    );
-    spec.route = route_id(v, key, op);
-    spec.chat_effect = match op {
-        Some(Operation::CreateChat) => ChatEffect::Opens,
-        Some(Operation::CloseChat) => ChatEffect::Closes,
+    spec.route = route_id(v, spec.op);
+    spec.chat_effect = match spec.op {
+        Operation::CreateChat => ChatEffect::Opens,
+        Operation::CloseChat => ChatEffect::Closes,
         _ => ChatEffect::None,
     };
     Some(spec)
@@ -595,6 +563,47 @@ fn download_check(v: &mut Validator<'_>, raw: &RawDownloadMedia, cx: &StepCx<'_>
     }
 }
 
+/// The operation a generic request goes to, from its method and its path
+/// after `${VAR}` expansion (`{{ }}` segments stand for any value). `None`
+/// after reporting the problem, with the closest operation, when it matches
+/// none: every request is an operation of the spec (no free-form requests).
+fn resolve_operation(
+    v: &mut Validator<'_>,
+    method: Method,
+    path: &str,
+    cx: &StepCx<'_>,
+) -> Option<Operation> {
+    let segments: Vec<PathSegment<'_>> = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .trim_matches('/')
+        .split('/')
+        .map(|s| {
+            if s.contains("{{") {
+                PathSegment::Dynamic
+            } else {
+                PathSegment::Literal(s)
+            }
+        })
+        .collect();
+    let op = Operation::from_segments(method, &segments);
+    if op.is_none() {
+        let near = Operation::closest(method, &segments);
+        v.problem(
+            &cx.at,
+            &format!("{}.request.path", cx.path),
+            format!(
+                "`{method} {}` matches no operation of the API spec; the closest is `{}` ({})",
+                template_shape(path),
+                near.route_key(),
+                near.id()
+            ),
+        );
+    }
+    op
+}
+
 /// `/chats/{{ chat_id }}` → `/chats/{chat_id}`, a stable route key for unmatched paths.
 fn template_shape(path: &str) -> String {
     let mut out = String::new();
@@ -613,20 +622,26 @@ fn template_shape(path: &str) -> String {
     out
 }
 
-fn route_id(v: &mut Validator<'_>, key: String, op: Option<Operation>) -> u32 {
-    if let Some(i) = v.routes.iter().position(|r| r.key == key) {
+fn route_id(v: &mut Validator<'_>, op: Operation) -> u32 {
+    if let Some(i) = v.routes.iter().position(|r| r.operation == op) {
         return i as u32;
     }
-    v.routes.push(RouteInfo { key, operation: op });
+    v.routes.push(RouteInfo {
+        key: op.route_key().to_owned(),
+        operation: op,
+    });
     (v.routes.len() - 1) as u32
 }
 
+/// The validated request of `op` (`None`: a problem was reported, e.g. the
+/// operation itself could not be resolved; the parts are still checked so
+/// that every problem is reported at once).
 #[allow(clippy::too_many_arguments)]
 fn finish_request(
     v: &mut Validator<'_>,
     cx: &StepCx<'_>,
     defined: &HashSet<String>,
-    method: Method,
+    op: Option<Operation>,
     path: &str,
     query: Vec<(String, Value)>,
     headers: Vec<(String, String)>,
@@ -668,7 +683,7 @@ fn finish_request(
     }
     Some(RequestSpec {
         route: 0,
-        method,
+        op: op?,
         path: path_t?,
         query: query_t,
         headers: headers_t,

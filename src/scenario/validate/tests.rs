@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::api::Operation;
 use crate::scenario::{ChatEffect, OnError, StepAction, Workload, load_str};
 
 const LIFECYCLE: &str = r#"
@@ -121,6 +122,24 @@ steps:
             "GET /agents/online"
         ]
     );
-    assert_eq!(s.routes[1].operation.map(|o| o.id()), Some("getUser"));
-    assert_eq!(s.routes[2].operation.map(|o| o.id()), Some("getId"));
+    assert_eq!(s.routes[1].operation, Operation::GetUser);
+    assert_eq!(s.routes[2].operation, Operation::GetId);
+}
+
+#[test]
+fn a_request_resolves_its_operation_after_environment_expansion() {
+    let yaml = r#"
+name: env-path
+load: {vus: 1, iterations: 1}
+steps:
+  - create_user:
+  - request: {method: GET, path: "/${CHATLOAD_TEST_RESOURCE:-users}/{{ user_id }}"}
+"#;
+    let s = load_str(yaml, "s.yaml", Path::new(".")).unwrap();
+    let StepAction::Request(get) = &s.flows[0].steps[1].action else {
+        panic!("a request step");
+    };
+    assert_eq!(get.op, Operation::GetUser);
+    assert_eq!(s.routes[get.route as usize].operation, Operation::GetUser);
+    assert_eq!(s.routes[get.route as usize].key, "GET /users/{userId}");
 }

@@ -137,15 +137,13 @@ pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>>
                 "name".into(),
                 opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"),
             );
-            if let Some(x) = p.and_then(|p| p.external_id.clone()) {
-                body.insert("externalId".into(), Value::String(x));
-            }
-            if let Some(x) = p.and_then(|p| p.contact.clone()) {
-                body.insert("contact".into(), Value::String(x));
-            }
-            if let Some(x) = p.and_then(|p| p.extra_info.clone()) {
-                body.insert("extraInfo".into(), x);
-            }
+            put(
+                &mut body,
+                "externalId",
+                p.and_then(|p| p.external_id.clone()),
+            );
+            put(&mut body, "contact", p.and_then(|p| p.contact.clone()));
+            put(&mut body, "extraInfo", p.and_then(|p| p.extra_info.clone()));
             let mut d = Draft::new(Operation::CreateUser, &[]);
             d.body = Some(Value::Object(body));
             d.auto_captures = vec![
@@ -177,15 +175,13 @@ pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>>
                 "source".into(),
                 p.and_then(|p| p.source.clone()).unwrap_or(json!(3)),
             );
-            if let Some(lang) = p.and_then(|p| p.lang.clone()) {
-                body.insert("lang".into(), Value::String(lang));
-            }
-            if let Some(x) = p.and_then(|p| p.external_id.clone()) {
-                body.insert("externalId".into(), Value::String(x));
-            }
-            if let Some(x) = p.and_then(|p| p.history.clone()) {
-                body.insert("history".into(), x);
-            }
+            put(&mut body, "lang", p.and_then(|p| p.lang.clone()));
+            put(
+                &mut body,
+                "externalId",
+                p.and_then(|p| p.external_id.clone()),
+            );
+            put(&mut body, "history", p.and_then(|p| p.history.clone()));
             let mut d = Draft::new(Operation::CreateChat, &[]);
             d.body = Some(Value::Object(body));
             d.auto_captures = vec![("chat_id", "/chat/id", false)];
@@ -235,10 +231,8 @@ pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>>
         }
         "send_message" => {
             let p = raw.send_message.as_ref()?.as_ref();
-            let chat = p
-                .and_then(|p| p.chat.clone())
-                .unwrap_or_else(|| "{{ chat_id }}".to_owned());
-            let mut d = Draft::new(Operation::SendChatMessage, &[&chat]);
+            let chat = chat_of(p.and_then(|p| p.chat.as_ref()));
+            let mut d = Draft::new(Operation::SendChatMessage, &[chat]);
             d.body = Some(json!({
                 "chatId": chat,
                 "sender": opt_json(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
@@ -276,4 +270,11 @@ pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>>
     };
     d.path = d.path.replace("{{chat_id}}", "{{ chat_id }}");
     Some(d)
+}
+
+/// Adds `key` to a request body when the step gave a value for it.
+fn put(body: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
+    if let Some(value) = value {
+        body.insert(key.into(), value.into());
+    }
 }

@@ -1,0 +1,126 @@
+//! The webhook side of one run (`webhooks:` in the scenario), the one object
+//! the app starts and finishes: a [`WebhookSession`] (receiver, registration,
+//! deletion) with the lifecycle [`EventTracker`] as its observer and, when
+//! enabled, the [`QueueSampler`] for the Little's law check. What it measured
+//! comes back as a [`WebhookOutcome`]; the app turns that into the report's
+//! `webhooks` section.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{EventSummary, EventTracker, QueueSampler, QueueSamples};
+use crate::client::ApiClient;
+use crate::scenario::webhook::WebhookSpec;
+use crate::webhook::{
+    EventRouter, SessionConfig, SessionError, SessionStats, WebhookReceiver, WebhookSession,
+};
+
+/// The webhook side of one run: the session (receiver + registration), the
+/// lifecycle tracker and the queue sampler, started and finished once.
+#[derive(Debug)]
+pub struct WebhookRun {
+    spec: WebhookSpec,
+    session: WebhookSession,
+    tracker: Arc<EventTracker>,
+    sampler: Option<QueueSampler>,
+}
+
+/// What a finished [`WebhookRun`] measured.
+#[derive(Debug)]
+pub struct WebhookOutcome {
+    /// The `webhooks:` settings it ran with.
+    pub spec: WebhookSpec,
+    /// The session's counts (registration, receiver, parked events, and a
+    /// warning when the deletion failed).
+    pub stats: SessionStats,
+    /// The lifecycle tracker's summary.
+    pub summary: EventSummary,
+    /// The queue sizes sampled, when sampling was on.
+    pub samples: Option<QueueSamples>,
+}
+
+/// The transport settings of `webhooks:`.
+fn session_config(spec: &WebhookSpec) -> SessionConfig<'_> {
+    SessionConfig {
+        bind: spec.bind,
+        public_url: spec.public_url.as_deref(),
+        register: spec.register,
+        secret: spec.secret.as_ref().map(|s| s.expose()),
+        verify: spec.verify,
+        events: &spec.events,
+    }
+}
+
+impl WebhookRun {
+    /// Starts the session (receiver, registration unless `register: false`)
+    /// with a lifecycle tracker observing every event.
+    ///
+    /// # Errors
+    /// The address cannot be bound, or the API refuses the registration.
+    pub async fn start(spec: &WebhookSpec, client: &ApiClient) -> Result<WebhookRun, SessionError> {
+        let tracker = EventTracker::new(&spec.events, spec.late_after);
+        let session =
+            WebhookSession::start(&session_config(spec), client, vec![tracker.clone()]).await?;
+        Ok(WebhookRun {
+            spec: spec.clone(),
+            session,
+            tracker,
+            sampler: None,
+        })
+    }
+
+    /// The router events go through (virtual users and agent actors
+    /// subscribe to it).
+    pub fn router(&self) -> &Arc<EventRouter> {
+        self.session.router()
+    }
+
+    /// The lifecycle tracker (the engine tells it what it sends).
+    pub fn tracker(&self) -> &Arc<EventTracker> {
+        &self.tracker
+    }
+
+    /// The receiver's URL (`{{ webhook_url }}`).
+    pub fn url(&self) -> &str {
+        self.session.url()
+    }
+
+    /// How long the end of the run waits for the last events (`webhooks.settle`).
+    pub fn settle(&self) -> Duration {
+        self.spec.settle
+    }
+
+    /// The receiver (agent actors answer `chats:assign` through it).
+    pub fn receiver(&self) -> &WebhookReceiver {
+        self.session.receiver()
+    }
+
+    /// Starts sampling `GET /queues/status` once a second (when enabled).
+    pub fn start_sampling(&mut self, client: Arc<ApiClient>) {
+        if self.spec.queue_sampling {
+            self.sampler = Some(QueueSampler::start(client));
+        }
+    }
+
+    /// Stops sampling and finishes the session: waits `settle` for
+    /// stragglers (not after a hard abort) and deletes the webhook this run
+    /// registered.
+    pub async fn finish(self, client: &ApiClient, hard_abort: bool) -> WebhookOutcome {
+        let samples = match self.sampler {
+            Some(sampler) => sampler.stop().await,
+            None => None,
+        };
+        let settle = if hard_abort {
+            Duration::ZERO
+        } else {
+            self.spec.settle
+        };
+        let stats = self.session.finish(client, settle).await;
+        WebhookOutcome {
+            spec: self.spec,
+            stats,
+            summary: self.tracker.finish(),
+            samples,
+        }
+    }
+}
