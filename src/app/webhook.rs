@@ -11,11 +11,11 @@ use std::time::Duration;
 use super::{AppError, run_failed};
 use crate::client::ApiClient;
 use crate::engine::EngineHooks;
-use crate::lifecycle::{EventTracker, QueueSampler};
+use crate::lifecycle::{EventSchemas, EventTracker, QueueSampler};
 use crate::report::webhook::{LittleInput, ReceiverCounts, WebhookInput};
 use crate::scenario::Scenario;
 use crate::scenario::webhook::WebhookSpec;
-use crate::webhook::{EventRouter, SessionConfig, WebhookReceiver, WebhookSession};
+use crate::webhook::{EventObserver, EventRouter, SessionConfig, WebhookReceiver, WebhookSession};
 
 /// The webhook side of one run.
 #[derive(Debug)]
@@ -23,6 +23,7 @@ pub(super) struct RunHooks {
     spec: WebhookSpec,
     session: WebhookSession,
     tracker: Arc<EventTracker>,
+    schemas: Arc<EventSchemas>,
     sampler: Option<QueueSampler>,
 }
 
@@ -40,7 +41,8 @@ fn session_config(spec: &WebhookSpec) -> SessionConfig<'_> {
 
 impl RunHooks {
     /// Starts the session (receiver, registration unless `register: false`)
-    /// with a lifecycle tracker observing every event.
+    /// with a lifecycle tracker and the event schema checker observing every
+    /// event.
     ///
     /// # Errors
     /// The address cannot be bound, or the API refuses the registration.
@@ -49,13 +51,16 @@ impl RunHooks {
         client: &ApiClient,
     ) -> Result<RunHooks, AppError> {
         let tracker = EventTracker::new(&spec.events, spec.late_after);
-        let session = WebhookSession::start(&session_config(spec), client, vec![tracker.clone()])
+        let schemas = EventSchemas::load().map_err(|e| run_failed(anyhow::anyhow!(e)))?;
+        let observers: Vec<Arc<dyn EventObserver>> = vec![tracker.clone(), schemas.clone()];
+        let session = WebhookSession::start(&session_config(spec), client, observers)
             .await
             .map_err(run_failed)?;
         Ok(RunHooks {
             spec: spec.clone(),
             session,
             tracker,
+            schemas,
             sampler: None,
         })
     }
@@ -126,6 +131,7 @@ impl RunHooks {
             invalid_signatures: stats.receiver.invalid_signatures,
             malformed: stats.receiver.malformed,
             summary: self.tracker.finish(),
+            schemas: self.schemas.summary(),
             little: samples.map(|s| LittleInput {
                 samples: s.count,
                 mean_queue_size: s.mean(),

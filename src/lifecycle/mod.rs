@@ -7,6 +7,8 @@
 //! - [`tracker`]: the [`EventTracker`], an observer on the webhook router
 //!   (`crate::webhook`) that the engine feeds with the lifecycle operations
 //!   it sends (`crate::engine`'s webhook hooks).
+//! - [`schema`]: [`EventSchemas`], an observer that checks each event's
+//!   `data` against the spec's `webhooks` schemas (`events.schema_violations`).
 //! - [`queue`]: samples `GET /queues/status` for the Little's law check.
 //!
 //! Measurement only: `crate::webhook` carries the events here, and the
@@ -14,7 +16,9 @@
 //! run record's `webhooks` section.
 
 pub mod queue;
+pub mod schema;
 pub mod tracker;
 
 pub use queue::{QueueSampler, QueueSamples};
+pub use schema::{EventSchemaSummary, EventSchemas, EventViolation};
 pub use tracker::{EventLatency, EventSummary, EventTracker, Lifecycle};

@@ -21,6 +21,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use chatload_api::events;
 use hdrhistogram::Histogram;
 
 use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
@@ -91,7 +92,8 @@ pub struct EventSummary {
     pub events: Vec<(String, EventLatency)>,
     /// Expected events that never arrived, per event name.
     pub missing: BTreeMap<String, u64>,
-    /// Copies of an event already received (same body).
+    /// A second copy of an event that cannot repeat (see
+    /// `EventTracker::once_key`).
     pub duplicate: u64,
     /// Events later than `late_after` after their cause.
     pub late: u64,
@@ -144,7 +146,8 @@ struct Shard {
     /// Events about chats not known yet, by chat id.
     early: HashMap<String, Vec<Arc<WebhookEvent>>>,
     early_len: usize,
-    digests: HashSet<u64>,
+    /// [`EventTracker::once_key`]s of the events seen that cannot repeat.
+    once: HashSet<u64>,
 }
 
 #[derive(Debug)]
@@ -568,6 +571,26 @@ impl EventTracker {
         }
     }
 
+    /// The identity of an event that cannot legitimately repeat, so a second
+    /// one is a duplicate (documented in `docs/webhooks.md`): `chats:create`
+    /// and `chats:close` happen once per chat, a `messages:new` names its
+    /// message by id. `None` for every other event: an identical
+    /// `queues:update` (the position did not change), a rejoin, a second
+    /// invitation, read or activity in the same second are legitimate.
+    fn once_key(&self, event: &WebhookEvent, chat: &str) -> Option<u64> {
+        let trigger = event.trigger.as_str();
+        match trigger {
+            events::CHATS_CREATE | events::CHATS_CLOSE => {
+                Some(self.hasher.hash_one((trigger, chat)))
+            }
+            events::MESSAGES_NEW => {
+                let id = event.data.pointer("/message/id")?.as_str()?;
+                Some(self.hasher.hash_one((trigger, chat, id)))
+            }
+            _ => None,
+        }
+    }
+
     /// Everything measured; expected events not received by now are missing.
     pub fn finish(&self) -> EventSummary {
         let mut missing: BTreeMap<String, u64> = BTreeMap::new();
@@ -637,7 +660,9 @@ impl EventObserver for EventTracker {
             return;
         };
         let mut shard = lock(self.shard(chat));
-        if !shard.digests.insert(event.digest) {
+        if let Some(key) = self.once_key(event, chat)
+            && !shard.once.insert(key)
+        {
             lock(&self.measures).duplicate += 1;
             return;
         }

@@ -53,16 +53,57 @@ fn count_of(summary: &EventSummary, name: &str) -> u64 {
 #[test]
 fn a_redelivered_event_is_counted_duplicate_and_measured_once() {
     let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
-    let first = join("c-1", "a-1", t0 + 100 * MS);
-    // Same body, later arrival: the API delivered it again.
-    let again = join("c-1", "a-1", t0 + 900 * MS);
+    // Same body, later arrival: the API delivered it again (a message id
+    // names one message, which is never new twice).
+    let first = message("c-1", "m-9", "a-1", t0 + 100 * MS);
+    let again = message("c-1", "m-9", "a-1", t0 + 900 * MS);
     tracker.on_event(&first);
     tracker.on_event(&again);
     let s = tracker.finish();
     assert_eq!(s.duplicate, 1);
-    assert_eq!(count_of(&s, "chats:join"), 1);
-    assert_eq!(s.time_to_assign.histogram.len(), 1);
+    assert_eq!(count_of(&s, "messages:new"), 1);
+    assert_eq!(s.time_to_first_agent_reply.histogram.len(), 1);
     assert_eq!(s.out_of_order, 0);
+}
+
+#[test]
+fn a_chat_is_created_and_closed_once_whatever_the_bodies() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    let close = |at: u32, reason: &str| {
+        event(
+            "chats:close",
+            serde_json::json!({"chatId": "c-1", "userId": "u-1", "extraData": {"reason": reason}}),
+            t0 + at * MS,
+        )
+    };
+    tracker.on_event(&close(10, "user"));
+    tracker.on_event(&close(20, "system"));
+    let s = tracker.finish();
+    assert_eq!(s.duplicate, 1, "a second chats:close for one chat");
+    assert_eq!(count_of(&s, "chats:close"), 1);
+}
+
+#[test]
+fn identical_events_that_can_repeat_are_not_duplicates() {
+    let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
+    // The chat stays at position 2 while the queue moves elsewhere: the API
+    // sends the same update again, byte for byte (same second).
+    for at in [5, 6, 7] {
+        tracker.on_event(&event(
+            "queues:update",
+            serde_json::json!({"chatId": "c-1", "userId": "u-1", "data": {"queuePosition": 2}}),
+            t0 + at * MS,
+        ));
+    }
+    // The user joins, leaves and joins again within the envelope's second.
+    tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
+    tracker.on_event(&join("c-1", "a-1", t0 + 11 * MS));
+    let s = tracker.finish();
+    assert_eq!(s.duplicate, 0);
+    assert_eq!(count_of(&s, "queues:update"), 3);
+    assert_eq!(count_of(&s, "chats:join"), 2);
+    assert_eq!(s.positions.len(), 3);
+    assert_eq!(s.time_to_assign.histogram.len(), 1, "assigned once");
 }
 
 #[test]
