@@ -146,8 +146,11 @@ struct Shard {
     /// Events about chats not known yet, by chat id.
     early: HashMap<String, Vec<Arc<WebhookEvent>>>,
     early_len: usize,
-    /// [`EventTracker::once_key`]s of the events seen that cannot repeat.
+    /// [`EventTracker::once_key`]s of the events seen that cannot repeat
+    /// (of chats not retired yet).
     once: HashSet<u64>,
+    /// Hashes of the ids of retired chats (see `retire`).
+    retired: HashSet<u64>,
 }
 
 #[derive(Debug)]
@@ -181,6 +184,8 @@ struct ChatFacts {
     /// Handed to a clean-up (its iteration aborted, or the end of the run):
     /// its events are counted but measure nothing.
     cleanup: bool,
+    /// The `once_key`s of its events, dropped from the shard on retirement.
+    once_keys: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -199,6 +204,10 @@ struct Measures {
     positions: Histogram<u64>,
     queued: u64,
     abandoned: u64,
+    /// Chats retired (folded into these counters) and the events they were
+    /// expected to produce (all received).
+    retired_chats: u64,
+    retired_expected: u64,
 }
 
 impl Default for Measures {
@@ -218,6 +227,8 @@ impl Default for Measures {
             positions: new_latency_histogram(),
             queued: 0,
             abandoned: 0,
+            retired_chats: 0,
+            retired_expected: 0,
         }
     }
 }
@@ -321,6 +332,7 @@ impl EventTracker {
             replied: false,
             duration_done: false,
             cleanup: false,
+            once_keys: Vec::new(),
         };
         let early = shard.early.remove(chat).unwrap_or_default();
         shard.early_len -= early.len();
@@ -332,6 +344,7 @@ impl EventTracker {
         for event in early {
             self.process(facts, &event, &mut m);
         }
+        self.retire_if_done(&mut shard, chat, &mut m);
     }
 
     /// A lifecycle request about `chat` is being sent at `sent`.
@@ -490,6 +503,11 @@ impl EventTracker {
         let trigger = event.trigger.as_str();
         let arrived = event.arrived;
         m.event(trigger).count += 1;
+        if let Some(chat) = event.chat_id.as_deref()
+            && let Some(key) = self.once_key(event, chat)
+        {
+            facts.once_keys.push(key);
+        }
         if facts.cleanup {
             facts.got_create |= trigger == "chats:create";
             facts.got_close |= trigger == "chats:close";
@@ -602,33 +620,21 @@ impl EventTracker {
                 *missing.entry(name.to_owned()).or_insert(0) += n;
             }
         };
-        let (create, close, message) = (
-            self.subscribes("chats:create"),
-            self.subscribes("chats:close"),
-            self.subscribes("messages:new"),
-        );
         for shard in &self.shards {
             let shard = lock(shard);
             unrouted += shard.early_len as u64;
             for facts in shard.chats.values() {
                 chats += 1;
-                expected += u64::from(create)
-                    + u64::from(close && facts.closed_by_vu)
-                    + if message {
-                        facts.sent_messages.len() as u64
-                    } else {
-                        0
-                    };
-                add("chats:create", u64::from(create && !facts.got_create));
-                add(
-                    "chats:close",
-                    u64::from(close && facts.closed_by_vu && !facts.got_close),
-                );
-                let unseen = facts.sent_messages.iter().filter(|m| !m.2).count() as u64;
-                add("messages:new", if message { unseen } else { 0 });
+                let (n, unseen) = self.expected_of(facts);
+                expected += n;
+                for (name, n) in unseen {
+                    add(name, n);
+                }
             }
         }
         let m = lock(&self.measures);
+        chats += m.retired_chats;
+        expected += m.retired_expected;
         EventSummary {
             events: m.events.clone(),
             missing,
@@ -660,6 +666,9 @@ impl EventObserver for EventTracker {
             return;
         };
         let mut shard = lock(self.shard(chat));
+        if self.after_retirement(&shard, chat, event) {
+            return;
+        }
         if let Some(key) = self.once_key(event, chat)
             && !shard.once.insert(key)
         {
@@ -671,6 +680,7 @@ impl EventObserver for EventTracker {
             Some(facts) => {
                 let mut m = lock(&self.measures);
                 self.process(facts, event, &mut m);
+                self.retire_if_done(shard, chat, &mut m);
             }
             None => {
                 if shard.early_len >= EARLY_CAPACITY {
@@ -693,6 +703,8 @@ impl EventObserver for EventTracker {
         }
     }
 }
+
+mod retire;
 
 #[cfg(test)]
 mod tests;

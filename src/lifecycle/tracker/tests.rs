@@ -297,3 +297,49 @@ fn events_of_a_chat_handed_to_the_clean_up_are_counted_but_measure_nothing() {
     // The join before the hand-over is still measured.
     assert_eq!(s.time_to_assign.histogram.len(), 1);
 }
+
+#[test]
+fn closed_chats_are_folded_and_their_facts_dropped() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    let chats = 200;
+    for i in 0..chats {
+        let chat = format!("c-{i}");
+        // chats:create arrives before the creation response, as usual.
+        tracker.on_event(&event(
+            "chats:create",
+            serde_json::json!({"chatId": chat, "creator": "u-1", "room": 1}),
+            t0,
+        ));
+        tracker.chat_created(&chat, "u-1", false, t0);
+        tracker.request_sent(Lifecycle::SendMessage, &chat, t0 + MS);
+        tracker.message_sent(&chat, &format!("m-{i}"), t0 + MS);
+        tracker.on_event(&message(&chat, &format!("m-{i}"), "u-1", t0 + 2 * MS));
+        tracker.request_sent(Lifecycle::Close, &chat, t0 + 3 * MS);
+        tracker.on_event(&event(
+            "chats:close",
+            serde_json::json!({"chatId": chat, "userId": "u-1"}),
+            t0 + 4 * MS,
+        ));
+    }
+    assert_eq!(tracker.held(), (0, 0), "nothing kept of closed chats");
+    // A late copy of a retired chat's close is a duplicate; an update is received.
+    tracker.on_event(&event(
+        "chats:close",
+        serde_json::json!({"chatId": "c-7", "userId": "u-1"}),
+        t0 + 5 * MS,
+    ));
+    tracker.on_event(&event(
+        "users:activity",
+        serde_json::json!({"chatId": "c-7", "userId": "u-1", "type": "typing"}),
+        t0 + 5 * MS,
+    ));
+    let s = tracker.finish();
+    assert_eq!(s.chats, chats);
+    assert_eq!(s.expected, 3 * chats);
+    assert!(s.missing.is_empty(), "{:?}", s.missing);
+    assert_eq!((s.duplicate, s.unrouted), (1, 0));
+    assert_eq!(count_of(&s, "chats:close"), chats);
+    assert_eq!(count_of(&s, "users:activity"), 1);
+    assert_eq!(s.chat_duration.histogram.len(), chats);
+}
