@@ -231,23 +231,41 @@ impl SchemaRegistry {
     }
 }
 
-/// Violations seen during a run, per route. Locked only when a violation
-/// happens, never on the normal path.
-#[derive(Debug, Default)]
-pub struct ViolationLog {
-    routes: Mutex<BTreeMap<String, RouteViolations>>,
+/// Violations seen during a run, per route (or per webhook event, with
+/// [`crate::lifecycle::EventSchemas`]'s samples). Locked only when a
+/// violation happens, never on the normal path.
+#[derive(Debug)]
+pub struct ViolationLog<V = Violation> {
+    routes: Mutex<BTreeMap<String, RouteViolations<V>>>,
+}
+
+impl<V> Default for ViolationLog<V> {
+    fn default() -> Self {
+        ViolationLog {
+            routes: Mutex::new(BTreeMap::new()),
+        }
+    }
 }
 
 /// One route's violations.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct RouteViolations {
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RouteViolations<V = Violation> {
     pub count: u64,
-    pub samples: Vec<Violation>,
+    pub samples: Vec<V>,
 }
 
-impl ViolationLog {
+impl<V> Default for RouteViolations<V> {
+    fn default() -> Self {
+        RouteViolations {
+            count: 0,
+            samples: Vec::new(),
+        }
+    }
+}
+
+impl<V: Clone + PartialEq> ViolationLog<V> {
     /// Records a violation on `route`.
-    pub fn record(&self, route: &str, violation: Violation) {
+    pub fn record(&self, route: &str, violation: V) {
         let mut routes = self
             .routes
             .lock()
@@ -260,7 +278,7 @@ impl ViolationLog {
     }
 
     /// Everything recorded, by route.
-    pub fn snapshot(&self) -> BTreeMap<String, RouteViolations> {
+    pub fn snapshot(&self) -> BTreeMap<String, RouteViolations<V>> {
         self.routes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

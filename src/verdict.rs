@@ -281,6 +281,9 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
     if c.received + c.invalid_signatures + c.malformed + c.unrouted == 0 {
         return Err("no webhook event was received".to_owned());
     }
+    if m == RunMetric::EventsSchemaViolations && c.schema_checked == 0 {
+        return Err("no webhook event was checked against the spec's schemas".to_owned());
+    }
     let n = match m {
         RunMetric::EventsReceived => c.received,
         RunMetric::EventsMissing => c.missing,
@@ -290,6 +293,7 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
         RunMetric::EventsInvalidSignatures => c.invalid_signatures,
         RunMetric::EventsMalformed => c.malformed,
         RunMetric::EventsUnrouted => c.unrouted,
+        RunMetric::EventsSchemaViolations => c.schema_violations,
         RunMetric::QueueQueued => w.queue.queued,
         RunMetric::QueueAbandoned => w.queue.abandoned,
         _ => 0,

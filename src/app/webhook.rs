@@ -45,6 +45,7 @@ pub(super) async fn finish(
         spec,
         stats,
         summary,
+        schemas,
         samples,
     } = run.finish(client, hard_abort).await;
     let input = WebhookInput {
@@ -61,6 +62,7 @@ pub(super) async fn finish(
         invalid_signatures: stats.receiver.invalid_signatures,
         malformed: stats.receiver.malformed,
         summary,
+        schemas,
         little: samples.map(|s| LittleInput {
             samples: s.count,
             mean_queue_size: s.mean(),

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{EventSummary, EventTracker, QueueSampler, QueueSamples};
+use super::{EventSchemaSummary, EventSchemas, EventSummary, EventTracker, QueueSampler, QueueSamples};
 use crate::client::ApiClient;
 use crate::scenario::webhook::WebhookSpec;
 use crate::webhook::{
-    EventRouter, SessionConfig, SessionError, SessionStats, WebhookReceiver, WebhookSession,
+    EventObserver, EventRouter, SessionConfig, SessionStats, WebhookReceiver, WebhookSession,
 };
 
 /// The webhook side of one run: the session (receiver + registration), the
@@ -22,6 +22,7 @@ pub struct WebhookRun {
     spec: WebhookSpec,
     session: WebhookSession,
     tracker: Arc<EventTracker>,
+    schemas: Arc<EventSchemas>,
     sampler: Option<QueueSampler>,
 }
 
@@ -35,6 +36,8 @@ pub struct WebhookOutcome {
     pub stats: SessionStats,
     /// The lifecycle tracker's summary.
     pub summary: EventSummary,
+    /// What the event schema checker found.
+    pub schemas: EventSchemaSummary,
     /// The queue sizes sampled, when sampling was on.
     pub samples: Option<QueueSamples>,
 }
@@ -53,18 +56,22 @@ fn session_config(spec: &WebhookSpec) -> SessionConfig<'_> {
 
 impl WebhookRun {
     /// Starts the session (receiver, registration unless `register: false`)
-    /// with a lifecycle tracker observing every event.
+    /// with a lifecycle tracker and the event schema checker observing every
+    /// event.
     ///
     /// # Errors
-    /// The address cannot be bound, or the API refuses the registration.
-    pub async fn start(spec: &WebhookSpec, client: &ApiClient) -> Result<WebhookRun, SessionError> {
+    /// The spec's event schemas do not compile, the address cannot be bound,
+    /// or the API refuses the registration.
+    pub async fn start(spec: &WebhookSpec, client: &ApiClient) -> anyhow::Result<WebhookRun> {
         let tracker = EventTracker::new(&spec.events, spec.late_after);
-        let session =
-            WebhookSession::start(&session_config(spec), client, vec![tracker.clone()]).await?;
+        let schemas = EventSchemas::load().map_err(anyhow::Error::msg)?;
+        let observers: Vec<Arc<dyn EventObserver>> = vec![tracker.clone(), schemas.clone()];
+        let session = WebhookSession::start(&session_config(spec), client, observers).await?;
         Ok(WebhookRun {
             spec: spec.clone(),
             session,
             tracker,
+            schemas,
             sampler: None,
         })
     }
@@ -120,6 +127,7 @@ impl WebhookRun {
             spec: self.spec,
             stats,
             summary: self.tracker.finish(),
+            schemas: self.schemas.summary(),
             samples,
         }
     }

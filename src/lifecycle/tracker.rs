@@ -21,9 +21,9 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use chatload_api::events;
 use hdrhistogram::Histogram;
 
-use crate::api::events;
 use crate::api::same_event;
 use crate::metrics::{LATENCY_MAX_US, new_latency_histogram};
 use crate::webhook::{EventObserver, WebhookEvent};
@@ -92,7 +92,8 @@ pub struct EventSummary {
     pub events: Vec<(String, EventLatency)>,
     /// Expected events that never arrived, per event name.
     pub missing: BTreeMap<String, u64>,
-    /// Copies of an event already received (same body).
+    /// A second copy of an event that cannot repeat (see
+    /// `EventTracker::once_key`).
     pub duplicate: u64,
     /// Events later than `late_after` after their cause.
     pub late: u64,
@@ -145,7 +146,11 @@ struct Shard {
     /// Events about chats not known yet, by chat id.
     early: HashMap<String, Vec<Arc<WebhookEvent>>>,
     early_len: usize,
-    digests: HashSet<u64>,
+    /// [`EventTracker::once_key`]s of the events seen that cannot repeat
+    /// (of chats not retired yet).
+    once: HashSet<u64>,
+    /// Hashes of the ids of retired chats (see `retire`).
+    retired: HashSet<u64>,
 }
 
 #[derive(Debug)]
@@ -179,6 +184,8 @@ struct ChatFacts {
     /// Handed to a clean-up (its iteration aborted, or the end of the run):
     /// its events are counted but measure nothing.
     cleanup: bool,
+    /// The `once_key`s of its events, dropped from the shard on retirement.
+    once_keys: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -197,6 +204,10 @@ struct Measures {
     positions: Histogram<u64>,
     queued: u64,
     abandoned: u64,
+    /// Chats retired (folded into these counters) and the events they were
+    /// expected to produce (all received).
+    retired_chats: u64,
+    retired_expected: u64,
 }
 
 impl Default for Measures {
@@ -216,6 +227,8 @@ impl Default for Measures {
             positions: new_latency_histogram(),
             queued: 0,
             abandoned: 0,
+            retired_chats: 0,
+            retired_expected: 0,
         }
     }
 }
@@ -315,6 +328,7 @@ impl EventTracker {
             replied: false,
             duration_done: false,
             cleanup: false,
+            once_keys: Vec::new(),
         };
         let early = shard.early.remove(chat).unwrap_or_default();
         shard.early_len -= early.len();
@@ -326,6 +340,7 @@ impl EventTracker {
         for event in early {
             self.process(facts, &event, &mut m);
         }
+        self.retire_if_done(&mut shard, chat, &mut m);
     }
 
     /// A lifecycle request about `chat` is being sent at `sent`.
@@ -489,6 +504,11 @@ impl EventTracker {
         let trigger = event.trigger.as_str();
         let arrived = event.arrived;
         m.event(trigger).count += 1;
+        if let Some(chat) = event.chat_id.as_deref()
+            && let Some(key) = self.once_key(event, chat)
+        {
+            facts.once_keys.push(key);
+        }
         if facts.cleanup {
             facts.got_create |= trigger == events::CHATS_CREATE;
             facts.got_close |= trigger == events::CHATS_CLOSE;
@@ -573,6 +593,26 @@ impl EventTracker {
         }
     }
 
+    /// The identity of an event that cannot legitimately repeat, so a second
+    /// one is a duplicate (documented in `docs/webhooks.md`): `chats:create`
+    /// and `chats:close` happen once per chat, a `messages:new` names its
+    /// message by id. `None` for every other event: an identical
+    /// `queues:update` (the position did not change), a rejoin, a second
+    /// invitation, read or activity in the same second are legitimate.
+    fn once_key(&self, event: &WebhookEvent, chat: &str) -> Option<u64> {
+        let trigger = event.trigger.as_str();
+        match trigger {
+            events::CHATS_CREATE | events::CHATS_CLOSE => {
+                Some(self.hasher.hash_one((trigger, chat)))
+            }
+            events::MESSAGES_NEW => {
+                let id = event.data.pointer("/message/id")?.as_str()?;
+                Some(self.hasher.hash_one((trigger, chat, id)))
+            }
+            _ => None,
+        }
+    }
+
     /// Everything measured; expected events not received by now are missing.
     pub fn finish(&self) -> EventSummary {
         let mut missing: BTreeMap<String, u64> = BTreeMap::new();
@@ -584,33 +624,21 @@ impl EventTracker {
                 *missing.entry(name.to_owned()).or_insert(0) += n;
             }
         };
-        let (create, close, message) = (
-            self.subscribes(events::CHATS_CREATE),
-            self.subscribes(events::CHATS_CLOSE),
-            self.subscribes(events::MESSAGES_NEW),
-        );
         for shard in &self.shards {
             let shard = lock(shard);
             unrouted += shard.early_len as u64;
             for facts in shard.chats.values() {
                 chats += 1;
-                expected += u64::from(create)
-                    + u64::from(close && facts.closed_by_vu)
-                    + if message {
-                        facts.sent_messages.len() as u64
-                    } else {
-                        0
-                    };
-                add(events::CHATS_CREATE, u64::from(create && !facts.got_create));
-                add(
-                    events::CHATS_CLOSE,
-                    u64::from(close && facts.closed_by_vu && !facts.got_close),
-                );
-                let unseen = facts.sent_messages.iter().filter(|m| !m.2).count() as u64;
-                add(events::MESSAGES_NEW, if message { unseen } else { 0 });
+                let (n, unseen) = self.expected_of(facts);
+                expected += n;
+                for (name, n) in unseen {
+                    add(name, n);
+                }
             }
         }
         let m = lock(&self.measures);
+        chats += m.retired_chats;
+        expected += m.retired_expected;
         EventSummary {
             events: m.events.clone(),
             missing,
@@ -642,7 +670,12 @@ impl EventObserver for EventTracker {
             return;
         };
         let mut shard = lock(self.shard(chat));
-        if !shard.digests.insert(event.digest) {
+        if self.after_retirement(&shard, chat, event) {
+            return;
+        }
+        if let Some(key) = self.once_key(event, chat)
+            && !shard.once.insert(key)
+        {
             lock(&self.measures).duplicate += 1;
             return;
         }
@@ -651,6 +684,7 @@ impl EventObserver for EventTracker {
             Some(facts) => {
                 let mut m = lock(&self.measures);
                 self.process(facts, event, &mut m);
+                self.retire_if_done(shard, chat, &mut m);
             }
             None => {
                 if shard.early_len >= EARLY_CAPACITY {
@@ -673,6 +707,8 @@ impl EventObserver for EventTracker {
         }
     }
 }
+
+mod retire;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,8 @@
 //!
 //! One test case for the verdict itself (failing with every reason), one per
 //! threshold (a threshold with no data fails unless `allow_empty`), one per
-//! step and one per route's schema check. When thresholds decide, failing
+//! step, one per route's schema check and one per webhook event name's
+//! schema check. When thresholds decide, failing
 //! steps and schema violations are informational: their test cases pass and
 //! carry the figures in `<system-out>`; without thresholds they are failures.
 //! Returns bytes; does no I/O.
@@ -157,12 +158,48 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
             steps_decide,
         ));
     }
+    add_event_schemas(&mut suite, report, steps_decide);
     let mut junit = Report::new("chatload");
     junit.add_test_suite(suite);
     junit
         .to_string()
         .map(String::into_bytes)
         .map_err(|e| ReportError::Junit(e.to_string()))
+}
+
+/// One case per webhook event name received or in violation: its `data`
+/// checked against the spec's `webhooks` schema.
+fn add_event_schemas(suite: &mut TestSuite, report: &RunReport, steps_decide: bool) {
+    let Some(w) = &report.webhooks else { return };
+    let mut names: Vec<&str> = w.events.iter().map(|e| e.event.as_str()).collect();
+    for name in w.schema_violations.keys() {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    for name in names {
+        let problem = w.schema_violations.get(name).map(|v| {
+            let samples: Vec<String> = v
+                .samples
+                .iter()
+                .map(|s| {
+                    let path = if s.path.is_empty() { "(data)" } else { &s.path };
+                    format!("at {path}: {}", s.reason)
+                })
+                .collect();
+            let first = samples.first().cloned().unwrap_or_default();
+            (
+                format!("{} schema violation(s) in {name} events: {first}", v.count),
+                samples.join("\n"),
+            )
+        });
+        suite.add_test_case(case(
+            format!("event schema: {name}"),
+            "events",
+            problem,
+            steps_decide,
+        ));
+    }
 }
 
 fn step_problem(report: &RunReport, step: &StatsReport) -> Option<(String, String)> {
@@ -253,5 +290,27 @@ mod tests {
             case.contains("POST /chats → 503: status in [201]"),
             "{case}"
         );
+    }
+
+    #[test]
+    fn each_event_name_is_a_schema_case_failing_with_its_violations() {
+        let mut report = build_sample_report();
+        report.webhooks = Some(crate::report::webhook::build(
+            &crate::report::webhook::tests::sample_input(2),
+        ));
+        let t = threshold::parse("events.schema_violations == 0", &[], false).expect("valid");
+        let verdict = crate::verdict::judge(&[t], &report);
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let create = case_of(&xml, "event schema: chats:create");
+        // Thresholds decide: the case informs, the threshold's case fails.
+        assert!(!create.contains("<failure"), "{create}");
+        assert!(
+            create.contains("2 schema violation(s) in chats:create events"),
+            "{create}"
+        );
+        assert!(xml.contains("name=\"event schema: chats:join\""), "{xml}");
+        let threshold = case_of(&xml, "threshold: events.schema_violations == 0");
+        assert!(threshold.contains("<failure"), "{threshold}");
+        assert!(threshold.contains("measured 2"), "{threshold}");
     }
 }

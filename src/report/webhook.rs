@@ -11,8 +11,11 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::{Percentiles, ReportError, decode_histogram, encode_histogram, percentiles};
-use crate::lifecycle::EventSummary;
+use crate::lifecycle::{EventSchemaSummary, EventSummary};
+
+pub mod schema;
 use crate::metrics::{merge_histogram, new_latency_histogram};
+pub use schema::{EventViolationSample, EventViolations};
 
 /// A disagreement between L and λW larger than this share (of the larger
 /// one) is flagged, when the larger one is at least [`LITTLE_MIN_L`].
@@ -36,6 +39,8 @@ pub struct WebhookInput {
     /// Signed bodies that were not an event envelope (not routed).
     pub malformed: u64,
     pub summary: EventSummary,
+    /// What the event schema checker found.
+    pub schemas: EventSchemaSummary,
     pub little: Option<LittleInput>,
 }
 
@@ -67,6 +72,10 @@ pub struct WebhookReport {
     pub out_of_order_pairs: Vec<OutOfOrderPair>,
     /// Per event name: count and arrival − cause.
     pub events: Vec<EventStats>,
+    /// Per event name: events whose `data` broke the spec's schema
+    /// (names without any are absent; `counts.schema_violations` is the total).
+    #[serde(default)]
+    pub schema_violations: BTreeMap<String, EventViolations>,
     pub lifecycle: LifecycleReport,
     pub queue: QueueReport,
 }
@@ -102,6 +111,15 @@ pub struct EventCounts {
     /// denominator of `late`; 0 in reports written before it was counted).
     #[serde(default)]
     pub direct: u64,
+    /// Events whose `data` was checked against the spec's `webhooks` schemas
+    /// (the denominator of `schema_violations`; 0 in reports written before
+    /// events were checked, so a threshold on them has no data).
+    #[serde(default)]
+    pub schema_checked: u64,
+    /// Events whose `data` broke the schema of their name, or whose name the
+    /// spec does not declare.
+    #[serde(default)]
+    pub schema_violations: u64,
 }
 
 /// Events of one chat that arrived in the wrong order: `first` arrived
@@ -303,6 +321,8 @@ pub fn build(input: &WebhookInput) -> WebhookReport {
             unrouted: s.unrouted,
             expected: s.expected,
             direct: s.direct,
+            schema_checked: input.schemas.checked,
+            schema_violations: input.schemas.violations.values().map(|v| v.count).sum(),
         },
         missing_by_event: s.missing.clone(),
         out_of_order_pairs: sorted_pairs(s.out_of_order_pairs.iter().map(|(k, v)| (*k, *v))),
@@ -315,6 +335,7 @@ pub fn build(input: &WebhookInput) -> WebhookReport {
                 delay: summary(&e.histogram),
             })
             .collect(),
+        schema_violations: schema::build(&input.schemas),
         lifecycle: LifecycleReport {
             chats: s.chats,
             time_to_assign: summary(&s.time_to_assign.histogram),
@@ -430,6 +451,8 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
             unrouted: sum(|p| p.counts.unrouted),
             expected: sum(|p| p.counts.expected),
             direct: sum(|p| p.counts.direct),
+            schema_checked: sum(|p| p.counts.schema_checked),
+            schema_violations: sum(|p| p.counts.schema_violations),
         },
         missing_by_event,
         out_of_order_pairs: sorted_pairs(parts.iter().flat_map(|p| {
@@ -438,6 +461,7 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
                 .map(|pair| ((pair.first.as_str(), pair.then.as_str()), pair.count))
         })),
         events,
+        schema_violations: schema::merge(parts.iter().map(|p| &p.schema_violations)),
         lifecycle: LifecycleReport {
             chats: sum(|p| p.lifecycle.chats),
             time_to_assign: merge_summaries(parts.iter().map(|p| &p.lifecycle.time_to_assign))?,

@@ -81,6 +81,7 @@ pub enum RunMetric {
     EventsInvalidSignatures,
     EventsMalformed,
     EventsUnrouted,
+    EventsSchemaViolations,
     QueueQueued,
     QueueAbandoned,
     /// Throttled responses / requests (`throttled.rate`).
@@ -102,6 +103,7 @@ impl RunMetric {
                 | RunMetric::EventsInvalidSignatures
                 | RunMetric::EventsMalformed
                 | RunMetric::EventsUnrouted
+                | RunMetric::EventsSchemaViolations
                 | RunMetric::QueueQueued
                 | RunMetric::QueueAbandoned
         )
@@ -211,7 +213,7 @@ p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corre
 error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
 dropped_iterations, cut_off_iterations, cut_off_requests, unstarted_iterations, schema_violations, checks.rate, checks.failed, throttled.rate, throttled.count; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
 time_to_first_agent_reply.METRIC, chat_duration.METRIC, event(NAME).METRIC, events.received, events.missing, events.duplicate, \
-events.late, events.out_of_order, events.invalid_signatures, events.malformed, events.unrouted, queue.queued, queue.abandoned";
+events.late, events.out_of_order, events.invalid_signatures, events.malformed, events.unrouted, events.schema_violations, queue.queued, queue.abandoned";
 
 /// Parses `SUBJECT.METRIC OP VALUE`; `steps` are the scenario's step names.
 ///
@@ -311,6 +313,7 @@ fn parse_metric(
         "events.invalid_signatures" => return run(RunMetric::EventsInvalidSignatures),
         "events.malformed" => return run(RunMetric::EventsMalformed),
         "events.unrouted" => return run(RunMetric::EventsUnrouted),
+        "events.schema_violations" => return run(RunMetric::EventsSchemaViolations),
         "queue.queued" => return run(RunMetric::QueueQueued),
         "queue.abandoned" => return run(RunMetric::QueueAbandoned),
         _ => {}
@@ -579,6 +582,10 @@ mod tests {
                 RunMetric::EventsInvalidSignatures,
             ),
             ("queue.abandoned <= 3", RunMetric::QueueAbandoned),
+            (
+                "events.schema_violations == 0",
+                RunMetric::EventsSchemaViolations,
+            ),
         ] {
             let t = parse(expr, STEPS, false).unwrap();
             assert_eq!(

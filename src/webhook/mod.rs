@@ -49,8 +49,6 @@ pub struct WebhookEvent {
     pub chat_id: Option<String>,
     /// The user (end user or agent) the event names, when it names one.
     pub user_id: Option<String>,
-    /// A hash of the raw body: a redelivered event has the same digest.
-    pub digest: u64,
 }
 
 impl WebhookEvent {
@@ -77,7 +75,6 @@ impl WebhookEvent {
             arrived,
             chat_id,
             user_id,
-            digest: digest(body),
         })
     }
 }
@@ -99,13 +96,6 @@ fn user_of(data: &Value) -> Option<String> {
         .or_else(|| data.pointer("/message/sender"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-}
-
-fn digest(body: &[u8]) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
-    body.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]
@@ -139,7 +129,6 @@ mod tests {
         )
         .expect("envelope");
         assert_eq!(assign.chat_id.as_deref(), Some("c-4"));
-        assert_ne!(assign.digest, message.digest);
     }
 
     /// The slice boundary: transport code (every file under `src/webhook/`)

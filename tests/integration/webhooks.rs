@@ -94,6 +94,7 @@ thresholds:
   - events.missing == 0
   - events.duplicate == 0
   - events.invalid_signatures == 0
+  - events.schema_violations == 0
 steps:
   - create_user:
   - create_chat:
@@ -122,7 +123,7 @@ steps:
     assert_eq!(exit, Exit::Passed, "{:#?}", report.verdict);
     let json = serde_json::to_value(&report).unwrap();
     let results = json["verdict"]["thresholds"].as_array().expect("results");
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), 7);
     assert!(results.iter().all(|r| r["passed"] == true), "{results:#?}");
     for name in ["wait_create", "wait_join", "wait_reply", "wait_close"] {
         assert_eq!(step(&report, name).count, 6, "{name}");
@@ -141,6 +142,13 @@ steps:
     assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.missing_by_event);
     assert_eq!(hooks.counts.duplicate, 0);
     assert_eq!(hooks.counts.invalid_signatures, 0);
+    // Every event the mock sent matches the spec's webhooks schemas.
+    assert_eq!(
+        hooks.counts.schema_violations, 0,
+        "{:?}",
+        hooks.schema_violations
+    );
+    assert!(hooks.counts.schema_checked >= hooks.counts.received);
     assert_eq!(hooks.lifecycle.chats, 6);
     let assign = &hooks.lifecycle.time_to_assign;
     assert_eq!(assign.count, 6);
@@ -267,9 +275,66 @@ async fn forged_signatures_are_counted_and_never_routed_and_duplicates_are_count
         !hooks.events.iter().any(|e| e.event == "chats:join"),
         "a forged event is never measured"
     );
-    // Every genuine event came twice.
-    assert_eq!(hooks.counts.duplicate, hooks.counts.received);
+    // Every genuine event came twice; only the copies of events that cannot
+    // repeat (chats:create and chats:close once per chat, messages:new by id)
+    // are duplicates: the others may legitimately come again.
+    let once: u64 = hooks
+        .events
+        .iter()
+        .filter(|e| ["chats:create", "chats:close", "messages:new"].contains(&e.event.as_str()))
+        .map(|e| e.count)
+        .sum();
+    assert_eq!(hooks.counts.duplicate, once, "{:?}", hooks.events);
+    assert!(
+        once >= 4,
+        "two chats created and closed: {:?}",
+        hooks.counts
+    );
     assert!(hooks.counts.received >= 6, "{:?}", hooks.counts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_whose_data_breaks_the_spec_are_counted_and_fail_a_threshold() {
+    let config = "webhooks:\n  faults: {break_schema: [chats:create]}\n";
+    let mock = start_mock_yaml(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: broken\n{}webhooks: {{settle: 500ms}}\nload: {{vus: 1, iterations: 3}}\nthresholds:\n  - events.schema_violations == 0\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "broken.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Failed, "{:#?}", report.verdict);
+    let hooks = report.webhooks.as_ref().expect("section");
+    let created = hooks
+        .events
+        .iter()
+        .find(|e| e.event == "chats:create")
+        .map_or(0, |e| e.count);
+    assert!(created > 0, "{:?}", hooks.events);
+    // Every chats:create broke its schema, and nothing else did.
+    assert_eq!(
+        hooks.counts.schema_violations, created,
+        "{:?}",
+        hooks.schema_violations
+    );
+    let broken = &hooks.schema_violations["chats:create"];
+    assert_eq!(broken.count, created);
+    assert_eq!(
+        hooks.schema_violations.len(),
+        1,
+        "{:?}",
+        hooks.schema_violations
+    );
+    assert!(!broken.samples[0].reason.is_empty());
+    let reasons = &report.verdict.as_ref().expect("verdict").reasons;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("events.schema_violations == 0")
+                && r.contains(&format!("measured {created}"))),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,7 +197,10 @@ impl AppStore {
                 }
                 let plan = faults
                     .as_deref()
-                    .map(|f| FaultPlan::draw(f, &mut hook.rng))
+                    .map(|f| FaultPlan {
+                        break_schema: f.breaks(name),
+                        ..FaultPlan::draw(f, &mut hook.rng)
+                    })
                     .unwrap_or_default();
                 let event = shared.get_or_insert_with(|| Arc::new(event.clone()));
                 self.hub.enqueue(Delivery {

@@ -156,6 +156,10 @@ pub struct WebhookFaultsConfig {
     pub reorder: f64,
     /// A held delivery with no follower is sent alone after this long.
     pub reorder_max_hold_ms: u64,
+    /// Events (names from the spec) always sent with a `data` that breaks
+    /// their schema: every string in it becomes the number 0, except the
+    /// chat's id (`chatId`, `chat`), so the event still names its chat.
+    pub break_schema: Vec<String>,
 }
 
 impl Default for WebhookFaultsConfig {
@@ -170,6 +174,7 @@ impl Default for WebhookFaultsConfig {
             },
             reorder: 0.0,
             reorder_max_hold_ms: 1_000,
+            break_schema: Vec::new(),
         }
     }
 }
@@ -192,6 +197,16 @@ impl WebhookFaultsConfig {
             }
         }
         check_ms("reorder_max_hold_ms", self.reorder_max_hold_ms)?;
+        if let Some(unknown) = self
+            .break_schema
+            .iter()
+            .find(|e| !chatload_api::events::ALL.contains(&e.as_str()))
+        {
+            return Err(format!(
+                "break_schema: `{unknown}` is no event of the spec (expected one of {})",
+                chatload_api::events::ALL.join(", ")
+            ));
+        }
         self.delay_dist
             .validate()
             .map_err(|e| format!("delay_dist: {e}"))
@@ -199,7 +214,16 @@ impl WebhookFaultsConfig {
 
     /// Whether any fault can happen (else no RNG draw at all).
     pub fn is_active(&self) -> bool {
-        self.drop > 0.0 || self.duplicate > 0.0 || self.delay > 0.0 || self.reorder > 0.0
+        self.drop > 0.0
+            || self.duplicate > 0.0
+            || self.delay > 0.0
+            || self.reorder > 0.0
+            || !self.break_schema.is_empty()
+    }
+
+    /// Whether deliveries of `trigger` are sent with a broken schema.
+    pub fn breaks(&self, trigger: &str) -> bool {
+        self.break_schema.iter().any(|e| e == trigger)
     }
 }
 
@@ -256,5 +280,19 @@ mod tests {
         config.faults.reorder = 1.5;
         let err = config.validate().expect_err("invalid");
         assert!(err.contains("webhooks.faults.reorder"), "{err}");
+    }
+
+    #[test]
+    fn break_schema_names_only_events_of_the_spec() {
+        let mut config = WebhooksConfig::default();
+        config.faults.break_schema = vec!["chats:create".to_owned()];
+        assert!(config.validate().is_ok() && config.faults.is_active());
+        assert!(config.faults.breaks("chats:create") && !config.faults.breaks("chats:close"));
+        config.faults.break_schema.push("chats:nope".to_owned());
+        let err = config.validate().expect_err("invalid");
+        assert!(
+            err.contains("webhooks.faults.break_schema: `chats:nope`"),
+            "{err}"
+        );
     }
 }

@@ -27,6 +27,7 @@ use super::stats::Counter;
 use super::{Delivery, Endpoint, WebhookHub};
 use bytes::Bytes;
 use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,7 +196,13 @@ impl Worker {
             self.after(delay, due);
             return;
         }
-        let body = sign::envelope(trigger, &event.app_id, &event.data, event.at);
+        let body = if plan.break_schema {
+            counters.bump(Counter::FaultBreakSchema);
+            let data = serde_json::to_value(&event.data).map(break_schema);
+            sign::envelope(trigger, &event.app_id, &data.unwrap_or_default(), event.at)
+        } else {
+            sign::envelope(trigger, &event.app_id, &event.data, event.at)
+        };
         let signed = Signed {
             signature: sign::signature(endpoint.secret(), &body),
             body,
@@ -300,5 +307,46 @@ async fn post(hub: &WebhookHub, endpoint: &Endpoint, signed: &Signed) -> bool {
             ok
         }
         Err(_) => false,
+    }
+}
+
+/// The `break_schema` fault: every string in `data` becomes the number 0,
+/// except the chat's id (`chatId`, `chat`), so the event still names its chat
+/// while breaking the spec's `type: string` fields.
+fn break_schema(data: Value) -> Value {
+    match data {
+        Value::String(_) => Value::from(0),
+        Value::Array(items) => Value::Array(items.into_iter().map(break_schema).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if k == "chatId" || k == "chat" {
+                        v
+                    } else {
+                        break_schema(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::break_schema;
+    use serde_json::json;
+
+    #[test]
+    fn a_broken_schema_keeps_the_chat_and_breaks_every_other_string() {
+        let data = json!({"chatId": "c-1", "creator": "u-1", "room": 1,
+            "message": {"id": "m-1", "chat": "c-1", "tags": ["a"]}});
+        assert_eq!(
+            break_schema(data),
+            json!({"chatId": "c-1", "creator": 0, "room": 1,
+                "message": {"id": 0, "chat": "c-1", "tags": [0]}})
+        );
     }
 }

@@ -74,6 +74,9 @@ pub struct FaultPlan {
     /// Held until the next delivery of the same chat to the same webhook
     /// has been sent.
     pub reorder: bool,
+    /// Sent with a `data` that breaks the event's schema (`break_schema`;
+    /// not drawn: set per event name).
+    pub break_schema: bool,
 }
 
 impl FaultPlan {
@@ -92,6 +95,7 @@ impl FaultPlan {
             delay: delay.filter(|_| !drop),
             // A delayed delivery is already out of order; one fault at a time.
             reorder: reorder && !drop && delay.is_none(),
+            break_schema: false,
         }
     }
 }

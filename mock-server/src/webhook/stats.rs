@@ -31,6 +31,8 @@ pub enum Counter {
     FaultDelay,
     /// Fault: held and sent after the next delivery.
     FaultReorder,
+    /// Fault: sent with a `data` that breaks the event's schema.
+    FaultBreakSchema,
     /// `chats:assign` decisions asked.
     AssignAsked,
     /// Decisions whose answer named an eligible agent.
@@ -39,7 +41,7 @@ pub enum Counter {
     AssignFallback,
 }
 
-const KINDS: usize = 13;
+const KINDS: usize = 14;
 
 /// Counters of one webhook.
 #[derive(Debug, Default)]
@@ -73,6 +75,7 @@ impl HookCounters {
                 "duplicate": self.get(FaultDuplicate),
                 "delay": self.get(FaultDelay),
                 "reorder": self.get(FaultReorder),
+                "breakSchema": self.get(FaultBreakSchema),
             },
             "assign": {
                 "asked": self.get(AssignAsked),

@@ -1,7 +1,8 @@
 //! Seeded webhook delivery faults over real HTTP: drop, duplicate and
 //! reorder (within one chat) are seen by the receiver, counted by `GET /__mock/webhooks`,
 //! and replay exactly with the same seed, whether set in the config or at
-//! run time through `PUT /__mock/webhooks/faults`; delay sends late.
+//! run time through `PUT /__mock/webhooks/faults`; delay sends late;
+//! `break_schema` breaks the named event's data.
 
 use crate::common::receiver::Receiver;
 use crate::common::{start_mock, start_mock_with};
@@ -190,10 +191,48 @@ async fn invalid_fault_settings_are_refused() {
     mock.admin_send(Method::PUT, "/webhooks/faults", Some(json!({"dorp": 0.1})))
         .await
         .assert_error(400);
+    let body = json!({"break_schema": ["chats:nope"]});
+    mock.admin_send(Method::PUT, "/webhooks/faults", Some(body))
+        .await
+        .assert_error(400);
     let err = chatload_mock::MockConfig::from_yaml_str(
         "webhooks:\n  faults: {reorder: -1}\n",
         "bad.yaml",
     )
     .expect_err("invalid");
     assert!(err.to_string().contains("webhooks.faults.reorder"), "{err}");
+}
+
+#[tokio::test]
+async fn break_schema_sends_the_named_event_with_a_broken_data_and_counts_it() {
+    let mock = start_mock().await;
+    let body = json!({"break_schema": ["chats:create"]});
+    mock.admin_send(Method::PUT, "/webhooks/faults", Some(body))
+        .await
+        .expect(200);
+    let demo = mock.demo();
+    let receiver = Receiver::start().await;
+    let (id, _) = demo
+        .register_webhook(&["chats:create", "chats:close"], &receiver.url)
+        .await;
+    let (user, _) = demo.create_user("broken").await;
+    let chat = demo.create_chat(&user, 1).await["id"]
+        .as_str()
+        .expect("chat id")
+        .to_owned();
+    demo.delete(&format!("/chats/{chat}"), Some(json!({"userId": user})))
+        .await
+        .expect(200);
+    receiver
+        .wait_events("create and close", |e| e.len() == 2)
+        .await;
+    let events = receiver.events();
+    let create = &events[0].json;
+    assert_eq!(create["trigger"], "chats:create");
+    // Still about its chat, but `creator` (a string in the spec) is a number.
+    assert_eq!(create["data"]["chatId"], chat.as_str());
+    assert_eq!(create["data"]["creator"], 0);
+    assert_eq!(events[1].json["data"]["userId"], user.as_str(), "unbroken");
+    let stats = mock.hook_stats(DEMO_APP, &id).await;
+    assert_eq!(stats["faults"]["breakSchema"], 1);
 }

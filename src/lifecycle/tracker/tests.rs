@@ -53,16 +53,57 @@ fn count_of(summary: &EventSummary, name: &str) -> u64 {
 #[test]
 fn a_redelivered_event_is_counted_duplicate_and_measured_once() {
     let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
-    let first = join("c-1", "a-1", t0 + 100 * MS);
-    // Same body, later arrival: the API delivered it again.
-    let again = join("c-1", "a-1", t0 + 900 * MS);
+    // Same body, later arrival: the API delivered it again (a message id
+    // names one message, which is never new twice).
+    let first = message("c-1", "m-9", "a-1", t0 + 100 * MS);
+    let again = message("c-1", "m-9", "a-1", t0 + 900 * MS);
     tracker.on_event(&first);
     tracker.on_event(&again);
     let s = tracker.finish();
     assert_eq!(s.duplicate, 1);
-    assert_eq!(count_of(&s, "chats:join"), 1);
-    assert_eq!(s.time_to_assign.histogram.len(), 1);
+    assert_eq!(count_of(&s, "messages:new"), 1);
+    assert_eq!(s.time_to_first_agent_reply.histogram.len(), 1);
     assert_eq!(s.out_of_order, 0);
+}
+
+#[test]
+fn a_chat_is_created_and_closed_once_whatever_the_bodies() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    let close = |at: u32, reason: &str| {
+        event(
+            "chats:close",
+            serde_json::json!({"chatId": "c-1", "userId": "u-1", "extraData": {"reason": reason}}),
+            t0 + at * MS,
+        )
+    };
+    tracker.on_event(&close(10, "user"));
+    tracker.on_event(&close(20, "system"));
+    let s = tracker.finish();
+    assert_eq!(s.duplicate, 1, "a second chats:close for one chat");
+    assert_eq!(count_of(&s, "chats:close"), 1);
+}
+
+#[test]
+fn identical_events_that_can_repeat_are_not_duplicates() {
+    let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
+    // The chat stays at position 2 while the queue moves elsewhere: the API
+    // sends the same update again, byte for byte (same second).
+    for at in [5, 6, 7] {
+        tracker.on_event(&event(
+            "queues:update",
+            serde_json::json!({"chatId": "c-1", "userId": "u-1", "data": {"queuePosition": 2}}),
+            t0 + at * MS,
+        ));
+    }
+    // The user joins, leaves and joins again within the envelope's second.
+    tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
+    tracker.on_event(&join("c-1", "a-1", t0 + 11 * MS));
+    let s = tracker.finish();
+    assert_eq!(s.duplicate, 0);
+    assert_eq!(count_of(&s, "queues:update"), 3);
+    assert_eq!(count_of(&s, "chats:join"), 2);
+    assert_eq!(s.positions.len(), 3);
+    assert_eq!(s.time_to_assign.histogram.len(), 1, "assigned once");
 }
 
 #[test]
@@ -255,4 +296,50 @@ fn events_of_a_chat_handed_to_the_clean_up_are_counted_but_measure_nothing() {
     assert_eq!(s.late, 0);
     // The join before the hand-over is still measured.
     assert_eq!(s.time_to_assign.histogram.len(), 1);
+}
+
+#[test]
+fn closed_chats_are_folded_and_their_facts_dropped() {
+    let t0 = Instant::now();
+    let tracker = EventTracker::new(&all_events(), Duration::from_secs(2));
+    let chats = 200;
+    for i in 0..chats {
+        let chat = format!("c-{i}");
+        // chats:create arrives before the creation response, as usual.
+        tracker.on_event(&event(
+            "chats:create",
+            serde_json::json!({"chatId": chat, "creator": "u-1", "room": 1}),
+            t0,
+        ));
+        tracker.chat_created(&chat, "u-1", false, t0);
+        tracker.request_sent(Lifecycle::SendMessage, &chat, t0 + MS);
+        tracker.message_sent(&chat, &format!("m-{i}"), t0 + MS);
+        tracker.on_event(&message(&chat, &format!("m-{i}"), "u-1", t0 + 2 * MS));
+        tracker.request_sent(Lifecycle::Close, &chat, t0 + 3 * MS);
+        tracker.on_event(&event(
+            "chats:close",
+            serde_json::json!({"chatId": chat, "userId": "u-1"}),
+            t0 + 4 * MS,
+        ));
+    }
+    assert_eq!(tracker.held(), (0, 0), "nothing kept of closed chats");
+    // A late copy of a retired chat's close is a duplicate; an update is received.
+    tracker.on_event(&event(
+        "chats:close",
+        serde_json::json!({"chatId": "c-7", "userId": "u-1"}),
+        t0 + 5 * MS,
+    ));
+    tracker.on_event(&event(
+        "users:activity",
+        serde_json::json!({"chatId": "c-7", "userId": "u-1", "type": "typing"}),
+        t0 + 5 * MS,
+    ));
+    let s = tracker.finish();
+    assert_eq!(s.chats, chats);
+    assert_eq!(s.expected, 3 * chats);
+    assert!(s.missing.is_empty(), "{:?}", s.missing);
+    assert_eq!((s.duplicate, s.unrouted), (1, 0));
+    assert_eq!(count_of(&s, "chats:close"), chats);
+    assert_eq!(count_of(&s, "users:activity"), 1);
+    assert_eq!(s.chat_duration.histogram.len(), chats);
 }

@@ -70,6 +70,19 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
         flag(c.malformed),
         c.unrouted,
     );
+    let _ = writeln!(
+        out,
+        "  schema violations {} of {} event(s) checked against the spec",
+        flag(c.schema_violations),
+        c.schema_checked
+    );
+    for (name, v) in &w.schema_violations {
+        let first = v.samples.first().map_or(String::new(), |s| {
+            let path = if s.path.is_empty() { "(data)" } else { &s.path };
+            format!(": at {path}: {}", s.reason)
+        });
+        let _ = writeln!(out, "    {name} × {}{}", v.count, paint.alert(&first));
+    }
     if !w.out_of_order_pairs.is_empty() {
         let pairs: Vec<String> = w.out_of_order_pairs.iter().map(|p| p.label()).collect();
         let _ = writeln!(out, "  out of order: {}", paint.alert(&pairs.join(", ")));

@@ -9,7 +9,7 @@ use crate::lifecycle::EventTracker;
 use crate::webhook::{EventObserver, WebhookEvent};
 
 /// A section from a tracker that saw `chats` chats joined after 300 ms and
-/// queued for 200 ms; one duplicate.
+/// queued for 200 ms; one duplicate (a second `chats:create`).
 pub(crate) fn sample_input(chats: u64) -> WebhookInput {
     let t0 = Instant::now();
     let events: Vec<String> = crate::scenario::webhook::DEFAULT_EVENTS
@@ -17,6 +17,7 @@ pub(crate) fn sample_input(chats: u64) -> WebhookInput {
         .map(|e| (*e).to_owned())
         .collect();
     let tracker = EventTracker::new(&events, Duration::from_secs(2));
+    let schemas = crate::lifecycle::EventSchemas::load().expect("compiles");
     let ms = Duration::from_millis(1);
     for i in 0..chats {
         let chat = format!("c-{i}");
@@ -32,7 +33,8 @@ pub(crate) fn sample_input(chats: u64) -> WebhookInput {
                 WebhookEvent::parse(body.to_string().as_bytes(), t0 + at * ms).expect("envelope");
             let event = Arc::new(event);
             tracker.on_event(&event);
-            if i == 0 && trigger == "chats:join" {
+            schemas.on_event(&event);
+            if i == 0 && trigger == "chats:create" {
                 tracker.on_event(&event);
             }
         }
@@ -51,6 +53,7 @@ pub(crate) fn sample_input(chats: u64) -> WebhookInput {
         invalid_signatures: 2,
         malformed: 0,
         summary: tracker.finish(),
+        schemas: schemas.summary(),
         little: Some(LittleInput {
             samples: 10,
             mean_queue_size: 1.5,
@@ -178,10 +181,28 @@ fn thresholds_on_webhook_metrics_evaluate_against_the_section() {
         ("events.out_of_order == 0", true),
         ("queue.abandoned == 0", true),
         ("queue.queued == 4", true),
+        // Each `chats:create` of the sample lacks `creator` and `room`.
+        ("events.schema_violations == 0", false),
+        ("events.schema_violations == 4", true),
     ] {
         let result = check(&report, expr);
         assert_eq!(result.passed, passes, "{expr}: {}", result.message);
     }
+    let failed = check(&report, "events.schema_violations == 0");
+    assert!(failed.message.contains("measured 4"), "{}", failed.message);
+    // A report written before events were checked: no data, never a pass.
+    if let Some(w) = report.webhooks.as_mut() {
+        w.counts.schema_checked = 0;
+        w.counts.schema_violations = 0;
+    }
+    let old = check(&report, "events.schema_violations == 0");
+    assert!(!old.passed, "{}", old.message);
+    assert!(
+        old.message
+            .contains("no data: no webhook event was checked"),
+        "{}",
+        old.message
+    );
     // Nothing measured for chat_duration: no data, so it fails.
     let empty = check(&report, "chat_duration.p99 < 60m");
     assert!(!empty.passed && empty.actual.is_none(), "{}", empty.message);
@@ -196,6 +217,8 @@ fn the_summary_shows_counts_service_levels_and_the_little_check() {
         "Webhooks",
         "duplicate 1",
         "invalid signatures 2",
+        "schema violations 4 of 12 event(s) checked",
+        "chats:create × 4: at (data): ",
         "chats:join",
         "time_to_assign",
         "300 ms",
