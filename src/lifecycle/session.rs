@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{EventSchemaSummary, EventSchemas, EventSummary, EventTracker, QueueSampler, QueueSamples};
+use super::{
+    EventSchemaSummary, EventSchemas, EventSummary, EventTracker, QueueSampler, QueueSamples,
+};
 use crate::client::ApiClient;
 use crate::scenario::webhook::WebhookSpec;
 use crate::webhook::{

@@ -81,7 +81,7 @@ pub(crate) fn place_at(text: &str, line: u64, column: u64) -> String {
     let Some(current) = lines.get(line.saturating_sub(1) as usize) else {
         return String::new();
     };
-    let col = (column.saturating_sub(1) as usize).min(current.len());
+    let col = byte_offset(current, column);
     // Keys and items on the error's own line, up to the column.
     let mut parts = line_parts(&current[..col], true);
     let mut indent = current.len() - current.trim_start().len();
@@ -294,23 +294,46 @@ fn token_at(text: &str, line: u64, column: u64) -> String {
     let Some(l) = text.lines().nth(line.saturating_sub(1) as usize) else {
         return String::new();
     };
-    let start = (column.saturating_sub(1) as usize).min(l.len());
-    let rest = strip_comment(&l[start..]).trim_end();
+    let rest = strip_comment(&l[byte_offset(l, column)..]).trim_end();
     if rest.starts_with("{{") {
         let end = rest.find("}}").map_or(rest.len(), |e| e + 2);
         return rest[..end].to_owned();
     }
     let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
     let token = rest[..end].trim();
-    if token.is_empty() && !rest.is_empty() {
-        return rest[..1].to_owned();
+    match rest.chars().next() {
+        Some(first) if token.is_empty() => first.to_string(),
+        _ => token.to_owned(),
     }
-    token.to_owned()
+}
+
+/// The byte offset in `line` of the 1-based `column`, which the YAML parser
+/// counts in characters (the end of the line past it).
+fn byte_offset(line: &str, column: u64) -> usize {
+    let chars = column.saturating_sub(1) as usize;
+    line.char_indices()
+        .nth(chars)
+        .map_or(line.len(), |(i, _)| i)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/run.sh` (target `scenario`): the parser's column
+    /// counts characters, and a `…` before it made a byte slice panic.
+    #[test]
+    fn an_error_after_a_multibyte_character_is_located_without_panicking() {
+        let crash = include_str!("../../fuzz/crashes/scenario-syntax-rs-298.yaml");
+        let error = crate::scenario::load_str(crash, "crash.yaml", std::path::Path::new("."))
+            .expect_err("the fuzzer's input is no scenario");
+        assert!(error.to_string().contains("crash.yaml:"), "{error}");
+        // The column is in characters: the token after `…` is found whole.
+        assert_eq!(token_at("a: {…} b", 1, 8), "b");
+        assert_eq!(token_at("k: é", 1, 4), "é");
+        assert_eq!(place_at("é: {…: [x", 1, 9), "é.…[0]");
+        assert_eq!(place_at("e: {x: [x", 1, 9), "e.x[0]");
+    }
 
     const DOC: &str = "name: x\nload: {vus: -3, duration: 1s}\nsteps:\n  - create_user:\n  - send_message: {sender: \"{{ a }}\", message: {{ b }}}\n    expect:\n      body:\n        user.id: {{ c }}\n    # {{ in a comment }}\n  - request:\n      body: |\n        {{ in a block }}\n      path: x {{ fine }}\n";
 
