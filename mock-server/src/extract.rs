@@ -285,7 +285,7 @@ impl Params {
             None => Ok(None),
             // An empty query value (`langs=`) breaks the spec's
             // `minLength: 1`, like an empty string anywhere else.
-            Some(Raw::Query(s)) if s.is_empty() => Err(type_error(name, "a non-empty list")),
+            Some(Raw::Query("")) => Err(type_error(name, "a non-empty list")),
             Some(raw @ Raw::Query(_)) => Ok(Some(
                 split(text(raw).unwrap_or("")).map(str::to_owned).collect(),
             )),

@@ -86,3 +86,17 @@ async fn imported_history_is_checked_so_its_echo_keeps_the_schema() {
         .await
         .expect(200);
 }
+
+/// Found by Schemathesis (ST201): `langs=` (an empty comma list) was taken
+/// as "no language filter" although the spec's `langs` has `minLength: 1`.
+#[tokio::test]
+async fn an_empty_comma_list_in_the_query_is_rejected() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    demo.get("/agents/available?roomIds=1&langs=")
+        .await
+        .assert_error(400);
+    demo.get("/agents/available?roomIds=1&langs=en")
+        .await
+        .expect(200);
+}
