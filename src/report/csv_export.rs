@@ -104,7 +104,7 @@ mod tests {
     }
 
     #[test]
-    fn routes_carry_their_throttling_in_the_last_columns() {
+    fn routes_carry_their_throttling_before_the_body_byte_columns() {
         let mut report = crate::report::build::sample_report();
         crate::report::throttle::throttle_sample(&mut report, "respect", 3);
         let bytes = super::render(&report).unwrap();

@@ -137,6 +137,12 @@ fn anomaly_bars(w: &WebhookReport) -> Vec<Bar> {
         ),
         ("malformed", c.malformed, deliveries, "deliveries"),
         ("unrouted", c.unrouted, verified, "verified deliveries"),
+        (
+            "schema violations",
+            c.schema_violations,
+            c.schema_checked,
+            "events checked against the spec",
+        ),
     ]
     .into_iter()
     .map(|(label, n, of, noun)| Bar {
@@ -169,6 +175,38 @@ fn out_of_order_pairs(out: &mut String, w: &WebhookReport) {
     out.push_str("</tbody>\n</table>\n");
 }
 
+/// Which events' `data` broke the spec's schema, with the first samples.
+fn schema_violations(out: &mut String, w: &WebhookReport) {
+    if w.schema_violations.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3>Event schema violations</h3>\n<table class=\"event-schema\">\n<thead><tr><th>event</th>\
+         <th>violations</th><th>first samples</th></tr></thead>\n<tbody>\n",
+    );
+    for (event, v) in &w.schema_violations {
+        let samples: Vec<String> = v
+            .samples
+            .iter()
+            .map(|s| {
+                format!(
+                    "<code>{}</code> {}",
+                    escape_html(&s.path),
+                    escape_html(&s.reason)
+                )
+            })
+            .collect();
+        w!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+            escape_html(event),
+            v.count,
+            samples.join("<br>")
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
 /// Renders the section (nothing without webhooks) and returns its chart data.
 pub(super) fn section(
     out: &mut String,
@@ -196,9 +234,10 @@ pub(super) fn section(
         out,
         &anomaly_bars(w),
         "events",
-        "No event was missing, duplicated, late, out of order, forged or unrouted.",
+        "No event was missing, duplicated, late, out of order, forged, unrouted or off its schema.",
     );
     out_of_order_pairs(out, w);
+    schema_violations(out, w);
     out.push_str("</section>\n");
 
     let lifecycle = lifecycle_rows(w);
@@ -310,6 +349,18 @@ mod tests {
         w.counts.invalid_signatures = 50;
         w.counts.malformed = 0;
         w.counts.unrouted = 0;
+        w.counts.schema_checked = 190;
+        w.counts.schema_violations = 2;
+        w.schema_violations.insert(
+            "chats:join".to_owned(),
+            crate::report::webhook::EventViolations {
+                count: 2,
+                samples: vec![crate::report::webhook::EventViolationSample {
+                    path: "/agent/id".to_owned(),
+                    reason: "0 is not of type \"string\" <b>".to_owned(),
+                }],
+            },
+        );
         let of: Vec<(String, u64, u64)> = anomaly_bars(&w)
             .into_iter()
             .map(|b| (b.label, b.n, b.of.expect("a denominator").0))
@@ -325,6 +376,7 @@ mod tests {
                 expect("invalid signatures", 50, 250),
                 expect("malformed", 0, 250),
                 expect("unrouted", 0, 200),
+                expect("schema violations", 2, 190),
             ]
         );
         report.webhooks = Some(w);
@@ -337,6 +389,9 @@ mod tests {
                 "4 (10.0% of 40)",
                 "19 (10.0% of 190)",
                 "50 (20.0% of 250)",
+                "2 (1.05% of 190)",
+                "<h3>Event schema violations</h3>",
+                "<code>/agent/id</code> 0 is not of type &quot;string&quot; &lt;b&gt;",
             ],
         );
     }
