@@ -236,3 +236,27 @@ fn abort_on_fail_watches_throttling_while_the_run_goes_on() {
         Some("throttled.rate < 10%")
     );
 }
+
+#[test]
+fn event_schema_violations_without_any_event_checked_is_no_data() {
+    use crate::report::webhook::{build, tests::sample_input};
+    let mut report = sample();
+    let mut hooks = build(&sample_input(4));
+    assert!(hooks.counts.received > 0, "the sample received events");
+    hooks.counts.schema_checked = 0;
+    hooks.counts.schema_violations = 0;
+    report.webhooks = Some(hooks);
+    // Events arrived, but none was checked (a report from before the
+    // check): 0 violations would be a pass the data never earned.
+    let v = judge(&[parse("events.schema_violations == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{v:?}");
+    assert!(v.thresholds[0].message.contains("checked"), "{v:?}");
+    assert!(!v.passed);
+    // Once events were checked, the same threshold is judged on the count.
+    let hooks = report.webhooks.as_mut().expect("webhooks");
+    hooks.counts.schema_checked = 10;
+    hooks.counts.schema_violations = 2;
+    let v = judge(&[parse("events.schema_violations == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Fail, "{v:?}");
+    assert_eq!(v.thresholds[0].actual, Some(2.0));
+}

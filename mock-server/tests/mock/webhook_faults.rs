@@ -6,7 +6,7 @@
 
 use crate::common::receiver::Receiver;
 use crate::common::{start_mock, start_mock_with};
-use chatload_mock::testing::{DEMO_APP, Mock};
+use chatload_mock::testing::{AppClient, DEMO_APP, Mock};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -42,15 +42,7 @@ async fn run(seed: u64, faults_in_config: bool) -> Outcome {
             .expect(200);
     }
     let demo = mock.demo();
-    let receiver = Receiver::start().await;
-    let (id, _) = demo
-        .register_webhook(&["messages:new"], &receiver.url)
-        .await;
-    let (user, _) = demo.create_user("talker").await;
-    let chat = demo.create_chat(&user, 1).await["id"]
-        .as_str()
-        .expect("chat id")
-        .to_owned();
+    let (receiver, id, user, chat) = watched_chat(&demo, &["messages:new"], "talker").await;
     for n in 0..=40 {
         if n == 40 {
             mock.admin_send(Method::DELETE, "/webhooks/faults", None)
@@ -78,6 +70,23 @@ async fn run(seed: u64, faults_in_config: bool) -> Outcome {
     let mut counters = counters;
     counters["target"] = Value::Null;
     Outcome { arrivals, counters }
+}
+
+/// A webhook for `events` to a fresh receiver, then a new user `name` and
+/// a chat of theirs: (receiver, webhook id, user id, chat id).
+async fn watched_chat(
+    demo: &AppClient,
+    events: &[&str],
+    name: &str,
+) -> (Receiver, String, String, String) {
+    let receiver = Receiver::start().await;
+    let (id, _) = demo.register_webhook(events, &receiver.url).await;
+    let (user, _) = demo.create_user(name).await;
+    let chat = demo.create_chat(&user, 1).await["id"]
+        .as_str()
+        .expect("chat id")
+        .to_owned();
+    (receiver, id, user, chat)
 }
 
 async fn wait_settled(mock: &Mock, id: &str, receiver: &Receiver) -> Value {
@@ -211,15 +220,8 @@ async fn break_schema_sends_the_named_event_with_a_broken_data_and_counts_it() {
         .await
         .expect(200);
     let demo = mock.demo();
-    let receiver = Receiver::start().await;
-    let (id, _) = demo
-        .register_webhook(&["chats:create", "chats:close"], &receiver.url)
-        .await;
-    let (user, _) = demo.create_user("broken").await;
-    let chat = demo.create_chat(&user, 1).await["id"]
-        .as_str()
-        .expect("chat id")
-        .to_owned();
+    let (receiver, id, user, chat) =
+        watched_chat(&demo, &["chats:create", "chats:close"], "broken").await;
     demo.delete(&format!("/chats/{chat}"), Some(json!({"userId": user})))
         .await
         .expect(200);
