@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    chatload::redact::install_panic_hook();
     let cli = chatload::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -4,16 +4,18 @@
 //! [`PLAIN_INTERVAL`] when stderr is not a terminal (CI logs), nothing with `--quiet`. Nothing here
 //! runs on the request hot path: the ticker calls [`Progress::update`] once a second with numbers
 //! the metrics hub already computed. Log lines go through [`Progress::println`] so they never tear
-//! the bar.
+//! the bar. The bar draws through [`RedactedTerm`], so a secret in the scenario's name (or
+//! anywhere in what the bar shows) is masked like every other output.
 
 use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::engine::micros;
 use crate::metrics::TickSnapshot;
+use crate::redact::RedactedTerm;
 use crate::text::format_us;
 
 /// Time between two plain progress lines.
@@ -30,11 +32,16 @@ pub enum ProgressMode {
     Hidden,
 }
 
-/// `Hidden` with `quiet`, `Bar` when stderr is a terminal, `Plain` otherwise.
+/// Redraws of the bar per second at most (indicatif's own default).
+const BAR_HZ: u8 = 20;
+
+/// `Hidden` with `quiet`, `Bar` when stderr is a terminal that can redraw a line (not
+/// `TERM=dumb`), `Plain` otherwise.
 pub fn detect_mode(quiet: bool) -> ProgressMode {
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
     if quiet {
         ProgressMode::Hidden
-    } else if std::io::stderr().is_terminal() {
+    } else if std::io::stderr().is_terminal() && !dumb {
         ProgressMode::Bar
     } else {
         ProgressMode::Plain
@@ -57,7 +64,19 @@ impl Progress {
     /// A display for a run of `scenario`, expected to last `planned` (None: unknown, e.g. a fixed
     /// number of iterations; the bar becomes a spinner).
     pub fn new(mode: ProgressMode, planned: Option<Duration>, scenario: &str) -> Self {
-        let bar = (mode == ProgressMode::Bar).then(|| new_bar(planned, scenario));
+        Self::drawn_on(mode, planned, scenario, || {
+            Box::new(RedactedTerm::on_stderr())
+        })
+    }
+
+    /// [`Progress::new`] with the bar drawn on `term()` (stderr, redacted, in a run).
+    fn drawn_on(
+        mode: ProgressMode,
+        planned: Option<Duration>,
+        scenario: &str,
+        term: impl FnOnce() -> Box<dyn TermLike>,
+    ) -> Self {
+        let bar = (mode == ProgressMode::Bar).then(|| new_bar(planned, scenario, term()));
         Self {
             mode,
             bar,
@@ -123,17 +142,15 @@ impl Progress {
     }
 }
 
-fn new_bar(planned: Option<Duration>, scenario: &str) -> ProgressBar {
+fn new_bar(planned: Option<Duration>, scenario: &str, term: Box<dyn TermLike>) -> ProgressBar {
+    let target = ProgressDrawTarget::term_like_with_hz(term, BAR_HZ);
     let (bar, template) = match planned {
         Some(planned) => (
-            ProgressBar::with_draw_target(
-                Some(planned.as_secs().max(1)),
-                ProgressDrawTarget::stderr(),
-            ),
+            ProgressBar::with_draw_target(Some(planned.as_secs().max(1)), target),
             "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len}s  {msg}",
         ),
         None => (
-            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            ProgressBar::with_draw_target(None, target),
             "{spinner} {prefix:.bold} [{elapsed}]  {msg}",
         ),
     };
@@ -280,11 +297,68 @@ mod tests {
         );
     }
 
+    /// A terminal that keeps what is drawn on it.
+    #[derive(Debug, Clone, Default)]
+    struct Screen(std::sync::Arc<std::sync::Mutex<String>>);
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(&format!("{s}\n"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().expect("screen").push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    // See: issue 13 point 2 — the indicatif bar wrote to stderr past the redactor.
+    #[test]
+    fn the_bar_draws_through_the_redactor() {
+        let secret = "bar-secret-in-a-scenario-name-7d1e";
+        crate::redact::register(secret);
+        let screen = Screen::default();
+        let drawn = screen.clone();
+        let progress = Progress::drawn_on(
+            ProgressMode::Bar,
+            Some(Duration::from_secs(10)),
+            &format!("load {secret}"),
+            || Box::new(RedactedTerm::new(drawn)),
+        );
+        progress.update(&snap(2_000));
+        progress.finish();
+        let shown = screen.0.lock().expect("screen").clone();
+        assert!(shown.contains("load MASKED"), "{shown:?}");
+        assert!(!shown.contains(secret), "{shown:?}");
+    }
+
     #[test]
     fn hidden_and_bar_modes_accept_updates_and_finish() {
         for mode in [ProgressMode::Hidden, ProgressMode::Bar] {
             for planned in [Some(Duration::from_secs(10)), None] {
-                let progress = Progress::new(mode, planned, "lifecycle");
+                // Drawn on a test screen: a bar on the real stderr would litter the test output.
+                let progress =
+                    Progress::drawn_on(mode, planned, "lifecycle", || Box::new(Screen::default()));
                 assert_eq!(progress.mode(), mode);
                 progress.update(&snap(2_000));
                 progress.finish();

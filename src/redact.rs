@@ -4,7 +4,8 @@
 //! errors, tracing logs, the JSON, HTML, CSV and JUnit reports, `conform`'s
 //! outputs) leaves through this module: [`outln!`](crate::outln) and
 //! [`errln!`](crate::errln) for the terminal, [`write_file`] for files,
-//! [`LogWriter`] for `tracing`. On the way out, every known secret is
+//! [`LogWriter`] for `tracing`, [`RedactedTerm`] for the progress bar,
+//! [`install_panic_hook`] for panic messages. On the way out, every known secret is
 //! replaced by [`MASK`] wherever it appears, including inside text a
 //! server sent back (an error message echoing `x-hyper-secret`, say).
 //!
@@ -18,7 +19,8 @@
 //! The matching is one Aho-Corasick pass over the output for all secrets at
 //! once, built lazily after a registration; nothing here runs per request.
 //! A source-scanning test (`tests::no_output_bypasses_the_redactor`) fails
-//! when code outside this module prints or creates a file directly.
+//! when code outside this module prints, creates a file or draws a progress
+//! bar directly, or when `main` does not install the panic hook.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -310,6 +312,35 @@ macro_rules! outln {
 macro_rules! errln {
     ($($arg:tt)*) => { $crate::redact::print_line(true, format_args!($($arg)*)) };
 }
+
+/// Panic messages through the redactor: the default hook writes to stderr
+/// directly, and a panic's message can hold anything (a response body, a
+/// header). Same text as the default hook; the backtrace as `RUST_BACKTRACE`
+/// asks.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            print_line(
+                true,
+                format_args!("\nthread '{name}' {info}\nstack backtrace:\n{backtrace}"),
+            );
+        } else {
+            print_line(
+                true,
+                format_args!(
+                    "\nthread '{name}' {info}\nnote: run with `RUST_BACKTRACE=1` \
+                     environment variable to display a backtrace"
+                ),
+            );
+        }
+    }));
+}
+
+mod term;
+pub use term::RedactedTerm;
 
 #[cfg(test)]
 mod tests;
