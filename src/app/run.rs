@@ -264,7 +264,8 @@ async fn run_load(run: &mut ReadyRun, plan: &LoadPlan) -> (RunOutcome, SignalWat
 
 /// What the clean-up stage did.
 struct CleanedUp {
-    /// Chats left open that were closed (`cleanup: true`).
+    /// Chats iterations left open: closed (`cleanup: true`), or listed as
+    /// left (`--no-cleanup`).
     cleanup: Option<CleanupSummary>,
     agents: Option<AgentSummary>,
     webhooks: Option<WebhookInput>,
@@ -277,7 +278,11 @@ struct CleanedUp {
 /// session.
 async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalWatch) -> CleanedUp {
     let leftovers = std::mem::take(&mut outcome.open_chats);
-    let cleanup = if run.scenario.cleanup && !leftovers.is_empty() {
+    let cleanup = if leftovers.is_empty() {
+        None
+    } else if !run.scenario.cleanup {
+        Some(CleanupSummary::disabled(leftovers))
+    } else {
         let limit = run.scenario.cleanup_limit();
         if !signals.is_hard_abort() {
             run.progress.println(&format!(
@@ -290,8 +295,6 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
         }
         let stop = signals.second_signal();
         Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
-    } else {
-        None
     };
     // Agents stop after the clean-up (they answer the chats it closes) and
     // before the webhook is deleted (their last events still arrive).
@@ -411,6 +414,7 @@ fn cleanup_report(c: CleanupSummary) -> CleanupReport {
         stopped: c.stopped.map(|s| match s {
             CleanupStop::TimeLimit => CleanupStopReason::TimeLimit,
             CleanupStop::Signal => CleanupStopReason::Signal,
+            CleanupStop::Disabled => CleanupStopReason::Disabled,
         }),
         limit_secs: c.limit.as_secs_f64(),
     }

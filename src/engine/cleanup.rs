@@ -2,7 +2,8 @@
 //! shared environment leaves nothing behind. Runs after the load, outside the
 //! metrics, bounded: at most [`CLEANUP_CONCURRENCY`] requests at once, each
 //! bounded, the whole within its own time limit, and stopped at once by a
-//! second signal. What it could not close is listed by id.
+//! second signal. What it could not close is listed by id, and so is what
+//! it was told to leave (`--no-cleanup`, `cleanup: false`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub enum CleanupStop {
     TimeLimit,
     /// A second Ctrl-C/SIGTERM asked to stop now.
     Signal,
+    /// It was off (`--no-cleanup`, `cleanup: false`): no chat was tried.
+    Disabled,
 }
 
 /// What the clean-up did.
@@ -44,6 +47,19 @@ pub struct CleanupSummary {
     pub stopped: Option<CleanupStop>,
     /// The time limit it ran under.
     pub limit: Duration,
+}
+
+impl CleanupSummary {
+    /// The clean-up that was off: every chat left open, listed.
+    pub fn disabled(mut chats: Vec<String>) -> Self {
+        chats.sort_unstable();
+        CleanupSummary {
+            attempted: chats.len() as u64,
+            left_open: chats,
+            stopped: Some(CleanupStop::Disabled),
+            ..CleanupSummary::default()
+        }
+    }
 }
 
 /// Closes each chat "as the system" (no `userId`), at most

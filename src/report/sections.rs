@@ -189,6 +189,8 @@ pub enum CleanupStopReason {
     TimeLimit,
     /// A second Ctrl-C/SIGTERM.
     Signal,
+    /// The clean-up was off (`--no-cleanup`, `cleanup: false`): every chat left open.
+    Disabled,
 }
 
 /// The end-of-run clean-up: chats iterations left open, and what became of them.
@@ -238,6 +240,9 @@ impl CleanupReport {
                 self.limit_secs
             )),
             Some(CleanupStopReason::Signal) => line.push_str(" (stopped by a second signal)"),
+            Some(CleanupStopReason::Disabled) => {
+                line.push_str(" (clean-up off: --no-cleanup or cleanup: false)");
+            }
             None => {}
         }
         if !self.left_open_ids.is_empty() {
@@ -356,6 +361,21 @@ mod tests {
             stopped,
             limit_secs: 2.0,
         }
+    }
+
+    // See: issue 13 point 3 — `--no-cleanup` left chats open without naming them.
+    #[test]
+    fn a_clean_up_that_was_off_names_every_chat_it_left_open() {
+        let off = CleanupReport {
+            attempted: 2,
+            closed: 0,
+            ..cleanup(&["a", "b"], Some(CleanupStopReason::Disabled))
+        };
+        assert_eq!(
+            off.summary(),
+            "2 chat(s) left open by the load: 0 closed, 0 failed, 2 still open \
+             (clean-up off: --no-cleanup or cleanup: false): a, b"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use chatload::report::{CleanupReport, CleanupStopReason};
 
 #[cfg(unix)]
-use crate::common::{chatload, interrupt};
-use crate::common::{run_scenario, serve_in_thread, write_scenario};
+use crate::common::interrupt;
+use crate::common::{chatload, run_scenario, serve_in_thread, write_scenario};
 
 /// Close requests the stalled target received.
 #[derive(Clone, Default)]
@@ -136,6 +136,40 @@ fn a_second_signal_stops_the_clean_up_and_the_report_lists_the_chats_left_open()
     for text in [&*xml, &*stdout] {
         assert!(
             text.contains("3 still open (stopped by a second signal): chat-0, chat-1, chat-2"),
+            "{text}"
+        );
+    }
+}
+
+/// `--no-cleanup` closes nothing, and the summary, JSON and JUnit name
+/// every chat it left open.
+#[test]
+fn no_cleanup_names_the_chats_it_left_open_in_the_summary_and_every_report() {
+    let (url, target) = start_stalled();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), "s.yaml", &scenario(&url, ""));
+    let (report, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let out = chatload()
+        .args(["run", "--quiet", "--schema", "off", "--no-cleanup", "--out"])
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(target.closes.load(Ordering::SeqCst), 0, "nothing closed");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let cleanup = &json["cleanup"];
+    assert_eq!(cleanup["stopped"], "disabled", "{cleanup}");
+    assert_eq!(cleanup["closed"], 0, "{cleanup}");
+    assert_eq!(cleanup["left_open"], 3, "{cleanup}");
+    assert_eq!(cleanup["left_open_ids"], serde_json::json!(LEFT_OPEN));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for text in [&*xml, &*stdout] {
+        assert!(
+            text.contains("3 still open (clean-up off: --no-cleanup or cleanup: false): chat-0, chat-1, chat-2"),
             "{text}"
         );
     }

@@ -581,7 +581,8 @@ pub(super) fn cleanup_section(out: &mut String, report: &RunReport) {
     out.push_str("<section class=\"card\">\n<h2>Clean-up</h2>\n");
     out.push_str(
         "<p class=\"hint\">Chats that iterations left open, closed after the load \
-         (outside the metrics).</p>\n",
+         (outside the metrics), or all left open and listed when the clean-up was off \
+         (<code>stopped: disabled</code>).</p>\n",
     );
     key_values(out, &serde_json::to_value(cleanup).unwrap_or_default());
     out.push_str("</section>\n");
