@@ -2,9 +2,12 @@
 //! open model starts each arrival, how late it got to them (scheduling
 //! lag), its cap on running iterations, backlog and drops; the closed
 //! model's ramp and iteration budget; the graceful stop and the cut-off
-//! accounting of an abort; an interrupt; coordinated-omission correction.
+//! accounting of an abort; an interrupt; coordinated-omission correction;
+//! the `respect` policy's sleep on `Retry-After`.
 //!
-//! No sockets: each scenario is one pause step (`- think: …`), which sends
+//! No sockets but in the last (whose throttling target runs on the test's
+//! own runtime, so the paused clock moves only when both sides wait on a
+//! timer): each other scenario is one pause step (`- think: …`), which sends
 //! nothing and "takes" exactly its think time on the paused clock, so an
 //! iteration lasts a known time. The client points at a port nobody
 //! listens on and is never used. Time only moves when every task waits
@@ -20,9 +23,9 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{RunOutcome, Runner, closed, open, run};
+use super::{RunOutcome, Runner, closed, metrics_layout, open, run};
 use crate::client::{ApiClient, ClientConfig, Credentials};
-use crate::metrics::{MetricsHub, MetricsLayout, StepInfo};
+use crate::metrics::MetricsHub;
 use crate::plan::{ClosedPlan, LoadPlan, OpenPlan, Shard};
 use crate::scenario::load::load_str;
 
@@ -30,32 +33,31 @@ const SEED: u64 = 7;
 
 /// A runner for a scenario with `load:` and one step that thinks `think`.
 fn runner(load: &str, think: &str) -> Arc<Runner> {
-    let yaml = format!(
-        "name: engine\ntarget: {{base_url: 'http://127.0.0.1:9/v1', app_id: app, secret: s}}\n\
-         load: {load}\nsteps:\n  - think: {think}\n"
-    );
+    runner_at(
+        "http://127.0.0.1:9/v1",
+        &format!("load: {load}\nsteps:\n  - think: {think}\n"),
+    )
+}
+
+/// A runner for a scenario against `base_url` whose lines after `target:`
+/// are `rest`.
+fn runner_at(base_url: &str, rest: &str) -> Arc<Runner> {
+    let yaml =
+        format!("name: engine\ntarget: {{base_url: '{base_url}', app_id: app, secret: s}}\n{rest}");
     let scenario = load_str(&yaml, "engine.yaml", Path::new(".")).expect("a valid scenario");
-    let (step, flow) = scenario.step_names[0].clone();
-    let layout = MetricsLayout {
-        steps: vec![StepInfo {
-            name: step,
-            flow: flow.clone(),
-            pause: true,
-        }],
-        routes: Vec::new(),
-        flows: vec![flow],
-    };
-    let hub = Arc::new(MetricsHub::new(Arc::new(layout), 1));
+    let hub = Arc::new(MetricsHub::new(Arc::new(metrics_layout(&scenario)), 1));
     chatload_mock::testing::install_crypto();
     let client = ApiClient::new(&ClientConfig {
-        base_url: "http://127.0.0.1:9/v1".to_owned(),
+        base_url: base_url.to_owned(),
         credentials: Credentials {
             app_id: Some("app".to_owned()),
             secret: Some("s".to_owned()),
             domain_key: None,
         },
         extra_headers: Vec::new(),
-        timeout: Duration::from_secs(1),
+        // No request timeout: the client's deadlines are read off the real
+        // clock (std `Instant`), which the paused one runs ahead of.
+        timeout: Duration::MAX,
         pool_size: 1,
     })
     .expect("a client");
@@ -383,4 +385,95 @@ async fn closed_model_spends_exactly_its_iteration_budget() {
     tracker.close();
     tracker.wait().await;
     assert_eq!(counts(&runner), (7, 0, 0, 7, 0));
+}
+
+/// When the paused clock read each request, as a target on this runtime
+/// saw it; answers 429 with `Retry-After: RETRY_AFTER[n]` to request n where
+/// one is given, 200 otherwise.
+#[derive(Clone, Default)]
+struct Throttling(Arc<std::sync::Mutex<Vec<Instant>>>);
+
+const RETRY_AFTER: [Option<&str>; 4] = [Some("60"), None, Some("2"), None];
+
+impl Throttling {
+    /// Serves on 127.0.0.1:0 in this runtime (so its I/O never leaves the
+    /// paused clock waiting); returns the base URL.
+    async fn serve(&self) -> String {
+        use axum::http::{StatusCode, header};
+        use axum::response::IntoResponse;
+        let seen = self.0.clone();
+        let app = axum::Router::new().fallback(move || {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().expect("times");
+                seen.push(Instant::now());
+                match RETRY_AFTER.get(seen.len() - 1).copied().flatten() {
+                    Some(after) => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [(header::RETRY_AFTER, after)],
+                        "{}",
+                    )
+                        .into_response(),
+                    None => (StatusCode::OK, "{}").into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(axum::serve(listener, app).into_future());
+        format!("http://{addr}/v1")
+    }
+
+    /// The time between request `n` and the next one.
+    fn gap(&self, n: usize) -> Duration {
+        let seen = self.0.lock().expect("times");
+        seen[n + 1] - seen[n]
+    }
+}
+
+/// `rate_limit: respect`: a throttled VU sleeps the server's `Retry-After`,
+/// capped at `max_wait`, before it sends its next request, and the report
+/// counts that wait. Iteration 1 is told 60 s (capped to 5 s), iteration 2
+/// is told 2 s (under the cap). One VU's iterations are run directly: the
+/// closed model's control tick would let the paused clock race ahead
+/// while a request is on the wire (auto-advance moves it whenever the
+/// runtime waits on a socket with a timer pending).
+#[tokio::test(start_paused = true)]
+async fn respect_sleeps_the_capped_retry_after_before_the_next_request_and_reports_the_wait() {
+    let target = Throttling::default();
+    let base_url = target.serve().await;
+    let runner = runner_at(
+        &base_url,
+        "load: {vus: 1, iterations: 2}\nrate_limit: {policy: respect, max_wait: 5s}\n\
+         steps:\n  - get_settings:\n",
+    );
+    let mut session = runner.session(1, SEED);
+    runner.run_iteration(&mut session, None).await;
+    runner.run_iteration(&mut session, None).await;
+    assert_eq!(target.0.lock().expect("times").len(), 4);
+    let metrics = runner.hub.finish(ms(0));
+    let throttle = metrics.routes[0].throttle;
+    assert_eq!((throttle.throttled, throttle.retries), (2, 2));
+    let s = Duration::from_secs;
+    // Each wait came before the request after it.
+    let (capped, told) = (target.gap(0), target.gap(2));
+    assert!(
+        capped >= s(5),
+        "told 60 s, capped at 5 s: sent after {capped:?}"
+    );
+    assert!(told >= s(2), "told 2 s: sent after {told:?}");
+    // The reported waits are the sleeps: 5 s (not the 60 s told), then 2 s.
+    let us = |d: Duration| u64::try_from(d.as_micros()).expect("small");
+    let first = throttle.max_wait_us;
+    let second = throttle.wait_us - first;
+    assert!(
+        (us(s(5))..us(s(60))).contains(&first) && first <= us(capped),
+        "first wait {first} µs, sent after {capped:?}"
+    );
+    assert!(
+        (us(s(2))..us(s(5))).contains(&second) && second <= us(told),
+        "second wait {second} µs, sent after {told:?}"
+    );
 }

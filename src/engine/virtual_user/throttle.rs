@@ -5,7 +5,7 @@
 //! Only throttled responses take any path here beyond one comparison, so
 //! the request loop's success path is unchanged (no allocation).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Exchange, Runner, micros};
 use crate::engine::session::Session;
@@ -43,7 +43,8 @@ impl Runner {
                 return ex;
             };
             self.record_request(spec, &ex, None, lag);
-            let slept = Instant::now();
+            // tokio's clock: the one the sleep runs on (and paused in tests).
+            let slept = tokio::time::Instant::now();
             tokio::time::sleep(wait).await;
             let waited = micros(slept.elapsed());
             self.hub.record_throttle_wait(RouteId(spec.route), waited);
