@@ -21,7 +21,7 @@
 //!   JUnit agreeing with the exit code, version-1 reports.
 //! - `network`: a real network (root only): the mock in a network
 //!   namespace behind a veth pair, delayed by `tc netem` or a relay;
-//!   latency, keep-alive reuse, coordinated omission, timeouts.
+//!   latency, keep-alive reuse (also over TLS), coordinated omission, timeouts.
 //! - `rate_limit`: the mock's token bucket against the `rate_limit`
 //!   policies (`fail`, `respect`, `retry`); throttled counts and waits.
 //! - `tls`: HTTPS end to end: the TLS mock, `--ca-cert`, HTTP/1.1 and

@@ -9,6 +9,11 @@
 //! with `CHATLOAD_REQUIRE_NETNS=1` set, a skip fails instead (for machines
 //! that must run them). The namespace is deleted on drop, panics included.
 //!
+//! The delay and keep-alive test also runs over TLS: the mock serves HTTPS
+//! in the namespace with a certificate from a CA of the test's own, which
+//! the harness trusts (`target.ca_cert`); a new connection then pays the TLS
+//! handshake's round trip too.
+//!
 //! One test runs anywhere: keep-alive reuse on loopback, counted by the
 //! mock as the namespace tests count it.
 //!
@@ -18,16 +23,18 @@
 mod netns;
 mod relay;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chatload::app::Exit;
 use chatload::report::{HttpProtocol, RunReport};
 use chatload_mock::testing::{DEMO_APP, DEMO_SECRET};
-use chatload_mock::{MockConfig, MockServer};
+use chatload_mock::{MockConfig, MockServer, TlsConfig};
 
 use self::netns::{NetNs, Unavailable};
 use self::relay::{Relay, RelayConfig};
 use crate::common::{run_scenario, step, write_scenario};
+use crate::tls::own_certificate;
 
 /// Delay each way.
 const ONE_WAY: Duration = Duration::from_millis(25);
@@ -41,6 +48,8 @@ struct Network {
     mock: MockServer,
     /// `Some` when the kernel has no netem.
     relay: Option<Relay>,
+    /// The CA the harness trusts when the mock serves TLS.
+    ca_cert: Option<PathBuf>,
     /// Declared after the mock and relay: they stop before it is deleted.
     _ns: NetNs,
 }
@@ -49,11 +58,32 @@ impl Network {
     /// Sets up the namespace and the delay and starts a mock with `config`
     /// in it; `None` (after saying why) when this machine cannot.
     async fn start(config: MockConfig) -> Option<Network> {
+        Self::start_serving(config, None).await
+    }
+
+    /// [`Network::start`] with the mock serving HTTPS: a certificate for
+    /// every address the harness may dial, signed by a CA written to `dir`.
+    async fn start_tls(config: MockConfig, dir: &Path) -> Option<Network> {
+        Self::start_serving(config, Some(dir)).await
+    }
+
+    async fn start_serving(mut config: MockConfig, tls_dir: Option<&Path>) -> Option<Network> {
         let ns = match NetNs::create() {
             Ok(ns) => ns,
             Err(Unavailable::Skip(why)) => return skip(&why),
             Err(Unavailable::Failed(why)) => panic!("network namespace set-up failed: {why}"),
         };
+        let ca_cert = tls_dir.map(|dir| {
+            let ns_ip = ns.ns_ip.to_string();
+            let (cert, key, ca) = own_certificate(dir, &["localhost", "127.0.0.1", &ns_ip])
+                .expect("a certificate for the mock");
+            config.tls = Some(TlsConfig {
+                cert: Some(cert),
+                key: Some(key),
+                ..TlsConfig::default()
+            });
+            ca
+        });
         let relay = match ns.add_netem(ONE_WAY, JITTER, LOSS_PERCENT) {
             Ok(()) => {
                 eprintln!(
@@ -89,14 +119,20 @@ impl Network {
         Some(Network {
             mock,
             relay,
+            ca_cert,
             _ns: ns,
         })
     }
 
     /// The base URL that goes through the delay.
     fn base_url(&self) -> String {
+        let scheme = if self.ca_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         match &self.relay {
-            Some(relay) => format!("http://{}/v1", relay.addr()),
+            Some(relay) => format!("{scheme}://{}/v1", relay.addr()),
             None => self.mock.base_url(),
         }
     }
@@ -136,15 +172,11 @@ fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).expect("a test-sized duration")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn latencies_include_the_delay_and_keep_alive_connections_are_reused() {
-    let Some(net) = Network::start(MockConfig::default()).await else {
-        return;
-    };
-    let (exit, report) = run_settings(&net.base_url(), "", "{vus: 2, iterations: 10}").await;
-    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
-    assert_eq!(report.meta.http_versions, [HttpProtocol::Http1]);
-    let latency = &step(&report, "get_settings").latency;
+/// Checks a 2-VU run of `get_settings` over `net`: every request pays a
+/// round trip, a new connection also `setup_round_trips` more (TCP, TLS),
+/// and each VU kept one connection for all its requests.
+fn assert_delayed_and_reused(net: &Network, report: &RunReport, setup_round_trips: u64) {
+    let latency = &step(report, "get_settings").latency;
     let round_trip = us(net.one_way_floor() * 2);
     // A request on a reused connection pays one round trip at least.
     assert!(
@@ -152,10 +184,10 @@ async fn latencies_include_the_delay_and_keep_alive_connections_are_reused() {
         "p50 {} µs below the round trip {round_trip} µs",
         latency.p50_us
     );
-    // A new connection's first request also pays the TCP handshake's round trip.
+    // A new connection's first request also pays its set-up's round trips.
     assert!(
-        latency.max_us >= 2 * round_trip,
-        "max {} µs: no connection set-up cost",
+        latency.max_us >= (1 + setup_round_trips) * round_trip,
+        "max {} µs: no connection set-up cost ({setup_round_trips} round trips of {round_trip} µs)",
         latency.max_us
     );
     // Keep-alive: each virtual user's one connection carried all its requests.
@@ -172,6 +204,52 @@ async fn latencies_include_the_delay_and_keep_alive_connections_are_reused() {
             "one upstream connection per client connection"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latencies_include_the_delay_and_keep_alive_connections_are_reused() {
+    let Some(net) = Network::start(MockConfig::default()).await else {
+        return;
+    };
+    let (exit, report) = run_settings(&net.base_url(), "", "{vus: 2, iterations: 10}").await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(report.meta.http_versions, [HttpProtocol::Http1]);
+    assert_delayed_and_reused(&net, &report, 1);
+}
+
+/// The same over HTTPS: the handshake crosses the delay too, once per
+/// connection, and the mock counts one handshake per connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_latencies_include_the_delay_and_the_handshake_and_connections_are_reused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let Some(net) = Network::start_tls(MockConfig::default(), dir.path()).await else {
+        return;
+    };
+    let ca = net.ca_cert.as_ref().expect("serving TLS").display();
+    let (exit, report) = run_settings(
+        &net.base_url(),
+        &format!("  ca_cert: {ca}\n"),
+        "{vus: 2, iterations: 10}",
+    )
+    .await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert!(report.meta.target.starts_with("https://"));
+    assert_eq!(report.totals.requests, 10);
+    // TCP's handshake and TLS's (one round trip in TLS 1.3).
+    assert_delayed_and_reused(&net, &report, 2);
+    let tls = net.mock.tls_counts().expect("serving TLS");
+    assert_eq!(tls.failed, 0, "{tls:?}");
+    assert_eq!(
+        tls.h2 + tls.http1,
+        net.mock.connections(),
+        "one handshake per connection: {tls:?}"
+    );
+    eprintln!(
+        "network test over TLS: {:?}, {tls:?}, p50 {} µs, max {} µs",
+        report.meta.http_versions,
+        step(&report, "get_settings").latency.p50_us,
+        step(&report, "get_settings").latency.max_us
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

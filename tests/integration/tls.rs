@@ -107,9 +107,12 @@ async fn the_lifecycle_runs_over_https_with_http1_and_with_http2() {
     }
 }
 
-/// A user's own CA and a certificate for `localhost` signed by it, written
-/// as PEM into `dir`: `(cert chain, key, CA)`.
-fn own_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn std::error::Error>> {
+/// A user's own CA and a certificate for `names` (DNS names or IP
+/// addresses) signed by it, written as PEM into `dir`: `(cert chain, key, CA)`.
+pub fn own_certificate(
+    dir: &Path,
+    names: &[&str],
+) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn std::error::Error>> {
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
@@ -117,7 +120,8 @@ fn own_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn st
         .push(rcgen::DnType::CommonName, "a user's own CA");
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
     let key = rcgen::KeyPair::generate()?;
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&key, &ca)?;
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let cert = rcgen::CertificateParams::new(names)?.signed_by(&key, &ca)?;
     let paths = (
         dir.join("server.pem"),
         dir.join("server.key"),
@@ -168,7 +172,8 @@ fn spawn_mock_process(args: &[&std::ffi::OsStr]) -> (MockProcess, u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatload_mock_serves_a_users_own_certificate_with_http1_and_http2() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key, ca) = own_certificate(dir.path()).expect("a certificate of our own");
+    let (cert, key, ca) =
+        own_certificate(dir.path(), &["localhost"]).expect("a certificate of our own");
     let (_mock, port) = spawn_mock_process(&[
         "--tls-cert".as_ref(),
         cert.as_os_str(),
