@@ -3,6 +3,7 @@
 //! report lists the chats it left open by id. A target that dies mid-run:
 //! each virtual user backs off instead of looping on connection errors.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -88,6 +89,39 @@ async fn the_command_line_sets_the_clean_up_limit() {
     assert!((cleanup.limit_secs - 0.1).abs() < 1e-9);
 }
 
+/// `chatload run --quiet --schema off ARGS` on `scenario`, writing its
+/// report and JUnit file into `dir`.
+fn run_command(dir: &Path, scenario: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = chatload();
+    command
+        .args(["run", "--quiet", "--schema", "off"])
+        .args(args)
+        .arg("--out")
+        .arg(dir.join("r.json"))
+        .arg("--junit")
+        .arg(dir.join("r.xml"))
+        .arg(scenario);
+    command
+}
+
+/// The report in `dir` stopped its clean-up for `stopped` and lists the
+/// three chats left open; its JUnit file and `stdout` say so, `because`.
+fn assert_left_open(dir: &Path, stdout: &[u8], stopped: &str, because: &str) {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r.json")).expect("a report"))
+            .expect("a JSON report");
+    let cleanup = &json["cleanup"];
+    assert_eq!(cleanup["stopped"], stopped, "{cleanup}");
+    assert_eq!(cleanup["left_open"], 3, "{cleanup}");
+    assert_eq!(cleanup["left_open_ids"], serde_json::json!(LEFT_OPEN));
+    let xml = std::fs::read_to_string(dir.join("r.xml")).expect("a JUnit file");
+    let stdout = String::from_utf8_lossy(stdout);
+    let line = format!("3 still open ({because}): chat-0, chat-1, chat-2");
+    for text in [&*xml, &*stdout] {
+        assert!(text.contains(&line), "{text}");
+    }
+}
+
 /// With an hour-long limit, a second signal ends the clean-up: the process
 /// exits 130 and its report, JUnit file and summary name the chats left open.
 #[cfg(unix)]
@@ -100,13 +134,7 @@ fn a_second_signal_stops_the_clean_up_and_the_report_lists_the_chats_left_open()
         "s.yaml",
         &scenario(&url, "cleanup_timeout: 1h\n"),
     );
-    let (report, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
-    let child = chatload()
-        .args(["run", "--quiet", "--schema", "off", "--out"])
-        .arg(&report)
-        .arg("--junit")
-        .arg(&junit)
-        .arg(&path)
+    let child = run_command(dir.path(), &path, &[])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -126,19 +154,12 @@ fn a_second_signal_stops_the_clean_up_and_the_report_lists_the_chats_left_open()
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let cleanup = &json["cleanup"];
-    assert_eq!(cleanup["stopped"], "signal", "{cleanup}");
-    assert_eq!(cleanup["left_open"], 3, "{cleanup}");
-    assert_eq!(cleanup["left_open_ids"], serde_json::json!(LEFT_OPEN));
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for text in [&*xml, &*stdout] {
-        assert!(
-            text.contains("3 still open (stopped by a second signal): chat-0, chat-1, chat-2"),
-            "{text}"
-        );
-    }
+    assert_left_open(
+        dir.path(),
+        &out.stdout,
+        "signal",
+        "stopped by a second signal",
+    );
 }
 
 /// `--no-cleanup` closes nothing, and the summary, JSON and JUnit name
@@ -148,31 +169,17 @@ fn no_cleanup_names_the_chats_it_left_open_in_the_summary_and_every_report() {
     let (url, target) = start_stalled();
     let dir = tempfile::tempdir().unwrap();
     let path = write_scenario(dir.path(), "s.yaml", &scenario(&url, ""));
-    let (report, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
-    let out = chatload()
-        .args(["run", "--quiet", "--schema", "off", "--no-cleanup", "--out"])
-        .arg(&report)
-        .arg("--junit")
-        .arg(&junit)
-        .arg(&path)
+    let out = run_command(dir.path(), &path, &["--no-cleanup"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(target.closes.load(Ordering::SeqCst), 0, "nothing closed");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let cleanup = &json["cleanup"];
-    assert_eq!(cleanup["stopped"], "disabled", "{cleanup}");
-    assert_eq!(cleanup["closed"], 0, "{cleanup}");
-    assert_eq!(cleanup["left_open"], 3, "{cleanup}");
-    assert_eq!(cleanup["left_open_ids"], serde_json::json!(LEFT_OPEN));
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for text in [&*xml, &*stdout] {
-        assert!(
-            text.contains("3 still open (clean-up off: --no-cleanup or cleanup: false): chat-0, chat-1, chat-2"),
-            "{text}"
-        );
-    }
+    assert_left_open(
+        dir.path(),
+        &out.stdout,
+        "disabled",
+        "clean-up off: --no-cleanup or cleanup: false",
+    );
 }
 
 /// Answers `answers` requests, then shuts down: later connections are refused.
