@@ -1,0 +1,124 @@
+//! `target:`: where requests go and with which credentials (each value may
+//! come from `${ENV}` or a `CHATLOAD_*` variable), its timeout and TLS.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use serde_saphyr::{Location, Spanned};
+
+use super::{DEFAULT_TIMEOUT, Validator};
+use crate::scenario::raw::RawTarget;
+use crate::scenario::{HttpVersion, Secret, TargetSpec};
+
+pub(super) fn validate_target(
+    v: &mut Validator<'_>,
+    raw: Option<&Spanned<RawTarget>>,
+    base_dir: &Path,
+) -> TargetSpec {
+    let default = RawTarget::default();
+    let (t, at) = match raw {
+        Some(s) => (&s.value, s.referenced),
+        None => (&default, Location::UNKNOWN),
+    };
+    let field = |v: &mut Validator<'_>, value: &Option<String>, name: &str, env_name: &str| {
+        let path = format!("target.{name}");
+        value
+            .as_deref()
+            .map(|text| v.expand_env(text, &at, &path))
+            .or_else(|| (v.env)(env_name))
+            .filter(|s| !s.is_empty())
+    };
+    let base_url = field(v, &t.base_url, "base_url", "CHATLOAD_BASE_URL");
+    let region = field(v, &t.region, "region", "CHATLOAD_REGION");
+    let version = field(v, &t.version, "version", "CHATLOAD_API_VERSION");
+    let base_url = match (base_url, region) {
+        (Some(url), _) => Some(url),
+        (None, Some(region)) => match region_url(&region, version.as_deref().unwrap_or("v1")) {
+            Ok(url) => Some(url),
+            Err(msg) => {
+                v.problem(&at, "target.region", msg);
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let app_id = field(v, &t.app_id, "app_id", "CHATLOAD_APP_ID").map(Secret::new);
+    let secret = field(v, &t.secret, "secret", "CHATLOAD_SECRET").map(Secret::new);
+    let domain_key = field(v, &t.domain_key, "domain_key", "CHATLOAD_DOMAIN_KEY").map(Secret::new);
+    let headers = t
+        .headers
+        .iter()
+        .map(|(k, val)| {
+            (
+                k.clone(),
+                v.expand_env(val, &at, &format!("target.headers.{k}")),
+            )
+        })
+        .collect();
+    let timeout = t
+        .timeout
+        .as_ref()
+        .and_then(|s| v.positive_duration(&s.value, &s.referenced, "target.timeout"))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let (ca_cert, http) = validate_tls(v, t, &at, base_dir);
+    TargetSpec {
+        base_url,
+        app_id,
+        secret,
+        domain_key,
+        headers,
+        timeout,
+        ca_cert,
+        insecure: t.insecure.unwrap_or(false),
+        http,
+    }
+}
+
+/// `target.ca_cert` (an existing file, relative to the scenario) and `target.http`.
+fn validate_tls(
+    v: &mut Validator<'_>,
+    t: &RawTarget,
+    at: &Location,
+    base_dir: &Path,
+) -> (Option<PathBuf>, HttpVersion) {
+    let ca_cert = t.ca_cert.as_deref().and_then(|text| {
+        let path = base_dir.join(v.expand_env(text, at, "target.ca_cert"));
+        if path.is_file() {
+            Some(path)
+        } else {
+            v.problem(
+                at,
+                "target.ca_cert",
+                format!("no CA certificate file at {}", path.display()),
+            );
+            None
+        }
+    });
+    let http = match &t.http {
+        None => HttpVersion::Auto,
+        Some(value) => {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            HttpVersion::parse(&text).unwrap_or_else(|e| {
+                v.problem(at, "target.http", e);
+                HttpVersion::Auto
+            })
+        }
+    };
+    (ca_cert, http)
+}
+
+/// `https://agentchat-{region}.inbenta.chat:8000/{version}`.
+///
+/// # Errors
+/// A region other than `eu` or `us`.
+pub fn region_url(region: &str, version: &str) -> Result<String, String> {
+    match region {
+        "eu" | "us" => Ok(format!(
+            "https://agentchat-{region}.inbenta.chat:8000/{version}"
+        )),
+        other => Err(format!("unknown region `{other}`: expected eu or us")),
+    }
+}
