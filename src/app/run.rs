@@ -30,7 +30,7 @@ use crate::progress::{Progress, detect_mode};
 use crate::report::webhook::WebhookInput;
 use crate::report::{
     self, CleanupReport, CleanupStopReason, HttpProtocol, LoadModel, LoadProfile, RouteViolations,
-    RunMeta, RunReport, SchemaReport, StageReport, ViolationSample,
+    RunMeta, RunReport, SchemaReport, StageReport,
 };
 use crate::scenario::{Scenario, Stage, Workload};
 use crate::verdict;
@@ -474,22 +474,7 @@ fn schema_report(mode: &str, outcome: &RunOutcome) -> SchemaReport {
     let routes = outcome
         .schema_violations
         .iter()
-        .map(|(route, v)| {
-            let samples = v
-                .samples
-                .iter()
-                .map(|s| ViolationSample {
-                    status: s.status,
-                    path: s.path.clone(),
-                    reason: s.reason.clone(),
-                })
-                .collect();
-            let violations = RouteViolations {
-                count: v.count,
-                samples,
-            };
-            (route.clone(), violations)
-        })
+        .map(|(route, v)| (route.clone(), RouteViolations::from(v)))
         .collect();
     SchemaReport {
         mode: mode.to_owned(),

@@ -266,13 +266,20 @@ async fn run_whole(runner: &Arc<Runner>, interrupt: CancellationToken) -> RunOut
     .await
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_graceful_stop_lets_short_iterations_finish() {
+/// Three arrivals (0, 100, 200 ms) with a graceful stop of 1 s, each iteration
+/// a pause of `think`, run to the end.
+async fn three_arrivals_pausing(think: &str) -> (Arc<Runner>, RunOutcome) {
     let runner = runner(
         "{arrival_rate: 10, duration: 300ms, max_vus: 10, graceful_stop: 1s}",
-        "500ms",
+        think,
     );
     let outcome = run_whole(&runner, CancellationToken::new()).await;
+    (runner, outcome)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_graceful_stop_lets_short_iterations_finish() {
+    let (runner, outcome) = three_arrivals_pausing("500ms").await;
     // Arrivals at 0, 100, 200 ms; the last iteration ends at 700 ms.
     assert!(!outcome.aborted && !outcome.interrupted, "{outcome:?}");
     assert_eq!(outcome.load_elapsed, ms(200));
@@ -283,11 +290,7 @@ async fn the_graceful_stop_lets_short_iterations_finish() {
 
 #[tokio::test(start_paused = true)]
 async fn past_the_graceful_stop_running_iterations_are_cut_off_and_counted() {
-    let runner = runner(
-        "{arrival_rate: 10, duration: 300ms, max_vus: 10, graceful_stop: 1s}",
-        "10s",
-    );
-    let outcome = run_whole(&runner, CancellationToken::new()).await;
+    let (runner, outcome) = three_arrivals_pausing("10s").await;
     // The load ends with the last arrival (200 ms); 1 s later the three
     // iterations, 10 s long, are still running: aborted, each cut off.
     assert!(outcome.aborted && !outcome.interrupted, "{outcome:?}");

@@ -175,15 +175,9 @@ mod tests {
     #[test]
     fn an_entry_names_the_check_the_exchange_and_masks_nothing_itself() {
         let sample = FailureSample {
-            check: "status in [200]".to_owned(),
-            expected: Some("200".to_owned()),
-            actual: Some("409".to_owned()),
-            status: Some(409),
-            api_message: Some("User already has a chat".to_owned()),
-            route: Some("POST /chats".to_owned()),
             iteration: 4,
             vu: 2,
-            ..FailureSample::default()
+            ..FailureSample::create_chat_status(200, 409, "User already has a chat")
         };
         let exchange = ExchangeLog {
             method: Method::Post,

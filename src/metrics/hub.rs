@@ -614,7 +614,6 @@ mod tests {
     #[test]
     fn histograms_merged_across_shards_equal_one_histogram_of_all_values() {
         let hub = MetricsHub::new(layout(), 3);
-        let mut single = new_latency_histogram();
         std::thread::scope(|scope| {
             for thread in 0..3u64 {
                 let hub = &hub;
@@ -625,9 +624,7 @@ mod tests {
                 });
             }
         });
-        for value in 1..=15_000u64 {
-            single.saturating_record(value * 13);
-        }
+        let single = crate::metrics::histogram_of((1..=15_000u64).map(|value| value * 13));
         let metrics = hub.finish(Duration::from_secs(1));
         let route = &metrics.routes[0];
         assert_eq!(route.latency_us, single);

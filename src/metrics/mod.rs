@@ -53,6 +53,16 @@ pub fn new_latency_histogram() -> Histogram<u64> {
         .expect("constant bounds: low 1, high far above 2, 3 significant digits")
 }
 
+/// A latency histogram holding `values` (test data).
+#[cfg(test)]
+pub(crate) fn histogram_of(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
+    let mut histogram = new_latency_histogram();
+    for value in values {
+        histogram.saturating_record(value);
+    }
+    histogram
+}
+
 /// Index of a step in [`MetricsLayout::steps`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StepId(pub u32);

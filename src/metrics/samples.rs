@@ -123,6 +123,24 @@ impl SampleStore {
     }
 }
 
+/// Test data shared by the modules that show samples.
+#[cfg(test)]
+impl FailureSample {
+    /// A status check of `POST /chats` that expected `expected` and got `actual`
+    /// with the API's error message `api_message`.
+    pub(crate) fn create_chat_status(expected: u16, actual: u16, api_message: &str) -> Self {
+        FailureSample {
+            check: format!("status in [{expected}]"),
+            expected: Some(expected.to_string()),
+            actual: Some(actual.to_string()),
+            status: Some(actual),
+            api_message: Some(api_message.to_owned()),
+            route: Some("POST /chats".to_owned()),
+            ..FailureSample::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,14 +58,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::metrics::new_latency_histogram;
+    use crate::metrics::{histogram_of, new_latency_histogram};
 
     #[test]
     fn compact_histogram_keeps_count_and_percentiles_within_one_percent_and_is_small() {
-        let mut full = new_latency_histogram();
-        for value in 100..=20_000u64 {
-            full.saturating_record(value);
-        }
+        let full = histogram_of(100..=20_000);
         let compact = compact_histogram(&full);
         assert_eq!(compact.len(), full.len());
         for quantile in [0.5, 0.9, 0.99, 1.0] {

@@ -339,15 +339,9 @@ pub(crate) fn sample_report() -> RunReport {
             });
             if let Some(kind) = failure {
                 hub.record_step_failure(StepId(step), kind, || FailureSample {
-                    check: "status in [201]".to_owned(),
-                    expected: Some("201".to_owned()),
-                    actual: Some("503".to_owned()),
-                    status: Some(503),
-                    api_message: Some("Service <unavailable>".to_owned()),
-                    route: Some("POST /chats".to_owned()),
                     iteration,
                     vu: 1,
-                    ..FailureSample::default()
+                    ..FailureSample::create_chat_status(201, 503, "Service <unavailable>")
                 });
             }
         }

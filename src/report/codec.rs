@@ -39,14 +39,11 @@ pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::new_latency_histogram;
+    use crate::metrics::{histogram_of, new_latency_histogram};
 
     #[test]
     fn round_trip_keeps_every_percentile_and_count() {
-        let mut histogram = new_latency_histogram();
-        for value in 1..=10_000u64 {
-            histogram.saturating_record(value * value % 250_000 + 1);
-        }
+        let mut histogram = histogram_of((1..=10_000u64).map(|value| value * value % 250_000 + 1));
         histogram.saturating_record(3_000_000_000);
         let decoded = decode_histogram(&encode_histogram(&histogram)).expect("decodes");
         assert_eq!(decoded.len(), histogram.len());

@@ -65,28 +65,28 @@ pub struct RunReport {
     pub thresholds: Vec<ThresholdDef>,
     /// The verdict (`verdict::judge`); `None` only in reports upgraded from version 1 until
     /// they are judged again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
     /// Response-schema checking (absent when nothing was checked and nothing recorded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<SchemaReport>,
     /// The end-of-run clean-up of chats left open (absent when it did not run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<CleanupReport>,
     /// Agent actors (runs with an `agents:` section only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub agents: Option<AgentSummary>,
     /// Whether in-flight iterations were aborted at the end of `graceful_stop`.
     #[serde(default)]
     pub aborted_in_flight: bool,
     /// Webhook events and the chat lifecycle's service levels (runs with a
     /// `webhooks:` section only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<super::webhook::WebhookReport>,
     /// Throttled responses (429, or 503 with `Retry-After`) and what the
     /// `rate_limit` policy did about them; absent only in reports written
     /// before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle: Option<super::throttle::ThrottleReport>,
 }
 
@@ -115,7 +115,6 @@ pub struct RunMeta {
     /// Scenario `name`.
     pub scenario: String,
     /// Path of the scenario file, if it came from one.
-    #[serde(default)]
     pub scenario_file: Option<String>,
     /// Base URL of the target, without credentials.
     pub target: String,
@@ -154,7 +153,6 @@ pub struct RunMeta {
     #[serde(default)]
     pub stopped_by_signal: bool,
     /// Name of this shard when the run was split across machines.
-    #[serde(default)]
     pub shard: Option<String>,
     /// Reports merged into this one (empty for a single run).
     #[serde(default)]
@@ -193,7 +191,6 @@ pub struct Totals {
     pub cut_off_requests: u64,
     /// Iterations the plan asked for, when it fixes a number (closed model
     /// with `iterations`, open model: its arrivals); `None` otherwise.
-    #[serde(default)]
     pub planned_iterations: Option<u64>,
     /// Planned iterations that never started and were not dropped (the
     /// duration ran out before `iterations` did, or the run was stopped).
@@ -204,7 +201,7 @@ pub struct Totals {
     /// corrected latency's excess over the raw one is this plus the time
     /// arrivals waited in the backlog for a free virtual user; a large value
     /// here means the load machine, not the target, delayed the load.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduling_lag: Option<Percentiles>,
 }
 
@@ -227,10 +224,8 @@ pub struct StatsReport {
     /// Step name, route ("POST /chats") or "iteration".
     pub name: String,
     /// Flow of a step; `None` for routes and the iteration.
-    #[serde(default)]
     pub flow: Option<String>,
     /// Route (method + path template) of a route entry; `None` for steps and the iteration.
-    #[serde(default)]
     pub route: Option<String>,
     /// Samples recorded.
     pub count: u64,
@@ -322,7 +317,6 @@ pub struct FailureSamples {
     /// Step name.
     pub step: String,
     /// The step's flow.
-    #[serde(default)]
     pub flow: Option<String>,
     /// Failure kind (`status`, `expectation`, `capture`, ...).
     pub kind: String,

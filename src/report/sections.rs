@@ -166,6 +166,23 @@ pub struct RouteViolations {
     pub samples: Vec<ViolationSample>,
 }
 
+impl From<&crate::schema::RouteViolations> for RouteViolations {
+    fn from(v: &crate::schema::RouteViolations) -> Self {
+        RouteViolations {
+            count: v.count,
+            samples: v
+                .samples
+                .iter()
+                .map(|s| ViolationSample {
+                    status: s.status,
+                    path: s.path.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Response-schema checking of the run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

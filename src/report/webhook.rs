@@ -204,7 +204,6 @@ pub struct QueueReport {
     pub time_in_queue: LatencySummary,
     pub positions: PositionSummary,
     /// Little's law self-check, when the queue was sampled.
-    #[serde(default)]
     pub little: Option<LittleReport>,
 }
 

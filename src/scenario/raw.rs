@@ -19,37 +19,28 @@ use serde_saphyr::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub seed: Option<u64>,
-    #[serde(default)]
     pub target: Option<Spanned<RawTarget>>,
     #[serde(default)]
     pub variables: BTreeMap<String, Value>,
     #[serde(default)]
     pub feeds: BTreeMap<String, Spanned<RawFeed>>,
     pub load: Spanned<RawLoad>,
-    #[serde(default)]
     pub flows: Option<Vec<Spanned<RawFlow>>>,
     /// Shorthand for a single flow.
-    #[serde(default)]
     pub steps: Option<Vec<Spanned<RawStep>>>,
-    #[serde(default)]
     pub cleanup: Option<bool>,
     /// Time limit of the end-of-run clean-up (default: `load.graceful_stop`).
-    #[serde(default)]
     pub cleanup_timeout: Option<Spanned<DurationText>>,
     #[serde(default)]
     pub thresholds: Vec<Spanned<RawThresholdEntry>>,
     /// Agent actors (see `scenario/agents.rs`).
-    #[serde(default)]
     pub agents: Option<Spanned<RawAgents>>,
     /// `webhooks:` (bare `webhooks:` means every default).
     #[serde(default, deserialize_with = "present")]
     pub webhooks: Option<Option<Spanned<RawWebhooks>>>,
     /// `rate_limit:` (see `scenario/rate_limit.rs`).
-    #[serde(default)]
     pub rate_limit: Option<Spanned<super::rate_limit::RawRateLimit>>,
 }
 
@@ -174,7 +165,6 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 pub struct RawFeed {
     pub file: String,
-    #[serde(default)]
     pub mode: Option<String>,
 }
 

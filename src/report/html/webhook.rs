@@ -339,18 +339,20 @@ mod tests {
         let mut report = crate::report::build_sample_report();
         let mut w = build(&sample_input(4));
         w.receiver.events = 200;
-        w.counts.received = 190;
-        w.counts.expected = 150;
-        w.counts.direct = 40;
-        w.counts.missing = 3;
-        w.counts.duplicate = 10;
-        w.counts.late = 4;
-        w.counts.out_of_order = 19;
-        w.counts.invalid_signatures = 50;
-        w.counts.malformed = 0;
-        w.counts.unrouted = 0;
-        w.counts.schema_checked = 190;
-        w.counts.schema_violations = 2;
+        w.counts = crate::report::webhook::EventCounts {
+            received: 190,
+            expected: 150,
+            direct: 40,
+            missing: 3,
+            duplicate: 10,
+            late: 4,
+            out_of_order: 19,
+            invalid_signatures: 50,
+            malformed: 0,
+            unrouted: 0,
+            schema_checked: 190,
+            schema_violations: 2,
+        };
         w.schema_violations.insert(
             "chats:join".to_owned(),
             crate::report::webhook::EventViolations {

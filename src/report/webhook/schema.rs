@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::EventSchemaSummary;
+use crate::lifecycle::schema::EventViolation;
+use crate::schema::RouteViolations;
 
 /// Samples kept per event name (as for responses).
 const SAMPLES: usize = 5;
@@ -37,24 +39,24 @@ pub fn build(summary: &EventSchemaSummary) -> BTreeMap<String, EventViolations> 
     summary
         .violations
         .iter()
-        .map(|(name, v)| {
-            let samples = v
+        .map(|(name, v)| (name.clone(), EventViolations::from(v)))
+        .collect()
+}
+
+impl From<&RouteViolations<EventViolation>> for EventViolations {
+    fn from(v: &RouteViolations<EventViolation>) -> Self {
+        EventViolations {
+            count: v.count,
+            samples: v
                 .samples
                 .iter()
                 .map(|s| EventViolationSample {
                     path: s.path.clone(),
                     reason: s.reason.clone(),
                 })
-                .collect();
-            (
-                name.clone(),
-                EventViolations {
-                    count: v.count,
-                    samples,
-                },
-            )
-        })
-        .collect()
+                .collect(),
+        }
+    }
 }
 
 /// Shards' maps merged: counts added, distinct samples kept up to the cap.
