@@ -402,11 +402,12 @@ fn http_versions(used: HttpUsed) -> Vec<HttpProtocol> {
 
 /// The clean-up section: counts, why it stopped, the ids still open.
 fn cleanup_report(c: CleanupSummary) -> CleanupReport {
+    let attempted = c.attempted();
     let left_open = c.left_open.len() as u64;
     let mut ids = c.left_open;
     ids.truncate(report::MAX_LEFT_OPEN_IDS);
     CleanupReport {
-        attempted: c.attempted,
+        attempted,
         closed: c.closed,
         failed: c.failed,
         left_open,

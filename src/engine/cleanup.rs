@@ -35,8 +35,6 @@ pub enum CleanupStop {
 /// What the clean-up did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupSummary {
-    /// Chats left open by the load, all to be closed.
-    pub attempted: u64,
     pub closed: u64,
     /// Close requests that failed (an error status, no answer in time).
     pub failed: u64,
@@ -54,11 +52,16 @@ impl CleanupSummary {
     pub fn disabled(mut chats: Vec<String>) -> Self {
         chats.sort_unstable();
         CleanupSummary {
-            attempted: chats.len() as u64,
             left_open: chats,
             stopped: Some(CleanupStop::Disabled),
             ..CleanupSummary::default()
         }
+    }
+
+    /// Chats left open by the load, all to be closed: each ends closed or
+    /// left open.
+    pub fn attempted(&self) -> u64 {
+        self.closed + self.left_open.len() as u64
     }
 }
 
@@ -72,7 +75,6 @@ pub async fn close_chats(
     stop: &CancellationToken,
 ) -> CleanupSummary {
     let mut summary = CleanupSummary {
-        attempted: chats.len() as u64,
         limit,
         ..CleanupSummary::default()
     };
