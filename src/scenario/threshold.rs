@@ -492,49 +492,45 @@ mod tests {
 
     #[test]
     fn parses_steps_routes_iteration_and_run_metrics() {
-        let t = parse("create_chat.p99 < 300ms", STEPS, false).unwrap();
-        assert_eq!(t.subject, Subject::Step("create_chat".into()));
-        assert_eq!(
-            t.stat,
-            Some(StatMetric::Quantile {
-                q: 0.99,
-                corrected: false
-            })
-        );
-        assert_eq!((t.op, t.limit), (Op::Lt, 300_000.0));
-        let t = parse("iteration.p95_corrected <= 2s", STEPS, false).unwrap();
-        assert_eq!(
-            t.stat,
-            Some(StatMetric::Quantile {
-                q: 0.95,
-                corrected: true
-            })
-        );
-        assert_eq!(t.limit, 2_000_000.0);
-        let t = parse("iteration[chat].p95 < 500ms", STEPS, false).unwrap();
-        assert_eq!(t.subject, Subject::FlowIteration("chat".into()));
-        assert_eq!(
-            (t.stat, t.limit),
+        let quantile = |q, corrected| Some(StatMetric::Quantile { q, corrected });
+        for (text, subject, stat, limit) in [
             (
-                Some(StatMetric::Quantile {
-                    q: 0.95,
-                    corrected: false
-                }),
-                500_000.0
-            )
-        );
+                "create_chat.p99 < 300ms",
+                Subject::Step("create_chat".into()),
+                quantile(0.99, false),
+                300_000.0,
+            ),
+            (
+                "iteration.p95_corrected <= 2s",
+                Subject::Iteration,
+                quantile(0.95, true),
+                2_000_000.0,
+            ),
+            (
+                "iteration[chat].p95 < 500ms",
+                Subject::FlowIteration("chat".into()),
+                quantile(0.95, false),
+                500_000.0,
+            ),
+            (
+                "route(POST /chats).p99.9 < 1s",
+                Subject::Route("POST /chats".into()),
+                quantile(0.999, false),
+                1_000_000.0,
+            ),
+        ] {
+            let t = parse(text, STEPS, false).unwrap();
+            assert_eq!(
+                (t.subject, t.stat, t.limit),
+                (subject, stat, limit),
+                "{text}"
+            );
+        }
+        let t = parse("create_chat.p99 < 300ms", STEPS, false).unwrap();
+        assert_eq!(t.op, Op::Lt);
         assert!(parse("iteration[].p95 < 1s", STEPS, false).is_err());
         assert!(parse("iteration[chat.p95 < 1s", STEPS, false).is_err());
         assert!(parse("iteration[chat].p98 < 1s", STEPS, false).is_err());
-        let t = parse("route(POST /chats).p99.9 < 1s", STEPS, false).unwrap();
-        assert_eq!(t.subject, Subject::Route("POST /chats".into()));
-        assert_eq!(
-            t.stat,
-            Some(StatMetric::Quantile {
-                q: 0.999,
-                corrected: false
-            })
-        );
         assert_eq!(parse("errors.rate < 1%", STEPS, true).unwrap().limit, 0.01);
         assert_eq!(
             parse("schema_violations == 0", STEPS, false)
