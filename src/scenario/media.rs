@@ -13,10 +13,11 @@ use std::path::Path;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
+use super::raw::{Read, Scalar, scalar_or_map};
 use super::template::{RenderContext, Template, UnsetVariable, VarId};
 use super::validate::Validator;
 
@@ -81,32 +82,21 @@ pub struct RawDownloadMedia {
 
 impl<'de> Deserialize<'de> for RawPart {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawPart;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a text value, or a file such as {file: cat.png} or {generate: {size: 10KiB, type: image/png}}")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPart, E> {
-                Ok(RawPart::Text(v.to_owned()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawPart, E> {
-                Ok(RawPart::Text(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawPart, E> {
-                Ok(RawPart::Text(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawPart, E> {
-                Ok(RawPart::Text(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawPart, E> {
-                Ok(RawPart::Text(v.to_string()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPart, A::Error> {
-                RawFile::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawPart::File)
-            }
-        }
-        d.deserialize_any(V)
+        let text = |s: Scalar<'_>| {
+            Read::Value(RawPart::Text(match s {
+                Scalar::Str(v) => v.to_owned(),
+                Scalar::Unsigned(v) => v.to_string(),
+                Scalar::Signed(v) => v.to_string(),
+                Scalar::Float(v) => v.to_string(),
+                Scalar::Bool(v) => v.to_string(),
+            }))
+        };
+        scalar_or_map(
+            d,
+            "a text value, or a file such as {file: cat.png} or {generate: {size: 10KiB, type: image/png}}",
+            text,
+            Some(RawPart::File as fn(RawFile) -> RawPart),
+        )
     }
 }
 

@@ -10,9 +10,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
+
+mod scalar;
+
+pub use scalar::{Read, Scalar, scalar_or_map};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -77,24 +81,14 @@ pub struct RawOnOff(pub bool);
 
 impl<'de> Deserialize<'de> for RawOnOff {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RawOnOff;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("on or off")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawOnOff, E> {
-                Ok(RawOnOff(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawOnOff, E> {
-                match v {
-                    "on" | "true" => Ok(RawOnOff(true)),
-                    "off" | "false" => Ok(RawOnOff(false)),
-                    other => Err(E::custom(format!("`{other}`: expected on or off"))),
-                }
-            }
-        }
-        d.deserialize_any(V)
+        let on_off = |s: Scalar<'_>| match s {
+            Scalar::Bool(v) => Read::Value(RawOnOff(v)),
+            Scalar::Str("on" | "true") => Read::Value(RawOnOff(true)),
+            Scalar::Str("off" | "false") => Read::Value(RawOnOff(false)),
+            Scalar::Str(other) => Read::Problem(format!("`{other}`: expected on or off")),
+            _ => Read::WrongKind,
+        };
+        scalar_or_map::<_, _, ()>(d, "on or off", on_off, None)
     }
 }
 
@@ -117,25 +111,20 @@ pub struct RawThresholdEntry(pub RawThreshold);
 
 impl<'de> Deserialize<'de> for RawThresholdEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawThresholdEntry;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a threshold such as \"create_chat.p99 < 300ms\" or {threshold: ..., abort_on_fail: true, allow_empty: true}")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThresholdEntry, E> {
-                Ok(RawThresholdEntry(RawThreshold {
-                    threshold: v.to_owned(),
-                    abort_on_fail: false,
-                    allow_empty: false,
-                }))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThresholdEntry, A::Error> {
-                RawThreshold::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawThresholdEntry)
-            }
-        }
-        d.deserialize_any(V)
+        let text = |s: Scalar<'_>| match s {
+            Scalar::Str(v) => Read::Value(RawThresholdEntry(RawThreshold {
+                threshold: v.to_owned(),
+                abort_on_fail: false,
+                allow_empty: false,
+            })),
+            _ => Read::WrongKind,
+        };
+        scalar_or_map(
+            d,
+            "a threshold such as \"create_chat.p99 < 300ms\" or {threshold: ..., abort_on_fail: true, allow_empty: true}",
+            text,
+            Some(RawThresholdEntry as fn(RawThreshold) -> RawThresholdEntry),
+        )
     }
 }
 
@@ -409,26 +398,14 @@ pub struct RawNumber(pub f64);
 
 impl<'de> Deserialize<'de> for RawNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RawNumber;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawNumber, E> {
-                Ok(RawNumber(v as f64))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawNumber, E> {
-                Ok(RawNumber(v as f64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawNumber, E> {
-                Ok(RawNumber(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawNumber, E> {
-                Err(E::custom(format!("expected a number, found `{v}`")))
-            }
-        }
-        d.deserialize_any(V)
+        let number = |s: Scalar<'_>| match s {
+            Scalar::Unsigned(v) => Read::Value(RawNumber(v as f64)),
+            Scalar::Signed(v) => Read::Value(RawNumber(v as f64)),
+            Scalar::Float(v) => Read::Value(RawNumber(v)),
+            Scalar::Str(v) => Read::Problem(format!("expected a number, found `{v}`")),
+            Scalar::Bool(_) => Read::WrongKind,
+        };
+        scalar_or_map::<_, _, ()>(d, "a number", number, None)
     }
 }
 
@@ -438,26 +415,25 @@ pub struct DurationText(pub String);
 
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = DurationText;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as 250ms, 2s, 1m30s, or a number of seconds")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
-                Ok(DurationText(v.to_owned()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationText, E> {
-                Ok(DurationText(format!("{v}s")))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationText, E> {
-                Ok(DurationText(format!("{v}s")))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationText, E> {
-                Ok(DurationText(format!("{}ms", (v * 1000.0).round())))
-            }
+        scalar_or_map::<_, _, ()>(
+            d,
+            "a duration such as 250ms, 2s, 1m30s, or a number of seconds",
+            DurationText::read,
+            None,
+        )
+    }
+}
+
+impl DurationText {
+    /// Text as written, a whole number as seconds, a fraction as milliseconds.
+    fn read(s: Scalar<'_>) -> Read<DurationText> {
+        match s {
+            Scalar::Str(v) => Read::Value(DurationText(v.to_owned())),
+            Scalar::Unsigned(v) => Read::Value(DurationText(format!("{v}s"))),
+            Scalar::Signed(v) => Read::Value(DurationText(format!("{v}s"))),
+            Scalar::Float(v) => Read::Value(DurationText(format!("{}ms", (v * 1000.0).round()))),
+            Scalar::Bool(_) => Read::WrongKind,
         }
-        d.deserialize_any(V)
     }
 }
 
@@ -483,30 +459,17 @@ pub struct RawDistribution {
 
 impl<'de> Deserialize<'de> for RawThink {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawThink;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration (e.g. 2s) or a distribution such as {dist: uniform, min: 1s, max: 3s}")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThink, E> {
-                Ok(RawThink::Fixed(DurationText(v.to_owned())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawThink, E> {
-                Ok(RawThink::Fixed(DurationText(format!("{v}s"))))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawThink, E> {
-                Ok(RawThink::Fixed(DurationText(format!(
-                    "{}ms",
-                    (v * 1000.0).round()
-                ))))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThink, A::Error> {
-                RawDistribution::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawThink::Distribution)
-            }
-        }
-        d.deserialize_any(V)
+        // A negative whole number is refused here, before it is a duration.
+        let fixed = |s: Scalar<'_>| match s {
+            Scalar::Signed(_) => Read::WrongKind,
+            s => DurationText::read(s).map(RawThink::Fixed),
+        };
+        scalar_or_map(
+            d,
+            "a duration (e.g. 2s) or a distribution such as {dist: uniform, min: 1s, max: 3s}",
+            fixed,
+            Some(RawThink::Distribution as fn(RawDistribution) -> RawThink),
+        )
     }
 }
 
