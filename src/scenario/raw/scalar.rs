@@ -118,3 +118,36 @@ impl<T> Read<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+
+    use serde::de::DeserializeOwned;
+
+    use crate::scenario::raw::{DurationText, RawNumber, RawOnOff, RawThink};
+
+    fn err<T: DeserializeOwned + Debug>(yaml: &str) -> String {
+        serde_saphyr::from_str::<T>(yaml)
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn each_type_reads_its_scalars_and_describes_the_rest_against_its_expected_text() {
+        let read = |yaml| serde_saphyr::from_str::<DurationText>(yaml).expect("a duration");
+        assert_eq!(read("1.5"), DurationText("1500ms".into()));
+        assert_eq!(read("2"), DurationText("2s".into()));
+        assert_eq!(read("250ms"), DurationText("250ms".into()));
+        assert!(
+            err::<RawNumber>("true").contains("invalid type: boolean `true`, expected a number"),
+            "{}",
+            err::<RawNumber>("true")
+        );
+        assert!(err::<RawNumber>("many").contains("expected a number, found `many`"));
+        assert!(err::<RawThink>("-2").contains("invalid type: integer `-2`, expected a duration"));
+        assert!(err::<RawThink>("[1]").contains("invalid type: sequence, expected a duration"));
+        assert!(err::<RawOnOff>("maybe").contains("`maybe`: expected on or off"));
+        assert!(err::<RawOnOff>("{a: 1}").contains("invalid type: map, expected on or off"));
+    }
+}
