@@ -184,9 +184,17 @@ pub struct ConformArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
 
-    /// Also write JUnit XML: one test case per check, plus coverage.
+    /// Also write JUnit XML: one test case per check, plus route and status coverage.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Seed of the generated request bodies (printed in the report; the same seed sends the same bodies).
+    #[arg(long, default_value_t = crate::conform::DEFAULT_SEED)]
+    pub seed: u64,
+
+    /// Generated bodies per operation and class (invalid, boundary-valid); raise it for a deeper run.
+    #[arg(long, default_value_t = crate::conform::DEFAULT_CASES)]
+    pub cases: usize,
 }
 
 #[derive(Debug, Args)]

@@ -93,13 +93,15 @@ fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<Map<String, Va
     parse_json_body(bytes, content_type.map(mentions_json))
 }
 
-/// The body's JSON object; `json` tells whether the content type (when
-/// sent) names JSON.
+/// The body's JSON object; `json` tells whether the content type names
+/// JSON (`None`: no content type was sent, which is a 400 as well).
 fn parse_json_body(bytes: &[u8], json: Option<bool>) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    if json == Some(false) {
+    // A JSON body needs its content type: a missing one is as wrong as a
+    // wrong one (reference §3.1; the spec declares no 415, so 400).
+    if json != Some(true) {
         return Err(ApiError::bad_request(
             "Content-Type must be application/json",
         ));
@@ -436,6 +438,7 @@ mod tests {
     #[test]
     fn malformed_json_and_non_objects_are_bad_requests() {
         assert!(parse_body(b"{", None).is_err());
+        assert!(parse_body(b"{}", None).is_err(), "no content type");
         assert!(parse_body(b"[1]", Some("application/json")).is_err());
         assert_eq!(
             parse_body(b"{}", Some("text/plain")).map_err(|e| e.status()),

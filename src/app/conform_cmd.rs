@@ -12,7 +12,7 @@ use super::{
     mock_tls_config, open_outputs, remote_url, run_failed, tls_options, usage, write_bytes,
 };
 use crate::cli::ConformArgs;
-use crate::conform::{Checker, ConformTarget};
+use crate::conform::{Checker, ConformOptions, ConformTarget};
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let outputs = open_outputs(
@@ -79,41 +79,17 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
             }
         }
     };
-    let checker = Checker::new(target).map_err(run_failed)?;
+    let options = ConformOptions {
+        seed: args.seed,
+        cases: args.cases,
+    };
+    let checker = Checker::new(target, options).map_err(run_failed)?;
     let report = crate::conform::run_suite(checker).await;
     drop(mock);
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
-    for check in &report.checks {
-        let mark = if check.passed { "ok  " } else { "FAIL" };
-        let status = check
-            .status
-            .map_or_else(|| "---".to_owned(), |s| s.to_string());
-        let detail = if check.message.is_empty() {
-            String::new()
-        } else {
-            format!("  {}", check.message)
-        };
-        crate::outln!(
-            "{mark} {status} {:<22} {}{detail}",
-            check.operation,
-            check.name
-        );
-    }
-    let failed = report.checks.iter().filter(|c| !c.passed).count();
-    crate::outln!(
-        "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
-        report.checks.len(),
-        report.operations_exercised,
-        report.operations_in_spec,
-        report.coverage * 100.0,
-        if report.not_exercised.is_empty() {
-            String::new()
-        } else {
-            format!("; not exercised: {}", report.not_exercised.join(", "))
-        }
-    );
+    crate::outln!("{}", crate::conform::terminal(&report).trim_end());
     let json = serde_json::to_vec_pretty(&report).map_err(run_failed)?;
     write_bytes(out_file, &out, &json).map_err(run_failed)?;
     if let (Some(file), Some(path)) = (junit_file, &args.junit) {

@@ -1,14 +1,16 @@
-//! The conformance tour (a deliberate catalogue, hence its length): every operation in an order that makes each call
-//! meaningful, plus the negative cases (no credentials, a domain key on a
-//! secret-only route, unknown ids, invalid bodies, a message to a closed
-//! chat, a second open chat for one user).
+//! The conformance tour: every operation in an order that makes each call
+//! meaningful, plus the negative cases (unknown ids, invalid bodies,
+//! conflicts such as a second open chat for one user) and the uses of a
+//! closed chat and a deleted webhook. The per-operation probes
+//! (credentials, content type, generated bodies, methods) come from
+//! [`super::probes`], driven by the calls here.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Call, Checker, ConformReport, Creds};
+use super::{Call, Checker, ConformReport, Creds, Kind, probes};
 use crate::api::{Operation, events};
 
 fn s(v: Option<&Value>, pointer: &str) -> Option<String> {
@@ -17,158 +19,191 @@ fn s(v: Option<&Value>, pointer: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What the tour learned and later steps need.
+#[derive(Debug, Default)]
+struct Tour {
+    room: u64,
+    tag: String,
+    user: String,
+    token: String,
+    chat: String,
+    agents: Vec<String>,
+    open_chats: Vec<String>,
+    cleanup: BTreeMap<String, u64>,
+}
+
+impl Tour {
+    fn agent(&self, i: usize) -> String {
+        self.agents
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| "a-1".to_owned())
+    }
+}
+
 /// Runs the whole tour and cleans up.
 pub async fn run_suite(mut c: Checker) -> ConformReport {
-    let app = c.target().app_id.clone();
-    let room = c.target().room;
-    let has_domain_key = c.target().domain_key.is_some();
-    let hook_url = c.target().hook_url.clone();
-    let tag = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
-    let mut open_chats: Vec<String> = Vec::new();
-    let mut cleanup = BTreeMap::new();
+    let mut t = Tour {
+        room: c.target().room,
+        tag: format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ),
+        ..Tour::default()
+    };
+    apps_and_settings(&mut c, &t).await;
+    agents(&mut c, &mut t).await;
+    users(&mut c, &mut t).await;
+    chats(&mut c, &mut t).await;
+    chat_members(&mut c, &t).await;
+    media(&mut c, &t).await;
+    webhooks(&mut c, &mut t).await;
+    unknown_ids(&mut c).await;
+    close_and_after(&mut c, &mut t).await;
+    probes::methods(&mut c).await;
+    let mut closed_count = 0;
+    for id in std::mem::take(&mut t.open_chats) {
+        let r = c
+            .call(Call::new("clean-up: close chat", Operation::CloseChat, &[&id]).or(409))
+            .await;
+        closed_count += u64::from(r.is_some());
+    }
+    t.cleanup.insert("chats_closed".to_owned(), closed_count);
+    c.into_report(t.cleanup)
+}
 
-    // Apps.
-    c.call(Call::new("validate app", Operation::ValidateApp, &[&app]))
-        .await;
-    c.call(
-        Call::new(
+/// A reference to an id that does not exist answers 404.
+async fn unknown_ids(c: &mut Checker) {
+    let cases = [
+        (
             "validate unknown app → 404",
             Operation::ValidateApp,
-            &["no-such-app-0"],
-        )
-        .expect(&[404]),
-    )
-    .await;
+            "no-such-app-0",
+        ),
+        (
+            "get unknown agent → 404",
+            Operation::GetAgent,
+            "no-such-agent-0",
+        ),
+        (
+            "get unknown user → 404",
+            Operation::GetUser,
+            "no-such-user-0",
+        ),
+        (
+            "get unknown chat → 404",
+            Operation::GetChat,
+            "no-such-chat-0",
+        ),
+        (
+            "download unknown media → 404",
+            Operation::GetMedia,
+            "no-such-media-0",
+        ),
+        ("unknown survey → 404", Operation::GetSurvey, "not-a-survey"),
+    ];
+    for (name, op, id) in cases {
+        c.call(Call::new(name, op, &[id]).expect(&[404])).await;
+    }
+}
+
+async fn apps_and_settings(c: &mut Checker, t: &Tour) {
+    let app = c.target().app_id.clone();
+    c.call(Call::new("validate app", Operation::ValidateApp, &[&app]))
+        .await;
     c.call(Call::new("list apps", Operation::ListApps, &[]))
         .await;
     c.call(Call::new("get app", Operation::GetApp, &[&app]))
         .await;
+    let body = json!({"name": format!("conform {}", t.tag), "region": "eu"});
     let new_app = c
-        .call(
-            Call::new("create app", Operation::CreateApp, &[])
-                .body(json!({"name": format!("conform {tag}"), "region": "eu"})),
-        )
+        .call(Call::new("create app", Operation::CreateApp, &[]).body(body))
         .await;
     if let Some(id) = s(new_app.as_ref(), "/app/id") {
+        let body = json!({"name": "conform renamed"});
         c.call(
             Call::new("update app", Operation::UpdateApp, &[&id])
-                .body(json!({"name": "conform renamed"})),
+                .body(body)
+                .vary(),
         )
         .await;
     }
-
-    // Settings and agents.
     c.call(Call::new(
         "settings, public view",
         Operation::GetSettings,
         &[],
     ))
     .await;
-    c.call(
-        Call::new("settings without App ID → 401", Operation::GetSettings, &[])
-            .expect(&[401])
-            .creds(Creds::Nothing),
-    )
-    .await;
-    c.call(
-        Call::new("update settings", Operation::UpdateSettings, &[])
-            .body(json!({"assignAlgorithm": "most-free-slots"})),
-    )
-    .await;
+    let body = json!({"assignAlgorithm": "most-free-slots"});
+    c.call(Call::new("update settings", Operation::UpdateSettings, &[]).body(body))
+        .await;
+}
+
+async fn agents(c: &mut Checker, t: &mut Tour) {
+    let room = t.room.to_string();
     c.call(
         Call::new("agents available", Operation::GetAgentsAvailable, &[])
-            .query("roomIds", room.to_string()),
+            .query("roomIds", room.clone()),
     )
     .await;
-    c.call(
-        Call::new(
-            "agents available without roomIds → 400",
-            Operation::GetAgentsAvailable,
-            &[],
-        )
-        .expect(&[400]),
-    )
-    .await;
-    c.call(
-        Call::new("agents online", Operation::GetAgentsOnline, &[])
-            .query("roomId", room.to_string()),
-    )
-    .await;
+    let no_rooms = Call::new(
+        "agents available without roomIds → 400",
+        Operation::GetAgentsAvailable,
+        &[],
+    );
+    c.call(no_rooms.expect(&[400])).await;
+    c.call(Call::new("agents online", Operation::GetAgentsOnline, &[]).query("roomId", room))
+        .await;
     let agents = c
         .call(Call::new("list agents", Operation::ListAgents, &[]))
         .await;
-    let agent_ids: Vec<String> = agents
+    t.agents = agents
         .as_ref()
         .and_then(|a| a.get("agents"))
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|a| a.get("id").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
+        .map(|list| list.iter().filter_map(|a| s(Some(a), "/id")).collect())
         .unwrap_or_default();
-    let agent = |i: usize| {
-        agent_ids
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| "a-1".to_owned())
-    };
-    c.call(Call::new("get agent", Operation::GetAgent, &[&agent(0)]))
+    c.call(Call::new("get agent", Operation::GetAgent, &[&t.agent(0)]))
         .await;
-    c.call(
-        Call::new(
-            "get unknown agent → 404",
-            Operation::GetAgent,
-            &["no-such-agent-0"],
-        )
-        .expect(&[404]),
-    )
-    .await;
-    let agent_body = json!({
+    let body = json!({
         "name": "Conformance Agent",
-        "email": format!("conform-{tag}@example.com"),
-        "rooms": [room],
+        "email": format!("conform-{}@example.com", t.tag),
+        "rooms": [t.room],
         "capacity": 1
     });
     let created = c
-        .call(Call::new("create agent", Operation::CreateAgent, &[]).body(agent_body))
+        .call(Call::new("create agent", Operation::CreateAgent, &[]).body(body))
         .await;
-    let new_agent = s(created.as_ref(), "/agent/id").unwrap_or_else(|| agent(0));
+    let new_agent = s(created.as_ref(), "/agent/id").unwrap_or_else(|| t.agent(0));
+    let update = Call::new("update agent", Operation::UpdateAgent, &[&new_agent]);
+    c.call(update.body(json!({"capacity": 1})).vary()).await;
+    let body = json!({"agentId": new_agent});
+    c.call(Call::new("agent login", Operation::AgentLogin, &[]).body(body.clone()))
+        .await;
     c.call(
-        Call::new("update agent", Operation::UpdateAgent, &[&new_agent])
-            .body(json!({"capacity": 1})),
+        Call::new("agent logout", Operation::AgentLogout, &[])
+            .body(body)
+            .vary(),
     )
     .await;
-    c.call(
-        Call::new("agent login", Operation::AgentLogin, &[]).body(json!({"agentId": new_agent})),
-    )
-    .await;
-    c.call(
-        Call::new("agent logout", Operation::AgentLogout, &[]).body(json!({"agentId": new_agent})),
-    )
-    .await;
+}
 
-    // Users.
-    let external = format!("conform-{tag}");
+async fn users(c: &mut Checker, t: &mut Tour) {
+    let external = format!("conform-{}", t.tag);
+    let body = json!({"name": "Conformance User", "externalId": external, "contact": "conform@example.com"});
     let signup = c
-        .call(
-            Call::new("create user", Operation::CreateUser, &[]).body(json!({
-                "name": "Conformance User", "externalId": external, "contact": "conform@example.com"
-            })),
-        )
+        .call(Call::new("create user", Operation::CreateUser, &[]).body(body))
         .await;
-    let user = s(signup.as_ref(), "/user/id").unwrap_or_default();
-    let token = s(signup.as_ref(), "/session/token").unwrap_or_default();
-    crate::redact::register(&token);
+    t.user = s(signup.as_ref(), "/user/id").unwrap_or_default();
+    t.token = s(signup.as_ref(), "/session/token").unwrap_or_default();
+    c.set_token(&t.token);
+    let again = json!({"name": "Again", "externalId": external});
     c.call(
         Call::new("duplicate externalId → 409", Operation::CreateUser, &[])
             .expect(&[409])
-            .body(json!({"name": "Again", "externalId": external})),
+            .body(again),
     )
     .await;
     c.call(
@@ -179,127 +214,91 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
     .await;
     c.call(
         Call::new("find user by externalId", Operation::ListUsers, &[])
-            .query("externalId", external.clone()),
+            .query("externalId", external),
     )
     .await;
+    let user = t.user.clone();
     c.call(Call::new("get user", Operation::GetUser, &[&user]))
         .await;
-    c.call(
-        Call::new("get own user with token", Operation::GetUser, &[&user])
-            .creds(Creds::Token(&token)),
-    )
-    .await;
-    c.call(
-        Call::new(
-            "get unknown user → 404",
-            Operation::GetUser,
-            &["no-such-user-0"],
-        )
-        .expect(&[404]),
-    )
-    .await;
+    let own = Call::new("get own user with token", Operation::GetUser, &[&user]);
+    c.call(own.creds(Creds::Token(&t.token))).await;
+    let body = json!({"contact": "conform2@example.com"});
     c.call(
         Call::new("update user", Operation::UpdateUser, &[&user])
-            .body(json!({"contact": "conform2@example.com"})),
+            .body(body)
+            .vary(),
     )
     .await;
+}
 
-    // Chats.
+async fn chats(c: &mut Checker, t: &mut Tour) {
+    let (room, user) = (t.room, t.user.clone());
     let chat_body = json!({"room": room, "creator": user, "source": 3, "lang": "en"});
     let opened = c
         .call(Call::new("create chat", Operation::CreateChat, &[]).body(chat_body.clone()))
         .await;
-    let chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
+    t.chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
     if opened.is_some() {
-        open_chats.push(chat.clone());
+        t.open_chats.push(t.chat.clone());
     }
-    c.call(
-        Call::new(
-            "second open chat for one user → 409",
-            Operation::CreateChat,
-            &[],
-        )
-        .expect(&[409])
-        .body(chat_body),
-    )
-    .await;
-    c.call(
-        Call::new("chat without creator → 400", Operation::CreateChat, &[])
-            .expect(&[400])
-            .body(json!({"room": room})),
-    )
-    .await;
-    c.call(
-        Call::new(
-            "get chat without credentials → 401",
-            Operation::GetChat,
-            &[&chat],
-        )
-        .expect(&[401])
-        .creds(Creds::Nothing),
-    )
-    .await;
-    if has_domain_key {
-        c.call(
-            Call::new(
-                "domain key on a secret-only route → 403",
-                Operation::ListChats,
-                &[],
-            )
-            .expect(&[403])
-            .creds(Creds::DomainKey),
-        )
+    let chat = t.chat.clone();
+    let second = Call::new(
+        "second open chat for one user → 409",
+        Operation::CreateChat,
+        &[],
+    );
+    c.call(second.expect(&[409]).body(chat_body)).await;
+    let no_creator = Call::new("chat without creator → 400", Operation::CreateChat, &[]);
+    c.call(no_creator.expect(&[400]).body(json!({"room": room})))
         .await;
-    }
-    c.call(
-        Call::new(
-            "get unknown chat → 404",
-            Operation::GetChat,
-            &["no-such-chat-0"],
-        )
-        .expect(&[404]),
-    )
-    .await;
+    let activity = json!({"chatId": chat, "type": "writing"});
     c.call(
         Call::new("user activity", Operation::PostUserActivity, &[&user])
-            .body(json!({"chatId": chat, "type": "writing"})),
+            .body(activity)
+            .vary(),
     )
     .await;
     c.call(Call::new("list chats", Operation::ListChats, &[]).query("creator", user.clone()))
         .await;
     c.call(Call::new("get chat", Operation::GetChat, &[&chat]))
         .await;
-    c.call(Call::new("update chat", Operation::UpdateChat, &[&chat]).body(json!({"lang": "en"})))
-        .await;
+    c.call(
+        Call::new("update chat", Operation::UpdateChat, &[&chat])
+            .body(json!({"lang": "en"}))
+            .vary(),
+    )
+    .await;
     let assigned = c
         .call(Call::new("assign", Operation::AssignChat, &[&chat]))
         .await;
-    let invited = s(assigned.as_ref(), "/agent/id");
-    if let Some(agent_id) = &invited {
+    if let Some(agent_id) = s(assigned.as_ref(), "/agent/id") {
+        let body = json!({"chatId": chat, "userId": agent_id});
         c.call(
             Call::new("accept invitation", Operation::AcceptInvitation, &[])
                 .or(409)
-                .body(json!({"chatId": chat, "userId": agent_id})),
+                .body(body),
         )
         .await;
-        wait_active(&mut c, &chat).await;
+        wait_active(c, &chat).await;
     }
+    let body = json!({"chatId": chat, "sender": user, "message": "conformance check"});
     let sent = c
         .call(
-            Call::new("send message", Operation::SendChatMessage, &[&chat]).body(json!({
-                "chatId": chat, "sender": user, "message": "conformance check"
-            })),
+            Call::new("send message", Operation::SendChatMessage, &[&chat])
+                .body(body)
+                .vary(),
         )
         .await;
     let message = s(sent.as_ref(), "/message/id").unwrap_or_else(|| "no-message".to_owned());
+    let no_text = Call::new(
+        "message without text → 400",
+        Operation::SendChatMessage,
+        &[&chat],
+    );
     c.call(
-        Call::new(
-            "message without text → 400",
-            Operation::SendChatMessage,
-            &[&chat],
-        )
-        .expect(&[400])
-        .body(json!({"chatId": chat, "sender": user})),
+        no_text
+            .expect(&[400])
+            .body(json!({"chatId": chat, "sender": user})),
     )
     .await;
     c.call(Call::new(
@@ -308,68 +307,70 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
         &[&chat],
     ))
     .await;
-    c.call(
-        Call::new(
-            "list messages with the participant's token",
-            Operation::ListChatMessages,
-            &[&chat],
-        )
-        .creds(Creds::Token(&token)),
-    )
-    .await;
-    c.call(
-        Call::new("mark message read", Operation::MarkMessageRead, &[&message])
-            .body(json!({"userId": user})),
-    )
-    .await;
+    let as_participant = Call::new(
+        "list messages with the participant's token",
+        Operation::ListChatMessages,
+        &[&chat],
+    );
+    c.call(as_participant.creds(Creds::Token(&t.token))).await;
+    let read = Call::new("mark message read", Operation::MarkMessageRead, &[&message]);
+    c.call(read.body(json!({"userId": user}))).await;
     c.call(
         Call::new("export history", Operation::GetChatHistory, &[&chat]).query("format", "json"),
     )
     .await;
+    let history = json!({"history": [{"sender": user, "message": "imported turn", "created": 1_700_000_000}]});
     c.call(
-        Call::new("import history", Operation::ImportChatHistory, &[&chat]).body(json!({
-            "history": [{"sender": user, "message": "imported turn", "created": 1_700_000_000}]
-        })),
+        Call::new("import history", Operation::ImportChatHistory, &[&chat])
+            .body(history)
+            .vary(),
     )
     .await;
     c.call(Call::new("chat users", Operation::ListChatUsers, &[&chat]))
         .await;
-    let other = agent(1);
-    c.call(Call::new("join chat", Operation::JoinChat, &[&chat]).body(json!({"userId": other})))
+}
+
+async fn chat_members(c: &mut Checker, t: &Tour) {
+    let chat = t.chat.clone();
+    let other = json!({"userId": t.agent(1)});
+    c.call(Call::new("join chat", Operation::JoinChat, &[&chat]).body(other.clone()))
         .await;
-    c.call(Call::new("leave chat", Operation::LeaveChat, &[&chat]).body(json!({"userId": other})))
+    c.call(Call::new("leave chat", Operation::LeaveChat, &[&chat]).body(other))
         .await;
-    let third = agent(2);
-    c.call(
-        Call::new("invite agent", Operation::CreateInvitation, &[])
-            .body(json!({"chatId": chat, "userId": third})),
-    )
-    .await;
-    c.call(
-        Call::new("reject invitation", Operation::RejectInvitation, &[])
-            .body(json!({"chatId": chat, "userId": third})),
-    )
-    .await;
-    c.call(
-        Call::new(
-            "reject with no pending invitation → 409",
-            Operation::RejectInvitation,
-            &[],
-        )
-        .expect(&[409])
-        .body(json!({"chatId": chat, "userId": third})),
-    )
-    .await;
+    let third = json!({"chatId": chat, "userId": t.agent(2)});
+    c.call(Call::new("invite agent", Operation::CreateInvitation, &[]).body(third.clone()))
+        .await;
+    c.call(Call::new("reject invitation", Operation::RejectInvitation, &[]).body(third.clone()))
+        .await;
+    let none = Call::new(
+        "reject with no pending invitation → 409",
+        Operation::RejectInvitation,
+        &[],
+    );
+    c.call(none.expect(&[409]).body(third)).await;
     c.call(Call::new(
         "back to the inbox",
         Operation::ChatToInbox,
         &[&chat],
     ))
     .await;
+    c.call(Call::new("queues status", Operation::GetQueuesStatus, &[]))
+        .await;
+    c.call(Call::new(
+        "queue update",
+        Operation::GetQueueUpdate,
+        &[&chat],
+    ))
+    .await;
+    c.call(Call::new("new id", Operation::GetId, &[])).await;
+    let survey = Call::new("survey", Operation::GetSurvey, &["5"]);
+    c.call(survey.query("sourceType", "ticket").query("sourceId", "T1"))
+        .await;
+}
 
-    // Media.
+async fn media(c: &mut Checker, t: &Tour) {
     let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0];
-    let fields = [("chatId", chat.clone()), ("senderId", user.clone())];
+    let fields = [("chatId", t.chat.clone()), ("senderId", t.user.clone())];
     let media = c
         .upload(
             "upload media",
@@ -378,10 +379,11 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
             None,
         )
         .await;
+    let exe = ("conform.exe", "application/x-msdownload", vec![0x4d, 0x5a]);
     c.upload(
         "upload a forbidden file type → 403",
         &fields,
-        ("conform.exe", "application/x-msdownload", vec![0x4d, 0x5a]),
+        exe,
         Some(&[403]),
     )
     .await;
@@ -394,42 +396,22 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
         &[&media_id],
     ))
     .await;
-    c.call(
-        Call::new(
-            "download unknown media → 404",
-            Operation::GetMedia,
-            &["no-such-media-0"],
-        )
-        .expect(&[404]),
-    )
-    .await;
+}
 
-    // Queues, ids, webhooks, surveys.
-    c.call(Call::new("queues status", Operation::GetQueuesStatus, &[]))
-        .await;
-    c.call(Call::new(
-        "queue update",
-        Operation::GetQueueUpdate,
-        &[&chat],
-    ))
-    .await;
-    c.call(Call::new("new id", Operation::GetId, &[])).await;
+/// Registers, reads, updates and deletes a webhook, then uses the deleted one.
+async fn webhooks(c: &mut Checker, t: &mut Tour) {
+    let body = json!({"events": [events::CHATS_CLOSE], "target": c.target().hook_url});
     let hook = c
-        .call(
-            Call::new("register webhook", Operation::CreateWebhook, &[])
-                .body(json!({"events": [events::CHATS_CLOSE], "target": hook_url})),
-        )
+        .call(Call::new("register webhook", Operation::CreateWebhook, &[]).body(body))
         .await;
     let hook_id = s(hook.as_ref(), "/webhook/id").unwrap_or_else(|| "no-webhook".to_owned());
     c.call(Call::new("list webhooks", Operation::ListWebhooks, &[]))
         .await;
     c.call(Call::new("get webhook", Operation::GetWebhook, &[&hook_id]))
         .await;
-    c.call(
-        Call::new("update webhook", Operation::UpdateWebhook, &[&hook_id])
-            .body(json!({"events": [events::CHATS_CLOSE, events::MESSAGES_NEW]})),
-    )
-    .await;
+    let events = json!({"events": [events::CHATS_CLOSE, events::MESSAGES_NEW]});
+    c.call(Call::new("update webhook", Operation::UpdateWebhook, &[&hook_id]).body(events.clone()))
+        .await;
     let deleted = c
         .call(Call::new(
             "delete webhook",
@@ -437,65 +419,110 @@ pub async fn run_suite(mut c: Checker) -> ConformReport {
             &[&hook_id],
         ))
         .await;
-    cleanup.insert("webhooks_deleted".to_owned(), u64::from(deleted.is_some()));
-    c.call(
-        Call::new("survey", Operation::GetSurvey, &["5"])
-            .query("sourceType", "ticket")
-            .query("sourceId", "T1"),
-    )
-    .await;
-    c.call(
+    t.cleanup
+        .insert("webhooks_deleted".to_owned(), u64::from(deleted.is_some()));
+    let after = [
         Call::new(
-            "unknown survey → 404",
-            Operation::GetSurvey,
-            &["not-a-survey"],
+            "get a deleted webhook → 404",
+            Operation::GetWebhook,
+            &[&hook_id],
+        ),
+        Call::new(
+            "update a deleted webhook → 404",
+            Operation::UpdateWebhook,
+            &[&hook_id],
         )
-        .expect(&[404]),
-    )
-    .await;
+        .body(events),
+        Call::new(
+            "delete a deleted webhook → 404",
+            Operation::DeleteWebhook,
+            &[&hook_id],
+        ),
+    ];
+    for call in after {
+        c.call(call.expect(&[404]).kind(Kind::AfterClose)).await;
+    }
+}
 
-    // Closing.
+/// Closes the chat, then uses it: every operation that declares 409 for a
+/// closed chat answers 409, reads still answer, and the creator may open a
+/// new chat (which is closed again).
+async fn close_and_after(c: &mut Checker, t: &mut Tour) {
+    let (chat, user) = (t.chat.clone(), t.user.clone());
+    let by_user = json!({"userId": user});
     let closed = c
-        .call(Call::new("close chat", Operation::CloseChat, &[&chat]).body(json!({"userId": user})))
+        .call(Call::new("close chat", Operation::CloseChat, &[&chat]).body(by_user))
         .await;
     if closed.is_some() {
-        open_chats.retain(|id| id != &chat);
+        t.open_chats.retain(|id| id != &chat);
     }
-    c.call(
+    let agent = t.agent(2);
+    let conflicts = [
         Call::new(
             "message to a closed chat → 409",
             Operation::SendChatMessage,
             &[&chat],
         )
-        .expect(&[409])
-        .body(json!({
-            "chatId": chat, "sender": user, "message": "too late"
-        })),
-    )
-    .await;
-    c.call(Call::new("close a closed chat → 409", Operation::CloseChat, &[&chat]).expect(&[409]))
-        .await;
-
-    let mut closed_count = 0;
-    for id in open_chats {
-        let r = c
-            .call(Call::new("clean-up: close chat", Operation::CloseChat, &[&id]).or(409))
-            .await;
-        closed_count += u64::from(r.is_some());
+        .body(json!({"chatId": chat, "sender": user, "message": "too late"})),
+        Call::new("close a closed chat → 409", Operation::CloseChat, &[&chat]),
+        Call::new(
+            "assign a closed chat → 409",
+            Operation::AssignChat,
+            &[&chat],
+        ),
+        Call::new(
+            "a closed chat back to the inbox → 409",
+            Operation::ChatToInbox,
+            &[&chat],
+        ),
+        Call::new("join a closed chat → 409", Operation::JoinChat, &[&chat])
+            .body(json!({"userId": agent})),
+        Call::new(
+            "invite to a closed chat → 409",
+            Operation::CreateInvitation,
+            &[],
+        )
+        .body(json!({"chatId": chat, "userId": agent})),
+    ];
+    for call in conflicts {
+        c.call(call.expect(&[409]).kind(Kind::AfterClose)).await;
     }
-    cleanup.insert("chats_closed".to_owned(), closed_count);
-    c.into_report(cleanup)
+    let read = Call::new(
+        "a closed chat is still read, as closed",
+        Operation::GetChat,
+        &[&chat],
+    );
+    let body = c.call(read.kind(Kind::AfterClose)).await;
+    if body.is_some() && s(body.as_ref(), "/chat/status").as_deref() != Some("closed") {
+        if let Some(last) = c.results.last_mut() {
+            last.passed = false;
+            last.message = "the chat's status is not `closed` after closing it".to_owned();
+        }
+    }
+    let messages = Call::new(
+        "a closed chat's messages are still listed",
+        Operation::ListChatMessages,
+        &[&chat],
+    );
+    c.call(messages.kind(Kind::AfterClose)).await;
+    let again = json!({"room": t.room, "creator": user});
+    let new_chat = Call::new(
+        "a new chat once the old one is closed",
+        Operation::CreateChat,
+        &[],
+    );
+    let opened = c.call(new_chat.body(again).kind(Kind::AfterClose)).await;
+    if let Some(id) = s(opened.as_ref(), "/chat/id") {
+        t.open_chats.push(id);
+    }
 }
 
 /// Polls the chat until an agent has taken it (at most 5 s); not a check.
-async fn wait_active(c: &mut Checker, chat: &str) {
+async fn wait_active(c: &Checker, chat: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
+    let poll = Call::new("wait for the agent", Operation::GetChat, &[chat]);
     while Instant::now() < deadline {
-        let before = c.results.len();
-        let body = c
-            .call(Call::new("wait for the agent", Operation::GetChat, &[chat]))
-            .await;
-        c.results.truncate(before);
+        let body = c.peek(&poll).await;
         if s(body.as_ref(), "/chat/status").as_deref() == Some("active") {
             return;
         }

@@ -100,3 +100,26 @@ async fn an_empty_comma_list_in_the_query_is_rejected() {
         .await
         .expect(200);
 }
+
+/// A JSON body needs its content type (reference §3.1: request bodies are
+/// `Content-Type: application/json`): without one it is a 400, like a wrong
+/// one, and nothing is created. The spec declares no 415, so 400.
+#[tokio::test]
+async fn a_json_body_without_a_content_type_is_a_400_and_changes_nothing() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let reply = demo
+        .exec(
+            demo.request(Method::POST, "/users")
+                .body(r#"{"name":"bob","externalId":"no-content-type"}"#),
+        )
+        .await;
+    reply.assert_error(400);
+    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Content-Type"), "{message}");
+    let found = demo
+        .get("/users?externalId=no-content-type")
+        .await
+        .expect(200);
+    assert_eq!(found["users"], json!([]));
+}

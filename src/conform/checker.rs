@@ -1,0 +1,426 @@
+//! The [`Checker`]: sends the suite's requests (built from an
+//! [`Operation`]), judges each answer (status, declared content type,
+//! schema), records the checks, the operations exercised and the statuses
+//! observed per operation, and runs the per-operation probes once, just
+//! before an operation's first happy call.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind};
+use super::{StatusCoverage, probes};
+use crate::api::{Operation, headers};
+use crate::schema::SchemaRegistry;
+use chatload_api::spec::{self, DeclaredResponse};
+
+/// An App ID no target knows, a secret and a token no one was given: the
+/// suite's invalid credentials (not secrets).
+const UNKNOWN_APP: &str = "conform-no-such-app";
+const WRONG_SECRET: &str = "conform-wrong-secret";
+const WRONG_TOKEN: &str = "conform-wrong-token";
+
+/// What a request carries as its body.
+#[derive(Debug)]
+pub(super) enum Payload<'b> {
+    None,
+    Json(&'b Value),
+    /// Bytes with this `Content-Type` (`None`: no header at all).
+    Raw(Vec<u8>, Option<&'static str>),
+    Form(reqwest::multipart::Form),
+}
+
+/// What came back.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub allow: Option<String>,
+    pub body: Option<Value>,
+}
+
+/// Runs calls, checks them, and keeps the tally.
+pub struct Checker {
+    http: reqwest::Client,
+    target: ConformTarget,
+    registry: SchemaRegistry,
+    pub(super) options: ConformOptions,
+    declared: Vec<Vec<DeclaredResponse>>,
+    pub results: Vec<CheckResult>,
+    pub exercised: BTreeSet<Operation>,
+    observed: BTreeMap<Operation, BTreeSet<u16>>,
+    probed: BTreeSet<Operation>,
+    /// Path parameters of a happy call per path template (for the method checks).
+    pub(super) paths: BTreeMap<&'static str, Vec<String>>,
+    /// A real user's session token (for "a token on a secret-only route").
+    pub(super) token: Option<String>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("target", &self.target)
+            .field("checks", &self.results.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// A checker for `target` with every operation's schemas compiled.
+    ///
+    /// # Errors
+    /// The embedded spec does not compile, or the HTTP client cannot be built.
+    pub fn new(target: ConformTarget, options: ConformOptions) -> anyhow::Result<Checker> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Masked in every output from here on, even when the target echoes them (src/redact.rs).
+        crate::redact::register(&target.secret);
+        if let Some(key) = &target.domain_key {
+            crate::redact::register(key);
+        }
+        Ok(Checker {
+            http: target
+                .tls
+                .configure(reqwest::Client::builder())
+                .timeout(std::time::Duration::from_secs(15))
+                .build()?,
+            target,
+            registry: SchemaRegistry::load(None)?,
+            options,
+            declared: Operation::ALL.into_iter().map(spec::responses).collect(),
+            results: Vec::new(),
+            exercised: BTreeSet::new(),
+            observed: BTreeMap::new(),
+            probed: BTreeSet::new(),
+            paths: BTreeMap::new(),
+            token: None,
+        })
+    }
+
+    /// The target's settings.
+    pub fn target(&self) -> &ConformTarget {
+        &self.target
+    }
+
+    /// Remembers a real user's session token (masked in every output).
+    pub fn set_token(&mut self, token: &str) {
+        crate::redact::register(token);
+        if !token.is_empty() {
+            self.token = Some(token.to_owned());
+        }
+    }
+
+    /// The statuses `op` declares.
+    pub(super) fn declared(&self, op: Operation) -> impl Iterator<Item = u16> + '_ {
+        self.declared[op.index()].iter().map(|d| d.status)
+    }
+
+    /// A request to `path` (relative to the base URL) with `creds` and `payload`.
+    pub(super) fn build(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        creds: Creds<'_>,
+        payload: Payload<'_>,
+    ) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.target.base_url.trim_end_matches('/'));
+        let mut b = self.http.request(method, url);
+        b = match creds {
+            Creds::Nothing => b,
+            Creds::UnknownApp => b.header(headers::APP_ID, UNKNOWN_APP),
+            _ => b.header(headers::APP_ID, &self.target.app_id),
+        };
+        b = match creds {
+            Creds::Secret | Creds::UnknownApp => b.header(headers::SECRET, &self.target.secret),
+            Creds::WrongSecret => b.header(headers::SECRET, WRONG_SECRET),
+            Creds::DomainKey => b.header(
+                headers::DOMAIN_KEY,
+                self.target.domain_key.as_deref().unwrap_or(""),
+            ),
+            Creds::Token(t) => b.header(headers::USER_TOKEN, t),
+            Creds::WrongToken => b.header(headers::USER_TOKEN, WRONG_TOKEN),
+            Creds::AppOnly | Creds::Nothing => b,
+        };
+        match payload {
+            Payload::None => b,
+            Payload::Json(body) => b.json(body),
+            Payload::Raw(bytes, Some(ct)) => {
+                b.header(reqwest::header::CONTENT_TYPE, ct).body(bytes)
+            }
+            Payload::Raw(bytes, None) => b.body(bytes),
+            Payload::Form(form) => b.multipart(form),
+        }
+    }
+
+    /// `c` as a request, with other credentials and body than its own.
+    pub(super) fn build_call(
+        &self,
+        c: &Call<'_>,
+        creds: Creds<'_>,
+        payload: Payload<'_>,
+    ) -> reqwest::RequestBuilder {
+        let method = crate::client::http_method(c.op.method());
+        let b = self.build(method, &c.op.path_with(&c.param_refs()), creds, payload);
+        if c.query.is_empty() {
+            b
+        } else {
+            b.query(&c.query)
+        }
+    }
+
+    /// Sends a request; `Err` says why nothing came back.
+    pub(super) async fn exchange(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
+        match b.send().await {
+            Ok(resp) => {
+                let header = |name| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let content_type = header(reqwest::header::CONTENT_TYPE);
+                let allow = header(reqwest::header::ALLOW);
+                let status = resp.status().as_u16();
+                let bytes = resp.bytes().await.unwrap_or_default();
+                Ok(Answer {
+                    status,
+                    content_type,
+                    allow,
+                    body: serde_json::from_slice(&bytes).ok(),
+                })
+            }
+            Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
+                Some(tls) => format!("cannot connect: {tls}"),
+                None => "cannot connect".to_owned(),
+            }),
+            Err(e) if e.is_timeout() => Err("timed out".to_owned()),
+            Err(_) => Err("request failed".to_owned()),
+        }
+    }
+
+    /// Sends a JSON call, checks status and schema, records the result, and
+    /// returns the body when the status was one of the expected ones. An
+    /// operation's first happy call is preceded by its probes (credentials,
+    /// content type, generated invalid bodies) and, when the call is marked
+    /// [`Call::vary`], followed by boundary-valid bodies.
+    pub async fn call(&mut self, c: Call<'_>) -> Option<Value> {
+        let first = c.kind == Kind::Happy && self.probed.insert(c.op);
+        if first {
+            probes::before(self, &c).await;
+        }
+        let payload = c.body.as_ref().map_or(Payload::None, Payload::Json);
+        let answer = self.exchange(self.build_call(&c, c.creds, payload)).await;
+        let out = self.judge(c.name, c.op, c.kind, &c.expect, answer);
+        if out.is_some() && c.kind == Kind::Happy {
+            self.paths
+                .entry(c.op.path())
+                .or_insert_with(|| c.params.clone());
+            if first && c.vary {
+                probes::boundary(self, &c).await;
+            }
+        }
+        out
+    }
+
+    /// Sends `c` without recording a check (polling).
+    pub async fn peek(&self, c: &Call<'_>) -> Option<Value> {
+        let payload = c.body.as_ref().map_or(Payload::None, Payload::Json);
+        let answer = self.exchange(self.build_call(c, c.creds, payload)).await;
+        answer.ok().filter(|a| c.expect.contains(&a.status))?.body
+    }
+
+    /// Sends a multipart upload (`uploadMedia`); `expect` as for [`Call`]
+    /// (`None`: its success status, after the operation's probes).
+    pub async fn upload(
+        &mut self,
+        name: &str,
+        fields: &[(&str, String)],
+        file: (&str, &str, Vec<u8>),
+        expect: Option<&[u16]>,
+    ) -> Option<Value> {
+        let op = Operation::UploadMedia;
+        let success = [op.success_status()];
+        let form = || {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in fields {
+                form = form.text((*k).to_owned(), v.clone());
+            }
+            let part = reqwest::multipart::Part::bytes(file.2.clone())
+                .file_name(file.0.to_owned())
+                .mime_str(file.1)
+                .ok()?;
+            Some(form.part("media", part))
+        };
+        if expect.is_none() && self.probed.insert(op) {
+            probes::upload(self, &form).await;
+        }
+        let b = self.build_call(
+            &Call::new(name, op, &[]),
+            Creds::for_op(op),
+            Payload::Form(form()?),
+        );
+        let answer = self.exchange(b).await;
+        let kind = if expect.is_some() {
+            Kind::Negative
+        } else {
+            Kind::Happy
+        };
+        self.judge(name, op, kind, expect.unwrap_or(&success), answer)
+    }
+
+    /// Judges one answer to `op`, records the check, and returns the body
+    /// when it passed.
+    pub(super) fn judge(
+        &mut self,
+        name: &str,
+        op: Operation,
+        kind: Kind,
+        expect: &[u16],
+        answer: Result<Answer, String>,
+    ) -> Option<Value> {
+        self.exercised.insert(op);
+        let a = match answer {
+            Ok(a) => a,
+            Err(why) => {
+                self.record(name, op.id(), kind, expect, None, why);
+                return None;
+            }
+        };
+        self.observed.entry(op).or_default().insert(a.status);
+        let problem = self.problem(op, expect, &a);
+        let passed = problem.is_none();
+        self.record(
+            name,
+            op.id(),
+            kind,
+            expect,
+            Some(a.status),
+            problem.unwrap_or_default(),
+        );
+        passed.then_some(a.body.unwrap_or(Value::Null))
+    }
+
+    /// What is wrong with an answer to `op`: status, content type, schema.
+    fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
+        if !expect.contains(&a.status) {
+            let detail = a
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/error/message"))
+                .and_then(Value::as_str)
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            return Some(format!(
+                "expected status {expect:?}, got {}{detail}",
+                a.status
+            ));
+        }
+        if let Some(why) = self.content_type_problem(op, a) {
+            return Some(why);
+        }
+        let v = self
+            .registry
+            .operation(op.id())
+            .and_then(|s| s.check(a.status, a.body.as_ref()))?;
+        let at = if v.path.is_empty() {
+            "(body)".to_owned()
+        } else {
+            v.path
+        };
+        Some(format!("schema violation at {at}: {}", v.reason))
+    }
+
+    /// A response whose declared status has content must carry one of the
+    /// declared media types (`*/*` and `type/*` match as ranges).
+    fn content_type_problem(&self, op: Operation, a: &Answer) -> Option<String> {
+        let declared = self.declared[op.index()]
+            .iter()
+            .find(|d| d.status == a.status)?;
+        if declared.media.is_empty() {
+            return None;
+        }
+        let got = a.content_type.as_deref().unwrap_or("");
+        let essence = got
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let fits = |m: &String| {
+            m == "*/*"
+                || *m == essence
+                || m.strip_suffix("/*")
+                    .is_some_and(|t| essence.split('/').next() == Some(t))
+        };
+        if declared.media.iter().any(fits) {
+            return None;
+        }
+        let got = if got.is_empty() { "none" } else { got };
+        Some(format!(
+            "content type {got} is not declared for status {} (declared: {})",
+            a.status,
+            declared.media.join(", ")
+        ))
+    }
+
+    /// Records one check; `message` empty means it passed.
+    pub(super) fn record(
+        &mut self,
+        name: &str,
+        operation: &str,
+        kind: Kind,
+        expect: &[u16],
+        status: Option<u16>,
+        message: String,
+    ) {
+        self.results.push(CheckResult {
+            name: name.to_owned(),
+            operation: operation.to_owned(),
+            kind,
+            expected: expect.to_vec(),
+            status,
+            passed: message.is_empty() && status.is_some(),
+            message,
+        });
+    }
+
+    /// The final report.
+    pub fn into_report(self, cleanup: BTreeMap<String, u64>) -> ConformReport {
+        let all = Operation::ALL;
+        let not_exercised: Vec<String> = all
+            .iter()
+            .filter(|op| !self.exercised.contains(*op))
+            .map(|op| op.id().to_owned())
+            .collect();
+        let exercised = all.len() - not_exercised.len();
+        let status_coverage: Vec<StatusCoverage> = all
+            .iter()
+            .map(|&op| {
+                let declared: Vec<u16> = self.declared(op).collect();
+                let seen = self.observed.get(&op);
+                let (observed, missing) = declared
+                    .iter()
+                    .partition(|s| seen.is_some_and(|seen| seen.contains(*s)));
+                StatusCoverage {
+                    operation: op.id().to_owned(),
+                    declared,
+                    observed,
+                    missing,
+                }
+            })
+            .collect();
+        ConformReport {
+            target: self.target.base_url.clone(),
+            seed: self.options.seed,
+            cases: self.options.cases,
+            checks: self.results,
+            operations_in_spec: all.len(),
+            operations_exercised: exercised,
+            coverage: exercised as f64 / all.len().max(1) as f64,
+            not_exercised,
+            statuses_declared: status_coverage.iter().map(|s| s.declared.len()).sum(),
+            statuses_observed: status_coverage.iter().map(|s| s.observed.len()).sum(),
+            status_coverage,
+            cleanup,
+        }
+    }
+}

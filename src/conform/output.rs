@@ -1,0 +1,139 @@
+//! The suite's outputs besides the JSON report: the terminal listing (one
+//! line per check, then route and status coverage) and JUnit (one test case
+//! per check, its failure message the reason; status coverage as one test
+//! case per operation that records which declared statuses were observed).
+
+use std::fmt::Write as _;
+
+use super::ConformReport;
+
+/// The terminal listing.
+pub fn terminal(report: &ConformReport) -> String {
+    let mut out = String::new();
+    for check in &report.checks {
+        let mark = if check.passed { "ok  " } else { "FAIL" };
+        let status = check
+            .status
+            .map_or_else(|| "---".to_owned(), |s| s.to_string());
+        let detail = if check.message.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", check.message)
+        };
+        let _ = writeln!(
+            out,
+            "{mark} {status} {:<22} {}{detail}",
+            check.operation, check.name
+        );
+    }
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    let _ = writeln!(
+        out,
+        "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
+        report.checks.len(),
+        report.operations_exercised,
+        report.operations_in_spec,
+        report.coverage * 100.0,
+        if report.not_exercised.is_empty() {
+            String::new()
+        } else {
+            format!("; not exercised: {}", report.not_exercised.join(", "))
+        }
+    );
+    let _ = writeln!(
+        out,
+        "status coverage {}/{} declared responses observed ({:.0}%); generated bodies: seed {}, {} per operation and class",
+        report.statuses_observed,
+        report.statuses_declared,
+        percent(report.statuses_observed, report.statuses_declared),
+        report.seed,
+        report.cases,
+    );
+    for s in report
+        .status_coverage
+        .iter()
+        .filter(|s| !s.missing.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "  {:<22} not observed: {}",
+            s.operation,
+            join(&s.missing)
+        );
+    }
+    out
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    part as f64 * 100.0 / whole.max(1) as f64
+}
+
+fn join(statuses: &[u16]) -> String {
+    let list: Vec<String> = statuses.iter().map(u16::to_string).collect();
+    list.join(", ")
+}
+
+/// Renders the suite as JUnit XML: one test case per check (the failure
+/// message says why), the route coverage as one case, and the status
+/// coverage as one case per operation (passing: a response not observed is
+/// not a failure of the target; its system-out lists what was and was not).
+///
+/// # Errors
+/// XML serialization failure.
+pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new("chatload conform");
+    suite.add_property(Property::new("seed", report.seed.to_string()));
+    suite.add_property(Property::new("cases", report.cases.to_string()));
+    suite.add_property(Property::new(
+        "status_coverage",
+        format!("{}/{}", report.statuses_observed, report.statuses_declared),
+    ));
+    let failure = |message: String| {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_message(message);
+        s
+    };
+    for c in &report.checks {
+        let status = if c.passed {
+            TestCaseStatus::success()
+        } else {
+            failure(c.message.clone())
+        };
+        let mut case = TestCase::new(c.name.clone(), status);
+        case.set_classname(c.operation.clone());
+        suite.add_test_case(case);
+    }
+    let coverage_status = if report.not_exercised.is_empty() {
+        TestCaseStatus::success()
+    } else {
+        failure(format!(
+            "not exercised: {}",
+            report.not_exercised.join(", ")
+        ))
+    };
+    let mut case = TestCase::new("coverage: every operation of the spec", coverage_status);
+    case.set_classname("coverage");
+    suite.add_test_case(case);
+    for s in &report.status_coverage {
+        let mut case = TestCase::new(
+            format!("status coverage: {}", s.operation),
+            TestCaseStatus::success(),
+        );
+        case.set_classname("status coverage");
+        case.set_system_out(format!(
+            "observed {} of declared {}; not observed: {}",
+            join(&s.observed),
+            join(&s.declared),
+            if s.missing.is_empty() {
+                "none".to_owned()
+            } else {
+                join(&s.missing)
+            }
+        ));
+        suite.add_test_case(case);
+    }
+    let mut junit = Report::new("chatload");
+    junit.add_test_suite(suite);
+    Ok(junit.to_string()?.into_bytes())
+}
