@@ -259,23 +259,52 @@ fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
         "negative cases included: {}",
         checks.len()
     );
-    for negative in [
-        "second open chat for one user → 409",
-        "message to a closed chat → 409",
-        "get chat without credentials → 401",
-        "domain key on a secret-only route → 403",
+    for (operation, negative) in [
+        ("createChat", "second open chat for one user → 409"),
+        ("sendChatMessage", "message to a closed chat → 409"),
+        ("getChat", "no credentials → 401"),
+        ("listChats", "domain key on a secret-only route → 403"),
+        ("getWebhook", "get a deleted webhook → 404"),
+        ("createUser", "JSON body without Content-Type → 400"),
+        ("POST /chats/{chatId}", "POST not served → 405"),
     ] {
         assert!(
-            checks
-                .iter()
-                .any(|c| c["name"] == negative && c["passed"] == true),
-            "{negative}"
+            checks.iter().any(|c| c["operation"] == operation
+                && c["name"] == negative
+                && c["passed"] == true),
+            "{operation}: {negative}"
         );
     }
+    // Every kind of check ran, and passed against the mock.
+    for kind in [
+        "happy",
+        "negative",
+        "auth",
+        "after_close",
+        "invalid_body",
+        "boundary_body",
+        "method",
+        "content_type",
+    ] {
+        assert!(checks.iter().any(|c| c["kind"] == kind), "no {kind} check");
+    }
+    assert_eq!(report["seed"], 42);
+    assert_eq!(report["cases"], 5);
+    let declared = report["statuses_declared"].as_u64().unwrap();
+    let observed = report["statuses_observed"].as_u64().unwrap();
+    assert!(observed > 0 && observed < declared, "{observed}/{declared}");
+    assert!(
+        stdout.contains(&format!(
+            "status coverage {observed}/{declared} declared responses observed"
+        )),
+        "{stdout}"
+    );
     assert_eq!(report["cleanup"]["webhooks_deleted"], 1);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        xml.contains("coverage: every operation of the spec") && xml.contains("failures=\"0\""),
+        xml.contains("coverage: every operation of the spec")
+            && xml.contains("status coverage: getChat")
+            && xml.contains("failures=\"0\""),
         "{xml}"
     );
 }

@@ -15,6 +15,8 @@
 //! - `hostile`: a server reflecting credentials; no secret in any output
 //!   of `run` or `conform`.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
+//! - `conform`: `chatload conform` against a server that breaks one rule
+//!   of each kind of check; each kind fails with its reason.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
@@ -35,6 +37,7 @@ mod agents_e2e;
 mod cleanup;
 mod cli;
 mod common;
+mod conform;
 mod failures;
 mod hostile;
 mod media;
