@@ -39,7 +39,9 @@ pub(super) struct Answer {
     pub body: Option<Value>,
 }
 
-/// Runs calls, checks them, and keeps the tally.
+/// Runs calls, checks them, and keeps the tally (its `Debug` shows no
+/// secret: [`ConformTarget`]'s leaves the credentials out).
+#[derive(Debug)]
 pub struct Checker {
     http: reqwest::Client,
     target: ConformTarget,
@@ -52,17 +54,6 @@ pub struct Checker {
     probed: BTreeSet<Operation>,
     /// Path parameters of a happy call per path template (for the method checks).
     pub(super) paths: BTreeMap<&'static str, Vec<String>>,
-    /// A real user's session token (for "a token on a secret-only route").
-    pub(super) token: Option<String>,
-}
-
-impl std::fmt::Debug for Checker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checker")
-            .field("target", &self.target)
-            .field("checks", &self.results.len())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Checker {
@@ -92,7 +83,6 @@ impl Checker {
             observed: BTreeMap::new(),
             probed: BTreeSet::new(),
             paths: BTreeMap::new(),
-            token: None,
         })
     }
 
@@ -101,12 +91,9 @@ impl Checker {
         &self.target
     }
 
-    /// Remembers a real user's session token (masked in every output).
-    pub fn set_token(&mut self, token: &str) {
+    /// Masks a user's session token in every output from now on.
+    pub fn mask_token(&self, token: &str) {
         crate::redact::register(token);
-        if !token.is_empty() {
-            self.token = Some(token.to_owned());
-        }
     }
 
     /// The statuses `op` declares.

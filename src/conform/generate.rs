@@ -335,23 +335,19 @@ fn array_candidates(
 ) {
     let name = at.join(".");
     let min = schema["minItems"].as_u64().unwrap_or(0);
-    if min > 0 {
-        let what = format!("`{name}` is empty (minItems {min})");
+    // Too few items, or (when the happy body leaves it out) an empty list.
+    if min > 0 || free {
+        let what = match min {
+            0 => format!("`{name}` is empty"),
+            _ => format!("`{name}` is empty (minItems {min})"),
+        };
+        let (at, value, valid) = (at.to_vec(), Some(json!([])), min == 0);
         out.push(Candidate {
             kind: "items",
             what,
-            at: at.to_vec(),
-            value: Some(json!([])),
-            valid: false,
-        });
-    } else if free {
-        let what = format!("`{name}` is empty");
-        out.push(Candidate {
-            kind: "items",
-            what,
-            at: at.to_vec(),
-            value: Some(json!([])),
-            valid: true,
+            at,
+            value,
+            valid,
         });
     }
     if let Some(first) = current.and_then(Value::as_array).and_then(|a| a.first()) {

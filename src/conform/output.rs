@@ -27,18 +27,19 @@ pub fn terminal(report: &ConformReport) -> String {
         );
     }
     let failed = report.checks.iter().filter(|c| !c.passed).count();
+    let not_exercised = match report.not_exercised.as_slice() {
+        [] => String::new(),
+        ops => format!("; not exercised: {}", ops.join(", ")),
+    };
+    let (done, all) = (report.operations_exercised, report.operations_in_spec);
+    let checks = report.checks.len();
+    let route = format!(
+        "coverage {done}/{all} operations ({:.0}%)",
+        report.coverage * 100.0
+    );
     let _ = writeln!(
         out,
-        "\n{} checks, {failed} failed; coverage {}/{} operations ({:.0}%){}",
-        report.checks.len(),
-        report.operations_exercised,
-        report.operations_in_spec,
-        report.coverage * 100.0,
-        if report.not_exercised.is_empty() {
-            String::new()
-        } else {
-            format!("; not exercised: {}", report.not_exercised.join(", "))
-        }
+        "\n{checks} checks, {failed} failed; {route}{not_exercised}"
     );
     let _ = writeln!(
         out,

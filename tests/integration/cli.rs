@@ -338,14 +338,8 @@ fn conform_fails_and_names_the_check_when_the_target_breaks_its_schema() {
     .unwrap();
     let mock = rt.block_on(chatload_mock::spawn(config)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let run = chatload()
-        .args(["conform", "--target", &mock.base_url(), "--out"])
-        .arg(dir.path().join("c.json"))
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
-        .env("CHATLOAD_DOMAIN_KEY", "demo-domain-key")
-        .output()
-        .unwrap();
+    let out = dir.path().join("c.json");
+    let run = crate::common::conform_remote(&mock.base_url(), &["--out".as_ref(), out.as_ref()]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{stdout}");
     assert!(

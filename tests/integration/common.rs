@@ -16,6 +16,19 @@ pub fn chatload() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_chatload"))
 }
 
+/// `chatload conform` against `base_url` with the demo app's credentials
+/// (the mock's defaults) and `args`; its output once it exits.
+pub fn conform_remote(base_url: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    chatload()
+        .args(["conform", "--target", base_url])
+        .args(args)
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .env("CHATLOAD_DOMAIN_KEY", "demo-domain-key")
+        .output()
+        .expect("chatload conform runs")
+}
+
 /// Starts `chatload run` on a scenario written into `dir`; returns the
 /// process and the path its report will be written to.
 pub fn spawn_run(dir: &Path, name: &str, yaml: &str) -> (std::process::Child, PathBuf) {

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::common::{chatload, serve_in_thread};
+use crate::common::{conform_remote, serve_in_thread};
 
 async fn corrupt(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -68,16 +68,13 @@ fn every_new_kind_of_check_fails_with_its_reason_against_a_broken_server() {
     let addr = serve_in_thread(app);
     let dir = tempfile::tempdir().unwrap();
     let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-    let run = chatload()
-        .args(["conform", "--target", &format!("http://{addr}/v1"), "--out"])
-        .arg(&out)
-        .arg("--junit")
-        .arg(&junit)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
-        .env("CHATLOAD_DOMAIN_KEY", "demo-domain-key")
-        .output()
-        .unwrap();
+    let args = [
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ];
+    let run = conform_remote(&format!("http://{addr}/v1"), &args);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{stdout}");
     let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
