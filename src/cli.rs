@@ -188,13 +188,13 @@ pub struct ConformArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Seed of the generated request bodies (printed in the report; the same seed sends the same bodies).
-    #[arg(long, default_value_t = crate::conform::DEFAULT_SEED)]
-    pub seed: u64,
+    /// Seed of the generated request bodies [default: 42] (printed in the report; the same seed sends the same bodies).
+    #[arg(long)]
+    pub seed: Option<u64>,
 
-    /// Generated bodies per operation and class (invalid, boundary-valid); raise it for a deeper run.
-    #[arg(long, default_value_t = crate::conform::DEFAULT_CASES)]
-    pub cases: usize,
+    /// Generated bodies per operation and class (invalid, boundary-valid) [default: 5]; raise it for a deeper run.
+    #[arg(long)]
+    pub cases: Option<usize>,
 }
 
 #[derive(Debug, Args)]

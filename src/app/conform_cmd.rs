@@ -79,9 +79,10 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
             }
         }
     };
+    let defaults = ConformOptions::default();
     let options = ConformOptions {
-        seed: args.seed,
-        cases: args.cases,
+        seed: args.seed.unwrap_or(defaults.seed),
+        cases: args.cases.unwrap_or(defaults.cases),
     };
     let checker = Checker::new(target, options).map_err(run_failed)?;
     let report = crate::conform::run_suite(checker).await;

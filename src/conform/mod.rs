@@ -39,10 +39,10 @@ pub use checker::Checker;
 pub use output::{junit, terminal};
 pub use suite::run_suite;
 
-/// The generator's seed when `--seed` is not given.
+/// The generator's seed when `--seed` is not given (the CLI's help says 42).
 pub const DEFAULT_SEED: u64 = 42;
 /// Generated bodies per operation and class (invalid, boundary-valid) when
-/// `--cases` is not given: small, so CI stays fast.
+/// `--cases` is not given: small, so CI stays fast (the CLI's help says 5).
 pub const DEFAULT_CASES: usize = 5;
 
 /// The suite's webhook receiver on 127.0.0.1 (the run's receiver, from
@@ -277,5 +277,29 @@ impl<'a> Call<'a> {
     }
     fn param_refs(&self) -> Vec<&str> {
         self.params.iter().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The CLI cannot name this module (same layer), so its help states the
+    /// defaults in words; they must be these constants.
+    #[test]
+    fn the_cli_help_states_the_generator_defaults() {
+        let mut cli = crate::cli::Cli::command();
+        let conform = cli
+            .find_subcommand_mut("conform")
+            .expect("conform subcommand");
+        let help = conform.render_long_help().to_string();
+        assert!(
+            help.contains(&format!("[default: {}]", super::DEFAULT_SEED)),
+            "{help}"
+        );
+        assert!(
+            help.contains(&format!("[default: {}]", super::DEFAULT_CASES)),
+            "{help}"
+        );
     }
 }
