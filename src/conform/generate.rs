@@ -16,9 +16,12 @@
 //!
 //! A seeded shuffle picks at most `cases` of each class per operation,
 //! interleaving the kinds, so the same seed sends the same bodies.
-//! Hand-written over `serde_json::Value`: no generator crate builds values
-//! from a JSON Schema *and* classifies them against it (proptest has no
-//! schema input), and the mutations above are what the checks need.
+//! Hand-written over `serde_json::Value`: the generator crates found
+//! (`json-schema-fuzz`, behind `jsoncompat`; proptest has no schema input)
+//! draw whole values from a schema, which would replace the ids the happy
+//! body needs (a valid message needs a real chat and sender); the checks
+//! need one-field mutations of a working body, classified by the validator
+//! the harness already has.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex};

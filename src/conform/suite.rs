@@ -481,6 +481,14 @@ async fn close_and_after(c: &mut Checker, t: &mut Tour) {
     for call in conflicts {
         c.call(call.expect(&[409]).kind(Kind::AfterClose)).await;
     }
+    let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    let fields = [("chatId", chat.clone()), ("senderId", user.clone())];
+    let late = ("late.png", "image/png", png);
+    c.upload("upload to a closed chat → 409", &fields, late, Some(&[409]))
+        .await;
+    if let Some(last) = c.results.last_mut() {
+        last.kind = Kind::AfterClose;
+    }
     let read = Call::new(
         "a closed chat is still read, as closed",
         Operation::GetChat,
