@@ -482,6 +482,19 @@ mod tests {
         assert!(kinds.len() > 1, "kinds interleaved: {a:?}");
     }
 
+    /// No operation's cases are lost to a schema that does not compile: each
+    /// JSON request schema gets a validator, and at least one invalid case.
+    #[test]
+    fn every_json_request_schema_compiles_and_yields_cases() {
+        for op in Operation::ALL {
+            if request_schema(op).is_none() {
+                continue;
+            }
+            assert!(is_valid(op, &json!({})).is_some(), "{op}");
+            assert!(!cases(op, &json!({}), options(1, 5)).0.is_empty(), "{op}");
+        }
+    }
+
     #[test]
     fn an_operation_without_a_json_body_gets_no_cases() {
         assert_eq!(
