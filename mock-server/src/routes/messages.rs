@@ -138,11 +138,14 @@ fn is_media_ref(m: &Value) -> bool {
         && m.get("size").is_none_or(non_negative_integer)
 }
 
-/// An integer >= 0, `7.0` included (JSON Schema's `integer`).
+/// An integer from 0 to the spec's maximum (i64::MAX), `7.0` included
+/// (JSON Schema's `integer`).
 fn non_negative_integer(v: &Value) -> bool {
-    v.as_u64().is_some()
-        || v.as_f64()
-            .is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= i64::MAX as f64)
+    // `i64::MAX as f64` rounds up to 2^63, so a float must stay below it.
+    v.as_u64().is_some_and(|n| i64::try_from(n).is_ok())
+        || (v.is_f64()
+            && v.as_f64()
+                .is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f < i64::MAX as f64))
 }
 
 pub(super) async fn history_import(
