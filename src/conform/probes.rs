@@ -273,3 +273,43 @@ impl Checker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(status: u16, allow: Option<&str>, body: Option<Value>) -> Answer {
+        Answer {
+            status,
+            content_type: None,
+            allow: allow.map(str::to_owned),
+            body,
+        }
+    }
+
+    #[test]
+    fn a_405_must_name_the_served_methods_and_carry_the_envelope() {
+        let served = [Method::Get, Method::Put];
+        let envelope = Some(json!({"error": {"code": 405, "message": "Method not allowed"}}));
+        assert_eq!(
+            method_problem(
+                &answer(405, Some("GET,HEAD,PUT"), envelope.clone()),
+                &served
+            ),
+            None
+        );
+        assert_eq!(
+            method_problem(&answer(405, Some("get, put"), None), &served),
+            None
+        );
+        let no_allow = method_problem(&answer(405, None, envelope), &served);
+        assert_eq!(no_allow.as_deref(), Some("Allow `` does not name GET, PUT"));
+        let partial = method_problem(&answer(405, Some("GET"), None), &served);
+        assert_eq!(partial.as_deref(), Some("Allow `GET` does not name PUT"));
+        let wrong_code = Some(json!({"error": {"code": 400}}));
+        assert!(method_problem(&answer(405, Some("GET,PUT"), wrong_code), &served).is_some());
+        let ok = method_problem(&answer(200, Some("GET,PUT"), None), &served);
+        assert_eq!(ok.as_deref(), Some("expected status [405], got 200"));
+    }
+}
