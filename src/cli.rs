@@ -108,6 +108,14 @@ pub struct RunArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = parse_iterations)]
     pub iterations: Option<u64>,
 
+    /// How virtual users hold connections: keep_alive (each its own, kept open), new_per_iteration (a new one each iteration), or http2 (shared HTTP/2 connections, https only) [default: target.connection, else keep_alive].
+    #[arg(long, value_name = "POLICY", value_parser = parse_connection)]
+    pub connection: Option<String>,
+
+    /// VUs per shared HTTP/2 connection with --connection http2 [default: target.vus_per_connection, else 100].
+    #[arg(long, value_name = "N")]
+    pub vus_per_connection: Option<u32>,
+
     /// Where to write the JSON report [default: reports/<scenario>-<timestamp>.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -311,6 +319,10 @@ fn parse_iterations(text: &str) -> Result<u64, String> {
         "--iterations",
         crate::scenario::limits::MAX_ITERATIONS,
     )
+}
+
+fn parse_connection(text: &str) -> Result<String, String> {
+    crate::client::ConnPolicy::parse(text, None).map(|p| p.name().to_owned())
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -3,7 +3,8 @@
 //! runs.
 //!
 //! Precedence: the scenario file, then the command line (`--vus`, `--rate`, `--duration`,
-//! `--iterations`, `--no-cleanup`, `--threshold`, `--seed`, `--shard`, `--schema`). Every
+//! `--iterations`, `--no-cleanup`, `--threshold`, `--seed`, `--shard`, `--schema`,
+//! `--connection`). Every
 //! problem here is a usage error: nothing has run yet. Reads the scenario file and the clock
 //! (for a seed nobody gave), nothing else; knows nothing of targets, HTTP or reports.
 
@@ -33,6 +34,9 @@ pub enum ConfigError {
     /// `--schema` is not `all`, `off` or `sample=RATIO`.
     #[error("{0}")]
     Schema(String),
+    /// `--connection` / `--vus-per-connection` do not make a policy.
+    #[error("{0}")]
+    Connection(String),
 }
 
 /// A run's settings: the scenario with the command line applied, and the run-wide choices
@@ -72,6 +76,8 @@ impl RunConfig {
         if args.cleanup_timeout.is_some() {
             scenario.cleanup_timeout = args.cleanup_timeout;
         }
+        scenario.target.connection = connection_override(scenario.target.connection, args)
+            .map_err(ConfigError::Connection)?;
         for expr in &args.thresholds {
             let threshold = scenario
                 .parse_threshold(expr, false)
@@ -94,6 +100,26 @@ impl RunConfig {
             seed,
             schema_mode,
         })
+    }
+}
+
+/// `--connection` and `--vus-per-connection` over the scenario's policy.
+///
+/// # Errors
+/// `--vus-per-connection` without the `http2` policy, or 0.
+fn connection_override(
+    policy: scenario::ConnPolicy,
+    args: &RunArgs,
+) -> Result<scenario::ConnPolicy, String> {
+    let word = args.connection.as_deref().unwrap_or(policy.name());
+    let per = args.vus_per_connection.or(policy.vus_per_connection());
+    let chosen = scenario::ConnPolicy::parse(word, per)?;
+    match args.vus_per_connection {
+        Some(0) => Err("--vus-per-connection: expected at least 1".to_owned()),
+        Some(_) if chosen.vus_per_connection().is_none() => {
+            Err("--vus-per-connection goes with the http2 connection policy only".to_owned())
+        }
+        _ => Ok(chosen),
     }
 }
 

@@ -183,6 +183,7 @@ fn new_client(
             extra_headers: scenario.target.headers.clone(),
             timeout: scenario.target.timeout,
             pool_size,
+            policy: scenario.target.connection,
         },
         target.tls.clone(),
     )

@@ -4,13 +4,23 @@
 //! the HTTP version (`--http`, `target.http`), and the words that explain a
 //! failed handshake.
 //!
-//! Applies to every reqwest client the harness builds for the target (the
-//! load client, conform's checker, the agents' mock switch), so they all
-//! trust the same certificates. Knows nothing of scenarios or the CLI: the
-//! app turns those into a [`TlsOptions`].
+//! Applies to the rustls configuration of the VUs' own connections
+//! ([`TlsOptions::rustls_config`]) and to every reqwest client the harness
+//! builds for the target (the shared pool, conform's checker, the agents'
+//! mock switch), so they all trust the same certificates. Knows nothing of
+//! scenarios or the CLI: the app turns those into a [`TlsOptions`].
 
 use std::error::Error as StdError;
 use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::ConnPolicy;
 
 /// Which HTTP version requests to an `https://` target use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,6 +66,8 @@ pub struct CaCert {
     /// Where it came from, for messages (a path, or "the bundled mock").
     pub origin: String,
     certs: Vec<reqwest::Certificate>,
+    /// The same certificates for rustls.
+    der: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for CaCert {
@@ -89,9 +101,13 @@ impl CaCert {
             .ok_or_else(|| {
                 format!("{origin} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
             })?;
+        let der = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{origin}: {e}"))?;
         Ok(CaCert {
             origin: origin.to_owned(),
             certs,
+            der,
         })
     }
 }
@@ -125,6 +141,42 @@ impl TlsOptions {
             // the app refuses `http: 2` for http:// targets).
             HttpVersion::Http2 => builder.http2_prior_knowledge(),
         }
+    }
+
+    /// The rustls configuration of the VUs' connections under `policy`:
+    /// the web roots and the extra CA (or, when asked, no verification),
+    /// ALPN as `http` says (`h2` only for the `http2` policy), and rustls's
+    /// default in-memory session cache, which every connection of the one
+    /// client built from it shares, so reconnects resume their sessions.
+    ///
+    /// # Errors
+    /// The extra CA is not a usable trust anchor.
+    pub fn rustls_config(&self, policy: ConnPolicy) -> Result<rustls::ClientConfig, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()?;
+        let mut config = if self.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+                .with_no_client_auth()
+        } else {
+            let mut roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            for cert in self.extra_ca.iter().flat_map(|ca| &ca.der) {
+                roots.add(cert.clone())?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        let http2_only = matches!(policy, ConnPolicy::Http2 { .. });
+        config.alpn_protocols = match self.http {
+            _ if http2_only => vec![b"h2".to_vec()],
+            HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+            HttpVersion::Http2 => vec![b"h2".to_vec()],
+        };
+        Ok(config)
     }
 
     /// What to do about a failed handshake, for the message that names it.
@@ -163,6 +215,57 @@ impl TlsOptions {
         } else {
             format!("TLS handshake failed: {problem} ({hint})")
         })
+    }
+}
+
+/// Accepts any server certificate (`insecure`, only when the user asked);
+/// the handshake's signatures are still checked, so the session is still
+/// with whoever holds the certificate's key.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

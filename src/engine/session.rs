@@ -25,7 +25,7 @@ pub struct Session {
     pub rng: SmallRng,
     /// Chats created and not yet closed in the current iteration.
     pub open_chats: Vec<String>,
-    /// This VU's own keep-alive connection to a plain-HTTP target.
+    /// This VU's own connection to the target (see `client::ConnPolicy`).
     pub conn: ConnSlot,
     /// The last body that passed its schema check, not checked again.
     pub valid_body: ValidBodyMemo,
@@ -61,7 +61,7 @@ impl Session {
             vars: scenario.vars.initial.clone(),
             rng: SmallRng::seed_from_u64(seed ^ vu.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             open_chats: Vec::new(),
-            conn: ConnSlot::default(),
+            conn: ConnSlot::new(vu),
             valid_body: ValidBodyMemo::default(),
             abort: Some(abort),
             prepared: Vec::new(),

@@ -59,6 +59,7 @@ fn runner_at(base_url: &str, rest: &str) -> Arc<Runner> {
         // clock (std `Instant`), which the paused one runs ahead of.
         timeout: Duration::MAX,
         pool_size: 1,
+        policy: Default::default(),
     })
     .expect("a client");
     let scenario = Arc::new(scenario);

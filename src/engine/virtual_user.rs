@@ -26,7 +26,7 @@ use super::session::Session;
 use super::throttle::is_throttled;
 use super::verbose::FailureLog;
 use super::webhook::EventHub;
-use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
+use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError, ConnPolicy};
 use crate::metrics::{
     FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
 };
@@ -399,6 +399,10 @@ impl Runner {
         let started = Instant::now();
         let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
         let has_row = session.begin_iteration(&self.scenario);
+        if self.client.policy() == ConnPolicy::NewPerIteration {
+            // A user who comes back: the last visit's connection is gone.
+            session.conn.drop_connection();
+        }
         let mut ok = has_row;
         let mut aborted = false;
         let mut gave_up = false;

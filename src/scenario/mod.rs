@@ -31,8 +31,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::Operation;
-// The one HTTP word a scenario holds (`target.http`); the client owns its meaning.
-pub use crate::client::HttpVersion;
+// The HTTP words a scenario holds (`target.http`, `target.connection`); the
+// client owns their meaning.
+pub use crate::client::{ConnPolicy, HttpVersion};
 pub use agents::{AgentAction, AgentBreaks, AgentMetric, AgentsSpec};
 pub use feed::{Feed, FeedMode};
 pub use load::{ScenarioError, load_file, load_str};
@@ -229,6 +230,8 @@ pub struct TargetSpec {
     pub insecure: bool,
     /// The HTTP version over TLS.
     pub http: HttpVersion,
+    /// How virtual users hold their connections (`target.connection`).
+    pub connection: ConnPolicy,
 }
 
 /// Variable names and their starting values; slot `i` is `VarId(i)`.

@@ -147,6 +147,10 @@ pub struct RawTarget {
     pub insecure: Option<bool>,
     /// `1.1`, `2` or `auto`, as a number or a string.
     pub http: Option<Value>,
+    /// `keep_alive`, `new_per_iteration` or `http2`.
+    pub connection: Option<String>,
+    /// VUs per shared HTTP/2 connection (`connection: http2` only).
+    pub vus_per_connection: Option<u32>,
 }
 
 /// A CSV data feed.

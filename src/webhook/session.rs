@@ -279,6 +279,7 @@ mod tests {
             extra_headers: Vec::new(),
             timeout: Duration::from_secs(5),
             pool_size: 1,
+            policy: Default::default(),
         })
         .expect("client");
         (mock, client)

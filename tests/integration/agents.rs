@@ -79,6 +79,7 @@ async fn world() -> World {
         extra_headers: Vec::new(),
         timeout: Duration::from_secs(10),
         pool_size: 8,
+        policy: Default::default(),
     })
     .expect("client");
     let app = mock.client(APP, Cred::Secret(SECRET.to_owned()));

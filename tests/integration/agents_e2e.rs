@@ -60,6 +60,7 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
         extra_headers: Vec::new(),
         timeout: Duration::from_secs(10),
         pool_size: 4,
+        policy: Default::default(),
     })
     .expect("client");
     let pool = AgentPool::start(

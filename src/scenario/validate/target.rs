@@ -8,7 +8,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::{DEFAULT_TIMEOUT, Validator};
 use crate::scenario::raw::RawTarget;
-use crate::scenario::{HttpVersion, Secret, TargetSpec};
+use crate::scenario::{ConnPolicy, HttpVersion, Secret, TargetSpec};
 
 pub(super) fn validate_target(
     v: &mut Validator<'_>,
@@ -61,6 +61,7 @@ pub(super) fn validate_target(
         .and_then(|s| v.positive_duration(&s.value, &s.referenced, "target.timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
     let (ca_cert, http) = validate_tls(v, t, &at, base_dir);
+    let connection = validate_connection(v, t, &at, http);
     TargetSpec {
         base_url,
         app_id,
@@ -71,6 +72,7 @@ pub(super) fn validate_target(
         ca_cert,
         insecure: t.insecure.unwrap_or(false),
         http,
+        connection,
     }
 }
 
@@ -108,6 +110,39 @@ fn validate_tls(
         }
     };
     (ca_cert, http)
+}
+
+/// `target.connection` and `target.vus_per_connection`.
+fn validate_connection(
+    v: &mut Validator<'_>,
+    t: &RawTarget,
+    at: &Location,
+    http: HttpVersion,
+) -> ConnPolicy {
+    let text = t.connection.as_deref().unwrap_or("keep_alive");
+    let policy = ConnPolicy::parse(text, t.vus_per_connection).unwrap_or_else(|e| {
+        v.problem(at, "target.connection", e);
+        ConnPolicy::KeepAlive
+    });
+    match policy {
+        ConnPolicy::Http2 { .. } if http == HttpVersion::Http1 => v.problem(
+            at,
+            "target.connection",
+            "`http2` shares HTTP/2 connections: it cannot go with `http: 1.1`",
+        ),
+        ConnPolicy::Http2 { .. } if t.vus_per_connection == Some(0) => {
+            v.problem(at, "target.vus_per_connection", "expected at least 1");
+        }
+        ConnPolicy::KeepAlive | ConnPolicy::NewPerIteration if t.vus_per_connection.is_some() => {
+            v.problem(
+                at,
+                "target.vus_per_connection",
+                "only with `connection: http2`",
+            );
+        }
+        _ => {}
+    }
+    policy
 }
 
 /// `https://agentchat-{region}.inbenta.chat:8000/{version}`.

@@ -1,0 +1,192 @@
+//! Opening a connection to the target for a [`super::ConnSlot`]: the TCP
+//! connect, over `https://` the rustls handshake (ALPN choosing HTTP/1.1 or
+//! HTTP/2), and hyper's handshake on top, each timed with `Instant` only.
+//!
+//! One [`Connector`] per client holds one `rustls::ClientConfig`, so every
+//! connection the client opens shares its session cache: a reconnect resumes
+//! the TLS session instead of a full handshake, as a browser's would.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::{TrySendError, http1, http2};
+use hyper::{Request, Response, body::Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// How one request's connection was set up: `None` in [`super::ConnUse`]
+/// when it went over a connection already open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// TCP connect (from the start of the attempt to the socket connected).
+    pub connect: Duration,
+    /// The TLS handshake after it; `None` over plain HTTP.
+    pub tls: Option<Duration>,
+    /// The TLS session was resumed (an abbreviated handshake).
+    pub resumed: bool,
+}
+
+/// A request sender on an open connection, of the HTTP version chosen.
+#[derive(Debug)]
+pub(super) enum Sender {
+    Http1(http1::SendRequest<Full<Bytes>>),
+    /// Cheap to clone: every clone multiplexes onto the same connection.
+    Http2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// What a send on a [`Sender`] gives back.
+pub(super) type SendResult = Result<Response<Incoming>, TrySendError<Request<Full<Bytes>>>>;
+
+impl Sender {
+    pub(super) fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http1(s) => s.is_closed(),
+            Sender::Http2(s) => s.is_closed(),
+        }
+    }
+
+    pub(super) async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            Sender::Http1(s) => s.ready().await,
+            Sender::Http2(s) => s.ready().await,
+        }
+    }
+
+    pub(super) async fn send(&mut self, request: Request<Full<Bytes>>) -> SendResult {
+        match self {
+            Sender::Http1(s) => s.try_send_request(request).await,
+            Sender::Http2(s) => s.try_send_request(request).await,
+        }
+    }
+}
+
+/// Opens connections to one target.
+#[derive(Debug)]
+pub(super) struct Connector {
+    /// `host:port` to connect to.
+    pub(super) authority: String,
+    pub(super) connect_timeout: Duration,
+    /// `https://` targets only: rustls over the TCP stream.
+    pub(super) tls: Option<TlsTarget>,
+}
+
+/// The TLS side of a [`Connector`].
+pub(super) struct TlsTarget {
+    pub(super) connector: TlsConnector,
+    pub(super) server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for TlsTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTarget")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsTarget {
+    /// A target named `host`, with `config` (shared: its session cache too).
+    pub(super) fn new(config: rustls::ClientConfig, host: &str) -> Option<TlsTarget> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Some(TlsTarget {
+            connector: TlsConnector::from(Arc::new(config)),
+            server_name: ServerName::try_from(host.to_owned()).ok()?,
+        })
+    }
+}
+
+/// Why no connection could be opened.
+#[derive(Debug)]
+pub(super) enum ConnectFailure {
+    /// TCP refused, timed out, or hyper's handshake failed.
+    Connect,
+    /// The TLS handshake failed (kept to explain it, see `ApiClient::tls_failure`).
+    Tls(std::io::Error),
+}
+
+impl Connector {
+    /// A new connection with its driver spawned, and how long it took.
+    pub(super) async fn open(&self) -> Result<(Sender, Opened), ConnectFailure> {
+        let start = Instant::now();
+        let stream = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect(self.authority.as_str()),
+        )
+        .await
+        .map_err(|_| ConnectFailure::Connect)?
+        .map_err(|_| ConnectFailure::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let connected = Instant::now();
+        let connect = connected - start;
+        let Some(tls) = &self.tls else {
+            let sender = http1_over(TokioIo::new(stream)).await?;
+            let opened = Opened {
+                connect,
+                tls: None,
+                resumed: false,
+            };
+            return Ok((sender, opened));
+        };
+        let left = self.connect_timeout.saturating_sub(connect);
+        let stream =
+            tokio::time::timeout(left, tls.connector.connect(tls.server_name.clone(), stream))
+                .await
+                .map_err(|_| ConnectFailure::Connect)?
+                .map_err(ConnectFailure::Tls)?;
+        let handshake = connected.elapsed();
+        let session = stream.get_ref().1;
+        let resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        let h2 = session.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(stream);
+        let sender = if h2 {
+            http2_over(io).await?
+        } else {
+            http1_over(io).await?
+        };
+        let opened = Opened {
+            connect,
+            tls: Some(handshake),
+            resumed,
+        };
+        Ok((sender, opened))
+    }
+}
+
+/// HTTP/1.1 over `io`, its connection driven by a spawned task.
+async fn http1_over<T>(io: TokioIo<T>) -> Result<Sender, ConnectFailure>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    // One write(2) of one buffer: head and a small JSON body are copied
+    // together, instead of hyper's queue of buffers sent with writev(2),
+    // whose bookkeeping costs more than the copy at these sizes.
+    let (sender, connection) = http1::Builder::new()
+        .writev(false)
+        .handshake(io)
+        .await
+        .map_err(|_| ConnectFailure::Connect)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(Sender::Http1(sender))
+}
+
+/// HTTP/2 over `io` (ALPN chose `h2`), its connection driven by a spawned task.
+async fn http2_over<T>(io: TokioIo<T>) -> Result<Sender, ConnectFailure>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(io)
+        .await
+        .map_err(|_| ConnectFailure::Connect)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(Sender::Http2(sender))
+}

@@ -1,0 +1,133 @@
+//! [`ApiClient::send`]: requests outside any virtual user (clean-up,
+//! webhook registration, agents, conform) over a shared connection pool.
+//!
+//! Plain `http://` goes through hyper's pooled HTTP/1.1 client directly;
+//! `https://` through reqwest, whose pool these few requests share. The
+//! load's own requests never come here: they go over each VU's
+//! [`super::ConnSlot`].
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+
+use super::request::{content_type, http_method, join_url};
+use super::{ApiClient, ApiRequest, ApiResponse, ClientError, ConnUse, retry_after};
+
+/// How requests outside the VUs' slots travel.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per run, never moved on the hot path
+pub(super) enum Transport {
+    Plain(HyperClient<HttpConnector, Full<Bytes>>),
+    Tls(reqwest::Client),
+}
+
+impl ApiClient {
+    /// Sends one request over the shared pool and reads the whole body.
+    ///
+    /// # Errors
+    /// No response: connection refused, timeout, or a transport failure.
+    pub async fn send(&self, req: ApiRequest<'_>) -> Result<ApiResponse, ClientError> {
+        match &self.http {
+            Transport::Plain(client) => self.send_plain(client, req).await,
+            Transport::Tls(client) => self.send_tls(client, req).await,
+        }
+    }
+
+    /// Sorts a reqwest failure into a kind; a TLS failure is a connect
+    /// failure whose description is kept for [`ApiClient::tls_failure`].
+    fn classify(&self, e: reqwest::Error) -> ClientError {
+        if e.is_timeout() {
+            return ClientError::Timeout;
+        }
+        if !e.is_connect() {
+            return ClientError::Other;
+        }
+        self.note_tls_failure(&e);
+        ClientError::Connect
+    }
+
+    async fn send_plain(
+        &self,
+        client: &HyperClient<HttpConnector, Full<Bytes>>,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
+        let url = join_url(&self.base_url, &req);
+        let request = self.hyper_request(url, None, req)?;
+        let exchange = async {
+            let response = client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    ClientError::Connect
+                } else {
+                    ClientError::Other
+                }
+            })?;
+            self.note_version(response.version());
+            let status = response.status().as_u16();
+            let content_type = response.headers().get(CONTENT_TYPE).cloned();
+            let retry_after = retry_after::from_headers(status, response.headers());
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| ClientError::Other)?
+                .to_bytes();
+            Ok(ApiResponse {
+                status,
+                body,
+                content_type,
+                retry_after,
+                conn: ConnUse::default(),
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    async fn send_tls(
+        &self,
+        http: &reqwest::Client,
+        req: ApiRequest<'_>,
+    ) -> Result<ApiResponse, ClientError> {
+        let mut url = String::with_capacity(self.base_url.len() + req.path.len());
+        url.push_str(&self.base_url);
+        url.push_str(req.path);
+        let method = http_method(req.method);
+        let mut builder = http.request(method, url);
+        if !self.extra.is_empty() {
+            builder = builder.headers(self.extra.clone());
+        }
+        if !req.query.is_empty() {
+            builder = builder.query(req.query);
+        }
+        let mut auth = HeaderMap::with_capacity(2);
+        self.auth_headers(req.auth, |n, v| {
+            auth.insert(n, v);
+        });
+        builder = builder.headers(auth);
+        for (name, value) in req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = req.body {
+            builder = builder
+                .header(CONTENT_TYPE, content_type(req.content_type)?)
+                .body(body);
+        }
+        let response = builder.send().await.map_err(|e| self.classify(e))?;
+        self.note_version(response.version());
+        let status = response.status().as_u16();
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
+        let retry_after = retry_after::from_headers(status, response.headers());
+        let body = response.bytes().await.map_err(|e| self.classify(e))?;
+        Ok(ApiResponse {
+            status,
+            body,
+            content_type,
+            retry_after,
+            conn: ConnUse::default(),
+        })
+    }
+}

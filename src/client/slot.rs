@@ -1,0 +1,297 @@
+//! A virtual user's own connection ([`ConnSlot`]) and the requests sent on
+//! it: the load's hot path, for `http://` and `https://` alike.
+//!
+//! In the closed model a virtual user is one client with one connection, as
+//! in oha or wrk: owning it skips a shared pool's lock, its hashing of the
+//! origin and its checkout futures on every request. Each request also
+//! learns how its connection was set up ([`ConnUse`]): opened for it (TCP
+//! connect and TLS handshake times) or reused, and its time to first byte.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Body as _;
+use reqwest::header::CONTENT_TYPE;
+
+use super::connect::{ConnectFailure, Opened, Sender};
+use super::request::PreparedRequest;
+use super::{ApiClient, ApiRequest, ApiResponse, ClientError, retry_after};
+
+/// How a response's connection was set up, measured with `Instant` only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnUse {
+    /// The request opened a new connection (`None`: it reused one).
+    pub opened: Option<Opened>,
+    /// From the send until the response head arrived; `None` where it is not
+    /// measured (requests outside a VU's slot).
+    pub first_byte: Option<Duration>,
+    /// It went over a VU's slot (the fast path), not the shared pool.
+    pub slot: bool,
+}
+
+/// A virtual user's own connection, for [`ApiClient::send_on`].
+///
+/// Empty until the first request; reconnects when the server closed it.
+/// Under the `http2` policy it holds a handle on the HTTP/2 connection its
+/// group of VUs shares.
+#[derive(Debug, Default)]
+pub struct ConnSlot {
+    sender: Option<Sender>,
+    /// The request timeout's timer, kept from request to request (see
+    /// [`ConnSlot::within`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The VU (from 1), which picks its shared HTTP/2 connection.
+    vu: u64,
+}
+
+impl ConnSlot {
+    /// VU `vu`'s slot, empty.
+    pub fn new(vu: u64) -> ConnSlot {
+        ConnSlot {
+            vu,
+            ..ConnSlot::default()
+        }
+    }
+
+    /// Lets go of the connection: the next request opens a new one (the
+    /// `new_per_iteration` policy). Over HTTP/1.1 the connection closes.
+    pub fn drop_connection(&mut self) {
+        self.sender = None;
+    }
+
+    /// Runs `fut` until `deadline`; `Err(Timeout)` if it is not done by then.
+    ///
+    /// A `tokio::time::timeout` per request registers a timer entry in the
+    /// runtime's wheel and removes it again (a lock each time, a clock read,
+    /// a handle clone) although on a healthy target it never fires. Instead
+    /// the slot keeps one timer armed at an earlier request's deadline. The
+    /// deadlines of one slot never decrease (send time + the same timeout),
+    /// so that timer can only fire early: it is then re-armed at the current
+    /// deadline, which happens once per timeout period, not per request.
+    pub(super) async fn within<T>(
+        timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+        deadline: Instant,
+        mut fut: Pin<&mut impl Future<Output = Result<T, ClientError>>>,
+    ) -> Result<T, ClientError> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = match timer {
+            Some(t) if t.deadline() <= deadline => t,
+            slot => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            while timer.as_mut().poll(cx).is_ready() {
+                if tokio::time::Instant::now() >= deadline {
+                    return Poll::Ready(Err(ClientError::Timeout));
+                }
+                timer.as_mut().reset(deadline);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl ApiClient {
+    /// Whether VU requests go over [`ConnSlot`]s (every valid target), and
+    /// so whether [`ApiClient::prepare`] builds anything.
+    pub fn uses_slots(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// Sends a [`PreparedRequest`] on `slot`, as [`ApiClient::send_on`] would
+    /// have sent the request it was prepared from.
+    ///
+    /// # Errors
+    /// No response: connection refused, timeout, or a transport failure.
+    pub async fn send_prepared(
+        &self,
+        slot: &mut ConnSlot,
+        prepared: &PreparedRequest,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        self.send_request_on(slot, prepared.request(), sent).await
+    }
+
+    /// Sends one request on the virtual user's own connection `slot` and
+    /// reads the whole body.
+    ///
+    /// # Errors
+    /// No response: connection refused, timeout, or a transport failure.
+    pub async fn send_on(
+        &self,
+        slot: &mut ConnSlot,
+        req: ApiRequest<'_>,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        let Some(host) = &self.host else {
+            // Boxed: the pool's and reqwest's futures are several KB, and
+            // inline they would make every slot request's future that large,
+            // copied each time it is created.
+            return Box::pin(self.send(req)).await;
+        };
+        let request = self.slot_request(host, req)?;
+        self.send_request_on(slot, request, sent).await
+    }
+
+    /// A new connection for the slot of VU `vu`: its own, or under the
+    /// `http2` policy its group's (then `None` when it was open already).
+    async fn connection(&self, vu: u64) -> Result<(Sender, Option<Opened>), ClientError> {
+        match &self.shared {
+            Some(shared) => shared.get(vu, self).await,
+            None => self.open().await.map(|(s, o)| (s, Some(o))),
+        }
+    }
+
+    /// Opens a connection; a failed TLS handshake is described once.
+    pub(super) async fn open(&self) -> Result<(Sender, Opened), ClientError> {
+        self.connector.open().await.map_err(|failure| {
+            if let ConnectFailure::Tls(e) = failure {
+                self.note_tls_failure(&e);
+            }
+            ClientError::Connect
+        })
+    }
+
+    /// The exchange on `slot`, within the timeout from `sent`. A request that
+    /// found the kept-alive connection closed before it was sent is retried
+    /// once on a new connection, as a pool does.
+    async fn send_request_on(
+        &self,
+        slot: &mut ConnSlot,
+        mut request: hyper::Request<Full<Bytes>>,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        let ConnSlot {
+            sender: conn,
+            timer,
+            vu,
+        } = slot;
+        let exchange = pin!(async {
+            let mut retried = false;
+            loop {
+                let (reused, opened) = match conn {
+                    Some(s) if !s.is_closed() => (true, None),
+                    _ => {
+                        // Boxed: once per connection, and it would make every
+                        // request's future larger.
+                        let (sender, opened) = Box::pin(self.connection(*vu)).await?;
+                        *conn = Some(sender);
+                        (opened.is_none(), opened)
+                    }
+                };
+                let Some(sender) = conn.as_mut() else {
+                    return Err(ClientError::Other);
+                };
+                if sender.ready().await.is_err() {
+                    *conn = None;
+                    if reused && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(ClientError::Connect);
+                }
+                if matches!(sender, Sender::Http2(_)) {
+                    self.absolute_uri(&mut request);
+                }
+                match sender.send(request).await {
+                    Ok(response) => {
+                        let first_byte = sent.elapsed();
+                        let conn = super::ConnUse {
+                            opened,
+                            first_byte: Some(first_byte),
+                            slot: true,
+                        };
+                        return self.response(response, conn).await;
+                    }
+                    Err(mut e) => {
+                        *conn = None;
+                        match e.take_message() {
+                            Some(unsent) if reused && !retried => {
+                                retried = true;
+                                request = unsent;
+                            }
+                            _ => return Err(ClientError::Other),
+                        }
+                    }
+                }
+            }
+        });
+        match sent.checked_add(self.timeout) {
+            Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
+            None => exchange.await, // a timeout beyond what Instant can express
+        }
+    }
+
+    /// HTTP/2 names the target in the request (`:scheme`, `:authority`):
+    /// an origin-form URI gets the base URL's scheme and authority, shared
+    /// parts (reference counts, no copy).
+    fn absolute_uri(&self, request: &mut hyper::Request<Full<Bytes>>) {
+        if request.uri().authority().is_some() {
+            return;
+        }
+        let mut parts = std::mem::take(request.uri_mut()).into_parts();
+        parts.scheme = Some(hyper::http::uri::Scheme::HTTPS);
+        parts.authority = self.uri_authority.clone();
+        if let Ok(uri) = hyper::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+
+    /// What came back, its body read whole.
+    async fn response(
+        &self,
+        response: hyper::Response<hyper::body::Incoming>,
+        conn: super::ConnUse,
+    ) -> Result<ApiResponse, ClientError> {
+        self.note_version(response.version());
+        let status = response.status().as_u16();
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
+        let retry_after = retry_after::from_headers(status, response.headers());
+        let body = read_body(response.into_body()).await?;
+        Ok(ApiResponse {
+            status,
+            body,
+            content_type,
+            retry_after,
+            conn,
+        })
+    }
+}
+
+/// The whole body of a response. Stops as soon as the body says it is
+/// complete (its `Content-Length` reached), without waiting for one more
+/// empty frame; a body in one frame (the usual case) is returned without a
+/// copy or a buffer list.
+async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, ClientError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let Ok(data) = frame.map_err(|_| ClientError::Other)?.into_data() else {
+            continue; // trailers
+        };
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(head);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if joined.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(joined)
+    })
+}

@@ -1,0 +1,158 @@
+//! Unit tests of the client: request building, slots, timers, TLS.
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::{ApiClient, ApiRequest, AuthHeaders, ClientConfig, ClientError, ConnSlot, Credentials};
+use crate::api::Method;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn client(base_url: &str) -> ApiClient {
+    ApiClient::new(&ClientConfig {
+        base_url: base_url.to_owned(),
+        credentials: Credentials {
+            app_id: Some("app".to_owned()),
+            secret: Some("s3cret".to_owned()),
+            domain_key: None,
+        },
+        extra_headers: vec![("x-run".to_owned(), "r1".to_owned())],
+        timeout: Duration::from_secs(5),
+        pool_size: 1,
+        policy: Default::default(),
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_prepared_request_is_the_request_send_on_builds() {
+    let client = client("http://127.0.0.1:9/v1");
+    assert!(client.uses_slots());
+    let query = [("page".to_owned(), "2 3".to_owned())];
+    let headers = [("x-extra".to_owned(), "v".to_owned())];
+    let request = || ApiRequest {
+        method: Method::Post,
+        path: "/chats/c-1/messages",
+        query: &query,
+        headers: &headers,
+        body: Some(bytes::Bytes::from_static(br#"{"a":1}"#)),
+        content_type: None,
+        auth: AuthHeaders::Secret,
+    };
+    let host = client.host.clone().unwrap();
+    let (built, _) = client.slot_request(&host, request()).unwrap().into_parts();
+    let prepared = client.prepare(request()).unwrap();
+    assert_eq!(prepared.method, built.method);
+    assert_eq!(prepared.uri, built.uri);
+    assert_eq!(prepared.uri, "/v1/chats/c-1/messages?page=2+3");
+    assert_eq!(prepared.headers, built.headers);
+    for (name, value) in &built.headers {
+        assert_eq!(
+            prepared.headers[name].is_sensitive(),
+            value.is_sensitive(),
+            "{name}"
+        );
+    }
+    assert!(prepared.headers["x-hyper-secret"].is_sensitive());
+    assert_eq!(prepared.body, r#"{"a":1}"#);
+    let tls = ApiClient::new(&ClientConfig {
+        base_url: "https://example.invalid/v1".to_owned(),
+        credentials: Credentials::default(),
+        extra_headers: Vec::new(),
+        timeout: Duration::from_secs(1),
+        pool_size: 1,
+        policy: Default::default(),
+    })
+    .unwrap();
+    // https:// goes over slots too (the fast TLS path), prepared the same way.
+    assert!(tls.uses_slots());
+    let over_tls = tls.prepare(request()).unwrap();
+    assert_eq!(over_tls.uri, "/v1/chats/c-1/messages?page=2+3");
+    assert_eq!(over_tls.headers["host"], "example.invalid");
+}
+
+#[test]
+fn a_body_in_several_chunks_is_read_whole_and_the_connection_kept() {
+    rt().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            for reply in [
+                &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"[..],
+                b"6\r\n world\r\n0\r\n\r\n",
+                b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}",
+            ] {
+                if reply.starts_with(b"HTTP") {
+                    let _ = socket.read(&mut buf).await.unwrap();
+                }
+                socket.write_all(reply).await.unwrap();
+                socket.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let client = client(&format!("http://{addr}/v1"));
+        let mut slot = ConnSlot::default();
+        let request = || ApiRequest {
+            method: Method::Get,
+            path: "/settings",
+            query: &[],
+            headers: &[],
+            body: None,
+            content_type: None,
+            auth: AuthHeaders::AppId,
+        };
+        let first = client
+            .send_on(&mut slot, request(), Instant::now())
+            .await
+            .unwrap();
+        assert_eq!((first.status, &first.body[..]), (200, &b"hello world"[..]));
+        // Same connection: the server accepts only one.
+        let second = client
+            .send_on(&mut slot, request(), Instant::now())
+            .await
+            .unwrap();
+        assert_eq!((second.status, &second.body[..]), (201, &b"{}"[..]));
+    });
+}
+
+#[test]
+fn the_kept_timer_times_out_at_each_requests_own_deadline() {
+    rt().block_on(async {
+        let mut timer = None;
+        let ms = Duration::from_millis;
+        // Done in time: the value comes back; the timer stays armed.
+        let start = Instant::now();
+        let out = ConnSlot::within(&mut timer, start + ms(40), pin!(async { Ok(1) })).await;
+        assert_eq!(out, Ok(1));
+        // Let that first deadline pass: the armed timer fires early for the
+        // next request, which must still get its whole time.
+        tokio::time::sleep(ms(60)).await;
+        let start = Instant::now();
+        let out = ConnSlot::within(
+            &mut timer,
+            start + ms(80),
+            pin!(async {
+                tokio::time::sleep(ms(30)).await;
+                Ok(2)
+            }),
+        )
+        .await;
+        assert_eq!(out, Ok(2));
+        // Too slow: a timeout, not before the deadline.
+        let start = Instant::now();
+        let out: Result<(), ClientError> =
+            ConnSlot::within(&mut timer, start + ms(50), pin!(std::future::pending())).await;
+        assert_eq!(out, Err(ClientError::Timeout));
+        let waited = start.elapsed();
+        assert!(waited >= ms(50), "timed out after {waited:?}");
+        assert!(waited < ms(1000), "timed out after {waited:?}");
+    });
+}
