@@ -134,6 +134,7 @@ impl AgentApi {
             bytes_sent,
             bytes_received,
             throttled: status == Some(429),
+            connection: None,
         });
         hub.record_step(&StepSample {
             step: StepId(metric.step),

@@ -27,6 +27,7 @@ use crate::config::RunConfig;
 use crate::engine::{self, CleanupStop, CleanupSummary, FailureLog, RunOutcome, Runner};
 use crate::plan::{LoadPlan, Shard};
 use crate::progress::{Progress, detect_mode};
+use crate::report::connection::ConnectionMeta;
 use crate::report::webhook::WebhookInput;
 use crate::report::{
     self, CleanupReport, CleanupStopReason, HttpProtocol, LoadModel, LoadProfile, RouteViolations,
@@ -361,6 +362,10 @@ fn build_report(
         target: target.base_url.clone(),
         target_kind: target.kind.to_owned(),
         http_versions: http_versions(run.client.http_used()),
+        connection: Some(ConnectionMeta {
+            policy: run.client.policy().name().to_owned(),
+            vus_per_connection: run.client.policy().vus_per_connection(),
+        }),
         chatload_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),

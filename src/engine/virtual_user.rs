@@ -2,7 +2,12 @@
 //! render each request from the session, check and capture what comes back,
 //! and record every request, step and the whole iteration.
 //!
-//! Failures are data (a [`FailureKind`]), never errors that stop the run.
+//! Files: this one holds the shared [`Runner`] and the iteration;
+//! `step.rs` a step and its checks, `exchange.rs` one request and its
+//! record, `render.rs` a request rendered from the session, `throttle.rs`
+//! the rate-limit policy, `wait_event.rs` waiting for webhook events.
+//!
+//! Failures are data (a [`crate::metrics::FailureKind`]), never errors that stop the run.
 
 use std::collections::BTreeMap;
 use std::pin::pin;
@@ -11,39 +16,30 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use bytes::Bytes;
 use rand::Rng;
-use reqwest::header::HeaderValue;
-use serde_json::Value;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::explain::Response;
 use super::in_flight::InFlight;
 use super::mask::Masker;
 use super::session::Session;
-use super::throttle::is_throttled;
 use super::verbose::FailureLog;
 use super::webhook::EventHub;
-use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError, ConnPolicy};
-use crate::metrics::{
-    FailureKind, FlowId, MetricsHub, RequestSample, RouteId, StepId, StepSample, TickSnapshot,
-};
-use crate::scenario::matcher::pointer;
-use crate::scenario::media::MultipartSpec;
-use crate::scenario::template::{UnsetVariable, ValueTemplate};
-use crate::scenario::{
-    Auth, ChatEffect, Expectation, Flow, OnError, RequestSpec, Scenario, Step, StepAction,
-};
+use crate::client::{ApiClient, ConnPolicy};
+use crate::metrics::{FlowId, MetricsHub, TickSnapshot};
+use crate::scenario::{Flow, OnError, Scenario, StepAction};
 use crate::schema::{
-    OperationSchemas, RouteViolations, SchemaError, SchemaMode, SchemaRegistry, Violation,
-    ViolationLog,
+    OperationSchemas, RouteViolations, SchemaError, SchemaMode, SchemaRegistry, ViolationLog,
 };
 
+mod exchange;
+mod render;
+mod step;
 mod throttle;
 mod wait_event;
-use wait_event::WaitResult;
+
+pub(in crate::engine) use exchange::Exchange;
+use render::is_fixed;
 
 /// Everything a virtual user needs, shared by all of them.
 #[derive(Debug)]
@@ -93,17 +89,6 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// after which the target counts as unreachable: about 1.3 s of trying.
 pub const GIVE_UP_AFTER: u32 = 8;
 
-/// How a request ended at the transport level, for the back-off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    Answered,
-    /// No connection could be made.
-    NoConnection,
-    /// Connected, but the connection ended before an answer.
-    Dropped,
-    TimedOut,
-}
-
 /// How long a VU waits before its next request after `errors` connection
 /// errors in a row: 10 ms, doubling, at most 1 s.
 pub fn connect_backoff(errors: u32) -> Duration {
@@ -131,65 +116,6 @@ enum StepResult {
     /// The user gave up (`wait_event` with `on_timeout: abandon`): the
     /// iteration ends, without error.
     Abandoned,
-}
-
-/// One request's outcome, before step bookkeeping.
-pub(super) struct Exchange {
-    failure: Option<FailureKind>,
-    /// The response broke its schema (counted after status and checks).
-    schema_failed: bool,
-    pub(super) status: Option<u16>,
-    body: Option<Value>,
-    latency: Duration,
-    /// Request-level times read the wall clock the client measures with;
-    /// iteration and step times read tokio's (pausable in tests).
-    sent: std::time::Instant,
-    /// The response body as received (moved, not copied), to explain a failure.
-    pub(super) raw: Bytes,
-    /// The response's `Content-Type`, for a download's checks.
-    content_type: Option<HeaderValue>,
-    /// Request body bytes sent.
-    sent_bytes: u64,
-    /// The rendered path (empty for a prepared, template-free request).
-    pub(super) path: String,
-    /// The schema violation, kept only when there is one.
-    violation: Option<Violation>,
-    /// The target throttled the request (429, or 503 with `Retry-After`).
-    throttled: bool,
-    /// The throttled response's `Retry-After`, as a wait.
-    retry_after: Option<Duration>,
-}
-
-impl Exchange {
-    /// A request that was never sent (a template read an unset variable).
-    fn unsent() -> Exchange {
-        Exchange {
-            failure: Some(FailureKind::Capture),
-            schema_failed: false,
-            status: None,
-            body: None,
-            latency: Duration::ZERO,
-            sent: std::time::Instant::now(),
-            raw: Bytes::new(),
-            content_type: None,
-            sent_bytes: 0,
-            path: String::new(),
-            violation: None,
-            throttled: false,
-            retry_after: None,
-        }
-    }
-
-    /// What came back, for explaining a failure.
-    pub(super) fn response(&self) -> Response<'_> {
-        Response {
-            status: self.status,
-            body: self.body.as_ref(),
-            raw: &self.raw,
-            content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
-            violation: self.violation.as_ref(),
-        }
-    }
 }
 
 impl Runner {
@@ -503,450 +429,6 @@ impl Runner {
             leftovers.append(&mut session.open_chats);
         }
     }
-
-    /// Runs one step that begins at `begun`; how it went and when it ended.
-    async fn run_step(
-        &self,
-        step: &Step,
-        session: &mut Session,
-        lag: Duration,
-        begun: Instant,
-    ) -> (StepResult, Instant) {
-        let failure = match &step.action {
-            StepAction::Pause => return (StepResult::Ok, begun),
-            StepAction::Request(spec) => {
-                let needs_body = !spec.expect.body.is_empty()
-                    || !spec.captures.is_empty()
-                    || spec.chat_effect != ChatEffect::None
-                    || self
-                        .hooks
-                        .as_ref()
-                        .is_some_and(|h| h.needs_body(spec.route));
-                let ex = self
-                    .exchange_throttled(step.id, spec, session, needs_body, lag)
-                    .await;
-                let failure = ex
-                    .failure
-                    .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
-                    .or(ex.schema_failed.then_some(FailureKind::Schema));
-                self.record_request(spec, &ex, failure, lag);
-                if let Some(kind) = failure {
-                    self.request_failed(step, spec, kind, session, &ex);
-                }
-                if let Some(hooks) = &self.hooks {
-                    hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
-                }
-                failure
-            }
-            StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
-                WaitResult::Done(failure) => {
-                    if let Some(kind) = failure {
-                        self.step_failed(step, kind, session, None, |x| x.wait_event(wait, kind));
-                    }
-                    failure
-                }
-                WaitResult::Aborted => return (StepResult::Aborted, Instant::now()),
-                WaitResult::Abandoned => {
-                    let end = Instant::now();
-                    let waited = micros(end - begun);
-                    self.hub.record_step(&StepSample {
-                        step: StepId(step.id),
-                        ok: true,
-                        failure: None,
-                        duration_us: waited,
-                        corrected_us: waited + micros(lag),
-                    });
-                    return (StepResult::Abandoned, end);
-                }
-            },
-            StepAction::WaitUntil(wait) => {
-                let deadline = begun + wait.timeout;
-                loop {
-                    let ex = self
-                        .exchange_throttled(step.id, &wait.request, session, true, lag)
-                        .await;
-                    let failure = ex
-                        .failure
-                        .or_else(|| status_failure(&wait.request.expect, ex.status))
-                        .or(ex.schema_failed.then_some(FailureKind::Schema));
-                    self.record_request(&wait.request, &ex, failure, lag);
-                    if failure.is_none() {
-                        let until_ok = ex.status.is_some_and(|s| {
-                            wait.until.statuses.is_empty() || wait.until.statuses.contains(&s)
-                        }) && ex.body.as_ref().is_some_and(|b| {
-                            wait.until.body.iter().all(|c| c.holds(b, &mut *session))
-                        });
-                        if until_ok {
-                            let failure =
-                                self.conclude(&wait.request, &wait.request.expect, session, &ex);
-                            if let Some(kind) = failure {
-                                self.request_failed(step, &wait.request, kind, session, &ex);
-                            }
-                            break failure;
-                        }
-                    }
-                    let next = next_poll(Instant::now(), deadline, wait.interval);
-                    let at_deadline = next.is_none();
-                    self.poll_failed(step, wait, failure, at_deadline, session, &ex);
-                    let Some(pause) = next else {
-                        break Some(failure.unwrap_or(FailureKind::Expectation));
-                    };
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        };
-        let end = Instant::now();
-        let duration = micros(end - begun);
-        self.hub.record_step(&StepSample {
-            step: StepId(step.id),
-            ok: failure.is_none(),
-            failure,
-            duration_us: duration,
-            corrected_us: duration + micros(lag),
-        });
-        let result = if failure.is_none() {
-            StepResult::Ok
-        } else {
-            StepResult::Failed
-        };
-        (result, end)
-    }
-
-    fn record_request(
-        &self,
-        spec: &RequestSpec,
-        ex: &Exchange,
-        failure: Option<FailureKind>,
-        lag: Duration,
-    ) {
-        if ex.status.is_none() && ex.failure == Some(FailureKind::Capture) {
-            return; // nothing was sent
-        }
-        let latency_us = micros(ex.latency);
-        self.hub.record_request(&RequestSample {
-            route: RouteId(spec.route),
-            status: ex.status,
-            failure,
-            latency_us,
-            corrected_us: latency_us + micros(lag),
-            bytes_sent: ex.sent_bytes,
-            bytes_received: ex.raw.len() as u64,
-            throttled: ex.throttled,
-        });
-    }
-
-    /// Sends the request of step `step` (rendered from the session, or built
-    /// once per VU when it has no template) and checks what comes back.
-    async fn exchange(
-        &self,
-        step: u32,
-        spec: &RequestSpec,
-        session: &mut Session,
-        needs_body: bool,
-    ) -> Exchange {
-        let sent;
-        if session.connect_errors > 0 {
-            tokio::time::sleep(connect_backoff(session.connect_errors)).await;
-        }
-        let mut path = String::new();
-        let sent_bytes;
-        self.prepare(step, spec, session);
-        let response =
-            if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
-                sent_bytes = prepared.body_len() as u64;
-                sent = std::time::Instant::now();
-                self.in_flight.begin(&session.in_flight, sent);
-                self.client
-                    .send_prepared(&mut session.conn, prepared, sent)
-                    .await
-            } else {
-                let Ok(mut rendered) = render(spec, session) else {
-                    return Exchange::unsent();
-                };
-                sent = std::time::Instant::now();
-                if let Some(hooks) = &self.hooks {
-                    hooks.on_send(spec.route, &rendered.path, session, sent);
-                }
-                let request = rendered.request(spec);
-                sent_bytes = request.body.as_ref().map_or(0, |b| b.len() as u64);
-                self.in_flight.begin(&session.in_flight, sent);
-                let response = self.client.send_on(&mut session.conn, request, sent).await;
-                path = std::mem::take(&mut rendered.path);
-                response
-            };
-        let latency = sent.elapsed();
-        session.in_flight.clear();
-        let outcome = match &response {
-            Ok(_) => Transport::Answered,
-            Err(ClientError::Connect) => Transport::NoConnection,
-            Err(ClientError::Other) => Transport::Dropped,
-            Err(ClientError::Timeout) => Transport::TimedOut,
-        };
-        self.note_connection(session, outcome);
-        match response {
-            Ok(resp) => {
-                let schema = self
-                    .schemas
-                    .get(spec.route as usize)
-                    .and_then(Option::as_ref)
-                    .filter(|_| {
-                        self.schema_ratio >= 1.0
-                            || (self.schema_ratio > 0.0
-                                && session.rng.random_bool(self.schema_ratio))
-                    });
-                // A body byte-identical to the last one that passed on this
-                // route and status passes again (see ValidBodyMemo).
-                let schema = schema.filter(|_| {
-                    !session
-                        .valid_body
-                        .holds(spec.route, resp.status, &resp.body)
-                });
-                let body: Option<Value> =
-                    if (needs_body || schema.is_some()) && !resp.body.is_empty() {
-                        serde_json::from_slice(&resp.body).ok()
-                    } else {
-                        None
-                    };
-                let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
-                if schema.is_some() && violation.is_none() {
-                    session
-                        .valid_body
-                        .remember(spec.route, resp.status, &resp.body);
-                }
-                // Cloned only when the response broke its schema (a failure).
-                let kept = violation.clone();
-                let schema_failed = violation.is_some_and(|v| {
-                    self.violations
-                        .record(&self.scenario.routes[spec.route as usize].key, v);
-                    true
-                });
-                Exchange {
-                    failure: None,
-                    schema_failed,
-                    status: Some(resp.status),
-                    body,
-                    latency,
-                    sent,
-                    raw: resp.body,
-                    content_type: resp.content_type,
-                    sent_bytes,
-                    path,
-                    violation: kept,
-                    throttled: is_throttled(resp.status, resp.retry_after),
-                    retry_after: resp.retry_after,
-                }
-            }
-            Err(e) => Exchange {
-                schema_failed: false,
-                failure: Some(match e {
-                    ClientError::Connect => FailureKind::Connect,
-                    ClientError::Timeout => FailureKind::Timeout,
-                    ClientError::Other => FailureKind::Other,
-                }),
-                status: None,
-                body: None,
-                latency,
-                sent,
-                raw: Bytes::new(),
-                content_type: None,
-                sent_bytes,
-                path,
-                violation: None,
-                throttled: false,
-                retry_after: None,
-            },
-        }
-    }
-
-    /// Keeps the VU's run of transport errors for its back-off (reset by an
-    /// answer or a timeout, which waited already), and flags the target
-    /// unreachable when nothing ever connected and this VU gave up. A
-    /// connection dropped before the answer (a target that accepts and
-    /// closes) backs off too, but counts as connected.
-    fn note_connection(&self, session: &mut Session, outcome: Transport) {
-        if outcome != Transport::NoConnection {
-            session.connect_errors = if outcome == Transport::Dropped {
-                session.connect_errors.saturating_add(1)
-            } else {
-                0
-            };
-            if !self.ever_connected.load(Relaxed) {
-                self.ever_connected.store(true, Relaxed);
-            }
-            return;
-        }
-        session.connect_errors = session.connect_errors.saturating_add(1);
-        if session.connect_errors >= GIVE_UP_AFTER && !self.ever_connected.load(Relaxed) {
-            self.unreachable.store(true, Relaxed);
-        }
-    }
-
-    /// Builds the request of a template-free step on this VU's first use of
-    /// it, into `session.prepared`. Nothing for a step with templates, or a
-    /// request that cannot be prepared (it then goes the rendered way, which
-    /// reports the error).
-    fn prepare(&self, step: u32, spec: &RequestSpec, session: &mut Session) {
-        let id = step as usize;
-        if !self.fixed_requests.get(id).copied().unwrap_or(false)
-            || session.prepared.get(id).is_some_and(Option::is_some)
-            // Lifecycle requests are reported to the webhook tracker with
-            // their rendered path, so they always take the rendered way.
-            || self.hooks.as_ref().is_some_and(|h| h.tracks(spec.route))
-        {
-            return;
-        }
-        if session.prepared.len() <= id {
-            session.prepared.resize_with(id + 1, || None);
-        }
-        session.prepared[id] = render(spec, session)
-            .ok()
-            .and_then(|mut rendered| self.client.prepare(rendered.request(spec)));
-    }
-
-    /// Status, body checks, captures and chat bookkeeping of a response that arrived.
-    fn conclude(
-        &self,
-        spec: &RequestSpec,
-        expect: &Expectation,
-        session: &mut Session,
-        ex: &Exchange,
-    ) -> Option<FailureKind> {
-        if let Some(f) = status_failure(expect, ex.status) {
-            return Some(f);
-        }
-        if let Some(check) = &expect.media {
-            let content_type = ex.content_type.as_ref().and_then(|t| t.to_str().ok());
-            if check.mismatch(ex.raw.len(), content_type).is_some() {
-                return Some(FailureKind::Expectation);
-            }
-        }
-        let needs_json = !expect.body.is_empty() || !spec.captures.is_empty();
-        let Some(body) = &ex.body else {
-            return needs_json.then_some(FailureKind::Decode);
-        };
-        if !expect.body.iter().all(|c| c.holds(body, &mut *session)) {
-            return Some(FailureKind::Expectation);
-        }
-        for capture in &spec.captures {
-            match pointer(body, &capture.pointer) {
-                Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
-                _ if capture.optional => session.set(capture.var, Value::Null),
-                _ => return Some(FailureKind::Capture),
-            }
-        }
-        match spec.chat_effect {
-            ChatEffect::Opens => {
-                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
-                    session.open_chats.push(id.to_owned());
-                }
-            }
-            ChatEffect::Closes => {
-                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
-                    session.open_chats.retain(|c| c != id);
-                }
-            }
-            ChatEffect::None => {}
-        }
-        None
-    }
-}
-
-fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKind> {
-    match status {
-        Some(s) if expect.status_ok(s) => None,
-        Some(_) => Some(FailureKind::Status),
-        None => Some(FailureKind::Other),
-    }
-}
-
-/// True when no part of the request depends on the session: it renders the
-/// same every time.
-fn is_fixed(spec: &RequestSpec) -> bool {
-    spec.path.is_literal()
-        && spec.query.iter().all(|(_, t)| t.is_literal())
-        && spec.headers.iter().all(|(_, t)| t.is_literal())
-        && spec.body.as_ref().is_none_or(ValueTemplate::is_literal)
-        && spec
-            .multipart
-            .as_ref()
-            .is_none_or(MultipartSpec::is_literal)
-        && match &spec.auth {
-            Auth::Token(t) => t.is_literal(),
-            _ => true,
-        }
-}
-
-struct Rendered {
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Option<Bytes>,
-    /// The rendered token of `Auth::Token`.
-    token: String,
-}
-
-impl Rendered {
-    /// The request to send (moves the body out).
-    fn request(&mut self, spec: &RequestSpec) -> ApiRequest<'_> {
-        ApiRequest {
-            method: spec.op.method(),
-            path: &self.path,
-            query: &self.query,
-            headers: &self.headers,
-            body: self.body.take(),
-            content_type: spec.multipart.as_ref().map(|m| m.content_type.clone()),
-            auth: match &spec.auth {
-                Auth::Secret => AuthHeaders::Secret,
-                Auth::AppId => AuthHeaders::AppId,
-                Auth::DomainKey => AuthHeaders::DomainKey,
-                Auth::None => AuthHeaders::None,
-                Auth::Token(_) => AuthHeaders::Token(&self.token),
-            },
-        }
-    }
-}
-
-fn render(spec: &RequestSpec, session: &mut Session) -> Result<Rendered, UnsetVariable> {
-    let raw_path = spec.path.render(session)?;
-    let path = encode_path(&raw_path);
-    let mut query = Vec::with_capacity(spec.query.len());
-    for (k, t) in &spec.query {
-        query.push((k.clone(), t.render(session)?));
-    }
-    let mut headers = Vec::with_capacity(spec.headers.len());
-    for (k, t) in &spec.headers {
-        headers.push((k.clone(), t.render(session)?));
-    }
-    let body = match (&spec.multipart, &spec.body) {
-        (Some(form), _) => Some(form.render(session)?),
-        (None, Some(b)) => Some(Bytes::from(
-            serde_json::to_vec(&b.render(session)?).unwrap_or_default(),
-        )),
-        (None, None) => None,
-    };
-    // A token that cannot be rendered is sent empty (and is refused).
-    let token = match &spec.auth {
-        Auth::Token(t) => t.render(session).unwrap_or_default(),
-        _ => String::new(),
-    };
-    Ok(Rendered {
-        path,
-        query,
-        headers,
-        body,
-        token,
-    })
-}
-
-/// Percent-encodes characters that cannot appear in a path segment, keeping `/`.
-fn encode_path(path: &str) -> String {
-    if path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=%".contains(&b))
-    {
-        return path.to_owned();
-    }
-    crate::client::percent_encode(path, b"/-._~:@!$&'()*+,;=")
 }
 
 /// Whole microseconds, saturating.
@@ -956,7 +438,7 @@ pub fn micros(d: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{Duration, Instant, connect_backoff, encode_path, next_poll};
+    use super::{Duration, Instant, connect_backoff, next_poll};
 
     /// When a `wait_until` polls, with requests that take no time.
     fn poll_times(timeout: Duration, interval: Duration) -> Vec<Duration> {
@@ -996,11 +478,5 @@ mod tests {
             .collect();
         assert_eq!(waits, vec![0, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         assert_eq!(connect_backoff(u32::MAX), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn paths_are_encoded_only_where_needed() {
-        assert_eq!(encode_path("/chats/c-1/messages"), "/chats/c-1/messages");
-        assert_eq!(encode_path("/users/a b?"), "/users/a%20b%3F");
     }
 }

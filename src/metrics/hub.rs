@@ -271,6 +271,9 @@ impl MetricsHub {
                 );
                 stats.record_bytes(sample.bytes_sent, sample.bytes_received);
                 stats.throttle.throttled += u64::from(sample.throttled);
+                if let Some(conn) = &sample.connection {
+                    stats.record_connection(conn);
+                }
             }
             let interval = &mut shard.interval;
             interval.requests += 1;
@@ -549,6 +552,7 @@ mod tests {
             bytes_sent: 0,
             bytes_received: 0,
             throttled: false,
+            connection: None,
         }
     }
 

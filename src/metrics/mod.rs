@@ -23,6 +23,7 @@
 //! - Timeline points keep a compact 2-significant-digit histogram sized to that second's largest
 //!   value (typically 5–15 KB), so an hour of timeline costs tens of MB, not hundreds.
 
+mod connection;
 mod failure;
 mod hub;
 mod samples;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+pub use connection::{ConnSample, ConnectionStats};
 pub use failure::FailureKind;
 pub use hub::{LiveCounters, MetricsHub, TickSnapshot};
 pub use samples::{FailureSample, KindSamples, SAMPLES_PER_KIND, SampleStore};
@@ -119,6 +121,9 @@ pub struct RequestSample {
     /// The target throttled it (429, or 503 with `Retry-After`); counted
     /// apart whatever `failure` says.
     pub throttled: bool,
+    /// How its connection was set up; `None` when no response came over a
+    /// VU's own connection.
+    pub connection: Option<ConnSample>,
 }
 
 /// One finished step (for a plain request step: that request; for a `wait_until` step: the whole

@@ -8,7 +8,7 @@
 
 use hdrhistogram::Histogram;
 
-use super::{FailureKind, LATENCY_MAX_US, new_latency_histogram};
+use super::{ConnSample, ConnectionStats, FailureKind, LATENCY_MAX_US, new_latency_histogram};
 
 /// Distinct status codes a fresh [`LatencyStats`] holds without allocating.
 pub const STATUS_CAPACITY: usize = 16;
@@ -37,6 +37,9 @@ pub struct LatencyStats {
     pub bytes_received: u64,
     /// Throttled responses and what the `rate_limit` policy did about them.
     pub throttle: ThrottleCounts,
+    /// Routes only: connection set-up, allocated at the route's first
+    /// request over a VU's connection (once, not per request).
+    pub connection: Option<Box<ConnectionStats>>,
 }
 
 /// Throttling of one route (or all of them): counted apart from errors.
@@ -91,7 +94,15 @@ impl LatencyStats {
             bytes_sent: 0,
             bytes_received: 0,
             throttle: ThrottleCounts::default(),
+            connection: None,
         }
+    }
+
+    /// Records how one request's connection was set up.
+    pub fn record_connection(&mut self, sample: &ConnSample) {
+        self.connection
+            .get_or_insert_with(Box::default)
+            .record(sample);
     }
 
     /// Records one sample. `failure` marks it as an error even when `is_error` is false.
@@ -141,6 +152,12 @@ impl LatencyStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.throttle.merge(&other.throttle);
+        if let Some(theirs) = &other.connection {
+            match &mut self.connection {
+                Some(mine) => mine.merge(theirs),
+                None => self.connection = Some(theirs.clone()),
+            }
+        }
     }
 
     /// Counts the body bytes of one request: two additions, nothing allocated.
@@ -181,6 +198,7 @@ impl LatencyStats {
         self.failures = [0; FailureKind::COUNT];
         self.saturated = 0;
         self.throttle = ThrottleCounts::default();
+        self.connection = None;
     }
 
     fn add_status(&mut self, code: u16, count: u64) {

@@ -237,6 +237,7 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         bytes_sent: stats.bytes_sent,
         bytes_received: stats.bytes_received,
         throttle: (&stats.throttle).into(),
+        connection: stats.connection.as_deref().map(Into::into),
         latency: percentiles(&stats.latency_us),
         corrected: percentiles(&stats.corrected_us),
         histogram: encode_histogram(&stats.latency_us),
@@ -329,6 +330,7 @@ pub(crate) fn sample_report() -> RunReport {
                 bytes_sent: 0,
                 bytes_received: 0,
                 throttled: false,
+                connection: None,
             });
             hub.record_step(&StepSample {
                 step: StepId(step),
@@ -369,6 +371,7 @@ pub(crate) fn sample_meta() -> RunMeta {
         target: "http://127.0.0.1:40123".to_owned(),
         target_kind: "bundled-mock".to_owned(),
         http_versions: Vec::new(),
+        connection: None,
         chatload_version: "0.1.0".to_owned(),
         started_at: "2026-11-24T17:00:00Z".to_owned(),
         ended_at: "2026-11-24T17:00:02Z".to_owned(),

@@ -234,6 +234,7 @@ fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, Repo
                 sum.add(&p.throttle);
                 sum
             }),
+        connection: super::connection::merge(parts)?,
         latency: percentiles(&latency),
         corrected: percentiles(&corrected),
         histogram: encode_histogram(&latency),
@@ -441,7 +442,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::{
-        MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
+        ConnSample, MetricsHub, MetricsLayout, RequestSample, RouteId, StepId, StepInfo, StepSample,
     };
     use crate::report::build;
 
@@ -466,6 +467,14 @@ mod tests {
                 bytes_sent: v,
                 bytes_received: 2 * v,
                 throttled: false,
+                // Every tenth request opened a connection.
+                connection: Some(ConnSample {
+                    opened: v % 10 == 0,
+                    connect_us: v / 4,
+                    tls_us: Some(v / 2),
+                    resumed: v % 20 == 0,
+                    first_byte_us: Some(v - 1),
+                }),
             });
             hub.record_step(&StepSample {
                 step: StepId(0),
@@ -502,6 +511,9 @@ mod tests {
             (sent, 2 * sent)
         );
         assert_eq!(merged.iteration.latency, single.iteration.latency);
+        // Connection figures merge exactly too.
+        assert!(single.routes[0].connection.is_some());
+        assert_eq!(merged.routes[0].connection, single.routes[0].connection);
         assert_eq!(merged.totals.requests, 8000);
         assert_eq!(merged.steps[0].count, 8000);
         assert_eq!(merged.status_codes["201"], 8000);

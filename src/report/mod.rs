@@ -10,6 +10,7 @@
 mod build;
 mod codec;
 pub mod compare;
+pub mod connection;
 pub mod csv_export;
 pub mod failures;
 pub mod format;

@@ -125,6 +125,10 @@ pub struct RunMeta {
     /// when no response arrived, and in reports written before it existed.
     #[serde(default)]
     pub http_versions: Vec<HttpProtocol>,
+    /// How virtual users held their connections (`target.connection`);
+    /// absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<super::connection::ConnectionMeta>,
     /// Version of chatload that wrote the report.
     pub chatload_version: String,
     /// Start of the run, RFC 3339.
@@ -255,6 +259,11 @@ pub struct StatsReport {
         skip_serializing_if = "super::throttle::ThrottleStats::is_empty"
     )]
     pub throttle: super::throttle::ThrottleStats,
+    /// Routes: how their requests' connections were set up (new or reused,
+    /// TCP connect, TLS handshake, time to first byte); absent for steps,
+    /// iterations, and routes of reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<super::connection::ConnectionReport>,
     /// Latency from the actual send.
     pub latency: Percentiles,
     /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the

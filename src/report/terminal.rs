@@ -15,6 +15,7 @@ use super::format::{
 };
 use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
 
+mod connection;
 mod webhook;
 
 const BOLD: &str = "\x1b[1m";
@@ -187,6 +188,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
         }
         routes.render(&mut out, paint);
     }
+    connection::render(&mut out, report, paint);
 
     out.push('\n');
     let statuses: Vec<String> = report

@@ -4,6 +4,9 @@
 //!
 //! - `accounting`: every started iteration counted; cut-off, dropped and
 //!   short-of-plan loads fail the run; signals and exit codes.
+//! - `connections`: connection policies (`keep_alive`, `new_per_iteration`,
+//!   `http2`) and connect/TLS/first-byte figures per route, over the fast
+//!   per-VU path for https:// and http://.
 //! - `common`: helpers (start a mock, write a scenario, run the CLI in process).
 //! - `run`: counts, captures, shipped scenarios, latency and coordinated omission.
 //! - `reports`: shards, merge, compare, CSV.
@@ -38,6 +41,7 @@ mod cleanup;
 mod cli;
 mod common;
 mod conform;
+mod connections;
 mod failures;
 mod hostile;
 mod media;

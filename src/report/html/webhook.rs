@@ -38,6 +38,7 @@ fn chart_stats(name: &str, s: &LatencySummary) -> StatsReport {
         bytes_sent: 0,
         bytes_received: 0,
         throttle: Default::default(),
+        connection: None,
         latency: s.latency,
         corrected: s.latency,
         histogram: s.histogram.clone(),

@@ -1,0 +1,307 @@
+//! One request of a virtual user: sent on its own connection (rendered
+//! from the session, or built once when it has no template), what came
+//! back ([`Exchange`]), the back-off after connection errors, and the
+//! request's record in the metrics (with how its connection was set up).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::Rng;
+use reqwest::header::HeaderValue;
+use serde_json::Value;
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::render::render;
+use super::{GIVE_UP_AFTER, Runner, connect_backoff, micros};
+use crate::client::{ClientError, ConnUse};
+use crate::engine::explain::Response;
+use crate::engine::session::Session;
+use crate::engine::throttle::is_throttled;
+use crate::metrics::{ConnSample, FailureKind, RequestSample, RouteId};
+use crate::scenario::RequestSpec;
+use crate::schema::Violation;
+
+/// How a request ended at the transport level, for the back-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Answered,
+    /// No connection could be made.
+    NoConnection,
+    /// Connected, but the connection ended before an answer.
+    Dropped,
+    TimedOut,
+}
+
+/// One request's outcome, before step bookkeeping.
+pub(in crate::engine) struct Exchange {
+    pub(in crate::engine) failure: Option<FailureKind>,
+    /// The response broke its schema (counted after status and checks).
+    pub(in crate::engine) schema_failed: bool,
+    pub(in crate::engine) status: Option<u16>,
+    pub(in crate::engine) body: Option<Value>,
+    pub(in crate::engine) latency: Duration,
+    /// Request-level times read the wall clock the client measures with;
+    /// iteration and step times read tokio's (pausable in tests).
+    pub(in crate::engine) sent: std::time::Instant,
+    /// The response body as received (moved, not copied), to explain a failure.
+    pub(in crate::engine) raw: Bytes,
+    /// The response's `Content-Type`, for a download's checks.
+    pub(in crate::engine) content_type: Option<HeaderValue>,
+    /// Request body bytes sent.
+    pub(in crate::engine) sent_bytes: u64,
+    /// The rendered path (empty for a prepared, template-free request).
+    pub(in crate::engine) path: String,
+    /// The schema violation, kept only when there is one.
+    pub(in crate::engine) violation: Option<Violation>,
+    /// The target throttled the request (429, or 503 with `Retry-After`).
+    pub(in crate::engine) throttled: bool,
+    /// The throttled response's `Retry-After`, as a wait.
+    pub(in crate::engine) retry_after: Option<Duration>,
+    /// How the response's connection was set up (default without one).
+    pub(in crate::engine) conn: ConnUse,
+}
+
+impl Exchange {
+    /// A request that was never sent (a template read an unset variable).
+    pub(super) fn unsent() -> Exchange {
+        Exchange {
+            failure: Some(FailureKind::Capture),
+            schema_failed: false,
+            status: None,
+            body: None,
+            latency: Duration::ZERO,
+            sent: std::time::Instant::now(),
+            raw: Bytes::new(),
+            content_type: None,
+            sent_bytes: 0,
+            path: String::new(),
+            violation: None,
+            throttled: false,
+            retry_after: None,
+            conn: ConnUse::default(),
+        }
+    }
+
+    /// What came back, for explaining a failure.
+    pub(in crate::engine) fn response(&self) -> Response<'_> {
+        Response {
+            status: self.status,
+            body: self.body.as_ref(),
+            raw: &self.raw,
+            content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
+            violation: self.violation.as_ref(),
+        }
+    }
+}
+
+impl Runner {
+    pub(super) fn record_request(
+        &self,
+        spec: &RequestSpec,
+        ex: &Exchange,
+        failure: Option<FailureKind>,
+        lag: Duration,
+    ) {
+        if ex.status.is_none() && ex.failure == Some(FailureKind::Capture) {
+            return; // nothing was sent
+        }
+        let latency_us = micros(ex.latency);
+        self.hub.record_request(&RequestSample {
+            route: RouteId(spec.route),
+            status: ex.status,
+            failure,
+            latency_us,
+            corrected_us: latency_us + micros(lag),
+            bytes_sent: ex.sent_bytes,
+            bytes_received: ex.raw.len() as u64,
+            throttled: ex.throttled,
+            connection: conn_sample(&ex.conn),
+        });
+    }
+
+    /// Sends the request of step `step` (rendered from the session, or built
+    /// once per VU when it has no template) and checks what comes back.
+    pub(super) async fn exchange(
+        &self,
+        step: u32,
+        spec: &RequestSpec,
+        session: &mut Session,
+        needs_body: bool,
+    ) -> Exchange {
+        let sent;
+        if session.connect_errors > 0 {
+            tokio::time::sleep(connect_backoff(session.connect_errors)).await;
+        }
+        let mut path = String::new();
+        let sent_bytes;
+        self.prepare(step, spec, session);
+        let response =
+            if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
+                sent_bytes = prepared.body_len() as u64;
+                sent = std::time::Instant::now();
+                self.in_flight.begin(&session.in_flight, sent);
+                self.client
+                    .send_prepared(&mut session.conn, prepared, sent)
+                    .await
+            } else {
+                let Ok(mut rendered) = render(spec, session) else {
+                    return Exchange::unsent();
+                };
+                sent = std::time::Instant::now();
+                if let Some(hooks) = &self.hooks {
+                    hooks.on_send(spec.route, &rendered.path, session, sent);
+                }
+                let request = rendered.request(spec);
+                sent_bytes = request.body.as_ref().map_or(0, |b| b.len() as u64);
+                self.in_flight.begin(&session.in_flight, sent);
+                let response = self.client.send_on(&mut session.conn, request, sent).await;
+                path = std::mem::take(&mut rendered.path);
+                response
+            };
+        let latency = sent.elapsed();
+        session.in_flight.clear();
+        let outcome = match &response {
+            Ok(_) => Transport::Answered,
+            Err(ClientError::Connect) => Transport::NoConnection,
+            Err(ClientError::Other) => Transport::Dropped,
+            Err(ClientError::Timeout) => Transport::TimedOut,
+        };
+        self.note_connection(session, outcome);
+        match response {
+            Ok(resp) => {
+                let schema = self
+                    .schemas
+                    .get(spec.route as usize)
+                    .and_then(Option::as_ref)
+                    .filter(|_| {
+                        self.schema_ratio >= 1.0
+                            || (self.schema_ratio > 0.0
+                                && session.rng.random_bool(self.schema_ratio))
+                    });
+                // A body byte-identical to the last one that passed on this
+                // route and status passes again (see ValidBodyMemo).
+                let schema = schema.filter(|_| {
+                    !session
+                        .valid_body
+                        .holds(spec.route, resp.status, &resp.body)
+                });
+                let body: Option<Value> =
+                    if (needs_body || schema.is_some()) && !resp.body.is_empty() {
+                        serde_json::from_slice(&resp.body).ok()
+                    } else {
+                        None
+                    };
+                let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
+                if schema.is_some() && violation.is_none() {
+                    session
+                        .valid_body
+                        .remember(spec.route, resp.status, &resp.body);
+                }
+                // Cloned only when the response broke its schema (a failure).
+                let kept = violation.clone();
+                let schema_failed = violation.is_some_and(|v| {
+                    self.violations
+                        .record(&self.scenario.routes[spec.route as usize].key, v);
+                    true
+                });
+                Exchange {
+                    failure: None,
+                    schema_failed,
+                    status: Some(resp.status),
+                    body,
+                    latency,
+                    sent,
+                    raw: resp.body,
+                    content_type: resp.content_type,
+                    sent_bytes,
+                    path,
+                    violation: kept,
+                    throttled: is_throttled(resp.status, resp.retry_after),
+                    retry_after: resp.retry_after,
+                    conn: resp.conn,
+                }
+            }
+            Err(e) => Exchange {
+                schema_failed: false,
+                failure: Some(match e {
+                    ClientError::Connect => FailureKind::Connect,
+                    ClientError::Timeout => FailureKind::Timeout,
+                    ClientError::Other => FailureKind::Other,
+                }),
+                status: None,
+                body: None,
+                latency,
+                sent,
+                raw: Bytes::new(),
+                content_type: None,
+                sent_bytes,
+                path,
+                violation: None,
+                throttled: false,
+                retry_after: None,
+                conn: ConnUse::default(),
+            },
+        }
+    }
+
+    /// Keeps the VU's run of transport errors for its back-off (reset by an
+    /// answer or a timeout, which waited already), and flags the target
+    /// unreachable when nothing ever connected and this VU gave up. A
+    /// connection dropped before the answer (a target that accepts and
+    /// closes) backs off too, but counts as connected.
+    fn note_connection(&self, session: &mut Session, outcome: Transport) {
+        if outcome != Transport::NoConnection {
+            session.connect_errors = if outcome == Transport::Dropped {
+                session.connect_errors.saturating_add(1)
+            } else {
+                0
+            };
+            if !self.ever_connected.load(Relaxed) {
+                self.ever_connected.store(true, Relaxed);
+            }
+            return;
+        }
+        session.connect_errors = session.connect_errors.saturating_add(1);
+        if session.connect_errors >= GIVE_UP_AFTER && !self.ever_connected.load(Relaxed) {
+            self.unreachable.store(true, Relaxed);
+        }
+    }
+
+    /// Builds the request of a template-free step on this VU's first use of
+    /// it, into `session.prepared`. Nothing for a step with templates, or a
+    /// request that cannot be prepared (it then goes the rendered way, which
+    /// reports the error).
+    pub(super) fn prepare(&self, step: u32, spec: &RequestSpec, session: &mut Session) {
+        let id = step as usize;
+        if !self.fixed_requests.get(id).copied().unwrap_or(false)
+            || session.prepared.get(id).is_some_and(Option::is_some)
+            // Lifecycle requests are reported to the webhook tracker with
+            // their rendered path, so they always take the rendered way.
+            || self.hooks.as_ref().is_some_and(|h| h.tracks(spec.route))
+        {
+            return;
+        }
+        if session.prepared.len() <= id {
+            session.prepared.resize_with(id + 1, || None);
+        }
+        session.prepared[id] = render(spec, session)
+            .ok()
+            .and_then(|mut rendered| self.client.prepare(rendered.request(spec)));
+    }
+}
+
+/// The metrics' view of how a response's connection was set up; `None`
+/// for a response that did not come over a VU's own connection.
+fn conn_sample(conn: &ConnUse) -> Option<ConnSample> {
+    if !conn.slot {
+        return None;
+    }
+    Some(ConnSample {
+        opened: conn.opened.is_some(),
+        connect_us: conn.opened.map_or(0, |o| micros(o.connect)),
+        tls_us: conn.opened.and_then(|o| o.tls).map(micros),
+        resumed: conn.opened.is_some_and(|o| o.resumed),
+        first_byte_us: conn.first_byte.map(micros),
+    })
+}

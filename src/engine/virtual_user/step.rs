@@ -1,0 +1,181 @@
+//! One step of a virtual user: a request, a `wait_event` or a `wait_until`
+//! poll loop; then the response's status, body checks, captures and chat
+//! bookkeeping, and the step's record in the metrics.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::exchange::Exchange;
+use super::wait_event::WaitResult;
+use super::{Runner, StepResult, micros, next_poll};
+use crate::engine::session::Session;
+use crate::metrics::{FailureKind, StepId, StepSample};
+use crate::scenario::matcher::pointer;
+use crate::scenario::{ChatEffect, Expectation, RequestSpec, Step, StepAction};
+
+impl Runner {
+    /// Runs one step that begins at `begun`; how it went and when it ended.
+    pub(super) async fn run_step(
+        &self,
+        step: &Step,
+        session: &mut Session,
+        lag: Duration,
+        begun: Instant,
+    ) -> (StepResult, Instant) {
+        let failure = match &step.action {
+            StepAction::Pause => return (StepResult::Ok, begun),
+            StepAction::Request(spec) => {
+                let needs_body = !spec.expect.body.is_empty()
+                    || !spec.captures.is_empty()
+                    || spec.chat_effect != ChatEffect::None
+                    || self
+                        .hooks
+                        .as_ref()
+                        .is_some_and(|h| h.needs_body(spec.route));
+                let ex = self
+                    .exchange_throttled(step.id, spec, session, needs_body, lag)
+                    .await;
+                let failure = ex
+                    .failure
+                    .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
+                    .or(ex.schema_failed.then_some(FailureKind::Schema));
+                self.record_request(spec, &ex, failure, lag);
+                if let Some(kind) = failure {
+                    self.request_failed(step, spec, kind, session, &ex);
+                }
+                if let Some(hooks) = &self.hooks {
+                    hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
+                }
+                failure
+            }
+            StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
+                WaitResult::Done(failure) => {
+                    if let Some(kind) = failure {
+                        self.step_failed(step, kind, session, None, |x| x.wait_event(wait, kind));
+                    }
+                    failure
+                }
+                WaitResult::Aborted => return (StepResult::Aborted, Instant::now()),
+                WaitResult::Abandoned => {
+                    let end = Instant::now();
+                    let waited = micros(end - begun);
+                    self.hub.record_step(&StepSample {
+                        step: StepId(step.id),
+                        ok: true,
+                        failure: None,
+                        duration_us: waited,
+                        corrected_us: waited + micros(lag),
+                    });
+                    return (StepResult::Abandoned, end);
+                }
+            },
+            StepAction::WaitUntil(wait) => {
+                let deadline = begun + wait.timeout;
+                loop {
+                    let ex = self
+                        .exchange_throttled(step.id, &wait.request, session, true, lag)
+                        .await;
+                    let failure = ex
+                        .failure
+                        .or_else(|| status_failure(&wait.request.expect, ex.status))
+                        .or(ex.schema_failed.then_some(FailureKind::Schema));
+                    self.record_request(&wait.request, &ex, failure, lag);
+                    if failure.is_none() {
+                        let until_ok = ex.status.is_some_and(|s| {
+                            wait.until.statuses.is_empty() || wait.until.statuses.contains(&s)
+                        }) && ex.body.as_ref().is_some_and(|b| {
+                            wait.until.body.iter().all(|c| c.holds(b, &mut *session))
+                        });
+                        if until_ok {
+                            let failure =
+                                self.conclude(&wait.request, &wait.request.expect, session, &ex);
+                            if let Some(kind) = failure {
+                                self.request_failed(step, &wait.request, kind, session, &ex);
+                            }
+                            break failure;
+                        }
+                    }
+                    let next = next_poll(Instant::now(), deadline, wait.interval);
+                    let at_deadline = next.is_none();
+                    self.poll_failed(step, wait, failure, at_deadline, session, &ex);
+                    let Some(pause) = next else {
+                        break Some(failure.unwrap_or(FailureKind::Expectation));
+                    };
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        };
+        let end = Instant::now();
+        let duration = micros(end - begun);
+        self.hub.record_step(&StepSample {
+            step: StepId(step.id),
+            ok: failure.is_none(),
+            failure,
+            duration_us: duration,
+            corrected_us: duration + micros(lag),
+        });
+        let result = if failure.is_none() {
+            StepResult::Ok
+        } else {
+            StepResult::Failed
+        };
+        (result, end)
+    }
+
+    /// Status, body checks, captures and chat bookkeeping of a response that arrived.
+    pub(super) fn conclude(
+        &self,
+        spec: &RequestSpec,
+        expect: &Expectation,
+        session: &mut Session,
+        ex: &Exchange,
+    ) -> Option<FailureKind> {
+        if let Some(f) = status_failure(expect, ex.status) {
+            return Some(f);
+        }
+        if let Some(check) = &expect.media {
+            let content_type = ex.content_type.as_ref().and_then(|t| t.to_str().ok());
+            if check.mismatch(ex.raw.len(), content_type).is_some() {
+                return Some(FailureKind::Expectation);
+            }
+        }
+        let needs_json = !expect.body.is_empty() || !spec.captures.is_empty();
+        let Some(body) = &ex.body else {
+            return needs_json.then_some(FailureKind::Decode);
+        };
+        if !expect.body.iter().all(|c| c.holds(body, &mut *session)) {
+            return Some(FailureKind::Expectation);
+        }
+        for capture in &spec.captures {
+            match pointer(body, &capture.pointer) {
+                Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
+                _ if capture.optional => session.set(capture.var, Value::Null),
+                _ => return Some(FailureKind::Capture),
+            }
+        }
+        match spec.chat_effect {
+            ChatEffect::Opens => {
+                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
+                    session.open_chats.push(id.to_owned());
+                }
+            }
+            ChatEffect::Closes => {
+                if let Some(id) = pointer(body, "/chat/id").and_then(Value::as_str) {
+                    session.open_chats.retain(|c| c != id);
+                }
+            }
+            ChatEffect::None => {}
+        }
+        None
+    }
+}
+
+fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKind> {
+    match status {
+        Some(s) if expect.status_ok(s) => None,
+        Some(_) => Some(FailureKind::Status),
+        None => Some(FailureKind::Other),
+    }
+}

@@ -1,0 +1,107 @@
+//! Connection set-up in the report: the run's connection policy
+//! ([`ConnectionMeta`], in `meta.connection`) and per route
+//! ([`ConnectionReport`], in `routes[].connection`) new connections against
+//! reused ones, TLS sessions resumed, and TCP connect, TLS handshake and
+//! time-to-first-byte figures with their exact histograms (merged exactly).
+//!
+//! Only requests that opened a connection contribute to `connect` and
+//! `tls_handshake`; `tls_handshake` is absent over plain HTTP.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::{Percentiles, ReportError, StatsReport, decode_histogram, encode_histogram};
+use crate::metrics::{ConnectionStats, merge_histogram};
+
+/// How virtual users held their connections (`target.connection`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionMeta {
+    /// `keep_alive`, `new_per_iteration` or `http2`.
+    pub policy: String,
+    /// VUs per shared HTTP/2 connection (`http2` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus_per_connection: Option<u32>,
+}
+
+/// Connection set-up of one route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// Requests that opened a new connection.
+    pub new_connections: u64,
+    /// Requests that went over a connection already open.
+    pub reused: u64,
+    /// New connections whose TLS session was resumed (abbreviated handshake).
+    #[serde(default)]
+    pub resumed: u64,
+    /// TCP connect time of the requests that opened a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<Phase>,
+    /// TLS handshake time of the requests that opened a connection (https only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_handshake: Option<Phase>,
+    /// Time from the send to the response head, every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte: Option<Phase>,
+}
+
+/// One timed phase: its percentiles (µs) and exact histogram.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// Samples.
+    pub count: u64,
+    /// Percentiles, µs.
+    pub latency: Percentiles,
+    /// HdrHistogram V2, deflate-compressed, base64 (like `StatsReport::histogram`).
+    pub histogram: String,
+}
+
+impl Phase {
+    /// `None` for an empty histogram.
+    fn of(histogram: &Histogram<u64>) -> Option<Phase> {
+        (!histogram.is_empty()).then(|| Phase {
+            count: histogram.len(),
+            latency: super::percentiles(histogram),
+            histogram: encode_histogram(histogram),
+        })
+    }
+}
+
+impl From<&ConnectionStats> for ConnectionReport {
+    fn from(stats: &ConnectionStats) -> ConnectionReport {
+        ConnectionReport {
+            new_connections: stats.opened,
+            reused: stats.reused,
+            resumed: stats.resumed,
+            connect: Phase::of(&stats.connect_us),
+            tls_handshake: Phase::of(&stats.tls_us),
+            first_byte: Phase::of(&stats.first_byte_us),
+        }
+    }
+}
+
+/// The connection figures of `parts` (one route in several reports)
+/// merged exactly; `None` when none has any.
+///
+/// # Errors
+/// A histogram that does not decode.
+pub fn merge(parts: &[&StatsReport]) -> Result<Option<ConnectionReport>, ReportError> {
+    let mut any = false;
+    let mut sum = ConnectionStats::default();
+    for conn in parts.iter().filter_map(|p| p.connection.as_ref()) {
+        any = true;
+        sum.opened += conn.new_connections;
+        sum.reused += conn.reused;
+        sum.resumed += conn.resumed;
+        add(&mut sum.connect_us, conn.connect.as_ref())?;
+        add(&mut sum.tls_us, conn.tls_handshake.as_ref())?;
+        add(&mut sum.first_byte_us, conn.first_byte.as_ref())?;
+    }
+    Ok(any.then(|| ConnectionReport::from(&sum)))
+}
+
+fn add(into: &mut Histogram<u64>, phase: Option<&Phase>) -> Result<(), ReportError> {
+    if let Some(phase) = phase {
+        merge_histogram(into, &decode_histogram(&phase.histogram)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Connection policies and connection set-up figures (issue 12, point 2):
+//! `https://` requests go over each VU's own rustls connection (the fast
+//! path, the only one that measures connection set-up), `keep_alive` reuses
+//! it, `new_per_iteration` opens (and over TLS resumes) one per iteration,
+//! `http2` shares one HTTP/2 connection among VUs; TCP connect, TLS
+//! handshake and time to first byte per route, counted on the mock too.
+
+use std::path::{Path, PathBuf};
+
+use chatload::app::Exit;
+use chatload::report::connection::ConnectionReport;
+use chatload::report::{HttpProtocol, RunReport};
+use chatload_mock::{MockConfig, MockServer, TlsConfig};
+
+use crate::common::{run_scenario, write_scenario};
+
+/// A mock serving HTTPS with a certificate generated for localhost, and
+/// its CA written into `dir`.
+async fn tls_mock(dir: &Path) -> (MockServer, PathBuf) {
+    let config = MockConfig {
+        tls: Some(TlsConfig::default()),
+        ..MockConfig::default()
+    };
+    let mock = chatload_mock::spawn(config).await.expect("TLS mock starts");
+    let ca = dir.join("mock-ca.pem");
+    std::fs::write(&ca, mock.ca_pem().expect("a generated CA")).expect("write CA");
+    (mock, ca)
+}
+
+/// A scenario of two template-free steps against `url`.
+fn two_steps(dir: &Path, url: &str, vus: u32, iterations: u32) -> PathBuf {
+    let yaml = format!(
+        "name: conns\ntarget:\n  base_url: {url}\n  app_id: demo-app\n  secret: demo-secret\n\
+         load: {{vus: {vus}, iterations: {iterations}}}\nsteps:\n  - get_settings:\n  - check_agents:\n"
+    );
+    write_scenario(dir, "conns.yaml", &yaml)
+}
+
+/// The connection figures of every route, summed: (new, reused, resumed).
+fn counts(report: &RunReport) -> (u64, u64, u64) {
+    routes(report).fold((0, 0, 0), |(n, r, s), c| {
+        (n + c.new_connections, r + c.reused, s + c.resumed)
+    })
+}
+
+fn routes(report: &RunReport) -> impl Iterator<Item = &ConnectionReport> {
+    report.routes.iter().map(|r| {
+        r.connection
+            .as_ref()
+            .unwrap_or_else(|| panic!("route {} has no connection figures", r.name))
+    })
+}
+
+fn url_of(mock: &MockServer) -> String {
+    format!("https://localhost:{}/v1", mock.addr().port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_goes_over_each_vus_own_connection_with_http1_and_http2_and_reports_its_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, ca) = tls_mock(dir.path()).await;
+    let scenario = two_steps(dir.path(), &url_of(&mock), 2, 6);
+    let ca = ca.display().to_string();
+    for (version, spoken) in [("1.1", HttpProtocol::Http1), ("2", HttpProtocol::Http2)] {
+        let before = mock.connections();
+        let args = ["--ca-cert", &ca, "--http", version];
+        let (exit, report) = run_scenario(dir.path(), &scenario, &args).await;
+        assert_eq!(
+            exit,
+            Exit::Passed,
+            "HTTP/{version}: {:?}",
+            report.errors_by_kind
+        );
+        assert_eq!(report.meta.http_versions, [spoken], "HTTP/{version}");
+        let meta = report.meta.connection.as_ref().expect("policy recorded");
+        assert_eq!(meta.policy, "keep_alive");
+        // keep_alive: at most one connection per VU (a VU the other left no
+        // iteration to never connects), every other request reuses one, and
+        // the mock saw exactly the connections reported.
+        let (new, reused, resumed) = counts(&report);
+        assert!((1..=2).contains(&new), "HTTP/{version}: {new} new");
+        assert_eq!((new + reused, resumed), (12, 0), "HTTP/{version}");
+        assert_eq!(mock.connections() - before, new, "HTTP/{version}");
+        for route in routes(&report) {
+            // Connect and TLS figures come only from requests that opened a
+            // connection; only the per-VU rustls path measures them.
+            let opened = route.new_connections;
+            assert_eq!(route.connect.as_ref().map_or(0, |p| p.count), opened);
+            assert_eq!(route.tls_handshake.as_ref().map_or(0, |p| p.count), opened);
+            let first_byte = route.first_byte.as_ref().expect("first byte timed");
+            assert_eq!(first_byte.count, opened + route.reused);
+            assert!(first_byte.latency.max_us > 0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_has_connect_and_first_byte_figures_but_no_tls_ones() {
+    let mock = chatload_mock::spawn(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = two_steps(dir.path(), &mock.base_url(), 1, 3);
+    let (exit, report) = run_scenario(dir.path(), &scenario, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(counts(&report), (1, 5, 0));
+    let opened: Vec<_> = routes(&report).filter(|c| c.new_connections > 0).collect();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].connect.as_ref().map(|p| p.count), Some(1));
+    assert!(routes(&report).all(|c| c.tls_handshake.is_none()));
+    assert!(routes(&report).all(|c| c.first_byte.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_per_iteration_opens_one_connection_per_iteration_and_resumes_the_tls_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, ca) = tls_mock(dir.path()).await;
+    let scenario = two_steps(dir.path(), &url_of(&mock), 1, 4);
+    let ca = ca.display().to_string();
+    let args = [
+        "--ca-cert",
+        &ca,
+        "--http",
+        "1.1",
+        "--connection",
+        "new_per_iteration",
+    ];
+    let (exit, report) = run_scenario(dir.path(), &scenario, &args).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(
+        report.meta.connection.as_ref().map(|c| c.policy.as_str()),
+        Some("new_per_iteration")
+    );
+    // Four iterations of two requests: a new connection for the first
+    // request of each, the second reuses it; the mock saw four connections.
+    assert_eq!(mock.connections(), 4);
+    let (new, reused, resumed) = counts(&report);
+    assert_eq!((new, reused), (4, 4));
+    // The first handshake is a full one; the client's one session cache
+    // lets every later reconnect resume.
+    assert_eq!(resumed, 3, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http2_policy_multiplexes_the_vus_over_one_shared_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, ca) = tls_mock(dir.path()).await;
+    let scenario = two_steps(dir.path(), &url_of(&mock), 4, 8);
+    let ca = ca.display().to_string();
+    let args = [
+        "--ca-cert",
+        &ca,
+        "--connection",
+        "http2",
+        "--vus-per-connection",
+        "4",
+    ];
+    let (exit, report) = run_scenario(dir.path(), &scenario, &args).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    assert_eq!(report.meta.http_versions, [HttpProtocol::Http2]);
+    let meta = report.meta.connection.as_ref().expect("policy recorded");
+    assert_eq!(
+        (meta.policy.as_str(), meta.vus_per_connection),
+        ("http2", Some(4))
+    );
+    assert_eq!(mock.connections(), 1, "four VUs, one HTTP/2 connection");
+    let tls = mock.tls_counts().expect("serving TLS");
+    assert_eq!((tls.h2, tls.http1), (1, 0));
+    assert_eq!(counts(&report), (1, 15, 0));
+}
+
+#[tokio::test]
+async fn the_http2_policy_needs_tls_and_vus_per_connection_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let path = scenario.display().to_string();
+    for (args, expected) in [
+        (&["--connection", "http2"][..], "needs an https:// target"),
+        (
+            &["--vus-per-connection", "3"][..],
+            "http2 connection policy only",
+        ),
+    ] {
+        let mut argv = vec!["chatload", "run", "--quiet", &path];
+        argv.extend_from_slice(args);
+        let cli = <chatload::cli::Cli as clap::Parser>::try_parse_from(&argv).expect("parses");
+        let err = chatload::app::run(cli).await.expect_err("refused");
+        assert_eq!(err.exit, Exit::Usage, "{args:?}");
+        let text = format!("{:#}", err.error);
+        assert!(text.contains(expected), "{args:?}: {text}");
+    }
+}
