@@ -192,3 +192,31 @@ async fn the_http2_policy_needs_tls_and_vus_per_connection_needs_it() {
         assert!(text.contains(expected), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn validate_checks_the_connection_policy_in_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "bad.yaml",
+        "name: bad\ntarget:\n  connection: sometimes\n  vus_per_connection: 5\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let out = crate::common::chatload()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("target.connection")
+            && stderr.contains("keep_alive, new_per_iteration or http2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("target.vus_per_connection")
+            && stderr.contains("only with `connection: http2`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bad.yaml:3:"), "file:line:column: {stderr}");
+}

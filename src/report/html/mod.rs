@@ -37,6 +37,7 @@ macro_rules! w {
 }
 
 mod charts;
+mod connection;
 mod failures;
 mod sections;
 #[cfg(test)]
@@ -168,6 +169,7 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     let webhook_data = webhook::section(&mut out, report.webhooks.as_ref())?;
     steps_table(&mut out, report);
     routes_table(&mut out, report);
+    connection::connection_section(&mut out, report);
     schema_section(&mut out, report);
     cleanup_section(&mut out, report);
     metadata_section(&mut out, report);

@@ -459,3 +459,32 @@ fn throttling_has_its_own_card_with_policy_waits_and_routes() {
     report.throttle = None;
     assert!(!html_of(&report).contains("<div class=\"label\">throttled</div>"));
 }
+
+#[test]
+fn connections_have_their_own_card_with_the_policy_and_each_routes_set_up() {
+    let mut report = sample_report();
+    assert!(!html_of(&report).contains("<h2>Connections</h2>"));
+    let mut stats = crate::metrics::ConnectionStats::default();
+    stats.record(&crate::metrics::ConnSample {
+        opened: true,
+        connect_us: 250,
+        tls_us: Some(1_500),
+        resumed: true,
+        first_byte_us: Some(4_000),
+    });
+    report.routes[0].connection = Some((&stats).into());
+    report.meta.connection = Some(crate::report::connection::ConnectionMeta {
+        policy: "new_per_iteration".to_owned(),
+        vus_per_connection: None,
+    });
+    let html = html_of(&report);
+    assert!(html.contains("<h2>Connections</h2>"), "{html}");
+    assert!(html.contains("Policy <code>new_per_iteration</code>"));
+    let name = format!("<code>{}</code>", escape_html(&report.routes[0].name));
+    let row = row_with(&html, &name);
+    assert!(
+        row.contains("250 µs / 250 µs") && row.contains("1.50 ms / 1.50 ms"),
+        "{row}"
+    );
+    assert_balanced(&html);
+}
