@@ -222,6 +222,26 @@ fn sensitive(value: &Option<String>, name: &str) -> Result<Option<HeaderValue>, 
         .transpose()
 }
 
+/// What is kept of a response head until its body is read.
+struct Head {
+    status: u16,
+    content_type: Option<HeaderValue>,
+    retry_after: Option<Duration>,
+}
+
+impl Head {
+    /// The response, with its body and how its connection was set up.
+    fn with(self, body: Bytes, conn: ConnUse) -> ApiResponse {
+        ApiResponse {
+            status: self.status,
+            body,
+            content_type: self.content_type,
+            retry_after: self.retry_after,
+            conn,
+        }
+    }
+}
+
 /// The parts of a base URL the client needs.
 struct Target {
     /// `host:port` to connect to.
@@ -429,6 +449,22 @@ impl ApiClient {
         };
         if self.versions.load(Ordering::Relaxed) & bit == 0 {
             self.versions.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    /// What every way of sending keeps of a response head, its version noted.
+    fn head(
+        &self,
+        version: hyper::Version,
+        status: hyper::StatusCode,
+        headers: &HeaderMap,
+    ) -> Head {
+        self.note_version(version);
+        let status = status.as_u16();
+        Head {
+            status,
+            content_type: headers.get(reqwest::header::CONTENT_TYPE).cloned(),
+            retry_after: retry_after::from_headers(status, headers),
         }
     }
 

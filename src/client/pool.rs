@@ -13,7 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
 use super::request::{content_type, http_method, join_url};
-use super::{ApiClient, ApiRequest, ApiResponse, ClientError, ConnUse, retry_after};
+use super::{ApiClient, ApiRequest, ApiResponse, ClientError, ConnUse};
 
 /// How requests outside the VUs' slots travel.
 #[derive(Debug)]
@@ -63,23 +63,14 @@ impl ApiClient {
                     ClientError::Other
                 }
             })?;
-            self.note_version(response.version());
-            let status = response.status().as_u16();
-            let content_type = response.headers().get(CONTENT_TYPE).cloned();
-            let retry_after = retry_after::from_headers(status, response.headers());
+            let head = self.head(response.version(), response.status(), response.headers());
             let body = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|_| ClientError::Other)?
                 .to_bytes();
-            Ok(ApiResponse {
-                status,
-                body,
-                content_type,
-                retry_after,
-                conn: ConnUse::default(),
-            })
+            Ok(head.with(body, ConnUse::default()))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -117,17 +108,8 @@ impl ApiClient {
                 .body(body);
         }
         let response = builder.send().await.map_err(|e| self.classify(e))?;
-        self.note_version(response.version());
-        let status = response.status().as_u16();
-        let content_type = response.headers().get(CONTENT_TYPE).cloned();
-        let retry_after = retry_after::from_headers(status, response.headers());
+        let head = self.head(response.version(), response.status(), response.headers());
         let body = response.bytes().await.map_err(|e| self.classify(e))?;
-        Ok(ApiResponse {
-            status,
-            body,
-            content_type,
-            retry_after,
-            conn: ConnUse::default(),
-        })
+        Ok(head.with(body, ConnUse::default()))
     }
 }

@@ -15,11 +15,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Body as _;
-use reqwest::header::CONTENT_TYPE;
 
 use super::connect::{ConnectFailure, Opened, Sender};
 use super::request::PreparedRequest;
-use super::{ApiClient, ApiRequest, ApiResponse, ClientError, retry_after};
+use super::{ApiClient, ApiRequest, ApiResponse, ClientError};
 
 /// How a response's connection was set up, measured with `Instant` only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -250,18 +249,9 @@ impl ApiClient {
         response: hyper::Response<hyper::body::Incoming>,
         conn: super::ConnUse,
     ) -> Result<ApiResponse, ClientError> {
-        self.note_version(response.version());
-        let status = response.status().as_u16();
-        let content_type = response.headers().get(CONTENT_TYPE).cloned();
-        let retry_after = retry_after::from_headers(status, response.headers());
+        let head = self.head(response.version(), response.status(), response.headers());
         let body = read_body(response.into_body()).await?;
-        Ok(ApiResponse {
-            status,
-            body,
-            content_type,
-            retry_after,
-            conn,
-        })
+        Ok(head.with(body, conn))
     }
 }
 

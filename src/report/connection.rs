@@ -56,6 +56,20 @@ pub struct Phase {
 }
 
 impl Phase {
+    /// `p50 / p99` in human units; `none` (`-` or `–`) without samples.
+    pub fn p50_p99(phase: Option<&Phase>, none: &str) -> String {
+        phase.map_or_else(
+            || none.to_owned(),
+            |p| {
+                format!(
+                    "{} / {}",
+                    super::format::format_us(p.latency.p50_us),
+                    super::format::format_us(p.latency.p99_us)
+                )
+            },
+        )
+    }
+
     /// `None` for an empty histogram.
     fn of(histogram: &Histogram<u64>) -> Option<Phase> {
         (!histogram.is_empty()).then(|| Phase {

@@ -308,7 +308,7 @@ async fn the_bundled_mock_serves_https_with_mock_tls() {
 }
 
 #[tokio::test]
-async fn http2_without_tls_and_an_unreadable_ca_are_usage_errors() {
+async fn http2_or_the_http2_policy_without_tls_and_an_unreadable_ca_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(
         dir.path(),
@@ -321,6 +321,11 @@ async fn http2_without_tls_and_an_unreadable_ca_are_usage_errors() {
         (
             &["--ca-cert", &missing][..],
             "cannot read the CA certificate",
+        ),
+        (&["--connection", "http2"][..], "needs an https:// target"),
+        (
+            &["--vus-per-connection", "3"][..],
+            "http2 connection policy only",
         ),
     ] {
         let mut argv = vec!["chatload", "run", "--quiet"];

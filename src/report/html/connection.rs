@@ -5,20 +5,11 @@
 use std::fmt::Write as _;
 
 use super::super::connection::Phase;
-use super::super::format::{escape_html, format_us};
+use super::super::format::escape_html;
 use super::RunReport;
 
 fn phase(p: Option<&Phase>) -> String {
-    p.map_or_else(
-        || "–".to_owned(),
-        |p| {
-            format!(
-                "{} / {}",
-                format_us(p.latency.p50_us),
-                format_us(p.latency.p99_us)
-            )
-        },
-    )
+    Phase::p50_p99(p, "–")
 }
 
 /// Appends the card to `out`.

@@ -6,21 +6,11 @@
 use std::fmt::Write as _;
 
 use super::super::connection::{ConnectionReport, Phase};
-use super::super::format::format_us;
 use super::{Paint, RunReport};
 
 /// `p50 / p99` of a phase, `-` without samples.
 fn phase(p: Option<&Phase>) -> String {
-    p.map_or_else(
-        || "-".to_owned(),
-        |p| {
-            format!(
-                "{} / {}",
-                format_us(p.latency.p50_us),
-                format_us(p.latency.p99_us)
-            )
-        },
-    )
+    Phase::p50_p99(p, "-")
 }
 
 fn cells(route: &str, c: &ConnectionReport) -> [String; 7] {
