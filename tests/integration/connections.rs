@@ -54,7 +54,7 @@ fn routes(report: &RunReport) -> impl Iterator<Item = &ConnectionReport> {
 /// Runs the two steps with `vus` VUs and `iterations` iterations against
 /// a fresh TLS mock, trusting its CA, with `args`; the run must pass.
 async fn run_over_tls(vus: u32, iterations: u32, args: &[&str]) -> (MockServer, RunReport) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (mock, ca) = tls_mock(dir.path()).await;
     let url = format!("https://localhost:{}/v1", mock.addr().port());
     let scenario = two_steps(dir.path(), &url, vus, iterations);
