@@ -19,7 +19,9 @@
 //!   scanned linearly; failure kinds index a fixed array.
 //! - Memory is per shard, never per virtual user: a histogram of this range is about 188 KB, so a
 //!   shard costs about `(2 × (steps + routes + flows + 1) + 1) × 188 KB` (≈ 10 MB for 12 steps,
-//!   12 routes and one flow), whatever the number of virtual users.
+//!   12 routes and one flow), whatever the number of virtual users. A route that gets a response
+//!   over a VU's own connection adds its connection figures ([`ConnectionStats`]: three more
+//!   histograms, about 560 KB) once per shard, at its first such response.
 //! - Timeline points keep a compact 2-significant-digit histogram sized to that second's largest
 //!   value (typically 5–15 KB), so an hour of timeline costs tens of MB, not hundreds.
 
