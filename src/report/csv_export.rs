@@ -1,7 +1,10 @@
 //! Per-step, per-route, whole-iteration and per-flow iteration statistics as CSV, for
 //! spreadsheets. Latencies in milliseconds with microsecond precision; body bytes sent and
-//! received (routes; 0 elsewhere).
+//! received (routes; 0 elsewhere); routes' connection set-up after them (new and reused
+//! connections, TLS sessions resumed, p50 and p99 of TCP connect, TLS handshake and time to
+//! first byte; empty where there are none).
 
+use super::connection::{ConnectionReport, Phase};
 use super::{ReportError, RunReport, StatsReport};
 
 /// Renders the CSV (header row first).
@@ -33,12 +36,33 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         "throttle_wait_ms",
         "bytes_sent",
         "bytes_received",
+        "new_connections",
+        "reused_connections",
+        "resumed_tls",
+        "connect_p50_ms",
+        "connect_p99_ms",
+        "tls_p50_ms",
+        "tls_p99_ms",
+        "first_byte_p50_ms",
+        "first_byte_p99_ms",
     ];
     let csv_err = |e: csv::Error| ReportError::Csv(e.to_string());
     w.write_record(header).map_err(csv_err)?;
     let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
     let mut row = |kind: &str, s: &StatsReport| {
         let p = &s.latency;
+        let conn = s.connection.as_ref();
+        let count =
+            |f: fn(&ConnectionReport) -> u64| conn.map(f).map_or(String::new(), |n| n.to_string());
+        let phase = |f: fn(&ConnectionReport) -> Option<&Phase>, p99: bool| {
+            conn.and_then(f).map_or(String::new(), |ph| {
+                ms(if p99 {
+                    ph.latency.p99_us
+                } else {
+                    ph.latency.p50_us
+                })
+            })
+        };
         w.write_record([
             kind.to_owned(),
             s.name.clone(),
@@ -62,6 +86,15 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
             ms(s.throttle.wait_us),
             s.bytes_sent.to_string(),
             s.bytes_received.to_string(),
+            count(|c| c.new_connections),
+            count(|c| c.reused),
+            count(|c| c.resumed),
+            phase(|c| c.connect.as_ref(), false),
+            phase(|c| c.connect.as_ref(), true),
+            phase(|c| c.tls_handshake.as_ref(), false),
+            phase(|c| c.tls_handshake.as_ref(), true),
+            phase(|c| c.first_byte.as_ref(), false),
+            phase(|c| c.first_byte.as_ref(), true),
         ])
     };
     for s in &report.steps {
@@ -121,5 +154,31 @@ mod tests {
         assert_eq!(&route[at("throttle_wait_ms")], "2000.000");
         let step = rows.iter().find(|row| &row[0] == "step").unwrap();
         assert_eq!(&step[at("throttled")], "0");
+    }
+
+    #[test]
+    fn routes_carry_their_connection_set_up_and_steps_leave_it_empty() {
+        let mut report = crate::report::build::sample_report();
+        let mut stats = crate::metrics::ConnectionStats::default();
+        stats.record(&crate::metrics::ConnSample {
+            opened: true,
+            connect_us: 250,
+            tls_us: Some(1_500),
+            resumed: true,
+            first_byte_us: Some(4_000),
+        });
+        report.routes[0].connection = Some((&stats).into());
+        let bytes = super::render(&report).unwrap();
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let header = r.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let route = rows.iter().find(|row| &row[0] == "route").unwrap();
+        assert_eq!(&route[at("new_connections")], "1");
+        assert_eq!(&route[at("resumed_tls")], "1");
+        assert_eq!(&route[at("connect_p99_ms")], "0.250");
+        assert_eq!(&route[at("tls_p50_ms")], "1.500");
+        let step = rows.iter().find(|row| &row[0] == "step").unwrap();
+        assert_eq!(&step[at("new_connections")], "");
     }
 }

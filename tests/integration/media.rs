@@ -68,12 +68,13 @@ async fn uploaded_media_downloads_with_its_size_and_type_and_bytes_are_counted()
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(",bytes_sent,bytes_received")
+            .contains(",bytes_sent,bytes_received,new_connections,")
     );
-    let get_row = format!(",{},{}", 0, 2 * (10_240 + 18));
+    // The body bytes, then the connection columns.
+    let get_row = format!(",{},{},", 0, 2 * (10_240 + 18));
     assert!(
         csv.lines()
-            .any(|l| l.starts_with("route,GET /media/{mediaId},") && l.ends_with(&get_row)),
+            .any(|l| l.starts_with("route,GET /media/{mediaId},") && l.contains(&get_row)),
         "{csv}"
     );
     let html = chatload::report::html::render(&report).unwrap();
