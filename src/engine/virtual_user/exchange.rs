@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::render::render;
 use super::{GIVE_UP_AFTER, Runner, connect_backoff, micros};
-use crate::client::{ClientError, ConnUse};
+use crate::client::{ApiResponse, ClientError, ConnUse};
 use crate::engine::explain::Response;
 use crate::engine::session::Session;
 use crate::engine::throttle::is_throttled;
@@ -62,7 +62,32 @@ pub(in crate::engine) struct Exchange {
     pub(in crate::engine) conn: ConnUse,
 }
 
+/// What is known of a request once it was sent and its exchange ended.
+struct Sending {
+    sent: std::time::Instant,
+    latency: Duration,
+    sent_bytes: u64,
+    /// The rendered path (empty for a prepared request).
+    path: String,
+}
+
 impl Exchange {
+    /// A request that got no response.
+    fn no_response(e: ClientError, sending: Sending) -> Exchange {
+        Exchange {
+            failure: Some(match e {
+                ClientError::Connect => FailureKind::Connect,
+                ClientError::Timeout => FailureKind::Timeout,
+                ClientError::Other => FailureKind::Other,
+            }),
+            latency: sending.latency,
+            sent: sending.sent,
+            sent_bytes: sending.sent_bytes,
+            path: sending.path,
+            ..Exchange::unsent()
+        }
+    }
+
     /// A request that was never sent (a template read an unset variable).
     pub(super) fn unsent() -> Exchange {
         Exchange {
@@ -168,80 +193,76 @@ impl Runner {
             Err(ClientError::Timeout) => Transport::TimedOut,
         };
         self.note_connection(session, outcome);
+        let sending = Sending {
+            sent,
+            latency,
+            sent_bytes,
+            path,
+        };
         match response {
-            Ok(resp) => {
-                let schema = self
-                    .schemas
-                    .get(spec.route as usize)
-                    .and_then(Option::as_ref)
-                    .filter(|_| {
-                        self.schema_ratio >= 1.0
-                            || (self.schema_ratio > 0.0
-                                && session.rng.random_bool(self.schema_ratio))
-                    });
-                // A body byte-identical to the last one that passed on this
-                // route and status passes again (see ValidBodyMemo).
-                let schema = schema.filter(|_| {
-                    !session
-                        .valid_body
-                        .holds(spec.route, resp.status, &resp.body)
-                });
-                let body: Option<Value> =
-                    if (needs_body || schema.is_some()) && !resp.body.is_empty() {
-                        serde_json::from_slice(&resp.body).ok()
-                    } else {
-                        None
-                    };
-                let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
-                if schema.is_some() && violation.is_none() {
-                    session
-                        .valid_body
-                        .remember(spec.route, resp.status, &resp.body);
-                }
-                // Cloned only when the response broke its schema (a failure).
-                let kept = violation.clone();
-                let schema_failed = violation.is_some_and(|v| {
-                    self.violations
-                        .record(&self.scenario.routes[spec.route as usize].key, v);
-                    true
-                });
-                Exchange {
-                    failure: None,
-                    schema_failed,
-                    status: Some(resp.status),
-                    body,
-                    latency,
-                    sent,
-                    raw: resp.body,
-                    content_type: resp.content_type,
-                    sent_bytes,
-                    path,
-                    violation: kept,
-                    throttled: is_throttled(resp.status, resp.retry_after),
-                    retry_after: resp.retry_after,
-                    conn: resp.conn,
-                }
-            }
-            Err(e) => Exchange {
-                schema_failed: false,
-                failure: Some(match e {
-                    ClientError::Connect => FailureKind::Connect,
-                    ClientError::Timeout => FailureKind::Timeout,
-                    ClientError::Other => FailureKind::Other,
-                }),
-                status: None,
-                body: None,
-                latency,
-                sent,
-                raw: Bytes::new(),
-                content_type: None,
-                sent_bytes,
-                path,
-                violation: None,
-                throttled: false,
-                retry_after: None,
-                conn: ConnUse::default(),
-            },
+            Ok(resp) => self.received(spec, session, needs_body, resp, sending),
+            Err(e) => Exchange::no_response(e, sending),
+        }
+    }
+
+    /// A response that arrived, its body parsed when something reads it and
+    /// checked against its schema when this one is sampled.
+    fn received(
+        &self,
+        spec: &RequestSpec,
+        session: &mut Session,
+        needs_body: bool,
+        resp: ApiResponse,
+        sending: Sending,
+    ) -> Exchange {
+        let schema = self
+            .schemas
+            .get(spec.route as usize)
+            .and_then(Option::as_ref)
+            .filter(|_| {
+                self.schema_ratio >= 1.0
+                    || (self.schema_ratio > 0.0 && session.rng.random_bool(self.schema_ratio))
+            });
+        // A body byte-identical to the last one that passed on this
+        // route and status passes again (see ValidBodyMemo).
+        let schema = schema.filter(|_| {
+            !session
+                .valid_body
+                .holds(spec.route, resp.status, &resp.body)
+        });
+        let body: Option<Value> = if (needs_body || schema.is_some()) && !resp.body.is_empty() {
+            serde_json::from_slice(&resp.body).ok()
+        } else {
+            None
+        };
+        let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
+        if schema.is_some() && violation.is_none() {
+            session
+                .valid_body
+                .remember(spec.route, resp.status, &resp.body);
+        }
+        // Cloned only when the response broke its schema (a failure).
+        let kept = violation.clone();
+        let schema_failed = violation.is_some_and(|v| {
+            self.violations
+                .record(&self.scenario.routes[spec.route as usize].key, v);
+            true
+        });
+        Exchange {
+            failure: None,
+            schema_failed,
+            status: Some(resp.status),
+            body,
+            latency: sending.latency,
+            sent: sending.sent,
+            raw: resp.body,
+            content_type: resp.content_type,
+            sent_bytes: sending.sent_bytes,
+            path: sending.path,
+            violation: kept,
+            throttled: is_throttled(resp.status, resp.retry_after),
+            retry_after: resp.retry_after,
+            conn: resp.conn,
         }
     }
 
