@@ -159,15 +159,7 @@ mod tests {
     #[test]
     fn routes_carry_their_connection_set_up_and_steps_leave_it_empty() {
         let mut report = crate::report::build::sample_report();
-        let mut stats = crate::metrics::ConnectionStats::default();
-        stats.record(&crate::metrics::ConnSample {
-            opened: true,
-            connect_us: 250,
-            tls_us: Some(1_500),
-            resumed: true,
-            first_byte_us: Some(4_000),
-        });
-        report.routes[0].connection = Some((&stats).into());
+        report.routes[0].connection = Some(crate::report::connection::sample());
         let bytes = super::render(&report).unwrap();
         let mut r = csv::Reader::from_reader(bytes.as_slice());
         let header = r.headers().unwrap().clone();

@@ -464,15 +464,7 @@ fn throttling_has_its_own_card_with_policy_waits_and_routes() {
 fn connections_have_their_own_card_with_the_policy_and_each_routes_set_up() {
     let mut report = sample_report();
     assert!(!html_of(&report).contains("<h2>Connections</h2>"));
-    let mut stats = crate::metrics::ConnectionStats::default();
-    stats.record(&crate::metrics::ConnSample {
-        opened: true,
-        connect_us: 250,
-        tls_us: Some(1_500),
-        resumed: true,
-        first_byte_us: Some(4_000),
-    });
-    report.routes[0].connection = Some((&stats).into());
+    report.routes[0].connection = Some(crate::report::connection::sample());
     report.meta.connection = Some(crate::report::connection::ConnectionMeta {
         policy: "new_per_iteration".to_owned(),
         vus_per_connection: None,
