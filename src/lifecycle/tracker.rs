@@ -14,9 +14,13 @@
 //! the chat's id (`chats:create` before `POST /chats` answers), so events
 //! about a chat the tracker does not know yet wait until it does.
 //!
+//! A chat's facts are kept while it is open and for a grace window after it
+//! closed, then folded into the counters (`retire.rs`), so memory stays flat
+//! over long runs; the counters and the summary live in `summary.rs`.
+//!
 //! Causes (documented in `docs/webhooks.md`): see [`EventTracker::cause`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -30,8 +34,9 @@ use crate::webhook::{EventObserver, WebhookEvent};
 
 /// Chat fact shards: enough that a few hundred VUs seldom share one.
 const SHARDS: usize = 16;
-/// Events about chats the tracker does not know yet, kept at most (per shard).
-const EARLY_CAPACITY: usize = 4_096;
+/// Events about chats the tracker does not know yet, kept at most (per
+/// shard; 16,384 in all, the router's parking capacity).
+const EARLY_CAPACITY: usize = 1_024;
 
 /// The lifecycle operations the engine reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,56 +90,14 @@ impl EventLatency {
     }
 }
 
-/// What the tracker measured, at the end of the run.
-#[derive(Debug, Clone)]
-pub struct EventSummary {
-    /// Per event name, in first-seen order.
-    pub events: Vec<(String, EventLatency)>,
-    /// Expected events that never arrived, per event name.
-    pub missing: BTreeMap<String, u64>,
-    /// A second copy of an event that cannot repeat (see
-    /// `EventTracker::once_key`).
-    pub duplicate: u64,
-    /// Events later than `late_after` after their cause.
-    pub late: u64,
-    /// Events a VU's own call caused directly, with a measured delay: the
-    /// ones that can be `late` (its denominator).
-    pub direct: u64,
-    /// Events the run expected (`chats:create` per chat, `chats:close` per
-    /// chat the VU closed, `messages:new` per message sent; subscribed ones
-    /// only): the denominator of `missing`.
-    pub expected: u64,
-    /// Events of an earlier lifecycle stage after a later one, or a queue
-    /// position larger than one already seen.
-    pub out_of_order: u64,
-    /// `out_of_order` by pair: (the later-stage event that arrived first,
-    /// the earlier-stage event that arrived after it) → count.
-    pub out_of_order_pairs: BTreeMap<(&'static str, &'static str), u64>,
-    /// Events about no chat this run created.
-    pub unrouted: u64,
-    /// Chats created by the run.
-    pub chats: u64,
-    /// POST /chats sent → the agent's `chats:join`.
-    pub time_to_assign: EventLatency,
-    /// Entering the queue → first `invitations:new`/`chats:join`, or abandonment.
-    pub time_in_queue: EventLatency,
-    /// POST /chats sent → first `messages:new` not from the creator.
-    pub time_to_first_agent_reply: EventLatency,
-    /// POST /chats sent → `chats:close` (or the close call's response).
-    pub chat_duration: EventLatency,
-    /// Queue positions seen in `queues:update` (position ≥ 1).
-    pub positions: Histogram<u64>,
-    /// Chats that entered a queue.
-    pub queued: u64,
-    /// Users who gave up waiting (`wait_event` with `on_timeout: abandon`).
-    pub abandoned: u64,
-}
-
 /// The tracker: an [`EventObserver`] fed lifecycle facts by the engine.
 #[derive(Debug)]
 pub struct EventTracker {
     subscribed: Vec<String>,
     late_after: Duration,
+    /// How long a closed chat's facts, then a retired chat's hash, are
+    /// kept (see `retire.rs`).
+    grace: Duration,
     hasher: RandomState,
     shards: Vec<Mutex<Shard>>,
     measures: Mutex<Measures>,
@@ -149,8 +112,13 @@ struct Shard {
     /// [`EventTracker::once_key`]s of the events seen that cannot repeat
     /// (of chats not retired yet).
     once: HashSet<u64>,
-    /// Hashes of the ids of retired chats (see `retire`).
+    /// Hashes of the ids of retired chats (see `retire`), forgotten
+    /// `grace` after their retirement (`retired_order`).
     retired: HashSet<u64>,
+    retired_order: VecDeque<(Instant, u64)>,
+    /// Closed chats in the order they closed: folded `grace` after closing
+    /// when they are still held then.
+    closing: VecDeque<(Instant, String)>,
 }
 
 #[derive(Debug)]
@@ -186,64 +154,11 @@ struct ChatFacts {
     cleanup: bool,
     /// The `once_key`s of its events, dropped from the shard on retirement.
     once_keys: Vec<u64>,
-}
-
-#[derive(Debug)]
-struct Measures {
-    events: Vec<(String, EventLatency)>,
-    duplicate: u64,
-    late: u64,
-    direct: u64,
-    out_of_order: u64,
-    out_of_order_pairs: BTreeMap<(&'static str, &'static str), u64>,
-    unattributed: u64,
-    time_to_assign: EventLatency,
-    time_in_queue: EventLatency,
-    time_to_first_agent_reply: EventLatency,
-    chat_duration: EventLatency,
-    positions: Histogram<u64>,
-    queued: u64,
-    abandoned: u64,
-    /// Chats retired (folded into these counters) and the events they were
-    /// expected to produce (all received).
-    retired_chats: u64,
-    retired_expected: u64,
-}
-
-impl Default for Measures {
-    fn default() -> Self {
-        Measures {
-            events: Vec::new(),
-            duplicate: 0,
-            late: 0,
-            direct: 0,
-            out_of_order: 0,
-            out_of_order_pairs: BTreeMap::new(),
-            unattributed: 0,
-            time_to_assign: EventLatency::default(),
-            time_in_queue: EventLatency::default(),
-            time_to_first_agent_reply: EventLatency::default(),
-            chat_duration: EventLatency::default(),
-            positions: new_latency_histogram(),
-            queued: 0,
-            abandoned: 0,
-            retired_chats: 0,
-            retired_expected: 0,
-        }
-    }
-}
-
-impl Measures {
-    fn event(&mut self, name: &str) -> &mut EventLatency {
-        let index = match self.events.iter().position(|(n, _)| n == name) {
-            Some(i) => i,
-            None => {
-                self.events.push((name.to_owned(), EventLatency::default()));
-                self.events.len() - 1
-            }
-        };
-        &mut self.events[index].1
-    }
+    /// When the close call was answered or `chats:close` arrived, whichever
+    /// came first: its grace window starts here.
+    closed_at: Option<Instant>,
+    /// In the shard's `closing` queue.
+    in_closing: bool,
 }
 
 /// Lifecycle stage of an event, for the out-of-order check, with the
@@ -267,25 +182,18 @@ fn stage(trigger: &str) -> Option<(u8, &'static str)> {
         .map(|&(name, stage)| (stage, name))
 }
 
-impl Measures {
-    /// One out-of-order arrival: `then` arrived after `first`, although
-    /// the API emits it before.
-    fn out_of_order(&mut self, first: &'static str, then: &'static str) {
-        self.out_of_order += 1;
-        *self.out_of_order_pairs.entry((first, then)).or_insert(0) += 1;
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl EventTracker {
-    /// A tracker expecting the `subscribed` events; later than `late_after` is late.
+    /// A tracker expecting the `subscribed` events; later than `late_after`
+    /// is late. Closed chats are kept for [`grace_after`]`(late_after)`.
     pub fn new(subscribed: &[String], late_after: Duration) -> Arc<EventTracker> {
         Arc::new(EventTracker {
             subscribed: subscribed.to_vec(),
             late_after,
+            grace: grace_after(late_after),
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             measures: Mutex::new(Measures::default()),
@@ -329,6 +237,8 @@ impl EventTracker {
             duration_done: false,
             cleanup: false,
             once_keys: Vec::new(),
+            closed_at: None,
+            in_closing: false,
         };
         let early = shard.early.remove(chat).unwrap_or_default();
         shard.early_len -= early.len();
@@ -341,6 +251,7 @@ impl EventTracker {
             self.process(facts, &event, &mut m);
         }
         self.retire_if_done(&mut shard, chat, &mut m);
+        self.sweep(&mut shard, sent, &mut m);
     }
 
     /// A lifecycle request about `chat` is being sent at `sent`.
@@ -395,16 +306,18 @@ impl EventTracker {
     /// The close call about `chat` was answered at `at`.
     pub fn close_answered(&self, chat: &str, at: Instant) {
         let mut shard = lock(self.shard(chat));
+        let mut m = lock(&self.measures);
         if let Some(facts) = shard.chats.get_mut(chat) {
             facts.close_answered.get_or_insert(at);
+            facts.closed_at.get_or_insert(at);
             if !self.subscribes(events::CHATS_CLOSE) && !facts.duration_done && !facts.cleanup {
                 facts.duration_done = true;
-                let created = facts.created;
-                lock(&self.measures)
-                    .chat_duration
-                    .record(at.saturating_duration_since(created));
+                m.chat_duration
+                    .record(at.saturating_duration_since(facts.created));
             }
+            self.retire_if_done(&mut shard, chat, &mut m);
         }
+        self.sweep(&mut shard, at, &mut m);
     }
 
     /// The user gave up waiting at `at` (the chat is being closed).
@@ -511,7 +424,10 @@ impl EventTracker {
         }
         if facts.cleanup {
             facts.got_create |= trigger == events::CHATS_CREATE;
-            facts.got_close |= trigger == events::CHATS_CLOSE;
+            if trigger == events::CHATS_CLOSE {
+                facts.got_close = true;
+                facts.closed_at.get_or_insert(arrived);
+            }
             return;
         }
         let cause = Self::cause(facts, event);
@@ -537,6 +453,7 @@ impl EventTracker {
             events::CHATS_CREATE => facts.got_create = true,
             events::CHATS_CLOSE => {
                 facts.got_close = true;
+                facts.closed_at.get_or_insert(arrived);
                 if !facts.duration_done {
                     facts.duration_done = true;
                     m.chat_duration.record(since_created);
@@ -612,53 +529,6 @@ impl EventTracker {
             _ => None,
         }
     }
-
-    /// Everything measured; expected events not received by now are missing.
-    pub fn finish(&self) -> EventSummary {
-        let mut missing: BTreeMap<String, u64> = BTreeMap::new();
-        let mut unrouted = 0;
-        let mut chats = 0;
-        let mut expected = 0;
-        let mut add = |name: &str, n: u64| {
-            if n > 0 {
-                *missing.entry(name.to_owned()).or_insert(0) += n;
-            }
-        };
-        for shard in &self.shards {
-            let shard = lock(shard);
-            unrouted += shard.early_len as u64;
-            for facts in shard.chats.values() {
-                chats += 1;
-                let (n, unseen) = self.expected_of(facts);
-                expected += n;
-                for (name, n) in unseen {
-                    add(name, n);
-                }
-            }
-        }
-        let m = lock(&self.measures);
-        chats += m.retired_chats;
-        expected += m.retired_expected;
-        EventSummary {
-            events: m.events.clone(),
-            missing,
-            duplicate: m.duplicate,
-            late: m.late,
-            direct: m.direct,
-            expected,
-            out_of_order: m.out_of_order,
-            out_of_order_pairs: m.out_of_order_pairs.clone(),
-            unrouted: unrouted + m.unattributed,
-            chats,
-            time_to_assign: m.time_to_assign.clone(),
-            time_in_queue: m.time_in_queue.clone(),
-            time_to_first_agent_reply: m.time_to_first_agent_reply.clone(),
-            chat_duration: m.chat_duration.clone(),
-            positions: m.positions.clone(),
-            queued: m.queued,
-            abandoned: m.abandoned,
-        }
-    }
 }
 
 impl EventObserver for EventTracker {
@@ -670,6 +540,9 @@ impl EventObserver for EventTracker {
             return;
         };
         let mut shard = lock(self.shard(chat));
+        if self.expired(&shard, event.arrived) {
+            self.sweep(&mut shard, event.arrived, &mut lock(&self.measures));
+        }
         if self.after_retirement(&shard, chat, event) {
             return;
         }
@@ -709,6 +582,10 @@ impl EventObserver for EventTracker {
 }
 
 mod retire;
+mod summary;
+pub use retire::{GRACE_MIN, grace_after};
+pub use summary::EventSummary;
+use summary::Measures;
 
 #[cfg(test)]
 mod tests;

@@ -322,7 +322,12 @@ fn closed_chats_are_folded_and_their_facts_dropped() {
             t0 + 4 * MS,
         ));
     }
-    assert_eq!(tracker.held(), (0, 0), "nothing kept of closed chats");
+    let held = tracker.held();
+    assert_eq!(
+        (held.chats, held.once),
+        (0, 0),
+        "no facts kept of closed chats"
+    );
     // A late copy of a retired chat's close is a duplicate; an update is received.
     tracker.on_event(&event(
         "chats:close",
@@ -342,4 +347,88 @@ fn closed_chats_are_folded_and_their_facts_dropped() {
     assert_eq!(count_of(&s, "chats:close"), chats);
     assert_eq!(count_of(&s, "users:activity"), 1);
     assert_eq!(s.chat_duration.histogram.len(), chats);
+}
+
+/// One chat's lifecycle from `at`: created, a message, closed; its
+/// `chats:close` event arrives unless `close_lost`.
+fn lifecycle(tracker: &EventTracker, chat: &str, at: Instant, close_lost: bool) {
+    let created = event(
+        "chats:create",
+        serde_json::json!({"chatId": chat, "creator": "u-1", "room": 1}),
+        at,
+    );
+    tracker.on_event(&created);
+    tracker.chat_created(chat, "u-1", false, at);
+    let id = format!("m-{chat}");
+    tracker.request_sent(Lifecycle::SendMessage, chat, at + MS);
+    tracker.message_sent(chat, &id, at + MS);
+    tracker.on_event(&message(chat, &id, "u-1", at + 2 * MS));
+    tracker.request_sent(Lifecycle::Close, chat, at + 3 * MS);
+    tracker.close_answered(chat, at + 4 * MS);
+    if !close_lost {
+        let close = serde_json::json!({"chatId": chat, "userId": "u-1"});
+        tracker.on_event(&event("chats:close", close, at + 5 * MS));
+    }
+}
+
+// See: issue 13 point 1 — a retired chat's hash stayed until the end of the
+// run, and a chat whose close event never came kept all its facts.
+#[test]
+fn a_long_run_holds_nothing_of_chats_closed_longer_than_the_grace_window() {
+    let t0 = Instant::now();
+    let late_after = Duration::from_secs(2);
+    let tracker = EventTracker::new(&all_events(), late_after);
+    let grace = grace_after(late_after);
+    assert_eq!(grace, GRACE_MIN, "2 × late_after is shorter");
+    // Enough chats a round that every shard sees some (a shard is swept when
+    // it is touched).
+    let (rounds, per_round) = (10u32, 400u32);
+    for round in 0..rounds {
+        let at = t0 + (grace + Duration::from_secs(1)) * round;
+        for i in 0..per_round {
+            // Every tenth chat's close event is lost.
+            lifecycle(&tracker, &format!("c-{round}-{i}"), at, i % 10 == 0);
+        }
+        let held = tracker.held();
+        let bound = per_round as usize;
+        assert!(held.chats <= bound / 10, "round {round}: {held:?}");
+        assert!(
+            held.retired <= bound && held.retired_order <= bound,
+            "round {round}: {held:?}"
+        );
+        assert!(
+            held.closing <= bound && held.early == 0,
+            "round {round}: {held:?}"
+        );
+    }
+    // One event more than a grace window after the last round frees the rest
+    // of its shard; events in every shard free everything.
+    let end = t0 + (grace + Duration::from_secs(1)) * rounds;
+    let strangers = 1_000;
+    for i in 0..strangers {
+        tracker.on_event(&join(&format!("x-{i}"), "a-1", end));
+    }
+    let held = tracker.held();
+    assert_eq!(
+        (held.chats, held.once, held.retired, held.closing),
+        (0, 0, 0, 0),
+        "{held:?}"
+    );
+    // A late copy of a forgotten chat's close cannot be told from another
+    // client's event: unrouted, as the joins about unknown chats.
+    let old = serde_json::json!({"chatId": "c-0-1", "userId": "u-1"});
+    tracker.on_event(&event("chats:close", old, end));
+    let s = tracker.finish();
+    let all = u64::from(rounds * per_round);
+    assert_eq!(s.chats, all);
+    assert_eq!(s.expected, 3 * all);
+    assert_eq!(
+        s.missing.get("chats:close"),
+        Some(&(all / 10)),
+        "{:?}",
+        s.missing
+    );
+    assert_eq!(s.missing.len(), 1, "{:?}", s.missing);
+    assert_eq!((s.duplicate, s.unrouted), (0, strangers + 1));
+    assert_eq!(s.chat_duration.histogram.len(), all - all / 10);
 }
