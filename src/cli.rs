@@ -284,6 +284,9 @@ pub struct MockArgs {
 
     #[command(flatten)]
     pub tls: chatload_mock::tls::TlsArgs,
+
+    #[command(flatten)]
+    pub caps: chatload_mock::caps::CapArgs,
 }
 
 /// `--duration`: a positive duration within the scenario limits.

@@ -64,6 +64,16 @@ pub struct MockConfig {
     pub closed_chat_cap: usize,
     /// Largest accepted media upload in bytes; larger → 413.
     pub max_media_bytes: usize,
+    /// End users kept per app: beyond it the oldest user with no open chat
+    /// is evicted, with its session token and external id (see
+    /// `store::evict`). Agents are never evicted.
+    pub max_users: usize,
+    /// Stored media files kept per app: beyond it, or beyond
+    /// `max_stored_media_bytes`, files of closed chats go first (oldest
+    /// first), then the oldest of open chats; the upload just made stays.
+    pub max_media: usize,
+    /// Bytes of stored media kept per app (at least `max_media_bytes`).
+    pub max_stored_media_bytes: usize,
     /// Internal events kept per app for `GET /__mock/events`.
     pub event_buffer: usize,
     /// Simulated agents, for apps that do not override it.
@@ -92,6 +102,9 @@ impl Default for MockConfig {
             seed: 42,
             closed_chat_cap: 10_000,
             max_media_bytes: 10 * 1024 * 1024,
+            max_users: 20_000,
+            max_media: 1_000,
+            max_stored_media_bytes: 256 * 1024 * 1024,
             event_buffer: 1_000,
             simulation: SimulationConfig::default(),
             faults: FaultsConfig::default(),
@@ -437,6 +450,7 @@ impl MockConfig {
         if let Some(limit) = &self.rate_limit {
             limit.validate()?;
         }
+        self.validate_caps()?;
         let mut app_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {
             let at = format!("apps[{i}]");

@@ -11,6 +11,7 @@
 //!
 //! ```text
 //! config     MockConfig (YAML, Default = documented demo world)
+//! caps       the store's memory caps: validation and flags (eviction: store/evict)
 //! operation  the 50 operations: operationId, method, path
 //! routes/    one file per resource + admin; app() / router() assemble them
 //! auth       PublicApi / UserApi / SecretApi extractors (reference §2.3)
@@ -41,6 +42,7 @@
 //! → JSON response.
 
 pub mod auth;
+pub mod caps;
 pub mod config;
 pub mod dist;
 pub mod error;

@@ -31,6 +31,8 @@ struct Cli {
     rate_limit: Option<chatload_mock::RateLimitConfig>,
     #[command(flatten)]
     tls: chatload_mock::tls::TlsArgs,
+    #[command(flatten)]
+    caps: chatload_mock::caps::CapArgs,
 }
 
 #[tokio::main]
@@ -64,6 +66,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.rate_limit = Some(limit);
     }
     cli.tls.apply(&mut config.tls);
+    cli.caps.apply(&mut config);
+    config.validate_caps().map_err(anyhow::Error::msg)?;
     let shutdown = shutdown_signal();
     let addr = SocketAddr::new(cli.bind, cli.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -108,6 +108,8 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
         config.rate_limit = Some(limit);
     }
     args.tls.apply(&mut config.tls);
+    args.caps.apply(&mut config);
+    config.validate_caps().map_err(|e| usage(anyhow!("{e}")))?;
     let addr = std::net::SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

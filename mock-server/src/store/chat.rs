@@ -349,6 +349,7 @@ impl AppStore {
         rooms.sort_unstable();
         rooms.dedup();
         self.dispatch_rooms(&rooms);
+        self.media_of_closed_chat(chat_id);
         self.closed_order.push_back(chat_id.to_owned());
         self.evict_closed();
         Ok(())
@@ -366,7 +367,7 @@ impl AppStore {
                     self.message_chat.remove(&message.id);
                 }
                 for media in &chat.media {
-                    self.media.remove(media);
+                    self.forget_media(media);
                 }
             }
         }

@@ -82,6 +82,7 @@ impl AppStore {
             },
         );
         self.tokens.insert(token.clone(), id.clone());
+        self.user_added(&id, &token);
         Ok((id, token))
     }
 
@@ -440,8 +441,9 @@ impl AppStore {
             return Err(ApiError::PayloadTooLarge("File is too large".into()));
         }
         let id = self.next_id("md");
+        let size = bytes.len();
         let reference = json!({"url": format!("/media/{id}"), "type": content_type,
-                               "name": name, "size": bytes.len()});
+                               "name": name, "size": size});
         self.media.insert(
             id.clone(),
             Media {
@@ -454,6 +456,7 @@ impl AppStore {
             },
         );
         self.chat_mut(chat_id)?.media.push(id.clone());
+        self.media_added(&id, size);
         self.push_message(chat_id, sender_id, "media", reference)?;
         self.media
             .get(&id)
@@ -526,6 +529,8 @@ impl AppStore {
             "invitationsPending": self.invitations.len(),
             "users": self.users.len() - self.agent_order.len(),
             "media": self.media.len(),
+            "mediaBytes": self.media_bytes,
+            "evicted": {"users": self.evicted.users, "media": self.evicted.media},
             "webhooks": self.webhooks.len(),
             "events": self.events.total(),
         })

@@ -7,7 +7,8 @@
 //! `Result<_, ApiError>` (unit-testable without HTTP), split by concern:
 //! `chat` (chat lifecycle and messages), `assign` (assignment, invitations,
 //! queue), `decision` (the `chats:assign` webhook's say in assignment),
-//! `directory` (users, agents, settings, media), `webhook` (registrations
+//! `directory` (users, agents, settings, media), `evict` (the user and
+//! media caps), `webhook` (registrations
 //! and the fan-out of events to them), `simulation` (the run-time switch of
 //! simulated agents), `view` (JSON shapes of §7). Rules never do I/O: one
 //! that starts a timer (simulated agents) pushes a [`Timer`], one that needs
@@ -18,6 +19,7 @@ mod assign;
 mod chat;
 mod decision;
 mod directory;
+mod evict;
 mod model;
 mod simulation;
 pub mod view;
@@ -41,6 +43,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use assign::QUEUE_EVENT_WINDOW;
 pub use chat::ChatUpdate;
 pub use directory::{AgentUpdate, SettingsUpdate};
+pub use evict::{EVICT_TRIES, Evicted};
 pub use model::*;
 pub use webhook::{PendingWebhook, WEBHOOK_EVENTS};
 
@@ -119,6 +122,17 @@ pub struct AppStore {
     message_chat: Map<String, String>,
     invitations: Map<String, Invitation>,
     media: Map<String, Media>,
+    /// Caps of `evict`: end users, stored files and their bytes.
+    max_users: usize,
+    max_media: usize,
+    max_stored_media_bytes: usize,
+    /// End users in creation order, with their session token.
+    user_order: VecDeque<(String, String)>,
+    /// Stored files in eviction order: (in an open chat, id number).
+    media_order: BTreeMap<(bool, u64), String>,
+    /// Bytes of the stored files.
+    media_bytes: usize,
+    evicted: Evicted,
     webhooks: BTreeMap<u64, Webhook>,
     recent_durations_ms: VecDeque<u64>,
     /// Creation order across every kind of object.
@@ -203,6 +217,13 @@ impl AppStore {
             message_chat: Map::default(),
             invitations: Map::default(),
             media: Map::default(),
+            max_users: global.max_users,
+            max_media: global.max_media,
+            max_stored_media_bytes: global.max_stored_media_bytes,
+            user_order: VecDeque::new(),
+            media_order: BTreeMap::new(),
+            media_bytes: 0,
+            evicted: Evicted::default(),
             webhooks: BTreeMap::new(),
             recent_durations_ms: VecDeque::new(),
             counter: 0,

@@ -9,6 +9,7 @@
 //! - `spec_agreement`: request validation as the spec says (bounds, floats, null, bodies).
 //! - `flows`: the seed's two flows, assignment, FIFO queue, many concurrent lifecycles.
 //! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
+//! - `caps`: users and media evicted by their caps (404 JSON afterwards).
 //! - `rate_limit`: the per-app token bucket (429 + `Retry-After`) and its admin API.
 //! - `conformance`: the spec checker itself, and every spec operation exercised.
 //! - `fuzz_routes`: property test, arbitrary requests at every route.
@@ -18,6 +19,7 @@
 //!   webhooks, their faults and order, and the `chats:assign` question.
 
 mod assign_webhook;
+mod caps;
 mod chat_routes;
 mod common;
 mod conformance;
