@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Soak benchmark (issue 13 point 1; a measurement, not a test): chatload runs
-# bench/soak.yaml at a steady rate with webhooks on against one bundled-mock
-# process; both processes' RSS is sampled every INTERVAL seconds. Prints the
-# samples, then per process the RSS growth per completed lifecycle (least-
-# squares slope of RSS over time / lifecycles per second, after the first
-# WARMUP seconds) and the RSS projected for one hour at that rate.
+# Soak benchmark (issue 13 point 1; a measurement, not a test): the release
+# mock and chatload running bench/soak.yaml with webhooks on, at a steady
+# open-model RATE (lifecycles per second) for DURATION seconds. Every
+# INTERVAL seconds it samples both processes' RSS (/proc/PID/status VmRSS)
+# and the lifecycles completed so far (the mock's closeChat count, from
+# /__mock/stats), prints them as a table and writes them to samples.csv.
+# At the end, per process: the bytes per completed lifecycle (least-squares
+# slope of RSS against completed lifecycles, over the samples after WARMUP
+# seconds) and the RSS projected for one hour at the measured rate.
+#
 #   cargo build --release -p chatload --bin chatload -p chatload-mock --bin chatload-mock
-#   DURATION=600 RATE=300 bench/soak.sh
-# CHATLOAD / CHATLOAD_MOCK pick other binaries (e.g. target/debug/...).
+#   bench/soak.sh                       # 10 minutes at 300/s
+#   DURATION=120 RATE=200 bench/soak.sh # a shorter one
+#
+# WARMUP (default 120 s) should cover what fills up once and then stays
+# flat: the tracker's grace window (60 s), the receiver's parked events
+# (30 s), and the mock's caps (max_users / RATE seconds: 67 s at 300/s).
+# CHATLOAD / CHATLOAD_MOCK pick other binaries; OUT the output directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -17,43 +26,57 @@ PORT=${PORT:-18482}
 RATE=${RATE:-300}
 DURATION=${DURATION:-600}
 INTERVAL=${INTERVAL:-5}
-WARMUP=${WARMUP:-20}
-OUT=$(mktemp -d -t chatload-soak.XXXXXX)
+WARMUP=${WARMUP:-120}
+OUT=${OUT:-$(mktemp -d -t chatload-soak.XXXXXX)}
+mkdir -p "$OUT"
+for bin in "$CHATLOAD" "$MOCK"; do
+  [[ -x $bin ]] || { echo "soak: $bin is not built (see the header of $0)" >&2; exit 2; }
+done
+ADMIN="http://127.0.0.1:$PORT/__mock"
 "$MOCK" --port "$PORT" --config bench/mock.yaml >"$OUT/mock.log" 2>&1 &
 MOCK_PID=$!
 CHATLOAD_PID=
 cleanup() {
-  [[ -n $CHATLOAD_PID ]] && kill "$CHATLOAD_PID" 2>/dev/null || true
+  if [[ -n $CHATLOAD_PID ]]; then kill "$CHATLOAD_PID" 2>/dev/null || true; fi
   kill "$MOCK_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/__mock/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do curl -sf "$ADMIN/health" >/dev/null && break; sleep 0.1; done
+echo "soak: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), RATE=$RATE/s DURATION=${DURATION}s" \
+  "INTERVAL=${INTERVAL}s WARMUP=${WARMUP}s, output in $OUT"
 "$CHATLOAD" run bench/soak.yaml --target "http://127.0.0.1:$PORT/v1" --rate "$RATE" \
   --vus 2000 --duration "${DURATION}s" --quiet --out "$OUT/soak.json" >"$OUT/chatload.log" 2>&1 &
 CHATLOAD_PID=$!
 rss_of() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 start=$(date +%s)
-printf '%8s %14s %14s\n' seconds chatload_rss mock_rss | tee "$OUT/samples"
+echo "seconds,lifecycles,chatload_rss_bytes,mock_rss_bytes" >"$OUT/samples.csv"
+printf '%8s %12s %14s %14s\n' seconds lifecycles chatload_rss mock_rss
 while kill -0 "$CHATLOAD_PID" 2>/dev/null; do
   now=$(( $(date +%s) - start ))
   c=$(rss_of "$CHATLOAD_PID"); m=$(rss_of "$MOCK_PID")
-  [[ $c -gt 0 ]] && printf '%8d %14d %14d\n' "$now" "$c" "$m" | tee -a "$OUT/samples"
+  done_so_far=$(curl -sf "$ADMIN/stats" | jq '.routes.closeChat // 0' 2>/dev/null || true)
+  if [[ $c -gt 0 && -n $done_so_far ]]; then
+    printf '%8d %12d %14d %14d\n' "$now" "$done_so_far" "$c" "$m"
+    echo "$now,$done_so_far,$c,$m" >>"$OUT/samples.csv"
+  fi
   sleep "$INTERVAL"
 done
 wait "$CHATLOAD_PID" || true
 CHATLOAD_PID=
-completed=$(jq '.totals.iterations - .totals.iteration_errors' "$OUT/soak.json" 2>/dev/null || echo 0)
-secs=$(jq '.meta.duration_secs' "$OUT/soak.json" 2>/dev/null || echo "$DURATION")
-echo "completed lifecycles: $completed in $secs s (report: $OUT/soak.json)"
-for column in 2 3; do
-  name=$([[ $column == 2 ]] && echo chatload || echo mock)
-  awk -v col="$column" -v warm="$WARMUP" -v done="$completed" -v secs="$secs" -v name="$name" '
-    NR > 1 && $1 >= warm { n++; x += $1; y += $col; xx += $1 * $1; xy += $1 * $col; last = $col }
+completed=$(jq '.totals.iterations - .totals.iteration_errors' "$OUT/soak.json" 2>/dev/null || echo '?')
+echo "completed lifecycles: $completed (report $OUT/soak.json, samples $OUT/samples.csv)"
+for column in 3 4; do
+  name=$([[ $column == 3 ]] && echo chatload || echo mock)
+  awk -F, -v col="$column" -v warm="$WARMUP" -v name="$name" '
+    NR > 1 && $1 >= warm {
+      if (n == 0) { t0 = $1; l0 = $2 }
+      n++; x += $2; y += $col; xx += $2 * $2; xy += $2 * $col; t = $1; l = $2; last = $col
+    }
     END {
-      if (n < 2 || done <= 0 || secs <= 0) { printf "%s: not enough samples\n", name; exit }
-      slope = (n * xy - x * y) / (n * xx - x * x)        # bytes per second
-      per = slope / (done / secs)                         # bytes per completed lifecycle
-      printf "%s: %.0f bytes per completed lifecycle; RSS %.1f MB now, %.1f MB projected after one hour\n",
-        name, per, last / 1e6, (last + slope * (3600 - secs)) / 1e6
-    }' "$OUT/samples"
+      if (n < 3 || l <= l0 || t <= t0) { printf "%s: not enough samples after %d s\n", name, warm; exit }
+      per = (n * xy - x * y) / (n * xx - x * x)   # bytes per completed lifecycle
+      rate = (l - l0) / (t - t0)                   # lifecycles per second
+      printf "%s: %.0f bytes per completed lifecycle (%d samples, %d lifecycles after %d s at %.0f/s); RSS %.1f MB now, %.1f MB projected after one hour\n",
+        name, per, n, l - l0, warm, rate, last / 1e6, (last + per * rate * (3600 - t)) / 1e6
+    }' "$OUT/samples.csv"
 done
