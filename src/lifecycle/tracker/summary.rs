@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::{EventLatency, EventTracker, lock};
+use crate::lifecycle::schema::UNDECLARED;
 use crate::metrics::new_latency_histogram;
 
 /// What the tracker measured, at the end of the run.
@@ -101,16 +102,31 @@ impl Default for Measures {
     }
 }
 
+/// Distinct event names measured apart: the spec declares 14, so a server
+/// sending ever new names (each would hold a histogram) cannot grow the
+/// list; names beyond it are counted together under [`UNDECLARED`].
+pub(super) const MAX_EVENT_NAMES: usize = 64;
+
 impl Measures {
+    /// The measures of event `name` (or of [`UNDECLARED`] once
+    /// [`MAX_EVENT_NAMES`] names are known).
     pub(super) fn event(&mut self, name: &str) -> &mut EventLatency {
         let index = match self.events.iter().position(|(n, _)| n == name) {
             Some(i) => i,
-            None => {
-                self.events.push((name.to_owned(), EventLatency::default()));
-                self.events.len() - 1
+            None if self.events.len() + 1 >= MAX_EVENT_NAMES => {
+                match self.events.iter().position(|(n, _)| n == UNDECLARED) {
+                    Some(i) => i,
+                    None => self.push_event(UNDECLARED),
+                }
             }
+            None => self.push_event(name),
         };
         &mut self.events[index].1
+    }
+
+    fn push_event(&mut self, name: &str) -> usize {
+        self.events.push((name.to_owned(), EventLatency::default()));
+        self.events.len() - 1
     }
 }
 

@@ -432,3 +432,18 @@ fn a_long_run_holds_nothing_of_chats_closed_longer_than_the_grace_window() {
     assert_eq!((s.duplicate, s.unrouted), (0, strangers + 1));
     assert_eq!(s.chat_duration.histogram.len(), all - all / 10);
 }
+
+#[test]
+fn ever_new_event_names_are_counted_together_beyond_the_cap() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    for i in 0..200 {
+        let name = format!("made:up-{i}");
+        tracker.on_event(&event(&name, serde_json::json!({"chatId": "c-1"}), t0));
+    }
+    let s = tracker.finish();
+    assert_eq!(s.events.len(), super::summary::MAX_EVENT_NAMES);
+    let others = count_of(&s, crate::lifecycle::schema::UNDECLARED);
+    let named: u64 = s.events.iter().map(|(_, e)| e.count).sum::<u64>() - others;
+    assert_eq!(named + others, 200);
+    assert!(others > 0);
+}
