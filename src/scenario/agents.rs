@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
-use super::raw::RawAgents;
+use super::raw::{RawAgents, RawBreaks};
 use super::validate::{Validator, validate_think};
 use super::{RouteInfo, Think};
 use crate::api;
@@ -205,12 +205,21 @@ pub(super) fn validate_agents(
     has_webhooks: bool,
 ) -> Option<AgentsSpec> {
     let raw = raw?;
-    let at = raw.referenced;
-    let a = &raw.value;
     let problems_before = v.problems.len();
+    check_fits_scenario(v, &raw.referenced, has_webhooks);
+    let mut spec = AgentsSpec::default();
+    validate_population(v, &raw.value, &raw.referenced, &mut spec);
+    validate_behaviour(v, &raw.value, &mut spec);
+    spec.mock_agents = raw.value.mock_agents.as_ref().is_some_and(|m| m.value.0);
+    (v.problems.len() == problems_before).then_some(spec)
+}
+
+/// The rest of the scenario must carry the actors: webhooks to drive them,
+/// and no flow step under one of their `agent:` metric names.
+fn check_fits_scenario(v: &mut Validator<'_>, at: &Location, has_webhooks: bool) {
     if !has_webhooks {
         v.problem(
-            &at,
+            at,
             "agents",
             "agent actors need a `webhooks:` section: invitations and messages reach them as webhook events",
         );
@@ -218,7 +227,7 @@ pub(super) fn validate_agents(
     for action in AgentAction::ALL {
         if v.used_names.contains(action.step_name()) {
             v.problem(
-                &at,
+                at,
                 "agents",
                 format!(
                     "a flow step is named `{}`: `agent:` names are the agent actors' metrics",
@@ -227,10 +236,13 @@ pub(super) fn validate_agents(
             );
         }
     }
-    let mut spec = AgentsSpec::default();
+}
+
+/// Who the actors are: `count`, `ids`, `rooms`, `capacity` and `langs`.
+fn validate_population(v: &mut Validator<'_>, a: &RawAgents, at: &Location, spec: &mut AgentsSpec) {
     match &a.count {
         None => v.problem(
-            &at,
+            at,
             "agents.count",
             "`count` is required (number of agent actors)",
         ),
@@ -268,6 +280,11 @@ pub(super) fn validate_agents(
         }
         spec.langs.clone_from(&langs.value);
     }
+}
+
+/// How the actors work chats: pauses, rejections, the reply, leaving and
+/// breaks.
+fn validate_behaviour(v: &mut Validator<'_>, a: &RawAgents, spec: &mut AgentsSpec) {
     if let Some(think) = a
         .accept_delay
         .as_ref()
@@ -308,21 +325,23 @@ pub(super) fn validate_agents(
         }
     }
     if let Some(b) = &a.breaks {
-        let every = v.duration(&b.value.every, &b.referenced, "agents.breaks.every");
-        let duration = v.duration(&b.value.duration, &b.referenced, "agents.breaks.duration");
-        if let (Some(every), Some(duration)) = (every, duration) {
-            if every.is_zero() || duration.is_zero() {
-                v.problem(
-                    &b.referenced,
-                    "agents.breaks",
-                    "`every` and `duration` must both be longer than zero",
-                );
-            }
-            spec.breaks = Some(AgentBreaks { every, duration });
-        }
+        spec.breaks = validate_breaks(v, b);
     }
-    spec.mock_agents = a.mock_agents.as_ref().is_some_and(|m| m.value.0);
-    (v.problems.len() == problems_before).then_some(spec)
+}
+
+/// `breaks:`: both durations readable (and longer than zero).
+fn validate_breaks(v: &mut Validator<'_>, b: &Spanned<RawBreaks>) -> Option<AgentBreaks> {
+    let every = v.duration(&b.value.every, &b.referenced, "agents.breaks.every");
+    let duration = v.duration(&b.value.duration, &b.referenced, "agents.breaks.duration");
+    let (every, duration) = (every?, duration?);
+    if every.is_zero() || duration.is_zero() {
+        v.problem(
+            &b.referenced,
+            "agents.breaks",
+            "`every` and `duration` must both be longer than zero",
+        );
+    }
+    Some(AgentBreaks { every, duration })
 }
 
 fn check_ids(v: &mut Validator<'_>, ids: &Spanned<Vec<String>>, count: Option<i64>) {

@@ -113,70 +113,12 @@ pub(super) fn validate_webhooks(
     };
     let before = v.problems.len();
     let bind_text = w.bind.as_deref().unwrap_or(DEFAULT_BIND);
-    let bind = bind_text.parse::<SocketAddr>().ok();
-    if bind.is_none() {
-        v.problem(
-            &at,
-            "webhooks.bind",
-            format!("`{bind_text}` is not an address: expected IP:PORT such as 127.0.0.1:0 or 0.0.0.0:8080"),
-        );
-    }
-    let public_url = w
-        .public_url
-        .as_deref()
-        .map(|u| v.expand_env(u, &at, "webhooks.public_url"));
-    if let Some(url) = &public_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        v.problem(
-            &at,
-            "webhooks.public_url",
-            format!("`{url}` is not an http(s) URL"),
-        );
-    }
+    let bind = bind_address(v, bind_text, &at);
+    let public_url = public_url(v, w, &at);
     let register = w.register.unwrap_or(true);
     let verify = w.verify.unwrap_or(true);
-    let secret = w
-        .secret
-        .as_deref()
-        .map(|s| v.expand_env(s, &at, "webhooks.secret"))
-        .filter(|s| !s.is_empty())
-        .map(Secret::new);
-    if !register && verify && secret.is_none() {
-        v.problem(
-            &at,
-            "webhooks.secret",
-            "with `register: false` the run cannot learn the webhook's secret: give `secret` (e.g. ${HOOK_SECRET}) or set `verify: false`",
-        );
-    }
-    let mut events = Vec::new();
-    match &w.events {
-        None => events.extend(DEFAULT_EVENTS.iter().map(|e| (*e).to_owned())),
-        Some(list) => {
-            if list.is_empty() {
-                v.problem(
-                    &at,
-                    "webhooks.events",
-                    "`events` is empty: leave it out to subscribe to every event",
-                );
-            }
-            for (i, e) in list.iter().enumerate() {
-                if !EVENT_NAMES.contains(&e.value.as_str()) {
-                    v.problem(
-                        &e.referenced,
-                        &format!("webhooks.events[{i}]"),
-                        format!(
-                            "unknown event `{}`: expected one of {}",
-                            e.value,
-                            EVENT_NAMES.join(", ")
-                        ),
-                    );
-                } else if !events.contains(&e.value) {
-                    events.push(e.value.clone());
-                }
-            }
-        }
-    }
+    let secret = webhook_secret(v, w, &at, register, verify);
+    let events = subscribed_events(v, w.events.as_deref(), &at);
     let mut duration = |field: &Option<Spanned<super::raw::DurationText>>, name: &str, default| {
         field
             .as_ref()
@@ -210,6 +152,97 @@ pub(super) fn validate_webhooks(
         settle,
         queue_sampling,
     })
+}
+
+/// `bind`: the receiver's IP:PORT.
+fn bind_address(v: &mut Validator<'_>, bind_text: &str, at: &Location) -> Option<SocketAddr> {
+    let bind = bind_text.parse::<SocketAddr>().ok();
+    if bind.is_none() {
+        v.problem(
+            at,
+            "webhooks.bind",
+            format!("`{bind_text}` is not an address: expected IP:PORT such as 127.0.0.1:0 or 0.0.0.0:8080"),
+        );
+    }
+    bind
+}
+
+/// `public_url` with `${VAR}`s expanded; it must be an http(s) URL.
+fn public_url(v: &mut Validator<'_>, w: &RawWebhooks, at: &Location) -> Option<String> {
+    let public_url = w
+        .public_url
+        .as_deref()
+        .map(|u| v.expand_env(u, at, "webhooks.public_url"));
+    if let Some(url) = &public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        v.problem(
+            at,
+            "webhooks.public_url",
+            format!("`{url}` is not an http(s) URL"),
+        );
+    }
+    public_url
+}
+
+/// `secret` with `${VAR}`s expanded (empty: none); required to verify a
+/// webhook the run does not register itself.
+fn webhook_secret(
+    v: &mut Validator<'_>,
+    w: &RawWebhooks,
+    at: &Location,
+    register: bool,
+    verify: bool,
+) -> Option<Secret> {
+    let secret = w
+        .secret
+        .as_deref()
+        .map(|s| v.expand_env(s, at, "webhooks.secret"))
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
+    if !register && verify && secret.is_none() {
+        v.problem(
+            at,
+            "webhooks.secret",
+            "with `register: false` the run cannot learn the webhook's secret: give `secret` (e.g. ${HOOK_SECRET}) or set `verify: false`",
+        );
+    }
+    secret
+}
+
+/// `events`: known names, each once; [`DEFAULT_EVENTS`] when not given.
+fn subscribed_events(
+    v: &mut Validator<'_>,
+    list: Option<&[Spanned<String>]>,
+    at: &Location,
+) -> Vec<String> {
+    let Some(list) = list else {
+        return DEFAULT_EVENTS.iter().map(|e| (*e).to_owned()).collect();
+    };
+    if list.is_empty() {
+        v.problem(
+            at,
+            "webhooks.events",
+            "`events` is empty: leave it out to subscribe to every event",
+        );
+    }
+    let mut events = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        if !EVENT_NAMES.contains(&e.value.as_str()) {
+            v.problem(
+                &e.referenced,
+                &format!("webhooks.events[{i}]"),
+                format!(
+                    "unknown event `{}`: expected one of {}",
+                    e.value,
+                    EVENT_NAMES.join(", ")
+                ),
+            );
+        } else if !events.contains(&e.value) {
+            events.push(e.value.clone());
+        }
+    }
+    events
 }
 
 /// The action of a step whose type is `wait_event` (`raw` is the whole step).
@@ -246,7 +279,6 @@ pub(super) fn validate_wait_event(
     defined: &mut HashSet<String>,
 ) -> Option<WaitEventSpec> {
     let before = v.problems.len();
-    let event = raw.event.value.as_str();
     if !has_section {
         v.problem(
             at,
@@ -254,61 +286,18 @@ pub(super) fn validate_wait_event(
             "wait_event needs a `webhooks:` section (the run must receive the API's events)",
         );
     }
-    if !EVENT_NAMES.contains(&event) {
-        v.problem(
-            &raw.event.referenced,
-            &format!("{path}.wait_event.event"),
-            format!(
-                "unknown event `{event}`: expected one of {}",
-                EVENT_NAMES.join(", ")
-            ),
-        );
-    } else if let Some(h) = hooks
-        && !h.subscribes(event)
-    {
-        v.problem(
-            &raw.event.referenced,
-            &format!("{path}.wait_event.event"),
-            format!(
-                "`{event}` is not in webhooks.events ({}): it would never arrive",
-                h.events.join(", ")
-            ),
-        );
-    }
+    check_awaited_event(v, &raw.event, path, hooks);
     let timeout = v.positive_duration(
         &raw.timeout.value,
         &raw.timeout.referenced,
         &format!("{path}.wait_event.timeout"),
     );
-    let on_timeout = match raw.on_timeout.as_deref() {
-        None | Some("fail") => OnTimeout::Fail,
-        Some("abandon") => OnTimeout::Abandon,
-        Some(other) => {
-            v.problem(
-                at,
-                &format!("{path}.wait_event.on_timeout"),
-                format!("unknown on_timeout `{other}`: expected fail or abandon"),
-            );
-            OnTimeout::Fail
-        }
-    };
+    let on_timeout = on_timeout(v, raw.on_timeout.as_deref(), at, path);
     let chat = raw
         .chat
         .as_deref()
         .and_then(|text| v.step_template(text, at, &format!("{path}.wait_event.chat"), defined));
-    let where_path = format!("{path}.wait_event.where");
-    let filter = raw
-        .filter
-        .iter()
-        .filter_map(|(p, spec)| {
-            let at = if spec.referenced == Location::UNKNOWN {
-                *at
-            } else {
-                spec.referenced
-            };
-            v.body_check(p, &spec.value, &at, &where_path, defined)
-        })
-        .collect();
+    let filter = event_filter(v, raw, at, path, defined);
     let captures = v.captures(&raw.capture, at, &format!("{path}.wait_event.capture"));
     for c in &captures {
         let name = v.vars.name(c.var).to_owned();
@@ -319,13 +308,83 @@ pub(super) fn validate_wait_event(
         return None;
     }
     Some(WaitEventSpec {
-        event: event.to_owned(),
+        event: raw.event.value.clone(),
         timeout: timeout?,
         chat,
         filter,
         captures,
         on_timeout,
     })
+}
+
+/// The awaited event must be a known name the run subscribes to.
+fn check_awaited_event(
+    v: &mut Validator<'_>,
+    event: &Spanned<String>,
+    path: &str,
+    hooks: Option<&WebhookSpec>,
+) {
+    let name = event.value.as_str();
+    if !EVENT_NAMES.contains(&name) {
+        v.problem(
+            &event.referenced,
+            &format!("{path}.wait_event.event"),
+            format!(
+                "unknown event `{name}`: expected one of {}",
+                EVENT_NAMES.join(", ")
+            ),
+        );
+    } else if let Some(h) = hooks
+        && !h.subscribes(name)
+    {
+        v.problem(
+            &event.referenced,
+            &format!("{path}.wait_event.event"),
+            format!(
+                "`{name}` is not in webhooks.events ({}): it would never arrive",
+                h.events.join(", ")
+            ),
+        );
+    }
+}
+
+/// `on_timeout`: `fail` (the default) or `abandon`.
+fn on_timeout(v: &mut Validator<'_>, text: Option<&str>, at: &Location, path: &str) -> OnTimeout {
+    match text {
+        None | Some("fail") => OnTimeout::Fail,
+        Some("abandon") => OnTimeout::Abandon,
+        Some(other) => {
+            v.problem(
+                at,
+                &format!("{path}.wait_event.on_timeout"),
+                format!("unknown on_timeout `{other}`: expected fail or abandon"),
+            );
+            OnTimeout::Fail
+        }
+    }
+}
+
+/// `where`: the checks over the event's envelope, each placed at its own
+/// line when known (else at the step's).
+fn event_filter(
+    v: &mut Validator<'_>,
+    raw: &RawWaitEvent,
+    at: &Location,
+    path: &str,
+    defined: &HashSet<String>,
+) -> Vec<BodyCheck> {
+    let where_path = format!("{path}.wait_event.where");
+    raw.filter
+        .iter()
+        .filter_map(|(p, spec)| {
+            let at = if spec.referenced == Location::UNKNOWN {
+                *at
+            } else {
+                spec.referenced
+            };
+            v.body_check(p, &spec.value, &at, &where_path, defined)
+        })
+        .collect()
 }
 
 #[cfg(test)]

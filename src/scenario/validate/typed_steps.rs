@@ -103,55 +103,16 @@ fn chat_of(chat: Option<&String>) -> &str {
     chat.map_or("{{ chat_id }}", String::as_str)
 }
 
+/// The typed step `kind` of `raw` resolved to its operation, defaults and
+/// automatic captures; `None` when `raw` has no such step.
 pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>> {
     let mut d = match kind {
         "upload_media" => upload_draft(raw)?,
         "download_media" => download_draft(raw)?,
         "get_settings" => Draft::new(Operation::GetSettings, &[]),
         "queue_status" => Draft::new(Operation::GetQueuesStatus, &[]),
-        "check_agents" | "agents_online" => {
-            let q = raw
-                .check_agents
-                .as_ref()
-                .or(raw.agents_online.as_ref())?
-                .as_ref();
-            let room = q
-                .and_then(|q| q.room.clone())
-                .unwrap_or(json!("{{ room }}"));
-            let (op, room_key, lang_key) = if kind == "check_agents" {
-                (Operation::GetAgentsAvailable, "roomIds", "langs")
-            } else {
-                (Operation::GetAgentsOnline, "roomId", "lang")
-            };
-            let mut d = Draft::new(op, &[]);
-            d.query.push((room_key.to_owned(), room));
-            if let Some(lang) = q.and_then(|q| q.lang.clone()) {
-                d.query.push((lang_key.to_owned(), Value::String(lang)));
-            }
-            d
-        }
-        "create_user" => {
-            let p = raw.create_user.as_ref()?.as_ref();
-            let mut body = Map::new();
-            body.insert(
-                "name".into(),
-                opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"),
-            );
-            put(
-                &mut body,
-                "externalId",
-                p.and_then(|p| p.external_id.clone()),
-            );
-            put(&mut body, "contact", p.and_then(|p| p.contact.clone()));
-            put(&mut body, "extraInfo", p.and_then(|p| p.extra_info.clone()));
-            let mut d = Draft::new(Operation::CreateUser, &[]);
-            d.body = Some(Value::Object(body));
-            d.auto_captures = vec![
-                ("user_id", "/user/id", false),
-                ("user_token", "/session/token", true),
-            ];
-            d
-        }
+        "check_agents" | "agents_online" => agents_draft(raw, kind)?,
+        "create_user" => create_user_draft(raw)?,
         "get_user" => {
             let user = raw.get_user.as_ref()?.as_ref().and_then(|p| p.user.clone());
             Draft::new(
@@ -159,35 +120,7 @@ pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>>
                 &[user.as_deref().unwrap_or("{{ user_id }}")],
             )
         }
-        "create_chat" => {
-            let p = raw.create_chat.as_ref()?.as_ref();
-            let mut body = Map::new();
-            body.insert(
-                "room".into(),
-                p.and_then(|p| p.room.clone())
-                    .unwrap_or(json!("{{ room }}")),
-            );
-            body.insert(
-                "creator".into(),
-                opt_json(p.and_then(|p| p.creator.as_ref()), "{{ user_id }}"),
-            );
-            body.insert(
-                "source".into(),
-                p.and_then(|p| p.source.clone()).unwrap_or(json!(3)),
-            );
-            put(&mut body, "lang", p.and_then(|p| p.lang.clone()));
-            put(
-                &mut body,
-                "externalId",
-                p.and_then(|p| p.external_id.clone()),
-            );
-            put(&mut body, "history", p.and_then(|p| p.history.clone()));
-            let mut d = Draft::new(Operation::CreateChat, &[]);
-            d.body = Some(Value::Object(body));
-            d.auto_captures = vec![("chat_id", "/chat/id", false)];
-            d.chat_effect = ChatEffect::Opens;
-            d
-        }
+        "create_chat" => create_chat_draft(raw)?,
         "get_chat" => Draft::new(
             Operation::GetChat,
             &[chat_of(
@@ -217,58 +150,152 @@ pub(super) fn typed_draft<'a>(raw: &'a RawStep, kind: &str) -> Option<Draft<'a>>
                 &[chat.as_deref().unwrap_or("{{ chat_id }}")],
             )
         }
-        "assign" => {
-            let p = raw.assign.as_ref()?.as_ref();
-            let mut d = Draft::new(
-                Operation::AssignChat,
-                &[chat_of(p.and_then(|p| p.chat.as_ref()))],
-            );
-            if let Some(alg) = p.and_then(|p| p.algorithm.clone()) {
-                d.query.push(("algorithm".into(), Value::String(alg)));
-            }
-            d.auto_captures = vec![("agent_id", "/agent/id", true)];
-            d
-        }
-        "send_message" => {
-            let p = raw.send_message.as_ref()?.as_ref();
-            let chat = chat_of(p.and_then(|p| p.chat.as_ref()));
-            let mut d = Draft::new(Operation::SendChatMessage, &[chat]);
-            d.body = Some(json!({
-                "chatId": chat,
-                "sender": opt_json(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
-                "message": opt_json(p.and_then(|p| p.message.as_ref()), "Hello from chatload (VU {{ vu }}, iteration {{ iteration }})"),
-            }));
-            d.auto_captures = vec![("message_id", "/message/id", true)];
-            d
-        }
-        "close_chat" => {
-            let p = raw.close_chat.as_ref()?.as_ref();
-            let mut d = Draft::new(
-                Operation::CloseChat,
-                &[chat_of(p.and_then(|p| p.chat.as_ref()))],
-            );
-            match p.and_then(|p| p.user.clone()) {
-                Some(None) => {}
-                Some(Some(user)) => d.body = Some(json!({ "userId": user })),
-                None => d.body = Some(json!({ "userId": "{{ user_id }}" })),
-            }
-            d.chat_effect = ChatEffect::Closes;
-            d
-        }
-        "mark_read" => {
-            let p = raw.mark_read.as_ref()?.as_ref();
-            let message = p
-                .and_then(|p| p.message.clone())
-                .unwrap_or_else(|| "{{ message_id }}".to_owned());
-            let mut d = Draft::new(Operation::MarkMessageRead, &[&message]);
-            d.body = Some(
-                json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }),
-            );
-            d
-        }
+        "assign" => assign_draft(raw)?,
+        "send_message" => send_message_draft(raw)?,
+        "close_chat" => close_chat_draft(raw)?,
+        "mark_read" => mark_read_draft(raw)?,
         _ => return None,
     };
     d.path = d.path.replace("{{chat_id}}", "{{ chat_id }}");
+    Some(d)
+}
+
+/// `check_agents` / `agents_online`: the room (by default `{{ room }}`) and
+/// optional language as query parameters, under each operation's own names.
+fn agents_draft<'a>(raw: &RawStep, kind: &str) -> Option<Draft<'a>> {
+    let q = raw
+        .check_agents
+        .as_ref()
+        .or(raw.agents_online.as_ref())?
+        .as_ref();
+    let room = q
+        .and_then(|q| q.room.clone())
+        .unwrap_or(json!("{{ room }}"));
+    let (op, room_key, lang_key) = if kind == "check_agents" {
+        (Operation::GetAgentsAvailable, "roomIds", "langs")
+    } else {
+        (Operation::GetAgentsOnline, "roomId", "lang")
+    };
+    let mut d = Draft::new(op, &[]);
+    d.query.push((room_key.to_owned(), room));
+    if let Some(lang) = q.and_then(|q| q.lang.clone()) {
+        d.query.push((lang_key.to_owned(), Value::String(lang)));
+    }
+    Some(d)
+}
+
+/// `create_user`: a fake name unless given; captures the user's id and
+/// (when the server issues one) its session token.
+fn create_user_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.create_user.as_ref()?.as_ref();
+    let mut body = Map::new();
+    body.insert(
+        "name".into(),
+        opt_json(p.and_then(|p| p.name.as_ref()), "{{ fake.name }}"),
+    );
+    put(
+        &mut body,
+        "externalId",
+        p.and_then(|p| p.external_id.clone()),
+    );
+    put(&mut body, "contact", p.and_then(|p| p.contact.clone()));
+    put(&mut body, "extraInfo", p.and_then(|p| p.extra_info.clone()));
+    let mut d = Draft::new(Operation::CreateUser, &[]);
+    d.body = Some(Value::Object(body));
+    d.auto_captures = vec![
+        ("user_id", "/user/id", false),
+        ("user_token", "/session/token", true),
+    ];
+    Some(d)
+}
+
+/// `create_chat`: in `{{ room }}` by `{{ user_id }}` from source 3 unless
+/// given; captures the chat's id and opens it.
+fn create_chat_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.create_chat.as_ref()?.as_ref();
+    let mut body = Map::new();
+    body.insert(
+        "room".into(),
+        p.and_then(|p| p.room.clone())
+            .unwrap_or(json!("{{ room }}")),
+    );
+    body.insert(
+        "creator".into(),
+        opt_json(p.and_then(|p| p.creator.as_ref()), "{{ user_id }}"),
+    );
+    body.insert(
+        "source".into(),
+        p.and_then(|p| p.source.clone()).unwrap_or(json!(3)),
+    );
+    put(&mut body, "lang", p.and_then(|p| p.lang.clone()));
+    put(
+        &mut body,
+        "externalId",
+        p.and_then(|p| p.external_id.clone()),
+    );
+    put(&mut body, "history", p.and_then(|p| p.history.clone()));
+    let mut d = Draft::new(Operation::CreateChat, &[]);
+    d.body = Some(Value::Object(body));
+    d.auto_captures = vec![("chat_id", "/chat/id", false)];
+    d.chat_effect = ChatEffect::Opens;
+    Some(d)
+}
+
+/// `assign`: the chat with an optional `algorithm`; captures the agent's id
+/// when one was assigned.
+fn assign_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.assign.as_ref()?.as_ref();
+    let mut d = Draft::new(
+        Operation::AssignChat,
+        &[chat_of(p.and_then(|p| p.chat.as_ref()))],
+    );
+    if let Some(alg) = p.and_then(|p| p.algorithm.clone()) {
+        d.query.push(("algorithm".into(), Value::String(alg)));
+    }
+    d.auto_captures = vec![("agent_id", "/agent/id", true)];
+    Some(d)
+}
+
+/// `send_message`: a greeting naming the VU and iteration, from
+/// `{{ user_id }}` unless given; captures the message's id.
+fn send_message_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.send_message.as_ref()?.as_ref();
+    let chat = chat_of(p.and_then(|p| p.chat.as_ref()));
+    let mut d = Draft::new(Operation::SendChatMessage, &[chat]);
+    d.body = Some(json!({
+        "chatId": chat,
+        "sender": opt_json(p.and_then(|p| p.sender.as_ref()), "{{ user_id }}"),
+        "message": opt_json(p.and_then(|p| p.message.as_ref()), "Hello from chatload (VU {{ vu }}, iteration {{ iteration }})"),
+    }));
+    d.auto_captures = vec![("message_id", "/message/id", true)];
+    Some(d)
+}
+
+/// `close_chat`: closed by `{{ user_id }}` unless another user (or `null`,
+/// no body) is given; closes the chat.
+fn close_chat_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.close_chat.as_ref()?.as_ref();
+    let mut d = Draft::new(
+        Operation::CloseChat,
+        &[chat_of(p.and_then(|p| p.chat.as_ref()))],
+    );
+    match p.and_then(|p| p.user.clone()) {
+        Some(None) => {}
+        Some(Some(user)) => d.body = Some(json!({ "userId": user })),
+        None => d.body = Some(json!({ "userId": "{{ user_id }}" })),
+    }
+    d.chat_effect = ChatEffect::Closes;
+    Some(d)
+}
+
+/// `mark_read`: `{{ message_id }}` read by `{{ user_id }}` unless given.
+fn mark_read_draft<'a>(raw: &RawStep) -> Option<Draft<'a>> {
+    let p = raw.mark_read.as_ref()?.as_ref();
+    let message = p
+        .and_then(|p| p.message.clone())
+        .unwrap_or_else(|| "{{ message_id }}".to_owned());
+    let mut d = Draft::new(Operation::MarkMessageRead, &[&message]);
+    d.body = Some(json!({ "userId": opt_json(p.and_then(|p| p.user.as_ref()), "{{ user_id }}") }));
     Some(d)
 }
 
