@@ -91,6 +91,54 @@ pub enum RunMetric {
 }
 
 impl RunMetric {
+    /// The metric a threshold names (`errors.rate`, `events.late`, …).
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "errors.rate" => RunMetric::ErrorRate,
+            "errors.count" | "errors" => RunMetric::ErrorCount,
+            "requests.count" | "requests" => RunMetric::RequestCount,
+            "requests.rate" => RunMetric::RequestRate,
+            "iterations.count" | "iterations" => RunMetric::IterationCount,
+            "iterations.error_rate" => RunMetric::IterationErrorRate,
+            "dropped_iterations" => RunMetric::DroppedIterations,
+            "cut_off_iterations" => RunMetric::CutOffIterations,
+            "cut_off_requests" => RunMetric::CutOffRequests,
+            "unstarted_iterations" => RunMetric::UnstartedIterations,
+            "schema_violations" => RunMetric::SchemaViolations,
+            "checks.rate" => RunMetric::CheckRate,
+            "checks.failed" => RunMetric::ChecksFailed,
+            "throttled.rate" => RunMetric::ThrottledRate,
+            "throttled.count" | "throttled" => RunMetric::ThrottledCount,
+            "events.received" => RunMetric::EventsReceived,
+            "events.missing" => RunMetric::EventsMissing,
+            "events.duplicate" => RunMetric::EventsDuplicate,
+            "events.late" => RunMetric::EventsLate,
+            "events.out_of_order" => RunMetric::EventsOutOfOrder,
+            "events.invalid_signatures" => RunMetric::EventsInvalidSignatures,
+            "events.malformed" => RunMetric::EventsMalformed,
+            "events.unrouted" => RunMetric::EventsUnrouted,
+            "events.schema_violations" => RunMetric::EventsSchemaViolations,
+            "queue.queued" => RunMetric::QueueQueued,
+            "queue.abandoned" => RunMetric::QueueAbandoned,
+            _ => return None,
+        })
+    }
+
+    /// Rates are ratios; everything else is a plain number.
+    fn unit(self) -> Unit {
+        if matches!(
+            self,
+            RunMetric::ErrorRate
+                | RunMetric::IterationErrorRate
+                | RunMetric::CheckRate
+                | RunMetric::ThrottledRate
+        ) {
+            Unit::Ratio
+        } else {
+            Unit::Plain
+        }
+    }
+
     /// Counted from webhook events (needs `webhooks:`).
     pub fn is_webhook(self) -> bool {
         matches!(
@@ -125,6 +173,18 @@ pub enum StatMetric {
     Errors,
     ErrorRate,
     Rps,
+}
+
+impl StatMetric {
+    /// Counts and requests per second are plain numbers, the error rate a
+    /// ratio, the rest latencies.
+    fn unit(self) -> Unit {
+        match self {
+            StatMetric::Count | StatMetric::Errors | StatMetric::Rps => Unit::Plain,
+            StatMetric::ErrorRate => Unit::Ratio,
+            _ => Unit::Micros,
+        }
+    }
 }
 
 /// A comparison.
@@ -268,65 +328,35 @@ fn parse_with(
     })
 }
 
+/// The subject, statistic and unit of a threshold's left-hand side: a
+/// whole-run metric, a webhook latency, or a statistic of a route, a flow's
+/// iterations, all iterations or a step (one of `steps` where they are known).
 fn parse_metric(
     lhs: &str,
     steps: Option<&[&str]>,
 ) -> Result<(Subject, Option<StatMetric>, Unit), String> {
-    let run = |m| {
-        Ok((
-            Subject::Run(m),
-            None,
-            if matches!(
-                m,
-                RunMetric::ErrorRate
-                    | RunMetric::IterationErrorRate
-                    | RunMetric::CheckRate
-                    | RunMetric::ThrottledRate
-            ) {
-                Unit::Ratio
-            } else {
-                Unit::Plain
-            },
-        ))
-    };
-    match lhs {
-        "errors.rate" => return run(RunMetric::ErrorRate),
-        "errors.count" | "errors" => return run(RunMetric::ErrorCount),
-        "requests.count" | "requests" => return run(RunMetric::RequestCount),
-        "requests.rate" => return run(RunMetric::RequestRate),
-        "iterations.count" | "iterations" => return run(RunMetric::IterationCount),
-        "iterations.error_rate" => return run(RunMetric::IterationErrorRate),
-        "dropped_iterations" => return run(RunMetric::DroppedIterations),
-        "cut_off_iterations" => return run(RunMetric::CutOffIterations),
-        "cut_off_requests" => return run(RunMetric::CutOffRequests),
-        "unstarted_iterations" => return run(RunMetric::UnstartedIterations),
-        "schema_violations" => return run(RunMetric::SchemaViolations),
-        "checks.rate" => return run(RunMetric::CheckRate),
-        "checks.failed" => return run(RunMetric::ChecksFailed),
-        "throttled.rate" => return run(RunMetric::ThrottledRate),
-        "throttled.count" | "throttled" => return run(RunMetric::ThrottledCount),
-        "events.received" => return run(RunMetric::EventsReceived),
-        "events.missing" => return run(RunMetric::EventsMissing),
-        "events.duplicate" => return run(RunMetric::EventsDuplicate),
-        "events.late" => return run(RunMetric::EventsLate),
-        "events.out_of_order" => return run(RunMetric::EventsOutOfOrder),
-        "events.invalid_signatures" => return run(RunMetric::EventsInvalidSignatures),
-        "events.malformed" => return run(RunMetric::EventsMalformed),
-        "events.unrouted" => return run(RunMetric::EventsUnrouted),
-        "events.schema_violations" => return run(RunMetric::EventsSchemaViolations),
-        "queue.queued" => return run(RunMetric::QueueQueued),
-        "queue.abandoned" => return run(RunMetric::QueueAbandoned),
-        _ => {}
+    if let Some(metric) = RunMetric::parse(lhs) {
+        return Ok((Subject::Run(metric), None, metric.unit()));
     }
     if let Some(found) = webhook_latency(lhs)? {
         return Ok(found);
     }
-    let (subject, metric) = if let Some(rest) = lhs.strip_prefix("route(") {
+    let (subject, metric) = stat_subject(lhs, steps)?;
+    let stat =
+        parse_stat(metric).ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+    Ok((subject, Some(stat), stat.unit()))
+}
+
+/// `route(METHOD /path).METRIC`, `iteration[FLOW].METRIC`,
+/// `iteration.METRIC` or `STEP.METRIC`: the subject and the metric's text.
+fn stat_subject<'a>(lhs: &'a str, steps: Option<&[&str]>) -> Result<(Subject, &'a str), String> {
+    if let Some(rest) = lhs.strip_prefix("route(") {
         let (route, metric) = rest
             .split_once(").")
             .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
-        (Subject::Route(route.trim().to_owned()), metric)
-    } else if let Some(rest) = lhs.strip_prefix("iteration[") {
+        return Ok((Subject::Route(route.trim().to_owned()), metric));
+    }
+    if let Some(rest) = lhs.strip_prefix("iteration[") {
         // The flow is checked against the scenario's flows where they are known.
         let (flow, metric) = rest
             .split_once("].")
@@ -337,36 +367,27 @@ fn parse_metric(
                 "`{lhs}` names no flow: write iteration[FLOW].METRIC with a flow's name"
             ));
         }
-        (Subject::FlowIteration(flow.to_owned()), metric)
-    } else {
-        // Step names may contain dots: the metric is what follows the last one that
-        // parses as a metric ("p99.9" itself contains a dot).
-        let split = lhs
-            .char_indices()
-            .filter(|(_, c)| *c == '.')
-            .map(|(i, _)| (&lhs[..i], &lhs[i + 1..]))
-            .find(|(_, m)| parse_stat(m).is_some())
-            .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
-        let subject = match split.0 {
-            "iteration" => Subject::Iteration,
-            name if steps.is_none_or(|s| s.contains(&name)) => Subject::Step(name.to_owned()),
-            name => {
-                return Err(format!(
-                    "unknown step `{name}` in `{lhs}`: steps are {}",
-                    steps.unwrap_or_default().join(", ")
-                ));
-            }
-        };
-        (subject, split.1)
+        return Ok((Subject::FlowIteration(flow.to_owned()), metric));
+    }
+    // Step names may contain dots: the metric is what follows the last one that
+    // parses as a metric ("p99.9" itself contains a dot).
+    let (name, metric) = lhs
+        .char_indices()
+        .filter(|(_, c)| *c == '.')
+        .map(|(i, _)| (&lhs[..i], &lhs[i + 1..]))
+        .find(|(_, m)| parse_stat(m).is_some())
+        .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+    let subject = match name {
+        "iteration" => Subject::Iteration,
+        name if steps.is_none_or(|s| s.contains(&name)) => Subject::Step(name.to_owned()),
+        name => {
+            return Err(format!(
+                "unknown step `{name}` in `{lhs}`: steps are {}",
+                steps.unwrap_or_default().join(", ")
+            ));
+        }
     };
-    let stat =
-        parse_stat(metric).ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
-    let unit = match stat {
-        StatMetric::Count | StatMetric::Errors | StatMetric::Rps => Unit::Plain,
-        StatMetric::ErrorRate => Unit::Ratio,
-        _ => Unit::Micros,
-    };
-    Ok((subject, Some(stat), unit))
+    Ok((subject, metric))
 }
 
 /// `time_to_assign.p95`, `event(chats:join).p99`: latencies measured from
@@ -468,170 +489,4 @@ fn parse_value(text: &str, unit: Unit) -> Result<f64, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const STEPS: &[&str] = &["create_chat", "wait.active"];
-
-    #[test]
-    fn rates_outside_0_to_100_percent_and_negative_bounds_are_refused() {
-        let err = |e: &str| parse(e, STEPS, false).unwrap_err();
-        assert_eq!(
-            err("errors.rate < 150%"),
-            "`errors.rate < 150%`: a rate is from 0% to 100%, not `150%`"
-        );
-        assert!(err("errors.rate < 1.5").contains("a rate is a percentage"));
-        assert!(err("create_chat.error_rate < -1%").contains("from 0% to 100%"));
-        assert_eq!(
-            err("create_chat.p99 < -5ms"),
-            "`create_chat.p99 < -5ms`: a latency cannot be negative: `-5ms`"
-        );
-        assert!(err("errors.count < -1").contains("cannot be negative"));
-        assert!(parse("errors.rate <= 100%", STEPS, false).is_ok());
-    }
-
-    #[test]
-    fn parses_steps_routes_iteration_and_run_metrics() {
-        let quantile = |q, corrected| Some(StatMetric::Quantile { q, corrected });
-        for (text, subject, stat, limit) in [
-            (
-                "create_chat.p99 < 300ms",
-                Subject::Step("create_chat".into()),
-                quantile(0.99, false),
-                300_000.0,
-            ),
-            (
-                "iteration.p95_corrected <= 2s",
-                Subject::Iteration,
-                quantile(0.95, true),
-                2_000_000.0,
-            ),
-            (
-                "iteration[chat].p95 < 500ms",
-                Subject::FlowIteration("chat".into()),
-                quantile(0.95, false),
-                500_000.0,
-            ),
-            (
-                "route(POST /chats).p99.9 < 1s",
-                Subject::Route("POST /chats".into()),
-                quantile(0.999, false),
-                1_000_000.0,
-            ),
-        ] {
-            let t = parse(text, STEPS, false).unwrap();
-            assert_eq!(
-                (t.subject, t.stat, t.limit),
-                (subject, stat, limit),
-                "{text}"
-            );
-        }
-        let t = parse("create_chat.p99 < 300ms", STEPS, false).unwrap();
-        assert_eq!(t.op, Op::Lt);
-        assert!(parse("iteration[].p95 < 1s", STEPS, false).is_err());
-        assert!(parse("iteration[chat.p95 < 1s", STEPS, false).is_err());
-        assert!(parse("iteration[chat].p98 < 1s", STEPS, false).is_err());
-        assert_eq!(parse("errors.rate < 1%", STEPS, true).unwrap().limit, 0.01);
-        assert_eq!(
-            parse("schema_violations == 0", STEPS, false)
-                .unwrap()
-                .subject,
-            Subject::Run(RunMetric::SchemaViolations)
-        );
-        assert_eq!(
-            parse("wait.active.max < 5s", STEPS, false).unwrap().subject,
-            Subject::Step("wait.active".into())
-        );
-    }
-
-    #[test]
-    fn webhook_metrics_parse_with_their_units() {
-        let t = parse("time_to_assign.p95 < 5s", STEPS, false).unwrap();
-        assert_eq!(t.subject, Subject::Lifecycle(LifecycleMetric::TimeToAssign));
-        assert_eq!((t.limit, t.unit), (5e6, Unit::Micros));
-        assert!(t.subject.needs_webhooks());
-        for (expr, metric) in [
-            ("time_in_queue.mean < 2s", LifecycleMetric::TimeInQueue),
-            (
-                "time_to_first_agent_reply.p99.9 <= 10s",
-                LifecycleMetric::TimeToFirstAgentReply,
-            ),
-            ("chat_duration.max < 5m", LifecycleMetric::ChatDuration),
-        ] {
-            assert_eq!(
-                parse(expr, STEPS, false).unwrap().subject,
-                Subject::Lifecycle(metric)
-            );
-        }
-        let t = parse("event(chats:join).p99 < 500ms", STEPS, false).unwrap();
-        assert_eq!(t.subject, Subject::Event("chats:join".into()));
-        assert_eq!(t.limit, 500_000.0);
-        let t = parse("event(messages:new).count >= 10", STEPS, false).unwrap();
-        assert_eq!((t.stat, t.unit), (Some(StatMetric::Count), Unit::Plain));
-        for (expr, metric) in [
-            ("events.missing == 0", RunMetric::EventsMissing),
-            ("events.duplicate == 0", RunMetric::EventsDuplicate),
-            ("events.late < 5", RunMetric::EventsLate),
-            ("events.out_of_order == 0", RunMetric::EventsOutOfOrder),
-            (
-                "events.invalid_signatures == 0",
-                RunMetric::EventsInvalidSignatures,
-            ),
-            ("queue.abandoned <= 3", RunMetric::QueueAbandoned),
-            (
-                "events.schema_violations == 0",
-                RunMetric::EventsSchemaViolations,
-            ),
-        ] {
-            let t = parse(expr, STEPS, false).unwrap();
-            assert_eq!(
-                (t.subject.clone(), t.unit),
-                (Subject::Run(metric), Unit::Plain)
-            );
-            assert!(t.subject.needs_webhooks());
-        }
-        assert!(
-            !parse("errors.rate < 1%", STEPS, false)
-                .unwrap()
-                .subject
-                .needs_webhooks()
-        );
-        for bad in [
-            "time_to_assign.error_rate < 1%",
-            "time_to_assign.p99_corrected < 1s",
-            "time_to_assign.p98 < 1s",
-            "event(chats:join.p99 < 1s",
-            "time_to_assign.p95 < 5",
-        ] {
-            assert!(parse(bad, STEPS, false).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn unknown_names_and_units_are_errors_that_say_what_was_expected() {
-        let e = parse("create_chat.p98 < 1s", STEPS, false).unwrap_err();
-        assert!(e.contains("unknown metric") && e.contains("p99"), "{e}");
-        let e = parse("create_caht.p99 < 1s", STEPS, false).unwrap_err();
-        assert!(
-            e.contains("unknown step `create_caht`") && e.contains("create_chat"),
-            "{e}"
-        );
-        assert!(parse("errs.rate < 1%", STEPS, false).is_err());
-        assert!(
-            parse("create_chat.p99 < 300", STEPS, false)
-                .unwrap_err()
-                .contains("needs a unit")
-        );
-        assert!(parse("errors.rate < 5", STEPS, false).is_err());
-        assert!(
-            parse("create_chat.p99 300ms", STEPS, false)
-                .unwrap_err()
-                .contains("comparison")
-        );
-        assert!(
-            parse("create_chat.p99 < 1s", STEPS, true)
-                .unwrap_err()
-                .contains("abort_on_fail")
-        );
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@ use super::{Runner, StepResult, micros, next_poll};
 use crate::engine::session::Session;
 use crate::metrics::{FailureKind, StepId, StepSample};
 use crate::scenario::matcher::pointer;
-use crate::scenario::{ChatEffect, Expectation, RequestSpec, Step, StepAction};
+use crate::scenario::{ChatEffect, Expectation, RequestSpec, Step, StepAction, WaitSpec};
 
 impl Runner {
     /// Runs one step that begins at `begun`; how it went and when it ended.
@@ -26,30 +26,7 @@ impl Runner {
     ) -> (StepResult, Instant) {
         let failure = match &step.action {
             StepAction::Pause => return (StepResult::Ok, begun),
-            StepAction::Request(spec) => {
-                let needs_body = !spec.expect.body.is_empty()
-                    || !spec.captures.is_empty()
-                    || spec.chat_effect != ChatEffect::None
-                    || self
-                        .hooks
-                        .as_ref()
-                        .is_some_and(|h| h.needs_body(spec.route));
-                let ex = self
-                    .exchange_throttled(step.id, spec, session, needs_body, lag)
-                    .await;
-                let failure = ex
-                    .failure
-                    .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
-                    .or(ex.schema_failed.then_some(FailureKind::Schema));
-                self.record_request(spec, &ex, failure, lag);
-                if let Some(kind) = failure {
-                    self.request_failed(step, spec, kind, session, &ex);
-                }
-                if let Some(hooks) = &self.hooks {
-                    hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
-                }
-                failure
-            }
+            StepAction::Request(spec) => self.request_step(step, spec, session, lag).await,
             StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
                 WaitResult::Done(failure) => {
                     if let Some(kind) = failure {
@@ -59,56 +36,37 @@ impl Runner {
                 }
                 WaitResult::Aborted => return (StepResult::Aborted, Instant::now()),
                 WaitResult::Abandoned => {
+                    // A user giving up is no failure of the step.
                     let end = Instant::now();
-                    let waited = micros(end - begun);
-                    self.hub.record_step(&StepSample {
-                        step: StepId(step.id),
-                        ok: true,
-                        failure: None,
-                        duration_us: waited,
-                        corrected_us: waited + micros(lag),
-                    });
+                    self.record_step(step, None, end - begun, lag);
                     return (StepResult::Abandoned, end);
                 }
             },
             StepAction::WaitUntil(wait) => {
-                let deadline = begun + wait.timeout;
-                loop {
-                    let ex = self
-                        .exchange_throttled(step.id, &wait.request, session, true, lag)
-                        .await;
-                    let failure = ex
-                        .failure
-                        .or_else(|| status_failure(&wait.request.expect, ex.status))
-                        .or(ex.schema_failed.then_some(FailureKind::Schema));
-                    self.record_request(&wait.request, &ex, failure, lag);
-                    if failure.is_none() {
-                        let until_ok = ex.status.is_some_and(|s| {
-                            wait.until.statuses.is_empty() || wait.until.statuses.contains(&s)
-                        }) && ex.body.as_ref().is_some_and(|b| {
-                            wait.until.body.iter().all(|c| c.holds(b, &mut *session))
-                        });
-                        if until_ok {
-                            let failure =
-                                self.conclude(&wait.request, &wait.request.expect, session, &ex);
-                            if let Some(kind) = failure {
-                                self.request_failed(step, &wait.request, kind, session, &ex);
-                            }
-                            break failure;
-                        }
-                    }
-                    let next = next_poll(Instant::now(), deadline, wait.interval);
-                    let at_deadline = next.is_none();
-                    self.poll_failed(step, wait, failure, at_deadline, session, &ex);
-                    let Some(pause) = next else {
-                        break Some(failure.unwrap_or(FailureKind::Expectation));
-                    };
-                    tokio::time::sleep(pause).await;
-                }
+                self.poll_until(step, wait, session, lag, begun + wait.timeout)
+                    .await
             }
         };
         let end = Instant::now();
-        let duration = micros(end - begun);
+        self.record_step(step, failure, end - begun, lag);
+        let result = if failure.is_none() {
+            StepResult::Ok
+        } else {
+            StepResult::Failed
+        };
+        (result, end)
+    }
+
+    /// A step's sample: how long it took and, with the schedule `lag`, how
+    /// long it would have taken had it started on time.
+    fn record_step(
+        &self,
+        step: &Step,
+        failure: Option<FailureKind>,
+        took: Duration,
+        lag: Duration,
+    ) {
+        let duration = micros(took);
         self.hub.record_step(&StepSample {
             step: StepId(step.id),
             ok: failure.is_none(),
@@ -116,12 +74,76 @@ impl Runner {
             duration_us: duration,
             corrected_us: duration + micros(lag),
         });
-        let result = if failure.is_none() {
-            StepResult::Ok
-        } else {
-            StepResult::Failed
-        };
-        (result, end)
+    }
+
+    /// A request step: send it (reading the body only when something needs
+    /// it), conclude, record, and tell the webhook tracker what happened.
+    async fn request_step(
+        &self,
+        step: &Step,
+        spec: &RequestSpec,
+        session: &mut Session,
+        lag: Duration,
+    ) -> Option<FailureKind> {
+        let needs_body = !spec.expect.body.is_empty()
+            || !spec.captures.is_empty()
+            || spec.chat_effect != ChatEffect::None
+            || self
+                .hooks
+                .as_ref()
+                .is_some_and(|h| h.needs_body(spec.route));
+        let ex = self
+            .exchange_throttled(step.id, spec, session, needs_body, lag)
+            .await;
+        let failure = ex
+            .failure
+            .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
+            .or(ex.schema_failed.then_some(FailureKind::Schema));
+        self.record_request(spec, &ex, failure, lag);
+        if let Some(kind) = failure {
+            self.request_failed(step, spec, kind, session, &ex);
+        }
+        if let Some(hooks) = &self.hooks {
+            hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
+        }
+        failure
+    }
+
+    /// A `wait_until` step: poll its request every `interval` until the
+    /// response matches `until` (then conclude it like a request step) or
+    /// `deadline` passes.
+    async fn poll_until(
+        &self,
+        step: &Step,
+        wait: &WaitSpec,
+        session: &mut Session,
+        lag: Duration,
+        deadline: Instant,
+    ) -> Option<FailureKind> {
+        loop {
+            let ex = self
+                .exchange_throttled(step.id, &wait.request, session, true, lag)
+                .await;
+            let failure = ex
+                .failure
+                .or_else(|| status_failure(&wait.request.expect, ex.status))
+                .or(ex.schema_failed.then_some(FailureKind::Schema));
+            self.record_request(&wait.request, &ex, failure, lag);
+            if failure.is_none() && until_holds(wait, &ex, session) {
+                let failure = self.conclude(&wait.request, &wait.request.expect, session, &ex);
+                if let Some(kind) = failure {
+                    self.request_failed(step, &wait.request, kind, session, &ex);
+                }
+                return failure;
+            }
+            let next = next_poll(Instant::now(), deadline, wait.interval);
+            let at_deadline = next.is_none();
+            self.poll_failed(step, wait, failure, at_deadline, session, &ex);
+            let Some(pause) = next else {
+                return Some(failure.unwrap_or(FailureKind::Expectation));
+            };
+            tokio::time::sleep(pause).await;
+        }
     }
 
     /// Status, body checks, captures and chat bookkeeping of a response that arrived.
@@ -178,4 +200,15 @@ fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKi
         Some(_) => Some(FailureKind::Status),
         None => Some(FailureKind::Other),
     }
+}
+
+/// Whether a poll's response is the one `wait_until` waits for: an awaited
+/// status (any, when none is listed) and a body meeting every check.
+fn until_holds(wait: &WaitSpec, ex: &Exchange, session: &mut Session) -> bool {
+    ex.status
+        .is_some_and(|s| wait.until.statuses.is_empty() || wait.until.statuses.contains(&s))
+        && ex
+            .body
+            .as_ref()
+            .is_some_and(|b| wait.until.body.iter().all(|c| c.holds(b, &mut *session)))
 }

@@ -1,0 +1,165 @@
+use super::*;
+
+const STEPS: &[&str] = &["create_chat", "wait.active"];
+
+#[test]
+fn rates_outside_0_to_100_percent_and_negative_bounds_are_refused() {
+    let err = |e: &str| parse(e, STEPS, false).unwrap_err();
+    assert_eq!(
+        err("errors.rate < 150%"),
+        "`errors.rate < 150%`: a rate is from 0% to 100%, not `150%`"
+    );
+    assert!(err("errors.rate < 1.5").contains("a rate is a percentage"));
+    assert!(err("create_chat.error_rate < -1%").contains("from 0% to 100%"));
+    assert_eq!(
+        err("create_chat.p99 < -5ms"),
+        "`create_chat.p99 < -5ms`: a latency cannot be negative: `-5ms`"
+    );
+    assert!(err("errors.count < -1").contains("cannot be negative"));
+    assert!(parse("errors.rate <= 100%", STEPS, false).is_ok());
+}
+
+#[test]
+fn parses_steps_routes_iteration_and_run_metrics() {
+    let quantile = |q, corrected| Some(StatMetric::Quantile { q, corrected });
+    for (text, subject, stat, limit) in [
+        (
+            "create_chat.p99 < 300ms",
+            Subject::Step("create_chat".into()),
+            quantile(0.99, false),
+            300_000.0,
+        ),
+        (
+            "iteration.p95_corrected <= 2s",
+            Subject::Iteration,
+            quantile(0.95, true),
+            2_000_000.0,
+        ),
+        (
+            "iteration[chat].p95 < 500ms",
+            Subject::FlowIteration("chat".into()),
+            quantile(0.95, false),
+            500_000.0,
+        ),
+        (
+            "route(POST /chats).p99.9 < 1s",
+            Subject::Route("POST /chats".into()),
+            quantile(0.999, false),
+            1_000_000.0,
+        ),
+    ] {
+        let t = parse(text, STEPS, false).unwrap();
+        assert_eq!(
+            (t.subject, t.stat, t.limit),
+            (subject, stat, limit),
+            "{text}"
+        );
+    }
+    let t = parse("create_chat.p99 < 300ms", STEPS, false).unwrap();
+    assert_eq!(t.op, Op::Lt);
+    assert!(parse("iteration[].p95 < 1s", STEPS, false).is_err());
+    assert!(parse("iteration[chat.p95 < 1s", STEPS, false).is_err());
+    assert!(parse("iteration[chat].p98 < 1s", STEPS, false).is_err());
+    assert_eq!(parse("errors.rate < 1%", STEPS, true).unwrap().limit, 0.01);
+    assert_eq!(
+        parse("schema_violations == 0", STEPS, false)
+            .unwrap()
+            .subject,
+        Subject::Run(RunMetric::SchemaViolations)
+    );
+    assert_eq!(
+        parse("wait.active.max < 5s", STEPS, false).unwrap().subject,
+        Subject::Step("wait.active".into())
+    );
+}
+
+#[test]
+fn webhook_metrics_parse_with_their_units() {
+    let t = parse("time_to_assign.p95 < 5s", STEPS, false).unwrap();
+    assert_eq!(t.subject, Subject::Lifecycle(LifecycleMetric::TimeToAssign));
+    assert_eq!((t.limit, t.unit), (5e6, Unit::Micros));
+    assert!(t.subject.needs_webhooks());
+    for (expr, metric) in [
+        ("time_in_queue.mean < 2s", LifecycleMetric::TimeInQueue),
+        (
+            "time_to_first_agent_reply.p99.9 <= 10s",
+            LifecycleMetric::TimeToFirstAgentReply,
+        ),
+        ("chat_duration.max < 5m", LifecycleMetric::ChatDuration),
+    ] {
+        assert_eq!(
+            parse(expr, STEPS, false).unwrap().subject,
+            Subject::Lifecycle(metric)
+        );
+    }
+    let t = parse("event(chats:join).p99 < 500ms", STEPS, false).unwrap();
+    assert_eq!(t.subject, Subject::Event("chats:join".into()));
+    assert_eq!(t.limit, 500_000.0);
+    let t = parse("event(messages:new).count >= 10", STEPS, false).unwrap();
+    assert_eq!((t.stat, t.unit), (Some(StatMetric::Count), Unit::Plain));
+    for (expr, metric) in [
+        ("events.missing == 0", RunMetric::EventsMissing),
+        ("events.duplicate == 0", RunMetric::EventsDuplicate),
+        ("events.late < 5", RunMetric::EventsLate),
+        ("events.out_of_order == 0", RunMetric::EventsOutOfOrder),
+        (
+            "events.invalid_signatures == 0",
+            RunMetric::EventsInvalidSignatures,
+        ),
+        ("queue.abandoned <= 3", RunMetric::QueueAbandoned),
+        (
+            "events.schema_violations == 0",
+            RunMetric::EventsSchemaViolations,
+        ),
+    ] {
+        let t = parse(expr, STEPS, false).unwrap();
+        assert_eq!(
+            (t.subject.clone(), t.unit),
+            (Subject::Run(metric), Unit::Plain)
+        );
+        assert!(t.subject.needs_webhooks());
+    }
+    assert!(
+        !parse("errors.rate < 1%", STEPS, false)
+            .unwrap()
+            .subject
+            .needs_webhooks()
+    );
+    for bad in [
+        "time_to_assign.error_rate < 1%",
+        "time_to_assign.p99_corrected < 1s",
+        "time_to_assign.p98 < 1s",
+        "event(chats:join.p99 < 1s",
+        "time_to_assign.p95 < 5",
+    ] {
+        assert!(parse(bad, STEPS, false).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn unknown_names_and_units_are_errors_that_say_what_was_expected() {
+    let e = parse("create_chat.p98 < 1s", STEPS, false).unwrap_err();
+    assert!(e.contains("unknown metric") && e.contains("p99"), "{e}");
+    let e = parse("create_caht.p99 < 1s", STEPS, false).unwrap_err();
+    assert!(
+        e.contains("unknown step `create_caht`") && e.contains("create_chat"),
+        "{e}"
+    );
+    assert!(parse("errs.rate < 1%", STEPS, false).is_err());
+    assert!(
+        parse("create_chat.p99 < 300", STEPS, false)
+            .unwrap_err()
+            .contains("needs a unit")
+    );
+    assert!(parse("errors.rate < 5", STEPS, false).is_err());
+    assert!(
+        parse("create_chat.p99 300ms", STEPS, false)
+            .unwrap_err()
+            .contains("comparison")
+    );
+    assert!(
+        parse("create_chat.p99 < 1s", STEPS, true)
+            .unwrap_err()
+            .contains("abort_on_fail")
+    );
+}
