@@ -161,27 +161,6 @@ struct ChatFacts {
     in_closing: bool,
 }
 
-/// Lifecycle stage of an event, for the out-of-order check, with the
-/// event's name as a `'static` (so naming a pair never allocates).
-fn stage(trigger: &str) -> Option<(u8, &'static str)> {
-    const STAGES: [(&str, u8); 10] = [
-        (events::CHATS_CREATE, 1),
-        (events::INVITATIONS_NEW, 2),
-        (events::CHATS_ASSIGN, 2),
-        (events::INVITATIONS_ACCEPT, 3),
-        (events::CHATS_JOIN, 3),
-        (events::USERS_JOIN, 3),
-        (events::MESSAGES_NEW, 4),
-        (events::MESSAGES_READ, 4),
-        (events::CHATS_LEAVE, 5),
-        (events::CHATS_CLOSE, 5),
-    ];
-    STAGES
-        .iter()
-        .find(|(name, _)| *name == trigger)
-        .map(|&(name, stage)| (stage, name))
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -439,75 +418,8 @@ impl EventTracker {
         }
         let direct = Self::direct(facts, event);
         self.latency(m, trigger, arrived, cause, direct);
-        if let Some((s, name)) = stage(trigger) {
-            if s < facts.stage {
-                m.out_of_order(facts.stage_event, name);
-            } else {
-                facts.stage = s;
-                facts.stage_event = name;
-            }
-        }
-        let from_creator = event.user_id.as_deref() == Some(facts.creator.as_str());
-        let since_created = arrived.saturating_duration_since(facts.created);
-        match trigger {
-            events::CHATS_CREATE => facts.got_create = true,
-            events::CHATS_CLOSE => {
-                facts.got_close = true;
-                facts.closed_at.get_or_insert(arrived);
-                if !facts.duration_done {
-                    facts.duration_done = true;
-                    m.chat_duration.record(since_created);
-                }
-            }
-            events::QUEUES_UPDATE => {
-                let position = event
-                    .data
-                    .pointer("/data/queuePosition")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0);
-                if position > 0 {
-                    if facts.min_position.is_some_and(|min| position > min) {
-                        m.out_of_order(events::QUEUES_UPDATE, events::QUEUES_UPDATE);
-                    }
-                    facts.min_position =
-                        Some(facts.min_position.map_or(position, |p| p.min(position)));
-                    m.positions.saturating_record(position.min(LATENCY_MAX_US));
-                    if facts.queue_entered.is_none() && !facts.queue_done {
-                        facts.queue_entered = Some(arrived);
-                        m.queued += 1;
-                    }
-                }
-            }
-            events::MESSAGES_NEW if !from_creator && !facts.replied => {
-                facts.replied = true;
-                m.time_to_first_agent_reply.record(since_created);
-            }
-            events::MESSAGES_NEW => {
-                if let Some(id) = event.data.pointer("/message/id").and_then(|v| v.as_str())
-                    && let Some(sent) = facts.sent_messages.iter_mut().find(|(m, _, _)| m == id)
-                {
-                    sent.2 = true;
-                }
-            }
-            _ => {}
-        }
-        let leaves_queue = matches!(trigger, events::INVITATIONS_NEW)
-            || (matches!(trigger, events::CHATS_JOIN | events::USERS_JOIN) && !from_creator);
-        if leaves_queue
-            && !facts.queue_done
-            && let Some(entered) = facts.queue_entered
-        {
-            facts.queue_done = true;
-            m.time_in_queue
-                .record(arrived.saturating_duration_since(entered));
-        }
-        if matches!(trigger, events::CHATS_JOIN | events::USERS_JOIN)
-            && !from_creator
-            && !facts.joined
-        {
-            facts.joined = true;
-            m.time_to_assign.record(since_created);
-        }
+        facts.advance_stage(trigger, m);
+        facts.record_service_levels(event, m);
     }
 
     /// The identity of an event that cannot legitimately repeat, so a second
@@ -581,6 +493,7 @@ impl EventObserver for EventTracker {
     }
 }
 
+mod levels;
 mod retire;
 mod summary;
 pub use retire::{GRACE_MIN, grace_after};

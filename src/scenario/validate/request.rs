@@ -117,55 +117,18 @@ fn typed_request(
     Some(spec)
 }
 
+/// The generic `request` step: method, path (resolved to a spec operation
+/// where one matches), auth, query, headers and a JSON or form body.
 fn generic_request(
     v: &mut Validator<'_>,
     r: &RawRequest,
     cx: &StepCx<'_>,
     defined: &HashSet<String>,
 ) -> Option<RequestSpec> {
-    let Some(method) = Method::parse(&r.method) else {
-        v.problem(
-            &cx.at,
-            &format!("{}.request.method", cx.path),
-            format!(
-                "unknown method `{}`: expected GET, POST, PUT or DELETE",
-                r.method
-            ),
-        );
-        return None;
-    };
-    let expanded = v.expand_env(&r.path, &cx.at, &format!("{}.request.path", cx.path));
-    let r_path = expanded.as_str();
-    if !r_path.starts_with('/') {
-        v.problem(
-            &cx.at,
-            &format!("{}.request.path", cx.path),
-            "path must start with `/` (it is relative to the base URL, e.g. /chats/{{ chat_id }})",
-        );
-        return None;
-    }
-    let op = resolve_operation(v, method, r_path, cx);
-    let auth = match r.auth.as_deref() {
-        None => match op.map(Operation::auth) {
-            Some(AuthClass::Public) => Auth::AppId,
-            _ => Auth::Secret,
-        },
-        Some("secret") => Auth::Secret,
-        Some("app_id") => Auth::AppId,
-        Some("domain_key") => Auth::DomainKey,
-        Some("none") => Auth::None,
-        Some("token") => Auth::Token(Template::literal("")),
-        Some(other) => {
-            v.problem(
-                &cx.at,
-                &format!("{}.request.auth", cx.path),
-                format!(
-                    "unknown auth `{other}`: expected secret, app_id, domain_key, token or none"
-                ),
-            );
-            return None;
-        }
-    };
+    let method = request_method(v, &r.method, cx)?;
+    let r_path = request_path(v, &r.path, cx)?;
+    let op = resolve_operation(v, method, &r_path, cx);
+    let auth = request_auth(v, r.auth.as_deref(), op, cx)?;
     let query = r
         .query
         .iter()
@@ -195,7 +158,7 @@ fn generic_request(
         cx,
         defined,
         op,
-        r_path,
+        &r_path,
         query,
         headers,
         r.body.clone(),
@@ -212,6 +175,64 @@ fn generic_request(
         _ => ChatEffect::None,
     };
     Some(spec)
+}
+
+/// `method`: GET, POST, PUT or DELETE.
+fn request_method(v: &mut Validator<'_>, text: &str, cx: &StepCx<'_>) -> Option<Method> {
+    let method = Method::parse(text);
+    if method.is_none() {
+        v.problem(
+            &cx.at,
+            &format!("{}.request.method", cx.path),
+            format!("unknown method `{text}`: expected GET, POST, PUT or DELETE"),
+        );
+    }
+    method
+}
+
+/// `path` with `${VAR}`s expanded; it must start with `/`.
+fn request_path(v: &mut Validator<'_>, text: &str, cx: &StepCx<'_>) -> Option<String> {
+    let expanded = v.expand_env(text, &cx.at, &format!("{}.request.path", cx.path));
+    if !expanded.starts_with('/') {
+        v.problem(
+            &cx.at,
+            &format!("{}.request.path", cx.path),
+            "path must start with `/` (it is relative to the base URL, e.g. /chats/{{ chat_id }})",
+        );
+        return None;
+    }
+    Some(expanded)
+}
+
+/// `auth`; by default what the operation needs (the app id for public
+/// routes, else the secret).
+fn request_auth(
+    v: &mut Validator<'_>,
+    text: Option<&str>,
+    op: Option<Operation>,
+    cx: &StepCx<'_>,
+) -> Option<Auth> {
+    Some(match text {
+        None => match op.map(Operation::auth) {
+            Some(AuthClass::Public) => Auth::AppId,
+            _ => Auth::Secret,
+        },
+        Some("secret") => Auth::Secret,
+        Some("app_id") => Auth::AppId,
+        Some("domain_key") => Auth::DomainKey,
+        Some("none") => Auth::None,
+        Some("token") => Auth::Token(Template::literal("")),
+        Some(other) => {
+            v.problem(
+                &cx.at,
+                &format!("{}.request.auth", cx.path),
+                format!(
+                    "unknown auth `{other}`: expected secret, app_id, domain_key, token or none"
+                ),
+            );
+            return None;
+        }
+    })
 }
 
 /// What `download_media` checks: its `size` and `type`, when given.
