@@ -45,6 +45,15 @@ impl EventSession {
     pub fn last_chat(&self) -> Option<&(String, String)> {
         self.chats.last()
     }
+
+    /// Who created `chat`, when this VU knows (it created it here).
+    pub fn creator_of(&self, chat: &str) -> Option<&str> {
+        self.chats
+            .iter()
+            .find(|(c, _)| c == chat)
+            .map(|(_, u)| u.as_str())
+            .filter(|u| !u.is_empty())
+    }
 }
 
 impl EventHub {

@@ -14,6 +14,7 @@ use crate::api::Operation;
 use crate::api::same_event;
 use crate::client::ApiRequest;
 use crate::engine::session::Session;
+use crate::engine::webhook::EventHub;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::FailureKind;
 use crate::scenario::webhook::{OnTimeout, WaitEventSpec};
@@ -35,47 +36,24 @@ fn envelope(e: &WebhookEvent) -> Value {
 }
 
 impl Runner {
+    /// Waits (at most the step's timeout) for the awaited event about the
+    /// step's chat that meets every `where` check and captures from it; on
+    /// timeout fails or gives up as `on_timeout` says.
     pub(super) async fn wait_event(
         &self,
         spec: &WaitEventSpec,
         session: &mut Session,
     ) -> WaitResult {
         // Validation refuses wait_event without `webhooks:`, so both exist.
-        let (Some(hooks), Some(events)) = (&self.hooks, &session.events) else {
+        let (Some(hooks), Some(_)) = (&self.hooks, &session.events) else {
             return WaitResult::Done(Some(FailureKind::Other));
         };
-        let chat = match &spec.chat {
-            None => match events.last_chat() {
-                Some((chat, _)) => chat.clone(),
-                None => return WaitResult::Done(Some(FailureKind::Capture)),
-            },
-            Some(template) => {
-                let Ok(chat) = template.render(session) else {
-                    return WaitResult::Done(Some(FailureKind::Capture));
-                };
-                let events = session.events.as_mut().expect("checked above");
-                if !events.chats.iter().any(|(c, _)| *c == chat) {
-                    // A chat this VU did not create here (another user's, an
-                    // earlier one): route it to this inbox until the iteration ends.
-                    hooks.router.subscribe_chat(&chat, &events.inbox);
-                    events.chats.insert(0, (chat.clone(), String::new()));
-                }
-                chat
-            }
+        let Some(chat) = awaited_chat(hooks, spec, session) else {
+            return WaitResult::Done(Some(FailureKind::Capture));
         };
-        // Templated operands are rendered once, when the wait starts.
-        let mut operands = Vec::new();
-        if spec.filter.iter().any(|c| c.operand.is_some()) {
-            for check in &spec.filter {
-                operands.push(match &check.operand {
-                    Some(t) => match t.render(session) {
-                        Ok(value) => Some(value),
-                        Err(_) => return WaitResult::Done(Some(FailureKind::Capture)),
-                    },
-                    None => None,
-                });
-            }
-        }
+        let Some(operands) = rendered_operands(spec, session) else {
+            return WaitResult::Done(Some(FailureKind::Capture));
+        };
         let events = session.events.as_ref().expect("checked above");
         let inbox = events.inbox.clone();
         let matches = |e: &WebhookEvent| {
@@ -94,24 +72,10 @@ impl Runner {
             () = self.abort.cancelled() => return WaitResult::Aborted,
         };
         match (got, spec.on_timeout) {
-            (Some(event), _) => {
-                let body = envelope(&event);
-                for capture in &spec.captures {
-                    match body.pointer(&capture.pointer) {
-                        Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
-                        _ => return WaitResult::Done(Some(FailureKind::Capture)),
-                    }
-                }
-                WaitResult::Done(None)
-            }
+            (Some(event), _) => WaitResult::Done(capture_from(spec, &event, session)),
             (None, OnTimeout::Fail) => WaitResult::Done(Some(FailureKind::Timeout)),
             (None, OnTimeout::Abandon) => {
-                let creator = events
-                    .chats
-                    .iter()
-                    .find(|(c, _)| *c == chat)
-                    .map(|(_, u)| u.clone())
-                    .filter(|u| !u.is_empty());
+                let creator = events.creator_of(&chat).map(str::to_owned);
                 if self.abandon(&chat, creator.as_deref(), session).await {
                     WaitResult::Abandoned
                 } else {
@@ -146,4 +110,55 @@ impl Runner {
         }
         true
     }
+}
+
+/// The chat a wait is about: the one named (subscribed to this VU's inbox
+/// when it did not create it here) or the VU's latest. `None` when the name
+/// does not render or there is no chat yet.
+fn awaited_chat(hooks: &EventHub, spec: &WaitEventSpec, session: &mut Session) -> Option<String> {
+    let Some(template) = &spec.chat else {
+        let events = session.events.as_ref()?;
+        return events.last_chat().map(|(chat, _)| chat.clone());
+    };
+    let chat = template.render(session).ok()?;
+    let events = session.events.as_mut()?;
+    if !events.chats.iter().any(|(c, _)| *c == chat) {
+        // A chat this VU did not create here (another user's, an
+        // earlier one): route it to this inbox until the iteration ends.
+        hooks.router.subscribe_chat(&chat, &events.inbox);
+        events.chats.insert(0, (chat.clone(), String::new()));
+    }
+    Some(chat)
+}
+
+/// The `where` checks' templated operands, rendered once when the wait
+/// starts (empty when none has a template); `None` when one does not render.
+fn rendered_operands(spec: &WaitEventSpec, session: &mut Session) -> Option<Vec<Option<Value>>> {
+    if !spec.filter.iter().any(|c| c.operand.is_some()) {
+        return Some(Vec::new());
+    }
+    spec.filter
+        .iter()
+        .map(|check| match &check.operand {
+            Some(t) => t.render(session).ok().map(Some),
+            None => Some(None),
+        })
+        .collect()
+}
+
+/// Stores the step's captures from the awaited event's envelope; a value
+/// missing (or null) fails the step.
+fn capture_from(
+    spec: &WaitEventSpec,
+    event: &WebhookEvent,
+    session: &mut Session,
+) -> Option<FailureKind> {
+    let body = envelope(event);
+    for capture in &spec.captures {
+        match body.pointer(&capture.pointer) {
+            Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
+            _ => return Some(FailureKind::Capture),
+        }
+    }
+    None
 }

@@ -9,7 +9,7 @@ use serde_saphyr::{Location, Spanned};
 use super::Validator;
 use super::request::{StepCx, build_request, expectation};
 use crate::scenario::limits::{MAX_REPEAT, MAX_WEIGHT};
-use crate::scenario::raw::{RawFlow, RawScenario, RawStep};
+use crate::scenario::raw::{RawFlow, RawScenario, RawStep, RawWaitUntil};
 use crate::scenario::{Flow, OnError, Step, StepAction, WaitSpec};
 
 pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Flow> {
@@ -122,6 +122,8 @@ fn validate_flow(
     }
 }
 
+/// One step: exactly one step type, with its `think`, `repeat`,
+/// `on_error` and name; its id is its place in the scenario's step table.
 fn validate_step(
     v: &mut Validator<'_>,
     raw: &RawStep,
@@ -161,18 +163,7 @@ fn validate_step(
             MAX_REPEAT,
         )
         .unwrap_or(1) as u32;
-    let on_error = match raw.on_error.as_deref() {
-        None | Some("abort_iteration") => OnError::AbortIteration,
-        Some("continue") => OnError::Continue,
-        Some(other) => {
-            v.problem(
-                &cx.at,
-                &format!("{}.on_error", cx.path),
-                format!("unknown on_error `{other}`: expected continue or abort_iteration"),
-            );
-            OnError::AbortIteration
-        }
-    };
+    let on_error = on_error(v, raw.on_error.as_deref(), cx);
     let name = step_name(v, raw.name.as_deref(), kind, cx);
     let id = v.step_names.len() as u32;
     v.step_names.push((name.clone(), cx.flow.to_owned()));
@@ -186,6 +177,24 @@ fn validate_step(
     })
 }
 
+/// `on_error`: `abort_iteration` (the default) or `continue`.
+fn on_error(v: &mut Validator<'_>, text: Option<&str>, cx: &StepCx<'_>) -> OnError {
+    match text {
+        None | Some("abort_iteration") => OnError::AbortIteration,
+        Some("continue") => OnError::Continue,
+        Some(other) => {
+            v.problem(
+                &cx.at,
+                &format!("{}.on_error", cx.path),
+                format!("unknown on_error `{other}`: expected continue or abort_iteration"),
+            );
+            OnError::AbortIteration
+        }
+    }
+}
+
+/// The step's `name`, unique among the scenario's steps; by default its
+/// type, numbered from 2 when taken.
 fn step_name(v: &mut Validator<'_>, given: Option<&str>, kind: &str, cx: &StepCx<'_>) -> String {
     if let Some(name) = given {
         if name.trim().is_empty() {
@@ -266,6 +275,7 @@ fn step_kinds(raw: &RawStep) -> Vec<&'static str> {
         .collect()
 }
 
+/// The step's action: a `wait_event`, a `wait_until` poll or a request.
 fn build_action(
     v: &mut Validator<'_>,
     raw: &RawStep,
@@ -279,64 +289,82 @@ fn build_action(
         );
     }
     if let Some(wait) = &raw.wait_until {
-        let inner_cx = StepCx {
-            at: wait.step.referenced,
-            path: format!("{}.wait_until.step", cx.path),
-            flow: cx.flow,
-        };
-        let inner = &wait.step.value;
-        let inner_kinds = step_kinds(inner);
-        let [inner_kind] = inner_kinds.as_slice() else {
-            v.problem(
-                &inner_cx.at,
-                &inner_cx.path,
-                "wait_until.step needs exactly one request step type",
-            );
-            return None;
-        };
-        if matches!(*inner_kind, "wait_until" | "wait_event") {
-            v.problem(
-                &inner_cx.at,
-                &inner_cx.path,
-                format!("wait_until polls a request step, not a {inner_kind}"),
-            );
-            return None;
-        }
-        // `until` is checked before the polled step's captures are stored.
-        let until = expectation(
-            v,
-            Some(&wait.until),
-            &cx.at,
-            &format!("{}.wait_until.until", cx.path),
-            defined,
-        );
-        let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
-        let timeout = v.positive_duration(
-            &wait.timeout.value,
-            &wait.timeout.referenced,
-            &format!("{}.wait_until.timeout", cx.path),
-        )?;
-        let interval = match &wait.interval {
-            Some(i) => v.positive_duration(
-                &i.value,
-                &i.referenced,
-                &format!("{}.wait_until.interval", cx.path),
-            )?,
-            None => std::time::Duration::from_millis(250),
-        };
-        if raw.expect.is_some() || !raw.capture.is_empty() {
-            v.problem(
-                &cx.at,
-                &cx.path,
-                "put `expect` and `capture` on wait_until.step, not beside wait_until",
-            );
-        }
-        return Some(StepAction::WaitUntil(Box::new(WaitSpec {
-            request,
-            until,
-            timeout,
-            interval,
-        })));
+        return wait_until_action(v, raw, wait, cx, defined);
     }
     build_request(v, raw, kind, cx, defined).map(|r| StepAction::Request(Box::new(r)))
+}
+
+/// A `wait_until` step (`raw` is the whole step): the polled request, the
+/// `until` it waits for, its timeout and polling interval.
+fn wait_until_action(
+    v: &mut Validator<'_>,
+    raw: &RawStep,
+    wait: &RawWaitUntil,
+    cx: &StepCx<'_>,
+    defined: &mut HashSet<String>,
+) -> Option<StepAction> {
+    let inner_cx = StepCx {
+        at: wait.step.referenced,
+        path: format!("{}.wait_until.step", cx.path),
+        flow: cx.flow,
+    };
+    let inner = &wait.step.value;
+    let inner_kind = polled_kind(v, inner, &inner_cx)?;
+    // `until` is checked before the polled step's captures are stored.
+    let until = expectation(
+        v,
+        Some(&wait.until),
+        &cx.at,
+        &format!("{}.wait_until.until", cx.path),
+        defined,
+    );
+    let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
+    let timeout = v.positive_duration(
+        &wait.timeout.value,
+        &wait.timeout.referenced,
+        &format!("{}.wait_until.timeout", cx.path),
+    )?;
+    let interval = match &wait.interval {
+        Some(i) => v.positive_duration(
+            &i.value,
+            &i.referenced,
+            &format!("{}.wait_until.interval", cx.path),
+        )?,
+        None => std::time::Duration::from_millis(250),
+    };
+    if raw.expect.is_some() || !raw.capture.is_empty() {
+        v.problem(
+            &cx.at,
+            &cx.path,
+            "put `expect` and `capture` on wait_until.step, not beside wait_until",
+        );
+    }
+    Some(StepAction::WaitUntil(Box::new(WaitSpec {
+        request,
+        until,
+        timeout,
+        interval,
+    })))
+}
+
+/// The type of the step `wait_until` polls: exactly one, and a request.
+fn polled_kind(v: &mut Validator<'_>, inner: &RawStep, cx: &StepCx<'_>) -> Option<&'static str> {
+    let kinds = step_kinds(inner);
+    let [kind] = kinds.as_slice() else {
+        v.problem(
+            &cx.at,
+            &cx.path,
+            "wait_until.step needs exactly one request step type",
+        );
+        return None;
+    };
+    if matches!(*kind, "wait_until" | "wait_event") {
+        v.problem(
+            &cx.at,
+            &cx.path,
+            format!("wait_until polls a request step, not a {kind}"),
+        );
+        return None;
+    }
+    Some(kind)
 }
