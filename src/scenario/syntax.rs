@@ -146,10 +146,10 @@ enum Part {
 /// `create_user`, `name`). With `own`, flow brackets closed before the end
 /// are dropped and list indexes inside `[...]` are counted.
 fn line_parts(text: &str, own: bool) -> Vec<Part> {
-    let mut parts = Vec::new();
     let bytes = text.as_bytes();
-    let mut i = 0;
+    let mut parts = Vec::new();
     // Block part: dashes and one key.
+    let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b' ' => i += 1,
@@ -160,8 +160,12 @@ fn line_parts(text: &str, own: bool) -> Vec<Part> {
             _ => break,
         }
     }
-    let mut stack: Vec<(usize, Option<usize>)> = Vec::new();
-    let mut token_start = i;
+    let mut scan = FlowScan {
+        text,
+        parts,
+        stack: Vec::new(),
+        token_start: i,
+    };
     let mut quote = None::<u8>;
     while i < bytes.len() {
         let b = bytes[i];
@@ -174,48 +178,78 @@ fn line_parts(text: &str, own: bool) -> Vec<Part> {
         }
         match b {
             b'"' | b'\'' => quote = Some(b),
-            b':' if bytes.get(i + 1).is_none_or(|c| *c == b' ') => {
-                let key = text[token_start..i].trim().trim_matches(['"', '\'']);
-                if !key.is_empty() {
-                    parts.push(Part::Key(
-                        key.to_owned(),
-                        token_start
-                            + (text[token_start..].len() - text[token_start..].trim_start().len()),
-                    ));
-                }
-                token_start = i + 1;
-            }
-            b'{' | b'[' => {
-                stack.push((parts.len(), (b == b'[').then_some(0)));
-                if b == b'[' {
-                    parts.push(Part::Item(0, i));
-                }
-                token_start = i + 1;
-            }
-            b'}' | b']' => {
-                if let Some((len, _)) = stack.pop() {
-                    parts.truncate(len);
-                }
-                token_start = i + 1;
-            }
-            b',' => {
-                if let Some((len, list)) = stack.last_mut() {
-                    parts.truncate(*len);
-                    if let Some(n) = list {
-                        *n += 1;
-                        parts.push(Part::Item(*n, i));
-                    }
-                }
-                token_start = i + 1;
-            }
+            b':' if bytes.get(i + 1).is_none_or(|c| *c == b' ') => scan.key_ends(i),
+            b'{' | b'[' => scan.open(b, i),
+            b'}' | b']' => scan.close(i),
+            b',' => scan.next_entry(i),
             _ => {}
         }
         i += 1;
     }
-    if !own {
-        parts.truncate(stack.first().map_or(parts.len(), |(len, _)| *len));
+    scan.finish(own)
+}
+
+/// The parts of a line read so far, past its leading dashes.
+struct FlowScan<'t> {
+    text: &'t str,
+    parts: Vec<Part>,
+    /// Open `{` and `[`: how many parts there were before it and, for a
+    /// list, the index of its current item.
+    stack: Vec<(usize, Option<usize>)>,
+    /// Where the token being read began.
+    token_start: usize,
+}
+
+impl FlowScan<'_> {
+    /// A `:` at `colon` ends a key (the token before it, unquoted).
+    fn key_ends(&mut self, colon: usize) {
+        let token = &self.text[self.token_start..colon];
+        let key = token.trim().trim_matches(['"', '\'']);
+        if !key.is_empty() {
+            let column = self.token_start + (token.len() - token.trim_start().len());
+            self.parts.push(Part::Key(key.to_owned(), column));
+        }
+        self.token_start = colon + 1;
     }
-    parts
+
+    /// A `{` or `[` at `at` opens a flow mapping or list (its first item).
+    fn open(&mut self, bracket: u8, at: usize) {
+        let list = bracket == b'[';
+        self.stack.push((self.parts.len(), list.then_some(0)));
+        if list {
+            self.parts.push(Part::Item(0, at));
+        }
+        self.token_start = at + 1;
+    }
+
+    /// A `}` or `]` at `at` closes the innermost flow collection.
+    fn close(&mut self, at: usize) {
+        if let Some((len, _)) = self.stack.pop() {
+            self.parts.truncate(len);
+        }
+        self.token_start = at + 1;
+    }
+
+    /// A `,` at `at` ends an entry: the next key, or a list's next item.
+    fn next_entry(&mut self, at: usize) {
+        if let Some((len, list)) = self.stack.last_mut() {
+            self.parts.truncate(*len);
+            if let Some(n) = list {
+                *n += 1;
+                self.parts.push(Part::Item(*n, at));
+            }
+        }
+        self.token_start = at + 1;
+    }
+
+    /// The parts; without `own`, only those before the first bracket still open.
+    fn finish(mut self, own: bool) -> Vec<Part> {
+        if !own {
+            let len = self.stack.first().map_or(self.parts.len(), |(len, _)| *len);
+            self.parts.truncate(len);
+        }
+        self.parts
+    }
 }
 
 /// The index of the list item whose dash is at `dash_col` on the line after

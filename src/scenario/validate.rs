@@ -15,8 +15,9 @@ use serde_saphyr::{Location, Spanned};
 
 use super::limits;
 use super::load::{Problem, position};
-use super::raw::{DurationText, RawNumber, RawScenario};
-use super::{Scenario, VarTable};
+use super::raw::{DurationText, RawNumber, RawScenario, RawThresholdEntry};
+use super::threshold::Threshold;
+use super::{Flow, Scenario, VarTable};
 
 mod request;
 mod step_templates;
@@ -214,24 +215,7 @@ pub fn validate(
         a.register_metrics(&mut v.step_names, &mut v.routes);
     }
     let rate_limit = super::rate_limit::validate_rate_limit(&mut v, raw.rate_limit.as_ref());
-    let mut thresholds = Vec::new();
-    for (i, t) in raw.thresholds.iter().enumerate() {
-        let parsed = super::check_threshold(
-            &t.value.0.threshold,
-            t.value.0.abort_on_fail,
-            &v.step_names,
-            &v.routes,
-            v.webhooks.as_ref(),
-            &flows,
-        );
-        match parsed {
-            Ok(mut parsed) => {
-                parsed.allow_empty = t.value.0.allow_empty;
-                thresholds.push(parsed);
-            }
-            Err(msg) => v.problem(&t.referenced, &format!("thresholds[{i}]"), msg),
-        }
-    }
+    let thresholds = validate_thresholds(&mut v, &raw.thresholds, &flows);
     match (v.problems.is_empty(), load) {
         (true, Some(load)) => Ok(Scenario {
             name: raw.name,
@@ -257,6 +241,34 @@ pub fn validate(
         }),
         _ => Err(v.problems),
     }
+}
+
+/// `thresholds:`, checked against the scenario's steps, routes, webhooks
+/// and flows (the agent actors' metrics included).
+fn validate_thresholds(
+    v: &mut Validator<'_>,
+    raw: &[Spanned<RawThresholdEntry>],
+    flows: &[Flow],
+) -> Vec<Threshold> {
+    let mut thresholds = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let parsed = super::check_threshold(
+            &t.value.0.threshold,
+            t.value.0.abort_on_fail,
+            &v.step_names,
+            &v.routes,
+            v.webhooks.as_ref(),
+            flows,
+        );
+        match parsed {
+            Ok(mut parsed) => {
+                parsed.allow_empty = t.value.0.allow_empty;
+                thresholds.push(parsed);
+            }
+            Err(msg) => v.problem(&t.referenced, &format!("thresholds[{i}]"), msg),
+        }
+    }
+    thresholds
 }
 
 #[cfg(test)]

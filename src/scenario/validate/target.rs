@@ -10,6 +10,7 @@ use super::{DEFAULT_TIMEOUT, Validator};
 use crate::scenario::raw::RawTarget;
 use crate::scenario::{ConnPolicy, HttpVersion, Secret, TargetSpec};
 
+/// Validates `target:` (all from the environment when it is left out).
 pub(super) fn validate_target(
     v: &mut Validator<'_>,
     raw: Option<&Spanned<RawTarget>>,
@@ -20,31 +21,11 @@ pub(super) fn validate_target(
         Some(s) => (&s.value, s.referenced),
         None => (&default, Location::UNKNOWN),
     };
-    let field = |v: &mut Validator<'_>, value: &Option<String>, name: &str, env_name: &str| {
-        let path = format!("target.{name}");
-        value
-            .as_deref()
-            .map(|text| v.expand_env(text, &at, &path))
-            .or_else(|| (v.env)(env_name))
-            .filter(|s| !s.is_empty())
-    };
-    let base_url = field(v, &t.base_url, "base_url", "CHATLOAD_BASE_URL");
-    let region = field(v, &t.region, "region", "CHATLOAD_REGION");
-    let version = field(v, &t.version, "version", "CHATLOAD_API_VERSION");
-    let base_url = match (base_url, region) {
-        (Some(url), _) => Some(url),
-        (None, Some(region)) => match region_url(&region, version.as_deref().unwrap_or("v1")) {
-            Ok(url) => Some(url),
-            Err(msg) => {
-                v.problem(&at, "target.region", msg);
-                None
-            }
-        },
-        (None, None) => None,
-    };
-    let app_id = field(v, &t.app_id, "app_id", "CHATLOAD_APP_ID").map(Secret::new);
-    let secret = field(v, &t.secret, "secret", "CHATLOAD_SECRET").map(Secret::new);
-    let domain_key = field(v, &t.domain_key, "domain_key", "CHATLOAD_DOMAIN_KEY").map(Secret::new);
+    let base_url = base_url(v, t, &at);
+    let app_id = field(v, &t.app_id, &at, "app_id", "CHATLOAD_APP_ID").map(Secret::new);
+    let secret = field(v, &t.secret, &at, "secret", "CHATLOAD_SECRET").map(Secret::new);
+    let domain_key =
+        field(v, &t.domain_key, &at, "domain_key", "CHATLOAD_DOMAIN_KEY").map(Secret::new);
     let headers = t
         .headers
         .iter()
@@ -73,6 +54,41 @@ pub(super) fn validate_target(
         insecure: t.insecure.unwrap_or(false),
         http,
         connection,
+    }
+}
+
+/// A `target.{name}` text with `${VAR}`s expanded, else the environment
+/// variable `env_name`; empty counts as not given.
+fn field(
+    v: &mut Validator<'_>,
+    value: &Option<String>,
+    at: &Location,
+    name: &str,
+    env_name: &str,
+) -> Option<String> {
+    let path = format!("target.{name}");
+    value
+        .as_deref()
+        .map(|text| v.expand_env(text, at, &path))
+        .or_else(|| (v.env)(env_name))
+        .filter(|s| !s.is_empty())
+}
+
+/// `base_url`, else the URL of `region` (with `version`, by default v1).
+fn base_url(v: &mut Validator<'_>, t: &RawTarget, at: &Location) -> Option<String> {
+    let base_url = field(v, &t.base_url, at, "base_url", "CHATLOAD_BASE_URL");
+    let region = field(v, &t.region, at, "region", "CHATLOAD_REGION");
+    let version = field(v, &t.version, at, "version", "CHATLOAD_API_VERSION");
+    match (base_url, region) {
+        (Some(url), _) => Some(url),
+        (None, Some(region)) => match region_url(&region, version.as_deref().unwrap_or("v1")) {
+            Ok(url) => Some(url),
+            Err(msg) => {
+                v.problem(at, "target.region", msg);
+                None
+            }
+        },
+        (None, None) => None,
     }
 }
 
