@@ -164,7 +164,7 @@ impl ApiClient {
     async fn send_request_on(
         &self,
         slot: &mut ConnSlot,
-        mut request: hyper::Request<Full<Bytes>>,
+        request: hyper::Request<Full<Bytes>>,
         sent: Instant,
     ) -> Result<ApiResponse, ClientError> {
         let ConnSlot {
@@ -172,60 +172,80 @@ impl ApiClient {
             timer,
             vu,
         } = slot;
-        let exchange = pin!(async {
-            let mut retried = false;
-            loop {
-                let (reused, opened) = match conn {
-                    Some(s) if !s.is_closed() => (true, None),
-                    _ => {
-                        // Boxed: once per connection, and it would make every
-                        // request's future larger.
-                        let (sender, opened) = Box::pin(self.connection(*vu)).await?;
-                        *conn = Some(sender);
-                        (opened.is_none(), opened)
-                    }
-                };
-                let Some(sender) = conn.as_mut() else {
-                    return Err(ClientError::Other);
-                };
-                if sender.ready().await.is_err() {
-                    *conn = None;
-                    if reused && !retried {
-                        retried = true;
-                        continue;
-                    }
-                    return Err(ClientError::Connect);
-                }
-                if matches!(sender, Sender::Http2(_)) {
-                    self.absolute_uri(&mut request);
-                }
-                match sender.send(request).await {
-                    Ok(response) => {
-                        let first_byte = sent.elapsed();
-                        let conn = super::ConnUse {
-                            opened,
-                            first_byte: Some(first_byte),
-                            slot: true,
-                        };
-                        return self.response(response, conn).await;
-                    }
-                    Err(mut e) => {
-                        *conn = None;
-                        match e.take_message() {
-                            Some(unsent) if reused && !retried => {
-                                retried = true;
-                                request = unsent;
-                            }
-                            _ => return Err(ClientError::Other),
-                        }
-                    }
-                }
-            }
-        });
+        let exchange = pin!(self.exchange_on(conn, *vu, request, sent));
         match sent.checked_add(self.timeout) {
             Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
             None => exchange.await, // a timeout beyond what Instant can express
         }
+    }
+
+    /// Sends `request` on the slot's connection `conn` (opened for VU `vu`
+    /// when there is none) and reads the response; retried once on a new
+    /// connection when a reused one turns out closed before the request left.
+    async fn exchange_on(
+        &self,
+        conn: &mut Option<Sender>,
+        vu: u64,
+        mut request: hyper::Request<Full<Bytes>>,
+        sent: Instant,
+    ) -> Result<ApiResponse, ClientError> {
+        let mut retried = false;
+        loop {
+            let (reused, opened) = self.ensure_connection(conn, vu).await?;
+            let Some(sender) = conn.as_mut() else {
+                return Err(ClientError::Other);
+            };
+            if sender.ready().await.is_err() {
+                *conn = None;
+                if reused && !retried {
+                    retried = true;
+                    continue;
+                }
+                return Err(ClientError::Connect);
+            }
+            if matches!(sender, Sender::Http2(_)) {
+                self.absolute_uri(&mut request);
+            }
+            match sender.send(request).await {
+                Ok(response) => {
+                    let first_byte = sent.elapsed();
+                    let conn = super::ConnUse {
+                        opened,
+                        first_byte: Some(first_byte),
+                        slot: true,
+                    };
+                    return self.response(response, conn).await;
+                }
+                Err(mut e) => {
+                    *conn = None;
+                    match e.take_message() {
+                        Some(unsent) if reused && !retried => {
+                            retried = true;
+                            request = unsent;
+                        }
+                        _ => return Err(ClientError::Other),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps the slot's open connection or puts a new one in `conn`: whether
+    /// the connection was in use before (a kept-alive or shared one), and
+    /// how it was opened when this call opened it.
+    async fn ensure_connection(
+        &self,
+        conn: &mut Option<Sender>,
+        vu: u64,
+    ) -> Result<(bool, Option<Opened>), ClientError> {
+        if conn.as_ref().is_some_and(|s| !s.is_closed()) {
+            return Ok((true, None));
+        }
+        // Boxed: once per connection, and it would make every request's
+        // future larger.
+        let (sender, opened) = Box::pin(self.connection(vu)).await?;
+        *conn = Some(sender);
+        Ok((opened.is_none(), opened))
     }
 
     /// HTTP/2 names the target in the request (`:scheme`, `:authority`):

@@ -6,10 +6,11 @@
 //! (coordinated-omission correction); one that finds the backlog full is
 //! counted as dropped.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -28,12 +29,16 @@ pub async fn run(
     stop: CancellationToken,
     tracker: TaskTracker,
 ) -> Option<u64> {
-    let vu_offset = plan.vu_offset;
-    let vus = Arc::new(Semaphore::new(plan.max_vus as usize));
+    let arrivals = Arc::new(Arrivals {
+        runner: Arc::clone(&runner),
+        vus: Semaphore::new(plan.max_vus as usize),
+        idle: Mutex::new(Vec::new()),
+        created: AtomicU64::new(0),
+        vu_offset: plan.vu_offset,
+        seed,
+    });
     let in_system = Arc::new(Semaphore::new((plan.max_vus + plan.backlog) as usize));
-    let idle: Arc<Mutex<Vec<Session>>> = Arc::new(Mutex::new(Vec::new()));
-    let created = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let start = tokio::time::Instant::now();
+    let start = Instant::now();
     // The generator's own lag: when it got to an arrival minus when the
     // arrival was due (timer and scheduler delay, not the backlog).
     let mut lag_us = new_latency_histogram();
@@ -44,42 +49,14 @@ pub async fn run(
             () = tokio::time::sleep_until(intended) => {}
             () = stop.cancelled() => break,
         }
-        let lag = micros(tokio::time::Instant::now().saturating_duration_since(intended));
+        let lag = micros(Instant::now().saturating_duration_since(intended));
         lag_us.saturating_record(lag.clamp(1, LATENCY_MAX_US));
         n += 1;
         let Ok(slot) = in_system.clone().try_acquire_owned() else {
             runner.hub.record_dropped();
             continue;
         };
-        let (runner, vus, idle, created) =
-            (runner.clone(), vus.clone(), idle.clone(), created.clone());
-        tracker.spawn(async move {
-            let _slot = slot;
-            let permit = tokio::select! {
-                p = vus.acquire_owned() => p.ok(),
-                () = runner.abort.cancelled() => None,
-            };
-            let Some(_permit) = permit else {
-                // Still in the backlog when the run ended: it never ran.
-                runner.hub.record_dropped();
-                return;
-            };
-            let pooled = idle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop();
-            let mut session = pooled.unwrap_or_else(|| {
-                let vu = vu_offset + created.fetch_add(1, Ordering::Relaxed) + 1;
-                runner.session(vu, seed)
-            });
-            let live = runner.hub.live();
-            live.vu_started();
-            runner.run_iteration(&mut session, Some(intended)).await;
-            live.vu_stopped();
-            idle.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(session);
-        });
+        tracker.spawn(Arc::clone(&arrivals).serve(slot, intended));
     }
     stop.cancel();
     runner.hub.set_scheduling_lag(lag_us);
@@ -88,4 +65,60 @@ pub async fn run(
         n += 1;
     }
     Some(n)
+}
+
+/// What every arrival shares: the VUs, and the sessions of finished
+/// iterations for the next arrivals to reuse.
+struct Arrivals {
+    runner: Arc<Runner>,
+    /// One permit per VU: at most `max_vus` iterations run at once.
+    vus: Semaphore,
+    /// Sessions no iteration is using.
+    idle: Mutex<Vec<Session>>,
+    /// Sessions made so far (a new one gets the next VU number).
+    created: AtomicU64,
+    vu_offset: u64,
+    seed: u64,
+}
+
+impl Arrivals {
+    /// Runs the iteration of an arrival due at `intended` once a VU is free,
+    /// holding its place in the system (`slot`) meanwhile; counted as
+    /// dropped when the run ends first.
+    async fn serve(self: Arc<Self>, slot: OwnedSemaphorePermit, intended: Instant) {
+        let _slot = slot;
+        let permit = tokio::select! {
+            p = self.vus.acquire() => p.ok(),
+            () = self.runner.abort.cancelled() => None,
+        };
+        let Some(_permit) = permit else {
+            // Still in the backlog when the run ended: it never ran.
+            self.runner.hub.record_dropped();
+            return;
+        };
+        let mut session = self.session();
+        let live = self.runner.hub.live();
+        live.vu_started();
+        self.runner
+            .run_iteration(&mut session, Some(intended))
+            .await;
+        live.vu_stopped();
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(session);
+    }
+
+    /// An idle session, else a new one for the next VU number.
+    fn session(&self) -> Session {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        pooled.unwrap_or_else(|| {
+            let vu = self.vu_offset + self.created.fetch_add(1, Ordering::Relaxed) + 1;
+            self.runner.session(vu, self.seed)
+        })
+    }
 }

@@ -118,6 +118,31 @@ enum StepResult {
     Abandoned,
 }
 
+/// How the steps of an iteration's flow went.
+#[derive(Debug, Clone, Copy)]
+struct FlowRun {
+    /// A step failed.
+    failed: bool,
+    /// A failed step ended the iteration (`on_error: abort_iteration`).
+    gave_up: bool,
+    /// The run was aborted during a step.
+    aborted: bool,
+    /// When the last step (or its think time) ended.
+    end: Instant,
+}
+
+impl FlowRun {
+    /// No step run yet, at `start`.
+    fn new(start: Instant) -> FlowRun {
+        FlowRun {
+            failed: false,
+            gave_up: false,
+            aborted: false,
+            end: start,
+        }
+    }
+}
+
 impl Runner {
     /// Prepares the shared state for a run.
     pub fn new(
@@ -321,6 +346,9 @@ impl Runner {
         )
     }
 
+    /// One iteration: pick a flow, run its steps, close the chats of an
+    /// iteration that gave up, and record it (measured from
+    /// `intended_start` too, when the open model scheduled it).
     async fn iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
         let started = Instant::now();
         let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
@@ -329,62 +357,75 @@ impl Runner {
             // A user who comes back: the last visit's connection is gone.
             session.conn.drop_connection();
         }
-        let mut ok = has_row;
-        let mut aborted = false;
-        let mut gave_up = false;
         if let Some(hooks) = &self.hooks {
             hooks.begin_iteration(session);
         }
-        // The clock is read once between two steps: the end of one is the
-        // start of the next (and the first starts with the iteration).
-        let mut now = started;
+        let mut run = FlowRun::new(started);
         let mut picked = None;
         if has_row {
             let (id, flow) = self.pick_flow(&mut session.rng);
             picked = Some(id);
-            'steps: for step in &flow.steps {
-                for _ in 0..step.repeat {
-                    let (result, end) = self.run_step(step, session, lag, now).await;
-                    now = end;
-                    match result {
-                        StepResult::Ok => {}
-                        StepResult::Failed => {
-                            ok = false;
-                            if step.on_error == OnError::AbortIteration {
-                                gave_up = true;
-                                break 'steps;
-                            }
-                        }
-                        StepResult::Aborted => {
-                            aborted = true;
-                            break 'steps;
-                        }
-                        StepResult::Abandoned => break 'steps,
-                    }
-                    if let Some(think) = &step.think {
-                        let pause = think.sample(&mut session.rng);
-                        tokio::time::sleep(pause).await;
-                        now = Instant::now();
-                    }
-                }
-            }
+            run = self.run_flow(flow, session, lag, started).await;
         }
-        if gave_up && !session.open_chats.is_empty() {
+        if run.gave_up && !session.open_chats.is_empty() {
             self.close_own_chats(session).await;
         }
         session.iteration += 1;
         self.end_iteration(session);
-        if aborted {
+        if run.aborted {
             self.hub.record_cut_off(false);
             return;
         }
-        let took = micros(now - started);
+        let took = micros(run.end - started);
         let corrected = if lag.is_zero() {
             took
         } else {
-            micros(now - started + lag)
+            micros(run.end - started + lag)
         };
+        let ok = has_row && !run.failed;
         self.hub.record_flow_iteration(picked, ok, took, corrected);
+    }
+
+    /// Runs `flow`'s steps (each `repeat` times, with its think time after
+    /// it) from `started`, until one fails with `abort_iteration`, the user
+    /// gives up or the run is aborted.
+    async fn run_flow(
+        &self,
+        flow: &Flow,
+        session: &mut Session,
+        lag: Duration,
+        started: Instant,
+    ) -> FlowRun {
+        let mut run = FlowRun::new(started);
+        // The clock is read once between two steps: the end of one is the
+        // start of the next (and the first starts with the iteration).
+        for step in &flow.steps {
+            for _ in 0..step.repeat {
+                let (result, end) = self.run_step(step, session, lag, run.end).await;
+                run.end = end;
+                match result {
+                    StepResult::Ok => {}
+                    StepResult::Failed => {
+                        run.failed = true;
+                        if step.on_error == OnError::AbortIteration {
+                            run.gave_up = true;
+                            return run;
+                        }
+                    }
+                    StepResult::Aborted => {
+                        run.aborted = true;
+                        return run;
+                    }
+                    StepResult::Abandoned => return run,
+                }
+                if let Some(think) = &step.think {
+                    let pause = think.sample(&mut session.rng);
+                    tokio::time::sleep(pause).await;
+                    run.end = Instant::now();
+                }
+            }
+        }
+        run
     }
 
     /// Closes the chats of an iteration that gave up on a failed step, at
