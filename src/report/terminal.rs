@@ -10,12 +10,17 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    corrected_differs, format_bytes, format_http_versions, format_percent, format_rate,
-    format_secs, format_us, shows_flow_column,
+    corrected_differs, format_http_versions, format_percent, format_rate, format_secs, format_us,
+    shows_flow_column,
 };
-use super::{DecidedBy, RunReport, StatsReport, ThresholdStatus, Verdict, failures};
+use super::{
+    AgentSummary, DecidedBy, RunMeta, RunReport, StatsReport, ThresholdStatus, Totals, Verdict,
+    failures,
+};
+use table::Table;
 
 mod connection;
+mod table;
 mod webhook;
 
 const BOLD: &str = "\x1b[1m";
@@ -27,9 +32,32 @@ const RESET: &str = "\x1b[0m";
 pub fn render(report: &RunReport, color: bool) -> String {
     let paint = Paint { color };
     let mut out = String::new();
-    let meta = &report.meta;
-    let totals = &report.totals;
+    header(&mut out, &report.meta, paint);
+    requests(&mut out, report, paint);
+    iterations(&mut out, &report.totals, paint);
+    saturation_warning(&mut out, report, paint);
+    let show_flow = shows_flow_column(report);
+    stats_tables(&mut out, report, show_flow, paint);
+    connection::render(&mut out, report, paint);
+    counts(&mut out, report, paint);
+    why_it_failed(&mut out, report, show_flow, paint);
+    if let Some(w) = &report.webhooks {
+        webhook::render(&mut out, w, paint);
+    }
+    if let Some(agents) = &report.agents {
+        agent_actors(&mut out, agents, paint);
+    }
+    if let Some(c) = &report.cleanup {
+        let line = c.summary();
+        let line = paint.alert_if(c.left_open > 0, &line);
+        let _ = writeln!(out, "clean-up        {line}");
+    }
+    schema_violations(&mut out, report);
+    out
+}
 
+/// The scenario, target, protocol and duration lines.
+fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
     let file = meta
         .scenario_file
         .as_deref()
@@ -62,6 +90,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
         "duration   {}{load}{interrupted}",
         format_secs(meta.duration_secs)
     );
+}
+
+/// The request totals line, then the throttling lines when the target throttled.
+fn requests(out: &mut String, report: &RunReport, paint: Paint) {
+    let totals = &report.totals;
     let cut_requests = if totals.cut_off_requests > 0 {
         paint.alert(&format!(", {} cut off", totals.cut_off_requests))
     } else {
@@ -80,6 +113,10 @@ pub fn render(report: &RunReport, color: bool) -> String {
         let routes = super::throttle::by_route(report);
         let _ = writeln!(out, "           by route: {}", routes.join(", "));
     }
+}
+
+/// The iteration counts, then the generator's scheduling lag and the plan when known.
+fn iterations(out: &mut String, totals: &Totals, paint: Paint) {
     let _ = writeln!(
         out,
         "iterations {} started: {} completed, {} failed, {} cut off; {} dropped",
@@ -117,6 +154,10 @@ pub fn render(report: &RunReport, color: bool) -> String {
             ),
         );
     }
+}
+
+/// A warning when samples above the histograms' 1 h ceiling were clamped.
+fn saturation_warning(out: &mut String, report: &RunReport, paint: Paint) {
     let saturated: u64 = report.steps.iter().map(|s| s.saturated).sum::<u64>()
         + report.routes.iter().map(|s| s.saturated).sum::<u64>();
     if saturated > 0 {
@@ -128,24 +169,24 @@ pub fn render(report: &RunReport, color: bool) -> String {
             ))
         );
     }
+}
 
+/// The "Steps" table (each step, the whole iteration, each flow's iterations) and the
+/// "Routes" table; both show the corrected p99 when any row's differs from the raw one.
+fn stats_tables(out: &mut String, report: &RunReport, show_flow: bool, paint: Paint) {
     // One flow's iterations are the whole iteration: shown per flow only with two or more.
     let flow_iterations: &[StatsReport] = if report.flow_iterations.len() > 1 {
         &report.flow_iterations
     } else {
         &[]
     };
-    let all = report
+    let show_corrected = report
         .steps
         .iter()
         .chain(&report.routes)
         .chain(std::iter::once(&report.iteration))
-        .chain(flow_iterations);
-    let show_corrected = all
-        .clone()
+        .chain(flow_iterations)
         .any(|s| corrected_differs(&s.latency, &s.corrected));
-
-    let show_flow = shows_flow_column(report);
 
     out.push('\n');
     let _ = writeln!(out, "{}", paint.bold("Steps"));
@@ -170,7 +211,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
             Some(&flow.name),
         );
     }
-    steps.render(&mut out, paint);
+    steps.render(out, paint);
 
     if !report.routes.is_empty() {
         out.push('\n');
@@ -186,10 +227,12 @@ pub fn render(report: &RunReport, color: bool) -> String {
         for route in &report.routes {
             routes.row(route, None);
         }
-        routes.render(&mut out, paint);
+        routes.render(out, paint);
     }
-    connection::render(&mut out, report, paint);
+}
 
+/// The status-code and error-kind counts; anything but 2xx and 3xx is highlighted.
+fn counts(out: &mut String, report: &RunReport, paint: Paint) {
     out.push('\n');
     let statuses: Vec<String> = report
         .status_codes
@@ -206,38 +249,29 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .map(|(kind, count)| paint.alert(&format!("{kind} × {count}")))
         .collect();
     let _ = writeln!(out, "errors by kind  {}", join_or_none(&kinds));
-    why_it_failed(&mut out, report, show_flow, paint);
-    if let Some(w) = &report.webhooks {
-        webhook::render(&mut out, w, paint);
-    }
-    if let Some(agents) = &report.agents {
-        let t = &agents.totals;
-        let errors = if t.errors > 0 {
-            paint.alert(&format!("{} errors", t.errors))
-        } else {
-            "0 errors".to_owned()
-        };
-        let _ = writeln!(
-            out,
-            "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {} reclaimed, {errors}",
-            agents.actors.len(),
-            t.invitations,
-            t.accepted,
-            t.rejected,
-            t.rejected_full,
-            t.replies,
-            t.chats_handled,
-            t.overtaken,
-            t.reclaimed,
-        );
-    }
-    if let Some(c) = &report.cleanup {
-        let line = c.summary();
-        let line = paint.alert_if(c.left_open > 0, &line);
-        let _ = writeln!(out, "clean-up        {line}");
-    }
-    schema_violations(&mut out, report);
-    out
+}
+
+/// The agent actors' line: how many, and what they did together.
+fn agent_actors(out: &mut String, agents: &AgentSummary, paint: Paint) {
+    let t = &agents.totals;
+    let errors = if t.errors > 0 {
+        paint.alert(&format!("{} errors", t.errors))
+    } else {
+        "0 errors".to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {} reclaimed, {errors}",
+        agents.actors.len(),
+        t.invitations,
+        t.accepted,
+        t.rejected,
+        t.rejected_full,
+        t.replies,
+        t.chats_handled,
+        t.overtaken,
+        t.reclaimed,
+    );
 }
 
 /// The "Why it failed" block: per step and failure kind, the sampled failures explained.
@@ -341,144 +375,6 @@ impl Paint {
             self.alert(text)
         } else {
             text.to_owned()
-        }
-    }
-}
-
-/// A cell's text and whether it is highlighted (applied after padding).
-struct Cell {
-    text: String,
-    style: Option<&'static str>,
-}
-
-/// Rows of a stats table; `None` is a separator line.
-struct Table {
-    headers: Vec<&'static str>,
-    show_flow: bool,
-    show_corrected: bool,
-    /// Body bytes sent and received (routes).
-    show_bytes: bool,
-    rows: Vec<Option<Vec<Cell>>>,
-}
-
-impl Table {
-    fn new(first: &'static str, show_flow: bool, show_corrected: bool) -> Self {
-        let mut headers = vec![first];
-        if show_flow {
-            headers.push("flow");
-        }
-        headers.extend([
-            "count", "errors", "req/s", "p50", "p90", "p99", "p99.9", "max",
-        ]);
-        if show_corrected {
-            headers.push("p99 (corr.)");
-        }
-        Self {
-            headers,
-            show_flow,
-            show_corrected,
-            show_bytes: false,
-            rows: Vec::new(),
-        }
-    }
-
-    /// Adds the `sent` and `received` body-byte columns (call before any row).
-    fn show_bytes(&mut self) {
-        self.show_bytes = true;
-        self.headers.extend(["sent", "received"]);
-    }
-
-    fn row(&mut self, stats: &StatsReport, flow: Option<&str>) {
-        let plain = |text: String| Cell { text, style: None };
-        let mut cells = vec![plain(stats.name.clone())];
-        if self.show_flow {
-            cells.push(plain(flow.unwrap_or("").to_owned()));
-        }
-        cells.push(plain(stats.count.to_string()));
-        cells.push(Cell {
-            text: stats.errors.to_string(),
-            style: (stats.errors > 0).then_some(RED),
-        });
-        cells.push(plain(format_rate(stats.rps)));
-        let latency = &stats.latency;
-        for us in [
-            latency.p50_us,
-            latency.p90_us,
-            latency.p99_us,
-            latency.p99_9_us,
-            latency.max_us,
-        ] {
-            cells.push(plain(if stats.count == 0 {
-                "-".to_owned()
-            } else {
-                format_us(us)
-            }));
-        }
-        if self.show_corrected {
-            let differs = corrected_differs(latency, &stats.corrected);
-            cells.push(Cell {
-                text: if stats.count == 0 {
-                    "-".to_owned()
-                } else {
-                    format_us(stats.corrected.p99_us)
-                },
-                style: differs.then_some(YELLOW),
-            });
-        }
-        if self.show_bytes {
-            cells.push(plain(format_bytes(stats.bytes_sent)));
-            cells.push(plain(format_bytes(stats.bytes_received)));
-        }
-        self.rows.push(Some(cells));
-    }
-
-    fn separator(&mut self) {
-        self.rows.push(None);
-    }
-
-    fn render(&self, out: &mut String, paint: Paint) {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for cells in self.rows.iter().flatten() {
-            for (width, cell) in widths.iter_mut().zip(cells) {
-                *width = (*width).max(cell.text.chars().count());
-            }
-        }
-        // The first column (and the flow column) is text: left-aligned; numbers right-aligned.
-        let text_columns = if self.show_flow { 2 } else { 1 };
-        let line = |cells: Vec<(String, Option<&'static str>)>| {
-            let mut text = String::from(" ");
-            for (index, ((cell, style), width)) in cells.into_iter().zip(&widths).enumerate() {
-                let padded = if index < text_columns {
-                    format!(" {cell:<width$}")
-                } else {
-                    format!("  {cell:>width$}")
-                };
-                match style {
-                    Some(code) if paint.color => text.push_str(&format!("{code}{padded}{RESET}")),
-                    _ => text.push_str(&padded),
-                }
-            }
-            text.trim_end().to_owned()
-        };
-        let header = line(
-            self.headers
-                .iter()
-                .map(|h| ((*h).to_owned(), Some(BOLD)))
-                .collect(),
-        );
-        let _ = writeln!(out, "{header}");
-        // Same width as a row: one leading space, then " " or "  " before each column.
-        let row_width = widths.iter().sum::<usize>() + 2 * widths.len() - text_columns + 1;
-        for row in &self.rows {
-            match row {
-                Some(cells) => {
-                    let row = line(cells.iter().map(|c| (c.text.clone(), c.style)).collect());
-                    let _ = writeln!(out, "{row}");
-                }
-                None => {
-                    let _ = writeln!(out, "  {}", "─".repeat(row_width.saturating_sub(2)));
-                }
-            }
         }
     }
 }

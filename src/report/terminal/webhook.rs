@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Paint;
 use crate::report::format::format_us;
-use crate::report::webhook::{LatencySummary, WebhookReport};
+use crate::report::webhook::{LatencySummary, QueueReport, WebhookReport};
 
 /// One row: `received` is the events that arrived (blank for the lifecycle
 /// levels, which are measurements only); `measured` the samples behind the
@@ -34,9 +34,22 @@ fn latency_row(out: &mut String, name: &str, received: Option<u64>, s: &LatencyS
 
 /// Appends the webhook section of the summary.
 pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
-    let c = &w.counts;
     out.push('\n');
     let _ = writeln!(out, "{}", paint.bold("Webhooks"));
+    counts(out, w, paint);
+    schema_violations(out, w, paint);
+    if !w.out_of_order_pairs.is_empty() {
+        let pairs: Vec<String> = w.out_of_order_pairs.iter().map(|p| p.label()).collect();
+        let _ = writeln!(out, "  out of order: {}", paint.alert(&pairs.join(", ")));
+    }
+    delays(out, w, paint);
+    queue(out, &w.queue, paint);
+}
+
+/// What arrived, and the missing, duplicate, late, out-of-order, badly signed, malformed
+/// and unrouted counts (highlighted when not zero).
+fn counts(out: &mut String, w: &WebhookReport, paint: Paint) {
+    let c = &w.counts;
     let registered = if w.registered {
         "registered by the run"
     } else {
@@ -70,6 +83,12 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
         flag(c.malformed),
         c.unrouted,
     );
+}
+
+/// How many events broke the spec's schema, and each event's first reason.
+fn schema_violations(out: &mut String, w: &WebhookReport, paint: Paint) {
+    let c = &w.counts;
+    let flag = |n: u64| paint.alert_if(n > 0, &n.to_string());
     let _ = writeln!(
         out,
         "  schema violations {} of {} event(s) checked against the spec",
@@ -83,10 +102,11 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
         });
         let _ = writeln!(out, "    {name} × {}{}", v.count, paint.alert(&first));
     }
-    if !w.out_of_order_pairs.is_empty() {
-        let pairs: Vec<String> = w.out_of_order_pairs.iter().map(|p| p.label()).collect();
-        let _ = writeln!(out, "  out of order: {}", paint.alert(&pairs.join(", ")));
-    }
+}
+
+/// The delay table: each event's delay from its cause, then the lifecycle service levels
+/// and the time in queue.
+fn delays(out: &mut String, w: &WebhookReport, paint: Paint) {
     let _ = writeln!(
         out,
         "  {:<28} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10}",
@@ -109,7 +129,10 @@ pub(super) fn render(out: &mut String, w: &WebhookReport, paint: Paint) {
     );
     latency_row(out, "chat_duration", None, &w.lifecycle.chat_duration);
     latency_row(out, "time_in_queue", None, &w.queue.time_in_queue);
-    let q = &w.queue;
+}
+
+/// The queue line and, when measured, the Little's law check.
+fn queue(out: &mut String, q: &QueueReport, paint: Paint) {
     let _ = writeln!(
         out,
         "  queue: {} queued, {} abandoned, positions seen {} (max {}, mean {:.1})",
