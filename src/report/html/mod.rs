@@ -36,22 +36,23 @@ macro_rules! w {
     }};
 }
 
+mod cards;
 mod charts;
 mod connection;
 mod failures;
 mod sections;
+mod stats_table;
 #[cfg(test)]
 mod tests;
 mod webhook;
 
+use cards::cards;
 use charts::{
     Bar, bar_chart, latency_timeline_chart, percentile_chart, ratio_bar_chart, status_color,
     status_text_color, throughput_chart, tick_label,
 };
-use sections::{
-    cards, cleanup_section, flow_iteration_rows, header, metadata_section, routes_table,
-    schema_section, steps_table, thresholds_table,
-};
+use sections::{cleanup_section, header, metadata_section, schema_section, thresholds_table};
+use stats_table::{flow_iteration_rows, routes_table, steps_table};
 
 /// Series colours (Tableau 10): distinguishable, colour-blind friendlier than primaries.
 const PALETTE: [&str; 10] = [

@@ -1,23 +1,31 @@
-//! The HTML report's text sections: header and badges, summary cards, the
-//! thresholds, step and route tables, schema violations, clean-up and run
-//! metadata. Every string from the report is escaped.
+//! The HTML report's text sections: header and badges, the thresholds, schema
+//! violations, clean-up and run metadata (the summary cards live in `cards`, the
+//! step and route tables in `stats_table`). Every string from the report is escaped.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
 use super::{
-    ITERATION_COLOR, PALETTE, RunReport, StatsReport, ThresholdResult, ThresholdStatus, Verdict,
-    base_url, describe_load, pretty_time, status_text_color,
+    RunReport, ThresholdResult, ThresholdStatus, Verdict, base_url, describe_load, pretty_time,
 };
+use crate::report::RunMeta;
 use crate::report::format::{
-    corrected_differs, escape_html, format_bytes, format_http_versions, format_percent_adaptive,
-    format_rate_grouped, format_secs_rounded, format_us, group_thousands, shows_flow_column,
+    escape_html, format_http_versions, format_secs_rounded, group_thousands,
 };
 
 pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
-    let meta = &report.meta;
-    out.push_str("<header>\n<div class=\"title\">\n");
+    out.push_str("<header>\n");
+    title(out, &report.meta, verdict);
+    meta_list(out, &report.meta);
+    out.push_str("</header>\n");
+    warnings(out, report, verdict);
+}
+
+/// The scenario's name with its badges: interrupted, the verdict, failed thresholds, the
+/// shard, how many reports were merged.
+fn title(out: &mut String, meta: &RunMeta, verdict: Option<&Verdict>) {
+    out.push_str("<div class=\"title\">\n");
     w!(
         out,
         "<h1><span class=\"muted\">chatload report</span> {}</h1>\n",
@@ -58,7 +66,12 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
             meta.merged_from.len()
         );
     }
-    out.push_str("</div>\n<dl class=\"meta\">\n");
+    out.push_str("</div>\n");
+}
+
+/// Target, times, load, seed and provenance as a definition list.
+fn meta_list(out: &mut String, meta: &RunMeta) {
+    out.push_str("<dl class=\"meta\">\n");
     let mut item = |key: &str, value: String| {
         w!(out, "<div><dt>{key}</dt><dd>{value}</dd></div>\n");
     };
@@ -89,15 +102,18 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
         let names: Vec<String> = meta.merged_from.iter().map(|m| escape_html(m)).collect();
         item("merged from", names.join(", "));
     }
-    out.push_str("</dl>\n</header>\n");
+    out.push_str("</dl>\n");
+}
 
+/// Below the header: an interrupted run, clamped samples, and why a failed run failed.
+fn warnings(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
     let saturated: u64 = report
         .steps
         .iter()
         .chain(&report.routes)
         .map(|s| s.saturated)
         .sum();
-    if meta.interrupted {
+    if report.meta.interrupted {
         out.push_str(
             "<p class=\"warn\">This run was interrupted (Ctrl-C or SIGTERM): the figures cover \
              only the part that ran.</p>\n",
@@ -116,186 +132,6 @@ pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verd
         }
         out.push_str("</ul></div>\n");
     }
-}
-
-pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
-    let t = &report.totals;
-    let passed: u64 = report
-        .steps
-        .iter()
-        .map(|s| s.count - s.errors.min(s.count))
-        .sum();
-    let failed: u64 = report.steps.iter().map(|s| s.errors).sum();
-    let clean_steps = report.steps.iter().filter(|s| s.errors == 0).count();
-    let violations = report.schema.as_ref().map(|s| s.violations);
-    let mode = report.schema.as_ref().map_or("", |s| s.mode.as_str());
-
-    out.push_str("<section class=\"cards\">\n");
-    card(
-        out,
-        "requests",
-        &group_thousands(t.requests),
-        "sent",
-        Tone::Plain,
-    );
-    card(
-        out,
-        "throughput",
-        &format_rate_grouped(t.requests_per_sec),
-        "requests / s",
-        Tone::Plain,
-    );
-    card(
-        out,
-        "errors",
-        &group_thousands(t.errors),
-        &format!("{} of requests", format_percent_adaptive(t.error_rate)),
-        Tone::bad_if(t.errors > 0),
-    );
-    throttle_card(out, report);
-    card(
-        out,
-        "iterations",
-        &group_thousands(t.started()),
-        &format!(
-            "started · {} completed · {} failed · {} cut off",
-            group_thousands(t.completed()),
-            group_thousands(t.iteration_errors),
-            group_thousands(t.cut_off_iterations)
-        ),
-        Tone::bad_if(t.iteration_errors > 0 || t.cut_off_iterations > 0),
-    );
-    if t.cut_off_requests > 0 || t.unstarted_iterations > 0 {
-        card(
-            out,
-            "cut short",
-            &group_thousands(t.cut_off_requests),
-            &format!(
-                "requests unanswered at the abort · {} planned iterations never started",
-                group_thousands(t.unstarted_iterations)
-            ),
-            Tone::Bad,
-        );
-    }
-    card(
-        out,
-        "dropped",
-        &group_thousands(t.dropped_iterations),
-        "arrivals without a free VU",
-        if t.dropped_iterations > 0 {
-            Tone::Warn
-        } else {
-            Tone::Plain
-        },
-    );
-    card(
-        out,
-        "checks",
-        &group_thousands(passed),
-        &format!(
-            "passed · {} failed · {clean_steps}/{} steps clean",
-            group_thousands(failed),
-            report.steps.len()
-        ),
-        Tone::bad_if(failed > 0),
-    );
-    match violations {
-        Some(n) => card(
-            out,
-            "schema violations",
-            &group_thousands(n),
-            &format!("mode: {}", escape_html(mode)),
-            Tone::bad_if(n > 0),
-        ),
-        None => card(out, "schema violations", "–", "not checked", Tone::Plain),
-    }
-    match verdict
-        .map(|v| v.thresholds.as_slice())
-        .filter(|t| !t.is_empty())
-    {
-        Some(results) => {
-            let count = |s: ThresholdStatus| results.iter().filter(|t| t.status == s).count();
-            let bad = results.iter().filter(|t| !t.passed).count();
-            card(
-                out,
-                "thresholds",
-                &format!("{} / {}", count(ThresholdStatus::Pass), results.len()),
-                &format!(
-                    "passed; {} failed; {} no data",
-                    count(ThresholdStatus::Fail),
-                    count(ThresholdStatus::NoData)
-                ),
-                Tone::bad_if(bad > 0),
-            );
-        }
-        None => card(out, "thresholds", "–", "none defined", Tone::Plain),
-    }
-    out.push_str("</section>\n");
-}
-
-/// Throttled responses, apart from errors: how many, the policy, what it
-/// waited, and per route (absent for reports written before it existed).
-fn throttle_card(out: &mut String, report: &RunReport) {
-    let Some(th) = &report.throttle else {
-        return;
-    };
-    let routes = crate::report::throttle::by_route(report);
-    let routes = if routes.is_empty() {
-        String::new()
-    } else {
-        format!(" · {}", escape_html(&routes.join(", ")))
-    };
-    card(
-        out,
-        "throttled",
-        &group_thousands(th.throttled),
-        &format!(
-            "{} of requests · policy {} · {} re-sent after {} waiting · {} given up{routes}",
-            format_percent_adaptive(th.rate),
-            escape_html(&th.policy),
-            group_thousands(th.retries),
-            crate::report::format::format_us(th.wait_us),
-            group_thousands(th.gave_up),
-        ),
-        if th.throttled > 0 {
-            Tone::Warn
-        } else {
-            Tone::Good
-        },
-    );
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum Tone {
-    Plain,
-    Good,
-    Warn,
-    Bad,
-}
-
-impl Tone {
-    pub(super) fn bad_if(bad: bool) -> Tone {
-        if bad { Tone::Bad } else { Tone::Good }
-    }
-
-    pub(super) fn class(self) -> &'static str {
-        match self {
-            Tone::Plain => "",
-            Tone::Good => " good",
-            Tone::Warn => " warn-card",
-            Tone::Bad => " bad",
-        }
-    }
-}
-
-/// `value` and `sub` are already HTML.
-pub(super) fn card(out: &mut String, label: &str, value: &str, sub: &str, tone: Tone) {
-    w!(
-        out,
-        "<div class=\"stat{}\"><div class=\"label\">{label}</div>\
-         <div class=\"value\">{value}</div><div class=\"sub\">{sub}</div></div>\n",
-        tone.class()
-    );
 }
 
 pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
@@ -328,191 +164,6 @@ pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-/// A per-step or per-route statistics table; `color` gives each row's swatch (the chart colour).
-pub(super) fn stats_table(
-    out: &mut String,
-    first: &str,
-    rows: &[(&StatsReport, Option<&str>, Option<&str>)],
-    show_flow: bool,
-    show_statuses: bool,
-) {
-    let show_corrected = rows
-        .iter()
-        .any(|(s, _, _)| corrected_differs(&s.latency, &s.corrected));
-    out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
-    w!(out, "<th>{first}</th>");
-    if show_flow {
-        out.push_str("<th>flow</th>");
-    }
-    out.push_str(
-        "<th class=\"num\">count</th><th class=\"num\">errors</th><th class=\"num\">req/s</th>\
-         <th class=\"num\">p50</th><th class=\"num\">p90</th><th class=\"num\">p99</th>\
-         <th class=\"num\">p99.9</th><th class=\"num\">max</th>",
-    );
-    if show_corrected {
-        out.push_str(
-            "<th class=\"num\" title=\"p99 from the intended start (coordinated omission \
-             corrected)\">p99 corrected</th>",
-        );
-    }
-    let show_bytes = rows
-        .iter()
-        .any(|(s, _, _)| s.bytes_sent + s.bytes_received > 0);
-    if show_bytes {
-        out.push_str(
-            "<th class=\"num\" title=\"request body bytes\">sent</th>\
-             <th class=\"num\" title=\"response body bytes\">received</th>",
-        );
-    }
-    if show_statuses {
-        out.push_str("<th>statuses</th>");
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for (s, color, flow) in rows {
-        let swatch = color
-            .map(|c| format!("<span class=\"swatch\" style=\"background:{c}\"></span>"))
-            .unwrap_or_default();
-        let row_class = if s.name == "whole iteration" {
-            " class=\"total\""
-        } else {
-            ""
-        };
-        w!(
-            out,
-            "<tr{row_class}><td>{swatch}{}</td>",
-            escape_html(&s.name)
-        );
-        if show_flow {
-            w!(out, "<td>{}</td>", escape_html(flow.unwrap_or("")));
-        }
-        let errors = if s.errors > 0 {
-            let kinds: Vec<String> = s
-                .failures
-                .iter()
-                .map(|(k, n)| format!("{} × {n}", escape_html(k)))
-                .collect();
-            format!(
-                "<span class=\"badtext\" title=\"{}\">{} ({})</span>",
-                kinds.join(", "),
-                group_thousands(s.errors),
-                format_percent_adaptive(s.error_rate)
-            )
-        } else {
-            "0".to_owned()
-        };
-        let l = &s.latency;
-        w!(
-            out,
-            "<td class=\"num\">{}</td><td class=\"num\">{errors}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td>",
-            group_thousands(s.count),
-            format_rate_grouped(s.rps),
-            lat(s.count, l.p50_us),
-            lat(s.count, l.p90_us),
-            lat(s.count, l.p99_us),
-            lat(s.count, l.p99_9_us),
-            lat(s.count, l.max_us),
-        );
-        if show_corrected {
-            if corrected_differs(&s.latency, &s.corrected) {
-                w!(
-                    out,
-                    "<td class=\"num warntext\">{}</td>",
-                    format_us(s.corrected.p99_us)
-                );
-            } else {
-                out.push_str("<td class=\"num muted\">same</td>");
-            }
-        }
-        if show_bytes {
-            w!(
-                out,
-                "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
-                format_bytes(s.bytes_sent),
-                format_bytes(s.bytes_received)
-            );
-        }
-        if show_statuses {
-            let codes: Vec<String> = s
-                .statuses
-                .iter()
-                .map(|(code, n)| {
-                    format!(
-                        "<span style=\"color:{}\">{}</span>&nbsp;×&nbsp;{}",
-                        status_text_color(code),
-                        escape_html(code),
-                        group_thousands(*n)
-                    )
-                })
-                .collect();
-            w!(out, "<td>{}</td>", codes.join(", "));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table></div>\n");
-}
-
-pub(super) fn lat(count: u64, us: u64) -> String {
-    if count == 0 {
-        "–".to_owned()
-    } else {
-        format_us(us)
-    }
-}
-
-/// Each flow's iterations as `iteration[FLOW]` rows, when there are two flows or more (one flow's
-/// iterations are the whole iteration).
-pub(super) fn flow_iteration_rows(report: &RunReport) -> Vec<StatsReport> {
-    if report.flow_iterations.len() < 2 {
-        return Vec::new();
-    }
-    report
-        .flow_iterations
-        .iter()
-        .map(|f| StatsReport {
-            name: format!("iteration[{}]", f.name),
-            ..f.clone()
-        })
-        .collect()
-}
-
-pub(super) fn steps_table(out: &mut String, report: &RunReport) {
-    out.push_str("<section class=\"card\">\n<h2>Steps</h2>\n");
-    let whole = StatsReport {
-        name: "whole iteration".to_owned(),
-        ..report.iteration.clone()
-    };
-    let mut rows: Vec<(&StatsReport, Option<&str>, Option<&str>)> = report
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s, Some(PALETTE[i % PALETTE.len()]), s.flow.as_deref()))
-        .collect();
-    rows.push((&whole, Some(ITERATION_COLOR), None));
-    let per_flow = flow_iteration_rows(report);
-    for (i, s) in per_flow.iter().enumerate() {
-        let color = PALETTE[(report.steps.len() + i) % PALETTE.len()];
-        rows.push((s, Some(color), s.flow.as_deref()));
-    }
-    stats_table(out, "step", &rows, shows_flow_column(report), false);
-    out.push_str(
-        "<p class=\"hint\">Latency is measured from the actual send. Errors: hover for the \
-         failure kinds.</p>\n</section>\n",
-    );
-}
-
-pub(super) fn routes_table(out: &mut String, report: &RunReport) {
-    if report.routes.is_empty() {
-        return;
-    }
-    out.push_str("<section class=\"card\">\n<h2>Routes</h2>\n");
-    let rows: Vec<(&StatsReport, Option<&str>, Option<&str>)> =
-        report.routes.iter().map(|r| (r, None, None)).collect();
-    stats_table(out, "route", &rows, false, true);
-    out.push_str("</section>\n");
 }
 
 pub(super) fn schema_section(out: &mut String, report: &RunReport) {
@@ -589,9 +240,16 @@ pub(super) fn cleanup_section(out: &mut String, report: &RunReport) {
 }
 
 pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
-    let meta = &report.meta;
     out.push_str("<section class=\"card\">\n<h2>Run metadata</h2>\n<dl class=\"kv\">\n");
     let mut row = |k: &str, v: String| w!(out, "<dt>{k}</dt><dd>{v}</dd>\n");
+    what_ran_rows(&mut row, &report.meta);
+    provenance_and_load_rows(&mut row, report);
+    out.push_str("</dl>\n</section>\n");
+}
+
+/// The scenario, the target and the protocol spoken, when the run started and ended, the
+/// seed and whether it was interrupted.
+fn what_ran_rows(row: &mut impl FnMut(&str, String), meta: &RunMeta) {
     row("scenario", escape_html(&meta.scenario));
     if let Some(file) = &meta.scenario_file {
         row(
@@ -622,6 +280,12 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
         "interrupted",
         if meta.interrupted { "yes" } else { "no" }.to_owned(),
     );
+}
+
+/// The shard and merged reports, the versions, the load profile, in-flight aborts and the
+/// agents' figures.
+fn provenance_and_load_rows(row: &mut impl FnMut(&str, String), report: &RunReport) {
+    let meta = &report.meta;
     row(
         "shard",
         meta.shard
@@ -665,7 +329,6 @@ pub(super) fn metadata_section(out: &mut String, report: &RunReport) {
             ),
         );
     }
-    out.push_str("</dl>\n</section>\n");
 }
 
 pub(super) fn key_values(out: &mut String, value: &Value) {
@@ -692,6 +355,3 @@ pub(super) fn key_values(out: &mut String, value: &Value) {
         ),
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Charts
