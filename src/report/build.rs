@@ -11,7 +11,9 @@ use super::{
     FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport,
     Totals, encode_histogram,
 };
-use crate::metrics::{FailureKind, LatencyStats, LoadCounts, MetricsLayout, RunMetrics};
+use crate::metrics::{
+    FailureKind, LatencyStats, LoadCounts, MetricsLayout, RunMetrics, TimelinePoint,
+};
 
 /// Builds the report of a run from its merged metrics and metadata.
 ///
@@ -26,8 +28,68 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
     };
     let layout = &metrics.layout;
 
-    // Pause-only steps record nothing: left out, rather than shown as steps that never ran.
-    let steps = metrics
+    let mut status_codes = BTreeMap::new();
+    let mut request_errors_by_kind = BTreeMap::new();
+    for stats in &metrics.routes {
+        add_statuses(&mut status_codes, stats);
+        add_failures(&mut request_errors_by_kind, stats);
+    }
+    let mut errors_by_kind = BTreeMap::new();
+    for stats in &metrics.steps {
+        add_failures(&mut errors_by_kind, stats);
+    }
+    let totals = totals(metrics, planned_iterations, seconds);
+    let throttle = super::throttle::build(metrics, totals.requests);
+
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        meta,
+        totals,
+        steps: step_reports(metrics, seconds),
+        routes: keyed_reports(
+            metrics,
+            (&metrics.routes, &layout.routes, "route"),
+            |c| &c.routes,
+            |r| &mut r.route,
+            seconds,
+        ),
+        iteration: StatsReport {
+            rps: load_rate(
+                metrics,
+                |c| Some(&c.iterations),
+                metrics.iteration.count,
+                seconds,
+            ),
+            ..stats_report("iteration".to_owned(), &metrics.iteration, seconds)
+        },
+        flow_iterations: keyed_reports(
+            metrics,
+            (&metrics.flows, &layout.flows, "flow"),
+            |c| &c.flows,
+            |r| &mut r.flow,
+            seconds,
+        ),
+        timeline: metrics.timeline.iter().map(timeline_report).collect(),
+        status_codes,
+        errors_by_kind,
+        request_errors_by_kind,
+        failure_samples: failure_samples(metrics, layout),
+        thresholds: Vec::new(),
+        verdict: None,
+        schema: None,
+        cleanup: None,
+        agents: None,
+        aborted_in_flight: false,
+        webhooks: None,
+        throttle: Some(throttle),
+    }
+}
+
+/// One report per step that sends requests, in plan order, its rate over `seconds`.
+/// Pause-only steps record nothing: left out, rather than shown as steps that never ran.
+fn step_reports(metrics: &RunMetrics, seconds: f64) -> Vec<StatsReport> {
+    let layout = &metrics.layout;
+    metrics
         .steps
         .iter()
         .enumerate()
@@ -40,30 +102,15 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             report.flow = info.map(|info| info.flow.clone());
             report
         })
-        .collect();
+        .collect()
+}
 
-    let routes = keyed_reports(
-        metrics,
-        (&metrics.routes, &layout.routes, "route"),
-        |c| &c.routes,
-        |r| &mut r.route,
-        seconds,
-    );
-
-    let mut status_codes = BTreeMap::new();
-    let mut request_errors_by_kind = BTreeMap::new();
-    for stats in &metrics.routes {
-        add_statuses(&mut status_codes, stats);
-        add_failures(&mut request_errors_by_kind, stats);
-    }
-    let mut errors_by_kind = BTreeMap::new();
-    for stats in &metrics.steps {
-        add_failures(&mut errors_by_kind, stats);
-    }
-
+/// The run's totals: requests and errors, iterations by how they ended, what the plan
+/// asked for and never started, and the generator's scheduling lag.
+fn totals(metrics: &RunMetrics, planned_iterations: Option<u64>, seconds: f64) -> Totals {
     let requests = metrics.total_requests();
     let errors = metrics.total_errors();
-    let totals = Totals {
+    Totals {
         requests,
         errors,
         error_rate: ratio(errors, requests),
@@ -83,59 +130,21 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             .as_ref()
             .filter(|h| !h.is_empty())
             .map(percentiles),
-    };
+    }
+}
 
-    RunReport {
-        schema_version: SCHEMA_VERSION,
-        meta,
-        totals,
-        steps,
-        routes,
-        iteration: StatsReport {
-            rps: load_rate(
-                metrics,
-                |c| Some(&c.iterations),
-                metrics.iteration.count,
-                seconds,
-            ),
-            ..stats_report("iteration".to_owned(), &metrics.iteration, seconds)
-        },
-        flow_iterations: keyed_reports(
-            metrics,
-            (&metrics.flows, &layout.flows, "flow"),
-            |c| &c.flows,
-            |r| &mut r.flow,
-            seconds,
-        ),
-        timeline: metrics
-            .timeline
-            .iter()
-            .map(|point| {
-                let latency = percentiles(&point.latency_us);
-                TimelineReport {
-                    second: point.second,
-                    requests: point.requests,
-                    errors: point.errors,
-                    p50_us: latency.p50_us,
-                    p90_us: latency.p90_us,
-                    p99_us: latency.p99_us,
-                    max_us: latency.max_us,
-                    histogram: encode_histogram(&point.latency_us),
-                }
-            })
-            .collect(),
-        status_codes,
-        errors_by_kind,
-        request_errors_by_kind,
-        failure_samples: failure_samples(metrics, layout),
-        thresholds: Vec::new(),
-        verdict: None,
-        schema: None,
-        cleanup: None,
-        agents: None,
-        aborted_in_flight: false,
-        webhooks: None,
-        throttle: Some(super::throttle::build(metrics, requests)),
+/// One second of the timeline: its counts, percentiles and encoded histogram.
+fn timeline_report(point: &TimelinePoint) -> TimelineReport {
+    let latency = percentiles(&point.latency_us);
+    TimelineReport {
+        second: point.second,
+        requests: point.requests,
+        errors: point.errors,
+        p50_us: latency.p50_us,
+        p90_us: latency.p90_us,
+        p99_us: latency.p99_us,
+        max_us: latency.max_us,
+        histogram: encode_histogram(&point.latency_us),
     }
 }
 

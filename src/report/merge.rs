@@ -18,11 +18,15 @@ use hdrhistogram::Histogram;
 use super::build::{per_second, ratio};
 use super::throttle::ThrottleStats;
 use super::{
-    AgentSummary, CleanupReport, FailureSamples, ReportError, RunReport, SCHEMA_VERSION,
+    AgentSummary, CleanupReport, FailureSamples, ReportError, RunMeta, RunReport, SCHEMA_VERSION,
     SchemaReport, StatsReport, TimelineReport, Totals, decode_histogram, encode_histogram,
     percentiles,
 };
 use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
+
+mod check;
+
+pub use check::check_set;
 
 /// Merges `reports` (named `sources`, for `meta.merged_from`) into one.
 ///
@@ -33,91 +37,25 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         .first()
         .ok_or_else(|| ReportError::Merge("no report to merge".to_owned()))?;
     check_set(reports, sources).map_err(ReportError::Merge)?;
-    let wall_secs = reports
-        .iter()
-        .map(|r| r.meta.duration_secs)
-        .fold(0.0, f64::max);
+    let meta = RunMeta::merged(reports, sources);
     // Rates over the longest load phase (the shards ran side by side).
-    let seconds = reports
-        .iter()
-        .map(|r| {
-            if r.meta.load_secs > 0.0 {
-                r.meta.load_secs
-            } else {
-                r.meta.duration_secs
-            }
-        })
-        .fold(0.0, f64::max);
-    let mut meta = first.meta.clone();
-    meta.duration_secs = wall_secs;
-    meta.load_secs = seconds;
-    meta.started_at = reports
-        .iter()
-        .map(|r| r.meta.started_at.clone())
-        .min()
-        .unwrap_or_default();
-    meta.ended_at = reports
-        .iter()
-        .map(|r| r.meta.ended_at.clone())
-        .max()
-        .unwrap_or_default();
-    meta.interrupted = reports.iter().any(|r| r.meta.interrupted);
-    meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
-    meta.shard = None;
-    meta.load.shard = None;
-    meta.merged_from = sources.to_vec();
-    let mut versions: Vec<_> = reports
-        .iter()
-        .flat_map(|r| r.meta.http_versions.iter().copied())
-        .collect();
-    versions.sort_unstable();
-    versions.dedup();
-    meta.http_versions = versions;
-
-    let steps = merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?;
-    let routes = merge_lists(reports.iter().map(|r| r.routes.as_slice()), seconds)?;
-    let iteration = merge_stats(
-        &reports.iter().map(|r| &r.iteration).collect::<Vec<_>>(),
-        seconds,
-    )?;
-    let flow_iterations = merge_lists(
-        reports.iter().map(|r| r.flow_iterations.as_slice()),
-        seconds,
-    )?;
-
-    let sum = |f: fn(&Totals) -> u64| reports.iter().map(|r| f(&r.totals)).sum::<u64>();
-    let (requests, errors) = (sum(|t| t.requests), sum(|t| t.errors));
-    let totals = Totals {
-        requests,
-        errors,
-        error_rate: ratio(errors, requests),
-        requests_per_sec: per_second(requests, seconds),
-        iterations: sum(|t| t.iterations),
-        iteration_errors: sum(|t| t.iteration_errors),
-        dropped_iterations: sum(|t| t.dropped_iterations),
-        iterations_started: sum(|t| t.iterations_started),
-        cut_off_iterations: sum(|t| t.cut_off_iterations),
-        cut_off_requests: sum(|t| t.cut_off_requests),
-        planned_iterations: reports
-            .iter()
-            .map(|r| r.totals.planned_iterations)
-            .sum::<Option<u64>>(),
-        unstarted_iterations: sum(|t| t.unstarted_iterations),
-        // The shards' generators lagged independently: the worst one.
-        scheduling_lag: reports
-            .iter()
-            .filter_map(|r| r.totals.scheduling_lag)
-            .max_by_key(|p| p.p99_us),
-    };
+    let seconds = meta.load_secs;
+    let totals = Totals::merged(reports, seconds);
     let throttle = super::throttle::merge(reports, totals.requests);
     Ok(RunReport {
         schema_version: SCHEMA_VERSION,
         meta,
         totals,
-        steps,
-        routes,
-        iteration,
-        flow_iterations,
+        steps: merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?,
+        routes: merge_lists(reports.iter().map(|r| r.routes.as_slice()), seconds)?,
+        iteration: merge_stats(
+            &reports.iter().map(|r| &r.iteration).collect::<Vec<_>>(),
+            seconds,
+        )?,
+        flow_iterations: merge_lists(
+            reports.iter().map(|r| r.flow_iterations.as_slice()),
+            seconds,
+        )?,
         timeline: merge_timeline(reports)?,
         status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
@@ -137,6 +75,85 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         )?,
         throttle,
     })
+}
+
+impl RunMeta {
+    /// The first report's metadata over the whole set: the longest duration and load phase
+    /// (the shards ran side by side), the earliest start and latest end, interrupted when any
+    /// was, every HTTP version spoken, no shard, and `sources` as `merged_from`.
+    fn merged(reports: &[RunReport], sources: &[String]) -> Self {
+        let wall_secs = reports
+            .iter()
+            .map(|r| r.meta.duration_secs)
+            .fold(0.0, f64::max);
+        let load_secs = reports
+            .iter()
+            .map(|r| {
+                if r.meta.load_secs > 0.0 {
+                    r.meta.load_secs
+                } else {
+                    r.meta.duration_secs
+                }
+            })
+            .fold(0.0, f64::max);
+        let mut meta = reports[0].meta.clone();
+        meta.duration_secs = wall_secs;
+        meta.load_secs = load_secs;
+        meta.started_at = reports
+            .iter()
+            .map(|r| r.meta.started_at.clone())
+            .min()
+            .unwrap_or_default();
+        meta.ended_at = reports
+            .iter()
+            .map(|r| r.meta.ended_at.clone())
+            .max()
+            .unwrap_or_default();
+        meta.interrupted = reports.iter().any(|r| r.meta.interrupted);
+        meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
+        meta.shard = None;
+        meta.load.shard = None;
+        meta.merged_from = sources.to_vec();
+        let mut versions: Vec<_> = reports
+            .iter()
+            .flat_map(|r| r.meta.http_versions.iter().copied())
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        meta.http_versions = versions;
+        meta
+    }
+}
+
+impl Totals {
+    /// The reports' totals summed, rates recomputed over `seconds`; the scheduling lag is
+    /// the worst shard's.
+    fn merged(reports: &[RunReport], seconds: f64) -> Self {
+        let sum = |f: fn(&Totals) -> u64| reports.iter().map(|r| f(&r.totals)).sum::<u64>();
+        let (requests, errors) = (sum(|t| t.requests), sum(|t| t.errors));
+        Totals {
+            requests,
+            errors,
+            error_rate: ratio(errors, requests),
+            requests_per_sec: per_second(requests, seconds),
+            iterations: sum(|t| t.iterations),
+            iteration_errors: sum(|t| t.iteration_errors),
+            dropped_iterations: sum(|t| t.dropped_iterations),
+            iterations_started: sum(|t| t.iterations_started),
+            cut_off_iterations: sum(|t| t.cut_off_iterations),
+            cut_off_requests: sum(|t| t.cut_off_requests),
+            planned_iterations: reports
+                .iter()
+                .map(|r| r.totals.planned_iterations)
+                .sum::<Option<u64>>(),
+            unstarted_iterations: sum(|t| t.unstarted_iterations),
+            // The shards' generators lagged independently: the worst one.
+            scheduling_lag: reports
+                .iter()
+                .filter_map(|r| r.totals.scheduling_lag)
+                .max_by_key(|p| p.p99_us),
+        }
+    }
 }
 
 /// Failure samples by (step, flow, kind), in order of first appearance: counts summed, the first
@@ -271,132 +288,6 @@ fn merge_timeline(reports: &[RunReport]) -> Result<Vec<TimelineReport>, ReportEr
             }
         })
         .collect())
-}
-
-/// The name of report `i` in messages.
-fn name(sources: &[String], i: usize) -> String {
-    sources
-        .get(i)
-        .cloned()
-        .unwrap_or_else(|| format!("report {}", i + 1))
-}
-
-/// `"2/3"` as (2, 3).
-fn shard_of(r: &RunReport) -> Option<Result<(u32, u32), String>> {
-    let text = r.meta.shard.as_deref()?;
-    let parsed = text
-        .split_once('/')
-        .and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)))
-        .filter(|&(k, n)| k >= 1 && k <= n);
-    Some(parsed.ok_or_else(|| format!("shard `{text}` is not K/N")))
-}
-
-/// Whether `reports` may be merged into one run, naming the problem if not.
-///
-/// # Errors
-/// Different scenarios or thresholds; sharded and unsharded reports mixed;
-/// shards with different seeds or shard counts, a shard twice, or a shard
-/// missing; the same unsharded run twice.
-pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
-    let Some(first) = reports.first() else {
-        return Err("no report to merge".to_owned());
-    };
-    for (i, r) in reports.iter().enumerate().skip(1) {
-        if r.meta.scenario != first.meta.scenario {
-            return Err(format!(
-                "cannot merge reports of different scenarios (`{}` in {}, `{}` in {})",
-                first.meta.scenario,
-                name(sources, 0),
-                r.meta.scenario,
-                name(sources, i)
-            ));
-        }
-        if r.thresholds != first.thresholds {
-            return Err(format!(
-                "{} and {} were run with different thresholds; the merged run could not be judged",
-                name(sources, 0),
-                name(sources, i)
-            ));
-        }
-    }
-    let shards: Vec<Option<(u32, u32)>> = reports
-        .iter()
-        .map(|r| shard_of(r).transpose())
-        .collect::<Result<_, _>>()?;
-    match (shards.iter().flatten().count(), reports.len()) {
-        (0, _) => check_repeats(reports, sources),
-        (n, total) if n == total => check_shards(reports, sources, &shards),
-        _ => Err(
-            "cannot merge shard reports with unsharded ones: merge the shards of one run, \
-             or whole runs side by side"
-                .to_owned(),
-        ),
-    }
-}
-
-fn check_shards(
-    reports: &[RunReport],
-    sources: &[String],
-    shards: &[Option<(u32, u32)>],
-) -> Result<(), String> {
-    let seed = reports[0].meta.seed;
-    if let Some(i) = reports.iter().position(|r| r.meta.seed != seed) {
-        return Err(format!(
-            "shards of one run share a seed, but {} has seed {seed} and {} has seed {}: \
-             run every shard with the same --seed",
-            name(sources, 0),
-            name(sources, i),
-            reports[i].meta.seed
-        ));
-    }
-    let count = shards[0].map_or(0, |s| s.1);
-    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
-    for (i, (k, n)) in shards.iter().flatten().enumerate() {
-        if *n != count {
-            return Err(format!(
-                "mismatched shard counts: {} is shard {}/{count}, {} is shard {k}/{n}",
-                name(sources, 0),
-                shards[0].map_or(0, |s| s.0),
-                name(sources, i)
-            ));
-        }
-        if let Some(j) = seen.insert(*k, i) {
-            return Err(format!(
-                "duplicate shard {k}/{n}: {} and {}",
-                name(sources, j),
-                name(sources, i)
-            ));
-        }
-    }
-    let missing: Vec<String> = (1..=count)
-        .filter(|k| !seen.contains_key(k))
-        .map(|k| format!("{k}/{count}"))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "incomplete shard set: shard {} missing (merge every shard of the run)",
-            missing.join(", ")
-        ))
-    }
-}
-
-/// Unsharded runs merge as runs side by side; the same run twice does not.
-fn check_repeats(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
-    for (i, r) in reports.iter().enumerate() {
-        if let Some(j) = reports[..i]
-            .iter()
-            .position(|o| o.meta.seed == r.meta.seed && o.meta.started_at == r.meta.started_at)
-        {
-            return Err(format!(
-                "{} and {} are the same run (same seed and start time)",
-                name(sources, j),
-                name(sources, i)
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Schema violations added per route, the first five samples kept.

@@ -1,0 +1,133 @@
+//! [`check_set`]: whether a set of reports may be merged into one run. One scenario, one set
+//! of thresholds, and either every shard of one run exactly once (same seed, same shard
+//! count, no duplicate, no gap) or only unsharded runs, none of them twice.
+
+use std::collections::BTreeMap;
+
+use super::RunReport;
+
+/// The name of report `i` in messages.
+fn name(sources: &[String], i: usize) -> String {
+    sources
+        .get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("report {}", i + 1))
+}
+
+/// `"2/3"` as (2, 3).
+fn shard_of(r: &RunReport) -> Option<Result<(u32, u32), String>> {
+    let text = r.meta.shard.as_deref()?;
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)))
+        .filter(|&(k, n)| k >= 1 && k <= n);
+    Some(parsed.ok_or_else(|| format!("shard `{text}` is not K/N")))
+}
+
+/// Whether `reports` may be merged into one run, naming the problem if not.
+///
+/// # Errors
+/// Different scenarios or thresholds; sharded and unsharded reports mixed;
+/// shards with different seeds or shard counts, a shard twice, or a shard
+/// missing; the same unsharded run twice.
+pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+    let Some(first) = reports.first() else {
+        return Err("no report to merge".to_owned());
+    };
+    for (i, r) in reports.iter().enumerate().skip(1) {
+        if r.meta.scenario != first.meta.scenario {
+            return Err(format!(
+                "cannot merge reports of different scenarios (`{}` in {}, `{}` in {})",
+                first.meta.scenario,
+                name(sources, 0),
+                r.meta.scenario,
+                name(sources, i)
+            ));
+        }
+        if r.thresholds != first.thresholds {
+            return Err(format!(
+                "{} and {} were run with different thresholds; the merged run could not be judged",
+                name(sources, 0),
+                name(sources, i)
+            ));
+        }
+    }
+    let shards: Vec<Option<(u32, u32)>> = reports
+        .iter()
+        .map(|r| shard_of(r).transpose())
+        .collect::<Result<_, _>>()?;
+    match (shards.iter().flatten().count(), reports.len()) {
+        (0, _) => check_repeats(reports, sources),
+        (n, total) if n == total => check_shards(reports, sources, &shards),
+        _ => Err(
+            "cannot merge shard reports with unsharded ones: merge the shards of one run, \
+             or whole runs side by side"
+                .to_owned(),
+        ),
+    }
+}
+
+fn check_shards(
+    reports: &[RunReport],
+    sources: &[String],
+    shards: &[Option<(u32, u32)>],
+) -> Result<(), String> {
+    let seed = reports[0].meta.seed;
+    if let Some(i) = reports.iter().position(|r| r.meta.seed != seed) {
+        return Err(format!(
+            "shards of one run share a seed, but {} has seed {seed} and {} has seed {}: \
+             run every shard with the same --seed",
+            name(sources, 0),
+            name(sources, i),
+            reports[i].meta.seed
+        ));
+    }
+    let count = shards[0].map_or(0, |s| s.1);
+    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
+    for (i, (k, n)) in shards.iter().flatten().enumerate() {
+        if *n != count {
+            return Err(format!(
+                "mismatched shard counts: {} is shard {}/{count}, {} is shard {k}/{n}",
+                name(sources, 0),
+                shards[0].map_or(0, |s| s.0),
+                name(sources, i)
+            ));
+        }
+        if let Some(j) = seen.insert(*k, i) {
+            return Err(format!(
+                "duplicate shard {k}/{n}: {} and {}",
+                name(sources, j),
+                name(sources, i)
+            ));
+        }
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|k| !seen.contains_key(k))
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "incomplete shard set: shard {} missing (merge every shard of the run)",
+            missing.join(", ")
+        ))
+    }
+}
+
+/// Unsharded runs merge as runs side by side; the same run twice does not.
+fn check_repeats(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+    for (i, r) in reports.iter().enumerate() {
+        if let Some(j) = reports[..i]
+            .iter()
+            .position(|o| o.meta.seed == r.meta.seed && o.meta.started_at == r.meta.started_at)
+        {
+            return Err(format!(
+                "{} and {} are the same run (same seed and start time)",
+                name(sources, j),
+                name(sources, i)
+            ));
+        }
+    }
+    Ok(())
+}
