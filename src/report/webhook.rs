@@ -371,13 +371,41 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
     let Some(first) = parts.first() else {
         return Ok(None);
     };
-    let sum = |f: fn(&WebhookReport) -> u64| parts.iter().map(|p| f(p)).sum::<u64>();
+    let mut receiver = ReceiverCounts::default();
+    let mut counts = EventCounts::default();
     let mut missing_by_event = BTreeMap::new();
     for p in parts {
+        receiver.add(&p.receiver);
+        counts.add(&p.counts);
         for (k, v) in &p.missing_by_event {
             *missing_by_event.entry(k.clone()).or_insert(0) += v;
         }
     }
+    Ok(Some(WebhookReport {
+        registered: parts.iter().any(|p| p.registered),
+        subscribed: first.subscribed.clone(),
+        late_after_ms: first.late_after_ms,
+        settle_ms: first.settle_ms,
+        verify: first.verify,
+        receiver,
+        counts,
+        missing_by_event,
+        out_of_order_pairs: sorted_pairs(parts.iter().flat_map(|p| {
+            p.out_of_order_pairs
+                .iter()
+                .map(|pair| ((pair.first.as_str(), pair.then.as_str()), pair.count))
+        })),
+        events: merge_events(parts)?,
+        schema_violations: schema::merge(parts.iter().map(|p| &p.schema_violations)),
+        // The queue before the lifecycle: a histogram that does not decode is reported in
+        // the order the sections were always merged.
+        queue: QueueReport::merged(parts)?,
+        lifecycle: LifecycleReport::merged(parts)?,
+    }))
+}
+
+/// Each event's count and delay over every part, in order of first appearance.
+fn merge_events(parts: &[&WebhookReport]) -> Result<Vec<EventStats>, ReportError> {
     let mut names: Vec<&str> = Vec::new();
     for e in parts.iter().flat_map(|p| &p.events) {
         if !names.contains(&e.event.as_str()) {
@@ -398,85 +426,93 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
             delay: merge_summaries(same().map(|e| &e.delay))?,
         });
     }
-    let mut pos = new_latency_histogram();
-    for p in parts {
-        merge_histogram(&mut pos, &decode_histogram(&p.queue.positions.histogram)?);
+    Ok(events)
+}
+
+impl ReceiverCounts {
+    /// Adds `other`'s counts to these.
+    fn add(&mut self, other: &ReceiverCounts) {
+        self.handshakes += other.handshakes;
+        self.events += other.events;
+        self.parked += other.parked;
     }
-    let time_in_queue = merge_summaries(parts.iter().map(|p| &p.queue.time_in_queue))?;
-    let queued = sum(|p| p.queue.queued);
-    let littles: Vec<&LittleReport> = parts
-        .iter()
-        .filter_map(|p| p.queue.little.as_ref())
-        .collect();
-    let little = (!littles.is_empty()).then(|| {
-        let samples: u64 = littles.iter().map(|l| l.samples).sum();
-        let l = if samples == 0 {
-            0.0
-        } else {
-            littles
-                .iter()
-                .map(|l| l.l_measured * l.samples as f64)
-                .sum::<f64>()
-                / samples as f64
+}
+
+impl EventCounts {
+    /// Adds `other`'s counts to these.
+    fn add(&mut self, other: &EventCounts) {
+        self.received += other.received;
+        self.missing += other.missing;
+        self.duplicate += other.duplicate;
+        self.late += other.late;
+        self.out_of_order += other.out_of_order;
+        self.invalid_signatures += other.invalid_signatures;
+        self.malformed += other.malformed;
+        self.unrouted += other.unrouted;
+        self.expected += other.expected;
+        self.direct += other.direct;
+        self.schema_checked += other.schema_checked;
+        self.schema_violations += other.schema_violations;
+    }
+}
+
+impl LifecycleReport {
+    /// The chats summed and each service level's histograms added.
+    fn merged(parts: &[&WebhookReport]) -> Result<Self, ReportError> {
+        let level = |f: fn(&LifecycleReport) -> &LatencySummary| {
+            merge_summaries(parts.iter().map(|p| f(&p.lifecycle)))
         };
-        let run_secs = littles.iter().map(|l| l.run_secs).fold(0.0, f64::max);
-        little(
-            l,
+        Ok(LifecycleReport {
+            chats: parts.iter().map(|p| p.lifecycle.chats).sum(),
+            time_to_assign: level(|l| &l.time_to_assign)?,
+            time_to_first_agent_reply: level(|l| &l.time_to_first_agent_reply)?,
+            chat_duration: level(|l| &l.chat_duration)?,
+        })
+    }
+}
+
+impl QueueReport {
+    /// Counts summed, the time in queue and position histograms added, and Little's law
+    /// checked again over the whole: L weighted by each shard's samples, the longest run.
+    fn merged(parts: &[&WebhookReport]) -> Result<Self, ReportError> {
+        let mut pos = new_latency_histogram();
+        for p in parts {
+            merge_histogram(&mut pos, &decode_histogram(&p.queue.positions.histogram)?);
+        }
+        let time_in_queue = merge_summaries(parts.iter().map(|p| &p.queue.time_in_queue))?;
+        let queued = parts.iter().map(|p| p.queue.queued).sum();
+        let littles: Vec<&LittleReport> = parts
+            .iter()
+            .filter_map(|p| p.queue.little.as_ref())
+            .collect();
+        let little = (!littles.is_empty()).then(|| {
+            let samples: u64 = littles.iter().map(|l| l.samples).sum();
+            let l = if samples == 0 {
+                0.0
+            } else {
+                littles
+                    .iter()
+                    .map(|l| l.l_measured * l.samples as f64)
+                    .sum::<f64>()
+                    / samples as f64
+            };
+            let run_secs = littles.iter().map(|l| l.run_secs).fold(0.0, f64::max);
+            little(
+                l,
+                queued,
+                time_in_queue.latency.mean_us / 1e6,
+                run_secs,
+                samples,
+            )
+        });
+        Ok(QueueReport {
             queued,
-            time_in_queue.latency.mean_us / 1e6,
-            run_secs,
-            samples,
-        )
-    });
-    Ok(Some(WebhookReport {
-        registered: parts.iter().any(|p| p.registered),
-        subscribed: first.subscribed.clone(),
-        late_after_ms: first.late_after_ms,
-        settle_ms: first.settle_ms,
-        verify: first.verify,
-        receiver: ReceiverCounts {
-            handshakes: sum(|p| p.receiver.handshakes),
-            events: sum(|p| p.receiver.events),
-            parked: sum(|p| p.receiver.parked),
-        },
-        counts: EventCounts {
-            received: sum(|p| p.counts.received),
-            missing: sum(|p| p.counts.missing),
-            duplicate: sum(|p| p.counts.duplicate),
-            late: sum(|p| p.counts.late),
-            out_of_order: sum(|p| p.counts.out_of_order),
-            invalid_signatures: sum(|p| p.counts.invalid_signatures),
-            malformed: sum(|p| p.counts.malformed),
-            unrouted: sum(|p| p.counts.unrouted),
-            expected: sum(|p| p.counts.expected),
-            direct: sum(|p| p.counts.direct),
-            schema_checked: sum(|p| p.counts.schema_checked),
-            schema_violations: sum(|p| p.counts.schema_violations),
-        },
-        missing_by_event,
-        out_of_order_pairs: sorted_pairs(parts.iter().flat_map(|p| {
-            p.out_of_order_pairs
-                .iter()
-                .map(|pair| ((pair.first.as_str(), pair.then.as_str()), pair.count))
-        })),
-        events,
-        schema_violations: schema::merge(parts.iter().map(|p| &p.schema_violations)),
-        lifecycle: LifecycleReport {
-            chats: sum(|p| p.lifecycle.chats),
-            time_to_assign: merge_summaries(parts.iter().map(|p| &p.lifecycle.time_to_assign))?,
-            time_to_first_agent_reply: merge_summaries(
-                parts.iter().map(|p| &p.lifecycle.time_to_first_agent_reply),
-            )?,
-            chat_duration: merge_summaries(parts.iter().map(|p| &p.lifecycle.chat_duration))?,
-        },
-        queue: QueueReport {
-            queued,
-            abandoned: sum(|p| p.queue.abandoned),
+            abandoned: parts.iter().map(|p| p.queue.abandoned).sum(),
             time_in_queue,
             positions: positions(&pos),
             little,
-        },
-    }))
+        })
+    }
 }
 
 #[cfg(test)]
