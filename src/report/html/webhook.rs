@@ -14,7 +14,7 @@ use super::{
 };
 use crate::report::decode_histogram;
 use crate::report::format::{escape_html, format_us};
-use crate::report::webhook::{LatencySummary, WebhookReport};
+use crate::report::webhook::{LatencySummary, QueueReport, WebhookReport};
 
 macro_rules! w {
     ($($arg:tt)*) => {{
@@ -214,6 +214,21 @@ pub(super) fn section(
     w: Option<&WebhookReport>,
 ) -> Result<Option<Value>, ReportError> {
     let Some(w) = w else { return Ok(None) };
+    events_card(out, w);
+    let lifecycle_series = lifecycle_card(out, w)?;
+    let event_series = delay_card(out, w)?;
+    queue_card(out, &w.queue);
+    let q = &w.queue;
+    Ok(Some(json!({
+        "counts": &w.counts,
+        "lifecycle": chart_points(&lifecycle_series),
+        "events": chart_points(&event_series),
+        "queue": {"queued": q.queued, "abandoned": q.abandoned, "little": q.little},
+    })))
+}
+
+/// What arrived, the anomalies as ratio bars, the out-of-order pairs and schema violations.
+fn events_card(out: &mut String, w: &WebhookReport) {
     let c = &w.counts;
     out.push_str("<section class=\"card\" id=\"webhooks\">\n<h2>Webhook events</h2>\n");
     w!(
@@ -240,7 +255,10 @@ pub(super) fn section(
     out_of_order_pairs(out, w);
     schema_violations(out, w);
     out.push_str("</section>\n");
+}
 
+/// The lifecycle service levels' percentile chart and table; returns the chart's series.
+fn lifecycle_card(out: &mut String, w: &WebhookReport) -> Result<Vec<Series>, ReportError> {
     let lifecycle = lifecycle_rows(w);
     let lifecycle_series = series_of(&lifecycle, &[BLUE, ORANGE, GREEN, TEAL])?;
     out.push_str("<section class=\"card\">\n<h2>Chat lifecycle service levels</h2>\n");
@@ -253,7 +271,11 @@ pub(super) fn section(
     percentile_chart(out, &lifecycle_series, axis_decades(&lifecycle_series));
     latency_table(out, "service level", &lifecycle);
     out.push_str("</section>\n");
+    Ok(lifecycle_series)
+}
 
+/// Each event's delay from its cause as a percentile chart and table; returns the series.
+fn delay_card(out: &mut String, w: &WebhookReport) -> Result<Vec<Series>, ReportError> {
     let events: Vec<(&str, &LatencySummary)> = w
         .events
         .iter()
@@ -264,8 +286,11 @@ pub(super) fn section(
     percentile_chart(out, &event_series, axis_decades(&event_series));
     latency_table(out, "event", &events);
     out.push_str("</section>\n");
+    Ok(event_series)
+}
 
-    let q = &w.queue;
+/// The queue counts and, when measured, the Little's law check.
+fn queue_card(out: &mut String, q: &QueueReport) {
     out.push_str("<section class=\"card\">\n<h2>Queue</h2>\n<dl class=\"kv\">\n");
     w!(
         out,
@@ -296,27 +321,22 @@ pub(super) fn section(
         );
     }
     out.push_str("</dl>\n</section>\n");
+}
 
-    let points = |s: &[Series]| -> Vec<Value> {
-        s.iter()
-            .map(|s| {
-                json!({
-                    "name": s.name,
-                    "count": s.count,
-                    "points": s.points.iter().map(|(q, _, us)| json!({
-                        "percentile": (q * 100.0 * 1e6).round() / 1e6,
-                        "latency_us": us,
-                    })).collect::<Vec<_>>(),
-                })
+/// A chart's series as JSON: name, count, and each point's percentile and latency.
+fn chart_points(s: &[Series]) -> Vec<Value> {
+    s.iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "count": s.count,
+                "points": s.points.iter().map(|(q, _, us)| json!({
+                    "percentile": (q * 100.0 * 1e6).round() / 1e6,
+                    "latency_us": us,
+                })).collect::<Vec<_>>(),
             })
-            .collect()
-    };
-    Ok(Some(json!({
-        "counts": c,
-        "lifecycle": points(&lifecycle_series),
-        "events": points(&event_series),
-        "queue": {"queued": q.queued, "abandoned": q.abandoned, "little": q.little},
-    })))
+        })
+        .collect()
 }
 
 #[cfg(test)]
