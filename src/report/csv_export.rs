@@ -7,96 +7,50 @@
 use super::connection::{ConnectionReport, Phase};
 use super::{ReportError, RunReport, StatsReport};
 
+/// The header row: one column per figure of a row.
+const HEADER: [&str; 31] = [
+    "kind",
+    "name",
+    "flow",
+    "count",
+    "errors",
+    "error_rate",
+    "rps",
+    "min_ms",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p99_9_ms",
+    "p99_99_ms",
+    "max_ms",
+    "p99_corrected_ms",
+    "throttled",
+    "throttle_retries",
+    "throttle_wait_ms",
+    "bytes_sent",
+    "bytes_received",
+    "new_connections",
+    "reused_connections",
+    "resumed_tls",
+    "connect_p50_ms",
+    "connect_p99_ms",
+    "tls_p50_ms",
+    "tls_p99_ms",
+    "first_byte_p50_ms",
+    "first_byte_p99_ms",
+];
+
 /// Renders the CSV (header row first).
 ///
 /// # Errors
 /// CSV encoding failure.
 pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "kind",
-        "name",
-        "flow",
-        "count",
-        "errors",
-        "error_rate",
-        "rps",
-        "min_ms",
-        "mean_ms",
-        "p50_ms",
-        "p90_ms",
-        "p95_ms",
-        "p99_ms",
-        "p99_9_ms",
-        "p99_99_ms",
-        "max_ms",
-        "p99_corrected_ms",
-        "throttled",
-        "throttle_retries",
-        "throttle_wait_ms",
-        "bytes_sent",
-        "bytes_received",
-        "new_connections",
-        "reused_connections",
-        "resumed_tls",
-        "connect_p50_ms",
-        "connect_p99_ms",
-        "tls_p50_ms",
-        "tls_p99_ms",
-        "first_byte_p50_ms",
-        "first_byte_p99_ms",
-    ];
     let csv_err = |e: csv::Error| ReportError::Csv(e.to_string());
-    w.write_record(header).map_err(csv_err)?;
-    let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
-    let mut row = |kind: &str, s: &StatsReport| {
-        let p = &s.latency;
-        let conn = s.connection.as_ref();
-        let count =
-            |f: fn(&ConnectionReport) -> u64| conn.map(f).map_or(String::new(), |n| n.to_string());
-        let phase = |f: fn(&ConnectionReport) -> Option<&Phase>, p99: bool| {
-            conn.and_then(f).map_or(String::new(), |ph| {
-                ms(if p99 {
-                    ph.latency.p99_us
-                } else {
-                    ph.latency.p50_us
-                })
-            })
-        };
-        w.write_record([
-            kind.to_owned(),
-            s.name.clone(),
-            s.flow.clone().unwrap_or_default(),
-            s.count.to_string(),
-            s.errors.to_string(),
-            format!("{:.6}", s.error_rate),
-            format!("{:.3}", s.rps),
-            ms(p.min_us),
-            format!("{:.3}", p.mean_us / 1000.0),
-            ms(p.p50_us),
-            ms(p.p90_us),
-            ms(p.p95_us),
-            ms(p.p99_us),
-            ms(p.p99_9_us),
-            ms(p.p99_99_us),
-            ms(p.max_us),
-            ms(s.corrected.p99_us),
-            s.throttle.throttled.to_string(),
-            s.throttle.retries.to_string(),
-            ms(s.throttle.wait_us),
-            s.bytes_sent.to_string(),
-            s.bytes_received.to_string(),
-            count(|c| c.new_connections),
-            count(|c| c.reused),
-            count(|c| c.resumed),
-            phase(|c| c.connect.as_ref(), false),
-            phase(|c| c.connect.as_ref(), true),
-            phase(|c| c.tls_handshake.as_ref(), false),
-            phase(|c| c.tls_handshake.as_ref(), true),
-            phase(|c| c.first_byte.as_ref(), false),
-            phase(|c| c.first_byte.as_ref(), true),
-        ])
-    };
+    w.write_record(HEADER).map_err(csv_err)?;
+    let mut row = |kind: &str, s: &StatsReport| w.write_record(record(kind, s));
     for s in &report.steps {
         row("step", s).map_err(csv_err)?;
     }
@@ -109,6 +63,69 @@ pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
         row("route", s).map_err(csv_err)?;
     }
     w.into_inner().map_err(|e| ReportError::Csv(e.to_string()))
+}
+
+/// Microseconds as milliseconds with three decimals.
+fn ms(us: u64) -> String {
+    format!("{:.3}", us as f64 / 1000.0)
+}
+
+/// One row, in [`HEADER`] order: the stats, then the connection set-up.
+fn record(kind: &str, s: &StatsReport) -> Vec<String> {
+    let p = &s.latency;
+    let mut cells = vec![
+        kind.to_owned(),
+        s.name.clone(),
+        s.flow.clone().unwrap_or_default(),
+        s.count.to_string(),
+        s.errors.to_string(),
+        format!("{:.6}", s.error_rate),
+        format!("{:.3}", s.rps),
+        ms(p.min_us),
+        format!("{:.3}", p.mean_us / 1000.0),
+        ms(p.p50_us),
+        ms(p.p90_us),
+        ms(p.p95_us),
+        ms(p.p99_us),
+        ms(p.p99_9_us),
+        ms(p.p99_99_us),
+        ms(p.max_us),
+        ms(s.corrected.p99_us),
+        s.throttle.throttled.to_string(),
+        s.throttle.retries.to_string(),
+        ms(s.throttle.wait_us),
+        s.bytes_sent.to_string(),
+        s.bytes_received.to_string(),
+    ];
+    cells.extend(connection_cells(s.connection.as_ref()));
+    cells
+}
+
+/// New, reused and resumed connections, then p50 and p99 of connect, TLS handshake and first
+/// byte; empty cells without connection figures (or without that phase).
+fn connection_cells(conn: Option<&ConnectionReport>) -> [String; 9] {
+    let count =
+        |f: fn(&ConnectionReport) -> u64| conn.map(f).map_or(String::new(), |n| n.to_string());
+    let phase = |f: fn(&ConnectionReport) -> Option<&Phase>, p99: bool| {
+        conn.and_then(f).map_or(String::new(), |ph| {
+            ms(if p99 {
+                ph.latency.p99_us
+            } else {
+                ph.latency.p50_us
+            })
+        })
+    };
+    [
+        count(|c| c.new_connections),
+        count(|c| c.reused),
+        count(|c| c.resumed),
+        phase(|c| c.connect.as_ref(), false),
+        phase(|c| c.connect.as_ref(), true),
+        phase(|c| c.tls_handshake.as_ref(), false),
+        phase(|c| c.tls_handshake.as_ref(), true),
+        phase(|c| c.first_byte.as_ref(), false),
+        phase(|c| c.first_byte.as_ref(), true),
+    ]
 }
 
 #[cfg(test)]

@@ -110,6 +110,36 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
     suite.add_test_case(case("verdict".to_owned(), "run", problem, true));
     add_accounting(&mut suite, report);
     add_cleanup(&mut suite, report);
+    add_thresholds(&mut suite, verdict);
+    let steps_decide = verdict.decided_by == DecidedBy::Steps;
+    for step in &report.steps {
+        suite.add_test_case(case(
+            format!("step: {}", step.name),
+            "steps",
+            step_problem(report, step),
+            steps_decide,
+        ));
+    }
+    for route in &report.routes {
+        suite.add_test_case(case(
+            format!("schema: {}", route.name),
+            "schema",
+            route_schema_problem(report, &route.name),
+            steps_decide,
+        ));
+    }
+    add_event_schemas(&mut suite, report, steps_decide);
+    let mut junit = Report::new("chatload");
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .map(String::into_bytes)
+        .map_err(|e| ReportError::Junit(e.to_string()))
+}
+
+/// One case per threshold; a threshold without data that is allowed to pass says so in its
+/// output.
+fn add_thresholds(suite: &mut TestSuite, verdict: &Verdict) {
     for t in &verdict.thresholds {
         let mut c = case(
             format!("threshold: {}", t.threshold),
@@ -122,49 +152,25 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
         }
         suite.add_test_case(c);
     }
-    let steps_decide = verdict.decided_by == DecidedBy::Steps;
-    for step in &report.steps {
-        suite.add_test_case(case(
-            format!("step: {}", step.name),
-            "steps",
-            step_problem(report, step),
-            steps_decide,
-        ));
-    }
-    for route in &report.routes {
-        let problem = report
-            .schema
-            .as_ref()
-            .and_then(|s| s.routes.get(&route.name))
-            .map(|v| {
-                let samples: Vec<String> = v
-                    .samples
-                    .iter()
-                    .map(|s| {
-                        let path = if s.path.is_empty() { "(body)" } else { &s.path };
-                        format!("status {} at {path}: {}", s.status, s.reason)
-                    })
-                    .collect();
-                let first = samples.first().cloned().unwrap_or_default();
-                (
-                    format!("{} schema violation(s) on {}: {first}", v.count, route.name),
-                    samples.join("\n"),
-                )
-            });
-        suite.add_test_case(case(
-            format!("schema: {}", route.name),
-            "schema",
-            problem,
-            steps_decide,
-        ));
-    }
-    add_event_schemas(&mut suite, report, steps_decide);
-    let mut junit = Report::new("chatload");
-    junit.add_test_suite(suite);
-    junit
-        .to_string()
-        .map(String::into_bytes)
-        .map_err(|e| ReportError::Junit(e.to_string()))
+}
+
+/// The failure of a route's schema case: how many responses broke the schema, the first
+/// sample in the message and every sample in the text; `None` without violations.
+fn route_schema_problem(report: &RunReport, route: &str) -> Option<(String, String)> {
+    let v = report.schema.as_ref()?.routes.get(route)?;
+    let samples: Vec<String> = v
+        .samples
+        .iter()
+        .map(|s| {
+            let path = if s.path.is_empty() { "(body)" } else { &s.path };
+            format!("status {} at {path}: {}", s.status, s.reason)
+        })
+        .collect();
+    let first = samples.first().cloned().unwrap_or_default();
+    Some((
+        format!("{} schema violation(s) on {route}: {first}", v.count),
+        samples.join("\n"),
+    ))
 }
 
 /// One case per webhook event name received or in violation: its `data`
