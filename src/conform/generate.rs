@@ -254,64 +254,8 @@ fn value_candidates(
         return;
     }
     match schema["type"].as_str() {
-        Some("integer" | "number") => {
-            if let Some(min) = schema["minimum"].as_i64() {
-                push(
-                    "range",
-                    format!("= {} (below minimum)", min - 1),
-                    json!(min - 1),
-                    false,
-                );
-                push("range", format!("= {min} (minimum)"), json!(min), true);
-            }
-            if let Some(max) = schema["maximum"].as_u64() {
-                if let Some(above) = max.checked_add(1) {
-                    push(
-                        "range",
-                        format!("= {above} (above maximum)"),
-                        json!(above),
-                        false,
-                    );
-                }
-                push("range", format!("= {max} (maximum)"), json!(max), true);
-            }
-        }
-        Some("string") => {
-            if let Some(min) = schema["minLength"].as_u64().filter(|m| *m > 0) {
-                let short = "x".repeat(usize::try_from(min - 1).unwrap_or(0));
-                push(
-                    "length",
-                    format!("is {} chars (minLength {min})", min - 1),
-                    json!(short),
-                    false,
-                );
-                if free {
-                    push(
-                        "length",
-                        format!("is {min} chars (minLength)"),
-                        json!("x".repeat(usize::try_from(min).unwrap_or(1))),
-                        true,
-                    );
-                }
-            }
-            if let Some(max) = schema["maxLength"].as_u64().filter(|m| *m < 1 << 20) {
-                let n = usize::try_from(max).unwrap_or(0);
-                push(
-                    "length",
-                    format!("is {} chars (maxLength {max})", max + 1),
-                    json!("x".repeat(n + 1)),
-                    false,
-                );
-                if free {
-                    push(
-                        "length",
-                        format!("is {max} chars (maxLength)"),
-                        json!("x".repeat(n)),
-                        true,
-                    );
-                }
-            }
-        }
+        Some("integer" | "number") => number_candidates(schema, &mut push),
+        Some("string") => string_candidates(schema, free, &mut push),
         Some("boolean") => {
             for b in [true, false] {
                 push("boolean", format!("= {b}"), json!(b), true);
@@ -324,6 +268,75 @@ fn value_candidates(
             }
         }
         _ => {}
+    }
+}
+
+/// The candidates for a number: just below the minimum and at it, just above the maximum
+/// and at it. `push` takes a candidate's kind, what it does, its value and whether it is
+/// meant to stay valid.
+fn number_candidates(schema: &Value, push: &mut impl FnMut(&'static str, String, Value, bool)) {
+    if let Some(min) = schema["minimum"].as_i64() {
+        push(
+            "range",
+            format!("= {} (below minimum)", min - 1),
+            json!(min - 1),
+            false,
+        );
+        push("range", format!("= {min} (minimum)"), json!(min), true);
+    }
+    if let Some(max) = schema["maximum"].as_u64() {
+        if let Some(above) = max.checked_add(1) {
+            push(
+                "range",
+                format!("= {above} (above maximum)"),
+                json!(above),
+                false,
+            );
+        }
+        push("range", format!("= {max} (maximum)"), json!(max), true);
+    }
+}
+
+/// The candidates for a string: one char too short and too long; at each bound too when the
+/// happy body leaves the value `free`.
+fn string_candidates(
+    schema: &Value,
+    free: bool,
+    push: &mut impl FnMut(&'static str, String, Value, bool),
+) {
+    if let Some(min) = schema["minLength"].as_u64().filter(|m| *m > 0) {
+        let short = "x".repeat(usize::try_from(min - 1).unwrap_or(0));
+        push(
+            "length",
+            format!("is {} chars (minLength {min})", min - 1),
+            json!(short),
+            false,
+        );
+        if free {
+            push(
+                "length",
+                format!("is {min} chars (minLength)"),
+                json!("x".repeat(usize::try_from(min).unwrap_or(1))),
+                true,
+            );
+        }
+    }
+    if let Some(max) = schema["maxLength"].as_u64().filter(|m| *m < 1 << 20) {
+        let n = usize::try_from(max).unwrap_or(0);
+        push(
+            "length",
+            format!("is {} chars (maxLength {max})", max + 1),
+            json!("x".repeat(n + 1)),
+            false,
+        );
+        if free {
+            push(
+                "length",
+                format!("is {max} chars (maxLength)"),
+                json!("x".repeat(n)),
+                true,
+            );
+        }
     }
 }
 
