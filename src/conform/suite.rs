@@ -223,26 +223,11 @@ async fn users(c: &mut Checker, t: &mut Tour) {
     repeatable(c, "update user", Operation::UpdateUser, &[&user], body).await;
 }
 
+/// The chat's life before it closes: opened (and the conflicts of opening), active, assigned
+/// and accepted, messages, history.
 async fn chats(c: &mut Checker, t: &mut Tour) {
-    let (room, user) = (t.room, t.user.clone());
-    let chat_body = json!({"room": room, "creator": user, "source": 3, "lang": "en"});
-    let opened = c
-        .call(Call::new("create chat", Operation::CreateChat, &[]).body(chat_body.clone()))
-        .await;
-    t.chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
-    if opened.is_some() {
-        t.open_chats.push(t.chat.clone());
-    }
-    let chat = t.chat.clone();
-    let second = Call::new(
-        "second open chat for one user → 409",
-        Operation::CreateChat,
-        &[],
-    );
-    c.call(second.expect(&[409]).body(chat_body)).await;
-    let no_creator = Call::new("chat without creator → 400", Operation::CreateChat, &[]);
-    c.call(no_creator.expect(&[400]).body(json!({"room": room})))
-        .await;
+    open_chat(c, t).await;
+    let (chat, user) = (t.chat.clone(), t.user.clone());
     let activity = json!({"chatId": chat, "type": "writing"});
     repeatable(
         c,
@@ -264,8 +249,41 @@ async fn chats(c: &mut Checker, t: &mut Tour) {
         json!({"lang": "en"}),
     )
     .await;
+    assign(c, &chat).await;
+    messages(c, t).await;
+    history(c, &chat, &user).await;
+    c.call(Call::new("chat users", Operation::ListChatUsers, &[&chat]))
+        .await;
+}
+
+/// Opens the tour's chat, then a second open chat for the same user (409) and one without
+/// a creator (400).
+async fn open_chat(c: &mut Checker, t: &mut Tour) {
+    let (room, user) = (t.room, t.user.clone());
+    let chat_body = json!({"room": room, "creator": user, "source": 3, "lang": "en"});
+    let opened = c
+        .call(Call::new("create chat", Operation::CreateChat, &[]).body(chat_body.clone()))
+        .await;
+    t.chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
+    if opened.is_some() {
+        t.open_chats.push(t.chat.clone());
+    }
+    let second = Call::new(
+        "second open chat for one user → 409",
+        Operation::CreateChat,
+        &[],
+    );
+    c.call(second.expect(&[409]).body(chat_body)).await;
+    let no_creator = Call::new("chat without creator → 400", Operation::CreateChat, &[]);
+    c.call(no_creator.expect(&[400]).body(json!({"room": room})))
+        .await;
+}
+
+/// Assigns the chat; the agent it went to accepts, and the tour waits until the chat is
+/// active.
+async fn assign(c: &mut Checker, chat: &str) {
     let assigned = c
-        .call(Call::new("assign", Operation::AssignChat, &[&chat]))
+        .call(Call::new("assign", Operation::AssignChat, &[chat]))
         .await;
     if let Some(agent_id) = s(assigned.as_ref(), "/agent/id") {
         let body = json!({"chatId": chat, "userId": agent_id});
@@ -275,8 +293,14 @@ async fn chats(c: &mut Checker, t: &mut Tour) {
                 .body(body),
         )
         .await;
-        wait_active(c, &chat).await;
+        wait_active(c, chat).await;
     }
+}
+
+/// Sends a message (and one without text, 400), reads the messages and the queue update,
+/// lists the messages as the participant and marks the message read.
+async fn messages(c: &mut Checker, t: &Tour) {
+    let (chat, user) = (t.chat.clone(), t.user.clone());
     let body = json!({"chatId": chat, "sender": user, "message": "conformance check"});
     let sent = repeatable(
         c,
@@ -313,21 +337,21 @@ async fn chats(c: &mut Checker, t: &mut Tour) {
     c.call(as_participant.creds(Creds::Token(&t.token))).await;
     let read = Call::new("mark message read", Operation::MarkMessageRead, &[&message]);
     c.call(read.body(json!({"userId": user}))).await;
-    c.call(
-        Call::new("export history", Operation::GetChatHistory, &[&chat]).query("format", "json"),
-    )
-    .await;
+}
+
+/// Exports the chat's history and imports a turn into it.
+async fn history(c: &mut Checker, chat: &str, user: &str) {
+    c.call(Call::new("export history", Operation::GetChatHistory, &[chat]).query("format", "json"))
+        .await;
     let history = json!({"history": [{"sender": user, "message": "imported turn", "created": 1_700_000_000}]});
     repeatable(
         c,
         "import history",
         Operation::ImportChatHistory,
-        &[&chat],
+        &[chat],
         history,
     )
     .await;
-    c.call(Call::new("chat users", Operation::ListChatUsers, &[&chat]))
-        .await;
 }
 
 async fn chat_members(c: &mut Checker, t: &Tour) {
@@ -450,26 +474,38 @@ async fn close_and_after(c: &mut Checker, t: &mut Tour) {
     if closed.is_some() {
         t.open_chats.retain(|id| id != &chat);
     }
-    let agent = t.agent(2);
+    closed_chat_conflicts(c, &chat, &user, &t.agent(2)).await;
+    closed_chat_reads(c, &chat).await;
+    let again = json!({"room": t.room, "creator": user});
+    let new_chat = Call::new(
+        "a new chat once the old one is closed",
+        Operation::CreateChat,
+        &[],
+    );
+    let opened = c.call(new_chat.body(again).kind(Kind::AfterClose)).await;
+    if let Some(id) = s(opened.as_ref(), "/chat/id") {
+        t.open_chats.push(id);
+    }
+}
+
+/// Every change to the closed chat answers 409: a message, closing it again, assigning it,
+/// sending it to the inbox, joining, inviting, uploading to it.
+async fn closed_chat_conflicts(c: &mut Checker, chat: &str, user: &str, agent: &str) {
     let conflicts = [
         Call::new(
             "message to a closed chat → 409",
             Operation::SendChatMessage,
-            &[&chat],
+            &[chat],
         )
         .body(json!({"chatId": chat, "sender": user, "message": "too late"})),
-        Call::new("close a closed chat → 409", Operation::CloseChat, &[&chat]),
-        Call::new(
-            "assign a closed chat → 409",
-            Operation::AssignChat,
-            &[&chat],
-        ),
+        Call::new("close a closed chat → 409", Operation::CloseChat, &[chat]),
+        Call::new("assign a closed chat → 409", Operation::AssignChat, &[chat]),
         Call::new(
             "a closed chat back to the inbox → 409",
             Operation::ChatToInbox,
-            &[&chat],
+            &[chat],
         ),
-        Call::new("join a closed chat → 409", Operation::JoinChat, &[&chat])
+        Call::new("join a closed chat → 409", Operation::JoinChat, &[chat])
             .body(json!({"userId": agent})),
         Call::new(
             "invite to a closed chat → 409",
@@ -482,17 +518,21 @@ async fn close_and_after(c: &mut Checker, t: &mut Tour) {
         c.call(call.expect(&[409]).kind(Kind::AfterClose)).await;
     }
     let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
-    let fields = [("chatId", chat.clone()), ("senderId", user.clone())];
+    let fields = [("chatId", chat.to_owned()), ("senderId", user.to_owned())];
     let late = ("late.png", "image/png", png);
     c.upload("upload to a closed chat → 409", &fields, late, Some(&[409]))
         .await;
     if let Some(last) = c.results.last_mut() {
         last.kind = Kind::AfterClose;
     }
+}
+
+/// The closed chat is still read, with the status `closed`, and its messages still listed.
+async fn closed_chat_reads(c: &mut Checker, chat: &str) {
     let read = Call::new(
         "a closed chat is still read, as closed",
         Operation::GetChat,
-        &[&chat],
+        &[chat],
     );
     let body = c.call(read.kind(Kind::AfterClose)).await;
     let not_closed = s(body.as_ref(), "/chat/status").as_deref() != Some("closed");
@@ -507,19 +547,9 @@ async fn close_and_after(c: &mut Checker, t: &mut Tour) {
     let messages = Call::new(
         "a closed chat's messages are still listed",
         Operation::ListChatMessages,
-        &[&chat],
+        &[chat],
     );
     c.call(messages.kind(Kind::AfterClose)).await;
-    let again = json!({"room": t.room, "creator": user});
-    let new_chat = Call::new(
-        "a new chat once the old one is closed",
-        Operation::CreateChat,
-        &[],
-    );
-    let opened = c.call(new_chat.body(again).kind(Kind::AfterClose)).await;
-    if let Some(id) = s(opened.as_ref(), "/chat/id") {
-        t.open_chats.push(id);
-    }
 }
 
 /// A happy call whose body can be sent again without changing what the
