@@ -8,11 +8,12 @@ use std::time::SystemTime;
 use anyhow::{Context, anyhow};
 
 use super::{
-    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, default_report_path,
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Outputs, default_report_path,
     mock_tls_config, open_outputs, remote_url, run_failed, tls_options, usage, write_bytes,
 };
 use crate::cli::ConformArgs;
-use crate::conform::{Checker, ConformOptions, ConformTarget};
+use crate::conform::{Checker, ConformOptions, ConformReport, ConformTarget};
+use crate::webhook::RunningReceiver;
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let outputs = open_outputs(
@@ -21,62 +22,15 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
         args.junit.as_deref(),
         &[],
     )?;
-    let (out, out_file, junit_file) = (outputs.path, outputs.report, outputs.junit);
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let remote = remote_url(&args.target)?;
     // The receiver is kept alive until the suite is done: the registered
     // webhook points at it.
-    let (receiver, hook_url) = match args.hook_url.clone() {
-        Some(url) => (None, url),
+    let (receiver, hook_url) = webhook_target(&args).await?;
+    let (target, mock) = match remote {
+        Some(base_url) => (remote_target(base_url, &args, hook_url)?, None),
         None => {
-            let receiver = crate::conform::start_receiver()
-                .await
-                .context("cannot start the local webhook receiver")
-                .map_err(run_failed)?;
-            let url = receiver.local_url();
-            (Some(receiver), url)
-        }
-    };
-    let mut mock = None;
-    let target = match remote {
-        Some(base_url) => {
-            let (Some(app_id), Some(secret)) = (env("CHATLOAD_APP_ID"), env("CHATLOAD_SECRET"))
-            else {
-                return Err(usage(anyhow!(
-                    "conform against {base_url} needs CHATLOAD_APP_ID and CHATLOAD_SECRET"
-                )));
-            };
-            ConformTarget {
-                base_url,
-                app_id,
-                secret,
-                domain_key: env("CHATLOAD_DOMAIN_KEY"),
-                room: args.room,
-                hook_url,
-                tls: tls_options(&args.tls, None, None)?,
-            }
-        }
-        None => {
-            // Simulated agents off: the suite accepts the invitation itself, deterministically.
-            let mut config = chatload_mock::MockConfig::default();
-            config.simulation.simulate = false;
-            mock_tls_config(&mut config, &args.tls);
-            let server = chatload_mock::spawn(config)
-                .await
-                .context("cannot start the bundled mock")
-                .map_err(run_failed)?;
-            let base_url = server.base_url();
-            let tls = tls_options(&args.tls, None, server.ca_pem())?;
-            mock = Some(server);
-            ConformTarget {
-                base_url,
-                app_id: MOCK_APP_ID.to_owned(),
-                secret: MOCK_SECRET.to_owned(),
-                domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
-                room: args.room,
-                hook_url,
-                tls,
-            }
+            let (target, server) = mock_target(&args, hook_url).await?;
+            (target, Some(server))
         }
     };
     let defaults = ConformOptions::default();
@@ -90,18 +44,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
-    crate::outln!("{}", crate::conform::terminal(&report).trim_end());
-    let json = serde_json::to_vec_pretty(&report).map_err(run_failed)?;
-    write_bytes(out_file, &out, &json).map_err(run_failed)?;
-    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
-        write_bytes(
-            file,
-            path,
-            &crate::conform::junit(&report).map_err(run_failed)?,
-        )
-        .map_err(run_failed)?;
-    }
-    crate::outln!("report: {}", out.display());
+    write_results(&report, outputs, &args)?;
     if report.checks.iter().all(|c| c.status.is_none()) {
         return Err(run_failed(anyhow!("the target did not answer any request")));
     }
@@ -110,4 +53,92 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     } else {
         Exit::Failed
     })
+}
+
+/// Where the suite's webhook goes: `--hook-url`, or a local receiver started here (returned
+/// too, to be kept alive until the suite is done).
+async fn webhook_target(args: &ConformArgs) -> Result<(Option<RunningReceiver>, String), AppError> {
+    Ok(match args.hook_url.clone() {
+        Some(url) => (None, url),
+        None => {
+            let receiver = crate::conform::start_receiver()
+                .await
+                .context("cannot start the local webhook receiver")
+                .map_err(run_failed)?;
+            let url = receiver.local_url();
+            (Some(receiver), url)
+        }
+    })
+}
+
+/// A real instance at `base_url`, with its credentials from the environment.
+fn remote_target(
+    base_url: String,
+    args: &ConformArgs,
+    hook_url: String,
+) -> Result<ConformTarget, AppError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(app_id), Some(secret)) = (env("CHATLOAD_APP_ID"), env("CHATLOAD_SECRET")) else {
+        return Err(usage(anyhow!(
+            "conform against {base_url} needs CHATLOAD_APP_ID and CHATLOAD_SECRET"
+        )));
+    };
+    Ok(ConformTarget {
+        base_url,
+        app_id,
+        secret,
+        domain_key: env("CHATLOAD_DOMAIN_KEY"),
+        room: args.room,
+        hook_url,
+        tls: tls_options(&args.tls, None, None)?,
+    })
+}
+
+/// The bundled mock, started here with simulated agents off: the suite accepts the
+/// invitation itself, deterministically. The server is returned to be kept running.
+async fn mock_target(
+    args: &ConformArgs,
+    hook_url: String,
+) -> Result<(ConformTarget, chatload_mock::MockServer), AppError> {
+    let mut config = chatload_mock::MockConfig::default();
+    config.simulation.simulate = false;
+    mock_tls_config(&mut config, &args.tls);
+    let server = chatload_mock::spawn(config)
+        .await
+        .context("cannot start the bundled mock")
+        .map_err(run_failed)?;
+    let base_url = server.base_url();
+    let tls = tls_options(&args.tls, None, server.ca_pem())?;
+    let target = ConformTarget {
+        base_url,
+        app_id: MOCK_APP_ID.to_owned(),
+        secret: MOCK_SECRET.to_owned(),
+        domain_key: Some(MOCK_DOMAIN_KEY.to_owned()),
+        room: args.room,
+        hook_url,
+        tls,
+    };
+    Ok((target, server))
+}
+
+/// Prints the results, then writes the JSON report and the JUnit file (when asked for).
+fn write_results(
+    report: &ConformReport,
+    outputs: Outputs,
+    args: &ConformArgs,
+) -> Result<(), AppError> {
+    let (out, out_file, junit_file) = (outputs.path, outputs.report, outputs.junit);
+    crate::outln!("{}", crate::conform::terminal(report).trim_end());
+    let json = serde_json::to_vec_pretty(report).map_err(run_failed)?;
+    write_bytes(out_file, &out, &json).map_err(run_failed)?;
+    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
+        write_bytes(
+            file,
+            path,
+            &crate::conform::junit(report).map_err(run_failed)?,
+        )
+        .map_err(run_failed)?;
+    }
+    crate::outln!("report: {}", out.display());
+    Ok(())
 }
