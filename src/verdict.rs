@@ -228,30 +228,43 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
         Subject::Run(m) => run_value(*m, report),
         Subject::Lifecycle(m) => {
             let w = report.webhooks.as_ref().ok_or_else(no_webhooks)?;
-            let summary = match m {
-                LifecycleMetric::TimeToAssign => &w.lifecycle.time_to_assign,
-                LifecycleMetric::TimeInQueue => &w.queue.time_in_queue,
-                LifecycleMetric::TimeToFirstAgentReply => &w.lifecycle.time_to_first_agent_reply,
-                LifecycleMetric::ChatDuration => &w.lifecycle.chat_duration,
-            };
-            t.stat
-                .and_then(|s| latency_value(summary, s))
-                .ok_or_else(|| "no webhook event measured this".to_owned())
+            lifecycle_value(t.stat, *m, w)
         }
         Subject::Event(name) => {
             let w = report.webhooks.as_ref().ok_or_else(no_webhooks)?;
-            let missing = || format!("no `{name}` event was received");
-            let event = w
-                .events
-                .iter()
-                .find(|e| same_event(&e.event, name))
-                .ok_or_else(missing)?;
-            match t.stat {
-                Some(StatMetric::Count) if event.count > 0 => Ok(event.count as f64),
-                Some(s) => latency_value(&event.delay, s).ok_or_else(missing),
-                None => Err(missing()),
-            }
+            event_value(t.stat, name, w)
         }
+    }
+}
+
+/// A lifecycle service level's `stat`, or "no data" when no webhook event measured it.
+fn lifecycle_value(
+    stat: Option<StatMetric>,
+    m: LifecycleMetric,
+    w: &WebhookReport,
+) -> Result<f64, String> {
+    let summary = match m {
+        LifecycleMetric::TimeToAssign => &w.lifecycle.time_to_assign,
+        LifecycleMetric::TimeInQueue => &w.queue.time_in_queue,
+        LifecycleMetric::TimeToFirstAgentReply => &w.lifecycle.time_to_first_agent_reply,
+        LifecycleMetric::ChatDuration => &w.lifecycle.chat_duration,
+    };
+    stat.and_then(|s| latency_value(summary, s))
+        .ok_or_else(|| "no webhook event measured this".to_owned())
+}
+
+/// An event's count or delay `stat`, or "no data" when the event never arrived.
+fn event_value(stat: Option<StatMetric>, name: &str, w: &WebhookReport) -> Result<f64, String> {
+    let missing = || format!("no `{name}` event was received");
+    let event = w
+        .events
+        .iter()
+        .find(|e| same_event(&e.event, name))
+        .ok_or_else(missing)?;
+    match stat {
+        Some(StatMetric::Count) if event.count > 0 => Ok(event.count as f64),
+        Some(s) => latency_value(&event.delay, s).ok_or_else(missing),
+        None => Err(missing()),
     }
 }
 
