@@ -20,6 +20,7 @@ mod chat;
 mod decision;
 mod directory;
 mod evict;
+mod message;
 mod model;
 mod simulation;
 pub mod view;
@@ -172,6 +173,24 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+impl Settings {
+    /// The settings `app` configures; the file size limit is the mock's.
+    fn configured(app: &AppConfig, global: &MockConfig) -> Self {
+        Settings {
+            queue_active: app.queue_mode,
+            languages: app.languages.clone(),
+            allowed_file_types: app
+                .allowed_file_types
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
+            max_file_size: global.max_media_bytes,
+            assign_algorithm: app.assign_algorithm,
+            inactivity_timeout: 600,
+        }
+    }
+}
+
 impl AppStore {
     /// Builds the store of one configured app.
     pub fn new(
@@ -191,18 +210,7 @@ impl AppStore {
             app_id: Arc::clone(&app_id),
             name: app.name.clone().unwrap_or_else(|| app.id.clone()),
             region: app.region.clone(),
-            settings: Settings {
-                queue_active: app.queue_mode,
-                languages: app.languages.clone(),
-                allowed_file_types: app
-                    .allowed_file_types
-                    .iter()
-                    .map(|t| t.to_ascii_lowercase())
-                    .collect(),
-                max_file_size: global.max_media_bytes,
-                assign_algorithm: app.assign_algorithm,
-                inactivity_timeout: 600,
-            },
+            settings: Settings::configured(app, global),
             configured_simulate: sim.simulate,
             agents_switched_off: false,
             sim,
@@ -238,12 +246,18 @@ impl AppStore {
             hook_seed: global.seed ^ 0x9e37_79b9_7f4a_7c15 ^ app_index.wrapping_mul(7919),
             tickets: 0,
         };
+        store.insert_configured_agents(app);
+        store
+    }
+
+    /// Inserts each agent `app` configures, with the defaults for what it leaves out.
+    fn insert_configured_agents(&mut self, app: &AppConfig) {
         for agent in app.all_agents() {
             let email = agent
                 .email
                 .clone()
                 .unwrap_or_else(|| format!("{}@{}.local", agent.id, app.id));
-            store.insert_agent(
+            self.insert_agent(
                 agent.id.clone(),
                 agent.name.clone().unwrap_or_else(|| agent.id.clone()),
                 agent.nickname.clone(),
@@ -267,7 +281,6 @@ impl AppStore {
                 },
             );
         }
-        store
     }
 
     /// The app id.
