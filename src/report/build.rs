@@ -28,16 +28,6 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
     };
     let layout = &metrics.layout;
 
-    let mut status_codes = BTreeMap::new();
-    let mut request_errors_by_kind = BTreeMap::new();
-    for stats in &metrics.routes {
-        add_statuses(&mut status_codes, stats);
-        add_failures(&mut request_errors_by_kind, stats);
-    }
-    let mut errors_by_kind = BTreeMap::new();
-    for stats in &metrics.steps {
-        add_failures(&mut errors_by_kind, stats);
-    }
     let totals = totals(metrics, planned_iterations, seconds);
     let throttle = super::throttle::build(metrics, totals.requests);
 
@@ -70,9 +60,9 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             seconds,
         ),
         timeline: metrics.timeline.iter().map(timeline_report).collect(),
-        status_codes,
-        errors_by_kind,
-        request_errors_by_kind,
+        status_codes: statuses_of(&metrics.routes),
+        errors_by_kind: failures_of(&metrics.steps),
+        request_errors_by_kind: failures_of(&metrics.routes),
         failure_samples: failure_samples(metrics, layout),
         thresholds: Vec::new(),
         verdict: None,
@@ -252,6 +242,24 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         histogram: encode_histogram(&stats.latency_us),
         corrected_histogram: encode_histogram(&stats.corrected_us),
     }
+}
+
+/// The responses of `all` by status code.
+fn statuses_of(all: &[LatencyStats]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for stats in all {
+        add_statuses(&mut counts, stats);
+    }
+    counts
+}
+
+/// The failures of `all` by kind.
+fn failures_of(all: &[LatencyStats]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for stats in all {
+        add_failures(&mut counts, stats);
+    }
+    counts
 }
 
 fn add_statuses(into: &mut BTreeMap<String, u64>, stats: &LatencyStats) {
