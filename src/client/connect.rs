@@ -2,9 +2,12 @@
 //! connect, over `https://` the rustls handshake (ALPN choosing HTTP/1.1 or
 //! HTTP/2), and hyper's handshake on top, each timed with `Instant` only.
 //!
-//! One [`Connector`] per client holds one `rustls::ClientConfig`, so every
-//! connection the client opens shares its session cache: a reconnect resumes
-//! the TLS session instead of a full handshake, as a browser's would.
+//! One [`Connector`] per client holds one `rustls::ClientConfig`. Each
+//! virtual user's slot connects with its own copy of it
+//! ([`TlsTarget::with_own_sessions`]), so a VU's reconnect resumes that VU's
+//! TLS session, as a returning browser's would, while a VU's first
+//! connection is a full handshake, as a new user's is. The `http2` policy's
+//! shared connections use the client's own cache.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,6 +79,8 @@ pub(super) struct Connector {
 
 /// The TLS side of a [`Connector`].
 pub(super) struct TlsTarget {
+    /// Kept to give each virtual user a copy with its own session cache.
+    config: Arc<rustls::ClientConfig>,
     pub(super) connector: TlsConnector,
     pub(super) server_name: ServerName<'static>,
 }
@@ -92,12 +97,25 @@ impl TlsTarget {
     /// A target named `host`, with `config` (shared: its session cache too).
     pub(super) fn new(config: rustls::ClientConfig, host: &str) -> Option<TlsTarget> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        let config = Arc::new(config);
         Some(TlsTarget {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: TlsConnector::from(Arc::clone(&config)),
+            config,
             server_name: ServerName::try_from(host.to_owned()).ok()?,
         })
     }
+
+    /// A connector like the client's but with a session cache of its own,
+    /// for one virtual user (once per VU, at its first connection).
+    pub(super) fn with_own_sessions(&self) -> TlsConnector {
+        let mut config = rustls::ClientConfig::clone(&self.config);
+        config.resumption = rustls::client::Resumption::in_memory_sessions(SESSIONS_PER_VU);
+        TlsConnector::from(Arc::new(config))
+    }
 }
+
+/// Sessions one virtual user remembers: it talks to one server.
+const SESSIONS_PER_VU: usize = 4;
 
 /// Why no connection could be opened.
 #[derive(Debug)]
@@ -109,8 +127,12 @@ pub(super) enum ConnectFailure {
 }
 
 impl Connector {
-    /// A new connection with its driver spawned, and how long it took.
-    pub(super) async fn open(&self) -> Result<(Sender, Opened), ConnectFailure> {
+    /// A new connection with its driver spawned, and how long it took; over
+    /// `https://` through `sessions` (a VU's own cache) or else the client's.
+    pub(super) async fn open(
+        &self,
+        sessions: Option<&TlsConnector>,
+    ) -> Result<(Sender, Opened), ConnectFailure> {
         let start = Instant::now();
         let stream = tokio::time::timeout(
             self.connect_timeout,
@@ -132,11 +154,11 @@ impl Connector {
             return Ok((sender, opened));
         };
         let left = self.connect_timeout.saturating_sub(connect);
-        let stream =
-            tokio::time::timeout(left, tls.connector.connect(tls.server_name.clone(), stream))
-                .await
-                .map_err(|_| ConnectFailure::Connect)?
-                .map_err(ConnectFailure::Tls)?;
+        let connector = sessions.unwrap_or(&tls.connector);
+        let stream = tokio::time::timeout(left, connector.connect(tls.server_name.clone(), stream))
+            .await
+            .map_err(|_| ConnectFailure::Connect)?
+            .map_err(ConnectFailure::Tls)?;
         let handshake = connected.elapsed();
         let session = stream.get_ref().1;
         let resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);

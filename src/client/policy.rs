@@ -96,7 +96,7 @@ impl SharedH2 {
         {
             return Ok((Sender::Http2(open.clone()), None));
         }
-        let (sender, opened) = client.open().await?;
+        let (sender, opened) = client.open(None).await?;
         *group = match &sender {
             Sender::Http2(s) => Some(Sender::Http2(s.clone())),
             // The server did not choose HTTP/2: nothing to share.

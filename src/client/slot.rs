@@ -16,6 +16,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Body as _;
 
+use tokio_rustls::TlsConnector;
+
 use super::connect::{ConnectFailure, Opened, Sender};
 use super::request::PreparedRequest;
 use super::{ApiClient, ApiRequest, ApiResponse, ClientError};
@@ -43,15 +45,33 @@ pub struct ConnSlot {
     /// The request timeout's timer, kept from request to request (see
     /// [`ConnSlot::within`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    owner: Owner,
+}
+
+/// Whom a slot's connections are for.
+#[derive(Default)]
+struct Owner {
     /// The VU (from 1), which picks its shared HTTP/2 connection.
     vu: u64,
+    /// Over `https://`, the VU's own TLS session cache (made at its first
+    /// connection): its reconnects resume its session, never another VU's.
+    sessions: Option<TlsConnector>,
+}
+
+impl std::fmt::Debug for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Owner")
+            .field("vu", &self.vu)
+            .field("sessions", &self.sessions.is_some())
+            .finish()
+    }
 }
 
 impl ConnSlot {
     /// VU `vu`'s slot, empty.
     pub fn new(vu: u64) -> ConnSlot {
         ConnSlot {
-            vu,
+            owner: Owner { vu, sessions: None },
             ..ConnSlot::default()
         }
     }
@@ -139,18 +159,29 @@ impl ApiClient {
         self.send_request_on(slot, request, sent).await
     }
 
-    /// A new connection for the slot of VU `vu`: its own, or under the
-    /// `http2` policy its group's (then `None` when it was open already).
-    async fn connection(&self, vu: u64) -> Result<(Sender, Option<Opened>), ClientError> {
-        match &self.shared {
-            Some(shared) => shared.get(vu, self).await,
-            None => self.open().await.map(|(s, o)| (s, Some(o))),
+    /// A new connection for the slot of `owner`: its own (through its own
+    /// TLS sessions), or under the `http2` policy its group's (then `None`
+    /// when it was open already).
+    async fn connection(&self, owner: &mut Owner) -> Result<(Sender, Option<Opened>), ClientError> {
+        if let Some(shared) = &self.shared {
+            return shared.get(owner.vu, self).await;
         }
+        let sessions = match (&self.connector.tls, &mut owner.sessions) {
+            (Some(tls), sessions) => {
+                Some(&*sessions.get_or_insert_with(|| tls.with_own_sessions()))
+            }
+            (None, _) => None,
+        };
+        self.open(sessions).await.map(|(s, o)| (s, Some(o)))
     }
 
-    /// Opens a connection; a failed TLS handshake is described once.
-    pub(super) async fn open(&self) -> Result<(Sender, Opened), ClientError> {
-        self.connector.open().await.map_err(|failure| {
+    /// Opens a connection, over `https://` through `sessions` (else the
+    /// client's own cache); a failed TLS handshake is described once.
+    pub(super) async fn open(
+        &self,
+        sessions: Option<&TlsConnector>,
+    ) -> Result<(Sender, Opened), ClientError> {
+        self.connector.open(sessions).await.map_err(|failure| {
             if let ConnectFailure::Tls(e) = failure {
                 self.note_tls_failure(&e);
             }
@@ -170,28 +201,28 @@ impl ApiClient {
         let ConnSlot {
             sender: conn,
             timer,
-            vu,
+            owner,
         } = slot;
-        let exchange = pin!(self.exchange_on(conn, *vu, request, sent));
+        let exchange = pin!(self.exchange_on(conn, owner, request, sent));
         match sent.checked_add(self.timeout) {
             Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
             None => exchange.await, // a timeout beyond what Instant can express
         }
     }
 
-    /// Sends `request` on the slot's connection `conn` (opened for VU `vu`
+    /// Sends `request` on the slot's connection `conn` (opened for `owner`
     /// when there is none) and reads the response; retried once on a new
     /// connection when a reused one turns out closed before the request left.
     async fn exchange_on(
         &self,
         conn: &mut Option<Sender>,
-        vu: u64,
+        owner: &mut Owner,
         mut request: hyper::Request<Full<Bytes>>,
         sent: Instant,
     ) -> Result<ApiResponse, ClientError> {
         let mut retried = false;
         loop {
-            let (reused, opened) = self.ensure_connection(conn, vu).await?;
+            let (reused, opened) = self.ensure_connection(conn, owner).await?;
             let Some(sender) = conn.as_mut() else {
                 return Err(ClientError::Other);
             };
@@ -236,14 +267,14 @@ impl ApiClient {
     async fn ensure_connection(
         &self,
         conn: &mut Option<Sender>,
-        vu: u64,
+        owner: &mut Owner,
     ) -> Result<(bool, Option<Opened>), ClientError> {
         if conn.as_ref().is_some_and(|s| !s.is_closed()) {
             return Ok((true, None));
         }
         // Boxed: once per connection, and it would make every request's
         // future larger.
-        let (sender, opened) = Box::pin(self.connection(vu)).await?;
+        let (sender, opened) = Box::pin(self.connection(owner)).await?;
         *conn = Some(sender);
         Ok((opened.is_none(), opened))
     }

@@ -146,8 +146,9 @@ impl TlsOptions {
     /// The rustls configuration of the VUs' connections under `policy`:
     /// the web roots and the extra CA (or, when asked, no verification),
     /// ALPN as `http` says (`h2` only for the `http2` policy), and rustls's
-    /// default in-memory session cache, which every connection of the one
-    /// client built from it shares, so reconnects resume their sessions.
+    /// default in-memory session cache, which the `http2` policy's shared
+    /// connections use; each VU's own connections use a copy with a cache of
+    /// its own (`TlsTarget::with_own_sessions`).
     ///
     /// # Errors
     /// The extra CA is not a usable trust anchor.

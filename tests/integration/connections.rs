@@ -169,3 +169,54 @@ fn validate_checks_the_connection_policy_in_the_target() {
     );
     assert!(stderr.contains("bad.yaml:3:"), "file:line:column: {stderr}");
 }
+
+/// Each virtual user keeps its own TLS sessions: a VU's first connection is
+/// a full handshake even after another VU connected (a new user's browser
+/// has no ticket), and its reconnect resumes its own session. Before, one
+/// cache per client let a VU that connected second resume the first one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_vu_resumes_only_its_own_tls_session() {
+    use chatload::api::Operation;
+    use chatload::client::{
+        ApiClient, ApiRequest, CaCert, ClientConfig, ConnSlot, Credentials, HttpVersion, TlsOptions,
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (mock, ca) = tls_mock(dir.path()).await;
+    let pem = std::fs::read(&ca).expect("read CA");
+    let tls = TlsOptions {
+        extra_ca: Some(CaCert::from_pem("mock CA", &pem).expect("CA parses")),
+        insecure: false,
+        http: HttpVersion::Http1,
+    };
+    let config = ClientConfig {
+        base_url: format!("https://localhost:{}/v1", mock.addr().port()),
+        credentials: Credentials {
+            app_id: Some("demo-app".to_owned()),
+            secret: Some("demo-secret".to_owned()),
+            domain_key: None,
+        },
+        extra_headers: Vec::new(),
+        timeout: std::time::Duration::from_secs(10),
+        pool_size: 1,
+        policy: Default::default(),
+    };
+    let client = ApiClient::with_tls(&config, tls).expect("client builds");
+    let path = Operation::GetSettings.path_with(&[]);
+    let mut resumed = Vec::new();
+    let mut slots = [ConnSlot::new(1), ConnSlot::new(2)];
+    for vu in [0, 1, 0] {
+        let slot = &mut slots[vu];
+        let request = ApiRequest::secret(Operation::GetSettings, &path, None);
+        let response = client
+            .send_on(slot, request, std::time::Instant::now())
+            .await
+            .expect("a response");
+        assert_eq!(response.status, 200);
+        let opened = response.conn.opened.expect("a new connection");
+        resumed.push(opened.resumed);
+        slot.drop_connection();
+    }
+    // VU 1 full, VU 2 full (it has no session of its own), VU 1 resumed.
+    assert_eq!(resumed, [false, false, true]);
+    assert_eq!(mock.connections(), 3);
+}
