@@ -13,8 +13,15 @@
 #      lifecycles/s = iterations / wall time of the tool's process;
 #   4. peak RSS of chatload with 10,000 VUs in a think-heavy scenario.
 #
+# Over HTTPS (issue 12, point 2): SCHEME=https (or bench/https.sh) starts the
+# mock with --tls and a generated CA (--tls-ca-out), and every tool trusts that
+# CA: chatload --ca-cert, oha --cacert, drill with its TLS checks off (it has
+# no CA option). HTTP_VERSION (1.1) picks the protocol both chatload and oha
+# use over TLS: 1.1, or 2 (oha --http2, one stream per connection).
+#
 # Usage: bench/run.sh            (from the workspace root)
 # Env:   CHATLOAD, CHATLOAD_MOCK  binaries (default $CARGO_TARGET_DIR/release/...)
+#        SCHEME (http) HTTP_VERSION (1.1, https only)
 #        CHATLOAD_ARGS  extra chatload run arguments, e.g. "--schema off"
 #        OHA, DRILL               tools (default: found on PATH)
 #        PORT (18480) CONNS (50) DURATION (10) LC_CONC (50) LC_ITERS (20000)
@@ -43,11 +50,14 @@ THINK_VUS=${THINK_VUS:-10000}
 THINK_DURATION=${THINK_DURATION:-20s}
 OUT=${OUT:-$(mktemp -d -t chatload-bench.XXXXXX)}
 SKIP=${SKIP:-}
+SCHEME=${SCHEME:-http}
+HTTP_VERSION=${HTTP_VERSION:-1.1}
 TIME=/usr/bin/time
 TICK=$(getconf CLK_TCK)
-BASE=http://127.0.0.1:$PORT/v1
+BASE=$SCHEME://127.0.0.1:$PORT/v1
 
 mkdir -p "$OUT"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for bin in "$CHATLOAD" "$CHATLOAD_MOCK" "$TIME"; do
     [[ -x $bin ]] || { echo "missing $bin (see the header of $0)" >&2; exit 2; }
 done
@@ -55,15 +65,37 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 skip() { [[ " $SKIP " == *" $1 "* ]]; }
 
+# Per-scheme arguments: the mock's TLS flags and how each tool trusts its CA.
+MOCK_TLS=() CURL_TLS=() CHATLOAD_TLS=() OHA_TLS=() DRILL_TLS=()
+case $SCHEME in
+    http) ;;
+    https)
+        CA=$OUT/mock-ca.pem
+        MOCK_TLS=(--tls --tls-ca-out "$CA")
+        CURL_TLS=(--cacert "$CA")
+        CHATLOAD_TLS=(--ca-cert "$CA" --http "$HTTP_VERSION")
+        OHA_TLS=(--cacert "$CA")
+        case $HTTP_VERSION in
+            1.1) ;;
+            2) OHA_TLS+=(--http2) ;;
+            *) echo "HTTP_VERSION must be 1.1 or 2, not $HTTP_VERSION" >&2; exit 2 ;;
+        esac
+        # drill has no CA option: it skips verification (the handshake still runs).
+        DRILL_TLS=(--no-check-certificate)
+        ;;
+    *) echo "SCHEME must be http or https, not $SCHEME" >&2; exit 2 ;;
+esac
+
 # --- the mock -----------------------------------------------------------------
-"$CHATLOAD_MOCK" --port "$PORT" --config bench/mock.yaml >"$OUT/mock.log" 2>&1 &
+"$CHATLOAD_MOCK" --port "$PORT" --config bench/mock.yaml "${MOCK_TLS[@]}" >"$OUT/mock.log" 2>&1 &
 MOCK_PID=$!
 trap 'kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null' EXIT
+HEALTH=$SCHEME://127.0.0.1:$PORT/__mock/health
 for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$PORT/__mock/health" >/dev/null 2>&1 && break
+    curl -fs "${CURL_TLS[@]}" "$HEALTH" >/dev/null 2>&1 && break
     sleep 0.1
 done
-curl -fs "http://127.0.0.1:$PORT/__mock/health" >/dev/null || { echo "mock did not start" >&2; cat "$OUT/mock.log" >&2; exit 3; }
+curl -fs "${CURL_TLS[@]}" "$HEALTH" >/dev/null || { echo "mock did not start" >&2; cat "$OUT/mock.log" >&2; exit 3; }
 
 # utime + stime of the mock, in clock ticks.
 mock_ticks() { awk '{print $14 + $15}' "/proc/$MOCK_PID/stat"; }
@@ -71,6 +103,7 @@ mock_ticks() { awk '{print $14 + $15}' "/proc/$MOCK_PID/stat"; }
 # Table rows: phase|tool|requests|errors|wall_s|req/s|lifecycles/s|tool_cpu_s|tool_us/req|mock_cpu_s|mock_us/req|rss_mb
 ROWS=()
 declare -A RATE=()   # "phase|tool" -> req/s, or lifecycles/s for the lifecycle
+declare -A CPU=()    # "phase|tool" -> the tool's CPU µs per request
 
 # run_timed NAME CMD... : runs CMD under /usr/bin/time and timeout; leaves
 # "$OUT/NAME.time" = "wall user sys maxrss_kb" and the mock's CPU seconds in MOCK_CPU.
@@ -98,16 +131,20 @@ row() {
         printf "%s|%s|%d|%d|%.2f|%.0f|%s|%.2f|%.1f|%.2f|%.1f|%.1f", p, t, r, e, w, r / w, lc,
             cpu, (r > 0 ? cpu * 1e6 / r : 0), m, (r > 0 ? m * 1e6 / r : 0), k / 1024 }')")
     local last=${ROWS[-1]}
-    IFS='|' read -r _ _ _ _ _ rps lcs _ <<<"$last"
+    IFS='|' read -r _ _ _ _ _ rps lcs _ us _ <<<"$last"
     RATE["$phase|$tool"]=$([[ $lcs == - ]] && echo "$rps" || echo "$lcs")
+    CPU["$phase|$tool"]=$us
 }
 
 wall_of() { awk '{print $1}' "$OUT/$1.time"; }
+# The HTTP versions chatload's responses came over (meta.http_versions), so a
+# run that fell back to another protocol than asked shows in the log.
+protocols() { echo "  $1: protocol $(jq -c '.meta.http_versions' "$OUT/$1.json")" >&2; }
 
 # --- 1. single route: oha and chatload, alternating order each round ------------
 single_oha() {
     local name=oha-$1
-    run_timed "$name" "$OHA" --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" \
+    run_timed "$name" "$OHA" --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" "${OHA_TLS[@]}" \
         -H 'x-hyper-appId: demo-app' "$BASE/settings"
     local req ok errs secs
     req=$(jq '[.statusCodeDistribution[]] | add // 0' "$OUT/$name.out")
@@ -120,7 +157,8 @@ single_oha() {
 single_chatload() {
     local name=chatload-single-$1
     run_timed "$name" "$CHATLOAD" run bench/single-route.yaml --target "$BASE" \
-        --vus "$CONNS" --duration "${DURATION}s" --quiet ${CHATLOAD_ARGS:-} --out "$OUT/$name.json"
+        --vus "$CONNS" --duration "${DURATION}s" --quiet "${CHATLOAD_TLS[@]}" ${CHATLOAD_ARGS:-} --out "$OUT/$name.json"
+    protocols "$name"
     row "single-route r$1" chatload "$(jq '.totals.requests' "$OUT/$name.json")" \
         "$(jq '.totals.errors' "$OUT/$name.json")" "$(jq '.meta.duration_secs' "$OUT/$name.json")" - "$name"
 }
@@ -140,7 +178,7 @@ lifecycle_drill() {
     local name=drill-$1
     sed -e "s|^base: .*|base: '$BASE'|" -e "s|^iterations: .*|iterations: $LC_ITERS|" \
         -e "s|^concurrency: .*|concurrency: $LC_CONC|" bench/drill-lifecycle.yml >"$OUT/drill.yml"
-    run_timed "$name" env NO_COLOR=1 "$DRILL" --benchmark "$OUT/drill.yml" --stats --quiet
+    run_timed "$name" env NO_COLOR=1 "$DRILL" --benchmark "$OUT/drill.yml" --stats --quiet "${DRILL_TLS[@]}"
     sed -e 's/\x1b\[[0-9;]*m//g' "$OUT/$name.out" >"$OUT/$name.txt"
     local req errs
     req=$(awk '/^Total requests/ {print $NF}' "$OUT/$name.txt" | tail -n1)
@@ -150,7 +188,8 @@ lifecycle_drill() {
 lifecycle_chatload() {
     local name=chatload-lifecycle-$1
     run_timed "$name" "$CHATLOAD" run bench/lifecycle-7.yaml --target "$BASE" \
-        --vus "$LC_CONC" --iterations "$LC_ITERS" --quiet ${CHATLOAD_ARGS:-} --out "$OUT/$name.json"
+        --vus "$LC_CONC" --iterations "$LC_ITERS" --quiet "${CHATLOAD_TLS[@]}" ${CHATLOAD_ARGS:-} --out "$OUT/$name.json"
+    protocols "$name"
     row "lifecycle-7 r$1" chatload "$(jq '.totals.requests' "$OUT/$name.json")" \
         "$(jq '.totals.errors' "$OUT/$name.json")" "$(wall_of "$name")" \
         "$(jq '.totals.iterations' "$OUT/$name.json")" "$name"
@@ -170,7 +209,7 @@ done
 if ! skip think; then
     echo "think-heavy: $THINK_VUS VUs, $THINK_DURATION" >&2
     run_timed chatload-think "$CHATLOAD" run bench/think-heavy.yaml --target "$BASE" \
-        --vus "$THINK_VUS" --duration "$THINK_DURATION" --quiet --out "$OUT/chatload-think.json"
+        --vus "$THINK_VUS" --duration "$THINK_DURATION" --quiet "${CHATLOAD_TLS[@]}" --out "$OUT/chatload-think.json"
     req=$(jq '.totals.requests' "$OUT/chatload-think.json")
     errs=$(jq '.totals.errors' "$OUT/chatload-think.json")
     secs=$(jq '.meta.duration_secs' "$OUT/chatload-think.json")
@@ -179,7 +218,8 @@ fi
 
 # --- the table -------------------------------------------------------------------
 echo
-echo "chatload benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m); raw output in $OUT"
+PROTO=$SCHEME; [[ $SCHEME == https ]] && PROTO="https (HTTP/$HTTP_VERSION)"
+echo "chatload benchmark over $PROTO, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m), load average at start $LOAD_AT_START; raw output in $OUT"
 {
     echo "phase|tool|requests|errors|wall s|req/s|lifecycles/s|tool CPU s|tool CPU µs/req|mock CPU s|mock CPU µs/req|peak RSS MB"
     printf '%s\n' "${ROWS[@]}"
@@ -193,9 +233,11 @@ echo "targets:"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 for round in $(seq "$ROUNDS"); do
     c=${RATE["single-route r$round|chatload"]:-}; o=${RATE["single-route r$round|oha"]:-}
-    [[ -n $c && -n $o ]] && echo "  round $round single route: chatload/oha req/s = $(ratio "$c" "$o") (target >= 1.0)"
+    [[ -n $c && -n $o ]] && echo "  round $round single route: chatload/oha req/s = $(ratio "$c" "$o") (target >= 1.0)," \
+        "CPU per request = $(ratio "${CPU["single-route r$round|chatload"]}" "${CPU["single-route r$round|oha"]}")"
     c=${RATE["lifecycle-7 r$round|chatload"]:-}; d=${RATE["lifecycle-7 r$round|drill"]:-}
-    [[ -n $c && -n $d ]] && echo "  round $round lifecycle: chatload/drill lifecycles/s = $(ratio "$c" "$d") (target >= 1.5)"
+    [[ -n $c && -n $d ]] && echo "  round $round lifecycle: chatload/drill lifecycles/s = $(ratio "$c" "$d") (target >= 1.5 over http)," \
+        "CPU per request = $(ratio "${CPU["lifecycle-7 r$round|chatload"]}" "${CPU["lifecycle-7 r$round|drill"]}")"
 done
 if [[ -f $OUT/chatload-think.time ]]; then
     awk -v v="$THINK_VUS" '{printf "  %d VUs: chatload peak RSS = %.1f MB (target < 300)\n", v, $4 / 1024}' "$OUT/chatload-think.time"
