@@ -217,6 +217,9 @@ if ! skip think; then
 fi
 
 # --- the table -------------------------------------------------------------------
+# Stop the mock first: it logs its TLS handshakes by protocol (ALPN) at shutdown,
+# the evidence of which protocol each tool's connections spoke.
+kill -TERM "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null
 echo
 PROTO=$SCHEME; [[ $SCHEME == https ]] && PROTO="https (HTTP/$HTTP_VERSION)"
 echo "chatload benchmark over $PROTO, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m), load average at start $LOAD_AT_START; raw output in $OUT"
@@ -228,6 +231,11 @@ echo "wall s: the tool's own measured duration for single-route and think rows (
 echo "chatload meta.duration_secs); the process wall time (/usr/bin/time) for lifecycle rows, where"
 echo "lifecycles/s = iterations / wall. CPU = user + sys of the tool's process; mock CPU = utime + stime"
 echo "of the mock process over the same phase. Peak RSS = /usr/bin/time maximum resident set size."
+if [[ $SCHEME == https ]]; then
+    echo "TLS: chatload and oha over HTTP/$HTTP_VERSION; drill negotiates HTTP/2 by ALPN (it has no option"
+    echo "for 1.1). The mock's handshakes over the whole run, by protocol:"
+    echo "  $(grep -o 'TLS handshakes.*' "$OUT/mock.log" | tail -n1)"
+fi
 echo
 echo "targets:"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
