@@ -6,7 +6,9 @@
 //! version is installed by `.ci/run`
 //! (`pip install schemathesis==4.32.5`). Without the `schemathesis` binary
 //! the test is skipped with a message, unless `CI` is set: in CI its
-//! absence is a failure.
+//! absence is a failure. A run that only crashed inside Schemathesis's own
+//! Python (CPython 3.11's `ast` race between its two workers) runs once more;
+//! a failed check is never rerun.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -52,18 +54,43 @@ async fn schemathesis_finds_no_failure_in_any_phase() {
         return;
     };
     let mock = chatload_mock::testing::start_mock().await;
+    let mut output = run(&binary, &mock.server.base_url()).await;
+    // A crash inside Schemathesis's own Python is no verdict on the mock
+    // either way: run it again once (a failed check never is rerun).
+    if !output.status.success() && String::from_utf8_lossy(&output.stdout).contains(PYTHON_AST_RACE)
+    {
+        eprintln!("schemathesis hit CPython's ast race ({PYTHON_AST_RACE}); running it again once");
+        output = run(&binary, &mock.server.base_url()).await;
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis {VERSION} found failures ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// What CPython 3.11's `ast.parse` raises when two threads parse at once;
+/// Hypothesis parses lambda sources to describe strategies, so with
+/// `--workers 2` Schemathesis can report it as a "Runtime Error" of its own
+/// (seen once in CI's first run of 2026-12-07, on `GET /agents/online`).
+const PYTHON_AST_RACE: &str = "AST constructor recursion depth mismatch";
+
+/// One Schemathesis run, every phase and check, against `base_url`.
+async fn run(binary: &Path, base_url: &str) -> std::process::Output {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/agent-chat.openapi.yaml");
     // Its working directory too: Schemathesis keeps a crash cache
     // (`.schemathesis/`) there, which must not land in the source tree.
     let report = std::env::temp_dir().join(format!("chatload-st-{}", std::process::id()));
     std::fs::create_dir_all(&report).expect("report dir");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mock/schemathesis.toml");
-    let child = tokio::process::Command::new(&binary)
+    let child = tokio::process::Command::new(binary)
         .arg("--config-file")
         .arg(&config)
         .arg("run")
         .arg(&spec)
-        .args(["--url", &mock.server.base_url()])
+        .args(["--url", base_url])
         .args(["-H", &format!("{}: {DEMO_APP}", headers::APP_ID)])
         .args(["-H", &format!("{}: {DEMO_SECRET}", headers::SECRET)])
         .args(["--checks", "all"])
@@ -85,11 +112,5 @@ async fn schemathesis_finds_no_failure_in_any_phase() {
         .expect("schemathesis ran past its hard limit")
         .expect("schemathesis output");
     let _ = std::fs::remove_dir_all(&report);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "schemathesis {VERSION} found failures ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    output
 }
