@@ -192,32 +192,41 @@ impl ApiClient {
     /// The exchange on `slot`, within the timeout from `sent`. A request that
     /// found the kept-alive connection closed before it was sent is retried
     /// once on a new connection, as a pool does.
-    async fn send_request_on(
-        &self,
-        slot: &mut ConnSlot,
+    ///
+    /// The request is kept here, once, and lent to [`ApiClient::exchange_on`]:
+    /// moved by value through `async fn`s, each one's future would hold its
+    /// own copy (256 bytes) for as long as the request runs, and every
+    /// virtual user's task would be that much larger.
+    fn send_request_on<'a>(
+        &'a self,
+        slot: &'a mut ConnSlot,
         request: hyper::Request<Full<Bytes>>,
         sent: Instant,
-    ) -> Result<ApiResponse, ClientError> {
-        let ConnSlot {
-            sender: conn,
-            timer,
-            owner,
-        } = slot;
-        let exchange = pin!(self.exchange_on(conn, owner, request, sent));
-        match sent.checked_add(self.timeout) {
-            Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
-            None => exchange.await, // a timeout beyond what Instant can express
+    ) -> impl Future<Output = Result<ApiResponse, ClientError>> + 'a {
+        let mut request = Some(request);
+        async move {
+            let ConnSlot {
+                sender: conn,
+                timer,
+                owner,
+            } = slot;
+            let exchange = pin!(self.exchange_on(conn, owner, &mut request, sent));
+            match sent.checked_add(self.timeout) {
+                Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
+                None => exchange.await, // a timeout beyond what Instant can express
+            }
         }
     }
 
     /// Sends `request` on the slot's connection `conn` (opened for `owner`
     /// when there is none) and reads the response; retried once on a new
-    /// connection when a reused one turns out closed before the request left.
+    /// connection when a reused one turns out closed before the request left
+    /// (hyper hands it back into `request`).
     async fn exchange_on(
         &self,
         conn: &mut Option<Sender>,
         owner: &mut Owner,
-        mut request: hyper::Request<Full<Bytes>>,
+        request: &mut Option<hyper::Request<Full<Bytes>>>,
         sent: Instant,
     ) -> Result<ApiResponse, ClientError> {
         let mut retried = false;
@@ -234,10 +243,14 @@ impl ApiClient {
                 }
                 return Err(ClientError::Connect);
             }
+            // Always there: sent only below, and put back before a retry.
+            let Some(mut outgoing) = request.take() else {
+                return Err(ClientError::Other);
+            };
             if matches!(sender, Sender::Http2(_)) {
-                self.absolute_uri(&mut request);
+                self.absolute_uri(&mut outgoing);
             }
-            match sender.send(request).await {
+            match sender.send(outgoing).await {
                 Ok(response) => {
                     let first_byte = sent.elapsed();
                     let conn = super::ConnUse {
@@ -252,7 +265,7 @@ impl ApiClient {
                     match e.take_message() {
                         Some(unsent) if reused && !retried => {
                             retried = true;
-                            request = unsent;
+                            *request = Some(unsent);
                         }
                         _ => return Err(ClientError::Other),
                     }

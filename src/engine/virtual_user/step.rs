@@ -27,7 +27,9 @@ impl Runner {
         let failure = match &step.action {
             StepAction::Pause => return (StepResult::Ok, begun),
             StepAction::Request(spec) => self.request_step(step, spec, session, lag).await,
-            StepAction::WaitEvent(wait) => match self.wait_event(wait, session).await {
+            // Boxed, like `poll_until` below: inline, these rarer steps' futures
+            // would make every VU's task larger than a request step needs.
+            StepAction::WaitEvent(wait) => match Box::pin(self.wait_event(wait, session)).await {
                 WaitResult::Done(failure) => {
                     if let Some(kind) = failure {
                         self.step_failed(step, kind, session, None, |x| x.wait_event(wait, kind));
@@ -43,8 +45,7 @@ impl Runner {
                 }
             },
             StepAction::WaitUntil(wait) => {
-                self.poll_until(step, wait, session, lag, begun + wait.timeout)
-                    .await
+                Box::pin(self.poll_until(step, wait, session, lag, begun + wait.timeout)).await
             }
         };
         let end = Instant::now();
