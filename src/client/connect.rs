@@ -153,6 +153,23 @@ impl Connector {
             };
             return Ok((sender, opened));
         };
+        // Boxed: the TLS handshake's future is several KB, and inline it
+        // would make every plain-HTTP connect's future (one per VU while it
+        // connects) as large.
+        Box::pin(self.open_tls(tls, sessions, stream, connect, connected)).await
+    }
+
+    /// The rest of [`Connector::open`] over `https://`: the TLS handshake on
+    /// `stream` (connected in `connect`, at `connected`) within what is left
+    /// of the connect timeout, then HTTP/2 or HTTP/1.1 as ALPN chose.
+    async fn open_tls(
+        &self,
+        tls: &TlsTarget,
+        sessions: Option<&TlsConnector>,
+        stream: TcpStream,
+        connect: Duration,
+        connected: Instant,
+    ) -> Result<(Sender, Opened), ConnectFailure> {
         let left = self.connect_timeout.saturating_sub(connect);
         let connector = sessions.unwrap_or(&tls.connector);
         let stream = tokio::time::timeout(left, connector.connect(tls.server_name.clone(), stream))
