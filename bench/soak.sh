@@ -7,7 +7,8 @@
 # /__mock/stats), prints them as a table and writes them to samples.csv.
 # At the end, per process: the bytes per completed lifecycle (least-squares
 # slope of RSS against completed lifecycles, over the samples after WARMUP
-# seconds) and the RSS projected for one hour at the measured rate.
+# seconds) and the RSS projected for one hour at the measured rate, and a
+# plot of both RSS against completed lifecycles (soak.svg, bench/soak-plot.sh).
 #
 #   cargo build --release -p chatload --bin chatload -p chatload-mock --bin chatload-mock
 #   bench/soak.sh                       # 10 minutes at 300/s
@@ -80,3 +81,4 @@ for column in 3 4; do
         name, per, n, l - l0, warm, rate, last / 1e6, (last + per * rate * (3600 - t)) / 1e6
     }' "$OUT/samples.csv"
 done
+"$(dirname "$0")/soak-plot.sh" "$OUT/samples.csv" "$OUT/soak.svg" "$WARMUP"
