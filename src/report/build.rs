@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use super::rates::{per_second, ratio};
 use super::{
     FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport,
     Totals, encode_histogram,
@@ -274,22 +275,6 @@ fn add_failures(into: &mut BTreeMap<String, u64>, stats: &LatencyStats) {
         if count > 0 {
             *into.entry(kind.as_str().to_owned()).or_insert(0) += count;
         }
-    }
-}
-
-pub(super) fn ratio(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-pub(super) fn per_second(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
     }
 }
 

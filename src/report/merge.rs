@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::build::{per_second, ratio};
+use super::rates::{per_second, ratio};
 use super::throttle::ThrottleStats;
 use super::{
     AgentSummary, CleanupReport, FailureSamples, ReportError, RunMeta, RunReport, SCHEMA_VERSION,

@@ -19,6 +19,7 @@ pub mod json;
 pub mod junit;
 pub mod merge;
 mod model;
+mod rates;
 pub mod sections;
 pub mod terminal;
 pub mod throttle;

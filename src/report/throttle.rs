@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::RunReport;
-use super::build::ratio;
+use super::rates::ratio;
 use crate::metrics::{FailureKind, RunMetrics, ThrottleCounts};
 
 /// Throttling of one route (`routes[].throttle`); absent when it never was.

@@ -3,36 +3,13 @@
 //! Every problem carries the file, line and column it refers to, and all
 //! problems of a file are reported together.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::Location;
-
 use super::Scenario;
+use super::problem::{Problem, position};
 use super::raw::RawScenario;
 use super::syntax;
 use super::validate;
-
-/// One thing wrong with a scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-    /// Where in the document, e.g. `flows[0].steps[3]`; empty for syntax errors.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)
-    }
-}
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -130,15 +107,6 @@ fn syntax_problems(e: &serde_saphyr::Error, text: &str, origin: &str) -> Vec<Pro
     let (line, column) = e.location().map_or((1, 1), |l| position(&l));
     let message = syntax::plain_message(&syntax_message(e), text, line, column);
     vec![problem(line, column, message)]
-}
-
-/// Line and column of a YAML node (1-based; unknown → 1:1).
-pub(crate) fn position(location: &Location) -> (u64, u64) {
-    if *location == Location::UNKNOWN {
-        (1, 1)
-    } else {
-        (location.line(), location.column())
-    }
 }
 
 /// The parser's message on one line, without its own location prefix or

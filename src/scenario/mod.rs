@@ -1,9 +1,12 @@
 //! The validated scenario: what to send, in which order, under which load.
 //!
 //! Layout: `raw` mirrors the YAML, `load` reads and parses a file with
-//! located errors, `validate` turns the raw form into the model below
-//! (collecting every problem), `template` parses `{{ … }}` strings, `matcher`
-//! evaluates `expect`/`until`/`capture` paths. Nothing here does HTTP; the
+//! located errors ([`Problem`]s, from `problem`), `validate` turns the raw
+//! form into the model below (collecting every problem), `template` parses
+//! `{{ … }}` strings, `matcher` evaluates `expect`/`until`/`capture` paths.
+//! The model's sections (`agents`, `webhook`, `media`, `rate_limit`) hold
+//! types only; their checks live in `validate/`, so imports go one way:
+//! `load` → `validate` → model and `raw`. Nothing here does HTTP; the
 //! engine executes the model through the client.
 
 pub mod agents;
@@ -11,6 +14,7 @@ pub mod limits;
 pub mod load;
 pub mod matcher;
 pub mod media;
+pub mod problem;
 pub mod rate_limit;
 pub mod raw;
 pub mod template;
@@ -38,6 +42,7 @@ pub use agents::{AgentAction, AgentBreaks, AgentMetric, AgentsSpec};
 pub use feed::{Feed, FeedMode};
 pub use load::{ScenarioError, load_file, load_str};
 pub use matcher::{BodyCheck, Matcher};
+pub use problem::Problem;
 use template::{Template, ValueTemplate, VarId};
 pub use think::Think;
 

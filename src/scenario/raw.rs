@@ -14,8 +14,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+mod media;
 mod scalar;
 
+pub use media::{RawDownloadMedia, RawFile, RawGenerate, RawMultipart, RawPart, RawUploadMedia};
 pub use scalar::{Read, Scalar, scalar_or_map};
 
 /// The whole file.
@@ -39,13 +41,13 @@ pub struct RawScenario {
     pub cleanup_timeout: Option<Spanned<DurationText>>,
     #[serde(default)]
     pub thresholds: Vec<Spanned<RawThresholdEntry>>,
-    /// Agent actors (see `scenario/agents.rs`).
+    /// Agent actors (see `scenario/agents.rs`, checked in `validate/agents.rs`).
     pub agents: Option<Spanned<RawAgents>>,
     /// `webhooks:` (bare `webhooks:` means every default).
     #[serde(default, deserialize_with = "present")]
     pub webhooks: Option<Option<Spanned<RawWebhooks>>>,
-    /// `rate_limit:` (see `scenario/rate_limit.rs`).
-    pub rate_limit: Option<Spanned<super::rate_limit::RawRateLimit>>,
+    /// `rate_limit:` (see `scenario/rate_limit.rs`, checked in `validate/rate_limit.rs`).
+    pub rate_limit: Option<Spanned<RawRateLimit>>,
 }
 
 /// The `agents:` section: a population of agent actors.
@@ -230,9 +232,9 @@ pub struct RawStep {
     #[serde(default, deserialize_with = "present")]
     pub mark_read: Option<Option<RawMarkRead>>,
     #[serde(default, deserialize_with = "present")]
-    pub upload_media: Option<Option<super::media::RawUploadMedia>>,
+    pub upload_media: Option<Option<RawUploadMedia>>,
     #[serde(default, deserialize_with = "present")]
-    pub download_media: Option<Option<super::media::RawDownloadMedia>>,
+    pub download_media: Option<Option<RawDownloadMedia>>,
     pub request: Option<RawRequest>,
     pub wait_until: Option<Box<RawWaitUntil>>,
     pub wait_event: Option<Box<RawWaitEvent>>,
@@ -331,7 +333,7 @@ pub struct RawRequest {
     pub headers: BTreeMap<String, String>,
     pub body: Option<Value>,
     /// A `multipart/form-data` body (fields and files) instead of `body`.
-    pub multipart: Option<super::media::RawMultipart>,
+    pub multipart: Option<RawMultipart>,
     pub auth: Option<String>,
 }
 
@@ -513,4 +515,15 @@ pub struct RawWaitEvent {
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
     pub on_timeout: Option<String>,
+}
+
+/// `rate_limit: {policy: respect, max_wait: 30s, max_retries: 3, ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub policy: Spanned<String>,
+    pub max_retries: Option<Spanned<RawNumber>>,
+    pub max_wait: Option<Spanned<DurationText>>,
+    pub backoff: Option<Spanned<DurationText>>,
+    pub max_backoff: Option<Spanned<DurationText>>,
 }

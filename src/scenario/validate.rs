@@ -4,8 +4,10 @@
 //! The [`Validator`] (shared state of one pass) and [`validate`], which runs
 //! the parts in order: `target`, `variables` (and feeds), `workload`,
 //! `steps` (each step's `request`, its `typed_steps` and `step_templates`),
-//! `think` times; agents, webhooks and rate limits are validated beside
-//! their models in `scenario/`.
+//! `think` times, `agents`, `webhook` (and `wait_event` steps), `media`
+//! forms and the `rate_limit`. The model (`scenario/*.rs`) never imports
+//! this module: validation depends on the model and `raw`, not the other
+//! way round.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -14,11 +16,14 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::limits;
-use super::load::{Problem, position};
+use super::problem::{Problem, position};
 use super::raw::{DurationText, RawNumber, RawScenario, RawThresholdEntry};
 use super::threshold::Threshold;
 use super::{Flow, Scenario, VarTable};
 
+mod agents;
+mod media;
+mod rate_limit;
 mod request;
 mod step_templates;
 mod steps;
@@ -26,6 +31,7 @@ mod target;
 mod think;
 mod typed_steps;
 mod variables;
+mod webhook;
 mod workload;
 
 pub use target::region_url;
@@ -201,7 +207,7 @@ pub fn validate(
     v.base_dir = base_dir.to_owned();
     v.has_webhooks = raw.webhooks.is_some();
     let target = target::validate_target(&mut v, raw.target.as_ref(), base_dir);
-    v.webhooks = super::webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
+    v.webhooks = webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
     variables::declare_variables(&mut v, &raw);
     let feeds = variables::load_feeds(&mut v, &raw, base_dir);
     let load = workload::validate_load(&mut v, &raw.load);
@@ -210,11 +216,11 @@ pub fn validate(
     }
     let flows = steps::validate_flows(&mut v, &raw);
     let has_webhooks = raw.webhooks.is_some();
-    let mut agents = super::agents::validate_agents(&mut v, raw.agents.as_ref(), has_webhooks);
+    let mut agents = agents::validate_agents(&mut v, raw.agents.as_ref(), has_webhooks);
     if let Some(a) = agents.as_mut() {
         a.register_metrics(&mut v.step_names, &mut v.routes);
     }
-    let rate_limit = super::rate_limit::validate_rate_limit(&mut v, raw.rate_limit.as_ref());
+    let rate_limit = rate_limit::validate_rate_limit(&mut v, raw.rate_limit.as_ref());
     let thresholds = validate_thresholds(&mut v, &raw.thresholds, &flows);
     match (v.problems.is_empty(), load) {
         (true, Some(load)) => Ok(Scenario {

@@ -8,9 +8,11 @@ use serde_json::Value;
 use serde_saphyr::Location;
 
 use super::Validator;
+use super::media::{multipart_spec, parse_size};
 use super::typed_steps::typed_draft;
 use crate::api::{AuthClass, Method, Operation, PathSegment};
-use crate::scenario::media::{MediaCheck, RawDownloadMedia, multipart_spec, parse_size};
+use crate::scenario::media::MediaCheck;
+use crate::scenario::raw::RawDownloadMedia;
 use crate::scenario::raw::{RawExpect, RawRequest, RawStep};
 use crate::scenario::template::Template;
 use crate::scenario::{Auth, Capture, ChatEffect, Expectation, RequestSpec, RouteInfo};

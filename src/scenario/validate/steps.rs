@@ -284,9 +284,7 @@ fn build_action(
     defined: &mut HashSet<String>,
 ) -> Option<StepAction> {
     if let Some(wait) = &raw.wait_event {
-        return crate::scenario::webhook::wait_event_action(
-            v, raw, wait, &cx.at, &cx.path, defined,
-        );
+        return super::webhook::wait_event_action(v, raw, wait, &cx.at, &cx.path, defined);
     }
     if let Some(wait) = &raw.wait_until {
         return wait_until_action(v, raw, wait, cx, defined);

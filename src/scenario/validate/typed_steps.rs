@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::api::Operation;
 use crate::scenario::ChatEffect;
-use crate::scenario::media::{RawDownloadMedia, RawFile, RawGenerate, RawMultipart, RawPart};
 use crate::scenario::raw::RawStep;
+use crate::scenario::raw::{RawDownloadMedia, RawFile, RawGenerate, RawMultipart, RawPart};
 use serde_saphyr::{Location, Spanned};
 
 /// A typed step resolved to an operation and its parts (still as JSON with

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use super::*;
+use crate::scenario::Think;
+use crate::scenario::agents::{AGENTS_FLOW, DEFAULT_REPLY, render_reply};
 use crate::scenario::raw::RawScenario;
 
 const HEAD: &str = "name: a\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n";
