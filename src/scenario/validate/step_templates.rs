@@ -10,9 +10,20 @@ use serde_json::Value;
 use serde_saphyr::Location;
 
 use super::Validator;
-use crate::scenario::Capture;
 use crate::scenario::matcher::{BodyCheck, Matcher, MatcherError, to_pointer};
-use crate::scenario::template::{Template, TemplateError, ValueTemplate, any_string_contains};
+use crate::scenario::template::{
+    Template, TemplateError, ValueTemplate, VarId, any_string_contains,
+};
+use crate::scenario::{Capture, VarTable};
+
+/// Resolves a variable name to its slot, but only when `defined` holds it:
+/// set before this point of the flow.
+fn defined_vars<'a>(
+    vars: &'a VarTable,
+    defined: &'a HashSet<String>,
+) -> impl FnMut(&str) -> Option<VarId> + 'a {
+    move |name| defined.contains(name).then(|| vars.get(name)).flatten()
+}
 
 impl Validator<'_> {
     /// Expands `${VAR}` and parses `{{ }}` in `text`; `defined` holds the
@@ -25,10 +36,7 @@ impl Validator<'_> {
         defined: &HashSet<String>,
     ) -> Option<Template> {
         let text = self.expand_env(text, at, path);
-        let vars = &self.vars;
-        let parsed = Template::parse(&text, &mut |n| {
-            defined.contains(n).then(|| vars.get(n)).flatten()
-        });
+        let parsed = Template::parse(&text, &mut defined_vars(&self.vars, defined));
         parsed.map_err(|e| self.template_problem(at, path, &e)).ok()
     }
 
@@ -41,10 +49,7 @@ impl Validator<'_> {
         defined: &HashSet<String>,
     ) -> Option<ValueTemplate> {
         let value = self.expand_env_value(value, at, path);
-        let vars = &self.vars;
-        let parsed = ValueTemplate::parse(&value, &mut |n| {
-            defined.contains(n).then(|| vars.get(n)).flatten()
-        });
+        let parsed = ValueTemplate::parse(&value, &mut defined_vars(&self.vars, defined));
         parsed
             .map_err(|(inner, e)| self.template_problem(at, &format!("{path}{inner}"), &e))
             .ok()
@@ -99,10 +104,7 @@ impl Validator<'_> {
             }
         };
         let spec = self.expand_env_value(spec, at, &place);
-        let vars = &self.vars;
-        let parsed = Matcher::parse_templated(&spec, &mut |n| {
-            defined.contains(n).then(|| vars.get(n)).flatten()
-        });
+        let parsed = Matcher::parse_templated(&spec, &mut defined_vars(&self.vars, defined));
         match parsed {
             Ok((matcher, operand)) => Some(BodyCheck {
                 pointer,
