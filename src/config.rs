@@ -298,9 +298,14 @@ mod tests {
         }
     }
 
+    /// [`closed_ramp`] with the command line's `flags` applied.
+    fn ramp_with(flags: &[&str]) -> Result<Workload, String> {
+        apply_overrides(&closed_ramp(), &run_args(flags))
+    }
+
     #[test]
     fn rate_turns_a_closed_load_into_an_open_one_as_long_as_planned() {
-        let out = apply_overrides(&closed_ramp(), &run_args(&["--rate", "20"])).unwrap();
+        let out = ramp_with(&["--rate", "20"]).unwrap();
         assert_eq!(
             out,
             Workload::Open {
@@ -312,7 +317,7 @@ mod tests {
                 graceful_stop: Duration::from_secs(3),
             }
         );
-        let capped = apply_overrides(&closed_ramp(), &run_args(&["--rate", "20", "--vus", "7"]));
+        let capped = ramp_with(&["--rate", "20", "--vus", "7"]);
         assert!(matches!(
             capped,
             Ok(Workload::Open {
@@ -325,7 +330,7 @@ mod tests {
 
     #[test]
     fn duration_holds_the_stages_peak_and_lifts_the_iteration_count() {
-        let out = apply_overrides(&closed_ramp(), &run_args(&["--duration", "30s"])).unwrap();
+        let out = ramp_with(&["--duration", "30s"]).unwrap();
         assert_eq!(
             out,
             Workload::Closed {
@@ -340,7 +345,7 @@ mod tests {
 
     #[test]
     fn iterations_alone_only_set_the_count() {
-        let out = apply_overrides(&closed_ramp(), &run_args(&["--iterations", "4"])).unwrap();
+        let out = ramp_with(&["--iterations", "4"]).unwrap();
         let Workload::Closed {
             iterations, stages, ..
         } = out
@@ -352,7 +357,7 @@ mod tests {
 
     #[test]
     fn overrides_that_leave_no_bounded_load_are_refused() {
-        let open = apply_overrides(&closed_ramp(), &run_args(&["--rate", "5"])).unwrap();
+        let open = ramp_with(&["--rate", "5"]).unwrap();
         assert_eq!(
             apply_overrides(&open, &run_args(&["--iterations", "3"])),
             Err("--iterations belongs to the closed model".to_owned())
