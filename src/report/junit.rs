@@ -49,27 +49,36 @@ fn case(name: String, class: &str, problem: Option<(String, String)>, fails: boo
 /// throttled, given up, re-sends, time waited), as suite properties.
 fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
     let t = &report.totals;
-    for (name, value) in [
-        ("iterations_started", t.started()),
-        ("iterations_completed", t.completed()),
-        ("iterations_failed", t.iteration_errors),
-        ("cut_off_iterations", t.cut_off_iterations),
-        ("cut_off_requests", t.cut_off_requests),
-        ("dropped_iterations", t.dropped_iterations),
-        ("unstarted_iterations", t.unstarted_iterations),
-    ] {
-        suite.add_property(Property::new(name, value.to_string()));
-    }
+    add_counts(
+        suite,
+        &[
+            ("iterations_started", t.started()),
+            ("iterations_completed", t.completed()),
+            ("iterations_failed", t.iteration_errors),
+            ("cut_off_iterations", t.cut_off_iterations),
+            ("cut_off_requests", t.cut_off_requests),
+            ("dropped_iterations", t.dropped_iterations),
+            ("unstarted_iterations", t.unstarted_iterations),
+        ],
+    );
     if let Some(th) = &report.throttle {
         suite.add_property(Property::new("rate_limit_policy", th.policy.as_str()));
-        for (name, value) in [
-            ("throttled", th.throttled),
-            ("throttled_given_up", th.gave_up),
-            ("throttle_retries", th.retries),
-            ("throttle_wait_us", th.wait_us),
-        ] {
-            suite.add_property(Property::new(name, value.to_string()));
-        }
+        add_counts(
+            suite,
+            &[
+                ("throttled", th.throttled),
+                ("throttled_given_up", th.gave_up),
+                ("throttle_retries", th.retries),
+                ("throttle_wait_us", th.wait_us),
+            ],
+        );
+    }
+}
+
+/// Each `(name, count)` as a suite property.
+fn add_counts(suite: &mut TestSuite, counts: &[(&str, u64)]) {
+    for &(name, count) in counts {
+        suite.add_property(Property::new(name, count.to_string()));
     }
 }
 
@@ -78,14 +87,15 @@ fn add_accounting(suite: &mut TestSuite, report: &RunReport) {
 /// load and never decides the verdict (so JUnit agrees with the exit code).
 fn add_cleanup(suite: &mut TestSuite, report: &RunReport) {
     let Some(c) = &report.cleanup else { return };
-    for (name, value) in [
-        ("cleanup_attempted", c.attempted),
-        ("cleanup_closed", c.closed),
-        ("cleanup_failed", c.failed),
-        ("cleanup_left_open", c.left_open),
-    ] {
-        suite.add_property(Property::new(name, value.to_string()));
-    }
+    add_counts(
+        suite,
+        &[
+            ("cleanup_attempted", c.attempted),
+            ("cleanup_closed", c.closed),
+            ("cleanup_failed", c.failed),
+            ("cleanup_left_open", c.left_open),
+        ],
+    );
     let mut case = TestCase::new("clean-up", TestCaseStatus::success());
     case.set_classname("run");
     case.set_system_out(c.summary());
