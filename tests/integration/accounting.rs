@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use chatload::app::Exit;
 
-use crate::common::{chatload, run_scenario, spawn_run, step, target_block, write_scenario};
+#[cfg(unix)]
+use crate::common::send_signal;
+use crate::common::{
+    chatload, read_json, run_scenario, spawn_run, step, target_block, write_scenario,
+};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// A target that answers the first request of each iteration and stalls on
@@ -154,14 +158,10 @@ fn sigterm_exits_130_and_writes_the_report_marked_interrupted() {
     let yaml = "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n";
     let (mut child, report) = spawn_run(dir.path(), "long.yaml", yaml);
     std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    send_signal(&child, "TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let json = read_json(&report);
     assert_eq!(json["meta"]["interrupted"], true);
 }
 
@@ -195,7 +195,7 @@ fn a_dead_target_exits_three_early_without_hammering_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("unreachable"), "{stderr}");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let json = read_json(&report);
     // It stopped on its own, long before the planned minute.
     let total = json["meta"]["duration_secs"].as_f64().unwrap();
     assert!(total < 60.0 / 2.0, "the run lasted {total} s of its 60 s");

@@ -15,7 +15,7 @@ use chatload::report::{CleanupReport, CleanupStopReason};
 
 #[cfg(unix)]
 use crate::common::interrupt;
-use crate::common::{chatload, run_scenario, serve_in_thread, write_scenario};
+use crate::common::{chatload, read_json, run_scenario, serve_in_thread, write_scenario};
 
 /// Close requests the stalled target received.
 #[derive(Clone, Default)]
@@ -107,9 +107,7 @@ fn run_command(dir: &Path, scenario: &Path, args: &[&str]) -> std::process::Comm
 /// The report in `dir` stopped its clean-up for `stopped` and lists the
 /// three chats left open; its JUnit file and `stdout` say so, `because`.
 fn assert_left_open(dir: &Path, stdout: &[u8], stopped: &str, because: &str) {
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("r.json")).expect("a report"))
-            .expect("a JSON report");
+    let json = read_json(&dir.join("r.json"));
     let cleanup = &json["cleanup"];
     assert_eq!(cleanup["stopped"], stopped, "{cleanup}");
     assert_eq!(cleanup["left_open"], 3, "{cleanup}");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{chatload, write_scenario};
+use crate::common::{chatload, read_json, write_scenario};
 #[cfg(unix)]
 use crate::common::{interrupt, spawn_run};
 
@@ -109,7 +109,7 @@ fn sigint_stops_the_run_and_still_writes_the_report() {
     let status = child.wait().unwrap();
     // See: issue 10 point 9 — an interrupted run exited 0.
     assert_eq!(status.code(), Some(130));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let json = read_json(&report);
     assert_eq!(json["meta"]["interrupted"], true);
     // Stopped promptly: the load ended long before its planned 60 s, and the
     // drain took at most the 2 s graceful stop (a relation to the plan, not a
@@ -251,7 +251,7 @@ fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
         stdout.contains("coverage 50/50 operations (100%)"),
         "{stdout}"
     );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let report = read_json(&out);
     assert_eq!(report["operations_exercised"], 50);
     let checks = report["checks"].as_array().unwrap();
     assert!(
@@ -393,7 +393,7 @@ fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_re
     interrupt(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let json = read_json(&report);
     assert_eq!(json["meta"]["interrupted"], true);
     // Aborted, not drained: the run ended before the 30 s think of the
     // iterations in flight could pass (waiting would take at least that).

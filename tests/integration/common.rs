@@ -46,11 +46,23 @@ pub fn spawn_run(dir: &Path, name: &str, yaml: &str) -> (std::process::Child, Pa
 /// Sends SIGINT to a child process, as Ctrl-C would.
 #[cfg(unix)]
 pub fn interrupt(child: &std::process::Child) {
+    send_signal(child, "INT");
+}
+
+/// Sends the signal named `name` (`INT`, `TERM`) to a child process.
+#[cfg(unix)]
+pub fn send_signal(child: &std::process::Child, name: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .expect("kill runs");
-    assert!(status.success(), "SIGINT delivered");
+    assert!(status.success(), "SIG{name} delivered");
+}
+
+/// The JSON file at `path` (a report, `chatload merge`'s or `conform`'s output).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).expect("valid JSON")
 }
 
 /// Writes a scenario into `dir` and returns its path.

@@ -11,9 +11,9 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{conform_remote, serve_in_thread};
+use crate::common::{conform_remote, read_json, serve_in_thread};
 
 async fn corrupt(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -77,7 +77,7 @@ fn every_new_kind_of_check_fails_with_its_reason_against_a_broken_server() {
     let run = conform_remote(&format!("http://{addr}/v1"), &args);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{stdout}");
-    let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let report = read_json(&out);
     let checks = report["checks"].as_array().unwrap();
     let failed = |kind: &str, needle: &str| {
         checks.iter().any(|c| {

@@ -2,7 +2,7 @@
 
 use chatload::app::Exit;
 
-use crate::common::{chatload, run_scenario, target_block, write_scenario};
+use crate::common::{chatload, read_json, run_scenario, target_block, write_scenario};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +42,7 @@ async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    let m = read_json(&merged);
     assert_eq!(m["totals"]["iterations"], 20);
     assert_eq!(m["steps"][0]["count"], 20);
     assert_eq!(m["meta"]["merged_from"].as_array().unwrap().len(), 2);

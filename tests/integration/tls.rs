@@ -12,7 +12,7 @@ use chatload::report::HttpProtocol;
 use chatload_mock::{MockConfig, MockServer, TlsConfig};
 use clap::Parser;
 
-use crate::common::{chatload, run_scenario, write_scenario};
+use crate::common::{chatload, read_json, run_scenario, write_scenario};
 
 /// A mock serving HTTPS with a certificate generated for localhost.
 async fn start_tls_mock() -> MockServer {
@@ -380,7 +380,7 @@ async fn conform_passes_over_https_against_the_bundled_mock_with_mock_tls() {
     argv.push(out.display().to_string());
     let cli = Cli::try_parse_from(&argv).expect("parses");
     let exit = app::run(cli).await.expect("conform runs");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let report = read_json(&out);
     assert_eq!(exit, Exit::Passed, "{report}");
     assert_eq!(report["operations_exercised"], 50);
     assert!(
