@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{chatload, read_json, write_scenario};
+use crate::common::{chatload, read_json, usage_error, write_scenario};
 #[cfg(unix)]
 use crate::common::{interrupt, spawn_run};
 
@@ -14,9 +14,7 @@ fn validate_reports_file_line_column_and_exits_two() {
         "bad.yaml",
         "name: bad\nload:\n  vus: 2\n  duration: 5 parsecs\nsteps:\n  - create_user:\n  - send_message:\n",
     );
-    let out = chatload().arg("validate").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(chatload().arg("validate").arg(&path));
     let file = path.display().to_string();
     assert!(stderr.contains(&format!("{file}:4:")), "{stderr}");
     assert!(stderr.contains("`5 parsecs` is not a duration"), "{stderr}");
@@ -44,22 +42,20 @@ fn a_remote_target_without_credentials_is_a_usage_error_that_leaks_nothing() {
         "s.yaml",
         "name: s\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n",
     );
-    let out = chatload()
-        .args([
-            "run",
-            "--quiet",
-            "--target",
-            "http://127.0.0.1:9/v1",
-            "--out",
-        ])
-        .arg(dir.path().join("r.json"))
-        .arg(&path)
-        .env_remove("CHATLOAD_APP_ID")
-        .env("CHATLOAD_SECRET", "very-secret-value")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(
+        chatload()
+            .args([
+                "run",
+                "--quiet",
+                "--target",
+                "http://127.0.0.1:9/v1",
+                "--out",
+            ])
+            .arg(dir.path().join("r.json"))
+            .arg(&path)
+            .env_remove("CHATLOAD_APP_ID")
+            .env("CHATLOAD_SECRET", "very-secret-value"),
+    );
     assert!(stderr.contains("CHATLOAD_APP_ID"), "{stderr}");
     assert!(!stderr.contains("very-secret-value"));
 }
@@ -167,13 +163,7 @@ fn an_unknown_threshold_metric_exits_two_with_a_clear_message() {
         "t.yaml",
         "name: t\nload: {vus: 1, iterations: 1}\nthresholds:\n  - create_chat.p98 < 1s\nsteps:\n  - get_settings:\n",
     );
-    let out = chatload()
-        .args(["run", "--quiet"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(chatload().args(["run", "--quiet"]).arg(&path));
     assert!(
         stderr.contains(&format!("{}:4:", path.display())),
         "{stderr}"
@@ -187,15 +177,13 @@ fn an_unknown_threshold_metric_exits_two_with_a_clear_message() {
         "g.yaml",
         "name: g\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
     );
-    let out = chatload()
-        .args(["run", "--quiet", "--out"])
-        .arg(dir.path().join("r.json"))
-        .args(["--threshold", "requests.latency < 1s"])
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(
+        chatload()
+            .args(["run", "--quiet", "--out"])
+            .arg(dir.path().join("r.json"))
+            .args(["--threshold", "requests.latency < 1s"])
+            .arg(&good),
+    );
     assert!(
         stderr.contains("--threshold") && stderr.contains("unknown"),
         "{stderr}"
@@ -213,14 +201,12 @@ fn a_malformed_schema_mode_is_a_usage_error_before_any_file_is_created() {
         "g.yaml",
         "name: g\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
     );
-    let out = chatload()
-        .args(["run", "--quiet", "--schema", "sometimes", "--out"])
-        .arg(dir.path().join("r.json"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(
+        chatload()
+            .args(["run", "--quiet", "--schema", "sometimes", "--out"])
+            .arg(dir.path().join("r.json"))
+            .arg(&path),
+    );
     assert!(stderr.contains("sometimes"), "{stderr}");
     assert!(
         !dir.path().join("r.json").exists(),

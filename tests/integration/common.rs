@@ -59,6 +59,15 @@ pub fn send_signal(child: &std::process::Child, name: &str) {
     assert!(status.success(), "SIG{name} delivered");
 }
 
+/// Runs `command`, which must refuse what it was given as a usage error
+/// (exit 2); returns what it wrote to stderr.
+pub fn usage_error(command: &mut std::process::Command) -> String {
+    let out = command.output().expect("chatload runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 /// The JSON file at `path` (a report, `chatload merge`'s or `conform`'s output).
 pub fn read_json(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -9,7 +9,7 @@ use chatload::app::Exit;
 use chatload::report::{RunReport, StatsReport};
 use chatload_mock::testing::start_mock;
 
-use crate::common::{run_scenario, step, target_block, write_scenario};
+use crate::common::{chatload, run_scenario, step, target_block, usage_error, write_scenario};
 
 fn route<'a>(report: &'a RunReport, key: &str) -> &'a StatsReport {
     report
@@ -142,13 +142,7 @@ fn multipart_problems_are_located_and_say_what_is_expected() {
                 \x20 - request:\n      method: POST\n      path: /media\n      multipart:\n\
                 \x20       chatId: c-1\n        media: {generate: {size: 1KiB}, file: x.png}\n";
     let path = write_scenario(dir.path(), "bad.yaml", yaml);
-    let out = crate::common::chatload()
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(chatload().arg("validate").arg(&path));
     let file = path.display();
     for wanted in [
         format!(

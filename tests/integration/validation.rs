@@ -1,7 +1,7 @@
 //! `chatload validate` and the command line refuse nonsense with every
 //! problem at once, located, in plain words.
 
-use crate::common::{chatload, write_scenario};
+use crate::common::{chatload, usage_error, write_scenario};
 
 #[test]
 fn validate_prints_every_problem_of_a_file() {
@@ -11,9 +11,7 @@ fn validate_prints_every_problem_of_a_file() {
         "nonsense.yaml",
         "name: nonsense\nload:\n  vus: -3\n  duration: 30d\nflows:\n  - name: main\n    steps:\n      - create_user:\n      - get_user:\n        expect: {body: {user.id: {ne: \"{{ user_id }}\"}}}\n        think: {dist: uniform, min: 3s, max: 1s}\n      - request: {method: GET, path: /userz}\n  - name: main\n    steps:\n      - get_settings:\n        expect: {body: {x: \"{{ chat_id }}\"}}\nthresholds:\n  - errors.rate < 150%\n",
     );
-    let out = chatload().arg("validate").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(chatload().arg("validate").arg(&path));
     let file = path.display().to_string();
     for wanted in [
         format!("{file}:3:8: load.vus: vus must be from 1 to 100,000, not -3"),
@@ -50,9 +48,7 @@ fn validate_says_to_quote_unquoted_templates() {
         "unquoted.yaml",
         "name: unquoted\nload: {vus: 1, iterations: 1}\nsteps:\n  - create_user:\n  - get_user: {user: {{ user_id }}}\n",
     );
-    let out = chatload().arg("validate").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(chatload().arg("validate").arg(&path));
     let wanted = format!(
         "{}:5:22: steps[1].get_user.user: unquoted `{{{{ user_id }}}}`: YAML reads `{{{{ }}}}` outside quotes as a nested mapping; quote it: \"{{{{ user_id }}}}\"",
         path.display()
@@ -63,25 +59,21 @@ fn validate_says_to_quote_unquoted_templates() {
 #[test]
 fn a_negative_duration_on_the_command_line_says_what_is_expected() {
     let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.yaml");
-    let out = chatload()
-        .args(["run", "--quiet", "--duration", "-3s"])
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(
+        chatload()
+            .args(["run", "--quiet", "--duration", "-3s"])
+            .arg(&scenario),
+    );
     assert!(
         stderr.contains("the run length must be a positive duration like 30s, not `-3s`"),
         "{stderr}"
     );
     assert!(!stderr.contains("tip:"), "{stderr}");
-    let out = chatload()
-        .args(["run", "--quiet", "--vus", "-2"])
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(
+        chatload()
+            .args(["run", "--quiet", "--vus", "-2"])
+            .arg(&scenario),
+    );
     assert!(
         stderr.contains("--vus must be from 1 to 100,000, not -2"),
         "{stderr}"
