@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chatload::app::Exit;
 
-#[cfg(unix)]
-use crate::common::send_signal;
 use crate::common::{
     chatload, read_json, run_scenario, spawn_run, step, target_block, write_scenario,
 };
+#[cfg(unix)]
+use crate::common::{interrupted_report, send_signal};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// A target that answers the first request of each iteration and stalls on
@@ -159,10 +159,7 @@ fn sigterm_exits_130_and_writes_the_report_marked_interrupted() {
     let (mut child, report) = spawn_run(dir.path(), "long.yaml", yaml);
     std::thread::sleep(Duration::from_millis(1500));
     send_signal(&child, "TERM");
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let json = read_json(&report);
-    assert_eq!(json["meta"]["interrupted"], true);
+    interrupted_report(&mut child, &report);
 }
 
 // See: issue 10 point 9 — a dead target gave exit 1 after a tight loop of

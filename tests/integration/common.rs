@@ -59,6 +59,17 @@ pub fn send_signal(child: &std::process::Child, name: &str) {
     assert!(status.success(), "SIG{name} delivered");
 }
 
+/// Waits for a run stopped by a signal: it must exit 130 and still write
+/// its report, marked interrupted; returns that report.
+#[cfg(unix)]
+pub fn interrupted_report(child: &mut std::process::Child, report: &Path) -> serde_json::Value {
+    let status = child.wait().expect("chatload exits");
+    assert_eq!(status.code(), Some(130));
+    let json = read_json(report);
+    assert_eq!(json["meta"]["interrupted"], true, "{}", json["meta"]);
+    json
+}
+
 /// Runs `command`, which must refuse what it was given as a usage error
 /// (exit 2); returns what it wrote to stderr.
 pub fn usage_error(command: &mut std::process::Command) -> String {
