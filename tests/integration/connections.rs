@@ -12,7 +12,7 @@ use chatload::report::connection::ConnectionReport;
 use chatload::report::{HttpProtocol, RunReport};
 use chatload_mock::{MockConfig, MockServer, TlsConfig};
 
-use crate::common::{run_scenario, write_scenario};
+use crate::common::{chatload, run_scenario, usage_error, write_scenario};
 
 /// A mock serving HTTPS with a certificate generated for localhost, and
 /// its CA written into `dir`.
@@ -150,13 +150,7 @@ fn validate_checks_the_connection_policy_in_the_target() {
         "bad.yaml",
         "name: bad\ntarget:\n  connection: sometimes\n  vus_per_connection: 5\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
     );
-    let out = crate::common::chatload()
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = usage_error(chatload().arg("validate").arg(&path));
     assert!(
         stderr.contains("target.connection")
             && stderr.contains("keep_alive, new_per_iteration or http2"),

@@ -2,7 +2,7 @@
 
 use chatload::app::Exit;
 
-use crate::common::{chatload, read_json, run_scenario, target_block, write_scenario};
+use crate::common::{chatload, read_json, run_scenario, target_block, usage_error, write_scenario};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,13 +205,10 @@ async fn pause_steps_are_not_reported_as_steps_that_never_ran() {
         "bad.yaml",
         &format!("{yaml}thresholds:\n  - breather.p99 < 1s\n"),
     );
-    let out = chatload().arg("validate").arg(&bad).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let stderr = usage_error(chatload().arg("validate").arg(&bad));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("`breather` in `breather.p99 < 1s` is a pause"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("`breather` in `breather.p99 < 1s` is a pause"),
+        "{stderr}"
     );
 }
 
@@ -231,14 +228,14 @@ async fn compare_warns_about_different_scenarios_and_judges_scoped_rules() {
         reports.push(dir.path().join(format!("report-{name}.json")));
     }
     let compare = |rule: &str| {
-        chatload()
+        let mut command = chatload();
+        command
             .arg("compare")
             .args(&reports)
-            .args(["--fail-if", rule, "--noise-floor", "1h"])
-            .output()
-            .unwrap()
+            .args(["--fail-if", rule, "--noise-floor", "1h"]);
+        command
     };
-    let out = compare("get_settings.p99 > +10%");
+    let out = compare("get_settings.p99 > +10%").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
@@ -256,12 +253,10 @@ async fn compare_warns_about_different_scenarios_and_judges_scoped_rules() {
             .ends_with("PASSED: 0 regression(s) against 1 rule(s)"),
         "{stdout}"
     );
-    let unknown = compare("create_chat.p99 > +10%");
-    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = usage_error(&mut compare("create_chat.p99 > +10%"));
     assert!(
-        String::from_utf8_lossy(&unknown.stderr).contains("neither report has `create_chat`"),
-        "{}",
-        String::from_utf8_lossy(&unknown.stderr)
+        stderr.contains("neither report has `create_chat`"),
+        "{stderr}"
     );
 }
 
@@ -308,9 +303,7 @@ async fn each_flow_is_judged_on_its_own_iterations() {
         "bad.yaml",
         &yaml.replace("iteration[chat].p95", "iteration[chta].p95"),
     );
-    let out = chatload().arg("validate").arg(&bad).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = usage_error(chatload().arg("validate").arg(&bad));
     assert!(
         stderr.contains("bad.yaml:")
             && stderr.contains("thresholds[1]")

@@ -12,7 +12,7 @@ use chatload::report::HttpProtocol;
 use chatload_mock::{MockConfig, MockServer, TlsConfig};
 use clap::Parser;
 
-use crate::common::{chatload, read_json, run_scenario, write_scenario};
+use crate::common::{chatload, read_json, run_scenario, usage_error, write_scenario};
 
 /// A mock serving HTTPS with a certificate generated for localhost.
 async fn start_tls_mock() -> MockServer {
@@ -351,9 +351,7 @@ fn validate_checks_ca_cert_and_http_in_the_target() {
         "bad.yaml",
         "name: bad\ntarget:\n  ca_cert: nowhere.pem\n  http: 3\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
     );
-    let out = chatload().arg("validate").arg(&path).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = usage_error(chatload().arg("validate").arg(&path));
     assert!(
         stderr.contains("target.ca_cert") && stderr.contains("nowhere.pem"),
         "{stderr}"
