@@ -79,6 +79,25 @@ fn header(mock: &MockServer, port: u16, extra: &str) -> String {
 
 const FIXED_ACCEPT: &str = "simulation:\n  accept_delay: {dist: fixed, ms: 300}\n  reply_delay: {dist: fixed, ms: 50}\n  replies: true\n";
 
+/// A user's chat with an agent: it waits for the agent to join (capturing
+/// its id) and for that agent's reply, then closes the chat.
+const CONVERSATION_STEPS: &str = r#"steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_event:
+      event: chats:join
+      timeout: 5s
+      capture: {agent: data.userId}
+    name: wait_join
+  - send_message:
+  - wait_event:
+      event: messages:new
+      timeout: 5s
+      where: {data.message.sender: "{{ agent }}"}
+    name: wait_reply
+  - close_chat:"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_event_consumes_early_events_and_time_to_assign_matches_the_accept_delay() {
     let port = free_port();
@@ -95,22 +114,7 @@ thresholds:
   - events.duplicate == 0
   - events.invalid_signatures == 0
   - events.schema_violations == 0
-steps:
-  - create_user:
-  - create_chat:
-  - assign:
-  - wait_event:
-      event: chats:join
-      timeout: 5s
-      capture: {{agent: data.userId}}
-    name: wait_join
-  - send_message:
-  - wait_event:
-      event: messages:new
-      timeout: 5s
-      where: {{data.message.sender: "{{{{ agent }}}}"}}
-    name: wait_reply
-  - close_chat:
+{CONVERSATION_STEPS}
   - wait_event: {{event: chats:close, timeout: 2s}}
     name: wait_close
   - wait_event: {{event: chats:create, timeout: 2s}}
@@ -383,22 +387,7 @@ thresholds:
   - time_to_assign.p95 < 2s
   - events.missing == 0
   - events.invalid_signatures == 0
-steps:
-  - create_user:
-  - create_chat:
-  - assign:
-  - wait_event:
-      event: chats:join
-      timeout: 5s
-      capture: {{agent: data.userId}}
-    name: wait_join
-  - send_message:
-  - wait_event:
-      event: messages:new
-      timeout: 5s
-      where: {{data.message.sender: "{{{{ agent }}}}"}}
-    name: wait_reply
-  - close_chat:
+{CONVERSATION_STEPS}
 "#,
         target_block(&mock)
     );
