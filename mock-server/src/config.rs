@@ -7,9 +7,9 @@
 //! (see the README): apps `demo-app` and `demo-queue-app`. The store
 //! (`store`) turns an [`AppConfig`] into live state.
 
+use crate::connections::ConnectionsConfig;
 use crate::dist::Dist;
 use crate::fault::FaultsConfig;
-use crate::server::ConnectionsConfig;
 use crate::tls::TlsConfig;
 use crate::webhook::WebhooksConfig;
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,7 @@
 //!
 //! ```text
 //! config     MockConfig (YAML, Default = documented demo world)
+//! connections ConnectionsConfig: the server's timeouts, limit and deadline
 //! caps       the store's memory caps: validation and flags (eviction: store/evict)
 //! operation  the 50 operations: operationId, method, path
 //! routes/    one file per resource + admin; app() / router() assemble them
@@ -19,7 +20,8 @@
 //! middleware trailing-slash normalisation, counting, faults, JSON errors
 //! state      AppState: app registry, faults, stats, shutdown token
 //! store/     AppStore per app (one mutex each) with the lifecycle rules
-//! sim        simulated agents' timers (tokio tasks)
+//! sim        simulated agents' timers (tokio tasks; the follow-up is the
+//!            caller's: no dependency on AppState)
 //! event      internal events ring buffer + hook point
 //! webhook/   outgoing webhooks: queue, workers, handshake, chats:assign
 //! testing    (feature `testing`) start on port 0, app and admin clients,
@@ -44,6 +46,7 @@
 pub mod auth;
 pub mod caps;
 pub mod config;
+pub mod connections;
 pub mod dist;
 pub mod error;
 pub mod event;
@@ -64,13 +67,14 @@ pub mod tls;
 pub mod webhook;
 
 pub use config::{AgentConfig, AppConfig, ConfigError, MockConfig, SimulationConfig};
+pub use connections::ConnectionsConfig;
 pub use error::ApiError;
 pub use event::{EventData, EventHook, MockEvent, NewMessage};
 pub use fault::{FaultsConfig, RouteFault};
 pub use limit::RateLimitConfig;
 pub use operation::Operation;
 pub use routes::{App, app, router};
-pub use server::{ConnCounts, ConnectionsConfig};
+pub use server::ConnCounts;
 pub use state::AppState;
 pub use tls::{TlsConfig, TlsCounts};
 pub use webhook::{WebhookFaultsConfig, WebhooksConfig};

@@ -18,8 +18,9 @@
 //!   `shutdown_grace_ms` — a half-sent request, a stalled handler — is
 //!   dropped, so the server always stops.
 //!
-//! Talks to: `lib.rs` (`serve`, `MockServer`), `tls` (handshakes), `routes`
-//! (the [`App`] served on every connection), `error` (the refusal body).
+//! Talks to: `lib.rs` (`serve`, `MockServer`), `connections` (its
+//! settings, [`ConnectionsConfig`]), `tls` (handshakes), `routes` (the
+//! [`App`] served on every connection), `error` (the refusal body).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,7 +37,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -44,71 +45,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
+use crate::connections::ConnectionsConfig;
 use crate::routes::App;
 use crate::tls::TlsStats;
 
 /// Refusal answers (`503`) in progress at most; past it, refused sockets
 /// are closed without an answer.
 pub const REFUSING: usize = 64;
-
-/// The `connections:` section of the mock's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConnectionsConfig {
-    /// A request head (and the TLS handshake) must arrive within this (ms).
-    pub header_read_timeout_ms: u64,
-    /// A connection with no traffic and no request in progress for this
-    /// long (ms) is closed.
-    pub idle_timeout_ms: u64,
-    /// Open connections at most; more are refused with `503`.
-    pub max_connections: usize,
-    /// After a shutdown signal, open connections get this long (ms) to
-    /// finish; then they are dropped and the server stops.
-    pub shutdown_grace_ms: u64,
-}
-
-impl Default for ConnectionsConfig {
-    fn default() -> Self {
-        ConnectionsConfig {
-            header_read_timeout_ms: 10_000,
-            idle_timeout_ms: 60_000,
-            max_connections: 10_000,
-            shutdown_grace_ms: 5_000,
-        }
-    }
-}
-
-impl ConnectionsConfig {
-    /// Every value must be positive.
-    ///
-    /// # Errors
-    /// The message names the key.
-    pub fn validate(&self) -> Result<(), String> {
-        for (key, value) in [
-            ("header_read_timeout_ms", self.header_read_timeout_ms),
-            ("idle_timeout_ms", self.idle_timeout_ms),
-            ("max_connections", self.max_connections as u64),
-            ("shutdown_grace_ms", self.shutdown_grace_ms),
-        ] {
-            if value == 0 {
-                return Err(format!("connections.{key} must be at least 1"));
-            }
-            if key.ends_with("_ms") {
-                crate::dist::check_ms(&format!("connections.{key}"), value)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn header_read_timeout(&self) -> Duration {
-        Duration::from_millis(self.header_read_timeout_ms)
-    }
-
-    /// The shutdown deadline.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_millis(self.shutdown_grace_ms)
-    }
-}
 
 /// Connection counters, shared by the accept loop and the server's owner.
 #[derive(Debug, Default)]

@@ -226,7 +226,11 @@ impl AppState {
         decisions: Vec<AssignDecision>,
     ) {
         if !timers.is_empty() {
-            sim::schedule(self, app, timers);
+            let state = self.clone();
+            let follow_up = move |app: &Arc<AppHandle>, timers, decisions| {
+                state.hand_over(app, timers, decisions);
+            };
+            sim::schedule(self.cancel_token(), app, timers, follow_up);
         }
         for decision in decisions {
             tokio::spawn(self.clone().decide(Arc::clone(app), decision));
