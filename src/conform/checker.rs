@@ -1,15 +1,18 @@
 //! The [`Checker`]: sends the suite's requests (built from an
 //! [`Operation`]), judges each answer (status, declared content type,
 //! schema), records the checks, the operations exercised and the statuses
-//! observed per operation, and runs the per-operation probes once, just
-//! before an operation's first happy call.
+//! observed per operation, and notes which operations were probed.
+//!
+//! It knows nothing of the probes themselves: [`super::probes`] drives a
+//! checker, and the tour's calls that run them first ([`Checker::call`],
+//! [`Checker::upload`]) are in `calls.rs`, above both.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::StatusCoverage;
 use super::{Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind};
-use super::{StatusCoverage, probes};
 use crate::api::{Operation, headers};
 use crate::schema::SchemaRegistry;
 use chatload_api::spec::{self, DeclaredResponse};
@@ -184,30 +187,6 @@ impl Checker {
         }
     }
 
-    /// Sends a JSON call, checks status and schema, records the result, and
-    /// returns the body when the status was one of the expected ones. An
-    /// operation's first happy call is preceded by its probes (credentials,
-    /// content type, generated invalid bodies) and, when the call is marked
-    /// [`Call::vary`], followed by boundary-valid bodies.
-    pub async fn call(&mut self, c: Call<'_>) -> Option<Value> {
-        let first = c.kind == Kind::Happy && self.probed.insert(c.op);
-        if first {
-            probes::before(self, &c).await;
-        }
-        let payload = c.body.as_ref().map_or(Payload::None, Payload::Json);
-        let answer = self.exchange(self.build_call(&c, c.creds, payload)).await;
-        let out = self.judge(c.name, c.op, c.kind, &c.expect, answer);
-        if out.is_some() && c.kind == Kind::Happy {
-            self.paths
-                .entry(c.op.path())
-                .or_insert_with(|| c.params.clone());
-            if first && c.vary {
-                probes::boundary(self, &c).await;
-            }
-        }
-        out
-    }
-
     /// Sends `c` without recording a check (polling).
     pub async fn peek(&self, c: &Call<'_>) -> Option<Value> {
         let payload = c.body.as_ref().map_or(Payload::None, Payload::Json);
@@ -215,43 +194,9 @@ impl Checker {
         answer.ok().filter(|a| c.expect.contains(&a.status))?.body
     }
 
-    /// Sends a multipart upload (`uploadMedia`); `expect` as for [`Call`]
-    /// (`None`: its success status, after the operation's probes).
-    pub async fn upload(
-        &mut self,
-        name: &str,
-        fields: &[(&str, String)],
-        file: (&str, &str, Vec<u8>),
-        expect: Option<&[u16]>,
-    ) -> Option<Value> {
-        let op = Operation::UploadMedia;
-        let success = [op.success_status()];
-        let form = || {
-            let mut form = reqwest::multipart::Form::new();
-            for (k, v) in fields {
-                form = form.text((*k).to_owned(), v.clone());
-            }
-            let part = reqwest::multipart::Part::bytes(file.2.clone())
-                .file_name(file.0.to_owned())
-                .mime_str(file.1)
-                .ok()?;
-            Some(form.part("media", part))
-        };
-        if expect.is_none() && self.probed.insert(op) {
-            probes::upload(self, &form).await;
-        }
-        let b = self.build_call(
-            &Call::new(name, op, &[]),
-            Creds::for_op(op),
-            Payload::Form(form()?),
-        );
-        let answer = self.exchange(b).await;
-        let kind = if expect.is_some() {
-            Kind::Negative
-        } else {
-            Kind::Happy
-        };
-        self.judge(name, op, kind, expect.unwrap_or(&success), answer)
+    /// Marks `op` as probed; `true` the first time (its probes are then due).
+    pub(super) fn mark_probed(&mut self, op: Operation) -> bool {
+        self.probed.insert(op)
     }
 
     /// Judges one answer to `op`, records the check, and returns the body

@@ -20,6 +20,7 @@
 //! registers must pass the target's `X-Hook-Secret` handshake: the app
 //! starts the run's webhook receiver (`crate::webhook`) for that.
 
+mod calls;
 mod checker;
 mod generate;
 mod output;
