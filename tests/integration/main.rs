@@ -22,6 +22,8 @@
 //!   of each kind of check; each kind fails with its reason.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
+//! - `module_graph`: no file-level import circles in any crate of the
+//!   workspace (a scan of the sources, not a run).
 //! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
 //!   JUnit agreeing with the exit code, version-1 reports.
 //! - `network`: a real network (root only): the mock in a network
@@ -45,6 +47,7 @@ mod connections;
 mod failures;
 mod hostile;
 mod media;
+mod module_graph;
 mod network;
 mod rate_limit;
 mod reports;

@@ -1,0 +1,187 @@
+//! No file-level import circles (issue 11, "one house"): in each crate of
+//! the workspace (`src/`, `mock-server/src/`, `api/src/`) the files must
+//! import each other one way. A circle — `a.rs` names `crate::b`, `b.rs`
+//! names `crate::a`, possibly through other files — fails the test with
+//! the files and the imports that close it.
+//!
+//! The rules are those of the reference scan (`cycles.py`): every
+//! `crate::`/`super::`/`self::` path outside comments and test code, in
+//! `use` groups or inline, is an edge to the file defining it; a child
+//! naming an ancestor is not ([`graph`]). The scanner itself is tested on
+//! small in-memory trees, with and without a circle.
+
+mod graph;
+mod scan;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use self::graph::{Circle, Graph};
+
+/// The crates' source directories, relative to the workspace root.
+const CRATES: [&str; 3] = ["src", "mock-server/src", "api/src"];
+
+/// Circles known and being broken (session 8): the scenario's validation
+/// and its step kinds, and the report's build and throttle sections. A
+/// circle passes while its files are all within one of these sets; remove
+/// an entry once its circle is gone (the test says so).
+const BEING_BROKEN: &[&[&str]] = &[
+    &[
+        "src/scenario/agents.rs",
+        "src/scenario/load.rs",
+        "src/scenario/media.rs",
+        "src/scenario/rate_limit.rs",
+        "src/scenario/raw.rs",
+        "src/scenario/validate.rs",
+        "src/scenario/webhook.rs",
+    ],
+    &["src/report/build.rs", "src/report/throttle.rs"],
+];
+
+#[test]
+fn no_crate_has_a_file_level_import_circle() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut circles = Vec::new();
+    for dir in CRATES {
+        let sources = read_sources(root, dir);
+        assert!(
+            sources.len() > 2,
+            "{dir}: only {} Rust files found",
+            sources.len()
+        );
+        circles.extend(Graph::of(dir, &sources).circles());
+    }
+    if let Err(why) = check(&circles, BEING_BROKEN) {
+        panic!("{why}");
+    }
+}
+
+/// Every circle must lie within one `allowed` set, and every `allowed` set
+/// must still hold a circle.
+///
+/// # Errors
+/// A message naming each unexpected circle (its files and edges) and each
+/// allowlist entry whose circle is gone.
+fn check(circles: &[Circle], allowed: &[&[&str]]) -> Result<(), String> {
+    let allowed: Vec<BTreeSet<&str>> = allowed
+        .iter()
+        .map(|set| set.iter().copied().collect())
+        .collect();
+    let within = |circle: &Circle, set: &BTreeSet<&str>| {
+        circle.files.iter().all(|f| set.contains(f.as_str()))
+    };
+    let mut problems = Vec::new();
+    for circle in circles {
+        if !allowed.iter().any(|set| within(circle, set)) {
+            problems.push(format!("file-level import {circle}"));
+        }
+    }
+    for set in &allowed {
+        if !circles.iter().any(|circle| within(circle, set)) {
+            let files: Vec<&str> = set.iter().copied().collect();
+            problems.push(format!(
+                "the circle of {} is gone: remove it from BEING_BROKEN",
+                files.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Every `.rs` file under `root/dir`, by its path from `root` (`/`-separated).
+fn read_sources(root: &Path, dir: &str) -> BTreeMap<String, String> {
+    let mut sources = BTreeMap::new();
+    let mut pending = vec![root.join(dir)];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).expect("a readable source directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let name = path.strip_prefix(root).expect("under the root");
+                let name = name.to_string_lossy().replace('\\', "/");
+                let source = std::fs::read_to_string(&path).expect("a readable source file");
+                sources.insert(name, source);
+            }
+        }
+    }
+    sources
+}
+
+/// An in-memory crate: `files` (name, source) under `src/`.
+fn in_memory(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(f, s)| (format!("src/{f}"), (*s).to_owned()))
+        .collect()
+}
+
+/// The circles of the in-memory crate `files`.
+fn circles_of(files: &[(&str, &str)]) -> Vec<Circle> {
+    Graph::of("src", &in_memory(files)).circles()
+}
+
+#[test]
+fn a_circle_fails_the_check_with_its_files_and_edges() {
+    let circles = circles_of(&[
+        ("lib.rs", "mod checker; mod probes; mod suite;"),
+        (
+            "checker.rs",
+            "use super::{Kind, probes};\nfn f() { probes::before() }",
+        ),
+        ("probes.rs", "use super::checker::{Answer, Checker};"),
+        (
+            "suite.rs",
+            "use crate::checker::Checker;\nuse crate::probes;",
+        ),
+    ]);
+    let why = check(&circles, &[]).expect_err("a circle fails");
+    assert_eq!(
+        why,
+        "file-level import circle of 2 files: src/checker.rs, src/probes.rs\n  \
+         src/checker.rs -> src/probes.rs (`super::probes`)\n  \
+         src/probes.rs -> src/checker.rs (`super::checker::Answer`)\n"
+    );
+}
+
+#[test]
+fn a_tree_without_a_circle_passes_the_check() {
+    let circles = circles_of(&[
+        ("lib.rs", "mod calls; mod checker; mod probes;"),
+        ("checker.rs", "use super::Kind;\n// use super::probes;"),
+        ("probes.rs", "use super::checker::{Answer, Checker};"),
+        ("calls.rs", "use super::{checker::Checker, probes};"),
+    ]);
+    assert_eq!(check(&circles, &[]), Ok(()));
+}
+
+#[test]
+fn an_allowed_circle_passes_until_it_is_gone() {
+    let circle = [
+        ("lib.rs", "mod a; mod b; mod c;"),
+        ("a.rs", "use crate::b::B;"),
+        ("b.rs", "use crate::a::A;"),
+        ("c.rs", ""),
+    ];
+    let allowed: &[&[&str]] = &[&["src/a.rs", "src/b.rs", "src/c.rs"]];
+    assert_eq!(
+        check(&circles_of(&circle), allowed),
+        Ok(()),
+        "a smaller circle within the set passes"
+    );
+    let other: &[&[&str]] = &[&["src/a.rs", "src/c.rs"]];
+    assert!(
+        check(&circles_of(&circle), other).is_err(),
+        "a circle outside every set fails"
+    );
+    let broken = [circle[0], circle[1], ("b.rs", "pub struct B;"), circle[3]];
+    let why = check(&circles_of(&broken), allowed).expect_err("a stale entry fails");
+    assert_eq!(
+        why,
+        "the circle of src/a.rs, src/b.rs, src/c.rs is gone: remove it from BEING_BROKEN"
+    );
+}
