@@ -13,30 +13,13 @@
 mod graph;
 mod scan;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use self::graph::{Circle, Graph};
 
 /// The crates' source directories, relative to the workspace root.
 const CRATES: [&str; 3] = ["src", "mock-server/src", "api/src"];
-
-/// Circles known and being broken (session 8): the scenario's validation
-/// and its step kinds, and the report's build and throttle sections. A
-/// circle passes while its files are all within one of these sets; remove
-/// an entry once its circle is gone (the test says so).
-const BEING_BROKEN: &[&[&str]] = &[
-    &[
-        "src/scenario/agents.rs",
-        "src/scenario/load.rs",
-        "src/scenario/media.rs",
-        "src/scenario/rate_limit.rs",
-        "src/scenario/raw.rs",
-        "src/scenario/validate.rs",
-        "src/scenario/webhook.rs",
-    ],
-    &["src/report/build.rs", "src/report/throttle.rs"],
-];
 
 #[test]
 fn no_crate_has_a_file_level_import_circle() {
@@ -51,45 +34,24 @@ fn no_crate_has_a_file_level_import_circle() {
         );
         circles.extend(Graph::of(dir, &sources).circles());
     }
-    if let Err(why) = check(&circles, BEING_BROKEN) {
+    if let Err(why) = check(&circles) {
         panic!("{why}");
     }
 }
 
-/// Every circle must lie within one `allowed` set, and every `allowed` set
-/// must still hold a circle.
+/// No circle at all.
 ///
 /// # Errors
-/// A message naming each unexpected circle (its files and edges) and each
-/// allowlist entry whose circle is gone.
-fn check(circles: &[Circle], allowed: &[&[&str]]) -> Result<(), String> {
-    let allowed: Vec<BTreeSet<&str>> = allowed
+/// A message naming each circle: its files and the imports that close it.
+fn check(circles: &[Circle]) -> Result<(), String> {
+    if circles.is_empty() {
+        return Ok(());
+    }
+    let problems: Vec<String> = circles
         .iter()
-        .map(|set| set.iter().copied().collect())
+        .map(|circle| format!("file-level import {circle}"))
         .collect();
-    let within = |circle: &Circle, set: &BTreeSet<&str>| {
-        circle.files.iter().all(|f| set.contains(f.as_str()))
-    };
-    let mut problems = Vec::new();
-    for circle in circles {
-        if !allowed.iter().any(|set| within(circle, set)) {
-            problems.push(format!("file-level import {circle}"));
-        }
-    }
-    for set in &allowed {
-        if !circles.iter().any(|circle| within(circle, set)) {
-            let files: Vec<&str> = set.iter().copied().collect();
-            problems.push(format!(
-                "the circle of {} is gone: remove it from BEING_BROKEN",
-                files.join(", ")
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
+    Err(problems.join("\n"))
 }
 
 /// Every `.rs` file under `root/dir`, by its path from `root` (`/`-separated).
@@ -139,7 +101,7 @@ fn a_circle_fails_the_check_with_its_files_and_edges() {
             "use crate::checker::Checker;\nuse crate::probes;",
         ),
     ]);
-    let why = check(&circles, &[]).expect_err("a circle fails");
+    let why = check(&circles).expect_err("a circle fails");
     assert_eq!(
         why,
         "file-level import circle of 2 files: src/checker.rs, src/probes.rs\n  \
@@ -156,32 +118,5 @@ fn a_tree_without_a_circle_passes_the_check() {
         ("probes.rs", "use super::checker::{Answer, Checker};"),
         ("calls.rs", "use super::{checker::Checker, probes};"),
     ]);
-    assert_eq!(check(&circles, &[]), Ok(()));
-}
-
-#[test]
-fn an_allowed_circle_passes_until_it_is_gone() {
-    let circle = [
-        ("lib.rs", "mod a; mod b; mod c;"),
-        ("a.rs", "use crate::b::B;"),
-        ("b.rs", "use crate::a::A;"),
-        ("c.rs", ""),
-    ];
-    let allowed: &[&[&str]] = &[&["src/a.rs", "src/b.rs", "src/c.rs"]];
-    assert_eq!(
-        check(&circles_of(&circle), allowed),
-        Ok(()),
-        "a smaller circle within the set passes"
-    );
-    let other: &[&[&str]] = &[&["src/a.rs", "src/c.rs"]];
-    assert!(
-        check(&circles_of(&circle), other).is_err(),
-        "a circle outside every set fails"
-    );
-    let broken = [circle[0], circle[1], ("b.rs", "pub struct B;"), circle[3]];
-    let why = check(&circles_of(&broken), allowed).expect_err("a stale entry fails");
-    assert_eq!(
-        why,
-        "the circle of src/a.rs, src/b.rs, src/c.rs is gone: remove it from BEING_BROKEN"
-    );
+    assert_eq!(check(&circles), Ok(()));
 }

@@ -1,8 +1,10 @@
 //! Reading one source file the way the module-graph check needs it: the
 //! code without comments, string or char literals and `#[cfg(test)]` items,
 //! the child modules it declares test-only (`#[cfg(test)] mod x;`), and
-//! every path it names through `crate::`, `super::` or `self::` — in `use`
-//! declarations (groups `{a, b::{c, self}}` expanded) and inline in code.
+//! every path it names through `crate::`, `super::` or `self::`, or through
+//! a child module it declares (`mod media;` ... `media::check()`, read as
+//! `self::media::check`) — in `use` declarations (groups `{a, b::{c, self}}`
+//! expanded) and inline in code.
 //!
 //! A lexer, not a parser: enough of Rust's token rules that a path in a
 //! comment, a string or a test module is never taken for an import.
@@ -21,8 +23,10 @@ pub fn scan(source: &str) -> Scanned {
     let code = code_only(source);
     let mut test_children = Vec::new();
     let code = without_test_items(&code, &mut test_children);
+    let tokens = tokens(&code);
+    let children = declared_children(&tokens);
     Scanned {
-        paths: paths(&tokens(&code)),
+        paths: paths(&tokens, &children),
         test_children,
     }
 }
@@ -187,6 +191,15 @@ fn declared_module(item: &str) -> Option<String> {
     (words.get(at + 2).map(String::as_str) == Some(";")).then(|| name.clone())
 }
 
+/// The child modules `tokens` declare (`mod name;`, any visibility).
+fn declared_children(tokens: &[String]) -> Vec<String> {
+    tokens
+        .windows(3)
+        .filter(|w| w[0] == "mod" && w[2] == ";")
+        .map(|w| w[1].clone())
+        .collect()
+}
+
 /// Identifiers, `::` and single punctuation characters; numbers as one token.
 fn tokens(code: &str) -> Vec<String> {
     let chars: Vec<char> = code.chars().collect();
@@ -211,16 +224,19 @@ fn tokens(code: &str) -> Vec<String> {
     out
 }
 
-/// Every path starting with `crate`, `super` or `self` followed by `::`.
-fn paths(tokens: &[String]) -> Vec<Vec<String>> {
+/// Every path starting with `crate`, `super`, `self` or one of the file's
+/// `children` followed by `::`; a child's path is read as `self::child::…`.
+fn paths(tokens: &[String], children: &[String]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
-        let starts = matches!(tokens[i].as_str(), "crate" | "super" | "self")
-            && tokens.get(i + 1).is_some_and(|t| t == "::")
-            && (i == 0 || tokens[i - 1] != "::");
-        i = if starts {
+        let head = tokens[i].as_str();
+        let starts =
+            tokens.get(i + 1).is_some_and(|t| t == "::") && (i == 0 || tokens[i - 1] != "::");
+        i = if starts && matches!(head, "crate" | "super" | "self") {
             path(tokens, i, Vec::new(), &mut out)
+        } else if starts && children.iter().any(|c| c == head) {
+            path(tokens, i, vec!["self".to_owned()], &mut out)
         } else {
             i + 1
         };
@@ -306,6 +322,20 @@ fn use_groups_expand_to_each_path() {
             "super::x",
             "crate::q",
             "super::super::r::S",
+        ]
+    );
+}
+
+#[test]
+fn a_declared_child_modules_paths_are_read_from_self() {
+    let source = "mod media;\npub mod rates;\nuse rates::{ratio, per_second};\nfn f() { media::check(); other::g(); x::media::h(); }\n";
+    let names: Vec<String> = scan(source).paths.iter().map(|p| p.join("::")).collect();
+    assert_eq!(
+        names,
+        [
+            "self::rates::ratio",
+            "self::rates::per_second",
+            "self::media::check"
         ]
     );
 }
