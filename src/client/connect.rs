@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_util::either::Either;
 
 /// How one request's connection was set up: `None` in [`super::ConnUse`]
 /// when it went over a connection already open.
@@ -59,10 +60,16 @@ impl Sender {
         }
     }
 
-    pub(super) async fn send(&mut self, request: Request<Full<Bytes>>) -> SendResult {
+    /// Sends `request`. Not an `async fn`: that would keep its own copy
+    /// of the request (256 bytes) beside hyper's future, which holds it
+    /// already, in every virtual user's task.
+    pub(super) fn send(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> impl Future<Output = SendResult> + use<'_> {
         match self {
-            Sender::Http1(s) => s.try_send_request(request).await,
-            Sender::Http2(s) => s.try_send_request(request).await,
+            Sender::Http1(s) => Either::Left(s.try_send_request(request)),
+            Sender::Http2(s) => Either::Right(s.try_send_request(request)),
         }
     }
 }

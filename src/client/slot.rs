@@ -17,6 +17,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::Body as _;
 
 use tokio_rustls::TlsConnector;
+use tokio_util::either::Either;
 
 use super::connect::{ConnectFailure, Opened, Sender};
 use super::request::PreparedRequest;
@@ -129,34 +130,36 @@ impl ApiClient {
     ///
     /// # Errors
     /// No response: connection refused, timeout, or a transport failure.
-    pub async fn send_prepared(
-        &self,
-        slot: &mut ConnSlot,
+    pub fn send_prepared<'a>(
+        &'a self,
+        slot: &'a mut ConnSlot,
         prepared: &PreparedRequest,
         sent: Instant,
-    ) -> Result<ApiResponse, ClientError> {
-        self.send_request_on(slot, prepared.request(), sent).await
+    ) -> impl Future<Output = Result<ApiResponse, ClientError>> + 'a {
+        self.send_request_on(slot, Ok(prepared.request()), sent)
     }
 
     /// Sends one request on the virtual user's own connection `slot` and
     /// reads the whole body.
     ///
+    /// The hyper request is built before the future is: an `async fn` would
+    /// keep `req` in its state for as long as the request runs.
+    ///
     /// # Errors
     /// No response: connection refused, timeout, or a transport failure.
-    pub async fn send_on(
-        &self,
-        slot: &mut ConnSlot,
-        req: ApiRequest<'_>,
+    pub fn send_on<'a>(
+        &'a self,
+        slot: &'a mut ConnSlot,
+        req: ApiRequest<'a>,
         sent: Instant,
-    ) -> Result<ApiResponse, ClientError> {
+    ) -> impl Future<Output = Result<ApiResponse, ClientError>> + 'a {
         let Some(host) = &self.host else {
             // Boxed: the pool's and reqwest's futures are several KB, and
             // inline they would make every slot request's future that large,
             // copied each time it is created.
-            return Box::pin(self.send(req)).await;
+            return Either::Left(Box::pin(self.send(req)));
         };
-        let request = self.slot_request(host, req)?;
-        self.send_request_on(slot, request, sent).await
+        Either::Right(self.send_request_on(slot, self.slot_request(host, req), sent))
     }
 
     /// A new connection for the slot of `owner`: its own (through its own
@@ -189,7 +192,8 @@ impl ApiClient {
         })
     }
 
-    /// The exchange on `slot`, within the timeout from `sent`. A request that
+    /// The exchange on `slot`, within the timeout from `sent`, of `request`
+    /// (or at once its error, when it could not be built). A request that
     /// found the kept-alive connection closed before it was sent is retried
     /// once on a new connection, as a pool does.
     ///
@@ -200,11 +204,17 @@ impl ApiClient {
     fn send_request_on<'a>(
         &'a self,
         slot: &'a mut ConnSlot,
-        request: hyper::Request<Full<Bytes>>,
+        request: Result<hyper::Request<Full<Bytes>>, ClientError>,
         sent: Instant,
     ) -> impl Future<Output = Result<ApiResponse, ClientError>> + 'a {
-        let mut request = Some(request);
+        let (mut request, unbuilt) = match request {
+            Ok(request) => (Some(request), None),
+            Err(e) => (None, Some(e)),
+        };
         async move {
+            if let Some(e) = unbuilt {
+                return Err(e);
+            }
             let ConnSlot {
                 sender: conn,
                 timer,
@@ -244,33 +254,36 @@ impl ApiClient {
                 return Err(ClientError::Connect);
             }
             // Always there: sent only below, and put back before a retry.
-            let Some(mut outgoing) = request.take() else {
+            let Some(outgoing) = request.take() else {
                 return Err(ClientError::Other);
             };
-            if matches!(sender, Sender::Http2(_)) {
-                self.absolute_uri(&mut outgoing);
-            }
-            match sender.send(outgoing).await {
-                Ok(response) => {
-                    let first_byte = sent.elapsed();
-                    let conn = super::ConnUse {
-                        opened,
-                        first_byte: Some(first_byte),
-                        slot: true,
-                    };
-                    return self.response(response, conn).await;
-                }
+            // Moved, never borrowed, here: a local borrowed in an `async fn`
+            // keeps its place in the future's state across later awaits.
+            let outgoing = match sender {
+                Sender::Http2(_) => self.absolute_uri(outgoing),
+                Sender::Http1(_) => outgoing,
+            };
+            let response = match sender.send(outgoing).await {
+                Ok(response) => response,
                 Err(mut e) => {
                     *conn = None;
                     match e.take_message() {
                         Some(unsent) if reused && !retried => {
                             retried = true;
                             *request = Some(unsent);
+                            continue;
                         }
                         _ => return Err(ClientError::Other),
                     }
                 }
-            }
+            };
+            let first_byte = sent.elapsed();
+            let conn = super::ConnUse {
+                opened,
+                first_byte: Some(first_byte),
+                slot: true,
+            };
+            return self.response(response, conn).await;
         }
     }
 
@@ -295,9 +308,12 @@ impl ApiClient {
     /// HTTP/2 names the target in the request (`:scheme`, `:authority`):
     /// an origin-form URI gets the base URL's scheme and authority, shared
     /// parts (reference counts, no copy).
-    fn absolute_uri(&self, request: &mut hyper::Request<Full<Bytes>>) {
+    fn absolute_uri(
+        &self,
+        mut request: hyper::Request<Full<Bytes>>,
+    ) -> hyper::Request<Full<Bytes>> {
         if request.uri().authority().is_some() {
-            return;
+            return request;
         }
         let mut parts = std::mem::take(request.uri_mut()).into_parts();
         parts.scheme = Some(hyper::http::uri::Scheme::HTTPS);
@@ -305,17 +321,23 @@ impl ApiClient {
         if let Ok(uri) = hyper::Uri::from_parts(parts) {
             *request.uri_mut() = uri;
         }
+        request
     }
 
-    /// What came back, its body read whole.
-    async fn response(
+    /// What came back, its body read whole. The head is read before the
+    /// future is made, which then holds the body alone: an `async fn` would
+    /// keep the whole response in its state beside the body being read.
+    fn response(
         &self,
         response: hyper::Response<hyper::body::Incoming>,
         conn: super::ConnUse,
-    ) -> Result<ApiResponse, ClientError> {
-        let head = self.head(response.version(), response.status(), response.headers());
-        let body = read_body(response.into_body()).await?;
-        Ok(head.with(body, conn))
+    ) -> impl Future<Output = Result<ApiResponse, ClientError>> {
+        let (parts, mut body) = response.into_parts();
+        let head = self.head(parts.version, parts.status, &parts.headers);
+        async move {
+            let body = read_body(&mut body).await?;
+            Ok(head.with(body, conn))
+        }
     }
 }
 
@@ -323,7 +345,7 @@ impl ApiClient {
 /// complete (its `Content-Length` reached), without waiting for one more
 /// empty frame; a body in one frame (the usual case) is returned without a
 /// copy or a buffer list.
-async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, ClientError> {
+async fn read_body(body: &mut hyper::body::Incoming) -> Result<Bytes, ClientError> {
     let mut first: Option<Bytes> = None;
     let mut joined: Vec<u8> = Vec::new();
     while !body.is_end_stream() {

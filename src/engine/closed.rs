@@ -74,22 +74,29 @@ pub async fn run(
     plan.iterations
 }
 
-async fn vu_loop(
+/// One virtual user's task: iterations until stopped or out of budget.
+///
+/// Not an `async fn`: that would keep the session (264 bytes) twice in the
+/// task, as its argument and as the body's own binding; the `async move`
+/// block holds it once.
+pub(super) fn vu_loop(
     runner: Arc<Runner>,
     mut session: Session,
     stop: CancellationToken,
     budget: Option<Arc<AtomicU64>>,
-) {
-    let live = runner.hub.live();
-    live.vu_started();
-    while !stop.is_cancelled() && !runner.is_aborted(&session) {
-        if let Some(b) = &budget
-            && b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_err()
-        {
-            break;
+) -> impl Future<Output = ()> {
+    async move {
+        let live = runner.hub.live();
+        live.vu_started();
+        while !stop.is_cancelled() && !runner.is_aborted(&session) {
+            if let Some(b) = &budget
+                && b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_err()
+            {
+                break;
+            }
+            runner.run_iteration(&mut session, None).await;
         }
-        runner.run_iteration(&mut session, None).await;
+        live.vu_stopped();
     }
-    live.vu_stopped();
 }

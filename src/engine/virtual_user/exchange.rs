@@ -177,8 +177,10 @@ impl Runner {
                 if let Some(hooks) = &self.hooks {
                     hooks.on_send(spec.route, &rendered.path, session, sent);
                 }
+                // Read off `rendered`, not the request: a borrowed local
+                // keeps its place in this future's state across the send.
+                sent_bytes = rendered.body.as_ref().map_or(0, |b| b.len() as u64);
                 let request = rendered.request(spec);
-                sent_bytes = request.body.as_ref().map_or(0, |b| b.len() as u64);
                 self.in_flight.begin(&session.in_flight, sent);
                 let response = self.client.send_on(&mut session.conn, request, sent).await;
                 path = std::mem::take(&mut rendered.path);
