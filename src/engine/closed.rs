@@ -79,6 +79,7 @@ pub async fn run(
 /// Not an `async fn`: that would keep the session (264 bytes) twice in the
 /// task, as its argument and as the body's own binding; the `async move`
 /// block holds it once.
+#[allow(clippy::manual_async_fn)] // see above: the async fn form holds the session twice
 pub(super) fn vu_loop(
     runner: Arc<Runner>,
     mut session: Session,
