@@ -30,6 +30,7 @@ use crate::report::{
 use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
 };
+use crate::schema::SchemaMode;
 use crate::text::format_us;
 
 /// Judges a run: every threshold, then the run rules (module docs).
@@ -389,6 +390,25 @@ pub fn schema_violations(report: &RunReport) -> u64 {
     report.schema.as_ref().map_or(0, |s| s.violations)
 }
 
+/// Schema violations, or no data when the run checked no response at all
+/// (`--schema off` or `sample=0`): zero violations among no checks is not
+/// evidence that the responses matched.
+fn checked_schema_violations(r: &RunReport) -> Result<f64, String> {
+    let mode = r
+        .schema
+        .as_ref()
+        .map(|s| (s.mode.as_str(), SchemaMode::parse(&s.mode)));
+    match mode {
+        Some((given, Ok(SchemaMode::Off))) => Err(not_checked(given)),
+        Some((given, Ok(SchemaMode::Sample(ratio)))) if ratio <= 0.0 => Err(not_checked(given)),
+        _ => Ok(schema_violations(r) as f64),
+    }
+}
+
+fn not_checked(mode: &str) -> String {
+    format!("no response was checked against the API's schemas (--schema {mode})")
+}
+
 /// A whole-run figure; ratios over an empty population (and failure counts
 /// of it) are no data, never 0 or 100%.
 fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
@@ -412,7 +432,7 @@ fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
         RunMetric::CutOffIterations => Ok(t.cut_off_iterations as f64),
         RunMetric::CutOffRequests => Ok(t.cut_off_requests as f64),
         RunMetric::UnstartedIterations => Ok(t.unstarted_iterations as f64),
-        RunMetric::SchemaViolations => Ok(schema_violations(r) as f64),
+        RunMetric::SchemaViolations => checked_schema_violations(r),
         RunMetric::CheckRate | RunMetric::ChecksFailed if steps == 0 => none("no step ran"),
         RunMetric::CheckRate => Ok(1.0 - failed as f64 / steps as f64),
         RunMetric::ChecksFailed => Ok(failed as f64),

@@ -260,3 +260,39 @@ fn event_schema_violations_without_any_event_checked_is_no_data() {
     assert_eq!(v.thresholds[0].status, ThresholdStatus::Fail, "{v:?}");
     assert_eq!(v.thresholds[0].actual, Some(2.0));
 }
+
+#[test]
+fn schema_violations_without_any_response_checked_is_no_data() {
+    let mut report = sample();
+    let schema = |mode: &str| crate::report::SchemaReport {
+        mode: mode.to_owned(),
+        ..crate::report::SchemaReport::default()
+    };
+    // `--schema off` (or a sample of 0) checked nothing: 0 violations is
+    // a pass the data never earned.
+    for mode in ["off", "sample=0", "sample=0.0"] {
+        report.schema = Some(schema(mode));
+        let v = judge(&[parse("schema_violations == 0")], &report);
+        assert_eq!(
+            v.thresholds[0].status,
+            ThresholdStatus::NoData,
+            "{mode}: {v:?}"
+        );
+        assert!(v.thresholds[0].message.contains(mode), "{v:?}");
+        assert!(!v.passed, "{mode}");
+        // allow_empty says a run without schema checks is acceptable.
+        let v = judge(&[allow_empty("schema_violations == 0")], &report);
+        assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{v:?}");
+        assert!(v.passed, "{mode}: {v:?}");
+    }
+    // Checking every response or a share of them measures the count.
+    for mode in ["all", "sample=0.5"] {
+        report.schema = Some(schema(mode));
+        let v = judge(&[parse("schema_violations == 0")], &report);
+        assert_eq!(
+            v.thresholds[0].status,
+            ThresholdStatus::Pass,
+            "{mode}: {v:?}"
+        );
+    }
+}

@@ -303,3 +303,32 @@ fn version_1_reports_are_read_by_report_merge_and_compare() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--schema off` checks no response, so `schema_violations == 0` has no
+/// data (a failure) even against a mock that breaks every chat's schema;
+/// with `all` the same run fails on the violations it finds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_violations_without_schema_checks_is_no_data_not_a_pass() {
+    let mock =
+        start_mock_yaml("faults:\n  routes:\n    createChat:\n      break_schema: true\n").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: unchecked\n{}load: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  \
+         - create_chat:\n    on_error: continue\nthresholds:\n  - schema_violations == 0\n  \
+         - iterations.error_rate <= 100%\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "unchecked.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &["--schema", "off"]).await;
+    assert_eq!(
+        status_of(&report, "schema_violations == 0"),
+        ThresholdStatus::NoData
+    );
+    assert_eq!(exit, Exit::Failed);
+    let (exit, report) = run_scenario(dir.path(), &path, &["--schema", "all"]).await;
+    assert_eq!(
+        status_of(&report, "schema_violations == 0"),
+        ThresholdStatus::Fail
+    );
+    assert_eq!(exit, Exit::Failed);
+}
