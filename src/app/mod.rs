@@ -211,7 +211,7 @@ fn read_report(path: &Path) -> Result<RunReport, AppError> {
         .with_context(|| format!("cannot read report {}", path.display()))
         .map_err(usage)?;
     RunReport::from_json(&bytes)
-        .with_context(|| format!("{} is not a chatload report", path.display()))
+        .with_context(|| format!("cannot read report {}", path.display()))
         .map_err(usage)
 }
 

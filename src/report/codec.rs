@@ -30,10 +30,10 @@ pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
 pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, ReportError> {
     let bytes = STANDARD
         .decode(encoded.trim())
-        .map_err(|source| ReportError::HistogramBase64 { source })?;
+        .map_err(|cause| ReportError::HistogramBase64 { cause })?;
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|source| ReportError::HistogramDecode { source })
+        .map_err(|cause| ReportError::HistogramDecode { cause })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::{ReportError, RunReport};
 /// by serde_json, so in practice this does not happen).
 pub fn render(report: &RunReport) -> Result<Vec<u8>, ReportError> {
     let mut bytes =
-        serde_json::to_vec_pretty(report).map_err(|source| ReportError::Serialize { source })?;
+        serde_json::to_vec_pretty(report).map_err(|cause| ReportError::Serialize { cause })?;
     bytes.push(b'\n');
     Ok(bytes)
 }

@@ -46,7 +46,9 @@ pub use sections::{
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.
 pub const SCHEMA_JSON: &str = include_str!("report.schema.json");
 
-/// Why a report could not be rendered, read or decoded.
+/// Why a report could not be rendered, read or decoded. Each message
+/// carries its cause's text itself (the causes are not error sources), so a
+/// context chain printed with `{:#}` says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// CSV encoding failed.
@@ -59,16 +61,16 @@ pub enum ReportError {
     #[error("cannot write JUnit XML: {0}")]
     Junit(String),
     /// Serializing the report to JSON failed.
-    #[error("cannot serialize the report to JSON: {source}")]
+    #[error("cannot serialize the report to JSON: {cause}")]
     Serialize {
         /// The underlying serde error.
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// The input is not a chatload JSON report.
-    #[error("not a chatload JSON report: {source}")]
+    #[error("not a chatload JSON report: {cause}")]
     Parse {
         /// The underlying serde error (carries line and column).
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// The report was written in a format version this build does not read.
     #[error(
@@ -82,15 +84,15 @@ pub enum ReportError {
         supported: u32,
     },
     /// A histogram field is not valid base64.
-    #[error("histogram is not valid base64: {source}")]
+    #[error("histogram is not valid base64: {cause}")]
     HistogramBase64 {
         /// The underlying base64 error.
-        source: base64::DecodeError,
+        cause: base64::DecodeError,
     },
     /// A histogram field does not hold an HdrHistogram V2 histogram.
-    #[error("cannot decode histogram (expected HdrHistogram V2, deflate-compressed): {source}")]
+    #[error("cannot decode histogram (expected HdrHistogram V2, deflate-compressed): {cause}")]
     HistogramDecode {
         /// The underlying decoder error.
-        source: hdrhistogram::serialization::DeserializeError,
+        cause: hdrhistogram::serialization::DeserializeError,
     },
 }

@@ -352,10 +352,10 @@ impl RunReport {
     /// [`ReportError::UnsupportedSchemaVersion`] if it was written in another format version.
     pub fn from_json(bytes: &[u8]) -> Result<RunReport, ReportError> {
         let probe: VersionProbe =
-            serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })?;
+            serde_json::from_slice(bytes).map_err(|cause| ReportError::Parse { cause })?;
         match probe.schema_version {
             SCHEMA_VERSION => {
-                serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })
+                serde_json::from_slice(bytes).map_err(|cause| ReportError::Parse { cause })
             }
             1 => super::upgrade::from_v1(bytes),
             found => Err(ReportError::UnsupportedSchemaVersion {

@@ -16,11 +16,11 @@ use super::{ReportError, RunReport, SCHEMA_VERSION};
 /// [`ReportError::Parse`] when the bytes are not a version-1 report.
 pub fn from_v1(bytes: &[u8]) -> Result<RunReport, ReportError> {
     let mut value: Value =
-        serde_json::from_slice(bytes).map_err(|source| ReportError::Parse { source })?;
+        serde_json::from_slice(bytes).map_err(|cause| ReportError::Parse { cause })?;
     if let Some(object) = value.as_object_mut() {
         upgrade_object(object);
     }
-    serde_json::from_value(value).map_err(|source| ReportError::Parse { source })
+    serde_json::from_value(value).map_err(|cause| ReportError::Parse { cause })
 }
 
 fn upgrade_object(object: &mut Map<String, Value>) {

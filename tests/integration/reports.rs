@@ -312,3 +312,17 @@ async fn each_flow_is_judged_on_its_own_iterations() {
         "{stderr}"
     );
 }
+
+/// A file that is not a report is refused (exit 2) with one plain line
+/// that names the file and says once what is missing, and where.
+#[test]
+fn report_of_a_file_that_is_not_a_report_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), "not-a-report.json", "{}");
+    let stderr = usage_error(chatload().arg("report").arg(&path));
+    let wanted = format!(
+        "error: cannot read report {}: not a chatload JSON report: missing field `schema_version` at line 1 column 2\n",
+        path.display()
+    );
+    assert_eq!(stderr, wanted);
+}

@@ -346,7 +346,7 @@ fn chart_data(report: &RunReport, series: &[Series], decades: u32) -> Value {
 /// JSON safe inside `<script>`: `<`, `>` and `&` only occur inside JSON strings, where their
 /// `\u` escapes mean the same, so `</script>` in a step name cannot end the element.
 fn script_json(value: &Value) -> Result<String, ReportError> {
-    let text = serde_json::to_string(value).map_err(|source| ReportError::Serialize { source })?;
+    let text = serde_json::to_string(value).map_err(|cause| ReportError::Serialize { cause })?;
     Ok(text
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
