@@ -18,6 +18,8 @@
 //! - `hostile`: a server reflecting credentials; no secret in any output
 //!   of `run` or `conform`.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
+//! - `docs_examples`: every YAML example of the scenario and webhook docs
+//!   validates.
 //! - `conform`: `chatload conform` against a server that breaks one rule
 //!   of each kind of check; each kind fails with its reason.
 //! - `agents`: agent actors against the mock with its simulated agents off;
@@ -44,6 +46,7 @@ mod cli;
 mod common;
 mod conform;
 mod connections;
+mod docs_examples;
 mod failures;
 mod hostile;
 mod media;
