@@ -11,7 +11,7 @@ use super::{
 };
 use crate::cli::RunArgs;
 use crate::client::{Credentials, TlsOptions};
-use crate::scenario::{Scenario, Secret};
+use crate::scenario::{Scenario, Secret, TargetSpec};
 
 /// The resolved target: where to send requests and with what.
 pub(super) struct Target {
@@ -72,15 +72,11 @@ pub(super) async fn resolve_target(
                 config.seed = seed;
             }
             mock_tls_config(&mut config, &args.tls);
+            let credentials = mock_credentials(spec, &config.apps);
             let server = chatload_mock::spawn(config)
                 .await
                 .context("cannot start the bundled mock")
                 .map_err(run_failed)?;
-            let credentials = Credentials {
-                app_id: expose(&spec.app_id).or_else(|| Some(MOCK_APP_ID.to_owned())),
-                secret: expose(&spec.secret).or_else(|| Some(MOCK_SECRET.to_owned())),
-                domain_key: expose(&spec.domain_key).or_else(|| Some(MOCK_DOMAIN_KEY.to_owned())),
-            };
             Ok(Target {
                 base_url: server.base_url(),
                 kind: "bundled-mock",
@@ -89,5 +85,30 @@ pub(super) async fn resolve_target(
                 _mock: Some(server),
             })
         }
+    }
+}
+
+/// The bundled mock's credentials: the scenario's where it gives them, the
+/// rest from the mock's app they name, else from its first app (`demo-app`
+/// in the default world, `--mock-config`'s first `apps` entry otherwise), so
+/// a configuration with apps of its own needs no credentials either.
+fn mock_credentials(spec: &TargetSpec, apps: &[chatload_mock::AppConfig]) -> Credentials {
+    let expose = |s: &Option<Secret>| s.as_ref().map(|v| v.expose().to_owned());
+    let app_id = expose(&spec.app_id);
+    let app = match &app_id {
+        Some(id) => apps.iter().find(|a| a.id == *id),
+        None => apps.first(),
+    };
+    let Some(app) = app else {
+        return Credentials {
+            app_id: app_id.or_else(|| Some(MOCK_APP_ID.to_owned())),
+            secret: expose(&spec.secret).or_else(|| Some(MOCK_SECRET.to_owned())),
+            domain_key: expose(&spec.domain_key).or_else(|| Some(MOCK_DOMAIN_KEY.to_owned())),
+        };
+    };
+    Credentials {
+        app_id: Some(app.id.clone()),
+        secret: expose(&spec.secret).or_else(|| Some(app.secret.clone())),
+        domain_key: expose(&spec.domain_key).or_else(|| app.domain_key.clone()),
     }
 }

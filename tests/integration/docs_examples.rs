@@ -1,11 +1,14 @@
 //! The YAML examples of `docs/scenario-format.md` and `docs/webhooks.md`,
 //! as a user copies them: every ```` ```yaml ```` block validates, a whole
 //! scenario as it is and a fragment (a section, steps, an `expect` or a
-//! `capture`) inside a small host scenario it fits into.
+//! `capture`) inside a small host scenario it fits into; and the README's
+//! minimal mock configuration runs the shipped lifecycle in process.
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{chatload, write_scenario};
+use chatload::app::Exit;
+
+use crate::common::{chatload, run_scenario, write_scenario};
 
 /// The documents whose examples are checked.
 const DOCUMENTS: [&str; 2] = ["docs/scenario-format.md", "docs/webhooks.md"];
@@ -147,4 +150,44 @@ fn every_yaml_example_of_the_scenario_docs_validates() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(stdout.matches(": ok (").count(), files.len(), "{stdout}");
     }
+}
+
+/// The README's "A minimal configuration" of the bundled mock.
+fn readme_minimal_mock_config() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md is readable");
+    let at = readme
+        .find("A minimal configuration:")
+        .expect("the minimal configuration");
+    let (_, block) = yaml_blocks(&readme[at..])
+        .into_iter()
+        .next()
+        .expect("its yaml block");
+    block
+}
+
+/// `chatload run scenarios/chat-lifecycle.yaml --mock-config mock.yaml`, as
+/// the README shows it: the configuration replaces the default world with
+/// its own app (`shop-app`), and the scenario, which names no credentials,
+/// runs as that app instead of failing every request as an unknown app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_mock_configuration_runs_the_shipped_lifecycle_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = readme_minimal_mock_config();
+    assert!(config.contains("id: shop-app"), "{config}");
+    let config_path = write_scenario(dir.path(), "mock.yaml", &config);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenario = root.join("scenarios/chat-lifecycle.yaml");
+    let args = [
+        "--mock-config",
+        config_path.to_str().unwrap(),
+        "--vus",
+        "2",
+        "--iterations",
+        "2",
+    ];
+    let (exit, report) = run_scenario(dir.path(), &scenario, &args).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.failure_samples);
+    assert_eq!(report.totals.iterations, 2);
+    assert_eq!(report.totals.errors, 0);
 }
