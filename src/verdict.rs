@@ -24,13 +24,12 @@ use crate::api::same_event;
 use crate::metrics::FailureKind;
 use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
-    DecidedBy, Percentiles, RunReport, StatsReport, ThresholdDef, ThresholdResult, ThresholdStatus,
-    Verdict,
+    DecidedBy, Percentiles, RunReport, SchemaReport, StatsReport, ThresholdDef, ThresholdResult,
+    ThresholdStatus, Verdict,
 };
 use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
 };
-use crate::schema::SchemaMode;
 use crate::text::format_us;
 
 /// Judges a run: every threshold, then the run rules (module docs).
@@ -391,22 +390,13 @@ pub fn schema_violations(report: &RunReport) -> u64 {
 }
 
 /// Schema violations, or no data when the run checked no response at all
-/// (`--schema off` or `sample=0`): zero violations among no checks is not
+/// ([`SchemaReport::not_checked`]): zero violations among no checks is not
 /// evidence that the responses matched.
 fn checked_schema_violations(r: &RunReport) -> Result<f64, String> {
-    let mode = r
-        .schema
-        .as_ref()
-        .map(|s| (s.mode.as_str(), SchemaMode::parse(&s.mode)));
-    match mode {
-        Some((given, Ok(SchemaMode::Off))) => Err(not_checked(given)),
-        Some((given, Ok(SchemaMode::Sample(ratio)))) if ratio <= 0.0 => Err(not_checked(given)),
-        _ => Ok(schema_violations(r) as f64),
+    match r.schema.as_ref().and_then(SchemaReport::not_checked) {
+        Some(why) => Err(why),
+        None => Ok(schema_violations(r) as f64),
     }
-}
-
-fn not_checked(mode: &str) -> String {
-    format!("no response was checked against the API's schemas (--schema {mode})")
 }
 
 /// A whole-run figure; ratios over an empty population (and failure counts

@@ -12,7 +12,9 @@
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{DecidedBy, ReportError, RunReport, StatsReport, ThresholdStatus, Verdict};
+use super::{
+    DecidedBy, ReportError, RunReport, SchemaReport, StatsReport, ThresholdStatus, Verdict,
+};
 
 fn failed(message: String, description: String) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -130,14 +132,7 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
             steps_decide,
         ));
     }
-    for route in &report.routes {
-        suite.add_test_case(case(
-            format!("schema: {}", route.name),
-            "schema",
-            route_schema_problem(report, &route.name),
-            steps_decide,
-        ));
-    }
+    add_route_schemas(&mut suite, report, steps_decide);
     add_event_schemas(&mut suite, report, steps_decide);
     let mut junit = Report::new("chatload");
     junit.add_test_suite(suite);
@@ -160,6 +155,31 @@ fn add_thresholds(suite: &mut TestSuite, verdict: &Verdict) {
         if t.status == ThresholdStatus::NoData && t.passed {
             c.set_system_out(t.message.clone());
         }
+        suite.add_test_case(c);
+    }
+}
+
+/// One case per route's schema check; skipped, saying why, when the run
+/// checked no response (`--schema off`): a check that never ran is no pass.
+fn add_route_schemas(suite: &mut TestSuite, report: &RunReport, steps_decide: bool) {
+    let unchecked = report.schema.as_ref().and_then(SchemaReport::not_checked);
+    for route in &report.routes {
+        let name = format!("schema: {}", route.name);
+        let c = match &unchecked {
+            Some(why) => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(why.clone());
+                let mut c = TestCase::new(name, status);
+                c.set_classname("schema");
+                c
+            }
+            None => case(
+                name,
+                "schema",
+                route_schema_problem(report, &route.name),
+                steps_decide,
+            ),
+        };
         suite.add_test_case(c);
     }
 }
@@ -267,6 +287,25 @@ mod tests {
             .unwrap_or_else(|| panic!("no case {name}: {xml}"));
         let end = xml[start..].find("</testcase>").expect("closed") + start;
         &xml[start..end]
+    }
+
+    #[test]
+    fn route_schema_cases_are_skipped_when_no_response_was_checked() {
+        let mut report = build_sample_report();
+        report.schema = Some(crate::report::SchemaReport {
+            mode: "off".to_owned(),
+            ..crate::report::SchemaReport::default()
+        });
+        let verdict = crate::verdict::judge(&[], &report);
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let case = case_of(&xml, "schema: POST /chats");
+        assert!(case.contains("<skipped"), "{case}");
+        assert!(case.contains("--schema off"), "{case}");
+        // Checked responses make the same case a plain one again.
+        report.schema.as_mut().expect("schema").mode = "all".to_owned();
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        assert!(xml.contains("name=\"schema: POST /chats\""), "{xml}");
+        assert!(!xml.contains("<skipped"), "{xml}");
     }
 
     #[test]

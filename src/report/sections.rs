@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::schema::SchemaMode;
+
 /// The load model of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,6 +195,26 @@ pub struct SchemaReport {
     pub violations: u64,
     /// Violations per route (routes without any are absent).
     pub routes: BTreeMap<String, RouteViolations>,
+}
+
+impl SchemaReport {
+    /// Why no response of the run was checked against the API's schemas
+    /// (`--schema off` or `sample=0`), or `None` when responses were
+    /// checked. The verdict reads a `schema_violations` threshold as no data
+    /// then, and JUnit skips the route schema cases, both with this reason.
+    pub fn not_checked(&self) -> Option<String> {
+        let unchecked = match SchemaMode::parse(&self.mode) {
+            Ok(SchemaMode::Off) => true,
+            Ok(SchemaMode::Sample(ratio)) => ratio <= 0.0,
+            _ => false,
+        };
+        unchecked.then(|| {
+            format!(
+                "no response was checked against the API's schemas (--schema {})",
+                self.mode
+            )
+        })
+    }
 }
 
 /// At most this many ids of chats left open are kept in a report (`left_open` counts all).
