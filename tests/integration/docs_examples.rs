@@ -113,10 +113,13 @@ fn write_examples(dir: &Path, doc: &str) -> Vec<PathBuf> {
 
 /// The files the examples refer to, next to the scenarios.
 fn write_referenced_files(dir: &Path) {
-    std::fs::write(dir.join("mock-ca.pem"), "").unwrap();
-    std::fs::write(dir.join("people.csv"), "name,email\nAda,ada@example.com\n").unwrap();
-    std::fs::create_dir(dir.join("files")).unwrap();
-    std::fs::write(dir.join("files/logo.png"), b"\x89PNG\r\n\x1a\nlogo").unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    };
+    std::fs::create_dir(dir.join("files")).expect("files/ is created");
+    write("mock-ca.pem", b"");
+    write("people.csv", b"name,email\nAda,ada@example.com\n");
+    write("files/logo.png", b"\x89PNG\r\n\x1a\nlogo");
 }
 
 #[test]
