@@ -96,9 +96,7 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
 
 pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
     let mut config = match &args.config {
-        Some(path) => {
-            chatload_mock::MockConfig::from_yaml_file(path).map_err(|e| usage(anyhow!("{e}")))?
-        }
+        Some(path) => chatload_mock::MockConfig::from_yaml_file(path).map_err(usage)?,
         None => chatload_mock::MockConfig::default(),
     };
     if let Some(seed) = args.seed {

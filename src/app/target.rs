@@ -64,8 +64,7 @@ pub(super) async fn resolve_target(
         }
         None => {
             let mut config = match &args.mock_config {
-                Some(path) => chatload_mock::MockConfig::from_yaml_file(path)
-                    .map_err(|e| usage(anyhow!("{e}")))?,
+                Some(path) => chatload_mock::MockConfig::from_yaml_file(path).map_err(usage)?,
                 None => chatload_mock::MockConfig::default(),
             };
             if let Some(seed) = args.seed {

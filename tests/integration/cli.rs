@@ -386,3 +386,33 @@ fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_re
     assert_eq!(json["totals"]["cut_off_requests"], 0);
     assert_eq!(json["totals"]["iterations_started"], 3);
 }
+
+/// A mock configuration that cannot be read is refused (exit 2) with the
+/// reason, by `run --mock-config` and by `mock --config` alike.
+#[test]
+fn an_unreadable_mock_configuration_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let scenario = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let wanted = format!(
+        "error: cannot read {}: No such file or directory",
+        missing.display()
+    );
+    let run = usage_error(
+        chatload()
+            .args(["run", "--quiet", "--mock-config"])
+            .arg(&missing)
+            .arg(&scenario),
+    );
+    assert!(run.starts_with(&wanted), "{run}");
+    let mock = usage_error(
+        chatload()
+            .args(["mock", "--port", "0", "--config"])
+            .arg(&missing),
+    );
+    assert!(mock.starts_with(&wanted), "{mock}");
+}
