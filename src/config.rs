@@ -223,8 +223,12 @@ fn held_constant(load: &Workload, args: &RunArgs) -> Workload {
         },
     ) = (args.vus, &mut out)
     {
+        // The backlog follows max_vus (its default) unless the scenario set
+        // one of its own, which stays.
+        if *backlog == *max_vus {
+            *backlog = v;
+        }
         *max_vus = v;
-        *backlog = v;
     }
     out
 }
@@ -326,6 +330,45 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn vus_on_an_open_load_sets_max_vus_and_keeps_a_backlog_the_scenario_set() {
+        let open = |backlog: u32| Workload::Open {
+            rate_per_sec: 20.0,
+            duration: Some(Duration::from_secs(2)),
+            stages: Vec::new(),
+            max_vus: 10,
+            backlog,
+            graceful_stop: Duration::from_secs(1),
+        };
+        let args = run_args(&["--vus", "3"]);
+        // `backlog: 5` written in the scenario stays 5.
+        let out = apply_overrides(&open(5), &args).unwrap();
+        assert!(
+            matches!(
+                out,
+                Workload::Open {
+                    max_vus: 3,
+                    backlog: 5,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        // A backlog that followed max_vus (the default) follows it to 3.
+        let out = apply_overrides(&open(10), &args).unwrap();
+        assert!(
+            matches!(
+                out,
+                Workload::Open {
+                    max_vus: 3,
+                    backlog: 3,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
     }
 
     #[test]
