@@ -158,14 +158,20 @@ fn open_outputs(
     junit: Option<&Path>,
     later: &[Option<&Path>],
 ) -> Result<Outputs, AppError> {
+    // Every path is checked before any file is truncated, so a bad `--html`
+    // does not leave the `--out` of an earlier run empty.
+    let every = explicit
+        .into_iter()
+        .chain(junit)
+        .chain(later.iter().flatten().copied());
+    for path in every {
+        check_writable(path).map_err(usage)?;
+    }
     let (path, report) = match explicit {
         Some(path) => (path.to_owned(), create_report_file(path).map_err(usage)?),
         None => create_new_report_file(default).map_err(usage)?,
     };
     let junit = junit.map(create_report_file).transpose().map_err(usage)?;
-    for path in later.iter().flatten() {
-        create_report_file(path).map_err(usage)?;
-    }
     Ok(Outputs {
         path,
         report,
@@ -285,6 +291,28 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Checks that `path` can be written without changing what is there: an
+/// existing file is opened for writing but not truncated, a new one is
+/// created and removed again.
+fn check_writable(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot create report file {}", path.display()))?;
+    if !existed {
+        // Best effort: an empty file left behind would lose nothing either.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// Creates the report file before the run, so an unwritable path fails fast.

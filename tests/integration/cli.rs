@@ -416,3 +416,31 @@ fn an_unreadable_mock_configuration_says_why() {
     );
     assert!(mock.starts_with(&wanted), "{mock}");
 }
+
+/// An output path that cannot be written is refused before the run (exit 2)
+/// and loses nothing: the report of an earlier run at `--out` keeps its bytes.
+#[test]
+fn an_unwritable_html_path_leaves_the_earlier_report_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.yaml",
+        "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    let earlier = write_scenario(dir.path(), "earlier.json", "{\"an\": \"earlier report\"}");
+    let not_a_dir = write_scenario(dir.path(), "file.txt", "a file, not a directory");
+    let stderr = usage_error(
+        chatload()
+            .args(["run", "--quiet", "--out"])
+            .arg(&earlier)
+            .arg("--html")
+            .arg(not_a_dir.join("report.html"))
+            .arg(&scenario),
+    );
+    assert!(
+        stderr.contains("cannot create report directory"),
+        "{stderr}"
+    );
+    let kept = std::fs::read_to_string(&earlier).expect("earlier report readable");
+    assert_eq!(kept, "{\"an\": \"earlier report\"}");
+}
