@@ -233,6 +233,9 @@ fn held_constant(load: &Workload, args: &RunArgs) -> Workload {
     out
 }
 
+/// `--iterations` given for an open load.
+const ITERATIONS_ON_OPEN: &str = "--iterations belongs to the closed model, and this load is open (arrival_rate or --rate): bound it with --duration instead";
+
 /// The load as overridden, if it still ends and fits its model.
 fn check_bounded(out: Workload, args: &RunArgs) -> Result<Workload, String> {
     match &out {
@@ -249,9 +252,7 @@ fn check_bounded(out: Workload, args: &RunArgs) -> Result<Workload, String> {
             stages,
             ..
         } if stages.is_empty() => Err("the load has no end: give --duration".to_owned()),
-        Workload::Open { .. } if args.iterations.is_some() => {
-            Err("--iterations belongs to the closed model".to_owned())
-        }
+        Workload::Open { .. } if args.iterations.is_some() => Err(ITERATIONS_ON_OPEN.to_owned()),
         _ => Ok(out),
     }
 }
@@ -403,7 +404,7 @@ mod tests {
         let open = ramp_with(&["--rate", "5"]).unwrap();
         assert_eq!(
             apply_overrides(&open, &run_args(&["--iterations", "3"])),
-            Err("--iterations belongs to the closed model".to_owned())
+            Err("--iterations belongs to the closed model, and this load is open (arrival_rate or --rate): bound it with --duration instead".to_owned())
         );
         let endless = Workload::Closed {
             vus: 1,
