@@ -134,6 +134,7 @@ impl AgentApi {
             bytes_sent,
             bytes_received,
             throttled: status == Some(429),
+            schema_checked: false,
             connection: None,
         });
         hub.record_step(&StepSample {

@@ -383,7 +383,8 @@ fn build_report(
     report.agents = after.agents;
     report.cleanup = after.cleanup.map(cleanup_report);
     report.aborted_in_flight = outcome.aborted;
-    report.schema = Some(schema_report(&args.schema, &outcome));
+    let checked = metrics.routes.iter().map(|r| r.schema_checked).sum();
+    report.schema = Some(schema_report(&args.schema, checked, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
     if let Some(throttle) = report.throttle.as_mut() {
         scenario
@@ -476,8 +477,9 @@ fn load_profile(w: &Workload, shard: Shard, timeout: Duration) -> LoadProfile {
     profile
 }
 
-/// The schema section: the mode as given and every violation recorded.
-fn schema_report(mode: &str, outcome: &RunOutcome) -> SchemaReport {
+/// The schema section: the mode as given, the responses checked and every
+/// violation recorded.
+fn schema_report(mode: &str, checked: u64, outcome: &RunOutcome) -> SchemaReport {
     let routes = outcome
         .schema_violations
         .iter()
@@ -485,6 +487,7 @@ fn schema_report(mode: &str, outcome: &RunOutcome) -> SchemaReport {
         .collect();
     SchemaReport {
         mode: mode.to_owned(),
+        checked: Some(checked),
         violations: outcome.schema_violations.values().map(|v| v.count).sum(),
         routes,
     }

@@ -271,6 +271,7 @@ impl MetricsHub {
                 );
                 stats.record_bytes(sample.bytes_sent, sample.bytes_received);
                 stats.throttle.throttled += u64::from(sample.throttled);
+                stats.schema_checked += u64::from(sample.schema_checked);
                 if let Some(conn) = &sample.connection {
                     stats.record_connection(conn);
                 }

@@ -123,6 +123,8 @@ pub struct RequestSample {
     /// The target throttled it (429, or 503 with `Retry-After`); counted
     /// apart whatever `failure` says.
     pub throttled: bool,
+    /// Its response was checked against the API's schema (`--schema`).
+    pub schema_checked: bool,
     /// How its connection was set up; `None` when no response came over a
     /// VU's own connection.
     pub connection: Option<ConnSample>,

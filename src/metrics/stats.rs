@@ -37,6 +37,8 @@ pub struct LatencyStats {
     pub bytes_received: u64,
     /// Throttled responses and what the `rate_limit` policy did about them.
     pub throttle: ThrottleCounts,
+    /// Responses checked against the API's schemas (routes only).
+    pub schema_checked: u64,
     /// Routes only: connection set-up, allocated at the route's first
     /// request over a VU's connection (once, not per request).
     pub connection: Option<Box<ConnectionStats>>,
@@ -94,6 +96,7 @@ impl LatencyStats {
             bytes_sent: 0,
             bytes_received: 0,
             throttle: ThrottleCounts::default(),
+            schema_checked: 0,
             connection: None,
         }
     }
@@ -152,6 +155,7 @@ impl LatencyStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.throttle.merge(&other.throttle);
+        self.schema_checked += other.schema_checked;
         if let Some(theirs) = &other.connection {
             match &mut self.connection {
                 Some(mine) => mine.merge(theirs),

@@ -332,6 +332,7 @@ pub(crate) fn sample_report() -> RunReport {
                 bytes_sent: 0,
                 bytes_received: 0,
                 throttled: false,
+                schema_checked: true,
                 connection: None,
             });
             hub.record_step(&StepSample {

@@ -296,9 +296,12 @@ fn merge_schema(reports: &[RunReport]) -> Option<SchemaReport> {
     for s in reports.iter().filter_map(|r| r.schema.as_ref()) {
         let m = merged.get_or_insert_with(|| SchemaReport {
             mode: s.mode.clone(),
+            checked: Some(0),
             ..SchemaReport::default()
         });
         m.violations += s.violations;
+        // Known only when every shard counted its checks.
+        m.checked = m.checked.zip(s.checked).map(|(a, b)| a + b);
         for (route, v) in &s.routes {
             let entry = m.routes.entry(route.clone()).or_default();
             entry.count += v.count;
@@ -358,6 +361,7 @@ mod tests {
                 bytes_sent: v,
                 bytes_received: 2 * v,
                 throttled: false,
+                schema_checked: false,
                 // Every tenth request opened a connection.
                 connection: Some(ConnSample {
                     opened: v % 10 == 0,
@@ -513,6 +517,23 @@ mod tests {
                 .to_string()
                 .contains("different scenarios")
         );
+    }
+
+    #[test]
+    fn checked_responses_add_up_and_stay_unknown_if_a_shard_did_not_count_them() {
+        let with = |checked| {
+            let mut r = run(&[1, 2, 3]);
+            r.schema = Some(SchemaReport {
+                mode: "all".into(),
+                checked,
+                ..SchemaReport::default()
+            });
+            r
+        };
+        let schema = |reports: &[RunReport]| merge_schema(reports).expect("a section");
+        assert_eq!(schema(&[with(Some(3)), with(Some(4))]).checked, Some(7));
+        assert_eq!(schema(&[with(Some(3)), with(None)]).checked, None);
+        assert_eq!(schema(&[with(Some(0)), with(Some(0))]).checked, Some(0));
     }
 
     /// A run of two flows: `chat` iterations take `values`, `browse` ones 1 ms.

@@ -193,27 +193,39 @@ pub struct SchemaReport {
     pub mode: String,
     /// Violations over all routes.
     pub violations: u64,
+    /// Responses checked against the schemas (sampled ones with
+    /// `sample=RATIO`); `None` in reports written before it was counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<u64>,
     /// Violations per route (routes without any are absent).
     pub routes: BTreeMap<String, RouteViolations>,
 }
 
 impl SchemaReport {
     /// Why no response of the run was checked against the API's schemas
-    /// (`--schema off` or `sample=0`), or `None` when responses were
-    /// checked. The verdict reads a `schema_violations` threshold as no data
-    /// then, and JUnit skips the route schema cases, both with this reason.
+    /// (`--schema off` or `sample=0`, or no response sampled or received:
+    /// `checked` is 0), or `None` when responses were checked. The verdict
+    /// reads a `schema_violations` threshold as no data then, and JUnit
+    /// skips the route schema cases, both with this reason.
     pub fn not_checked(&self) -> Option<String> {
         let unchecked = match SchemaMode::parse(&self.mode) {
             Ok(SchemaMode::Off) => true,
             Ok(SchemaMode::Sample(ratio)) => ratio <= 0.0,
             _ => false,
         };
-        unchecked.then(|| {
+        let reason = |detail: &str| {
             format!(
-                "no response was checked against the API's schemas (--schema {})",
+                "no response was checked against the API's schemas (--schema {}{detail})",
                 self.mode
             )
-        })
+        };
+        if unchecked {
+            Some(reason(""))
+        } else if self.checked == Some(0) {
+            Some(reason(": 0 responses checked"))
+        } else {
+            None
+        }
     }
 }
 

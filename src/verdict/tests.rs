@@ -285,14 +285,38 @@ fn schema_violations_without_any_response_checked_is_no_data() {
         assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{v:?}");
         assert!(v.passed, "{mode}: {v:?}");
     }
-    // Checking every response or a share of them measures the count.
+    // Checking every response or a share of them measures the count (a
+    // report from before `checked` was counted is judged by its mode).
     for mode in ["all", "sample=0.5"] {
-        report.schema = Some(schema(mode));
+        for checked in [Some(12), None] {
+            report.schema = Some(crate::report::SchemaReport {
+                checked,
+                ..schema(mode)
+            });
+            let v = judge(&[parse("schema_violations == 0")], &report);
+            assert_eq!(
+                v.thresholds[0].status,
+                ThresholdStatus::Pass,
+                "{mode} {checked:?}: {v:?}"
+            );
+        }
+    }
+    // ... unless the sample (or the run) checked no response at all.
+    for mode in ["all", "sample=0.001"] {
+        report.schema = Some(crate::report::SchemaReport {
+            checked: Some(0),
+            ..schema(mode)
+        });
         let v = judge(&[parse("schema_violations == 0")], &report);
         assert_eq!(
             v.thresholds[0].status,
-            ThresholdStatus::Pass,
+            ThresholdStatus::NoData,
             "{mode}: {v:?}"
         );
+        assert!(
+            v.thresholds[0].message.contains("0 responses checked"),
+            "{v:?}"
+        );
+        assert!(!v.passed, "{mode}");
     }
 }

@@ -306,7 +306,8 @@ fn version_1_reports_are_read_by_report_merge_and_compare() {
 
 /// `--schema off` checks no response, so `schema_violations == 0` has no
 /// data (a failure) even against a mock that breaks every chat's schema;
-/// with `all` the same run fails on the violations it finds.
+/// with `all` the same run fails on the violations it finds; a sample that
+/// happened to check nothing is no data as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_violations_without_schema_checks_is_no_data_not_a_pass() {
     let mock =
@@ -329,6 +330,19 @@ async fn schema_violations_without_schema_checks_is_no_data_not_a_pass() {
     assert_eq!(
         status_of(&report, "schema_violations == 0"),
         ThresholdStatus::Fail
+    );
+    assert_eq!(exit, Exit::Failed);
+    // Every response was checked, and the report says how many.
+    let schema = report.schema.as_ref().expect("schema section");
+    assert_eq!(schema.checked, Some(report.totals.requests), "{schema:?}");
+    // A sample so thin that it checked none of the 4 responses is no data
+    // too, not "0 violations" (the seed makes the draw the same each run).
+    let thin = ["--schema", "sample=0.0001", "--seed", "7"];
+    let (exit, report) = run_scenario(dir.path(), &path, &thin).await;
+    assert_eq!(report.schema.as_ref().and_then(|s| s.checked), Some(0));
+    assert_eq!(
+        status_of(&report, "schema_violations == 0"),
+        ThresholdStatus::NoData
     );
     assert_eq!(exit, Exit::Failed);
 }

@@ -38,6 +38,9 @@ pub(in crate::engine) struct Exchange {
     pub(in crate::engine) failure: Option<FailureKind>,
     /// The response broke its schema (counted after status and checks).
     pub(in crate::engine) schema_failed: bool,
+    /// The response was sampled for the schema check (`--schema`), whether
+    /// it was checked anew or matched a body that passed before.
+    pub(in crate::engine) schema_checked: bool,
     pub(in crate::engine) status: Option<u16>,
     pub(in crate::engine) body: Option<Value>,
     pub(in crate::engine) latency: Duration,
@@ -93,6 +96,7 @@ impl Exchange {
         Exchange {
             failure: Some(FailureKind::Capture),
             schema_failed: false,
+            schema_checked: false,
             status: None,
             body: None,
             latency: Duration::ZERO,
@@ -141,6 +145,7 @@ impl Runner {
             bytes_sent: ex.sent_bytes,
             bytes_received: ex.raw.len() as u64,
             throttled: ex.throttled,
+            schema_checked: ex.schema_checked,
             connection: conn_sample(&ex.conn),
         });
     }
@@ -225,6 +230,7 @@ impl Runner {
                 self.schema_ratio >= 1.0
                     || (self.schema_ratio > 0.0 && session.rng.random_bool(self.schema_ratio))
             });
+        let schema_checked = schema.is_some();
         // A body byte-identical to the last one that passed on this
         // route and status passes again (see ValidBodyMemo).
         let schema = schema.filter(|_| {
@@ -253,6 +259,7 @@ impl Runner {
         Exchange {
             failure: None,
             schema_failed,
+            schema_checked,
             status: Some(resp.status),
             body,
             latency: sending.latency,

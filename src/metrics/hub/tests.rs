@@ -31,6 +31,7 @@ fn request(route: u32, status: u16, latency_us: u64) -> RequestSample {
         bytes_sent: 0,
         bytes_received: 0,
         throttled: false,
+        schema_checked: false,
         connection: None,
     }
 }

@@ -60,6 +60,7 @@ fn full_report() -> RunReport {
     );
     report.schema = Some(crate::report::SchemaReport {
         mode: "all".to_owned(),
+        checked: Some(40),
         violations: 3,
         routes,
     });
