@@ -10,7 +10,7 @@ use super::{
     tls_options, usage,
 };
 use crate::cli::RunArgs;
-use crate::client::{Credentials, TlsOptions};
+use crate::client::{ConnPolicy, Credentials, HttpVersion, TlsOptions};
 use crate::scenario::{Scenario, Secret, TargetSpec};
 
 /// The resolved target: where to send requests and with what.
@@ -63,6 +63,7 @@ pub(super) async fn resolve_target(
             })
         }
         None => {
+            needs_no_tls(args, spec)?;
             let mut config = match &args.mock_config {
                 Some(path) => chatload_mock::MockConfig::from_yaml_file(path).map_err(usage)?,
                 None => chatload_mock::MockConfig::default(),
@@ -85,6 +86,28 @@ pub(super) async fn resolve_target(
             })
         }
     }
+}
+
+/// HTTP/2 is chosen by TLS (ALPN), and the bundled mock serves plain
+/// `http://` unless `--mock-tls` is given: say so, rather than name the mock's
+/// local URL the user never typed.
+///
+/// # Errors
+/// `http: 2` or the `http2` connection policy without `--mock-tls` (usage).
+fn needs_no_tls(args: &RunArgs, spec: &TargetSpec) -> Result<(), AppError> {
+    if args.tls.mock_tls {
+        return Ok(());
+    }
+    let asked = if args.tls.http.unwrap_or(spec.http) == HttpVersion::Http2 {
+        "`http: 2` (--http 2)"
+    } else if matches!(spec.connection, ConnPolicy::Http2 { .. }) {
+        "the `http2` connection policy (--connection http2)"
+    } else {
+        return Ok(());
+    };
+    Err(usage(anyhow!(
+        "{asked} needs TLS (HTTP/2 is chosen by ALPN), and the bundled mock serves http://          unless --mock-tls is given: add --mock-tls, or target an https:// instance"
+    )))
 }
 
 /// The bundled mock's credentials: the scenario's where it gives them, the

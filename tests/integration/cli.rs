@@ -444,3 +444,31 @@ fn an_unwritable_html_path_leaves_the_earlier_report_as_it_was() {
     let kept = std::fs::read_to_string(&earlier).expect("earlier report readable");
     assert_eq!(kept, "{\"an\": \"earlier report\"}");
 }
+
+/// HTTP/2 against the bundled mock needs `--mock-tls`: the message says so
+/// instead of naming the mock's local `http://127.0.0.1:PORT` URL, which
+/// the user never typed. With `--mock-tls` the same run goes over HTTP/2.
+#[test]
+fn http2_on_the_bundled_mock_without_mock_tls_says_to_add_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "h2.yaml",
+        "name: h2\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n",
+    );
+    for flags in [["--http", "2"], ["--connection", "http2"]] {
+        let stderr = usage_error(chatload().args(["run", "--quiet"]).args(flags).arg(&path));
+        assert!(stderr.contains("add --mock-tls"), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("127.0.0.1"), "{flags:?}: {stderr}");
+    }
+    let out = dir.path().join("h2.json");
+    let status = chatload()
+        .args(["run", "--quiet", "--http", "2", "--mock-tls", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .status()
+        .expect("chatload runs");
+    assert!(status.success(), "{status}");
+    let report = read_json(&out);
+    assert_eq!(report["meta"]["http_versions"], serde_json::json!(["HTTP/2"]));
+}
