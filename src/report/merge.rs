@@ -520,6 +520,29 @@ mod tests {
     }
 
     #[test]
+    fn reports_run_with_different_schema_modes_are_rejected_by_name() {
+        let mut off = shard(2, 2, 7);
+        off.schema = Some(SchemaReport {
+            mode: "off".into(),
+            ..SchemaReport::default()
+        });
+        let mut all = shard(1, 2, 7);
+        all.schema = Some(SchemaReport {
+            mode: "all".into(),
+            ..SchemaReport::default()
+        });
+        let e = rejected(&[all.clone(), off]);
+        assert!(
+            e.contains("s1.json was run with --schema all and s2.json with --schema off"),
+            "{e}"
+        );
+        assert!(
+            merge(&[all, shard(2, 2, 7)], &[]).is_ok(),
+            "the same mode merges"
+        );
+    }
+
+    #[test]
     fn checked_responses_add_up_and_stay_unknown_if_a_shard_did_not_count_them() {
         let with = |checked| {
             let mut r = run(&[1, 2, 3]);

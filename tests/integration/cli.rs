@@ -470,5 +470,8 @@ fn http2_on_the_bundled_mock_without_mock_tls_says_to_add_it() {
         .expect("chatload runs");
     assert!(status.success(), "{status}");
     let report = read_json(&out);
-    assert_eq!(report["meta"]["http_versions"], serde_json::json!(["HTTP/2"]));
+    assert_eq!(
+        report["meta"]["http_versions"],
+        serde_json::json!(["HTTP/2"])
+    );
 }

@@ -27,7 +27,8 @@ fn shard_of(r: &RunReport) -> Option<Result<(u32, u32), String>> {
 /// Whether `reports` may be merged into one run, naming the problem if not.
 ///
 /// # Errors
-/// Different scenarios or thresholds; sharded and unsharded reports mixed;
+/// Different scenarios, thresholds or `--schema` modes; sharded and
+/// unsharded reports mixed;
 /// shards with different seeds or shard counts, a shard twice, or a shard
 /// missing; the same unsharded run twice.
 pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
@@ -49,6 +50,23 @@ pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String
                 "{} and {} were run with different thresholds; the merged run could not be judged",
                 name(sources, 0),
                 name(sources, i)
+            ));
+        }
+        let mode = |r: &RunReport| {
+            r.schema
+                .as_ref()
+                .map_or("all", |s| s.mode.as_str())
+                .to_owned()
+        };
+        if mode(r) != mode(first) {
+            return Err(format!(
+                "{} was run with --schema {} and {} with --schema {}; the merged schema \
+                 violations would mix checked and unchecked responses: run every part with \
+                 the same --schema",
+                name(sources, 0),
+                mode(first),
+                name(sources, i),
+                mode(r)
             ));
         }
     }
