@@ -106,7 +106,7 @@ fn needs_no_tls(args: &RunArgs, spec: &TargetSpec) -> Result<(), AppError> {
         return Ok(());
     };
     Err(usage(anyhow!(
-        "{asked} needs TLS (HTTP/2 is chosen by ALPN), and the bundled mock serves http://          unless --mock-tls is given: add --mock-tls, or target an https:// instance"
+        "{asked} needs TLS (HTTP/2 is chosen by ALPN), and the bundled mock serves http:// unless --mock-tls is given: add --mock-tls, or target an https:// instance"
     )))
 }
 

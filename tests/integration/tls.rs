@@ -317,12 +317,12 @@ async fn http2_or_the_http2_policy_without_tls_and_an_unreadable_ca_are_usage_er
     );
     let missing = dir.path().join("missing.pem").display().to_string();
     for (args, expected) in [
-        (&["--http", "2"][..], "needs an https:// target"),
+        (&["--http", "2"][..], "add --mock-tls"),
         (
             &["--ca-cert", &missing][..],
             "cannot read the CA certificate",
         ),
-        (&["--connection", "http2"][..], "needs an https:// target"),
+        (&["--connection", "http2"][..], "add --mock-tls"),
         (
             &["--vus-per-connection", "3"][..],
             "http2 connection policy only",
