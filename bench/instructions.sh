@@ -37,7 +37,7 @@ count() {
     timeout 900 valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.$2.$3" "$1" run bench/lifecycle-7.yaml \
         --target "http://127.0.0.1:$PORT/v1" --vus 1 --iterations "$3" --quiet \
         --out "$OUT/$2.$3.json" >/dev/null 2>&1
-    callgrind_annotate --inclusive=yes --threshold=100 "$OUT/cg.$2.$3" >"$OUT/cg.$2.$3.txt" 2>/dev/null
+    callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$OUT/cg.$2.$3" >"$OUT/cg.$2.$3.txt" 2>/dev/null
 }
 
 i=0

@@ -55,8 +55,9 @@ pub(in crate::engine) struct Exchange {
     pub(in crate::engine) sent_bytes: u64,
     /// The rendered path (empty for a prepared, template-free request).
     pub(in crate::engine) path: String,
-    /// The schema violation, kept only when there is one.
-    pub(in crate::engine) violation: Option<Violation>,
+    /// The schema violation, kept only when there is one (boxed: a rare
+    /// failure's text should not make every exchange moved around larger).
+    pub(in crate::engine) violation: Option<Box<Violation>>,
     /// The target throttled the request (429, or 503 with `Retry-After`).
     pub(in crate::engine) throttled: bool,
     /// The throttled response's `Retry-After`, as a wait.
@@ -119,7 +120,7 @@ impl Exchange {
             body: self.body.as_ref(),
             raw: &self.raw,
             content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
-            violation: self.violation.as_ref(),
+            violation: self.violation.as_deref(),
         }
     }
 }
@@ -250,7 +251,7 @@ impl Runner {
                 .remember(spec.route, resp.status, &resp.body);
         }
         // Cloned only when the response broke its schema (a failure).
-        let kept = violation.clone();
+        let kept = violation.clone().map(Box::new);
         let schema_failed = violation.is_some_and(|v| {
             self.violations
                 .record(&self.scenario.routes[spec.route as usize].key, v);
