@@ -242,6 +242,17 @@ impl Head {
     }
 }
 
+/// A response's `Content-Type`, as `headers.get` gives it (the first
+/// value), found by a scan of the names instead of a hashed look-up: a
+/// response has a handful of headers, servers send this one first, and
+/// the hash costs more than the few comparisons on every response.
+fn content_type(headers: &HeaderMap) -> Option<HeaderValue> {
+    headers
+        .iter()
+        .find(|(name, _)| *name == reqwest::header::CONTENT_TYPE)
+        .map(|(_, value)| value.clone())
+}
+
 /// The parts of a base URL the client needs.
 struct Target {
     /// `host:port` to connect to.
@@ -463,7 +474,7 @@ impl ApiClient {
         let status = status.as_u16();
         Head {
             status,
-            content_type: headers.get(reqwest::header::CONTENT_TYPE).cloned(),
+            content_type: content_type(headers),
             retry_after: retry_after::from_headers(status, headers),
         }
     }

@@ -205,3 +205,26 @@ fn a_slot_requests_future_stays_small() {
 
 /// See `a_slot_requests_future_stays_small`.
 const SLOT_REQUEST_FUTURE_MAX: usize = 900;
+
+#[test]
+fn content_type_is_the_first_value_as_a_header_look_up_gives_it() {
+    use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    assert_eq!(super::content_type(&headers), None);
+    headers.insert(
+        DATE,
+        HeaderValue::from_static("Mon, 07 Dec 2026 13:51:02 GMT"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("15"));
+    assert_eq!(super::content_type(&headers), None);
+    headers.append(CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    assert_eq!(
+        super::content_type(&headers),
+        Some(HeaderValue::from_static("text/csv"))
+    );
+    assert_eq!(
+        super::content_type(&headers).as_ref(),
+        headers.get(CONTENT_TYPE)
+    );
+}

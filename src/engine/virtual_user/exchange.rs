@@ -1,6 +1,7 @@
 //! One request of a virtual user: sent on its own connection (rendered
 //! from the session, or built once when it has no template), what came
-//! back ([`Exchange`]), the back-off after connection errors, and the
+//! back ([`Exchange`]), the back-off after connection errors, sent again
+//! while the target throttles it (the policy is in `throttle`), and the
 //! request's record in the metrics (with how its connection was set up).
 
 use std::time::Duration;
@@ -152,47 +153,89 @@ impl Runner {
     }
 
     /// Sends the request of step `step` (rendered from the session, or built
-    /// once per VU when it has no template) and checks what comes back.
+    /// once per VU when it has no template) and checks what comes back,
+    /// under the scenario's `rate_limit` policy: while the target throttles
+    /// it, the throttled answer is recorded, waited out and the request sent
+    /// again ([`Runner::after_throttle`]). The exchange returned is recorded
+    /// by the caller.
+    ///
+    /// One `async fn` with the throttle loop inside, not a loop around
+    /// another: each layer's future is moved into place (its whole size
+    /// copied) on every request, and polled through once more.
     pub(super) async fn exchange(
         &self,
         step: u32,
         spec: &RequestSpec,
         session: &mut Session,
         needs_body: bool,
+        lag: Duration,
     ) -> Exchange {
-        let sent;
-        if session.connect_errors > 0 {
-            tokio::time::sleep(connect_backoff(session.connect_errors)).await;
-        }
-        let mut path = String::new();
-        let sent_bytes;
-        self.prepare(step, spec, session);
-        let response =
-            if let Some(prepared) = session.prepared.get(step as usize).and_then(Option::as_ref) {
-                sent_bytes = prepared.body_len() as u64;
-                sent = std::time::Instant::now();
-                self.in_flight.begin(&session.in_flight, sent);
-                self.client
-                    .send_prepared(&mut session.conn, prepared, sent)
-                    .await
-            } else {
-                let Ok(mut rendered) = render(spec, session) else {
-                    return Exchange::unsent();
-                };
-                sent = std::time::Instant::now();
-                if let Some(hooks) = &self.hooks {
-                    hooks.on_send(spec.route, &rendered.path, session, sent);
+        let mut attempt = 0;
+        loop {
+            // The exchange is settled in this block, before any throttle
+            // wait: held across that sleep, it would sit beside the send's
+            // future in every virtual user's task.
+            let wait = {
+                if session.connect_errors > 0 {
+                    tokio::time::sleep(connect_backoff(session.connect_errors)).await;
                 }
-                // Read off `rendered`, not the request: a borrowed local
-                // keeps its place in this future's state across the send.
-                sent_bytes = rendered.body.as_ref().map_or(0, |b| b.len() as u64);
-                let request = rendered.request(spec);
-                self.in_flight.begin(&session.in_flight, sent);
-                let response = self.client.send_on(&mut session.conn, request, sent).await;
-                path = std::mem::take(&mut rendered.path);
-                response
+                let (sent, sent_bytes);
+                let mut path = String::new();
+                self.prepare(step, spec, session);
+                let response = if let Some(prepared) =
+                    session.prepared.get(step as usize).and_then(Option::as_ref)
+                {
+                    sent_bytes = prepared.body_len() as u64;
+                    sent = std::time::Instant::now();
+                    self.in_flight.begin(&session.in_flight, sent);
+                    self.client
+                        .send_prepared(&mut session.conn, prepared, sent)
+                        .await
+                } else {
+                    let Ok(mut rendered) = render(spec, session) else {
+                        return Exchange::unsent();
+                    };
+                    sent = std::time::Instant::now();
+                    if let Some(hooks) = &self.hooks {
+                        hooks.on_send(spec.route, &rendered.path, session, sent);
+                    }
+                    // Read off `rendered`, not the request: a borrowed local
+                    // keeps its place in this future's state across the send.
+                    sent_bytes = rendered.body.as_ref().map_or(0, |b| b.len() as u64);
+                    let request = rendered.request(spec);
+                    self.in_flight.begin(&session.in_flight, sent);
+                    let response = self.client.send_on(&mut session.conn, request, sent).await;
+                    path = std::mem::take(&mut rendered.path);
+                    response
+                };
+                let latency = sent.elapsed();
+                let sending = Sending {
+                    sent,
+                    latency,
+                    sent_bytes,
+                    path,
+                };
+                let mut ex = self.answered(spec, session, needs_body, response, sending);
+                match self.after_throttle(spec, session, &mut ex, attempt, lag) {
+                    None => return ex,
+                    Some(wait) => wait,
+                }
             };
-        let latency = sent.elapsed();
+            self.wait_out_throttle(spec, wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// The exchange of a request that was sent: the VU's connection
+    /// bookkeeping, then what came back (or why nothing did).
+    fn answered(
+        &self,
+        spec: &RequestSpec,
+        session: &mut Session,
+        needs_body: bool,
+        response: Result<ApiResponse, ClientError>,
+        sending: Sending,
+    ) -> Exchange {
         session.in_flight.clear();
         let outcome = match &response {
             Ok(_) => Transport::Answered,
@@ -201,12 +244,6 @@ impl Runner {
             Err(ClientError::Timeout) => Transport::TimedOut,
         };
         self.note_connection(session, outcome);
-        let sending = Sending {
-            sent,
-            latency,
-            sent_bytes,
-            path,
-        };
         match response {
             Ok(resp) => self.received(spec, session, needs_body, resp, sending),
             Err(e) => Exchange::no_response(e, sending),

@@ -93,9 +93,7 @@ impl Runner {
                 .hooks
                 .as_ref()
                 .is_some_and(|h| h.needs_body(spec.route));
-        let ex = self
-            .exchange_throttled(step.id, spec, session, needs_body, lag)
-            .await;
+        let ex = self.exchange(step.id, spec, session, needs_body, lag).await;
         let failure = ex
             .failure
             .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
@@ -123,7 +121,7 @@ impl Runner {
     ) -> Option<FailureKind> {
         loop {
             let ex = self
-                .exchange_throttled(step.id, &wait.request, session, true, lag)
+                .exchange(step.id, &wait.request, session, true, lag)
                 .await;
             let failure = ex
                 .failure
