@@ -14,6 +14,19 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// `GET /settings` with the App ID only: the simplest request there is.
+fn get_settings() -> ApiRequest<'static> {
+    ApiRequest {
+        method: Method::Get,
+        path: "/settings",
+        query: &[],
+        headers: &[],
+        body: None,
+        content_type: None,
+        auth: AuthHeaders::AppId,
+    }
+}
+
 fn client(base_url: &str) -> ApiClient {
     ApiClient::new(&ClientConfig {
         base_url: base_url.to_owned(),
@@ -100,15 +113,7 @@ fn a_body_in_several_chunks_is_read_whole_and_the_connection_kept() {
         });
         let client = client(&format!("http://{addr}/v1"));
         let mut slot = ConnSlot::default();
-        let request = || ApiRequest {
-            method: Method::Get,
-            path: "/settings",
-            query: &[],
-            headers: &[],
-            body: None,
-            content_type: None,
-            auth: AuthHeaders::AppId,
-        };
+        let request = get_settings;
         let first = client
             .send_on(&mut slot, request(), Instant::now())
             .await
@@ -187,15 +192,7 @@ const PLAIN_CONNECT_FUTURE_MAX: usize = 1_024;
 fn a_slot_requests_future_stays_small() {
     let client = client("http://127.0.0.1:9/v1");
     let mut slot = ConnSlot::new(1);
-    let req = ApiRequest {
-        method: Method::Get,
-        path: "/settings",
-        query: &[],
-        headers: &[],
-        body: None,
-        content_type: None,
-        auth: AuthHeaders::AppId,
-    };
+    let req = get_settings();
     let size = std::mem::size_of_val(&client.send_on(&mut slot, req, Instant::now()));
     assert!(
         size <= SLOT_REQUEST_FUTURE_MAX,
