@@ -96,6 +96,11 @@ impl Rule {
                 .trim()
                 .parse()
                 .map_err(|_| bad("the limit is not a number"))?;
+            // A rule names the growth it tolerates: `> -10%` would read as
+            // "fail unless it got 10% faster", which no one means.
+            if !(pct.is_finite() && pct >= 0.0) {
+                return Err(bad("the limit is a growth of 0% or more"));
+            }
             (Some(pct / 100.0), None)
         } else {
             let d = humantime::parse_duration(limit)
@@ -190,6 +195,12 @@ mod tests {
         assert_eq!(Rule::parse("p99.9 > +5%").unwrap().metric, "p99.9");
         assert!(Rule::parse("p98 > 10%").unwrap_err().contains("p99.9"));
         assert!(Rule::parse("p99 < 10%").is_err());
+        // The `+` is optional; a negative or non-finite growth is refused.
+        assert_eq!(Rule::parse("p99 > 10%").unwrap().relative, Some(0.1));
+        for bad in ["p99 > -10%", "p99 > NaN%", "p99 > inf%"] {
+            let e = Rule::parse(bad).unwrap_err();
+            assert!(e.contains("a growth of 0% or more"), "{bad}: {e}");
+        }
         assert!(Rule::parse("p99 > fast").unwrap_err().contains("neither"));
     }
 
