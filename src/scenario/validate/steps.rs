@@ -107,8 +107,15 @@ fn validate_flow(
             path: format!("{path}[{i}]"),
             flow: name,
         };
-        if let Some(step) = validate_step(v, &s.value, &cx, &mut defined) {
-            steps.push(step);
+        match validate_step(v, &s.value, &cx, &mut defined) {
+            Some(step) => steps.push(step),
+            // A named step with a problem of its own still names a step:
+            // a threshold on it is not also "unknown", and lists show it.
+            None => {
+                if let Some(name) = &s.value.name {
+                    v.step_names.push((name.clone(), cx.flow.to_owned()));
+                }
+            }
         }
     }
     if raw.is_empty() {

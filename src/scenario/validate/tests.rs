@@ -143,3 +143,25 @@ steps:
     assert_eq!(s.routes[get.route as usize].operation, Operation::GetUser);
     assert_eq!(s.routes[get.route as usize].key, "GET /users/{userId}");
 }
+
+/// A named step with a problem of its own is reported once: a threshold on
+/// it is not a second, misleading "unknown step", and the list of steps a
+/// wrong name gets shows it.
+#[test]
+fn a_named_invalid_step_is_one_problem_and_still_a_step_name() {
+    let yaml = "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - create_user:\n  \
+                - request: {method: GET, path: /nope}\n    name: weird\n  - create_chat:\n\
+                thresholds:\n  - weird.p50 < 1s\n  - nothere.p50 < 1s\n";
+    let err = load_str(yaml, "s.yaml", Path::new(".")).unwrap_err();
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].contains("matches no operation"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("unknown step `nothere`")
+            && problems[1].contains("steps are create_user, weird, create_chat"),
+        "{problems:#?}"
+    );
+}
