@@ -58,6 +58,9 @@ pub(super) struct Validator<'a> {
     pub(super) webhooks: Option<super::webhook::WebhookSpec>,
     /// Whether the file has a `webhooks:` section (valid or not).
     pub(super) has_webhooks: bool,
+    /// Whether the file has an `agents:` section (whose metrics own the
+    /// `agent:` step names).
+    pub(super) has_agents: bool,
     /// Unknown-variable problems of the current flow: (problem index, name).
     pub(super) unknown_vars: Vec<(usize, String)>,
     /// Variables captured in the current flow, with the first step capturing each.
@@ -78,6 +81,7 @@ impl<'a> Validator<'a> {
             used_names: HashSet::new(),
             webhooks: None,
             has_webhooks: false,
+            has_agents: false,
             unknown_vars: Vec::new(),
             captured_at: Vec::new(),
             base_dir: std::path::PathBuf::new(),
@@ -206,6 +210,7 @@ pub fn validate(
     let mut v = Validator::new(origin, env);
     v.base_dir = base_dir.to_owned();
     v.has_webhooks = raw.webhooks.is_some();
+    v.has_agents = raw.agents.is_some();
     let target = target::validate_target(&mut v, raw.target.as_ref(), base_dir);
     v.webhooks = webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
     variables::declare_variables(&mut v, &raw);

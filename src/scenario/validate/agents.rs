@@ -5,9 +5,7 @@ use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use super::{Validator, validate_think};
-use crate::scenario::agents::{
-    AgentAction, AgentBreaks, AgentsSpec, MAX_AGENTS, REPLY_PLACEHOLDERS,
-};
+use crate::scenario::agents::{AgentBreaks, AgentsSpec, MAX_AGENTS, REPLY_PLACEHOLDERS};
 use crate::scenario::raw::{RawAgents, RawBreaks};
 
 /// Validates `agents:`; `has_webhooks` says whether the scenario receives
@@ -27,8 +25,9 @@ pub(super) fn validate_agents(
     (v.problems.len() == problems_before).then_some(spec)
 }
 
-/// The rest of the scenario must carry the actors: webhooks to drive them,
-/// and no flow step under one of their `agent:` metric names.
+/// The rest of the scenario must carry the actors: webhooks to drive them.
+/// (A flow step named after one of their metrics is refused at the step:
+/// `validate/steps.rs`.)
 fn check_fits_scenario(v: &mut Validator<'_>, at: &Location, has_webhooks: bool) {
     if !has_webhooks {
         v.problem(
@@ -36,18 +35,6 @@ fn check_fits_scenario(v: &mut Validator<'_>, at: &Location, has_webhooks: bool)
             "agents",
             "agent actors need a `webhooks:` section: invitations and messages reach them as webhook events",
         );
-    }
-    for action in AgentAction::ALL {
-        if v.used_names.contains(action.step_name()) {
-            v.problem(
-                at,
-                "agents",
-                format!(
-                    "a flow step is named `{}`: `agent:` names are the agent actors' metrics",
-                    action.step_name()
-                ),
-            );
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::Validator;
 use super::request::{StepCx, build_request, expectation};
 use crate::scenario::limits::{MAX_REPEAT, MAX_WEIGHT};
 use crate::scenario::raw::{RawFlow, RawScenario, RawStep, RawWaitUntil};
-use crate::scenario::{Flow, OnError, Step, StepAction, WaitSpec};
+use crate::scenario::{AgentAction, Flow, OnError, Step, StepAction, WaitSpec};
 
 pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Flow> {
     let mut flows = Vec::new();
@@ -215,6 +215,14 @@ fn step_name(v: &mut Validator<'_>, given: Option<&str>, kind: &str, cx: &StepCx
                 &cx.at,
                 &format!("{}.name", cx.path),
                 format!("step name `{name}` is used twice: names identify metrics and thresholds"),
+            );
+        } else if v.has_agents && AgentAction::ALL.iter().any(|a| a.step_name() == name) {
+            v.problem(
+                &cx.at,
+                &format!("{}.name", cx.path),
+                format!(
+                    "a flow step is named `{name}`: `agent:` names are the agent actors' metrics"
+                ),
             );
         }
         return name.to_owned();

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::scenario::Think;
 use crate::scenario::agents::{AGENTS_FLOW, DEFAULT_REPLY, render_reply};
 use crate::scenario::raw::RawScenario;
+use crate::scenario::{AgentAction, Think};
 
 const HEAD: &str = "name: a\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n";
 
@@ -118,20 +118,20 @@ fn every_agent_action_names_a_catalogue_operation() {
 }
 
 #[test]
-fn agent_step_names_are_reserved() {
-    let yaml = "name: a\nload: {vus: 1, duration: 1s}\nsteps:\n  - get_settings:\n    name: agent:login\nagents:\n  count: 1\n";
-    let raw: RawScenario = serde_saphyr::from_str(yaml).expect("yaml parses");
-    let env = |_: &str| None;
-    let mut v = Validator::new("s.yaml", &env);
-    v.used_names.insert("agent:login".to_owned());
-    assert!(validate_agents(&mut v, raw.agents.as_ref(), true).is_none());
-    assert!(
-        v.problems[0]
-            .to_string()
-            .contains("a flow step is named `agent:login`"),
-        "{:?}",
-        v.problems
+fn agent_step_names_are_reserved_at_the_step() {
+    let yaml = "name: a\nload: {vus: 1, duration: 1s}\nwebhooks:\nsteps:\n  - get_settings:\n    name: agent:login\nagents:\n  count: 1\n";
+    let err = crate::scenario::load_str(yaml, "s.yaml", std::path::Path::new("."))
+        .expect_err("reserved name");
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        [
+            "s.yaml:5:5: steps[0].name: a flow step is named `agent:login`: `agent:` names are the agent actors' metrics"
+        ],
     );
+    // Without agent actors the name is the step's own.
+    let alone = yaml.replace("agents:\n  count: 1\n", "");
+    crate::scenario::load_str(&alone, "s.yaml", std::path::Path::new(".")).expect("valid");
 }
 
 #[test]
