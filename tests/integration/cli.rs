@@ -6,6 +6,15 @@ use crate::common::{chatload, read_json, usage_error, write_scenario};
 #[cfg(unix)]
 use crate::common::{interrupt, interrupted_report, spawn_run};
 
+/// `chatload run` against a port nothing listens on, up to `--out`'s value.
+const RUN_AGAINST_NOTHING: [&str; 5] = [
+    "run",
+    "--quiet",
+    "--target",
+    "http://127.0.0.1:9/v1",
+    "--out",
+];
+
 #[test]
 fn validate_reports_file_line_column_and_exits_two() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,13 +53,7 @@ fn a_remote_target_without_credentials_is_a_usage_error_that_leaks_nothing() {
     );
     let stderr = usage_error(
         chatload()
-            .args([
-                "run",
-                "--quiet",
-                "--target",
-                "http://127.0.0.1:9/v1",
-                "--out",
-            ])
+            .args(RUN_AGAINST_NOTHING)
             .arg(dir.path().join("r.json"))
             .arg(&path)
             .env_remove("CHATLOAD_APP_ID")
@@ -70,13 +73,7 @@ fn an_unreachable_target_exits_three_and_keeps_secrets_out_of_the_report() {
     );
     let report = dir.path().join("r.json");
     let out = chatload()
-        .args([
-            "run",
-            "--quiet",
-            "--target",
-            "http://127.0.0.1:9/v1",
-            "--out",
-        ])
+        .args(RUN_AGAINST_NOTHING)
         .arg(&report)
         .arg(&path)
         .env("CHATLOAD_APP_ID", "some-app")
