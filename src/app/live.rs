@@ -78,6 +78,11 @@ impl Tick {
     }
 
     /// One tick: show the figures, stop the run when it cannot go on.
+    ///
+    /// Never inlined, so `bench/instructions.sh` can count it apart in a
+    /// release build (LTO would fold it into the ticker task): its cost
+    /// follows wall time, not requests.
+    #[inline(never)]
     fn once(&self) {
         let snap = self.runner.tick(self.start.elapsed());
         self.progress.update(&snap);

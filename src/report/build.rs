@@ -21,6 +21,7 @@ use crate::metrics::{
 /// Rates are over the load phase (`meta.load_secs`) when it is known, else
 /// over `metrics.elapsed`. `planned_iterations` is what the plan asked for,
 /// when it fixes a number.
+#[inline(never)] // counted apart by bench/instructions.sh (see `Tick::once`)
 pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64>) -> RunReport {
     let seconds = if meta.load_secs > 0.0 {
         meta.load_secs
