@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A/B of two chatload builds (a regression check, e.g. issue 11's "no
 # regression beyond noise"): the same bench/run.sh workloads run with build A
-# and build B against ONE bundled-mock process, alternating A,B / B,A each
-# round, so both builds see the same mock and the same box load. Prints per
+# and build B against the same bundled mock binary, alternating A,B / B,A
+# each round, so both builds see the same mock and the same box load; each
+# run gets a freshly started mock (no state left by the run before). Prints per
 # run the requests/s (lifecycles/s for the lifecycle), chatload's own CPU per
 # request, the mock's CPU per request and peak RSS, then the median B/A
 # ratios. Loopback only, bounded (every run under `timeout`).
@@ -10,15 +11,15 @@
 # Usage: bench/ab.sh A_BINARY B_BINARY     (from anywhere)
 # Env:   CHATLOAD_MOCK (default $CARGO_TARGET_DIR/release/chatload-mock)
 #        PORT (18483) CONNS (50) DURATION (5) LC_CONC (50) LC_ITERS (20000)
-#        ROUNDS (3) THINK_VUS (10000) THINK_DURATION (20s, 0 to skip)
+#        ROUNDS (4: even, so each build runs first as often) THINK_VUS (10000) THINK_DURATION (20s, 0 to skip)
 #        SCHEME (http; https trusts the mock's generated CA) OUT (a temp dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ $# -eq 2 ]] || { sed -n '2,14p' "$0" >&2; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,15p' "$0" >&2; exit 2; }
 A=$1 B=$2
 MOCK=${CHATLOAD_MOCK:-${CARGO_TARGET_DIR:-target}/release/chatload-mock}
 PORT=${PORT:-18483} CONNS=${CONNS:-50} DURATION=${DURATION:-5}
-LC_CONC=${LC_CONC:-50} LC_ITERS=${LC_ITERS:-20000} ROUNDS=${ROUNDS:-3}
+LC_CONC=${LC_CONC:-50} LC_ITERS=${LC_ITERS:-20000} ROUNDS=${ROUNDS:-4}
 THINK_VUS=${THINK_VUS:-10000} THINK_DURATION=${THINK_DURATION:-20s}
 SCHEME=${SCHEME:-http}
 OUT=${OUT:-$(mktemp -d -t chatload-ab.XXXXXX)}
@@ -32,13 +33,25 @@ if [[ $SCHEME == https ]]; then
     MOCK_TLS=(--tls --tls-ca-out "$OUT/ca.pem") TLS=(--ca-cert "$OUT/ca.pem" --http 1.1)
     CURL_TLS=(--cacert "$OUT/ca.pem")
 fi
-"$MOCK" --port "$PORT" --config bench/mock.yaml "${MOCK_TLS[@]}" >"$OUT/mock.log" 2>&1 &
-MOCK_PID=$!
-trap 'kill "$MOCK_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    curl -fs "${CURL_TLS[@]}" "$SCHEME://127.0.0.1:$PORT/__mock/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+# A fresh mock for every run: the mock keeps every user and chat, and a
+# fuller mock is a slower one. With one mock for all runs, the build that
+# ran second in a pair met more state; over an odd number of rounds that
+# favoured A (an A/A run of one binary against one mock, 5 rounds: lifecycle
+# rate 0.957).
+MOCK_PID=
+stop_mock() { [[ -n $MOCK_PID ]] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null; MOCK_PID=; }
+trap stop_mock EXIT
+start_mock() {
+    stop_mock
+    "$MOCK" --port "$PORT" --config bench/mock.yaml "${MOCK_TLS[@]}" >>"$OUT/mock.log" 2>&1 &
+    MOCK_PID=$!
+    for _ in $(seq 100); do
+        curl -fs "${CURL_TLS[@]}" "$SCHEME://127.0.0.1:$PORT/__mock/health" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    echo "the mock did not start on port $PORT (see $OUT/mock.log)" >&2
+    exit 2
+}
 BASE=$SCHEME://127.0.0.1:$PORT/v1
 TICK=$(getconf CLK_TCK)
 mock_ticks() { awk '{print $14 + $15}' "/proc/$MOCK_PID/stat"; }
@@ -47,6 +60,7 @@ mock_ticks() { awk '{print $14 + $15}' "/proc/$MOCK_PID/stat"; }
 one() {
     local label=$1 bin=$2 phase=$3; shift 3
     local json=$OUT/$phase-$label-$round.json before after
+    start_mock
     before=$(mock_ticks)
     /usr/bin/time -f '%e %U %S %M' -o "$OUT/time" timeout -s INT 300 "$bin" run "bench/$phase.yaml" \
         --target "$BASE" "${TLS[@]}" "$@" --quiet --out "$json" >/dev/null 2>"$OUT/$phase-$label-$round.err" || true
