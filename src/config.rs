@@ -88,6 +88,9 @@ impl RunConfig {
             Some(text) => Shard::parse(text).map_err(ConfigError::Shard)?,
             None => Shard::WHOLE,
         };
+        if let Some(why) = shard.refuses(&scenario.load) {
+            return Err(ConfigError::Shard(why));
+        }
         let seed = args.seed.or(scenario.seed).unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)

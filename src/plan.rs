@@ -57,6 +57,38 @@ impl Shard {
     }
 }
 
+impl Shard {
+    /// Why this shard of a closed `workload` would be left with nothing to run (no virtual
+    /// user at any time, or none of a fixed number of iterations), if it would: such a shard
+    /// would wait for iterations no VU ever runs, so it is refused before the run.
+    pub fn refuses(&self, workload: &Workload) -> Option<String> {
+        let Workload::Closed {
+            vus,
+            iterations,
+            stages,
+            ..
+        } = workload
+        else {
+            return None;
+        };
+        let peak = stages
+            .iter()
+            .map(|s| s.target.round().max(0.0) as u64)
+            .fold(u64::from(*vus), u64::max);
+        let empty = |total: u64, what: &str| {
+            (self.part_of(total) == 0).then(|| {
+                format!(
+                    "--shard {self}: {total} {what} split over {} shards leave this one none; \
+                     use at most {total} shard(s), or raise the load",
+                    self.count
+                )
+            })
+        };
+        empty(peak, "virtual user(s) at the peak")
+            .or_else(|| iterations.and_then(|i| empty(i, "iteration(s)")))
+    }
+}
+
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index + 1, self.count)
@@ -244,6 +276,30 @@ mod tests {
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn a_shard_left_without_a_vu_or_an_iteration_is_refused() {
+        let closed = |vus: u32, iterations: Option<u64>| Workload::Closed {
+            vus,
+            duration: None,
+            iterations,
+            stages: Vec::new(),
+            graceful_stop: secs(1.0),
+        };
+        let shard = |k: u32, n: u32| Shard {
+            index: k - 1,
+            count: n,
+        };
+        let why = shard(2, 2).refuses(&closed(1, Some(5))).expect("no VU");
+        assert!(why.contains("--shard 2/2: 1 virtual user"), "{why}");
+        let why = shard(3, 3)
+            .refuses(&closed(3, Some(2)))
+            .expect("no iteration");
+        assert!(why.contains("2 iteration(s)"), "{why}");
+        assert_eq!(shard(2, 2).refuses(&closed(2, Some(2))), None);
+        assert_eq!(shard(1, 2).refuses(&closed(1, Some(5))), None);
+        assert_eq!(Shard::WHOLE.refuses(&closed(1, Some(1))), None);
     }
 
     #[test]

@@ -191,6 +191,10 @@ pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<String> {
 pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
     let stats = |s: &StatsReport, what: String| match t.stat {
         Some(_) if s.count == 0 => Err(what),
+        Some(m) if m.is_latency() && s.timed() == 0 => Err(format!(
+            "`{}` has no latency: its request was never sent ({} time(s))",
+            s.name, s.untimed
+        )),
         Some(m) => stat_value(s, m).ok_or(what),
         None => Err(what),
     };

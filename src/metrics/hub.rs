@@ -322,6 +322,15 @@ impl MetricsHub {
         }
     }
 
+    /// Records one step that failed before it sent its request (a template
+    /// read an unset variable): counted and failed, with no latency sample.
+    pub fn record_untimed_step(&self, step: StepId, failure: FailureKind) {
+        let mut shard = self.shard();
+        if let Some(stats) = shard.steps.get_mut(step.0 as usize) {
+            stats.record_untimed(failure);
+        }
+    }
+
     /// Explains a failed step (recorded with [`MetricsHub::record_step`]) of `kind`: `explain`
     /// runs only while that step and kind have fewer than [`super::SAMPLES_PER_KIND`] samples,
     /// so later failures cost one atomic add.

@@ -108,6 +108,15 @@ impl LatencyStats {
             .record(sample);
     }
 
+    /// Counts one failure that has no time to record: a step whose request
+    /// was never sent. It counts and fails like any other, but adds no latency,
+    /// so percentiles stay those of what was measured.
+    pub fn record_untimed(&mut self, failure: FailureKind) {
+        self.count += 1;
+        self.errors += 1;
+        self.failures[failure.index()] += 1;
+    }
+
     /// Records one sample. `failure` marks it as an error even when `is_error` is false.
     pub fn record(
         &mut self,

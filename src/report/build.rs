@@ -235,6 +235,7 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         statuses,
         failures,
         saturated: stats.saturated,
+        untimed: stats.count.saturating_sub(stats.latency_us.len()),
         bytes_sent: stats.bytes_sent,
         bytes_received: stats.bytes_received,
         throttle: (&stats.throttle).into(),

@@ -243,6 +243,7 @@ fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, Repo
         statuses: add_maps(parts.iter().map(|p| &p.statuses)),
         failures: add_maps(parts.iter().map(|p| &p.failures)),
         saturated: parts.iter().map(|p| p.saturated).sum(),
+        untimed: parts.iter().map(|p| p.untimed).sum(),
         bytes_sent: parts.iter().map(|p| p.bytes_sent).sum(),
         bytes_received: parts.iter().map(|p| p.bytes_received).sum(),
         throttle: parts

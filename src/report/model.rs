@@ -264,6 +264,11 @@ pub struct StatsReport {
     /// iterations, and routes of reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<super::connection::ConnectionReport>,
+    /// Steps: how many of `count` have no latency, because their request was never sent (a
+    /// template read a variable an earlier failed capture left unset). They count and fail;
+    /// the percentiles are of the other `count - untimed` (absent when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub untimed: u64,
     /// Latency from the actual send.
     pub latency: Percentiles,
     /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the
@@ -363,5 +368,16 @@ impl RunReport {
                 supported: SCHEMA_VERSION,
             }),
         }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl StatsReport {
+    /// How many of `count` were timed: the samples behind the percentiles.
+    pub fn timed(&self) -> u64 {
+        self.count.saturating_sub(self.untimed)
     }
 }

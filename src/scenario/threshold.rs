@@ -176,6 +176,11 @@ pub enum StatMetric {
 }
 
 impl StatMetric {
+    /// Whether it is read from the latency histogram (and so needs timed samples).
+    pub fn is_latency(self) -> bool {
+        self.unit() == Unit::Micros
+    }
+
     /// Counts and requests per second are plain numbers, the error rate a
     /// ratio, the rest latencies.
     fn unit(self) -> Unit {

@@ -346,3 +346,54 @@ async fn schema_violations_without_schema_checks_is_no_data_not_a_pass() {
     );
     assert_eq!(exit, Exit::Failed);
 }
+
+/// A step whose request was never sent (its template read a variable a failed capture left
+/// unset) counts and fails, but has no latency: a latency threshold on it is no data, not a
+/// pass on the microseconds spent failing to render it. A `wait_until` in the same state gives
+/// up at once instead of polling a request it can never send until its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_never_sent_its_request_has_no_latency_to_pass_a_threshold() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: unsent\n{}load: {{vus: 1, iterations: 1}}\nthresholds:\n  \
+         - \"get_user.p99 < 1s\"\n  - \"wait_user.max < 1s\"\n  - \"get_user.count == 1\"\n\
+         steps:\n  - get_settings:\n    capture: {{x: nothere}}\n    on_error: continue\n  \
+         - get_user: {{user: \"{{{{ x }}}}\"}}\n    on_error: continue\n  \
+         - wait_until:\n      step: {{get_user: {{user: \"{{{{ x }}}}\"}}}}\n      \
+         until: {{status: 200}}\n      timeout: 60s\n    name: wait_user\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "unsent.yaml", &yaml);
+    let began = std::time::Instant::now();
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(30),
+        "the wait_until polled an unsendable request until its timeout"
+    );
+    assert_eq!(exit, Exit::Failed, "{:#?}", report.verdict);
+    assert_eq!(
+        status_of(&report, "get_user.p99 < 1s"),
+        ThresholdStatus::NoData
+    );
+    assert_eq!(
+        status_of(&report, "wait_user.max < 1s"),
+        ThresholdStatus::NoData
+    );
+    assert_eq!(
+        status_of(&report, "get_user.count == 1"),
+        ThresholdStatus::Pass
+    );
+    for name in ["get_user", "wait_user"] {
+        let step = report.steps.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(
+            (step.count, step.errors, step.untimed),
+            (1, 1, 1),
+            "{step:#?}"
+        );
+        assert_eq!(step.timed(), 0);
+    }
+    // No request went out for them: the route was never requested.
+    let route = report.routes.iter().find(|r| r.name.contains("/users/"));
+    assert_eq!(route.map_or(0, |r| r.count), 0, "{route:#?}");
+}

@@ -114,6 +114,12 @@ impl Exchange {
         }
     }
 
+    /// Whether the request went out: one whose template read an unset
+    /// variable never did, and has neither a latency nor a response.
+    pub(in crate::engine) fn was_sent(&self) -> bool {
+        self.status.is_some() || self.failure != Some(FailureKind::Capture)
+    }
+
     /// What came back, for explaining a failure.
     pub(in crate::engine) fn response(&self) -> Response<'_> {
         Response {
@@ -134,8 +140,8 @@ impl Runner {
         failure: Option<FailureKind>,
         lag: Duration,
     ) {
-        if ex.status.is_none() && ex.failure == Some(FailureKind::Capture) {
-            return; // nothing was sent
+        if !ex.was_sent() {
+            return;
         }
         let latency_us = micros(ex.latency);
         self.hub.record_request(&RequestSample {

@@ -15,6 +15,15 @@ use crate::metrics::{FailureKind, StepId, StepSample};
 use crate::scenario::matcher::pointer;
 use crate::scenario::{ChatEffect, Expectation, RequestSpec, Step, StepAction, WaitSpec};
 
+/// How a step's action ended.
+enum Ended {
+    /// It ran, and took the time it took; `Some` is why it failed.
+    Timed(Option<FailureKind>),
+    /// Its request was never sent (a template read an unset variable): a
+    /// failure with no time to record, so no latency is made up for it.
+    Unsent,
+}
+
 impl Runner {
     /// Runs one step that begins at `begun`; how it went and when it ended.
     pub(super) async fn run_step(
@@ -24,7 +33,7 @@ impl Runner {
         lag: Duration,
         begun: Instant,
     ) -> (StepResult, Instant) {
-        let failure = match &step.action {
+        let ended = match &step.action {
             StepAction::Pause => return (StepResult::Ok, begun),
             StepAction::Request(spec) => self.request_step(step, spec, session, lag).await,
             // Boxed, like `poll_until` below: inline, these rarer steps' futures
@@ -34,7 +43,7 @@ impl Runner {
                     if let Some(kind) = failure {
                         self.step_failed(step, kind, session, None, |x| x.wait_event(wait, kind));
                     }
-                    failure
+                    Ended::Timed(failure)
                 }
                 WaitResult::Aborted => return (StepResult::Aborted, Instant::now()),
                 WaitResult::Abandoned => {
@@ -49,7 +58,17 @@ impl Runner {
             }
         };
         let end = Instant::now();
-        self.record_step(step, failure, end - begun, lag);
+        let failure = match ended {
+            Ended::Timed(failure) => {
+                self.record_step(step, failure, end - begun, lag);
+                failure
+            }
+            Ended::Unsent => {
+                self.hub
+                    .record_untimed_step(StepId(step.id), FailureKind::Capture);
+                Some(FailureKind::Capture)
+            }
+        };
         let result = if failure.is_none() {
             StepResult::Ok
         } else {
@@ -85,7 +104,7 @@ impl Runner {
         spec: &RequestSpec,
         session: &mut Session,
         lag: Duration,
-    ) -> Option<FailureKind> {
+    ) -> Ended {
         let needs_body = !spec.expect.body.is_empty()
             || !spec.captures.is_empty()
             || spec.chat_effect != ChatEffect::None
@@ -102,10 +121,13 @@ impl Runner {
         if let Some(kind) = failure {
             self.request_failed(step, spec, kind, session, &ex);
         }
+        if !ex.was_sent() {
+            return Ended::Unsent;
+        }
         if let Some(hooks) = &self.hooks {
             hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
         }
-        failure
+        Ended::Timed(failure)
     }
 
     /// A `wait_until` step: poll its request every `interval` until the
@@ -118,11 +140,16 @@ impl Runner {
         session: &mut Session,
         lag: Duration,
         deadline: Instant,
-    ) -> Option<FailureKind> {
+    ) -> Ended {
         loop {
             let ex = self
                 .exchange(step.id, &wait.request, session, true, lag)
                 .await;
+            if !ex.was_sent() {
+                // Polling again cannot set the variable it lacks.
+                self.request_failed(step, &wait.request, FailureKind::Capture, session, &ex);
+                return Ended::Unsent;
+            }
             let failure = ex
                 .failure
                 .or_else(|| status_failure(&wait.request.expect, ex.status))
@@ -133,13 +160,13 @@ impl Runner {
                 if let Some(kind) = failure {
                     self.request_failed(step, &wait.request, kind, session, &ex);
                 }
-                return failure;
+                return Ended::Timed(failure);
             }
             let next = next_poll(Instant::now(), deadline, wait.interval);
             let at_deadline = next.is_none();
             self.poll_failed(step, wait, failure, at_deadline, session, &ex);
             let Some(pause) = next else {
-                return Some(failure.unwrap_or(FailureKind::Expectation));
+                return Ended::Timed(Some(failure.unwrap_or(FailureKind::Expectation)));
             };
             tokio::time::sleep(pause).await;
         }

@@ -252,12 +252,12 @@ impl Rows<'_> {
         let what = scope.as_str();
         for n in new {
             match base.iter().find(|b| b.name == n.name) {
-                Some(b) if b.count > 0 && n.count > 0 => {
+                Some(b) if b.timed() > 0 && n.timed() > 0 => {
                     self.pair(scope, &n.name, &b.latency, &n.latency);
                 }
                 Some(b) => {
-                    let run = if b.count == 0 { "base" } else { "new" };
-                    if b.count > 0 || n.count > 0 {
+                    let run = if b.timed() == 0 { "base" } else { "new" };
+                    if b.timed() > 0 || n.timed() > 0 {
                         self.unmatched.push(format!(
                             "{what} `{}` has no samples in the {run} run",
                             n.name

@@ -104,11 +104,11 @@ impl Columns {
             group_thousands(s.count),
             errors_cell(s),
             format_rate_grouped(s.rps),
-            lat(s.count, l.p50_us),
-            lat(s.count, l.p90_us),
-            lat(s.count, l.p99_us),
-            lat(s.count, l.p99_9_us),
-            lat(s.count, l.max_us),
+            lat(s.timed(), l.p50_us),
+            lat(s.timed(), l.p90_us),
+            lat(s.timed(), l.p99_us),
+            lat(s.timed(), l.p99_9_us),
+            lat(s.timed(), l.max_us),
         );
         if self.corrected {
             if corrected_differs(&s.latency, &s.corrected) {

@@ -35,6 +35,7 @@ fn chart_stats(name: &str, s: &LatencySummary) -> StatsReport {
         statuses: BTreeMap::new(),
         failures: BTreeMap::new(),
         saturated: 0,
+        untimed: 0,
         bytes_sent: 0,
         bytes_received: 0,
         throttle: Default::default(),

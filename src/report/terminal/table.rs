@@ -71,7 +71,7 @@ impl Table {
             latency.p99_9_us,
             latency.max_us,
         ] {
-            cells.push(plain(if stats.count == 0 {
+            cells.push(plain(if stats.timed() == 0 {
                 "-".to_owned()
             } else {
                 format_us(us)
@@ -80,7 +80,7 @@ impl Table {
         if self.show_corrected {
             let differs = corrected_differs(latency, &stats.corrected);
             cells.push(Cell {
-                text: if stats.count == 0 {
+                text: if stats.timed() == 0 {
                     "-".to_owned()
                 } else {
                     format_us(stats.corrected.p99_us)
