@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -220,10 +221,19 @@ impl ApiClient {
                 timer,
                 owner,
             } = slot;
-            let exchange = pin!(self.exchange_on(conn, owner, &mut request, sent));
-            match sent.checked_add(self.timeout) {
+            // Set once the connection is up (an atomic, not a `Cell`: the
+            // future holds a reference to it and must stay `Send`).
+            let connected = AtomicBool::new(false);
+            let exchange = pin!(self.exchange_on(conn, owner, &mut request, sent, &connected));
+            let result = match sent.checked_add(self.timeout) {
                 Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
                 None => exchange.await, // a timeout beyond what Instant can express
+            };
+            match result {
+                // Out of time before a connection was up (no SYN answer, a
+                // TLS handshake never finished): the target was not reached.
+                Err(ClientError::Timeout) if !connected.load(Relaxed) => Err(ClientError::Connect),
+                result => result,
             }
         }
     }
@@ -238,10 +248,12 @@ impl ApiClient {
         owner: &mut Owner,
         request: &mut Option<hyper::Request<Full<Bytes>>>,
         sent: Instant,
+        connected: &AtomicBool,
     ) -> Result<ApiResponse, ClientError> {
         let mut retried = false;
         loop {
             let (reused, opened) = self.ensure_connection(conn, owner).await?;
+            connected.store(true, Relaxed);
             let Some(sender) = conn.as_mut() else {
                 return Err(ClientError::Other);
             };

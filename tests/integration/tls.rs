@@ -389,3 +389,46 @@ async fn conform_passes_over_https_against_the_bundled_mock_with_mock_tls() {
         report["target"]
     );
 }
+
+/// A TLS target that accepts TCP connections and never answers the handshake was never
+/// reached: every request is a connect failure, and the run stops as unreachable (exit 3),
+/// not as a run of timeouts against a target that answered (exit 1).
+#[test]
+fn a_tls_handshake_that_never_completes_is_an_unreachable_target() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds every connection, reading and writing nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "silent.yaml",
+        "name: silent\ntarget: {timeout: 200ms}\nload: {vus: 1, duration: 20s}\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload()
+        .args(["run", "--quiet", "--insecure", "--out"])
+        .arg(dir.path().join("r.json"))
+        .args(["--target", &format!("https://127.0.0.1:{port}/v1")])
+        .arg(&scenario)
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .output()
+        .expect("chatload runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("the target is unreachable"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let kinds = &report["errors_by_kind"];
+    assert!(kinds.get("timeout").is_none(), "{kinds}");
+    assert!(
+        report["meta"]["load_secs"].as_f64().unwrap() < 10.0,
+        "stopped early as unreachable: {}",
+        report["meta"]
+    );
+}
