@@ -43,7 +43,9 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
         .copied()
         .unwrap_or(0);
     let target_unreachable = totals.requests > 0 && connect_errors == totals.requests;
-    if totals.requests == 0 {
+    if totals.requests == 0 && totals.cut_off_requests > 0 {
+        reasons.push("no request was answered".to_owned());
+    } else if totals.requests == 0 {
         reasons.push("no request was sent".to_owned());
     } else if target_unreachable {
         reasons.push(format!(
@@ -140,18 +142,23 @@ pub fn evaluate(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdRe
 /// started. One reason per rule that fails (none on a clean run).
 pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<String> {
     let t = &report.totals;
+    let cut_off_iterations = format!("iterations were still running when {}", abort_cause(report));
+    let cut_off_requests = format!(
+        "requests were sent and never answered when {}",
+        abort_cause(report)
+    );
     let rules = [
         (
             RunMetric::CutOffIterations,
             "cut_off_iterations",
             t.cut_off_iterations,
-            "iterations were still running when the run was aborted (graceful_stop over, or a second interrupt)",
+            cut_off_iterations.as_str(),
         ),
         (
             RunMetric::CutOffRequests,
             "cut_off_requests",
             t.cut_off_requests,
-            "requests were sent and never answered before the run was aborted",
+            cut_off_requests.as_str(),
         ),
         (
             RunMetric::DroppedIterations,
@@ -182,6 +189,21 @@ pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Why in-flight work was cut off, as the report tells it.
+fn abort_cause(report: &RunReport) -> &'static str {
+    let t = &report.totals;
+    let connect = report.errors_by_kind.get("connect").copied().unwrap_or(0);
+    if report.meta.stopped_by_signal {
+        "a signal stopped the run (after graceful_stop, or at a second signal)"
+    } else if t.requests > 0 && connect == t.requests {
+        "the run stopped early because the target was unreachable"
+    } else if report.meta.interrupted {
+        "the run stopped early (an abort_on_fail threshold failed)"
+    } else {
+        "graceful_stop ran out at the end of the load"
+    }
 }
 
 /// The measured value a threshold compares, or why there is none.

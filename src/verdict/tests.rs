@@ -122,6 +122,44 @@ fn a_run_that_sent_nothing_fails_with_or_without_thresholds() {
 }
 
 #[test]
+fn requests_cut_off_unanswered_are_not_called_unsent_and_the_cut_off_says_why() {
+    let mut report = sample();
+    report.totals.requests = 0;
+    report.totals.cut_off_requests = 2;
+    report.totals.cut_off_iterations = 2;
+    report.meta.interrupted = true;
+    report.meta.stopped_by_signal = true;
+    let v = judge(&[], &report);
+    assert!(
+        v.reasons.iter().any(|r| r == "no request was answered"),
+        "{v:?}"
+    );
+    assert!(
+        !v.reasons.iter().any(|r| r.contains("no request was sent")),
+        "{v:?}"
+    );
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.contains("2 requests were sent and never answered when a signal stopped")),
+        "{v:?}"
+    );
+    // Stopped early because nothing connected: the cut-off says so, not graceful_stop.
+    report.meta.stopped_by_signal = false;
+    report.totals.requests = 8;
+    report.errors_by_kind = [("connect".to_owned(), 8)].into();
+    let v = judge(&[], &report);
+    let cut = v
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("cut_off_iterations"));
+    assert!(
+        cut.is_some_and(|r| r.contains("because the target was unreachable")),
+        "{v:?}"
+    );
+}
+
+#[test]
 fn every_request_failing_to_connect_means_an_unreachable_target() {
     let mut report = sample();
     report
