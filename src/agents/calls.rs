@@ -165,7 +165,7 @@ fn transport_kind(e: ClientError) -> FailureKind {
     match e {
         ClientError::Connect => FailureKind::Connect,
         ClientError::Timeout => FailureKind::Timeout,
-        ClientError::Other => FailureKind::Other,
+        ClientError::Dropped | ClientError::BodyCut(_) | ClientError::Other => FailureKind::Other,
     }
 }
 

@@ -131,7 +131,15 @@ pub enum ClientError {
     Connect,
     #[error("the request timed out")]
     Timeout,
-    #[error("the request failed before a response arrived")]
+    /// Connected, but the connection closed or was reset before the response head.
+    #[error("the connection closed or was reset before the response arrived")]
+    Dropped,
+    /// The response head (this status) arrived, then the connection ended
+    /// before the whole body did.
+    #[error("the {0} response was cut off: the connection ended before its whole body arrived")]
+    BodyCut(u16),
+    /// The request could not be built (an invalid URI or header value).
+    #[error("the request could not be built")]
     Other,
 }
 

@@ -42,7 +42,7 @@ impl ApiClient {
             return ClientError::Timeout;
         }
         if !e.is_connect() {
-            return ClientError::Other;
+            return ClientError::Dropped;
         }
         self.note_tls_failure(&e);
         ClientError::Connect
@@ -60,7 +60,7 @@ impl ApiClient {
                 if e.is_connect() {
                     ClientError::Connect
                 } else {
-                    ClientError::Other
+                    ClientError::Dropped
                 }
             })?;
             let head = self.head(response.version(), response.status(), response.headers());

@@ -285,7 +285,7 @@ impl ApiClient {
                             *request = Some(unsent);
                             continue;
                         }
-                        _ => return Err(ClientError::Other),
+                        _ => return Err(ClientError::Dropped),
                     }
                 }
             };
@@ -346,8 +346,11 @@ impl ApiClient {
     ) -> impl Future<Output = Result<ApiResponse, ClientError>> {
         let (parts, mut body) = response.into_parts();
         let head = self.head(parts.version, parts.status, &parts.headers);
+        let status = parts.status.as_u16();
         async move {
-            let body = read_body(&mut body).await?;
+            let body = read_body(&mut body)
+                .await
+                .map_err(|()| ClientError::BodyCut(status))?;
             Ok(head.with(body, conn))
         }
     }
@@ -357,14 +360,14 @@ impl ApiClient {
 /// complete (its `Content-Length` reached), without waiting for one more
 /// empty frame; a body in one frame (the usual case) is returned without a
 /// copy or a buffer list.
-async fn read_body(body: &mut hyper::body::Incoming) -> Result<Bytes, ClientError> {
+async fn read_body(body: &mut hyper::body::Incoming) -> Result<Bytes, ()> {
     let mut first: Option<Bytes> = None;
     let mut joined: Vec<u8> = Vec::new();
     while !body.is_end_stream() {
         let Some(frame) = body.frame().await else {
             break;
         };
-        let Ok(data) = frame.map_err(|_| ClientError::Other)?.into_data() else {
+        let Ok(data) = frame.map_err(|_| ())?.into_data() else {
             continue; // trailers
         };
         match &first {

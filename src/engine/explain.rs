@@ -5,6 +5,7 @@
 //! kind), and for `--verbose` log lines, so it may allocate and format freely. Everything that
 //! leaves here went through the [`Masker`].
 
+use crate::client::ClientError;
 use std::fmt::Write as _;
 #[cfg(test)]
 use std::path::Path;
@@ -36,6 +37,8 @@ pub(super) struct Response<'a> {
     pub content_type: Option<&'a str>,
     /// The schema violation, for a `schema` failure.
     pub violation: Option<&'a Violation>,
+    /// Why no response arrived, when none did.
+    pub cause: Option<ClientError>,
 }
 
 /// The scenario, masker and session a failure is explained in.
@@ -131,7 +134,10 @@ impl Explainer<'_> {
             }
             FailureKind::Other => {
                 sample.check = "request".to_owned();
-                sample.actual = Some("failed before a response arrived".to_owned());
+                sample.actual = Some(response.cause.map_or_else(
+                    || "failed before a response arrived".to_owned(),
+                    |c| c.to_string(),
+                ));
             }
         }
         sample
@@ -495,6 +501,7 @@ mod tests {
             raw: b"",
             content_type: None,
             violation: None,
+            cause: None,
         };
         let sample = explainer.request(spec, &spec.expect, FailureKind::Expectation, response);
         assert_eq!(sample.check, "body /user/id ne \"u-1\"");
@@ -543,8 +550,27 @@ mod tests {
             raw,
             content_type: None,
             violation: None,
+            cause: None,
         };
         let spec = get_user(&scenario);
+        // No response: the transport's reason is what is shown, status and all.
+        for (cause, says) in [
+            (
+                ClientError::Dropped,
+                "closed or was reset before the response arrived",
+            ),
+            (ClientError::BodyCut(200), "the 200 response was cut off"),
+        ] {
+            let none = Response {
+                status: None,
+                raw: b"",
+                cause: Some(cause),
+                ..response
+            };
+            let sample = explainer.request(spec, &spec.expect, FailureKind::Other, none);
+            let actual = sample.actual.unwrap_or_default();
+            assert!(actual.contains(says), "{actual}");
+        }
         let sample = explainer.request(spec, &spec.expect, FailureKind::Status, response);
         assert_eq!(sample.check, "status 2xx");
         assert_eq!(sample.actual.as_deref(), Some("404"));

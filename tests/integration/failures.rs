@@ -334,3 +334,43 @@ async fn chatload_log_debug_logs_failing_exchanges_with_credentials_masked() {
         );
     }
 }
+
+/// A target that answers `200` with `Content-Length: 10000`, sends 20 bytes and closes, or
+/// resets the connection without a response: each failure says what the transport saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_body_and_a_dropped_connection_say_what_happened() {
+    use std::io::{Read, Write};
+    for (mode, says) in [
+        ("cut", "the 200 response was cut off"),
+        (
+            "drop",
+            "the connection closed or was reset before the response arrived",
+        ),
+    ] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                if mode == "cut" {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                          content-length: 10000\r\n\r\n{\"settings\": {\"a\": 1",
+                    );
+                }
+                // Dropped: the response (if any) ends here.
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            "name: cut\ntarget:\n  base_url: http://127.0.0.1:{port}/v1\n  app_id: a\n  \
+             secret: s\nload: {{vus: 1, iterations: 1}}\nsteps:\n  - get_settings:\n"
+        );
+        let path = write_scenario(dir.path(), "cut.yaml", &yaml);
+        let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+        let entry = samples(&report, "get_settings", "other");
+        let actual = entry.samples[0].actual.clone().unwrap_or_default();
+        assert!(actual.contains(says), "{mode}: {actual}");
+    }
+}

@@ -65,6 +65,8 @@ pub(in crate::engine) struct Exchange {
     pub(in crate::engine) retry_after: Option<Duration>,
     /// How the response's connection was set up (default without one).
     pub(in crate::engine) conn: ConnUse,
+    /// Why no response arrived, when none did.
+    pub(in crate::engine) cause: Option<ClientError>,
 }
 
 /// What is known of a request once it was sent and its exchange ended.
@@ -83,8 +85,11 @@ impl Exchange {
             failure: Some(match e {
                 ClientError::Connect => FailureKind::Connect,
                 ClientError::Timeout => FailureKind::Timeout,
-                ClientError::Other => FailureKind::Other,
+                ClientError::Dropped | ClientError::BodyCut(_) | ClientError::Other => {
+                    FailureKind::Other
+                }
             }),
+            cause: Some(e),
             latency: sending.latency,
             sent: sending.sent,
             sent_bytes: sending.sent_bytes,
@@ -111,6 +116,7 @@ impl Exchange {
             throttled: false,
             retry_after: None,
             conn: ConnUse::default(),
+            cause: None,
         }
     }
 
@@ -128,6 +134,7 @@ impl Exchange {
             raw: &self.raw,
             content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
             violation: self.violation.as_deref(),
+            cause: self.cause,
         }
     }
 }
@@ -246,7 +253,9 @@ impl Runner {
         let outcome = match &response {
             Ok(_) => Transport::Answered,
             Err(ClientError::Connect) => Transport::NoConnection,
-            Err(ClientError::Other) => Transport::Dropped,
+            Err(ClientError::Dropped | ClientError::BodyCut(_) | ClientError::Other) => {
+                Transport::Dropped
+            }
             Err(ClientError::Timeout) => Transport::TimedOut,
         };
         self.note_connection(session, outcome);
@@ -316,6 +325,7 @@ impl Runner {
             throttled: is_throttled(resp.status, resp.retry_after),
             retry_after: resp.retry_after,
             conn: resp.conn,
+            cause: None,
         }
     }
 
