@@ -1,6 +1,6 @@
 //! Checks the `rate_limit:` section into a [`RateLimitPolicy`].
 
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
 use crate::scenario::rate_limit::{RateLimitMode, RateLimitPolicy};
@@ -9,7 +9,7 @@ use crate::scenario::raw::RawRateLimit;
 /// Most re-sends of one request a scenario may ask for.
 const MAX_RETRIES_LIMIT: u64 = 100;
 
-/// Checks the section; absent means `fail`.
+/// Checks the section; absent, or without `policy`, means `fail`.
 pub(super) fn validate_rate_limit(
     v: &mut Validator<'_>,
     raw: Option<&Spanned<RawRateLimit>>,
@@ -19,19 +19,26 @@ pub(super) fn validate_rate_limit(
         return policy;
     };
     let raw = &raw.value;
-    policy.mode = match raw.policy.value.as_str() {
+    let named = raw.policy.as_ref();
+    policy.mode = match named.map_or("fail", |p| p.value.as_str()) {
         "fail" => RateLimitMode::Fail,
         "respect" => RateLimitMode::Respect,
         "retry" => RateLimitMode::Retry,
         other => {
             let message = format!("unknown policy `{other}`: expected fail, respect or retry");
-            v.problem(&raw.policy.referenced, "rate_limit.policy", message);
+            let at = named.map_or(Location::UNKNOWN, |p| p.referenced);
+            v.problem(&at, "rate_limit.policy", message);
             return policy;
         }
     };
     let misplaced = |v: &mut Validator<'_>, at, key: &str, modes: &str| {
+        let default = if named.is_none() {
+            ", the default without `policy`,"
+        } else {
+            ""
+        };
         let message = format!(
-            "`{key}` does not apply to policy `{}` (only to {modes})",
+            "`{key}` does not apply to policy `{}`{default} (only to {modes})",
             policy.mode.as_str()
         );
         v.problem(at, &format!("rate_limit.{key}"), message);
