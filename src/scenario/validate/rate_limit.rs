@@ -1,6 +1,6 @@
 //! Checks the `rate_limit:` section into a [`RateLimitPolicy`].
 
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 
 use super::Validator;
 use crate::scenario::rate_limit::{RateLimitMode, RateLimitPolicy};
@@ -20,17 +20,10 @@ pub(super) fn validate_rate_limit(
     };
     let raw = &raw.value;
     let named = raw.policy.as_ref();
-    policy.mode = match named.map_or("fail", |p| p.value.as_str()) {
-        "fail" => RateLimitMode::Fail,
-        "respect" => RateLimitMode::Respect,
-        "retry" => RateLimitMode::Retry,
-        other => {
-            let message = format!("unknown policy `{other}`: expected fail, respect or retry");
-            let at = named.map_or(Location::UNKNOWN, |p| p.referenced);
-            v.problem(&at, "rate_limit.policy", message);
-            return policy;
-        }
+    let Some(mode) = policy_mode(v, named) else {
+        return policy;
     };
+    policy.mode = mode;
     let misplaced = |v: &mut Validator<'_>, at, key: &str, modes: &str| {
         let default = if named.is_none() {
             ", the default without `policy`,"
@@ -78,4 +71,21 @@ pub(super) fn validate_rate_limit(
         v.problem(&d.referenced, "rate_limit.backoff", message);
     }
     policy
+}
+
+/// `policy`: `fail` when left out; `None` (a problem) when unknown.
+fn policy_mode(v: &mut Validator<'_>, named: Option<&Spanned<String>>) -> Option<RateLimitMode> {
+    let Some(named) = named else {
+        return Some(RateLimitMode::Fail);
+    };
+    match named.value.as_str() {
+        "fail" => Some(RateLimitMode::Fail),
+        "respect" => Some(RateLimitMode::Respect),
+        "retry" => Some(RateLimitMode::Retry),
+        other => {
+            let message = format!("unknown policy `{other}`: expected fail, respect or retry");
+            v.problem(&named.referenced, "rate_limit.policy", message);
+            None
+        }
+    }
 }
