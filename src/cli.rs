@@ -332,10 +332,14 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     let value: f64 = text.trim().parse().map_err(|_| {
         format!("`{text}` is not a number: --rate is iterations per second, like 50")
     })?;
-    if value == 0.0 {
-        return Err("--rate must be more than 0 iterations per second".to_owned());
+    // 0 is refused here although a stage's target may be 0, so the message
+    // says the range `--rate` really takes.
+    if crate::scenario::limits::rate(value, "--rate").is_err() || value == 0.0 {
+        return Err(format!(
+            "--rate must be more than 0 and at most 1,000,000 iterations per second, not {text}"
+        ));
     }
-    crate::scenario::limits::rate(value, "--rate")
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -383,5 +387,20 @@ mod tests {
         assert_eq!(args.vus, Some(5));
         assert_eq!(args.target.region.as_deref(), Some("us"));
         assert_eq!(args.duration, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_rate_out_of_range_says_the_range_rate_takes() {
+        for text in ["0", "1000001", "-5"] {
+            let err = parse_rate(text).unwrap_err();
+            assert_eq!(
+                err,
+                format!(
+                    "--rate must be more than 0 and at most 1,000,000 iterations per second, not {text}"
+                )
+            );
+        }
+        assert_eq!(parse_rate("1000000"), Ok(1_000_000.0));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
     }
 }

@@ -29,7 +29,7 @@ pub struct RawScenario {
     pub seed: Option<u64>,
     pub target: Option<Spanned<RawTarget>>,
     #[serde(default)]
-    pub variables: BTreeMap<String, Value>,
+    pub variables: BTreeMap<String, Spanned<Value>>,
     #[serde(default)]
     pub feeds: BTreeMap<String, Spanned<RawFeed>>,
     pub load: Spanned<RawLoad>,
@@ -134,25 +134,25 @@ impl<'de> Deserialize<'de> for RawThresholdEntry {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
-    pub base_url: Option<String>,
-    pub region: Option<String>,
-    pub version: Option<String>,
-    pub app_id: Option<String>,
-    pub secret: Option<String>,
-    pub domain_key: Option<String>,
+    pub base_url: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub version: Option<Spanned<String>>,
+    pub app_id: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    pub domain_key: Option<Spanned<String>>,
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Spanned<String>>,
     pub timeout: Option<Spanned<DurationText>>,
     pub room: Option<Value>,
     pub lang: Option<String>,
-    pub ca_cert: Option<String>,
+    pub ca_cert: Option<Spanned<String>>,
     pub insecure: Option<bool>,
     /// `1.1`, `2` or `auto`, as a number or a string.
-    pub http: Option<Value>,
+    pub http: Option<Spanned<Value>>,
     /// `keep_alive`, `new_per_iteration` or `http2`.
-    pub connection: Option<String>,
+    pub connection: Option<Spanned<String>>,
     /// VUs per shared HTTP/2 connection (`connection: http2` only).
-    pub vus_per_connection: Option<u32>,
+    pub vus_per_connection: Option<Spanned<u32>>,
 }
 
 /// A CSV data feed.
@@ -492,10 +492,10 @@ where
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhooks {
-    pub bind: Option<String>,
-    pub public_url: Option<String>,
-    pub register: Option<bool>,
-    pub secret: Option<String>,
+    pub bind: Option<Spanned<String>>,
+    pub public_url: Option<Spanned<String>>,
+    pub register: Option<Spanned<bool>>,
+    pub secret: Option<Spanned<String>>,
     pub verify: Option<bool>,
     pub events: Option<Vec<Spanned<String>>>,
     pub late_after: Option<Spanned<DurationText>>,
@@ -517,11 +517,12 @@ pub struct RawWaitEvent {
     pub on_timeout: Option<String>,
 }
 
-/// `rate_limit: {policy: respect, max_wait: 30s, max_retries: 3, ...}`.
+/// `rate_limit: {policy: respect, max_wait: 30s, max_retries: 3, ...}`;
+/// `policy` left out is `fail`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimit {
-    pub policy: Spanned<String>,
+    pub policy: Option<Spanned<String>>,
     pub max_retries: Option<Spanned<RawNumber>>,
     pub max_wait: Option<Spanned<DurationText>>,
     pub backoff: Option<Spanned<DurationText>>,

@@ -273,7 +273,7 @@ const OPS: [(&str, Op); 6] = [
 ];
 
 /// Every metric name, for messages.
-pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC, iteration[FLOW].METRIC or route(METHOD /path).METRIC with METRIC one of \
+pub const METRIC_HELP: &str = "expected STEP.METRIC, iteration.METRIC, iteration[FLOW].METRIC or route(METHOD /path).METRIC (also \"METHOD /path\".METRIC) with METRIC one of \
 p50, p90, p95, p99, p99.9, p99.99 (add _corrected for coordinated-omission corrected), min, max, mean, count, errors, \
 error_rate, rps; or errors.rate, errors.count, requests.count, requests.rate, iterations.count, iterations.error_rate, \
 dropped_iterations, cut_off_iterations, cut_off_requests, unstarted_iterations, schema_violations, checks.rate, checks.failed, throttled.rate, throttled.count; with webhooks: time_to_assign.METRIC, time_in_queue.METRIC, \
@@ -310,10 +310,7 @@ fn parse_with(
     abort_on_fail: bool,
 ) -> Result<Threshold, String> {
     let text = expr.trim();
-    let (lhs, op, rhs) = OPS
-        .iter()
-        .find_map(|(sym, op)| text.split_once(sym).map(|(l, r)| (l.trim(), *op, r.trim())))
-        .ok_or_else(|| format!("`{text}`: expected a comparison such as `create_chat.p99 < 300ms` (operators < <= > >= == !=)"))?;
+    let (lhs, op, rhs) = split_comparison(text)?;
     let (subject, stat, unit) = parse_metric(lhs, steps)?;
     let limit = parse_value(rhs, unit).map_err(|e| format!("`{text}`: {e}"))?;
     if abort_on_fail && !matches!(subject, Subject::Run(_)) {
@@ -331,6 +328,26 @@ fn parse_with(
         abort_on_fail,
         allow_empty: false,
     })
+}
+
+/// `LHS OP RHS`: the operator is the first run of `<`, `>`, `=` and `!`,
+/// which must be one of [`OPS`] (`=<` is not read as `<`).
+fn split_comparison(text: &str) -> Result<(&str, Op, &str), String> {
+    const OP_CHARS: [char; 4] = ['<', '>', '=', '!'];
+    let start = text.find(OP_CHARS).ok_or_else(|| {
+        format!("`{text}`: expected a comparison such as `create_chat.p99 < 300ms` (operators <, <=, >, >=, == and !=)")
+    })?;
+    let len = text[start..]
+        .find(|c| !OP_CHARS.contains(&c))
+        .unwrap_or(text.len() - start);
+    let written = &text[start..start + len];
+    let op = OPS
+        .iter()
+        .find_map(|(sym, op)| (*sym == written).then_some(*op))
+        .ok_or_else(|| {
+            format!("`{text}`: operator `{written}` is not understood: use <, <=, >, >=, == or !=")
+        })?;
+    Ok((text[..start].trim(), op, text[start + len..].trim()))
 }
 
 /// The subject, statistic and unit of a threshold's left-hand side: a
@@ -352,13 +369,18 @@ fn parse_metric(
     Ok((subject, Some(stat), stat.unit()))
 }
 
-/// `route(METHOD /path).METRIC`, `iteration[FLOW].METRIC`,
+/// `route(METHOD /path).METRIC` (or `"METHOD /path".METRIC`), `iteration[FLOW].METRIC`,
 /// `iteration.METRIC` or `STEP.METRIC`: the subject and the metric's text.
 fn stat_subject<'a>(lhs: &'a str, steps: Option<&[&str]>) -> Result<(Subject, &'a str), String> {
-    if let Some(rest) = lhs.strip_prefix("route(") {
-        let (route, metric) = rest
-            .split_once(").")
-            .ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
+    // `route(POST /chats).p99` or, as `compare` also writes it, `"POST /chats".p99`.
+    let route = match (lhs.strip_prefix("route("), lhs.strip_prefix('"')) {
+        (Some(rest), _) => Some(rest.split_once(").")),
+        (_, Some(rest)) => Some(rest.split_once("\".")),
+        _ => None,
+    };
+    if let Some(route) = route {
+        let (route, metric) =
+            route.ok_or_else(|| format!("unknown metric `{lhs}`: {METRIC_HELP}"))?;
         return Ok((Subject::Route(route.trim().to_owned()), metric));
     }
     if let Some(rest) = lhs.strip_prefix("iteration[") {

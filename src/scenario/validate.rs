@@ -58,9 +58,6 @@ pub(super) struct Validator<'a> {
     pub(super) webhooks: Option<super::webhook::WebhookSpec>,
     /// Whether the file has a `webhooks:` section (valid or not).
     pub(super) has_webhooks: bool,
-    /// Whether the file has an `agents:` section (whose metrics own the
-    /// `agent:` step names).
-    pub(super) has_agents: bool,
     /// Unknown-variable problems of the current flow: (problem index, name).
     pub(super) unknown_vars: Vec<(usize, String)>,
     /// Variables captured in the current flow, with the first step capturing each.
@@ -81,7 +78,6 @@ impl<'a> Validator<'a> {
             used_names: HashSet::new(),
             webhooks: None,
             has_webhooks: false,
-            has_agents: false,
             unknown_vars: Vec::new(),
             captured_at: Vec::new(),
             base_dir: std::path::PathBuf::new(),
@@ -210,7 +206,6 @@ pub fn validate(
     let mut v = Validator::new(origin, env);
     v.base_dir = base_dir.to_owned();
     v.has_webhooks = raw.webhooks.is_some();
-    v.has_agents = raw.agents.is_some();
     let target = target::validate_target(&mut v, raw.target.as_ref(), base_dir);
     v.webhooks = webhook::validate_webhooks(&mut v, raw.webhooks.as_ref());
     variables::declare_variables(&mut v, &raw);
@@ -262,7 +257,24 @@ fn validate_thresholds(
     flows: &[Flow],
 ) -> Vec<Threshold> {
     let mut thresholds = Vec::new();
+    let steps: Vec<&str> = v.step_names.iter().map(|(n, _)| n.as_str()).collect();
+    // With a `webhooks:` section that has problems of its own, a threshold
+    // measured from webhook events is not also reported: the section is
+    // there, and its problems say what to fix.
+    let invalid_webhooks = v.has_webhooks && v.webhooks.is_none();
+    let hidden: Vec<bool> = raw
+        .iter()
+        .map(|t| {
+            let entry = &t.value.0;
+            invalid_webhooks
+                && super::threshold::parse(&entry.threshold, &steps, entry.abort_on_fail)
+                    .is_ok_and(|p| p.subject.needs_webhooks())
+        })
+        .collect();
     for (i, t) in raw.iter().enumerate() {
+        if hidden[i] {
+            continue;
+        }
         let parsed = super::check_threshold(
             &t.value.0.threshold,
             t.value.0.abort_on_fail,

@@ -2,7 +2,8 @@
 //! as a user copies them: every ```` ```yaml ```` block validates, a whole
 //! scenario as it is and a fragment (a section, steps, an `expect` or a
 //! `capture`) inside a small host scenario it fits into; and the README's
-//! minimal mock configuration runs the shipped lifecycle in process.
+//! minimal mock configuration runs the shipped lifecycle in process, and its
+//! lifecycle scenario is the shipped file.
 
 use std::path::{Path, PathBuf};
 
@@ -193,4 +194,24 @@ async fn the_readme_mock_configuration_runs_the_shipped_lifecycle_in_process() {
     assert_eq!(exit, Exit::Passed, "{:?}", report.failure_samples);
     assert_eq!(report.totals.iterations, 2);
     assert_eq!(report.totals.errors, 0);
+}
+
+/// The README shows `scenarios/chat-lifecycle.yaml` as shipped (from its
+/// `name:` line on), so what a reader copies from it runs as the shipped
+/// file does, within room 1's 12 agent slots.
+#[test]
+fn the_readme_lifecycle_scenario_is_the_shipped_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md is readable");
+    let at = readme
+        .find("`scenarios/chat-lifecycle.yaml` (without its opening comment):")
+        .expect("the README introduces the shipped lifecycle scenario");
+    let (_, block) = yaml_blocks(&readme[at..])
+        .into_iter()
+        .next()
+        .expect("its yaml block");
+    let shipped = std::fs::read_to_string(root.join("scenarios/chat-lifecycle.yaml"))
+        .expect("the shipped scenario is readable");
+    let from_name = shipped.find("name: chat-lifecycle").expect("its name");
+    assert_eq!(block, &shipped[from_name..]);
 }

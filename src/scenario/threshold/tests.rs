@@ -163,3 +163,49 @@ fn unknown_names_and_units_are_errors_that_say_what_was_expected() {
             .contains("abort_on_fail")
     );
 }
+
+#[test]
+fn an_operator_outside_the_grammar_is_named_with_the_operators() {
+    for (text, written) in [
+        ("errors.rate =< 1%", "=<"),
+        ("errors.rate => 1%", "=>"),
+        ("errors.rate <> 1%", "<>"),
+        ("create_chat.p99 <<= 1s", "<<="),
+    ] {
+        assert_eq!(
+            parse(text, STEPS, false).unwrap_err(),
+            format!("`{text}`: operator `{written}` is not understood: use <, <=, >, >=, == or !=")
+        );
+    }
+    assert!(
+        parse("errors.rate 1%", STEPS, false)
+            .unwrap_err()
+            .contains("operators <, <=, >, >=, == and !=")
+    );
+    assert_eq!(parse("errors.rate>=1%", STEPS, false).unwrap().op, Op::Ge);
+}
+
+#[test]
+fn a_route_is_written_in_route_parentheses_or_in_double_quotes() {
+    for text in ["\"POST /chats\".p99 < 1s", "route(POST /chats).p99 < 1s"] {
+        let t = parse(text, STEPS, false).unwrap();
+        assert_eq!(t.subject, Subject::Route("POST /chats".into()), "{text}");
+        assert_eq!(
+            t.stat,
+            Some(StatMetric::Quantile {
+                q: 0.99,
+                corrected: false
+            })
+        );
+        // As a report stores it and `merge`/`report` read it back.
+        assert_eq!(
+            parse_recorded(text, false, false).unwrap().subject,
+            t.subject
+        );
+    }
+    assert!(
+        parse("\"POST /chats.p99 < 1s", STEPS, false)
+            .unwrap_err()
+            .starts_with("unknown metric `\"POST /chats.p99`")
+    );
+}

@@ -9,7 +9,7 @@ use crate::scenario::raw::RawRateLimit;
 /// Most re-sends of one request a scenario may ask for.
 const MAX_RETRIES_LIMIT: u64 = 100;
 
-/// Checks the section; absent means `fail`.
+/// Checks the section; absent, or without `policy`, means `fail`.
 pub(super) fn validate_rate_limit(
     v: &mut Validator<'_>,
     raw: Option<&Spanned<RawRateLimit>>,
@@ -19,19 +19,19 @@ pub(super) fn validate_rate_limit(
         return policy;
     };
     let raw = &raw.value;
-    policy.mode = match raw.policy.value.as_str() {
-        "fail" => RateLimitMode::Fail,
-        "respect" => RateLimitMode::Respect,
-        "retry" => RateLimitMode::Retry,
-        other => {
-            let message = format!("unknown policy `{other}`: expected fail, respect or retry");
-            v.problem(&raw.policy.referenced, "rate_limit.policy", message);
-            return policy;
-        }
+    let named = raw.policy.as_ref();
+    let Some(mode) = policy_mode(v, named) else {
+        return policy;
     };
+    policy.mode = mode;
     let misplaced = |v: &mut Validator<'_>, at, key: &str, modes: &str| {
+        let default = if named.is_none() {
+            ", the default without `policy`,"
+        } else {
+            ""
+        };
         let message = format!(
-            "`{key}` does not apply to policy `{}` (only to {modes})",
+            "`{key}` does not apply to policy `{}`{default} (only to {modes})",
             policy.mode.as_str()
         );
         v.problem(at, &format!("rate_limit.{key}"), message);
@@ -71,4 +71,21 @@ pub(super) fn validate_rate_limit(
         v.problem(&d.referenced, "rate_limit.backoff", message);
     }
     policy
+}
+
+/// `policy`: `fail` when left out; `None` (a problem) when unknown.
+fn policy_mode(v: &mut Validator<'_>, named: Option<&Spanned<String>>) -> Option<RateLimitMode> {
+    let Some(named) = named else {
+        return Some(RateLimitMode::Fail);
+    };
+    match named.value.as_str() {
+        "fail" => Some(RateLimitMode::Fail),
+        "respect" => Some(RateLimitMode::Respect),
+        "retry" => Some(RateLimitMode::Retry),
+        other => {
+            let message = format!("unknown policy `{other}`: expected fail, respect or retry");
+            v.problem(&named.referenced, "rate_limit.policy", message);
+            None
+        }
+    }
 }

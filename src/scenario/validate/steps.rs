@@ -107,15 +107,8 @@ fn validate_flow(
             path: format!("{path}[{i}]"),
             flow: name,
         };
-        match validate_step(v, &s.value, &cx, &mut defined) {
-            Some(step) => steps.push(step),
-            // A named step with a problem of its own still names a step:
-            // a threshold on it is not also "unknown", and lists show it.
-            None => {
-                if let Some(name) = &s.value.name {
-                    v.step_names.push((name.clone(), cx.flow.to_owned()));
-                }
-            }
+        if let Some(step) = validate_step(v, &s.value, &cx, &mut defined) {
+            steps.push(step);
         }
     }
     if raw.is_empty() {
@@ -131,6 +124,8 @@ fn validate_flow(
 
 /// One step: exactly one step type, with its `think`, `repeat`,
 /// `on_error` and name; its id is its place in the scenario's step table.
+/// A step with a problem is checked through all the same and still takes
+/// its name (by default its type), so threshold messages list every step.
 fn validate_step(
     v: &mut Validator<'_>,
     raw: &RawStep,
@@ -139,23 +134,23 @@ fn validate_step(
 ) -> Option<Step> {
     let kinds = step_kinds(raw);
     let (kind, action) = match kinds.as_slice() {
-        [] if raw.think.is_some() => ("think", StepAction::Pause),
+        [] if raw.think.is_some() => (Some("think"), Some(StepAction::Pause)),
         [] => {
             v.problem(
                 &cx.at,
                 &cx.path,
                 format!("no step type: expected one of {}", STEP_TYPES.join(", ")),
             );
-            return None;
+            (None, None)
         }
-        [kind] => (*kind, build_action(v, raw, kind, cx, defined)?),
+        [kind] => (Some(*kind), build_action(v, raw, kind, cx, defined)),
         many => {
             v.problem(
                 &cx.at,
                 &cx.path,
                 format!("one step type per step, found {}", many.join(" and ")),
             );
-            return None;
+            (None, None)
         }
     };
     let think = raw
@@ -171,13 +166,16 @@ fn validate_step(
         )
         .unwrap_or(1) as u32;
     let on_error = on_error(v, raw.on_error.as_deref(), cx);
-    let name = step_name(v, raw.name.as_deref(), kind, cx);
+    let name = match (raw.name.as_deref(), kind) {
+        (None, None) => return None,
+        (given, kind) => step_name(v, given, kind.unwrap_or_default(), cx),
+    };
     let id = v.step_names.len() as u32;
     v.step_names.push((name.clone(), cx.flow.to_owned()));
     Some(Step {
         id,
         name,
-        action,
+        action: action?,
         think,
         repeat,
         on_error,
@@ -216,7 +214,9 @@ fn step_name(v: &mut Validator<'_>, given: Option<&str>, kind: &str, cx: &StepCx
                 &format!("{}.name", cx.path),
                 format!("step name `{name}` is used twice: names identify metrics and thresholds"),
             );
-        } else if v.has_agents && AgentAction::ALL.iter().any(|a| a.step_name() == name) {
+        } else if AgentAction::ALL.iter().any(|a| a.step_name() == name) {
+            // Also without `agents:`: the names stay the actors' alone, so a
+            // file keeps its meaning when the section is added.
             v.problem(
                 &cx.at,
                 &format!("{}.name", cx.path),
@@ -322,7 +322,7 @@ fn wait_until_action(
         flow: cx.flow,
     };
     let inner = &wait.step.value;
-    let inner_kind = polled_kind(v, inner, &inner_cx)?;
+    let inner_kind = polled_kind(v, inner, &inner_cx);
     // `until` is checked before the polled step's captures are stored.
     let until = expectation(
         v,
@@ -331,19 +331,20 @@ fn wait_until_action(
         &format!("{}.wait_until.until", cx.path),
         defined,
     );
-    let request = build_request(v, inner, inner_kind, &inner_cx, defined)?;
+    let request = inner_kind.and_then(|kind| build_request(v, inner, kind, &inner_cx, defined));
+    // Every part is checked, so that all of its problems are reported at once.
     let timeout = v.positive_duration(
         &wait.timeout.value,
         &wait.timeout.referenced,
         &format!("{}.wait_until.timeout", cx.path),
-    )?;
+    );
     let interval = match &wait.interval {
         Some(i) => v.positive_duration(
             &i.value,
             &i.referenced,
             &format!("{}.wait_until.interval", cx.path),
-        )?,
-        None => std::time::Duration::from_millis(250),
+        ),
+        None => Some(std::time::Duration::from_millis(250)),
     };
     if raw.expect.is_some() || !raw.capture.is_empty() {
         v.problem(
@@ -353,10 +354,10 @@ fn wait_until_action(
         );
     }
     Some(StepAction::WaitUntil(Box::new(WaitSpec {
-        request,
+        request: request?,
         until,
-        timeout,
-        interval,
+        timeout: timeout?,
+        interval: interval?,
     })))
 }
 

@@ -22,18 +22,15 @@ pub(super) fn validate_target(
         None => (&default, Location::UNKNOWN),
     };
     let base_url = base_url(v, t, &at);
-    let app_id = field(v, &t.app_id, &at, "app_id", "CHATLOAD_APP_ID").map(Secret::new);
-    let secret = field(v, &t.secret, &at, "secret", "CHATLOAD_SECRET").map(Secret::new);
-    let domain_key =
-        field(v, &t.domain_key, &at, "domain_key", "CHATLOAD_DOMAIN_KEY").map(Secret::new);
+    let app_id = field(v, &t.app_id, "app_id", "CHATLOAD_APP_ID").map(Secret::new);
+    let secret = field(v, &t.secret, "secret", "CHATLOAD_SECRET").map(Secret::new);
+    let domain_key = field(v, &t.domain_key, "domain_key", "CHATLOAD_DOMAIN_KEY").map(Secret::new);
     let headers = t
         .headers
         .iter()
         .map(|(k, val)| {
-            (
-                k.clone(),
-                v.expand_env(val, &at, &format!("target.headers.{k}")),
-            )
+            let path = format!("target.headers.{k}");
+            (k.clone(), v.expand_env(&val.value, &val.referenced, &path))
         })
         .collect();
     let timeout = t
@@ -41,7 +38,7 @@ pub(super) fn validate_target(
         .as_ref()
         .and_then(|s| v.positive_duration(&s.value, &s.referenced, "target.timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let (ca_cert, http) = validate_tls(v, t, &at, base_dir);
+    let (ca_cert, http) = validate_tls(v, t, base_dir);
     let connection = validate_connection(v, t, &at, http);
     TargetSpec {
         base_url,
@@ -57,34 +54,36 @@ pub(super) fn validate_target(
     }
 }
 
-/// A `target.{name}` text with `${VAR}`s expanded, else the environment
-/// variable `env_name`; empty counts as not given.
+/// A `target.{name}` text with `${VAR}`s expanded (problems at the value),
+/// else the environment variable `env_name`; empty counts as not given.
 fn field(
     v: &mut Validator<'_>,
-    value: &Option<String>,
-    at: &Location,
+    value: &Option<Spanned<String>>,
     name: &str,
     env_name: &str,
 ) -> Option<String> {
     let path = format!("target.{name}");
     value
-        .as_deref()
-        .map(|text| v.expand_env(text, at, &path))
+        .as_ref()
+        .map(|text| v.expand_env(&text.value, &text.referenced, &path))
         .or_else(|| (v.env)(env_name))
         .filter(|s| !s.is_empty())
 }
 
 /// `base_url`, else the URL of `region` (with `version`, by default v1).
 fn base_url(v: &mut Validator<'_>, t: &RawTarget, at: &Location) -> Option<String> {
-    let base_url = field(v, &t.base_url, at, "base_url", "CHATLOAD_BASE_URL");
-    let region = field(v, &t.region, at, "region", "CHATLOAD_REGION");
-    let version = field(v, &t.version, at, "version", "CHATLOAD_API_VERSION");
+    let base_url = field(v, &t.base_url, "base_url", "CHATLOAD_BASE_URL");
+    let region = field(v, &t.region, "region", "CHATLOAD_REGION");
+    let version = field(v, &t.version, "version", "CHATLOAD_API_VERSION");
+    // The region's problem is placed at `region`, or at `target` when it
+    // comes from the environment.
+    let region_at = t.region.as_ref().map_or(*at, |r| r.referenced);
     match (base_url, region) {
         (Some(url), _) => Some(url),
         (None, Some(region)) => match region_url(&region, version.as_deref().unwrap_or("v1")) {
             Ok(url) => Some(url),
             Err(msg) => {
-                v.problem(at, "target.region", msg);
+                v.problem(&region_at, "target.region", msg);
                 None
             }
         },
@@ -96,11 +95,11 @@ fn base_url(v: &mut Validator<'_>, t: &RawTarget, at: &Location) -> Option<Strin
 fn validate_tls(
     v: &mut Validator<'_>,
     t: &RawTarget,
-    at: &Location,
     base_dir: &Path,
 ) -> (Option<PathBuf>, HttpVersion) {
-    let ca_cert = t.ca_cert.as_deref().and_then(|text| {
-        let path = base_dir.join(v.expand_env(text, at, "target.ca_cert"));
+    let ca_cert = t.ca_cert.as_ref().and_then(|text| {
+        let at = &text.referenced;
+        let path = base_dir.join(v.expand_env(&text.value, at, "target.ca_cert"));
         if path.is_file() {
             Some(path)
         } else {
@@ -115,12 +114,12 @@ fn validate_tls(
     let http = match &t.http {
         None => HttpVersion::Auto,
         Some(value) => {
-            let text = match value {
+            let text = match &value.value {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
             HttpVersion::parse(&text).unwrap_or_else(|e| {
-                v.problem(at, "target.http", e);
+                v.problem(&value.referenced, "target.http", e);
                 HttpVersion::Auto
             })
         }
@@ -128,30 +127,39 @@ fn validate_tls(
     (ca_cert, http)
 }
 
-/// `target.connection` and `target.vus_per_connection`.
+/// `target.connection` and `target.vus_per_connection`, each problem at
+/// the key's value (`at`, the section, when `connection` is left out).
 fn validate_connection(
     v: &mut Validator<'_>,
     t: &RawTarget,
     at: &Location,
     http: HttpVersion,
 ) -> ConnPolicy {
-    let text = t.connection.as_deref().unwrap_or("keep_alive");
-    let policy = ConnPolicy::parse(text, t.vus_per_connection).unwrap_or_else(|e| {
-        v.problem(at, "target.connection", e);
+    let (text, conn_at) = match &t.connection {
+        Some(c) => (c.value.as_str(), c.referenced),
+        None => ("keep_alive", *at),
+    };
+    let per_conn = t.vus_per_connection.as_ref();
+    let policy = ConnPolicy::parse(text, per_conn.map(|n| n.value)).unwrap_or_else(|e| {
+        v.problem(&conn_at, "target.connection", e);
         ConnPolicy::KeepAlive
     });
-    match policy {
-        ConnPolicy::Http2 { .. } if http == HttpVersion::Http1 => v.problem(
-            at,
+    match (policy, per_conn) {
+        (ConnPolicy::Http2 { .. }, _) if http == HttpVersion::Http1 => v.problem(
+            &conn_at,
             "target.connection",
             "`http2` shares HTTP/2 connections: it cannot go with `http: 1.1`",
         ),
-        ConnPolicy::Http2 { .. } if t.vus_per_connection == Some(0) => {
-            v.problem(at, "target.vus_per_connection", "expected at least 1");
-        }
-        ConnPolicy::KeepAlive | ConnPolicy::NewPerIteration if t.vus_per_connection.is_some() => {
+        (ConnPolicy::Http2 { .. }, Some(n)) if n.value == 0 => {
             v.problem(
-                at,
+                &n.referenced,
+                "target.vus_per_connection",
+                "expected at least 1",
+            );
+        }
+        (ConnPolicy::KeepAlive | ConnPolicy::NewPerIteration, Some(n)) => {
+            v.problem(
+                &n.referenced,
                 "target.vus_per_connection",
                 "only with `connection: http2`",
             );

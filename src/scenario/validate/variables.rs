@@ -4,17 +4,13 @@
 use std::path::Path;
 
 use serde_json::Value;
-use serde_saphyr::Location;
 
 use super::Validator;
 use crate::scenario::raw::RawScenario;
 use crate::scenario::{Feed, FeedMode, Workload};
 
 pub(super) fn declare_variables(v: &mut Validator<'_>, raw: &RawScenario) {
-    let (target, at) = match &raw.target {
-        Some(s) => (Some(&s.value), s.referenced),
-        None => (None, Location::UNKNOWN),
-    };
+    let target = raw.target.as_ref().map(|s| &s.value);
     let room = target
         .and_then(|t| t.room.clone())
         .unwrap_or(Value::from(1));
@@ -22,8 +18,9 @@ pub(super) fn declare_variables(v: &mut Validator<'_>, raw: &RawScenario) {
     if let Some(lang) = target.and_then(|t| t.lang.clone()) {
         v.vars.intern("lang", Some(Value::String(lang)));
     }
-    for (name, value) in &raw.variables {
-        let value = match value {
+    for (name, spanned) in &raw.variables {
+        let at = spanned.referenced;
+        let value = match &spanned.value {
             Value::String(s) => Value::String(v.expand_env(s, &at, &format!("variables.{name}"))),
             other => other.clone(),
         };

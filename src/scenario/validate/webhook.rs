@@ -27,10 +27,13 @@ pub(super) fn validate_webhooks(
         None => (&default, Location::UNKNOWN),
     };
     let before = v.problems.len();
-    let bind_text = w.bind.as_deref().unwrap_or(DEFAULT_BIND);
-    let bind = bind_address(v, bind_text, &at);
-    let public_url = public_url(v, w, &at);
-    let register = w.register.unwrap_or(true);
+    let (bind_text, bind_at) = w
+        .bind
+        .as_ref()
+        .map_or((DEFAULT_BIND, at), |b| (b.value.as_str(), b.referenced));
+    let bind = bind_address(v, bind_text, &bind_at);
+    let public_url = public_url(v, w);
+    let register = w.register.as_ref().is_none_or(|r| r.value);
     let verify = w.verify.unwrap_or(true);
     let secret = webhook_secret(v, w, &at, register, verify);
     let events = subscribed_events(v, w.events.as_deref(), &at);
@@ -83,11 +86,10 @@ fn bind_address(v: &mut Validator<'_>, bind_text: &str, at: &Location) -> Option
 }
 
 /// `public_url` with `${VAR}`s expanded; it must be an http(s) URL.
-fn public_url(v: &mut Validator<'_>, w: &RawWebhooks, at: &Location) -> Option<String> {
-    let public_url = w
-        .public_url
-        .as_deref()
-        .map(|u| v.expand_env(u, at, "webhooks.public_url"));
+fn public_url(v: &mut Validator<'_>, w: &RawWebhooks) -> Option<String> {
+    let raw = w.public_url.as_ref()?;
+    let at = &raw.referenced;
+    let public_url = Some(v.expand_env(&raw.value, at, "webhooks.public_url"));
     if let Some(url) = &public_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
@@ -101,7 +103,8 @@ fn public_url(v: &mut Validator<'_>, w: &RawWebhooks, at: &Location) -> Option<S
 }
 
 /// `secret` with `${VAR}`s expanded (empty: none); required to verify a
-/// webhook the run does not register itself.
+/// webhook the run does not register itself (that problem is placed at
+/// `secret` when given, else at `register`).
 fn webhook_secret(
     v: &mut Validator<'_>,
     w: &RawWebhooks,
@@ -109,15 +112,21 @@ fn webhook_secret(
     register: bool,
     verify: bool,
 ) -> Option<Secret> {
+    let before = v.problems.len();
     let secret = w
         .secret
-        .as_deref()
-        .map(|s| v.expand_env(s, at, "webhooks.secret"))
+        .as_ref()
+        .map(|s| v.expand_env(&s.value, &s.referenced, "webhooks.secret"))
         .filter(|s| !s.is_empty())
         .map(Secret::new);
-    if !register && verify && secret.is_none() {
+    // An unset `${VAR}` in `secret` is already reported, at `secret`.
+    let unset = v.problems.len() > before;
+    if !register && verify && secret.is_none() && !unset {
+        let at = (w.secret.as_ref().map(|s| s.referenced))
+            .or_else(|| w.register.as_ref().map(|r| r.referenced))
+            .unwrap_or(*at);
         v.problem(
-            at,
+            &at,
             "webhooks.secret",
             "with `register: false` the run cannot learn the webhook's secret: give `secret` (e.g. ${HOOK_SECRET}) or set `verify: false`",
         );

@@ -129,9 +129,14 @@ fn agent_step_names_are_reserved_at_the_step() {
             "s.yaml:5:5: steps[0].name: a flow step is named `agent:login`: `agent:` names are the agent actors' metrics"
         ],
     );
-    // Without agent actors the name is the step's own.
+    // Without agent actors too (docs/scenario-format.md: a flow step may not
+    // use these names), so reports, `compare` and `merge` never mix a flow
+    // step with the actors' metric of the same name.
     let alone = yaml.replace("agents:\n  count: 1\n", "");
-    crate::scenario::load_str(&alone, "s.yaml", std::path::Path::new(".")).expect("valid");
+    let err = crate::scenario::load_str(&alone, "s.yaml", std::path::Path::new("."))
+        .expect_err("reserved without agents too");
+    assert_eq!(err.problems().len(), 1, "{err}");
+    assert_eq!(err.problems()[0].path, "steps[0].name");
 }
 
 #[test]
