@@ -10,14 +10,18 @@
 //! server sent back (an error message echoing `x-hyper-secret`, say).
 //!
 //! Known secrets are [`register`]ed once, where chatload learns them: the
-//! configured secret and domain key when a client is built, webhook secrets
-//! when a webhook is registered, captured tokens when a failure is explained
-//! (the failure path) and when `conform` or an agent actor logs in. Each is
-//! also registered in the forms the renderers escape it to (JSON, HTML/XML,
-//! CSV), so an escaped copy cannot slip through.
+//! configured secret and domain key when a client is built, secret-like
+//! `target.headers` values with the credential of an auth scheme alone
+//! ([`register_header`]), webhook secrets when a webhook is registered, and
+//! tokens when `conform` or an agent actor logs in. Each is also registered
+//! in the forms the renderers escape it to (JSON, HTML/XML, CSV), so an
+//! escaped copy cannot slip through. Tokens the virtual users capture are
+//! [`issue`]d into a sharded book of hashes instead (`tokens.rs`), once per
+//! capture, so one user's token is masked in every other user's output too.
 //!
-//! The matching is one Aho-Corasick pass over the output for all secrets at
-//! once, built lazily after a registration; nothing here runs per request.
+//! The matching is one Aho-Corasick pass over the output for all registered
+//! secrets at once, built lazily after a registration, then one pass for the
+//! issued tokens; nothing here runs per request.
 //! A source-scanning test (`tests::no_output_bypasses_the_redactor`) fails
 //! when code outside this module prints, creates a file or draws a progress
 //! bar directly, or when `main` does not install the panic hook.
@@ -56,11 +60,11 @@ pub const MASK: &str = "MASKED";
 /// masks a value equal to one).
 pub const MIN_SECRET_LEN: usize = 4;
 
-/// At most this many secrets are kept (captured tokens of a long run with
-/// many failures): past the cap new ones are not added, so memory and the
-/// automaton's rebuild (after each new secret, at the next output) stay
-/// bounded. Tokens past the cap are still masked in failure samples and
-/// `--verbose` lines by the engine's per-user masker.
+/// At most this many secrets are registered: past the cap new ones are not
+/// added, so memory and the automaton's rebuild (after each new secret, at
+/// the next output) stay bounded. Virtual users' captured tokens, the many
+/// secrets of a long run, are not registered here but [`issue`]d to the
+/// token book, which has no cap.
 const MAX_SECRETS: usize = 4096;
 
 /// A set of secrets and the automaton that finds them all in one pass.
@@ -168,6 +172,59 @@ pub fn register(secret: &str) {
     }
 }
 
+/// Registers a secret-like header value (`Authorization: Bearer x`, say)
+/// and the parts of it a server may echo alone: the credential after its
+/// auth scheme and, for `Basic`, the decoded `user:password` and the
+/// password ([`credential_parts`]).
+pub fn register_header(value: &str) {
+    register(value);
+    credential_parts(value).iter().for_each(|p| register(p));
+}
+
+/// Auth schemes whose values are credentials whatever the header's name.
+const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "negotiate", "apikey"];
+
+/// True when `value` is `<scheme> <credential>` with a well-known auth
+/// scheme (`Bearer`, `Basic`, `Token`, `Digest`, `Negotiate`, `ApiKey`).
+pub fn has_auth_scheme(value: &str) -> bool {
+    value
+        .trim_start()
+        .split_once(' ')
+        .is_some_and(|(scheme, _)| AUTH_SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s)))
+}
+
+/// The credential of a `<scheme> <credential>` value (any scheme name of
+/// letters, digits, `-` and `_`), and for `Basic` its base64-decoded
+/// `user:password` and the password alone; empty for any other value.
+pub fn credential_parts(value: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let Some((scheme, rest)) = value.trim().split_once(' ') else {
+        return Vec::new();
+    };
+    let credential = rest.trim();
+    let is_scheme = scheme.len() <= 32
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !is_scheme || credential.is_empty() {
+        return Vec::new();
+    }
+    let mut parts = vec![credential.to_owned()];
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credential)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some(decoded) = decoded {
+            if let Some((_, password)) = decoded.split_once(':') {
+                parts.push(password.to_owned());
+            }
+            parts.push(decoded);
+        }
+    }
+    parts
+}
+
 /// The redactor for every secret registered so far.
 pub fn current() -> Arc<Redactor> {
     if let Some(current) = registry()
@@ -186,9 +243,26 @@ pub fn current() -> Arc<Redactor> {
     r.current.as_ref().map(Arc::clone).unwrap_or_default()
 }
 
-/// `text` with every registered secret masked.
+/// `bytes` with every registered secret and every issued token masked.
+fn redact_all<'a>(redactor: &Redactor, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+    match redactor.redact(bytes) {
+        Cow::Borrowed(bytes) => tokens::mask(bytes),
+        Cow::Owned(masked) => {
+            let again = match tokens::mask(&masked) {
+                Cow::Owned(again) => Some(again),
+                Cow::Borrowed(_) => None,
+            };
+            Cow::Owned(again.unwrap_or(masked))
+        }
+    }
+}
+
+/// `text` with every registered secret and every issued token masked.
 pub fn redact_str(text: &str) -> String {
-    current().redact_str(text).into_owned()
+    match redact_all(&current(), text.as_bytes()) {
+        Cow::Borrowed(_) => text.to_owned(),
+        Cow::Owned(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+    }
 }
 
 /// Where an [`Output`] goes.
@@ -241,7 +315,7 @@ impl Write for Output {
             return Ok(());
         }
         let redactor = current();
-        let bytes = redactor.redact(&self.buf);
+        let bytes = redact_all(&redactor, &self.buf);
         let written = match &mut self.sink {
             Sink::Stdout => write_locked(&mut io::stdout().lock(), &bytes),
             Sink::Stderr => write_locked(&mut io::stderr().lock(), &bytes),
@@ -340,7 +414,9 @@ pub fn install_panic_hook() {
 }
 
 mod term;
+mod tokens;
 pub use term::RedactedTerm;
+pub use tokens::issue;
 
 #[cfg(test)]
 mod tests;

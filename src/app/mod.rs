@@ -84,7 +84,10 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
 /// The base URL given by `--target` or `--region`, if any.
 fn remote_url(t: &crate::cli::TargetArgs) -> Result<Option<String>, AppError> {
     match (&t.target, &t.region) {
-        (Some(url), _) => Ok(Some(url.clone())),
+        (Some(url), _) => {
+            crate::client::refuse_userinfo(url).map_err(|e| usage(anyhow!(e)))?;
+            Ok(Some(url.clone()))
+        }
         (None, Some(region)) => scenario::validate::region_url(region, &t.api_version)
             .map(Some)
             .map_err(|e| usage(anyhow!(e))),

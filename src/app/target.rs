@@ -39,6 +39,7 @@ pub(super) async fn resolve_target(
     let expose = |s: &Option<Secret>| s.as_ref().map(|v| v.expose().to_owned());
     match cli_url.or_else(|| spec.base_url.clone()) {
         Some(base_url) => {
+            crate::client::refuse_userinfo(&base_url).map_err(|e| usage(anyhow!(e)))?;
             let credentials = Credentials {
                 app_id: expose(&spec.app_id),
                 secret: expose(&spec.secret),

@@ -165,6 +165,11 @@ pub enum ClientBuildError {
     Header(String),
     #[error("invalid base URL `{0}`: expected http(s)://host[:port]/version")]
     BaseUrl(String),
+    /// The URL is not named: it holds the password.
+    #[error(
+        "the target URL carries a user name or password (`user:password@host`), which chatload never sends: the Agent Chat API authenticates with the x-hyper-appId and x-hyper-secret headers, so remove them from the URL and set CHATLOAD_APP_ID and CHATLOAD_SECRET (or target.app_id and target.secret)"
+    )]
+    UserInfo,
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     #[error("HTTP/2 is chosen by TLS (ALPN): `http: 2` needs an https:// target, not `{0}`")]
@@ -275,8 +280,25 @@ struct Target {
     tls: bool,
 }
 
+/// Refuses a base URL with userinfo (`http://user:password@host/v1`): the
+/// API never reads it (credentials go in `x-hyper-*` headers), so it would
+/// be dropped silently and printed with the URL. Looks at the text, so a URL
+/// that does not even parse is refused here before an error could quote it.
+///
+/// # Errors
+/// [`ClientBuildError::UserInfo`], which does not quote the URL.
+pub fn refuse_userinfo(base: &str) -> Result<(), ClientBuildError> {
+    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(ClientBuildError::UserInfo);
+    }
+    Ok(())
+}
+
 impl Target {
     fn parse(base: &str) -> Result<Target, ClientBuildError> {
+        refuse_userinfo(base)?;
         let bad = || ClientBuildError::BaseUrl(base.to_owned());
         let parsed = reqwest::Url::parse(base).map_err(|_| bad())?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -363,7 +385,10 @@ fn shared_pool(
 }
 
 /// Registers the client's secrets with the output redactor: known from
-/// here on, so every output masks them (src/redact.rs).
+/// here on, so every output masks them (src/redact.rs). An extra header is
+/// secret-like by its name (`Authorization`, `X-Api-Token`) or by a value
+/// with an auth scheme (`Bearer x`); its credential is registered alone
+/// too, as servers echo it without the scheme (`invalid bearer token x`).
 fn register_secrets(config: &ClientConfig) {
     let secrets = [&config.credentials.secret, &config.credentials.domain_key];
     secrets
@@ -373,8 +398,10 @@ fn register_secrets(config: &ClientConfig) {
     config
         .extra_headers
         .iter()
-        .filter(|(name, _)| crate::redact::is_sensitive_name(name))
-        .for_each(|(_, value)| crate::redact::register(value));
+        .filter(|(name, value)| {
+            crate::redact::is_sensitive_name(name) || crate::redact::has_auth_scheme(value)
+        })
+        .for_each(|(_, value)| crate::redact::register_header(value));
 }
 
 impl ApiClient {

@@ -28,7 +28,11 @@ fn get_settings() -> ApiRequest<'static> {
 }
 
 fn client(base_url: &str) -> ApiClient {
-    ApiClient::new(&ClientConfig {
+    ApiClient::new(&config(base_url)).unwrap()
+}
+
+fn config(base_url: &str) -> ClientConfig {
+    ClientConfig {
         base_url: base_url.to_owned(),
         credentials: Credentials {
             app_id: Some("app".to_owned()),
@@ -39,8 +43,7 @@ fn client(base_url: &str) -> ApiClient {
         timeout: Duration::from_secs(5),
         pool_size: 1,
         policy: Default::default(),
-    })
-    .unwrap()
+    }
 }
 
 #[test]
@@ -224,4 +227,52 @@ fn content_type_is_the_first_value_as_a_header_look_up_gives_it() {
         super::content_type(&headers).as_ref(),
         headers.get(CONTENT_TYPE)
     );
+}
+
+#[test]
+fn a_base_url_with_userinfo_is_refused_without_quoting_it() {
+    for url in [
+        "http://admin:PWSECRET-u1@127.0.0.1:8000/v1",
+        "https://admin@api.example.com/v1",
+        "http://:PWSECRET-u1@127.0.0.1/v1",
+        // Does not even parse as a URL: refused before an error could quote it.
+        "http://admin:PWSECRET-u1@/v1",
+    ] {
+        assert!(super::refuse_userinfo(url).is_err(), "{url}");
+        let config = ClientConfig {
+            base_url: url.to_owned(),
+            ..config("http://127.0.0.1:1/v1")
+        };
+        let error = ApiClient::new(&config).expect_err(url).to_string();
+        assert!(!error.contains("PWSECRET"), "{error}");
+        assert!(error.contains("x-hyper-appId"), "{error}");
+    }
+    for url in [
+        "http://127.0.0.1:8000/v1",
+        "https://api.example.com/v1?who=a@b",
+        "http://127.0.0.1:8000/v1/users/a@b",
+    ] {
+        assert!(super::refuse_userinfo(url).is_ok(), "{url}");
+    }
+}
+
+#[test]
+fn a_secret_like_header_registers_its_bare_credential() {
+    let mut config = config("http://127.0.0.1:1/v1");
+    config.extra_headers = vec![
+        (
+            "Authorization".to_owned(),
+            "Bearer client-unit-bearer-2b9e".to_owned(),
+        ),
+        // Not named like a credential, but its value has an auth scheme.
+        (
+            "X-Upstream".to_owned(),
+            "Token client-unit-tok-8c4a".to_owned(),
+        ),
+    ];
+    let _client = ApiClient::new(&config).expect("a client");
+    let out = crate::redact::redact_str(
+        "invalid bearer token client-unit-bearer-2b9e, token client-unit-tok-8c4a",
+    );
+    assert_eq!(out, "invalid bearer token MASKED, token MASKED");
 }

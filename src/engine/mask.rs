@@ -5,8 +5,12 @@
 //! configured secret, domain key and webhook secret, or the current value of a variable that holds
 //! a token (a variable named like a credential, one captured from a credential-like path such as
 //! `session.token`, or one a request sends as its token).
-//! Used on the failure path only; nothing here runs for a successful request. The captured
-//! tokens it meets are also registered with [`crate::redact`], the output boundary.
+//! Besides, every text is passed through the output redactor ([`crate::redact`]) before it is
+//! cut, so secrets only the redactor knows (secret-like `target.headers` values and their
+//! credentials, tokens other virtual users captured) are masked whole, never cut in half.
+//! Used on the failure path only, with one exception: [`Masker::captured`], called when a step
+//! captures a variable, enters a token variable's new value into the redactor's token book
+//! (once per token, not per request), so it is masked in every virtual user's output from then on.
 
 use serde_json::Value;
 
@@ -33,6 +37,8 @@ pub struct Masker {
     secrets: Vec<String>,
     /// Variables whose values are tokens.
     token_vars: Vec<VarId>,
+    /// By variable index: true for a token variable ([`Masker::captured`]'s one look-up).
+    is_token: Vec<bool>,
 }
 
 impl Masker {
@@ -64,9 +70,27 @@ impl Masker {
         }
         token_vars.sort_unstable_by_key(|v| v.0);
         token_vars.dedup();
+        let mut is_token = vec![false; scenario.vars.names.len()];
+        for id in &token_vars {
+            if let Some(flag) = is_token.get_mut(id.0 as usize) {
+                *flag = true;
+            }
+        }
         Self {
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             token_vars,
+            is_token,
+        }
+    }
+
+    /// A step captured `value` into `id`: a token variable's value is issued to the redactor's
+    /// token book, so it is masked in every virtual user's output, not only after a failure in
+    /// its own session. An index look-up for any other variable.
+    pub fn captured(&self, id: VarId, value: &Value) {
+        if self.is_token.get(id.0 as usize).copied().unwrap_or(false)
+            && let Some(token) = value.as_str()
+        {
+            crate::redact::issue(token);
         }
     }
 
@@ -80,8 +104,9 @@ impl Masker {
                     .and_then(Option::as_ref)
                     .and_then(Value::as_str)
                     // A token seen on the failure path is masked in every output from now
-                    // on (src/redact.rs), wherever else it turns up.
-                    .inspect(|token| crate::redact::register(token))
+                    // on (src/redact.rs), wherever else it turns up (a value set otherwise
+                    // than by a capture, a feed's, say).
+                    .inspect(|token| crate::redact::issue(token))
             })
         });
         self.secrets.iter().map(String::as_str).chain(captured)
@@ -97,18 +122,19 @@ impl Masker {
     }
 
     /// `text` for output: [`MASKED`] when `name` (a path, key or header) looks like a credential
-    /// or `text` reveals a secret, otherwise cut to [`MAX_TEXT_CHARS`].
+    /// or `text` reveals a secret, otherwise with every secret the output redactor knows masked,
+    /// then cut to [`MAX_TEXT_CHARS`].
     pub fn value(&self, session: Option<&Session>, name: Option<&str>, text: &str) -> String {
         if name.is_some_and(is_sensitive_name) || self.reveals(session, text) {
             MASKED.to_owned()
         } else {
-            truncate(text)
+            truncate(&crate::redact::redact_str(text))
         }
     }
 
     /// A response body excerpt for a log line: JSON values under credential-like keys or holding
-    /// a secret become [`MASKED`]; a non-JSON body has every secret replaced. Cut to
-    /// [`MAX_TEXT_CHARS`].
+    /// a secret become [`MASKED`]; a non-JSON body has every secret replaced; then every secret
+    /// the output redactor knows is masked, and only then the text is cut to [`MAX_TEXT_CHARS`].
     pub fn body(&self, session: Option<&Session>, raw: &[u8]) -> String {
         if raw.is_empty() {
             return "(empty)".to_owned();
@@ -116,7 +142,7 @@ impl Masker {
         match serde_json::from_slice::<Value>(raw) {
             Ok(mut value) => {
                 self.scrub(session, &mut value);
-                truncate(&value.to_string())
+                truncate(&crate::redact::redact_str(&value.to_string()))
             }
             Err(_) => {
                 let mut text = String::from_utf8_lossy(raw).into_owned();
@@ -125,7 +151,7 @@ impl Masker {
                         text = text.replace(secret, MASKED);
                     }
                 }
-                truncate(&text)
+                truncate(&crate::redact::redact_str(&text))
             }
         }
     }
@@ -149,12 +175,22 @@ impl Masker {
     }
 }
 
-/// `text` cut to [`MAX_TEXT_CHARS`] characters, with `…` when it was longer.
+/// `text` (already masked) cut to [`MAX_TEXT_CHARS`] characters, with `…` when it was longer.
+/// A cut that would fall inside a [`MASKED`] marker is moved before it, so no `MASK…` half-word
+/// is left to read as something else.
 pub fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_TEXT_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
+    let Some((mut end, _)) = text.char_indices().nth(MAX_TEXT_CHARS) else {
+        return text.to_owned();
+    };
+    if let Some(start) = text
+        .match_indices(MASKED)
+        .map(|(start, _)| start)
+        .take_while(|&start| start < end)
+        .find(|&start| start + MASKED.len() > end)
+    {
+        end = start;
     }
+    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]
@@ -165,7 +201,7 @@ mod tests {
     fn masker() -> Masker {
         Masker {
             secrets: vec!["s3cr3t-value".to_owned(), "dk".to_owned()],
-            token_vars: Vec::new(),
+            ..Masker::default()
         }
     }
 
@@ -209,6 +245,73 @@ mod tests {
         assert_eq!(cut.chars().count(), MAX_TEXT_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(truncate("short"), "short");
+    }
+
+    #[test]
+    fn a_cut_never_splits_the_marker() {
+        for pad in MAX_TEXT_CHARS - 8..=MAX_TEXT_CHARS + 1 {
+            let text = format!("{}{MASKED} end", "x".repeat(pad));
+            let cut = truncate(&text);
+            let kept = cut.trim_end_matches('…').trim_start_matches('x');
+            assert!(
+                kept.is_empty() || kept == MASKED || kept.starts_with(&format!("{MASKED} ")),
+                "pad {pad}: {cut}"
+            );
+            assert!(cut.chars().count() <= MAX_TEXT_CHARS + 1, "{cut}");
+        }
+    }
+
+    #[test]
+    fn a_secret_only_the_redactor_knows_is_masked_before_the_cut() {
+        let credential = "unit-cut-bearer-4d1f";
+        crate::redact::register_header(&format!("Bearer {credential}"));
+        let m = masker();
+        for pad in 0..MAX_TEXT_CHARS + 10 {
+            let message = format!("{}Bearer {credential} end", "x".repeat(pad));
+            let body = serde_json::json!({"error": {"message": message}}).to_string();
+            let outputs = [
+                m.value(None, None, &message),
+                m.body(None, body.as_bytes()),
+                m.body(None, message.as_bytes()),
+            ];
+            for out in outputs {
+                // No part of the credential, not even its first characters, survives a cut.
+                assert!(!out.contains(&credential[..4]), "pad {pad}: {out}");
+                for half in 1..MASKED.len() {
+                    assert!(!out.contains(&format!("{}…", &MASKED[..half])), "{out}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_captured_token_is_masked_in_every_sessions_output() {
+        let yaml =
+            "name: t\nload: {vus: 2, iterations: 1}\nsteps:\n  - create_user:\n  - get_user:\n";
+        let scenario =
+            crate::scenario::load_str(yaml, "t.yaml", std::path::Path::new(".")).expect("valid");
+        let id = |name: &str| {
+            let index = scenario.vars.names.iter().position(|n| n == name);
+            VarId(index.expect("known variable") as u32)
+        };
+        let m = Masker::new(Vec::new(), &scenario);
+        let token = "unit-captured-token-77c2-zz";
+        let text = format!("session conflict with {token}");
+        assert!(m.value(None, None, &text).contains(token), "not known yet");
+        // Another variable's value is not a secret.
+        m.captured(
+            id("user_id"),
+            &Value::String("unit-user-id-5a5a".to_owned()),
+        );
+        m.captured(id("user_token"), &Value::String(token.to_owned()));
+        // No session (another VU's failure): masked all the same.
+        assert_eq!(m.value(None, None, &text), "session conflict with MASKED");
+        let body = serde_json::json!({"error": {"message": text}}).to_string();
+        assert!(!m.body(None, body.as_bytes()).contains(token));
+        assert_eq!(
+            crate::redact::redact_str("unit-user-id-5a5a"),
+            "unit-user-id-5a5a"
+        );
     }
 
     #[test]

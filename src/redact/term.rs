@@ -51,11 +51,11 @@ impl<T: TermLike> TermLike for RedactedTerm<T> {
     }
 
     fn write_line(&self, s: &str) -> io::Result<()> {
-        self.0.write_line(&super::current().redact_str(s))
+        self.0.write_line(&super::redact_str(s))
     }
 
     fn write_str(&self, s: &str) -> io::Result<()> {
-        self.0.write_str(&super::current().redact_str(s))
+        self.0.write_str(&super::redact_str(s))
     }
 
     fn clear_line(&self) -> io::Result<()> {

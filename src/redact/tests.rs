@@ -122,3 +122,61 @@ fn guarded_sources(root: std::path::PathBuf) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn an_auth_scheme_credential_is_masked_without_its_scheme() {
+    assert_eq!(credential_parts("Bearer tok-3c1d"), ["tok-3c1d"]);
+    assert_eq!(credential_parts("Token  tok-3c1d "), ["tok-3c1d"]);
+    assert!(credential_parts("single-word-value").is_empty());
+    // "admin:pw-basic-91" in base64.
+    let basic = credential_parts("Basic YWRtaW46cHctYmFzaWMtOTE=");
+    assert_eq!(
+        basic,
+        [
+            "YWRtaW46cHctYmFzaWMtOTE=",
+            "pw-basic-91",
+            "admin:pw-basic-91"
+        ]
+    );
+    assert!(has_auth_scheme("bearer x") && has_auth_scheme("Basic x"));
+    assert!(!has_auth_scheme("Bearer") && !has_auth_scheme("text with spaces"));
+
+    register_header("Bearer unit-bearer-cred-61d0");
+    register_header("Basic dXNlcjp1bml0LWJhc2ljLXB3LTcz");
+    let out = redact_str(
+        "invalid bearer token unit-bearer-cred-61d0; basic user:unit-basic-pw-73, pw unit-basic-pw-73",
+    );
+    assert_eq!(
+        out, "invalid bearer token MASKED; basic MASKED, pw MASKED",
+        "{out}"
+    );
+}
+
+#[test]
+fn an_issued_token_is_masked_in_every_output_and_escaped_form() {
+    let token = "issued-unit-token-0a7e-zz";
+    let text = format!("session conflict with {token}.");
+    assert_eq!(redact_str(&text), text);
+    issue(token);
+    issue(token);
+    assert_eq!(redact_str(&text), "session conflict with MASKED.");
+    // At the very start and end, twice, and next to other text.
+    let out = redact_str(&format!("{token}x{token}"));
+    assert_eq!(out, "MASKEDxMASKED");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let mut out = Output::file(std::fs::File::create(&path).unwrap());
+    out.write_all(format!("[\"{token}\"]").as_bytes()).unwrap();
+    drop(out);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "[\"MASKED\"]");
+    // A token the reports escape is found in its escaped forms too.
+    let odd = "odd<unit>\"token\"-5e";
+    issue(odd);
+    let json = serde_json::to_string(odd).unwrap();
+    let html = crate::text::escape_html(odd);
+    let out = redact_str(&format!("{odd} {json} {html}"));
+    assert_eq!(out, "MASKED \"MASKED\" MASKED", "{out}");
+    // Too short to mask inside text.
+    issue("ab");
+    assert_eq!(redact_str("ab cab"), "ab cab");
+}

@@ -198,7 +198,10 @@ impl Runner {
         }
         for capture in &spec.captures {
             match pointer(body, &capture.pointer) {
-                Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
+                Some(v) if !v.is_null() => {
+                    self.masker.captured(capture.var, v);
+                    session.set(capture.var, v.clone());
+                }
                 _ if capture.optional => session.set(capture.var, Value::Null),
                 _ => return Some(FailureKind::Capture),
             }

@@ -13,6 +13,7 @@ use super::Runner;
 use crate::api::Operation;
 use crate::api::same_event;
 use crate::client::ApiRequest;
+use crate::engine::mask::Masker;
 use crate::engine::session::Session;
 use crate::engine::webhook::EventHub;
 use crate::lifecycle::Lifecycle;
@@ -72,7 +73,7 @@ impl Runner {
             () = self.abort.cancelled() => return WaitResult::Aborted,
         };
         match (got, spec.on_timeout) {
-            (Some(event), _) => WaitResult::Done(capture_from(spec, &event, session)),
+            (Some(event), _) => WaitResult::Done(capture_from(spec, &event, session, &self.masker)),
             (None, OnTimeout::Fail) => WaitResult::Done(Some(FailureKind::Timeout)),
             (None, OnTimeout::Abandon) => {
                 let creator = events.creator_of(&chat).map(str::to_owned);
@@ -152,11 +153,15 @@ fn capture_from(
     spec: &WaitEventSpec,
     event: &WebhookEvent,
     session: &mut Session,
+    masker: &Masker,
 ) -> Option<FailureKind> {
     let body = envelope(event);
     for capture in &spec.captures {
         match body.pointer(&capture.pointer) {
-            Some(v) if !v.is_null() => session.set(capture.var, v.clone()),
+            Some(v) if !v.is_null() => {
+                masker.captured(capture.var, v);
+                session.set(capture.var, v.clone());
+            }
             _ => return Some(FailureKind::Capture),
         }
     }

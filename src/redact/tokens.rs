@@ -1,0 +1,189 @@
+//! Tokens the server issued during the run (session tokens captured into a
+//! token variable), masked in every output of every virtual user.
+//!
+//! A token is entered once, when it is captured ([`issue`]): its length is
+//! set in a lock-free bit set and a 64-bit hash of it goes into one of
+//! [`SHARDS`] small sets, each behind its own mutex, picked by the hash, so
+//! virtual users creating users at once rarely meet on the same lock, and
+//! no request other than the one that hands out a token does anything here.
+//! Only hashes are kept (eight bytes a token), so a long run's hundreds of
+//! thousands of tokens cost a few megabytes and no automaton rebuild.
+//!
+//! Finding them ([`mask`]) is for the failure path and the output
+//! boundary: one pass of prefix hashes over the text, then, at each
+//! position and for each token length seen, the window's hash looked up in
+//! its shard; a match becomes [`MASK`](super::MASK), the longest at a
+//! position first. A hash collision can only mask text that was not a
+//! token (2^-64 per window), never let a token through.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use super::{MASK, MIN_SECRET_LEN};
+
+/// Independent locks the hashes are spread over.
+const SHARDS: usize = 16;
+
+/// Tokens up to this many bytes are kept here; a longer one goes to the
+/// redactor's own list (`register`).
+pub const MAX_TOKEN_LEN: usize = 512;
+
+/// The polynomial hash's base (odd, so every power is invertible mod 2^64).
+const BASE: u64 = 0x0100_0000_01b3;
+
+#[derive(Default)]
+struct Book {
+    shards: [Mutex<HashSet<u64>>; SHARDS],
+    /// Bit `n` set: a token of `n` bytes is known.
+    lengths: [AtomicU64; MAX_TOKEN_LEN / 64 + 1],
+    count: AtomicUsize,
+}
+
+fn book() -> &'static Book {
+    static BOOK: OnceLock<Book> = OnceLock::new();
+    BOOK.get_or_init(Book::default)
+}
+
+/// A token handed out by the server: masked in every output from now on.
+/// Cheap (no allocation but the set's growth) when the token is plain text
+/// (letters, digits, `-._~+/=:`); one with characters the reports escape
+/// is entered in each escaped form too.
+pub fn issue(token: &str) {
+    if token.len() < MIN_SECRET_LEN {
+        return;
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        super::register(token);
+        return;
+    }
+    let plain = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=:".contains(&b));
+    if plain {
+        enter(token.as_bytes());
+    } else {
+        super::forms(token)
+            .iter()
+            .filter(|f| f.len() <= MAX_TOKEN_LEN)
+            .for_each(|f| enter(f.as_bytes()));
+    }
+}
+
+fn enter(token: &[u8]) {
+    let b = book();
+    let hash = mix(poly(token));
+    let len = token.len();
+    b.lengths[len / 64].fetch_or(1 << (len % 64), Ordering::Relaxed);
+    let mut shard = b.shards[shard_of(hash)]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if shard.insert(hash) {
+        b.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `bytes` with every issued token replaced by [`MASK`] (borrowed when
+/// there is none).
+pub fn mask(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let b = book();
+    if b.count.load(Ordering::Relaxed) == 0 {
+        return Cow::Borrowed(bytes);
+    }
+    let mut lengths = known_lengths(&b.lengths, bytes.len());
+    if lengths.is_empty() {
+        return Cow::Borrowed(bytes);
+    }
+    lengths.reverse();
+    let prefix = prefix_hashes(bytes);
+    let powers: Vec<u64> = lengths
+        .iter()
+        .map(|&l| BASE.wrapping_pow(l as u32))
+        .collect();
+    let found = |at: usize| {
+        lengths.iter().zip(&powers).find_map(|(&len, &pow)| {
+            let end = at + len;
+            let window = end <= bytes.len()
+                && b.contains(mix(prefix[end].wrapping_sub(prefix[at].wrapping_mul(pow))));
+            window.then_some(len)
+        })
+    };
+    let mut out: Option<Vec<u8>> = None;
+    let (mut at, mut copied) = (0, 0);
+    while at < bytes.len() {
+        match found(at) {
+            Some(len) => {
+                let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+                out.extend_from_slice(&bytes[copied..at]);
+                out.extend_from_slice(MASK.as_bytes());
+                at += len;
+                copied = at;
+            }
+            None => at += 1,
+        }
+    }
+    match out {
+        Some(mut out) => {
+            out.extend_from_slice(&bytes[copied..]);
+            Cow::Owned(out)
+        }
+        None => Cow::Borrowed(bytes),
+    }
+}
+
+impl Book {
+    fn contains(&self, hash: u64) -> bool {
+        self.shards[shard_of(hash)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&hash)
+    }
+}
+
+/// The token lengths seen, ascending, up to `max`.
+fn known_lengths(bits: &[AtomicU64], max: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (word, bits) in bits.iter().enumerate() {
+        let mut set = bits.load(Ordering::Relaxed);
+        while set != 0 {
+            let len = word * 64 + set.trailing_zeros() as usize;
+            if len <= max {
+                out.push(len);
+            }
+            set &= set - 1;
+        }
+    }
+    out
+}
+
+/// `h[i]`: the polynomial hash of `bytes[..i]`, so the hash of
+/// `bytes[i..j]` is `h[j] - h[i] * BASE^(j-i)`.
+fn prefix_hashes(bytes: &[u8]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    let mut h = 0u64;
+    out.push(h);
+    for &b in bytes {
+        h = h.wrapping_mul(BASE).wrapping_add(u64::from(b) + 1);
+        out.push(h);
+    }
+    out
+}
+
+fn poly(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |h, &b| {
+        h.wrapping_mul(BASE).wrapping_add(u64::from(b) + 1)
+    })
+}
+
+/// Spreads the polynomial hash's bits (its low bits alone are weak).
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+fn shard_of(hash: u64) -> usize {
+    (hash >> 60) as usize % SHARDS
+}
