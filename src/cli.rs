@@ -165,7 +165,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "all")]
     pub schema: String,
 
-    /// No progress display.
+    /// No progress display, nor its status lines after the load (closing chats,
+    /// logging agents out, webhooks.settle); warnings and errors still print.
     #[arg(long, short)]
     pub quiet: bool,
 

@@ -285,29 +285,12 @@ struct CleanedUp {
 /// session.
 async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalWatch) -> CleanedUp {
     let leftovers = std::mem::take(&mut outcome.open_chats);
-    let cleanup = if leftovers.is_empty() {
-        None
-    } else if !run.scenario.cleanup {
-        Some(CleanupSummary::disabled(leftovers))
-    } else {
-        let limit = run.scenario.cleanup_limit();
-        if !signals.is_hard_abort() {
-            run.progress.println(&format!(
-                "closing {} chat(s) left open (at most {} at once, for at most {}; Ctrl-C \
-                 again to stop)...",
-                leftovers.len(),
-                engine::CLEANUP_CONCURRENCY,
-                humantime::format_duration(limit)
-            ));
-        }
-        let stop = signals.second_signal();
-        Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
-    };
+    let cleanup = close_leftovers(run, leftovers, &signals).await;
     // Agents stop after the clean-up (they answer the chats it closes) and
     // before the webhook is deleted (their last events still arrive).
     let agents = match run.agents.take() {
         Some(pool) => {
-            run.progress.println("logging the agent actors out...");
+            run.progress.status("logging the agent actors out...");
             Some(pool.stop().await)
         }
         None => None,
@@ -326,6 +309,37 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
     }
 }
 
+/// Closes the chats the load left open, when the clean-up is on. Recorded
+/// also when there was none to close ("nothing was left open" is a result);
+/// absent only when the clean-up was off and nothing was left open.
+async fn close_leftovers(
+    run: &ReadyRun,
+    leftovers: Vec<String>,
+    signals: &SignalWatch,
+) -> Option<CleanupSummary> {
+    let limit = run.scenario.cleanup_limit();
+    if !run.scenario.cleanup {
+        return (!leftovers.is_empty()).then(|| CleanupSummary::disabled(leftovers));
+    }
+    if leftovers.is_empty() {
+        return Some(CleanupSummary {
+            limit,
+            ..CleanupSummary::default()
+        });
+    }
+    if !signals.is_hard_abort() {
+        run.progress.status(&format!(
+            "closing {} chat(s) left open (at most {} at once, for at most {}; Ctrl-C \
+             again to stop)...",
+            leftovers.len(),
+            engine::CLEANUP_CONCURRENCY,
+            humantime::format_duration(limit)
+        ));
+    }
+    let stop = signals.second_signal();
+    Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
+}
+
 /// Ends the webhook session: waits `webhooks.settle` for the last events
 /// (not after a hard abort), deletes the webhook, stops the receiver.
 async fn finish_webhooks(
@@ -335,7 +349,7 @@ async fn finish_webhooks(
     hard_abort: bool,
 ) -> WebhookInput {
     if !hard_abort && !hooks.settle().is_zero() {
-        run.progress.println(&format!(
+        run.progress.status(&format!(
             "waiting {} (webhooks.settle) for the last webhook events, then deleting the webhook...",
             humantime::format_duration(hooks.settle())
         ));
