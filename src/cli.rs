@@ -13,8 +13,12 @@ Exit codes:
   1    the run finished but a threshold, check or conformance case failed, or
        the load was not delivered (iterations or requests cut off, arrivals
        dropped, planned iterations never started) and no threshold tolerates it
-  2    usage error, invalid scenario or unwritable output path (nothing was run)
-  3    the run itself failed (target unreachable: nothing ever connected, ...)
+  2    usage error, invalid scenario, unreadable or invalid report, or an
+       output path that cannot be written: found before any work (nothing
+       was run, no file was changed)
+  3    the run itself failed (target unreachable: nothing ever connected, ...),
+       or an output checked writable could not be written once the work was
+       done (disk full, ...)
   130  interrupted by SIGINT or SIGTERM, first or second (the report is still
        written, marked interrupted)";
 
@@ -161,7 +165,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "all")]
     pub schema: String,
 
-    /// No progress display.
+    /// No progress display, nor its status lines after the load (closing chats,
+    /// logging agents out, webhooks.settle); warnings and errors still print.
     #[arg(long, short)]
     pub quiet: bool,
 

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     match runtime.block_on(chatload::app::run(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            chatload::errln!("error: {:#}", e.error);
+            chatload::errln!("error: {}", e.message());
             ExitCode::from(e.exit as u8)
         }
     }

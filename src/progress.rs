@@ -120,6 +120,21 @@ impl Progress {
         }
     }
 
+    /// Prints a status line of the progress display (what the run waits for
+    /// after the load: `closing N chat(s) left open...`): like [`Progress::println`],
+    /// but nothing with `--quiet`, which shows no progress. Warnings and
+    /// errors go through `println` and are printed in every mode.
+    pub fn status(&self, line: &str) {
+        if self.shows_status() {
+            self.println(line);
+        }
+    }
+
+    /// Whether [`Progress::status`] prints: in every mode but `Hidden` (`--quiet`).
+    pub fn shows_status(&self) -> bool {
+        self.mode != ProgressMode::Hidden
+    }
+
     /// Stops the display, leaving the bar's last state on screen.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

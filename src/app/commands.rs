@@ -3,8 +3,8 @@
 use anyhow::{Context, anyhow};
 
 use super::{
-    AppError, Exit, read_report, rejudge, run_failed, shutdown_signal, usage, verdict_exit,
-    write_file, write_renderings,
+    AppError, Exit, check_writable_paths, read_report, rejudge, run_failed, shutdown_signal, usage,
+    verdict_exit, write_file, write_renderings,
 };
 use crate::cli::{CompareArgs, MergeArgs, MockArgs, ReportArgs, ValidateArgs};
 use crate::{report, scenario};
@@ -35,6 +35,11 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
 /// function, same stored thresholds, same data), exiting with the same code.
 pub(super) fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
     let mut report = read_report(&args.report)?;
+    check_writable_paths(
+        [args.html.as_deref(), args.csv.as_deref()]
+            .into_iter()
+            .flatten(),
+    )?;
     let verdict = rejudge(&mut report)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     crate::outln!("{}", report::terminal::render(&report, color));
@@ -49,6 +54,7 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
         .iter()
         .map(|p| read_report(p))
         .collect::<Result<Vec<_>, _>>()?;
+    check_writable_paths([args.out.as_path()])?;
     let names: Vec<String> = args
         .reports
         .iter()
@@ -79,6 +85,7 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(anyhow!(e)))?;
     let (base, new) = (read_report(&args.base)?, read_report(&args.new)?);
+    check_writable_paths(args.html.as_deref())?;
     report::compare::check_rules(&rules, &base, &new).map_err(|e| usage(anyhow!(e)))?;
     let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
     let comparison = report::compare::compare(&base, &new, &rules, noise);

@@ -8,21 +8,21 @@ use std::time::SystemTime;
 use anyhow::{Context, anyhow};
 
 use super::{
-    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Outputs, default_report_path,
-    mock_tls_config, open_outputs, remote_url, run_failed, tls_options, usage, write_bytes,
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Outputs, check_outputs,
+    default_report_path, mock_tls_config, remote_url, run_failed, tls_options, usage,
 };
 use crate::cli::ConformArgs;
 use crate::conform::{Checker, ConformOptions, ConformReport, ConformTarget};
 use crate::webhook::RunningReceiver;
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
-    let outputs = open_outputs(
+    let remote = remote_url(&args.target)?;
+    let outputs = check_outputs(
         args.out.as_deref(),
         default_report_path("conform", None, SystemTime::now()),
         args.junit.as_deref(),
         &[],
     )?;
-    let remote = remote_url(&args.target)?;
     // The receiver is kept alive until the suite is done: the registered
     // webhook points at it.
     let (receiver, hook_url) = webhook_target(&args).await?;
@@ -44,7 +44,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
-    write_results(&report, outputs, &args)?;
+    write_results(&report, &outputs)?;
     if report.checks.iter().all(|c| c.status.is_none()) {
         return Err(run_failed(anyhow!("the target did not answer any request")));
     }
@@ -122,23 +122,13 @@ async fn mock_target(
 }
 
 /// Prints the results, then writes the JSON report and the JUnit file (when asked for).
-fn write_results(
-    report: &ConformReport,
-    outputs: Outputs,
-    args: &ConformArgs,
-) -> Result<(), AppError> {
-    let (out, out_file, junit_file) = (outputs.path, outputs.report, outputs.junit);
+fn write_results(report: &ConformReport, outputs: &Outputs) -> Result<(), AppError> {
     crate::outln!("{}", crate::conform::terminal(report).trim_end());
     let json = serde_json::to_vec_pretty(report).map_err(run_failed)?;
-    write_bytes(out_file, &out, &json).map_err(run_failed)?;
-    if let (Some(file), Some(path)) = (junit_file, &args.junit) {
-        write_bytes(
-            file,
-            path,
-            &crate::conform::junit(report).map_err(run_failed)?,
-        )
+    let out = outputs.write_report(&json).map_err(run_failed)?;
+    outputs
+        .write_junit(|| crate::conform::junit(report))
         .map_err(run_failed)?;
-    }
     crate::outln!("report: {}", out.display());
     Ok(())
 }

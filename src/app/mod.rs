@@ -51,6 +51,27 @@ pub struct AppError {
     pub error: anyhow::Error,
 }
 
+impl AppError {
+    /// The error and its causes in one line, `a: b: c`, each said once: a
+    /// cause whose text its parent already ends with (`cannot read scenario
+    /// file x: No such file or directory (os error 2)` over the same I/O
+    /// error as its source) is not repeated.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string();
+            if out.ends_with(&text) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        out
+    }
+}
+
 fn usage(error: impl Into<anyhow::Error>) -> AppError {
     AppError {
         exit: Exit::Usage,
@@ -142,44 +163,67 @@ fn mock_tls_config(config: &mut chatload_mock::MockConfig, args: &crate::cli::Tl
     }
 }
 
-/// The files a run writes, created before any work.
+/// The files a run writes: checked before any work, created only when
+/// there is something to write in them, so a usage error or a failed run
+/// never leaves an existing file emptied (nor an empty new one behind).
 struct Outputs {
-    /// Where the JSON report goes (`--out`, or a fresh default name).
-    path: PathBuf,
-    report: std::fs::File,
-    junit: Option<std::fs::File>,
+    /// `--out`; without it, a fresh name from `default` is picked when the
+    /// report is written.
+    explicit: Option<PathBuf>,
+    default: PathBuf,
+    junit: Option<PathBuf>,
 }
 
-/// Creates the report file and the optional JUnit file, and checks that the
-/// HTML and CSV files in `later` can be created, before any work: an
-/// unwritable path is a usage error (exit 2) and loses nothing. Without
-/// `explicit` (`--out`), the report goes to `default`, a name that is never
-/// an existing file (see [`create_new_report_file`]).
-fn open_outputs(
+/// Checks that the report (`explicit`, else `default`), the optional JUnit
+/// file and the files in `later` (HTML, CSV) can be written, changing no
+/// file: an unwritable path is a usage error (exit 2).
+fn check_outputs(
     explicit: Option<&Path>,
     default: PathBuf,
     junit: Option<&Path>,
     later: &[Option<&Path>],
 ) -> Result<Outputs, AppError> {
-    // Every path is checked before any file is truncated, so a bad `--html`
-    // does not leave the `--out` of an earlier run empty.
-    let every = explicit
-        .into_iter()
-        .chain(junit)
-        .chain(later.iter().flatten().copied());
-    for path in every {
+    let report = explicit.unwrap_or(&default);
+    check_writable_paths(
+        std::iter::once(report)
+            .chain(junit)
+            .chain(later.iter().flatten().copied()),
+    )?;
+    Ok(Outputs {
+        explicit: explicit.map(Path::to_owned),
+        default,
+        junit: junit.map(Path::to_owned),
+    })
+}
+
+/// [`check_writable`] for every path, as a usage error naming the first one
+/// that cannot be written.
+fn check_writable_paths<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), AppError> {
+    for path in paths {
         check_writable(path).map_err(usage)?;
     }
-    let (path, report) = match explicit {
-        Some(path) => (path.to_owned(), create_report_file(path).map_err(usage)?),
-        None => create_new_report_file(default).map_err(usage)?,
-    };
-    let junit = junit.map(create_report_file).transpose().map_err(usage)?;
-    Ok(Outputs {
-        path,
-        report,
-        junit,
-    })
+    Ok(())
+}
+
+impl Outputs {
+    /// Writes the report's `bytes` to `--out` (replacing it now, with
+    /// something to put there), else to a fresh default name; returns where.
+    fn write_report(&self, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+        let (path, file) = match &self.explicit {
+            Some(path) => (path.clone(), create_report_file(path)?),
+            None => create_new_report_file(self.default.clone())?,
+        };
+        write_bytes(file, &path, bytes)?;
+        Ok(path)
+    }
+
+    /// Writes the JUnit file, when one was asked for; `xml` renders it.
+    fn write_junit(&self, xml: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<()> {
+        match &self.junit {
+            Some(path) => write_bytes(create_report_file(path)?, path, &xml()?),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Creates `path`, or `<stem>-2.json`, `<stem>-3.json`, ... when it exists:
@@ -215,6 +259,9 @@ fn create_new_report_file(path: PathBuf) -> anyhow::Result<(PathBuf, std::fs::Fi
     ))
 }
 
+/// Reads a saved report for `report`, `merge` and `compare`: a file that is
+/// not a report, or one with a histogram that does not decode, is refused
+/// (exit 2) with the file named ([`RunReport::from_json`] names the entry).
 fn read_report(path: &Path) -> Result<RunReport, AppError> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read report {}", path.display()))
@@ -251,6 +298,9 @@ fn rejudge(report: &mut RunReport) -> Result<Verdict, AppError> {
     Ok(verdict)
 }
 
+/// Writes an output whose path was checked before the work
+/// ([`check_writable`]): failing now (a full disk, a directory removed
+/// meanwhile) is a failure of the command, not a usage error.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     let file = create_report_file(path).map_err(run_failed)?;
     write_bytes(file, path, bytes).map_err(run_failed)
@@ -301,8 +351,13 @@ async fn shutdown_signal() {
 /// created and removed again.
 fn check_writable(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot write to {}: cannot create report directory {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
     }
     let existed = path.exists();
     std::fs::OpenOptions::new()
@@ -310,7 +365,7 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
         .create(true)
         .truncate(false)
         .open(path)
-        .with_context(|| format!("cannot create report file {}", path.display()))?;
+        .with_context(|| format!("cannot write to {}", path.display()))?;
     if !existed {
         // Best effort: an empty file left behind would lose nothing either.
         let _ = std::fs::remove_file(path);
@@ -318,7 +373,7 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the report file before the run, so an unwritable path fails fast.
+/// Creates (or empties) an output file, once there is something to write in it.
 fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -326,11 +381,6 @@ fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
     }
     std::fs::File::create(path)
         .with_context(|| format!("cannot create report file {}", path.display()))
-}
-
-fn write_report(file: std::fs::File, path: &Path, report: &RunReport) -> anyhow::Result<()> {
-    let bytes = report::json::render(report).context("cannot serialize the report")?;
-    write_bytes(file, path, &bytes)
 }
 
 /// Writes a report file through the one redaction step ([`crate::redact`]).
@@ -357,6 +407,37 @@ mod tests {
             name.ends_with(&format!("-{}.json", std::process::id())),
             "{name}"
         );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named_with_its_os_error_said_once() {
+        let missing = Path::new("/nonexistent/s.yaml");
+        let error = crate::scenario::load_file(missing).expect_err("no such file");
+        let message = usage(crate::config::ConfigError::from(error)).message();
+        assert!(message.starts_with("cannot read scenario file /nonexistent/s.yaml: "));
+        assert_eq!(message.matches("(os error 2)").count(), 1, "{message}");
+    }
+
+    #[test]
+    fn checking_the_outputs_changes_no_file_and_writing_replaces_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, junit) = (dir.path().join("out.json"), dir.path().join("j.xml"));
+        std::fs::write(&out, "keep me").unwrap();
+        std::fs::write(&junit, "keep me too").unwrap();
+        let (html, default) = (dir.path().join("r.html"), dir.path().join("d/x.json"));
+        let outputs =
+            check_outputs(Some(&out), default.clone(), Some(&junit), &[Some(&html)]).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+        assert_eq!(std::fs::read_to_string(&junit).unwrap(), "keep me too");
+        assert!(!html.exists() && !default.exists());
+        assert_eq!(outputs.write_report(b"new").unwrap(), out);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new");
+        outputs.write_junit(|| Ok(b"<x/>".to_vec())).unwrap();
+        assert_eq!(std::fs::read_to_string(&junit).unwrap(), "<x/>");
+        // Without --out, the default name is created only when written.
+        let outputs = check_outputs(None, default.clone(), None, &[]).unwrap();
+        assert!(!default.exists());
+        assert_eq!(outputs.write_report(b"{}").unwrap(), default);
     }
 
     #[test]

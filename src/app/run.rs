@@ -1,5 +1,9 @@
 //! `chatload run` as a pipeline of stages, in the order they happen:
-//! config → outputs → plan → target → set-up → run → clean-up → report → verdict.
+//! config → plan → target → client → outputs → set-up → run → clean-up →
+//! report → verdict. Every usage error (a bad flag, target or mock
+//! configuration, an unwritable output path) comes before the outputs stage
+//! and the outputs stage only checks the paths: files are written at the
+//! end, so nothing that was there is emptied by a run that cannot start.
 //!
 //! [`run_scenario`] calls one function per stage; each stage takes what the
 //! earlier ones made. The config layer is [`crate::config`], the target stage
@@ -17,8 +21,7 @@ use super::live::{SignalWatch, Ticker};
 use super::target::{Target, resolve_target};
 use super::webhook::{self, WebhookRun};
 use super::{
-    AppError, Exit, Outputs, open_outputs, run_failed, usage, verdict_exit, write_bytes,
-    write_renderings, write_report,
+    AppError, Exit, Outputs, check_outputs, run_failed, usage, verdict_exit, write_renderings,
 };
 use crate::agents::{self, AgentPool, AgentSummary};
 use crate::cli::RunArgs;
@@ -40,10 +43,11 @@ use crate::verdict;
 pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let config = RunConfig::from_args(&args).map_err(usage)?;
     let started_at = SystemTime::now();
-    let outputs = open_run_outputs(&args, &config, started_at)?;
     let plan = LoadPlan::new(&config.scenario.load, config.shard);
     let target = resolve_target(&args, &config.scenario).await?;
-    let mut run = set_up(&args, config, &target, &plan).await?;
+    let client = Arc::new(new_client(&config.scenario, &target, &plan)?);
+    let outputs = check_run_outputs(&args, &config, started_at)?;
+    let mut run = set_up(&args, config, &target, client, &plan).await?;
     let (mut outcome, signals) = run_load(&mut run, &plan).await;
     let after = clean_up(&mut run, &mut outcome, signals).await;
     let report = build_report(&args, &run, &target, started_at, outcome, after);
@@ -79,14 +83,15 @@ pub fn default_report_path(scenario: &str, shard: Option<Shard>, at: SystemTime)
     PathBuf::from("reports").join(format!("{slug}{shard}-{stamp}-{pid}.json"))
 }
 
-/// Outputs stage: every file the run writes, created before any work.
-fn open_run_outputs(
+/// Outputs stage: every file the run writes, checked (not yet created)
+/// before any work.
+fn check_run_outputs(
     args: &RunArgs,
     config: &RunConfig,
     started_at: SystemTime,
 ) -> Result<Outputs, AppError> {
     let shard = (config.shard != Shard::WHOLE).then_some(config.shard);
-    open_outputs(
+    check_outputs(
         args.out.as_deref(),
         default_report_path(&config.scenario.name, shard, started_at),
         args.junit.as_deref(),
@@ -112,15 +117,15 @@ struct ReadyRun {
     agents: Option<AgentPool>,
 }
 
-/// Set-up stage: the client, the metrics and the engine, then the agent
+/// Set-up stage: the metrics and the engine around `client`, then the agent
 /// actors and the webhook session, started as late as possible.
 async fn set_up(
     args: &RunArgs,
     config: RunConfig,
     target: &Target,
+    client: Arc<ApiClient>,
     plan: &LoadPlan,
 ) -> Result<ReadyRun, AppError> {
-    let client = Arc::new(new_client(&config.scenario, target, plan)?);
     let shards = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
@@ -280,29 +285,12 @@ struct CleanedUp {
 /// session.
 async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalWatch) -> CleanedUp {
     let leftovers = std::mem::take(&mut outcome.open_chats);
-    let cleanup = if leftovers.is_empty() {
-        None
-    } else if !run.scenario.cleanup {
-        Some(CleanupSummary::disabled(leftovers))
-    } else {
-        let limit = run.scenario.cleanup_limit();
-        if !signals.is_hard_abort() {
-            run.progress.println(&format!(
-                "closing {} chat(s) left open (at most {} at once, for at most {}; Ctrl-C \
-                 again to stop)...",
-                leftovers.len(),
-                engine::CLEANUP_CONCURRENCY,
-                humantime::format_duration(limit)
-            ));
-        }
-        let stop = signals.second_signal();
-        Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
-    };
+    let cleanup = close_leftovers(run, leftovers, &signals).await;
     // Agents stop after the clean-up (they answer the chats it closes) and
     // before the webhook is deleted (their last events still arrive).
     let agents = match run.agents.take() {
         Some(pool) => {
-            run.progress.println("logging the agent actors out...");
+            run.progress.status("logging the agent actors out...");
             Some(pool.stop().await)
         }
         None => None,
@@ -321,6 +309,37 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
     }
 }
 
+/// Closes the chats the load left open, when the clean-up is on. Recorded
+/// also when there was none to close ("nothing was left open" is a result);
+/// absent only when the clean-up was off and nothing was left open.
+async fn close_leftovers(
+    run: &ReadyRun,
+    leftovers: Vec<String>,
+    signals: &SignalWatch,
+) -> Option<CleanupSummary> {
+    let limit = run.scenario.cleanup_limit();
+    if !run.scenario.cleanup {
+        return (!leftovers.is_empty()).then(|| CleanupSummary::disabled(leftovers));
+    }
+    if leftovers.is_empty() {
+        return Some(CleanupSummary {
+            limit,
+            ..CleanupSummary::default()
+        });
+    }
+    if !signals.is_hard_abort() {
+        run.progress.status(&format!(
+            "closing {} chat(s) left open (at most {} at once, for at most {}; Ctrl-C \
+             again to stop)...",
+            leftovers.len(),
+            engine::CLEANUP_CONCURRENCY,
+            humantime::format_duration(limit)
+        ));
+    }
+    let stop = signals.second_signal();
+    Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
+}
+
 /// Ends the webhook session: waits `webhooks.settle` for the last events
 /// (not after a hard abort), deletes the webhook, stops the receiver.
 async fn finish_webhooks(
@@ -330,7 +349,7 @@ async fn finish_webhooks(
     hard_abort: bool,
 ) -> WebhookInput {
     if !hard_abort && !hooks.settle().is_zero() {
-        run.progress.println(&format!(
+        run.progress.status(&format!(
             "waiting {} (webhooks.settle) for the last webhook events, then deleting the webhook...",
             humantime::format_duration(hooks.settle())
         ));
@@ -505,16 +524,16 @@ fn deliver(
 ) -> Result<Exit, AppError> {
     let verdict = verdict::judge(&run.scenario.thresholds, &report);
     report.verdict = Some(verdict.clone());
-    write_report(outputs.report, &outputs.path, &report).map_err(run_failed)?;
-    if let (Some(file), Some(path)) = (outputs.junit, &args.junit) {
-        let xml = report::junit::render(&report, &verdict).map_err(run_failed)?;
-        write_bytes(file, path, &xml).map_err(run_failed)?;
-    }
+    let json = report::json::render(&report).map_err(run_failed)?;
+    let path = outputs.write_report(&json).map_err(run_failed)?;
+    outputs
+        .write_junit(|| Ok(report::junit::render(&report, &verdict)?))
+        .map_err(run_failed)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     crate::outln!("{}", report::terminal::render(&report, color));
     write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
     crate::redact::print(&report::terminal::render_verdict(&verdict, color));
-    crate::outln!("report: {}", outputs.path.display());
+    crate::outln!("report: {}", path.display());
     if verdict.target_unreachable {
         crate::errln!(
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",

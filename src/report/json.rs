@@ -103,6 +103,67 @@ mod tests {
     }
 
     #[test]
+    fn a_report_that_is_not_an_object_or_of_another_version_says_so_in_plain_words() {
+        for (json, found) in [
+            ("[]", "an array"),
+            (" \"x\"", "a string"),
+            ("", "an empty file"),
+        ] {
+            let message = RunReport::from_json(json.as_bytes())
+                .expect_err("not a report")
+                .to_string();
+            assert_eq!(
+                message,
+                format!(
+                    "not a chatload report: expected a JSON object (with a schema_version), \
+                     found {found}"
+                )
+            );
+        }
+        let message = RunReport::from_json(br#"{"schema_version": 0}"#)
+            .expect_err("version 0")
+            .to_string();
+        assert!(message.contains("reads versions 1 and 2"), "{message}");
+    }
+
+    #[test]
+    fn a_corrupt_histogram_is_refused_on_reading_naming_its_entry() {
+        let report = sample_report();
+        let mut instance = serde_json::to_value(&report).expect("serializes");
+        let last = report.steps.len() - 1;
+        instance["steps"][last]["histogram"] = "!!!notbase64".into();
+        let bytes = serde_json::to_vec(&instance).expect("serializes");
+        let message = RunReport::from_json(&bytes)
+            .expect_err("corrupt")
+            .to_string();
+        let name = &report.steps[last].name;
+        assert!(
+            message.starts_with(&format!(
+                "steps[{last}] ({name}): histogram is not valid base64: "
+            )),
+            "{message}"
+        );
+        let mut instance = serde_json::to_value(&report).expect("serializes");
+        instance["timeline"][0]["histogram"] = "aGVsbG8=".into();
+        let bytes = serde_json::to_vec(&instance).expect("serializes");
+        let message = RunReport::from_json(&bytes)
+            .expect_err("corrupt")
+            .to_string();
+        assert!(message.starts_with("timeline[0] (second "), "{message}");
+        assert!(message.contains("cannot decode histogram"), "{message}");
+        let mut instance = serde_json::to_value(&report).expect("serializes");
+        instance["iteration"]["corrected_histogram"] = "".into();
+        let bytes = serde_json::to_vec(&instance).expect("serializes");
+        let message = RunReport::from_json(&bytes)
+            .expect_err("corrupt")
+            .to_string();
+        assert!(
+            message.starts_with("iteration: corrected_histogram: "),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn reports_without_optional_sections_still_parse() {
         let mut instance = serde_json::to_value(sample_report()).expect("serializes");
         let object = instance.as_object_mut().expect("object");

@@ -139,7 +139,9 @@ impl Totals {
             iterations: sum(|t| t.iterations),
             iteration_errors: sum(|t| t.iteration_errors),
             dropped_iterations: sum(|t| t.dropped_iterations),
-            iterations_started: sum(|t| t.iterations_started),
+            // `started()`, not the field: a report without the count (written
+            // before it existed) must not add a false 0.
+            iterations_started: sum(Totals::started),
             cut_off_iterations: sum(|t| t.cut_off_iterations),
             cut_off_requests: sum(|t| t.cut_off_requests),
             planned_iterations: reports
@@ -442,6 +444,29 @@ mod tests {
     }
 
     #[test]
+    fn merged_reports_without_a_started_count_do_not_add_a_false_zero() {
+        let read = |text: &str| RunReport::from_json(text.as_bytes()).expect("v1 reads");
+        let one = read(include_str!(
+            "../../tests/fixtures/report-v1-shard1of2.json"
+        ));
+        let two = read(include_str!(
+            "../../tests/fixtures/report-v1-shard2of2.json"
+        ));
+        let merged = merge(&[one, two], &[]).expect("merges");
+        assert_eq!(merged.totals.iterations, 12);
+        assert_eq!(merged.totals.iterations_started, 12);
+        // A version-2 report written before the count existed reads it as 0.
+        let mut old = shard(1, 2, 7);
+        old.totals.iterations = 5;
+        old.totals.iterations_started = 0;
+        let whole = merge(&[old, shard(2, 2, 7)], &[]).expect("merges");
+        assert_eq!(
+            whole.totals.iterations_started,
+            5 + shard(2, 2, 7).totals.started()
+        );
+    }
+
+    #[test]
     fn a_shard_set_with_a_duplicate_a_gap_or_a_mismatch_is_rejected_by_name() {
         let e = rejected(&[shard(1, 2, 7), shard(1, 2, 7)]);
         assert!(
@@ -449,13 +474,19 @@ mod tests {
             "{e}"
         );
         let e = rejected(&[shard(1, 3, 7), shard(3, 3, 7)]);
-        assert!(e.contains("shard 2/3 missing"), "{e}");
+        assert!(
+            e.contains("shard 2/3 missing (s1.json is shard 1/3, s2.json is shard 3/3;"),
+            "{e}"
+        );
         let e = rejected(&[shard(1, 2, 7), shard(2, 3, 7)]);
         assert!(e.contains("mismatched shard counts"), "{e}");
         let e = rejected(&[shard(1, 2, 7), shard(2, 2, 8)]);
         assert!(e.contains("seed 7") && e.contains("seed 8"), "{e}");
         let e = rejected(&[shard(1, 2, 7), run(&[4])]);
-        assert!(e.contains("unsharded"), "{e}");
+        assert!(
+            e.contains("unsharded ones (s1.json is shard 1/2, s2.json is unsharded)"),
+            "{e}"
+        );
         let once = run(&[4]);
         let e = rejected(&[once.clone(), once]);
         assert!(e.contains("same run"), "{e}");

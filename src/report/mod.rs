@@ -66,6 +66,12 @@ pub enum ReportError {
         /// The underlying serde error.
         cause: serde_json::Error,
     },
+    /// The input is JSON, but not an object.
+    #[error("not a chatload report: expected a JSON object (with a schema_version), found {found}")]
+    NotAnObject {
+        /// What the JSON is instead: `an array`, `a string`, ...
+        found: &'static str,
+    },
     /// The input is not a chatload JSON report.
     #[error("not a chatload JSON report: {cause}")]
     Parse {
@@ -74,7 +80,7 @@ pub enum ReportError {
     },
     /// The report was written in a format version this build does not read.
     #[error(
-        "report has schema_version {found}, this chatload reads version {supported}; \
+        "report has schema_version {found}, this chatload reads versions 1 and {supported}; \
          use a chatload release that matches the report"
     )]
     UnsupportedSchemaVersion {
@@ -82,6 +88,15 @@ pub enum ReportError {
         found: u32,
         /// Version this build reads and writes.
         supported: u32,
+    },
+    /// A histogram of a report read back does not decode; `at` names the
+    /// entry (`steps[2] (get_user)`) and the field when it is not `histogram`.
+    #[error("{at}: {cause}")]
+    Histogram {
+        /// The entry, and the field.
+        at: String,
+        /// Why it does not decode.
+        cause: Box<ReportError>,
     },
     /// A histogram field is not valid base64.
     #[error("histogram is not valid base64: {cause}")]

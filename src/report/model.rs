@@ -70,7 +70,10 @@ pub struct RunReport {
     /// Response-schema checking (absent when nothing was checked and nothing recorded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<SchemaReport>,
-    /// The end-of-run clean-up of chats left open (absent when it did not run).
+    /// The end-of-run clean-up of chats left open: present whenever it ran
+    /// (all zeros when the load left no chat open), and when it was off
+    /// (`stopped: disabled`) with chats left open; absent only when it was
+    /// off and the load left no chat open.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<CleanupReport>,
     /// Agent actors (runs with an `agents:` section only).
@@ -349,25 +352,147 @@ struct VersionProbe {
 }
 
 impl RunReport {
-    /// Parses a JSON report written by this or an earlier compatible build.
+    /// Parses a JSON report written by this or an earlier compatible build,
+    /// and decodes every histogram in it once, so a corrupt one is refused
+    /// on reading rather than met halfway through a command.
     ///
     /// # Errors
     ///
-    /// [`ReportError::Parse`] if the bytes are not a report (with line and column), and
-    /// [`ReportError::UnsupportedSchemaVersion`] if it was written in another format version.
+    /// [`ReportError::NotAnObject`] if the JSON is not an object,
+    /// [`ReportError::Parse`] if the bytes are not a report (with line and column),
+    /// [`ReportError::UnsupportedSchemaVersion`] if it was written in another format version,
+    /// and [`ReportError::Histogram`] (naming the entry) if a histogram does not decode.
     pub fn from_json(bytes: &[u8]) -> Result<RunReport, ReportError> {
+        if let Some(found) = not_an_object(bytes) {
+            return Err(ReportError::NotAnObject { found });
+        }
         let probe: VersionProbe =
             serde_json::from_slice(bytes).map_err(|cause| ReportError::Parse { cause })?;
-        match probe.schema_version {
+        let report = match probe.schema_version {
             SCHEMA_VERSION => {
-                serde_json::from_slice(bytes).map_err(|cause| ReportError::Parse { cause })
+                serde_json::from_slice(bytes).map_err(|cause| ReportError::Parse { cause })?
             }
-            1 => super::upgrade::from_v1(bytes),
-            found => Err(ReportError::UnsupportedSchemaVersion {
-                found,
-                supported: SCHEMA_VERSION,
-            }),
+            1 => super::upgrade::from_v1(bytes)?,
+            found => {
+                return Err(ReportError::UnsupportedSchemaVersion {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        };
+        report.check_histograms()?;
+        Ok(report)
+    }
+
+    /// Decodes every histogram: steps, routes (and their connection phases),
+    /// the iteration, flows, the timeline and the webhook section.
+    fn check_histograms(&self) -> Result<(), ReportError> {
+        let entries = (self.steps.iter().enumerate().map(|(i, s)| ("steps", i, s)))
+            .chain(
+                self.routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| ("routes", i, s)),
+            )
+            .chain(
+                (self.flow_iterations.iter().enumerate()).map(|(i, s)| ("flow_iterations", i, s)),
+            );
+        for (list, i, stats) in entries {
+            check_stats(&format!("{list}[{i}] ({})", stats.name), stats)?;
         }
+        check_stats("iteration", &self.iteration)?;
+        for (i, t) in self.timeline.iter().enumerate() {
+            let entry = format!("timeline[{i}] (second {})", t.second);
+            check_histogram(&entry, "histogram", &t.histogram)?;
+        }
+        match &self.webhooks {
+            Some(w) => check_webhooks(w),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the bytes are when they are not a JSON object (`an array`, ...);
+/// `None` for an object, or for text that is no JSON value at all (the
+/// parser says where it goes wrong).
+fn not_an_object(bytes: &[u8]) -> Option<&'static str> {
+    let text = bytes.trim_ascii();
+    let starts = |word: &[u8]| text.starts_with(word);
+    match text.first() {
+        None => Some("an empty file"),
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        Some(_) if starts(b"true") || starts(b"false") => Some("a boolean"),
+        Some(_) if starts(b"null") => Some("null"),
+        _ => None,
+    }
+}
+
+/// The histograms of one step, route, flow or the iteration.
+fn check_stats(entry: &str, s: &StatsReport) -> Result<(), ReportError> {
+    check_histogram(entry, "histogram", &s.histogram)?;
+    check_histogram(entry, "corrected_histogram", &s.corrected_histogram)?;
+    let Some(c) = &s.connection else {
+        return Ok(());
+    };
+    let phases = [
+        ("connection.connect", &c.connect),
+        ("connection.tls_handshake", &c.tls_handshake),
+        ("connection.first_byte", &c.first_byte),
+    ];
+    for (field, phase) in phases {
+        if let Some(p) = phase {
+            check_histogram(entry, field, &p.histogram)?;
+        }
+    }
+    Ok(())
+}
+
+/// The webhook section's histograms: event delays, service levels, queue.
+fn check_webhooks(w: &super::webhook::WebhookReport) -> Result<(), ReportError> {
+    for (i, e) in w.events.iter().enumerate() {
+        let entry = format!("webhooks.events[{i}] ({})", e.event);
+        check_histogram(&entry, "delay.histogram", &e.delay.histogram)?;
+    }
+    let levels = [
+        (
+            "webhooks.lifecycle.time_to_assign",
+            &w.lifecycle.time_to_assign,
+        ),
+        (
+            "webhooks.lifecycle.time_to_first_agent_reply",
+            &w.lifecycle.time_to_first_agent_reply,
+        ),
+        (
+            "webhooks.lifecycle.chat_duration",
+            &w.lifecycle.chat_duration,
+        ),
+        ("webhooks.queue.time_in_queue", &w.queue.time_in_queue),
+    ];
+    for (entry, level) in levels {
+        check_histogram(entry, "histogram", &level.histogram)?;
+    }
+    check_histogram(
+        "webhooks.queue.positions",
+        "histogram",
+        &w.queue.positions.histogram,
+    )
+}
+
+/// Decodes one histogram; the error names the entry and, when it is not
+/// the entry's `histogram`, the field.
+fn check_histogram(entry: &str, field: &str, encoded: &str) -> Result<(), ReportError> {
+    match super::codec::decode_histogram(encoded) {
+        Ok(_) => Ok(()),
+        Err(cause) => Err(ReportError::Histogram {
+            at: if field == "histogram" {
+                entry.to_owned()
+            } else {
+                format!("{entry}: {field}")
+            },
+            cause: Box::new(cause),
+        }),
     }
 }
 

@@ -281,6 +281,9 @@ impl CleanupReport {
 
     /// One line for the terminal and JUnit: the counts, why it stopped, the ids left open.
     pub fn summary(&self) -> String {
+        if self.attempted == 0 && self.stopped.is_none() {
+            return "no chat was left open by the load: nothing to close".to_owned();
+        }
         let mut line = format!(
             "{} chat(s) left open by the load: {} closed, {} failed, {} still open",
             self.attempted, self.closed, self.failed, self.left_open
@@ -412,6 +415,18 @@ mod tests {
             stopped,
             limit_secs: 2.0,
         }
+    }
+
+    #[test]
+    fn a_clean_up_with_nothing_to_close_says_so() {
+        let nothing = CleanupReport {
+            limit_secs: 10.0,
+            ..CleanupReport::default()
+        };
+        assert_eq!(
+            nothing.summary(),
+            "no chat was left open by the load: nothing to close"
+        );
     }
 
     // See: issue 13 point 3 — `--no-cleanup` left chats open without naming them.

@@ -31,6 +31,7 @@ fn upgrade_object(object: &mut Map<String, Value>) {
     {
         object.insert("request_errors_by_kind".to_owned(), requests);
     }
+    started_iterations(object);
     let mut extra = match object.remove("extra") {
         Some(Value::Object(extra)) => extra,
         _ => Map::new(),
@@ -71,6 +72,22 @@ fn upgrade_object(object: &mut Map<String, Value>) {
     }
 }
 
+/// Version 1 did not count the iterations started; a missing count would
+/// read as 0 next to the iterations it ran. Every iteration it counted (finished,
+/// or cut off where it recorded those) had started, so that sum is the count:
+/// the same figure [`super::Totals::started`] gives for any report without it.
+fn started_iterations(object: &mut Map<String, Value>) {
+    let Some(totals) = object.get_mut("totals").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if totals.contains_key("iterations_started") {
+        return;
+    }
+    let count = |key: &str| totals.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let started = count("iterations") + count("cut_off_iterations");
+    totals.insert("iterations_started".to_owned(), Value::from(started));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +117,9 @@ mod tests {
         assert_eq!(report.schema.as_ref().expect("schema").mode, "all");
         assert!(report.verdict.is_none());
         assert_eq!(report.request_errors_by_kind, report.errors_by_kind);
+        // Not a false 0: every iteration it counted had started.
+        assert_eq!(report.totals.iterations_started, report.totals.iterations);
+        assert_eq!(report.totals.iterations_started, 8);
         // And it writes back as a valid version-2 report.
         let schema: Value = serde_json::from_str(crate::report::SCHEMA_JSON).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();

@@ -26,6 +26,9 @@
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `module_graph`: no file-level import circles in any crate of the
 //!   workspace (a scan of the sources, not a run).
+//! - `outputs`: files kept intact by usage errors, corrupt or foreign
+//!   reports refused by name, unwritable paths found before any work,
+//!   `--quiet`, the clean-up's result when nothing was left open.
 //! - `verdict`: no data, allow_empty, one verdict for run, report and merge,
 //!   JUnit agreeing with the exit code, version-1 reports.
 //! - `network`: a real network (root only): the mock in a network
@@ -52,6 +55,7 @@ mod hostile;
 mod media;
 mod module_graph;
 mod network;
+mod outputs;
 mod rate_limit;
 mod reports;
 mod run;

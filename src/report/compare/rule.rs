@@ -72,6 +72,43 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Why a scoped rule judged nothing, in words true of both runs: which of
+    /// them had no data of its scope.
+    pub(super) fn unjudged(&self, seen: &[(RowScope, String, [bool; 2])]) -> String {
+        let [mut base, mut new] = [false; 2];
+        for (scope, name, [b, n]) in seen {
+            let row = CompareRow {
+                scope: *scope,
+                name: name.clone(),
+                metric: "p50",
+                base_us: 0,
+                new_us: 0,
+                delta_us: 0,
+                delta_pct: None,
+                broken: Vec::new(),
+            };
+            if self.scope.matches(&row) {
+                base |= *b;
+                new |= *n;
+            }
+        }
+        let what = self.scope.describe();
+        let why = match (base, new) {
+            (false, true) => {
+                format!("only the new run measured {what}; the base run has no data of it")
+            }
+            (true, false) => {
+                format!("only the base run measured {what}; the new run has no data of it")
+            }
+            (false, false) => format!("neither run measured anything of {what}"),
+            (true, true) => format!("the two runs measured {what} under different kinds of entry"),
+        };
+        format!(
+            "`{}`: {why}, so there is nothing to compare (see the notes)",
+            self.text
+        )
+    }
+
     /// Parses `p99 > +10%`, `p50 > +5ms`, `max > 1s`, `create_chat.p99 > +20%`,
     /// `"POST /chats".p95 > +10%`, `iteration[chat].p99 > +20%`.
     ///

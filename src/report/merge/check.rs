@@ -77,12 +77,25 @@ pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String
     match (shards.iter().flatten().count(), reports.len()) {
         (0, _) => check_repeats(reports, sources),
         (n, total) if n == total => check_shards(reports, sources, &shards),
-        _ => Err(
-            "cannot merge shard reports with unsharded ones: merge the shards of one run, \
-             or whole runs side by side"
-                .to_owned(),
-        ),
+        _ => Err(format!(
+            "cannot merge shard reports with unsharded ones ({}): merge the shards of one run, \
+             or whole runs side by side",
+            which_shards(sources, &shards)
+        )),
     }
+}
+
+/// Each report named with its shard: `a.json is shard 1/2, b.json is unsharded`.
+fn which_shards(sources: &[String], shards: &[Option<(u32, u32)>]) -> String {
+    shards
+        .iter()
+        .enumerate()
+        .map(|(i, shard)| match shard {
+            Some((k, n)) => format!("{} is shard {k}/{n}", name(sources, i)),
+            None => format!("{} is unsharded", name(sources, i)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn check_shards(
@@ -127,8 +140,9 @@ fn check_shards(
         Ok(())
     } else {
         Err(format!(
-            "incomplete shard set: shard {} missing (merge every shard of the run)",
-            missing.join(", ")
+            "incomplete shard set: shard {} missing ({}; merge every shard of the run)",
+            missing.join(", "),
+            which_shards(sources, shards)
         ))
     }
 }

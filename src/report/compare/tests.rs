@@ -1,0 +1,256 @@
+//! Unit tests of `compare`: rows, rules, unmatched entries and the summary.
+
+use super::*;
+
+fn report_with_p99(step_p99: u64) -> RunReport {
+    let mut r: RunReport = serde_json::from_slice(
+        &crate::report::json::render(&crate::report::build_sample_report()).unwrap(),
+    )
+    .unwrap();
+    for s in &mut r.steps {
+        s.latency.p99_us = step_p99;
+    }
+    r
+}
+
+#[test]
+fn flags_a_synthetic_regression_and_passes_an_identical_run() {
+    let rules = [Rule::parse("p99 > +10%").unwrap()];
+    let base = report_with_p99(100_000);
+    let same = compare(&base, &base, &rules, 1_000);
+    assert_eq!(same.regressions().count(), 0);
+    let slower = compare(&base, &report_with_p99(130_000), &rules, 1_000);
+    let regressed: Vec<&CompareRow> = slower.regressions().collect();
+    assert_eq!(regressed.len(), base.steps.len());
+    assert!(
+        regressed
+            .iter()
+            .all(|r| r.metric == "p99" && r.delta_us == 30_000)
+    );
+    assert!(render_terminal(&slower).contains("REGRESSION"));
+    let html = render_html(&slower);
+    assert!(html.contains("class=\"bad\"") && !html.contains("http"));
+}
+
+#[test]
+fn the_noise_floor_hides_tiny_changes() {
+    let rules = [Rule::parse("p99 > +10%").unwrap()];
+    let c = compare(&report_with_p99(40), &report_with_p99(60), &rules, 1_000);
+    assert_eq!(c.regressions().count(), 0, "20 µs is below a 1 ms floor");
+    let abs = [Rule::parse("p99 > +5ms").unwrap()];
+    assert_eq!(
+        compare(
+            &report_with_p99(10_000),
+            &report_with_p99(14_000),
+            &abs,
+            100
+        )
+        .regressions()
+        .count(),
+        0
+    );
+    assert!(
+        compare(
+            &report_with_p99(10_000),
+            &report_with_p99(16_000),
+            &abs,
+            100
+        )
+        .regressions()
+        .count()
+            > 0
+    );
+}
+
+/// The rows `c` found regressed: scope, name and metric.
+fn regressed(c: &Comparison) -> Vec<(RowScope, &str, &str)> {
+    c.regressions()
+        .map(|r| (r.scope, r.name.as_str(), r.metric))
+        .collect()
+}
+
+/// The sample report with one step slower at p99 and every other row unchanged.
+fn with_slower_step(step: usize, p99_us: u64) -> RunReport {
+    let mut r = report_with_p99(100_000);
+    r.steps[step].latency.p99_us = p99_us;
+    r
+}
+
+#[test]
+fn a_scoped_rule_judges_only_its_step_route_or_iteration() {
+    let base = report_with_p99(100_000);
+    let new = with_slower_step(1, 150_000);
+    let (slow, other) = (new.steps[1].name.clone(), new.steps[0].name.clone());
+    let rules = [
+        Rule::parse(&format!("{other}.p99 > +20%")).unwrap(),
+        Rule::parse("iteration.p99 > +20%").unwrap(),
+    ];
+    check_rules(&rules, &base, &new).unwrap();
+    let c = compare(&base, &new, &rules, 1_000);
+    assert_eq!(
+        c.regressions().count(),
+        0,
+        "the slower step is not in scope"
+    );
+    assert!(!c.failed());
+
+    let rules = [Rule::parse(&format!("{slow}.p99 > +20%")).unwrap()];
+    let c = compare(&base, &new, &rules, 1_000);
+    assert_eq!(regressed(&c), [(RowScope::Step, slow.as_str(), "p99")]);
+
+    let route = base.routes[0].name.clone();
+    let quoted = Rule::parse(&format!("\"{route}\".p99 > +20%")).unwrap();
+    let mut slower_route = base.clone();
+    slower_route.routes[0].latency.p99_us *= 2;
+    let c = compare(&base, &slower_route, &[quoted], 1_000);
+    assert_eq!(regressed(&c), [(RowScope::Route, route.as_str(), "p99")]);
+}
+
+#[test]
+fn a_flow_rule_judges_only_that_flows_iterations() {
+    let base = report_with_p99(100_000);
+    assert_eq!(base.flow_iterations.len(), 2, "the sample has two flows");
+    let mut new = base.clone();
+    new.flow_iterations[1].latency.p99_us *= 3;
+    let slow = new.flow_iterations[1].name.clone();
+    let fast = new.flow_iterations[0].name.clone();
+    let rules = [
+        Rule::parse(&format!("iteration[{fast}].p99 > +20%")).unwrap(),
+        Rule::parse("iteration.p99 > +20%").unwrap(),
+    ];
+    check_rules(&rules, &base, &new).unwrap();
+    assert!(!compare(&base, &new, &rules, 1_000).failed());
+    let rules = [Rule::parse(&format!("iteration[{slow}].p99 > +20%")).unwrap()];
+    let c = compare(&base, &new, &rules, 1_000);
+    assert_eq!(regressed(&c), [(RowScope::Flow, slow.as_str(), "p99")]);
+}
+
+#[test]
+fn a_rule_naming_nothing_is_refused_and_one_with_no_data_fails() {
+    let base = report_with_p99(100_000);
+    let err = check_rules(
+        &[Rule::parse("creat_chat.p99 > +10%").unwrap()],
+        &base,
+        &base,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("creat_chat") && err.contains("steps:"),
+        "{err}"
+    );
+    // Both reports have the same steps: each is listed once, not once per report.
+    let first = base.steps[0].name.as_str();
+    assert_eq!(
+        err.matches(&format!("{first},")).count() + err.matches(&format!("{first};")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        check_rules(
+            &[Rule::parse("iteration[chat].p99 > +10%").unwrap()],
+            &base,
+            &base
+        )
+        .is_err()
+    );
+
+    // The step exists but the new run never ran it: nothing to judge, which fails.
+    let mut new = base.clone();
+    let step = new.steps[0].name.clone();
+    new.steps[0].count = 0;
+    let rule = Rule::parse(&format!("{step}.p99 > +10%")).unwrap();
+    check_rules(std::slice::from_ref(&rule), &base, &new).unwrap();
+    let c = compare(&base, &new, &[rule], 1_000);
+    assert!(c.failed());
+    assert_eq!(c.unjudged.len(), 1);
+    assert!(
+        c.unmatched
+            .iter()
+            .any(|u| u.contains("no samples in the new run"))
+    );
+    assert!(render_terminal(&c).contains("1 rule(s) could not be judged"));
+}
+
+/// A rule that judged nothing says which run had no data of its scope.
+#[test]
+fn an_unjudged_rule_names_the_run_without_data() {
+    let base = report_with_p99(100_000);
+    let mut new = base.clone();
+    let step = new.steps[0].name.clone();
+    new.steps[0].count = 0;
+    let rule = Rule::parse(&format!("{step}.p99 > +10%")).unwrap();
+    let c = compare(&base, &new, std::slice::from_ref(&rule), 1_000);
+    assert!(
+        c.unjudged[0].contains(&format!(
+            "only the base run measured `{step}`; the new run has no data of it"
+        )),
+        "{}",
+        c.unjudged[0]
+    );
+    // And the other way round: the message says which run had no data.
+    let reverse = compare(&new, &base, std::slice::from_ref(&rule), 1_000);
+    assert!(
+        reverse.unjudged[0].contains("only the new run measured")
+            && reverse.unjudged[0].contains("the base run has no data of it"),
+        "{}",
+        reverse.unjudged[0]
+    );
+    let mut none = new.clone();
+    none.steps[0].count = 0;
+    let neither = compare(&new, &none, std::slice::from_ref(&rule), 1_000);
+    assert!(
+        neither.unjudged[0].contains("neither run measured anything of"),
+        "{}",
+        neither.unjudged[0]
+    );
+}
+
+#[test]
+fn the_summary_lists_each_regression_and_the_outcome() {
+    let rules = [Rule::parse("p99 > +10%").unwrap()];
+    let base = report_with_p99(100_000);
+    let c = compare(&base, &with_slower_step(0, 130_000), &rules, 1_000);
+    let text = render_terminal(&c);
+    let tail: Vec<&str> = text.lines().rev().take(3).collect();
+    assert!(tail[0].starts_with("FAILED: 1 regression(s)"), "{text}");
+    assert!(
+        tail[1].contains(&format!(
+            "step {} p99: 100 ms → 130 ms (+30.0%), breaks `p99 > +10%`",
+            base.steps[0].name
+        )),
+        "{text}"
+    );
+    assert!(tail[2].starts_with("1 regression(s):"), "{text}");
+    assert!(render_html(&c).contains("FAILED: 1 regression(s)"));
+    let same = render_terminal(&compare(&base, &base, &rules, 1_000));
+    assert!(
+        same.trim_end()
+            .ends_with("PASSED: 0 regression(s) against 1 rule(s)"),
+        "{same}"
+    );
+}
+
+#[test]
+fn runs_of_different_scenarios_or_loads_are_flagged() {
+    let base = report_with_p99(100_000);
+    assert!(compare(&base, &base, &[], 1_000).warnings.is_empty());
+    let mut other = base.clone();
+    other.meta.scenario = "another".into();
+    other.meta.load = crate::report::LoadProfile {
+        model: crate::report::LoadModel::Open,
+        arrival_rate: Some(5.0),
+        ..crate::report::LoadProfile::default()
+    };
+    let c = compare(&base, &other, &[], 1_000);
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    let text = render_terminal(&c);
+    assert!(
+        text.starts_with("warning: the reports are of different scenarios"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: the reports ran different load profiles"),
+        "{text}"
+    );
+    assert!(render_html(&c).contains("different scenarios"));
+}
