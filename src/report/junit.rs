@@ -125,12 +125,17 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
     add_thresholds(&mut suite, verdict);
     let steps_decide = verdict.decided_by == DecidedBy::Steps;
     for step in &report.steps {
-        suite.add_test_case(case(
-            format!("step: {}", step.name),
-            "steps",
-            step_problem(report, step),
-            steps_decide,
-        ));
+        let name = format!("step: {}", step.name);
+        suite.add_test_case(if step.count == 0 {
+            // A step that never ran passed nothing: skipped, saying so.
+            skipped(
+                name,
+                "steps",
+                "never ran: an earlier step failed, or its flow was never picked",
+            )
+        } else {
+            case(name, "steps", step_problem(report, step), steps_decide)
+        });
     }
     add_route_schemas(&mut suite, report, steps_decide);
     add_event_schemas(&mut suite, report, steps_decide);
@@ -159,6 +164,15 @@ fn add_thresholds(suite: &mut TestSuite, verdict: &Verdict) {
     }
 }
 
+/// A case that did not run, with why.
+fn skipped(name: String, class: &str, why: &str) -> TestCase {
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(why.to_owned());
+    let mut c = TestCase::new(name, status);
+    c.set_classname(class.to_owned());
+    c
+}
+
 /// One case per route's schema check; skipped, saying why, when the run
 /// checked no response (`--schema off`): a check that never ran is no pass.
 fn add_route_schemas(suite: &mut TestSuite, report: &RunReport, steps_decide: bool) {
@@ -166,13 +180,7 @@ fn add_route_schemas(suite: &mut TestSuite, report: &RunReport, steps_decide: bo
     for route in &report.routes {
         let name = format!("schema: {}", route.name);
         let c = match &unchecked {
-            Some(why) => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(why.clone());
-                let mut c = TestCase::new(name, status);
-                c.set_classname("schema");
-                c
-            }
+            Some(why) => skipped(name, "schema", why),
             None => case(
                 name,
                 "schema",
@@ -320,6 +328,24 @@ mod tests {
             assert!(xml.contains(property), "missing {property}: {xml}");
         }
         assert!(!case_of(&xml, "threshold: throttled.count == 0").contains("<failure"));
+    }
+
+    #[test]
+    fn a_step_that_never_ran_is_skipped_saying_so_not_passed() {
+        let mut report = build_sample_report();
+        let mut idle = report.steps[0].clone();
+        idle.name = "never".to_owned();
+        idle.count = 0;
+        idle.errors = 0;
+        report.steps.push(idle);
+        let verdict = crate::verdict::judge(&[], &report);
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let case = case_of(&xml, "step: never");
+        assert!(
+            case.contains("<skipped") && case.contains("never ran"),
+            "{case}"
+        );
+        assert!(!case_of(&xml, "step: create_chat").contains("<skipped"));
     }
 
     #[test]
