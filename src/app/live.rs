@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::shutdown_signal;
+use super::Signals;
 use crate::engine::{self, Runner};
 use crate::progress::Progress;
 use crate::scenario::Scenario;
@@ -127,6 +127,7 @@ impl SignalWatch {
     /// First Ctrl-C/SIGTERM: cancels `interrupt` (no new iterations). Second:
     /// cancels `abort` (in-flight iterations end at once).
     pub(super) fn start(
+        signals: Signals,
         interrupt: &CancellationToken,
         abort: &CancellationToken,
         progress: &Arc<Progress>,
@@ -135,6 +136,7 @@ impl SignalWatch {
         let hard = Arc::new(AtomicBool::new(false));
         let second = CancellationToken::new();
         let task = tokio::spawn(watch_signals(
+            signals,
             interrupt.clone(),
             [abort.clone(), second.clone()],
             [signalled.clone(), hard.clone()],
@@ -168,17 +170,18 @@ impl SignalWatch {
 /// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight
 /// ones. `[signalled, hard]` are set at the first and the second signal.
 async fn watch_signals(
+    mut signals: Signals,
     interrupt: CancellationToken,
     [abort, second]: [CancellationToken; 2],
     [signalled, hard]: [Arc<AtomicBool>; 2],
     progress: Arc<Progress>,
 ) {
-    shutdown_signal().await;
+    signals.recv().await;
     signalled.store(true, Ordering::Relaxed);
     interrupt.cancel();
     progress
         .println("interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)");
-    shutdown_signal().await;
+    signals.recv().await;
     hard.store(true, Ordering::Relaxed);
     abort.cancel();
     second.cancel();

@@ -326,6 +326,44 @@ fn write_renderings(
     Ok(())
 }
 
+/// Ctrl-C and SIGTERM, listened to from [`Signals::listen`] on: a signal
+/// that comes before anything waits for it is kept, not lost, and does not
+/// kill the process (a run interrupted while it starts still ends as an
+/// interrupted run, with its report).
+pub(super) struct Signals {
+    #[cfg(unix)]
+    streams: Option<[tokio::signal::unix::Signal; 2]>,
+}
+
+impl Signals {
+    /// Installs the handlers now (where the platform allows; else at the first wait).
+    pub(super) fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = signal(SignalKind::interrupt())
+                .and_then(|int| Ok([int, signal(SignalKind::terminate())?]))
+                .ok();
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The next Ctrl-C or SIGTERM (one that came already counts).
+    pub(super) async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some([int, term]) = &mut self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        shutdown_signal().await;
+    }
+}
+
 /// Resolves when Ctrl-C or SIGTERM arrives.
 async fn shutdown_signal() {
     #[cfg(unix)]

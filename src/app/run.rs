@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use super::Signals;
 use super::live::{SignalWatch, Ticker};
 use super::target::{Target, resolve_target};
 use super::webhook::{self, WebhookRun};
@@ -41,6 +42,8 @@ use crate::verdict;
 
 /// Runs a scenario from its command line to its exit code.
 pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
+    // First: a Ctrl-C while the run sets up then interrupts it, report and all.
+    let signals = Signals::listen();
     let config = RunConfig::from_args(&args).map_err(usage)?;
     let started_at = SystemTime::now();
     let plan = LoadPlan::new(&config.scenario.load, config.shard);
@@ -48,7 +51,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let client = Arc::new(new_client(&config.scenario, &target, &plan)?);
     let outputs = check_run_outputs(&args, &config, started_at)?;
     let mut run = set_up(&args, config, &target, client, &plan).await?;
-    let (mut outcome, signals) = run_load(&mut run, &plan).await;
+    let (mut outcome, signals) = run_load(&mut run, &plan, signals).await;
     let after = clean_up(&mut run, &mut outcome, signals).await;
     let report = build_report(&args, &run, &target, started_at, outcome, after);
     let exit = deliver(report, &run, outputs, &args, &target);
@@ -243,9 +246,13 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
 
 /// Run stage: the plan driven to its end, with live progress and signals
 /// watched (the watch lasts through the clean-up: a second signal cuts it short).
-async fn run_load(run: &mut ReadyRun, plan: &LoadPlan) -> (RunOutcome, SignalWatch) {
+async fn run_load(
+    run: &mut ReadyRun,
+    plan: &LoadPlan,
+    signals: Signals,
+) -> (RunOutcome, SignalWatch) {
     let interrupt = CancellationToken::new();
-    let signals = SignalWatch::start(&interrupt, &run.abort, &run.progress);
+    let signals = SignalWatch::start(signals, &interrupt, &run.abort, &run.progress);
     let ticker = Ticker::start(
         run.runner.clone(),
         run.scenario.clone(),

@@ -2,12 +2,10 @@
 //! cut short, dropped or short of its plan fails the run unless a threshold
 //! tolerates it.
 
-use std::time::Duration;
-
 use chatload::app::Exit;
 
 use crate::common::{
-    chatload, read_json, run_scenario, spawn_run, step, target_block, write_scenario,
+    chatload, read_json, run_scenario, spawn_run_loaded, step, target_block, write_scenario,
 };
 #[cfg(unix)]
 use crate::common::{interrupted_report, send_signal};
@@ -156,8 +154,7 @@ async fn a_healthy_run_accounts_for_every_iteration_and_passes() {
 fn sigterm_exits_130_and_writes_the_report_marked_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n";
-    let (mut child, report) = spawn_run(dir.path(), "long.yaml", yaml);
-    std::thread::sleep(Duration::from_millis(1500));
+    let (mut child, report) = spawn_run_loaded(dir.path(), "long.yaml", yaml);
     send_signal(&child, "TERM");
     interrupted_report(&mut child, &report);
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::common::{chatload, read_json, usage_error, write_scenario};
 #[cfg(unix)]
-use crate::common::{interrupt, interrupted_report, spawn_run};
+use crate::common::{interrupt, interrupted_report, spawn_run_loaded};
 
 /// `chatload run` against a port nothing listens on, up to `--out`'s value.
 const RUN_AGAINST_NOTHING: [&str; 5] = [
@@ -96,8 +96,7 @@ fn an_unreachable_target_exits_three_and_keeps_secrets_out_of_the_report() {
 fn sigint_stops_the_run_and_still_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = "name: long\nload: {vus: 2, duration: 60s, graceful_stop: 2s}\nsteps:\n  - get_settings:\n    think: 50ms\n";
-    let (mut child, report) = spawn_run(dir.path(), "long.yaml", yaml);
-    std::thread::sleep(Duration::from_millis(1500));
+    let (mut child, report) = spawn_run_loaded(dir.path(), "long.yaml", yaml);
     interrupt(&child);
     // See: issue 10 point 9 — an interrupted run exited 0.
     let json = interrupted_report(&mut child, &report);
@@ -366,8 +365,7 @@ fn a_second_sigint_aborts_in_flight_iterations_exits_130_and_still_writes_the_re
     let dir = tempfile::tempdir().unwrap();
     // Long think times: after the first SIGINT the iterations would keep going for a minute.
     let yaml = "name: slow\nload: {vus: 3, duration: 60s, graceful_stop: 60s}\nsteps:\n  - get_settings:\n    think: 30s\n";
-    let (mut child, report) = spawn_run(dir.path(), "slow.yaml", yaml);
-    std::thread::sleep(Duration::from_millis(1500));
+    let (mut child, report) = spawn_run_loaded(dir.path(), "slow.yaml", yaml);
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(500));
     interrupt(&child);

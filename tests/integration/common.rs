@@ -29,17 +29,39 @@ pub fn conform_remote(base_url: &str, args: &[&std::ffi::OsStr]) -> std::process
         .expect("chatload conform runs")
 }
 
-/// Starts `chatload run` on a scenario written into `dir`; returns the
-/// process and the path its report will be written to.
-pub fn spawn_run(dir: &Path, name: &str, yaml: &str) -> (std::process::Child, PathBuf) {
+/// Starts `chatload run` on a scenario written into `dir` and returns the process and the path
+/// its report will be written to, once the load is under way: the run's first progress
+/// line (`[NAME 1s/...] ... | N requests, ...`, printed about a second into the load) has been
+/// written. A signal sent after that meets a running load however slowly the machine started
+/// it. The rest of stderr is drained in the background.
+pub fn spawn_run_loaded(dir: &Path, name: &str, yaml: &str) -> (std::process::Child, PathBuf) {
+    use std::io::BufRead;
     let path = write_scenario(dir, name, yaml);
     let report = dir.join("r.json");
-    let child = chatload()
-        .args(["run", "--quiet", "--out"])
+    let mut child = chatload()
+        .args(["run", "--out"])
         .arg(&report)
         .arg(&path)
+        .env_remove("TERM")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .expect("chatload starts");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.starts_with('[')
+                && line.contains(" requests, ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the run printed its first progress line");
     (child, report)
 }
 
