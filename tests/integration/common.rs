@@ -92,6 +92,18 @@ pub fn interrupted_report(child: &mut std::process::Child, report: &Path) -> ser
     json
 }
 
+/// Runs `command`, which must succeed (exit 0; its stderr shown when it does not).
+pub fn succeeds(command: &mut std::process::Command) -> std::process::Output {
+    let out = command.output().expect("chatload runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `command`, which must refuse what it was given as a usage error
 /// (exit 2); returns what it wrote to stderr.
 pub fn usage_error(command: &mut std::process::Command) -> String {

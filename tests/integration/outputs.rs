@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{chatload, read_json, usage_error, write_scenario};
+use crate::common::{chatload, read_json, succeeds, usage_error, write_scenario};
 
 const SCENARIO: &str = "name: s\nload: {vus: 1, iterations: 1}\nsteps:\n  - get_settings:\n";
 
@@ -99,17 +99,11 @@ fn a_usage_error_after_the_scenario_loads_changes_no_output_file() {
 fn a_run_writes_its_report_only_when_it_has_one() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "s.yaml", SCENARIO);
-    let out = chatload()
-        .current_dir(dir.path())
-        .args(["run", "--quiet"])
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        chatload()
+            .current_dir(dir.path())
+            .args(["run", "--quiet"])
+            .arg(&scenario),
     );
     let written: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
         .unwrap()
@@ -324,20 +318,14 @@ fn a_clean_up_with_nothing_to_close_is_reported_and_an_off_one_is_absent() {
     let scenario = write_scenario(dir.path(), "s.yaml", SCENARIO);
     let (report, junit) = (dir.path().join("r.json"), dir.path().join("j.xml"));
     let run = |extra: &[&str]| {
-        let out = chatload()
-            .args(["run", "--quiet", "--out"])
-            .arg(&report)
-            .arg("--junit")
-            .arg(&junit)
-            .args(extra)
-            .arg(&scenario)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeds(
+            chatload()
+                .args(["run", "--quiet", "--out"])
+                .arg(&report)
+                .arg("--junit")
+                .arg(&junit)
+                .args(extra)
+                .arg(&scenario),
         );
         (
             stdout(&out),

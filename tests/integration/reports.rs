@@ -2,7 +2,9 @@
 
 use chatload::app::Exit;
 
-use crate::common::{chatload, read_json, run_scenario, target_block, usage_error, write_scenario};
+use crate::common::{
+    chatload, read_json, run_scenario, succeeds, target_block, usage_error, write_scenario,
+};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,19 +31,7 @@ async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
         files.push(file);
     }
     let merged = dir.path().join("merged.json");
-    let out = chatload()
-        .arg("merge")
-        .args(&files)
-        .arg("-o")
-        .arg(&merged)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(chatload().arg("merge").args(&files).arg("-o").arg(&merged));
     let m = read_json(&merged);
     assert_eq!(m["totals"]["iterations"], 20);
     assert_eq!(m["steps"][0]["count"], 20);
@@ -139,18 +129,12 @@ async fn run_and_report_write_a_self_contained_html_report() {
         );
     }
     let again = dir.path().join("again.html");
-    let out = chatload()
-        .arg("report")
-        .arg(dir.path().join("report-html.json"))
-        .arg("--html")
-        .arg(&again)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        chatload()
+            .arg("report")
+            .arg(dir.path().join("report-html.json"))
+            .arg("--html")
+            .arg(&again),
     );
     assert!(
         std::fs::read_to_string(&again)

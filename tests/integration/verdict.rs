@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chatload::app::Exit;
 use chatload::report::{RunReport, ThresholdStatus};
 
-use crate::common::{chatload, run_scenario, target_block, write_scenario};
+use crate::common::{chatload, run_scenario, succeeds, target_block, write_scenario};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// Failures counted by a JUnit file (the `<testsuites failures="N">` total).
@@ -290,18 +290,7 @@ fn version_1_reports_are_read_by_report_merge_and_compare() {
     assert_eq!(report.thresholds.len(), 6);
     assert_eq!(report.meta.merged_from.len(), 2);
 
-    let out = chatload()
-        .arg("compare")
-        .arg(&shards[0])
-        .arg(&merged)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(chatload().arg("compare").arg(&shards[0]).arg(&merged));
 }
 
 /// `--schema off` checks no response, so `schema_violations == 0` has no

@@ -144,18 +144,9 @@ pub fn check_rules(rules: &[Rule], base: &RunReport, new: &RunReport) -> Result<
     let mut known = names_of(base);
     known.extend(names_of(new));
     for rule in rules.iter().filter(|r| r.scope != RuleScope::All) {
-        let hits = known.iter().any(|(scope, name)| {
-            rule.scope.matches(&CompareRow {
-                scope: *scope,
-                name: name.clone(),
-                metric: "p50",
-                base_us: 0,
-                new_us: 0,
-                delta_us: 0,
-                delta_pct: None,
-                broken: Vec::new(),
-            })
-        });
+        let hits = known
+            .iter()
+            .any(|(scope, name)| rule.scope.covers(*scope, name));
         if !hits {
             let list = |scope: RowScope| {
                 // Each name once, in first-seen order (both reports usually share them).

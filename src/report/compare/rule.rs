@@ -30,19 +30,24 @@ pub enum RuleScope {
 impl RuleScope {
     /// Whether `row` is one this scope judges.
     pub fn matches(&self, row: &CompareRow) -> bool {
+        self.covers(row.scope, &row.name)
+    }
+
+    /// Whether the rule applies to the entry `name` of kind `scope`.
+    pub fn covers(&self, scope: RowScope, name: &str) -> bool {
         match self {
             RuleScope::All => true,
-            RuleScope::Named(name) => {
-                row.name == *name
+            RuleScope::Named(n) => {
+                name == n
                     && matches!(
-                        row.scope,
+                        scope,
                         RowScope::Step | RowScope::Route | RowScope::Lifecycle | RowScope::Event
                     )
             }
-            RuleScope::Route(name) => row.scope == RowScope::Route && row.name == *name,
-            RuleScope::Event(name) => row.scope == RowScope::Event && row.name == *name,
-            RuleScope::Iteration => row.scope == RowScope::Iteration,
-            RuleScope::Flow(name) => row.scope == RowScope::Flow && row.name == *name,
+            RuleScope::Route(n) => scope == RowScope::Route && name == n,
+            RuleScope::Event(n) => scope == RowScope::Event && name == n,
+            RuleScope::Iteration => scope == RowScope::Iteration,
+            RuleScope::Flow(n) => scope == RowScope::Flow && name == n,
         }
     }
 
@@ -77,17 +82,7 @@ impl Rule {
     pub(super) fn unjudged(&self, seen: &[(RowScope, String, [bool; 2])]) -> String {
         let [mut base, mut new] = [false; 2];
         for (scope, name, [b, n]) in seen {
-            let row = CompareRow {
-                scope: *scope,
-                name: name.clone(),
-                metric: "p50",
-                base_us: 0,
-                new_us: 0,
-                delta_us: 0,
-                delta_pct: None,
-                broken: Vec::new(),
-            };
-            if self.scope.matches(&row) {
+            if self.scope.covers(*scope, name) {
                 base |= *b;
                 new |= *n;
             }
