@@ -472,3 +472,50 @@ fn http2_on_the_bundled_mock_without_mock_tls_says_to_add_it() {
         serde_json::json!(["HTTP/2"])
     );
 }
+
+// See: audit item 4 — bad TLS material was reported after "listening on
+// https://…", with the OS error twice, exit 3 and no location.
+#[test]
+fn bad_tls_material_for_the_mock_is_a_usage_error_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_scenario(
+        dir.path(),
+        "m.yaml",
+        "seed: 1\ntls: {cert: nope.pem, key: nope.pem}\n",
+    );
+    let os_error = "No such file or directory";
+    let from_file = usage_error(
+        chatload()
+            .args(["mock", "--port", "0", "--config"])
+            .arg(&config),
+    );
+    let at = format!("{}:2:13: tls: cannot read", config.display());
+    assert!(from_file.contains(&at), "{from_file}");
+    let flags = usage_error(chatload().args([
+        "mock",
+        "--port",
+        "0",
+        "--tls-cert",
+        "nope.pem",
+        "--tls-key",
+        "nope.pem",
+    ]));
+    assert!(
+        flags.contains("--tls-cert: tls: cannot read nope.pem"),
+        "{flags}"
+    );
+    let ca_out = dir.path().join("no-such-dir").join("ca.pem");
+    let unwritable = usage_error(
+        chatload()
+            .args(["mock", "--port", "0", "--tls-ca-out"])
+            .arg(&ca_out),
+    );
+    assert!(
+        unwritable.contains("--tls-ca-out: tls: cannot write"),
+        "{unwritable}"
+    );
+    for stderr in [&from_file, &flags, &unwritable] {
+        assert!(!stderr.contains("listening"), "{stderr}");
+        assert_eq!(stderr.matches(os_error).count(), 1, "{stderr}");
+    }
+}
