@@ -519,3 +519,37 @@ fn bad_tls_material_for_the_mock_is_a_usage_error_before_it_listens() {
         assert_eq!(stderr.matches(os_error).count(), 1, "{stderr}");
     }
 }
+
+// See: audit item 7 — the shutdown counts were logged only with
+// CHATLOAD_LOG=info, and then with ANSI colours into a file.
+#[cfg(unix)]
+#[test]
+fn chatload_mock_logs_its_shutdown_counts_by_default_without_colours_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mock.log");
+    let mut child = chatload()
+        .args(["mock", "--port", "0"])
+        .env_remove("CHATLOAD_LOG")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("chatload mock starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("listening")
+    {
+        assert!(std::time::Instant::now() < deadline, "never listened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    crate::common::send_signal(&child, "TERM");
+    assert!(child.wait().expect("exits").success());
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("connections") && stderr.contains("accepted="),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI escapes in a file: {stderr:?}"
+    );
+}
