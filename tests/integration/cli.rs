@@ -553,3 +553,26 @@ fn chatload_mock_logs_its_shutdown_counts_by_default_without_colours_in_a_file()
         "no ANSI escapes in a file: {stderr:?}"
     );
 }
+
+// See: audit item 8 — `chatload mock --help` named a --max-media-bytes flag
+// that does not exist.
+#[test]
+fn every_flag_the_mock_help_names_exists() {
+    let help = chatload().args(["mock", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    // Flags after `chatload run` on a line are that command's.
+    let own = help
+        .lines()
+        .map(|l| l.split("chatload run").next().unwrap_or(l));
+    for flag in own
+        .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+    {
+        let probe = chatload().args(["mock", flag, "--help"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&probe.stderr);
+        assert!(
+            !stderr.contains("unexpected argument"),
+            "{flag} is named by the help but unknown: {stderr}"
+        );
+    }
+}
