@@ -8,11 +8,17 @@ use clap::Parser;
 fn main() -> ExitCode {
     chatload::redact::install_panic_hook();
     let cli = chatload::cli::Cli::parse();
+    // `chatload mock` also shows the mock's own info lines (its shutdown counts).
+    let default = match cli.command {
+        chatload::cli::Command::Mock(_) => "warn,chatload_mock=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CHATLOAD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(chatload::redact::LogWriter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

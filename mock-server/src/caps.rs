@@ -19,8 +19,8 @@ pub struct CapArgs {
     /// Stored media files kept per app; closed chats' files go first.
     #[arg(long, value_name = "N")]
     pub max_media: Option<usize>,
-    /// Bytes of stored media kept per app (at least --max-media-bytes's
-    /// configured per-file limit).
+    /// Bytes of stored media kept per app (at least the per-file upload
+    /// limit, the config key max_media_bytes; there is no flag for it).
     #[arg(long, value_name = "BYTES")]
     pub max_stored_media_bytes: Option<usize>,
 }

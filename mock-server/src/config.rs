@@ -424,9 +424,13 @@ impl MockConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::from_yaml_str(&text, &path.display().to_string())?;
-        if let (Some(tls), Some(dir)) = (&mut config.tls, path.parent()) {
-            tls.resolve_paths(dir);
+        let origin = path.display().to_string();
+        let mut config = Self::from_yaml_str(&text, &origin)?;
+        if let Some(tls) = &mut config.tls {
+            tls.at = tls_places(&text, &origin);
+            if let Some(dir) = path.parent() {
+                tls.resolve_paths(dir);
+            }
         }
         Ok(config)
     }
@@ -480,6 +484,39 @@ impl MockConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// Where the `tls:` paths of a configuration file are (`origin:line:column`
+/// of each value), so an unreadable one is reported there.
+fn tls_places(text: &str, origin: &str) -> crate::tls::TlsAt {
+    type Place = Option<serde_saphyr::Spanned<serde::de::IgnoredAny>>;
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Paths {
+        cert: Place,
+        key: Place,
+        ca_out: Place,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct File {
+        tls: Option<Paths>,
+    }
+    let paths = serde_saphyr::from_str::<File>(text)
+        .ok()
+        .and_then(|f| f.tls)
+        .unwrap_or_default();
+    let at = |place: Place| {
+        place.map(|p| {
+            let loc = p.referenced;
+            format!("{origin}:{}:{}", loc.line(), loc.column())
+        })
+    };
+    crate::tls::TlsAt {
+        cert: at(paths.cert),
+        key: at(paths.key),
+        ca_out: at(paths.ca_out),
     }
 }
 

@@ -408,6 +408,25 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let multipart =
+            content_type.split(';').next().map(str::trim) == Some("multipart/form-data");
+        let boundary = content_type.split(';').any(|p| {
+            p.trim()
+                .strip_prefix("boundary=")
+                .is_some_and(|b| !b.is_empty())
+        });
+        if multipart && !boundary {
+            return Err(ApiError::bad_request(
+                "Content-Type multipart/form-data has no boundary parameter \
+                 (multipart/form-data; boundary=...)",
+            ));
+        }
         Multipart::from_request(req, state)
             .await
             .map(Form)

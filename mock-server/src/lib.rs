@@ -109,7 +109,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     config.validate().map_err(invalid_input)?;
-    let tls = load_tls(&config)?;
+    let tls = load_tls(&config).map_err(invalid_input)?;
+    serve_with_tls(listener, config, tls, shutdown).await
+}
+
+/// [`serve`] with the TLS side already loaded ([`load_tls`]), so a command
+/// line reports bad TLS material before it binds and announces its address.
+///
+/// # Errors
+///
+/// An invalid config (`InvalidInput`) or an I/O error of the server.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    config: MockConfig,
+    tls: Option<MockTls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    config.validate().map_err(invalid_input)?;
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, None, cancel.clone());
     let conns = Arc::<ConnStats>::default();
@@ -140,18 +156,26 @@ fn invalid_input(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std:
 
 /// The server's TLS side, when `config.tls` asks for HTTPS.
 #[derive(Debug)]
-struct MockTls {
+pub struct MockTls {
     identity: TlsIdentity,
     /// Handshakes per negotiated protocol, shared with the accept loop.
     stats: Arc<TlsStats>,
 }
 
-fn load_tls(config: &MockConfig) -> std::io::Result<Option<MockTls>> {
+/// Loads (or generates) the certificate `config.tls` asks for, writing the
+/// generated CA to `tls.ca_out`; `None` for plain HTTP.
+///
+/// # Errors
+///
+/// Unreadable or malformed PEM, a key that does not match, an unwritable
+/// `ca_out`: each with where the path was given when known
+/// (`file:line:column`, or the flag).
+pub fn load_tls(config: &MockConfig) -> Result<Option<MockTls>, tls::TlsError> {
     let Some(tls) = &config.tls else {
         return Ok(None);
     };
     Ok(Some(MockTls {
-        identity: tls.load().map_err(invalid_input)?,
+        identity: tls.load()?,
         stats: Arc::default(),
     }))
 }
@@ -234,7 +258,7 @@ fn start(
     hook: Option<std::sync::Arc<dyn EventHook>>,
 ) -> std::io::Result<MockServer> {
     config.validate().map_err(invalid_input)?;
-    let tls = load_tls(&config)?;
+    let tls = load_tls(&config).map_err(invalid_input)?;
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
     let state = AppState::with_hook(config, hook, cancel.clone());

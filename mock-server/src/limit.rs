@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// The largest `rps` (one request per nanosecond).
+const MAX_RPS: f64 = 1e9;
+
 /// The `rate_limit` config section and the body of `PUT /__mock/rate-limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,8 +42,14 @@ impl RateLimitConfig {
     /// # Errors
     /// A message naming the bad field.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.rps.is_finite() && self.rps > 0.0 && self.rps <= 1e9) {
+        if !(self.rps.is_finite() && self.rps > 0.0) {
             return Err("rate_limit.rps must be a number above 0".to_owned());
+        }
+        if self.rps > MAX_RPS {
+            return Err(format!(
+                "rate_limit.rps {} is too large: it must be above 0 and at most {MAX_RPS:e}",
+                self.rps
+            ));
         }
         if self.burst == 0 {
             return Err("rate_limit.burst must be at least 1".to_owned());

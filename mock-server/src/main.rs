@@ -68,6 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     cli.tls.apply(&mut config.tls);
     cli.caps.apply(&mut config);
     config.validate_caps().map_err(anyhow::Error::msg)?;
+    let tls = chatload_mock::load_tls(&config)?;
     let shutdown = shutdown_signal();
     let addr = SocketAddr::new(cli.bind, cli.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -87,7 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         seed = config.seed,
         "chatload-mock listening"
     );
-    chatload_mock::serve(listener, config, shutdown)
+    chatload_mock::serve_with_tls(listener, config, tls, shutdown)
         .await
         .context("serving")?;
     tracing::info!("chatload-mock stopped");

@@ -40,6 +40,18 @@ pub struct TlsConfig {
     /// Where to write the generated CA certificate (PEM), the file a client
     /// trusts (`chatload run --ca-cert FILE`). Only with a generated certificate.
     pub ca_out: Option<PathBuf>,
+    /// Where each path was given (`file:line:column` of its value in the
+    /// configuration file, or the flag), for the errors of [`Self::load`].
+    #[serde(skip)]
+    pub at: TlsAt,
+}
+
+/// Where `cert`, `key` and `ca_out` were given (`None`: unknown).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsAt {
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub ca_out: Option<String>,
 }
 
 impl TlsConfig {
@@ -78,16 +90,28 @@ impl TlsConfig {
     /// # Errors
     /// Unreadable or malformed PEM, a key that does not match, an unwritable `ca_out`.
     pub fn load(&self) -> Result<TlsIdentity, TlsError> {
+        let at = |place: &Option<String>, error: TlsError| match place {
+            Some(at) => TlsError::At {
+                at: at.clone(),
+                inner: Box::new(error),
+            },
+            None => error,
+        };
         let (chain, key, ca_pem) = match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => (read_chain(cert)?, read_key(key)?, None),
+            (Some(cert), Some(key)) => (
+                read_chain(cert).map_err(|e| at(&self.at.cert, e))?,
+                read_key(key).map_err(|e| at(&self.at.key, e))?,
+                None,
+            ),
             _ => {
                 let generated = generate_for_localhost()?;
                 if let Some(path) = &self.ca_out {
-                    std::fs::write(path, &generated.ca_pem).map_err(|source| {
-                        TlsError::WriteCa {
+                    std::fs::write(path, &generated.ca_pem).map_err(|cause| {
+                        let error = TlsError::WriteCa {
                             path: path.clone(),
-                            source,
-                        }
+                            cause,
+                        };
+                        at(&self.at.ca_out, error)
                     })?;
                 }
                 (generated.chain, generated.key, Some(generated.ca_pem))
@@ -137,9 +161,12 @@ impl TlsArgs {
             config.cert.clone_from(&self.tls_cert);
             config.key.clone_from(&self.tls_key);
             config.ca_out = None;
+            config.at.cert = Some("--tls-cert".to_owned());
+            config.at.key = Some("--tls-key".to_owned());
         }
         if self.tls_ca_out.is_some() {
             config.ca_out.clone_from(&self.tls_ca_out);
+            config.at.ca_out = Some("--tls-ca-out".to_owned());
         }
     }
 }
@@ -147,13 +174,14 @@ impl TlsArgs {
 /// Why the mock's TLS settings could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    /// A certificate or key file could not be read.
-    #[error("tls: cannot read {path}: {source}")]
+    /// A certificate or key file could not be read. (The OS error is in
+    /// the message, not chained as a source, so a chain prints it once.)
+    #[error("tls: cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file holds no usable PEM item of the expected kind.
     #[error("tls: {path} holds no PEM {what}")]
@@ -170,12 +198,21 @@ pub enum TlsError {
     #[error("tls: {0}")]
     Rustls(#[from] rustls::Error),
     /// The generated CA could not be written to `ca_out`.
-    #[error("tls: cannot write the CA certificate to {path}: {source}")]
+    #[error("tls: cannot write the CA certificate to {path}: {cause}")]
     WriteCa {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
+    },
+    /// One of the above, with where the path was given (`file:line:column`
+    /// in the configuration file, or the flag).
+    #[error("{at}: {inner}")]
+    At {
+        /// `file:line:column` or `--tls-cert` and the like.
+        at: String,
+        /// What went wrong.
+        inner: Box<TlsError>,
     },
 }
 
@@ -264,9 +301,9 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|cause| TlsError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     })
 }
 
@@ -392,6 +429,7 @@ mod tests {
             cert: Some("c.pem".into()),
             key: Some("k.pem".into()),
             ca_out: Some("ca.pem".into()),
+            ..TlsConfig::default()
         };
         assert!(both_and_out.validate().unwrap_err().contains("ca_out"));
         assert_eq!(TlsConfig::default().validate(), Ok(()));
@@ -416,7 +454,7 @@ mod tests {
         let missing = TlsConfig {
             cert: Some(dir.join("nope.pem")),
             key: Some(dir.join("key.pem")),
-            ca_out: None,
+            ..TlsConfig::default()
         };
         let err = missing.load().unwrap_err().to_string();
         assert!(err.contains("nope.pem"), "{err}");

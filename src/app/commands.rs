@@ -115,6 +115,8 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
     args.tls.apply(&mut config.tls);
     args.caps.apply(&mut config);
     config.validate_caps().map_err(|e| usage(anyhow!("{e}")))?;
+    // Before binding and announcing: bad TLS material is a usage error.
+    let tls = chatload_mock::load_tls(&config).map_err(usage)?;
     let addr = std::net::SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -137,7 +139,7 @@ pub(super) async fn serve_mock(args: MockArgs) -> Result<Exit, AppError> {
             local.port()
         );
     }
-    chatload_mock::serve(listener, config, shutdown_signal())
+    chatload_mock::serve_with_tls(listener, config, tls, shutdown_signal())
         .await
         .map_err(run_failed)?;
     Ok(Exit::Passed)

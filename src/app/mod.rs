@@ -132,13 +132,18 @@ fn tls_options(
         .ca_cert
         .as_deref()
         .or_else(|| spec.and_then(|s| s.ca_cert.as_deref()));
-    let extra_ca = match (mock_ca, ca_path) {
-        (Some(pem), _) => Some(
+    // A CA file given is read even when the bundled mock's CA is used, so a
+    // missing or broken one is a usage error, never silently ignored.
+    let given = ca_path
+        .map(CaCert::read)
+        .transpose()
+        .map_err(|e| usage(anyhow!(e)))?;
+    let extra_ca = match mock_ca {
+        Some(pem) => Some(
             CaCert::from_pem("the bundled mock's generated CA", pem.as_bytes())
                 .map_err(|e| run_failed(anyhow!(e)))?,
         ),
-        (None, Some(path)) => Some(CaCert::read(path).map_err(|e| usage(anyhow!(e)))?),
-        (None, None) => None,
+        None => given,
     };
     let insecure = args.insecure || spec.is_some_and(|s| s.insecure);
     if insecure {

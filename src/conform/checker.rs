@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::StatusCoverage;
-use super::{Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind};
+use super::{
+    Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
+};
 use crate::api::{Operation, headers};
 use crate::schema::SchemaRegistry;
 use chatload_api::spec::{self, DeclaredResponse};
@@ -50,8 +52,14 @@ pub struct Checker {
     target: ConformTarget,
     registry: SchemaRegistry,
     pub(super) options: ConformOptions,
+    /// This run's own tag (hex nanoseconds since the epoch, after
+    /// `conform-`): the tour's names and generated unique values carry it,
+    /// so a rerun against the same instance meets nothing a run left.
+    pub(super) tag: String,
     declared: Vec<Vec<DeclaredResponse>>,
     pub results: Vec<CheckResult>,
+    /// Checks not made, with the reason.
+    pub skipped: Vec<Skipped>,
     pub exercised: BTreeSet<Operation>,
     observed: BTreeMap<Operation, BTreeSet<u16>>,
     probed: BTreeSet<Operation>,
@@ -80,8 +88,15 @@ impl Checker {
             target,
             registry: SchemaRegistry::load(None)?,
             options,
+            tag: format!(
+                "conform-{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
             declared: Operation::ALL.into_iter().map(spec::responses).collect(),
             results: Vec::new(),
+            skipped: Vec::new(),
             exercised: BTreeSet::new(),
             observed: BTreeMap::new(),
             probed: BTreeSet::new(),
@@ -92,6 +107,15 @@ impl Checker {
     /// The target's settings.
     pub fn target(&self) -> &ConformTarget {
         &self.target
+    }
+
+    /// Records a check of `op` that is not made, and why.
+    pub(super) fn skip(&mut self, op: Operation, name: String, reason: String) {
+        self.skipped.push(Skipped {
+            name,
+            operation: op.id().to_owned(),
+            reason,
+        });
     }
 
     /// Masks a user's session token in every output from now on.
@@ -345,6 +369,7 @@ impl Checker {
             seed: self.options.seed,
             cases: self.options.cases,
             checks: self.results,
+            skipped: self.skipped,
             operations_in_spec: all.len(),
             operations_exercised: exercised,
             coverage: exercised as f64 / all.len().max(1) as f64,

@@ -12,7 +12,12 @@
 //! invalid case is invalid and a valid case valid by the spec, not by this
 //! file's guess. Boundary cases change only what cannot name another
 //! resource: fields the happy body leaves out, and numbers, booleans and
-//! enum values; `anyOf` fields (room and source ids) are left alone.
+//! enum values; `anyOf` fields (room and source ids) are left alone. A
+//! string the spec marks `x-unique: true` (unique per app, e.g. a user's
+//! `externalId`) gets the run's tag, padded to the boundary length, so a
+//! rerun against the same instance meets no value an earlier run left; a
+//! boundary shorter than the tag cannot hold a unique value and is skipped
+//! with its reason ([`Cases::skipped`]).
 //!
 //! A seeded shuffle picks at most `cases` of each class per operation,
 //! interleaving the kinds, so the same seed sends the same bodies.
@@ -47,6 +52,23 @@ pub(super) struct Case {
     pub field: Option<String>,
 }
 
+/// A boundary that is not sent, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Skip {
+    /// What it would have changed (`` `externalId` is 1 chars (minLength) ``).
+    pub what: String,
+    pub reason: String,
+}
+
+/// The generated bodies of one operation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct Cases {
+    pub invalid: Vec<Case>,
+    pub valid: Vec<Case>,
+    /// Boundaries of unique fields too short for a unique value: not sent.
+    pub skipped: Vec<Skip>,
+}
+
 /// One mutation before classification.
 struct Candidate {
     kind: &'static str,
@@ -56,6 +78,14 @@ struct Candidate {
     value: Option<Value>,
     /// Meant to stay valid.
     valid: bool,
+    /// Not sent, for this reason.
+    skip: Option<String>,
+}
+
+/// What the candidates are generated with: the run's tag, the value unique
+/// fields start with.
+struct Gen<'t> {
+    tag: &'t str,
 }
 
 /// JSON pointer of `op`'s JSON request body schema.
@@ -84,14 +114,11 @@ pub(super) fn is_valid(op: Operation, body: &Value) -> Option<bool> {
 }
 
 /// The invalid and the boundary-valid cases for `op` around `base`, at most
-/// `options.cases` of each, picked by `options.seed`.
-pub(super) fn cases(
-    op: Operation,
-    base: &Value,
-    options: ConformOptions,
-) -> (Vec<Case>, Vec<Case>) {
+/// `options.cases` of each, picked by `options.seed`; unique fields get
+/// values starting with `tag` (the run's own, so reruns do not collide).
+pub(super) fn cases(op: Operation, base: &Value, options: ConformOptions, tag: &str) -> Cases {
     let Some(pointer) = request_schema(op) else {
-        return (Vec::new(), Vec::new());
+        return Cases::default();
     };
     let mut found = vec![Candidate {
         kind: "type",
@@ -99,9 +126,10 @@ pub(super) fn cases(
         at: Vec::new(),
         value: Some(json!([])),
         valid: false,
+        skip: None,
     }];
     if let Some(object) = base.as_object() {
-        object_candidates(
+        Gen { tag }.object_candidates(
             resolve(&json!({ "$ref": format!("#{pointer}") })),
             object,
             &[],
@@ -110,7 +138,15 @@ pub(super) fn cases(
     }
     let mut invalid = Vec::new();
     let mut valid = Vec::new();
+    let mut skipped = Vec::new();
     for c in found {
+        if let Some(reason) = c.skip {
+            skipped.push(Skip {
+                what: c.what,
+                reason,
+            });
+            continue;
+        }
         let Some(body) = apply(base, &c.at, c.value.clone()) else {
             continue;
         };
@@ -132,10 +168,11 @@ pub(super) fn cases(
         }
     }
     let seed = options.seed ^ (op.index() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (
-        pick(invalid, options.cases, seed),
-        pick(valid, options.cases, seed.rotate_left(17)),
-    )
+    Cases {
+        invalid: pick(invalid, options.cases, seed),
+        valid: pick(valid, options.cases, seed.rotate_left(17)),
+        skipped,
+    }
 }
 
 /// A seeded shuffle, then the kinds interleaved (each kind's first case,
@@ -175,201 +212,212 @@ fn resolve(node: &Value) -> &Value {
     node
 }
 
-/// The candidates for an object at `at` whose current value is `base`.
-fn object_candidates(
-    schema: &Value,
-    base: &Map<String, Value>,
-    at: &[String],
-    out: &mut Vec<Candidate>,
-) {
-    let field = |name: &str| -> Vec<String> {
-        let mut path = at.to_vec();
-        path.push(name.to_owned());
-        path
-    };
-    for name in schema["required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        if base.contains_key(name) {
-            let what = format!("`{}` missing", field(name).join("."));
+impl Gen<'_> {
+    /// The candidates for an object at `at` whose current value is `base`.
+    fn object_candidates(
+        &self,
+        schema: &Value,
+        base: &Map<String, Value>,
+        at: &[String],
+        out: &mut Vec<Candidate>,
+    ) {
+        let field = |name: &str| -> Vec<String> {
+            let mut path = at.to_vec();
+            path.push(name.to_owned());
+            path
+        };
+        for name in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if base.contains_key(name) {
+                let what = format!("`{}` missing", field(name).join("."));
+                out.push(Candidate {
+                    kind: "missing",
+                    what,
+                    at: field(name),
+                    value: None,
+                    valid: false,
+                    skip: None,
+                });
+            }
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            self.value_candidates(resolve(property), base.get(name), &field(name), out);
+        }
+    }
+
+    /// The candidates for one value at `at` (`current`: its value in the happy body).
+    fn value_candidates(
+        &self,
+        schema: &Value,
+        current: Option<&Value>,
+        at: &[String],
+        out: &mut Vec<Candidate>,
+    ) {
+        let name = at.join(".");
+        let mut push = |kind, what: String, value: Result<Value, String>, valid: bool| {
+            let what = format!("`{name}` {what}");
+            let (value, skip) = match value {
+                Ok(v) => (Some(v), None),
+                Err(reason) => (None, Some(reason)),
+            };
             out.push(Candidate {
-                kind: "missing",
+                kind,
                 what,
-                at: field(name),
-                value: None,
-                valid: false,
+                at: at.to_vec(),
+                value,
+                valid,
+                skip,
+            });
+        };
+        for wrong in [
+            json!(true),
+            json!(12345),
+            json!("conform"),
+            json!([]),
+            json!({}),
+            Value::Null,
+        ] {
+            push("type", format!("is {}", short(&wrong)), Ok(wrong), false);
+        }
+        if schema.get("anyOf").is_some() {
+            return;
+        }
+        let free = current.is_none();
+        if let Some(values) = schema["enum"].as_array() {
+            let outside = Ok(json!("conform-not-in-enum"));
+            push("enum", "is not one of the enum".to_owned(), outside, false);
+            for v in values {
+                push("enum", format!("= {v}"), Ok(v.clone()), true);
+            }
+            return;
+        }
+        match schema["type"].as_str() {
+            Some("integer" | "number") => number_candidates(schema, &mut push),
+            Some("string") => self.string_candidates(schema, free, &mut push),
+            Some("boolean") => {
+                for b in [true, false] {
+                    push("boolean", format!("= {b}"), Ok(json!(b)), true);
+                }
+            }
+            Some("array") => self.array_candidates(schema, current, at, free, out),
+            Some("object") => {
+                if let Some(object) = current.and_then(Value::as_object) {
+                    self.object_candidates(schema, object, at, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The candidates for a string: one char too short and too long; at each bound too when
+    /// the happy body leaves the value `free`. A unique string (`x-unique`) at a bound is the
+    /// run's tag padded to that length, or skipped when the bound is shorter than the tag.
+    fn string_candidates(&self, schema: &Value, free: bool, push: &mut Push<'_>) {
+        let unique = schema["x-unique"].as_bool() == Some(true);
+        let at_bound = |n: u64| -> Result<Value, String> {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if !unique {
+                return Ok(json!("x".repeat(n)));
+            }
+            if n < self.tag.len() {
+                return Err(format!(
+                    "unique per app (x-unique): a {n}-char value cannot be unique against shared \
+                     state (a run's unique value has {} chars)",
+                    self.tag.len()
+                ));
+            }
+            Ok(json!(format!(
+                "{}{}",
+                self.tag,
+                "x".repeat(n - self.tag.len())
+            )))
+        };
+        if let Some(min) = schema["minLength"].as_u64().filter(|m| *m > 0) {
+            let short = "x".repeat(usize::try_from(min - 1).unwrap_or(0));
+            let what = format!("is {} chars (minLength {min})", min - 1);
+            push("length", what, Ok(json!(short)), false);
+            if free {
+                push(
+                    "length",
+                    format!("is {min} chars (minLength)"),
+                    at_bound(min),
+                    true,
+                );
+            }
+        }
+        if let Some(max) = schema["maxLength"].as_u64().filter(|m| *m < 1 << 20) {
+            let n = usize::try_from(max).unwrap_or(0);
+            let what = format!("is {} chars (maxLength {max})", max + 1);
+            push("length", what, Ok(json!("x".repeat(n + 1))), false);
+            if free {
+                push(
+                    "length",
+                    format!("is {max} chars (maxLength)"),
+                    at_bound(max),
+                    true,
+                );
+            }
+        }
+    }
+
+    /// The candidates for an array: too few items, an empty one (when free),
+    /// and its first item's candidates.
+    fn array_candidates(
+        &self,
+        schema: &Value,
+        current: Option<&Value>,
+        at: &[String],
+        free: bool,
+        out: &mut Vec<Candidate>,
+    ) {
+        let name = at.join(".");
+        let min = schema["minItems"].as_u64().unwrap_or(0);
+        // Too few items, or (when the happy body leaves it out) an empty list.
+        if min > 0 || free {
+            let what = match min {
+                0 => format!("`{name}` is empty"),
+                _ => format!("`{name}` is empty (minItems {min})"),
+            };
+            let (at, value, valid) = (at.to_vec(), Some(json!([])), min == 0);
+            out.push(Candidate {
+                kind: "items",
+                what,
+                at,
+                value,
+                valid,
+                skip: None,
             });
         }
-    }
-    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
-        value_candidates(resolve(property), base.get(name), &field(name), out);
+        if let Some(first) = current.and_then(Value::as_array).and_then(|a| a.first()) {
+            let mut item = at.to_vec();
+            item.push("0".to_owned());
+            self.value_candidates(resolve(&schema["items"]), Some(first), &item, out);
+        }
     }
 }
 
-/// The candidates for one value at `at` (`current`: its value in the happy body).
-fn value_candidates(
-    schema: &Value,
-    current: Option<&Value>,
-    at: &[String],
-    out: &mut Vec<Candidate>,
-) {
-    let name = at.join(".");
-    let mut push = |kind, what: String, value: Value, valid: bool| {
-        let what = format!("`{name}` {what}");
-        out.push(Candidate {
-            kind,
-            what,
-            at: at.to_vec(),
-            value: Some(value),
-            valid,
-        });
-    };
-    for wrong in [
-        json!(true),
-        json!(12345),
-        json!("conform"),
-        json!([]),
-        json!({}),
-        Value::Null,
-    ] {
-        push("type", format!("is {}", short(&wrong)), wrong, false);
-    }
-    if schema.get("anyOf").is_some() {
-        return;
-    }
-    let free = current.is_none();
-    if let Some(values) = schema["enum"].as_array() {
-        push(
-            "enum",
-            "is not one of the enum".to_owned(),
-            json!("conform-not-in-enum"),
-            false,
-        );
-        for v in values {
-            push("enum", format!("= {v}"), v.clone(), true);
-        }
-        return;
-    }
-    match schema["type"].as_str() {
-        Some("integer" | "number") => number_candidates(schema, &mut push),
-        Some("string") => string_candidates(schema, free, &mut push),
-        Some("boolean") => {
-            for b in [true, false] {
-                push("boolean", format!("= {b}"), json!(b), true);
-            }
-        }
-        Some("array") => array_candidates(schema, current, at, free, out),
-        Some("object") => {
-            if let Some(object) = current.and_then(Value::as_object) {
-                object_candidates(schema, object, at, out);
-            }
-        }
-        _ => {}
-    }
-}
+/// Takes a candidate's kind, what it does, its value (or why it is skipped) and whether it
+/// is meant to stay valid.
+type Push<'p> = dyn FnMut(&'static str, String, Result<Value, String>, bool) + 'p;
 
 /// The candidates for a number: just below the minimum and at it, just above the maximum
-/// and at it. `push` takes a candidate's kind, what it does, its value and whether it is
-/// meant to stay valid.
-fn number_candidates(schema: &Value, push: &mut impl FnMut(&'static str, String, Value, bool)) {
+/// and at it.
+fn number_candidates(schema: &Value, push: &mut Push<'_>) {
     if let Some(min) = schema["minimum"].as_i64() {
-        push(
-            "range",
-            format!("= {} (below minimum)", min - 1),
-            json!(min - 1),
-            false,
-        );
-        push("range", format!("= {min} (minimum)"), json!(min), true);
+        let below = format!("= {} (below minimum)", min - 1);
+        push("range", below, Ok(json!(min - 1)), false);
+        push("range", format!("= {min} (minimum)"), Ok(json!(min)), true);
     }
     if let Some(max) = schema["maximum"].as_u64() {
         if let Some(above) = max.checked_add(1) {
-            push(
-                "range",
-                format!("= {above} (above maximum)"),
-                json!(above),
-                false,
-            );
+            let what = format!("= {above} (above maximum)");
+            push("range", what, Ok(json!(above)), false);
         }
-        push("range", format!("= {max} (maximum)"), json!(max), true);
-    }
-}
-
-/// The candidates for a string: one char too short and too long; at each bound too when the
-/// happy body leaves the value `free`.
-fn string_candidates(
-    schema: &Value,
-    free: bool,
-    push: &mut impl FnMut(&'static str, String, Value, bool),
-) {
-    if let Some(min) = schema["minLength"].as_u64().filter(|m| *m > 0) {
-        let short = "x".repeat(usize::try_from(min - 1).unwrap_or(0));
-        push(
-            "length",
-            format!("is {} chars (minLength {min})", min - 1),
-            json!(short),
-            false,
-        );
-        if free {
-            push(
-                "length",
-                format!("is {min} chars (minLength)"),
-                json!("x".repeat(usize::try_from(min).unwrap_or(1))),
-                true,
-            );
-        }
-    }
-    if let Some(max) = schema["maxLength"].as_u64().filter(|m| *m < 1 << 20) {
-        let n = usize::try_from(max).unwrap_or(0);
-        push(
-            "length",
-            format!("is {} chars (maxLength {max})", max + 1),
-            json!("x".repeat(n + 1)),
-            false,
-        );
-        if free {
-            push(
-                "length",
-                format!("is {max} chars (maxLength)"),
-                json!("x".repeat(n)),
-                true,
-            );
-        }
-    }
-}
-
-/// The candidates for an array: too few items, an empty one (when free),
-/// and its first item's candidates.
-fn array_candidates(
-    schema: &Value,
-    current: Option<&Value>,
-    at: &[String],
-    free: bool,
-    out: &mut Vec<Candidate>,
-) {
-    let name = at.join(".");
-    let min = schema["minItems"].as_u64().unwrap_or(0);
-    // Too few items, or (when the happy body leaves it out) an empty list.
-    if min > 0 || free {
-        let what = match min {
-            0 => format!("`{name}` is empty"),
-            _ => format!("`{name}` is empty (minItems {min})"),
-        };
-        let (at, value, valid) = (at.to_vec(), Some(json!([])), min == 0);
-        out.push(Candidate {
-            kind: "items",
-            what,
-            at,
-            value,
-            valid,
-        });
-    }
-    if let Some(first) = current.and_then(Value::as_array).and_then(|a| a.first()) {
-        let mut item = at.to_vec();
-        item.push("0".to_owned());
-        value_candidates(resolve(&schema["items"]), Some(first), &item, out);
+        push("range", format!("= {max} (maximum)"), Ok(json!(max)), true);
     }
 }
 
@@ -417,6 +465,8 @@ fn short(v: &Value) -> &'static str {
 mod tests {
     use super::*;
 
+    const TAG: &str = "conform-18f2a3b4c5d6e7f8";
+
     fn options(seed: u64, cases: usize) -> ConformOptions {
         ConformOptions { seed, cases }
     }
@@ -424,7 +474,8 @@ mod tests {
     #[test]
     fn invalid_cases_break_the_schema_and_boundary_cases_keep_it() {
         let base = json!({"chatId": "c-1", "sender": "u-1", "message": "hi"});
-        let (invalid, valid) = cases(Operation::SendChatMessage, &base, options(7, 100));
+        let Cases { invalid, valid, .. } =
+            cases(Operation::SendChatMessage, &base, options(7, 100), TAG);
         assert!(
             invalid.iter().any(|c| c.what == "`sender` missing"),
             "{invalid:?}"
@@ -466,7 +517,8 @@ mod tests {
     #[test]
     fn nested_items_and_ranges_are_generated() {
         let base = json!({"history": [{"sender": "u-1", "message": "hi", "created": 5}]});
-        let (invalid, valid) = cases(Operation::ImportChatHistory, &base, options(1, 100));
+        let Cases { invalid, valid, .. } =
+            cases(Operation::ImportChatHistory, &base, options(1, 100), TAG);
         assert!(
             invalid
                 .iter()
@@ -484,14 +536,16 @@ mod tests {
     #[test]
     fn the_seed_picks_the_cases_and_the_count_bounds_them() {
         let base = json!({"name": "n", "email": "e@x", "rooms": [1], "capacity": 1});
-        let a = cases(Operation::CreateAgent, &base, options(3, 5));
-        assert_eq!(a, cases(Operation::CreateAgent, &base, options(3, 5)));
-        assert_eq!(a.0.len(), 5);
-        assert_ne!(a.0, cases(Operation::CreateAgent, &base, options(4, 5)).0);
-        let kinds: std::collections::BTreeSet<&str> =
-            a.0.iter()
-                .map(|c| c.what.split(' ').nth(1).unwrap_or(""))
-                .collect();
+        let a = cases(Operation::CreateAgent, &base, options(3, 5), TAG);
+        assert_eq!(a, cases(Operation::CreateAgent, &base, options(3, 5), TAG));
+        assert_eq!(a.invalid.len(), 5);
+        let other = cases(Operation::CreateAgent, &base, options(4, 5), TAG);
+        assert_ne!(a.invalid, other.invalid);
+        let kinds: std::collections::BTreeSet<&str> = a
+            .invalid
+            .iter()
+            .map(|c| c.what.split(' ').nth(1).unwrap_or(""))
+            .collect();
         assert!(kinds.len() > 1, "kinds interleaved: {a:?}");
     }
 
@@ -504,15 +558,53 @@ mod tests {
                 continue;
             }
             assert!(is_valid(op, &json!({})).is_some(), "{op}");
-            assert!(!cases(op, &json!({}), options(1, 5)).0.is_empty(), "{op}");
+            let generated = cases(op, &json!({}), options(1, 5), TAG);
+            assert!(!generated.invalid.is_empty(), "{op}");
         }
     }
 
     #[test]
     fn an_operation_without_a_json_body_gets_no_cases() {
         assert_eq!(
-            cases(Operation::GetChat, &json!({}), options(1, 5)),
-            (Vec::new(), Vec::new())
+            cases(Operation::GetChat, &json!({}), options(1, 5), TAG),
+            Cases::default()
         );
+    }
+
+    /// A unique field's boundary is the run's tag at that length, never a
+    /// fixed value a rerun would collide with; one shorter than the tag is
+    /// skipped with its reason.
+    #[test]
+    fn a_unique_field_gets_the_runs_tag_or_is_skipped_with_a_reason() {
+        let base = json!({"contact": "c@example.com"});
+        let generated = cases(Operation::UpdateUser, &base, options(1, 100), TAG);
+        let sent: Vec<&Value> = generated
+            .valid
+            .iter()
+            .filter_map(|c| c.body.get("externalId"))
+            .collect();
+        assert!(sent.is_empty(), "no 1-char externalId is sent: {sent:?}");
+        let skip = generated
+            .skipped
+            .iter()
+            .find(|s| s.what.contains("`externalId` is 1 chars"))
+            .unwrap_or_else(|| panic!("{:?}", generated.skipped));
+        assert!(skip.reason.contains("unique"), "{skip:?}");
+        assert!(
+            generated.valid.iter().any(|c| c.body["name"] == "x"),
+            "a field that need not be unique keeps its boundary: {:?}",
+            generated.valid
+        );
+        let schema = json!({"type": "string", "minLength": 30, "x-unique": true});
+        let mut found = Vec::new();
+        Gen { tag: TAG }.value_candidates(&schema, None, &["id".to_owned()], &mut found);
+        let at_min = found
+            .iter()
+            .find(|c| c.valid)
+            .and_then(|c| c.value.as_ref())
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        assert_eq!(at_min.len(), 30, "{at_min}");
+        assert!(at_min.starts_with(TAG), "{at_min}");
     }
 }

@@ -166,6 +166,14 @@ pub struct CheckResult {
     pub message: String,
 }
 
+/// A check not made, and why (a boundary a unique field cannot reach).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub name: String,
+    pub operation: String,
+    pub reason: String,
+}
+
 /// Which of one operation's declared responses were observed.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct StatusCoverage {
@@ -185,6 +193,8 @@ pub struct ConformReport {
     /// Generated bodies per operation and class (`--cases`).
     pub cases: usize,
     pub checks: Vec<CheckResult>,
+    /// Checks not made, each with its reason.
+    pub skipped: Vec<Skipped>,
     pub operations_in_spec: usize,
     pub operations_exercised: usize,
     pub coverage: f64,

@@ -1,6 +1,7 @@
 //! The suite's outputs besides the JSON report: the terminal listing (one
-//! line per check, then route and status coverage) and JUnit (one test case
-//! per check, its failure message the reason; status coverage as one test
+//! line per check and per skipped check, then route and status coverage)
+//! and JUnit (one test case per check, its failure message the reason; a
+//! skipped check as a skipped case with its reason; status coverage as one test
 //! case per operation that records which declared statuses were observed).
 
 use std::fmt::Write as _;
@@ -26,6 +27,13 @@ pub fn terminal(report: &ConformReport) -> String {
             check.operation, check.name
         );
     }
+    for skip in &report.skipped {
+        let _ = writeln!(
+            out,
+            "skip --- {:<22} {}  {}",
+            skip.operation, skip.name, skip.reason
+        );
+    }
     let failed = report.checks.iter().filter(|c| !c.passed).count();
     let not_exercised = match report.not_exercised.as_slice() {
         [] => String::new(),
@@ -37,9 +45,13 @@ pub fn terminal(report: &ConformReport) -> String {
         "coverage {done}/{all} operations ({:.0}%)",
         report.coverage * 100.0
     );
+    let skipped = match report.skipped.len() {
+        0 => String::new(),
+        n => format!(", {n} skipped"),
+    };
     let _ = writeln!(
         out,
-        "\n{checks} checks, {failed} failed; {route}{not_exercised}"
+        "\n{checks} checks, {failed} failed{skipped}; {route}{not_exercised}"
     );
     let _ = writeln!(
         out,
@@ -103,6 +115,13 @@ pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
         };
         let mut case = TestCase::new(c.name.clone(), status);
         case.set_classname(c.operation.clone());
+        suite.add_test_case(case);
+    }
+    for skip in &report.skipped {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(skip.reason.clone());
+        let mut case = TestCase::new(skip.name.clone(), status);
+        case.set_classname(skip.operation.clone());
         suite.add_test_case(case);
     }
     let coverage_status = if report.not_exercised.is_empty() {

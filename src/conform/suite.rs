@@ -45,12 +45,7 @@ impl Tour {
 pub async fn run_suite(mut c: Checker) -> ConformReport {
     let mut t = Tour {
         room: c.target().room,
-        tag: format!(
-            "{:x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ),
+        tag: c.tag.clone(),
         ..Tour::default()
     };
     apps_and_settings(&mut c, &t).await;
@@ -117,7 +112,7 @@ async fn apps_and_settings(c: &mut Checker, t: &Tour) {
         .await;
     c.call(Call::new("get app", Operation::GetApp, &[&app]))
         .await;
-    let body = json!({"name": format!("conform {}", t.tag), "region": "eu"});
+    let body = json!({"name": t.tag.clone(), "region": "eu"});
     let new_app = c
         .call(Call::new("create app", Operation::CreateApp, &[]).body(body))
         .await;
@@ -164,7 +159,7 @@ async fn agents(c: &mut Checker, t: &mut Tour) {
         .await;
     let body = json!({
         "name": "Conformance Agent",
-        "email": format!("conform-{}@example.com", t.tag),
+        "email": format!("{}@example.com", t.tag),
         "rooms": [t.room],
         "capacity": 1
     });
@@ -188,7 +183,7 @@ async fn agents(c: &mut Checker, t: &mut Tour) {
 }
 
 async fn users(c: &mut Checker, t: &mut Tour) {
-    let external = format!("conform-{}", t.tag);
+    let external = t.tag.clone();
     let body = json!({"name": "Conformance User", "externalId": external, "contact": "conform@example.com"});
     let signup = c
         .call(Call::new("create user", Operation::CreateUser, &[]).body(body))
@@ -361,7 +356,15 @@ async fn chat_members(c: &mut Checker, t: &Tour) {
         .await;
     c.call(Call::new("leave chat", Operation::LeaveChat, &[&chat]).body(other))
         .await;
-    let third = json!({"chatId": chat, "userId": t.agent(2)});
+    // A user, not an agent: the bundled mock's simulated agents answer their
+    // invitations within tens of ms, a race with the reject and its probes.
+    let invitee =
+        json!({"name": "Conformance Invitee", "externalId": format!("{}-invitee", t.tag)});
+    let invitee = c
+        .peek(&Call::new("invitee", Operation::CreateUser, &[]).body(invitee))
+        .await;
+    let invitee = s(invitee.as_ref(), "/user/id").unwrap_or_else(|| t.agent(2));
+    let third = json!({"chatId": chat, "userId": invitee});
     c.call(Call::new("invite agent", Operation::CreateInvitation, &[]).body(third.clone()))
         .await;
     c.call(Call::new("reject invitation", Operation::RejectInvitation, &[]).body(third.clone()))

@@ -113,8 +113,10 @@ struct Shard {
     /// (of chats not retired yet).
     once: HashSet<u64>,
     /// Hashes of the ids of retired chats (see `retire`), forgotten
-    /// `grace` after their retirement (`retired_order`).
-    retired: HashSet<u64>,
+    /// `grace` after their retirement (`retired_order`), each with the
+    /// chat's latest lifecycle request (`None` for a chat handed to the
+    /// clean-up): the cause of the events that follow a close.
+    retired: HashMap<u64, Option<Instant>>,
     retired_order: VecDeque<(Instant, u64)>,
     /// Closed chats in the order they closed: folded `grace` after closing
     /// when they are still held then.

@@ -1,12 +1,16 @@
 //! The HTTP server the API posts webhooks to.
 //!
-//! Any method and path: a request carrying `X-Hook-Secret` is the handshake
-//! (answered `200` with the same header echoed, whatever the body, as the
-//! real clients do); anything else is an event, whose `X-Hook-Signature` must
-//! verify against one of the known secrets (unless verification is off).
-//! Events are answered at once, before anything else is done with them, as
-//! receivers in the wild do; forged or unsigned ones get `401`, bodies that
-//! are not an envelope `400`, and both are counted, never routed.
+//! A request carrying `X-Hook-Secret`, whatever its method and path, is the
+//! handshake (answered `200` with the same header echoed, whatever the body,
+//! as the real clients do). An event is a `POST` to a hook path (`/hooks`,
+//! and the path of the URL registered instead, [`WebhookReceiver::accept_path`]);
+//! its `X-Hook-Signature` must verify against one of the known secrets
+//! (unless verification is off). Events are answered at once, before
+//! anything else is done with them, as receivers in the wild do; forged or
+//! unsigned ones get `401`, bodies that are not an envelope `400`, and both
+//! are counted, never routed. Any other request is no event: another path
+//! gets `404`, another method on a hook path `405` (with `Allow: POST`),
+//! counted as `stray` only.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,7 +21,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -28,6 +32,9 @@ use super::router::EventRouter;
 use super::{WebhookEvent, signature};
 use crate::api::events;
 use crate::api::headers::lower::{HOOK_SECRET, HOOK_SIGNATURE};
+
+/// The path the receiver's own URL ([`RunningReceiver::local_url`]) names.
+pub const HOOK_PATH: &str = "/hooks";
 
 /// Answers the synchronous `chats:assign` webhook: the agent id to assign,
 /// or `None` to let the API use its own algorithm.
@@ -42,6 +49,7 @@ pub struct ReceiverCounters {
     events: AtomicU64,
     invalid_signatures: AtomicU64,
     malformed: AtomicU64,
+    stray: AtomicU64,
 }
 
 /// A copy of [`ReceiverCounters`] for reports.
@@ -55,6 +63,9 @@ pub struct ReceiverSnapshot {
     pub invalid_signatures: u64,
     /// Signed bodies that were not an event envelope (not routed).
     pub malformed: u64,
+    /// Requests that were neither a handshake nor a `POST` to a hook path
+    /// (answered 404 or 405; no event, not in any event counter).
+    pub stray: u64,
 }
 
 impl ReceiverCounters {
@@ -64,6 +75,7 @@ impl ReceiverCounters {
             events: self.events.load(Ordering::Relaxed),
             invalid_signatures: self.invalid_signatures.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
+            stray: self.stray.load(Ordering::Relaxed),
         }
     }
 }
@@ -79,6 +91,8 @@ struct Shared {
     verify: bool,
     /// Webhook secrets: never printed (see the `Debug` impl).
     secrets: RwLock<Vec<Vec<u8>>>,
+    /// The paths events are posted to.
+    paths: RwLock<Vec<String>>,
     counters: ReceiverCounters,
     assign: RwLock<Option<Arc<dyn AssignResponder>>>,
 }
@@ -107,6 +121,7 @@ impl WebhookReceiver {
                 router,
                 verify,
                 secrets: RwLock::new(Vec::new()),
+                paths: RwLock::new(vec![HOOK_PATH.to_owned()]),
                 counters: ReceiverCounters::default(),
                 assign: RwLock::new(None),
             }),
@@ -121,6 +136,19 @@ impl WebhookReceiver {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push(secret.as_bytes().to_vec());
+    }
+
+    /// Takes events posted to `path` too (the path of a `public_url` that a
+    /// proxy forwards as it is).
+    pub fn accept_path(&self, path: &str) {
+        let mut paths = self
+            .shared
+            .paths
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !paths.iter().any(|p| p == path) {
+            paths.push(path.to_owned());
+        }
     }
 
     /// Lets `responder` answer `chats:assign`.
@@ -183,7 +211,7 @@ impl RunningReceiver {
     /// `http://ADDR/hooks`: what to register when the API can reach this
     /// machine directly (the bundled mock, a test instance on the LAN).
     pub fn local_url(&self) -> String {
-        format!("http://{}/hooks", self.addr)
+        format!("http://{}{HOOK_PATH}", self.addr)
     }
 
     /// Stops accepting and waits for the server task.
@@ -195,6 +223,8 @@ impl RunningReceiver {
 
 async fn receive(
     State(receiver): State<WebhookReceiver>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -209,6 +239,10 @@ async fn receive(
             HeaderValue::from_static("application/json"),
         );
         return response;
+    }
+    if let Some(refused) = not_an_event(shared, &method, uri.path()) {
+        shared.counters.stray.fetch_add(1, Ordering::Relaxed);
+        return refused;
     }
     if shared.verify && !signed(shared, &headers, &body) {
         shared
@@ -236,6 +270,29 @@ async fn receive(
     };
     shared.router.dispatch(event);
     json(StatusCode::OK, answer.unwrap_or_else(|| "{}".to_owned()))
+}
+
+/// `404` for a path that is not a hook path, `405` for another method than
+/// `POST` on one; `None` for an event's request.
+fn not_an_event(shared: &Shared, method: &Method, path: &str) -> Option<Response> {
+    let hook = shared
+        .paths
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .any(|p| p == path);
+    if !hook {
+        return Some(error(StatusCode::NOT_FOUND, "not a webhook path"));
+    }
+    if method != Method::POST {
+        let mut refused = error(StatusCode::METHOD_NOT_ALLOWED, "webhooks are POSTed");
+        let allow = HeaderValue::from_static("POST");
+        refused
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow);
+        return Some(refused);
+    }
+    None
 }
 
 fn signed(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> bool {
@@ -333,6 +390,7 @@ mod tests {
                 events: 1,
                 invalid_signatures: 2,
                 malformed: 1,
+                stray: 0,
             }
         );
         assert!(!format!("{receiver:?}").contains("s3cret"));
@@ -381,6 +439,34 @@ mod tests {
         let chosen = post(&running.local_url(), &[], body).await;
         let answer: serde_json::Value = chosen.json().await.expect("json");
         assert_eq!(answer["agentId"], "a-3");
+        running.stop().await;
+    }
+
+    // See: audit item 3 — a GET /hooks or POST /other was answered 401 and
+    // counted as an invalid signature.
+    #[tokio::test]
+    async fn only_a_post_to_a_hook_path_is_an_event() {
+        let receiver = WebhookReceiver::new(EventRouter::new(), true);
+        receiver.add_secret("s3cret");
+        receiver.accept_path("/chatload");
+        let running = serve(&receiver).await;
+        let base = format!("http://{}", running.addr);
+        let client = reqwest::Client::new();
+        let get = client
+            .get(running.local_url())
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(get.status(), 405);
+        assert_eq!(get.headers()["allow"], "POST");
+        let other = post(&format!("{base}/other"), &[], "{}").await;
+        assert_eq!(other.status(), 404);
+        let body: serde_json::Value = other.json().await.expect("JSON envelope");
+        assert_eq!(body["error"]["code"], 404);
+        let unsigned = post(&format!("{base}/chatload"), &[], "{}").await;
+        assert_eq!(unsigned.status(), 401, "the accepted path takes events");
+        let counters = receiver.counters();
+        assert_eq!((counters.stray, counters.invalid_signatures), (2, 1));
         running.stop().await;
     }
 }

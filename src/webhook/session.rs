@@ -122,6 +122,9 @@ impl WebhookSession {
         if let Some(secret) = config.secret {
             receiver.add_secret(secret);
         }
+        if let Some(url) = config.public_url.and_then(|u| reqwest::Url::parse(u).ok()) {
+            receiver.accept_path(url.path());
+        }
         let running = receiver
             .start(config.bind)
             .await

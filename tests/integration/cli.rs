@@ -470,3 +470,107 @@ fn http2_on_the_bundled_mock_without_mock_tls_says_to_add_it() {
         serde_json::json!(["HTTP/2"])
     );
 }
+
+// See: audit item 4 — bad TLS material was reported after "listening on
+// https://…", with the OS error twice, exit 3 and no location.
+#[test]
+fn bad_tls_material_for_the_mock_is_a_usage_error_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_scenario(
+        dir.path(),
+        "m.yaml",
+        "seed: 1\ntls: {cert: nope.pem, key: nope.pem}\n",
+    );
+    let os_error = "No such file or directory";
+    let from_file = usage_error(
+        chatload()
+            .args(["mock", "--port", "0", "--config"])
+            .arg(&config),
+    );
+    let at = format!("{}:2:13: tls: cannot read", config.display());
+    assert!(from_file.contains(&at), "{from_file}");
+    let flags = usage_error(chatload().args([
+        "mock",
+        "--port",
+        "0",
+        "--tls-cert",
+        "nope.pem",
+        "--tls-key",
+        "nope.pem",
+    ]));
+    assert!(
+        flags.contains("--tls-cert: tls: cannot read nope.pem"),
+        "{flags}"
+    );
+    let ca_out = dir.path().join("no-such-dir").join("ca.pem");
+    let unwritable = usage_error(
+        chatload()
+            .args(["mock", "--port", "0", "--tls-ca-out"])
+            .arg(&ca_out),
+    );
+    assert!(
+        unwritable.contains("--tls-ca-out: tls: cannot write"),
+        "{unwritable}"
+    );
+    for stderr in [&from_file, &flags, &unwritable] {
+        assert!(!stderr.contains("listening"), "{stderr}");
+        assert_eq!(stderr.matches(os_error).count(), 1, "{stderr}");
+    }
+}
+
+// See: audit item 7 — the shutdown counts were logged only with
+// CHATLOAD_LOG=info, and then with ANSI colours into a file.
+#[cfg(unix)]
+#[test]
+fn chatload_mock_logs_its_shutdown_counts_by_default_without_colours_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mock.log");
+    let mut child = chatload()
+        .args(["mock", "--port", "0"])
+        .env_remove("CHATLOAD_LOG")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("chatload mock starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("listening")
+    {
+        assert!(std::time::Instant::now() < deadline, "never listened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    crate::common::send_signal(&child, "TERM");
+    assert!(child.wait().expect("exits").success());
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("connections") && stderr.contains("accepted="),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI escapes in a file: {stderr:?}"
+    );
+}
+
+// See: audit item 8 — `chatload mock --help` named a --max-media-bytes flag
+// that does not exist.
+#[test]
+fn every_flag_the_mock_help_names_exists() {
+    let help = chatload().args(["mock", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    // Flags after `chatload run` on a line are that command's.
+    let own = help
+        .lines()
+        .map(|l| l.split("chatload run").next().unwrap_or(l));
+    for flag in own
+        .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+    {
+        let probe = chatload().args(["mock", flag, "--help"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&probe.stderr);
+        assert!(
+            !stderr.contains("unexpected argument"),
+            "{flag} is named by the help but unknown: {stderr}"
+        );
+    }
+}

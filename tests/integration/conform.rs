@@ -111,3 +111,36 @@ fn every_new_kind_of_check_fails_with_its_reason_against_a_broken_server() {
     assert!(xml.contains("minimal failing body"), "{xml}");
     drop(rt);
 }
+
+/// `conform` twice against one long-lived mock (a nightly job's rerun):
+/// both pass. Unique fields (`x-unique`: a user's `externalId`) get the
+/// run's own value at a boundary, and the 1-char `minLength` boundary of
+/// `externalId`, which no run can make unique, is skipped with its reason
+/// instead of colliding with the value an earlier run left.
+#[test]
+fn conform_passes_twice_against_one_mock() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt
+        .block_on(chatload_mock::spawn(chatload_mock::MockConfig::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for run in 1..=2 {
+        let out = dir.path().join(format!("c{run}.json"));
+        let args = ["--out".as_ref(), out.as_os_str()];
+        let done = conform_remote(&mock.base_url(), &args);
+        let stdout = String::from_utf8_lossy(&done.stdout);
+        assert_eq!(done.status.code(), Some(0), "run {run}: {stdout}");
+        let report = read_json(&out);
+        let skipped = report["skipped"].as_array().cloned().unwrap_or_default();
+        assert!(
+            skipped.iter().any(|s| s["operation"] == "updateUser"
+                && s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("`externalId` is 1 chars"))
+                && s["reason"].as_str().is_some_and(|r| r.contains("unique"))),
+            "run {run}: {skipped:?}"
+        );
+        assert!(stdout.contains("skip --- updateUser"), "{stdout}");
+    }
+    drop(mock);
+}

@@ -322,6 +322,8 @@ async fn http2_or_the_http2_policy_without_tls_and_an_unreadable_ca_are_usage_er
             &["--ca-cert", &missing][..],
             "cannot read the CA certificate",
         ),
+        // See: audit item 9 — with --mock-tls the file was silently ignored.
+        (&["--mock-tls", "--ca-cert", &missing][..], &missing[..]),
         (&["--connection", "http2"][..], "add --mock-tls"),
         (
             &["--vus-per-connection", "3"][..],

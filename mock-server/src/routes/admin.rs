@@ -64,14 +64,25 @@ async fn stats_reset(State(state): State<AppState>) -> Response {
     ok(&state.stats().to_json())
 }
 
+/// An admin body that must be a JSON object: serde would otherwise read an
+/// array into a struct field by field (`[100]` as `stall_ms: 100`).
+fn object_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let invalid = |e: String| ApiError::bad_request(format!("Invalid {what}: {e}"));
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    if !value.is_object() {
+        return Err(invalid("the body must be a JSON object".to_owned()));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+}
+
 async fn faults_get(State(state): State<AppState>) -> Response {
     ok(&state.faults().get())
 }
 
 /// Replaces the whole fault table; body as the config's `faults` section.
 async fn faults_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let config: FaultsConfig = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid faults: {e}")))?;
+    let config: FaultsConfig = object_body(&body, "faults")?;
     config.validate().map_err(ApiError::bad_request)?;
     state.faults().set(config);
     Ok(ok(&state.faults().get()))
@@ -90,8 +101,7 @@ async fn rate_limit_get(State(state): State<AppState>) -> Response {
 
 /// Sets every app's rate limit; body `{"rps": 50, "burst": 10}`.
 async fn rate_limit_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let config: RateLimitConfig = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid rate limit: {e}")))?;
+    let config: RateLimitConfig = object_body(&body, "rate limit")?;
     config.validate().map_err(ApiError::bad_request)?;
     state.set_rate_limit(Some(config));
     Ok(rate_limit_get(State(state)).await)
@@ -160,8 +170,7 @@ async fn webhook_faults_put(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let faults: WebhookFaultsConfig = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid webhook faults: {e}")))?;
+    let faults: WebhookFaultsConfig = object_body(&body, "webhook faults")?;
     faults.validate().map_err(ApiError::bad_request)?;
     state.webhooks().set_faults(faults);
     Ok(ok(&*state.webhooks().faults()))

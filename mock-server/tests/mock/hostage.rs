@@ -293,3 +293,31 @@ async fn an_upload_is_served_with_a_safe_type_and_nosniff() {
     // The uploader's `text/html` is never served; a passive type is kept.
     assert_eq!(served, ["application/octet-stream", "image/png"]);
 }
+
+/// The documented exception to the JSON envelope (README, "Every failure"):
+/// a request hyper cannot parse is answered by hyper itself, 400 with an
+/// empty body and `connection: close`. This pins it, so the README's
+/// wording fails a test the day it changes.
+#[tokio::test]
+async fn a_request_that_is_not_http_gets_hypers_empty_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = crate::common::start_mock().await;
+    let addr = mock.base_url();
+    let host = addr
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_owned();
+    for raw in [
+        &b"GET /v1/id HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"[..],
+        &b"GARBAGE\r\n\r\n"[..],
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        stream.write_all(raw).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        assert!(answer.starts_with("http/1.1 400"), "{answer}");
+        assert!(answer.contains("content-length: 0"), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+}

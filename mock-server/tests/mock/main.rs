@@ -15,9 +15,12 @@
 //! - `fuzz_routes`: property test, arbitrary requests at every route.
 //! - `hostage`: connection limit, header-read and idle timeouts, SIGTERM
 //!   with a half-sent request (the binary).
+//! - `admin_input`: admin bodies that are not objects, rates too large, multipart without a boundary.
+//! - `tls_config`: the `tls:` section's errors, located in the file.
 //! - `webhooks`, `webhook_faults`, `webhook_order`, `assign_webhook`: outgoing
 //!   webhooks, their faults and order, and the `chats:assign` question.
 
+mod admin_input;
 mod assign_webhook;
 mod caps;
 mod chat_routes;
@@ -31,6 +34,7 @@ mod rate_limit;
 mod routes;
 mod schemathesis;
 mod spec_agreement;
+mod tls_config;
 mod webhook_faults;
 mod webhook_order;
 mod webhooks;

@@ -10,7 +10,10 @@
 //!   dropped, and only a hash of its id stays, for one grace window, so a
 //!   late copy of one of its events is still recognised (a second
 //!   `chats:create`, `chats:close` or `messages:new` is a duplicate, any
-//!   other event is counted as received and measures nothing).
+//!   other event, such as the `system:info` that follows a close, is
+//!   counted as received and measured from the chat's latest lifecycle
+//!   request, never late; nothing is measured for a chat handed to the
+//!   clean-up).
 //! - A closed chat still waiting for an expected event when its grace
 //!   window ends is **folded** the same way, its events not arrived by then
 //!   counted as missing.
@@ -106,7 +109,8 @@ impl EventTracker {
         if let Some(facts) = shard.chats.remove(chat) {
             self.fold(shard, &facts, m);
             let hash = self.hasher.hash_one(chat);
-            shard.retired.insert(hash);
+            let cause = (!facts.cleanup).then_some(facts.last_request);
+            shard.retired.insert(hash, cause);
             shard.retired_order.push_back((closed_at, hash));
         }
     }
@@ -159,15 +163,19 @@ impl EventTracker {
     }
 
     /// Counts an event about a retired chat; `false` when `chat` is not one.
+    /// An event that can follow a close (`system:info`, a queue update, a
+    /// late join...) is measured from the chat's latest lifecycle request,
+    /// unless the chat was handed to the clean-up; it is never late.
     pub(super) fn after_retirement(&self, shard: &Shard, chat: &str, event: &WebhookEvent) -> bool {
-        if shard.retired.is_empty() || !shard.retired.contains(&self.hasher.hash_one(chat)) {
+        let Some(cause) = shard.retired.get(&self.hasher.hash_one(chat)) else {
             return false;
-        }
+        };
         let mut m = lock(&self.measures);
         if self.once_key(event, chat).is_some() {
             m.duplicate += 1;
         } else {
             m.event(&event.trigger).count += 1;
+            self.latency(&mut m, &event.trigger, event.arrived, *cause, false);
         }
         true
     }

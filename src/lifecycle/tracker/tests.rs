@@ -447,3 +447,27 @@ fn ever_new_event_names_are_counted_together_beyond_the_cap() {
     assert_eq!(named + others, 200);
     assert!(others > 0);
 }
+
+// See: audit item 2 — `system:info` follows `chats:close`, which retired the
+// chat at once, so it was received N times and measured 0.
+#[test]
+fn an_event_that_follows_the_close_is_measured_from_the_latest_request() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    let chat = serde_json::json!({"chatId": "c-1", "userId": "u-1"});
+    tracker.on_event(&event("chats:create", chat.clone(), t0 + 10 * MS));
+    tracker.request_sent(Lifecycle::Close, "c-1", t0 + 900 * MS);
+    tracker.on_event(&event("chats:close", chat.clone(), t0 + 1_000 * MS));
+    tracker.close_answered("c-1", t0 + 1_000 * MS);
+    assert_eq!(tracker.held().chats, 0, "retired on its close");
+    tracker.on_event(&event("system:info", chat, t0 + 1_200 * MS));
+    let s = tracker.finish();
+    let (_, info) = s
+        .events
+        .iter()
+        .find(|(n, _)| n == "system:info")
+        .expect("system:info");
+    assert_eq!(info.count, 1);
+    assert_eq!(info.histogram.len(), 1, "measured, not only received");
+    assert_eq!(info.histogram.value_at_quantile(0.5) / 1_000, 300);
+    assert_eq!(s.late, 0);
+}

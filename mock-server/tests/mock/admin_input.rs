@@ -1,0 +1,68 @@
+//! Bad input that was accepted or answered with a misleading reason (audit
+//! item 5): an array as an admin body, a rate too large, a multipart
+//! upload without its boundary.
+
+use crate::common::start_mock;
+use chatload_mock::MockConfig;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_array_as_an_admin_body_is_refused() {
+    let mock = start_mock().await;
+    let array = json!([100, {"createChat": {"error_rate": 1.0}}]);
+    for path in ["/faults", "/rate-limit", "/webhooks/faults"] {
+        let refused = mock
+            .admin_send(Method::PUT, path, Some(array.clone()))
+            .await;
+        refused.assert_error(400);
+        let message = refused.body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("JSON object"), "{path}: {message}");
+    }
+    assert_eq!(mock.admin_get("/faults").await["stall_ms"], 0);
+}
+
+#[tokio::test]
+async fn a_rate_too_large_is_refused_as_too_large_with_the_range() {
+    let mock = start_mock().await;
+    let refused = mock
+        .admin_send(Method::PUT, "/rate-limit", Some(json!({"rps": 1e300})))
+        .await;
+    refused.assert_error(400);
+    let message = refused.body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("too large") && message.contains("at most 1e9"),
+        "{message}"
+    );
+    let err =
+        MockConfig::from_yaml_str("rate_limit: {rps: 1e300}\n", "m.yaml").expect_err("too large");
+    assert!(err.to_string().contains("too large"), "{err}");
+}
+
+#[tokio::test]
+async fn a_multipart_upload_without_a_boundary_says_the_boundary_is_missing() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let reply = demo
+        .exec(
+            demo.request(Method::POST, "/media")
+                .header("content-type", "multipart/form-data")
+                .body(
+                    "--x\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\nc\r\n--x--\r\n",
+                ),
+        )
+        .await;
+    reply.assert_error(400);
+    let message = reply.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("no boundary"), "{message}");
+    let plain = demo
+        .exec(
+            demo.request(Method::POST, "/media")
+                .header("content-type", "text/plain")
+                .body("x"),
+        )
+        .await;
+    plain.assert_error(400);
+    let message = plain.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("must be multipart/form-data"), "{message}");
+}
