@@ -58,6 +58,7 @@ pub(super) async fn finish(
             handshakes: stats.receiver.handshakes,
             events: stats.receiver.events,
             parked: stats.parked,
+            stray: stats.receiver.stray,
         },
         invalid_signatures: stats.receiver.invalid_signatures,
         malformed: stats.receiver.malformed,

@@ -88,6 +88,11 @@ pub struct ReceiverCounts {
     pub events: u64,
     /// Arrived before their chat's inbox was subscribed (then handed over).
     pub parked: u64,
+    /// Requests that were no event: another path (404) or another method
+    /// than POST on a hook path (405). Not in `events.invalid_signatures`;
+    /// 0 in reports written before it was counted.
+    #[serde(default)]
+    pub stray: u64,
 }
 
 /// Event counters (`events.*` thresholds).
@@ -435,6 +440,7 @@ impl ReceiverCounts {
         self.handshakes += other.handshakes;
         self.events += other.events;
         self.parked += other.parked;
+        self.stray += other.stray;
     }
 }
 

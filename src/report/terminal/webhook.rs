@@ -55,9 +55,13 @@ fn counts(out: &mut String, w: &WebhookReport, paint: Paint) {
     } else {
         "registered beforehand"
     };
+    let stray = match w.receiver.stray {
+        0 => String::new(),
+        n => format!(", {n} request(s) that were no event (another path or method)"),
+    };
     let _ = writeln!(
         out,
-        "  {registered}, {} handshake(s), {} event(s) received, {} arrived before their chat was known",
+        "  {registered}, {} handshake(s), {} event(s) received, {} arrived before their chat was known{stray}",
         w.receiver.handshakes, c.received, w.receiver.parked
     );
     let missing: Vec<String> = w

@@ -49,6 +49,7 @@ pub(crate) fn sample_input(chats: u64) -> WebhookInput {
             handshakes: 1,
             events: chats * 3 + 1,
             parked: 0,
+            stray: 1,
         },
         invalid_signatures: 2,
         malformed: 0,
@@ -129,6 +130,7 @@ fn merging_adds_counts_and_histograms_exactly() {
     );
     assert_eq!(merged.queue.time_in_queue, single.queue.time_in_queue);
     assert_eq!(merged.queue.queued, 8);
+    assert_eq!(merged.receiver.stray, 2, "stray requests add up");
     let little = merged.queue.little.expect("sampled");
     assert_eq!(little.samples, 20);
     assert!((little.l_measured - 1.5).abs() < 1e-9);
@@ -217,6 +219,7 @@ fn the_summary_shows_counts_service_levels_and_the_little_check() {
         "Webhooks",
         "duplicate 1",
         "invalid signatures 2",
+        "1 request(s) that were no event",
         "schema violations 4 of 12 event(s) checked",
         "chats:create × 4: at (data): ",
         "chats:join",
