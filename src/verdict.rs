@@ -432,14 +432,18 @@ fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
     let failed: u64 = r.steps.iter().map(|s| s.errors).sum();
     let t = &r.totals;
     let none = |why: &str| Err(why.to_owned());
+    // Requests cut off unanswered were sent: say so, not that none was.
+    let no_request = if t.cut_off_requests > 0 {
+        "no request was answered"
+    } else {
+        "no request was sent"
+    };
     match m {
-        RunMetric::ErrorRate | RunMetric::ErrorCount if t.requests == 0 => {
-            none("no request was sent")
-        }
+        RunMetric::ErrorRate | RunMetric::ErrorCount if t.requests == 0 => none(no_request),
         RunMetric::ErrorRate => Ok(t.error_rate),
         RunMetric::ErrorCount => Ok(t.errors as f64),
         RunMetric::RequestCount => Ok(t.requests as f64),
-        RunMetric::RequestRate if t.requests == 0 => none("no request was sent"),
+        RunMetric::RequestRate if t.requests == 0 => none(no_request),
         RunMetric::RequestRate => Ok(t.requests_per_sec),
         RunMetric::IterationCount => Ok(t.iterations as f64),
         RunMetric::IterationErrorRate if t.iterations == 0 => none("no iteration finished"),
@@ -452,9 +456,7 @@ fn run_value(m: RunMetric, r: &RunReport) -> Result<f64, String> {
         RunMetric::CheckRate | RunMetric::ChecksFailed if steps == 0 => none("no step ran"),
         RunMetric::CheckRate => Ok(1.0 - failed as f64 / steps as f64),
         RunMetric::ChecksFailed => Ok(failed as f64),
-        RunMetric::ThrottledRate | RunMetric::ThrottledCount if t.requests == 0 => {
-            none("no request was sent")
-        }
+        RunMetric::ThrottledRate | RunMetric::ThrottledCount if t.requests == 0 => none(no_request),
         RunMetric::ThrottledRate | RunMetric::ThrottledCount => match &r.throttle {
             None => {
                 none("the report has no throttle section (written before throttling was counted)")

@@ -73,7 +73,12 @@ fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
         let _ = writeln!(out, "protocol   {versions}");
     }
     let interrupted = if meta.interrupted {
-        format!("  {}", paint.alert("INTERRUPTED: partial results"))
+        let what = if meta.stopped_by_signal {
+            "INTERRUPTED: partial results"
+        } else {
+            "STOPPED EARLY: partial results"
+        };
+        format!("  {}", paint.alert(what))
     } else {
         String::new()
     };
@@ -489,6 +494,9 @@ mod tests {
         report.meta.interrupted = true;
         let text = render(&report, true);
         assert!(!text.contains("corr."), "\n{text}");
+        assert!(text.contains("STOPPED EARLY"), "not by a signal:\n{text}");
+        report.meta.stopped_by_signal = true;
+        let text = render(&report, true);
         assert!(text.contains("INTERRUPTED"));
         assert!(text.contains(RED), "errors are highlighted");
     }

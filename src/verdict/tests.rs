@@ -129,9 +129,13 @@ fn requests_cut_off_unanswered_are_not_called_unsent_and_the_cut_off_says_why() 
     report.totals.cut_off_iterations = 2;
     report.meta.interrupted = true;
     report.meta.stopped_by_signal = true;
-    let v = judge(&[], &report);
+    let v = judge(&[parse("errors.rate < 50%")], &report);
     assert!(
         v.reasons.iter().any(|r| r == "no request was answered"),
+        "{v:?}"
+    );
+    assert!(
+        v.thresholds[0].message.contains("no request was answered"),
         "{v:?}"
     );
     assert!(

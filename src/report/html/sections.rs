@@ -32,9 +32,14 @@ fn title(out: &mut String, meta: &RunMeta, verdict: Option<&Verdict>) {
         escape_html(&meta.scenario)
     );
     if meta.interrupted {
-        out.push_str(
-            "<span class=\"badge bad\" title=\"The run was stopped early; results are partial\">\
-             INTERRUPTED</span>\n",
+        w!(
+            out,
+            "<span class=\"badge bad\" title=\"The run was stopped early; results are partial\">{}</span>\n",
+            if meta.stopped_by_signal {
+                "INTERRUPTED"
+            } else {
+                "STOPPED EARLY"
+            }
         );
     }
     if let Some(v) = verdict {

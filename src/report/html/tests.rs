@@ -324,6 +324,9 @@ fn interrupted_shard_and_merged_runs_are_flagged() {
     report.meta.merged_from = vec!["a.json".to_owned(), "b.json".to_owned()];
     report.meta.target = "https://user:secret@api.example.com/v1?key=abc".to_owned();
     let html = html_of(&report);
+    assert!(html.contains(">STOPPED EARLY</span>"), "not by a signal");
+    report.meta.stopped_by_signal = true;
+    let html = html_of(&report);
     assert!(html.contains(">INTERRUPTED</span>"));
     assert!(html.contains("shard 2/3"));
     assert!(html.contains("merged from 2 reports"));

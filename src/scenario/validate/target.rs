@@ -79,6 +79,13 @@ fn base_url(v: &mut Validator<'_>, t: &RawTarget, at: &Location) -> Option<Strin
     // comes from the environment.
     let region_at = t.region.as_ref().map_or(*at, |r| r.referenced);
     match (base_url, region) {
+        (Some(url), _) if crate::client::refuse_userinfo(&url).is_err() => {
+            // Said without the URL: it holds the password.
+            let url_at = t.base_url.as_ref().map_or(*at, |u| u.referenced);
+            let e = crate::client::ClientBuildError::UserInfo;
+            v.problem(&url_at, "target.base_url", e.to_string());
+            None
+        }
         (Some(url), _) => Some(url),
         (None, Some(region)) => match region_url(&region, version.as_deref().unwrap_or("v1")) {
             Ok(url) => Some(url),
