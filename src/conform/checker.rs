@@ -42,6 +42,9 @@ pub(super) struct Answer {
     pub content_type: Option<String>,
     pub allow: Option<String>,
     pub body: Option<Value>,
+    /// Why the body did not arrive whole (the connection ended before its
+    /// `Content-Length`, or the time ran out), when it did not: the check fails.
+    pub cut: Option<String>,
 }
 
 /// Runs calls, checks them, and keeps the tally (its `Debug` shows no
@@ -194,12 +197,16 @@ impl Checker {
                 let content_type = header(reqwest::header::CONTENT_TYPE);
                 let allow = header(reqwest::header::ALLOW);
                 let status = resp.status().as_u16();
-                let bytes = resp.bytes().await.unwrap_or_default();
+                let (bytes, cut) = match resp.bytes().await {
+                    Ok(bytes) => (bytes, None),
+                    Err(e) => (Default::default(), Some(body_cut(status, &e))),
+                };
                 Ok(Answer {
                     status,
                     content_type,
                     allow,
                     body: serde_json::from_slice(&bytes).ok(),
+                    cut,
                 })
             }
             Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
@@ -257,6 +264,9 @@ impl Checker {
 
     /// What is wrong with an answer to `op`: status, content type, schema.
     fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
+        if let Some(cut) = &a.cut {
+            return Some(cut.clone());
+        }
         if !expect.contains(&a.status) {
             let detail = a
                 .body
@@ -379,5 +389,76 @@ impl Checker {
             status_coverage,
             cleanup,
         }
+    }
+}
+
+/// Why the body of a `status` response did not arrive whole (the load
+/// client's `BodyCut` wording for a connection that ended early).
+fn body_cut(status: u16, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("the {status} response timed out before its whole body arrived")
+    } else {
+        format!(
+            "the {status} response was cut off: the connection ended before its whole body arrived"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A server on 127.0.0.1:0 that answers one request with `head` and
+    /// `body`, then closes the connection.
+    fn answer_once(head: String, body: Vec<u8>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        });
+        format!("http://{addr}/v1")
+    }
+
+    fn checker(base_url: String) -> Checker {
+        let target = ConformTarget {
+            base_url,
+            app_id: "conform-test-app".to_owned(),
+            secret: "conform-test-secret".to_owned(),
+            domain_key: None,
+            room: 1,
+            hook_url: "http://127.0.0.1:9/hooks".to_owned(),
+            tls: crate::client::TlsOptions::default(),
+        };
+        Checker::new(target, ConformOptions::default()).unwrap()
+    }
+
+    /// A 200 download whose connection ends after half its Content-Length
+    /// fails its check, saying the body was cut off.
+    #[tokio::test]
+    async fn a_download_cut_off_before_its_content_length_fails() {
+        let body = vec![0x89; 64];
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 128\r\n\
+                    Connection: close\r\n\r\n"
+            .to_owned();
+        let mut c = checker(answer_once(head, body));
+        let call = Call::new("download media", Operation::GetMedia, &["m-1"]);
+        let answer = c
+            .exchange(c.build_call(&call, call.creds, Payload::None))
+            .await;
+        let out = c.judge(call.name, call.op, call.kind, &call.expect, answer);
+        assert_eq!(out, None);
+        let check = c.results.last().unwrap();
+        assert!(!check.passed, "{check:?}");
+        assert_eq!(check.status, Some(200));
+        assert_eq!(
+            check.message,
+            "the 200 response was cut off: the connection ended before its whole body arrived"
+        );
     }
 }
