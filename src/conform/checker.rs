@@ -8,10 +8,12 @@
 //! [`Checker::upload`]) are in `calls.rs`, above both.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::StatusCoverage;
+use super::watch::Watch;
 use super::{
     Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
@@ -68,6 +70,8 @@ pub struct Checker {
     probed: BTreeSet<Operation>,
     /// Path parameters of a happy call per path template (for the method checks).
     pub(super) paths: BTreeMap<&'static str, Vec<String>>,
+    /// The counts others watch, and whether the suite gave up.
+    watch: Arc<Watch>,
 }
 
 impl Checker {
@@ -104,7 +108,13 @@ impl Checker {
             observed: BTreeMap::new(),
             probed: BTreeSet::new(),
             paths: BTreeMap::new(),
+            watch: Arc::default(),
         })
+    }
+
+    /// The suite's progress and whether it gave up, for a watcher in another task.
+    pub fn watch(&self) -> Arc<Watch> {
+        self.watch.clone()
     }
 
     /// The target's settings.
@@ -184,8 +194,20 @@ impl Checker {
         }
     }
 
-    /// Sends a request; `Err` says why nothing came back.
+    /// Sends a request; `Err` says why nothing came back. Once the suite gave
+    /// up on the target ([`Watch`]) nothing is sent and this never resolves:
+    /// whoever drives the suite stops it.
     pub(super) async fn exchange(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
+        if self.watch.stopped() {
+            std::future::pending::<()>().await;
+        }
+        let answer = self.send(b).await;
+        self.watch
+            .exchanged(answer.as_ref().map(|_| ()).map_err(String::as_str));
+        answer
+    }
+
+    async fn send(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
         match b.send().await {
             Ok(resp) => {
                 let header = |name| {
@@ -338,15 +360,26 @@ impl Checker {
         status: Option<u16>,
         message: String,
     ) {
+        let passed = message.is_empty() && status.is_some();
+        self.watch.checked(format!("{operation} {name}"), passed);
         self.results.push(CheckResult {
             name: name.to_owned(),
             operation: operation.to_owned(),
             kind,
             expected: expect.to_vec(),
             status,
-            passed: message.is_empty() && status.is_some(),
+            passed,
             message,
         });
+    }
+
+    /// Fails the last check recorded, which passed, with `message`.
+    pub(super) fn fail_last(&mut self, message: String) {
+        if let Some(last) = self.results.last_mut().filter(|l| l.passed) {
+            last.passed = false;
+            last.message = message;
+            self.watch.failed_later();
+        }
     }
 
     /// The final report.
@@ -388,6 +421,8 @@ impl Checker {
             statuses_observed: status_coverage.iter().map(|s| s.observed.len()).sum(),
             status_coverage,
             cleanup,
+            interrupted: false,
+            stopped: self.watch.gave_up_reason(),
         }
     }
 }
