@@ -1,21 +1,26 @@
 //! `chatload conform`: picks the target (the bundled mock with simulated agents
 //! off, or a real instance with credentials from the environment) and the
-//! webhook target (`--hook-url`, or a local receiver), runs the suite, prints
-//! and writes the results.
+//! webhook target (`--hook-url`, or a local receiver), runs the suite with a
+//! progress line on stderr once a second, prints and writes the results. A
+//! signal, or the suite giving up on a target that does not answer, stops it
+//! early; the checks made until then are still printed and written.
 
-use std::time::SystemTime;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
 
 use super::{
-    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Outputs, check_outputs,
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Outputs, Signals, check_outputs,
     default_report_path, mock_tls_config, remote_url, run_failed, tls_options, usage,
 };
 use crate::cli::ConformArgs;
-use crate::conform::{Checker, ConformOptions, ConformReport, ConformTarget};
+use crate::conform::{Checker, ConformOptions, ConformReport, ConformTarget, Watch};
 use crate::webhook::RunningReceiver;
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
+    let signals = Signals::listen();
     let remote = remote_url(&args.target)?;
     let outputs = check_outputs(
         args.out.as_deref(),
@@ -39,12 +44,63 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
         cases: args.cases.unwrap_or(defaults.cases),
     };
     let checker = Checker::new(target, options).map_err(run_failed)?;
-    let report = crate::conform::run_suite(checker).await;
+    let report = drive(checker, signals).await;
     drop(mock);
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
     write_results(&report, &outputs)?;
+    verdict(&report)
+}
+
+/// Runs the suite until its end, a signal (the report is marked
+/// interrupted) or the checker giving up on the target, whichever comes
+/// first, with a progress line on stderr once a second.
+async fn drive(mut checker: Checker, mut signals: Signals) -> ConformReport {
+    let watch = checker.watch();
+    let ticker = tokio::spawn(tick(watch.clone()));
+    let mut interrupted = false;
+    let cleanup = tokio::select! {
+        biased;
+        () = signals.recv() => {
+            interrupted = true;
+            BTreeMap::new()
+        }
+        () = watch.gave_up() => BTreeMap::new(),
+        cleanup = crate::conform::run_suite(&mut checker) => cleanup,
+    };
+    ticker.abort();
+    let mut report = checker.into_report(cleanup);
+    if interrupted {
+        crate::errln!("interrupted: writing the checks made so far");
+        report.interrupted = true;
+        report.stopped = Some("interrupted by a signal (Ctrl-C or SIGTERM)".to_owned());
+    }
+    report
+}
+
+/// Once a second: `conform Ns: C checks, F failed; last: OPERATION NAME`.
+async fn tick(watch: Arc<Watch>) {
+    let start = Instant::now();
+    let period = Duration::from_secs(1);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        interval.tick().await;
+        let secs = start.elapsed().as_secs();
+        crate::errln!("conform {secs}s: {}", watch.line());
+    }
+}
+
+/// The exit code: 130 when a signal stopped the suite, 3 when it gave up
+/// on the target or nothing answered at all, else 0 when every check passed
+/// and every operation was exercised, 1 otherwise.
+fn verdict(report: &ConformReport) -> Result<Exit, AppError> {
+    if report.interrupted {
+        return Ok(Exit::Interrupted);
+    }
+    if let Some(why) = &report.stopped {
+        return Err(run_failed(anyhow!(why.clone())));
+    }
     if report.checks.iter().all(|c| c.status.is_none()) {
         return Err(run_failed(anyhow!("the target did not answer any request")));
     }

@@ -8,10 +8,12 @@
 //! [`Checker::upload`]) are in `calls.rs`, above both.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::StatusCoverage;
+use super::watch::Watch;
 use super::{
     Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
@@ -42,6 +44,9 @@ pub(super) struct Answer {
     pub content_type: Option<String>,
     pub allow: Option<String>,
     pub body: Option<Value>,
+    /// Why the body did not arrive whole (the connection ended before its
+    /// `Content-Length`, or the time ran out), when it did not: the check fails.
+    pub cut: Option<String>,
 }
 
 /// Runs calls, checks them, and keeps the tally (its `Debug` shows no
@@ -65,6 +70,8 @@ pub struct Checker {
     probed: BTreeSet<Operation>,
     /// Path parameters of a happy call per path template (for the method checks).
     pub(super) paths: BTreeMap<&'static str, Vec<String>>,
+    /// The counts others watch, and whether the suite gave up.
+    watch: Arc<Watch>,
 }
 
 impl Checker {
@@ -101,7 +108,13 @@ impl Checker {
             observed: BTreeMap::new(),
             probed: BTreeSet::new(),
             paths: BTreeMap::new(),
+            watch: Arc::default(),
         })
+    }
+
+    /// The suite's progress and whether it gave up, for a watcher in another task.
+    pub fn watch(&self) -> Arc<Watch> {
+        self.watch.clone()
     }
 
     /// The target's settings.
@@ -181,8 +194,20 @@ impl Checker {
         }
     }
 
-    /// Sends a request; `Err` says why nothing came back.
+    /// Sends a request; `Err` says why nothing came back. Once the suite gave
+    /// up on the target ([`Watch`]) nothing is sent and this never resolves:
+    /// whoever drives the suite stops it.
     pub(super) async fn exchange(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
+        if self.watch.stopped() {
+            std::future::pending::<()>().await;
+        }
+        let answer = self.send(b).await;
+        self.watch
+            .exchanged(answer.as_ref().map(|_| ()).map_err(String::as_str));
+        answer
+    }
+
+    async fn send(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
         match b.send().await {
             Ok(resp) => {
                 let header = |name| {
@@ -194,12 +219,16 @@ impl Checker {
                 let content_type = header(reqwest::header::CONTENT_TYPE);
                 let allow = header(reqwest::header::ALLOW);
                 let status = resp.status().as_u16();
-                let bytes = resp.bytes().await.unwrap_or_default();
+                let (bytes, cut) = match resp.bytes().await {
+                    Ok(bytes) => (bytes, None),
+                    Err(e) => (Default::default(), Some(body_cut(status, &e))),
+                };
                 Ok(Answer {
                     status,
                     content_type,
                     allow,
                     body: serde_json::from_slice(&bytes).ok(),
+                    cut,
                 })
             }
             Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
@@ -257,6 +286,9 @@ impl Checker {
 
     /// What is wrong with an answer to `op`: status, content type, schema.
     fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
+        if let Some(cut) = &a.cut {
+            return Some(cut.clone());
+        }
         if !expect.contains(&a.status) {
             let detail = a
                 .body
@@ -328,15 +360,26 @@ impl Checker {
         status: Option<u16>,
         message: String,
     ) {
+        let passed = message.is_empty() && status.is_some();
+        self.watch.checked(format!("{operation} {name}"), passed);
         self.results.push(CheckResult {
             name: name.to_owned(),
             operation: operation.to_owned(),
             kind,
             expected: expect.to_vec(),
             status,
-            passed: message.is_empty() && status.is_some(),
+            passed,
             message,
         });
+    }
+
+    /// Fails the last check recorded, which passed, with `message`.
+    pub(super) fn fail_last(&mut self, message: String) {
+        if let Some(last) = self.results.last_mut().filter(|l| l.passed) {
+            last.passed = false;
+            last.message = message;
+            self.watch.failed_later();
+        }
     }
 
     /// The final report.
@@ -378,6 +421,79 @@ impl Checker {
             statuses_observed: status_coverage.iter().map(|s| s.observed.len()).sum(),
             status_coverage,
             cleanup,
+            interrupted: false,
+            stopped: self.watch.gave_up_reason(),
         }
+    }
+}
+
+/// Why the body of a `status` response did not arrive whole (the load
+/// client's `BodyCut` wording for a connection that ended early).
+fn body_cut(status: u16, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("the {status} response timed out before its whole body arrived")
+    } else {
+        format!(
+            "the {status} response was cut off: the connection ended before its whole body arrived"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A server on 127.0.0.1:0 that answers one request with `head` and
+    /// `body`, then closes the connection.
+    fn answer_once(head: String, body: Vec<u8>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        });
+        format!("http://{addr}/v1")
+    }
+
+    fn checker(base_url: String) -> Checker {
+        let target = ConformTarget {
+            base_url,
+            app_id: "conform-test-app".to_owned(),
+            secret: "conform-test-secret".to_owned(),
+            domain_key: None,
+            room: 1,
+            hook_url: "http://127.0.0.1:9/hooks".to_owned(),
+            tls: crate::client::TlsOptions::default(),
+        };
+        Checker::new(target, ConformOptions::default()).unwrap()
+    }
+
+    /// A 200 download whose connection ends after half its Content-Length
+    /// fails its check, saying the body was cut off.
+    #[tokio::test]
+    async fn a_download_cut_off_before_its_content_length_fails() {
+        let body = vec![0x89; 64];
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 128\r\n\
+                    Connection: close\r\n\r\n"
+            .to_owned();
+        let mut c = checker(answer_once(head, body));
+        let call = Call::new("download media", Operation::GetMedia, &["m-1"]);
+        let answer = c
+            .exchange(c.build_call(&call, call.creds, Payload::None))
+            .await;
+        let out = c.judge(call.name, call.op, call.kind, &call.expect, answer);
+        assert_eq!(out, None);
+        let check = c.results.last().unwrap();
+        assert!(!check.passed, "{check:?}");
+        assert_eq!(check.status, Some(200));
+        assert_eq!(
+            check.message,
+            "the 200 response was cut off: the connection ended before its whole body arrived"
+        );
     }
 }

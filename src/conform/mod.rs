@@ -14,7 +14,10 @@
 //! sent the methods it does not serve (405 with `Allow`).
 //!
 //! It cleans up after itself (closes the chats it opened, deletes the webhook
-//! it registered) so it can run against a shared real instance. It uses its
+//! it registered) so it can run against a shared real instance, when it runs
+//! to its end. It gives up on a target that does not answer ([`watch`]):
+//! its counts and that verdict are shared with the app, which prints
+//! progress and stops the suite on a signal too. It uses its
 //! own small HTTP helper rather than the load client: no hot path here, and
 //! it needs multipart uploads and arbitrary credential mixes. The webhook it
 //! registers must pass the target's `X-Hook-Secret` handshake: the app
@@ -26,6 +29,7 @@ mod generate;
 mod output;
 mod probes;
 mod suite;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -39,6 +43,7 @@ use crate::webhook::{EventRouter, RunningReceiver, WebhookReceiver};
 pub use checker::Checker;
 pub use output::{junit, terminal};
 pub use suite::run_suite;
+pub use watch::{GIVE_UP_SILENT, GIVE_UP_STOPPED, Watch};
 
 /// The generator's seed when `--seed` is not given (the CLI's help says 42).
 pub const DEFAULT_SEED: u64 = 42;
@@ -204,12 +209,18 @@ pub struct ConformReport {
     pub statuses_observed: usize,
     pub status_coverage: Vec<StatusCoverage>,
     pub cleanup: BTreeMap<String, u64>,
+    /// A signal (Ctrl-C, SIGTERM) stopped the suite before its end: `checks`
+    /// are those made until then, and nothing was cleaned up.
+    pub interrupted: bool,
+    /// Why the suite stopped before its end (a signal, or a target that does
+    /// not answer), `null` when it ran to its end.
+    pub stopped: Option<String>,
 }
 
 impl ConformReport {
     /// Whether every check passed.
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.passed)
+        self.stopped.is_none() && self.checks.iter().all(|c| c.passed)
     }
 }
 

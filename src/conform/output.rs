@@ -3,8 +3,11 @@
 //! and JUnit (one test case per check, its failure message the reason; a
 //! skipped check as a skipped case with its reason; status coverage as one test
 //! case per operation that records which declared statuses were observed).
+//! A suite stopped before its end says why in both.
 
 use std::fmt::Write as _;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::ConformReport;
 
@@ -74,6 +77,9 @@ pub fn terminal(report: &ConformReport) -> String {
             join(&s.missing)
         );
     }
+    if let Some(why) = &report.stopped {
+        let _ = writeln!(out, "stopped before the end after {checks} checks: {why}");
+    }
     out
 }
 
@@ -90,11 +96,12 @@ fn join(statuses: &[u16]) -> String {
 /// message says why), the route coverage as one case, and the status
 /// coverage as one case per operation (passing: a response not observed is
 /// not a failure of the target; its system-out lists what was and was not).
+/// A suite stopped before its end has the property `interrupted` (true for
+/// a signal) and a failing case "the suite ran to its end" saying why.
 ///
 /// # Errors
 /// XML serialization failure.
 pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
-    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new("chatload conform");
     suite.add_property(Property::new("seed", report.seed.to_string()));
     suite.add_property(Property::new("cases", report.cases.to_string()));
@@ -102,11 +109,7 @@ pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
         "status_coverage",
         format!("{}/{}", report.statuses_observed, report.statuses_declared),
     ));
-    let failure = |message: String| {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        s.set_message(message);
-        s
-    };
+    suite.add_property(Property::new("interrupted", report.interrupted.to_string()));
     for c in &report.checks {
         let status = if c.passed {
             TestCaseStatus::success()
@@ -124,6 +127,21 @@ pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
         case.set_classname(skip.operation.clone());
         suite.add_test_case(case);
     }
+    coverage_cases(report, &mut suite);
+    let mut junit = Report::new("chatload");
+    junit.add_test_suite(suite);
+    Ok(junit.to_string()?.into_bytes())
+}
+
+fn failure(message: String) -> TestCaseStatus {
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    s.set_message(message);
+    s
+}
+
+/// The route coverage case, the suite's end (when it stopped before it),
+/// and one status coverage case per operation.
+fn coverage_cases(report: &ConformReport, suite: &mut TestSuite) {
     let coverage_status = if report.not_exercised.is_empty() {
         TestCaseStatus::success()
     } else {
@@ -135,6 +153,11 @@ pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
     let mut case = TestCase::new("coverage: every operation of the spec", coverage_status);
     case.set_classname("coverage");
     suite.add_test_case(case);
+    if let Some(why) = &report.stopped {
+        let mut case = TestCase::new("the suite ran to its end", failure(why.clone()));
+        case.set_classname("coverage");
+        suite.add_test_case(case);
+    }
     for s in &report.status_coverage {
         let mut case = TestCase::new(
             format!("status coverage: {}", s.operation),
@@ -153,7 +176,4 @@ pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
         ));
         suite.add_test_case(case);
     }
-    let mut junit = Report::new("chatload");
-    junit.add_test_suite(suite);
-    Ok(junit.to_string()?.into_bytes())
 }

@@ -240,6 +240,9 @@ pub(super) async fn methods(c: &mut Checker) {
 
 /// What is wrong with the answer to a method a path does not serve.
 fn method_problem(a: &Answer, served: &[Method]) -> Option<String> {
+    if let Some(cut) = &a.cut {
+        return Some(cut.clone());
+    }
     if a.status != 405 {
         return Some(format!("expected status [405], got {}", a.status));
     }
@@ -294,6 +297,7 @@ mod tests {
             content_type: None,
             allow: allow.map(str::to_owned),
             body,
+            cut: None,
         }
     }
 
@@ -320,5 +324,11 @@ mod tests {
         assert!(method_problem(&answer(405, Some("GET,PUT"), wrong_code), &served).is_some());
         let ok = method_problem(&answer(200, Some("GET,PUT"), None), &served);
         assert_eq!(ok.as_deref(), Some("expected status [405], got 200"));
+        let mut cut = answer(405, Some("GET,PUT"), None);
+        cut.cut = Some("the 405 response was cut off".to_owned());
+        assert_eq!(
+            method_problem(&cut, &served).as_deref(),
+            Some("the 405 response was cut off")
+        );
     }
 }

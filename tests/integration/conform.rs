@@ -144,3 +144,123 @@ fn conform_passes_twice_against_one_mock() {
     }
     drop(mock);
 }
+
+/// A server that accepts connections and reads requests but never answers
+/// (held streams on a std listener): `conform` gives up after
+/// `GIVE_UP_SILENT` requests in a row time out, exits 3 saying so, and
+/// still writes the checks it made, with progress lines on stderr meanwhile.
+#[test]
+fn conform_gives_up_on_a_target_that_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = stream.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            });
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
+    let args = [
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ];
+    let run = conform_remote(&format!("http://{addr}/v1"), &args);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    let silent = chatload::conform::GIVE_UP_SILENT;
+    let why = format!(
+        "the target does not answer: {silent} requests in a row got no response \
+         (the last: timed out) and none ever did"
+    );
+    assert!(stderr.contains(&format!("error: {why}")), "{stderr}");
+    assert!(
+        stderr.contains("conform 1s: 0 checks, 0 failed; waiting for the first answer"),
+        "{stderr}"
+    );
+    let report = read_json(&out);
+    assert_eq!(report["checks"].as_array().unwrap().len(), silent);
+    assert_eq!(report["stopped"], why.as_str());
+    assert_eq!(report["interrupted"], false);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("the suite ran to its end"), "{xml}");
+}
+
+/// A target that refuses connections: `conform` stops after
+/// `GIVE_UP_SILENT` refused requests instead of trying all of its checks.
+#[test]
+fn conform_gives_up_at_once_on_a_refused_connection() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.json");
+    let run = conform_remote(
+        &format!("http://{addr}/v1"),
+        &["--out".as_ref(), out.as_os_str()],
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("(the last: cannot connect) and none ever did"),
+        "{stderr}"
+    );
+    let report = read_json(&out);
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), chatload::conform::GIVE_UP_SILENT);
+}
+
+/// Ctrl-C while the suite runs (against the mock slowed to 50 ms a request,
+/// so it is still running): exit 130, and the JSON and the JUnit file hold
+/// the checks made so far, marked interrupted.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_conform_writes_the_checks_made_so_far() {
+    use std::io::BufRead;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = rt.block_on(async {
+        let state = chatload_mock::AppState::new(chatload_mock::MockConfig::default());
+        chatload_mock::router(state).layer(axum::middleware::from_fn(
+            |req: Request, next: Next| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                next.run(req).await
+            },
+        ))
+    });
+    let addr = serve_in_thread(app);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
+    let mut child = crate::common::chatload()
+        .args(["conform", "--target", &format!("http://{addr}/v1"), "--out"])
+        .arg(&out)
+        .arg("--junit")
+        .arg(&junit)
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains(" checks, ") {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
+    }
+    crate::common::interrupt(&child);
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let report = read_json(&out);
+    assert_eq!(report["interrupted"], true);
+    assert!(!report["checks"].as_array().unwrap().is_empty());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"name="interrupted" value="true""#), "{xml}");
+    drop(rt);
+}

@@ -21,7 +21,9 @@
 //! - `docs_examples`: every YAML example of the scenario and webhook docs
 //!   validates.
 //! - `conform`: `chatload conform` against a server that breaks one rule
-//!   of each kind of check; each kind fails with its reason.
+//!   of each kind of check; each kind fails with its reason. Against a
+//!   server that never answers or refuses connections it gives up (exit 3);
+//!   Ctrl-C still writes the checks made so far (exit 130).
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `module_graph`: no file-level import circles in any crate of the
