@@ -95,13 +95,22 @@ impl<'a> Validator<'a> {
         });
     }
 
+    /// A duration's text with `${VAR}`s expanded; `None` (the problem
+    /// reported) when a variable is unset or a `${` unclosed.
+    fn duration_text(&mut self, text: &DurationText, at: &Location, path: &str) -> Option<String> {
+        let before = self.problems.len();
+        let expanded = self.expand_env(&text.0, at, path);
+        (self.problems.len() == before).then_some(expanded)
+    }
+
     pub(super) fn duration(
         &mut self,
         text: &DurationText,
         at: &Location,
         path: &str,
     ) -> Option<Duration> {
-        match parse_duration(&text.0) {
+        let text = self.duration_text(text, at, path)?;
+        match parse_duration(&text) {
             Ok(d) => Some(d),
             Err(msg) => {
                 self.problem(at, path, msg);
@@ -117,7 +126,8 @@ impl<'a> Validator<'a> {
         at: &Location,
         path: &str,
     ) -> Option<Duration> {
-        match limits::parse_positive_duration(&text.0) {
+        let text = self.duration_text(text, at, path)?;
+        match limits::parse_positive_duration(&text) {
             Ok(d) => Some(d),
             Err(msg) => {
                 self.problem(at, path, msg);
