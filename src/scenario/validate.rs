@@ -95,11 +95,12 @@ impl<'a> Validator<'a> {
         });
     }
 
-    /// A duration's text with `${VAR}`s expanded; `None` (the problem
-    /// reported) when a variable is unset or a `${` unclosed.
-    fn duration_text(&mut self, text: &DurationText, at: &Location, path: &str) -> Option<String> {
+    /// `text` with `${VAR}`s expanded; `None` (the problem reported) when a
+    /// variable is unset or a `${` unclosed, so that nothing more is said of
+    /// a half-expanded value.
+    pub(super) fn expanded(&mut self, text: &str, at: &Location, path: &str) -> Option<String> {
         let before = self.problems.len();
-        let expanded = self.expand_env(&text.0, at, path);
+        let expanded = self.expand_env(text, at, path);
         (self.problems.len() == before).then_some(expanded)
     }
 
@@ -109,7 +110,7 @@ impl<'a> Validator<'a> {
         at: &Location,
         path: &str,
     ) -> Option<Duration> {
-        let text = self.duration_text(text, at, path)?;
+        let text = self.expanded(&text.0, at, path)?;
         match parse_duration(&text) {
             Ok(d) => Some(d),
             Err(msg) => {
@@ -126,7 +127,7 @@ impl<'a> Validator<'a> {
         at: &Location,
         path: &str,
     ) -> Option<Duration> {
-        let text = self.duration_text(text, at, path)?;
+        let text = self.expanded(&text.0, at, path)?;
         match limits::parse_positive_duration(&text) {
             Ok(d) => Some(d),
             Err(msg) => {

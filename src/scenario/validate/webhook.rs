@@ -89,7 +89,7 @@ fn bind_address(v: &mut Validator<'_>, bind_text: &str, at: &Location) -> Option
 fn public_url(v: &mut Validator<'_>, w: &RawWebhooks) -> Option<String> {
     let raw = w.public_url.as_ref()?;
     let at = &raw.referenced;
-    let public_url = Some(v.expand_env(&raw.value, at, "webhooks.public_url"));
+    let public_url = v.expanded(&raw.value, at, "webhooks.public_url");
     if let Some(url) = &public_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
