@@ -47,7 +47,7 @@ impl RateLimitConfig {
         }
         if self.rps > MAX_RPS {
             return Err(format!(
-                "rate_limit.rps {} is too large: it must be above 0 and at most {MAX_RPS:e}",
+                "rate_limit.rps {:e} is too large: it must be above 0 and at most {MAX_RPS:e}",
                 self.rps
             ));
         }

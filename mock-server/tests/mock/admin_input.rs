@@ -31,9 +31,10 @@ async fn a_rate_too_large_is_refused_as_too_large_with_the_range() {
     refused.assert_error(400);
     let message = refused.body["error"]["message"].as_str().unwrap_or("");
     assert!(
-        message.contains("too large") && message.contains("at most 1e9"),
+        message.contains("rps 1e300 is too large") && message.contains("at most 1e9"),
         "{message}"
     );
+    assert!(message.len() < 120, "the rate is written short: {message}");
     let err =
         MockConfig::from_yaml_str("rate_limit: {rps: 1e300}\n", "m.yaml").expect_err("too large");
     assert!(err.to_string().contains("too large"), "{err}");
