@@ -3,9 +3,9 @@
 //! webhook target (`--hook-url`, or a local receiver), runs the suite with a
 //! progress line on stderr once a second, prints and writes the results. A
 //! signal, or the suite giving up on a target that does not answer, stops it
-//! early; the checks made until then are still printed and written.
+//! early; what it created is then cleaned up within a time limit, and the
+//! checks made until then are still printed and written.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,7 +16,9 @@ use super::{
     default_report_path, mock_tls_config, remote_url, run_failed, tls_options, usage,
 };
 use crate::cli::ConformArgs;
-use crate::conform::{Checker, ConformOptions, ConformReport, ConformTarget, Watch};
+use crate::conform::{
+    CLEANUP_LIMIT, Checker, Cleaned, ConformOptions, ConformReport, ConformTarget, Watch,
+};
 use crate::webhook::RunningReceiver;
 
 pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
@@ -55,28 +57,56 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
 
 /// Runs the suite until its end, a signal (the report is marked
 /// interrupted) or the checker giving up on the target, whichever comes
-/// first, with a progress line on stderr once a second.
+/// first, with a progress line on stderr once a second. A suite stopped
+/// early is cleaned up here ([`clean_up`]).
 async fn drive(mut checker: Checker, mut signals: Signals) -> ConformReport {
     let watch = checker.watch();
     let ticker = tokio::spawn(tick(watch.clone()));
     let mut interrupted = false;
-    let cleanup = tokio::select! {
+    let finished = tokio::select! {
         biased;
         () = signals.recv() => {
             interrupted = true;
-            BTreeMap::new()
+            None
         }
-        () = watch.gave_up() => BTreeMap::new(),
-        cleanup = crate::conform::run_suite(&mut checker) => cleanup,
+        () = watch.gave_up() => None,
+        cleaned = crate::conform::run_suite(&mut checker) => Some(cleaned),
     };
     ticker.abort();
-    let mut report = checker.into_report(cleanup);
     if interrupted {
         crate::errln!("interrupted: writing the checks made so far");
+    }
+    let cleaned = match finished {
+        Some(cleaned) => cleaned,
+        None => clean_up(&checker, &mut signals).await,
+    };
+    let mut report = checker.into_report(cleaned);
+    if interrupted {
         report.interrupted = true;
         report.stopped = Some("interrupted by a signal (Ctrl-C or SIGTERM)".to_owned());
     }
     report
+}
+
+/// After an early stop: closes the chats the suite opened and deletes the
+/// webhook it registered, within [`CLEANUP_LIMIT`] (the target may have
+/// stopped answering); a signal skips it. What is not removed then is left
+/// behind, with the reason.
+async fn clean_up(checker: &Checker, signals: &mut Signals) -> Cleaned {
+    let mut work = checker.leftovers();
+    if work.is_empty() {
+        return work.finish("");
+    }
+    let secs = CLEANUP_LIMIT.as_secs();
+    crate::errln!("cleaning up what the suite created (at most {secs}s; Ctrl-C again to skip)");
+    let why = tokio::select! {
+        biased;
+        () = signals.recv() => "a second signal skipped the clean-up".to_owned(),
+        _ = tokio::time::timeout(CLEANUP_LIMIT, checker.clean_up(&mut work)) => {
+            format!("the clean-up's time limit ({secs}s) ran out")
+        }
+    };
+    work.finish(&why)
 }
 
 /// Once a second: `conform Ns: C checks, F failed; last: OPERATION NAME`.

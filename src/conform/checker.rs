@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::StatusCoverage;
 use super::watch::Watch;
 use super::{
-    Call, CheckResult, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
+    Call, CheckResult, Cleaned, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
 use crate::api::{Operation, headers};
 use crate::schema::SchemaRegistry;
@@ -72,6 +72,18 @@ pub struct Checker {
     pub(super) paths: BTreeMap<&'static str, Vec<String>>,
     /// The counts others watch, and whether the suite gave up.
     watch: Arc<Watch>,
+    /// What the suite created on the target and has not removed yet, kept
+    /// as it goes so a suite stopped early can still clean up.
+    pub(super) created: Created,
+}
+
+/// Resources the suite created and has not removed yet.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Created {
+    /// Chats it opened and has not closed.
+    pub chats: Vec<String>,
+    /// The webhook it registered and has not deleted.
+    pub webhook: Option<String>,
 }
 
 impl Checker {
@@ -109,6 +121,7 @@ impl Checker {
             probed: BTreeSet::new(),
             paths: BTreeMap::new(),
             watch: Arc::default(),
+            created: Created::default(),
         })
     }
 
@@ -207,7 +220,9 @@ impl Checker {
         answer
     }
 
-    async fn send(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
+    /// Sends a request whether or not the suite gave up (the clean-up's
+    /// requests); `Err` says why nothing came back.
+    pub(super) async fn send(&self, b: reqwest::RequestBuilder) -> Result<Answer, String> {
         match b.send().await {
             Ok(resp) => {
                 let header = |name| {
@@ -383,7 +398,7 @@ impl Checker {
     }
 
     /// The final report.
-    pub fn into_report(self, cleanup: BTreeMap<String, u64>) -> ConformReport {
+    pub fn into_report(self, cleaned: Cleaned) -> ConformReport {
         let all = Operation::ALL;
         let not_exercised: Vec<String> = all
             .iter()
@@ -420,7 +435,8 @@ impl Checker {
             statuses_declared: status_coverage.iter().map(|s| s.declared.len()).sum(),
             statuses_observed: status_coverage.iter().map(|s| s.observed.len()).sum(),
             status_coverage,
-            cleanup,
+            cleanup: cleaned.counts,
+            left_behind: cleaned.left_behind,
             interrupted: false,
             stopped: self.watch.gave_up_reason(),
         }

@@ -14,8 +14,8 @@
 //! sent the methods it does not serve (405 with `Allow`).
 //!
 //! It cleans up after itself (closes the chats it opened, deletes the webhook
-//! it registered) so it can run against a shared real instance, when it runs
-//! to its end. It gives up on a target that does not answer ([`watch`]):
+//! it registered) so it can run against a shared real instance, also when it
+//! is stopped early ([`cleanup`], within [`CLEANUP_LIMIT`]). It gives up on a target that does not answer ([`watch`]):
 //! its counts and that verdict are shared with the app, which prints
 //! progress and stops the suite on a signal too. It uses its
 //! own small HTTP helper rather than the load client: no hot path here, and
@@ -25,6 +25,7 @@
 
 mod calls;
 mod checker;
+mod cleanup;
 mod generate;
 mod output;
 mod probes;
@@ -41,6 +42,7 @@ use crate::api::{AuthClass, Operation};
 use crate::webhook::{EventRouter, RunningReceiver, WebhookReceiver};
 
 pub use checker::Checker;
+pub use cleanup::{CLEANUP_LIMIT, Cleanup};
 pub use output::{junit, terminal};
 pub use suite::run_suite;
 pub use watch::{GIVE_UP_SILENT, GIVE_UP_STOPPED, Watch};
@@ -189,6 +191,14 @@ pub struct StatusCoverage {
     pub missing: Vec<u16>,
 }
 
+/// What the clean-up did: its counts (the JSON `cleanup`) and what it left
+/// on the target (`chat ID: why`, `webhook ID: why`; the JSON `left_behind`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    pub counts: BTreeMap<String, u64>,
+    pub left_behind: Vec<String>,
+}
+
 /// The whole suite's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConformReport {
@@ -208,9 +218,14 @@ pub struct ConformReport {
     pub statuses_declared: usize,
     pub statuses_observed: usize,
     pub status_coverage: Vec<StatusCoverage>,
+    /// What the clean-up did: `chats_closed`, `chats_left`,
+    /// `webhooks_deleted`, `webhooks_left`.
     pub cleanup: BTreeMap<String, u64>,
+    /// What the suite created and left on the target, each `chat ID: why`
+    /// or `webhook ID: why` (empty when it removed everything).
+    pub left_behind: Vec<String>,
     /// A signal (Ctrl-C, SIGTERM) stopped the suite before its end: `checks`
-    /// are those made until then, and nothing was cleaned up.
+    /// are those made until then (what it created was still cleaned up).
     pub interrupted: bool,
     /// Why the suite stopped before its end (a signal, or a target that does
     /// not answer), `null` when it ran to its end.

@@ -3,7 +3,8 @@
 //! and JUnit (one test case per check, its failure message the reason; a
 //! skipped check as a skipped case with its reason; status coverage as one test
 //! case per operation that records which declared statuses were observed).
-//! A suite stopped before its end says why in both.
+//! A suite stopped before its end says why in both; the listing ends with
+//! what the clean-up closed, deleted and left behind.
 
 use std::fmt::Write as _;
 
@@ -80,7 +81,24 @@ pub fn terminal(report: &ConformReport) -> String {
     if let Some(why) = &report.stopped {
         let _ = writeln!(out, "stopped before the end after {checks} checks: {why}");
     }
+    let _ = writeln!(out, "{}", cleanup_line(report));
     out
+}
+
+/// `clean-up: N chats closed, M webhooks deleted; left behind: nothing`
+/// (or each chat and webhook left, with why).
+fn cleanup_line(report: &ConformReport) -> String {
+    let count = |key: &str| report.cleanup.get(key).copied().unwrap_or(0);
+    let left = if report.left_behind.is_empty() {
+        "nothing".to_owned()
+    } else {
+        report.left_behind.join("; ")
+    };
+    format!(
+        "clean-up: {} chats closed, {} webhooks deleted; left behind: {left}",
+        count("chats_closed"),
+        count("webhooks_deleted")
+    )
 }
 
 fn percent(part: usize, whole: usize) -> f64 {

@@ -5,12 +5,11 @@
 //! (credentials, content type, generated bodies, methods) come from
 //! [`super::probes`], driven by the calls here.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Call, Checker, Creds, Kind, probes};
+use super::{Call, Checker, Cleaned, Creds, Kind, probes};
 use crate::api::{Operation, events};
 
 fn s(v: Option<&Value>, pointer: &str) -> Option<String> {
@@ -28,8 +27,7 @@ struct Tour {
     token: String,
     chat: String,
     agents: Vec<String>,
-    open_chats: Vec<String>,
-    cleanup: BTreeMap<String, u64>,
+    webhooks_deleted: u64,
 }
 
 impl Tour {
@@ -43,8 +41,9 @@ impl Tour {
 
 /// Runs the whole tour on `c` and cleans up; returns what the clean-up did
 /// (for [`Checker::into_report`]). Dropped before its end (a signal, or
-/// the checker gave up on the target), the checks made so far stay in `c`.
-pub async fn run_suite(c: &mut Checker) -> BTreeMap<String, u64> {
+/// the checker gave up on the target), the checks made so far stay in `c`,
+/// and so does what it created and did not remove yet ([`Checker::leftovers`]).
+pub async fn run_suite(c: &mut Checker) -> Cleaned {
     let mut t = Tour {
         room: c.target().room,
         tag: c.tag.clone(),
@@ -61,14 +60,19 @@ pub async fn run_suite(c: &mut Checker) -> BTreeMap<String, u64> {
     close_and_after(c, &mut t).await;
     probes::methods(c).await;
     let mut closed_count = 0;
-    for id in std::mem::take(&mut t.open_chats) {
+    for id in c.created.chats.clone() {
         let r = c
             .call(Call::new("clean-up: close chat", Operation::CloseChat, &[&id]).or(409))
             .await;
-        closed_count += u64::from(r.is_some());
+        if r.is_some() {
+            closed_count += 1;
+            c.created.chats.retain(|open| open != &id);
+        }
     }
-    t.cleanup.insert("chats_closed".to_owned(), closed_count);
-    t.cleanup
+    let mut left = c.leftovers();
+    left.chats_closed = closed_count;
+    left.webhooks_deleted = t.webhooks_deleted;
+    left.finish("its removal failed (see its check)")
 }
 
 /// A reference to an id that does not exist answers 404.
@@ -262,8 +266,8 @@ async fn open_chat(c: &mut Checker, t: &mut Tour) {
         .call(Call::new("create chat", Operation::CreateChat, &[]).body(chat_body.clone()))
         .await;
     t.chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
-    if opened.is_some() {
-        t.open_chats.push(t.chat.clone());
+    if let Some(id) = s(opened.as_ref(), "/chat/id") {
+        c.created.chats.push(id);
     }
     let second = Call::new(
         "second open chat for one user → 409",
@@ -427,7 +431,9 @@ async fn webhooks(c: &mut Checker, t: &mut Tour) {
     let hook = c
         .call(Call::new("register webhook", Operation::CreateWebhook, &[]).body(body))
         .await;
-    let hook_id = s(hook.as_ref(), "/webhook/id").unwrap_or_else(|| "no-webhook".to_owned());
+    let hook_id = s(hook.as_ref(), "/webhook/id");
+    c.created.webhook.clone_from(&hook_id);
+    let hook_id = hook_id.unwrap_or_else(|| "no-webhook".to_owned());
     c.call(Call::new("list webhooks", Operation::ListWebhooks, &[]))
         .await;
     c.call(Call::new("get webhook", Operation::GetWebhook, &[&hook_id]))
@@ -442,8 +448,10 @@ async fn webhooks(c: &mut Checker, t: &mut Tour) {
             &[&hook_id],
         ))
         .await;
-    t.cleanup
-        .insert("webhooks_deleted".to_owned(), u64::from(deleted.is_some()));
+    if deleted.is_some() {
+        c.created.webhook = None;
+        t.webhooks_deleted = 1;
+    }
     let after = [
         Call::new(
             "get a deleted webhook → 404",
@@ -477,7 +485,7 @@ async fn close_and_after(c: &mut Checker, t: &mut Tour) {
         .call(Call::new("close chat", Operation::CloseChat, &[&chat]).body(by_user))
         .await;
     if closed.is_some() {
-        t.open_chats.retain(|id| id != &chat);
+        c.created.chats.retain(|id| id != &chat);
     }
     closed_chat_conflicts(c, &chat, &user, &t.agent(2)).await;
     closed_chat_reads(c, &chat).await;
@@ -489,7 +497,7 @@ async fn close_and_after(c: &mut Checker, t: &mut Tour) {
     );
     let opened = c.call(new_chat.body(again).kind(Kind::AfterClose)).await;
     if let Some(id) = s(opened.as_ref(), "/chat/id") {
-        t.open_chats.push(id);
+        c.created.chats.push(id);
     }
 }
 

@@ -148,7 +148,8 @@ fn conform_passes_twice_against_one_mock() {
 /// A server that accepts connections and reads requests but never answers
 /// (held streams on a std listener): `conform` gives up after
 /// `GIVE_UP_SILENT` requests in a row time out, exits 3 saying so, and
-/// still writes the checks it made, with progress lines on stderr meanwhile.
+/// still writes the checks it made, with progress lines on stderr meanwhile;
+/// it created nothing, so its clean-up sends nothing and leaves nothing.
 #[test]
 fn conform_gives_up_on_a_target_that_never_answers() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -188,6 +189,8 @@ fn conform_gives_up_on_a_target_that_never_answers() {
     assert_eq!(report["checks"].as_array().unwrap().len(), silent);
     assert_eq!(report["stopped"], why.as_str());
     assert_eq!(report["interrupted"], false);
+    assert_eq!(report["cleanup"]["chats_left"], 0, "nothing was created");
+    assert_eq!(report["left_behind"], json!([]));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("the suite ran to its end"), "{xml}");
 }
@@ -262,5 +265,178 @@ fn ctrl_c_during_conform_writes_the_checks_made_so_far() {
     assert!(!report["checks"].as_array().unwrap().is_empty());
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains(r#"name="interrupted" value="true""#), "{xml}");
+    drop(rt);
+}
+
+/// Flags a test server raises as the suite goes: a webhook was registered
+/// (`POST /webhooks` answered 201), and, while `hold` is set, every
+/// successful `DELETE /webhooks/{id}` with the real secret is held until it
+/// is cleared (so the tour cannot delete its webhook before the test stops it).
+#[derive(Default)]
+struct Registered {
+    hook: std::sync::atomic::AtomicBool,
+    released: std::sync::atomic::AtomicBool,
+}
+
+/// The mock behind a middleware that raises [`Registered`]'s flags, holds the
+/// tour's deletion of its webhook until released, and once the webhook is
+/// registered slows every request by 50 ms.
+fn mock_noting_the_webhook(flags: std::sync::Arc<Registered>) -> axum::Router {
+    use std::sync::atomic::Ordering::SeqCst;
+    let state = chatload_mock::AppState::new(chatload_mock::MockConfig::default());
+    chatload_mock::router(state).layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let flags = flags.clone();
+            async move {
+                let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+                let secret = req.headers().get("x-hyper-secret").cloned();
+                let real = secret.is_some_and(|s| s == "demo-secret");
+                if flags.hook.load(SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                if method == Method::DELETE && path.contains("/webhooks/") && real {
+                    while !flags.released.load(SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+                let response = next.run(req).await;
+                if method == Method::POST && path.ends_with("/webhooks") && response.status() == 201
+                {
+                    flags.hook.store(true, SeqCst);
+                }
+                response
+            }
+        },
+    ))
+}
+
+/// The mock's open chats (waiting and active) and webhooks of `demo-app`.
+fn open_chats_and_webhooks(rt: &tokio::runtime::Runtime, addr: std::net::SocketAddr) -> (u64, u64) {
+    let state: serde_json::Value = rt.block_on(async {
+        let url = format!("http://{addr}/__mock/state");
+        let resp = reqwest::get(url).await.expect("the mock's state");
+        resp.json().await.expect("the mock's state is JSON")
+    });
+    let app = &state["apps"]["demo-app"];
+    let chats = &app["chats"];
+    let count = |v: &serde_json::Value| v.as_u64().expect("a count");
+    let open = count(&chats["waiting"]) + count(&chats["active"]);
+    (open, count(&app["webhooks"]))
+}
+
+/// Ctrl-C once the suite has opened its chat and registered its webhook
+/// (the mock slowed from then on, the tour's own deletion of the webhook
+/// held): the suite still closes the chat and deletes the webhook before it
+/// exits 130, counts both in the JSON `cleanup`, leaves nothing behind, and
+/// the mock holds no more open chats or webhooks than before the run.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_conform_closes_its_chats_and_deletes_its_webhook() {
+    use std::io::BufRead;
+    use std::sync::atomic::Ordering::SeqCst;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let flags = std::sync::Arc::new(Registered::default());
+    let app = rt.block_on(async { mock_noting_the_webhook(flags.clone()) });
+    let addr = serve_in_thread(app);
+    let before = open_chats_and_webhooks(&rt, addr);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.json");
+    let mut child = crate::common::chatload()
+        .args(["conform", "--target", &format!("http://{addr}/v1"), "--out"])
+        .arg(&out)
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !(line.contains(" checks, ") && flags.hook.load(SeqCst)) {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
+    }
+    let during = open_chats_and_webhooks(&rt, addr);
+    assert_eq!(
+        during,
+        (before.0 + 1, before.1 + 1),
+        "the chat and the webhook exist"
+    );
+    crate::common::interrupt(&child);
+    flags.released.store(true, SeqCst);
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let done = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert_eq!(done.status.code(), Some(130), "{stdout}");
+    let report = read_json(&out);
+    assert_eq!(report["interrupted"], true);
+    let cleanup = &report["cleanup"];
+    assert_eq!(cleanup["chats_closed"], 1, "{cleanup}");
+    assert_eq!(cleanup["webhooks_deleted"], 1, "{cleanup}");
+    assert_eq!(cleanup["chats_left"], 0, "{cleanup}");
+    assert_eq!(cleanup["webhooks_left"], 0, "{cleanup}");
+    assert_eq!(report["left_behind"], json!([]));
+    assert!(
+        stdout.contains("clean-up: 1 chats closed, 1 webhooks deleted; left behind: nothing"),
+        "{stdout}"
+    );
+    assert_eq!(open_chats_and_webhooks(&rt, addr), before);
+    drop(rt);
+}
+
+/// A target that stops answering once the suite registered its webhook
+/// (the server shuts down, so every later connection is refused): the
+/// suite gives up (exit 3), its clean-up cannot reach the target either
+/// and ends, and the chat and the webhook are counted and listed as left
+/// behind, with why, in the JSON and the summary.
+#[test]
+fn conform_that_gives_up_says_what_it_left_behind() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let flags = std::sync::Arc::new(Registered::default());
+    flags.released.store(true, SeqCst);
+    let app = rt.block_on(async { mock_noting_the_webhook(flags.clone()) });
+    let watched = flags.clone();
+    let shutdown = async move {
+        while !watched.hook.load(SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let addr = crate::common::serve_in_thread_until(app, shutdown);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.json");
+    let run = conform_remote(
+        &format!("http://{addr}/v1"),
+        &["--out".as_ref(), out.as_os_str()],
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(3), "{stdout}");
+    let report = read_json(&out);
+    assert!(
+        report["stopped"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("the target stopped answering")),
+        "{}",
+        report["stopped"]
+    );
+    let cleanup = &report["cleanup"];
+    assert_eq!(cleanup["chats_left"], 1, "{cleanup}");
+    assert_eq!(cleanup["webhooks_left"], 1, "{cleanup}");
+    assert_eq!(cleanup["chats_closed"], 0, "{cleanup}");
+    let left = report["left_behind"].as_array().unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left[0].as_str().unwrap().starts_with("chat ")
+            && left[0]
+                .as_str()
+                .unwrap()
+                .contains("closeChat got no response"),
+        "{left:?}"
+    );
+    assert!(
+        left[1].as_str().unwrap().starts_with("webhook "),
+        "{left:?}"
+    );
+    assert!(stdout.contains("left behind: chat "), "{stdout}");
     drop(rt);
 }
