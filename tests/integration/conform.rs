@@ -58,6 +58,22 @@ async fn corrupt(req: Request, next: Next) -> Response {
     }
 }
 
+/// `chatload conform` against `base_url`, writing `c.json` and `c.xml` into `dir`: what it
+/// printed, and the paths of the two files.
+fn conform_with_outputs(
+    base_url: &str,
+    dir: &std::path::Path,
+) -> (std::process::Output, std::path::PathBuf, std::path::PathBuf) {
+    let (out, junit) = (dir.join("c.json"), dir.join("c.xml"));
+    let args = [
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ];
+    (conform_remote(base_url, &args), out, junit)
+}
+
 #[test]
 fn every_new_kind_of_check_fails_with_its_reason_against_a_broken_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -67,14 +83,7 @@ fn every_new_kind_of_check_fails_with_its_reason_against_a_broken_server() {
     });
     let addr = serve_in_thread(app);
     let dir = tempfile::tempdir().unwrap();
-    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-    let args = [
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--junit".as_ref(),
-        junit.as_os_str(),
-    ];
-    let run = conform_remote(&format!("http://{addr}/v1"), &args);
+    let (run, out, junit) = conform_with_outputs(&format!("http://{addr}/v1"), dir.path());
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{stdout}");
     let report = read_json(&out);
@@ -165,14 +174,7 @@ fn conform_gives_up_on_a_target_that_never_answers() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-    let args = [
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--junit".as_ref(),
-        junit.as_os_str(),
-    ];
-    let run = conform_remote(&format!("http://{addr}/v1"), &args);
+    let (run, out, junit) = conform_with_outputs(&format!("http://{addr}/v1"), dir.path());
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     let silent = chatload::conform::GIVE_UP_SILENT;
