@@ -455,6 +455,21 @@ fn body_cut(status: u16, e: &reqwest::Error) -> String {
     }
 }
 
+/// A checker of `base_url` with test credentials, for unit tests.
+#[cfg(test)]
+pub(super) fn test_checker(base_url: String) -> Checker {
+    let target = ConformTarget {
+        base_url,
+        app_id: "conform-test-app".to_owned(),
+        secret: "conform-test-secret".to_owned(),
+        domain_key: None,
+        room: 1,
+        hook_url: "http://127.0.0.1:9/hooks".to_owned(),
+        tls: crate::client::TlsOptions::default(),
+    };
+    Checker::new(target, ConformOptions::default()).expect("a checker")
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
@@ -477,16 +492,7 @@ mod tests {
     }
 
     fn checker(base_url: String) -> Checker {
-        let target = ConformTarget {
-            base_url,
-            app_id: "conform-test-app".to_owned(),
-            secret: "conform-test-secret".to_owned(),
-            domain_key: None,
-            room: 1,
-            hook_url: "http://127.0.0.1:9/hooks".to_owned(),
-            tls: crate::client::TlsOptions::default(),
-        };
-        Checker::new(target, ConformOptions::default()).unwrap()
+        test_checker(base_url)
     }
 
     /// A 200 download whose connection ends after half its Content-Length

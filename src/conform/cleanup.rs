@@ -114,7 +114,7 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conform::{ConformOptions, ConformTarget};
+    use crate::conform::checker::test_checker;
 
     /// A chat and a webhook against a target that accepts connections and
     /// never answers: under a short limit the clean-up ends when the limit
@@ -128,16 +128,7 @@ mod tests {
             std::thread::sleep(Duration::from_secs(60));
             drop(held);
         });
-        let target = ConformTarget {
-            base_url: format!("http://{addr}/v1"),
-            app_id: "conform-test-app".to_owned(),
-            secret: "conform-test-secret".to_owned(),
-            domain_key: None,
-            room: 1,
-            hook_url: "http://127.0.0.1:9/hooks".to_owned(),
-            tls: crate::client::TlsOptions::default(),
-        };
-        let mut c = Checker::new(target, ConformOptions::default()).unwrap();
+        let mut c = test_checker(format!("http://{addr}/v1"));
         c.created.chats.push("c-1".to_owned());
         c.created.webhook = Some("w-1".to_owned());
         let mut work = c.leftovers();

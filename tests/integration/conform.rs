@@ -58,6 +58,29 @@ async fn corrupt(req: Request, next: Next) -> Response {
     }
 }
 
+/// `chatload conform --target BASE_URL ARGS...` started with its stdout going to `stdout`;
+/// the process and its stderr, to be read line by line.
+fn spawn_conform(
+    base_url: &str,
+    args: &[&std::ffi::OsStr],
+    stdout: std::process::Stdio,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    let mut child = crate::common::chatload()
+        .args(["conform", "--target", base_url])
+        .args(args)
+        .env("CHATLOAD_APP_ID", "demo-app")
+        .env("CHATLOAD_SECRET", "demo-secret")
+        .stderr(std::process::Stdio::piped())
+        .stdout(stdout)
+        .spawn()
+        .expect("chatload conform starts");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    (child, stderr)
+}
+
 /// `chatload conform` against `base_url`, writing `c.json` and `c.xml` into `dir`: what it
 /// printed, and the paths of the two files.
 fn conform_with_outputs(
@@ -242,18 +265,17 @@ fn ctrl_c_during_conform_writes_the_checks_made_so_far() {
     let addr = serve_in_thread(app);
     let dir = tempfile::tempdir().unwrap();
     let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-    let mut child = crate::common::chatload()
-        .args(["conform", "--target", &format!("http://{addr}/v1"), "--out"])
-        .arg(&out)
-        .arg("--junit")
-        .arg(&junit)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let args = [
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ];
+    let (mut child, mut stderr) = spawn_conform(
+        &format!("http://{addr}/v1"),
+        &args,
+        std::process::Stdio::null(),
+    );
     let mut line = String::new();
     while !line.contains(" checks, ") {
         line.clear();
@@ -343,16 +365,12 @@ fn ctrl_c_during_conform_closes_its_chats_and_deletes_its_webhook() {
     let before = open_chats_and_webhooks(&rt, addr);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c.json");
-    let mut child = crate::common::chatload()
-        .args(["conform", "--target", &format!("http://{addr}/v1"), "--out"])
-        .arg(&out)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let args = ["--out".as_ref(), out.as_os_str()];
+    let (child, mut stderr) = spawn_conform(
+        &format!("http://{addr}/v1"),
+        &args,
+        std::process::Stdio::piped(),
+    );
     let mut line = String::new();
     while !(line.contains(" checks, ") && flags.hook.load(SeqCst)) {
         line.clear();
