@@ -110,14 +110,7 @@ impl<'a> Validator<'a> {
         at: &Location,
         path: &str,
     ) -> Option<Duration> {
-        let text = self.expanded(&text.0, at, path)?;
-        match parse_duration(&text) {
-            Ok(d) => Some(d),
-            Err(msg) => {
-                self.problem(at, path, msg);
-                None
-            }
-        }
+        self.parsed_duration(text, at, path, parse_duration)
     }
 
     /// A duration that must be more than zero (timeouts, intervals, run length).
@@ -127,14 +120,19 @@ impl<'a> Validator<'a> {
         at: &Location,
         path: &str,
     ) -> Option<Duration> {
+        self.parsed_duration(text, at, path, limits::parse_positive_duration)
+    }
+
+    /// `text`, its `${VAR}`s expanded, read by `parse`; a problem at `at` when it cannot be.
+    fn parsed_duration(
+        &mut self,
+        text: &DurationText,
+        at: &Location,
+        path: &str,
+        parse: fn(&str) -> Result<Duration, String>,
+    ) -> Option<Duration> {
         let text = self.expanded(&text.0, at, path)?;
-        match limits::parse_positive_duration(&text) {
-            Ok(d) => Some(d),
-            Err(msg) => {
-                self.problem(at, path, msg);
-                None
-            }
-        }
+        parse(&text).map_err(|msg| self.problem(at, path, msg)).ok()
     }
 
     /// A whole number in `min..=max` written at `raw` (absent: `None`).
