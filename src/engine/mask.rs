@@ -35,10 +35,8 @@ pub use crate::redact::is_sensitive_name;
 pub struct Masker {
     /// Configured credentials (non-empty).
     secrets: Vec<String>,
-    /// Variables whose values are tokens.
+    /// Variables whose values are tokens, sorted by index (for [`Masker::captured`]).
     token_vars: Vec<VarId>,
-    /// By variable index: true for a token variable ([`Masker::captured`]'s one look-up).
-    is_token: Vec<bool>,
 }
 
 impl Masker {
@@ -70,24 +68,17 @@ impl Masker {
         }
         token_vars.sort_unstable_by_key(|v| v.0);
         token_vars.dedup();
-        let mut is_token = vec![false; scenario.vars.names.len()];
-        for id in &token_vars {
-            if let Some(flag) = is_token.get_mut(id.0 as usize) {
-                *flag = true;
-            }
-        }
         Self {
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             token_vars,
-            is_token,
         }
     }
 
     /// A step captured `value` into `id`: a token variable's value is issued to the redactor's
     /// token book, so it is masked in every virtual user's output, not only after a failure in
-    /// its own session. An index look-up for any other variable.
+    /// its own session. A binary search of the (few, sorted) token variables for any other.
     pub fn captured(&self, id: VarId, value: &Value) {
-        if self.is_token.get(id.0 as usize).copied().unwrap_or(false)
+        if self.token_vars.binary_search_by_key(&id.0, |v| v.0).is_ok()
             && let Some(token) = value.as_str()
         {
             crate::redact::issue(token);
