@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use super::checker::{Checker, Payload};
-use super::{Call, Cleaned, Creds};
+use super::{Call, Cleaned, CleanupCounts, Creds};
 use crate::api::Operation;
 
 /// The longest a clean-up after an early stop may take: after a give-up
@@ -46,14 +46,13 @@ impl Cleanup {
             .collect();
         self.left.extend(pending);
         let left_of = |what: &str| self.left.iter().filter(|l| l.starts_with(what)).count() as u64;
-        let counts = [
-            ("chats_closed", self.chats_closed),
-            ("chats_left", left_of("chat ")),
-            ("webhooks_deleted", self.webhooks_deleted),
-            ("webhooks_left", left_of("webhook ")),
-        ];
         Cleaned {
-            counts: counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            counts: CleanupCounts {
+                chats_closed: self.chats_closed,
+                chats_left: left_of("chat "),
+                webhooks_deleted: self.webhooks_deleted,
+                webhooks_left: left_of("webhook "),
+            },
             left_behind: self.left,
         }
     }
@@ -145,8 +144,13 @@ mod tests {
                 "webhook w-1: the clean-up's time ran out"
             ]
         );
-        assert_eq!(cleaned.counts["chats_left"], 1);
-        assert_eq!(cleaned.counts["webhooks_left"], 1);
-        assert_eq!(cleaned.counts["chats_closed"], 0);
+        assert_eq!(
+            cleaned.counts,
+            CleanupCounts {
+                chats_left: 1,
+                webhooks_left: 1,
+                ..CleanupCounts::default()
+            }
+        );
     }
 }

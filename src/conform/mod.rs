@@ -32,7 +32,6 @@ mod probes;
 mod suite;
 mod watch;
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::Serialize;
@@ -195,8 +194,21 @@ pub struct StatusCoverage {
 /// on the target (`chat ID: why`, `webhook ID: why`; the JSON `left_behind`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cleaned {
-    pub counts: BTreeMap<String, u64>,
+    pub counts: CleanupCounts,
     pub left_behind: Vec<String>,
+}
+
+/// The clean-up's counts: what the suite created and removed or left.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct CleanupCounts {
+    /// Chats the suite opened and closed (a 409, closed already, counts).
+    pub chats_closed: u64,
+    /// Chats the suite opened and left open.
+    pub chats_left: u64,
+    /// Webhooks the suite registered and deleted (a 404, gone already, counts).
+    pub webhooks_deleted: u64,
+    /// Webhooks the suite registered and left registered.
+    pub webhooks_left: u64,
 }
 
 /// The whole suite's outcome.
@@ -218,9 +230,8 @@ pub struct ConformReport {
     pub statuses_declared: usize,
     pub statuses_observed: usize,
     pub status_coverage: Vec<StatusCoverage>,
-    /// What the clean-up did: `chats_closed`, `chats_left`,
-    /// `webhooks_deleted`, `webhooks_left`.
-    pub cleanup: BTreeMap<String, u64>,
+    /// What the clean-up did.
+    pub cleanup: CleanupCounts,
     /// What the suite created and left on the target, each `chat ID: why`
     /// or `webhook ID: why` (empty when it removed everything).
     pub left_behind: Vec<String>,

@@ -88,16 +88,19 @@ pub fn terminal(report: &ConformReport) -> String {
 /// `clean-up: N chats closed, M webhooks deleted; left behind: nothing`
 /// (or each chat and webhook left, with why).
 fn cleanup_line(report: &ConformReport) -> String {
-    let count = |key: &str| report.cleanup.get(key).copied().unwrap_or(0);
     let left = if report.left_behind.is_empty() {
         "nothing".to_owned()
     } else {
         report.left_behind.join("; ")
     };
+    format!("{}; left behind: {left}", cleanup_counts(report))
+}
+
+/// `clean-up: N chats closed, M webhooks deleted`.
+fn cleanup_counts(report: &ConformReport) -> String {
     format!(
-        "clean-up: {} chats closed, {} webhooks deleted; left behind: {left}",
-        count("chats_closed"),
-        count("webhooks_deleted")
+        "clean-up: {} chats closed, {} webhooks deleted",
+        report.cleanup.chats_closed, report.cleanup.webhooks_deleted
     )
 }
 
@@ -115,7 +118,8 @@ fn join(statuses: &[u16]) -> String {
 /// coverage as one case per operation (passing: a response not observed is
 /// not a failure of the target; its system-out lists what was and was not).
 /// A suite stopped before its end has the property `interrupted` (true for
-/// a signal) and a failing case "the suite ran to its end" saying why.
+/// a signal) and a failing case "the suite ran to its end" saying why. The
+/// clean-up is one case, failing with what it left on the target.
 ///
 /// # Errors
 /// XML serialization failure.
@@ -151,6 +155,20 @@ pub fn junit(report: &ConformReport) -> anyhow::Result<Vec<u8>> {
     Ok(junit.to_string()?.into_bytes())
 }
 
+/// "clean-up: nothing left on the target": passing with the counts as its
+/// output, or failing with each chat and webhook left behind and why.
+fn cleanup_case(report: &ConformReport) -> TestCase {
+    let status = if report.left_behind.is_empty() {
+        TestCaseStatus::success()
+    } else {
+        failure(format!("left behind: {}", report.left_behind.join("; ")))
+    };
+    let mut case = TestCase::new("clean-up: nothing left on the target", status);
+    case.set_classname("clean-up");
+    case.set_system_out(cleanup_counts(report));
+    case
+}
+
 fn failure(message: String) -> TestCaseStatus {
     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
     s.set_message(message);
@@ -176,6 +194,7 @@ fn coverage_cases(report: &ConformReport, suite: &mut TestSuite) {
         case.set_classname("coverage");
         suite.add_test_case(case);
     }
+    suite.add_test_case(cleanup_case(report));
     for s in &report.status_coverage {
         let mut case = TestCase::new(
             format!("status coverage: {}", s.operation),

@@ -337,6 +337,7 @@ fn mock_noting_the_webhook(flags: std::sync::Arc<Registered>) -> axum::Router {
 /// The mock's open chats (waiting and active) and webhooks of `demo-app`.
 fn open_chats_and_webhooks(rt: &tokio::runtime::Runtime, addr: std::net::SocketAddr) -> (u64, u64) {
     let state: serde_json::Value = rt.block_on(async {
+        chatload_mock::testing::install_crypto();
         let url = format!("http://{addr}/__mock/state");
         let resp = reqwest::get(url).await.expect("the mock's state");
         resp.json().await.expect("the mock's state is JSON")
@@ -401,6 +402,78 @@ fn ctrl_c_during_conform_closes_its_chats_and_deletes_its_webhook() {
         "{stdout}"
     );
     assert_eq!(open_chats_and_webhooks(&rt, addr), before);
+    drop(rt);
+}
+
+/// A second Ctrl-C while the clean-up waits on the target (its deletion of
+/// the webhook held by the server) skips the rest of the clean-up at once:
+/// the chat closed before it is counted, the webhook is left behind saying
+/// the signal skipped it, in the JSON and as the failing JUnit case of the
+/// clean-up, and the suite exits 130 without waiting out the 10 s limit.
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_skips_the_rest_of_conforms_clean_up() {
+    use std::io::BufRead;
+    use std::sync::atomic::Ordering::SeqCst;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let flags = std::sync::Arc::new(Registered::default());
+    let app = rt.block_on(async { mock_noting_the_webhook(flags.clone()) });
+    let addr = serve_in_thread(app);
+    let before = open_chats_and_webhooks(&rt, addr);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
+    let args = [
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ];
+    let (child, mut stderr) = spawn_conform(
+        &format!("http://{addr}/v1"),
+        &args,
+        std::process::Stdio::piped(),
+    );
+    let mut line = String::new();
+    while !(line.contains(" checks, ") && flags.hook.load(SeqCst)) {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
+    }
+    crate::common::interrupt(&child);
+    while !line.contains("cleaning up what the suite created") {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
+    }
+    while open_chats_and_webhooks(&rt, addr).0 != before.0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = std::time::Instant::now();
+    crate::common::interrupt(&child);
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let done = child.wait_with_output().unwrap();
+    let waited = second.elapsed();
+    flags.released.store(true, SeqCst);
+    assert_eq!(done.status.code(), Some(130));
+    assert!(
+        waited < std::time::Duration::from_secs(8),
+        "the clean-up took {waited:?} after the second signal: it waited for its 10 s limit"
+    );
+    let report = read_json(&out);
+    let cleanup = &report["cleanup"];
+    assert_eq!(cleanup["chats_closed"], 1, "{cleanup}");
+    assert_eq!(cleanup["webhooks_left"], 1, "{cleanup}");
+    let left = report["left_behind"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let left = left[0].as_str().unwrap();
+    assert!(
+        left.starts_with("webhook ") && left.ends_with(": a second signal skipped the clean-up"),
+        "{left}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let case = xml
+        .split("<testcase ")
+        .find(|c| c.contains("clean-up: nothing left on the target"))
+        .expect("a clean-up case");
+    assert!(case.contains("<failure") && case.contains(left), "{case}");
     drop(rt);
 }
 
