@@ -451,6 +451,7 @@ mod tests {
         receiver.accept_path("/chatload");
         let running = serve(&receiver).await;
         let base = format!("http://{}", running.addr);
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::new();
         let get = client
             .get(running.local_url())
