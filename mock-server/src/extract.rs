@@ -5,7 +5,9 @@
 //! axum's own rejections answer plain text; these wrappers make sure every
 //! malformed input gets the JSON error envelope instead.
 
+use crate::body_timeout::BodyStalled;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::body::{Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request};
 use axum::http::request::Parts;
@@ -60,15 +62,65 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|v| mentions_json(v.to_str().unwrap_or("?")));
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::bad_request("Request body is too large")
-            } else {
-                ApiError::bad_request("Could not read the request body")
-            }
-        })?;
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
         let body = parse_json_body(&bytes, json)?;
         Ok(Params { query, body })
+    }
+}
+
+/// The largest JSON body (axum's default body limit, which every JSON
+/// route keeps): larger ones answer 400 "Request body is too large".
+pub const JSON_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Room for multipart framing and the text fields around an uploaded file:
+/// an upload's body may be `max_media_bytes` plus this.
+pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// Whether the request's head declares (`Content-Length`) a body larger
+/// than `limit`: such a request is refused at once, never waited for
+/// (hyper reports the declared length as the body's size hint).
+fn declares_more_than(req: &Request, limit: usize) -> bool {
+    req.body().size_hint().lower() > limit as u64
+}
+
+/// Whether a body read failed because the client stopped sending it
+/// ([`BodyStalled`], from the server's body timeout).
+fn is_stalled(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<BodyStalled>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A JSON body's raw bytes, at most [`JSON_BODY_LIMIT`]: 400 "Request body
+/// is too large" over it, from the declared `Content-Length` alone when
+/// there is one (chunked bodies when they pass the limit), and 400 when the
+/// body cannot be read (e.g. it stalled past the body timeout).
+#[derive(Debug)]
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || ApiError::bad_request("Request body is too large");
+        if declares_more_than(&req, JSON_BODY_LIMIT) {
+            return Err(too_large());
+        }
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(JsonBytes(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large())
+            }
+            Err(rejection) if is_stalled(&rejection) => Err(ApiError::bad_request(
+                "The request body stalled: nothing arrived within the body timeout",
+            )),
+            Err(_) => Err(ApiError::bad_request("Could not read the request body")),
+        }
     }
 }
 
@@ -404,10 +456,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 #[derive(Debug)]
 pub struct Form(pub Multipart);
 
-impl<S: Send + Sync> FromRequest<S> for Form {
+impl FromRequest<AppState> for Form {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The same answer as a streamed upload over the limit, given at
+        // once from the head.
+        if declares_more_than(&req, state.config().max_media_bytes + MULTIPART_OVERHEAD) {
+            return Err(ApiError::PayloadTooLarge("File is too large".into()));
+        }
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)

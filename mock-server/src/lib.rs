@@ -15,6 +15,7 @@
 //! caps       the store's memory caps: validation and flags (eviction: store/evict)
 //! operation  the 50 operations: operationId, method, path
 //! routes/    one file per resource + admin; app() / router() assemble them
+//! body_timeout a request body's pauses bounded (stalled body → error)
 //! auth       PublicApi / UserApi / SecretApi extractors (reference §2.3)
 //! extract    Params (query, then JSON body), PathId, Form — JSON rejections
 //! middleware trailing-slash normalisation, counting, faults, JSON errors
@@ -44,6 +45,7 @@
 //! → JSON response.
 
 pub mod auth;
+pub mod body_timeout;
 pub mod caps;
 pub mod config;
 pub mod connections;

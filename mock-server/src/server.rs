@@ -5,6 +5,9 @@
 //!   before it) not complete in `header_read_timeout_ms` closes the
 //!   connection; for HTTP/1.1 it also bounds the wait for the next request
 //!   on a kept-alive connection (hyper arms it at every request head);
+//! - **body timeout**: a request body that sends nothing for
+//!   `header_read_timeout_ms` ends with an error (see [`crate::body_timeout`]):
+//!   the handler answers and the connection is closed;
 //! - **idle timeout**: a connection that moved no byte and had no request in
 //!   progress for `idle_timeout_ms` is closed (checked every
 //!   `idle_timeout_ms`, so it closes within one to two periods; HTTP/2 too);
@@ -45,6 +48,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
+use crate::body_timeout::TimedBody;
 use crate::connections::ConnectionsConfig;
 use crate::routes::App;
 use crate::tls::TlsStats;
@@ -240,13 +244,16 @@ async fn serve_one(tcp: TcpStream, shared: Shared, watcher: Watcher, permit: Own
             activity: activity.clone(),
         };
         let (app, in_flight) = (shared.app.clone(), activity.clone());
+        let body_timeout = shared.config.header_read_timeout();
         // The mock's App, with the request counted in progress (so a slow
-        // handler is not taken for an idle connection).
+        // handler is not taken for an idle connection) and its body's
+        // pauses bounded (so a stalled body cannot hold the connection).
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let app = app.clone();
             let guard = InFlight::enter(in_flight.clone());
             async move {
-                let response = app.oneshot(req.map(Body::new)).await;
+                let req = req.map(|body| Body::new(TimedBody::new(body, body_timeout)));
+                let response = app.oneshot(req).await;
                 drop(guard);
                 response
             }

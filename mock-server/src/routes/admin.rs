@@ -6,13 +6,13 @@
 use super::ok;
 use crate::error::ApiError;
 use crate::event::MockEvent;
+use crate::extract::JsonBytes;
 use crate::extract::Params;
 use crate::fault::FaultsConfig;
 use crate::limit::RateLimitConfig;
 use crate::state::AppState;
 use crate::webhook::WebhookFaultsConfig;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -81,7 +81,10 @@ async fn faults_get(State(state): State<AppState>) -> Response {
 }
 
 /// Replaces the whole fault table; body as the config's `faults` section.
-async fn faults_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn faults_put(
+    State(state): State<AppState>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, ApiError> {
     let config: FaultsConfig = object_body(&body, "faults")?;
     config.validate().map_err(ApiError::bad_request)?;
     state.faults().set(config);
@@ -100,7 +103,10 @@ async fn rate_limit_get(State(state): State<AppState>) -> Response {
 }
 
 /// Sets every app's rate limit; body `{"rps": 50, "burst": 10}`.
-async fn rate_limit_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn rate_limit_put(
+    State(state): State<AppState>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, ApiError> {
     let config: RateLimitConfig = object_body(&body, "rate limit")?;
     config.validate().map_err(ApiError::bad_request)?;
     state.set_rate_limit(Some(config));
@@ -168,7 +174,7 @@ async fn webhook_faults_get(State(state): State<AppState>) -> Response {
 /// (every key optional).
 async fn webhook_faults_put(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let faults: WebhookFaultsConfig = object_body(&body, "webhook faults")?;
     faults.validate().map_err(ApiError::bad_request)?;
@@ -204,7 +210,10 @@ async fn simulation_get(State(state): State<AppState>) -> Response {
 
 /// `{"appId"?: "<id>", "agents": bool}`: switches the configured
 /// (simulated) agents of one app, or of every app, off or back on.
-async fn simulation_put(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn simulation_put(
+    State(state): State<AppState>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, ApiError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct Switch {

@@ -9,9 +9,6 @@ use axum::extract::multipart::MultipartError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 
-/// Room for multipart framing and the text fields around the file.
-pub(super) const MULTIPART_OVERHEAD: usize = 64 * 1024;
-
 fn multipart_error(err: &MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge("File is too large".into())

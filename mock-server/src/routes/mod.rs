@@ -69,7 +69,7 @@ fn api_routes(max_media_bytes: usize) -> Router<AppState> {
             let route = handler(op);
             let route = if op == Operation::UploadMedia {
                 route.layer(DefaultBodyLimit::max(
-                    max_media_bytes + media::MULTIPART_OVERHEAD,
+                    max_media_bytes + crate::extract::MULTIPART_OVERHEAD,
                 ))
             } else {
                 route

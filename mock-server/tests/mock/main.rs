@@ -13,7 +13,8 @@
 //! - `rate_limit`: the per-app token bucket (429 + `Retry-After`) and its admin API.
 //! - `conformance`: the spec checker itself, and every spec operation exercised.
 //! - `fuzz_routes`: property test, arbitrary requests at every route.
-//! - `hostage`: connection limit, header-read and idle timeouts, SIGTERM
+//! - `hostage`: connection limit, header-read, body and idle timeouts, an
+//!   oversized declared body refused at once, SIGTERM
 //!   with a half-sent request (the binary).
 //! - `admin_input`: admin bodies that are not objects, rates too large, multipart without a boundary.
 //! - `tls_config`: the `tls:` section's errors, located in the file.
