@@ -68,13 +68,22 @@ impl Api {
     }
 }
 
-fn header<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+/// A credential header's value (trimmed; empty counts as absent). A value
+/// that is present but not visible ASCII is a 401 saying so (`invalid`),
+/// not taken for a missing header.
+fn header<'a>(
+    parts: &'a Parts,
+    name: &HeaderName,
+    invalid: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
+    let Some(value) = parts.headers.get(name) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized(invalid))?
+        .trim();
+    Ok((!text.is_empty()).then_some(text))
 }
 
 impl FromRequestParts<AppState> for Api {
@@ -88,21 +97,23 @@ impl FromRequestParts<AppState> for Api {
             } else {
                 HashMap::new()
             };
-        let app_id = header(parts, &APP_ID)
+        let app_id = header(parts, &APP_ID, "x-hyper-appId is not valid ASCII text")?
             .or_else(|| query.get("appId").map(String::as_str))
             .ok_or(ApiError::Unauthorized("Missing x-hyper-appId"))?;
         let app = state
             .app(app_id)
             .ok_or(ApiError::Unauthorized("Unknown app id"))?;
-        let secret = header(parts, &SECRET).or_else(|| query.get("secret").map(String::as_str));
+        let secret = header(parts, &SECRET, "x-hyper-secret is not valid ASCII text")?
+            .or_else(|| query.get("secret").map(String::as_str));
         let credential = if let Some(secret) = secret {
             if secret != app.secret {
                 return Err(ApiError::Unauthorized("Invalid secret"));
             }
             Credential::Secret
-        } else if let Some(token) = header(parts, &TOKEN) {
+        } else if let Some(token) = header(parts, &TOKEN, "x-hyper-token is not valid ASCII text")?
+        {
             Credential::Token(token.to_owned())
-        } else if let Some(key) = header(parts, &KEY) {
+        } else if let Some(key) = header(parts, &KEY, "x-hyper-key is not valid ASCII text")? {
             if app.domain_key.as_deref() != Some(key) {
                 return Err(ApiError::Unauthorized("Invalid domain key"));
             }

@@ -28,6 +28,10 @@ enum Raw<'a> {
     Body(&'a Value),
 }
 
+/// What a `u32` parameter must be (its real range, so that `2^32` is not
+/// told it is negative).
+const U32_RANGE: &str = "an integer within 0..=4294967295";
+
 /// Default and maximum page size of list routes.
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest accepted `limit` (larger values answer 400).
@@ -250,7 +254,7 @@ impl Params {
         };
         parse_u32(raw)
             .map(Some)
-            .ok_or_else(|| type_error(name, "a non-negative integer"))
+            .ok_or_else(|| type_error(name, U32_RANGE))
     }
 
     /// A required [`Self::u32`].
@@ -311,7 +315,7 @@ impl Params {
     /// 400 when an element is not a non-negative integer, or a body value
     /// is not an array.
     pub fn u32_list(&self, name: &str) -> Result<Option<Vec<u32>>, ApiError> {
-        let err = || type_error(name, "a list of non-negative integers");
+        let err = || type_error(name, "a list of integers within 0..=4294967295");
         match self.raw(name) {
             None => Ok(None),
             Some(raw @ Raw::Query(_)) => split(text(raw).unwrap_or(""))
@@ -547,6 +551,21 @@ mod tests {
             params(json!({"offset": 4_294_967_295_u64})).page(),
             Ok((4_294_967_295, 50))
         );
+    }
+
+    /// See: audit 2 of the mock, finding 8 (`offset=4294967296` was told
+    /// it must be non-negative).
+    #[test]
+    fn a_u32_out_of_range_is_told_its_range() {
+        let mut p = Params::default();
+        p.query.push(("offset".to_owned(), "4294967296".to_owned()));
+        let message = p.page().expect_err("2^32").to_string();
+        assert!(message.contains("0..=4294967295"), "{message}");
+        let message = params(json!({"rooms": [4_294_967_296_u64]}))
+            .u32_list("rooms")
+            .expect_err("2^32")
+            .to_string();
+        assert!(message.contains("0..=4294967295"), "{message}");
     }
 
     #[test]

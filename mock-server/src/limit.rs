@@ -13,6 +13,7 @@
 //! token bucket in one word). No lock, no allocation. The middleware calls
 //! [`RateLimits::check`]; the buckets live in each app's `AppHandle`.
 
+use crate::fault::MAX_RETRY_AFTER_S;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
@@ -20,6 +21,12 @@ use std::time::{Duration, Instant};
 
 /// The largest `rps` (one request per nanosecond).
 const MAX_RPS: f64 = 1e9;
+
+/// The smallest `rps`: one request per [`MAX_RETRY_AFTER_S`] (a day), so
+/// that `Retry-After` never exceeds the cap that injected faults have.
+/// A slower rate is refused, not capped: a header that says less than the
+/// real wait would send a client back into another 429.
+pub const MIN_RPS: f64 = 1.0 / MAX_RETRY_AFTER_S as f64;
 
 /// The `rate_limit` config section and the body of `PUT /__mock/rate-limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -44,6 +51,13 @@ impl RateLimitConfig {
     pub fn validate(&self) -> Result<(), String> {
         if !(self.rps.is_finite() && self.rps > 0.0) {
             return Err("rate_limit.rps must be a number above 0".to_owned());
+        }
+        if self.rps < MIN_RPS {
+            return Err(format!(
+                "rate_limit.rps {:e} is too small: it must be at least 1/{MAX_RETRY_AFTER_S} \
+                 (one request a day, so that Retry-After stays within {MAX_RETRY_AFTER_S} s)",
+                self.rps
+            ));
         }
         if self.rps > MAX_RPS {
             return Err(format!(
@@ -212,10 +226,12 @@ impl RateLimits {
     }
 }
 
-/// Whole seconds to put in `Retry-After` for `wait`: rounded up, at least 1.
+/// Whole seconds to put in `Retry-After` for `wait`: rounded up, at least
+/// 1, at most [`MAX_RETRY_AFTER_S`] (which [`MIN_RPS`] already ensures, but
+/// for a nanosecond of float rounding at the minimum rate).
 pub fn retry_after_secs(wait: Duration) -> u64 {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    secs.max(1)
+    secs.clamp(1, MAX_RETRY_AFTER_S)
 }
 
 #[cfg(test)]
@@ -258,13 +274,36 @@ mod tests {
             })
         );
         assert_eq!(RateLimitConfig::parse("2.5").map(|c| c.burst), Ok(1));
-        for bad in ["", "x", "0", "5:0", "5:x", "-1"] {
+        for bad in ["", "x", "0", "5:0", "5:x", "-1", "1e-9", "0.00001"] {
             let err = RateLimitConfig::parse(bad).expect_err(bad);
             assert!(
                 err.contains("rate_limit") || err.contains("RPS[:BURST]"),
                 "{err}"
             );
         }
+    }
+
+    /// See: audit 2 of the mock, finding 9 (`rps: 1e-9` gave
+    /// `Retry-After: 1000000000`).
+    #[test]
+    fn a_rate_whose_wait_passes_a_day_is_refused_naming_the_minimum() {
+        let err = RateLimitConfig {
+            rps: 1e-9,
+            burst: 1,
+        }
+        .validate()
+        .expect_err("1e-9");
+        assert!(err.contains("at least 1/86400"), "{err}");
+        let slowest = RateLimitConfig {
+            rps: MIN_RPS,
+            burst: 1,
+        };
+        assert_eq!(slowest.validate(), Ok(()));
+        let bucket = TokenBucket::new(Some(slowest));
+        assert_eq!(bucket.try_take_at(0), Ok(()));
+        let wait = bucket.try_take_at(0).expect_err("empty");
+        assert!(retry_after_secs(wait) <= MAX_RETRY_AFTER_S, "{wait:?}");
+        assert_eq!(retry_after_secs(Duration::from_secs(10_000_000)), 86_400);
     }
 
     #[test]

@@ -31,7 +31,12 @@ async fn read_upload(Form(mut form): Form) -> Result<Upload, ApiError> {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "chatId" | "senderId" => {
-                let text = field.text().await.map_err(|e| multipart_error(&e))?;
+                // The raw bytes, not `Field::text`: that one sniffs a BOM
+                // (`\xff\xfe` reads as an empty UTF-16 string) and replaces
+                // invalid sequences, so a bad value passed for a missing one.
+                let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| ApiError::bad_request(format!("`{name}` is not valid UTF-8")))?;
                 if name == "chatId" {
                     upload.chat_id = Some(text);
                 } else {

@@ -67,3 +67,44 @@ async fn a_multipart_upload_without_a_boundary_says_the_boundary_is_missing() {
     let message = plain.body["error"]["message"].as_str().unwrap_or("");
     assert!(message.contains("must be multipart/form-data"), "{message}");
 }
+
+/// A rate so slow that `Retry-After` would pass the one-day cap of injected
+/// faults is refused, naming the minimum, on every path that sets it (the
+/// admin API, the config file; `--rate-limit` in `limit.rs`'s unit tests),
+/// and nothing changes. See: audit 2 of the mock, finding 9.
+#[tokio::test]
+async fn a_rate_too_small_for_the_retry_after_cap_is_refused_with_the_minimum() {
+    let mock = start_mock().await;
+    let refused = mock
+        .admin_send(
+            Method::PUT,
+            "/rate-limit",
+            Some(json!({"rps": 1e-9, "burst": 1})),
+        )
+        .await;
+    refused.assert_error(400);
+    let message = refused.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("at least 1/86400"), "{message}");
+    assert_eq!(
+        mock.admin_get("/rate-limit").await["rate_limit"],
+        json!(null)
+    );
+    let err =
+        MockConfig::from_yaml_str("rate_limit: {rps: 1e-9}\n", "m.yaml").expect_err("too small");
+    assert!(err.to_string().contains("at least 1/86400"), "{err}");
+    // The minimum itself is accepted, and its 429 waits at most a day.
+    let slowest = json!({"rps": 1.0 / 86_400.0, "burst": 1});
+    mock.admin_send(Method::PUT, "/rate-limit", Some(slowest))
+        .await
+        .expect(200);
+    let demo = mock.demo();
+    demo.get("/id").await.expect(200);
+    let limited = demo.get("/id").await;
+    limited.assert_error(429);
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ASCII")
+        .parse()
+        .expect("whole seconds");
+    assert!((1..=86_400).contains(&retry_after), "{retry_after}");
+}

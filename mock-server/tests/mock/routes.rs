@@ -531,3 +531,81 @@ async fn odd_bodies_never_produce_a_server_error() {
         }
     }
 }
+
+/// Each message names what was wrong: a `u32` past its range is told the
+/// range, a credential header that is not ASCII text is told so (not
+/// "missing"), and a multipart text field that is not UTF-8 is told so (not
+/// "required"). See: audit 2 of the mock, finding 8.
+#[tokio::test]
+async fn bad_values_are_told_what_is_wrong_with_them() {
+    use reqwest::header::HeaderValue;
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let message = |reply: &chatload_mock::testing::Reply| {
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for path in [
+        "/users?offset=4294967296",
+        "/users?limit=10&offset=99999999999",
+    ] {
+        let reply = demo.get(path).await;
+        reply.assert_error(400);
+        assert!(
+            message(&reply).contains("0..=4294967295"),
+            "{path}: {reply:?}"
+        );
+    }
+    let bare = mock.client("demo-app", Cred::Nothing);
+    let not_ascii = HeaderValue::from_bytes(b"demo-\xffapp").expect("obs-text value");
+    for (header, others) in [
+        ("x-hyper-appId", vec![]),
+        ("x-hyper-secret", vec![("x-hyper-appId", "demo-app")]),
+        ("x-hyper-token", vec![("x-hyper-appId", "demo-app")]),
+        ("x-hyper-key", vec![("x-hyper-appId", "demo-app")]),
+    ] {
+        let mut req = bare
+            .request(Method::GET, "/settings")
+            .header(header, not_ascii.clone());
+        for (name, value) in others {
+            req = req.header(name, value);
+        }
+        let reply = bare.exec(req).await;
+        reply.assert_error(401);
+        assert_eq!(
+            message(&reply),
+            format!("{header} is not valid ASCII text"),
+            "{header}"
+        );
+    }
+    let (user, _) = demo.create_user("uploader").await;
+    let chat = demo.create_chat(&user, 1).await;
+    let chat_id = chat["id"].as_str().expect("chat id").to_owned();
+    for field in ["chatId", "senderId"] {
+        let value = |name: &str, good: &str| {
+            if name == field {
+                reqwest::multipart::Part::bytes(&b"\xff\xfe"[..])
+            } else {
+                reqwest::multipart::Part::text(good.to_owned())
+            }
+        };
+        let form = reqwest::multipart::Form::new()
+            .part("chatId", value("chatId", &chat_id))
+            .part("senderId", value("senderId", &user))
+            .part(
+                "media",
+                reqwest::multipart::Part::bytes(&b"x"[..]).file_name("a.png"),
+            );
+        let reply = demo
+            .exec(demo.request(Method::POST, "/media").multipart(form))
+            .await;
+        reply.assert_error(400);
+        assert_eq!(
+            message(&reply),
+            format!("`{field}` is not valid UTF-8"),
+            "{field}"
+        );
+    }
+}
