@@ -340,3 +340,31 @@ async fn event_hook_receives_every_event() {
     let seen = recorder.0.lock().expect("lock").clone();
     assert_eq!(seen, ["demo-app:chats:create"]);
 }
+
+/// The documented order: rate limit (only for a known app id) → injected
+/// fault → authentication. A fault stands for the infrastructure in front of
+/// the API failing, so it answers whatever credentials a request carries: no
+/// credentials with a fault on gets the injected status, not 401; with the
+/// fault off, 401. The rate limit lets a request without a known app id
+/// through to authentication. See: audit 2 of the mock, finding 7.
+#[tokio::test]
+async fn injected_faults_answer_before_authentication_and_the_rate_limit_does_not() {
+    let mock = start_mock().await;
+    let nobody = mock.client(DEMO_APP, Cred::Nothing);
+    let fault = json!({"routes": {"listWebhooks": {"error_rate": 1.0, "status": 503}}});
+    mock.admin_send(Method::PUT, "/faults", Some(fault))
+        .await
+        .expect(200);
+    nobody.get("/webhooks").await.assert_error(503);
+    mock.admin_send(Method::DELETE, "/faults", None)
+        .await
+        .expect(200);
+    nobody.get("/webhooks").await.assert_error(401);
+    let limit = json!({"rps": 1.0, "burst": 1});
+    mock.admin_send(Method::PUT, "/rate-limit", Some(limit))
+        .await
+        .expect(200);
+    for _ in 0..3 {
+        nobody.get("/webhooks").await.assert_error(401);
+    }
+}
