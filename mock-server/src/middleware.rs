@@ -13,7 +13,7 @@ use crate::operation::{self, Operation};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
@@ -89,13 +89,111 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = ApiFuture<S::Future>;
+    type Future = CorsFuture<ApiFuture<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> ApiFuture<S::Future> {
+    /// CORS around the API: a pre-flight is answered here; any other
+    /// request with an `Origin` gets `Access-Control-Allow-Origin` on its
+    /// response, whatever answers it (handler, rate limit, fault). Without
+    /// `Origin` (every non-browser client): one header lookup, no
+    /// allocation.
+    fn call(&mut self, req: Request) -> CorsFuture<ApiFuture<S::Future>> {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        if let Some(origin) = &origin
+            && req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return CorsFuture {
+                inner: ApiFuture::Ready {
+                    response: Some(preflight(origin)),
+                },
+                origin: None,
+            };
+        }
+        CorsFuture {
+            inner: self.dispatch(req),
+            origin,
+        }
+    }
+}
+
+/// Methods the API uses, for a pre-flight's `Access-Control-Allow-Methods`.
+const CORS_METHODS: &str = "GET, POST, PUT, DELETE";
+/// Request headers a browser client may send: the API's credential
+/// headers (lower case, as browsers list them in
+/// `Access-Control-Request-Headers`), `content-type` and `authorization`.
+const CORS_HEADERS: &str =
+    "authorization, content-type, x-hyper-appid, x-hyper-secret, x-hyper-token, x-hyper-key";
+/// Response headers a browser script may read beyond the safelisted ones.
+const CORS_EXPOSE: &str = "retry-after";
+
+/// `204` for a CORS pre-flight from `origin` (any origin is allowed).
+fn preflight(origin: &HeaderValue) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(CORS_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(CORS_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+    response
+}
+
+pin_project! {
+    /// The future of [`ApiService`]: `inner`'s response, with
+    /// `Access-Control-Allow-Origin: origin` when the request had an `Origin`.
+    pub struct CorsFuture<F> {
+        #[pin]
+        inner: F,
+        origin: Option<HeaderValue>,
+    }
+}
+
+impl<F> Future for CorsFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Poll::Ready(Ok(mut response)) = this.inner.poll(cx) else {
+            return Poll::Pending;
+        };
+        if let Some(origin) = this.origin.take() {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(CORS_EXPOSE),
+            );
+            headers.append(header::VARY, HeaderValue::from_static("origin"));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl<S> ApiService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    /// Counts the request, then the rate limit, faults and the handler.
+    fn dispatch(&mut self, req: Request) -> ApiFuture<S::Future> {
         let op = req
             .extensions()
             .get::<MatchedPath>()
@@ -284,6 +382,20 @@ pub async fn not_found(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pre-flight allows every credential header the spec names.
+    #[test]
+    fn cors_allows_the_api_credential_headers() {
+        use chatload_api::headers::lower;
+        for name in [
+            lower::APP_ID,
+            lower::SECRET,
+            lower::USER_TOKEN,
+            lower::DOMAIN_KEY,
+        ] {
+            assert!(CORS_HEADERS.split(", ").any(|h| h == name), "{name}");
+        }
+    }
 
     #[test]
     fn trailing_slashes_are_trimmed_and_query_kept() {

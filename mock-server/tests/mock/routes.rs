@@ -609,3 +609,90 @@ async fn bad_values_are_told_what_is_wrong_with_them() {
         );
     }
 }
+
+/// A browser client (Inbenta's JS SDK) pointed at the mock: the pre-flight
+/// is answered 204 with the methods and the credential headers allowed, and
+/// the real request, its errors included (a 401), carry
+/// `Access-Control-Allow-Origin`; a request without `Origin` gets no CORS
+/// header. See: audit 2 of the mock, finding 12 (pre-flights got 405).
+#[tokio::test]
+async fn browser_clients_get_cors_preflights_and_allow_origin() {
+    let mock = start_mock().await;
+    let public = mock.client("demo-app", Cred::AppIdOnly);
+    let origin = "https://shop.example";
+    let preflight = public
+        .exec(
+            public
+                .request(Method::OPTIONS, "/settings")
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .header(
+                    "access-control-request-headers",
+                    "x-hyper-appid, x-hyper-token",
+                ),
+        )
+        .await;
+    assert_eq!(preflight.status, 204, "{:?}", preflight.body);
+    let h = |reply: &chatload_mock::testing::Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII").to_owned())
+    };
+    assert_eq!(
+        h(&preflight, "access-control-allow-origin").as_deref(),
+        Some(origin)
+    );
+    let methods = h(&preflight, "access-control-allow-methods").expect("methods");
+    assert!(
+        ["GET", "POST", "PUT", "DELETE"]
+            .iter()
+            .all(|m| methods.contains(m)),
+        "{methods}"
+    );
+    let allowed = h(&preflight, "access-control-allow-headers").expect("headers");
+    for name in [
+        "x-hyper-appid",
+        "x-hyper-secret",
+        "x-hyper-token",
+        "x-hyper-key",
+        "content-type",
+        "authorization",
+    ] {
+        assert!(allowed.contains(name), "{name}: {allowed}");
+    }
+    let real = public
+        .exec(
+            public
+                .request(Method::GET, "/settings")
+                .header("origin", origin),
+        )
+        .await;
+    assert_eq!(real.status, 200);
+    assert_eq!(
+        h(&real, "access-control-allow-origin").as_deref(),
+        Some(origin)
+    );
+    assert_eq!(h(&real, "vary").as_deref(), Some("origin"));
+    let nobody = mock.client("demo-app", Cred::Nothing);
+    let refused = nobody
+        .exec(
+            nobody
+                .request(Method::GET, "/webhooks")
+                .header("origin", origin),
+        )
+        .await;
+    refused.assert_error(401);
+    assert_eq!(
+        h(&refused, "access-control-allow-origin").as_deref(),
+        Some(origin)
+    );
+    let plain = public.get("/settings").await;
+    assert_eq!(plain.status, 200);
+    assert!(h(&plain, "access-control-allow-origin").is_none());
+    // An OPTIONS that is not a pre-flight is still a wrong method.
+    let options = public
+        .exec(public.request(Method::OPTIONS, "/settings"))
+        .await;
+    options.assert_error(405);
+}
