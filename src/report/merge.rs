@@ -113,6 +113,7 @@ impl RunMeta {
         meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
         meta.shard = None;
         meta.load.shard = None;
+        meta.load.shard_share = None;
         meta.merged_from = sources.to_vec();
         let mut versions: Vec<_> = reports
             .iter()

@@ -1,10 +1,10 @@
 //! Tests of the HTML report: well-formed, self-contained, escaped, carrying the plotted data.
 
-use super::charts::{ValueAxis, time_ticks};
+use super::charts::{ValueAxis, tick_label, time_ticks};
 use super::*;
 use crate::metrics::new_latency_histogram;
 use crate::report::build::sample_report;
-use crate::report::encode_histogram;
+use crate::report::{LoadModel, LoadProfile, encode_histogram};
 
 const NASTY: &str = "<img src=x onerror=\"alert(1)\">&'step'</script>";
 
