@@ -47,17 +47,19 @@ pub fn shows_flow_column(report: &RunReport) -> bool {
 pub fn describe_load(load: &LoadProfile) -> String {
     let open = load.model == LoadModel::Open;
     let mut parts = vec![if open { "open model" } else { "closed model" }.to_owned()];
+    // With stages, `vus` and `arrival_rate` are where the ramp starts.
+    let from = if load.stages.is_empty() { "" } else { "from " };
     if let Some(v) = load.vus {
-        parts.push(format!("{v} VUs"));
+        parts.push(format!("{from}{}", vus(u64::from(v))));
     }
     if let Some(v) = load.arrival_rate {
-        parts.push(format!("{} arrivals/s", trim_number(v)));
+        parts.push(format!("{from}{} arrivals/s", trim_number(v)));
     }
     if let Some(v) = load.max_vus {
-        parts.push(format!("max {v} VUs"));
+        parts.push(format!("max {}", vus(u64::from(v))));
     }
     if let Some(v) = load.iterations {
-        parts.push(format!("{v} iterations"));
+        parts.push(iterations(v));
     }
     if let Some(v) = load.duration_secs {
         parts.push(format!("for {}", format_secs_rounded(v)));
@@ -105,13 +107,13 @@ fn describe_share(share: &ShardShare) -> String {
             .filter(|p| u64::from(*p) != v)
             .map(|p| format!(" (at most {p} at once)"))
             .unwrap_or_default();
-        parts.push(format!("{v} VUs{peak}"));
+        parts.push(format!("{}{peak}", vus(v)));
     }
     if let Some(v) = share.iterations {
-        parts.push(format!("{v} iterations"));
+        parts.push(iterations(v));
     }
     if let Some(v) = share.max_vus {
-        parts.push(format!("max {v} VUs"));
+        parts.push(format!("max {}", vus(u64::from(v))));
     }
     if let Some(v) = share.backlog {
         parts.push(format!("backlog {v}"));
@@ -120,6 +122,24 @@ fn describe_share(share: &ShardShare) -> String {
         "its share".to_owned()
     } else {
         parts.join(", ")
+    }
+}
+
+/// "1 VU", "5 VUs".
+fn vus(n: u64) -> String {
+    if n == 1 {
+        "1 VU".to_owned()
+    } else {
+        format!("{n} VUs")
+    }
+}
+
+/// "1 iteration", "7 iterations".
+fn iterations(n: u64) -> String {
+    if n == 1 {
+        "1 iteration".to_owned()
+    } else {
+        format!("{n} iterations")
     }
 }
 

@@ -435,6 +435,14 @@ mod tests {
             ),
             "{text}"
         );
+        // One VU, one iteration: singular.
+        report.meta.load.shard_share = Some(crate::report::ShardShare {
+            vus: Some(1),
+            peak_vus: Some(1),
+            iterations: Some(1),
+            ..crate::report::ShardShare::default()
+        });
+        assert!(render(&report, false).contains("shard 1/3: 1 VU, 1 iteration\n"));
     }
 
     #[test]

@@ -368,7 +368,8 @@ async fn a_sharded_ramp_states_each_shards_share_and_merge_refuses_a_shard_of_an
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("ramp1.json and ramp3.json differ in meta.load:")
+        stderr.contains("ramp1.json and ")
+            && stderr.contains("ramp3.json differ in meta.load:")
             && stderr.contains("vus 0 vs 3"),
         "{stderr}"
     );

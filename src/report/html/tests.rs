@@ -445,7 +445,7 @@ fn text_helpers() {
             request_timeout_secs: Some(10.0),
             ..LoadProfile::default()
         }),
-        "open model · 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s · graceful stop 30 s · request timeout 10 s"
+        "open model · from 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s · graceful stop 30 s · request timeout 10 s"
     );
 }
 
