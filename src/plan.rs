@@ -162,30 +162,123 @@ impl Ramp {
     }
 }
 
-/// Closed model: the VU count over time.
+/// One virtual user of the whole closed run: its number (from 1, in the order the VUs start),
+/// when it starts and, when the ramp takes it down before the plan ends, when it stops.
+///
+/// The schedule is computed once for the whole run ([`Ramp::vu_schedule`]), so a shard runs
+/// some of these exactly, keeping their numbers and times: the shards together are the
+/// unsharded run, and no two machines share a VU number (`{{ vu }}`, `unique` feed rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VuSpan {
+    pub vu: u64,
+    pub start: Duration,
+    pub stop: Option<Duration>,
+}
+
+impl VuSpan {
+    /// Whether the VU runs at `t` (from its start, until its stop).
+    pub fn runs_at(&self, t: Duration) -> bool {
+        self.start <= t && self.stop.is_none_or(|s| t < s)
+    }
+}
+
+impl Ramp {
+    /// The whole run's VUs for a ramp of VU levels: the level rounded to the nearest whole VU
+    /// at every instant (VU slot k is filled while the level is at least k - 0.5). A VU starts
+    /// each time the rounded level rises and takes the next number; when it falls, the most
+    /// recently started VU stops (as k6's ramping-vus does). A VU started again after a ramp
+    /// down is a new VU with a new number.
+    pub fn vu_schedule(&self) -> Vec<VuSpan> {
+        let whole = |level: f64| level.round().max(0.0) as u64;
+        let mut spans: Vec<VuSpan> = Vec::new();
+        // Indices into `spans` of the VUs running, oldest first.
+        let mut running: Vec<usize> = Vec::new();
+        let start = |spans: &mut Vec<VuSpan>, running: &mut Vec<usize>, at: Duration| {
+            running.push(spans.len());
+            spans.push(VuSpan {
+                vu: spans.len() as u64 + 1,
+                start: at,
+                stop: None,
+            });
+        };
+        for _ in 0..whole(self.start) {
+            start(&mut spans, &mut running, Duration::ZERO);
+        }
+        let (mut from, mut t0) = (self.start, Duration::ZERO);
+        for &(len, to) in &self.segments {
+            // When the level crosses k - 0.5 within this segment (at its start if it jumps).
+            let at = |k: u64| {
+                if len.is_zero() || to == from {
+                    return t0;
+                }
+                let x = ((k as f64 - 0.5) - from) / (to - from);
+                t0 + len.mul_f64(x.clamp(0.0, 1.0))
+            };
+            let (a, b) = (whole(from), whole(to));
+            for k in a + 1..=b {
+                start(&mut spans, &mut running, at(k));
+            }
+            for k in (b + 1..=a).rev() {
+                if let Some(i) = running.pop() {
+                    spans[i].stop = Some(at(k));
+                }
+            }
+            t0 += len;
+            from = to;
+        }
+        spans
+    }
+}
+
+/// Closed model: the VUs this shard runs, taken from the whole run's schedule.
 #[derive(Debug, Clone)]
 pub struct ClosedPlan {
     pub ramp: Ramp,
-    /// Total iterations (all VUs together), when bounded.
+    /// Total iterations of this shard (all its VUs together), when bounded.
     pub iterations: Option<u64>,
-    /// VU numbers of this shard start after this one, so shards never share a number.
-    pub vu_offset: u64,
+    /// This shard's VUs of the whole run's schedule, in start order.
+    pub vus: Vec<VuSpan>,
 }
 
 impl ClosedPlan {
-    /// VUs wanted at `t`, rounded to the nearest whole VU.
-    pub fn vus_at(&self, t: Duration) -> u32 {
-        self.ramp.level_at(t).round().max(0.0) as u32
+    /// The closed plan of `shard`: global VU n goes to the shard with index (n - 1) mod N
+    /// (round-robin), so every ramp is spread over the machines as it rises, each shard's
+    /// VUs keep their whole-run numbers and times, and of a constant `vus` the first shards
+    /// take the remainder.
+    pub fn new(ramp: Ramp, iterations: Option<u64>, shard: Shard) -> ClosedPlan {
+        let n = u64::from(shard.count);
+        let vus = ramp
+            .vu_schedule()
+            .into_iter()
+            .filter(|s| (s.vu - 1) % n == u64::from(shard.index))
+            .collect();
+        ClosedPlan {
+            ramp,
+            iterations: iterations.map(|i| shard.part_of(i)),
+            vus,
+        }
     }
 
-    /// The most VUs the plan ever asks for.
+    /// This shard's VUs running at `t`.
+    pub fn vus_at(&self, t: Duration) -> u32 {
+        self.vus.iter().filter(|s| s.runs_at(t)).count() as u32
+    }
+
+    /// The most VUs this shard ever runs at once.
     pub fn peak_vus(&self) -> u32 {
-        self.ramp
-            .segments
+        let mut edges: Vec<(Duration, i64)> = self
+            .vus
             .iter()
-            .map(|(_, l)| *l)
-            .fold(self.ramp.start, f64::max)
-            .round() as u32
+            .flat_map(|s| std::iter::once((s.start, 1)).chain(s.stop.map(|stop| (stop, -1))))
+            .collect();
+        // A stop and a start at one instant: the stop first (the VU never overlaps).
+        edges.sort_unstable();
+        let (mut now, mut peak) = (0i64, 0i64);
+        for (_, d) in edges {
+            now += d;
+            peak = peak.max(now);
+        }
+        peak as u32
     }
 }
 
@@ -225,25 +318,11 @@ impl LoadPlan {
                 iterations,
                 stages,
                 ..
-            } => {
-                let share = |level: f64| shard.part_of(level.round().max(0.0) as u64) as f64;
-                let stages: Vec<Stage> = stages
-                    .iter()
-                    .map(|s| Stage {
-                        duration: s.duration,
-                        target: share(s.target),
-                    })
-                    .collect();
-                let peak = stages
-                    .iter()
-                    .map(|s| s.target.round() as u64)
-                    .fold(u64::from(*vus), u64::max);
-                LoadPlan::Closed(ClosedPlan {
-                    ramp: Ramp::new(share(f64::from(*vus)), &stages, *duration),
-                    iterations: iterations.map(|i| shard.part_of(i)),
-                    vu_offset: shard.offset_of(peak),
-                })
-            }
+            } => LoadPlan::Closed(ClosedPlan::new(
+                Ramp::new(f64::from(*vus), stages, *duration),
+                *iterations,
+                shard,
+            )),
             Workload::Open {
                 rate_per_sec,
                 duration,
@@ -384,6 +463,146 @@ mod tests {
                 && Shard::parse("0/1").is_err()
                 && Shard::parse("x").is_err()
         );
+    }
+
+    fn stage(secs_: f64, target: f64) -> Stage {
+        Stage {
+            duration: secs(secs_),
+            target,
+        }
+    }
+
+    fn closed_plan(
+        vus: u32,
+        stages: Vec<Stage>,
+        iterations: Option<u64>,
+        shard: Shard,
+    ) -> ClosedPlan {
+        let workload = Workload::Closed {
+            vus,
+            duration: stages.is_empty().then(|| secs(5.0)),
+            iterations,
+            stages,
+            graceful_stop: secs(1.0),
+        };
+        match LoadPlan::new(&workload, shard) {
+            LoadPlan::Closed(p) => p,
+            LoadPlan::Open(_) => unreachable!(),
+        }
+    }
+
+    // See: audit 2 findings 3 and 4 — each shard scaled and rounded its own ramp (a step
+    // instead of the ramp) and numbered its VUs from its own offset (numbers shared by shards).
+    #[test]
+    fn shards_of_a_closed_plan_are_exactly_the_whole_schedule_with_disjoint_vu_numbers() {
+        let shapes: Vec<(u32, Vec<Stage>)> = vec![
+            (0, vec![stage(4.0, 3.0), stage(1.0, 3.0)]),
+            (1, vec![stage(2.0, 5.0), stage(1.0, 5.0), stage(2.0, 0.0)]),
+            (0, vec![stage(1.0, 8.0), stage(1.0, 8.0)]),
+            (
+                2,
+                vec![
+                    stage(3.0, 7.0),
+                    stage(1.0, 1.0),
+                    stage(0.0, 6.0),
+                    stage(2.0, 6.0),
+                ],
+            ),
+            (0, vec![stage(10.0, 23.0), stage(5.0, 0.0)]),
+            (9, vec![]),
+            (5, vec![stage(2.0, 5.0)]),
+        ];
+        for (vus, stages) in shapes {
+            let whole = closed_plan(vus, stages.clone(), None, Shard::WHOLE);
+            assert!(!whole.vus.is_empty());
+            for count in 2..=5u32 {
+                let mut union: Vec<VuSpan> = (0..count)
+                    .flat_map(|index| {
+                        closed_plan(vus, stages.clone(), None, Shard { index, count }).vus
+                    })
+                    .collect();
+                union.sort_by_key(|s| s.vu);
+                assert_eq!(union, whole.vus, "{vus} {stages:?} over {count} shards");
+                // Disjoint numbers: the sorted union holds each number once.
+                assert!(union.windows(2).all(|w| w[0].vu < w[1].vu));
+                for tenth in 0..=160 {
+                    let t = secs(f64::from(tenth) / 10.0);
+                    let sum: u32 = (0..count)
+                        .map(|index| {
+                            closed_plan(vus, stages.clone(), None, Shard { index, count }).vus_at(t)
+                        })
+                        .sum();
+                    assert_eq!(
+                        sum,
+                        whole.vus_at(t),
+                        "at {t:?}: {stages:?} over {count} shards"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_whole_schedule_follows_the_rounded_ramp_and_shards_take_every_nth_vu() {
+        // 0 → 3 over 4 s: VU k starts when the level reaches k - 0.5.
+        let whole = closed_plan(
+            0,
+            vec![stage(4.0, 3.0), stage(1.0, 3.0)],
+            None,
+            Shard::WHOLE,
+        );
+        let starts: Vec<f64> = whole.vus.iter().map(|s| s.start.as_secs_f64()).collect();
+        assert_eq!(starts.len(), 3);
+        for (got, want) in starts.iter().zip([2.0 / 3.0, 2.0, 10.0 / 3.0]) {
+            assert!((got - want).abs() < 1e-6, "{starts:?}");
+        }
+        for t in 0..=50 {
+            let t = secs(f64::from(t) / 10.0);
+            assert_eq!(
+                whole.vus_at(t),
+                whole.ramp.level_at(t).round() as u32,
+                "{t:?}"
+            );
+        }
+        // Up to 5, down to 0: the most recently started stops first.
+        let down = closed_plan(
+            1,
+            vec![stage(2.0, 5.0), stage(2.0, 0.0)],
+            None,
+            Shard::WHOLE,
+        );
+        let stops: Vec<u64> = {
+            let mut v: Vec<&VuSpan> = down.vus.iter().collect();
+            v.sort_by_key(|s| s.stop);
+            v.iter().map(|s| s.vu).collect()
+        };
+        assert_eq!(stops, vec![5, 4, 3, 2, 1]);
+        // Ramp to 8 over 4 shards: numbers {1,5}, {2,6}, {3,7}, {4,8}.
+        let numbers = |stages: Vec<Stage>, vus: u32, index: u32| -> Vec<u64> {
+            closed_plan(vus, stages, None, Shard { index, count: 4 })
+                .vus
+                .iter()
+                .map(|s| s.vu)
+                .collect()
+        };
+        let ramp = || vec![stage(1.0, 8.0), stage(1.0, 8.0)];
+        assert_eq!(numbers(ramp(), 0, 0), vec![1, 5]);
+        assert_eq!(numbers(ramp(), 0, 3), vec![4, 8]);
+        // Constant VUs follow the same rule; the remainder goes to the first shards.
+        let sizes: Vec<u32> = (0..4)
+            .map(|index| closed_plan(10, vec![], None, Shard { index, count: 4 }).peak_vus())
+            .collect();
+        assert_eq!(sizes, vec![3, 3, 2, 2]);
+        assert_eq!(numbers(vec![], 10, 1), vec![2, 6, 10]);
+        // A fixed number of iterations still adds up exactly.
+        let parts: u64 = (0..3)
+            .map(|index| {
+                closed_plan(5, vec![], Some(7), Shard { index, count: 3 })
+                    .iterations
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(parts, 7);
     }
 
     #[test]

@@ -185,10 +185,11 @@ fn new_bar(planned: Option<Duration>, scenario: &str, term: Box<dyn TermLike>) -
 fn status_message(snap: &TickSnapshot) -> String {
     let mut message = String::new();
     if snap.draining {
-        message.push_str(&format!(
-            "stopping: waiting for {} iteration(s) still running (graceful_stop) | ",
-            snap.active_vus
-        ));
+        message.push_str(&match snap.active_vus {
+            0 => "stopping: no iteration still running | ".to_owned(),
+            1 => "stopping: waiting for 1 iteration still running (graceful_stop) | ".to_owned(),
+            n => format!("stopping: waiting for {n} iterations still running (graceful_stop) | "),
+        });
     }
     message.push_str(&load_message(snap));
     message
@@ -306,8 +307,21 @@ mod tests {
         let line = plain_line("smoke", Some(Duration::from_secs(10)), &draining);
         assert!(
             line.starts_with(
-                "[smoke 10s/10s] stopping: waiting for 3 iteration(s) still running (graceful_stop) | VUs 3"
+                "[smoke 10s/10s] stopping: waiting for 3 iterations still running (graceful_stop) | VUs 3"
             ),
+            "{line}"
+        );
+        // See: audit 2 finding 8 — it said "waiting for 0 iteration(s)".
+        draining.active_vus = 0;
+        let line = plain_line("smoke", Some(Duration::from_secs(10)), &draining);
+        assert!(
+            line.starts_with("[smoke 10s/10s] stopping: no iteration still running | VUs 0"),
+            "{line}"
+        );
+        draining.active_vus = 1;
+        let line = plain_line("smoke", Some(Duration::from_secs(10)), &draining);
+        assert!(
+            line.contains("waiting for 1 iteration still running"),
             "{line}"
         );
     }

@@ -35,7 +35,7 @@ use crate::report::connection::ConnectionMeta;
 use crate::report::webhook::WebhookInput;
 use crate::report::{
     self, CleanupReport, CleanupStopReason, HttpProtocol, LoadModel, LoadProfile, RouteViolations,
-    RunMeta, RunReport, SchemaReport, StageReport,
+    RunMeta, RunReport, SchemaReport, ShardShare, StageReport,
 };
 use crate::scenario::{Scenario, Stage, Workload};
 use crate::verdict;
@@ -53,7 +53,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let mut run = set_up(&args, config, &target, client, &plan).await?;
     let (mut outcome, signals) = run_load(&mut run, &plan, signals).await;
     let after = clean_up(&mut run, &mut outcome, signals).await;
-    let report = build_report(&args, &run, &target, started_at, outcome, after);
+    let report = build_report(&args, &run, &plan, &target, started_at, outcome, after);
     let exit = deliver(report, &run, outputs, &args, &target);
     drop(target);
     exit
@@ -374,6 +374,7 @@ async fn finish_webhooks(
 fn build_report(
     args: &RunArgs,
     run: &ReadyRun,
+    plan: &LoadPlan,
     target: &Target,
     started_at: SystemTime,
     outcome: RunOutcome,
@@ -397,7 +398,7 @@ fn build_report(
         ended_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         duration_secs: outcome.elapsed.as_secs_f64(),
         load_secs: outcome.load_elapsed.as_secs_f64(),
-        load: load_profile(&scenario.load, run.shard, scenario.target.timeout),
+        load: load_profile(&scenario.load, run.shard, plan, scenario.target.timeout),
         seed: run.seed,
         interrupted: outcome.interrupted,
         stopped_by_signal: after.stopped_by_signal,
@@ -454,8 +455,9 @@ fn cleanup_report(c: CleanupSummary) -> CleanupReport {
     }
 }
 
-/// The load profile as run, for `meta.load` (no secrets: only the workload).
-fn load_profile(w: &Workload, shard: Shard, timeout: Duration) -> LoadProfile {
+/// The load profile as run, for `meta.load` (no secrets: only the workload): the whole run's
+/// plan, and with `--shard` what this shard's `plan` ran of it.
+fn load_profile(w: &Workload, shard: Shard, plan: &LoadPlan, timeout: Duration) -> LoadProfile {
     let stages = |s: &[Stage]| {
         s.iter()
             .map(|s| StageReport {
@@ -498,7 +500,22 @@ fn load_profile(w: &Workload, shard: Shard, timeout: Duration) -> LoadProfile {
             ..LoadProfile::default()
         },
     };
-    profile.shard = (shard != Shard::WHOLE).then(|| shard.to_string());
+    if shard != Shard::WHOLE {
+        profile.shard = Some(shard.to_string());
+        profile.shard_share = Some(match plan {
+            LoadPlan::Closed(p) => ShardShare {
+                vus: Some(p.vus.len() as u64),
+                peak_vus: Some(p.peak_vus()),
+                iterations: p.iterations,
+                ..ShardShare::default()
+            },
+            LoadPlan::Open(p) => ShardShare {
+                max_vus: Some(p.max_vus),
+                backlog: Some(p.backlog),
+                ..ShardShare::default()
+            },
+        });
+    }
     profile.request_timeout_secs = Some(timeout.as_secs_f64());
     profile
 }

@@ -1,5 +1,6 @@
-//! Closed workload: a number of virtual users that follows the plan's ramp,
-//! each looping over iterations until told to stop.
+//! Closed workload: the plan's virtual users (this shard's part of the whole
+//! run's VU schedule, [`crate::plan::VuSpan`]), each started at its time with
+//! its whole-run number and looping over iterations until told to stop.
 //!
 //! Ramp-down stops the most recently started users after their current
 //! iteration, as k6's ramping-vus does.
@@ -30,8 +31,10 @@ pub async fn run(
     threads: &[tokio::runtime::Handle],
 ) -> Option<u64> {
     let budget = plan.iterations.map(|n| Arc::new(AtomicU64::new(n)));
-    let mut running: Vec<CancellationToken> = Vec::new();
-    let mut next_vu = plan.vu_offset;
+    // This shard's VUs started so far (the next to start is `plan.vus[started]`), and the
+    // stop time and token of each one still wanted.
+    let mut started = 0;
+    let mut running: Vec<(Option<Duration>, CancellationToken)> = Vec::new();
     // tokio's clock (the same as std's outside tests), so that paused
     // time drives the ramp in the engine's tests.
     let start = tokio::time::Instant::now();
@@ -52,23 +55,33 @@ pub async fn run(
         if spent && tracker.is_empty() {
             break;
         }
-        let want = plan.vus_at(elapsed) as usize;
-        while running.len() < want && !spent {
-            next_vu += 1;
+        while let Some(span) = plan
+            .vus
+            .get(started)
+            .filter(|s| !spent && s.start <= elapsed)
+        {
+            started += 1;
+            if !span.runs_at(elapsed) {
+                continue; // started and stopped again between two ticks
+            }
             let vu_stop = stop.child_token();
-            running.push(vu_stop.clone());
-            let session = runner.session(next_vu, seed);
+            running.push((span.stop, vu_stop.clone()));
+            let session = runner.session(span.vu, seed);
             let vu = vu_loop(runner.clone(), session, vu_stop, budget.clone());
-            match threads.get(next_vu as usize % threads.len().max(1)) {
+            // Spread by the shard's own count: its VU numbers are every N-th of the run's.
+            match threads.get(started % threads.len().max(1)) {
                 Some(handle) => tracker.spawn_on(vu, handle),
                 None => tracker.spawn(vu),
             };
         }
-        while running.len() > want {
-            if let Some(token) = running.pop() {
+        // Ramp-down: the VUs whose stop has come finish their current iteration.
+        running.retain(|(at, token)| {
+            let keep = at.is_none_or(|at| elapsed < at);
+            if !keep {
                 token.cancel();
             }
-        }
+            keep
+        });
     }
     stop.cancel();
     plan.iterations

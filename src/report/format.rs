@@ -3,7 +3,7 @@
 //! formatters of [`crate::text`] (re-exported here, so a renderer imports one module). Two
 //! renderers cannot disagree on what they show. Pure functions, no I/O.
 
-use super::{HttpProtocol, Percentiles, RunReport};
+use super::{HttpProtocol, LoadModel, LoadProfile, Percentiles, RunReport, ShardShare};
 
 pub use crate::text::{
     escape_html, format_bytes, format_percent, format_percent_adaptive, format_rate,
@@ -40,6 +40,113 @@ pub fn shows_flow_column(report: &RunReport) -> bool {
     let mut flows = report.steps.iter().filter_map(|s| s.flow.as_deref());
     let first = flows.next();
     report.flow_iterations.len() > 1 || flows.any(|f| Some(f) != first)
+}
+
+/// One line describing `meta.load` ("closed model · 10 VUs · for 8 s · graceful stop 5 s"), the
+/// same in the terminal summary and the HTML report; a shard's line ends with its own share.
+pub fn describe_load(load: &LoadProfile) -> String {
+    let open = load.model == LoadModel::Open;
+    let mut parts = vec![if open { "open model" } else { "closed model" }.to_owned()];
+    // With stages, `vus` and `arrival_rate` are where the ramp starts.
+    let from = if load.stages.is_empty() { "" } else { "from " };
+    if let Some(v) = load.vus {
+        parts.push(format!("{from}{}", vus(u64::from(v))));
+    }
+    if let Some(v) = load.arrival_rate {
+        parts.push(format!("{from}{} arrivals/s", trim_number(v)));
+    }
+    if let Some(v) = load.max_vus {
+        parts.push(format!("max {}", vus(u64::from(v))));
+    }
+    if let Some(v) = load.iterations {
+        parts.push(iterations(v));
+    }
+    if let Some(v) = load.duration_secs {
+        parts.push(format!("for {}", format_secs_rounded(v)));
+    }
+    if !load.stages.is_empty() {
+        let target_unit = if open { "/s" } else { " VUs" };
+        let list: Vec<String> = load
+            .stages
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} → {}{target_unit}",
+                    format_secs_rounded(s.duration_secs),
+                    trim_number(s.target)
+                )
+            })
+            .collect();
+        parts.push(format!("stages: {}", list.join(", ")));
+    }
+    if let Some(v) = load.backlog {
+        parts.push(format!("backlog {v}"));
+    }
+    parts.push(format!(
+        "graceful stop {}",
+        format_secs_rounded(load.graceful_stop_secs)
+    ));
+    if let Some(v) = load.request_timeout_secs {
+        parts.push(format!("request timeout {}", format_secs_rounded(v)));
+    }
+    if let Some(shard) = &load.shard {
+        parts.push(match &load.shard_share {
+            Some(share) => format!("shard {shard}: {}", describe_share(share)),
+            None => format!("shard {shard}"),
+        });
+    }
+    parts.join(" · ")
+}
+
+/// What one shard ran of the plan: "2 VUs (at most 2 at once), 3 iterations".
+fn describe_share(share: &ShardShare) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = share.vus {
+        let peak = share
+            .peak_vus
+            .filter(|p| u64::from(*p) != v)
+            .map(|p| format!(" (at most {p} at once)"))
+            .unwrap_or_default();
+        parts.push(format!("{}{peak}", vus(v)));
+    }
+    if let Some(v) = share.iterations {
+        parts.push(iterations(v));
+    }
+    if let Some(v) = share.max_vus {
+        parts.push(format!("max {}", vus(u64::from(v))));
+    }
+    if let Some(v) = share.backlog {
+        parts.push(format!("backlog {v}"));
+    }
+    if parts.is_empty() {
+        "its share".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// "1 VU", "5 VUs".
+fn vus(n: u64) -> String {
+    if n == 1 {
+        "1 VU".to_owned()
+    } else {
+        format!("{n} VUs")
+    }
+}
+
+/// "1 iteration", "7 iterations".
+fn iterations(n: u64) -> String {
+    if n == 1 {
+        "1 iteration".to_owned()
+    } else {
+        format!("{n} iterations")
+    }
+}
+
+/// A plan number without trailing zeros: "50", "0.5", "33.333".
+fn trim_number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ impl RunMeta {
         meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
         meta.shard = None;
         meta.load.shard = None;
+        meta.load.shard_share = None;
         meta.merged_from = sources.to_vec();
         let mut versions: Vec<_> = reports
             .iter()
@@ -498,6 +499,43 @@ mod tests {
         let e = rejected(&[shard(1, 2, 7), other]);
         assert!(e.contains("different thresholds"), "{e}");
         assert!(merge(&[shard(2, 2, 7), shard(1, 2, 7)], &[]).is_ok());
+    }
+
+    // See: audit 2 finding 5 — shards run with `--iterations 30` / `--vus 9` merged with
+    // exit 0 into a report whose `meta.load` contradicted its totals.
+    #[test]
+    fn shards_that_ran_different_load_plans_are_rejected_naming_the_fields() {
+        let planned = |k: u32, vus: u32, iterations: u64| {
+            let mut r = shard(k, 3, 7);
+            r.meta.load = crate::report::LoadProfile {
+                vus: Some(vus),
+                iterations: Some(iterations),
+                shard: Some(format!("{k}/3")),
+                shard_share: Some(crate::report::ShardShare {
+                    vus: Some(u64::from(vus / 3 + u32::from(k == 1))),
+                    ..crate::report::ShardShare::default()
+                }),
+                request_timeout_secs: Some(30.0),
+                ..crate::report::LoadProfile::default()
+            };
+            r
+        };
+        let e = rejected(&[planned(1, 5, 7), planned(2, 5, 30), planned(3, 9, 7)]);
+        assert!(
+            e.contains("s1.json and s2.json differ in meta.load: iterations 7 vs 30;"),
+            "{e}"
+        );
+        let e = rejected(&[planned(1, 5, 7), planned(2, 5, 7), planned(3, 9, 7)]);
+        assert!(
+            e.contains("s1.json and s3.json differ in meta.load: vus 5 vs 9;"),
+            "{e}"
+        );
+        // Each shard's own name and share differ by design: they merge, into no share.
+        let merged =
+            merge(&[planned(1, 5, 7), planned(2, 5, 7), planned(3, 5, 7)], &[]).expect("one plan");
+        assert_eq!(merged.meta.load.shard, None);
+        assert_eq!(merged.meta.load.shard_share, None);
+        assert_eq!(merged.meta.load.iterations, Some(7));
     }
 
     #[test]

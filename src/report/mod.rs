@@ -39,7 +39,7 @@ pub use model::{
 pub use sections::MAX_LEFT_OPEN_IDS;
 pub use sections::{
     ActorSummary, AgentCounts, AgentSummary, CleanupReport, CleanupStopReason, DecidedBy,
-    LoadModel, LoadProfile, RouteViolations, SchemaReport, StageReport, ThresholdDef,
+    LoadModel, LoadProfile, RouteViolations, SchemaReport, ShardShare, StageReport, ThresholdDef,
     ThresholdResult, ThresholdStatus, Verdict, ViolationSample,
 };
 

@@ -61,8 +61,46 @@ pub struct LoadProfile {
     /// This run's shard (`"2/3"`), when the load was split across machines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// What this shard ran of the plan above (which is the whole run's), when the load was
+    /// split across machines; absent for a whole run and in reports written before it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_share: Option<ShardShare>,
     /// The request timeout the client used, in seconds (`None` in reports older than v2).
     pub request_timeout_secs: Option<f64>,
+}
+
+/// One shard's own part of a split load plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShardShare {
+    /// Virtual users of the whole run this shard runs (closed model): every N-th, from its
+    /// shard number on, with their whole-run numbers and start and stop times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u64>,
+    /// The most of them running at once (closed model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_vus: Option<u32>,
+    /// This shard's part of the planned iterations (closed model with `iterations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u64>,
+    /// This shard's part of `max_vus` (open model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_vus: Option<u32>,
+    /// This shard's part of `backlog` (open model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<u32>,
+}
+
+impl LoadProfile {
+    /// The plan itself, without what only one shard's run says of it (which shard it was and
+    /// its share): the same for every shard of one run.
+    pub fn plan(&self) -> LoadProfile {
+        LoadProfile {
+            shard: None,
+            shard_share: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// A threshold as written in the scenario or on the command line.

@@ -1,6 +1,6 @@
 //! Terminal renderer: the end-of-run summary people read after `chatload run`.
 //!
-//! Header (scenario, target, duration, interrupted), totals, a per-step table with the
+//! Header (scenario, target, load profile, duration, interrupted), totals, a per-step table with the
 //! whole-iteration row, a per-route table, then status-code and failed-step-kind counts and the
 //! "Why it failed" block (the first failures of each step and kind, explained). Latencies
 //! are shown in human units with 3 significant digits ([`format_us`]); columns are aligned by
@@ -10,8 +10,8 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    corrected_differs, format_http_versions, format_percent, format_rate, format_secs, format_us,
-    shows_flow_column,
+    corrected_differs, describe_load, format_http_versions, format_percent, format_rate,
+    format_secs, format_us, shows_flow_column,
 };
 use super::{
     AgentSummary, DecidedBy, RunMeta, RunReport, StatsReport, ThresholdStatus, Totals, Verdict,
@@ -69,6 +69,7 @@ fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
         paint.bold(&format!("scenario   {}{file}", meta.scenario))
     );
     let _ = writeln!(out, "target     {} ({})", meta.target, meta.target_kind);
+    let _ = writeln!(out, "load       {}", describe_load(&meta.load));
     if let Some(versions) = format_http_versions(&meta.http_versions) {
         let _ = writeln!(out, "protocol   {versions}");
     }
@@ -397,6 +398,51 @@ mod tests {
         report.meta.http_versions = vec![HttpProtocol::Http1, HttpProtocol::Http2];
         let text = render(&report, false);
         assert!(text.contains("\nprotocol   HTTP/1.1, HTTP/2\n"), "{text}");
+    }
+
+    // See: audit 2 finding 8 — the summary printed no load profile, and a shard's report
+    // stated the whole plan with nothing saying what the shard itself ran.
+    #[test]
+    fn the_summary_states_the_load_profile_and_a_shards_own_share() {
+        let mut report = sample_report();
+        let text = render(&report, false);
+        assert!(
+            text.contains(
+                "\nload       open model · 100 arrivals/s · max 50 VUs · for 2 s · backlog 50 · \
+                 graceful stop 5 s · request timeout 30 s\n"
+            ),
+            "{text}"
+        );
+        report.meta.load = crate::report::LoadProfile {
+            vus: Some(5),
+            iterations: Some(7),
+            shard: Some("1/3".to_owned()),
+            shard_share: Some(crate::report::ShardShare {
+                vus: Some(2),
+                peak_vus: Some(2),
+                iterations: Some(3),
+                ..crate::report::ShardShare::default()
+            }),
+            graceful_stop_secs: 5.0,
+            request_timeout_secs: Some(30.0),
+            ..crate::report::LoadProfile::default()
+        };
+        let text = render(&report, false);
+        assert!(
+            text.contains(
+                "\nload       closed model · 5 VUs · 7 iterations · graceful stop 5 s · \
+                 request timeout 30 s · shard 1/3: 2 VUs, 3 iterations\n"
+            ),
+            "{text}"
+        );
+        // One VU, one iteration: singular.
+        report.meta.load.shard_share = Some(crate::report::ShardShare {
+            vus: Some(1),
+            peak_vus: Some(1),
+            iterations: Some(1),
+            ..crate::report::ShardShare::default()
+        });
+        assert!(render(&report, false).contains("shard 1/3: 1 VU, 1 iteration\n"));
     }
 
     #[test]

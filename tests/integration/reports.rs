@@ -310,3 +310,67 @@ fn report_of_a_file_that_is_not_a_report_says_why_once() {
     );
     assert_eq!(stderr, wanted);
 }
+
+// See: audit 2 findings 3, 5 and 8 — shards of a ramp ran their own rounded ramps, a shard
+// report did not say what the shard ran, and merge took shards run with other overrides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_ramp_states_each_shards_share_and_merge_refuses_a_shard_of_another_plan() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: ramped\n{}load:\n  stages:\n    - {{duration: 600ms, target: 4}}\n    - {{duration: 400ms, target: 4}}\n  graceful_stop: 2s\nsteps:\n  - get_settings:\n    think: 50ms\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "ramped.yaml", &yaml);
+    let mut files = Vec::new();
+    for (shard, extra) in [("1/2", None), ("2/2", None), ("2/2", Some("3"))] {
+        let mut args = vec!["--shard", shard, "--seed", "7"];
+        args.extend(extra.iter().flat_map(|v| ["--vus", v]));
+        let (exit, report) = run_scenario(dir.path(), &path, &args).await;
+        assert_eq!(exit, Exit::Passed);
+        let share = report
+            .meta
+            .load
+            .shard_share
+            .clone()
+            .expect("a shard's share");
+        assert_eq!(report.meta.load.shard.as_deref(), Some(shard));
+        if extra.is_none() {
+            // VUs 1 and 3, or 2 and 4, of the whole ramp.
+            assert_eq!((share.vus, share.peak_vus), (Some(2), Some(2)), "{share:?}");
+        }
+        let file = dir.path().join(format!("ramp{}.json", files.len() + 1));
+        std::fs::copy(dir.path().join("report-ramped.json"), &file).unwrap();
+        files.push(file);
+    }
+    let merged = dir.path().join("merged.json");
+    succeeds(
+        chatload()
+            .arg("merge")
+            .args(&files[..2])
+            .arg("-o")
+            .arg(&merged),
+    );
+    let m = read_json(&merged);
+    assert!(
+        m["meta"]["load"].get("shard_share").is_none(),
+        "{}",
+        m["meta"]["load"]
+    );
+    let out = chatload()
+        .arg("merge")
+        .arg(&files[0])
+        .arg(&files[2])
+        .arg("-o")
+        .arg(dir.path().join("mixed.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ramp1.json and ")
+            && stderr.contains("ramp3.json differ in meta.load:")
+            && stderr.contains("vus 0 vs 3"),
+        "{stderr}"
+    );
+}

@@ -23,10 +23,10 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::format::{escape_html, format_secs_rounded};
+use super::format::{describe_load, escape_html};
 use super::{
-    LoadModel, LoadProfile, Percentiles, ReportError, RunReport, StatsReport, ThresholdResult,
-    ThresholdStatus, Verdict, decode_histogram,
+    Percentiles, ReportError, RunReport, StatsReport, ThresholdResult, ThresholdStatus, Verdict,
+    decode_histogram,
 };
 
 /// `let _ = write!(...)`: writing into a `String` cannot fail.
@@ -49,7 +49,7 @@ mod webhook;
 use cards::cards;
 use charts::{
     Bar, bar_chart, latency_timeline_chart, percentile_chart, ratio_bar_chart, status_color,
-    status_text_color, throughput_chart, tick_label,
+    status_text_color, throughput_chart,
 };
 use sections::{cleanup_section, header, metadata_section, schema_section, thresholds_table};
 use stats_table::{flow_iteration_rows, routes_table, steps_table};
@@ -377,57 +377,6 @@ fn pretty_time(rfc3339: &str) -> String {
         Some(t) if t.contains('T') => format!("{} UTC", t.replacen('T', " ", 1)),
         _ => rfc3339.to_owned(),
     }
-}
-
-/// One line describing `meta.load` ("closed model · 10 VUs · for 8 s · graceful stop 5 s").
-fn describe_load(load: &LoadProfile) -> String {
-    let trim = |v: f64| tick_label(v);
-    let open = load.model == LoadModel::Open;
-    let mut parts = vec![if open { "open model" } else { "closed model" }.to_owned()];
-    if let Some(v) = load.vus {
-        parts.push(format!("{v} VUs"));
-    }
-    if let Some(v) = load.arrival_rate {
-        parts.push(format!("{} arrivals/s", trim(v)));
-    }
-    if let Some(v) = load.max_vus {
-        parts.push(format!("max {v} VUs"));
-    }
-    if let Some(v) = load.iterations {
-        parts.push(format!("{v} iterations"));
-    }
-    if let Some(v) = load.duration_secs {
-        parts.push(format!("for {}", format_secs_rounded(v)));
-    }
-    if !load.stages.is_empty() {
-        let target_unit = if open { "/s" } else { " VUs" };
-        let list: Vec<String> = load
-            .stages
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} → {}{target_unit}",
-                    format_secs_rounded(s.duration_secs),
-                    trim(s.target)
-                )
-            })
-            .collect();
-        parts.push(format!("stages: {}", list.join(", ")));
-    }
-    if let Some(v) = load.backlog {
-        parts.push(format!("backlog {v}"));
-    }
-    parts.push(format!(
-        "graceful stop {}",
-        format_secs_rounded(load.graceful_stop_secs)
-    ));
-    if let Some(v) = load.request_timeout_secs {
-        parts.push(format!("request timeout {}", format_secs_rounded(v)));
-    }
-    if let Some(shard) = &load.shard {
-        parts.push(format!("shard {shard}"));
-    }
-    parts.join(" · ")
 }
 
 const CSS: &str = r#"

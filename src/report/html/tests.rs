@@ -1,10 +1,10 @@
 //! Tests of the HTML report: well-formed, self-contained, escaped, carrying the plotted data.
 
-use super::charts::{ValueAxis, time_ticks};
+use super::charts::{ValueAxis, tick_label, time_ticks};
 use super::*;
 use crate::metrics::new_latency_histogram;
 use crate::report::build::sample_report;
-use crate::report::encode_histogram;
+use crate::report::{LoadModel, LoadProfile, encode_histogram};
 
 const NASTY: &str = "<img src=x onerror=\"alert(1)\">&'step'</script>";
 
@@ -445,7 +445,7 @@ fn text_helpers() {
             request_timeout_secs: Some(10.0),
             ..LoadProfile::default()
         }),
-        "open model · 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s · graceful stop 30 s · request timeout 10 s"
+        "open model · from 50 arrivals/s · max 100 VUs · stages: 30 s → 100/s · graceful stop 30 s · request timeout 10 s"
     );
 }
 

@@ -29,7 +29,7 @@ fn shard_of(r: &RunReport) -> Option<Result<(u32, u32), String>> {
 /// # Errors
 /// Different scenarios, thresholds or `--schema` modes; sharded and
 /// unsharded reports mixed;
-/// shards with different seeds or shard counts, a shard twice, or a shard
+/// shards with different seeds, shard counts or load plans, a shard twice, or a shard
 /// missing; the same unsharded run twice.
 pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
     let Some(first) = reports.first() else {
@@ -113,6 +113,7 @@ fn check_shards(
             reports[i].meta.seed
         ));
     }
+    check_load_plans(reports, sources)?;
     let count = shards[0].map_or(0, |s| s.1);
     let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
     for (i, (k, n)) in shards.iter().flatten().enumerate() {
@@ -145,6 +146,43 @@ fn check_shards(
             which_shards(sources, shards)
         ))
     }
+}
+
+/// Shards of one run ran one load plan (`meta.load` without the shard's own name and share):
+/// a shard run with other overrides (`--vus`, `--iterations`, `--rate`, ...) would make the
+/// merged totals contradict the merged plan.
+fn check_load_plans(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+    let plan = |r: &RunReport| serde_json::to_value(r.meta.load.plan()).unwrap_or_default();
+    let first = plan(&reports[0]);
+    for (i, r) in reports.iter().enumerate().skip(1) {
+        let other = plan(r);
+        if other == first {
+            continue;
+        }
+        let (a, b) = (first.as_object(), other.as_object());
+        let mut fields: Vec<&String> = a.into_iter().chain(b).flat_map(|o| o.keys()).collect();
+        fields.sort_unstable();
+        fields.dedup();
+        let shown = |v: Option<&serde_json::Value>| {
+            v.map_or_else(|| "none".to_owned(), ToString::to_string)
+        };
+        let differ: Vec<String> = fields
+            .into_iter()
+            .filter_map(|f| {
+                let (x, y) = (a.and_then(|o| o.get(f)), b.and_then(|o| o.get(f)));
+                (x != y).then(|| format!("{f} {} vs {}", shown(x), shown(y)))
+            })
+            .collect();
+        return Err(format!(
+            "shards of one run share a load plan, but {} and {} differ in meta.load: {}; run \
+             every shard with the same scenario and the same --vus, --rate, --duration and \
+             --iterations",
+            name(sources, 0),
+            name(sources, i),
+            differ.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// Unsharded runs merge as runs side by side; the same run twice does not.
