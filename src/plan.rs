@@ -69,7 +69,7 @@ impl Shard {
             ..
         } = workload
         else {
-            return None;
+            return self.refuses_open(workload);
         };
         let peak = stages
             .iter()
@@ -86,6 +86,44 @@ impl Shard {
         };
         empty(peak, "virtual user(s) at the peak")
             .or_else(|| iterations.and_then(|i| empty(i, "iteration(s)")))
+    }
+}
+
+impl Shard {
+    /// Why this shard of an open `workload` would be refused, if it would: left with no VU
+    /// (its share of `max_vus` is 0; giving it one anyway would run more than `max_vus` at
+    /// once over the shards) or no arrival (the schedule is fixed, so it would run nothing
+    /// and fail for want of a request).
+    fn refuses_open(&self, workload: &Workload) -> Option<String> {
+        let Workload::Open {
+            rate_per_sec,
+            duration,
+            stages,
+            max_vus,
+            ..
+        } = workload
+        else {
+            return None;
+        };
+        let none = |total: u64, what: &str, raise: &str| {
+            format!(
+                "--shard {self}: {total} {what} split over {} shards leave this one none; \
+                 use at most {total} shard(s), or raise {raise}",
+                self.count
+            )
+        };
+        if self.part_of(u64::from(*max_vus)) == 0 {
+            return Some(none(u64::from(*max_vus), "VU(s) of max_vus", "max_vus"));
+        }
+        // Shard k takes arrivals k, k + N, ...: none when the plan has at most k.
+        let ramp = Ramp::new(*rate_per_sec, stages, *duration);
+        let index = u64::from(self.index);
+        let exists = |i: u64| ramp.time_of(i as f64).is_some();
+        if exists(index) {
+            return None;
+        }
+        let arrivals = (0..index).take_while(|i| exists(*i)).count() as u64;
+        Some(none(arrivals, "arrival(s)", "the rate or the duration"))
     }
 }
 
@@ -332,7 +370,9 @@ impl LoadPlan {
                 ..
             } => LoadPlan::Open(OpenPlan {
                 ramp: Ramp::new(*rate_per_sec, stages, *duration),
-                max_vus: (shard.part_of(u64::from(*max_vus)) as u32).max(1),
+                // Exactly the shard's share, adding up to `max_vus`: a shard whose share
+                // is 0 is refused (`Shard::refuses`).
+                max_vus: shard.part_of(u64::from(*max_vus)) as u32,
                 backlog: shard.part_of(u64::from(*backlog)) as u32,
                 shard,
                 vu_offset: shard.offset_of(u64::from(*max_vus)),
@@ -379,6 +419,67 @@ mod tests {
         assert_eq!(shard(2, 2).refuses(&closed(2, Some(2))), None);
         assert_eq!(shard(1, 2).refuses(&closed(1, Some(5))), None);
         assert_eq!(Shard::WHOLE.refuses(&closed(1, Some(1))), None);
+    }
+
+    fn open(rate: f64, secs_: f64, max_vus: u32) -> Workload {
+        Workload::Open {
+            rate_per_sec: rate,
+            duration: Some(secs(secs_)),
+            stages: Vec::new(),
+            max_vus,
+            backlog: max_vus,
+            graceful_stop: secs(1.0),
+        }
+    }
+
+    #[test]
+    fn an_open_shard_left_without_a_vu_or_an_arrival_is_refused() {
+        let shard = |k: u32, n: u32| Shard {
+            index: k - 1,
+            count: n,
+        };
+        // max_vus 2 over 3 shards: 1, 1, 0; giving the third one VU anyway ran 3 at once.
+        let why = shard(3, 3).refuses(&open(10.0, 1.0, 2)).expect("no VU");
+        assert!(
+            why.contains("--shard 3/3: 2 VU(s) of max_vus split over 3 shards")
+                && why.contains("use at most 2 shard(s)"),
+            "{why}"
+        );
+        assert_eq!(shard(2, 3).refuses(&open(10.0, 1.0, 2)), None);
+        // 1/s for 1 s is one arrival: shards 2/3 and 3/3 would get none.
+        let why = shard(3, 3)
+            .refuses(&open(1.0, 1.0, 10))
+            .expect("no arrival");
+        assert!(
+            why.contains("--shard 3/3: 1 arrival(s) split over 3 shards")
+                && why.contains("use at most 1 shard(s)"),
+            "{why}"
+        );
+        assert!(shard(2, 3).refuses(&open(1.0, 1.0, 10)).is_some());
+        assert_eq!(shard(1, 3).refuses(&open(1.0, 1.0, 10)), None);
+        // 3 arrivals (0, 1, 2 s): the third shard gets the last one.
+        assert_eq!(shard(3, 3).refuses(&open(1.0, 3.0, 10)), None);
+        assert!(shard(4, 4).refuses(&open(1.0, 3.0, 10)).is_some());
+        assert_eq!(Shard::WHOLE.refuses(&open(1.0, 1.0, 1)), None);
+    }
+
+    #[test]
+    fn open_shards_split_max_vus_exactly() {
+        for (max_vus, count) in [(2, 3), (7, 3), (3, 3), (10, 4)] {
+            let vus: Vec<u32> = (0..count)
+                .map(|index| {
+                    match LoadPlan::new(&open(100.0, 1.0, max_vus), Shard { index, count }) {
+                        LoadPlan::Open(p) => p.max_vus,
+                        LoadPlan::Closed(_) => unreachable!(),
+                    }
+                })
+                .collect();
+            assert_eq!(
+                vus.iter().sum::<u32>(),
+                max_vus,
+                "{max_vus} over {count}: {vus:?}"
+            );
+        }
     }
 
     #[test]

@@ -176,29 +176,35 @@ async fn open_model_measures_scheduling_lag_from_each_arrivals_intended_start() 
 
 #[tokio::test(start_paused = true)]
 async fn open_model_runs_at_most_max_vus_queues_the_backlog_and_drops_the_rest() {
-    // 10 arrivals 100 ms apart, each iteration 1 s, 2 VUs, 3 may wait.
+    // 10 arrivals 100 ms apart, each iteration 320 ms, 2 VUs, 3 may wait.
     let runner = runner(
         "{arrival_rate: 10, duration: 1s, max_vus: 2, backlog: 3}",
-        "1s",
+        "320ms",
     );
     // (started, running, dropped, finished, cut off) at some moments:
-    // arrivals 0 and 1 run, 2 to 4 wait, 5 to 9 find the backlog full; the
-    // VUs free at 1000 and 1100 ms and take 2 and 3 at once; 4 waits until
-    // the VU of 2 frees at 2000 ms.
+    // arrivals 0 and 1 run; from 200 ms on each arrival waits for the VU
+    // that frees next (320, 420, 640, 740, 960 ms take 2 to 6); 9 (900 ms)
+    // finds 2 running and 3 waiting and is dropped. At the end of the load
+    // phase (1000 ms) 7 and 8 are still waiting: dropped, and the VUs that
+    // free at 1060 and 1280 ms start nothing.
     let checkpoints = [
-        (955, (2, 2, 5, 0, 0)),
-        (1055, (3, 2, 5, 1, 0)),
-        (1155, (4, 2, 5, 2, 0)),
-        (1980, (4, 2, 5, 2, 0)),
-        (2005, (5, 2, 5, 3, 0)),
+        (305, (2, 2, 0, 0, 0)),
+        (330, (3, 2, 0, 1, 0)),
+        (905, (6, 2, 1, 4, 0)),
+        (980, (7, 2, 1, 5, 0)),
+        (1005, (7, 2, 3, 5, 0)),
+        (1105, (7, 1, 3, 6, 0)),
     ];
     let t0 = Instant::now();
     let (task, tracker) = spawn_open(&runner);
     let mut peak = 0;
-    for at in (5..3200).step_by(25) {
+    for at in (5..1500).step_by(25) {
         sleep_until(t0 + ms(at)).await;
         let now = counts(&runner);
         peak = peak.max(now.1);
+        if at > 1000 {
+            assert_eq!(now.0, 7, "started after the load phase, at {at} ms");
+        }
         if let Some((_, expected)) = checkpoints.iter().find(|(t, _)| *t == at) {
             assert_eq!(now, *expected, "at {at} ms");
         }
@@ -207,7 +213,82 @@ async fn open_model_runs_at_most_max_vus_queues_the_backlog_and_drops_the_rest()
     assert_eq!(task.await.expect("generator"), Some(10));
     tracker.close();
     tracker.wait().await;
-    assert_eq!(counts(&runner), (5, 0, 5, 5, 0));
+    assert_eq!(counts(&runner), (7, 0, 3, 7, 0));
+}
+
+/// The audit's o4: 20 arrivals/s for 3 s, 5 VUs, a backlog of 10, each
+/// iteration 1010 ms (off the 50 ms grid of arrivals, so no event ties).
+/// Three waves of 5 start (0-200, 1010-1210, 2020-2220 ms); every other
+/// arrival finds the backlog full or is still in it at 3 s. The drain lets
+/// the third wave finish and starts nothing: before, the VUs it freed took
+/// two more waves from the backlog (25 started, 35 dropped, the target
+/// loaded until 5.2 s of a 3 s plan).
+#[tokio::test(start_paused = true)]
+async fn arrivals_still_in_the_backlog_when_the_load_phase_ends_are_dropped_not_run() {
+    let runner = runner(
+        "{arrival_rate: 20, duration: 3s, max_vus: 5, backlog: 10, graceful_stop: 5s}",
+        "1010ms",
+    );
+    let t0 = Instant::now();
+    let whole = tokio::spawn({
+        let runner = runner.clone();
+        async move { run_whole(&runner, CancellationToken::new()).await }
+    });
+    sleep_until(t0 + ms(2995)).await;
+    let before_end = counts(&runner);
+    assert_eq!((before_end.0, before_end.1), (15, 5), "{before_end:?}");
+    sleep_until(t0 + ms(3005)).await;
+    assert_eq!(
+        counts(&runner),
+        (15, 5, 45, 10, 0),
+        "the backlog dropped at 3 s"
+    );
+    let outcome = whole.await.expect("the run");
+    assert_eq!(outcome.load_elapsed, ms(3000));
+    assert_eq!(
+        outcome.elapsed,
+        ms(3230),
+        "the third wave ends at 2220 + 1010 ms"
+    );
+    assert_eq!(outcome.planned_iterations, Some(60));
+    assert!(!outcome.aborted, "{outcome:?}");
+    assert_eq!(counts(&runner), (15, 0, 45, 15, 0));
+}
+
+/// The load phase is the plan's length, not the time of its last arrival:
+/// 1/s for 4 s has arrivals at 0..3 s and a 4 s load phase; shard 1/3 of
+/// 1/s for 1 s gets the one arrival (at 0 s) and still lasts 1 s, so its
+/// rates are not one request over a few milliseconds.
+#[tokio::test(start_paused = true)]
+async fn the_open_load_phase_lasts_the_planned_duration_whatever_its_last_arrival() {
+    for (load, shard, arrivals, length) in [
+        ("{arrival_rate: 1, duration: 4s}", Shard::WHOLE, 4, 4000),
+        (
+            "{arrival_rate: 1, duration: 1s}",
+            Shard { index: 0, count: 3 },
+            1,
+            1000,
+        ),
+    ] {
+        let runner = runner(load, "10ms");
+        let plan = LoadPlan::new(&runner.scenario.load, shard);
+        let outcome = run(
+            runner.clone(),
+            &plan,
+            ms(1000),
+            SEED,
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(outcome.load_elapsed, ms(length), "{load} shard {shard}");
+        assert_eq!(
+            outcome.elapsed,
+            ms(length),
+            "{load} shard {shard}: nothing left to drain"
+        );
+        assert_eq!(outcome.planned_iterations, Some(arrivals));
+        assert_eq!(counts(&runner), (arrivals, 0, 0, arrivals, 0));
+    }
 }
 
 /// Every value a histogram recorded, once per count, in order.
@@ -222,15 +303,16 @@ fn recorded(h: &hdrhistogram::Histogram<u64>) -> Vec<u64> {
     out
 }
 
-/// Coordinated omission: one VU stalled 250 ms per iteration while the plan
-/// wants one every 100 ms, so arrival i waits 150·i ms in the backlog. The
-/// raw figures only see 250 ms iterations; the corrected ones count from
-/// each arrival's intended start and record the missed intervals.
+/// Coordinated omission: one VU stalled 240 ms per iteration while the plan
+/// wants one every 200 ms, so arrival i waits 40·i ms in the backlog (the
+/// last starts at 960 ms, inside the 1 s load phase). The raw figures only
+/// see 240 ms iterations; the corrected ones count from each arrival's
+/// intended start and record the missed intervals.
 #[tokio::test(start_paused = true)]
 async fn corrected_latency_counts_from_the_intended_start_of_a_stalled_backlog() {
     let runner = runner(
-        "{arrival_rate: 10, duration: 500ms, max_vus: 1, backlog: 10}",
-        "250ms",
+        "{arrival_rate: 5, duration: 1s, max_vus: 1, backlog: 10}",
+        "240ms",
     );
     let (task, tracker) = spawn_open(&runner);
     assert_eq!(task.await.expect("generator"), Some(5));
@@ -241,9 +323,9 @@ async fn corrected_latency_counts_from_the_intended_start_of_a_stalled_backlog()
     let raw = recorded(&stats.latency_us);
     assert_eq!(raw.len(), 5, "{raw:?}");
     for got in &raw {
-        assert!(stats.latency_us.equivalent(*got, 250_000), "raw {raw:?}");
+        assert!(stats.latency_us.equivalent(*got, 240_000), "raw {raw:?}");
     }
-    let expected = [250_000, 400_000, 550_000, 700_000, 850_000];
+    let expected = [240_000, 280_000, 320_000, 360_000, 400_000];
     let corrected = recorded(&stats.corrected_us);
     assert_eq!(corrected.len(), expected.len(), "{corrected:?}");
     for (got, want) in corrected.iter().zip(expected) {
@@ -281,9 +363,10 @@ async fn three_arrivals_pausing(think: &str) -> (Arc<Runner>, RunOutcome) {
 #[tokio::test(start_paused = true)]
 async fn the_graceful_stop_lets_short_iterations_finish() {
     let (runner, outcome) = three_arrivals_pausing("500ms").await;
-    // Arrivals at 0, 100, 200 ms; the last iteration ends at 700 ms.
+    // Arrivals at 0, 100, 200 ms; the load phase ends at 300 ms, the last
+    // iteration at 700 ms.
     assert!(!outcome.aborted && !outcome.interrupted, "{outcome:?}");
-    assert_eq!(outcome.load_elapsed, ms(200));
+    assert_eq!(outcome.load_elapsed, ms(300));
     assert_eq!(outcome.elapsed, ms(700));
     assert_eq!(outcome.planned_iterations, Some(3));
     assert_eq!(counts(&runner), (3, 0, 0, 3, 0));
@@ -292,11 +375,11 @@ async fn the_graceful_stop_lets_short_iterations_finish() {
 #[tokio::test(start_paused = true)]
 async fn past_the_graceful_stop_running_iterations_are_cut_off_and_counted() {
     let (runner, outcome) = three_arrivals_pausing("10s").await;
-    // The load ends with the last arrival (200 ms); 1 s later the three
-    // iterations, 10 s long, are still running: aborted, each cut off.
+    // The load phase ends at 300 ms; 1 s later the three iterations, 10 s
+    // long, are still running: aborted, each cut off.
     assert!(outcome.aborted && !outcome.interrupted, "{outcome:?}");
-    assert_eq!(outcome.load_elapsed, ms(200));
-    assert_eq!(outcome.elapsed, ms(1200));
+    assert_eq!(outcome.load_elapsed, ms(300));
+    assert_eq!(outcome.elapsed, ms(1300));
     assert_eq!(counts(&runner), (3, 0, 0, 0, 3));
     let metrics = runner.hub.finish(outcome.elapsed);
     assert_eq!(metrics.cut_off_iterations, 3);

@@ -260,7 +260,9 @@ async fn coordinated_omission_correction_shows_a_stall_behind_the_delay() {
     };
     // One VU finishes an iteration per stall + round trip (> 100 ms); 20
     // arrive each second and wait in the backlog.
-    let load = "{arrival_rate: 20, duration: 500ms, max_vus: 1, backlog: 100, graceful_stop: 20s}";
+    // (1 s: arrivals still waiting when the load phase ends are dropped, so
+    // the waits that pile up are those within it.)
+    let load = "{arrival_rate: 20, duration: 1s, max_vus: 1, backlog: 100, graceful_stop: 20s}";
     let (_, report) = run_settings(&net.base_url(), "", load).await;
     let s = step(&report, "get_settings");
     assert_eq!(s.errors, 0, "{:?}", report.errors_by_kind);

@@ -7,6 +7,78 @@ use crate::common::{
 };
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
+/// Open-model shards: a shard whose share of `max_vus` or of the arrivals
+/// is none is refused before the run (exit 2), as the closed model refuses
+/// one with no VU; and a shard with few arrivals still runs the planned
+/// duration, so its rates and the merged ones are the planned rate (they
+/// were 1 request over the few ms to the shard's last arrival: "115 req/s"
+/// for a plan of 1/s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_shards_refuse_an_empty_share_and_merge_at_the_planned_rate() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |name: &str, load: &str| {
+        let yaml = format!(
+            "name: {name}\n{}load: {load}\nsteps:\n  - get_settings:\n",
+            target_block(&mock)
+        );
+        write_scenario(dir.path(), &format!("{name}.yaml"), &yaml)
+    };
+    // max_vus 2 over 3 shards is 1, 1, 0: a third shard with a VU anyway
+    // ran 3 at once.
+    let few_vus = scenario("few_vus", "{arrival_rate: 10, duration: 1s, max_vus: 2}");
+    let stderr = usage_error(chatload().arg("run").arg(&few_vus).args(["--shard", "3/3"]));
+    assert!(
+        stderr.contains("--shard 3/3: 2 VU(s) of max_vus split over 3 shards leave this one none")
+            && stderr.contains("use at most 2 shard(s)"),
+        "{stderr}"
+    );
+    // 1/s for 1 s is one arrival: the second and third shards get none
+    // (they ran, sent nothing and failed, while the merge passed).
+    let one = scenario("one", "{arrival_rate: 1, duration: 1s, max_vus: 3}");
+    for shard in ["2/3", "3/3"] {
+        let stderr = usage_error(chatload().arg("run").arg(&one).args(["--shard", shard]));
+        assert!(
+            stderr.contains(&format!(
+                "--shard {shard}: 1 arrival(s) split over 3 shards"
+            )) && stderr.contains("use at most 1 shard(s)"),
+            "{stderr}"
+        );
+    }
+
+    // 3/s for 1 s over 3 shards: one arrival (and one VU) each.
+    let path = scenario("thirds", "{arrival_rate: 3, duration: 1s, max_vus: 3}");
+    let mut files = Vec::new();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let (exit, report) =
+            run_scenario(dir.path(), &path, &["--shard", shard, "--seed", "7"]).await;
+        assert_eq!(exit, Exit::Passed, "shard {shard}");
+        assert_eq!(report.totals.requests, 1, "shard {shard}");
+        let load = report.meta.load_secs;
+        assert!(
+            (1.0..2.0).contains(&load),
+            "shard {shard}: load phase {load} s"
+        );
+        assert!(
+            report.totals.requests_per_sec <= 1.0,
+            "shard {shard}: {} req/s",
+            report.totals.requests_per_sec
+        );
+        let file = dir.path().join(format!("thirds{}.json", files.len() + 1));
+        std::fs::copy(dir.path().join("report-thirds.json"), &file).unwrap();
+        files.push(file);
+    }
+    let merged = dir.path().join("thirds-merged.json");
+    succeeds(chatload().arg("merge").args(&files).arg("-o").arg(&merged));
+    let m = read_json(&merged);
+    assert_eq!(m["totals"]["requests"], 3);
+    let rate = m["totals"]["requests_per_sec"].as_f64().unwrap();
+    assert!(
+        (1.5..=3.0).contains(&rate),
+        "merged {rate} req/s for a plan of 3/s"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
     let mock = start_mock().await;

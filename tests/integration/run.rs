@@ -132,7 +132,8 @@ async fn injected_latency_shows_in_the_percentiles() {
 async fn open_model_stall_raises_corrected_latency_far_above_raw() {
     let mock = start_mock_yaml("faults:\n  stall_ms: 100\n").await;
     let dir = tempfile::tempdir().unwrap();
-    // One VU can finish 10 iterations/s; 30 arrive each second and wait in the backlog.
+    // One VU can finish 10 iterations/s; 30 arrive each second and wait in
+    // the backlog (about 20 of the 60 get a turn within the 2 s).
     let yaml = format!(
         "name: stall\n{}load: {{arrival_rate: 30, duration: 2s, max_vus: 1, backlog: 200, graceful_stop: 20s}}\nsteps:\n  - get_settings:\n",
         target_block(&mock)
@@ -143,7 +144,7 @@ async fn open_model_stall_raises_corrected_latency_far_above_raw() {
     // Raw latency is the request's own time: at least the 100 ms stall, and
     // without the backlog wait, so even its p99 stays below the corrected
     // median (arrival k waits about k × 100 ms - k / 30 s: the median one
-    // over 2 s). A relation between the run's own numbers, not a wall-clock
+    // that ran over 0.6 s). A relation between the run's own numbers, not a wall-clock
     // bound: a slow machine stretches both.
     assert!(
         s.latency.p50_us >= 100_000,
@@ -162,7 +163,10 @@ async fn open_model_stall_raises_corrected_latency_far_above_raw() {
         s.corrected.p99_us,
         s.latency.p99_us
     );
-    assert_eq!(report.totals.dropped_iterations, 0);
+    // The arrivals still waiting when the load phase ended never ran.
+    let t = &report.totals;
+    assert!(t.dropped_iterations > 0, "{t:?}");
+    assert_eq!(t.iterations_started + t.dropped_iterations, 60, "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,6 +184,16 @@ async fn open_model_delivers_the_planned_rate_and_counts_drops() {
         "exactly rate × duration arrivals"
     );
     assert_eq!(report.totals.dropped_iterations, 0);
+    // The load phase is the planned 2 s, not the 1.98 s of the last
+    // arrival, so the rate over it is the planned one, never above. (The
+    // bound above is only against a stuck run: the timer ends it at 2 s.)
+    let load = report.meta.load_secs;
+    assert!((2.0..4.0).contains(&load), "load phase {load} s");
+    assert!(
+        report.totals.requests_per_sec <= 50.0,
+        "{} req/s over {load} s",
+        report.totals.requests_per_sec
+    );
 
     // A stalled target with no backlog: arrivals that find the only VU busy are dropped.
     let stalled = start_mock_yaml("faults:\n  stall_ms: 300\n").await;
@@ -197,6 +211,44 @@ async fn open_model_delivers_the_planned_rate_and_counts_drops() {
     assert_eq!(
         report.totals.iterations + report.totals.dropped_iterations,
         20
+    );
+}
+
+/// Arrivals still waiting for a VU when the load phase ends are dropped,
+/// not run during the drain: 20/s for 1 s against a target that answers
+/// in 300 ms, 2 VUs and room for 10 to wait. Before, the freed VUs worked
+/// through the backlog for another 1.5 s after the load phase. Relations
+/// between the run's own numbers, not wall-clock bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_drops_the_backlog_when_the_load_phase_ends() {
+    let mock = start_mock_yaml("faults:\n  stall_ms: 300\n").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: backlog\n{}load: {{arrival_rate: 20, duration: 1s, max_vus: 2, backlog: 10, graceful_stop: 10s}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "backlog.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &path, &[]).await;
+    let t = &report.totals;
+    assert_eq!(t.planned_iterations, Some(20));
+    assert_eq!(t.iterations_started + t.dropped_iterations, 20, "{t:?}");
+    assert_eq!(t.cut_off_iterations, 0, "{t:?}");
+    let iteration = &report.iteration.latency;
+    // Each VU starts its iterations one after another inside the load phase.
+    let per_vu = (report.meta.load_secs * 1e6 / iteration.min_us as f64).floor() as u64 + 1;
+    assert!(
+        t.iterations_started <= 2 * per_vu,
+        "{} started: at most {per_vu} per VU fit in the {} s load phase",
+        t.iterations_started,
+        report.meta.load_secs
+    );
+    // The drain only lets the iterations running at its start finish: it
+    // is shorter than the longest iteration (plus the wake-up after it).
+    let drain = report.meta.duration_secs - report.meta.load_secs;
+    assert!(
+        drain <= iteration.max_us as f64 / 1e6 + 0.1,
+        "drain {drain} s, longest iteration {} µs",
+        iteration.max_us
     );
 }
 
