@@ -3,7 +3,7 @@
 //! messages and history are in `message`.
 
 use super::message::normalize_history;
-use super::{AppStore, Chat, ChatStatus, now_s};
+use super::{AppStore, Chat, ChatStatus, now_ms, now_s};
 use crate::config::Algorithm;
 use crate::error::ApiError;
 use crate::event::{EventData, trigger};
@@ -66,8 +66,11 @@ impl AppStore {
             algorithm: self.settings.assign_algorithm,
             media: Vec::new(),
             deciding: None,
+            last_activity_ms: 0,
+            indexed_at_ms: 0,
         };
         self.chats.insert(id.clone(), chat);
+        self.file_open_chat(&id, now_ms());
         if let Some(user) = self.users.get_mut(creator) {
             user.chats.push(id.clone());
         }
@@ -102,6 +105,7 @@ impl AppStore {
             return Ok(());
         }
         self.chat_mut(chat_id)?.users.push(user_id.to_owned());
+        self.touch(chat_id);
         if let Some(user) = self.users.get_mut(user_id) {
             user.chats.push(chat_id.to_owned());
             if let Some(agent) = user.agent.as_deref_mut() {
@@ -135,6 +139,7 @@ impl AppStore {
     /// leaves an active chat, it goes back to `waiting` (and, in queue mode,
     /// to the head of its queue).
     fn remove_participant(&mut self, chat_id: &str, user_id: &str) -> Vec<u32> {
+        self.touch(chat_id);
         let mut rooms = Vec::new();
         if let Some(user) = self.users.get_mut(user_id) {
             user.chats.retain(|c| c != chat_id);
@@ -271,6 +276,27 @@ impl AppStore {
     ///
     /// 404 unknown chat/user, 409 already closed, 403 user not in the chat.
     pub fn close_chat(&mut self, chat_id: &str, user_id: Option<&str>) -> Result<(), ApiError> {
+        self.close_with_reason(chat_id, user_id, None)
+    }
+
+    /// The system closes an idle chat: `chats:close` with `userId`
+    /// `system` and reason `inactivity` (see `inactivity`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::close_chat`].
+    pub(super) fn close_for_inactivity(&mut self, chat_id: &str) -> Result<(), ApiError> {
+        self.close_with_reason(chat_id, None, Some("inactivity"))
+    }
+
+    /// [`Self::close_chat`], with the `chats:close` reason given (else
+    /// derived from the closer).
+    fn close_with_reason(
+        &mut self,
+        chat_id: &str,
+        user_id: Option<&str>,
+        reason: Option<&'static str>,
+    ) -> Result<(), ApiError> {
         if let Some(user) = user_id {
             self.user(user)?;
         }
@@ -289,13 +315,14 @@ impl AppStore {
         self.remove_from_queue(chat_id);
         self.record_duration(chat_id);
         rooms.extend(self.release_participants(chat_id, &participants));
+        self.unfile_chat(chat_id);
         let closer = user_id.unwrap_or("system").to_owned();
-        let reason = match user_id {
+        let reason = reason.unwrap_or_else(|| match user_id {
             None => "system",
             Some(user) if self.users.get(user).is_some_and(|u| u.agent.is_some()) => "agent",
             Some(_) if was_queued => "queue-exit",
             Some(_) => "user",
-        };
+        });
         let chat = self.chat_mut(chat_id)?;
         chat.status = ChatStatus::Closed;
         chat.closed_at = Some(now_s());

@@ -155,6 +155,7 @@ impl AppStore {
         self.user(user_id)?;
         if let Some(chat) = chat_id {
             self.chat(chat)?;
+            self.touch(chat);
         }
         self.emit(
             trigger::USERS_ACTIVITY,

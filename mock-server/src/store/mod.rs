@@ -8,7 +8,7 @@
 //! `chat` (chat lifecycle and messages), `assign` (assignment, invitations,
 //! queue), `decision` (the `chats:assign` webhook's say in assignment),
 //! `directory` (users, agents, settings, media), `evict` (the user and
-//! media caps), `webhook` (registrations
+//! media caps), `inactivity` (closing idle chats), `webhook` (registrations
 //! and the fan-out of events to them), `simulation` (the run-time switch of
 //! simulated agents), `view` (JSON shapes of §7). Rules never do I/O: one
 //! that starts a timer (simulated agents) pushes a [`Timer`], one that needs
@@ -20,6 +20,7 @@ mod chat;
 mod decision;
 mod directory;
 mod evict;
+mod inactivity;
 mod message;
 mod model;
 mod simulation;
@@ -32,7 +33,7 @@ use crate::event::{EventData, EventHook, EventLog};
 use crate::webhook::WebhookHub;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// The store's hash maps: foldhash instead of SipHash, whose cost showed in
 /// every rule (ids are short keys, hashed several times per request).
@@ -45,6 +46,7 @@ pub use assign::QUEUE_EVENT_WINDOW;
 pub use chat::ChatUpdate;
 pub use directory::{AgentUpdate, SettingsUpdate};
 pub use evict::{EVICT_TRIES, Evicted};
+pub use inactivity::SWEEP_BATCH;
 pub use model::*;
 pub use webhook::{PendingWebhook, WEBHOOK_EVENTS};
 
@@ -119,6 +121,9 @@ pub struct AppStore {
     external_ids: Map<String, String>,
     tokens: Map<String, String>,
     chats: Map<String, Chat>,
+    /// Open chats by the activity time they are filed under (see
+    /// `inactivity`): the oldest first, so the sweep looks at the front only.
+    inactive_index: BTreeSet<(u64, String)>,
     closed_order: VecDeque<String>,
     message_chat: Map<String, String>,
     invitations: Map<String, Invitation>,
@@ -167,7 +172,7 @@ pub fn now_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -221,6 +226,7 @@ impl AppStore {
             external_ids: Map::default(),
             tokens: Map::default(),
             chats: Map::default(),
+            inactive_index: BTreeSet::new(),
             closed_order: VecDeque::new(),
             message_chat: Map::default(),
             invitations: Map::default(),

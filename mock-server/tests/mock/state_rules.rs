@@ -1,0 +1,65 @@
+//! State rules over real HTTP that an outside audit found missing or
+//! inconsistent: the inactivity close, the queue bound, `forever:alone` on
+//! a queued chat, one app's secret and another app, partial updates.
+
+use crate::common::start_mock;
+use chatload_mock::testing::wait_until;
+use serde_json::json;
+use std::time::Duration;
+
+/// `PUT /settings {"inactivityTimeout": 1}` is enforced: a chat nobody
+/// writes in is closed by the system, with a `chats:close` of reason
+/// `inactivity` (and the ticket); a chat with activity stays open.
+#[tokio::test]
+async fn an_idle_chat_is_closed_for_inactivity() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let settings = demo
+        .put("/settings", json!({"inactivityTimeout": 1}))
+        .await
+        .expect(200);
+    assert_eq!(settings["settings"]["inactivityTimeout"], 1);
+    let (idle_user, _) = demo.create_user("idle").await;
+    let idle = demo.create_chat(&idle_user, 1).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let closed = demo.wait_chat_status(&idle, "closed").await;
+    assert_eq!(closed["closedBy"], "system");
+    let closes = mock.events("chats:close").await;
+    let close = closes
+        .iter()
+        .find(|e| e["data"]["chatId"] == idle.as_str())
+        .expect("a chats:close event");
+    assert_eq!(close["data"]["userId"], "system");
+    assert_eq!(close["data"]["extraData"]["reason"], "inactivity");
+    let tickets = mock.events("system:info").await;
+    assert!(tickets.iter().any(|e| e["data"]["chatId"] == idle.as_str()));
+
+    // Activity (a message every 300 ms) keeps a chat open past the timeout.
+    demo.put("/settings", json!({"inactivityTimeout": 2}))
+        .await
+        .expect(200);
+    let (user, _) = demo.create_user("talker").await;
+    let chat = demo.create_chat(&user, 1).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/chats/{chat}/messages");
+    for n in 0..10 {
+        let body = json!({"sender": user, "message": format!("still here {n}")});
+        demo.post(&path, body).await.expect(201);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let open = demo.get(&format!("/chats/{chat}")).await.expect(200);
+    assert_ne!(open["chat"]["status"], "closed", "{open}");
+    // 0 switches the close off.
+    demo.put("/settings", json!({"inactivityTimeout": 0}))
+        .await
+        .expect(200);
+    let closed_later = wait_until(Duration::from_millis(3500), || async {
+        demo.get(&format!("/chats/{chat}")).await.expect(200)["chat"]["status"] == "closed"
+    })
+    .await;
+    assert!(!closed_later, "a timeout of 0 closes nothing");
+}
