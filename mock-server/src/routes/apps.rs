@@ -1,7 +1,7 @@
 //! Apps, settings, ids and surveys (reference §4.1, §4.3, §4.10, §4.12).
 
 use super::{Reply, list, ok};
-use crate::auth::{Api, Credential, PublicApi, SecretApi};
+use crate::auth::{Api, Credential, PublicApi, SecretApi, UserApi};
 use crate::config::{Algorithm, AppConfig};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
@@ -160,9 +160,11 @@ pub(super) async fn id_get(SecretApi(api): SecretApi, _params: Params) -> Reply 
     Ok(ok(&Wrap("id", id)))
 }
 
-/// Any positive integer survey id exists; its URL echoes the source.
+/// Any positive integer survey id exists; its URL echoes the source. The
+/// secret (PHP connectors) or any user's token of the app (the JS adapter,
+/// from the browser; reference §4.12) may fetch it.
 pub(super) async fn surveys_get(
-    SecretApi(_api): SecretApi,
+    UserApi(_api, _who): UserApi,
     PathId(id): PathId,
     params: Params,
 ) -> Reply {

@@ -3,7 +3,7 @@
 //! a queued chat, one app's secret and another app, partial updates.
 
 use crate::common::start_mock;
-use chatload_mock::testing::wait_until;
+use chatload_mock::testing::{Cred, DEMO_KEY, wait_until};
 use serde_json::json;
 use std::time::Duration;
 
@@ -62,4 +62,29 @@ async fn an_idle_chat_is_closed_for_inactivity() {
     })
     .await;
     assert!(!closed_later, "a timeout of 0 closes nothing");
+}
+
+/// Reference §4.12: the survey is fetched with the secret (PHP) or, from
+/// the browser, with a user's token (JS adapter); the spec's `x-auth: user`.
+#[tokio::test]
+async fn a_user_token_fetches_a_survey() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let (_, token) = demo.create_user("surveyed").await;
+    let path = "/surveys/3?sourceType=ticket&sourceId=3";
+    let survey = demo.with(Cred::Token(token)).get(path).await.expect(200);
+    assert_eq!(
+        survey["survey"]["url"],
+        "http://127.0.0.1/surveys/3?sourceType=ticket&sourceId=3"
+    );
+    demo.get(path).await.expect(200);
+    demo.with(Cred::AppIdOnly).get(path).await.assert_error(401);
+    demo.with(Cred::Key(DEMO_KEY.into()))
+        .get(path)
+        .await
+        .assert_error(403);
+    demo.with(Cred::Token("not-a-token".into()))
+        .get(path)
+        .await
+        .assert_error(401);
 }
