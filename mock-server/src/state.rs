@@ -138,12 +138,17 @@ impl AppState {
         out
     }
 
-    /// Registers a new app (`POST /apps`) built from `app`.
+    /// Registers a new app (`POST /apps`) built from `app`, administered
+    /// by the app `owner` whose secret created it.
     ///
     /// # Errors
     ///
     /// 409 when the id is taken.
-    pub fn add_app(&self, app: &crate::config::AppConfig) -> Result<Arc<AppHandle>, ApiError> {
+    pub fn add_app(
+        &self,
+        app: &crate::config::AppConfig,
+        owner: &Arc<str>,
+    ) -> Result<Arc<AppHandle>, ApiError> {
         let mut created = self
             .inner
             .created_apps
@@ -153,14 +158,16 @@ impl AppState {
             return Err(ApiError::conflict("App already exists"));
         }
         let index = (self.inner.apps.len() + created.len()) as u64;
-        let handle = Arc::new(AppHandle::new(
+        let mut handle = AppHandle::new(
             app,
             &self.inner.config,
             index,
             Arc::clone(&self.inner.seq),
             self.inner.hook.clone(),
             &self.inner.webhooks,
-        ));
+        );
+        handle.owner = Some(Arc::clone(owner));
+        let handle = Arc::new(handle);
         handle.limiter.set(self.inner.limits.get());
         created.push(Arc::clone(&handle));
         Ok(handle)

@@ -28,11 +28,28 @@ fn app_json(app: &AppHandle, store: &AppStore) -> Value {
     json!({"id": &*app.id, "name": name, "region": region, "domains": []})
 }
 
-/// The app a path names (any app, not only the caller's).
+/// The app a path names (any app: `validate` is public).
 fn app_by_id(api: &Api, id: &str) -> Result<Arc<AppHandle>, ApiError> {
     api.state
         .app(id)
         .ok_or_else(|| ApiError::not_found("App not found"))
+}
+
+/// The app a path names, if the caller's secret administers it (its own
+/// app, or one it created): one tenant's secret never reads or changes
+/// another's app.
+///
+/// # Errors
+///
+/// 404 unknown app, 403 another tenant's app.
+fn administered_app(api: &Api, id: &str) -> Result<Arc<AppHandle>, ApiError> {
+    let app = app_by_id(api, id)?;
+    if !app.administered_by(&api.app.id) {
+        return Err(ApiError::forbidden(
+            "This secret administers only its own app and the apps it created",
+        ));
+    }
+    Ok(app)
 }
 
 pub(super) async fn apps_validate(
@@ -47,9 +64,13 @@ pub(super) async fn apps_validate(
 
 pub(super) async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let page = params.page()?;
-    Ok(list("apps", api.state.apps(), page, |app| {
-        app_json(&app, &app.lock())
-    }))
+    let caller = &api.app.id;
+    let apps = api
+        .state
+        .apps()
+        .into_iter()
+        .filter(|app| app.administered_by(caller));
+    Ok(list("apps", apps, page, |app| app_json(&app, &app.lock())))
 }
 
 pub(super) async fn apps_get(
@@ -57,7 +78,7 @@ pub(super) async fn apps_get(
     PathId(id): PathId,
     _params: Params,
 ) -> Reply {
-    let app = app_by_id(&api, &id)?;
+    let app = administered_app(&api, &id)?;
     let body = app_json(&app, &app.lock());
     Ok(ok(&Wrap("app", body)))
 }
@@ -80,7 +101,7 @@ pub(super) async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Re
     let mut config = AppConfig::demo(&id, &secret, &key, queue_mode);
     config.name = Some(name);
     config.region = region;
-    let app = api.state.add_app(&config)?;
+    let app = api.state.add_app(&config, &api.app.id)?;
     let mut body = app_json(&app, &app.lock());
     body["secret"] = secret.into();
     body["domainKey"] = key.into();
@@ -92,7 +113,7 @@ pub(super) async fn apps_update(
     PathId(id): PathId,
     params: Params,
 ) -> Reply {
-    let app = app_by_id(&api, &id)?;
+    let app = administered_app(&api, &id)?;
     let name = params.str("name")?;
     let region = region_param(&params)?;
     params.str_list("domains")?;

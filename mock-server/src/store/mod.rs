@@ -70,6 +70,9 @@ pub struct AppHandle {
     decided: tokio::sync::Notify,
     /// This app's request rate limit (unlimited unless configured).
     pub limiter: crate::limit::TokenBucket,
+    /// The app whose secret created this one through `POST /apps` (it may
+    /// administer it too); `None` for configured apps.
+    pub owner: Option<Arc<str>>,
 }
 
 impl AppHandle {
@@ -91,7 +94,15 @@ impl AppHandle {
             store: Mutex::new(store),
             decided: tokio::sync::Notify::new(),
             limiter: crate::limit::TokenBucket::new(global.rate_limit),
+            owner: None,
         }
+    }
+
+    /// Whether the secret of app `caller` may administer this app
+    /// (`GET`/`PUT /apps/{appId}`, `GET /apps`): its own app, or one it
+    /// created.
+    pub fn administered_by(&self, caller: &str) -> bool {
+        *self.id == *caller || self.owner.as_deref() == Some(caller)
     }
 
     /// Notified after each resolved `chats:assign` decision.

@@ -3,7 +3,7 @@
 //! a queued chat, one app's secret and another app, partial updates.
 
 use crate::common::start_mock;
-use chatload_mock::testing::{Cred, DEMO_KEY, wait_until};
+use chatload_mock::testing::{Cred, DEMO_KEY, QUEUE_APP, QUEUE_SECRET, wait_until};
 use serde_json::json;
 use std::time::Duration;
 
@@ -87,4 +87,49 @@ async fn a_user_token_fetches_a_survey() {
         .get(path)
         .await
         .assert_error(401);
+}
+
+/// One app's secret administers its own app and the apps it created, never
+/// another tenant's: `PUT /apps/{B}` with A's secret is a 403 and changes
+/// nothing; `GET /apps` lists only what the caller administers.
+#[tokio::test]
+async fn a_secret_administers_only_its_own_apps() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let renamed = demo
+        .put(&format!("/apps/{QUEUE_APP}"), json!({"name": "hacked"}))
+        .await;
+    renamed.assert_error(403);
+    demo.get(&format!("/apps/{QUEUE_APP}"))
+        .await
+        .assert_error(403);
+    let queue = mock.client(QUEUE_APP, Cred::Secret(QUEUE_SECRET.into()));
+    let own = queue.get(&format!("/apps/{QUEUE_APP}")).await.expect(200);
+    assert_ne!(own["app"]["name"], "hacked");
+    let listed = |body: &serde_json::Value| -> Vec<String> {
+        body["apps"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .map(|a| a["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(listed(&demo.get("/apps").await.expect(200)), ["demo-app"]);
+    let created = demo
+        .post("/apps", json!({"id": "demo-child", "name": "Child"}))
+        .await
+        .expect(200);
+    assert_eq!(created["app"]["id"], "demo-child");
+    demo.put("/apps/demo-child", json!({"name": "Renamed child"}))
+        .await
+        .expect(200);
+    assert_eq!(
+        listed(&demo.get("/apps").await.expect(200)),
+        ["demo-app", "demo-child"]
+    );
+    assert_eq!(
+        listed(&queue.get("/apps").await.expect(200)),
+        [QUEUE_APP]
+    );
+    queue.get("/apps/demo-child").await.assert_error(403);
 }
