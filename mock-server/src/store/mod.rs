@@ -388,6 +388,9 @@ impl AppStore {
         info: AgentInfo,
     ) {
         self.counter += 1;
+        // An agent without a nickname shows its name as one; it is fixed
+        // now, so a later rename changes `name` only.
+        let nickname = nickname.or_else(|| Some(name.clone()));
         let user = User {
             id: id.clone(),
             name,

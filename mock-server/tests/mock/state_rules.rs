@@ -133,3 +133,34 @@ async fn a_secret_administers_only_its_own_apps() {
     );
     queue.get("/apps/demo-child").await.assert_error(403);
 }
+
+/// `PUT /users/{agentId}` with a new `name` changes the name only: the
+/// agent's `nickname` (its name when none was configured) stays.
+#[tokio::test]
+async fn renaming_an_agent_keeps_its_nickname() {
+    let mock = start_mock().await;
+    let demo = mock.demo();
+    let before = demo.get("/users/a-1").await.expect(200)["user"].clone();
+    assert_eq!(before["nickname"], "Agent 1");
+    let after = demo
+        .put("/users/a-1", json!({"name": "renamed agent"}))
+        .await
+        .expect(200)["user"]
+        .clone();
+    assert_eq!(after["name"], "renamed agent");
+    assert_eq!(after["nickname"], "Agent 1");
+    let agent = demo.get("/agents/a-1").await.expect(200);
+    assert_eq!(agent["agent"]["nickname"], "Agent 1", "{agent}");
+    // The same through PUT /agents/{id}; a sent nickname does change.
+    let renamed = demo
+        .put("/agents/a-2", json!({"name": "Second"}))
+        .await
+        .expect(200);
+    assert_eq!(renamed["agent"]["nickname"], "Agent 2", "{renamed}");
+    let nicked = demo
+        .put("/agents/a-2", json!({"nickname": "Two"}))
+        .await
+        .expect(200);
+    assert_eq!(nicked["agent"]["nickname"], "Two");
+    assert_eq!(nicked["agent"]["name"], "Second");
+}
