@@ -128,7 +128,7 @@ fn settings_json(store: &AppStore, full: bool) -> Value {
         return json!({"settings": {"queue": {"active": s.queue_active}, "languages": s.languages}});
     }
     json!({"settings": {
-        "queue": {"active": s.queue_active},
+        "queue": {"active": s.queue_active, "maxSize": s.queue_max_size},
         "languages": s.languages,
         "allowedFileTypes": s.allowed_file_types,
         "maxFileSize": s.max_file_size,
@@ -143,17 +143,21 @@ pub(super) async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> 
 }
 
 pub(super) async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Reply {
-    let queue_active = match params.value("queue") {
-        None => None,
+    let (queue_active, queue_max_size) = match params.value("queue") {
+        None => (None, None),
         Some(Value::Object(queue)) => {
-            // `maxSize` is checked as the spec declares it (an integer
-            // within 0..=2^32-1), not stored: the queue bound is the mock's own.
-            Params::from_body(queue.clone()).u32("maxSize")?;
-            match queue.get("active") {
+            // `maxSize`: an integer within 0..=2^32-1, as the spec declares.
+            let max = Params::from_body(queue.clone())
+                .u32("maxSize")
+                .map_err(|_| {
+                    ApiError::bad_request("`queue.maxSize` must be an integer from 0 to 4294967295")
+                })?;
+            let active = match queue.get("active") {
                 None => None,
                 Some(Value::Bool(b)) => Some(*b),
                 Some(_) => return Err(ApiError::bad_request("`queue.active` must be a boolean")),
-            }
+            };
+            (active, max)
         }
         Some(_) => return Err(ApiError::bad_request("`queue` must be an object")),
     };
@@ -165,6 +169,7 @@ pub(super) async fn settings_update(SecretApi(api): SecretApi, params: Params) -
     };
     let update = SettingsUpdate {
         queue_active,
+        queue_max_size,
         languages: params.str_list("languages")?,
         allowed_file_types: params.str_list("allowedFileTypes")?,
         assign_algorithm,

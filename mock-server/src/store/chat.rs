@@ -21,6 +21,10 @@ pub struct ChatUpdate {
     pub source: Option<i64>,
 }
 
+/// The body fields `PUT /chats/{chatId}` takes (the spec's
+/// `UpdateChatRequest`, `additionalProperties: false`).
+pub const CHAT_UPDATE_FIELDS: &[&str] = &["room", "lang", "externalId", "source"];
+
 impl AppStore {
     /// `POST /chats`: a waiting chat; queued at once in queue mode.
     ///
@@ -42,6 +46,9 @@ impl AppStore {
         }
         if user.agent.is_none() && !user.chats.is_empty() {
             return Err(ApiError::conflict("User already has a chat"));
+        }
+        if self.queue_is_full(room) {
+            return Err(ApiError::conflict("Queue is full"));
         }
         let id = self.next_id("c");
         let chat = Chat {
@@ -87,6 +94,17 @@ impl AppStore {
             self.dispatch_room(room);
         }
         Ok(id)
+    }
+
+    /// Whether a new chat of `room` would queue behind a full queue: queue
+    /// mode, a `queue.maxSize` set and that many chats already queued (a
+    /// non-empty queue means no agent is free for a newcomer: FIFO). Chats
+    /// requeued after a leave, a decline or `toinbox` are not refused.
+    fn queue_is_full(&self, room: u32) -> bool {
+        let max = self.settings.queue_max_size as usize;
+        self.settings.queue_active
+            && max > 0
+            && self.rooms.get(&room).is_some_and(|r| r.queue.len() >= max)
     }
 
     /// Adds a participant (after an accepted invitation or a join). An
@@ -225,15 +243,33 @@ impl AppStore {
     /// the tail of that room's queue. Closed chats may be updated too (the
     /// spec declares no conflict for this route).
     ///
+    /// An active chat moves only to a room its agent works in (409
+    /// otherwise): the agent would serve a room it is not in.
+    ///
     /// # Errors
     ///
-    /// 404 unknown chat or room.
+    /// 404 unknown chat or room, 409 an active chat's agent not in the room.
     pub fn update_chat(&mut self, chat_id: &str, update: ChatUpdate) -> Result<(), ApiError> {
-        self.chat(chat_id)?;
-        if let Some(room) = update.room
-            && !self.has_room(room)
-        {
-            return Err(ApiError::not_found("Room not found"));
+        let chat = self.chat(chat_id)?;
+        if let Some(room) = update.room {
+            if !self.has_room(room) {
+                return Err(ApiError::not_found("Room not found"));
+            }
+            let agent = chat
+                .agent
+                .as_deref()
+                .filter(|_| chat.status == ChatStatus::Active);
+            let agent_serves = |id: &str| {
+                self.users
+                    .get(id)
+                    .and_then(|u| u.agent.as_deref())
+                    .is_some_and(|a| a.rooms.contains(&room) || a.home_rooms.contains(&room))
+            };
+            if room != chat.room && agent.is_some_and(|a| !agent_serves(a)) {
+                return Err(ApiError::conflict(format!(
+                    "The chat's agent does not work in room {room}"
+                )));
+            }
         }
         let old_room = self.chat(chat_id)?.room;
         let requeue = update.room.is_some() && self.chat(chat_id)?.in_queue;

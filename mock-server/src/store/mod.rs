@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use assign::QUEUE_EVENT_WINDOW;
-pub use chat::ChatUpdate;
+pub use chat::{CHAT_UPDATE_FIELDS, ChatUpdate};
 pub use directory::{AgentUpdate, SettingsUpdate};
 pub use evict::{EVICT_TRIES, Evicted};
 pub use inactivity::SWEEP_BATCH;
@@ -194,6 +194,7 @@ impl Settings {
     fn configured(app: &AppConfig, global: &MockConfig) -> Self {
         Settings {
             queue_active: app.queue_mode,
+            queue_max_size: 0,
             languages: app.languages.clone(),
             allowed_file_types: app
                 .allowed_file_types

@@ -280,6 +280,9 @@ pub struct Room {
 pub struct Settings {
     /// Queue mode.
     pub queue_active: bool,
+    /// Most chats a room's queue holds (`queue.maxSize`); a new chat that
+    /// would queue behind a full queue is refused with 409. 0 = no limit.
+    pub queue_max_size: u32,
     /// Languages.
     pub languages: Vec<String>,
     /// Upload allow-list (extensions or MIME subtypes, lower case).
