@@ -387,6 +387,26 @@ impl Params {
         }
     }
 
+    /// 400 naming the first body field not in `known` (for request bodies
+    /// the spec closes with `additionalProperties: false`).
+    ///
+    /// # Errors
+    ///
+    /// 400 for a body field not in `known`.
+    pub fn only_body_fields(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.body.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(field) => Err(ApiError::bad_request(format!(
+                "`{field}` is not a field of this request (it takes {})",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
     /// An optional raw body value (any JSON type, `null` included: the
     /// caller rejects what it cannot use).
     pub fn value(&self, name: &str) -> Option<&Value> {

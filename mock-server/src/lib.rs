@@ -191,6 +191,7 @@ fn serve_state(
 ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
     let tls = tls.map(|t| (t.identity.acceptor(), t.stats.clone()));
     let limits = state.config().connections.clone();
+    state.spawn_inactivity_sweep();
     server::run(listener, app(state), tls, limits, conns, shutdown)
 }
 

@@ -15,13 +15,17 @@ use crate::fault::Faults;
 use crate::limit::{RateLimitConfig, RateLimits};
 use crate::sim;
 use crate::stats::RouteStats;
-use crate::store::{AppHandle, AppStore, AssignDecision, Timer};
+use crate::store::{AppHandle, AppStore, AssignDecision, SWEEP_BATCH, Timer};
 use crate::webhook::WebhookHub;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+/// How often the inactivity sweep looks for idle chats: a chat is closed
+/// within about a second of its `inactivityTimeout`.
+const SWEEP_TICK: Duration = Duration::from_secs(1);
 
 /// Shared state of one mock server.
 #[derive(Debug, Clone)]
@@ -134,12 +138,17 @@ impl AppState {
         out
     }
 
-    /// Registers a new app (`POST /apps`) built from `app`.
+    /// Registers a new app (`POST /apps`) built from `app`, administered
+    /// by the app `owner` whose secret created it.
     ///
     /// # Errors
     ///
     /// 409 when the id is taken.
-    pub fn add_app(&self, app: &crate::config::AppConfig) -> Result<Arc<AppHandle>, ApiError> {
+    pub fn add_app(
+        &self,
+        app: &crate::config::AppConfig,
+        owner: &Arc<str>,
+    ) -> Result<Arc<AppHandle>, ApiError> {
         let mut created = self
             .inner
             .created_apps
@@ -149,14 +158,16 @@ impl AppState {
             return Err(ApiError::conflict("App already exists"));
         }
         let index = (self.inner.apps.len() + created.len()) as u64;
-        let handle = Arc::new(AppHandle::new(
+        let mut handle = AppHandle::new(
             app,
             &self.inner.config,
             index,
             Arc::clone(&self.inner.seq),
             self.inner.hook.clone(),
             &self.inner.webhooks,
-        ));
+        );
+        handle.owner = Some(Arc::clone(owner));
+        let handle = Arc::new(handle);
         handle.limiter.set(self.inner.limits.get());
         created.push(Arc::clone(&handle));
         Ok(handle)
@@ -235,6 +246,44 @@ impl AppState {
         for decision in decisions {
             tokio::spawn(self.clone().decide(Arc::clone(app), decision));
         }
+    }
+
+    /// Starts the one task that closes idle chats (`inactivityTimeout`) of
+    /// every app, once per [`SWEEP_TICK`], until the server shuts down.
+    /// Must be called inside a tokio runtime.
+    pub(crate) fn spawn_inactivity_sweep(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = state.cancel_token().cancelled() => return,
+                }
+                state.sweep_inactive(crate::store::now_ms());
+            }
+        });
+    }
+
+    /// Closes, in every app, the chats idle for the app's
+    /// `inactivityTimeout` at `now_ms` (Unix ms); returns how many. Each
+    /// app's lock is taken once per batch of [`SWEEP_BATCH`] entries, and
+    /// an app with nothing due costs one look at its index.
+    pub fn sweep_inactive(&self, now_ms: u64) -> usize {
+        let mut total = 0;
+        for app in self.apps() {
+            loop {
+                let (closed, more) = self
+                    .with_store(&app, |s| Ok(s.close_inactive(now_ms, SWEEP_BATCH)))
+                    .unwrap_or((0, false));
+                total += closed;
+                if !more {
+                    break;
+                }
+            }
+        }
+        total
     }
 
     /// Asks the decision's webhook (store unlocked), applies the answer

@@ -1,7 +1,7 @@
 //! Apps, settings, ids and surveys (reference §4.1, §4.3, §4.10, §4.12).
 
 use super::{Reply, list, ok};
-use crate::auth::{Api, Credential, PublicApi, SecretApi};
+use crate::auth::{Api, Credential, PublicApi, SecretApi, UserApi};
 use crate::config::{Algorithm, AppConfig};
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
@@ -28,11 +28,28 @@ fn app_json(app: &AppHandle, store: &AppStore) -> Value {
     json!({"id": &*app.id, "name": name, "region": region, "domains": []})
 }
 
-/// The app a path names (any app, not only the caller's).
+/// The app a path names (any app: `validate` is public).
 fn app_by_id(api: &Api, id: &str) -> Result<Arc<AppHandle>, ApiError> {
     api.state
         .app(id)
         .ok_or_else(|| ApiError::not_found("App not found"))
+}
+
+/// The app a path names, if the caller's secret administers it (its own
+/// app, or one it created): one tenant's secret never reads or changes
+/// another's app.
+///
+/// # Errors
+///
+/// 404 unknown app, 403 another tenant's app.
+fn administered_app(api: &Api, id: &str) -> Result<Arc<AppHandle>, ApiError> {
+    let app = app_by_id(api, id)?;
+    if !app.administered_by(&api.app.id) {
+        return Err(ApiError::forbidden(
+            "This secret administers only its own app and the apps it created",
+        ));
+    }
+    Ok(app)
 }
 
 pub(super) async fn apps_validate(
@@ -47,9 +64,13 @@ pub(super) async fn apps_validate(
 
 pub(super) async fn apps_list(SecretApi(api): SecretApi, params: Params) -> Reply {
     let page = params.page()?;
-    Ok(list("apps", api.state.apps(), page, |app| {
-        app_json(&app, &app.lock())
-    }))
+    let caller = &api.app.id;
+    let apps = api
+        .state
+        .apps()
+        .into_iter()
+        .filter(|app| app.administered_by(caller));
+    Ok(list("apps", apps, page, |app| app_json(&app, &app.lock())))
 }
 
 pub(super) async fn apps_get(
@@ -57,7 +78,7 @@ pub(super) async fn apps_get(
     PathId(id): PathId,
     _params: Params,
 ) -> Reply {
-    let app = app_by_id(&api, &id)?;
+    let app = administered_app(&api, &id)?;
     let body = app_json(&app, &app.lock());
     Ok(ok(&Wrap("app", body)))
 }
@@ -80,7 +101,7 @@ pub(super) async fn apps_create(SecretApi(api): SecretApi, params: Params) -> Re
     let mut config = AppConfig::demo(&id, &secret, &key, queue_mode);
     config.name = Some(name);
     config.region = region;
-    let app = api.state.add_app(&config)?;
+    let app = api.state.add_app(&config, &api.app.id)?;
     let mut body = app_json(&app, &app.lock());
     body["secret"] = secret.into();
     body["domainKey"] = key.into();
@@ -92,7 +113,7 @@ pub(super) async fn apps_update(
     PathId(id): PathId,
     params: Params,
 ) -> Reply {
-    let app = app_by_id(&api, &id)?;
+    let app = administered_app(&api, &id)?;
     let name = params.str("name")?;
     let region = region_param(&params)?;
     params.str_list("domains")?;
@@ -107,7 +128,7 @@ fn settings_json(store: &AppStore, full: bool) -> Value {
         return json!({"settings": {"queue": {"active": s.queue_active}, "languages": s.languages}});
     }
     json!({"settings": {
-        "queue": {"active": s.queue_active},
+        "queue": {"active": s.queue_active, "maxSize": s.queue_max_size},
         "languages": s.languages,
         "allowedFileTypes": s.allowed_file_types,
         "maxFileSize": s.max_file_size,
@@ -122,17 +143,21 @@ pub(super) async fn settings_get(PublicApi(api): PublicApi, _params: Params) -> 
 }
 
 pub(super) async fn settings_update(SecretApi(api): SecretApi, params: Params) -> Reply {
-    let queue_active = match params.value("queue") {
-        None => None,
+    let (queue_active, queue_max_size) = match params.value("queue") {
+        None => (None, None),
         Some(Value::Object(queue)) => {
-            // `maxSize` is checked as the spec declares it (an integer
-            // within 0..=2^32-1), not stored: the queue bound is the mock's own.
-            Params::from_body(queue.clone()).u32("maxSize")?;
-            match queue.get("active") {
+            // `maxSize`: an integer within 0..=2^32-1, as the spec declares.
+            let max = Params::from_body(queue.clone())
+                .u32("maxSize")
+                .map_err(|_| {
+                    ApiError::bad_request("`queue.maxSize` must be an integer from 0 to 4294967295")
+                })?;
+            let active = match queue.get("active") {
                 None => None,
                 Some(Value::Bool(b)) => Some(*b),
                 Some(_) => return Err(ApiError::bad_request("`queue.active` must be a boolean")),
-            }
+            };
+            (active, max)
         }
         Some(_) => return Err(ApiError::bad_request("`queue` must be an object")),
     };
@@ -144,6 +169,7 @@ pub(super) async fn settings_update(SecretApi(api): SecretApi, params: Params) -
     };
     let update = SettingsUpdate {
         queue_active,
+        queue_max_size,
         languages: params.str_list("languages")?,
         allowed_file_types: params.str_list("allowedFileTypes")?,
         assign_algorithm,
@@ -160,9 +186,11 @@ pub(super) async fn id_get(SecretApi(api): SecretApi, _params: Params) -> Reply 
     Ok(ok(&Wrap("id", id)))
 }
 
-/// Any positive integer survey id exists; its URL echoes the source.
+/// Any positive integer survey id exists; its URL echoes the source. The
+/// secret (PHP connectors) or any user's token of the app (the JS adapter,
+/// from the browser; reference §4.12) may fetch it.
 pub(super) async fn surveys_get(
-    SecretApi(_api): SecretApi,
+    UserApi(_api, _who): UserApi,
     PathId(id): PathId,
     params: Params,
 ) -> Reply {

@@ -6,7 +6,7 @@ use crate::config::Algorithm;
 use crate::error::ApiError;
 use crate::extract::{Params, PathId};
 use crate::store::view::{ChatView, UserView, Wrap};
-use crate::store::{AppStore, ChatUpdate};
+use crate::store::{AppStore, CHAT_UPDATE_FIELDS, ChatUpdate};
 
 /// Statuses accepted by the `status` filter of `GET /chats`.
 const STATUSES: &[&str] = &["waiting", "active", "closed"];
@@ -64,11 +64,12 @@ pub(super) async fn chats_update(
     PathId(id): PathId,
     params: Params,
 ) -> Reply {
+    params.only_body_fields(CHAT_UPDATE_FIELDS)?;
     let update = ChatUpdate {
         room: params.u32("room")?,
         lang: params.str("lang")?,
         external_id: params.str("externalId")?,
-        source: params.i64("source")?,
+        source: params.u32("source")?.map(i64::from),
     };
     api.with_store(|s| {
         s.update_chat(&id, update)?;

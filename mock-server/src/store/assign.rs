@@ -157,7 +157,8 @@ impl AppStore {
 
     /// `GET /chats/{chatId}/assign`: invites an agent picked by `algorithm`
     /// (the app setting when `None`). Returns the invited (or already
-    /// assigned) agent's id, or `None` after a `forever:alone` event, or
+    /// assigned) agent's id, or `None` when nobody is free (see
+    /// [`Self::no_agent_now`]), or
     /// `None` while a `chats:assign` webhook decides (see
     /// [`Self::is_deciding`]; the answer is then [`Self::assigned_agent`]).
     ///
@@ -193,9 +194,26 @@ impl AppStore {
                 Ok(Some(agent))
             }
             None => {
-                self.forever_alone(chat_id);
+                self.no_agent_now(chat_id);
                 Ok(None)
             }
+        }
+    }
+
+    /// Assign (or `toinbox`) found no agent for `chat_id`. In queue mode,
+    /// while an agent of its room could still take it, the chat waits in
+    /// its queue (a queued chat keeps its place, another goes to the head)
+    /// and no `forever:alone` is sent: that event tells a client that no
+    /// agent can be invited any more, and the PHP client then closes the
+    /// chat (reference §8.1). Otherwise `forever:alone`, and a queued
+    /// chat leaves its queue. Outside queue mode a waiting chat stays
+    /// waiting after its `forever:alone` (reference §4.5, §8.1).
+    pub(super) fn no_agent_now(&mut self, chat_id: &str) {
+        if self.settings.queue_active && self.anyone_could_take(chat_id) {
+            self.enqueue(chat_id, true);
+        } else {
+            self.remove_from_queue(chat_id);
+            self.forever_alone(chat_id);
         }
     }
 

@@ -3,7 +3,7 @@
 //! messages and history are in `message`.
 
 use super::message::normalize_history;
-use super::{AppStore, Chat, ChatStatus, now_s};
+use super::{AppStore, Chat, ChatStatus, now_ms, now_s};
 use crate::config::Algorithm;
 use crate::error::ApiError;
 use crate::event::{EventData, trigger};
@@ -20,6 +20,10 @@ pub struct ChatUpdate {
     /// New source.
     pub source: Option<i64>,
 }
+
+/// The body fields `PUT /chats/{chatId}` takes (the spec's
+/// `UpdateChatRequest`, `additionalProperties: false`).
+pub const CHAT_UPDATE_FIELDS: &[&str] = &["room", "lang", "externalId", "source"];
 
 impl AppStore {
     /// `POST /chats`: a waiting chat; queued at once in queue mode.
@@ -42,6 +46,9 @@ impl AppStore {
         }
         if user.agent.is_none() && !user.chats.is_empty() {
             return Err(ApiError::conflict("User already has a chat"));
+        }
+        if self.queue_is_full(room) {
+            return Err(ApiError::conflict("Queue is full"));
         }
         let id = self.next_id("c");
         let chat = Chat {
@@ -66,8 +73,11 @@ impl AppStore {
             algorithm: self.settings.assign_algorithm,
             media: Vec::new(),
             deciding: None,
+            last_activity_ms: 0,
+            indexed_at_ms: 0,
         };
         self.chats.insert(id.clone(), chat);
+        self.file_open_chat(&id, now_ms());
         if let Some(user) = self.users.get_mut(creator) {
             user.chats.push(id.clone());
         }
@@ -86,6 +96,17 @@ impl AppStore {
         Ok(id)
     }
 
+    /// Whether a new chat of `room` would queue behind a full queue: queue
+    /// mode, a `queue.maxSize` set and that many chats already queued (a
+    /// non-empty queue means no agent is free for a newcomer: FIFO). Chats
+    /// requeued after a leave, a decline or `toinbox` are not refused.
+    fn queue_is_full(&self, room: u32) -> bool {
+        let max = self.settings.queue_max_size as usize;
+        self.settings.queue_active
+            && max > 0
+            && self.rooms.get(&room).is_some_and(|r| r.queue.len() >= max)
+    }
+
     /// Adds a participant (after an accepted invitation or a join). An
     /// agent takes a slot; the first agent of a waiting chat activates it.
     ///
@@ -102,6 +123,7 @@ impl AppStore {
             return Ok(());
         }
         self.chat_mut(chat_id)?.users.push(user_id.to_owned());
+        self.touch(chat_id);
         if let Some(user) = self.users.get_mut(user_id) {
             user.chats.push(chat_id.to_owned());
             if let Some(agent) = user.agent.as_deref_mut() {
@@ -135,6 +157,7 @@ impl AppStore {
     /// leaves an active chat, it goes back to `waiting` (and, in queue mode,
     /// to the head of its queue).
     fn remove_participant(&mut self, chat_id: &str, user_id: &str) -> Vec<u32> {
+        self.touch(chat_id);
         let mut rooms = Vec::new();
         if let Some(user) = self.users.get_mut(user_id) {
             user.chats.retain(|c| c != chat_id);
@@ -220,15 +243,33 @@ impl AppStore {
     /// the tail of that room's queue. Closed chats may be updated too (the
     /// spec declares no conflict for this route).
     ///
+    /// An active chat moves only to a room its agent works in (409
+    /// otherwise): the agent would serve a room it is not in.
+    ///
     /// # Errors
     ///
-    /// 404 unknown chat or room.
+    /// 404 unknown chat or room, 409 an active chat's agent not in the room.
     pub fn update_chat(&mut self, chat_id: &str, update: ChatUpdate) -> Result<(), ApiError> {
-        self.chat(chat_id)?;
-        if let Some(room) = update.room
-            && !self.has_room(room)
-        {
-            return Err(ApiError::not_found("Room not found"));
+        let chat = self.chat(chat_id)?;
+        if let Some(room) = update.room {
+            if !self.has_room(room) {
+                return Err(ApiError::not_found("Room not found"));
+            }
+            let agent = chat
+                .agent
+                .as_deref()
+                .filter(|_| chat.status == ChatStatus::Active);
+            let agent_serves = |id: &str| {
+                self.users
+                    .get(id)
+                    .and_then(|u| u.agent.as_deref())
+                    .is_some_and(|a| a.rooms.contains(&room) || a.home_rooms.contains(&room))
+            };
+            if room != chat.room && agent.is_some_and(|a| !agent_serves(a)) {
+                return Err(ApiError::conflict(format!(
+                    "The chat's agent does not work in room {room}"
+                )));
+            }
         }
         let old_room = self.chat(chat_id)?.room;
         let requeue = update.room.is_some() && self.chat(chat_id)?.in_queue;
@@ -271,6 +312,27 @@ impl AppStore {
     ///
     /// 404 unknown chat/user, 409 already closed, 403 user not in the chat.
     pub fn close_chat(&mut self, chat_id: &str, user_id: Option<&str>) -> Result<(), ApiError> {
+        self.close_with_reason(chat_id, user_id, None)
+    }
+
+    /// The system closes an idle chat: `chats:close` with `userId`
+    /// `system` and reason `inactivity` (see `inactivity`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::close_chat`].
+    pub(super) fn close_for_inactivity(&mut self, chat_id: &str) -> Result<(), ApiError> {
+        self.close_with_reason(chat_id, None, Some("inactivity"))
+    }
+
+    /// [`Self::close_chat`], with the `chats:close` reason given (else
+    /// derived from the closer).
+    fn close_with_reason(
+        &mut self,
+        chat_id: &str,
+        user_id: Option<&str>,
+        reason: Option<&'static str>,
+    ) -> Result<(), ApiError> {
         if let Some(user) = user_id {
             self.user(user)?;
         }
@@ -289,13 +351,14 @@ impl AppStore {
         self.remove_from_queue(chat_id);
         self.record_duration(chat_id);
         rooms.extend(self.release_participants(chat_id, &participants));
+        self.unfile_chat(chat_id);
         let closer = user_id.unwrap_or("system").to_owned();
-        let reason = match user_id {
+        let reason = reason.unwrap_or_else(|| match user_id {
             None => "system",
             Some(user) if self.users.get(user).is_some_and(|u| u.agent.is_some()) => "agent",
             Some(_) if was_queued => "queue-exit",
             Some(_) => "user",
-        };
+        });
         let chat = self.chat_mut(chat_id)?;
         chat.status = ChatStatus::Closed;
         chat.closed_at = Some(now_s());

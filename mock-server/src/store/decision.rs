@@ -124,9 +124,7 @@ impl AppStore {
     /// What happens when a search found no agent, by where it started.
     fn nobody_found(&mut self, chat_id: &str, origin: SeekOrigin) {
         match origin {
-            SeekOrigin::Assign => {
-                self.forever_alone(chat_id);
-            }
+            SeekOrigin::Assign => self.no_agent_now(chat_id),
             SeekOrigin::MoveOn => {
                 if self.settings.queue_active && self.anyone_could_take(chat_id) {
                     self.enqueue(chat_id, true);

@@ -33,6 +33,8 @@ pub struct AgentUpdate {
 pub struct SettingsUpdate {
     /// Queue mode.
     pub queue_active: Option<bool>,
+    /// Queue bound per room (0 = none).
+    pub queue_max_size: Option<u32>,
     /// Languages.
     pub languages: Option<Vec<String>>,
     /// Upload allow-list.
@@ -155,6 +157,7 @@ impl AppStore {
         self.user(user_id)?;
         if let Some(chat) = chat_id {
             self.chat(chat)?;
+            self.touch(chat);
         }
         self.emit(
             trigger::USERS_ACTIVITY,
@@ -374,6 +377,9 @@ impl AppStore {
         let s = &mut self.settings;
         if let Some(active) = update.queue_active {
             s.queue_active = active;
+        }
+        if let Some(max) = update.queue_max_size {
+            s.queue_max_size = max;
         }
         if let Some(languages) = update.languages {
             s.languages = languages;

@@ -16,6 +16,7 @@ impl AppStore {
         kind: &str,
         message: serde_json::Value,
     ) -> Result<usize, ApiError> {
+        self.touch(chat_id);
         let id = self.next_id("m");
         let message = Message {
             id: id.clone(),
@@ -125,6 +126,7 @@ impl AppStore {
         if !message.read_by.iter().any(|u| u == user_id) {
             message.read_by.push(user_id.to_owned());
         }
+        self.touch(&chat_id);
         self.emit(
             trigger::MESSAGES_READ,
             EventData::MessageRead {

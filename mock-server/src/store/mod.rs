@@ -8,7 +8,7 @@
 //! `chat` (chat lifecycle and messages), `assign` (assignment, invitations,
 //! queue), `decision` (the `chats:assign` webhook's say in assignment),
 //! `directory` (users, agents, settings, media), `evict` (the user and
-//! media caps), `webhook` (registrations
+//! media caps), `inactivity` (closing idle chats), `webhook` (registrations
 //! and the fan-out of events to them), `simulation` (the run-time switch of
 //! simulated agents), `view` (JSON shapes of §7). Rules never do I/O: one
 //! that starts a timer (simulated agents) pushes a [`Timer`], one that needs
@@ -20,6 +20,7 @@ mod chat;
 mod decision;
 mod directory;
 mod evict;
+mod inactivity;
 mod message;
 mod model;
 mod simulation;
@@ -32,7 +33,7 @@ use crate::event::{EventData, EventHook, EventLog};
 use crate::webhook::WebhookHub;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// The store's hash maps: foldhash instead of SipHash, whose cost showed in
 /// every rule (ids are short keys, hashed several times per request).
@@ -42,9 +43,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use assign::QUEUE_EVENT_WINDOW;
-pub use chat::ChatUpdate;
+pub use chat::{CHAT_UPDATE_FIELDS, ChatUpdate};
 pub use directory::{AgentUpdate, SettingsUpdate};
 pub use evict::{EVICT_TRIES, Evicted};
+pub use inactivity::SWEEP_BATCH;
 pub use model::*;
 pub use webhook::{PendingWebhook, WEBHOOK_EVENTS};
 
@@ -68,6 +70,9 @@ pub struct AppHandle {
     decided: tokio::sync::Notify,
     /// This app's request rate limit (unlimited unless configured).
     pub limiter: crate::limit::TokenBucket,
+    /// The app whose secret created this one through `POST /apps` (it may
+    /// administer it too); `None` for configured apps.
+    pub owner: Option<Arc<str>>,
 }
 
 impl AppHandle {
@@ -89,7 +94,15 @@ impl AppHandle {
             store: Mutex::new(store),
             decided: tokio::sync::Notify::new(),
             limiter: crate::limit::TokenBucket::new(global.rate_limit),
+            owner: None,
         }
+    }
+
+    /// Whether the secret of app `caller` may administer this app
+    /// (`GET`/`PUT /apps/{appId}`, `GET /apps`): its own app, or one it
+    /// created.
+    pub fn administered_by(&self, caller: &str) -> bool {
+        *self.id == *caller || self.owner.as_deref() == Some(caller)
     }
 
     /// Notified after each resolved `chats:assign` decision.
@@ -119,6 +132,9 @@ pub struct AppStore {
     external_ids: Map<String, String>,
     tokens: Map<String, String>,
     chats: Map<String, Chat>,
+    /// Open chats by the activity time they are filed under (see
+    /// `inactivity`): the oldest first, so the sweep looks at the front only.
+    inactive_index: BTreeSet<(u64, String)>,
     closed_order: VecDeque<String>,
     message_chat: Map<String, String>,
     invitations: Map<String, Invitation>,
@@ -167,7 +183,7 @@ pub fn now_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -178,6 +194,7 @@ impl Settings {
     fn configured(app: &AppConfig, global: &MockConfig) -> Self {
         Settings {
             queue_active: app.queue_mode,
+            queue_max_size: 0,
             languages: app.languages.clone(),
             allowed_file_types: app
                 .allowed_file_types
@@ -221,6 +238,7 @@ impl AppStore {
             external_ids: Map::default(),
             tokens: Map::default(),
             chats: Map::default(),
+            inactive_index: BTreeSet::new(),
             closed_order: VecDeque::new(),
             message_chat: Map::default(),
             invitations: Map::default(),
@@ -371,6 +389,9 @@ impl AppStore {
         info: AgentInfo,
     ) {
         self.counter += 1;
+        // An agent without a nickname shows its name as one; it is fixed
+        // now, so a later rename changes `name` only.
+        let nickname = nickname.or_else(|| Some(name.clone()));
         let user = User {
             id: id.clone(),
             name,

@@ -175,6 +175,14 @@ pub struct Chat {
     /// The `chats:assign` decision this chat waits for, if any; nothing
     /// else assigns it meanwhile.
     pub deciding: Option<u64>,
+    /// Unix ms of its last activity (creation, a message, a read receipt,
+    /// a `users:activity` report, a participant joining or leaving): the
+    /// inactivity close counts from here.
+    pub last_activity_ms: u64,
+    /// The activity time under which the open chat is filed in the store's
+    /// inactivity index (at most `last_activity_ms`; refreshed lazily by
+    /// the sweep, so recording activity costs no index update).
+    pub indexed_at_ms: u64,
 }
 
 /// Invitation status (only pending ones are stored).
@@ -272,6 +280,9 @@ pub struct Room {
 pub struct Settings {
     /// Queue mode.
     pub queue_active: bool,
+    /// Most chats a room's queue holds (`queue.maxSize`); a new chat that
+    /// would queue behind a full queue is refused with 409. 0 = no limit.
+    pub queue_max_size: u32,
     /// Languages.
     pub languages: Vec<String>,
     /// Upload allow-list (extensions or MIME subtypes, lower case).
@@ -280,7 +291,8 @@ pub struct Settings {
     pub max_file_size: usize,
     /// Default assignment algorithm.
     pub assign_algorithm: Algorithm,
-    /// Inactivity timeout in seconds (reported only).
+    /// Seconds without activity after which an open chat is closed by the
+    /// system with reason `inactivity`; 0 = never.
     pub inactivity_timeout: u64,
 }
 

@@ -7,6 +7,8 @@
 //! - `routes`, `chat_routes`: every route's happy path, auth failures and bad input.
 //! - `schemathesis`: Schemathesis against the mock, every phase and check, 0 failures.
 //! - `spec_agreement`: request validation as the spec says (bounds, floats, null, bodies).
+//! - `state_rules`: inactivity close, queue bound, `forever:alone` on a queued chat,
+//!   app isolation, partial updates.
 //! - `flows`: the seed's two flows, assignment, FIFO queue, many concurrent lifecycles.
 //! - `faults`: latency, error rate, stall, `break_schema`, stats, config, shutdown, hooks.
 //! - `caps`: users and media evicted by their caps (404 JSON afterwards).
@@ -35,6 +37,7 @@ mod rate_limit;
 mod routes;
 mod schemathesis;
 mod spec_agreement;
+mod state_rules;
 mod tls_config;
 mod webhook_faults;
 mod webhook_order;

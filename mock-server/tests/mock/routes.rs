@@ -153,11 +153,12 @@ async fn apps_routes() {
     assert_eq!(v["app"]["id"], "demo-app");
     assert_eq!(v["app"]["region"], "eu");
     public.get("/apps/nope/validate").await.assert_error(404);
+    // A secret sees its own app (and those it creates), not its neighbours.
     let list = demo.get("/apps").await.expect(200);
-    assert_eq!(list["apps"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["apps"].as_array().map(Vec::len), Some(1));
     assert!(list.to_string().find("demo-secret").is_none());
-    let app = demo.get("/apps/demo-queue-app").await.expect(200);
-    assert_eq!(app["app"]["id"], "demo-queue-app");
+    let app = demo.get("/apps/demo-app").await.expect(200);
+    assert_eq!(app["app"]["id"], "demo-app");
     demo.get("/apps/nope").await.assert_error(404);
     demo.post("/apps", json!({"name": "X", "region": "mars"}))
         .await
