@@ -101,6 +101,11 @@ pub struct EventTracker {
     hasher: RandomState,
     shards: Vec<Mutex<Shard>>,
     measures: Mutex<Measures>,
+    /// Woken when an expected event (`chats:create`, `chats:close`,
+    /// `messages:new`) arrives, so the settle wait can end as soon as
+    /// nothing is outstanding ([`EventTracker::all_arrived`]). One atomic
+    /// when nobody waits.
+    arrivals: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -178,6 +183,7 @@ impl EventTracker {
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             measures: Mutex::new(Measures::default()),
+            arrivals: tokio::sync::Notify::new(),
         })
     }
 
@@ -221,6 +227,7 @@ impl EventTracker {
             closed_at: None,
             in_closing: false,
         };
+        let shard = &mut *shard;
         let early = shard.early.remove(chat).unwrap_or_default();
         shard.early_len -= early.len();
         let facts = shard.chats.entry(chat.to_owned()).or_insert(facts);
@@ -229,10 +236,19 @@ impl EventTracker {
             m.queued += 1;
         }
         for event in early {
+            // Repeats are told apart only now that the chat is the run's: a
+            // repeated event about another client's chat is unrouted, not a
+            // duplicate (`on_event`).
+            if let Some(key) = self.once_key(&event, chat)
+                && !shard.once.insert(key)
+            {
+                m.duplicate += 1;
+                continue;
+            }
             self.process(facts, &event, &mut m);
         }
-        self.retire_if_done(&mut shard, chat, &mut m);
-        self.sweep(&mut shard, sent, &mut m);
+        self.retire_if_done(shard, chat, &mut m);
+        self.sweep(shard, sent, &mut m);
     }
 
     /// A lifecycle request about `chat` is being sent at `sent`.
@@ -271,6 +287,40 @@ impl EventTracker {
         if let Some((_, arrived)) = early {
             let mut m = lock(&self.measures);
             self.latency(&mut m, events::MESSAGES_NEW, arrived, Some(sent), true);
+        }
+    }
+
+    /// Expected events not arrived yet, over the chats the tracker holds:
+    /// what would be counted `missing` if the run ended now (retired chats
+    /// have nothing outstanding).
+    pub fn outstanding(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| {
+                lock(shard)
+                    .chats
+                    .values()
+                    .map(|facts| {
+                        self.expected_of(facts)
+                            .1
+                            .iter()
+                            .map(|(_, n)| n)
+                            .sum::<u64>()
+                    })
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// Resolves when every expected event has arrived ([`outstanding`] is
+    /// 0), woken by each arrival of an expected kind, never by polling.
+    ///
+    /// [`outstanding`]: EventTracker::outstanding
+    pub async fn all_arrived(&self) {
+        while self.outstanding() > 0 {
+            // A wake-up that came between the count and this wait is kept
+            // (`notify_one` stores a permit), so none is lost.
+            self.arrivals.notified().await;
         }
     }
 
@@ -460,19 +510,29 @@ impl EventObserver for EventTracker {
         if self.after_retirement(&shard, chat, event) {
             return;
         }
-        if let Some(key) = self.once_key(event, chat)
-            && !shard.once.insert(key)
-        {
-            lock(&self.measures).duplicate += 1;
-            return;
-        }
         let shard = &mut *shard;
         match shard.chats.get_mut(chat) {
             Some(facts) => {
+                let key = self.once_key(event, chat);
+                if let Some(key) = key
+                    && !shard.once.insert(key)
+                {
+                    lock(&self.measures).duplicate += 1;
+                    return;
+                }
                 let mut m = lock(&self.measures);
                 self.process(facts, event, &mut m);
                 self.retire_if_done(shard, chat, &mut m);
+                if key.is_some() {
+                    // An expected kind of event: the settle wait looks again.
+                    self.arrivals.notify_one();
+                }
             }
+            // Not (yet) a chat of this run: every copy waits here, and
+            // copies of an event that cannot repeat are told apart only
+            // once the chat is known (`chat_created`); a chat the run never
+            // creates leaves them all `unrouted` (webhooks.md: "events about
+            // no chat this run created"), never `duplicate`.
             None => {
                 if shard.early_len >= EARLY_CAPACITY {
                     // Events about chats of other clients would grow this without
