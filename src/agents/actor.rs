@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::calls::{self, AgentApi, CallError};
 use super::state::{Counters, Invitation, Message, Phase, Shared};
 use crate::api::events;
+use crate::lifecycle::Lifecycle;
 use crate::scenario::agents::render_reply;
 use crate::scenario::{AgentAction, AgentBreaks, AgentsSpec};
 use crate::webhook::WebhookEvent;
@@ -278,6 +279,7 @@ async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Dur
     if !cx.shared.holds(cx.index, &chat, Phase::Accepting) {
         return;
     }
+    cx.shared.caused(Lifecycle::Assign, &chat);
     if cx.call(AgentAction::Accept, &[], &body).await.is_err() {
         cx.shared.release(cx.index, &chat);
         return;
@@ -308,6 +310,7 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
         "message": render_reply(&cx.spec.reply, me, &chat, n),
     });
     let chat_segment = segment(&chat);
+    cx.shared.caused(Lifecycle::SendMessage, &chat);
     if cx
         .call(AgentAction::Reply, &[&chat_segment], &body)
         .await
@@ -317,6 +320,7 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
     }
     Counters::add(&cx.counters().replies);
     if cx.spec.leave_after == Some(n) {
+        cx.shared.caused(Lifecycle::Leave, &chat);
         let left = cx
             .call(
                 AgentAction::Leave,

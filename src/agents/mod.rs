@@ -43,6 +43,7 @@ pub use state::PROMISE_TTL;
 pub use target::{MockSwitch, prepare_target};
 
 use crate::client::ApiClient;
+use crate::lifecycle::EventTracker;
 use crate::metrics::MetricsHub;
 use crate::scenario::AgentsSpec;
 use crate::webhook::receiver::AssignResponder;
@@ -145,6 +146,13 @@ impl AgentPool {
             cancel,
             actors,
         })
+    }
+
+    /// Tells `tracker` of the actors' accept, reply and leave calls, so the
+    /// events they cause (the agent's join, reply, leave) are timed from
+    /// them. Call before the load starts; a second call is ignored.
+    pub fn measure_with(&self, tracker: Arc<EventTracker>) {
+        let _ = self.shared.tracker.set(tracker);
     }
 
     /// The agent ids of the actors, in actor order.

@@ -10,11 +10,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::lifecycle::{EventTracker, Lifecycle};
 use crate::report::AgentCounts;
 use crate::webhook::receiver::AssignResponder;
 use crate::webhook::{EventObserver, Inbox, WebhookEvent};
@@ -99,6 +100,10 @@ pub(crate) struct Shared {
     pub(crate) members: Vec<Member>,
     pub(crate) capacity: u32,
     state: Mutex<PoolState>,
+    /// The run's lifecycle tracker, told of the actors' accept, reply and
+    /// leave calls so the events they cause are timed from them (set once,
+    /// before the load: [`AgentPool::measure_with`](super::AgentPool::measure_with)).
+    pub(crate) tracker: OnceLock<Arc<EventTracker>>,
 }
 
 impl Shared {
@@ -113,6 +118,14 @@ impl Shared {
                 available: vec![true; n],
                 promised: HashMap::new(),
             }),
+            tracker: OnceLock::new(),
+        }
+    }
+
+    /// An actor is about to send `op` about `chat` (accept, reply, leave).
+    pub(crate) fn caused(&self, op: Lifecycle, chat: &str) {
+        if let Some(tracker) = self.tracker.get() {
+            tracker.agent_request_sent(op, chat, Instant::now());
         }
     }
 

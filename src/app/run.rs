@@ -232,6 +232,7 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
             hooks
                 .receiver()
                 .set_assign_responder(pool.assign_responder());
+            pool.measure_with(Arc::clone(hooks.tracker()));
             run.agents = Some(pool);
             Ok(())
         }

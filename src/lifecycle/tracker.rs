@@ -140,6 +140,9 @@ struct ChatFacts {
     closed_by_vu: bool,
     close_answered: Option<Instant>,
     last_request: Instant,
+    /// The run's own agent actors' calls about the chat (accept, reply,
+    /// leave): the causes of the events they trigger.
+    agent: AgentCalls,
     /// Messages the VU sent: (id, send instant, seen as an event).
     sent_messages: Vec<(String, Instant, bool)>,
     /// The creator's `messages:new` that arrived before the send's response
@@ -166,6 +169,14 @@ struct ChatFacts {
     closed_at: Option<Instant>,
     /// In the shard's `closing` queue.
     in_closing: bool,
+}
+
+/// When the run's agent actors last called about a chat.
+#[derive(Debug, Default, Clone, Copy)]
+struct AgentCalls {
+    accept: Option<Instant>,
+    reply: Option<Instant>,
+    leave: Option<Instant>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -210,6 +221,7 @@ impl EventTracker {
             closed_by_vu: false,
             close_answered: None,
             last_request: sent,
+            agent: AgentCalls::default(),
             sent_messages: Vec::new(),
             own_unmatched: Vec::new(),
             got_create: false,
@@ -267,6 +279,26 @@ impl EventTracker {
                 facts.close_sent = Some(sent);
                 facts.closed_by_vu = true;
             }
+        }
+    }
+
+    /// One of the run's agent actors sends a call about `chat` at `sent`:
+    /// accepting it (`Assign`), replying (`SendMessage`) or leaving
+    /// (`Leave`). The events it causes (the agent's join, its
+    /// `messages:new`, its `chats:leave`) are measured from this call, not
+    /// from the user's last request; the actor's leave closes nothing, so
+    /// no `chats:close` is expected of it.
+    pub fn agent_request_sent(&self, op: Lifecycle, chat: &str, sent: Instant) {
+        let mut shard = lock(self.shard(chat));
+        let Some(facts) = shard.chats.get_mut(chat) else {
+            return;
+        };
+        facts.last_request = facts.last_request.max(sent);
+        match op {
+            Lifecycle::Assign => facts.agent.accept = Some(sent),
+            Lifecycle::SendMessage => facts.agent.reply = Some(sent),
+            Lifecycle::Leave => facts.agent.leave = Some(sent),
+            Lifecycle::CreateChat | Lifecycle::MarkRead | Lifecycle::Close => {}
         }
     }
 
@@ -392,18 +424,38 @@ impl EventTracker {
     /// Whether `event` follows the VU's own call directly: `chats:create`;
     /// an invitation or `chats:assign` right after an assign call on a chat
     /// that never queued; the VU's own `messages:new`; `messages:read`,
-    /// `chats:leave` and `chats:close` after the VU's call. Everything else
-    /// waits on an agent, the queue or the server's timing.
+    /// `chats:leave` and `chats:close` after the VU's call; an event of the
+    /// agent's side that one of the run's agent actors caused by its call
+    /// (see [`EventTracker::agent_request_sent`]). Everything else waits on
+    /// an agent, the queue or the server's timing.
     fn direct(facts: &ChatFacts, event: &WebhookEvent) -> bool {
+        let by_agent = event.user_id.as_deref() != Some(facts.creator.as_str());
+        if by_agent && Self::agent_cause(facts, event).is_some() {
+            return true;
+        }
         match event.trigger.as_str() {
             events::CHATS_CREATE => true,
             events::INVITATIONS_NEW | events::CHATS_ASSIGN => {
                 facts.assign_sent.is_some() && facts.queue_entered.is_none()
             }
-            events::MESSAGES_NEW => event.user_id.as_deref() == Some(facts.creator.as_str()),
+            events::MESSAGES_NEW => !by_agent,
             events::MESSAGES_READ => facts.read_sent.is_some(),
             events::CHATS_LEAVE | events::CHATS_CLOSE => facts.close_sent.is_some(),
             _ => false,
+        }
+    }
+
+    /// The run's own agent actor's call that caused an event of a user other
+    /// than the creator: its accept for the agent's accept or join, its
+    /// reply for its `messages:new`, its leave for its `chats:leave`.
+    fn agent_cause(facts: &ChatFacts, event: &WebhookEvent) -> Option<Instant> {
+        match event.trigger.as_str() {
+            events::INVITATIONS_ACCEPT | events::CHATS_JOIN | events::USERS_JOIN => {
+                facts.agent.accept
+            }
+            events::MESSAGES_NEW => facts.agent.reply,
+            events::CHATS_LEAVE => facts.agent.leave,
+            _ => None,
         }
     }
 
@@ -413,9 +465,16 @@ impl EventTracker {
     /// the send of that message (by id) or, for another sender's message, the
     /// VU's latest message in the chat; `messages:read` ← the read call;
     /// `chats:leave`/`chats:close` ← the close or leave call; any other event ←
-    /// the chat's latest lifecycle request. `None`: not known (yet).
+    /// the chat's latest lifecycle request. An event of the agent's side that
+    /// one of the run's agent actors caused (its accept's join, its reply, its
+    /// leave) ← that actor's call. `None`: not known (yet).
     fn cause(facts: &ChatFacts, event: &WebhookEvent) -> Option<Instant> {
         let latest_of = |a: Instant, b: Option<Instant>| b.map_or(a, |b| a.max(b));
+        if event.user_id.as_deref() != Some(facts.creator.as_str())
+            && let Some(call) = Self::agent_cause(facts, event)
+        {
+            return Some(call);
+        }
         match event.trigger.as_str() {
             events::CHATS_CREATE => Some(facts.created),
             events::INVITATIONS_NEW
