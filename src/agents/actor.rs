@@ -204,7 +204,11 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
             if cx.shared.members.iter().any(|m| m.agent_id == sender) {
                 return;
             }
-            if let Message::Reply(n) = cx.shared.on_message(cx.index, &chat, cx.spec.leave_after) {
+            let id = event.data.pointer("/message/id").and_then(Value::as_str);
+            if let Message::Reply(n) =
+                cx.shared
+                    .on_message(cx.index, &chat, id, cx.spec.leave_after)
+            {
                 let think = cx.spec.reply_think.sample(rng);
                 tasks.spawn(reply(Arc::clone(cx), chat, n, think));
             }
@@ -288,7 +292,11 @@ async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Dur
     let pending = cx.shared.activate(cx.index, &chat).unwrap_or(0);
     let mut rng = SmallRng::seed_from_u64(seed);
     for _ in 0..pending {
-        match cx.shared.on_message(cx.index, &chat, cx.spec.leave_after) {
+        // The pending messages were each counted once already (by id).
+        match cx
+            .shared
+            .on_message(cx.index, &chat, None, cx.spec.leave_after)
+        {
             Message::Reply(n) => {
                 let think = cx.spec.reply_think.sample(&mut rng);
                 reply(Arc::clone(&cx), chat.clone(), n, think).await;

@@ -8,7 +8,7 @@
 //! hands chat events (`messages:new`, `chats:close`) to the actor holding
 //! the chat, and the [`AssignResponder`] that answers `chats:assign`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -41,7 +41,15 @@ struct Held {
     scheduled: u32,
     /// User messages that arrived while accepting, answered once active.
     pending: u32,
+    /// The ids of the latest user messages handled (at most
+    /// [`SEEN_MESSAGES`]): a redelivered `messages:new` is answered once.
+    seen: VecDeque<String>,
 }
+
+/// Message ids remembered per held chat to drop redeliveries: a copy comes
+/// within a few deliveries of the first, and the chat's entry (and so this)
+/// goes when the chat ends, so memory is bounded by chats held.
+const SEEN_MESSAGES: usize = 32;
 
 /// What to do with an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +171,7 @@ impl Shared {
                 phase: Phase::Accepting,
                 scheduled: 0,
                 pending: 0,
+                seen: VecDeque::new(),
             },
         );
         Invitation::Accept
@@ -206,12 +215,28 @@ impl Shared {
             .collect()
     }
 
-    /// A user message in `chat`: reply (numbered), defer, or ignore.
-    pub(crate) fn on_message(&self, actor: usize, chat: &str, leave_after: Option<u32>) -> Message {
+    /// A user message `id` (when the event names one) in `chat`: reply
+    /// (numbered), defer, or ignore (also a redelivery of a message handled).
+    pub(crate) fn on_message(
+        &self,
+        actor: usize,
+        chat: &str,
+        id: Option<&str>,
+        leave_after: Option<u32>,
+    ) -> Message {
         let mut st = self.lock();
         let Some(held) = st.chats.get_mut(chat).filter(|h| h.actor == actor) else {
             return Message::Ignore;
         };
+        if let Some(id) = id {
+            if held.seen.iter().any(|m| m == id) {
+                return Message::Ignore;
+            }
+            if held.seen.len() == SEEN_MESSAGES {
+                held.seen.pop_front();
+            }
+            held.seen.push_back(id.to_owned());
+        }
         if leave_after.is_some_and(|n| held.scheduled >= n) {
             return Message::Ignore;
         }
@@ -358,13 +383,34 @@ mod tests {
     #[test]
     fn messages_while_accepting_are_deferred_and_leave_after_bounds_replies() {
         let s = shared(1, 3);
-        assert_eq!(s.on_message(0, "c-1", None), Message::Ignore);
+        assert_eq!(s.on_message(0, "c-1", None, None), Message::Ignore);
         s.on_invitation(0, "c-1", false);
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Deferred);
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Deferred);
         assert_eq!(s.activate(0, "c-1"), Some(1));
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Reply(1));
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Reply(2));
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Ignore);
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Reply(1));
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Reply(2));
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Ignore);
+    }
+
+    #[test]
+    fn a_redelivered_message_is_answered_once() {
+        let s = shared(1, 3);
+        s.on_invitation(0, "c-1", false);
+        assert_eq!(s.activate(0, "c-1"), Some(0));
+        assert_eq!(s.on_message(0, "c-1", Some("m-1"), None), Message::Reply(1));
+        assert_eq!(s.on_message(0, "c-1", Some("m-1"), None), Message::Ignore);
+        assert_eq!(s.on_message(0, "c-1", Some("m-2"), None), Message::Reply(2));
+        // While accepting, a copy is not deferred twice either.
+        s.on_invitation(0, "c-2", false);
+        assert_eq!(s.on_message(0, "c-2", Some("m-3"), None), Message::Deferred);
+        assert_eq!(s.on_message(0, "c-2", Some("m-3"), None), Message::Ignore);
+        assert_eq!(s.activate(0, "c-2"), Some(1));
+        // Bounded: the oldest ids are forgotten.
+        for i in 0..SEEN_MESSAGES + 5 {
+            s.on_message(0, "c-1", Some(&format!("x-{i}")), None);
+        }
+        let held = s.lock().chats.get("c-1").map(|h| h.seen.len());
+        assert_eq!(held, Some(SEEN_MESSAGES));
     }
 
     #[test]
