@@ -219,11 +219,10 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
     }
 }
 
-/// Frees the slot of a chat that ended; one handled chat if it was active.
+/// Frees the slot of a chat that ended (an active one counts as handled:
+/// [`Shared::release`]).
 fn release(cx: &ActorCx, chat: &str) {
-    if cx.shared.release(cx.index, chat) == Some(Phase::Active) {
-        Counters::add(&cx.counters().chats_handled);
-    }
+    cx.shared.release(cx.index, chat);
 }
 
 /// Every slot is taken by our own books: asks the API about each chat we
@@ -242,11 +241,8 @@ async fn recheck_then_answer(cx: Arc<ActorCx>, chat: String, reject: bool, seed:
         if answer.pointer("/chat/status").and_then(Value::as_str) != Some("closed") {
             continue;
         }
-        if let Some(phase) = cx.shared.release(cx.index, &held) {
+        if cx.shared.release(cx.index, &held).is_some() {
             Counters::add(&cx.counters().reclaimed);
-            if phase == Phase::Active {
-                Counters::add(&cx.counters().chats_handled);
-            }
         }
     }
     let mut rng = SmallRng::seed_from_u64(seed);

@@ -178,10 +178,14 @@ impl Shared {
     }
 
     /// The accept call succeeded: the chat is active. Returns the user
-    /// messages that arrived meanwhile; `None` when the chat is gone.
+    /// messages that arrived meanwhile; `None` when the chat is gone (it
+    /// ended while the accept was under way: accepted and handled at once).
     pub(crate) fn activate(&self, actor: usize, chat: &str) -> Option<u32> {
         let mut st = self.lock();
-        let held = st.chats.get_mut(chat).filter(|h| h.actor == actor)?;
+        let Some(held) = st.chats.get_mut(chat).filter(|h| h.actor == actor) else {
+            Counters::add(&self.members[actor].counters.chats_handled);
+            return None;
+        };
         held.phase = Phase::Active;
         Some(std::mem::take(&mut held.pending))
     }
@@ -195,6 +199,9 @@ impl Shared {
     }
 
     /// Frees `actor`'s slot for `chat`; the phase it was in, if it held it.
+    /// An active chat that ends is one more `chats_handled`, counted here
+    /// and only here, so `accepted == chats_handled + active` holds
+    /// whichever way the chat ended ([`Shared::active`]).
     pub(crate) fn release(&self, actor: usize, chat: &str) -> Option<Phase> {
         let mut st = self.lock();
         if st.chats.get(chat).is_none_or(|h| h.actor != actor) {
@@ -202,7 +209,20 @@ impl Shared {
         }
         let held = st.chats.remove(chat)?;
         st.load[actor] = st.load[actor].saturating_sub(1);
+        if held.phase == Phase::Active {
+            Counters::add(&self.members[actor].counters.chats_handled);
+        }
         Some(held.phase)
+    }
+
+    /// Active chats (accepted, not ended) per actor, in actor order.
+    pub(crate) fn active(&self) -> Vec<u32> {
+        let st = self.lock();
+        let mut active = vec![0; self.members.len()];
+        for held in st.chats.values().filter(|h| h.phase == Phase::Active) {
+            active[held.actor] += 1;
+        }
+        active
     }
 
     /// The chats `actor` holds (accepting or active).
@@ -305,7 +325,10 @@ impl PoolState {
 
 /// Hands chat events to the actor holding the chat. Events naming the
 /// actor's own agent id already reach it through its user subscription,
-/// so they are skipped here (no double delivery).
+/// so they are skipped here (no double delivery). The end of a held chat
+/// (`chats:close`, or the holder's own `chats:leave`) frees its slot here,
+/// as it arrives: also after the actors stopped (during the settle wait),
+/// so the pool's counts take every chat's end into account.
 #[derive(Debug)]
 pub(crate) struct ChatEvents(pub(crate) Arc<Shared>);
 
@@ -317,6 +340,12 @@ impl EventObserver for ChatEvents {
         let Some(actor) = self.0.holder(chat) else {
             return;
         };
+        let holder_left = event.trigger == crate::api::events::CHATS_LEAVE
+            && event.user_id.as_deref() == Some(self.0.members[actor].agent_id.as_str());
+        if event.trigger == crate::api::events::CHATS_CLOSE || holder_left {
+            self.0.release(actor, chat);
+            return;
+        }
         let member = &self.0.members[actor];
         if event.user_id.as_deref() != Some(member.agent_id.as_str()) {
             member.inbox.push(Arc::clone(event));
@@ -390,6 +419,37 @@ mod tests {
         assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Reply(1));
         assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Reply(2));
         assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Ignore);
+    }
+
+    #[test]
+    fn every_accepted_chat_is_handled_or_active_whichever_way_it_ended() {
+        let s = Arc::new(shared(1, 3));
+        let observer = ChatEvents(Arc::clone(&s));
+        let close = |chat: &str| {
+            let body = format!(
+                r#"{{"trigger":"chats:close","appId":"a","data":{{"chatId":"{chat}","userId":"u-1"}},"created_at":1}}"#
+            );
+            Arc::new(WebhookEvent::parse(body.as_bytes(), Instant::now()).expect("envelope"))
+        };
+        let handled = || s.members[0].counters.chats_handled.load(Ordering::Relaxed);
+        // Accepted, then closed: its close frees it as it arrives.
+        s.on_invitation(0, "c-1", false);
+        assert_eq!(s.activate(0, "c-1"), Some(0));
+        observer.on_event(&close("c-1"));
+        assert_eq!((handled(), s.active()), (1, vec![0]));
+        // Closed while the accept call was under way, which then succeeded:
+        // accepted, and handled at once.
+        s.on_invitation(0, "c-2", false);
+        observer.on_event(&close("c-2"));
+        assert_eq!(s.activate(0, "c-2"), None);
+        assert_eq!((handled(), s.active()), (2, vec![0]));
+        // Still open: active, not handled. Three accepted = 2 handled + 1 active.
+        s.on_invitation(0, "c-3", false);
+        s.activate(0, "c-3");
+        assert_eq!((handled(), s.active()), (2, vec![1]));
+        // A second copy of a close counts nothing.
+        observer.on_event(&close("c-1"));
+        assert_eq!(handled(), 2);
     }
 
     #[test]

@@ -299,7 +299,7 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
     let agents = match run.agents.take() {
         Some(pool) => {
             run.progress.status("logging the agent actors out...");
-            Some(pool.stop().await)
+            Some(pool.stop_actors().await)
         }
         None => None,
     };
@@ -307,6 +307,9 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
         Some(hooks) => Some(finish_webhooks(hooks, run, outcome.elapsed, &signals).await),
         None => None,
     };
+    // Counted after the settle wait: a chat's last `chats:close` that
+    // arrives during it still ends the chat in the pool's books.
+    let agents = agents.map(agents::StoppedAgents::summary);
     CleanedUp {
         cleanup,
         agents,
