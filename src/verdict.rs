@@ -323,6 +323,11 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
     if m == RunMetric::EventsSchemaViolations && c.schema_checked == 0 {
         return Err("no webhook event was checked against the spec's schemas".to_owned());
     }
+    // Zero forged signatures among none checked proves nothing, as zero
+    // schema violations among no event checked.
+    if m == RunMetric::EventsInvalidSignatures && !w.verify {
+        return Err("signatures were not verified (webhooks.verify: false)".to_owned());
+    }
     let n = match m {
         RunMetric::EventsReceived => c.received,
         RunMetric::EventsMissing => c.missing,

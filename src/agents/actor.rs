@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::calls::{self, AgentApi, CallError};
 use super::state::{Counters, Invitation, Message, Phase, Shared};
 use crate::api::events;
+use crate::lifecycle::Lifecycle;
 use crate::scenario::agents::render_reply;
 use crate::scenario::{AgentAction, AgentBreaks, AgentsSpec};
 use crate::webhook::WebhookEvent;
@@ -203,7 +204,11 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
             if cx.shared.members.iter().any(|m| m.agent_id == sender) {
                 return;
             }
-            if let Message::Reply(n) = cx.shared.on_message(cx.index, &chat, cx.spec.leave_after) {
+            let id = event.data.pointer("/message/id").and_then(Value::as_str);
+            if let Message::Reply(n) =
+                cx.shared
+                    .on_message(cx.index, &chat, id, cx.spec.leave_after)
+            {
                 let think = cx.spec.reply_think.sample(rng);
                 tasks.spawn(reply(Arc::clone(cx), chat, n, think));
             }
@@ -214,11 +219,10 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
     }
 }
 
-/// Frees the slot of a chat that ended; one handled chat if it was active.
+/// Frees the slot of a chat that ended (an active one counts as handled:
+/// [`Shared::release`]).
 fn release(cx: &ActorCx, chat: &str) {
-    if cx.shared.release(cx.index, chat) == Some(Phase::Active) {
-        Counters::add(&cx.counters().chats_handled);
-    }
+    cx.shared.release(cx.index, chat);
 }
 
 /// Every slot is taken by our own books: asks the API about each chat we
@@ -237,11 +241,8 @@ async fn recheck_then_answer(cx: Arc<ActorCx>, chat: String, reject: bool, seed:
         if answer.pointer("/chat/status").and_then(Value::as_str) != Some("closed") {
             continue;
         }
-        if let Some(phase) = cx.shared.release(cx.index, &held) {
+        if cx.shared.release(cx.index, &held).is_some() {
             Counters::add(&cx.counters().reclaimed);
-            if phase == Phase::Active {
-                Counters::add(&cx.counters().chats_handled);
-            }
         }
     }
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -278,6 +279,7 @@ async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Dur
     if !cx.shared.holds(cx.index, &chat, Phase::Accepting) {
         return;
     }
+    cx.shared.caused(Lifecycle::Assign, &chat);
     if cx.call(AgentAction::Accept, &[], &body).await.is_err() {
         cx.shared.release(cx.index, &chat);
         return;
@@ -286,7 +288,11 @@ async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Dur
     let pending = cx.shared.activate(cx.index, &chat).unwrap_or(0);
     let mut rng = SmallRng::seed_from_u64(seed);
     for _ in 0..pending {
-        match cx.shared.on_message(cx.index, &chat, cx.spec.leave_after) {
+        // The pending messages were each counted once already (by id).
+        match cx
+            .shared
+            .on_message(cx.index, &chat, None, cx.spec.leave_after)
+        {
             Message::Reply(n) => {
                 let think = cx.spec.reply_think.sample(&mut rng);
                 reply(Arc::clone(&cx), chat.clone(), n, think).await;
@@ -308,6 +314,7 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
         "message": render_reply(&cx.spec.reply, me, &chat, n),
     });
     let chat_segment = segment(&chat);
+    cx.shared.caused(Lifecycle::SendMessage, &chat);
     if cx
         .call(AgentAction::Reply, &[&chat_segment], &body)
         .await
@@ -317,6 +324,7 @@ async fn reply(cx: Arc<ActorCx>, chat: String, n: u32, think: Duration) {
     }
     Counters::add(&cx.counters().replies);
     if cx.spec.leave_after == Some(n) {
+        cx.shared.caused(Lifecycle::Leave, &chat);
         let left = cx
             .call(
                 AgentAction::Leave,

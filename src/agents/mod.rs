@@ -43,6 +43,7 @@ pub use state::PROMISE_TTL;
 pub use target::{MockSwitch, prepare_target};
 
 use crate::client::ApiClient;
+use crate::lifecycle::EventTracker;
 use crate::metrics::MetricsHub;
 use crate::scenario::AgentsSpec;
 use crate::webhook::receiver::AssignResponder;
@@ -147,6 +148,13 @@ impl AgentPool {
         })
     }
 
+    /// Tells `tracker` of the actors' accept, reply and leave calls, so the
+    /// events they cause (the agent's join, reply, leave) are timed from
+    /// them. Call before the load starts; a second call is ignored.
+    pub fn measure_with(&self, tracker: Arc<EventTracker>) {
+        let _ = self.shared.tracker.set(tracker);
+    }
+
     /// The agent ids of the actors, in actor order.
     pub fn agent_ids(&self) -> Vec<String> {
         self.shared
@@ -169,24 +177,54 @@ impl AgentPool {
     }
 
     /// Stops every actor: no new answers, in-flight ones get
-    /// [`STOP_GRACE`], then each agent logs out. Returns the counts.
+    /// [`STOP_GRACE`], then each agent logs out. Returns the counts at once
+    /// (see [`AgentPool::stop_actors`] to count chats that end later).
     pub async fn stop(self) -> AgentSummary {
+        self.stop_actors().await.summary()
+    }
+
+    /// Stops every actor as [`AgentPool::stop`] does; the counts are taken
+    /// later by [`StoppedAgents::summary`], so the end of a chat that
+    /// arrives meanwhile (a last `chats:close` during the settle wait) is
+    /// still counted: `chats_handled + active_at_stop == accepted` per actor.
+    pub async fn stop_actors(self) -> StoppedAgents {
         self.cancel.cancel();
-        let loads = self.shared.loads();
         let mut logged_out = Vec::with_capacity(self.actors.len());
         for handle in self.actors {
             logged_out.push(handle.await.unwrap_or(false));
         }
+        for m in &self.shared.members {
+            self.router.unsubscribe_user(&m.agent_id);
+        }
+        StoppedAgents {
+            shared: self.shared,
+            logged_out,
+        }
+    }
+}
+
+/// Actors stopped and logged out; their chats' ends still counted until
+/// [`StoppedAgents::summary`].
+#[derive(Debug)]
+pub struct StoppedAgents {
+    shared: Arc<Shared>,
+    logged_out: Vec<bool>,
+}
+
+impl StoppedAgents {
+    /// The pool's counts now; `active_at_stop` is the chats still held
+    /// active (accepted, not ended).
+    pub fn summary(self) -> AgentSummary {
+        let active = self.shared.active();
         let mut summary = AgentSummary::default();
         for (i, m) in self.shared.members.iter().enumerate() {
-            self.router.unsubscribe_user(&m.agent_id);
             let counts = AgentCounts::read(&m.counters);
             summary.totals.add(&counts);
             summary.actors.push(ActorSummary {
                 agent_id: m.agent_id.clone(),
                 counts,
-                active_at_stop: loads.get(i).copied().unwrap_or(0),
-                logged_out: logged_out.get(i).copied().unwrap_or(false),
+                active_at_stop: active.get(i).copied().unwrap_or(0),
+                logged_out: self.logged_out.get(i).copied().unwrap_or(false),
             });
         }
         summary

@@ -8,13 +8,14 @@
 //! hands chat events (`messages:new`, `chats:close`) to the actor holding
 //! the chat, and the [`AssignResponder`] that answers `chats:assign`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::lifecycle::{EventTracker, Lifecycle};
 use crate::report::AgentCounts;
 use crate::webhook::receiver::AssignResponder;
 use crate::webhook::{EventObserver, Inbox, WebhookEvent};
@@ -40,7 +41,15 @@ struct Held {
     scheduled: u32,
     /// User messages that arrived while accepting, answered once active.
     pending: u32,
+    /// The ids of the latest user messages handled (at most
+    /// [`SEEN_MESSAGES`]): a redelivered `messages:new` is answered once.
+    seen: VecDeque<String>,
 }
+
+/// Message ids remembered per held chat to drop redeliveries: a copy comes
+/// within a few deliveries of the first, and the chat's entry (and so this)
+/// goes when the chat ends, so memory is bounded by chats held.
+const SEEN_MESSAGES: usize = 32;
 
 /// What to do with an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +108,10 @@ pub(crate) struct Shared {
     pub(crate) members: Vec<Member>,
     pub(crate) capacity: u32,
     state: Mutex<PoolState>,
+    /// The run's lifecycle tracker, told of the actors' accept, reply and
+    /// leave calls so the events they cause are timed from them (set once,
+    /// before the load: [`AgentPool::measure_with`](super::AgentPool::measure_with)).
+    pub(crate) tracker: OnceLock<Arc<EventTracker>>,
 }
 
 impl Shared {
@@ -113,6 +126,14 @@ impl Shared {
                 available: vec![true; n],
                 promised: HashMap::new(),
             }),
+            tracker: OnceLock::new(),
+        }
+    }
+
+    /// An actor is about to send `op` about `chat` (accept, reply, leave).
+    pub(crate) fn caused(&self, op: Lifecycle, chat: &str) {
+        if let Some(tracker) = self.tracker.get() {
+            tracker.agent_request_sent(op, chat, Instant::now());
         }
     }
 
@@ -150,16 +171,21 @@ impl Shared {
                 phase: Phase::Accepting,
                 scheduled: 0,
                 pending: 0,
+                seen: VecDeque::new(),
             },
         );
         Invitation::Accept
     }
 
     /// The accept call succeeded: the chat is active. Returns the user
-    /// messages that arrived meanwhile; `None` when the chat is gone.
+    /// messages that arrived meanwhile; `None` when the chat is gone (it
+    /// ended while the accept was under way: accepted and handled at once).
     pub(crate) fn activate(&self, actor: usize, chat: &str) -> Option<u32> {
         let mut st = self.lock();
-        let held = st.chats.get_mut(chat).filter(|h| h.actor == actor)?;
+        let Some(held) = st.chats.get_mut(chat).filter(|h| h.actor == actor) else {
+            Counters::add(&self.members[actor].counters.chats_handled);
+            return None;
+        };
         held.phase = Phase::Active;
         Some(std::mem::take(&mut held.pending))
     }
@@ -173,6 +199,9 @@ impl Shared {
     }
 
     /// Frees `actor`'s slot for `chat`; the phase it was in, if it held it.
+    /// An active chat that ends is one more `chats_handled`, counted here
+    /// and only here, so `accepted == chats_handled + active` holds
+    /// whichever way the chat ended ([`Shared::active`]).
     pub(crate) fn release(&self, actor: usize, chat: &str) -> Option<Phase> {
         let mut st = self.lock();
         if st.chats.get(chat).is_none_or(|h| h.actor != actor) {
@@ -180,7 +209,20 @@ impl Shared {
         }
         let held = st.chats.remove(chat)?;
         st.load[actor] = st.load[actor].saturating_sub(1);
+        if held.phase == Phase::Active {
+            Counters::add(&self.members[actor].counters.chats_handled);
+        }
         Some(held.phase)
+    }
+
+    /// Active chats (accepted, not ended) per actor, in actor order.
+    pub(crate) fn active(&self) -> Vec<u32> {
+        let st = self.lock();
+        let mut active = vec![0; self.members.len()];
+        for held in st.chats.values().filter(|h| h.phase == Phase::Active) {
+            active[held.actor] += 1;
+        }
+        active
     }
 
     /// The chats `actor` holds (accepting or active).
@@ -193,12 +235,28 @@ impl Shared {
             .collect()
     }
 
-    /// A user message in `chat`: reply (numbered), defer, or ignore.
-    pub(crate) fn on_message(&self, actor: usize, chat: &str, leave_after: Option<u32>) -> Message {
+    /// A user message `id` (when the event names one) in `chat`: reply
+    /// (numbered), defer, or ignore (also a redelivery of a message handled).
+    pub(crate) fn on_message(
+        &self,
+        actor: usize,
+        chat: &str,
+        id: Option<&str>,
+        leave_after: Option<u32>,
+    ) -> Message {
         let mut st = self.lock();
         let Some(held) = st.chats.get_mut(chat).filter(|h| h.actor == actor) else {
             return Message::Ignore;
         };
+        if let Some(id) = id {
+            if held.seen.iter().any(|m| m == id) {
+                return Message::Ignore;
+            }
+            if held.seen.len() == SEEN_MESSAGES {
+                held.seen.pop_front();
+            }
+            held.seen.push_back(id.to_owned());
+        }
         if leave_after.is_some_and(|n| held.scheduled >= n) {
             return Message::Ignore;
         }
@@ -267,7 +325,10 @@ impl PoolState {
 
 /// Hands chat events to the actor holding the chat. Events naming the
 /// actor's own agent id already reach it through its user subscription,
-/// so they are skipped here (no double delivery).
+/// so they are skipped here (no double delivery). The end of a held chat
+/// (`chats:close`, or the holder's own `chats:leave`) frees its slot here,
+/// as it arrives: also after the actors stopped (during the settle wait),
+/// so the pool's counts take every chat's end into account.
 #[derive(Debug)]
 pub(crate) struct ChatEvents(pub(crate) Arc<Shared>);
 
@@ -279,6 +340,12 @@ impl EventObserver for ChatEvents {
         let Some(actor) = self.0.holder(chat) else {
             return;
         };
+        let holder_left = event.trigger == crate::api::events::CHATS_LEAVE
+            && event.user_id.as_deref() == Some(self.0.members[actor].agent_id.as_str());
+        if event.trigger == crate::api::events::CHATS_CLOSE || holder_left {
+            self.0.release(actor, chat);
+            return;
+        }
         let member = &self.0.members[actor];
         if event.user_id.as_deref() != Some(member.agent_id.as_str()) {
             member.inbox.push(Arc::clone(event));
@@ -345,13 +412,65 @@ mod tests {
     #[test]
     fn messages_while_accepting_are_deferred_and_leave_after_bounds_replies() {
         let s = shared(1, 3);
-        assert_eq!(s.on_message(0, "c-1", None), Message::Ignore);
+        assert_eq!(s.on_message(0, "c-1", None, None), Message::Ignore);
         s.on_invitation(0, "c-1", false);
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Deferred);
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Deferred);
         assert_eq!(s.activate(0, "c-1"), Some(1));
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Reply(1));
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Reply(2));
-        assert_eq!(s.on_message(0, "c-1", Some(2)), Message::Ignore);
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Reply(1));
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Reply(2));
+        assert_eq!(s.on_message(0, "c-1", None, Some(2)), Message::Ignore);
+    }
+
+    #[test]
+    fn every_accepted_chat_is_handled_or_active_whichever_way_it_ended() {
+        let s = Arc::new(shared(1, 3));
+        let observer = ChatEvents(Arc::clone(&s));
+        let close = |chat: &str| {
+            let body = format!(
+                r#"{{"trigger":"chats:close","appId":"a","data":{{"chatId":"{chat}","userId":"u-1"}},"created_at":1}}"#
+            );
+            Arc::new(WebhookEvent::parse(body.as_bytes(), Instant::now()).expect("envelope"))
+        };
+        let handled = || s.members[0].counters.chats_handled.load(Ordering::Relaxed);
+        // Accepted, then closed: its close frees it as it arrives.
+        s.on_invitation(0, "c-1", false);
+        assert_eq!(s.activate(0, "c-1"), Some(0));
+        observer.on_event(&close("c-1"));
+        assert_eq!((handled(), s.active()), (1, vec![0]));
+        // Closed while the accept call was under way, which then succeeded:
+        // accepted, and handled at once.
+        s.on_invitation(0, "c-2", false);
+        observer.on_event(&close("c-2"));
+        assert_eq!(s.activate(0, "c-2"), None);
+        assert_eq!((handled(), s.active()), (2, vec![0]));
+        // Still open: active, not handled. Three accepted = 2 handled + 1 active.
+        s.on_invitation(0, "c-3", false);
+        s.activate(0, "c-3");
+        assert_eq!((handled(), s.active()), (2, vec![1]));
+        // A second copy of a close counts nothing.
+        observer.on_event(&close("c-1"));
+        assert_eq!(handled(), 2);
+    }
+
+    #[test]
+    fn a_redelivered_message_is_answered_once() {
+        let s = shared(1, 3);
+        s.on_invitation(0, "c-1", false);
+        assert_eq!(s.activate(0, "c-1"), Some(0));
+        assert_eq!(s.on_message(0, "c-1", Some("m-1"), None), Message::Reply(1));
+        assert_eq!(s.on_message(0, "c-1", Some("m-1"), None), Message::Ignore);
+        assert_eq!(s.on_message(0, "c-1", Some("m-2"), None), Message::Reply(2));
+        // While accepting, a copy is not deferred twice either.
+        s.on_invitation(0, "c-2", false);
+        assert_eq!(s.on_message(0, "c-2", Some("m-3"), None), Message::Deferred);
+        assert_eq!(s.on_message(0, "c-2", Some("m-3"), None), Message::Ignore);
+        assert_eq!(s.activate(0, "c-2"), Some(1));
+        // Bounded: the oldest ids are forgotten.
+        for i in 0..SEEN_MESSAGES + 5 {
+            s.on_message(0, "c-1", Some(&format!("x-{i}")), None);
+        }
+        let held = s.lock().chats.get("c-1").map(|h| h.seen.len());
+        assert_eq!(held, Some(SEEN_MESSAGES));
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub(super) struct SignalWatch {
     signalled: Arc<AtomicBool>,
     /// Set at the second signal: in-flight work was aborted, skip what can wait.
     hard: Arc<AtomicBool>,
+    /// Cancelled at the first signal (ends the settle wait).
+    first: CancellationToken,
     /// Cancelled at the second signal (stops the clean-up).
     second: CancellationToken,
     task: JoinHandle<()>,
@@ -134,10 +136,11 @@ impl SignalWatch {
     ) -> SignalWatch {
         let signalled = Arc::new(AtomicBool::new(false));
         let hard = Arc::new(AtomicBool::new(false));
+        let first = CancellationToken::new();
         let second = CancellationToken::new();
         let task = tokio::spawn(watch_signals(
             signals,
-            interrupt.clone(),
+            [interrupt.clone(), first.clone()],
             [abort.clone(), second.clone()],
             [signalled.clone(), hard.clone()],
             progress.clone(),
@@ -145,6 +148,7 @@ impl SignalWatch {
         SignalWatch {
             signalled,
             hard,
+            first,
             second,
             task,
         }
@@ -153,6 +157,19 @@ impl SignalWatch {
     /// Cancelled when the second signal comes.
     pub(super) fn second_signal(&self) -> &CancellationToken {
         &self.second
+    }
+
+    /// What the next signal cancels, for a wait that it should end (the
+    /// settle wait): the first signal's token, or the second's when the first
+    /// came already; `None` after the second (nothing is to be waited for).
+    pub(super) fn next_signal(&self) -> Option<CancellationToken> {
+        if self.second.is_cancelled() {
+            None
+        } else if self.first.is_cancelled() {
+            Some(self.second.clone())
+        } else {
+            Some(self.first.clone())
+        }
     }
 
     /// A second signal came: abort, and skip the clean-up's waits.
@@ -171,7 +188,7 @@ impl SignalWatch {
 /// ones. `[signalled, hard]` are set at the first and the second signal.
 async fn watch_signals(
     mut signals: Signals,
-    interrupt: CancellationToken,
+    [interrupt, first]: [CancellationToken; 2],
     [abort, second]: [CancellationToken; 2],
     [signalled, hard]: [Arc<AtomicBool>; 2],
     progress: Arc<Progress>,
@@ -179,6 +196,7 @@ async fn watch_signals(
     signals.recv().await;
     signalled.store(true, Ordering::Relaxed);
     interrupt.cancel();
+    first.cancel();
     progress
         .println("interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)");
     signals.recv().await;

@@ -232,12 +232,13 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
             hooks
                 .receiver()
                 .set_assign_responder(pool.assign_responder());
+            pool.measure_with(Arc::clone(hooks.tracker()));
             run.agents = Some(pool);
             Ok(())
         }
         Err(e) => {
             if let Some(hooks) = run.webhooks.take() {
-                let _ = webhook::finish(hooks, &run.client, 0.0, true).await;
+                let _ = webhook::finish(hooks, &run.client, 0.0, None).await;
             }
             Err(run_failed(anyhow::Error::new(e)))
         }
@@ -298,16 +299,17 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
     let agents = match run.agents.take() {
         Some(pool) => {
             run.progress.status("logging the agent actors out...");
-            Some(pool.stop().await)
+            Some(pool.stop_actors().await)
         }
         None => None,
     };
     let webhooks = match run.webhooks.take() {
-        Some(hooks) => {
-            Some(finish_webhooks(hooks, run, outcome.elapsed, signals.is_hard_abort()).await)
-        }
+        Some(hooks) => Some(finish_webhooks(hooks, run, outcome.elapsed, &signals).await),
         None => None,
     };
+    // Counted after the settle wait: a chat's last `chats:close` that
+    // arrives during it still ends the chat in the pool's books.
+    let agents = agents.map(agents::StoppedAgents::summary);
     CleanedUp {
         cleanup,
         agents,
@@ -348,21 +350,25 @@ async fn close_leftovers(
 }
 
 /// Ends the webhook session: waits `webhooks.settle` for the last events
-/// (not after a hard abort), deletes the webhook, stops the receiver.
+/// (until every expected event has arrived, at most `settle`; a signal during
+/// the wait ends it at once, and after a second signal there is no wait),
+/// deletes the webhook, stops the receiver.
 async fn finish_webhooks(
     hooks: WebhookRun,
     run: &ReadyRun,
     elapsed: Duration,
-    hard_abort: bool,
+    signals: &SignalWatch,
 ) -> WebhookInput {
-    if !hard_abort && !hooks.settle().is_zero() {
+    let stop = signals.next_signal();
+    if stop.is_some() && !hooks.settle().is_zero() {
         run.progress.status(&format!(
-            "waiting {} (webhooks.settle) for the last webhook events, then deleting the webhook...",
+            "waiting up to {} (webhooks.settle) for the last webhook events, then deleting the \
+             webhook (Ctrl-C to stop waiting)...",
             humantime::format_duration(hooks.settle())
         ));
     }
     let (input, warning) =
-        webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), hard_abort).await;
+        webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), stop.as_ref()).await;
     if let Some(w) = warning {
         run.progress.println(&w);
     }
@@ -400,7 +406,9 @@ fn build_report(
         load_secs: outcome.load_elapsed.as_secs_f64(),
         load: load_profile(&scenario.load, run.shard, plan, scenario.target.timeout),
         seed: run.seed,
-        interrupted: outcome.interrupted,
+        // One truth: a signal during the clean-up or the settle wait
+        // interrupts the run as much as one during the load.
+        interrupted: outcome.interrupted || after.stopped_by_signal,
         stopped_by_signal: after.stopped_by_signal,
         shard,
         merged_from: Vec::new(),

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use super::{AppError, run_failed};
 use crate::client::ApiClient;
 use crate::engine::EventHub;
@@ -34,12 +36,13 @@ pub(super) fn event_hub(run: &WebhookRun, scenario: &Scenario) -> Arc<EventHub> 
 }
 
 /// Finishes the webhook side and returns what the report needs, with a
-/// warning when the deletion failed. `run_secs` is the load's duration.
+/// warning when the deletion failed. `run_secs` is the load's duration;
+/// `settle_stop` ends the settle wait (a signal), `None` skips it (hard abort).
 pub(super) async fn finish(
     run: WebhookRun,
     client: &ApiClient,
     run_secs: f64,
-    hard_abort: bool,
+    settle_stop: Option<&CancellationToken>,
 ) -> (WebhookInput, Option<String>) {
     let WebhookOutcome {
         spec,
@@ -47,7 +50,7 @@ pub(super) async fn finish(
         summary,
         schemas,
         samples,
-    } = run.finish(client, hard_abort).await;
+    } = run.finish(client, settle_stop).await;
     let input = WebhookInput {
         registered: stats.registered,
         events: spec.events,

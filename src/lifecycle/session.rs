@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use super::{
     EventSchemaSummary, EventSchemas, EventSummary, EventTracker, QueueSampler, QueueSamples,
 };
@@ -111,20 +113,22 @@ impl WebhookRun {
         }
     }
 
-    /// Stops sampling and finishes the session: waits `settle` for
-    /// stragglers (not after a hard abort) and deletes the webhook this run
-    /// registered.
-    pub async fn finish(self, client: &ApiClient, hard_abort: bool) -> WebhookOutcome {
+    /// Stops sampling and finishes the session: waits for stragglers (see
+    /// [`settle_wait`]; not at all when `stop` is `None`, after a
+    /// hard abort) and deletes the webhook this run registered.
+    pub async fn finish(
+        self,
+        client: &ApiClient,
+        stop: Option<&CancellationToken>,
+    ) -> WebhookOutcome {
         let samples = match self.sampler {
             Some(sampler) => sampler.stop().await,
             None => None,
         };
-        let settle = if hard_abort {
-            Duration::ZERO
-        } else {
-            self.spec.settle
-        };
-        let stats = self.session.finish(client, settle).await;
+        if let Some(stop) = stop {
+            settle_wait(&self.tracker, self.spec.settle, stop).await;
+        }
+        let stats = self.session.finish(client, Duration::ZERO).await;
         WebhookOutcome {
             spec: self.spec,
             stats,
@@ -132,5 +136,81 @@ impl WebhookRun {
             schemas: self.schemas.summary(),
             samples,
         }
+    }
+}
+
+/// The end-of-run wait for stragglers (`webhooks.settle`): it ends at
+/// `settle`, or as soon as every event the run expects has arrived (nothing
+/// would be counted `missing`), or at once when `stop` is cancelled (a
+/// Ctrl-C/SIGTERM during the wait). Returns whether `stop` ended it.
+pub async fn settle_wait(
+    tracker: &EventTracker,
+    settle: Duration,
+    stop: &CancellationToken,
+) -> bool {
+    if settle.is_zero() {
+        return false;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(settle) => false,
+        () = tracker.all_arrived() => false,
+        () = stop.cancelled() => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn tracker() -> Arc<EventTracker> {
+        let events = ["chats:create".to_owned(), "chats:close".to_owned()];
+        EventTracker::new(&events, Duration::from_secs(2))
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_the_settle_wait_at_once() {
+        let tracker = tracker();
+        tracker.chat_created("c-1", "u-1", false, Instant::now());
+        let stop = CancellationToken::new();
+        let canceller = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            canceller.cancel();
+        });
+        let started = Instant::now();
+        let stopped = settle_wait(&tracker, Duration::from_secs(60), &stop).await;
+        assert!(stopped);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_settle_wait_ends_when_every_expected_event_arrived() {
+        let tracker = tracker();
+        let now = Instant::now();
+        tracker.chat_created("c-1", "u-1", false, now);
+        assert_eq!(tracker.outstanding(), 1, "its chats:create");
+        let observer = Arc::clone(&tracker);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let body = br#"{"trigger":"chats:create","appId":"a","data":{"chatId":"c-1","userId":"u-1"},"created_at":1}"#;
+            let event =
+                crate::webhook::WebhookEvent::parse(body, Instant::now()).expect("envelope");
+            crate::webhook::EventObserver::on_event(&*observer, &Arc::new(event));
+        });
+        let started = Instant::now();
+        let stopped =
+            settle_wait(&tracker, Duration::from_secs(60), &CancellationToken::new()).await;
+        assert!(!stopped);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(tracker.outstanding(), 0);
     }
 }

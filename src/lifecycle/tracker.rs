@@ -101,6 +101,11 @@ pub struct EventTracker {
     hasher: RandomState,
     shards: Vec<Mutex<Shard>>,
     measures: Mutex<Measures>,
+    /// Woken when an expected event (`chats:create`, `chats:close`,
+    /// `messages:new`) arrives, so the settle wait can end as soon as
+    /// nothing is outstanding ([`EventTracker::all_arrived`]). One atomic
+    /// when nobody waits.
+    arrivals: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +140,9 @@ struct ChatFacts {
     closed_by_vu: bool,
     close_answered: Option<Instant>,
     last_request: Instant,
+    /// The run's own agent actors' calls about the chat (accept, reply,
+    /// leave): the causes of the events they trigger.
+    agent: AgentCalls,
     /// Messages the VU sent: (id, send instant, seen as an event).
     sent_messages: Vec<(String, Instant, bool)>,
     /// The creator's `messages:new` that arrived before the send's response
@@ -163,6 +171,14 @@ struct ChatFacts {
     in_closing: bool,
 }
 
+/// When the run's agent actors last called about a chat.
+#[derive(Debug, Default, Clone, Copy)]
+struct AgentCalls {
+    accept: Option<Instant>,
+    reply: Option<Instant>,
+    leave: Option<Instant>,
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -178,6 +194,7 @@ impl EventTracker {
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             measures: Mutex::new(Measures::default()),
+            arrivals: tokio::sync::Notify::new(),
         })
     }
 
@@ -204,6 +221,7 @@ impl EventTracker {
             closed_by_vu: false,
             close_answered: None,
             last_request: sent,
+            agent: AgentCalls::default(),
             sent_messages: Vec::new(),
             own_unmatched: Vec::new(),
             got_create: false,
@@ -221,6 +239,7 @@ impl EventTracker {
             closed_at: None,
             in_closing: false,
         };
+        let shard = &mut *shard;
         let early = shard.early.remove(chat).unwrap_or_default();
         shard.early_len -= early.len();
         let facts = shard.chats.entry(chat.to_owned()).or_insert(facts);
@@ -229,10 +248,19 @@ impl EventTracker {
             m.queued += 1;
         }
         for event in early {
+            // Repeats are told apart only now that the chat is the run's: a
+            // repeated event about another client's chat is unrouted, not a
+            // duplicate (`on_event`).
+            if let Some(key) = self.once_key(&event, chat)
+                && !shard.once.insert(key)
+            {
+                m.duplicate += 1;
+                continue;
+            }
             self.process(facts, &event, &mut m);
         }
-        self.retire_if_done(&mut shard, chat, &mut m);
-        self.sweep(&mut shard, sent, &mut m);
+        self.retire_if_done(shard, chat, &mut m);
+        self.sweep(shard, sent, &mut m);
     }
 
     /// A lifecycle request about `chat` is being sent at `sent`.
@@ -254,6 +282,26 @@ impl EventTracker {
         }
     }
 
+    /// One of the run's agent actors sends a call about `chat` at `sent`:
+    /// accepting it (`Assign`), replying (`SendMessage`) or leaving
+    /// (`Leave`). The events it causes (the agent's join, its
+    /// `messages:new`, its `chats:leave`) are measured from this call, not
+    /// from the user's last request; the actor's leave closes nothing, so
+    /// no `chats:close` is expected of it.
+    pub fn agent_request_sent(&self, op: Lifecycle, chat: &str, sent: Instant) {
+        let mut shard = lock(self.shard(chat));
+        let Some(facts) = shard.chats.get_mut(chat) else {
+            return;
+        };
+        facts.last_request = facts.last_request.max(sent);
+        match op {
+            Lifecycle::Assign => facts.agent.accept = Some(sent),
+            Lifecycle::SendMessage => facts.agent.reply = Some(sent),
+            Lifecycle::Leave => facts.agent.leave = Some(sent),
+            Lifecycle::CreateChat | Lifecycle::MarkRead | Lifecycle::Close => {}
+        }
+    }
+
     /// `POST /chats/{chat}/messages` answered with message `id`, sent at `sent`.
     pub fn message_sent(&self, chat: &str, id: &str, sent: Instant) {
         let mut shard = lock(self.shard(chat));
@@ -271,6 +319,40 @@ impl EventTracker {
         if let Some((_, arrived)) = early {
             let mut m = lock(&self.measures);
             self.latency(&mut m, events::MESSAGES_NEW, arrived, Some(sent), true);
+        }
+    }
+
+    /// Expected events not arrived yet, over the chats the tracker holds:
+    /// what would be counted `missing` if the run ended now (retired chats
+    /// have nothing outstanding).
+    pub fn outstanding(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| {
+                lock(shard)
+                    .chats
+                    .values()
+                    .map(|facts| {
+                        self.expected_of(facts)
+                            .1
+                            .iter()
+                            .map(|(_, n)| n)
+                            .sum::<u64>()
+                    })
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// Resolves when every expected event has arrived ([`outstanding`] is
+    /// 0), woken by each arrival of an expected kind, never by polling.
+    ///
+    /// [`outstanding`]: EventTracker::outstanding
+    pub async fn all_arrived(&self) {
+        while self.outstanding() > 0 {
+            // A wake-up that came between the count and this wait is kept
+            // (`notify_one` stores a permit), so none is lost.
+            self.arrivals.notified().await;
         }
     }
 
@@ -342,18 +424,38 @@ impl EventTracker {
     /// Whether `event` follows the VU's own call directly: `chats:create`;
     /// an invitation or `chats:assign` right after an assign call on a chat
     /// that never queued; the VU's own `messages:new`; `messages:read`,
-    /// `chats:leave` and `chats:close` after the VU's call. Everything else
-    /// waits on an agent, the queue or the server's timing.
+    /// `chats:leave` and `chats:close` after the VU's call; an event of the
+    /// agent's side that one of the run's agent actors caused by its call
+    /// (see [`EventTracker::agent_request_sent`]). Everything else waits on
+    /// an agent, the queue or the server's timing.
     fn direct(facts: &ChatFacts, event: &WebhookEvent) -> bool {
+        let by_agent = event.user_id.as_deref() != Some(facts.creator.as_str());
+        if by_agent && Self::agent_cause(facts, event).is_some() {
+            return true;
+        }
         match event.trigger.as_str() {
             events::CHATS_CREATE => true,
             events::INVITATIONS_NEW | events::CHATS_ASSIGN => {
                 facts.assign_sent.is_some() && facts.queue_entered.is_none()
             }
-            events::MESSAGES_NEW => event.user_id.as_deref() == Some(facts.creator.as_str()),
+            events::MESSAGES_NEW => !by_agent,
             events::MESSAGES_READ => facts.read_sent.is_some(),
             events::CHATS_LEAVE | events::CHATS_CLOSE => facts.close_sent.is_some(),
             _ => false,
+        }
+    }
+
+    /// The run's own agent actor's call that caused an event of a user other
+    /// than the creator: its accept for the agent's accept or join, its
+    /// reply for its `messages:new`, its leave for its `chats:leave`.
+    fn agent_cause(facts: &ChatFacts, event: &WebhookEvent) -> Option<Instant> {
+        match event.trigger.as_str() {
+            events::INVITATIONS_ACCEPT | events::CHATS_JOIN | events::USERS_JOIN => {
+                facts.agent.accept
+            }
+            events::MESSAGES_NEW => facts.agent.reply,
+            events::CHATS_LEAVE => facts.agent.leave,
+            _ => None,
         }
     }
 
@@ -363,9 +465,16 @@ impl EventTracker {
     /// the send of that message (by id) or, for another sender's message, the
     /// VU's latest message in the chat; `messages:read` ← the read call;
     /// `chats:leave`/`chats:close` ← the close or leave call; any other event ←
-    /// the chat's latest lifecycle request. `None`: not known (yet).
+    /// the chat's latest lifecycle request. An event of the agent's side that
+    /// one of the run's agent actors caused (its accept's join, its reply, its
+    /// leave) ← that actor's call. `None`: not known (yet).
     fn cause(facts: &ChatFacts, event: &WebhookEvent) -> Option<Instant> {
         let latest_of = |a: Instant, b: Option<Instant>| b.map_or(a, |b| a.max(b));
+        if event.user_id.as_deref() != Some(facts.creator.as_str())
+            && let Some(call) = Self::agent_cause(facts, event)
+        {
+            return Some(call);
+        }
         match event.trigger.as_str() {
             events::CHATS_CREATE => Some(facts.created),
             events::INVITATIONS_NEW
@@ -460,19 +569,29 @@ impl EventObserver for EventTracker {
         if self.after_retirement(&shard, chat, event) {
             return;
         }
-        if let Some(key) = self.once_key(event, chat)
-            && !shard.once.insert(key)
-        {
-            lock(&self.measures).duplicate += 1;
-            return;
-        }
         let shard = &mut *shard;
         match shard.chats.get_mut(chat) {
             Some(facts) => {
+                let key = self.once_key(event, chat);
+                if let Some(key) = key
+                    && !shard.once.insert(key)
+                {
+                    lock(&self.measures).duplicate += 1;
+                    return;
+                }
                 let mut m = lock(&self.measures);
                 self.process(facts, event, &mut m);
                 self.retire_if_done(shard, chat, &mut m);
+                if key.is_some() {
+                    // An expected kind of event: the settle wait looks again.
+                    self.arrivals.notify_one();
+                }
             }
+            // Not (yet) a chat of this run: every copy waits here, and
+            // copies of an event that cannot repeat are told apart only
+            // once the chat is known (`chat_created`); a chat the run never
+            // creates leaves them all `unrouted` (webhooks.md: "events about
+            // no chat this run created"), never `duplicate`.
             None => {
                 if shard.early_len >= EARLY_CAPACITY {
                     // Events about chats of other clients would grow this without

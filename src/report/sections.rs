@@ -416,7 +416,8 @@ pub struct ActorSummary {
     pub agent_id: String,
     #[serde(flatten)]
     pub counts: AgentCounts,
-    /// Chats still held when the pool stopped.
+    /// Chats accepted and not ended when the counts were taken (after the
+    /// settle wait): `chats_handled + active_at_stop == accepted`.
     pub active_at_stop: u32,
     pub logged_out: bool,
 }

@@ -391,7 +391,8 @@ pub fn merge(parts: &[&WebhookReport]) -> Result<Option<WebhookReport>, ReportEr
         subscribed: first.subscribed.clone(),
         late_after_ms: first.late_after_ms,
         settle_ms: first.settle_ms,
-        verify: first.verify,
+        // A shard that verified nothing makes the merged count unverified.
+        verify: parts.iter().all(|p| p.verify),
         receiver,
         counts,
         missing_by_event,

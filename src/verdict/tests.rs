@@ -304,6 +304,25 @@ fn event_schema_violations_without_any_event_checked_is_no_data() {
 }
 
 #[test]
+fn invalid_signatures_without_verification_is_no_data() {
+    use crate::report::webhook::{build, tests::sample_input};
+    let mut report = sample();
+    let mut hooks = build(&sample_input(4));
+    hooks.verify = false;
+    hooks.counts.invalid_signatures = 0;
+    report.webhooks = Some(hooks);
+    // `verify: false`: no signature was checked, so "0 invalid" is no pass.
+    let v = judge(&[parse("events.invalid_signatures == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{v:?}");
+    assert!(v.thresholds[0].message.contains("not verified"), "{v:?}");
+    assert!(!v.passed);
+    // Verified, the same threshold is judged on the count.
+    report.webhooks.as_mut().expect("webhooks").verify = true;
+    let v = judge(&[parse("events.invalid_signatures == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Pass, "{v:?}");
+}
+
+#[test]
 fn schema_violations_without_any_response_checked_is_no_data() {
     let mut report = sample();
     let schema = |mode: &str| crate::report::SchemaReport {

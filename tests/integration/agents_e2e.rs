@@ -171,3 +171,52 @@ steps:
     assert_eq!(report.totals.errors, 0, "{:?}", report.errors_by_kind);
     assert_eq!(exit, chatload::app::Exit::Passed);
 }
+
+/// The pool's counts agree with the run: every chat an actor accepted is
+/// either handled (it ended) or still active, and when every user closed
+/// their chat none is active. The last `chats:close` used to reach the
+/// actors after they stopped, leaving a chat counted as active (or neither).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_accepted_chat_is_handled_or_active_and_none_is_left_active() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = r#"webhooks:
+  settle: 10s
+agents:
+  count: 2
+  ids: [a-1, a-2]
+  reply_think: 20ms
+load: {vus: 3, iterations: 9}
+steps:
+  - create_user:
+  - create_chat:
+  - assign:
+  - wait_event: {event: chats:join, timeout: 5s}
+  - send_message: {message: hi}
+  - wait_event: {event: messages:new, timeout: 5s, where: {data.message.sender: {ne: "{{ user_id }}"}}}
+  - close_chat:
+"#;
+    let yaml = format!(
+        "name: counts\n{target}  room: 1\n{body}",
+        target = crate::common::target_block(&mock),
+    );
+    let path = crate::common::write_scenario(dir.path(), "counts.yaml", &yaml);
+    let (exit, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(
+        exit,
+        chatload::app::Exit::Passed,
+        "{:?}",
+        report.failure_samples
+    );
+    let agents = report.agents.as_ref().expect("agents section");
+    for actor in &agents.actors {
+        let c = &actor.counts;
+        assert_eq!(
+            c.chats_handled + u64::from(actor.active_at_stop),
+            c.accepted,
+            "{actor:?}"
+        );
+        assert_eq!(actor.active_at_stop, 0, "every chat was closed: {actor:?}");
+    }
+    assert_eq!(agents.totals.accepted, 9, "{:?}", agents.totals);
+}

@@ -35,12 +35,28 @@ pub fn conform_remote(base_url: &str, args: &[&std::ffi::OsStr]) -> std::process
 /// written. A signal sent after that meets a running load however slowly the machine started
 /// it. The rest of stderr is drained in the background.
 pub fn spawn_run_loaded(dir: &Path, name: &str, yaml: &str) -> (std::process::Child, PathBuf) {
+    spawn_run_until(dir, name, yaml, &[], |line| {
+        line.starts_with('[') && line.contains(" requests, ")
+    })
+}
+
+/// Starts `chatload run ARGS... --out DIR/r.json` on a scenario written into `dir` and
+/// returns the process and its report path once a line of its stderr satisfies `ready`
+/// (the rest of stderr is drained in the background).
+pub fn spawn_run_until(
+    dir: &Path,
+    name: &str,
+    yaml: &str,
+    args: &[&str],
+    ready: fn(&str) -> bool,
+) -> (std::process::Child, PathBuf) {
     use std::io::BufRead;
     let path = write_scenario(dir, name, yaml);
     let report = dir.join("r.json");
     let mut child = chatload()
         .args(["run", "--out"])
         .arg(&report)
+        .args(args)
         .arg(&path)
         .env_remove("TERM")
         .stderr(std::process::Stdio::piped())
@@ -52,8 +68,7 @@ pub fn spawn_run_loaded(dir: &Path, name: &str, yaml: &str) -> (std::process::Ch
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in stderr.lines().map_while(Result::ok) {
-            if line.starts_with('[')
-                && line.contains(" requests, ")
+            if ready(&line)
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send(());
@@ -61,7 +76,7 @@ pub fn spawn_run_loaded(dir: &Path, name: &str, yaml: &str) -> (std::process::Ch
         }
     });
     rx.recv_timeout(std::time::Duration::from_secs(120))
-        .expect("the run printed its first progress line");
+        .expect("the run printed the awaited line");
     (child, report)
 }
 

@@ -511,3 +511,61 @@ async fn the_summary_shows_events_received_apart_from_events_measured() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[1..3], ["1", "0"], "{row}");
 }
+
+/// A signal during the `webhooks.settle` wait ends it at once (it used to
+/// wait the whole settle, even after a second Ctrl-C): the run exits 130 with
+/// its report marked interrupted in `meta` as in the verdict, and the event
+/// that never came is counted missing.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_the_settle_wait_ends_it_and_marks_the_report_interrupted() {
+    use crate::common::{interrupt, interrupted_report, spawn_run_until};
+    let dir = tempfile::tempdir().unwrap();
+    // Every event dropped: the settle wait would last its whole minute.
+    let config = write_scenario(
+        dir.path(),
+        "mock.yaml",
+        "webhooks:\n  faults: {drop: 1.0}\n",
+    );
+    let yaml = "name: settle\nwebhooks: {events: [chats:create, chats:close], settle: 60s}\nload: {vus: 1, iterations: 1}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n";
+    let started = std::time::Instant::now();
+    let (mut child, report) = spawn_run_until(
+        dir.path(),
+        "settle.yaml",
+        yaml,
+        &["--mock-config", config.to_str().unwrap()],
+        |line| line.contains("(webhooks.settle)"),
+    );
+    interrupt(&child);
+    let json = interrupted_report(&mut child, &report);
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(30), "{elapsed:?}");
+    assert_eq!(json["meta"]["stopped_by_signal"], true);
+    assert_eq!(json["verdict"]["interrupted"], true);
+    assert_eq!(
+        json["webhooks"]["counts"]["missing"], 2,
+        "{}",
+        json["webhooks"]["counts"]
+    );
+}
+
+/// The settle wait ends as soon as every expected event has arrived: a
+/// minute's `settle` does not hold a run whose events are all in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settle_wait_ends_once_every_expected_event_arrived() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: settled\n{}webhooks: {{events: [chats:create, chats:close, messages:new], settle: 60s}}\nload: {{vus: 1, iterations: 2}}\nsteps:\n  - create_user:\n  - create_chat:\n  - send_message:\n  - close_chat:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "settled.yaml", &yaml);
+    let started = std::time::Instant::now();
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let elapsed = started.elapsed();
+    assert_eq!(exit, Exit::Passed, "{:#?}", report.webhooks);
+    assert!(elapsed < std::time::Duration::from_secs(30), "{elapsed:?}");
+    let hooks = report.webhooks.as_ref().expect("section");
+    assert_eq!(hooks.counts.missing, 0, "{:?}", hooks.counts);
+    assert_eq!(hooks.counts.expected, 6, "{:?}", hooks.counts);
+}

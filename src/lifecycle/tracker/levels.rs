@@ -12,11 +12,16 @@ use crate::webhook::WebhookEvent;
 
 /// Lifecycle stage of an event, for the out-of-order check, with the
 /// event's name as a `'static` (so naming a pair never allocates).
+///
+/// `chats:assign` has none: the API delivers it synchronously (it waits for
+/// the answer to pick an agent), outside the chat's queue of deliveries, so
+/// it may overtake a queued `chats:create` on a healthy server (the bundled
+/// mock does; so may the real API). Ranking it would count a healthy run
+/// out of order; its delay and count are measured as for any event.
 fn stage(trigger: &str) -> Option<(u8, &'static str)> {
-    const STAGES: [(&str, u8); 10] = [
+    const STAGES: [(&str, u8); 9] = [
         (events::CHATS_CREATE, 1),
         (events::INVITATIONS_NEW, 2),
-        (events::CHATS_ASSIGN, 2),
         (events::INVITATIONS_ACCEPT, 3),
         (events::CHATS_JOIN, 3),
         (events::USERS_JOIN, 3),

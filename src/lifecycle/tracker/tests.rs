@@ -471,3 +471,98 @@ fn an_event_that_follows_the_close_is_measured_from_the_latest_request() {
     assert_eq!(info.histogram.value_at_quantile(0.5) / 1_000, 300);
     assert_eq!(s.late, 0);
 }
+
+/// Another client's chat (never created by the run): each copy of its
+/// events is `unrouted`, a redelivered `chats:create` included, never a
+/// `duplicate` (webhooks.md: unrouted are "events about no chat this run
+/// created"). A repeat about the run's own chat, delivered before its
+/// creation response, is still a duplicate once the chat is known.
+#[test]
+fn repeats_about_a_chat_the_run_never_created_are_unrouted_not_duplicates() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    let create = |chat: &str| {
+        event(
+            "chats:create",
+            serde_json::json!({"chatId": chat, "userId": "u-9"}),
+            t0 + MS,
+        )
+    };
+    tracker.on_event(&create("c-777777"));
+    tracker.on_event(&create("c-777777"));
+    // The run's own chat c-2: two copies before `POST /chats` answered.
+    tracker.on_event(&create("c-2"));
+    tracker.on_event(&create("c-2"));
+    tracker.chat_created("c-2", "u-9", false, t0);
+    let s = tracker.finish();
+    assert_eq!(s.unrouted, 2, "{s:?}");
+    assert_eq!(s.duplicate, 1, "{s:?}");
+    assert_eq!(count_of(&s, "chats:create"), 1);
+}
+
+/// Events caused by the run's own agent actors are timed from the actor's
+/// call, not from the user's last message: a `chats:leave` seconds after the
+/// user's message but milliseconds after the actor's leave call measures
+/// milliseconds.
+#[test]
+fn events_an_agent_actor_caused_are_timed_from_its_call() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    tracker.request_sent(Lifecycle::SendMessage, "c-1", t0 + 10 * MS);
+    tracker.message_sent("c-1", "m-1", t0 + 10 * MS);
+    tracker.on_event(&message("c-1", "m-1", "u-1", t0 + 12 * MS));
+    // The actor accepts at 1 s, replies at 4 s (its think time) and leaves.
+    tracker.agent_request_sent(Lifecycle::Assign, "c-1", t0 + 1000 * MS);
+    tracker.on_event(&join("c-1", "a-1", t0 + 1003 * MS));
+    tracker.agent_request_sent(Lifecycle::SendMessage, "c-1", t0 + 4000 * MS);
+    tracker.on_event(&message("c-1", "m-2", "a-1", t0 + 4004 * MS));
+    tracker.agent_request_sent(Lifecycle::Leave, "c-1", t0 + 4010 * MS);
+    tracker.on_event(&event(
+        "chats:leave",
+        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
+        t0 + 4015 * MS,
+    ));
+    let s = tracker.finish();
+    let max_ms = |name: &str| {
+        s.events
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e.histogram.max() / 1000)
+            .expect(name)
+    };
+    assert!(max_ms("chats:leave") < 10, "{}", max_ms("chats:leave"));
+    assert!(max_ms("chats:join") < 10, "{}", max_ms("chats:join"));
+    assert!(max_ms("messages:new") < 10, "{}", max_ms("messages:new"));
+    // The service levels still run from the chat's creation.
+    assert!(s.time_to_first_agent_reply.histogram.max() >= 4_000_000);
+    // The actor's leave closes nothing: no chats:close is expected of it.
+    assert_eq!(s.missing.get("chats:close"), None, "{:?}", s.missing);
+    assert_eq!(s.late, 0);
+}
+
+/// `chats:assign` is delivered synchronously (the API waits for its answer),
+/// so it may overtake the queued `chats:create`: it is no lifecycle stage in
+/// the out-of-order check.
+#[test]
+fn chats_assign_overtaking_the_queued_create_is_not_out_of_order() {
+    let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
+    let assign = event(
+        "chats:assign",
+        serde_json::json!({"chat": {"id": "c-1"}, "agents": []}),
+        t0 + MS,
+    );
+    tracker.on_event(&assign);
+    tracker.on_event(&event(
+        "chats:create",
+        serde_json::json!({"chatId": "c-1", "userId": "u-1"}),
+        t0 + 2 * MS,
+    ));
+    tracker.on_event(&join("c-1", "a-1", t0 + 3 * MS));
+    // And arriving after a later stage, it is not counted either.
+    tracker.on_event(&event(
+        "chats:assign",
+        serde_json::json!({"chat": {"id": "c-1"}, "agents": []}),
+        t0 + 4 * MS,
+    ));
+    let s = tracker.finish();
+    assert_eq!(s.out_of_order, 0, "{:?}", s.out_of_order_pairs);
+    assert_eq!(count_of(&s, "chats:assign"), 2);
+}

@@ -2,6 +2,8 @@
 //! behaviour, breaks, ids, rooms and the reply text's placeholders.
 
 use serde_json::Value;
+
+use crate::api::events;
 use serde_saphyr::{Location, Spanned};
 
 use super::{Validator, validate_think};
@@ -34,6 +36,29 @@ fn check_fits_scenario(v: &mut Validator<'_>, at: &Location, has_webhooks: bool)
             at,
             "agents",
             "agent actors need a `webhooks:` section: invitations and messages reach them as webhook events",
+        );
+        return;
+    }
+    // The actors act on these two only: without them they sit idle while
+    // the mock's own agents are switched off, and nothing says why.
+    let Some(hooks) = &v.webhooks else { return };
+    let missing: Vec<&str> = [events::INVITATIONS_NEW, events::MESSAGES_NEW]
+        .into_iter()
+        .filter(|e| !hooks.subscribes(e))
+        .collect();
+    if !missing.is_empty() {
+        let list = missing
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        v.problem(
+            at,
+            "agents",
+            format!(
+                "agent actors are driven by `invitations:new` and `messages:new`, but webhooks.events \
+                 leaves out {list}: add them (or leave `events` out to subscribe to the defaults)"
+            ),
         );
     }
 }

@@ -153,3 +153,32 @@ fn replies_render_their_placeholders() {
     assert_eq!(render_reply("plain", "a", "c", 1), "plain");
     assert_eq!(render_reply("open {{", "a", "c", 1), "open {{");
 }
+
+/// Actors are driven by `invitations:new` and `messages:new`: a section
+/// whose webhook events leave them out is refused, naming what is missing
+/// (the actors used to sit idle with the mock's agents switched off).
+#[test]
+fn webhook_events_without_the_actors_events_are_refused_by_name() {
+    let yaml = |events: &str| {
+        format!(
+            "name: a\nwebhooks: {{events: [{events}]}}\nagents: {{count: 1, ids: [a-1]}}\nload: {{vus: 1, iterations: 1}}\nsteps:\n  - get_settings:\n"
+        )
+    };
+    let problems =
+        crate::scenario::testing::problems(&yaml("chats:create, chats:join, chats:close"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    assert!(p.contains("agents"), "{p}");
+    assert!(
+        p.contains("`invitations:new` and `messages:new`: add them"),
+        "{p}"
+    );
+    assert!(p.contains(":3:"), "located at the agents section: {p}");
+    let problems = crate::scenario::testing::problems(&yaml("invitations:new, chats:close"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("leaves out `messages:new`: add"),
+        "{problems:?}"
+    );
+    assert!(crate::scenario::testing::problems(&yaml("invitations:new, messages:new")).is_empty());
+}
