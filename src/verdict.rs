@@ -217,6 +217,11 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
             "`{}` has no latency: its request was never sent ({} time(s))",
             s.name, s.untimed
         )),
+        // A rate of requests over none sent is no data, as `requests.rate` over zero requests.
+        Some(StatMetric::Rps) if s.timed() == 0 => Err(format!(
+            "`{}` sent no request: it was never sent ({} time(s))",
+            s.name, s.untimed
+        )),
         Some(m) => stat_value(s, m).ok_or(what),
         None => Err(what),
     };

@@ -175,8 +175,9 @@ pub struct Totals {
     pub errors: u64,
     /// `errors / requests` (0 when no request was sent).
     pub error_rate: f64,
-    /// Requests finished during the load phase per second of it
-    /// (`meta.load_secs`); the drain after it (`graceful_stop`) is not in the rate.
+    /// Requests sent during the load phase per second of it (`meta.load_secs`):
+    /// one answered in the drain after it (`graceful_stop`) counts, one the
+    /// drain sent does not.
     pub requests_per_sec: f64,
     /// Finished iterations.
     pub iterations: u64,
@@ -240,7 +241,9 @@ pub struct StatsReport {
     pub errors: u64,
     /// `errors / count` (0 when nothing was recorded).
     pub error_rate: f64,
-    /// Samples finished during the load phase per second of it (`meta.load_secs`).
+    /// Samples started (requests sent) during the load phase per second of it
+    /// (`meta.load_secs`), wherever they finished; untimed ones sent nothing
+    /// and add nothing, so a never-sent step's rate is 0.
     pub rps: f64,
     /// Responses per HTTP status code (keys are the codes as strings); empty for steps.
     pub statuses: BTreeMap<String, u64>,
