@@ -217,6 +217,11 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
             "`{}` has no latency: its request was never sent ({} time(s))",
             s.name, s.untimed
         )),
+        // A rate of requests over none sent is no data, as `requests.rate` over zero requests.
+        Some(StatMetric::Rps) if s.timed() == 0 => Err(format!(
+            "`{}` sent no request: it was never sent ({} time(s))",
+            s.name, s.untimed
+        )),
         Some(m) => stat_value(s, m).ok_or(what),
         None => Err(what),
     };
@@ -354,12 +359,8 @@ fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
             } else {
                 ThresholdStatus::Fail
             };
-            let message = format!(
-                "measured {}, required {} {}",
-                show(*a, t.unit),
-                t.op.as_str(),
-                show(t.limit, t.unit)
-            );
+            let (measured, required) = show_pair(*a, t.limit, t.unit);
+            let message = format!("measured {measured}, required {} {required}", t.op.as_str());
             (status, message)
         }
         Err(why) if t.allow_empty => (
@@ -376,6 +377,34 @@ fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
         actual: measured.ok(),
         message,
     }
+}
+
+/// The measured value and the limit, each as [`show`] writes it, unless that
+/// rounds two different values to one text ("measured 24.3 ms, required <
+/// 24.3 ms" under FAIL): then with as many more digits as tell them apart,
+/// in µs for latencies, and at worst every digit the values have.
+fn show_pair(measured: f64, limit: f64, unit: Unit) -> (String, String) {
+    let (a, b) = (show(measured, unit), show(limit, unit));
+    if a != b || measured == limit {
+        return (a, b);
+    }
+    let precise = |value: f64, decimals: usize| match unit {
+        Unit::Micros => format!("{value:.decimals$} µs"),
+        Unit::Ratio => format!("{:.*}%", decimals + 3, value * 100.0),
+        Unit::Plain => format!("{:.*}", decimals + 2, value),
+    };
+    for decimals in 0..=6 {
+        let (a, b) = (precise(measured, decimals), precise(limit, decimals));
+        if a != b {
+            return (a, b);
+        }
+    }
+    let exact = |value: f64| match unit {
+        Unit::Micros => format!("{value} µs"),
+        Unit::Ratio => format!("{}%", value * 100.0),
+        Unit::Plain => format!("{value}"),
+    };
+    (exact(measured), exact(limit))
 }
 
 fn show(value: f64, unit: Unit) -> String {

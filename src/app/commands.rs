@@ -14,6 +14,9 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     for path in &args.scenarios {
         match scenario::load_file(path) {
             Ok(s) => {
+                for warning in corrected_warnings(&s, path, s.thresholds.len()) {
+                    crate::errln!("{warning}");
+                }
                 let steps: usize = s.flows.iter().map(|f| f.steps.len()).sum();
                 crate::outln!(
                     "{}: ok ({} flow(s), {steps} step(s))",
@@ -29,6 +32,33 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     } else {
         Err(usage(anyhow!(failed.join("\n"))))
     }
+}
+
+/// A warning for each `_corrected` threshold of a closed-model scenario (see
+/// [`scenario::Scenario::corrected_in_closed_model`]), saying where it was written:
+/// `thresholds[i]` of `path` for the first `from_file`, `--threshold` after them.
+pub(super) fn corrected_warnings(
+    s: &scenario::Scenario,
+    path: &std::path::Path,
+    from_file: usize,
+) -> Vec<String> {
+    s.corrected_in_closed_model()
+        .into_iter()
+        .map(|(index, t)| {
+            let at = if index < from_file {
+                format!("{}: thresholds[{index}]", path.display())
+            } else {
+                "--threshold".to_owned()
+            };
+            format!(
+                "warning: {at}: `{t}` is on the coordinated-omission corrected latency, which in \
+                 the closed model equals the raw latency (a virtual user sends when it is ready: \
+                 there is no schedule to be late against, and a stalled target shows in neither); \
+                 it can only restate the raw threshold. Run the open model (`arrival_rate`, \
+                 `--rate`) for a corrected latency, or write the raw metric."
+            )
+        })
+        .collect()
 }
 
 /// Re-renders a saved report and judges it again the way the run did (same

@@ -45,6 +45,11 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     // First: a Ctrl-C while the run sets up then interrupts it, report and all.
     let signals = Signals::listen();
     let config = RunConfig::from_args(&args).map_err(usage)?;
+    let from_file = config.scenario.thresholds.len() - args.thresholds.len();
+    for warning in super::commands::corrected_warnings(&config.scenario, &args.scenario, from_file)
+    {
+        crate::errln!("{warning}");
+    }
     let started_at = SystemTime::now();
     let plan = LoadPlan::new(&config.scenario.load, config.shard);
     let target = resolve_target(&args, &config.scenario).await?;

@@ -10,15 +10,15 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use super::timeline::{compact_histogram, second_label};
 use super::{
-    FailureKind, FailureSample, FlowId, LatencyStats, LoadCounts, MetricsLayout, RequestSample,
-    RouteId, RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
+    FailureKind, FailureSample, FlowId, LatencyStats, MetricsLayout, RequestSample, RouteId,
+    RunMetrics, SampleStore, StepId, StepSample, TimelinePoint, new_latency_histogram,
 };
 
 /// Source of unique hub ids, so a thread's cached shard slot is never reused for another hub
@@ -119,8 +119,9 @@ pub struct MetricsHub {
     samples: SampleStore,
     /// Only the ticker and `finish` lock this; recording never touches it.
     ticker: Mutex<Ticker>,
-    /// Counts when the load phase ended (see [`MetricsHub::mark_load_end`]).
-    load_counts: Mutex<Option<LoadCounts>>,
+    /// When the load phase ended (see [`MetricsHub::mark_load_end`]); unset while it runs.
+    /// tokio's clock, the engine's: std's outside paused-time tests.
+    load_end: OnceLock<tokio::time::Instant>,
     /// The open-model generator's own lag, µs, handed over once at its end.
     scheduling_lag: Mutex<Option<Histogram<u64>>>,
 }
@@ -206,7 +207,7 @@ impl MetricsHub {
                 last_second: None,
                 scratch: new_latency_histogram(),
             }),
-            load_counts: Mutex::new(None),
+            load_end: OnceLock::new(),
             scheduling_lag: Mutex::new(None),
         }
     }
@@ -217,31 +218,23 @@ impl MetricsHub {
         *lock(&self.scheduling_lag) = Some(lag_us);
     }
 
-    /// Notes the counts at the end of the load phase (once; later calls are
-    /// ignored), so rates can be over the load alone, not the drain after it.
+    /// Notes the end of the load phase (once; later calls are ignored).
+    /// From then on a sample counts towards the rates only when it started
+    /// before that end, so rates are of what the load phase sent: neither
+    /// the requests still in flight at its end are lost (they finish in the
+    /// drain) nor what the drain sends added.
     pub fn mark_load_end(&self) {
-        let mut counts = LoadCounts {
-            requests: 0,
-            steps: vec![0; self.layout.steps.len()],
-            routes: vec![0; self.layout.routes.len()],
-            iterations: 0,
-            flows: vec![0; self.layout.flows.len()],
+        let _ = self.load_end.set(tokio::time::Instant::now());
+    }
+
+    /// Whether a sample that took `took_us` and is recorded now started during the load phase.
+    /// While the load runs, one atomic load; only in the drain does it read the clock.
+    fn started_in_load(&self, took_us: u64) -> u64 {
+        let Some(end) = self.load_end.get() else {
+            return 1;
         };
-        for shard in self.shards.iter() {
-            let shard = lock(&shard.0);
-            for (total, part) in counts.steps.iter_mut().zip(&shard.steps) {
-                *total += part.count;
-            }
-            for (total, part) in counts.routes.iter_mut().zip(&shard.routes) {
-                *total += part.count;
-            }
-            counts.iterations += shard.iteration.count;
-            for (total, part) in counts.flows.iter_mut().zip(&shard.flows) {
-                *total += part.count;
-            }
-        }
-        counts.requests = counts.routes.iter().sum();
-        lock(&self.load_counts).get_or_insert(counts);
+        let started = tokio::time::Instant::now().checked_sub(Duration::from_micros(took_us));
+        u64::from(started.is_none_or(|started| started < *end))
     }
 
     /// The layout the hub was built for.
@@ -257,6 +250,7 @@ impl MetricsHub {
     /// Records one finished request: per-route stats, the current interval and live counters.
     pub fn record_request(&self, sample: &RequestSample) {
         let is_error = sample.failure.is_some();
+        let in_load = self.started_in_load(sample.latency_us);
         {
             let mut shard = self.shard();
             let route = sample.route.0 as usize;
@@ -269,6 +263,7 @@ impl MetricsHub {
                     sample.latency_us,
                     sample.corrected_us,
                 );
+                stats.in_load += in_load;
                 stats.record_bytes(sample.bytes_sent, sample.bytes_received);
                 stats.throttle.throttled += u64::from(sample.throttled);
                 stats.schema_checked += u64::from(sample.schema_checked);
@@ -308,6 +303,7 @@ impl MetricsHub {
 
     /// Records one finished step into its per-step stats.
     pub fn record_step(&self, sample: &StepSample) {
+        let in_load = self.started_in_load(sample.duration_us);
         let mut shard = self.shard();
         let step = sample.step.0 as usize;
         debug_assert!(step < shard.steps.len(), "StepId {step} not in layout");
@@ -319,6 +315,7 @@ impl MetricsHub {
                 sample.duration_us,
                 sample.corrected_us,
             );
+            stats.in_load += in_load;
         }
     }
 
@@ -357,13 +354,16 @@ impl MetricsHub {
         latency_us: u64,
         corrected_us: u64,
     ) {
+        let in_load = self.started_in_load(latency_us);
         {
             let mut shard = self.shard();
             shard
                 .iteration
                 .record(None, None, !ok, latency_us, corrected_us);
+            shard.iteration.in_load += in_load;
             if let Some(stats) = flow.and_then(|f| shard.flows.get_mut(f.0 as usize)) {
                 stats.record(None, None, !ok, latency_us, corrected_us);
+                stats.in_load += in_load;
             }
         }
         self.live.iterations.fetch_add(1, Relaxed);
@@ -416,7 +416,7 @@ impl MetricsHub {
             active_vus: self.live.active_vus.load(Relaxed),
             in_flight: 0,
             oldest_in_flight: None,
-            draining: lock(&self.load_counts).is_some(),
+            draining: self.load_end.get().is_some(),
         }
     }
 
@@ -470,7 +470,6 @@ impl MetricsHub {
             cut_off_requests: self.live.cut_off_requests.load(Relaxed),
             throttled_iterations: self.live.throttled_iterations.load(Relaxed),
             failure_samples: self.samples.snapshot(),
-            load_counts: lock(&self.load_counts).clone(),
             scheduling_lag_us: lock(&self.scheduling_lag).clone(),
             elapsed,
         }

@@ -173,28 +173,10 @@ pub struct RunMetrics {
     pub throttled_iterations: u64,
     /// Why steps failed: the first samples per step and failure kind, with their counts.
     pub failure_samples: Vec<KindSamples>,
-    /// Counts at the end of the load phase, if it was marked.
-    pub load_counts: Option<LoadCounts>,
     /// Open model: how late the generator itself got to each arrival, µs.
     pub scheduling_lag_us: Option<Histogram<u64>>,
     /// Time from run start to `finish`.
     pub elapsed: Duration,
-}
-
-/// Samples recorded by the end of the load phase: the numerators of the
-/// rates, whose denominator is the load phase's length.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LoadCounts {
-    /// Requests over all routes.
-    pub requests: u64,
-    /// Per step, in `StepId` order.
-    pub steps: Vec<u64>,
-    /// Per route, in `RouteId` order.
-    pub routes: Vec<u64>,
-    /// Finished iterations.
-    pub iterations: u64,
-    /// Finished iterations per flow, in `FlowId` order.
-    pub flows: Vec<u64>,
 }
 
 impl RunMetrics {

@@ -25,6 +25,12 @@ pub struct LatencyStats {
     pub count: u64,
     /// Samples that failed.
     pub errors: u64,
+    /// Timed samples that started (the request was sent) during the load
+    /// phase: the numerator of the rate, whose denominator is the load
+    /// phase's length. A sample that finished in the drain after it still
+    /// counts; one started in the drain does not, nor does an untimed one
+    /// (nothing was sent).
+    pub in_load: u64,
     /// `(status code, count)` pairs in first-seen order (sorted by code after a merge).
     pub statuses: Vec<(u16, u64)>,
     /// Failures per [`FailureKind::index`].
@@ -90,6 +96,7 @@ impl LatencyStats {
             corrected_us: new_latency_histogram(),
             count: 0,
             errors: 0,
+            in_load: 0,
             statuses: Vec::with_capacity(STATUS_CAPACITY),
             failures: [0; FailureKind::COUNT],
             saturated: 0,
@@ -140,10 +147,12 @@ impl LatencyStats {
             self.saturated += 1;
         }
         // Values are clamped first, so neither call can resize a histogram (no allocation).
+        // The floor of 1 µs (the histogram's lowest discernible value) keeps a sample from
+        // reading as "no latency": the report shows percentiles of all 0 as none measured.
         self.latency_us
-            .saturating_record(latency_us.min(LATENCY_MAX_US));
+            .saturating_record(latency_us.clamp(1, LATENCY_MAX_US));
         self.corrected_us
-            .saturating_record(corrected_us.min(LATENCY_MAX_US));
+            .saturating_record(corrected_us.clamp(1, LATENCY_MAX_US));
     }
 
     /// Adds everything in `other` to `self`. Histograms of any bounds and precision merge exactly
@@ -153,6 +162,7 @@ impl LatencyStats {
         merge_histogram(&mut self.corrected_us, &other.corrected_us);
         self.count += other.count;
         self.errors += other.errors;
+        self.in_load += other.in_load;
         for &(code, count) in &other.statuses {
             self.add_status(code, count);
         }
@@ -207,6 +217,7 @@ impl LatencyStats {
         self.corrected_us.reset();
         self.count = 0;
         self.errors = 0;
+        self.in_load = 0;
         self.statuses.clear();
         self.failures = [0; FailureKind::COUNT];
         self.saturated = 0;

@@ -12,14 +12,12 @@ use super::{
     FailureSamples, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport, TimelineReport,
     Totals, encode_histogram,
 };
-use crate::metrics::{
-    FailureKind, LatencyStats, LoadCounts, MetricsLayout, RunMetrics, TimelinePoint,
-};
+use crate::metrics::{FailureKind, LatencyStats, MetricsLayout, RunMetrics, TimelinePoint};
 
 /// Builds the report of a run from its merged metrics and metadata.
 ///
-/// Rates are over the load phase (`meta.load_secs`) when it is known, else
-/// over `metrics.elapsed`. `planned_iterations` is what the plan asked for,
+/// Rates are of what started (was sent) during the load phase, per second
+/// of it (`meta.load_secs`) when it is known, else over `metrics.elapsed`. `planned_iterations` is what the plan asked for,
 /// when it fixes a number.
 #[inline(never)] // counted apart by bench/instructions.sh (see `Tick::once`)
 pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64>) -> RunReport {
@@ -39,25 +37,13 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         totals,
         steps: step_reports(metrics, seconds),
         routes: keyed_reports(
-            metrics,
             (&metrics.routes, &layout.routes, "route"),
-            |c| &c.routes,
             |r| &mut r.route,
             seconds,
         ),
-        iteration: StatsReport {
-            rps: load_rate(
-                metrics,
-                |c| Some(&c.iterations),
-                metrics.iteration.count,
-                seconds,
-            ),
-            ..stats_report("iteration".to_owned(), &metrics.iteration, seconds)
-        },
+        iteration: stats_report("iteration".to_owned(), &metrics.iteration, seconds),
         flow_iterations: keyed_reports(
-            metrics,
             (&metrics.flows, &layout.flows, "flow"),
-            |c| &c.flows,
             |r| &mut r.flow,
             seconds,
         ),
@@ -90,7 +76,6 @@ fn step_reports(metrics: &RunMetrics, seconds: f64) -> Vec<StatsReport> {
             let info = layout.steps.get(index);
             let name = info.map_or_else(|| format!("step {index}"), |info| info.name.clone());
             let mut report = stats_report(name, stats, seconds);
-            report.rps = load_rate(metrics, |c| c.steps.get(index), stats.count, seconds);
             report.flow = info.map(|info| info.flow.clone());
             report
         })
@@ -106,7 +91,10 @@ fn totals(metrics: &RunMetrics, planned_iterations: Option<u64>, seconds: f64) -
         requests,
         errors,
         error_rate: ratio(errors, requests),
-        requests_per_sec: load_rate(metrics, |c| Some(&c.requests), requests, seconds),
+        requests_per_sec: per_second(
+            metrics.routes.iter().map(|stats| stats.in_load).sum(),
+            seconds,
+        ),
         iterations: metrics.iteration.count,
         iteration_errors: metrics.iteration.errors,
         dropped_iterations: metrics.dropped,
@@ -141,12 +129,10 @@ fn timeline_report(point: &TimelinePoint) -> TimelineReport {
 }
 
 /// One report per route or per flow: `(stats, names, kind)` gives each its name (`{kind}
-/// {index}` past the end of `names`), `counts` its count at the end of the load phase, and
-/// `key` the field that keeps the name in the wire model (`route`, `flow`).
+/// {index}` past the end of `names`), and `key` the field that keeps the name in the wire
+/// model (`route`, `flow`).
 fn keyed_reports(
-    metrics: &RunMetrics,
     (all, names, kind): (&[LatencyStats], &[String], &str),
-    counts: fn(&LoadCounts) -> &Vec<u64>,
     key: fn(&mut StatsReport) -> &mut Option<String>,
     seconds: f64,
 ) -> Vec<StatsReport> {
@@ -158,7 +144,6 @@ fn keyed_reports(
                 .cloned()
                 .unwrap_or_else(|| format!("{kind} {index}"));
             let mut report = stats_report(name.clone(), stats, seconds);
-            report.rps = load_rate(metrics, |c| counts(c).get(index), stats.count, seconds);
             *key(&mut report) = Some(name);
             report
         })
@@ -202,23 +187,6 @@ pub fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
     }
 }
 
-/// A rate over the load phase: what `pick` finds in the counts at its end
-/// (`total` when they were not marked) per second of it.
-fn load_rate(
-    metrics: &RunMetrics,
-    pick: impl Fn(&LoadCounts) -> Option<&u64>,
-    total: u64,
-    seconds: f64,
-) -> f64 {
-    let count = metrics
-        .load_counts
-        .as_ref()
-        .and_then(pick)
-        .copied()
-        .unwrap_or(total);
-    per_second(count, seconds)
-}
-
 fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport {
     let mut statuses = BTreeMap::new();
     add_statuses(&mut statuses, stats);
@@ -231,7 +199,9 @@ fn stats_report(name: String, stats: &LatencyStats, seconds: f64) -> StatsReport
         count: stats.count,
         errors: stats.errors,
         error_rate: stats.error_rate(),
-        rps: per_second(stats.count, seconds),
+        // Started during the load phase: a never-sent (untimed) sample sent nothing, so a step
+        // whose requests were never sent has a rate of 0.
+        rps: per_second(stats.in_load, seconds),
         statuses,
         failures,
         saturated: stats.saturated,
@@ -468,7 +438,6 @@ mod tests {
             cut_off_requests: 0,
             throttled_iterations: 0,
             failure_samples: Vec::new(),
-            load_counts: None,
             scheduling_lag_us: None,
             elapsed: std::time::Duration::ZERO,
         };

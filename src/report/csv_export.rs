@@ -2,7 +2,8 @@
 //! spreadsheets. Latencies in milliseconds with microsecond precision; body bytes sent and
 //! received (routes; 0 elsewhere); routes' connection set-up after them (new and reused
 //! connections, TLS sessions resumed, p50 and p99 of TCP connect, TLS handshake and time to
-//! first byte; empty where there are none).
+//! first byte; empty where there are none). An entry with no timed sample (a route never
+//! requested, a step whose request was never sent) has empty latency cells, not 0 ms.
 
 use super::connection::{ConnectionReport, Phase};
 use super::{ReportError, RunReport, StatsReport};
@@ -81,22 +82,31 @@ fn record(kind: &str, s: &StatsReport) -> Vec<String> {
         s.errors.to_string(),
         format!("{:.6}", s.error_rate),
         format!("{:.3}", s.rps),
-        ms(p.min_us),
-        format!("{:.3}", p.mean_us / 1000.0),
-        ms(p.p50_us),
-        ms(p.p90_us),
-        ms(p.p95_us),
-        ms(p.p99_us),
-        ms(p.p99_9_us),
-        ms(p.p99_99_us),
-        ms(p.max_us),
-        ms(s.corrected.p99_us),
+    ];
+    // No timed sample (a route never requested, a step never sent): empty, not 0 ms.
+    if s.timed() == 0 {
+        cells.extend(std::iter::repeat_n(String::new(), 10));
+    } else {
+        cells.extend([
+            ms(p.min_us),
+            format!("{:.3}", p.mean_us / 1000.0),
+            ms(p.p50_us),
+            ms(p.p90_us),
+            ms(p.p95_us),
+            ms(p.p99_us),
+            ms(p.p99_9_us),
+            ms(p.p99_99_us),
+            ms(p.max_us),
+            ms(s.corrected.p99_us),
+        ]);
+    }
+    cells.extend([
         s.throttle.throttled.to_string(),
         s.throttle.retries.to_string(),
         ms(s.throttle.wait_us),
         s.bytes_sent.to_string(),
         s.bytes_received.to_string(),
-    ];
+    ]);
     cells.extend(connection_cells(s.connection.as_ref()));
     cells
 }
@@ -151,6 +161,39 @@ mod tests {
         let p99: f64 = rows[0][12].parse().unwrap();
         assert!((p99 - report.steps[0].latency.p99_us as f64 / 1000.0).abs() < 0.001);
         assert!(rows.iter().any(|r| &r[0] == "iteration"));
+    }
+
+    // See: audit 2026-12-07 (measure.md #4).
+    #[test]
+    fn a_step_never_sent_has_empty_latency_cells_not_zero_ms() {
+        let mut report = crate::report::build_sample_report();
+        let step = &mut report.steps[0];
+        step.untimed = step.count;
+        step.rps = 0.0;
+        step.latency = crate::report::Percentiles::default();
+        step.corrected = crate::report::Percentiles::default();
+        let bytes = super::render(&report).unwrap();
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let header = r.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        assert_eq!(rows[0].len(), header.len());
+        for column in [
+            "min_ms",
+            "mean_ms",
+            "p50_ms",
+            "p99_ms",
+            "max_ms",
+            "p99_corrected_ms",
+        ] {
+            assert_eq!(&rows[0][at(column)], "", "{column}");
+            assert_ne!(&rows[1][at(column)], "", "{column} of a step that ran");
+        }
+        assert_eq!(&rows[0][at("rps")], "0.000");
+        assert_eq!(
+            &rows[0][at("count")],
+            report.steps[0].count.to_string().as_str()
+        );
     }
 
     #[test]

@@ -63,6 +63,35 @@ mod tests {
         assert_eq!(parsed, report);
     }
 
+    // See: audit 2026-12-07 (measure.md #4): a step never sent showed 0 ms
+    // for every percentile, a dashboard's best possible value.
+    #[test]
+    fn an_entry_with_no_timed_sample_has_null_latency_and_old_all_zero_reports_still_read() {
+        let mut report = sample_report();
+        let step = &mut report.steps[0];
+        step.untimed = step.count;
+        step.latency = crate::report::Percentiles::default();
+        step.corrected = crate::report::Percentiles::default();
+        let bytes = render(&report).expect("renders");
+        let mut instance: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        let errors = schema_errors(&validator(), &instance);
+        assert!(errors.is_empty(), "schema violations: {errors:#?}");
+        assert!(
+            instance["steps"][0]["latency"].is_null(),
+            "{}",
+            instance["steps"][0]
+        );
+        assert!(instance["steps"][0]["corrected"].is_null());
+        assert!(instance["steps"][1]["latency"]["p99_us"].as_u64().unwrap() > 0);
+        assert_eq!(RunReport::from_json(&bytes).expect("reads back"), report);
+        // Written before: an all-zero object.
+        let zeros = serde_json::to_value(crate::report::Percentiles::default()).unwrap();
+        instance["steps"][0]["latency"] = zeros.clone();
+        instance["steps"][0]["corrected"] = zeros;
+        let old = serde_json::to_vec(&instance).unwrap();
+        assert_eq!(RunReport::from_json(&old).expect("reads"), report);
+    }
+
     #[test]
     fn schema_rejects_a_report_with_a_missing_or_misspelled_field() {
         let report = sample_report();

@@ -42,20 +42,23 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
     let seconds = meta.load_secs;
     let totals = Totals::merged(reports, seconds);
     let throttle = super::throttle::merge(reports, totals.requests);
+    let lists = |list: fn(&RunReport) -> &[StatsReport]| {
+        reports.iter().map(move |r| (list(r), rate_secs(&r.meta)))
+    };
     Ok(RunReport {
         schema_version: SCHEMA_VERSION,
         meta,
         totals,
-        steps: merge_lists(reports.iter().map(|r| r.steps.as_slice()), seconds)?,
-        routes: merge_lists(reports.iter().map(|r| r.routes.as_slice()), seconds)?,
+        steps: merge_lists(lists(|r| &r.steps), seconds)?,
+        routes: merge_lists(lists(|r| &r.routes), seconds)?,
         iteration: merge_stats(
-            &reports.iter().map(|r| &r.iteration).collect::<Vec<_>>(),
+            &reports
+                .iter()
+                .map(|r| (&r.iteration, rate_secs(&r.meta)))
+                .collect::<Vec<_>>(),
             seconds,
         )?,
-        flow_iterations: merge_lists(
-            reports.iter().map(|r| r.flow_iterations.as_slice()),
-            seconds,
-        )?,
+        flow_iterations: merge_lists(lists(|r| &r.flow_iterations), seconds)?,
         timeline: merge_timeline(reports)?,
         status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
@@ -88,13 +91,7 @@ impl RunMeta {
             .fold(0.0, f64::max);
         let load_secs = reports
             .iter()
-            .map(|r| {
-                if r.meta.load_secs > 0.0 {
-                    r.meta.load_secs
-                } else {
-                    r.meta.duration_secs
-                }
-            })
+            .map(|r| rate_secs(&r.meta))
             .fold(0.0, f64::max);
         let mut meta = reports[0].meta.clone();
         meta.duration_secs = wall_secs;
@@ -126,17 +123,38 @@ impl RunMeta {
     }
 }
 
+/// The seconds a report's rates are over: its load phase, or its whole run
+/// when the load phase was not recorded.
+fn rate_secs(meta: &RunMeta) -> f64 {
+    if meta.load_secs > 0.0 {
+        meta.load_secs
+    } else {
+        meta.duration_secs
+    }
+}
+
+/// How many samples a rate of `rate` per second over `seconds` counted: the
+/// numerator a report stores as its rate, recovered (exact after rounding)
+/// so that shards' rates add up as counts, not as averages.
+fn rated_count(rate: f64, seconds: f64) -> u64 {
+    (rate * seconds).round() as u64
+}
+
 impl Totals {
-    /// The reports' totals summed, rates recomputed over `seconds`; the scheduling lag is
-    /// the worst shard's.
+    /// The reports' totals summed, rates recomputed over `seconds` from each report's samples
+    /// started during its load phase; the scheduling lag is the worst shard's.
     fn merged(reports: &[RunReport], seconds: f64) -> Self {
         let sum = |f: fn(&Totals) -> u64| reports.iter().map(|r| f(&r.totals)).sum::<u64>();
         let (requests, errors) = (sum(|t| t.requests), sum(|t| t.errors));
+        let in_load = reports
+            .iter()
+            .map(|r| rated_count(r.totals.requests_per_sec, rate_secs(&r.meta)))
+            .sum();
         Totals {
             requests,
             errors,
             error_rate: ratio(errors, requests),
-            requests_per_sec: per_second(requests, seconds),
+            requests_per_sec: per_second(in_load, seconds),
             iterations: sum(|t| t.iterations),
             iteration_errors: sum(|t| t.iteration_errors),
             dropped_iterations: sum(|t| t.dropped_iterations),
@@ -199,19 +217,20 @@ fn add_maps<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeM
     out
 }
 
-/// Merges lists of stats by name, in order of first appearance.
+/// Merges lists of stats by name, in order of first appearance; each list comes with the
+/// seconds its rates are over.
 fn merge_lists<'a>(
-    lists: impl Iterator<Item = &'a [StatsReport]>,
+    lists: impl Iterator<Item = (&'a [StatsReport], f64)>,
     seconds: f64,
 ) -> Result<Vec<StatsReport>, ReportError> {
     let mut order: Vec<&str> = Vec::new();
-    let mut groups: BTreeMap<&str, Vec<&StatsReport>> = BTreeMap::new();
-    for list in lists {
+    let mut groups: BTreeMap<&str, Vec<(&StatsReport, f64)>> = BTreeMap::new();
+    for (list, secs) in lists {
         for s in list {
             if !groups.contains_key(s.name.as_str()) {
                 order.push(&s.name);
             }
-            groups.entry(&s.name).or_default().push(s);
+            groups.entry(&s.name).or_default().push((s, secs));
         }
     }
     order
@@ -225,13 +244,20 @@ fn add_encoded(into: &mut Histogram<u64>, encoded: &str) -> Result<(), ReportErr
     Ok(())
 }
 
-fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, ReportError> {
+/// Merges one entry's parts, each with the seconds its rate is over.
+fn merge_stats(parts: &[(&StatsReport, f64)], seconds: f64) -> Result<StatsReport, ReportError> {
     let mut latency = new_latency_histogram();
     let mut corrected = new_latency_histogram();
-    for p in parts {
+    for (p, _) in parts {
         add_encoded(&mut latency, &p.histogram)?;
         add_encoded(&mut corrected, &p.corrected_histogram)?;
     }
+    let in_load = parts
+        .iter()
+        .map(|(p, secs)| rated_count(p.rps, *secs))
+        .sum();
+    let parts: Vec<&StatsReport> = parts.iter().map(|(p, _)| *p).collect();
+    let parts = parts.as_slice();
     let first = parts[0];
     let count = parts.iter().map(|p| p.count).sum();
     let errors = parts.iter().map(|p| p.errors).sum();
@@ -242,7 +268,7 @@ fn merge_stats(parts: &[&StatsReport], seconds: f64) -> Result<StatsReport, Repo
         count,
         errors,
         error_rate: ratio(errors, count),
-        rps: per_second(count, seconds),
+        rps: per_second(in_load, seconds),
         statuses: add_maps(parts.iter().map(|p| &p.statuses)),
         failures: add_maps(parts.iter().map(|p| &p.failures)),
         saturated: parts.iter().map(|p| p.saturated).sum(),
@@ -627,6 +653,35 @@ mod tests {
         assert_eq!(schema(&[with(Some(3)), with(Some(4))]).checked, Some(7));
         assert_eq!(schema(&[with(Some(3)), with(None)]).checked, None);
         assert_eq!(schema(&[with(Some(0)), with(Some(0))]).checked, Some(0));
+    }
+
+    // See: audit 2026-12-07 (measure.md #1). A shard's rate counts what it
+    // sent during its load phase, which can be fewer than its `count` (what
+    // the drain sent): the merged rate adds those, not the counts.
+    #[test]
+    fn merged_rates_add_what_each_shard_sent_during_its_load_phase() {
+        let shard = |load_secs: f64, in_load: f64| {
+            let mut r = run(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+            r.meta.load_secs = load_secs;
+            for s in r.steps.iter_mut().chain(&mut r.routes) {
+                s.rps = in_load / load_secs;
+            }
+            r.iteration.rps = in_load / load_secs;
+            r.totals.requests_per_sec = in_load / load_secs;
+            r
+        };
+        // 6 of 10 sent in 2 s, 8 of 10 sent in 4 s: 14 over the longest load phase.
+        let merged = merge(&[shard(2.0, 6.0), shard(4.0, 8.0)], &[]).unwrap();
+        assert_eq!(merged.meta.load_secs, 4.0);
+        assert_eq!(merged.totals.requests, 20);
+        for rate in [
+            merged.totals.requests_per_sec,
+            merged.steps[0].rps,
+            merged.routes[0].rps,
+            merged.iteration.rps,
+        ] {
+            assert!((rate - 14.0 / 4.0).abs() < 1e-9, "{rate}");
+        }
     }
 
     /// A run of two flows: `chat` iterations take `values`, `browse` ones 1 ms.

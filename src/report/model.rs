@@ -175,8 +175,9 @@ pub struct Totals {
     pub errors: u64,
     /// `errors / requests` (0 when no request was sent).
     pub error_rate: f64,
-    /// Requests finished during the load phase per second of it
-    /// (`meta.load_secs`); the drain after it (`graceful_stop`) is not in the rate.
+    /// Requests sent during the load phase per second of it (`meta.load_secs`):
+    /// one answered in the drain after it (`graceful_stop`) counts, one the
+    /// drain sent does not.
     pub requests_per_sec: f64,
     /// Finished iterations.
     pub iterations: u64,
@@ -240,7 +241,9 @@ pub struct StatsReport {
     pub errors: u64,
     /// `errors / count` (0 when nothing was recorded).
     pub error_rate: f64,
-    /// Samples finished during the load phase per second of it (`meta.load_secs`).
+    /// Samples started (requests sent) during the load phase per second of it
+    /// (`meta.load_secs`), wherever they finished; untimed ones sent nothing
+    /// and add nothing, so a never-sent step's rate is 0.
     pub rps: f64,
     /// Responses per HTTP status code (keys are the codes as strings); empty for steps.
     pub statuses: BTreeMap<String, u64>,
@@ -272,10 +275,13 @@ pub struct StatsReport {
     /// the percentiles are of the other `count - untimed` (absent when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub untimed: u64,
-    /// Latency from the actual send.
+    /// Latency from the actual send; all 0 in memory and `null` in the JSON when no sample
+    /// was timed (a route never requested, a step never sent), never a 0 ms latency.
+    #[serde(with = "no_sample_as_null")]
     pub latency: Percentiles,
     /// Latency from the intended start (coordinated-omission corrected; equals `latency` in the
-    /// closed model).
+    /// closed model, see README "Coordinated omission"); `null` like `latency`.
+    #[serde(with = "no_sample_as_null")]
     pub corrected: Percentiles,
     /// The raw latency histogram: HdrHistogram V2, deflate-compressed, base64 (standard).
     pub histogram: String,
@@ -493,6 +499,23 @@ fn check_histogram(entry: &str, field: &str, encoded: &str) -> Result<(), Report
             },
             cause: Box::new(cause),
         }),
+    }
+}
+
+/// A [`Percentiles`] with no sample behind it (all 0: a recorded sample is at least 1 µs)
+/// written as `null`, so a dashboard never plots it as a 0 ms latency; `null` (and the
+/// all-0 object of reports written before) read back as all 0.
+mod no_sample_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Percentiles;
+
+    pub(super) fn serialize<S: Serializer>(p: &Percentiles, s: S) -> Result<S::Ok, S::Error> {
+        (*p != Percentiles::default()).then_some(p).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Percentiles, D::Error> {
+        Ok(Option::<Percentiles>::deserialize(d)?.unwrap_or_default())
     }
 }
 

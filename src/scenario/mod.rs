@@ -104,6 +104,31 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Thresholds on a `_corrected` percentile in the closed model, with their index in
+    /// `thresholds`. A closed-model VU sends each request when it is ready, so there is no
+    /// schedule to be late against: the corrected latency equals the raw one and such a
+    /// threshold can only restate the raw threshold (a stalled target shows in neither).
+    /// They stay valid (the same scenario may run in the open model with `--rate`), so the
+    /// caller warns rather than refuses.
+    pub fn corrected_in_closed_model(&self) -> Vec<(usize, &threshold::Threshold)> {
+        if !matches!(self.load, Workload::Closed { .. }) {
+            return Vec::new();
+        }
+        self.thresholds
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                matches!(
+                    t.stat,
+                    Some(threshold::StatMetric::Quantile {
+                        corrected: true,
+                        ..
+                    })
+                )
+            })
+            .collect()
+    }
+
     /// How long the end-of-run clean-up may take: `cleanup_timeout`, else the
     /// load's `graceful_stop`.
     pub fn cleanup_limit(&self) -> Duration {

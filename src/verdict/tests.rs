@@ -381,3 +381,40 @@ fn schema_violations_without_any_response_checked_is_no_data() {
         assert!(!v.passed, "{mode}");
     }
 }
+
+// See: audit 2026-12-07 (measure.md #7): "FAIL p99 < 24271us (measured
+// 24.3 ms, required < 24.3 ms)" read like a pass.
+#[test]
+fn a_failing_threshold_never_shows_measured_and_required_as_the_same_text() {
+    let mut report = sample();
+    report.steps[0].latency.p99_us = 24_287;
+    report.steps[0].latency.mean_us = 21_348.497_312;
+    let cases = [
+        (
+            "create_user.p99 < 24271us",
+            "measured 24287 µs, required < 24271 µs",
+        ),
+        (
+            "create_user.mean < 21348us",
+            "measured 21348.5 µs, required < 21348.0 µs",
+        ),
+        (
+            "create_user.mean == 21348.497us",
+            "measured 21348.4973 µs, required == 21348.4970 µs",
+        ),
+    ];
+    for (expr, message) in cases {
+        let v = judge(&[parse(expr)], &report);
+        assert_eq!(v.thresholds[0].status, ThresholdStatus::Fail, "{expr}");
+        assert_eq!(v.thresholds[0].message, message, "{expr}");
+    }
+    // Values that round apart keep the short form; equal ones stay equal.
+    let v = judge(&[parse("create_user.p99 < 20ms")], &report);
+    assert_eq!(
+        v.thresholds[0].message,
+        "measured 24.3 ms, required < 20.0 ms"
+    );
+    let v = judge(&[parse("create_user.p99 <= 24287us")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::Pass);
+    assert!(!v.thresholds[0].message.contains("24287 µs"), "{v:?}");
+}

@@ -232,32 +232,39 @@ fn unwritable_outputs_are_usage_errors_found_before_the_run() {
 }
 
 // See: issue 10 point 6 — rates were over the wall time, drain included.
+// See: audit 2026-12-07 (measure.md #1) — and a request sent during the load
+// phase but answered in the drain was left out of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rates_are_over_the_load_phase_not_the_drain() {
     let mock =
         start_mock_yaml("faults:\n  routes:\n    getId:\n      latency: {dist: fixed, ms: 900}\n")
             .await;
     let dir = tempfile::tempdir().unwrap();
-    // One iteration: a fast request inside the 400 ms load, a slow one that
-    // ends in the drain (graceful_stop) about 500 ms later.
+    // One iteration: a fast request inside the 400 ms load, a slow one sent
+    // inside it that ends in the drain (graceful_stop) about 500 ms later,
+    // and a last one the drain sends.
     let yaml = format!(
-        "name: drain\n{}load: {{vus: 1, duration: 400ms, graceful_stop: 5s}}\nsteps:\n  - get_settings:\n  - request: {{method: GET, path: /id}}\n    name: slow\n",
+        "name: drain\n{}load: {{vus: 1, duration: 400ms, graceful_stop: 5s}}\nsteps:\n  - get_settings:\n  - request: {{method: GET, path: /id}}\n    name: slow\n  - get_settings:\n    name: after\n",
         target_block(&mock)
     );
     let path = write_scenario(dir.path(), "drain.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Passed);
     let (meta, t) = (&report.meta, &report.totals);
-    assert_eq!((t.requests, t.iterations), (2, 1));
+    assert_eq!((t.requests, t.iterations), (3, 1));
     assert!(meta.load_secs < meta.duration_secs, "{meta:?}");
-    // One request finished during the load phase: the rate is 1 / load.
-    let expected = 1.0 / meta.load_secs;
+    // Two requests were sent during the load phase: the rate is 2 / load,
+    // the drain neither in the denominator nor (what it sent) in the numerator.
+    let expected = 2.0 / meta.load_secs;
     assert!(
         (t.requests_per_sec - expected).abs() < 1e-9,
         "{} req/s, expected {expected}",
         t.requests_per_sec
     );
-    assert!((step(&report, "slow").rps).abs() < 1e-9);
+    assert!((step(&report, "slow").rps - 1.0 / meta.load_secs).abs() < 1e-9);
+    assert!((step(&report, "after").rps).abs() < 1e-9);
+    // The iteration started during the load phase.
+    assert!((report.iteration.rps - 1.0 / meta.load_secs).abs() < 1e-9);
 }
 
 // See: issue 10 point 6 — an aborted iteration held its agent slot until the

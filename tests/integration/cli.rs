@@ -574,3 +574,52 @@ fn every_flag_the_mock_help_names_exists() {
         );
     }
 }
+
+// See: audit 2026-12-07 (measure.md #3): in the closed model `_corrected`
+// equals the raw latency, and a threshold on it passed a 2 s stall with no
+// word said. `validate` and `run` warn where it was written; the open model
+// (where the correction is real) does not.
+#[test]
+fn a_corrected_threshold_in_the_closed_model_is_warned_about_where_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = write_scenario(
+        dir.path(),
+        "closed.yaml",
+        "name: closed\nload: {vus: 1, iterations: 2}\nthresholds:\n  - \"get_settings.p99 < 10s\"\n  - \"get_settings.p99_corrected < 10s\"\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload().arg("validate").arg(&closed).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let at = format!(
+        "warning: {}: thresholds[1]: `get_settings.p99_corrected < 10s`",
+        closed.display()
+    );
+    assert!(stderr.contains(&at), "{stderr}");
+    assert!(stderr.contains("equals the raw latency"), "{stderr}");
+    assert!(!stderr.contains("thresholds[0]"), "{stderr}");
+
+    let open = write_scenario(
+        dir.path(),
+        "open.yaml",
+        "name: open\nload: {arrival_rate: 5, duration: 1s}\nthresholds:\n  - \"get_settings.p99_corrected < 10s\"\nsteps:\n  - get_settings:\n",
+    );
+    let out = chatload().arg("validate").arg(&open).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+
+    let report = dir.path().join("r.json");
+    let out = chatload()
+        .args(["run", "--quiet", "--out"])
+        .arg(&report)
+        .arg(&closed)
+        .args(["--threshold", "iteration.p50_corrected < 10s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&at), "{stderr}");
+    assert!(
+        stderr.contains("warning: --threshold: `iteration.p50_corrected < 10s`"),
+        "{stderr}"
+    );
+}

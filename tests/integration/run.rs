@@ -441,3 +441,43 @@ async fn abort_on_fail_stops_the_run_early() {
     assert_eq!(exit, Exit::Failed);
     assert!(report.meta.interrupted);
 }
+
+// See: audit 2026-12-07 (measure.md #1). Requests sent at the start of a
+// 1 s load phase and answered 1.5 s later, in the drain, were left out of
+// every rate: "2 total, 0.0 req/s", and `requests.rate >= 1` failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_answered_after_the_load_phase_count_in_the_rates() {
+    let mock = start_mock_yaml(
+        "faults:\n  routes:\n    getSettings:\n      latency: {dist: fixed, ms: 1500}\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: slow\n{}load: {{vus: 2, duration: 1s}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "drain.yaml", &yaml);
+    let (exit, report) = run_scenario(
+        dir.path(),
+        &path,
+        &[
+            "--threshold",
+            "requests.rate>=1",
+            "--threshold",
+            "get_settings.rps>0",
+        ],
+    )
+    .await;
+    assert_eq!(report.totals.requests, 2, "one request per VU");
+    let expected = 2.0 / report.meta.load_secs;
+    assert!(
+        (report.totals.requests_per_sec - expected).abs() < 1e-9,
+        "{} req/s over a {} s load phase",
+        report.totals.requests_per_sec,
+        report.meta.load_secs
+    );
+    assert!((step(&report, "get_settings").rps - expected).abs() < 1e-9);
+    assert!((report.routes[0].rps - expected).abs() < 1e-9);
+    assert!((report.iteration.rps - expected).abs() < 1e-9);
+    assert_eq!(exit, Exit::Passed, "{:?}", report.verdict);
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chatload::app::Exit;
 use chatload::report::{RunReport, ThresholdStatus};
 
-use crate::common::{chatload, run_scenario, succeeds, target_block, write_scenario};
+use crate::common::{chatload, read_json, run_scenario, succeeds, target_block, write_scenario};
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// Failures counted by a JUnit file (the `<testsuites failures="N">` total).
@@ -346,7 +346,8 @@ async fn a_step_that_never_sent_its_request_has_no_latency_to_pass_a_threshold()
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "name: unsent\n{}load: {{vus: 1, iterations: 1}}\nthresholds:\n  \
-         - \"get_user.p99 < 1s\"\n  - \"wait_user.max < 1s\"\n  - \"get_user.count == 1\"\n\
+         - \"get_user.p99 < 1s\"\n  - \"wait_user.max < 1s\"\n  - \"get_user.count == 1\"\n  \
+         - \"get_user.rps < 1000\"\n\
          steps:\n  - get_settings:\n    capture: {{x: nothere}}\n    on_error: continue\n  \
          - get_user: {{user: \"{{{{ x }}}}\"}}\n    on_error: continue\n  \
          - wait_until:\n      step: {{get_user: {{user: \"{{{{ x }}}}\"}}}}\n      \
@@ -355,11 +356,37 @@ async fn a_step_that_never_sent_its_request_has_no_latency_to_pass_a_threshold()
     );
     let path = write_scenario(dir.path(), "unsent.yaml", &yaml);
     let began = std::time::Instant::now();
-    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let csv = dir.path().join("unsent.csv");
+    let (exit, report) = run_scenario(dir.path(), &path, &["--csv", csv.to_str().unwrap()]).await;
     assert!(
         began.elapsed() < std::time::Duration::from_secs(30),
         "the wait_until polled an unsendable request until its timeout"
     );
+    // See: audit 2026-12-07 (measure.md #4): it sent nothing, so no rate to
+    // pass a threshold, 0 in the report, and no 0 ms latency in JSON or CSV.
+    assert_eq!(
+        status_of(&report, "get_user.rps < 1000"),
+        ThresholdStatus::NoData
+    );
+    let json = read_json(&dir.path().join("report-unsent.json"));
+    let get_user = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "get_user")
+        .unwrap();
+    assert!(get_user["latency"].is_null(), "{get_user}");
+    assert!(get_user["corrected"].is_null(), "{get_user}");
+    assert_eq!(get_user["rps"], 0.0);
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("step,get_user,"))
+        .unwrap();
+    let cells: Vec<&str> = row.split(',').collect();
+    // rps, then min_ms .. p99_corrected_ms
+    assert_eq!(cells[6], "0.000", "{row}");
+    assert!(cells[7..17].iter().all(|c| c.is_empty()), "{row}");
     assert_eq!(exit, Exit::Failed, "{:#?}", report.verdict);
     assert_eq!(
         status_of(&report, "get_user.p99 < 1s"),

@@ -229,3 +229,50 @@ fn each_thread_sticks_to_one_shard_round_robin() {
         .collect();
     assert_eq!(counts, vec![10, 10]);
 }
+
+// See: audit 2026-12-07 (measure.md #1): requests sent during the load phase
+// and answered in the drain after it were left out of every rate.
+#[test]
+fn samples_started_before_the_load_end_count_towards_the_rate_even_when_they_finish_after_it() {
+    let hub = MetricsHub::new(layout(), 1);
+    // Finished during the load phase.
+    hub.record_request(&request(0, 200, 1_000));
+    hub.mark_load_end();
+    std::thread::sleep(Duration::from_millis(5));
+    // Recorded in the drain: sent 10 s ago, before the end (it was in flight) ...
+    hub.record_request(&request(0, 200, 10_000_000));
+    hub.record_step(&StepSample {
+        step: StepId(0),
+        ok: true,
+        failure: None,
+        duration_us: 10_000_000,
+        corrected_us: 10_000_000,
+    });
+    hub.record_flow_iteration(Some(FlowId(0)), true, 10_000_000, 10_000_000);
+    // ... and sent a microsecond ago, in the drain: not load.
+    hub.record_request(&request(1, 200, 1));
+    hub.record_step(&StepSample {
+        step: StepId(1),
+        ok: true,
+        failure: None,
+        duration_us: 1,
+        corrected_us: 1,
+    });
+    hub.record_flow_iteration(Some(FlowId(1)), true, 1, 1);
+    // Never sent: nothing started.
+    hub.record_untimed_step(StepId(0), FailureKind::Capture);
+    let metrics = hub.finish(Duration::from_secs(1));
+    assert_eq!((metrics.routes[0].count, metrics.routes[0].in_load), (2, 2));
+    assert_eq!((metrics.routes[1].count, metrics.routes[1].in_load), (1, 0));
+    assert_eq!((metrics.steps[0].count, metrics.steps[0].in_load), (2, 1));
+    assert_eq!(metrics.steps[1].in_load, 0);
+    assert_eq!((metrics.iteration.count, metrics.iteration.in_load), (2, 1));
+    assert_eq!((metrics.flows[0].in_load, metrics.flows[1].in_load), (1, 0));
+}
+
+#[test]
+fn before_the_load_end_is_marked_every_sample_is_load() {
+    let hub = MetricsHub::new(layout(), 1);
+    hub.record_request(&request(0, 200, 1));
+    assert_eq!(hub.finish(Duration::from_secs(1)).routes[0].in_load, 1);
+}
