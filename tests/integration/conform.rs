@@ -349,6 +349,93 @@ fn open_chats_and_webhooks(rt: &tokio::runtime::Runtime, addr: std::net::SocketA
     (open, count(&app["webhooks"]))
 }
 
+/// `chatload conform --out c.json --junit c.xml` against [`mock_noting_the_webhook`],
+/// read on stderr until the suite has made checks and registered its webhook.
+#[cfg(unix)]
+struct HeldConform {
+    rt: tokio::runtime::Runtime,
+    flags: std::sync::Arc<Registered>,
+    addr: std::net::SocketAddr,
+    /// The mock's open chats and webhooks before the suite ran.
+    before: (u64, u64),
+    child: std::process::Child,
+    stderr: std::io::BufReader<std::process::ChildStderr>,
+    out: std::path::PathBuf,
+    junit: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(unix)]
+impl HeldConform {
+    fn start() -> HeldConform {
+        use std::sync::atomic::Ordering::SeqCst;
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        let flags = std::sync::Arc::new(Registered::default());
+        let app = rt.block_on(async { mock_noting_the_webhook(flags.clone()) });
+        let addr = serve_in_thread(app);
+        let before = open_chats_and_webhooks(&rt, addr);
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
+        let args = [
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--junit".as_ref(),
+            junit.as_os_str(),
+        ];
+        let (child, stderr) = spawn_conform(
+            &format!("http://{addr}/v1"),
+            &args,
+            std::process::Stdio::piped(),
+        );
+        let mut held = HeldConform {
+            rt,
+            flags,
+            addr,
+            before,
+            child,
+            stderr,
+            out,
+            junit,
+            _dir: dir,
+        };
+        let flags = held.flags.clone();
+        held.read_until(|line| line.contains(" checks, ") && flags.hook.load(SeqCst));
+        held
+    }
+
+    /// Reads stderr line by line until `done` holds for a line.
+    fn read_until(&mut self, done: impl Fn(&str) -> bool) {
+        use std::io::BufRead;
+        let mut line = String::new();
+        while !done(&line) {
+            line.clear();
+            let read = self.stderr.read_line(&mut line).expect("stderr reads");
+            assert_ne!(read, 0, "stderr ended");
+        }
+    }
+
+    fn open_chats_and_webhooks(&self) -> (u64, u64) {
+        open_chats_and_webhooks(&self.rt, self.addr)
+    }
+
+    /// Lets the suite's held webhook deletion through.
+    fn release(&self) {
+        self.flags
+            .released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits for the suite to exit, draining stderr: its output, its JSON
+    /// report and its JUnit file.
+    fn wait(self) -> (std::process::Output, serde_json::Value, String) {
+        let mut stderr = self.stderr;
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let done = self.child.wait_with_output().expect("conform exits");
+        let junit = std::fs::read_to_string(&self.junit).unwrap_or_default();
+        (done, read_json(&self.out), junit)
+    }
+}
+
 /// Ctrl-C once the suite has opened its chat and registered its webhook
 /// (the mock slowed from then on, the tour's own deletion of the webhook
 /// held): the suite still closes the chat and deletes the webhook before it
@@ -357,39 +444,19 @@ fn open_chats_and_webhooks(rt: &tokio::runtime::Runtime, addr: std::net::SocketA
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_conform_closes_its_chats_and_deletes_its_webhook() {
-    use std::io::BufRead;
-    use std::sync::atomic::Ordering::SeqCst;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let flags = std::sync::Arc::new(Registered::default());
-    let app = rt.block_on(async { mock_noting_the_webhook(flags.clone()) });
-    let addr = serve_in_thread(app);
-    let before = open_chats_and_webhooks(&rt, addr);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.json");
-    let args = ["--out".as_ref(), out.as_os_str()];
-    let (child, mut stderr) = spawn_conform(
-        &format!("http://{addr}/v1"),
-        &args,
-        std::process::Stdio::piped(),
-    );
-    let mut line = String::new();
-    while !(line.contains(" checks, ") && flags.hook.load(SeqCst)) {
-        line.clear();
-        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
-    }
-    let during = open_chats_and_webhooks(&rt, addr);
+    let held = HeldConform::start();
+    let before = held.before;
     assert_eq!(
-        during,
+        held.open_chats_and_webhooks(),
         (before.0 + 1, before.1 + 1),
         "the chat and the webhook exist"
     );
-    crate::common::interrupt(&child);
-    flags.released.store(true, SeqCst);
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let done = child.wait_with_output().unwrap();
+    crate::common::interrupt(&held.child);
+    held.release();
+    let (rt, addr) = (tokio::runtime::Runtime::new().unwrap(), held.addr);
+    let (done, report, _) = held.wait();
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert_eq!(done.status.code(), Some(130), "{stdout}");
-    let report = read_json(&out);
     assert_eq!(report["interrupted"], true);
     let cleanup = &report["cleanup"];
     assert_eq!(cleanup["chats_closed"], 1, "{cleanup}");
@@ -402,7 +469,6 @@ fn ctrl_c_during_conform_closes_its_chats_and_deletes_its_webhook() {
         "{stdout}"
     );
     assert_eq!(open_chats_and_webhooks(&rt, addr), before);
-    drop(rt);
 }
 
 /// A second Ctrl-C while the clean-up waits on the target (its deletion of
@@ -413,51 +479,25 @@ fn ctrl_c_during_conform_closes_its_chats_and_deletes_its_webhook() {
 #[cfg(unix)]
 #[test]
 fn a_second_ctrl_c_skips_the_rest_of_conforms_clean_up() {
-    use std::io::BufRead;
-    use std::sync::atomic::Ordering::SeqCst;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let flags = std::sync::Arc::new(Registered::default());
-    let app = rt.block_on(async { mock_noting_the_webhook(flags.clone()) });
-    let addr = serve_in_thread(app);
-    let before = open_chats_and_webhooks(&rt, addr);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-    let args = [
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--junit".as_ref(),
-        junit.as_os_str(),
-    ];
-    let (child, mut stderr) = spawn_conform(
-        &format!("http://{addr}/v1"),
-        &args,
-        std::process::Stdio::piped(),
-    );
-    let mut line = String::new();
-    while !(line.contains(" checks, ") && flags.hook.load(SeqCst)) {
-        line.clear();
-        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
-    }
-    crate::common::interrupt(&child);
-    while !line.contains("cleaning up what the suite created") {
-        line.clear();
-        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "stderr ended");
-    }
-    while open_chats_and_webhooks(&rt, addr).0 != before.0 {
+    let mut held = HeldConform::start();
+    crate::common::interrupt(&held.child);
+    held.read_until(|line| line.contains("cleaning up what the suite created"));
+    while held.open_chats_and_webhooks().0 != held.before.0 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let second = std::time::Instant::now();
-    crate::common::interrupt(&child);
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let done = child.wait_with_output().unwrap();
+    crate::common::interrupt(&held.child);
+    let flags = held.flags.clone();
+    let (done, report, xml) = held.wait();
     let waited = second.elapsed();
-    flags.released.store(true, SeqCst);
+    flags
+        .released
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(done.status.code(), Some(130));
     assert!(
         waited < std::time::Duration::from_secs(8),
         "the clean-up took {waited:?} after the second signal: it waited for its 10 s limit"
     );
-    let report = read_json(&out);
     let cleanup = &report["cleanup"];
     assert_eq!(cleanup["chats_closed"], 1, "{cleanup}");
     assert_eq!(cleanup["webhooks_left"], 1, "{cleanup}");
@@ -468,13 +508,11 @@ fn a_second_ctrl_c_skips_the_rest_of_conforms_clean_up() {
         left.starts_with("webhook ") && left.ends_with(": a second signal skipped the clean-up"),
         "{left}"
     );
-    let xml = std::fs::read_to_string(&junit).unwrap();
     let case = xml
         .split("<testcase ")
         .find(|c| c.contains("clean-up: nothing left on the target"))
         .expect("a clean-up case");
     assert!(case.contains("<failure") && case.contains(left), "{case}");
-    drop(rt);
 }
 
 /// A target that stops answering once the suite registered its webhook
