@@ -58,9 +58,10 @@ impl Shard {
 }
 
 impl Shard {
-    /// Why this shard of a closed `workload` would be left with nothing to run (no virtual
-    /// user at any time, or none of a fixed number of iterations), if it would: such a shard
-    /// would wait for iterations no VU ever runs, so it is refused before the run.
+    /// Why this shard of `workload` would be left with nothing to run, if it would: in a
+    /// closed workload no virtual user at any time, or none of a fixed number of iterations
+    /// (it would wait for iterations no VU ever runs); in an open one, see
+    /// [`Self::refuses_open`]. Such a shard is refused before the run.
     pub fn refuses(&self, workload: &Workload) -> Option<String> {
         let Workload::Closed {
             vus,
@@ -76,20 +77,21 @@ impl Shard {
             .map(|s| s.target.round().max(0.0) as u64)
             .fold(u64::from(*vus), u64::max);
         let empty = |total: u64, what: &str| {
-            (self.part_of(total) == 0).then(|| {
-                format!(
-                    "--shard {self}: {total} {what} split over {} shards leave this one none; \
-                     use at most {total} shard(s), or raise the load",
-                    self.count
-                )
-            })
+            (self.part_of(total) == 0).then(|| self.left_none(total, what, "the load"))
         };
         empty(peak, "virtual user(s) at the peak")
             .or_else(|| iterations.and_then(|i| empty(i, "iteration(s)")))
     }
-}
 
-impl Shard {
+    /// `--shard K/N: TOTAL WHAT split over N shards leave this one none; ...`.
+    fn left_none(&self, total: u64, what: &str, raise: &str) -> String {
+        format!(
+            "--shard {self}: {total} {what} split over {} shards leave this one none; \
+             use at most {total} shard(s), or raise {raise}",
+            self.count
+        )
+    }
+
     /// Why this shard of an open `workload` would be refused, if it would: left with no VU
     /// (its share of `max_vus` is 0; giving it one anyway would run more than `max_vus` at
     /// once over the shards) or no arrival (the schedule is fixed, so it would run nothing
@@ -105,13 +107,7 @@ impl Shard {
         else {
             return None;
         };
-        let none = |total: u64, what: &str, raise: &str| {
-            format!(
-                "--shard {self}: {total} {what} split over {} shards leave this one none; \
-                 use at most {total} shard(s), or raise {raise}",
-                self.count
-            )
-        };
+        let none = |total: u64, what: &str, raise: &str| self.left_none(total, what, raise);
         if self.part_of(u64::from(*max_vus)) == 0 {
             return Some(none(u64::from(*max_vus), "VU(s) of max_vus", "max_vus"));
         }
