@@ -211,6 +211,8 @@ struct Rows<'a> {
     /// Every entry seen, paired or not, with whether the base and the new
     /// run had samples of it: what a rule that judged nothing is told.
     seen: Vec<(RowScope, String, [bool; 2])>,
+    /// Entries both runs have, measured in the base run and not in the new.
+    lost: Vec<String>,
 }
 
 impl Rows<'_> {
@@ -244,20 +246,22 @@ impl Rows<'_> {
     /// is noted rather than compared against zeros.
     fn pair_lists(&mut self, scope: RowScope, base: &[&StatsReport], new: &[&StatsReport]) {
         let what = scope.as_str();
+        // Measured = has a latency sample: a step whose requests were never
+        // sent counts but measured nothing.
         for n in new {
             let b = base
                 .iter()
                 .find(|b| b.name == n.name)
-                .map_or(0, |b| b.count);
+                .map_or(0, |b| b.timed());
             self.seen
-                .push((scope, n.name.clone(), [b > 0, n.count > 0]));
+                .push((scope, n.name.clone(), [b > 0, n.timed() > 0]));
         }
         for b in base
             .iter()
             .filter(|b| !new.iter().any(|n| n.name == b.name))
         {
             self.seen
-                .push((scope, b.name.clone(), [b.count > 0, false]));
+                .push((scope, b.name.clone(), [b.timed() > 0, false]));
         }
         for n in new {
             match base.iter().find(|b| b.name == n.name) {
@@ -266,6 +270,9 @@ impl Rows<'_> {
                 }
                 Some(b) => {
                     let run = if b.timed() == 0 { "base" } else { "new" };
+                    if b.timed() > 0 {
+                        self.lost.push(format!("{what} `{}`", n.name));
+                    }
                     if b.timed() > 0 || n.timed() > 0 {
                         self.unmatched.push(format!(
                             "{what} `{}` has no samples in the {run} run",
@@ -301,6 +308,7 @@ pub fn compare(
         rows: Vec::new(),
         unmatched: Vec::new(),
         seen: Vec::new(),
+        lost: Vec::new(),
     };
     let (b_steps, n_steps): (Vec<_>, Vec<_>) =
         (base.steps.iter().collect(), new.steps.iter().collect());
@@ -322,12 +330,16 @@ pub fn compare(
     if let (Some(bw), Some(nw)) = (&base.webhooks, &new.webhooks) {
         compare_webhooks(bw, nw, &mut rows);
     }
-    let unjudged = rules
+    let scoped = rules
         .iter()
         .filter(|r| r.scope != RuleScope::All)
         .filter(|r| !rows.rows.iter().any(|row| r.scope.matches(row)))
-        .map(|r| r.unjudged(&rows.seen))
-        .collect();
+        .map(|r| r.unjudged(&rows.seen));
+    let unscoped = rules
+        .iter()
+        .filter(|r| r.scope == RuleScope::All)
+        .filter_map(|r| r.lost(&rows.lost));
+    let unjudged = scoped.chain(unscoped).collect();
     Comparison {
         base: base.meta.started_at.clone(),
         new: new.meta.started_at.clone(),
@@ -365,6 +377,8 @@ fn compare_webhooks(base: &WebhookReport, new: &WebhookReport, rows: &mut Rows<'
         ));
         if b.count > 0 && n.count > 0 {
             rows.pair(RowScope::Lifecycle, name, &b.latency, &n.latency);
+        } else if b.count > 0 {
+            rows.lost.push(format!("lifecycle `{name}`"));
         }
     }
     for n in &new.events {
@@ -383,6 +397,9 @@ fn compare_webhooks(base: &WebhookReport, new: &WebhookReport, rows: &mut Rows<'
                     &b.delay.latency,
                     &n.delay.latency,
                 );
+            }
+            Some(b) if b.delay.count > 0 => {
+                rows.lost.push(format!("event `{}`", n.event));
             }
             Some(_) => {}
             None => rows

@@ -104,6 +104,21 @@ impl Rule {
         )
     }
 
+    /// Why a rule over every row cannot pass, if it cannot: `lost` are the
+    /// entries both runs have that the base run measured and the new one did
+    /// not (its requests were never sent or never answered), the one
+    /// regression no number shows. An entry only one run has is a changed
+    /// scenario, noted apart.
+    pub(super) fn lost(&self, lost: &[String]) -> Option<String> {
+        (!lost.is_empty()).then(|| {
+            format!(
+                "`{}`: measured in the base run and not in the new one: {}, so it cannot be judged",
+                self.text,
+                lost.join(", ")
+            )
+        })
+    }
+
     /// Parses `p99 > +10%`, `p50 > +5ms`, `max > 1s`, `create_chat.p99 > +20%`,
     /// `"POST /chats".p95 > +10%`, `iteration[chat].p99 > +20%`.
     ///

@@ -254,3 +254,36 @@ fn runs_of_different_scenarios_or_loads_are_flagged() {
     );
     assert!(render_html(&c).contains("different scenarios"));
 }
+
+/// A step that counted samples but sent no request (all `untimed`) measured
+/// nothing: a scoped rule on it says neither run measured it (not "under
+/// different kinds of entry"), and a rule over every row fails when the base
+/// run measured a step the new run never sent, naming it.
+#[test]
+fn a_step_the_new_run_never_sent_fails_every_rule_that_would_judge_it() {
+    let base = report_with_p99(100_000);
+    let step = base.steps[0].name.clone();
+    let mut new = base.clone();
+    new.steps[0].untimed = new.steps[0].count;
+    let scoped = Rule::parse(&format!("{step}.p99 > +10%")).unwrap();
+    let both_unsent = compare(&new, &new, std::slice::from_ref(&scoped), 1_000);
+    assert!(
+        both_unsent.unjudged[0].contains("neither run measured anything of"),
+        "{}",
+        both_unsent.unjudged[0]
+    );
+    let every = Rule::parse("p99 > +10%").unwrap();
+    let c = compare(&base, &new, std::slice::from_ref(&every), 1_000);
+    assert!(c.failed());
+    assert_eq!(c.unjudged.len(), 1, "{:?}", c.unjudged);
+    assert!(
+        c.unjudged[0].contains(&format!(
+            "measured in the base run and not in the new one: step `{step}`"
+        )),
+        "{}",
+        c.unjudged[0]
+    );
+    // The other way round is an improvement, and the same run twice is no change.
+    assert!(!compare(&new, &base, std::slice::from_ref(&every), 1_000).failed());
+    assert!(!compare(&new, &new, std::slice::from_ref(&every), 1_000).failed());
+}
