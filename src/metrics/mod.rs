@@ -125,8 +125,8 @@ pub struct RequestSample {
     pub throttled: bool,
     /// Its response was checked against the API's schema (`--schema`).
     pub schema_checked: bool,
-    /// How its connection was set up; `None` when no response came over a
-    /// VU's own connection.
+    /// How its connection was set up; `None` when it did not connect over a
+    /// VU's own connection (a connect failure, or the shared pool).
     pub connection: Option<ConnSample>,
 }
 
