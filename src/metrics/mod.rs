@@ -108,6 +108,9 @@ pub struct MetricsLayout {
 pub struct RequestSample {
     /// Route (method + path template) of the request.
     pub route: RouteId,
+    /// The step that sent it, whose body byte counts it adds to too;
+    /// `None` for a request of no step.
+    pub step: Option<StepId>,
     /// HTTP status, if a response arrived.
     pub status: Option<u16>,
     /// Why the request failed, if it did.

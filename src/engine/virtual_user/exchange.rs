@@ -19,7 +19,7 @@ use crate::client::{ApiResponse, ClientError, ConnUse};
 use crate::engine::explain::Response;
 use crate::engine::session::Session;
 use crate::engine::throttle::is_throttled;
-use crate::metrics::{ConnSample, FailureKind, RequestSample, RouteId};
+use crate::metrics::{ConnSample, FailureKind, RequestSample, RouteId, StepId};
 use crate::scenario::RequestSpec;
 use crate::schema::Violation;
 
@@ -146,6 +146,7 @@ impl Exchange {
 impl Runner {
     pub(super) fn record_request(
         &self,
+        step: u32,
         spec: &RequestSpec,
         ex: &Exchange,
         failure: Option<FailureKind>,
@@ -157,6 +158,7 @@ impl Runner {
         let latency_us = micros(ex.latency);
         self.hub.record_request(&RequestSample {
             route: RouteId(spec.route),
+            step: Some(StepId(step)),
             status: ex.status,
             failure,
             latency_us,
@@ -233,7 +235,7 @@ impl Runner {
                     path,
                 };
                 let mut ex = self.answered(spec, session, needs_body, response, sending);
-                match self.after_throttle(spec, session, &mut ex, attempt, lag) {
+                match self.after_throttle(step, spec, session, &mut ex, attempt, lag) {
                     None => return ex,
                     Some(wait) => wait,
                 }
