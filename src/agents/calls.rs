@@ -127,6 +127,7 @@ impl AgentApi {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         hub.record_request(&RequestSample {
             route: RouteId(metric.route),
+            step: Some(StepId(metric.step)),
             status,
             failure,
             latency_us: us,

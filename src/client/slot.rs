@@ -5,11 +5,13 @@
 //! in oha or wrk: owning it skips a shared pool's lock, its hashing of the
 //! origin and its checkout futures on every request. Each request also
 //! learns how its connection was set up ([`ConnUse`]): opened for it (TCP
-//! connect and TLS handshake times) or reused, and its time to first byte.
+//! connect and TLS handshake times) or reused, and its time to first byte;
+//! a request that got no response after it connected (timed out, its
+//! connection dropped, its body cut) leaves that on the slot
+//! ([`ConnSlot::take_unanswered`]).
 
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,11 @@ pub struct ConnSlot {
     /// [`ConnSlot::within`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     owner: Owner,
+    /// The connection the last request went out on, once it had one:
+    /// `Some(None)` reused, `Some(Some(_))` opened for it. Kept here, not in
+    /// the error (copied with every result), for a request that got no
+    /// response; `None` when it never connected.
+    used: Option<Option<Opened>>,
 }
 
 /// Whom a slot's connections are for.
@@ -82,6 +89,21 @@ impl ConnSlot {
     /// `new_per_iteration` policy). Over HTTP/1.1 the connection closes.
     pub fn drop_connection(&mut self) {
         self.sender = None;
+    }
+
+    /// How the last request's connection was set up, when that request got
+    /// no response although it connected: it timed out, its connection was
+    /// dropped or its body cut off. It still opened or reused a connection,
+    /// and counts in the connection figures like one that was answered
+    /// (with no time to first byte). `None` after a request that never
+    /// connected (a connect failure) or one that was answered (its
+    /// [`ApiResponse::conn`] says it), and once taken.
+    pub fn take_unanswered(&mut self) -> Option<ConnUse> {
+        self.used.take().map(|opened| ConnUse {
+            opened,
+            first_byte: None,
+            slot: true,
+        })
     }
 
     /// Runs `fut` until `deadline`; `Err(Timeout)` if it is not done by then.
@@ -213,27 +235,34 @@ impl ApiClient {
             Err(e) => (None, Some(e)),
         };
         async move {
-            if let Some(e) = unbuilt {
-                return Err(e);
-            }
             let ConnSlot {
                 sender: conn,
                 timer,
                 owner,
+                used,
             } = slot;
-            // Set once the connection is up (an atomic, not a `Cell`: the
-            // future holds a reference to it and must stay `Send`).
-            let connected = AtomicBool::new(false);
-            let exchange = pin!(self.exchange_on(conn, owner, &mut request, sent, &connected));
-            let result = match sent.checked_add(self.timeout) {
-                Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
-                None => exchange.await, // a timeout beyond what Instant can express
+            // Set by the exchange once the connection is up.
+            *used = None;
+            if let Some(e) = unbuilt {
+                return Err(e);
+            }
+            let result = {
+                let exchange = pin!(self.exchange_on(conn, owner, &mut request, sent, used));
+                match sent.checked_add(self.timeout) {
+                    Some(deadline) => ConnSlot::within(timer, deadline, exchange).await,
+                    None => exchange.await, // a timeout beyond what Instant can express
+                }
             };
             match result {
                 // Out of time before a connection was up (no SYN answer, a
                 // TLS handshake never finished): the target was not reached.
-                Err(ClientError::Timeout) if !connected.load(Relaxed) => Err(ClientError::Connect),
-                result => result,
+                Err(ClientError::Timeout) if used.is_none() => Err(ClientError::Connect),
+                Err(e) => Err(e),
+                Ok(response) => {
+                    // Its response carries it.
+                    *used = None;
+                    Ok(response)
+                }
             }
         }
     }
@@ -241,19 +270,20 @@ impl ApiClient {
     /// Sends `request` on the slot's connection `conn` (opened for `owner`
     /// when there is none) and reads the response; retried once on a new
     /// connection when a reused one turns out closed before the request left
-    /// (hyper hands it back into `request`).
+    /// (hyper hands it back into `request`). Once connected, how is in
+    /// `used` (see [`ConnSlot::take_unanswered`]).
     async fn exchange_on(
         &self,
         conn: &mut Option<Sender>,
         owner: &mut Owner,
         request: &mut Option<hyper::Request<Full<Bytes>>>,
         sent: Instant,
-        connected: &AtomicBool,
+        used: &mut Option<Option<Opened>>,
     ) -> Result<ApiResponse, ClientError> {
         let mut retried = false;
         loop {
             let (reused, opened) = self.ensure_connection(conn, owner).await?;
-            connected.store(true, Relaxed);
+            *used = Some(opened);
             let Some(sender) = conn.as_mut() else {
                 return Err(ClientError::Other);
             };
@@ -263,6 +293,8 @@ impl ApiClient {
                     retried = true;
                     continue;
                 }
+                // Closed before the request could go out: a connect failure.
+                *used = None;
                 return Err(ClientError::Connect);
             }
             // Always there: sent only below, and put back before a retry.

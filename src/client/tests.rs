@@ -131,6 +131,87 @@ fn a_body_in_several_chunks_is_read_whole_and_the_connection_kept() {
     });
 }
 
+/// A server on 127.0.0.1 that answers the first `answered` requests of
+/// each connection (`{}`, kept alive) and never the next one: it keeps
+/// the connection open and silent.
+async fn answers_then_stalls(answered: usize) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                for _ in 0..answered {
+                    let _ = socket.read(&mut buf).await.unwrap();
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                    socket.write_all(reply).await.unwrap();
+                }
+                let _ = socket.read(&mut buf).await;
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    addr
+}
+
+// See: audit measure.md #6. A request sent and then timed out still opened
+// or reused a connection; the connection table left it out (new 6 + reused
+// 48 of 60 requests, the 6 timeouts on kept-alive connections).
+#[test]
+fn a_request_that_times_out_after_connecting_leaves_its_connection_use() {
+    rt().block_on(async {
+        let timeout = Duration::from_millis(200);
+        let client = |addr| {
+            ApiClient::new(&ClientConfig {
+                timeout,
+                ..config(&format!("http://{addr}/v1"))
+            })
+            .unwrap()
+        };
+        // On a reused connection: answered once, then silent.
+        let reused = client(answers_then_stalls(1).await);
+        let mut slot = ConnSlot::new(1);
+        let first = reused
+            .send_on(&mut slot, get_settings(), Instant::now())
+            .await
+            .unwrap();
+        assert!(first.conn.opened.is_some());
+        assert_eq!(slot.take_unanswered(), None, "its response carries it");
+        let second = reused
+            .send_on(&mut slot, get_settings(), Instant::now())
+            .await;
+        assert_eq!(second.unwrap_err(), ClientError::Timeout);
+        let used = slot
+            .take_unanswered()
+            .expect("the timed-out request's connection");
+        assert_eq!(
+            (used.opened, used.first_byte, used.slot),
+            (None, None, true)
+        );
+        assert_eq!(slot.take_unanswered(), None, "taken once");
+        // On a connection opened for it: its connect time comes along.
+        let opened = client(answers_then_stalls(0).await);
+        let mut slot = ConnSlot::new(2);
+        let out = opened
+            .send_on(&mut slot, get_settings(), Instant::now())
+            .await;
+        assert_eq!(out.unwrap_err(), ClientError::Timeout);
+        let used = slot.take_unanswered().expect("the connection it opened");
+        assert!(used.opened.is_some_and(|o| o.connect > Duration::ZERO));
+        // Never connected (nothing listens): no connection use.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let refused = client(closed.local_addr().unwrap());
+        drop(closed);
+        let mut slot = ConnSlot::new(3);
+        let out = refused
+            .send_on(&mut slot, get_settings(), Instant::now())
+            .await;
+        assert_eq!(out.unwrap_err(), ClientError::Connect);
+        assert_eq!(slot.take_unanswered(), None);
+    });
+}
+
 #[test]
 fn the_kept_timer_times_out_at_each_requests_own_deadline() {
     rt().block_on(async {

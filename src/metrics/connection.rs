@@ -3,8 +3,9 @@
 //! time to first byte (µs), mergeable like the latency ones.
 //!
 //! Only requests that opened a connection contribute to the connect and TLS
-//! figures; every request sent over a VU's connection contributes its time
-//! to first byte.
+//! figures; every answered request sent over a VU's connection contributes
+//! its time to first byte. A request that connected and got no response
+//! (timed out, dropped, body cut off) counts as opened or reused all the same.
 
 use hdrhistogram::Histogram;
 

@@ -271,6 +271,14 @@ impl MetricsHub {
                     stats.record_connection(conn);
                 }
             }
+            // The step's body bytes: every request it sent (throttled
+            // re-sends and `wait_until` polls too), under the same lock.
+            if let Some(stats) = sample
+                .step
+                .and_then(|step| shard.steps.get_mut(step.0 as usize))
+            {
+                stats.record_bytes(sample.bytes_sent, sample.bytes_received);
+            }
             let interval = &mut shard.interval;
             interval.requests += 1;
             interval.errors += u64::from(is_error);

@@ -108,6 +108,9 @@ pub struct MetricsLayout {
 pub struct RequestSample {
     /// Route (method + path template) of the request.
     pub route: RouteId,
+    /// The step that sent it, whose body byte counts it adds to too;
+    /// `None` for a request of no step.
+    pub step: Option<StepId>,
     /// HTTP status, if a response arrived.
     pub status: Option<u16>,
     /// Why the request failed, if it did.
@@ -125,8 +128,8 @@ pub struct RequestSample {
     pub throttled: bool,
     /// Its response was checked against the API's schema (`--schema`).
     pub schema_checked: bool,
-    /// How its connection was set up; `None` when no response came over a
-    /// VU's own connection.
+    /// How its connection was set up; `None` when it did not connect over a
+    /// VU's own connection (a connect failure, or the shared pool).
     pub connection: Option<ConnSample>,
 }
 

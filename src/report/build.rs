@@ -297,6 +297,7 @@ pub(crate) fn sample_report() -> RunReport {
             let route = step.min(2);
             hub.record_request(&RequestSample {
                 route: RouteId(route),
+                step: Some(StepId(step)),
                 status: Some(if failure.is_some() { 503 } else { 200 }),
                 failure,
                 latency_us,

@@ -5,7 +5,10 @@
 //! time-to-first-byte figures with their exact histograms (merged exactly).
 //!
 //! Only requests that opened a connection contribute to `connect` and
-//! `tls_handshake`; `tls_handshake` is absent over plain HTTP.
+//! `tls_handshake`; `tls_handshake` is absent over plain HTTP. A request
+//! that connected and got no response (timed out, dropped, body cut off)
+//! counts as new or reused without a time to first byte; one that never
+//! connected counts in neither.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -39,7 +42,7 @@ pub struct ConnectionReport {
     /// TLS handshake time of the requests that opened a connection (https only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_handshake: Option<Phase>,
-    /// Time from the send to the response head, every request.
+    /// Time from the send to the response head, every answered request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_byte: Option<Phase>,
 }

@@ -384,6 +384,7 @@ mod tests {
         for &v in values {
             hub.record_request(&RequestSample {
                 route: RouteId(0),
+                step: None,
                 status: Some(201),
                 failure: None,
                 latency_us: v,

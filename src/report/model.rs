@@ -252,10 +252,14 @@ pub struct StatsReport {
     /// Samples above the histogram range (one hour) that were clamped to it.
     #[serde(default)]
     pub saturated: u64,
-    /// Request body bytes sent (routes only; HTTP heads and framing not counted).
+    /// Request body bytes sent by a route's or a step's requests (a step's:
+    /// every request it sent, throttled re-sends and `wait_until` polls too;
+    /// HTTP heads and framing not counted). 0 for iterations, which do not
+    /// count them (empty in the CSV); 0 for steps in reports written before
+    /// steps counted them.
     #[serde(default)]
     pub bytes_sent: u64,
-    /// Response body bytes received (routes only; HTTP heads and framing not counted).
+    /// Response body bytes received, counted like `bytes_sent`.
     #[serde(default)]
     pub bytes_received: u64,
     /// Routes: throttled responses, re-sends and time waited (absent when

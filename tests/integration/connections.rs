@@ -142,6 +142,45 @@ async fn the_http2_policy_multiplexes_the_vus_over_one_shared_connection() {
     assert_eq!(counts(&report), (1, 15, 0));
 }
 
+// See: audit measure.md #6. Requests that timed out on a kept-alive
+// connection were in neither column of the connection table (new 6 +
+// reused 48 of 60 requests); each was sent, so it opened or reused one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_time_out_count_in_the_connection_table() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let seen = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new().fallback({
+        let seen = seen.clone();
+        // Every third request is answered long after the timeout.
+        move || async move {
+            if seen.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            }
+            axum::Json(serde_json::json!({}))
+        }
+    });
+    let addr = crate::common::serve_in_thread(app);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: slow\ntarget:\n  base_url: http://{addr}/v1\n  app_id: a\n  secret: s\n  timeout: 300ms\n\
+         load: {{vus: 1, iterations: 6}}\nsteps:\n  - get_settings:\n"
+    );
+    let scenario = write_scenario(dir.path(), "slow.yaml", &yaml);
+    let (_, report) = run_scenario(dir.path(), &scenario, &["--schema", "off"]).await;
+    let route = &report.routes[0];
+    assert_eq!(route.count, 6);
+    assert_eq!(route.failures.get("timeout"), Some(&2), "{route:?}");
+    let (new, reused, _) = counts(&report);
+    assert_eq!(new + reused, 6, "{new} new + {reused} reused");
+    // The two timed out on a connection the request before had used.
+    assert!(reused >= 2, "{reused} reused");
+    let conn = routes(&report).next().expect("the route's connections");
+    assert_eq!(conn.connect.as_ref().map(|p| p.count), Some(new));
+    // Only answered requests have a time to first byte.
+    assert_eq!(conn.first_byte.as_ref().map(|p| p.count), Some(4));
+}
+
 #[test]
 fn validate_checks_the_connection_policy_in_the_target() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,21 @@ async fn uploaded_media_downloads_with_its_size_and_type_and_bytes_are_counted()
     let post = route(&report, Operation::UploadMedia.route_key());
     assert!(post.bytes_sent > 2 * (10_240 + 18), "{}", post.bytes_sent);
     assert!(post.bytes_received > 0);
+    // See: audit measure.md #5. Step rows said 0 bytes; each step counts
+    // its own requests' bodies, and the two upload steps share the route.
+    let (upload, file) = (step(&report, "upload_media"), step(&report, "upload_file"));
+    assert!(upload.bytes_sent > 2 * 10_240, "{}", upload.bytes_sent);
+    assert_eq!(upload.bytes_sent + file.bytes_sent, post.bytes_sent);
+    assert_eq!(
+        upload.bytes_received + file.bytes_received,
+        post.bytes_received
+    );
+    let download = step(&report, "download_media");
+    assert_eq!(
+        (download.bytes_sent, download.bytes_received),
+        (0, 2 * 10_240)
+    );
+    assert_eq!(step(&report, "download_file").bytes_received, 2 * 18);
     let text = chatload::report::terminal::render(&report, false);
     assert!(text.contains("received"), "{text}");
     let csv = chatload::report::csv_export::render(&report).unwrap();
@@ -77,6 +92,15 @@ async fn uploaded_media_downloads_with_its_size_and_type_and_bytes_are_counted()
             .any(|l| l.starts_with("route,GET /media/{mediaId},") && l.contains(&get_row)),
         "{csv}"
     );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("step,download_media,") && l.contains(",0,20480,")),
+        "{csv}"
+    );
+    // Not counted per iteration: empty, not 0.
+    let iteration = csv.lines().find(|l| l.starts_with("iteration,")).unwrap();
+    let cells: Vec<&str> = iteration.split(',').collect();
+    assert_eq!((cells[20], cells[21]), ("", ""), "{iteration}");
     let html = chatload::report::html::render(&report).unwrap();
     assert!(String::from_utf8_lossy(&html).contains(">received</th>"));
 }

@@ -19,7 +19,7 @@ use crate::client::{ApiResponse, ClientError, ConnUse};
 use crate::engine::explain::Response;
 use crate::engine::session::Session;
 use crate::engine::throttle::is_throttled;
-use crate::metrics::{ConnSample, FailureKind, RequestSample, RouteId};
+use crate::metrics::{ConnSample, FailureKind, RequestSample, RouteId, StepId};
 use crate::scenario::RequestSpec;
 use crate::schema::Violation;
 
@@ -63,7 +63,8 @@ pub(in crate::engine) struct Exchange {
     pub(in crate::engine) throttled: bool,
     /// The throttled response's `Retry-After`, as a wait.
     pub(in crate::engine) retry_after: Option<Duration>,
-    /// How the response's connection was set up (default without one).
+    /// How the request's connection was set up (default when it never
+    /// connected, or did not go over the VU's own connection).
     pub(in crate::engine) conn: ConnUse,
     /// Why no response arrived, when none did.
     pub(in crate::engine) cause: Option<ClientError>,
@@ -79,8 +80,10 @@ struct Sending {
 }
 
 impl Exchange {
-    /// A request that got no response.
-    fn no_response(e: ClientError, sending: Sending) -> Exchange {
+    /// A request that got no response; `conn` is how its connection was set
+    /// up when it had one (it timed out, or its connection ended, after it
+    /// connected).
+    fn no_response(e: ClientError, sending: Sending, conn: Option<ConnUse>) -> Exchange {
         Exchange {
             failure: Some(match e {
                 ClientError::Connect => FailureKind::Connect,
@@ -94,6 +97,7 @@ impl Exchange {
             sent: sending.sent,
             sent_bytes: sending.sent_bytes,
             path: sending.path,
+            conn: conn.unwrap_or_default(),
             ..Exchange::unsent()
         }
     }
@@ -142,6 +146,7 @@ impl Exchange {
 impl Runner {
     pub(super) fn record_request(
         &self,
+        step: u32,
         spec: &RequestSpec,
         ex: &Exchange,
         failure: Option<FailureKind>,
@@ -153,6 +158,7 @@ impl Runner {
         let latency_us = micros(ex.latency);
         self.hub.record_request(&RequestSample {
             route: RouteId(spec.route),
+            step: Some(StepId(step)),
             status: ex.status,
             failure,
             latency_us,
@@ -229,7 +235,7 @@ impl Runner {
                     path,
                 };
                 let mut ex = self.answered(spec, session, needs_body, response, sending);
-                match self.after_throttle(spec, session, &mut ex, attempt, lag) {
+                match self.after_throttle(step, spec, session, &mut ex, attempt, lag) {
                     None => return ex,
                     Some(wait) => wait,
                 }
@@ -261,7 +267,8 @@ impl Runner {
         self.note_connection(session, outcome);
         match response {
             Ok(resp) => self.received(spec, session, needs_body, resp, sending),
-            Err(e) => Exchange::no_response(e, sending),
+            // Sent after it connected, it used a connection all the same.
+            Err(e) => Exchange::no_response(e, sending, session.conn.take_unanswered()),
         }
     }
 
@@ -375,8 +382,8 @@ impl Runner {
     }
 }
 
-/// The metrics' view of how a response's connection was set up; `None`
-/// for a response that did not come over a VU's own connection.
+/// The metrics' view of how a request's connection was set up; `None` for
+/// a request that did not connect over a VU's own connection.
 fn conn_sample(conn: &ConnUse) -> Option<ConnSample> {
     if !conn.slot {
         return None;

@@ -117,7 +117,7 @@ impl Runner {
             .failure
             .or_else(|| self.conclude(spec, &spec.expect, session, &ex))
             .or(ex.schema_failed.then_some(FailureKind::Schema));
-        self.record_request(spec, &ex, failure, lag);
+        self.record_request(step.id, spec, &ex, failure, lag);
         if let Some(kind) = failure {
             self.request_failed(step, spec, kind, session, &ex);
         }
@@ -154,7 +154,7 @@ impl Runner {
                 .failure
                 .or_else(|| status_failure(&wait.request.expect, ex.status))
                 .or(ex.schema_failed.then_some(FailureKind::Schema));
-            self.record_request(&wait.request, &ex, failure, lag);
+            self.record_request(step.id, &wait.request, &ex, failure, lag);
             if failure.is_none() && until_holds(wait, &ex, session) {
                 let failure = self.conclude(&wait.request, &wait.request.expect, session, &ex);
                 if let Some(kind) = failure {

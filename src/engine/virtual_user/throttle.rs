@@ -31,6 +31,7 @@ impl Runner {
     /// (the throttled answer recorded).
     pub(super) fn after_throttle(
         &self,
+        step: u32,
         spec: &RequestSpec,
         session: &mut Session,
         ex: &mut Exchange,
@@ -47,7 +48,7 @@ impl Runner {
             ex.failure = ex.failure.or(Some(FailureKind::Throttled));
             return None;
         };
-        self.record_request(spec, ex, None, lag);
+        self.record_request(step, spec, ex, None, lag);
         Some(wait)
     }
 }

@@ -24,6 +24,7 @@ fn layout() -> Arc<MetricsLayout> {
 fn request(route: u32, status: u16, latency_us: u64) -> RequestSample {
     RequestSample {
         route: RouteId(route),
+        step: None,
         status: Some(status),
         failure: (status >= 500).then_some(FailureKind::Status),
         latency_us,
@@ -275,4 +276,29 @@ fn before_the_load_end_is_marked_every_sample_is_load() {
     let hub = MetricsHub::new(layout(), 1);
     hub.record_request(&request(0, 200, 1));
     assert_eq!(hub.finish(Duration::from_secs(1)).routes[0].in_load, 1);
+}
+
+// See: audit measure.md #5: step rows said 0 bytes even for an upload step
+// that sent 211,380; the route rows were right.
+#[test]
+fn a_requests_body_bytes_count_for_its_step_as_for_its_route() {
+    let hub = MetricsHub::new(layout(), 2);
+    for _ in 0..2 {
+        hub.record_request(&RequestSample {
+            step: Some(StepId(1)),
+            bytes_sent: 300,
+            bytes_received: 40,
+            ..request(1, 201, 10)
+        });
+    }
+    // A request of no step (a clean-up) counts for its route only.
+    hub.record_request(&RequestSample {
+        bytes_sent: 5,
+        ..request(1, 201, 10)
+    });
+    let metrics = hub.finish(Duration::from_secs(1));
+    let bytes = |s: &LatencyStats| (s.bytes_sent, s.bytes_received);
+    assert_eq!(bytes(&metrics.steps[1]), (600, 80));
+    assert_eq!(bytes(&metrics.steps[0]), (0, 0));
+    assert_eq!(bytes(&metrics.routes[1]), (605, 80));
 }

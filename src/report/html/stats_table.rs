@@ -34,9 +34,12 @@ pub(super) fn stats_table(
         corrected: rows
             .iter()
             .any(|(s, _, _)| corrected_differs(&s.latency, &s.corrected)),
-        bytes: rows
-            .iter()
-            .any(|(s, _, _)| s.bytes_sent + s.bytes_received > 0),
+        // Routes only: the steps table has iteration rows, which count no
+        // bytes (the CSV and JSON carry the steps' bytes).
+        bytes: first == "route"
+            && rows
+                .iter()
+                .any(|(s, _, _)| s.bytes_sent + s.bytes_received > 0),
         statuses: show_statuses,
     };
     out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
