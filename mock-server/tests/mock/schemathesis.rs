@@ -25,9 +25,12 @@ const VERSION: &str = "4.32.5";
 /// verdict does not depend on the machine's speed (a `--max-time` budget
 /// made the cases, and so the result, vary from run to run).
 const MAX_EXAMPLES: u32 = 100;
-/// The hard limit after which the child is killed: CI cost stays under
-/// ~3 min on 2 cores.
-const HARD_LIMIT: Duration = Duration::from_secs(150);
+/// The hard limit after which the child is killed: a guard against a hang,
+/// not a speed target (the cases are fixed, so the verdict never depends on
+/// speed). The run takes about 100-130 s on 2 cores next to the other mock
+/// tests; 150 s failed once on this box while a release build ran beside it,
+/// so the guard leaves room for a busy machine.
+const HARD_LIMIT: Duration = Duration::from_secs(300);
 
 /// `$SCHEMATHESIS`, or `schemathesis` on `PATH`.
 fn binary() -> Option<std::path::PathBuf> {
