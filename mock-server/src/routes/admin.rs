@@ -15,7 +15,7 @@ use crate::webhook::WebhookFaultsConfig;
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
 
 /// Most events `GET /__mock/events` returns.
@@ -26,18 +26,13 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/__mock/health", get(health))
         .route("/__mock/stats", get(stats_get))
         .route("/__mock/stats/reset", post(stats_reset))
-        .route(
-            "/__mock/faults",
-            get(faults_get).put(faults_put).delete(faults_delete),
-        )
+        .route("/__mock/faults", fault_table::<FaultsConfig>())
         .route("/__mock/state", get(state_get))
         .route("/__mock/events", get(events_get))
         .route("/__mock/webhooks", get(webhooks_get))
         .route(
             "/__mock/webhooks/faults",
-            get(webhook_faults_get)
-                .put(webhook_faults_put)
-                .delete(webhook_faults_delete),
+            fault_table::<WebhookFaultsConfig>(),
         )
         .route(
             "/__mock/rate-limit",
@@ -76,24 +71,67 @@ fn object_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Resul
     serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
 }
 
-async fn faults_get(State(state): State<AppState>) -> Response {
-    ok(&state.faults().get())
+/// A fault table the admin API reads (`GET`), replaces whole (`PUT`, the
+/// body as its section of the config file, checked as there) and clears
+/// (`DELETE`): the route faults and the webhook delivery faults.
+trait FaultTable: serde::de::DeserializeOwned + Default {
+    /// The table's name in a refusal ("Invalid faults: ...").
+    const NAME: &'static str;
+    fn check(&self) -> Result<(), String>;
+    fn current(state: &AppState) -> Response;
+    fn replace(state: &AppState, table: Self);
 }
 
-/// Replaces the whole fault table; body as the config's `faults` section.
-async fn faults_put(
+impl FaultTable for FaultsConfig {
+    const NAME: &'static str = "faults";
+    fn check(&self) -> Result<(), String> {
+        self.validate()
+    }
+    fn current(state: &AppState) -> Response {
+        ok(&state.faults().get())
+    }
+    fn replace(state: &AppState, table: Self) {
+        state.faults().set(table);
+    }
+}
+
+impl FaultTable for WebhookFaultsConfig {
+    const NAME: &'static str = "webhook faults";
+    fn check(&self) -> Result<(), String> {
+        self.validate()
+    }
+    fn current(state: &AppState) -> Response {
+        ok(&*state.webhooks().faults())
+    }
+    fn replace(state: &AppState, table: Self) {
+        state.webhooks().set_faults(table);
+    }
+}
+
+/// `GET`, `PUT` and `DELETE` of the fault table `T`.
+fn fault_table<T: FaultTable + Send + 'static>() -> MethodRouter<AppState> {
+    get(table_get::<T>)
+        .put(table_put::<T>)
+        .delete(table_delete::<T>)
+}
+
+async fn table_get<T: FaultTable>(State(state): State<AppState>) -> Response {
+    T::current(&state)
+}
+
+async fn table_put<T: FaultTable>(
     State(state): State<AppState>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
-    let config: FaultsConfig = object_body(&body, "faults")?;
-    config.validate().map_err(ApiError::bad_request)?;
-    state.faults().set(config);
-    Ok(ok(&state.faults().get()))
+    let table: T = object_body(&body, T::NAME)?;
+    table.check().map_err(ApiError::bad_request)?;
+    T::replace(&state, table);
+    Ok(T::current(&state))
 }
 
-async fn faults_delete(State(state): State<AppState>) -> Response {
-    state.faults().set(FaultsConfig::default());
-    ok(&state.faults().get())
+async fn table_delete<T: FaultTable>(State(state): State<AppState>) -> Response {
+    T::replace(&state, T::default());
+    T::current(&state)
 }
 
 /// The rate limit (`null` when off) and how many requests it refused.
@@ -164,27 +202,6 @@ async fn webhooks_get(State(state): State<AppState>) -> Response {
         })
         .collect();
     ok(&state.webhooks().stats_json(&registered))
-}
-
-async fn webhook_faults_get(State(state): State<AppState>) -> Response {
-    ok(&*state.webhooks().faults())
-}
-
-/// Replaces the delivery faults; body as the config's `webhooks.faults`
-/// (every key optional).
-async fn webhook_faults_put(
-    State(state): State<AppState>,
-    JsonBytes(body): JsonBytes,
-) -> Result<Response, ApiError> {
-    let faults: WebhookFaultsConfig = object_body(&body, "webhook faults")?;
-    faults.validate().map_err(ApiError::bad_request)?;
-    state.webhooks().set_faults(faults);
-    Ok(ok(&*state.webhooks().faults()))
-}
-
-async fn webhook_faults_delete(State(state): State<AppState>) -> Response {
-    state.webhooks().set_faults(WebhookFaultsConfig::default());
-    ok(&*state.webhooks().faults())
 }
 
 /// `{"apps": {"<appId>": {"agents": bool, "simulate": bool}}}`.

@@ -275,34 +275,22 @@ impl AppStore {
         let Some(user) = self.users.get_mut(id) else {
             return Err(ApiError::not_found("Agent not found"));
         };
-        if let Some(name) = fields.name {
-            user.name = name;
-        }
+        set(&mut user.name, fields.name);
         if fields.nickname.is_some() {
             user.nickname = fields.nickname;
         }
         let Some(agent) = user.agent.as_deref_mut() else {
             return Err(ApiError::not_found("Agent not found"));
         };
-        if let Some(email) = fields.email {
-            agent.email = email;
-        }
-        if let Some(password) = fields.password {
-            agent.password = password;
-        }
-        if let Some(status) = fields.status {
-            agent.status = status;
-        }
+        set(&mut agent.email, fields.email);
+        set(&mut agent.password, fields.password);
+        set(&mut agent.status, fields.status);
         if let Some(rooms) = fields.rooms {
             agent.home_rooms.clone_from(&rooms);
             agent.rooms = rooms;
         }
-        if let Some(langs) = fields.langs {
-            agent.langs = langs;
-        }
-        if let Some(capacity) = fields.capacity {
-            agent.capacity = capacity;
-        }
+        set(&mut agent.langs, fields.langs);
+        set(&mut agent.capacity, fields.capacity);
         let rooms = agent.rooms.clone();
         self.dispatch_rooms(&rooms);
         Ok(())
@@ -375,24 +363,14 @@ impl AppStore {
     pub fn update_settings(&mut self, update: SettingsUpdate) {
         let turned_on = update.queue_active == Some(true) && !self.settings.queue_active;
         let s = &mut self.settings;
-        if let Some(active) = update.queue_active {
-            s.queue_active = active;
-        }
-        if let Some(max) = update.queue_max_size {
-            s.queue_max_size = max;
-        }
-        if let Some(languages) = update.languages {
-            s.languages = languages;
-        }
+        set(&mut s.queue_active, update.queue_active);
+        set(&mut s.queue_max_size, update.queue_max_size);
+        set(&mut s.languages, update.languages);
         if let Some(types) = update.allowed_file_types {
             s.allowed_file_types = types.iter().map(|t| t.to_ascii_lowercase()).collect();
         }
-        if let Some(algorithm) = update.assign_algorithm {
-            s.assign_algorithm = algorithm;
-        }
-        if let Some(timeout) = update.inactivity_timeout {
-            s.inactivity_timeout = timeout;
-        }
+        set(&mut s.assign_algorithm, update.assign_algorithm);
+        set(&mut s.inactivity_timeout, update.inactivity_timeout);
         if turned_on {
             let rooms: Vec<u32> = self.rooms.keys().copied().collect();
             self.dispatch_rooms(&rooms);
@@ -540,5 +518,12 @@ impl AppStore {
             "webhooks": self.webhooks.len(),
             "events": self.events.total(),
         })
+    }
+}
+
+/// A field of a partial update: replaced when the request sent it.
+fn set<T>(field: &mut T, sent: Option<T>) {
+    if let Some(value) = sent {
+        *field = value;
     }
 }
