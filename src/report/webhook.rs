@@ -31,8 +31,8 @@ pub struct WebhookInput {
     pub late_after: Duration,
     pub settle: Duration,
     pub verify: bool,
-    /// Handshakes and verified events answered, and events parked before
-    /// their chat was subscribed (router count).
+    /// Handshakes and verified events answered, and events that found no
+    /// step waiting for their chat (router count).
     pub receiver: ReceiverCounts,
     /// Events whose signature was missing or wrong (not routed).
     pub invalid_signatures: u64,
@@ -86,7 +86,10 @@ pub struct ReceiverCounts {
     pub handshakes: u64,
     /// Events with a valid signature (or any, without verification).
     pub events: u64,
-    /// Arrived before their chat's inbox was subscribed (then handed over).
+    /// Found no step waiting for their chat when they arrived: early ones
+    /// (parked, then handed over when the chat's inbox is subscribed) and
+    /// late ones (after the chat's iteration was done with it), besides
+    /// events about chats the run never created.
     pub parked: u64,
     /// Requests that were no event: another path (404) or another method
     /// than POST on a hook path (405). Not in `events.invalid_signatures`;

@@ -61,7 +61,7 @@ fn counts(out: &mut String, w: &WebhookReport, paint: Paint) {
     };
     let _ = writeln!(
         out,
-        "  {registered}, {} handshake(s), {} event(s) received, {} arrived before their chat was known{stray}",
+        "  {registered}, {} handshake(s), {} event(s) received, {} found no step waiting for their chat{stray}",
         w.receiver.handshakes, c.received, w.receiver.parked
     );
     let missing: Vec<String> = w

@@ -220,6 +220,7 @@ fn the_summary_shows_counts_service_levels_and_the_little_check() {
         "duplicate 1",
         "invalid signatures 2",
         "1 request(s) that were no event",
+        "found no step waiting for their chat",
         "schema violations 4 of 12 event(s) checked",
         "chats:create × 4: at (data): ",
         "chats:join",
