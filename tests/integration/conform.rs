@@ -87,14 +87,27 @@ fn conform_with_outputs(
     base_url: &str,
     dir: &std::path::Path,
 ) -> (std::process::Output, std::path::PathBuf, std::path::PathBuf) {
-    let (out, junit) = (dir.join("c.json"), dir.join("c.xml"));
-    let args = [
+    let (out, junit) = outputs_in(dir);
+    let run = conform_remote(base_url, &output_args(&out, &junit));
+    (run, out, junit)
+}
+
+/// `c.json` and `c.xml` in `dir`.
+fn outputs_in(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    (dir.join("c.json"), dir.join("c.xml"))
+}
+
+/// `--out OUT --junit JUNIT`.
+fn output_args<'a>(
+    out: &'a std::path::Path,
+    junit: &'a std::path::Path,
+) -> [&'a std::ffi::OsStr; 4] {
+    [
         "--out".as_ref(),
         out.as_os_str(),
         "--junit".as_ref(),
         junit.as_os_str(),
-    ];
-    (conform_remote(base_url, &args), out, junit)
+    ]
 }
 
 #[test]
@@ -264,13 +277,8 @@ fn ctrl_c_during_conform_writes_the_checks_made_so_far() {
     });
     let addr = serve_in_thread(app);
     let dir = tempfile::tempdir().unwrap();
-    let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-    let args = [
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--junit".as_ref(),
-        junit.as_os_str(),
-    ];
+    let (out, junit) = outputs_in(dir.path());
+    let args = output_args(&out, &junit);
     let (mut child, mut stderr) = spawn_conform(
         &format!("http://{addr}/v1"),
         &args,
@@ -375,13 +383,8 @@ impl HeldConform {
         let addr = serve_in_thread(app);
         let before = open_chats_and_webhooks(&rt, addr);
         let dir = tempfile::tempdir().expect("a temp dir");
-        let (out, junit) = (dir.path().join("c.json"), dir.path().join("c.xml"));
-        let args = [
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--junit".as_ref(),
-            junit.as_os_str(),
-        ];
+        let (out, junit) = outputs_in(dir.path());
+        let args = output_args(&out, &junit);
         let (child, stderr) = spawn_conform(
             &format!("http://{addr}/v1"),
             &args,
