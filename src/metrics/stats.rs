@@ -37,9 +37,9 @@ pub struct LatencyStats {
     pub failures: [u64; FailureKind::COUNT],
     /// Samples whose raw or corrected latency exceeded [`LATENCY_MAX_US`] and were clamped to it.
     pub saturated: u64,
-    /// Request body bytes sent (routes only; 0 for steps and iterations).
+    /// Request body bytes sent (routes and steps; 0 for iterations, whose report sums their steps').
     pub bytes_sent: u64,
-    /// Response body bytes received (routes only; 0 for steps and iterations).
+    /// Response body bytes received (routes and steps; 0 for iterations, whose report sums their steps').
     pub bytes_received: u64,
     /// Throttled responses and what the `rate_limit` policy did about them.
     pub throttle: ThrottleCounts,

@@ -30,6 +30,13 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
 
     let totals = totals(metrics, planned_iterations, seconds);
     let throttle = super::throttle::build(metrics, totals.requests);
+    let mut iteration = stats_report("iteration".to_owned(), &metrics.iteration, seconds);
+    let mut flow_iterations = keyed_reports(
+        (&metrics.flows, &layout.flows, "flow"),
+        |r| &mut r.flow,
+        seconds,
+    );
+    add_step_bytes(metrics, &mut iteration, &mut flow_iterations);
 
     RunReport {
         schema_version: SCHEMA_VERSION,
@@ -41,12 +48,8 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
             |r| &mut r.route,
             seconds,
         ),
-        iteration: stats_report("iteration".to_owned(), &metrics.iteration, seconds),
-        flow_iterations: keyed_reports(
-            (&metrics.flows, &layout.flows, "flow"),
-            |r| &mut r.flow,
-            seconds,
-        ),
+        iteration,
+        flow_iterations,
         timeline: metrics.timeline.iter().map(timeline_report).collect(),
         status_codes: statuses_of(&metrics.routes),
         errors_by_kind: failures_of(&metrics.steps),
@@ -60,6 +63,21 @@ pub fn build(metrics: &RunMetrics, meta: RunMeta, planned_iterations: Option<u64
         aborted_in_flight: false,
         webhooks: None,
         throttle: Some(throttle),
+    }
+}
+
+/// An iteration's body bytes are its steps' (a request belongs to the step
+/// that sent it; the clean-up's and agent actors' requests belong to none):
+/// each flow's row gets its own steps' sums, the iteration row every step's.
+fn add_step_bytes(metrics: &RunMetrics, iteration: &mut StatsReport, flows: &mut [StatsReport]) {
+    for (index, stats) in metrics.steps.iter().enumerate() {
+        iteration.bytes_sent += stats.bytes_sent;
+        iteration.bytes_received += stats.bytes_received;
+        let flow = metrics.layout.steps.get(index).map(|info| &info.flow);
+        if let Some(row) = flows.iter_mut().find(|row| row.flow.as_ref() == flow) {
+            row.bytes_sent += stats.bytes_sent;
+            row.bytes_received += stats.bytes_received;
+        }
     }
 }
 
@@ -302,8 +320,8 @@ pub(crate) fn sample_report() -> RunReport {
                 failure,
                 latency_us,
                 corrected_us,
-                bytes_sent: 0,
-                bytes_received: 0,
+                bytes_sent: u64::from(step) * 10,
+                bytes_received: 100,
                 throttled: false,
                 schema_checked: true,
                 connection: None,
@@ -422,6 +440,22 @@ mod tests {
         let timeline_requests: u64 = report.timeline.iter().map(|t| t.requests).sum();
         assert_eq!(timeline_requests, report.totals.requests);
         assert!(report.timeline.iter().all(|t| t.p50_us <= t.p99_us));
+    }
+
+    /// An iteration's and a flow's body bytes are their steps' sums (they
+    /// were always 0): step k sends 10·k bytes and receives 100, 200 times.
+    #[test]
+    fn iterations_and_flows_carry_the_sum_of_their_steps_bytes() {
+        let report = sample_report();
+        let bytes = |r: &StatsReport| (r.bytes_sent, r.bytes_received);
+        assert_eq!(bytes(&report.steps[2]), (200 * 20, 200 * 100));
+        assert_eq!(bytes(&report.iteration), (200 * 60, 200 * 400));
+        let flow = |name: &str| {
+            let row = report.flow_iterations.iter().find(|r| r.name == name);
+            bytes(row.expect(name))
+        };
+        assert_eq!(flow("lifecycle"), (200 * 30, 200 * 300));
+        assert_eq!(flow("cleanup"), (200 * 30, 200 * 100));
     }
 
     #[test]

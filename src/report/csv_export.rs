@@ -1,6 +1,6 @@
 //! Per-step, per-route, whole-iteration and per-flow iteration statistics as CSV, for
 //! spreadsheets. Latencies in milliseconds with microsecond precision; body bytes sent and
-//! received (steps and routes; empty for iterations); routes' connection set-up after them (new and reused
+//! received (an iteration's and a flow's: its steps' sums); routes' connection set-up after them (new and reused
 //! connections, TLS sessions resumed, p50 and p99 of TCP connect, TLS handshake and time to
 //! first byte; empty where there are none). An entry with no timed sample (a route never
 //! requested, a step whose request was never sent) has empty latency cells, not 0 ms.
@@ -105,13 +105,7 @@ fn record(kind: &str, s: &StatsReport) -> Vec<String> {
         s.throttle.retries.to_string(),
         ms(s.throttle.wait_us),
     ]);
-    // Body bytes are counted per request, so per step and route; an
-    // iteration row has none of its own (empty, not a false 0).
-    if matches!(kind, "step" | "route") {
-        cells.extend([s.bytes_sent.to_string(), s.bytes_received.to_string()]);
-    } else {
-        cells.extend([String::new(), String::new()]);
-    }
+    cells.extend([s.bytes_sent.to_string(), s.bytes_received.to_string()]);
     cells.extend(connection_cells(s.connection.as_ref()));
     cells
 }

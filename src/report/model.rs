@@ -254,9 +254,9 @@ pub struct StatsReport {
     pub saturated: u64,
     /// Request body bytes sent by a route's or a step's requests (a step's:
     /// every request it sent, throttled re-sends and `wait_until` polls too;
-    /// HTTP heads and framing not counted). 0 for iterations, which do not
-    /// count them (empty in the CSV); 0 for steps in reports written before
-    /// steps counted them.
+    /// HTTP heads and framing not counted); an iteration's or a flow's: its
+    /// steps' sums. 0 for steps and iterations in reports written before
+    /// they counted them.
     #[serde(default)]
     pub bytes_sent: u64,
     /// Response body bytes received, counted like `bytes_sent`.

@@ -97,10 +97,19 @@ async fn uploaded_media_downloads_with_its_size_and_type_and_bytes_are_counted()
             .any(|l| l.starts_with("step,download_media,") && l.contains(",0,20480,")),
         "{csv}"
     );
-    // Not counted per iteration: empty, not 0.
+    // An iteration's bytes are its steps' (they were a false 0 in the
+    // JSON and empty in the CSV): the uploads and downloads, and more.
+    let sum = |f: fn(&StatsReport) -> u64| report.steps.iter().map(f).sum::<u64>();
+    let (sent, received) = (sum(|s| s.bytes_sent), sum(|s| s.bytes_received));
+    assert!(received > 2 * (10_240 + 18), "{received}");
+    assert_eq!(
+        (report.iteration.bytes_sent, report.iteration.bytes_received),
+        (sent, received)
+    );
     let iteration = csv.lines().find(|l| l.starts_with("iteration,")).unwrap();
     let cells: Vec<&str> = iteration.split(',').collect();
-    assert_eq!((cells[20], cells[21]), ("", ""), "{iteration}");
+    let (sent, received) = (sent.to_string(), received.to_string());
+    assert_eq!((cells[20], cells[21]), (&*sent, &*received), "{iteration}");
     let html = chatload::report::html::render(&report).unwrap();
     assert!(String::from_utf8_lossy(&html).contains(">received</th>"));
 }
