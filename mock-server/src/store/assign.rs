@@ -292,6 +292,38 @@ impl AppStore {
     /// Removes a pending invitation as declined: frees the slot, marks the
     /// agent as declined for the chat, then moves on to the next agent.
     fn drop_invitation(&mut self, id: &str) {
+        self.end_invitation(id, true);
+    }
+
+    /// A waiting chat's pending invitation to an agent who does not work in
+    /// its room (it was moved) is withdrawn, not declined: the slot is freed
+    /// and the chat seeks an agent in its new room.
+    pub(super) fn withdraw_invitation_outside_room(&mut self, chat_id: &str) {
+        let Some(room) = self.chats.get(chat_id).map(|c| c.room) else {
+            return;
+        };
+        let Some(invitation) = self.pending_agent_invitation(chat_id) else {
+            return;
+        };
+        if !self.works_in(&invitation.user_id, room) {
+            let id = invitation.id.clone();
+            self.end_invitation(&id, false);
+        }
+    }
+
+    /// Whether agent `id` works in `room` (online there, or one of their
+    /// home rooms).
+    pub(super) fn works_in(&self, id: &str, room: u32) -> bool {
+        self.users
+            .get(id)
+            .and_then(|u| u.agent.as_deref())
+            .is_some_and(|a| a.rooms.contains(&room) || a.home_rooms.contains(&room))
+    }
+
+    /// Removes a pending invitation, frees its slot and moves on to the next
+    /// agent; a `declined` one also keeps that agent from being invited to
+    /// the chat again.
+    fn end_invitation(&mut self, id: &str, declined: bool) {
         let Some(invitation) = self.invitations.remove(id) else {
             return;
         };
@@ -306,7 +338,9 @@ impl AppStore {
         let Some(chat) = self.chats.get_mut(&chat_id) else {
             return;
         };
-        chat.rejected_by.push(invitation.user_id);
+        if declined {
+            chat.rejected_by.push(invitation.user_id);
+        }
         if chat.status == ChatStatus::Waiting && invitation.reserved {
             self.move_on(&chat_id);
         }

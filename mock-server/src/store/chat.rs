@@ -244,7 +244,9 @@ impl AppStore {
     /// spec declares no conflict for this route).
     ///
     /// An active chat moves only to a room its agent works in (409
-    /// otherwise): the agent would serve a room it is not in.
+    /// otherwise): the agent would serve a room it is not in. A waiting
+    /// chat's invitation to an agent who does not work in the new room is
+    /// withdrawn, and the chat seeks an agent there.
     ///
     /// # Errors
     ///
@@ -259,13 +261,7 @@ impl AppStore {
                 .agent
                 .as_deref()
                 .filter(|_| chat.status == ChatStatus::Active);
-            let agent_serves = |id: &str| {
-                self.users
-                    .get(id)
-                    .and_then(|u| u.agent.as_deref())
-                    .is_some_and(|a| a.rooms.contains(&room) || a.home_rooms.contains(&room))
-            };
-            if room != chat.room && agent.is_some_and(|a| !agent_serves(a)) {
+            if room != chat.room && agent.is_some_and(|a| !self.works_in(a, room)) {
                 return Err(ApiError::conflict(format!(
                     "The chat's agent does not work in room {room}"
                 )));
@@ -299,6 +295,9 @@ impl AppStore {
         }
         if dropped_decision {
             self.dispatch_room(old_room);
+        }
+        if update.room.is_some_and(|room| room != old_room) {
+            self.withdraw_invitation_outside_room(chat_id);
         }
         Ok(())
     }
@@ -524,5 +523,44 @@ mod tests {
         assert!(s.chat(&ids[0]).is_err());
         assert!(s.chat(&ids[2]).is_ok());
         assert_eq!(s.message_chat.len(), 2);
+    }
+
+    /// A waiting chat invited to an agent of room 1 and moved to room 2
+    /// kept the invitation (the agent could accept a chat of a room they
+    /// do not work in, and their slot stayed reserved). The invitation is
+    /// withdrawn, the slot freed, and an agent of room 2 is invited.
+    #[test]
+    fn a_waiting_chat_moved_to_another_room_is_invited_there() {
+        let mut s = store(false);
+        let (_, chat) = user_and_chat(&mut s, "bob", 1);
+        let first = s.assign(&chat, None).expect("ok").expect("agent");
+        let update = ChatUpdate {
+            room: Some(2),
+            ..ChatUpdate::default()
+        };
+        s.update_chat(&chat, update).expect("moved");
+        let next = s.pending_agent_invitation(&chat).expect("invited again");
+        let next = s.user(&next.user_id.clone()).expect("agent");
+        assert!(next.agent.as_ref().expect("info").rooms.contains(&2));
+        let old = s.user(&first).expect("agent").agent.clone().expect("info");
+        assert_eq!(old.used_slots(), 0, "the old agent's slot is freed");
+        let err = s.accept_invitation(&chat, &first).expect_err("withdrawn");
+        assert_eq!(err.status(), axum::http::StatusCode::CONFLICT);
+    }
+
+    /// Moving within the invited agent's rooms keeps the invitation.
+    #[test]
+    fn an_invitation_to_an_agent_of_the_new_room_stays() {
+        let mut s = store(false);
+        let (_, chat) = user_and_chat(&mut s, "bob", 1);
+        let first = s.assign(&chat, None).expect("ok").expect("agent");
+        let update = ChatUpdate {
+            lang: Some("en".to_owned()),
+            room: Some(1),
+            ..ChatUpdate::default()
+        };
+        s.update_chat(&chat, update).expect("updated");
+        let pending = s.pending_agent_invitation(&chat).expect("kept");
+        assert_eq!(pending.user_id, first);
     }
 }
