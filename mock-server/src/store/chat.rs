@@ -525,20 +525,27 @@ mod tests {
         assert_eq!(s.message_chat.len(), 2);
     }
 
+    /// A chat of room 1 invited to an agent of room 1, then updated:
+    /// `(store, chat, the invited agent)`.
+    fn invited_then_updated(update: ChatUpdate) -> (AppStore, String, String) {
+        let mut s = store(false);
+        let (_, chat) = user_and_chat(&mut s, "bob", 1);
+        let first = s.assign(&chat, None).expect("ok").expect("agent");
+        s.update_chat(&chat, update).expect("updated");
+        (s, chat, first)
+    }
+
     /// A waiting chat invited to an agent of room 1 and moved to room 2
     /// kept the invitation (the agent could accept a chat of a room they
     /// do not work in, and their slot stayed reserved). The invitation is
     /// withdrawn, the slot freed, and an agent of room 2 is invited.
     #[test]
     fn a_waiting_chat_moved_to_another_room_is_invited_there() {
-        let mut s = store(false);
-        let (_, chat) = user_and_chat(&mut s, "bob", 1);
-        let first = s.assign(&chat, None).expect("ok").expect("agent");
-        let update = ChatUpdate {
+        let room_2 = ChatUpdate {
             room: Some(2),
             ..ChatUpdate::default()
         };
-        s.update_chat(&chat, update).expect("moved");
+        let (mut s, chat, first) = invited_then_updated(room_2);
         let next = s.pending_agent_invitation(&chat).expect("invited again");
         let next = s.user(&next.user_id.clone()).expect("agent");
         assert!(next.agent.as_ref().expect("info").rooms.contains(&2));
@@ -551,15 +558,12 @@ mod tests {
     /// Moving within the invited agent's rooms keeps the invitation.
     #[test]
     fn an_invitation_to_an_agent_of_the_new_room_stays() {
-        let mut s = store(false);
-        let (_, chat) = user_and_chat(&mut s, "bob", 1);
-        let first = s.assign(&chat, None).expect("ok").expect("agent");
-        let update = ChatUpdate {
+        let same_room = ChatUpdate {
             lang: Some("en".to_owned()),
             room: Some(1),
             ..ChatUpdate::default()
         };
-        s.update_chat(&chat, update).expect("updated");
+        let (s, chat, first) = invited_then_updated(same_room);
         let pending = s.pending_agent_invitation(&chat).expect("kept");
         assert_eq!(pending.user_id, first);
     }
