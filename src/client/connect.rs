@@ -215,9 +215,7 @@ where
         .handshake(io)
         .await
         .map_err(|_| ConnectFailure::Connect)?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    drive(connection);
     Ok(Sender::Http1(sender))
 }
 
@@ -231,8 +229,14 @@ where
         .handshake(io)
         .await
         .map_err(|_| ConnectFailure::Connect)?;
+    drive(connection);
+    Ok(Sender::Http2(sender))
+}
+
+/// Drives a hyper connection on its own task until it ends (its outcome
+/// reaches the requests through their senders).
+fn drive(connection: impl Future<Output = Result<(), hyper::Error>> + Send + 'static) {
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok(Sender::Http2(sender))
 }

@@ -26,12 +26,17 @@ fn event(trigger: &str, data: serde_json::Value, arrived: Instant) -> Arc<Webhoo
     Arc::new(WebhookEvent::parse(body.to_string().as_bytes(), arrived).expect("envelope"))
 }
 
-fn join(chat: &str, user: &str, arrived: Instant) -> Arc<WebhookEvent> {
+/// An event whose data names a chat and a user (`chats:join`, `chats:close`, ...).
+fn chat_user(trigger: &str, chat: &str, user: &str, arrived: Instant) -> Arc<WebhookEvent> {
     event(
-        "chats:join",
+        trigger,
         serde_json::json!({"chatId": chat, "userId": user}),
         arrived,
     )
+}
+
+fn join(chat: &str, user: &str, arrived: Instant) -> Arc<WebhookEvent> {
+    chat_user("chats:join", chat, user, arrived)
 }
 
 fn message(chat: &str, id: &str, sender: &str, arrived: Instant) -> Arc<WebhookEvent> {
@@ -111,11 +116,7 @@ fn an_earlier_stage_after_a_later_one_and_a_growing_queue_position_are_out_of_or
     let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
     tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
     // invitations:new belongs before chats:join.
-    tracker.on_event(&event(
-        "invitations:new",
-        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
-        t0 + 20 * MS,
-    ));
+    tracker.on_event(&chat_user("invitations:new", "c-1", "a-1", t0 + 20 * MS));
     assert_eq!(tracker.finish().out_of_order, 1);
 
     tracker.chat_created("c-2", "u-2", true, t0);
@@ -202,19 +203,11 @@ fn own_message_before_its_id_is_known_is_matched_when_the_response_names_it() {
 #[test]
 fn lifecycle_service_levels_follow_their_definitions() {
     let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
-    tracker.on_event(&event(
-        "invitations:new",
-        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
-        t0 + 250 * MS,
-    ));
+    tracker.on_event(&chat_user("invitations:new", "c-1", "a-1", t0 + 250 * MS));
     tracker.on_event(&join("c-1", "a-1", t0 + 300 * MS));
     tracker.on_event(&message("c-1", "m-9", "a-1", t0 + 450 * MS));
     tracker.request_sent(Lifecycle::Close, "c-1", t0 + 900 * MS);
-    tracker.on_event(&event(
-        "chats:close",
-        serde_json::json!({"chatId": "c-1", "userId": "u-1"}),
-        t0 + 1_000 * MS,
-    ));
+    tracker.on_event(&chat_user("chats:close", "c-1", "u-1", t0 + 1_000 * MS));
     let s = tracker.finish();
     let p50 = |e: &EventLatency| e.histogram.value_at_quantile(0.5) / 1_000;
     assert_eq!(p50(&s.time_in_queue), 250);
@@ -239,11 +232,7 @@ fn an_abandonment_ends_the_time_in_queue() {
     let (t0, tracker) = tracked_chat(true, Duration::from_secs(2));
     tracker.abandoned("c-1", t0 + 700 * MS);
     // A late invitation does not count the queue time twice.
-    tracker.on_event(&event(
-        "invitations:new",
-        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
-        t0 + 800 * MS,
-    ));
+    tracker.on_event(&chat_user("invitations:new", "c-1", "a-1", t0 + 800 * MS));
     let s = tracker.finish();
     assert_eq!(s.abandoned, 1);
     assert_eq!(s.time_in_queue.histogram.len(), 1);
@@ -277,11 +266,7 @@ fn events_of_a_chat_handed_to_the_clean_up_are_counted_but_measure_nothing() {
     let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
     tracker.on_event(&join("c-1", "a-1", t0 + 10 * MS));
     tracker.cleaning_up("c-1");
-    let close = event(
-        "chats:close",
-        serde_json::json!({"chatId": "c-1", "userId": "u-1"}),
-        t0 + 30_000 * MS,
-    );
+    let close = chat_user("chats:close", "c-1", "u-1", t0 + 30_000 * MS);
     tracker.on_event(&close);
     tracker.close_answered("c-1", t0 + 30_000 * MS);
     let s = tracker.finish();
@@ -316,11 +301,7 @@ fn closed_chats_are_folded_and_their_facts_dropped() {
         tracker.message_sent(&chat, &format!("m-{i}"), t0 + MS);
         tracker.on_event(&message(&chat, &format!("m-{i}"), "u-1", t0 + 2 * MS));
         tracker.request_sent(Lifecycle::Close, &chat, t0 + 3 * MS);
-        tracker.on_event(&event(
-            "chats:close",
-            serde_json::json!({"chatId": chat, "userId": "u-1"}),
-            t0 + 4 * MS,
-        ));
+        tracker.on_event(&chat_user("chats:close", &chat, "u-1", t0 + 4 * MS));
     }
     let held = tracker.held();
     assert_eq!(
@@ -329,11 +310,7 @@ fn closed_chats_are_folded_and_their_facts_dropped() {
         "no facts kept of closed chats"
     );
     // A late copy of a retired chat's close is a duplicate; an update is received.
-    tracker.on_event(&event(
-        "chats:close",
-        serde_json::json!({"chatId": "c-7", "userId": "u-1"}),
-        t0 + 5 * MS,
-    ));
+    tracker.on_event(&chat_user("chats:close", "c-7", "u-1", t0 + 5 * MS));
     tracker.on_event(&event(
         "users:activity",
         serde_json::json!({"chatId": "c-7", "userId": "u-1", "type": "typing"}),
@@ -480,13 +457,7 @@ fn an_event_that_follows_the_close_is_measured_from_the_latest_request() {
 #[test]
 fn repeats_about_a_chat_the_run_never_created_are_unrouted_not_duplicates() {
     let (t0, tracker) = tracked_chat(false, Duration::from_secs(2));
-    let create = |chat: &str| {
-        event(
-            "chats:create",
-            serde_json::json!({"chatId": chat, "userId": "u-9"}),
-            t0 + MS,
-        )
-    };
+    let create = |chat: &str| chat_user("chats:create", chat, "u-9", t0 + MS);
     tracker.on_event(&create("c-777777"));
     tracker.on_event(&create("c-777777"));
     // The run's own chat c-2: two copies before `POST /chats` answered.
@@ -515,11 +486,7 @@ fn events_an_agent_actor_caused_are_timed_from_its_call() {
     tracker.agent_request_sent(Lifecycle::SendMessage, "c-1", t0 + 4000 * MS);
     tracker.on_event(&message("c-1", "m-2", "a-1", t0 + 4004 * MS));
     tracker.agent_request_sent(Lifecycle::Leave, "c-1", t0 + 4010 * MS);
-    tracker.on_event(&event(
-        "chats:leave",
-        serde_json::json!({"chatId": "c-1", "userId": "a-1"}),
-        t0 + 4015 * MS,
-    ));
+    tracker.on_event(&chat_user("chats:leave", "c-1", "a-1", t0 + 4015 * MS));
     let s = tracker.finish();
     let max_ms = |name: &str| {
         s.events
@@ -550,11 +517,7 @@ fn chats_assign_overtaking_the_queued_create_is_not_out_of_order() {
         t0 + MS,
     );
     tracker.on_event(&assign);
-    tracker.on_event(&event(
-        "chats:create",
-        serde_json::json!({"chatId": "c-1", "userId": "u-1"}),
-        t0 + 2 * MS,
-    ));
+    tracker.on_event(&chat_user("chats:create", "c-1", "u-1", t0 + 2 * MS));
     tracker.on_event(&join("c-1", "a-1", t0 + 3 * MS));
     // And arriving after a later stage, it is not counted either.
     tracker.on_event(&event(
