@@ -103,6 +103,7 @@ fn step_reports(metrics: &RunMetrics, seconds: f64) -> Vec<StatsReport> {
 /// The run's totals: requests and errors, iterations by how they ended, what the plan
 /// asked for and never started, and the generator's scheduling lag.
 fn totals(metrics: &RunMetrics, planned_iterations: Option<u64>, seconds: f64) -> Totals {
+    let lag = metrics.scheduling_lag_us.as_ref().filter(|h| !h.is_empty());
     let requests = metrics.total_requests();
     let errors = metrics.total_errors();
     Totals {
@@ -123,11 +124,8 @@ fn totals(metrics: &RunMetrics, planned_iterations: Option<u64>, seconds: f64) -
         unstarted_iterations: planned_iterations.map_or(0, |planned| {
             planned.saturating_sub(metrics.iterations_started + metrics.dropped)
         }),
-        scheduling_lag: metrics
-            .scheduling_lag_us
-            .as_ref()
-            .filter(|h| !h.is_empty())
-            .map(percentiles),
+        scheduling_lag: lag.map(percentiles),
+        scheduling_lag_histogram: lag.map(encode_histogram),
     }
 }
 

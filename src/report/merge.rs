@@ -18,9 +18,9 @@ use hdrhistogram::Histogram;
 use super::rates::{per_second, ratio};
 use super::throttle::ThrottleStats;
 use super::{
-    AgentSummary, CleanupReport, FailureSamples, ReportError, RunMeta, RunReport, SCHEMA_VERSION,
-    SchemaReport, StatsReport, TimelineReport, Totals, decode_histogram, encode_histogram,
-    percentiles,
+    AgentSummary, CleanupReport, FailureSamples, Percentiles, ReportError, RunMeta, RunReport,
+    SCHEMA_VERSION, SchemaReport, StatsReport, TimelineReport, Totals, decode_histogram,
+    encode_histogram, percentiles,
 };
 use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
 
@@ -40,7 +40,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
     let meta = RunMeta::merged(reports, sources);
     // Rates over the longest load phase (the shards ran side by side).
     let seconds = meta.load_secs;
-    let totals = Totals::merged(reports, seconds);
+    let totals = Totals::merged(reports, seconds)?;
     let throttle = super::throttle::merge(reports, totals.requests);
     let lists = |list: fn(&RunReport) -> &[StatsReport]| {
         reports.iter().map(move |r| (list(r), rate_secs(&r.meta)))
@@ -142,15 +142,16 @@ fn rated_count(rate: f64, seconds: f64) -> u64 {
 
 impl Totals {
     /// The reports' totals summed, rates recomputed over `seconds` from each report's samples
-    /// started during its load phase; the scheduling lag is the worst shard's.
-    fn merged(reports: &[RunReport], seconds: f64) -> Self {
+    /// started during its load phase; the scheduling lags merged (see [`merged_lag`]).
+    fn merged(reports: &[RunReport], seconds: f64) -> Result<Self, ReportError> {
+        let lag = merged_lag(reports)?;
         let sum = |f: fn(&Totals) -> u64| reports.iter().map(|r| f(&r.totals)).sum::<u64>();
         let (requests, errors) = (sum(|t| t.requests), sum(|t| t.errors));
         let in_load = reports
             .iter()
             .map(|r| rated_count(r.totals.requests_per_sec, rate_secs(&r.meta)))
             .sum();
-        Totals {
+        Ok(Totals {
             requests,
             errors,
             error_rate: ratio(errors, requests),
@@ -168,13 +169,37 @@ impl Totals {
                 .map(|r| r.totals.planned_iterations)
                 .sum::<Option<u64>>(),
             unstarted_iterations: sum(|t| t.unstarted_iterations),
-            // The shards' generators lagged independently: the worst one.
-            scheduling_lag: reports
-                .iter()
-                .filter_map(|r| r.totals.scheduling_lag)
-                .max_by_key(|p| p.p99_us),
-        }
+            scheduling_lag: lag.as_ref().map(|(p, _)| *p),
+            scheduling_lag_histogram: lag.and_then(|(_, h)| h),
+        })
     }
+}
+
+/// The shards' scheduling lags, as percentiles and encoded histogram: every arrival's lag
+/// from the merged histograms when each shard that measured one stored its histogram; else
+/// (a report written before they were stored) the worst shard's percentiles, with no
+/// histogram, since percentiles cannot be added.
+fn merged_lag(reports: &[RunReport]) -> Result<Option<(Percentiles, Option<String>)>, ReportError> {
+    let lags: Vec<&Totals> = reports
+        .iter()
+        .map(|r| &r.totals)
+        .filter(|t| t.scheduling_lag.is_some())
+        .collect();
+    if lags.iter().any(|t| t.scheduling_lag_histogram.is_none()) {
+        let worst = lags
+            .iter()
+            .filter_map(|t| t.scheduling_lag)
+            .max_by_key(|p| p.p99_us);
+        return Ok(worst.map(|p| (p, None)));
+    }
+    let mut merged = new_latency_histogram();
+    for encoded in lags
+        .iter()
+        .filter_map(|t| t.scheduling_lag_histogram.as_deref())
+    {
+        merge_histogram(&mut merged, &decode_histogram(encoded)?);
+    }
+    Ok((!merged.is_empty()).then(|| (percentiles(&merged), Some(encode_histogram(&merged)))))
 }
 
 /// Failure samples by (step, flow, kind), in order of first appearance: counts summed, the first
@@ -601,6 +626,42 @@ mod tests {
             (timeout.kind.as_str(), timeout.count, timeout.more),
             ("timeout", 1, 0)
         );
+    }
+
+    /// A shard whose generator lagged `lags` µs, its histogram stored or not.
+    fn lagged(k: u32, lags: &[u64], stored: bool) -> RunReport {
+        let mut r = shard(k, 2, 7);
+        let mut h = new_latency_histogram();
+        lags.iter().for_each(|&v| h.record(v).expect("in range"));
+        r.totals.scheduling_lag = Some(percentiles(&h));
+        r.totals.scheduling_lag_histogram = stored.then(|| encode_histogram(&h));
+        r
+    }
+
+    /// The merged lag was the worst shard's, whole (min 1000 µs where shard
+    /// 1 lagged 100 µs): now every arrival's, from the shards' histograms.
+    #[test]
+    fn scheduling_lags_merge_exactly_and_older_shards_give_the_worst() {
+        let names = ["s1.json".to_owned(), "s2.json".to_owned()];
+        let fast: Vec<u64> = (1..=30).map(|i| i * 100).collect();
+        let slow: Vec<u64> = (1..=10).map(|i| 1_000 + i * 1_000).collect();
+        let merged =
+            merge(&[lagged(1, &fast, true), lagged(2, &slow, true)], &names).expect("merges");
+        let lag = merged.totals.scheduling_lag.expect("lag");
+        let mut all = new_latency_histogram();
+        fast.iter()
+            .chain(&slow)
+            .for_each(|&v| all.record(v).expect("in range"));
+        assert_eq!(lag, percentiles(&all));
+        assert_eq!((lag.min_us, lag.p50_us), (100, all.value_at_quantile(0.5)));
+        let stored = merged.totals.scheduling_lag_histogram.expect("stored");
+        assert_eq!(decode_histogram(&stored).expect("decodes").len(), 40);
+        // A shard written before the histogram was stored: the worst shard's
+        // percentiles, and no histogram that would claim to be every arrival's.
+        let old =
+            merge(&[lagged(1, &fast, false), lagged(2, &slow, true)], &names).expect("merges");
+        assert_eq!(old.totals.scheduling_lag.expect("lag").min_us, 2_000);
+        assert_eq!(old.totals.scheduling_lag_histogram, None);
     }
 
     #[test]

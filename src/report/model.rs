@@ -211,6 +211,10 @@ pub struct Totals {
     /// here means the load machine, not the target, delayed the load.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduling_lag: Option<Percentiles>,
+    /// The scheduling lag's histogram (encoded like `StatsReport::histogram`), so that
+    /// `merge` adds the shards' lags exactly; absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_lag_histogram: Option<String>,
 }
 
 impl Totals {
@@ -411,6 +415,9 @@ impl RunReport {
             check_stats(&format!("{list}[{i}] ({})", stats.name), stats)?;
         }
         check_stats("iteration", &self.iteration)?;
+        if let Some(lag) = &self.totals.scheduling_lag_histogram {
+            check_histogram("totals", "scheduling_lag_histogram", lag)?;
+        }
         for (i, t) in self.timeline.iter().enumerate() {
             let entry = format!("timeline[{i}] (second {})", t.second);
             check_histogram(&entry, "histogram", &t.histogram)?;
