@@ -242,6 +242,12 @@ pub struct LittleReport {
     pub relative_gap: f64,
     /// The gap is above the tolerance while max(L, λW) ≥ 1.
     pub disagrees: bool,
+    /// max(L, λW) ≥ 1, so the check could judge: below one queued chat the
+    /// samples are too coarse, and neither agreement nor disagreement is
+    /// claimed (`false` in reports written before the field existed; read
+    /// [`LittleReport::is_judged`], which works for those too).
+    #[serde(default)]
+    pub judged: bool,
     /// Run duration the rate is over, seconds.
     pub run_secs: f64,
 }
@@ -291,8 +297,40 @@ pub fn little(
         l_predicted: predicted,
         relative_gap: gap,
         disagrees: larger >= LITTLE_MIN_L && gap > LITTLE_TOLERANCE,
+        judged: larger >= LITTLE_MIN_L,
         run_secs,
     }
+}
+
+impl LittleReport {
+    /// Whether the check could judge (see `judged`), from the figures
+    /// themselves, so older reports read right too.
+    pub fn is_judged(&self) -> bool {
+        self.l_measured.max(self.l_predicted) >= LITTLE_MIN_L
+    }
+
+    /// The check's outcome in words: `agree`, `DISAGREE`, or why it could
+    /// not judge.
+    pub fn outcome(&self) -> LittleOutcome {
+        if !self.is_judged() {
+            LittleOutcome::TooFewQueued
+        } else if self.disagrees {
+            LittleOutcome::Disagree
+        } else {
+            LittleOutcome::Agree
+        }
+    }
+}
+
+/// What the Little's law check concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LittleOutcome {
+    /// L and λW are within the tolerance.
+    Agree,
+    /// They are further apart than the tolerance.
+    Disagree,
+    /// Below one queued chat on both sides: not judged.
+    TooFewQueued,
 }
 
 /// Builds the section.

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::report::decode_histogram;
 use crate::report::format::{escape_html, format_us};
-use crate::report::webhook::{LatencySummary, QueueReport, WebhookReport};
+use crate::report::webhook::{LatencySummary, LittleOutcome, QueueReport, WebhookReport};
 
 macro_rules! w {
     ($($arg:tt)*) => {{
@@ -304,10 +304,12 @@ fn queue_card(out: &mut String, q: &QueueReport) {
         q.positions.mean
     );
     if let Some(l) = &q.little {
-        let verdict = if l.disagrees {
-            "<span class=\"pill bad\">disagree</span>"
-        } else {
-            "<span class=\"pill good\">agree</span>"
+        let verdict = match l.outcome() {
+            LittleOutcome::Disagree => "<span class=\"pill bad\">disagree</span>",
+            LittleOutcome::Agree => "<span class=\"pill good\">agree</span>",
+            LittleOutcome::TooFewQueued => {
+                "<span class=\"pill\">not judged: fewer than one chat queued on average</span>"
+            }
         };
         w!(
             out,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Paint;
 use crate::report::format::format_us;
-use crate::report::webhook::{LatencySummary, QueueReport, WebhookReport};
+use crate::report::webhook::{LatencySummary, LittleOutcome, QueueReport, WebhookReport};
 
 /// One row: `received` is the events that arrived (blank for the lifecycle
 /// levels, which are measurements only); `measured` the samples behind the
@@ -147,10 +147,13 @@ fn queue(out: &mut String, q: &QueueReport, paint: Paint) {
         q.positions.mean,
     );
     if let Some(l) = &q.little {
-        let verdict = if l.disagrees {
-            paint.alert(&format!("DISAGREE ({:.0}% apart)", l.relative_gap * 100.0))
-        } else {
-            format!("agree ({:.0}% apart)", l.relative_gap * 100.0)
+        let apart = l.relative_gap * 100.0;
+        let verdict = match l.outcome() {
+            LittleOutcome::Disagree => paint.alert(&format!("DISAGREE ({apart:.0}% apart)")),
+            LittleOutcome::Agree => format!("agree ({apart:.0}% apart)"),
+            LittleOutcome::TooFewQueued => {
+                "not judged: fewer than one chat queued on average".to_owned()
+            }
         };
         let _ = writeln!(
             out,

@@ -108,6 +108,41 @@ fn little_flags_only_real_disagreements() {
     // Tiny queues are noise: 0.2 against 0.6 is not flagged.
     assert!(!little(0.2, 30, 2.0, 100.0, 100).disagrees);
     assert_eq!(little(0.0, 0, 0.0, 0.0, 0).relative_gap, 0.0);
+    assert_eq!(
+        (ok.outcome(), bad.outcome()),
+        (LittleOutcome::Agree, LittleOutcome::Disagree)
+    );
+    assert!(ok.judged && bad.judged);
+}
+
+/// Below one queued chat the check judges nothing, and said "agree (100%
+/// apart)" in the summary and `agree` in the HTML (audit 4, F4).
+#[test]
+fn a_check_too_coarse_to_judge_says_so_and_never_agree() {
+    // L = 0 against λW = 0.06: 100% apart, but under one chat.
+    let coarse = little(0.0, 2, 0.55, 20.0, 10);
+    assert_eq!(coarse.relative_gap, 1.0);
+    assert!(!coarse.judged && !coarse.disagrees);
+    assert_eq!(coarse.outcome(), LittleOutcome::TooFewQueued);
+    let mut webhooks = build(&sample_input(4));
+    webhooks.queue.little = Some(coarse);
+    let mut report = crate::report::build_sample_report();
+    report.webhooks = Some(webhooks);
+    let text = crate::report::terminal::render(&report, false);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Little's law"))
+        .expect("line");
+    assert!(
+        line.ends_with("not judged: fewer than one chat queued on average"),
+        "{line}"
+    );
+    assert!(!line.contains("agree"), "{line}");
+    // An older report without the field reads the same way.
+    let mut json = serde_json::to_value(coarse).expect("json");
+    json.as_object_mut().expect("object").remove("judged");
+    let old: LittleReport = serde_json::from_value(json).expect("reads");
+    assert_eq!(old.outcome(), LittleOutcome::TooFewQueued);
 }
 
 #[test]
