@@ -1,6 +1,6 @@
 //! The live side of a run: the once-a-second progress tick (which also stops a
-//! run whose target is unreachable or whose `abort_on_fail` threshold failed)
-//! and the Ctrl-C/SIGTERM watch (first signal: stop starting iterations;
+//! run whose target is unreachable), the ten-times-a-second `abort_on_fail`
+//! check and the Ctrl-C/SIGTERM watch (first signal: stop starting iterations;
 //! second: abort the ones in flight).
 
 use std::sync::Arc;
@@ -15,6 +15,9 @@ use crate::engine::{self, Runner};
 use crate::progress::Progress;
 use crate::scenario::Scenario;
 use crate::verdict::{self, LiveFigures};
+
+/// How often `abort_on_fail` thresholds are checked.
+const ABORT_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// The progress tick, running until [`Ticker::stop`].
 pub(super) struct Ticker {
@@ -68,12 +71,18 @@ impl Tick {
             tokio::time::Instant::now() + Duration::from_secs(1),
             Duration::from_secs(1),
         );
+        // `abort_on_fail` thresholds are checked ten times a second (reading
+        // counters the run keeps anyway), so a run stops within ~100 ms of
+        // failing one, not up to a second of full-speed failing load later.
+        let watching = self.scenario.thresholds.iter().any(|t| t.abort_on_fail);
+        let mut watch = tokio::time::interval(ABORT_CHECK_EVERY);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tick.tick() => self.once(),
+                _ = watch.tick(), if watching => self.check_thresholds(),
                 () = done.cancelled() => return,
             }
-            self.once();
         }
     }
 
@@ -94,11 +103,18 @@ impl Tick {
             self.interrupt.cancel();
             self.abort.cancel();
         }
+        self.check_thresholds();
+    }
+
+    /// Stops the run when an `abort_on_fail` threshold fails on the
+    /// whole-run counters so far.
+    fn check_thresholds(&self) {
+        let counters = self.runner.hub().live();
         let live = LiveFigures {
-            requests: snap.requests_total,
-            errors: snap.errors_total,
-            dropped: snap.dropped_total,
-            throttled: snap.throttled_total,
+            requests: counters.requests.load(Ordering::Relaxed),
+            errors: counters.errors.load(Ordering::Relaxed),
+            dropped: counters.dropped.load(Ordering::Relaxed),
+            throttled: counters.throttled.load(Ordering::Relaxed),
             schema_violations: self.runner.schema_violations(),
         };
         if let Some(t) = verdict::live_failure(&self.scenario.thresholds, &live)

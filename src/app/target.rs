@@ -73,6 +73,7 @@ pub(super) async fn resolve_target(
                 config.seed = seed;
             }
             mock_tls_config(&mut config, &args.tls);
+            known_mock_app(spec, &config.apps, args.mock_config.as_deref())?;
             let credentials = mock_credentials(spec, &config.apps);
             let server = chatload_mock::spawn(config)
                 .await
@@ -115,6 +116,31 @@ fn needs_no_tls(args: &RunArgs, spec: &TargetSpec) -> Result<(), AppError> {
 /// rest from the mock's app they name, else from its first app (`demo-app`
 /// in the default world, `--mock-config`'s first `apps` entry otherwise), so
 /// a configuration with apps of its own needs no credentials either.
+/// A scenario that names an App ID (`target.app_id`, `CHATLOAD_APP_ID`)
+/// runs on the bundled mock only as one of the mock's apps: any other would
+/// fail every request with 401 once the load started. Usage error, naming
+/// where the mock's apps come from but not the ID (credentials are never
+/// printed).
+fn known_mock_app(
+    spec: &TargetSpec,
+    apps: &[chatload_mock::AppConfig],
+    mock_config: Option<&std::path::Path>,
+) -> Result<(), AppError> {
+    let Some(id) = &spec.app_id else {
+        return Ok(());
+    };
+    if apps.iter().any(|a| a.id == id.expose()) {
+        return Ok(());
+    }
+    let world = mock_config.map_or_else(
+        || "its default world has demo-app and demo-queue-app".to_owned(),
+        |path| format!("its apps are those of {}", path.display()),
+    );
+    Err(usage(anyhow!(
+        "the scenario's App ID (target.app_id or CHATLOAD_APP_ID) is not an app of the bundled mock ({world}): name one of them, or name none to run as its first app"
+    )))
+}
+
 fn mock_credentials(spec: &TargetSpec, apps: &[chatload_mock::AppConfig]) -> Credentials {
     let expose = |s: &Option<Secret>| s.as_ref().map(|v| v.expose().to_owned());
     let app_id = expose(&spec.app_id);

@@ -278,6 +278,10 @@ fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
         )),
         "{stdout}"
     );
+    // The README quotes the line; it had drifted (184/344).
+    let readme = include_str!("../../README.md");
+    let quoted = format!("`status coverage {observed}/{declared} declared responses observed`");
+    assert!(readme.contains(&quoted), "README should quote {quoted}");
     assert_eq!(report["cleanup"]["webhooks_deleted"], 1);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(

@@ -196,6 +196,36 @@ async fn the_readme_mock_configuration_runs_the_shipped_lifecycle_in_process() {
     assert_eq!(report.totals.errors, 0);
 }
 
+/// The shipped scenarios that name the default world's apps
+/// (`agent-actors.yaml` names `demo-app`) against the README's minimal
+/// configuration, whose only app is `shop-app`: refused before any load
+/// (exit 2), saying the App ID is none of the configuration's apps, without
+/// quoting it. It exited 3 ("cannot switch the mock's simulated agents
+/// off") and `queue-mode.yaml` 3 too, after starting the run (audit 4, F5).
+#[test]
+fn a_scenario_naming_an_app_the_mock_configuration_lacks_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_scenario(dir.path(), "mock.yaml", &readme_minimal_mock_config());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for scenario in ["agent-actors.yaml", "queue-mode.yaml"] {
+        let stderr = crate::common::usage_error(
+            chatload()
+                .arg("run")
+                .arg(root.join("scenarios").join(scenario))
+                .arg("--mock-config")
+                .arg(&config_path)
+                .args(["--quiet", "--out"])
+                .arg(dir.path().join("r.json")),
+        );
+        assert!(
+            stderr.contains("is not an app of the bundled mock") && stderr.contains("mock.yaml"),
+            "{scenario}: {stderr}"
+        );
+        assert!(!stderr.contains("demo-"), "{scenario}: {stderr}");
+        assert!(!dir.path().join("r.json").exists(), "{scenario}");
+    }
+}
+
 /// The README shows `scenarios/chat-lifecycle.yaml` as shipped (from its
 /// `name:` line on), so what a reader copies from it runs as the shipped
 /// file does, within room 1's 12 agent slots.
