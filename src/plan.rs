@@ -76,11 +76,14 @@ impl Shard {
             .iter()
             .map(|s| s.target.round().max(0.0) as u64)
             .fold(u64::from(*vus), u64::max);
-        let empty = |total: u64, what: &str| {
-            (self.part_of(total) == 0).then(|| self.left_none(total, what, "the load"))
+        if self.part_of(peak) == 0 {
+            return Some(self.left_none(peak, "virtual user(s) at the peak", "the load"));
+        }
+        let total = (*iterations)?;
+        let LoadPlan::Closed(plan) = LoadPlan::new(workload, *self) else {
+            return None;
         };
-        empty(peak, "virtual user(s) at the peak")
-            .or_else(|| iterations.and_then(|i| empty(i, "iteration(s)")))
+        (plan.iterations == Some(0)).then(|| self.left_none(total, "iteration(s)", "the load"))
     }
 
     /// `--shard K/N: TOTAL WHAT split over N shards leave this one none; ...`.
@@ -279,16 +282,31 @@ impl ClosedPlan {
     /// (round-robin), so every ramp is spread over the machines as it rises, each shard's
     /// VUs keep their whole-run numbers and times, and of a constant `vus` the first shards
     /// take the remainder.
+    ///
+    /// A fixed number of iterations is divided by VU, not by shard ([`vu_iterations`]): a
+    /// shard's part is its VUs' parts together, so a shard with more VUs has more iterations
+    /// and every VU of the sharded run has as many as in the unsharded one (`vus: 4,
+    /// iterations: 40` over 3 shards is 20, 10, 10, not 14, 13, 13, which kept the lone VU
+    /// of the last shards busy 27 % longer). With `stages`, every VU the ramp ever starts
+    /// counts (a VU started again after a ramp down is a new one).
     pub fn new(ramp: Ramp, iterations: Option<u64>, shard: Shard) -> ClosedPlan {
         let n = u64::from(shard.count);
-        let vus = ramp
-            .vu_schedule()
+        let schedule = ramp.vu_schedule();
+        let all = schedule.len() as u64;
+        let vus: Vec<VuSpan> = schedule
             .into_iter()
             .filter(|s| (s.vu - 1) % n == u64::from(shard.index))
             .collect();
+        let iterations = iterations.map(|total| {
+            if shard == Shard::WHOLE {
+                total
+            } else {
+                vus.iter().map(|s| vu_iterations(total, all, s.vu)).sum()
+            }
+        });
         ClosedPlan {
             ramp,
-            iterations: iterations.map(|i| shard.part_of(i)),
+            iterations,
             vus,
         }
     }
@@ -314,6 +332,15 @@ impl ClosedPlan {
         }
         peak as u32
     }
+}
+
+/// VU `vu`'s part (numbered from 1) of `total` iterations over `vus` VUs: each gets
+/// `total / vus`, and the first `total % vus` VUs one more, so the parts add up to `total`.
+pub fn vu_iterations(total: u64, vus: u64, vu: u64) -> u64 {
+    if vus == 0 {
+        return 0;
+    }
+    total / vus + u64::from(vu <= total % vus)
 }
 
 /// Open model: arrivals from a rate ramp; shard k takes every count-th arrival.
@@ -637,6 +664,84 @@ mod tests {
                 }
             }
         }
+    }
+
+    // See: audit 4 F9 — `vus: 4, iterations: 40` over 3 shards gave 14, 13, 13 iterations
+    // to shards of 2, 1 and 1 VUs: the lone VUs ran 13 back to back (the sharded run 27 %
+    // longer than the unsharded one, merged rates 22 % low).
+    #[test]
+    fn closed_shards_take_their_vus_iterations_and_add_up_to_the_whole() {
+        let shares = |vus: u32, stages: &[Stage], iterations: u64, count: u32| -> Vec<u64> {
+            (0..count)
+                .map(|index| {
+                    closed_plan(
+                        vus,
+                        stages.to_vec(),
+                        Some(iterations),
+                        Shard { index, count },
+                    )
+                    .iterations
+                    .expect("bounded")
+                })
+                .collect()
+        };
+        assert_eq!(shares(4, &[], 40, 3), [20, 10, 10]);
+        assert_eq!(
+            shares(4, &[], 41, 3),
+            [21, 10, 10],
+            "VU 1 takes the remainder"
+        );
+        assert_eq!(
+            shares(5, &[], 7, 2),
+            [4, 3],
+            "VUs 1, 3, 5 (2 + 1 + 1) and 2, 4 (2 + 1)"
+        );
+        assert_eq!(shares(10, &[], 100, 4), [30, 30, 20, 20]);
+        // The shards' iterations are their VUs' parts of the whole run, every VU counted once.
+        let ramps: Vec<(u32, Vec<Stage>)> = vec![
+            (4, vec![]),
+            (9, vec![]),
+            (0, vec![stage(2.0, 5.0), stage(1.0, 5.0), stage(2.0, 0.0)]),
+            (1, vec![stage(1.0, 4.0), stage(1.0, 1.0), stage(1.0, 6.0)]),
+        ];
+        for (vus, stages) in ramps {
+            let whole = closed_plan(vus, stages.clone(), Some(1), Shard::WHOLE).vus;
+            let all = whole.len() as u64;
+            for iterations in [1, 3, 7, 40, 41, 1000] {
+                assert_eq!(
+                    closed_plan(vus, stages.clone(), Some(iterations), Shard::WHOLE).iterations,
+                    Some(iterations)
+                );
+                for count in 2..=5u32 {
+                    let parts = shares(vus, &stages, iterations, count);
+                    assert_eq!(parts.iter().sum::<u64>(), iterations, "{stages:?} {count}");
+                    for (index, part) in (0..count).zip(&parts) {
+                        let of_its_vus: u64 = whole
+                            .iter()
+                            .filter(|s| (s.vu - 1) % u64::from(count) == u64::from(index))
+                            .map(|s| vu_iterations(iterations, all, s.vu))
+                            .sum();
+                        assert_eq!(*part, of_its_vus, "{stages:?} shard {index} of {count}");
+                    }
+                }
+            }
+        }
+        // A shard none of whose VUs gets an iteration is refused, as before.
+        let closed = Workload::Closed {
+            vus: 4,
+            duration: None,
+            iterations: Some(2),
+            stages: Vec::new(),
+            graceful_stop: secs(1.0),
+        };
+        let why = Shard { index: 2, count: 3 }
+            .refuses(&closed)
+            .expect("VU 3 of 4 gets none of 2");
+        assert!(
+            why.contains("--shard 3/3: 2 iteration(s) split over 3 shards"),
+            "{why}"
+        );
+        assert_eq!(Shard { index: 1, count: 3 }.refuses(&closed), None);
     }
 
     #[test]

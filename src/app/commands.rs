@@ -1,5 +1,7 @@
 //! The small commands: validate, report, merge, compare and the standalone mock.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, anyhow};
 
 use super::{
@@ -79,6 +81,7 @@ pub(super) fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
 }
 
 pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
+    check_out_is_no_input(&args.out, &args.reports)?;
     let reports = args
         .reports
         .iter()
@@ -105,6 +108,27 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
         args.out.display()
     );
     Ok(verdict_exit(&verdict))
+}
+
+/// `-o` naming one of the reports to merge (the same file by its canonical path, however
+/// spelled) would replace that report, a shard's own data, with the merged one: a usage
+/// error before any work. An output that does not exist yet is none of the inputs.
+fn check_out_is_no_input(out: &Path, inputs: &[PathBuf]) -> Result<(), AppError> {
+    let Ok(target) = std::fs::canonicalize(out) else {
+        return Ok(());
+    };
+    match inputs
+        .iter()
+        .find(|input| std::fs::canonicalize(input).is_ok_and(|c| c == target))
+    {
+        Some(input) => Err(usage(anyhow!(
+            "-o {} is {}, one of the reports to merge: writing the merged report there \
+             would replace it; write it to another file",
+            out.display(),
+            input.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {

@@ -410,7 +410,8 @@ fn build_report(
         duration_secs: outcome.elapsed.as_secs_f64(),
         load_secs: outcome.load_elapsed.as_secs_f64(),
         load: load_profile(&scenario.load, run.shard, plan, scenario.target.timeout),
-        seed: run.seed,
+        seed: Some(run.seed),
+        seeds: Vec::new(),
         // One truth: a signal during the clean-up or the settle wait
         // interrupts the run as much as one during the load.
         interrupted: outcome.interrupted || after.stopped_by_signal,

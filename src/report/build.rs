@@ -379,7 +379,8 @@ pub(crate) fn sample_meta() -> RunMeta {
             request_timeout_secs: Some(30.0),
             ..crate::report::LoadProfile::default()
         },
-        seed: 42,
+        seed: Some(42),
+        seeds: Vec::new(),
         interrupted: false,
         stopped_by_signal: false,
         shard: None,

@@ -43,10 +43,16 @@ pub fn shows_flow_column(report: &RunReport) -> bool {
 }
 
 /// One line describing `meta.load` ("closed model · 10 VUs · for 8 s · graceful stop 5 s"), the
-/// same in the terminal summary and the HTML report; a shard's line ends with its own share.
+/// same in the terminal summary and the HTML report; a shard's line ends with its own share,
+/// and runs merged side by side start with how many ("2 runs side by side, each: closed
+/// model · ...").
 pub fn describe_load(load: &LoadProfile) -> String {
     let open = load.model == LoadModel::Open;
-    let mut parts = vec![if open { "open model" } else { "closed model" }.to_owned()];
+    let model = if open { "open model" } else { "closed model" };
+    let mut parts = vec![match load.runs_side_by_side {
+        Some(n) if n > 1 => format!("{n} runs side by side, each: {model}"),
+        _ => model.to_owned(),
+    }];
     // With stages, `vus` and `arrival_rate` are where the ramp starts.
     let from = if load.stages.is_empty() { "" } else { "from " };
     if let Some(v) = load.vus {
@@ -96,6 +102,20 @@ pub fn describe_load(load: &LoadProfile) -> String {
         });
     }
     parts.join(" · ")
+}
+
+/// The seed of a run, as the HTML report shows it: `7`; for runs merged side by side each
+/// run's (`1, 9 (one per run)`), or the one they shared (`7 (every run)`).
+pub fn describe_seed(seed: Option<u64>, seeds: &[u64]) -> String {
+    match (seed, seeds) {
+        (Some(seed), []) => seed.to_string(),
+        (Some(seed), _) => format!("{seed} (every run)"),
+        (None, []) => "–".to_owned(),
+        (None, seeds) => {
+            let each: Vec<String> = seeds.iter().map(u64::to_string).collect();
+            format!("{} (one per run)", each.join(", "))
+        }
+    }
 }
 
 /// What one shard ran of the plan: "2 VUs (at most 2 at once), 3 iterations".

@@ -25,6 +25,7 @@ use super::{
 use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
 
 mod check;
+mod side_by_side;
 
 pub use check::check_set;
 
@@ -119,6 +120,7 @@ impl RunMeta {
         versions.sort_unstable();
         versions.dedup();
         meta.http_versions = versions;
+        side_by_side::mark(&mut meta, reports);
         meta
     }
 }
@@ -487,7 +489,7 @@ mod tests {
     fn shard(k: u32, n: u32, seed: u64) -> RunReport {
         let mut r = run(&[1, 2, 3]);
         r.meta.shard = Some(format!("{k}/{n}"));
-        r.meta.seed = seed;
+        r.meta.seed = Some(seed);
         r
     }
 

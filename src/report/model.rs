@@ -151,8 +151,13 @@ pub struct RunMeta {
     pub load_secs: f64,
     /// Load profile as run (closed or open model, stages, request timeout), without secrets.
     pub load: LoadProfile,
-    /// Seed of the run's random choices.
-    pub seed: u64,
+    /// Seed of the run's random choices; `null` for runs merged side by side that had
+    /// different seeds (each run's is in `seeds`).
+    pub seed: Option<u64>,
+    /// Each run's seed, in `merged_from` order, when runs were merged side by side
+    /// (`load.runs_side_by_side`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
     /// Whether the run was stopped early (Ctrl-C, SIGTERM, `abort_on_fail`, an unreachable
     /// target) and is partial.
     pub interrupted: bool,

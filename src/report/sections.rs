@@ -67,6 +67,11 @@ pub struct LoadProfile {
     pub shard_share: Option<ShardShare>,
     /// The request timeout the client used, in seconds (`None` in reports older than v2).
     pub request_timeout_secs: Option<f64>,
+    /// How many whole runs of this plan a merged report holds, when `chatload merge` put
+    /// unsharded runs side by side (several machines each running the whole load): the
+    /// plan above is each one's. Absent for one run or one run's shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_side_by_side: Option<u32>,
 }
 
 /// One shard's own part of a split load plan.
@@ -93,13 +98,20 @@ pub struct ShardShare {
 
 impl LoadProfile {
     /// The plan itself, without what only one shard's run says of it (which shard it was and
-    /// its share): the same for every shard of one run.
+    /// its share) nor how many runs a merged report put side by side: the same for every
+    /// shard of one run, and for runs of one plan side by side.
     pub fn plan(&self) -> LoadProfile {
         LoadProfile {
             shard: None,
             shard_share: None,
+            runs_side_by_side: None,
             ..self.clone()
         }
+    }
+
+    /// How many whole runs a report holds: `runs_side_by_side`, else 1.
+    pub fn runs(&self) -> u32 {
+        self.runs_side_by_side.unwrap_or(1)
     }
 }
 

@@ -211,6 +211,55 @@ fn unwritable_output_paths_are_usage_errors_found_before_the_work() {
     }
 }
 
+// See: audit 4 F12 item 9 — `merge z1.json z2.json z3.json -o z1.json` replaced the shard
+// report z1.json with the merged one.
+#[test]
+fn merge_refuses_to_write_over_one_of_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (
+        edited(
+            dir.path(),
+            &fixture("report-v1-shard1of2.json"),
+            "z1.json",
+            |_| {},
+        ),
+        edited(
+            dir.path(),
+            &fixture("report-v1-shard2of2.json"),
+            "z2.json",
+            |_| {},
+        ),
+    );
+    let before = std::fs::read(&one).unwrap();
+    // The same file however spelled.
+    let spelled = dir.path().join(".").join("z1.json");
+    let stderr = usage_error(
+        chatload()
+            .arg("merge")
+            .arg(&one)
+            .arg(&two)
+            .arg("-o")
+            .arg(&spelled),
+    );
+    assert!(
+        stderr.contains(&format!(
+            "-o {} is {}, one of the reports to merge",
+            spelled.display(),
+            one.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&one).unwrap(), before, "z1.json untouched");
+    succeeds(
+        chatload()
+            .arg("merge")
+            .arg(&one)
+            .arg(&two)
+            .arg("-o")
+            .arg(dir.path().join("z.json")),
+    );
+}
+
 /// Merge's refusals name the files; a report that is not an object or of
 /// an unknown version says so in plain words; an unreadable scenario's OS
 /// error is said once.

@@ -446,3 +446,159 @@ async fn a_sharded_ramp_states_each_shards_share_and_merge_refuses_a_shard_of_an
         "{stderr}"
     );
 }
+
+/// `chatload run SCENARIO --quiet ARGS... --out DIR/NAME` as a process; the report's path.
+fn run_to(
+    dir: &std::path::Path,
+    scenario: &std::path::Path,
+    name: &str,
+    args: &[&str],
+) -> std::path::PathBuf {
+    let out = dir.join(name);
+    succeeds(
+        chatload()
+            .arg("run")
+            .arg(scenario)
+            .arg("--quiet")
+            .args(args)
+            .arg("--out")
+            .arg(&out),
+    );
+    out
+}
+
+// See: audit 4 F9 and F7 — `vus: 4, iterations: 40` over 3 shards gave the shards of 2, 1 and
+// 1 VUs 14, 13 and 13 iterations (the lone VUs ran 13 back to back: the sharded run 27 %
+// longer, merged rates 22 % low); and shards run with different `--connection` policies
+// merged under the first file's label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_shards_run_their_vus_iterations_and_merge_refuses_mixed_connection_policies() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: byvu\n{}load: {{vus: 4, iterations: 40}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "byvu.yaml", &yaml);
+    let mut files = Vec::new();
+    for (k, want) in [(1, 20), (2, 10), (3, 10)] {
+        let shard = format!("{k}/3");
+        let file = run_to(
+            dir.path(),
+            &path,
+            &format!("byvu{k}.json"),
+            &["--shard", &shard, "--seed", "7"],
+        );
+        let r = read_json(&file);
+        assert_eq!(
+            (
+                &r["meta"]["load"]["shard_share"]["vus"],
+                &r["meta"]["load"]["shard_share"]["iterations"],
+                &r["totals"]["iterations"],
+                &r["totals"]["planned_iterations"],
+            ),
+            (
+                &serde_json::json!(if k == 1 { 2 } else { 1 }),
+                &serde_json::json!(want),
+                &serde_json::json!(want),
+                &serde_json::json!(want),
+            ),
+            "shard {shard}: 10 iterations per VU, as in the unsharded run"
+        );
+        files.push(file);
+    }
+    let merged = dir.path().join("byvu-merged.json");
+    succeeds(chatload().arg("merge").args(&files).arg("-o").arg(&merged));
+    let m = read_json(&merged);
+    assert_eq!(
+        (
+            &m["totals"]["iterations"],
+            &m["totals"]["planned_iterations"]
+        ),
+        (&40.into(), &40.into())
+    );
+
+    let fresh = run_to(
+        dir.path(),
+        &path,
+        "fresh.json",
+        &[
+            "--shard",
+            "2/3",
+            "--seed",
+            "7",
+            "--connection",
+            "new_per_iteration",
+        ],
+    );
+    let stderr = usage_error(
+        chatload()
+            .arg("merge")
+            .arg(&files[0])
+            .arg(&fresh)
+            .arg(&files[2])
+            .arg("-o")
+            .arg(dir.path().join("mixed.json")),
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{} was run with --connection keep_alive and {} with --connection new_per_iteration",
+            files[0].display(),
+            fresh.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("mixed.json").exists());
+}
+
+// See: audit 4 F8 — two runs of `vus: 4, iterations: 40` merged side by side gave a load line
+// of 40 iterations over a plan line of 80, and the first run's seed for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_merged_side_by_side_say_so_with_each_seed() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: sides\n{}load: {{vus: 4, iterations: 40}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "sides.yaml", &yaml);
+    let a = run_to(dir.path(), &path, "a.json", &["--seed", "1"]);
+    let b = run_to(dir.path(), &path, "b.json", &["--seed", "9"]);
+    let side = dir.path().join("side.json");
+    let out = succeeds(chatload().arg("merge").arg(&a).arg(&b).arg("-o").arg(&side));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.starts_with(
+            "load       2 runs side by side, each: closed model · 4 VUs · 40 iterations ·"
+        )),
+        "{stdout}"
+    );
+    let m = read_json(&side);
+    assert_eq!(m["meta"]["load"]["runs_side_by_side"], 2);
+    assert_eq!(m["meta"]["seed"], serde_json::Value::Null);
+    assert_eq!(m["meta"]["seeds"], serde_json::json!([1, 9]));
+    assert_eq!(m["totals"]["planned_iterations"], 80);
+    // Compared with one of its runs, the merged run's load is not like for like.
+    let cmp = chatload()
+        .arg("compare")
+        .arg(&a)
+        .arg(&side)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cmp.stdout);
+    assert!(text.contains("different load profiles"), "{text}");
+    // Runs side by side each ran the plan their merged line states.
+    let more = run_to(dir.path(), &path, "c.json", &["--seed", "3", "--vus", "2"]);
+    let stderr = usage_error(
+        chatload()
+            .arg("merge")
+            .arg(&a)
+            .arg(&more)
+            .arg("-o")
+            .arg(dir.path().join("uneven.json")),
+    );
+    assert!(
+        stderr.contains("runs side by side share a load plan") && stderr.contains("vus 4 vs 2"),
+        "{stderr}"
+    );
+}

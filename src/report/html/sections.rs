@@ -11,7 +11,7 @@ use super::{
 };
 use crate::report::RunMeta;
 use crate::report::format::{
-    escape_html, format_http_versions, format_secs_rounded, group_thousands,
+    describe_seed, escape_html, format_http_versions, format_secs_rounded, group_thousands,
 };
 
 pub(super) fn header(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
@@ -95,7 +95,7 @@ fn meta_list(out: &mut String, meta: &RunMeta) {
         escape_html(&format_secs_rounded(meta.duration_secs)),
     );
     item("load", escape_html(&describe_load(&meta.load)));
-    item("seed", meta.seed.to_string());
+    item("seed", describe_seed(meta.seed, &meta.seeds));
     item("chatload", escape_html(&meta.chatload_version));
     if let Some(file) = &meta.scenario_file {
         item("scenario file", escape_html(file));
@@ -280,7 +280,7 @@ fn what_ran_rows(row: &mut impl FnMut(&str, String), meta: &RunMeta) {
             meta.duration_secs
         ),
     );
-    row("seed", meta.seed.to_string());
+    row("seed", describe_seed(meta.seed, &meta.seeds));
     row(
         "interrupted",
         if meta.interrupted { "yes" } else { "no" }.to_owned(),

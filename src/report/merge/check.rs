@@ -27,10 +27,10 @@ fn shard_of(r: &RunReport) -> Option<Result<(u32, u32), String>> {
 /// Whether `reports` may be merged into one run, naming the problem if not.
 ///
 /// # Errors
-/// Different scenarios, thresholds or `--schema` modes; sharded and
+/// Different scenarios, thresholds, `--schema` modes or connection policies; sharded and
 /// unsharded reports mixed;
 /// shards with different seeds, shard counts or load plans, a shard twice, or a shard
-/// missing; the same unsharded run twice.
+/// missing; unsharded runs of different load plans, or the same one twice.
 pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
     let Some(first) = reports.first() else {
         return Err("no report to merge".to_owned());
@@ -69,13 +69,17 @@ pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String
                 mode(r)
             ));
         }
+        check_connection(first, r, sources, i)?;
     }
     let shards: Vec<Option<(u32, u32)>> = reports
         .iter()
         .map(|r| shard_of(r).transpose())
         .collect::<Result<_, _>>()?;
     match (shards.iter().flatten().count(), reports.len()) {
-        (0, _) => check_repeats(reports, sources),
+        (0, _) => {
+            check_load_plans(reports, sources, "runs side by side")?;
+            check_repeats(reports, sources)
+        }
         (n, total) if n == total => check_shards(reports, sources, &shards),
         _ => Err(format!(
             "cannot merge shard reports with unsharded ones ({}): merge the shards of one run, \
@@ -83,6 +87,38 @@ pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String
             which_shards(sources, &shards)
         )),
     }
+}
+
+/// Report `i` was run with the connection policy of the first one (`--connection`,
+/// `--vus-per-connection`): the merged report has one `meta.connection`, and new and reused
+/// connections of different policies added up are not one run's figures.
+fn check_connection(
+    first: &RunReport,
+    r: &RunReport,
+    sources: &[String],
+    i: usize,
+) -> Result<(), String> {
+    if r.meta.connection == first.meta.connection {
+        return Ok(());
+    }
+    let policy = |r: &RunReport| match &r.meta.connection {
+        Some(c) => {
+            let per = c
+                .vus_per_connection
+                .map(|n| format!(" --vus-per-connection {n}"))
+                .unwrap_or_default();
+            format!("--connection {}{per}", c.policy)
+        }
+        None => "no recorded connection policy".to_owned(),
+    };
+    Err(format!(
+        "{} was run with {} and {} with {}; the merged connection figures would mix \
+         policies under one label: run every part with the same --connection",
+        name(sources, 0),
+        policy(first),
+        name(sources, i),
+        policy(r)
+    ))
 }
 
 /// Each report named with its shard: `a.json is shard 1/2, b.json is unsharded`.
@@ -105,15 +141,17 @@ fn check_shards(
 ) -> Result<(), String> {
     let seed = reports[0].meta.seed;
     if let Some(i) = reports.iter().position(|r| r.meta.seed != seed) {
+        let shown = |seed: Option<u64>| seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
         return Err(format!(
-            "shards of one run share a seed, but {} has seed {seed} and {} has seed {}: \
+            "shards of one run share a seed, but {} has seed {} and {} has seed {}: \
              run every shard with the same --seed",
             name(sources, 0),
+            shown(seed),
             name(sources, i),
-            reports[i].meta.seed
+            shown(reports[i].meta.seed)
         ));
     }
-    check_load_plans(reports, sources)?;
+    check_load_plans(reports, sources, "shards of one run")?;
     let count = shards[0].map_or(0, |s| s.1);
     let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
     for (i, (k, n)) in shards.iter().flatten().enumerate() {
@@ -148,10 +186,11 @@ fn check_shards(
     }
 }
 
-/// Shards of one run ran one load plan (`meta.load` without the shard's own name and share):
-/// a shard run with other overrides (`--vus`, `--iterations`, `--rate`, ...) would make the
-/// merged totals contradict the merged plan.
-fn check_load_plans(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+/// Shards of one run ran one load plan (`meta.load` without the shard's own name and share),
+/// and so did runs side by side (whose merged `meta.load` is each one's plan): a part run
+/// with other overrides (`--vus`, `--iterations`, `--rate`, ...) would make the merged
+/// totals contradict the merged plan. `parts` names them in the message.
+fn check_load_plans(reports: &[RunReport], sources: &[String], parts: &str) -> Result<(), String> {
     let plan = |r: &RunReport| serde_json::to_value(r.meta.load.plan()).unwrap_or_default();
     let first = plan(&reports[0]);
     for (i, r) in reports.iter().enumerate().skip(1) {
@@ -174,8 +213,8 @@ fn check_load_plans(reports: &[RunReport], sources: &[String]) -> Result<(), Str
             })
             .collect();
         return Err(format!(
-            "shards of one run share a load plan, but {} and {} differ in meta.load: {}; run \
-             every shard with the same scenario and the same --vus, --rate, --duration and \
+            "{parts} share a load plan, but {} and {} differ in meta.load: {}; run \
+             every part with the same scenario and the same --vus, --rate, --duration and \
              --iterations",
             name(sources, 0),
             name(sources, i),
