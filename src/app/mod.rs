@@ -483,6 +483,26 @@ mod tests {
         assert_eq!(outputs.write_report(b"{}").unwrap(), default);
     }
 
+    /// A limit every value meets, or none does, is valid but warned of,
+    /// where it was written.
+    #[test]
+    fn a_threshold_that_judges_nothing_is_warned_of_where_it_is_written() {
+        let yaml = "name: s\nload: {vus: 1, iterations: 1}\nthresholds:\n  - errors.rate < 1%\n  - iterations.error_rate <= 100%\n  - errors.count < 0\nsteps:\n  - get_settings:\n";
+        let s = crate::scenario::load_str(yaml, "s.yaml", Path::new(".")).unwrap();
+        let warnings = commands::threshold_warnings(&s, Path::new("s.yaml"), 2);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "warning: s.yaml: thresholds[1]: `iterations.error_rate <= 100%` can never fail"
+            ),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("warning: --threshold: `errors.count < 0` can never pass"),
+            "{warnings:?}"
+        );
+    }
+
     #[test]
     fn a_default_report_name_never_overwrites_a_file() {
         let dir = tempfile::tempdir().unwrap();
