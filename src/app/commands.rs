@@ -16,7 +16,7 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     for path in &args.scenarios {
         match scenario::load_file(path) {
             Ok(s) => {
-                for warning in corrected_warnings(&s, path, s.thresholds.len()) {
+                for warning in threshold_warnings(&s, path, s.thresholds.len()) {
                     crate::errln!("{warning}");
                 }
                 let steps: usize = s.flows.iter().map(|f| f.steps.len()).sum();
@@ -36,31 +36,47 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
     }
 }
 
-/// A warning for each `_corrected` threshold of a closed-model scenario (see
-/// [`scenario::Scenario::corrected_in_closed_model`]), saying where it was written:
-/// `thresholds[i]` of `path` for the first `from_file`, `--threshold` after them.
-pub(super) fn corrected_warnings(
+/// A warning for each threshold that is valid but judges less than it seems,
+/// saying where it was written: `thresholds[i]` of `path` for the first
+/// `from_file`, `--threshold` after them. A `_corrected` threshold of a
+/// closed-model scenario (see [`scenario::Scenario::corrected_in_closed_model`])
+/// can only restate the raw one; a limit every value meets (or none does,
+/// see [`scenario::threshold::Threshold::foregone`]) judges nothing.
+pub(super) fn threshold_warnings(
     s: &scenario::Scenario,
     path: &std::path::Path,
     from_file: usize,
 ) -> Vec<String> {
-    s.corrected_in_closed_model()
-        .into_iter()
-        .map(|(index, t)| {
-            let at = if index < from_file {
-                format!("{}: thresholds[{index}]", path.display())
-            } else {
-                "--threshold".to_owned()
-            };
-            format!(
-                "warning: {at}: `{t}` is on the coordinated-omission corrected latency, which in \
-                 the closed model equals the raw latency (a virtual user sends when it is ready: \
-                 there is no schedule to be late against, and a stalled target shows in neither); \
-                 it can only restate the raw threshold. Run the open model (`arrival_rate`, \
-                 `--rate`) for a corrected latency, or write the raw metric."
-            )
-        })
-        .collect()
+    let at = |index: usize| {
+        if index < from_file {
+            format!("{}: thresholds[{index}]", path.display())
+        } else {
+            "--threshold".to_owned()
+        }
+    };
+    let corrected = s.corrected_in_closed_model().into_iter().map(|(index, t)| {
+        format!(
+            "warning: {}: `{t}` is on the coordinated-omission corrected latency, which in \
+             the closed model equals the raw latency (a virtual user sends when it is ready: \
+             there is no schedule to be late against, and a stalled target shows in neither); \
+             it can only restate the raw threshold. Run the open model (`arrival_rate`, \
+             `--rate`) for a corrected latency, or write the raw metric.",
+            at(index)
+        )
+    });
+    let foregone = s.thresholds.iter().enumerate().filter_map(|(index, t)| {
+        let outcome = if t.foregone()? {
+            "can never fail: every value the metric can take meets it"
+        } else {
+            "can never pass: no value the metric can take meets it"
+        };
+        Some(format!(
+            "warning: {}: `{t}` {outcome} (every metric is 0 or more, a rate at most 100%), \
+             so it judges nothing; write the limit you mean (e.g. `errors.rate < 1%`).",
+            at(index)
+        ))
+    });
+    corrected.chain(foregone).collect()
 }
 
 /// Re-renders a saved report and judges it again the way the run did (same

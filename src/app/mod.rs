@@ -234,10 +234,7 @@ impl Outputs {
 /// Creates `path`, or `<stem>-2.json`, `<stem>-3.json`, ... when it exists:
 /// a default report name never overwrites a file.
 fn create_new_report_file(path: PathBuf) -> anyhow::Result<(PathBuf, std::fs::File)> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
-    }
+    create_parent(&path)?;
     let stem = path.with_extension("");
     for n in 1..1000 {
         let candidate = if n == 1 {
@@ -393,15 +390,7 @@ async fn shutdown_signal() {
 /// existing file is opened for writing but not truncated, a new one is
 /// created and removed again.
 fn check_writable(path: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "cannot write to {}: cannot create report directory {}",
-                path.display(),
-                dir.display()
-            )
-        })?;
-    }
+    create_parent(path).with_context(|| format!("cannot write to {}", path.display()))?;
     let existed = path.exists();
     std::fs::OpenOptions::new()
         .write(true)
@@ -416,12 +405,26 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates the directories an output file goes in. A part of the way that
+/// is a file is named as such (the OS would say "File exists" or "Not a
+/// directory" of the whole path).
+fn create_parent(path: &Path) -> anyhow::Result<()> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if let Some(file) = dir
+        .ancestors()
+        .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir())
+    {
+        anyhow::bail!("{} is a file, not a directory", file.display());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create report directory {}", dir.display()))
+}
+
 /// Creates (or empties) an output file, once there is something to write in it.
 fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
-    }
+    create_parent(path)?;
     std::fs::File::create(path)
         .with_context(|| format!("cannot create report file {}", path.display()))
 }
@@ -481,6 +484,52 @@ mod tests {
         let outputs = check_outputs(None, default.clone(), None, &[]).unwrap();
         assert!(!default.exists());
         assert_eq!(outputs.write_report(b"{}").unwrap(), default);
+    }
+
+    /// A limit every value meets, or none does, is valid but warned of,
+    /// where it was written.
+    #[test]
+    fn a_threshold_that_judges_nothing_is_warned_of_where_it_is_written() {
+        let yaml = "name: s\nload: {vus: 1, iterations: 1}\nthresholds:\n  - errors.rate < 1%\n  - iterations.error_rate <= 100%\n  - errors.count < 0\nsteps:\n  - get_settings:\n";
+        let s = crate::scenario::load_str(yaml, "s.yaml", Path::new(".")).unwrap();
+        let warnings = commands::threshold_warnings(&s, Path::new("s.yaml"), 2);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "warning: s.yaml: thresholds[1]: `iterations.error_rate <= 100%` can never fail"
+            ),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("warning: --threshold: `errors.count < 0` can never pass"),
+            "{warnings:?}"
+        );
+    }
+
+    /// Outside audit 4, F12.7: a parent that is a file is said so, not as
+    /// the OS's "File exists"; nothing is created.
+    #[test]
+    fn an_output_under_a_file_says_the_file_is_no_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("o.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        for path in [file.join("x.html"), file.join("sub/x.html")] {
+            let message = format!("{:#}", check_writable(&path).unwrap_err());
+            assert_eq!(
+                message,
+                format!(
+                    "cannot write to {}: {} is a file, not a directory",
+                    path.display(),
+                    file.display()
+                )
+            );
+            let message = format!("{:#}", create_report_file(&path).unwrap_err());
+            assert_eq!(
+                message,
+                format!("{} is a file, not a directory", file.display())
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
     }
 
     #[test]

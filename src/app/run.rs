@@ -46,7 +46,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let signals = Signals::listen();
     let config = RunConfig::from_args(&args).map_err(usage)?;
     let from_file = config.scenario.thresholds.len() - args.thresholds.len();
-    for warning in super::commands::corrected_warnings(&config.scenario, &args.scenario, from_file)
+    for warning in super::commands::threshold_warnings(&config.scenario, &args.scenario, from_file)
     {
         crate::errln!("{warning}");
     }

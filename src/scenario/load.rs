@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::Scenario;
 use super::problem::{Problem, position};
 use super::raw::RawScenario;
+use super::spans;
 use super::syntax;
 use super::validate;
 
@@ -71,6 +72,7 @@ pub fn load_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, S
         .map_err(|e| ScenarioError::Invalid(syntax_problems(&e, text, origin)))?;
     validate::validate(raw, origin, base_dir, &|name| std::env::var(name).ok()).map_err(
         |mut problems| {
+            spans::refine(&mut problems, text);
             // In the order of the file, as a reader goes through it.
             problems.sort_by_key(|p| (p.line, p.column));
             ScenarioError::Invalid(problems)
@@ -86,7 +88,7 @@ fn syntax_problems(e: &serde_saphyr::Error, text: &str, origin: &str) -> Vec<Pro
         file: origin.to_owned(),
         line,
         column,
-        path: syntax::place_at(text, line, column),
+        path: syntax::place_of(text, line, column, &syntax_message(e)),
         message,
     };
     let unquoted = syntax::unquoted_templates(text);
@@ -103,6 +105,13 @@ fn syntax_problems(e: &serde_saphyr::Error, text: &str, origin: &str) -> Vec<Pro
                 )
             })
             .collect();
+    }
+    if syntax::is_empty(text) {
+        return vec![problem(
+            1,
+            1,
+            "the file is empty: a scenario needs at least `name`, `load` and `steps`".to_owned(),
+        )];
     }
     let (line, column) = e.location().map_or((1, 1), |l| position(&l));
     let message = syntax::plain_message(&syntax_message(e), text, line, column);

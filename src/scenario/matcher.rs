@@ -109,11 +109,15 @@ impl Matcher {
     /// Parses `{gte: 1}`-style operators, or a bare value meaning equality,
     /// whose operand may hold `{{ }}` templates resolved with `resolve`.
     /// Returns the matcher and, for a templated operand, its template.
+    /// With `rendered`, the operand's strings are text rendered before (from
+    /// `${VAR}`) and are taken as a rendered template's: compared with a
+    /// number by their text, read as a number by `gt`, `lte`, ….
     ///
     /// # Errors
     /// An unknown operator, a wrongly typed operand or a template error.
     pub fn parse_templated(
         spec: &Value,
+        rendered: bool,
         resolve: &mut dyn FnMut(&str) -> Option<VarId>,
     ) -> Result<(Matcher, Option<ValueTemplate>), MatcherError> {
         let (op, arg) = match spec {
@@ -128,7 +132,7 @@ impl Matcher {
             }
             other => ("eq", other),
         };
-        if op == "exists" || !any_string_contains(arg, "{{") {
+        if op == "exists" || !(rendered || any_string_contains(arg, "{{")) {
             return Matcher::parse(spec)
                 .map(|m| (m, None))
                 .map_err(MatcherError::Shape);
@@ -430,7 +434,7 @@ mod tests {
             "unset" => Some(VarId(2)),
             _ => None,
         };
-        let (matcher, operand) = Matcher::parse_templated(&spec, &mut resolve).unwrap();
+        let (matcher, operand) = Matcher::parse_templated(&spec, false, &mut resolve).unwrap();
         BodyCheck {
             pointer: to_pointer(path).unwrap(),
             path: path.to_owned(),
@@ -475,14 +479,15 @@ mod tests {
     #[test]
     fn templated_operands_are_checked_when_parsed() {
         let mut none = |_: &str| None;
-        let err = Matcher::parse_templated(&json!({"ne": "{{ user_id }}"}), &mut none);
+        let err = Matcher::parse_templated(&json!({"ne": "{{ user_id }}"}), false, &mut none);
         assert!(
             matches!(err, Err(MatcherError::Template(TemplateError::UnknownVariable(n))) if n == "user_id")
         );
         let mut one = |_: &str| Some(VarId(0));
-        let err = Matcher::parse_templated(&json!({"gt": ["{{ x }}"]}), &mut one).unwrap_err();
+        let err =
+            Matcher::parse_templated(&json!({"gt": ["{{ x }}"]}), false, &mut one).unwrap_err();
         assert_eq!(err.to_string(), "`gt` expects a number");
-        let (m, op) = Matcher::parse_templated(&json!({"gt": 2}), &mut one).unwrap();
+        let (m, op) = Matcher::parse_templated(&json!({"gt": 2}), false, &mut one).unwrap();
         assert_eq!(
             (m, op),
             (Matcher::Gt(2.0), None),

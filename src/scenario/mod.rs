@@ -23,6 +23,7 @@ pub mod validate;
 pub mod webhook;
 
 mod feed;
+mod spans;
 mod syntax;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -73,6 +73,51 @@ fn strip_comment(line: &str) -> &str {
     }
 }
 
+/// Whether `text` holds nothing but blank lines and comments.
+pub(crate) fn is_empty(text: &str) -> bool {
+    text.lines().all(|l| strip_comment(l).trim().is_empty())
+}
+
+/// The place of the parser's error `message` at `line:column`: as
+/// [`place_at`], and the key there when the message is about that key's
+/// value (serde points at `status` of `status: abc` when `abc` is of the
+/// wrong kind).
+pub(crate) fn place_of(text: &str, line: u64, column: u64, message: &str) -> String {
+    let mut place = place_at(text, line, column);
+    let Some(current) = text.lines().nth(line.saturating_sub(1) as usize) else {
+        return place;
+    };
+    if let Some((found, _)) = wrong_kind(message)
+        && let Some(value) = found.strip_prefix('`').and_then(|f| f.strip_suffix('`'))
+        && let Some((key, after)) = key_at(&current[byte_offset(current, column)..])
+        && after
+            .trim_start()
+            .trim_start_matches(['"', '\''])
+            .starts_with(value)
+    {
+        if !place.is_empty() {
+            place.push('.');
+        }
+        place.push_str(key);
+    }
+    place
+}
+
+/// The mapping key `text` starts with and what follows its `:`
+/// (`status`, ` abc}` of `status: abc}`).
+fn key_at(text: &str) -> Option<(&str, &str)> {
+    let code = strip_comment(text);
+    let colon = code
+        .char_indices()
+        .find(|&(i, c)| c == ':' && code[i + 1..].chars().next().is_none_or(|n| n == ' '))?
+        .0;
+    let key = code[..colon].trim_end();
+    let plain = !key.is_empty()
+        && !key.starts_with(['-', '{', '[', '"', '\'', '#'])
+        && !key.contains([',', '{', '}', '[', ']']);
+    plain.then_some((key, &code[colon + 1..]))
+}
+
 /// The place in the document of `line:column` (1-based), as validation
 /// writes it (`steps[1].expect.body`), recovered from indentation and flow
 /// brackets. Empty when nothing can be said.
@@ -289,6 +334,17 @@ pub(crate) fn plain_message(message: &str, text: &str, line: u64, column: u64) -
     } else {
         format!("`{found}`")
     };
+    if let Some((found, expected)) = wrong_kind(message) {
+        return format!("expected {expected}, found {found}");
+    }
+    if message.starts_with("simple key expected") {
+        return format!(
+            "expected `key: value` here, found {found_kind}: a `:` is missing, or the line is indented differently from the keys beside it"
+        );
+    }
+    if message.starts_with("mapping values are not allowed") {
+        return "a `key: value` cannot start here: check the indentation (a key indented under a plain value), or quote a value holding `: `".to_owned();
+    }
     if message.starts_with("invalid u") || message.starts_with("invalid i") {
         return format!("expected a whole number of 0 or more, found {found_kind}");
     }
@@ -321,6 +377,28 @@ pub(crate) fn plain_message(message: &str, text: &str, line: u64, column: u64) -
         return format!("{message} (check the indentation and the `-` of list items)");
     }
     message.to_owned()
+}
+
+/// serde's `invalid type: string "abc", expected X` (and `invalid value: …`)
+/// as what was found (`` `abc` ``: the value as written, not serde's name
+/// for its kind) and what was expected.
+fn wrong_kind(message: &str) -> Option<(String, &str)> {
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let (found, expected) = rest.split_once(", expected ")?;
+    let found = match found {
+        "map" => "a mapping".to_owned(),
+        "sequence" => "a list".to_owned(),
+        "unit value" | "null" | "Option value" => "nothing".to_owned(),
+        other => {
+            let value = other
+                .split_once(['`', '"'])
+                .map_or(other, |(_, v)| v.trim_end_matches(['`', '"']));
+            format!("`{value}`")
+        }
+    };
+    Some((found, expected))
 }
 
 /// The scalar or bracket at `line:column`, up to the end of its value.

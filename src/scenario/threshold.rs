@@ -257,6 +257,27 @@ pub struct Threshold {
     pub allow_empty: bool,
 }
 
+impl Threshold {
+    /// `Some(true)` when every value the metric can take meets the limit
+    /// (`errors.rate <= 100%`, `errors.count >= 0`), `Some(false)` when none
+    /// does (`errors.count < 0`): such a threshold judges nothing. Every
+    /// metric is 0 or more, and a rate at most 1.
+    pub fn foregone(&self) -> Option<bool> {
+        let max = if self.unit == Unit::Ratio {
+            1.0
+        } else {
+            f64::INFINITY
+        };
+        match self.op {
+            Op::Le if self.limit >= max => Some(true),
+            Op::Ge if self.limit <= 0.0 => Some(true),
+            Op::Lt if self.limit <= 0.0 => Some(false),
+            Op::Gt if self.limit >= max => Some(false),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.expr)
@@ -311,8 +332,31 @@ fn parse_with(
 ) -> Result<Threshold, String> {
     let text = expr.trim();
     let (lhs, op, rhs) = split_comparison(text)?;
+    if let Some(at) = rhs.find(['<', '>', '=', '!']) {
+        let second: String = rhs[at..]
+            .chars()
+            .take_while(|c| ['<', '>', '=', '!'].contains(c))
+            .collect();
+        return Err(format!(
+            "`{text}`: one comparison per threshold, found a second `{second}` in `{rhs}`; write each limit as a threshold of its own"
+        ));
+    }
     let (subject, stat, unit) = parse_metric(lhs, steps)?;
     let limit = parse_value(rhs, unit).map_err(|e| format!("`{text}`: {e}"))?;
+    // A bare 1 on a rate is 100%: with <, <= or > that is a typo for 1% (or
+    // a limit that judges nothing); == 1 and >= 1 mean "every one". Fresh
+    // thresholds only: a report stored before this rule still reads.
+    if steps.is_some()
+        && unit == Unit::Ratio
+        && limit >= 1.0
+        && !rhs.ends_with('%')
+        && matches!(op, Op::Lt | Op::Le | Op::Gt)
+    {
+        return Err(format!(
+            "`{text}`: a bare number on a rate is a fraction (0.01 is 1%), so `{rhs}` is 100% and this reads as `{} 100%`; write `1%` for one percent, or `100%` if you mean every one",
+            op.as_str()
+        ));
+    }
     if abort_on_fail && !matches!(subject, Subject::Run(_)) {
         return Err(format!(
             "`{text}`: abort_on_fail works on whole-run metrics (errors.rate, schema_violations, ...), which are known while the run goes on"

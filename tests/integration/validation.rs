@@ -18,9 +18,9 @@ fn validate_prints_every_problem_of_a_file() {
         format!("{file}:4:13: load.duration: `30d` is longer than the 7-day limit"),
         format!("{file}:11:16: flows[0].steps[1].think: uniform think time has min 3s > max 1s"),
         format!(
-            "{file}:12:9: flows[0].steps[2].request.path: `GET /userz` matches no operation of the API spec; the closest is `GET /users`"
+            "{file}:12:38: flows[0].steps[2].request.path: `GET /userz` matches no operation of the API spec; the closest is `GET /users`"
         ),
-        format!("{file}:13:5: flows[1].name: flow name `main` is used twice"),
+        format!("{file}:13:11: flows[1].name: flow name `main` is used twice"),
         format!("{file}:16:28: flows[1].steps[0].expect.body.x: unknown variable `chat_id`"),
         format!(
             "{file}:18:5: thresholds[0]: `errors.rate < 150%`: a rate is from 0% to 100%, not `150%`"

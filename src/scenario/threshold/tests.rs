@@ -209,3 +209,57 @@ fn a_route_is_written_in_route_parentheses_or_in_double_quotes() {
             .starts_with("unknown metric `\"POST /chats.p99`")
     );
 }
+
+/// Outside audit 4, F10: `errors.rate < 1` read as "< 100%" passed a run
+/// with half its requests failing; a bare `1` on a rate is a typo for `1%`
+/// with `<`, always true with `<=` and never true with `>`.
+#[test]
+fn a_bare_1_on_a_rate_is_refused_where_it_cannot_mean_every() {
+    let err = |e: &str| parse(e, STEPS, false).unwrap_err();
+    assert_eq!(
+        err("errors.rate < 1"),
+        "`errors.rate < 1`: a bare number on a rate is a fraction (0.01 is 1%), so `1` is 100% \
+         and this reads as `< 100%`; write `1%` for one percent, or `100%` if you mean every one"
+    );
+    assert!(err("create_chat.error_rate <= 1.0").contains("reads as `<= 100%`"));
+    assert!(err("checks.rate > 1").contains("reads as `> 100%`"));
+    // "Every check passes" and its negation are what they say.
+    for fine in [
+        "checks.rate == 1",
+        "checks.rate >= 1",
+        "errors.rate < 0.5",
+        "errors.rate < 1%",
+    ] {
+        assert!(parse(fine, STEPS, false).is_ok(), "{fine}");
+    }
+    // A report stored before this rule still reads.
+    assert!(parse_recorded("errors.rate < 1", false, false).is_ok());
+}
+
+/// A limit every value meets or none does judges nothing: it is valid but
+/// the caller warns.
+#[test]
+fn a_limit_that_cannot_fail_or_cannot_pass_is_named() {
+    let foregone = |e: &str| parse(e, STEPS, false).unwrap().foregone();
+    assert_eq!(foregone("errors.rate <= 100%"), Some(true));
+    assert_eq!(foregone("iterations.error_rate >= 0%"), Some(true));
+    assert_eq!(foregone("errors.count >= 0"), Some(true));
+    assert_eq!(foregone("errors.count < 0"), Some(false));
+    assert_eq!(foregone("create_chat.p99 < 0ms"), Some(false));
+    assert_eq!(foregone("errors.rate < 100%"), None);
+    assert_eq!(foregone("errors.count <= 0"), None);
+    assert_eq!(foregone("checks.rate == 1"), None);
+}
+
+/// Outside audit 4, F12.4: a second comparison is named as such, not as a
+/// missing unit.
+#[test]
+fn a_second_comparison_is_named() {
+    let err = |e: &str| parse(e, STEPS, false).unwrap_err();
+    assert_eq!(
+        err("create_chat.p99 < 1s < 2s"),
+        "`create_chat.p99 < 1s < 2s`: one comparison per threshold, found a second `<` in \
+         `1s < 2s`; write each limit as a threshold of its own"
+    );
+    assert!(err("errors.rate < 1% <= 2%").contains("a second `<=`"));
+}

@@ -103,8 +103,16 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let spec = self.expand_env_value(spec, at, &place);
-        let parsed = Matcher::parse_templated(&spec, &mut defined_vars(&self.vars, defined));
+        // An operand from `${VAR}` is text rendered now: it follows the rule
+        // of a `{{ }}` operand's rendered text (`"1"` equals 1).
+        let rendered = any_string_contains(spec, "${");
+        let expanded = self.expand_env_value(spec, at, &place);
+        if rendered && let Some(msg) = not_a_number(spec, &expanded) {
+            self.problem(at, &place, msg);
+            return None;
+        }
+        let parsed =
+            Matcher::parse_templated(&expanded, rendered, &mut defined_vars(&self.vars, defined));
         match parsed {
             Ok((matcher, operand)) => Some(BodyCheck {
                 pointer,
@@ -196,4 +204,20 @@ impl Validator<'_> {
             other => other.clone(),
         }
     }
+}
+
+/// For `{gt: "${MAX}"}` (and `gte`, `lt`, `lte`) whose `${VAR}` gave text
+/// that is no number: what the operator expects, and what it found.
+fn not_a_number(written: &Value, expanded: &Value) -> Option<String> {
+    let (Value::Object(w), Value::Object(e)) = (written, expanded) else {
+        return None;
+    };
+    let (op, text) = e.iter().next().filter(|_| e.len() == 1)?;
+    let text = text.as_str()?;
+    let numeric = matches!(op.as_str(), "gt" | "gte" | "lt" | "lte");
+    let templated = text.contains("{{");
+    (numeric && !templated && text.trim().parse::<f64>().is_err()).then(|| {
+        let from = w.get(op).and_then(Value::as_str).unwrap_or_default();
+        format!("`{op}` expects a number, found `{text}` (from `{from}`)")
+    })
 }

@@ -78,3 +78,55 @@ fn env_references_in_step_parameters_expand_at_validation_or_fail() {
         "{p:?}"
     );
 }
+
+/// Outside audit 4, F12.8: a `${VAR}` operand of a body check is text, and
+/// compares with a number of the response by its text, as a `{{ }}`
+/// operand does; a numeric operator takes it when the text is a number.
+#[test]
+fn env_operands_of_body_checks_compare_by_their_text_like_templates() {
+    use crate::scenario::template::RenderContext;
+    use serde_json::{Value, json};
+    struct Cx(rand::rngs::SmallRng);
+    impl RenderContext for Cx {
+        fn var(&self, _: crate::scenario::template::VarId) -> Option<&Value> {
+            None
+        }
+        fn vu(&self) -> u64 {
+            0
+        }
+        fn iteration(&self) -> u64 {
+            0
+        }
+        fn rng(&mut self) -> &mut rand::rngs::SmallRng {
+            &mut self.0
+        }
+    }
+    let yaml = format!(
+        "{HEAD}steps:\n  - create_user:\n  - create_chat:\n    expect:\n      body:\n        chat.room: \"${{ROOM:-1}}\"\n        chat.n: {{lte: \"${{MAX:-99}}\"}}\n        chat.m: {{in: [\"${{ROOM:-1}}\", 5]}}\n"
+    );
+    let s = validate(&yaml, &no_env).expect("valid");
+    let StepAction::Request(spec) = &s.flows[0].steps[1].action else {
+        panic!("a request");
+    };
+    let mut cx = Cx(rand::SeedableRng::seed_from_u64(0));
+    let body = json!({"chat": {"room": 1, "n": 42, "m": 1}});
+    for check in &spec.expect.body {
+        assert!(check.holds(&body, &mut cx), "{}", check.path);
+    }
+    let body = json!({"chat": {"room": 2, "n": 100, "m": 2}});
+    for check in &spec.expect.body {
+        assert!(!check.holds(&body, &mut cx), "{}", check.path);
+    }
+    // A numeric operator is told when the variable's text is no number.
+    let yaml = format!(
+        "{HEAD}steps:\n  - create_user:\n  - create_chat:\n    expect: {{body: {{chat.n: {{lte: \"${{MAX}}\"}}}}}}\n"
+    );
+    let env = |n: &str| (n == "MAX").then(|| "lots".to_owned());
+    let p = validate(&yaml, &env).unwrap_err();
+    assert_eq!(
+        p,
+        [
+            "s.yaml:6:29: steps[1].expect.body.chat.n: `lte` expects a number, found `lots` (from `${MAX}`)"
+        ]
+    );
+}

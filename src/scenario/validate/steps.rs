@@ -13,22 +13,32 @@ use crate::scenario::raw::{RawFlow, RawScenario, RawStep, RawWaitUntil};
 use crate::scenario::{AgentAction, Flow, OnError, Step, StepAction, WaitSpec};
 
 pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Flow> {
+    // The document's own problems are at no node (the start of the file);
+    // loading moves them to the key named when the file has it.
     let mut flows = Vec::new();
-    match (&raw.flows, &raw.steps) {
-        (Some(_), Some(_)) => v.problem(
-            &raw.load.referenced,
+    if raw.flows.is_some() && raw.steps.is_some() {
+        v.problem(
+            &Location::UNKNOWN,
             "steps",
             "give either `flows` or `steps`, not both",
-        ),
+        );
+    }
+    match (&raw.flows, &raw.steps) {
         (None, None) => v.problem(
-            &raw.load.referenced,
-            "flows",
-            "no steps: add `steps:` or `flows:`",
+            &Location::UNKNOWN,
+            "",
+            "no steps: add `steps:` (one list of steps) or `flows:` (weighted lists)",
         ),
         (None, Some(steps)) => flows.push(validate_flow(v, &raw.name, 1, steps, "steps")),
-        (Some(list), None) => {
+        // With both, each is checked (a non-empty `steps` as a flow of its
+        // own), so that the one mistake is not echoed as unknown flows or
+        // steps in thresholds.
+        (Some(list), steps) => {
+            if let Some(steps) = steps.as_ref().filter(|s| !s.is_empty()) {
+                flows.push(validate_flow(v, &raw.name, 1, steps, "steps"));
+            }
             if list.is_empty() {
-                v.problem(&raw.load.referenced, "flows", "`flows` is empty");
+                v.problem(&Location::UNKNOWN, "flows", "`flows` is empty");
             }
             let mut seen = HashSet::new();
             for (i, f) in list.iter().enumerate() {
@@ -54,7 +64,8 @@ pub(super) fn validate_flows(v: &mut Validator<'_>, raw: &RawScenario) -> Vec<Fl
     flows
 }
 
-/// A flow's name (default `flowN`); empty and repeated names are problems,
+/// A flow's name (default `flowN`, N its place in `flows:` counting every
+/// flow from 1); empty and repeated names are problems,
 /// since names identify flows in reports and thresholds.
 fn flow_name(
     v: &mut Validator<'_>,

@@ -118,7 +118,7 @@ fn every_agent_action_names_a_catalogue_operation() {
 }
 
 #[test]
-fn agent_step_names_are_reserved_at_the_step() {
+fn agent_step_names_are_reserved_at_the_name() {
     let yaml = "name: a\nload: {vus: 1, duration: 1s}\nwebhooks:\nsteps:\n  - get_settings:\n    name: agent:login\nagents:\n  count: 1\n";
     let err = crate::scenario::load_str(yaml, "s.yaml", std::path::Path::new("."))
         .expect_err("reserved name");
@@ -126,7 +126,7 @@ fn agent_step_names_are_reserved_at_the_step() {
     assert_eq!(
         problems,
         [
-            "s.yaml:5:5: steps[0].name: a flow step is named `agent:login`: `agent:` names are the agent actors' metrics"
+            "s.yaml:6:11: steps[0].name: a flow step is named `agent:login`: `agent:` names are the agent actors' metrics"
         ],
     );
     // Without agent actors too (docs/scenario-format.md: a flow step may not
