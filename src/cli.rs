@@ -16,9 +16,10 @@ Exit codes:
   2    usage error, invalid scenario, unreadable or invalid report, or an
        output path that cannot be written: found before any work (nothing
        was run, no file was changed)
-  3    the run itself failed (target unreachable: nothing ever connected, ...),
-       or an output checked writable could not be written once the work was
-       done (disk full, ...)
+  3    the run itself failed (target unreachable: nothing ever connected, ...;
+       for merge, any merged shard whose target was unreachable), or an
+       output checked writable could not be written once the work was done
+       (disk full, ...)
   130  interrupted by SIGINT or SIGTERM, first or second (the report is still
        written, marked interrupted)";
 

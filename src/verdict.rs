@@ -15,17 +15,22 @@
 //! - either way a run that sent no request fails ("no request was sent"),
 //!   a run whose every request failed to connect has an unreachable target
 //!   (exit 3), a run stopped by a signal fails (exit 130), and load the plan
-//!   asked for and did not deliver fails ([`accounting`]).
+//!   asked for and did not deliver fails ([`accounting`]);
+//! - a merged run that includes a shard (or a run side by side) whose target
+//!   was unreachable fails naming it, and exits 3 like that shard did;
+//! - a shard (`--shard K/N`) leaves the thresholds on counts and rates of
+//!   the whole run that its own part cannot decide to the merged run
+//!   (`shard`): they are [`ThresholdStatus::Deferred`], neither a pass nor a
+//!   failure, and the rest decide the shard's verdict.
 //!
 //! Works on a [`RunReport`], so a merged report from several shards is
 //! judged exactly like a single run, and a saved report exactly as it was.
 
 use crate::api::same_event;
-use crate::metrics::FailureKind;
 use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
-    DecidedBy, Percentiles, RunReport, SchemaReport, StatsReport, ThresholdDef, ThresholdResult,
-    ThresholdStatus, Verdict,
+    DecidedBy, MergedRun, Percentiles, RunReport, SchemaReport, StatsReport, ThresholdDef,
+    ThresholdResult, ThresholdStatus, Verdict,
 };
 use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
@@ -37,16 +42,16 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
     let results = evaluate(thresholds, report);
     let mut reasons = Vec::new();
     let totals = &report.totals;
-    let connect_errors = report
-        .request_errors_by_kind
-        .get(FailureKind::Connect.as_str())
-        .copied()
-        .unwrap_or(0);
-    let target_unreachable = totals.requests > 0 && connect_errors == totals.requests;
+    // A merged run names each merged shard or run that never reached its target: its part
+    // of the load was never delivered, whatever the others measured.
+    let unreachable_parts = unreachable_parts(report);
+    let target_unreachable = report.target_unreachable() || !unreachable_parts.is_empty();
     if totals.requests == 0 && totals.cut_off_requests > 0 {
         reasons.push("no request was answered".to_owned());
     } else if totals.requests == 0 {
         reasons.push("no request was sent".to_owned());
+    } else if !unreachable_parts.is_empty() {
+        reasons.extend(unreachable_parts);
     } else if target_unreachable {
         reasons.push(format!(
             "the target was unreachable: all {} request(s) failed to connect",
@@ -63,7 +68,11 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
         step_reasons(report, &mut reasons);
         DecidedBy::Steps
     } else {
-        for r in results.iter().filter(|r| !r.passed) {
+        // A shard's deferred threshold is judged by `chatload merge`, not here.
+        for r in results
+            .iter()
+            .filter(|r| !r.passed && r.status != ThresholdStatus::Deferred)
+        {
             reasons.push(format!("threshold `{}`: {}", r.threshold, r.message));
         }
         let tolerated = thresholds
@@ -86,6 +95,26 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
         target_unreachable,
         interrupted: report.meta.stopped_by_signal,
     }
+}
+
+/// One reason per run merged into `report` whose every request failed to connect.
+fn unreachable_parts(report: &RunReport) -> Vec<String> {
+    report
+        .meta
+        .merged_runs
+        .iter()
+        .filter(|r| r.target_unreachable)
+        .map(|r| {
+            format!(
+                "{} could not reach its target {} ({}): all {} request(s) it sent failed to \
+                 connect, so its part of the load was never delivered",
+                r.name(),
+                r.target,
+                r.target_kind,
+                r.requests
+            )
+        })
+        .collect()
 }
 
 /// Judges a saved or merged report by the thresholds stored in it.
@@ -142,10 +171,13 @@ pub fn evaluate(thresholds: &[Threshold], report: &RunReport) -> Vec<ThresholdRe
 /// started. One reason per rule that fails (none on a clean run).
 pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<String> {
     let t = &report.totals;
-    let cut_off_iterations = format!("iterations were still running when {}", abort_cause(report));
+    let cut_off_iterations = format!(
+        "iterations were still running when {}",
+        abort_cause(report, |r| r.cut_off_iterations)
+    );
     let cut_off_requests = format!(
         "requests were sent and never answered when {}",
-        abort_cause(report)
+        abort_cause(report, |r| r.cut_off_requests)
     );
     let rules = [
         (
@@ -191,8 +223,36 @@ pub fn accounting(thresholds: &[Threshold], report: &RunReport) -> Vec<String> {
         .collect()
 }
 
-/// Why in-flight work was cut off, as the report tells it.
-fn abort_cause(report: &RunReport) -> &'static str {
+/// Why in-flight work was cut off, as the report tells it: in a merged run, each merged
+/// shard or run that cut off some (`cut_off` of it) with its own cause.
+fn abort_cause(report: &RunReport, cut_off: fn(&MergedRun) -> u64) -> String {
+    let parts: Vec<String> = report
+        .meta
+        .merged_runs
+        .iter()
+        .filter(|r| cut_off(r) > 0)
+        .map(|r| {
+            let why = if r.stopped_by_signal {
+                "which a signal stopped"
+            } else if r.target_unreachable {
+                "which stopped early because its target was unreachable"
+            } else if r.interrupted {
+                "which stopped early (an abort_on_fail threshold failed)"
+            } else {
+                "whose graceful_stop ran out at the end of its load"
+            };
+            format!("{} in {}, {why}", cut_off(r), r.name())
+        })
+        .collect();
+    if parts.is_empty() {
+        single_abort_cause(report).to_owned()
+    } else {
+        format!("the merged runs stopped: {}", parts.join("; "))
+    }
+}
+
+/// Why in-flight work was cut off in one run (or a merged one that does not say per run).
+fn single_abort_cause(report: &RunReport) -> &'static str {
     let t = &report.totals;
     let connect = report.errors_by_kind.get("connect").copied().unwrap_or(0);
     if report.meta.stopped_by_signal {
@@ -352,6 +412,11 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
 
 fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
     let measured = measure(t, report);
+    if report.meta.shard.is_some()
+        && let Some(result) = shard::on_shard(t, &measured)
+    {
+        return result;
+    }
     let (status, message) = match &measured {
         Ok(a) => {
             let status = if t.op.holds(*a, t.limit) {
@@ -530,6 +595,8 @@ pub fn live_failure<'a>(thresholds: &'a [Threshold], live: &LiveFigures) -> Opti
         !t.op.holds(value, t.limit)
     })
 }
+
+mod shard;
 
 #[cfg(test)]
 mod tests;

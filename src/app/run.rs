@@ -418,6 +418,7 @@ fn build_report(
         stopped_by_signal: after.stopped_by_signal,
         shard,
         merged_from: Vec::new(),
+        merged_runs: Vec::new(),
     };
     let mut report = report::build(&metrics, meta, outcome.planned_iterations);
     report.webhooks = after.webhooks.as_ref().map(report::webhook::build);

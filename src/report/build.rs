@@ -385,6 +385,7 @@ pub(crate) fn sample_meta() -> RunMeta {
         stopped_by_signal: false,
         shard: None,
         merged_from: Vec::new(),
+        merged_runs: Vec::new(),
     }
 }
 

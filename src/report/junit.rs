@@ -3,12 +3,14 @@
 //! run failed.
 //!
 //! One test case for the verdict itself (failing with every reason), one per
-//! threshold (a threshold with no data fails unless `allow_empty`), one per
+//! threshold (a threshold with no data fails unless `allow_empty`; a shard's
+//! threshold judged on the merged run is skipped, saying so), one per
 //! step, one per route's schema check and one per webhook event name's
 //! schema check. When thresholds decide, failing
 //! steps and schema violations are informational: their test cases pass and
 //! carry the figures in `<system-out>`; without thresholds they are failures.
-//! Returns bytes; does no I/O.
+//! A shard's suite is named with its shard (`chatload: NAME (shard 2/3)`) and
+//! has a `shard` property. Returns bytes; does no I/O.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -109,7 +111,18 @@ fn add_cleanup(suite: &mut TestSuite, report: &RunReport) {
 /// # Errors
 /// XML serialization failure.
 pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportError> {
-    let mut suite = TestSuite::new(format!("chatload: {}", report.meta.scenario));
+    // Each shard's suite is its own: N shard jobs publish N suites, not one name N times.
+    let mut suite = match &report.meta.shard {
+        Some(shard) => {
+            let mut suite = TestSuite::new(format!(
+                "chatload: {} (shard {shard})",
+                report.meta.scenario
+            ));
+            suite.add_property(Property::new("shard", shard.as_str()));
+            suite
+        }
+        None => TestSuite::new(format!("chatload: {}", report.meta.scenario)),
+    };
     suite.set_time(std::time::Duration::from_secs_f64(
         report.meta.duration_secs.max(0.0),
     ));
@@ -148,11 +161,16 @@ pub fn render(report: &RunReport, verdict: &Verdict) -> Result<Vec<u8>, ReportEr
 }
 
 /// One case per threshold; a threshold without data that is allowed to pass says so in its
-/// output.
+/// output; a shard's threshold judged on the merged run is skipped, saying so.
 fn add_thresholds(suite: &mut TestSuite, verdict: &Verdict) {
     for t in &verdict.thresholds {
+        let name = format!("threshold: {}", t.threshold);
+        if t.status == ThresholdStatus::Deferred {
+            suite.add_test_case(skipped(name, "thresholds", &t.message));
+            continue;
+        }
         let mut c = case(
-            format!("threshold: {}", t.threshold),
+            name,
             "thresholds",
             (!t.passed).then(|| (t.message.clone(), String::new())),
             true,
@@ -393,5 +411,31 @@ mod tests {
         let threshold = case_of(&xml, "threshold: events.schema_violations == 0");
         assert!(threshold.contains("<failure"), "{threshold}");
         assert!(threshold.contains("measured 2"), "{threshold}");
+    }
+
+    // See: outside audit 4, F6 — every shard published `chatload: NAME` with the
+    // whole run's count thresholds failing, N identical red suites.
+    #[test]
+    fn a_shards_suite_names_its_shard_and_skips_what_the_merged_run_judges() {
+        let mut report = build_sample_report();
+        report.meta.shard = Some("2/3".to_owned());
+        let t = threshold::parse("iterations.count >= 100000", &[], false).expect("valid");
+        let verdict = crate::verdict::judge(&[t], &report);
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let name = format!(
+            "<testsuite name=\"chatload: {} (shard 2/3)\"",
+            report.meta.scenario
+        );
+        assert!(xml.contains(&name), "{xml}");
+        assert!(
+            xml.contains("<property name=\"shard\" value=\"2/3\"/>"),
+            "{xml}"
+        );
+        let case = case_of(&xml, "threshold: iterations.count &gt;= 100000");
+        assert!(
+            case.contains("<skipped message=\"judged on the merged run (chatload merge)"),
+            "{case}"
+        );
+        assert!(!case.contains("<failure"), "{case}");
     }
 }

@@ -25,6 +25,7 @@ use super::{
 use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
 
 mod check;
+mod runs;
 mod side_by_side;
 
 pub use check::check_set;
@@ -38,6 +39,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         .first()
         .ok_or_else(|| ReportError::Merge("no report to merge".to_owned()))?;
     check_set(reports, sources).map_err(ReportError::Merge)?;
+    runs::check_target_kinds(reports, sources).map_err(ReportError::Merge)?;
     let meta = RunMeta::merged(reports, sources);
     // Rates over the longest load phase (the shards ran side by side).
     let seconds = meta.load_secs;
@@ -113,6 +115,7 @@ impl RunMeta {
         meta.load.shard = None;
         meta.load.shard_share = None;
         meta.merged_from = sources.to_vec();
+        meta.merged_runs = runs::merged_runs(reports, sources);
         let mut versions: Vec<_> = reports
             .iter()
             .flat_map(|r| r.meta.http_versions.iter().copied())

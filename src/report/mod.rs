@@ -33,8 +33,8 @@ pub use build::{build, percentiles};
 pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_sample_report};
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
-    FailureSamples, HttpProtocol, Percentiles, RunMeta, RunReport, SCHEMA_VERSION, StatsReport,
-    TimelineReport, Totals,
+    FailureSamples, HttpProtocol, MergedRun, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
+    StatsReport, TimelineReport, Totals,
 };
 pub use sections::MAX_LEFT_OPEN_IDS;
 pub use sections::{

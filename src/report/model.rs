@@ -169,6 +169,60 @@ pub struct RunMeta {
     /// Reports merged into this one (empty for a single run).
     #[serde(default)]
     pub merged_from: Vec<String>,
+    /// Each merged report's own target and how its run ended, in `merged_from` order (absent
+    /// for a single run and in merged reports written before it existed): the verdict names a
+    /// shard that never reached its target, and the summary lists targets that differ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_runs: Vec<MergedRun>,
+}
+
+impl RunMeta {
+    /// Whether the reports merged into this one ran against different targets (a bundled
+    /// mock and a remote one, or remote URLs that differ). Each bundled mock listens on a port
+    /// of its own, so bundled-mock runs differ only there and count as one target.
+    pub fn targets_differ(&self) -> bool {
+        let runs = &self.merged_runs;
+        let bundled = |r: &MergedRun| r.target_kind == "bundled-mock";
+        !runs.iter().all(bundled)
+            && !runs
+                .iter()
+                .all(|r| r.target == self.target && r.target_kind == self.target_kind)
+    }
+}
+
+/// One report merged into another, as the merged verdict and summary need it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MergedRun {
+    /// The file it was read from.
+    pub file: String,
+    /// Its shard (`"2/3"`), `None` for a whole run merged side by side.
+    pub shard: Option<String>,
+    /// Its target's base URL.
+    pub target: String,
+    /// `"bundled-mock"` or `"remote"`.
+    pub target_kind: String,
+    /// Requests it sent.
+    pub requests: u64,
+    /// Every request it sent failed to connect (its run exited 3).
+    pub target_unreachable: bool,
+    /// It stopped early (a signal, `abort_on_fail`, an unreachable target).
+    pub interrupted: bool,
+    /// A signal stopped it.
+    pub stopped_by_signal: bool,
+    /// Iterations and requests it cut off when it stopped.
+    pub cut_off_iterations: u64,
+    pub cut_off_requests: u64,
+}
+
+impl MergedRun {
+    /// How messages name it: `shard 2/3 (b.json)`, or the file of a whole run.
+    pub fn name(&self) -> String {
+        match &self.shard {
+            Some(shard) => format!("shard {shard} ({})", self.file),
+            None => self.file.clone(),
+        }
+    }
 }
 
 /// Whole-run counts and rates.
@@ -371,6 +425,17 @@ struct VersionProbe {
 }
 
 impl RunReport {
+    /// Whether its target was unreachable: it sent requests and every one failed to connect.
+    /// (A merged report also asks this of each run merged into it: `meta.merged_runs`.)
+    pub fn target_unreachable(&self) -> bool {
+        let connect = self
+            .request_errors_by_kind
+            .get(crate::metrics::FailureKind::Connect.as_str())
+            .copied()
+            .unwrap_or(0);
+        self.totals.requests > 0 && connect == self.totals.requests
+    }
+
     /// Parses a JSON report written by this or an earlier compatible build,
     /// and decodes every histogram in it once, so a corrupt one is refused
     /// on reading rather than met halfway through a command.

@@ -137,6 +137,11 @@ pub enum ThresholdStatus {
     Fail,
     /// Nothing was measured (the step never ran, a rate over zero requests, ...).
     NoData,
+    /// A shard's threshold on a whole-run count or rate that its own part
+    /// cannot decide: judged on the merged run (`chatload merge`), neither a
+    /// pass nor a failure of the shard (`passed` is false, and the shard's
+    /// verdict does not count it).
+    Deferred,
 }
 
 impl ThresholdStatus {
@@ -146,6 +151,7 @@ impl ThresholdStatus {
             ThresholdStatus::Pass => "pass",
             ThresholdStatus::Fail => "FAIL",
             ThresholdStatus::NoData => "no data",
+            ThresholdStatus::Deferred => "merge",
         }
     }
 }
@@ -158,7 +164,7 @@ pub struct ThresholdResult {
     /// Pass, fail or no data.
     pub status: ThresholdStatus,
     /// Whether this threshold lets the run pass: `status == pass`, or no data with
-    /// `allow_empty: true`.
+    /// `allow_empty: true`; false when deferred to the merged run (not a pass).
     pub passed: bool,
     /// The measured value in the threshold's unit (µs, fraction or plain), if any data existed.
     pub actual: Option<f64>,
@@ -190,7 +196,8 @@ pub struct Verdict {
     pub thresholds: Vec<ThresholdResult>,
     /// Why the run failed, one sentence each (empty when it passed).
     pub reasons: Vec<String>,
-    /// Every request failed to connect: the target was unreachable (exit 3, not 1).
+    /// Every request failed to connect: the target was unreachable (exit 3, not 1). In a
+    /// merged run: the merged requests, or those of any one merged shard or run.
     pub target_unreachable: bool,
     /// A signal (SIGINT, SIGTERM) stopped the run (exit 130).
     pub interrupted: bool,

@@ -68,7 +68,7 @@ fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
         "{}",
         paint.bold(&format!("scenario   {}{file}", meta.scenario))
     );
-    let _ = writeln!(out, "target     {} ({})", meta.target, meta.target_kind);
+    let _ = writeln!(out, "target     {}", target_line(meta));
     let _ = writeln!(out, "load       {}", describe_load(&meta.load));
     if let Some(versions) = format_http_versions(&meta.http_versions) {
         let _ = writeln!(out, "protocol   {versions}");
@@ -96,6 +96,38 @@ fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
         "duration   {}{load}{interrupted}",
         format_secs(meta.duration_secs)
     );
+}
+
+/// The target and its kind; in a merged run whose reports ran against different remote
+/// targets, each report's (an unreachable one marked). Each bundled mock listens on a port of
+/// its own, so merged bundled-mock runs differ only there: not listed.
+fn target_line(meta: &RunMeta) -> String {
+    let runs = &meta.merged_runs;
+    if !meta.targets_differ() {
+        let each = if runs.len() > 1 && meta.target_kind == "bundled-mock" {
+            ", one per merged report"
+        } else {
+            ""
+        };
+        return format!("{} ({}{each})", meta.target, meta.target_kind);
+    }
+    let each: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let unreachable = if r.target_unreachable {
+                ", unreachable"
+            } else {
+                ""
+            };
+            format!(
+                "{}: {} ({}{unreachable})",
+                r.name(),
+                r.target,
+                r.target_kind
+            )
+        })
+        .collect();
+    format!("differs per report: {}", each.join("; "))
 }
 
 /// The request totals line, then the throttling lines when the target throttled.
@@ -331,6 +363,7 @@ pub fn render_verdict(verdict: &Verdict, color: bool) -> String {
             (ThresholdStatus::Fail, _) => paint.alert("FAIL   "),
             (ThresholdStatus::NoData, true) => "no data".to_owned(),
             (ThresholdStatus::NoData, false) => paint.alert("NO DATA"),
+            (ThresholdStatus::Deferred, _) => "merge  ".to_owned(),
         };
         let _ = writeln!(out, "threshold {mark} {}  ({})", r.threshold, r.message);
     }
@@ -345,6 +378,18 @@ pub fn render_verdict(verdict: &Verdict, color: bool) -> String {
         for reason in &verdict.reasons {
             let _ = writeln!(out, "  - {reason}");
         }
+    }
+    let deferred = verdict
+        .thresholds
+        .iter()
+        .filter(|t| t.status == ThresholdStatus::Deferred)
+        .count();
+    if deferred > 0 {
+        let _ = writeln!(
+            out,
+            "           this is a shard: {deferred} threshold(s) of the whole run are judged on \
+             the merged run (chatload merge of every shard), not here"
+        );
     }
     out
 }

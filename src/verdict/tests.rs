@@ -418,3 +418,112 @@ fn a_failing_threshold_never_shows_measured_and_required_as_the_same_text() {
     assert_eq!(v.thresholds[0].status, ThresholdStatus::Pass);
     assert!(!v.thresholds[0].message.contains("24287 µs"), "{v:?}");
 }
+
+// See: outside audit 4, F6 — a shard failed on `iterations.count >= 60`
+// (measured 20) although it ran exactly its share and the merged run passed.
+#[test]
+fn a_shard_leaves_whole_run_counts_and_rates_to_merge_and_is_judged_by_the_rest() {
+    let mut report = sample();
+    report.meta.shard = Some("1/3".to_owned());
+    let whole = [
+        parse("iterations.count >= 100000"),
+        parse("requests.rate > 100000"),
+        parse("create_chat.count >= 100000"),
+    ];
+    let v = judge(&whole, &report);
+    assert!(v.passed, "{v:?}");
+    assert!(v.reasons.is_empty(), "{v:?}");
+    for r in &v.thresholds {
+        assert_eq!(r.status, ThresholdStatus::Deferred, "{r:?}");
+        assert!(!r.passed, "never a pass: {r:?}");
+    }
+    // Unsharded, the same report fails them all.
+    let mut whole_run = report.clone();
+    whole_run.meta.shard = None;
+    let v = judge(&whole, &whole_run);
+    assert!(!v.passed);
+    assert_eq!(v.reasons.len(), 3, "{v:?}");
+    // The rest still decide a shard: a latency limit, and a count its own part already breaks.
+    let t = report.totals.cut_off_iterations;
+    report.totals.cut_off_iterations = 5;
+    let v = judge(
+        &[
+            parse("iterations.count >= 100000"),
+            parse("cut_off_iterations < 3"),
+            parse("create_user.p99 < 1us"),
+        ],
+        &report,
+    );
+    assert!(!v.passed);
+    assert_eq!(v.reasons.len(), 2, "{v:?}");
+    assert!(
+        v.reasons[0].contains("measured 5 on this shard alone, required < 3")
+            && v.reasons[1].starts_with("threshold `create_user.p99 < 1us`"),
+        "{v:?}"
+    );
+    report.totals.cut_off_iterations = t;
+    // A shard whose every iteration failed still fails, deferred thresholds or not.
+    report.totals.iteration_errors = report.totals.iterations;
+    assert!(!judge(&whole, &report).passed);
+}
+
+fn merged_run(file: &str, shard: &str, requests: u64, unreachable: bool) -> MergedRun {
+    MergedRun {
+        file: file.to_owned(),
+        shard: Some(shard.to_owned()),
+        target: if unreachable {
+            "http://127.0.0.1:1/v1".to_owned()
+        } else {
+            "http://svc/v1".to_owned()
+        },
+        target_kind: "remote".to_owned(),
+        requests,
+        target_unreachable: unreachable,
+        interrupted: unreachable,
+        cut_off_iterations: u64::from(unreachable) * 2,
+        ..MergedRun::default()
+    }
+}
+
+// See: outside audit 4, F11 — merging a shard that never reached its target
+// blamed "an abort_on_fail threshold", and `cut_off_iterations < 3` made it pass.
+#[test]
+fn a_merged_run_with_a_shard_that_never_reached_its_target_fails_naming_it() {
+    let mut report = sample();
+    report.meta.merged_from = vec!["a.json".to_owned(), "b.json".to_owned()];
+    report.meta.merged_runs = vec![
+        merged_run("a.json", "1/2", report.totals.requests - 16, false),
+        merged_run("b.json", "2/2", 16, true),
+    ];
+    report.meta.interrupted = true;
+    report.totals.cut_off_iterations = 2;
+    let v = judge(&[parse("cut_off_iterations < 3")], &report);
+    assert!(!v.passed, "{v:?}");
+    assert!(v.target_unreachable, "exits 3 as the shard did");
+    assert_eq!(
+        v.reasons,
+        [
+            "shard 2/2 (b.json) could not reach its target http://127.0.0.1:1/v1 (remote): all 16 \
+          request(s) it sent failed to connect, so its part of the load was never delivered"
+        ]
+    );
+    // Without the tolerance, the cut-off names the shard and its real cause.
+    let v = judge(&[], &report);
+    let cut = v
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("cut_off_iterations"))
+        .expect("a cut-off reason");
+    assert!(
+        cut.contains(
+            "2 iterations were still running when the merged runs stopped: 2 in shard 2/2 \
+             (b.json), which stopped early because its target was unreachable"
+        ) && !cut.contains("abort_on_fail"),
+        "{cut}"
+    );
+    // Every merged shard reached its target: no such reason.
+    report.meta.merged_runs[1] = merged_run("b.json", "2/2", 16, false);
+    report.totals.cut_off_iterations = 0;
+    let v = judge(&[parse("cut_off_iterations < 3")], &report);
+    assert!(v.passed && !v.target_unreachable, "{v:?}");
+}

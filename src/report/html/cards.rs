@@ -157,13 +157,20 @@ fn thresholds_card(out: &mut String, results: Option<&[ThresholdResult]>) {
     match results {
         Some(results) => {
             let count = |s: ThresholdStatus| results.iter().filter(|t| t.status == s).count();
-            let bad = results.iter().filter(|t| !t.passed).count();
+            let bad = results
+                .iter()
+                .filter(|t| !t.passed && t.status != ThresholdStatus::Deferred)
+                .count();
+            let deferred = match count(ThresholdStatus::Deferred) {
+                0 => String::new(),
+                n => format!("; {n} judged on the merged run"),
+            };
             card(
                 out,
                 "thresholds",
                 &format!("{} / {}", count(ThresholdStatus::Pass), results.len()),
                 &format!(
-                    "passed; {} failed; {} no data",
+                    "passed; {} failed; {} no data{deferred}",
                     count(ThresholdStatus::Fail),
                     count(ThresholdStatus::NoData)
                 ),

@@ -107,6 +107,26 @@ fn meta_list(out: &mut String, meta: &RunMeta) {
         let names: Vec<String> = meta.merged_from.iter().map(|m| escape_html(m)).collect();
         item("merged from", names.join(", "));
     }
+    if meta.targets_differ() {
+        let each: Vec<String> = meta
+            .merged_runs
+            .iter()
+            .map(|r| {
+                let unreachable = if r.target_unreachable {
+                    ", unreachable"
+                } else {
+                    ""
+                };
+                escape_html(&format!(
+                    "{}: {} ({}{unreachable})",
+                    r.name(),
+                    r.target,
+                    r.target_kind
+                ))
+            })
+            .collect();
+        item("targets (differ)", each.join("<br>"));
+    }
     out.push_str("</dl>\n");
 }
 
@@ -159,12 +179,17 @@ pub(super) fn thresholds_table(out: &mut String, results: &[ThresholdResult]) {
                 "<span class=\"pill nodata\">no data (allowed)</span>"
             }
             (ThresholdStatus::NoData, false) => "<span class=\"pill bad nodata\">NO DATA</span>",
+            (ThresholdStatus::Deferred, _) => "<span class=\"pill\">on merge</span>",
         };
         w!(
             out,
             "<tr class=\"{}\"><td>{verdict}</td><td><code>{}</code></td><td class=\"num\">{measured}</td>\
              <td class=\"num\">{required}</td></tr>\n",
-            if t.passed { "ok" } else { "failed" },
+            match t.status {
+                ThresholdStatus::Deferred => "deferred",
+                _ if t.passed => "ok",
+                _ => "failed",
+            },
             escape_html(&t.threshold)
         );
     }

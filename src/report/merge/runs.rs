@@ -1,0 +1,116 @@
+//! What the merged verdict and summary need of each merged report on its own: its target and
+//! how its run ended ([`MergedRun`]), and the refusal of reports that measured a bundled mock
+//! and a remote target together.
+
+use crate::report::{MergedRun, RunReport};
+
+/// Each report as a [`MergedRun`], named by `sources` (else `report N`).
+pub(super) fn merged_runs(reports: &[RunReport], sources: &[String]) -> Vec<MergedRun> {
+    reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| MergedRun {
+            file: source(sources, i),
+            shard: r.meta.shard.clone(),
+            target: r.meta.target.clone(),
+            target_kind: r.meta.target_kind.clone(),
+            requests: r.totals.requests,
+            target_unreachable: r.target_unreachable(),
+            interrupted: r.meta.interrupted,
+            stopped_by_signal: r.meta.stopped_by_signal,
+            cut_off_iterations: r.totals.cut_off_iterations,
+            cut_off_requests: r.totals.cut_off_requests,
+        })
+        .collect()
+}
+
+fn source(sources: &[String], i: usize) -> String {
+    sources
+        .get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("report {}", i + 1))
+}
+
+/// Refuses a set in which one report ran against the bundled mock and another against a
+/// remote target: the merged figures would mix two systems (each bundled mock is also its
+/// own machine's, but a set of those is a test of chatload itself, and merges). Remote
+/// targets with different URLs merge (one service, a URL per machine); the summary lists them.
+///
+/// # Errors
+/// The first pair of reports of different kinds, naming both files and targets.
+pub(super) fn check_target_kinds(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
+    let Some(first) = reports.first() else {
+        return Ok(());
+    };
+    let Some(i) = reports
+        .iter()
+        .position(|r| r.meta.target_kind != first.meta.target_kind)
+    else {
+        return Ok(());
+    };
+    let against = |r: &RunReport| match r.meta.target_kind.as_str() {
+        "bundled-mock" => "the bundled mock".to_owned(),
+        _ => r.meta.target.clone(),
+    };
+    let (mock, remote) = if first.meta.target_kind == "bundled-mock" {
+        (0, i)
+    } else {
+        (i, 0)
+    };
+    Err(format!(
+        "{} ran against {} and {} against {} ({}): the merged figures would mix two systems; \
+         merge runs of one target",
+        source(sources, mock),
+        against(&reports[mock]),
+        source(sources, remote),
+        against(&reports[remote]),
+        reports[remote].meta.target_kind
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::build_sample_report;
+    use crate::report::merge::merge;
+
+    fn shard(k: u32, target: &str, kind: &str) -> crate::report::RunReport {
+        let mut r = build_sample_report();
+        r.meta.shard = Some(format!("{k}/2"));
+        r.meta.target = target.to_owned();
+        r.meta.target_kind = kind.to_owned();
+        r
+    }
+
+    // See: outside audit 4, F11 — a `remote` shard and a `bundled-mock` one merged without a word.
+    #[test]
+    fn a_bundled_mock_and_a_remote_target_do_not_merge_and_remote_urls_are_kept_per_shard() {
+        let names = ["a.json".to_owned(), "b.json".to_owned()];
+        let mock = shard(1, "http://127.0.0.1:4000/v1", "bundled-mock");
+        let remote = shard(2, "https://svc/v1", "remote");
+        let e = merge(&[mock, remote.clone()], &names)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.json ran against the bundled mock and b.json against https://svc/v1"),
+            "{e}"
+        );
+        // One service behind a URL per machine merges, each shard's target kept.
+        let other = shard(1, "https://svc-eu/v1", "remote");
+        let merged = merge(&[other, remote], &names).expect("merges");
+        let targets: Vec<(&str, &str)> = merged
+            .meta
+            .merged_runs
+            .iter()
+            .map(|r| (r.file.as_str(), r.target.as_str()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("a.json", "https://svc-eu/v1"),
+                ("b.json", "https://svc/v1")
+            ]
+        );
+        assert!(merged.meta.targets_differ());
+        assert!(!merged.meta.merged_runs[1].target_unreachable);
+    }
+}
