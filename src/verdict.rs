@@ -37,22 +37,8 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
     let results = evaluate(thresholds, report);
     let mut reasons = Vec::new();
     let totals = &report.totals;
-    let connect_errors = report
-        .request_errors_by_kind
-        .get(FailureKind::Connect.as_str())
-        .copied()
-        .unwrap_or(0);
-    let target_unreachable = totals.requests > 0 && connect_errors == totals.requests;
-    if totals.requests == 0 && totals.cut_off_requests > 0 {
-        reasons.push("no request was answered".to_owned());
-    } else if totals.requests == 0 {
-        reasons.push("no request was sent".to_owned());
-    } else if target_unreachable {
-        reasons.push(format!(
-            "the target was unreachable: all {} request(s) failed to connect",
-            totals.requests
-        ));
-    }
+    let target_unreachable = target_unreachable(report);
+    reasons.extend(nothing_measured(report));
     if report.meta.stopped_by_signal {
         reasons.push(
             "the run was stopped by a signal (SIGINT or SIGTERM): results are partial".to_owned(),
@@ -85,6 +71,36 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
         reasons,
         target_unreachable,
         interrupted: report.meta.stopped_by_signal,
+    }
+}
+
+/// Every request failed to connect (exit 3).
+fn target_unreachable(report: &RunReport) -> bool {
+    let connect_errors = report
+        .request_errors_by_kind
+        .get(FailureKind::Connect.as_str())
+        .copied()
+        .unwrap_or(0);
+    report.totals.requests > 0 && connect_errors == report.totals.requests
+}
+
+/// Why a run measured nothing of the target, if it did not: no request was
+/// sent, none was answered, or every one failed to connect. Such a run
+/// always fails; `compare` also refuses to judge by it, whatever its
+/// thresholds (it needs no threshold to say so).
+pub fn nothing_measured(report: &RunReport) -> Option<String> {
+    let totals = &report.totals;
+    if totals.requests == 0 && totals.cut_off_requests > 0 {
+        Some("no request was answered".to_owned())
+    } else if totals.requests == 0 {
+        Some("no request was sent".to_owned())
+    } else if target_unreachable(report) {
+        Some(format!(
+            "the target was unreachable: all {} request(s) failed to connect",
+            totals.requests
+        ))
+    } else {
+        None
     }
 }
 
