@@ -245,7 +245,9 @@ pub struct CompareArgs {
     pub new: PathBuf,
 
     /// A regression rule, e.g. "p99 > +10%", "p50 > +5ms", "create_chat.p99 > +20%",
-    /// "route(POST /chats).p95 > +10%", "iteration[chat].p99 > +20%" (repeatable).
+    /// "route(POST /chats).p95 > +10%", "iteration[chat].p99 > +20%", or "errors > +1%" (an
+    /// error rate grew by more than 1 percentage point) (repeatable). With a rule given, a new
+    /// run that failed its own verdict, or a run that measured nothing, fails the comparison.
     #[arg(long = "fail-if", value_name = "RULE")]
     pub fail_if: Vec<String>,
 

@@ -27,6 +27,7 @@
 //! judged exactly like a single run, and a saved report exactly as it was.
 
 use crate::api::same_event;
+use crate::report::compare::{RunOutcome, RunState};
 use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
     DecidedBy, MergedRun, Percentiles, RunReport, SchemaReport, StatsReport, ThresholdDef,
@@ -46,17 +47,10 @@ pub fn judge(thresholds: &[Threshold], report: &RunReport) -> Verdict {
     // of the load was never delivered, whatever the others measured.
     let unreachable_parts = unreachable_parts(report);
     let target_unreachable = report.target_unreachable() || !unreachable_parts.is_empty();
-    if totals.requests == 0 && totals.cut_off_requests > 0 {
-        reasons.push("no request was answered".to_owned());
-    } else if totals.requests == 0 {
-        reasons.push("no request was sent".to_owned());
-    } else if !unreachable_parts.is_empty() {
+    if totals.requests > 0 && !unreachable_parts.is_empty() {
         reasons.extend(unreachable_parts);
-    } else if target_unreachable {
-        reasons.push(format!(
-            "the target was unreachable: all {} request(s) failed to connect",
-            totals.requests
-        ));
+    } else {
+        reasons.extend(nothing_measured(report));
     }
     if report.meta.stopped_by_signal {
         reasons.push(
@@ -115,6 +109,58 @@ fn unreachable_parts(report: &RunReport) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Why a run measured nothing of the target, if it did not: no request was
+/// sent, none was answered, or every one failed to connect. Such a run
+/// always fails; `compare` also refuses to judge by it, whatever its
+/// thresholds (it needs no threshold to say so).
+pub fn nothing_measured(report: &RunReport) -> Option<String> {
+    let totals = &report.totals;
+    if totals.requests == 0 && totals.cut_off_requests > 0 {
+        Some("no request was answered".to_owned())
+    } else if totals.requests == 0 {
+        Some("no request was sent".to_owned())
+    } else if report.target_unreachable() {
+        Some(format!(
+            "the target was unreachable: all {} request(s) failed to connect",
+            totals.requests
+        ))
+    } else {
+        None
+    }
+}
+
+/// A compared run's own verdict (see `report::compare`): `report` judged
+/// again; a verdict stored in it stands in when its thresholds no longer
+/// parse, and without one the outcome is unknown.
+pub fn run_outcome(report: &RunReport) -> RunOutcome {
+    let nothing_measured = nothing_measured(report);
+    let (passed, reasons) = match judge_report(report) {
+        Ok(v) => (v.passed, v.reasons),
+        Err(e) => match &report.verdict {
+            Some(v) => (v.passed, v.reasons.clone()),
+            None => {
+                let why = format!(
+                    "its thresholds do not parse with this build ({e}) and it stores no verdict"
+                );
+                return RunOutcome {
+                    state: RunState::Unknown,
+                    reasons: vec![why],
+                    nothing_measured,
+                };
+            }
+        },
+    };
+    RunOutcome {
+        state: if passed {
+            RunState::Passed
+        } else {
+            RunState::Failed
+        },
+        reasons,
+        nothing_measured,
+    }
 }
 
 /// Judges a saved or merged report by the thresholds stored in it.

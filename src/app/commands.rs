@@ -158,7 +158,11 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
     check_writable_paths(args.html.as_deref())?;
     report::compare::check_rules(&rules, &base, &new).map_err(|e| usage(anyhow!(e)))?;
     let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
-    let comparison = report::compare::compare(&base, &new, &rules, noise);
+    let runs = (
+        crate::verdict::run_outcome(&base),
+        crate::verdict::run_outcome(&new),
+    );
+    let comparison = report::compare::compare(&base, &new, runs, &rules, noise);
     crate::redact::print(&report::compare::render_terminal(&comparison));
     if let Some(path) = &args.html {
         write_file(path, report::compare::render_html(&comparison).as_bytes())?;

@@ -227,7 +227,10 @@ fn unwritable_outputs_are_usage_errors_found_before_the_run() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
-        assert!(stderr.contains("is a file, not a directory"), "{flag}: {stderr}");
+        assert!(
+            stderr.contains("is a file, not a directory"),
+            "{flag}: {stderr}"
+        );
     }
 }
 

@@ -602,3 +602,156 @@ async fn runs_merged_side_by_side_say_so_with_each_seed() {
         "{stderr}"
     );
 }
+
+/// Outside audit 4, F2: a new run that failed every `create_chat` (its own
+/// verdict FAILED) passed `compare`, whose rules saw only the (shorter)
+/// latencies of failed requests; two runs that never connected passed as
+/// well. The comparison now shows each entry's error rate, fails on the new
+/// run's own failed verdict and on a run that measured nothing, and does not
+/// judge a latency of which every sample failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_fails_a_new_run_that_failed_its_own_verdict_or_measured_nothing() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let steps = "steps:\n  - check_agents:\n  - create_user:\n  - create_chat:\n";
+    let base = write_scenario(
+        dir.path(),
+        "base.yaml",
+        &format!(
+            "name: c1\n{}load: {{vus: 2, iterations: 10}}\n{steps}",
+            target_block(&mock)
+        ),
+    );
+    let new = write_scenario(
+        dir.path(),
+        "new.yaml",
+        &format!(
+            "name: c1\n{}load: {{vus: 2, iterations: 10}}\n{steps}    expect: {{body: {{chat.room: 7}}}}\n",
+            target_block(&mock)
+        ),
+    );
+    assert_eq!(run_scenario(dir.path(), &base, &[]).await.0, Exit::Passed);
+    assert_eq!(run_scenario(dir.path(), &new, &[]).await.0, Exit::Failed);
+    let reports = [
+        dir.path().join("report-base.json"),
+        dir.path().join("report-new.json"),
+    ];
+    let compare = |files: &[std::path::PathBuf], rules: &[&str]| {
+        let mut command = chatload();
+        command
+            .arg("compare")
+            .args(files)
+            .args(["--noise-floor", "1h"]);
+        for rule in rules {
+            command.args(["--fail-if", rule]);
+        }
+        command.output().unwrap()
+    };
+    let out = compare(
+        &reports,
+        &["iteration.p99 > +1000%", "create_chat.p99 > +1000%"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "the new run FAILED its own verdict: step `create_chat`: 10 of 10 failed; \
+             10 of 10 iteration(s) failed"
+        ),
+        "{stdout}"
+    );
+    // The error rates are in the table, and the latency of failures is judged by no rule.
+    assert!(
+        stdout.lines().any(|l| l.contains("create_chat")
+            && l.contains("0% (0/10)")
+            && l.contains("100.0% (10/10)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "`create_chat.p99 > +1000%`: step `create_chat` (every sample failed in the new run): \
+             the latencies of failures cannot be judged"
+        ),
+        "{stdout}"
+    );
+    // An `errors` rule judges the error rate itself.
+    let out = compare(&reports, &["create_chat.errors > +1%"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("step create_chat errors: 0% (0/10) → 100.0% (10/10) (+100.0 pp), breaks `create_chat.errors > +1%`"),
+        "{stdout}"
+    );
+
+    // Neither run ever connected: `report` exits 3 on them, and compare has nothing to judge.
+    let dead = write_scenario(
+        dir.path(),
+        "dead.yaml",
+        &format!(
+            "name: dead\ntarget:\n  base_url: http://127.0.0.1:9/v1\n  app_id: a\n  secret: s\n\
+             load: {{vus: 2, iterations: 4}}\n{steps}"
+        ),
+    );
+    assert_eq!(
+        run_scenario(dir.path(), &dead, &[]).await.0,
+        Exit::RunFailed
+    );
+    let dead = dir.path().join("report-dead.json");
+    let out = compare(&[dead.clone(), dead], &["p99 > +10%"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("the new run measured nothing (the target was unreachable")
+            && stdout.contains("the base run measured nothing"),
+        "{stdout}"
+    );
+}
+
+/// Outside audit 4, F12: `>=` was "not a number" (the operator is what is
+/// wrong), and the load-profile warning printed two raw JSON objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_names_a_wrong_operator_and_says_how_the_loads_differ() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: sharded\n{}load: {{vus: 4, iterations: 40}}\nsteps:\n  - get_settings:\n",
+        target_block(&mock)
+    );
+    let path = write_scenario(dir.path(), "sharded.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &["--shard", "1/3"]).await;
+    assert_eq!(exit, Exit::Passed);
+    // The share as this build splits the plan: "2 of 4 VUs, 14 of 40 iterations" today.
+    let share = report.meta.load.shard_share.unwrap();
+    let expected = format!(
+        "new is shard 1/3 of the run: {} of 4 VUs, {} of 40 iterations",
+        share.vus.unwrap(),
+        share.iterations.unwrap()
+    );
+    let shard = dir.path().join("shard.json");
+    std::fs::copy(dir.path().join("report-sharded.json"), &shard).unwrap();
+    let (exit, _) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed);
+    let whole = dir.path().join("report-sharded.json");
+
+    let stderr = usage_error(
+        chatload()
+            .arg("compare")
+            .arg(&whole)
+            .arg(&shard)
+            .args(["--fail-if", "p99 >= +10%"]),
+    );
+    assert!(
+        stderr.contains("the operator `>=` is not accepted") && !stderr.contains("not a number"),
+        "{stderr}"
+    );
+    let out = succeeds(chatload().arg("compare").arg(&whole).arg(&shard));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let warning = stdout
+        .lines()
+        .find(|l| l.contains("different load profiles"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        warning.contains(&expected) && !warning.contains('{'),
+        "{warning}"
+    );
+}

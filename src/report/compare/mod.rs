@@ -4,23 +4,37 @@
 //! mark a regression. Changes smaller than a noise floor never count, so a
 //! 40 µs → 60 µs "50% regression" does not fail a build.
 //!
+//! Each step, route, iteration and flow also has its error rate compared,
+//! and `errors > +1%` marks an error rate that grew by more than 1
+//! percentage point. Each run's own verdict is judged again ([`runs`]): with
+//! rules given, a new run that failed its own verdict, or a run that measured
+//! nothing, fails the comparison; a latency of which every sample failed is
+//! not judged (it is the latency of failures); an error rate that rose with
+//! no `errors` rule judging it is a warning in the summary.
+//!
 //! The comparison also says when the two runs are not alike (different
 //! scenarios or load profiles), which rows only one run measured, and which
 //! scoped rules found nothing to judge (those fail: no data is never a pass).
 
+mod load;
 mod render;
 mod rule;
+mod runs;
 
 use serde::Serialize;
 
 pub use render::{render_html, render_terminal};
 pub use rule::{Rule, RuleScope};
+pub use runs::{RunOutcome, RunState};
 
 use super::webhook::WebhookReport;
 use super::{Percentiles, RunReport, StatsReport};
 
 /// Percentiles compared (and usable in rules).
 pub const METRICS: &[&str] = &["p50", "p90", "p95", "p99", "p99.9", "max"];
+
+/// The rule metric of error rates (`errors > +1%`).
+pub const ERRORS: &str = "errors";
 
 /// What a compared row measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,6 +79,52 @@ pub struct CompareRow {
     pub delta_pct: Option<f64>,
     /// Rules this row breaks.
     pub broken: Vec<String>,
+    /// Every sample failed in this run ("base", "new" or "both"): its latencies are those of
+    /// failures, which no rule judges.
+    pub failed_only: Option<&'static str>,
+}
+
+/// One entry's error rate in both runs (steps, routes, the iteration, flows).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorRow {
+    pub scope: RowScope,
+    pub name: String,
+    /// Failed samples and samples, base run.
+    pub base: [u64; 2],
+    /// Failed samples and samples, new run.
+    pub new: [u64; 2],
+    /// `errors` rules this row breaks.
+    pub broken: Vec<String>,
+    /// Whether an `errors` rule judged it.
+    pub judged: bool,
+}
+
+impl ErrorRow {
+    /// The base and new error rates (fractions).
+    pub fn rates(&self) -> [f64; 2] {
+        [self.base, self.new].map(rate)
+    }
+
+    /// Whether the error rate rose, base to new.
+    pub fn rose(&self) -> bool {
+        let [b, n] = self.rates();
+        n > b
+    }
+}
+
+/// Failed samples over samples (0 when there are none).
+fn rate([errors, count]: [u64; 2]) -> f64 {
+    errors as f64 / count.max(1) as f64
+}
+
+/// An entry either run has, with whether each run timed samples of it (latency) and counted
+/// any (error rate): what a rule that judged nothing is told.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    scope: RowScope,
+    name: String,
+    timed: [bool; 2],
+    counted: [bool; 2],
 }
 
 /// The comparison of two runs.
@@ -76,23 +136,47 @@ pub struct Comparison {
     /// The runs are not alike: different scenarios or load profiles.
     pub warnings: Vec<String>,
     pub rows: Vec<CompareRow>,
+    /// Each entry's error rate in both runs.
+    pub errors: Vec<ErrorRow>,
     /// Rows measured by only one run (or by neither), which nothing is compared on.
     pub unmatched: Vec<String>,
     /// Rules given.
     pub rules: Vec<String>,
     /// Scoped rules that matched no row both runs measured, with why; each fails the comparison.
     pub unjudged: Vec<String>,
+    /// Each run's own verdict, judged again.
+    pub base_run: RunOutcome,
+    pub new_run: RunOutcome,
+    /// What the runs' own verdicts say against the new run (it failed its verdict, a run
+    /// measured nothing); with rules given, each fails the comparison.
+    pub run_failures: Vec<String>,
+    /// What the summary warns of without failing: a failing baseline, an unknown verdict, an
+    /// error rate that rose with no `errors` rule judging it.
+    pub run_warnings: Vec<String>,
 }
 
 impl Comparison {
-    /// Rows that break a rule.
+    /// Latency rows that break a rule.
     pub fn regressions(&self) -> impl Iterator<Item = &CompareRow> {
         self.rows.iter().filter(|r| !r.broken.is_empty())
     }
 
-    /// Whether the comparison fails: a regression, or a rule that could not be judged.
+    /// Error rows that break an `errors` rule.
+    pub fn error_regressions(&self) -> impl Iterator<Item = &ErrorRow> {
+        self.errors.iter().filter(|r| !r.broken.is_empty())
+    }
+
+    /// Regressions of either kind.
+    pub fn regression_count(&self) -> usize {
+        self.regressions().count() + self.error_regressions().count()
+    }
+
+    /// Whether the comparison fails: a regression, a rule that could not be judged, or (with
+    /// rules given) a new run that failed its own verdict or a run that measured nothing.
     pub fn failed(&self) -> bool {
-        self.regressions().next().is_some() || !self.unjudged.is_empty()
+        self.regression_count() > 0
+            || !self.unjudged.is_empty()
+            || (!self.rules.is_empty() && !self.run_failures.is_empty())
     }
 }
 
@@ -147,6 +231,17 @@ pub fn check_rules(rules: &[Rule], base: &RunReport, new: &RunReport) -> Result<
         let hits = known
             .iter()
             .any(|(scope, name)| rule.scope.covers(*scope, name));
+        let has_rate = |scope: &RowScope| !matches!(scope, RowScope::Lifecycle | RowScope::Event);
+        if hits
+            && rule.is_errors()
+            && !(known.iter()).any(|(s, name)| has_rate(s) && rule.scope.covers(*s, name))
+        {
+            return Err(format!(
+                "rule `{}`: {} has no error rate: steps, routes, the iteration and flows have one",
+                rule.text,
+                rule.scope.describe()
+            ));
+        }
         if !hits {
             let list = |scope: RowScope| {
                 // Each name once, in first-seen order (both reports usually share them).
@@ -185,21 +280,9 @@ fn warnings(base: &RunReport, new: &RunReport) -> Vec<String> {
             base.meta.scenario, new.meta.scenario
         ));
     }
-    if base.meta.load != new.meta.load {
-        out.push(format!(
-            "the reports ran different load profiles (base {}, new {}): latencies under \
-             different loads are not like for like",
-            json_of(&base.meta.load),
-            json_of(&new.meta.load)
-        ));
-    }
+    out.extend(load::load_warning(&base.meta, &new.meta));
     out.extend(super::throttle::compare_warning(base, new));
     out
-}
-
-/// A load profile as compact JSON, for messages.
-fn json_of(load: &super::LoadProfile) -> String {
-    serde_json::to_string(load).unwrap_or_default()
 }
 
 /// Builds rows and applies the rules.
@@ -207,15 +290,68 @@ struct Rows<'a> {
     rules: &'a [Rule],
     noise_floor_us: u64,
     rows: Vec<CompareRow>,
+    errors: Vec<ErrorRow>,
     unmatched: Vec<String>,
-    /// Every entry seen, paired or not, with whether the base and the new
-    /// run had samples of it: what a rule that judged nothing is told.
-    seen: Vec<(RowScope, String, [bool; 2])>,
-    /// Entries both runs have, measured in the base run and not in the new.
+    /// Every entry seen, paired or not: what a rule that judged nothing is told.
+    seen: Vec<Seen>,
+    /// Entries both runs have, timed in the base run and not in the new.
     lost: Vec<String>,
+    /// Entries both runs have, counted in the base run and not in the new.
+    lost_counted: Vec<String>,
+    /// Entries of which every sample failed in a run (scope, name, "base"/"new"/"both").
+    failed_only: Vec<(RowScope, String, &'static str)>,
+}
+
+/// Which run had only failed samples of an entry, if any.
+fn failed_only(b: &StatsReport, n: &StatsReport) -> Option<&'static str> {
+    let all_failed = |s: &StatsReport| s.count > 0 && s.errors >= s.count;
+    match (all_failed(b), all_failed(n)) {
+        (true, true) => Some("both"),
+        (true, false) => Some("base"),
+        (false, true) => Some("new"),
+        (false, false) => None,
+    }
 }
 
 impl Rows<'_> {
+    /// One entry's error rate, judged by the `errors` rules in its scope.
+    fn pair_errors(&mut self, scope: RowScope, b: &StatsReport, n: &StatsReport) {
+        let mut row = ErrorRow {
+            scope,
+            name: n.name.clone(),
+            base: [b.errors, b.count],
+            new: [n.errors, n.count],
+            broken: Vec::new(),
+            judged: false,
+        };
+        let [base, new] = row.rates();
+        let judging =
+            || (self.rules.iter()).filter(|r| r.is_errors() && r.scope.covers(scope, &n.name));
+        row.judged = judging().next().is_some();
+        row.broken = judging()
+            .filter(|r| r.broken_by_errors(base, new))
+            .map(|r| r.text.clone())
+            .collect();
+        self.errors.push(row);
+    }
+
+    /// The latency rows of an entry; when every sample of one run failed, they are shown and
+    /// judged by no rule.
+    fn pair_stats(&mut self, scope: RowScope, b: &StatsReport, n: &StatsReport) {
+        let failed = failed_only(b, n);
+        if let Some(run) = failed {
+            self.failed_only.push((scope, n.name.clone(), run));
+        }
+        let first = self.rows.len();
+        self.pair(scope, &n.name, &b.latency, &n.latency);
+        for row in &mut self.rows[first..] {
+            row.failed_only = failed;
+            if failed.is_some() {
+                row.broken.clear();
+            }
+        }
+    }
+
     fn pair(&mut self, scope: RowScope, name: &str, b: &Percentiles, n: &Percentiles) {
         for metric in METRICS {
             let (base_us, new_us) = (value(b, metric), value(n, metric));
@@ -230,6 +366,7 @@ impl Rows<'_> {
                 delta_us: delta,
                 delta_pct: pct,
                 broken: Vec::new(),
+                failed_only: None,
             };
             row.broken = self
                 .rules
@@ -249,25 +386,37 @@ impl Rows<'_> {
         // Measured = has a latency sample: a step whose requests were never
         // sent counts but measured nothing.
         for n in new {
-            let b = base
-                .iter()
-                .find(|b| b.name == n.name)
-                .map_or(0, |b| b.timed());
-            self.seen
-                .push((scope, n.name.clone(), [b > 0, n.timed() > 0]));
+            let b = base.iter().find(|b| b.name == n.name);
+            let (b_timed, b_count) = b.map_or((0, 0), |b| (b.timed(), b.count));
+            self.seen.push(Seen {
+                scope,
+                name: n.name.clone(),
+                timed: [b_timed > 0, n.timed() > 0],
+                counted: [b_count > 0, n.count > 0],
+            });
         }
         for b in base
             .iter()
             .filter(|b| !new.iter().any(|n| n.name == b.name))
         {
-            self.seen
-                .push((scope, b.name.clone(), [b.timed() > 0, false]));
+            self.seen.push(Seen {
+                scope,
+                name: b.name.clone(),
+                timed: [b.timed() > 0, false],
+                counted: [b.count > 0, false],
+            });
         }
         for n in new {
-            match base.iter().find(|b| b.name == n.name) {
-                Some(b) if b.timed() > 0 && n.timed() > 0 => {
-                    self.pair(scope, &n.name, &b.latency, &n.latency);
+            let b = base.iter().find(|b| b.name == n.name);
+            if let Some(b) = b {
+                if b.count > 0 && n.count > 0 {
+                    self.pair_errors(scope, b, n);
+                } else if b.count > 0 {
+                    self.lost_counted.push(format!("{what} `{}`", n.name));
                 }
+            }
+            match b {
+                Some(b) if b.timed() > 0 && n.timed() > 0 => self.pair_stats(scope, b, n),
                 Some(b) => {
                     let run = if b.timed() == 0 { "base" } else { "new" };
                     if b.timed() > 0 {
@@ -295,10 +444,12 @@ impl Rows<'_> {
     }
 }
 
-/// Compares `new` against `base`.
+/// Compares `new` against `base`; `runs` are their own verdicts, judged
+/// again by the caller (`verdict::run_outcome`), base first.
 pub fn compare(
     base: &RunReport,
     new: &RunReport,
+    runs: (RunOutcome, RunOutcome),
     rules: &[Rule],
     noise_floor_us: u64,
 ) -> Comparison {
@@ -306,9 +457,12 @@ pub fn compare(
         rules,
         noise_floor_us,
         rows: Vec::new(),
+        errors: Vec::new(),
         unmatched: Vec::new(),
         seen: Vec::new(),
         lost: Vec::new(),
+        lost_counted: Vec::new(),
+        failed_only: Vec::new(),
     };
     let (b_steps, n_steps): (Vec<_>, Vec<_>) =
         (base.steps.iter().collect(), new.steps.iter().collect());
@@ -330,26 +484,75 @@ pub fn compare(
     if let (Some(bw), Some(nw)) = (&base.webhooks, &new.webhooks) {
         compare_webhooks(bw, nw, &mut rows);
     }
+    let judged_any = |r: &Rule| {
+        if r.is_errors() {
+            (rows.errors.iter()).any(|e| r.scope.covers(e.scope, &e.name))
+        } else {
+            (rows.rows.iter()).any(|row| r.metric == row.metric && r.scope.matches(row))
+        }
+    };
     let scoped = rules
         .iter()
         .filter(|r| r.scope != RuleScope::All)
-        .filter(|r| !rows.rows.iter().any(|row| r.scope.matches(row)))
+        .filter(|r| !judged_any(r))
         .map(|r| r.unjudged(&rows.seen));
     let unscoped = rules
         .iter()
         .filter(|r| r.scope == RuleScope::All)
-        .filter_map(|r| r.lost(&rows.lost));
-    let unjudged = scoped.chain(unscoped).collect();
+        .filter_map(|r| {
+            r.lost(if r.is_errors() {
+                &rows.lost_counted
+            } else {
+                &rows.lost
+            })
+        });
+    let failed_only = rules
+        .iter()
+        .filter_map(|r| r.failed_only(&rows.failed_only));
+    let unjudged = scoped.chain(unscoped).chain(failed_only).collect();
+    let (base_run, new_run) = runs;
+    let (run_failures, mut run_warnings) = runs::judge_runs(&base_run, &new_run);
+    run_warnings.extend(unjudged_rises(&rows.errors));
     Comparison {
         base: base.meta.started_at.clone(),
         new: new.meta.started_at.clone(),
         noise_floor_us,
         warnings: warnings(base, new),
         rows: rows.rows,
+        errors: rows.errors,
         unmatched: rows.unmatched,
         rules: rules.iter().map(|r| r.text.clone()).collect(),
         unjudged,
+        base_run,
+        new_run,
+        run_failures,
+        run_warnings,
     }
+}
+
+/// The error rates that rose with no `errors` rule judging them, in one warning.
+fn unjudged_rises(errors: &[ErrorRow]) -> Option<String> {
+    let rises: Vec<String> = (errors.iter())
+        .filter(|e| e.rose() && !e.judged)
+        .map(|e| {
+            let [b, n] = e.rates();
+            format!(
+                "{} `{}` {} → {} ({} of {})",
+                e.scope.as_str(),
+                e.name,
+                crate::text::format_percent_adaptive(b),
+                crate::text::format_percent_adaptive(n),
+                e.new[0],
+                e.new[1]
+            )
+        })
+        .collect();
+    (!rises.is_empty()).then(|| {
+        format!(
+            "the error rate rose, judged by no `errors` rule: {}",
+            rises.join(", ")
+        )
+    })
 }
 
 fn lifecycle_levels(
@@ -370,11 +573,12 @@ fn lifecycle_levels(
 /// The lifecycle service levels and each event's delay, where both runs measured them.
 fn compare_webhooks(base: &WebhookReport, new: &WebhookReport, rows: &mut Rows<'_>) {
     for ((name, b), (_, n)) in lifecycle_levels(base).zip(lifecycle_levels(new)) {
-        rows.seen.push((
-            RowScope::Lifecycle,
-            name.to_owned(),
-            [b.count > 0, n.count > 0],
-        ));
+        rows.seen.push(Seen {
+            scope: RowScope::Lifecycle,
+            name: name.to_owned(),
+            timed: [b.count > 0, n.count > 0],
+            counted: [b.count > 0, n.count > 0],
+        });
         if b.count > 0 && n.count > 0 {
             rows.pair(RowScope::Lifecycle, name, &b.latency, &n.latency);
         } else if b.count > 0 {
@@ -384,11 +588,12 @@ fn compare_webhooks(base: &WebhookReport, new: &WebhookReport, rows: &mut Rows<'
     for n in &new.events {
         let b = base.events.iter().find(|b| b.event == n.event);
         let b_count = b.map_or(0, |b| b.delay.count);
-        rows.seen.push((
-            RowScope::Event,
-            n.event.clone(),
-            [b_count > 0, n.delay.count > 0],
-        ));
+        rows.seen.push(Seen {
+            scope: RowScope::Event,
+            name: n.event.clone(),
+            timed: [b_count > 0, n.delay.count > 0],
+            counted: [b_count > 0, n.delay.count > 0],
+        });
         match b {
             Some(b) if b.delay.count > 0 && n.delay.count > 0 => {
                 rows.pair(
@@ -408,10 +613,14 @@ fn compare_webhooks(base: &WebhookReport, new: &WebhookReport, rows: &mut Rows<'
         }
     }
     for b in (base.events.iter()).filter(|b| !new.events.iter().any(|n| n.event == b.event)) {
-        rows.seen
-            .push((RowScope::Event, b.event.clone(), [b.delay.count > 0, false]));
+        rows.seen.push(Seen {
+            scope: RowScope::Event,
+            name: b.event.clone(),
+            timed: [b.delay.count > 0, false],
+            counted: [b.delay.count > 0, false],
+        });
     }
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

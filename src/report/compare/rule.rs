@@ -7,8 +7,14 @@
 //! `"POST /chats".p95 > +10%` (a quoted name, for names with spaces),
 //! `route(POST /chats).p95`, `iteration.p99`, `iteration[chat].p99`,
 //! `event(chats:join).p99`, `time_to_assign.p95`.
+//!
+//! The metric `errors` judges error rates instead of latencies:
+//! `errors > +1%` breaks when a row's error rate (failed samples over
+//! samples) grew by more than 1 percentage point, base to new (0.5% → 1.6%
+//! breaks it, 0.5% → 1.4% does not). Steps, routes, the iteration and flows
+//! have error rates; lifecycle levels and events do not.
 
-use super::{CompareRow, METRICS, RowScope};
+use super::{CompareRow, ERRORS, METRICS, RowScope};
 
 /// Which rows a rule judges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,27 +70,36 @@ impl RuleScope {
     }
 }
 
-/// A regression rule: `[SCOPE.]METRIC > +N%` or `[SCOPE.]METRIC > +DURATION`.
+/// A regression rule: `[SCOPE.]METRIC > +N%` or `[SCOPE.]METRIC > +DURATION`,
+/// or `[SCOPE.]errors > +N%`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub text: String,
     pub scope: RuleScope,
     pub metric: String,
-    /// Allowed relative growth (0.1 = 10%).
+    /// Allowed relative growth of a latency (0.1 = 10%).
     pub relative: Option<f64>,
-    /// Allowed absolute growth in µs.
+    /// Allowed absolute growth of a latency in µs.
     pub absolute_us: Option<f64>,
+    /// `errors`: allowed growth of the error rate, as a fraction of the
+    /// samples (0.01 = 1 percentage point).
+    pub points: Option<f64>,
 }
 
 impl Rule {
     /// Why a scoped rule judged nothing, in words true of both runs: which of
     /// them had no data of its scope.
-    pub(super) fn unjudged(&self, seen: &[(RowScope, String, [bool; 2])]) -> String {
+    pub(super) fn unjudged(&self, seen: &[super::Seen]) -> String {
         let [mut base, mut new] = [false; 2];
-        for (scope, name, [b, n]) in seen {
-            if self.scope.covers(*scope, name) {
-                base |= *b;
-                new |= *n;
+        for entry in seen {
+            if self.scope.covers(entry.scope, &entry.name) {
+                let [b, n] = if self.is_errors() {
+                    entry.counted
+                } else {
+                    entry.timed
+                };
+                base |= b;
+                new |= n;
             }
         }
         let what = self.scope.describe();
@@ -98,10 +113,36 @@ impl Rule {
             (false, false) => format!("neither run measured anything of {what}"),
             (true, true) => format!("the two runs measured {what} under different kinds of entry"),
         };
-        format!(
-            "`{}`: {why}, so there is nothing to compare (see the notes)",
-            self.text
-        )
+        format!("`{}`: {why}, so there is nothing to compare", self.text)
+    }
+
+    /// Whether the rule judges error rates (`errors > +1%`) rather than a latency.
+    pub fn is_errors(&self) -> bool {
+        self.metric == ERRORS
+    }
+
+    /// Why a latency rule cannot pass, if it cannot: `failed_only` are the
+    /// rows in its scope of which every sample failed in one run, whose
+    /// latencies are those of failures (a refused request is fast), not of
+    /// the operation.
+    pub(super) fn failed_only(&self, failed_only: &[(RowScope, String, &str)]) -> Option<String> {
+        let hit: Vec<String> = (failed_only.iter())
+            .filter(|(scope, name, _)| !self.is_errors() && self.scope.covers(*scope, name))
+            .map(|(scope, name, run)| {
+                let run = match *run {
+                    "both" => "in both runs".to_owned(),
+                    run => format!("in the {run} run"),
+                };
+                format!("{} `{name}` (every sample failed {run})", scope.as_str())
+            })
+            .collect();
+        (!hit.is_empty()).then(|| {
+            format!(
+                "`{}`: {}: the latencies of failures cannot be judged",
+                self.text,
+                hit.join(", ")
+            )
+        })
     }
 
     /// Why a rule over every row cannot pass, if it cannot: `lost` are the
@@ -120,24 +161,52 @@ impl Rule {
     }
 
     /// Parses `p99 > +10%`, `p50 > +5ms`, `max > 1s`, `create_chat.p99 > +20%`,
-    /// `"POST /chats".p95 > +10%`, `iteration[chat].p99 > +20%`.
+    /// `"POST /chats".p95 > +10%`, `iteration[chat].p99 > +20%`, `errors > +1%`.
     ///
     /// # Errors
-    /// An unknown metric, a malformed scope or limit, with what was expected.
+    /// An unknown metric, an operator other than `>`, a malformed scope or limit, with what was
+    /// expected.
     pub fn parse(text: &str) -> Result<Rule, String> {
         let bad = |why: &str| {
             format!(
                 "invalid rule `{text}`: {why}; expected [SCOPE.]METRIC > +N% or [SCOPE.]METRIC > +DURATION, \
                  e.g. \"p99 > +10%\", \"create_chat.p99 > +20%\", \"route(POST /chats).p95 > +5ms\", \
-                 \"iteration[chat].p99 > +20%\", with METRIC one of {}",
+                 \"iteration[chat].p99 > +20%\", with METRIC one of {}, or [SCOPE.]errors > +N% \
+                 (the error rate grew by more than N percentage points)",
                 METRICS.join(", ")
             )
         };
-        let (lhs, limit) = text
-            .split_once('>')
-            .ok_or_else(|| bad("no `>` comparison"))?;
+        let (lhs, op, limit) = split_operator(text).ok_or_else(|| bad("no `>` comparison"))?;
+        if op != ">" {
+            return Err(bad(&format!(
+                "the operator `{op}` is not accepted: a rule is always `>` (it names the growth \
+                 that fails)"
+            )));
+        }
         let (scope, metric) = parse_lhs(lhs.trim()).map_err(|why| bad(&why))?;
         let limit = limit.trim().trim_start_matches('+');
+        if metric == ERRORS {
+            if matches!(scope, RuleScope::Event(_)) {
+                return Err(bad("an event has no error rate"));
+            }
+            let points = limit
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<f64>().ok())
+                .ok_or_else(|| {
+                    bad("an error rate's limit is a growth in percentage points, like +1%")
+                })?;
+            if !(points.is_finite() && (0.0..=100.0).contains(&points)) {
+                return Err(bad("the limit is a growth of 0% to 100%"));
+            }
+            return Ok(Rule {
+                text: text.trim().to_owned(),
+                scope,
+                metric: metric.to_owned(),
+                relative: None,
+                absolute_us: None,
+                points: Some(points / 100.0),
+            });
+        }
         let (relative, absolute_us) = if let Some(pct) = limit.strip_suffix('%') {
             let pct: f64 = pct
                 .trim()
@@ -160,7 +229,14 @@ impl Rule {
             metric: metric.to_owned(),
             relative,
             absolute_us,
+            points: None,
         })
+    }
+
+    /// Whether an error rate that went from `base` to `new` (fractions) breaks this rule.
+    pub fn broken_by_errors(&self, base: f64, new: f64) -> bool {
+        // A rounding error must not break `errors > +0%` on equal rates.
+        self.points.is_some_and(|lim| new - base > lim + 1e-12)
     }
 
     /// Whether a change of `delta_us` (`pct` of the base, `None` when the base is 0) breaks this
@@ -174,22 +250,44 @@ impl Rule {
     }
 }
 
+/// Splits a rule at its comparison: (left side, operator, limit), the operator being the run
+/// of `<>=!` characters first met (`>`, or a wrong one to name).
+fn split_operator(text: &str) -> Option<(&str, &str, &str)> {
+    let is_op = |c: char| matches!(c, '<' | '>' | '=' | '!');
+    let start = text.find(is_op)?;
+    let len = text[start..]
+        .find(|c: char| !is_op(c))
+        .unwrap_or(text.len() - start);
+    Some((
+        &text[..start],
+        &text[start..start + len],
+        &text[start + len..],
+    ))
+}
+
+/// The metric named `name`: a latency percentile or `errors`.
+fn metric_named(name: &str) -> Option<&'static str> {
+    METRICS
+        .iter()
+        .chain([&ERRORS])
+        .find(|m| **m == name)
+        .copied()
+}
+
 /// Splits `SCOPE.METRIC` (or a bare `METRIC`).
-fn parse_lhs(lhs: &str) -> Result<(RuleScope, &str), String> {
-    if let Some(metric) = METRICS.iter().find(|m| **m == lhs) {
+fn parse_lhs(lhs: &str) -> Result<(RuleScope, &'static str), String> {
+    if let Some(metric) = metric_named(lhs) {
         return Ok((RuleScope::All, metric));
     }
-    let metric_after =
-        |rest: &str, scope: RuleScope| -> Result<(RuleScope, &'static str), String> {
-            let metric = rest
-                .strip_prefix('.')
-                .ok_or_else(|| format!("expected `.METRIC` after {}", scope.describe()))?;
-            let metric = METRICS
-                .iter()
-                .find(|m| **m == metric)
-                .ok_or_else(|| format!("unknown metric `{metric}`"))?;
-            Ok((scope, metric))
-        };
+    let metric_after = |rest: &str,
+                        scope: RuleScope|
+     -> Result<(RuleScope, &'static str), String> {
+        let metric = rest
+            .strip_prefix('.')
+            .ok_or_else(|| format!("expected `.METRIC` after {}", scope.describe()))?;
+        let metric = metric_named(metric).ok_or_else(|| format!("unknown metric `{metric}`"))?;
+        Ok((scope, metric))
+    };
     for quote in ['"', '\''] {
         if let Some(rest) = lhs.strip_prefix(quote) {
             let (name, rest) = rest
@@ -220,7 +318,7 @@ fn parse_lhs(lhs: &str) -> Result<(RuleScope, &str), String> {
         .char_indices()
         .filter(|(_, c)| *c == '.')
         .map(|(i, _)| (&lhs[..i], &lhs[i + 1..]))
-        .find_map(|(name, m)| METRICS.iter().find(|x| **x == m).map(|m| (name, *m)))
+        .find_map(|(name, m)| metric_named(m).map(|m| (name, m)))
         .ok_or_else(|| format!("unknown metric in `{lhs}`"))?;
     let scope = match name.trim() {
         "" => return Err(format!("an empty name in `{lhs}`")),
@@ -249,6 +347,23 @@ mod tests {
             assert!(e.contains("a growth of 0% or more"), "{bad}: {e}");
         }
         assert!(Rule::parse("p99 > fast").unwrap_err().contains("neither"));
+    }
+
+    /// Outside audit 4, F12.1: `p99 >= +10%` said "the limit is not a number".
+    #[test]
+    fn an_operator_other_than_greater_than_is_named() {
+        for (rule, op) in [
+            ("p99 >= +10%", ">="),
+            ("p99 < 10%", "<"),
+            ("p99 == 5ms", "=="),
+        ] {
+            let e = Rule::parse(rule).unwrap_err();
+            assert!(
+                e.contains(&format!("the operator `{op}` is not accepted")),
+                "{rule}: {e}"
+            );
+            assert!(!e.contains("not a number"), "{rule}: {e}");
+        }
     }
 
     #[test]

@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// [`super::compare`] with each run's own verdict judged as `chatload
+/// compare` judges it.
+pub(crate) fn compare(
+    base: &RunReport,
+    new: &RunReport,
+    rules: &[Rule],
+    noise_floor_us: u64,
+) -> Comparison {
+    let runs = (
+        crate::verdict::run_outcome(base),
+        crate::verdict::run_outcome(new),
+    );
+    super::compare(base, new, runs, rules, noise_floor_us)
+}
+
 fn report_with_p99(step_p99: u64) -> RunReport {
     let mut r: RunReport = serde_json::from_slice(
         &crate::report::json::render(&crate::report::build_sample_report()).unwrap(),
@@ -10,6 +25,25 @@ fn report_with_p99(step_p99: u64) -> RunReport {
     for s in &mut r.steps {
         s.latency.p99_us = step_p99;
     }
+    // The sample run fails its own verdict (failed steps, a dropped arrival);
+    // these tests compare runs that pass theirs.
+    for s in (r.steps.iter_mut())
+        .chain(&mut r.routes)
+        .chain(&mut r.flow_iterations)
+        .chain([&mut r.iteration])
+    {
+        s.errors = 0;
+        s.error_rate = 0.0;
+    }
+    r.totals.errors = 0;
+    r.totals.iteration_errors = 0;
+    r.totals.dropped_iterations = 0;
+    assert_eq!(
+        crate::verdict::run_outcome(&r).state,
+        RunState::Passed,
+        "{:?}",
+        crate::verdict::run_outcome(&r)
+    );
     r
 }
 
@@ -286,4 +320,229 @@ fn a_step_the_new_run_never_sent_fails_every_rule_that_would_judge_it() {
     // The other way round is an improvement, and the same run twice is no change.
     assert!(!compare(&new, &base, std::slice::from_ref(&every), 1_000).failed());
     assert!(!compare(&new, &new, std::slice::from_ref(&every), 1_000).failed());
+}
+
+/// The sample run with every sample of step `step` failed, and with it every iteration.
+fn with_failed_step(step: usize) -> RunReport {
+    let mut r = report_with_p99(100_000);
+    let s = &mut r.steps[step];
+    (s.errors, s.error_rate) = (s.count, 1.0);
+    r.iteration.errors = r.iteration.count;
+    r.iteration.error_rate = 1.0;
+    r.totals.iteration_errors = r.totals.iterations;
+    r
+}
+
+/// Outside audit 4, F2: the new run failed every request of a step and
+/// every iteration (its own verdict FAILED), and a comparison whose rules
+/// saw only latencies passed it. With rules given, a new run that failed its
+/// own verdict fails the comparison, naming why; without rules it is told.
+#[test]
+fn a_new_run_that_failed_its_own_verdict_fails_the_comparison() {
+    let base = report_with_p99(100_000);
+    let new = with_failed_step(0);
+    let (step, count) = (&new.steps[0].name, new.steps[0].count);
+    let other = format!("{}.p99 > +1000%", new.steps[1].name);
+    let rules = [Rule::parse(&other).unwrap()];
+    let c = compare(&base, &new, &rules, 1_000);
+    assert!(c.failed());
+    let text = render_terminal(&c);
+    assert!(
+        text.contains(&format!(
+            "the new run FAILED its own verdict: step `{step}`: {count} of {count} failed"
+        )),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("against 1 rule(s)") && text.contains("\nFAILED: "));
+    // Without a rule nothing is judged, but the verdict is still told.
+    let c = compare(&base, &new, &[], 1_000);
+    assert!(!c.failed());
+    assert!(
+        render_terminal(&c).contains("note: the new run FAILED its own verdict"),
+        "{}",
+        render_terminal(&c)
+    );
+    // Both failed: said of both, and failed.
+    let c = compare(&new, &new, &rules, 1_000);
+    assert!(c.failed());
+    assert!(
+        render_terminal(&c).contains("; the base run FAILED its own verdict too: step"),
+        "{}",
+        render_terminal(&c)
+    );
+    // A failing baseline and a passing new run: a warning, not a failure.
+    let c = compare(&new, &base, &rules, 1_000);
+    assert!(!c.failed(), "{}", render_terminal(&c));
+    assert!(
+        render_terminal(&c).contains("warning: the base run FAILED its own verdict"),
+        "{}",
+        render_terminal(&c)
+    );
+}
+
+/// A latency of which every sample failed is that of failures (a refused
+/// request is fast): no rule judges it, and each rule in whose scope it is
+/// cannot be judged.
+#[test]
+fn a_latency_of_which_every_sample_failed_is_not_judged() {
+    let base = report_with_p99(100_000);
+    let new = with_failed_step(0);
+    let step = &new.steps[0].name;
+    for rule in [format!("{step}.p99 > +10%"), "p99 > +10%".to_owned()] {
+        let c = compare(&base, &new, &[Rule::parse(&rule).unwrap()], 1_000);
+        assert!(
+            c.unjudged.iter().any(|u| u.contains(&format!(
+                "step `{step}` (every sample failed in the new run)"
+            ))),
+            "{rule}: {:?}",
+            c.unjudged
+        );
+    }
+}
+
+/// Outside audit 4, F2: two runs that never connected passed a comparison
+/// of their connection-refused latencies.
+#[test]
+fn a_run_that_measured_nothing_fails_the_comparison() {
+    let mut dead = report_with_p99(100_000);
+    let requests = dead.totals.requests;
+    dead.request_errors_by_kind
+        .insert("connect".to_owned(), requests);
+    let c = compare(&dead, &dead, &[Rule::parse("p99 > +10%").unwrap()], 1_000);
+    assert!(c.failed());
+    let text = render_terminal(&c);
+    assert!(
+        text.contains("the new run measured nothing (the target was unreachable")
+            && text.contains("the base run measured nothing"),
+        "{text}"
+    );
+}
+
+/// `errors > +N%` judges an error rate's growth in percentage points; an
+/// error rate that rose with no such rule is a warning.
+#[test]
+fn an_errors_rule_judges_the_error_rate_in_points() {
+    let mut base = report_with_p99(100_000);
+    // A threshold decides the runs' own verdicts, so the failed samples do not fail them.
+    base.thresholds.push(crate::report::ThresholdDef {
+        threshold: "iterations.error_rate <= 100%".to_owned(),
+        ..crate::report::ThresholdDef::default()
+    });
+    let mut new = base.clone();
+    let s = &mut new.steps[0];
+    let name = s.name.clone();
+    // 2 failed of 100: +2 points.
+    (s.count, s.errors) = (100, 2);
+    let mut base_100 = base.clone();
+    base_100.steps[0].count = 100;
+    let judge = |rule: &str| compare(&base_100, &new, &[Rule::parse(rule).unwrap()], 1_000);
+    let c = judge("errors > +1%");
+    assert!(c.failed(), "{}", render_terminal(&c));
+    assert!(
+        render_terminal(&c).contains(&format!(
+            "step {name} errors: 0% (0/100) → 2.00% (2/100) (+2.0 pp), breaks `errors > +1%`"
+        )),
+        "{}",
+        render_terminal(&c)
+    );
+    let c = judge("errors > +2%");
+    assert!(!c.failed(), "{}", render_terminal(&c));
+    assert!(judge(&format!("{name}.errors > +1%")).failed());
+    // A latency rule says the error rate rose, which no rule judged.
+    let text = render_terminal(&judge("p99 > +10%"));
+    assert!(
+        text.contains(&format!(
+            "warning: the error rate rose, judged by no `errors` rule: step `{name}` 0% → 2.00% (2 of 100)"
+        )),
+        "{text}"
+    );
+    for bad in [
+        "errors > +5ms",
+        "errors >= +1%",
+        "event(chats:join).errors > +1%",
+    ] {
+        assert!(Rule::parse(bad).is_err(), "{bad}");
+    }
+}
+
+/// Outside audit 4, F12.2: the summary said "(see the notes)" when no note
+/// was printed.
+#[test]
+fn an_unjudged_rule_promises_no_note_that_is_not_printed() {
+    let mut none = report_with_p99(100_000);
+    let step = none.steps[0].name.clone();
+    none.steps[0].count = 0;
+    let c = compare(
+        &none,
+        &none,
+        &[Rule::parse(&format!("{step}.p99 > +10%")).unwrap()],
+        1_000,
+    );
+    let text = render_terminal(&c);
+    assert!(text.contains("neither run measured anything of"), "{text}");
+    assert!(
+        !text.contains("see the notes") || text.contains("note:"),
+        "{text}"
+    );
+}
+
+fn closed(vus: u32, iterations: u64) -> crate::report::LoadProfile {
+    crate::report::LoadProfile {
+        vus: Some(vus),
+        iterations: Some(iterations),
+        graceful_stop_secs: 10.0,
+        ..crate::report::LoadProfile::default()
+    }
+}
+
+/// The load warning of two runs of the sample with these loads and sources.
+fn load_warning(base: crate::report::LoadProfile, new: crate::report::LoadProfile) -> String {
+    let mut b = report_with_p99(100_000);
+    let mut n = b.clone();
+    (b.meta.load, n.meta.load) = (base, new);
+    let c = compare(&b, &n, &[], 1_000);
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.contains("load profiles"))
+        .cloned();
+    w.unwrap_or_default()
+}
+
+/// Outside audit 4, F12.3: the warning printed two raw JSON objects; it
+/// says in words what differs.
+#[test]
+fn a_load_difference_is_said_in_words() {
+    let w = load_warning(closed(4, 40), closed(8, 40));
+    assert!(w.contains("(vus 4 vs 8)") && !w.contains('{'), "{w}");
+    let mut shard = closed(4, 40);
+    shard.shard = Some("1/3".into());
+    shard.shard_share = Some(crate::report::ShardShare {
+        vus: Some(2),
+        iterations: Some(14),
+        ..crate::report::ShardShare::default()
+    });
+    let w = load_warning(closed(4, 40), shard);
+    assert!(
+        w.contains("(new is shard 1/3 of the run: 2 of 4 VUs, 14 of 40 iterations)"),
+        "{w}"
+    );
+}
+
+/// A report merged from runs side by side states one run's profile and
+/// carried several runs' load: the warning says it is merged.
+#[test]
+fn a_merged_report_is_named_in_the_load_warning() {
+    let base = report_with_p99(100_000);
+    let mut merged = base.clone();
+    merged.meta.merged_from = vec!["a.json".into(), "b.json".into()];
+    let c = compare(&base, &merged, &[], 1_000);
+    assert!(
+        c.warnings.iter().any(
+            |w| w.contains("new is merged from 2 reports (a.json, b.json)")
+                && w.contains("runs side by side together carried 2 times it")
+        ),
+        "{:?}",
+        c.warnings
+    );
 }

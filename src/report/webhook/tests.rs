@@ -275,7 +275,8 @@ fn the_summary_shows_counts_service_levels_and_the_little_check() {
 
 #[test]
 fn compare_flags_a_lifecycle_regression_and_shows_event_delays() {
-    use crate::report::compare::{Rule, compare};
+    use crate::report::compare::Rule;
+    use crate::report::compare::tests::compare;
     let mut base = crate::report::build_sample_report();
     base.webhooks = Some(build(&sample_input(4)));
     let mut new = base.clone();
