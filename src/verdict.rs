@@ -374,7 +374,9 @@ pub fn measure(t: &Threshold, report: &RunReport) -> Result<f64, String> {
     }
 }
 
-/// A lifecycle service level's `stat`, or "no data" when no webhook event measured it.
+/// A lifecycle service level's `stat`, or "no data" saying why nothing
+/// measured it: the events that end it are not subscribed, the run made
+/// no chat, or none of its chats got that far.
 fn lifecycle_value(
     stat: Option<StatMetric>,
     m: LifecycleMetric,
@@ -387,7 +389,48 @@ fn lifecycle_value(
         LifecycleMetric::ChatDuration => &w.lifecycle.chat_duration,
     };
     stat.and_then(|s| latency_value(summary, s))
-        .ok_or_else(|| "no webhook event measured this".to_owned())
+        .ok_or_else(|| lifecycle_no_data(m, w))
+}
+
+/// Why lifecycle level `m` has no sample.
+fn lifecycle_no_data(m: LifecycleMetric, w: &WebhookReport) -> String {
+    let ends = m.ends_at();
+    let subscribed = |e: &str| w.subscribed.iter().any(|s| same_event(s, e));
+    if !ends.is_empty() && !ends.iter().any(|e| subscribed(e)) {
+        let abandon = if m == LifecycleMetric::TimeInQueue {
+            ", or at an abandonment (none happened)"
+        } else {
+            ""
+        };
+        return format!(
+            "`{}` ends at {}{abandon}, which is not in webhooks.events ({}): the run could not measure it",
+            m.name(),
+            m.ends_at_text(),
+            w.subscribed.join(", ")
+        );
+    }
+    if w.lifecycle.chats == 0 {
+        return "the run created no chat".to_owned();
+    }
+    match m {
+        LifecycleMetric::TimeToAssign => "no agent joined a chat of the run: no `chats:join` \
+             (or `users:join`) of anyone but the chat's creator arrived"
+            .to_owned(),
+        LifecycleMetric::TimeToFirstAgentReply => "no agent replied in a chat of the run: no \
+             `messages:new` of anyone but the chat's creator arrived"
+            .to_owned(),
+        LifecycleMetric::TimeInQueue if w.queue.queued == 0 => "no chat of the run entered a \
+             queue (none was `inQueue` when created, no `queues:update` gave it a position)"
+            .to_owned(),
+        LifecycleMetric::TimeInQueue => format!(
+            "none of the {} queued chat(s) left the queue: no `invitations:new` or agent \
+             `chats:join` arrived for them and none was abandoned",
+            w.queue.queued
+        ),
+        LifecycleMetric::ChatDuration => "no chat of the run was closed by its flow (chats the \
+             clean-up closed are not measured)"
+            .to_owned(),
+    }
 }
 
 /// An event's count or delay `stat`, or "no data" when the event never arrived.
@@ -424,24 +467,75 @@ fn latency_value(s: &LatencySummary, m: StatMetric) -> Option<f64> {
     }
 }
 
-/// A webhook counter; no data when no webhook event arrived at all (a
-/// receiver that heard nothing has not shown that events were in order).
+/// A webhook counter, or "no data" when its population is empty:
+/// - `received` is what the receiver heard, always measured (0 included);
+/// - `missing` is counted among the events the run's own calls expect
+///   (`expected`, known without any arrival), so it is measured whenever the
+///   run expected one, also when none arrived;
+/// - `queue.queued` and `queue.abandoned` count the run's own chats (the
+///   create call's `inQueue`, the users who gave up), measured once it made one;
+/// - `late` is counted among the events the run's calls caused directly;
+/// - the others are counted among deliveries, so they need one: a receiver
+///   that heard nothing has not shown that events were in order.
 fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
     let c = &w.counts;
-    if c.received + c.invalid_signatures + c.malformed + c.unrouted == 0 {
-        return Err("no webhook event was received".to_owned());
-    }
-    if m == RunMetric::EventsSchemaViolations && c.schema_checked == 0 {
-        return Err("no webhook event was checked against the spec's schemas".to_owned());
-    }
-    // Zero forged signatures among none checked proves nothing, as zero
-    // schema violations among no event checked.
-    if m == RunMetric::EventsInvalidSignatures && !w.verify {
-        return Err("signatures were not verified (webhooks.verify: false)".to_owned());
-    }
+    let delivered = c.received + c.invalid_signatures + c.malformed + c.unrouted > 0;
+    let nothing_arrived = || {
+        if c.expected > 0 {
+            format!(
+                "no webhook event was received (the run expected {})",
+                c.expected
+            )
+        } else {
+            "no webhook event was received".to_owned()
+        }
+    };
+    // Reports written before `expected` and `direct` were counted have 0 in
+    // both, though the run created chats and subscribed `chats:create` (so it
+    // expected at least one event per chat): there, `missing` and `late` are
+    // judged as they were then, measured once an event arrived.
+    let unrecorded = c.expected == 0
+        && w.lifecycle.chats > 0
+        && w.subscribed
+            .iter()
+            .any(|e| same_event(e, crate::api::events::CHATS_CREATE));
     let n = match m {
         RunMetric::EventsReceived => c.received,
+        RunMetric::EventsMissing | RunMetric::EventsLate if unrecorded && !delivered => {
+            return Err(nothing_arrived());
+        }
+        RunMetric::EventsMissing if unrecorded => c.missing,
+        RunMetric::EventsMissing if c.expected == 0 && c.missing == 0 => {
+            return Err(
+                "the run expected no webhook event (it created no chat, or subscribes to \
+                 none of chats:create, chats:close, messages:new)"
+                    .to_owned(),
+            );
+        }
         RunMetric::EventsMissing => c.missing,
+        RunMetric::QueueQueued | RunMetric::QueueAbandoned
+            if w.lifecycle.chats == 0 && !delivered =>
+        {
+            return Err("the run created no chat".to_owned());
+        }
+        RunMetric::QueueQueued => w.queue.queued,
+        RunMetric::QueueAbandoned => w.queue.abandoned,
+        _ if !delivered => return Err(nothing_arrived()),
+        RunMetric::EventsLate if c.direct == 0 && c.late == 0 && !unrecorded => {
+            return Err(
+                "no event caused directly by a call of the run arrived (`late` is \
+                 counted among those)"
+                    .to_owned(),
+            );
+        }
+        RunMetric::EventsSchemaViolations if c.schema_checked == 0 => {
+            return Err("no webhook event was checked against the spec's schemas".to_owned());
+        }
+        // Zero forged signatures among none checked proves nothing, as zero
+        // schema violations among no event checked.
+        RunMetric::EventsInvalidSignatures if !w.verify => {
+            return Err("signatures were not verified (webhooks.verify: false)".to_owned());
+        }
         RunMetric::EventsDuplicate => c.duplicate,
         RunMetric::EventsLate => c.late,
         RunMetric::EventsOutOfOrder => c.out_of_order,
@@ -449,8 +543,6 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
         RunMetric::EventsMalformed => c.malformed,
         RunMetric::EventsUnrouted => c.unrouted,
         RunMetric::EventsSchemaViolations => c.schema_violations,
-        RunMetric::QueueQueued => w.queue.queued,
-        RunMetric::QueueAbandoned => w.queue.abandoned,
         _ => 0,
     };
     Ok(n as f64)

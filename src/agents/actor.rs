@@ -10,6 +10,7 @@
 //! seeded by the actor's, so a seeded run replays.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
@@ -76,6 +77,48 @@ impl ActorCx {
             tracing::debug!(agent = self.agent_id(), "{e}");
         }
         result
+    }
+}
+
+/// One invitation counted in `invitations`, until it is settled as
+/// `accepted`, `rejected` or `withdrawn`. Dropped unsettled (the run stopped
+/// during the accept delay, the answer call failed, the answer task was cut
+/// off at the stop), it counts as `unanswered`: so every invitation ends in
+/// exactly one of the four, whichever way its answer goes.
+struct Pending {
+    cx: Arc<ActorCx>,
+    settled: bool,
+}
+
+impl Pending {
+    fn new(cx: &Arc<ActorCx>) -> Pending {
+        Counters::add(&cx.counters().invitations);
+        Pending {
+            cx: Arc::clone(cx),
+            settled: false,
+        }
+    }
+
+    fn settle(mut self, outcome: fn(&Counters) -> &AtomicU64) {
+        Counters::add(outcome(self.cx.counters()));
+        self.settled = true;
+    }
+
+    /// The answer call failed: a `409` means the chat ended or the
+    /// invitation moved on meanwhile (withdrawn); anything else leaves it
+    /// unanswered.
+    fn failed(self, e: &CallError) {
+        if calls::overtaken(e.action, e.status) {
+            self.settle(|c| &c.withdrawn);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.settled {
+            Counters::add(&self.cx.counters().unanswered);
+        }
     }
 }
 
@@ -171,12 +214,18 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
             if decision == Invitation::Ignore {
                 return;
             }
-            Counters::add(&cx.counters().invitations);
+            let pending = Pending::new(cx);
             if decision == Invitation::RejectFull {
                 // The API invited us, so it sees a free slot: a chat we hold
                 // may have ended without its event having reached us yet.
                 let seed = rng.next_u64();
-                tasks.spawn(recheck_then_answer(Arc::clone(cx), chat, reject, seed));
+                tasks.spawn(recheck_then_answer(
+                    Arc::clone(cx),
+                    pending,
+                    chat,
+                    reject,
+                    seed,
+                ));
                 return;
             }
             let delay = match decision {
@@ -187,6 +236,7 @@ fn handle(cx: &Arc<ActorCx>, event: &WebhookEvent, rng: &mut SmallRng, tasks: &m
             };
             tasks.spawn(answer(
                 Arc::clone(cx),
+                pending,
                 chat,
                 decision,
                 delay,
@@ -230,7 +280,13 @@ fn release(cx: &ActorCx, chat: &str) {
 /// decides on the invitation again and answers it. Slots are freed from
 /// what the API says, not from the order events happen to arrive in (the
 /// new chat's invitation may overtake an old chat's `chats:close`).
-async fn recheck_then_answer(cx: Arc<ActorCx>, chat: String, reject: bool, seed: u64) {
+async fn recheck_then_answer(
+    cx: Arc<ActorCx>,
+    pending: Pending,
+    chat: String,
+    reject: bool,
+    seed: u64,
+) {
     for held in cx.shared.held_by(cx.index) {
         let Ok(answer) = cx
             .call(AgentAction::Check, &[&segment(&held)], &Value::Null)
@@ -247,44 +303,57 @@ async fn recheck_then_answer(cx: Arc<ActorCx>, chat: String, reject: bool, seed:
     }
     let mut rng = SmallRng::seed_from_u64(seed);
     let decision = match cx.shared.on_invitation(cx.index, &chat, reject) {
-        // Taken meanwhile by a redelivered invitation's own answer.
-        Invitation::Ignore => return,
+        // Taken meanwhile by another invitation's answer (a redelivered
+        // one, or another actor's): this one is withdrawn.
+        Invitation::Ignore => return pending.settle(|c| &c.withdrawn),
         decision => decision,
     };
     let delay = match decision {
         Invitation::Accept | Invitation::RejectChosen => cx.spec.accept_delay.sample(&mut rng),
         _ => Duration::ZERO,
     };
-    answer(cx, chat, decision, delay, rng.next_u64()).await;
+    answer(cx, pending, chat, decision, delay, rng.next_u64()).await;
 }
 
 /// Answers an invitation after `delay`; an accepted chat then gets replies
-/// for the user messages that arrived while accepting.
-async fn answer(cx: Arc<ActorCx>, chat: String, decision: Invitation, delay: Duration, seed: u64) {
+/// for the user messages that arrived while accepting. `pending` is settled
+/// by how the answer went.
+async fn answer(
+    cx: Arc<ActorCx>,
+    pending: Pending,
+    chat: String,
+    decision: Invitation,
+    delay: Duration,
+    seed: u64,
+) {
     let body = json!({ "chatId": chat, "userId": cx.agent_id() });
     if !cx.pause(delay).await {
+        // Stopped before answering: `pending` counts unanswered.
         cx.shared.release(cx.index, &chat);
         return;
     }
     if decision != Invitation::Accept {
-        if cx.call(AgentAction::Reject, &[], &body).await.is_ok() {
-            Counters::add(&cx.counters().rejected);
-            if decision == Invitation::RejectFull {
-                Counters::add(&cx.counters().rejected_full);
+        match cx.call(AgentAction::Reject, &[], &body).await {
+            Ok(_) => {
+                if decision == Invitation::RejectFull {
+                    Counters::add(&cx.counters().rejected_full);
+                }
+                pending.settle(|c| &c.rejected);
             }
+            Err(e) => pending.failed(&e),
         }
         return;
     }
-    // Closed while we waited: nothing to accept any more.
+    // Closed (or taken) while we waited: nothing to accept any more.
     if !cx.shared.holds(cx.index, &chat, Phase::Accepting) {
-        return;
+        return pending.settle(|c| &c.withdrawn);
     }
     cx.shared.caused(Lifecycle::Assign, &chat);
-    if cx.call(AgentAction::Accept, &[], &body).await.is_err() {
+    if let Err(e) = cx.call(AgentAction::Accept, &[], &body).await {
         cx.shared.release(cx.index, &chat);
-        return;
+        return pending.failed(&e);
     }
-    Counters::add(&cx.counters().accepted);
+    pending.settle(|c| &c.accepted);
     let pending = cx.shared.activate(cx.index, &chat).unwrap_or(0);
     let mut rng = SmallRng::seed_from_u64(seed);
     for _ in 0..pending {

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use actor::STOP_GRACE;
 pub use calls::CallError;
 pub use state::PROMISE_TTL;
-pub use target::{MockSwitch, prepare_target};
+pub use target::{MockRestore, MockSwitch, RESTORE_TIMEOUT, prepare_target};
 
 use crate::client::ApiClient;
 use crate::lifecycle::EventTracker;

@@ -10,6 +10,9 @@
 //! the base URL (the admin API is not under `/v1`), the same host that gets
 //! the App ID in a header on every request, so the body widens nothing; the
 //! App ID is never logged or put into an error.
+//!
+//! The run hands the mock back as it found it: agents it switched off are
+//! switched on again at its end ([`MockRestore`]), also when interrupted.
 
 use std::time::Duration;
 
@@ -21,13 +24,21 @@ use crate::scenario::AgentsSpec;
 /// How long the switch may take.
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long switching the agents back on may take at the end of the run
+/// (bounded like the other clean-ups: an interrupted run must still end).
+pub const RESTORE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What [`prepare_target`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MockSwitch {
     /// `mock_agents: on`: nothing to do.
     Kept,
-    /// The mock's simulated agents are off for the app.
+    /// The mock's simulated agents were on and are now off for the app:
+    /// [`MockRestore::restore`] switches them on again.
     SwitchedOff,
+    /// The mock's simulated agents were off already: nothing to switch, nor
+    /// to switch back.
+    AlreadyOff,
     /// The target has no `/__mock/simulation` (a real instance, or a mock
     /// without the switch): a warning was logged.
     NotAMock,
@@ -77,10 +88,13 @@ pub async fn prepare_target(
         }
     }
     let apps: serde_json::Value = listed.json().await.map_err(fail)?;
-    if apps.pointer("/apps").and_then(|a| a.get(app_id)).is_none() {
+    let Some(app) = apps.pointer("/apps").and_then(|a| a.get(app_id)) else {
         return Err(AgentError::MockSwitch(
             "the mock has no app with the scenario's app_id".to_owned(),
         ));
+    };
+    if app.get("agents").and_then(serde_json::Value::as_bool) == Some(false) {
+        return Ok(MockSwitch::AlreadyOff);
     }
     let response = client
         .put(&url)
@@ -93,6 +107,59 @@ pub async fn prepare_target(
         status => Err(AgentError::MockSwitch(format!(
             "PUT {url} answered HTTP {status}"
         ))),
+    }
+}
+
+/// What switches the mock's simulated agents back on at the end of a run
+/// that switched them off ([`MockSwitch::SwitchedOff`]).
+#[derive(Debug, Clone)]
+pub struct MockRestore {
+    pub base_url: String,
+    /// Never logged nor put into an error.
+    pub app_id: String,
+    pub tls: crate::client::TlsOptions,
+}
+
+impl MockRestore {
+    /// `PUT /__mock/simulation {"appId", "agents": true}`, within
+    /// [`RESTORE_TIMEOUT`].
+    ///
+    /// # Errors
+    /// The mock could not be reached in time or did not answer success;
+    /// the message says the agents were left off.
+    pub async fn restore(&self) -> Result<(), String> {
+        let left_off = |why: String| {
+            format!(
+                "the mock's simulated agents were left switched off for the scenario's app \
+                 ({why}); `PUT /__mock/simulation {{\"appId\": ..., \"agents\": true}}` \
+                 switches them back on"
+            )
+        };
+        let url = admin_url(&self.base_url)
+            .ok_or_else(|| left_off(format!("`{}` is not an http(s) URL", self.base_url)))?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = self
+            .tls
+            .configure(reqwest::Client::builder())
+            .timeout(RESTORE_TIMEOUT)
+            .build()
+            .map_err(|e| left_off(e.without_url().to_string()))?;
+        let sent = client
+            .put(&url)
+            .json(&json!({ "appId": self.app_id, "agents": true }))
+            .send();
+        match tokio::time::timeout(RESTORE_TIMEOUT, sent).await {
+            Err(_) => Err(left_off(format!(
+                "PUT {url} did not answer within {}",
+                humantime::format_duration(RESTORE_TIMEOUT)
+            ))),
+            Ok(Err(e)) => Err(left_off(format!("{url}: {}", e.without_url()))),
+            Ok(Ok(r)) if r.status().is_success() => Ok(()),
+            Ok(Ok(r)) => Err(left_off(format!(
+                "PUT {url} answered HTTP {}",
+                r.status().as_u16()
+            ))),
+        }
     }
 }
 
@@ -125,5 +192,23 @@ mod tests {
         );
         assert_eq!(admin_url("ftp://x/v1"), None);
         assert_eq!(admin_url("not a url"), None);
+    }
+
+    /// A mock that cannot be reached at the end of the run: the error says
+    /// the agents were left off (and how to switch them on), never the App ID.
+    #[tokio::test]
+    async fn a_failed_restore_says_the_agents_were_left_off() {
+        let restore = MockRestore {
+            base_url: "http://127.0.0.1:1/v1".to_owned(),
+            app_id: "secret-app-id".to_owned(),
+            tls: crate::client::TlsOptions::default(),
+        };
+        let err = restore
+            .restore()
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(err.contains("left switched off"), "{err}");
+        assert!(err.contains("\"agents\": true"), "{err}");
+        assert!(!err.contains("secret-app-id"), "{err}");
     }
 }

@@ -134,6 +134,9 @@ pub(super) struct SignalWatch {
     signalled: Arc<AtomicBool>,
     /// Set at the second signal: in-flight work was aborted, skip what can wait.
     hard: Arc<AtomicBool>,
+    /// Set when the end-of-run settle wait starts: nothing is in flight any
+    /// more, so a signal only ends that wait (whoever waits says so).
+    settling: Arc<AtomicBool>,
     /// Cancelled at the first signal (ends the settle wait).
     first: CancellationToken,
     /// Cancelled at the second signal (stops the clean-up).
@@ -152,18 +155,20 @@ impl SignalWatch {
     ) -> SignalWatch {
         let signalled = Arc::new(AtomicBool::new(false));
         let hard = Arc::new(AtomicBool::new(false));
+        let settling = Arc::new(AtomicBool::new(false));
         let first = CancellationToken::new();
         let second = CancellationToken::new();
         let task = tokio::spawn(watch_signals(
             signals,
             [interrupt.clone(), first.clone()],
             [abort.clone(), second.clone()],
-            [signalled.clone(), hard.clone()],
+            [signalled.clone(), hard.clone(), settling.clone()],
             progress.clone(),
         ));
         SignalWatch {
             signalled,
             hard,
+            settling,
             first,
             second,
             task,
@@ -188,6 +193,12 @@ impl SignalWatch {
         }
     }
 
+    /// The settle wait starts: from now on a signal only ends it, and the
+    /// wait's end says what that did (nothing is in flight to finish or abort).
+    pub(super) fn settling(&self) {
+        self.settling.store(true, Ordering::Relaxed);
+    }
+
     /// A second signal came: abort, and skip the clean-up's waits.
     pub(super) fn is_hard_abort(&self) -> bool {
         self.hard.load(Ordering::Relaxed)
@@ -201,23 +212,30 @@ impl SignalWatch {
 }
 
 /// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight
-/// ones. `[signalled, hard]` are set at the first and the second signal.
+/// ones. `[signalled, hard]` are set at the first and the second signal;
+/// while `settling`, nothing is in flight and the signal ends the settle
+/// wait, which says so itself (no line about iterations).
 async fn watch_signals(
     mut signals: Signals,
     [interrupt, first]: [CancellationToken; 2],
     [abort, second]: [CancellationToken; 2],
-    [signalled, hard]: [Arc<AtomicBool>; 2],
+    [signalled, hard, settling]: [Arc<AtomicBool>; 3],
     progress: Arc<Progress>,
 ) {
     signals.recv().await;
     signalled.store(true, Ordering::Relaxed);
     interrupt.cancel();
     first.cancel();
-    progress
-        .println("interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)");
+    if !settling.load(Ordering::Relaxed) {
+        progress.println(
+            "interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)",
+        );
+    }
     signals.recv().await;
     hard.store(true, Ordering::Relaxed);
     abort.cancel();
     second.cancel();
-    progress.println("aborting in-flight iterations; writing the report");
+    if !settling.load(Ordering::Relaxed) {
+        progress.println("aborting in-flight iterations; writing the report");
+    }
 }

@@ -123,6 +123,9 @@ struct ReadyRun {
     webhooks: Option<WebhookRun>,
     /// The agent actors (`agents:`); the clean-up stops them.
     agents: Option<AgentPool>,
+    /// The mock's simulated agents this run switched off (`mock_agents:
+    /// off`): the clean-up switches them back on.
+    mock_restore: Option<agents::MockRestore>,
 }
 
 /// Set-up stage: the metrics and the engine around `client`, then the agent
@@ -155,13 +158,25 @@ async fn set_up(
     }
     // Against the bundled mock, agent actors replace its simulated agents:
     // switched off before the webhook exists, so no simulated agent takes a chat.
+    let mut mock_restore = None;
     if let Some(spec) = &scenario.agents {
         let app_id = target.credentials.app_id.as_deref().unwrap_or_default();
-        agents::prepare_target(spec, &target.base_url, app_id, &target.tls)
+        let switch = agents::prepare_target(spec, &target.base_url, app_id, &target.tls)
             .await
             .map_err(run_failed)?;
+        mock_restore = (switch == agents::MockSwitch::SwitchedOff).then(|| agents::MockRestore {
+            base_url: target.base_url.clone(),
+            app_id: app_id.to_owned(),
+            tls: target.tls.clone(),
+        });
     }
-    let webhooks = start_webhooks(&scenario, &client).await?;
+    let webhooks = match start_webhooks(&scenario, &client).await {
+        Ok(webhooks) => webhooks,
+        Err(e) => {
+            restore_mock_agents(mock_restore.as_ref(), &progress).await;
+            return Err(e);
+        }
+    };
     if let Some(hooks) = &webhooks {
         runner = runner.with_event_hub(webhook::event_hub(hooks, &scenario));
     }
@@ -175,9 +190,26 @@ async fn set_up(
         progress,
         webhooks,
         agents: None,
+        mock_restore,
     };
-    start_agents(&mut run).await?;
+    if let Err(e) = start_agents(&mut run).await {
+        restore_mock_agents(run.mock_restore.as_ref(), &run.progress).await;
+        return Err(e);
+    }
     Ok(run)
+}
+
+/// Switches the mock's simulated agents back on when this run switched them
+/// off, so the mock is handed back as found (bounded by
+/// [`agents::RESTORE_TIMEOUT`], also after an interrupt); a warning says so
+/// when that fails.
+async fn restore_mock_agents(restore: Option<&agents::MockRestore>, progress: &Progress) {
+    let Some(restore) = restore else {
+        return;
+    };
+    if let Err(why) = restore.restore().await {
+        progress.println(&format!("warning: {why}"));
+    }
 }
 
 /// The one HTTP client of the run, its pool sized for the plan's peak.
@@ -315,6 +347,9 @@ async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalW
     // Counted after the settle wait: a chat's last `chats:close` that
     // arrives during it still ends the chat in the pool's books.
     let agents = agents.map(agents::StoppedAgents::summary);
+    // Last: the webhook is gone and no chat of the run is open, so the
+    // mock's own agents take nothing of this run.
+    restore_mock_agents(run.mock_restore.take().as_ref(), &run.progress).await;
     CleanedUp {
         cleanup,
         agents,
@@ -366,18 +401,25 @@ async fn finish_webhooks(
 ) -> WebhookInput {
     let stop = signals.next_signal();
     if stop.is_some() && !hooks.settle().is_zero() {
+        signals.settling();
         run.progress.status(&format!(
             "waiting up to {} (webhooks.settle) for the last webhook events, then deleting the \
              webhook (Ctrl-C to stop waiting)...",
             humantime::format_duration(hooks.settle())
         ));
     }
-    let (input, warning) =
-        webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), stop.as_ref()).await;
-    if let Some(w) = warning {
+    let finished = webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), stop.as_ref()).await;
+    if finished.settle_stopped {
+        let missing: u64 = finished.input.summary.missing.values().sum();
+        run.progress.println(&format!(
+            "interrupted: stopped waiting for webhook events; {missing} expected event(s) that \
+             had not arrived count as missing; writing the report"
+        ));
+    }
+    if let Some(w) = finished.warning {
         run.progress.println(&w);
     }
-    input
+    finished.input
 }
 
 /// Report stage: the run record from the metrics and what the other stages

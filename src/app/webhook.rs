@@ -35,6 +35,16 @@ pub(super) fn event_hub(run: &WebhookRun, scenario: &Scenario) -> Arc<EventHub> 
     ))
 }
 
+/// How the webhook side finished.
+pub(super) struct Finished {
+    /// What the report needs.
+    pub(super) input: WebhookInput,
+    /// Set when the deletion failed.
+    pub(super) warning: Option<String>,
+    /// A signal ended the settle wait before its time.
+    pub(super) settle_stopped: bool,
+}
+
 /// Finishes the webhook side and returns what the report needs, with a
 /// warning when the deletion failed. `run_secs` is the load's duration;
 /// `settle_stop` ends the settle wait (a signal), `None` skips it (hard abort).
@@ -43,13 +53,14 @@ pub(super) async fn finish(
     client: &ApiClient,
     run_secs: f64,
     settle_stop: Option<&CancellationToken>,
-) -> (WebhookInput, Option<String>) {
+) -> Finished {
     let WebhookOutcome {
         spec,
         stats,
         summary,
         schemas,
         samples,
+        settle_stopped,
     } = run.finish(client, settle_stop).await;
     let input = WebhookInput {
         registered: stats.registered,
@@ -73,5 +84,9 @@ pub(super) async fn finish(
             run_secs,
         }),
     };
-    (input, stats.delete_warning)
+    Finished {
+        input,
+        warning: stats.delete_warning,
+        settle_stopped,
+    }
 }

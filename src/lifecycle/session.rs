@@ -44,6 +44,8 @@ pub struct WebhookOutcome {
     pub schemas: EventSchemaSummary,
     /// The queue sizes sampled, when sampling was on.
     pub samples: Option<QueueSamples>,
+    /// A signal ended the settle wait before its time.
+    pub settle_stopped: bool,
 }
 
 /// The transport settings of `webhooks:`.
@@ -125,9 +127,10 @@ impl WebhookRun {
             Some(sampler) => sampler.stop().await,
             None => None,
         };
-        if let Some(stop) = stop {
-            settle_wait(&self.tracker, self.spec.settle, stop).await;
-        }
+        let settle_stopped = match stop {
+            Some(stop) => settle_wait(&self.tracker, self.spec.settle, stop).await,
+            None => false,
+        };
         let stats = self.session.finish(client, Duration::ZERO).await;
         WebhookOutcome {
             spec: self.spec,
@@ -135,6 +138,7 @@ impl WebhookRun {
             summary: self.tracker.finish(),
             schemas: self.schemas.summary(),
             samples,
+            settle_stopped,
         }
     }
 }

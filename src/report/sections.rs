@@ -383,6 +383,14 @@ pub struct AgentCounts<C = u64> {
     pub rejected: C,
     /// Of `rejected`: because every slot was taken.
     pub rejected_full: C,
+    /// Invitations that ended without an answer because the chat ended or
+    /// the invitation moved on first: during the accept delay (no call was
+    /// made), or the accept/reject call answered `409` (also in `overtaken`).
+    pub withdrawn: C,
+    /// Invitations left unanswered: the run stopped the actor during the
+    /// accept delay, or the accept/reject call failed (also in `errors`).
+    /// `invitations == accepted + rejected + withdrawn + unanswered`.
+    pub unanswered: C,
     pub replies: C,
     /// Chats that were active and ended (closed, or left by the agent).
     pub chats_handled: C,
@@ -410,6 +418,8 @@ impl<C> AgentCounts<C> {
         f(&mut self.accepted, &other.accepted);
         f(&mut self.rejected, &other.rejected);
         f(&mut self.rejected_full, &other.rejected_full);
+        f(&mut self.withdrawn, &other.withdrawn);
+        f(&mut self.unanswered, &other.unanswered);
         f(&mut self.replies, &other.replies);
         f(&mut self.chats_handled, &other.chats_handled);
         f(&mut self.left, &other.left);

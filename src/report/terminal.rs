@@ -299,12 +299,14 @@ fn agent_actors(out: &mut String, agents: &AgentSummary, paint: Paint) {
     };
     let _ = writeln!(
         out,
-        "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} replies, {} chats handled, {} overtaken, {} reclaimed, {errors}",
+        "agent actors    {}: {} invitations, {} accepted, {} rejected ({} full), {} withdrawn, {} unanswered, {} replies, {} chats handled, {} overtaken, {} reclaimed, {errors}",
         agents.actors.len(),
         t.invitations,
         t.accepted,
         t.rejected,
         t.rejected_full,
+        t.withdrawn,
+        t.unanswered,
         t.replies,
         t.chats_handled,
         t.overtaken,

@@ -198,6 +198,9 @@ pub(crate) fn check_threshold(
                 hooks.events.join(", ")
             ));
         }
+        if let threshold::Subject::Lifecycle(level) = t.subject {
+            unmeasurable_level(level, expr, hooks, flows)?;
+        }
     }
     match &t.subject {
         threshold::Subject::FlowIteration(flow) => {
@@ -209,6 +212,38 @@ pub(crate) fn check_threshold(
         _ => {}
     }
     Ok(t)
+}
+
+/// `Err` when lifecycle `level` can never be measured: none of the events
+/// that end it is subscribed (and, for `time_in_queue`, no `wait_event`
+/// abandons), so every run would judge it "no data".
+fn unmeasurable_level(
+    level: threshold::LifecycleMetric,
+    expr: &str,
+    hooks: &webhook::WebhookSpec,
+    flows: &[Flow],
+) -> Result<(), String> {
+    let ends = level.ends_at();
+    if ends.is_empty() || ends.iter().any(|e| hooks.subscribes(e)) {
+        return Ok(());
+    }
+    let abandons = flows.iter().flat_map(|f| &f.steps).any(|s| {
+        matches!(&s.action, StepAction::WaitEvent(w) if w.on_timeout == webhook::OnTimeout::Abandon)
+    });
+    if level == threshold::LifecycleMetric::TimeInQueue && abandons {
+        return Ok(());
+    }
+    let abandon = if level == threshold::LifecycleMetric::TimeInQueue {
+        " or an abandonment (`wait_event` with `on_timeout: abandon`, which no step has)"
+    } else {
+        ""
+    };
+    Err(format!(
+        "`{}` in `{expr}` ends at {}{abandon}, which is not in webhooks.events ({}): it could never be measured",
+        level.name(),
+        level.ends_at_text(),
+        hooks.events.join(", ")
+    ))
 }
 
 /// Whether step `id` of `flows` is a pause (`- think: 2s` alone).

@@ -55,6 +55,46 @@ impl LifecycleMetric {
         ),
         (LifecycleMetric::ChatDuration, "chat_duration"),
     ];
+
+    /// The level's name in thresholds and reports.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("", |(_, name)| name)
+    }
+
+    /// The webhook events that can end the level's interval (any one of
+    /// them, subscribed, makes it measurable; `chats:join` stands for its
+    /// alias `users:join` too); empty when it needs none (`chat_duration`
+    /// falls back on the close call's answer). `time_in_queue` also ends at
+    /// an abandonment (`wait_event` with `on_timeout: abandon`).
+    pub fn ends_at(self) -> &'static [&'static str] {
+        use crate::api::events;
+        match self {
+            LifecycleMetric::TimeToAssign => &[events::CHATS_JOIN],
+            LifecycleMetric::TimeInQueue => &[events::INVITATIONS_NEW, events::CHATS_JOIN],
+            LifecycleMetric::TimeToFirstAgentReply => &[events::MESSAGES_NEW],
+            LifecycleMetric::ChatDuration => &[],
+        }
+    }
+
+    /// [`ends_at`](Self::ends_at) as text: `` `invitations:new` or
+    /// `chats:join` (or `users:join`) ``.
+    pub fn ends_at_text(self) -> String {
+        let names: Vec<String> = self
+            .ends_at()
+            .iter()
+            .map(|e| {
+                if *e == crate::api::events::CHATS_JOIN {
+                    format!("`{e}` (or `users:join`)")
+                } else {
+                    format!("`{e}`")
+                }
+            })
+            .collect();
+        names.join(" or ")
+    }
 }
 
 /// Whole-run metrics.

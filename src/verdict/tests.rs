@@ -527,3 +527,119 @@ fn a_merged_run_with_a_shard_that_never_reached_its_target_fails_naming_it() {
     let v = judge(&[parse("cut_off_iterations < 3")], &report);
     assert!(v.passed && !v.target_unreachable, "{v:?}");
 }
+
+/// A webhook section in which no event arrived at all, though the run
+/// expected `expected` events (every one of them went missing).
+fn nothing_arrived(expected: u64) -> RunReport {
+    use crate::report::webhook::{build, tests::sample_input};
+    let mut report = sample();
+    let mut hooks = build(&sample_input(0));
+    hooks.counts = crate::report::webhook::EventCounts {
+        expected,
+        missing: expected,
+        ..Default::default()
+    };
+    hooks.lifecycle.chats = expected / 3;
+    hooks.queue.abandoned = 2;
+    hooks.receiver.events = 0;
+    report.webhooks = Some(hooks);
+    report
+}
+
+#[test]
+fn every_expected_event_missing_is_measured_not_no_data_even_with_allow_empty() {
+    let report = nothing_arrived(639);
+    // `missing` is counted among the events the run's own calls expect: it
+    // needs no arrival, so "all 639 missing" fails as a measured value, and
+    // `allow_empty` cannot excuse it.
+    for t in [
+        parse("events.missing == 0"),
+        allow_empty("events.missing == 0"),
+    ] {
+        let v = judge(std::slice::from_ref(&t), &report);
+        let r = &v.thresholds[0];
+        assert_eq!(r.status, ThresholdStatus::Fail, "{r:?}");
+        assert_eq!(r.actual, Some(639.0), "{r:?}");
+        assert!(r.message.contains("measured 639, required == 0"), "{r:?}");
+        assert!(!v.passed, "{v:?}");
+    }
+    // What the run did itself is measured too: its abandonments, the chats
+    // it queued (the create response says `inQueue`), what the receiver heard.
+    for (expr, value) in [
+        ("queue.abandoned < 1", 2.0),
+        ("queue.queued == 0", 0.0),
+        ("events.received > 0", 0.0),
+    ] {
+        let v = judge(&[allow_empty(expr)], &report);
+        assert_eq!(v.thresholds[0].actual, Some(value), "{expr}: {v:?}");
+    }
+    // Counters among arrivals stay no data: none arrived.
+    for expr in [
+        "events.late == 0",
+        "events.duplicate == 0",
+        "events.out_of_order == 0",
+        "events.unrouted == 0",
+        "events.malformed == 0",
+    ] {
+        let v = judge(&[parse(expr)], &report);
+        let r = &v.thresholds[0];
+        assert_eq!(r.status, ThresholdStatus::NoData, "{expr}: {r:?}");
+        assert!(
+            r.message.contains("no webhook event was received"),
+            "{expr}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn missing_and_late_among_no_event_of_their_kind_are_no_data() {
+    use crate::report::webhook::{build, tests::sample_input};
+    let mut report = sample();
+    let mut hooks = build(&sample_input(4));
+    // Events arrived, but the run expected none (no chats:create, chats:close
+    // or messages:new subscribed) and none was caused by a call of its own.
+    hooks.counts.expected = 0;
+    hooks.counts.missing = 0;
+    hooks.counts.direct = 0;
+    hooks.counts.late = 0;
+    report.webhooks = Some(hooks.clone());
+    // A report written before `expected` and `direct` were counted (0 in
+    // both, though it created chats with `chats:create` subscribed) is
+    // judged as it was: measured once an event arrived.
+    for expr in ["events.missing == 0", "events.late == 0"] {
+        let v = judge(&[parse(expr)], &report);
+        assert_eq!(v.thresholds[0].status, ThresholdStatus::Pass, "{v:?}");
+    }
+    hooks.subscribed = vec!["chats:join".to_owned(), "queues:update".to_owned()];
+    report.webhooks = Some(hooks);
+    let v = judge(&[parse("events.missing == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{v:?}");
+    assert!(v.thresholds[0].message.contains("expected no"), "{v:?}");
+    let v = judge(&[parse("events.late == 0")], &report);
+    assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{v:?}");
+    assert!(v.thresholds[0].message.contains("directly"), "{v:?}");
+}
+
+#[test]
+fn a_service_level_without_its_events_subscribed_says_which_it_needs() {
+    use crate::report::webhook::{build, tests::sample_input};
+    let mut report = sample();
+    let mut hooks = build(&sample_input(0));
+    hooks.subscribed = vec!["chats:create".to_owned(), "chats:close".to_owned()];
+    hooks.lifecycle.chats = 5;
+    report.webhooks = Some(hooks);
+    for (expr, needs) in [
+        ("time_to_assign.p99 < 1s", "`chats:join` (or `users:join`)"),
+        ("time_to_first_agent_reply.p99 < 1s", "`messages:new`"),
+        ("time_in_queue.p99 < 1s", "`invitations:new`"),
+    ] {
+        let v = judge(&[parse(expr)], &report);
+        let m = &v.thresholds[0].message;
+        assert_eq!(v.thresholds[0].status, ThresholdStatus::NoData, "{m}");
+        assert!(m.contains(needs), "{expr}: {m}");
+        assert!(
+            m.contains("not in webhooks.events (chats:create, chats:close)"),
+            "{expr}: {m}"
+        );
+    }
+}

@@ -220,3 +220,105 @@ steps:
     }
     assert_eq!(agents.totals.accepted, 9, "{:?}", agents.totals);
 }
+
+/// Every invitation an actor counts ends in exactly one of `accepted`,
+/// `rejected`, `withdrawn` (the chat ended or moved on first) or
+/// `unanswered`, per actor and in total. Users who give up while the actor
+/// waits out its `accept_delay` used to leave their invitations in no
+/// counter (`3 invitations, 0 accepted, 0 rejected, 0 overtaken`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invitation_ends_accepted_rejected_withdrawn_or_unanswered() {
+    use chatload_mock::testing::{QUEUE_APP, QUEUE_SECRET};
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One actor with one slot, slower to accept than the users are patient:
+    // the chats queue behind the one it works, and their users abandon
+    // while it is still waiting to accept their invitations.
+    let yaml = format!(
+        r#"name: withdrawn
+target:
+  base_url: {base}
+  app_id: {QUEUE_APP}
+  secret: {QUEUE_SECRET}
+  room: 1
+webhooks: {{settle: 2s}}
+agents: {{count: 1, capacity: 1, accept_delay: 800ms, reply_think: 50ms}}
+load: {{vus: 3, iterations: 6, graceful_stop: 5s}}
+steps:
+  - create_user:
+  - create_chat:
+  - wait_event: {{event: chats:join, timeout: 1s, on_timeout: abandon, where: {{data.userId: {{ne: "{{{{ user_id }}}}"}}}}}}
+    name: wait_join
+  - close_chat:
+"#,
+        base = mock.base_url(),
+    );
+    let path = crate::common::write_scenario(dir.path(), "withdrawn.yaml", &yaml);
+    let (_, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
+    let json = serde_json::to_value(&report).unwrap();
+    let abandoned = json["webhooks"]["queue"]["abandoned"].as_u64().unwrap_or(0);
+    assert!(
+        abandoned > 0,
+        "users gave up: {}",
+        json["webhooks"]["queue"]
+    );
+    let agents = &json["agents"];
+    let count = |c: &serde_json::Value, name: &str| {
+        c[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no `{name}` counter: {c}"))
+    };
+    let mut counts: Vec<&serde_json::Value> = vec![&agents["totals"]];
+    counts.extend(agents["actors"].as_array().expect("actors"));
+    for c in counts {
+        assert_eq!(
+            count(c, "invitations"),
+            count(c, "accepted")
+                + count(c, "rejected")
+                + count(c, "withdrawn")
+                + count(c, "unanswered"),
+            "{c}"
+        );
+    }
+    let totals = &agents["totals"];
+    assert!(count(totals, "withdrawn") > 0, "{totals}");
+    assert!(
+        count(totals, "invitations") > count(totals, "accepted"),
+        "{totals}"
+    );
+}
+
+/// A run with `agents:` against a standalone mock switches the mock's
+/// simulated agents off for its app, and back on at its end: the next
+/// ordinary run against that mock finds them working (they used to stay
+/// off, and that run's users waited for an agent that never came). Agents
+/// found off already are left off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_hands_the_mock_back_with_its_simulated_agents_as_it_found_them() {
+    let mock = start_mock().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = format!(
+        "name: restore\n{target}  room: 1\nwebhooks: {{settle: 1s}}\nagents: {{count: 1, ids: [a-1], reply_think: 20ms}}\nload: {{vus: 1, iterations: 1}}\nsteps:\n  - create_user:\n  - create_chat:\n  - assign:\n  - wait_event: {{event: chats:join, timeout: 5s}}\n  - close_chat:\n",
+        target = crate::common::target_block(&mock),
+    );
+    let path = crate::common::write_scenario(dir.path(), "restore.yaml", &yaml);
+    let agents_on = |listed: &serde_json::Value| listed["apps"][DEMO_APP]["agents"].clone();
+    assert_eq!(agents_on(&mock.admin_get("/simulation").await), true);
+    // Then found off (switched off by someone else): left off.
+    for (found, off_first) in [(true, false), (false, true)] {
+        if off_first {
+            mock.admin_send(
+                reqwest::Method::PUT,
+                "/simulation",
+                Some(json!({"appId": DEMO_APP, "agents": false})),
+            )
+            .await
+            .success();
+        }
+        let (exit, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
+        let passed = exit == chatload::app::Exit::Passed;
+        assert!(passed, "{:?}", report.failure_samples);
+        let after = mock.admin_get("/simulation").await;
+        assert_eq!(agents_on(&after), found, "handed back as found: {after}");
+    }
+}

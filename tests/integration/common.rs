@@ -50,6 +50,23 @@ pub fn spawn_run_until(
     args: &[&str],
     ready: fn(&str) -> bool,
 ) -> (std::process::Child, PathBuf) {
+    let (child, report, _) = spawn_run_logged(dir, name, yaml, args, ready);
+    (child, report)
+}
+
+/// [`spawn_run_until`], also returning every stderr line read so far (the
+/// lines keep coming in until the process exits).
+pub fn spawn_run_logged(
+    dir: &Path,
+    name: &str,
+    yaml: &str,
+    args: &[&str],
+    ready: fn(&str) -> bool,
+) -> (
+    std::process::Child,
+    PathBuf,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
     use std::io::BufRead;
     let path = write_scenario(dir, name, yaml);
     let report = dir.join("r.json");
@@ -64,20 +81,22 @@ pub fn spawn_run_until(
         .spawn()
         .expect("chatload starts");
     let stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
+    let kept = lines.clone();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in stderr.lines().map_while(Result::ok) {
-            if ready(&line)
-                && let Some(tx) = tx.take()
-            {
+            let is_ready = ready(&line);
+            kept.lock().expect("lines").push(line);
+            if is_ready && let Some(tx) = tx.take() {
                 let _ = tx.send(());
             }
         }
     });
     rx.recv_timeout(std::time::Duration::from_secs(120))
         .expect("the run printed the awaited line");
-    (child, report)
+    (child, report, lines)
 }
 
 /// Sends SIGINT to a child process, as Ctrl-C would.

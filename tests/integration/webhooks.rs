@@ -515,11 +515,14 @@ async fn the_summary_shows_events_received_apart_from_events_measured() {
 /// A signal during the `webhooks.settle` wait ends it at once (it used to
 /// wait the whole settle, even after a second Ctrl-C): the run exits 130 with
 /// its report marked interrupted in `meta` as in the verdict, and the event
-/// that never came is counted missing.
+/// that never came is counted missing, and judged so: `events.missing == 0`
+/// fails on the measured count (it said "no data" when no event had arrived).
+/// The line the signal prints says what it did: nothing was in flight to
+/// finish or abort, the wait stopped and the events not in count as missing.
 #[cfg(unix)]
 #[test]
 fn a_signal_during_the_settle_wait_ends_it_and_marks_the_report_interrupted() {
-    use crate::common::{interrupt, interrupted_report, spawn_run_until};
+    use crate::common::{interrupt, interrupted_report, spawn_run_logged};
     let dir = tempfile::tempdir().unwrap();
     // Every event dropped: the settle wait would last its whole minute.
     let config = write_scenario(
@@ -527,9 +530,9 @@ fn a_signal_during_the_settle_wait_ends_it_and_marks_the_report_interrupted() {
         "mock.yaml",
         "webhooks:\n  faults: {drop: 1.0}\n",
     );
-    let yaml = "name: settle\nwebhooks: {events: [chats:create, chats:close], settle: 60s}\nload: {vus: 1, iterations: 1}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n";
+    let yaml = "name: settle\nwebhooks: {events: [chats:create, chats:close], settle: 60s}\nload: {vus: 1, iterations: 1}\nthresholds:\n  - {threshold: \"events.missing == 0\", allow_empty: true}\nsteps:\n  - create_user:\n  - create_chat:\n  - close_chat:\n";
     let started = std::time::Instant::now();
-    let (mut child, report) = spawn_run_until(
+    let (mut child, report, stderr) = spawn_run_logged(
         dir.path(),
         "settle.yaml",
         yaml,
@@ -547,6 +550,19 @@ fn a_signal_during_the_settle_wait_ends_it_and_marks_the_report_interrupted() {
         "{}",
         json["webhooks"]["counts"]
     );
+    let missing = &json["verdict"]["thresholds"][0];
+    assert_eq!(missing["status"], "fail", "{missing}");
+    assert_eq!(missing["passed"], false, "{missing}");
+    assert_eq!(missing["message"], "measured 2, required == 0", "{missing}");
+    let stderr = stderr.lock().expect("lines").join("\n");
+    assert!(
+        stderr.contains(
+            "interrupted: stopped waiting for webhook events; 2 expected event(s) that had not \
+             arrived count as missing"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("in-flight"), "{stderr}");
 }
 
 /// The settle wait ends as soon as every expected event has arrived: a
