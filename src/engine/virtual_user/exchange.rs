@@ -398,5 +398,6 @@ fn conn_sample(conn: &ConnUse) -> Option<ConnSample> {
         tls_us: conn.opened.and_then(|o| o.tls).map(micros),
         resumed: conn.opened.is_some_and(|o| o.resumed),
         first_byte_us: conn.first_byte.map(micros),
+        pooled: false,
     })
 }
