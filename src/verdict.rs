@@ -30,8 +30,8 @@ use crate::api::same_event;
 use crate::report::compare::{RunOutcome, RunState};
 use crate::report::webhook::{LatencySummary, WebhookReport};
 use crate::report::{
-    DecidedBy, MergedRun, Percentiles, RunReport, SchemaReport, StatsReport, ThresholdDef,
-    ThresholdResult, ThresholdStatus, Verdict,
+    DecidedBy, MergedRun, Percentiles, RunReport, SchemaReport, StatsReport, StopCause,
+    ThresholdDef, ThresholdResult, ThresholdStatus, Verdict,
 };
 use crate::scenario::threshold::{
     self, LifecycleMetric, RunMetric, StatMetric, Subject, Threshold, Unit,
@@ -299,16 +299,13 @@ fn abort_cause(report: &RunReport, cut_off: fn(&MergedRun) -> u64) -> String {
 
 /// Why in-flight work was cut off in one run (or a merged one that does not say per run).
 fn single_abort_cause(report: &RunReport) -> &'static str {
-    let t = &report.totals;
-    let connect = report.errors_by_kind.get("connect").copied().unwrap_or(0);
-    if report.meta.stopped_by_signal {
-        "a signal stopped the run (after graceful_stop, or at a second signal)"
-    } else if t.requests > 0 && connect == t.requests {
-        "the run stopped early because the target was unreachable"
-    } else if report.meta.interrupted {
-        "the run stopped early (an abort_on_fail threshold failed)"
-    } else {
-        "graceful_stop ran out at the end of the load"
+    match report.stop_cause() {
+        Some(StopCause::Signal) => {
+            "a signal stopped the run (after graceful_stop, or at a second signal)"
+        }
+        Some(StopCause::Unreachable) => "the run stopped early because the target was unreachable",
+        Some(StopCause::AbortOnFail) => "the run stopped early (an abort_on_fail threshold failed)",
+        None => "graceful_stop ran out at the end of the load",
     }
 }
 

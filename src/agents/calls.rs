@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
-use crate::metrics::{FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample};
+use crate::metrics::{
+    ConnSample, FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample,
+};
 use crate::scenario::{AgentAction, AgentMetric};
 
 /// Longest error message kept from a response (they end up in reports).
@@ -136,7 +138,9 @@ impl AgentApi {
             bytes_received,
             throttled: status == Some(429),
             schema_checked: false,
-            connection: None,
+            // Counted apart in the route's connection figures (the shared
+            // pool's connections are not tracked); a connect failure is not.
+            connection: (failure != Some(FailureKind::Connect)).then_some(ConnSample::POOLED),
         });
         hub.record_step(&StepSample {
             step: StepId(metric.step),

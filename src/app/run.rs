@@ -11,6 +11,7 @@
 //! the webhook session `webhook.rs` (started in [`start_webhooks`], finished in
 //! [`finish_webhooks`]).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -467,8 +468,14 @@ fn build_report(
     report.agents = after.agents;
     report.cleanup = after.cleanup.map(cleanup_report);
     report.aborted_in_flight = outcome.aborted;
-    let checked = metrics.routes.iter().map(|r| r.schema_checked).sum();
-    report.schema = Some(schema_report(&args.schema, checked, &outcome));
+    let checked_by_route = metrics
+        .layout
+        .routes
+        .iter()
+        .zip(&metrics.routes)
+        .map(|(name, r)| (name.clone(), r.schema_checked))
+        .collect();
+    report.schema = Some(schema_report(&args.schema, checked_by_route, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
     if let Some(throttle) = report.throttle.as_mut() {
         scenario
@@ -577,9 +584,13 @@ fn load_profile(w: &Workload, shard: Shard, plan: &LoadPlan, timeout: Duration) 
     profile
 }
 
-/// The schema section: the mode as given, the responses checked and every
-/// violation recorded.
-fn schema_report(mode: &str, checked: u64, outcome: &RunOutcome) -> SchemaReport {
+/// The schema section: the mode as given, the responses checked (in all
+/// and per route) and every violation recorded.
+fn schema_report(
+    mode: &str,
+    checked_by_route: BTreeMap<String, u64>,
+    outcome: &RunOutcome,
+) -> SchemaReport {
     let routes = outcome
         .schema_violations
         .iter()
@@ -587,7 +598,8 @@ fn schema_report(mode: &str, checked: u64, outcome: &RunOutcome) -> SchemaReport
         .collect();
     SchemaReport {
         mode: mode.to_owned(),
-        checked: Some(checked),
+        checked: Some(checked_by_route.values().sum()),
+        checked_by_route: Some(checked_by_route),
         violations: outcome.schema_violations.values().map(|v| v.count).sum(),
         routes,
     }

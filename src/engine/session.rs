@@ -2,6 +2,7 @@
 //! it has open. Never shared, so reading and writing it takes no lock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -40,6 +41,10 @@ pub struct Session {
     pub in_flight: Arc<Stamp>,
     /// Connection errors in a row on this VU, for its back-off.
     pub connect_errors: u32,
+    /// How long this VU has backed off after connection errors in the
+    /// current iteration: chatload's wait, taken out of every step's and
+    /// the iteration's latency.
+    pub backed_off: Duration,
     /// The current iteration met a throttled response (counted once per
     /// iteration when it ends).
     pub throttled: bool,
@@ -68,6 +73,7 @@ impl Session {
             events: None,
             in_flight,
             connect_errors: 0,
+            backed_off: Duration::ZERO,
             throttled: false,
         }
     }

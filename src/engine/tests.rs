@@ -615,3 +615,53 @@ fn a_virtual_users_task_holds_its_session_once() {
         "VU task: {size} bytes, session {session_size}"
     );
 }
+
+/// Outside audit 5, F1: after a connection error a VU waits (10 ms, doubling)
+/// before its next request. That wait is chatload's, not the target's: it is
+/// in no step's or iteration's latency, raw or corrected (an arrival's
+/// intended start stays fixed, and the wait is no part of what a user
+/// arriving then would see). Four iterations of one refused request back off
+/// 0, 10, 20 and 40 ms; every step and iteration still takes no time on the
+/// paused clock, like its request.
+#[tokio::test(start_paused = true)]
+async fn the_back_off_after_a_connection_error_is_in_no_step_or_iteration_latency() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let runner = runner_at(
+        &format!("http://127.0.0.1:{port}/v1"),
+        "load: {vus: 1, iterations: 4}\nsteps:\n  - get_settings:\n",
+    );
+    let mut session = runner.session(1, SEED);
+    let begun = Instant::now();
+    for _ in 0..4 {
+        // Scheduled now: the open model's correction adds nothing either.
+        runner
+            .run_iteration(&mut session, Some(Instant::now()))
+            .await;
+    }
+    assert!(
+        begun.elapsed() >= ms(70),
+        "backed off 10 + 20 + 40 ms: {:?}",
+        begun.elapsed()
+    );
+    let metrics = runner.hub.finish(ms(0));
+    assert_eq!(metrics.routes[0].count, 4);
+    for (what, stats) in [
+        ("step", &metrics.steps[0]),
+        ("iteration", &metrics.iteration),
+    ] {
+        assert_eq!(stats.count, 4, "{what}");
+        for (kind, h) in [
+            ("raw", &stats.latency_us),
+            ("corrected", &stats.corrected_us),
+        ] {
+            assert!(
+                h.max() < 5_000,
+                "{what} {kind} latency includes the back-off: {:?}",
+                recorded(h)
+            );
+        }
+    }
+}

@@ -24,6 +24,21 @@ pub struct ConnSample {
     pub resumed: bool,
     /// From the send to the response head, µs.
     pub first_byte_us: Option<u64>,
+    /// Sent over the shared pool (an agent actor's request): counted in
+    /// [`ConnectionStats::pooled`], its connection not tracked.
+    pub pooled: bool,
+}
+
+impl ConnSample {
+    /// A request that connected over the shared pool.
+    pub const POOLED: ConnSample = ConnSample {
+        opened: false,
+        connect_us: 0,
+        tls_us: None,
+        resumed: false,
+        first_byte_us: None,
+        pooled: true,
+    };
 }
 
 /// Connection figures of one route (or several merged).
@@ -33,6 +48,10 @@ pub struct ConnectionStats {
     pub opened: u64,
     /// Requests that went over a connection already open.
     pub reused: u64,
+    /// Requests that connected over the shared pool (the agent actors'),
+    /// whose connections are not tracked: with `opened` and `reused`, every
+    /// request of the route but its connect failures.
+    pub pooled: u64,
     /// New connections whose TLS session was resumed.
     pub resumed: u64,
     /// TCP connect times, µs.
@@ -48,6 +67,7 @@ impl Default for ConnectionStats {
         Self {
             opened: 0,
             reused: 0,
+            pooled: 0,
             resumed: 0,
             connect_us: new_latency_histogram(),
             tls_us: new_latency_histogram(),
@@ -60,7 +80,9 @@ impl ConnectionStats {
     /// Records one request's connection: counts and clamped values, so no
     /// histogram resizes (nothing allocated).
     pub fn record(&mut self, sample: &ConnSample) {
-        if sample.opened {
+        if sample.pooled {
+            self.pooled += 1;
+        } else if sample.opened {
             self.opened += 1;
             self.resumed += u64::from(sample.resumed);
             self.connect_us
@@ -81,6 +103,7 @@ impl ConnectionStats {
     pub fn merge(&mut self, other: &ConnectionStats) {
         self.opened += other.opened;
         self.reused += other.reused;
+        self.pooled += other.pooled;
         self.resumed += other.resumed;
         merge_histogram(&mut self.connect_us, &other.connect_us);
         merge_histogram(&mut self.tls_us, &other.tls_us);
@@ -101,6 +124,7 @@ mod tests {
             tls_us: Some(2_000),
             resumed: false,
             first_byte_us: Some(5_000),
+            pooled: false,
         });
         stats.record(&ConnSample {
             opened: true,
@@ -108,6 +132,7 @@ mod tests {
             tls_us: Some(700),
             resumed: true,
             first_byte_us: Some(4_000),
+            pooled: false,
         });
         stats.record(&ConnSample {
             first_byte_us: Some(900),

@@ -8,7 +8,10 @@
 //! `tls_handshake`; `tls_handshake` is absent over plain HTTP. A request
 //! that connected and got no response (timed out, dropped, body cut off)
 //! counts as new or reused without a time to first byte; one that never
-//! connected counts in neither.
+//! connected counts in neither. The agent actors' requests go over a shared
+//! pool whose connections are not tracked: those that connected count as
+//! `pooled`, so new + reused + pooled is the route's count less its connect
+//! failures.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -33,6 +36,12 @@ pub struct ConnectionReport {
     pub new_connections: u64,
     /// Requests that went over a connection already open.
     pub reused: u64,
+    /// Requests the agent actors sent over the shared pool (their
+    /// connections are not tracked): `new_connections + reused + pooled`
+    /// is the route's count less its connect failures. Absent when 0 (and
+    /// in reports written before agent requests were counted here).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pooled: u64,
     /// New connections whose TLS session was resumed (abbreviated handshake).
     #[serde(default)]
     pub resumed: u64,
@@ -88,6 +97,7 @@ impl From<&ConnectionStats> for ConnectionReport {
         ConnectionReport {
             new_connections: stats.opened,
             reused: stats.reused,
+            pooled: stats.pooled,
             resumed: stats.resumed,
             connect: Phase::of(&stats.connect_us),
             tls_handshake: Phase::of(&stats.tls_us),
@@ -108,12 +118,18 @@ pub fn merge(parts: &[&StatsReport]) -> Result<Option<ConnectionReport>, ReportE
         any = true;
         sum.opened += conn.new_connections;
         sum.reused += conn.reused;
+        sum.pooled += conn.pooled;
         sum.resumed += conn.resumed;
         add(&mut sum.connect_us, conn.connect.as_ref())?;
         add(&mut sum.tls_us, conn.tls_handshake.as_ref())?;
         add(&mut sum.first_byte_us, conn.first_byte.as_ref())?;
     }
     Ok(any.then(|| ConnectionReport::from(&sum)))
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn add(into: &mut Histogram<u64>, phase: Option<&Phase>) -> Result<(), ReportError> {
@@ -134,6 +150,7 @@ pub(crate) fn sample() -> ConnectionReport {
         tls_us: Some(1_500),
         resumed: true,
         first_byte_us: Some(4_000),
+        pooled: false,
     });
     ConnectionReport::from(&stats)
 }

@@ -2,14 +2,17 @@
 //! spreadsheets. Latencies in milliseconds with microsecond precision; body bytes sent and
 //! received (an iteration's and a flow's: its steps' sums); routes' connection set-up after them (new and reused
 //! connections, TLS sessions resumed, p50 and p99 of TCP connect, TLS handshake and time to
-//! first byte; empty where there are none). An entry with no timed sample (a route never
-//! requested, a step whose request was never sent) has empty latency cells, not 0 ms.
+//! first byte, and `pooled_requests`, the agent actors' requests over the shared pool, so that
+//! new + reused + pooled is the route's count less its connect failures; empty where there are
+//! none). An entry with no timed sample (a route never
+//! requested, a step whose request was never sent) has empty latency cells, not 0 ms; one with
+//! no sample at all (count 0: never ran, never requested) an empty `error_rate` too, not 0.
 
 use super::connection::{ConnectionReport, Phase};
 use super::{ReportError, RunReport, StatsReport};
 
 /// The header row: one column per figure of a row.
-const HEADER: [&str; 31] = [
+const HEADER: [&str; 32] = [
     "kind",
     "name",
     "flow",
@@ -41,6 +44,7 @@ const HEADER: [&str; 31] = [
     "tls_p99_ms",
     "first_byte_p50_ms",
     "first_byte_p99_ms",
+    "pooled_requests",
 ];
 
 /// Renders the CSV (header row first).
@@ -80,7 +84,12 @@ fn record(kind: &str, s: &StatsReport) -> Vec<String> {
         s.flow.clone().unwrap_or_default(),
         s.count.to_string(),
         s.errors.to_string(),
-        format!("{:.6}", s.error_rate),
+        // Nothing recorded (a step that never ran): no rate, not 0.
+        if s.count == 0 {
+            String::new()
+        } else {
+            format!("{:.6}", s.error_rate)
+        },
         format!("{:.3}", s.rps),
     ];
     // No timed sample (a route never requested, a step never sent): empty, not 0 ms.
@@ -111,8 +120,9 @@ fn record(kind: &str, s: &StatsReport) -> Vec<String> {
 }
 
 /// New, reused and resumed connections, then p50 and p99 of connect, TLS handshake and first
-/// byte; empty cells without connection figures (or without that phase).
-fn connection_cells(conn: Option<&ConnectionReport>) -> [String; 9] {
+/// byte, then the agent actors' requests over the shared pool (last, so that the columns
+/// before keep their places); empty cells without connection figures (or without that phase).
+fn connection_cells(conn: Option<&ConnectionReport>) -> [String; 10] {
     let count =
         |f: fn(&ConnectionReport) -> u64| conn.map(f).map_or(String::new(), |n| n.to_string());
     let phase = |f: fn(&ConnectionReport) -> Option<&Phase>, p99: bool| {
@@ -134,6 +144,7 @@ fn connection_cells(conn: Option<&ConnectionReport>) -> [String; 9] {
         phase(|c| c.tls_handshake.as_ref(), true),
         phase(|c| c.first_byte.as_ref(), false),
         phase(|c| c.first_byte.as_ref(), true),
+        count(|c| c.pooled),
     ]
 }
 

@@ -14,9 +14,7 @@
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{
-    DecidedBy, ReportError, RunReport, SchemaReport, StatsReport, ThresholdStatus, Verdict,
-};
+use super::{DecidedBy, ReportError, RunReport, StatsReport, ThresholdStatus, Verdict};
 
 fn failed(message: String, description: String) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -191,12 +189,16 @@ fn skipped(name: String, class: &str, why: &str) -> TestCase {
     c
 }
 
-/// One case per route's schema check; skipped, saying why, when the run
-/// checked no response (`--schema off`): a check that never ran is no pass.
+/// One case per route's schema check; skipped, saying why, when no response
+/// of the route was checked (`--schema off`, never called, missed by
+/// sampling): a check that never ran is no pass.
 fn add_route_schemas(suite: &mut TestSuite, report: &RunReport, steps_decide: bool) {
-    let unchecked = report.schema.as_ref().and_then(SchemaReport::not_checked);
     for route in &report.routes {
         let name = format!("schema: {}", route.name);
+        let unchecked = report
+            .schema
+            .as_ref()
+            .and_then(|s| s.route_not_checked(route));
         let c = match &unchecked {
             Some(why) => skipped(name, "schema", why),
             None => case(
@@ -332,6 +334,46 @@ mod tests {
         let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
         assert!(xml.contains("name=\"schema: POST /chats\""), "{xml}");
         assert!(!xml.contains("<skipped"), "{xml}");
+    }
+
+    // See: outside audit 5, F2 — a route none of whose responses was
+    // checked (never called, or missed by sampling) had a passing case.
+    #[test]
+    fn a_route_none_of_whose_responses_was_checked_is_a_skipped_case() {
+        let mut report = build_sample_report();
+        report.routes[2].count = 0;
+        let by_route = [
+            ("POST /users", 40),
+            ("POST /chats", 0),
+            ("GET /chats/{chatId}", 0),
+        ];
+        report.schema = Some(crate::report::SchemaReport {
+            mode: "sample=0.05".to_owned(),
+            checked: Some(40),
+            checked_by_route: Some(by_route.map(|(r, n)| (r.to_owned(), n)).into()),
+            ..crate::report::SchemaReport::default()
+        });
+        let verdict = crate::verdict::judge(&[], &report);
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let passing = |route: &str| format!("name=\"schema: {route}\" classname=\"schema\"/>");
+        assert!(xml.contains(&passing("POST /users")), "{xml}");
+        let sampled = case_of(&xml, "schema: POST /chats");
+        assert!(sampled.contains("<skipped"), "{sampled}");
+        assert!(
+            sampled.contains("no response of this route was checked: sampling checked none"),
+            "{sampled}"
+        );
+        let never = case_of(&xml, "schema: GET /chats/{chatId}");
+        assert!(
+            never.contains("no response of this route was checked: never called"),
+            "{never}"
+        );
+        // A report written before per-route counts: a route never called
+        // is still known unchecked, the others cannot be told apart.
+        report.schema.as_mut().expect("schema").checked_by_route = None;
+        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        assert!(xml.contains(&passing("POST /chats")), "{xml}");
+        assert!(case_of(&xml, "schema: GET /chats/{chatId}").contains("never called"));
     }
 
     #[test]

@@ -357,11 +357,22 @@ fn merge_schema(reports: &[RunReport]) -> Option<SchemaReport> {
         let m = merged.get_or_insert_with(|| SchemaReport {
             mode: s.mode.clone(),
             checked: Some(0),
+            checked_by_route: Some(BTreeMap::new()),
             ..SchemaReport::default()
         });
         m.violations += s.violations;
         // Known only when every shard counted its checks.
         m.checked = m.checked.zip(s.checked).map(|(a, b)| a + b);
+        m.checked_by_route = m
+            .checked_by_route
+            .take()
+            .zip(s.checked_by_route.as_ref())
+            .map(|(mut sum, part)| {
+                for (route, n) in part {
+                    *sum.entry(route.clone()).or_default() += n;
+                }
+                sum
+            });
         for (route, v) in &s.routes {
             let entry = m.routes.entry(route.clone()).or_default();
             entry.count += v.count;
@@ -430,6 +441,7 @@ mod tests {
                     tls_us: Some(v / 2),
                     resumed: v % 20 == 0,
                     first_byte_us: Some(v - 1),
+                    pooled: false,
                 }),
             });
             hub.record_step(&StepSample {

@@ -34,7 +34,7 @@ pub(crate) use build::{sample_meta as build_sample_meta, sample_report as build_
 pub use codec::{decode_histogram, encode_histogram};
 pub use model::{
     FailureSamples, HttpProtocol, MergedRun, Percentiles, RunMeta, RunReport, SCHEMA_VERSION,
-    StatsReport, TimelineReport, Totals,
+    StatsReport, StopCause, TimelineReport, Totals,
 };
 pub use sections::MAX_LEFT_OPEN_IDS;
 pub use sections::{

@@ -302,7 +302,9 @@ pub struct StatsReport {
     pub count: u64,
     /// Failed samples.
     pub errors: u64,
-    /// `errors / count` (0 when nothing was recorded).
+    /// `errors / count`; 0 when nothing was recorded (`count` 0), which is no
+    /// data, not a clean 0%: the CSV leaves the cell empty then, the HTML
+    /// counts such a step as never ran.
     pub error_rate: f64,
     /// Samples started (requests sent) during the load phase per second of it
     /// (`meta.load_secs`), wherever they finished; untimed ones sent nothing
@@ -424,6 +426,29 @@ struct VersionProbe {
     schema_version: u32,
 }
 
+/// Why a run stopped early (`meta.interrupted`): the one cause every
+/// output names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopCause {
+    /// SIGINT or SIGTERM (`meta.stopped_by_signal`, `verdict.interrupted`; exit 130).
+    Signal,
+    /// Every request failed to connect (`verdict.target_unreachable`; exit 3).
+    Unreachable,
+    /// An `abort_on_fail` threshold failed during the load.
+    AbortOnFail,
+}
+
+impl StopCause {
+    /// "the run …", as a sentence's end: why it stopped early.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            StopCause::Signal => "was interrupted by a signal (Ctrl-C or SIGTERM)",
+            StopCause::Unreachable => "stopped early because the target was unreachable",
+            StopCause::AbortOnFail => "stopped early because an abort_on_fail threshold failed",
+        }
+    }
+}
+
 impl RunReport {
     /// Whether its target was unreachable: it sent requests and every one failed to connect.
     /// (A merged report also asks this of each run merged into it: `meta.merged_runs`.)
@@ -434,6 +459,29 @@ impl RunReport {
             .copied()
             .unwrap_or(0);
         self.totals.requests > 0 && connect == self.totals.requests
+    }
+
+    /// Why the run stopped early, `None` when it ran to its end: a signal
+    /// when one did it, an unreachable target when every request failed
+    /// to connect (the verdict's `target_unreachable`), else an `abort_on_fail`
+    /// threshold (the only other way a run stops early).
+    pub fn stop_cause(&self) -> Option<StopCause> {
+        let t = &self.totals;
+        // Per request; per step in reports written before requests were
+        // counted apart (a refused connect fails its step as much).
+        let connect = (self.request_errors_by_kind.get("connect"))
+            .or_else(|| self.errors_by_kind.get("connect"))
+            .copied()
+            .unwrap_or(0);
+        if self.meta.stopped_by_signal {
+            Some(StopCause::Signal)
+        } else if !self.meta.interrupted {
+            None
+        } else if t.requests > 0 && connect == t.requests {
+            Some(StopCause::Unreachable)
+        } else {
+            Some(StopCause::AbortOnFail)
+        }
     }
 
     /// Parses a JSON report written by this or an earlier compatible build,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::StatsReport;
 use crate::schema::SchemaMode;
 
 /// The load model of a run.
@@ -254,6 +255,12 @@ pub struct SchemaReport {
     /// `sample=RATIO`); `None` in reports written before it was counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked: Option<u64>,
+    /// Responses checked per route, every route of the run (0 for a route
+    /// none of whose responses was checked: never called, missed by
+    /// `sample=RATIO`, or no response to check); `None` in reports written
+    /// before it was counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_by_route: Option<BTreeMap<String, u64>>,
     /// Violations per route (routes without any are absent).
     pub routes: BTreeMap<String, RouteViolations>,
 }
@@ -283,6 +290,64 @@ impl SchemaReport {
         } else {
             None
         }
+    }
+
+    /// Why no response of `route` was checked, or `None` when some was
+    /// (or, in a report written before per-route counts, when the route
+    /// was called at all in a run that checked responses). A route's schema
+    /// check that checked nothing is no pass: JUnit skips its case with
+    /// this reason, and the summaries list it.
+    pub fn route_not_checked(&self, route: &StatsReport) -> Option<String> {
+        if let Some(why) = self.not_checked() {
+            return Some(why);
+        }
+        self.route_unchecked(route)
+            .map(|why| format!("no response of this route was checked: {why}"))
+    }
+
+    /// The routes of `routes` none of whose responses was checked, in a
+    /// run that checked some, each with why (`never called`, ...): what
+    /// the terminal and HTML summaries list.
+    pub fn unchecked_routes<'a>(&self, routes: &'a [StatsReport]) -> Vec<(&'a str, String)> {
+        if self.not_checked().is_some() {
+            return Vec::new();
+        }
+        routes
+            .iter()
+            .filter_map(|r| Some((r.name.as_str(), self.route_unchecked(r)?)))
+            .collect()
+    }
+
+    /// Why no response of `route` was checked, in a run that checked
+    /// responses; `None` when some was, or when an older report cannot tell.
+    fn route_unchecked(&self, route: &StatsReport) -> Option<String> {
+        let count = route.count;
+        let checked = match &self.checked_by_route {
+            Some(by_route) => by_route.get(&route.name).copied().unwrap_or(0),
+            // Older report: only a route never called is known unchecked.
+            None if count == 0 => 0,
+            None => return None,
+        };
+        if checked > 0 {
+            return None;
+        }
+        // The agent actors' requests are never checked.
+        let agents = route.connection.as_ref().map_or(0, |c| c.pooled);
+        let users = count.saturating_sub(agents);
+        Some(if count == 0 {
+            "never called".to_owned()
+        } else if users == 0 {
+            format!("its {count} request(s) were the agent actors', which are not checked")
+        } else if matches!(SchemaMode::parse(&self.mode), Ok(SchemaMode::Sample(_))) {
+            format!(
+                "sampling checked none of the virtual users' {users} request(s) (--schema {})",
+                self.mode
+            )
+        } else if route.statuses.values().sum::<u64>() == 0 {
+            format!("none of its {count} request(s) got a response")
+        } else {
+            "the spec gives no schema for the responses it got".to_owned()
+        })
     }
 }
 

@@ -335,8 +335,14 @@ fn why_it_failed(out: &mut String, report: &RunReport, show_flow: bool, paint: P
     }
 }
 
-/// Each route's schema violations with their samples.
+/// Each route's schema violations with their samples, then the routes
+/// none of whose responses was checked (a check that never ran is no pass).
 fn schema_violations(out: &mut String, report: &RunReport) {
+    if let Some(schema) = &report.schema {
+        for (route, why) in schema.unchecked_routes(&report.routes) {
+            let _ = writeln!(out, "schema not checked on {route}: {why}");
+        }
+    }
     for (route, v) in report.schema.iter().flat_map(|s| &s.routes) {
         let _ = writeln!(out, "schema violations on {route}: {}", v.count);
         for sample in &v.samples {

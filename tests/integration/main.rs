@@ -36,6 +36,8 @@
 //! - `network`: a real network (root only): the mock in a network
 //!   namespace behind a veth pair, delayed by `tc netem` or a relay;
 //!   latency, keep-alive reuse (also over TLS), coordinated omission, timeouts.
+//! - `unmeasured`: what was not measured (a route never schema-checked, a
+//!   step never run, a stop with no signal, agents' requests) shown as such.
 //! - `rate_limit`: the mock's token bucket against the `rate_limit`
 //!   policies (`fail`, `respect`, `retry`); throttled counts and waits.
 //! - `tls`: HTTPS end to end: the TLS mock, `--ca-cert`, HTTP/1.1 and
@@ -63,6 +65,7 @@ mod reports;
 mod run;
 mod templates;
 mod tls;
+mod unmeasured;
 mod validation;
 mod verdict;
 mod webhook_order;

@@ -196,7 +196,11 @@ impl Runner {
             // future in every virtual user's task.
             let wait = {
                 if session.connect_errors > 0 {
+                    // Before the request, and kept out of the step's and the
+                    // iteration's latency: chatload's wait, not the target's.
+                    let from = tokio::time::Instant::now();
                     tokio::time::sleep(connect_backoff(session.connect_errors)).await;
+                    session.backed_off += from.elapsed();
                 }
                 let (sent, sent_bytes);
                 let mut path = String::new();
@@ -394,5 +398,6 @@ fn conn_sample(conn: &ConnUse) -> Option<ConnSample> {
         tls_us: conn.opened.and_then(|o| o.tls).map(micros),
         resumed: conn.opened.is_some_and(|o| o.resumed),
         first_byte_us: conn.first_byte.map(micros),
+        pooled: false,
     })
 }

@@ -33,6 +33,8 @@ impl Runner {
         lag: Duration,
         begun: Instant,
     ) -> (StepResult, Instant) {
+        // Back-off slept before this step's requests is taken out of its time.
+        let backed_off = session.backed_off;
         let ended = match &step.action {
             StepAction::Pause => return (StepResult::Ok, begun),
             StepAction::Request(spec) => self.request_step(step, spec, session, lag).await,
@@ -49,7 +51,8 @@ impl Runner {
                 WaitResult::Abandoned => {
                     // A user giving up is no failure of the step.
                     let end = Instant::now();
-                    self.record_step(step, None, end - begun, lag);
+                    let took = timed(end - begun, session.backed_off - backed_off);
+                    self.record_step(step, None, took, lag);
                     return (StepResult::Abandoned, end);
                 }
             },
@@ -60,7 +63,8 @@ impl Runner {
         let end = Instant::now();
         let failure = match ended {
             Ended::Timed(failure) => {
-                self.record_step(step, failure, end - begun, lag);
+                let took = timed(end - begun, session.backed_off - backed_off);
+                self.record_step(step, failure, took, lag);
                 failure
             }
             Ended::Unsent => {
@@ -221,6 +225,13 @@ impl Runner {
         }
         None
     }
+}
+
+/// A step's or iteration's time: the `wall` time it took less what the VU
+/// `backed_off` after connection errors in it (chatload's wait before its
+/// next request, not the target's time).
+pub(super) fn timed(wall: Duration, backed_off: Duration) -> Duration {
+    wall.saturating_sub(backed_off)
 }
 
 fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKind> {

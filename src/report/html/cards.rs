@@ -38,7 +38,7 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
     throttle_card(out, report);
     iteration_cards(out, t);
     checks_card(out, &report.steps);
-    schema_card(out, report.schema.as_ref());
+    schema_card(out, report.schema.as_ref(), &report.routes);
     thresholds_card(
         out,
         verdict
@@ -120,34 +120,69 @@ fn iteration_cards(out: &mut String, t: &Totals) {
     );
 }
 
-/// Step executions that passed and failed, and how many steps never failed.
+/// Step executions that passed and failed, how many steps ran and never
+/// failed, and how many never ran (no data, never "clean").
 fn checks_card(out: &mut String, steps: &[StatsReport]) {
     let passed: u64 = steps.iter().map(|s| s.count - s.errors.min(s.count)).sum();
     let failed: u64 = steps.iter().map(|s| s.errors).sum();
-    let clean_steps = steps.iter().filter(|s| s.errors == 0).count();
-    card(
-        out,
-        "checks",
-        &group_thousands(passed),
-        &format!(
-            "passed · {} failed · {clean_steps}/{} steps clean",
-            group_thousands(failed),
-            steps.len()
-        ),
-        Tone::bad_if(failed > 0),
+    let clean_steps = steps
+        .iter()
+        .filter(|s| s.count > 0 && s.errors == 0)
+        .count();
+    let never_ran = steps.iter().filter(|s| s.count == 0).count();
+    let mut sub = format!(
+        "passed · {} failed · {clean_steps}/{} steps clean",
+        group_thousands(failed),
+        steps.len()
     );
+    if never_ran > 0 {
+        let _ = write!(sub, " · {never_ran} never ran");
+    }
+    let tone = if failed > 0 {
+        Tone::Bad
+    } else if never_ran > 0 {
+        Tone::Warn
+    } else {
+        Tone::Good
+    };
+    card(out, "checks", &group_thousands(passed), &sub, tone);
 }
 
-/// Responses that broke the OpenAPI schema, or "not checked".
-fn schema_card(out: &mut String, schema: Option<&SchemaReport>) {
+/// Responses that broke the OpenAPI schema, or "not checked"; the routes
+/// none of whose responses was checked are named (a check that never ran
+/// is no pass).
+fn schema_card(out: &mut String, schema: Option<&SchemaReport>, routes: &[StatsReport]) {
     match schema {
-        Some(s) => card(
-            out,
-            "schema violations",
-            &group_thousands(s.violations),
-            &format!("mode: {}", escape_html(&s.mode)),
-            Tone::bad_if(s.violations > 0),
-        ),
+        Some(s) => {
+            let mut sub = format!("mode: {}", escape_html(&s.mode));
+            if let Some(checked) = s.checked {
+                let _ = write!(sub, " · {} checked", group_thousands(checked));
+            }
+            let unchecked = s.unchecked_routes(routes);
+            if !unchecked.is_empty() {
+                let names: Vec<String> = unchecked
+                    .iter()
+                    .map(|(route, why)| {
+                        format!("<code>{}</code> ({})", escape_html(route), escape_html(why))
+                    })
+                    .collect();
+                let _ = write!(sub, " · none checked on {}", names.join(", "));
+            }
+            let tone = if s.violations > 0 {
+                Tone::Bad
+            } else if unchecked.is_empty() {
+                Tone::Good
+            } else {
+                Tone::Warn
+            };
+            card(
+                out,
+                "schema violations",
+                &group_thousands(s.violations),
+                &sub,
+                tone,
+            );
+        }
         None => card(out, "schema violations", "–", "not checked", Tone::Plain),
     }
 }

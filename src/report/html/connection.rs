@@ -1,5 +1,5 @@
 //! The HTML report's "Connections" card: the policy, and per route new and
-//! reused connections, TLS sessions resumed, and p50 / p99 of TCP connect,
+//! reused connections (and the agent actors' pooled requests, in a run with them), TLS sessions resumed, and p50 / p99 of TCP connect,
 //! TLS handshake and time to first byte. Absent when no route has them.
 
 use std::fmt::Write as _;
@@ -28,19 +28,30 @@ pub(super) fn connection_section(out: &mut String, report: &RunReport) {
             escape_html(&meta.policy)
         );
     }
-    out.push_str(
+    let pooled = report
+        .routes
+        .iter()
+        .any(|r| r.connection.as_ref().is_some_and(|c| c.pooled > 0));
+    let _ = write!(
+        out,
         "<div class=\"scroll\"><table>\n<thead><tr><th>route</th><th>new</th><th>reused</th>\
-         <th>resumed</th><th>connect p50 / p99</th><th>TLS p50 / p99</th>\
+         {}<th>resumed</th><th>connect p50 / p99</th><th>TLS p50 / p99</th>\
          <th>first byte p50 / p99</th></tr></thead>\n<tbody>\n",
+        if pooled { "<th>agents</th>" } else { "" }
     );
     for route in &report.routes {
         let Some(c) = &route.connection else {
             continue;
         };
+        let agents = if pooled {
+            format!("<td class=\"num\">{}</td>", c.pooled)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             {agents}<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td></tr>",
             escape_html(&route.name),
             c.new_connections,
@@ -53,6 +64,13 @@ pub(super) fn connection_section(out: &mut String, report: &RunReport) {
     }
     out.push_str(
         "</tbody>\n</table></div>\n<p class=\"hint\">Connect and TLS handshake: only the \
-         requests that opened a connection; time to first byte: every request.</p>\n</section>\n",
+         requests that opened a connection; time to first byte: every request.",
     );
+    if pooled {
+        out.push_str(
+            " Agents: the agent actors' requests, over a shared pool whose connections are not \
+             tracked; new + reused + agents is the route's count less its connect failures.",
+        );
+    }
+    out.push_str("</p>\n</section>\n");
 }

@@ -138,10 +138,11 @@ fn warnings(out: &mut String, report: &RunReport, verdict: Option<&Verdict>) {
         .chain(&report.routes)
         .map(|s| s.saturated)
         .sum();
-    if report.meta.interrupted {
-        out.push_str(
-            "<p class=\"warn\">This run was interrupted (Ctrl-C or SIGTERM): the figures cover \
-             only the part that ran.</p>\n",
+    if let Some(cause) = report.stop_cause() {
+        w!(
+            out,
+            "<p class=\"warn\">This run {}: the figures cover only the part that ran.</p>\n",
+            cause.sentence()
         );
     }
     if saturated > 0 {

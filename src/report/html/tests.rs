@@ -61,6 +61,7 @@ fn full_report() -> RunReport {
     report.schema = Some(crate::report::SchemaReport {
         mode: "all".to_owned(),
         checked: Some(40),
+        checked_by_route: None,
         violations: 3,
         routes,
     });

@@ -1,5 +1,6 @@
 //! The "Connections" block of the terminal summary: per route, new
-//! connections against reused ones, TLS sessions resumed, and the medians
+//! connections against reused ones (and, in a run with agent actors, their
+//! requests over the shared pool), TLS sessions resumed, and the medians
 //! and 99th percentiles of TCP connect, TLS handshake and time to first
 //! byte. Absent when no route has connection figures.
 
@@ -13,24 +14,35 @@ fn phase(p: Option<&Phase>) -> String {
     Phase::p50_p99(p, "-")
 }
 
-fn cells(route: &str, c: &ConnectionReport) -> [String; 7] {
-    [
+fn cells(route: &str, c: &ConnectionReport, pooled: bool) -> Vec<String> {
+    let mut row = vec![
         route.to_owned(),
         c.new_connections.to_string(),
         c.reused.to_string(),
+    ];
+    if pooled {
+        row.push(c.pooled.to_string());
+    }
+    row.extend([
         c.resumed.to_string(),
         phase(c.connect.as_ref()),
         phase(c.tls_handshake.as_ref()),
         phase(c.first_byte.as_ref()),
-    ]
+    ]);
+    row
 }
 
 /// Appends the block to `out`.
 pub(super) fn render(out: &mut String, report: &RunReport, paint: Paint) {
-    let rows: Vec<[String; 7]> = report
-        .routes
-        .iter()
-        .filter_map(|r| r.connection.as_ref().map(|c| cells(&r.name, c)))
+    let connections = || {
+        report
+            .routes
+            .iter()
+            .filter_map(|r| Some((r, r.connection.as_ref()?)))
+    };
+    let pooled = connections().any(|(_, c)| c.pooled > 0);
+    let rows: Vec<Vec<String>> = connections()
+        .map(|(r, c)| cells(&r.name, c, pooled))
         .collect();
     if rows.is_empty() {
         return;
@@ -46,17 +58,21 @@ pub(super) fn render(out: &mut String, report: &RunReport, paint: Paint) {
             });
     out.push('\n');
     let _ = writeln!(out, "{}{policy}", paint.bold("Connections"));
-    let head = [
+    let head: Vec<String> = [
         "route",
         "new",
         "reused",
+        "agents",
         "resumed",
         "connect p50 / p99",
         "TLS p50 / p99",
         "first byte p50 / p99",
     ]
-    .map(str::to_owned);
-    let mut widths = head.clone().map(|h| h.chars().count());
+    .into_iter()
+    .filter(|h| pooled || *h != "agents")
+    .map(str::to_owned)
+    .collect();
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -64,7 +80,7 @@ pub(super) fn render(out: &mut String, report: &RunReport, paint: Paint) {
     }
     for row in std::iter::once(&head).chain(&rows) {
         let mut line = String::from(" ");
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+        for (i, (cell, &w)) in row.iter().zip(&widths).enumerate() {
             if i == 0 {
                 let _ = write!(line, " {cell:<w$}");
             } else {
@@ -77,4 +93,11 @@ pub(super) fn render(out: &mut String, report: &RunReport, paint: Paint) {
         out,
         "  (connect and TLS: only requests that opened a connection; first byte: every request)"
     );
+    if pooled {
+        let _ = writeln!(
+            out,
+            "  (agents: the agent actors' requests, over a shared pool whose connections are not \
+             tracked; new + reused + agents = the route's requests less its connect failures)"
+        );
+    }
 }
