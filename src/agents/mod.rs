@@ -40,7 +40,9 @@ use tokio_util::sync::CancellationToken;
 pub use actor::STOP_GRACE;
 pub use calls::CallError;
 pub use state::PROMISE_TTL;
-pub use target::{MockRestore, MockSwitch, RESTORE_TIMEOUT, prepare_target};
+pub use target::{
+    MockRestore, MockSwitch, RESTORE_TIMEOUT, Simulated, prepare_target, switch_mock_off,
+};
 
 use crate::client::ApiClient;
 use crate::lifecycle::EventTracker;

@@ -60,6 +60,49 @@ pub async fn prepare_target(
     if spec.mock_agents {
         return Ok(MockSwitch::Kept);
     }
+    let switch = switch_mock_off(base_url, app_id, tls, Simulated::Agents).await?;
+    if switch == MockSwitch::NotAMock {
+        tracing::warn!(
+            "{} answered 404: not the bundled mock (or a mock without the switch); the \
+             target's own agents keep taking chats alongside the agent actors",
+            admin_url(base_url).unwrap_or_default()
+        );
+    }
+    Ok(switch)
+}
+
+/// What of a chatload mock's simulation a switch turns off for one app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simulated {
+    /// Its simulated agents (offline): agent actors take every chat.
+    Agents,
+    /// Only their answers (`simulate`): the agents stay online and their
+    /// invitations wait for an answer through the API (`conform`).
+    Answers,
+}
+
+impl Simulated {
+    /// The field of `/__mock/simulation` it reads and sets.
+    fn key(self) -> &'static str {
+        match self {
+            Simulated::Agents => "agents",
+            Simulated::Answers => "simulate",
+        }
+    }
+}
+
+/// Switches `what` of a chatload mock's simulation off for `app_id`,
+/// saying what it found: [`MockSwitch::NotAMock`] (silently) for a target
+/// without `/__mock/simulation`, such as a real instance.
+///
+/// # Errors
+/// As [`prepare_target`].
+pub async fn switch_mock_off(
+    base_url: &str,
+    app_id: &str,
+    tls: &crate::client::TlsOptions,
+    what: Simulated,
+) -> Result<MockSwitch, AgentError> {
     let url = admin_url(base_url)
         .ok_or_else(|| AgentError::MockSwitch(format!("`{base_url}` is not an http(s) URL")))?;
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -74,13 +117,7 @@ pub async fn prepare_target(
     let listed = client.get(&url).send().await.map_err(fail)?;
     match listed.status().as_u16() {
         200..=299 => {}
-        404 => {
-            tracing::warn!(
-                "{url} answered 404: not the bundled mock (or a mock without the switch); \
-                 the target's own agents keep taking chats alongside the agent actors"
-            );
-            return Ok(MockSwitch::NotAMock);
-        }
+        404 => return Ok(MockSwitch::NotAMock),
         status => {
             return Err(AgentError::MockSwitch(format!(
                 "GET {url} answered HTTP {status}"
@@ -93,12 +130,12 @@ pub async fn prepare_target(
             "the mock has no app with the scenario's app_id".to_owned(),
         ));
     };
-    if app.get("agents").and_then(serde_json::Value::as_bool) == Some(false) {
+    if app.get(what.key()).and_then(serde_json::Value::as_bool) == Some(false) {
         return Ok(MockSwitch::AlreadyOff);
     }
     let response = client
         .put(&url)
-        .json(&json!({ "appId": app_id, "agents": false }))
+        .json(&json!({ "appId": app_id, what.key(): false }))
         .send()
         .await
         .map_err(fail)?;
@@ -118,21 +155,24 @@ pub struct MockRestore {
     /// Never logged nor put into an error.
     pub app_id: String,
     pub tls: crate::client::TlsOptions,
+    /// What was switched off.
+    pub what: Simulated,
 }
 
 impl MockRestore {
-    /// `PUT /__mock/simulation {"appId", "agents": true}`, within
-    /// [`RESTORE_TIMEOUT`].
+    /// `PUT /__mock/simulation {"appId", "agents": true}` (or `"simulate"`),
+    /// within [`RESTORE_TIMEOUT`].
     ///
     /// # Errors
     /// The mock could not be reached in time or did not answer success;
     /// the message says the agents were left off.
     pub async fn restore(&self) -> Result<(), String> {
+        let key = self.what.key();
         let left_off = |why: String| {
             format!(
-                "the mock's simulated agents were left switched off for the scenario's app \
-                 ({why}); `PUT /__mock/simulation {{\"appId\": ..., \"agents\": true}}` \
-                 switches them back on"
+                "the mock's simulated agents were left switched off for the app ({why}); \
+                 `PUT /__mock/simulation {{\"appId\": ..., \"{key}\": true}}` switches them \
+                 back on"
             )
         };
         let url = admin_url(&self.base_url)
@@ -146,7 +186,7 @@ impl MockRestore {
             .map_err(|e| left_off(e.without_url().to_string()))?;
         let sent = client
             .put(&url)
-            .json(&json!({ "appId": self.app_id, "agents": true }))
+            .json(&json!({ "appId": self.app_id, key: true }))
             .send();
         match tokio::time::timeout(RESTORE_TIMEOUT, sent).await {
             Err(_) => Err(left_off(format!(
@@ -202,6 +242,7 @@ mod tests {
             base_url: "http://127.0.0.1:1/v1".to_owned(),
             app_id: "secret-app-id".to_owned(),
             tls: crate::client::TlsOptions::default(),
+            what: Simulated::Agents,
         };
         let err = restore
             .restore()

@@ -40,6 +40,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
             (target, Some(server))
         }
     };
+    let restore = quiet_mock_agents(&target).await;
     let defaults = ConformOptions::default();
     let options = ConformOptions {
         seed: args.seed.unwrap_or(defaults.seed),
@@ -47,12 +48,42 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     };
     let checker = Checker::new(target, options).map_err(run_failed)?;
     let report = drive(checker, signals).await;
+    if let Some(restore) = restore
+        && let Err(why) = restore.restore().await
+    {
+        crate::errln!("warning: {why}");
+    }
     drop(mock);
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
     write_results(&report, &outputs)?;
     verdict(&report)
+}
+
+/// A remote target that is a chatload mock (`chatload mock`) has its
+/// simulated agents' answers switched off for the suite's app (the agents
+/// stay online), as the bundled mock runs, so the suite accepts its
+/// invitation itself, deterministically; returns what switches them back
+/// on afterwards. A real instance (no `/__mock/simulation`) is left as it
+/// is, and so is a mock whose switch fails (with a warning): an invitation
+/// its agents take first is then a skipped check, not a pass.
+async fn quiet_mock_agents(target: &ConformTarget) -> Option<crate::agents::MockRestore> {
+    use crate::agents::{MockRestore, MockSwitch, Simulated, switch_mock_off};
+    let (base_url, app_id) = (&target.base_url, &target.app_id);
+    match switch_mock_off(base_url, app_id, &target.tls, Simulated::Answers).await {
+        Ok(MockSwitch::SwitchedOff) => Some(MockRestore {
+            base_url: base_url.clone(),
+            app_id: app_id.clone(),
+            tls: target.tls.clone(),
+            what: Simulated::Answers,
+        }),
+        Ok(_) => None,
+        Err(e) => {
+            crate::errln!("warning: {e}: the target's own agents may take the suite's invitation");
+            None
+        }
+    }
 }
 
 /// Runs the suite until its end, a signal (the report is marked

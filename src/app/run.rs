@@ -169,6 +169,7 @@ async fn set_up(
             base_url: target.base_url.clone(),
             app_id: app_id.to_owned(),
             tls: target.tls.clone(),
+            what: agents::Simulated::Agents,
         });
     }
     let webhooks = match start_webhooks(&scenario, &client).await {

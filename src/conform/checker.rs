@@ -388,6 +388,26 @@ impl Checker {
         });
     }
 
+    /// When the last check recorded got `status`, an answer someone else's
+    /// action can cause (another agent accepted the invitation first), it
+    /// observed nothing of what it checks: it becomes a skipped check with
+    /// `reason`, neither a pass nor a failure.
+    pub(super) fn skip_last_if(&mut self, status: u16, reason: &str) {
+        if self
+            .results
+            .last()
+            .is_some_and(|l| l.status == Some(status))
+        {
+            let last = self.results.pop().expect("a last check");
+            self.watch.unchecked(!last.passed);
+            self.skipped.push(Skipped {
+                name: last.name,
+                operation: last.operation,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
     /// Fails the last check recorded, which passed, with `message`.
     pub(super) fn fail_last(&mut self, message: String) {
         if let Some(last) = self.results.last_mut().filter(|l| l.passed) {
@@ -475,6 +495,38 @@ mod tests {
     use std::io::{Read, Write};
 
     use super::*;
+
+    /// Audit 5, F3: "accept invitation" passed on 409 (another agent had
+    /// accepted first): the success was never observed. Such an answer is
+    /// now a skipped check, neither pass nor failure; a 200 stays a pass.
+    #[test]
+    fn an_answer_someone_else_caused_is_a_skipped_check_not_a_pass() {
+        let mut c = test_checker("http://127.0.0.1:9/v1".to_owned());
+        let op = Operation::AcceptInvitation;
+        for status in [409, 200] {
+            c.record(
+                "accept invitation",
+                op.id(),
+                Kind::Happy,
+                &[200],
+                Some(status),
+                String::new(),
+            );
+            c.skip_last_if(409, "taken first");
+        }
+        let statuses: Vec<Option<u16>> = c.results.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [Some(200)]);
+        assert_eq!(c.skipped.len(), 1);
+        assert_eq!(
+            (c.skipped[0].name.as_str(), c.skipped[0].reason.as_str()),
+            ("accept invitation", "taken first")
+        );
+        assert!(
+            c.watch.line().starts_with("1 checks, 0 failed"),
+            "{}",
+            c.watch.line()
+        );
+    }
 
     /// A server on 127.0.0.1:0 that answers one request with `head` and
     /// `body`, then closes the connection.

@@ -288,12 +288,16 @@ async fn assign(c: &mut Checker, chat: &str) {
         .await;
     if let Some(agent_id) = s(assigned.as_ref(), "/agent/id") {
         let body = json!({"chatId": chat, "userId": agent_id});
-        c.call(
-            Call::new("accept invitation", Operation::AcceptInvitation, &[])
-                .or(409)
-                .body(body),
-        )
-        .await;
+        c.call(Call::new("accept invitation", Operation::AcceptInvitation, &[]).body(body))
+            .await;
+        // The target's own agents may take the chat first (a real instance,
+        // or a mock whose simulated agents could not be switched off): the
+        // success was then not observed, which is no pass and no failure.
+        c.skip_last_if(
+            409,
+            "the invitation was no longer pending (409): another agent of the target accepted \
+             it first, so acceptInvitation's success was not observed",
+        );
         wait_active(c, chat).await;
     }
 }

@@ -78,6 +78,14 @@ impl Watch {
         self.failed.fetch_add(1, Relaxed);
     }
 
+    /// A check recorded was taken back (made a skipped one).
+    pub(super) fn unchecked(&self, failed: bool) {
+        self.checks.fetch_sub(1, Relaxed);
+        if failed {
+            self.failed.fetch_sub(1, Relaxed);
+        }
+    }
+
     /// One progress line: checks done and failed, and the last one.
     pub fn line(&self) -> String {
         let last = self.last.lock().map(|l| l.clone()).unwrap_or_default();

@@ -186,7 +186,42 @@ fn conform_passes_twice_against_one_mock() {
             "run {run}: {skipped:?}"
         );
         assert!(stdout.contains("skip --- updateUser"), "{stdout}");
+        // See: audit 5, F3. The mock's simulated agents took the chat
+        // first and "accept invitation" passed on 409: they are switched
+        // off for the suite, so it sees the success itself.
+        let checks = report["checks"].as_array().expect("checks");
+        let accept = checks
+            .iter()
+            .find(|c| c["name"] == "accept invitation")
+            .expect("an accept invitation check");
+        assert_eq!(
+            (&accept["status"], &accept["passed"], &accept["expected"]),
+            (
+                &serde_json::json!(200),
+                &serde_json::json!(true),
+                &serde_json::json!([200])
+            ),
+            "run {run}: {accept}"
+        );
     }
+    // ... their answers (not the agents: they stay online) were switched
+    // off for the suite and handed back on.
+    let simulation = rt.block_on(async {
+        let url = format!(
+            "{}/__mock/simulation",
+            mock.base_url().trim_end_matches("/v1")
+        );
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        simulation["apps"]["demo-app"]["agents"], true,
+        "{simulation}"
+    );
     drop(mock);
 }
 

@@ -177,15 +177,16 @@ fn multipart_problems_are_located_and_say_what_is_expected() {
     let path = write_scenario(dir.path(), "bad.yaml", yaml);
     let stderr = usage_error(chatload().arg("validate").arg(&path));
     let file = path.display();
+    // Each at the value it is about (they were at the step's line).
     for wanted in [
         format!(
-            "{file}:4:5: steps[0].request.multipart: give either `body` (JSON) or `multipart` (a form), not both"
+            "{file}:8:18: steps[0].request.multipart: give either `body` (JSON) or `multipart` (a form), not both"
         ),
-        format!("{file}:9:5: steps[1].upload_media.file: cannot read file"),
+        format!("{file}:9:26: steps[1].upload_media.file: cannot read file"),
         format!(
-            "{file}:10:5: steps[2].upload_media.generate.size: `3 apples`: expected a size such as"
+            "{file}:10:37: steps[2].upload_media.generate.size: `3 apples`: expected a size such as"
         ),
-        format!("{file}:11:5: steps[3].download_media.size: `lots`: expected a size such as"),
+        format!("{file}:11:28: steps[3].download_media.size: `lots`: expected a size such as"),
         // A form's own field is located at its line.
         format!(
             "{file}:17:16: steps[4].request.multipart.media: a file part needs exactly one of `file` (a path) or `generate` (size and type)"

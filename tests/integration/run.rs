@@ -459,9 +459,10 @@ async fn abort_on_fail_stops_within_a_tenth_of_a_second_not_at_the_next_progress
     let path = write_scenario(dir.path(), "abort.yaml", &yaml);
     let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
     assert_eq!(exit, Exit::Failed);
-    // Before: about 600 errors in 1.0 s here; now about 60 in 0.1 s.
+    // Before: about 600 errors in 1.0 s here; now about 60 in 0.1 s (how
+    // many depends on the machine's speed; the time does not).
     assert!(
-        report.totals.errors < 200 && report.meta.load_secs < 0.6,
+        report.meta.load_secs < 0.6,
         "{} errors in {} s before the abort",
         report.totals.errors,
         report.meta.load_secs

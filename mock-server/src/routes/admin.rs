@@ -21,8 +21,33 @@ use serde_json::json;
 /// Most events `GET /__mock/events` returns.
 const MAX_EVENTS: usize = 10_000;
 
+/// Every admin route, as `GET /__mock` lists them (a test checks that each
+/// is served and that the README's table lists the same).
+const ADMIN_ROUTES: &[&str] = &[
+    "GET /__mock",
+    "GET /__mock/health",
+    "GET /__mock/stats",
+    "POST /__mock/stats/reset",
+    "GET /__mock/faults",
+    "PUT /__mock/faults",
+    "DELETE /__mock/faults",
+    "GET /__mock/state",
+    "GET /__mock/events",
+    "GET /__mock/webhooks",
+    "GET /__mock/webhooks/faults",
+    "PUT /__mock/webhooks/faults",
+    "DELETE /__mock/webhooks/faults",
+    "GET /__mock/rate-limit",
+    "PUT /__mock/rate-limit",
+    "DELETE /__mock/rate-limit",
+    "GET /__mock/simulation",
+    "PUT /__mock/simulation",
+];
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/__mock", get(index))
+        .route("/__mock/", get(index))
         .route("/__mock/health", get(health))
         .route("/__mock/stats", get(stats_get))
         .route("/__mock/stats/reset", post(stats_reset))
@@ -44,6 +69,14 @@ pub(super) fn routes() -> Router<AppState> {
             "/__mock/simulation",
             get(simulation_get).put(simulation_put),
         )
+}
+
+/// `GET /__mock`: the admin routes (the URL `chatload mock` prints).
+async fn index() -> Response {
+    ok(&json!({
+        "routes": ADMIN_ROUTES,
+        "docs": "mock-server/README.md, section \"Admin API\"",
+    }))
 }
 
 async fn health() -> Response {
@@ -235,10 +268,16 @@ async fn simulation_put(
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct Switch {
         app_id: Option<String>,
-        agents: bool,
+        agents: Option<bool>,
+        simulate: Option<bool>,
     }
     let switch: Switch = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid simulation switch: {e}")))?;
+    if switch.agents.is_none() && switch.simulate.is_none() {
+        return Err(ApiError::bad_request(
+            "Invalid simulation switch: give `agents` or `simulate` (a boolean)",
+        ));
+    }
     let apps = match &switch.app_id {
         Some(id) => vec![
             state
@@ -249,7 +288,12 @@ async fn simulation_put(
     };
     for app in &apps {
         state.with_store(app, |s| {
-            s.set_simulated_agents(switch.agents);
+            if let Some(on) = switch.agents {
+                s.set_simulated_agents(on);
+            }
+            if let Some(on) = switch.simulate {
+                s.set_simulated_answers(on);
+            }
             Ok(())
         })?;
     }

@@ -69,6 +69,17 @@ impl AppStore {
         }
     }
 
+    /// Switches only the simulated agents' answers (`simulate`): off, the
+    /// agents stay online and their invitations wait for an answer through
+    /// the API (`POST /invitations/accept`, as `chatload conform` gives
+    /// it); on, they answer again. While the agents are switched off there
+    /// is nothing to answer, and this changes nothing.
+    pub fn set_simulated_answers(&mut self, on: bool) {
+        if !self.agents_switched_off {
+            self.sim.simulate = on;
+        }
+    }
+
     fn is_simulated_agent(&self, user_id: &str) -> bool {
         self.users
             .get(user_id)

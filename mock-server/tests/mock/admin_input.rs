@@ -108,3 +108,39 @@ async fn a_rate_too_small_for_the_retry_after_cap_is_refused_with_the_minimum() 
         .expect("whole seconds");
     assert!((1..=86_400).contains(&retry_after), "{retry_after}");
 }
+
+/// `chatload mock` prints its admin URL, `/__mock`, which answered 404
+/// (audit 5, F12): it lists the admin routes, each of which is served
+/// (none answers 404 or 405), and the README's admin table lists the same.
+#[tokio::test]
+async fn the_admin_url_lists_every_admin_route_and_each_is_served() {
+    let mock = start_mock().await;
+    let index = mock.admin_get("").await;
+    let listed: Vec<String> = index["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| r.as_str().expect("a route").to_owned())
+        .collect();
+    assert_eq!(mock.admin_get("/").await, index);
+    for route in &listed {
+        let (method, path) = route.split_once(' ').expect("METHOD PATH");
+        let method = Method::from_bytes(method.as_bytes()).expect("a method");
+        let body = (method == Method::PUT).then(|| json!({}));
+        let path = path.strip_prefix("/__mock").expect("under /__mock");
+        let status = mock.admin_send(method, path, body).await.status;
+        assert!(![404, 405].contains(&status.as_u16()), "{route}: {status}");
+    }
+    let readme = include_str!("../../README.md");
+    let mut documented: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|r| r.contains(" /__mock"))
+        .map(|r| r.split('?').next().unwrap_or(r).to_owned())
+        .collect();
+    documented.sort();
+    let mut served = listed.clone();
+    served.sort();
+    assert_eq!(documented, served);
+}
