@@ -323,7 +323,7 @@ impl AppStore {
     /// Removes a pending invitation, frees its slot and moves on to the next
     /// agent; a `declined` one also keeps that agent from being invited to
     /// the chat again.
-    fn end_invitation(&mut self, id: &str, declined: bool) {
+    pub(super) fn end_invitation(&mut self, id: &str, declined: bool) {
         let Some(invitation) = self.invitations.remove(id) else {
             return;
         };

@@ -7,7 +7,7 @@
 //! they hold, which move on to other agents. Switching on undoes exactly
 //! that. Agents created through `POST /agents` are never touched.
 
-use super::{AppStore, ChatStatus, Timer, TimerAction};
+use super::{AppStore, Timer, TimerAction};
 use crate::config::AgentStatus;
 use std::time::Duration;
 
@@ -90,21 +90,7 @@ impl AppStore {
     /// Takes back an invitation without counting it as declined (the agent
     /// may be offered the chat again later); a waiting chat moves on.
     fn withdraw_invitation(&mut self, id: &str) {
-        let Some(invitation) = self.invitations.remove(id) else {
-            return;
-        };
-        if invitation.reserved
-            && let Some(agent) = self.agent_mut(&invitation.user_id)
-        {
-            agent.reserved = agent.reserved.saturating_sub(1);
-        }
-        let waiting = self
-            .chats
-            .get(&invitation.chat_id)
-            .is_some_and(|c| c.status == ChatStatus::Waiting);
-        if waiting && invitation.reserved {
-            self.move_on(&invitation.chat_id);
-        }
+        self.end_invitation(id, false);
     }
 }
 
