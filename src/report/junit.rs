@@ -304,8 +304,13 @@ mod tests {
             .iter()
             .map(|t| threshold::parse(t, &["create_chat"], false).expect("valid threshold"))
             .collect();
-        let verdict = crate::verdict::judge(&parsed, &report);
-        String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8")
+        xml_of(&report, &parsed)
+    }
+
+    /// `report`'s JUnit XML, judged by `thresholds`.
+    fn xml_of(report: &RunReport, thresholds: &[threshold::Threshold]) -> String {
+        let verdict = crate::verdict::judge(thresholds, report);
+        String::from_utf8(render(report, &verdict).expect("renders")).expect("UTF-8")
     }
 
     /// The XML of the test case named `name`.
@@ -324,14 +329,13 @@ mod tests {
             mode: "off".to_owned(),
             ..crate::report::SchemaReport::default()
         });
-        let verdict = crate::verdict::judge(&[], &report);
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[]);
         let case = case_of(&xml, "schema: POST /chats");
         assert!(case.contains("<skipped"), "{case}");
         assert!(case.contains("--schema off"), "{case}");
         // Checked responses make the same case a plain one again.
         report.schema.as_mut().expect("schema").mode = "all".to_owned();
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[]);
         assert!(xml.contains("name=\"schema: POST /chats\""), "{xml}");
         assert!(!xml.contains("<skipped"), "{xml}");
     }
@@ -353,8 +357,7 @@ mod tests {
             checked_by_route: Some(by_route.map(|(r, n)| (r.to_owned(), n)).into()),
             ..crate::report::SchemaReport::default()
         });
-        let verdict = crate::verdict::judge(&[], &report);
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[]);
         let passing = |route: &str| format!("name=\"schema: {route}\" classname=\"schema\"/>");
         assert!(xml.contains(&passing("POST /users")), "{xml}");
         let sampled = case_of(&xml, "schema: POST /chats");
@@ -371,7 +374,7 @@ mod tests {
         // A report written before per-route counts: a route never called
         // is still known unchecked, the others cannot be told apart.
         report.schema.as_mut().expect("schema").checked_by_route = None;
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[]);
         assert!(xml.contains(&passing("POST /chats")), "{xml}");
         assert!(case_of(&xml, "schema: GET /chats/{chatId}").contains("never called"));
     }
@@ -398,8 +401,7 @@ mod tests {
         idle.count = 0;
         idle.errors = 0;
         report.steps.push(idle);
-        let verdict = crate::verdict::judge(&[], &report);
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[]);
         let case = case_of(&xml, "step: never");
         assert!(
             case.contains("<skipped") && case.contains("never ran"),
@@ -440,8 +442,7 @@ mod tests {
             &crate::report::webhook::tests::sample_input(2),
         ));
         let t = threshold::parse("events.schema_violations == 0", &[], false).expect("valid");
-        let verdict = crate::verdict::judge(&[t], &report);
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[t]);
         let create = case_of(&xml, "event schema: chats:create");
         // Thresholds decide: the case informs, the threshold's case fails.
         assert!(!create.contains("<failure"), "{create}");
@@ -462,8 +463,7 @@ mod tests {
         let mut report = build_sample_report();
         report.meta.shard = Some("2/3".to_owned());
         let t = threshold::parse("iterations.count >= 100000", &[], false).expect("valid");
-        let verdict = crate::verdict::judge(&[t], &report);
-        let xml = String::from_utf8(render(&report, &verdict).expect("renders")).expect("UTF-8");
+        let xml = xml_of(&report, &[t]);
         let name = format!(
             "<testsuite name=\"chatload: {} (shard 2/3)\"",
             report.meta.scenario
