@@ -101,16 +101,16 @@ fn shard_words(which: &str, load: &LoadProfile) -> Option<String> {
     })
 }
 
-/// "new is merged from 2 reports (a.json, b.json)", with what that can mean for its load.
-fn merged_words(which: &str, meta: &RunMeta) -> Option<String> {
-    let from = &meta.merged_from;
-    (!from.is_empty()).then(|| {
+/// "new is 2 runs side by side (a.json, b.json) ...": a merge of whole runs
+/// carried that many times its profile's load (a merge of one run's shards
+/// carried the profile's load itself, and says nothing here).
+fn side_by_side_words(which: &str, meta: &RunMeta) -> Option<String> {
+    let runs = meta.load.runs();
+    (runs > 1).then(|| {
         format!(
-            "{which} is merged from {} reports ({}): shards of one run add up to its load \
-             profile, but runs side by side together carried {} times it",
-            from.len(),
-            from.join(", "),
-            from.len()
+            "{which} is {runs} runs side by side ({}), which together carried {runs} times \
+             the load of its profile",
+            meta.merged_from.join(", ")
         )
     })
 }
@@ -122,9 +122,9 @@ pub(super) fn load_warning(base: &RunMeta, new: &RunMeta) -> Option<String> {
         diffs.extend(shard_words("base", &base.load));
         diffs.extend(shard_words("new", &new.load));
     }
-    if base.merged_from.len() != new.merged_from.len() {
-        diffs.extend(merged_words("base", base));
-        diffs.extend(merged_words("new", new));
+    if base.load.runs() != new.load.runs() {
+        diffs.extend(side_by_side_words("base", base));
+        diffs.extend(side_by_side_words("new", new));
     }
     (!diffs.is_empty()).then(|| {
         format!(

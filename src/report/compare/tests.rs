@@ -530,19 +530,26 @@ fn a_load_difference_is_said_in_words() {
 }
 
 /// A report merged from runs side by side states one run's profile and
-/// carried several runs' load: the warning says it is merged.
+/// carried several runs' load: the warning says so. A merge of one run's
+/// shards carried the profile's load itself: no warning (the re-audit's R1:
+/// "new is merged from 3 reports ... or 3 times it" against its own
+/// unsharded run).
 #[test]
-fn a_merged_report_is_named_in_the_load_warning() {
+fn runs_side_by_side_are_named_in_the_load_warning_and_shards_are_not() {
     let base = report_with_p99(100_000);
     let mut merged = base.clone();
     merged.meta.merged_from = vec!["a.json".into(), "b.json".into()];
+    merged.meta.load.runs_side_by_side = Some(2);
     let c = compare(&base, &merged, &[], 1_000);
     assert!(
-        c.warnings.iter().any(
-            |w| w.contains("new is merged from 2 reports (a.json, b.json)")
-                && w.contains("runs side by side together carried 2 times it")
-        ),
+        c.warnings.iter().any(|w| w.contains(
+            "new is 2 runs side by side (a.json, b.json), which together carried 2 times"
+        )),
         "{:?}",
         c.warnings
     );
+    merged.meta.load.runs_side_by_side = None;
+    merged.meta.merged_from = vec!["s1.json".into(), "s2.json".into(), "s3.json".into()];
+    let shards = compare(&base, &merged, &[], 1_000);
+    assert!(shards.warnings.is_empty(), "{:?}", shards.warnings);
 }
