@@ -130,7 +130,9 @@ pub(crate) struct Seen {
 /// The comparison of two runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// The base run's start (and, merged, how many reports it holds).
     pub base: String,
+    /// The new run's, likewise.
     pub new: String,
     pub noise_floor_us: u64,
     /// The runs are not alike: different scenarios or load profiles.
@@ -444,6 +446,16 @@ impl Rows<'_> {
     }
 }
 
+/// A run's name in the header: its start, and for a merged report how many
+/// it was merged from (its start is its first report's, which may be the
+/// other run's own).
+fn run_label(meta: &crate::report::RunMeta) -> String {
+    match meta.merged_from.len() {
+        0 => meta.started_at.clone(),
+        n => format!("{} (merged from {n} reports)", meta.started_at),
+    }
+}
+
 /// Compares `new` against `base`; `runs` are their own verdicts, judged
 /// again by the caller (`verdict::run_outcome`), base first.
 pub fn compare(
@@ -514,8 +526,8 @@ pub fn compare(
     let (run_failures, mut run_warnings) = runs::judge_runs(&base_run, &new_run);
     run_warnings.extend(unjudged_rises(&rows.errors));
     Comparison {
-        base: base.meta.started_at.clone(),
-        new: new.meta.started_at.clone(),
+        base: run_label(&base.meta),
+        new: run_label(&new.meta),
         noise_floor_us,
         warnings: warnings(base, new),
         rows: rows.rows,

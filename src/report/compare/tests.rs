@@ -548,6 +548,12 @@ fn runs_side_by_side_are_named_in_the_load_warning_and_shards_are_not() {
         "{:?}",
         c.warnings
     );
+    // Its start is a.json's, maybe the base's own: the header says merged.
+    assert_eq!(
+        c.new,
+        format!("{} (merged from 2 reports)", base.meta.started_at)
+    );
+    assert_eq!(c.base, base.meta.started_at);
     merged.meta.load.runs_side_by_side = None;
     merged.meta.merged_from = vec!["s1.json".into(), "s2.json".into(), "s3.json".into()];
     let shards = compare(&base, &merged, &[], 1_000);
