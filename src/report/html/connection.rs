@@ -64,7 +64,8 @@ pub(super) fn connection_section(out: &mut String, report: &RunReport) {
     }
     out.push_str(
         "</tbody>\n</table></div>\n<p class=\"hint\">Connect and TLS handshake: only the \
-         requests that opened a connection; time to first byte: every request.",
+         requests that opened a connection; time to first byte: every answered request over \
+         a VU's own connection.",
     );
     if pooled {
         out.push_str(

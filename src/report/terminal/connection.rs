@@ -91,7 +91,8 @@ pub(super) fn render(out: &mut String, report: &RunReport, paint: Paint) {
     }
     let _ = writeln!(
         out,
-        "  (connect and TLS: only requests that opened a connection; first byte: every request)"
+        "  (connect and TLS: only requests that opened a connection; first byte: every answered \
+         request over a VU's own connection)"
     );
     if pooled {
         let _ = writeln!(
