@@ -37,8 +37,8 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, AppError> {
 }
 
 /// A warning for each threshold that is valid but judges less than it seems,
-/// saying where it was written: `thresholds[i]` of `path` for the first
-/// `from_file`, `--threshold` after them. A `_corrected` threshold of a
+/// saying where it was written: `path:line:column: thresholds[i]` for the
+/// first `from_file`, `--threshold` after them. A `_corrected` threshold of a
 /// closed-model scenario (see [`scenario::Scenario::corrected_in_closed_model`])
 /// can only restate the raw one; a limit every value meets (or none does,
 /// see [`scenario::threshold::Threshold::foregone`]) judges nothing.
@@ -47,12 +47,12 @@ pub(super) fn threshold_warnings(
     path: &std::path::Path,
     from_file: usize,
 ) -> Vec<String> {
-    let at = |index: usize| {
-        if index < from_file {
-            format!("{}: thresholds[{index}]", path.display())
-        } else {
-            "--threshold".to_owned()
+    let at = |index: usize| match s.threshold_positions.get(index) {
+        Some((line, column)) if index < from_file => {
+            format!("{}:{line}:{column}: thresholds[{index}]", path.display())
         }
+        _ if index < from_file => format!("{}: thresholds[{index}]", path.display()),
+        _ => "--threshold".to_owned(),
     };
     let corrected = s.corrected_in_closed_model().into_iter().map(|(index, t)| {
         format!(

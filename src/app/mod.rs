@@ -496,7 +496,7 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].starts_with(
-                "warning: s.yaml: thresholds[1]: `iterations.error_rate <= 100%` can never fail"
+                "warning: s.yaml:5:5: thresholds[1]: `iterations.error_rate <= 100%` can never fail"
             ),
             "{warnings:?}"
         );

@@ -96,6 +96,10 @@ pub struct Scenario {
     pub cleanup_timeout: Option<Duration>,
     /// Service levels the run must meet.
     pub thresholds: Vec<threshold::Threshold>,
+    /// Where each of the file's thresholds is written (line, column), in
+    /// the order of `thresholds` (those given with `--threshold` come after
+    /// them and have none).
+    pub threshold_positions: Vec<(u64, u64)>,
     /// Agent actors, when the scenario declares them.
     pub agents: Option<AgentsSpec>,
     /// The run's webhook receiver, when the scenario has a `webhooks:` section.

@@ -250,6 +250,9 @@ pub fn validate(
                 .as_ref()
                 .and_then(|d| v.duration(&d.value, &d.referenced, "cleanup_timeout")),
             thresholds,
+            threshold_positions: (raw.thresholds.iter())
+                .map(|t| super::problem::position(&t.referenced))
+                .collect(),
             agents,
             webhooks: v.webhooks.take(),
             rate_limit,

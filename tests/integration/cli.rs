@@ -598,7 +598,7 @@ fn a_corrected_threshold_in_the_closed_model_is_warned_about_where_it_was_writte
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let at = format!(
-        "warning: {}: thresholds[1]: `get_settings.p99_corrected < 10s`",
+        "warning: {}:5:5: thresholds[1]: `get_settings.p99_corrected < 10s`",
         closed.display()
     );
     assert!(stderr.contains(&at), "{stderr}");
