@@ -154,12 +154,7 @@ steps:
   - close_chat:
     think: 800ms
 "#;
-    let yaml = format!(
-        "name: overtaken\n{target}  room: 1\n{body}",
-        target = crate::common::target_block(&mock),
-    );
-    let path = crate::common::write_scenario(dir.path(), "overtaken.yaml", &yaml);
-    let (exit, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
+    let (exit, report) = crate::common::run_in_room_1(&mock, dir.path(), "overtaken", body).await;
     let json = serde_json::to_value(&report).unwrap();
     let totals = &json["agents"]["totals"];
     assert_eq!(totals["accepted"], 3, "{totals}");
@@ -196,12 +191,7 @@ steps:
   - wait_event: {event: messages:new, timeout: 5s, where: {data.message.sender: {ne: "{{ user_id }}"}}}
   - close_chat:
 "#;
-    let yaml = format!(
-        "name: counts\n{target}  room: 1\n{body}",
-        target = crate::common::target_block(&mock),
-    );
-    let path = crate::common::write_scenario(dir.path(), "counts.yaml", &yaml);
-    let (exit, report) = crate::common::run_scenario(dir.path(), &path, &[]).await;
+    let (exit, report) = crate::common::run_in_room_1(&mock, dir.path(), "counts", body).await;
     assert_eq!(
         exit,
         chatload::app::Exit::Passed,

@@ -212,6 +212,19 @@ pub fn target_block(mock: &MockServer) -> String {
     )
 }
 
+/// Runs `body` (a scenario without `name:` and `target:`) as scenario
+/// `name` against `mock`'s demo app in room 1, written into `dir`.
+pub async fn run_in_room_1(
+    mock: &MockServer,
+    dir: &Path,
+    name: &str,
+    body: &str,
+) -> (Exit, RunReport) {
+    let yaml = format!("name: {name}\n{}  room: 1\n{body}", target_block(mock));
+    let path = write_scenario(dir, &format!("{name}.yaml"), &yaml);
+    run_scenario(dir, &path, &[]).await
+}
+
 /// Each threshold's text and whether it passed, in the report's order.
 pub fn threshold_results(report: &RunReport) -> Vec<(String, bool)> {
     report

@@ -3,7 +3,7 @@
 //! `events.out_of_order == 0` holds, and agent actors never turn a chat
 //! away as "full" while their pool has a free slot.
 
-use crate::common::{run_scenario, target_block, write_scenario};
+use crate::common::run_in_room_1;
 use chatload_mock::testing::{start_mock, start_mock_yaml};
 
 /// 8 VUs, each holding at most one chat at a time, on 4 agent actors with
@@ -35,12 +35,7 @@ steps:
 async fn no_fault_run_with_actors_on_every_slot_is_in_order_and_never_full() {
     let mock = start_mock().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let yaml = format!(
-        "name: order\n{target}  room: 1\n{AGENTS_ON_EVERY_SLOT}",
-        target = target_block(&mock),
-    );
-    let path = write_scenario(dir.path(), "order.yaml", &yaml);
-    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let (exit, report) = run_in_room_1(&mock, dir.path(), "order", AGENTS_ON_EVERY_SLOT).await;
     let hooks = report.webhooks.as_ref().expect("a webhooks section");
     let totals = &report.agents.as_ref().expect("an agents section").totals;
     assert!(hooks.counts.received > 50, "{:?}", hooks.counts);
@@ -69,12 +64,7 @@ steps:
   - send_message: {message: hi}
   - close_chat:
 "#;
-    let yaml = format!(
-        "name: reordered\n{target}  room: 1\n{body}",
-        target = target_block(&mock),
-    );
-    let path = write_scenario(dir.path(), "reordered.yaml", &yaml);
-    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    let (exit, report) = run_in_room_1(&mock, dir.path(), "reordered", body).await;
     let hooks = report.webhooks.as_ref().expect("a webhooks section");
     assert!(hooks.counts.out_of_order > 0, "{:?}", hooks.counts);
     let named: u64 = hooks.out_of_order_pairs.iter().map(|p| p.count).sum();
