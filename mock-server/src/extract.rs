@@ -267,24 +267,6 @@ impl Params {
             .ok_or_else(|| ApiError::bad_request(format!("`{name}` is required")))
     }
 
-    /// An optional integer, number or numeric string.
-    ///
-    /// # Errors
-    ///
-    /// 400 otherwise.
-    pub fn i64(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        let parsed = match self.raw(name) {
-            None => return Ok(None),
-            Some(Raw::Query(s)) => s.trim().parse().ok(),
-            Some(Raw::Body(Value::Number(n))) => integral(n),
-            Some(Raw::Body(Value::String(s))) => s.trim().parse().ok(),
-            Some(Raw::Body(_)) => None,
-        };
-        parsed
-            .map(Some)
-            .ok_or_else(|| type_error(name, "an integer"))
-    }
-
     /// An optional boolean (`true`/`false`, `1`/`0`).
     ///
     /// # Errors
@@ -556,7 +538,6 @@ mod tests {
             Ok(Some(12400))
         );
         assert!(params(json!({"room": 1.5})).u32("room").is_err());
-        assert_eq!(params(json!({"t": 7.0})).i64("t"), Ok(Some(7)));
         assert!(params(json!({"name": null})).str("name").is_err());
         assert!(params(json!({"room": null})).u32("room").is_err());
     }

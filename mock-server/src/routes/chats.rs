@@ -19,7 +19,7 @@ fn chat_body<'s>(store: &'s AppStore, id: &str) -> Result<Wrap<ChatView<'s>>, Ap
 pub(super) async fn chats_create(SecretApi(api): SecretApi, params: Params) -> Reply {
     let creator = params.required_str("creator")?;
     let room = params.required_u32("room")?;
-    let source = params.i64("source")?.unwrap_or(3);
+    let source = params.u32("source")?.unwrap_or(3);
     let lang = params.str("lang")?;
     let external_id = params.str("externalId")?;
     let history = params.array("history")?.unwrap_or_default();
@@ -69,7 +69,7 @@ pub(super) async fn chats_update(
         room: params.u32("room")?,
         lang: params.str("lang")?,
         external_id: params.str("externalId")?,
-        source: params.u32("source")?.map(i64::from),
+        source: params.u32("source")?,
     };
     api.with_store(|s| {
         s.update_chat(&id, update)?;

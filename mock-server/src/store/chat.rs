@@ -18,7 +18,7 @@ pub struct ChatUpdate {
     /// New external id.
     pub external_id: Option<String>,
     /// New source.
-    pub source: Option<i64>,
+    pub source: Option<u32>,
 }
 
 /// The body fields `PUT /chats/{chatId}` takes (the spec's
@@ -35,7 +35,7 @@ impl AppStore {
         &mut self,
         creator: &str,
         room: u32,
-        source: i64,
+        source: u32,
         lang: Option<String>,
         external_id: Option<String>,
         history: Vec<serde_json::Value>,

@@ -145,7 +145,7 @@ pub struct Chat {
     /// In its room's queue.
     pub in_queue: bool,
     /// Source (3 = chat).
-    pub source: i64,
+    pub source: u32,
     /// Language.
     pub lang: Option<String>,
     /// Integrator's key.

@@ -29,7 +29,7 @@ pub struct ChatView<'a> {
     room: u32,
     status: &'static str,
     in_queue: bool,
-    source: i64,
+    source: u32,
     lang: Option<&'a str>,
     external_id: Option<&'a str>,
     users: &'a [String],

@@ -58,6 +58,16 @@ async fn chats_routes() {
     demo.post("/chats", json!({"creator": user, "room": "one"}))
         .await
         .assert_error(400);
+    // `source` is a non-negative integer up to 2^32-1, like the schema of
+    // the chat the mock would answer with (it once stored -1 and broke it).
+    for source in [json!(-1), json!(5_000_000_000_u64), json!("-3"), json!(1.5)] {
+        demo.post(
+            "/chats",
+            json!({"creator": user, "room": 1, "source": source}),
+        )
+        .await
+        .assert_error(400);
+    }
 
     assert_eq!(
         demo.get(&format!("/users/{user}")).await.expect(200)["user"]["chats"],
