@@ -12,7 +12,8 @@
 //! invalid case is invalid and a valid case valid by the spec, not by this
 //! file's guess. Boundary cases change only what cannot name another
 //! resource: fields the happy body leaves out, and numbers, booleans and
-//! enum values; `anyOf` fields (room and source ids) are left alone. A
+//! enum values; `anyOf` fields (room and source ids) get only breaks (a
+//! number out of every branch's range), never boundaries. A
 //! string the spec marks `x-unique: true` (unique per app, e.g. a user's
 //! `externalId`) gets the run's tag, padded to the boundary length, so a
 //! rerun against the same instance meets no value an earlier run left; a
@@ -283,7 +284,8 @@ impl Gen<'_> {
         ] {
             push("type", format!("is {}", short(&wrong)), Ok(wrong), false);
         }
-        if schema.get("anyOf").is_some() {
+        if let Some(branches) = schema["anyOf"].as_array() {
+            any_of_breaks(branches, &mut push);
             return;
         }
         let free = current.is_none();
@@ -421,6 +423,21 @@ fn number_candidates(schema: &Value, push: &mut Push<'_>) {
     }
 }
 
+/// The breaks of an `anyOf` field (room and source ids): each numeric branch's
+/// out-of-range values, never its boundaries (the field may name a resource). A value
+/// another branch accepts is dropped by the validator like every other candidate.
+fn any_of_breaks(branches: &[Value], push: &mut Push<'_>) {
+    for branch in branches {
+        if matches!(branch["type"].as_str(), Some("integer" | "number")) {
+            number_candidates(branch, &mut |kind, what, value, valid| {
+                if !valid {
+                    push(kind, what, value, false);
+                }
+            });
+        }
+    }
+}
+
 /// `base` with the value at `at` replaced (or removed when `value` is
 /// `None`); `None` when `at` does not lead through objects and arrays.
 fn apply(base: &Value, at: &[String], value: Option<Value>) -> Option<Value> {
@@ -531,6 +548,25 @@ mod tests {
                 .any(|c| c.body["history"][0]["created"] == json!(i64::MAX)),
             "{valid:?}"
         );
+    }
+
+    #[test]
+    fn an_any_of_id_gets_out_of_range_breaks_and_no_boundaries() {
+        let base = json!({"creator": "u-1", "room": 1, "source": 3});
+        let Cases { invalid, valid, .. } =
+            cases(Operation::CreateChat, &base, options(1, 100), TAG);
+        for field in ["room", "source"] {
+            for out in [json!(-1), json!(4_294_967_296_u64)] {
+                assert!(
+                    invalid.iter().any(|c| c.body[field] == out),
+                    "{field} = {out}: {invalid:?}"
+                );
+            }
+            assert!(
+                valid.iter().all(|c| c.body[field] == base[field]),
+                "{field} boundary: {valid:?}"
+            );
+        }
     }
 
     #[test]
