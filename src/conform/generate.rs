@@ -2,7 +2,8 @@
 //! spec and a body known to work (the tour's happy body), one-field
 //! mutations that break the schema (a required field missing, a wrong
 //! type, a number out of range, a string too short or too long, a value
-//! outside an enum, too few items) and ones that stay at its boundaries
+//! outside an enum, too few items, a field where `additionalProperties` is
+//! false) and ones that stay at its boundaries
 //! (each enum value, a number at its minimum and maximum, a string at its
 //! minimum length, an empty array).
 //!
@@ -244,6 +245,17 @@ impl Gen<'_> {
                     skip: None,
                 });
             }
+        }
+        if schema["additionalProperties"] == json!(false) {
+            let name = field("conformUnknown");
+            out.push(Candidate {
+                kind: "unknown",
+                what: format!("`{}` is a field the schema does not allow", name.join(".")),
+                at: name,
+                value: Some(json!(1)),
+                valid: false,
+                skip: None,
+            });
         }
         for (name, property) in schema["properties"].as_object().into_iter().flatten() {
             self.value_candidates(resolve(property), base.get(name), &field(name), out);
@@ -567,6 +579,18 @@ mod tests {
                 "{field} boundary: {valid:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_closed_object_gets_an_unknown_field() {
+        let base = json!({"lang": "en"});
+        let Cases { invalid, .. } = cases(Operation::UpdateChat, &base, options(1, 100), TAG);
+        assert!(
+            invalid
+                .iter()
+                .any(|c| c.body["conformUnknown"] == json!(1) && c.body["lang"] == "en"),
+            "{invalid:?}"
+        );
     }
 
     #[test]
