@@ -294,14 +294,17 @@ impl Params {
     ///
     /// # Errors
     ///
-    /// 400 when an element is not a non-negative integer, or a body value
-    /// is not an array.
+    /// 400 when an element is not a non-negative integer (an empty one
+    /// included), or a body value is not an array.
     pub fn u32_list(&self, name: &str) -> Result<Option<Vec<u32>>, ApiError> {
         let err = || type_error(name, "a list of integers within 0..=4294967295");
         match self.raw(name) {
             None => Ok(None),
-            Some(raw @ Raw::Query(_)) => split(text(raw).unwrap_or(""))
-                .map(|p| p.parse::<u32>().map_err(|_| err()))
+            // Every element counts: `1,,2` breaks the spec's pattern.
+            Some(raw @ Raw::Query(_)) => text(raw)
+                .unwrap_or("")
+                .split(',')
+                .map(|p| p.trim().parse::<u32>().map_err(|_| err()))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             Some(Raw::Body(Value::Array(items))) => items
@@ -567,6 +570,19 @@ mod tests {
             .expect_err("2^32")
             .to_string();
         assert!(message.contains("0..=4294967295"), "{message}");
+    }
+
+    #[test]
+    fn a_query_list_of_ids_refuses_an_empty_element() {
+        let query = |value: &str| {
+            let mut p = Params::default();
+            p.query.push(("roomIds".to_owned(), value.to_owned()));
+            p.u32_list("roomIds")
+        };
+        assert_eq!(query("1, 2"), Ok(Some(vec![1, 2])));
+        for broken in ["1,,2", "1,", ""] {
+            assert!(query(broken).is_err(), "{broken:?}");
+        }
     }
 
     #[test]
