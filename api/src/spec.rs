@@ -68,6 +68,51 @@ pub fn responses(op: Operation) -> Vec<DeclaredResponse> {
     out
 }
 
+/// One query parameter an operation declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryParameter {
+    /// Its name (`roomIds`).
+    pub name: &'static str,
+    /// The spec marks it `required`.
+    pub required: bool,
+    /// JSON pointer (into [`document`]) of its schema.
+    pub schema: String,
+}
+
+/// The query parameters `op` declares, in the spec's order, `$ref`s to
+/// `#/components/parameters/…` followed.
+pub fn query_parameters(op: Operation) -> Vec<QueryParameter> {
+    let method = op.method().as_str().to_ascii_lowercase();
+    let base = format!("/paths/{}/{method}/parameters", escape(op.path()));
+    let mut out = Vec::new();
+    for (i, parameter) in operation(op)["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let (pointer, node) = match parameter["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            Some(p) => match document().pointer(p) {
+                Some(node) => (p.to_owned(), node),
+                None => continue,
+            },
+            None => (format!("{base}/{i}"), parameter),
+        };
+        if node["in"] != "query" || node.get("schema").is_none() {
+            continue;
+        }
+        let Some(name) = node["name"].as_str() else {
+            continue;
+        };
+        out.push(QueryParameter {
+            name,
+            required: node["required"] == true,
+            schema: format!("{pointer}/schema"),
+        });
+    }
+    out
+}
+
 /// JSON pointer of the request body schema of webhook `event`
 /// (`chats:create`), when the spec describes it.
 pub fn webhook_body_schema(event: &str) -> Option<String> {

@@ -171,3 +171,21 @@ fn the_compiler_resolves_component_references() {
     assert!(schema::compile(&event).is_ok());
     assert!(schema::compile("/nothing/here").is_err());
 }
+
+#[test]
+fn query_parameters_follow_refs_and_agree_with_the_table() {
+    for op in Operation::ALL {
+        let names: Vec<&str> = spec::query_parameters(op).iter().map(|p| p.name).collect();
+        assert_eq!(names, op.query_params(), "{}", op.id());
+    }
+    let listed = spec::query_parameters(Operation::ListChats);
+    let limit = listed.iter().find(|p| p.name == "limit").expect("limit");
+    assert_eq!(limit.schema, "/components/parameters/limit/schema");
+    assert_eq!(
+        spec::document().pointer(&limit.schema).unwrap()["maximum"],
+        500
+    );
+    let rooms = &spec::query_parameters(Operation::GetAgentsAvailable)[0];
+    assert!(rooms.required);
+    assert!(spec::document().pointer(&rooms.schema).unwrap()["pattern"].is_string());
+}

@@ -29,6 +29,7 @@ mod cleanup;
 mod generate;
 mod output;
 mod probes;
+mod query;
 mod suite;
 mod watch;
 
@@ -150,6 +151,8 @@ pub enum Kind {
     AfterClose,
     /// A generated body the request schema rejects.
     InvalidBody,
+    /// A generated query the parameters' schemas reject.
+    InvalidQuery,
     /// A generated body at the request schema's boundaries.
     BoundaryBody,
     /// A method the path does not serve.

@@ -1,10 +1,10 @@
 //! The probes every operation gets, generated from the spec rather than
 //! written per operation: credentials per auth class, a JSON body with a
-//! wrong or missing `Content-Type`, generated invalid and boundary-valid
-//! bodies (shrunk to a minimal failing body on a failure), and the methods
+//! wrong or missing `Content-Type`, generated invalid queries, generated
+//! invalid and boundary-valid bodies (shrunk to a minimal failing body on a failure), and the methods
 //! each path does not serve.
 //!
-//! The credential, content-type and invalid-body probes run just before an
+//! The credential, query, content-type and invalid-body probes run just before an
 //! operation's first happy call, in the state where that call succeeds, so
 //! the probed fault is the only thing wrong with the request.
 
@@ -12,16 +12,27 @@ use serde_json::Value;
 
 use super::checker::{Answer, Checker, Payload};
 use super::generate::{self, Case};
-use super::{Call, Creds, Kind};
+use super::{Call, Creds, Kind, query};
 use crate::api::{AuthClass, Method, Operation};
 
-/// Credentials, content type and generated invalid bodies for `call.op`.
+/// Credentials, generated invalid queries, content type and generated
+/// invalid bodies for `call.op`.
 pub(super) async fn before(c: &mut Checker, call: &Call<'_>) {
     let body = || call.body.as_ref().map_or(Payload::None, Payload::Json);
     for (label, creds, wanted) in auth_cases(call.op, c) {
         let answer = c.exchange(c.build_call(call, creds, body())).await;
         let expect = c.within_declared(call.op, wanted);
         c.judge(&named(label, &expect), call.op, Kind::Auth, &expect, answer);
+    }
+    let expect = c.within_declared(call.op, &[400]);
+    for case in query::breaks(call.op, &call.query, call.body.as_ref()) {
+        let probe = Call {
+            query: case.query,
+            ..call.clone()
+        };
+        let answer = c.exchange(c.build_call(&probe, call.creds, body())).await;
+        let name = named(&format!("invalid query: {}", case.what), &expect);
+        c.judge(&name, call.op, Kind::InvalidQuery, &expect, answer);
     }
     let Some(json) = &call.body else {
         return;

@@ -261,6 +261,7 @@ fn conform_covers_every_operation_of_the_spec_against_the_bundled_mock() {
         "auth",
         "after_close",
         "invalid_body",
+        "invalid_query",
         "boundary_body",
         "method",
         "content_type",
