@@ -189,7 +189,9 @@ pub fn definitions(thresholds: &[Threshold]) -> Vec<ThresholdDef> {
         .collect()
 }
 
-/// Without thresholds: every failing step and the failed iterations.
+/// Without thresholds: every failing step, the failed iterations and the
+/// webhook events that broke the spec's schema (the JUnit file fails their
+/// `event schema:` cases in this mode, so the verdict must too).
 fn step_reasons(report: &RunReport, reasons: &mut Vec<String>) {
     for s in report.steps.iter().filter(|s| s.errors > 0) {
         reasons.push(format!(
@@ -202,6 +204,25 @@ fn step_reasons(report: &RunReport, reasons: &mut Vec<String>) {
         reasons.push(format!(
             "{} of {} iteration(s) failed",
             t.iteration_errors, t.iterations
+        ));
+    }
+    // A webhook event is an answer of the API like a response: one that breaks
+    // the spec's schema fails the run as a broken response fails its step.
+    if let Some(w) = report
+        .webhooks
+        .as_ref()
+        .filter(|w| w.counts.schema_violations > 0)
+    {
+        let names: Vec<String> = w
+            .schema_violations
+            .iter()
+            .map(|(name, v)| format!("{name} × {}", v.count))
+            .collect();
+        reasons.push(format!(
+            "{} of {} webhook event(s) broke the spec's schema ({})",
+            w.counts.schema_violations,
+            w.counts.schema_checked,
+            names.join(", ")
         ));
     }
 }

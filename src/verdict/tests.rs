@@ -643,3 +643,47 @@ fn a_service_level_without_its_events_subscribed_says_which_it_needs() {
         );
     }
 }
+
+/// See: audit 7, finding 1 (12 events broke their schema; the verdict said
+/// PASSED, exit 0, while the JUnit file of the same run had a failure).
+#[test]
+fn without_thresholds_events_that_break_their_schema_fail_the_run_and_the_junit_agrees() {
+    use crate::report::webhook::{EventViolations, build, tests::sample_input};
+    let mut report = sample();
+    // The sample's own failing step and iterations out of the way.
+    for step in &mut report.steps {
+        step.errors = 0;
+    }
+    report.totals.iteration_errors = 0;
+    let mut hooks = build(&sample_input(4));
+    hooks.counts.schema_checked = 30;
+    hooks.counts.schema_violations = 12;
+    hooks.schema_violations.clear();
+    hooks.schema_violations.insert(
+        "messages:new".to_owned(),
+        EventViolations {
+            count: 12,
+            samples: Vec::new(),
+        },
+    );
+    report.webhooks = Some(hooks);
+    let v = judge(&[], &report);
+    assert!(!v.passed, "{v:?}");
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r == "12 of 30 webhook event(s) broke the spec's schema (messages:new × 12)"),
+        "{:?}",
+        v.reasons
+    );
+    let xml = String::from_utf8(crate::report::junit::render(&report, &v).unwrap()).unwrap();
+    assert!(!xml.contains("failures=\"0\""), "{xml}");
+    // With no violation the same run passes, and its JUnit file has no failure.
+    let hooks = report.webhooks.as_mut().expect("webhooks");
+    hooks.counts.schema_violations = 0;
+    hooks.schema_violations.clear();
+    let v = judge(&[], &report);
+    assert!(v.passed, "{v:?}");
+    let xml = String::from_utf8(crate::report::junit::render(&report, &v).unwrap()).unwrap();
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+}
