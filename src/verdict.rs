@@ -581,7 +581,10 @@ fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
                 ThresholdStatus::Fail
             };
             let (measured, required) = show_pair(*a, t.limit, t.unit);
-            let message = format!("measured {measured}, required {} {required}", t.op.as_str());
+            let mut message = format!("measured {measured}, required {} {required}", t.op.as_str());
+            if let Some(note) = sampled_note(t, report) {
+                message.push_str(&format!("; {note}"));
+            }
             (status, message)
         }
         Err(why) if t.allow_empty => (
@@ -598,6 +601,21 @@ fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
         actual: measured.ok(),
         message,
     }
+}
+
+/// On `schema_violations` under `--schema sample=R`: how many responses the
+/// sampling checked, so a pass says it was earned on a sample.
+fn sampled_note(t: &Threshold, report: &RunReport) -> Option<String> {
+    if t.subject != Subject::Run(RunMetric::SchemaViolations) {
+        return None;
+    }
+    let schema = report.schema.as_ref()?;
+    let received: u64 = report
+        .routes
+        .iter()
+        .map(|r| r.statuses.values().sum::<u64>())
+        .sum();
+    schema.sampled_note(schema.checked?, received)
 }
 
 /// The measured value and the limit, each as [`show`] writes it, unless that

@@ -173,7 +173,8 @@ fn add_thresholds(suite: &mut TestSuite, verdict: &Verdict) {
             (!t.passed).then(|| (t.message.clone(), String::new())),
             true,
         );
-        if t.status == ThresholdStatus::NoData && t.passed {
+        // A pass says what it measured (and, on a sample, how much was checked).
+        if t.passed {
             c.set_system_out(t.message.clone());
         }
         suite.add_test_case(c);
@@ -201,15 +202,32 @@ fn add_route_schemas(suite: &mut TestSuite, report: &RunReport, steps_decide: bo
             .and_then(|s| s.route_not_checked(route));
         let c = match &unchecked {
             Some(why) => skipped(name, "schema", why),
-            None => case(
-                name,
-                "schema",
-                route_schema_problem(report, &route.name),
-                steps_decide,
-            ),
+            None => {
+                let mut c = case(
+                    name,
+                    "schema",
+                    route_schema_problem(report, &route.name),
+                    steps_decide,
+                );
+                if let Some(note) = route_sampled_note(report, route) {
+                    c.set_system_out(note);
+                }
+                c
+            }
         };
         suite.add_test_case(c);
     }
+}
+
+/// How many of `route`'s responses a sampled schema check checked.
+fn route_sampled_note(report: &RunReport, route: &StatsReport) -> Option<String> {
+    let schema = report.schema.as_ref()?;
+    let checked = schema
+        .checked_by_route
+        .as_ref()?
+        .get(&route.name)
+        .copied()?;
+    schema.sampled_note(checked, route.statuses.values().sum())
 }
 
 /// The failure of a route's schema case: how many responses broke the schema, the first
@@ -364,8 +382,16 @@ mod tests {
             ..crate::report::SchemaReport::default()
         });
         let xml = xml_of(&report, &[]);
-        let passing = |route: &str| format!("name=\"schema: {route}\" classname=\"schema\"/>");
-        assert!(xml.contains(&passing("POST /users")), "{xml}");
+        // A pass on a sample says so (audit 7, finding 12: it did not).
+        let users = case_of(&xml, "schema: POST /users");
+        assert!(
+            !users.contains("<failure") && !users.contains("<skipped"),
+            "{users}"
+        );
+        assert!(
+            users.contains("sampled: 40 of the ") && users.contains("(--schema sample=0.05)"),
+            "{users}"
+        );
         let unchecked = "<skipped message=\"no response of this route was checked: ";
         case_says(
             &xml,
@@ -381,8 +407,50 @@ mod tests {
         // is still known unchecked, the others cannot be told apart.
         report.schema.as_mut().expect("schema").checked_by_route = None;
         let xml = xml_of(&report, &[]);
-        assert!(xml.contains(&passing("POST /chats")), "{xml}");
+        // Without per-route counts there is no sampled note: a bare passing case.
+        assert!(
+            xml.contains("name=\"schema: POST /chats\" classname=\"schema\"/>"),
+            "{xml}"
+        );
         assert!(case_of(&xml, "schema: GET /chats/{chatId}").contains("never called"));
+    }
+
+    /// See: audit 7, finding 13 (the close route read "never called" when
+    /// the clean-up had closed a dozen chats on it).
+    #[test]
+    fn the_close_route_no_step_called_says_the_clean_up_is_not_checked() {
+        let mut report = build_sample_report();
+        report.routes[2].name = "DELETE /chats/{chatId}".to_owned();
+        report.routes[2].count = 0;
+        report.schema = Some(crate::report::SchemaReport {
+            mode: "all".to_owned(),
+            checked: Some(40),
+            checked_by_route: Some([("POST /users".to_owned(), 40)].into()),
+            ..crate::report::SchemaReport::default()
+        });
+        let xml = xml_of(&report, &[]);
+        case_says(
+            &xml,
+            "schema: DELETE /chats/{chatId}",
+            "never called by a step (the clean-up&apos;s closes",
+        );
+    }
+
+    #[test]
+    fn a_passing_schema_threshold_on_a_sample_says_how_much_was_checked() {
+        let mut report = build_sample_report();
+        report.schema = Some(crate::report::SchemaReport {
+            mode: "sample=0.05".to_owned(),
+            checked: Some(7),
+            ..crate::report::SchemaReport::default()
+        });
+        let t = threshold::parse("schema_violations == 0", &[], false).expect("valid");
+        let xml = xml_of(&report, &[t]);
+        case_says(
+            &xml,
+            "threshold: schema_violations == 0",
+            "sampled: 7 of the ",
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::StatsReport;
+use crate::api::Operation;
 use crate::schema::SchemaMode;
 
 /// The load model of a run.
@@ -292,6 +293,22 @@ impl SchemaReport {
         }
     }
 
+    /// With `--schema sample=R`, how much of `of` responses the sampling
+    /// checked (`sampled: 7 of the 58 response(s) received were checked
+    /// (--schema sample=0.05)`): a
+    /// pass it earned is labelled as sampled. `None` when every response is
+    /// checked (or none is).
+    pub fn sampled_note(&self, checked: u64, of: u64) -> Option<String> {
+        matches!(SchemaMode::parse(&self.mode), Ok(SchemaMode::Sample(r)) if r > 0.0 && r < 1.0)
+            .then(|| {
+                format!(
+                    "sampled: {checked} of the {of} response(s) received were checked \
+                     (--schema {})",
+                    self.mode
+                )
+            })
+    }
+
     /// Why no response of `route` was checked, or `None` when some was
     /// (or, in a report written before per-route counts, when the route
     /// was called at all in a run that checked responses). A route's schema
@@ -334,20 +351,28 @@ impl SchemaReport {
         // The agent actors' requests are never checked.
         let agents = route.connection.as_ref().map_or(0, |c| c.pooled);
         let users = count.saturating_sub(agents);
-        Some(if count == 0 {
-            "never called".to_owned()
-        } else if users == 0 {
-            format!("its {count} request(s) were the agent actors', which are not checked")
-        } else if matches!(SchemaMode::parse(&self.mode), Ok(SchemaMode::Sample(_))) {
-            format!(
-                "sampling checked none of the virtual users' {users} request(s) (--schema {})",
-                self.mode
-            )
-        } else if route.statuses.values().sum::<u64>() == 0 {
-            format!("none of its {count} request(s) got a response")
-        } else {
-            "the spec gives no schema for the responses it got".to_owned()
-        })
+        Some(
+            if count == 0 && route.name == Operation::CloseChat.route_key() {
+                // The clean-up's closes and those after a failed iteration are
+                // neither counted on the route nor checked.
+                "never called by a step (the clean-up's closes, and those after a failed \
+             iteration, are not counted here nor schema-checked)"
+                    .to_owned()
+            } else if count == 0 {
+                "never called".to_owned()
+            } else if users == 0 {
+                format!("its {count} request(s) were the agent actors', which are not checked")
+            } else if matches!(SchemaMode::parse(&self.mode), Ok(SchemaMode::Sample(_))) {
+                format!(
+                    "sampling checked none of the virtual users' {users} request(s) (--schema {})",
+                    self.mode
+                )
+            } else if route.statuses.values().sum::<u64>() == 0 {
+                format!("none of its {count} request(s) got a response")
+            } else {
+                "the spec gives no schema for the responses it got".to_owned()
+            },
+        )
     }
 }
 
