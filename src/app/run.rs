@@ -20,11 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Signals;
 use super::live::{SignalWatch, Ticker};
+use super::outputs::{Kind, Outputs, check_outputs};
 use super::target::{Target, resolve_target};
 use super::webhook::{self, WebhookRun};
-use super::{
-    AppError, Exit, Outputs, check_outputs, run_failed, usage, verdict_exit, write_renderings,
-};
+use super::{AppError, Exit, run_failed, usage, verdict_exit};
 use crate::agents::{self, AgentPool, AgentSummary};
 use crate::cli::RunArgs;
 use crate::client::{ApiClient, ClientConfig, HttpUsed};
@@ -60,7 +59,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let (mut outcome, signals) = run_load(&mut run, &plan, signals).await;
     let after = clean_up(&mut run, &mut outcome, signals).await;
     let report = build_report(&args, &run, &plan, &target, started_at, outcome, after);
-    let exit = deliver(report, &run, outputs, &args, &target);
+    let exit = deliver(report, &run, outputs, &target);
     drop(target);
     exit
 }
@@ -103,8 +102,11 @@ fn check_run_outputs(
     check_outputs(
         args.out.as_deref(),
         default_report_path(&config.scenario.name, shard, started_at),
-        args.junit.as_deref(),
-        &[args.html.as_deref(), args.csv.as_deref()],
+        &[
+            (Kind::Junit, args.junit.as_deref()),
+            (Kind::Html, args.html.as_deref()),
+            (Kind::Csv, args.csv.as_deref()),
+        ],
     )
 }
 
@@ -606,28 +608,30 @@ fn schema_report(
     }
 }
 
-/// Verdict stage: judges the report by the scenario's thresholds, writes the
-/// report and its renderings, prints the summary and the verdict, and picks
-/// the exit code.
+/// Verdict stage: judges the report by the scenario's thresholds, prints
+/// the summary, writes every output that can be written (naming each that
+/// cannot, the JSON report saved elsewhere then), prints the verdict, and
+/// picks the exit code: the verdict's, or 3 when an output was not written
+/// where asked.
 fn deliver(
     mut report: RunReport,
     run: &ReadyRun,
     outputs: Outputs,
-    args: &RunArgs,
     target: &Target,
 ) -> Result<Exit, AppError> {
     let verdict = verdict::judge(&run.scenario.thresholds, &report);
     report.verdict = Some(verdict.clone());
-    let json = report::json::render(&report).map_err(run_failed)?;
-    let path = outputs.write_report(&json).map_err(run_failed)?;
-    outputs
-        .write_junit(|| Ok(report::junit::render(&report, &verdict)?))
-        .map_err(run_failed)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     crate::outln!("{}", report::terminal::render(&report, color));
-    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
+    let delivered = outputs.deliver(|kind| match kind {
+        Kind::Json => Ok(report::json::render(&report)?),
+        Kind::Junit => Ok(report::junit::render(&report, &verdict)?),
+        Kind::Html => Ok(report::html::render(&report)?),
+        Kind::Csv => Ok(report::csv_export::render(&report)?),
+    });
+    delivered.print_renderings();
     crate::redact::print(&report::terminal::render_verdict(&verdict, color));
-    crate::outln!("report: {}", path.display());
+    delivered.print_report();
     if verdict.target_unreachable {
         crate::errln!(
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
@@ -643,5 +647,5 @@ fn deliver(
         };
         crate::errln!("{level}: {tls}");
     }
-    Ok(verdict_exit(&verdict))
+    delivered.exit(verdict_exit(&verdict))
 }

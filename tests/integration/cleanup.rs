@@ -19,9 +19,9 @@ use crate::common::{chatload, read_json, run_scenario, serve_in_thread, write_sc
 
 /// Close requests the stalled target received.
 #[derive(Clone, Default)]
-struct Stalled {
+pub(crate) struct Stalled {
     chats: Arc<AtomicU64>,
-    closes: Arc<AtomicU64>,
+    pub(crate) closes: Arc<AtomicU64>,
 }
 
 /// Signs users up and opens chats at once; never answers a `DELETE`.
@@ -42,7 +42,7 @@ async fn stalled(State(s): State<Stalled>, method: Method, uri: Uri) -> Response
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-fn start_stalled() -> (String, Stalled) {
+pub(crate) fn start_stalled() -> (String, Stalled) {
     let state = Stalled::default();
     let app = axum::Router::new()
         .fallback(stalled)
@@ -51,7 +51,7 @@ fn start_stalled() -> (String, Stalled) {
 }
 
 /// Three iterations, each leaving its chat open.
-fn scenario(base_url: &str, extra: &str) -> String {
+pub(crate) fn scenario(base_url: &str, extra: &str) -> String {
     format!(
         "name: leftovers\ntarget: {{base_url: '{base_url}', app_id: app, secret: s3cret-value}}\n\
          load: {{vus: 1, iterations: 3}}\n{extra}steps:\n  - create_user:\n  - create_chat:\n"
