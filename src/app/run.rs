@@ -287,7 +287,8 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
 }
 
 /// Run stage: the plan driven to its end, with live progress and signals
-/// watched (the watch lasts through the clean-up: a second signal cuts it short).
+/// watched (the watch lasts through the clean-up, which a signal after the
+/// load, or a second one, cuts short).
 async fn run_load(
     run: &mut ReadyRun,
     plan: &LoadPlan,
@@ -313,6 +314,8 @@ async fn run_load(
         interrupt,
     )
     .await;
+    // From here a signal ends the clean-up only: the figures are complete.
+    signals.load_over();
     ticker.stop().await;
     run.progress.finish();
     (outcome, signals)
@@ -325,13 +328,14 @@ struct CleanedUp {
     cleanup: Option<CleanupSummary>,
     agents: Option<AgentSummary>,
     webhooks: Option<WebhookInput>,
-    /// A first Ctrl-C or SIGTERM stopped the run.
+    /// A Ctrl-C or SIGTERM cut the measurement short: during the load, its
+    /// drain or the settle wait (one during the clean-up only ends it).
     stopped_by_signal: bool,
 }
 
 /// Clean-up stage: closes the chats iterations left open (unless a second
-/// signal asked to stop now), then stops the agents, then finishes the webhook
-/// session.
+/// signal during the load asked to stop now; a signal during it ends it),
+/// then stops the agents, then finishes the webhook session.
 async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalWatch) -> CleanedUp {
     let leftovers = std::mem::take(&mut outcome.open_chats);
     let cleanup = close_leftovers(run, leftovers, &signals).await;
@@ -389,7 +393,7 @@ async fn close_leftovers(
             humantime::format_duration(limit)
         ));
     }
-    let stop = signals.second_signal();
+    let stop = signals.cleanup_stop();
     Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
 }
 
@@ -403,9 +407,8 @@ async fn finish_webhooks(
     elapsed: Duration,
     signals: &SignalWatch,
 ) -> WebhookInput {
-    let stop = signals.next_signal();
+    let stop = signals.settling();
     if stop.is_some() && !hooks.settle().is_zero() {
-        signals.settling();
         run.progress.status(&format!(
             "waiting up to {} (webhooks.settle) for the last webhook events, then deleting the \
              webhook (Ctrl-C to stop waiting)...",
@@ -413,6 +416,7 @@ async fn finish_webhooks(
         ));
     }
     let finished = webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), stop.as_ref()).await;
+    signals.settled();
     if finished.settle_stopped {
         let missing: u64 = finished.input.summary.missing.values().sum();
         run.progress.println(&format!(
@@ -458,8 +462,9 @@ fn build_report(
         load: load_profile(&scenario.load, run.shard, plan, scenario.target.timeout),
         seed: Some(run.seed),
         seeds: Vec::new(),
-        // One truth: a signal during the clean-up or the settle wait
-        // interrupts the run as much as one during the load.
+        // A signal during the load, its drain or the settle wait cut the
+        // figures short; one during the clean-up did not (the clean-up
+        // section says it stopped it).
         interrupted: outcome.interrupted || after.stopped_by_signal,
         stopped_by_signal: after.stopped_by_signal,
         shard,
