@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
+use super::outputs::{
+    Kind, check_renderings, check_writable_paths, file_identity, refuse_same_file, write_file,
+};
 use super::{
-    AppError, Exit, check_writable_paths, read_report, rejudge, run_failed, shutdown_signal, usage,
-    verdict_exit, write_file, write_renderings,
+    AppError, Exit, read_report, rejudge, run_failed, shutdown_signal, usage, verdict_exit,
 };
 use crate::cli::{CompareArgs, MergeArgs, MockArgs, ReportArgs, ValidateArgs};
 use crate::{report, scenario};
@@ -83,17 +85,23 @@ pub(super) fn threshold_warnings(
 /// function, same stored thresholds, same data), exiting with the same code.
 pub(super) fn rerender(args: &ReportArgs) -> Result<Exit, AppError> {
     let mut report = read_report(&args.report)?;
-    check_writable_paths(
-        [args.html.as_deref(), args.csv.as_deref()]
-            .into_iter()
-            .flatten(),
+    let outputs = check_renderings(
+        ("the report to render", &args.report),
+        &[
+            (Kind::Html, args.html.as_deref()),
+            (Kind::Csv, args.csv.as_deref()),
+        ],
     )?;
     let verdict = rejudge(&mut report)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     crate::outln!("{}", report::terminal::render(&report, color));
-    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
+    let delivered = outputs.deliver(|kind| match kind {
+        Kind::Csv => Ok(report::csv_export::render(&report)?),
+        Kind::Html | Kind::Json | Kind::Junit => Ok(report::html::render(&report)?),
+    });
+    delivered.print_renderings();
     crate::redact::print(&report::terminal::render_verdict(&verdict, color));
-    Ok(verdict_exit(&verdict))
+    delivered.exit(verdict_exit(&verdict))
 }
 
 pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
@@ -111,13 +119,15 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
         .collect();
     let mut merged = report::merge::merge(&reports, &names).map_err(usage)?;
     let verdict = rejudge(&mut merged)?;
-    write_file(
-        &args.out,
-        &report::json::render(&merged).map_err(run_failed)?,
-    )?;
+    // Printed first: an -o that cannot be written now loses no figure.
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     crate::outln!("{}", report::terminal::render(&merged, color));
     crate::redact::print(&report::terminal::render_verdict(&verdict, color));
+    write_file(
+        "the merged report",
+        &args.out,
+        &report::json::render(&merged).map_err(run_failed)?,
+    )?;
     crate::outln!(
         "merged {} reports into {}",
         reports.len(),
@@ -126,17 +136,12 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
     Ok(verdict_exit(&verdict))
 }
 
-/// `-o` naming one of the reports to merge (the same file by its canonical path, however
-/// spelled) would replace that report, a shard's own data, with the merged one: a usage
-/// error before any work. An output that does not exist yet is none of the inputs.
+/// `-o` naming one of the reports to merge (the same file however spelled,
+/// [`file_identity`]) would replace that report, a shard's own data, with the
+/// merged one: a usage error before any work.
 fn check_out_is_no_input(out: &Path, inputs: &[PathBuf]) -> Result<(), AppError> {
-    let Ok(target) = std::fs::canonicalize(out) else {
-        return Ok(());
-    };
-    match inputs
-        .iter()
-        .find(|input| std::fs::canonicalize(input).is_ok_and(|c| c == target))
-    {
+    let target = file_identity(out);
+    match inputs.iter().find(|input| file_identity(input) == target) {
         Some(input) => Err(usage(anyhow!(
             "-o {} is {}, one of the reports to merge: writing the merged report there \
              would replace it; write it to another file",
@@ -155,6 +160,13 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(anyhow!(e)))?;
     let (base, new) = (read_report(&args.base)?, read_report(&args.new)?);
+    if let Some(html) = &args.html {
+        let inputs = [
+            ("the base report", args.base.as_path()),
+            ("the new report", args.new.as_path()),
+        ];
+        refuse_same_file(&[("--html", html)], &inputs)?;
+    }
     check_writable_paths(args.html.as_deref())?;
     report::compare::check_rules(&rules, &base, &new).map_err(|e| usage(anyhow!(e)))?;
     let noise = u64::try_from(args.noise_floor.as_micros()).unwrap_or(u64::MAX);
@@ -165,7 +177,8 @@ pub(super) fn compare_reports(args: &CompareArgs) -> Result<Exit, AppError> {
     let comparison = report::compare::compare(&base, &new, runs, &rules, noise);
     crate::redact::print(&report::compare::render_terminal(&comparison));
     if let Some(path) = &args.html {
-        write_file(path, report::compare::render_html(&comparison).as_bytes())?;
+        let html = report::compare::render_html(&comparison);
+        write_file("the HTML comparison", path, html.as_bytes())?;
         crate::outln!("html: {}", path.display());
     }
     Ok(if comparison.failed() {

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
 
+use super::outputs::{Delivered, Kind, Outputs, check_outputs};
 use super::{
-    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Outputs, Signals, check_outputs,
-    default_report_path, mock_tls_config, remote_url, run_failed, tls_options, usage,
+    AppError, Exit, MOCK_APP_ID, MOCK_DOMAIN_KEY, MOCK_SECRET, Signals, default_report_path,
+    mock_tls_config, remote_url, run_failed, tls_options, usage,
 };
 use crate::cli::ConformArgs;
 use crate::conform::{
@@ -27,8 +28,7 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     let outputs = check_outputs(
         args.out.as_deref(),
         default_report_path("conform", None, SystemTime::now()),
-        args.junit.as_deref(),
-        &[],
+        &[(Kind::Junit, args.junit.as_deref())],
     )?;
     // The receiver is kept alive until the suite is done: the registered
     // webhook points at it.
@@ -57,8 +57,13 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
-    write_results(&report, &outputs)?;
-    verdict(&report)
+    // An output not written where asked (each named here) outranks the
+    // suite's own exit code: 3, as a suite that gave up.
+    let written = write_results(&report, &outputs).exit(Exit::Passed);
+    match (verdict(&report), written) {
+        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+        (Ok(exit), Ok(_)) => Ok(exit),
+    }
 }
 
 /// A remote target that is a chatload mock (`chatload mock`) has its
@@ -238,14 +243,15 @@ async fn mock_target(
     Ok((target, server))
 }
 
-/// Prints the results, then writes the JSON report and the JUnit file (when asked for).
-fn write_results(report: &ConformReport, outputs: &Outputs) -> Result<(), AppError> {
+/// Prints the results, then writes the JSON report and the JUnit file (when
+/// asked for): each that cannot be written is named, the JSON report saved
+/// elsewhere then.
+fn write_results(report: &ConformReport, outputs: &Outputs) -> Delivered {
     crate::outln!("{}", crate::conform::terminal(report).trim_end());
-    let json = serde_json::to_vec_pretty(report).map_err(run_failed)?;
-    let out = outputs.write_report(&json).map_err(run_failed)?;
-    outputs
-        .write_junit(|| crate::conform::junit(report))
-        .map_err(run_failed)?;
-    crate::outln!("report: {}", out.display());
-    Ok(())
+    let delivered = outputs.deliver(|kind| match kind {
+        Kind::Junit => crate::conform::junit(report),
+        _ => Ok(serde_json::to_vec_pretty(report)?),
+    });
+    delivered.print_report();
+    delivered
 }

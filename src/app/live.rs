@@ -1,7 +1,8 @@
 //! The live side of a run: the once-a-second progress tick (which also stops a
 //! run whose target is unreachable), the ten-times-a-second `abort_on_fail`
 //! check and the Ctrl-C/SIGTERM watch (first signal: stop starting iterations;
-//! second: abort the ones in flight).
+//! second: abort the ones in flight; once the load is over: end the clean-up,
+//! the figures and the verdict untouched; during the settle wait: end it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,113 +130,138 @@ impl Tick {
 }
 
 /// The Ctrl-C/SIGTERM watch, from the start of the run until [`SignalWatch::stop`].
+///
+/// During the load and its drain, the first signal stops starting
+/// iterations and the second aborts the ones in flight: the figures are
+/// partial, the run interrupted. Once the load and its drain are over
+/// ([`SignalWatch::load_over`]) the figures are complete: a signal then only
+/// ends the clean-up early, and changes neither them nor the verdict. During
+/// the `webhooks.settle` wait ([`SignalWatch::settling`]) a signal ends the
+/// wait, and the events not arrived count as missing: those figures are cut
+/// short, so the run is interrupted.
 pub(super) struct SignalWatch {
-    /// Set at the first signal.
-    signalled: Arc<AtomicBool>,
-    /// Set at the second signal: in-flight work was aborted, skip what can wait.
-    hard: Arc<AtomicBool>,
-    /// Set when the end-of-run settle wait starts: nothing is in flight any
-    /// more, so a signal only ends that wait (whoever waits says so).
-    settling: Arc<AtomicBool>,
-    /// Cancelled at the first signal (ends the settle wait).
-    first: CancellationToken,
-    /// Cancelled at the second signal (stops the clean-up).
-    second: CancellationToken,
+    state: Arc<WatchState>,
     task: JoinHandle<()>,
 }
 
+/// What the watch task and the stages share.
+#[derive(Default)]
+struct WatchState {
+    /// Set when a signal cut the measurement short (the load, its drain or
+    /// the settle wait): the run is interrupted.
+    signalled: AtomicBool,
+    /// Set at the second signal during the load: in-flight work was
+    /// aborted, skip what can wait.
+    hard: AtomicBool,
+    /// Set once the load and its drain are over.
+    load_over: AtomicBool,
+    /// Set while the end-of-run settle wait runs.
+    settling: AtomicBool,
+    /// Cancelled by a signal after the load, or a second one: ends the clean-up.
+    cleanup_stop: CancellationToken,
+    /// Cancelled by a signal during the settle wait: ends it.
+    settle_stop: CancellationToken,
+}
+
+/// The tokens a signal during the load cancels: `interrupt` at the first
+/// (no new iterations), `abort` at the second (in-flight ones end at once).
+struct LoadTokens {
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+}
+
 impl SignalWatch {
-    /// First Ctrl-C/SIGTERM: cancels `interrupt` (no new iterations). Second:
-    /// cancels `abort` (in-flight iterations end at once).
+    /// Watches from now on; see [`SignalWatch`] for what a signal does when.
     pub(super) fn start(
         signals: Signals,
         interrupt: &CancellationToken,
         abort: &CancellationToken,
         progress: &Arc<Progress>,
     ) -> SignalWatch {
-        let signalled = Arc::new(AtomicBool::new(false));
-        let hard = Arc::new(AtomicBool::new(false));
-        let settling = Arc::new(AtomicBool::new(false));
-        let first = CancellationToken::new();
-        let second = CancellationToken::new();
+        let state = Arc::new(WatchState::default());
+        let load = LoadTokens {
+            interrupt: interrupt.clone(),
+            abort: abort.clone(),
+        };
         let task = tokio::spawn(watch_signals(
             signals,
-            [interrupt.clone(), first.clone()],
-            [abort.clone(), second.clone()],
-            [signalled.clone(), hard.clone(), settling.clone()],
+            load,
+            state.clone(),
             progress.clone(),
         ));
-        SignalWatch {
-            signalled,
-            hard,
-            settling,
-            first,
-            second,
-            task,
+        SignalWatch { state, task }
+    }
+
+    /// The load and its drain are over: from now on a signal ends the
+    /// clean-up, no more.
+    pub(super) fn load_over(&self) {
+        self.state.load_over.store(true, Ordering::SeqCst);
+    }
+
+    /// Cancelled when a signal ends the clean-up.
+    pub(super) fn cleanup_stop(&self) -> &CancellationToken {
+        &self.state.cleanup_stop
+    }
+
+    /// What ends the settle wait (a signal during it); `None` after a second
+    /// signal during the load (nothing is to be waited for). Marks the wait
+    /// as begun: from now on a signal ends it, and the wait's end says so.
+    pub(super) fn settling(&self) -> Option<CancellationToken> {
+        if self.is_hard_abort() {
+            return None;
         }
+        self.state.settling.store(true, Ordering::SeqCst);
+        Some(self.state.settle_stop.clone())
     }
 
-    /// Cancelled when the second signal comes.
-    pub(super) fn second_signal(&self) -> &CancellationToken {
-        &self.second
+    /// The settle wait is over: a signal from now on ends the clean-up's
+    /// rest only.
+    pub(super) fn settled(&self) {
+        self.state.settling.store(false, Ordering::SeqCst);
     }
 
-    /// What the next signal cancels, for a wait that it should end (the
-    /// settle wait): the first signal's token, or the second's when the first
-    /// came already; `None` after the second (nothing is to be waited for).
-    pub(super) fn next_signal(&self) -> Option<CancellationToken> {
-        if self.second.is_cancelled() {
-            None
-        } else if self.first.is_cancelled() {
-            Some(self.second.clone())
-        } else {
-            Some(self.first.clone())
-        }
-    }
-
-    /// The settle wait starts: from now on a signal only ends it, and the
-    /// wait's end says what that did (nothing is in flight to finish or abort).
-    pub(super) fn settling(&self) {
-        self.settling.store(true, Ordering::Relaxed);
-    }
-
-    /// A second signal came: abort, and skip the clean-up's waits.
+    /// A second signal came during the load: abort, and skip the clean-up's waits.
     pub(super) fn is_hard_abort(&self) -> bool {
-        self.hard.load(Ordering::Relaxed)
+        self.state.hard.load(Ordering::SeqCst)
     }
 
-    /// Stops watching; true when a signal stopped the run.
+    /// Stops watching; true when a signal cut the measurement short.
     pub(super) fn stop(self) -> bool {
         self.task.abort();
-        self.signalled.load(Ordering::Relaxed)
+        self.state.signalled.load(Ordering::SeqCst)
     }
 }
 
-/// First Ctrl-C/SIGTERM: stop starting iterations. Second: abort in-flight
-/// ones. `[signalled, hard]` are set at the first and the second signal;
-/// while `settling`, nothing is in flight and the signal ends the settle
-/// wait, which says so itself (no line about iterations).
+/// Reacts to each Ctrl-C/SIGTERM by the phase it comes in (see [`SignalWatch`]).
 async fn watch_signals(
     mut signals: Signals,
-    [interrupt, first]: [CancellationToken; 2],
-    [abort, second]: [CancellationToken; 2],
-    [signalled, hard, settling]: [Arc<AtomicBool>; 3],
+    load: LoadTokens,
+    state: Arc<WatchState>,
     progress: Arc<Progress>,
 ) {
-    signals.recv().await;
-    signalled.store(true, Ordering::Relaxed);
-    interrupt.cancel();
-    first.cancel();
-    if !settling.load(Ordering::Relaxed) {
-        progress.println(
-            "interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)",
-        );
-    }
-    signals.recv().await;
-    hard.store(true, Ordering::Relaxed);
-    abort.cancel();
-    second.cancel();
-    if !settling.load(Ordering::Relaxed) {
-        progress.println("aborting in-flight iterations; writing the report");
+    loop {
+        signals.recv().await;
+        if state.settling.load(Ordering::SeqCst) {
+            // The wait's end says what that did.
+            state.signalled.store(true, Ordering::SeqCst);
+            state.settle_stop.cancel();
+        } else if state.load_over.load(Ordering::SeqCst) {
+            if !state.cleanup_stop.is_cancelled() {
+                progress.println(
+                    "interrupted after the load: its results are complete and the verdict                      stands; ending the clean-up now (what it has not closed is listed as left                      open)",
+                );
+            }
+            state.cleanup_stop.cancel();
+        } else if !state.signalled.swap(true, Ordering::SeqCst) {
+            load.interrupt.cancel();
+            progress.println(
+                "interrupted: finishing in-flight iterations (press Ctrl-C again to abort them)",
+            );
+        } else {
+            state.hard.store(true, Ordering::SeqCst);
+            load.abort.cancel();
+            state.cleanup_stop.cancel();
+            progress.println("aborting in-flight iterations; writing the report");
+        }
     }
 }

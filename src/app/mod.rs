@@ -7,22 +7,24 @@
 //! signals and exit codes. `run.rs` is the load run as stages (with
 //! `target.rs`, the target stage, and `live.rs`, progress ticks and signals,
 //! beside it), `conform_cmd.rs` the conformance suite, `commands.rs` the small
-//! commands (validate, report, merge, compare, mock); this file holds what
-//! they share.
+//! commands (validate, report, merge, compare, mock), `outputs.rs` the files
+//! they write (checked before the work, written at its end, nothing lost when
+//! one cannot be); this file holds what else they share.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, anyhow};
 
 use crate::cli::{Cli, Command};
 use crate::client::{CaCert, TlsOptions};
-use crate::report::{self, RunReport, Verdict};
+use crate::report::{RunReport, Verdict};
 use crate::scenario;
 use crate::verdict;
 
 mod commands;
 mod conform_cmd;
 mod live;
+mod outputs;
 mod run;
 mod target;
 mod webhook;
@@ -168,99 +170,6 @@ fn mock_tls_config(config: &mut chatload_mock::MockConfig, args: &crate::cli::Tl
     }
 }
 
-/// The files a run writes: checked before any work, created only when
-/// there is something to write in them, so a usage error or a failed run
-/// never leaves an existing file emptied (nor an empty new one behind).
-struct Outputs {
-    /// `--out`; without it, a fresh name from `default` is picked when the
-    /// report is written.
-    explicit: Option<PathBuf>,
-    default: PathBuf,
-    junit: Option<PathBuf>,
-}
-
-/// Checks that the report (`explicit`, else `default`), the optional JUnit
-/// file and the files in `later` (HTML, CSV) can be written, changing no
-/// file: an unwritable path is a usage error (exit 2).
-fn check_outputs(
-    explicit: Option<&Path>,
-    default: PathBuf,
-    junit: Option<&Path>,
-    later: &[Option<&Path>],
-) -> Result<Outputs, AppError> {
-    let report = explicit.unwrap_or(&default);
-    check_writable_paths(
-        std::iter::once(report)
-            .chain(junit)
-            .chain(later.iter().flatten().copied()),
-    )?;
-    Ok(Outputs {
-        explicit: explicit.map(Path::to_owned),
-        default,
-        junit: junit.map(Path::to_owned),
-    })
-}
-
-/// [`check_writable`] for every path, as a usage error naming the first one
-/// that cannot be written.
-fn check_writable_paths<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), AppError> {
-    for path in paths {
-        check_writable(path).map_err(usage)?;
-    }
-    Ok(())
-}
-
-impl Outputs {
-    /// Writes the report's `bytes` to `--out` (replacing it now, with
-    /// something to put there), else to a fresh default name; returns where.
-    fn write_report(&self, bytes: &[u8]) -> anyhow::Result<PathBuf> {
-        let (path, file) = match &self.explicit {
-            Some(path) => (path.clone(), create_report_file(path)?),
-            None => create_new_report_file(self.default.clone())?,
-        };
-        write_bytes(file, &path, bytes)?;
-        Ok(path)
-    }
-
-    /// Writes the JUnit file, when one was asked for; `xml` renders it.
-    fn write_junit(&self, xml: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<()> {
-        match &self.junit {
-            Some(path) => write_bytes(create_report_file(path)?, path, &xml()?),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Creates `path`, or `<stem>-2.json`, `<stem>-3.json`, ... when it exists:
-/// a default report name never overwrites a file.
-fn create_new_report_file(path: PathBuf) -> anyhow::Result<(PathBuf, std::fs::File)> {
-    create_parent(&path)?;
-    let stem = path.with_extension("");
-    for n in 1..1000 {
-        let candidate = if n == 1 {
-            path.clone()
-        } else {
-            PathBuf::from(format!("{}-{n}.json", stem.display()))
-        };
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(file) => return Ok((candidate, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(anyhow::Error::new(e))
-                    .with_context(|| format!("cannot create report file {}", candidate.display()));
-            }
-        }
-    }
-    Err(anyhow!(
-        "cannot create report file {}: too many files of that name",
-        path.display()
-    ))
-}
-
 /// Reads a saved report for `report`, `merge` and `compare`: a file that is
 /// not a report, or one with a histogram that does not decode, is refused
 /// (exit 2) with the file named ([`RunReport::from_json`] names the entry).
@@ -298,34 +207,6 @@ fn rejudge(report: &mut RunReport) -> Result<Verdict, AppError> {
     })?;
     report.verdict = Some(verdict.clone());
     Ok(verdict)
-}
-
-/// Writes an output whose path was checked before the work
-/// ([`check_writable`]): failing now (a full disk, a directory removed
-/// meanwhile) is a failure of the command, not a usage error.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let file = create_report_file(path).map_err(run_failed)?;
-    write_bytes(file, path, bytes).map_err(run_failed)
-}
-
-/// Extra renderings of a report, shared by `run` and `report`.
-fn write_renderings(
-    report: &RunReport,
-    csv: Option<&Path>,
-    html: Option<&Path>,
-) -> Result<(), AppError> {
-    if let Some(path) = html {
-        write_file(path, &report::html::render(report).map_err(run_failed)?)?;
-        crate::outln!("html: {}", path.display());
-    }
-    if let Some(path) = csv {
-        write_file(
-            path,
-            &report::csv_export::render(report).map_err(run_failed)?,
-        )?;
-        crate::outln!("csv: {}", path.display());
-    }
-    Ok(())
 }
 
 /// Ctrl-C and SIGTERM, listened to from [`Signals::listen`] on: a signal
@@ -386,55 +267,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Checks that `path` can be written without changing what is there: an
-/// existing file is opened for writing but not truncated, a new one is
-/// created and removed again.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
-    create_parent(path).with_context(|| format!("cannot write to {}", path.display()))?;
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("cannot write to {}", path.display()))?;
-    if !existed {
-        // Best effort: an empty file left behind would lose nothing either.
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
-/// Creates the directories an output file goes in. A part of the way that
-/// is a file is named as such (the OS would say "File exists" or "Not a
-/// directory" of the whole path).
-fn create_parent(path: &Path) -> anyhow::Result<()> {
-    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
-        return Ok(());
-    };
-    if let Some(file) = dir
-        .ancestors()
-        .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir())
-    {
-        anyhow::bail!("{} is a file, not a directory", file.display());
-    }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create report directory {}", dir.display()))
-}
-
-/// Creates (or empties) an output file, once there is something to write in it.
-fn create_report_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    create_parent(path)?;
-    std::fs::File::create(path)
-        .with_context(|| format!("cannot create report file {}", path.display()))
-}
-
-/// Writes a report file through the one redaction step ([`crate::redact`]).
-fn write_bytes(file: std::fs::File, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::redact::write_file(file, bytes)
-        .with_context(|| format!("cannot write report {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,28 +296,6 @@ mod tests {
         assert_eq!(message.matches("(os error 2)").count(), 1, "{message}");
     }
 
-    #[test]
-    fn checking_the_outputs_changes_no_file_and_writing_replaces_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let (out, junit) = (dir.path().join("out.json"), dir.path().join("j.xml"));
-        std::fs::write(&out, "keep me").unwrap();
-        std::fs::write(&junit, "keep me too").unwrap();
-        let (html, default) = (dir.path().join("r.html"), dir.path().join("d/x.json"));
-        let outputs =
-            check_outputs(Some(&out), default.clone(), Some(&junit), &[Some(&html)]).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
-        assert_eq!(std::fs::read_to_string(&junit).unwrap(), "keep me too");
-        assert!(!html.exists() && !default.exists());
-        assert_eq!(outputs.write_report(b"new").unwrap(), out);
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new");
-        outputs.write_junit(|| Ok(b"<x/>".to_vec())).unwrap();
-        assert_eq!(std::fs::read_to_string(&junit).unwrap(), "<x/>");
-        // Without --out, the default name is created only when written.
-        let outputs = check_outputs(None, default.clone(), None, &[]).unwrap();
-        assert!(!default.exists());
-        assert_eq!(outputs.write_report(b"{}").unwrap(), default);
-    }
-
     /// A limit every value meets, or none does, is valid but warned of,
     /// where it was written.
     #[test]
@@ -504,43 +314,5 @@ mod tests {
             warnings[1].starts_with("warning: --threshold: `errors.count < 0` can never pass"),
             "{warnings:?}"
         );
-    }
-
-    /// Outside audit 4, F12.7: a parent that is a file is said so, not as
-    /// the OS's "File exists"; nothing is created.
-    #[test]
-    fn an_output_under_a_file_says_the_file_is_no_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("o.txt");
-        std::fs::write(&file, "keep me").unwrap();
-        for path in [file.join("x.html"), file.join("sub/x.html")] {
-            let message = format!("{:#}", check_writable(&path).unwrap_err());
-            assert_eq!(
-                message,
-                format!(
-                    "cannot write to {}: {} is a file, not a directory",
-                    path.display(),
-                    file.display()
-                )
-            );
-            let message = format!("{:#}", create_report_file(&path).unwrap_err());
-            assert_eq!(
-                message,
-                format!("{} is a file, not a directory", file.display())
-            );
-        }
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
-    }
-
-    #[test]
-    fn a_default_report_name_never_overwrites_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.json");
-        std::fs::write(&path, "keep me").unwrap();
-        let (first, _) = create_new_report_file(path.clone()).unwrap();
-        let (second, _) = create_new_report_file(path.clone()).unwrap();
-        assert_eq!(first, dir.path().join("run-2.json"));
-        assert_eq!(second, dir.path().join("run-3.json"));
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
     }
 }

@@ -20,11 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Signals;
 use super::live::{SignalWatch, Ticker};
+use super::outputs::{Kind, Outputs, check_outputs};
 use super::target::{Target, resolve_target};
 use super::webhook::{self, WebhookRun};
-use super::{
-    AppError, Exit, Outputs, check_outputs, run_failed, usage, verdict_exit, write_renderings,
-};
+use super::{AppError, Exit, run_failed, usage, verdict_exit};
 use crate::agents::{self, AgentPool, AgentSummary};
 use crate::cli::RunArgs;
 use crate::client::{ApiClient, ClientConfig, HttpUsed};
@@ -60,7 +59,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> Result<Exit, AppError> {
     let (mut outcome, signals) = run_load(&mut run, &plan, signals).await;
     let after = clean_up(&mut run, &mut outcome, signals).await;
     let report = build_report(&args, &run, &plan, &target, started_at, outcome, after);
-    let exit = deliver(report, &run, outputs, &args, &target);
+    let exit = deliver(report, &run, outputs, &target);
     drop(target);
     exit
 }
@@ -103,8 +102,11 @@ fn check_run_outputs(
     check_outputs(
         args.out.as_deref(),
         default_report_path(&config.scenario.name, shard, started_at),
-        args.junit.as_deref(),
-        &[args.html.as_deref(), args.csv.as_deref()],
+        &[
+            (Kind::Junit, args.junit.as_deref()),
+            (Kind::Html, args.html.as_deref()),
+            (Kind::Csv, args.csv.as_deref()),
+        ],
     )
 }
 
@@ -285,7 +287,8 @@ async fn start_agents(run: &mut ReadyRun) -> Result<(), AppError> {
 }
 
 /// Run stage: the plan driven to its end, with live progress and signals
-/// watched (the watch lasts through the clean-up: a second signal cuts it short).
+/// watched (the watch lasts through the clean-up, which a signal after the
+/// load, or a second one, cuts short).
 async fn run_load(
     run: &mut ReadyRun,
     plan: &LoadPlan,
@@ -311,6 +314,8 @@ async fn run_load(
         interrupt,
     )
     .await;
+    // From here a signal ends the clean-up only: the figures are complete.
+    signals.load_over();
     ticker.stop().await;
     run.progress.finish();
     (outcome, signals)
@@ -323,13 +328,14 @@ struct CleanedUp {
     cleanup: Option<CleanupSummary>,
     agents: Option<AgentSummary>,
     webhooks: Option<WebhookInput>,
-    /// A first Ctrl-C or SIGTERM stopped the run.
+    /// A Ctrl-C or SIGTERM cut the measurement short: during the load, its
+    /// drain or the settle wait (one during the clean-up only ends it).
     stopped_by_signal: bool,
 }
 
 /// Clean-up stage: closes the chats iterations left open (unless a second
-/// signal asked to stop now), then stops the agents, then finishes the webhook
-/// session.
+/// signal during the load asked to stop now; a signal during it ends it),
+/// then stops the agents, then finishes the webhook session.
 async fn clean_up(run: &mut ReadyRun, outcome: &mut RunOutcome, signals: SignalWatch) -> CleanedUp {
     let leftovers = std::mem::take(&mut outcome.open_chats);
     let cleanup = close_leftovers(run, leftovers, &signals).await;
@@ -387,7 +393,7 @@ async fn close_leftovers(
             humantime::format_duration(limit)
         ));
     }
-    let stop = signals.second_signal();
+    let stop = signals.cleanup_stop();
     Some(engine::close_chats(run.client.clone(), leftovers, limit, stop).await)
 }
 
@@ -401,9 +407,8 @@ async fn finish_webhooks(
     elapsed: Duration,
     signals: &SignalWatch,
 ) -> WebhookInput {
-    let stop = signals.next_signal();
+    let stop = signals.settling();
     if stop.is_some() && !hooks.settle().is_zero() {
-        signals.settling();
         run.progress.status(&format!(
             "waiting up to {} (webhooks.settle) for the last webhook events, then deleting the \
              webhook (Ctrl-C to stop waiting)...",
@@ -411,6 +416,7 @@ async fn finish_webhooks(
         ));
     }
     let finished = webhook::finish(hooks, &run.client, elapsed.as_secs_f64(), stop.as_ref()).await;
+    signals.settled();
     if finished.settle_stopped {
         let missing: u64 = finished.input.summary.missing.values().sum();
         run.progress.println(&format!(
@@ -456,8 +462,9 @@ fn build_report(
         load: load_profile(&scenario.load, run.shard, plan, scenario.target.timeout),
         seed: Some(run.seed),
         seeds: Vec::new(),
-        // One truth: a signal during the clean-up or the settle wait
-        // interrupts the run as much as one during the load.
+        // A signal during the load, its drain or the settle wait cut the
+        // figures short; one during the clean-up did not (the clean-up
+        // section says it stopped it).
         interrupted: outcome.interrupted || after.stopped_by_signal,
         stopped_by_signal: after.stopped_by_signal,
         shard,
@@ -606,28 +613,30 @@ fn schema_report(
     }
 }
 
-/// Verdict stage: judges the report by the scenario's thresholds, writes the
-/// report and its renderings, prints the summary and the verdict, and picks
-/// the exit code.
+/// Verdict stage: judges the report by the scenario's thresholds, prints
+/// the summary, writes every output that can be written (naming each that
+/// cannot, the JSON report saved elsewhere then), prints the verdict, and
+/// picks the exit code: the verdict's, or 3 when an output was not written
+/// where asked.
 fn deliver(
     mut report: RunReport,
     run: &ReadyRun,
     outputs: Outputs,
-    args: &RunArgs,
     target: &Target,
 ) -> Result<Exit, AppError> {
     let verdict = verdict::judge(&run.scenario.thresholds, &report);
     report.verdict = Some(verdict.clone());
-    let json = report::json::render(&report).map_err(run_failed)?;
-    let path = outputs.write_report(&json).map_err(run_failed)?;
-    outputs
-        .write_junit(|| Ok(report::junit::render(&report, &verdict)?))
-        .map_err(run_failed)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     crate::outln!("{}", report::terminal::render(&report, color));
-    write_renderings(&report, args.csv.as_deref(), args.html.as_deref())?;
+    let delivered = outputs.deliver(|kind| match kind {
+        Kind::Json => Ok(report::json::render(&report)?),
+        Kind::Junit => Ok(report::junit::render(&report, &verdict)?),
+        Kind::Html => Ok(report::html::render(&report)?),
+        Kind::Csv => Ok(report::csv_export::render(&report)?),
+    });
+    delivered.print_renderings();
     crate::redact::print(&report::terminal::render_verdict(&verdict, color));
-    crate::outln!("report: {}", path.display());
+    delivered.print_report();
     if verdict.target_unreachable {
         crate::errln!(
             "error: the target is unreachable: no request to {} ever connected ({} connection errors); nothing was measured",
@@ -643,5 +652,5 @@ fn deliver(
         };
         crate::errln!("{level}: {tls}");
     }
-    Ok(verdict_exit(&verdict))
+    delivered.exit(verdict_exit(&verdict))
 }

@@ -385,7 +385,8 @@ pub const MAX_LEFT_OPEN_IDS: usize = 1000;
 pub enum CleanupStopReason {
     /// Its time limit (`cleanup_timeout`, else `graceful_stop`) ran out.
     TimeLimit,
-    /// A second Ctrl-C/SIGTERM.
+    /// A Ctrl-C/SIGTERM: one after the load and its drain (which leaves the
+    /// figures complete and the verdict as it is), or a second one.
     Signal,
     /// The clean-up was off (`--no-cleanup`, `cleanup: false`): every chat left open.
     Disabled,
@@ -440,7 +441,7 @@ impl CleanupReport {
                 " (stopped at its {}s time limit)",
                 self.limit_secs
             )),
-            Some(CleanupStopReason::Signal) => line.push_str(" (stopped by a second signal)"),
+            Some(CleanupStopReason::Signal) => line.push_str(" (stopped by a signal)"),
             Some(CleanupStopReason::Disabled) => {
                 line.push_str(" (clean-up off: --no-cleanup or cleanup: false)");
             }
@@ -615,7 +616,7 @@ mod tests {
         assert_eq!(
             merged.summary(),
             "5 chat(s) left open by the load: 2 closed, 0 failed, 3 still open \
-             (stopped by a second signal): a, b, c"
+             (stopped by a signal): a, b, c"
         );
     }
 

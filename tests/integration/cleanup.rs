@@ -19,9 +19,9 @@ use crate::common::{chatload, read_json, run_scenario, serve_in_thread, write_sc
 
 /// Close requests the stalled target received.
 #[derive(Clone, Default)]
-struct Stalled {
-    chats: Arc<AtomicU64>,
-    closes: Arc<AtomicU64>,
+pub(crate) struct Stalled {
+    pub(crate) chats: Arc<AtomicU64>,
+    pub(crate) closes: Arc<AtomicU64>,
 }
 
 /// Signs users up and opens chats at once; never answers a `DELETE`.
@@ -42,7 +42,7 @@ async fn stalled(State(s): State<Stalled>, method: Method, uri: Uri) -> Response
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-fn start_stalled() -> (String, Stalled) {
+pub(crate) fn start_stalled() -> (String, Stalled) {
     let state = Stalled::default();
     let app = axum::Router::new()
         .fallback(stalled)
@@ -51,7 +51,7 @@ fn start_stalled() -> (String, Stalled) {
 }
 
 /// Three iterations, each leaving its chat open.
-fn scenario(base_url: &str, extra: &str) -> String {
+pub(crate) fn scenario(base_url: &str, extra: &str) -> String {
     format!(
         "name: leftovers\ntarget: {{base_url: '{base_url}', app_id: app, secret: s3cret-value}}\n\
          load: {{vus: 1, iterations: 3}}\n{extra}steps:\n  - create_user:\n  - create_chat:\n"
@@ -120,44 +120,108 @@ fn assert_left_open(dir: &Path, stdout: &[u8], stopped: &str, because: &str) {
     }
 }
 
-/// With an hour-long limit, a second signal ends the clean-up: the process
-/// exits 130 and its report, JUnit file and summary name the chats left open.
+/// Polls `what` every 50 ms for up to 30 s; true once it holds.
+fn eventually(what: impl Fn() -> bool) -> bool {
+    (0..600).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        what()
+    })
+}
+
+/// With an hour-long limit, a signal during the load and a second one
+/// during the clean-up: the clean-up ends at the second, the run is
+/// interrupted (exit 130), and its report and summary name the chats left
+/// open.
 #[cfg(unix)]
 #[test]
 fn a_second_signal_stops_the_clean_up_and_the_report_lists_the_chats_left_open() {
     let (url, target) = start_stalled();
     let dir = tempfile::tempdir().unwrap();
-    let path = write_scenario(
-        dir.path(),
-        "s.yaml",
-        &scenario(&url, "cleanup_timeout: 1h\n"),
+    let yaml = format!(
+        "name: leftovers\ntarget: {{base_url: '{url}', app_id: app, secret: s3cret-value}}\n\
+         load: {{vus: 1, duration: 1h}}\ncleanup_timeout: 1h\nsteps:\n  - create_user:\n  \
+         - create_chat:\n    think: 20ms\n"
     );
+    let path = write_scenario(dir.path(), "s.yaml", &yaml);
     let child = run_command(dir.path(), &path, &[])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The clean-up has started once the target sees a close request.
-    for _ in 0..600 {
-        if target.closes.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The load is under way once a chat is open; the clean-up once the
+    // target sees a close request.
+    assert!(eventually(|| target.chats.load(Ordering::SeqCst) > 0));
+    interrupt(&child);
     assert!(
-        target.closes.load(Ordering::SeqCst) > 0,
+        eventually(|| target.closes.load(Ordering::SeqCst) > 0),
         "no clean-up started"
     );
     interrupt(&child);
-    std::thread::sleep(Duration::from_millis(300));
-    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
-    assert_left_open(
-        dir.path(),
-        &out.stdout,
-        "signal",
-        "stopped by a second signal",
-    );
+    let json = read_json(&dir.path().join("r.json"));
+    assert_eq!(json["meta"]["interrupted"], true, "{}", json["meta"]);
+    let cleanup = &json["cleanup"];
+    assert_eq!(cleanup["stopped"], "signal", "{cleanup}");
+    let opened = target.chats.load(Ordering::SeqCst);
+    assert_eq!(cleanup["left_open"], opened, "{cleanup}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = format!("{opened} still open (stopped by a signal): chat-0");
+    assert!(stdout.contains(&line), "{stdout}");
+}
+
+/// Audit 8, finding 10: a signal during the end-of-run clean-up (the load
+/// over, every iteration completed) made the passing run "FAILED ... results
+/// are partial", exit 130, and did not even shorten the clean-up. Now the
+/// first such signal (SIGINT or SIGTERM) ends the clean-up at once, its
+/// section says a signal stopped it and lists the chats left open, the run
+/// is not interrupted and exits with its verdict's code (passed: 0).
+#[cfg(unix)]
+#[test]
+fn a_signal_after_the_load_ends_the_clean_up_and_keeps_the_verdict() {
+    for signal in ["INT", "TERM"] {
+        let (url, target) = start_stalled();
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_scenario(
+            dir.path(),
+            "s.yaml",
+            &scenario(&url, "cleanup_timeout: 1h\n"),
+        );
+        let mut child = run_command(dir.path(), &path, &[])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The clean-up has started once the target sees a close request.
+        for _ in 0..600 {
+            if target.closes.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            target.closes.load(Ordering::SeqCst) > 0,
+            "no clean-up started"
+        );
+        crate::common::send_signal(&child, signal);
+        // Generous: the clean-up's own limit is an hour.
+        let ended = (0..1200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            child.try_wait().unwrap().is_some()
+        });
+        if !ended {
+            child.kill().unwrap();
+            panic!("SIG{signal} did not end the clean-up");
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "SIG{signal}");
+        assert_left_open(dir.path(), &out.stdout, "signal", "stopped by a signal");
+        let json = read_json(&dir.path().join("r.json"));
+        assert_eq!(json["meta"]["interrupted"], false, "{}", json["meta"]);
+        assert_eq!(json["meta"]["stopped_by_signal"], false);
+        assert_eq!(json["verdict"]["interrupted"], false);
+        assert_eq!(json["verdict"]["passed"], true, "{}", json["verdict"]);
+        assert_eq!(json["totals"]["iterations"], 3, "{}", json["totals"]);
+        assert_eq!(json["totals"]["cut_off_iterations"], 0);
+    }
 }
 
 /// `--no-cleanup` closes nothing, and the summary, JSON and JUnit name

@@ -399,3 +399,123 @@ fn a_clean_up_with_nothing_to_close_is_reported_and_an_off_one_is_absent() {
     assert!(!summary.contains("clean-up        "), "{summary}");
     assert!(!xml.contains("name=\"clean-up\""), "{xml}");
 }
+
+/// Audit 8, finding 4: the same path for two outputs (however spelled)
+/// silently replaced the JSON report with the HTML or JUnit one, exit 0.
+/// Now `run`, `conform` and `report` refuse it before any work (exit 2),
+/// naming both flags and paths, and the file keeps its bytes.
+#[test]
+fn two_outputs_naming_one_file_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.yaml", SCENARIO);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let out = dir.path().join("out/s3.json");
+    std::fs::write(&out, "an earlier report").unwrap();
+    let same = dir.path().join("out/../out/./s3.json");
+    let said = |first: &str, second: &str| {
+        format!(
+            "{first} {} and {second} {} are the same file",
+            out.display(),
+            same.display()
+        )
+    };
+    for flag in ["--html", "--junit", "--csv"] {
+        let stderr = usage_error(
+            chatload()
+                .args(["run", "--quiet", "--out"])
+                .arg(&out)
+                .arg(flag)
+                .arg(&same)
+                .arg(&scenario),
+        );
+        assert!(stderr.contains(&said("--out", flag)), "{stderr}");
+    }
+    let stderr = usage_error(
+        chatload()
+            .args(["conform", "--out"])
+            .arg(&out)
+            .arg("--junit")
+            .arg(&same),
+    );
+    assert!(stderr.contains(&said("--out", "--junit")), "{stderr}");
+    let stderr = usage_error(
+        chatload()
+            .arg("report")
+            .arg(fixture("report-v1-shard1of2.json"))
+            .arg("--html")
+            .arg(&out)
+            .arg("--csv")
+            .arg(&same),
+    );
+    assert!(stderr.contains(&said("--html", "--csv")), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "an earlier report");
+}
+
+/// Audit 8, finding 3: the outputs' directory replaced by a file during the
+/// run (here during its clean-up, against a target that never answers a
+/// close) made `run` exit 3 with nothing on stdout and an error naming no
+/// output. Now the summary and the verdict are printed, each output that
+/// cannot be written is named with its path and why, the JSON report is
+/// saved to the default report path instead (said where), the outputs that
+/// can be written are, and the exit code is 3.
+#[test]
+fn outputs_that_cannot_be_written_at_the_end_lose_no_result() {
+    use std::sync::atomic::Ordering;
+    let (url, target) = crate::cleanup::start_stalled();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = crate::cleanup::scenario(&url, "cleanup_timeout: 3s\n");
+    let scenario = write_scenario(dir.path(), "s.yaml", &yaml);
+    let gone = dir.path().join("vanish");
+    let child = chatload()
+        .current_dir(dir.path())
+        .args(["run", "--quiet", "--schema", "off"])
+        .args(["--out", "vanish/r.json", "--junit", "vanish/r.xml"])
+        .args(["--html", "vanish/r.html", "--csv", "kept/r.csv"])
+        .arg(&scenario)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The load is over once the target sees a close: the outputs' paths
+    // were checked long before.
+    for _ in 0..600 {
+        if target.closes.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(target.closes.load(Ordering::SeqCst) > 0, "no clean-up");
+    if gone.exists() {
+        std::fs::remove_dir_all(&gone).unwrap();
+    }
+    std::fs::write(&gone, "now a file").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stdout.contains("verdict    PASSED"), "{stdout}");
+    assert!(stdout.contains("csv: kept/r.csv"), "{stdout}");
+    assert!(dir.path().join("kept/r.csv").exists());
+    let reports: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+        .expect("the fallback directory")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let saved = Path::new("reports").join(reports[0].file_name().unwrap());
+    assert_eq!(read_json(&reports[0])["verdict"]["passed"], true);
+    assert!(
+        stdout.contains(&format!("report: {}", saved.display())),
+        "{stdout}"
+    );
+    let not_a_dir = "vanish is a file, not a directory";
+    for line in [
+        format!(
+            "error: cannot write the JSON report to vanish/r.json: {not_a_dir}; it was saved \
+             to {} instead",
+            saved.display()
+        ),
+        format!("error: cannot write the JUnit report to vanish/r.xml: {not_a_dir}"),
+        format!("error: cannot write the HTML report to vanish/r.html: {not_a_dir}"),
+    ] {
+        assert!(stderr.contains(&line), "{line}\n{stderr}");
+    }
+}
