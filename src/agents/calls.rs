@@ -168,9 +168,13 @@ pub(crate) fn overtaken(action: AgentAction, status: Option<u16>) -> bool {
 
 fn transport_kind(e: ClientError) -> FailureKind {
     match e {
-        ClientError::Connect => FailureKind::Connect,
+        ClientError::Connect(_) => FailureKind::Connect,
         ClientError::Timeout => FailureKind::Timeout,
-        ClientError::Dropped | ClientError::BodyCut(_) | ClientError::Other => FailureKind::Other,
+        ClientError::Dropped
+        | ClientError::Malformed(_)
+        | ClientError::BodyCut(_)
+        | ClientError::BodyTooLarge { .. }
+        | ClientError::Other => FailureKind::Other,
     }
 }
 

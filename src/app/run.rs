@@ -234,6 +234,7 @@ fn new_client(
             timeout: scenario.target.timeout,
             pool_size,
             policy: scenario.target.connection,
+            max_body: scenario.target.max_body,
         },
         target.tls.clone(),
     )

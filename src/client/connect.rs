@@ -22,6 +22,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
+use super::ConnectCause;
+
 /// How one request's connection was set up: `None` in [`super::ConnUse`]
 /// when it went over a connection already open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,9 @@ pub(super) struct TlsTarget {
     config: Arc<rustls::ClientConfig>,
     pub(super) connector: TlsConnector,
     pub(super) server_name: ServerName<'static>,
+    /// ALPN offers `h2` alone (`http: 2`, the `http2` policy): a server
+    /// that does not choose it fails the connection.
+    h2_only: bool,
 }
 
 impl std::fmt::Debug for TlsTarget {
@@ -104,8 +109,10 @@ impl TlsTarget {
     /// A target named `host`, with `config` (shared: its session cache too).
     pub(super) fn new(config: rustls::ClientConfig, host: &str) -> Option<TlsTarget> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        let h2_only = config.alpn_protocols == [b"h2".to_vec()];
         let config = Arc::new(config);
         Some(TlsTarget {
+            h2_only,
             connector: TlsConnector::from(Arc::clone(&config)),
             config,
             server_name: ServerName::try_from(host.to_owned()).ok()?,
@@ -127,10 +134,13 @@ const SESSIONS_PER_VU: usize = 4;
 /// Why no connection could be opened.
 #[derive(Debug)]
 pub(super) enum ConnectFailure {
-    /// TCP refused, timed out, or hyper's handshake failed.
-    Connect,
+    /// TCP refused or timed out, the name did not resolve, or hyper's
+    /// handshake failed.
+    Connect(ConnectCause),
     /// The TLS handshake failed (kept to explain it, see `ApiClient::tls_failure`).
     Tls(std::io::Error),
+    /// Only HTTP/2 was offered by ALPN and the server did not choose it.
+    NoHttp2,
 }
 
 impl Connector {
@@ -141,13 +151,9 @@ impl Connector {
         sessions: Option<&TlsConnector>,
     ) -> Result<(Sender, Opened), ConnectFailure> {
         let start = Instant::now();
-        let stream = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect(self.authority.as_str()),
-        )
-        .await
-        .map_err(|_| ConnectFailure::Connect)?
-        .map_err(|_| ConnectFailure::Connect)?;
+        let stream = tokio::time::timeout(self.connect_timeout, self.tcp_connect())
+            .await
+            .map_err(|_| ConnectFailure::Connect(ConnectCause::TimedOut(self.connect_timeout)))??;
         let _ = stream.set_nodelay(true);
         let connected = Instant::now();
         let connect = connected - start;
@@ -166,6 +172,18 @@ impl Connector {
         Box::pin(self.open_tls(tls, sessions, stream, connect, connected)).await
     }
 
+    /// The TCP connection to the target: its name resolved (a failure
+    /// said as such), then each of its addresses tried in turn.
+    async fn tcp_connect(&self) -> Result<TcpStream, ConnectFailure> {
+        let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host(self.authority.as_str())
+            .await
+            .map_err(|_| ConnectFailure::Connect(ConnectCause::Resolve))?
+            .collect();
+        TcpStream::connect(addresses.as_slice())
+            .await
+            .map_err(|e| ConnectFailure::Connect(ConnectCause::of_io(&e, self.connect_timeout)))
+    }
+
     /// The rest of [`Connector::open`] over `https://`: the TLS handshake on
     /// `stream` (connected in `connect`, at `connected`) within what is left
     /// of the connect timeout, then HTTP/2 or HTTP/1.1 as ALPN chose.
@@ -181,12 +199,17 @@ impl Connector {
         let connector = sessions.unwrap_or(&tls.connector);
         let stream = tokio::time::timeout(left, connector.connect(tls.server_name.clone(), stream))
             .await
-            .map_err(|_| ConnectFailure::Connect)?
+            .map_err(|_| ConnectFailure::Connect(ConnectCause::TimedOut(self.connect_timeout)))?
             .map_err(ConnectFailure::Tls)?;
         let handshake = connected.elapsed();
         let session = stream.get_ref().1;
         let resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let h2 = session.alpn_protocol() == Some(b"h2");
+        if tls.h2_only && !h2 {
+            // The server ignored the ALPN offer (a server without HTTP/2
+            // may): HTTP/2 was asked for alone, so no HTTP/1.1 instead.
+            return Err(ConnectFailure::NoHttp2);
+        }
         let io = TokioIo::new(stream);
         let sender = if h2 {
             http2_over(io).await?
@@ -214,7 +237,7 @@ where
         .writev(false)
         .handshake(io)
         .await
-        .map_err(|_| ConnectFailure::Connect)?;
+        .map_err(|_| ConnectFailure::Connect(ConnectCause::Closed))?;
     drive(connection);
     Ok(Sender::Http1(sender))
 }
@@ -228,7 +251,7 @@ where
         .timer(TokioTimer::new())
         .handshake(io)
         .await
-        .map_err(|_| ConnectFailure::Connect)?;
+        .map_err(|_| ConnectFailure::Connect(ConnectCause::Closed))?;
     drive(connection);
     Ok(Sender::Http2(sender))
 }

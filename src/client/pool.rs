@@ -7,13 +7,14 @@
 //! [`super::ConnSlot`].
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
+use super::body::{BodyError, read_hyper, read_reqwest};
 use super::request::{content_type, http_method, join_url};
-use super::{ApiClient, ApiRequest, ApiResponse, ClientError, ConnUse};
+use super::{ApiClient, ApiRequest, ApiResponse, ClientError, ConnUse, ConnectCause, Malformed};
 
 /// How requests outside the VUs' slots travel.
 #[derive(Debug)]
@@ -42,10 +43,24 @@ impl ApiClient {
             return ClientError::Timeout;
         }
         if !e.is_connect() {
-            return ClientError::Dropped;
+            return Malformed::of_error(&e).map_or(ClientError::Dropped, ClientError::Malformed);
         }
         self.note_tls_failure(&e);
-        ClientError::Connect
+        let tls = self.tls.describe_failure(&e).is_some();
+        ClientError::Connect(ConnectCause::of_error(&e, tls, self.timeout))
+    }
+
+    /// A pool's body error as the request's failure.
+    fn body_failure(&self, status: u16, e: BodyError) -> ClientError {
+        match e {
+            BodyError::TooLarge { received } => ClientError::BodyTooLarge {
+                status,
+                limit: self.max_body,
+                received,
+            },
+            BodyError::TimedOut => ClientError::Timeout,
+            BodyError::Cut => ClientError::BodyCut(status),
+        }
     }
 
     async fn send_plain(
@@ -58,18 +73,16 @@ impl ApiClient {
         let exchange = async {
             let response = client.request(request).await.map_err(|e| {
                 if e.is_connect() {
-                    ClientError::Connect
+                    ClientError::Connect(ConnectCause::of_error(&e, false, self.timeout))
                 } else {
-                    ClientError::Dropped
+                    Malformed::of_error(&e).map_or(ClientError::Dropped, ClientError::Malformed)
                 }
             })?;
             let head = self.head(response.version(), response.status(), response.headers());
-            let body = response
-                .into_body()
-                .collect()
+            let status = response.status().as_u16();
+            let body = read_hyper(&mut response.into_body(), self.max_body)
                 .await
-                .map_err(|_| ClientError::Other)?
-                .to_bytes();
+                .map_err(|e| self.body_failure(status, e))?;
             Ok(head.with(body, ConnUse::default()))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
@@ -109,7 +122,10 @@ impl ApiClient {
         }
         let response = builder.send().await.map_err(|e| self.classify(e))?;
         let head = self.head(response.version(), response.status(), response.headers());
-        let body = response.bytes().await.map_err(|e| self.classify(e))?;
+        let status = response.status().as_u16();
+        let body = read_reqwest(response, self.max_body)
+            .await
+            .map_err(|e| self.body_failure(status, e))?;
         Ok(head.with(body, ConnUse::default()))
     }
 }

@@ -16,15 +16,16 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::Body as _;
+use http_body_util::Full;
 
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
+use super::body::{BodyError, read_hyper};
 use super::connect::{ConnectFailure, Opened, Sender};
+use super::failure::NO_HTTP2;
 use super::request::PreparedRequest;
-use super::{ApiClient, ApiRequest, ApiResponse, ClientError};
+use super::{ApiClient, ApiRequest, ApiResponse, ClientError, ConnectCause, Malformed};
 
 /// How a response's connection was set up, measured with `Instant` only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -207,12 +208,27 @@ impl ApiClient {
         &self,
         sessions: Option<&TlsConnector>,
     ) -> Result<(Sender, Opened), ClientError> {
-        self.connector.open(sessions).await.map_err(|failure| {
-            if let ConnectFailure::Tls(e) = failure {
+        self.connector
+            .open(sessions)
+            .await
+            .map_err(|failure| ClientError::Connect(self.connect_cause(failure)))
+    }
+
+    /// Why a connection could not be opened; a failed TLS handshake (or a
+    /// server that would not speak HTTP/2 when only HTTP/2 was asked for)
+    /// is described once, for [`ApiClient::tls_failure`].
+    fn connect_cause(&self, failure: ConnectFailure) -> ConnectCause {
+        match failure {
+            ConnectFailure::Connect(cause) => cause,
+            ConnectFailure::Tls(e) => {
                 self.note_tls_failure(&e);
+                ConnectCause::Tls
             }
-            ClientError::Connect
-        })
+            ConnectFailure::NoHttp2 => {
+                let _ = self.tls_failure.set(NO_HTTP2.to_owned());
+                ConnectCause::NoHttp2
+            }
+        }
     }
 
     /// The exchange on `slot`, within the timeout from `sent`, of `request`
@@ -256,7 +272,9 @@ impl ApiClient {
             match result {
                 // Out of time before a connection was up (no SYN answer, a
                 // TLS handshake never finished): the target was not reached.
-                Err(ClientError::Timeout) if used.is_none() => Err(ClientError::Connect),
+                Err(ClientError::Timeout) if used.is_none() => {
+                    Err(ClientError::Connect(ConnectCause::TimedOut(self.timeout)))
+                }
                 Err(e) => Err(e),
                 Ok(response) => {
                     // Its response carries it.
@@ -295,7 +313,7 @@ impl ApiClient {
                 }
                 // Closed before the request could go out: a connect failure.
                 *used = None;
-                return Err(ClientError::Connect);
+                return Err(ClientError::Connect(ConnectCause::Closed));
             }
             // Always there: sent only below, and put back before a retry.
             let Some(outgoing) = request.take() else {
@@ -317,17 +335,28 @@ impl ApiClient {
                             *request = Some(unsent);
                             continue;
                         }
-                        _ => return Err(ClientError::Dropped),
+                        _ => {
+                            return Err(Malformed::of_hyper(e.error())
+                                .map_or(ClientError::Dropped, ClientError::Malformed));
+                        }
                     }
                 }
             };
             let first_byte = sent.elapsed();
-            let conn = super::ConnUse {
+            let conn_use = super::ConnUse {
                 opened,
                 first_byte: Some(first_byte),
                 slot: true,
             };
-            return self.response(response, conn).await;
+            let result = self.response(response, conn_use).await;
+            if let Err(ClientError::BodyTooLarge { .. }) = result
+                && matches!(conn, Some(Sender::Http1(_)))
+            {
+                // The rest of the body is never read: the connection goes
+                // (HTTP/2 resets the stream alone when the body is dropped).
+                *conn = None;
+            }
+            return result;
         }
     }
 
@@ -379,42 +408,17 @@ impl ApiClient {
         let (parts, mut body) = response.into_parts();
         let head = self.head(parts.version, parts.status, &parts.headers);
         let status = parts.status.as_u16();
+        let limit = self.max_body;
         async move {
-            let body = read_body(&mut body)
-                .await
-                .map_err(|()| ClientError::BodyCut(status))?;
+            let body = read_hyper(&mut body, limit).await.map_err(|e| match e {
+                BodyError::TooLarge { received } => ClientError::BodyTooLarge {
+                    status,
+                    limit,
+                    received,
+                },
+                BodyError::Cut | BodyError::TimedOut => ClientError::BodyCut(status),
+            })?;
             Ok(head.with(body, conn))
         }
     }
-}
-
-/// The whole body of a response. Stops as soon as the body says it is
-/// complete (its `Content-Length` reached), without waiting for one more
-/// empty frame; a body in one frame (the usual case) is returned without a
-/// copy or a buffer list.
-async fn read_body(body: &mut hyper::body::Incoming) -> Result<Bytes, ()> {
-    let mut first: Option<Bytes> = None;
-    let mut joined: Vec<u8> = Vec::new();
-    while !body.is_end_stream() {
-        let Some(frame) = body.frame().await else {
-            break;
-        };
-        let Ok(data) = frame.map_err(|_| ())?.into_data() else {
-            continue; // trailers
-        };
-        match &first {
-            None => first = Some(data),
-            Some(head) => {
-                if joined.is_empty() {
-                    joined.extend_from_slice(head);
-                }
-                joined.extend_from_slice(&data);
-            }
-        }
-    }
-    Ok(if joined.is_empty() {
-        first.unwrap_or_default()
-    } else {
-        Bytes::from(joined)
-    })
 }

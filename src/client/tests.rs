@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use super::{ApiClient, ApiRequest, AuthHeaders, ClientConfig, ClientError, ConnSlot, Credentials};
 use crate::api::Method;
 
-fn rt() -> tokio::runtime::Runtime {
+pub(super) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -15,7 +15,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// `GET /settings` with the App ID only: the simplest request there is.
-fn get_settings() -> ApiRequest<'static> {
+pub(super) fn get_settings() -> ApiRequest<'static> {
     ApiRequest {
         method: Method::Get,
         path: "/settings",
@@ -31,7 +31,7 @@ fn client(base_url: &str) -> ApiClient {
     ApiClient::new(&config(base_url)).unwrap()
 }
 
-fn config(base_url: &str) -> ClientConfig {
+pub(super) fn config(base_url: &str) -> ClientConfig {
     ClientConfig {
         base_url: base_url.to_owned(),
         credentials: Credentials {
@@ -43,6 +43,7 @@ fn config(base_url: &str) -> ClientConfig {
         timeout: Duration::from_secs(5),
         pool_size: 1,
         policy: Default::default(),
+        max_body: crate::client::DEFAULT_MAX_BODY,
     }
 }
 
@@ -84,6 +85,7 @@ fn a_prepared_request_is_the_request_send_on_builds() {
         timeout: Duration::from_secs(1),
         pool_size: 1,
         policy: Default::default(),
+        max_body: crate::client::DEFAULT_MAX_BODY,
     })
     .unwrap();
     // https:// goes over slots too (the fast TLS path), prepared the same way.
@@ -207,7 +209,10 @@ fn a_request_that_times_out_after_connecting_leaves_its_connection_use() {
         let out = refused
             .send_on(&mut slot, get_settings(), Instant::now())
             .await;
-        assert_eq!(out.unwrap_err(), ClientError::Connect);
+        assert_eq!(
+            out.unwrap_err(),
+            ClientError::Connect(super::ConnectCause::Refused)
+        );
         assert_eq!(slot.take_unanswered(), None);
     });
 }

@@ -18,6 +18,7 @@ use super::{
     Call, CheckResult, Cleaned, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
 use crate::api::{Operation, headers};
+use crate::client::{BodyError, ClientError, DEFAULT_MAX_BODY, Malformed, Size, read_reqwest};
 use crate::schema::SchemaRegistry;
 use chatload_api::spec::{self, DeclaredResponse};
 
@@ -234,9 +235,9 @@ impl Checker {
                 let content_type = header(reqwest::header::CONTENT_TYPE);
                 let allow = header(reqwest::header::ALLOW);
                 let status = resp.status().as_u16();
-                let (bytes, cut) = match resp.bytes().await {
+                let (bytes, cut) = match read_reqwest(resp, DEFAULT_MAX_BODY).await {
                     Ok(bytes) => (bytes, None),
-                    Err(e) => (Default::default(), Some(body_cut(status, &e))),
+                    Err(e) => (Default::default(), Some(body_cut(status, e))),
                 };
                 Ok(Answer {
                     status,
@@ -251,7 +252,10 @@ impl Checker {
                 None => "cannot connect".to_owned(),
             }),
             Err(e) if e.is_timeout() => Err("timed out".to_owned()),
-            Err(_) => Err("request failed".to_owned()),
+            Err(e) => Err(match Malformed::of_error(&e) {
+                Some(m) => ClientError::Malformed(m).to_string(),
+                None => "request failed".to_owned(),
+            }),
         }
     }
 
@@ -464,14 +468,19 @@ impl Checker {
 }
 
 /// Why the body of a `status` response did not arrive whole (the load
-/// client's `BodyCut` wording for a connection that ended early).
-fn body_cut(status: u16, e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        format!("the {status} response timed out before its whole body arrived")
-    } else {
-        format!(
-            "the {status} response was cut off: the connection ended before its whole body arrived"
-        )
+/// client's wording for a connection that ended early or a body over the
+/// limit, which conform shares with it).
+fn body_cut(status: u16, e: BodyError) -> String {
+    match e {
+        BodyError::TimedOut => {
+            format!("the {status} response timed out before its whole body arrived")
+        }
+        BodyError::Cut => ClientError::BodyCut(status).to_string(),
+        // Conform has no scenario, so no `target.max_body`: the default holds.
+        BodyError::TooLarge { received } => format!(
+            "the {status} response's body passed the {} limit on one response: reading stopped after {received} bytes",
+            Size(DEFAULT_MAX_BODY)
+        ),
     }
 }
 

@@ -122,7 +122,10 @@ impl Explainer<'_> {
             }
             FailureKind::Connect => {
                 sample.check = "connect to the target".to_owned();
-                sample.actual = Some("connection failed".to_owned());
+                sample.actual = Some(match response.cause {
+                    Some(ClientError::Connect(why)) => why.to_string(),
+                    _ => "connection failed".to_owned(),
+                });
             }
             FailureKind::Throttled => {
                 sample.check = "rate_limit".to_owned();

@@ -60,6 +60,7 @@ fn runner_at(base_url: &str, rest: &str) -> Arc<Runner> {
         timeout: Duration::MAX,
         pool_size: 1,
         policy: Default::default(),
+        max_body: crate::client::DEFAULT_MAX_BODY,
     })
     .expect("a client");
     let scenario = Arc::new(scenario);

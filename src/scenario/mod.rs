@@ -293,6 +293,9 @@ pub struct TargetSpec {
     pub domain_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
     pub timeout: Duration,
+    /// Body bytes one response may hold (`target.max_body`, default
+    /// [`crate::client::DEFAULT_MAX_BODY`]).
+    pub max_body: u64,
     /// An extra CA certificate file (PEM) to trust for an https:// target,
     /// relative paths resolved against the scenario's directory.
     pub ca_cert: Option<PathBuf>,

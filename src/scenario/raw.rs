@@ -143,6 +143,8 @@ pub struct RawTarget {
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,
     pub timeout: Option<Spanned<DurationText>>,
+    /// Body bytes one response may hold (`16MiB`, a number of bytes).
+    pub max_body: Option<Spanned<Value>>,
     pub room: Option<Value>,
     pub lang: Option<String>,
     pub ca_cert: Option<Spanned<String>>,

@@ -283,6 +283,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             pool_size: 1,
             policy: Default::default(),
+            max_body: crate::client::DEFAULT_MAX_BODY,
         })
         .expect("client");
         (mock, client)

@@ -80,6 +80,7 @@ async fn world() -> World {
         timeout: Duration::from_secs(10),
         pool_size: 8,
         policy: Default::default(),
+        max_body: chatload::client::DEFAULT_MAX_BODY,
     })
     .expect("client");
     let app = mock.client(APP, Cred::Secret(SECRET.to_owned()));

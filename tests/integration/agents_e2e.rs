@@ -61,6 +61,7 @@ async fn actors_work_a_chat_over_real_webhooks_with_the_mock_agents_off() {
         timeout: Duration::from_secs(10),
         pool_size: 4,
         policy: Default::default(),
+        max_body: chatload::client::DEFAULT_MAX_BODY,
     })
     .expect("client");
     let pool = AgentPool::start(

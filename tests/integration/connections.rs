@@ -232,6 +232,7 @@ async fn each_vu_resumes_only_its_own_tls_session() {
         timeout: std::time::Duration::from_secs(10),
         pool_size: 1,
         policy: Default::default(),
+        max_body: chatload::client::DEFAULT_MAX_BODY,
     };
     let client = ApiClient::with_tls(&config, tls).expect("client builds");
     let path = Operation::GetSettings.path_with(&[]);

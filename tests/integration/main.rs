@@ -65,6 +65,7 @@ mod reports;
 mod run;
 mod templates;
 mod tls;
+mod transport;
 mod unmeasured;
 mod validation;
 mod verdict;

@@ -86,11 +86,13 @@ impl Exchange {
     fn no_response(e: ClientError, sending: Sending, conn: Option<ConnUse>) -> Exchange {
         Exchange {
             failure: Some(match e {
-                ClientError::Connect => FailureKind::Connect,
+                ClientError::Connect(_) => FailureKind::Connect,
                 ClientError::Timeout => FailureKind::Timeout,
-                ClientError::Dropped | ClientError::BodyCut(_) | ClientError::Other => {
-                    FailureKind::Other
-                }
+                ClientError::Dropped
+                | ClientError::Malformed(_)
+                | ClientError::BodyCut(_)
+                | ClientError::BodyTooLarge { .. }
+                | ClientError::Other => FailureKind::Other,
             }),
             cause: Some(e),
             latency: sending.latency,
@@ -164,7 +166,8 @@ impl Runner {
             latency_us,
             corrected_us: latency_us + micros(lag),
             bytes_sent: ex.sent_bytes,
-            bytes_received: ex.raw.len() as u64,
+            // A body over the limit failed its request, but its bytes came.
+            bytes_received: ex.raw.len() as u64 + ex.cause.map_or(0, ClientError::bytes_received),
             throttled: ex.throttled,
             schema_checked: ex.schema_checked,
             connection: conn_sample(&ex.conn),
@@ -262,10 +265,14 @@ impl Runner {
         session.in_flight.clear();
         let outcome = match &response {
             Ok(_) => Transport::Answered,
-            Err(ClientError::Connect) => Transport::NoConnection,
-            Err(ClientError::Dropped | ClientError::BodyCut(_) | ClientError::Other) => {
-                Transport::Dropped
-            }
+            Err(ClientError::Connect(_)) => Transport::NoConnection,
+            Err(
+                ClientError::Dropped
+                | ClientError::Malformed(_)
+                | ClientError::BodyCut(_)
+                | ClientError::BodyTooLarge { .. }
+                | ClientError::Other,
+            ) => Transport::Dropped,
             Err(ClientError::Timeout) => Transport::TimedOut,
         };
         self.note_connection(session, outcome);

@@ -151,6 +151,22 @@ fn read_file(path: &Path) -> Result<Bytes, String> {
 /// # Errors
 /// Not a size, negative, or above [`MAX_FILE_BYTES`].
 pub(super) fn parse_size(value: &Value) -> Result<u64, String> {
+    let bytes = size_bytes(value)?;
+    if bytes > MAX_FILE_BYTES {
+        return Err(format!(
+            "`{}` is more than the 100 MiB a form may carry",
+            text_of(value)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// `10KiB`, `1.5MB`, `2GiB`, `512`, `512B` → bytes (KB/MB/GB are
+/// 1000-based, KiB/MiB/GiB 1024-based), with no upper bound.
+///
+/// # Errors
+/// Not a size, or negative.
+pub(super) fn size_bytes(value: &Value) -> Result<u64, String> {
     let expected = "expected a size such as 512, 512B, 10KB, 10KiB, 1MB or 1MiB";
     let bytes = match value {
         Value::Number(n) => n.as_u64().map(|n| n as f64),
@@ -166,6 +182,8 @@ pub(super) fn parse_size(value: &Value) -> Result<u64, String> {
                 "KiB" => Some(1024.0),
                 "MB" => Some(1e6),
                 "MiB" => Some(1024.0 * 1024.0),
+                "GB" => Some(1e9),
+                "GiB" => Some(1024.0 * 1024.0 * 1024.0),
                 _ => None,
             };
             number
@@ -176,13 +194,8 @@ pub(super) fn parse_size(value: &Value) -> Result<u64, String> {
         }
         _ => None,
     }
+    .filter(|b| *b < u64::MAX as f64)
     .ok_or_else(|| format!("`{}`: {expected}", text_of(value)))?;
-    if bytes > MAX_FILE_BYTES as f64 {
-        return Err(format!(
-            "`{}` is more than the 100 MiB a form may carry",
-            text_of(value)
-        ));
-    }
     Ok(bytes as u64)
 }
 

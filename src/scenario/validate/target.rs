@@ -38,6 +38,7 @@ pub(super) fn validate_target(
         .as_ref()
         .and_then(|s| v.positive_duration(&s.value, &s.referenced, "target.timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
+    let max_body = validate_max_body(v, t);
     let (ca_cert, http) = validate_tls(v, t, base_dir);
     let connection = validate_connection(v, t, &at, http);
     TargetSpec {
@@ -47,6 +48,7 @@ pub(super) fn validate_target(
         domain_key,
         headers,
         timeout,
+        max_body,
         ca_cert,
         insecure: t.insecure.unwrap_or(false),
         http,
@@ -95,6 +97,29 @@ fn base_url(v: &mut Validator<'_>, t: &RawTarget, at: &Location) -> Option<Strin
             }
         },
         (None, None) => None,
+    }
+}
+
+/// `target.max_body`: a size of at least 1 byte (default
+/// [`crate::client::DEFAULT_MAX_BODY`]).
+fn validate_max_body(v: &mut Validator<'_>, t: &RawTarget) -> u64 {
+    let Some(value) = &t.max_body else {
+        return crate::client::DEFAULT_MAX_BODY;
+    };
+    match super::media::size_bytes(&value.value) {
+        Ok(bytes) if bytes > 0 => bytes,
+        Ok(_) => {
+            v.problem(
+                &value.referenced,
+                "target.max_body",
+                "must be more than 0 bytes".to_owned(),
+            );
+            crate::client::DEFAULT_MAX_BODY
+        }
+        Err(e) => {
+            v.problem(&value.referenced, "target.max_body", e);
+            crate::client::DEFAULT_MAX_BODY
+        }
     }
 }
 
