@@ -28,8 +28,6 @@ use crate::api::{Method, Operation, headers};
 mod body;
 mod connect;
 mod failure;
-#[cfg(test)]
-mod hostile_tests;
 mod policy;
 mod pool;
 mod request;

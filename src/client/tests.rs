@@ -1,4 +1,7 @@
 //! Unit tests of the client: request building, slots, timers, TLS.
+
+mod hostile;
+
 use std::pin::pin;
 use std::time::{Duration, Instant};
 

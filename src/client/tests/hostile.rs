@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
-use super::tests::{config, get_settings, rt};
-use super::{
+use super::super::{
     ApiClient, ClientConfig, ClientError, ConnPolicy, ConnSlot, ConnectCause, HttpVersion,
     Malformed, TlsOptions,
 };
+use super::{config, get_settings, rt};
 
 /// A server that answers every connection's first request with `head`,
 /// then, when `endless`, a chunked body that never ends. Its sender reports
@@ -236,7 +236,7 @@ fn http2_alone_against_a_server_without_it_fails_the_connection() {
         let (addr, ca) = http1_only_tls().await;
         let url = format!("https://localhost:{}/v1", addr.port());
         let tls = |http| TlsOptions {
-            extra_ca: Some(super::CaCert::from_pem("test CA", ca.as_bytes()).unwrap()),
+            extra_ca: Some(super::super::CaCert::from_pem("test CA", ca.as_bytes()).unwrap()),
             insecure: false,
             http,
         };
