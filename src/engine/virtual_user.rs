@@ -26,6 +26,7 @@ use super::session::Session;
 use super::verbose::FailureLog;
 use super::webhook::EventHub;
 use crate::client::{ApiClient, ConnPolicy};
+use crate::media_type::DeclaredTypes;
 use crate::metrics::{FlowId, MetricsHub, TickSnapshot};
 use crate::scenario::{Flow, OnError, Scenario, StepAction};
 use crate::schema::{
@@ -56,6 +57,9 @@ pub struct Runner {
     /// Response schemas by route id, and the share of responses to check.
     schemas: Vec<Option<OperationSchemas>>,
     schema_ratio: f64,
+    /// By route id: the `Content-Type`s its operation declares, checked on
+    /// every response whatever `--schema` says.
+    pub(super) types: Vec<DeclaredTypes>,
     /// Schema violations, locked only when one happens.
     violations: ViolationLog,
     flow_weights: Vec<u32>,
@@ -172,6 +176,11 @@ impl Runner {
                 fixed_requests[id] = is_fixed(spec);
             }
         }
+        let types = scenario
+            .routes
+            .iter()
+            .map(|r| DeclaredTypes::of(r.operation))
+            .collect();
         Runner {
             scenario,
             client,
@@ -180,6 +189,7 @@ impl Runner {
             leftovers: Mutex::new(Vec::new()),
             schemas: Vec::new(),
             schema_ratio: 0.0,
+            types,
             violations: ViolationLog::default(),
             flow_weights,
             fixed_requests,

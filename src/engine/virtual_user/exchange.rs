@@ -52,6 +52,9 @@ pub(in crate::engine) struct Exchange {
     pub(in crate::engine) raw: Bytes,
     /// The response's `Content-Type`, for a download's checks.
     pub(in crate::engine) content_type: Option<HeaderValue>,
+    /// The `Content-Type` is not one the spec declares for the operation
+    /// and status (checked on every response, whatever `--schema` says).
+    pub(in crate::engine) wrong_type: bool,
     /// Request body bytes sent.
     pub(in crate::engine) sent_bytes: u64,
     /// The rendered path (empty for a prepared, template-free request).
@@ -114,6 +117,7 @@ impl Exchange {
             sent: std::time::Instant::now(),
             raw: Bytes::new(),
             content_type: None,
+            wrong_type: false,
             sent_bytes: 0,
             path: String::new(),
             violation: None,
@@ -138,12 +142,30 @@ impl Exchange {
             raw: &self.raw,
             content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
             violation: self.violation.as_deref(),
+            declared_type: None,
             cause: self.cause,
         }
     }
 }
 
 impl Runner {
+    /// What came back, for explaining a failure: [`Exchange::response`]
+    /// with the types the spec declares when the response had another.
+    pub(in crate::engine) fn response<'a>(
+        &'a self,
+        spec: &RequestSpec,
+        ex: &'a Exchange,
+    ) -> Response<'a> {
+        let declared_type = ex
+            .wrong_type
+            .then(|| self.types.get(spec.route as usize)?.declared(ex.status?))
+            .flatten();
+        Response {
+            declared_type,
+            ..ex.response()
+        }
+    }
+
     pub(super) fn record_request(
         &self,
         step: u32,
@@ -313,6 +335,10 @@ impl Runner {
                 .valid_body
                 .remember(spec.route, resp.status, &resp.body);
         }
+        let wrong_type = self
+            .types
+            .get(spec.route as usize)
+            .is_some_and(|t| !t.admits(resp.status, resp.content_type.as_ref()));
         // Cloned only when the response broke its schema (a failure).
         let kept = violation.clone().map(Box::new);
         let schema_failed = violation.is_some_and(|v| {
@@ -330,6 +356,7 @@ impl Runner {
             sent: sending.sent,
             raw: resp.body,
             content_type: resp.content_type,
+            wrong_type,
             sent_bytes: sending.sent_bytes,
             path: sending.path,
             violation: kept,

@@ -156,7 +156,7 @@ impl Runner {
             }
             let failure = ex
                 .failure
-                .or_else(|| status_failure(&wait.request.expect, ex.status))
+                .or_else(|| answer_failure(&wait.request.expect, &ex))
                 .or(ex.schema_failed.then_some(FailureKind::Schema));
             self.record_request(step.id, &wait.request, &ex, failure, lag);
             if failure.is_none() && until_holds(wait, &ex, session) {
@@ -184,7 +184,7 @@ impl Runner {
         session: &mut Session,
         ex: &Exchange,
     ) -> Option<FailureKind> {
-        if let Some(f) = status_failure(expect, ex.status) {
+        if let Some(f) = answer_failure(expect, ex) {
             return Some(f);
         }
         if let Some(check) = &expect.media {
@@ -232,6 +232,13 @@ impl Runner {
 /// next request, not the target's time).
 pub(super) fn timed(wall: Duration, backed_off: Duration) -> Duration {
     wall.saturating_sub(backed_off)
+}
+
+/// What is wrong with an answer before its body is read: an unexpected
+/// status, else a `Content-Type` the spec does not declare for it (a body
+/// that should be JSON is not, whether the schema check ran or not).
+fn answer_failure(expect: &Expectation, ex: &Exchange) -> Option<FailureKind> {
+    status_failure(expect, ex.status).or(ex.wrong_type.then_some(FailureKind::Decode))
 }
 
 fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKind> {
