@@ -362,7 +362,7 @@ impl Runner {
     async fn iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
         let started = Instant::now();
         let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
-        session.backed_off = Duration::ZERO;
+        session.own_time = Duration::ZERO;
         let has_row = session.begin_iteration(&self.scenario);
         if self.client.policy() == ConnPolicy::NewPerIteration {
             // A user who comes back: the last visit's connection is gone.
@@ -387,9 +387,10 @@ impl Runner {
             self.hub.record_cut_off(false);
             return;
         }
-        // The back-off is out of the corrected time too: the intended start
-        // stays fixed, and a user arriving then would not have waited it.
-        let took = step::timed(run.end - started, session.backed_off);
+        // chatload's own time (back-off, handling answers) is out of the
+        // corrected time too: the intended start stays fixed, and a user
+        // arriving then would not have waited it.
+        let took = step::timed(run.end - started, session.own_time);
         let corrected = micros(took + lag);
         let took = micros(took);
         let ok = has_row && !run.failed;
