@@ -10,7 +10,7 @@
 //! 5  engine      report        config
 //! 4  plan        lifecycle     cli       conform
 //! 3  scenario    webhook
-//! 2  client      schema
+//! 2  client      schema        media_type
 //! 1  redact
 //! 0  api         metrics       text
 //! ```
@@ -28,7 +28,8 @@
 //!   client, the webhook receiver, the engine and conform register them).
 //! - Layer 2: [`client`], one shared HTTP client with the API's credential
 //!   headers, requests built from an operation; [`schema`], response checks
-//!   against the embedded OpenAPI document.
+//!   against the embedded OpenAPI document; [`media_type`], the response
+//!   `Content-Type`s it declares, checked on every response.
 //! - Layer 3: [`scenario`], YAML scenario files → a validated model with
 //!   located errors (every request resolved to an operation);
 //!   [`webhook`], webhook transport only (receiver, signature, router,
@@ -61,6 +62,7 @@ pub mod config;
 pub mod conform;
 pub mod engine;
 pub mod lifecycle;
+pub mod media_type;
 pub mod metrics;
 pub mod plan;
 pub mod progress;

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("errln", 1),
     ("client", 2),
     ("schema", 2),
+    ("media_type", 2),
     ("scenario", 3),
     ("webhook", 3),
     ("plan", 4),

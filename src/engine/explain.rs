@@ -37,6 +37,9 @@ pub(super) struct Response<'a> {
     pub content_type: Option<&'a str>,
     /// The schema violation, for a `schema` failure.
     pub violation: Option<&'a Violation>,
+    /// The `Content-Type`s the spec declares for the response, when its own
+    /// was none of them (a `decode` failure before any body was read).
+    pub declared_type: Option<&'a str>,
     /// Why no response arrived, when none did.
     pub cause: Option<ClientError>,
 }
@@ -112,10 +115,13 @@ impl Explainer<'_> {
                     sample.actual = Some(self.mask(Some(&v.path), &v.reason));
                 }
             }
-            FailureKind::Decode => {
-                sample.check = "response body is JSON".to_owned();
-                sample.actual = Some(self.masker.body(Some(self.session), response.raw));
-            }
+            FailureKind::Decode => match response.declared_type {
+                Some(declared) => self.content_type(&mut sample, declared, response),
+                None => {
+                    sample.check = "response body is JSON".to_owned();
+                    sample.actual = Some(self.masker.body(Some(self.session), response.raw));
+                }
+            },
             FailureKind::Timeout => {
                 sample.check =
                     format!("timeout after {}", humantime::format_duration(self.timeout));
@@ -170,6 +176,22 @@ impl Explainer<'_> {
             None => return false,
         }
         true
+    }
+
+    /// A response whose `Content-Type` is none of those the spec `declared`
+    /// for its route and status: the check names both, and what came.
+    fn content_type(&self, sample: &mut FailureSample, declared: &str, response: Response<'_>) {
+        let route = sample.route.as_deref().unwrap_or("the route");
+        let status = response
+            .status
+            .map_or_else(String::new, |s| format!(" {s}"));
+        sample.check = format!("Content-Type the spec declares for {route}{status}");
+        sample.expected = Some(declared.to_owned());
+        sample.actual = Some(
+            response
+                .content_type
+                .map_or_else(|| "(no Content-Type)".to_owned(), |t| self.mask(None, t)),
+        );
     }
 
     fn status(&self, sample: &mut FailureSample, expect: &Expectation, status: Option<u16>) {
@@ -504,6 +526,7 @@ mod tests {
             raw: b"",
             content_type: None,
             violation: None,
+            declared_type: None,
             cause: None,
         };
         let sample = explainer.request(spec, &spec.expect, FailureKind::Expectation, response);
@@ -553,6 +576,7 @@ mod tests {
             raw,
             content_type: None,
             violation: None,
+            declared_type: None,
             cause: None,
         };
         let spec = get_user(&scenario);

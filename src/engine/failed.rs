@@ -77,7 +77,7 @@ impl Runner {
         ex: &Exchange,
     ) {
         self.step_failed(step, kind, session, Some((spec, ex)), |x| {
-            x.request(spec, &spec.expect, kind, ex.response())
+            x.request(spec, &spec.expect, kind, self.response(spec, ex))
         });
     }
 
@@ -97,7 +97,7 @@ impl Runner {
         match failure {
             Some(kind) if at_deadline => self.request_failed(step, spec, kind, session, ex),
             Some(kind) => self.log_failure(step, kind, session, Some((spec, ex)), &|x| {
-                x.request(spec, &spec.expect, kind, ex.response())
+                x.request(spec, &spec.expect, kind, self.response(spec, ex))
             }),
             None if at_deadline => {
                 self.step_failed(
@@ -105,7 +105,7 @@ impl Runner {
                     FailureKind::Expectation,
                     session,
                     Some((spec, ex)),
-                    |x| x.wait_until(wait, ex.response()),
+                    |x| x.wait_until(wait, self.response(spec, ex)),
                 );
             }
             None => {}

@@ -41,10 +41,12 @@ pub struct Session {
     pub in_flight: Arc<Stamp>,
     /// Connection errors in a row on this VU, for its back-off.
     pub connect_errors: u32,
-    /// How long this VU has backed off after connection errors in the
-    /// current iteration: chatload's wait, taken out of every step's and
-    /// the iteration's latency.
-    pub backed_off: Duration,
+    /// chatload's own time in the current iteration, taken out of every
+    /// step's and the iteration's latency: the back-off after connection
+    /// errors, building each request before it is sent, and handling each
+    /// answer (parsing, checks, the schema check, captures, failure samples
+    /// and records) until the VU sends again, sleeps or ends the step.
+    pub own_time: Duration,
     /// The current iteration met a throttled response (counted once per
     /// iteration when it ends).
     pub throttled: bool,
@@ -73,7 +75,7 @@ impl Session {
             events: None,
             in_flight,
             connect_errors: 0,
-            backed_off: Duration::ZERO,
+            own_time: Duration::ZERO,
             throttled: false,
         }
     }

@@ -489,6 +489,7 @@ impl Throttling {
     async fn serve(&self) -> String {
         use axum::http::{StatusCode, header};
         use axum::response::IntoResponse;
+        const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/json");
         let seen = self.0.clone();
         let app = axum::Router::new().fallback(move || {
             let seen = seen.clone();
@@ -498,11 +499,11 @@ impl Throttling {
                 match RETRY_AFTER.get(seen.len() - 1).copied().flatten() {
                     Some(after) => (
                         StatusCode::TOO_MANY_REQUESTS,
-                        [(header::RETRY_AFTER, after)],
+                        [(header::RETRY_AFTER, after), JSON],
                         "{}",
                     )
                         .into_response(),
-                    None => (StatusCode::OK, "{}").into_response(),
+                    None => (StatusCode::OK, [JSON], "{}").into_response(),
                 }
             }
         });

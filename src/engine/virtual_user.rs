@@ -26,6 +26,7 @@ use super::session::Session;
 use super::verbose::FailureLog;
 use super::webhook::EventHub;
 use crate::client::{ApiClient, ConnPolicy};
+use crate::media_type::DeclaredTypes;
 use crate::metrics::{FlowId, MetricsHub, TickSnapshot};
 use crate::scenario::{Flow, OnError, Scenario, StepAction};
 use crate::schema::{
@@ -56,6 +57,9 @@ pub struct Runner {
     /// Response schemas by route id, and the share of responses to check.
     schemas: Vec<Option<OperationSchemas>>,
     schema_ratio: f64,
+    /// By route id: the `Content-Type`s its operation declares, checked on
+    /// every response whatever `--schema` says.
+    pub(super) types: Vec<DeclaredTypes>,
     /// Schema violations, locked only when one happens.
     violations: ViolationLog,
     flow_weights: Vec<u32>,
@@ -172,6 +176,11 @@ impl Runner {
                 fixed_requests[id] = is_fixed(spec);
             }
         }
+        let types = scenario
+            .routes
+            .iter()
+            .map(|r| DeclaredTypes::of(r.operation))
+            .collect();
         Runner {
             scenario,
             client,
@@ -180,6 +189,7 @@ impl Runner {
             leftovers: Mutex::new(Vec::new()),
             schemas: Vec::new(),
             schema_ratio: 0.0,
+            types,
             violations: ViolationLog::default(),
             flow_weights,
             fixed_requests,
@@ -352,7 +362,7 @@ impl Runner {
     async fn iteration(&self, session: &mut Session, intended_start: Option<Instant>) {
         let started = Instant::now();
         let lag = intended_start.map_or(Duration::ZERO, |i| started.saturating_duration_since(i));
-        session.backed_off = Duration::ZERO;
+        session.own_time = Duration::ZERO;
         let has_row = session.begin_iteration(&self.scenario);
         if self.client.policy() == ConnPolicy::NewPerIteration {
             // A user who comes back: the last visit's connection is gone.
@@ -377,9 +387,10 @@ impl Runner {
             self.hub.record_cut_off(false);
             return;
         }
-        // The back-off is out of the corrected time too: the intended start
-        // stays fixed, and a user arriving then would not have waited it.
-        let took = step::timed(run.end - started, session.backed_off);
+        // chatload's own time (back-off, handling answers) is out of the
+        // corrected time too: the intended start stays fixed, and a user
+        // arriving then would not have waited it.
+        let took = step::timed(run.end - started, session.own_time);
         let corrected = micros(took + lag);
         let took = micros(took);
         let ok = has_row && !run.failed;

@@ -374,3 +374,41 @@ async fn a_cut_off_body_and_a_dropped_connection_say_what_happened() {
         assert!(actual.contains(says), "{mode}: {actual}");
     }
 }
+
+/// Audit 8 finding 7: a web server that answers every call with an HTML page
+/// (a misrouted load balancer) fails the run with kind `decode` even with the
+/// schema check off or sampled: the response's `Content-Type` is checked on
+/// every response against the types the spec declares, and the sample names
+/// the route, the status, the declared and the received type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_html_page_fails_the_run_whatever_schema_sampling_says() {
+    use axum::http::header;
+    const PAGE: &str = "<html><body><center><h1>Welcome to nginx!</h1></center></body></html>";
+    let app = axum::Router::new()
+        .fallback(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE) });
+    let addr = crate::common::serve_in_thread(app);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: html\ntarget:\n  base_url: http://{addr}/v1\n  app_id: a\n  secret: s\n\
+         load: {{vus: 1, iterations: 3}}\nsteps:\n  - get_settings:\n    on_error: continue\n  \
+         - queue_status:\n"
+    );
+    let path = write_scenario(dir.path(), "html.yaml", &yaml);
+    for schema in ["off", "sample=0.01"] {
+        let (exit, report) = run_scenario(dir.path(), &path, &["--schema", schema]).await;
+        assert_eq!(exit as i32, 1, "--schema {schema}: HTML answers must fail");
+        assert_eq!(
+            report.errors_by_kind.get("decode"),
+            Some(&6),
+            "--schema {schema}: {:?}",
+            report.errors_by_kind
+        );
+        let sample = &samples(&report, "get_settings", "decode").samples[0];
+        assert_eq!(
+            sample.check, "Content-Type the spec declares for GET /settings 200",
+            "{sample:?}"
+        );
+        assert_eq!(sample.expected.as_deref(), Some("application/json"));
+        assert_eq!(sample.actual.as_deref(), Some("text/html; charset=utf-8"));
+    }
+}

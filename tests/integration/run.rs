@@ -508,3 +508,56 @@ async fn requests_answered_after_the_load_phase_count_in_the_rates() {
     assert!((report.iteration.rps - expected).abs() < 1e-9);
     assert_eq!(exit, Exit::Passed, "{:?}", report.verdict);
 }
+
+/// Audit 8 finding 9: a step's (and the iteration's) latency is the time of
+/// its request, not chatload's handling of the answer. A large valid body
+/// takes chatload far longer to parse and schema-check than to receive; a
+/// one-request step must still measure about what its route measures. No
+/// wall-clock bound: the step is compared with its own route in the same
+/// run, with a slack far below the handling time the body costs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_measures_its_request_not_chatloads_handling_of_a_large_body() {
+    use axum::http::header;
+    // Valid against the spec (extra properties are allowed): half a million
+    // array items, each a JSON value to build, check and drop.
+    let mut body =
+        String::from(r#"{"settings":{"queue":{"active":true},"languages":["en"],"pad":["#);
+    body.push_str(&"0,".repeat(500_000));
+    body.push_str("0]}}");
+    let body = bytes::Bytes::from(body);
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+    });
+    let addr = crate::common::serve_in_thread(app);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: big\ntarget:\n  base_url: http://{addr}/v1\n  app_id: a\n  secret: s\n  \
+         timeout: 60s\nload: {{vus: 1, iterations: 3}}\nsteps:\n  - get_settings:\n"
+    );
+    let path = write_scenario(dir.path(), "big.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &[]).await;
+    assert_eq!(exit, Exit::Passed, "{:?}", report.errors_by_kind);
+    let route = &report.routes[0].latency;
+    let step = &step(&report, "get_settings").latency;
+    let iteration = &report.iteration.latency;
+    eprintln!(
+        "route p50 {} max {}, step p50 {} max {}, iteration p50 {} max {} (µs)",
+        route.p50_us, route.max_us, step.p50_us, step.max_us, iteration.p50_us, iteration.max_us
+    );
+    let slack = 25_000 + route.max_us / 4;
+    // Closed model: the corrected figures are the raw ones, handling out too.
+    let corrected = &report.iteration.corrected;
+    for (what, p) in [
+        ("step", step),
+        ("iteration", iteration),
+        ("corrected iteration", corrected),
+    ] {
+        assert!(
+            p.max_us <= route.max_us + slack,
+            "{what} max {} µs vs its one request's route max {} µs",
+            p.max_us,
+            route.max_us
+        );
+    }
+}

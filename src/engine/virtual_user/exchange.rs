@@ -48,10 +48,17 @@ pub(in crate::engine) struct Exchange {
     /// Request-level times read the wall clock the client measures with;
     /// iteration and step times read tokio's (pausable in tests).
     pub(in crate::engine) sent: std::time::Instant,
+    /// When the send ended (the answer, or why none came, was in), on
+    /// tokio's clock: chatload's handling of it runs from here, and is
+    /// taken out of the step's and the iteration's time.
+    pub(in crate::engine) arrived: tokio::time::Instant,
     /// The response body as received (moved, not copied), to explain a failure.
     pub(in crate::engine) raw: Bytes,
     /// The response's `Content-Type`, for a download's checks.
     pub(in crate::engine) content_type: Option<HeaderValue>,
+    /// The `Content-Type` is not one the spec declares for the operation
+    /// and status (checked on every response, whatever `--schema` says).
+    pub(in crate::engine) wrong_type: bool,
     /// Request body bytes sent.
     pub(in crate::engine) sent_bytes: u64,
     /// The rendered path (empty for a prepared, template-free request).
@@ -74,6 +81,7 @@ pub(in crate::engine) struct Exchange {
 struct Sending {
     sent: std::time::Instant,
     latency: Duration,
+    arrived: tokio::time::Instant,
     sent_bytes: u64,
     /// The rendered path (empty for a prepared request).
     path: String,
@@ -97,6 +105,7 @@ impl Exchange {
             cause: Some(e),
             latency: sending.latency,
             sent: sending.sent,
+            arrived: sending.arrived,
             sent_bytes: sending.sent_bytes,
             path: sending.path,
             conn: conn.unwrap_or_default(),
@@ -114,8 +123,10 @@ impl Exchange {
             body: None,
             latency: Duration::ZERO,
             sent: std::time::Instant::now(),
+            arrived: tokio::time::Instant::now(),
             raw: Bytes::new(),
             content_type: None,
+            wrong_type: false,
             sent_bytes: 0,
             path: String::new(),
             violation: None,
@@ -140,12 +151,30 @@ impl Exchange {
             raw: &self.raw,
             content_type: self.content_type.as_ref().and_then(|t| t.to_str().ok()),
             violation: self.violation.as_deref(),
+            declared_type: None,
             cause: self.cause,
         }
     }
 }
 
 impl Runner {
+    /// What came back, for explaining a failure: [`Exchange::response`]
+    /// with the types the spec declares when the response had another.
+    pub(in crate::engine) fn response<'a>(
+        &'a self,
+        spec: &RequestSpec,
+        ex: &'a Exchange,
+    ) -> Response<'a> {
+        let declared_type = ex
+            .wrong_type
+            .then(|| self.types.get(spec.route as usize)?.declared(ex.status?))
+            .flatten();
+        Response {
+            declared_type,
+            ..ex.response()
+        }
+    }
+
     pub(super) fn record_request(
         &self,
         step: u32,
@@ -203,8 +232,10 @@ impl Runner {
                     // iteration's latency: chatload's wait, not the target's.
                     let from = tokio::time::Instant::now();
                     tokio::time::sleep(connect_backoff(session.connect_errors)).await;
-                    session.backed_off += from.elapsed();
+                    session.own_time += from.elapsed();
                 }
+                // Building the request is chatload's time too.
+                let building = tokio::time::Instant::now();
                 let (sent, sent_bytes);
                 let mut path = String::new();
                 self.prepare(step, spec, session);
@@ -212,6 +243,7 @@ impl Runner {
                     session.prepared.get(step as usize).and_then(Option::as_ref)
                 {
                     sent_bytes = prepared.body_len() as u64;
+                    session.own_time += building.elapsed();
                     sent = std::time::Instant::now();
                     self.in_flight.begin(&session.in_flight, sent);
                     self.client
@@ -219,8 +251,10 @@ impl Runner {
                         .await
                 } else {
                     let Ok(mut rendered) = render(spec, session) else {
+                        session.own_time += building.elapsed();
                         return Exchange::unsent();
                     };
+                    session.own_time += building.elapsed();
                     sent = std::time::Instant::now();
                     if let Some(hooks) = &self.hooks {
                         hooks.on_send(spec.route, &rendered.path, session, sent);
@@ -238,13 +272,18 @@ impl Runner {
                 let sending = Sending {
                     sent,
                     latency,
+                    arrived: tokio::time::Instant::now(),
                     sent_bytes,
                     path,
                 };
                 let mut ex = self.answered(spec, session, needs_body, response, sending);
                 match self.after_throttle(step, spec, session, &mut ex, attempt, lag) {
                     None => return ex,
-                    Some(wait) => wait,
+                    Some(wait) => {
+                        // Handled and recorded: the throttled answer is done with.
+                        super::step::handled(session, ex);
+                        wait
+                    }
                 }
             };
             self.wait_out_throttle(spec, wait).await;
@@ -320,6 +359,10 @@ impl Runner {
                 .valid_body
                 .remember(spec.route, resp.status, &resp.body);
         }
+        let wrong_type = self
+            .types
+            .get(spec.route as usize)
+            .is_some_and(|t| !t.admits(resp.status, resp.content_type.as_ref()));
         // Cloned only when the response broke its schema (a failure).
         let kept = violation.clone().map(Box::new);
         let schema_failed = violation.is_some_and(|v| {
@@ -335,8 +378,10 @@ impl Runner {
             body,
             latency: sending.latency,
             sent: sending.sent,
+            arrived: sending.arrived,
             raw: resp.body,
             content_type: resp.content_type,
+            wrong_type,
             sent_bytes: sending.sent_bytes,
             path: sending.path,
             violation: kept,

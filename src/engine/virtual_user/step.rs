@@ -33,8 +33,9 @@ impl Runner {
         lag: Duration,
         begun: Instant,
     ) -> (StepResult, Instant) {
-        // Back-off slept before this step's requests is taken out of its time.
-        let backed_off = session.backed_off;
+        // chatload's own time in this step (back-off, handling answers) is
+        // taken out of its time.
+        let own_before = session.own_time;
         let ended = match &step.action {
             StepAction::Pause => return (StepResult::Ok, begun),
             StepAction::Request(spec) => self.request_step(step, spec, session, lag).await,
@@ -51,7 +52,7 @@ impl Runner {
                 WaitResult::Abandoned => {
                     // A user giving up is no failure of the step.
                     let end = Instant::now();
-                    let took = timed(end - begun, session.backed_off - backed_off);
+                    let took = timed(end - begun, session.own_time - own_before);
                     self.record_step(step, None, took, lag);
                     return (StepResult::Abandoned, end);
                 }
@@ -63,7 +64,7 @@ impl Runner {
         let end = Instant::now();
         let failure = match ended {
             Ended::Timed(failure) => {
-                let took = timed(end - begun, session.backed_off - backed_off);
+                let took = timed(end - begun, session.own_time - own_before);
                 self.record_step(step, failure, took, lag);
                 failure
             }
@@ -125,13 +126,18 @@ impl Runner {
         if let Some(kind) = failure {
             self.request_failed(step, spec, kind, session, &ex);
         }
-        if !ex.was_sent() {
-            return Ended::Unsent;
-        }
-        if let Some(hooks) = &self.hooks {
-            hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
-        }
-        Ended::Timed(failure)
+        let ended = if ex.was_sent() {
+            if let Some(hooks) = &self.hooks {
+                hooks.on_response(spec.route, ex.status, ex.body.as_ref(), ex.sent, session);
+            }
+            Ended::Timed(failure)
+        } else {
+            Ended::Unsent
+        };
+        // Handling the answer, up to dropping its parsed body, was
+        // chatload's time, not the target's.
+        handled(session, ex);
+        ended
     }
 
     /// A `wait_until` step: poll its request every `interval` until the
@@ -152,11 +158,12 @@ impl Runner {
             if !ex.was_sent() {
                 // Polling again cannot set the variable it lacks.
                 self.request_failed(step, &wait.request, FailureKind::Capture, session, &ex);
+                handled(session, ex);
                 return Ended::Unsent;
             }
             let failure = ex
                 .failure
-                .or_else(|| status_failure(&wait.request.expect, ex.status))
+                .or_else(|| answer_failure(&wait.request.expect, &ex))
                 .or(ex.schema_failed.then_some(FailureKind::Schema));
             self.record_request(step.id, &wait.request, &ex, failure, lag);
             if failure.is_none() && until_holds(wait, &ex, session) {
@@ -164,11 +171,14 @@ impl Runner {
                 if let Some(kind) = failure {
                     self.request_failed(step, &wait.request, kind, session, &ex);
                 }
+                handled(session, ex);
                 return Ended::Timed(failure);
             }
             let next = next_poll(Instant::now(), deadline, wait.interval);
             let at_deadline = next.is_none();
             self.poll_failed(step, wait, failure, at_deadline, session, &ex);
+            // The poll's handling is chatload's time; the interval is the step's.
+            handled(session, ex);
             let Some(pause) = next else {
                 return Ended::Timed(Some(failure.unwrap_or(FailureKind::Expectation)));
             };
@@ -184,7 +194,7 @@ impl Runner {
         session: &mut Session,
         ex: &Exchange,
     ) -> Option<FailureKind> {
-        if let Some(f) = status_failure(expect, ex.status) {
+        if let Some(f) = answer_failure(expect, ex) {
             return Some(f);
         }
         if let Some(check) = &expect.media {
@@ -227,11 +237,29 @@ impl Runner {
     }
 }
 
-/// A step's or iteration's time: the `wall` time it took less what the VU
-/// `backed_off` after connection errors in it (chatload's wait before its
-/// next request, not the target's time).
-pub(super) fn timed(wall: Duration, backed_off: Duration) -> Duration {
-    wall.saturating_sub(backed_off)
+/// Done with an exchange: drops it (a large parsed body takes a while) and
+/// adds the time since its answer arrived to chatload's own time.
+pub(super) fn handled(session: &mut Session, ex: Exchange) {
+    let arrived = ex.arrived;
+    drop(ex);
+    session.own_time += arrived.elapsed();
+}
+
+/// A step's or iteration's time: the `wall` time it took less chatload's
+/// `own` time in it (the back-off after connection errors, building
+/// requests and handling answers: not the target's time). What is left is
+/// the time its requests took plus the waits the step is defined to hold
+/// (throttle waits, `wait_until` intervals, a `wait_event`'s wait, and for
+/// an iteration the think times).
+pub(super) fn timed(wall: Duration, own: Duration) -> Duration {
+    wall.saturating_sub(own)
+}
+
+/// What is wrong with an answer before its body is read: an unexpected
+/// status, else a `Content-Type` the spec does not declare for it (a body
+/// that should be JSON is not, whether the schema check ran or not).
+fn answer_failure(expect: &Expectation, ex: &Exchange) -> Option<FailureKind> {
+    status_failure(expect, ex.status).or(ex.wrong_type.then_some(FailureKind::Decode))
 }
 
 fn status_failure(expect: &Expectation, status: Option<u16>) -> Option<FailureKind> {
