@@ -281,7 +281,7 @@ impl Runner {
                     None => return ex,
                     Some(wait) => {
                         // Handled and recorded: the throttled answer is done with.
-                        super::step::handled(session, ex);
+                        handled(session, ex);
                         wait
                     }
                 }
@@ -452,4 +452,12 @@ fn conn_sample(conn: &ConnUse) -> Option<ConnSample> {
         first_byte_us: conn.first_byte.map(micros),
         pooled: false,
     })
+}
+
+/// Done with an exchange: drops it (a large parsed body takes a while) and
+/// adds the time since its answer arrived to chatload's own time.
+pub(super) fn handled(session: &mut Session, ex: Exchange) {
+    let arrived = ex.arrived;
+    drop(ex);
+    session.own_time += arrived.elapsed();
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::exchange::Exchange;
+use super::exchange::{Exchange, handled};
 use super::wait_event::WaitResult;
 use super::{Runner, StepResult, micros, next_poll};
 use crate::engine::session::Session;
@@ -235,14 +235,6 @@ impl Runner {
         }
         None
     }
-}
-
-/// Done with an exchange: drops it (a large parsed body takes a while) and
-/// adds the time since its answer arrived to chatload's own time.
-pub(super) fn handled(session: &mut Session, ex: Exchange) {
-    let arrived = ex.arrived;
-    drop(ex);
-    session.own_time += arrived.elapsed();
 }
 
 /// A step's or iteration's time: the `wall` time it took less chatload's
