@@ -442,7 +442,7 @@ impl Checker {
                 }
             })
             .collect();
-        ConformReport {
+        let mut report = ConformReport {
             target: self.target.base_url.clone(),
             seed: self.options.seed,
             cases: self.options.cases,
@@ -459,7 +459,9 @@ impl Checker {
             left_behind: cleaned.left_behind,
             interrupted: false,
             stopped: self.watch.gave_up_reason(),
-        }
+        };
+        report.mask_texts();
+        report
     }
 }
 

@@ -16,7 +16,8 @@
 //! - `cleanup`: the end-of-run clean-up against a target that never closes
 //!   a chat: its time limit, a second signal, the chats left open by id.
 //! - `hostile`: a server reflecting credentials; no secret in any output
-//!   of `run` or `conform`.
+//!   of `run` or `conform`; `hostile_forms`: one echoing them escaped,
+//!   URL-encoded and in base64.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `docs_examples`: every YAML example of the scenario and webhook docs
 //!   validates.
@@ -56,6 +57,7 @@ mod connections;
 mod docs_examples;
 mod failures;
 mod hostile;
+mod hostile_forms;
 mod media;
 mod module_graph;
 mod network;
