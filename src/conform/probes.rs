@@ -309,6 +309,7 @@ mod tests {
             allow: allow.map(str::to_owned),
             body,
             cut: None,
+            stalled: false,
         }
     }
 
