@@ -48,6 +48,8 @@ pub(super) struct Answer {
     pub content_type: Option<String>,
     pub allow: Option<String>,
     pub body: Option<Value>,
+    /// The body as it came (a download is compared byte for byte).
+    pub bytes: bytes::Bytes,
     /// Why the body did not arrive whole (the connection ended before its
     /// `Content-Length`, or the time ran out), when it did not: the check fails.
     pub cut: Option<String>,
@@ -257,6 +259,7 @@ impl Checker {
                     content_type,
                     allow,
                     body: serde_json::from_slice(&bytes).ok(),
+                    bytes,
                     cut,
                     stalled,
                 })

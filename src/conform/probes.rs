@@ -308,6 +308,7 @@ mod tests {
             content_type: None,
             allow: allow.map(str::to_owned),
             body,
+            bytes: Default::default(),
             cut: None,
             stalled: false,
         }

@@ -25,6 +25,8 @@
 //!   of each kind of check; each kind fails with its reason. Against a
 //!   server that never answers or refuses connections it gives up (exit 3);
 //!   Ctrl-C still writes the checks made so far (exit 130).
+//!   `conform_dependencies`: a check needing an id the tour never got is
+//!   skipped, never passed on a made-up id; a download must be the upload.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `module_graph`: no file-level import circles in any crate of the
@@ -53,6 +55,7 @@ mod cleanup;
 mod cli;
 mod common;
 mod conform;
+mod conform_dependencies;
 mod connections;
 mod docs_examples;
 mod failures;
