@@ -14,10 +14,12 @@
 //! `target.headers` values with the credential of an auth scheme alone
 //! ([`register_header`]), webhook secrets when a webhook is registered, and
 //! tokens when `conform` or an agent actor logs in. Each is also registered
-//! in the forms the renderers escape it to (JSON, HTML/XML, CSV), so an
-//! escaped copy cannot slip through. Tokens the virtual users capture are
-//! [`issue`]d into a sharded book of hashes instead (`tokens.rs`), once per
-//! capture, so one user's token is masked in every other user's output too.
+//! in the forms a server may echo it in (JSON-escaped, URL-encoded, base64)
+//! and the renderers escape it to (JSON, HTML/XML, CSV), twice-escaped
+//! included (`forms.rs`), so no such copy can slip through. Tokens the
+//! virtual users capture are [`issue`]d into a sharded book of hashes
+//! instead (`tokens.rs`), once per capture, so one user's token is masked
+//! in every other user's output too.
 //!
 //! The matching is one Aho-Corasick pass over the output for all registered
 //! secrets at once, built lazily after a registration, then one pass for the
@@ -119,25 +121,6 @@ impl Redactor {
             Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
         }
     }
-}
-
-/// A secret and the forms the renderers may escape it to: JSON string
-/// escaping, HTML/XML entities, CSV's doubled quotes.
-fn forms(secret: &str) -> Vec<String> {
-    if secret.len() < MIN_SECRET_LEN {
-        return Vec::new();
-    }
-    let mut out = vec![secret.to_owned()];
-    if let Ok(json) = serde_json::to_string(secret) {
-        out.push(json[1..json.len() - 1].to_owned());
-    }
-    let html = crate::text::escape_html(secret);
-    out.push(html.replace("&#39;", "&apos;"));
-    out.push(html);
-    out.push(secret.replace('"', "\"\""));
-    out.retain(|f| !f.is_empty());
-    out.dedup();
-    out
 }
 
 /// The process-wide set of known secrets.
@@ -413,8 +396,10 @@ pub fn install_panic_hook() {
     }));
 }
 
+mod forms;
 mod term;
 mod tokens;
+use forms::forms;
 pub use term::RedactedTerm;
 pub use tokens::issue;
 

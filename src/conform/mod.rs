@@ -251,6 +251,19 @@ impl ConformReport {
     pub fn passed(&self) -> bool {
         self.stopped.is_none() && self.checks.iter().all(|c| c.passed)
     }
+
+    /// Masks every known secret (src/redact.rs) in the texts a target can
+    /// fill (check messages, skip reasons, what was left behind, why the
+    /// suite stopped) before any renderer escapes them: the terminal, the
+    /// JSON and JUnit then start from the same masked text, whatever
+    /// escaping each adds (the output step masks once more on the way out).
+    pub(crate) fn mask_texts(&mut self) {
+        let mask = |text: &mut String| *text = crate::redact::redact_str(text);
+        self.checks.iter_mut().for_each(|c| mask(&mut c.message));
+        self.skipped.iter_mut().for_each(|s| mask(&mut s.reason));
+        self.left_behind.iter_mut().for_each(mask);
+        self.stopped.iter_mut().for_each(mask);
+    }
 }
 
 /// One request of the suite: an [`Operation`] and its path parameters. The

@@ -308,7 +308,9 @@ mod tests {
             content_type: None,
             allow: allow.map(str::to_owned),
             body,
+            bytes: Default::default(),
             cut: None,
+            stalled: false,
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::calls::{got, missing};
 use super::{Call, Checker, Cleaned, Creds, Kind, probes};
 use crate::api::{Operation, events};
 
@@ -18,7 +19,9 @@ fn s(v: Option<&Value>, pointer: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// What the tour learned and later steps need.
+/// What the tour learned and later steps need. An id it did not get is a
+/// [`missing`] stand-in: the calls that would send it are skipped, with
+/// which id they lacked, never sent with a made-up one.
 #[derive(Debug, Default)]
 struct Tour {
     room: u64,
@@ -32,10 +35,12 @@ struct Tour {
 
 impl Tour {
     fn agent(&self, i: usize) -> String {
-        self.agents
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| "a-1".to_owned())
+        self.agents.get(i).cloned().unwrap_or_else(|| {
+            missing(&format!(
+                "an agent id (#{}), which list agents did not return",
+                i + 1
+            ))
+        })
     }
 }
 
@@ -194,9 +199,13 @@ async fn users(c: &mut Checker, t: &mut Tour) {
     let signup = c
         .call(Call::new("create user", Operation::CreateUser, &[]).body(body))
         .await;
-    t.user = s(signup.as_ref(), "/user/id").unwrap_or_default();
-    t.token = s(signup.as_ref(), "/session/token").unwrap_or_default();
-    c.mask_token(&t.token);
+    t.user = s(signup.as_ref(), "/user/id")
+        .unwrap_or_else(|| missing("the user's id, which create user did not return"));
+    t.token = s(signup.as_ref(), "/session/token")
+        .unwrap_or_else(|| missing("the user's token, which create user did not return"));
+    if got(&t.token) {
+        c.mask_token(&t.token);
+    }
     let again = json!({"name": "Again", "externalId": external});
     c.call(
         Call::new("duplicate externalId → 409", Operation::CreateUser, &[])
@@ -265,7 +274,8 @@ async fn open_chat(c: &mut Checker, t: &mut Tour) {
     let opened = c
         .call(Call::new("create chat", Operation::CreateChat, &[]).body(chat_body.clone()))
         .await;
-    t.chat = s(opened.as_ref(), "/chat/id").unwrap_or_else(|| "no-chat".to_owned());
+    t.chat = s(opened.as_ref(), "/chat/id")
+        .unwrap_or_else(|| missing("the chat's id, which create chat did not return"));
     if let Some(id) = s(opened.as_ref(), "/chat/id") {
         c.created.chats.push(id);
     }
@@ -315,7 +325,8 @@ async fn messages(c: &mut Checker, t: &Tour) {
         body,
     )
     .await;
-    let message = s(sent.as_ref(), "/message/id").unwrap_or_else(|| "no-message".to_owned());
+    let message = s(sent.as_ref(), "/message/id")
+        .unwrap_or_else(|| missing("the message's id, which send message did not return"));
     let no_text = Call::new(
         "message without text → 400",
         Operation::SendChatMessage,
@@ -406,7 +417,7 @@ async fn media(c: &mut Checker, t: &Tour) {
         .upload(
             "upload media",
             &fields,
-            ("conform.png", "image/png", png),
+            ("conform.png", "image/png", png.clone()),
             None,
         )
         .await;
@@ -420,13 +431,11 @@ async fn media(c: &mut Checker, t: &Tour) {
     .await;
     c.call(Call::new("list media", Operation::ListMedia, &[]))
         .await;
-    let media_id = s(media.as_ref(), "/media/id").unwrap_or_else(|| "no-media".to_owned());
-    c.call(Call::new(
-        "download media",
-        Operation::GetMedia,
-        &[&media_id],
-    ))
-    .await;
+    let media_id = s(media.as_ref(), "/media/id")
+        .unwrap_or_else(|| missing("the media's id, which upload media did not return"));
+    let stored = s(media.as_ref(), "/media/type").unwrap_or_else(|| "image/png".to_owned());
+    let download = Call::new("download media", Operation::GetMedia, &[&media_id]);
+    c.download(download, (&png, &stored)).await;
 }
 
 /// Registers, reads, updates and deletes a webhook, then uses the deleted one.
@@ -437,7 +446,8 @@ async fn webhooks(c: &mut Checker, t: &mut Tour) {
         .await;
     let hook_id = s(hook.as_ref(), "/webhook/id");
     c.created.webhook.clone_from(&hook_id);
-    let hook_id = hook_id.unwrap_or_else(|| "no-webhook".to_owned());
+    let hook_id = hook_id
+        .unwrap_or_else(|| missing("the webhook's id, which register webhook did not return"));
     c.call(Call::new("list webhooks", Operation::ListWebhooks, &[]))
         .await;
     c.call(Call::new("get webhook", Operation::GetWebhook, &[&hook_id]))

@@ -2,10 +2,11 @@
 //! checks are done and failed (the app prints them once a second), and
 //! whether the suite gave up on a target that does not answer.
 //!
-//! Every request's outcome is counted: one that got a response (any status,
-//! even with its body cut off) proves the target answers; one that got none
-//! (a timeout, a refused or failed connection) adds to a run of silent
-//! requests. The suite gives up after [`GIVE_UP_SILENT`] of them in a row
+//! Every request's outcome is counted: one that got a whole response (any
+//! status, or a body cut off by a connection that ended) proves the target
+//! answers; one that got none (a timeout, a refused or failed connection,
+//! or headers and then a body that did not complete in time: a stall or a
+//! drip) adds to a run of silent requests. The suite gives up after [`GIVE_UP_SILENT`] of them in a row
 //! when nothing ever answered, or [`GIVE_UP_STOPPED`] in a row when the
 //! target answered before, and sends nothing more.
 

@@ -181,3 +181,33 @@ fn an_issued_token_is_masked_in_every_output_and_escaped_form() {
     issue("ab");
     assert_eq!(redact_str("ab cab"), "ab cab");
 }
+
+/// Audit 8, finding 1: a secret a server echoed JSON-escaped (a JSON dump of
+/// the request's headers in its error message) reached the JSON and JUnit
+/// files escaped a second time, and its URL-encoded and base64 forms were
+/// not masked anywhere.
+#[test]
+fn a_secret_echoed_escaped_encoded_or_in_base64_is_masked_in_every_rendering() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let secret = "Zq9+Sec/ret=Leak&Can \"ary\"<77>";
+    let r = Redactor::new([secret]);
+    let dump = serde_json::json!({"x-hyper-secret": secret}).to_string();
+    let message = format!(
+        "raw {secret} all={dump} url {} form {} b64 {} b64url {} basic {}",
+        "Zq9%2BSec/ret%3DLeak%26Can%20%22ary%22%3C77%3E",
+        "Zq9%2BSec%2Fret%3DLeak%26Can+%22ary%22%3C77%3E",
+        STANDARD.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+        STANDARD.encode(format!("user:{secret}")),
+    );
+    let json = serde_json::to_string(&message).unwrap();
+    let xml = crate::text::escape_html(&message);
+    for (what, text) in [("terminal", &message), ("json", &json), ("xml", &xml)] {
+        let out = r.redact_str(text);
+        for leak in ["Leak", "TGVha", "ary"] {
+            assert!(!out.contains(leak), "{what}: {leak} in {out}");
+        }
+        assert!(out.matches(MASK).count() >= 7, "{what}: {out}");
+    }
+}

@@ -46,10 +46,9 @@ fn book() -> &'static Book {
     BOOK.get_or_init(Book::default)
 }
 
-/// A token handed out by the server: masked in every output from now on.
-/// Cheap (no allocation but the set's growth) when the token is plain text
-/// (letters, digits, `-._~+/=:`); one with characters the reports escape
-/// is entered in each escaped form too.
+/// A token handed out by the server: masked in every output from now on,
+/// in each of the forms a secret is masked in (`forms.rs`: escaped,
+/// URL-encoded, base64), a few small strings once per captured token.
 pub fn issue(token: &str) {
     if token.len() < MIN_SECRET_LEN {
         return;
@@ -58,17 +57,10 @@ pub fn issue(token: &str) {
         super::register(token);
         return;
     }
-    let plain = token
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=:".contains(&b));
-    if plain {
-        enter(token.as_bytes());
-    } else {
-        super::forms(token)
-            .iter()
-            .filter(|f| f.len() <= MAX_TOKEN_LEN)
-            .for_each(|f| enter(f.as_bytes()));
-    }
+    super::forms(token)
+        .iter()
+        .filter(|f| f.len() <= MAX_TOKEN_LEN)
+        .for_each(|f| enter(f.as_bytes()));
 }
 
 fn enter(token: &[u8]) {

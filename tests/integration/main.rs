@@ -16,7 +16,8 @@
 //! - `cleanup`: the end-of-run clean-up against a target that never closes
 //!   a chat: its time limit, a second signal, the chats left open by id.
 //! - `hostile`: a server reflecting credentials; no secret in any output
-//!   of `run` or `conform`.
+//!   of `run` or `conform`; `hostile_forms`: one echoing them escaped,
+//!   URL-encoded and in base64.
 //! - `cli`: the binary itself: validation messages, exit codes, SIGINT.
 //! - `docs_examples`: every YAML example of the scenario and webhook docs
 //!   validates.
@@ -24,6 +25,8 @@
 //!   of each kind of check; each kind fails with its reason. Against a
 //!   server that never answers or refuses connections it gives up (exit 3);
 //!   Ctrl-C still writes the checks made so far (exit 130).
+//!   `conform_dependencies`: a check needing an id the tour never got is
+//!   skipped, never passed on a made-up id; a download must be the upload.
 //! - `agents`: agent actors against the mock with its simulated agents off;
 //!   `agents_e2e`: the same over the mock's real webhooks.
 //! - `module_graph`: no file-level import circles in any crate of the
@@ -52,10 +55,12 @@ mod cleanup;
 mod cli;
 mod common;
 mod conform;
+mod conform_dependencies;
 mod connections;
 mod docs_examples;
 mod failures;
 mod hostile;
+mod hostile_forms;
 mod media;
 mod module_graph;
 mod network;
