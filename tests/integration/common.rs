@@ -271,3 +271,45 @@ pub fn serve_in_thread_until(
     });
     rx.recv().expect("the test server starts")
 }
+
+/// Credentials a run is given through the environment: App ID, secret,
+/// domain key.
+pub struct EnvCredentials<'a> {
+    pub app_id: &'a str,
+    pub secret: &'a str,
+    pub domain_key: &'a str,
+}
+
+/// Runs chatload against `app` (served on port 0) with `credentials`,
+/// `args`, each `(flag, file)` output in a fresh `out/` directory and, when
+/// given, `scenario` written to a file; debug logging on, so the logs are
+/// outputs too. Returns its output, the output directory and the temp dir
+/// that holds it.
+pub fn run_against_with(
+    app: axum::Router,
+    credentials: &EnvCredentials<'_>,
+    args: &[&str],
+    outputs: &[(&str, &str)],
+    scenario: Option<&str>,
+) -> (std::process::Output, PathBuf, tempfile::TempDir) {
+    let addr = serve_in_thread(app);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).expect("output dir");
+    let mut cmd = chatload();
+    cmd.current_dir(dir.path())
+        .env("CHATLOAD_APP_ID", credentials.app_id)
+        .env("CHATLOAD_SECRET", credentials.secret)
+        .env("CHATLOAD_DOMAIN_KEY", credentials.domain_key)
+        .env("CHATLOAD_LOG", "debug")
+        .args(args)
+        .args(["--target", &format!("http://{addr}/v1")]);
+    for (flag, file) in outputs {
+        cmd.arg(flag).arg(out_dir.join(file));
+    }
+    if let Some(yaml) = scenario {
+        cmd.arg(write_scenario(dir.path(), "s.yaml", yaml));
+    }
+    let out = cmd.output().expect("chatload runs");
+    (out, out_dir, dir)
+}

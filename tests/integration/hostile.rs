@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::common::{chatload, serve_in_thread, usage_error, write_scenario};
+use crate::common::{EnvCredentials, chatload, run_against_with, usage_error, write_scenario};
 
 const SECRET: &str = "hostile-secret-4f8a9c";
 const DOMAIN_KEY: &str = "hostile-domain-key-77e1";
@@ -109,26 +109,12 @@ fn run_against(
     outputs: &[(&str, &str)],
     scenario: Option<&str>,
 ) -> (std::process::Output, std::path::PathBuf, tempfile::TempDir) {
-    let addr = serve_in_thread(app);
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).expect("output dir");
-    let mut cmd = chatload();
-    cmd.current_dir(dir.path())
-        .env("CHATLOAD_APP_ID", "hostile-app")
-        .env("CHATLOAD_SECRET", SECRET)
-        .env("CHATLOAD_DOMAIN_KEY", DOMAIN_KEY)
-        .env("CHATLOAD_LOG", "debug")
-        .args(args)
-        .args(["--target", &format!("http://{addr}/v1")]);
-    for (flag, file) in outputs {
-        cmd.arg(flag).arg(out_dir.join(file));
-    }
-    if let Some(yaml) = scenario {
-        cmd.arg(write_scenario(dir.path(), "s.yaml", yaml));
-    }
-    let out = cmd.output().expect("chatload runs");
-    (out, out_dir, dir)
+    let credentials = EnvCredentials {
+        app_id: "hostile-app",
+        secret: SECRET,
+        domain_key: DOMAIN_KEY,
+    };
+    run_against_with(app, &credentials, args, outputs, scenario)
 }
 
 #[test]

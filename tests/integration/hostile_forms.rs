@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use crate::common::{chatload, serve_in_thread, write_scenario};
+use crate::common::{EnvCredentials, run_against_with};
 
 /// Each credential carries a fragment (`LeakS`, `LeakK`, `LeakT`) that its
 /// raw, escaped and URL-encoded forms all keep, so one grep finds them.
@@ -104,25 +104,13 @@ fn assert_nothing_leaks(
     scenario: Option<&str>,
     must_show: &[&str],
 ) {
-    let addr = serve_in_thread(axum::Router::new().fallback(echo_everywhere));
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).expect("output dir");
-    let mut cmd = chatload();
-    cmd.current_dir(dir.path())
-        .env("CHATLOAD_APP_ID", "forms-app")
-        .env("CHATLOAD_SECRET", SECRET)
-        .env("CHATLOAD_DOMAIN_KEY", DOMAIN_KEY)
-        .env("CHATLOAD_LOG", "debug")
-        .args(args)
-        .args(["--target", &format!("http://{addr}/v1")]);
-    for (flag, file) in outputs {
-        cmd.arg(flag).arg(out_dir.join(file));
-    }
-    if let Some(yaml) = scenario {
-        cmd.arg(write_scenario(dir.path(), "s.yaml", yaml));
-    }
-    let out = cmd.output().expect("chatload runs");
+    let credentials = EnvCredentials {
+        app_id: "forms-app",
+        secret: SECRET,
+        domain_key: DOMAIN_KEY,
+    };
+    let app = axum::Router::new().fallback(echo_everywhere);
+    let (out, out_dir, _dir) = run_against_with(app, &credentials, args, outputs, scenario);
     let texts = texts(&out_dir, &out);
     for (name, text) in &texts {
         for needle in needles() {
