@@ -12,6 +12,12 @@ use chatload_mock::testing::{DEMO_APP, DEMO_SECRET};
 use clap::Parser;
 
 /// The `chatload` binary built for these tests.
+/// The bundled mock's demo app, as a run is given it through the environment.
+pub const DEMO_ENV: [(&str, &str); 2] = [
+    ("CHATLOAD_APP_ID", chatload_mock::testing::DEMO_APP),
+    ("CHATLOAD_SECRET", chatload_mock::testing::DEMO_SECRET),
+];
+
 pub fn chatload() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_chatload"))
 }
@@ -22,8 +28,7 @@ pub fn conform_remote(base_url: &str, args: &[&std::ffi::OsStr]) -> std::process
     chatload()
         .args(["conform", "--target", base_url])
         .args(args)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
+        .envs(DEMO_ENV)
         .env("CHATLOAD_DOMAIN_KEY", "demo-domain-key")
         .output()
         .expect("chatload conform runs")

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::common::{conform_remote, read_json, serve_in_thread};
+use crate::common::{DEMO_ENV, conform_remote, read_json, serve_in_thread};
 
 async fn corrupt(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -71,8 +71,7 @@ fn spawn_conform(
     let mut child = crate::common::chatload()
         .args(["conform", "--target", base_url])
         .args(args)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
+        .envs(DEMO_ENV)
         .stderr(std::process::Stdio::piped())
         .stdout(stdout)
         .spawn()

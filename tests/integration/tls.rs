@@ -12,7 +12,7 @@ use chatload::report::HttpProtocol;
 use chatload_mock::{MockConfig, MockServer, TlsConfig};
 use clap::Parser;
 
-use crate::common::{chatload, read_json, run_scenario, usage_error, write_scenario};
+use crate::common::{DEMO_ENV, chatload, read_json, run_scenario, usage_error, write_scenario};
 
 /// A mock serving HTTPS with a certificate generated for localhost.
 async fn start_tls_mock() -> MockServer {
@@ -233,8 +233,7 @@ fn run_binary(dir: &Path, url: &str, extra: &[&str]) -> std::process::Output {
         .arg(dir.join("r.json"))
         .args(extra)
         .arg(&scenario)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
+        .envs(DEMO_ENV)
         .output()
         .expect("chatload runs")
 }
@@ -417,8 +416,7 @@ fn a_tls_handshake_that_never_completes_is_an_unreachable_target() {
         .arg(dir.path().join("r.json"))
         .args(["--target", &format!("https://127.0.0.1:{port}/v1")])
         .arg(&scenario)
-        .env("CHATLOAD_APP_ID", "demo-app")
-        .env("CHATLOAD_SECRET", "demo-secret")
+        .envs(DEMO_ENV)
         .output()
         .expect("chatload runs");
     let stderr = String::from_utf8_lossy(&out.stderr);

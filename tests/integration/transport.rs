@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chatload::app::Exit;
 use chatload::report::RunReport;
 
-use crate::common::{chatload, conform_remote, read_json, run_scenario, write_scenario};
+use crate::common::{DEMO_ENV, chatload, conform_remote, read_json, run_scenario, write_scenario};
 
 /// A server on port 0 that answers every connection's first request with
 /// `head`, then, when `endless`, a chunked body that never ends.
@@ -196,8 +196,7 @@ fn http2_asked_of_a_server_without_it_fails_the_handshake() {
             .arg("--out")
             .arg(dir.path().join("r.json"))
             .arg(&scenario)
-            .env("CHATLOAD_APP_ID", "demo-app")
-            .env("CHATLOAD_SECRET", "demo-secret")
+            .envs(DEMO_ENV)
             .output()
             .expect("chatload runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
