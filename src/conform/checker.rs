@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::StatusCoverage;
 use super::watch::Watch;
+use super::wire;
 use super::{
     Call, CheckResult, Cleaned, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
@@ -47,7 +47,13 @@ pub(super) struct Answer {
     /// Why the body did not arrive whole (the connection ended before its
     /// `Content-Length`, or the time ran out), when it did not: the check fails.
     pub cut: Option<String>,
+    /// What is wrong with the response's headers themselves, whatever its
+    /// status ([`wire::header_problem`]): the check fails.
+    pub bad_headers: Option<String>,
 }
+
+/// How long one request may take, response head and body together.
+pub(super) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Runs calls, checks them, and keeps the tally (its `Debug` shows no
 /// secret: [`ConformTarget`]'s leaves the credentials out).
@@ -65,8 +71,6 @@ pub struct Checker {
     pub results: Vec<CheckResult>,
     /// Checks not made, with the reason.
     pub skipped: Vec<Skipped>,
-    pub exercised: BTreeSet<Operation>,
-    observed: BTreeMap<Operation, BTreeSet<u16>>,
     probed: BTreeSet<Operation>,
     /// Path parameters of a happy call per path template (for the method checks).
     pub(super) paths: BTreeMap<&'static str, Vec<String>>,
@@ -102,7 +106,7 @@ impl Checker {
             http: target
                 .tls
                 .configure(reqwest::Client::builder())
-                .timeout(std::time::Duration::from_secs(15))
+                .timeout(REQUEST_TIMEOUT)
                 .build()?,
             target,
             registry: SchemaRegistry::load(None)?,
@@ -116,8 +120,6 @@ impl Checker {
             declared: Operation::ALL.into_iter().map(spec::responses).collect(),
             results: Vec::new(),
             skipped: Vec::new(),
-            exercised: BTreeSet::new(),
-            observed: BTreeMap::new(),
             probed: BTreeSet::new(),
             paths: BTreeMap::new(),
             watch: Arc::default(),
@@ -233,6 +235,7 @@ impl Checker {
                 };
                 let content_type = header(reqwest::header::CONTENT_TYPE);
                 let allow = header(reqwest::header::ALLOW);
+                let bad_headers = wire::header_problem(resp.headers());
                 let status = resp.status().as_u16();
                 let (bytes, cut) = match resp.bytes().await {
                     Ok(bytes) => (bytes, None),
@@ -244,22 +247,19 @@ impl Checker {
                     allow,
                     body: serde_json::from_slice(&bytes).ok(),
                     cut,
+                    bad_headers,
                 })
             }
             Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
                 Some(tls) => format!("cannot connect: {tls}"),
                 None => "cannot connect".to_owned(),
             }),
-            Err(e) if e.is_timeout() => Err("timed out".to_owned()),
-            Err(_) => Err("request failed".to_owned()),
+            Err(e) if e.is_timeout() => Err(format!(
+                "timed out after {} s waiting for the response head",
+                REQUEST_TIMEOUT.as_secs()
+            )),
+            Err(e) => Err(wire::no_response_head(&e)),
         }
-    }
-
-    /// Sends `c` without recording a check (polling).
-    pub async fn peek(&self, c: &Call<'_>) -> Option<Value> {
-        let payload = c.body.as_ref().map_or(Payload::None, Payload::Json);
-        let answer = self.exchange(self.build_call(c, c.creds, payload)).await;
-        answer.ok().filter(|a| c.expect.contains(&a.status))?.body
     }
 
     /// Marks `op` as probed; `true` the first time (its probes are then due).
@@ -277,7 +277,6 @@ impl Checker {
         expect: &[u16],
         answer: Result<Answer, String>,
     ) -> Option<Value> {
-        self.exercised.insert(op);
         let a = match answer {
             Ok(a) => a,
             Err(why) => {
@@ -285,7 +284,6 @@ impl Checker {
                 return None;
             }
         };
-        self.observed.entry(op).or_default().insert(a.status);
         let problem = self.problem(op, expect, &a);
         let passed = problem.is_none();
         self.record(
@@ -299,8 +297,8 @@ impl Checker {
         passed.then_some(a.body.unwrap_or(Value::Null))
     }
 
-    /// What is wrong with an answer to `op`: status, content type, schema.
-    fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
+    /// What is wrong with an answer to `op`: status, headers, content type, schema.
+    pub(super) fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
         if let Some(cut) = &a.cut {
             return Some(cut.clone());
         }
@@ -316,6 +314,9 @@ impl Checker {
                 "expected status {expect:?}, got {}{detail}",
                 a.status
             ));
+        }
+        if let Some(why) = &a.bad_headers {
+            return Some(why.clone());
         }
         if let Some(why) = self.content_type_problem(op, a) {
             return Some(why);
@@ -389,22 +390,55 @@ impl Checker {
     }
 
     /// When the last check recorded got `status`, an answer someone else's
-    /// action can cause (another agent accepted the invitation first), it
-    /// observed nothing of what it checks: it becomes a skipped check with
-    /// `reason`, neither a pass nor a failure.
+    /// action can cause (another agent accepted the invitation first), and
+    /// that answer met the spec (the status among the check's expected
+    /// ones, its content type and body the spec's for it), it observed
+    /// nothing of what it checks: it becomes a skipped check with `reason`,
+    /// neither a pass nor a failure, and counts for no coverage. An answer
+    /// with that status that breaks the spec stays a failure, saying so.
     pub(super) fn skip_last_if(&mut self, status: u16, reason: &str) {
-        if self
+        let Some(last) = self.results.last_mut() else {
+            return;
+        };
+        if last.status != Some(status) {
+            return;
+        }
+        if !last.passed {
+            last.message = format!("the {status} answer breaks the spec: {}", last.message);
+            return;
+        }
+        let last = self.results.pop().expect("a last check");
+        self.watch.unchecked(!last.passed);
+        self.skipped.push(Skipped {
+            name: last.name,
+            operation: last.operation,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Adds `note` to the reason of the last check when it failed with `status`.
+    pub(super) fn note_last_if(&mut self, status: u16, note: &str) {
+        if let Some(last) = self
             .results
-            .last()
-            .is_some_and(|l| l.status == Some(status))
+            .last_mut()
+            .filter(|l| !l.passed && l.status == Some(status))
         {
-            let last = self.results.pop().expect("a last check");
-            self.watch.unchecked(!last.passed);
-            self.skipped.push(Skipped {
-                name: last.name,
-                operation: last.operation,
-                reason: reason.to_owned(),
-            });
+            last.message = format!("{}; {note}", last.message);
+        }
+    }
+
+    /// Fails check `index` with `why` (what went wrong in a set-up request
+    /// it served), or adds `why` to its reason when it failed already.
+    pub(super) fn blame(&mut self, index: usize, why: &str) {
+        let Some(check) = self.results.get_mut(index) else {
+            return;
+        };
+        if check.passed {
+            check.passed = false;
+            check.message = why.to_owned();
+            self.watch.failed_later();
+        } else {
+            check.message = format!("{}; also {why}", check.message);
         }
     }
 
@@ -420,28 +454,9 @@ impl Checker {
     /// The final report.
     pub fn into_report(self, cleaned: Cleaned) -> ConformReport {
         let all = Operation::ALL;
-        let not_exercised: Vec<String> = all
-            .iter()
-            .filter(|op| !self.exercised.contains(*op))
-            .map(|op| op.id().to_owned())
-            .collect();
-        let exercised = all.len() - not_exercised.len();
-        let status_coverage: Vec<StatusCoverage> = all
-            .iter()
-            .map(|&op| {
-                let declared: Vec<u16> = self.declared(op).collect();
-                let seen = self.observed.get(&op);
-                let (observed, missing) = declared
-                    .iter()
-                    .partition(|s| seen.is_some_and(|seen| seen.contains(*s)));
-                StatusCoverage {
-                    operation: op.id().to_owned(),
-                    declared,
-                    observed,
-                    missing,
-                }
-            })
-            .collect();
+        let covered =
+            super::coverage::Coverage::of(&self.results, |op| self.declared(op).collect());
+        let exercised = all.len() - covered.not_exercised.len();
         ConformReport {
             target: self.target.base_url.clone(),
             seed: self.options.seed,
@@ -451,10 +466,10 @@ impl Checker {
             operations_in_spec: all.len(),
             operations_exercised: exercised,
             coverage: exercised as f64 / all.len().max(1) as f64,
-            not_exercised,
-            statuses_declared: status_coverage.iter().map(|s| s.declared.len()).sum(),
-            statuses_observed: status_coverage.iter().map(|s| s.observed.len()).sum(),
-            status_coverage,
+            not_exercised: covered.not_exercised,
+            statuses_declared: covered.statuses.iter().map(|s| s.declared.len()).sum(),
+            statuses_observed: covered.statuses.iter().map(|s| s.observed.len()).sum(),
+            status_coverage: covered.statuses,
             cleanup: cleaned.counts,
             left_behind: cleaned.left_behind,
             interrupted: false,
@@ -467,7 +482,11 @@ impl Checker {
 /// client's `BodyCut` wording for a connection that ended early).
 fn body_cut(status: u16, e: &reqwest::Error) -> String {
     if e.is_timeout() {
-        format!("the {status} response timed out before its whole body arrived")
+        format!(
+            "the {status} response timed out before its whole body arrived ({} s for the whole \
+             exchange)",
+            REQUEST_TIMEOUT.as_secs()
+        )
     } else {
         format!(
             "the {status} response was cut off: the connection ended before its whole body arrived"
@@ -486,6 +505,7 @@ pub(super) fn test_checker(base_url: String) -> Checker {
         room: 1,
         hook_url: "http://127.0.0.1:9/hooks".to_owned(),
         tls: crate::client::TlsOptions::default(),
+        quiet_agents: false,
     };
     Checker::new(target, ConformOptions::default()).expect("a checker")
 }

@@ -52,6 +52,7 @@ mod cleanup;
 mod cli;
 mod common;
 mod conform;
+mod conform_setup;
 mod connections;
 mod docs_examples;
 mod failures;
