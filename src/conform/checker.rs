@@ -1,7 +1,8 @@
 //! The [`Checker`]: sends the suite's requests (built from an
-//! [`Operation`]), judges each answer (status, declared content type,
-//! schema), records the checks, the operations exercised and the statuses
-//! observed per operation, and notes which operations were probed.
+//! [`Operation`]), judges each answer (the body whole, its headers, status,
+//! declared content type, schema), records the checks (the coverages are
+//! counted from them, [`super::coverage`]), and notes which operations were
+//! probed.
 //!
 //! It knows nothing of the probes themselves: [`super::probes`] drives a
 //! checker, and the tour's calls that run them first ([`Checker::call`],
