@@ -40,7 +40,9 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
             (target, Some(server))
         }
     };
-    let restore = quiet_mock_agents(&target).await;
+    let mut target = target;
+    let (restore, quiet) = quiet_mock_agents(&target).await;
+    target.quiet_agents = quiet;
     let defaults = ConformOptions::default();
     let options = ConformOptions {
         seed: args.seed.unwrap_or(defaults.seed),
@@ -70,26 +72,57 @@ pub(super) async fn conform(args: ConformArgs) -> Result<Exit, AppError> {
 /// simulated agents' answers switched off for the suite's app (the agents
 /// stay online), as the bundled mock runs, so the suite accepts its
 /// invitation itself, deterministically; returns what switches them back
-/// on afterwards. A real instance (no `/__mock/simulation`) is left as it
-/// is, and so is a mock whose switch fails (with a warning): an invitation
-/// its agents take first is then a skipped check, not a pass.
-async fn quiet_mock_agents(target: &ConformTarget) -> Option<crate::agents::MockRestore> {
+/// on afterwards, and whether they are off now (then a 409 to the suite's
+/// "accept invitation" is a failure). A real instance (no
+/// `/__mock/simulation`) is left as it is, and so is a mock whose switch
+/// fails [`SWITCH_ATTEMPTS`] times (with a warning): an invitation its
+/// agents take first is then a skipped check, not a pass.
+async fn quiet_mock_agents(target: &ConformTarget) -> (Option<crate::agents::MockRestore>, bool) {
     use crate::agents::{MockRestore, MockSwitch, Simulated, switch_mock_off};
     let (base_url, app_id) = (&target.base_url, &target.app_id);
-    match switch_mock_off(base_url, app_id, &target.tls, Simulated::Answers).await {
-        Ok(MockSwitch::SwitchedOff) => Some(MockRestore {
-            base_url: base_url.clone(),
-            app_id: app_id.clone(),
-            tls: target.tls.clone(),
-            what: Simulated::Answers,
-        }),
-        Ok(_) => None,
+    let mut attempt = 1;
+    let switched = loop {
+        let started = Instant::now();
+        match switch_mock_off(base_url, app_id, &target.tls, Simulated::Answers).await {
+            Err(_) if attempt < SWITCH_ATTEMPTS && started.elapsed() < SWITCH_RETRY_WITHIN => {
+                attempt += 1;
+                tokio::time::sleep(SWITCH_RETRY_AFTER).await;
+            }
+            switched => break switched,
+        }
+    };
+    match switched {
+        Ok(MockSwitch::SwitchedOff) => {
+            let restore = MockRestore {
+                base_url: base_url.clone(),
+                app_id: app_id.clone(),
+                tls: target.tls.clone(),
+                what: Simulated::Answers,
+            };
+            (Some(restore), true)
+        }
+        Ok(MockSwitch::AlreadyOff) => (None, true),
+        Ok(_) => (None, false),
         Err(e) => {
-            crate::errln!("warning: {e}: the target's own agents may take the suite's invitation");
-            None
+            crate::errln!(
+                "warning: {e} (after {attempt} attempt(s)): the target's own agents may take \
+                 the suite's invitation"
+            );
+            (None, false)
         }
     }
 }
+
+/// How often the switch of a mock's simulated answers is tried: a
+/// transient failure (a proxy in front of the mock dropping the first
+/// connection) must not leave them on, which makes the run nondeterministic.
+/// Only a failure within [`SWITCH_RETRY_WITHIN`] is tried again: one that
+/// took its whole timeout (a target that does not answer) is not.
+const SWITCH_ATTEMPTS: u32 = 3;
+/// A failed switch this fast is tried again.
+const SWITCH_RETRY_WITHIN: Duration = Duration::from_secs(2);
+/// The pause between two attempts.
+const SWITCH_RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// Runs the suite until its end, a signal (the report is marked
 /// interrupted) or the checker giving up on the target, whichever comes
@@ -213,6 +246,7 @@ fn remote_target(
         room: args.room,
         hook_url,
         tls: tls_options(&args.tls, None, None)?,
+        quiet_agents: false,
     })
 }
 
@@ -239,6 +273,7 @@ async fn mock_target(
         room: args.room,
         hook_url,
         tls,
+        quiet_agents: false,
     };
     Ok((target, server))
 }

@@ -70,7 +70,9 @@ impl Checker {
     /// returns the body when the status was one of the expected ones. An
     /// operation's first happy call is preceded by its probes (credentials,
     /// content type, generated invalid bodies) and, when the call is marked
-    /// [`Call::vary`], followed by boundary-valid bodies.
+    /// [`Call::vary`], followed by boundary-valid bodies: a set-up request
+    /// of theirs that breaks the spec fails the happy call's check; when
+    /// the happy call failed they are not sent but listed as skipped.
     pub async fn call(&mut self, c: Call<'_>) -> Option<Value> {
         self.call_received(c).await.map(|(body, _)| body)
     }
@@ -104,13 +106,18 @@ impl Checker {
             .as_ref()
             .ok()
             .map(|a| (a.bytes.clone(), a.content_type.clone()));
+        let at = self.results.len();
         let out = self.judge(c.name, c.op, c.kind, &c.expect, answer);
         if out.is_some() && c.kind == Kind::Happy {
             self.paths
                 .entry(c.op.path())
                 .or_insert_with(|| c.params.clone());
-            if first && c.vary {
-                probes::boundary(self, &c).await;
+        }
+        if first && c.vary {
+            if out.is_none() {
+                probes::boundary_not_sent(self, &c);
+            } else if let Some(why) = probes::boundary(self, &c).await {
+                self.blame(at, &why);
             }
         }
         out.zip(received)

@@ -1,7 +1,8 @@
 //! The [`Checker`]: sends the suite's requests (built from an
-//! [`Operation`]), judges each answer (status, declared content type,
-//! schema), records the checks, the operations exercised and the statuses
-//! observed per operation, and notes which operations were probed.
+//! [`Operation`]), judges each answer (the body whole, its headers, status,
+//! declared content type, schema), records the checks (the coverages are
+//! counted from them, [`super::coverage`]), and notes which operations were
+//! probed.
 //!
 //! It knows nothing of the probes themselves: [`super::probes`] drives a
 //! checker, and the tour's calls that run them first ([`Checker::call`],
@@ -13,8 +14,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::StatusCoverage;
 use super::watch::Watch;
+use super::wire;
 use super::{
     Call, CheckResult, Cleaned, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
@@ -57,6 +58,9 @@ pub(super) struct Answer {
     /// The time ran out before the whole body arrived (headers, then a stall
     /// or a drip): for giving up, no response at all ([`Watch`]).
     pub stalled: bool,
+    /// What is wrong with the response's headers themselves, whatever its
+    /// status ([`wire::header_problem`]): the check fails.
+    pub bad_headers: Option<String>,
 }
 
 /// Runs calls, checks them, and keeps the tally (its `Debug` shows no
@@ -77,8 +81,6 @@ pub struct Checker {
     pub results: Vec<CheckResult>,
     /// Checks not made, with the reason.
     pub skipped: Vec<Skipped>,
-    pub exercised: BTreeSet<Operation>,
-    observed: BTreeMap<Operation, BTreeSet<u16>>,
     probed: BTreeSet<Operation>,
     /// Path parameters of a happy call per path template (for the method checks).
     pub(super) paths: BTreeMap<&'static str, Vec<String>>,
@@ -125,8 +127,6 @@ impl Checker {
             declared: Operation::ALL.into_iter().map(spec::responses).collect(),
             results: Vec::new(),
             skipped: Vec::new(),
-            exercised: BTreeSet::new(),
-            observed: BTreeMap::new(),
             probed: BTreeSet::new(),
             paths: BTreeMap::new(),
             watch: Arc::default(),
@@ -246,12 +246,14 @@ impl Checker {
                 };
                 let content_type = header(reqwest::header::CONTENT_TYPE);
                 let allow = header(reqwest::header::ALLOW);
+                let bad_headers = wire::header_problem(resp.headers());
                 let status = resp.status().as_u16();
                 let (bytes, cut, stalled) = match read_reqwest(resp, DEFAULT_MAX_BODY).await {
                     Ok(bytes) => (bytes, None, false),
                     Err(e) => {
                         let stalled = matches!(e, BodyError::TimedOut);
-                        (Default::default(), Some(body_cut(status, e)), stalled)
+                        let why = body_cut(status, e, self.timeout);
+                        (Default::default(), Some(why), stalled)
                     }
                 };
                 Ok(Answer {
@@ -262,25 +264,22 @@ impl Checker {
                     bytes,
                     cut,
                     stalled,
+                    bad_headers,
                 })
             }
             Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
                 Some(tls) => format!("cannot connect: {tls}"),
                 None => "cannot connect".to_owned(),
             }),
-            Err(e) if e.is_timeout() => Err("timed out".to_owned()),
+            Err(e) if e.is_timeout() => Err(format!(
+                "timed out after {} waiting for the response head",
+                limit(self.timeout)
+            )),
             Err(e) => Err(match Malformed::of_error(&e) {
                 Some(m) => ClientError::Malformed(m).to_string(),
-                None => "request failed".to_owned(),
+                None => wire::no_response_head(&e),
             }),
         }
-    }
-
-    /// Sends `c` without recording a check (polling).
-    pub async fn peek(&self, c: &Call<'_>) -> Option<Value> {
-        let payload = c.body.as_ref().map_or(Payload::None, Payload::Json);
-        let answer = self.exchange(self.build_call(c, c.creds, payload)).await;
-        answer.ok().filter(|a| c.expect.contains(&a.status))?.body
     }
 
     /// Marks `op` as probed; `true` the first time (its probes are then due).
@@ -298,7 +297,6 @@ impl Checker {
         expect: &[u16],
         answer: Result<Answer, String>,
     ) -> Option<Value> {
-        self.exercised.insert(op);
         let a = match answer {
             Ok(a) => a,
             Err(why) => {
@@ -306,7 +304,6 @@ impl Checker {
                 return None;
             }
         };
-        self.observed.entry(op).or_default().insert(a.status);
         let problem = self.problem(op, expect, &a);
         let passed = problem.is_none();
         self.record(
@@ -320,8 +317,8 @@ impl Checker {
         passed.then_some(a.body.unwrap_or(Value::Null))
     }
 
-    /// What is wrong with an answer to `op`: status, content type, schema.
-    fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
+    /// What is wrong with an answer to `op`: status, headers, content type, schema.
+    pub(super) fn problem(&self, op: Operation, expect: &[u16], a: &Answer) -> Option<String> {
         if let Some(cut) = &a.cut {
             return Some(cut.clone());
         }
@@ -337,6 +334,9 @@ impl Checker {
                 "expected status {expect:?}, got {}{detail}",
                 a.status
             ));
+        }
+        if let Some(why) = &a.bad_headers {
+            return Some(why.clone());
         }
         if let Some(why) = self.content_type_problem(op, a) {
             return Some(why);
@@ -410,22 +410,55 @@ impl Checker {
     }
 
     /// When the last check recorded got `status`, an answer someone else's
-    /// action can cause (another agent accepted the invitation first), it
-    /// observed nothing of what it checks: it becomes a skipped check with
-    /// `reason`, neither a pass nor a failure.
+    /// action can cause (another agent accepted the invitation first), and
+    /// that answer met the spec (the status among the check's expected
+    /// ones, its content type and body the spec's for it), it observed
+    /// nothing of what it checks: it becomes a skipped check with `reason`,
+    /// neither a pass nor a failure, and counts for no coverage. An answer
+    /// with that status that breaks the spec stays a failure, saying so.
     pub(super) fn skip_last_if(&mut self, status: u16, reason: &str) {
-        if self
+        let Some(last) = self.results.last_mut() else {
+            return;
+        };
+        if last.status != Some(status) {
+            return;
+        }
+        if !last.passed {
+            last.message = format!("the {status} answer breaks the spec: {}", last.message);
+            return;
+        }
+        let last = self.results.pop().expect("a last check");
+        self.watch.unchecked(!last.passed);
+        self.skipped.push(Skipped {
+            name: last.name,
+            operation: last.operation,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Adds `note` to the reason of the last check when it failed with `status`.
+    pub(super) fn note_last_if(&mut self, status: u16, note: &str) {
+        if let Some(last) = self
             .results
-            .last()
-            .is_some_and(|l| l.status == Some(status))
+            .last_mut()
+            .filter(|l| !l.passed && l.status == Some(status))
         {
-            let last = self.results.pop().expect("a last check");
-            self.watch.unchecked(!last.passed);
-            self.skipped.push(Skipped {
-                name: last.name,
-                operation: last.operation,
-                reason: reason.to_owned(),
-            });
+            last.message = format!("{}; {note}", last.message);
+        }
+    }
+
+    /// Fails check `index` with `why` (what went wrong in a set-up request
+    /// it served), or adds `why` to its reason when it failed already.
+    pub(super) fn blame(&mut self, index: usize, why: &str) {
+        let Some(check) = self.results.get_mut(index) else {
+            return;
+        };
+        if check.passed {
+            check.passed = false;
+            check.message = why.to_owned();
+            self.watch.failed_later();
+        } else {
+            check.message = format!("{}; also {why}", check.message);
         }
     }
 
@@ -441,28 +474,9 @@ impl Checker {
     /// The final report.
     pub fn into_report(self, cleaned: Cleaned) -> ConformReport {
         let all = Operation::ALL;
-        let not_exercised: Vec<String> = all
-            .iter()
-            .filter(|op| !self.exercised.contains(*op))
-            .map(|op| op.id().to_owned())
-            .collect();
-        let exercised = all.len() - not_exercised.len();
-        let status_coverage: Vec<StatusCoverage> = all
-            .iter()
-            .map(|&op| {
-                let declared: Vec<u16> = self.declared(op).collect();
-                let seen = self.observed.get(&op);
-                let (observed, missing) = declared
-                    .iter()
-                    .partition(|s| seen.is_some_and(|seen| seen.contains(*s)));
-                StatusCoverage {
-                    operation: op.id().to_owned(),
-                    declared,
-                    observed,
-                    missing,
-                }
-            })
-            .collect();
+        let covered =
+            super::coverage::Coverage::of(&self.results, |op| self.declared(op).collect());
+        let exercised = all.len() - covered.not_exercised.len();
         let mut report = ConformReport {
             target: self.target.base_url.clone(),
             seed: self.options.seed,
@@ -472,10 +486,10 @@ impl Checker {
             operations_in_spec: all.len(),
             operations_exercised: exercised,
             coverage: exercised as f64 / all.len().max(1) as f64,
-            not_exercised,
-            statuses_declared: status_coverage.iter().map(|s| s.declared.len()).sum(),
-            statuses_observed: status_coverage.iter().map(|s| s.observed.len()).sum(),
-            status_coverage,
+            not_exercised: covered.not_exercised,
+            statuses_declared: covered.statuses.iter().map(|s| s.declared.len()).sum(),
+            statuses_observed: covered.statuses.iter().map(|s| s.observed.len()).sum(),
+            status_coverage: covered.statuses,
             cleanup: cleaned.counts,
             left_behind: cleaned.left_behind,
             interrupted: false,
@@ -489,17 +503,28 @@ impl Checker {
 /// Why the body of a `status` response did not arrive whole (the load
 /// client's wording for a connection that ended early or a body over the
 /// limit, which conform shares with it).
-fn body_cut(status: u16, e: BodyError) -> String {
+fn body_cut(status: u16, e: BodyError, timeout: Duration) -> String {
     match e {
-        BodyError::TimedOut => {
-            format!("the {status} response timed out before its whole body arrived")
-        }
+        BodyError::TimedOut => format!(
+            "the {status} response timed out before its whole body arrived ({} for the whole \
+             exchange)",
+            limit(timeout)
+        ),
         BodyError::Cut => ClientError::BodyCut(status).to_string(),
         // Conform has no scenario, so no `target.max_body`: the default holds.
         BodyError::TooLarge { received } => format!(
             "the {status} response's body passed the {} limit on one response: reading stopped after {received} bytes",
             Size(DEFAULT_MAX_BODY)
         ),
+    }
+}
+
+/// A request's time limit as messages say it: `15 s`, or `200 ms` below a second.
+fn limit(timeout: Duration) -> String {
+    if timeout.subsec_millis() == 0 {
+        format!("{} s", timeout.as_secs())
+    } else {
+        format!("{} ms", timeout.as_millis())
     }
 }
 
@@ -514,6 +539,7 @@ pub(super) fn test_checker(base_url: String) -> Checker {
         room: 1,
         hook_url: "http://127.0.0.1:9/hooks".to_owned(),
         tls: crate::client::TlsOptions::default(),
+        quiet_agents: false,
     };
     Checker::new(target, ConformOptions::default()).expect("a checker")
 }

@@ -26,12 +26,15 @@
 mod calls;
 mod checker;
 mod cleanup;
+mod coverage;
 mod generate;
 mod output;
 mod probes;
 mod query;
+mod setup;
 mod suite;
 mod watch;
+mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -80,6 +83,11 @@ pub struct ConformTarget {
     pub hook_url: String,
     /// Trust and HTTP version for an https:// target.
     pub tls: crate::client::TlsOptions,
+    /// The suite switched the target's simulated agents' answers off (the
+    /// bundled mock, or a `chatload mock` that took the switch or had them
+    /// off already): no one but the suite can accept its invitation, so an
+    /// "accept invitation" answered 409 is a failure, not a skipped check.
+    pub quiet_agents: bool,
 }
 
 impl std::fmt::Debug for ConformTarget {
@@ -88,6 +96,7 @@ impl std::fmt::Debug for ConformTarget {
             .field("base_url", &self.base_url)
             .field("room", &self.room)
             .field("hook_url", &self.hook_url)
+            .field("quiet_agents", &self.quiet_agents)
             .finish_non_exhaustive()
     }
 }

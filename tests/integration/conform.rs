@@ -250,7 +250,7 @@ fn conform_gives_up_on_a_target_that_never_answers() {
     let silent = chatload::conform::GIVE_UP_SILENT;
     let why = format!(
         "the target does not answer: {silent} requests in a row got no response \
-         (the last: timed out) and none ever did"
+         (the last: timed out after 15 s waiting for the response head) and none ever did"
     );
     assert!(stderr.contains(&format!("error: {why}")), "{stderr}");
     assert!(

@@ -56,6 +56,7 @@ mod cli;
 mod common;
 mod conform;
 mod conform_dependencies;
+mod conform_setup;
 mod connections;
 mod docs_examples;
 mod failures;

@@ -96,7 +96,7 @@ async fn a_body_that_stalls_after_the_headers_counts_toward_giving_up() {
     let check = c.results.last().unwrap();
     assert_eq!(
         check.message,
-        "the 200 response timed out before its whole body arrived"
+        "the 200 response timed out before its whole body arrived (200 ms for the whole exchange)"
     );
     assert!(
         c.watch.stopped(),
@@ -106,7 +106,8 @@ async fn a_body_that_stalls_after_the_headers_counts_toward_giving_up() {
     assert!(
         why.starts_with(
             "the target does not answer: 3 requests in a row got no response \
-                         (the last: the 200 response timed out before its whole body arrived)"
+                         (the last: the 200 response timed out before its whole body arrived \
+                         (200 ms for the whole exchange))"
         ),
         "{why}"
     );
