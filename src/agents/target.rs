@@ -19,10 +19,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::AgentError;
+use crate::client::BodyError;
 use crate::scenario::AgentsSpec;
 
 /// How long the switch may take.
-const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
+const SWITCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long switching the agents back on may take at the end of the run
 /// (bounded like the other clean-ups: an interrupted run must still end).
@@ -124,7 +125,21 @@ pub async fn switch_mock_off(
             )));
         }
     }
-    let apps: serde_json::Value = listed.json().await.map_err(fail)?;
+    // Held to the limit every response is (an endless body must not exhaust memory).
+    let body = crate::client::read_reqwest(listed, crate::client::DEFAULT_MAX_BODY)
+        .await
+        .map_err(|e| {
+            let why = match e {
+                BodyError::Cut => "was cut off".to_owned(),
+                BodyError::TimedOut => "timed out".to_owned(),
+                BodyError::TooLarge { received } => {
+                    format!("passed the one-response limit after {received} bytes")
+                }
+            };
+            AgentError::MockSwitch(format!("GET {url}: the answer's body {why}"))
+        })?;
+    let apps: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| AgentError::MockSwitch(format!("GET {url}: not JSON: {e}")))?;
     let Some(app) = apps.pointer("/apps").and_then(|a| a.get(app_id)) else {
         return Err(AgentError::MockSwitch(
             "the mock has no app with the scenario's app_id".to_owned(),

@@ -232,6 +232,19 @@ impl SignalWatch {
     }
 }
 
+/// What a signal during the clean-up says: the results stand complete only
+/// when no earlier signal cut the load short (then they are partial, and
+/// the report says so).
+fn cleanup_signal_message(load_was_interrupted: bool) -> &'static str {
+    if load_was_interrupted {
+        "ending the clean-up now (what it has not closed is listed as left open); the load \
+         was interrupted, so its results are partial"
+    } else {
+        "interrupted after the load: its results are complete and the verdict stands; ending \
+         the clean-up now (what it has not closed is listed as left open)"
+    }
+}
+
 /// Reacts to each Ctrl-C/SIGTERM by the phase it comes in (see [`SignalWatch`]).
 async fn watch_signals(
     mut signals: Signals,
@@ -247,9 +260,9 @@ async fn watch_signals(
             state.settle_stop.cancel();
         } else if state.load_over.load(Ordering::SeqCst) {
             if !state.cleanup_stop.is_cancelled() {
-                progress.println(
-                    "interrupted after the load: its results are complete and the verdict                      stands; ending the clean-up now (what it has not closed is listed as left                      open)",
-                );
+                progress.println(cleanup_signal_message(
+                    state.signalled.load(Ordering::SeqCst),
+                ));
             }
             state.cleanup_stop.cancel();
         } else if !state.signalled.swap(true, Ordering::SeqCst) {
@@ -262,6 +275,32 @@ async fn watch_signals(
             load.abort.cancel();
             state.cleanup_stop.cancel();
             progress.println("aborting in-flight iterations; writing the report");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cleanup_signal_message;
+
+    /// See: re-verification of audit 8, R1 (after a signal that cut the
+    /// load, a second one said "its results are complete", in a line with
+    /// runs of stray spaces).
+    #[test]
+    fn a_signal_in_the_clean_up_says_complete_only_after_an_uninterrupted_load() {
+        let after_interrupt = cleanup_signal_message(true);
+        assert!(
+            after_interrupt.contains("results are partial"),
+            "{after_interrupt}"
+        );
+        assert!(!after_interrupt.contains("complete"), "{after_interrupt}");
+        let after_load = cleanup_signal_message(false);
+        assert!(
+            after_load.contains("complete and the verdict stands"),
+            "{after_load}"
+        );
+        for text in [after_interrupt, after_load] {
+            assert!(!text.contains("  "), "stray spaces: {text:?}");
         }
     }
 }

@@ -388,7 +388,7 @@ async fn close_leftovers(
     if !signals.is_hard_abort() {
         run.progress.status(&format!(
             "closing {} chat(s) left open (at most {} at once, for at most {}; Ctrl-C \
-             again to stop)...",
+             to stop)...",
             leftovers.len(),
             engine::CLEANUP_CONCURRENCY,
             humantime::format_duration(limit)

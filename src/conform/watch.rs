@@ -46,12 +46,12 @@ impl Watch {
         let answered = self.answered.load(Relaxed);
         let reason = if !answered && silent >= GIVE_UP_SILENT {
             format!(
-                "the target does not answer: {silent} requests in a row got no response \
+                "the target does not answer: {silent} requests in a row got no HTTP response \
                  (the last: {why}) and none ever did"
             )
         } else if answered && silent >= GIVE_UP_STOPPED {
             format!(
-                "the target stopped answering: {silent} requests in a row got no response \
+                "the target stopped answering: {silent} requests in a row got no HTTP response \
                  (the last: {why})"
             )
         } else {
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(
             w.gave_up_reason().as_deref(),
             Some(
-                "the target does not answer: 3 requests in a row got no response \
+                "the target does not answer: 3 requests in a row got no HTTP response \
                  (the last: cannot connect) and none ever did"
             )
         );

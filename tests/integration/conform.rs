@@ -249,7 +249,7 @@ fn conform_gives_up_on_a_target_that_never_answers() {
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     let silent = chatload::conform::GIVE_UP_SILENT;
     let why = format!(
-        "the target does not answer: {silent} requests in a row got no response \
+        "the target does not answer: {silent} requests in a row got no HTTP response \
          (the last: timed out after 15 s waiting for the response head) and none ever did"
     );
     assert!(stderr.contains(&format!("error: {why}")), "{stderr}");

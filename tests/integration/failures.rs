@@ -412,3 +412,34 @@ async fn an_html_page_fails_the_run_whatever_schema_sampling_says() {
         assert_eq!(sample.actual.as_deref(), Some("text/html; charset=utf-8"));
     }
 }
+
+/// See: re-verification of audit 7, finding 4 (a response whose body
+/// matched its schema but whose `Content-Type` the spec does not declare
+/// failed its step as `decode`, yet `schema_violations == 0` measured 0 and
+/// a run gated on it alone passed). A checked response of an undeclared
+/// type is a schema violation too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_of_an_undeclared_type_is_a_schema_violation() {
+    use axum::http::header;
+    let app = axum::Router::new()
+        .fallback(|| async { ([(header::CONTENT_TYPE, "text/plain")], "{\"id\": \"x-1\"}") });
+    let addr = crate::common::serve_in_thread(app);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: plain\ntarget:\n  base_url: http://{addr}/v1\n  app_id: a\n  secret: s\n\
+         load: {{vus: 1, iterations: 3}}\nthresholds:\n  - schema_violations == 0\n\
+         steps:\n  - request: {{method: GET, path: /id}}\n"
+    );
+    let path = write_scenario(dir.path(), "plain.yaml", &yaml);
+    let (exit, report) = run_scenario(dir.path(), &path, &["--schema", "all"]).await;
+    assert_eq!(exit as i32, 1, "a schema_violations gate must fail");
+    let schema = report.schema.as_ref().expect("schema section");
+    assert_eq!(schema.violations, 3, "{schema:?}");
+    let sample = &schema.routes["GET /id"].samples[0];
+    assert!(
+        sample
+            .reason
+            .contains("Content-Type text/plain is not declared for status 200"),
+        "{sample:?}"
+    );
+}

@@ -105,7 +105,7 @@ async fn a_body_that_stalls_after_the_headers_counts_toward_giving_up() {
     let why = c.watch.gave_up_reason().unwrap();
     assert!(
         why.starts_with(
-            "the target does not answer: 3 requests in a row got no response \
+            "the target does not answer: 3 requests in a row got no HTTP response \
                          (the last: the 200 response timed out before its whole body arrived \
                          (200 ms for the whole exchange))"
         ),

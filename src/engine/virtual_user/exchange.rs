@@ -353,16 +353,22 @@ impl Runner {
         } else {
             None
         };
+        let types = self.types.get(spec.route as usize);
+        let wrong_type = types.is_some_and(|t| !t.admits(resp.status, resp.content_type.as_ref()));
         let violation = schema.and_then(|s| s.check(resp.status, body.as_ref()));
-        if schema.is_some() && violation.is_none() {
+        if schema.is_some() && violation.is_none() && !wrong_type {
             session
                 .valid_body
                 .remember(spec.route, resp.status, &resp.body);
         }
-        let wrong_type = self
-            .types
-            .get(spec.route as usize)
-            .is_some_and(|t| !t.admits(resp.status, resp.content_type.as_ref()));
+        // A checked response whose type the spec does not declare breaks the
+        // spec as a body would: `schema_violations` counts it too.
+        let violation = violation.or_else(|| {
+            (schema_checked && wrong_type).then(|| {
+                let declared = types.and_then(|t| t.declared(resp.status)).unwrap_or("");
+                wrong_type_violation(resp.status, resp.content_type.as_ref(), declared)
+            })
+        });
         // Cloned only when the response broke its schema (a failure).
         let kept = violation.clone().map(Box::new);
         let schema_failed = violation.is_some_and(|v| {
@@ -460,4 +466,23 @@ pub(super) fn handled(session: &mut Session, ex: Exchange) {
     let arrived = ex.arrived;
     drop(ex);
     session.own_time += arrived.elapsed();
+}
+
+/// The schema violation of a response whose `Content-Type` the spec does not
+/// declare for its status.
+fn wrong_type_violation(
+    status: u16,
+    content_type: Option<&HeaderValue>,
+    declared: &str,
+) -> Violation {
+    let got = content_type
+        .and_then(|t| t.to_str().ok())
+        .unwrap_or("(none)");
+    Violation {
+        status,
+        path: String::new(),
+        reason: format!(
+            "Content-Type {got} is not declared for status {status} (declared: {declared})"
+        ),
+    }
 }
