@@ -113,11 +113,7 @@ impl ConnectCause {
 
     /// The cause behind a connect error of a pool (hyper's or reqwest's):
     /// the OS error in its chain, else a TLS failure when `tls` says so.
-    pub(super) fn of_error(
-        error: &(dyn StdError + 'static),
-        tls: bool,
-        after: Duration,
-    ) -> ConnectCause {
+    pub fn of_error(error: &(dyn StdError + 'static), tls: bool, after: Duration) -> ConnectCause {
         if tls {
             return ConnectCause::Tls;
         }

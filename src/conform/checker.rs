@@ -20,7 +20,9 @@ use super::{
     Call, CheckResult, Cleaned, ConformOptions, ConformReport, ConformTarget, Creds, Kind, Skipped,
 };
 use crate::api::{Operation, headers};
-use crate::client::{BodyError, ClientError, DEFAULT_MAX_BODY, Malformed, Size, read_reqwest};
+use crate::client::{
+    BodyError, ClientError, ConnectCause, DEFAULT_MAX_BODY, Malformed, Size, read_reqwest,
+};
 use crate::schema::SchemaRegistry;
 use chatload_api::spec::{self, DeclaredResponse};
 
@@ -269,7 +271,10 @@ impl Checker {
             }
             Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
                 Some(tls) => format!("cannot connect: {tls}"),
-                None => "cannot connect".to_owned(),
+                None => format!(
+                    "cannot connect: {}",
+                    ConnectCause::of_error(&e, false, self.timeout)
+                ),
             }),
             Err(e) if e.is_timeout() => Err(format!(
                 "timed out after {} waiting for the response head",

@@ -284,7 +284,7 @@ fn conform_gives_up_at_once_on_a_refused_connection() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("(the last: cannot connect) and none ever did"),
+        stderr.contains("(the last: cannot connect: connection refused) and none ever did"),
         "{stderr}"
     );
     let report = read_json(&out);
