@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::client::{ApiClient, ApiRequest, AuthHeaders, ClientError};
+use crate::client::{ApiClient, ApiRequest, AuthHeaders};
 use crate::metrics::{
     ConnSample, FailureKind, MetricsHub, RequestSample, RouteId, StepId, StepSample,
 };
@@ -97,7 +97,7 @@ impl AgentApi {
             ),
             Err(e) => (
                 None,
-                Some(transport_kind(e)),
+                Some(e.failure_kind()),
                 Err(CallError {
                     action,
                     status: None,
@@ -166,18 +166,6 @@ pub(crate) fn overtaken(action: AgentAction, status: Option<u16>) -> bool {
         )
 }
 
-fn transport_kind(e: ClientError) -> FailureKind {
-    match e {
-        ClientError::Connect(_) => FailureKind::Connect,
-        ClientError::Timeout => FailureKind::Timeout,
-        ClientError::Dropped
-        | ClientError::Malformed(_)
-        | ClientError::BodyCut(_)
-        | ClientError::BodyTooLarge { .. }
-        | ClientError::Other => FailureKind::Other,
-    }
-}
-
 /// `error.message` of the API's error envelope, shortened; `-` without one.
 fn api_message(body: &[u8]) -> String {
     let message = serde_json::from_slice::<Value>(body)
@@ -190,6 +178,7 @@ fn api_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::ClientError;
 
     #[test]
     fn error_details_keep_only_the_api_message() {
@@ -201,7 +190,7 @@ mod tests {
         assert_eq!(api_message(&[b'x'; 10]), "-");
         let long = format!(r#"{{"error":{{"message":"{}"}}}}"#, "y".repeat(500));
         assert_eq!(api_message(long.as_bytes()).len(), MAX_MESSAGE);
-        assert_eq!(transport_kind(ClientError::Timeout), FailureKind::Timeout);
+        assert_eq!(ClientError::Timeout.failure_kind(), FailureKind::Timeout);
     }
 
     #[test]

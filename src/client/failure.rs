@@ -47,6 +47,21 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The failure kind a request that got no (whole) response counts under:
+    /// one mapping for the virtual users' and the agent actors' requests.
+    pub fn failure_kind(&self) -> crate::metrics::FailureKind {
+        use crate::metrics::FailureKind;
+        match self {
+            ClientError::Connect(_) => FailureKind::Connect,
+            ClientError::Timeout => FailureKind::Timeout,
+            ClientError::Dropped
+            | ClientError::Malformed(_)
+            | ClientError::BodyCut(_)
+            | ClientError::BodyTooLarge { .. }
+            | ClientError::Other => FailureKind::Other,
+        }
+    }
+
     /// Body bytes that arrived although the request failed (a body over the
     /// limit), for the received-bytes figures.
     pub fn bytes_received(self) -> u64 {

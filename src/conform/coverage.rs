@@ -72,6 +72,16 @@ impl Coverage {
 mod tests {
     use super::*;
 
+    /// Asserts acceptInvitation is not exercised; its observed statuses.
+    fn unexercised_accept(not_exercised: &[String], statuses: &[StatusCoverage]) -> Vec<u16> {
+        assert!(not_exercised.contains(&"acceptInvitation".to_owned()));
+        let seen = statuses
+            .iter()
+            .find(|s| s.operation == "acceptInvitation")
+            .expect("acceptInvitation's status coverage");
+        seen.observed.clone()
+    }
+
     fn check(op: Operation, kind: Kind, status: Option<u16>) -> CheckResult {
         CheckResult {
             name: "a check".to_owned(),
@@ -127,17 +137,8 @@ mod tests {
             check(accept, Kind::InvalidBody, Some(400)),
         ];
         let covered = Coverage::of(&checks, declared);
-        assert!(
-            covered
-                .not_exercised
-                .contains(&"acceptInvitation".to_owned())
-        );
-        let seen = covered
-            .statuses
-            .iter()
-            .find(|s| s.operation == "acceptInvitation")
-            .unwrap();
-        assert_eq!(seen.observed, [400, 401]);
+        let observed = unexercised_accept(&covered.not_exercised, &covered.statuses);
+        assert_eq!(observed, [400, 401]);
     }
 
     /// Audit 7, F3: a 409 to a happy check that met the spec is taken back
@@ -185,16 +186,7 @@ mod tests {
         );
         c.results.pop();
         let report = c.into_report(crate::conform::Cleaned::default());
-        assert!(
-            report
-                .not_exercised
-                .contains(&"acceptInvitation".to_owned())
-        );
-        let seen = report
-            .status_coverage
-            .iter()
-            .find(|s| s.operation == "acceptInvitation")
-            .unwrap();
-        assert_eq!(seen.observed, [401]);
+        let observed = unexercised_accept(&report.not_exercised, &report.status_coverage);
+        assert_eq!(observed, [401]);
     }
 }

@@ -93,15 +93,7 @@ impl Exchange {
     /// connected).
     fn no_response(e: ClientError, sending: Sending, conn: Option<ConnUse>) -> Exchange {
         Exchange {
-            failure: Some(match e {
-                ClientError::Connect(_) => FailureKind::Connect,
-                ClientError::Timeout => FailureKind::Timeout,
-                ClientError::Dropped
-                | ClientError::Malformed(_)
-                | ClientError::BodyCut(_)
-                | ClientError::BodyTooLarge { .. }
-                | ClientError::Other => FailureKind::Other,
-            }),
+            failure: Some(e.failure_kind()),
             cause: Some(e),
             latency: sending.latency,
             sent: sending.sent,
