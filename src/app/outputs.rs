@@ -163,6 +163,13 @@ pub(super) fn refuse_same_file(
 /// symbolic link): its canonical path, also when the file or its directory
 /// does not exist yet (the part that exists resolved, the rest appended).
 pub(super) fn file_identity(path: &Path) -> PathBuf {
+    identity_within(path, LINKS_FOLLOWED)
+}
+
+/// How many dangling symbolic links [`file_identity`] follows (a loop ends).
+const LINKS_FOLLOWED: u8 = 16;
+
+fn identity_within(path: &Path, links: u8) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     // Resolved one part at a time: the path so far is canonical (no link in
     // it), so a `..` after it is its parent, also where the rest is not there.
@@ -177,6 +184,12 @@ pub(super) fn file_identity(path: &Path) -> PathBuf {
                 identity.push(other);
                 if let Ok(canonical) = std::fs::canonicalize(&identity) {
                     identity = canonical;
+                } else if let (Some(next), Ok(target)) =
+                    (links.checked_sub(1), std::fs::read_link(&identity))
+                {
+                    // A link to what does not exist yet names its target.
+                    identity.pop();
+                    identity = identity_within(&identity.join(target), next);
                 }
             }
         }

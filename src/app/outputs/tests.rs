@@ -189,3 +189,21 @@ fn a_default_report_name_never_overwrites_a_file() {
     assert_eq!(second, dir.path().join("run-3.json"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
 }
+
+/// Re-verification of audit 8, finding 4: a dangling symbolic link to the
+/// JSON report, given as another output, was not seen as the same file.
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_names_the_file_it_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.json");
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("b.json", &link).unwrap();
+    assert!(!out.exists(), "the link dangles");
+    assert_eq!(file_identity(&link), file_identity(&out));
+    // A loop of links ends, naming some path rather than hanging.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::os::unix::fs::symlink("b", &a).unwrap();
+    std::os::unix::fs::symlink("a", &b).unwrap();
+    let _ = file_identity(&a);
+}
