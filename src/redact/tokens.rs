@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -35,10 +36,36 @@ const BASE: u64 = 0x0100_0000_01b3;
 
 #[derive(Default)]
 struct Book {
-    shards: [Mutex<HashSet<u64>>; SHARDS],
+    shards: [Mutex<HashSet<u64, BuildHasherDefault<Mixed>>>; SHARDS],
     /// Bit `n` set: a token of `n` bytes is known.
     lengths: [AtomicU64; MAX_TOKEN_LEN / 64 + 1],
     count: AtomicUsize,
+}
+
+/// The hasher of the shards' sets: their keys are [`mix`]ed 64-bit hashes
+/// already, so hashing them again (SipHash, per form of every captured
+/// token, on the request path) would buy nothing.
+#[derive(Default)]
+struct Mixed(u64);
+
+impl Hasher for Mixed {
+    fn finish(&self) -> u64 {
+        // The top bits pick the shard, so they are the same for every key
+        // of one set: turned to the middle, away from the bits the set
+        // takes its bucket (low) and its tag (top) from.
+        self.0.rotate_left(32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; any other input still spreads.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(BASE);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
 }
 
 fn book() -> &'static Book {
