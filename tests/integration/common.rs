@@ -318,3 +318,14 @@ pub fn run_against_with(
     let out = cmd.output().expect("chatload runs");
     (out, out_dir, dir)
 }
+
+/// Serves the app `build` makes (a mock router with a layer, say) on port
+/// 0; the runtime it was built on is returned so its tasks live as long as
+/// the caller keeps it.
+pub fn serve_built(
+    build: impl FnOnce() -> axum::Router,
+) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let app = rt.block_on(async { build() });
+    (rt, serve_in_thread(app))
+}

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::common::{DEMO_ENV, conform_remote, read_json, serve_in_thread};
+use crate::common::{DEMO_ENV, conform_remote, read_json, serve_built, serve_in_thread};
 
 async fn corrupt(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -111,12 +111,10 @@ fn output_args<'a>(
 
 #[test]
 fn every_new_kind_of_check_fails_with_its_reason_against_a_broken_server() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let app = rt.block_on(async {
+    let (rt, addr) = serve_built(|| {
         let state = chatload_mock::AppState::new(chatload_mock::MockConfig::default());
         chatload_mock::router(state).layer(axum::middleware::from_fn(corrupt))
     });
-    let addr = serve_in_thread(app);
     let dir = tempfile::tempdir().unwrap();
     let (run, out, junit) = conform_with_outputs(&format!("http://{addr}/v1"), dir.path());
     let stdout = String::from_utf8_lossy(&run.stdout);

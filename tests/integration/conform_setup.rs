@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::common::{conform_remote, read_json, serve_in_thread};
+use crate::common::{conform_remote, read_json, serve_built};
 
 /// The mock's answer to `req`, broken where the suite used to be blind:
 /// an active chat polled answers 500 (undeclared), accepting an invitation
@@ -64,6 +64,21 @@ fn check<'a>(report: &'a Value, operation: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {operation} {name}"))
 }
 
+/// Runs `conform` against `addr`, which must fail it (exit 1); its output
+/// and JSON report.
+fn failing_conform(addr: std::net::SocketAddr) -> (std::process::Output, Value) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = dir.path().join("c.json");
+    let run = conform_remote(
+        &format!("http://{addr}/v1"),
+        &["--out".as_ref(), out.as_os_str()],
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    let report = read_json(&out);
+    (run, report)
+}
+
 /// The failure of check `operation name` (it must have failed).
 fn failure<'a>(report: &'a Value, operation: &str, name: &str) -> &'a str {
     let c = check(report, operation, name);
@@ -73,21 +88,12 @@ fn failure<'a>(report: &'a Value, operation: &str, name: &str) -> &'a str {
 
 #[test]
 fn conform_judges_set_up_answers_and_counts_only_what_it_observed() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let app = rt.block_on(async {
+    let (rt, addr) = serve_built(|| {
         let state = chatload_mock::AppState::new(chatload_mock::MockConfig::default());
         chatload_mock::router(state).layer(axum::middleware::from_fn(break_answers))
     });
-    let addr = serve_in_thread(app);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.json");
-    let run = conform_remote(
-        &format!("http://{addr}/v1"),
-        &["--out".as_ref(), out.as_os_str()],
-    );
+    let (run, report) = failing_conform(addr);
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(1), "{stdout}");
-    let report = read_json(&out);
     // Finding 2: the polls waiting for the accepted chat are judged.
     let active = failure(&report, "getChat", "the accepted chat becomes active");
     assert!(
@@ -157,23 +163,13 @@ async fn conflict_without_envelope(req: Request, next: Next) -> Response {
 
 #[test]
 fn a_409_to_accept_invitation_that_breaks_the_spec_is_no_skip() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let app = rt.block_on(async {
+    let (rt, addr) = serve_built(|| {
         let mut config = chatload_mock::MockConfig::default();
         config.simulation.simulate = false;
         let state = chatload_mock::AppState::new(config);
         chatload_mock::router(state).layer(axum::middleware::from_fn(conflict_without_envelope))
     });
-    let addr = serve_in_thread(app);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.json");
-    let run = conform_remote(
-        &format!("http://{addr}/v1"),
-        &["--out".as_ref(), out.as_os_str()],
-    );
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(1), "{stdout}");
-    let report = read_json(&out);
+    let (_, report) = failing_conform(addr);
     let accept = failure(&report, "acceptInvitation", "accept invitation");
     assert!(
         accept.starts_with("the 409 answer breaks the spec: schema violation"),
