@@ -34,12 +34,18 @@ pub(super) fn forms(secret: &str) -> Vec<String> {
     if secret.len() < MIN_SECRET_LEN {
         return Vec::new();
     }
-    let mut out = vec![secret.to_owned()];
     // A session token is hex or base64url: no escape or encoder changes its
     // characters, so those forms are the token itself (and a lifecycle
     // captures one per iteration: on the request path, this skips two dozen
     // strings built only to be dropped as duplicates).
-    if !secret.bytes().all(unchanged_everywhere) {
+    forms_escaped_or_not(secret, !secret.bytes().all(unchanged_everywhere))
+}
+
+/// [`forms`], with the escaped and URL-encoded copies built only when
+/// `escaped` (they can differ from `secret`).
+fn forms_escaped_or_not(secret: &str, escaped: bool) -> Vec<String> {
+    let mut out = vec![secret.to_owned()];
+    if escaped {
         let json = json_escaped(secret);
         for sent in [secret, json.as_str()] {
             out.extend(rendered(sent));
@@ -198,17 +204,7 @@ mod tests {
     #[test]
     fn an_unreserved_token_has_the_same_forms_the_long_way() {
         for token in ["0123abcdef4567", "tok_3c1d-9.~Z", "demo-secret", "a1b2"] {
-            let json = json_escaped(token);
-            let mut long = vec![token.to_owned()];
-            for sent in [token, json.as_str()] {
-                long.extend(rendered(sent));
-            }
-            long.extend(url_encoded(token));
-            long.extend(base64_forms(token));
-            long.retain(|f| f.len() >= MIN_SECRET_LEN);
-            long.sort_unstable();
-            long.dedup();
-            assert_eq!(forms(token), long, "{token}");
+            assert_eq!(forms(token), forms_escaped_or_not(token, true), "{token}");
         }
     }
 
