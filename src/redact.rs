@@ -19,7 +19,8 @@
 //! included (`forms.rs`), so no such copy can slip through. Tokens the
 //! virtual users capture are [`issue`]d into a sharded book of hashes
 //! instead (`tokens.rs`), once per capture, so one user's token is masked
-//! in every other user's output too.
+//! in every other user's output too; their base64 forms are found by
+//! decoding the output's base64 text (`decoded.rs`), not built per capture.
 //!
 //! The matching is one Aho-Corasick pass over the output for all registered
 //! secrets at once, built lazily after a registration, then one pass for the
@@ -396,6 +397,7 @@ pub fn install_panic_hook() {
     }));
 }
 
+mod decoded;
 mod forms;
 mod term;
 mod tokens;

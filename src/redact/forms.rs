@@ -31,6 +31,16 @@ const URL_KEPT: [&str; 4] = ["", "/", "*", "!*'()"];
 /// `secret` and every form it is masked in (empty when it is shorter than
 /// [`MIN_SECRET_LEN`]), without duplicates.
 pub(super) fn forms(secret: &str) -> Vec<String> {
+    some_forms(secret, true)
+}
+
+/// [`forms`] but the base64 ones: what the token book keeps of a token long
+/// enough to be found by decoding base64 text instead (`tokens.rs`).
+pub(super) fn text_forms(secret: &str) -> Vec<String> {
+    some_forms(secret, false)
+}
+
+fn some_forms(secret: &str, base64: bool) -> Vec<String> {
     if secret.len() < MIN_SECRET_LEN {
         return Vec::new();
     }
@@ -38,12 +48,14 @@ pub(super) fn forms(secret: &str) -> Vec<String> {
     // characters, so those forms are the token itself (and a lifecycle
     // captures one per iteration: on the request path, this skips two dozen
     // strings built only to be dropped as duplicates).
-    forms_escaped_or_not(secret, !secret.bytes().all(unchanged_everywhere))
+    let escaped = !secret.bytes().all(unchanged_everywhere);
+    forms_escaped_or_not(secret, escaped, base64)
 }
 
-/// [`forms`], with the escaped and URL-encoded copies built only when
-/// `escaped` (they can differ from `secret`).
-fn forms_escaped_or_not(secret: &str, escaped: bool) -> Vec<String> {
+/// `secret`'s forms, with the escaped and URL-encoded copies built only
+/// when `escaped` (they can differ from `secret`), the base64 ones when
+/// `base64`.
+fn forms_escaped_or_not(secret: &str, escaped: bool, base64: bool) -> Vec<String> {
     let mut out = vec![secret.to_owned()];
     if escaped {
         let json = json_escaped(secret);
@@ -52,7 +64,9 @@ fn forms_escaped_or_not(secret: &str, escaped: bool) -> Vec<String> {
         }
         out.extend(url_encoded(secret));
     }
-    out.extend(base64_forms(secret));
+    if base64 {
+        out.extend(base64_forms(secret));
+    }
     out.retain(|f| f.len() >= MIN_SECRET_LEN);
     out.sort_unstable();
     out.dedup();
@@ -204,7 +218,16 @@ mod tests {
     #[test]
     fn an_unreserved_token_has_the_same_forms_the_long_way() {
         for token in ["0123abcdef4567", "tok_3c1d-9.~Z", "demo-secret", "a1b2"] {
-            assert_eq!(forms(token), forms_escaped_or_not(token, true), "{token}");
+            assert_eq!(
+                forms(token),
+                forms_escaped_or_not(token, true, true),
+                "{token}"
+            );
+            assert_eq!(
+                text_forms(token),
+                forms_escaped_or_not(token, true, false),
+                "{token}"
+            );
         }
     }
 

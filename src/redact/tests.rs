@@ -211,3 +211,61 @@ fn a_secret_echoed_escaped_encoded_or_in_base64_is_masked_in_every_rendering() {
         assert!(out.matches(MASK).count() >= 7, "{what}: {out}");
     }
 }
+
+/// A captured token's base64 forms are no longer built when it is issued
+/// (on the request path): the output boundary decodes base64 text and finds
+/// the token there, at any alignment, inside a longer encoded text, in
+/// either alphabet, padded or not.
+#[test]
+fn an_issued_token_is_masked_inside_base64_text_found_by_decoding() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let token = "b64tok_9f8e7d6c5b4a-Qz";
+    issue(token);
+    let unrelated = STANDARD.encode("user:someone-else-entirely");
+    assert_eq!(redact_str(&unrelated), unrelated);
+    for prefix in ["", "x", "us", "user:"] {
+        let plain = format!("{prefix}{token}");
+        for encoded in [
+            STANDARD.encode(&plain),
+            STANDARD_NO_PAD.encode(&plain),
+            URL_SAFE_NO_PAD.encode(&plain),
+        ] {
+            // Alone, after `Basic `, and glued to other base64 characters.
+            for text in [
+                encoded.clone(),
+                format!("Basic {encoded}."),
+                format!("QUJD{encoded}"),
+                format!("Ab{encoded}"),
+            ] {
+                let out = redact_str(&text);
+                assert!(out.contains(MASK), "{text} -> {out}");
+                for window in token_only_chars(&encoded, prefix.len(), token.len()) {
+                    assert!(!out.contains(&window), "{window} left in {out} ({text})");
+                }
+            }
+        }
+    }
+}
+
+/// The 6-character windows of `encoded` whose bits all belong to the
+/// `len` bytes after the first `prefix` bytes.
+fn token_only_chars(encoded: &str, prefix: usize, len: usize) -> Vec<String> {
+    let first = (8 * prefix).div_ceil(6);
+    let last = 8 * (prefix + len) / 6;
+    let core = &encoded[first..last];
+    (0..=core.len() - 6)
+        .map(|i| core[i..i + 6].to_owned())
+        .collect()
+}
+
+/// A token too short for the decoded search keeps its base64 forms.
+#[test]
+fn a_short_issued_token_is_masked_in_base64_by_its_forms() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let token = "Sh0rt";
+    issue(token);
+    let encoded = STANDARD.encode(token);
+    assert_eq!(redact_str(&format!("b64 {encoded}")), "b64 MASKED");
+}

@@ -13,16 +13,19 @@
 //! boundary: one pass of prefix hashes over the text, then, at each
 //! position and for each token length seen, the window's hash looked up in
 //! its shard; a match becomes [`MASK`](super::MASK), the longest at a
-//! position first. A hash collision can only mask text that was not a
-//! token (2^-64 per window), never let a token through.
+//! position first. Then the same search in the text's base64 runs, decoded
+//! (`decoded.rs`), so a token's base64 forms need not be built per capture.
+//! A hash collision can only mask text that was not a token (2^-64 per
+//! window), never let a token through.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use super::{MASK, MIN_SECRET_LEN};
+use super::{MASK, MIN_SECRET_LEN, decoded};
 
 /// Independent locks the hashes are spread over.
 const SHARDS: usize = 16;
@@ -34,9 +37,12 @@ pub const MAX_TOKEN_LEN: usize = 512;
 /// The polynomial hash's base (odd, so every power is invertible mod 2^64).
 const BASE: u64 = 0x0100_0000_01b3;
 
+/// One of the book's independently locked sets of hashes.
+type Shard = Mutex<HashSet<u64, BuildHasherDefault<Mixed>>>;
+
 #[derive(Default)]
 struct Book {
-    shards: [Mutex<HashSet<u64, BuildHasherDefault<Mixed>>>; SHARDS],
+    shards: [Shard; SHARDS],
     /// Bit `n` set: a token of `n` bytes is known.
     lengths: [AtomicU64; MAX_TOKEN_LEN / 64 + 1],
     count: AtomicUsize,
@@ -75,7 +81,10 @@ fn book() -> &'static Book {
 
 /// A token handed out by the server: masked in every output from now on,
 /// in each of the forms a secret is masked in (`forms.rs`: escaped,
-/// URL-encoded, base64), a few small strings once per captured token.
+/// URL-encoded, base64). Its base64 forms are not built here (on the
+/// request path, once per captured token) when it is long enough to be
+/// found by decoding base64 text at the output boundary instead
+/// (`decoded.rs`).
 pub fn issue(token: &str) {
     if token.len() < MIN_SECRET_LEN {
         return;
@@ -84,7 +93,12 @@ pub fn issue(token: &str) {
         super::register(token);
         return;
     }
-    super::forms(token)
+    let forms = if token.len() >= decoded::MIN_LEN {
+        super::forms::text_forms(token)
+    } else {
+        super::forms(token)
+    };
+    forms
         .iter()
         .filter(|f| f.len() <= MAX_TOKEN_LEN)
         .for_each(|f| enter(f.as_bytes()));
@@ -95,16 +109,14 @@ fn enter(token: &[u8]) {
     let hash = mix(poly(token));
     let len = token.len();
     b.lengths[len / 64].fetch_or(1 << (len % 64), Ordering::Relaxed);
-    let mut shard = b.shards[shard_of(hash)]
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if shard.insert(hash) {
+    if lock(&b.shards[shard_of(hash)]).insert(hash) {
         b.count.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// `bytes` with every issued token replaced by [`MASK`] (borrowed when
-/// there is none).
+/// there is none): where it stands as it was issued (or in a text form of
+/// it), then inside base64 text.
 pub fn mask(bytes: &[u8]) -> Cow<'_, [u8]> {
     let b = book();
     if b.count.load(Ordering::Relaxed) == 0 {
@@ -115,7 +127,23 @@ pub fn mask(bytes: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(bytes);
     }
     lengths.reverse();
-    let prefix = prefix_hashes(bytes);
+    // One lock of each shard for the whole pass, not one per window: this
+    // runs at the output boundary and on the failure path, never per request.
+    let shards: Vec<_> = b.shards.iter().map(lock).collect();
+    let known = |hash: u64| shards[shard_of(hash)].contains(&hash);
+    let find = |text: &[u8]| windows(text, &lengths, &known);
+    let raw = replaced(bytes, &find(bytes));
+    let encoded = decoded::ranges(&raw, &find);
+    if encoded.is_empty() {
+        return raw;
+    }
+    Cow::Owned(replaced(&raw, &encoded).into_owned())
+}
+
+/// The windows of `text` whose hash is a known token's, leftmost first and
+/// the longest at a position (`lengths` descending), not overlapping.
+fn windows(text: &[u8], lengths: &[usize], known: &impl Fn(u64) -> bool) -> Vec<Range<usize>> {
+    let prefix = prefix_hashes(text);
     let powers: Vec<u64> = lengths
         .iter()
         .map(|&l| BASE.wrapping_pow(l as u32))
@@ -123,41 +151,44 @@ pub fn mask(bytes: &[u8]) -> Cow<'_, [u8]> {
     let found = |at: usize| {
         lengths.iter().zip(&powers).find_map(|(&len, &pow)| {
             let end = at + len;
-            let window = end <= bytes.len()
-                && b.contains(mix(prefix[end].wrapping_sub(prefix[at].wrapping_mul(pow))));
+            let window = end <= text.len()
+                && known(mix(prefix[end].wrapping_sub(prefix[at].wrapping_mul(pow))));
             window.then_some(len)
         })
     };
-    let mut out: Option<Vec<u8>> = None;
-    let (mut at, mut copied) = (0, 0);
-    while at < bytes.len() {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
         match found(at) {
             Some(len) => {
-                let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
-                out.extend_from_slice(&bytes[copied..at]);
-                out.extend_from_slice(MASK.as_bytes());
+                out.push(at..at + len);
                 at += len;
-                copied = at;
             }
             None => at += 1,
         }
     }
-    match out {
-        Some(mut out) => {
-            out.extend_from_slice(&bytes[copied..]);
-            Cow::Owned(out)
-        }
-        None => Cow::Borrowed(bytes),
-    }
+    out
 }
 
-impl Book {
-    fn contains(&self, hash: u64) -> bool {
-        self.shards[shard_of(hash)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&hash)
+/// `bytes` with each of `ranges` (ascending, not overlapping) replaced by
+/// [`MASK`].
+fn replaced<'a>(bytes: &'a [u8], ranges: &[Range<usize>]) -> Cow<'a, [u8]> {
+    if ranges.is_empty() {
+        return Cow::Borrowed(bytes);
     }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut copied = 0;
+    for range in ranges {
+        out.extend_from_slice(&bytes[copied..range.start]);
+        out.extend_from_slice(MASK.as_bytes());
+        copied = range.end;
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    Cow::Owned(out)
+}
+
+fn lock(shard: &Shard) -> MutexGuard<'_, HashSet<u64, BuildHasherDefault<Mixed>>> {
+    shard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The token lengths seen, ascending, up to `max`.
