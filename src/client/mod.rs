@@ -25,6 +25,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::api::{Method, Operation, headers};
 
+mod alpn;
 mod body;
 mod connect;
 mod failure;
@@ -37,6 +38,7 @@ mod slot;
 mod tests;
 mod tls;
 
+pub use alpn::server_agrees_to_http2;
 pub use body::{BodyError, read_reqwest};
 pub use connect::Opened;
 pub use failure::{ClientError, ConnectCause, Malformed, Size};

@@ -120,7 +120,10 @@ impl ApiClient {
                 .header(CONTENT_TYPE, content_type(req.content_type)?)
                 .body(body);
         }
-        let response = builder.send().await.map_err(|e| self.classify(e))?;
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => return Err(self.or_no_http2(self.classify(e)).await),
+        };
         let head = self.head(response.version(), response.status(), response.headers());
         let status = response.status().as_u16();
         let body = read_reqwest(response, self.max_body)

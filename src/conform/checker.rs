@@ -21,7 +21,8 @@ use super::{
 };
 use crate::api::{Operation, headers};
 use crate::client::{
-    BodyError, ClientError, ConnectCause, DEFAULT_MAX_BODY, Malformed, Size, read_reqwest,
+    BodyError, ClientError, ConnectCause, DEFAULT_MAX_BODY, HttpVersion, Malformed, Size,
+    read_reqwest, server_agrees_to_http2,
 };
 use crate::schema::SchemaRegistry;
 use chatload_api::spec::{self, DeclaredResponse};
@@ -269,21 +270,40 @@ impl Checker {
                     bad_headers,
                 })
             }
-            Err(e) if e.is_connect() => Err(match self.target.tls.describe_failure(&e) {
+            Err(e) => Err(self.no_answer(e).await),
+        }
+    }
+
+    /// Why a request got no answer, in words a failed check carries. With
+    /// `--http 2`, a failure after the connection was made may be a server
+    /// that did not choose `h2` by ALPN (reqwest speaks HTTP/2 to it all the
+    /// same): one connection the virtual users' way tells, and it is said as
+    /// `run` says it.
+    async fn no_answer(&self, e: reqwest::Error) -> String {
+        if e.is_connect() {
+            return match self.target.tls.describe_failure(&e) {
                 Some(tls) => format!("cannot connect: {tls}"),
                 None => format!(
                     "cannot connect: {}",
                     ConnectCause::of_error(&e, false, self.timeout)
                 ),
-            }),
-            Err(e) if e.is_timeout() => Err(format!(
+            };
+        }
+        if self.target.tls.http == HttpVersion::Http2
+            && server_agrees_to_http2(&self.target.base_url, &self.target.tls, self.timeout).await
+                == Some(false)
+        {
+            return format!("cannot connect: {}", ConnectCause::NoHttp2);
+        }
+        if e.is_timeout() {
+            return format!(
                 "timed out after {} waiting for the response head",
                 limit(self.timeout)
-            )),
-            Err(e) => Err(match Malformed::of_error(&e) {
-                Some(m) => ClientError::Malformed(m).to_string(),
-                None => wire::no_response_head(&e),
-            }),
+            );
+        }
+        match Malformed::of_error(&e) {
+            Some(m) => ClientError::Malformed(m).to_string(),
+            None => wire::no_response_head(&e),
         }
     }
 

@@ -27,6 +27,7 @@ use crate::metrics::{SAMPLES_PER_KIND, merge_histogram, new_latency_histogram};
 mod check;
 mod runs;
 mod side_by_side;
+mod span;
 
 pub use check::check_set;
 
@@ -85,7 +86,8 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
 
 impl RunMeta {
     /// The first report's metadata over the whole set: the longest duration and load phase
-    /// (the shards ran side by side), the earliest start and latest end, interrupted when any
+    /// (the shards ran side by side), the earliest start and latest end (as instants, whatever
+    /// the order of the reports), interrupted when any
     /// was, every HTTP version spoken, no shard, and `sources` as `merged_from`.
     fn merged(reports: &[RunReport], sources: &[String]) -> Self {
         let wall_secs = reports
@@ -99,16 +101,9 @@ impl RunMeta {
         let mut meta = reports[0].meta.clone();
         meta.duration_secs = wall_secs;
         meta.load_secs = load_secs;
-        meta.started_at = reports
-            .iter()
-            .map(|r| r.meta.started_at.clone())
-            .min()
-            .unwrap_or_default();
-        meta.ended_at = reports
-            .iter()
-            .map(|r| r.meta.ended_at.clone())
-            .max()
-            .unwrap_or_default();
+        // As instants: RFC 3339 spells one many ways, whose text sorts wrong.
+        meta.started_at = span::earliest(reports.iter().map(|r| r.meta.started_at.as_str()));
+        meta.ended_at = span::latest(reports.iter().map(|r| r.meta.ended_at.as_str()));
         meta.interrupted = reports.iter().any(|r| r.meta.interrupted);
         meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
         meta.shard = None;
@@ -799,5 +794,48 @@ mod tests {
             );
         }
         assert_eq!(merged.iteration.latency, single.iteration.latency);
+    }
+
+    /// The merged run starts when its earliest part did and ends when its
+    /// latest did, whatever order the parts are given in and however each
+    /// spells its time (with or without milliseconds, another UTC offset).
+    #[test]
+    fn the_merged_run_spans_its_parts_whatever_their_order_and_spelling() {
+        let at = |started: &str, ended: &str| {
+            let mut r = run(&[1, 2, 3]);
+            r.meta.started_at = started.to_owned();
+            r.meta.ended_at = ended.to_owned();
+            r
+        };
+        let span = |parts: Vec<RunReport>| {
+            let m = merge(&parts, &[]).unwrap().meta;
+            (m.started_at, m.ended_at)
+        };
+        let early = || at("2026-01-01T10:00:00.000Z", "2026-01-01T10:05:00.000Z");
+        let late = || at("2026-01-01T10:00:30.000Z", "2026-01-01T10:05:30.000Z");
+        let want = (
+            "2026-01-01T10:00:00.000Z".to_owned(),
+            "2026-01-01T10:05:30.000Z".to_owned(),
+        );
+        assert_eq!(span(vec![late(), early()]), want);
+        assert_eq!(span(vec![early(), late()]), want);
+        // 10:00:00 is before 10:00:00.5, and 11:00:30+01:00 is 10:00:30Z.
+        let plain = at("2026-01-01T10:00:00Z", "2026-01-01T10:04:00Z");
+        let half = at("2026-01-01T10:00:00.500Z", "2026-01-01T10:04:00.500Z");
+        assert_eq!(
+            span(vec![half, plain]),
+            (
+                "2026-01-01T10:00:00Z".to_owned(),
+                "2026-01-01T10:04:00.500Z".to_owned()
+            )
+        );
+        let offset = at("2026-01-01T11:00:30+01:00", "2026-01-01T11:06:00+01:00");
+        assert_eq!(
+            span(vec![offset, early()]),
+            (
+                "2026-01-01T10:00:00.000Z".to_owned(),
+                "2026-01-01T11:06:00+01:00".to_owned()
+            )
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! [`SCHEMA_JSON`] (`src/report/report.schema.json`).
 
 mod build;
+pub mod close_note;
 mod codec;
 pub mod compare;
 pub mod connection;

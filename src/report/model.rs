@@ -134,9 +134,9 @@ pub struct RunMeta {
     pub connection: Option<super::connection::ConnectionMeta>,
     /// Version of chatload that wrote the report.
     pub chatload_version: String,
-    /// Start of the run, RFC 3339.
+    /// Start of the run, RFC 3339; of a merged run, its earliest part's.
     pub started_at: String,
-    /// End of the run, RFC 3339.
+    /// End of the run, RFC 3339; of a merged run, its latest part's.
     pub ended_at: String,
     /// Wall-clock duration of the run in seconds, from the first iteration
     /// to the end of the drain (`graceful_stop`); the clean-up, webhook

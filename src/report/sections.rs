@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::StatsReport;
+use super::close_note::OutsideCloses;
 use crate::api::Operation;
 use crate::schema::SchemaMode;
 
@@ -314,30 +315,40 @@ impl SchemaReport {
     /// was called at all in a run that checked responses). A route's schema
     /// check that checked nothing is no pass: JUnit skips its case with
     /// this reason, and the summaries list it.
-    pub fn route_not_checked(&self, route: &StatsReport) -> Option<String> {
+    pub fn route_not_checked(
+        &self,
+        route: &StatsReport,
+        outside: &OutsideCloses,
+    ) -> Option<String> {
         if let Some(why) = self.not_checked() {
             return Some(why);
         }
-        self.route_unchecked(route)
+        self.route_unchecked(route, outside)
             .map(|why| format!("no response of this route was checked: {why}"))
     }
 
     /// The routes of `routes` none of whose responses was checked, in a
     /// run that checked some, each with why (`never called`, ...): what
     /// the terminal and HTML summaries list.
-    pub fn unchecked_routes<'a>(&self, routes: &'a [StatsReport]) -> Vec<(&'a str, String)> {
+    pub fn unchecked_routes<'a>(
+        &self,
+        routes: &'a [StatsReport],
+        outside: &OutsideCloses,
+    ) -> Vec<(&'a str, String)> {
         if self.not_checked().is_some() {
             return Vec::new();
         }
         routes
             .iter()
-            .filter_map(|r| Some((r.name.as_str(), self.route_unchecked(r)?)))
+            .filter_map(|r| Some((r.name.as_str(), self.route_unchecked(r, outside)?)))
             .collect()
     }
 
     /// Why no response of `route` was checked, in a run that checked
     /// responses; `None` when some was, or when an older report cannot tell.
-    fn route_unchecked(&self, route: &StatsReport) -> Option<String> {
+    /// The close route no step called says which closes outside the steps
+    /// (`outside`) reached it.
+    fn route_unchecked(&self, route: &StatsReport, outside: &OutsideCloses) -> Option<String> {
         let count = route.count;
         let checked = match &self.checked_by_route {
             Some(by_route) => by_route.get(&route.name).copied().unwrap_or(0),
@@ -353,11 +364,7 @@ impl SchemaReport {
         let users = count.saturating_sub(agents);
         Some(
             if count == 0 && route.name == Operation::CloseChat.route_key() {
-                // The clean-up's closes and those after a failed iteration are
-                // neither counted on the route nor checked.
-                "never called by a step (the clean-up's closes, and those after a failed \
-             iteration, are not counted here nor schema-checked)"
-                    .to_owned()
+                outside.note()
             } else if count == 0 {
                 "never called".to_owned()
             } else if users == 0 {

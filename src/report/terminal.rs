@@ -339,7 +339,8 @@ fn why_it_failed(out: &mut String, report: &RunReport, show_flow: bool, paint: P
 /// none of whose responses was checked (a check that never ran is no pass).
 fn schema_violations(out: &mut String, report: &RunReport) {
     if let Some(schema) = &report.schema {
-        for (route, why) in schema.unchecked_routes(&report.routes) {
+        let outside = super::close_note::OutsideCloses::of(report);
+        for (route, why) in schema.unchecked_routes(&report.routes, &outside) {
             let _ = writeln!(out, "schema not checked on {route}: {why}");
         }
     }

@@ -108,6 +108,23 @@ async fn shards_merge_into_the_whole_run_and_compare_flags_a_slower_one() {
     assert_eq!(m["totals"]["iterations"], 20);
     assert_eq!(m["steps"][0]["count"], 20);
     assert_eq!(m["meta"]["merged_from"].as_array().unwrap().len(), 2);
+    // The merged run starts with its earliest shard and ends with its latest,
+    // whatever order they are given in (shard 1 ran first).
+    let (first, second) = (read_json(&files[0]), read_json(&files[1]));
+    let reversed = dir.path().join("reversed.json");
+    succeeds(
+        chatload()
+            .arg("merge")
+            .arg(&files[1])
+            .arg(&files[0])
+            .arg("-o")
+            .arg(&reversed),
+    );
+    let r = read_json(&reversed);
+    for merged in [&m, &r] {
+        assert_eq!(merged["meta"]["started_at"], first["meta"]["started_at"]);
+        assert_eq!(merged["meta"]["ended_at"], second["meta"]["ended_at"]);
+    }
 
     let same = chatload()
         .arg("compare")

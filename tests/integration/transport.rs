@@ -207,3 +207,34 @@ fn http2_asked_of_a_server_without_it_fails_the_handshake() {
         );
     }
 }
+
+// See: audit 8 finding 8, conform's side. `conform --http 2` against a TLS
+// server without HTTP/2 failed its checks in reqwest's words; it now says
+// what `run` says.
+#[test]
+fn conform_with_http2_asked_of_a_server_without_it_says_why() {
+    let dir = tempfile::tempdir().expect("test setup");
+    let (port, ca) = http1_only_tls(dir.path());
+    let out_path = dir.path().join("c.json");
+    let out = conform_remote(
+        &format!("https://localhost:{port}/v1"),
+        &[
+            "--ca-cert".as_ref(),
+            ca.as_os_str(),
+            "--http".as_ref(),
+            "2".as_ref(),
+            "--out".as_ref(),
+            out_path.as_os_str(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = "cannot connect: the server did not agree to HTTP/2 by ALPN";
+    assert!(stdout.contains(said), "{stdout}\n{stderr}");
+    assert!(read_json(&out_path).to_string().contains(said));
+    // The suite gives up on such a target, saying why.
+    assert!(
+        stderr.contains("(the last: cannot connect: the server did not agree to HTTP/2 by ALPN"),
+        "{stderr}"
+    );
+}

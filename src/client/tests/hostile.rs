@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
+use super::super::failure::NO_HTTP2;
 use super::super::{
     ApiClient, ClientConfig, ClientError, ConnPolicy, ConnSlot, ConnectCause, HttpVersion,
     Malformed, TlsOptions,
@@ -272,5 +273,28 @@ fn http2_alone_against_a_server_without_it_fails_the_connection() {
             .send_on(&mut ConnSlot::new(1), get_settings(), Instant::now())
             .await;
         assert_eq!(out.unwrap().status, 200);
+    });
+}
+
+// See: audit 8 finding 8, the shared pool's side. `--http 2` against a
+// server without HTTP/2: the requests outside the VUs (conform's, the
+// clean-up's, the agent actors') said reqwest's own words, not why.
+#[test]
+fn http2_alone_in_the_shared_pool_says_the_server_did_not_agree_to_it() {
+    rt().block_on(async {
+        let (addr, ca) = http1_only_tls().await;
+        let url = format!("https://localhost:{}/v1", addr.port());
+        let tls = TlsOptions {
+            extra_ca: Some(super::super::CaCert::from_pem("test CA", ca.as_bytes()).unwrap()),
+            insecure: false,
+            http: HttpVersion::Http2,
+        };
+        let client = ApiClient::with_tls(&config(&url), tls).unwrap();
+        let out = client.send(get_settings()).await;
+        let err = out.unwrap_err();
+        assert_eq!(err, ClientError::Connect(ConnectCause::NoHttp2), "{err}");
+        assert!(err.to_string().contains(NO_HTTP2), "{err}");
+        let said = client.tls_failure().expect("described like a TLS failure");
+        assert_eq!(said, NO_HTTP2);
     });
 }

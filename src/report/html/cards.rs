@@ -38,7 +38,7 @@ pub(super) fn cards(out: &mut String, report: &RunReport, verdict: Option<&Verdi
     throttle_card(out, report);
     iteration_cards(out, t);
     checks_card(out, &report.steps);
-    schema_card(out, report.schema.as_ref(), &report.routes);
+    schema_card(out, report.schema.as_ref(), report);
     thresholds_card(
         out,
         verdict
@@ -151,14 +151,15 @@ fn checks_card(out: &mut String, steps: &[StatsReport]) {
 /// Responses that broke the OpenAPI schema, or "not checked"; the routes
 /// none of whose responses was checked are named (a check that never ran
 /// is no pass).
-fn schema_card(out: &mut String, schema: Option<&SchemaReport>, routes: &[StatsReport]) {
+fn schema_card(out: &mut String, schema: Option<&SchemaReport>, report: &RunReport) {
     match schema {
         Some(s) => {
             let mut sub = format!("mode: {}", escape_html(&s.mode));
             if let Some(checked) = s.checked {
                 let _ = write!(sub, " · {} checked", group_thousands(checked));
             }
-            let unchecked = s.unchecked_routes(routes);
+            let outside = crate::report::close_note::OutsideCloses::of(report);
+            let unchecked = s.unchecked_routes(&report.routes, &outside);
             if !unchecked.is_empty() {
                 let names: Vec<String> = unchecked
                     .iter()

@@ -227,10 +227,10 @@ fn check_load_plans(reports: &[RunReport], sources: &[String], parts: &str) -> R
 /// Unsharded runs merge as runs side by side; the same run twice does not.
 fn check_repeats(reports: &[RunReport], sources: &[String]) -> Result<(), String> {
     for (i, r) in reports.iter().enumerate() {
-        if let Some(j) = reports[..i]
-            .iter()
-            .position(|o| o.meta.seed == r.meta.seed && o.meta.started_at == r.meta.started_at)
-        {
+        if let Some(j) = reports[..i].iter().position(|o| {
+            o.meta.seed == r.meta.seed
+                && super::span::same_instant(&o.meta.started_at, &r.meta.started_at)
+        }) {
             return Err(format!(
                 "{} and {} are the same run (same seed and start time)",
                 name(sources, j),

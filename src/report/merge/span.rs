@@ -1,0 +1,99 @@
+//! When a merged run started and ended: its earliest part's start and its
+//! latest part's end, compared as instants, not as text. A report's times
+//! are RFC 3339 (`meta.started_at`), which spells one instant many ways:
+//! with or without fractional seconds (`10:00:00Z` is before
+//! `10:00:00.500Z`, although `.` sorts before `Z`), in UTC or at an offset
+//! (`11:00:30+01:00` is `10:00:30Z`).
+
+use std::time::{Duration, SystemTime};
+
+/// The instant an RFC 3339 timestamp names; `None` when it is not one.
+pub(super) fn instant(rfc3339: &str) -> Option<SystemTime> {
+    let text = rfc3339.trim();
+    if let Some(utc) = text.strip_suffix(['Z', 'z']) {
+        return humantime::parse_rfc3339_weak(utc).ok();
+    }
+    // `±HH:MM` after the time.
+    let split = text.len().checked_sub(6)?;
+    let (local, offset) = (text.get(..split)?, text.get(split..)?);
+    let sign = match offset.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (hours, minutes) = offset[1..].split_once(':')?;
+    let (hours, minutes): (u64, u64) = (hours.parse().ok()?, minutes.parse().ok()?);
+    let shift = Duration::from_secs(hours * 3600 + minutes * 60);
+    let local = humantime::parse_rfc3339_weak(local).ok()?;
+    // Local time = UTC + offset.
+    if sign > 0 {
+        local.checked_sub(shift)
+    } else {
+        local.checked_add(shift)
+    }
+}
+
+/// The earliest of `times` as written; a time that is not RFC 3339 is only
+/// taken when none is (then the least as text).
+pub(super) fn earliest<'a>(times: impl Iterator<Item = &'a str>) -> String {
+    pick(times, std::cmp::Ordering::Less)
+}
+
+/// The latest of `times`, as [`earliest`] picks.
+pub(super) fn latest<'a>(times: impl Iterator<Item = &'a str>) -> String {
+    pick(times, std::cmp::Ordering::Greater)
+}
+
+/// Whether two timestamps name the same instant (or, not RFC 3339, are the same text).
+pub(super) fn same_instant(a: &str, b: &str) -> bool {
+    match (instant(a), instant(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn pick<'a>(times: impl Iterator<Item = &'a str>, wanted: std::cmp::Ordering) -> String {
+    let mut best: Option<(Option<SystemTime>, &str)> = None;
+    for t in times {
+        let candidate = (instant(t), t);
+        let better = match &best {
+            None => true,
+            // A time that parses beats one that does not.
+            Some((None, _)) if candidate.0.is_some() => true,
+            Some((Some(_), _)) if candidate.0.is_none() => false,
+            Some((Some(b), _)) => candidate.0.is_some_and(|c| c.cmp(b) == wanted),
+            Some((None, b)) => t.cmp(b) == wanted,
+        };
+        if better {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, t)| t.to_owned()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_instant_spelled_several_ways_is_one_instant() {
+        let utc = instant("2026-01-01T10:00:30Z").unwrap();
+        assert_eq!(instant("2026-01-01T10:00:30.000Z"), Some(utc));
+        assert_eq!(instant("2026-01-01T11:00:30+01:00"), Some(utc));
+        assert_eq!(instant("2026-01-01T05:30:30-04:30"), Some(utc));
+        assert!(instant("yesterday").is_none());
+        assert!(same_instant(
+            "2026-01-01T10:00:30Z",
+            "2026-01-01T11:00:30+01:00"
+        ));
+    }
+
+    #[test]
+    fn a_time_that_is_not_rfc_3339_is_taken_only_when_none_is() {
+        let times = ["soon", "2026-01-01T10:00:30Z", "2026-01-01T10:00:00.5Z"];
+        assert_eq!(earliest(times.into_iter()), "2026-01-01T10:00:00.5Z");
+        assert_eq!(latest(times.into_iter()), "2026-01-01T10:00:30Z");
+        assert_eq!(earliest(["b", "a"].into_iter()), "a");
+        assert_eq!(earliest(std::iter::empty()), "");
+    }
+}
