@@ -580,7 +580,9 @@ async fn respect_sleeps_the_capped_retry_after_before_the_next_request_and_repor
 // body's (-120), hyper's send future not wrapped in an `async fn` with its
 // own copy of the request, the request to send moved, never borrowed, and
 // the rendered request not borrowed across the send (-912). The bounds
-// catch the next such growth.
+// catch the next such growth: the shared pool's ALPN question (`--http 2`)
+// took it to 2,000 through a failed iteration's inline close, which is
+// boxed since (1,864).
 #[test]
 fn a_virtual_users_iteration_future_stays_small() {
     let runner = runner_at(

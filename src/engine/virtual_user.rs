@@ -452,7 +452,10 @@ impl Runner {
             if let Some(hooks) = &self.hooks {
                 hooks.tracker.cleaning_up(&chat);
             }
-            let closed = super::cleanup::close_chat(&self.client, &chat, CLOSE_DEADLINE).await;
+            // Boxed: a failed iteration's path, whose shared-pool request
+            // future would otherwise sit in every iteration's future.
+            let close = super::cleanup::close_chat(&self.client, &chat, CLOSE_DEADLINE);
+            let closed = Box::pin(close).await;
             if closed {
                 session.open_chats.retain(|c| c != &chat);
             }
