@@ -32,7 +32,7 @@ use crate::scenario::load::load_str;
 const SEED: u64 = 7;
 
 /// A runner for a scenario with `load:` and one step that thinks `think`.
-fn runner(load: &str, think: &str) -> Arc<Runner> {
+pub(super) fn runner(load: &str, think: &str) -> Arc<Runner> {
     runner_at(
         "http://127.0.0.1:9/v1",
         &format!("load: {load}\nsteps:\n  - think: {think}\n"),
@@ -91,7 +91,7 @@ fn closed_plan(runner: &Runner) -> ClosedPlan {
 }
 
 /// (started, running, dropped, finished, cut off) iterations so far.
-fn counts(runner: &Runner) -> (u64, u64, u64, u64, u64) {
+pub(super) fn counts(runner: &Runner) -> (u64, u64, u64, u64, u64) {
     let live = runner.hub.live();
     (
         live.iterations_started.load(Relaxed),
@@ -102,13 +102,15 @@ fn counts(runner: &Runner) -> (u64, u64, u64, u64, u64) {
     )
 }
 
-fn ms(n: u64) -> Duration {
+pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
 /// Starts the open model's generator in its own task; returns the task
 /// and the tracker its iterations run on.
-fn spawn_open(runner: &Arc<Runner>) -> (tokio::task::JoinHandle<Option<u64>>, TaskTracker) {
+pub(super) fn spawn_open(
+    runner: &Arc<Runner>,
+) -> (tokio::task::JoinHandle<Option<u64>>, TaskTracker) {
     let tracker = TaskTracker::new();
     let task = tokio::spawn(open::run(
         runner.clone(),
@@ -293,7 +295,7 @@ async fn the_open_load_phase_lasts_the_planned_duration_whatever_its_last_arriva
 }
 
 /// Every value a histogram recorded, once per count, in order.
-fn recorded(h: &hdrhistogram::Histogram<u64>) -> Vec<u64> {
+pub(super) fn recorded(h: &hdrhistogram::Histogram<u64>) -> Vec<u64> {
     let mut out = Vec::new();
     for v in h.iter_recorded() {
         out.extend(std::iter::repeat_n(
