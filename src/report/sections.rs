@@ -118,8 +118,9 @@ impl LoadProfile {
     }
 }
 
-/// A threshold as written in the scenario or on the command line.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A threshold as written in the scenario or on the command line, and whether
+/// it stopped the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ThresholdDef {
     /// The expression (`create_chat.p99 < 300ms`).
@@ -128,6 +129,29 @@ pub struct ThresholdDef {
     pub abort_on_fail: bool,
     /// Pass (rather than fail) when its metric has no data.
     pub allow_empty: bool,
+    /// Set when this `abort_on_fail` threshold failed while the run went on
+    /// and stopped it: it then fails the verdict whatever the end figures say
+    /// (absent otherwise, and in reports written before it was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_run: Option<ThresholdStop>,
+}
+
+impl ThresholdDef {
+    /// Whether `other` is the same threshold as written (what stopped a run aside).
+    pub fn same_definition(&self, other: &ThresholdDef) -> bool {
+        self.threshold == other.threshold
+            && self.abort_on_fail == other.abort_on_fail
+            && self.allow_empty == other.allow_empty
+    }
+}
+
+/// When and on what value an `abort_on_fail` threshold stopped the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdStop {
+    /// Seconds from the start of the load to the check that failed.
+    pub at_secs: f64,
+    /// The metric's value then (a ratio for rates, as `actual`).
+    pub measured: f64,
 }
 
 /// The outcome of one threshold.
