@@ -185,6 +185,7 @@ pub fn definitions(thresholds: &[Threshold]) -> Vec<ThresholdDef> {
             threshold: t.expr.clone(),
             abort_on_fail: t.abort_on_fail,
             allow_empty: t.allow_empty,
+            stopped_run: None,
         })
         .collect()
 }
@@ -568,6 +569,10 @@ fn webhook_count(m: RunMetric, w: &WebhookReport) -> Result<f64, String> {
 
 fn evaluate_one(t: &Threshold, report: &RunReport) -> ThresholdResult {
     let measured = measure(t, report);
+    // One that stopped the run fails it, whatever the drain did to its figure.
+    if let Some(result) = stopped::stopped_run(t, report, &measured) {
+        return result;
+    }
     if report.meta.shard.is_some()
         && let Some(result) = shard::on_shard(t, &measured)
     {
@@ -622,7 +627,7 @@ fn sampled_note(t: &Threshold, report: &RunReport) -> Option<String> {
 /// rounds two different values to one text ("measured 24.3 ms, required <
 /// 24.3 ms" under FAIL): then with as many more digits as tell them apart,
 /// in µs for latencies, and at worst every digit the values have.
-fn show_pair(measured: f64, limit: f64, unit: Unit) -> (String, String) {
+pub(super) fn show_pair(measured: f64, limit: f64, unit: Unit) -> (String, String) {
     let (a, b) = (show(measured, unit), show(limit, unit));
     if a != b || measured == limit {
         return (a, b);
@@ -752,25 +757,30 @@ pub struct LiveFigures {
     pub throttled: u64,
 }
 
-/// The first `abort_on_fail` threshold that already fails, if any.
-pub fn live_failure<'a>(thresholds: &'a [Threshold], live: &LiveFigures) -> Option<&'a Threshold> {
-    thresholds.iter().filter(|t| t.abort_on_fail).find(|t| {
+/// The first `abort_on_fail` threshold that already fails, if any: its index
+/// in `thresholds` and the value it failed on.
+pub fn live_failure(thresholds: &[Threshold], live: &LiveFigures) -> Option<(usize, f64)> {
+    thresholds.iter().enumerate().find_map(|(index, t)| {
+        if !t.abort_on_fail {
+            return None;
+        }
         let value = match t.subject {
-            Subject::Run(RunMetric::ErrorRate) if live.requests == 0 => return false,
+            Subject::Run(RunMetric::ErrorRate) if live.requests == 0 => return None,
             Subject::Run(RunMetric::ErrorRate) => live.errors as f64 / live.requests as f64,
             Subject::Run(RunMetric::ErrorCount) => live.errors as f64,
             Subject::Run(RunMetric::DroppedIterations) => live.dropped as f64,
             Subject::Run(RunMetric::SchemaViolations) => live.schema_violations as f64,
-            Subject::Run(RunMetric::ThrottledRate) if live.requests == 0 => return false,
+            Subject::Run(RunMetric::ThrottledRate) if live.requests == 0 => return None,
             Subject::Run(RunMetric::ThrottledRate) => live.throttled as f64 / live.requests as f64,
             Subject::Run(RunMetric::ThrottledCount) => live.throttled as f64,
-            _ => return false,
+            _ => return None,
         };
-        !t.op.holds(value, t.limit)
+        (!t.op.holds(value, t.limit)).then_some((index, value))
     })
 }
 
 mod shard;
+mod stopped;
 
 #[cfg(test)]
 mod tests;

@@ -60,9 +60,12 @@ pub(super) fn threshold_warnings(
         format!(
             "warning: {}: `{t}` is on the coordinated-omission corrected latency, which in \
              the closed model equals the raw latency (a virtual user sends when it is ready: \
-             there is no schedule to be late against, and a stalled target shows in neither); \
-             it can only restate the raw threshold. Run the open model (`arrival_rate`, \
-             `--rate`) for a corrected latency, or write the raw metric.",
+             there is no schedule to be late against; a request in flight while the target \
+             stalls shows its long wait in both, but the requests the virtual users would \
+             have sent during the stall are never sent, and neither counts them); it can only \
+             restate the raw threshold. Run the open model (`arrival_rate`, `--rate`), which \
+             measures those from their scheduled start, for a corrected latency, or write \
+             the raw metric.",
             at(index)
         )
     });

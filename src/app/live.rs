@@ -4,8 +4,8 @@
 //! second: abort the ones in flight; once the load is over: end the clean-up,
 //! the figures and the verdict untouched; during the settle wait: end it).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::Signals;
 use crate::engine::{self, Runner};
 use crate::progress::Progress;
+use crate::report::ThresholdStop;
 use crate::scenario::Scenario;
 use crate::verdict::{self, LiveFigures};
 
@@ -24,6 +25,7 @@ const ABORT_CHECK_EVERY: Duration = Duration::from_millis(100);
 pub(super) struct Ticker {
     done: CancellationToken,
     task: JoinHandle<()>,
+    stopped_by: Arc<OnceLock<(usize, ThresholdStop)>>,
 }
 
 impl Ticker {
@@ -37,7 +39,9 @@ impl Ticker {
         interrupt: &CancellationToken,
     ) -> Ticker {
         let done = CancellationToken::new();
+        let stopped_by = Arc::new(OnceLock::new());
         let tick = Tick {
+            stopped_by: stopped_by.clone(),
             runner,
             scenario,
             progress,
@@ -46,13 +50,20 @@ impl Ticker {
             start: Instant::now(),
         };
         let task = tokio::spawn(tick.run(done.clone()));
-        Ticker { done, task }
+        Ticker {
+            done,
+            task,
+            stopped_by,
+        }
     }
 
-    /// Stops ticking and waits for the last tick to end.
-    pub(super) async fn stop(self) {
+    /// Stops ticking and waits for the last tick to end. Returns the
+    /// `abort_on_fail` threshold that stopped the run, if one did: its index
+    /// in the scenario's thresholds, when and on what value.
+    pub(super) async fn stop(self) -> Option<(usize, ThresholdStop)> {
         self.done.cancel();
         let _ = self.task.await;
+        self.stopped_by.get().copied()
     }
 }
 
@@ -64,6 +75,8 @@ struct Tick {
     abort: CancellationToken,
     interrupt: CancellationToken,
     start: Instant,
+    /// Set by the `abort_on_fail` threshold that stopped the run.
+    stopped_by: Arc<OnceLock<(usize, ThresholdStop)>>,
 }
 
 impl Tick {
@@ -118,12 +131,17 @@ impl Tick {
             throttled: counters.throttled.load(Ordering::Relaxed),
             schema_violations: self.runner.schema_violations(),
         };
-        if let Some(t) = verdict::live_failure(&self.scenario.thresholds, &live)
+        if let Some((index, measured)) = verdict::live_failure(&self.scenario.thresholds, &live)
             && !self.interrupt.is_cancelled()
         {
+            let t = &self.scenario.thresholds[index];
             self.progress.println(&format!(
                 "threshold `{t}` failed: stopping the run (abort_on_fail)"
             ));
+            let at_secs = self.start.elapsed().as_secs_f64();
+            let _ = self
+                .stopped_by
+                .set((index, ThresholdStop { at_secs, measured }));
             self.interrupt.cancel();
         }
     }

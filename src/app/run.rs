@@ -35,7 +35,7 @@ use crate::report::connection::ConnectionMeta;
 use crate::report::webhook::WebhookInput;
 use crate::report::{
     self, CleanupReport, CleanupStopReason, HttpProtocol, LoadModel, LoadProfile, RouteViolations,
-    RunMeta, RunReport, SchemaReport, ShardShare, StageReport,
+    RunMeta, RunReport, SchemaReport, ShardShare, StageReport, ThresholdStop,
 };
 use crate::scenario::{Scenario, Stage, Workload};
 use crate::verdict;
@@ -129,6 +129,9 @@ struct ReadyRun {
     /// The mock's simulated agents this run switched off (`mock_agents:
     /// off`): the clean-up switches them back on.
     mock_restore: Option<agents::MockRestore>,
+    /// The `abort_on_fail` threshold that stopped the run, if one did (its
+    /// index in the scenario's thresholds): the report records it.
+    stopped_by: Option<(usize, ThresholdStop)>,
 }
 
 /// Set-up stage: the metrics and the engine around `client`, then the agent
@@ -195,6 +198,7 @@ async fn set_up(
         webhooks,
         agents: None,
         mock_restore,
+        stopped_by: None,
     };
     if let Err(e) = start_agents(&mut run).await {
         restore_mock_agents(run.mock_restore.as_ref(), &run.progress).await;
@@ -317,7 +321,7 @@ async fn run_load(
     .await;
     // From here a signal ends the clean-up only: the figures are complete.
     signals.load_over();
-    ticker.stop().await;
+    run.stopped_by = ticker.stop().await;
     run.progress.finish();
     (outcome, signals)
 }
@@ -486,6 +490,9 @@ fn build_report(
         .collect();
     report.schema = Some(schema_report(&args.schema, checked_by_route, &outcome));
     report.thresholds = verdict::definitions(&scenario.thresholds);
+    if let Some((index, stop)) = run.stopped_by {
+        report.thresholds[index].stopped_run = Some(stop);
+    }
     if let Some(throttle) = report.throttle.as_mut() {
         scenario
             .rate_limit

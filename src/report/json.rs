@@ -44,6 +44,10 @@ mod tests {
             threshold: "errors.rate < 1%".to_owned(),
             abort_on_fail: true,
             allow_empty: false,
+            stopped_run: Some(crate::report::ThresholdStop {
+                at_secs: 0.1,
+                measured: 0.5,
+            }),
         }];
         report.verdict = Some(crate::report::Verdict::default());
         report.schema = Some(crate::report::SchemaReport::default());

@@ -36,9 +36,9 @@ pub use check::check_set;
 /// # Errors
 /// No report, a set [`check_set`] rejects, or a histogram that does not decode.
 pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, ReportError> {
-    let first = reports
-        .first()
-        .ok_or_else(|| ReportError::Merge("no report to merge".to_owned()))?;
+    if reports.is_empty() {
+        return Err(ReportError::Merge("no report to merge".to_owned()));
+    }
     check_set(reports, sources).map_err(ReportError::Merge)?;
     runs::check_target_kinds(reports, sources).map_err(ReportError::Merge)?;
     let meta = RunMeta::merged(reports, sources);
@@ -68,7 +68,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
         request_errors_by_kind: add_maps(reports.iter().map(|r| &r.request_errors_by_kind)),
         failure_samples: merge_failure_samples(reports),
-        thresholds: first.thresholds.clone(),
+        thresholds: runs::merge_thresholds(reports),
         verdict: None,
         schema: merge_schema(reports),
         cleanup: merge_sections(reports, |r| r.cleanup.as_ref(), CleanupReport::add),

@@ -41,7 +41,7 @@ pub use sections::MAX_LEFT_OPEN_IDS;
 pub use sections::{
     ActorSummary, AgentCounts, AgentSummary, CleanupReport, CleanupStopReason, DecidedBy,
     LoadModel, LoadProfile, RouteViolations, SchemaReport, ShardShare, StageReport, ThresholdDef,
-    ThresholdResult, ThresholdStatus, Verdict, ViolationSample,
+    ThresholdResult, ThresholdStatus, ThresholdStop, Verdict, ViolationSample,
 };
 
 /// JSON Schema (draft 2020-12) of the report [`json::render`] writes.

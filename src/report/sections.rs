@@ -118,8 +118,9 @@ impl LoadProfile {
     }
 }
 
-/// A threshold as written in the scenario or on the command line.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A threshold as written in the scenario or on the command line, and whether
+/// it stopped the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ThresholdDef {
     /// The expression (`create_chat.p99 < 300ms`).
@@ -128,6 +129,29 @@ pub struct ThresholdDef {
     pub abort_on_fail: bool,
     /// Pass (rather than fail) when its metric has no data.
     pub allow_empty: bool,
+    /// Set when this `abort_on_fail` threshold failed while the run went on
+    /// and stopped it: it then fails the verdict whatever the end figures say
+    /// (absent otherwise, and in reports written before it was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_run: Option<ThresholdStop>,
+}
+
+impl ThresholdDef {
+    /// Whether `other` is the same threshold as written (what stopped a run aside).
+    pub fn same_definition(&self, other: &ThresholdDef) -> bool {
+        self.threshold == other.threshold
+            && self.abort_on_fail == other.abort_on_fail
+            && self.allow_empty == other.allow_empty
+    }
+}
+
+/// When and on what value an `abort_on_fail` threshold stopped the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdStop {
+    /// Seconds from the start of the load to the check that failed.
+    pub at_secs: f64,
+    /// The metric's value then (a ratio for rates, as `actual`).
+    pub measured: f64,
 }
 
 /// The outcome of one threshold.
@@ -386,6 +410,10 @@ impl SchemaReport {
 /// At most this many ids of chats left open are kept in a report (`left_open` counts all).
 pub const MAX_LEFT_OPEN_IDS: usize = 1000;
 
+/// At most this many of them are named on the summary's `clean-up` line (and the JUnit
+/// case's); the JSON and HTML reports list every id kept.
+pub const SHOWN_LEFT_OPEN_IDS: usize = 5;
+
 /// Why the clean-up ended before it tried every chat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -455,15 +483,31 @@ impl CleanupReport {
             None => {}
         }
         if !self.left_open_ids.is_empty() {
-            let more = self
-                .left_open
-                .saturating_sub(self.left_open_ids.len() as u64);
-            line.push_str(&format!(": {}", self.left_open_ids.join(", ")));
-            if more > 0 {
-                line.push_str(&format!(" and {more} more"));
-            }
+            line.push_str(&self.named_ids());
         }
         line
+    }
+
+    /// ": a, b, c", the first [`SHOWN_LEFT_OPEN_IDS`] ids, then how many more and where
+    /// they are listed (the report keeps at most [`MAX_LEFT_OPEN_IDS`]).
+    fn named_ids(&self) -> String {
+        let kept = self.left_open_ids.len();
+        let shown = kept.min(SHOWN_LEFT_OPEN_IDS);
+        let mut text = format!(": {}", self.left_open_ids[..shown].join(", "));
+        let more = self.left_open.saturating_sub(shown as u64);
+        if more == 0 {
+            return text;
+        }
+        text.push_str(&format!(" and {more} more"));
+        if kept > shown && kept as u64 >= self.left_open {
+            text.push_str(" (all in the JSON report: cleanup.left_open_ids)");
+        } else if kept > shown {
+            text.push_str(&format!(
+                " (the JSON report's cleanup.left_open_ids lists the first {kept} of {})",
+                self.left_open
+            ));
+        }
+        text
     }
 }
 
@@ -636,10 +680,31 @@ mod tests {
         assert_eq!(merged.left_open_ids.len(), MAX_LEFT_OPEN_IDS);
         assert_eq!(merged.left_open, MAX_LEFT_OPEN_IDS as u64 + 2);
         assert!(
-            merged.summary().ends_with(" and 2 more"),
+            merged.summary().ends_with(
+                ": c0, c1, c2, c3, c4 and 997 more (the JSON report's \
+                 cleanup.left_open_ids lists the first 1000 of 1002)"
+            ),
             "{}",
             merged.summary()
         );
         assert!(merged.summary().contains("(stopped at its 2s time limit)"));
+    }
+
+    // See: outside audit 10, F9 — a double Ctrl-C at 2,000 VUs put 1,000 ids on the
+    // summary's one `clean-up` line (9 KB); it names five and says where the rest are.
+    #[test]
+    fn the_summary_names_a_few_ids_and_points_at_the_json_for_the_rest() {
+        let ids: Vec<String> = (0..12).map(|i| format!("c-{i:02}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let line = cleanup(&ids, Some(CleanupStopReason::Signal)).summary();
+        assert!(
+            line.ends_with(
+                "(stopped by a signal): c-00, c-01, c-02, c-03, c-04 and 7 more \
+                 (all in the JSON report: cleanup.left_open_ids)"
+            ),
+            "{line}"
+        );
+        let five = cleanup(&ids[..5], None).summary();
+        assert!(five.ends_with(": c-00, c-01, c-02, c-03, c-04"), "{five}");
     }
 }

@@ -112,7 +112,8 @@ impl Scenario {
     /// Thresholds on a `_corrected` percentile in the closed model, with their index in
     /// `thresholds`. A closed-model VU sends each request when it is ready, so there is no
     /// schedule to be late against: the corrected latency equals the raw one and such a
-    /// threshold can only restate the raw threshold (a stalled target shows in neither).
+    /// threshold can only restate the raw threshold (a request in flight during a stall shows
+    /// its wait in both; the requests never sent during it are in neither).
     /// They stay valid (the same scenario may run in the open model with `--rate`), so the
     /// caller warns rather than refuses.
     pub fn corrected_in_closed_model(&self) -> Vec<(usize, &threshold::Threshold)> {

@@ -604,6 +604,16 @@ fn a_corrected_threshold_in_the_closed_model_is_warned_about_where_it_was_writte
     );
     assert!(stderr.contains(&at), "{stderr}");
     assert!(stderr.contains("equals the raw latency"), "{stderr}");
+    // Audit 10, F7: a stall does show in the raw latency (the requests in flight during
+    // it); what neither counts is the requests never sent.
+    assert!(
+        !stderr.contains("shows in neither")
+            && stderr.contains(
+                "a request in flight while the target stalls shows its long wait in both"
+            )
+            && stderr.contains("are never sent, and neither counts them"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("thresholds[0]"), "{stderr}");
 
     let open = write_scenario(

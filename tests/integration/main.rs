@@ -2,6 +2,7 @@
 //! feature. Every test starts its own bundled mock on 127.0.0.1:0 and runs the
 //! harness over real HTTP; loads are tiny and bounded.
 //!
+//! - `abort_on_fail`: a run its threshold stopped fails, saying so everywhere.
 //! - `accounting`: every started iteration counted; cut-off, dropped and
 //!   short-of-plan loads fail the run; signals and exit codes.
 //! - `connections`: connection policies (`keep_alive`, `new_per_iteration`,
@@ -48,6 +49,7 @@
 //! - `webhooks`: the receiver, `wait_event`, event tracking (a relay in the
 //!   test delivers the mock's events).
 
+mod abort_on_fail;
 mod accounting;
 mod agents;
 mod agents_e2e;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::RunReport;
+use crate::report::ThresholdDef;
 
 /// The name of report `i` in messages.
 fn name(sources: &[String], i: usize) -> String {
@@ -45,7 +46,11 @@ pub fn check_set(reports: &[RunReport], sources: &[String]) -> Result<(), String
                 name(sources, i)
             ));
         }
-        if r.thresholds != first.thresholds {
+        // Which threshold stopped a part is its own business, not a different definition.
+        let same = |a: &[ThresholdDef], b: &[ThresholdDef]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_definition(y))
+        };
+        if !same(&r.thresholds, &first.thresholds) {
             return Err(format!(
                 "{} and {} were run with different thresholds; the merged run could not be judged",
                 name(sources, 0),

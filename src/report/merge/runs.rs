@@ -1,8 +1,24 @@
 //! What the merged verdict and summary need of each merged report on its own: its target and
-//! how its run ended ([`MergedRun`]), and the refusal of reports that measured a bundled mock
-//! and a remote target together.
+//! how its run ended ([`MergedRun`]), the `abort_on_fail` threshold that stopped one of them,
+//! and the refusal of reports that measured a bundled mock and a remote target together.
 
-use crate::report::{MergedRun, RunReport};
+use crate::report::{MergedRun, RunReport, ThresholdDef};
+
+/// The merged reports' thresholds (one set: `check_set`), each recording that it stopped a
+/// run when it stopped any of them (the first one's record): a shard stopped by its
+/// `abort_on_fail` threshold did not deliver its part, so the merged run fails on it too.
+pub(super) fn merge_thresholds(reports: &[RunReport]) -> Vec<ThresholdDef> {
+    let Some(first) = reports.first() else {
+        return Vec::new();
+    };
+    let mut merged = first.thresholds.clone();
+    for (i, def) in merged.iter_mut().enumerate() {
+        def.stopped_run = reports
+            .iter()
+            .find_map(|r| r.thresholds.get(i).and_then(|d| d.stopped_run));
+    }
+    merged
+}
 
 /// Each report as a [`MergedRun`], named by `sources` (else `report N`).
 pub(super) fn merged_runs(reports: &[RunReport], sources: &[String]) -> Vec<MergedRun> {
@@ -112,5 +128,34 @@ mod tests {
         );
         assert!(merged.meta.targets_differ());
         assert!(!merged.meta.merged_runs[1].target_unreachable);
+    }
+}
+
+#[cfg(test)]
+mod stopped_tests {
+    use crate::report::{ThresholdDef, ThresholdStop, build_sample_report};
+
+    // See: outside audit 10, F1 — a shard its `abort_on_fail` threshold stopped
+    // merges with one that ran to its end (same thresholds as written), and
+    // the merged report keeps the record, so the merged verdict fails on it.
+    #[test]
+    fn a_shard_stopped_by_its_threshold_keeps_the_record_in_the_merged_thresholds() {
+        let def = ThresholdDef {
+            threshold: "errors.rate < 5%".to_owned(),
+            abort_on_fail: true,
+            ..ThresholdDef::default()
+        };
+        let mut whole = build_sample_report();
+        whole.thresholds = vec![def.clone()];
+        let mut stopped = whole.clone();
+        let stop = ThresholdStop {
+            at_secs: 0.3,
+            measured: 0.4,
+        };
+        stopped.thresholds[0].stopped_run = Some(stop);
+        assert!(stopped.thresholds[0].same_definition(&whole.thresholds[0]));
+        let merged = super::merge_thresholds(&[whole, stopped]);
+        assert_eq!(merged[0].stopped_run, Some(stop));
+        assert!(merged[0].same_definition(&def));
     }
 }
