@@ -118,6 +118,19 @@ pub fn describe_seed(seed: Option<u64>, seeds: &[u64]) -> String {
     }
 }
 
+/// What a merged report whose parts did not run at the same time (`meta.ran_apart`) says of
+/// its rates, in the terminal, the HTML report and on `merge`'s stderr; `None` otherwise.
+pub fn describe_apart(meta: &super::RunMeta) -> Option<String> {
+    meta.ran_apart.then(|| {
+        format!(
+            "the merged parts did not run at the same time: the duration is the whole span \
+             from the earliest start to the latest end ({}), and every rate is averaged over \
+             it, not a load the target saw at once",
+            crate::text::format_secs_rounded(meta.duration_secs)
+        )
+    })
+}
+
 /// What one shard ran of the plan: "2 VUs (at most 2 at once), 3 iterations".
 fn describe_share(share: &ShardShare) -> String {
     let mut parts = Vec::new();

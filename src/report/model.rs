@@ -174,6 +174,12 @@ pub struct RunMeta {
     /// shard that never reached its target, and the summary lists targets that differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_runs: Vec<MergedRun>,
+    /// A merged report whose parts did not run at the same time (some part started more than
+    /// 2 s, the clock skew tolerated, after another had ended): `duration_secs` and
+    /// `load_secs` are the whole span from `started_at` to `ended_at`, and every rate is
+    /// averaged over it, not a load the target saw at once. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ran_apart: bool,
 }
 
 impl RunMeta {

@@ -94,6 +94,9 @@ fn meta_list(out: &mut String, meta: &RunMeta) {
         "duration",
         escape_html(&format_secs_rounded(meta.duration_secs)),
     );
+    if let Some(apart) = super::super::format::describe_apart(meta) {
+        item("not side by side", escape_html(&apart));
+    }
     item("load", escape_html(&describe_load(&meta.load)));
     item("seed", describe_seed(meta.seed, &meta.seeds));
     item("chatload", escape_html(&meta.chatload_version));
