@@ -471,6 +471,7 @@ fn build_report(
         shard,
         merged_from: Vec::new(),
         merged_runs: Vec::new(),
+        chatload_versions: Vec::new(),
         ran_apart: false,
     };
     let mut report = report::build(&metrics, meta, outcome.planned_iterations);

@@ -126,6 +126,7 @@ impl RunMeta {
         meta.load.shard_share = None;
         meta.merged_from = sources.to_vec();
         meta.merged_runs = runs::merged_runs(reports, sources);
+        meta.chatload_versions = runs::versions(reports);
         let mut versions: Vec<_> = reports
             .iter()
             .flat_map(|r| r.meta.http_versions.iter().copied())

@@ -103,6 +103,9 @@ fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
             paint.alert(&format!("NOT SIDE BY SIDE: {apart}"))
         );
     }
+    if let Some(versions) = super::format::describe_versions(meta) {
+        let _ = writeln!(out, "versions   {}", paint.alert(&versions));
+    }
 }
 
 /// The target and its kind; in a merged run whose reports ran against different remote
