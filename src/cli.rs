@@ -245,7 +245,8 @@ pub struct CompareArgs {
     pub new: PathBuf,
 
     /// A regression rule, e.g. "p99 > +10%", "p50 > +5ms", "create_chat.p99 > +20%",
-    /// "route(POST /chats).p95 > +10%", "iteration[chat].p99 > +20%", or "errors > +1%" (an
+    /// "route(POST /chats).p95 > +10%", "iteration[chat].p99 > +20%", "p99_corrected > +10%"
+    /// (the corrected latency of open-model runs), or "errors > +1%" (an
     /// error rate grew by more than 1 percentage point) (repeatable). With a rule given, a new
     /// run that failed its own verdict, or a run that measured nothing, fails the comparison.
     #[arg(long = "fail-if", value_name = "RULE")]

@@ -121,6 +121,12 @@ pub(super) fn merge_reports(args: &MergeArgs) -> Result<Exit, AppError> {
         .map(|p| p.display().to_string())
         .collect();
     let mut merged = report::merge::merge(&reports, &names).map_err(usage)?;
+    if let Some(apart) = report::format::describe_apart(&merged.meta) {
+        crate::errln!("warning: {apart}");
+    }
+    if let Some(versions) = report::format::describe_versions(&merged.meta) {
+        crate::errln!("warning: {versions}");
+    }
     let verdict = rejudge(&mut merged)?;
     // Printed first: an -o that cannot be written now loses no figure.
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());

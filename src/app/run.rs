@@ -475,6 +475,8 @@ fn build_report(
         shard,
         merged_from: Vec::new(),
         merged_runs: Vec::new(),
+        chatload_versions: Vec::new(),
+        ran_apart: false,
     };
     let mut report = report::build(&metrics, meta, outcome.planned_iterations);
     report.webhooks = after.webhooks.as_ref().map(report::webhook::build);

@@ -89,6 +89,9 @@ pub enum ConnectCause {
     NoHttp2,
     /// The connection closed before a request could be sent on it.
     Closed,
+    /// The load machine ran out of file descriptors (EMFILE, ENFILE): its own limit, not the
+    /// target's doing.
+    TooManyFiles(super::fd_limit::FilesLimit),
     /// Another error of the operating system's (e.g. host unreachable).
     Io(std::io::ErrorKind),
 }
@@ -108,6 +111,7 @@ impl fmt::Display for ConnectCause {
             ConnectCause::Closed => {
                 f.write_str("the connection closed before the request could be sent")
             }
+            ConnectCause::TooManyFiles(limit) => write!(f, "{limit}"),
             ConnectCause::Io(kind) => write!(f, "{kind}"),
         }
     }
@@ -119,6 +123,10 @@ pub(super) const NO_HTTP2: &str = "the server did not agree to HTTP/2 by ALPN (i
 impl ConnectCause {
     /// The cause behind an OS error (`after`: the connect timeout).
     pub(super) fn of_io(error: &std::io::Error, after: Duration) -> ConnectCause {
+        if let Some(limit) = super::fd_limit::out_of_files(error) {
+            super::fd_limit::warn_once(limit);
+            return ConnectCause::TooManyFiles(limit);
+        }
         match error.kind() {
             std::io::ErrorKind::ConnectionRefused => ConnectCause::Refused,
             std::io::ErrorKind::TimedOut => ConnectCause::TimedOut(after),
@@ -260,6 +268,16 @@ mod tests {
         assert_eq!(
             ConnectCause::of_error(&wrapped, false, after),
             ConnectCause::Refused
+        );
+        // See: outside audit 10, F6 — EMFILE, wrapped by a pool, read "uncategorized error".
+        let emfile = std::io::Error::other(std::io::Error::from_raw_os_error(24));
+        let said = says(ConnectCause::of_error(&emfile, false, after));
+        assert!(
+            said.starts_with(
+                "could not connect to the target: too many open files on this machine (its \
+                 limit, ulimit -n, is "
+            ),
+            "{said}"
         );
     }
 

@@ -29,6 +29,7 @@ mod alpn;
 mod body;
 mod connect;
 mod failure;
+mod fd_limit;
 mod policy;
 mod pool;
 mod request;
@@ -424,6 +425,9 @@ impl ApiClient {
     pub fn with_tls(config: &ClientConfig, tls: TlsOptions) -> Result<ApiClient, ClientBuildError> {
         // reqwest's rustls needs a process-wide crypto provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Read now: once the descriptors have run out, the file that says the limit cannot
+        // be opened either.
+        fd_limit::read_limit_now();
         let base = config.base_url.trim_end_matches('/').to_owned();
         let target = Target::parse(&base)?;
         check_settings(&base, &target, &tls, config.policy)?;

@@ -386,6 +386,8 @@ pub(crate) fn sample_meta() -> RunMeta {
         shard: None,
         merged_from: Vec::new(),
         merged_runs: Vec::new(),
+        chatload_versions: Vec::new(),
+        ran_apart: false,
     }
 }
 

@@ -118,6 +118,50 @@ pub fn describe_seed(seed: Option<u64>, seeds: &[u64]) -> String {
     }
 }
 
+/// What a merged report whose parts did not run at the same time (`meta.ran_apart`) says of
+/// its rates, in the terminal, the HTML report and on `merge`'s stderr; `None` otherwise.
+pub fn describe_apart(meta: &super::RunMeta) -> Option<String> {
+    meta.ran_apart.then(|| {
+        format!(
+            "the merged parts did not run at the same time: the duration is the whole span \
+             from the earliest start to the latest end ({}), and every rate is averaged over \
+             it, not a load the target saw at once",
+            crate::text::format_secs_rounded(meta.duration_secs)
+        )
+    })
+}
+
+/// What a merged report whose parts were written by different chatload versions
+/// (`meta.chatload_versions`) says of them, each version with the files it wrote where
+/// `merged_runs` records them: `0.0.9 (a.json), 0.3.0 (b.json, c.json)`; `None` otherwise.
+pub fn describe_versions(meta: &super::RunMeta) -> Option<String> {
+    if meta.chatload_versions.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = meta
+        .chatload_versions
+        .iter()
+        .map(|v| {
+            let files: Vec<&str> = meta
+                .merged_runs
+                .iter()
+                .filter(|r| &r.chatload_version == v)
+                .map(|r| r.file.as_str())
+                .collect();
+            if files.is_empty() {
+                v.clone()
+            } else {
+                format!("{v} ({})", files.join(", "))
+            }
+        })
+        .collect();
+    Some(format!(
+        "the merged parts were written by different chatload versions: {}; their figures \
+         may not be like for like",
+        each.join(", ")
+    ))
+}
+
 /// What one shard ran of the plan: "2 VUs (at most 2 at once), 3 iterations".
 fn describe_share(share: &ShardShare) -> String {
     let mut parts = Vec::new();

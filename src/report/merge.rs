@@ -3,7 +3,10 @@
 //! the merged histograms — never an average of percentiles.
 //!
 //! Shards run side by side, so the merged duration is the longest shard's and
-//! rates are recomputed over it. A set of reports is checked first
+//! rates are recomputed over it; parts that did not run at the same time (their
+//! spans miss each other by more than 2 s of clock skew, [`span::apart`]) get
+//! the whole span, earliest start to latest end, as duration, rates averaged
+//! over it, each part's timeline placed where it ran, and `meta.ran_apart`. A set of reports is checked first
 //! ([`check_set`]): one scenario, one set of thresholds, and either every
 //! shard of one run exactly once (same seed, same shard count, no duplicate,
 //! no gap) or only unsharded runs, merged as runs side by side.
@@ -41,8 +44,18 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
     }
     check_set(reports, sources).map_err(ReportError::Merge)?;
     runs::check_target_kinds(reports, sources).map_err(ReportError::Merge)?;
-    let meta = RunMeta::merged(reports, sources);
-    // Rates over the longest load phase (the shards ran side by side).
+    let spans: Vec<(&str, &str)> = reports
+        .iter()
+        .map(|r| (r.meta.started_at.as_str(), r.meta.ended_at.as_str()))
+        .collect();
+    let apart = span::apart(&spans);
+    let mut meta = RunMeta::merged(reports, sources);
+    if let Some((span_secs, _)) = &apart {
+        meta.duration_secs = *span_secs;
+        meta.load_secs = *span_secs;
+        meta.ran_apart = true;
+    }
+    // Rates over the longest load phase (the shards ran side by side), or the whole span.
     let seconds = meta.load_secs;
     let totals = Totals::merged(reports, seconds)?;
     let throttle = super::throttle::merge(reports, totals.requests);
@@ -63,7 +76,7 @@ pub fn merge(reports: &[RunReport], sources: &[String]) -> Result<RunReport, Rep
             seconds,
         )?,
         flow_iterations: merge_lists(lists(|r| &r.flow_iterations), seconds)?,
-        timeline: merge_timeline(reports)?,
+        timeline: merge_timeline(reports, apart.map(|(_, offsets)| offsets))?,
         status_codes: add_maps(reports.iter().map(|r| &r.status_codes)),
         errors_by_kind: add_maps(reports.iter().map(|r| &r.errors_by_kind)),
         request_errors_by_kind: add_maps(reports.iter().map(|r| &r.request_errors_by_kind)),
@@ -106,11 +119,14 @@ impl RunMeta {
         meta.ended_at = span::latest(reports.iter().map(|r| r.meta.ended_at.as_str()));
         meta.interrupted = reports.iter().any(|r| r.meta.interrupted);
         meta.stopped_by_signal = reports.iter().any(|r| r.meta.stopped_by_signal);
+        // A part merged apart before keeps the whole set apart.
+        meta.ran_apart = reports.iter().any(|r| r.meta.ran_apart);
         meta.shard = None;
         meta.load.shard = None;
         meta.load.shard_share = None;
         meta.merged_from = sources.to_vec();
         meta.merged_runs = runs::merged_runs(reports, sources);
+        meta.chatload_versions = runs::versions(reports);
         let mut versions: Vec<_> = reports
             .iter()
             .flat_map(|r| r.meta.http_versions.iter().copied())
@@ -314,10 +330,20 @@ fn merge_stats(parts: &[(&StatsReport, f64)], seconds: f64) -> Result<StatsRepor
     })
 }
 
-fn merge_timeline(reports: &[RunReport]) -> Result<Vec<TimelineReport>, ReportError> {
+/// The parts' timelines added second by second; with `offsets` (parts that ran apart), each
+/// part's seconds moved to where it ran after the earliest start.
+fn merge_timeline(
+    reports: &[RunReport],
+    offsets: Option<Vec<u64>>,
+) -> Result<Vec<TimelineReport>, ReportError> {
     let mut seconds: BTreeMap<u64, (u64, u64, Option<Histogram<u64>>)> = BTreeMap::new();
-    for point in reports.iter().flat_map(|r| &r.timeline) {
-        let entry = seconds.entry(point.second).or_insert((0, 0, None));
+    let offset = |i: usize| offsets.as_ref().and_then(|o| o.get(i)).copied();
+    let points = reports
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.timeline.iter().map(move |p| (offset(i).unwrap_or(0), p)));
+    for (offset, point) in points {
+        let entry = seconds.entry(point.second + offset).or_insert((0, 0, None));
         entry.0 += point.requests;
         entry.1 += point.errors;
         let h = decode_histogram(&point.histogram)?;

@@ -132,8 +132,14 @@ pub struct RunMeta {
     /// absent in reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<super::connection::ConnectionMeta>,
-    /// Version of chatload that wrote the report.
+    /// Version of chatload that wrote the report; of a merged report, its first part's (when
+    /// the parts' differ, each is in `chatload_versions` and `merged_runs`).
     pub chatload_version: String,
+    /// Of a merged report whose parts were written by different chatload versions: each
+    /// version, in order of first appearance (a step's latency may not mean the same in
+    /// each). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chatload_versions: Vec<String>,
     /// Start of the run, RFC 3339; of a merged run, its earliest part's.
     pub started_at: String,
     /// End of the run, RFC 3339; of a merged run, its latest part's.
@@ -174,6 +180,12 @@ pub struct RunMeta {
     /// shard that never reached its target, and the summary lists targets that differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_runs: Vec<MergedRun>,
+    /// A merged report whose parts did not run at the same time (some part started more than
+    /// 2 s, the clock skew tolerated, after another had ended): `duration_secs` and
+    /// `load_secs` are the whole span from `started_at` to `ended_at`, and every rate is
+    /// averaged over it, not a load the target saw at once. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ran_apart: bool,
 }
 
 impl RunMeta {
@@ -202,6 +214,9 @@ pub struct MergedRun {
     pub target: String,
     /// `"bundled-mock"` or `"remote"`.
     pub target_kind: String,
+    /// The version of chatload that wrote it (empty in merged reports written before it was
+    /// recorded).
+    pub chatload_version: String,
     /// Requests it sent.
     pub requests: u64,
     /// Every request it sent failed to connect (its run exited 3).

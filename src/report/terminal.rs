@@ -96,6 +96,16 @@ fn header(out: &mut String, meta: &RunMeta, paint: Paint) {
         "duration   {}{load}{interrupted}",
         format_secs(meta.duration_secs)
     );
+    if let Some(apart) = super::format::describe_apart(meta) {
+        let _ = writeln!(
+            out,
+            "           {}",
+            paint.alert(&format!("NOT SIDE BY SIDE: {apart}"))
+        );
+    }
+    if let Some(versions) = super::format::describe_versions(meta) {
+        let _ = writeln!(out, "versions   {}", paint.alert(&versions));
+    }
 }
 
 /// The target and its kind; in a merged run whose reports ran against different remote

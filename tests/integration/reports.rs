@@ -48,25 +48,20 @@ async fn open_model_shards_refuse_an_empty_share_and_merge_at_the_planned_rate()
 
     // 3/s for 1 s over 3 shards: one arrival (and one VU) each.
     let path = scenario("thirds", "{arrival_rate: 3, duration: 1s, max_vus: 3}");
-    let mut files = Vec::new();
-    for shard in ["1/3", "2/3", "3/3"] {
-        let (exit, report) =
-            run_scenario(dir.path(), &path, &["--shard", shard, "--seed", "7"]).await;
-        assert_eq!(exit, Exit::Passed, "shard {shard}");
-        assert_eq!(report.totals.requests, 1, "shard {shard}");
-        let load = report.meta.load_secs;
+    // The shards run side by side, as on three machines (merged one after another they
+    // would be rated over the whole span).
+    let shards = ["1/3", "2/3", "3/3"].map(|shard| (shard, vec!["--shard", shard, "--seed", "7"]));
+    let files = run_together(dir.path(), &path, "thirds", &shards);
+    for (file, (shard, _)) in files.iter().zip(&shards) {
+        let report = read_json(file);
+        assert_eq!(report["totals"]["requests"], 1, "shard {shard}");
+        let load = report["meta"]["load_secs"].as_f64().unwrap();
         assert!(
             (1.0..2.0).contains(&load),
             "shard {shard}: load phase {load} s"
         );
-        assert!(
-            report.totals.requests_per_sec <= 1.0,
-            "shard {shard}: {} req/s",
-            report.totals.requests_per_sec
-        );
-        let file = dir.path().join(format!("thirds{}.json", files.len() + 1));
-        std::fs::copy(dir.path().join("report-thirds.json"), &file).unwrap();
-        files.push(file);
+        let rate = report["totals"]["requests_per_sec"].as_f64().unwrap();
+        assert!(rate <= 1.0, "shard {shard}: {rate} req/s");
     }
     let merged = dir.path().join("thirds-merged.json");
     succeeds(chatload().arg("merge").args(&files).arg("-o").arg(&merged));
@@ -484,6 +479,50 @@ fn run_to(
     out
 }
 
+/// `chatload run SCENARIO --quiet ARGS... --out DIR/NAMEk.json` for each `(label, ARGS)` of
+/// `runs`, as processes running at the same time (shards on several machines); their reports'
+/// paths, in order.
+fn run_together(
+    dir: &std::path::Path,
+    scenario: &std::path::Path,
+    name: &str,
+    runs: &[(&str, Vec<&str>)],
+) -> Vec<std::path::PathBuf> {
+    let started: Vec<_> = runs
+        .iter()
+        .enumerate()
+        .map(|(k, (_, args))| {
+            let out = dir.join(format!("{name}{}.json", k + 1));
+            let child = chatload()
+                .arg("run")
+                .arg(scenario)
+                .arg("--quiet")
+                .args(args)
+                .arg("--out")
+                .arg(&out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("chatload runs");
+            (out, child)
+        })
+        .collect();
+    started
+        .into_iter()
+        .zip(runs)
+        .map(|((out, child), (label, _))| {
+            let done = child.wait_with_output().expect("chatload ends");
+            assert_eq!(
+                done.status.code(),
+                Some(0),
+                "{label}: {}",
+                String::from_utf8_lossy(&done.stderr)
+            );
+            out
+        })
+        .collect()
+}
+
 // See: audit 4 F9 and F7 — `vus: 4, iterations: 40` over 3 shards gave the shards of 2, 1 and
 // 1 VUs 14, 13 and 13 iterations (the lone VUs ran 13 back to back: the sharded run 27 %
 // longer, merged rates 22 % low); and shards run with different `--connection` policies
@@ -497,16 +536,11 @@ async fn closed_shards_run_their_vus_iterations_and_merge_refuses_mixed_connecti
         target_block(&mock)
     );
     let path = write_scenario(dir.path(), "byvu.yaml", &yaml);
-    let mut files = Vec::new();
-    for (k, want) in [(1, 20), (2, 10), (3, 10)] {
+    let shards = ["1/3", "2/3", "3/3"].map(|shard| (shard, vec!["--shard", shard, "--seed", "7"]));
+    let files = run_together(dir.path(), &path, "byvu", &shards);
+    for ((k, want), file) in [(1, 20), (2, 10), (3, 10)].into_iter().zip(&files) {
         let shard = format!("{k}/3");
-        let file = run_to(
-            dir.path(),
-            &path,
-            &format!("byvu{k}.json"),
-            &["--shard", &shard, "--seed", "7"],
-        );
-        let r = read_json(&file);
+        let r = read_json(file);
         assert_eq!(
             (
                 &r["meta"]["load"]["shard_share"]["vus"],
@@ -522,7 +556,6 @@ async fn closed_shards_run_their_vus_iterations_and_merge_refuses_mixed_connecti
             ),
             "shard {shard}: 10 iterations per VU, as in the unsharded run"
         );
-        files.push(file);
     }
     let merged = dir.path().join("byvu-merged.json");
     succeeds(chatload().arg("merge").args(&files).arg("-o").arg(&merged));

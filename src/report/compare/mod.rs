@@ -12,29 +12,30 @@
 //! not judged (it is the latency of failures); an error rate that rose with
 //! no `errors` rule judging it is a warning in the summary.
 //!
+//! When either run is of the open model, the corrected percentiles are compared too
+//! (`p99_corrected`, [`metric`]); rules on them judge only two open-model runs.
+//!
 //! The comparison also says when the two runs are not alike (different
 //! scenarios or load profiles), which rows only one run measured, and which
 //! scoped rules found nothing to judge (those fail: no data is never a pass).
 
 mod load;
+mod metric;
 mod render;
 mod rule;
 mod runs;
 
 use serde::Serialize;
 
+pub use metric::{CORRECTED_METRICS, ERRORS, METRICS, is_corrected};
 pub use render::{render_html, render_terminal};
 pub use rule::{Rule, RuleScope};
 pub use runs::{RunOutcome, RunState};
 
+use metric::{has_corrected, value};
+
 use super::webhook::WebhookReport;
 use super::{Percentiles, RunReport, StatsReport};
-
-/// Percentiles compared (and usable in rules).
-pub const METRICS: &[&str] = &["p50", "p90", "p95", "p99", "p99.9", "max"];
-
-/// The rule metric of error rates (`errors > +1%`).
-pub const ERRORS: &str = "errors";
 
 /// What a compared row measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,17 +183,6 @@ impl Comparison {
     }
 }
 
-fn value(p: &Percentiles, metric: &str) -> u64 {
-    match metric {
-        "p50" => p.p50_us,
-        "p90" => p.p90_us,
-        "p95" => p.p95_us,
-        "p99" => p.p99_us,
-        "p99.9" => p.p99_9_us,
-        _ => p.max_us,
-    }
-}
-
 /// Every (scope, name) a report measured or names, for checking rule scopes.
 fn names_of(report: &RunReport) -> Vec<(RowScope, String)> {
     let mut names: Vec<(RowScope, String)> = Vec::new();
@@ -302,6 +292,9 @@ struct Rows<'a> {
     lost_counted: Vec<String>,
     /// Entries of which every sample failed in a run (scope, name, "base"/"new"/"both").
     failed_only: Vec<(RowScope, String, &'static str)>,
+    /// Whether each run (base, new) has corrected latencies ([`has_corrected`]): shown when
+    /// either has, judged only when both have.
+    corrected: [bool; 2],
 }
 
 /// Which run had only failed samples of an entry, if any.
@@ -346,6 +339,16 @@ impl Rows<'_> {
         }
         let first = self.rows.len();
         self.pair(scope, &n.name, &b.latency, &n.latency);
+        if self.corrected.contains(&true) {
+            let judged = self.corrected == [true, true];
+            self.pair_metrics(
+                CORRECTED_METRICS,
+                judged,
+                scope,
+                &n.name,
+                [&b.corrected, &n.corrected],
+            );
+        }
         for row in &mut self.rows[first..] {
             row.failed_only = failed;
             if failed.is_some() {
@@ -355,7 +358,19 @@ impl Rows<'_> {
     }
 
     fn pair(&mut self, scope: RowScope, name: &str, b: &Percentiles, n: &Percentiles) {
-        for metric in METRICS {
+        self.pair_metrics(METRICS, true, scope, name, [b, n]);
+    }
+
+    /// A row per metric of `metrics`, judged by the rules on it when `judged`.
+    fn pair_metrics(
+        &mut self,
+        metrics: &[&'static str],
+        judged: bool,
+        scope: RowScope,
+        name: &str,
+        [b, n]: [&Percentiles; 2],
+    ) {
+        for metric in metrics {
             let (base_us, new_us) = (value(b, metric), value(n, metric));
             let delta = new_us as i64 - base_us as i64;
             let pct = (base_us > 0).then(|| delta as f64 / base_us as f64);
@@ -373,7 +388,7 @@ impl Rows<'_> {
             row.broken = self
                 .rules
                 .iter()
-                .filter(|r| r.metric == *metric && r.scope.matches(&row))
+                .filter(|r| judged && r.metric == *metric && r.scope.matches(&row))
                 .filter(|r| r.broken_by(delta, pct, self.noise_floor_us))
                 .map(|r| r.text.clone())
                 .collect();
@@ -475,6 +490,7 @@ pub fn compare(
         lost: Vec::new(),
         lost_counted: Vec::new(),
         failed_only: Vec::new(),
+        corrected: [has_corrected(base), has_corrected(new)],
     };
     let (b_steps, n_steps): (Vec<_>, Vec<_>) =
         (base.steps.iter().collect(), new.steps.iter().collect());
@@ -503,13 +519,21 @@ pub fn compare(
             (rows.rows.iter()).any(|row| r.metric == row.metric && r.scope.matches(row))
         }
     };
+    // Corrected rules on a run without corrected latencies: not judged, and said why.
+    let uncorrected: Vec<String> = rules
+        .iter()
+        .filter_map(|r| r.uncorrected(rows.corrected))
+        .collect();
+    let judgeable = |r: &&Rule| !is_corrected(&r.metric) || rows.corrected == [true, true];
     let scoped = rules
         .iter()
+        .filter(judgeable)
         .filter(|r| r.scope != RuleScope::All)
         .filter(|r| !judged_any(r))
         .map(|r| r.unjudged(&rows.seen));
     let unscoped = rules
         .iter()
+        .filter(judgeable)
         .filter(|r| r.scope == RuleScope::All)
         .filter_map(|r| {
             r.lost(if r.is_errors() {
@@ -521,7 +545,12 @@ pub fn compare(
     let failed_only = rules
         .iter()
         .filter_map(|r| r.failed_only(&rows.failed_only));
-    let unjudged = scoped.chain(unscoped).chain(failed_only).collect();
+    let unjudged = uncorrected
+        .into_iter()
+        .chain(scoped)
+        .chain(unscoped)
+        .chain(failed_only)
+        .collect();
     let (base_run, new_run) = runs;
     let (run_failures, mut run_warnings) = runs::judge_runs(&base_run, &new_run);
     run_warnings.extend(unjudged_rises(&rows.errors));

@@ -129,9 +129,14 @@ pub fn render_terminal(c: &Comparison) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    // `p99.9_corrected` when the corrected percentiles are shown.
+    let mw = (c.rows.iter().map(|r| r.metric.len()))
+        .max()
+        .unwrap_or(6)
+        .max(6);
     let _ = writeln!(
         out,
-        "  {:<9} {:<width$} {:>6} {:>10} {:>10} {:>11} {:>8}",
+        "  {:<9} {:<width$} {:>mw$} {:>10} {:>10} {:>11} {:>8}",
         "scope", "name", "metric", "base", "new", "delta", "delta%"
     );
     for r in &c.rows {
@@ -144,13 +149,13 @@ pub fn render_terminal(c: &Comparison) -> String {
         let (mark, failed) = (regression_mark(&r.broken), failed_only_mark(r));
         let _ = writeln!(
             out,
-            "  {scope:<9} {name:<width$} {metric:>6} {base:>10} {new:>10} {delta:>11} {pct:>8}{mark}{failed}"
+            "  {scope:<9} {name:<width$} {metric:>mw$} {base:>10} {new:>10} {delta:>11} {pct:>8}{mark}{failed}"
         );
     }
     if !c.errors.is_empty() {
         let _ = writeln!(
             out,
-            "\n  {:<9} {:<width$} {:>6} {:>16} {:>16} {:>11}",
+            "\n  {:<9} {:<width$} {:>mw$} {:>16} {:>16} {:>11}",
             "scope", "name", "", "base errors", "new errors", "delta"
         );
     }
@@ -160,7 +165,7 @@ pub fn render_terminal(c: &Comparison) -> String {
         let mark = regression_mark(&r.broken);
         let _ = writeln!(
             out,
-            "  {scope:<9} {name:<width$} {:>6} {base:>16} {new:>16} {delta:>11}{mark}",
+            "  {scope:<9} {name:<width$} {:>mw$} {base:>16} {new:>16} {delta:>11}{mark}",
             "errors"
         );
     }

@@ -14,7 +14,7 @@
 //! breaks it, 0.5% → 1.4% does not). Steps, routes, the iteration and flows
 //! have error rates; lifecycle levels and events do not.
 
-use super::{CompareRow, ERRORS, METRICS, RowScope};
+use super::{CORRECTED_METRICS, CompareRow, ERRORS, METRICS, RowScope};
 
 /// Which rows a rule judges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,28 @@ impl Rule {
         format!("`{}`: {why}, so there is nothing to compare", self.text)
     }
 
+    /// Why a rule on a corrected latency (`p99_corrected > +10%`) cannot be judged, if it
+    /// cannot: `corrected` says whether the base and new run have corrected latencies (runs of
+    /// the open model); no data is never a pass.
+    pub(super) fn uncorrected(&self, corrected: [bool; 2]) -> Option<String> {
+        if !super::is_corrected(&self.metric) {
+            return None;
+        }
+        let which = match corrected {
+            [true, true] => return None,
+            [false, false] => "neither run is",
+            [false, true] => "the base run is not",
+            [true, false] => "the new run is not",
+        };
+        Some(format!(
+            "`{}`: {which} of the open model, so it has no corrected latency of its own (in the \
+             closed model a virtual user sends when it is ready: there is no schedule to be late \
+             against, and the corrected figures only restate the raw ones), so there is nothing \
+             to compare; compare two open-model runs, or write the raw metric",
+            self.text
+        ))
+    }
+
     /// Whether the rule judges error rates (`errors > +1%`) rather than a latency.
     pub fn is_errors(&self) -> bool {
         self.metric == ERRORS
@@ -171,9 +193,11 @@ impl Rule {
             format!(
                 "invalid rule `{text}`: {why}; expected [SCOPE.]METRIC > +N% or [SCOPE.]METRIC > +DURATION, \
                  e.g. \"p99 > +10%\", \"create_chat.p99 > +20%\", \"route(POST /chats).p95 > +5ms\", \
-                 \"iteration[chat].p99 > +20%\", with METRIC one of {}, or [SCOPE.]errors > +N% \
-                 (the error rate grew by more than N percentage points)",
-                METRICS.join(", ")
+                 \"iteration[chat].p99 > +20%\", with METRIC one of {} (add _corrected for the \
+                 coordinated-omission corrected latency of open-model runs: {}), or \
+                 [SCOPE.]errors > +N% (the error rate grew by more than N percentage points)",
+                METRICS.join(", "),
+                CORRECTED_METRICS.join(", ")
             )
         };
         let (lhs, op, limit) = split_operator(text).ok_or_else(|| bad("no `>` comparison"))?;
@@ -269,6 +293,7 @@ fn split_operator(text: &str) -> Option<(&str, &str, &str)> {
 fn metric_named(name: &str) -> Option<&'static str> {
     METRICS
         .iter()
+        .chain(CORRECTED_METRICS)
         .chain([&ERRORS])
         .find(|m| **m == name)
         .copied()

@@ -559,3 +559,57 @@ fn runs_side_by_side_are_named_in_the_load_warning_and_shards_are_not() {
     let shards = compare(&base, &merged, &[], 1_000);
     assert!(shards.warnings.is_empty(), "{:?}", shards.warnings);
 }
+
+// See: outside audit 10, F5 — an open-model stall moved the corrected p99 from 4 ms to 1.9 s;
+// `compare` showed a 2 ms raw change and refused `p99_corrected > +10%` as an unknown metric.
+#[test]
+fn corrected_percentiles_are_shown_and_judged_when_both_runs_are_open() {
+    let mut base = report_with_p99(1_500);
+    for s in (base.steps.iter_mut()).chain(&mut base.routes) {
+        s.corrected = s.latency;
+        s.corrected.p99_us = 4_000;
+    }
+    let mut new = base.clone();
+    for s in (new.steps.iter_mut()).chain(&mut new.routes) {
+        s.latency.p99_us = 3_500;
+        s.corrected.p99_us = 1_900_000;
+    }
+    let rule = Rule::parse("p99_corrected > +10%").expect("a corrected metric is a rule's");
+    assert_eq!(
+        Rule::parse("create_chat.p99.9_corrected > +5%")
+            .unwrap()
+            .metric,
+        "p99.9_corrected"
+    );
+    let c = compare(&base, &new, std::slice::from_ref(&rule), 1_000);
+    assert!(c.failed(), "{}", render_terminal(&c));
+    let hit: Vec<&CompareRow> = c.regressions().collect();
+    assert!(!hit.is_empty() && hit.iter().all(|r| r.metric == "p99_corrected"));
+    let table = render_terminal(&c);
+    assert!(
+        table.contains("create_user           p99_corrected    4.00 ms     1.90 s     +1.90 s"),
+        "{table}"
+    );
+    // The raw rule sees only the 2 ms change: within the noise floor of 5 ms.
+    let raw = compare(&base, &new, &[Rule::parse("p99 > +10%").unwrap()], 5_000);
+    assert!(!raw.failed(), "{}", render_terminal(&raw));
+
+    // A closed-model run has no corrected latency of its own: shown, not judged, and failing.
+    let mut closed = base.clone();
+    closed.meta.load.model = crate::report::LoadModel::Closed;
+    let c = compare(&closed, &new, std::slice::from_ref(&rule), 1_000);
+    assert_eq!(c.regressions().count(), 0);
+    assert!(c.failed());
+    assert!(
+        c.unjudged.iter().any(|u| u.starts_with(
+            "`p99_corrected > +10%`: the base run is not of the open model, so it has no \
+             corrected latency of its own"
+        )),
+        "{:?}",
+        c.unjudged
+    );
+    assert!(render_terminal(&c).contains("p99_corrected"));
+    // Two closed runs show no corrected rows.
+    let c = compare(&closed, &closed, &[], 1_000);
+    assert!(c.rows.iter().all(|r| !r.metric.ends_with("_corrected")));
+}

@@ -94,9 +94,15 @@ fn meta_list(out: &mut String, meta: &RunMeta) {
         "duration",
         escape_html(&format_secs_rounded(meta.duration_secs)),
     );
+    if let Some(apart) = super::super::format::describe_apart(meta) {
+        item("not side by side", escape_html(&apart));
+    }
     item("load", escape_html(&describe_load(&meta.load)));
     item("seed", describe_seed(meta.seed, &meta.seeds));
-    item("chatload", escape_html(&meta.chatload_version));
+    match super::super::format::describe_versions(meta) {
+        Some(versions) => item("chatload", escape_html(&versions)),
+        None => item("chatload", escape_html(&meta.chatload_version)),
+    }
     if let Some(file) = &meta.scenario_file {
         item("scenario file", escape_html(file));
     }

@@ -30,6 +30,7 @@ pub(super) fn merged_runs(reports: &[RunReport], sources: &[String]) -> Vec<Merg
             shard: r.meta.shard.clone(),
             target: r.meta.target.clone(),
             target_kind: r.meta.target_kind.clone(),
+            chatload_version: r.meta.chatload_version.clone(),
             requests: r.totals.requests,
             target_unreachable: r.target_unreachable(),
             interrupted: r.meta.interrupted,
@@ -38,6 +39,30 @@ pub(super) fn merged_runs(reports: &[RunReport], sources: &[String]) -> Vec<Merg
             cut_off_requests: r.totals.cut_off_requests,
         })
         .collect()
+}
+
+/// Each version of chatload that wrote a part of `reports` (a part merged before counts as
+/// its own parts' versions), in order of first appearance, when there are two or more;
+/// empty when one wrote them all.
+pub(super) fn versions(reports: &[RunReport]) -> Vec<String> {
+    let mut versions: Vec<String> = Vec::new();
+    for r in reports {
+        let own = std::slice::from_ref(&r.meta.chatload_version);
+        let each = if r.meta.chatload_versions.is_empty() {
+            own
+        } else {
+            r.meta.chatload_versions.as_slice()
+        };
+        for v in each {
+            if !versions.contains(v) {
+                versions.push(v.clone());
+            }
+        }
+    }
+    if versions.len() < 2 {
+        versions.clear();
+    }
+    versions
 }
 
 fn source(sources: &[String], i: usize) -> String {
@@ -128,6 +153,58 @@ mod tests {
         );
         assert!(merged.meta.targets_differ());
         assert!(!merged.meta.merged_runs[1].target_unreachable);
+    }
+
+    // See: outside audit 10, F8 — a part of another chatload version merged without a word,
+    // the merged report labelled with the first file's version.
+    #[test]
+    fn parts_of_different_chatload_versions_are_recorded_and_said() {
+        let names = [
+            "a.json".to_owned(),
+            "b.json".to_owned(),
+            "c.json".to_owned(),
+        ];
+        let part = |k: u32, version: &str| {
+            let mut r = shard(k, "https://svc/v1", "remote");
+            r.meta.shard = Some(format!("{k}/3"));
+            r.meta.chatload_version = version.to_owned();
+            r
+        };
+        let merged = merge(
+            &[part(1, "0.0.9"), part(2, "0.3.0"), part(3, "0.3.0")],
+            &names,
+        )
+        .expect("merges, with a warning");
+        assert_eq!(merged.meta.chatload_versions, ["0.0.9", "0.3.0"]);
+        let each: Vec<&str> = merged
+            .meta
+            .merged_runs
+            .iter()
+            .map(|r| r.chatload_version.as_str())
+            .collect();
+        assert_eq!(each, ["0.0.9", "0.3.0", "0.3.0"]);
+        let said = crate::report::terminal::render(&merged, false);
+        assert!(
+            said.contains(
+                "versions   the merged parts were written by different chatload versions: \
+                 0.0.9 (a.json), 0.3.0 (b.json, c.json)"
+            ),
+            "{said}"
+        );
+        // Merged again, a part's versions count; one version is no list.
+        let again = merge(&[merged.clone(), merged], &names[..2]);
+        assert!(again.is_err(), "the same run twice is refused");
+        let same = merge(
+            &[part(1, "0.3.0"), part(2, "0.3.0"), part(3, "0.3.0")],
+            &names,
+        )
+        .expect("merges");
+        assert!(same.meta.chatload_versions.is_empty());
+        assert!(!crate::report::terminal::render(&same, false).contains("versions   "));
+        let schema: serde_json::Value = serde_json::from_str(crate::report::SCHEMA_JSON).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let json = serde_json::to_value(&same).unwrap();
+        assert!(v.is_valid(&json), "{:?}", v.iter_errors(&json).next());
     }
 }
 

@@ -174,4 +174,51 @@ mod tests {
             .is_ok()
         );
     }
+
+    // See: outside audit 10, F3 — runs 11 minutes apart merged into "180 req/s" (each part's
+    // rate added over the longest part's duration) that passed `requests.rate > 100`.
+    #[test]
+    fn runs_apart_are_rated_over_their_whole_span_and_judged_on_it() {
+        let at = |start: &str, end: &str, seed: u64| {
+            let mut r = run(0, seed);
+            (r.meta.started_at, r.meta.ended_at) = (start.to_owned(), end.to_owned());
+            r.thresholds = vec![crate::report::ThresholdDef {
+                threshold: "requests.rate > 500".to_owned(),
+                ..crate::report::ThresholdDef::default()
+            }];
+            r
+        };
+        let first = at("2026-01-01T10:00:00Z", "2026-01-01T10:00:02Z", 1);
+        let side = at("2026-01-01T10:00:01Z", "2026-01-01T10:00:03Z", 2);
+        let late = at("2026-01-01T10:11:00Z", "2026-01-01T10:11:02Z", 2);
+        let each = first.totals.requests_per_sec;
+        assert!(each > 250.0, "{each}");
+        // Side by side: rates add over the longest part.
+        let together = merge(&[first.clone(), side], &names(2)).expect("merges");
+        assert!(!together.meta.ran_apart);
+        assert!((together.totals.requests_per_sec - 2.0 * each).abs() < 1e-6);
+        // Apart: duration and rates over the 662 s from the first start to the last end.
+        let merged = merge(&[first, late], &names(2)).expect("merges");
+        assert!(merged.meta.ran_apart);
+        assert_eq!(
+            (merged.meta.duration_secs, merged.meta.load_secs),
+            (662.0, 662.0)
+        );
+        let rate = merged.totals.requests_per_sec;
+        assert!((rate - 2.0 * each * 2.0 / 662.0).abs() < 1e-6, "{rate}");
+        assert!((merged.steps[0].rps - merged.steps[0].count as f64 / 662.0).abs() < 1.0);
+        // Each part's timeline where it ran: the late one 660 s in.
+        let last = together.timeline.last().map(|t| t.second + 660);
+        assert_eq!(merged.timeline.last().map(|t| t.second), last);
+        let verdict = crate::verdict::judge_report(&merged).expect("judged");
+        assert!(!verdict.passed, "{verdict:?}");
+        let said = crate::report::terminal::render(&merged, false);
+        assert!(
+            said.contains("NOT SIDE BY SIDE: the merged parts did not run at the same time"),
+            "{said}"
+        );
+        let schema: serde_json::Value = serde_json::from_str(crate::report::SCHEMA_JSON).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        assert!(v.is_valid(&serde_json::to_value(&merged).unwrap()));
+    }
 }

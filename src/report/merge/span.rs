@@ -52,6 +52,35 @@ pub(super) fn same_instant(a: &str, b: &str) -> bool {
     }
 }
 
+/// The clock skew tolerated between the parts' machines: parts whose spans miss each other
+/// by no more than this still ran side by side.
+pub(super) const SKEW: Duration = Duration::from_secs(2);
+
+/// When the parts (each its `(started_at, ended_at)`) did not run side by side — some part
+/// started more than [`SKEW`] after another had ended — the seconds from the earliest start
+/// to the latest end and each part's start after the earliest, in whole seconds (where its
+/// timeline goes). `None` when every part started before every other ended (within
+/// [`SKEW`]), or when a time is not RFC 3339 (nothing can then be said of it).
+pub(super) fn apart(spans: &[(&str, &str)]) -> Option<(f64, Vec<u64>)> {
+    let instants: Vec<(SystemTime, SystemTime)> = spans
+        .iter()
+        .map(|(start, end)| Some((instant(start)?, instant(end)?)))
+        .collect::<Option<_>>()?;
+    let first_start = instants.iter().map(|s| s.0).min()?;
+    let last_start = instants.iter().map(|s| s.0).max()?;
+    let first_end = instants.iter().map(|s| s.1).min()?;
+    let last_end = instants.iter().map(|s| s.1).max()?;
+    if last_start <= first_end + SKEW {
+        return None;
+    }
+    let since = |t: SystemTime| t.duration_since(first_start).unwrap_or_default();
+    let offsets = instants
+        .iter()
+        .map(|s| since(s.0).as_secs_f64().round() as u64)
+        .collect();
+    Some((since(last_end).as_secs_f64(), offsets))
+}
+
 fn pick<'a>(times: impl Iterator<Item = &'a str>, wanted: std::cmp::Ordering) -> String {
     let mut best: Option<(Option<SystemTime>, &str)> = None;
     for t in times {
@@ -95,5 +124,29 @@ mod tests {
         assert_eq!(latest(times.into_iter()), "2026-01-01T10:00:30Z");
         assert_eq!(earliest(["b", "a"].into_iter()), "a");
         assert_eq!(earliest(std::iter::empty()), "");
+    }
+
+    // See: outside audit 10, F3 — parts 11 minutes apart merged as if side by side.
+    #[test]
+    fn parts_apart_are_told_from_parts_side_by_side_with_two_seconds_of_skew() {
+        let at = |s: &'static str| s;
+        // Overlapping, and one that started 1.5 s after the other ended (clock skew): side by side.
+        let side = [
+            (at("2026-01-01T10:00:00Z"), at("2026-01-01T10:00:15Z")),
+            (at("2026-01-01T10:00:16.5Z"), at("2026-01-01T10:00:31Z")),
+        ];
+        assert_eq!(apart(&side), None);
+        // 11 minutes apart: the whole span, each part's start within it.
+        let far = [
+            (at("2026-01-01T10:00:00Z"), at("2026-01-01T10:00:15Z")),
+            (at("2026-01-01T10:11:00Z"), at("2026-01-01T10:11:15Z")),
+            (
+                at("2026-01-01T11:00:00.4+01:00"),
+                at("2026-01-01T10:00:15Z"),
+            ),
+        ];
+        assert_eq!(apart(&far), Some((675.0, vec![0, 660, 0])));
+        // A time that is not RFC 3339 says nothing.
+        assert_eq!(apart(&[far[0], (at("later"), at("later"))]), None);
     }
 }
