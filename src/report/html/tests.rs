@@ -485,3 +485,15 @@ fn connections_have_their_own_card_with_the_policy_and_each_routes_set_up() {
     );
     assert_balanced(&html);
 }
+
+/// Outside audit 11, N2: the footer named the first merged part's chatload
+/// as the page's writer.
+#[test]
+fn the_footer_names_the_chatload_that_wrote_the_page() {
+    let mut report = full_report();
+    report.meta.chatload_version = "0.0.9".to_owned();
+    let html = html_of(&report);
+    let footer = &html[html.find("<footer>").expect("a footer")..];
+    let writer = format!("Written by chatload {} from", env!("CARGO_PKG_VERSION"));
+    assert!(footer.starts_with(&format!("<footer>{writer}")), "{footer}");
+}

@@ -52,15 +52,18 @@ pub(super) fn same_instant(a: &str, b: &str) -> bool {
     }
 }
 
-/// The clock skew tolerated between the parts' machines: parts whose spans miss each other
-/// by no more than this still ran side by side.
+/// The clock skew tolerated between the parts' machines.
 pub(super) const SKEW: Duration = Duration::from_secs(2);
 
-/// When the parts (each its `(started_at, ended_at)`) did not run side by side — some part
-/// started more than [`SKEW`] after another had ended — the seconds from the earliest start
-/// to the latest end and each part's start after the earliest, in whole seconds (where its
-/// timeline goes). `None` when every part started before every other ended (within
-/// [`SKEW`]), or when a time is not RFC 3339 (nothing can then be said of it).
+/// When the parts (each its `(started_at, ended_at)`) did not run side by side — their starts
+/// lie further apart than [`SKEW`] plus a tenth of the shortest part — the seconds from the
+/// earliest start to the latest end and each part's start after the earliest, in whole
+/// seconds (where its timeline goes). `None` when they started together (within that
+/// tolerance), or when a time is not RFC 3339 (nothing can then be said of it).
+///
+/// The starts decide, not the overlap: parts run one after the other on one machine start a
+/// whole part apart though each starts as the one before it ends (audit 11, N1), and parts
+/// that started together ran side by side whatever their lengths (a shard stopped early).
 pub(super) fn apart(spans: &[(&str, &str)]) -> Option<(f64, Vec<u64>)> {
     let instants: Vec<(SystemTime, SystemTime)> = spans
         .iter()
@@ -68,9 +71,13 @@ pub(super) fn apart(spans: &[(&str, &str)]) -> Option<(f64, Vec<u64>)> {
         .collect::<Option<_>>()?;
     let first_start = instants.iter().map(|s| s.0).min()?;
     let last_start = instants.iter().map(|s| s.0).max()?;
-    let first_end = instants.iter().map(|s| s.1).min()?;
     let last_end = instants.iter().map(|s| s.1).max()?;
-    if last_start <= first_end + SKEW {
+    let shortest = instants
+        .iter()
+        .map(|(start, end)| end.duration_since(*start).unwrap_or_default())
+        .min()?;
+    let spread = last_start.duration_since(first_start).unwrap_or_default();
+    if spread <= SKEW + shortest / 10 {
         return None;
     }
     let since = |t: SystemTime| t.duration_since(first_start).unwrap_or_default();
@@ -126,16 +133,23 @@ mod tests {
         assert_eq!(earliest(std::iter::empty()), "");
     }
 
-    // See: outside audit 10, F3 — parts 11 minutes apart merged as if side by side.
+    // See: outside audit 10, F3 — parts 11 minutes apart merged as if side by side; and audit
+    // 11, N1 — parts run back to back (each starting as the one before ended) too.
     #[test]
     fn parts_apart_are_told_from_parts_side_by_side_with_two_seconds_of_skew() {
         let at = |s: &'static str| s;
-        // Overlapping, and one that started 1.5 s after the other ended (clock skew): side by side.
+        // Started 1.5 s apart (clock skew), one stopped early: side by side.
         let side = [
             (at("2026-01-01T10:00:00Z"), at("2026-01-01T10:00:15Z")),
-            (at("2026-01-01T10:00:16.5Z"), at("2026-01-01T10:00:31Z")),
+            (at("2026-01-01T10:00:01.5Z"), at("2026-01-01T10:00:09Z")),
         ];
         assert_eq!(apart(&side), None);
+        // Back to back: the second started 0.2 s after the first ended.
+        let back_to_back = [
+            (at("2026-01-01T10:00:00Z"), at("2026-01-01T10:00:05.1Z")),
+            (at("2026-01-01T10:00:05.3Z"), at("2026-01-01T10:00:10.4Z")),
+        ];
+        assert_eq!(apart(&back_to_back), Some((10.4, vec![0, 5])));
         // 11 minutes apart: the whole span, each part's start within it.
         let far = [
             (at("2026-01-01T10:00:00Z"), at("2026-01-01T10:00:15Z")),
