@@ -87,9 +87,46 @@ pub(super) fn warn_once(limit: FilesLimit) {
     }
 }
 
+/// Open files a run needs besides its virtual users' connections: the shared pool's (the
+/// clean-up, webhooks, agents), the webhook receiver's, the runtime's and the outputs'.
+const SPARE_FILES: u64 = 64;
+
+/// The warning to give before a run whose virtual users may hold `connections` at once when
+/// this process may open only `limit` files (`ulimit -n`); `None` when they fit (or the
+/// limit is not known).
+pub fn too_few_files(limit: Option<u64>, connections: u64) -> Option<String> {
+    let limit = limit?;
+    let needed = connections + SPARE_FILES;
+    (needed > limit).then(|| {
+        format!(
+            "this machine lets chatload open {limit} files (ulimit -n) and the run's virtual \
+             users may hold {connections} connections at once, plus about {SPARE_FILES} other \
+             files: connections past the limit will fail as `connect` failures the target \
+             never saw. Raise the limit (ulimit -n {}) or run fewer VUs per machine (--shard)",
+            needed.next_power_of_two().max(1024)
+        )
+    })
+}
+
+/// This process's limit on open files (`ulimit -n`), where it can be read.
+pub fn files_limit() -> Option<u64> {
+    soft_limit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_needing_more_files_than_the_limit_is_warned_of_before_it_starts() {
+        let warning = too_few_files(Some(256), 1000).expect("1,064 files past a limit of 256");
+        assert!(warning.contains("open 256 files"), "{warning}");
+        assert!(warning.contains("1000 connections"), "{warning}");
+        assert!(warning.contains("ulimit -n 2048"), "{warning}");
+        assert_eq!(too_few_files(Some(1024), 900), None);
+        assert!(too_few_files(Some(1024), 961).is_some());
+        assert_eq!(too_few_files(None, 1_000_000), None);
+    }
 
     // See: outside audit 10, F6 — EMFILE under `ulimit -n 256` read "uncategorized error".
     #[test]

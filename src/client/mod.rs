@@ -43,6 +43,7 @@ pub use alpn::server_agrees_to_http2;
 pub use body::{BodyError, read_reqwest};
 pub use connect::Opened;
 pub use failure::{ClientError, ConnectCause, Malformed, Size};
+pub use fd_limit::{files_limit, too_few_files};
 pub use policy::ConnPolicy;
 pub use request::{PreparedRequest, http_method, percent_encode};
 pub use slot::{ConnSlot, ConnUse};

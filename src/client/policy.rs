@@ -62,6 +62,15 @@ impl ConnPolicy {
             _ => None,
         }
     }
+
+    /// The connections `vus` virtual users hold at once under this policy:
+    /// one each, or one per group of `vus_per_connection`.
+    pub fn connections_for(self, vus: u64) -> u64 {
+        match self.vus_per_connection() {
+            Some(per) => vus.div_ceil(u64::from(per.max(1))),
+            None => vus,
+        }
+    }
 }
 
 /// The HTTP/2 connections of the `http2` policy: VU `n` uses group

@@ -238,3 +238,36 @@ fn conform_with_http2_asked_of_a_server_without_it_says_why() {
         "{stderr}"
     );
 }
+
+/// Audit 10, F6: under `ulimit -n 256`, most connects failed with nothing
+/// said before the run; a run whose VUs' connections may not fit in the
+/// open-files limit is now warned of before its load.
+#[test]
+fn a_run_whose_connections_may_not_fit_the_files_limit_is_warned_of_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = crate::common::write_scenario(
+        dir.path(),
+        "many.yaml",
+        "name: many\nload: {vus: 300, iterations: 300}\nsteps:\n  - get_settings:\n",
+    );
+    let run = |limit: u32| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} 2>/dev/null; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_chatload"))
+            .arg("run")
+            .arg(&scenario)
+            .args(["--quiet", "--out"])
+            .arg(dir.path().join(format!("r{limit}.json")))
+            .output()
+            .unwrap()
+    };
+    let low = String::from_utf8_lossy(&run(200).stderr).into_owned();
+    assert!(
+        low.contains("warning: this machine lets chatload open 200 files (ulimit -n)"),
+        "{low}"
+    );
+    assert!(low.contains("300 connections at once"), "{low}");
+    let enough = String::from_utf8_lossy(&run(4096).stderr).into_owned();
+    assert!(!enough.contains("ulimit -n"), "{enough}");
+}
